@@ -1,0 +1,151 @@
+"""``Agent``: instructions, a model, tools and the agents it can hand off to."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Generic, Literal, TypeVar
+
+from ._context import RunContext
+from ._exceptions import AgentDefinitionError
+from ._output import OutputType
+from .models import Model, ModelSettings, ToolSpec
+from .tools import FunctionTool
+
+__all__ = ["Agent", "Instructions", "ToolUseBehavior"]
+
+TContext = TypeVar("TContext")
+
+Instructions = (
+    str
+    | Callable[[RunContext[Any]], str | Awaitable[str]]
+    | Callable[[RunContext[Any], "Agent[Any]"], str | Awaitable[str]]
+    | None
+)
+"""A system prompt, or a function of the run context (and the agent) returning one."""
+
+ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"]
+
+
+@dataclass(eq=False)
+class Agent(Generic[TContext]):
+    """An agent: a model with instructions, tools and agents it can hand off to.
+
+    Agents are found by ``name`` when a saved run is loaded, so names must be
+    unique within one agent graph.
+    """
+
+    name: str
+    """Unique within the agent graph; a saved run names its agents by it."""
+    instructions: Instructions = None
+    """The system prompt, or a function ``(ctx)`` or ``(ctx, agent)`` returning it."""
+    model: Model | str | None = None
+    """A ``Model``, or a model name resolved by the run's provider."""
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
+    """Sampling settings for this agent's model calls."""
+    tools: list[FunctionTool] = field(default_factory=list)
+    """Tools the model may call."""
+    handoffs: list[Agent[Any]] = field(default_factory=list)
+    """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``)."""
+    output_type: Any = None
+    """A type (pydantic model, dataclass, TypedDict...) the final output must validate as."""
+    tool_use_behavior: ToolUseBehavior = "run_llm_again"
+    """``"stop_on_first_tool"`` makes the first tool's output the final output."""
+    handoff_description: str | None = None
+    """What other agents are told this agent does, when they can hand off to it."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise AgentDefinitionError("An agent needs a non-empty string name.")
+        if self.tool_use_behavior not in ("run_llm_again", "stop_on_first_tool"):
+            raise AgentDefinitionError(
+                f"Agent {self.name!r}: tool_use_behavior must be 'run_llm_again' or "
+                f"'stop_on_first_tool', got {self.tool_use_behavior!r}."
+            )
+        names = [tool.name for tool in self.tools] + list(self.handoff_tools)
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise AgentDefinitionError(
+                f"Agent {self.name!r} has more than one tool named {duplicated}; "
+                "give each tool a distinct name (function_tool(name=...))."
+            )
+
+    def clone(self, **changes: Any) -> Agent[TContext]:
+        """A copy of this agent with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @cached_property
+    def handoff_tools(self) -> dict[str, Agent[Any]]:
+        """Handoff tool name to target agent."""
+        return {handoff_tool_name(agent.name): agent for agent in self.handoffs}
+
+    @cached_property
+    def function_tools(self) -> dict[str, FunctionTool]:
+        """Function tool name to tool."""
+        return {tool.name: tool for tool in self.tools}
+
+    @cached_property
+    def tool_specs(self) -> list[ToolSpec]:
+        """Every tool the model is offered: function tools, then handoffs."""
+        specs = [tool.spec for tool in self.tools]
+        for tool_name, target in self.handoff_tools.items():
+            description = f"Hand off to the {target.name} agent to handle the request."
+            if target.handoff_description:
+                description += f" {target.handoff_description}"
+            specs.append(ToolSpec(tool_name, description, _EMPTY_OBJECT_SCHEMA))
+        return specs
+
+    @cached_property
+    def output(self) -> OutputType | None:
+        """The structured output type, if there is one."""
+        return None if self.output_type is None else OutputType.of(self.output_type)
+
+    async def get_instructions(self, ctx: RunContext[Any]) -> str | None:
+        """The system prompt for this turn."""
+        if self.instructions is None or isinstance(self.instructions, str):
+            return self.instructions
+        fn: Callable[..., Any] = self.instructions
+        positional = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        result = fn(ctx, self) if len(positional) >= 2 else fn(ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        return str(result)
+
+    def graph(self) -> dict[str, Agent[Any]]:
+        """Every agent reachable from this one through handoffs, by name."""
+        found: dict[str, Agent[Any]] = {}
+        stack: list[Agent[Any]] = [self]
+        while stack:
+            agent = stack.pop()
+            seen = found.get(agent.name)
+            if seen is agent:
+                continue
+            if seen is not None:
+                raise AgentDefinitionError(
+                    f"Two different agents are named {agent.name!r}. Agent names must be "
+                    "unique in one graph, because saved runs name their agents."
+                )
+            found[agent.name] = agent
+            stack.extend(reversed(agent.handoffs))
+        return found
+
+
+_EMPTY_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {},
+    "additionalProperties": False,
+    "required": [],
+}
+
+
+def handoff_tool_name(agent_name: str) -> str:
+    """The tool a model calls to hand off to an agent: ``transfer_to_<snake_name>``."""
+    return "transfer_to_" + re.sub(r"[^a-zA-Z0-9]+", "_", agent_name).strip("_").lower()

@@ -1,0 +1,141 @@
+"""Every error tether raises, in one tree.
+
+    TetherError                      root: catch this to catch everything tether raises
+    ├── UserError                    the code using tether did something wrong
+    │   ├── AgentDefinitionError     an agent, tool or handoff is declared wrongly
+    │   └── ModelNotAllowedError     a real model call while requests are switched off
+    ├── RunError                     a run could not go on
+    │   ├── MaxTurnsExceeded         the turn budget is spent
+    │   ├── ModelBehaviorError       the model answered something tether cannot use
+    │   ├── ModelProviderError       the model's API failed (HTTP error, cut-off stream)
+    │   └── ToolCallInDoubtError     a tool started but its completion was never recorded
+    └── StateError                   a saved run state cannot be used as given
+        ├── StateFormatError         not JSON, or a field is missing or of the wrong type
+        ├── SchemaVersionError       written by a newer (or unknown) tether
+        ├── StateSignatureError      unsigned, or altered since it was signed
+        ├── UnknownAgentError        names an agent the given agent graph does not have
+        ├── UnknownToolError         names a tool the agent does not have
+        ├── DecisionMismatchError    a decision no longer matches the call it was made on
+        └── NotPendingError          a decision on a call that is not waiting for one
+
+Every message says what went wrong and what to do about it. Errors that carry
+data define ``__reduce__`` so they survive pickling across process boundaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AgentDefinitionError",
+    "DecisionMismatchError",
+    "MaxTurnsExceeded",
+    "ModelBehaviorError",
+    "ModelNotAllowedError",
+    "ModelProviderError",
+    "NotPendingError",
+    "RunError",
+    "SchemaVersionError",
+    "StateError",
+    "StateFormatError",
+    "StateSignatureError",
+    "TetherError",
+    "ToolCallInDoubtError",
+    "UnknownAgentError",
+    "UnknownToolError",
+    "UserError",
+]
+
+
+class TetherError(Exception):
+    """The root of every error tether raises."""
+
+
+class UserError(TetherError):
+    """The code using tether did something wrong; the message says what to change."""
+
+
+class AgentDefinitionError(UserError):
+    """An agent, tool or handoff is declared in a way tether cannot use."""
+
+
+class ModelNotAllowedError(UserError):
+    """A real model request was made while ``tether.models.ALLOW_MODEL_REQUESTS`` is off."""
+
+
+class RunError(TetherError):
+    """A run could not go on. The state up to the failure is still resumable."""
+
+
+class MaxTurnsExceeded(RunError):
+    """The run used its whole ``max_turns`` budget without reaching a final output."""
+
+    def __init__(self, max_turns: int) -> None:
+        self.max_turns = max_turns
+        super().__init__(
+            f"The run reached max_turns={max_turns} without a final output. "
+            "Raise max_turns, or resume the saved state with a larger max_turns."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.max_turns,))
+
+
+class ModelBehaviorError(RunError):
+    """The model produced output tether cannot act on (for example invalid structured output)."""
+
+
+class ModelProviderError(RunError):
+    """The model's API failed: an HTTP error, a refused connection or a stream cut short."""
+
+
+class ToolCallInDoubtError(RunError):
+    """A tool call was started but its completion was never recorded.
+
+    tether never re-runs such a call by itself: the side effect may have happened.
+    Mark the tool ``idempotent=True`` if running it twice is harmless.
+    """
+
+    def __init__(self, tool_name: str, call_id: str) -> None:
+        self.tool_name = tool_name
+        self.call_id = call_id
+        super().__init__(
+            f"Tool call {call_id!r} of {tool_name!r} started but never completed; "
+            "it may or may not have taken effect. tether will not run it again. "
+            "Declare the tool with idempotent=True if a second run is harmless."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.tool_name, self.call_id))
+
+
+class StateError(TetherError):
+    """A saved run state cannot be used as given. Nothing was run."""
+
+
+class StateFormatError(StateError):
+    """The state is not valid JSON, or a field is missing or has the wrong type."""
+
+
+class SchemaVersionError(StateError):
+    """The state was written in a schema version this tether cannot read."""
+
+
+class StateSignatureError(StateError):
+    """The state is unsigned, or was altered after it was signed."""
+
+
+class UnknownAgentError(StateError):
+    """The state names an agent that the agent graph given to load it does not contain."""
+
+
+class UnknownToolError(StateError):
+    """The state names a tool that its agent does not have."""
+
+
+class DecisionMismatchError(StateError):
+    """A decision does not match the call it names (changed arguments, reused call id)."""
+
+
+class NotPendingError(StateError):
+    """A decision was made on a call that is not waiting for one."""

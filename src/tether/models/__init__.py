@@ -1,0 +1,70 @@
+"""Models: the ``Model`` protocol and the models tether ships.
+
+The OpenAI models import the ``openai`` package only when first used, so
+``import tether`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._protocol import (
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    ModelStreamEvent,
+    OutputSchema,
+    ResponseDone,
+    TextDelta,
+    ToolCallDelta,
+    ToolSpec,
+)
+from ._provider import (
+    DEFAULT_MODEL_NAME,
+    ModelProvider,
+    OpenAIProvider,
+    check_model_requests_allowed,
+    resolve_model,
+)
+
+if TYPE_CHECKING:
+    from .openai_chat import OpenAIChatCompletionsModel
+    from .openai_responses import OpenAIResponsesModel
+
+__all__ = [
+    "ALLOW_MODEL_REQUESTS",
+    "DEFAULT_MODEL_NAME",
+    "Model",
+    "ModelProvider",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelSettings",
+    "ModelStreamEvent",
+    "OpenAIChatCompletionsModel",
+    "OpenAIProvider",
+    "OpenAIResponsesModel",
+    "OutputSchema",
+    "ResponseDone",
+    "TextDelta",
+    "ToolCallDelta",
+    "ToolSpec",
+    "check_model_requests_allowed",
+    "resolve_model",
+]
+
+ALLOW_MODEL_REQUESTS = True
+"""Set to ``False`` (tests do, in ``conftest.py``) to refuse every request to a real model API."""
+
+_LAZY = {
+    "OpenAIResponsesModel": ".openai_responses",
+    "OpenAIChatCompletionsModel": ".openai_chat",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,86 @@
+"""Turning a model name into a ``Model``: providers own clients, URLs and keys."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .._exceptions import ModelNotAllowedError
+from ._protocol import Model
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "ModelProvider",
+    "OpenAIProvider",
+    "check_model_requests_allowed",
+    "resolve_model",
+]
+
+DEFAULT_MODEL_NAME = "gpt-4.1-mini"
+"""The model an agent without ``model=`` uses, through the run's provider."""
+
+
+class ModelProvider(Protocol):
+    """Resolves model names (``Agent(model="...")``) to models."""
+
+    def get_model(self, name: str) -> Model: ...
+
+
+class OpenAIProvider:
+    """Models served by the OpenAI API, or by any server speaking it (``base_url=``).
+
+    ``api="responses"`` (the default) uses the Responses API, ``api="chat"``
+    Chat Completions. The client is created on first use, so constructing a
+    provider needs no API key.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: AsyncOpenAI | None = None,
+        api: Literal["responses", "chat"] = "responses",
+        **client_options: Any,
+    ) -> None:
+        self._client = client
+        self._client_options = client_options
+        self.api = api
+
+    @property
+    def client(self) -> AsyncOpenAI:
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(**self._client_options)
+        return self._client
+
+    def get_model(self, name: str) -> Model:
+        if self.api == "chat":
+            from .openai_chat import OpenAIChatCompletionsModel
+
+            return OpenAIChatCompletionsModel(name, client=self.client)
+        from .openai_responses import OpenAIResponsesModel
+
+        return OpenAIResponsesModel(name, client=self.client)
+
+
+def resolve_model(model: Model | str | None, provider: ModelProvider) -> Model:
+    """The model an agent runs on: itself if it is a ``Model``, else resolved by name."""
+    if model is None:
+        return provider.get_model(DEFAULT_MODEL_NAME)
+    if isinstance(model, str):
+        return provider.get_model(model)
+    return model
+
+
+def check_model_requests_allowed(model_name: str) -> None:
+    """Raise ``ModelNotAllowedError`` if real model requests are switched off."""
+    models = sys.modules["tether.models"]
+    if not getattr(models, "ALLOW_MODEL_REQUESTS", True):
+        raise ModelNotAllowedError(
+            f"A request to model {model_name!r} was refused because "
+            "tether.models.ALLOW_MODEL_REQUESTS is False. Use tether.testing.ScriptedModel "
+            "in tests, or set ALLOW_MODEL_REQUESTS = True for a test that means to call a model."
+        )

@@ -1,0 +1,101 @@
+"""Test doubles for agents: a model that plays back a script and records what it was sent.
+
+    from tether.testing import ScriptedModel, message, tool_call
+
+    model = ScriptedModel([
+        tool_call("get_temperature", {"city": "Oakland"}),
+        message("It is 20°C in Oakland."),
+    ])
+    agent = Agent(name="Weather", model=model, tools=[get_temperature])
+    result = await Runner.run(agent, "How warm is Oakland?")
+    assert model.requests[1].input[-1]["type"] == "function_call_output"
+
+Each turn is one model response: an item, a list of items, an exception to
+raise, or a function ``(request) -> item | list[item]`` for answers that depend
+on what the model was sent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
+
+from ._context import Usage
+from ._exceptions import UserError
+from .items import Item, assistant_message, function_call, is_function_call, message_text
+from .models import (
+    ModelRequest,
+    ModelResponse,
+    ModelStreamEvent,
+    ResponseDone,
+    TextDelta,
+    ToolCallDelta,
+)
+
+__all__ = ["ScriptedModel", "Turn", "message", "tool_call"]
+
+Turn: TypeAlias = (
+    Item
+    | Sequence[Item]
+    | BaseException
+    | Callable[[ModelRequest], "Item | Sequence[Item] | Awaitable[Item | Sequence[Item]]"]
+)
+"""One scripted model response."""
+
+
+def message(text: str) -> Item:
+    """An assistant message saying ``text``."""
+    return assistant_message(text, id=f"msg_{uuid.uuid4().hex[:24]}")
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> Item:
+    """The model calling tool ``name``. A string ``arguments`` is sent as is (even if not JSON)."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return function_call(name, raw, call_id or f"call_{uuid.uuid4().hex[:24]}")
+
+
+class ScriptedModel:
+    """A ``Model`` that answers with scripted turns, in order, and records every request."""
+
+    def __init__(self, turns: Sequence[Turn], *, name: str = "scripted") -> None:
+        self.name = name
+        self.turns = list(turns)
+        self.requests: list[ModelRequest] = []
+        """Every request received, in order."""
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        index = len(self.requests)
+        self.requests.append(request)
+        if index >= len(self.turns):
+            raise UserError(
+                f"ScriptedModel {self.name!r} was called {index + 1} times but has "
+                f"{len(self.turns)} turns. Add a turn to the script."
+            )
+        turn = self.turns[index]
+        if isinstance(turn, BaseException):
+            raise turn
+        if callable(turn):
+            turn = turn(request)
+            if inspect.isawaitable(turn):
+                turn = await turn
+        assert not isinstance(turn, BaseException | Callable)  # narrowed above
+        output = [dict(turn)] if isinstance(turn, dict) else [dict(item) for item in turn]
+        return ModelResponse(
+            output=output,
+            usage=Usage(requests=1),
+            response_id=f"resp_{uuid.uuid4().hex[:24]}",
+        )
+
+    async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        response = await self.get_response(request)
+        for item in response.output:
+            if is_function_call(item):
+                yield ToolCallDelta(item["call_id"], item["name"], item["arguments"])
+            elif item.get("type", "message") == "message":
+                text = message_text(item)
+                for start in range(0, len(text), 8):
+                    yield TextDelta(text[start : start + 8])
+        yield ResponseDone(response)

@@ -1,0 +1,243 @@
+"""Function tools: plain Python functions the model can call.
+
+    @function_tool(needs_approval=True)
+    async def get_temperature(city: str) -> str:
+        '''Get the temperature for a city.
+
+        Args:
+            city: The city to look up.
+        '''
+        return f"The temperature in {city} is 20°C"
+
+The arguments' JSON schema comes from the signature and the docstring. A first
+parameter typed ``RunContext[...]`` receives the run context and is not shown
+to the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeAlias, get_origin, get_type_hints, overload
+
+import docstring_parser
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ._context import RunContext
+from ._exceptions import AgentDefinitionError
+from ._strict_schema import strict_json_schema
+from .models import ToolSpec
+
+__all__ = [
+    "FunctionTool",
+    "NeedsApproval",
+    "ToolErrorFormatter",
+    "default_tool_error_formatter",
+    "function_tool",
+]
+
+NeedsApproval: TypeAlias = (
+    "bool | Callable[[RunContext[Any], dict[str, Any], str], bool | Awaitable[bool]]"
+)
+"""``True``/``False``, or a function ``(ctx, args, call_id)`` deciding per call (sync or async)."""
+
+ToolErrorFormatter: TypeAlias = Callable[[RunContext[Any], Exception], str]
+"""Turns an exception raised by a tool into the output the model reads."""
+
+
+def default_tool_error_formatter(ctx: RunContext[Any], error: Exception) -> str:
+    """The output the model reads when a tool raises."""
+    return f"An error occurred while running the tool. Please try again. Error: {error}"
+
+
+class ToolArgumentsError(Exception):
+    """The model's arguments are not a JSON object matching the tool's schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionTool:
+    """A tool backed by a Python function. Build one with ``function_tool``."""
+
+    name: str
+    """The name the model calls the tool by."""
+    description: str
+    """What the model is told the tool does."""
+    params_json_schema: dict[str, Any]
+    """JSON schema of the arguments object."""
+    function: Callable[..., Any]
+    """The wrapped function."""
+    args_model: type[BaseModel]
+    """Validates the model's arguments."""
+    takes_context: bool = False
+    """Whether the function's first parameter receives the ``RunContext``."""
+    needs_approval: NeedsApproval = False
+    """Whether a call waits for a human decision; see ``NeedsApproval``."""
+    strict: bool = True
+    """Whether the schema is sent in strict mode."""
+    idempotent: bool = False
+    """Whether running a call twice is harmless (lets a call left in doubt by a crash run again)."""
+    error_formatter: ToolErrorFormatter | None = default_tool_error_formatter
+    """Formats exceptions for the model; ``None`` lets them end the run."""
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The tool as the model is told about it."""
+        return ToolSpec(self.name, self.description, self.params_json_schema, self.strict)
+
+    def parse_arguments(self, arguments: str) -> dict[str, Any]:
+        """The validated arguments of a call, or ``ToolArgumentsError`` saying what is wrong."""
+        try:
+            parsed = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ToolArgumentsError(f"the arguments are not valid JSON ({exc.msg})") from None
+        if not isinstance(parsed, dict):
+            raise ToolArgumentsError("the arguments must be a JSON object")
+        try:
+            validated = self.args_model.model_validate(parsed)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ToolArgumentsError(f"the arguments do not match the schema ({problems})") from None
+        return {name: getattr(validated, name) for name in type(validated).model_fields}
+
+    async def invoke(self, ctx: RunContext[Any], arguments: str) -> str:
+        """Run the tool on the model's JSON arguments; the result is what the model reads."""
+        try:
+            kwargs = self.parse_arguments(arguments)
+        except ToolArgumentsError as exc:
+            return f"Invalid arguments for tool {self.name!r}: {exc}. Please call it again."
+        try:
+            result = self.function(ctx, **kwargs) if self.takes_context else self.function(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            if self.error_formatter is None:
+                raise
+            return self.error_formatter(ctx, exc)
+        return _to_output(result)
+
+
+def _to_output(result: Any) -> str:
+    if isinstance(result, str):
+        return result
+    if isinstance(result, BaseModel):
+        return result.model_dump_json()
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        result = dataclasses.asdict(result)
+    try:
+        return json.dumps(result, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(result)
+
+
+@overload
+def function_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: NeedsApproval = False,
+    strict: bool = True,
+    idempotent: bool = False,
+    error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+) -> FunctionTool: ...
+
+
+@overload
+def function_tool(
+    fn: None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: NeedsApproval = False,
+    strict: bool = True,
+    idempotent: bool = False,
+    error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def function_tool(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: NeedsApproval = False,
+    strict: bool = True,
+    idempotent: bool = False,
+    error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Make a tool of a function: ``@function_tool``, ``@function_tool(...)`` or ``function_tool(fn)``.
+
+    ``name`` and ``description`` override the function's name and docstring.
+    ``needs_approval`` is ``True``, ``False`` or a function ``(ctx, args, call_id)``
+    returning a bool (sync or async) that decides per call.
+    """
+
+    def build(f: Callable[..., Any]) -> FunctionTool:
+        if not callable(f):
+            raise AgentDefinitionError(f"function_tool needs a function, got {f!r}.")
+        if not (isinstance(needs_approval, bool) or callable(needs_approval)):
+            raise AgentDefinitionError(
+                f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
+                f"got {needs_approval!r}."
+            )
+        doc = docstring_parser.parse(inspect.getdoc(f) or "")
+        takes_context, args_model = _args_model(f, doc)
+        schema = args_model.model_json_schema()
+        return FunctionTool(
+            name=name or f.__name__,
+            description=description or _description(doc),
+            params_json_schema=strict_json_schema(schema) if strict else schema,
+            function=f,
+            args_model=args_model,
+            takes_context=takes_context,
+            needs_approval=needs_approval,
+            strict=strict,
+            idempotent=idempotent,
+            error_formatter=error_formatter,
+        )
+
+    return build if fn is None else build(fn)
+
+
+def _description(doc: docstring_parser.Docstring) -> str:
+    parts = [doc.short_description or "", doc.long_description or ""]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _args_model(
+    f: Callable[..., Any], doc: docstring_parser.Docstring
+) -> tuple[bool, type[BaseModel]]:
+    try:
+        hints = get_type_hints(f, include_extras=True)
+    except Exception as exc:
+        raise AgentDefinitionError(
+            f"Cannot read the type hints of tool {f.__name__!r}: {exc}. "
+            "Make every annotation importable at module level."
+        ) from exc
+    params = list(inspect.signature(f).parameters.values())
+    takes_context = bool(params) and _is_run_context(hints.get(params[0].name))
+    if takes_context:
+        params = params[1:]
+    described = {p.arg_name: p.description for p in doc.params}
+    fields: dict[str, Any] = {}
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise AgentDefinitionError(
+                f"Tool {f.__name__!r} takes *{param.name}; tools need named parameters only."
+            )
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, Field(default, description=described.get(param.name)))
+    model = create_model(  # type: ignore[call-overload]
+        f"{f.__name__}_args", __config__=ConfigDict(extra="forbid"), **fields
+    )
+    return takes_context, model
+
+
+def _is_run_context(annotation: Any) -> bool:
+    return annotation is RunContext or get_origin(annotation) is RunContext
