@@ -1,30 +1,84 @@
-"""tether: an agent SDK in which a human decision is a durable part of the run."""
+"""tether: an agent SDK in which a human decision is a durable part of the run.
+
+from tether import Agent, Runner, RunState, function_tool
+
+@function_tool(needs_approval=True)
+async def get_temperature(city: str) -> str:
+    '''Get the temperature for a city.'''
+    return f"The temperature in {city} is 20°C"
+
+agent = Agent(name="Weather Assistant", tools=[get_temperature])
+result = await Runner.run(agent, "What's the temperature in Oakland?")
+while result.interruptions:
+    state = result.to_state()
+    for item in state.interruptions:
+        state.approve(item)
+    result = await Runner.run(agent, state)
+print(result.final_output)
+"""
 
 from __future__ import annotations
 
 from ._agent import Agent
 from ._context import RunContext, Usage
-from ._exceptions import *  # noqa: F403
-from ._exceptions import __all__ as _exception_names
+from ._exceptions import (
+    AgentDefinitionError,
+    DecisionMismatchError,
+    MaxTurnsExceeded,
+    ModelBehaviorError,
+    ModelNotAllowedError,
+    ModelProviderError,
+    NotPendingError,
+    RunError,
+    SchemaVersionError,
+    StateError,
+    StateFormatError,
+    StateSignatureError,
+    TetherError,
+    ToolCallInDoubtError,
+    UnknownAgentError,
+    UnknownToolError,
+    UserError,
+)
 from .models import Model, ModelSettings
+from .run import Runner, RunResult, RunState, ToolApprovalItem
 from .tools import FunctionTool, function_tool
 
 __version__ = "0.1.0"
 
-__all__ = sorted(
-    [
-        "Agent",
-        "FunctionTool",
-        "Model",
-        "ModelSettings",
-        "RunContext",
-        "Usage",
-        "function_tool",
-        *_exception_names,
-    ]
-)
+__all__ = [
+    "Agent",
+    "AgentDefinitionError",
+    "DecisionMismatchError",
+    "FunctionTool",
+    "MaxTurnsExceeded",
+    "Model",
+    "ModelBehaviorError",
+    "ModelNotAllowedError",
+    "ModelProviderError",
+    "ModelSettings",
+    "NotPendingError",
+    "RunContext",
+    "RunError",
+    "RunResult",
+    "RunState",
+    "Runner",
+    "SchemaVersionError",
+    "StateError",
+    "StateFormatError",
+    "StateSignatureError",
+    "TetherError",
+    "ToolApprovalItem",
+    "ToolCallInDoubtError",
+    "UnknownAgentError",
+    "UnknownToolError",
+    "Usage",
+    "UserError",
+    "function_tool",
+]
 
 for _name in __all__:
     _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("tether._"):
+    if getattr(_obj, "__module__", "").startswith("tether."):
         _obj.__module__ = "tether"
+del _name, _obj

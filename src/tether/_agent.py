@@ -66,6 +66,7 @@ class Agent(Generic[TContext]):
                 f"Agent {self.name!r}: tool_use_behavior must be 'run_llm_again' or "
                 f"'stop_on_first_tool', got {self.tool_use_behavior!r}."
             )
+        _ = self.output  # an output_type without a JSON schema fails here, not mid-run
         names = [tool.name for tool in self.tools] + list(self.handoff_tools)
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:

@@ -14,7 +14,8 @@ def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     properties as required; ``title`` and ``default`` keywords, which strict
     mode refuses, are dropped. ``$defs`` are made strict the same way.
     """
-    return _strict(schema)
+    strict: dict[str, Any] = _strict(schema)
+    return strict
 
 
 def _strict(node: Any) -> Any:

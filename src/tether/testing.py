@@ -77,12 +77,10 @@ class ScriptedModel:
         turn = self.turns[index]
         if isinstance(turn, BaseException):
             raise turn
-        if callable(turn):
-            turn = turn(request)
-            if inspect.isawaitable(turn):
-                turn = await turn
-        assert not isinstance(turn, BaseException | Callable)  # narrowed above
-        output = [dict(turn)] if isinstance(turn, dict) else [dict(item) for item in turn]
+        answer: Any = turn(request) if callable(turn) else turn
+        if inspect.isawaitable(answer):
+            answer = await answer
+        output = [dict(answer)] if isinstance(answer, dict) else [dict(item) for item in answer]
         return ModelResponse(
             output=output,
             usage=Usage(requests=1),

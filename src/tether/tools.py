@@ -101,7 +101,9 @@ class FunctionTool:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
             )
-            raise ToolArgumentsError(f"the arguments do not match the schema ({problems})") from None
+            raise ToolArgumentsError(
+                f"the arguments do not match the schema ({problems})"
+            ) from None
         return {name: getattr(validated, name) for name in type(validated).model_fields}
 
     async def invoke(self, ctx: RunContext[Any], arguments: str) -> str:
@@ -170,7 +172,7 @@ def function_tool(
     idempotent: bool = False,
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """Make a tool of a function: ``@function_tool``, ``@function_tool(...)`` or ``function_tool(fn)``.
+    """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
     ``name`` and ``description`` override the function's name and docstring.
     ``needs_approval`` is ``True``, ``False`` or a function ``(ctx, args, call_id)``
@@ -212,13 +214,7 @@ def _description(doc: docstring_parser.Docstring) -> str:
 def _args_model(
     f: Callable[..., Any], doc: docstring_parser.Docstring
 ) -> tuple[bool, type[BaseModel]]:
-    try:
-        hints = get_type_hints(f, include_extras=True)
-    except Exception as exc:
-        raise AgentDefinitionError(
-            f"Cannot read the type hints of tool {f.__name__!r}: {exc}. "
-            "Make every annotation importable at module level."
-        ) from exc
+    hints = _type_hints(f)
     params = list(inspect.signature(f).parameters.values())
     takes_context = bool(params) and _is_run_context(hints.get(params[0].name))
     if takes_context:
@@ -230,14 +226,42 @@ def _args_model(
             raise AgentDefinitionError(
                 f"Tool {f.__name__!r} takes *{param.name}; tools need named parameters only."
             )
+        if isinstance(hints.get(param.name), str):
+            raise AgentDefinitionError(
+                f"Cannot resolve the annotation {hints[param.name]!r} of parameter "
+                f"{param.name!r} of tool {f.__name__!r}. Define the type at module level."
+            )
         annotation = hints.get(param.name, Any)
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, Field(default, description=described.get(param.name)))
-    model = create_model(  # type: ignore[call-overload]
-        f"{f.__name__}_args", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"{f.__name__}_args", __config__=ConfigDict(extra="forbid"), **fields)
     return takes_context, model
 
 
+def _type_hints(f: Callable[..., Any]) -> dict[str, Any]:
+    """The function's resolved annotations; one that cannot be resolved stays a string.
+
+    A ``RunContext[SomeLocalClass]`` annotation need not resolve: only the
+    parameters shown to the model need real types.
+    """
+    try:
+        return get_type_hints(f, include_extras=True)
+    except Exception:
+        pass
+    hints: dict[str, Any] = {}
+    for name, annotation in inspect.get_annotations(f).items():
+        try:
+            hints[name] = (
+                eval(annotation, getattr(f, "__globals__", {}))
+                if isinstance(annotation, str)
+                else annotation
+            )
+        except Exception:
+            hints[name] = annotation
+    return hints
+
+
 def _is_run_context(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation == "RunContext" or annotation.startswith("RunContext[")
     return annotation is RunContext or get_origin(annotation) is RunContext

@@ -39,7 +39,9 @@ class ModelSettings:
         if override is None:
             return self
         changes = {
-            f.name: value for f in fields(override) if (value := getattr(override, f.name)) is not None
+            f.name: value
+            for f in fields(override)
+            if (value := getattr(override, f.name)) is not None
         }
         return replace(self, **changes)
 

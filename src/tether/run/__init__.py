@@ -1,0 +1,47 @@
+"""Running agents: the journal, its fold, the loop, results and saved states."""
+
+from __future__ import annotations
+
+from ._approvals import ToolApprovalItem
+from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
+from ._journal import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    HandoffTaken,
+    ModelResponded,
+    RunCompleted,
+    RunResumed,
+    RunStarted,
+    SessionSynced,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+)
+from ._loop import DEFAULT_REJECTION_MESSAGE
+from ._result import RunResult
+from ._runner import DEFAULT_MAX_TURNS, Runner
+from ._state import RunState
+
+__all__ = [
+    "CURRENT_VERSION",
+    "DEFAULT_MAX_TURNS",
+    "DEFAULT_REJECTION_MESSAGE",
+    "SCHEMA_VERSIONS",
+    "ApprovalDecided",
+    "ApprovalRequested",
+    "Event",
+    "HandoffTaken",
+    "ModelResponded",
+    "RunCompleted",
+    "RunResult",
+    "RunResumed",
+    "RunStarted",
+    "RunState",
+    "Runner",
+    "SessionSynced",
+    "ToolApprovalItem",
+    "ToolCompleted",
+    "ToolRejected",
+    "ToolStarted",
+]

@@ -1,0 +1,173 @@
+"""The serialised form of a run state: versioned, validated, optionally signed.
+
+    {
+      "format": "tether.run_state",
+      "version": 1,
+      "root_agent": "Weather Assistant",
+      "journal": [{"kind": "run_started", ...}, ...],
+      "context": null,
+      "signature": {"alg": "HMAC-SHA256", "value": "..."}     # only when signed
+    }
+
+Old versions stay readable; a newer version fails fast with
+``SchemaVersionError``. New features add event kinds, not document fields, so
+the version changes rarely. Each bump gets one line in ``SCHEMA_VERSIONS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any, Literal, NotRequired
+
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+from .._exceptions import SchemaVersionError, StateFormatError, StateSignatureError
+from ._journal import EVENT_KINDS, Event, EventsAdapter
+
+__all__ = [
+    "CURRENT_VERSION",
+    "FORMAT",
+    "SCHEMA_VERSIONS",
+    "StateDocument",
+    "dump_document",
+    "json_schema",
+    "load_document",
+    "sign",
+    "verify",
+]
+
+FORMAT = "tether.run_state"
+
+SCHEMA_VERSIONS: dict[int, str] = {
+    1: "The run journal, the root agent's name and the application context.",
+}
+"""Every version this tether reads, with what it introduced."""
+
+CURRENT_VERSION = 1
+assert max(SCHEMA_VERSIONS) == CURRENT_VERSION, "add a SCHEMA_VERSIONS line for the new version"
+
+
+class Signature(TypedDict):
+    """An HMAC-SHA256 over the canonical JSON of the document without its signature."""
+
+    alg: Literal["HMAC-SHA256"]
+    value: str
+
+
+class StateDocument(TypedDict):
+    """A serialised run state."""
+
+    format: Literal["tether.run_state"]
+    version: int
+    root_agent: str
+    """The agent the run started with; load the state with this agent's graph."""
+    journal: list[Event]
+    """Every event of the run, in order."""
+    context: Any
+    """The application's context as JSON data (``null`` if none)."""
+    signature: NotRequired[Signature]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a serialised run state (checked in as docs/run-state.schema.json)."""
+    schema = TypeAdapter(StateDocument).json_schema(mode="serialization")
+    schema["title"] = "tether run state, version " + str(CURRENT_VERSION)
+    return schema
+
+
+def dump_document(root_agent: str, journal: list[Event], context: Any) -> dict[str, Any]:
+    """The JSON-compatible document for a state."""
+    return {
+        "format": FORMAT,
+        "version": CURRENT_VERSION,
+        "root_agent": root_agent,
+        "journal": EventsAdapter.dump_python(journal, mode="json"),
+        "context": context,
+    }
+
+
+def load_document(data: Any) -> tuple[str, list[Event], Any]:
+    """Check a document's format and version and validate its journal."""
+    if not isinstance(data, dict):
+        raise StateFormatError(
+            f"A run state must be a JSON object, got {type(data).__name__}. "
+            "Pass what RunState.to_json() or to_string() produced."
+        )
+    if data.get("format") != FORMAT:
+        raise StateFormatError(
+            f"format: expected {FORMAT!r}, got {data.get('format')!r}. This is not a tether "
+            "run state; states of other SDKs are read with tether.interop."
+        )
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StateFormatError(f"version: expected an integer, got {version!r}.")
+    if version not in SCHEMA_VERSIONS:
+        newer = version > CURRENT_VERSION
+        raise SchemaVersionError(
+            f"version: this tether reads run states of versions {sorted(SCHEMA_VERSIONS)}, "
+            f"not {version}. "
+            + ("Upgrade tether to load it." if newer else "This version was never released.")
+        )
+    root_agent = data.get("root_agent")
+    if not isinstance(root_agent, str):
+        raise StateFormatError(f"root_agent: expected an agent name, got {root_agent!r}.")
+    if "journal" not in data:
+        raise StateFormatError("journal: field required.")
+    try:
+        journal = EventsAdapter.validate_python(data["journal"])
+    except ValidationError as exc:
+        raise StateFormatError(_describe(exc)) from None
+    return root_agent, journal, data.get("context")
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors()[:5]:
+        loc = list(error["loc"])
+        where = "journal"
+        if loc and isinstance(loc[0], int):
+            where += f"[{loc.pop(0)}]"
+            if loc and loc[0] in EVENT_KINDS:
+                loc.pop(0)  # the union member's tag, which the event's kind already says
+        if loc:
+            where += "." + ".".join(str(part) for part in loc)
+        lines.append(f"{where}: {error['msg']}")
+    more = len(exc.errors()) - len(lines)
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return "The run state's journal is invalid: " + "; ".join(lines) + suffix
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    unsigned = {key: value for key, value in document.items() if key != "signature"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(document: dict[str, Any], key: bytes | str) -> dict[str, Any]:
+    """The document with an HMAC-SHA256 signature over its canonical JSON."""
+    digest = hmac.new(_key(key), _canonical(document), hashlib.sha256).hexdigest()
+    return {**document, "signature": {"alg": "HMAC-SHA256", "value": digest}}
+
+
+def verify(document: dict[str, Any], key: bytes | str) -> None:
+    """Raise ``StateSignatureError`` unless the document carries a valid signature."""
+    signature = document.get("signature")
+    if not isinstance(signature, dict) or "value" not in signature:
+        raise StateSignatureError(
+            "The run state is not signed, but a signing_key was given. Save it with "
+            "to_string(signing_key=...) or load it without a key if it is trusted."
+        )
+    if signature.get("alg") != "HMAC-SHA256":
+        raise StateSignatureError(f"Unknown signature algorithm {signature.get('alg')!r}.")
+    expected = hmac.new(_key(key), _canonical(document), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, str(signature["value"])):
+        raise StateSignatureError(
+            "The run state's signature does not match: it was altered after it was signed, "
+            "or signed with another key. Nothing was loaded."
+        )
+
+
+def _key(key: bytes | str) -> bytes:
+    return key.encode() if isinstance(key, str) else key

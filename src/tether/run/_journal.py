@@ -1,0 +1,208 @@
+"""The journal: a run as an append-only list of immutable events.
+
+Every fact about a run is one of these events, in the order it happened.
+Everything else (the conversation, the turn count, pending approvals, what a
+session or a server has not seen yet) is derived from them by the fold in
+``_view.py``. An event is never edited once appended.
+
+A tool call's lifecycle, all within the turn of the response that asked for it:
+
+    ApprovalRequested -> ApprovalDecided      (only if the call needs approval)
+    ToolStarted -> ToolCompleted              (approved, or needing no approval)
+    ToolRejected                              (rejected: the model reads the message)
+
+``ToolStarted`` is appended before the tool runs, so a call that started and
+never completed is known to be *in doubt* and is never silently run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from .._context import Usage
+from ..items import Item
+
+__all__ = [
+    "EVENT_KINDS",
+    "ApprovalDecided",
+    "ApprovalRequested",
+    "Event",
+    "EventsAdapter",
+    "HandoffTaken",
+    "ModelResponded",
+    "RunCompleted",
+    "RunResumed",
+    "RunStarted",
+    "SessionSynced",
+    "ToolCompleted",
+    "ToolRejected",
+    "ToolStarted",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A run began. Always the first event."""
+
+    run_id: str
+    agent: str
+    """The agent the run started with."""
+    input: list[Item]
+    """This run's new input."""
+    max_turns: int
+    """How many model responses the run may use."""
+    history: list[Item] = field(default_factory=list)
+    """Earlier conversation read from a session, sent before ``input``; already stored there."""
+    previous_response_id: str | None = None
+    """A server-managed conversation to continue from this response."""
+    conversation_id: str | None = None
+    """A server-managed conversation (OpenAI Conversations) the run belongs to."""
+    auto_previous_response_id: bool = False
+    """Chain each model call to the previous response on the server."""
+    kind: Literal["run_started"] = "run_started"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResumed:
+    """The run was continued after an interruption (possibly in another process)."""
+
+    max_turns: int | None = None
+    """A new turn budget, if one was given on resume; ``None`` keeps the budget."""
+    kind: Literal["run_resumed"] = "run_resumed"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponded:
+    """The model answered; this is one turn."""
+
+    agent: str
+    output: list[Item]
+    usage: Usage = field(default_factory=Usage)
+    response_id: str | None = None
+    kind: Literal["model_responded"] = "model_responded"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """A call of the current turn needs a human decision before it may run."""
+
+    call_id: str
+    agent: str
+    tool: str
+    arguments: str
+    fingerprint: str
+    """Hash of the tool's identity, the call id and the canonical arguments."""
+    kind: Literal["approval_requested"] = "approval_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """A decision on a requested approval, bound to the call's fingerprint."""
+
+    call_id: str
+    fingerprint: str
+    approved: bool
+    always: bool = False
+    """The decision also applies to later calls of the same tool in this run."""
+    message: str | None = None
+    """For a rejection: what the model reads as the tool's output."""
+    by: str | None = None
+    """Who decided, as the application names them; ``None`` if not given."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp made where the decision was taken."""
+    automatic: bool = False
+    """Applied from an earlier ``always`` decision rather than taken on this call."""
+    kind: Literal["approval_decided"] = "approval_decided"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    """A tool call is about to run. Durable before the side effect."""
+
+    call_id: str
+    kind: Literal["tool_started"] = "tool_started"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCompleted:
+    """A call finished (or was answered with an error); ``output`` is what the model reads."""
+
+    call_id: str
+    output: str
+    kind: Literal["tool_completed"] = "tool_completed"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRejected:
+    """A call was rejected and never ran; ``output`` is the rejection the model reads."""
+
+    call_id: str
+    output: str
+    kind: Literal["tool_rejected"] = "tool_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffTaken:
+    """The conversation passed to another agent (after the handoff call's ``ToolCompleted``)."""
+
+    call_id: str
+    from_agent: str
+    to_agent: str
+    kind: Literal["handoff_taken"] = "handoff_taken"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSynced:
+    """The session now stores the conversation up to item ``upto`` (exclusive)."""
+
+    upto: int
+    kind: Literal["session_synced"] = "session_synced"
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted:
+    """The run reached its final output (as JSON-compatible data)."""
+
+    output: Any
+    kind: Literal["run_completed"] = "run_completed"
+
+
+Event = Annotated[
+    RunStarted
+    | RunResumed
+    | ModelResponded
+    | ApprovalRequested
+    | ApprovalDecided
+    | ToolStarted
+    | ToolCompleted
+    | ToolRejected
+    | HandoffTaken
+    | SessionSynced
+    | RunCompleted,
+    Field(discriminator="kind"),
+]
+"""Any journal event; ``kind`` tells which."""
+
+EVENT_KINDS = frozenset(
+    cls.__dataclass_fields__["kind"].default
+    for cls in (
+        RunStarted,
+        RunResumed,
+        ModelResponded,
+        ApprovalRequested,
+        ApprovalDecided,
+        ToolStarted,
+        ToolCompleted,
+        ToolRejected,
+        HandoffTaken,
+        SessionSynced,
+        RunCompleted,
+    )
+)
+"""The ``kind`` of every event type."""
+
+EventsAdapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+"""Validates and serialises a whole journal."""

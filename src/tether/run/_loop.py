@@ -1,0 +1,281 @@
+"""The run loop: one handler per step, each appending journal events.
+
+Streaming and non-streaming runs, fresh and resumed, all go through
+``drive``. A streaming run only differs in having a ``sink`` that receives
+each journal event and each model delta as it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._agent import Agent
+from .._context import RunContext
+from .._exceptions import MaxTurnsExceeded, ModelBehaviorError, ToolCallInDoubtError
+from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
+from ..models import ModelStreamEvent as _ModelStreamEvent
+from ..models import resolve_model as _resolve_model
+from ..tools import FunctionTool, ToolArgumentsError
+from ._journal import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    HandoffTaken,
+    ModelResponded,
+    RunCompleted,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+)
+from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
+from ._view import Call, CallStatus, RunView
+
+__all__ = ["DEFAULT_REJECTION_MESSAGE", "Run", "RunOptions", "drive"]
+
+DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
+"""What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
+
+Sink = Callable[[Event | _ModelStreamEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Settings of one ``Runner.run`` call that are not facts of the run (not journaled)."""
+
+    provider: ModelProvider
+    rejection_message: str = DEFAULT_REJECTION_MESSAGE
+    stream: bool = False
+
+
+@dataclass(slots=True)
+class Run:
+    """A run in progress: its journal, the view folded from it, and what it runs with."""
+
+    root: Agent[Any]
+    journal: list[Event]
+    view: RunView
+    ctx: RunContext[Any]
+    options: RunOptions
+    graph: dict[str, Agent[Any]]
+    sink: Sink | None = None
+    final_output: Any = None
+    _models: dict[str, Model] = field(default_factory=dict)
+
+    @property
+    def agent(self) -> Agent[Any]:
+        return self.graph[self.view.agent]
+
+    def append(self, event: Event) -> None:
+        self.view.apply(event)
+        self.journal.append(event)
+        if self.sink is not None:
+            self.sink(event)
+
+    def model_for(self, agent: Agent[Any]) -> Model:
+        model = self._models.get(agent.name)
+        if model is None:
+            model = self._models[agent.name] = _resolve_model(agent.model, self.options.provider)
+        return model
+
+
+async def drive(run: Run) -> None:
+    """Take steps until the run finishes or waits for a human."""
+    while True:
+        step = decide(run.view, run.agent)
+        if isinstance(step, CallModel):
+            await _call_model(run)
+        elif isinstance(step, ExecuteTools):
+            await _execute_tools(run)
+        elif isinstance(step, Finish):
+            _finish(run, step)
+            return
+        elif isinstance(step, Done):
+            agent = run.agent
+            run.final_output = (
+                step.output if agent.output is None else agent.output.load(step.output)
+            )
+            return
+        else:
+            assert isinstance(step, Interrupt)
+            return
+
+
+async def _call_model(run: Run) -> None:
+    view, agent = run.view, run.agent
+    if view.turns >= view.max_turns:
+        raise MaxTurnsExceeded(view.max_turns)
+    _refresh_context(run)
+    chained = view.conversation_id is None and (
+        view.auto_previous_response_id or view.previous_response_id is not None
+    )
+    request = ModelRequest(
+        input=view.items[view.server_upto :] if view.server_managed else list(view.items),
+        instructions=await agent.get_instructions(run.ctx),
+        tools=agent.tool_specs,
+        settings=agent.model_settings,
+        output_schema=agent.output.schema if agent.output else None,
+        previous_response_id=view.last_response_id if chained else None,
+        conversation_id=view.conversation_id,
+    )
+    response = await _request(run, run.model_for(agent), request)
+    call_ids = [
+        item.get("call_id") for item in response.output if item.get("type") == "function_call"
+    ]
+    if len(set(call_ids)) != len(call_ids):
+        raise ModelBehaviorError(f"The model returned two tool calls with one call id: {call_ids}.")
+    run.append(ModelResponded(agent.name, response.output, response.usage, response.response_id))
+
+
+async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
+    if not run.options.stream:
+        return await model.get_response(request)
+    response: ModelResponse | None = None
+    async for event in model.stream_response(request):
+        if isinstance(event, ResponseDone):
+            response = event.response
+        elif run.sink is not None:
+            run.sink(event)
+    if response is None:
+        raise ModelBehaviorError("The model's stream ended without a complete response.")
+    return response
+
+
+async def _execute_tools(run: Run) -> None:
+    view = run.view
+    plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
+    handoffs: list[Call] = []
+    for call in list(view.calls.values()):
+        if call.status is CallStatus.DONE:
+            continue
+        owner = run.graph[call.agent]
+        if call.name in owner.handoff_tools:
+            if call.status is CallStatus.NEW:
+                handoffs.append(call)
+            continue
+        tool = owner.function_tools.get(call.name)
+        if tool is None:
+            if call.status is CallStatus.NEW:
+                run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
+            continue
+        if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
+            run.append(
+                ApprovalRequested(
+                    call.call_id, call.agent, call.name, call.arguments, call.fingerprint
+                )
+            )
+        _apply_always(run, call)
+        status = call.status
+        if status is CallStatus.IN_DOUBT and not tool.idempotent:
+            raise ToolCallInDoubtError(call.name, call.call_id)
+        if status is CallStatus.REJECTED:
+            plan.append((call, None))
+        elif status is not CallStatus.PENDING:
+            plan.append((call, tool))
+    await _carry_out(run, plan)
+    _take_handoffs(run, handoffs)
+
+
+def _apply_always(run: Run, call: Call) -> None:
+    always = run.view.always.get(call.name)
+    if always is not None and call.status is CallStatus.PENDING:
+        run.append(
+            ApprovalDecided(
+                call.call_id,
+                call.fingerprint,
+                always.approved,
+                message=always.message,
+                by=always.by,
+                at=always.at,
+                automatic=True,
+            )
+        )
+
+
+async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:
+    rule = tool.needs_approval
+    if isinstance(rule, bool):
+        return rule
+    try:
+        args = tool.parse_arguments(call.arguments)
+    except ToolArgumentsError:
+        return True  # fail closed: nobody approved arguments that cannot be read
+    _refresh_context(run)
+    decision = rule(run.ctx, args, call.call_id)
+    if inspect.isawaitable(decision):
+        decision = await decision
+    return bool(decision)
+
+
+async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> None:
+    """Run the approved calls (concurrently) and record every output in call order."""
+    if not plan:
+        return
+    _refresh_context(run)
+    to_run = [(call, tool) for call, tool in plan if tool is not None]
+    for call, _ in to_run:
+        run.append(ToolStarted(call.call_id))
+    if len(to_run) == 1:
+        call, tool = to_run[0]
+        results: list[str | BaseException] = [await tool.invoke(run.ctx, call.arguments)]
+    else:
+        results = await asyncio.gather(
+            *(tool.invoke(run.ctx, call.arguments) for call, tool in to_run),
+            return_exceptions=True,
+        )
+    outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
+    failure: BaseException | None = None
+    for call, planned in plan:
+        if planned is None:
+            run.append(ToolRejected(call.call_id, _rejection(run, call)))
+            continue
+        result = outputs[call.call_id]
+        if isinstance(result, BaseException):
+            failure = failure or result  # the call stays in doubt: it may have had effects
+        else:
+            run.append(ToolCompleted(call.call_id, result))
+    if failure is not None:
+        raise failure
+
+
+def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
+    for index, call in enumerate(handoffs):
+        if index > 0:
+            run.append(ToolCompleted(call.call_id, "Only one handoff is taken per turn; ignored."))
+            continue
+        target = run.graph[call.agent].handoff_tools[call.name]
+        run.append(ToolCompleted(call.call_id, json.dumps({"assistant": target.name})))
+        run.append(HandoffTaken(call.call_id, call.agent, target.name))
+
+
+def _finish(run: Run, step: Finish) -> None:
+    agent = run.agent
+    if step.text is not None and agent.output is not None:
+        value = agent.output.parse(step.text)
+        run.append(RunCompleted(agent.output.dump(value)))
+    else:
+        value = step.text if step.text is not None else step.tool_output
+        run.append(RunCompleted(value))
+    run.final_output = value
+
+
+def _rejection(run: Run, call: Call) -> str:
+    decision = call.decision
+    if decision is not None and decision.message:
+        return decision.message
+    return run.options.rejection_message.replace("{tool}", call.name)
+
+
+def _unknown_tool(name: str, agent: Agent[Any]) -> str:
+    known = ", ".join(sorted([*agent.function_tools, *agent.handoff_tools])) or "none"
+    return f"There is no tool named {name!r}. The available tools are: {known}."
+
+
+def _refresh_context(run: Run) -> None:
+    run.ctx.usage = run.view.usage
+    run.ctx.turn = run.view.turns
+    run.ctx.agent_name = run.view.agent

@@ -1,0 +1,145 @@
+"""``Runner``: start a run, or resume one from a ``RunState``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .._agent import Agent
+from .._context import RunContext
+from .._exceptions import UserError
+from ..items import Item, to_input_items
+from ..models import ModelProvider, OpenAIProvider
+from ._journal import Event, RunResumed, RunStarted
+from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, Sink, drive
+from ._result import RunResult
+from ._state import RunState
+from ._view import RunView
+
+__all__ = ["DEFAULT_MAX_TURNS", "Runner"]
+
+DEFAULT_MAX_TURNS = 10
+
+
+class Runner:
+    """Runs agents. Every method is a class method; there is nothing to construct."""
+
+    @classmethod
+    async def run(
+        cls,
+        agent: Agent[Any],
+        input: str | Sequence[Item] | RunState,
+        *,
+        context: Any = None,
+        max_turns: int | None = None,
+        model_provider: ModelProvider | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        auto_previous_response_id: bool = False,
+        rejection_message: str | None = None,
+    ) -> RunResult:
+        """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
+
+        Pass a ``RunState`` as ``input`` to resume. The state's turn counter and
+        ``max_turns`` budget carry over; a ``max_turns`` given on resume replaces
+        the budget. ``rejection_message`` is what the model reads for a rejected
+        call whose decision has no message (``{tool}`` is replaced by its name).
+        """
+        run = prepare(
+            agent,
+            input,
+            context=context,
+            max_turns=max_turns,
+            model_provider=model_provider,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            auto_previous_response_id=auto_previous_response_id,
+            rejection_message=rejection_message,
+            stream=False,
+            sink=None,
+        )
+        await drive(run)
+        return RunResult(run)
+
+    @classmethod
+    def run_sync(
+        cls,
+        agent: Agent[Any],
+        input: str | Sequence[Item] | RunState,
+        **options: Any,
+    ) -> RunResult:
+        """``Runner.run`` for code without an event loop. Inside async code, await ``run``."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(cls.run(agent, input, **options))
+        raise UserError(
+            "Runner.run_sync was called inside a running event loop; use await Runner.run(...)."
+        )
+
+
+def prepare(
+    agent: Agent[Any],
+    input: str | Sequence[Item] | RunState,
+    *,
+    context: Any,
+    max_turns: int | None,
+    model_provider: ModelProvider | None,
+    previous_response_id: str | None,
+    conversation_id: str | None,
+    auto_previous_response_id: bool,
+    rejection_message: str | None,
+    stream: bool,
+    sink: Sink | None,
+) -> Run:
+    """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
+    if max_turns is not None and max_turns < 1:
+        raise UserError(f"max_turns must be at least 1, got {max_turns}.")
+    options = RunOptions(
+        provider=model_provider or OpenAIProvider(),
+        rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
+        stream=stream,
+    )
+    if isinstance(input, RunState):
+        if previous_response_id or conversation_id or auto_previous_response_id:
+            raise UserError(
+                "A resumed run keeps the conversation settings it started with; do not pass "
+                "previous_response_id, conversation_id or auto_previous_response_id on resume."
+            )
+        graph = {**input._graph, **agent.graph()}
+        journal: list[Event] = list(input._journal)  # the run appends to its own copy
+        view = RunView.fold(journal)
+        run = Run(
+            root=input._agent,
+            journal=journal,
+            view=view,
+            ctx=RunContext(input.context if context is None else context),
+            options=options,
+            graph=graph,
+            sink=sink,
+        )
+        if view.completed is None:
+            run.append(RunResumed(max_turns))
+        return run
+    started = RunStarted(
+        run_id=f"run_{uuid.uuid4().hex}",
+        agent=agent.name,
+        input=to_input_items(input),
+        max_turns=max_turns or DEFAULT_MAX_TURNS,
+        previous_response_id=previous_response_id,
+        conversation_id=conversation_id,
+        auto_previous_response_id=auto_previous_response_id,
+    )
+    run = Run(
+        root=agent,
+        journal=[],
+        view=RunView(),
+        ctx=RunContext(context),
+        options=options,
+        graph=agent.graph(),
+        sink=sink,
+    )
+    run.append(started)
+    return run

@@ -1,0 +1,265 @@
+"""``RunState``: a paused (or finished) run that can be saved, decided on and resumed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .._agent import Agent
+from .._context import Usage
+from .._exceptions import (
+    DecisionMismatchError,
+    NotPendingError,
+    StateFormatError,
+    UnknownAgentError,
+    UnknownToolError,
+    UserError,
+)
+from ._approvals import ToolApprovalItem
+from ._document import dump_document, load_document, sign, verify
+from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
+from ._view import CallStatus, RunView
+
+__all__ = ["RunState"]
+
+ContextSerializer = Callable[[Any], Any]
+ContextDeserializer = Callable[[Any], Any]
+
+
+class RunState:
+    """A run's journal with its agent graph and context: the unit you save and resume.
+
+        state = result.to_state()
+        text = state.to_string()                      # a file, a database row, a queue
+        state = RunState.from_string(agent, text)     # any process, later
+        for item in state.interruptions:
+            state.approve(item)                       # or state.reject(item, message=...)
+        result = await Runner.run(agent, state)
+
+    Decisions are journal events bound to the exact call (tool, call id and
+    arguments) they were made on.
+    """
+
+    def __init__(self, agent: Agent[Any], journal: list[Event], context: Any = None) -> None:
+        self._agent = agent
+        self._graph = agent.graph()
+        self._journal = journal
+        self._view = RunView.fold(journal)
+        self.context = context
+        """The application's context object, handed to tools on resume."""
+        self._check_names()
+
+    # -- what a caller reads -----------------------------------------------------------
+
+    @property
+    def interruptions(self) -> list[ToolApprovalItem]:
+        """Calls waiting for a decision, in the order the model made them."""
+        return self._view.pending
+
+    @property
+    def current_turn(self) -> int:
+        """Model responses so far (the turn counter that ``max_turns`` limits)."""
+        return self._view.turns
+
+    @property
+    def max_turns(self) -> int:
+        return self._view.max_turns
+
+    @property
+    def usage(self) -> Usage:
+        return self._view.usage
+
+    @property
+    def current_agent(self) -> Agent[Any]:
+        """The agent that runs next."""
+        return self._graph[self._view.agent]
+
+    @property
+    def is_complete(self) -> bool:
+        return self._view.completed is not None
+
+    @property
+    def journal(self) -> tuple[Event, ...]:
+        """The events of the run so far (read-only)."""
+        return tuple(self._journal)
+
+    # -- deciding --------------------------------------------------------------------
+
+    def approve(
+        self, item: ToolApprovalItem | str, always: bool = False, *, by: str | None = None
+    ) -> None:
+        """Approve a pending call. ``always=True`` also approves later calls of the tool."""
+        self._decide(item, approved=True, always=always, message=None, by=by)
+
+    def reject(
+        self,
+        item: ToolApprovalItem | str,
+        always: bool = False,
+        *,
+        message: str | None = None,
+        by: str | None = None,
+    ) -> None:
+        """Reject a pending call; the model reads ``message`` (or the run's default) instead."""
+        self._decide(item, approved=False, always=always, message=message, by=by)
+
+    def _decide(
+        self,
+        item: ToolApprovalItem | str,
+        *,
+        approved: bool,
+        always: bool,
+        message: str | None,
+        by: str | None,
+    ) -> None:
+        call_id = item if isinstance(item, str) else item.call_id
+        call = self._view.calls.get(call_id)
+        if call is None or self._view.completed is not None:
+            raise NotPendingError(
+                f"Call {call_id!r} is not waiting for a decision in this run. Decide only on "
+                "the items of state.interruptions."
+            )
+        if call.status is not CallStatus.PENDING:
+            raise NotPendingError(
+                f"Call {call_id!r} of {call.name!r} was already decided (or never needed "
+                "approval); a decision is taken once."
+            )
+        if isinstance(item, ToolApprovalItem) and item.fingerprint != call.fingerprint:
+            raise DecisionMismatchError(
+                f"The approval item for call {call_id!r} shows other arguments than the "
+                "pending call has. Decide on the items of this state's interruptions."
+            )
+        at = datetime.now(UTC).isoformat()
+        event = ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
+        self._view.apply(event)
+        self._journal.append(event)
+
+    # -- saving and loading ----------------------------------------------------------
+
+    def to_json(self, *, context_serializer: ContextSerializer | None = None) -> dict[str, Any]:
+        """The state as a JSON-compatible dict."""
+        context = _serialize_context(self.context, context_serializer)
+        return dump_document(self._view.root_agent, self._journal, context)
+
+    def to_string(
+        self,
+        *,
+        signing_key: bytes | str | None = None,
+        context_serializer: ContextSerializer | None = None,
+    ) -> str:
+        """The state as JSON text; with ``signing_key``, signed with HMAC-SHA256."""
+        document = self.to_json(context_serializer=context_serializer)
+        if signing_key is not None:
+            document = sign(document, signing_key)
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(
+        cls,
+        agent: Agent[Any],
+        data: Any,
+        *,
+        signing_key: bytes | str | None = None,
+        context: Any = None,
+        context_type: Any = None,
+        context_deserializer: ContextDeserializer | None = None,
+    ) -> RunState:
+        """Rebuild a state for ``agent`` (the root of the same agent graph).
+
+        The context is ``context`` if given, else rebuilt by ``context_deserializer``
+        or validated as ``context_type``, else left as the stored JSON data.
+        """
+        if signing_key is not None:
+            if not isinstance(data, dict):
+                raise StateFormatError("A run state must be a JSON object.")
+            verify(data, signing_key)
+        root_name, journal, stored_context = load_document(data)
+        if root_name not in agent.graph():
+            raise UnknownAgentError(
+                f"The state's run started with agent {root_name!r}, which is not in the graph "
+                f"of {agent.name!r}. Load it with the agent the run started with."
+            )
+        if context is None:
+            context = _deserialize_context(stored_context, context_type, context_deserializer)
+        return cls(agent, journal, context)
+
+    @classmethod
+    def from_string(
+        cls,
+        agent: Agent[Any],
+        text: str | bytes,
+        *,
+        signing_key: bytes | str | None = None,
+        context: Any = None,
+        context_type: Any = None,
+        context_deserializer: ContextDeserializer | None = None,
+    ) -> RunState:
+        """Rebuild a state from ``to_string`` text; see ``from_json``."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise StateFormatError(f"The run state is not valid JSON: {exc}.") from None
+        return cls.from_json(
+            agent,
+            data,
+            signing_key=signing_key,
+            context=context,
+            context_type=context_type,
+            context_deserializer=context_deserializer,
+        )
+
+    def _check_names(self) -> None:
+        for event in self._journal:
+            names = []
+            if isinstance(event, RunStarted | ModelResponded):
+                names = [event.agent]
+            elif isinstance(event, HandoffTaken):
+                names = [event.from_agent, event.to_agent]
+            for name in names:
+                if name not in self._graph:
+                    raise UnknownAgentError(
+                        f"The state names agent {name!r}, which the graph of "
+                        f"{self._agent.name!r} does not have ({sorted(self._graph)}). "
+                        "Load the state with the agent graph that produced it."
+                    )
+        for call in self._view.calls.values():
+            owner = self._graph[call.agent]
+            unresolved = call.status is not CallStatus.DONE
+            known = call.name in owner.function_tools or call.name in owner.handoff_tools
+            if unresolved and not known:
+                raise UnknownToolError(
+                    f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
+                    f"{owner.name!r} does not have. Give the agent that tool before resuming."
+                )
+
+
+def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:
+    if serializer is not None:
+        return serializer(context)
+    if context is None or isinstance(context, str | int | float | bool | list | dict):
+        return context
+    if isinstance(context, BaseModel):
+        return context.model_dump(mode="json")
+    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+        return TypeAdapter(type(context)).dump_python(context, mode="json")
+    raise UserError(
+        f"Cannot save a context of type {type(context).__name__}. Use a dict, a pydantic "
+        "model or a dataclass, or pass context_serializer= to to_json/to_string."
+    )
+
+
+def _deserialize_context(
+    data: Any, context_type: Any, deserializer: ContextDeserializer | None
+) -> Any:
+    if deserializer is not None:
+        return deserializer(data)
+    if context_type is None:
+        return data
+    try:
+        return TypeAdapter(context_type).validate_python(data)
+    except ValidationError as exc:
+        raise StateFormatError(f"context: does not validate as {context_type!r}: {exc}") from None

@@ -1,0 +1,92 @@
+"""The run as a small state machine: ``decide`` reads the view and names the next step.
+
+    pending approvals without a decision  -> Interrupt   (return to the caller)
+    calls to classify, run or reject      -> ExecuteTools
+    the last model output is final        -> Finish
+    otherwise                             -> CallModel
+
+``decide`` is pure: the same view always gives the same step. A fresh run and
+a resumed one are the same loop, which is why a resumed run never calls the
+model for a turn that already has a response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._agent import Agent
+from ..items import is_assistant_message, message_text
+from ._approvals import ToolApprovalItem
+from ._view import CallStatus, RunView
+
+__all__ = ["CallModel", "Done", "ExecuteTools", "Finish", "Interrupt", "Step", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallModel:
+    """Ask the current agent's model for the next response."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteTools:
+    """Classify, run or reject the current turn's calls, and take a handoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Stop and hand the pending approvals to the caller."""
+
+    pending: list[ToolApprovalItem]
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Record the final output. ``text`` is parsed by the agent's output type, if any."""
+
+    text: str | None = None
+    tool_output: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The run completed earlier; nothing more to do."""
+
+    output: Any
+
+
+Step = CallModel | ExecuteTools | Interrupt | Finish | Done
+
+_ACTIONABLE = frozenset(
+    {CallStatus.NEW, CallStatus.APPROVED, CallStatus.REJECTED, CallStatus.IN_DOUBT}
+)
+
+
+def decide(view: RunView, agent: Agent[Any]) -> Step:
+    """The next step of a run whose journal folds to ``view``; ``agent`` is the current agent."""
+    if view.completed is not None:
+        return Done(view.completed.output)
+    calls = view.calls.values()
+    if calls:
+        if any(
+            call.status in _ACTIONABLE
+            or (call.status is CallStatus.PENDING and call.name in view.always)
+            for call in calls
+        ):
+            return ExecuteTools()
+        pending = view.pending
+        if pending:
+            return Interrupt(pending)
+        if agent.tool_use_behavior == "stop_on_first_tool":
+            first = next(
+                (c for c in calls if c.agent == agent.name and c.name in agent.function_tools),
+                None,
+            )
+            if first is not None:
+                return Finish(tool_output=first.output)
+        return CallModel()
+    if view.responses:
+        messages = [item for item in view.responses[-1].output if is_assistant_message(item)]
+        if messages:
+            return Finish(text=message_text(messages[-1]))
+    return CallModel()

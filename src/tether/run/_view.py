@@ -1,0 +1,285 @@
+"""The fold: everything about a run, derived from its journal.
+
+``RunView.apply`` takes one event and updates the derived facts in O(1), so a
+live run keeps its view current as it appends, and a loaded run folds its
+journal once. The fold never reads the clock, random numbers or the outside
+world: the same journal always gives the same view.
+
+It is also the gate for loaded journals: an event that does not fit what came
+before it (a decision on an unknown call, a fingerprint that no longer matches
+the call's arguments) raises a ``StateError`` here, before anything runs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .._context import Usage
+from .._exceptions import DecisionMismatchError, StateFormatError
+from ..items import Item, function_call_output
+from ._approvals import ToolApprovalItem, fingerprint
+from ._journal import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    HandoffTaken,
+    ModelResponded,
+    RunCompleted,
+    RunResumed,
+    RunStarted,
+    SessionSynced,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+)
+
+__all__ = ["Call", "CallStatus", "RunView"]
+
+
+class CallStatus(enum.Enum):
+    NEW = "new"
+    """Not yet looked at: may need approval, or may run at once."""
+    PENDING = "pending"
+    """Waiting for a human decision."""
+    APPROVED = "approved"
+    """Approved, not yet run."""
+    REJECTED = "rejected"
+    """Rejected; its rejection output is not yet recorded."""
+    IN_DOUBT = "in_doubt"
+    """Started, completion never recorded."""
+    DONE = "done"
+    """Its output is in the conversation."""
+
+
+@dataclass(slots=True)
+class Call:
+    """A function call of the current turn and what has happened to it."""
+
+    item: Item
+    agent: str
+    fingerprint: str
+    requested: ApprovalRequested | None = None
+    decision: ApprovalDecided | None = None
+    started: bool = False
+    done: bool = False
+    output: str | None = None
+
+    @property
+    def call_id(self) -> str:
+        return str(self.item["call_id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.item["name"])
+
+    @property
+    def arguments(self) -> str:
+        return str(self.item.get("arguments", ""))
+
+    @property
+    def status(self) -> CallStatus:
+        if self.done:
+            return CallStatus.DONE
+        if self.started:
+            return CallStatus.IN_DOUBT
+        if self.decision is not None:
+            return CallStatus.APPROVED if self.decision.approved else CallStatus.REJECTED
+        return CallStatus.PENDING if self.requested is not None else CallStatus.NEW
+
+    def approval_item(self) -> ToolApprovalItem:
+        return ToolApprovalItem(
+            self.agent, self.name, self.call_id, self.arguments, self.fingerprint
+        )
+
+
+class RunView:
+    """The state of a run as its journal says it is."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self.root_agent = ""
+        self.agent = ""
+        """The agent that runs next (changes with handoffs)."""
+        self.max_turns = 0
+        self.previous_response_id: str | None = None
+        self.conversation_id: str | None = None
+        self.auto_previous_response_id = False
+        self.items: list[Item] = []
+        """The whole conversation: history, input, then everything the run produced."""
+        self.input_start = 0
+        """Where this run's input begins in ``items`` (before it: session history)."""
+        self.generated_start = 0
+        """Where the run's own items begin in ``items``."""
+        self.turns = 0
+        self.usage = Usage()
+        self.responses: list[ModelResponded] = []
+        self.calls: dict[str, Call] = {}
+        """The current turn's function calls, in the order the model made them."""
+        self.always: dict[str, ApprovalDecided] = {}
+        """Tool name to the ``always`` decision that covers its later calls."""
+        self.session_upto = 0
+        """Items before this index are stored in the session."""
+        self.server_upto = 0
+        """Items before this index are known to the server-managed conversation."""
+        self.completed: RunCompleted | None = None
+        self.events = 0
+        self._apply: dict[str, Callable[[Any], None]] = {
+            "run_started": self._run_started,
+            "run_resumed": self._run_resumed,
+            "model_responded": self._model_responded,
+            "approval_requested": self._approval_requested,
+            "approval_decided": self._approval_decided,
+            "tool_started": self._tool_started,
+            "tool_completed": self._tool_output,
+            "tool_rejected": self._tool_output,
+            "handoff_taken": self._handoff_taken,
+            "session_synced": self._session_synced,
+            "run_completed": self._run_completed,
+        }
+
+    @classmethod
+    def fold(cls, events: Iterable[Event]) -> RunView:
+        view = cls()
+        for event in events:
+            view.apply(event)
+        return view
+
+    def apply(self, event: Event) -> None:
+        """Fold one more event into the view."""
+        if self.events == 0 and not isinstance(event, RunStarted):
+            raise StateFormatError("journal[0]: a journal must begin with run_started.")
+        if self.events and isinstance(event, RunStarted):
+            raise StateFormatError(f"journal[{self.events}]: a second run_started.")
+        if self.completed is not None and not isinstance(event, SessionSynced | RunResumed):
+            raise StateFormatError(f"journal[{self.events}]: {event.kind} after the run completed.")
+        self._apply[event.kind](event)
+        self.events += 1
+
+    # -- derived facts -----------------------------------------------------------
+
+    @property
+    def server_managed(self) -> bool:
+        return bool(
+            self.previous_response_id or self.conversation_id or self.auto_previous_response_id
+        )
+
+    @property
+    def last_response_id(self) -> str | None:
+        for response in reversed(self.responses):
+            if response.response_id:
+                return response.response_id
+        return self.previous_response_id
+
+    @property
+    def pending(self) -> list[ToolApprovalItem]:
+        """Calls waiting for a human decision, in call order."""
+        return [
+            call.approval_item()
+            for call in self.calls.values()
+            if call.status is CallStatus.PENDING
+        ]
+
+    @property
+    def new_items(self) -> list[Item]:
+        return self.items[self.generated_start :]
+
+    # -- one method per event kind -------------------------------------------------
+
+    def _run_started(self, event: RunStarted) -> None:
+        self.run_id = event.run_id
+        self.root_agent = self.agent = event.agent
+        self.max_turns = event.max_turns
+        self.previous_response_id = event.previous_response_id
+        self.conversation_id = event.conversation_id
+        self.auto_previous_response_id = event.auto_previous_response_id
+        self.items = [*event.history, *event.input]
+        self.input_start = self.session_upto = self.server_upto = len(event.history)
+        self.generated_start = len(self.items)
+
+    def _run_resumed(self, event: RunResumed) -> None:
+        if event.max_turns is not None:
+            self.max_turns = event.max_turns
+
+    def _model_responded(self, event: ModelResponded) -> None:
+        self.turns += 1
+        self.usage = self.usage + event.usage
+        self.responses.append(event)
+        self.calls = {}
+        for item in event.output:
+            if item.get("type") != "function_call":
+                continue
+            call_id = str(item.get("call_id", ""))
+            if call_id in self.calls:
+                raise StateFormatError(
+                    f"journal[{self.events}]: the response has two calls with id {call_id!r}."
+                )
+            digest = fingerprint(event.agent, str(item.get("name")), call_id, _args(item))
+            self.calls[call_id] = Call(item, event.agent, digest)
+        self.items.extend(event.output)
+        if self.server_managed:
+            self.server_upto = len(self.items)
+
+    def _approval_requested(self, event: ApprovalRequested) -> None:
+        call = self._call(event.call_id, event.kind)
+        if event.fingerprint != call.fingerprint or event.tool != call.name:
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the approval request for call {event.call_id!r} "
+                "does not match the call the model made (its tool or arguments were changed). "
+                "The state was edited; load an unedited copy."
+            )
+        call.requested = event
+
+    def _approval_decided(self, event: ApprovalDecided) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.requested is None or call.decision is not None:
+            raise StateFormatError(
+                f"journal[{self.events}]: a decision on call {event.call_id!r}, "
+                "which is not waiting for one."
+            )
+        if event.fingerprint != call.fingerprint:
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the decision on call {event.call_id!r} was made "
+                f"on other arguments than the call now has ({call.arguments}). "
+                "A decision never carries over to arguments it did not see."
+            )
+        call.decision = event
+        if event.always:
+            self.always[call.name] = event
+
+    def _tool_started(self, event: ToolStarted) -> None:
+        self._call(event.call_id, event.kind).started = True
+
+    def _tool_output(self, event: ToolCompleted | ToolRejected) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.done:
+            raise StateFormatError(
+                f"journal[{self.events}]: a second output for call {event.call_id!r}."
+            )
+        call.done = True
+        call.output = event.output
+        self.items.append(function_call_output(event.call_id, event.output))
+
+    def _handoff_taken(self, event: HandoffTaken) -> None:
+        self.agent = event.to_agent
+
+    def _session_synced(self, event: SessionSynced) -> None:
+        self.session_upto = event.upto
+
+    def _run_completed(self, event: RunCompleted) -> None:
+        self.completed = event
+
+    def _call(self, call_id: str, kind: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise StateFormatError(
+                f"journal[{self.events}]: {kind} names call {call_id!r}, "
+                "which the current turn does not have."
+            )
+        return call
+
+
+def _args(item: Item) -> str:
+    return str(item.get("arguments", ""))

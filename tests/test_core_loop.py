@@ -1,0 +1,327 @@
+"""The run loop driven by a scripted model: what the model sees, what runs, what comes out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from tether import (
+    Agent,
+    MaxTurnsExceeded,
+    ModelBehaviorError,
+    ModelSettings,
+    RunContext,
+    Runner,
+    function_tool,
+)
+from tether.testing import ScriptedModel, message, tool_call
+
+
+def outputs(request_input: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        item["call_id"]: item["output"]
+        for item in request_input
+        if item.get("type") == "function_call_output"
+    }
+
+
+async def test_plain_answer() -> None:
+    model = ScriptedModel([message("Hello!")])
+    agent = Agent(name="Greeter", instructions="Be kind.", model=model)
+
+    result = await Runner.run(agent, "Hi")
+
+    assert result.final_output == "Hello!"
+    assert result.last_agent is agent
+    assert len(model.requests) == 1
+    assert model.requests[0].instructions == "Be kind."
+    assert model.requests[0].input == [{"role": "user", "content": "Hi"}]
+    assert result.usage.requests == 1
+    assert len(result.raw_responses) == 1
+
+
+async def test_tool_result_is_fed_back_to_the_model() -> None:
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Get the weather for a city."""
+        calls.append(city)
+        return f"Sunny in {city}"
+
+    first = tool_call("get_weather", {"city": "Oakland"}, call_id="c1")
+    model = ScriptedModel([first, message("It is sunny in Oakland.")])
+    agent = Agent(name="Weather", model=model, tools=[get_weather])
+
+    result = await Runner.run(agent, "Weather in Oakland?")
+
+    assert result.final_output == "It is sunny in Oakland."
+    assert calls == ["Oakland"]
+    assert model.requests[1].input == [
+        {"role": "user", "content": "Weather in Oakland?"},
+        first,
+        {"type": "function_call_output", "call_id": "c1", "output": "Sunny in Oakland"},
+    ]
+    assert [spec.name for spec in model.requests[0].tools] == ["get_weather"]
+    assert [item.get("type") for item in result.new_items] == [
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
+    assert result.to_input_list()[0] == {"role": "user", "content": "Weather in Oakland?"}
+
+
+async def test_parallel_tool_calls_run_concurrently_and_outputs_keep_call_order() -> None:
+    started: list[str] = []
+    both_started = asyncio.Event()
+
+    @function_tool
+    async def slow_lookup(key: str) -> str:
+        """Look a key up."""
+        started.append(key)
+        if len(started) == 2:
+            both_started.set()
+        await asyncio.wait_for(both_started.wait(), timeout=5)  # deadlocks if run one by one
+        return key.upper()
+
+    model = ScriptedModel(
+        [
+            [
+                tool_call("slow_lookup", {"key": "a"}, call_id="ca"),
+                tool_call("slow_lookup", {"key": "b"}, call_id="cb"),
+            ],
+            message("done"),
+        ]
+    )
+    agent = Agent(name="Parallel", model=model, tools=[slow_lookup])
+
+    result = await Runner.run(agent, "go")
+
+    assert result.final_output == "done"
+    second = model.requests[1].input
+    assert [item.get("call_id") for item in second[3:]] == ["ca", "cb"]
+    assert outputs(second) == {"ca": "A", "cb": "B"}
+
+
+async def test_handoff_switches_the_agent() -> None:
+    spanish_model = ScriptedModel([message("¡Hola!")])
+    spanish = Agent(
+        name="Spanish Agent",
+        instructions="Habla español.",
+        model=spanish_model,
+        handoff_description="Speaks Spanish.",
+    )
+    triage_model = ScriptedModel([tool_call("transfer_to_spanish_agent", {}, call_id="h1")])
+    triage = Agent(name="Triage", model=triage_model, handoffs=[spanish])
+
+    result = await Runner.run(triage, "Hola")
+
+    assert result.final_output == "¡Hola!"
+    assert result.last_agent is spanish
+    handoff_spec = triage_model.requests[0].tools[0]
+    assert handoff_spec.name == "transfer_to_spanish_agent"
+    assert "Speaks Spanish." in handoff_spec.description
+    request = spanish_model.requests[0]
+    assert request.instructions == "Habla español."
+    assert request.input[-1] == {
+        "type": "function_call_output",
+        "call_id": "h1",
+        "output": json.dumps({"assistant": "Spanish Agent"}),
+    }
+
+
+class Weather(BaseModel):
+    city: str
+    celsius: int
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Person(TypedDict):
+    name: str
+
+
+@pytest.mark.parametrize(
+    ("output_type", "text", "expected"),
+    [
+        (Weather, '{"city": "Oakland", "celsius": 20}', Weather(city="Oakland", celsius=20)),
+        (Point, '{"x": 1, "y": 2}', Point(1, 2)),
+        (Person, '{"name": "Ada"}', {"name": "Ada"}),
+        (list[int], '{"response": [1, 2]}', [1, 2]),
+    ],
+)
+async def test_structured_output(output_type: Any, text: str, expected: Any) -> None:
+    model = ScriptedModel([message(text)])
+    agent = Agent(name="Structured", model=model, output_type=output_type)
+
+    result = await Runner.run(agent, "go")
+
+    assert result.final_output == expected
+    schema = model.requests[0].output_schema
+    assert schema is not None
+    assert schema.schema["additionalProperties"] is False
+
+
+async def test_structured_output_that_does_not_validate_is_a_typed_error() -> None:
+    model = ScriptedModel([message('{"city": "Oakland"}')])
+    agent = Agent(name="Structured", model=model, output_type=Weather)
+
+    with pytest.raises(ModelBehaviorError, match="does not match output_type Weather"):
+        await Runner.run(agent, "go")
+
+
+async def test_tool_exception_becomes_an_output_the_model_reads() -> None:
+    @function_tool
+    def explode() -> str:
+        """Always fails."""
+        raise RuntimeError("disk on fire")
+
+    model = ScriptedModel([tool_call("explode", {}, call_id="c1"), message("Sorry.")])
+    agent = Agent(name="Fragile", model=model, tools=[explode])
+
+    result = await Runner.run(agent, "go")
+
+    assert result.final_output == "Sorry."
+    assert "disk on fire" in outputs(model.requests[1].input)["c1"]
+
+
+async def test_tool_error_formatter_is_configurable_and_none_raises() -> None:
+    def formatter(ctx: RunContext[Any], error: Exception) -> str:
+        return f"custom: {type(error).__name__}"
+
+    def fail() -> str:
+        """Always fails."""
+        raise ValueError("nope")
+
+    custom = function_tool(fail, error_formatter=formatter)
+    model = ScriptedModel([tool_call("fail", {}, call_id="c1"), message("ok")])
+    await Runner.run(Agent(name="A", model=model, tools=[custom]), "go")
+    assert outputs(model.requests[1].input)["c1"] == "custom: ValueError"
+
+    raising = function_tool(fail, error_formatter=None)
+    model = ScriptedModel([tool_call("fail", {}, call_id="c2"), message("never")])
+    with pytest.raises(ValueError, match="nope"):
+        await Runner.run(Agent(name="B", model=model, tools=[raising]), "go")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"city": 5, "extra": true}', "do not match the schema"),
+    ],
+)
+async def test_bad_arguments_from_the_model_become_an_error_output(
+    arguments: str, problem: str
+) -> None:
+    ran: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Get the weather."""
+        ran.append(city)
+        return "sunny"
+
+    model = ScriptedModel([tool_call("get_weather", arguments, call_id="c1"), message("ok")])
+    result = await Runner.run(Agent(name="A", model=model, tools=[get_weather]), "go")
+
+    assert result.final_output == "ok"
+    assert ran == []
+    assert problem in outputs(model.requests[1].input)["c1"]
+
+
+async def test_unknown_tool_from_the_model_becomes_an_error_output() -> None:
+    model = ScriptedModel([tool_call("teleport", {}, call_id="c1"), message("ok")])
+    await Runner.run(Agent(name="A", model=model), "go")
+    assert "no tool named 'teleport'" in outputs(model.requests[1].input)["c1"]
+
+
+async def test_max_turns() -> None:
+    @function_tool
+    def again() -> str:
+        """Loops."""
+        return "again"
+
+    model = ScriptedModel([tool_call("again", {}) for _ in range(5)])
+    agent = Agent(name="Looper", model=model, tools=[again])
+
+    with pytest.raises(MaxTurnsExceeded, match="max_turns=3"):
+        await Runner.run(agent, "go", max_turns=3)
+    assert len(model.requests) == 3
+
+
+async def test_stop_on_first_tool() -> None:
+    @function_tool
+    def compute() -> int:
+        """Compute."""
+        return 42
+
+    model = ScriptedModel([tool_call("compute", {})])
+    agent = Agent(name="A", model=model, tools=[compute], tool_use_behavior="stop_on_first_tool")
+
+    result = await Runner.run(agent, "go")
+
+    assert result.final_output == "42"
+    assert len(model.requests) == 1
+
+
+async def test_context_usage_and_dynamic_instructions() -> None:
+    seen: list[tuple[str, int]] = []
+
+    @dataclass
+    class App:
+        user: str
+
+    @function_tool
+    def whoami(ctx: RunContext[App]) -> str:
+        """Who is asking."""
+        seen.append((ctx.context.user, ctx.usage.requests))
+        return ctx.context.user
+
+    async def instructions(ctx: RunContext[App], agent: Agent[App]) -> str:
+        return f"{agent.name} serves {ctx.context.user}"
+
+    model = ScriptedModel([tool_call("whoami", {}), message("You are Ada.")])
+    agent = Agent(name="Helper", instructions=instructions, model=model, tools=[whoami])
+
+    result = await Runner.run(agent, "who am I?", context=App("Ada"))
+
+    assert result.final_output == "You are Ada."
+    assert seen == [("Ada", 1)]
+    assert model.requests[0].instructions == "Helper serves Ada"
+    assert "ctx" not in json.dumps(whoami.params_json_schema)
+
+
+async def test_model_settings_reach_the_model() -> None:
+    model = ScriptedModel([message("ok")])
+    settings = ModelSettings(temperature=0.2, tool_choice="auto", parallel_tool_calls=False)
+    await Runner.run(Agent(name="A", model=model, model_settings=settings), "go")
+    assert model.requests[0].settings == settings
+
+
+def test_run_sync() -> None:
+    model = ScriptedModel([message("sync")])
+    assert Runner.run_sync(Agent(name="A", model=model), "go").final_output == "sync"
+
+
+async def test_list_input_and_follow_up_turn() -> None:
+    model = ScriptedModel([message("first"), message("second")])
+    agent = Agent(name="A", model=model)
+    first = await Runner.run(agent, "one")
+    follow_up = [*first.to_input_list(), {"role": "user", "content": "two"}]
+
+    second = await Runner.run(agent, follow_up)
+
+    assert second.final_output == "second"
+    assert model.requests[1].input == follow_up

@@ -1,0 +1,275 @@
+"""Saved run states: format, bad input, signatures, context, and resume in another process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from tether import (
+    Agent,
+    DecisionMismatchError,
+    NotPendingError,
+    Runner,
+    RunState,
+    SchemaVersionError,
+    StateFormatError,
+    StateSignatureError,
+    UnknownAgentError,
+    UnknownToolError,
+)
+from tether.testing import ScriptedModel, message, tool_call
+from weather_app import RUNS, save, weather_agent
+
+OAKLAND = tool_call("get_temperature", {"city": "Oakland"}, call_id="call_oak")
+TESTS = Path(__file__).resolve().parent
+
+
+async def interrupted() -> tuple[Agent[Any], ScriptedModel, RunState]:
+    model = ScriptedModel([OAKLAND, message("done")])
+    agent = weather_agent(model)
+    result = await Runner.run(agent, "Oakland?")
+    return agent, model, result.to_state()
+
+
+def edit(text: str, change: Any) -> str:
+    data = json.loads(text)
+    change(data)
+    return json.dumps(data)
+
+
+def test_the_checked_in_schema_is_current() -> None:
+    sys.path.insert(0, str(TESTS.parent / "scripts"))
+    try:
+        from generate_schema import TARGET, render
+    finally:
+        sys.path.pop(0)
+    assert TARGET.read_text(encoding="utf-8") == render(), (
+        "docs/run-state.schema.json is stale: run `uv run python scripts/generate_schema.py`"
+    )
+
+
+async def test_a_saved_state_is_versioned_json() -> None:
+    _, _, state = await interrupted()
+    data = json.loads(save(state))
+    assert (data["format"], data["version"], data["root_agent"]) == (
+        "tether.run_state",
+        1,
+        "Weather Assistant",
+    )
+    assert [event["kind"] for event in data["journal"]] == [
+        "run_started",
+        "model_responded",
+        "approval_requested",
+    ]
+
+
+def _delete_agent_of_response(data: dict[str, Any]) -> None:
+    del data["journal"][1]["agent"]
+
+
+def _set_version(data: dict[str, Any]) -> None:
+    data["version"] = 99
+
+
+def _rename_root(data: dict[str, Any]) -> None:
+    data["root_agent"] = "Ghost"
+    data["journal"][0]["agent"] = "Ghost"
+
+
+def _edit_arguments(data: dict[str, Any]) -> None:
+    data["journal"][1]["output"][0]["arguments"] = '{"city": "Pyongyang"}'
+
+
+def _unknown_kind(data: dict[str, Any]) -> None:
+    data["journal"][2]["kind"] = "tool_teleported"
+
+
+@pytest.mark.parametrize(
+    ("mangle", "error", "words"),
+    [
+        (lambda text: text[:-20], StateFormatError, "not valid JSON"),
+        (lambda text: "[1, 2]", StateFormatError, "must be a JSON object"),
+        (lambda text: edit(text, lambda d: d.update(format="other")), StateFormatError, "format"),
+        (lambda text: edit(text, _set_version), SchemaVersionError, "Upgrade tether"),
+        (lambda text: edit(text, _delete_agent_of_response), StateFormatError, "journal[1].agent"),
+        (lambda text: edit(text, _unknown_kind), StateFormatError, "journal[2]"),
+        (lambda text: edit(text, _rename_root), UnknownAgentError, "Ghost"),
+        (lambda text: edit(text, _edit_arguments), DecisionMismatchError, "call_oak"),
+    ],
+    ids=[
+        "truncated",
+        "not-an-object",
+        "other-format",
+        "future-version",
+        "missing-field",
+        "unknown-event",
+        "unknown-agent",
+        "edited-arguments",
+    ],
+)
+async def test_bad_state_gets_a_typed_error_and_nothing_runs(
+    mangle: Any, error: type[Exception], words: str
+) -> None:
+    agent, model, state = await interrupted()
+    text = mangle(save(state))
+
+    with pytest.raises(error, match=None) as caught:
+        RunState.from_string(agent, text)
+
+    assert words in str(caught.value)
+    assert RUNS["get_temperature"] == 0
+    assert len(model.requests) == 1
+
+
+async def test_a_state_naming_a_tool_the_agent_lacks_is_refused() -> None:
+    agent, _, state = await interrupted()
+    without_tool = agent.clone(tools=[])
+
+    with pytest.raises(UnknownToolError, match="get_temperature"):
+        RunState.from_string(without_tool, save(state))
+    assert RUNS["get_temperature"] == 0
+
+
+async def test_an_edited_decision_is_refused() -> None:
+    agent, _, state = await interrupted()
+    state.approve(state.interruptions[0])
+
+    def change_arguments_after_approval(data: dict[str, Any]) -> None:
+        data["journal"][1]["output"][0]["arguments"] = '{"city": "Pyongyang"}'
+        data["journal"][2]["fingerprint"] = "sha256:forged"
+
+    with pytest.raises(DecisionMismatchError):
+        RunState.from_string(agent, edit(save(state), change_arguments_after_approval))
+    assert RUNS["get_temperature"] == 0
+
+
+async def test_signed_states_refuse_tampering_and_unsigned_text() -> None:
+    agent, _, state = await interrupted()
+    signed = save(state, signing_key="secret")
+
+    loaded = RunState.from_string(agent, signed, signing_key="secret")
+    assert [i.call_id for i in loaded.interruptions] == ["call_oak"]
+
+    tampered = edit(signed, _edit_arguments)
+    with pytest.raises(StateSignatureError, match="altered"):
+        RunState.from_string(agent, tampered, signing_key="secret")
+    with pytest.raises(StateSignatureError, match="altered"):
+        RunState.from_string(agent, signed, signing_key="another key")
+    with pytest.raises(StateSignatureError, match="not signed"):
+        RunState.from_string(agent, save(state), signing_key="secret")
+
+
+async def test_deciding_twice_or_on_something_not_pending_is_refused() -> None:
+    agent, _, state = await interrupted()
+    [item] = state.interruptions
+    state.approve(item)
+
+    with pytest.raises(NotPendingError, match="already decided"):
+        state.reject(item)
+    with pytest.raises(NotPendingError, match="not waiting"):
+        state.approve("call_that_does_not_exist")
+
+    result = await Runner.run(agent, state)
+    finished = result.to_state()
+    with pytest.raises(NotPendingError):
+        finished.approve(item)
+
+
+async def test_an_approval_item_with_other_arguments_is_refused() -> None:
+    _, _, state = await interrupted()
+    [item] = state.interruptions
+    from dataclasses import replace
+
+    forged = replace(item, arguments='{"city": "Elsewhere"}', fingerprint="sha256:x")
+    with pytest.raises(DecisionMismatchError):
+        state.approve(forged)
+
+
+class Account(BaseModel):
+    user: str
+    limit: int
+
+
+@dataclass
+class Session:
+    user: str
+
+
+@pytest.mark.parametrize(
+    ("context", "options"),
+    [
+        ({"user": "ada", "tags": ["a"]}, {}),
+        (Account(user="ada", limit=3), {"context_type": Account}),
+        (Session(user="ada"), {"context_type": Session}),
+    ],
+    ids=["dict", "pydantic", "dataclass"],
+)
+async def test_context_round_trips(context: Any, options: dict[str, Any]) -> None:
+    model = ScriptedModel([OAKLAND])
+    agent = weather_agent(model)
+    result = await Runner.run(agent, "Oakland?", context=context)
+
+    loaded = RunState.from_string(agent, save(result.to_state()), **options)
+
+    assert loaded.context == context
+
+
+async def test_context_with_a_custom_serializer() -> None:
+    class Opaque:
+        def __init__(self, value: str) -> None:
+            self.value = value
+
+    model = ScriptedModel([OAKLAND])
+    agent = weather_agent(model)
+    result = await Runner.run(agent, "Oakland?", context=Opaque("x"))
+    text = result.to_state().to_string(context_serializer=lambda c: {"v": c.value})
+
+    loaded = RunState.from_string(agent, text, context_deserializer=lambda d: Opaque(d["v"]))
+
+    assert loaded.context.value == "x"
+
+
+def test_resume_in_a_fresh_process(tmp_path: Path) -> None:
+    state_file = tmp_path / "result.json"
+    script = TESTS / "resume_in_process.py"
+    first = subprocess.run(
+        [sys.executable, str(script), "interrupt", str(state_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=TESTS,
+    )
+    assert json.loads(first.stdout) == {"interruptions": ["call_oak"], "tool_runs": 0}
+
+    second = subprocess.run(
+        [sys.executable, str(script), "resume", str(state_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=TESTS,
+    )
+    report = json.loads(second.stdout)
+    assert report["final_output"] == "It is 20°C in Oakland."
+    assert report["tool_runs"] == 1
+    assert report["model_calls"] == 1
+    assert report["model_input"] == [
+        {"role": "user", "content": "What's the temperature in Oakland?"},
+        {
+            "type": "function_call",
+            "call_id": "call_oak",
+            "name": "get_temperature",
+            "arguments": '{"city": "Oakland"}',
+        },
+        {
+            "type": "function_call_output",
+            "call_id": "call_oak",
+            "output": "The temperature in Oakland is 20°C",
+        },
+    ]
