@@ -1,0 +1,47 @@
+"""The examples run as a user runs them, answering prompts with flags or piped input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, *args: str, stdin: str = "", cwd: Path) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+        timeout=120,
+    )
+    return completed.stdout
+
+
+def test_hello(tmp_path: Path) -> None:
+    out = run_example("hello.py", cwd=tmp_path)
+    assert "Tool said:    The temperature in Oakland is 20°C" in out
+    assert "Final output: It is 20°C in Oakland right now." in out
+
+
+def test_human_in_the_loop_approved(tmp_path: Path) -> None:
+    out = run_example("human_in_the_loop.py", "--yes", cwd=tmp_path)
+    assert "Run interrupted - tool approval required" in out
+    assert "State saved to result.json" in out
+    assert "Loading state from result.json" in out
+    assert "  Tool: get_temperature" in out
+    assert '  Arguments: {"city": "Oakland"}' in out
+    assert "✓ Approved: get_temperature" in out
+    assert out.rstrip().endswith("The weather in Oakland is sunny, and the temperature is 20°C.")
+    assert (tmp_path / "result.json").exists()
+
+
+def test_human_in_the_loop_rejected_through_piped_input(tmp_path: Path) -> None:
+    out = run_example("human_in_the_loop.py", stdin="n\n", cwd=tmp_path)
+    assert "Do you approve this tool call? (y/n):" in out
+    assert "✗ Rejected: get_temperature" in out
+    assert out.rstrip().endswith("I can't look up the temperature without your approval.")
