@@ -16,14 +16,14 @@ async def main(stage: str, path: Path) -> dict[str, object]:
     if stage == "interrupt":
         model = ScriptedModel([tool_call("get_temperature", {"city": "Oakland"}, "call_oak")])
         result = await Runner.run(weather_agent(model), "What's the temperature in Oakland?")
-        path.write_text(result.to_state().to_string())  # noqa: ASYNC240
+        path.write_text(result.to_state().to_string())
         return {
             "interruptions": [i.call_id for i in result.interruptions],
             "tool_runs": RUNS.total(),
         }
     model = ScriptedModel([message("It is 20°C in Oakland.")])
     agent = weather_agent(model)
-    state = RunState.from_string(agent, path.read_text())  # noqa: ASYNC240
+    state = RunState.from_string(agent, path.read_text())
     for item in state.interruptions:
         state.approve(item)
     result = await Runner.run(agent, state)
