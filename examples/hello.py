@@ -1,6 +1,6 @@
 """An agent with one tool, run end to end on the scripted model (no API key needed).
 
-    uv run python examples/hello.py
+uv run python examples/hello.py
 """
 
 from __future__ import annotations
