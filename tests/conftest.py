@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 import tether.models
+from openai_server import openai_server  # noqa: F401  (a fixture, used by name)
+from weather_app import RUNS
 
 tether.models.ALLOW_MODEL_REQUESTS = False
-
-import pytest  # noqa: E402
-
-from weather_app import RUNS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
