@@ -41,7 +41,17 @@ from ._exceptions import (
     UserError,
 )
 from .models import Model, ModelSettings
-from .run import Runner, RunResult, RunState, ToolApprovalItem
+from .run import (
+    AgentUpdatedEvent,
+    RawResponseEvent,
+    RunItemEvent,
+    Runner,
+    RunResult,
+    RunResultStreaming,
+    RunState,
+    StreamEvent,
+    ToolApprovalItem,
+)
 from .tools import FunctionTool, function_tool
 
 __version__ = "0.1.0"
@@ -49,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentDefinitionError",
+    "AgentUpdatedEvent",
     "DecisionMismatchError",
     "FunctionTool",
     "MaxTurnsExceeded",
@@ -58,15 +69,19 @@ __all__ = [
     "ModelProviderError",
     "ModelSettings",
     "NotPendingError",
+    "RawResponseEvent",
     "RunContext",
     "RunError",
+    "RunItemEvent",
     "RunResult",
+    "RunResultStreaming",
     "RunState",
     "Runner",
     "SchemaVersionError",
     "StateError",
     "StateFormatError",
     "StateSignatureError",
+    "StreamEvent",
     "TetherError",
     "ToolApprovalItem",
     "ToolCallInDoubtError",

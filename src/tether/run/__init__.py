@@ -22,24 +22,36 @@ from ._loop import DEFAULT_REJECTION_MESSAGE
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
 from ._state import RunState
+from ._streaming import (
+    AgentUpdatedEvent,
+    RawResponseEvent,
+    RunItemEvent,
+    RunResultStreaming,
+    StreamEvent,
+)
 
 __all__ = [
     "CURRENT_VERSION",
     "DEFAULT_MAX_TURNS",
     "DEFAULT_REJECTION_MESSAGE",
     "SCHEMA_VERSIONS",
+    "AgentUpdatedEvent",
     "ApprovalDecided",
     "ApprovalRequested",
     "Event",
     "HandoffTaken",
     "ModelResponded",
+    "RawResponseEvent",
     "RunCompleted",
+    "RunItemEvent",
     "RunResult",
+    "RunResultStreaming",
     "RunResumed",
     "RunStarted",
     "RunState",
     "Runner",
     "SessionSynced",
+    "StreamEvent",
     "ToolApprovalItem",
     "ToolCompleted",
     "ToolRejected",

@@ -219,14 +219,19 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
-    if len(to_run) == 1:
-        call, tool = to_run[0]
-        results: list[str | BaseException] = [await tool.invoke(run.ctx, call.arguments)]
-    else:
-        results = await asyncio.gather(
+    # Tools that started finish and are recorded even if the run is cancelled meanwhile,
+    # so a cancelled run leaves no call in doubt that need not be.
+    work = asyncio.ensure_future(
+        asyncio.gather(
             *(tool.invoke(run.ctx, call.arguments) for call, tool in to_run),
             return_exceptions=True,
         )
+    )
+    try:
+        results: list[str | BaseException] = await asyncio.shield(work)
+        cancelled = False
+    except asyncio.CancelledError:
+        results, cancelled = await work, True
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
     failure: BaseException | None = None
     for call, planned in plan:
@@ -238,6 +243,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             failure = failure or result  # the call stays in doubt: it may have had effects
         else:
             run.append(ToolCompleted(call.call_id, result))
+    if cancelled:
+        raise asyncio.CancelledError
     if failure is not None:
         raise failure
 

@@ -13,9 +13,10 @@ from .._exceptions import UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ._journal import Event, RunResumed, RunStarted
-from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, Sink, drive
+from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
 from ._result import RunResult
 from ._state import RunState
+from ._streaming import RunResultStreaming, attach_stream
 from ._view import RunView
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
@@ -58,10 +59,52 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             stream=False,
-            sink=None,
         )
         await drive(run)
         return RunResult(run)
+
+    @classmethod
+    def run_streamed(
+        cls,
+        agent: Agent[Any],
+        input: str | Sequence[Item] | RunState,
+        *,
+        context: Any = None,
+        max_turns: int | None = None,
+        model_provider: ModelProvider | None = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        auto_previous_response_id: bool = False,
+        rejection_message: str | None = None,
+    ) -> RunResultStreaming:
+        """Start a run whose events you iterate: ``async for e in result.stream_events()``.
+
+        Takes the same options as ``run`` and returns at once; call it inside a
+        running event loop. Resuming works from a state of either kind of run.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise UserError(
+                "Runner.run_streamed needs a running event loop; call it from async code."
+            ) from None
+        run = prepare(
+            agent,
+            input,
+            context=context,
+            max_turns=max_turns,
+            model_provider=model_provider,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            auto_previous_response_id=auto_previous_response_id,
+            rejection_message=rejection_message,
+            stream=True,
+        )
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        attach_stream(run, queue)
+        result = RunResultStreaming(run, queue)
+        result.start()
+        return result
 
     @classmethod
     def run_sync(
@@ -92,7 +135,6 @@ def prepare(
     auto_previous_response_id: bool,
     rejection_message: str | None,
     stream: bool,
-    sink: Sink | None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -118,7 +160,6 @@ def prepare(
             ctx=RunContext(input.context if context is None else context),
             options=options,
             graph=graph,
-            sink=sink,
         )
         if view.completed is None:
             run.append(RunResumed(max_turns))
@@ -139,7 +180,6 @@ def prepare(
         ctx=RunContext(context),
         options=options,
         graph=agent.graph(),
-        sink=sink,
     )
     run.append(started)
     return run

@@ -1,0 +1,178 @@
+"""Streaming runs: the same loop, with each journal event and model delta forwarded.
+
+``Runner.run_streamed`` drives the ordinary loop in a task whose sink turns
+journal events into stream events (``events_for``) and passes model deltas
+through. Nothing here decides anything, so a streamed run and a plain one
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .._agent import Agent
+from ..items import Item
+from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
+from ._approvals import ToolApprovalItem
+from ._journal import (
+    ApprovalRequested,
+    Event,
+    HandoffTaken,
+    ModelResponded,
+    ToolCompleted,
+    ToolRejected,
+)
+from ._loop import Run, drive
+from ._result import RunResult
+
+__all__ = [
+    "AgentUpdatedEvent",
+    "RawResponseEvent",
+    "RunItemEvent",
+    "RunItemName",
+    "RunResultStreaming",
+    "StreamEvent",
+]
+
+RunItemName = Literal[
+    "message_output_created",
+    "reasoning_item_created",
+    "tool_called",
+    "tool_output",
+    "approval_requested",
+    "handoff_requested",
+    "handoff_occurred",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponseEvent:
+    """A delta from the model as it streams (text, or a tool call's arguments)."""
+
+    data: TextDelta | ToolCallDelta
+    type: Literal["raw_response_event"] = "raw_response_event"
+
+
+@dataclass(frozen=True, slots=True)
+class RunItemEvent:
+    """Something happened to an item: a message, a tool call, its output, an approval."""
+
+    name: RunItemName
+    item: Item | ToolApprovalItem
+    """The conversation item; for ``approval_requested``, the ``ToolApprovalItem``."""
+    agent_name: str
+    type: Literal["run_item_stream_event"] = "run_item_stream_event"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdatedEvent:
+    """A new agent is running (at the start, and after a handoff)."""
+
+    new_agent: Agent[Any]
+    type: Literal["agent_updated_stream_event"] = "agent_updated_stream_event"
+
+
+StreamEvent = RawResponseEvent | RunItemEvent | AgentUpdatedEvent
+
+_END = object()
+
+
+class RunResultStreaming(RunResult):
+    """A run in progress. Iterate ``stream_events()``; afterwards it reads like a ``RunResult``.
+
+    ``final_output``, ``interruptions``, ``to_state()`` and ``usage`` are
+    complete once the stream has ended.
+    """
+
+    def __init__(self, run: Run, queue: asyncio.Queue[object]) -> None:
+        super().__init__(run)
+        self._queue = queue
+        self._task: asyncio.Task[None] | None = None
+        self._cancel_requested = False
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether the run has stopped (finished, interrupted, cancelled or failed)."""
+        return self._task is not None and self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._drive())
+
+    async def _drive(self) -> None:
+        try:
+            await drive(self._run)
+        finally:
+            self._queue.put_nowait(_END)
+
+    async def stream_events(self) -> AsyncIterator[StreamEvent]:
+        """Events in the order they happen; raises the run's error, if it failed, at the end."""
+        while (event := await self._queue.get()) is not _END:
+            assert isinstance(event, RawResponseEvent | RunItemEvent | AgentUpdatedEvent)
+            yield event
+        assert self._task is not None
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            if not self._cancel_requested:
+                raise
+
+    def cancel(self) -> None:
+        """Stop the run. A tool already running completes and is recorded; the state resumes."""
+        self._cancel_requested = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+
+def attach_stream(run: Run, queue: asyncio.Queue[object]) -> None:
+    """Make ``run`` put stream events on ``queue``, starting with the agent that runs."""
+
+    def sink(event: Event | ModelStreamEvent) -> None:
+        if isinstance(event, TextDelta | ToolCallDelta):
+            queue.put_nowait(RawResponseEvent(event))
+            return
+        if isinstance(event, ResponseDone):
+            return  # the loop appends the response as ModelResponded
+        for out in events_for(event, run):
+            queue.put_nowait(out)
+
+    run.sink = sink
+    queue.put_nowait(AgentUpdatedEvent(run.agent))
+
+
+def events_for(event: Event, run: Run) -> list[StreamEvent]:
+    """The stream events one journal event stands for (called after the fold applied it)."""
+    if isinstance(event, ModelResponded):
+        handoffs = run.graph[event.agent].handoff_tools
+        return [_item_event(item, event.agent, handoffs) for item in event.output]
+    if isinstance(event, ApprovalRequested):
+        approval = ToolApprovalItem(
+            event.agent, event.tool, event.call_id, event.arguments, event.fingerprint
+        )
+        return [RunItemEvent("approval_requested", approval, event.agent)]
+    if isinstance(event, ToolCompleted | ToolRejected):
+        call = run.view.calls[event.call_id]
+        output = {"type": "function_call_output", "call_id": event.call_id, "output": event.output}
+        return [RunItemEvent("tool_output", output, call.agent)]
+    if isinstance(event, HandoffTaken):
+        item = {
+            "call_id": event.call_id,
+            "from_agent": event.from_agent,
+            "to_agent": event.to_agent,
+        }
+        return [
+            RunItemEvent("handoff_occurred", item, event.from_agent),
+            AgentUpdatedEvent(run.graph[event.to_agent]),
+        ]
+    return []
+
+
+def _item_event(item: Item, agent: str, handoffs: dict[str, Agent[Any]]) -> RunItemEvent:
+    if item.get("type") == "function_call":
+        name: RunItemName = "handoff_requested" if item.get("name") in handoffs else "tool_called"
+        return RunItemEvent(name, item, agent)
+    if item.get("type") == "reasoning":
+        return RunItemEvent("reasoning_item_created", item, agent)
+    return RunItemEvent("message_output_created", item, agent)
