@@ -45,3 +45,11 @@ def test_human_in_the_loop_rejected_through_piped_input(tmp_path: Path) -> None:
     assert "Do you approve this tool call? (y/n):" in out
     assert "✗ Rejected: get_temperature" in out
     assert out.rstrip().endswith("I can't look up the temperature without your approval.")
+
+
+def test_human_in_the_loop_stream(tmp_path: Path) -> None:
+    out = run_example("human_in_the_loop_stream.py", stdin="y\n", cwd=tmp_path)
+    assert "Human-in-the-loop: approval required for the following tool calls:" in out
+    assert "✓ Approved: get_temperature" in out
+    assert "The current weather in Oakland is sunny, with a temperature of 20°C." in out
+    assert out.rstrip().endswith("Done!")
