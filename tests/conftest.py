@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 import tether.models
 from openai_server import openai_server  # noqa: F401  (a fixture, used by name)
 from runners import MODES, RunFn
+from services import PostgresServer, ServiceUnavailable, postgres_server, redis_server
 from weather_app import RUNS
 
 tether.models.ALLOW_MODEL_REQUESTS = False
@@ -21,3 +24,29 @@ def _reset_tool_runs() -> None:
 def runner(request: pytest.FixtureRequest) -> RunFn:
     """Runs ``Runner.run``-style: plain, streamed, or alternating between the two on resume."""
     return MODES[request.param]()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on loopback with a fresh database (see ``tests/services.py``)."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServiceUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres: PostgresServer) -> str:
+    """DSN of the test database, as its superuser."""
+    return postgres.dsn
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a Redis server on loopback, without persistence."""
+    try:
+        with redis_server() as server:
+            yield server.url
+    except ServiceUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
