@@ -52,6 +52,7 @@ from .run import (
     StreamEvent,
     ToolApprovalItem,
 )
+from .sessions import Session, SessionError, SQLiteSession
 from .tools import FunctionTool, function_tool
 
 __version__ = "0.1.0"
@@ -77,7 +78,10 @@ __all__ = [
     "RunResultStreaming",
     "RunState",
     "Runner",
+    "SQLiteSession",
     "SchemaVersionError",
+    "Session",
+    "SessionError",
     "StateError",
     "StateFormatError",
     "StateSignatureError",

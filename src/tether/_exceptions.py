@@ -9,6 +9,8 @@
     │   ├── ModelBehaviorError       the model answered something tether cannot use
     │   ├── ModelProviderError       the model's API failed (HTTP error, cut-off stream)
     │   └── ToolCallInDoubtError     a tool started but its completion was never recorded
+    ├── SessionError                 a session store failed (tether.sessions; nothing was lost)
+    │   └── MissingDependencyError   the backend's driver is not installed
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether

@@ -62,6 +62,8 @@ class RunStarted:
     """A server-managed conversation (OpenAI Conversations) the run belongs to."""
     auto_previous_response_id: bool = False
     """Chain each model call to the previous response on the server."""
+    session_id: str | None = None
+    """The session the run reads its history from and stores its items in, if any."""
     kind: Literal["run_started"] = "run_started"
 
 

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._agent import Agent
@@ -20,6 +20,7 @@ from .._exceptions import MaxTurnsExceeded, ModelBehaviorError, ToolCallInDoubtE
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
+from ..sessions import Session
 from ..tools import FunctionTool, ToolArgumentsError
 from ._journal import (
     ApprovalDecided,
@@ -28,6 +29,8 @@ from ._journal import (
     HandoffTaken,
     ModelResponded,
     RunCompleted,
+    RunStarted,
+    SessionSynced,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
@@ -50,6 +53,7 @@ class RunOptions:
     provider: ModelProvider
     rejection_message: str = DEFAULT_REJECTION_MESSAGE
     stream: bool = False
+    session: Session | None = None
 
 
 @dataclass(slots=True)
@@ -63,12 +67,15 @@ class Run:
     options: RunOptions
     graph: dict[str, Agent[Any]]
     sink: Sink | None = None
+    start: RunStarted | None = None
+    """A fresh run's first event, appended by ``drive`` once the session history is read."""
     final_output: Any = None
     _models: dict[str, Model] = field(default_factory=dict)
 
     @property
     def agent(self) -> Agent[Any]:
-        return self.graph[self.view.agent]
+        """The agent that runs next."""
+        return self.graph[self.view.agent] if self.start is None else self.root
 
     def append(self, event: Event) -> None:
         self.view.apply(event)
@@ -84,7 +91,16 @@ class Run:
 
 
 async def drive(run: Run) -> None:
-    """Take steps until the run finishes or waits for a human."""
+    """Take steps until the run finishes or waits for a human.
+
+    After every step the session (if any) receives the items it has not stored.
+    """
+    if run.start is not None:
+        session = run.options.session
+        history = await session.get_items() if session is not None else []
+        started, run.start = replace(run.start, history=history), None
+        run.append(started)
+    await _sync_session(run)
     while True:
         step = decide(run.view, run.agent)
         if isinstance(step, CallModel):
@@ -93,16 +109,27 @@ async def drive(run: Run) -> None:
             await _execute_tools(run)
         elif isinstance(step, Finish):
             _finish(run, step)
-            return
         elif isinstance(step, Done):
-            agent = run.agent
-            run.final_output = (
-                step.output if agent.output is None else agent.output.load(step.output)
-            )
+            output = run.agent.output
+            run.final_output = step.output if output is None else output.load(step.output)
+        await _sync_session(run)
+        if isinstance(step, Finish | Done | Interrupt):
             return
-        else:
-            assert isinstance(step, Interrupt)
-            return
+
+
+async def _sync_session(run: Run) -> None:
+    """Store the items the session lacks, then record that it has them.
+
+    What the session holds is a journal fact (``SessionSynced``), so a resumed
+    run, in any process and with a session object opened afresh, stores
+    exactly the items that were never stored. A failed ``add_items`` stores
+    nothing and records nothing, so the next attempt stores the same batch once.
+    """
+    session, view = run.options.session, run.view
+    if session is None or view.session_upto >= len(view.items):
+        return
+    await session.add_items(view.items[view.session_upto :])
+    run.append(SessionSynced(len(view.items)))
 
 
 async def _call_model(run: Run) -> None:

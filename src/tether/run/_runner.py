@@ -12,6 +12,7 @@ from .._context import RunContext
 from .._exceptions import UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
+from ..sessions import Session
 from ._journal import Event, RunResumed, RunStarted
 from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
 from ._result import RunResult
@@ -40,6 +41,7 @@ class Runner:
         conversation_id: str | None = None,
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
+        session: Session | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -47,6 +49,10 @@ class Runner:
         ``max_turns`` budget carry over; a ``max_turns`` given on resume replaces
         the budget. ``rejection_message`` is what the model reads for a rejected
         call whose decision has no message (``{tool}`` is replaced by its name).
+
+        With a ``session``, the run starts from the session's items and stores
+        every new item in it exactly once, across any number of interruptions
+        and resumes; pass the session again (opened afresh is fine) on resume.
         """
         run = prepare(
             agent,
@@ -58,6 +64,7 @@ class Runner:
             conversation_id=conversation_id,
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
+            session=session,
             stream=False,
         )
         await drive(run)
@@ -76,6 +83,7 @@ class Runner:
         conversation_id: str | None = None,
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
+        session: Session | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -98,6 +106,7 @@ class Runner:
             conversation_id=conversation_id,
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
+            session=session,
             stream=True,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -134,36 +143,32 @@ def prepare(
     conversation_id: str | None,
     auto_previous_response_id: bool,
     rejection_message: str | None,
+    session: Session | None,
     stream: bool,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
         raise UserError(f"max_turns must be at least 1, got {max_turns}.")
+    server_managed = bool(previous_response_id or conversation_id or auto_previous_response_id)
+    if session is not None and server_managed:
+        raise UserError(
+            "A run keeps its conversation either in a session or on the server "
+            "(previous_response_id / conversation_id), not both. For a server-side "
+            "conversation as a session, use OpenAIConversationsSession alone."
+        )
     options = RunOptions(
         provider=model_provider or OpenAIProvider(),
         rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
         stream=stream,
+        session=session,
     )
     if isinstance(input, RunState):
-        if previous_response_id or conversation_id or auto_previous_response_id:
+        if server_managed:
             raise UserError(
                 "A resumed run keeps the conversation settings it started with; do not pass "
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
-        graph = {**input._graph, **agent.graph()}
-        journal: list[Event] = list(input._journal)  # the run appends to its own copy
-        view = RunView.fold(journal)
-        run = Run(
-            root=input._agent,
-            journal=journal,
-            view=view,
-            ctx=RunContext(input.context if context is None else context),
-            options=options,
-            graph=graph,
-        )
-        if view.completed is None:
-            run.append(RunResumed(max_turns))
-        return run
+        return _resume(agent, input, context, max_turns, options)
     started = RunStarted(
         run_id=f"run_{uuid.uuid4().hex}",
         agent=agent.name,
@@ -172,14 +177,51 @@ def prepare(
         previous_response_id=previous_response_id,
         conversation_id=conversation_id,
         auto_previous_response_id=auto_previous_response_id,
+        session_id=None if session is None else session.session_id,
     )
-    run = Run(
+    return Run(
         root=agent,
         journal=[],
         view=RunView(),
         ctx=RunContext(context),
         options=options,
         graph=agent.graph(),
+        start=started,
     )
-    run.append(started)
+
+
+def _resume(
+    agent: Agent[Any],
+    state: RunState,
+    context: Any,
+    max_turns: int | None,
+    options: RunOptions,
+) -> Run:
+    journal: list[Event] = list(state._journal)  # the run appends to its own copy
+    view = RunView.fold(journal)
+    _check_session(view.session_id, options.session)
+    run = Run(
+        root=state._agent,
+        journal=journal,
+        view=view,
+        ctx=RunContext(state.context if context is None else context),
+        options=options,
+        graph={**state._graph, **agent.graph()},
+    )
+    if view.completed is None:
+        run.append(RunResumed(max_turns))
     return run
+
+
+def _check_session(recorded: str | None, session: Session | None) -> None:
+    if recorded is not None and session is None:
+        raise UserError(
+            f"This run stores its conversation in session {recorded!r}; pass that session "
+            "again on resume (Runner.run(agent, state, session=...)) so that what the run "
+            "adds is stored too."
+        )
+    if recorded and session is not None and session.session_id not in ("", recorded):
+        raise UserError(
+            f"This run belongs to session {recorded!r}, not {session.session_id!r}. "
+            "Resume it with the session it started with."
+        )

@@ -107,6 +107,7 @@ class RunView:
         self.previous_response_id: str | None = None
         self.conversation_id: str | None = None
         self.auto_previous_response_id = False
+        self.session_id: str | None = None
         self.items: list[Item] = []
         """The whole conversation: history, input, then everything the run produced."""
         self.input_start = 0
@@ -195,6 +196,7 @@ class RunView:
         self.previous_response_id = event.previous_response_id
         self.conversation_id = event.conversation_id
         self.auto_previous_response_id = event.auto_previous_response_id
+        self.session_id = event.session_id
         self.items = [*event.history, *event.input]
         self.input_start = self.session_upto = self.server_upto = len(event.history)
         self.generated_start = len(self.items)
