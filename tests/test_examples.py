@@ -53,3 +53,25 @@ def test_human_in_the_loop_stream(tmp_path: Path) -> None:
     assert "✓ Approved: get_temperature" in out
     assert "The current weather in Oakland is sunny, with a temperature of 20°C." in out
     assert out.rstrip().endswith("Done!")
+
+
+def test_memory_session_hitl(tmp_path: Path) -> None:
+    answers = "What cities does the Bay Bridge connect?\nAnd the weather there?\ny\nn\n\n"
+    out = run_example("memory_session_hitl.py", "--db", "chat.db", stdin=answers, cwd=tmp_path)
+    assert "Assistant: The Bay Bridge connects San Francisco and Oakland" in out
+    assert 'wants to call \'get_weather\' with {"location": "San Francisco, CA"}' in out
+    assert "Approved tool call." in out and "Rejected tool call." in out
+    assert "(the session holds 8 items)" in out
+
+
+def test_openai_session_hitl_needs_a_key(tmp_path: Path) -> None:
+    env_free = subprocess.run(
+        [sys.executable, str(EXAMPLES / "openai_session_hitl.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert env_free.returncode == 1
+    assert "set OPENAI_API_KEY" in env_free.stderr
