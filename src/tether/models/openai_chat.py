@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from openai import AsyncOpenAI
 from openai.types import CompletionUsage
 from openai.types.chat import (
     ChatCompletion,
@@ -29,6 +28,7 @@ from openai.types.chat.chat_completion_content_part_image_param import ImageURL
 from .._context import Usage
 from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
 from ..items import Item, function_call, message_text
+from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
     ModelRequest,
     ModelResponse,
@@ -38,7 +38,6 @@ from ._protocol import (
     ToolCallDelta,
 )
 from ._provider import check_model_requests_allowed
-from .openai_responses import _default_client, _openai_errors
 
 __all__ = ["OpenAIChatCompletionsModel"]
 
@@ -49,7 +48,7 @@ _TOOL_CHOICE_MODES: dict[str, Literal["auto", "required", "none"]] = {
 }
 
 
-class OpenAIChatCompletionsModel:
+class OpenAIChatCompletionsModel(OpenAIClientModel):
     """A model served through the Chat Completions API, or any server speaking it.
 
         model = OpenAIChatCompletionsModel("llama3.1", client=AsyncOpenAI(base_url=...))
@@ -58,22 +57,11 @@ class OpenAIChatCompletionsModel:
     ``previous_response_id`` or ``conversation_id`` raises ``UserError``.
     """
 
-    def __init__(self, model: str, client: AsyncOpenAI | None = None) -> None:
-        self.model = model
-        self._client = client
-
-    @property
-    def client(self) -> AsyncOpenAI:
-        """The client requests go through."""
-        if self._client is None:
-            self._client = _default_client()
-        return self._client
-
     async def get_response(self, request: ModelRequest) -> ModelResponse:
         """Send ``request`` and return the whole response."""
         check_model_requests_allowed(self.model)
         params = self._params(request)
-        with _openai_errors("Chat Completions", self.model):
+        with openai_errors("Chat Completions", self.model):
             completion = await self.client.chat.completions.create(**params)
         return _model_response(completion)
 
@@ -84,7 +72,7 @@ class OpenAIChatCompletionsModel:
         collected = _StreamedCompletion()
         # Usage comes in one last chunk, and only when asked for.
         params["stream_options"] = {"include_usage": True}
-        with _openai_errors("Chat Completions", self.model):
+        with openai_errors("Chat Completions", self.model):
             stream = await self.client.chat.completions.create(**params, stream=True)
             async with stream:
                 async for chunk in stream:

@@ -7,12 +7,9 @@ dropped), ready to be sent again as input.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import cast
 
-import openai
-from openai import AsyncOpenAI
 from openai.types.responses import (
     FunctionToolParam,
     Response,
@@ -30,7 +27,8 @@ from openai.types.responses import (
 )
 
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
+from .._exceptions import ModelBehaviorError, ModelProviderError
+from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
     ModelRequest,
     ModelResponse,
@@ -50,7 +48,7 @@ _TOOL_CHOICE_MODES: dict[str, ToolChoiceOptions] = {
 }
 
 
-class OpenAIResponsesModel:
+class OpenAIResponsesModel(OpenAIClientModel):
     """A model served through the OpenAI Responses API, or any server speaking it.
 
         model = OpenAIResponsesModel("gpt-4.1-mini", client=AsyncOpenAI(base_url=...))
@@ -60,21 +58,10 @@ class OpenAIResponsesModel:
     ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` from the environment.
     """
 
-    def __init__(self, model: str, client: AsyncOpenAI | None = None) -> None:
-        self.model = model
-        self._client = client
-
-    @property
-    def client(self) -> AsyncOpenAI:
-        """The client requests go through."""
-        if self._client is None:
-            self._client = _default_client()
-        return self._client
-
     async def get_response(self, request: ModelRequest) -> ModelResponse:
         """Send ``request`` and return the whole response."""
         check_model_requests_allowed(self.model)
-        with _openai_errors("Responses", self.model):
+        with openai_errors("Responses", self.model):
             response = await self.client.responses.create(**self._params(request))
         return _model_response(response)
 
@@ -85,7 +72,7 @@ class OpenAIResponsesModel:
         # announced when the item was added.
         calls: dict[int, tuple[str, str]] = {}
         final: Response | None = None
-        with _openai_errors("Responses", self.model):
+        with openai_errors("Responses", self.model):
             stream = await self.client.responses.create(**self._params(request), stream=True)
             async with stream:
                 async for event in stream:
@@ -207,47 +194,3 @@ def _failure_message(model: str, response: Response) -> str:
     error = response.error
     detail = f"{error.code}: {error.message}" if error is not None else "no reason given"
     return f"Response {response.id!r} of model {model!r} failed ({detail}). Retry the request."
-
-
-def _default_client() -> AsyncOpenAI:
-    """An ``AsyncOpenAI`` configured from the environment."""
-    try:
-        return AsyncOpenAI()
-    except openai.OpenAIError as err:
-        raise UserError(
-            f"Could not create the default OpenAI client ({err}). Set OPENAI_API_KEY, "
-            "or pass client=AsyncOpenAI(...) to the model or to OpenAIProvider."
-        ) from err
-
-
-@contextmanager
-def _openai_errors(api: str, model: str) -> Iterator[None]:
-    """Turn the ``openai`` client's exceptions into ``ModelProviderError``.
-
-    Shared with the Chat Completions model, so both report failures alike.
-    """
-    try:
-        yield
-    except openai.APIStatusError as err:
-        raise ModelProviderError(
-            f"The OpenAI {api} API answered HTTP {err.status_code} for model {model!r}: "
-            f"{_error_detail(err)}"
-        ) from err
-    except openai.APIConnectionError as err:
-        # The transport's own error says more ("peer closed connection ...") than the
-        # client's generic "Connection error.".
-        cause = err.__cause__ or err.message
-        raise ModelProviderError(
-            f"The connection to the OpenAI {api} API failed or was cut short for model "
-            f"{model!r} ({cause}). Check the network and base_url, then retry."
-        ) from err
-    except openai.OpenAIError as err:
-        raise ModelProviderError(f"The OpenAI {api} API failed for model {model!r}: {err}") from err
-
-
-def _error_detail(err: openai.APIStatusError) -> str:
-    """The server's own error message where the body has one, else the client's summary."""
-    body = err.body
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return err.message
