@@ -1,0 +1,92 @@
+"""Committed journals of every shape that matters, loaded, folded and resumed.
+
+They guard compatibility: a change that cannot read or resume them breaks
+saved runs in the field. ``tests/golden/make_golden.py`` wrote them once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tether import Agent, Runner, RunState, ToolCallInDoubtError, function_tool
+from tether.testing import ScriptedModel, message, tool_call
+from weather_app import RUNS, weather_agent
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def load(name: str, agent: Agent[object]) -> RunState:
+    return RunState.from_string(agent, (GOLDEN / name).read_text(encoding="utf-8"))
+
+
+def outputs(model: ScriptedModel) -> list[tuple[str, str]]:
+    return [
+        (item["call_id"], item["output"])
+        for item in model.requests[-1].input
+        if item.get("type") == "function_call_output"
+    ]
+
+
+async def test_interrupted_two_calls() -> None:
+    model = ScriptedModel([message("done")])
+    agent = weather_agent(model)
+    state = load("interrupted_two_calls.v1.json", agent)
+    assert [i.call_id for i in state.interruptions] == ["call_sf", "call_oak"]
+    assert state.current_turn == 1
+    for item in state.interruptions:
+        state.approve(item)
+
+    result = await Runner.run(agent, state)
+
+    assert result.final_output == "done"
+    assert RUNS["get_temperature"] == 2
+    assert [call for call, _ in outputs(model)] == ["call_sf", "call_oak"]
+
+
+async def test_decided_with_an_always_rejection() -> None:
+    berkeley = tool_call("get_temperature", {"city": "Berkeley"}, "call_b")
+    model = ScriptedModel([berkeley, message("done")])
+    agent = weather_agent(model)
+    state = load("decided.v1.json", agent)
+    assert state.interruptions == []
+
+    result = await Runner.run(agent, state)
+
+    assert result.final_output == "done"
+    assert RUNS["get_temperature"] == 1  # San Francisco; Oakland and Berkeley were refused
+    assert outputs(model)[-1] == ("call_b", "Not Oakland.")
+
+
+async def test_handoff_interrupted() -> None:
+    model = ScriptedModel([message("Oakland is 20°C.")])
+    weather = weather_agent(model)
+    triage = Agent(name="Triage", model=ScriptedModel([]), handoffs=[weather])
+    state = load("handoff_interrupted.v1.json", triage)
+    assert state.current_agent is weather
+    state.approve(state.interruptions[0])
+
+    result = await Runner.run(triage, state)
+
+    assert result.final_output == "Oakland is 20°C."
+    assert result.last_agent is weather
+
+
+async def test_a_tool_in_doubt_is_never_silently_run_again() -> None:
+    runs: list[int] = []
+
+    def charge_card(amount: int) -> str:
+        """Charge the card."""
+        runs.append(amount)
+        return "charged"
+
+    model = ScriptedModel([message("paid")])
+    risky = Agent(name="Payments", model=model, tools=[function_tool(charge_card)])
+    with pytest.raises(ToolCallInDoubtError, match="call_pay"):
+        await Runner.run(risky, load("tool_in_doubt.v1.json", risky))
+    assert runs == []
+
+    safe = risky.clone(tools=[function_tool(charge_card, idempotent=True)])
+    result = await Runner.run(safe, load("tool_in_doubt.v1.json", safe))
+    assert (result.final_output, runs) == ("paid", [5])
