@@ -1,0 +1,105 @@
+"""``tether state convert``: move a saved run state between tether and other agent SDKs.
+
+    tether state convert --from openai-js --to tether --agent app.agents:triage paused.json out.json
+
+The agent graph is needed to read any state (names are resolved against it),
+so ``--agent`` names the root agent as ``module:attribute`` (an ``Agent``, or a
+function without arguments returning one). ``-`` reads stdin or writes stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._agent import Agent
+from .._exceptions import TetherError, UserError
+from ..run import RunState
+from .openai_agents_python import from_openai_agents
+from .openai_js import from_openai_js, to_openai_js
+
+__all__ = ["add_state_commands", "load_agent"]
+
+READERS = {
+    "tether": lambda agent, text: RunState.from_string(agent, text),
+    "openai-js": from_openai_js,
+    "openai-agents": from_openai_agents,
+}
+WRITERS = {
+    "tether": lambda state: state.to_string(),
+    "openai-js": to_openai_js,
+}
+
+
+def add_state_commands(subparsers: Any) -> None:
+    """Add ``state convert`` to a CLI's subcommands (the result of ``add_subparsers()``).
+
+    The parsed arguments carry ``func``: call ``args.func(args)``, which
+    returns the exit code (0, or 1 after printing the error to stderr).
+    """
+    state = subparsers.add_parser("state", help="work with saved run states")
+    commands = state.add_subparsers(dest="state_command", metavar="COMMAND", required=True)
+    convert = commands.add_parser(
+        "convert",
+        help="convert a run state between tether and other agent SDKs",
+        description=(
+            "Convert a saved run state. openai-js is the TypeScript Agents SDK "
+            "(@openai/agents-core 0.20.0, schema 1.22); openai-agents is the Python "
+            "SDK (0.24.0, read only). See docs/interop.md for what carries over."
+        ),
+    )
+    convert.add_argument("--from", dest="source", choices=sorted(READERS), required=True)
+    convert.add_argument("--to", dest="target", choices=sorted(WRITERS), required=True)
+    convert.add_argument(
+        "--agent",
+        required=True,
+        metavar="MODULE:ATTR",
+        help="the root agent of the run's agent graph, e.g. myapp.agents:triage",
+    )
+    convert.add_argument("input", metavar="IN", help="the state to read ('-' for stdin)")
+    convert.add_argument("output", metavar="OUT", help="where to write ('-' for stdout)")
+    convert.set_defaults(func=convert_command)
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    """Run ``tether state convert`` for parsed ``args``; the exit code."""
+    try:
+        agent = load_agent(args.agent)
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text()
+        state = READERS[args.source](agent, text)
+        converted = WRITERS[args.target](state)
+    except (TetherError, OSError) as exc:
+        print(f"tether state convert: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.output == "-":
+        sys.stdout.write(converted + "\n")
+    else:
+        Path(args.output).write_text(converted + "\n")
+    return 0
+
+
+def load_agent(spec: str) -> Agent[Any]:
+    """The agent named by ``module:attribute`` (an ``Agent`` or a function returning one)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"--agent: expected MODULE:ATTR, like myapp.agents:triage, got {spec!r}.")
+    # A console script does not put the working directory on sys.path; the user's code is there.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"--agent: cannot import {module_name!r}: {exc}.") from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise UserError(f"--agent: {module_name!r} has no attribute {attribute!r}.")
+        target = getattr(target, part)
+    if not isinstance(target, Agent) and callable(target):
+        target = target()
+    if not isinstance(target, Agent):
+        raise UserError(f"--agent: {spec} is a {type(target).__name__}, not an Agent.")
+    return target
