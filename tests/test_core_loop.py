@@ -256,9 +256,16 @@ async def test_max_turns() -> None:
     model = ScriptedModel([tool_call("again", {}) for _ in range(5)])
     agent = Agent(name="Looper", model=model, tools=[again])
 
-    with pytest.raises(MaxTurnsExceeded, match="max_turns=3"):
+    with pytest.raises(MaxTurnsExceeded, match="max_turns=3") as exceeded:
         await Runner.run(agent, "go", max_turns=3)
     assert len(model.requests) == 3
+
+    model.turns.append(message("finally"))
+    state = exceeded.value.run_state
+    assert state.current_turn == 3
+    result = await Runner.run(agent, state, max_turns=6)
+    assert result.final_output == "finally"
+    assert len(model.requests) == 6
 
 
 async def test_stop_on_first_tool() -> None:

@@ -66,7 +66,13 @@ class ModelNotAllowedError(UserError):
 
 
 class RunError(TetherError):
-    """A run could not go on. The state up to the failure is still resumable."""
+    """A run could not go on. The state up to the failure is still resumable.
+
+    ``Runner.run`` sets ``run_state`` to the run's ``RunState`` as it was when
+    the error happened (for example, resume it with a larger ``max_turns``).
+    """
+
+    run_state: Any = None
 
 
 class MaxTurnsExceeded(RunError):

@@ -73,7 +73,7 @@ def write(state: RunState, context: Any) -> str:
             f"serialises to {type(context).__name__}."
         )
     # RunState keeps its agent graph privately; the writer is part of tether and needs it.
-    graph: dict[str, Agent[Any]] = state._graph
+    graph: dict[str, Agent[Any]] = state.agents()
     writer = _Writer(graph)
     writer.read_journal(state)
     return json.dumps(writer.document(state, context), ensure_ascii=False, separators=(",", ":"))

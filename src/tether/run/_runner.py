@@ -9,7 +9,7 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import RunContext
-from .._exceptions import UserError
+from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
@@ -67,7 +67,11 @@ class Runner:
             session=session,
             stream=False,
         )
-        await drive(run)
+        try:
+            await drive(run)
+        except RunError as exc:
+            exc.run_state = RunResult(run).to_state()
+            raise
         return RunResult(run)
 
     @classmethod

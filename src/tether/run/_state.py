@@ -75,6 +75,15 @@ class RunState:
         return self._view.usage
 
     @property
+    def agent(self) -> Agent[Any]:
+        """The root agent the state was loaded (or produced) with."""
+        return self._agent
+
+    def agents(self) -> dict[str, Agent[Any]]:
+        """Every agent of the graph, by name."""
+        return dict(self._graph)
+
+    @property
     def current_agent(self) -> Agent[Any]:
         """The agent that runs next."""
         return self._graph[self._view.agent]
