@@ -1,0 +1,209 @@
+"""Run the benchmark workloads on tether and on openai-agents, and print a table of medians.
+
+    uv run python benchmarks/run.py            # full sizes (several minutes)
+    uv run python benchmarks/run.py --quick    # tiny sizes, to check the harness
+    uv run python benchmarks/run.py --only hitl per_turn --json results.json
+
+The reference SDK is installed into its own virtual environment,
+``benchmarks/.venv-ref`` (created here with ``uv venv`` and ``uv pip install``
+on first use), never into tether's. Each SDK runs in its own interpreter, one
+after the other, so neither shares a process or a core's time with the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import measures
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = "openai-agents"
+REFERENCE_VERSION = "0.24.0"
+REFERENCE_VENV = HERE / ".venv-ref"
+
+
+def reference_python() -> Path:
+    """The reference venv's interpreter, creating the venv with the pinned SDK if needed."""
+    python = REFERENCE_VENV / "bin" / "python"
+    if python.exists() and _installed_version(python) == REFERENCE_VERSION:
+        return python
+    uv = shutil.which("uv")
+    if uv is None:
+        raise SystemExit("benchmarks/run.py needs uv to create the reference SDK's venv.")
+    print(f"installing {REFERENCE}=={REFERENCE_VERSION} into {REFERENCE_VENV}", file=sys.stderr)
+    # The same interpreter as tether's, so both SDKs run on one Python build.
+    subprocess.run(
+        [uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable, REFERENCE_VENV],
+        check=True,
+    )
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", python, f"{REFERENCE}=={REFERENCE_VERSION}"],
+        check=True,
+    )
+    return python
+
+
+def _installed_version(python: Path) -> str | None:
+    code = f"from importlib.metadata import version; print(version({REFERENCE!r}))"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def run_workloads(python: Path | str, script: str, flags: list[str]) -> dict[str, Any]:
+    """Run one SDK's workload script and parse the JSON it prints."""
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)  # each interpreter uses its own environment
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # import times are of compiled modules
+    done = subprocess.run(
+        [str(python), str(HERE / script), *flags],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def _median(results: dict[str, Any] | None, key: str) -> float | None:
+    if results is None:
+        return None
+    entry = results["metrics"].get(key)
+    return None if entry is None else float(entry["median"])
+
+
+def table(sizes: measures.Sizes, ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
+    """A markdown table of medians with tether/reference ratios (lower is better)."""
+    lines = [
+        f"| workload | unit | tether | {REFERENCE} | tether / ref | ref ÷ tether |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for metric in measures.metrics(sizes):
+        mine = _median(ours, metric.key)
+        theirs = None if metric.tether_only else _median(ref, metric.key)
+        pending = ours["pending"].get(metric.key)
+        if mine is None and theirs is None and not pending:
+            continue  # a workload left out with --only
+        cells = [metric.label, metric.unit, "pending" if pending else fmt(mine), fmt(theirs)]
+        if mine and theirs:
+            cells += [f"{mine / theirs:.3f}", f"{theirs / mine:.1f}x"]
+        else:
+            cells += ["—", "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+TARGETS: list[tuple[str, str, float]] = [
+    # (what, metric, bound on tether / reference)
+    ("per turn, short run, 1 sync tool: >= 10x faster", "per_turn.short.sync", 0.1),
+    ("per turn, short run, 1 async tool: >= 10x faster", "per_turn.short.async", 0.1),
+    ("per turn, short run, 20 tools: >= 10x faster", "per_turn.short.twenty", 0.1),
+    ("per turn, long run, 1 sync tool: >= 10x faster", "per_turn.long.sync", 0.1),
+    ("per turn, long run, 1 async tool: >= 10x faster", "per_turn.long.async", 0.1),
+    ("per turn, long run, 20 tools: >= 10x faster", "per_turn.long.twenty", 0.1),
+    ("HITL cycle, 1,000 items: >= 10x faster", "hitl.1000.cycle", 0.1),
+    ("state size, 10 items: <= 1/3", "hitl.10.state_size", 1 / 3),
+    ("state size, 1,000 items: <= 1/3", "hitl.1000.state_size", 1 / 3),
+    ("memory per paused run: <= 1/3", "memory.paused_run", 1 / 3),
+    ("import: >= 5x faster", "import", 0.2),
+]
+
+TRENDS: list[tuple[str, str, str, float]] = [
+    # (what, later metric, earlier metric, bound on later / earlier), within one SDK
+    ("per turn, long / short run (flat: <= 1.2)", "per_turn.long.sync", "per_turn.short.sync", 1.2),
+    (
+        "append-only save, late / early (flat: <= 1.5)",
+        "checkpoint.append.late",
+        "checkpoint.append.early",
+        1.5,
+    ),
+    ("full save, late / early", "checkpoint.full.late", "checkpoint.full.early", float("inf")),
+]
+
+
+def targets(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
+    """The issue's targets, met or not, in a markdown table."""
+    lines = ["| target | measured | met |", "| --- | ---: | :---: |"]
+    for what, key, bound in TARGETS:
+        mine, theirs = _median(ours, key), _median(ref, key)
+        if mine and theirs:
+            ratio = mine / theirs
+            lines.append(f"| {what} | {ratio:.3f} | {'yes' if ratio <= bound else 'no'} |")
+    for what, later, earlier, bound in TRENDS:
+        for name, results in (("tether", ours), (REFERENCE, ref)):
+            a, b = _median(results, later), _median(results, earlier)
+            if a and b:
+                met = (
+                    ""
+                    if bound == float("inf") or name != "tether"
+                    else ("yes" if a / b <= bound else "no")
+                )
+                lines.append(f"| {what}: {name} | {a / b:.2f} | {met} |")
+    append_late, ref_late = (
+        _median(ours, "checkpoint.append.late"),
+        _median(ref, "checkpoint.full.late"),
+    )
+    if append_late and ref_late:
+        lines.append(
+            f"| save at the last turn: tether append-only / {REFERENCE} full | "
+            f"{append_late / ref_late:.4f} | |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repetitions")
+    parser.add_argument("--only", nargs="*", choices=measures.WORKLOADS, help="these workloads")
+    parser.add_argument(
+        "--checkpoint-turns", type=int, help="turns of the checkpoint workload (default 1,000)"
+    )
+    parser.add_argument("--tether-only", action="store_true", help="skip the reference SDK")
+    parser.add_argument("--json", type=Path, help="also write both SDKs' raw results here")
+    args = parser.parse_args()
+    flags = ["--quick"] if args.quick else []
+    if args.only:
+        flags += ["--only", *args.only]
+    if args.checkpoint_turns:
+        flags += ["--checkpoint-turns", str(args.checkpoint_turns)]
+    sizes = measures.choose_sizes(args.quick, args.checkpoint_turns)
+    before = measures.machine()
+    started = datetime.datetime.now(datetime.UTC)
+    ours = run_workloads(sys.executable, "workloads_tether.py", flags)
+    ref = None
+    if not args.tether_only:
+        ref = run_workloads(reference_python(), "workloads_openai_agents.py", flags)
+    after = measures.machine()
+    print(f"\n{started:%Y-%m-%d %H:%M} UTC; {'quick' if args.quick else 'full'} sizes")
+    print(f"machine: {before['nproc']} cores, {before['cpu']}, Python {before['python']}")
+    print(f"load average before {before['loadavg']}, after {after['loadavg']}")
+    print(f"tether {ours['version']}; {REFERENCE} {ref['version'] if ref else '(skipped)'}\n")
+    print(table(sizes, ours, ref))
+    print()
+    print(targets(ours, ref))
+    if args.json:
+        record = {"started": started.isoformat(), "machine": before, "after": after}
+        args.json.write_text(json.dumps({**record, "tether": ours, "reference": ref}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

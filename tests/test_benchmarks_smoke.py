@@ -1,0 +1,62 @@
+"""The benchmark harness's tether side runs at tiny sizes and reports every workload.
+
+Only that the harness works is checked here; speed is the benchmarks' business
+(``benchmarks/run.py``), never a test's. The reference SDK is not needed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import measures  # noqa: E402
+import run  # noqa: E402  (benchmarks/run.py, importable once the folder is on the path)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "workloads_tether.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_workload_reports_every_metric(results: dict[str, Any]) -> None:
+    expected = {metric.key for metric in measures.metrics(measures.QUICK)}
+    reported = set(results["metrics"]) | set(results["pending"])
+    assert reported == expected
+    assert results["sdk"] == "tether"
+
+
+def test_measured_metrics_are_positive_numbers(results: dict[str, Any]) -> None:
+    for key, entry in results["metrics"].items():
+        assert entry["median"] > 0, key
+        assert len(entry["samples"]) >= 1, key
+
+
+def test_append_only_checkpoint_writes_only_new_events(results: dict[str, Any]) -> None:
+    # The workload itself checks that the append-only file rebuilds the same journal
+    # as the full save; here: each save writes far less than the whole state.
+    metrics = results["metrics"]
+    assert metrics["checkpoint.append.bytes_late"]["median"] < (
+        metrics["checkpoint.full.bytes_late"]["median"] / 5
+    )
+
+
+def test_the_driver_tabulates_tether_alone(results: dict[str, Any]) -> None:
+    table = run.table(measures.QUICK, results, None)
+    assert table.count("\n") == len(measures.metrics(measures.QUICK)) + 1
+    assert "HITL 1000 items: cycle" in table
+    assert "| target |" in run.targets(results, None)
