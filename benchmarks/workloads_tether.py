@@ -24,7 +24,7 @@ import tether
 from tether import Agent, Runner, RunResult, RunState, Usage, function_tool
 from tether.models import ModelRequest, ModelResponse, ModelStreamEvent
 from tether.run import CURRENT_VERSION
-from tether.run._journal import EventsAdapter
+from tether.run._journal import events_adapter
 from tether.testing import ScriptedModel
 
 
@@ -112,7 +112,7 @@ class JournalFile:
     def save(self, state: RunState) -> int:
         journal = state.journal
         assert len(journal) >= self.saved, "a journal never shrinks"
-        data = EventsAdapter.dump_json(list(journal[self.saved :])) + b"\n"
+        data = events_adapter().dump_json(list(journal[self.saved :])) + b"\n"
         if self._file is None:
             self._file = self.path.open("ab")
         self._file.write(data)

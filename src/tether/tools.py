@@ -90,14 +90,16 @@ class FunctionTool:
     def parse_arguments(self, arguments: str) -> dict[str, Any]:
         """The validated arguments of a call, or ``ToolArgumentsError`` saying what is wrong."""
         try:
-            parsed = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ToolArgumentsError(f"the arguments are not valid JSON ({exc.msg})") from None
-        if not isinstance(parsed, dict):
-            raise ToolArgumentsError("the arguments must be a JSON object")
-        try:
-            validated = self.args_model.model_validate(parsed)
+            text = arguments if arguments.strip() else "{}"
+            validated = self.args_model.model_validate_json(text)
         except ValidationError as exc:
+            first = exc.errors()[0]
+            if first["type"] == "json_invalid":
+                raise ToolArgumentsError(
+                    f"the arguments are not valid JSON ({first['msg']})"
+                ) from None
+            if first["type"] == "model_type":
+                raise ToolArgumentsError("the arguments must be a JSON object") from None
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
             )
@@ -106,21 +108,37 @@ class FunctionTool:
             ) from None
         return {name: getattr(validated, name) for name in type(validated).model_fields}
 
-    async def invoke(self, ctx: RunContext[Any], arguments: str) -> str:
-        """Run the tool on the model's JSON arguments; the result is what the model reads."""
+    def start(self, ctx: RunContext[Any], arguments: str) -> str | Awaitable[str]:
+        """Run the tool on the model's JSON arguments: a sync function's output at once, an
+        async function's as an awaitable. Raises only if ``error_formatter`` is ``None``."""
         try:
             kwargs = self.parse_arguments(arguments)
         except ToolArgumentsError as exc:
             return f"Invalid arguments for tool {self.name!r}: {exc}. Please call it again."
         try:
             result = self.function(ctx, **kwargs) if self.takes_context else self.function(**kwargs)
-            if inspect.isawaitable(result):
-                result = await result
         except Exception as exc:
-            if self.error_formatter is None:
-                raise
-            return self.error_formatter(ctx, exc)
+            return self._failed(ctx, exc)
+        if inspect.isawaitable(result):
+            return self._finish(ctx, result)
         return _to_output(result)
+
+    async def invoke(self, ctx: RunContext[Any], arguments: str) -> str:
+        """Run the tool on the model's JSON arguments; the result is what the model reads."""
+        output = self.start(ctx, arguments)
+        return output if isinstance(output, str) else await output
+
+    async def _finish(self, ctx: RunContext[Any], pending: Awaitable[Any]) -> str:
+        try:
+            result = await pending
+        except Exception as exc:
+            return self._failed(ctx, exc)
+        return _to_output(result)
+
+    def _failed(self, ctx: RunContext[Any], error: Exception) -> str:
+        if self.error_formatter is None:
+            raise error
+        return self.error_formatter(ctx, error)
 
 
 def _to_output(result: Any) -> str:

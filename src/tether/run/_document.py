@@ -16,6 +16,7 @@ the version changes rarely. Each bump gets one line in ``SCHEMA_VERSIONS``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from .._exceptions import SchemaVersionError, StateFormatError, StateSignatureError
-from ._journal import EVENT_KINDS, Event, EventsAdapter
+from ._journal import EVENT_KINDS, Event, events_adapter
 
 __all__ = [
     "CURRENT_VERSION",
@@ -84,7 +85,7 @@ def dump_document(root_agent: str, journal: list[Event], context: Any) -> dict[s
         "format": FORMAT,
         "version": CURRENT_VERSION,
         "root_agent": root_agent,
-        "journal": EventsAdapter.dump_python(journal, mode="json"),
+        "journal": events_adapter().dump_python(journal, mode="json"),
         "context": context,
     }
 
@@ -117,10 +118,54 @@ def load_document(data: Any) -> tuple[str, list[Event], Any]:
     if "journal" not in data:
         raise StateFormatError("journal: field required.")
     try:
-        journal = EventsAdapter.validate_python(data["journal"])
+        journal = events_adapter().validate_python(data["journal"])
     except ValidationError as exc:
         raise StateFormatError(_describe(exc)) from None
     return root_agent, journal, data.get("context")
+
+
+class _Envelope(TypedDict, total=False):
+    format: Any
+    version: Any
+    root_agent: Any
+    journal: list[Event]
+    context: Any
+
+
+@functools.cache
+def _envelope() -> TypeAdapter[_Envelope]:
+    return TypeAdapter(_Envelope)
+
+
+def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> str:
+    """``dump_document`` as compact JSON text, the journal encoded by pydantic-core in one pass."""
+    head = json.dumps(
+        {"format": FORMAT, "version": CURRENT_VERSION, "root_agent": root_agent},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    events = events_adapter().dump_json(journal).decode()
+    tail = json.dumps(context, ensure_ascii=False, separators=(",", ":"))
+    return f'{head[:-1]},"journal":{events},"context":{tail}}}'
+
+
+def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None:
+    """Parse and validate a document in one pass; ``None`` if anything is off (the caller then
+    takes the slow path, which says precisely what)."""
+    try:
+        data = _envelope().validate_json(text)
+    except ValidationError:
+        return None
+    version = data.get("version")
+    if (
+        data.get("format") != FORMAT
+        or type(version) is not int
+        or version not in SCHEMA_VERSIONS
+        or not isinstance(data.get("root_agent"), str)
+        or "journal" not in data
+    ):
+        return None
+    return data["root_agent"], data["journal"], data.get("context")
 
 
 def _describe(exc: ValidationError) -> str:

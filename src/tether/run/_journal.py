@@ -17,6 +17,7 @@ never completed is known to be *in doubt* and is never silently run again.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -30,7 +31,6 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "Event",
-    "EventsAdapter",
     "HandoffTaken",
     "ModelResponded",
     "RunCompleted",
@@ -40,6 +40,7 @@ __all__ = [
     "ToolCompleted",
     "ToolRejected",
     "ToolStarted",
+    "events_adapter",
 ]
 
 
@@ -206,5 +207,9 @@ EVENT_KINDS = frozenset(
 )
 """The ``kind`` of every event type."""
 
-EventsAdapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
-"""Validates and serialises a whole journal."""
+
+@functools.cache
+def events_adapter() -> TypeAdapter[list[Event]]:
+    """Validates and serialises a whole journal (built on first use: building it at import
+    costs every ``import tether`` tens of milliseconds)."""
+    return TypeAdapter(list[Event])

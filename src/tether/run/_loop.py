@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -246,19 +246,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
-    # Tools that started finish and are recorded even if the run is cancelled meanwhile,
-    # so a cancelled run leaves no call in doubt that need not be.
-    work = asyncio.ensure_future(
-        asyncio.gather(
-            *(tool.invoke(run.ctx, call.arguments) for call, tool in to_run),
-            return_exceptions=True,
-        )
-    )
-    try:
-        results: list[str | BaseException] = await asyncio.shield(work)
-        cancelled = False
-    except asyncio.CancelledError:
-        results, cancelled = await work, True
+    results, cancelled = await _run_calls(run, to_run)
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
     failure: BaseException | None = None
     for call, planned in plan:
@@ -274,6 +262,36 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
         raise asyncio.CancelledError
     if failure is not None:
         raise failure
+
+
+async def _run_calls(
+    run: Run, to_run: list[tuple[Call, FunctionTool]]
+) -> tuple[list[str | BaseException], bool]:
+    """Each call's output (or the exception it raised), and whether the run was cancelled."""
+    results: list[str | BaseException] = []
+    waiting: dict[int, Awaitable[str]] = {}
+    for index, (call, tool) in enumerate(to_run):
+        try:
+            output = tool.start(run.ctx, call.arguments)
+        except Exception as exc:  # the tool raised and asked for no formatting
+            results.append(exc)
+            continue
+        results.append(output if isinstance(output, str) else "")
+        if not isinstance(output, str):
+            waiting[index] = output
+    if not waiting:
+        return results, False  # sync tools only: done without a pass of the event loop
+    # Async tools run together, and once started they finish and are recorded even if the
+    # run is cancelled meanwhile, so a cancelled run leaves no call in doubt that need not be.
+    cancelled = False
+    work = asyncio.ensure_future(asyncio.gather(*waiting.values(), return_exceptions=True))
+    try:
+        finished = await asyncio.shield(work)
+    except asyncio.CancelledError:
+        finished, cancelled = await work, True
+    for index, result in zip(waiting, finished, strict=True):
+        results[index] = result
+    return results, cancelled
 
 
 def _take_handoffs(run: Run, handoffs: list[Call]) -> None:

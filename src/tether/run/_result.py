@@ -73,7 +73,8 @@ class RunResult:
 
     def to_state(self) -> RunState:
         """The run as a ``RunState``, to save, decide on and resume."""
-        return RunState(self._run.root, list(self._run.journal), self._run.ctx.context)
+        run = self._run
+        return RunState(run.root, list(run.journal), run.ctx.context, _view=run.view.copy())
 
     def __repr__(self) -> str:
         status = "interrupted" if self.interruptions else "completed"

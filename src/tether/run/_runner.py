@@ -202,7 +202,7 @@ def _resume(
     options: RunOptions,
 ) -> Run:
     journal: list[Event] = list(state._journal)  # the run appends to its own copy
-    view = RunView.fold(journal)
+    view = state._view.copy()  # the state's view folds this journal already
     _check_session(view.session_id, options.session)
     run = Run(
         root=state._agent,

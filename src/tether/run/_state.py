@@ -21,7 +21,14 @@ from .._exceptions import (
     UserError,
 )
 from ._approvals import ToolApprovalItem
-from ._document import dump_document, load_document, sign, verify
+from ._document import (
+    dump_document,
+    dump_document_json,
+    load_document,
+    load_document_json,
+    sign,
+    verify,
+)
 from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
 from ._view import CallStatus, RunView
 
@@ -45,14 +52,28 @@ class RunState:
     arguments) they were made on.
     """
 
-    def __init__(self, agent: Agent[Any], journal: list[Event], context: Any = None) -> None:
+    def __init__(
+        self,
+        agent: Agent[Any],
+        journal: list[Event],
+        context: Any = None,
+        *,
+        _view: RunView | None = None,
+    ) -> None:
         self._agent = agent
-        self._graph = agent.graph()
         self._journal = journal
-        self._view = RunView.fold(journal)
         self.context = context
         """The application's context object, handed to tools on resume."""
-        self._check_names()
+        if _view is None:
+            self._view = RunView.fold(journal)
+            self._check_names()  # a journal from outside: check it fits this agent graph
+        else:
+            self._view = _view  # the live run's own view: it was built by this graph
+
+    @property
+    def _graph(self) -> dict[str, Agent[Any]]:
+        # Not kept per state: a paused run held in memory should hold its journal only.
+        return self._agent.graph()
 
     # -- what a caller reads -----------------------------------------------------------
 
@@ -161,6 +182,9 @@ class RunState:
         context_serializer: ContextSerializer | None = None,
     ) -> str:
         """The state as JSON text; with ``signing_key``, signed with HMAC-SHA256."""
+        if signing_key is None:
+            context = _serialize_context(self.context, context_serializer)
+            return dump_document_json(self._view.root_agent, self._journal, context)
         document = self.to_json(context_serializer=context_serializer)
         if signing_key is not None:
             document = sign(document, signing_key)
@@ -208,6 +232,16 @@ class RunState:
         context_deserializer: ContextDeserializer | None = None,
     ) -> RunState:
         """Rebuild a state from ``to_string`` text; see ``from_json``."""
+        if signing_key is None:
+            loaded = load_document_json(text)
+            if loaded is not None:
+                root_name, journal, stored_context = loaded
+                if root_name in agent.graph():
+                    if context is None:
+                        context = _deserialize_context(
+                            stored_context, context_type, context_deserializer
+                        )
+                    return cls(agent, journal, context)
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -222,6 +256,7 @@ class RunState:
         )
 
     def _check_names(self) -> None:
+        graph = self._graph
         for event in self._journal:
             names = []
             if isinstance(event, RunStarted | ModelResponded):
@@ -229,14 +264,14 @@ class RunState:
             elif isinstance(event, HandoffTaken):
                 names = [event.from_agent, event.to_agent]
             for name in names:
-                if name not in self._graph:
+                if name not in graph:
                     raise UnknownAgentError(
                         f"The state names agent {name!r}, which the graph of "
-                        f"{self._agent.name!r} does not have ({sorted(self._graph)}). "
+                        f"{self._agent.name!r} does not have ({sorted(graph)}). "
                         "Load the state with the agent graph that produced it."
                     )
         for call in self._view.calls.values():
-            owner = self._graph[call.agent]
+            owner = graph[call.agent]
             unresolved = call.status is not CallStatus.DONE
             known = call.name in owner.function_tools or call.name in owner.handoff_tools
             if unresolved and not known:

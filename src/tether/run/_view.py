@@ -12,6 +12,7 @@ the call's arguments) raises a ``StateError`` here, before anything runs.
 
 from __future__ import annotations
 
+import copy as _copy
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class Call:
 
     item: Item
     agent: str
-    fingerprint: str
+    _fingerprint: str | None = None
     requested: ApprovalRequested | None = None
     decision: ApprovalDecided | None = None
     started: bool = False
@@ -78,6 +79,13 @@ class Call:
     @property
     def arguments(self) -> str:
         return str(self.item.get("arguments", ""))
+
+    @property
+    def fingerprint(self) -> str:
+        # Computed when first needed: most calls never need approval.
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.agent, self.name, self.call_id, self.arguments)
+        return self._fingerprint
 
     @property
     def status(self) -> CallStatus:
@@ -127,19 +135,6 @@ class RunView:
         """Items before this index are known to the server-managed conversation."""
         self.completed: RunCompleted | None = None
         self.events = 0
-        self._apply: dict[str, Callable[[Any], None]] = {
-            "run_started": self._run_started,
-            "run_resumed": self._run_resumed,
-            "model_responded": self._model_responded,
-            "approval_requested": self._approval_requested,
-            "approval_decided": self._approval_decided,
-            "tool_started": self._tool_started,
-            "tool_completed": self._tool_output,
-            "tool_rejected": self._tool_output,
-            "handoff_taken": self._handoff_taken,
-            "session_synced": self._session_synced,
-            "run_completed": self._run_completed,
-        }
 
     @classmethod
     def fold(cls, events: Iterable[Event]) -> RunView:
@@ -147,6 +142,15 @@ class RunView:
         for event in events:
             view.apply(event)
         return view
+
+    def copy(self) -> RunView:
+        """An independent view of the same journal, without folding it again."""
+        other = _copy.copy(self)
+        other.items = list(self.items)
+        other.responses = list(self.responses)
+        other.calls = {call_id: _copy.copy(call) for call_id, call in self.calls.items()}
+        other.always = dict(self.always)
+        return other
 
     def apply(self, event: Event) -> None:
         """Fold one more event into the view."""
@@ -156,7 +160,7 @@ class RunView:
             raise StateFormatError(f"journal[{self.events}]: a second run_started.")
         if self.completed is not None and not isinstance(event, SessionSynced | RunResumed):
             raise StateFormatError(f"journal[{self.events}]: {event.kind} after the run completed.")
-        self._apply[event.kind](event)
+        _APPLY[event.kind](self, event)
         self.events += 1
 
     # -- derived facts -----------------------------------------------------------
@@ -218,8 +222,7 @@ class RunView:
                 raise StateFormatError(
                     f"journal[{self.events}]: the response has two calls with id {call_id!r}."
                 )
-            digest = fingerprint(event.agent, str(item.get("name")), call_id, _args(item))
-            self.calls[call_id] = Call(item, event.agent, digest)
+            self.calls[call_id] = Call(item, event.agent)
         self.items.extend(event.output)
         if self.server_managed:
             self.server_upto = len(self.items)
@@ -233,6 +236,7 @@ class RunView:
                 "The state was edited; load an unedited copy."
             )
         call.requested = event
+        call._fingerprint = event.fingerprint  # equal: keep one copy of the string
 
     def _approval_decided(self, event: ApprovalDecided) -> None:
         call = self._call(event.call_id, event.kind)
@@ -285,3 +289,19 @@ class RunView:
 
 def _args(item: Item) -> str:
     return str(item.get("arguments", ""))
+
+
+_APPLY: dict[str, Callable[[RunView, Any], None]] = {
+    "run_started": RunView._run_started,
+    "run_resumed": RunView._run_resumed,
+    "model_responded": RunView._model_responded,
+    "approval_requested": RunView._approval_requested,
+    "approval_decided": RunView._approval_decided,
+    "tool_started": RunView._tool_started,
+    "tool_completed": RunView._tool_output,
+    "tool_rejected": RunView._tool_output,
+    "handoff_taken": RunView._handoff_taken,
+    "session_synced": RunView._session_synced,
+    "run_completed": RunView._run_completed,
+}
+"""The fold's handler for each event kind (one table for all views, not one per view)."""
