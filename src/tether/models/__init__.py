@@ -29,12 +29,14 @@ from ._provider import (
 )
 
 if TYPE_CHECKING:
+    from .local import LocalModel
     from .openai_chat import OpenAIChatCompletionsModel
     from .openai_responses import OpenAIResponsesModel
 
 __all__ = [
     "ALLOW_MODEL_REQUESTS",
     "DEFAULT_MODEL_NAME",
+    "LocalModel",
     "Model",
     "ModelProvider",
     "ModelRequest",
@@ -59,6 +61,7 @@ ALLOW_MODEL_REQUESTS = True
 _LAZY = {
     "OpenAIResponsesModel": ".openai_responses",
     "OpenAIChatCompletionsModel": ".openai_chat",
+    "LocalModel": ".local",
 }
 
 
