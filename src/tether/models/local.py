@@ -89,8 +89,9 @@ class LocalModel:
     the reply limit when ``ModelSettings.max_tokens`` is not set.
     ``repeat_penalty`` (llama.cpp's, over the last 32 tokens; ``None`` for none)
     keeps a small model from repeating one sentence until ``max_tokens``, which
-    greedy decoding otherwise does. ``cache_prompt=True`` reuses the previous request's prompt computation,
-    which is faster for long conversations but not bit-for-bit repeatable.
+    greedy decoding otherwise does. ``cache_prompt=True`` reuses the previous
+    request's prompt computation, which is faster for long conversations but not
+    bit-for-bit repeatable.
     ``verbose=True`` lets llama.cpp log to stderr.
     """
 
