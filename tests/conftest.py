@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
+import jsonschema
 import pytest
 
 import tether.models
 from openai_server import openai_server  # noqa: F401  (a fixture, used by name)
 from runners import MODES, RunFn
 from services import PostgresServer, ServiceUnavailable, postgres_server, redis_server
-from weather_app import RUNS
+from tether import RunState
+from weather_app import RUNS, SCHEMA
 
 tether.models.ALLOW_MODEL_REQUESTS = False
 
@@ -18,6 +22,25 @@ tether.models.ALLOW_MODEL_REQUESTS = False
 @pytest.fixture(autouse=True)
 def _reset_tool_runs() -> None:
     RUNS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _every_saved_state_matches_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever state any test saves is checked against docs/run-state.schema.json."""
+    to_json, to_string = RunState.to_json, RunState.to_string
+
+    def checked_to_json(self: RunState, **options: Any) -> dict[str, Any]:
+        document = to_json(self, **options)
+        jsonschema.validate(document, SCHEMA)
+        return document
+
+    def checked_to_string(self: RunState, **options: Any) -> str:
+        text = to_string(self, **options)
+        jsonschema.validate(json.loads(text), SCHEMA)
+        return text
+
+    monkeypatch.setattr(RunState, "to_json", checked_to_json)
+    monkeypatch.setattr(RunState, "to_string", checked_to_string)
 
 
 @pytest.fixture(params=list(MODES))

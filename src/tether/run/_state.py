@@ -52,6 +52,8 @@ class RunState:
     arguments) they were made on.
     """
 
+    __slots__ = ("_agent", "_journal", "_view", "context")
+
     def __init__(
         self,
         agent: Agent[Any],

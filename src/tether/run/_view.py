@@ -106,6 +106,30 @@ class Call:
 class RunView:
     """The state of a run as its journal says it is."""
 
+    # Slots, because paused runs are held in memory by the thousand.
+    __slots__ = (
+        "agent",
+        "always",
+        "auto_previous_response_id",
+        "calls",
+        "completed",
+        "conversation_id",
+        "events",
+        "generated_start",
+        "input_start",
+        "items",
+        "max_turns",
+        "previous_response_id",
+        "responses",
+        "root_agent",
+        "run_id",
+        "server_upto",
+        "session_id",
+        "session_upto",
+        "turns",
+        "usage",
+    )
+
     def __init__(self) -> None:
         self.run_id = ""
         self.root_agent = ""
