@@ -311,7 +311,7 @@ async def test_server_side_conversations_are_refused(model: LocalModel) -> None:
 )
 def test_text_deltas_add_up_to_the_answer_however_the_reply_is_split(answer: str) -> None:
     # Tokens can end inside an escape sequence; the deltas must never show half of one.
-    from tether.models.local import _Decoder
+    from tether.models._local_decoding import Decoder as _Decoder
 
     for reply in (
         json.dumps({"answer": answer}),
@@ -327,7 +327,7 @@ def test_text_deltas_add_up_to_the_answer_however_the_reply_is_split(answer: str
 
 
 def test_tool_call_deltas_add_up_to_the_arguments_however_the_reply_is_split() -> None:
-    from tether.models.local import _Decoder
+    from tether.models._local_decoding import Decoder as _Decoder
 
     arguments = '{"city":"San \\"Fran\\" {cisco}","days":[1,{"a":2}]}'
     reply = '{"tool":"get_temperature","arguments":' + arguments + "}"

@@ -26,18 +26,18 @@ import contextlib
 import importlib
 import importlib.metadata
 import json
-import re
 import secrets
 import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .._context import Usage
 from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
-from ..items import Item, assistant_message, function_call, message_text
+from ..items import assistant_message, message_text
+from ._local_decoding import Decoder, Mode
 from ._protocol import (
     ModelRequest,
     ModelResponse,
@@ -45,8 +45,6 @@ from ._protocol import (
     ModelStreamEvent,
     OutputSchema,
     ResponseDone,
-    TextDelta,
-    ToolCallDelta,
     ToolSpec,
 )
 
@@ -61,7 +59,6 @@ _WEIGHTS_HINT = (
 )
 _DEFAULT_MAX_TOKENS = 512
 
-_Mode = Literal["text", "json", "tools"]
 """How the model replies: plain text, JSON of the output schema, or the tool-or-answer choice."""
 
 _TOOL_PROMPT = """\
@@ -278,11 +275,11 @@ class _Plan:
     """One request as llama.cpp's chat body, and how to read the text it produces."""
 
     body: dict[str, Any]
-    mode: _Mode
+    mode: Mode
     tools: list[ToolSpec]
 
-    def decoder(self, call_id: str | None = None) -> _Decoder:
-        return _Decoder(self.mode, call_id or f"call_{uuid.uuid4().hex}")
+    def decoder(self, call_id: str | None = None) -> Decoder:
+        return Decoder(self.mode, call_id or f"call_{uuid.uuid4().hex}")
 
     def response(
         self,
@@ -323,7 +320,7 @@ def _plan(
         )
     settings = request.settings
     tools = _offered_tools(request.tools, settings)
-    mode: _Mode = "tools" if tools else "json" if request.output_schema is not None else "text"
+    mode: Mode = "tools" if tools else "json" if request.output_schema is not None else "text"
     body: dict[str, Any] = {
         "messages": _messages(request, tools, mode),
         "max_tokens": settings.max_tokens or max_tokens,
@@ -435,7 +432,7 @@ def _grammar(schema: dict[str, Any]) -> str:
     return "%llguidance {}\nstart: %json " + json.dumps({**schema, "x-guidance": options})
 
 
-def _messages(request: ModelRequest, tools: list[ToolSpec], mode: _Mode) -> list[dict[str, str]]:
+def _messages(request: ModelRequest, tools: list[ToolSpec], mode: Mode) -> list[dict[str, str]]:
     system = [request.instructions] if request.instructions else []
     if mode == "tools":
         system.append(_TOOL_PROMPT.format(tools="\n".join(_describe(tool) for tool in tools)))
@@ -488,160 +485,3 @@ def _usage(usage: dict[str, Any] | None) -> Usage:
         output_tokens=output_tokens,
         total_tokens=int(usage.get("total_tokens", input_tokens + output_tokens)),
     )
-
-
-_TOOL_PREFIX = re.compile(r'\{"tool":"((?:[^"\\]|\\.)*)","arguments":')
-_ANSWER_PREFIX = '{"answer":'
-
-
-class _Decoder:
-    """Turns the reply text, as it grows, into deltas; at the end into output items.
-
-    Streamed and whole replies go through the same decoder, so the deltas of a
-    stream add up to the items of its ``ResponseDone``.
-    """
-
-    def __init__(self, mode: _Mode, call_id: str) -> None:
-        self.mode = mode
-        self.call_id = call_id
-        self._text = ""
-        self._tool: str | None = None
-        self._start: int | None = None
-        """Where the streamed value (answer or arguments) starts in ``_text``."""
-        self._value = _ValueScanner()
-        self._sent = 0
-        """How much of the value has gone out: decoded characters of a string answer,
-        raw characters otherwise."""
-
-    def feed(self, piece: str) -> list[TextDelta | ToolCallDelta]:
-        self._text += piece
-        if self.mode != "tools":
-            return [TextDelta(piece)]
-        if self._start is None and not self._find_start():
-            return []
-        assert self._start is not None
-        if self._tool is None and self._text[self._start : self._start + 1] == '"':
-            return self._answer_string_deltas()
-        end = self._value.scan(self._text, self._start)
-        raw = self._text[self._start + self._sent : end]
-        self._sent += len(raw)
-        if not raw:
-            return []
-        if self._tool is None:
-            return [TextDelta(raw)]
-        return [ToolCallDelta(self.call_id, self._tool, raw)]
-
-    def finish(self, text: str, tools: list[ToolSpec]) -> list[Item]:
-        """The output items of the whole reply ``text``."""
-        if self.mode != "tools":
-            return [assistant_message(text, id=f"msg_{uuid.uuid4().hex}")]
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            reply = None
-        start = self._start
-        if isinstance(reply, dict) and start is not None:
-            # The raw text of the value, exactly as streamed: compact JSON.
-            raw = text[start : _ValueScanner().scan(text, start)]
-            if set(reply) == {"answer"}:
-                answer = reply["answer"]
-                out = answer if isinstance(answer, str) else raw
-                return [assistant_message(out, id=f"msg_{uuid.uuid4().hex}")]
-            if set(reply) == {"tool", "arguments"} and reply["tool"] in {t.name for t in tools}:
-                return [function_call(reply["tool"], raw, self.call_id)]
-        raise ModelBehaviorError(
-            f"The local model's reply is not the JSON it was constrained to: {text[:200]!r}. "
-            "llama.cpp may have rejected the schema of one of the tools; "
-            "LocalModel(..., verbose=True) shows its log."
-        )
-
-    def partial_answer(self) -> str | None:
-        """The text of a string answer so far, or ``None`` if the reply is something else."""
-        if self._tool is not None or self._start is None:
-            return None
-        if self._text[self._start : self._start + 1] != '"':
-            return None
-        decoded: str = json.loads(f'"{_complete_string_prefix(self._text, self._start + 1)}"')
-        return decoded
-
-    def _find_start(self) -> bool:
-        if self._text.startswith(_ANSWER_PREFIX):
-            self._start = len(_ANSWER_PREFIX)
-        elif match := _TOOL_PREFIX.match(self._text):
-            self._tool = json.loads(f'"{match.group(1)}"')
-            self._start = match.end()
-        return self._start is not None
-
-    def _answer_string_deltas(self) -> list[TextDelta | ToolCallDelta]:
-        decoded = self.partial_answer() or ""
-        delta = decoded[self._sent :]
-        self._sent = len(decoded)
-        return [TextDelta(delta)] if delta else []
-
-
-def _complete_string_prefix(text: str, start: int) -> str:
-    """The raw inside of the JSON string starting at ``start``, cut before its closing
-    quote or before an escape that has not fully arrived."""
-    i = start
-    while i < len(text):
-        char = text[i]
-        if char == '"':
-            break
-        if char == "\\":
-            size = 6 if text[i + 1 : i + 2] == "u" else 2
-            if i + size > len(text):
-                break
-            if size == 6 and 0xD800 <= int(text[i + 2 : i + 6], 16) < 0xDC00:
-                # A high surrogate decodes only with the low one after it.
-                if i + 12 > len(text):
-                    break
-                size = 12
-            i += size
-            continue
-        i += 1
-    return text[start:i]
-
-
-class _ValueScanner:
-    """Finds where one JSON value ends in compact JSON text that keeps growing."""
-
-    def __init__(self) -> None:
-        self._pos: int | None = None
-        self._depth = 0
-        self._in_string = False
-        self._escaped = False
-        self._end: int | None = None
-
-    def scan(self, text: str, start: int) -> int:
-        """The end of the value seen so far: its end once complete, else ``len(text)``."""
-        if self._end is not None:
-            return self._end
-        pos = start if self._pos is None else self._pos
-        while pos < len(text):
-            char = text[pos]
-            pos += 1
-            if self._in_string:
-                if self._escaped:
-                    self._escaped = False
-                elif char == "\\":
-                    self._escaped = True
-                elif char == '"':
-                    self._in_string = False
-                    if self._depth == 0:
-                        self._end = pos
-                        return pos
-            elif char == '"':
-                self._in_string = True
-            elif char in "{[":
-                self._depth += 1
-            elif char in "}]":
-                if self._depth == 0:  # the envelope's closing brace after a number or literal
-                    self._end = pos - 1
-                    return pos - 1
-                self._depth -= 1
-                if self._depth == 0:
-                    self._end = pos
-                    return pos
-        self._pos = pos
-        # A number or literal may still be growing; hold nothing back for containers.
-        return pos
