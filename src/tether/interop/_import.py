@@ -30,7 +30,15 @@ from ..run import (
 from ..run._approvals import fingerprint
 from ._errors import InteropError
 
-__all__ = ["Decision", "ImportedRun", "ImportedTurn", "Result", "build_journal", "known_agent"]
+__all__ = [
+    "Decision",
+    "ImportedRun",
+    "ImportedTurn",
+    "Result",
+    "build_journal",
+    "known_agent",
+    "resolve_decision",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +184,27 @@ def _result_events(run: ImportedRun, turn: ImportedTurn, result: Result, index: 
             "never ran."
         )
     return [ToolCompleted(result.call_id, result.output)]
+
+
+def resolve_decision(
+    record: dict[str, Any], call_id: str, *, exact: bool, keys: tuple[str, str]
+) -> Decision | None:
+    """The decision an OpenAI SDK approval record holds for a call.
+
+    Both SDKs resolve alike (the TypeScript one from schema 1.19 on): a decision
+    on this exact call (only if bound to it) wins over a tool-wide one, and
+    approval wins over rejection. ``keys`` names the record's per-call messages
+    and its tool-wide rejection message, which the two SDKs spell differently.
+    """
+    messages_key, sticky_key = keys
+    approved, rejected = record.get("approved"), record.get("rejected")
+    messages = record.get(messages_key) or {}
+    if exact and isinstance(approved, list) and call_id in approved:
+        return Decision(True)
+    if exact and isinstance(rejected, list) and call_id in rejected:
+        return Decision(False, messages.get(call_id))
+    if approved is True:
+        return Decision(True, sticky=True)
+    if rejected is True:
+        return Decision(False, messages.get(call_id, record.get(sticky_key)), sticky=True)
+    return None

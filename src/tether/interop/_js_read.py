@@ -18,7 +18,15 @@ from .._context import Usage
 from .._exceptions import ModelBehaviorError, StateFormatError
 from ..run import RunState
 from ._errors import InteropError
-from ._import import Decision, ImportedRun, ImportedTurn, Result, build_journal, known_agent
+from ._import import (
+    Decision,
+    ImportedRun,
+    ImportedTurn,
+    Result,
+    build_journal,
+    known_agent,
+    resolve_decision,
+)
 from ._js_fingerprint import function_state_key, invocation_fingerprint, js_handoff_name
 from ._js_items import js_to_tether, result_text
 from ._js_unsupported import refuse_unsupported
@@ -268,7 +276,12 @@ class _Reader:
                 record = records.get((turn.agent, key))
                 if record is None or (bound is None and call_id not in turn.pending):
                     continue
-                decision = _resolve(record, call_id, exact=bound is not None)
+                decision = resolve_decision(
+                    record,
+                    call_id,
+                    exact=bound is not None,
+                    keys=("messages", "stickyRejectMessage"),
+                )
                 if decision is not None:
                     decisions[(turn.agent, call_id)] = decision
         return decisions
@@ -282,28 +295,6 @@ class _Reader:
             return output_type.dump(output_type.parse(text))
         except ModelBehaviorError as exc:
             raise InteropError(f"currentStep.output: {exc}") from None
-
-
-def _resolve(record: dict[str, Any], call_id: str, *, exact: bool) -> Decision | None:
-    """The decision a TypeScript approval record holds for a call.
-
-    As in the TypeScript SDK (schema 1.19 on): a decision on this exact call
-    (only if bound to its fingerprint) wins over a tool-wide one, and approval
-    wins over rejection.
-    """
-    approved, rejected = record.get("approved"), record.get("rejected")
-    messages = record.get("messages") or {}
-    if exact and isinstance(approved, list) and call_id in approved:
-        return Decision(True)
-    if exact and isinstance(rejected, list) and call_id in rejected:
-        return Decision(False, messages.get(call_id))
-    if approved is True:
-        return Decision(True, sticky=True)
-    if rejected is True:
-        return Decision(
-            False, messages.get(call_id, record.get("stickyRejectMessage")), sticky=True
-        )
-    return None
 
 
 def _usage(data: dict[str, Any], where: str) -> Usage:

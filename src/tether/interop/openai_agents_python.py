@@ -26,7 +26,15 @@ from .._exceptions import StateFormatError
 from ..items import Item
 from ..run import RunState
 from ._errors import InteropError
-from ._import import Decision, ImportedRun, ImportedTurn, Result, build_journal, known_agent
+from ._import import (
+    Decision,
+    ImportedRun,
+    ImportedTurn,
+    Result,
+    build_journal,
+    known_agent,
+    resolve_decision,
+)
 
 __all__ = ["READ_VERSIONS", "VERIFIED_PACKAGE", "from_openai_agents"]
 
@@ -259,26 +267,15 @@ def _decisions(
             bound = call_id in invocations
             if record is None or not (bound or call_id in turn.pending):
                 continue
-            decision = _resolve(record, call_id, exact=bound)
+            decision = resolve_decision(
+                record,
+                call_id,
+                exact=bound,
+                keys=("rejection_messages", "sticky_rejection_message"),
+            )
             if decision is not None:
                 decisions[(turn.agent, call_id)] = decision
     return decisions
-
-
-def _resolve(record: dict[str, Any], call_id: str, *, exact: bool) -> Decision | None:
-    """As openai-agents resolves a record: this call's decision first, approval over rejection."""
-    approved, rejected = record.get("approved"), record.get("rejected")
-    messages = record.get("rejection_messages") or {}
-    if exact and isinstance(approved, list) and call_id in approved:
-        return Decision(True)
-    if exact and isinstance(rejected, list) and call_id in rejected:
-        return Decision(False, messages.get(call_id))
-    if approved is True:
-        return Decision(True, sticky=True)
-    if rejected is True:
-        message = messages.get(call_id, record.get("sticky_rejection_message"))
-        return Decision(False, message, sticky=True)
-    return None
 
 
 def _usage(data: dict[str, Any], where: str) -> Usage:
