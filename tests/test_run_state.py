@@ -273,3 +273,18 @@ def test_resume_in_a_fresh_process(tmp_path: Path) -> None:
             "output": "The temperature in Oakland is 20°C",
         },
     ]
+
+
+async def test_a_context_that_is_not_json_is_a_clear_error() -> None:
+    import datetime
+
+    from tether import UserError
+
+    model = ScriptedModel([OAKLAND])
+    agent = weather_agent(model)
+    result = await Runner.run(agent, "Oakland?", context={"when": datetime.date(2026, 1, 1)})
+
+    with pytest.raises(UserError, match="context_serializer"):
+        result.to_state().to_string()
+    with pytest.raises(UserError, match="context_serializer"):
+        result.to_state().to_string(signing_key="k")

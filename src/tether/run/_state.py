@@ -184,13 +184,17 @@ class RunState:
         context_serializer: ContextSerializer | None = None,
     ) -> str:
         """The state as JSON text; with ``signing_key``, signed with HMAC-SHA256."""
-        if signing_key is None:
-            context = _serialize_context(self.context, context_serializer)
-            return dump_document_json(self._view.root_agent, self._journal, context)
-        document = self.to_json(context_serializer=context_serializer)
-        if signing_key is not None:
-            document = sign(document, signing_key)
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        try:
+            if signing_key is None:
+                context = _serialize_context(self.context, context_serializer)
+                return dump_document_json(self._view.root_agent, self._journal, context)
+            document = sign(self.to_json(context_serializer=context_serializer), signing_key)
+            return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise UserError(
+                f"The run state cannot be saved as JSON ({exc}). The context must hold "
+                "JSON data only; pass context_serializer= to convert it."
+            ) from None
 
     @classmethod
     def from_json(
