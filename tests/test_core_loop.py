@@ -156,7 +156,7 @@ class Person(TypedDict):
     [
         (Weather, '{"city": "Oakland", "celsius": 20}', Weather(city="Oakland", celsius=20)),
         (Point, '{"x": 1, "y": 2}', Point(1, 2)),
-        (Person, '{"name": "Ada"}', {"name": "Ada"}),
+        (Person, '{"name": "Weather Desk"}', {"name": "Weather Desk"}),
         (list[int], '{"response": [1, 2]}', [1, 2]),
     ],
 )
@@ -299,14 +299,14 @@ async def test_context_usage_and_dynamic_instructions() -> None:
     async def instructions(ctx: RunContext[App], agent: Agent[App]) -> str:
         return f"{agent.name} serves {ctx.context.user}"
 
-    model = ScriptedModel([tool_call("whoami", {}), message("You are Ada.")])
+    model = ScriptedModel([tool_call("whoami", {}), message("You are user-42.")])
     agent = Agent(name="Helper", instructions=instructions, model=model, tools=[whoami])
 
-    result = await Runner.run(agent, "who am I?", context=App("Ada"))
+    result = await Runner.run(agent, "who am I?", context=App("user-42"))
 
-    assert result.final_output == "You are Ada."
-    assert seen == [("Ada", 1)]
-    assert model.requests[0].instructions == "Helper serves Ada"
+    assert result.final_output == "You are user-42."
+    assert seen == [("user-42", 1)]
+    assert model.requests[0].instructions == "Helper serves user-42"
     assert "ctx" not in json.dumps(whoami.params_json_schema)
 
 

@@ -205,9 +205,9 @@ class Session:
 @pytest.mark.parametrize(
     ("context", "options"),
     [
-        ({"user": "ada", "tags": ["a"]}, {}),
-        (Account(user="ada", limit=3), {"context_type": Account}),
-        (Session(user="ada"), {"context_type": Session}),
+        ({"user": "user-42", "tags": ["a"]}, {}),
+        (Account(user="user-42", limit=3), {"context_type": Account}),
+        (Session(user="user-42"), {"context_type": Session}),
     ],
     ids=["dict", "pydantic", "dataclass"],
 )

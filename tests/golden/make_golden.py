@@ -36,7 +36,7 @@ async def main() -> None:
 
     state = result.to_state()
     first, second = state.interruptions
-    state.approve(first, by="ada@example.com")
+    state.approve(first, by="approver@example.com")
     state.reject(second, always=True, message="Not Oakland.")
     write(f"decided.{version}.json", state.to_string())
 

@@ -108,19 +108,19 @@ async def test_clear_empties_the_session_which_stays_usable(store: Store) -> Non
 
 
 async def test_sessions_in_one_store_are_isolated(store: Store) -> None:
-    alice, bob = store.new(), store.new()
-    await alice.add_items([user_message("alice 1")])
-    await bob.add_items([user_message("bob 1"), user_message("bob 2")])
-    await alice.add_items([user_message("alice 2")])
+    first, second = store.new(), store.new()
+    await first.add_items([user_message("first 1")])
+    await second.add_items([user_message("second 1"), user_message("second 2")])
+    await first.add_items([user_message("first 2")])
 
-    assert store.plain(await alice.get_items()) == [
-        user_message("alice 1"),
-        user_message("alice 2"),
+    assert store.plain(await first.get_items()) == [
+        user_message("first 1"),
+        user_message("first 2"),
     ]
-    assert store.plain([await bob.pop_item()]) == [user_message("bob 2")]  # type: ignore[list-item]
-    await alice.clear()
-    assert store.plain(await bob.get_items()) == [user_message("bob 1")]
-    assert await alice.get_items() == []
+    assert store.plain([await second.pop_item()]) == [user_message("second 2")]  # type: ignore[list-item]
+    await first.clear()
+    assert store.plain(await second.get_items()) == [user_message("second 1")]
+    assert await first.get_items() == []
 
 
 async def test_items_round_trip_exactly(store: Store) -> None:
