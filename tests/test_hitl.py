@@ -265,8 +265,7 @@ async def test_max_turns_budget_carries_across_resumes(runner: RunFn) -> None:
     with pytest.raises(MaxTurnsExceeded, match="max_turns=2") as exceeded:
         await runner(agent, state)
     assert len(model.requests) == 2
-    if exceeded.value.run_state is not None:  # set by Runner.run; streamed runs use to_state()
-        assert exceeded.value.run_state.current_turn == 2
+    assert exceeded.value.run_state.current_turn == 2
 
     result = await runner(agent, state, max_turns=5)  # an explicit new budget
     assert [i.call_id for i in result.interruptions] == ["c2"]

@@ -68,8 +68,9 @@ class ModelNotAllowedError(UserError):
 class RunError(TetherError):
     """A run could not go on. The state up to the failure is still resumable.
 
-    ``Runner.run`` sets ``run_state`` to the run's ``RunState`` as it was when
-    the error happened (for example, resume it with a larger ``max_turns``).
+    ``Runner.run`` (and a streamed run's ``stream_events``) sets ``run_state`` to
+    the run's ``RunState`` as it was when the error happened (for example, resume
+    it with a larger ``max_turns``).
     """
 
     run_state: Any = None

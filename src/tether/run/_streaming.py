@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._agent import Agent
+from .._exceptions import RunError
 from ..items import Item
 from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
 from ._approvals import ToolApprovalItem
@@ -104,6 +105,9 @@ class RunResultStreaming(RunResult):
     async def _drive(self) -> None:
         try:
             await drive(self._run)
+        except RunError as exc:
+            exc.run_state = self.to_state()  # as Runner.run does
+            raise
         finally:
             self._queue.put_nowait(_END)
 
