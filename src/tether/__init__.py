@@ -30,12 +30,15 @@ from ._exceptions import (
     ModelProviderError,
     NotPendingError,
     RunError,
+    RunStalledError,
     SchemaVersionError,
     StateError,
     StateFormatError,
     StateSignatureError,
     TetherError,
     ToolCallInDoubtError,
+    ToolError,
+    ToolTimeoutError,
     UnknownAgentError,
     UnknownToolError,
     UserError,
@@ -51,6 +54,7 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    run_state_of,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .tools import FunctionTool, function_tool
@@ -76,6 +80,7 @@ __all__ = [
     "RunItemEvent",
     "RunResult",
     "RunResultStreaming",
+    "RunStalledError",
     "RunState",
     "Runner",
     "SQLiteSession",
@@ -89,11 +94,14 @@ __all__ = [
     "TetherError",
     "ToolApprovalItem",
     "ToolCallInDoubtError",
+    "ToolError",
+    "ToolTimeoutError",
     "UnknownAgentError",
     "UnknownToolError",
     "Usage",
     "UserError",
     "function_tool",
+    "run_state_of",
 ]
 
 for _name in __all__:
