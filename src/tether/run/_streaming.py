@@ -18,6 +18,7 @@ from .._exceptions import RunError, UserError
 from ..items import Item
 from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
 from ._approvals import ToolApprovalItem
+from ._cancellation import attach_run_state
 from ._journal import (
     ApprovalRequested,
     Event,
@@ -27,7 +28,6 @@ from ._journal import (
     ToolRejected,
     ToolTimedOut,
 )
-from ._cancellation import attach_run_state
 from ._loop import Run, StopMode, drive
 from ._result import RunResult
 
