@@ -288,3 +288,32 @@ async def test_cancel_mode_is_checked() -> None:
     async with asyncio.timeout(BOUND):
         [event async for event in result.stream_events()]
     assert result.final_output == "hi"
+
+
+async def test_a_callers_timeout_during_a_hung_model_call_keeps_the_state() -> None:
+    answering = asyncio.Event()
+
+    async def hung(request: ModelRequest) -> list[dict[str, Any]]:
+        answering.set()
+        await asyncio.Event().wait()
+        return []
+
+    model = ScriptedModel([hung, message("second try worked")])
+    agent = Agent(name="A", model=model)
+
+    async def expire_when_answering(deadline: asyncio.Timeout) -> None:
+        await answering.wait()
+        deadline.reschedule(asyncio.get_running_loop().time())
+
+    with pytest.raises(TimeoutError) as caught:
+        async with asyncio.timeout(BOUND):
+            async with asyncio.timeout(None) as deadline:
+                watcher = asyncio.ensure_future(expire_when_answering(deadline))
+                await Runner.run(agent, "hi")
+    await watcher
+
+    state = run_state_of(caught.value)
+    assert state is not None and state.current_turn == 0
+    resumed = await Runner.run(agent, RunState.from_string(agent, save(state)))
+    assert resumed.final_output == "second try worked"
+    assert len(model.requests) == 2
