@@ -31,12 +31,15 @@ from ._exceptions import (
     NotPendingError,
     ReadOnlyItemError,
     RunError,
+    RunStalledError,
     SchemaVersionError,
     StateError,
     StateFormatError,
     StateSignatureError,
     TetherError,
     ToolCallInDoubtError,
+    ToolError,
+    ToolTimeoutError,
     UnknownAgentError,
     UnknownToolError,
     UserError,
@@ -52,6 +55,7 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    run_state_of,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .tools import FunctionTool, function_tool
@@ -78,6 +82,7 @@ __all__ = [
     "RunItemEvent",
     "RunResult",
     "RunResultStreaming",
+    "RunStalledError",
     "RunState",
     "Runner",
     "SQLiteSession",
@@ -91,11 +96,14 @@ __all__ = [
     "TetherError",
     "ToolApprovalItem",
     "ToolCallInDoubtError",
+    "ToolError",
+    "ToolTimeoutError",
     "UnknownAgentError",
     "UnknownToolError",
     "Usage",
     "UserError",
     "function_tool",
+    "run_state_of",
 ]
 
 for _name in __all__:
