@@ -21,6 +21,7 @@ from ..models import Model, ModelProvider, ModelRequest, ModelResponse, Response
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session
+from ..sessions._identity import session_identity
 from ..tools import FunctionTool, ToolArgumentsError
 from ._journal import (
     ApprovalDecided,
@@ -99,6 +100,8 @@ async def drive(run: Run) -> None:
         session = run.options.session
         history = await session.get_items() if session is not None else []
         started, run.start = replace(run.start, history=history), None
+        if session is not None:  # the id a resume is checked against (see sessions/_identity)
+            started = replace(started, session_id=await session_identity(session))
         run.append(started)
     await _sync_session(run)
     while True:

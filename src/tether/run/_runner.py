@@ -13,6 +13,7 @@ from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
+from ..sessions._identity import check_new_session, check_session
 from ._journal import Event, RunResumed, RunStarted
 from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
 from ._result import RunResult
@@ -173,6 +174,8 @@ def prepare(
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
         return _resume(agent, input, context, max_turns, options)
+    if session is not None:
+        check_new_session(session)
     started = RunStarted(
         run_id=f"run_{uuid.uuid4().hex}",
         agent=agent.name,
@@ -203,7 +206,7 @@ def _resume(
 ) -> Run:
     journal: list[Event] = list(state._journal)  # the run appends to its own copy
     view = state._view.copy()  # the state's view folds this journal already
-    _check_session(view.session_id, options.session)
+    check_session(view.session_id, options.session)
     run = Run(
         root=state._agent,
         journal=journal,
@@ -215,17 +218,3 @@ def _resume(
     if view.completed is None:
         run.append(RunResumed(max_turns))
     return run
-
-
-def _check_session(recorded: str | None, session: Session | None) -> None:
-    if recorded is not None and session is None:
-        raise UserError(
-            f"This run stores its conversation in session {recorded!r}; pass that session "
-            "again on resume (Runner.run(agent, state, session=...)) so that what the run "
-            "adds is stored too."
-        )
-    if recorded and session is not None and session.session_id not in ("", recorded):
-        raise UserError(
-            f"This run belongs to session {recorded!r}, not {session.session_id!r}. "
-            "Resume it with the session it started with."
-        )
