@@ -52,7 +52,6 @@ class RunOptions:
     """Settings of one ``Runner.run`` call that are not facts of the run (not journaled)."""
 
     provider: ModelProvider
-    rejection_message: str = DEFAULT_REJECTION_MESSAGE
     stream: bool = False
     session: Session | None = None
 
@@ -322,7 +321,10 @@ def _rejection(run: Run, call: Call) -> str:
     decision = call.decision
     if decision is not None and decision.message:
         return decision.message
-    return run.options.rejection_message.replace("{tool}", call.name)
+    # The run's own message (journaled when it started or last resumed), so it carries
+    # across resumes in any process.
+    template = run.view.rejection_message or DEFAULT_REJECTION_MESSAGE
+    return template.replace("{tool}", call.name)
 
 
 def _unknown_tool(name: str, agent: Agent[Any]) -> str:

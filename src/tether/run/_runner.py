@@ -15,7 +15,7 @@ from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
 from ..sessions._identity import check_new_session, check_session
 from ._journal import Event, RunResumed, RunStarted
-from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
+from ._loop import Run, RunOptions, drive
 from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
@@ -49,7 +49,9 @@ class Runner:
         Pass a ``RunState`` as ``input`` to resume. The state's turn counter and
         ``max_turns`` budget carry over; a ``max_turns`` given on resume replaces
         the budget. ``rejection_message`` is what the model reads for a rejected
-        call whose decision has no message (``{tool}`` is replaced by its name).
+        call whose decision has no message (``{tool}`` is replaced by its name);
+        it belongs to the run and carries over too, and one given on resume
+        replaces it from then on.
 
         With a ``session``, the run starts from the session's items and stores
         every new item in it exactly once, across any number of interruptions
@@ -163,7 +165,6 @@ def prepare(
         )
     options = RunOptions(
         provider=model_provider or OpenAIProvider(),
-        rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
         stream=stream,
         session=session,
     )
@@ -173,7 +174,7 @@ def prepare(
                 "A resumed run keeps the conversation settings it started with; do not pass "
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
-        return _resume(agent, input, context, max_turns, options)
+        return _resume(agent, input, context, max_turns, rejection_message or None, options)
     if session is not None:
         check_new_session(session)
     started = RunStarted(
@@ -185,6 +186,7 @@ def prepare(
         conversation_id=conversation_id,
         auto_previous_response_id=auto_previous_response_id,
         session_id=None if session is None else session.session_id,
+        rejection_message=rejection_message or None,
     )
     return Run(
         root=agent,
@@ -202,6 +204,7 @@ def _resume(
     state: RunState,
     context: Any,
     max_turns: int | None,
+    rejection_message: str | None,
     options: RunOptions,
 ) -> Run:
     journal: list[Event] = list(state._journal)  # the run appends to its own copy
@@ -216,5 +219,5 @@ def _resume(
         graph={**state._graph, **agent.graph()},
     )
     if view.completed is None:
-        run.append(RunResumed(max_turns))
+        run.append(RunResumed(max_turns, rejection_message))
     return run
