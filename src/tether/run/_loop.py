@@ -22,6 +22,7 @@ from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session
 from ..tools import FunctionTool, ToolArgumentsError
+from ._approvals import sealed
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -35,8 +36,9 @@ from ._journal import (
     ToolRejected,
     ToolStarted,
 )
+from ._limits import MAX_STATE_DEPTH, data_problem
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
-from ._view import Call, CallStatus, RunView
+from ._view import Call, CallStatus, RunView, function_call_problem
 
 __all__ = ["DEFAULT_REJECTION_MESSAGE", "Run", "RunOptions", "drive"]
 
@@ -150,12 +152,37 @@ async def _call_model(run: Run) -> None:
         conversation_id=view.conversation_id,
     )
     response = await _request(run, run.model_for(agent), request)
-    call_ids = [
-        item.get("call_id") for item in response.output if item.get("type") == "function_call"
-    ]
-    if len(set(call_ids)) != len(call_ids):
-        raise ModelBehaviorError(f"The model returned two tool calls with one call id: {call_ids}.")
+    _check_response(response)
     run.append(ModelResponded(agent.name, response.output, response.usage, response.response_id))
+
+
+def _check_response(response: Any) -> None:
+    """Refuse a response the journal could not hold or a resumed run could not read."""
+    output = getattr(response, "output", None)
+    if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
+        raise ModelBehaviorError(
+            "The model's response has no list of output items (JSON objects); the model "
+            "adapter returned something else."
+        )
+    problem = data_problem(output, MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE)
+    if problem is not None:
+        raise ModelBehaviorError(f"The model's output cannot be recorded: {problem}.")
+    call_ids: set[str] = set()
+    for item in output:
+        if item.get("type") != "function_call":
+            continue
+        problem = function_call_problem(item)
+        if problem is not None:
+            raise ModelBehaviorError(f"Unusable model output: a function call {problem}.")
+        if item["call_id"] in call_ids:
+            raise ModelBehaviorError(
+                f"The model returned two tool calls with one call id: {item['call_id']!r}."
+            )
+        call_ids.add(item["call_id"])
+
+
+_ITEM_DEPTH_IN_STATE = 4
+"""How deep an output item sits in a saved state: document, journal, event, output list."""
 
 
 async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
@@ -210,17 +237,16 @@ async def _execute_tools(run: Run) -> None:
 def _apply_always(run: Run, call: Call) -> None:
     always = run.view.always.get(call.name)
     if always is not None and call.status is CallStatus.PENDING:
-        run.append(
-            ApprovalDecided(
-                call.call_id,
-                call.fingerprint,
-                always.approved,
-                message=always.message,
-                by=always.by,
-                at=always.at,
-                automatic=True,
-            )
+        decision = ApprovalDecided(
+            call.call_id,
+            call.fingerprint,
+            always.approved,
+            message=always.message,
+            by=always.by,
+            at=always.at,
+            automatic=True,
         )
+        run.append(sealed(decision, run.view.run_id, run.view.turns))
 
 
 async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:

@@ -20,7 +20,7 @@ from .._exceptions import (
     UnknownToolError,
     UserError,
 )
-from ._approvals import ToolApprovalItem
+from ._approvals import ToolApprovalItem, sealed
 from ._document import (
     dump_document,
     dump_document_json,
@@ -30,6 +30,7 @@ from ._document import (
     verify,
 )
 from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
+from ._limits import MAX_STATE_DEPTH, data_problem
 from ._view import CallStatus, RunView
 
 __all__ = ["RunState"]
@@ -148,6 +149,7 @@ class RunState:
         message: str | None,
         by: str | None,
     ) -> None:
+        _check_decision_arguments(item, always=always, message=message, by=by)
         call_id = item if isinstance(item, str) else item.call_id
         call = self._view.calls.get(call_id)
         if call is None or self._view.completed is not None:
@@ -167,6 +169,7 @@ class RunState:
             )
         at = datetime.now(UTC).isoformat()
         event = ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
+        event = sealed(event, self._view.run_id, self._view.turns)
         self._view.apply(event)
         self._journal.append(event)
 
@@ -238,6 +241,11 @@ class RunState:
         context_deserializer: ContextDeserializer | None = None,
     ) -> RunState:
         """Rebuild a state from ``to_string`` text; see ``from_json``."""
+        if not isinstance(text, str | bytes | bytearray):
+            raise StateFormatError(
+                f"A run state is JSON text (str or bytes), got {type(text).__name__}; "
+                "pass a dict to RunState.from_json."
+            )
         if signing_key is None:
             loaded = load_document_json(text)
             if loaded is not None:
@@ -252,6 +260,11 @@ class RunState:
             data = json.loads(text)
         except ValueError as exc:
             raise StateFormatError(f"The run state is not valid JSON: {exc}.") from None
+        except RecursionError:
+            raise StateFormatError(
+                f"The run state nests deeper than {MAX_STATE_DEPTH} levels, which tether "
+                "never writes; load an unedited copy."
+            ) from None
         return cls.from_json(
             agent,
             data,
@@ -285,6 +298,25 @@ class RunState:
                     f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
                     f"{owner.name!r} does not have. Give the agent that tool before resuming."
                 )
+
+
+def _check_decision_arguments(item: Any, *, always: Any, message: Any, by: Any) -> None:
+    """Refuse what would make an unloadable decision, before anything is recorded."""
+    if not isinstance(item, ToolApprovalItem | str):
+        raise UserError(
+            f"Decide on an item of state.interruptions (a ToolApprovalItem) or its call id "
+            f"(a str), not a {type(item).__name__}."
+        )
+    if not isinstance(always, bool):
+        raise UserError(f"always must be True or False, got {type(always).__name__}.")
+    for name, value in (("message", message), ("by", by)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
+        if value is not None and data_problem(value) is not None:
+            raise UserError(
+                f"{name} holds a lone surrogate (an unpaired \\ud800-\\udfff character), "
+                "which a saved state cannot carry; pass valid text."
+            )
 
 
 def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:
