@@ -23,6 +23,7 @@ import json
 from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
 from .._exceptions import SchemaVersionError, StateFormatError, StateSignatureError, UserError
@@ -170,9 +171,14 @@ def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> s
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    events = events_adapter().dump_json(journal).decode()
+    try:
+        events = events_adapter().dump_json(journal).decode()
+    except PydanticSerializationError:
+        # pydantic-core cannot write a lone surrogate; the json module can, escaped.
+        dumped = events_adapter().dump_python(journal, mode="json")
+        events = json.dumps(dumped, ensure_ascii=False, separators=(",", ":"))
     tail = json.dumps(context, ensure_ascii=False, separators=(",", ":"))
-    return f'{head[:-1]},"journal":{events},"context":{tail}}}'
+    return escape_surrogates(f'{head[:-1]},"journal":{events},"context":{tail}}}')
 
 
 def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None:

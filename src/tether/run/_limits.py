@@ -5,11 +5,12 @@ exhausts the interpreter's stack wherever it is next read (a fingerprint, a
 signature check, a session write). tether refuses such data where it enters,
 with a typed error, instead of failing later at random.
 
-Lone surrogates (``"\\ud800"`` without its pair) are valid in JSON text but
-cannot be written as UTF-8: a state holding one could be loaded but never
-saved. They are refused where data enters too, and canonical JSON (used for
-fingerprints, decision seals and signatures) escapes any that reach it as
-``\\udXXX``, as ``JSON.stringify`` does, so that hashing never fails.
+Lone surrogates (``"\\ud800"`` without its pair) are valid in JSON text and
+in Python strings but cannot be encoded as UTF-8. tether keeps them as they
+are, and writes them as lowercase ``\\udXXX`` escapes (as ``JSON.stringify``
+does) in saved text and in the canonical JSON it hashes (fingerprints,
+decision seals, signatures), so hashing and saving never fail on them and a
+saved state loads back to the same strings.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ the tool's argument parser reports them to the model as unreadable."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
+_CONTAINERS = (dict, list, tuple)
 
 
 def escape_surrogates(text: str) -> str:
@@ -63,26 +65,17 @@ def text_depth_exceeds(text: str, limit: int) -> bool:
 
 
 def data_problem(value: Any, max_depth: int = MAX_STATE_DEPTH) -> str | None:
-    """What makes JSON-like ``value`` unusable (too deep, a lone surrogate), or ``None``.
+    """What makes JSON-like ``value`` unusable (nested too deeply), or ``None``.
 
     Walks the data with an explicit stack, so depth cannot exhaust the interpreter.
     """
+    if not isinstance(value, _CONTAINERS):
+        return None
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return (
-                    "a string holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
-                    "which UTF-8 text cannot carry"
-                )
-        elif isinstance(item, dict | list | tuple):
-            if depth > max_depth:
-                return f"the data nests deeper than {max_depth} levels"
-            children = item.items() if isinstance(item, dict) else ((None, v) for v in item)
-            for key, child in children:
-                if isinstance(key, str) and _SURROGATE.search(key):
-                    stack.append((key, depth))
-                if isinstance(child, str | dict | list | tuple):
-                    stack.append((child, depth + 1))
+        if depth > max_depth:
+            return f"the data nests deeper than {max_depth} levels"
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return None

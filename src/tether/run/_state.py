@@ -30,7 +30,7 @@ from ._document import (
     verify,
 )
 from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
-from ._limits import MAX_STATE_DEPTH, data_problem
+from ._limits import MAX_STATE_DEPTH, escape_surrogates
 from ._view import CallStatus, RunView
 
 __all__ = ["RunState"]
@@ -192,8 +192,9 @@ class RunState:
                 context = _serialize_context(self.context, context_serializer)
                 return dump_document_json(self._view.root_agent, self._journal, context)
             document = sign(self.to_json(context_serializer=context_serializer), signing_key)
-            return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
+            text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            return escape_surrogates(text)
+        except (TypeError, ValueError, RecursionError) as exc:
             raise UserError(
                 f"The run state cannot be saved as JSON ({exc}). The context must hold "
                 "JSON data only; pass context_serializer= to convert it."
@@ -312,11 +313,6 @@ def _check_decision_arguments(item: Any, *, always: Any, message: Any, by: Any) 
     for name, value in (("message", message), ("by", by)):
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
-        if value is not None and data_problem(value) is not None:
-            raise UserError(
-                f"{name} holds a lone surrogate (an unpaired \\ud800-\\udfff character), "
-                "which a saved state cannot carry; pass valid text."
-            )
 
 
 def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:
