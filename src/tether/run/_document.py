@@ -111,12 +111,13 @@ def check_data(data: Any) -> dict[str, Any]:
     return data
 
 
-def load_document(data: Any) -> tuple[str, list[Event], Any]:
+def load_document(data: Any, *, checked: bool = False) -> tuple[str, list[Event], Any]:
     """Check a document's format, version and limits and validate its journal.
 
-    A version 1 journal's decisions are sealed as they stand (version 1 had no seals).
+    ``checked``: ``verify`` has already checked the limits. A version 1 journal's decisions
+    are sealed as they stand (version 1 had no seals).
     """
-    data = check_data(data)
+    data = data if checked else check_data(data)
     if data.get("format") != FORMAT:
         raise StateFormatError(
             f"format: expected {FORMAT!r}, got {data.get('format')!r}. This is not a tether "

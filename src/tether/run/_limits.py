@@ -44,7 +44,7 @@ _CONTAINERS = (dict, list, tuple)
 
 def escape_surrogates(text: str) -> str:
     """``text`` with every surrogate code point written as a lowercase JSON escape."""
-    if not _SURROGATE.search(text):
+    if text.isascii() or not _SURROGATE.search(text):  # isascii: O(1) in CPython
         return text
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 

@@ -220,7 +220,7 @@ class RunState:
             if not isinstance(data, dict):
                 raise StateFormatError("A run state must be a JSON object.")
             verify(data, signing_key)
-        root_name, journal, stored_context = load_document(data)
+        root_name, journal, stored_context = load_document(data, checked=signing_key is not None)
         if root_name not in agent.graph():
             raise UnknownAgentError(
                 f"The state's run started with agent {root_name!r}, which is not in the graph "
