@@ -197,16 +197,27 @@ async def _resume(agent: Agent[Any], state: RunState, streamed: bool) -> None:
         await Runner.run(agent, state)
 
 
+def _load(agent: Agent[Any], text: str | bytes, key: bytes | None, as_data: bool) -> RunState:
+    if as_data:  # from_json, with what json.loads makes of the text (if it can)
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return RunState.from_json(agent, data, signing_key=key)
+    return RunState.from_string(agent, text, signing_key=key)
+
+
 @FUZZ
-@given(mutants(), st.booleans())
+@given(mutants(), st.booleans(), st.booleans())
 def test_a_mutated_state_loads_or_is_refused_and_runs_nothing_undecided(
-    mutant: tuple[str, str | bytes, bytes | None], streamed: bool
+    mutant: tuple[str, str | bytes, bytes | None], as_data: bool, streamed: bool
 ) -> None:
     name, text, key = mutant
     RAN.clear()
     agent = payments_agent()
     try:
-        state = RunState.from_string(agent, text, signing_key=key)
+        state = _load(agent, text, key, as_data)
         asyncio.run(asyncio.wait_for(_resume(agent, state, streamed), timeout=120))
     except TimeoutError:
         raise AssertionError("resuming a mutated state hung") from None

@@ -22,6 +22,7 @@ from tether import (
     StateSignatureError,
     UserError,
 )
+from tether.models import ModelResponse, ResponseDone
 from tether.run import MAX_STATE_DEPTH
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, save, weather_agent
@@ -319,3 +320,44 @@ async def test_a_lone_surrogate_in_model_arguments_for_a_gated_tool_is_saved_and
     assert result.final_output == "ok" and RUNS["get_temperature"] == 0
     [output] = [i for i in model.requests[-1].input if i.get("type") == "function_call_output"]
     assert "argument" in output["output"].lower()
+
+
+async def test_a_signed_state_holding_values_that_are_not_json_is_refused() -> None:
+    document = json.loads(save(await paused(MODES["plain"]()), signing_key=KEY))
+    for odd in ({1, 2}, object(), {1: "x", "a": "y"}):
+        with pytest.raises(StateFormatError, match="not JSON data"):
+            RunState.from_json(
+                weather_agent(ScriptedModel([])), {**document, "context": odd}, signing_key=KEY
+            )
+
+
+class OddAdapter:
+    """A model adapter that returns a response of the wrong shape."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+    async def get_response(self, request: Any) -> Any:
+        return self.response
+
+    async def stream_response(self, request: Any) -> Any:
+        yield ResponseDone(self.response)
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (ModelResponse(output=[message("hi")], response_id=123), "response_id"),  # type: ignore[arg-type]
+        (ModelResponse(output=[message("hi")], usage={"requests": 1}), "usage"),  # type: ignore[arg-type]
+        (ModelResponse(output="hi"), "no list of output items"),  # type: ignore[arg-type]
+        (ModelResponse(output=["hi"]), "no list of output items"),  # type: ignore[list-item]
+        (None, "no list of output items|without a complete response"),
+    ],
+)
+async def test_a_response_of_the_wrong_shape_is_a_model_behavior_error(
+    run: RunFn, response: Any, error: str
+) -> None:
+    agent = weather_agent(OddAdapter(response))  # type: ignore[arg-type]
+    with pytest.raises(ModelBehaviorError, match=error) as caught:
+        await run(agent, "hi")
+    assert RunState.from_string(agent, save(caught.value.run_state)).current_turn == 0

@@ -241,7 +241,14 @@ def verify(document: dict[str, Any], key: bytes | str) -> None:
         )
     if signature.get("alg") != "HMAC-SHA256":
         raise StateSignatureError(f"Unknown signature algorithm {signature.get('alg')!r}.")
-    expected = hmac.new(_key(key), _canonical(document), hashlib.sha256).hexdigest().encode()
+    try:
+        canonical = _canonical(document)
+    except (TypeError, ValueError):
+        raise StateFormatError(
+            "The run state holds values that are not JSON data (or keys that are not "
+            "strings); pass what RunState.to_json() produced."
+        ) from None
+    expected = hmac.new(_key(key), canonical, hashlib.sha256).hexdigest().encode()
     value = signature["value"]
     # Bytes, not str: compare_digest refuses non-ASCII text, and the value may be anything.
     given = escape_surrogates(value).encode() if isinstance(value, str) else b""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._agent import Agent
-from .._context import RunContext
+from .._context import RunContext, Usage
 from .._exceptions import MaxTurnsExceeded, ModelBehaviorError, ToolCallInDoubtError
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
@@ -163,6 +163,12 @@ def _check_response(response: Any) -> None:
         raise ModelBehaviorError(
             "The model's response has no list of output items (JSON objects); the model "
             "adapter returned something else."
+        )
+    response_id, usage = getattr(response, "response_id", None), getattr(response, "usage", None)
+    if not isinstance(response_id, str | None) or not isinstance(usage, Usage):
+        raise ModelBehaviorError(
+            "The model's response has a response_id that is not a string or a usage that is "
+            "not a tether Usage; the model adapter returned something else."
         )
     problem = data_problem(output, MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE)
     if problem is not None:
