@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 __all__ = ["RunContext", "Usage"]
 
@@ -32,18 +32,64 @@ class Usage:
         )
 
 
-@dataclass(slots=True)
+class _RunFacts(Protocol):
+    """What a run context reads from its run (a ``RunView`` in a live run)."""
+
+    @property
+    def usage(self) -> Usage: ...
+
+    @property
+    def turns(self) -> int: ...
+
+    @property
+    def agent(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    usage: Usage = field(default_factory=Usage)
+    turns: int = 0
+    agent: str = ""
+
+
 class RunContext(Generic[TContext]):
     """What a tool or a dynamic instruction can see of the run.
 
     Declare a first parameter typed ``RunContext[MyContext]`` on a tool to receive it.
+    ``usage``, ``turn`` and ``agent_name`` are read from the run's journal when
+    asked, so they are always current; a context made by hand (for testing a
+    tool) reports the values it was made with.
     """
 
-    context: TContext
-    """The object passed as ``context=`` to ``Runner.run``."""
-    usage: Usage = field(default_factory=Usage)
-    """Usage of the run so far, resumes included."""
-    agent_name: str = ""
-    """The agent that is running."""
-    turn: int = 0
-    """Model responses so far in this run, resumes included."""
+    __slots__ = ("_facts", "context")
+
+    def __init__(
+        self,
+        context: TContext,
+        usage: Usage | None = None,
+        agent_name: str = "",
+        turn: int = 0,
+        *,
+        _facts: _RunFacts | None = None,
+    ) -> None:
+        self.context = context
+        """The object passed as ``context=`` to ``Runner.run``."""
+        self._facts: _RunFacts = _facts or _Fixed(usage or Usage(), turn, agent_name)
+
+    @property
+    def usage(self) -> Usage:
+        """Usage of the run so far, resumes included."""
+        return self._facts.usage
+
+    @property
+    def agent_name(self) -> str:
+        """The agent that is running."""
+        return self._facts.agent
+
+    @property
+    def turn(self) -> int:
+        """Model responses so far in this run, resumes included."""
+        return self._facts.turns
+
+    def __repr__(self) -> str:
+        return f"RunContext(context={self.context!r}, turn={self.turn}, agent={self.agent_name!r})"

@@ -3,7 +3,8 @@
     TetherError                      root: catch this to catch everything tether raises
     ├── UserError                    the code using tether did something wrong
     │   ├── AgentDefinitionError     an agent, tool or handoff is declared wrongly
-    │   └── ModelNotAllowedError     a real model call while requests are switched off
+    │   ├── ModelNotAllowedError     a real model call while requests are switched off
+    │   └── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
     │   ├── ModelBehaviorError       the model answered something tether cannot use
@@ -43,6 +44,7 @@ __all__ = [
     "ModelNotAllowedError",
     "ModelProviderError",
     "NotPendingError",
+    "ReadOnlyItemError",
     "RunBusyError",
     "RunConflictError",
     "RunError",
@@ -77,6 +79,13 @@ class AgentDefinitionError(UserError):
 
 class ModelNotAllowedError(UserError):
     """A real model request was made while ``tether.models.ALLOW_MODEL_REQUESTS`` is off."""
+
+
+class ReadOnlyItemError(UserError, TypeError):
+    """An item (or a part of one) that a run recorded was edited; edit a copy instead.
+
+    Also a ``TypeError``, as editing any other immutable value would be.
+    """
 
 
 class RunError(TetherError):

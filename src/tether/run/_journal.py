@@ -5,6 +5,10 @@ Everything else (the conversation, the turn count, pending approvals, what a
 session or a server has not seen yet) is derived from them by the fold in
 ``_view.py``. An event is never edited once appended.
 
+Items inside events are frozen (``tether._frozen``) when the event is made,
+so nothing that reads an event, or an item handed out from it, can change
+what the run recorded.
+
 A tool call's lifecycle, all within the turn of the response that asked for it:
 
     ApprovalRequested -> ApprovalDecided      (only if the call needs approval)
@@ -24,6 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from .._context import Usage
+from .._frozen import freeze
 from ..items import Item
 
 __all__ = [
@@ -67,6 +72,10 @@ class RunStarted:
     """The session the run reads its history from and stores its items in, if any."""
     kind: Literal["run_started"] = "run_started"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input", freeze(self.input))
+        object.__setattr__(self, "history", freeze(self.history))
+
 
 @dataclass(frozen=True, slots=True)
 class RunResumed:
@@ -86,6 +95,9 @@ class ModelResponded:
     usage: Usage = field(default_factory=Usage)
     response_id: str | None = None
     kind: Literal["model_responded"] = "model_responded"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", freeze(self.output))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +183,9 @@ class RunCompleted:
 
     output: Any
     kind: Literal["run_completed"] = "run_completed"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", freeze(self.output))
 
 
 Event = Annotated[

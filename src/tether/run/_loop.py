@@ -20,7 +20,7 @@ from .._exceptions import MaxTurnsExceeded, ModelBehaviorError, ToolCallInDoubtE
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
-from ..sessions import Session
+from ..sessions import Session, SessionError
 from ..tools import FunctionTool, ToolArgumentsError
 from ._journal import (
     ApprovalDecided,
@@ -35,6 +35,7 @@ from ._journal import (
     ToolRejected,
     ToolStarted,
 )
+from ._record import Journal
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
 from ._view import Call, CallStatus, RunView
 
@@ -58,19 +59,22 @@ class RunOptions:
 
 @dataclass(slots=True)
 class Run:
-    """A run in progress: its journal, the view folded from it, and what it runs with."""
+    """A run in progress: its journal, and what it runs with."""
 
     root: Agent[Any]
-    journal: list[Event]
-    view: RunView
+    journal: Journal
     ctx: RunContext[Any]
     options: RunOptions
     graph: dict[str, Agent[Any]]
     sink: Sink | None = None
     start: RunStarted | None = None
     """A fresh run's first event, appended by ``drive`` once the session history is read."""
-    final_output: Any = None
     _models: dict[str, Model] = field(default_factory=dict)
+
+    @property
+    def view(self) -> RunView:
+        """The run as its journal says it is."""
+        return self.journal.view
 
     @property
     def agent(self) -> Agent[Any]:
@@ -78,7 +82,6 @@ class Run:
         return self.graph[self.view.agent] if self.start is None else self.root
 
     def append(self, event: Event) -> None:
-        self.view.apply(event)
         self.journal.append(event)
         if self.sink is not None:
             self.sink(event)
@@ -98,7 +101,10 @@ async def drive(run: Run) -> None:
     if run.start is not None:
         session = run.options.session
         history = await session.get_items() if session is not None else []
-        started, run.start = replace(run.start, history=history), None
+        try:
+            started, run.start = replace(run.start, history=history), None
+        except ValueError as exc:
+            raise SessionError(f"The session's items cannot be used: {exc}.") from None
         run.append(started)
     await _sync_session(run)
     while True:
@@ -109,9 +115,6 @@ async def drive(run: Run) -> None:
             await _execute_tools(run)
         elif isinstance(step, Finish):
             _finish(run, step)
-        elif isinstance(step, Done):
-            output = run.agent.output
-            run.final_output = step.output if output is None else output.load(step.output)
         await _sync_session(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
@@ -136,7 +139,6 @@ async def _call_model(run: Run) -> None:
     view, agent = run.view, run.agent
     if view.turns >= view.max_turns:
         raise MaxTurnsExceeded(view.max_turns)
-    _refresh_context(run)
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
@@ -155,7 +157,13 @@ async def _call_model(run: Run) -> None:
     ]
     if len(set(call_ids)) != len(call_ids):
         raise ModelBehaviorError(f"The model returned two tool calls with one call id: {call_ids}.")
-    run.append(ModelResponded(agent.name, response.output, response.usage, response.response_id))
+    try:
+        responded = ModelResponded(
+            agent.name, response.output, response.usage, response.response_id
+        )
+    except ValueError as exc:
+        raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
+    run.append(responded)
 
 
 async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
@@ -231,7 +239,6 @@ async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:
         args = tool.parse_arguments(call.arguments)
     except ToolArgumentsError:
         return True  # fail closed: nobody approved arguments that cannot be read
-    _refresh_context(run)
     decision = rule(run.ctx, args, call.call_id)
     if inspect.isawaitable(decision):
         decision = await decision
@@ -242,7 +249,6 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     """Run the approved calls (concurrently) and record every output in call order."""
     if not plan:
         return
-    _refresh_context(run)
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
@@ -305,14 +311,15 @@ def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
 
 
 def _finish(run: Run, step: Finish) -> None:
-    agent = run.agent
-    if step.text is not None and agent.output is not None:
-        value = agent.output.parse(step.text)
-        run.append(RunCompleted(agent.output.dump(value)))
+    output = run.agent.output
+    if step.text is not None and output is not None:
+        try:
+            completed = RunCompleted(output.dump(output.parse(step.text)))
+        except ValueError as exc:
+            raise ModelBehaviorError(f"The final output cannot be recorded: {exc}.") from None
+        run.append(completed)
     else:
-        value = step.text if step.text is not None else step.tool_output
-        run.append(RunCompleted(value))
-    run.final_output = value
+        run.append(RunCompleted(step.text if step.text is not None else step.tool_output))
 
 
 def _rejection(run: Run, call: Call) -> str:
@@ -325,9 +332,3 @@ def _rejection(run: Run, call: Call) -> str:
 def _unknown_tool(name: str, agent: Agent[Any]) -> str:
     known = ", ".join(sorted([*agent.function_tools, *agent.handoff_tools])) or "none"
     return f"There is no tool named {name!r}. The available tools are: {known}."
-
-
-def _refresh_context(run: Run) -> None:
-    run.ctx.usage = run.view.usage
-    run.ctx.turn = run.view.turns
-    run.ctx.agent_name = run.view.agent

@@ -9,6 +9,7 @@ from .._context import Usage
 from ..items import Item
 from ..models import ModelResponse
 from ._approvals import ToolApprovalItem
+from ._journal import RunCompleted
 from ._loop import Run
 from ._state import RunState
 
@@ -20,11 +21,19 @@ class RunResult:
 
     def __init__(self, run: Run) -> None:
         self._run = run
+        self._final: tuple[RunCompleted, Any] | None = None
 
     @property
     def final_output(self) -> Any:
         """The final output (validated as the agent's ``output_type``); ``None`` while paused."""
-        return self._run.final_output
+        completed = self._run.view.completed
+        if completed is None:
+            return None
+        if self._final is None or self._final[0] is not completed:
+            output = self._run.agent.output
+            value = completed.output if output is None else output.load(completed.output)
+            self._final = (completed, value)
+        return self._final[1]
 
     @property
     def interruptions(self) -> list[ToolApprovalItem]:
@@ -34,7 +43,7 @@ class RunResult:
     @property
     def new_items(self) -> list[Item]:
         """Every item the run produced (across resumes): messages, calls and their outputs."""
-        return list(self._run.view.new_items)
+        return self._run.view.new_items
 
     @property
     def input(self) -> list[Item]:
@@ -74,7 +83,7 @@ class RunResult:
     def to_state(self) -> RunState:
         """The run as a ``RunState``, to save, decide on and resume."""
         run = self._run
-        return RunState(run.root, list(run.journal), run.ctx.context, _view=run.view.copy())
+        return RunState._of_run(run.root, run.journal.copy(), run.ctx.context)
 
     def __repr__(self) -> str:
         status = "interrupted" if self.interruptions else "completed"

@@ -13,12 +13,12 @@ from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
-from ._journal import Event, RunResumed, RunStarted
+from ._journal import RunResumed, RunStarted
 from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
+from ._record import Journal
 from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
-from ._view import RunView
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
 
@@ -173,21 +173,24 @@ def prepare(
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
         return _resume(agent, input, context, max_turns, options)
-    started = RunStarted(
-        run_id=f"run_{uuid.uuid4().hex}",
-        agent=agent.name,
-        input=to_input_items(input),
-        max_turns=max_turns or DEFAULT_MAX_TURNS,
-        previous_response_id=previous_response_id,
-        conversation_id=conversation_id,
-        auto_previous_response_id=auto_previous_response_id,
-        session_id=None if session is None else session.session_id,
-    )
+    try:
+        started = RunStarted(
+            run_id=f"run_{uuid.uuid4().hex}",
+            agent=agent.name,
+            input=to_input_items(input),
+            max_turns=max_turns or DEFAULT_MAX_TURNS,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            auto_previous_response_id=auto_previous_response_id,
+            session_id=None if session is None else session.session_id,
+        )
+    except ValueError as exc:
+        raise UserError(f"The run's input cannot be used: {exc}.") from None
+    journal = Journal()
     return Run(
         root=agent,
-        journal=[],
-        view=RunView(),
-        ctx=RunContext(context),
+        journal=journal,
+        ctx=RunContext(context, _facts=journal.view),
         options=options,
         graph=agent.graph(),
         start=started,
@@ -201,18 +204,16 @@ def _resume(
     max_turns: int | None,
     options: RunOptions,
 ) -> Run:
-    journal: list[Event] = list(state._journal)  # the run appends to its own copy
-    view = state._view.copy()  # the state's view folds this journal already
-    _check_session(view.session_id, options.session)
+    journal = state._journal.copy()  # the run appends to its own copy
+    _check_session(journal.view.session_id, options.session)
     run = Run(
         root=state._agent,
         journal=journal,
-        view=view,
-        ctx=RunContext(state.context if context is None else context),
+        ctx=RunContext(state.context if context is None else context, _facts=journal.view),
         options=options,
         graph={**state._graph, **agent.graph()},
     )
-    if view.completed is None:
+    if journal.view.completed is None:
         run.append(RunResumed(max_turns))
     return run
 

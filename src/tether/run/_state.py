@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from ._document import (
     verify,
 )
 from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
+from ._record import Journal
 from ._view import CallStatus, RunView
 
 __all__ = ["RunState"]
@@ -52,25 +53,27 @@ class RunState:
     arguments) they were made on.
     """
 
-    __slots__ = ("_agent", "_journal", "_view", "context")
+    __slots__ = ("_agent", "_journal", "context")
 
-    def __init__(
-        self,
-        agent: Agent[Any],
-        journal: list[Event],
-        context: Any = None,
-        *,
-        _view: RunView | None = None,
-    ) -> None:
+    def __init__(self, agent: Agent[Any], journal: Iterable[Event], context: Any = None) -> None:
+        """A state of ``agent``'s graph from a run's events (checked against the graph)."""
         self._agent = agent
-        self._journal = journal
+        self._journal = journal if isinstance(journal, Journal) else Journal(journal)
         self.context = context
         """The application's context object, handed to tools on resume."""
-        if _view is None:
-            self._view = RunView.fold(journal)
-            self._check_names()  # a journal from outside: check it fits this agent graph
-        else:
-            self._view = _view  # the live run's own view: it was built by this graph
+        self._check_names()
+
+    @classmethod
+    def _of_run(cls, agent: Agent[Any], journal: Journal, context: Any) -> RunState:
+        """The state of a live run: its journal was built with this graph, so it is not
+        checked again."""
+        state = cls.__new__(cls)
+        state._agent, state._journal, state.context = agent, journal, context
+        return state
+
+    @property
+    def _view(self) -> RunView:
+        return self._journal.view
 
     @property
     def _graph(self) -> dict[str, Agent[Any]]:
@@ -116,9 +119,10 @@ class RunState:
         return self._view.completed is not None
 
     @property
-    def journal(self) -> tuple[Event, ...]:
-        """The events of the run so far (read-only)."""
-        return tuple(self._journal)
+    def journal(self) -> Sequence[Event]:
+        """The events of the run so far, in order (read-only: events and their items are
+        frozen)."""
+        return self._journal[:]
 
     # -- deciding --------------------------------------------------------------------
 
@@ -166,16 +170,16 @@ class RunState:
                 "pending call has. Decide on the items of this state's interruptions."
             )
         at = datetime.now(UTC).isoformat()
-        event = ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
-        self._view.apply(event)
-        self._journal.append(event)
+        self._journal.append(
+            ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
+        )
 
     # -- saving and loading ----------------------------------------------------------
 
     def to_json(self, *, context_serializer: ContextSerializer | None = None) -> dict[str, Any]:
         """The state as a JSON-compatible dict."""
         context = _serialize_context(self.context, context_serializer)
-        return dump_document(self._view.root_agent, self._journal, context)
+        return dump_document(self._view.root_agent, self._journal.events_since(0), context)
 
     def to_string(
         self,
@@ -187,7 +191,9 @@ class RunState:
         try:
             if signing_key is None:
                 context = _serialize_context(self.context, context_serializer)
-                return dump_document_json(self._view.root_agent, self._journal, context)
+                return dump_document_json(
+                    self._view.root_agent, self._journal.events_since(0), context
+                )
             document = sign(self.to_json(context_serializer=context_serializer), signing_key)
             return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:

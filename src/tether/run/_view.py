@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy as _copy
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,13 +159,6 @@ class RunView:
         """Items before this index are known to the server-managed conversation."""
         self.completed: RunCompleted | None = None
         self.events = 0
-
-    @classmethod
-    def fold(cls, events: Iterable[Event]) -> RunView:
-        view = cls()
-        for event in events:
-            view.apply(event)
-        return view
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""

@@ -1,0 +1,72 @@
+"""``Journal``: one run's events and their fold, behind the only ``append``.
+
+Every change to a run, whether the loop takes a step or a person decides on
+a paused state, is one ``append``: the fold checks and applies the event
+first, so an event that does not fit is refused and nothing is recorded.
+Readers get the events as a read-only sequence of frozen events holding
+frozen items, so nothing handed out can change what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
+
+from ._journal import Event
+from ._view import RunView
+
+__all__ = ["Journal"]
+
+
+class Journal(Sequence[Event]):
+    """The events of one run, in order, and the ``RunView`` folded from them."""
+
+    __slots__ = ("_events", "_view")
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        self._events: list[Event] = []
+        self._view = RunView()
+        for event in events:
+            self.append(event)
+
+    @property
+    def view(self) -> RunView:
+        """The run as the events so far say it is (read it; change it only by ``append``)."""
+        return self._view
+
+    def append(self, event: Event) -> None:
+        """Record one more event. The fold refuses an event that does not fit (a
+        ``StateError``), and then nothing is recorded."""
+        self._view.apply(event)
+        self._events.append(event)
+
+    def events_since(self, start: int) -> list[Event]:
+        """The events from index ``start`` on: what a store that holds ``start`` events lacks."""
+        return self._events[start:]
+
+    def copy(self) -> Journal:
+        """An independent journal with the same events, without folding them again."""
+        other = Journal.__new__(Journal)
+        other._events = list(self._events)
+        other._view = self._view.copy()
+        return other
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | Sequence[Event]:
+        if isinstance(index, slice):
+            return tuple(self._events[index])
+        return self._events[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._events)
+
+    def __repr__(self) -> str:
+        return f"<Journal of {len(self._events)} events>"
