@@ -12,7 +12,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
 from .._context import RunContext
@@ -39,6 +39,9 @@ from ._record import Journal
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
 from ._view import Call, CallStatus, RunView
 
+if TYPE_CHECKING:
+    from ._durable import Durable
+
 __all__ = ["DEFAULT_REJECTION_MESSAGE", "Run", "RunOptions", "drive"]
 
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
@@ -55,6 +58,8 @@ class RunOptions:
     rejection_message: str = DEFAULT_REJECTION_MESSAGE
     stream: bool = False
     session: Session | None = None
+    durable: Durable | None = None
+    """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
 
 
 @dataclass(slots=True)
@@ -97,7 +102,23 @@ async def drive(run: Run) -> None:
     """Take steps until the run finishes or waits for a human.
 
     After every step the session (if any) receives the items it has not stored.
+    A stored run holds its lease meanwhile and is checkpointed as it goes.
     """
+    durable = run.options.durable
+    if durable is None:
+        await _drive(run)
+        return
+    async with durable.holding(run.journal):
+        await _drive(run)
+
+
+async def _checkpoint(run: Run) -> None:
+    """Make what the run recorded durable before it goes on (stored runs only)."""
+    if run.options.durable is not None:
+        await run.options.durable.checkpoint(run.journal)
+
+
+async def _drive(run: Run) -> None:
     if run.start is not None:
         session = run.options.session
         history = await session.get_items() if session is not None else []
@@ -106,6 +127,7 @@ async def drive(run: Run) -> None:
         except ValueError as exc:
             raise SessionError(f"The session's items cannot be used: {exc}.") from None
         run.append(started)
+        await _checkpoint(run)
     await _sync_session(run)
     while True:
         step = decide(run.view, run.agent)
@@ -116,6 +138,7 @@ async def drive(run: Run) -> None:
         elif isinstance(step, Finish):
             _finish(run, step)
         await _sync_session(run)
+        await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
 
@@ -133,6 +156,7 @@ async def _sync_session(run: Run) -> None:
         return
     await session.add_items(view.items[view.session_upto :])
     run.append(SessionSynced(len(view.items)))
+    await _checkpoint(run)
 
 
 async def _call_model(run: Run) -> None:
@@ -252,6 +276,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
+    await _checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
     results, cancelled = await _run_calls(run, to_run)
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
     failure: BaseException | None = None
@@ -264,6 +289,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             failure = failure or result  # the call stays in doubt: it may have had effects
         else:
             run.append(ToolCompleted(call.call_id, result))
+    await _checkpoint(run)
     if cancelled:
         raise asyncio.CancelledError
     if failure is not None:

@@ -36,6 +36,11 @@ class RunResult:
         return self._final[1]
 
     @property
+    def run_id(self) -> str:
+        """The run's id; a stored run is loaded by it (``tether.store.load_state``)."""
+        return self._run.view.run_id
+
+    @property
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a human decision; empty once the run has a final output."""
         return self._run.view.pending

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
 from .._context import RunContext
@@ -13,12 +13,16 @@ from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
+from ._durable import Durable
 from ._journal import RunResumed, RunStarted
 from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
 from ._record import Journal
 from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
+
+if TYPE_CHECKING:
+    from ..store import RunStore
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
 
@@ -42,6 +46,7 @@ class Runner:
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
         session: Session | None = None,
+        store: RunStore | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -53,6 +58,13 @@ class Runner:
         With a ``session``, the run starts from the session's items and stores
         every new item in it exactly once, across any number of interruptions
         and resumes; pass the session again (opened afresh is fine) on resume.
+
+        With a ``store`` (``tether.store``), the run is kept there as it happens
+        (``result.run_id`` names it): each tool call is recorded as started before
+        its body runs and as completed right after, and the run holds the store's
+        lease while it advances. Resume a stored run with the state
+        ``tether.store.load_state`` returns and the same ``store``; a second
+        concurrent resume gets ``RunBusyError`` at once.
         """
         run = prepare(
             agent,
@@ -65,6 +77,7 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             session=session,
+            store=store,
             stream=False,
         )
         try:
@@ -88,6 +101,7 @@ class Runner:
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
         session: Session | None = None,
+        store: RunStore | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -111,6 +125,7 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             session=session,
+            store=store,
             stream=True,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -149,6 +164,7 @@ def prepare(
     rejection_message: str | None,
     session: Session | None,
     stream: bool,
+    store: RunStore | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -165,6 +181,7 @@ def prepare(
         rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
         stream=stream,
         session=session,
+        durable=None if store is None else Durable(store),
     )
     if isinstance(input, RunState):
         if server_managed:

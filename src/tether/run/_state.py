@@ -88,6 +88,11 @@ class RunState:
         return self._view.pending
 
     @property
+    def run_id(self) -> str:
+        """The run's id (``result.run_id``); a run store keeps the run under it."""
+        return self._view.run_id
+
+    @property
     def current_turn(self) -> int:
         """Model responses so far (the turn counter that ``max_turns`` limits)."""
         return self._view.turns

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._protocol import STORE_VERSION, STORE_VERSIONS, Clock, RunStore, system_clock
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
 from ._sqlite import SQLiteRunStore
+from ._states import load_state, save_state
 
 if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
@@ -36,6 +37,8 @@ __all__ = [
     "RunSummary",
     "SQLiteRunStore",
     "StoredRun",
+    "load_state",
+    "save_state",
     "system_clock",
 ]
 

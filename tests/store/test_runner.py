@@ -1,0 +1,107 @@
+"""Runs kept in a store: what a user sees when a run is started, decided on and resumed
+by id, in SQLite and in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tether import Agent, RunBusyError, RunConflictError, Runner, function_tool
+from tether.run._journal import ToolStarted
+from tether.store import RunStore, load_state, save_state
+from tether.testing import ScriptedModel, message, tool_call
+
+from .backends import Backend
+
+SEEN: list[object] = []
+"""The last stored event each tool body saw while it ran."""
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[RunStore]:
+    opened = backend.open(signing_key="k")
+    yield opened
+    await opened.close()
+
+
+def booking_agent(model: ScriptedModel, store: RunStore | None = None) -> Agent[None]:
+    @function_tool(needs_approval=True)
+    async def book_table(seats: int) -> str:
+        """Book a table."""
+        if store is not None:
+            # What is durable while the side effect happens.
+            run = (await store.list_runs()).runs[0]
+            SEEN.append((await store.load(run.run_id)).events[-1])
+        return f"Booked for {seats}"
+
+    return Agent(name="Booker", model=model, tools=[book_table])
+
+
+async def test_a_stored_run_pauses_is_decided_by_id_and_resumes(
+    backend: Backend, store: RunStore
+) -> None:
+    SEEN.clear()
+    first = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+    result = await Runner.run(booking_agent(first), "Book for two", store=store)
+    assert result.interruptions and result.run_id.startswith("run_")
+
+    # Another process: a fresh store object, and nothing but the run id.
+    other = backend.open(signing_key="k")
+    try:
+        assert [p.call_id for p in await other.pending_approvals()] == ["c1"]
+        assert (await other.load(result.run_id)).status == "waiting"
+        state = await load_state(other, result.run_id, booking_agent(first))
+        state.approve(state.interruptions[0], by="ana")
+        await save_state(other, state)
+        assert await other.pending_approvals() == []
+
+        model = ScriptedModel([message("Booked.")])
+        agent = booking_agent(model, store=other)
+        resumed = await Runner.run(
+            agent, await load_state(other, result.run_id, agent), store=other
+        )
+        assert resumed.final_output == "Booked."
+        assert SEEN == [ToolStarted("c1")]  # noqa: SIM300 (committed before the tool body ran)
+        stored = await other.load(result.run_id)
+        assert stored.status == "completed"
+        assert stored.events == tuple(resumed.to_state().journal)
+        assert await other.recoverable() == []
+    finally:
+        await other.close()
+
+
+async def test_a_second_resume_while_one_runs_is_busy_at_once(store: RunStore) -> None:
+    model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+    result = await Runner.run(booking_agent(model), "Book for two", store=store)
+    state = await load_state(store, result.run_id, booking_agent(model))
+    state.approve(state.interruptions[0])
+    await store.acquire(result.run_id, "another-worker", ttl=30)
+    with pytest.raises(RunBusyError, match="another-worker"):
+        await Runner.run(booking_agent(ScriptedModel([message("x")])), state, store=store)
+    assert (await store.load(result.run_id)).status == "waiting"
+
+
+async def test_a_stale_state_cannot_be_saved_or_resumed(store: RunStore) -> None:
+    model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+    result = await Runner.run(booking_agent(model), "Book for two", store=store)
+    one = await load_state(store, result.run_id, booking_agent(model))
+    two = await load_state(store, result.run_id, booking_agent(model))
+    one.approve(one.interruptions[0], by="ana")
+    two.reject(two.interruptions[0], by="bo")
+    await save_state(store, one)
+    with pytest.raises(RunConflictError):
+        await save_state(store, two)
+    with pytest.raises(RunConflictError):
+        await Runner.run(booking_agent(ScriptedModel([message("x")])), two, store=store)
+    events = (await store.load(result.run_id)).events
+    assert [e.kind for e in events][-1] == "approval_decided"
+    assert events[-1].by == "ana"  # type: ignore[union-attr]
+
+
+async def test_a_streamed_run_is_stored_too(store: RunStore) -> None:
+    model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+    result = Runner.run_streamed(booking_agent(model), "Book for two", store=store)
+    kinds = [event.name async for event in result.stream_events() if hasattr(event, "name")]
+    assert "approval_requested" in kinds
+    assert [p.call_id for p in await store.pending_approvals(run_id=result.run_id)] == ["c1"]
