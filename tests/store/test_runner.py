@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tether import Agent, RunBusyError, RunConflictError, Runner, function_tool
+from tether import (
+    Agent,
+    NotPendingError,
+    RunBusyError,
+    RunConflictError,
+    Runner,
+    UserError,
+    function_tool,
+)
 from tether.run._journal import ToolStarted
 from tether.store import RunStore, load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
@@ -105,3 +113,89 @@ async def test_a_streamed_run_is_stored_too(store: RunStore) -> None:
     kinds = [event.name async for event in result.stream_events() if hasattr(event, "name")]
     assert "approval_requested" in kinds
     assert [p.call_id for p in await store.pending_approvals(run_id=result.run_id)] == ["c1"]
+
+
+class Crash(Exception):
+    """Stands for the process dying inside the tool, after its side effect."""
+
+
+def charging_agent(model: ScriptedModel, charges: list[int], *, crash: bool = False) -> Agent[None]:
+    @function_tool(needs_approval=True, error_formatter=None)
+    def charge_card(amount: int) -> str:
+        """Charge the card."""
+        charges.append(amount)
+        if crash:
+            raise Crash
+        return "charged"
+
+    return Agent(name="Payments", model=model, tools=[charge_card])
+
+
+async def _in_doubt_run(store: RunStore, charges: list[int]) -> str:
+    model = ScriptedModel([tool_call("charge_card", {"amount": 5}, "pay")])
+    result = await Runner.run(charging_agent(model, charges), "Pay", store=store)
+    state = await load_state(store, result.run_id, charging_agent(model, charges))
+    state.approve(state.interruptions[0], by="ana")
+    with pytest.raises(Crash):
+        await Runner.run(charging_agent(model, charges, crash=True), state, store=store)
+    return result.run_id
+
+
+async def test_a_call_in_doubt_stops_the_stored_run_until_a_person_resolves_it(
+    store: RunStore,
+) -> None:
+    charges: list[int] = []
+    run_id = await _in_doubt_run(store, charges)
+    assert charges == [5]
+    assert (await store.load(run_id)).status == "in_doubt"
+    assert [r.run_id for r in await store.recoverable()] == [run_id]
+
+    model = ScriptedModel([message("Paid.")])
+    agent = charging_agent(model, charges)
+    stopped = await Runner.run(agent, await load_state(store, run_id, agent), store=store)
+    assert [item.call_id for item in stopped.in_doubt] == ["pay"]
+    assert stopped.final_output is None and model.requests == []
+    assert charges == [5]  # never silently run again
+    assert (await store.load(run_id)).status == "in_doubt"
+
+    state = await load_state(store, run_id, agent)
+    state.resolve_doubt(state.in_doubt[0], "output", output="charged", by="ana")
+    await save_state(store, state)
+    assert (await store.load(run_id)).status == "running"  # ready for any worker
+    done = await Runner.run(agent, await load_state(store, run_id, agent), store=store)
+    assert done.final_output == "Paid."
+    assert charges == [5]
+    assert model.requests[0].input[-1] == {
+        "type": "function_call_output",
+        "call_id": "pay",
+        "output": "charged",
+    }
+    resolved = [e for e in (await store.load(run_id)).events if e.kind == "doubt_resolved"]
+    assert [(e.resolution, e.by) for e in resolved] == [("output", "ana")]  # type: ignore[union-attr]
+
+
+async def test_a_doubt_resolved_to_run_again_runs_the_call_once_more(store: RunStore) -> None:
+    charges: list[int] = []
+    run_id = await _in_doubt_run(store, charges)
+    model = ScriptedModel([message("Paid.")])
+    agent = charging_agent(model, charges)
+    state = await load_state(store, run_id, agent)
+    state.resolve_doubt("pay", "run_again", by="ana")
+    done = await Runner.run(agent, state, store=store)
+    assert (done.final_output, charges) == ("Paid.", [5, 5])
+
+
+async def test_a_doubt_resolved_as_failed_tells_the_model(store: RunStore) -> None:
+    charges: list[int] = []
+    run_id = await _in_doubt_run(store, charges)
+    model = ScriptedModel([message("Sorry.")])
+    agent = charging_agent(model, charges)
+    state = await load_state(store, run_id, agent)
+    with pytest.raises(UserError, match="needs the output"):
+        state.resolve_doubt("pay", "output")
+    with pytest.raises(NotPendingError):
+        state.resolve_doubt("other", "failed")
+    state.resolve_doubt("pay", "failed", by="ana")
+    done = await Runner.run(agent, state, store=store)
+    assert done.final_output == "Sorry." and charges == [5]
+    assert "failed" in model.requests[0].input[-1]["output"]

@@ -134,7 +134,10 @@ async def _drive(run: Run) -> None:
         if isinstance(step, CallModel):
             await _call_model(run)
         elif isinstance(step, ExecuteTools):
-            await _execute_tools(run)
+            if not await _execute_tools(run):
+                await _sync_session(run)
+                await _checkpoint(run)
+                return  # a call is in doubt: a person resolves it (result.in_doubt)
         elif isinstance(step, Finish):
             _finish(run, step)
         await _sync_session(run)
@@ -204,8 +207,11 @@ async def _request(run: Run, model: Model, request: ModelRequest) -> ModelRespon
     return response
 
 
-async def _execute_tools(run: Run) -> None:
+async def _execute_tools(run: Run) -> bool:
+    """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
+    call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
+    doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
@@ -230,13 +236,21 @@ async def _execute_tools(run: Run) -> None:
         _apply_always(run, call)
         status = call.status
         if status is CallStatus.IN_DOUBT and not tool.idempotent:
-            raise ToolCallInDoubtError(call.name, call.call_id)
+            if run.options.durable is None:
+                raise ToolCallInDoubtError(call.name, call.call_id)
+            doubts.append(call)
+            continue
         if status is CallStatus.REJECTED:
             plan.append((call, None))
         elif status is not CallStatus.PENDING:
             plan.append((call, tool))
+    if doubts:
+        # Nothing more of this turn runs until a person settles the doubt: the model's
+        # next request needs every output of the turn anyway.
+        return False
     await _carry_out(run, plan)
     _take_handoffs(run, handoffs)
+    return True
 
 
 def _apply_always(run: Run, call: Call) -> None:

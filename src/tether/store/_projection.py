@@ -17,6 +17,7 @@ from typing import Literal
 from ..run._journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DoubtResolved,
     Event,
     RunCompleted,
     ToolCompleted,
@@ -70,6 +71,8 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, ToolStarted):
             out.append(AddFlight(event.call_id, seq))
+        elif isinstance(event, DoubtResolved):
+            out.append(DropCall(event.call_id, "in_flight"))
         elif isinstance(event, ToolCompleted | ToolRejected):
             out.append(DropCall(event.call_id, "pending"))
             out.append(DropCall(event.call_id, "in_flight"))
