@@ -13,6 +13,7 @@ from tether import (
     RunBusyError,
     RunConflictError,
     Runner,
+    ToolCallInDoubtError,
     UserError,
     function_tool,
 )
@@ -199,3 +200,24 @@ async def test_a_doubt_resolved_as_failed_tells_the_model(store: RunStore) -> No
     done = await Runner.run(agent, state, store=store)
     assert done.final_output == "Sorry." and charges == [5]
     assert "failed" in model.requests[0].input[-1]["output"]
+
+
+async def test_an_in_memory_run_raises_on_a_call_in_doubt_and_its_state_can_be_settled() -> None:
+    charges: list[int] = []
+    model = ScriptedModel([tool_call("charge_card", {"amount": 5}, "pay"), message("Paid.")])
+    result = await Runner.run(charging_agent(model, charges), "Pay")
+    state = result.to_state()
+    state.approve(state.interruptions[0])
+    streamed = Runner.run_streamed(charging_agent(model, charges, crash=True), state)
+    with pytest.raises(Crash):
+        async for _ in streamed.stream_events():
+            pass
+    state = streamed.to_state()  # the journal says the call started, not that it completed
+    with pytest.raises(ToolCallInDoubtError, match="'pay'") as caught:
+        await Runner.run(charging_agent(model, charges), state)
+    assert charges == [5]
+    doubtful = caught.value.run_state
+    assert [item.call_id for item in doubtful.in_doubt] == ["pay"]
+    doubtful.resolve_doubt("pay", "output", output="charged", by="ops")
+    done = await Runner.run(charging_agent(model, charges), doubtful)
+    assert (done.final_output, charges) == ("Paid.", [5])
