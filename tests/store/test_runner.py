@@ -221,3 +221,12 @@ async def test_an_in_memory_run_raises_on_a_call_in_doubt_and_its_state_can_be_s
     doubtful.resolve_doubt("pay", "output", output="charged", by="ops")
     done = await Runner.run(charging_agent(model, charges), doubtful)
     assert (done.final_output, charges) == ("Paid.", [5])
+
+
+def test_import_tether_does_not_import_the_postgres_driver() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tether, tether.store; print('psycopg' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
