@@ -36,6 +36,7 @@ from tether import Agent, RunBusyError, RunConflictError, Runner, function_tool
 from tether.items import Item, is_function_call
 from tether.models import ModelRequest
 from tether.run._journal import Event
+from tether.sessions import SQLiteSession
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -133,6 +134,12 @@ def open_store(clock_ahead: float = 0.0) -> RunStore:
     return PostgresRunStore(SPEC["postgres"], schema=SPEC["schema"], clock=clock, max_connections=2)
 
 
+def open_session() -> SQLiteSession | None:
+    # On SQLite the conversation is also kept in a session in the store's file, so
+    # each session write commits with the event that records it.
+    return SQLiteSession("conversation", SPEC["sqlite"]) if "sqlite" in SPEC else None
+
+
 def stage(name: str) -> None:
     STAGE["name"], STAGE["appends"] = name, 0
 
@@ -142,7 +149,7 @@ async def run_all() -> dict[str, Any]:
     counts: dict[str, int] = {}
     try:
         stage("start")
-        result = await Runner.run(agent(), "Write to ana", store=store)
+        result = await Runner.run(agent(), "Write to ana", store=store, session=open_session())
         counts["start"] = STAGE["appends"]
         stage("decide")
         state = await load_state(store, result.run_id, agent())
@@ -155,7 +162,10 @@ async def run_all() -> dict[str, Any]:
         ]
         stage("resume")
         final = await Runner.run(
-            agent(), await load_state(store, result.run_id, agent()), store=store
+            agent(),
+            await load_state(store, result.run_id, agent()),
+            store=store,
+            session=open_session(),
         )
         counts["resume"] = STAGE["appends"]
         return {"appends": counts, "final": final.final_output, "decided": len(decided)}
@@ -170,7 +180,7 @@ async def recover() -> dict[str, Any]:
         for _ in range(6):
             runs = (await store.list_runs()).runs
             if not runs:  # died before the run was stored: the request was never taken
-                await Runner.run(agent(), "Write to ana", store=store)
+                await Runner.run(agent(), "Write to ana", store=store, session=open_session())
                 continue
             run = runs[0]
             if run.status == "completed":
@@ -182,7 +192,7 @@ async def recover() -> dict[str, Any]:
                 await save_state(store, state)
                 continue
             if state.in_doubt and run.status == "in_doubt":
-                result = await Runner.run(agent(), state, store=store)
+                result = await Runner.run(agent(), state, store=store, session=open_session())
                 for item in result.in_doubt:
                     saw_in_doubt.append(item.name)
                 state = await load_state(store, run.run_id, agent())
@@ -194,7 +204,7 @@ async def recover() -> dict[str, Any]:
                         state.resolve_doubt(item, "run_again", by="ops")
                 await save_state(store, state)
                 continue
-            await Runner.run(agent(), state, store=store)
+            await Runner.run(agent(), state, store=store, session=open_session())
         run = (await store.list_runs()).runs[0]
         stored = await store.load(run.run_id)
         outputs = [
@@ -206,7 +216,10 @@ async def recover() -> dict[str, Any]:
         decided = [e.by for e in stored.events if e.kind == "approval_decided"]  # type: ignore[union-attr]
         state = await load_state(store, run.run_id, agent())
         calls = [i.get("call_id") for i in state._view.items if is_function_call(i)]
+        session = open_session()
+        kept = None if session is None else [_key(i) for i in await session.get_items()]
         return {
+            "session": kept,
             "status": stored.status,
             "in_doubt": sorted(saw_in_doubt),
             "outputs": sorted(outputs),
@@ -215,6 +228,13 @@ async def recover() -> dict[str, Any]:
         }
     finally:
         await store.close()
+
+
+def _key(item: Item) -> str:
+    """What identifies a conversation item, to check each is stored once."""
+    if item.get("type") in ("function_call", "function_call_output"):
+        return f"{item['type']}:{item['call_id']}"
+    return f"{item.get('role', item.get('type'))}:{json.dumps(item.get('content'))}"
 
 
 def wait_for_the_others() -> None:
@@ -230,7 +250,7 @@ async def resume_once() -> dict[str, Any]:
         run = (await store.list_runs()).runs[0]
         state = await load_state(store, run.run_id, agent())
         try:
-            result = await Runner.run(agent(), state, store=store)
+            result = await Runner.run(agent(), state, store=store, session=open_session())
         except RunBusyError:
             (Path(SPEC["log"]).parent / f"busy-{os.getpid()}").touch()
             return {"outcome": "busy"}
@@ -244,7 +264,7 @@ async def resume_once() -> dict[str, Any]:
 async def prepare() -> dict[str, Any]:
     store = open_store()
     try:
-        result = await Runner.run(agent(), "Write to ana", store=store)
+        result = await Runner.run(agent(), "Write to ana", store=store, session=open_session())
         state = await load_state(store, result.run_id, agent())
         for item in state.interruptions:
             state.approve(item, by="ana")

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from .._exceptions import RunConflictError, StoreError
 
 if TYPE_CHECKING:
+    from ..items import Item
+    from ..sessions import Session
     from ..store import RunStore
     from ._record import Journal
 
@@ -61,6 +63,26 @@ class Durable:
             events,
             owner=self.owner,
             lease_ttl=self.ttl if creating else None,
+        )
+        self._leased = True
+
+    def holds_session(self, session: object) -> bool:
+        """Whether the store can write ``session``'s items in its own transactions."""
+        holds = getattr(self.store, "holds_session", None)
+        return bool(holds is not None and holds(session))
+
+    async def checkpoint_with_session(
+        self, journal: Journal, session: Session, items: list[Item]
+    ) -> None:
+        """``checkpoint``, storing ``items`` in ``session`` in the same transaction (the
+        journal's last event is the ``SessionSynced`` that records them)."""
+        self.stored = await self.store.append_with_session(  # type: ignore[attr-defined]
+            journal.view.run_id,
+            self.stored,
+            journal.events_since(self.stored),
+            session,
+            items,
+            owner=self.owner,
         )
         self._leased = True
 

@@ -157,7 +157,15 @@ async def _sync_session(run: Run) -> None:
     session, view = run.options.session, run.view
     if session is None or view.session_upto >= len(view.items):
         return
-    await session.add_items(view.items[view.session_upto :])
+    items = view.items[view.session_upto :]
+    durable = run.options.durable
+    if durable is not None and durable.stored and durable.holds_session(session):
+        # The session lives in the store's database: the items and the event that
+        # records them commit together, so a crash can neither lose nor repeat them.
+        run.append(SessionSynced(len(view.items)))
+        await durable.checkpoint_with_session(run.journal, session, items)
+        return
+    await session.add_items(items)
     run.append(SessionSynced(len(view.items)))
     await _checkpoint(run)
 

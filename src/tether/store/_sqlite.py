@@ -18,8 +18,14 @@ from .._exceptions import (
     StoreError,
     StoreFormatError,
     StoreVersionError,
+    UserError,
 )
+from ..items import Item
 from ..run._journal import Event, RunCompleted
+from ..sessions._codec import encode_items
+from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
+from ..sessions._sqlite import _TABLE as _SESSION_TABLE
+from ..sessions._sqlite import SQLiteSession
 from ._codec import chain_mac, decode_events, encode_events, verify_rows
 from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
 from ._protocol import (
@@ -169,6 +175,37 @@ class SQLiteRunStore:
             self._append, run_id, expected_seq, list(events), texts, root_agent, owner, ttl
         )
 
+    def holds_session(self, session: object) -> bool:
+        """Whether ``session`` is a ``SQLiteSession`` in this store's file: then a stored run
+        writes its session items in the same transaction as its ``SessionSynced`` event."""
+        if not isinstance(session, SQLiteSession) or session.db_path == ":memory:":
+            return False
+        try:
+            return os.path.samefile(session.db_path, self._path)
+        except OSError:
+            return False
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: SQLiteSession,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """``append``, and add ``items`` to ``session`` in the same transaction: both or
+        neither (``session`` must be one that ``holds_session`` accepts)."""
+        if not self.holds_session(session):
+            raise UserError(f"Session {session.session_id!r} is not in {self._path}.")
+        check_append(run_id, expected_seq, events)
+        texts = encode_events(events)
+        rows = (session.session_id, encode_items(items))
+        return await self._call(
+            self._append, run_id, expected_seq, list(events), texts, None, owner, None, rows
+        )
+
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
         summary, rows = await self._call(self._load, run_id)
@@ -291,6 +328,7 @@ class SQLiteRunStore:
         root_agent: str | None,
         owner: str | None,
         ttl: float | None,
+        session_rows: tuple[str, list[str]] | None = None,
     ) -> int:
         now = self._clock()
         stamp = _ts(now)
@@ -333,6 +371,15 @@ class SQLiteRunStore:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if session_rows is not None:
+                for statement in _SESSION_SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                session_id, items = session_rows
+                conn.executemany(
+                    f"INSERT INTO {_SESSION_TABLE} (session_id, item) VALUES (?, ?)",
+                    [(session_id, text) for text in items],
+                )
             numbered = list(enumerate(events, start=expected_seq + 1))
             _apply(conn, run_id, changes(numbered, now))
             completed = completed or any(isinstance(e, RunCompleted) for e in events)
