@@ -34,6 +34,7 @@ from ._exceptions import (
     RunConflictError,
     RunError,
     RunNotFoundError,
+    RunStalledError,
     SchemaVersionError,
     StateError,
     StateFormatError,
@@ -44,6 +45,8 @@ from ._exceptions import (
     StoreVersionError,
     TetherError,
     ToolCallInDoubtError,
+    ToolError,
+    ToolTimeoutError,
     UnknownAgentError,
     UnknownToolError,
     UserError,
@@ -59,6 +62,7 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    run_state_of,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .store import RunStore, SQLiteRunStore
@@ -89,6 +93,7 @@ __all__ = [
     "RunNotFoundError",
     "RunResult",
     "RunResultStreaming",
+    "RunStalledError",
     "RunState",
     "RunStore",
     "Runner",
@@ -108,11 +113,14 @@ __all__ = [
     "TetherError",
     "ToolApprovalItem",
     "ToolCallInDoubtError",
+    "ToolError",
+    "ToolTimeoutError",
     "UnknownAgentError",
     "UnknownToolError",
     "Usage",
     "UserError",
     "function_tool",
+    "run_state_of",
 ]
 
 for _name in __all__:

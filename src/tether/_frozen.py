@@ -68,20 +68,38 @@ class FrozenList(list[Any]):
         return (list, (list(self),))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None), FrozenDict, FrozenList})
+"""Types that need no freezing (already immutable, or already frozen)."""
+
+
 def freeze(value: Any, _depth: int = 0) -> Any:
     """``value`` with every dict and list in it made read-only (already frozen parts are kept).
 
     Raises ``ValueError`` for data nested deeper than ``MAX_DEPTH``; callers turn
     that into the error of their boundary.
     """
-    if isinstance(value, FrozenDict | FrozenList):
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    if _depth >= MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    # Most items are flat (a message with text content, a call, an output): they take one
+    # C-level copy instead of a call per value.
     if isinstance(value, dict):
-        if _depth >= MAX_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-        return FrozenDict({key: freeze(item, _depth + 1) for key, item in value.items()})
+        for item in value.values():
+            if type(item) not in _SCALARS:
+                return FrozenDict(
+                    {
+                        key: item if type(item) in _SCALARS else freeze(item, _depth + 1)
+                        for key, item in value.items()
+                    }
+                )
+        return FrozenDict(value)
     if isinstance(value, list | tuple):
-        if _depth >= MAX_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-        return FrozenList([freeze(item, _depth + 1) for item in value])
+        for item in value:
+            if type(item) not in _SCALARS:
+                return FrozenList(
+                    [item if type(item) in _SCALARS else freeze(item, _depth + 1) for item in value]
+                )
+        return FrozenList(value)
     return value

@@ -13,6 +13,7 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
 
     ApprovalRequested -> ApprovalDecided      (only if the call needs approval)
     ToolStarted -> ToolCompleted              (approved, or needing no approval)
+    ToolStarted -> ToolTimedOut               (ran past its timeout and was cancelled)
     ToolRejected                              (rejected: the model reads the message)
 
 ``ToolStarted`` is appended before the tool runs, so a call that started and
@@ -46,6 +47,7 @@ __all__ = [
     "ToolCompleted",
     "ToolRejected",
     "ToolStarted",
+    "ToolTimedOut",
     "events_adapter",
 ]
 
@@ -71,6 +73,9 @@ class RunStarted:
     """Chain each model call to the previous response on the server."""
     session_id: str | None = None
     """The session the run reads its history from and stores its items in, if any."""
+    rejection_message: str | None = None
+    """What the model reads for a rejected call whose decision has no message (``{tool}``
+    is the tool's name); ``None``: the default one."""
     kind: Literal["run_started"] = "run_started"
 
     def __post_init__(self) -> None:
@@ -84,6 +89,8 @@ class RunResumed:
 
     max_turns: int | None = None
     """A new turn budget, if one was given on resume; ``None`` keeps the budget."""
+    rejection_message: str | None = None
+    """A new rejection message, if one was given on resume; ``None`` keeps the run's."""
     kind: Literal["run_resumed"] = "run_resumed"
 
 
@@ -149,6 +156,21 @@ class ToolCompleted:
     call_id: str
     output: str
     kind: Literal["tool_completed"] = "tool_completed"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolTimedOut:
+    """A call ran past its timeout and was cancelled; ``output`` is what the model reads.
+
+    Like ``ToolCompleted`` it gives the call its output, but the tool did not
+    finish: it may have had part of its effects.
+    """
+
+    call_id: str
+    timeout: float
+    """The limit it ran past, in seconds."""
+    output: str
+    kind: Literal["tool_timed_out"] = "tool_timed_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +243,7 @@ Event = Annotated[
     | HandoffTaken
     | SessionSynced
     | RunCompleted
+    | ToolTimedOut
     | DoubtResolved,
     Field(discriminator="kind"),
 ]
@@ -240,6 +263,7 @@ EVENT_KINDS = frozenset(
         HandoffTaken,
         SessionSynced,
         RunCompleted,
+        ToolTimedOut,
         DoubtResolved,
     )
 )

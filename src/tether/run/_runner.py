@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
@@ -13,13 +14,17 @@ from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
+from ..sessions._identity import check_new_session, check_session
+from ..tools import OnTimeout, check_on_timeout, timeout_seconds
+from ._cancellation import attach_run_state
 from ._durable import Durable
 from ._journal import RunResumed, RunStarted
-from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
+from ._loop import Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
 from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
+from ._view import CallStatus
 
 if TYPE_CHECKING:
     from ..store import RunStore
@@ -46,6 +51,8 @@ class Runner:
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
         session: Session | None = None,
+        tool_timeout: float | timedelta | None = None,
+        on_tool_timeout: OnTimeout = "error_output",
         store: RunStore | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
@@ -53,11 +60,23 @@ class Runner:
         Pass a ``RunState`` as ``input`` to resume. The state's turn counter and
         ``max_turns`` budget carry over; a ``max_turns`` given on resume replaces
         the budget. ``rejection_message`` is what the model reads for a rejected
-        call whose decision has no message (``{tool}`` is replaced by its name).
+        call whose decision has no message (``{tool}`` is replaced by its name);
+        it belongs to the run and carries over too, and one given on resume
+        replaces it from then on.
 
         With a ``session``, the run starts from the session's items and stores
         every new item in it exactly once, across any number of interruptions
         and resumes; pass the session again (opened afresh is fine) on resume.
+
+        ``tool_timeout`` (seconds or a ``timedelta``) cancels an async tool call
+        that runs longer, for tools without their own ``timeout``;
+        ``on_tool_timeout`` says what a timeout does (``"error_output"``: the
+        model reads that the call did not finish; ``"raise"``: ``ToolTimeoutError``).
+
+        Cancelling the task that awaits this (``asyncio.timeout``, ``wait_for``)
+        cancels the tools that are running and re-raises the cancellation;
+        ``run_state_of(error)`` gives the state to resume, in which the calls
+        cut short are in doubt.
 
         With a ``store`` (``tether.store``), the run is kept there as it happens
         (``result.run_id`` names it): each tool call is recorded as started before
@@ -77,6 +96,8 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             session=session,
+            tool_timeout=tool_timeout,
+            on_tool_timeout=on_tool_timeout,
             store=store,
             stream=False,
         )
@@ -84,6 +105,10 @@ class Runner:
             await drive(run)
         except RunError as exc:
             exc.run_state = RunResult(run).to_state()
+            raise
+        except asyncio.CancelledError as exc:
+            if run.start is None:  # else the run never recorded its start: nothing to resume
+                attach_run_state(exc, RunResult(run).to_state())
             raise
         return RunResult(run)
 
@@ -101,6 +126,8 @@ class Runner:
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
         session: Session | None = None,
+        tool_timeout: float | timedelta | None = None,
+        on_tool_timeout: OnTimeout = "error_output",
         store: RunStore | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
@@ -125,6 +152,8 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             session=session,
+            tool_timeout=tool_timeout,
+            on_tool_timeout=on_tool_timeout,
             store=store,
             stream=True,
         )
@@ -164,11 +193,18 @@ def prepare(
     rejection_message: str | None,
     session: Session | None,
     stream: bool,
+    tool_timeout: float | timedelta | None = None,
+    on_tool_timeout: OnTimeout = "error_output",
     store: RunStore | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
         raise UserError(f"max_turns must be at least 1, got {max_turns}.")
+    try:
+        seconds = timeout_seconds(tool_timeout, "tool_timeout")
+        check_on_timeout(on_tool_timeout, "on_tool_timeout")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     server_managed = bool(previous_response_id or conversation_id or auto_previous_response_id)
     if session is not None and server_managed:
         raise UserError(
@@ -178,9 +214,10 @@ def prepare(
         )
     options = RunOptions(
         provider=model_provider or OpenAIProvider(),
-        rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
         stream=stream,
         session=session,
+        tool_timeout=seconds,
+        on_tool_timeout=on_tool_timeout,
         durable=None if store is None else Durable(store),
     )
     if isinstance(input, RunState):
@@ -189,7 +226,11 @@ def prepare(
                 "A resumed run keeps the conversation settings it started with; do not pass "
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
-        return _resume(agent, input, context, max_turns, options)
+        run = _resume(agent, input, context, max_turns, rejection_message or None, options)
+        _check_tools(run)
+        return run
+    if session is not None:
+        check_new_session(session)
     try:
         started = RunStarted(
             run_id=f"run_{uuid.uuid4().hex}",
@@ -200,6 +241,7 @@ def prepare(
             conversation_id=conversation_id,
             auto_previous_response_id=auto_previous_response_id,
             session_id=None if session is None else session.session_id,
+            rejection_message=rejection_message or None,
         )
     except ValueError as exc:
         raise UserError(f"The run's input cannot be used: {exc}.") from None
@@ -219,10 +261,11 @@ def _resume(
     state: RunState,
     context: Any,
     max_turns: int | None,
+    rejection_message: str | None,
     options: RunOptions,
 ) -> Run:
     journal = state._journal.copy()  # the run appends to its own copy
-    _check_session(journal.view.session_id, options.session)
+    check_session(journal.view.session_id, options.session)
     run = Run(
         root=state._agent,
         journal=journal,
@@ -231,19 +274,17 @@ def _resume(
         graph={**state._graph, **agent.graph()},
     )
     if journal.view.completed is None:
-        run.append(RunResumed(max_turns))
+        run.append(RunResumed(max_turns, rejection_message))
     return run
 
 
-def _check_session(recorded: str | None, session: Session | None) -> None:
-    if recorded is not None and session is None:
-        raise UserError(
-            f"This run stores its conversation in session {recorded!r}; pass that session "
-            "again on resume (Runner.run(agent, state, session=...)) so that what the run "
-            "adds is stored too."
-        )
-    if recorded and session is not None and session.session_id not in ("", recorded):
-        raise UserError(
-            f"This run belongs to session {recorded!r}, not {session.session_id!r}. "
-            "Resume it with the session it started with."
-        )
+def _check_tools(run: Run) -> None:
+    """Refuse, before anything runs, a call that was decided or started on a tool its agent
+    no longer has (for example an agent given without it on resume): the loop could not
+    carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
+    for call in run.view.calls.values():
+        if call.status in (CallStatus.NEW, CallStatus.DONE):
+            continue
+        owner = run.graph[call.agent]
+        if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
+            raise missing_tool_error(call, owner)

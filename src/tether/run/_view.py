@@ -36,6 +36,7 @@ from ._journal import (
     ToolCompleted,
     ToolRejected,
     ToolStarted,
+    ToolTimedOut,
 )
 
 __all__ = ["Call", "CallStatus", "RunView"]
@@ -121,6 +122,7 @@ class RunView:
         "items",
         "max_turns",
         "previous_response_id",
+        "rejection_message",
         "responses",
         "root_agent",
         "run_id",
@@ -160,6 +162,8 @@ class RunView:
         """Items before this index are known to the server-managed conversation."""
         self.completed: RunCompleted | None = None
         self.events = 0
+        self.rejection_message: str | None = None
+        """The run's message for rejected calls without one; ``None``: the default."""
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
@@ -231,10 +235,13 @@ class RunView:
         self.items = [*event.history, *event.input]
         self.input_start = self.session_upto = self.server_upto = len(event.history)
         self.generated_start = len(self.items)
+        self.rejection_message = event.rejection_message
 
     def _run_resumed(self, event: RunResumed) -> None:
         if event.max_turns is not None:
             self.max_turns = event.max_turns
+        if event.rejection_message is not None:
+            self.rejection_message = event.rejection_message
 
     def _model_responded(self, event: ModelResponded) -> None:
         self.turns += 1
@@ -285,7 +292,7 @@ class RunView:
     def _tool_started(self, event: ToolStarted) -> None:
         self._call(event.call_id, event.kind).started = True
 
-    def _tool_output(self, event: ToolCompleted | ToolRejected) -> None:
+    def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
         call = self._call(event.call_id, event.kind)
         if call.done:
             raise StateFormatError(
@@ -349,6 +356,7 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "handoff_taken": RunView._handoff_taken,
     "session_synced": RunView._session_synced,
     "run_completed": RunView._run_completed,
+    "tool_timed_out": RunView._tool_output,
     "doubt_resolved": RunView._doubt_resolved,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

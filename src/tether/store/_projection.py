@@ -23,6 +23,7 @@ from ..run._journal import (
     ToolCompleted,
     ToolRejected,
     ToolStarted,
+    ToolTimedOut,
 )
 
 __all__ = ["AddFlight", "AddPending", "Change", "Complete", "DropCall", "changes", "stored_status"]
@@ -73,7 +74,7 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             out.append(AddFlight(event.call_id, seq))
         elif isinstance(event, DoubtResolved):
             out.append(DropCall(event.call_id, "in_flight"))
-        elif isinstance(event, ToolCompleted | ToolRejected):
+        elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
             out.append(DropCall(event.call_id, "pending"))
             out.append(DropCall(event.call_id, "in_flight"))
         elif isinstance(event, RunCompleted):
