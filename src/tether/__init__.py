@@ -25,6 +25,8 @@ from ._exceptions import (
     AgentDefinitionError,
     DecisionMismatchError,
     MaxTurnsExceeded,
+    MCPServerError,
+    MissingExtraError,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
@@ -54,6 +56,7 @@ from .run import (
     ToolApprovalItem,
 )
 from .sessions import Session, SessionError, SQLiteSession
+from .shell import ShellTool
 from .tools import FunctionTool, function_tool
 
 __version__ = "0.1.0"
@@ -64,7 +67,9 @@ __all__ = [
     "AgentUpdatedEvent",
     "DecisionMismatchError",
     "FunctionTool",
+    "MCPServerError",
     "MaxTurnsExceeded",
+    "MissingExtraError",
     "Model",
     "ModelBehaviorError",
     "ModelNotAllowedError",
@@ -84,6 +89,7 @@ __all__ = [
     "SchemaVersionError",
     "Session",
     "SessionError",
+    "ShellTool",
     "StateError",
     "StateFormatError",
     "StateSignatureError",

@@ -257,6 +257,7 @@ def schema_tool(
     def call(ctx: RunContext[Any], /, **args: Any) -> Any:
         return function(ctx, args)
 
+    call.__wrapped__ = function  # type: ignore[attr-defined]  # who looks finds the real function
     return FunctionTool(
         name=name,
         description=description,

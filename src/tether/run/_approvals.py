@@ -22,6 +22,8 @@ class ToolApprovalItem:
     """The arguments exactly as the model wrote them (a JSON string)."""
     fingerprint: str
     """Binds a decision to this exact call: tool, call id and canonical arguments."""
+    server_name: str | None = None
+    """For a tool of an MCP server (``tether.mcp``), the server's name."""
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:

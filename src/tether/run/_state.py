@@ -30,6 +30,7 @@ from ._document import (
     verify,
 )
 from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
+from ._origins import with_origins
 from ._record import Journal
 from ._view import CallStatus, RunView
 
@@ -85,7 +86,7 @@ class RunState:
     @property
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a decision, in the order the model made them."""
-        return self._view.pending
+        return with_origins(self._view.pending, self._graph)
 
     @property
     def current_turn(self) -> int:

@@ -27,6 +27,7 @@ from ._journal import (
     ToolRejected,
 )
 from ._loop import Run, drive
+from ._origins import with_origins
 from ._result import RunResult
 
 __all__ = [
@@ -152,8 +153,13 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
         handoffs = run.graph[event.agent].handoff_tools
         return [_item_event(item, event.agent, handoffs) for item in event.output]
     if isinstance(event, ApprovalRequested):
-        approval = ToolApprovalItem(
-            event.agent, event.tool, event.call_id, event.arguments, event.fingerprint
+        [approval] = with_origins(
+            [
+                ToolApprovalItem(
+                    event.agent, event.tool, event.call_id, event.arguments, event.fingerprint
+                )
+            ],
+            run.graph,
         )
         return [RunItemEvent("approval_requested", approval, event.agent)]
     if isinstance(event, ToolCompleted | ToolRejected):
