@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._output import OutputType
+from .hosted import HostedTool
 from .models import Model, ModelSettings, ToolSpec
 from .tools import FunctionTool
 
@@ -47,8 +48,8 @@ class Agent(Generic[TContext]):
     """A ``Model``, or a model name resolved by the run's provider."""
     model_settings: ModelSettings = field(default_factory=ModelSettings)
     """Sampling settings for this agent's model calls."""
-    tools: list[FunctionTool] = field(default_factory=list)
-    """Tools the model may call."""
+    tools: list[FunctionTool | HostedTool] = field(default_factory=list)
+    """Tools the model may call: function tools (MCP, shell...) and hosted tools."""
     handoffs: list[Agent[Any]] = field(default_factory=list)
     """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``)."""
     output_type: Any = None
@@ -87,7 +88,7 @@ class Agent(Generic[TContext]):
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:
         """Function tool name to tool."""
-        return {tool.name: tool for tool in self.tools}
+        return {tool.name: tool for tool in self.tools if isinstance(tool, FunctionTool)}
 
     @cached_property
     def tool_specs(self) -> list[ToolSpec]:

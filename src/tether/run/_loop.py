@@ -187,6 +187,9 @@ async def _execute_tools(run: Run) -> None:
     for call in list(view.calls.values()):
         if call.status is CallStatus.DONE:
             continue
+        if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
+            _answer_hosted(run, call)
+            continue
         owner = run.graph[call.agent]
         if call.name in owner.handoff_tools:
             if call.status is CallStatus.NEW:
@@ -213,6 +216,20 @@ async def _execute_tools(run: Run) -> None:
             plan.append((call, tool))
     await _carry_out(run, plan)
     _take_handoffs(run, handoffs)
+
+
+def _answer_hosted(run: Run, call: Call) -> None:
+    """Ask for a decision on a hosted MCP call, and record it once taken: the fold sends it
+    back to the API as an ``mcp_approval_response`` item on the next model call."""
+    if call.status is CallStatus.NEW:
+        run.append(
+            ApprovalRequested(call.call_id, call.agent, call.name, call.arguments, call.fingerprint)
+        )
+    _apply_always(run, call)
+    if call.status is CallStatus.APPROVED:
+        run.append(ToolCompleted(call.call_id, "approved"))
+    elif call.status is CallStatus.REJECTED:
+        run.append(ToolRejected(call.call_id, _rejection(run, call)))
 
 
 def _apply_always(run: Run, call: Call) -> None:

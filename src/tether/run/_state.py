@@ -287,7 +287,7 @@ class RunState:
             owner = graph[call.agent]
             unresolved = call.status is not CallStatus.DONE
             known = call.name in owner.function_tools or call.name in owner.handoff_tools
-            if unresolved and not known:
+            if unresolved and not (known or call.hosted):
                 raise UnknownToolError(
                     f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
                     f"{owner.name!r} does not have. Give the agent that tool before resuming."

@@ -81,6 +81,19 @@ StreamEvent = RawResponseEvent | RunItemEvent | AgentUpdatedEvent
 
 _END = object()
 
+_HOSTED_CALLS = frozenset(
+    {
+        "web_search_call",
+        "file_search_call",
+        "code_interpreter_call",
+        "mcp_call",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "image_generation_call",
+    }
+)
+"""Output items of tools the API runs itself."""
+
 
 class RunResultStreaming(RunResult):
     """A run in progress. Iterate ``stream_events()``; afterwards it reads like a ``RunResult``.
@@ -164,8 +177,8 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
         return [RunItemEvent("approval_requested", approval, event.agent)]
     if isinstance(event, ToolCompleted | ToolRejected):
         call = run.view.calls[event.call_id]
-        output = {"type": "function_call_output", "call_id": event.call_id, "output": event.output}
-        return [RunItemEvent("tool_output", output, call.agent)]
+        # The item the fold just added: a function_call_output, or a hosted approval response.
+        return [RunItemEvent("tool_output", run.view.items[-1], call.agent)]
     if isinstance(event, HandoffTaken):
         item = {
             "call_id": event.call_id,
@@ -180,6 +193,8 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
 
 
 def _item_event(item: Item, agent: str, handoffs: dict[str, Agent[Any]]) -> RunItemEvent:
+    if item.get("type") in _HOSTED_CALLS:
+        return RunItemEvent("tool_called", item, agent)
     if item.get("type") == "function_call":
         name: RunItemName = "handoff_requested" if item.get("name") in handoffs else "tool_called"
         return RunItemEvent(name, item, agent)

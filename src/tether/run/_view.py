@@ -37,7 +37,22 @@ from ._journal import (
     ToolStarted,
 )
 
-__all__ = ["Call", "CallStatus", "RunView"]
+__all__ = ["HOSTED_APPROVAL_REQUEST", "Call", "CallStatus", "RunView", "hosted_approval_response"]
+
+HOSTED_APPROVAL_REQUEST = "mcp_approval_request"
+"""The item a Responses API hosted MCP server sends to ask approval for a call."""
+
+
+def hosted_approval_response(request_id: str, approved: bool, reason: str) -> Item:
+    """The input item that answers a hosted MCP approval request."""
+    item: Item = {
+        "type": "mcp_approval_response",
+        "approval_request_id": request_id,
+        "approve": approved,
+    }
+    if not approved and reason:
+        item["reason"] = reason
+    return item
 
 
 class CallStatus(enum.Enum):
@@ -70,7 +85,13 @@ class Call:
 
     @property
     def call_id(self) -> str:
-        return str(self.item["call_id"])
+        return str(self.item["id"] if self.hosted else self.item["call_id"])
+
+    @property
+    def hosted(self) -> bool:
+        """An approval the API asked for a hosted MCP call (``tether.hosted``); nothing runs
+        here, and the decision goes back as an ``mcp_approval_response`` item."""
+        return self.item.get("type") == HOSTED_APPROVAL_REQUEST
 
     @property
     def name(self) -> str:
@@ -98,8 +119,9 @@ class Call:
         return CallStatus.PENDING if self.requested is not None else CallStatus.NEW
 
     def approval_item(self) -> ToolApprovalItem:
+        server = str(self.item.get("server_label", "")) or None if self.hosted else None
         return ToolApprovalItem(
-            self.agent, self.name, self.call_id, self.arguments, self.fingerprint
+            self.agent, self.name, self.call_id, self.arguments, self.fingerprint, server
         )
 
 
@@ -232,9 +254,13 @@ class RunView:
         self.responses.append(event)
         self.calls = {}
         for item in event.output:
-            if item.get("type") != "function_call":
+            kind = item.get("type")
+            if kind == "function_call":
+                call_id = str(item.get("call_id", ""))
+            elif kind == HOSTED_APPROVAL_REQUEST:
+                call_id = str(item.get("id", ""))
+            else:
                 continue
-            call_id = str(item.get("call_id", ""))
             if call_id in self.calls:
                 raise StateFormatError(
                     f"journal[{self.events}]: the response has two calls with id {call_id!r}."
@@ -283,7 +309,11 @@ class RunView:
             )
         call.done = True
         call.output = event.output
-        self.items.append(function_call_output(event.call_id, event.output))
+        if call.hosted:
+            approved = isinstance(event, ToolCompleted)
+            self.items.append(hosted_approval_response(event.call_id, approved, event.output))
+        else:
+            self.items.append(function_call_output(event.call_id, event.output))
 
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
