@@ -18,6 +18,7 @@ from tether import (
     ModelSettings,
     RunContext,
     Runner,
+    ToolError,
     function_tool,
 )
 from tether.testing import ScriptedModel, message, tool_call
@@ -210,8 +211,9 @@ async def test_tool_error_formatter_is_configurable_and_none_raises() -> None:
 
     raising = function_tool(fail, error_formatter=None)
     model = ScriptedModel([tool_call("fail", {}, call_id="c2"), message("never")])
-    with pytest.raises(ValueError, match="nope"):
+    with pytest.raises(ToolError, match="raised ValueError: nope") as caught:
         await Runner.run(Agent(name="B", model=model, tools=[raising]), "go")
+    assert isinstance(caught.value.__cause__, ValueError)
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,13 @@ def test_human_in_the_loop_stream(tmp_path: Path) -> None:
     assert out.rstrip().endswith("Done!")
 
 
+def test_time_limits(tmp_path: Path) -> None:
+    out = run_example("time_limits.py", cwd=tmp_path)
+    assert "Tool said:    The tool check_stock did not finish within 0.2 s" in out
+    assert "Run cut off by the caller's deadline; state saved." in out
+    assert out.rstrip().endswith("Resumed:      Aisle 7 has 8.")
+
+
 def test_memory_session_hitl(tmp_path: Path) -> None:
     answers = "What cities does the Bay Bridge connect?\nAnd the weather there?\ny\nn\n\n"
     out = run_example("memory_session_hitl.py", "--db", "chat.db", stdin=answers, cwd=tmp_path)

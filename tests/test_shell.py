@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,11 +59,16 @@ def test_an_approved_command_runs_once_across_a_fresh_process(tmp_path: Path) ->
 
 
 def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended; only its entry is left
+    """Whether ``pid`` still runs; a SIGKILL is delivered asynchronously, so allow it a moment."""
+    for _ in range(100):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return False
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":  # a zombie has ended; only its entry is left
+            return False
+        time.sleep(0.05)
+    return True
 
 
 async def test_a_hung_command_is_killed_at_its_timeout_with_its_children(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ async def test_handoff_events() -> None:
     assert events[-1].agent_name == "Helper"  # type: ignore[union-attr]
 
 
-async def test_cancel_lets_a_running_tool_finish_and_the_state_resumes() -> None:
+async def test_cancel_after_turn_lets_a_running_tool_finish_and_the_state_resumes() -> None:
     started = asyncio.Event()
     release = asyncio.Event()
     ran: list[str] = []
@@ -114,7 +114,7 @@ async def test_cancel_lets_a_running_tool_finish_and_the_state_resumes() -> None
     result = Runner.run_streamed(agent, "go")
 
     await started.wait()
-    result.cancel()
+    result.cancel("after_turn")
     release.set()
     await collect(result)
 

@@ -33,12 +33,15 @@ from ._exceptions import (
     NotPendingError,
     ReadOnlyItemError,
     RunError,
+    RunStalledError,
     SchemaVersionError,
     StateError,
     StateFormatError,
     StateSignatureError,
     TetherError,
     ToolCallInDoubtError,
+    ToolError,
+    ToolTimeoutError,
     UnknownAgentError,
     UnknownToolError,
     UserError,
@@ -54,6 +57,7 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    run_state_of,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .shell import ShellTool
@@ -83,6 +87,7 @@ __all__ = [
     "RunItemEvent",
     "RunResult",
     "RunResultStreaming",
+    "RunStalledError",
     "RunState",
     "Runner",
     "SQLiteSession",
@@ -97,11 +102,14 @@ __all__ = [
     "TetherError",
     "ToolApprovalItem",
     "ToolCallInDoubtError",
+    "ToolError",
+    "ToolTimeoutError",
     "UnknownAgentError",
     "UnknownToolError",
     "Usage",
     "UserError",
     "function_tool",
+    "run_state_of",
 ]
 
 for _name in __all__:

@@ -11,6 +11,9 @@
     │   ├── ModelBehaviorError       the model answered something tether cannot use
     │   ├── ModelProviderError       the model's API failed (HTTP error, cut-off stream)
     │   ├── ToolCallInDoubtError     a tool started but its completion was never recorded
+    │   ├── ToolError                a tool with error_formatter=None raised
+    │   │   └── ToolTimeoutError     a tool ran past its timeout (when told to raise)
+    │   ├── RunStalledError          a step recorded nothing (it would repeat forever)
     │   └── MCPServerError           an MCP server cannot be reached, or its connection broke
     ├── SessionError                 a session store failed (tether.sessions; nothing was lost)
     │   └── MissingDependencyError   the backend's driver is not installed
@@ -43,12 +46,15 @@ __all__ = [
     "NotPendingError",
     "ReadOnlyItemError",
     "RunError",
+    "RunStalledError",
     "SchemaVersionError",
     "StateError",
     "StateFormatError",
     "StateSignatureError",
     "TetherError",
     "ToolCallInDoubtError",
+    "ToolError",
+    "ToolTimeoutError",
     "UnknownAgentError",
     "UnknownToolError",
     "UserError",
@@ -145,6 +151,75 @@ class MCPServerError(RunError):
     reached the server) unless its tool is idempotent or read-only; a call the
     server answered with an error is not this: the model reads that error.
     """
+
+
+class ToolError(RunError):
+    """A tool whose ``error_formatter`` is ``None`` raised; the original is ``__cause__``.
+
+    The journal holds the call's ``ToolStarted`` and no output: the call is in
+    doubt (it may have had part of its effects). Resuming the saved state runs
+    it again only if the tool is ``idempotent=True``; otherwise resuming raises
+    ``ToolCallInDoubtError``.
+    """
+
+    def __init__(self, tool_name: str, call_id: str, error: str = "an error") -> None:
+        self.tool_name = tool_name
+        self.call_id = call_id
+        self.error = error
+        super().__init__(
+            f"Tool {tool_name!r} (call {call_id!r}) raised {error}, and it has "
+            "error_formatter=None, so the run stopped (the original error is the __cause__). "
+            "The call is in doubt in error.run_state: resuming runs it again only if the "
+            "tool is idempotent=True. Give the tool an error_formatter to let the model "
+            "read its errors instead."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.tool_name, self.call_id, self.error))
+
+
+class ToolTimeoutError(ToolError):
+    """A tool ran past its timeout and the tool (or the run) says a timeout ends the run.
+
+    The call was cancelled and is recorded as timed out (``ToolTimedOut``), so
+    the saved state resumes: the model then reads that the call did not finish.
+    """
+
+    def __init__(self, tool_name: str, call_id: str, timeout: float) -> None:
+        self.tool_name = tool_name
+        self.call_id = call_id
+        self.error = f"no output within {timeout:g} s"
+        self.timeout = timeout
+        RunError.__init__(  # its own message, not ToolError's
+            self,
+            f"Tool {tool_name!r} (call {call_id!r}) did not finish within {timeout:g} s and "
+            "was cancelled; it may have had part of its effects. The run stopped because "
+            "the tool's on_timeout (or the run's on_tool_timeout) is 'raise'. Resuming "
+            "error.run_state lets the model read that the call timed out; raise the "
+            "timeout if the tool needs longer.",
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.tool_name, self.call_id, self.timeout))
+
+
+class RunStalledError(RunError):
+    """The run's next step recorded nothing, so taking it again would loop forever.
+
+    tether stops the run instead. This points at a state that does not fit the
+    agents it is resumed with, or at a bug in tether; please report it.
+    """
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__(
+            f"The run's step {step} recorded nothing and would repeat forever, so the run "
+            "stopped. Check that the agents given to resume are the ones the run was saved "
+            "with; if they are, this is a bug in tether: please report it with the state."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.step,))
 
 
 class StateError(TetherError):

@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeAlias, get_origin, get_type_hints, overload
+from datetime import timedelta
+from typing import Any, Literal, TypeAlias, get_origin, get_type_hints, overload
 
 import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -34,6 +36,7 @@ from .models import ToolSpec
 __all__ = [
     "FunctionTool",
     "NeedsApproval",
+    "OnTimeout",
     "ToolErrorFormatter",
     "default_tool_error_formatter",
     "function_tool",
@@ -47,6 +50,34 @@ NeedsApproval: TypeAlias = (
 
 ToolErrorFormatter: TypeAlias = Callable[[RunContext[Any], Exception], str]
 """Turns an exception raised by a tool into the output the model reads."""
+
+OnTimeout: TypeAlias = Literal["error_output", "raise"]
+"""What a call that runs past its timeout does to the run.
+
+``"error_output"``: the model reads that the call did not finish (and may have
+had effects) and the run goes on. ``"raise"``: the run stops with
+``ToolTimeoutError``, whose ``run_state`` resumes with that same output.
+"""
+
+_ON_TIMEOUT = ("error_output", "raise")
+
+
+def timeout_seconds(value: float | timedelta | None, what: str) -> float | None:
+    """``value`` as a positive, finite number of seconds; ``ValueError`` saying why not."""
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError(f"{what} must be seconds (a number) or a timedelta, got {value!r}.")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{what} must be a positive, finite duration, got {value!r}.")
+    return float(seconds)
+
+
+def check_on_timeout(value: Any, what: str) -> None:
+    """``ValueError`` unless ``value`` is an ``OnTimeout``."""
+    if value not in _ON_TIMEOUT:
+        raise ValueError(f"{what} must be 'error_output' or 'raise', got {value!r}.")
 
 
 def default_tool_error_formatter(ctx: RunContext[Any], error: Exception) -> str:
@@ -81,7 +112,12 @@ class FunctionTool:
     idempotent: bool = False
     """Whether running a call twice is harmless (lets a call left in doubt by a crash run again)."""
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter
-    """Formats exceptions for the model; ``None`` lets them end the run."""
+    """Formats exceptions for the model; ``None`` makes them end the run with ``ToolError``."""
+    timeout: float | None = None
+    """Seconds a call may run before it is cancelled (async tools only); ``None``: the run's
+    ``tool_timeout``, if any."""
+    on_timeout: OnTimeout | None = None
+    """What a timeout does to the run; ``None``: the run's ``on_tool_timeout``."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -168,6 +204,8 @@ def function_tool(
     strict: bool = True,
     idempotent: bool = False,
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+    timeout: float | timedelta | None = None,
+    on_timeout: OnTimeout | None = None,
 ) -> FunctionTool: ...
 
 
@@ -181,6 +219,8 @@ def function_tool(
     strict: bool = True,
     idempotent: bool = False,
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+    timeout: float | timedelta | None = None,
+    on_timeout: OnTimeout | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -193,12 +233,24 @@ def function_tool(
     strict: bool = True,
     idempotent: bool = False,
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+    timeout: float | timedelta | None = None,
+    on_timeout: OnTimeout | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
     ``name`` and ``description`` override the function's name and docstring.
     ``needs_approval`` is ``True``, ``False`` or a function ``(ctx, args, call_id)``
     returning a bool (sync or async) that decides per call.
+
+    ``timeout`` (seconds, or a ``timedelta``) cancels a call that runs longer;
+    it overrides the run's ``tool_timeout``. Only an async function can be
+    cancelled, so a timeout on a sync function is refused: make it async (for
+    blocking code, ``await asyncio.to_thread(...)``, knowing that the thread
+    itself runs on after a timeout). ``on_timeout`` overrides the run's
+    ``on_tool_timeout`` (see ``OnTimeout``).
+
+        @function_tool(timeout=30, on_timeout="raise")
+        async def transfer(account: str, amount: int) -> str: ...
     """
 
     def build(f: Callable[..., Any]) -> FunctionTool:
@@ -208,6 +260,18 @@ def function_tool(
             raise AgentDefinitionError(
                 f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
                 f"got {needs_approval!r}."
+            )
+        try:
+            seconds = timeout_seconds(timeout, "timeout")
+            if on_timeout is not None:
+                check_on_timeout(on_timeout, "on_timeout")
+        except ValueError as exc:
+            raise AgentDefinitionError(f"Tool {name or f.__name__!r}: {exc}") from None
+        if seconds is not None and not _is_async(f):
+            raise AgentDefinitionError(
+                f"Tool {name or f.__name__!r} has a timeout but is a sync function, which "
+                "cannot be interrupted. Make it async (for blocking code, await "
+                "asyncio.to_thread(...)) to give it a timeout."
             )
         doc = docstring_parser.parse(inspect.getdoc(f) or "")
         takes_context, args_model = _args_model(f, doc)
@@ -223,6 +287,8 @@ def function_tool(
             strict=strict,
             idempotent=idempotent,
             error_formatter=error_formatter,
+            timeout=seconds,
+            on_timeout=on_timeout,
         )
 
     return build if fn is None else build(fn)
@@ -269,6 +335,12 @@ def schema_tool(
         strict=strict,
         idempotent=idempotent,
         error_formatter=error_formatter,
+    )
+
+
+def _is_async(f: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(
+        getattr(f, "__call__", None)  # noqa: B004 - an object with an async __call__
     )
 
 

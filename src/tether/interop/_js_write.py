@@ -28,6 +28,7 @@ from ..run import (
     ToolCompleted,
     ToolRejected,
     ToolStarted,
+    ToolTimedOut,
 )
 from ._errors import InteropError
 from ._js_fingerprint import WRITTEN_VERSION, function_state_key, js_handoff_name
@@ -59,7 +60,7 @@ class _Turn:
     """The response's output in the TypeScript shape (handoff calls renamed)."""
     handoffs: dict[str, Agent[Any]] = field(default_factory=dict)
     """Handoff call id to target agent."""
-    outputs: list[ToolCompleted | ToolRejected] = field(default_factory=list)
+    outputs: list[ToolCompleted | ToolRejected | ToolTimedOut] = field(default_factory=list)
     requested: dict[str, ApprovalRequested] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
@@ -116,7 +117,7 @@ class _Writer:
                 self.decisions.append((requests[event.call_id], event))
             elif isinstance(event, ToolStarted):
                 self.turns[-1].started.add(event.call_id)
-            elif isinstance(event, ToolCompleted | ToolRejected):
+            elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
                 self.turns[-1].outputs.append(event)
             elif isinstance(event, HandoffTaken):
                 self.turns[-1].taken.add(event.call_id)

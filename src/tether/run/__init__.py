@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._approvals import ToolApprovalItem
+from ._cancellation import run_state_of
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
     ApprovalDecided,
@@ -17,6 +18,7 @@ from ._journal import (
     ToolCompleted,
     ToolRejected,
     ToolStarted,
+    ToolTimedOut,
 )
 from ._loop import DEFAULT_REJECTION_MESSAGE
 from ._result import RunResult
@@ -56,4 +58,6 @@ __all__ = [
     "ToolCompleted",
     "ToolRejected",
     "ToolStarted",
+    "ToolTimedOut",
+    "run_state_of",
 ]

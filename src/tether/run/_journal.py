@@ -13,6 +13,7 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
 
     ApprovalRequested -> ApprovalDecided      (only if the call needs approval)
     ToolStarted -> ToolCompleted              (approved, or needing no approval)
+    ToolStarted -> ToolTimedOut               (ran past its timeout and was cancelled)
     ToolRejected                              (rejected: the model reads the message)
 
 ``ToolStarted`` is appended before the tool runs, so a call that started and
@@ -45,6 +46,7 @@ __all__ = [
     "ToolCompleted",
     "ToolRejected",
     "ToolStarted",
+    "ToolTimedOut",
     "events_adapter",
 ]
 
@@ -151,6 +153,21 @@ class ToolCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolTimedOut:
+    """A call ran past its timeout and was cancelled; ``output`` is what the model reads.
+
+    Like ``ToolCompleted`` it gives the call its output, but the tool did not
+    finish: it may have had part of its effects.
+    """
+
+    call_id: str
+    timeout: float
+    """The limit it ran past, in seconds."""
+    output: str
+    kind: Literal["tool_timed_out"] = "tool_timed_out"
+
+
+@dataclass(frozen=True, slots=True)
 class ToolRejected:
     """A call was rejected and never ran; ``output`` is the rejection the model reads."""
 
@@ -199,7 +216,8 @@ Event = Annotated[
     | ToolRejected
     | HandoffTaken
     | SessionSynced
-    | RunCompleted,
+    | RunCompleted
+    | ToolTimedOut,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -218,6 +236,7 @@ EVENT_KINDS = frozenset(
         HandoffTaken,
         SessionSynced,
         RunCompleted,
+        ToolTimedOut,
     )
 )
 """The ``kind`` of every event type."""

@@ -12,16 +12,25 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext
-from .._exceptions import MaxTurnsExceeded, ModelBehaviorError, ToolCallInDoubtError
+from .._exceptions import (
+    MaxTurnsExceeded,
+    ModelBehaviorError,
+    RunError,
+    RunStalledError,
+    ToolCallInDoubtError,
+    ToolError,
+    ToolTimeoutError,
+    UnknownToolError,
+)
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
-from ..tools import FunctionTool, ToolArgumentsError
+from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -34,17 +43,34 @@ from ._journal import (
     ToolCompleted,
     ToolRejected,
     ToolStarted,
+    ToolTimedOut,
 )
 from ._record import Journal
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
 from ._view import Call, CallStatus, RunView
 
-__all__ = ["DEFAULT_REJECTION_MESSAGE", "Run", "RunOptions", "drive"]
+__all__ = [
+    "DEFAULT_REJECTION_MESSAGE",
+    "Run",
+    "RunOptions",
+    "StopMode",
+    "drive",
+    "missing_tool_error",
+]
 
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
 """What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
 
+TIMEOUT_MESSAGE = (
+    "The tool {tool} did not finish within {timeout:g} s and was cancelled. It may have "
+    "had part of its effects; check before calling it again."
+)
+"""What the model reads for a call that ran past its timeout."""
+
 Sink = Callable[[Event | _ModelStreamEvent], None]
+
+StopMode = Literal["immediate", "after_turn"]
+"""How a cancelled run stops: at once, or once the current turn's model call and tools end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +81,10 @@ class RunOptions:
     rejection_message: str = DEFAULT_REJECTION_MESSAGE
     stream: bool = False
     session: Session | None = None
+    tool_timeout: float | None = None
+    """Seconds an async tool call may run, for tools without their own ``timeout``."""
+    on_tool_timeout: OnTimeout = "error_output"
+    """What a timeout does, for tools without their own ``on_timeout``."""
 
 
 @dataclass(slots=True)
@@ -93,10 +123,14 @@ class Run:
         return model
 
 
-async def drive(run: Run) -> None:
+async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> None:
     """Take steps until the run finishes or waits for a human.
 
     After every step the session (if any) receives the items it has not stored.
+    ``stop`` is asked before each step whether the run was asked to stop: on
+    ``"after_turn"`` the run ends before its next model call; on ``"immediate"``
+    (asked before the run got going) before anything else runs. A run stopped
+    while a step is under way is stopped by cancelling its task instead.
     """
     if run.start is not None:
         session = run.options.session
@@ -109,11 +143,19 @@ async def drive(run: Run) -> None:
     await _sync_session(run)
     while True:
         step = decide(run.view, run.agent)
+        if isinstance(step, CallModel | ExecuteTools) and stop is not None:
+            mode = stop()
+            if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
+                return
+        recorded = len(run.journal)
         if isinstance(step, CallModel):
             await _call_model(run)
         elif isinstance(step, ExecuteTools):
             await _execute_tools(run)
-        elif isinstance(step, Finish):
+        if isinstance(step, CallModel | ExecuteTools) and len(run.journal) == recorded:
+            # Such a step would be decided again from the same journal, forever.
+            raise RunStalledError(type(step).__name__)
+        if isinstance(step, Finish):
             _finish(run, step)
         await _sync_session(run)
         if isinstance(step, Finish | Done | Interrupt):
@@ -197,8 +239,9 @@ async def _execute_tools(run: Run) -> None:
             continue
         tool = owner.function_tools.get(call.name)
         if tool is None:
-            if call.status is CallStatus.NEW:
-                run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
+            if call.status is not CallStatus.NEW:
+                raise missing_tool_error(call, owner)
+            run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
             run.append(
@@ -263,7 +306,11 @@ async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:
 
 
 async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> None:
-    """Run the approved calls (concurrently) and record every output in call order."""
+    """Run the approved calls (concurrently) and record every known output in call order.
+
+    A cancelled run records the calls that finished and leaves the ones it
+    cancelled in doubt (started, no output), then goes on being cancelled.
+    """
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
@@ -271,28 +318,53 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
         run.append(ToolStarted(call.call_id))
     results, cancelled = await _run_calls(run, to_run)
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
-    failure: BaseException | None = None
-    for call, planned in plan:
-        if planned is None:
+    failure: RunError | None = None
+    for call, tool in plan:
+        if tool is None:
             run.append(ToolRejected(call.call_id, _rejection(run, call)))
             continue
         result = outputs[call.call_id]
-        if isinstance(result, BaseException):
-            failure = failure or result  # the call stays in doubt: it may have had effects
-        else:
+        if isinstance(result, str):
             run.append(ToolCompleted(call.call_id, result))
-    if cancelled:
-        raise asyncio.CancelledError
+        elif isinstance(result, _TimedOut):
+            message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
+            run.append(ToolTimedOut(call.call_id, result.seconds, message))
+            if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
+                failure = failure or ToolTimeoutError(call.name, call.call_id, result.seconds)
+        elif isinstance(result, RunError):  # tether's own (an MCP server gone): as it is
+            failure = failure or result  # the call stays in doubt all the same
+        elif isinstance(result, BaseException):
+            # The call stays in doubt: it may have had part of its effects.
+            error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
+            error.__cause__ = result
+            failure = failure or error
+    if cancelled is not None:
+        raise cancelled
     if failure is not None:
         raise failure
 
 
+@dataclass(frozen=True, slots=True)
+class _TimedOut:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancelled:
+    """Cancelled with the run: no output is known, so the call stays in doubt."""
+
+
 async def _run_calls(
     run: Run, to_run: list[tuple[Call, FunctionTool]]
-) -> tuple[list[str | BaseException], bool]:
-    """Each call's output (or the exception it raised), and whether the run was cancelled."""
-    results: list[str | BaseException] = []
-    waiting: dict[int, Awaitable[str]] = {}
+) -> tuple[list[str | BaseException | _TimedOut | _Cancelled], asyncio.CancelledError | None]:
+    """Each call's outcome, and the cancellation that stopped the run, if one did.
+
+    Async tools run together, each within its timeout. If the run is cancelled
+    meanwhile, the tools still running are cancelled too (a hung tool must not
+    hold the run), and the outcomes known by then are returned with it.
+    """
+    results: list[str | BaseException | _TimedOut | _Cancelled] = []
+    waiting: dict[int, asyncio.Task[str | _TimedOut]] = {}
     for index, (call, tool) in enumerate(to_run):
         try:
             output = tool.start(run.ctx, call.arguments)
@@ -301,20 +373,49 @@ async def _run_calls(
             continue
         results.append(output if isinstance(output, str) else "")
         if not isinstance(output, str):
-            waiting[index] = output
+            timeout = tool.timeout if tool.timeout is not None else run.options.tool_timeout
+            waiting[index] = asyncio.ensure_future(_within(output, timeout))
     if not waiting:
-        return results, False  # sync tools only: done without a pass of the event loop
-    # Async tools run together, and once started they finish and are recorded even if the
-    # run is cancelled meanwhile, so a cancelled run leaves no call in doubt that need not be.
-    cancelled = False
-    work = asyncio.ensure_future(asyncio.gather(*waiting.values(), return_exceptions=True))
+        return results, None  # sync tools only: done without a pass of the event loop
+    cancelled: asyncio.CancelledError | None = None
     try:
-        finished = await asyncio.shield(work)
-    except asyncio.CancelledError:
-        finished, cancelled = await work, True
-    for index, result in zip(waiting, finished, strict=True):
-        results[index] = result
+        await asyncio.wait(waiting.values())
+    except asyncio.CancelledError as exc:
+        cancelled = exc
+        for task in waiting.values():
+            task.cancel()
+        await asyncio.wait(waiting.values())
+    for index, task in waiting.items():
+        if task.cancelled():
+            # A tool that cancelled itself while the run went on is a failure like any other.
+            results[index] = _Cancelled() if cancelled else asyncio.CancelledError()
+        elif (error := task.exception()) is not None:
+            results[index] = error
+        else:
+            results[index] = task.result()
     return results, cancelled
+
+
+async def _within(pending: Awaitable[str], seconds: float | None) -> str | _TimedOut:
+    if seconds is None:
+        return await pending
+    try:
+        async with asyncio.timeout(seconds) as scope:
+            return await pending
+    except TimeoutError:
+        if scope.expired():
+            return _TimedOut(seconds)
+        raise  # the tool's own TimeoutError (it has no error formatter)
+
+
+def missing_tool_error(call: Call, owner: Agent[Any]) -> UnknownToolError:
+    """The error for a call, already decided or started, whose tool its agent no longer has."""
+    known = ", ".join(sorted([*owner.function_tools, *owner.handoff_tools])) or "none"
+    return UnknownToolError(
+        f"Call {call.call_id!r} of tool {call.name!r} is {call.status.value}, but agent "
+        f"{owner.name!r} has no tool {call.name!r} now (its tools: {known}). Resume with "
+        "the agent that has the tool; nothing was run."
+    )
 
 
 def _take_handoffs(run: Run, handoffs: list[Call]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from .._agent import Agent
@@ -13,12 +14,15 @@ from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
+from ..tools import OnTimeout, check_on_timeout, timeout_seconds
+from ._cancellation import attach_run_state
 from ._journal import RunResumed, RunStarted
-from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive
+from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
 from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
+from ._view import CallStatus
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
 
@@ -42,6 +46,8 @@ class Runner:
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
         session: Session | None = None,
+        tool_timeout: float | timedelta | None = None,
+        on_tool_timeout: OnTimeout = "error_output",
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -53,6 +59,16 @@ class Runner:
         With a ``session``, the run starts from the session's items and stores
         every new item in it exactly once, across any number of interruptions
         and resumes; pass the session again (opened afresh is fine) on resume.
+
+        ``tool_timeout`` (seconds or a ``timedelta``) cancels an async tool call
+        that runs longer, for tools without their own ``timeout``;
+        ``on_tool_timeout`` says what a timeout does (``"error_output"``: the
+        model reads that the call did not finish; ``"raise"``: ``ToolTimeoutError``).
+
+        Cancelling the task that awaits this (``asyncio.timeout``, ``wait_for``)
+        cancels the tools that are running and re-raises the cancellation;
+        ``run_state_of(error)`` gives the state to resume, in which the calls
+        cut short are in doubt.
         """
         run = prepare(
             agent,
@@ -65,12 +81,18 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             session=session,
+            tool_timeout=tool_timeout,
+            on_tool_timeout=on_tool_timeout,
             stream=False,
         )
         try:
             await drive(run)
         except RunError as exc:
             exc.run_state = RunResult(run).to_state()
+            raise
+        except asyncio.CancelledError as exc:
+            if run.start is None:  # else the run never recorded its start: nothing to resume
+                attach_run_state(exc, RunResult(run).to_state())
             raise
         return RunResult(run)
 
@@ -88,6 +110,8 @@ class Runner:
         auto_previous_response_id: bool = False,
         rejection_message: str | None = None,
         session: Session | None = None,
+        tool_timeout: float | timedelta | None = None,
+        on_tool_timeout: OnTimeout = "error_output",
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -111,6 +135,8 @@ class Runner:
             auto_previous_response_id=auto_previous_response_id,
             rejection_message=rejection_message,
             session=session,
+            tool_timeout=tool_timeout,
+            on_tool_timeout=on_tool_timeout,
             stream=True,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -149,10 +175,17 @@ def prepare(
     rejection_message: str | None,
     session: Session | None,
     stream: bool,
+    tool_timeout: float | timedelta | None = None,
+    on_tool_timeout: OnTimeout = "error_output",
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
         raise UserError(f"max_turns must be at least 1, got {max_turns}.")
+    try:
+        seconds = timeout_seconds(tool_timeout, "tool_timeout")
+        check_on_timeout(on_tool_timeout, "on_tool_timeout")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     server_managed = bool(previous_response_id or conversation_id or auto_previous_response_id)
     if session is not None and server_managed:
         raise UserError(
@@ -165,6 +198,8 @@ def prepare(
         rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
         stream=stream,
         session=session,
+        tool_timeout=seconds,
+        on_tool_timeout=on_tool_timeout,
     )
     if isinstance(input, RunState):
         if server_managed:
@@ -172,7 +207,9 @@ def prepare(
                 "A resumed run keeps the conversation settings it started with; do not pass "
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
-        return _resume(agent, input, context, max_turns, options)
+        run = _resume(agent, input, context, max_turns, options)
+        _check_tools(run)
+        return run
     try:
         started = RunStarted(
             run_id=f"run_{uuid.uuid4().hex}",
@@ -216,6 +253,18 @@ def _resume(
     if journal.view.completed is None:
         run.append(RunResumed(max_turns))
     return run
+
+
+def _check_tools(run: Run) -> None:
+    """Refuse, before anything runs, a call that was decided or started on a tool its agent
+    no longer has (for example an agent given without it on resume): the loop could not
+    carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
+    for call in run.view.calls.values():
+        if call.status in (CallStatus.NEW, CallStatus.DONE):
+            continue
+        owner = run.graph[call.agent]
+        if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
+            raise missing_tool_error(call, owner)
 
 
 def _check_session(recorded: str | None, session: Session | None) -> None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import RunError
+from .._exceptions import RunError, UserError
 from ..items import Item
 from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
 from ._approvals import ToolApprovalItem
+from ._cancellation import attach_run_state
 from ._journal import (
     ApprovalRequested,
     Event,
@@ -25,8 +26,9 @@ from ._journal import (
     ModelResponded,
     ToolCompleted,
     ToolRejected,
+    ToolTimedOut,
 )
-from ._loop import Run, drive
+from ._loop import Run, StopMode, drive
 from ._origins import with_origins
 from ._result import RunResult
 
@@ -106,7 +108,8 @@ class RunResultStreaming(RunResult):
         super().__init__(run)
         self._queue = queue
         self._task: asyncio.Task[None] | None = None
-        self._cancel_requested = False
+        self._began = False
+        self._stop: StopMode | None = None
 
     @property
     def is_complete(self) -> bool:
@@ -115,33 +118,65 @@ class RunResultStreaming(RunResult):
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._drive())
+        # A callback, not a ``finally`` in ``_drive``: a task cancelled before it ever ran
+        # never enters its coroutine, and the stream must end all the same.
+        self._task.add_done_callback(lambda _: self._queue.put_nowait(_END))
 
     async def _drive(self) -> None:
+        self._began = True
         try:
-            await drive(self._run)
+            await drive(self._run, lambda: self._stop)
         except RunError as exc:
             exc.run_state = self.to_state()  # as Runner.run does
             raise
-        finally:
-            self._queue.put_nowait(_END)
 
     async def stream_events(self) -> AsyncIterator[StreamEvent]:
-        """Events in the order they happen; raises the run's error, if it failed, at the end."""
-        while (event := await self._queue.get()) is not _END:
-            assert isinstance(event, RawResponseEvent | RunItemEvent | AgentUpdatedEvent)
-            yield event
-        assert self._task is not None
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            if not self._cancel_requested:
-                raise
+        """Events in the order they happen; raises the run's error, if it failed, at the end.
 
-    def cancel(self) -> None:
-        """Stop the run. A tool already running completes and is recorded; the state resumes."""
-        self._cancel_requested = True
-        if self._task is not None and not self._task.done():
+        If the task iterating is cancelled (for example by ``asyncio.timeout``),
+        the run is cancelled too, at once, and the cancellation goes on with
+        ``run_state_of(error)`` giving the state.
+        """
+        try:
+            while (event := await self._queue.get()) is not _END:
+                assert isinstance(event, RawResponseEvent | RunItemEvent | AgentUpdatedEvent)
+                yield event
+        except asyncio.CancelledError as exc:
+            await self._stop_at_once()
+            if self._run.start is None:  # else the run never recorded its start
+                attach_run_state(exc, self.to_state())
+            raise
+        assert self._task is not None and self._task.done()
+        if self._task.cancelled():
+            if self._stop is None:  # cancelled by someone else than ``cancel()``
+                raise asyncio.CancelledError
+            return
+        self._task.result()  # the run's error, if it failed
+
+    def cancel(self, mode: StopMode = "immediate") -> None:
+        """Stop the run; the stream then ends and ``to_state()`` resumes it.
+
+        ``"immediate"``: tools that are running are cancelled, and a call cut
+        short is left in doubt (started, no output: it may have had effects; it
+        runs again on resume only if the tool is idempotent). ``"after_turn"``:
+        the current turn (its model call and its tools) finishes and is recorded,
+        and the run stops before the next model call. Either way, cancelling
+        before ``stream_events()`` is iterated ends the stream at once.
+        """
+        if mode not in ("immediate", "after_turn"):
+            raise UserError(f"cancel mode must be 'immediate' or 'after_turn', got {mode!r}.")
+        if self._stop != "immediate":
+            self._stop = mode
+        # A run that has not begun stops at its first step, after recording its start,
+        # so its state is a valid one; a run under way is stopped where it is.
+        began = self._began and self._run.start is None
+        if mode == "immediate" and began and self._task is not None and not self._task.done():
             self._task.cancel()
+
+    async def _stop_at_once(self) -> None:
+        self.cancel("immediate")
+        if self._task is not None:
+            await asyncio.wait([self._task])
 
 
 def attach_stream(run: Run, queue: asyncio.Queue[object]) -> None:
@@ -175,7 +210,7 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
             run.graph,
         )
         return [RunItemEvent("approval_requested", approval, event.agent)]
-    if isinstance(event, ToolCompleted | ToolRejected):
+    if isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
         call = run.view.calls[event.call_id]
         # The item the fold just added: a function_call_output, or a hosted approval response.
         return [RunItemEvent("tool_output", run.view.items[-1], call.agent)]

@@ -35,6 +35,7 @@ from ._journal import (
     ToolCompleted,
     ToolRejected,
     ToolStarted,
+    ToolTimedOut,
 )
 
 __all__ = ["HOSTED_APPROVAL_REQUEST", "Call", "CallStatus", "RunView", "hosted_approval_response"]
@@ -301,7 +302,7 @@ class RunView:
     def _tool_started(self, event: ToolStarted) -> None:
         self._call(event.call_id, event.kind).started = True
 
-    def _tool_output(self, event: ToolCompleted | ToolRejected) -> None:
+    def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
         call = self._call(event.call_id, event.kind)
         if call.done:
             raise StateFormatError(
@@ -350,5 +351,6 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "handoff_taken": RunView._handoff_taken,
     "session_synced": RunView._session_synced,
     "run_completed": RunView._run_completed,
+    "tool_timed_out": RunView._tool_output,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""
