@@ -112,4 +112,11 @@ if __name__ == "__main__":
     parser.add_argument("--scripted", action="store_true", help="use a scripted model")
     args = parser.parse_args()
     answer = True if args.yes else False if args.no else None
-    asyncio.run(main(answer, args.state_file, args.scripted))
+    try:
+        asyncio.run(main(answer, args.state_file, args.scripted))
+    except EOFError:
+        # No one to answer (stdin closed): one line, not a traceback; the state file stays.
+        raise SystemExit(
+            f"Input ended before an answer (y/n) was given; the paused run is in "
+            f"{args.state_file}. Answer at the prompt, or pass --yes or --no."
+        ) from None

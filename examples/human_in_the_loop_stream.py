@@ -88,4 +88,11 @@ if __name__ == "__main__":
     choice.add_argument("--no", action="store_true", help="reject without asking")
     parser.add_argument("--events", action="store_true", help="print each run item event")
     args = parser.parse_args()
-    asyncio.run(main(True if args.yes else False if args.no else None, args.events))
+    try:
+        asyncio.run(main(True if args.yes else False if args.no else None, args.events))
+    except EOFError:
+        # No one to answer (stdin closed): one line, not a traceback.
+        raise SystemExit(
+            "Input ended before an answer (y/n) was given. Answer at the prompt, or pass "
+            "--yes or --no."
+        ) from None

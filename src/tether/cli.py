@@ -2,20 +2,33 @@
 
 tether demo [--model local|NAME|PATH.gguf] [--yes|--no] [--state-file result.json]
 tether state convert --from openai-js --to tether --agent app:agent IN OUT
+tether --version
+
+Every failure ends the same way: one line ``tether: <what went wrong and what
+to do>`` on stderr and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+from . import __version__
+from ._exceptions import TetherError
+
+__all__ = ["fail", "main"]
+
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+"""What shells report for a command stopped with Ctrl-C (128 + SIGINT)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tether", description="tether: agent runs that pause for human decisions."
     )
+    parser.add_argument("--version", action="version", version=f"tether {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
@@ -37,15 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: str, status: int = EXIT_FAILURE) -> int:
+    """Print ``tether: message`` as one line on stderr; returns ``status`` to exit with."""
+    print(f"tether: {' '.join(message.split())}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from . import _demo
+    try:
+        if args.command == "demo":
+            from . import _demo
 
-        return _demo.main(args)
-    if args.command == "state":
-        return int(args.func(args))
+            return _demo.main(args)
+        if args.command == "state":
+            return int(args.func(args))
+    except KeyboardInterrupt:
+        return fail("interrupted.", EXIT_INTERRUPTED)
+    except EOFError:
+        return fail("input ended before an answer was given.")
+    # The commands report their own failures with context (which file, which answer);
+    # these are the backstop, so that no failure a user can meet ends in a traceback.
+    except TetherError as exc:
+        return fail(str(exc))
+    except UnicodeDecodeError as exc:
+        return fail(f"input is not UTF-8 text ({exc.reason}); give a JSON file.")
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        return fail(f"cannot access{where}: {exc.strerror or exc}.")
     raise AssertionError(args.command)  # argparse refuses unknown commands
 
 

@@ -1,8 +1,16 @@
-"""Every state written by @openai/agents-core 0.20.0 in shared/fixtures imports or is refused
-with an error that says why."""
+"""Every state written by @openai/agents-core (0.20.0, and 0.18.0 for the older schema) in
+tests/fixtures/openai_agents_js imports or is refused with an error that says why.
+
+The fixtures are made by the real packages: scripts/interop/make_openai_js_fixtures.py
+runs interop/js/fixtures.mjs on each pinned version, and the last test here checks that
+it still writes what is committed.
+"""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +19,9 @@ from tether import Agent, Runner, StateFormatError, UnknownAgentError, function_
 from tether.interop import InteropError, from_openai_js
 from tether.testing import ScriptedModel, message
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-JS_FIXTURES = FIXTURES / "openai-agents-js-0.20.0"
+ROOT = Path(__file__).resolve().parents[2]
+JS_FIXTURES = ROOT / "tests" / "fixtures" / "openai_agents_js"
+SCRIPT = ROOT / "scripts" / "interop" / "make_openai_js_fixtures.py"
 
 ran: list[str] = []
 
@@ -33,23 +42,21 @@ def graph(model: ScriptedModel) -> dict[str, Agent[None]]:
 # fixture file -> (root agent, pending call ids, final output after approving them)
 IMPORTED = {
     "interrupted.json": ("Weather agent", ["call_1"], "Done."),
-    "interrupted_no_tracing.v1.22.json": ("Weather agent", ["call_1"], "Done."),
-    "after_approve_before_resume.v1.22.json": ("Weather agent", [], "Done."),
-    "after_approve_always.v1.22.json": ("Weather agent", [], "Done."),
-    "after_reject_always_with_message.v1.22.json": ("Weather agent", [], "Done."),
-    "handoff_then_interrupted.v1.22.json": ("Triage", ["call_w"], "Done."),
-    "final_after_resume.v1.22.json": ("Weather agent", [], "It is 20C in Oakland."),
+    "interrupted_no_tracing.json": ("Weather agent", ["call_1"], "Done."),
+    "after_approve_before_resume.json": ("Weather agent", [], "Done."),
+    "after_approve_always.json": ("Weather agent", [], "Done."),
+    "after_reject_always_with_message.json": ("Weather agent", [], "Done."),
+    "handoff_then_interrupted.json": ("Triage", ["call_w"], "Done."),
+    "final_after_resume.json": ("Weather agent", [], "It is 20C in Oakland."),
 }
 REFUSED = {
-    "hosted_mcp_interrupted.v1.22.json": "hosted MCP server 'deepwiki' (tool 'ask_question')",
-    "nested_agent_as_tool_interrupted.v1.22.json": "pendingAgentToolRuns: a nested agent-as-tool",
-    "interrupted_written_by_0.18.0.v1.20.json": "initialInputGuardrailsCompleted",
+    "hosted_mcp_interrupted.json": "hosted MCP server 'deepwiki' (tool 'ask_question')",
+    "nested_agent_as_tool_interrupted.json": "pendingAgentToolRuns: a nested agent-as-tool",
+    "interrupted_written_by_0.18.0.json": "initialInputGuardrailsCompleted",
 }
 
 
 def test_every_fixture_is_covered() -> None:
-    if not JS_FIXTURES.is_dir():
-        pytest.fail(f"{JS_FIXTURES} is missing; the tests expect shared/ beside the repository.")
     assert sorted(p.name for p in JS_FIXTURES.glob("*.json")) == sorted({**IMPORTED, **REFUSED})
 
 
@@ -68,7 +75,7 @@ async def test_fixture_imports_and_resumes(name: str) -> None:
     result = await Runner.run(root, state)
     assert result.final_output == final
     rejected = "reject" in name
-    if name == "final_after_resume.v1.22.json":
+    if name == "final_after_resume.json":
         assert ran == [] and model.requests == []  # complete: nothing runs again
     else:
         assert ran == ([] if rejected else ["Oakland"])
@@ -86,7 +93,7 @@ def test_fixture_is_refused_saying_why(name: str) -> None:
 
 
 def test_tools_and_agents_are_resolved_against_the_graph() -> None:
-    text = (JS_FIXTURES / "handoff_then_interrupted.v1.22.json").read_text()
+    text = (JS_FIXTURES / "handoff_then_interrupted.json").read_text()
     with pytest.raises(UnknownAgentError, match="'Triage'"):
         from_openai_js(Agent(name="Weather agent", tools=[get_temperature]), text)
 
@@ -112,7 +119,7 @@ def test_a_broken_state_is_refused(edit: object, error: type[Exception], words: 
 
 
 def test_a_decision_bound_to_other_arguments_is_refused() -> None:
-    text = (JS_FIXTURES / "after_approve_before_resume.v1.22.json").read_text()
+    text = (JS_FIXTURES / "after_approve_before_resume.json").read_text()
     # Change the call's arguments everywhere but in the decision's fingerprint.
     edited = text.replace(
         '"arguments": "{\\"city\\":\\"Oakland\\"}"', '"arguments": "{\\"city\\":\\"Paris\\"}"'
@@ -123,3 +130,49 @@ def test_a_decision_bound_to_other_arguments_is_refused() -> None:
     assert edited != text
     with pytest.raises(InteropError, match="taken on other arguments"):
         from_openai_js(graph(ScriptedModel([]))["Weather agent"], edited)
+
+
+def test_the_older_schema_is_the_one_0_18_0_writes() -> None:
+    text = (JS_FIXTURES / "interrupted_written_by_0.18.0.json").read_text()
+    assert '"$schemaVersion": "1.20"' in text
+    assert all(
+        '"$schemaVersion": "1.22"' in (JS_FIXTURES / name).read_text()
+        for name in {**IMPORTED, **REFUSED}
+        if "0.18.0" not in name
+    )
+
+
+# A traced run names a fresh trace and span, with the times they ran: the only parts of a
+# state that differ from one run of the script to the next.
+VARYING = [
+    (re.compile(r"trace_[0-9a-f]{32}"), "trace_ID"),
+    (re.compile(r"span_[0-9a-f]{24}"), "span_ID"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"), "TIME"),
+]
+
+
+def normalised(text: str) -> str:
+    for pattern, placeholder in VARYING:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def test_the_committed_fixtures_are_what_the_script_writes(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+    written = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert written == sorted(p.name for p in JS_FIXTURES.glob("*.json"))
+    for name in written:
+        committed = (JS_FIXTURES / name).read_text()
+        fresh = (tmp_path / name).read_text()
+        if name == "interrupted.json":  # traced: ids and times differ, nothing else
+            assert committed != normalised(committed)
+            assert normalised(fresh) == normalised(committed), name
+        else:
+            assert fresh == committed, name

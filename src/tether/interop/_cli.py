@@ -39,7 +39,8 @@ def add_state_commands(subparsers: Any) -> None:
     """Add ``state convert`` to a CLI's subcommands (the result of ``add_subparsers()``).
 
     The parsed arguments carry ``func``: call ``args.func(args)``, which
-    returns the exit code (0, or 1 after printing the error to stderr).
+    returns the exit code (0, or 1 after printing the error to stderr as one
+    line, ``tether: state convert: ...``).
     """
     state = subparsers.add_parser("state", help="work with saved run states")
     commands = state.add_subparsers(dest="state_command", metavar="COMMAND", required=True)
@@ -67,18 +68,33 @@ def add_state_commands(subparsers: Any) -> None:
 
 def convert_command(args: argparse.Namespace) -> int:
     """Run ``tether state convert`` for parsed ``args``; the exit code."""
+    from ..cli import fail
+
+    source = "stdin" if args.input == "-" else args.input
     try:
         agent = load_agent(args.agent)
-        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text()
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text("utf-8")
         state = READERS[args.source](agent, text)
         converted = WRITERS[args.target](state)
-    except (TetherError, OSError) as exc:
-        print(f"tether state convert: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    if args.output == "-":
-        sys.stdout.write(converted + "\n")
-    else:
-        Path(args.output).write_text(converted + "\n")
+    except TetherError as exc:
+        return fail(f"state convert: {type(exc).__name__}: {exc}")
+    except UnicodeDecodeError:
+        return fail(
+            f"state convert: {source} is not UTF-8 text (a binary file?); give the saved "
+            "state's JSON."
+        )
+    except OSError as exc:
+        return fail(f"state convert: cannot read {source}: {exc.strerror or exc}.")
+    try:
+        if args.output == "-":
+            sys.stdout.write(converted + "\n")
+        else:
+            Path(args.output).write_text(converted + "\n", "utf-8")
+    except OSError as exc:
+        return fail(
+            f"state convert: cannot write {args.output}: {exc.strerror or exc}. Create its "
+            "directory first, or choose another OUT."
+        )
     return 0
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 
 from .._exceptions import ModelProviderError, UserError
 
-__all__ = ["OpenAIClientModel", "openai_errors"]
+__all__ = ["OpenAIClientModel", "default_client", "openai_errors"]
 
 
 class OpenAIClientModel:
@@ -19,22 +20,26 @@ class OpenAIClientModel:
     def __init__(self, model: str, client: AsyncOpenAI | None = None) -> None:
         self.model = model
         self._client = client
+        # Where a client comes from when none was given: a provider's shared client, or the
+        # environment. Called on first use, after the model-requests guard, so a switched-off
+        # run reports ModelNotAllowedError rather than a missing key.
+        self._client_source: Callable[[], AsyncOpenAI] = default_client
 
     @property
     def client(self) -> AsyncOpenAI:
         """The client requests go through."""
         if self._client is None:
-            self._client = _default_client()
+            self._client = self._client_source()
         return self._client
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model!r})"
 
 
-def _default_client() -> AsyncOpenAI:
-    """An ``AsyncOpenAI`` configured from the environment."""
+def default_client(**options: Any) -> AsyncOpenAI:
+    """An ``AsyncOpenAI`` configured from ``options`` and the environment."""
     try:
-        return AsyncOpenAI()
+        return AsyncOpenAI(**options)
     except openai.OpenAIError as err:
         raise UserError(
             f"Could not create the default OpenAI client ({err}). Set OPENAI_API_KEY, "

@@ -11,6 +11,8 @@ from ._protocol import Model
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+    from ._openai_common import OpenAIClientModel
+
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "ModelProvider",
@@ -50,20 +52,28 @@ class OpenAIProvider:
 
     @property
     def client(self) -> AsyncOpenAI:
+        """The client every model of this provider sends through (created on first use)."""
         if self._client is None:
-            from openai import AsyncOpenAI
+            from ._openai_common import default_client
 
-            self._client = AsyncOpenAI(**self._client_options)
+            self._client = default_client(**self._client_options)
         return self._client
 
     def get_model(self, name: str) -> Model:
+        """The model ``name`` on this provider's API; its client is taken on its first request."""
+        model: OpenAIClientModel
         if self.api == "chat":
             from .openai_chat import OpenAIChatCompletionsModel
 
-            return OpenAIChatCompletionsModel(name, client=self.client)
-        from .openai_responses import OpenAIResponsesModel
+            model = OpenAIChatCompletionsModel(name, client=self._client)
+        else:
+            from .openai_responses import OpenAIResponsesModel
 
-        return OpenAIResponsesModel(name, client=self.client)
+            model = OpenAIResponsesModel(name, client=self._client)
+        # Not self.client here: building a client reads the API key, and a run whose model
+        # requests are switched off must say so before anything asks for a key.
+        model._client_source = lambda: self.client
+        return model
 
 
 def resolve_model(model: Model | str | None, provider: ModelProvider) -> Model:

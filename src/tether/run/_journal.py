@@ -72,6 +72,9 @@ class RunStarted:
     """Chain each model call to the previous response on the server."""
     session_id: str | None = None
     """The session the run reads its history from and stores its items in, if any."""
+    rejection_message: str | None = None
+    """What the model reads for a rejected call whose decision has no message (``{tool}``
+    is the tool's name); ``None``: the default one."""
     kind: Literal["run_started"] = "run_started"
 
     def __post_init__(self) -> None:
@@ -85,6 +88,8 @@ class RunResumed:
 
     max_turns: int | None = None
     """A new turn budget, if one was given on resume; ``None`` keeps the budget."""
+    rejection_message: str | None = None
+    """A new rejection message, if one was given on resume; ``None`` keeps the run's."""
     kind: Literal["run_resumed"] = "run_resumed"
 
 

@@ -30,6 +30,7 @@ from ..models import Model, ModelProvider, ModelRequest, ModelResponse, Response
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
+from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from ._journal import (
     ApprovalDecided,
@@ -78,7 +79,6 @@ class RunOptions:
     """Settings of one ``Runner.run`` call that are not facts of the run (not journaled)."""
 
     provider: ModelProvider
-    rejection_message: str = DEFAULT_REJECTION_MESSAGE
     stream: bool = False
     session: Session | None = None
     tool_timeout: float | None = None
@@ -139,6 +139,8 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
             started, run.start = replace(run.start, history=history), None
         except ValueError as exc:
             raise SessionError(f"The session's items cannot be used: {exc}.") from None
+        if session is not None:  # the id a resume is checked against (see sessions/_identity)
+            started = replace(started, session_id=await session_identity(session))
         run.append(started)
     await _sync_session(run)
     while True:
@@ -444,7 +446,10 @@ def _rejection(run: Run, call: Call) -> str:
     decision = call.decision
     if decision is not None and decision.message:
         return decision.message
-    return run.options.rejection_message.replace("{tool}", call.name)
+    # The run's own message (journaled when it started or last resumed), so it carries
+    # across resumes in any process.
+    template = run.view.rejection_message or DEFAULT_REJECTION_MESSAGE
+    return template.replace("{tool}", call.name)
 
 
 def _unknown_tool(name: str, agent: Agent[Any]) -> str:

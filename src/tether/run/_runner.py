@@ -14,10 +14,11 @@ from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
+from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
 from ._journal import RunResumed, RunStarted
-from ._loop import DEFAULT_REJECTION_MESSAGE, Run, RunOptions, drive, missing_tool_error
+from ._loop import Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
 from ._result import RunResult
 from ._state import RunState
@@ -54,7 +55,9 @@ class Runner:
         Pass a ``RunState`` as ``input`` to resume. The state's turn counter and
         ``max_turns`` budget carry over; a ``max_turns`` given on resume replaces
         the budget. ``rejection_message`` is what the model reads for a rejected
-        call whose decision has no message (``{tool}`` is replaced by its name).
+        call whose decision has no message (``{tool}`` is replaced by its name);
+        it belongs to the run and carries over too, and one given on resume
+        replaces it from then on.
 
         With a ``session``, the run starts from the session's items and stores
         every new item in it exactly once, across any number of interruptions
@@ -195,7 +198,6 @@ def prepare(
         )
     options = RunOptions(
         provider=model_provider or OpenAIProvider(),
-        rejection_message=rejection_message or DEFAULT_REJECTION_MESSAGE,
         stream=stream,
         session=session,
         tool_timeout=seconds,
@@ -207,9 +209,11 @@ def prepare(
                 "A resumed run keeps the conversation settings it started with; do not pass "
                 "previous_response_id, conversation_id or auto_previous_response_id on resume."
             )
-        run = _resume(agent, input, context, max_turns, options)
+        run = _resume(agent, input, context, max_turns, rejection_message or None, options)
         _check_tools(run)
         return run
+    if session is not None:
+        check_new_session(session)
     try:
         started = RunStarted(
             run_id=f"run_{uuid.uuid4().hex}",
@@ -220,6 +224,7 @@ def prepare(
             conversation_id=conversation_id,
             auto_previous_response_id=auto_previous_response_id,
             session_id=None if session is None else session.session_id,
+            rejection_message=rejection_message or None,
         )
     except ValueError as exc:
         raise UserError(f"The run's input cannot be used: {exc}.") from None
@@ -239,10 +244,11 @@ def _resume(
     state: RunState,
     context: Any,
     max_turns: int | None,
+    rejection_message: str | None,
     options: RunOptions,
 ) -> Run:
     journal = state._journal.copy()  # the run appends to its own copy
-    _check_session(journal.view.session_id, options.session)
+    check_session(journal.view.session_id, options.session)
     run = Run(
         root=state._agent,
         journal=journal,
@@ -251,7 +257,7 @@ def _resume(
         graph={**state._graph, **agent.graph()},
     )
     if journal.view.completed is None:
-        run.append(RunResumed(max_turns))
+        run.append(RunResumed(max_turns, rejection_message))
     return run
 
 
@@ -265,17 +271,3 @@ def _check_tools(run: Run) -> None:
         owner = run.graph[call.agent]
         if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
             raise missing_tool_error(call, owner)
-
-
-def _check_session(recorded: str | None, session: Session | None) -> None:
-    if recorded is not None and session is None:
-        raise UserError(
-            f"This run stores its conversation in session {recorded!r}; pass that session "
-            "again on resume (Runner.run(agent, state, session=...)) so that what the run "
-            "adds is stored too."
-        )
-    if recorded and session is not None and session.session_id not in ("", recorded):
-        raise UserError(
-            f"This run belongs to session {recorded!r}, not {session.session_id!r}. "
-            "Resume it with the session it started with."
-        )

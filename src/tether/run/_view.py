@@ -143,6 +143,7 @@ class RunView:
         "items",
         "max_turns",
         "previous_response_id",
+        "rejection_message",
         "responses",
         "root_agent",
         "run_id",
@@ -182,6 +183,8 @@ class RunView:
         """Items before this index are known to the server-managed conversation."""
         self.completed: RunCompleted | None = None
         self.events = 0
+        self.rejection_message: str | None = None
+        """The run's message for rejected calls without one; ``None``: the default."""
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
@@ -244,10 +247,13 @@ class RunView:
         self.items = [*event.history, *event.input]
         self.input_start = self.session_upto = self.server_upto = len(event.history)
         self.generated_start = len(self.items)
+        self.rejection_message = event.rejection_message
 
     def _run_resumed(self, event: RunResumed) -> None:
         if event.max_turns is not None:
             self.max_turns = event.max_turns
+        if event.rejection_message is not None:
+            self.rejection_message = event.rejection_message
 
     def _model_responded(self, event: ModelResponded) -> None:
         self.turns += 1

@@ -29,7 +29,8 @@ class OpenAIConversationsSession:
     """A session whose items live in an OpenAI conversation (the Conversations API).
 
     Pass the id of an existing conversation, or none: the conversation is then
-    created on the first ``add_items``, and ``session_id`` is empty until
+    created on the first ``add_items`` (or when a run starts with the session,
+    so that the run can record its id), and ``session_id`` is empty until
     then. ``clear()`` deletes the conversation; the next ``add_items`` starts a
     new one with a new id::
 

@@ -32,7 +32,11 @@ class Session(Protocol):
 
     @property
     def session_id(self) -> str:
-        """The key this session's items are stored under."""
+        """The key this session's items are stored under: a non-empty string.
+
+        A run records it and a resume is checked against it, so a paused run
+        never continues in another conversation's store.
+        """
         ...
 
     async def get_items(self, limit: int | None = None) -> list[Item]:
