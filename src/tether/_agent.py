@@ -15,7 +15,7 @@ from ._exceptions import AgentDefinitionError
 from ._output import OutputType
 from .hosted import HostedTool
 from .models import Model, ModelSettings, ToolSpec
-from .tools import FunctionTool
+from .tools import FunctionTool, NeedsApproval
 
 __all__ = ["Agent", "Instructions", "ToolUseBehavior"]
 
@@ -75,6 +75,34 @@ class Agent(Generic[TContext]):
                 f"Agent {self.name!r} has more than one tool named {duplicated}; "
                 "give each tool a distinct name (function_tool(name=...))."
             )
+
+    def as_tool(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        needs_approval: NeedsApproval = False,
+        max_turns: int | None = None,
+    ) -> FunctionTool:
+        """This agent as a tool another agent calls with ``{"input": "..."}``.
+
+        Each call runs this agent as a nested run (up to ``max_turns`` turns, 10
+        by default) whose final output is the tool's output. The nested run is
+        journaled inside the calling run; a decision it needs pauses the calling
+        run, with interruptions whose ``parent`` is the call of this tool.
+        ``needs_approval`` gates calling the agent at all, as for any tool.
+        """
+        from .run._agent_tools import agent_tool  # the run layer builds on this one
+
+        if max_turns is not None and max_turns < 1:
+            raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
+        return agent_tool(
+            self,
+            name or re.sub(r"[^a-zA-Z0-9]+", "_", self.name).strip("_").lower(),
+            description or self.handoff_description or f"Ask the {self.name} agent.",
+            needs_approval,
+            max_turns,
+        )
 
     def clone(self, **changes: Any) -> Agent[TContext]:
         """A copy of this agent with some fields changed."""

@@ -32,6 +32,7 @@ from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
+from ._agent_tools import NestedOutcome, recorded, start_call
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -257,7 +258,7 @@ async def _execute_tools(run: Run) -> None:
             raise ToolCallInDoubtError(call.name, call.call_id)
         if status is CallStatus.REJECTED:
             plan.append((call, None))
-        elif status is not CallStatus.PENDING:
+        elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
             plan.append((call, tool))
     await _carry_out(run, plan)
     _take_handoffs(run, handoffs)
@@ -326,7 +327,11 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             run.append(ToolRejected(call.call_id, _rejection(run, call)))
             continue
         result = outputs[call.call_id]
-        if isinstance(result, str):
+        if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
+            run.append(recorded(call, result))
+            if result.output is not None:
+                run.append(ToolCompleted(call.call_id, result.output))
+        elif isinstance(result, str):
             run.append(ToolCompleted(call.call_id, result))
         elif isinstance(result, _TimedOut):
             message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
@@ -369,7 +374,7 @@ async def _run_calls(
     waiting: dict[int, asyncio.Task[str | _TimedOut]] = {}
     for index, (call, tool) in enumerate(to_run):
         try:
-            output = tool.start(run.ctx, call.arguments)
+            output = start_call(run, call, tool)
         except Exception as exc:  # the tool raised and asked for no formatting
             results.append(exc)
             continue

@@ -20,6 +20,7 @@ from .._exceptions import (
     UnknownToolError,
     UserError,
 )
+from ._agent_tools import nested_decision
 from ._approvals import ToolApprovalItem
 from ._document import (
     dump_document,
@@ -153,6 +154,14 @@ class RunState:
         message: str | None,
         by: str | None,
     ) -> None:
+        if isinstance(item, ToolApprovalItem) and item.parent is not None:
+            # A call inside an agent used as a tool: decided in its nested run's journal.
+            def decide(journal: Journal, inner: ToolApprovalItem) -> None:
+                nested = RunState._of_run(self._agent, journal, None)
+                nested._decide(inner, approved=approved, always=always, message=message, by=by)
+
+            self._journal.append(nested_decision(self._view, item, decide))
+            return
         call_id = item if isinstance(item, str) else item.call_id
         call = self._view.calls.get(call_id)
         if call is None or self._view.completed is not None:

@@ -24,6 +24,7 @@ from ._journal import (
     Event,
     HandoffTaken,
     ModelResponded,
+    NestedRunRecorded,
     ToolCompleted,
     ToolRejected,
     ToolTimedOut,
@@ -214,6 +215,10 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
         call = run.view.calls[event.call_id]
         # The item the fold just added: a function_call_output, or a hosted approval response.
         return [RunItemEvent("tool_output", run.view.items[-1], call.agent)]
+    if isinstance(event, NestedRunRecorded) and event.paused:
+        # What the nested run of an agent tool waits for, as the outer run will list it.
+        waiting = [item for item in run.view.pending if _outermost(item).call_id == event.call_id]
+        return [RunItemEvent("approval_requested", item, item.agent_name) for item in waiting]
     if isinstance(event, HandoffTaken):
         item = {
             "call_id": event.call_id,
@@ -225,6 +230,12 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
             AgentUpdatedEvent(run.graph[event.to_agent]),
         ]
     return []
+
+
+def _outermost(item: ToolApprovalItem) -> ToolApprovalItem:
+    while item.parent is not None:
+        item = item.parent
+    return item
 
 
 def _item_event(item: Item, agent: str, handoffs: dict[str, Agent[Any]]) -> RunItemEvent:

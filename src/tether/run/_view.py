@@ -15,8 +15,11 @@ from __future__ import annotations
 import copy as _copy
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from typing import Any
+
+from pydantic import ValidationError
 
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
@@ -28,6 +31,7 @@ from ._journal import (
     Event,
     HandoffTaken,
     ModelResponded,
+    NestedRunRecorded,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -36,6 +40,7 @@ from ._journal import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    events_adapter,
 )
 
 __all__ = ["HOSTED_APPROVAL_REQUEST", "Call", "CallStatus", "RunView", "hosted_approval_response"]
@@ -69,6 +74,10 @@ class CallStatus(enum.Enum):
     """Started, completion never recorded."""
     DONE = "done"
     """Its output is in the conversation."""
+    SUSPENDED = "suspended"
+    """An agent used as a tool whose nested run waits for human decisions."""
+    RESUMABLE = "resumable"
+    """An agent used as a tool whose nested run has every decision it waited for."""
 
 
 @dataclass(slots=True)
@@ -83,6 +92,13 @@ class Call:
     started: bool = False
     done: bool = False
     output: str | None = None
+    nested_agent: str | None = None
+    """For an agent used as a tool: the nested run's agent, once it has events."""
+    nested_events: list[Event] = field(default_factory=list)
+    """The nested run's journal (replaced, never changed in place: views share calls' lists)."""
+    nested_view: RunView | None = None
+    suspended: bool = False
+    """The nested run paused, and the call has not been started again since."""
 
     @property
     def call_id(self) -> str:
@@ -113,6 +129,10 @@ class Call:
     def status(self) -> CallStatus:
         if self.done:
             return CallStatus.DONE
+        if self.suspended:
+            assert self.nested_view is not None
+            waiting = self.nested_view.completed is None and self.nested_view.pending
+            return CallStatus.SUSPENDED if waiting else CallStatus.RESUMABLE
         if self.started:
             return CallStatus.IN_DOUBT
         if self.decision is not None:
@@ -223,12 +243,18 @@ class RunView:
 
     @property
     def pending(self) -> list[ToolApprovalItem]:
-        """Calls waiting for a human decision, in call order."""
-        return [
-            call.approval_item()
-            for call in self.calls.values()
-            if call.status is CallStatus.PENDING
-        ]
+        """Calls waiting for a human decision, in call order; a nested run's (of an agent used
+        as a tool) in its place, each with ``parent`` naming the call that runs it."""
+        pending = []
+        for call in self.calls.values():
+            status = call.status
+            if status is CallStatus.PENDING:
+                pending.append(call.approval_item())
+            elif status is CallStatus.SUSPENDED:
+                assert call.nested_view is not None
+                outer = call.approval_item()
+                pending.extend(_under(item, outer) for item in call.nested_view.pending)
+        return pending
 
     @property
     def new_items(self) -> list[Item]:
@@ -306,7 +332,9 @@ class RunView:
             self.always[call.name] = event
 
     def _tool_started(self, event: ToolStarted) -> None:
-        self._call(event.call_id, event.kind).started = True
+        call = self._call(event.call_id, event.kind)
+        call.started = True
+        call.suspended = False  # a nested run that goes on is in doubt until it records again
 
     def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
         call = self._call(event.call_id, event.kind)
@@ -321,6 +349,28 @@ class RunView:
             self.items.append(hosted_approval_response(event.call_id, approved, event.output))
         else:
             self.items.append(function_call_output(event.call_id, event.output))
+
+    def _nested_run_recorded(self, event: NestedRunRecorded) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.done or (call.nested_agent not in (None, event.agent)):
+            raise StateFormatError(
+                f"journal[{self.events}]: nested run events for call {event.call_id!r}, "
+                "which is done or runs another agent."
+            )
+        try:
+            new = events_adapter().validate_python(list(event.events))
+        except ValidationError as exc:
+            raise StateFormatError(
+                f"journal[{self.events}]: the nested run of call {event.call_id!r} has an "
+                f"event that cannot be read: {exc.errors()[0]['msg']}."
+            ) from None
+        nested = RunView() if call.nested_view is None else call.nested_view.copy()
+        for inner in new:
+            nested.apply(inner)  # the nested journal passes the same gate as the outer one
+        call.nested_agent = event.agent
+        call.nested_events = [*call.nested_events, *new]
+        call.nested_view = nested
+        call.suspended = event.paused
 
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
@@ -341,6 +391,12 @@ class RunView:
         return call
 
 
+def _under(item: ToolApprovalItem, outer: ToolApprovalItem) -> ToolApprovalItem:
+    """``item`` with ``outer`` as the outermost of its parents."""
+    parent = outer if item.parent is None else _under(item.parent, outer)
+    return _replace(item, parent=parent)
+
+
 def _args(item: Item) -> str:
     return str(item.get("arguments", ""))
 
@@ -358,5 +414,6 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "session_synced": RunView._session_synced,
     "run_completed": RunView._run_completed,
     "tool_timed_out": RunView._tool_output,
+    "nested_run_recorded": RunView._nested_run_recorded,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""
