@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import jsonschema
 import pytest
 
 import tether.models
@@ -14,7 +13,7 @@ from openai_server import openai_server  # noqa: F401  (a fixture, used by name)
 from runners import MODES, RunFn
 from services import PostgresServer, ServiceUnavailable, postgres_server, redis_server
 from tether import RunState
-from weather_app import RUNS, SCHEMA
+from weather_app import RUNS, SCHEMA_VALIDATOR
 
 tether.models.ALLOW_MODEL_REQUESTS = False
 
@@ -31,12 +30,12 @@ def _every_saved_state_matches_the_schema(monkeypatch: pytest.MonkeyPatch) -> No
 
     def checked_to_json(self: RunState, **options: Any) -> dict[str, Any]:
         document = to_json(self, **options)
-        jsonschema.validate(document, SCHEMA)
+        SCHEMA_VALIDATOR.validate(document)
         return document
 
     def checked_to_string(self: RunState, **options: Any) -> str:
         text = to_string(self, **options)
-        jsonschema.validate(json.loads(text), SCHEMA)
+        SCHEMA_VALIDATOR.validate(json.loads(text))
         return text
 
     monkeypatch.setattr(RunState, "to_json", checked_to_json)

@@ -1,7 +1,8 @@
 """Committed journals of every shape that matters, loaded, folded and resumed.
 
 They guard compatibility: a change that cannot read or resume them breaks
-saved runs in the field. ``tests/golden/make_golden.py`` wrote them once.
+saved runs in the field. ``tests/golden/make_golden.py`` wrote them, once per format
+version (version 2 added the seal of each decision).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from weather_app import RUNS, weather_agent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+@pytest.fixture(params=["v1", "v2"])
+def version(request: pytest.FixtureRequest) -> str:
+    """Every format version's goldens must load and resume alike."""
+    return str(request.param)
+
+
 def load(name: str, agent: Agent[object]) -> RunState:
     return RunState.from_string(agent, (GOLDEN / name).read_text(encoding="utf-8"))
 
@@ -29,10 +36,10 @@ def outputs(model: ScriptedModel) -> list[tuple[str, str]]:
     ]
 
 
-async def test_interrupted_two_calls() -> None:
+async def test_interrupted_two_calls(version: str) -> None:
     model = ScriptedModel([message("done")])
     agent = weather_agent(model)
-    state = load("interrupted_two_calls.v1.json", agent)
+    state = load(f"interrupted_two_calls.{version}.json", agent)
     assert [i.call_id for i in state.interruptions] == ["call_sf", "call_oak"]
     assert state.current_turn == 1
     for item in state.interruptions:
@@ -45,11 +52,11 @@ async def test_interrupted_two_calls() -> None:
     assert [call for call, _ in outputs(model)] == ["call_sf", "call_oak"]
 
 
-async def test_decided_with_an_always_rejection() -> None:
+async def test_decided_with_an_always_rejection(version: str) -> None:
     berkeley = tool_call("get_temperature", {"city": "Berkeley"}, "call_b")
     model = ScriptedModel([berkeley, message("done")])
     agent = weather_agent(model)
-    state = load("decided.v1.json", agent)
+    state = load(f"decided.{version}.json", agent)
     assert state.interruptions == []
 
     result = await Runner.run(agent, state)
@@ -59,11 +66,11 @@ async def test_decided_with_an_always_rejection() -> None:
     assert outputs(model)[-1] == ("call_b", "Not Oakland.")
 
 
-async def test_handoff_interrupted() -> None:
+async def test_handoff_interrupted(version: str) -> None:
     model = ScriptedModel([message("Oakland is 20°C.")])
     weather = weather_agent(model)
     triage = Agent(name="Triage", model=ScriptedModel([]), handoffs=[weather])
-    state = load("handoff_interrupted.v1.json", triage)
+    state = load(f"handoff_interrupted.{version}.json", triage)
     assert state.current_agent is weather
     state.approve(state.interruptions[0])
 
@@ -73,7 +80,7 @@ async def test_handoff_interrupted() -> None:
     assert result.last_agent is weather
 
 
-async def test_a_tool_in_doubt_is_never_silently_run_again() -> None:
+async def test_a_tool_in_doubt_is_never_silently_run_again(version: str) -> None:
     runs: list[int] = []
 
     def charge_card(amount: int) -> str:
@@ -84,9 +91,9 @@ async def test_a_tool_in_doubt_is_never_silently_run_again() -> None:
     model = ScriptedModel([message("paid")])
     risky = Agent(name="Payments", model=model, tools=[function_tool(charge_card)])
     with pytest.raises(ToolCallInDoubtError, match="call_pay"):
-        await Runner.run(risky, load("tool_in_doubt.v1.json", risky))
+        await Runner.run(risky, load(f"tool_in_doubt.{version}.json", risky))
     assert runs == []
 
     safe = risky.clone(tools=[function_tool(charge_card, idempotent=True)])
-    result = await Runner.run(safe, load("tool_in_doubt.v1.json", safe))
+    result = await Runner.run(safe, load(f"tool_in_doubt.{version}.json", safe))
     assert (result.final_output, runs) == ("paid", [5])

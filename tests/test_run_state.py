@@ -60,7 +60,7 @@ async def test_a_saved_state_is_versioned_json() -> None:
     data = json.loads(save(state))
     assert (data["format"], data["version"], data["root_agent"]) == (
         "tether.run_state",
-        1,
+        2,
         "Weather Assistant",
     )
     assert [event["kind"] for event in data["journal"]] == [

@@ -16,6 +16,8 @@ from tether.models import Model
 SCHEMA = json.loads(
     (pathlib.Path(__file__).resolve().parent.parent / "docs" / "run-state.schema.json").read_text()
 )
+SCHEMA_VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
+"""Checks documents against ``SCHEMA`` (built once: checking the schema itself is slow)."""
 RUNS: Counter[str] = Counter()
 """How many times each tool really ran (tool name -> count)."""
 
@@ -64,5 +66,5 @@ def weather_agent(model: Model, **changes: Any) -> Agent[Any]:
 def save(state: RunState, **options: Any) -> str:
     """Serialise a state, checking it against docs/run-state.schema.json."""
     text = state.to_string(**options)
-    jsonschema.validate(json.loads(text), SCHEMA)
+    SCHEMA_VALIDATOR.validate(json.loads(text))
     return text

@@ -101,9 +101,11 @@ def message_text(item: Item) -> str:
     if not isinstance(content, list):
         return ""
     return "".join(
-        part.get("text", "")
+        part["text"]
         for part in content
-        if isinstance(part, dict) and part.get("type") in ("output_text", "input_text", "text")
+        if isinstance(part, dict)
+        and part.get("type") in ("output_text", "input_text", "text")
+        and isinstance(part.get("text"), str)  # a model's odd part is skipped, not a crash
     )
 
 

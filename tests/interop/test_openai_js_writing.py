@@ -10,7 +10,7 @@ import pytest
 
 from tether import Agent, Runner, RunState
 from tether.interop import InteropError, to_openai_js
-from tether.run import ApprovalDecided, RunStarted, ToolStarted
+from tether.run import RunStarted, ToolStarted
 from tether.testing import ScriptedModel, message, tool_call
 
 from .node import node
@@ -60,9 +60,10 @@ async def test_a_state_neither_paused_nor_finished_is_refused() -> None:
 async def test_a_call_in_doubt_is_refused() -> None:
     state = await paused()
     [item] = state.interruptions
-    journal = [*state.journal, ApprovalDecided(item.call_id, item.fingerprint, True)]
+    state.approve(item)
+    journal = [*state.journal, ToolStarted(item.call_id)]
     with pytest.raises(InteropError, match=r"\['call_oak'\] started and never completed"):
-        to_openai_js(RunState(Graph("one").root, [*journal, ToolStarted(item.call_id)]))
+        to_openai_js(RunState(Graph("one").root, journal))
 
 
 async def test_a_handoff_taken_in_the_paused_turn_is_refused() -> None:

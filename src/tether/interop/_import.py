@@ -27,7 +27,7 @@ from ..run import (
     ToolRejected,
     ToolStarted,
 )
-from ..run._approvals import fingerprint
+from ..run._approvals import fingerprint, seal_decisions
 from ._errors import InteropError
 
 __all__ = [
@@ -160,7 +160,7 @@ def build_journal(run: ImportedRun) -> list[Event]:
         )
     if run.complete:
         events.append(RunCompleted(run.final_output))
-    return events
+    return seal_decisions(events)  # the other SDK's state vouches for its verdicts
 
 
 def _result_events(run: ImportedRun, turn: ImportedTurn, result: Result, index: int) -> list[Event]:

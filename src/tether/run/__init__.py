@@ -20,6 +20,7 @@ from ._journal import (
     ToolStarted,
     ToolTimedOut,
 )
+from ._limits import MAX_ARGUMENT_DEPTH, MAX_STATE_DEPTH
 from ._loop import DEFAULT_REJECTION_MESSAGE
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
@@ -36,6 +37,8 @@ __all__ = [
     "CURRENT_VERSION",
     "DEFAULT_MAX_TURNS",
     "DEFAULT_REJECTION_MESSAGE",
+    "MAX_ARGUMENT_DEPTH",
+    "MAX_STATE_DEPTH",
     "SCHEMA_VERSIONS",
     "AgentUpdatedEvent",
     "ApprovalDecided",

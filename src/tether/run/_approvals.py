@@ -1,13 +1,25 @@
-"""What a person is asked to decide, and the fingerprint that binds a decision to a call."""
+"""What a person is asked to decide, the fingerprint that binds a decision to a call, and the
+seal that binds a decision's verdict to the decision."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["ToolApprovalItem", "canonical_arguments", "fingerprint"]
+from ._journal import ApprovalDecided, Event, ModelResponded, RunStarted
+from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
+
+__all__ = [
+    "ToolApprovalItem",
+    "canonical_arguments",
+    "decision_seal",
+    "fingerprint",
+    "seal_decisions",
+    "sealed",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +43,7 @@ class ToolApprovalItem:
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:
         """The arguments as a dict, or ``None`` if the model's JSON is not an object."""
-        try:
-            parsed = json.loads(self.arguments)
-        except ValueError:
-            return None
+        parsed = _parse(self.arguments)
         return parsed if isinstance(parsed, dict) else None
 
     @property
@@ -44,12 +53,14 @@ class ToolApprovalItem:
 
 
 def canonical_arguments(arguments: str) -> str:
-    """Arguments in a canonical form: sorted keys, no spaces; the raw text if not JSON."""
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
+    """Arguments in a canonical form: sorted keys, no spaces, lone surrogates escaped; the raw
+    text if not JSON or nested deeper than ``MAX_ARGUMENT_DEPTH``."""
+    parsed = _parse(arguments)
+    if parsed is _UNREADABLE:
         return arguments
-    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return escape_surrogates(
+        json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    )
 
 
 def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
@@ -57,4 +68,65 @@ def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
     canonical = json.dumps(
         [agent, tool, call_id, canonical_arguments(arguments)], ensure_ascii=False
     )
+    return "sha256:" + hashlib.sha256(escape_surrogates(canonical).encode()).hexdigest()
+
+
+def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
+    """SHA-256 over a decision: the run and turn it belongs to, the call's fingerprint, the
+    verdict (approved, always, message, automatic) and who decided when (by, at).
+
+    An unsigned state is checked against it on load, so a flipped verdict is refused like
+    edited arguments. It takes no key: it catches accidental and naive edits; only a signed
+    state resists someone who recomputes it on purpose.
+    """
+    fields = [
+        run_id,
+        turn,
+        decision.call_id,
+        decision.fingerprint,
+        decision.approved,
+        decision.always,
+        decision.message,
+        decision.by,
+        decision.at,
+        decision.automatic,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided:
+    """``decision`` carrying its seal (for the ``turn``-th response of run ``run_id``)."""
+    return replace(decision, seal=decision_seal(run_id, turn, decision))
+
+
+def seal_decisions(journal: Iterable[Event]) -> list[Event]:
+    """The journal with every unsealed decision sealed as it stands.
+
+    For journals whose decisions were not sealed where they were taken: version 1 documents,
+    and states imported from other SDKs (their own format vouches for the verdicts).
+    """
+    events: list[Event] = []
+    run_id, turn = "", 0
+    for event in journal:
+        if isinstance(event, RunStarted):
+            run_id = event.run_id
+        elif isinstance(event, ModelResponded):
+            turn += 1
+        elif isinstance(event, ApprovalDecided) and not event.seal:
+            event = sealed(event, run_id, turn)
+        events.append(event)
+    return events
+
+
+_UNREADABLE: Any = object()
+
+
+def _parse(arguments: str) -> Any:
+    """The arguments' JSON value, or ``_UNREADABLE`` (not JSON, or nested too deeply)."""
+    if not isinstance(arguments, str) or text_depth_exceeds(arguments, MAX_ARGUMENT_DEPTH):
+        return _UNREADABLE
+    try:
+        return json.loads(arguments)
+    except (ValueError, RecursionError):  # RecursionError: cannot happen below the depth limit
+        return _UNREADABLE

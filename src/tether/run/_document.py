@@ -2,7 +2,7 @@
 
     {
       "format": "tether.run_state",
-      "version": 1,
+      "version": 2,
       "root_agent": "Weather Assistant",
       "journal": [{"kind": "run_started", ...}, ...],
       "context": null,
@@ -23,10 +23,13 @@ import json
 from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
-from .._exceptions import SchemaVersionError, StateFormatError, StateSignatureError
+from .._exceptions import SchemaVersionError, StateFormatError, StateSignatureError, UserError
+from ._approvals import seal_decisions
 from ._journal import EVENT_KINDS, Event, events_adapter
+from ._limits import MAX_STATE_DEPTH, data_problem, escape_surrogates
 
 __all__ = [
     "CURRENT_VERSION",
@@ -35,6 +38,7 @@ __all__ = [
     "StateDocument",
     "dump_document",
     "json_schema",
+    "check_data",
     "load_document",
     "sign",
     "verify",
@@ -44,10 +48,11 @@ FORMAT = "tether.run_state"
 
 SCHEMA_VERSIONS: dict[int, str] = {
     1: "The run journal, the root agent's name and the application context.",
+    2: "Each approval_decided event carries a seal over its call, verdict, approver and time.",
 }
 """Every version this tether reads, with what it introduced."""
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 assert max(SCHEMA_VERSIONS) == CURRENT_VERSION, "add a SCHEMA_VERSIONS line for the new version"
 
 
@@ -90,13 +95,29 @@ def dump_document(root_agent: str, journal: list[Event], context: Any) -> dict[s
     }
 
 
-def load_document(data: Any) -> tuple[str, list[Event], Any]:
-    """Check a document's format and version and validate its journal."""
+def check_data(data: Any) -> dict[str, Any]:
+    """``data`` if it is a JSON object within tether's limits, else ``StateFormatError``."""
     if not isinstance(data, dict):
         raise StateFormatError(
             f"A run state must be a JSON object, got {type(data).__name__}. "
             "Pass what RunState.to_json() or to_string() produced."
         )
+    problem = data_problem(data, MAX_STATE_DEPTH)
+    if problem is not None:
+        raise StateFormatError(
+            f"The run state cannot be loaded: {problem}. tether writes no such state; "
+            "load an unedited copy."
+        )
+    return data
+
+
+def load_document(data: Any, *, checked: bool = False) -> tuple[str, list[Event], Any]:
+    """Check a document's format, version and limits and validate its journal.
+
+    ``checked``: ``verify`` has already checked the limits. A version 1 journal's decisions
+    are sealed as they stand (version 1 had no seals).
+    """
+    data = data if checked else check_data(data)
     if data.get("format") != FORMAT:
         raise StateFormatError(
             f"format: expected {FORMAT!r}, got {data.get('format')!r}. This is not a tether "
@@ -121,7 +142,14 @@ def load_document(data: Any) -> tuple[str, list[Event], Any]:
         journal = events_adapter().validate_python(data["journal"])
     except ValidationError as exc:
         raise StateFormatError(_describe(exc)) from None
-    return root_agent, journal, data.get("context")
+    return root_agent, _upgrade(version, journal), data.get("context")
+
+
+def _upgrade(version: int, journal: list[Event]) -> list[Event]:
+    # Version 1 decisions carry no seal: seal them as they stand, which is all that version
+    # vouched for. A decision that does carry a seal is checked as in version 2, so turning
+    # a version 2 document into version 1 does not unseal its verdicts.
+    return seal_decisions(journal) if version == 1 else journal
 
 
 class _Envelope(TypedDict, total=False):
@@ -144,9 +172,14 @@ def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> s
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    events = events_adapter().dump_json(journal).decode()
+    try:
+        events = events_adapter().dump_json(journal).decode()
+    except PydanticSerializationError:
+        # pydantic-core cannot write a lone surrogate; the json module can, escaped.
+        dumped = events_adapter().dump_python(journal, mode="json")
+        events = json.dumps(dumped, ensure_ascii=False, separators=(",", ":"))
     tail = json.dumps(context, ensure_ascii=False, separators=(",", ":"))
-    return f'{head[:-1]},"journal":{events},"context":{tail}}}'
+    return escape_surrogates(f'{head[:-1]},"journal":{events},"context":{tail}}}')
 
 
 def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None:
@@ -165,7 +198,7 @@ def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None
         or "journal" not in data
     ):
         return None
-    return data["root_agent"], data["journal"], data.get("context")
+    return data["root_agent"], _upgrade(version, data["journal"]), data.get("context")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -187,7 +220,8 @@ def _describe(exc: ValidationError) -> str:
 
 def _canonical(document: dict[str, Any]) -> bytes:
     unsigned = {key: value for key, value in document.items() if key != "signature"}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return escape_surrogates(text).encode()
 
 
 def sign(document: dict[str, Any], key: bytes | str) -> dict[str, Any]:
@@ -198,6 +232,7 @@ def sign(document: dict[str, Any], key: bytes | str) -> dict[str, Any]:
 
 def verify(document: dict[str, Any], key: bytes | str) -> None:
     """Raise ``StateSignatureError`` unless the document carries a valid signature."""
+    document = check_data(document)
     signature = document.get("signature")
     if not isinstance(signature, dict) or "value" not in signature:
         raise StateSignatureError(
@@ -206,8 +241,18 @@ def verify(document: dict[str, Any], key: bytes | str) -> None:
         )
     if signature.get("alg") != "HMAC-SHA256":
         raise StateSignatureError(f"Unknown signature algorithm {signature.get('alg')!r}.")
-    expected = hmac.new(_key(key), _canonical(document), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, str(signature["value"])):
+    try:
+        canonical = _canonical(document)
+    except (TypeError, ValueError):
+        raise StateFormatError(
+            "The run state holds values that are not JSON data (or keys that are not "
+            "strings); pass what RunState.to_json() produced."
+        ) from None
+    expected = hmac.new(_key(key), canonical, hashlib.sha256).hexdigest().encode()
+    value = signature["value"]
+    # Bytes, not str: compare_digest refuses non-ASCII text, and the value may be anything.
+    given = escape_surrogates(value).encode() if isinstance(value, str) else b""
+    if not hmac.compare_digest(expected, given):
         raise StateSignatureError(
             "The run state's signature does not match: it was altered after it was signed, "
             "or signed with another key. Nothing was loaded."
@@ -215,4 +260,8 @@ def verify(document: dict[str, Any], key: bytes | str) -> None:
 
 
 def _key(key: bytes | str) -> bytes:
-    return key.encode() if isinstance(key, str) else key
+    if isinstance(key, str):
+        return escape_surrogates(key).encode()
+    if isinstance(key, bytes | bytearray):
+        return bytes(key)
+    raise UserError(f"signing_key must be bytes or str, got {type(key).__name__}.")

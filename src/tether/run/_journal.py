@@ -123,7 +123,7 @@ class ApprovalRequested:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalDecided:
-    """A decision on a requested approval, bound to the call's fingerprint."""
+    """A decision on a requested approval, bound to the call's fingerprint and sealed."""
 
     call_id: str
     fingerprint: str
@@ -138,6 +138,10 @@ class ApprovalDecided:
     """When, as an ISO 8601 timestamp made where the decision was taken."""
     automatic: bool = False
     """Applied from an earlier ``always`` decision rather than taken on this call."""
+    seal: str = ""
+    """SHA-256 over the run, the turn, the call's fingerprint, the verdict and who decided
+    when (``decision_seal``); checked on load, so a changed verdict is refused. Empty only
+    in version 1 documents, which are sealed as they stand when loaded."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 

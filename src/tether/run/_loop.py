@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._context import RunContext
+from .._context import RunContext, Usage
 from .._exceptions import (
     MaxTurnsExceeded,
     ModelBehaviorError,
@@ -33,6 +33,7 @@ from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from ._agent_tools import NestedOutcome, recorded, start_call
+from ._approvals import sealed
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -47,9 +48,10 @@ from ._journal import (
     ToolStarted,
     ToolTimedOut,
 )
+from ._limits import MAX_STATE_DEPTH, data_problem
 from ._record import Journal
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
-from ._view import Call, CallStatus, RunView
+from ._view import Call, CallStatus, RunView, function_call_problem
 
 __all__ = [
     "DEFAULT_REJECTION_MESSAGE",
@@ -197,11 +199,7 @@ async def _call_model(run: Run) -> None:
         conversation_id=view.conversation_id,
     )
     response = await _request(run, run.model_for(agent), request)
-    call_ids = [
-        item.get("call_id") for item in response.output if item.get("type") == "function_call"
-    ]
-    if len(set(call_ids)) != len(call_ids):
-        raise ModelBehaviorError(f"The model returned two tool calls with one call id: {call_ids}.")
+    _check_response(response)
     try:
         responded = ModelResponded(
             agent.name, response.output, response.usage, response.response_id
@@ -209,6 +207,41 @@ async def _call_model(run: Run) -> None:
     except ValueError as exc:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
+
+
+def _check_response(response: Any) -> None:
+    """Refuse a response the journal could not hold or a resumed run could not read."""
+    output = getattr(response, "output", None)
+    if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
+        raise ModelBehaviorError(
+            "The model's response has no list of output items (JSON objects); the model "
+            "adapter returned something else."
+        )
+    response_id, usage = getattr(response, "response_id", None), getattr(response, "usage", None)
+    if not isinstance(response_id, str | None) or not isinstance(usage, Usage):
+        raise ModelBehaviorError(
+            "The model's response has a response_id that is not a string or a usage that is "
+            "not a tether Usage; the model adapter returned something else."
+        )
+    problem = data_problem(output, MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE)
+    if problem is not None:
+        raise ModelBehaviorError(f"The model's output cannot be recorded: {problem}.")
+    call_ids: set[str] = set()
+    for item in output:
+        if item.get("type") != "function_call":
+            continue
+        problem = function_call_problem(item)
+        if problem is not None:
+            raise ModelBehaviorError(f"Unusable model output: a function call {problem}.")
+        if item["call_id"] in call_ids:
+            raise ModelBehaviorError(
+                f"The model returned two tool calls with one call id: {item['call_id']!r}."
+            )
+        call_ids.add(item["call_id"])
+
+
+_ITEM_DEPTH_IN_STATE = 4
+"""How deep an output item sits in a saved state: document, journal, event, output list."""
 
 
 async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
@@ -281,17 +314,16 @@ def _answer_hosted(run: Run, call: Call) -> None:
 def _apply_always(run: Run, call: Call) -> None:
     always = run.view.always.get(call.name)
     if always is not None and call.status is CallStatus.PENDING:
-        run.append(
-            ApprovalDecided(
-                call.call_id,
-                call.fingerprint,
-                always.approved,
-                message=always.message,
-                by=always.by,
-                at=always.at,
-                automatic=True,
-            )
+        decision = ApprovalDecided(
+            call.call_id,
+            call.fingerprint,
+            always.approved,
+            message=always.message,
+            by=always.by,
+            at=always.at,
+            automatic=True,
         )
+        run.append(sealed(decision, run.view.run_id, run.view.turns))
 
 
 async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:

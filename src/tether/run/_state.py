@@ -21,7 +21,7 @@ from .._exceptions import (
     UserError,
 )
 from ._agent_tools import nested_decision
-from ._approvals import ToolApprovalItem
+from ._approvals import ToolApprovalItem, sealed
 from ._document import (
     dump_document,
     dump_document_json,
@@ -31,6 +31,7 @@ from ._document import (
     verify,
 )
 from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
+from ._limits import MAX_STATE_DEPTH, escape_surrogates
 from ._origins import with_origins
 from ._record import Journal
 from ._view import CallStatus, RunView
@@ -154,6 +155,7 @@ class RunState:
         message: str | None,
         by: str | None,
     ) -> None:
+        _check_decision_arguments(item, always=always, message=message, by=by)
         if isinstance(item, ToolApprovalItem) and item.parent is not None:
             # A call inside an agent used as a tool: decided in its nested run's journal.
             def decide(journal: Journal, inner: ToolApprovalItem) -> None:
@@ -180,9 +182,8 @@ class RunState:
                 "pending call has. Decide on the items of this state's interruptions."
             )
         at = datetime.now(UTC).isoformat()
-        self._journal.append(
-            ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
-        )
+        event = ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
+        self._journal.append(sealed(event, self._view.run_id, self._view.turns))
 
     # -- saving and loading ----------------------------------------------------------
 
@@ -205,8 +206,9 @@ class RunState:
                     self._view.root_agent, self._journal.events_since(0), context
                 )
             document = sign(self.to_json(context_serializer=context_serializer), signing_key)
-            return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
+            text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+            return escape_surrogates(text)
+        except (TypeError, ValueError, RecursionError) as exc:
             raise UserError(
                 f"The run state cannot be saved as JSON ({exc}). The context must hold "
                 "JSON data only; pass context_serializer= to convert it."
@@ -232,7 +234,7 @@ class RunState:
             if not isinstance(data, dict):
                 raise StateFormatError("A run state must be a JSON object.")
             verify(data, signing_key)
-        root_name, journal, stored_context = load_document(data)
+        root_name, journal, stored_context = load_document(data, checked=signing_key is not None)
         if root_name not in agent.graph():
             raise UnknownAgentError(
                 f"The state's run started with agent {root_name!r}, which is not in the graph "
@@ -254,6 +256,11 @@ class RunState:
         context_deserializer: ContextDeserializer | None = None,
     ) -> RunState:
         """Rebuild a state from ``to_string`` text; see ``from_json``."""
+        if not isinstance(text, str | bytes | bytearray):
+            raise StateFormatError(
+                f"A run state is JSON text (str or bytes), got {type(text).__name__}; "
+                "pass a dict to RunState.from_json."
+            )
         if signing_key is None:
             loaded = load_document_json(text)
             if loaded is not None:
@@ -268,6 +275,11 @@ class RunState:
             data = json.loads(text)
         except ValueError as exc:
             raise StateFormatError(f"The run state is not valid JSON: {exc}.") from None
+        except RecursionError:
+            raise StateFormatError(
+                f"The run state nests deeper than {MAX_STATE_DEPTH} levels, which tether "
+                "never writes; load an unedited copy."
+            ) from None
         return cls.from_json(
             agent,
             data,
@@ -301,6 +313,20 @@ class RunState:
                     f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
                     f"{owner.name!r} does not have. Give the agent that tool before resuming."
                 )
+
+
+def _check_decision_arguments(item: Any, *, always: Any, message: Any, by: Any) -> None:
+    """Refuse what would make an unloadable decision, before anything is recorded."""
+    if not isinstance(item, ToolApprovalItem | str):
+        raise UserError(
+            f"Decide on an item of state.interruptions (a ToolApprovalItem) or its call id "
+            f"(a str), not a {type(item).__name__}."
+        )
+    if not isinstance(always, bool):
+        raise UserError(f"always must be True or False, got {type(always).__name__}.")
+    for name, value in (("message", message), ("by", by)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
 
 
 def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:

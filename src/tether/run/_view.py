@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
 from ..items import Item, function_call_output
-from ._approvals import ToolApprovalItem, fingerprint
+from ._approvals import ToolApprovalItem, decision_seal, fingerprint
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -289,9 +289,20 @@ class RunView:
         for item in event.output:
             kind = item.get("type")
             if kind == "function_call":
-                call_id = str(item.get("call_id", ""))
+                problem = function_call_problem(item)
+                if problem is not None:
+                    raise StateFormatError(f"journal[{self.events}]: a function call {problem}.")
+                call_id: str = item["call_id"]
             elif kind == HOSTED_APPROVAL_REQUEST:
-                call_id = str(item.get("id", ""))
+                request_id = item.get("id")
+                if not (
+                    request_id and isinstance(request_id, str) and isinstance(item.get("name"), str)
+                ):
+                    raise StateFormatError(
+                        f"journal[{self.events}]: an mcp_approval_request without an id "
+                        "and a tool name."
+                    )
+                call_id = request_id
             else:
                 continue
             if call_id in self.calls:
@@ -326,6 +337,12 @@ class RunView:
                 f"journal[{self.events}]: the decision on call {event.call_id!r} was made "
                 f"on other arguments than the call now has ({call.arguments}). "
                 "A decision never carries over to arguments it did not see."
+            )
+        if event.seal != decision_seal(self.run_id, self.turns, event):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the decision on call {event.call_id!r} does not "
+                "match its seal: its verdict, message, approver or time was changed (or the "
+                "seal removed). The state was edited; load an unedited copy."
             )
         call.decision = event
         if event.always:
@@ -395,6 +412,27 @@ def _under(item: ToolApprovalItem, outer: ToolApprovalItem) -> ToolApprovalItem:
     """``item`` with ``outer`` as the outermost of its parents."""
     parent = outer if item.parent is None else _under(item.parent, outer)
     return _replace(item, parent=parent)
+
+
+def function_call_problem(item: Item) -> str | None:
+    """What makes a function call item unusable, or ``None`` (also checks a model's output)."""
+    call_id, name = item.get("call_id"), item.get("name")
+    if not isinstance(call_id, str) or not call_id:
+        return f"has no call_id (a non-empty string), got {_short(call_id)}"
+    if not isinstance(name, str) or not name:
+        got = _short(name)
+        return f"with id {_short(call_id)} has no tool name (a non-empty string), got {got}"
+    if not isinstance(item.get("arguments", ""), str):
+        return f"with id {_short(call_id)} has arguments that are not a JSON string"
+    return None
+
+
+def _short(value: Any) -> str:
+    if not isinstance(value, str | bool | float | None):
+        # A container's repr could recurse without end; a huge int's refuses to print.
+        return f"a value of type {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _args(item: Item) -> str:
