@@ -59,7 +59,8 @@ async def main(approve_all: bool) -> None:
         state = RunState.from_string(agent, Path("result.json").read_text())
         for item in state.interruptions:
             print(f"  {item.server_name}.{item.tool_name} {item.arguments}")
-            answer = "y" if approve_all else input("  Approve? (y/n): ").strip().lower()
+            answer = "y" if approve_all else await asyncio.to_thread(input, "  Approve? (y/n): ")
+            answer = answer.strip().lower()
             if answer == "y":
                 state.approve(item)
                 print(f"  ✓ Approved: {item.tool_name}")

@@ -32,8 +32,8 @@ def refuse_unsupported(data: dict[str, Any]) -> None:
                 tool = provider.get("name", raw.get("name"))
                 raise InteropError(
                     f"generatedItems[{index}]: an approval request of the hosted MCP server "
-                    f"{provider.get('server_label')!r} (tool {tool!r}); this reader does not convert "
-                    "hosted tool items."
+                    f"{provider.get('server_label')!r} (tool {tool!r}); this reader does not "
+                    "convert hosted tool items."
                 )
             raise InteropError(
                 f"generatedItems[{index}]: a call of the hosted tool {raw.get('name')!r}; "
