@@ -126,3 +126,16 @@ async def test_the_agent_tool_itself_can_need_approval() -> None:
     state.approve(state.interruptions[0])
     assert (await Runner.run(lead, state)).final_output == "Sunny, it says."
     assert len(inner.requests) == 1
+
+
+async def test_a_state_with_a_nested_run_is_not_written_for_typescript() -> None:
+    from tether.interop import InteropError
+    from tether.interop.openai_js import to_openai_js
+
+    inner = ScriptedModel([tool_call("get_temperature", {"city": "Rome"}, "c_in")])
+    outer = ScriptedModel([tool_call("ask_weather", {"input": "Rome?"}, "c_out")])
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather")])
+    result = await Runner.run(lead, "Rome?", context={})
+    with pytest.raises(InteropError, match="runs agent 'Weather' as a tool; nested runs"):
+        to_openai_js(result.to_state())
