@@ -139,3 +139,20 @@ async def test_a_state_with_a_nested_run_is_not_written_for_typescript() -> None
     result = await Runner.run(lead, "Rome?", context={})
     with pytest.raises(InteropError, match="runs agent 'Weather' as a tool; nested runs"):
         to_openai_js(result.to_state())
+
+
+async def test_bad_arguments_are_an_output_the_model_reads() -> None:
+    inner = ScriptedModel([])
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"question": "Rome?"}, "c_out"), message("I will ask again.")]
+    )
+    lead = Agent(
+        name="Lead", model=outer, tools=[Agent(name="Weather", model=inner).as_tool("ask_weather")]
+    )
+    result = await Runner.run(lead, "Rome?")
+    assert result.final_output == "I will ask again."
+    assert outer.requests[1].input[-1]["output"] == (
+        "Invalid arguments for tool 'ask_weather': it takes "
+        '{"input": "<what to ask>"}. Please call it again.'
+    )
+    assert inner.requests == []

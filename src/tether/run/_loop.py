@@ -360,7 +360,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             continue
         result = outputs[call.call_id]
         if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
-            run.append(recorded(call, result))
+            if result.events:
+                run.append(recorded(call, result))
             if result.output is not None:
                 run.append(ToolCompleted(call.call_id, result.output))
         elif isinstance(result, str):
