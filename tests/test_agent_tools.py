@@ -156,3 +156,31 @@ async def test_bad_arguments_are_an_output_the_model_reads() -> None:
         '{"input": "<what to ask>"}. Please call it again.'
     )
     assert inner.requests == []
+
+
+async def test_a_durable_store_lists_the_nested_approval_as_waiting(tmp_path: Path) -> None:
+    from tether import SQLiteRunStore
+    from tether.store import load_state, save_state
+
+    RUNS.clear()
+    inner = ScriptedModel(
+        [tool_call("get_temperature", {"city": "Oslo"}, "c_in"), message("Cold in Oslo.")]
+    )
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Oslo?"}, "c_out"), message("It is cold.")]
+    )
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather")])
+    async with SQLiteRunStore(str(tmp_path / "runs.db")) as store:
+        result = await Runner.run(lead, "Oslo?", store=store)
+        [waiting] = await store.pending_approvals()
+        assert (waiting.tool, waiting.call_id) == ("get_temperature", "c_in")
+        assert (await store.load(result.run_id)).status == "waiting"
+        state = await load_state(store, result.run_id, lead)
+        state.approve(state.interruptions[0])
+        await save_state(store, state)
+        assert await store.pending_approvals() == []
+        result = await Runner.run(lead, await load_state(store, result.run_id, lead), store=store)
+        assert result.final_output == "It is cold."
+        assert (await store.load(result.run_id)).status == "completed"
+    assert RUNS["get_temperature"] == 1

@@ -19,6 +19,7 @@ def test_all_matches_the_public_namespace() -> None:
         "interop",
         "shell",
         "hosted",
+        "store",
         "mcp",  # tether.mcp (extra mcp), once some code has imported it
     }
     public.discard("annotations")  # from __future__ import annotations

@@ -32,12 +32,19 @@ from ._exceptions import (
     ModelProviderError,
     NotPendingError,
     ReadOnlyItemError,
+    RunBusyError,
+    RunConflictError,
     RunError,
+    RunNotFoundError,
     RunStalledError,
     SchemaVersionError,
     StateError,
     StateFormatError,
     StateSignatureError,
+    StoreError,
+    StoreFormatError,
+    StoreIntegrityError,
+    StoreVersionError,
     TetherError,
     ToolCallInDoubtError,
     ToolError,
@@ -61,6 +68,7 @@ from .run import (
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .shell import ShellTool
+from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
 
 __version__ = "0.1.0"
@@ -82,14 +90,19 @@ __all__ = [
     "NotPendingError",
     "RawResponseEvent",
     "ReadOnlyItemError",
+    "RunBusyError",
+    "RunConflictError",
     "RunContext",
     "RunError",
     "RunItemEvent",
+    "RunNotFoundError",
     "RunResult",
     "RunResultStreaming",
     "RunStalledError",
     "RunState",
+    "RunStore",
     "Runner",
+    "SQLiteRunStore",
     "SQLiteSession",
     "SchemaVersionError",
     "Session",
@@ -98,6 +111,10 @@ __all__ = [
     "StateError",
     "StateFormatError",
     "StateSignatureError",
+    "StoreError",
+    "StoreFormatError",
+    "StoreIntegrityError",
+    "StoreVersionError",
     "StreamEvent",
     "TetherError",
     "ToolApprovalItem",

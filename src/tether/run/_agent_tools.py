@@ -106,8 +106,9 @@ class AgentTool:
             root=self.agent,
             journal=journal,
             ctx=RunContext(outer.ctx.context, _facts=journal.view),
-            # Not streamed, no session: the outer run streams and stores what its model sees.
-            options=replace(outer.options, stream=False, session=None),
+            # Not streamed, no session, no store of its own: the outer run streams, stores
+            # what its model sees and keeps the nested events in its own journal.
+            options=replace(outer.options, stream=False, session=None, durable=None),
             graph=self.agent.graph(),
             start=start,
         )

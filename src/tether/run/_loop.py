@@ -12,7 +12,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext, Usage
@@ -62,6 +62,9 @@ __all__ = [
     "missing_tool_error",
 ]
 
+if TYPE_CHECKING:
+    from ._durable import Durable
+
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
 """What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
 
@@ -88,6 +91,8 @@ class RunOptions:
     """Seconds an async tool call may run, for tools without their own ``timeout``."""
     on_tool_timeout: OnTimeout = "error_output"
     """What a timeout does, for tools without their own ``on_timeout``."""
+    durable: Durable | None = None
+    """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
 
 
 @dataclass(slots=True)
@@ -134,7 +139,23 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     ``"after_turn"`` the run ends before its next model call; on ``"immediate"``
     (asked before the run got going) before anything else runs. A run stopped
     while a step is under way is stopped by cancelling its task instead.
+    A stored run holds its lease meanwhile and is checkpointed as it goes.
     """
+    durable = run.options.durable
+    if durable is None:
+        await _drive(run, stop)
+        return
+    async with durable.holding(run.journal):
+        await _drive(run, stop)
+
+
+async def _checkpoint(run: Run) -> None:
+    """Make what the run recorded durable before it goes on (stored runs only)."""
+    if run.options.durable is not None:
+        await run.options.durable.checkpoint(run.journal)
+
+
+async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     if run.start is not None:
         session = run.options.session
         history = await session.get_items() if session is not None else []
@@ -145,6 +166,7 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
         if session is not None:  # the id a resume is checked against (see sessions/_identity)
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
+        await _checkpoint(run)
     await _sync_session(run)
     while True:
         step = decide(run.view, run.agent)
@@ -155,14 +177,18 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
         recorded = len(run.journal)
         if isinstance(step, CallModel):
             await _call_model(run)
-        elif isinstance(step, ExecuteTools):
-            await _execute_tools(run)
+        elif isinstance(step, ExecuteTools) and not await _execute_tools(run):
+            # A call is in doubt: a person resolves it (result.in_doubt).
+            await _sync_session(run)
+            await _checkpoint(run)
+            return
         if isinstance(step, CallModel | ExecuteTools) and len(run.journal) == recorded:
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
             _finish(run, step)
         await _sync_session(run)
+        await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
 
@@ -178,8 +204,17 @@ async def _sync_session(run: Run) -> None:
     session, view = run.options.session, run.view
     if session is None or view.session_upto >= len(view.items):
         return
-    await session.add_items(view.items[view.session_upto :])
+    items = view.items[view.session_upto :]
+    durable = run.options.durable
+    if durable is not None and durable.stored and durable.holds_session(session):
+        # The session lives in the store's database: the items and the event that
+        # records them commit together, so a crash can neither lose nor repeat them.
+        run.append(SessionSynced(len(view.items)))
+        await durable.checkpoint_with_session(run.journal, session, items)
+        return
+    await session.add_items(items)
     run.append(SessionSynced(len(view.items)))
+    await _checkpoint(run)
 
 
 async def _call_model(run: Run) -> None:
@@ -258,8 +293,11 @@ async def _request(run: Run, model: Model, request: ModelRequest) -> ModelRespon
     return response
 
 
-async def _execute_tools(run: Run) -> None:
+async def _execute_tools(run: Run) -> bool:
+    """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
+    call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
+    doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
@@ -288,13 +326,21 @@ async def _execute_tools(run: Run) -> None:
         _apply_always(run, call)
         status = call.status
         if status is CallStatus.IN_DOUBT and not tool.idempotent:
-            raise ToolCallInDoubtError(call.name, call.call_id)
+            if run.options.durable is None:
+                raise ToolCallInDoubtError(call.name, call.call_id)
+            doubts.append(call)
+            continue
         if status is CallStatus.REJECTED:
             plan.append((call, None))
         elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
             plan.append((call, tool))
+    if doubts:
+        # Nothing more of this turn runs until a person settles the doubt: the model's
+        # next request needs every output of the turn anyway.
+        return False
     await _carry_out(run, plan)
     _take_handoffs(run, handoffs)
+    return True
 
 
 def _answer_hosted(run: Run, call: Call) -> None:
@@ -351,6 +397,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
+    await _checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
     results, cancelled = await _run_calls(run, to_run)
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
     failure: RunError | None = None
@@ -378,6 +425,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
             error.__cause__ = result
             failure = failure or error
+    await _checkpoint(run)
     if cancelled is not None:
         raise cancelled
     if failure is not None:

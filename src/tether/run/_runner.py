@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
 from .._context import RunContext
@@ -17,6 +17,7 @@ from ..sessions import Session
 from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
+from ._durable import Durable
 from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
@@ -24,6 +25,9 @@ from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
 from ._view import CallStatus
+
+if TYPE_CHECKING:
+    from ..store import RunStore
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
 
@@ -49,6 +53,7 @@ class Runner:
         session: Session | None = None,
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
+        store: RunStore | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -72,6 +77,13 @@ class Runner:
         cancels the tools that are running and re-raises the cancellation;
         ``run_state_of(error)`` gives the state to resume, in which the calls
         cut short are in doubt.
+
+        With a ``store`` (``tether.store``), the run is kept there as it happens
+        (``result.run_id`` names it): each tool call is recorded as started before
+        its body runs and as completed right after, and the run holds the store's
+        lease while it advances. Resume a stored run with the state
+        ``tether.store.load_state`` returns and the same ``store``; a second
+        concurrent resume gets ``RunBusyError`` at once.
         """
         run = prepare(
             agent,
@@ -86,6 +98,7 @@ class Runner:
             session=session,
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
+            store=store,
             stream=False,
         )
         try:
@@ -115,6 +128,7 @@ class Runner:
         session: Session | None = None,
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
+        store: RunStore | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -140,6 +154,7 @@ class Runner:
             session=session,
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
+            store=store,
             stream=True,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -180,6 +195,7 @@ def prepare(
     stream: bool,
     tool_timeout: float | timedelta | None = None,
     on_tool_timeout: OnTimeout = "error_output",
+    store: RunStore | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -202,6 +218,7 @@ def prepare(
         session=session,
         tool_timeout=seconds,
         on_tool_timeout=on_tool_timeout,
+        durable=None if store is None else Durable(store),
     )
     if isinstance(input, RunState):
         if server_managed:
