@@ -25,6 +25,8 @@ from ._exceptions import (
     AgentDefinitionError,
     DecisionMismatchError,
     MaxTurnsExceeded,
+    MCPServerError,
+    MissingExtraError,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
@@ -65,6 +67,7 @@ from .run import (
     run_state_of,
 )
 from .sessions import Session, SessionError, SQLiteSession
+from .shell import ShellTool
 from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
 
@@ -76,7 +79,9 @@ __all__ = [
     "AgentUpdatedEvent",
     "DecisionMismatchError",
     "FunctionTool",
+    "MCPServerError",
     "MaxTurnsExceeded",
+    "MissingExtraError",
     "Model",
     "ModelBehaviorError",
     "ModelNotAllowedError",
@@ -102,6 +107,7 @@ __all__ = [
     "SchemaVersionError",
     "Session",
     "SessionError",
+    "ShellTool",
     "StateError",
     "StateFormatError",
     "StateSignatureError",
