@@ -25,6 +25,7 @@ from .._exceptions import (
     ToolTimeoutError,
     UnknownToolError,
 )
+from .._governance import Governance
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
@@ -32,9 +33,9 @@ from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from ._approvals import sealed
+from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event
 from ._journal import (
     ApprovalDecided,
-    ApprovalRequested,
     Event,
     HandoffTaken,
     ModelResponded,
@@ -91,6 +92,8 @@ class RunOptions:
     """What a timeout does, for tools without their own ``on_timeout``."""
     durable: Durable | None = None
     """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
+    governance: Governance = DEFAULT_GOVERNANCE
+    """Approval policies, deadlines, receipt key and clock (``Runner.run(governance=...)``)."""
 
 
 @dataclass(slots=True)
@@ -295,6 +298,10 @@ async def _execute_tools(run: Run) -> bool:
     """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
     call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
+    governance = run.options.governance
+    now = governance.now()
+    for call in due(view, now):  # past its deadline: never runs (the model reads why)
+        run.append(expiry_event(view, call, now, governance.receipt_key))
     doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
@@ -313,11 +320,7 @@ async def _execute_tools(run: Run) -> bool:
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
-            run.append(
-                ApprovalRequested(
-                    call.call_id, call.agent, call.name, call.arguments, call.fingerprint
-                )
-            )
+            run.append(request_event(run.graph, call, governance))
         _apply_always(run, call)
         status = call.status
         if status is CallStatus.IN_DOUBT and not tool.idempotent:

@@ -20,8 +20,9 @@ from typing import Any
 
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
+from .._governance import SYSTEM_APPROVER
 from ..items import Item, function_call_output
-from ._approvals import ToolApprovalItem, decision_seal, fingerprint
+from ._approvals import ToolApprovalItem, decision_seal, doubt_seal, fingerprint
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -66,6 +67,8 @@ class Call:
     _fingerprint: str | None = None
     requested: ApprovalRequested | None = None
     decision: ApprovalDecided | None = None
+    approvals: tuple[ApprovalDecided, ...] = ()
+    """Approvals so far of a call that needs several (four-eyes), before the last one."""
     started: bool = False
     done: bool = False
     output: str | None = None
@@ -294,6 +297,12 @@ class RunView:
                 "match its seal: its verdict, message, approver or time was changed (or the "
                 "seal removed). The state was edited; load an unedited copy."
             )
+        problem = _four_eyes_problem(call, event)
+        if problem is not None:
+            raise StateFormatError(f"journal[{self.events}]: {problem}")
+        if event.partial:
+            call.approvals = (*call.approvals, event)
+            return
         call.decision = event
         if event.always:
             self.always[call.name] = event
@@ -317,6 +326,12 @@ class RunView:
             raise StateFormatError(
                 f"journal[{self.events}]: a resolution of call {event.call_id!r}, "
                 "which is not in doubt."
+            )
+        if event.seal != doubt_seal(self.run_id, self.turns, event):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the resolution of call {event.call_id!r} in doubt "
+                "does not match its seal: its resolution, output, approver or time was "
+                "changed (or the seal removed). The state was edited; load an unedited copy."
             )
         if event.resolution == "run_again":
             call.started = False  # approved (or needing no approval) again: it runs next
@@ -359,6 +374,26 @@ def function_call_problem(item: Item) -> str | None:
         return f"with id {_short(call_id)} has no tool name (a non-empty string), got {got}"
     if not isinstance(item.get("arguments", ""), str):
         return f"with id {_short(call_id)} has arguments that are not a JSON string"
+    return None
+
+
+def _four_eyes_problem(call: Call, event: ApprovalDecided) -> str | None:
+    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), or None."""
+    assert call.requested is not None
+    required = call.requested.required_approvals
+    if event.expired:
+        if event.approved or event.by != SYSTEM_APPROVER or event.partial:
+            return f"an expiry of call {event.call_id!r} that is not a rejection by the system."
+        return None
+    if event.by is not None and any(a.by == event.by for a in call.approvals):
+        return f"approver {event.by!r} decided call {event.call_id!r} twice."
+    if event.partial:
+        if not event.approved or len(call.approvals) + 1 >= required:
+            return f"a partial approval of call {event.call_id!r} that is not one of several."
+    elif event.approved and not event.automatic and len(call.approvals) + 1 < required:
+        return (
+            f"call {event.call_id!r} needs {required} approvals and has {len(call.approvals) + 1}."
+        )
     return None
 
 

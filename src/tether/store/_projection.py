@@ -68,7 +68,7 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             out.append(
                 AddPending(event.call_id, event.agent, event.tool, event.arguments, appended_at)
             )
-        elif isinstance(event, ApprovalDecided):
+        elif isinstance(event, ApprovalDecided) and not event.partial:
             out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, ToolStarted):
             out.append(AddFlight(event.call_id, seq))
