@@ -23,13 +23,16 @@ from ._agent import Agent
 from ._context import RunContext, Usage
 from ._exceptions import (
     AgentDefinitionError,
+    ApprovalExpiredError,
     DecisionMismatchError,
     MaxTurnsExceeded,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
+    NotAuthorizedError,
     NotPendingError,
     ReadOnlyItemError,
+    ReceiptError,
     RunBusyError,
     RunConflictError,
     RunError,
@@ -51,9 +54,11 @@ from ._exceptions import (
     UnknownToolError,
     UserError,
 )
+from ._governance import ApprovalPolicy, Approver, Governance
 from .models import Model, ModelSettings
 from .run import (
     AgentUpdatedEvent,
+    AuditRecord,
     RawResponseEvent,
     RunItemEvent,
     Runner,
@@ -62,7 +67,9 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    audit_jsonl,
     run_state_of,
+    verify_receipts,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .store import RunStore, SQLiteRunStore
@@ -74,17 +81,24 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentUpdatedEvent",
+    "ApprovalExpiredError",
+    "ApprovalPolicy",
+    "Approver",
+    "AuditRecord",
     "DecisionMismatchError",
     "FunctionTool",
+    "Governance",
     "MaxTurnsExceeded",
     "Model",
     "ModelBehaviorError",
     "ModelNotAllowedError",
     "ModelProviderError",
     "ModelSettings",
+    "NotAuthorizedError",
     "NotPendingError",
     "RawResponseEvent",
     "ReadOnlyItemError",
+    "ReceiptError",
     "RunBusyError",
     "RunConflictError",
     "RunContext",
@@ -119,8 +133,10 @@ __all__ = [
     "UnknownToolError",
     "Usage",
     "UserError",
+    "audit_jsonl",
     "function_tool",
     "run_state_of",
+    "verify_receipts",
 ]
 
 for _name in __all__:
