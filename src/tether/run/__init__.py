@@ -10,6 +10,7 @@ from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DoubtResolved,
     Event,
     HandoffTaken,
     ModelResponded,
@@ -49,6 +50,7 @@ __all__ = [
     "ApprovalRequested",
     "AuditKind",
     "AuditRecord",
+    "DoubtResolved",
     "Event",
     "HandoffTaken",
     "ModelResponded",

@@ -170,6 +170,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _checkpoint(run)
     await _sync_session(run)
     while True:
+        _expire(run)
         step = decide(run.view, run.agent)
         if isinstance(step, CallModel | ExecuteTools) and stop is not None:
             mode = stop()
@@ -192,6 +193,18 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
+
+
+def _expire(run: Run) -> None:
+    """Reject, as the system, the calls whose approval passed its deadline: they never run,
+    and the model reads that the approval expired."""
+    view = run.view
+    if not view.calls or view.completed is not None:
+        return
+    governance = run.options.governance
+    now = governance.now()
+    for call in due(view, now):
+        run.append(expiry_event(view, call, now, governance.receipt_key))
 
 
 async def _sync_session(run: Run) -> None:
@@ -299,9 +312,6 @@ async def _execute_tools(run: Run) -> bool:
     call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
     governance = run.options.governance
-    now = governance.now()
-    for call in due(view, now):  # past its deadline: never runs (the model reads why)
-        run.append(expiry_event(view, call, now, governance.receipt_key))
     doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
