@@ -73,14 +73,13 @@ def request_event(
 
 def due(view: RunView, now: datetime) -> list[Call]:
     """The calls of the current turn waiting for a decision past their deadline."""
-    stamp = _iso(now)
     return [
         call
         for call in view.calls.values()
         if call.status is CallStatus.PENDING
         and call.requested is not None
         and call.requested.expires_at is not None
-        and call.requested.expires_at <= stamp
+        and datetime.fromisoformat(call.requested.expires_at) <= now  # checked by the fold
     ]
 
 

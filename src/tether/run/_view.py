@@ -16,6 +16,7 @@ import copy as _copy
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .._context import Usage
@@ -275,6 +276,16 @@ class RunView:
                 "does not match the call the model made (its tool or arguments were changed). "
                 "The state was edited; load an unedited copy."
             )
+        if event.expires_at is not None and not _is_aware_time(event.expires_at):
+            raise StateFormatError(
+                f"journal[{self.events}]: the approval request for call {event.call_id!r} "
+                f"has a deadline that is not an ISO 8601 time with a zone: {event.expires_at!r}."
+            )
+        if isinstance(event.required_approvals, bool) or event.required_approvals < 1:
+            raise StateFormatError(
+                f"journal[{self.events}]: the approval request for call {event.call_id!r} "
+                f"needs {event.required_approvals!r} approvals; at least 1."
+            )
         call.requested = event
         call._fingerprint = event.fingerprint  # equal: keep one copy of the string
 
@@ -375,6 +386,13 @@ def function_call_problem(item: Item) -> str | None:
     if not isinstance(item.get("arguments", ""), str):
         return f"with id {_short(call_id)} has arguments that are not a JSON string"
     return None
+
+
+def _is_aware_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _four_eyes_problem(call: Call, event: ApprovalDecided) -> str | None:
