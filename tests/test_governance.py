@@ -526,3 +526,26 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env=env,
         timeout=120,
     )
+
+
+# -- interop ---------------------------------------------------------------------------
+
+
+async def test_the_typescript_export_carries_verdicts_and_refuses_what_it_cannot_hold() -> None:
+    from tether.interop import InteropError, to_openai_js
+
+    _, state, _ = await paused([call("wire", {"amount": 3}, "c1")])
+    with pytest.raises(InteropError, match="waits for 2 approvals"):
+        to_openai_js(state)
+    state.approve("c1", by=ANA)
+    with pytest.raises(InteropError, match="waits for 2 approvals"):
+        to_openai_js(state)
+    state.approve("c1", by=BEN, reason="checked")
+    exported = json.loads(to_openai_js(state))
+    [record] = exported["context"]["functionApprovals"]
+    assert record["approvals"]["wire"]["approved"] == ["c1"]
+    assert "ben" not in json.dumps(exported)  # identity, reason and receipts stay in tether
+
+    _, state, _ = await paused([call("pay", {"invoice": "A-1"}, "c1")])
+    with pytest.raises(InteropError, match="a decision due by"):
+        to_openai_js(state)
