@@ -190,7 +190,8 @@ class Runner:
         A run that another process is advancing raises ``RunBusyError`` at once."""
         from ..store import load_state  # the store builds on the runner, not the other way
 
-        state = await load_state(store, run_id, agent, context=context)
+        governance = options.get("governance")  # its clock expires overdue approvals on load
+        state = await load_state(store, run_id, agent, context=context, governance=governance)
         return await cls.run(agent, state, store=store, **options)
 
     @classmethod
