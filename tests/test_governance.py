@@ -549,3 +549,17 @@ async def test_the_typescript_export_carries_verdicts_and_refuses_what_it_cannot
     _, state, _ = await paused([call("pay", {"invoice": "A-1"}, "c1")])
     with pytest.raises(InteropError, match="a decision due by"):
         to_openai_js(state)
+
+
+def test_the_governance_example_runs(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "governance.py"
+    done = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Refused: Approver 'u-sam' may not decide call 'wire-1'" in done.stdout
+    assert "Refused: Approver 'u-ana' already approved call 'wire-1'" in done.stdout
+    assert "Too late: The approval of call 'pay-1' of 'pay' expired" in done.stdout
+    assert done.stdout.count("(wired 9000 to DE02 1203, exactly once)") == 1
+    assert "(paid INV-77)" not in done.stdout
+    assert "3 receipts verify." in done.stdout
