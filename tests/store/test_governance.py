@@ -176,3 +176,28 @@ async def test_the_sweep_touches_only_due_runs_among_many(
     swept = await expire_approvals(store, governance=governance)
     assert [p.run_id for p in swept.expired] == [ids[8]]
     assert len(await store.pending_approvals()) == 9
+
+
+async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
+    backend: Backend, governance: Governance
+) -> None:
+    first = backend.open()
+    run_id = await start(first, governance, "wire", {"amount": 1})
+    await first.close()
+    # What a store written by the previous tether looks like: no deadline column.
+    if backend.name == "sqlite":
+        backend.raw("DROP INDEX tether_pending_expires", ())
+    backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
+    backend.raw("UPDATE {meta} SET value = '1' WHERE key = 'version'", ())
+
+    store = backend.open()
+    try:
+        [old] = await store.pending_approvals()
+        assert (old.run_id, old.expires_at) == (run_id, None)
+        later = await start(store, governance, "pay", {"invoice": "A-1"})
+        backend.clock.advance(2 * 3600)
+        swept = await expire_approvals(store, governance=governance)
+        assert [p.run_id for p in swept.expired] == [later]
+        assert backend.raw("SELECT value FROM {meta} WHERE key = 'version'", ()) == [("2",)]
+    finally:
+        await store.close()
