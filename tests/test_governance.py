@@ -563,3 +563,17 @@ def test_the_governance_example_runs(tmp_path: Path) -> None:
     assert done.stdout.count("(wired 9000 to DE02 1203, exactly once)") == 1
     assert "(paid INV-77)" not in done.stdout
     assert "3 receipts verify." in done.stdout
+
+
+def test_the_expiry_sweep_benchmark_runs_at_a_small_size() -> None:
+    # Only that the harness works; speed is the benchmark's business, never a test's.
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "expiry_sweep.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--runs", "400", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sweep expiring  100 due approvals" in done.stdout
+    assert "expiring 10 among 400 runs vs among 40" in done.stdout

@@ -106,13 +106,16 @@ def authorize(
     call: Call,
     ctx: Any,
     *,
-    approved: bool,
+    four_eyes: bool = True,
 ) -> None:
-    """Raise ``NotAuthorizedError`` unless ``approver`` may take this decision on ``call``."""
+    """Raise ``NotAuthorizedError`` unless ``approver`` may take this decision on ``call``.
+
+    ``four_eyes``: an approval, which must come from someone who has not approved the
+    call yet (a resolution of a call in doubt may come from anyone the policy allows)."""
     item = call.approval_item()
     required = call.requested.required_approvals if call.requested is not None else 1
     if approver is None:
-        if policy is not None or required > 1:
+        if policy is not None or (four_eyes and required > 1):
             raise NotAuthorizedError(
                 f"Call {call.call_id!r} of {call.name!r} may be decided only by an identified "
                 "approver; pass by=Approver(...) (or the approver's id)."
@@ -123,7 +126,7 @@ def authorize(
             f"Approver {approver.id!r} may not decide call {call.call_id!r} of "
             f"{call.name!r}: it needs an approver with {policy.describe()}. Nothing was recorded."
         )
-    if any(earlier.by == approver.id for earlier in call.approvals):
+    if four_eyes and any(earlier.by == approver.id for earlier in call.approvals):
         raise NotAuthorizedError(
             f"Approver {approver.id!r} already approved call {call.call_id!r}; it needs "
             f"{required} distinct approvers, so another person must decide. Nothing was recorded."

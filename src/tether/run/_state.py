@@ -255,7 +255,7 @@ class RunState:
                 "pending call has. Decide on the items of this state's interruptions."
             )
         policy = policy_for(self._graph, call, self.governance)
-        authorize(policy, approver, call, self.context, approved=approved)
+        authorize(policy, approver, call, self.context)
         event = decision_event(
             self._view,
             call,
@@ -308,7 +308,7 @@ class RunState:
                 "have taken effect."
             )
         policy = policy_for(self._graph, call, self.governance)
-        authorize(policy, approver, call, self.context, approved=resolution == "run_again")
+        authorize(policy, approver, call, self.context, four_eyes=False)
         event = DoubtResolved(call_id, resolution, output, reason=reason)
         self._journal.append(resolution_event(self._view, event, self.governance, approver))
 
