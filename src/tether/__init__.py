@@ -23,6 +23,7 @@ from ._agent import Agent
 from ._context import RunContext, Usage
 from ._exceptions import (
     AgentDefinitionError,
+    ApprovalExpiredError,
     DecisionMismatchError,
     MaxTurnsExceeded,
     MCPServerError,
@@ -30,8 +31,10 @@ from ._exceptions import (
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
+    NotAuthorizedError,
     NotPendingError,
     ReadOnlyItemError,
+    ReceiptError,
     RunBusyError,
     RunConflictError,
     RunError,
@@ -53,9 +56,11 @@ from ._exceptions import (
     UnknownToolError,
     UserError,
 )
+from ._governance import ApprovalPolicy, Approver, Governance
 from .models import Model, ModelSettings
 from .run import (
     AgentUpdatedEvent,
+    AuditRecord,
     RawResponseEvent,
     RunItemEvent,
     Runner,
@@ -64,7 +69,9 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    audit_jsonl,
     run_state_of,
+    verify_receipts,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .shell import ShellTool
@@ -77,8 +84,13 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentUpdatedEvent",
+    "ApprovalExpiredError",
+    "ApprovalPolicy",
+    "Approver",
+    "AuditRecord",
     "DecisionMismatchError",
     "FunctionTool",
+    "Governance",
     "MCPServerError",
     "MaxTurnsExceeded",
     "MissingExtraError",
@@ -87,9 +99,11 @@ __all__ = [
     "ModelNotAllowedError",
     "ModelProviderError",
     "ModelSettings",
+    "NotAuthorizedError",
     "NotPendingError",
     "RawResponseEvent",
     "ReadOnlyItemError",
+    "ReceiptError",
     "RunBusyError",
     "RunConflictError",
     "RunContext",
@@ -125,8 +139,10 @@ __all__ = [
     "UnknownToolError",
     "Usage",
     "UserError",
+    "audit_jsonl",
     "function_tool",
     "run_state_of",
+    "verify_receipts",
 ]
 
 for _name in __all__:

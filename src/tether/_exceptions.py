@@ -31,7 +31,10 @@
         ├── UnknownAgentError        names an agent the given agent graph does not have
         ├── UnknownToolError         names a tool the agent does not have
         ├── DecisionMismatchError    a decision no longer matches the call it was made on
-        └── NotPendingError          a decision on a call that is not waiting for one
+        ├── NotPendingError          a decision on a call that is not waiting for one
+        ├── NotAuthorizedError       the approver may not decide this call (nothing recorded)
+        ├── ApprovalExpiredError     the call's approval passed its deadline (rejected)
+        └── ReceiptError             a decision's receipt does not verify
 
 Every message says what went wrong and what to do about it. Errors that carry
 data define ``__reduce__`` so they survive pickling across process boundaries.
@@ -43,6 +46,7 @@ from typing import Any
 
 __all__ = [
     "AgentDefinitionError",
+    "ApprovalExpiredError",
     "DecisionMismatchError",
     "MCPServerError",
     "MaxTurnsExceeded",
@@ -50,7 +54,9 @@ __all__ = [
     "ModelBehaviorError",
     "ModelNotAllowedError",
     "ModelProviderError",
+    "NotAuthorizedError",
     "NotPendingError",
+    "ReceiptError",
     "ReadOnlyItemError",
     "RunBusyError",
     "RunConflictError",
@@ -266,6 +272,21 @@ class DecisionMismatchError(StateError):
 
 class NotPendingError(StateError):
     """A decision was made on a call that is not waiting for one."""
+
+
+class NotAuthorizedError(StateError):
+    """The approver may not decide this call (a policy refused, or four-eyes needs someone
+    else); nothing was recorded."""
+
+
+class ApprovalExpiredError(StateError):
+    """The call's approval was not decided by its deadline: the system rejected it and the
+    call never runs. The model reads that the approval expired."""
+
+
+class ReceiptError(StateError):
+    """A decision's receipt does not verify: the decision was changed, moved to another run
+    or call, or signed with another key (or carries no receipt)."""
 
 
 class StoreError(TetherError):
