@@ -26,6 +26,8 @@ from ._exceptions import (
     ApprovalExpiredError,
     DecisionMismatchError,
     MaxTurnsExceeded,
+    MCPServerError,
+    MissingExtraError,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
@@ -72,6 +74,7 @@ from .run import (
     verify_receipts,
 )
 from .sessions import Session, SessionError, SQLiteSession
+from .shell import ShellTool
 from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
 
@@ -88,7 +91,9 @@ __all__ = [
     "DecisionMismatchError",
     "FunctionTool",
     "Governance",
+    "MCPServerError",
     "MaxTurnsExceeded",
+    "MissingExtraError",
     "Model",
     "ModelBehaviorError",
     "ModelNotAllowedError",
@@ -116,6 +121,7 @@ __all__ = [
     "SchemaVersionError",
     "Session",
     "SessionError",
+    "ShellTool",
     "StateError",
     "StateFormatError",
     "StateSignatureError",

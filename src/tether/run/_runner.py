@@ -317,7 +317,7 @@ def _check_tools(run: Run) -> None:
     no longer has (for example an agent given without it on resume): the loop could not
     carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
     for call in run.view.calls.values():
-        if call.status in (CallStatus.NEW, CallStatus.DONE):
+        if call.status in (CallStatus.NEW, CallStatus.DONE) or call.hosted:
             continue
         owner = run.graph[call.agent]
         if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
