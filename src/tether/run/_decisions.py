@@ -43,8 +43,9 @@ def policy_for(
     """The policy for ``call``: its tool's, else its agent's, else the run-wide one."""
     agent = graph.get(call.agent)
     tool = agent.function_tools.get(call.name) if agent is not None else None
-    if tool is not None and tool.approvers is not None:
-        return tool.approvers
+    policy = getattr(tool, "approvers", None)
+    if isinstance(policy, ApprovalPolicy):
+        return policy
     if agent is not None and isinstance(agent.approvers, ApprovalPolicy):
         return agent.approvers  # normalised by Agent.__post_init__
     return governance.approvers
@@ -54,10 +55,10 @@ def request_event(
     graph: dict[str, Agent[Any]], call: Call, governance: Governance
 ) -> ApprovalRequested:
     """The approval request of ``call``, with its time, deadline and approvals needed."""
-    agent = graph[call.agent]
-    tool = agent.function_tools[call.name]
+    agent = graph.get(call.agent)
+    tool = agent.function_tools.get(call.name) if agent is not None else None
     now = governance.now()
-    timeout = tool.approval_timeout or governance.approval_timeout
+    timeout = getattr(tool, "approval_timeout", None) or governance.approval_timeout
     policy = policy_for(graph, call, governance)
     return ApprovalRequested(
         call.call_id,

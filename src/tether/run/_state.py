@@ -235,7 +235,7 @@ class RunState:
             # A call inside an agent used as a tool: decided in its nested run's journal,
             # under this run's governance.
             def decide(journal: Journal, inner: ToolApprovalItem) -> None:
-                nested = RunState._of_run(self._agent, journal, None)
+                nested = RunState._of_run(self._agent, journal, self.context)
                 nested.governance = self.governance
                 nested._decide(
                     inner,
