@@ -24,6 +24,7 @@ from ._context import RunContext, Usage
 from ._exceptions import (
     AgentDefinitionError,
     DecisionMismatchError,
+    EngineError,
     MaxTurnsExceeded,
     ModelBehaviorError,
     ModelNotAllowedError,
@@ -75,6 +76,7 @@ __all__ = [
     "AgentDefinitionError",
     "AgentUpdatedEvent",
     "DecisionMismatchError",
+    "EngineError",
     "FunctionTool",
     "MaxTurnsExceeded",
     "Model",

@@ -22,6 +22,7 @@
     │   ├── StoreFormatError         the database is not a tether run store
     │   ├── StoreVersionError        the store was written by a newer tether
     │   └── StoreIntegrityError      stored events were edited, removed or reordered
+    ├── EngineError                  a durable engine (tether.dbos) is missing or not set up
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
@@ -42,6 +43,7 @@ from typing import Any
 __all__ = [
     "AgentDefinitionError",
     "DecisionMismatchError",
+    "EngineError",
     "MaxTurnsExceeded",
     "ModelBehaviorError",
     "ModelNotAllowedError",
@@ -246,6 +248,13 @@ class DecisionMismatchError(StateError):
 
 class NotPendingError(StateError):
     """A decision was made on a call that is not waiting for one."""
+
+
+class EngineError(TetherError):
+    """A durable engine that runs agents on workers (``tether.dbos``) is missing or not set up.
+
+    The message says what to install, launch or configure.
+    """
 
 
 class StoreError(TetherError):
