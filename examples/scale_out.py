@@ -34,6 +34,7 @@ from tether.testing import message, tool_call
 
 DATA = Path(os.environ.get("SCALE_OUT_DIR", "scale_out_data")).resolve()
 DATABASE = os.environ.get("SCALE_OUT_DB", "")
+SCHEMA = os.environ.get("SCALE_OUT_SCHEMA", "scale_out")
 MODEL_DELAY = float(os.environ.get("SCALE_OUT_MODEL_DELAY", "0"))
 
 
@@ -74,7 +75,7 @@ def open_store() -> RunStore:
     if DATABASE:
         from tether.store import PostgresRunStore
 
-        return PostgresRunStore(DATABASE)
+        return PostgresRunStore(DATABASE, schema=SCHEMA)
     return SQLiteRunStore(DATA / "runs.db")
 
 
@@ -83,6 +84,7 @@ app = DBOSApp(
     [agent],
     store=open_store,
     system_database_url=DATABASE or f"sqlite:///{DATA / 'dbos.sqlite'}",
+    system_schema=f"{SCHEMA}_dbos",
     worker_concurrency=int(os.environ.get("SCALE_OUT_WORKER_CONCURRENCY", "16")),
     polling_interval=float(os.environ.get("SCALE_OUT_POLL", "0.2")),
     lease_wait=0.5,

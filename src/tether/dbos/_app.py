@@ -63,6 +63,7 @@ class DBOSApp:
         store: Callable[[], RunStore],
         system_database_url: str,
         name: str = "tether",
+        system_schema: str = "dbos",
         worker_concurrency: int | None = 8,
         concurrency: int | None = None,
         approval_timeout: float | None = 24 * 3600.0,
@@ -104,6 +105,8 @@ class DBOSApp:
         self._client: DBOSClient | None = None
         self.system_database_url = system_database_url
         self.name = name
+        self.system_schema = system_schema
+        """The PostgreSQL schema of DBOS's tables (ignored with SQLite)."""
         self.worker_concurrency = worker_concurrency
         self.concurrency = concurrency
         self.approval_timeout = approval_timeout
@@ -142,8 +145,8 @@ class DBOSApp:
         """Make this process a worker: it dequeues runs and recovers its own unfinished ones.
 
         Await it in the event loop the workflows should run on. ``executor_id`` names
-        the worker: DBOS recovers a dead worker's workflows when a worker with the same id starts again, so give each worker a
-        stable id (default: ``$DBOS__VMID`` or ``tether-<pid>``).
+        the worker: DBOS recovers a dead worker's workflows when a worker with the same
+        id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or ``tether-<pid>``).
         """
         if wf._serving:
             raise EngineError("A DBOSApp is already launched in this process; launch one only.")
@@ -152,6 +155,7 @@ class DBOSApp:
             "system_database_url": self.system_database_url,
             "executor_id": executor_id or os.environ.get("DBOS__VMID") or f"tether-{os.getpid()}",
             "application_version": self.application_version,
+            "dbos_system_schema": self.system_schema,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
         wf._serving.append(self)
@@ -184,7 +188,9 @@ class DBOSApp:
 
     def _dbos(self) -> DBOSClient:
         if self._client is None:
-            self._client = DBOSClient(system_database_url=self.system_database_url)
+            self._client = DBOSClient(
+                system_database_url=self.system_database_url, dbos_system_schema=self.system_schema
+            )
         return self._client
 
     async def start(
