@@ -11,7 +11,8 @@ On one machine the run store and DBOS's system database are two SQLite files in
 ``--dir`` (default ``scale_out_data``); with ``SCALE_OUT_DB`` set to a PostgreSQL
 URL both live in that database. Each refund writes one line to ``refunds.log``
 in ``--dir``: the side effect that must happen once per approved run, however
-many workers die. The model is a stand-in that answers from the conversation,
+many workers die. With ``--nobody-decides`` every approval expires after
+``SCALE_OUT_APPROVAL_TIMEOUT`` seconds (default a day) and is rejected. The model is a stand-in that answers from the conversation,
 so this runs offline (``SCALE_OUT_MODEL_DELAY`` makes each call take that long).
 """
 
@@ -88,6 +89,7 @@ app = DBOSApp(
     worker_concurrency=int(os.environ.get("SCALE_OUT_WORKER_CONCURRENCY", "16")),
     polling_interval=float(os.environ.get("SCALE_OUT_POLL", "0.2")),
     lease_wait=0.5,
+    approval_timeout=float(os.environ.get("SCALE_OUT_APPROVAL_TIMEOUT", str(24 * 3600))),
 )
 
 
@@ -122,14 +124,14 @@ async def approve_all(runs: set[str], *, by: str = "support-lead") -> set[str]:
     return decided
 
 
-async def demo(runs: int, workers: int) -> None:
+async def demo(runs: int, workers: int, *, decide: bool = True) -> None:
     processes = [start_worker(f"worker-{i}") for i in range(workers)]
     if not workers:
         await app.launch(executor_id="demo")  # this process is the worker
     try:
         ids = [await app.start(agent, f"Please refund order A-{1000 + i}") for i in range(runs)]
         print(f"queued {len(ids)} runs on {workers or 'this process as the only'} worker(s)")
-        waiting = set(ids)
+        waiting = set(ids) if decide else set()
         while waiting:
             waiting -= await approve_all(waiting)
             await asyncio.sleep(0.2)
@@ -138,8 +140,9 @@ async def demo(runs: int, workers: int) -> None:
             outputs[run_id] = await app.result(run_id)
         for run_id in ids:
             print(f"{run_id}: {outputs[run_id]}")
-        sent = (DATA / "refunds.log").read_text().splitlines()
-        print(f"{len(sent)} refunds sent for {len(ids)} approved runs")
+        log = DATA / "refunds.log"
+        sent = log.read_text().splitlines() if log.exists() else []
+        print(f"{len(sent)} refunds sent for {len(ids) if decide else 0} approved runs")
     finally:
         for process in processes:
             process.terminate()
@@ -154,5 +157,10 @@ if __name__ == "__main__":
     run = commands.add_parser("demo", help="run refunds through DBOS workers")
     run.add_argument("--runs", type=int, default=5)
     run.add_argument("--workers", type=int, default=0, help="worker processes (0: this one)")
+    run.add_argument(
+        "--nobody-decides",
+        action="store_true",
+        help="decide nothing: each approval expires (SCALE_OUT_APPROVAL_TIMEOUT) and is rejected",
+    )
     args = parser.parse_args()
-    asyncio.run(demo(args.runs, args.workers))
+    asyncio.run(demo(args.runs, args.workers, decide=not args.nobody_decides))

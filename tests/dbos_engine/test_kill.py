@@ -9,12 +9,9 @@ one that runs on one machine with SQLite.
 from __future__ import annotations
 
 import asyncio
-import json
 import importlib.util
-import os
+import json
 import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path

@@ -146,7 +146,8 @@ class DBOSApp:
 
         Await it in the event loop the workflows should run on. ``executor_id`` names
         the worker: DBOS recovers a dead worker's workflows when a worker with the same
-        id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or ``tether-<pid>``).
+        id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or
+        ``tether-<pid>``).
         """
         if wf._serving:
             raise EngineError("A DBOSApp is already launched in this process; launch one only.")
