@@ -8,12 +8,13 @@
 with ``--workers 0``: the demo serves the runs itself), queues the runs, approves
 every refund as it comes up for a decision, and prints each run's final output.
 On one machine the run store and DBOS's system database are two SQLite files in
-``--dir`` (default ``scale_out_data``); with ``SCALE_OUT_DB`` set to a PostgreSQL
-URL both live in that database. Each refund writes one line to ``refunds.log``
-in ``--dir``: the side effect that must happen once per approved run, however
-many workers die. With ``--nobody-decides`` every approval expires after
-``SCALE_OUT_APPROVAL_TIMEOUT`` seconds (default a day) and is rejected. The model is a stand-in that answers from the conversation,
-so this runs offline (``SCALE_OUT_MODEL_DELAY`` makes each call take that long).
+``SCALE_OUT_DIR`` (default ``scale_out_data``); with ``SCALE_OUT_DB`` set to a
+PostgreSQL URL both live in that database. Each refund writes one line to
+``refunds.log`` in that folder: the side effect that must happen once per approved
+run, however many workers die. With ``--nobody-decides`` every approval expires
+after ``SCALE_OUT_APPROVAL_TIMEOUT`` seconds (default a day) and is rejected. The
+model is a stand-in that answers from the conversation, so this runs offline
+(``SCALE_OUT_MODEL_DELAY`` makes each call take that many seconds).
 """
 
 from __future__ import annotations
