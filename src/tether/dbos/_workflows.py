@@ -19,19 +19,13 @@ its completion is not run again but reported in doubt (unless it is idempotent).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, SetWorkflowID
 
-from .._exceptions import EngineError, RunBusyError, RunConflictError, RunNotFoundError
-from ..items import to_input_items
-from ..run import RunCompleted, Runner, RunStarted, RunState
-from ..run._runner import DEFAULT_MAX_TURNS
-from ..store import load_state, save_state
+from .._exceptions import EngineError
+from ._stretch import advance, expire
 
 if TYPE_CHECKING:
     from ._app import DBOSApp
@@ -109,81 +103,11 @@ async def advance_workflow(run_id: str, agent: str, input: Any, max_turns: int |
 async def advance_step(
     run_id: str, agent: str, input: Any, max_turns: int | None
 ) -> dict[str, Any]:
-    """Create the run if the store lacks it, then resume it until it stops.
-
-    Safe to run again after a crash (DBOS re-executes an unrecorded step): it
-    only ever continues the stored journal.
-    """
-    app = serving()
-    store = app.store()
-    root = app.agent(agent)
-    await _create(app, run_id, root.name, input, max_turns)
-    while True:
-        state = await load_state(store, run_id, root, context=app.context)
-        if not _needs_work(state):
-            return await _outcome(app, state)
-        try:
-            result = await Runner.run(root, state, store=store, model_provider=app.model_provider)
-        except RunBusyError:
-            # The lease of a worker that died expires after its TTL; then it is ours.
-            await asyncio.sleep(app.lease_wait)
-            continue
-        except RunConflictError:
-            continue  # someone appended (a decision) meanwhile: load again
-        return await _outcome(app, result.to_state())
+    """``advance`` as a DBOS step (re-executed if its process died before it finished)."""
+    return await advance(serving(), run_id, agent, input, max_turns)
 
 
 @DBOS.step(name="tether.expire")
 async def expire_step(run_id: str, agent: str) -> int:
-    """Reject every call still waiting once its approval's time is up; return how many."""
-    app = serving()
-    store = app.store()
-    root = app.agent(agent)
-    while True:
-        state = await load_state(store, run_id, root, context=app.context)
-        waiting = state.interruptions
-        for item in waiting:
-            state.reject(item, message=app.expiry_message, by=EXPIRED_BY)
-        if not waiting:
-            return 0
-        try:
-            await save_state(store, state)
-        except RunConflictError:
-            continue  # a decision arrived meanwhile: look again
-        return len(waiting)
-
-
-async def _create(app: DBOSApp, run_id: str, agent: str, input: Any, max_turns: int | None) -> None:
-    store = app.store()
-    try:
-        await store.load(run_id)
-        return
-    except RunNotFoundError:
-        pass
-    started = RunStarted(
-        run_id=run_id,
-        agent=agent,
-        input=to_input_items(input),
-        max_turns=max_turns or DEFAULT_MAX_TURNS,
-    )
-    with contextlib.suppress(RunConflictError):  # an earlier attempt of this step created it
-        await store.append(run_id, 0, [started])
-
-
-def _needs_work(state: RunState) -> bool:
-    return not (state.is_complete or state.interruptions or state.in_doubt)
-
-
-async def _outcome(app: DBOSApp, state: RunState) -> dict[str, Any]:
-    if state.is_complete:
-        final = next(e for e in reversed(state.journal) if isinstance(e, RunCompleted))
-        # Frozen containers become plain JSON data again.
-        return {"status": "completed", "final_output": json.loads(json.dumps(final.output))}
-    if state.in_doubt:
-        return {"status": "in_doubt", "deadline": None}
-    requested = await app.store().pending_approvals(run_id=state.run_id)
-    deadline = None
-    if requested and app.approval_timeout is not None:
-        first = min(p.requested_at for p in requested)
-        deadline = first.timestamp() + app.approval_timeout
-    return {"status": "waiting", "deadline": deadline}
+    """``expire`` as a DBOS step."""
+    return await expire(serving(), run_id, agent, by=EXPIRED_BY)
