@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from .._agent import Agent
 from .._exceptions import (
     EngineError,
     NotPendingError,
+    RunBusyError,
     RunConflictError,
     UnknownAgentError,
     UserError,
@@ -178,12 +180,16 @@ class DBOSApp:
             raise
 
     async def shutdown(self) -> None:
-        """Stop serving, after closing this process's client and stores (workflows in
+        """Stop serving, then close this process's client and stores (workflows in
         progress are recovered by the next worker with the same executor id)."""
-        await self.close()
         if wf._serving:
+            # DBOS first: its workflows stop before the store they write to closes.
             DBOS.destroy(destroy_registry=False)
             wf._serving.clear()
+        # DBOS shut down the thread pool a SQLite store closes in; the process is
+        # ending and its connections close with it.
+        with contextlib.suppress(RuntimeError):
+            await self.close()
 
     # -- the API for everyone else -------------------------------------------------------------
 
@@ -241,7 +247,9 @@ class DBOSApp:
 
         The store holds the decision first; the wake-up message only saves the
         workflow from waiting until its timeout (if it is lost, the timeout wakes
-        the run, which then finds the decision).
+        the run, which then finds the decision). While a worker still holds the
+        run's lease (it is just stopping, or it died and its lease has not expired
+        yet), the decision waits for the lease, retrying every ``lease_wait``.
         """
         while True:
             state = await self.load(run_id)
@@ -259,6 +267,8 @@ class DBOSApp:
                 break
             except RunConflictError:
                 continue  # the run moved on meanwhile: look again
+            except RunBusyError:
+                await asyncio.sleep(self.lease_wait)
         await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
 
     async def wake(self, run_id: str) -> None:

@@ -82,6 +82,9 @@ async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
             await save_state(store, state)
         except RunConflictError:
             continue  # a decision arrived meanwhile: look again
+        except RunBusyError:
+            await asyncio.sleep(app.lease_wait)  # a worker is just letting the run go
+            continue
         return len(waiting)
 
 

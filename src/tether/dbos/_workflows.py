@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, SetWorkflowID
 
-from .._exceptions import EngineError
+from .._exceptions import (
+    EngineError,
+    ModelProviderError,
+    RunNotFoundError,
+    StoreError,
+    StoreFormatError,
+    StoreIntegrityError,
+    StoreVersionError,
+)
 from ._stretch import advance, expire
 
 if TYPE_CHECKING:
@@ -99,7 +107,23 @@ async def advance_workflow(run_id: str, agent: str, input: Any, max_turns: int |
     return await advance_step(run_id, agent, input, max_turns)
 
 
-@DBOS.step(name="tether.advance_run")
+def _transient(error: BaseException) -> bool:
+    # A store or model provider that failed for a moment: the stretch is safe to run
+    # again (it continues the journal). Anything else (a refused state, a spent turn
+    # budget, a tool error) would fail the same way again.
+    return isinstance(error, StoreError | ModelProviderError) and not isinstance(
+        error, StoreIntegrityError | StoreFormatError | StoreVersionError | RunNotFoundError
+    )
+
+
+@DBOS.step(
+    name="tether.advance_run",
+    retries_allowed=True,
+    max_attempts=6,
+    interval_seconds=1.0,
+    backoff_rate=2.0,
+    should_retry=_transient,
+)
 async def advance_step(
     run_id: str, agent: str, input: Any, max_turns: int | None
 ) -> dict[str, Any]:
@@ -107,7 +131,14 @@ async def advance_step(
     return await advance(serving(), run_id, agent, input, max_turns)
 
 
-@DBOS.step(name="tether.expire")
+@DBOS.step(
+    name="tether.expire",
+    retries_allowed=True,
+    max_attempts=6,
+    interval_seconds=1.0,
+    backoff_rate=2.0,
+    should_retry=_transient,
+)
 async def expire_step(run_id: str, agent: str) -> int:
     """``expire`` as a DBOS step."""
     return await expire(serving(), run_id, agent, by=EXPIRED_BY)
