@@ -66,25 +66,32 @@ async def test_runs_survive_a_worker_killed_in_flight(
     workers = {name: example.start_worker(name) for name in ("w0", "w1", "w2")}
     try:
         ids = [await app.start(example.agent, f"Please refund order A-{i}") for i in range(RUNS)]
-        undecided, killed = set(ids), False
+        undecided = set(ids)
         victim = workers["w1"]
+
+        async def kill_in_flight() -> bool:
+            """SIGKILL w1 if it holds the lease of a run it is advancing right now."""
+            page = await app.store().list_runs(status="running", limit=1000)
+            if not any(f":{victim.pid}:" in (run.lease_owner or "") for run in page.runs):
+                return False
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            # A worker that starts again under the dead one's id recovers its runs.
+            workers["w1"] = example.start_worker("w1")
+            return True
+
+        killed = False
         async with asyncio.timeout(100):
             while undecided:
                 undecided -= await example.approve_all(undecided)
-                if not killed and len(undecided) < RUNS // 2:
-                    # Kill w1 while it holds the lease of a run it is advancing.
-                    page = await app.store().list_runs(status="running", limit=1000)
-                    if any(f":{victim.pid}:" in (run.lease_owner or "") for run in page.runs):
-                        victim.send_signal(signal.SIGKILL)
-                        victim.wait()
-                        killed = True
-                        # A worker that starts again under the dead one's id recovers its runs.
-                        workers["w1"] = example.start_worker("w1")
-                await asyncio.sleep(0.05)
-            assert killed, "w1 never held a run's lease while runs were in flight"
+                if not killed and len(undecided) < RUNS * 2 // 3:
+                    killed = await kill_in_flight()
+                await asyncio.sleep(0.02)
             outputs: dict[str, str] = {}
             pending = set(ids)
             while pending:
+                if not killed:
+                    killed = await kill_in_flight()
                 for run_id in list(pending):
                     summary = await app.store().load(run_id)
                     if summary.status == "completed":
@@ -92,7 +99,8 @@ async def test_runs_survive_a_worker_killed_in_flight(
                         pending.discard(run_id)
                     elif summary.status == "in_doubt":
                         await settle_doubts(example, {run_id})
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.02 if not killed else 0.2)
+        assert killed, "w1 never held a run's lease while runs were in flight"
         orders = [f"A-{i}" for i in range(RUNS)]
         assert [outputs[run_id] for run_id in ids] == [
             f"Done: Refunded order {order}." for order in orders
