@@ -56,6 +56,13 @@ class DBOSApp:
 
     ``store`` is a function returning the run store (each process and event loop
     opens its own); tether's journal in that store is the truth of every run.
+    Other settings: ``system_schema`` (DBOS's PostgreSQL schema), ``expiry_message``
+    (what the model reads for an expired approval), ``doubt_poll`` (seconds between
+    looks at a run stopped in doubt), ``lease_wait`` (seconds between tries while
+    another worker's lease on a run has not expired), ``polling_interval`` (seconds
+    between looks for queued work, results and, on SQLite, wake-up messages),
+    ``context`` and ``model_provider`` (handed to every run), and
+    ``application_version`` (see ``DEFAULT_APPLICATION_VERSION``).
     """
 
     def __init__(
@@ -159,6 +166,8 @@ class DBOSApp:
             "executor_id": executor_id or os.environ.get("DBOS__VMID") or f"tether-{os.getpid()}",
             "application_version": self.application_version,
             "dbos_system_schema": self.system_schema,
+            # SQLite has no LISTEN/NOTIFY: a wake-up message is noticed by polling.
+            "notification_listener_polling_interval_sec": self.polling_interval,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
         wf._serving.append(self)
@@ -280,7 +289,7 @@ class DBOSApp:
         """Wait for the run's final output (JSON data); bound the wait with
         ``asyncio.timeout`` if you need to."""
         handle: Any = await self._dbos().retrieve_workflow_async(run_id)
-        return await handle.get_result()
+        return await handle.get_result(polling_interval_sec=self.polling_interval)
 
     async def close(self) -> None:
         """Close this process's DBOS client and run store (``shutdown`` does it for a worker)."""

@@ -82,7 +82,9 @@ async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | Non
             handle = await DBOS.enqueue_workflow_async(
                 WORK_QUEUE, advance_workflow, run_id, agent, input, max_turns
             )
-        outcome: dict[str, Any] = await handle.get_result()
+        outcome: dict[str, Any] = await handle.get_result(
+            polling_interval_sec=serving().polling_interval
+        )
         stretch += 1
         if outcome["status"] == "completed":
             return outcome["final_output"]
