@@ -24,7 +24,7 @@
     │   ├── StoreFormatError         the database is not a tether run store
     │   ├── StoreVersionError        the store was written by a newer tether
     │   └── StoreIntegrityError      stored events were edited, removed or reordered
-    ├── EngineError                  a durable engine (tether.dbos) is missing or not set up
+    ├── EngineError                  a durable engine (tether.dbos) is not set up or pointed wrongly
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
@@ -45,11 +45,8 @@ from typing import Any
 __all__ = [
     "AgentDefinitionError",
     "DecisionMismatchError",
-<<<<<<< HEAD
     "EngineError",
-=======
     "MCPServerError",
->>>>>>> main
     "MaxTurnsExceeded",
     "MissingExtraError",
     "ModelBehaviorError",
@@ -274,7 +271,8 @@ class NotPendingError(StateError):
 
 
 class EngineError(TetherError):
-    """A durable engine that runs agents on workers (``tether.dbos``) is missing or not set up.
+    """A durable engine that runs agents on workers (``tether.dbos``) is not set up, or a
+    worker was pointed at something that is not an app.
 
     The message says what to install, launch or configure.
     """

@@ -18,9 +18,9 @@ from __future__ import annotations
 try:
     import dbos as _dbos  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    from .._exceptions import EngineError
+    from .._exceptions import MissingExtraError
 
-    raise EngineError(
+    raise MissingExtraError(
         "tether.dbos needs the DBOS Transact package: pip install 'tether[dbos]'."
     ) from exc
 
