@@ -24,6 +24,7 @@
     │   ├── StoreFormatError         the database is not a tether run store
     │   ├── StoreVersionError        the store was written by a newer tether
     │   └── StoreIntegrityError      stored events were edited, removed or reordered
+    ├── EngineError                  a durable engine (tether.dbos) is not set up or pointed wrongly
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
@@ -48,6 +49,7 @@ __all__ = [
     "AgentDefinitionError",
     "ApprovalExpiredError",
     "DecisionMismatchError",
+    "EngineError",
     "MCPServerError",
     "MaxTurnsExceeded",
     "MissingExtraError",
@@ -287,6 +289,14 @@ class ApprovalExpiredError(StateError):
 class ReceiptError(StateError):
     """A decision's receipt does not verify: the decision was changed, moved to another run
     or call, or signed with another key (or carries no receipt)."""
+
+
+class EngineError(TetherError):
+    """A durable engine that runs agents on workers (``tether.dbos``) is not set up, or a
+    worker was pointed at something that is not an app.
+
+    The message says what to install, launch or configure.
+    """
 
 
 class StoreError(TetherError):
