@@ -20,7 +20,7 @@ from ..items import to_input_items
 from ..models import ModelProvider
 from ..run import RunCompleted, Runner, RunStarted, RunState
 from ..run._runner import DEFAULT_MAX_TURNS
-from ..store import RunStore, load_state, save_state
+from ..store import RunStore, expire_approvals, load_state, save_state
 
 __all__ = ["Engine", "advance", "expire"]
 
@@ -68,9 +68,18 @@ async def advance(
 
 
 async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
-    """Reject every call still waiting once its approval's time is up; return how many."""
+    """Reject every call still waiting once its approval's time is up; return how many.
+
+    Approvals with a deadline of their own (``expires_at``, set by governance) are
+    expired the governance's way (``tether.store.expire_approvals``: a system
+    decision with its receipt); the others after the app's ``approval_timeout``.
+    """
     store = app.store()
     root = app.agent(agent)
+    pending = await store.pending_approvals(run_id=run_id)
+    if any(p.expires_at is not None for p in pending):
+        swept = await expire_approvals(store)
+        return sum(1 for p in swept.expired if p.run_id == run_id)
     while True:
         state = await load_state(store, run_id, root, context=app.context)
         waiting = state.interruptions
@@ -118,7 +127,10 @@ async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
         return {"status": "in_doubt", "deadline": None}
     requested = await app.store().pending_approvals(run_id=state.run_id)
     deadline = None
-    if requested and app.approval_timeout is not None:
+    own = [p.expires_at.timestamp() for p in requested if p.expires_at is not None]
+    if own:  # the governance's deadline for the earliest approval
+        deadline = min(own)
+    elif requested and app.approval_timeout is not None:
         first = min(p.requested_at for p in requested)
         deadline = first.timestamp() + app.approval_timeout
     return {"status": "waiting", "deadline": deadline}
