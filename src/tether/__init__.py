@@ -64,6 +64,7 @@ from .run import (
     ToolApprovalItem,
     run_state_of,
 )
+from .server import App
 from .sessions import Session, SessionError, SQLiteSession
 from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
@@ -74,6 +75,7 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentUpdatedEvent",
+    "App",
     "DecisionMismatchError",
     "FunctionTool",
     "MaxTurnsExceeded",

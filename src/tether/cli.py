@@ -2,6 +2,7 @@
 
 tether demo [--model local|NAME|PATH.gguf] [--yes|--no] [--state-file result.json]
 tether state convert --from openai-js --to tether --agent app:agent IN OUT
+tether serve module:app | tether worker module:app | tether inbox list/show/approve/reject
 tether --version
 
 Every failure ends the same way: one line ``tether: <what went wrong and what
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .interop._cli import add_state_commands
 
     add_state_commands(commands)
+
+    from .server._cli import add_server_commands
+
+    add_server_commands(commands)
     return parser
 
 
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import _demo
 
             return _demo.main(args)
-        if args.command == "state":
+        if args.command in ("state", "serve", "worker", "inbox"):
             return int(args.func(args))
     except KeyboardInterrupt:
         return fail("interrupted.", EXIT_INTERRUPTED)
