@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from pathlib import Path
 
 from tether import Runner
 from tether.server import App
@@ -50,7 +51,7 @@ async def test_three_workers_resume_decided_runs_each_tool_exactly_once(
     finally:
         codes = [stop_process(worker) for worker in workers]
     assert codes == [0, 0, 0]
-    log = open(inbox_env["INBOX_TOOL_LOG"], encoding="utf-8").read().splitlines()
+    log = Path(inbox_env["INBOX_TOOL_LOG"]).read_text(encoding="utf-8").splitlines()
     ran = Counter(log)
     assert ran == Counter(f"get_weather C{n}" for n in range(RUNS) if n % 4)
     for n, run_id in enumerate(run_ids[:8]):
