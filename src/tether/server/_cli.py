@@ -300,5 +300,7 @@ def _print(args: argparse.Namespace, result: Any) -> None:
         console.print(trail)
     else:
         console.print(
-            f"{result['decision']}d {result['call_id']} of run {result['run_id']}", markup=False
+            f"{'approved' if result['decision'] == 'approve' else 'rejected'} "
+            f"{result['call_id']} of run {result['run_id']}",
+            markup=False,
         )
