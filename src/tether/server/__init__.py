@@ -13,6 +13,7 @@ from ._app import App
 from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, any_of
 from ._errors import NotAllowedError, ServerDependencyError
 from ._inbox import Authorizer, Inbox, InboxPage, PendingCall, RunDetail, audit_trail
+from ._webhooks import Webhook, event_id, verify_signature
 from ._worker import Worker
 
 __all__ = [
@@ -27,7 +28,10 @@ __all__ = [
     "RunDetail",
     "ServerDependencyError",
     "TokenAuth",
+    "Webhook",
     "Worker",
     "any_of",
     "audit_trail",
+    "event_id",
+    "verify_signature",
 ]

@@ -13,6 +13,7 @@ from ..models import ModelProvider
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Authorizer, Inbox
+from ._webhooks import Webhook
 
 __all__ = ["App"]
 
@@ -40,6 +41,8 @@ class App:
     - ``signing_key``: signs the web page's session cookies and CSRF tokens
       (default: ``TETHER_SIGNING_KEY``, else a random key, so sessions end
       when the process does and several server processes need one key).
+    - ``webhooks``: each gets a signed POST for every approval requested
+      (sent by the workers; see ``Webhook``).
     - ``model_provider`` and ``context``: what workers resume runs with
       (``context`` is a function returning a fresh context for each run).
     """
@@ -56,6 +59,7 @@ class App:
         context: Callable[[], Any] | None = None,
         secure_cookies: bool = False,
         sse_poll_interval: float = 1.0,
+        webhooks: Sequence[Webhook] = (),
         title: str = "tether inbox",
     ) -> None:
         agents = list(agents)
@@ -74,6 +78,7 @@ class App:
         self._context = context
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval
+        self.webhooks = tuple(webhooks)
         self.title = title
         self._asgi: Any = None
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError, TetherError, UserError
 from ..run import Runner, RunState
+from ._webhooks import deliver
 
 if TYPE_CHECKING:
     from ._app import App
@@ -42,6 +43,8 @@ class Worker:
         self.poll_interval = poll_interval
         self._stop = asyncio.Event()
         self._failed: dict[str, datetime] = {}
+        self._announced: set[tuple[str, str]] = set()
+        """Calls whose approval request this worker sent to the webhooks."""
 
     def stop(self) -> None:
         """Stop after the run in progress (what SIGTERM and SIGINT do)."""
@@ -50,6 +53,8 @@ class Worker:
     async def run_once(self) -> int:
         """Resume every run that can go on now; return how many this worker advanced."""
         advanced = 0
+        if self.app.webhooks:
+            await self.announce()
         for summary in await self.app.store.recoverable():
             if self._stop.is_set():
                 break
@@ -61,6 +66,19 @@ class Worker:
             if await self.advance(summary.run_id):
                 advanced += 1
         return advanced
+
+    async def announce(self) -> int:
+        """Send each new approval request to the app's webhooks; how many were new."""
+        rows = await self.app.store.pending_approvals(limit=1_000_000)
+        current = {(row.run_id, row.call_id) for row in rows}
+        self._announced &= current  # decided calls are not announced again
+        new = [row for row in rows if (row.run_id, row.call_id) not in self._announced]
+        for row in new:
+            # After max_attempts a delivery is given up (and logged): retrying it on every
+            # pass would hold back the runs this worker should resume.
+            await asyncio.gather(*(deliver(hook, row) for hook in self.app.webhooks))
+            self._announced.add((row.run_id, row.call_id))
+        return len(new)
 
     async def advance(self, run_id: str) -> bool:
         """Resume one run if it can go on and nobody else does; whether this worker did."""
