@@ -53,10 +53,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_process(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tether.cli", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -74,13 +76,10 @@ def stop_process(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
-@pytest.fixture
-def server(inbox_env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
+def serve(spec: str, env: dict[str, str], cwd: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
+    """``tether serve spec`` on a free loopback port, once it answers; (process, url)."""
     port = _free_port()
-    process = start_process(
-        ["serve", "tests.server.inbox_app:app", "--host", "127.0.0.1", "--port", str(port)],
-        inbox_env,
-    )
+    process = start_process(["serve", spec, "--host", "127.0.0.1", "--port", str(port)], env, cwd)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -96,6 +95,12 @@ def server(inbox_env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
             process.kill()
             raise AssertionError("the server did not start within 60 s")
         time.sleep(0.1)
+    return process, url
+
+
+@pytest.fixture
+def server(inbox_env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
+    process, url = serve("tests.server.inbox_app:app", inbox_env)
     try:
         yield Served(url, tmp_path / "runs.db", tmp_path / "tools.log", inbox_env)
     finally:

@@ -167,7 +167,13 @@ class Inbox:
         if order not in ("oldest", "newest"):
             raise UserError(f"order must be 'oldest' or 'newest', not {order!r}.")
         now = now or datetime.now(UTC)
-        rows = await self.store.pending_approvals(run_id=run_id, agent=agent, limit=1_000_000)
+        # The store returns the oldest requests first, and those waited longest: a first page
+        # oldest-first, filtered at most by run, agent and a minimum age, is a prefix of its
+        # rows, so it costs one page however many runs wait. Other listings read every row.
+        prefix = order == "oldest" and tool is None and newer_than is None and cursor is None
+        rows = await self.store.pending_approvals(
+            run_id=run_id, agent=agent, limit=limit + 1 if prefix else 1_000_000
+        )
         calls = [
             PendingCall(r.run_id, r.call_id, r.agent, r.tool, r.arguments, r.requested_at)
             for r in rows
