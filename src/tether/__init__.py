@@ -25,6 +25,8 @@ from ._exceptions import (
     AgentDefinitionError,
     DecisionMismatchError,
     MaxTurnsExceeded,
+    MCPServerError,
+    MissingExtraError,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
@@ -66,6 +68,7 @@ from .run import (
 )
 from .server import App
 from .sessions import Session, SessionError, SQLiteSession
+from .shell import ShellTool
 from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
 
@@ -78,7 +81,9 @@ __all__ = [
     "App",
     "DecisionMismatchError",
     "FunctionTool",
+    "MCPServerError",
     "MaxTurnsExceeded",
+    "MissingExtraError",
     "Model",
     "ModelBehaviorError",
     "ModelNotAllowedError",
@@ -104,6 +109,7 @@ __all__ = [
     "SchemaVersionError",
     "Session",
     "SessionError",
+    "ShellTool",
     "StateError",
     "StateFormatError",
     "StateSignatureError",

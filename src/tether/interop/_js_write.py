@@ -20,6 +20,7 @@ from ..run import (
     ApprovalRequested,
     HandoffTaken,
     ModelResponded,
+    NestedRunRecorded,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -125,6 +126,11 @@ class _Writer:
                 self.completed = event
             elif isinstance(event, SessionSynced):
                 raise InteropError("The run stores its conversation in a session; not carried.")
+            elif isinstance(event, NestedRunRecorded):
+                raise InteropError(
+                    f"Call {event.call_id!r} runs agent {event.agent!r} as a tool; nested runs "
+                    "are not carried to the TypeScript SDK (see docs/interop.md)."
+                )
             else:
                 assert isinstance(
                     event, RunResumed

@@ -37,6 +37,7 @@ from ._protocol import (
     ResponseDone,
     TextDelta,
     ToolCallDelta,
+    refuse_hosted_tools,
 )
 from ._provider import check_model_requests_allowed
 
@@ -105,6 +106,7 @@ class OpenAIChatCompletionsModel(OpenAIClientModel):
             "model": self.model,
             "messages": _chat_messages(request.instructions, request.input),
         }
+        refuse_hosted_tools(request.tools, type(self).__name__)
         if request.tools:
             params["tools"] = [
                 ChatCompletionFunctionToolParam(

@@ -23,6 +23,7 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
     ResponseUsage,
     ToolChoiceOptions,
+    ToolParam,
     response_create_params,
 )
 
@@ -124,7 +125,9 @@ class OpenAIResponsesModel(OpenAIClientModel):
             params["instructions"] = request.instructions
         if request.tools:
             params["tools"] = [
-                FunctionToolParam(
+                cast(ToolParam, tool.hosted)
+                if tool.hosted is not None
+                else FunctionToolParam(
                     type="function",
                     name=tool.name,
                     description=tool.description,

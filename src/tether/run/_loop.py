@@ -19,6 +19,7 @@ from .._context import RunContext, Usage
 from .._exceptions import (
     MaxTurnsExceeded,
     ModelBehaviorError,
+    RunError,
     RunStalledError,
     ToolCallInDoubtError,
     ToolError,
@@ -31,6 +32,7 @@ from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
+from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
 from ._journal import (
     ApprovalDecided,
@@ -301,6 +303,9 @@ async def _execute_tools(run: Run) -> bool:
     for call in list(view.calls.values()):
         if call.status is CallStatus.DONE:
             continue
+        if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
+            _answer_hosted(run, call)
+            continue
         owner = run.graph[call.agent]
         if call.name in owner.handoff_tools:
             if call.status is CallStatus.NEW:
@@ -327,7 +332,7 @@ async def _execute_tools(run: Run) -> bool:
             continue
         if status is CallStatus.REJECTED:
             plan.append((call, None))
-        elif status is not CallStatus.PENDING:
+        elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
             plan.append((call, tool))
     if doubts:
         # Nothing more of this turn runs until a person settles the doubt: the model's
@@ -336,6 +341,20 @@ async def _execute_tools(run: Run) -> bool:
     await _carry_out(run, plan)
     _take_handoffs(run, handoffs)
     return True
+
+
+def _answer_hosted(run: Run, call: Call) -> None:
+    """Ask for a decision on a hosted MCP call, and record it once taken: the fold sends it
+    back to the API as an ``mcp_approval_response`` item on the next model call."""
+    if call.status is CallStatus.NEW:
+        run.append(
+            ApprovalRequested(call.call_id, call.agent, call.name, call.arguments, call.fingerprint)
+        )
+    _apply_always(run, call)
+    if call.status is CallStatus.APPROVED:
+        run.append(ToolCompleted(call.call_id, "approved"))
+    elif call.status is CallStatus.REJECTED:
+        run.append(ToolRejected(call.call_id, _rejection(run, call)))
 
 
 def _apply_always(run: Run, call: Call) -> None:
@@ -381,19 +400,26 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     await _checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
     results, cancelled = await _run_calls(run, to_run)
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
-    failure: ToolError | None = None
+    failure: RunError | None = None
     for call, tool in plan:
         if tool is None:
             run.append(ToolRejected(call.call_id, _rejection(run, call)))
             continue
         result = outputs[call.call_id]
-        if isinstance(result, str):
+        if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
+            if result.events:
+                run.append(recorded(call, result))
+            if result.output is not None:
+                run.append(ToolCompleted(call.call_id, result.output))
+        elif isinstance(result, str):
             run.append(ToolCompleted(call.call_id, result))
         elif isinstance(result, _TimedOut):
             message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
             run.append(ToolTimedOut(call.call_id, result.seconds, message))
             if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
                 failure = failure or ToolTimeoutError(call.name, call.call_id, result.seconds)
+        elif isinstance(result, RunError):  # tether's own (an MCP server gone): as it is
+            failure = failure or result  # the call stays in doubt all the same
         elif isinstance(result, BaseException):
             # The call stays in doubt: it may have had part of its effects.
             error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
@@ -429,7 +455,7 @@ async def _run_calls(
     waiting: dict[int, asyncio.Task[str | _TimedOut]] = {}
     for index, (call, tool) in enumerate(to_run):
         try:
-            output = tool.start(run.ctx, call.arguments)
+            output = start_call(run, call, tool)
         except Exception as exc:  # the tool raised and asked for no formatting
             results.append(exc)
             continue
