@@ -59,3 +59,22 @@ async def test_three_workers_resume_decided_runs_each_tool_exactly_once(
         read = f"Sunny in C{n}" if n % 4 else "The user rejected this call of get_weather"
         assert shown.output == f"Done: {read}" + ("" if n % 4 else "; it was not run.")
     await app.store.close()
+
+
+async def test_a_run_of_another_application_is_left_alone(
+    inbox_env: dict[str, str],
+) -> None:
+    from tether import Agent
+    from tether.server import Worker
+
+    from .weather_agents import CityModel, get_weather
+
+    store = SQLiteRunStore(inbox_env["INBOX_STORE"])
+    other = Agent(name="Other", model=CityModel(), tools=[get_weather])
+    foreign = App(agents=[other], store=store)
+    app = App(agents=[agent], store=store)
+    await foreign.inbox.start("Other", "city:Quito")
+    ours = await app.inbox.start("Weather", "city:Lima")
+    assert await Worker(app).run_once() == 1  # ours; the other app's run is skipped
+    assert [c.run_id for c in (await app.inbox.pending()).calls] == [ours]
+    await store.close()

@@ -254,6 +254,7 @@ class Inbox:
             raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
         if decision == "approve" and message is not None:
             raise UserError("A message goes with a rejection; an approval takes none.")
+        conflict: RunConflictError | None = None
         for _ in range(_DECIDE_ATTEMPTS):
             state, call = await self._pending_call(run_id, call_id)
             if not self.authorize(approver, call):
@@ -267,9 +268,10 @@ class Inbox:
                 state.reject(call_id, always, message=message, by=approver)
             try:
                 return await save_state(self.store, state)
-            except RunConflictError:
-                continue  # the run moved on: load it again (the call may be decided now)
-        raise RunConflictError(run_id, 0, 0)
+            except RunConflictError as exc:
+                conflict = exc  # the run moved on: load it again (the call may be decided now)
+        assert conflict is not None
+        raise conflict
 
     async def resolve(
         self,

@@ -18,7 +18,14 @@ import signal
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError, TetherError, UserError
+from .._exceptions import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    TetherError,
+    UnknownAgentError,
+    UserError,
+)
 from ..run import Runner, RunState
 from ._webhooks import deliver
 
@@ -88,7 +95,12 @@ class Worker:
             return False
         if stored.status != "running":
             return False
-        agent = self.app.inbox.agent_for(stored.root_agent)
+        try:
+            agent = self.app.inbox.agent_for(stored.root_agent)
+        except UnknownAgentError as exc:  # a run of another application shares the store
+            self._failed[run_id] = datetime.now(UTC) + _RETRY_AFTER
+            log.warning("run %s is not this application's: %s", run_id, exc)
+            return False
         state = RunState(agent, stored.events)
         if state.is_complete or state.interruptions or state.in_doubt:
             return False
