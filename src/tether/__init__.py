@@ -23,15 +23,19 @@ from ._agent import Agent
 from ._context import RunContext, Usage
 from ._exceptions import (
     AgentDefinitionError,
+    ApprovalExpiredError,
     DecisionMismatchError,
+    EngineError,
     MaxTurnsExceeded,
     MCPServerError,
     MissingExtraError,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
+    NotAuthorizedError,
     NotPendingError,
     ReadOnlyItemError,
+    ReceiptError,
     RunBusyError,
     RunConflictError,
     RunError,
@@ -53,9 +57,11 @@ from ._exceptions import (
     UnknownToolError,
     UserError,
 )
+from ._governance import ApprovalPolicy, Approver, Governance
 from .models import Model, ModelSettings
 from .run import (
     AgentUpdatedEvent,
+    AuditRecord,
     RawResponseEvent,
     RunItemEvent,
     Runner,
@@ -64,7 +70,9 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    audit_jsonl,
     run_state_of,
+    verify_receipts,
 )
 from .server import App
 from .sessions import Session, SessionError, SQLiteSession
@@ -79,8 +87,14 @@ __all__ = [
     "AgentDefinitionError",
     "AgentUpdatedEvent",
     "App",
+    "ApprovalExpiredError",
+    "ApprovalPolicy",
+    "Approver",
+    "AuditRecord",
     "DecisionMismatchError",
+    "EngineError",
     "FunctionTool",
+    "Governance",
     "MCPServerError",
     "MaxTurnsExceeded",
     "MissingExtraError",
@@ -89,9 +103,11 @@ __all__ = [
     "ModelNotAllowedError",
     "ModelProviderError",
     "ModelSettings",
+    "NotAuthorizedError",
     "NotPendingError",
     "RawResponseEvent",
     "ReadOnlyItemError",
+    "ReceiptError",
     "RunBusyError",
     "RunConflictError",
     "RunContext",
@@ -127,8 +143,10 @@ __all__ = [
     "UnknownToolError",
     "Usage",
     "UserError",
+    "audit_jsonl",
     "function_tool",
     "run_state_of",
+    "verify_receipts",
 ]
 
 for _name in __all__:

@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
+from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
 from .hosted import HostedTool
 from .models import Model, ModelSettings, ToolSpec
@@ -58,6 +59,9 @@ class Agent(Generic[TContext]):
     """``"stop_on_first_tool"`` makes the first tool's output the final output."""
     handoff_description: str | None = None
     """What other agents are told this agent does, when they can hand off to it."""
+    approvers: PolicyLike = None
+    """Who may decide this agent's calls (role names, a function ``(approver, item, ctx)
+    -> bool`` or an ``ApprovalPolicy``) for tools without their own; ``None``: the run's."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -67,6 +71,10 @@ class Agent(Generic[TContext]):
                 f"Agent {self.name!r}: tool_use_behavior must be 'run_llm_again' or "
                 f"'stop_on_first_tool', got {self.tool_use_behavior!r}."
             )
+        try:
+            self.approvers = approval_policy(self.approvers)
+        except AgentDefinitionError as exc:
+            raise AgentDefinitionError(f"Agent {self.name!r}: {exc}") from None
         _ = self.output  # an output_type without a JSON schema fails here, not mid-run
         names = [tool.name for tool in self.tools] + list(self.handoff_tools)
         duplicated = sorted({n for n in names if names.count(n) > 1})

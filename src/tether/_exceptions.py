@@ -24,6 +24,7 @@
     │   ├── StoreFormatError         the database is not a tether run store
     │   ├── StoreVersionError        the store was written by a newer tether
     │   └── StoreIntegrityError      stored events were edited, removed or reordered
+    ├── EngineError                  a durable engine (tether.dbos) is not set up or pointed wrongly
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
@@ -31,7 +32,10 @@
         ├── UnknownAgentError        names an agent the given agent graph does not have
         ├── UnknownToolError         names a tool the agent does not have
         ├── DecisionMismatchError    a decision no longer matches the call it was made on
-        └── NotPendingError          a decision on a call that is not waiting for one
+        ├── NotPendingError          a decision on a call that is not waiting for one
+        ├── NotAuthorizedError       the approver may not decide this call (nothing recorded)
+        ├── ApprovalExpiredError     the call's approval passed its deadline (rejected)
+        └── ReceiptError             a decision's receipt does not verify
 
 Every message says what went wrong and what to do about it. Errors that carry
 data define ``__reduce__`` so they survive pickling across process boundaries.
@@ -43,14 +47,18 @@ from typing import Any
 
 __all__ = [
     "AgentDefinitionError",
+    "ApprovalExpiredError",
     "DecisionMismatchError",
+    "EngineError",
     "MCPServerError",
     "MaxTurnsExceeded",
     "MissingExtraError",
     "ModelBehaviorError",
     "ModelNotAllowedError",
     "ModelProviderError",
+    "NotAuthorizedError",
     "NotPendingError",
+    "ReceiptError",
     "ReadOnlyItemError",
     "RunBusyError",
     "RunConflictError",
@@ -266,6 +274,29 @@ class DecisionMismatchError(StateError):
 
 class NotPendingError(StateError):
     """A decision was made on a call that is not waiting for one."""
+
+
+class NotAuthorizedError(StateError):
+    """The approver may not decide this call (a policy refused, or four-eyes needs someone
+    else); nothing was recorded."""
+
+
+class ApprovalExpiredError(StateError):
+    """The call's approval was not decided by its deadline: the system rejected it and the
+    call never runs. The model reads that the approval expired."""
+
+
+class ReceiptError(StateError):
+    """A decision's receipt does not verify: the decision was changed, moved to another run
+    or call, or signed with another key (or carries no receipt)."""
+
+
+class EngineError(TetherError):
+    """A durable engine that runs agents on workers (``tether.dbos``) is not set up, or a
+    worker was pointed at something that is not an app.
+
+    The message says what to install, launch or configure.
+    """
 
 
 class StoreError(TetherError):

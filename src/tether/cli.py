@@ -3,6 +3,8 @@
 tether demo [--model local|NAME|PATH.gguf] [--yes|--no] [--state-file result.json]
 tether state convert --from openai-js --to tether --agent app:agent IN OUT
 tether serve module:app | tether worker module:app | tether inbox list/show/approve/reject
+tether audit export STATE.json | --store runs.db RUN_ID
+tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
 tether --version
 
 Every failure ends the same way: one line ``tether: <what went wrong and what
@@ -52,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .server._cli import add_server_commands
 
     add_server_commands(commands)
+
+    from ._audit_cli import add_audit_commands
+
+    add_audit_commands(commands)
     return parser
 
 
@@ -69,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import _demo
 
             return _demo.main(args)
-        if args.command in ("state", "serve", "worker", "inbox"):
+        if args.command in ("state", "audit", "serve", "worker", "inbox"):
             return int(args.func(args))
     except KeyboardInterrupt:
         return fail("interrupted.", EXIT_INTERRUPTED)

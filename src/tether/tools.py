@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
+from ._governance import ApprovalPolicy, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
 from .models import ToolSpec
 
@@ -118,6 +119,12 @@ class FunctionTool:
     ``tool_timeout``, if any."""
     on_timeout: OnTimeout | None = None
     """What a timeout does to the run; ``None``: the run's ``on_tool_timeout``."""
+    approvers: ApprovalPolicy | None = None
+    """Who may decide a call and how many must approve; ``None``: the agent's policy, else
+    the run's (``Governance.approvers``)."""
+    approval_timeout: timedelta | None = None
+    """How long a call may wait for its decision before the system rejects it; ``None``:
+    the run's ``Governance.approval_timeout``, if any."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -206,6 +213,9 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    approvers: PolicyLike = None,
+    required_approvals: int | None = None,
+    approval_timeout: timedelta | None = None,
 ) -> FunctionTool: ...
 
 
@@ -221,6 +231,9 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    approvers: PolicyLike = None,
+    required_approvals: int | None = None,
+    approval_timeout: timedelta | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -235,6 +248,9 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    approvers: PolicyLike = None,
+    required_approvals: int | None = None,
+    approval_timeout: timedelta | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -251,6 +267,15 @@ def function_tool(
 
         @function_tool(timeout=30, on_timeout="raise")
         async def transfer(account: str, amount: int) -> str: ...
+
+    ``approvers`` says who may decide a call: role names, a function
+    ``(approver, item, ctx) -> bool``, or an ``ApprovalPolicy``;
+    ``required_approvals=2`` needs two distinct approvers (four-eyes).
+    ``approval_timeout`` (a ``timedelta``) rejects a call nobody decided in time.
+
+        @function_tool(needs_approval=True, approvers={"finance"}, required_approvals=2,
+                       approval_timeout=timedelta(hours=4))
+        async def pay(invoice: str) -> str: ...
     """
 
     def build(f: Callable[..., Any]) -> FunctionTool:
@@ -273,6 +298,18 @@ def function_tool(
                 "cannot be interrupted. Make it async (for blocking code, await "
                 "asyncio.to_thread(...)) to give it a timeout."
             )
+        tool_name = name or f.__name__
+        try:
+            policy = approval_policy(approvers, required_approvals=required_approvals)
+        except AgentDefinitionError as exc:
+            raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
+        if approval_timeout is not None and (
+            not isinstance(approval_timeout, timedelta) or approval_timeout.total_seconds() <= 0
+        ):
+            raise AgentDefinitionError(
+                f"Tool {tool_name!r}: approval_timeout is a positive timedelta, "
+                f"not {approval_timeout!r}."
+            )
         doc = docstring_parser.parse(inspect.getdoc(f) or "")
         takes_context, args_model = _args_model(f, doc)
         schema = args_model.model_json_schema()
@@ -289,6 +326,8 @@ def function_tool(
             error_formatter=error_formatter,
             timeout=seconds,
             on_timeout=on_timeout,
+            approvers=policy,
+            approval_timeout=approval_timeout,
         )
 
     return build if fn is None else build(fn)

@@ -26,6 +26,7 @@ from .._exceptions import (
     ToolTimeoutError,
     UnknownToolError,
 )
+from .._governance import Governance
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
@@ -34,6 +35,7 @@ from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
+from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -93,6 +95,8 @@ class RunOptions:
     """What a timeout does, for tools without their own ``on_timeout``."""
     durable: Durable | None = None
     """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
+    governance: Governance = DEFAULT_GOVERNANCE
+    """Approval policies, deadlines, receipt key and clock (``Runner.run(governance=...)``)."""
 
 
 @dataclass(slots=True)
@@ -169,6 +173,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _checkpoint(run)
     await _sync_session(run)
     while True:
+        _expire(run)
         step = decide(run.view, run.agent)
         if isinstance(step, CallModel | ExecuteTools) and stop is not None:
             mode = stop()
@@ -191,6 +196,18 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
+
+
+def _expire(run: Run) -> None:
+    """Reject, as the system, the calls whose approval passed its deadline: they never run,
+    and the model reads that the approval expired."""
+    view = run.view
+    if not view.calls or view.completed is not None:
+        return
+    governance = run.options.governance
+    now = governance.now()
+    for call in due(view, now):
+        run.append(expiry_event(view, call, now, governance.receipt_key))
 
 
 async def _sync_session(run: Run) -> None:
@@ -297,6 +314,7 @@ async def _execute_tools(run: Run) -> bool:
     """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
     call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
+    governance = run.options.governance
     doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
@@ -318,11 +336,7 @@ async def _execute_tools(run: Run) -> bool:
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
-            run.append(
-                ApprovalRequested(
-                    call.call_id, call.agent, call.name, call.arguments, call.fingerprint
-                )
-            )
+            run.append(request_event(run.graph, call, governance))
         _apply_always(run, call)
         status = call.status
         if status is CallStatus.IN_DOUBT and not tool.idempotent:

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 from .._agent import Agent
 from .._context import RunContext
 from .._exceptions import RunError, UserError
+from .._governance import Governance
 from ..items import Item, to_input_items
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
 from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
+from ._decisions import DEFAULT_GOVERNANCE
 from ._durable import Durable
 from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
@@ -54,6 +56,7 @@ class Runner:
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
         store: RunStore | None = None,
+        governance: Governance | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -84,6 +87,11 @@ class Runner:
         lease while it advances. Resume a stored run with the state
         ``tether.store.load_state`` returns and the same ``store``; a second
         concurrent resume gets ``RunBusyError`` at once.
+
+        ``governance`` (``tether.Governance``) gives the run-wide approval policy,
+        approval deadline, receipt key and clock; a resumed state's own
+        governance is used if none is given. A call whose approval passed its
+        deadline is rejected by the system and never runs.
         """
         run = prepare(
             agent,
@@ -99,6 +107,7 @@ class Runner:
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
             store=store,
+            governance=governance,
             stream=False,
         )
         try:
@@ -129,6 +138,7 @@ class Runner:
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
         store: RunStore | None = None,
+        governance: Governance | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -155,6 +165,7 @@ class Runner:
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
             store=store,
+            governance=governance,
             stream=True,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
@@ -179,7 +190,8 @@ class Runner:
         A run that another process is advancing raises ``RunBusyError`` at once."""
         from ..store import load_state  # the store builds on the runner, not the other way
 
-        state = await load_state(store, run_id, agent, context=context)
+        governance = options.get("governance")  # its clock expires overdue approvals on load
+        state = await load_state(store, run_id, agent, context=context, governance=governance)
         return await cls.run(agent, state, store=store, **options)
 
     @classmethod
@@ -215,6 +227,7 @@ def prepare(
     tool_timeout: float | timedelta | None = None,
     on_tool_timeout: OnTimeout = "error_output",
     store: RunStore | None = None,
+    governance: Governance | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -238,6 +251,8 @@ def prepare(
         tool_timeout=seconds,
         on_tool_timeout=on_tool_timeout,
         durable=None if store is None else Durable(store),
+        governance=governance
+        or (input.governance if isinstance(input, RunState) else DEFAULT_GOVERNANCE),
     )
     if isinstance(input, RunState):
         if server_managed:

@@ -17,7 +17,14 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import NotPendingError, RunConflictError, RunNotFoundError, UserError
+from .._exceptions import (
+    ApprovalExpiredError,
+    NotAuthorizedError,
+    NotPendingError,
+    RunConflictError,
+    RunNotFoundError,
+    UserError,
+)
 from ._errors import NotAllowedError, need_server_extra
 
 if TYPE_CHECKING:
@@ -113,11 +120,11 @@ def _inbox(args: argparse.Namespace) -> int:
 
     try:
         result = asyncio.run(_inbox_action(args))
-    except NotPendingError as exc:
+    except (NotPendingError, ApprovalExpiredError) as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
-    except NotAllowedError as exc:
+    except (NotAllowedError, NotAuthorizedError) as exc:
         return fail(str(exc), EXIT_NOT_ALLOWED)
     except RunNotFoundError as exc:
         return fail(str(exc), EXIT_NOT_FOUND)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import (
+    ApprovalExpiredError,
+    NotAuthorizedError,
     NotPendingError,
     RunBusyError,
     RunConflictError,
@@ -76,11 +78,11 @@ class StartBody(BaseModel):
 
 
 def _status_of(exc: TetherError) -> int:
-    if isinstance(exc, NotAllowedError):
+    if isinstance(exc, NotAllowedError | NotAuthorizedError):
         return 403
     if isinstance(exc, RunNotFoundError):
         return 404
-    if isinstance(exc, NotPendingError | RunConflictError | RunBusyError):
+    if isinstance(exc, NotPendingError | ApprovalExpiredError | RunConflictError | RunBusyError):
         return 409
     if isinstance(exc, UnknownAgentError | UserError):
         return 422
