@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make the machine ready for tests that start real PostgreSQL and Redis servers
-# (tests/services.py). Safe to run any number of times.
+# (tests/services.py) and drive Chromium. Safe to run any number of times.
 #
-#   - installs redis-server with apt-get when it is missing;
+#   - installs redis-server and chromium with apt-get when they are missing;
 #   - checks that PostgreSQL's server binaries (initdb, pg_ctl, createdb) are on
 #     PATH or under /usr/lib/postgresql/*/bin (it does not install PostgreSQL:
 #     Debian's package also starts a system-wide cluster, which tests do not want);
@@ -42,6 +42,14 @@ if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; 
     # Debian starts a system-wide instance; the tests start their own.
 fi
 echo "install-services: redis-server: $(command -v redis-server || echo /usr/bin/redis-server)"
+
+# Chromium, for the inbox's browser test (tests/server/test_browser.py drives it with
+# Playwright through executable_path; Playwright's own browser download is not used).
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "install-services: installing chromium"
+    apt_install chromium
+fi
+echo "install-services: chromium: $(command -v chromium)"
 
 # PostgreSQL
 for name in initdb pg_ctl createdb; do

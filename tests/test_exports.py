@@ -17,6 +17,7 @@ def test_all_matches_the_public_namespace() -> None:
         "sessions",
         "cli",
         "interop",
+        "server",
         "shell",
         "hosted",
         "store",

@@ -74,6 +74,7 @@ from .run import (
     run_state_of,
     verify_receipts,
 )
+from .server import App
 from .sessions import Session, SessionError, SQLiteSession
 from .shell import ShellTool
 from .store import RunStore, SQLiteRunStore
@@ -85,6 +86,7 @@ __all__ = [
     "Agent",
     "AgentDefinitionError",
     "AgentUpdatedEvent",
+    "App",
     "ApprovalExpiredError",
     "ApprovalPolicy",
     "Approver",

@@ -2,6 +2,7 @@
 
 tether demo [--model local|NAME|PATH.gguf] [--yes|--no] [--state-file result.json]
 tether state convert --from openai-js --to tether --agent app:agent IN OUT
+tether serve module:app | tether worker module:app | tether inbox list/show/approve/reject
 tether audit export STATE.json | --store runs.db RUN_ID
 tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
 tether --version
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .interop._cli import add_state_commands
 
     add_state_commands(commands)
+
+    from .server._cli import add_server_commands
+
+    add_server_commands(commands)
+
     from ._audit_cli import add_audit_commands
 
     add_audit_commands(commands)
@@ -69,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import _demo
 
             return _demo.main(args)
-        if args.command in ("state", "audit"):
+        if args.command in ("state", "audit", "serve", "worker", "inbox"):
             return int(args.func(args))
     except KeyboardInterrupt:
         return fail("interrupted.", EXIT_INTERRUPTED)

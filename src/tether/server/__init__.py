@@ -1,0 +1,37 @@
+"""The approval inbox: an HTTP API, a web page and workers on a run store.
+
+    app = tether.App(agents=[agent], store=SQLiteRunStore("runs.db"))
+
+``tether serve module:app`` serves it; ``tether worker module:app`` resumes
+runs once their calls are decided. Serving needs ``pip install 'tether[server]'``;
+importing this package does not.
+"""
+
+from __future__ import annotations
+
+from ._app import App
+from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, any_of
+from ._errors import NotAllowedError, ServerDependencyError
+from ._inbox import Authorizer, Inbox, InboxPage, PendingCall, RunDetail, audit_trail
+from ._webhooks import Webhook, event_id, verify_signature
+from ._worker import Worker
+
+__all__ = [
+    "App",
+    "Authenticator",
+    "Authorizer",
+    "Inbox",
+    "InboxPage",
+    "NotAllowedError",
+    "PendingCall",
+    "ProxyHeaderAuth",
+    "RunDetail",
+    "ServerDependencyError",
+    "TokenAuth",
+    "Webhook",
+    "Worker",
+    "any_of",
+    "audit_trail",
+    "event_id",
+    "verify_signature",
+]

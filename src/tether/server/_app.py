@@ -1,0 +1,99 @@
+"""``App``: an application's agents and run store, served as the approval inbox."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._agent import Agent
+from .._exceptions import UserError
+from ..models import ModelProvider
+from ..store import RunStore, SQLiteRunStore
+from ._auth import Authenticator, TokenAuth
+from ._inbox import Authorizer, Inbox
+from ._webhooks import Webhook
+
+__all__ = ["App"]
+
+
+class App:
+    """The approval inbox of an application: a JSON API, a web page and workers.
+
+    ::
+
+        app = tether.App(
+            agents=[weather_agent],
+            store=SQLiteRunStore("runs.db"),
+            authenticate=TokenAuth.from_env(),   # the default
+            signing_key=os.environ["TETHER_SIGNING_KEY"],
+        )
+
+    ``tether serve module:app`` serves it (uvicorn), ``tether worker module:app``
+    resumes its runs once they are decided. ``app`` is an ASGI application, so
+    any ASGI server can serve it too.
+
+    - ``authenticate``: maps a request's headers to an approver id (``None``:
+      401); see ``TokenAuth`` and ``ProxyHeaderAuth``.
+    - ``authorize``: ``(approver, call) -> bool``; ``False`` is a 403 and
+      nothing is recorded. The default lets every authenticated approver decide.
+    - ``signing_key``: signs the web page's session cookies and CSRF tokens
+      (default: ``TETHER_SIGNING_KEY``, else a random key, so sessions end
+      when the process does and several server processes need one key).
+    - ``webhooks``: each gets a signed POST for every approval requested
+      (sent by the workers; see ``Webhook``).
+    - ``model_provider`` and ``context``: what workers resume runs with
+      (``context`` is a function returning a fresh context for each run).
+    """
+
+    def __init__(
+        self,
+        agents: Sequence[Agent[Any]],
+        store: RunStore | str,
+        *,
+        authenticate: Authenticator | None = None,
+        signing_key: bytes | str | None = None,
+        authorize: Authorizer | None = None,
+        model_provider: ModelProvider | None = None,
+        context: Callable[[], Any] | None = None,
+        secure_cookies: bool = False,
+        sse_poll_interval: float = 1.0,
+        webhooks: Sequence[Webhook] = (),
+        title: str = "tether inbox",
+    ) -> None:
+        agents = list(agents)
+        if not agents or not all(isinstance(agent, Agent) for agent in agents):
+            raise UserError("App(agents=[...]) needs at least one Agent, and only Agents.")
+        names = [agent.name for agent in agents]
+        if len(set(names)) != len(names):
+            raise UserError(f"App(agents=[...]) names an agent twice: {names}.")
+        self.agents = agents
+        self.store: RunStore = SQLiteRunStore(store) if isinstance(store, str) else store
+        self.authenticate: Authenticator = authenticate or TokenAuth.from_env()
+        key = signing_key or os.environ.get("TETHER_SIGNING_KEY") or secrets.token_bytes(32)
+        self.signing_key = key.encode() if isinstance(key, str) else bytes(key)
+        self.inbox = Inbox(self.store, agents, authorize=authorize)
+        self.model_provider = model_provider
+        self._context = context
+        self.secure_cookies = secure_cookies
+        self.sse_poll_interval = sse_poll_interval
+        self.webhooks = tuple(webhooks)
+        self.title = title
+        self._asgi: Any = None
+
+    def make_context(self) -> Any:
+        """A fresh context for a run a worker resumes."""
+        return None if self._context is None else self._context()
+
+    @property
+    def asgi(self) -> Any:
+        """The ASGI application (FastAPI), built on first use."""
+        if self._asgi is None:
+            from ._http import build
+
+            self._asgi = build(self)
+        return self._asgi
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi(scope, receive, send)

@@ -1,0 +1,313 @@
+"""``tether serve``, ``tether worker`` and ``tether inbox``: the inbox from a shell.
+
+``tether inbox`` works against a server (``--url``, token in ``TETHER_TOKEN``),
+an application (``--app module:app``) or a bare store file (``--store``, for
+``list`` and ``show``). Exit status: 0 done, 1 failure, 3 the call is not
+pending (decided by someone else), 4 not authenticated or not allowed, 5 no
+such run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import (
+    ApprovalExpiredError,
+    NotAuthorizedError,
+    NotPendingError,
+    RunConflictError,
+    RunNotFoundError,
+    UserError,
+)
+from ._errors import NotAllowedError, need_server_extra
+
+if TYPE_CHECKING:
+    from ._app import App
+
+__all__ = ["add_server_commands", "load_app"]
+
+EXIT_NOT_PENDING = 3
+EXIT_NOT_ALLOWED = 4
+EXIT_NOT_FOUND = 5
+
+
+def add_server_commands(commands: Any) -> None:
+    """Add ``serve``, ``worker`` and ``inbox`` to the ``tether`` command line."""
+    serve = commands.add_parser("serve", help="serve an App's inbox (JSON API and web page)")
+    serve.add_argument("app", help="module:attribute of a tether.App")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", help="resume an App's runs once they are decided")
+    worker.add_argument("app", help="module:attribute of a tether.App")
+    worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks")
+    worker.set_defaults(func=_worker)
+
+    inbox = commands.add_parser("inbox", help="list and decide pending approvals")
+    where = inbox.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="a tether server (token in TETHER_TOKEN)")
+    where.add_argument("--app", help="module:attribute of a tether.App")
+    where.add_argument("--store", help="a SQLite run store file (list and show only)")
+    inbox.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    actions = inbox.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="pending approvals")
+    listing.add_argument("--agent")
+    listing.add_argument("--tool")
+    listing.add_argument("--run")
+    listing.add_argument("--newest", action="store_true", help="newest first")
+    listing.add_argument("--limit", type=int, default=50)
+    show = actions.add_parser("show", help="a run: status, pending calls, audit trail")
+    show.add_argument("run_id")
+    for name in ("approve", "reject"):
+        action = actions.add_parser(name, help=f"{name} a pending call")
+        action.add_argument("run_id")
+        action.add_argument("call_id")
+        action.add_argument("--always", action="store_true")
+        if name == "reject":
+            action.add_argument("--message", "-m", help="what the model reads")
+        action.add_argument("--by", help="approver id (with --app; a server knows who you are)")
+    inbox.set_defaults(func=_inbox)
+
+
+def load_app(spec: str) -> App:
+    """The ``App`` at ``module:attribute`` (the current directory is importable)."""
+    from ._app import App
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"Name the app as module:attribute (like myapp:app), not {spec!r}.")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"Cannot import {module_name!r}: {exc}.") from None
+    app = getattr(module, attribute, None)
+    if not isinstance(app, App):
+        raise UserError(f"{spec} is not a tether.App (it is {type(app).__name__}).")
+    return app
+
+
+def _serve(args: argparse.Namespace) -> int:
+    app = load_app(args.app)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise need_server_extra(exc) from exc
+    app.asgi  # noqa: B018  (build it now, so a missing extra fails before serving)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ._worker import Worker
+
+    app = load_app(args.app)
+    asyncio.run(Worker(app, poll_interval=args.poll).serve())
+    return 0
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from .._exceptions import TetherError
+    from ..cli import fail
+
+    try:
+        result = asyncio.run(_inbox_action(args))
+    except (NotPendingError, ApprovalExpiredError) as exc:
+        return fail(str(exc), EXIT_NOT_PENDING)
+    except RunConflictError as exc:
+        return fail(str(exc), EXIT_NOT_PENDING)
+    except (NotAllowedError, NotAuthorizedError) as exc:
+        return fail(str(exc), EXIT_NOT_ALLOWED)
+    except RunNotFoundError as exc:
+        return fail(str(exc), EXIT_NOT_FOUND)
+    except _HTTPFailure as exc:
+        return fail(exc.message, exc.status)
+    except TetherError as exc:
+        return fail(str(exc))
+    _print(args, result)
+    return 0
+
+
+class _HTTPFailure(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+async def _inbox_action(args: argparse.Namespace) -> Any:
+    if args.url:
+        return await _remote(args)
+    if args.store:
+        from ..store import SQLiteRunStore
+
+        store = SQLiteRunStore(args.store)
+        try:
+            if args.action == "list":
+                rows = await store.pending_approvals(run_id=args.run, agent=args.agent, limit=10**6)
+                calls = [r for r in rows if args.tool is None or r.tool == args.tool]
+                if args.newest:
+                    calls.reverse()
+                return {
+                    "approvals": [
+                        {
+                            "run_id": r.run_id,
+                            "call_id": r.call_id,
+                            "agent": r.agent,
+                            "tool": r.tool,
+                            "arguments": r.arguments,
+                            "requested_at": r.requested_at.isoformat(),
+                        }
+                        for r in calls[: args.limit]
+                    ]
+                }
+            if args.action == "show":
+                from ._inbox import audit_trail
+
+                stored = await store.load(args.run_id)
+                pending = await store.pending_approvals(run_id=args.run_id)
+                return {
+                    "run_id": stored.run_id,
+                    "agent": stored.root_agent,
+                    "status": stored.status,
+                    "pending": [
+                        {"call_id": p.call_id, "tool": p.tool, "arguments": p.arguments}
+                        for p in pending
+                    ],
+                    "audit": audit_trail(stored.events),
+                }
+            raise UserError(
+                "Deciding needs the application's agents: use --app module:app or --url."
+            )
+        finally:
+            await store.close()
+    app = load_app(args.app)
+    inbox = app.inbox
+    if args.action == "list":
+        page = await inbox.pending(
+            agent=args.agent,
+            tool=args.tool,
+            run_id=args.run,
+            order="newest" if args.newest else "oldest",
+            limit=args.limit,
+        )
+        return {"approvals": [call.to_json() for call in page.calls]}
+    if args.action == "show":
+        return (await inbox.show(args.run_id)).to_json()
+    if not args.by:
+        raise UserError("With --app, say who decides: --by APPROVER.")
+    seq = await inbox.decide(
+        args.run_id,
+        args.call_id,
+        args.by,
+        args.action,
+        message=getattr(args, "message", None),
+        always=args.always,
+    )
+    return {"run_id": args.run_id, "call_id": args.call_id, "decision": args.action, "seq": seq}
+
+
+async def _remote(args: argparse.Namespace) -> Any:
+    try:
+        import httpx
+    except ImportError as exc:
+        raise need_server_extra(exc) from exc
+    token = os.environ.get("TETHER_TOKEN", "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=30) as client:
+        try:
+            if args.action == "list":
+                params = {
+                    k: v
+                    for k, v in {
+                        "agent": args.agent,
+                        "tool": args.tool,
+                        "run_id": args.run,
+                        "order": "newest" if args.newest else "oldest",
+                        "limit": args.limit,
+                    }.items()
+                    if v is not None
+                }
+                response = await client.get("/api/approvals", params=params)
+            elif args.action == "show":
+                response = await client.get(f"/api/runs/{args.run_id}")
+            else:
+                body: dict[str, Any] = {"decision": args.action, "always": args.always}
+                if args.action == "reject":
+                    body["message"] = args.message
+                response = await client.post(
+                    f"/api/runs/{args.run_id}/calls/{args.call_id}/decision", json=body
+                )
+        except httpx.HTTPError as exc:
+            raise UserError(f"Cannot reach {args.url}: {exc}. Check --url.") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("error", response.text)
+        except ValueError:
+            message = response.text
+        status = {401: EXIT_NOT_ALLOWED, 403: EXIT_NOT_ALLOWED, 404: EXIT_NOT_FOUND}.get(
+            response.status_code, EXIT_NOT_PENDING if response.status_code == 409 else 1
+        )
+        if response.status_code == 401:
+            message = f"{message} (set TETHER_TOKEN)"
+        raise _HTTPFailure(f"{response.status_code}: {message}", status)
+    return response.json()
+
+
+def _print(args: argparse.Namespace, result: Any) -> None:
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError as exc:
+        raise need_server_extra(exc) from exc
+    console = Console()
+    if args.action == "list":
+        table = Table(title=f"{len(result['approvals'])} waiting")
+        for column in ("run", "call", "agent", "tool", "arguments", "requested"):
+            table.add_column(column)
+        for call in result["approvals"]:
+            table.add_row(
+                call["run_id"],
+                call["call_id"],
+                call["agent"],
+                call["tool"],
+                call["arguments"],
+                call["requested_at"],
+            )
+        console.print(table)
+    elif args.action == "show":
+        console.print(
+            f"run {result['run_id']} of {result['agent']}: {result['status']}", markup=False
+        )
+        table = Table(title="waiting for a decision")
+        for column in ("call", "tool", "arguments"):
+            table.add_column(column)
+        for call in result["pending"]:
+            table.add_row(call["call_id"], call["tool"], call["arguments"])
+        console.print(table)
+        trail = Table(title="audit trail")
+        for column in ("what", "call", "by", "detail"):
+            trail.add_column(column)
+        for entry in result["audit"]:
+            detail = entry.get("message") or entry.get("output") or entry.get("arguments") or ""
+            trail.add_row(
+                entry["kind"], entry.get("call_id") or "", entry.get("by") or "", str(detail)
+            )
+        console.print(trail)
+    else:
+        console.print(
+            f"{'approved' if result['decision'] == 'approve' else 'rejected'} "
+            f"{result['call_id']} of run {result['run_id']}",
+            markup=False,
+        )

@@ -1,0 +1,437 @@
+"""The HTTP side of ``App``: the JSON API under ``/api``, the web page, and event streams.
+
+The API authenticates every request with the app's authenticator (API token
+or proxy header) and never with the cookie, so a page of another origin
+cannot make the browser decide through it. The web page uses the signed
+session cookie (or the proxy header) and checks a CSRF token on every form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._exceptions import (
+    ApprovalExpiredError,
+    NotAuthorizedError,
+    NotPendingError,
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    TetherError,
+    UnknownAgentError,
+    UserError,
+)
+from ._errors import NotAllowedError, need_server_extra
+from ._session import (
+    SESSION_COOKIE,
+    SID_COOKIE,
+    check_csrf,
+    csrf_token,
+    new_sid,
+    open_session,
+    seal_session,
+)
+
+try:
+    import jinja2
+    from fastapi import Depends, FastAPI, Form, Query, Request
+    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+    from pydantic import BaseModel, Field
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise need_server_extra(exc) from exc
+
+if TYPE_CHECKING:
+    from ._app import App
+
+__all__ = ["build"]
+
+TEMPLATES = pathlib.Path(__file__).parent / "templates"
+
+
+class DecisionBody(BaseModel):
+    """A decision on a pending call."""
+
+    decision: Literal["approve", "reject"]
+    message: str | None = Field(None, description="For a rejection: what the model reads.")
+    always: bool = Field(False, description="Also decide later calls of the tool in this run.")
+
+
+class ResolutionBody(BaseModel):
+    """The resolution of a call in doubt."""
+
+    resolution: Literal["run_again", "output", "failed"]
+    output: str | None = None
+
+
+class StartBody(BaseModel):
+    """A run to start: a worker advances it."""
+
+    agent: str
+    input: str
+    max_turns: int | None = Field(None, ge=1)
+
+
+def _status_of(exc: TetherError) -> int:
+    if isinstance(exc, NotAllowedError | NotAuthorizedError):
+        return 403
+    if isinstance(exc, RunNotFoundError):
+        return 404
+    if isinstance(exc, NotPendingError | ApprovalExpiredError | RunConflictError | RunBusyError):
+        return 409
+    if isinstance(exc, UnknownAgentError | UserError):
+        return 422
+    return 500
+
+
+class _Unauthenticated(Exception):
+    pass
+
+
+def build(app: App) -> FastAPI:
+    """The FastAPI application serving ``app``."""
+    api = FastAPI(
+        title=app.title,
+        description="Approvals waiting in tether runs, and decisions on them.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,  # everything from a model or a tool is escaped
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pretty"] = _pretty
+    env.filters["summary"] = _summary
+    env.filters["age"] = _age
+
+    @api.exception_handler(_Unauthenticated)
+    async def unauthenticated(request: Request, exc: _Unauthenticated) -> JSONResponse:
+        return JSONResponse(
+            {"error": "not authenticated: send Authorization: Bearer <token>."},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @api.exception_handler(TetherError)
+    async def tether_error(request: Request, exc: TetherError) -> Any:
+        status = _status_of(exc)
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=status)
+        return _page(env, "error.html", {"message": str(exc), "status": status}, status)
+
+    def approver(request: Request) -> str:
+        found = app.authenticate(request.headers)
+        if not found:
+            raise _Unauthenticated()
+        return found
+
+    # -- JSON API ----------------------------------------------------------------------
+
+    @api.get("/api/approvals", summary="List pending approvals across runs")
+    async def list_approvals(
+        who: str = Depends(approver),
+        agent: str | None = None,
+        tool: str | None = None,
+        run_id: str | None = None,
+        older_than: float | None = Query(None, description="seconds waited at least"),
+        newer_than: float | None = Query(None, description="seconds waited at most"),
+        order: Literal["oldest", "newest"] = "oldest",
+        limit: int = Query(50, ge=1, le=500),
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        page = await app.inbox.pending(
+            agent=agent,
+            tool=tool,
+            run_id=run_id,
+            older_than=None if older_than is None else timedelta(seconds=older_than),
+            newer_than=None if newer_than is None else timedelta(seconds=newer_than),
+            order=order,
+            limit=limit,
+            cursor=cursor,
+        )
+        return {
+            "approvals": [call.to_json() for call in page.calls],
+            "next_cursor": page.next_cursor,
+        }
+
+    @api.get("/api/runs/{run_id}", summary="Show a run")
+    async def show_run(run_id: str, who: str = Depends(approver)) -> dict[str, Any]:
+        return (await app.inbox.show(run_id)).to_json()
+
+    @api.post("/api/runs", status_code=201, summary="Start a run (a worker advances it)")
+    async def start_run(body: StartBody, who: str = Depends(approver)) -> dict[str, Any]:
+        run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns)
+        return {"run_id": run_id}
+
+    @api.post("/api/runs/{run_id}/calls/{call_id}/decision", summary="Decide a pending call")
+    async def decide(
+        run_id: str, call_id: str, body: DecisionBody, who: str = Depends(approver)
+    ) -> dict[str, Any]:
+        seq = await app.inbox.decide(
+            run_id, call_id, who, body.decision, message=body.message, always=body.always
+        )
+        return {
+            "run_id": run_id,
+            "call_id": call_id,
+            "decision": body.decision,
+            "by": who,
+            "seq": seq,
+        }
+
+    @api.post("/api/runs/{run_id}/calls/{call_id}/resolution", summary="Resolve a call in doubt")
+    async def resolve(
+        run_id: str, call_id: str, body: ResolutionBody, who: str = Depends(approver)
+    ) -> dict[str, Any]:
+        seq = await app.inbox.resolve(run_id, call_id, who, body.resolution, output=body.output)
+        return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
+
+    @api.get("/api/events", summary="Server-Sent Events: inbox changes")
+    async def api_events(who: str = Depends(approver)) -> StreamingResponse:
+        return _event_stream(app)
+
+    # -- web page ------------------------------------------------------------------------
+
+    def browser(request: Request) -> str | None:
+        """The approver of a browser request: session cookie, else the authenticator."""
+        found = open_session(
+            app.signing_key, request.cookies.get(SID_COOKIE), request.cookies.get(SESSION_COOKIE)
+        )
+        return found or app.authenticate(request.headers)
+
+    def render(request: Request, name: str, values: dict[str, Any], status: int = 200) -> Any:
+        sid = request.cookies.get(SID_COOKIE) or new_sid()
+        values = {
+            **values,
+            "title": app.title,
+            "csrf": csrf_token(app.signing_key, sid),
+            "who": browser(request),
+        }
+        response = _page(env, name, values, status)
+        if request.cookies.get(SID_COOKIE) != sid:
+            response.set_cookie(
+                SID_COOKIE, sid, httponly=True, samesite="strict", secure=app.secure_cookies
+            )
+        return response
+
+    def refuse_without_csrf(request: Request, token: str | None) -> Any:
+        if check_csrf(app.signing_key, request.cookies.get(SID_COOKIE), token):
+            return None
+        return _page(
+            env,
+            "error.html",
+            {
+                "message": "This form is stale or did not come from this site (no valid CSRF "
+                "token). Reload the page and try again.",
+                "status": 403,
+            },
+            403,
+        )
+
+    def to_login() -> Any:
+        return RedirectResponse("/login", status_code=303)
+
+    @api.get("/login", include_in_schema=False)
+    async def login_page(request: Request) -> Any:
+        return render(request, "login.html", {"failed": False})
+
+    @api.post("/login", include_in_schema=False)
+    async def login(request: Request, token: str = Form(""), csrf: str = Form("")) -> Any:
+        refused = refuse_without_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        found = app.authenticate({"authorization": f"Bearer {token.strip()}"})
+        if not found:
+            return render(request, "login.html", {"failed": True}, 401)
+        response = RedirectResponse("/", status_code=303)
+        sid = request.cookies[SID_COOKIE]
+        response.set_cookie(
+            SESSION_COOKIE,
+            seal_session(app.signing_key, sid, found),
+            httponly=True,
+            samesite="strict",
+            secure=app.secure_cookies,
+        )
+        return response
+
+    @api.post("/logout", include_in_schema=False)
+    async def logout(request: Request, csrf: str = Form("")) -> Any:
+        refused = refuse_without_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        response = to_login()
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @api.get("/", include_in_schema=False)
+    async def inbox_page(
+        request: Request,
+        agent: str | None = None,
+        tool: str | None = None,
+        order: Literal["oldest", "newest"] = "oldest",
+        cursor: str | None = None,
+    ) -> Any:
+        if not browser(request):
+            return to_login()
+        page = await app.inbox.pending(agent=agent, tool=tool, order=order, limit=50, cursor=cursor)
+        return render(
+            request,
+            "inbox.html",
+            {
+                "calls": page.calls,
+                "next_cursor": page.next_cursor,
+                "order": order,
+                "now": datetime.now(UTC),
+            },
+        )
+
+    @api.get("/runs/{run_id}", include_in_schema=False)
+    async def run_page(request: Request, run_id: str) -> Any:
+        if not browser(request):
+            return to_login()
+        run = await app.inbox.show(run_id)
+        return render(request, "run.html", {"run": run, "now": datetime.now(UTC)})
+
+    @api.get("/runs/{run_id}/calls/{call_id}", include_in_schema=False)
+    async def call_page(request: Request, run_id: str, call_id: str) -> Any:
+        if not browser(request):
+            return to_login()
+        run = await app.inbox.show(run_id)
+        call = next((c for c in run.pending if c.call_id == call_id), None)
+        tools = await app.inbox.tools_of(call.agent) if call else {}
+        return render(
+            request,
+            "call.html",
+            {
+                "run": run,
+                "call": call,
+                "call_id": call_id,
+                "description": tools.get(call.tool, "") if call else "",
+                "now": datetime.now(UTC),
+            },
+        )
+
+    @api.post("/runs/{run_id}/calls/{call_id}/decision", include_in_schema=False)
+    async def decide_form(
+        request: Request,
+        run_id: str,
+        call_id: str,
+        decision: str = Form(""),
+        message: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Any:
+        refused = refuse_without_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        who = browser(request)
+        if not who:
+            return to_login()
+        if decision not in ("approve", "reject"):
+            raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
+        await app.inbox.decide(
+            run_id,
+            call_id,
+            who,
+            "approve" if decision == "approve" else "reject",
+            message=(message.strip() or None) if decision == "reject" else None,
+        )
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    @api.get("/events", include_in_schema=False)
+    async def web_events(request: Request) -> Any:
+        if not browser(request):
+            return JSONResponse({"error": "not authenticated"}, status_code=401)
+        return _event_stream(app)
+
+    return api
+
+
+def _page(env: jinja2.Environment, name: str, values: dict[str, Any], status: int) -> Any:
+    # Only our own inline script runs (it carries this response's nonce): should anything
+    # ever slip past escaping, the browser would not execute it.
+    nonce = secrets.token_urlsafe(16)
+    html = env.get_template(name).render(**values, nonce=nonce)
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={
+            "Content-Security-Policy": f"default-src 'self'; script-src 'nonce-{nonce}'; "
+            "img-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+            "form-action 'self'; base-uri 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )
+
+
+def _event_stream(app: App) -> StreamingResponse:
+    """``approval_requested`` / ``approval_removed`` events as the pending projection changes."""
+
+    async def events() -> AsyncIterator[str]:
+        seen: dict[tuple[str, str], dict[str, Any]] | None = None
+        while True:
+            rows = await app.store.pending_approvals(limit=1_000_000)
+            now = {
+                (r.run_id, r.call_id): {
+                    "run_id": r.run_id,
+                    "call_id": r.call_id,
+                    "agent": r.agent,
+                    "tool": r.tool,
+                    "requested_at": r.requested_at.isoformat(),
+                }
+                for r in rows
+            }
+            if seen is None:
+                yield _sse("ready", {"pending": len(now)})
+            else:
+                for key in now.keys() - seen.keys():
+                    yield _sse("approval_requested", now[key])
+                for key in seen.keys() - now.keys():
+                    yield _sse("approval_removed", seen[key])
+            seen = now
+            await asyncio.sleep(app.sse_poll_interval)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def _pretty(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+def _summary(arguments: str, width: int = 80) -> str:
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        text = arguments
+    else:
+        if isinstance(parsed, dict):
+            text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items())
+        else:
+            text = json.dumps(parsed, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _age(moment: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"

@@ -1,0 +1,140 @@
+"""Workers: resume the runs that can go on, each through the store's lease.
+
+A run can go on when it is ``running`` and nobody holds its lease: its
+pending calls were all decided, it was started through the API, or the
+process advancing it died. ``Runner.run(agent, state, store=store)`` takes
+the lease before it appends anything, and compares the stored run with the
+state it was given, so two workers never advance the same run: the second
+gets ``RunBusyError`` (or ``RunConflictError`` if the first already moved it
+on) and leaves the run alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .._exceptions import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    TetherError,
+    UnknownAgentError,
+    UserError,
+)
+from ..run import Runner, RunState
+from ._webhooks import deliver
+
+if TYPE_CHECKING:
+    from ._app import App
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("tether.worker")
+
+_RETRY_AFTER = timedelta(seconds=30)
+"""A run whose resume failed (its model or a tool raised) waits this long before the next try."""
+
+
+class Worker:
+    """Resumes an application's runs that can go on, one at a time, until stopped."""
+
+    def __init__(self, app: App, *, poll_interval: float = 1.0) -> None:
+        if not poll_interval > 0:
+            raise UserError(f"poll_interval is a number of seconds > 0, not {poll_interval!r}.")
+        self.app = app
+        self.poll_interval = poll_interval
+        self._stop = asyncio.Event()
+        self._failed: dict[str, datetime] = {}
+        self._announced: set[tuple[str, str]] = set()
+        """Calls whose approval request this worker sent to the webhooks."""
+
+    def stop(self) -> None:
+        """Stop after the run in progress (what SIGTERM and SIGINT do)."""
+        self._stop.set()
+
+    async def run_once(self) -> int:
+        """Resume every run that can go on now; return how many this worker advanced."""
+        advanced = 0
+        if self.app.webhooks:
+            await self.announce()
+        for summary in await self.app.store.recoverable():
+            if self._stop.is_set():
+                break
+            if summary.status != "running":
+                continue  # in doubt: a person settles it first (see Inbox.resolve)
+            retry_at = self._failed.get(summary.run_id)
+            if retry_at is not None and datetime.now(UTC) < retry_at:
+                continue
+            if await self.advance(summary.run_id):
+                advanced += 1
+        return advanced
+
+    async def announce(self) -> int:
+        """Send each new approval request to the app's webhooks; how many were new."""
+        rows = await self.app.store.pending_approvals(limit=1_000_000)
+        current = {(row.run_id, row.call_id) for row in rows}
+        self._announced &= current  # decided calls are not announced again
+        new = [row for row in rows if (row.run_id, row.call_id) not in self._announced]
+        for row in new:
+            # After max_attempts a delivery is given up (and logged): retrying it on every
+            # pass would hold back the runs this worker should resume.
+            await asyncio.gather(*(deliver(hook, row) for hook in self.app.webhooks))
+            self._announced.add((row.run_id, row.call_id))
+        return len(new)
+
+    async def advance(self, run_id: str) -> bool:
+        """Resume one run if it can go on and nobody else does; whether this worker did."""
+        try:
+            stored = await self.app.store.load(run_id)
+        except RunNotFoundError:
+            return False
+        if stored.status != "running":
+            return False
+        try:
+            agent = self.app.inbox.agent_for(stored.root_agent)
+        except UnknownAgentError as exc:  # a run of another application shares the store
+            self._failed[run_id] = datetime.now(UTC) + _RETRY_AFTER
+            log.warning("run %s is not this application's: %s", run_id, exc)
+            return False
+        state = RunState(agent, stored.events)
+        if state.is_complete or state.interruptions or state.in_doubt:
+            return False
+        try:
+            await Runner.run(
+                agent,
+                state,
+                store=self.app.store,
+                context=self.app.make_context(),
+                model_provider=self.app.model_provider,
+            )
+        except (RunBusyError, RunConflictError):
+            return False  # another worker has it, or already moved it on
+        except TetherError as exc:
+            self._failed[run_id] = datetime.now(UTC) + _RETRY_AFTER
+            log.warning("run %s stopped with an error: %s", run_id, exc)
+            return True
+        self._failed.pop(run_id, None)
+        return True
+
+    async def serve(self) -> None:
+        """Poll for runs until ``stop()`` or SIGTERM/SIGINT; a run in progress finishes."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.stop)
+        log.info("worker started")
+        while not self._stop.is_set():
+            try:
+                advanced = await self.run_once()
+            except TetherError as exc:  # the store is unreachable: keep trying
+                log.warning("cannot read the store: %s", exc)
+                advanced = 0
+            if not advanced:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+        log.info("worker stopped")

@@ -1,0 +1,89 @@
+"""The inbox in a real browser: Playwright drives Debian's Chromium against the server
+process, and a ``tether worker`` process resumes the run once both calls are decided.
+
+Screenshots are kept in the test's tmp_path, and also in ``$INBOX_SCREENSHOTS`` when set
+(``docs/images`` is made that way; see docs/inbox.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from .conftest import Served, start_process, stop_process
+from .test_http import paused_run
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _shoot(page: Page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / name), full_page=True)
+    extra = os.environ.get("INBOX_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / name, Path(extra) / name)
+
+
+def test_reject_one_call_approve_the_other_and_see_the_run_complete(
+    server: Served, tmp_path: Path
+) -> None:
+    assert Path(CHROMIUM).exists(), "run scripts/install-services.sh (apt-get install chromium)"
+    run_id = asyncio.run(paused_run(server, "city:Paris city:Oslo"))
+    second = asyncio.run(paused_run(server, "city:timeLisbon"))  # for the phone
+    worker = start_process(["worker", "tests.server.inbox_app:app", "--poll", "0.2"], server.env)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(f"{server.url}/")
+            page.fill("#token", "tok-ana")
+            page.click("form button[type=submit]")
+            page.wait_for_url(f"{server.url}/")
+            rows = page.locator("tr.pending-call")
+            assert rows.count() == 3
+            assert "Paris" in rows.nth(0).inner_text() and "Oslo" in rows.nth(1).inner_text()
+            _shoot(page, tmp_path, "inbox.png")
+
+            rows.nth(0).locator("a").click()
+            assert '"city": "Paris"' in page.locator("#arguments").inner_text()
+            assert "Get the weather for a city." in page.content()
+            _shoot(page, tmp_path, "call.png")
+            page.fill("#message", "Not Paris, only Oslo")
+            page.click("button.reject")
+            page.wait_for_url(f"**/runs/{run_id}")
+
+            page.goto(f"{server.url}/")
+            assert page.locator("tr.pending-call").count() == 2
+            page.locator("tr.pending-call a").first.click()
+            assert '"city": "Oslo"' in page.locator("#arguments").inner_text()
+            page.click("button.approve")
+            page.wait_for_url(f"**/runs/{run_id}")
+
+            deadline = time.monotonic() + 60
+            while page.locator("#status").inner_text() != "completed":
+                assert time.monotonic() < deadline, "the worker did not complete the run"
+                page.wait_for_timeout(300)
+                page.reload()
+            output = page.locator("#output").inner_text()
+            assert output == ("Done: Not Paris, only Oslo | Sunny in Oslo"), output
+            audit = page.locator("#audit").inner_text()
+            assert "rejected" in audit and "by ana" in audit and "approved" in audit
+            _shoot(page, tmp_path, "run.png")
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone.context.add_cookies(page.context.cookies())
+            phone.goto(f"{server.url}/runs/{second}/calls/call_0")
+            assert "timeLisbon" in phone.locator("#arguments").inner_text()
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the call page scrolls sideways on a phone ({width}px)"
+            assert phone.locator("button.approve").is_visible()
+            _shoot(phone, tmp_path, "call-phone.png")
+            browser.close()
+    finally:
+        assert stop_process(worker) == 0
+    assert server.tool_runs() == ["get_weather Oslo"]  # once; Paris never ran

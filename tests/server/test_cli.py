@@ -1,0 +1,86 @@
+"""``tether inbox``: list, show, approve and reject against a store file or a server,
+with tables for people and exit statuses for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tether.cli import main
+
+from .conftest import Served, start_process
+from .test_http import paused_run
+
+
+def test_list_and_show_read_a_store_file(
+    server: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = asyncio.run(paused_run(server, "city:Nice city:timeNice"))
+    assert main(["inbox", "--store", str(server.store), "list"]) == 0
+    table = capsys.readouterr().out
+    assert "2 waiting" in table and "get_weather" in table and "get_time" in table
+
+    assert (
+        main(["inbox", "--store", str(server.store), "--json", "list", "--tool", "get_time"]) == 0
+    )
+    listed = json.loads(capsys.readouterr().out)["approvals"]
+    assert [(a["run_id"], a["call_id"], a["arguments"]) for a in listed] == [
+        (run_id, "call_1", '{"city": "timeNice"}')
+    ]
+
+    assert main(["inbox", "--store", str(server.store), "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert f"run {run_id} of Weather: waiting" in shown and "audit trail" in shown
+
+    assert main(["inbox", "--store", str(server.store), "approve", run_id, "call_0"]) == 1
+    assert "Deciding needs the application's agents" in capsys.readouterr().err
+
+
+def test_decisions_through_a_server_with_exit_statuses(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = asyncio.run(paused_run(server, "city:Nice city:timeNice"))
+    url = ["inbox", "--url", server.url]
+
+    monkeypatch.delenv("TETHER_TOKEN", raising=False)
+    assert main([*url, "list"]) == 4
+    assert "401: not authenticated" in capsys.readouterr().err
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-intern")
+    assert main([*url, "approve", run_id, "call_0"]) == 4
+    assert "'intern' may not decide call 'call_0'" in capsys.readouterr().err
+    assert main([*url, "approve", run_id, "call_1"]) == 0
+    assert f"approved call_1 of run {run_id}" in capsys.readouterr().out
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    assert main([*url, "reject", run_id, "call_0", "-m", "Not there"]) == 0
+    assert f"rejected call_0 of run {run_id}" in capsys.readouterr().out
+    assert main([*url, "approve", run_id, "call_0"]) == 3
+    assert "409: Call 'call_0'" in capsys.readouterr().err
+    assert main([*url, "show", "run_missing"]) == 5
+    capsys.readouterr()
+
+    assert main([*url, "--json", "show", run_id]) == 0
+    audit = json.loads(capsys.readouterr().out)["audit"]
+    assert [(e["kind"], e.get("by")) for e in audit] == [
+        ("requested", None),
+        ("requested", None),
+        ("approved", "intern"),
+        ("rejected", "ana"),
+    ]
+
+
+def test_an_app_decides_as_the_approver_named(server: Served) -> None:
+    run_id = asyncio.run(paused_run(server, "city:Nice"))
+    args = ["inbox", "--app", "tests.server.inbox_app:app", "approve", run_id, "call_0"]
+    unnamed = start_process(args, server.env)
+    _, err = unnamed.communicate(timeout=60)
+    assert unnamed.returncode == 1 and b"say who decides: --by APPROVER" in err
+    named = start_process([*args, "--by", "ana"], server.env)
+    out, _ = named.communicate(timeout=60)
+    assert named.returncode == 0 and f"approved call_0 of run {run_id}".encode() in out
+    again = start_process([*args, "--by", "ben"], server.env)
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 3 and b"not waiting for a decision" in err

@@ -1,0 +1,272 @@
+"""The inbox over HTTP against the real server process: authentication, authorization,
+conflicts, concurrent decisions, escaping, CSRF and the event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+
+from tether import Runner
+from tether.server import App, Worker
+from tether.store import SQLiteRunStore
+
+from .conftest import Served
+from .weather_agents import agent, only_time_for_interns
+
+HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+
+
+async def paused_run(served: Served, text: str) -> str:
+    """A run of the weather agent stopped on its approvals, in the server's store."""
+    store = SQLiteRunStore(served.store)
+    try:
+        result = await Runner.run(agent, text, store=store)
+    finally:
+        await store.close()
+    assert result.interruptions
+    return result.run_id
+
+
+async def resume_decided(served: Served) -> int:
+    """One pass of a worker over the store (as ``tether worker`` does)."""
+    app = App(agents=[agent], store=SQLiteRunStore(served.store), authorize=only_time_for_interns)
+    try:
+        return await Worker(app).run_once()
+    finally:
+        await app.store.close()
+
+
+async def test_no_token_or_a_wrong_one_is_401_and_records_nothing(server: Served) -> None:
+    run_id = await paused_run(server, "city:Paris")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+            listed = await client.get("/api/approvals", headers=headers)
+            assert listed.status_code == 401
+            assert listed.headers["www-authenticate"] == "Bearer"
+            decided = await client.post(
+                f"/api/runs/{run_id}/calls/call_0/decision",
+                json={"decision": "approve"},
+                headers=headers,
+            )
+            assert decided.status_code == 401
+        shown = await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))
+    assert [call["call_id"] for call in shown.json()["pending"]] == ["call_0"]
+
+
+async def test_an_approver_not_allowed_gets_403_and_nothing_is_recorded(server: Served) -> None:
+    run_id = await paused_run(server, "city:Paris")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        refused = await client.post(
+            f"/api/runs/{run_id}/calls/call_0/decision",
+            json={"decision": "approve"},
+            headers=server.headers("intern"),
+        )
+        shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+    assert refused.status_code == 403
+    assert "'intern' may not decide call 'call_0' of 'get_weather'" in refused.json()["error"]
+    assert [call["call_id"] for call in shown["pending"]] == ["call_0"]
+    assert [entry["kind"] for entry in shown["audit"]] == ["requested"]
+
+
+async def test_a_decided_call_is_409_and_an_unknown_run_404(server: Served) -> None:
+    run_id = await paused_run(server, "city:Paris")
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        url = f"/api/runs/{run_id}/calls/call_0/decision"
+        first = await client.post(url, json={"decision": "reject", "message": "Not today"})
+        again = await client.post(url, json={"decision": "approve"})
+        missing = await client.get("/api/runs/run_missing")
+        shown = (await client.get(f"/api/runs/{run_id}")).json()
+    assert first.status_code == 200 and first.json()["by"] == "ana"
+    assert again.status_code == 409
+    assert "not waiting for a decision" in again.json()["error"]
+    assert missing.status_code == 404
+    rejected = [entry for entry in shown["audit"] if entry["kind"] == "rejected"]
+    assert rejected == [
+        {
+            "kind": "rejected",
+            "call_id": "call_0",
+            "tool": "get_weather",
+            "by": "ana",
+            "at": rejected[0]["at"],
+            "always": False,
+            "automatic": False,
+            "message": "Not today",
+        }
+    ]
+
+
+async def test_two_approvers_deciding_one_call_at_once_one_wins_and_the_tool_runs_once(
+    server: Served,
+) -> None:
+    run_ids = [await paused_run(server, f"city:City{n}") for n in range(5)]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+
+        async def decide(run_id: str, approver: str) -> int:
+            response = await client.post(
+                f"/api/runs/{run_id}/calls/call_0/decision",
+                json={"decision": "approve"},
+                headers=server.headers(approver),
+            )
+            return response.status_code
+
+        for run_id in run_ids:
+            statuses = await asyncio.gather(decide(run_id, "ana"), decide(run_id, "ben"))
+            assert sorted(statuses) == [200, 409]
+        assert await resume_decided(server) == 5
+        assert await resume_decided(server) == 0
+        for run_id in run_ids:
+            shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+            assert shown["status"] == "completed"
+            decisions = [e for e in shown["audit"] if e["kind"] in ("approved", "rejected")]
+            assert len(decisions) == 1
+    assert sorted(server.tool_runs()) == sorted(f"get_weather City{n}" for n in range(5))
+
+
+async def test_listing_filters_orders_and_pages(server: Served) -> None:
+    first = await paused_run(server, "city:Oslo city:timeOslo")
+    second = await paused_run(server, "city:Rome")
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ben")) as client:
+
+        async def listed(**params: Any) -> list[tuple[str, str]]:
+            body = (await client.get("/api/approvals", params=params)).json()
+            return [(a["run_id"], a["call_id"]) for a in body["approvals"]]
+
+        assert await listed() == [(first, "call_0"), (first, "call_1"), (second, "call_0")]
+        assert await listed(order="newest") == [
+            (second, "call_0"),
+            (first, "call_1"),
+            (first, "call_0"),
+        ]
+        assert await listed(tool="get_time") == [(first, "call_1")]
+        assert await listed(run_id=second) == [(second, "call_0")]
+        assert await listed(agent="Nobody") == []
+        assert await listed(older_than=3600) == []
+        page = (await client.get("/api/approvals", params={"limit": 2})).json()
+        rest = (
+            await client.get("/api/approvals", params={"limit": 2, "cursor": page["next_cursor"]})
+        ).json()
+        assert [a["call_id"] for a in page["approvals"] + rest["approvals"]] == [
+            "call_0",
+            "call_1",
+            "call_0",
+        ]
+        assert rest["next_cursor"] is None
+        bad = await client.get("/api/approvals", params={"cursor": "nonsense"})
+        assert bad.status_code == 422
+        assert "Not an inbox cursor" in bad.json()["error"]
+        schema = (await client.get("/api/openapi.json")).json()
+    assert "/api/approvals" in schema["paths"]
+    assert "/api/runs/{run_id}/calls/{call_id}/decision" in schema["paths"]
+
+
+async def test_a_run_started_through_the_api_is_advanced_by_a_worker(server: Served) -> None:
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        started = await client.post("/api/runs", json={"agent": "Weather", "input": "city:Lima"})
+        assert started.status_code == 201
+        run_id = started.json()["run_id"]
+        assert (await client.get(f"/api/runs/{run_id}")).json()["status"] == "running"
+        assert await resume_decided(server) == 1
+        pending = (await client.get("/api/approvals")).json()["approvals"]
+        assert [(a["run_id"], a["tool"]) for a in pending] == [(run_id, "get_weather")]
+        unknown = await client.post("/api/runs", json={"agent": "Nobody", "input": "hi"})
+    assert unknown.status_code == 422
+    assert "No agent of this application is named 'Nobody'" in unknown.json()["error"]
+
+
+async def test_the_event_stream_announces_requests_and_decisions(server: Served) -> None:
+    async with (
+        httpx.AsyncClient(base_url=server.url, headers=server.headers("ana"), timeout=30) as client,
+        client.stream("GET", "/api/events") as stream,
+    ):
+        lines = stream.aiter_lines()
+
+        async def next_event() -> tuple[str, str]:
+            event = ""
+            async for line in lines:
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    return event, line[6:]
+            raise AssertionError("the stream ended")
+
+        assert await next_event() == ("ready", '{"pending": 0}')
+        run_id = await paused_run(server, "city:Kyiv")
+        event, data = await next_event()
+        assert event == "approval_requested" and run_id in data and '"get_weather"' in data
+        await client.post(f"/api/runs/{run_id}/calls/call_0/decision", json={"decision": "approve"})
+        event, data = await next_event()
+        assert event == "approval_removed" and run_id in data
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+async def test_model_and_tool_text_is_escaped_on_every_page(server: Served) -> None:
+    waiting = await paused_run(server, f"raw:{HOSTILE}")
+    done = await paused_run(server, f"raw:{HOSTILE}")
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        await client.post(
+            f"/api/runs/{done}/calls/call_0/decision",
+            json={"decision": "reject", "message": HOSTILE},
+        )
+        assert await resume_decided(server) == 1
+        pages = [
+            await client.get("/"),
+            await client.get(f"/runs/{waiting}"),
+            await client.get(f"/runs/{waiting}/calls/call_0"),
+            await client.get(f"/runs/{done}"),
+            await client.get(f"/runs/{done}/calls/call_0"),
+        ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "<script>alert(1)" not in page.text
+        assert "<img src=x" not in page.text
+        assert "onerror=alert(2)>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[2].text  # shown, as text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in pages[3].text  # the rejection, as text
+
+
+async def test_form_posts_need_the_csrf_token_of_the_session(server: Served) -> None:
+    run_id = await paused_run(server, "city:Bern")
+    decision = f"/runs/{run_id}/calls/call_0/decision"
+    async with httpx.AsyncClient(base_url=server.url) as browser:
+        assert (await browser.get("/")).headers["location"] == "/login"
+        token = _csrf((await browser.get("/login")).text)
+        refused_login = await browser.post("/login", data={"token": "tok-ben"})
+        assert refused_login.status_code == 403
+        wrong = await browser.post("/login", data={"token": "tok-nope", "csrf": token})
+        assert wrong.status_code == 401 and "That token is not known" in wrong.text
+        signed_in = await browser.post("/login", data={"token": "tok-ben", "csrf": token})
+        assert signed_in.status_code == 303
+        call_page = await browser.get(f"/runs/{run_id}/calls/call_0")
+        assert "signed in as ben" in call_page.text
+        csrf = _csrf(call_page.text)
+
+        without = await browser.post(decision, data={"decision": "approve"})
+        forged = await browser.post(decision, data={"decision": "approve", "csrf": "x" + csrf})
+        assert without.status_code == 403 and forged.status_code == 403
+        assert "no valid CSRF token" in without.text
+        # Another browser (another sid) cannot use this page's token.
+        async with httpx.AsyncClient(base_url=server.url) as other:
+            await other.get("/login")
+            stolen = await other.post(decision, data={"decision": "approve", "csrf": csrf})
+            assert stolen.status_code == 403
+        shown = await browser.get(f"/runs/{run_id}")
+        assert "approved" not in [cell for cell in re.findall(r"<td>(\w+)</td>", shown.text)]
+
+        rejected = await browser.post(
+            decision, data={"decision": "reject", "message": "Too far", "csrf": csrf}
+        )
+        assert rejected.status_code == 303 and rejected.headers["location"] == f"/runs/{run_id}"
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        audit = (await client.get(f"/api/runs/{run_id}")).json()["audit"]
+    assert [(e["kind"], e.get("by"), e.get("message")) for e in audit] == [
+        ("requested", None, None),
+        ("rejected", "ben", "Too far"),
+    ]
