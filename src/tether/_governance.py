@@ -147,7 +147,7 @@ def as_approver(by: Approver | str | None) -> Approver | None:
         return by
     if isinstance(by, str):
         return Approver(by)
-    raise UserError(f"by= is an Approver or an approver id (str), not {type(by).__name__}.")
+    raise UserError(f"by must be a str or None, got {type(by).__name__}; or pass an Approver.")
 
 
 def system_clock() -> datetime:
