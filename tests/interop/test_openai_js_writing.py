@@ -66,6 +66,16 @@ async def test_a_call_in_doubt_is_refused() -> None:
         to_openai_js(RunState(Graph("one").root, journal))
 
 
+async def test_a_call_whose_doubt_a_person_settled_is_refused() -> None:
+    state = await paused()
+    [item] = state.interruptions
+    state.approve(item)
+    doubtful = RunState(Graph("one").root, [*state.journal, ToolStarted(item.call_id)])
+    doubtful.resolve_doubt(item.call_id, "output", output="20C", by="ops")
+    with pytest.raises(InteropError, match=r"settled by a person \(output\)"):
+        to_openai_js(doubtful)
+
+
 async def test_a_handoff_taken_in_the_paused_turn_is_refused() -> None:
     model = ScriptedModel(
         [[tool_call("get_temperature", {"city": "Oakland"}, "c1"), tool_call("transfer_to_b", {})]]

@@ -18,6 +18,7 @@ from .._agent import Agent
 from ..run import (
     ApprovalDecided,
     ApprovalRequested,
+    DoubtResolved,
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
@@ -128,6 +129,12 @@ class _Writer:
                 self.completed = event
             elif isinstance(event, SessionSynced):
                 raise InteropError("The run stores its conversation in a session; not carried.")
+            elif isinstance(event, DoubtResolved):
+                raise InteropError(
+                    f"Call {event.call_id!r} was left in doubt and settled by a person "
+                    f"({event.resolution}); the TypeScript SDK has no such record, so the run "
+                    "is not converted."
+                )
             elif isinstance(event, NestedRunRecorded):
                 raise InteropError(
                     f"Call {event.call_id!r} runs agent {event.agent!r} as a tool; nested runs "
