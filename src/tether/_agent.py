@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._output import OutputType
+from .guardrails import InputGuardrail, OutputGuardrail
 from .models import Model, ModelSettings, ToolSpec
 from .tools import FunctionTool
 
@@ -57,6 +58,10 @@ class Agent(Generic[TContext]):
     """``"stop_on_first_tool"`` makes the first tool's output the final output."""
     handoff_description: str | None = None
     """What other agents are told this agent does, when they can hand off to it."""
+    input_guardrails: list[InputGuardrail[Any]] = field(default_factory=list)
+    """Checks of the run's input before any model call, when a run starts with this agent."""
+    output_guardrails: list[OutputGuardrail[Any]] = field(default_factory=list)
+    """Checks of this agent's final output before it is recorded."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -20,7 +20,7 @@ import dataclasses
 import inspect
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeAlias, get_origin, get_type_hints, overload
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._strict_schema import strict_json_schema
+from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models import ToolSpec
 
 __all__ = [
@@ -117,6 +118,10 @@ class FunctionTool:
     ``tool_timeout``, if any."""
     on_timeout: OnTimeout | None = None
     """What a timeout does to the run; ``None``: the run's ``on_tool_timeout``."""
+    tool_input_guardrails: tuple[ToolInputGuardrail, ...] = ()
+    """Checks of each call's arguments, before it runs or is put to anyone for approval."""
+    tool_output_guardrails: tuple[ToolOutputGuardrail, ...] = ()
+    """Checks of each call's output, before the model reads it."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -202,6 +207,8 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
+    tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
 ) -> FunctionTool: ...
 
 
@@ -217,6 +224,8 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
+    tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -231,6 +240,8 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
+    tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -247,6 +258,10 @@ def function_tool(
 
         @function_tool(timeout=30, on_timeout="raise")
         async def transfer(account: str, amount: int) -> str: ...
+
+    ``tool_input_guardrails`` check each call's arguments before it runs or is put
+    to anyone for approval; ``tool_output_guardrails`` check its output before the
+    model reads it (see ``tether.guardrails``).
     """
 
     def build(f: Callable[..., Any]) -> FunctionTool:
@@ -285,6 +300,8 @@ def function_tool(
             error_formatter=error_formatter,
             timeout=seconds,
             on_timeout=on_timeout,
+            tool_input_guardrails=tuple(tool_input_guardrails),
+            tool_output_guardrails=tuple(tool_output_guardrails),
         )
 
     return build if fn is None else build(fn)

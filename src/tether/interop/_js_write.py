@@ -18,6 +18,7 @@ from .._agent import Agent
 from ..run import (
     ApprovalDecided,
     ApprovalRequested,
+    GuardrailChecked,
     HandoffTaken,
     ModelResponded,
     RunCompleted,
@@ -125,6 +126,14 @@ class _Writer:
                 self.completed = event
             elif isinstance(event, SessionSynced):
                 raise InteropError("The run stores its conversation in a session; not carried.")
+            elif isinstance(event, GuardrailChecked):
+                # Passed checks and replaced outputs need nothing there (the outputs are
+                # carried); a run a tripwire stopped has nothing to resume.
+                if event.outcome == "tripwire":
+                    raise InteropError(
+                        f"A guardrail ({event.guardrail!r}) stopped the run; such runs are not "
+                        "converted."
+                    )
             else:
                 assert isinstance(
                     event, RunResumed

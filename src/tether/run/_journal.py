@@ -37,6 +37,7 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "Event",
+    "GuardrailChecked",
     "HandoffTaken",
     "ModelResponded",
     "RunCompleted",
@@ -214,6 +215,32 @@ class RunCompleted:
         object.__setattr__(self, "output", freeze(self.output))
 
 
+@dataclass(frozen=True, slots=True)
+class GuardrailChecked:
+    """A guardrail ran, and what it found; a resumed run reads this instead of running it again.
+
+    ``outcome`` is ``"pass"``, ``"reject_content"`` (a tool guardrail: the call is
+    answered with ``message`` instead of running, or its output is replaced by it) or
+    ``"tripwire"`` (the run stops with the stage's ``...TripwireTriggered`` error, and a
+    resumed run stops with it again).
+    """
+
+    stage: Literal["input", "output", "tool_input", "tool_output"]
+    guardrail: str
+    """The guardrail's name."""
+    outcome: Literal["pass", "reject_content", "tripwire"]
+    call_id: str | None = None
+    """For a tool guardrail: the call it checked."""
+    message: str | None = None
+    """For ``reject_content``: what the model reads."""
+    output_info: Any = None
+    """What the guardrail reported, as JSON data."""
+    kind: Literal["guardrail_checked"] = "guardrail_checked"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output_info", freeze(self.output_info))
+
+
 Event = Annotated[
     RunStarted
     | RunResumed
@@ -226,7 +253,8 @@ Event = Annotated[
     | HandoffTaken
     | SessionSynced
     | RunCompleted
-    | ToolTimedOut,
+    | ToolTimedOut
+    | GuardrailChecked,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -246,6 +274,7 @@ EVENT_KINDS = frozenset(
         SessionSynced,
         RunCompleted,
         ToolTimedOut,
+        GuardrailChecked,
     )
 )
 """The ``kind`` of every event type."""

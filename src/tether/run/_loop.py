@@ -17,8 +17,10 @@ from typing import Any, Literal
 from .._agent import Agent
 from .._context import RunContext, Usage
 from .._exceptions import (
+    GuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
+    RunError,
     RunStalledError,
     ToolCallInDoubtError,
     ToolError,
@@ -31,6 +33,7 @@ from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
+from . import _guardrails as guardrails
 from ._approvals import sealed
 from ._journal import (
     ApprovalDecided,
@@ -143,6 +146,8 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
         if session is not None:  # the id a resume is checked against (see sessions/_identity)
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
+    guardrails.raise_recorded(run)  # a run a tripwire stopped stays stopped
+    await guardrails.check_input(run)
     await _sync_session(run)
     while True:
         step = decide(run.view, run.agent)
@@ -159,7 +164,7 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
-            _finish(run, step)
+            await _finish(run, step)
         await _sync_session(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
@@ -274,6 +279,12 @@ async def _execute_tools(run: Run) -> None:
                 raise missing_tool_error(call, owner)
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
+        if call.status is CallStatus.NEW and tool.tool_input_guardrails:
+            # Before approval: nobody is asked about a call a guardrail blocks.
+            blocked = await guardrails.check_tool_input(run, tool, call)
+            if blocked is not None:
+                run.append(ToolRejected(call.call_id, blocked))
+                continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
             run.append(
                 ApprovalRequested(
@@ -334,13 +345,19 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
         run.append(ToolStarted(call.call_id))
     results, cancelled = await _run_calls(run, to_run)
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
-    failure: ToolError | None = None
+    failure: RunError | None = None
     for call, tool in plan:
         if tool is None:
             run.append(ToolRejected(call.call_id, _rejection(run, call)))
             continue
         result = outputs[call.call_id]
         if isinstance(result, str):
+            if tool.tool_output_guardrails:
+                try:
+                    result = await guardrails.check_tool_output(run, tool, call, result)
+                except GuardrailTripwireTriggered as exc:
+                    failure = failure or exc  # recorded; the other calls' outputs still are
+                    continue
             run.append(ToolCompleted(call.call_id, result))
         elif isinstance(result, _TimedOut):
             message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
@@ -442,16 +459,19 @@ def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
         run.append(HandoffTaken(call.call_id, call.agent, target.name))
 
 
-def _finish(run: Run, step: Finish) -> None:
+async def _finish(run: Run, step: Finish) -> None:
     output = run.agent.output
     if step.text is not None and output is not None:
         try:
-            completed = RunCompleted(output.dump(output.parse(step.text)))
+            value = output.parse(step.text)
+            completed = RunCompleted(output.dump(value))
         except ValueError as exc:
             raise ModelBehaviorError(f"The final output cannot be recorded: {exc}.") from None
-        run.append(completed)
     else:
-        run.append(RunCompleted(step.text if step.text is not None else step.tool_output))
+        value = step.text if step.text is not None else step.tool_output
+        completed = RunCompleted(value)
+    await guardrails.check_output(run, value)
+    run.append(completed)
 
 
 def _rejection(run: Run, call: Call) -> str:

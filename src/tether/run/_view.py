@@ -26,6 +26,7 @@ from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
+    GuardrailChecked,
     HandoffTaken,
     ModelResponded,
     RunCompleted,
@@ -117,6 +118,7 @@ class RunView:
         "conversation_id",
         "events",
         "generated_start",
+        "guardrails",
         "input_start",
         "items",
         "max_turns",
@@ -128,6 +130,7 @@ class RunView:
         "server_upto",
         "session_id",
         "session_upto",
+        "tripwire",
         "turns",
         "usage",
     )
@@ -163,6 +166,10 @@ class RunView:
         self.events = 0
         self.rejection_message: str | None = None
         """The run's message for rejected calls without one; ``None``: the default."""
+        self.guardrails: dict[tuple[str, str, str, int], GuardrailChecked] = {}
+        """Checks done: (stage, guardrail, call id or "", turn) to what the check found."""
+        self.tripwire: GuardrailChecked | None = None
+        """The check whose tripwire stopped the run, if one did."""
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
@@ -171,6 +178,7 @@ class RunView:
         other.responses = list(self.responses)
         other.calls = {call_id: _copy.copy(call) for call_id, call in self.calls.items()}
         other.always = dict(self.always)
+        other.guardrails = dict(self.guardrails)
         return other
 
     def apply(self, event: Event) -> None:
@@ -301,6 +309,18 @@ class RunView:
         call.output = event.output
         self.items.append(function_call_output(event.call_id, event.output))
 
+    def _guardrail_checked(self, event: GuardrailChecked) -> None:
+        if event.stage in ("tool_input", "tool_output"):
+            self._call(event.call_id or "", event.kind)
+        key = (event.stage, event.guardrail, event.call_id or "", self.turns)
+        if key in self.guardrails:
+            raise StateFormatError(
+                f"journal[{self.events}]: guardrail {event.guardrail!r} checked twice."
+            )
+        self.guardrails[key] = event
+        if event.outcome == "tripwire":
+            self.tripwire = event
+
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
 
@@ -358,5 +378,6 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "session_synced": RunView._session_synced,
     "run_completed": RunView._run_completed,
     "tool_timed_out": RunView._tool_output,
+    "guardrail_checked": RunView._guardrail_checked,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""
