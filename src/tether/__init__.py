@@ -25,6 +25,7 @@ from ._exceptions import (
     AgentDefinitionError,
     DecisionMismatchError,
     GuardrailTripwireTriggered,
+    HookError,
     InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
@@ -63,10 +64,13 @@ from .guardrails import (
     tool_input_guardrail,
     tool_output_guardrail,
 )
+from .handoffs import HandoffInputData
+from .lifecycle import AgentHooks, RunHooks
 from .models import Model, ModelSettings
 from .run import (
     AgentUpdatedEvent,
     RawResponseEvent,
+    RunConfig,
     RunItemEvent,
     Runner,
     RunResult,
@@ -84,11 +88,14 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentDefinitionError",
+    "AgentHooks",
     "AgentUpdatedEvent",
     "DecisionMismatchError",
     "FunctionTool",
     "GuardrailFunctionOutput",
     "GuardrailTripwireTriggered",
+    "HandoffInputData",
+    "HookError",
     "InputGuardrail",
     "InputGuardrailTripwireTriggered",
     "MaxTurnsExceeded",
@@ -102,8 +109,10 @@ __all__ = [
     "OutputGuardrailTripwireTriggered",
     "RawResponseEvent",
     "ReadOnlyItemError",
+    "RunConfig",
     "RunContext",
     "RunError",
+    "RunHooks",
     "RunItemEvent",
     "RunResult",
     "RunResultStreaming",

@@ -14,6 +14,7 @@ from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._output import OutputType
 from .guardrails import InputGuardrail, OutputGuardrail
+from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
 from .tools import FunctionTool
 
@@ -62,6 +63,8 @@ class Agent(Generic[TContext]):
     """Checks of the run's input before any model call, when a run starts with this agent."""
     output_guardrails: list[OutputGuardrail[Any]] = field(default_factory=list)
     """Checks of this agent's final output before it is recorded."""
+    hooks: AgentHooks[Any] | None = None
+    """Lifecycle hooks for this agent (``tether.lifecycle.AgentHooks``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

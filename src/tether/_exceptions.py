@@ -13,6 +13,7 @@
     │   ├── ToolError                a tool with error_formatter=None raised
     │   │   └── ToolTimeoutError     a tool ran past its timeout (when told to raise)
     │   ├── RunStalledError          a step recorded nothing (it would repeat forever)
+    │   ├── HookError                a lifecycle hook (tether.lifecycle) raised
     │   └── GuardrailTripwireTriggered          a guardrail stopped the run (tether.guardrails)
     │       ├── InputGuardrailTripwireTriggered       on the run's input, before any model call
     │       ├── OutputGuardrailTripwireTriggered      on the final output, before it is recorded
@@ -41,6 +42,7 @@ __all__ = [
     "AgentDefinitionError",
     "DecisionMismatchError",
     "GuardrailTripwireTriggered",
+    "HookError",
     "InputGuardrailTripwireTriggered",
     "MaxTurnsExceeded",
     "ModelBehaviorError",
@@ -300,3 +302,28 @@ class ToolOutputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
 
     stage = "tool output"
     _before = " before the model read the output"
+
+
+class HookError(RunError):
+    """A lifecycle hook raised; the run stopped where the hook was called.
+
+    Hooks are not journaled, so resuming ``run_state`` goes on from the last
+    journaled step (a hook that failed before a tool ran does not stop it running
+    on resume, and is called again there).
+    """
+
+    def __init__(self, hooks: str, method: str, error: BaseException) -> None:
+        self.hooks = hooks
+        self.method = method
+        self.error = f"{type(error).__name__}: {error}"
+        super().__init__(
+            f"The hook {hooks}.{method} raised {self.error}. The run stopped; fix the hook "
+            "and resume error.run_state."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_hook_error, (self.hooks, self.method, self.error))
+
+
+def _hook_error(hooks: str, method: str, error: str) -> HookError:
+    return HookError(hooks, method, RuntimeError(error))

@@ -18,12 +18,33 @@ from typing import Any
 from .._agent import Agent
 from .._context import RunContext, Usage
 from .._exceptions import (
+    InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
+    OutputGuardrailTripwireTriggered,
     TetherError,
+    ToolInputGuardrailTripwireTriggered,
+    ToolOutputGuardrailTripwireTriggered,
     UserError,
 )
+from ..guardrails import (
+    GuardrailFunctionOutput,
+    InputGuardrail,
+    OutputGuardrail,
+    ToolGuardrailFunctionOutput,
+    ToolInputGuardrail,
+    ToolInputGuardrailData,
+    ToolOutputGuardrail,
+    ToolOutputGuardrailData,
+    input_guardrail,
+    output_guardrail,
+    tool_input_guardrail,
+    tool_output_guardrail,
+)
+from ..handoffs import HandoffInputData
+from ..lifecycle import AgentHooks, RunHooks
 from ..models import Model, ModelSettings
+from ..run import RunConfig
 from ..tools import FunctionTool
 from ..tools import function_tool as _function_tool
 from ._items import (
@@ -57,11 +78,16 @@ from ._state import RunState
 
 __all__ = [
     "Agent",
+    "AgentHooks",
     "AgentUpdatedStreamEvent",
     "AgentsException",
     "FunctionTool",
+    "GuardrailFunctionOutput",
     "HandoffCallItem",
+    "HandoffInputData",
     "HandoffOutputItem",
+    "InputGuardrail",
+    "InputGuardrailTripwireTriggered",
     "ItemHelpers",
     "MaxTurnsExceeded",
     "MessageOutputItem",
@@ -69,9 +95,13 @@ __all__ = [
     "ModelBehaviorError",
     "ModelSettings",
     "OpenAIConversationsSession",
+    "OutputGuardrail",
+    "OutputGuardrailTripwireTriggered",
     "RawResponsesStreamEvent",
     "ReasoningItem",
+    "RunConfig",
     "RunContextWrapper",
+    "RunHooks",
     "RunItem",
     "RunItemStreamEvent",
     "RunResult",
@@ -83,13 +113,24 @@ __all__ = [
     "ToolApprovalItem",
     "ToolCallItem",
     "ToolCallOutputItem",
+    "ToolGuardrailFunctionOutput",
+    "ToolInputGuardrail",
+    "ToolInputGuardrailData",
+    "ToolInputGuardrailTripwireTriggered",
+    "ToolOutputGuardrail",
+    "ToolOutputGuardrailData",
+    "ToolOutputGuardrailTripwireTriggered",
     "Usage",
     "UserError",
     "function_tool",
+    "input_guardrail",
+    "output_guardrail",
     "set_default_openai_api",
     "set_default_openai_client",
     "set_default_openai_key",
     "set_tracing_disabled",
+    "tool_input_guardrail",
+    "tool_output_guardrail",
 ]
 
 RunContextWrapper = RunContext

@@ -10,6 +10,8 @@ from typing import Any
 from .._agent import Agent
 from .._exceptions import UserError
 from ..items import Item
+from ..lifecycle import RunHooks
+from ..run import RunConfig
 from ..run import Runner as _Runner
 from ..run import RunState as _RunState
 from ..sessions import Session
@@ -34,8 +36,8 @@ class Runner:
         *,
         context: Any = None,
         max_turns: int | None = None,
-        hooks: Any = None,
-        run_config: Any = None,
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | None = None,
         previous_response_id: str | None = None,
         auto_previous_response_id: bool = False,
         conversation_id: str | None = None,
@@ -43,11 +45,12 @@ class Runner:
         **tether_options: Any,
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` (or resume a ``RunState``)."""
-        _refuse_unsupported(hooks, run_config)
         result = await _Runner.run(
             starting_agent,
             input,
             context=context,
+            hooks=hooks,
+            run_config=run_config,
             max_turns=max_turns,
             previous_response_id=previous_response_id,
             auto_previous_response_id=auto_previous_response_id,
@@ -78,8 +81,8 @@ class Runner:
         *,
         context: Any = None,
         max_turns: int | None = None,
-        hooks: Any = None,
-        run_config: Any = None,
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | None = None,
         previous_response_id: str | None = None,
         auto_previous_response_id: bool = False,
         conversation_id: str | None = None,
@@ -87,11 +90,12 @@ class Runner:
         **tether_options: Any,
     ) -> RunResultStreaming:
         """Start a streamed run; iterate ``result.stream_events()``."""
-        _refuse_unsupported(hooks, run_config)
         result = _Runner.run_streamed(
             starting_agent,
             input,
             context=context,
+            hooks=hooks,
+            run_config=run_config,
             max_turns=max_turns,
             previous_response_id=previous_response_id,
             auto_previous_response_id=auto_previous_response_id,
@@ -100,14 +104,3 @@ class Runner:
             **tether_options,
         )
         return RunResultStreaming(result)
-
-
-def _refuse_unsupported(hooks: Any, run_config: Any) -> None:
-    # Said at once rather than ignored: a program relying on its hooks or run settings
-    # must not run as if they were there.
-    for name, value in (("hooks", hooks), ("run_config", run_config)):
-        if value is not None:
-            raise UserError(
-                f"tether.agents.Runner does not support {name}= yet; remove it (see "
-                "docs/migrating.md for what tether offers instead)."
-            )

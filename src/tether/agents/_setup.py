@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from .._exceptions import UserError
+from ..tracing import set_tracing_disabled
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -14,10 +15,7 @@ __all__ = [
     "set_default_openai_client",
     "set_default_openai_key",
     "set_tracing_disabled",
-    "tracing_disabled",
 ]
-
-_tracing_disabled = False
 
 
 def set_default_openai_client(client: AsyncOpenAI, use_for_tracing: bool = True) -> None:
@@ -45,15 +43,3 @@ def set_default_openai_api(api: Literal["chat_completions", "responses"]) -> Non
             "model_provider=OpenAIProvider(api='chat') to Runner.run, or give the agent "
             "an OpenAIChatCompletionsModel."
         )
-
-
-def set_tracing_disabled(disabled: bool) -> None:
-    """Turn tracing off (or on) for the process. tether sends no traces anywhere unless
-    OpenTelemetry tracing is set up, so this only records the choice."""
-    global _tracing_disabled
-    _tracing_disabled = bool(disabled)
-
-
-def tracing_disabled() -> bool:
-    """Whether ``set_tracing_disabled(True)`` was called."""
-    return _tracing_disabled

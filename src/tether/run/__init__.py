@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._approvals import ToolApprovalItem
 from ._cancellation import run_state_of
+from ._config import RunConfig
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
     ApprovalDecided,
@@ -50,6 +51,7 @@ __all__ = [
     "ModelResponded",
     "RawResponseEvent",
     "RunCompleted",
+    "RunConfig",
     "RunItemEvent",
     "RunResult",
     "RunResultStreaming",

@@ -8,6 +8,7 @@ later attempt to drive the run with the same error (``raise_recorded``).
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import (
@@ -59,8 +60,9 @@ def _recorded(run: Run, stage: str, name: str, call_id: str = "") -> GuardrailCh
     return run.view.guardrails.get((stage, name, call_id, run.view.turns))
 
 
-def _record(run: Run, check: GuardrailChecked) -> GuardrailChecked:
+def _record(run: Run, check: GuardrailChecked, start_ns: int) -> GuardrailChecked:
     run.append(check)
+    run.tracer.guardrail(run.view, check, start_ns)
     if check.outcome == "tripwire":
         raise tripwire_error(run, check)
     return check
@@ -84,9 +86,10 @@ async def check_input(run: Run) -> None:
         name = guardrail.get_name()
         if _recorded(run, "input", name) is not None:
             continue
+        start = time.time_ns()
         result = await guardrail.run(run.ctx, run.root, list(items))
         info = _info(result.output_info)
-        _record(run, GuardrailChecked("input", name, _outcome(result), output_info=info))
+        _record(run, GuardrailChecked("input", name, _outcome(result), output_info=info), start)
 
 
 async def check_output(run: Run, output: Any) -> None:
@@ -96,9 +99,10 @@ async def check_output(run: Run, output: Any) -> None:
         name = guardrail.get_name()
         if _recorded(run, "output", name) is not None:
             continue
+        start = time.time_ns()
         result = await guardrail.run(run.ctx, agent, output)
         info = _info(result.output_info)
-        _record(run, GuardrailChecked("output", name, _outcome(result), output_info=info))
+        _record(run, GuardrailChecked("output", name, _outcome(result), output_info=info), start)
 
 
 async def check_tool_input(run: Run, tool: FunctionTool, call: Call) -> str | None:
@@ -111,7 +115,9 @@ async def check_tool_input(run: Run, tool: FunctionTool, call: Call) -> str | No
             data = ToolInputGuardrailData(
                 run.ctx, run.graph[call.agent], call.name, call.call_id, call.arguments
             )
-            check = _record(run, _tool_check("tool_input", name, call, await guardrail.run(data)))
+            start = time.time_ns()
+            result = await guardrail.run(data)
+            check = _record(run, _tool_check("tool_input", name, call, result), start)
         if check.outcome == "reject_content":
             return check.message or ""
     return None
@@ -127,7 +133,9 @@ async def check_tool_output(run: Run, tool: FunctionTool, call: Call, output: st
             data = ToolOutputGuardrailData(
                 run.ctx, run.graph[call.agent], call.name, call.call_id, call.arguments, output
             )
-            check = _record(run, _tool_check("tool_output", name, call, await guardrail.run(data)))
+            start = time.time_ns()
+            result = await guardrail.run(data)
+            check = _record(run, _tool_check("tool_output", name, call, result), start)
         if check.outcome == "reject_content":
             return check.message or ""
     return output

@@ -76,11 +76,18 @@ class RunStarted:
     rejection_message: str | None = None
     """What the model reads for a rejected call whose decision has no message (``{tool}``
     is the tool's name); ``None``: the default one."""
+    trace_parent: str | None = None
+    """The W3C ``traceparent`` of the run's first span, so that a resumed run, in any
+    process, continues the same trace; ``None`` when the run was not traced."""
+    run_config: dict[str, Any] | None = None
+    """The parts of the run's ``RunConfig`` that are data (model name, model settings,
+    tracing settings); see ``RunConfig``."""
     kind: Literal["run_started"] = "run_started"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", freeze(self.input))
         object.__setattr__(self, "history", freeze(self.history))
+        object.__setattr__(self, "run_config", freeze(self.run_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,12 @@ class RunResumed:
     """A new turn budget, if one was given on resume; ``None`` keeps the budget."""
     rejection_message: str | None = None
     """A new rejection message, if one was given on resume; ``None`` keeps the run's."""
+    run_config: dict[str, Any] | None = None
+    """A new ``RunConfig``'s data, if one was given on resume; ``None`` keeps the run's."""
     kind: Literal["run_resumed"] = "run_resumed"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "run_config", freeze(self.run_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +130,8 @@ class ApprovalRequested:
     arguments: str
     fingerprint: str
     """Hash of the tool's identity, the call id and the canonical arguments."""
+    at: str | None = None
+    """When the approval was requested (ISO 8601); where the wait for a decision begins."""
     kind: Literal["approval_requested"] = "approval_requested"
 
 

@@ -12,6 +12,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .._agent import Agent
@@ -27,6 +28,7 @@ from .._exceptions import (
     ToolTimeoutError,
     UnknownToolError,
 )
+from ..lifecycle import RunHooks
 from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
@@ -34,7 +36,9 @@ from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from . import _guardrails as guardrails
+from . import _hooks as hooks
 from ._approvals import sealed
+from ._config import RunConfig, journaled_settings
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -52,6 +56,7 @@ from ._journal import (
 from ._limits import MAX_STATE_DEPTH, data_problem
 from ._record import Journal
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
+from ._tracing import NO_TRACER, RunTracer, tracer_for
 from ._view import Call, CallStatus, RunView, function_call_problem
 
 __all__ = [
@@ -89,6 +94,10 @@ class RunOptions:
     """Seconds an async tool call may run, for tools without their own ``timeout``."""
     on_tool_timeout: OnTimeout = "error_output"
     """What a timeout does, for tools without their own ``on_timeout``."""
+    hooks: RunHooks[Any] | None = None
+    """Lifecycle hooks for every agent of the run."""
+    config: RunConfig | None = None
+    """The ``RunConfig`` given to this call (its data is journaled; its code is here only)."""
 
 
 @dataclass(slots=True)
@@ -104,6 +113,10 @@ class Run:
     start: RunStarted | None = None
     """A fresh run's first event, appended by ``drive`` once the session history is read."""
     _models: dict[str, Model] = field(default_factory=dict)
+    tracer: RunTracer = NO_TRACER
+    """Spans for this run (``_tracing``); set by ``drive``."""
+    started_agent: str | None = None
+    """The agent whose ``on_agent_start`` hooks were last called in this drive."""
 
     @property
     def view(self) -> RunView:
@@ -128,7 +141,7 @@ class Run:
 
 
 async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> None:
-    """Take steps until the run finishes or waits for a human.
+    """Take steps until the run finishes or waits for a human (traced, if tracing is on).
 
     After every step the session (if any) receives the items it has not stored.
     ``stop`` is asked before each step whether the run was asked to stop: on
@@ -136,6 +149,23 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     (asked before the run got going) before anything else runs. A run stopped
     while a step is under way is stopped by cancelling its task instead.
     """
+    fresh = run.start
+    data = (fresh.run_config if fresh is not None else run.view.run_config) or {}
+    run.tracer = tracer_for(run.options.config, data)
+    run_id = fresh.run_id if fresh is not None else run.view.run_id
+    agent = fresh.agent if fresh is not None else run.view.agent
+    trace_parent = run.tracer.begin(run.view, run_id, agent, resumed=fresh is None)
+    if fresh is not None and trace_parent is not None:
+        run.start = replace(fresh, trace_parent=trace_parent)
+    try:
+        await _drive(run, stop)
+    except BaseException as exc:
+        run.tracer.end(exc)
+        raise
+    run.tracer.end(None)
+
+
+async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     if run.start is not None:
         session = run.options.session
         history = await session.get_items() if session is not None else []
@@ -189,6 +219,9 @@ async def _call_model(run: Run) -> None:
     view, agent = run.view, run.agent
     if view.turns >= view.max_turns:
         raise MaxTurnsExceeded(view.max_turns)
+    if run.started_agent != agent.name:
+        run.started_agent = agent.name
+        await hooks.agent_start(run, agent)
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
@@ -196,13 +229,21 @@ async def _call_model(run: Run) -> None:
         input=view.items[view.server_upto :] if view.server_managed else list(view.items),
         instructions=await agent.get_instructions(run.ctx),
         tools=agent.tool_specs,
-        settings=agent.model_settings,
+        settings=agent.model_settings.merged(journaled_settings(view.run_config)),
         output_schema=agent.output.schema if agent.output else None,
         previous_response_id=view.last_response_id if chained else None,
         conversation_id=view.conversation_id,
     )
-    response = await _request(run, run.model_for(agent), request)
-    _check_response(response)
+    model = _model(run, agent)
+    await hooks.llm_start(run, agent, request)
+    span = run.tracer.model_start(view, agent, model, request)
+    try:
+        response = await _request(run, model, request)
+        _check_response(response)
+    except BaseException:
+        run.tracer.model_end(span, None)
+        raise
+    run.tracer.model_end(span, response)
     try:
         responded = ModelResponded(
             agent.name, response.output, response.usage, response.response_id
@@ -210,6 +251,21 @@ async def _call_model(run: Run) -> None:
     except ValueError as exc:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
+    await hooks.llm_end(run, agent, response)
+
+
+def _model(run: Run, agent: Agent[Any]) -> Model:
+    """The model ``agent`` calls: the run's ``RunConfig.model`` if it has one, else its own."""
+    config = run.options.config
+    if config is not None and config.model is not None and not isinstance(config.model, str):
+        return config.model
+    name = run.view.run_config.get("model")
+    if isinstance(name, str):
+        model = run._models.get("\0run_config")
+        if model is None:
+            model = run._models["\0run_config"] = _resolve_model(name, run.options.provider)
+        return model
+    return run.model_for(agent)
 
 
 def _check_response(response: Any) -> None:
@@ -286,13 +342,19 @@ async def _execute_tools(run: Run) -> None:
                 run.append(ToolRejected(call.call_id, blocked))
                 continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
+            at = datetime.now(UTC).isoformat()
             run.append(
                 ApprovalRequested(
-                    call.call_id, call.agent, call.name, call.arguments, call.fingerprint
+                    call.call_id, call.agent, call.name, call.arguments, call.fingerprint, at
                 )
             )
+            await hooks.approval_requested(run, call)
         _apply_always(run, call)
         status = call.status
+        if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
+            # The run takes the decision up now: the wait for it ends here.
+            run.tracer.approval_wait(run.view, call)
+            await hooks.approval_decided(run, call)
         if status is CallStatus.IN_DOUBT and not tool.idempotent:
             raise ToolCallInDoubtError(call.name, call.call_id)
         if status is CallStatus.REJECTED:
@@ -300,7 +362,7 @@ async def _execute_tools(run: Run) -> None:
         elif status is not CallStatus.PENDING:
             plan.append((call, tool))
     await _carry_out(run, plan)
-    _take_handoffs(run, handoffs)
+    await _take_handoffs(run, handoffs)
 
 
 def _apply_always(run: Run, call: Call) -> None:
@@ -341,25 +403,41 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
+    for call, started in to_run:  # before any start is recorded: a failing hook leaves no doubt
+        await hooks.tool_start(run, started, call)
+    spans: dict[str, Any] = {}
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
-    results, cancelled = await _run_calls(run, to_run)
+        spans[call.call_id] = run.tracer.tool_start(run.view, call)
+    try:
+        results, cancelled = await _run_calls(run, to_run)
+    except BaseException as exc:
+        for span in spans.values():
+            run.tracer.tool_end(span, None, exc)
+        raise
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
     failure: RunError | None = None
+    finished: list[tuple[Call, FunctionTool, str]] = []
     for call, tool in plan:
         if tool is None:
             run.append(ToolRejected(call.call_id, _rejection(run, call)))
             continue
         result = outputs[call.call_id]
+        span = spans.pop(call.call_id)
         if isinstance(result, str):
             if tool.tool_output_guardrails:
                 try:
                     result = await guardrails.check_tool_output(run, tool, call, result)
                 except GuardrailTripwireTriggered as exc:
                     failure = failure or exc  # recorded; the other calls' outputs still are
+                    run.tracer.tool_end(span, None, exc)
                     continue
             run.append(ToolCompleted(call.call_id, result))
-        elif isinstance(result, _TimedOut):
+            run.tracer.tool_end(span, result)
+            finished.append((call, tool, result))
+            continue
+        run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
+        if isinstance(result, _TimedOut):
             message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
             run.append(ToolTimedOut(call.call_id, result.seconds, message))
             if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
@@ -371,6 +449,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             failure = failure or error
     if cancelled is not None:
         raise cancelled
+    for call, tool, output in finished:  # every output is recorded before any hook runs
+        await hooks.tool_end(run, tool, call, output)
     if failure is not None:
         raise failure
 
@@ -449,14 +529,17 @@ def missing_tool_error(call: Call, owner: Agent[Any]) -> UnknownToolError:
     )
 
 
-def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
+async def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
     for index, call in enumerate(handoffs):
         if index > 0:
             run.append(ToolCompleted(call.call_id, "Only one handoff is taken per turn; ignored."))
             continue
-        target = run.graph[call.agent].handoff_tools[call.name]
+        source = run.graph[call.agent]
+        target = source.handoff_tools[call.name]
         run.append(ToolCompleted(call.call_id, json.dumps({"assistant": target.name})))
         run.append(HandoffTaken(call.call_id, call.agent, target.name))
+        run.tracer.handoff(run.view, source.name, target.name)
+        await hooks.handoff(run, source, target)
 
 
 async def _finish(run: Run, step: Finish) -> None:
@@ -472,12 +555,16 @@ async def _finish(run: Run, step: Finish) -> None:
         completed = RunCompleted(value)
     await guardrails.check_output(run, value)
     run.append(completed)
+    await hooks.agent_end(run, run.agent, value)
 
 
 def _rejection(run: Run, call: Call) -> str:
     decision = call.decision
     if decision is not None and decision.message:
         return decision.message
+    config = run.options.config
+    if config is not None and callable(config.rejection_message):
+        return str(config.rejection_message(call.approval_item()))
     # The run's own message (journaled when it started or last resumed), so it carries
     # across resumes in any process.
     template = run.view.rejection_message or DEFAULT_REJECTION_MESSAGE

@@ -12,11 +12,13 @@ from .._agent import Agent
 from .._context import RunContext
 from .._exceptions import RunError, UserError
 from ..items import Item, to_input_items
+from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
 from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
+from ._config import RunConfig, config_data
 from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
@@ -49,6 +51,8 @@ class Runner:
         session: Session | None = None,
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -67,6 +71,12 @@ class Runner:
         that runs longer, for tools without their own ``timeout``;
         ``on_tool_timeout`` says what a timeout does (``"error_output"``: the
         model reads that the call did not finish; ``"raise"``: ``ToolTimeoutError``).
+
+        ``hooks`` (``tether.lifecycle.RunHooks``) are called at each step of the
+        run. ``run_config`` (``RunConfig``) sets a model, model settings, a
+        rejection message (or a function of the call), a handoff input filter and
+        tracing for every agent of the run; its data is journaled and carries over
+        on resume, and one given on resume replaces it.
 
         Cancelling the task that awaits this (``asyncio.timeout``, ``wait_for``)
         cancels the tools that are running and re-raises the cancellation;
@@ -87,6 +97,8 @@ class Runner:
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
             stream=False,
+            hooks=hooks,
+            run_config=run_config,
         )
         try:
             await drive(run)
@@ -115,6 +127,8 @@ class Runner:
         session: Session | None = None,
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -141,6 +155,8 @@ class Runner:
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
             stream=True,
+            hooks=hooks,
+            run_config=run_config,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
         attach_stream(run, queue)
@@ -180,6 +196,8 @@ def prepare(
     stream: bool,
     tool_timeout: float | timedelta | None = None,
     on_tool_timeout: OnTimeout = "error_output",
+    hooks: RunHooks[Any] | None = None,
+    run_config: RunConfig | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -202,7 +220,15 @@ def prepare(
         session=session,
         tool_timeout=seconds,
         on_tool_timeout=on_tool_timeout,
+        hooks=hooks,
+        config=run_config,
     )
+    if run_config is not None and not isinstance(run_config, RunConfig):
+        raise UserError(f"run_config must be a RunConfig, got {type(run_config).__name__}.")
+    # A template is data, journaled like rejection_message=; a function is not.
+    template = run_config.rejection_message if run_config is not None else None
+    if rejection_message is None and isinstance(template, str):
+        rejection_message = template
     if isinstance(input, RunState):
         if server_managed:
             raise UserError(
@@ -225,6 +251,7 @@ def prepare(
             auto_previous_response_id=auto_previous_response_id,
             session_id=None if session is None else session.session_id,
             rejection_message=rejection_message or None,
+            run_config=config_data(run_config),
         )
     except ValueError as exc:
         raise UserError(f"The run's input cannot be used: {exc}.") from None
@@ -257,7 +284,7 @@ def _resume(
         graph={**state._graph, **agent.graph()},
     )
     if journal.view.completed is None:
-        run.append(RunResumed(max_turns, rejection_message))
+        run.append(RunResumed(max_turns, rejection_message, config_data(options.config)))
     return run
 
 

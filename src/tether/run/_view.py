@@ -126,10 +126,12 @@ class RunView:
         "rejection_message",
         "responses",
         "root_agent",
+        "run_config",
         "run_id",
         "server_upto",
         "session_id",
         "session_upto",
+        "trace_parent",
         "tripwire",
         "turns",
         "usage",
@@ -170,6 +172,10 @@ class RunView:
         """Checks done: (stage, guardrail, call id or "", turn) to what the check found."""
         self.tripwire: GuardrailChecked | None = None
         """The check whose tripwire stopped the run, if one did."""
+        self.trace_parent: str | None = None
+        """The ``traceparent`` a resumed run's spans continue (see ``RunStarted``)."""
+        self.run_config: dict[str, Any] = {}
+        """The data of the run's ``RunConfig`` (``RunStarted``, updated by ``RunResumed``)."""
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
@@ -234,12 +240,16 @@ class RunView:
         self.input_start = self.session_upto = self.server_upto = len(event.history)
         self.generated_start = len(self.items)
         self.rejection_message = event.rejection_message
+        self.trace_parent = event.trace_parent
+        self.run_config = dict(event.run_config or {})
 
     def _run_resumed(self, event: RunResumed) -> None:
         if event.max_turns is not None:
             self.max_turns = event.max_turns
         if event.rejection_message is not None:
             self.rejection_message = event.rejection_message
+        if event.run_config is not None:
+            self.run_config = dict(event.run_config)
 
     def _model_responded(self, event: ModelResponded) -> None:
         self.turns += 1
