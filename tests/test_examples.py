@@ -91,3 +91,20 @@ def test_openai_session_hitl_needs_a_key(tmp_path: Path) -> None:
     )
     assert env_free.returncode == 1
     assert "set OPENAI_API_KEY" in env_free.stderr
+
+
+def test_durable_approval_across_processes(tmp_path: Path) -> None:
+    started = run_example("durable_approval.py", "start", cwd=tmp_path)
+    assert "is waiting for a decision." in started
+    run_id = started.strip().splitlines()[-1]
+    inbox = run_example("durable_approval.py", "inbox", cwd=tmp_path)
+    assert inbox.strip() == f'{run_id}  refund({{"order": "A-1017", "amount": 42.0}})'
+    approved = run_example("durable_approval.py", "approve", run_id, cwd=tmp_path)
+    assert approved.strip() == 'Approved refund {"order": "A-1017", "amount": 42.0}'
+    resumed = run_example("durable_approval.py", "resume", run_id, cwd=tmp_path)
+    assert resumed.count("is sent, exactly once") == 1
+    assert "Final output: Done: Refunded 42.0 for order A-1017." in resumed
+    assert "Stored: completed" in resumed
+    again = run_example("durable_approval.py", "resume", run_id, cwd=tmp_path)
+    assert "is sent" not in again  # a completed run never runs its tool again
+    assert run_example("durable_approval.py", "inbox", cwd=tmp_path) == ""

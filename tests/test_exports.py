@@ -8,7 +8,7 @@ import tether.testing
 
 def test_all_matches_the_public_namespace() -> None:
     public = {name for name in vars(tether) if not name.startswith("_")}
-    modules = {"models", "run", "items", "tools", "testing", "sessions", "cli", "interop"}
+    modules = {"models", "run", "items", "tools", "testing", "sessions", "cli", "interop", "store"}
     modules |= {"guardrails", "lifecycle", "tracing", "handoffs"}
     public.discard("annotations")  # from __future__ import annotations
     assert set(tether.__all__) == public - modules

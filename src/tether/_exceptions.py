@@ -21,6 +21,13 @@
     │       └── ToolOutputGuardrailTripwireTriggered  on a call's output
     ├── SessionError                 a session store failed (tether.sessions; nothing was lost)
     │   └── MissingDependencyError   the backend's driver is not installed
+    ├── StoreError                   a run store failed or refused a write (tether.store)
+    │   ├── RunConflictError         another writer appended first; nothing of this write was kept
+    │   ├── RunBusyError             another process holds the run's lease
+    │   ├── RunNotFoundError         no run with that id in the store
+    │   ├── StoreFormatError         the database is not a tether run store
+    │   ├── StoreVersionError        the store was written by a newer tether
+    │   └── StoreIntegrityError      stored events were edited, removed or reordered
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
@@ -51,12 +58,19 @@ __all__ = [
     "NotPendingError",
     "OutputGuardrailTripwireTriggered",
     "ReadOnlyItemError",
+    "RunBusyError",
+    "RunConflictError",
     "RunError",
+    "RunNotFoundError",
     "RunStalledError",
     "SchemaVersionError",
     "StateError",
     "StateFormatError",
     "StateSignatureError",
+    "StoreError",
+    "StoreFormatError",
+    "StoreIntegrityError",
+    "StoreVersionError",
     "TetherError",
     "ToolCallInDoubtError",
     "ToolError",
@@ -327,3 +341,76 @@ class HookError(RunError):
 
 def _hook_error(hooks: str, method: str, error: str) -> HookError:
     return HookError(hooks, method, RuntimeError(error))
+
+
+class StoreError(TetherError):
+    """A run store (``tether.store``) failed or refused a write.
+
+    A refused write wrote nothing: every append is one transaction.
+    """
+
+
+class RunConflictError(StoreError):
+    """Another writer appended to the run first (or created a run with this id).
+
+    Nothing of the refused append was written. Load the run again and decide
+    from what it now says.
+    """
+
+    def __init__(self, run_id: str, expected_seq: int, actual_seq: int | None) -> None:
+        self.run_id = run_id
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq
+        if expected_seq == 0:
+            text = f"Run {run_id!r} already exists; a new run needs a new id."
+        else:
+            text = (
+                f"Run {run_id!r} is at event {actual_seq}, not {expected_seq}: another writer "
+                "appended first and nothing of this append was written. Load the run again."
+            )
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run_id, self.expected_seq, self.actual_seq))
+
+
+class RunBusyError(StoreError):
+    """Another process holds the run's lease; try again after it stops or its lease expires."""
+
+    def __init__(self, run_id: str, owner: str | None, until: str | None) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        self.until = until
+        super().__init__(
+            f"Run {run_id!r} is being advanced by {owner!r} (lease until {until}). Wait for it "
+            "to stop, or for its lease to expire if that process died, then try again."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run_id, self.owner, self.until))
+
+
+class RunNotFoundError(StoreError):
+    """The store has no run with this id (never created, deleted, or pruned)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"The store has no run {run_id!r}. Check the id (it is result.run_id); "
+            "the run may have been deleted or pruned."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run_id,))
+
+
+class StoreFormatError(StoreError):
+    """The database is not a tether run store (or not a database at all). Nothing was written."""
+
+
+class StoreVersionError(StoreError):
+    """The store's schema is newer than this tether understands. Nothing was written."""
+
+
+class StoreIntegrityError(StoreError):
+    """A run's stored events were edited, removed or reordered since they were appended."""

@@ -36,6 +36,7 @@ __all__ = [
     "EVENT_KINDS",
     "ApprovalDecided",
     "ApprovalRequested",
+    "DoubtResolved",
     "Event",
     "GuardrailChecked",
     "HandoffTaken",
@@ -201,6 +202,26 @@ class ToolRejected:
 
 
 @dataclass(frozen=True, slots=True)
+class DoubtResolved:
+    """A person settled a call in doubt (started, never recorded as completed).
+
+    ``run_again``: the call runs again. ``output``: it did take effect and
+    ``output`` is what it produced. ``failed``: it is treated as failed and the
+    model reads ``output`` (a failure message). The last two complete the call.
+    """
+
+    call_id: str
+    resolution: Literal["run_again", "output", "failed"]
+    output: str | None = None
+    """What the model reads for the call (``output`` and ``failed`` only)."""
+    by: str | None = None
+    """Who decided, as the application names them."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp made where the decision was taken."""
+    kind: Literal["doubt_resolved"] = "doubt_resolved"
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffTaken:
     """The conversation passed to another agent (after the handoff call's ``ToolCompleted``)."""
 
@@ -268,6 +289,7 @@ Event = Annotated[
     | SessionSynced
     | RunCompleted
     | ToolTimedOut
+    | DoubtResolved
     | GuardrailChecked,
     Field(discriminator="kind"),
 ]
@@ -288,6 +310,7 @@ EVENT_KINDS = frozenset(
         SessionSynced,
         RunCompleted,
         ToolTimedOut,
+        DoubtResolved,
         GuardrailChecked,
     )
 )

@@ -54,8 +54,8 @@ def text_depth_exceeds(text: str, limit: int) -> bool:
     if text.count("[") + text.count("{") <= limit:
         return False  # the common case, decided without a scan
     depth = 0
-    for bracket in _BRACKET.findall(_STRING.sub("", text)):
-        if bracket in "[{":
+    for match in _BRACKET.finditer(_STRING.sub("", text)):  # stops at the first too deep
+        if match.group() in "[{":
             depth += 1
             if depth > limit:
                 return True

@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext, Usage
@@ -68,6 +68,9 @@ __all__ = [
     "missing_tool_error",
 ]
 
+if TYPE_CHECKING:
+    from ._durable import Durable
+
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
 """What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
 
@@ -98,6 +101,8 @@ class RunOptions:
     """Lifecycle hooks for every agent of the run."""
     config: RunConfig | None = None
     """The ``RunConfig`` given to this call (its data is journaled; its code is here only)."""
+    durable: Durable | None = None
+    """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
 
 
 @dataclass(slots=True)
@@ -148,6 +153,7 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     ``"after_turn"`` the run ends before its next model call; on ``"immediate"``
     (asked before the run got going) before anything else runs. A run stopped
     while a step is under way is stopped by cancelling its task instead.
+    A stored run holds its lease meanwhile and is checkpointed as it goes.
     """
     fresh = run.start
     data = (fresh.run_config if fresh is not None else run.view.run_config) or {}
@@ -158,11 +164,22 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     if fresh is not None and trace_parent is not None:
         run.start = replace(fresh, trace_parent=trace_parent)
     try:
-        await _drive(run, stop)
+        durable = run.options.durable
+        if durable is None:
+            await _drive(run, stop)
+        else:
+            async with durable.holding(run.journal):
+                await _drive(run, stop)
     except BaseException as exc:
         run.tracer.end(exc)
         raise
     run.tracer.end(None)
+
+
+async def _checkpoint(run: Run) -> None:
+    """Make what the run recorded durable before it goes on (stored runs only)."""
+    if run.options.durable is not None:
+        await run.options.durable.checkpoint(run.journal)
 
 
 async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
@@ -176,6 +193,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         if session is not None:  # the id a resume is checked against (see sessions/_identity)
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
+        await _checkpoint(run)
     guardrails.raise_recorded(run)  # a run a tripwire stopped stays stopped
     await guardrails.check_input(run)
     await _sync_session(run)
@@ -188,14 +206,18 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         recorded = len(run.journal)
         if isinstance(step, CallModel):
             await _call_model(run)
-        elif isinstance(step, ExecuteTools):
-            await _execute_tools(run)
+        elif isinstance(step, ExecuteTools) and not await _execute_tools(run):
+            # A call is in doubt: a person resolves it (result.in_doubt).
+            await _sync_session(run)
+            await _checkpoint(run)
+            return
         if isinstance(step, CallModel | ExecuteTools) and len(run.journal) == recorded:
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
             await _finish(run, step)
         await _sync_session(run)
+        await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
 
@@ -211,8 +233,17 @@ async def _sync_session(run: Run) -> None:
     session, view = run.options.session, run.view
     if session is None or view.session_upto >= len(view.items):
         return
-    await session.add_items(view.items[view.session_upto :])
+    items = view.items[view.session_upto :]
+    durable = run.options.durable
+    if durable is not None and durable.stored and durable.holds_session(session):
+        # The session lives in the store's database: the items and the event that
+        # records them commit together, so a crash can neither lose nor repeat them.
+        run.append(SessionSynced(len(view.items)))
+        await durable.checkpoint_with_session(run.journal, session, items)
+        return
+    await session.add_items(items)
     run.append(SessionSynced(len(view.items)))
+    await _checkpoint(run)
 
 
 async def _call_model(run: Run) -> None:
@@ -317,8 +348,11 @@ async def _request(run: Run, model: Model, request: ModelRequest) -> ModelRespon
     return response
 
 
-async def _execute_tools(run: Run) -> None:
+async def _execute_tools(run: Run) -> bool:
+    """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
+    call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
+    doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
@@ -356,13 +390,21 @@ async def _execute_tools(run: Run) -> None:
             run.tracer.approval_wait(run.view, call)
             await hooks.approval_decided(run, call)
         if status is CallStatus.IN_DOUBT and not tool.idempotent:
-            raise ToolCallInDoubtError(call.name, call.call_id)
+            if run.options.durable is None:
+                raise ToolCallInDoubtError(call.name, call.call_id)
+            doubts.append(call)
+            continue
         if status is CallStatus.REJECTED:
             plan.append((call, None))
         elif status is not CallStatus.PENDING:
             plan.append((call, tool))
+    if doubts:
+        # Nothing more of this turn runs until a person settles the doubt: the model's
+        # next request needs every output of the turn anyway.
+        return False
     await _carry_out(run, plan)
     await _take_handoffs(run, handoffs)
+    return True
 
 
 def _apply_always(run: Run, call: Call) -> None:
@@ -410,6 +452,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
         run.append(ToolStarted(call.call_id))
         spans[call.call_id] = run.tracer.tool_start(run.view, call)
     try:
+        await _checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
         results, cancelled = await _run_calls(run, to_run)
     except BaseException as exc:
         for span in spans.values():
@@ -447,6 +490,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
             error.__cause__ = result
             failure = failure or error
+    await _checkpoint(run)
     if cancelled is not None:
         raise cancelled
     for call, tool, output in finished:  # every output is recorded before any hook runs

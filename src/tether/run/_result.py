@@ -36,6 +36,16 @@ class RunResult:
         return self._final[1]
 
     @property
+    def in_doubt(self) -> list[ToolApprovalItem]:
+        """Calls in doubt that stopped a stored run: ``to_state().resolve_doubt(...)`` each."""
+        return self._run.view.in_doubt
+
+    @property
+    def run_id(self) -> str:
+        """The run's id; a stored run is loaded by it (``tether.store.load_state``)."""
+        return self._run.view.run_id
+
+    @property
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a human decision; empty once the run has a final output."""
         return self._run.view.pending
@@ -86,5 +96,5 @@ class RunResult:
         return RunState._of_run(run.root, run.journal.copy(), run.ctx.context)
 
     def __repr__(self) -> str:
-        status = "interrupted" if self.interruptions else "completed"
+        status = "interrupted" if self.interruptions or self.in_doubt else "completed"
         return f"<RunResult {status} agent={self.last_agent.name!r} turns={self.current_turn}>"

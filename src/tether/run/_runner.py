@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
 from .._context import RunContext
@@ -19,6 +19,7 @@ from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
+from ._durable import Durable
 from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
@@ -26,6 +27,9 @@ from ._result import RunResult
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
 from ._view import CallStatus
+
+if TYPE_CHECKING:
+    from ..store import RunStore
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
 
@@ -53,6 +57,7 @@ class Runner:
         on_tool_timeout: OnTimeout = "error_output",
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
+        store: RunStore | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -82,6 +87,13 @@ class Runner:
         cancels the tools that are running and re-raises the cancellation;
         ``run_state_of(error)`` gives the state to resume, in which the calls
         cut short are in doubt.
+
+        With a ``store`` (``tether.store``), the run is kept there as it happens
+        (``result.run_id`` names it): each tool call is recorded as started before
+        its body runs and as completed right after, and the run holds the store's
+        lease while it advances. Resume a stored run with the state
+        ``tether.store.load_state`` returns and the same ``store``; a second
+        concurrent resume gets ``RunBusyError`` at once.
         """
         run = prepare(
             agent,
@@ -96,6 +108,7 @@ class Runner:
             session=session,
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
+            store=store,
             stream=False,
             hooks=hooks,
             run_config=run_config,
@@ -129,6 +142,7 @@ class Runner:
         on_tool_timeout: OnTimeout = "error_output",
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
+        store: RunStore | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -154,6 +168,7 @@ class Runner:
             session=session,
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
+            store=store,
             stream=True,
             hooks=hooks,
             run_config=run_config,
@@ -198,6 +213,7 @@ def prepare(
     on_tool_timeout: OnTimeout = "error_output",
     hooks: RunHooks[Any] | None = None,
     run_config: RunConfig | None = None,
+    store: RunStore | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -222,6 +238,7 @@ def prepare(
         on_tool_timeout=on_tool_timeout,
         hooks=hooks,
         config=run_config,
+        durable=None if store is None else Durable(store),
     )
     if run_config is not None and not isinstance(run_config, RunConfig):
         raise UserError(f"run_config must be a RunConfig, got {type(run_config).__name__}.")

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -29,7 +29,14 @@ from ._document import (
     sign,
     verify,
 )
-from ._journal import ApprovalDecided, Event, HandoffTaken, ModelResponded, RunStarted
+from ._journal import (
+    ApprovalDecided,
+    DoubtResolved,
+    Event,
+    HandoffTaken,
+    ModelResponded,
+    RunStarted,
+)
 from ._limits import MAX_STATE_DEPTH, escape_surrogates
 from ._record import Journal
 from ._view import CallStatus, RunView
@@ -87,6 +94,17 @@ class RunState:
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a decision, in the order the model made them."""
         return self._view.pending
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (``result.run_id``); a run store keeps the run under it."""
+        return self._view.run_id
+
+    @property
+    def in_doubt(self) -> list[ToolApprovalItem]:
+        """Calls that started and were never recorded as completed: settle each with
+        ``resolve_doubt`` before resuming (a stored run stops on them)."""
+        return self._view.in_doubt
 
     @property
     def current_turn(self) -> int:
@@ -174,6 +192,40 @@ class RunState:
         at = datetime.now(UTC).isoformat()
         event = ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
         self._journal.append(sealed(event, self._view.run_id, self._view.turns))
+
+    def resolve_doubt(
+        self,
+        item: ToolApprovalItem | str,
+        resolution: Literal["run_again", "output", "failed"],
+        *,
+        output: str | None = None,
+        by: str | None = None,
+    ) -> None:
+        """Settle a call in doubt: run it again, give the ``output`` it produced, or mark it
+        failed (the model reads ``output``, or a default failure message)."""
+        _check_decision_arguments(item, always=False, message=output, by=by, message_name="output")
+        call_id = item if isinstance(item, str) else item.call_id
+        call = self._view.calls.get(call_id)
+        if call is None or call.status is not CallStatus.IN_DOUBT:
+            raise NotPendingError(
+                f"Call {call_id!r} is not in doubt in this run. Resolve only the items of "
+                "state.in_doubt."
+            )
+        if resolution not in ("run_again", "output", "failed"):
+            raise UserError(
+                f"resolution must be 'run_again', 'output' or 'failed', not {resolution!r}."
+            )
+        if resolution == "output" and output is None:
+            raise UserError("resolve_doubt(..., 'output') needs the output the call produced.")
+        if resolution == "run_again":
+            output = None
+        elif resolution == "failed" and output is None:
+            output = (
+                f"The call of {call.name} failed: it was interrupted and was judged not to "
+                "have taken effect."
+            )
+        at = datetime.now(UTC).isoformat()
+        self._journal.append(DoubtResolved(call_id, resolution, output, by, at))
 
     # -- saving and loading ----------------------------------------------------------
 
@@ -305,7 +357,9 @@ class RunState:
                 )
 
 
-def _check_decision_arguments(item: Any, *, always: Any, message: Any, by: Any) -> None:
+def _check_decision_arguments(
+    item: Any, *, always: Any, message: Any, by: Any, message_name: str = "message"
+) -> None:
     """Refuse what would make an unloadable decision, before anything is recorded."""
     if not isinstance(item, ToolApprovalItem | str):
         raise UserError(
@@ -314,7 +368,7 @@ def _check_decision_arguments(item: Any, *, always: Any, message: Any, by: Any) 
         )
     if not isinstance(always, bool):
         raise UserError(f"always must be True or False, got {type(always).__name__}.")
-    for name, value in (("message", message), ("by", by)):
+    for name, value in ((message_name, message), ("by", by)):
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
 

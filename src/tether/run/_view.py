@@ -25,6 +25,7 @@ from ._approvals import ToolApprovalItem, decision_seal, fingerprint
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DoubtResolved,
     Event,
     GuardrailChecked,
     HandoffTaken,
@@ -223,6 +224,15 @@ class RunView:
         ]
 
     @property
+    def in_doubt(self) -> list[ToolApprovalItem]:
+        """Calls that started and were never recorded as completed, in call order."""
+        return [
+            call.approval_item()
+            for call in self.calls.values()
+            if call.status is CallStatus.IN_DOUBT
+        ]
+
+    @property
     def new_items(self) -> list[Item]:
         return self.items[self.generated_start :]
 
@@ -331,6 +341,25 @@ class RunView:
         if event.outcome == "tripwire":
             self.tripwire = event
 
+    def _doubt_resolved(self, event: DoubtResolved) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.status is not CallStatus.IN_DOUBT:
+            raise StateFormatError(
+                f"journal[{self.events}]: a resolution of call {event.call_id!r}, "
+                "which is not in doubt."
+            )
+        if event.resolution == "run_again":
+            call.started = False  # approved (or needing no approval) again: it runs next
+            return
+        if event.output is None:
+            raise StateFormatError(
+                f"journal[{self.events}]: resolution {event.resolution!r} of call "
+                f"{event.call_id!r} without the output the model reads."
+            )
+        call.done = True
+        call.output = event.output
+        self.items.append(function_call_output(event.call_id, event.output))
+
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
 
@@ -389,5 +418,6 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "run_completed": RunView._run_completed,
     "tool_timed_out": RunView._tool_output,
     "guardrail_checked": RunView._guardrail_checked,
+    "doubt_resolved": RunView._doubt_resolved,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

@@ -1,0 +1,132 @@
+"""A run kept in a ``RunStore`` while it advances: write-ahead appends and the lease.
+
+The loop calls ``checkpoint`` where a fact must be on disk before the run
+goes on: the run's start, the model's response, every ``ToolStarted`` before
+a tool body runs, every completion right after, and whatever the run
+recorded before it stops. Each checkpoint is one compare-and-append of the
+events the store lacks, under the run's lease; the lease is taken before the
+run advances, renewed while it works, and released when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from .._exceptions import RunConflictError, StoreError
+
+if TYPE_CHECKING:
+    from ..items import Item
+    from ..sessions import Session
+    from ..store import RunStore
+    from ._record import Journal
+
+__all__ = ["DEFAULT_LEASE_TTL", "Durable", "default_owner"]
+
+DEFAULT_LEASE_TTL = 30.0
+"""Seconds a run's lease lasts unless renewed; a dead process's runs are free after this."""
+
+
+def default_owner() -> str:
+    """An owner name unique to this process and run: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Durable:
+    """The link between one run in progress and its store."""
+
+    def __init__(
+        self, store: RunStore, *, owner: str | None = None, ttl: float = DEFAULT_LEASE_TTL
+    ) -> None:
+        self.store = store
+        self.owner = owner or default_owner()
+        self.ttl = ttl
+        self.stored = 0
+        """How many of the journal's events the store holds."""
+        self._leased = False
+
+    async def checkpoint(self, journal: Journal) -> None:
+        """Append the events the store lacks, in one transaction (nothing to do if none)."""
+        events = journal.events_since(self.stored)
+        if not events:
+            return
+        run_id = journal.view.run_id
+        creating = self.stored == 0
+        self.stored = await self.store.append(
+            run_id,
+            self.stored,
+            events,
+            owner=self.owner,
+            lease_ttl=self.ttl if creating else None,
+        )
+        self._leased = True
+
+    def holds_session(self, session: object) -> bool:
+        """Whether the store can write ``session``'s items in its own transactions."""
+        holds = getattr(self.store, "holds_session", None)
+        return bool(holds is not None and holds(session))
+
+    async def checkpoint_with_session(
+        self, journal: Journal, session: Session, items: list[Item]
+    ) -> None:
+        """``checkpoint``, storing ``items`` in ``session`` in the same transaction (the
+        journal's last event is the ``SessionSynced`` that records them)."""
+        self.stored = await self.store.append_with_session(  # type: ignore[attr-defined]
+            journal.view.run_id,
+            self.stored,
+            journal.events_since(self.stored),
+            session,
+            items,
+            owner=self.owner,
+        )
+        self._leased = True
+
+    @contextlib.asynccontextmanager
+    async def holding(self, journal: Journal) -> AsyncIterator[None]:
+        """Hold the run's lease while the body advances it; record what it did at the end."""
+        if len(journal):  # a resumed run: take it, and check the state is the stored run
+            await self._take(journal)
+        renewer = asyncio.get_running_loop().create_task(self._renew(journal))
+        try:
+            yield
+        except StoreError:
+            raise  # the store refused: writing more would be refused too
+        except BaseException:
+            # What the run recorded before failing is true; keep it (a started call with
+            # no completion stays in doubt, as it should).
+            with contextlib.suppress(StoreError):
+                await self.checkpoint(journal)
+            raise
+        else:
+            await self.checkpoint(journal)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            if self._leased:
+                with contextlib.suppress(StoreError):
+                    await self.store.release(journal.view.run_id, self.owner)
+
+    async def _take(self, journal: Journal) -> None:
+        run_id = journal.view.run_id
+        await self.store.acquire(run_id, self.owner, self.ttl)
+        self._leased = True
+        stored = await self.store.load(run_id)
+        if tuple(journal[: stored.seq]) != stored.events:
+            await self.store.release(run_id, self.owner)
+            self._leased = False
+            raise RunConflictError(run_id, len(journal), stored.seq)
+        self.stored = stored.seq
+
+    async def _renew(self, journal: Journal) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            if self._leased:
+                # A lost lease is noticed by the next append, which is then refused.
+                with contextlib.suppress(StoreError):
+                    await self.store.renew(journal.view.run_id, self.owner, self.ttl)

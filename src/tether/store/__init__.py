@@ -1,0 +1,56 @@
+"""Run stores: a run's journal kept durably, as append-only rows, with leases.
+
+``SQLiteRunStore`` needs nothing beyond the standard library.
+``PostgresRunStore`` is imported on first use and needs
+``pip install 'tether[postgres]'``, so ``import tether`` never imports psycopg.
+
+    store = SQLiteRunStore("runs.db")
+    seq = await store.append(run_id, 0, [RunStarted(...)])   # create: append at seq 0
+    lease = await store.acquire(run_id, owner="worker-1", ttl=30)
+    seq = await store.append(run_id, seq, more_events, owner="worker-1")
+    run = await store.load(run_id)                            # summary + events
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._protocol import STORE_VERSION, STORE_VERSIONS, Clock, RunStore, system_clock
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ._sqlite import SQLiteRunStore
+from ._states import load_state, save_state
+
+if TYPE_CHECKING:
+    from ._postgres import PostgresRunStore
+
+__all__ = [
+    "STORE_VERSION",
+    "STORE_VERSIONS",
+    "Clock",
+    "Lease",
+    "PendingApproval",
+    "PostgresRunStore",
+    "RunPage",
+    "RunStatus",
+    "RunStore",
+    "RunSummary",
+    "SQLiteRunStore",
+    "StoredRun",
+    "load_state",
+    "save_state",
+    "system_clock",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use so that psycopg only matters to code that asks for it.
+    if name == "PostgresRunStore":
+        value = importlib.import_module("._postgres", __name__).PostgresRunStore
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

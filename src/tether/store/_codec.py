@@ -1,0 +1,73 @@
+"""Event rows: the journal's own JSON for each event, and the HMAC chain over rows."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from .._exceptions import StoreIntegrityError
+from ..run._journal import Event, events_adapter
+
+__all__ = ["chain_mac", "decode_events", "encode_events", "verify_rows"]
+
+
+def encode_events(events: Sequence[Event]) -> list[str]:
+    """Each event as compact JSON text, exactly as a saved run state writes it."""
+    data = events_adapter().dump_python(list(events), mode="json")
+    return [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in data]
+
+
+def decode_events(run_id: str, texts: Sequence[str]) -> list[Event]:
+    """Validate stored event texts with the journal's adapter, in one pass."""
+    try:
+        return events_adapter().validate_json("[" + ",".join(texts) + "]")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise StoreIntegrityError(
+            f"Run {run_id!r}: a stored event is not a valid journal event "
+            f"(event {first['loc'][0] if first['loc'] else '?'}: {first['msg']}). The events "
+            "table was edited or written by something other than tether; nothing was loaded."
+        ) from None
+
+
+def chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
+    """HMAC-SHA256 over the previous row's MAC, the run id, the seq and the event text."""
+    message = json.dumps([previous or "", run_id, seq, text], separators=(",", ":")).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def verify_rows(
+    run_id: str,
+    seq: int,
+    rows: Sequence[tuple[int, str, str | None]],
+    key: bytes | None,
+) -> None:
+    """Check rows ``(seq, text, mac)`` are events 1..seq in order and, with a key, the chain."""
+    if [row[0] for row in rows] != list(range(1, seq + 1)):
+        raise StoreIntegrityError(
+            f"Run {run_id!r} should have events 1..{seq} but the store holds "
+            f"{[row[0] for row in rows][:20]}: events were removed or added outside tether. "
+            "Nothing was loaded."
+        )
+    if key is None:
+        return
+    previous: str | None = None
+    for row_seq, text, mac in rows:
+        if mac is None:
+            raise StoreIntegrityError(
+                f"Run {run_id!r}, event {row_seq} carries no MAC, but the store was opened "
+                "with a signing_key: it was written without one (or the MAC was removed). "
+                "Open the store without a key only if its database is trusted."
+            )
+        expected = chain_mac(key, previous, run_id, row_seq, text)
+        if not hmac.compare_digest(expected, mac):
+            raise StoreIntegrityError(
+                f"Run {run_id!r}, event {row_seq} does not match its MAC: the row was edited, "
+                "reordered or moved from another run, or the store was signed with another "
+                "key. Nothing was loaded."
+            )
+        previous = mac

@@ -1,0 +1,605 @@
+"""``PostgresRunStore``: runs in PostgreSQL tables, through psycopg 3 and ``psycopg-pool``."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from .._exceptions import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    StoreError,
+    StoreFormatError,
+    StoreVersionError,
+    UserError,
+)
+from ..run._journal import Event, RunCompleted
+from ..sessions._errors import MissingDependencyError
+from ._codec import chain_mac, decode_events, encode_events, verify_rows
+from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
+from ._protocol import (
+    STORE_FORMAT,
+    STORE_VERSION,
+    Clock,
+    check_append,
+    check_limit,
+    check_ttl,
+    decode_cursor,
+    encode_cursor,
+    signing_key_bytes,
+    system_clock,
+    to_utc,
+)
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("PostgresRunStore", "psycopg-pool", "postgres") from exc
+
+__all__ = ["PostgresRunStore"]
+
+_Conn = psycopg.AsyncConnection[Any]
+
+_SCHEMA = """
+CREATE TABLE {s}.store_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE {s}.runs (
+    id text PRIMARY KEY,
+    root_agent text NOT NULL,
+    status text NOT NULL,
+    seq bigint NOT NULL,
+    head_mac text,
+    lease_owner text,
+    lease_until timestamptz,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version bigint NOT NULL
+);
+CREATE INDEX runs_created ON {s}.runs (created_at, id);
+CREATE INDEX runs_status ON {s}.runs (status, updated_at);
+CREATE TABLE {s}.events (
+    run_id text NOT NULL,
+    seq bigint NOT NULL,
+    kind text NOT NULL,
+    event json NOT NULL,
+    mac text,
+    appended_at timestamptz NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE {s}.pending (
+    run_id text NOT NULL,
+    call_id text NOT NULL,
+    agent text NOT NULL,
+    tool text NOT NULL,
+    arguments text NOT NULL,
+    requested_at timestamptz NOT NULL,
+    PRIMARY KEY (run_id, call_id)
+);
+CREATE INDEX pending_requested ON {s}.pending (requested_at);
+CREATE TABLE {s}.in_flight (
+    run_id text NOT NULL,
+    call_id text NOT NULL,
+    started_seq bigint NOT NULL,
+    PRIMARY KEY (run_id, call_id)
+)
+"""
+
+# Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
+_MIGRATIONS: dict[int, str] = {}
+
+_STATUS = (
+    "CASE WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= %(now)s) "
+    "AND EXISTS (SELECT 1 FROM {s}.in_flight f WHERE f.run_id = r.id) "
+    "THEN 'in_doubt' ELSE r.status END"
+)
+_SUMMARY = (
+    "SELECT r.id, r.root_agent, " + _STATUS + " AS status, r.seq, r.lease_owner, "
+    "r.lease_until, r.created_at, r.updated_at FROM {s}.runs r"
+)
+
+
+class PostgresRunStore:
+    """A run store in PostgreSQL, for many processes on many machines.
+
+    The tables live in their own schema (``tether`` unless ``schema=`` says
+    otherwise), created on first use. Connections come from a
+    ``psycopg_pool.AsyncConnectionPool`` that the store opens on first use and
+    closes in ``close()``::
+
+        store = PostgresRunStore("postgresql://app@db/app", signing_key=key)
+
+    Appends lock the run's row (``SELECT ... FOR UPDATE``), so concurrent
+    writers queue and all but the first get ``RunConflictError``. Events are
+    stored as ``json`` (not ``jsonb``), which keeps each event's exact text,
+    the text its MAC covers. See ``SQLiteRunStore`` for ``signing_key`` and
+    ``clock``.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "tether",
+        signing_key: bytes | str | None = None,
+        clock: Clock = system_clock,
+        max_connections: int = 10,
+    ) -> None:
+        if not schema or not isinstance(schema, str):
+            raise UserError(f"PostgresRunStore schema must be a name, not {schema!r}.")
+        self._dsn = dsn
+        self._schema = schema
+        self._s = sql.Identifier(schema)
+        self._key = signing_key_bytes(signing_key)
+        self._clock = clock
+        self._max = max_connections
+        self._pool: AsyncConnectionPool[_Conn] | None = None
+        self._open_lock = asyncio.Lock()
+        # Creating the schema is serialised across processes by an advisory lock.
+        self._lock_key = zlib.crc32(f"tether.run_store:{schema}".encode()) - 2**31
+
+    # -- the protocol ---------------------------------------------------------------
+
+    async def append(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        *,
+        owner: str | None = None,
+        lease_ttl: float | None = None,
+    ) -> int:
+        """See ``RunStore.append``."""
+        root_agent = check_append(run_id, expected_seq, events)
+        ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
+        texts = encode_events(events)
+        now = self._clock()
+        async with self._transaction() as conn:
+            if expected_seq == 0:
+                lease_owner = owner if ttl is not None else None
+                until = now + timedelta(seconds=ttl) if ttl is not None else None
+                cur = await conn.execute(
+                    self._q(
+                        "INSERT INTO {s}.runs (id, root_agent, status, seq, lease_owner, "
+                        "lease_until, created_at, updated_at, version) VALUES "
+                        "(%s, %s, 'running', 0, %s, %s, %s, %s, 0) "
+                        "ON CONFLICT (id) DO NOTHING RETURNING id"
+                    ),
+                    (run_id, root_agent, lease_owner, until, now, now),
+                )
+                if await cur.fetchone() is None:
+                    raise RunConflictError(run_id, 0, None)
+                head: str | None = None
+                completed = False
+            else:
+                cur = await conn.execute(
+                    self._q(
+                        "SELECT seq, head_mac, lease_owner, lease_until, status "
+                        "FROM {s}.runs WHERE id = %s FOR UPDATE"
+                    ),
+                    (run_id,),
+                )
+                row = await cur.fetchone()
+                if row is None:
+                    raise RunNotFoundError(run_id)
+                seq, head, lease_owner, lease_until, status = row
+                if seq != expected_seq:
+                    raise RunConflictError(run_id, expected_seq, seq)
+                if lease_owner is not None and lease_owner != owner and lease_until > now:
+                    raise RunBusyError(run_id, lease_owner, lease_until.isoformat())
+                completed = status == "completed"
+            rows = []
+            for offset, (event, text) in enumerate(zip(events, texts, strict=True)):
+                seq = expected_seq + 1 + offset
+                mac = chain_mac(self._key, head, run_id, seq, text) if self._key else None
+                rows.append((run_id, seq, event.kind, text, mac, now))
+                head = mac
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    self._q(
+                        "INSERT INTO {s}.events (run_id, seq, kind, event, mac, appended_at) "
+                        "VALUES (%s, %s, %s, %s::json, %s, %s)"
+                    ),
+                    rows,
+                )
+            numbered = list(enumerate(events, start=expected_seq + 1))
+            await self._apply(conn, run_id, changes(numbered, now))
+            completed = completed or any(isinstance(e, RunCompleted) for e in events)
+            new_seq = expected_seq + len(events)
+            await conn.execute(
+                self._q(
+                    "UPDATE {s}.runs SET seq = %s, head_mac = %s, status = %s, updated_at = %s, "
+                    "version = version + 1 WHERE id = %s"
+                ),
+                (new_seq, head, await self._status(conn, run_id, completed), now, run_id),
+            )
+        return new_seq
+
+    async def load(self, run_id: str) -> StoredRun:
+        """See ``RunStore.load``."""
+        async with self._transaction(read_only=True) as conn:
+            cur = await conn.execute(
+                self._q(_SUMMARY + " WHERE r.id = %(id)s"), {"id": run_id, "now": self._clock()}
+            )
+            found = await cur.fetchone()
+            if found is None:
+                raise RunNotFoundError(run_id)
+            cur = await conn.execute(
+                self._q(
+                    "SELECT seq, event::text, mac FROM {s}.events WHERE run_id = %s ORDER BY seq"
+                ),
+                (run_id,),
+            )
+            rows = await cur.fetchall()
+        summary = _summary(found)
+        verify_rows(run_id, summary.seq, rows, self._key)
+        return StoredRun(summary, tuple(decode_events(run_id, [row[1] for row in rows])))
+
+    async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """See ``RunStore.acquire``."""
+        return await self._lease(run_id, owner, check_ttl(ttl), renew=False)
+
+    async def renew(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """See ``RunStore.renew``."""
+        return await self._lease(run_id, owner, check_ttl(ttl), renew=True)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """See ``RunStore.release``."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                self._q(
+                    "UPDATE {s}.runs SET lease_owner = NULL, lease_until = NULL, "
+                    "version = version + 1 WHERE id = %s AND lease_owner = %s"
+                ),
+                (run_id, owner),
+            )
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        agent: str | None = None,
+        updated_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """See ``RunStore.list_runs``."""
+        where = ["true"]
+        params: dict[str, Any] = {"limit": check_limit(limit) + 1, "now": self._clock()}
+        if status is not None:
+            where.append("status = %(status)s")
+            params["status"] = status
+        if agent is not None:
+            where.append("root_agent = %(agent)s")
+            params["agent"] = agent
+        if updated_before is not None:
+            where.append("updated_at < %(before)s")
+            params["before"] = to_utc(updated_before, "updated_before")
+        if updated_after is not None:
+            where.append("updated_at > %(after)s")
+            params["after"] = to_utc(updated_after, "updated_after")
+        if cursor is not None:
+            c_at, params["c_id"] = decode_cursor(cursor)
+            params["c_at"] = datetime.fromisoformat(c_at)
+            where.append("(created_at, id) > (%(c_at)s, %(c_id)s)")
+        query = (
+            "SELECT * FROM (" + _SUMMARY + ") AS runs WHERE " + " AND ".join(where) + " "
+            "ORDER BY created_at, id LIMIT %(limit)s"
+        )
+        rows = await self._fetch(query, params)
+        more = len(rows) == limit + 1
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][6].isoformat(), rows[-1][0]) if more else None
+        return RunPage(tuple(_summary(row) for row in rows), next_cursor)
+
+    async def pending_approvals(
+        self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
+    ) -> list[PendingApproval]:
+        """See ``RunStore.pending_approvals``."""
+        where = ["true"]
+        params: dict[str, Any] = {"limit": check_limit(limit)}
+        if run_id is not None:
+            where.append("run_id = %(run_id)s")
+            params["run_id"] = run_id
+        if agent is not None:
+            where.append("agent = %(agent)s")
+            params["agent"] = agent
+        query = (
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at FROM {s}.pending "
+            "WHERE " + " AND ".join(where) + " ORDER BY requested_at, run_id, call_id "
+            "LIMIT %(limit)s"
+        )
+        return [PendingApproval(*row) for row in await self._fetch(query, params)]
+
+    async def recoverable(self) -> list[RunSummary]:
+        """See ``RunStore.recoverable``."""
+        query = (
+            "SELECT * FROM (" + _SUMMARY + ") AS runs WHERE status IN ('running', 'in_doubt') "
+            "AND (lease_owner IS NULL OR lease_until <= %(now)s) ORDER BY created_at, id"
+        )
+        return [_summary(row) for row in await self._fetch(query, {"now": self._clock()})]
+
+    async def delete(self, run_id: str) -> None:
+        """See ``RunStore.delete``."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                self._q("SELECT lease_owner, lease_until FROM {s}.runs WHERE id = %s FOR UPDATE"),
+                (run_id,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            if row[0] is not None and row[1] > self._clock():
+                raise RunBusyError(run_id, row[0], row[1].isoformat())
+            await self._delete_rows(conn, [run_id])
+
+    async def prune(self, *, completed_before: datetime) -> int:
+        """See ``RunStore.prune``."""
+        before = to_utc(completed_before, "completed_before")
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                self._q(
+                    "SELECT id FROM {s}.runs WHERE status = 'completed' AND updated_at < %s "
+                    "FOR UPDATE"
+                ),
+                (before,),
+            )
+            ids = [row[0] for row in await cur.fetchall()]
+            await self._delete_rows(conn, ids)
+        return len(ids)
+
+    async def rebuild_projections(self, run_id: str | None = None) -> None:
+        """See ``RunStore.rebuild_projections``."""
+        async with self._transaction() as conn:
+            if run_id is None:
+                cur = await conn.execute(self._q("SELECT id FROM {s}.runs FOR UPDATE"))
+            else:
+                cur = await conn.execute(
+                    self._q("SELECT id FROM {s}.runs WHERE id = %s FOR UPDATE"), (run_id,)
+                )
+            ids = [row[0] for row in await cur.fetchall()]
+            if run_id is not None and not ids:
+                raise RunNotFoundError(run_id)
+            for one in ids:
+                await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (one,))
+                await conn.execute(self._q("DELETE FROM {s}.in_flight WHERE run_id = %s"), (one,))
+                cur = await conn.execute(
+                    self._q(
+                        "SELECT seq, event::text, appended_at FROM {s}.events WHERE run_id = %s "
+                        "ORDER BY seq"
+                    ),
+                    (one,),
+                )
+                rows = await cur.fetchall()
+                events = decode_events(one, [row[1] for row in rows])
+                completed = False
+                for (seq, _, appended_at), event in zip(rows, events, strict=True):
+                    await self._apply(conn, one, changes([(seq, event)], appended_at))
+                    completed = completed or isinstance(event, RunCompleted)
+                await conn.execute(
+                    self._q("UPDATE {s}.runs SET status = %s WHERE id = %s"),
+                    (await self._status(conn, one, completed), one),
+                )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def __aenter__(self) -> PostgresRunStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _q(self, text: str) -> sql.Composed:
+        # Only the schema name is spliced in, as a quoted identifier.
+        return sql.SQL(text).format(s=self._s)
+
+    async def _lease(self, run_id: str, owner: str, ttl: float, *, renew: bool) -> Lease:
+        now = self._clock()
+        until = now + timedelta(seconds=ttl)
+        if renew:
+            condition = "lease_owner = %(owner)s"
+        else:
+            condition = "(lease_owner IS NULL OR lease_until <= %(now)s OR lease_owner = %(owner)s)"
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                self._q(
+                    "UPDATE {s}.runs SET lease_owner = %(owner)s, lease_until = %(until)s, "
+                    "version = version + 1 WHERE id = %(id)s AND " + condition + " RETURNING id"
+                ),
+                {"owner": owner, "until": until, "now": now, "id": run_id},
+            )
+            if await cur.fetchone() is None:
+                cur = await conn.execute(
+                    self._q("SELECT lease_owner, lease_until FROM {s}.runs WHERE id = %s"),
+                    (run_id,),
+                )
+                row = await cur.fetchone()
+                if row is None:
+                    raise RunNotFoundError(run_id)
+                held = row[1].isoformat() if row[1] is not None else None
+                raise RunBusyError(run_id, row[0], held)
+        return Lease(run_id, owner, until)
+
+    async def _apply(self, conn: _Conn, run_id: str, todo: list[Change]) -> None:
+        for change in todo:
+            if isinstance(change, AddPending):
+                await conn.execute(
+                    self._q(
+                        "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, "
+                        "requested_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT "
+                        "(run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
+                        "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
+                        "requested_at = EXCLUDED.requested_at"
+                    ),
+                    (
+                        run_id,
+                        change.call_id,
+                        change.agent,
+                        change.tool,
+                        change.arguments,
+                        change.requested_at,
+                    ),
+                )
+            elif isinstance(change, AddFlight):
+                await conn.execute(
+                    self._q(
+                        "INSERT INTO {s}.in_flight (run_id, call_id, started_seq) "
+                        "VALUES (%s, %s, %s) ON CONFLICT (run_id, call_id) "
+                        "DO UPDATE SET started_seq = EXCLUDED.started_seq"
+                    ),
+                    (run_id, change.call_id, change.started_seq),
+                )
+            elif isinstance(change, DropCall):
+                await conn.execute(
+                    self._q(
+                        "DELETE FROM {s}." + change.table + " WHERE run_id = %s AND call_id = %s"
+                    ),
+                    (run_id, change.call_id),
+                )
+            elif isinstance(change, Complete):
+                await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (run_id,))
+                await conn.execute(
+                    self._q("DELETE FROM {s}.in_flight WHERE run_id = %s"), (run_id,)
+                )
+
+    async def _status(self, conn: _Conn, run_id: str, completed: bool) -> str:
+        cur = await conn.execute(
+            self._q(
+                "SELECT (SELECT count(*) FROM {s}.pending WHERE run_id = %(id)s), "
+                "(SELECT count(*) FROM {s}.in_flight WHERE run_id = %(id)s)"
+            ),
+            {"id": run_id},
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return stored_status(completed, row[0], row[1])
+
+    async def _delete_rows(self, conn: _Conn, ids: list[str]) -> None:
+        if not ids:
+            return
+        for table, column in (
+            ("events", "run_id"),
+            ("pending", "run_id"),
+            ("in_flight", "run_id"),
+            ("runs", "id"),
+        ):
+            await conn.execute(
+                self._q("DELETE FROM {s}." + table + " WHERE " + column + " = ANY(%s)"), (ids,)
+            )
+
+    async def _fetch(self, query: str, params: dict[str, Any]) -> list[Any]:
+        async with self._transaction(read_only=True) as conn:
+            cur = await conn.execute(self._q(query), params)
+            return await cur.fetchall()
+
+    @asynccontextmanager
+    async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[_Conn]:
+        """A pooled connection inside one transaction; driver errors become ``StoreError``."""
+        try:
+            pool = await self._get_pool()
+            async with pool.connection() as conn, conn.transaction():
+                if read_only:
+                    # One snapshot for every statement of a read.
+                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield conn
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
+    async def _get_pool(self) -> AsyncConnectionPool[_Conn]:
+        if self._pool is not None:
+            return self._pool
+        async with self._open_lock:
+            if self._pool is None:
+                pool: AsyncConnectionPool[_Conn] = AsyncConnectionPool(
+                    self._dsn, min_size=1, max_size=self._max, open=False
+                )
+                try:
+                    await pool.open(wait=True, timeout=30)
+                    async with pool.connection() as conn:
+                        await self._setup(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
+
+    async def _setup(self, conn: _Conn) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            cur = await conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (self._schema,),
+            )
+            tables = {row[0] for row in await cur.fetchall()}
+            if "store_meta" not in tables:
+                if tables:
+                    raise StoreFormatError(
+                        f"PostgreSQL schema {self._schema!r} holds tables {sorted(tables)[:5]} "
+                        "but is not a tether run store. Give the store its own schema "
+                        "(schema=...). Nothing was written."
+                    )
+                await conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        await conn.execute(self._q(statement))
+                await conn.execute(
+                    self._q("INSERT INTO {s}.store_meta (key, value) VALUES (%s, %s), (%s, %s)"),
+                    ("format", STORE_FORMAT, "version", str(STORE_VERSION)),
+                )
+                return
+            cur = await conn.execute(self._q("SELECT key, value FROM {s}.store_meta"))
+            meta = dict(await cur.fetchall())
+            if meta.get("format") != STORE_FORMAT or not str(meta.get("version", "")).isdigit():
+                raise StoreFormatError(
+                    f"PostgreSQL schema {self._schema!r} has a store_meta table that does not "
+                    f"describe a tether run store ({meta!r}). Nothing was written."
+                )
+            version = int(meta["version"])
+            if version > STORE_VERSION:
+                raise StoreVersionError(
+                    f"PostgreSQL schema {self._schema!r} is a run store of version {version}; "
+                    f"this tether reads versions up to {STORE_VERSION}. Upgrade tether to use "
+                    "it. Nothing was written."
+                )
+            for step in range(version, STORE_VERSION):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        await conn.execute(self._q(statement))
+            if version < STORE_VERSION:
+                await conn.execute(
+                    self._q("UPDATE {s}.store_meta SET value = %s WHERE key = 'version'"),
+                    (str(STORE_VERSION),),
+                )
+
+
+def _error(exc: psycopg.Error) -> StoreError:
+    return StoreError(
+        f"PostgreSQL run store failed ({type(exc).__name__}: {exc}). Nothing of the failed "
+        "call was written; check the server and retry."
+    )
+
+
+def _summary(row: Sequence[Any]) -> RunSummary:
+    return RunSummary(
+        run_id=row[0],
+        root_agent=row[1],
+        status=row[2],
+        seq=row[3],
+        lease_owner=row[4],
+        lease_until=row[5],
+        created_at=row[6],
+        updated_at=row[7],
+    )

@@ -1,0 +1,93 @@
+"""Projections: query tables derived from events by pure functions.
+
+The events are the truth; ``pending`` (calls waiting for a decision),
+``in_flight`` (calls started and not completed) and a run's status are folded
+from them. A store applies ``changes`` to its tables in the same transaction
+as the events, and ``rebuild`` is the same fold over the whole journal, so a
+rebuilt projection equals the maintained one by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ..run._journal import (
+    ApprovalDecided,
+    ApprovalRequested,
+    DoubtResolved,
+    Event,
+    RunCompleted,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+    ToolTimedOut,
+)
+
+__all__ = ["AddFlight", "AddPending", "Change", "Complete", "DropCall", "changes", "stored_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class AddPending:
+    call_id: str
+    agent: str
+    tool: str
+    arguments: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AddFlight:
+    call_id: str
+    started_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropCall:
+    """The call left ``pending`` (decided) or ``in_flight`` (completed)."""
+
+    call_id: str
+    table: Literal["pending", "in_flight"]
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """The run ended: nothing of it is pending or in flight any more."""
+
+
+Change = AddPending | AddFlight | DropCall | Complete
+
+
+def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[Change]:
+    """The projection changes of events ``(seq, event)`` appended at ``appended_at``."""
+    out: list[Change] = []
+    for seq, event in events:
+        if isinstance(event, ApprovalRequested):
+            out.append(
+                AddPending(event.call_id, event.agent, event.tool, event.arguments, appended_at)
+            )
+        elif isinstance(event, ApprovalDecided):
+            out.append(DropCall(event.call_id, "pending"))
+        elif isinstance(event, ToolStarted):
+            out.append(AddFlight(event.call_id, seq))
+        elif isinstance(event, DoubtResolved):
+            out.append(DropCall(event.call_id, "in_flight"))
+        elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
+            out.append(DropCall(event.call_id, "pending"))
+            out.append(DropCall(event.call_id, "in_flight"))
+        elif isinstance(event, RunCompleted):
+            out.append(Complete())
+    return out
+
+
+def stored_status(
+    completed: bool, pending: int, in_flight: int
+) -> Literal["running", "waiting", "completed"]:
+    """The status column: what the events alone say (``in_doubt`` also needs the lease)."""
+    if completed:
+        return "completed"
+    if pending and not in_flight:
+        return "waiting"
+    return "running"

@@ -1,0 +1,185 @@
+"""``RunStore``: what every run store offers, and the checks they share."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from .._exceptions import UserError
+from ..run._journal import Event, RunStarted
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+
+__all__ = ["Clock", "RunStore", "STORE_FORMAT", "STORE_VERSION", "STORE_VERSIONS", "system_clock"]
+
+STORE_FORMAT = "tether.run_store"
+
+STORE_VERSIONS: dict[int, str] = {
+    1: "runs, events (with a MAC chain), pending and in_flight projections, leases.",
+}
+"""Every store schema version this tether reads, with what it introduced."""
+
+STORE_VERSION = 1
+assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
+
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware datetime; stores use it for leases and timestamps."""
+
+
+def system_clock() -> datetime:
+    """The machine's clock, in UTC."""
+    return datetime.now(UTC)
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """A durable home for runs: each run's journal as append-only rows, plus leases.
+
+    Every write is one transaction. ``append`` is compare-and-append: it
+    writes only if the run is still at ``expected_seq``, so two writers can
+    never both extend a run. A lease says which process advances a run; the
+    store's clock (injectable, ``clock=``) decides when a lease has expired.
+    """
+
+    async def append(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        *,
+        owner: str | None = None,
+        lease_ttl: float | None = None,
+    ) -> int:
+        """Append ``events`` as ``expected_seq+1..``; return the run's new seq.
+
+        ``expected_seq=0`` creates the run (its first event is ``RunStarted``);
+        with ``owner`` and ``lease_ttl`` the new run is leased to ``owner`` in the
+        same transaction. Raises ``RunConflictError`` if the run moved on (or
+        already exists), ``RunBusyError`` if another owner holds a live lease,
+        ``RunNotFoundError`` for an unknown run. A refused append writes nothing.
+        """
+        ...
+
+    async def load(self, run_id: str) -> StoredRun:
+        """The run's summary and every event, checked (MAC chain when the store has a key)."""
+        ...
+
+    async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """Take the run's lease for ``ttl`` seconds if it is free, expired or already ours.
+
+        Raises ``RunBusyError`` at once if another owner holds a live lease.
+        """
+        ...
+
+    async def renew(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """Extend our lease; ``RunBusyError`` if another owner took the run meanwhile."""
+        ...
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """Give the lease up (nothing happens if ``owner`` does not hold it)."""
+        ...
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        agent: str | None = None,
+        updated_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs, oldest first, filtered; page with ``cursor=page.next_cursor``."""
+        ...
+
+    async def pending_approvals(
+        self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
+    ) -> list[PendingApproval]:
+        """Calls waiting for a decision, oldest request first."""
+        ...
+
+    async def recoverable(self) -> list[RunSummary]:
+        """Runs nobody advances that should be advanced: running or in doubt, lease free or
+        expired (their process died). Resuming them is how a run recovers."""
+        ...
+
+    async def delete(self, run_id: str) -> None:
+        """Remove a run and everything derived from it."""
+        ...
+
+    async def prune(self, *, completed_before: datetime) -> int:
+        """Delete runs completed (last written) before the given time; return how many."""
+        ...
+
+    async def rebuild_projections(self, run_id: str | None = None) -> None:
+        """Recompute ``pending``, ``in_flight`` and status from the events (one run or all)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the store's connections."""
+        ...
+
+
+def check_append(run_id: str, expected_seq: int, events: Sequence[Event]) -> str | None:
+    """Validate an append's arguments; the root agent when it creates the run."""
+    if not isinstance(run_id, str) or not run_id:
+        raise UserError(f"A run id must be a non-empty string, not {run_id!r}.")
+    if isinstance(expected_seq, bool) or not isinstance(expected_seq, int) or expected_seq < 0:
+        raise UserError(f"expected_seq must be an integer >= 0, not {expected_seq!r}.")
+    if not events:
+        raise UserError("append needs at least one event.")
+    starts = [i for i, event in enumerate(events) if isinstance(event, RunStarted)]
+    if expected_seq == 0:
+        first = events[0]
+        if not isinstance(first, RunStarted) or starts != [0]:
+            raise UserError(
+                "Creating a run (expected_seq=0) appends its RunStarted first, and only one."
+            )
+        if first.run_id != run_id:
+            raise UserError(
+                f"RunStarted names run {first.run_id!r} but is appended to run {run_id!r}."
+            )
+        return first.agent
+    if starts:
+        raise UserError("RunStarted is only the first event of a run (append it at seq 0).")
+    return None
+
+
+def check_ttl(ttl: float) -> float:
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+        raise UserError(f"A lease ttl is a number of seconds > 0, not {ttl!r}.")
+    return float(ttl)
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise UserError(f"limit must be an integer >= 1, not {limit!r}.")
+    return limit
+
+
+def encode_cursor(created_at: str, run_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, run_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        created_at, run_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(created_at, str) and isinstance(run_id, str):
+            return created_at, run_id
+    except (ValueError, TypeError):
+        pass
+    raise UserError(f"Not a list_runs cursor: {cursor!r}. Pass a page's next_cursor as is.")
+
+
+def signing_key_bytes(key: bytes | str | None) -> bytes | None:
+    if key is None:
+        return None
+    return key.encode() if isinstance(key, str) else bytes(key)
+
+
+def to_utc(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is None:
+        raise UserError(f"{what} must be an aware datetime (with a time zone), not {moment!r}.")
+    return moment.astimezone(UTC)

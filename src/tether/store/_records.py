@@ -1,0 +1,89 @@
+"""What a run store returns: plain frozen records, the same for every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ..run._journal import Event
+
+__all__ = ["Lease", "PendingApproval", "RunPage", "RunStatus", "RunSummary", "StoredRun"]
+
+RunStatus = Literal["running", "waiting", "in_doubt", "completed"]
+"""Where a run stands, as its journal and lease say.
+
+- ``running``: someone advances it (or was about to; see ``RunStore.recoverable``).
+- ``waiting``: it stopped on calls that need a decision.
+- ``in_doubt``: a tool call started and never completed, and nobody holds the lease:
+  the process running the tool died. Recovery decides what happens to the call.
+- ``completed``: it reached its final output.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to advance a run until ``until`` (renew it before then)."""
+
+    run_id: str
+    owner: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One row of ``list_runs``: a run without its events."""
+
+    run_id: str
+    root_agent: str
+    status: RunStatus
+    seq: int
+    """How many events the run has; the ``expected_seq`` of the next append."""
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run as ``load`` returns it: its summary and every event, in order."""
+
+    summary: RunSummary
+    events: tuple[Event, ...]
+
+    @property
+    def run_id(self) -> str:
+        return self.summary.run_id
+
+    @property
+    def root_agent(self) -> str:
+        return self.summary.root_agent
+
+    @property
+    def status(self) -> RunStatus:
+        return self.summary.status
+
+    @property
+    def seq(self) -> int:
+        return self.summary.seq
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """A page of ``list_runs``; pass ``next_cursor`` back for the next page (``None``: last)."""
+
+    runs: tuple[RunSummary, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """A call waiting for a human decision (a row of the ``pending`` projection)."""
+
+    run_id: str
+    call_id: str
+    agent: str
+    tool: str
+    arguments: str
+    requested_at: datetime

@@ -1,0 +1,679 @@
+"""``SQLiteRunStore``: the default run store, on the standard library's ``sqlite3``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from .._exceptions import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    StoreError,
+    StoreFormatError,
+    StoreVersionError,
+    UserError,
+)
+from ..items import Item
+from ..run._journal import Event, RunCompleted
+from ..sessions._codec import encode_items
+from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
+from ..sessions._sqlite import _TABLE as _SESSION_TABLE
+from ..sessions._sqlite import SQLiteSession
+from ._codec import chain_mac, decode_events, encode_events, verify_rows
+from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
+from ._protocol import (
+    STORE_FORMAT,
+    STORE_VERSION,
+    Clock,
+    check_append,
+    check_limit,
+    check_ttl,
+    decode_cursor,
+    encode_cursor,
+    signing_key_bytes,
+    system_clock,
+    to_utc,
+)
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+
+__all__ = ["SQLiteRunStore"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE tether_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tether_runs (
+    id TEXT PRIMARY KEY,
+    root_agent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    head_mac TEXT,
+    lease_owner TEXT,
+    lease_until TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX tether_runs_created ON tether_runs (created_at, id);
+CREATE INDEX tether_runs_status ON tether_runs (status, updated_at);
+CREATE TABLE tether_events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    event TEXT NOT NULL,
+    mac TEXT,
+    appended_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE tether_pending (
+    run_id TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, call_id)
+) WITHOUT ROWID;
+CREATE INDEX tether_pending_requested ON tether_pending (requested_at);
+CREATE TABLE tether_in_flight (
+    run_id TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    started_seq INTEGER NOT NULL,
+    PRIMARY KEY (run_id, call_id)
+) WITHOUT ROWID;
+"""
+
+# Forward migrations: MIGRATIONS[v] takes a store from version v to v + 1.
+_MIGRATIONS: dict[int, str] = {}
+
+# Tables another part of tether may keep in the same file (sessions share it).
+_SHARED_PREFIX = "tether_session"
+
+# The status a reader sees: a running run whose lease is free or expired and
+# that has a call in flight lost the process running the tool.
+_STATUS = (
+    "CASE WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= :now) "
+    "AND EXISTS (SELECT 1 FROM tether_in_flight f WHERE f.run_id = r.id) "
+    "THEN 'in_doubt' ELSE r.status END"
+)
+_SUMMARY = (
+    f"SELECT r.id, r.root_agent, {_STATUS} AS status, r.seq, r.lease_owner, r.lease_until, "
+    "r.created_at, r.updated_at FROM tether_runs r"
+)
+
+
+def _ts(moment: datetime) -> str:
+    # Fixed width in UTC, so text order is time order.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class SQLiteRunStore:
+    """A run store in a SQLite file: no server needed.
+
+    Several processes can share the file: it runs in WAL mode, every write is
+    one ``BEGIN IMMEDIATE`` transaction, and writers wait up to
+    ``busy_timeout`` seconds for each other. Calls run in a worker thread, so
+    they never block the event loop::
+
+        store = SQLiteRunStore("runs.db", signing_key=os.environ["TETHER_KEY"])
+        result = await Runner.run(agent, "Book it", store=store)
+
+    With ``signing_key``, every event row carries an HMAC chained over the
+    previous row, so edited, removed or reordered rows are refused on load.
+    ``clock`` (an aware-datetime callable) decides lease expiry and timestamps;
+    every process sharing a store should use the same clock (the default is
+    the machine's UTC clock).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        signing_key: bytes | str | None = None,
+        clock: Clock = system_clock,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._key = signing_key_bytes(signing_key)
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    # -- the protocol ---------------------------------------------------------------
+
+    async def append(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        *,
+        owner: str | None = None,
+        lease_ttl: float | None = None,
+    ) -> int:
+        """See ``RunStore.append``."""
+        root_agent = check_append(run_id, expected_seq, events)
+        ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
+        texts = encode_events(events)
+        return await self._call(
+            self._append, run_id, expected_seq, list(events), texts, root_agent, owner, ttl
+        )
+
+    def holds_session(self, session: object) -> bool:
+        """Whether ``session`` is a ``SQLiteSession`` in this store's file: then a stored run
+        writes its session items in the same transaction as its ``SessionSynced`` event."""
+        if not isinstance(session, SQLiteSession) or session.db_path == ":memory:":
+            return False
+        try:
+            return os.path.samefile(session.db_path, self._path)
+        except OSError:
+            return False
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: SQLiteSession,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """``append``, and add ``items`` to ``session`` in the same transaction: both or
+        neither (``session`` must be one that ``holds_session`` accepts)."""
+        if not self.holds_session(session):
+            raise UserError(f"Session {session.session_id!r} is not in {self._path}.")
+        check_append(run_id, expected_seq, events)
+        texts = encode_events(events)
+        rows = (session.session_id, encode_items(items))
+        return await self._call(
+            self._append, run_id, expected_seq, list(events), texts, None, owner, None, rows
+        )
+
+    async def load(self, run_id: str) -> StoredRun:
+        """See ``RunStore.load``."""
+        summary, rows = await self._call(self._load, run_id)
+        verify_rows(run_id, summary.seq, rows, self._key)
+        events = decode_events(run_id, [text for _, text, _ in rows])
+        return StoredRun(summary, tuple(events))
+
+    async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """See ``RunStore.acquire``."""
+        return await self._call(self._acquire, run_id, owner, check_ttl(ttl), False)
+
+    async def renew(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """See ``RunStore.renew``."""
+        return await self._call(self._acquire, run_id, owner, check_ttl(ttl), True)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """See ``RunStore.release``."""
+        await self._call(self._release, run_id, owner)
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        agent: str | None = None,
+        updated_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """See ``RunStore.list_runs``."""
+        where = ["1"]
+        params: dict[str, Any] = {"limit": check_limit(limit) + 1}
+        if status is not None:
+            where.append("status = :status")
+            params["status"] = status
+        if agent is not None:
+            where.append("root_agent = :agent")
+            params["agent"] = agent
+        if updated_before is not None:
+            where.append("updated_at < :before")
+            params["before"] = _ts(to_utc(updated_before, "updated_before"))
+        if updated_after is not None:
+            where.append("updated_at > :after")
+            params["after"] = _ts(to_utc(updated_after, "updated_after"))
+        if cursor is not None:
+            params["c_at"], params["c_id"] = decode_cursor(cursor)
+            where.append("(created_at, id) > (:c_at, :c_id)")
+        sql = (
+            f"SELECT * FROM ({_SUMMARY}) WHERE {' AND '.join(where)} "
+            "ORDER BY created_at, id LIMIT :limit"
+        )
+        rows = await self._call(self._select, sql, params)
+        more = len(rows) == limit + 1
+        rows = rows[:limit]
+        runs = tuple(_summary(row) for row in rows)
+        next_cursor = encode_cursor(rows[-1][6], rows[-1][0]) if more else None
+        return RunPage(runs, next_cursor)
+
+    async def pending_approvals(
+        self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
+    ) -> list[PendingApproval]:
+        """See ``RunStore.pending_approvals``."""
+        where = ["1"]
+        params: dict[str, Any] = {"limit": check_limit(limit)}
+        if run_id is not None:
+            where.append("run_id = :run_id")
+            params["run_id"] = run_id
+        if agent is not None:
+            where.append("agent = :agent")
+            params["agent"] = agent
+        sql = (
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at FROM tether_pending "
+            f"WHERE {' AND '.join(where)} ORDER BY requested_at, run_id, call_id LIMIT :limit"
+        )
+        rows = await self._call(self._select, sql, params)
+        return [
+            PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5])) for row in rows
+        ]
+
+    async def recoverable(self) -> list[RunSummary]:
+        """See ``RunStore.recoverable``."""
+        sql = (
+            f"SELECT * FROM ({_SUMMARY}) WHERE status IN ('running', 'in_doubt') "
+            "AND (lease_owner IS NULL OR lease_until <= :now) ORDER BY created_at, id"
+        )
+        return [_summary(row) for row in await self._call(self._select, sql, {})]
+
+    async def delete(self, run_id: str) -> None:
+        """See ``RunStore.delete``."""
+        await self._call(self._delete, run_id)
+
+    async def prune(self, *, completed_before: datetime) -> int:
+        """See ``RunStore.prune``."""
+        before = _ts(to_utc(completed_before, "completed_before"))
+        return await self._call(self._prune, before)
+
+    async def rebuild_projections(self, run_id: str | None = None) -> None:
+        """See ``RunStore.rebuild_projections``."""
+        await self._call(self._rebuild, run_id)
+
+    async def close(self) -> None:
+        """Close the database connection."""
+        await asyncio.to_thread(self._close)
+
+    async def __aenter__(self) -> SQLiteRunStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- worker-thread side ---------------------------------------------------------
+
+    def _append(
+        self,
+        conn: sqlite3.Connection,
+        run_id: str,
+        expected_seq: int,
+        events: list[Event],
+        texts: list[str],
+        root_agent: str | None,
+        owner: str | None,
+        ttl: float | None,
+        session_rows: tuple[str, list[str]] | None = None,
+    ) -> int:
+        now = self._clock()
+        stamp = _ts(now)
+        with _immediate(conn):
+            row = conn.execute(
+                "SELECT seq, head_mac, lease_owner, lease_until, status FROM tether_runs "
+                "WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+            if expected_seq == 0:
+                if row is not None:
+                    raise RunConflictError(run_id, 0, row[0])
+                lease_owner = owner if ttl is not None else None
+                lease_until = _ts(now + timedelta(seconds=ttl)) if ttl is not None else None
+                conn.execute(
+                    "INSERT INTO tether_runs (id, root_agent, status, seq, lease_owner, "
+                    "lease_until, created_at, updated_at, version) "
+                    "VALUES (?, ?, 'running', 0, ?, ?, ?, ?, 0)",
+                    (run_id, root_agent, lease_owner, lease_until, stamp, stamp),
+                )
+                head: str | None = None
+                completed = False
+            else:
+                if row is None:
+                    raise RunNotFoundError(run_id)
+                seq, head, lease_owner, lease_until, status = row
+                if seq != expected_seq:
+                    raise RunConflictError(run_id, expected_seq, seq)
+                if lease_owner is not None and lease_owner != owner and lease_until > stamp:
+                    raise RunBusyError(run_id, lease_owner, lease_until)
+                completed = status == "completed"
+            rows = []
+            for offset, (event, text) in enumerate(zip(events, texts, strict=True)):
+                seq = expected_seq + 1 + offset
+                mac = chain_mac(self._key, head, run_id, seq, text) if self._key else None
+                rows.append((run_id, seq, event.kind, text, mac, stamp))
+                head = mac
+            conn.executemany(
+                "INSERT INTO tether_events (run_id, seq, kind, event, mac, appended_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if session_rows is not None:
+                for statement in _SESSION_SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                session_id, items = session_rows
+                conn.executemany(
+                    f"INSERT INTO {_SESSION_TABLE} (session_id, item) VALUES (?, ?)",
+                    [(session_id, text) for text in items],
+                )
+            numbered = list(enumerate(events, start=expected_seq + 1))
+            _apply(conn, run_id, changes(numbered, now))
+            completed = completed or any(isinstance(e, RunCompleted) for e in events)
+            new_seq = expected_seq + len(events)
+            conn.execute(
+                "UPDATE tether_runs SET seq = ?, head_mac = ?, status = ?, updated_at = ?, "
+                "version = version + 1 WHERE id = ?",
+                (new_seq, head, _status(conn, run_id, completed), stamp, run_id),
+            )
+        return new_seq
+
+    def _load(
+        self, conn: sqlite3.Connection, run_id: str
+    ) -> tuple[RunSummary, list[tuple[int, str, str | None]]]:
+        # One read transaction: the summary and the events are one snapshot.
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute(f"{_SUMMARY} WHERE r.id = :id", {"id": run_id, **self._now()})
+            found = row.fetchone()
+            if found is None:
+                raise RunNotFoundError(run_id)
+            rows = conn.execute(
+                "SELECT seq, event, mac FROM tether_events WHERE run_id = ? ORDER BY seq",
+                (run_id,),
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return _summary(found), rows
+
+    def _acquire(
+        self, conn: sqlite3.Connection, run_id: str, owner: str, ttl: float, renew: bool
+    ) -> Lease:
+        now = self._clock()
+        until = now + timedelta(seconds=ttl)
+        with _immediate(conn):
+            if renew:
+                # Ours until someone else takes it, even if it expired meanwhile.
+                condition = "lease_owner = :owner"
+            else:
+                condition = "(lease_owner IS NULL OR lease_until <= :now OR lease_owner = :owner)"
+            cursor = conn.execute(
+                "UPDATE tether_runs SET lease_owner = :owner, lease_until = :until, "
+                f"version = version + 1 WHERE id = :id AND {condition}",
+                {"owner": owner, "until": _ts(until), "now": _ts(now), "id": run_id},
+            )
+            if cursor.rowcount == 0:
+                row = conn.execute(
+                    "SELECT lease_owner, lease_until FROM tether_runs WHERE id = ?", (run_id,)
+                ).fetchone()
+                if row is None:
+                    raise RunNotFoundError(run_id)
+                raise RunBusyError(run_id, row[0], row[1])
+        return Lease(run_id, owner, until)
+
+    def _release(self, conn: sqlite3.Connection, run_id: str, owner: str) -> None:
+        with _immediate(conn):
+            conn.execute(
+                "UPDATE tether_runs SET lease_owner = NULL, lease_until = NULL, "
+                "version = version + 1 WHERE id = ? AND lease_owner = ?",
+                (run_id, owner),
+            )
+
+    def _select(self, conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+        return conn.execute(sql, {**params, **self._now()}).fetchall()
+
+    def _delete(self, conn: sqlite3.Connection, run_id: str) -> None:
+        with _immediate(conn):
+            row = conn.execute(
+                "SELECT lease_owner, lease_until FROM tether_runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            if row[0] is not None and row[1] > self._now()["now"]:
+                raise RunBusyError(run_id, row[0], row[1])
+            _delete_rows(conn, [run_id])
+
+    def _prune(self, conn: sqlite3.Connection, before: str) -> int:
+        with _immediate(conn):
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM tether_runs WHERE status = 'completed' AND updated_at < ?",
+                    (before,),
+                )
+            ]
+            _delete_rows(conn, ids)
+        return len(ids)
+
+    def _rebuild(self, conn: sqlite3.Connection, run_id: str | None) -> None:
+        with _immediate(conn):
+            if run_id is None:
+                ids = [row[0] for row in conn.execute("SELECT id FROM tether_runs")]
+            else:
+                if conn.execute("SELECT 1 FROM tether_runs WHERE id = ?", (run_id,)).fetchone():
+                    ids = [run_id]
+                else:
+                    raise RunNotFoundError(run_id)
+            for one in ids:
+                conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (one,))
+                conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (one,))
+                rows = conn.execute(
+                    "SELECT seq, event, appended_at FROM tether_events WHERE run_id = ? "
+                    "ORDER BY seq",
+                    (one,),
+                ).fetchall()
+                events = decode_events(one, [row[1] for row in rows])
+                completed = False
+                for (seq, _, appended_at), event in zip(rows, events, strict=True):
+                    _apply(conn, one, changes([(seq, event)], _dt(appended_at)))
+                    completed = completed or isinstance(event, RunCompleted)
+                conn.execute(
+                    "UPDATE tether_runs SET status = ? WHERE id = ?",
+                    (_status(conn, one, completed), one),
+                )
+
+    # -- connection -----------------------------------------------------------------
+
+    def _now(self) -> dict[str, str]:
+        return {"now": _ts(self._clock())}
+
+    async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.to_thread(self._locked, fn, *args)
+
+    def _locked(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._lock:
+            try:
+                return fn(self._connection(), *args)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            # Read before anything writes: a file that is not a database (or not a
+            # store) must be left exactly as it was.
+            self._check_format(conn, create=False)
+            conn.execute("PRAGMA journal_mode = WAL")
+            with _immediate(conn):
+                self._check_format(conn, create=True)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _check_format(self, conn: sqlite3.Connection, *, create: bool) -> None:
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if "tether_store" not in tables:
+            foreign = sorted(
+                name
+                for name in tables
+                if not name.startswith(_SHARED_PREFIX) and not name.startswith("sqlite_")
+            )
+            if foreign:
+                raise StoreFormatError(
+                    f"{self._path} is a SQLite database but not a tether run store (it has "
+                    f"tables {foreign[:5]}). Give the run store its own file. Nothing was written."
+                )
+            if create:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.executemany(
+                    "INSERT INTO tether_store (key, value) VALUES (?, ?)",
+                    [("format", STORE_FORMAT), ("version", str(STORE_VERSION))],
+                )
+            return
+        meta = dict(conn.execute("SELECT key, value FROM tether_store").fetchall())
+        if meta.get("format") != STORE_FORMAT or not str(meta.get("version", "")).isdigit():
+            raise StoreFormatError(
+                f"{self._path} has a tether_store table that does not describe a tether run "
+                f"store ({meta!r}). Give the run store its own file. Nothing was written."
+            )
+        version = int(meta["version"])
+        if version > STORE_VERSION:
+            raise StoreVersionError(
+                f"{self._path} is a run store of version {version}; this tether reads versions "
+                f"up to {STORE_VERSION}. Upgrade tether to use it. Nothing was written."
+            )
+        if version < STORE_VERSION and create:
+            for step in range(version, STORE_VERSION):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(
+                "UPDATE tether_store SET value = ? WHERE key = 'version'", (str(STORE_VERSION),)
+            )
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text:
+            return StoreFormatError(
+                f"{self._path} is not a SQLite database or is damaged ({text}). Point the run "
+                "store at another file. Nothing was written."
+            )
+        if "locked" in text or "busy" in text:
+            hint = (
+                f"another connection held the write lock for over {self._busy_timeout:g}s; "
+                "retry, or pass a larger busy_timeout"
+            )
+        elif "unable to open" in text or "readonly" in text:
+            hint = "check that the directory exists and that this process may write to the file"
+        else:
+            hint = "nothing of the failed call was written; retry once the cause is fixed"
+        return StoreError(f"SQLite run store {self._path} failed ({text}): {hint}.")
+
+
+def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
+    for change in todo:
+        if isinstance(change, AddPending):
+            conn.execute(
+                "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, "
+                "arguments, requested_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    change.call_id,
+                    change.agent,
+                    change.tool,
+                    change.arguments,
+                    _ts(change.requested_at),
+                ),
+            )
+        elif isinstance(change, AddFlight):
+            conn.execute(
+                "INSERT OR REPLACE INTO tether_in_flight (run_id, call_id, started_seq) "
+                "VALUES (?, ?, ?)",
+                (run_id, change.call_id, change.started_seq),
+            )
+        elif isinstance(change, DropCall):
+            conn.execute(
+                f"DELETE FROM tether_{change.table} WHERE run_id = ? AND call_id = ?",
+                (run_id, change.call_id),
+            )
+        elif isinstance(change, Complete):
+            conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (run_id,))
+
+
+def _status(conn: sqlite3.Connection, run_id: str, completed: bool) -> str:
+    pending, in_flight = conn.execute(
+        "SELECT (SELECT count(*) FROM tether_pending WHERE run_id = :id), "
+        "(SELECT count(*) FROM tether_in_flight WHERE run_id = :id)",
+        {"id": run_id},
+    ).fetchone()
+    return stored_status(completed, pending, in_flight)
+
+
+def _delete_rows(conn: sqlite3.Connection, ids: list[str]) -> None:
+    for table, column in (
+        ("tether_events", "run_id"),
+        ("tether_pending", "run_id"),
+        ("tether_in_flight", "run_id"),
+        ("tether_runs", "id"),
+    ):
+        conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
+
+
+def _summary(row: Sequence[Any]) -> RunSummary:
+    return RunSummary(
+        run_id=row[0],
+        root_agent=row[1],
+        status=row[2],
+        seq=row[3],
+        lease_owner=row[4],
+        lease_until=_dt(row[5]) if row[5] is not None else None,
+        created_at=_dt(row[6]),
+        updated_at=_dt(row[7]),
+    )
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction that takes the lock up front, so it cannot deadlock on upgrade."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise

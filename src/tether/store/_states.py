@@ -1,0 +1,60 @@
+"""Run states and stores: load a stored run to decide on it, and save the decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._agent import Agent
+from .._exceptions import RunConflictError, RunNotFoundError, UnknownAgentError, UserError
+from ..run import RunState
+from ._protocol import RunStore
+
+__all__ = ["load_state", "save_state"]
+
+
+async def load_state(
+    store: RunStore, run_id: str, agent: Agent[Any], *, context: Any = None
+) -> RunState:
+    """The stored run as a ``RunState`` of ``agent``'s graph, to decide on and resume.
+
+    The store keeps the journal, not the application's context: pass the
+    context the tools should see as ``context``. Decide on the state, then
+    either ``await save_state(store, state)`` (the decisions are durable, the
+    run stays paused) or resume it with ``Runner.run(agent, state, store=store)``
+    (the decisions are appended with the run's first checkpoint)::
+
+        state = await load_state(store, run_id, agent)
+        state.approve(state.interruptions[0], by="ana")
+        await save_state(store, state)
+    """
+    stored = await store.load(run_id)
+    if stored.root_agent not in agent.graph():
+        raise UnknownAgentError(
+            f"Stored run {run_id!r} started with agent {stored.root_agent!r}, which is not in "
+            f"the graph of {agent.name!r}. Load it with the agent the run started with."
+        )
+    return RunState(agent, stored.events, context)
+
+
+async def save_state(store: RunStore, state: RunState) -> int:
+    """Append what ``state`` recorded since it was loaded (its decisions); return the seq.
+
+    Compare-and-append: if the stored run moved on meanwhile (another process
+    decided or resumed), ``RunConflictError`` is raised and nothing is written;
+    load the run again. A state of a run the store does not have yet (an
+    in-memory run) is stored whole, as a new run.
+    """
+    journal = state.journal
+    if not journal:
+        raise UserError("This state has no events to save.")
+    run_id = state.run_id
+    try:
+        stored = await store.load(run_id)
+    except RunNotFoundError:
+        return await store.append(run_id, 0, list(journal))
+    if tuple(journal[: stored.seq]) != stored.events:
+        raise RunConflictError(run_id, len(journal), stored.seq)
+    new = list(journal[stored.seq :])
+    if not new:
+        return stored.seq
+    return await store.append(run_id, stored.seq, new)

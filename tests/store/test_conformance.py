@@ -1,0 +1,424 @@
+"""One conformance suite for every run store: SQLite (a file) and PostgreSQL (a real server).
+
+What a user relies on: compare-and-append, leases, projections that agree with
+the events, and typed errors that leave the store as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tether import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    StoreFormatError,
+    StoreIntegrityError,
+    StoreVersionError,
+    UserError,
+)
+from tether.items import user_message
+from tether.run._journal import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    ModelResponded,
+    RunCompleted,
+    RunStarted,
+    ToolCompleted,
+    ToolStarted,
+)
+from tether.store import RunStore, SQLiteRunStore
+
+from .backends import Backend
+
+KEY = "app-signing-key"
+
+
+def started(run_id: str, agent: str = "Booker") -> RunStarted:
+    return RunStarted(run_id, agent, [user_message("Book a table")], max_turns=10)
+
+
+def asked(call_id: str, tool: str = "book_table") -> ApprovalRequested:
+    return ApprovalRequested(call_id, "Booker", tool, '{"seats":2}', f"fp-{call_id}")
+
+
+def approved(call_id: str) -> ApprovalDecided:
+    return ApprovalDecided(call_id, f"fp-{call_id}", True, by="ana")
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[RunStore]:
+    opened = backend.open(signing_key=KEY)
+    yield opened
+    await opened.close()
+
+
+async def test_a_run_is_created_at_seq_0_and_loads_as_appended(store: RunStore) -> None:
+    events: list[Event] = [started("r1"), ModelResponded("Booker", [])]
+    assert await store.append("r1", 0, events) == 2
+    assert await store.append("r1", 2, [asked("c1")]) == 3
+
+    run = await store.load("r1")
+    assert run.events == (*events, asked("c1"))
+    assert (run.run_id, run.root_agent, run.seq, run.status) == ("r1", "Booker", 3, "waiting")
+
+
+async def test_creating_an_existing_run_conflicts_and_writes_nothing(store: RunStore) -> None:
+    await store.append("r1", 0, [started("r1")])
+    with pytest.raises(RunConflictError, match="already exists"):
+        await store.append("r1", 0, [started("r1", agent="Other")])
+    run = await store.load("r1")
+    assert run.events == (started("r1"),) and run.root_agent == "Booker"
+
+
+async def test_a_stale_append_conflicts_and_writes_nothing(store: RunStore) -> None:
+    await store.append("r1", 0, [started("r1"), asked("c1")])
+    with pytest.raises(RunConflictError, match="is at event 2, not 1"):
+        await store.append("r1", 1, [ToolStarted("c1")])
+    assert (await store.load("r1")).events == (started("r1"), asked("c1"))
+
+
+async def test_two_writers_racing_on_one_run_one_wins(backend: Backend) -> None:
+    first, second = backend.open(signing_key=KEY), backend.open(signing_key=KEY)
+    try:
+        await first.append("r1", 0, [started("r1"), asked("c1")])
+        outcomes = await asyncio.gather(
+            first.append("r1", 2, [approved("c1"), ToolStarted("c1")]),
+            second.append("r1", 2, [ApprovalDecided("c1", "fp-c1", False, by="bo")]),
+            return_exceptions=True,
+        )
+        wins = [o for o in outcomes if isinstance(o, int)]
+        losses = [o for o in outcomes if isinstance(o, RunConflictError)]
+        assert len(wins) == 1 and len(losses) == 1
+        run = await second.load("r1")
+        if outcomes[0] == 4:
+            assert run.events[2:] == (approved("c1"), ToolStarted("c1"))
+        else:
+            assert run.events[2:] == (ApprovalDecided("c1", "fp-c1", False, by="bo"),)
+        assert run.seq == wins[0]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_appending_to_an_unknown_run_is_a_typed_error(store: RunStore) -> None:
+    with pytest.raises(RunNotFoundError, match="no run 'nope'"):
+        await store.append("nope", 3, [ToolStarted("c1")])
+    with pytest.raises(RunNotFoundError):
+        await store.load("nope")
+    with pytest.raises(RunNotFoundError):
+        await store.acquire("nope", "w1", 30)
+    with pytest.raises(RunNotFoundError):
+        await store.delete("nope")
+    assert (await store.list_runs()).runs == ()
+
+
+async def test_malformed_appends_are_user_errors(store: RunStore) -> None:
+    with pytest.raises(UserError, match="RunStarted first"):
+        await store.append("r1", 0, [ToolStarted("c1")])
+    with pytest.raises(UserError, match="names run 'other'"):
+        await store.append("r1", 0, [started("other")])
+    await store.append("r1", 0, [started("r1")])
+    with pytest.raises(UserError, match="at least one event"):
+        await store.append("r1", 1, [])
+    with pytest.raises(UserError, match="only the first event"):
+        await store.append("r1", 1, [started("r1")])
+    assert (await store.load("r1")).seq == 1
+
+
+async def test_eight_concurrent_lease_attempts_exactly_one_wins(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(8)]
+    try:
+        await stores[0].append("r1", 0, [started("r1")])
+        outcomes = await asyncio.gather(
+            *(s.acquire("r1", f"worker-{i}", 30) for i, s in enumerate(stores)),
+            return_exceptions=True,
+        )
+        winners = [o for o in outcomes if not isinstance(o, BaseException)]
+        busy = [o for o in outcomes if isinstance(o, RunBusyError)]
+        assert len(winners) == 1 and len(busy) == 7
+        summary = (await stores[0].list_runs()).runs[0]
+        assert summary.lease_owner == winners[0].owner
+        assert all(e.owner == winners[0].owner for e in busy)
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_held_lease_refuses_others_and_an_expired_one_is_taken_over(
+    backend: Backend, store: RunStore
+) -> None:
+    await store.append("r1", 0, [started("r1")])
+    lease = await store.acquire("r1", "w1", ttl=30)
+    assert lease.until == backend.clock.now + timedelta(seconds=30)
+    assert await store.acquire("r1", "w1", ttl=30)  # already ours: fine
+    with pytest.raises(RunBusyError, match="'w1'"):
+        await store.acquire("r1", "w2", ttl=30)
+    # Another owner cannot append while the lease is live; the holder can.
+    with pytest.raises(RunBusyError):
+        await store.append("r1", 1, [asked("c1")], owner="w2")
+    with pytest.raises(RunBusyError):
+        await store.append("r1", 1, [asked("c1")])
+    assert await store.append("r1", 1, [asked("c1")], owner="w1") == 2
+
+    backend.clock.advance(31)  # w1 died
+    assert [r.run_id for r in await store.recoverable()] == []  # waiting on a person
+    taken = await store.acquire("r1", "w2", ttl=30)
+    assert taken.owner == "w2"
+    with pytest.raises(RunBusyError, match="'w2'"):
+        await store.renew("r1", "w1", ttl=30)
+    with pytest.raises(RunBusyError):
+        await store.append("r1", 2, [approved("c1")], owner="w1")
+    assert (await store.load("r1")).seq == 2
+
+    await store.renew("r1", "w2", ttl=60)
+    backend.clock.advance(45)
+    with pytest.raises(RunBusyError):  # renewed: still w2's
+        await store.acquire("r1", "w3", ttl=30)
+    await store.release("r1", "w1")  # not w1's: nothing happens
+    with pytest.raises(RunBusyError):
+        await store.acquire("r1", "w3", ttl=30)
+    await store.release("r1", "w2")
+    assert (await store.acquire("r1", "w3", ttl=30)).owner == "w3"
+
+
+async def test_a_run_created_with_a_lease_is_leased_at_once(store: RunStore) -> None:
+    await store.append("r1", 0, [started("r1")], owner="w1", lease_ttl=30)
+    with pytest.raises(RunBusyError):
+        await store.acquire("r1", "w2", ttl=30)
+    summary = (await store.list_runs()).runs[0]
+    assert summary.lease_owner == "w1"
+
+
+async def test_pending_and_status_follow_the_events(backend: Backend, store: RunStore) -> None:
+    await store.append("r1", 0, [started("r1")], owner="w1", lease_ttl=30)
+    assert (await store.load("r1")).status == "running"
+    seq = await store.append("r1", 1, [asked("c1"), asked("c2", tool="pay")], owner="w1")
+    await store.release("r1", "w1")
+    pending = await store.pending_approvals()
+    assert [(p.run_id, p.call_id, p.tool, p.arguments) for p in pending] == [
+        ("r1", "c1", "book_table", '{"seats":2}'),
+        ("r1", "c2", "pay", '{"seats":2}'),
+    ]
+    assert pending[0].requested_at == backend.clock.now
+    assert (await store.load("r1")).status == "waiting"
+    assert [p.call_id for p in await store.pending_approvals(run_id="r1", limit=1)] == ["c1"]
+    assert await store.pending_approvals(agent="Nobody") == []
+
+    await store.acquire("r1", "w1", ttl=30)
+    seq = await store.append("r1", seq, [approved("c1"), ToolStarted("c1")], owner="w1")
+    assert [p.call_id for p in await store.pending_approvals()] == ["c2"]
+    assert (await store.load("r1")).status == "running"  # w1 runs c1
+
+    backend.clock.advance(60)  # w1 died inside the tool
+    assert (await store.load("r1")).status == "in_doubt"
+    assert [r.run_id for r in await store.recoverable()] == ["r1"]
+    assert [r.run_id for r in (await store.list_runs(status="in_doubt")).runs] == ["r1"]
+
+    await store.acquire("r1", "w2", ttl=30)
+    assert (await store.load("r1")).status == "running"
+    seq = await store.append(
+        "r1", seq, [ToolCompleted("c1", "booked"), approved("c2"), ToolStarted("c2")], owner="w2"
+    )
+    seq = await store.append(
+        "r1", seq, [ToolCompleted("c2", "paid"), RunCompleted("done")], owner="w2"
+    )
+    await store.release("r1", "w2")
+    assert (await store.load("r1")).status == "completed"
+    assert await store.pending_approvals() == []
+    assert await store.recoverable() == []
+
+
+async def test_rebuilt_projections_equal_the_maintained_ones(
+    backend: Backend, store: RunStore
+) -> None:
+    await store.append("a", 0, [started("a"), asked("c1"), asked("c2")])
+    backend.clock.advance(5)
+    await store.append("b", 0, [started("b"), asked("c1"), approved("c1"), ToolStarted("c1")])
+    await store.append("c", 0, [started("c"), RunCompleted("ok")])
+    await store.append("a", 3, [approved("c1")])
+
+    async def snapshot() -> tuple[object, ...]:
+        runs = (await store.list_runs()).runs
+        return (
+            await store.pending_approvals(),
+            [(r.run_id, r.status) for r in runs],
+            sorted(backend.raw("SELECT run_id, call_id, started_seq FROM {in_flight}", ())),
+        )
+
+    maintained = await snapshot()
+    assert maintained[1] == [("a", "waiting"), ("b", "in_doubt"), ("c", "completed")]
+    backend.raw("DELETE FROM {pending}", ())
+    backend.raw("DELETE FROM {in_flight}", ())
+    backend.raw("UPDATE {runs} SET status = 'running'", ())
+    assert await snapshot() != maintained  # the projections really are gone
+
+    await store.rebuild_projections("b")
+    await store.rebuild_projections()
+    assert await snapshot() == maintained
+    with pytest.raises(RunNotFoundError):
+        await store.rebuild_projections("nope")
+
+
+async def test_list_runs_filters_and_pages(backend: Backend, store: RunStore) -> None:
+    for i in range(5):
+        await store.append(f"r{i}", 0, [started(f"r{i}", agent="Booker" if i % 2 else "Payer")])
+        backend.clock.advance(10)
+    await store.append("r0", 1, [RunCompleted(None)])
+
+    page = await store.list_runs(limit=2)
+    seen = [r.run_id for r in page.runs]
+    while page.next_cursor is not None:
+        page = await store.list_runs(limit=2, cursor=page.next_cursor)
+        seen += [r.run_id for r in page.runs]
+    assert seen == ["r0", "r1", "r2", "r3", "r4"]
+
+    assert [r.run_id for r in (await store.list_runs(agent="Booker")).runs] == ["r1", "r3"]
+    assert [r.run_id for r in (await store.list_runs(status="completed")).runs] == ["r0"]
+    t0 = backend.clock.now - timedelta(seconds=50)
+    early = await store.list_runs(updated_before=t0 + timedelta(seconds=15))
+    assert [r.run_id for r in early.runs] == ["r1"]  # r0 was updated last, by its completion
+    late = await store.list_runs(updated_after=t0 + timedelta(seconds=25))
+    assert [r.run_id for r in late.runs] == ["r0", "r3", "r4"]
+    with pytest.raises(UserError, match="cursor"):
+        await store.list_runs(cursor="not-a-cursor")
+    with pytest.raises(UserError, match="aware datetime"):
+        await store.list_runs(updated_before=t0.replace(tzinfo=None))
+
+
+async def test_delete_and_prune(backend: Backend, store: RunStore) -> None:
+    await store.append("old", 0, [started("old"), RunCompleted(1)])
+    await store.append("open", 0, [started("open"), asked("c1")])
+    backend.clock.advance(3600)
+    await store.append("new", 0, [started("new"), RunCompleted(2)])
+
+    assert await store.prune(completed_before=backend.clock.now - timedelta(minutes=1)) == 1
+    assert [r.run_id for r in (await store.list_runs()).runs] == ["open", "new"]
+    with pytest.raises(RunNotFoundError):
+        await store.load("old")
+
+    await store.acquire("open", "w1", ttl=30)
+    with pytest.raises(RunBusyError):
+        await store.delete("open")
+    await store.release("open", "w1")
+    await store.delete("open")
+    assert await store.pending_approvals() == []
+    assert [r.run_id for r in (await store.list_runs()).runs] == ["new"]
+    assert backend.raw("SELECT count(*) FROM {events} WHERE run_id = 'open'", ()) == [(0,)]
+
+
+async def test_an_edited_event_row_is_refused_on_load(backend: Backend, store: RunStore) -> None:
+    await store.append("r1", 0, [started("r1"), asked("c1")])
+    backend.raw(
+        "UPDATE {events} SET event = ? WHERE run_id = 'r1' AND seq = 2",
+        (
+            '{"kind":"approval_requested","call_id":"c1","agent":"Booker","tool":"book_table",'
+            '"arguments":"{\\"seats\\":200}","fingerprint":"fp-c1"}',
+        ),
+    )
+    with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
+        await store.load("r1")
+
+
+async def test_a_row_deleted_in_the_middle_is_refused_on_load(
+    backend: Backend, store: RunStore
+) -> None:
+    await store.append("r1", 0, [started("r1"), asked("c1"), approved("c1")])
+    backend.raw("DELETE FROM {events} WHERE run_id = 'r1' AND seq = 2", ())
+    with pytest.raises(StoreIntegrityError, match="events were removed"):
+        await store.load("r1")
+
+
+async def test_reordered_rows_are_refused_on_load(backend: Backend, store: RunStore) -> None:
+    await store.append("r1", 0, [started("r1"), asked("c1"), asked("c2")])
+    rows = dict(backend.raw("SELECT seq, mac FROM {events} WHERE run_id = 'r1'", ()))
+    texts = dict(backend.raw("SELECT seq, event FROM {events} WHERE run_id = 'r1'", ()))
+    for seq, other in ((2, 3), (3, 2)):  # swap rows 2 and 3, MACs travelling with them
+        text = texts[other] if isinstance(texts[other], str) else _json(texts[other])
+        backend.raw(
+            "UPDATE {events} SET event = ?, mac = ? WHERE run_id = 'r1' AND seq = ?",
+            (text, rows[other], seq),
+        )
+    with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
+        await store.load("r1")
+
+
+async def test_a_store_written_without_a_key_is_refused_with_one(backend: Backend) -> None:
+    plain = backend.open()
+    await plain.append("r1", 0, [started("r1")])
+    await plain.close()
+    keyed = backend.open(signing_key=KEY)
+    try:
+        with pytest.raises(StoreIntegrityError, match="carries no MAC"):
+            await keyed.load("r1")
+    finally:
+        await keyed.close()
+
+
+async def test_a_newer_store_is_refused_and_left_alone(backend: Backend) -> None:
+    first = backend.open()
+    await first.append("r1", 0, [started("r1")])
+    await first.close()
+    backend.raw("UPDATE {meta} SET value = '99' WHERE key = 'version'", ())
+    later = backend.open()
+    try:
+        with pytest.raises(StoreVersionError, match=r"version 99.*Upgrade tether"):
+            await later.append("r2", 0, [started("r2")])
+    finally:
+        await later.close()
+    assert backend.raw("SELECT id FROM {runs}", ()) == [("r1",)]
+
+
+async def test_a_database_that_is_not_a_store_is_refused(backend: Backend, tmp_path: Path) -> None:
+    if backend.name == "sqlite":
+        other = tmp_path / "other.db"
+        backend_raw_sqlite(other, "CREATE TABLE invoices (id INTEGER)")
+        before = other.read_bytes()
+        store: RunStore = SQLiteRunStore(other)
+    else:
+        backend.raw("CREATE SCHEMA {schema}", ())
+        backend.raw("CREATE TABLE {schema}.invoices (id int)", ())
+        store = backend.open()
+    try:
+        with pytest.raises(StoreFormatError, match="not a tether run store"):
+            await store.append("r1", 0, [started("r1")])
+    finally:
+        await store.close()
+    if backend.name == "sqlite":
+        assert other.read_bytes() == before
+    else:
+        assert backend.raw("SELECT count(*) FROM {schema}.invoices", ()) == [(0,)]
+
+
+async def test_a_file_of_random_bytes_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "noise.db"
+    noise = os.urandom(4096)
+    path.write_bytes(noise)
+    store = SQLiteRunStore(path)
+    with pytest.raises(StoreFormatError, match="not a SQLite database"):
+        await store.load("r1")
+    await store.close()
+    assert path.read_bytes() == noise
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.db"]
+
+
+def backend_raw_sqlite(path: Path, sql: str) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
