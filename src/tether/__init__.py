@@ -71,7 +71,7 @@ from .guardrails import (
     tool_input_guardrail,
     tool_output_guardrail,
 )
-from .handoffs import HandoffInputData
+from .handoffs import Handoff, HandoffInputData, handoff
 from .lifecycle import AgentHooks, RunHooks
 from .models import Model, ModelSettings
 from .run import (
@@ -102,6 +102,7 @@ __all__ = [
     "FunctionTool",
     "GuardrailFunctionOutput",
     "GuardrailTripwireTriggered",
+    "Handoff",
     "HandoffInputData",
     "HookError",
     "InputGuardrail",
@@ -161,6 +162,7 @@ __all__ = [
     "Usage",
     "UserError",
     "function_tool",
+    "handoff",
     "input_guardrail",
     "output_guardrail",
     "run_state_of",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,11 +13,12 @@ from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._output import OutputType
 from .guardrails import InputGuardrail, OutputGuardrail
+from .handoffs import Handoff, handoff, handoff_tool_name
 from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
 from .tools import FunctionTool
 
-__all__ = ["Agent", "Instructions", "ToolUseBehavior"]
+__all__ = ["Agent", "Instructions", "ToolUseBehavior", "handoff_tool_name"]
 
 TContext = TypeVar("TContext")
 
@@ -51,8 +51,9 @@ class Agent(Generic[TContext]):
     """Sampling settings for this agent's model calls."""
     tools: list[FunctionTool] = field(default_factory=list)
     """Tools the model may call."""
-    handoffs: list[Agent[Any]] = field(default_factory=list)
-    """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``)."""
+    handoffs: list[Agent[Any] | Handoff] = field(default_factory=list)
+    """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``), or
+    ``handoff(agent, ...)`` entries with options."""
     output_type: Any = None
     """A type (pydantic model, dataclass, TypedDict...) the final output must validate as."""
     tool_use_behavior: ToolUseBehavior = "run_llm_again"
@@ -75,7 +76,11 @@ class Agent(Generic[TContext]):
                 f"'stop_on_first_tool', got {self.tool_use_behavior!r}."
             )
         _ = self.output  # an output_type without a JSON schema fails here, not mid-run
-        names = [tool.name for tool in self.tools] + list(self.handoff_tools)
+        handoff_names = [
+            h.tool_name if isinstance(h, Handoff) else handoff_tool_name(h.name)
+            for h in self.handoffs
+        ]
+        names = [tool.name for tool in self.tools] + handoff_names
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise AgentDefinitionError(
@@ -88,9 +93,15 @@ class Agent(Generic[TContext]):
         return dataclasses.replace(self, **changes)
 
     @cached_property
+    def handoff_entries(self) -> dict[str, Handoff]:
+        """Handoff tool name to the handoff (with its options)."""
+        entries = [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
+        return {entry.tool_name: entry for entry in entries}
+
+    @cached_property
     def handoff_tools(self) -> dict[str, Agent[Any]]:
         """Handoff tool name to target agent."""
-        return {handoff_tool_name(agent.name): agent for agent in self.handoffs}
+        return {name: entry.agent for name, entry in self.handoff_entries.items()}
 
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:
@@ -101,11 +112,8 @@ class Agent(Generic[TContext]):
     def tool_specs(self) -> list[ToolSpec]:
         """Every tool the model is offered: function tools, then handoffs."""
         specs = [tool.spec for tool in self.tools]
-        for tool_name, target in self.handoff_tools.items():
-            description = f"Hand off to the {target.name} agent to handle the request."
-            if target.handoff_description:
-                description += f" {target.handoff_description}"
-            specs.append(ToolSpec(tool_name, description, _EMPTY_OBJECT_SCHEMA))
+        for name, entry in self.handoff_entries.items():
+            specs.append(ToolSpec(name, entry.tool_description, entry.input_json_schema))
         return specs
 
     @cached_property
@@ -143,18 +151,5 @@ class Agent(Generic[TContext]):
                     "unique in one graph, because saved runs name their agents."
                 )
             found[agent.name] = agent
-            stack.extend(reversed(agent.handoffs))
+            stack.extend(reversed(list(agent.handoff_tools.values())))
         return found
-
-
-_EMPTY_OBJECT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {},
-    "additionalProperties": False,
-    "required": [],
-}
-
-
-def handoff_tool_name(agent_name: str) -> str:
-    """The tool a model calls to hand off to an agent: ``transfer_to_<snake_name>``."""
-    return "transfer_to_" + re.sub(r"[^a-zA-Z0-9]+", "_", agent_name).strip("_").lower()

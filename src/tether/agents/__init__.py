@@ -41,7 +41,7 @@ from ..guardrails import (
     tool_input_guardrail,
     tool_output_guardrail,
 )
-from ..handoffs import HandoffInputData
+from ..handoffs import Handoff, HandoffInputData, handoff
 from ..lifecycle import AgentHooks, RunHooks
 from ..models import Model, ModelSettings
 from ..run import RunConfig
@@ -83,6 +83,7 @@ __all__ = [
     "AgentsException",
     "FunctionTool",
     "GuardrailFunctionOutput",
+    "Handoff",
     "HandoffCallItem",
     "HandoffInputData",
     "HandoffOutputItem",
@@ -123,6 +124,7 @@ __all__ = [
     "Usage",
     "UserError",
     "function_tool",
+    "handoff",
     "input_guardrail",
     "output_guardrail",
     "set_default_openai_api",

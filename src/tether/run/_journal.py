@@ -228,7 +228,14 @@ class HandoffTaken:
     call_id: str
     from_agent: str
     to_agent: str
+    conversation: list[Item] | None = None
+    """What the next agents' models are sent from here on in place of the conversation so
+    far, when an input filter chose it; ``None``: the whole conversation."""
     kind: Literal["handoff_taken"] = "handoff_taken"
+
+    def __post_init__(self) -> None:
+        if self.conversation is not None:
+            object.__setattr__(self, "conversation", freeze(self.conversation))
 
 
 @dataclass(frozen=True, slots=True)

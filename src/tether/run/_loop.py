@@ -27,9 +27,12 @@ from .._exceptions import (
     ToolError,
     ToolTimeoutError,
     UnknownToolError,
+    UserError,
 )
+from ..handoffs import Handoff, HandoffInputData
+from ..items import Item
 from ..lifecycle import RunHooks
-from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
+from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone, ToolSpec
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
@@ -257,9 +260,9 @@ async def _call_model(run: Run) -> None:
         view.auto_previous_response_id or view.previous_response_id is not None
     )
     request = ModelRequest(
-        input=view.items[view.server_upto :] if view.server_managed else list(view.items),
+        input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
         instructions=await agent.get_instructions(run.ctx),
-        tools=agent.tool_specs,
+        tools=await _offered_tools(run, agent),
         settings=agent.model_settings.merged(journaled_settings(view.run_config)),
         output_schema=agent.output.schema if agent.output else None,
         previous_response_id=view.last_response_id if chained else None,
@@ -283,6 +286,19 @@ async def _call_model(run: Run) -> None:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
     await hooks.llm_end(run, agent, response)
+
+
+async def _offered_tools(run: Run, agent: Agent[Any]) -> list[ToolSpec]:
+    """The agent's tools, without the handoffs whose ``is_enabled`` says no right now."""
+    entries = agent.handoff_entries
+    if all(entry.is_enabled is True for entry in entries.values()):
+        return agent.tool_specs
+    offered = []
+    for spec in agent.tool_specs:
+        entry = entries.get(spec.name)
+        if entry is None or await entry.enabled(run.ctx, agent):
+            offered.append(spec)
+    return offered
 
 
 def _model(run: Run, agent: Agent[Any]) -> Model:
@@ -579,11 +595,46 @@ async def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
             run.append(ToolCompleted(call.call_id, "Only one handoff is taken per turn; ignored."))
             continue
         source = run.graph[call.agent]
-        target = source.handoff_tools[call.name]
+        entry = source.handoff_entries[call.name]
+        target = entry.agent
+        try:
+            value = entry.parse_input(call.arguments)
+        except ValueError as exc:
+            message = f"Invalid arguments for handoff {call.name!r}: {exc}. Please call it again."
+            run.append(ToolCompleted(call.call_id, message))
+            continue
+        await entry.call_on_handoff(run.ctx, value)
         run.append(ToolCompleted(call.call_id, json.dumps({"assistant": target.name})))
-        run.append(HandoffTaken(call.call_id, call.agent, target.name))
+        run.append(HandoffTaken(call.call_id, call.agent, target.name, _filtered(run, entry)))
         run.tracer.handoff(run.view, source.name, target.name)
         await hooks.handoff(run, source, target)
+
+
+def _filtered(run: Run, entry: Handoff) -> list[Item] | None:
+    """What the next agent's model is sent, if an input filter decides it."""
+    config = run.options.config
+    input_filter = entry.input_filter or (config.handoff_input_filter if config else None)
+    if input_filter is None:
+        return None
+    view = run.view
+    items = view.model_input()
+    history = len(items) - (len(view.items) - view.generated_start)
+    turn = len(items) - _turn_length(view)
+    data = HandoffInputData(tuple(items[:history]), tuple(items[history:turn]), tuple(items[turn:]))
+    result = input_filter(data)
+    if not isinstance(result, HandoffInputData):
+        raise UserError(
+            f"The input filter of handoff {entry.tool_name!r} returned "
+            f"{type(result).__name__}; it must return a HandoffInputData."
+        )
+    return [dict(item) for item in result.all_items()]
+
+
+def _turn_length(view: RunView) -> int:
+    """How many items the current turn added: its response and the outputs since."""
+    last = view.responses[-1]
+    outputs = sum(1 for call in view.calls.values() if call.done)
+    return len(last.output) + outputs
 
 
 async def _finish(run: Run, step: Finish) -> None:

@@ -246,6 +246,7 @@ def prepare(
     template = run_config.rejection_message if run_config is not None else None
     if rejection_message is None and isinstance(template, str):
         rejection_message = template
+    _check_filters(agent, run_config, server_managed)
     if isinstance(input, RunState):
         if server_managed:
             raise UserError(
@@ -315,3 +316,21 @@ def _check_tools(run: Run) -> None:
         owner = run.graph[call.agent]
         if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
             raise missing_tool_error(call, owner)
+
+
+def _check_filters(agent: Agent[Any], config: RunConfig | None, server_managed: bool) -> None:
+    """Refuse a handoff input filter where the server keeps the conversation: what the next
+    agent sees there is the server's, not the run's to filter."""
+    if not server_managed:
+        return
+    filtered = config is not None and config.handoff_input_filter is not None
+    for each in agent.graph().values():
+        filtered = filtered or any(
+            entry.input_filter is not None for entry in each.handoff_entries.values()
+        )
+    if filtered:
+        raise UserError(
+            "A handoff input filter cannot be used with a server-managed conversation "
+            "(previous_response_id / conversation_id): the server sends the next agent the "
+            "whole conversation. Drop the filter, or keep the conversation in the run."
+        )

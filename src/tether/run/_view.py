@@ -120,6 +120,7 @@ class RunView:
         "events",
         "generated_start",
         "guardrails",
+        "handoff_view",
         "input_start",
         "items",
         "max_turns",
@@ -173,6 +174,8 @@ class RunView:
         """Checks done: (stage, guardrail, call id or "", turn) to what the check found."""
         self.tripwire: GuardrailChecked | None = None
         """The check whose tripwire stopped the run, if one did."""
+        self.handoff_view: tuple[list[Item], int] | None = None
+        """An input filter's conversation and the ``items`` index it stands in for."""
         self.trace_parent: str | None = None
         """The ``traceparent`` a resumed run's spans continue (see ``RunStarted``)."""
         self.run_config: dict[str, Any] = {}
@@ -231,6 +234,14 @@ class RunView:
             for call in self.calls.values()
             if call.status is CallStatus.IN_DOUBT
         ]
+
+    def model_input(self) -> list[Item]:
+        """What the next model call is sent (without a server-managed conversation): the
+        conversation, or an input filter's version of it followed by what came after."""
+        if self.handoff_view is None:
+            return list(self.items)
+        filtered, upto = self.handoff_view
+        return [*filtered, *self.items[upto:]]
 
     @property
     def new_items(self) -> list[Item]:
@@ -362,6 +373,8 @@ class RunView:
 
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
+        if event.conversation is not None:
+            self.handoff_view = (list(event.conversation), len(self.items))
 
     def _session_synced(self, event: SessionSynced) -> None:
         self.session_upto = event.upto
