@@ -121,6 +121,11 @@ class _Writer:
             elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
                 self.turns[-1].outputs.append(event)
             elif isinstance(event, HandoffTaken):
+                if event.conversation is not None:
+                    raise InteropError(
+                        "A handoff input filter chose what the next agent sees; the "
+                        "TypeScript SDK's state cannot carry that. Not converted."
+                    )
                 self.turns[-1].taken.add(event.call_id)
             elif isinstance(event, RunCompleted):
                 self.completed = event
