@@ -272,3 +272,14 @@ async def test_conversations_session_chat(tmp_path: Path) -> None:
     check_bay_bridge_requests(server.responses.requests)
     assert len(stored) == 8 and len(set(stored)) == 8  # every item stored once
     assert routes[0] == "conversations.create" and routes[-1] == "conversations.delete"
+
+
+def test_the_compatibility_module_exports_what_it_lists() -> None:
+    import tether.agents
+
+    assert tether.agents.__all__ == sorted(tether.agents.__all__)
+    missing = [name for name in tether.agents.__all__ if not hasattr(tether.agents, name)]
+    assert missing == []
+    # A state from either module is the other's: the same class underneath.
+    assert issubclass(tether.agents.RunState, tether.RunState)
+    assert issubclass(tether.agents.ToolApprovalItem, tether.ToolApprovalItem)
