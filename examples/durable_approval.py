@@ -71,8 +71,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"Approved {item.tool_name} {item.arguments}")
             await save_state(store, state)
         elif args.command == "resume":
-            state = await load_state(store, args.run_id, agent)
-            result = await Runner.run(agent, state, store=store)
+            result = await Runner.resume(agent, args.run_id, store=store)
             print(f"Final output: {result.final_output}")
             stored = await store.load(args.run_id)
             print(f"Stored: {stored.status}, {stored.seq} events")

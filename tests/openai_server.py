@@ -30,7 +30,13 @@ from openai import AsyncOpenAI
 
 import tether.models
 
-__all__ = ["ChatCompletionsEndpoint", "FakeOpenAIServer", "ResponsesEndpoint", "openai_server"]
+__all__ = [
+    "ChatCompletionsEndpoint",
+    "FakeOpenAIServer",
+    "ResponsesEndpoint",
+    "hosted_item",
+    "openai_server",
+]
 
 Json = dict[str, Any]
 ToolCallSpec = tuple[str, Json | str] | tuple[str, Json | str, str]
@@ -126,10 +132,15 @@ class ResponsesEndpoint(_Endpoint):
         usage: tuple[int, int] = (10, 5),
         body: Json | None = None,
         cut_after: int | None = None,
+        hosted: Sequence[Json] = (),
     ) -> None:
-        """Queue a response saying ``text`` and/or making ``tool_calls``; or a raw ``body``."""
+        """Queue a response saying ``text`` and/or making ``tool_calls``; or a raw ``body``.
+
+        ``hosted`` items (``hosted_item(...)``) come first, as the API puts the work of its
+        own tools before the message that uses it."""
         if body is None:
-            output = [_output_message(text)] if text is not None else []
+            output = list(hosted)
+            output += [_output_message(text)] if text is not None else []
             output += [_function_call(*call) for call in tool_calls]
             body = {"status": "completed", "output": output, "usage": _responses_usage(*usage)}
         self.add_reply(Reply(body=body, cut_after=cut_after))
@@ -203,6 +214,50 @@ def _item_events(index: int, item: Json) -> Iterator[Json]:
     else:
         yield _event("response.output_item.added", output_index=index, item=item)
     yield _event("response.output_item.done", output_index=index, item=item)
+
+
+_HOSTED_ITEMS: dict[str, Json] = {
+    "web_search_call": {
+        "status": "completed",
+        "action": {"type": "search", "query": "tether agent sdk"},
+    },
+    "file_search_call": {"status": "completed", "queries": ["handbook"]},
+    "code_interpreter_call": {
+        "status": "completed",
+        "code": "print(6 * 7)",
+        "container_id": "cntr_1",
+        "outputs": [{"type": "logs", "logs": "42"}],
+    },
+    "mcp_list_tools": {
+        "server_label": "wiki",
+        "tools": [{"name": "ask_question", "input_schema": {"type": "object"}}],
+    },
+    "mcp_call": {
+        "server_label": "wiki",
+        "name": "ask_question",
+        "arguments": "{}",
+        "output": "An answer.",
+    },
+    "mcp_approval_request": {"server_label": "wiki", "name": "ask_question", "arguments": "{}"},
+}
+"""The fields the Responses API sends on the output items of its hosted tools."""
+
+_ID_PREFIXES = {
+    "web_search_call": "ws_",
+    "file_search_call": "fs_",
+    "code_interpreter_call": "ci_",
+    "mcp_list_tools": "mcpl_",
+    "mcp_call": "mcp_",
+    "mcp_approval_request": "mcpr_",
+}
+
+
+def hosted_item(type: str, **fields: Any) -> Json:
+    """An output item of a hosted tool, as the API sends it; ``fields`` override the defaults.
+
+    ``hosted_item("mcp_approval_request", id="mcpr_1", arguments='{"q": "?"}')`` is the
+    item with which a hosted MCP server asks approval for a call."""
+    return {"id": new_id(_ID_PREFIXES[type]), "type": type, **_HOSTED_ITEMS[type], **fields}
 
 
 def _output_message(text: str) -> Json:

@@ -93,6 +93,19 @@ def test_openai_session_hitl_needs_a_key(tmp_path: Path) -> None:
     assert "set OPENAI_API_KEY" in env_free.stderr
 
 
+def test_mcp_approval(tmp_path: Path) -> None:
+    out = run_example("mcp_approval.py", stdin="y\nn\n", cwd=tmp_path)
+    assert '  notes.write_note {"name": "todo", "text": "Buy milk"}' in out
+    assert "✓ Approved: write_note" in out and "✗ Rejected: delete_note" in out
+    # The server saw the reading call and the approved one, and never the rejected one.
+    assert (
+        "The server saw:\n"
+        '{"tool": "read_note", "name": "todo"}\n'
+        '{"tool": "write_note", "name": "todo", "text": "Buy milk"}\n'
+        "Final output: I wrote your to-do note."
+    ) in out
+
+
 def test_durable_approval_across_processes(tmp_path: Path) -> None:
     started = run_example("durable_approval.py", "start", cwd=tmp_path)
     assert "is waiting for a decision." in started

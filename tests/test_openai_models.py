@@ -650,3 +650,29 @@ async def test_requests_refused_while_not_allowed(
 
     assert openai_server.responses.requests == []
     assert openai_server.chat.requests == []
+
+
+# --- What the API cannot take ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_lone_surrogate_is_sent_as_the_replacement_character(
+    openai_server: FakeOpenAIServer, api: str, stream: bool
+) -> None:
+    """The API takes UTF-8 only; a half surrogate pair in the conversation (valid JSON, for
+    example from a model's earlier answer) goes as U+FFFD instead of failing the request."""
+    endpoint = openai_server.responses if api == "responses" else openai_server.chat
+    endpoint.add(text="Noted.")
+    model = responses_model(openai_server) if api == "responses" else chat_model(openai_server)
+    request = ModelRequest(input=[user_message("odd: \ud800!")])
+
+    if stream:
+        response = final_response([event async for event in model.stream_response(request)])
+    else:
+        response = await model.get_response(request)
+
+    assert message_text(response.output[0]) == "Noted."
+    sent = endpoint.requests[0]
+    text = sent["input"][0]["content"] if api == "responses" else sent["messages"][0]["content"]
+    assert text == "odd: \ufffd!"

@@ -28,6 +28,8 @@ from ._exceptions import (
     HookError,
     InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
+    MCPServerError,
+    MissingExtraError,
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
@@ -88,6 +90,7 @@ from .run import (
     run_state_of,
 )
 from .sessions import Session, SessionError, SQLiteSession
+from .shell import ShellTool
 from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
 
@@ -107,7 +110,9 @@ __all__ = [
     "HookError",
     "InputGuardrail",
     "InputGuardrailTripwireTriggered",
+    "MCPServerError",
     "MaxTurnsExceeded",
+    "MissingExtraError",
     "Model",
     "ModelBehaviorError",
     "ModelNotAllowedError",
@@ -137,6 +142,7 @@ __all__ = [
     "SchemaVersionError",
     "Session",
     "SessionError",
+    "ShellTool",
     "StateError",
     "StateFormatError",
     "StateSignatureError",

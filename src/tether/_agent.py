@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,9 +15,10 @@ from ._exceptions import AgentDefinitionError
 from ._output import OutputType
 from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff, handoff_tool_name
+from .hosted import HostedTool
 from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
-from .tools import FunctionTool
+from .tools import FunctionTool, NeedsApproval
 
 __all__ = ["Agent", "Instructions", "ToolUseBehavior", "handoff_tool_name"]
 
@@ -49,8 +51,8 @@ class Agent(Generic[TContext]):
     """A ``Model``, or a model name resolved by the run's provider."""
     model_settings: ModelSettings = field(default_factory=ModelSettings)
     """Sampling settings for this agent's model calls."""
-    tools: list[FunctionTool] = field(default_factory=list)
-    """Tools the model may call."""
+    tools: list[FunctionTool | HostedTool] = field(default_factory=list)
+    """Tools the model may call: function tools (MCP, shell...) and hosted tools."""
     handoffs: list[Agent[Any] | Handoff] = field(default_factory=list)
     """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``), or
     ``handoff(agent, ...)`` entries with options."""
@@ -88,6 +90,34 @@ class Agent(Generic[TContext]):
                 "give each tool a distinct name (function_tool(name=...))."
             )
 
+    def as_tool(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        needs_approval: NeedsApproval = False,
+        max_turns: int | None = None,
+    ) -> FunctionTool:
+        """This agent as a tool another agent calls with ``{"input": "..."}``.
+
+        Each call runs this agent as a nested run (up to ``max_turns`` turns, 10
+        by default) whose final output is the tool's output. The nested run is
+        journaled inside the calling run; a decision it needs pauses the calling
+        run, with interruptions whose ``parent`` is the call of this tool.
+        ``needs_approval`` gates calling the agent at all, as for any tool.
+        """
+        from .run._agent_tools import agent_tool  # the run layer builds on this one
+
+        if max_turns is not None and max_turns < 1:
+            raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
+        return agent_tool(
+            self,
+            name or re.sub(r"[^a-zA-Z0-9]+", "_", self.name).strip("_").lower(),
+            description or self.handoff_description or f"Ask the {self.name} agent.",
+            needs_approval,
+            max_turns,
+        )
+
     def clone(self, **changes: Any) -> Agent[TContext]:
         """A copy of this agent with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -106,7 +136,7 @@ class Agent(Generic[TContext]):
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:
         """Function tool name to tool."""
-        return {tool.name: tool for tool in self.tools}
+        return {tool.name: tool for tool in self.tools if isinstance(tool, FunctionTool)}
 
     @cached_property
     def tool_specs(self) -> list[ToolSpec]:

@@ -4,6 +4,7 @@
     ├── UserError                    the code using tether did something wrong
     │   ├── AgentDefinitionError     an agent, tool or handoff is declared wrongly
     │   ├── ModelNotAllowedError     a real model call while requests are switched off
+    │   ├── MissingExtraError        a feature needs an optional extra that is not installed
     │   └── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
@@ -19,6 +20,7 @@
     │       ├── OutputGuardrailTripwireTriggered      on the final output, before it is recorded
     │       ├── ToolInputGuardrailTripwireTriggered   on a call's arguments, before approval
     │       └── ToolOutputGuardrailTripwireTriggered  on a call's output
+    │   └── MCPServerError           an MCP server cannot be reached, or its connection broke
     ├── SessionError                 a session store failed (tether.sessions; nothing was lost)
     │   └── MissingDependencyError   the backend's driver is not installed
     ├── StoreError                   a run store failed or refused a write (tether.store)
@@ -51,7 +53,9 @@ __all__ = [
     "GuardrailTripwireTriggered",
     "HookError",
     "InputGuardrailTripwireTriggered",
+    "MCPServerError",
     "MaxTurnsExceeded",
+    "MissingExtraError",
     "ModelBehaviorError",
     "ModelNotAllowedError",
     "ModelProviderError",
@@ -97,6 +101,13 @@ class AgentDefinitionError(UserError):
 
 class ModelNotAllowedError(UserError):
     """A real model request was made while ``tether.models.ALLOW_MODEL_REQUESTS`` is off."""
+
+
+class MissingExtraError(UserError, ImportError):
+    """A feature needs a package of an optional extra (``pip install 'tether[extra]'``).
+
+    Also an ``ImportError``, so code that guards optional imports the usual way keeps working.
+    """
 
 
 class ReadOnlyItemError(UserError, TypeError):
@@ -157,6 +168,15 @@ class ToolCallInDoubtError(RunError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.tool_name, self.call_id))
+
+
+class MCPServerError(RunError):
+    """An MCP server could not be started or reached, or its connection broke.
+
+    A call whose connection broke while it ran is left in doubt (it may have
+    reached the server) unless its tool is idempotent or read-only; a call the
+    server answered with an error is not this: the model reads that error.
+    """
 
 
 class ToolError(RunError):

@@ -41,6 +41,7 @@ __all__ = [
     "ToolErrorFormatter",
     "default_tool_error_formatter",
     "function_tool",
+    "schema_tool",
 ]
 
 NeedsApproval: TypeAlias = (
@@ -147,7 +148,10 @@ class FunctionTool:
             raise ToolArgumentsError(
                 f"the arguments do not match the schema ({problems})"
             ) from None
-        return {name: getattr(validated, name) for name in type(validated).model_fields}
+        args = {name: getattr(validated, name) for name in type(validated).model_fields}
+        if validated.model_extra:  # a permissive schema (``schema_tool``) keeps every field
+            args.update(validated.model_extra)
+        return args
 
     def start(self, ctx: RunContext[Any], arguments: str) -> str | Awaitable[str]:
         """Run the tool on the model's JSON arguments: a sync function's output at once, an
@@ -305,6 +309,50 @@ def function_tool(
         )
 
     return build if fn is None else build(fn)
+
+
+def schema_tool(
+    name: str,
+    description: str,
+    params_json_schema: dict[str, Any],
+    function: Callable[[RunContext[Any], dict[str, Any]], Any],
+    *,
+    needs_approval: NeedsApproval = False,
+    strict: bool = False,
+    idempotent: bool = False,
+    error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+) -> FunctionTool:
+    """A tool from a JSON schema and a function ``(ctx, args)`` of the arguments as a dict.
+
+    For tools whose schema comes from elsewhere (an MCP server, a shell): the
+    arguments must be a JSON object and are passed on whole; checking them
+    against the schema is left to ``function`` (an MCP server checks its own).
+    """
+    if not callable(function):
+        raise AgentDefinitionError(f"schema_tool {name!r} needs a function, got {function!r}.")
+    if not (isinstance(needs_approval, bool) or callable(needs_approval)):
+        raise AgentDefinitionError(
+            f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
+            f"got {needs_approval!r}."
+        )
+
+    # ``ctx`` is positional-only so that an argument named "ctx" still reaches ``function``.
+    def call(ctx: RunContext[Any], /, **args: Any) -> Any:
+        return function(ctx, args)
+
+    call.__wrapped__ = function  # type: ignore[attr-defined]  # who looks finds the real function
+    return FunctionTool(
+        name=name,
+        description=description,
+        params_json_schema=params_json_schema,
+        function=call,
+        args_model=create_model(f"{name}_args", __config__=ConfigDict(extra="allow")),
+        takes_context=True,
+        needs_approval=needs_approval,
+        strict=strict,
+        idempotent=idempotent,
+        error_formatter=error_formatter,
+    )
 
 
 def _is_async(f: Callable[..., Any]) -> bool:

@@ -13,6 +13,7 @@ from tether import (
     RunBusyError,
     RunConflictError,
     Runner,
+    RunNotFoundError,
     ToolCallInDoubtError,
     ToolError,
     UserError,
@@ -231,3 +232,23 @@ def test_import_tether_does_not_import_the_postgres_driver() -> None:
     code = "import sys, tether, tether.store; print('psycopg' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+async def test_runner_resume_takes_a_run_id(backend: Backend, store: RunStore) -> None:
+    first = ScriptedModel([tool_call("book_table", {"seats": 3}, "c1")])
+    result = await Runner.run(booking_agent(first), "Book for three", store=store)
+    state = await load_state(store, result.run_id, booking_agent(first))
+    state.approve(state.interruptions[0], by="ana")
+    await save_state(store, state)
+
+    other = backend.open(signing_key="k")
+    try:
+        model = ScriptedModel([message("Booked.")])
+        resumed = await Runner.resume(booking_agent(model), result.run_id, store=other)
+        assert resumed.final_output == "Booked."
+        assert model.requests[0].input[-1]["output"] == "Booked for 3"
+        assert (await other.load(result.run_id)).status == "completed"
+        with pytest.raises(RunNotFoundError, match="run_nope"):
+            await Runner.resume(booking_agent(model), "run_nope", store=other)
+    finally:
+        await other.close()

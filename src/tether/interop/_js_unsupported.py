@@ -32,12 +32,12 @@ def refuse_unsupported(data: dict[str, Any]) -> None:
                 tool = provider.get("name", raw.get("name"))
                 raise InteropError(
                     f"generatedItems[{index}]: an approval request of the hosted MCP server "
-                    f"{provider.get('server_label')!r} (tool {tool!r}); tether has no hosted MCP "
-                    "tools."
+                    f"{provider.get('server_label')!r} (tool {tool!r}); this reader does not "
+                    "convert hosted tool items."
                 )
             raise InteropError(
                 f"generatedItems[{index}]: a call of the hosted tool {raw.get('name')!r}; "
-                "tether has no hosted tools."
+                "this reader does not convert hosted tool items."
             )
 
     context = data["context"]
@@ -46,8 +46,8 @@ def refuse_unsupported(data: dict[str, Any]) -> None:
         (
             "pendingAgentToolRuns",
             data.get("pendingAgentToolRuns"),
-            "a nested agent-as-tool run (agent.asTool) is paused inside this run; tether has no "
-            "agents as tools",
+            "a nested agent-as-tool run (agent.asTool) is paused inside this run; this reader "
+            "does not convert nested runs (see docs/interop.md)",
         ),
         ("context.toolInput", context.get("toolInput"), "the run is a nested agent-as-tool run"),
         ("sandbox", data.get("sandbox"), "sandbox agents are not supported"),

@@ -21,6 +21,7 @@ from ..run import (
     GuardrailChecked,
     HandoffTaken,
     ModelResponded,
+    NestedRunRecorded,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -139,6 +140,11 @@ class _Writer:
                         f"A guardrail ({event.guardrail!r}) stopped the run; such runs are not "
                         "converted."
                     )
+            elif isinstance(event, NestedRunRecorded):
+                raise InteropError(
+                    f"Call {event.call_id!r} runs agent {event.agent!r} as a tool; nested runs "
+                    "are not carried to the TypeScript SDK (see docs/interop.md)."
+                )
             else:
                 assert isinstance(
                     event, RunResumed

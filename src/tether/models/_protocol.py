@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._context import Usage
+from .._exceptions import UserError
 from ..items import Item
 
 __all__ = [
@@ -55,6 +56,19 @@ class ToolSpec:
     parameters: dict[str, Any]
     """JSON schema of the arguments object."""
     strict: bool = True
+    hosted: dict[str, Any] | None = None
+    """For a tool the API runs itself (``tether.hosted``): the API's tool object, sent as it
+    is; ``None`` for a function tool."""
+
+
+def refuse_hosted_tools(tools: list[ToolSpec], model: str) -> None:
+    """Raise ``UserError`` if ``tools`` holds a hosted tool, which only the Responses API runs."""
+    hosted = [tool.name for tool in tools if tool.hosted is not None]
+    if hosted:
+        raise UserError(
+            f"{model} cannot offer hosted tools ({', '.join(hosted)}): only the OpenAI "
+            "Responses API runs them. Use OpenAIResponsesModel, or remove these tools."
+        )
 
 
 @dataclass(frozen=True, slots=True)

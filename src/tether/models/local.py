@@ -46,6 +46,7 @@ from ._protocol import (
     OutputSchema,
     ResponseDone,
     ToolSpec,
+    refuse_hosted_tools,
 )
 
 __all__ = ["LocalModel"]
@@ -319,6 +320,7 @@ def _plan(
             "as input instead of previous_response_id or conversation_id."
         )
     settings = request.settings
+    refuse_hosted_tools(request.tools, "LocalModel")
     tools = _offered_tools(request.tools, settings)
     mode: Mode = "tools" if tools else "json" if request.output_schema is not None else "text"
     body: dict[str, Any] = {

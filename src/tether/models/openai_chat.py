@@ -27,6 +27,7 @@ from openai.types.chat.chat_completion_content_part_image_param import ImageURL
 
 from .._context import Usage
 from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
+from .._json_text import replace_surrogates
 from ..items import Item, function_call, message_text
 from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
@@ -36,6 +37,7 @@ from ._protocol import (
     ResponseDone,
     TextDelta,
     ToolCallDelta,
+    refuse_hosted_tools,
 )
 from ._provider import check_model_requests_allowed
 
@@ -62,7 +64,10 @@ class OpenAIChatCompletionsModel(OpenAIClientModel):
         check_model_requests_allowed(self.model)
         params = self._params(request)
         with openai_errors("Chat Completions", self.model):
-            completion = await self.client.chat.completions.create(**params)
+            try:
+                completion = await self.client.chat.completions.create(**params)
+            except UnicodeEncodeError:  # a lone surrogate: not sendable as UTF-8
+                completion = await self.client.chat.completions.create(**replace_surrogates(params))
         return _model_response(completion)
 
     async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
@@ -73,7 +78,11 @@ class OpenAIChatCompletionsModel(OpenAIClientModel):
         # Usage comes in one last chunk, and only when asked for.
         params["stream_options"] = {"include_usage": True}
         with openai_errors("Chat Completions", self.model):
-            stream = await self.client.chat.completions.create(**params, stream=True)
+            try:
+                stream = await self.client.chat.completions.create(**params, stream=True)
+            except UnicodeEncodeError:  # a lone surrogate: not sendable as UTF-8
+                params = replace_surrogates(params)
+                stream = await self.client.chat.completions.create(**params, stream=True)
             async with stream:
                 async for chunk in stream:
                     for event in collected.add(chunk):
@@ -97,6 +106,7 @@ class OpenAIChatCompletionsModel(OpenAIClientModel):
             "model": self.model,
             "messages": _chat_messages(request.instructions, request.input),
         }
+        refuse_hosted_tools(request.tools, type(self).__name__)
         if request.tools:
             params["tools"] = [
                 ChatCompletionFunctionToolParam(

@@ -23,11 +23,13 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
     ResponseUsage,
     ToolChoiceOptions,
+    ToolParam,
     response_create_params,
 )
 
 from .._context import Usage
 from .._exceptions import ModelBehaviorError, ModelProviderError
+from .._json_text import replace_surrogates
 from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
     ModelRequest,
@@ -62,7 +64,11 @@ class OpenAIResponsesModel(OpenAIClientModel):
         """Send ``request`` and return the whole response."""
         check_model_requests_allowed(self.model)
         with openai_errors("Responses", self.model):
-            response = await self.client.responses.create(**self._params(request))
+            params = self._params(request)
+            try:
+                response = await self.client.responses.create(**params)
+            except UnicodeEncodeError:  # a lone surrogate: not sendable as UTF-8
+                response = await self.client.responses.create(**replace_surrogates(params))
         return _model_response(response)
 
     async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
@@ -73,7 +79,12 @@ class OpenAIResponsesModel(OpenAIClientModel):
         calls: dict[int, tuple[str, str]] = {}
         final: Response | None = None
         with openai_errors("Responses", self.model):
-            stream = await self.client.responses.create(**self._params(request), stream=True)
+            params = self._params(request)
+            try:
+                stream = await self.client.responses.create(**params, stream=True)
+            except UnicodeEncodeError:  # a lone surrogate: not sendable as UTF-8
+                params = replace_surrogates(params)
+                stream = await self.client.responses.create(**params, stream=True)
             async with stream:
                 async for event in stream:
                     if isinstance(event, ResponseOutputItemAddedEvent):
@@ -114,7 +125,9 @@ class OpenAIResponsesModel(OpenAIClientModel):
             params["instructions"] = request.instructions
         if request.tools:
             params["tools"] = [
-                FunctionToolParam(
+                cast(ToolParam, tool.hosted)
+                if tool.hosted is not None
+                else FunctionToolParam(
                     type="function",
                     name=tool.name,
                     description=tool.description,

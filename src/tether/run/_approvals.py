@@ -34,6 +34,11 @@ class ToolApprovalItem:
     """The arguments exactly as the model wrote them (a JSON string)."""
     fingerprint: str
     """Binds a decision to this exact call: tool, call id and canonical arguments."""
+    server_name: str | None = None
+    """For a tool of an MCP server (``tether.mcp``), the server's name."""
+    parent: ToolApprovalItem | None = None
+    """For a call inside an agent used as a tool (``Agent.as_tool``): the outer call that runs
+    that agent (its ``agent_name`` is the outer agent). Decide on the item as it is."""
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:

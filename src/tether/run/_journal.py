@@ -49,6 +49,7 @@ __all__ = [
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",
+    "NestedRunRecorded",
     "events_adapter",
 ]
 
@@ -193,6 +194,29 @@ class ToolTimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class NestedRunRecorded:
+    """Events of the nested run of an agent used as a tool (``Agent.as_tool``), call ``call_id``.
+
+    The nested run's journal is the concatenation of these events, in order, for
+    that call. ``paused`` says the nested run stopped for a human decision: the
+    call waits (no output yet) and the outer run is interrupted with the nested
+    run's interruptions. A decision on one of them is recorded here too, as the
+    nested ``approval_decided`` event.
+    """
+
+    call_id: str
+    agent: str
+    """The nested run's agent (the agent used as the tool)."""
+    events: list[dict[str, Any]]
+    """The nested run's new events, as saved JSON (``kind`` tells which)."""
+    paused: bool = True
+    kind: Literal["nested_run_recorded"] = "nested_run_recorded"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", freeze(self.events))
+
+
+@dataclass(frozen=True, slots=True)
 class ToolRejected:
     """A call was rejected and never ran; ``output`` is the rejection the model reads."""
 
@@ -296,6 +320,7 @@ Event = Annotated[
     | SessionSynced
     | RunCompleted
     | ToolTimedOut
+    | NestedRunRecorded
     | DoubtResolved
     | GuardrailChecked,
     Field(discriminator="kind"),
@@ -317,6 +342,7 @@ EVENT_KINDS = frozenset(
         SessionSynced,
         RunCompleted,
         ToolTimedOut,
+        NestedRunRecorded,
         DoubtResolved,
         GuardrailChecked,
     )

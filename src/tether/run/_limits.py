@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .._json_text import escape_surrogates
+
 __all__ = [
     "MAX_ARGUMENT_DEPTH",
     "MAX_STATE_DEPTH",
@@ -36,17 +38,9 @@ MAX_ARGUMENT_DEPTH = 100
 arguments are fingerprinted as the exact text the model wrote (any change still shows), and
 the tool's argument parser reports them to the model as unreadable."""
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 _CONTAINERS = (dict, list, tuple)
-
-
-def escape_surrogates(text: str) -> str:
-    """``text`` with every surrogate code point written as a lowercase JSON escape."""
-    if text.isascii() or not _SURROGATE.search(text):  # isascii: O(1) in CPython
-        return text
-    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def text_depth_exceeds(text: str, limit: int) -> bool:

@@ -40,6 +40,7 @@ from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
+from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
 from ._config import RunConfig, journaled_settings
 from ._journal import (
@@ -374,6 +375,9 @@ async def _execute_tools(run: Run) -> bool:
     for call in list(view.calls.values()):
         if call.status is CallStatus.DONE:
             continue
+        if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
+            _answer_hosted(run, call)
+            continue
         owner = run.graph[call.agent]
         if call.name in owner.handoff_tools:
             if call.status is CallStatus.NEW:
@@ -412,7 +416,7 @@ async def _execute_tools(run: Run) -> bool:
             continue
         if status is CallStatus.REJECTED:
             plan.append((call, None))
-        elif status is not CallStatus.PENDING:
+        elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
             plan.append((call, tool))
     if doubts:
         # Nothing more of this turn runs until a person settles the doubt: the model's
@@ -421,6 +425,20 @@ async def _execute_tools(run: Run) -> bool:
     await _carry_out(run, plan)
     await _take_handoffs(run, handoffs)
     return True
+
+
+def _answer_hosted(run: Run, call: Call) -> None:
+    """Ask for a decision on a hosted MCP call, and record it once taken: the fold sends it
+    back to the API as an ``mcp_approval_response`` item on the next model call."""
+    if call.status is CallStatus.NEW:
+        run.append(
+            ApprovalRequested(call.call_id, call.agent, call.name, call.arguments, call.fingerprint)
+        )
+    _apply_always(run, call)
+    if call.status is CallStatus.APPROVED:
+        run.append(ToolCompleted(call.call_id, "approved"))
+    elif call.status is CallStatus.REJECTED:
+        run.append(ToolRejected(call.call_id, _rejection(run, call)))
 
 
 def _apply_always(run: Run, call: Call) -> None:
@@ -483,6 +501,14 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             continue
         result = outputs[call.call_id]
         span = spans.pop(call.call_id)
+        if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
+            if result.events:
+                run.append(recorded(call, result))
+            if result.output is not None:
+                run.append(ToolCompleted(call.call_id, result.output))
+                finished.append((call, tool, result.output))
+            run.tracer.tool_end(span, result.output)
+            continue
         if isinstance(result, str):
             if tool.tool_output_guardrails:
                 try:
@@ -501,6 +527,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
             run.append(ToolTimedOut(call.call_id, result.seconds, message))
             if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
                 failure = failure or ToolTimeoutError(call.name, call.call_id, result.seconds)
+        elif isinstance(result, RunError):  # tether's own (an MCP server gone): as it is
+            failure = failure or result  # the call stays in doubt all the same
         elif isinstance(result, BaseException):
             # The call stays in doubt: it may have had part of its effects.
             error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
@@ -538,7 +566,7 @@ async def _run_calls(
     waiting: dict[int, asyncio.Task[str | _TimedOut]] = {}
     for index, (call, tool) in enumerate(to_run):
         try:
-            output = tool.start(run.ctx, call.arguments)
+            output = start_call(run, call, tool)
         except Exception as exc:  # the tool raised and asked for no formatting
             results.append(exc)
             continue

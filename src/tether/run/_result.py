@@ -11,6 +11,7 @@ from ..models import ModelResponse
 from ._approvals import ToolApprovalItem
 from ._journal import RunCompleted
 from ._loop import Run
+from ._origins import with_origins
 from ._state import RunState
 
 __all__ = ["RunResult"]
@@ -48,7 +49,7 @@ class RunResult:
     @property
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a human decision; empty once the run has a final output."""
-        return self._run.view.pending
+        return with_origins(self._run.view.pending, self._run.graph)
 
     @property
     def new_items(self) -> list[Item]:

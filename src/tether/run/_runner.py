@@ -180,6 +180,25 @@ class Runner:
         return result
 
     @classmethod
+    async def resume(
+        cls,
+        agent: Agent[Any],
+        run_id: str,
+        *,
+        store: RunStore,
+        context: Any = None,
+        **options: Any,
+    ) -> RunResult:
+        """Resume the stored run ``run_id`` of ``agent``'s graph: ``Runner.run`` on the state
+        ``tether.store.load_state`` loads, with the same store (the other options as ``run``).
+
+        A run that another process is advancing raises ``RunBusyError`` at once."""
+        from ..store import load_state  # the store builds on the runner, not the other way
+
+        state = await load_state(store, run_id, agent, context=context)
+        return await cls.run(agent, state, store=store, **options)
+
+    @classmethod
     def run_sync(
         cls,
         agent: Agent[Any],
@@ -311,7 +330,7 @@ def _check_tools(run: Run) -> None:
     no longer has (for example an agent given without it on resume): the loop could not
     carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
     for call in run.view.calls.values():
-        if call.status in (CallStatus.NEW, CallStatus.DONE):
+        if call.status in (CallStatus.NEW, CallStatus.DONE) or call.hosted:
             continue
         owner = run.graph[call.agent]
         if call.name not in owner.function_tools and call.name not in owner.handoff_tools:

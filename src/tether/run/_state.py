@@ -20,6 +20,7 @@ from .._exceptions import (
     UnknownToolError,
     UserError,
 )
+from ._agent_tools import nested_decision
 from ._approvals import ToolApprovalItem, sealed
 from ._document import (
     dump_document,
@@ -38,6 +39,7 @@ from ._journal import (
     RunStarted,
 )
 from ._limits import MAX_STATE_DEPTH, escape_surrogates
+from ._origins import with_origins
 from ._record import Journal
 from ._view import CallStatus, RunView
 
@@ -93,7 +95,7 @@ class RunState:
     @property
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a decision, in the order the model made them."""
-        return self._view.pending
+        return with_origins(self._view.pending, self._graph)
 
     @property
     def run_id(self) -> str:
@@ -172,6 +174,14 @@ class RunState:
         by: str | None,
     ) -> None:
         _check_decision_arguments(item, always=always, message=message, by=by)
+        if isinstance(item, ToolApprovalItem) and item.parent is not None:
+            # A call inside an agent used as a tool: decided in its nested run's journal.
+            def decide(journal: Journal, inner: ToolApprovalItem) -> None:
+                nested = RunState._of_run(self._agent, journal, None)
+                nested._decide(inner, approved=approved, always=always, message=message, by=by)
+
+            self._journal.append(nested_decision(self._view, item, decide))
+            return
         call_id = item if isinstance(item, str) else item.call_id
         call = self._view.calls.get(call_id)
         if call is None or self._view.completed is not None:
@@ -350,7 +360,7 @@ class RunState:
             owner = graph[call.agent]
             unresolved = call.status is not CallStatus.DONE
             known = call.name in owner.function_tools or call.name in owner.handoff_tools
-            if unresolved and not known:
+            if unresolved and not (known or call.hosted):
                 raise UnknownToolError(
                     f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
                     f"{owner.name!r} does not have. Give the agent that tool before resuming."

@@ -58,7 +58,13 @@ class Done:
 Step = CallModel | ExecuteTools | Interrupt | Finish | Done
 
 _ACTIONABLE = frozenset(
-    {CallStatus.NEW, CallStatus.APPROVED, CallStatus.REJECTED, CallStatus.IN_DOUBT}
+    {
+        CallStatus.NEW,
+        CallStatus.APPROVED,
+        CallStatus.REJECTED,
+        CallStatus.IN_DOUBT,
+        CallStatus.RESUMABLE,
+    }
 )
 
 

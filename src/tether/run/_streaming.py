@@ -24,11 +24,13 @@ from ._journal import (
     Event,
     HandoffTaken,
     ModelResponded,
+    NestedRunRecorded,
     ToolCompleted,
     ToolRejected,
     ToolTimedOut,
 )
 from ._loop import Run, StopMode, drive
+from ._origins import with_origins
 from ._result import RunResult
 
 __all__ = [
@@ -81,6 +83,19 @@ class AgentUpdatedEvent:
 StreamEvent = RawResponseEvent | RunItemEvent | AgentUpdatedEvent
 
 _END = object()
+
+_HOSTED_CALLS = frozenset(
+    {
+        "web_search_call",
+        "file_search_call",
+        "code_interpreter_call",
+        "mcp_call",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "image_generation_call",
+    }
+)
+"""Output items of tools the API runs itself."""
 
 
 class RunResultStreaming(RunResult):
@@ -187,14 +202,23 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
         handoffs = run.graph[event.agent].handoff_tools
         return [_item_event(item, event.agent, handoffs) for item in event.output]
     if isinstance(event, ApprovalRequested):
-        approval = ToolApprovalItem(
-            event.agent, event.tool, event.call_id, event.arguments, event.fingerprint
+        [approval] = with_origins(
+            [
+                ToolApprovalItem(
+                    event.agent, event.tool, event.call_id, event.arguments, event.fingerprint
+                )
+            ],
+            run.graph,
         )
         return [RunItemEvent("approval_requested", approval, event.agent)]
     if isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
         call = run.view.calls[event.call_id]
-        output = {"type": "function_call_output", "call_id": event.call_id, "output": event.output}
-        return [RunItemEvent("tool_output", output, call.agent)]
+        # The item the fold just added: a function_call_output, or a hosted approval response.
+        return [RunItemEvent("tool_output", run.view.items[-1], call.agent)]
+    if isinstance(event, NestedRunRecorded) and event.paused:
+        # What the nested run of an agent tool waits for, as the outer run will list it.
+        waiting = [item for item in run.view.pending if _outermost(item).call_id == event.call_id]
+        return [RunItemEvent("approval_requested", item, item.agent_name) for item in waiting]
     if isinstance(event, HandoffTaken):
         item = {
             "call_id": event.call_id,
@@ -208,7 +232,15 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
     return []
 
 
+def _outermost(item: ToolApprovalItem) -> ToolApprovalItem:
+    while item.parent is not None:
+        item = item.parent
+    return item
+
+
 def _item_event(item: Item, agent: str, handoffs: dict[str, Agent[Any]]) -> RunItemEvent:
+    if item.get("type") in _HOSTED_CALLS:
+        return RunItemEvent("tool_called", item, agent)
     if item.get("type") == "function_call":
         name: RunItemName = "handoff_requested" if item.get("name") in handoffs else "tool_called"
         return RunItemEvent(name, item, agent)

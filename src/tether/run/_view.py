@@ -15,8 +15,11 @@ from __future__ import annotations
 import copy as _copy
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from typing import Any
+
+from pydantic import ValidationError
 
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
@@ -30,6 +33,7 @@ from ._journal import (
     GuardrailChecked,
     HandoffTaken,
     ModelResponded,
+    NestedRunRecorded,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -38,9 +42,25 @@ from ._journal import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    events_adapter,
 )
 
-__all__ = ["Call", "CallStatus", "RunView"]
+__all__ = ["HOSTED_APPROVAL_REQUEST", "Call", "CallStatus", "RunView", "hosted_approval_response"]
+
+HOSTED_APPROVAL_REQUEST = "mcp_approval_request"
+"""The item a Responses API hosted MCP server sends to ask approval for a call."""
+
+
+def hosted_approval_response(request_id: str, approved: bool, reason: str) -> Item:
+    """The input item that answers a hosted MCP approval request."""
+    item: Item = {
+        "type": "mcp_approval_response",
+        "approval_request_id": request_id,
+        "approve": approved,
+    }
+    if not approved and reason:
+        item["reason"] = reason
+    return item
 
 
 class CallStatus(enum.Enum):
@@ -56,6 +76,10 @@ class CallStatus(enum.Enum):
     """Started, completion never recorded."""
     DONE = "done"
     """Its output is in the conversation."""
+    SUSPENDED = "suspended"
+    """An agent used as a tool whose nested run waits for human decisions."""
+    RESUMABLE = "resumable"
+    """An agent used as a tool whose nested run has every decision it waited for."""
 
 
 @dataclass(slots=True)
@@ -70,10 +94,23 @@ class Call:
     started: bool = False
     done: bool = False
     output: str | None = None
+    nested_agent: str | None = None
+    """For an agent used as a tool: the nested run's agent, once it has events."""
+    nested_events: list[Event] = field(default_factory=list)
+    """The nested run's journal (replaced, never changed in place: views share calls' lists)."""
+    nested_view: RunView | None = None
+    suspended: bool = False
+    """The nested run paused, and the call has not been started again since."""
 
     @property
     def call_id(self) -> str:
-        return str(self.item["call_id"])
+        return str(self.item["id"] if self.hosted else self.item["call_id"])
+
+    @property
+    def hosted(self) -> bool:
+        """An approval the API asked for a hosted MCP call (``tether.hosted``); nothing runs
+        here, and the decision goes back as an ``mcp_approval_response`` item."""
+        return self.item.get("type") == HOSTED_APPROVAL_REQUEST
 
     @property
     def name(self) -> str:
@@ -94,6 +131,10 @@ class Call:
     def status(self) -> CallStatus:
         if self.done:
             return CallStatus.DONE
+        if self.suspended:
+            assert self.nested_view is not None
+            waiting = self.nested_view.completed is None and self.nested_view.pending
+            return CallStatus.SUSPENDED if waiting else CallStatus.RESUMABLE
         if self.started:
             return CallStatus.IN_DOUBT
         if self.decision is not None:
@@ -101,8 +142,9 @@ class Call:
         return CallStatus.PENDING if self.requested is not None else CallStatus.NEW
 
     def approval_item(self) -> ToolApprovalItem:
+        server = str(self.item.get("server_label", "")) or None if self.hosted else None
         return ToolApprovalItem(
-            self.agent, self.name, self.call_id, self.arguments, self.fingerprint
+            self.agent, self.name, self.call_id, self.arguments, self.fingerprint, server
         )
 
 
@@ -219,12 +261,18 @@ class RunView:
 
     @property
     def pending(self) -> list[ToolApprovalItem]:
-        """Calls waiting for a human decision, in call order."""
-        return [
-            call.approval_item()
-            for call in self.calls.values()
-            if call.status is CallStatus.PENDING
-        ]
+        """Calls waiting for a human decision, in call order; a nested run's (of an agent used
+        as a tool) in its place, each with ``parent`` naming the call that runs it."""
+        pending = []
+        for call in self.calls.values():
+            status = call.status
+            if status is CallStatus.PENDING:
+                pending.append(call.approval_item())
+            elif status is CallStatus.SUSPENDED:
+                assert call.nested_view is not None
+                outer = call.approval_item()
+                pending.extend(_under(item, outer) for item in call.nested_view.pending)
+        return pending
 
     @property
     def in_doubt(self) -> list[ToolApprovalItem]:
@@ -278,12 +326,24 @@ class RunView:
         self.responses.append(event)
         self.calls = {}
         for item in event.output:
-            if item.get("type") != "function_call":
+            kind = item.get("type")
+            if kind == "function_call":
+                problem = function_call_problem(item)
+                if problem is not None:
+                    raise StateFormatError(f"journal[{self.events}]: a function call {problem}.")
+                call_id: str = item["call_id"]
+            elif kind == HOSTED_APPROVAL_REQUEST:
+                request_id = item.get("id")
+                if not (
+                    request_id and isinstance(request_id, str) and isinstance(item.get("name"), str)
+                ):
+                    raise StateFormatError(
+                        f"journal[{self.events}]: an mcp_approval_request without an id "
+                        "and a tool name."
+                    )
+                call_id = request_id
+            else:
                 continue
-            problem = function_call_problem(item)
-            if problem is not None:
-                raise StateFormatError(f"journal[{self.events}]: a function call {problem}.")
-            call_id: str = item["call_id"]
             if call_id in self.calls:
                 raise StateFormatError(
                     f"journal[{self.events}]: the response has two calls with id {call_id!r}."
@@ -328,7 +388,9 @@ class RunView:
             self.always[call.name] = event
 
     def _tool_started(self, event: ToolStarted) -> None:
-        self._call(event.call_id, event.kind).started = True
+        call = self._call(event.call_id, event.kind)
+        call.started = True
+        call.suspended = False  # a nested run that goes on is in doubt until it records again
 
     def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
         call = self._call(event.call_id, event.kind)
@@ -338,7 +400,33 @@ class RunView:
             )
         call.done = True
         call.output = event.output
-        self.items.append(function_call_output(event.call_id, event.output))
+        if call.hosted:
+            approved = isinstance(event, ToolCompleted)
+            self.items.append(hosted_approval_response(event.call_id, approved, event.output))
+        else:
+            self.items.append(function_call_output(event.call_id, event.output))
+
+    def _nested_run_recorded(self, event: NestedRunRecorded) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.done or (call.nested_agent not in (None, event.agent)):
+            raise StateFormatError(
+                f"journal[{self.events}]: nested run events for call {event.call_id!r}, "
+                "which is done or runs another agent."
+            )
+        try:
+            new = events_adapter().validate_python(list(event.events))
+        except ValidationError as exc:
+            raise StateFormatError(
+                f"journal[{self.events}]: the nested run of call {event.call_id!r} has an "
+                f"event that cannot be read: {exc.errors()[0]['msg']}."
+            ) from None
+        nested = RunView() if call.nested_view is None else call.nested_view.copy()
+        for inner in new:
+            nested.apply(inner)  # the nested journal passes the same gate as the outer one
+        call.nested_agent = event.agent
+        call.nested_events = [*call.nested_events, *new]
+        call.nested_view = nested
+        call.suspended = event.paused
 
     def _guardrail_checked(self, event: GuardrailChecked) -> None:
         if event.stage in ("tool_input", "tool_output"):
@@ -392,6 +480,12 @@ class RunView:
         return call
 
 
+def _under(item: ToolApprovalItem, outer: ToolApprovalItem) -> ToolApprovalItem:
+    """``item`` with ``outer`` as the outermost of its parents."""
+    parent = outer if item.parent is None else _under(item.parent, outer)
+    return _replace(item, parent=parent)
+
+
 def function_call_problem(item: Item) -> str | None:
     """What makes a function call item unusable, or ``None`` (also checks a model's output)."""
     call_id, name = item.get("call_id"), item.get("name")
@@ -431,6 +525,7 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "run_completed": RunView._run_completed,
     "tool_timed_out": RunView._tool_output,
     "guardrail_checked": RunView._guardrail_checked,
+    "nested_run_recorded": RunView._nested_run_recorded,
     "doubt_resolved": RunView._doubt_resolved,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 
 from .._exceptions import UserError
+from .._json_text import escape_surrogates
 from ..items import Item
 from ._errors import SessionError
 
@@ -24,8 +25,11 @@ def encode_items(items: Iterable[Item]) -> list[str]:
         try:
             # ensure_ascii=False keeps stored text readable and compact; NaN is
             # refused because it is not JSON and other readers would choke on it.
+            # Lone surrogates are written as escapes: no store can encode them raw.
             encoded.append(
-                json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                escape_surrogates(
+                    json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                )
             )
         except (TypeError, ValueError) as exc:
             raise UserError(

@@ -11,6 +11,7 @@ import openai
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
+from .._json_text import replace_surrogates
 from ..items import Item
 from ..models._default_client import get_default_openai_client
 from ._codec import encode_items
@@ -106,7 +107,12 @@ class OpenAIConversationsSession:
             try:
                 for start in range(0, len(batch), _MAX_ITEMS_PER_REQUEST):
                     part = batch[start : start + _MAX_ITEMS_PER_REQUEST]
-                    created = await api.create(conversation_id, items=cast(Any, part))
+                    try:
+                        created = await api.create(conversation_id, items=cast(Any, part))
+                    except UnicodeEncodeError:  # a lone surrogate: the API takes UTF-8 only
+                        created = await api.create(
+                            conversation_id, items=cast(Any, replace_surrogates(part))
+                        )
                     stored.extend(_item_id(item) for item in created.data)
             except openai.OpenAIError:
                 await self._undo(conversation_id, stored)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from .._exceptions import StoreIntegrityError
+from .._json_text import escape_surrogates
 from ..run._journal import Event, events_adapter
 
 __all__ = ["chain_mac", "decode_events", "encode_events", "verify_rows"]
@@ -18,7 +19,10 @@ __all__ = ["chain_mac", "decode_events", "encode_events", "verify_rows"]
 def encode_events(events: Sequence[Event]) -> list[str]:
     """Each event as compact JSON text, exactly as a saved run state writes it."""
     data = events_adapter().dump_python(list(events), mode="json")
-    return [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in data]
+    return [
+        escape_surrogates(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        for item in data
+    ]
 
 
 def decode_events(run_id: str, texts: Sequence[str]) -> list[Event]:
@@ -26,6 +30,12 @@ def decode_events(run_id: str, texts: Sequence[str]) -> list[Event]:
     try:
         return events_adapter().validate_json("[" + ",".join(texts) + "]")
     except ValidationError as exc:
+        # pydantic's JSON parser refuses an escaped lone surrogate, which tether writes for
+        # one it was given (see tether._json_text); the standard library's reads it back.
+        try:
+            return events_adapter().validate_python([json.loads(text) for text in texts])
+        except (ValueError, ValidationError):
+            pass
         first = exc.errors()[0]
         raise StoreIntegrityError(
             f"Run {run_id!r}: a stored event is not a valid journal event "

@@ -19,11 +19,13 @@ from ..run._journal import (
     ApprovalRequested,
     DoubtResolved,
     Event,
+    NestedRunRecorded,
     RunCompleted,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    events_adapter,
 )
 
 __all__ = ["AddFlight", "AddPending", "Change", "Complete", "DropCall", "changes", "stored_status"]
@@ -79,6 +81,18 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             out.append(DropCall(event.call_id, "in_flight"))
         elif isinstance(event, RunCompleted):
             out.append(Complete())
+        elif isinstance(event, NestedRunRecorded):
+            # An agent used as a tool: its call is not in flight while its nested run waits,
+            # and what the nested run waits for is pending in this run.
+            if event.paused:
+                out.append(DropCall(event.call_id, "in_flight"))
+            nested = events_adapter().validate_python(list(event.events))
+            out.extend(
+                change
+                for change in changes(((seq, inner) for inner in nested), appended_at)
+                if isinstance(change, AddPending)
+                or (isinstance(change, DropCall) and change.table == "pending")
+            )
     return out
 
 

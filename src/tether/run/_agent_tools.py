@@ -1,0 +1,206 @@
+"""Agents used as tools: a nested run per call, journaled inside the outer run.
+
+    research = researcher.as_tool("ask_researcher", "Ask the researcher.", needs_approval=False)
+    lead = Agent(name="Lead", tools=[research])
+
+A call of such a tool runs the inner agent as a nested run with the call's
+``input`` argument. The nested run's events go into the outer journal as
+``NestedRunRecorded`` events of that call, so one saved state holds both runs:
+
+- the nested run finishes: its events, then the call's ``ToolCompleted`` with
+  the nested final output (what the outer model reads);
+- the nested run needs a human decision: its events with ``paused``; the
+  outer run stops with the nested interruptions (each ``item.parent`` is the
+  outer call, naming the outer agent); deciding one records the nested
+  ``approval_decided`` as one more ``NestedRunRecorded``;
+- the outer run resumes: the call runs again, which resumes the nested run
+  from its journal, so no nested turn that has a response is asked again.
+
+The call is started (``ToolStarted``) before each stretch of the nested run and
+recorded after it: a crash in between leaves the call in doubt, as any tool.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
+
+from .._context import RunContext
+from .._exceptions import NotPendingError, UserError
+from ..items import to_input_items
+from ..tools import FunctionTool, NeedsApproval, schema_tool
+from ._approvals import ToolApprovalItem
+from ._journal import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
+from ._record import Journal
+from ._view import Call, CallStatus, RunView
+
+if TYPE_CHECKING:
+    from .._agent import Agent
+    from ._loop import Run
+
+__all__ = ["AgentTool", "NestedOutcome", "agent_tool", "nested_decision", "start_call"]
+
+DEFAULT_NESTED_MAX_TURNS = 10
+
+_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "What to ask the agent."}},
+    "required": ["input"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NestedOutcome:
+    """What one stretch of a nested run did: its new events, and its output if it finished."""
+
+    agent: str
+    events: list[Event]
+    output: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTool:
+    """The function behind ``Agent.as_tool``: runs the agent as a nested run."""
+
+    agent: Agent[Any]
+    max_turns: int
+
+    async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str:
+        raise UserError(
+            f"The tool of agent {self.agent.name!r} runs inside a run only (Runner.run), "
+            "where its nested run is journaled."
+        )
+
+    async def run_nested(self, outer: Run, call: Call) -> NestedOutcome:
+        from ._loop import Run, drive  # the loop imports this module
+
+        if call.nested_view is None:
+            try:
+                args = json.loads(call.arguments or "{}")
+                text = args["input"]
+                if not isinstance(text, str):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                return NestedOutcome(
+                    self.agent.name,
+                    [],
+                    f"Invalid arguments for tool {call.name!r}: it takes "
+                    '{"input": "<what to ask>"}. Please call it again.',
+                )
+            journal = Journal()
+            start: RunStarted | None = RunStarted(
+                run_id=f"run_{uuid.uuid4().hex}",
+                agent=self.agent.name,
+                input=to_input_items(text),
+                max_turns=self.max_turns,
+                rejection_message=outer.view.rejection_message,
+            )
+        else:
+            journal = Journal(call.nested_events)
+            start = None
+        nested = Run(
+            root=self.agent,
+            journal=journal,
+            ctx=RunContext(outer.ctx.context, _facts=journal.view),
+            # Not streamed, no session, no store of its own: the outer run streams, stores
+            # what its model sees and keeps the nested events in its own journal.
+            options=replace(outer.options, stream=False, session=None, durable=None),
+            graph=self.agent.graph(),
+            start=start,
+        )
+        if start is None:
+            nested.append(RunResumed())
+        await drive(nested)
+        completed = journal.view.completed
+        output = None if completed is None else _as_text(completed.output)
+        return NestedOutcome(self.agent.name, journal.events_since(len(call.nested_events)), output)
+
+
+def _as_text(output: Any) -> str:
+    return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+
+
+def agent_tool(
+    agent: Agent[Any],
+    name: str,
+    description: str,
+    needs_approval: NeedsApproval,
+    max_turns: int | None,
+) -> FunctionTool:
+    """The ``FunctionTool`` of ``Agent.as_tool``."""
+    return schema_tool(
+        name,
+        description,
+        _SCHEMA,
+        AgentTool(agent, max_turns or DEFAULT_NESTED_MAX_TURNS),
+        needs_approval=needs_approval,
+        strict=True,
+    )
+
+
+def start_call(run: Run, call: Call, tool: FunctionTool) -> str | Awaitable[str]:
+    """Start a call: an agent tool's as a nested run (its outcome is a ``NestedOutcome``),
+    any other tool's as ``tool.start`` does."""
+    function = getattr(tool.function, "__wrapped__", None)
+    if isinstance(function, AgentTool):
+        # The loop awaits it like any tool's output, then records it with ``record_nested``.
+        return cast(Awaitable[str], function.run_nested(run, call))
+    return tool.start(run.ctx, call.arguments)
+
+
+def recorded(call: Call, outcome: NestedOutcome) -> NestedRunRecorded:
+    """The outer journal's event for a stretch of the nested run of ``call``."""
+    return NestedRunRecorded(
+        call.call_id,
+        outcome.agent,
+        events_adapter().dump_python(outcome.events, mode="json"),
+        paused=outcome.output is None,
+    )
+
+
+def nested_decision(
+    view: RunView,
+    item: ToolApprovalItem,
+    decide: Callable[[Journal, ToolApprovalItem], None],
+) -> NestedRunRecorded:
+    """The event recording a decision on ``item``, an interruption of a nested run.
+
+    ``decide`` appends the decision to the nested journal it is given (as
+    ``RunState`` does for its own), with the item as the nested run lists it.
+    """
+    outermost = item
+    while outermost.parent is not None:
+        outermost = outermost.parent
+    call = view.calls.get(outermost.call_id)
+    if call is None or call.status is not CallStatus.SUSPENDED or call.nested_agent is None:
+        raise NotPendingError(
+            f"Call {item.call_id!r} of {item.tool_name!r} is not waiting for a decision in "
+            "this run: the agent tool call it belongs to is not paused. Decide only on the "
+            "items of state.interruptions."
+        )
+    if outermost.fingerprint != call.fingerprint:
+        raise NotPendingError(
+            f"The approval item for call {item.call_id!r} belongs to another call of "
+            f"{call.name!r}. Decide on the items of this state's interruptions."
+        )
+    journal = Journal(call.nested_events)
+    before = len(journal)
+    decide(journal, _inner(item))
+    return NestedRunRecorded(
+        call.call_id,
+        call.nested_agent,
+        events_adapter().dump_python(journal.events_since(before), mode="json"),
+        paused=True,
+    )
+
+
+def _inner(item: ToolApprovalItem) -> ToolApprovalItem:
+    """``item`` as the nested run lists it: without its outermost parent."""
+    assert item.parent is not None
+    if item.parent.parent is None:
+        return replace(item, parent=None)
+    return replace(item, parent=_inner(item.parent))

@@ -1,0 +1,186 @@
+"""Agents used as tools: an approval inside the nested run pauses the outer run; save, a fresh
+process, decide, resume; each model is called exactly as often as its turns need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runners import MODES
+from tether import Agent, NotPendingError, Runner, RunState
+from tether.testing import ScriptedModel, message, tool_call
+from weather_app import RUNS, get_temperature
+
+TESTS = Path(__file__).resolve().parent
+
+
+def in_fresh_process(stage: str, state_file: Path, mode: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, str(TESTS / "agent_tool_process.py"), stage, str(state_file), mode],
+        capture_output=True,
+        text=True,
+        cwd=TESTS,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("mode", ["plain", "streamed"])
+def test_inner_approval_pauses_the_outer_run_and_resumes_in_a_fresh_process(
+    tmp_path: Path, mode: str
+) -> None:
+    state_file = tmp_path / "state.json"
+    first = in_fresh_process("interrupt", state_file, mode)
+    assert first == {
+        "interruptions": [
+            ["Weather", "get_temperature", "call_in", "Lead"],
+            ["ask_weather", "call_out"],
+        ],
+        "inner_calls": 1,
+        "outer_calls": 1,
+    }
+    second = in_fresh_process("approve", state_file, mode)
+    assert second == {
+        "final_output": "The weather agent says 20°C.",
+        "tool_runs": 1,
+        "inner_calls": 1,  # only the turn that had no response yet
+        "outer_calls": 1,
+        "inner_saw": "The temperature in Oakland is 20°C",
+        "outer_saw": "It is 20°C in Oakland.",
+    }
+    # The finished state holds both runs; resuming it again calls nothing.
+    third = in_fresh_process("approve", state_file, mode)
+    assert (third["inner_calls"], third["outer_calls"], third["tool_runs"]) == (0, 0, 0)
+
+
+def test_a_rejected_inner_call_never_runs(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    in_fresh_process("interrupt", state_file, "plain")
+    second = in_fresh_process("reject", state_file, "plain")
+    assert second["tool_runs"] == 0
+    assert second["inner_saw"] == "No lookups today."
+    assert second["final_output"] == "The weather agent says 20°C."
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_in_process_across_modes(mode: str) -> None:
+    run = MODES[mode]()
+    RUNS.clear()
+    inner = ScriptedModel(
+        [tool_call("get_temperature", {"city": "Oslo"}, "c_in"), message("Cold in Oslo.")]
+    )
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Oslo?"}, "c_out"), message("It is cold.")]
+    )
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather")])
+    result = await run(lead, "Oslo?")
+    [item] = result.interruptions
+    assert (item.agent_name, item.parent and item.parent.agent_name) == ("Weather", "Lead")
+    state = result.to_state()
+    state.approve(item)
+    with pytest.raises(NotPendingError):
+        state.approve(item)  # decided once
+    result = await run(lead, state)
+    assert result.final_output == "It is cold."
+    assert (len(inner.requests), len(outer.requests), RUNS["get_temperature"]) == (2, 2, 1)
+
+
+async def test_a_streamed_outer_run_announces_the_nested_approval() -> None:
+    inner = ScriptedModel([tool_call("get_temperature", {"city": "Rome"}, "c_in")])
+    outer = ScriptedModel([tool_call("ask_weather", {"input": "Rome?"}, "c_out")])
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather")])
+    streamed = Runner.run_streamed(lead, "Rome?")
+    events = [e async for e in streamed.stream_events()]
+    approvals = [
+        e.item
+        for e in events
+        if e.type == "run_item_stream_event" and e.name == "approval_requested"
+    ]
+    assert [(a.agent_name, a.tool_name, a.call_id) for a in approvals] == [
+        ("Weather", "get_temperature", "c_in")
+    ]
+    assert streamed.interruptions == approvals
+
+
+async def test_the_agent_tool_itself_can_need_approval() -> None:
+    inner = ScriptedModel([message("Sunny.")])
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Rome?"}, "c_out"), message("Sunny, it says.")]
+    )
+    weather = Agent(name="Weather", model=inner)
+    lead = Agent(
+        name="Lead", model=outer, tools=[weather.as_tool("ask_weather", needs_approval=True)]
+    )
+    result = await Runner.run(lead, "Rome?")
+    [item] = result.interruptions
+    assert (item.agent_name, item.tool_name, item.parent) == ("Lead", "ask_weather", None)
+    assert len(inner.requests) == 0
+    state = RunState.from_string(lead, result.to_state().to_string())
+    state.approve(state.interruptions[0])
+    assert (await Runner.run(lead, state)).final_output == "Sunny, it says."
+    assert len(inner.requests) == 1
+
+
+async def test_a_state_with_a_nested_run_is_not_written_for_typescript() -> None:
+    from tether.interop import InteropError
+    from tether.interop.openai_js import to_openai_js
+
+    inner = ScriptedModel([tool_call("get_temperature", {"city": "Rome"}, "c_in")])
+    outer = ScriptedModel([tool_call("ask_weather", {"input": "Rome?"}, "c_out")])
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather")])
+    result = await Runner.run(lead, "Rome?", context={})
+    with pytest.raises(InteropError, match="runs agent 'Weather' as a tool; nested runs"):
+        to_openai_js(result.to_state())
+
+
+async def test_bad_arguments_are_an_output_the_model_reads() -> None:
+    inner = ScriptedModel([])
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"question": "Rome?"}, "c_out"), message("I will ask again.")]
+    )
+    lead = Agent(
+        name="Lead", model=outer, tools=[Agent(name="Weather", model=inner).as_tool("ask_weather")]
+    )
+    result = await Runner.run(lead, "Rome?")
+    assert result.final_output == "I will ask again."
+    assert outer.requests[1].input[-1]["output"] == (
+        "Invalid arguments for tool 'ask_weather': it takes "
+        '{"input": "<what to ask>"}. Please call it again.'
+    )
+    assert inner.requests == []
+
+
+async def test_a_durable_store_lists_the_nested_approval_as_waiting(tmp_path: Path) -> None:
+    from tether import SQLiteRunStore
+    from tether.store import load_state, save_state
+
+    RUNS.clear()
+    inner = ScriptedModel(
+        [tool_call("get_temperature", {"city": "Oslo"}, "c_in"), message("Cold in Oslo.")]
+    )
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Oslo?"}, "c_out"), message("It is cold.")]
+    )
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather")])
+    async with SQLiteRunStore(str(tmp_path / "runs.db")) as store:
+        result = await Runner.run(lead, "Oslo?", store=store)
+        [waiting] = await store.pending_approvals()
+        assert (waiting.tool, waiting.call_id) == ("get_temperature", "c_in")
+        assert (await store.load(result.run_id)).status == "waiting"
+        state = await load_state(store, result.run_id, lead)
+        state.approve(state.interruptions[0])
+        await save_state(store, state)
+        assert await store.pending_approvals() == []
+        result = await Runner.run(lead, await load_state(store, result.run_id, lead), store=store)
+        assert result.final_output == "It is cold."
+        assert (await store.load(result.run_id)).status == "completed"
+    assert RUNS["get_temperature"] == 1
