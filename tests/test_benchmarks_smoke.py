@@ -1,4 +1,4 @@
-"""The benchmark harness's tether side runs at tiny sizes and reports every workload.
+"""The benchmark harnesses' tether sides run at tiny sizes and report every workload.
 
 Only that the harness works is checked here; speed is the benchmarks' business
 (``benchmarks/run.py``), never a test's. The reference SDK is not needed.
@@ -19,6 +19,8 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import measures  # noqa: E402
 import run  # noqa: E402  (benchmarks/run.py, importable once the folder is on the path)
+import stores  # noqa: E402
+import stores_workload  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +62,36 @@ def test_the_driver_tabulates_tether_alone(results: dict[str, Any]) -> None:
     assert table.count("\n") == len(measures.metrics(measures.QUICK)) + 1
     assert "HITL 1000 items: cycle" in table
     assert "| target |" in run.targets(results, None)
+
+
+# The run-store benchmark (benchmarks/stores.py): tether's side on SQLite only, at
+# quick sizes. LangGraph's side needs its own venv and is left to the benchmark.
+
+
+@pytest.fixture(scope="module")
+def store_results() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "stores_tether.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_store_benchmark_reports_every_measure(store_results: dict[str, Any]) -> None:
+    assert store_results["sdk"] == "tether"
+    assert set(store_results["backends"]) == {"sqlite"}
+    expected = {key for key, _label, _unit, _scale in stores.rows(stores_workload.QUICK)}
+    measured = store_results["backends"]["sqlite"]
+    assert set(measured) == expected
+    assert all(measured[key] > 0 for key in expected)
+
+
+def test_the_store_driver_tabulates_tether_alone(store_results: dict[str, Any]) -> None:
+    sizes = stores_workload.QUICK
+    table = stores.table(sizes, store_results, None)
+    assert table.count("\n") == len(stores.rows(sizes)) + 1
+    assert "| SQLite | bytes written per turn at turn 30 (history 61 items) | KB |" in table
+    assert "(flat: <= 1.5): tether" in stores.goals(sizes, store_results, None)

@@ -222,8 +222,14 @@ async def test_a_version_1_state_loads_and_is_saved_as_version_2_with_seals() ->
         (lambda s, i: s.approve(None), "ToolApprovalItem.*or its call id.*not a NoneType"),
         (lambda s, i: s.approve(7), "not a int"),
         (lambda s, i: s.reject(i, message=123), "message must be a str or None, got int"),
-        (lambda s, i: s.approve(i, by=123), "by must be a str or None, got int"),
-        (lambda s, i: s.reject(i, by=["ops"]), "by must be a str or None, got list"),
+        (
+            lambda s, i: s.approve(i, by=123),
+            r"by= is an Approver or an approver id \(str\), not int",
+        ),
+        (
+            lambda s, i: s.reject(i, by=["ops"]),
+            r"by= is an Approver or an approver id \(str\), not list",
+        ),
         (lambda s, i: s.approve(i, always="yes"), "always must be True or False, got str"),
     ],
 )

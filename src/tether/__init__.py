@@ -23,7 +23,9 @@ from ._agent import Agent
 from ._context import RunContext, Usage
 from ._exceptions import (
     AgentDefinitionError,
+    ApprovalExpiredError,
     DecisionMismatchError,
+    EngineError,
     GuardrailTripwireTriggered,
     HookError,
     InputGuardrailTripwireTriggered,
@@ -33,9 +35,11 @@ from ._exceptions import (
     ModelBehaviorError,
     ModelNotAllowedError,
     ModelProviderError,
+    NotAuthorizedError,
     NotPendingError,
     OutputGuardrailTripwireTriggered,
     ReadOnlyItemError,
+    ReceiptError,
     RunBusyError,
     RunConflictError,
     RunError,
@@ -59,6 +63,7 @@ from ._exceptions import (
     UnknownToolError,
     UserError,
 )
+from ._governance import ApprovalPolicy, Approver, Governance
 from .guardrails import (
     GuardrailFunctionOutput,
     InputGuardrail,
@@ -78,6 +83,7 @@ from .lifecycle import AgentHooks, RunHooks
 from .models import Model, ModelSettings
 from .run import (
     AgentUpdatedEvent,
+    AuditRecord,
     RawResponseEvent,
     RunConfig,
     RunItemEvent,
@@ -87,7 +93,9 @@ from .run import (
     RunState,
     StreamEvent,
     ToolApprovalItem,
+    audit_jsonl,
     run_state_of,
+    verify_receipts,
 )
 from .sessions import Session, SessionError, SQLiteSession
 from .shell import ShellTool
@@ -101,8 +109,14 @@ __all__ = [
     "AgentDefinitionError",
     "AgentHooks",
     "AgentUpdatedEvent",
+    "ApprovalExpiredError",
+    "ApprovalPolicy",
+    "Approver",
+    "AuditRecord",
     "DecisionMismatchError",
+    "EngineError",
     "FunctionTool",
+    "Governance",
     "GuardrailFunctionOutput",
     "GuardrailTripwireTriggered",
     "Handoff",
@@ -118,11 +132,13 @@ __all__ = [
     "ModelNotAllowedError",
     "ModelProviderError",
     "ModelSettings",
+    "NotAuthorizedError",
     "NotPendingError",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
     "RawResponseEvent",
     "ReadOnlyItemError",
+    "ReceiptError",
     "RunBusyError",
     "RunConfig",
     "RunConflictError",
@@ -167,6 +183,7 @@ __all__ = [
     "UnknownToolError",
     "Usage",
     "UserError",
+    "audit_jsonl",
     "function_tool",
     "handoff",
     "input_guardrail",
@@ -174,6 +191,7 @@ __all__ = [
     "run_state_of",
     "tool_input_guardrail",
     "tool_output_guardrail",
+    "verify_receipts",
 ]
 
 for _name in __all__:

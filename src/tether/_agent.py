@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
+from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
 from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff, handoff_tool_name
@@ -68,6 +69,9 @@ class Agent(Generic[TContext]):
     """Checks of this agent's final output before it is recorded."""
     hooks: AgentHooks[Any] | None = None
     """Lifecycle hooks for this agent (``tether.lifecycle.AgentHooks``)."""
+    approvers: PolicyLike = None
+    """Who may decide this agent's calls (role names, a function ``(approver, item, ctx)
+    -> bool`` or an ``ApprovalPolicy``) for tools without their own; ``None``: the run's."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -77,6 +81,10 @@ class Agent(Generic[TContext]):
                 f"Agent {self.name!r}: tool_use_behavior must be 'run_llm_again' or "
                 f"'stop_on_first_tool', got {self.tool_use_behavior!r}."
             )
+        try:
+            self.approvers = approval_policy(self.approvers)
+        except AgentDefinitionError as exc:
+            raise AgentDefinitionError(f"Agent {self.name!r}: {exc}") from None
         _ = self.output  # an output_type without a JSON schema fails here, not mid-run
         handoff_names = [
             h.tool_name if isinstance(h, Handoff) else handoff_tool_name(h.name)

@@ -30,6 +30,7 @@
     │   ├── StoreFormatError         the database is not a tether run store
     │   ├── StoreVersionError        the store was written by a newer tether
     │   └── StoreIntegrityError      stored events were edited, removed or reordered
+    ├── EngineError                  a durable engine (tether.dbos) is not set up or pointed wrongly
     └── StateError                   a saved run state cannot be used as given
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
@@ -37,7 +38,10 @@
         ├── UnknownAgentError        names an agent the given agent graph does not have
         ├── UnknownToolError         names a tool the agent does not have
         ├── DecisionMismatchError    a decision no longer matches the call it was made on
-        └── NotPendingError          a decision on a call that is not waiting for one
+        ├── NotPendingError          a decision on a call that is not waiting for one
+        ├── NotAuthorizedError       the approver may not decide this call (nothing recorded)
+        ├── ApprovalExpiredError     the call's approval passed its deadline (rejected)
+        └── ReceiptError             a decision's receipt does not verify
 
 Every message says what went wrong and what to do about it. Errors that carry
 data define ``__reduce__`` so they survive pickling across process boundaries.
@@ -49,18 +53,22 @@ from typing import Any
 
 __all__ = [
     "AgentDefinitionError",
+    "ApprovalExpiredError",
     "DecisionMismatchError",
     "GuardrailTripwireTriggered",
     "HookError",
     "InputGuardrailTripwireTriggered",
+    "EngineError",
     "MCPServerError",
     "MaxTurnsExceeded",
     "MissingExtraError",
     "ModelBehaviorError",
     "ModelNotAllowedError",
     "ModelProviderError",
+    "NotAuthorizedError",
     "NotPendingError",
     "OutputGuardrailTripwireTriggered",
+    "ReceiptError",
     "ReadOnlyItemError",
     "RunBusyError",
     "RunConflictError",
@@ -361,6 +369,29 @@ class HookError(RunError):
 
 def _hook_error(hooks: str, method: str, error: str) -> HookError:
     return HookError(hooks, method, RuntimeError(error))
+
+
+class NotAuthorizedError(StateError):
+    """The approver may not decide this call (a policy refused, or four-eyes needs someone
+    else); nothing was recorded."""
+
+
+class ApprovalExpiredError(StateError):
+    """The call's approval was not decided by its deadline: the system rejected it and the
+    call never runs. The model reads that the approval expired."""
+
+
+class ReceiptError(StateError):
+    """A decision's receipt does not verify: the decision was changed, moved to another run
+    or call, or signed with another key (or carries no receipt)."""
+
+
+class EngineError(TetherError):
+    """A durable engine that runs agents on workers (``tether.dbos``) is not set up, or a
+    worker was pointed at something that is not an app.
+
+    The message says what to install, launch or configure.
+    """
 
 
 class StoreError(TetherError):

@@ -2,6 +2,8 @@
 
 tether demo [--model local|NAME|PATH.gguf] [--yes|--no] [--state-file result.json]
 tether state convert --from openai-js --to tether --agent app:agent IN OUT
+tether audit export STATE.json | --store runs.db RUN_ID
+tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
 tether --version
 
 Every failure ends the same way: one line ``tether: <what went wrong and what
@@ -47,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .interop._cli import add_state_commands
 
     add_state_commands(commands)
+    from ._audit_cli import add_audit_commands
+
+    add_audit_commands(commands)
     return parser
 
 
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import _demo
 
             return _demo.main(args)
-        if args.command == "state":
+        if args.command in ("state", "audit"):
             return int(args.func(args))
     except KeyboardInterrupt:
         return fail("interrupted.", EXIT_INTERRUPTED)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
+from ._governance import ApprovalPolicy, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models import ToolSpec
@@ -123,6 +124,12 @@ class FunctionTool:
     """Checks of each call's arguments, before it runs or is put to anyone for approval."""
     tool_output_guardrails: tuple[ToolOutputGuardrail, ...] = ()
     """Checks of each call's output, before the model reads it."""
+    approvers: ApprovalPolicy | None = None
+    """Who may decide a call and how many must approve; ``None``: the agent's policy, else
+    the run's (``Governance.approvers``)."""
+    approval_timeout: timedelta | None = None
+    """How long a call may wait for its decision before the system rejects it; ``None``:
+    the run's ``Governance.approval_timeout``, if any."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -213,6 +220,9 @@ def function_tool(
     on_timeout: OnTimeout | None = None,
     tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
+    approvers: PolicyLike = None,
+    required_approvals: int | None = None,
+    approval_timeout: timedelta | None = None,
 ) -> FunctionTool: ...
 
 
@@ -230,6 +240,9 @@ def function_tool(
     on_timeout: OnTimeout | None = None,
     tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
+    approvers: PolicyLike = None,
+    required_approvals: int | None = None,
+    approval_timeout: timedelta | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -246,6 +259,9 @@ def function_tool(
     on_timeout: OnTimeout | None = None,
     tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
+    approvers: PolicyLike = None,
+    required_approvals: int | None = None,
+    approval_timeout: timedelta | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -266,6 +282,14 @@ def function_tool(
     ``tool_input_guardrails`` check each call's arguments before it runs or is put
     to anyone for approval; ``tool_output_guardrails`` check its output before the
     model reads it (see ``tether.guardrails``).
+    ``approvers`` says who may decide a call: role names, a function
+    ``(approver, item, ctx) -> bool``, or an ``ApprovalPolicy``;
+    ``required_approvals=2`` needs two distinct approvers (four-eyes).
+    ``approval_timeout`` (a ``timedelta``) rejects a call nobody decided in time.
+
+        @function_tool(needs_approval=True, approvers={"finance"}, required_approvals=2,
+                       approval_timeout=timedelta(hours=4))
+        async def pay(invoice: str) -> str: ...
     """
 
     def build(f: Callable[..., Any]) -> FunctionTool:
@@ -288,6 +312,18 @@ def function_tool(
                 "cannot be interrupted. Make it async (for blocking code, await "
                 "asyncio.to_thread(...)) to give it a timeout."
             )
+        tool_name = name or f.__name__
+        try:
+            policy = approval_policy(approvers, required_approvals=required_approvals)
+        except AgentDefinitionError as exc:
+            raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
+        if approval_timeout is not None and (
+            not isinstance(approval_timeout, timedelta) or approval_timeout.total_seconds() <= 0
+        ):
+            raise AgentDefinitionError(
+                f"Tool {tool_name!r}: approval_timeout is a positive timedelta, "
+                f"not {approval_timeout!r}."
+            )
         doc = docstring_parser.parse(inspect.getdoc(f) or "")
         takes_context, args_model = _args_model(f, doc)
         schema = args_model.model_json_schema()
@@ -306,6 +342,8 @@ def function_tool(
             on_timeout=on_timeout,
             tool_input_guardrails=tuple(tool_input_guardrails),
             tool_output_guardrails=tuple(tool_output_guardrails),
+            approvers=policy,
+            approval_timeout=approval_timeout,
         )
 
     return build if fn is None else build(fn)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._agent import Agent
+from .._governance import Approver
 from ..run import RunState as _RunState
 from ..run import ToolApprovalItem as _ApprovalItem
 from ._items import ToolApprovalItem, approval_item
@@ -46,11 +47,12 @@ class RunState(_RunState):
         approval_item: _ApprovalItem | str,
         always_approve: bool = False,
         *,
-        by: str | None = None,
+        by: Approver | str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Approve a pending call; ``always_approve=True`` also approves later calls of the
-        tool in this run."""
-        super().approve(approval_item, always=always_approve, by=by)
+        tool in this run (``by`` and ``reason`` as tether's ``approve``)."""
+        super().approve(approval_item, always=always_approve, by=by, reason=reason)
 
     def reject(  # type: ignore[override]
         self,
@@ -58,11 +60,14 @@ class RunState(_RunState):
         always_reject: bool = False,
         *,
         rejection_message: str | None = None,
-        by: str | None = None,
+        by: Approver | str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Reject a pending call; the model reads ``rejection_message`` (or the run's
         default); ``always_reject=True`` also rejects later calls of the tool."""
-        super().reject(approval_item, always=always_reject, message=rejection_message, by=by)
+        super().reject(
+            approval_item, always=always_reject, message=rejection_message, by=by, reason=reason
+        )
 
     @classmethod
     async def from_string(  # type: ignore[override]

@@ -116,6 +116,8 @@ class _Writer:
             elif isinstance(event, ApprovalRequested):
                 requests[event.call_id] = event
             elif isinstance(event, ApprovalDecided):
+                if event.partial:
+                    continue  # one of several approvals: the call is open until the last
                 self.decisions.append((requests[event.call_id], event))
             elif isinstance(event, ToolStarted):
                 self.turns[-1].started.add(event.call_id)
@@ -176,6 +178,22 @@ class _Writer:
         done = {o.call_id for o in last.outputs} if last else set()
         open_calls = [c for c in (last.requested if last else {}) if c not in done]
         in_doubt = sorted(last.started - done) if last else []
+        decided = {decision.call_id for _, decision in self.decisions}
+        for call_id in open_calls:
+            request = last.requested[call_id] if last else None
+            if request is None or call_id in decided:
+                continue
+            if request.required_approvals > 1 or request.expires_at is not None:
+                raise InteropError(
+                    f"Call {call_id!r} of {request.tool!r} waits for "
+                    + (
+                        f"{request.required_approvals} approvals"
+                        if request.required_approvals > 1
+                        else f"a decision due by {request.expires_at}"
+                    )
+                    + "; the TypeScript SDK has neither four-eyes approvals nor deadlines, so "
+                    "it could run the call unchecked. Decide it in tether before converting."
+                )
         if in_doubt:
             raise InteropError(
                 f"Calls {in_doubt} started and never completed (in doubt); resolve them in tether "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ._approvals import ToolApprovalItem
+from ._audit import AuditKind, AuditRecord, audit_jsonl, audit_trail
 from ._cancellation import run_state_of
 from ._config import RunConfig
+from ._decisions import EXPIRED_MESSAGE
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DoubtResolved,
     Event,
     GuardrailChecked,
     HandoffTaken,
@@ -25,6 +28,7 @@ from ._journal import (
 )
 from ._limits import MAX_ARGUMENT_DEPTH, MAX_STATE_DEPTH
 from ._loop import DEFAULT_REJECTION_MESSAGE
+from ._receipts import ReceiptCheck, verify_receipts
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
 from ._state import RunState
@@ -40,18 +44,23 @@ __all__ = [
     "CURRENT_VERSION",
     "DEFAULT_MAX_TURNS",
     "DEFAULT_REJECTION_MESSAGE",
+    "EXPIRED_MESSAGE",
     "MAX_ARGUMENT_DEPTH",
     "MAX_STATE_DEPTH",
     "SCHEMA_VERSIONS",
     "AgentUpdatedEvent",
     "ApprovalDecided",
     "ApprovalRequested",
+    "AuditKind",
+    "AuditRecord",
+    "DoubtResolved",
     "Event",
     "GuardrailChecked",
     "HandoffTaken",
     "ModelResponded",
     "NestedRunRecorded",
     "RawResponseEvent",
+    "ReceiptCheck",
     "RunCompleted",
     "RunConfig",
     "RunItemEvent",
@@ -68,5 +77,8 @@ __all__ = [
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",
+    "audit_jsonl",
+    "audit_trail",
     "run_state_of",
+    "verify_receipts",
 ]

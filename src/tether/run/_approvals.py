@@ -7,15 +7,16 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, overload
 
-from ._journal import ApprovalDecided, Event, ModelResponded, RunStarted
+from ._journal import ApprovalDecided, DoubtResolved, Event, ModelResponded, RunStarted
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
 __all__ = [
     "ToolApprovalItem",
     "canonical_arguments",
     "decision_seal",
+    "doubt_seal",
     "fingerprint",
     "seal_decisions",
     "sealed",
@@ -91,12 +92,52 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
         decision.at,
         decision.automatic,
     ]
+    extra = {
+        name: value
+        for name, value in (
+            ("roles", list(decision.roles)),
+            ("reason", decision.reason),
+            ("expired", decision.expired),
+            ("partial", decision.partial),
+        )
+        if value
+    }
+    if extra:  # only then: a decision without these fields keeps the seal it always had
+        fields.append(extra)
     canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided:
+def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
+    """SHA-256 over a resolution of a call in doubt: the run and turn, the call, the
+    resolution and its output, who decided when and why. Like ``decision_seal`` it makes a
+    ``failed`` that became ``run_again`` (which would repeat a side effect) fail on load."""
+    fields = [
+        "doubt",
+        run_id,
+        turn,
+        resolution.call_id,
+        resolution.resolution,
+        resolution.output,
+        resolution.by,
+        resolution.at,
+        list(resolution.roles),
+        resolution.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@overload
+def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided: ...
+@overload
+def sealed(decision: DoubtResolved, run_id: str, turn: int) -> DoubtResolved: ...
+def sealed(
+    decision: ApprovalDecided | DoubtResolved, run_id: str, turn: int
+) -> ApprovalDecided | DoubtResolved:
     """``decision`` carrying its seal (for the ``turn``-th response of run ``run_id``)."""
+    if isinstance(decision, DoubtResolved):
+        return replace(decision, seal=doubt_seal(run_id, turn, decision))
     return replace(decision, seal=decision_seal(run_id, turn, decision))
 
 
@@ -113,7 +154,7 @@ def seal_decisions(journal: Iterable[Event]) -> list[Event]:
             run_id = event.run_id
         elif isinstance(event, ModelResponded):
             turn += 1
-        elif isinstance(event, ApprovalDecided) and not event.seal:
+        elif isinstance(event, ApprovalDecided | DoubtResolved) and not event.seal:
             event = sealed(event, run_id, turn)
         events.append(event)
     return events

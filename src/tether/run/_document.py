@@ -48,7 +48,8 @@ FORMAT = "tether.run_state"
 
 SCHEMA_VERSIONS: dict[int, str] = {
     1: "The run journal, the root agent's name and the application context.",
-    2: "Each approval_decided event carries a seal over its call, verdict, approver and time.",
+    2: "Each approval_decided (and doubt_resolved) event carries a seal over its call, verdict,"
+    " approver and time.",
 }
 """Every version this tether reads, with what it introduced."""
 

@@ -133,7 +133,12 @@ class ApprovalRequested:
     fingerprint: str
     """Hash of the tool's identity, the call id and the canonical arguments."""
     at: str | None = None
-    """When the approval was requested (ISO 8601); where the wait for a decision begins."""
+    """When the approval was requested (ISO 8601, UTC, from the run's governance clock)."""
+    expires_at: str | None = None
+    """The deadline of the decision (ISO 8601, UTC); ``None``: it never expires. Past it the
+    call is rejected by the system and never runs."""
+    required_approvals: int = 1
+    """How many distinct approvers must approve before the call runs (four-eyes: 2)."""
     kind: Literal["approval_requested"] = "approval_requested"
 
 
@@ -158,6 +163,17 @@ class ApprovalDecided:
     """SHA-256 over the run, the turn, the call's fingerprint, the verdict and who decided
     when (``decision_seal``); checked on load, so a changed verdict is refused. Empty only
     in version 1 documents, which are sealed as they stand when loaded."""
+    roles: tuple[str, ...] = ()
+    """The approver's roles when they decided (sorted), as the application gave them."""
+    reason: str | None = None
+    """Why the approver decided so (for the audit trail; the model does not read it)."""
+    expired: bool = False
+    """The system's rejection of a call whose approval was not decided by its deadline."""
+    partial: bool = False
+    """One approval of several required (four-eyes): the call still waits for the others."""
+    receipt: str | None = None
+    """HMAC-SHA256 with the application's receipt key over the run, the call, the
+    fingerprint, the verdict, the approver and the time (``verify_receipts``)."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 
@@ -242,6 +258,15 @@ class DoubtResolved:
     """Who decided, as the application names them."""
     at: str | None = None
     """When, as an ISO 8601 timestamp made where the decision was taken."""
+    roles: tuple[str, ...] = ()
+    """The approver's roles when they decided (sorted)."""
+    reason: str | None = None
+    """Why the approver decided so (for the audit trail)."""
+    seal: str = ""
+    """SHA-256 over the run, the turn, the call, the resolution, the output and who decided
+    when (``doubt_seal``); checked on load, so ``failed`` cannot become ``run_again``."""
+    receipt: str | None = None
+    """HMAC-SHA256 with the application's receipt key (``verify_receipts``)."""
     kind: Literal["doubt_resolved"] = "doubt_resolved"
 
 

@@ -12,7 +12,6 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
@@ -29,6 +28,7 @@ from .._exceptions import (
     UnknownToolError,
     UserError,
 )
+from .._governance import Governance
 from ..handoffs import Handoff, HandoffInputData
 from ..items import Item
 from ..lifecycle import RunHooks
@@ -43,6 +43,7 @@ from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
 from ._config import RunConfig, journaled_settings
+from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -107,6 +108,8 @@ class RunOptions:
     """The ``RunConfig`` given to this call (its data is journaled; its code is here only)."""
     durable: Durable | None = None
     """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
+    governance: Governance = DEFAULT_GOVERNANCE
+    """Approval policies, deadlines, receipt key and clock (``Runner.run(governance=...)``)."""
 
 
 @dataclass(slots=True)
@@ -202,6 +205,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     await guardrails.check_input(run)
     await _sync_session(run)
     while True:
+        _expire(run)
         step = decide(run.view, run.agent)
         if isinstance(step, CallModel | ExecuteTools) and stop is not None:
             mode = stop()
@@ -224,6 +228,18 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
+
+
+def _expire(run: Run) -> None:
+    """Reject, as the system, the calls whose approval passed its deadline: they never run,
+    and the model reads that the approval expired."""
+    view = run.view
+    if not view.calls or view.completed is not None:
+        return
+    governance = run.options.governance
+    now = governance.now()
+    for call in due(view, now):
+        run.append(expiry_event(view, call, now, governance.receipt_key))
 
 
 async def _sync_session(run: Run) -> None:
@@ -309,10 +325,10 @@ def _model(run: Run, agent: Agent[Any]) -> Model:
         return config.model
     name = run.view.run_config.get("model")
     if isinstance(name, str):
-        model = run._models.get("\0run_config")
-        if model is None:
-            model = run._models["\0run_config"] = _resolve_model(name, run.options.provider)
-        return model
+        cached = run._models.get("\0run_config")
+        if cached is None:
+            cached = run._models["\0run_config"] = _resolve_model(name, run.options.provider)
+        return cached
     return run.model_for(agent)
 
 
@@ -369,6 +385,7 @@ async def _execute_tools(run: Run) -> bool:
     """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
     call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
     view = run.view
+    governance = run.options.governance
     doubts: list[Call] = []
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
@@ -396,12 +413,7 @@ async def _execute_tools(run: Run) -> bool:
                 run.append(ToolRejected(call.call_id, blocked))
                 continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
-            at = datetime.now(UTC).isoformat()
-            run.append(
-                ApprovalRequested(
-                    call.call_id, call.agent, call.name, call.arguments, call.fingerprint, at
-                )
-            )
+            run.append(request_event(run.graph, call, governance))
             await hooks.approval_requested(run, call)
         _apply_always(run, call)
         status = call.status

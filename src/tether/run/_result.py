@@ -94,7 +94,9 @@ class RunResult:
     def to_state(self) -> RunState:
         """The run as a ``RunState``, to save, decide on and resume."""
         run = self._run
-        return RunState._of_run(run.root, run.journal.copy(), run.ctx.context)
+        state = RunState._of_run(run.root, run.journal.copy(), run.ctx.context)
+        state.governance = run.options.governance
+        return state
 
     def __repr__(self) -> str:
         status = "interrupted" if self.interruptions or self.in_doubt else "completed"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._agent import Agent
 from .._context import RunContext
 from .._exceptions import RunError, UserError
+from .._governance import Governance
 from ..items import Item, to_input_items
 from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
@@ -19,6 +20,7 @@ from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
+from ._decisions import DEFAULT_GOVERNANCE
 from ._durable import Durable
 from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
@@ -58,6 +60,7 @@ class Runner:
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
         store: RunStore | None = None,
+        governance: Governance | None = None,
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -94,6 +97,11 @@ class Runner:
         lease while it advances. Resume a stored run with the state
         ``tether.store.load_state`` returns and the same ``store``; a second
         concurrent resume gets ``RunBusyError`` at once.
+
+        ``governance`` (``tether.Governance``) gives the run-wide approval policy,
+        approval deadline, receipt key and clock; a resumed state's own
+        governance is used if none is given. A call whose approval passed its
+        deadline is rejected by the system and never runs.
         """
         run = prepare(
             agent,
@@ -109,6 +117,7 @@ class Runner:
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
             store=store,
+            governance=governance,
             stream=False,
             hooks=hooks,
             run_config=run_config,
@@ -143,6 +152,7 @@ class Runner:
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
         store: RunStore | None = None,
+        governance: Governance | None = None,
     ) -> RunResultStreaming:
         """Start a run whose events you iterate: ``async for e in result.stream_events()``.
 
@@ -169,6 +179,7 @@ class Runner:
             tool_timeout=tool_timeout,
             on_tool_timeout=on_tool_timeout,
             store=store,
+            governance=governance,
             stream=True,
             hooks=hooks,
             run_config=run_config,
@@ -195,7 +206,8 @@ class Runner:
         A run that another process is advancing raises ``RunBusyError`` at once."""
         from ..store import load_state  # the store builds on the runner, not the other way
 
-        state = await load_state(store, run_id, agent, context=context)
+        governance = options.get("governance")  # its clock expires overdue approvals on load
+        state = await load_state(store, run_id, agent, context=context, governance=governance)
         return await cls.run(agent, state, store=store, **options)
 
     @classmethod
@@ -233,6 +245,7 @@ def prepare(
     hooks: RunHooks[Any] | None = None,
     run_config: RunConfig | None = None,
     store: RunStore | None = None,
+    governance: Governance | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -258,6 +271,8 @@ def prepare(
         hooks=hooks,
         config=run_config,
         durable=None if store is None else Durable(store),
+        governance=governance
+        or (input.governance if isinstance(input, RunState) else DEFAULT_GOVERNANCE),
     )
     if run_config is not None and not isinstance(run_config, RunConfig):
         raise UserError(f"run_config must be a RunConfig, got {type(run_config).__name__}.")

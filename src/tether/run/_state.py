@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -13,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .._agent import Agent
 from .._context import Usage
 from .._exceptions import (
+    ApprovalExpiredError,
     DecisionMismatchError,
     NotPendingError,
     StateFormatError,
@@ -20,8 +20,19 @@ from .._exceptions import (
     UnknownToolError,
     UserError,
 )
+from .._governance import Approver, Governance, as_approver
 from ._agent_tools import nested_decision
-from ._approvals import ToolApprovalItem, sealed
+from ._approvals import ToolApprovalItem
+from ._audit import AuditRecord, audit_trail
+from ._decisions import (
+    DEFAULT_GOVERNANCE,
+    authorize,
+    decision_event,
+    due,
+    expiry_event,
+    policy_for,
+    resolution_event,
+)
 from ._document import (
     dump_document,
     dump_document_json,
@@ -31,7 +42,6 @@ from ._document import (
     verify,
 )
 from ._journal import (
-    ApprovalDecided,
     DoubtResolved,
     Event,
     HandoffTaken,
@@ -63,15 +73,27 @@ class RunState:
     arguments) they were made on.
     """
 
-    __slots__ = ("_agent", "_journal", "context")
+    __slots__ = ("_agent", "_journal", "context", "governance")
 
-    def __init__(self, agent: Agent[Any], journal: Iterable[Event], context: Any = None) -> None:
-        """A state of ``agent``'s graph from a run's events (checked against the graph)."""
+    def __init__(
+        self,
+        agent: Agent[Any],
+        journal: Iterable[Event],
+        context: Any = None,
+        *,
+        governance: Governance | None = None,
+    ) -> None:
+        """A state of ``agent``'s graph from a run's events (checked against the graph).
+
+        Approvals past their deadline are rejected by the system here (see ``expire``)."""
         self._agent = agent
         self._journal = journal if isinstance(journal, Journal) else Journal(journal)
         self.context = context
         """The application's context object, handed to tools on resume."""
+        self.governance = governance or DEFAULT_GOVERNANCE
+        """Who may decide, deadlines, receipt key and clock (``tether.Governance``)."""
         self._check_names()
+        self.expire()
 
     @classmethod
     def _of_run(cls, agent: Agent[Any], journal: Journal, context: Any) -> RunState:
@@ -79,6 +101,7 @@ class RunState:
         checked again."""
         state = cls.__new__(cls)
         state._agent, state._journal, state.context = agent, journal, context
+        state.governance = DEFAULT_GOVERNANCE
         return state
 
     @property
@@ -148,10 +171,21 @@ class RunState:
     # -- deciding --------------------------------------------------------------------
 
     def approve(
-        self, item: ToolApprovalItem | str, always: bool = False, *, by: str | None = None
+        self,
+        item: ToolApprovalItem | str,
+        always: bool = False,
+        *,
+        by: Approver | str | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Approve a pending call. ``always=True`` also approves later calls of the tool."""
-        self._decide(item, approved=True, always=always, message=None, by=by)
+        """Approve a pending call. ``always=True`` also approves later calls of the tool.
+
+        ``by`` is who decides (an ``Approver``, or an approver id); ``reason`` is kept for
+        the audit trail. Raises ``NotAuthorizedError`` (nothing recorded) if the call's
+        policy does not allow the approver, and ``ApprovalExpiredError`` past its deadline.
+        A call that needs several approvals stays pending until enough distinct approvers
+        approved it."""
+        self._decide(item, approved=True, always=always, message=None, by=by, reason=reason)
 
     def reject(
         self,
@@ -159,10 +193,30 @@ class RunState:
         always: bool = False,
         *,
         message: str | None = None,
-        by: str | None = None,
+        by: Approver | str | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Reject a pending call; the model reads ``message`` (or the run's default) instead."""
-        self._decide(item, approved=False, always=always, message=message, by=by)
+        """Reject a pending call; the model reads ``message`` (or the run's default) instead.
+
+        ``reason`` is for the audit trail (the model does not read it); see ``approve``."""
+        self._decide(item, approved=False, always=always, message=message, by=by, reason=reason)
+
+    def expire(self) -> list[ToolApprovalItem]:
+        """Reject (as the system) every pending call past its approval deadline, by the
+        governance clock; returns them. Loading a state and resuming a run do this too."""
+        view = self._view
+        if view.completed is not None:
+            return []
+        calls = due(view, self.governance.now())
+        for call in calls:
+            now = self.governance.now()
+            self._journal.append(expiry_event(view, call, now, self.governance.receipt_key))
+        return [call.approval_item() for call in calls]
+
+    def audit(self) -> list[AuditRecord]:
+        """The run's audit trail: every approval requested, decided, expired, and every
+        call executed with its outcome, in journal order (``audit_jsonl`` exports it)."""
+        return audit_trail(self._journal[:])
 
     def _decide(
         self,
@@ -171,14 +225,26 @@ class RunState:
         approved: bool,
         always: bool,
         message: str | None,
-        by: str | None,
+        by: Approver | str | None,
+        reason: str | None = None,
     ) -> None:
-        _check_decision_arguments(item, always=always, message=message, by=by)
+        _check_decision_arguments(item, always=always, message=message, by=None)
+        _check_reason(reason)
+        approver = as_approver(by)
         if isinstance(item, ToolApprovalItem) and item.parent is not None:
-            # A call inside an agent used as a tool: decided in its nested run's journal.
+            # A call inside an agent used as a tool: decided in its nested run's journal,
+            # under this run's governance.
             def decide(journal: Journal, inner: ToolApprovalItem) -> None:
-                nested = RunState._of_run(self._agent, journal, None)
-                nested._decide(inner, approved=approved, always=always, message=message, by=by)
+                nested = RunState._of_run(self._agent, journal, self.context)
+                nested.governance = self.governance
+                nested._decide(
+                    inner,
+                    approved=approved,
+                    always=always,
+                    message=message,
+                    by=approver,
+                    reason=reason,
+                )
 
             self._journal.append(nested_decision(self._view, item, decide))
             return
@@ -188,6 +254,14 @@ class RunState:
             raise NotPendingError(
                 f"Call {call_id!r} is not waiting for a decision in this run. Decide only on "
                 "the items of state.interruptions."
+            )
+        if call.status is CallStatus.PENDING and due(self._view, self.governance.now()):
+            self.expire()
+        if call.decision is not None and call.decision.expired:
+            raise ApprovalExpiredError(
+                f"The approval of call {call_id!r} of {call.name!r} expired at "
+                f"{call.requested.expires_at if call.requested else '?'}: the system rejected "
+                "it and it will not run. Nothing of this decision was recorded."
             )
         if call.status is not CallStatus.PENDING:
             raise NotPendingError(
@@ -199,9 +273,19 @@ class RunState:
                 f"The approval item for call {call_id!r} shows other arguments than the "
                 "pending call has. Decide on the items of this state's interruptions."
             )
-        at = datetime.now(UTC).isoformat()
-        event = ApprovalDecided(call_id, call.fingerprint, approved, always, message, by, at)
-        self._journal.append(sealed(event, self._view.run_id, self._view.turns))
+        policy = policy_for(self._graph, call, self.governance)
+        authorize(policy, approver, call, self.context)
+        event = decision_event(
+            self._view,
+            call,
+            self.governance,
+            approver=approver,
+            approved=approved,
+            always=always,
+            message=message,
+            reason=reason,
+        )
+        self._journal.append(event)
 
     def resolve_doubt(
         self,
@@ -209,11 +293,19 @@ class RunState:
         resolution: Literal["run_again", "output", "failed"],
         *,
         output: str | None = None,
-        by: str | None = None,
+        by: Approver | str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Settle a call in doubt: run it again, give the ``output`` it produced, or mark it
-        failed (the model reads ``output``, or a default failure message)."""
-        _check_decision_arguments(item, always=False, message=output, by=by, message_name="output")
+        failed (the model reads ``output``, or a default failure message).
+
+        The resolution is sealed like an approval (and carries a receipt with a receipt key),
+        and the call's approval policy decides who may resolve it."""
+        _check_decision_arguments(
+            item, always=False, message=output, by=None, message_name="output"
+        )
+        _check_reason(reason)
+        approver = as_approver(by)
         call_id = item if isinstance(item, str) else item.call_id
         call = self._view.calls.get(call_id)
         if call is None or call.status is not CallStatus.IN_DOUBT:
@@ -234,8 +326,10 @@ class RunState:
                 f"The call of {call.name} failed: it was interrupted and was judged not to "
                 "have taken effect."
             )
-        at = datetime.now(UTC).isoformat()
-        self._journal.append(DoubtResolved(call_id, resolution, output, by, at))
+        policy = policy_for(self._graph, call, self.governance)
+        authorize(policy, approver, call, self.context, four_eyes=False)
+        event = DoubtResolved(call_id, resolution, output, reason=reason)
+        self._journal.append(resolution_event(self._view, event, self.governance, approver))
 
     # -- saving and loading ----------------------------------------------------------
 
@@ -276,6 +370,7 @@ class RunState:
         context: Any = None,
         context_type: Any = None,
         context_deserializer: ContextDeserializer | None = None,
+        governance: Governance | None = None,
     ) -> RunState:
         """Rebuild a state for ``agent`` (the root of the same agent graph).
 
@@ -294,7 +389,7 @@ class RunState:
             )
         if context is None:
             context = _deserialize_context(stored_context, context_type, context_deserializer)
-        return cls(agent, journal, context)
+        return cls(agent, journal, context, governance=governance)
 
     @classmethod
     def from_string(
@@ -306,6 +401,7 @@ class RunState:
         context: Any = None,
         context_type: Any = None,
         context_deserializer: ContextDeserializer | None = None,
+        governance: Governance | None = None,
     ) -> RunState:
         """Rebuild a state from ``to_string`` text; see ``from_json``."""
         if not isinstance(text, str | bytes | bytearray):
@@ -322,7 +418,7 @@ class RunState:
                         context = _deserialize_context(
                             stored_context, context_type, context_deserializer
                         )
-                    return cls(agent, journal, context)
+                    return cls(agent, journal, context, governance=governance)
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -339,6 +435,7 @@ class RunState:
             context=context,
             context_type=context_type,
             context_deserializer=context_deserializer,
+            governance=governance,
         )
 
     def _check_names(self) -> None:
@@ -381,6 +478,11 @@ def _check_decision_arguments(
     for name, value in ((message_name, message), ("by", by)):
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
+
+
+def _check_reason(reason: Any) -> None:
+    if reason is not None and not isinstance(reason, str):
+        raise UserError(f"reason must be a str or None, got {type(reason).__name__}.")
 
 
 def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:

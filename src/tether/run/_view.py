@@ -17,14 +17,16 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
+from .._governance import SYSTEM_APPROVER
 from ..items import Item, function_call_output
-from ._approvals import ToolApprovalItem, decision_seal, fingerprint
+from ._approvals import ToolApprovalItem, decision_seal, doubt_seal, fingerprint
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -91,6 +93,8 @@ class Call:
     _fingerprint: str | None = None
     requested: ApprovalRequested | None = None
     decision: ApprovalDecided | None = None
+    approvals: tuple[ApprovalDecided, ...] = ()
+    """Approvals so far of a call that needs several (four-eyes), before the last one."""
     started: bool = False
     done: bool = False
     output: str | None = None
@@ -361,6 +365,16 @@ class RunView:
                 "does not match the call the model made (its tool or arguments were changed). "
                 "The state was edited; load an unedited copy."
             )
+        if event.expires_at is not None and not _is_aware_time(event.expires_at):
+            raise StateFormatError(
+                f"journal[{self.events}]: the approval request for call {event.call_id!r} "
+                f"has a deadline that is not an ISO 8601 time with a zone: {event.expires_at!r}."
+            )
+        if isinstance(event.required_approvals, bool) or event.required_approvals < 1:
+            raise StateFormatError(
+                f"journal[{self.events}]: the approval request for call {event.call_id!r} "
+                f"needs {event.required_approvals!r} approvals; at least 1."
+            )
         call.requested = event
         call._fingerprint = event.fingerprint  # equal: keep one copy of the string
 
@@ -383,6 +397,12 @@ class RunView:
                 "match its seal: its verdict, message, approver or time was changed (or the "
                 "seal removed). The state was edited; load an unedited copy."
             )
+        problem = _four_eyes_problem(call, event)
+        if problem is not None:
+            raise StateFormatError(f"journal[{self.events}]: {problem}")
+        if event.partial:
+            call.approvals = (*call.approvals, event)
+            return
         call.decision = event
         if event.always:
             self.always[call.name] = event
@@ -447,6 +467,12 @@ class RunView:
                 f"journal[{self.events}]: a resolution of call {event.call_id!r}, "
                 "which is not in doubt."
             )
+        if event.seal != doubt_seal(self.run_id, self.turns, event):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the resolution of call {event.call_id!r} in doubt "
+                "does not match its seal: its resolution, output, approver or time was "
+                "changed (or the seal removed). The state was edited; load an unedited copy."
+            )
         if event.resolution == "run_again":
             call.started = False  # approved (or needing no approval) again: it runs next
             return
@@ -496,6 +522,33 @@ def function_call_problem(item: Item) -> str | None:
         return f"with id {_short(call_id)} has no tool name (a non-empty string), got {got}"
     if not isinstance(item.get("arguments", ""), str):
         return f"with id {_short(call_id)} has arguments that are not a JSON string"
+    return None
+
+
+def _is_aware_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _four_eyes_problem(call: Call, event: ApprovalDecided) -> str | None:
+    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), or None."""
+    assert call.requested is not None
+    required = call.requested.required_approvals
+    if event.expired:
+        if event.approved or event.by != SYSTEM_APPROVER or event.partial:
+            return f"an expiry of call {event.call_id!r} that is not a rejection by the system."
+        return None
+    if event.by is not None and any(a.by == event.by for a in call.approvals):
+        return f"approver {event.by!r} decided call {event.call_id!r} twice."
+    if event.partial:
+        if not event.approved or len(call.approvals) + 1 >= required:
+            return f"a partial approval of call {event.call_id!r} that is not one of several."
+    elif event.approved and not event.automatic and len(call.approvals) + 1 < required:
+        return (
+            f"call {event.call_id!r} needs {required} approvals and has {len(call.approvals) + 1}."
+        )
     return None
 
 

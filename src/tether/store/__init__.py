@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._governance import SweepResult, audit_run, decide, expire_approvals, verify_run_receipts
 from ._protocol import STORE_VERSION, STORE_VERSIONS, Clock, RunStore, system_clock
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
 from ._sqlite import SQLiteRunStore
@@ -37,9 +38,14 @@ __all__ = [
     "RunSummary",
     "SQLiteRunStore",
     "StoredRun",
+    "SweepResult",
+    "audit_run",
+    "decide",
+    "expire_approvals",
     "load_state",
     "save_state",
     "system_clock",
+    "verify_run_receipts",
 ]
 
 

@@ -80,9 +80,11 @@ CREATE TABLE {s}.pending (
     tool text NOT NULL,
     arguments text NOT NULL,
     requested_at timestamptz NOT NULL,
+    expires_at timestamptz,
     PRIMARY KEY (run_id, call_id)
 );
 CREATE INDEX pending_requested ON {s}.pending (requested_at);
+CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE {s}.in_flight (
     run_id text NOT NULL,
     call_id text NOT NULL,
@@ -92,7 +94,12 @@ CREATE TABLE {s}.in_flight (
 """
 
 # Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE {s}.pending ADD COLUMN expires_at timestamptz;
+CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL
+""",
+}
 
 _STATUS = (
     "CASE WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= %(now)s) "
@@ -312,10 +319,20 @@ class PostgresRunStore:
             where.append("agent = %(agent)s")
             params["agent"] = agent
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at FROM {s}.pending "
-            "WHERE " + " AND ".join(where) + " ORDER BY requested_at, run_id, call_id "
-            "LIMIT %(limit)s"
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "FROM {s}.pending WHERE " + " AND ".join(where) + " ORDER BY requested_at, "
+            "run_id, call_id LIMIT %(limit)s"
         )
+        return [PendingApproval(*row) for row in await self._fetch(query, params)]
+
+    async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
+        """See ``RunStore.due_approvals``."""
+        query = (
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "FROM {s}.pending WHERE expires_at IS NOT NULL AND expires_at <= %(due)s "
+            "ORDER BY expires_at, run_id, call_id LIMIT %(limit)s"
+        )
+        params = {"due": to_utc(now, "now"), "limit": check_limit(limit)}
         return [PendingApproval(*row) for row in await self._fetch(query, params)]
 
     async def recoverable(self) -> list[RunSummary]:
@@ -439,10 +456,10 @@ class PostgresRunStore:
                 await conn.execute(
                     self._q(
                         "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, "
-                        "requested_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT "
-                        "(run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
+                        "requested_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
                         "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
-                        "requested_at = EXCLUDED.requested_at"
+                        "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at"
                     ),
                     (
                         run_id,
@@ -451,6 +468,7 @@ class PostgresRunStore:
                         change.tool,
                         change.arguments,
                         change.requested_at,
+                        change.expires_at,
                     ),
                 )
             elif isinstance(change, AddFlight):

@@ -38,6 +38,8 @@ class AddPending:
     tool: str
     arguments: str
     requested_at: datetime
+    expires_at: datetime | None = None
+    """The request's deadline; the expiry sweep finds due approvals by it (an index)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +69,13 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
     out: list[Change] = []
     for seq, event in events:
         if isinstance(event, ApprovalRequested):
+            expires = datetime.fromisoformat(event.expires_at) if event.expires_at else None
             out.append(
-                AddPending(event.call_id, event.agent, event.tool, event.arguments, appended_at)
+                AddPending(
+                    event.call_id, event.agent, event.tool, event.arguments, appended_at, expires
+                )
             )
-        elif isinstance(event, ApprovalDecided):
+        elif isinstance(event, ApprovalDecided) and not event.partial:
             out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, ToolStarted):
             out.append(AddFlight(event.call_id, seq))

@@ -18,10 +18,11 @@ STORE_FORMAT = "tether.run_store"
 
 STORE_VERSIONS: dict[int, str] = {
     1: "runs, events (with a MAC chain), pending and in_flight projections, leases.",
+    2: "pending.expires_at, indexed: the approval deadline the expiry sweep looks up.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 1
+STORE_VERSION = 2
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 Clock = Callable[[], datetime]
@@ -98,6 +99,14 @@ class RunStore(Protocol):
         self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
     ) -> list[PendingApproval]:
         """Calls waiting for a decision, oldest request first."""
+        ...
+
+    async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
+        """Pending calls whose approval deadline is at or before ``now``, earliest first.
+
+        Read through an index on the deadline: the cost grows with the number of
+        due approvals, not of stored runs (``tether.store.expire_approvals`` uses it).
+        """
         ...
 
     async def recoverable(self) -> list[RunSummary]:

@@ -87,3 +87,5 @@ class PendingApproval:
     tool: str
     arguments: str
     requested_at: datetime
+    expires_at: datetime | None = None
+    """When the approval expires (the system rejects the call); ``None``: never."""

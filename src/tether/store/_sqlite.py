@@ -79,9 +79,11 @@ CREATE TABLE tether_pending (
     tool TEXT NOT NULL,
     arguments TEXT NOT NULL,
     requested_at TEXT NOT NULL,
+    expires_at TEXT,
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
 CREATE INDEX tether_pending_requested ON tether_pending (requested_at);
+CREATE INDEX tether_pending_expires ON tether_pending (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE tether_in_flight (
     run_id TEXT NOT NULL,
     call_id TEXT NOT NULL,
@@ -91,7 +93,12 @@ CREATE TABLE tether_in_flight (
 """
 
 # Forward migrations: MIGRATIONS[v] takes a store from version v to v + 1.
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE tether_pending ADD COLUMN expires_at TEXT;
+CREATE INDEX tether_pending_expires ON tether_pending (expires_at) WHERE expires_at IS NOT NULL
+""",
+}
 
 # Tables another part of tether may keep in the same file (sessions share it).
 _SHARED_PREFIX = "tether_session"
@@ -277,13 +284,22 @@ class SQLiteRunStore:
             where.append("agent = :agent")
             params["agent"] = agent
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at FROM tether_pending "
-            f"WHERE {' AND '.join(where)} ORDER BY requested_at, run_id, call_id LIMIT :limit"
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            f"FROM tether_pending WHERE {' AND '.join(where)} "
+            "ORDER BY requested_at, run_id, call_id LIMIT :limit"
         )
-        rows = await self._call(self._select, sql, params)
-        return [
-            PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5])) for row in rows
-        ]
+        return [_pending(row) for row in await self._call(self._select, sql, params)]
+
+    async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
+        """See ``RunStore.due_approvals``."""
+        sql = (
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "FROM tether_pending INDEXED BY tether_pending_expires "
+            "WHERE expires_at IS NOT NULL AND expires_at <= :due "
+            "ORDER BY expires_at, run_id, call_id LIMIT :limit"
+        )
+        params = {"due": _ts(to_utc(now, "now")), "limit": check_limit(limit)}
+        return [_pending(row) for row in await self._call(self._select, sql, params)]
 
     async def recoverable(self) -> list[RunSummary]:
         """See ``RunStore.recoverable``."""
@@ -608,7 +624,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
         if isinstance(change, AddPending):
             conn.execute(
                 "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, "
-                "arguments, requested_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "arguments, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     change.call_id,
@@ -616,6 +632,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
                     change.tool,
                     change.arguments,
                     _ts(change.requested_at),
+                    _ts(change.expires_at) if change.expires_at is not None else None,
                 ),
             )
         elif isinstance(change, AddFlight):
@@ -651,6 +668,11 @@ def _delete_rows(conn: sqlite3.Connection, ids: list[str]) -> None:
         ("tether_runs", "id"),
     ):
         conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
+
+
+def _pending(row: Sequence[Any]) -> PendingApproval:
+    expires = _dt(row[6]) if row[6] is not None else None
+    return PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires)
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:

@@ -6,6 +6,7 @@ from typing import Any
 
 from .._agent import Agent
 from .._exceptions import RunConflictError, RunNotFoundError, UnknownAgentError, UserError
+from .._governance import Governance
 from ..run import RunState
 from ._protocol import RunStore
 
@@ -13,7 +14,12 @@ __all__ = ["load_state", "save_state"]
 
 
 async def load_state(
-    store: RunStore, run_id: str, agent: Agent[Any], *, context: Any = None
+    store: RunStore,
+    run_id: str,
+    agent: Agent[Any],
+    *,
+    context: Any = None,
+    governance: Governance | None = None,
 ) -> RunState:
     """The stored run as a ``RunState`` of ``agent``'s graph, to decide on and resume.
 
@@ -26,6 +32,9 @@ async def load_state(
         state = await load_state(store, run_id, agent)
         state.approve(state.interruptions[0], by="ana")
         await save_state(store, state)
+
+    Approvals past their deadline (by ``governance``'s clock) are expired in the
+    returned state; ``save_state`` or a resume makes that durable.
     """
     stored = await store.load(run_id)
     if stored.root_agent not in agent.graph():
@@ -33,7 +42,7 @@ async def load_state(
             f"Stored run {run_id!r} started with agent {stored.root_agent!r}, which is not in "
             f"the graph of {agent.name!r}. Load it with the agent the run started with."
         )
-    return RunState(agent, stored.events, context)
+    return RunState(agent, stored.events, context, governance=governance)
 
 
 async def save_state(store: RunStore, state: RunState) -> int:

@@ -1,0 +1,186 @@
+"""Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
+
+    uv run python benchmarks/scale_out.py [--runs 200] [--postgres DSN]
+
+The workload is examples/scale_out.py: a run asks for a refund (a model call that
+takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
+sends it and answers (a second 50 ms model call). The driver approves each call as
+soon as it comes up. Without ``--postgres`` a private PostgreSQL is started on
+loopback (tests/services.py); each measurement gets schemas of its own.
+
+Reported:
+- throughput: ``--runs`` runs through 1 and through 3 worker processes
+  (``--worker-concurrency`` runs advancing at once in each), runs per second from
+  the first start to the last result, and the ratio;
+- overhead: the time of one run, start to final output, run after run, on one
+  DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
+  process (start, pause, decide with ``save_state``, resume), and the difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "scale_out.py"
+MODEL_DELAY = 0.05
+
+
+def load_example(dsn: str, folder: Path, worker_concurrency: int, poll: float) -> ModuleType:
+    """A fresh copy of the example app, on schemas of its own."""
+    os.environ.update(
+        SCALE_OUT_DIR=str(folder),
+        SCALE_OUT_DB=dsn,
+        SCALE_OUT_SCHEMA=f"bench_{uuid.uuid4().hex[:10]}",
+        SCALE_OUT_MODEL_DELAY=str(MODEL_DELAY),
+        SCALE_OUT_WORKER_CONCURRENCY=str(worker_concurrency),
+        SCALE_OUT_POLL=str(poll),
+    )
+    spec = importlib.util.spec_from_file_location(f"scale_out_{uuid.uuid4().hex}", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def drive(example: ModuleType, runs: int, *, one_at_a_time: bool) -> list[float]:
+    """Start ``runs`` runs, approve each call as it comes up; each run's seconds start to end."""
+    app = example.app
+    durations: list[float] = []
+
+    async def one(i: int) -> None:
+        start = time.perf_counter()
+        run_id = await app.start(example.agent, f"Please refund order B-{i}")
+        decided: set[str] = set()
+        while not decided:  # the store is polled: another process asks for the decision
+            decided = await example.approve_all({run_id})
+            await asyncio.sleep(0.01)
+        await app.result(run_id)
+        durations.append(time.perf_counter() - start)
+
+    if one_at_a_time:
+        for i in range(runs):
+            await one(i)
+    else:
+        ids = [await app.start(example.agent, f"Please refund order B-{i}") for i in range(runs)]
+        waiting = set(ids)
+        while waiting:
+            waiting -= await example.approve_all(waiting)
+            await asyncio.sleep(0.02)
+        for run_id in ids:
+            await app.result(run_id)
+    return durations
+
+
+async def dbos_throughput(
+    dsn: str, runs: int, workers: int, concurrency: int, poll: float
+) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        example = load_example(dsn, Path(folder), concurrency, poll)
+        processes = [example.start_worker(f"bench-{i}") for i in range(workers)]
+        try:
+            start = time.perf_counter()
+            await drive(example, runs, one_at_a_time=False)
+            elapsed = time.perf_counter() - start
+            sent = len((Path(folder) / "refunds.log").read_text().splitlines())
+            assert sent == runs, f"{sent} refunds for {runs} runs"
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait()
+            await example.app.close()
+    return runs / elapsed
+
+
+async def dbos_latency(dsn: str, runs: int, poll: float) -> list[float]:
+    with tempfile.TemporaryDirectory() as folder:
+        example = load_example(dsn, Path(folder), 8, poll)
+        processes = [example.start_worker("bench-latency")]
+        try:
+            await drive(example, 3, one_at_a_time=True)  # warm up
+            return await drive(example, runs, one_at_a_time=True)
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait()
+            await example.app.close()
+
+
+async def plain_latency(dsn: str, runs: int) -> list[float]:
+    from tether import Runner
+    from tether.store import PostgresRunStore, load_state, save_state
+
+    with tempfile.TemporaryDirectory() as folder:
+        example = load_example(dsn, Path(folder), 8, 1.0)
+        store = PostgresRunStore(dsn, schema=f"plain_{uuid.uuid4().hex[:10]}")
+        durations: list[float] = []
+        try:
+            for i in range(runs + 3):
+                start = time.perf_counter()
+                result = await Runner.run(example.agent, f"Please refund order P-{i}", store=store)
+                state = await load_state(store, result.run_id, example.agent)
+                for item in state.interruptions:
+                    state.approve(item, by="bench")
+                await save_state(store, state)
+                state = await load_state(store, result.run_id, example.agent)
+                await Runner.run(example.agent, state, store=store)
+                if i >= 3:  # the first three warm up
+                    durations.append(time.perf_counter() - start)
+        finally:
+            await store.close()
+    return durations
+
+
+@contextlib.contextmanager
+def postgres(dsn: str | None) -> Iterator[str]:
+    if dsn:
+        yield dsn
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from services import postgres_server  # the tests' private server on loopback
+
+    with postgres_server() as server:
+        yield server.dsn
+
+
+async def main(args: argparse.Namespace) -> None:
+    with postgres(args.postgres) as dsn:
+        print(f"model call: {MODEL_DELAY * 1e3:.0f} ms (asyncio.sleep); load: {os.getloadavg()}")
+        one = await dbos_throughput(dsn, args.runs, 1, args.worker_concurrency, args.poll)
+        three = await dbos_throughput(dsn, args.runs, 3, args.worker_concurrency, args.poll)
+        print(
+            f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
+            f"poll={args.poll}s: 1 worker {one:.1f} runs/s, 3 workers {three:.1f} runs/s "
+            f"({three / one:.2f}x)"
+        )
+        plain = statistics.median(await plain_latency(dsn, args.latency_runs))
+        dbos = statistics.median(await dbos_latency(dsn, args.latency_runs, args.poll))
+        print(
+            f"one run start to end (median of {args.latency_runs}): plain tether with "
+            f"PostgresRunStore {plain * 1e3:.0f} ms, on a DBOS worker {dbos * 1e3:.0f} ms "
+            f"(overhead {(dbos - plain) * 1e3:.0f} ms per run)"
+        )
+        print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--latency-runs", type=int, default=20)
+    parser.add_argument("--worker-concurrency", type=int, default=8)
+    parser.add_argument("--poll", type=float, default=0.1, help="queue polling interval (s)")
+    parser.add_argument("--postgres", help="a PostgreSQL DSN (default: start a private one)")
+    asyncio.run(main(parser.parse_args()))

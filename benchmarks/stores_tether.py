@@ -1,0 +1,179 @@
+"""The durable HITL workload on tether's run stores (run by ``stores.py``; prints JSON).
+
+    uv run python benchmarks/stores_tether.py [--quick] [--postgres DSN]
+
+``Runner.run(agent, prompt, store=store)`` on ``SQLiteRunStore`` (and on
+``PostgresRunStore`` with ``--postgres``): see ``stores_workload.py`` for the
+workload and what is measured. The model hands back ``ModelResponse`` objects
+built before the run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import stores_workload as w
+
+import tether
+from tether import Agent, Runner, Usage, function_tool
+from tether.models import ModelRequest, ModelResponse, ModelStreamEvent
+from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, load_state
+
+SIGNING_KEY = "bench-signing-key"  # signed rows, as docs/durable-runs.md recommends
+
+
+class PrebuiltModel:
+    """A ``tether.Model`` returning responses built beforehand; ticks the turn clock."""
+
+    def __init__(self, responses: list[ModelResponse], clock: w.TurnClock | None) -> None:
+        self.responses = responses
+        self.clock = clock
+        self.next = 0
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        response = self.responses[self.next]
+        self.next += 1
+        # The answer after the approval is not a turn of the growing run.
+        if self.clock is not None and self.next < len(self.responses):
+            self.clock.step()
+        return response
+
+    async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        raise NotImplementedError("the benchmark does not stream")
+        yield  # pragma: no cover  (makes this an async generator)
+
+
+def _call(turn: int, tool: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": f"fc_{turn:05d}",
+        "call_id": w.call_id(turn),
+        "name": tool,
+        "arguments": w.TOOL_ARGUMENTS,
+        "status": "completed",
+    }
+
+
+def responses(turns: int) -> list[ModelResponse]:
+    """``turns - 1`` lookups, the call that needs approval, then the answer."""
+    items = [_call(t, "lookup") for t in range(1, turns)]
+    items.append(_call(turns, "send_email"))
+    items.append(
+        {
+            "type": "message",
+            "id": "msg_final",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": w.FINAL_TEXT, "annotations": []}],
+        }
+    )
+    return [
+        ModelResponse([item], Usage(requests=1), f"resp_{i:05d}") for i, item in enumerate(items)
+    ]
+
+
+def lookup(city: str) -> str:
+    """Look up the weather in a city.
+
+    Args:
+        city: The city.
+    """
+    return w.TOOL_RESULT
+
+
+def send_email(city: str) -> str:
+    """Email the weather report for a city.
+
+    Args:
+        city: The city.
+    """
+    return "sent"
+
+
+def agent(turns: int, clock: w.TurnClock | None) -> Agent[Any]:
+    return Agent(
+        name="Weather",
+        instructions="You answer questions about the weather.",
+        model=PrebuiltModel(responses(turns), clock),
+        tools=[
+            function_tool(lookup, name="lookup"),
+            function_tool(send_email, name="send_email", needs_approval=True),
+        ],
+    )
+
+
+async def start(store: RunStore, turns: int, clock: w.TurnClock | None) -> tuple[str, Agent[Any]]:
+    """Run to the approval; the run is paused in the store."""
+    bench = agent(turns, clock)
+    result = await Runner.run(bench, w.PROMPT, store=store, max_turns=turns + 5)
+    assert [i.tool_name for i in result.interruptions] == ["send_email"], result.interruptions
+    assert result.run_id is not None
+    return result.run_id, bench
+
+
+async def load_and_resume(
+    store: RunStore, run_id: str, bench: Agent[Any], repeats: int
+) -> tuple[float, float]:
+    """(median load time, time of load + approve + resume to the final output)."""
+    loads = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        await load_state(store, run_id, bench)
+        loads.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    state = await load_state(store, run_id, bench)
+    state.approve(state.interruptions[0], by="bench")
+    result = await Runner.run(bench, state, store=store)
+    resumed = time.perf_counter() - began
+    assert result.final_output == w.FINAL_TEXT, result.final_output
+    return statistics.median(loads), resumed
+
+
+async def measure(store: RunStore, probe: w.BytesProbe, sizes: w.Sizes) -> dict[str, float]:
+    clock = w.TurnClock(probe)
+    store.append = clock.timed_async(store.append)  # type: ignore[method-assign]
+    run_id, bench = await start(store, sizes.turns, clock)
+    out = w.summarise(sizes, clock)
+    for length in sizes.resume_lengths:
+        if length == sizes.turns:
+            rid, rbench = run_id, bench
+        else:
+            rid, rbench = await start(store, length, None)
+        load, resume = await load_and_resume(store, rid, rbench, sizes.repeats)
+        out[f"load.{length}"] = load
+        out[f"resume.{length}"] = resume
+    return out
+
+
+async def main(args: argparse.Namespace) -> None:
+    sizes = w.QUICK if args.quick else w.FULL
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        probe = w.ProcessWrites()
+        async with SQLiteRunStore(Path(folder) / "runs.db", signing_key=SIGNING_KEY) as store:
+            results["sqlite"] = await measure(store, probe, sizes)
+    if args.postgres:
+        wal = w.ServerWal(args.postgres)
+        try:
+            async with PostgresRunStore(
+                args.postgres, schema="bench_tether", signing_key=SIGNING_KEY
+            ) as pg:
+                results["postgres"] = await measure(pg, wal, sizes)
+        finally:
+            wal.close()
+    notes = ["SQLiteRunStore and PostgresRunStore with a signing key; Runner.run(..., store=)"]
+    w.emit("tether", tether.__version__, results, notes)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a 30-turn run, to check the script")
+    parser.add_argument("--postgres", help="a DSN of a database to hold the run store")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,174 @@
+"""The durable HITL workload shared by tether's run stores and LangGraph's checkpointers.
+
+Standard library only (plus psycopg for the PostgreSQL probe, present in both
+environments): imported by ``stores_tether.py`` in tether's interpreter and by
+``stores_langgraph.py`` in the LangGraph venv, so both sides run the same
+script and measure it the same way.
+
+The workload: one run on one thread of a durable store. The input is one user
+message; each turn is one model step (a prebuilt response calling ``lookup``)
+and the tool's result, so the history grows by two items a turn (turn 500 holds
+about 1,000 items, turn 1,000 about 2,000). The last model step calls
+``send_email``, which needs approval: the run pauses, a person approves, the run
+resumes, the tool runs and the model answers.
+
+Measured per turn, from one model step to the next (so a turn includes the
+model step, the tool, and every write the framework makes to its store):
+
+- ``time``: wall time of the turn, minus the time the byte probe itself took;
+- ``store_time``: the part spent inside the store's write calls
+  (``RunStore.append`` / ``BaseCheckpointSaver.put`` and ``put_writes``);
+- ``bytes``: what the turn made the storage write. SQLite: the bytes this
+  process passed to ``write()`` (``wchar`` in ``/proc/self/io``: WAL frames and
+  the checkpoints that copy them into the database file). PostgreSQL: the WAL
+  the server generated (``pg_current_wal_insert_lsn()`` before and after, read
+  on a separate connection; nothing else uses the server meanwhile).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+FINAL_TEXT = "The report is sent: 20 degrees and sunny in Oakland."
+TOOL_ARGUMENTS = '{"city": "Oakland"}'
+TOOL_RESULT = "The weather in Oakland is 20 degrees and sunny."
+PROMPT = "Look up the weather a few times, then email me the report."
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How long the main run is, where it is sampled, and the runs timed for load/resume."""
+
+    turns: int
+    early: int  # turns around which the early sample is taken (the issue's "turn 10")
+    middle: int  # about 1,000 items of history
+    resume_lengths: tuple[int, ...]
+    repeats: int  # load repetitions per run
+
+
+FULL = Sizes(turns=1000, early=10, middle=500, resume_lengths=(10, 100, 1000), repeats=5)
+QUICK = Sizes(turns=30, early=10, middle=20, resume_lengths=(10, 30), repeats=2)
+
+
+def call_id(turn: int) -> str:
+    return f"call_{turn:05d}"
+
+
+def window(values: list[float], turn: int) -> list[float]:
+    """The samples of the 10 turns ending at ``turn`` (1-based)."""
+    return values[max(0, turn - 10) : turn]
+
+
+class BytesProbe:
+    """A counter of bytes written by the storage: a process's or a server's."""
+
+    def read(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the probe holds."""
+
+
+class ProcessWrites(BytesProbe):
+    """Bytes this process handed to ``write()`` (SQLite runs inside the process)."""
+
+    def read(self) -> int:
+        with open("/proc/self/io") as stats:
+            for line in stats:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+        raise RuntimeError("/proc/self/io has no wchar line")
+
+
+class ServerWal(BytesProbe):
+    """WAL bytes the PostgreSQL server generated, read on a connection of its own."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(dsn, autocommit=True)
+
+    def read(self) -> int:
+        row = self._conn.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclass
+class TurnClock:
+    """Called at every model step; turns the gaps between steps into per-turn samples."""
+
+    probe: BytesProbe
+    times: list[float] = field(default_factory=list)
+    written: list[int] = field(default_factory=list)
+    store_times: list[float] = field(default_factory=list)
+    store_time: float = 0.0  # added to by the store's timed write calls
+    _last: float | None = None
+    _last_bytes: int = 0
+    _store_at_last: float = 0.0
+
+    def step(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.times.append(now - self._last)
+            self.store_times.append(self.store_time - self._store_at_last)
+        written = self.probe.read()
+        if self._last is not None:
+            self.written.append(written - self._last_bytes)
+        self._last_bytes = written
+        self._store_at_last = self.store_time
+        self._last = time.perf_counter()  # the probe's own time is not the turn's
+
+    def timed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` (a store's write call) with its time added to ``store_time``."""
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.store_time += time.perf_counter() - start
+
+        return wrapper
+
+    def timed_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The same for a coroutine function."""
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                self.store_time += time.perf_counter() - start
+
+        return wrapper
+
+
+def summarise(sizes: Sizes, clock: TurnClock) -> dict[str, float]:
+    """Medians of the 10-turn windows ending at the early, middle and last turn."""
+    out: dict[str, float] = {}
+    for name, turn in (("early", sizes.early), ("middle", sizes.middle), ("late", sizes.turns)):
+        # clock.times[k] is turn k+1 (from model step k+1 to step k+2); the last
+        # model step answers after the approval, so there are turns - 1 full turns.
+        at = min(turn, len(clock.times))
+        out[f"turn_time.{name}"] = statistics.median(window(clock.times, at))
+        out[f"store_time.{name}"] = statistics.median(window(clock.store_times, at))
+        out[f"turn_bytes.{name}"] = statistics.median(window([float(b) for b in clock.written], at))
+    out["run.total_bytes"] = float(sum(clock.written))
+    out["run.total_time"] = float(sum(clock.times))
+    return out
+
+
+def emit(sdk: str, version: str, results: dict[str, dict[str, float]], notes: list[str]) -> None:
+    """Print the side's results as one JSON line (the driver reads the last line)."""
+    print(json.dumps({"sdk": sdk, "version": version, "backends": results, "notes": notes}))

@@ -1,0 +1,167 @@
+"""Scale out on DBOS: refunds that each wait for a person, served by worker processes.
+
+    uv run python examples/scale_out.py demo                      # one machine: SQLite, no server
+    uv run python examples/scale_out.py demo --runs 20 --workers 3
+    SCALE_OUT_DB=postgresql://user@host/db uv run python examples/scale_out.py demo --workers 3
+
+``demo`` starts the workers (``python -m tether.dbos worker scale_out:app``; none
+with ``--workers 0``: the demo serves the runs itself), queues the runs, approves
+every refund as it comes up for a decision, and prints each run's final output.
+On one machine the run store and DBOS's system database are two SQLite files in
+``SCALE_OUT_DIR`` (default ``scale_out_data``); with ``SCALE_OUT_DB`` set to a
+PostgreSQL URL both live in that database. Each refund writes one line to
+``refunds.log`` in that folder: the side effect that must happen once per approved
+run, however many workers die. With ``--nobody-decides`` every approval expires
+after ``SCALE_OUT_APPROVAL_TIMEOUT`` seconds (default a day) and is rejected. The
+model is a stand-in that answers from the conversation, so this runs offline
+(``SCALE_OUT_MODEL_DELAY`` makes each call take that many seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from tether import Agent, function_tool
+from tether.dbos import DBOSApp
+from tether.models import ModelRequest, ModelResponse, ModelStreamEvent, ResponseDone
+from tether.store import RunStore, SQLiteRunStore
+from tether.testing import message, tool_call
+
+DATA = Path(os.environ.get("SCALE_OUT_DIR", "scale_out_data")).resolve()
+DATABASE = os.environ.get("SCALE_OUT_DB", "")
+SCHEMA = os.environ.get("SCALE_OUT_SCHEMA", "scale_out")
+MODEL_DELAY = float(os.environ.get("SCALE_OUT_MODEL_DELAY", "0"))
+
+
+@function_tool(needs_approval=True)
+def refund(order: str) -> str:
+    """Refund an order.
+
+    Args:
+        order: The order number.
+    """
+    # One line per refund sent, appended atomically: the log is the side effect to count.
+    with open(DATA / "refunds.log", "a") as log:
+        log.write(f"refund {order} pid={os.getpid()}\n")
+    return f"Refunded order {order}."
+
+
+class RefundDesk:
+    """A stand-in model: asks for the refund of the order named in the request, then
+    confirms it. It answers from the conversation alone, so any worker can take any turn."""
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        if MODEL_DELAY:
+            await asyncio.sleep(MODEL_DELAY)
+        outputs = [item for item in request.input if item.get("type") == "function_call_output"]
+        if outputs:
+            return ModelResponse(output=[message(f"Done: {outputs[-1]['output']}")])
+        order = str(request.input[0]["content"]).rsplit(" ", 1)[-1]
+        return ModelResponse(output=[tool_call("refund", {"order": order})])
+
+    async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        yield ResponseDone(await self.get_response(request))
+
+
+agent = Agent(name="Support", instructions="Refund orders.", model=RefundDesk(), tools=[refund])
+
+
+def open_store() -> RunStore:
+    if DATABASE:
+        from tether.store import PostgresRunStore
+
+        return PostgresRunStore(DATABASE, schema=SCHEMA)
+    return SQLiteRunStore(DATA / "runs.db")
+
+
+DATA.mkdir(parents=True, exist_ok=True)
+app = DBOSApp(
+    [agent],
+    store=open_store,
+    system_database_url=DATABASE or f"sqlite:///{DATA / 'dbos.sqlite'}",
+    system_schema=f"{SCHEMA}_dbos",
+    worker_concurrency=int(os.environ.get("SCALE_OUT_WORKER_CONCURRENCY", "16")),
+    polling_interval=float(os.environ.get("SCALE_OUT_POLL", "0.2")),
+    lease_wait=0.5,
+    approval_timeout=float(os.environ.get("SCALE_OUT_APPROVAL_TIMEOUT", str(24 * 3600))),
+)
+
+
+def start_worker(executor_id: str) -> subprocess.Popen[bytes]:
+    """A worker process serving ``app`` (this file, imported as ``scale_out``)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "SCALE_OUT_DIR": str(DATA)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tether.dbos",
+            "worker",
+            "scale_out:app",
+            "--executor-id",
+            executor_id,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # "tether worker ... ready": its database tables exist
+    return process
+
+
+async def approve_all(runs: set[str], *, by: str = "support-lead") -> set[str]:
+    """Approve every pending call of ``runs`` once; return the runs decided."""
+    decided = set()
+    for pending in await app.store().pending_approvals(limit=1000):
+        if pending.run_id in runs:
+            await app.decide(pending.run_id, pending.call_id, approve=True, by=by)
+            decided.add(pending.run_id)
+    return decided
+
+
+async def demo(runs: int, workers: int, *, decide: bool = True) -> None:
+    processes = [start_worker(f"worker-{i}") for i in range(workers)]
+    if not workers:
+        await app.launch(executor_id="demo")  # this process is the worker
+    try:
+        ids = [await app.start(agent, f"Please refund order A-{1000 + i}") for i in range(runs)]
+        print(f"queued {len(ids)} runs on {workers or 'this process as the only'} worker(s)")
+        waiting = set(ids) if decide else set()
+        while waiting:
+            waiting -= await approve_all(waiting)
+            await asyncio.sleep(0.2)
+        outputs: dict[str, Any] = {}
+        for run_id in ids:
+            outputs[run_id] = await app.result(run_id)
+        for run_id in ids:
+            print(f"{run_id}: {outputs[run_id]}")
+        log = DATA / "refunds.log"
+        sent = log.read_text().splitlines() if log.exists() else []
+        print(f"{len(sent)} refunds sent for {len(ids) if decide else 0} approved runs")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait()
+        await (app.close() if workers else app.shutdown())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("demo", help="run refunds through DBOS workers")
+    run.add_argument("--runs", type=int, default=5)
+    run.add_argument("--workers", type=int, default=0, help="worker processes (0: this one)")
+    run.add_argument(
+        "--nobody-decides",
+        action="store_true",
+        help="decide nothing: each approval expires (SCALE_OUT_APPROVAL_TIMEOUT) and is rejected",
+    )
+    args = parser.parse_args()
+    asyncio.run(demo(args.runs, args.workers, decide=not args.nobody_decides))

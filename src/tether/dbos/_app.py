@@ -1,0 +1,302 @@
+"""``DBOSApp``: agents, a run store and a DBOS system database, served by worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+
+from .._agent import Agent
+from .._exceptions import (
+    EngineError,
+    NotPendingError,
+    RunBusyError,
+    RunConflictError,
+    UnknownAgentError,
+    UserError,
+)
+from ..models import ModelProvider
+from ..run import RunState
+from ..store import RunStore, load_state, save_state
+from . import _workflows as wf
+
+__all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
+
+DEFAULT_APPLICATION_VERSION = "tether-dbos-1"
+"""The DBOS application version every worker announces unless told otherwise.
+
+DBOS recovers a workflow only on a worker of the version that started it. tether's
+workflows replay the same few steps whatever the agents' code is (the journal, not
+DBOS, holds what happened), so one fixed version lets new code pick up paused runs.
+Change it only when the workflows in ``tether.dbos`` themselves change shape."""
+
+
+class DBOSApp:
+    """Agent runs as DBOS workflows, shared by every process that builds the same app.
+
+    Build one at module level in your application and point workers at it::
+
+        app = DBOSApp(
+            [support_agent],
+            store=lambda: PostgresRunStore(DSN),
+            system_database_url=DSN,           # or "sqlite:///dbos.sqlite" on one machine
+            worker_concurrency=8,              # runs advancing at once in one worker
+            concurrency=32,                    # ... and over all workers
+            approval_timeout=24 * 3600,        # an undecided approval is rejected after a day
+        )
+
+    Workers: ``python -m tether.dbos worker myapp:app --executor-id worker-1``.
+    Anywhere else (a web handler, a script): ``await app.start(...)``,
+    ``await app.decide(...)``, ``await app.result(run_id)``.
+
+    ``store`` is a function returning the run store (each process and event loop
+    opens its own); tether's journal in that store is the truth of every run.
+    Other settings: ``system_schema`` (DBOS's PostgreSQL schema), ``expiry_message``
+    (what the model reads for an expired approval), ``doubt_poll`` (seconds between
+    looks at a run stopped in doubt), ``lease_wait`` (seconds between tries while
+    another worker's lease on a run has not expired), ``polling_interval`` (seconds
+    between looks for queued work, results and, on SQLite, wake-up messages),
+    ``context`` and ``model_provider`` (handed to every run), and
+    ``application_version`` (see ``DEFAULT_APPLICATION_VERSION``).
+    """
+
+    def __init__(
+        self,
+        agents: Sequence[Agent[Any]],
+        *,
+        store: Callable[[], RunStore],
+        system_database_url: str,
+        name: str = "tether",
+        system_schema: str = "dbos",
+        worker_concurrency: int | None = 8,
+        concurrency: int | None = None,
+        approval_timeout: float | None = 24 * 3600.0,
+        expiry_message: str = "The approval expired before anyone decided; the call was not run.",
+        doubt_poll: float = 60.0,
+        lease_wait: float = 1.0,
+        polling_interval: float = 1.0,
+        context: Any = None,
+        model_provider: ModelProvider | None = None,
+        application_version: str = DEFAULT_APPLICATION_VERSION,
+    ) -> None:
+        if not agents:
+            raise UserError("DBOSApp needs at least one agent.")
+        for value, what in (
+            (worker_concurrency, "worker_concurrency"),
+            (concurrency, "concurrency"),
+        ):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise UserError(f"{what} is an integer >= 1 or None, not {value!r}.")
+        if (
+            worker_concurrency is not None
+            and concurrency is not None
+            and worker_concurrency > concurrency
+        ):
+            raise UserError(
+                f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
+                f"({concurrency}): one worker may not run more than all of them together."
+            )
+        if approval_timeout is not None and not approval_timeout > 0:
+            raise UserError(f"approval_timeout is seconds > 0 or None, not {approval_timeout!r}.")
+        self._graph: dict[str, Agent[Any]] = {}
+        for agent in agents:
+            self._graph.update(agent.graph())
+        self._roots = {agent.name for agent in agents}
+        self._open_store = store
+        self._stores: dict[asyncio.AbstractEventLoop, RunStore] = {}
+        self._client: DBOSClient | None = None
+        self.system_database_url = system_database_url
+        self.name = name
+        self.system_schema = system_schema
+        """The PostgreSQL schema of DBOS's tables (ignored with SQLite)."""
+        self.worker_concurrency = worker_concurrency
+        self.concurrency = concurrency
+        self.approval_timeout = approval_timeout
+        """Seconds an approval may wait for a decision before the system rejects it."""
+        self.expiry_message = expiry_message
+        self.doubt_poll = doubt_poll
+        self.lease_wait = lease_wait
+        self.polling_interval = polling_interval
+        self.context = context
+        self.model_provider = model_provider
+        self.application_version = application_version
+
+    # -- configuration used by the workflows -----------------------------------------------
+
+    def agent(self, name: str) -> Agent[Any]:
+        """The agent named ``name`` in the app's graphs."""
+        try:
+            return self._graph[name]
+        except KeyError:
+            raise UnknownAgentError(
+                f"The DBOSApp has no agent named {name!r}; it has {sorted(self._graph)}. "
+                "Every process serving the app must build it with the same agents."
+            ) from None
+
+    def store(self) -> RunStore:
+        """The run store of the running event loop (opened on first use)."""
+        loop = asyncio.get_running_loop()
+        store = self._stores.get(loop)
+        if store is None:
+            store = self._stores[loop] = self._open_store()
+        return store
+
+    # -- a worker ----------------------------------------------------------------------------
+
+    async def launch(self, *, executor_id: str | None = None) -> None:
+        """Make this process a worker: it dequeues runs and recovers its own unfinished ones.
+
+        Await it in the event loop the workflows should run on. ``executor_id`` names
+        the worker: DBOS recovers a dead worker's workflows when a worker with the same
+        id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or
+        ``tether-<pid>``).
+        """
+        if wf._serving:
+            raise EngineError("A DBOSApp is already launched in this process; launch one only.")
+        config: DBOSConfig = {
+            "name": self.name,
+            "system_database_url": self.system_database_url,
+            "executor_id": executor_id or os.environ.get("DBOS__VMID") or f"tether-{os.getpid()}",
+            "application_version": self.application_version,
+            "dbos_system_schema": self.system_schema,
+            # SQLite has no LISTEN/NOTIFY: a wake-up message is noticed by polling.
+            "notification_listener_polling_interval_sec": self.polling_interval,
+            "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
+        }
+        wf._serving.append(self)
+        try:
+            DBOS(config=config)
+            DBOS.launch()
+            await DBOS.register_queue_async(
+                wf.RUNS_QUEUE, polling_interval_sec=self.polling_interval
+            )
+            await DBOS.register_queue_async(
+                wf.WORK_QUEUE,
+                worker_concurrency=self.worker_concurrency,
+                global_concurrency=self.concurrency,
+                polling_interval_sec=self.polling_interval,
+                on_conflict="always_update",
+            )
+        except BaseException:
+            wf._serving.clear()
+            raise
+
+    async def shutdown(self) -> None:
+        """Stop serving, then close this process's client and stores (workflows in
+        progress are recovered by the next worker with the same executor id)."""
+        if wf._serving:
+            # DBOS first: its workflows stop before the store they write to closes.
+            DBOS.destroy(destroy_registry=False)
+            wf._serving.clear()
+        # DBOS shut down the thread pool a SQLite store closes in; the process is
+        # ending and its connections close with it.
+        with contextlib.suppress(RuntimeError):
+            await self.close()
+
+    # -- the API for everyone else -------------------------------------------------------------
+
+    def _dbos(self) -> DBOSClient:
+        if self._client is None:
+            self._client = DBOSClient(
+                system_database_url=self.system_database_url, dbos_system_schema=self.system_schema
+            )
+        return self._client
+
+    async def start(
+        self,
+        agent: Agent[Any] | str,
+        input: str | list[Any],
+        *,
+        run_id: str | None = None,
+        max_turns: int | None = None,
+    ) -> str:
+        """Queue a new run of ``agent`` on ``input``; return its run id at once.
+
+        Starting twice with the same ``run_id`` starts one run.
+        """
+        name = agent if isinstance(agent, str) else agent.name
+        if name not in self._roots:
+            raise UnknownAgentError(
+                f"{name!r} is not one of the DBOSApp's agents ({sorted(self._roots)})."
+            )
+        run_id = run_id or f"run_{uuid.uuid4().hex}"
+        options: EnqueueOptions = {
+            "workflow_name": wf.RUN_WORKFLOW,
+            "queue_name": wf.RUNS_QUEUE,
+            "workflow_id": run_id,
+            "app_version": self.application_version,
+        }
+        await self._dbos().enqueue_async(options, run_id, name, input, max_turns)
+        return run_id
+
+    async def load(self, run_id: str) -> RunState:
+        """The run as a ``RunState`` (to read its interruptions, or decide on it)."""
+        stored = await self.store().load(run_id)
+        return await load_state(
+            self.store(), run_id, self.agent(stored.root_agent), context=self.context
+        )
+
+    async def decide(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        approve: bool,
+        by: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record a decision on a waiting call in the store, then wake the run's workflow.
+
+        The store holds the decision first; the wake-up message only saves the
+        workflow from waiting until its timeout (if it is lost, the timeout wakes
+        the run, which then finds the decision). While a worker still holds the
+        run's lease (it is just stopping, or it died and its lease has not expired
+        yet), the decision waits for the lease, retrying every ``lease_wait``.
+        """
+        while True:
+            state = await self.load(run_id)
+            if call_id not in {item.call_id for item in state.interruptions}:
+                raise NotPendingError(
+                    f"Call {call_id!r} of run {run_id!r} is not waiting for a decision "
+                    "(decided already, expired, or never asked). Load the run to see its state."
+                )
+            if approve:
+                state.approve(call_id, by=by)
+            else:
+                state.reject(call_id, by=by, message=message)
+            try:
+                await save_state(self.store(), state)
+                break
+            except RunConflictError:
+                continue  # the run moved on meanwhile: look again
+            except RunBusyError:
+                await asyncio.sleep(self.lease_wait)
+        await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
+
+    async def wake(self, run_id: str) -> None:
+        """Wake a run's workflow after changing its stored state another way (for example
+        settling a call in doubt with ``resolve_doubt`` and ``save_state``)."""
+        await self._dbos().send_async(run_id, {"wake": True}, wf.DECISION_TOPIC)
+
+    async def result(self, run_id: str) -> Any:
+        """Wait for the run's final output (JSON data); bound the wait with
+        ``asyncio.timeout`` if you need to."""
+        handle: Any = await self._dbos().retrieve_workflow_async(run_id)
+        return await handle.get_result(polling_interval_sec=self.polling_interval)
+
+    async def close(self) -> None:
+        """Close this process's DBOS client and run store (``shutdown`` does it for a worker)."""
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None
+        loop = asyncio.get_running_loop()
+        store = self._stores.pop(loop, None)
+        if store is not None:
+            await store.close()

@@ -1,0 +1,124 @@
+"""One stretch of a stored run, and the expiry of its approvals: the engine-neutral seam.
+
+A durable engine (DBOS here; Temporal could follow with activities) calls these as
+its steps. Each only ever continues the run's journal in the run store, which is
+the truth: run again after a crash, ``advance`` never repeats a model call the
+journal has, and never re-runs a non-idempotent tool whose completion is not
+recorded (the run stops with the call in doubt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any, Protocol
+
+from .._agent import Agent
+from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError
+from ..items import to_input_items
+from ..models import ModelProvider
+from ..run import RunCompleted, Runner, RunStarted, RunState
+from ..run._runner import DEFAULT_MAX_TURNS
+from ..store import RunStore, load_state, save_state
+
+__all__ = ["Engine", "advance", "expire"]
+
+
+class Engine(Protocol):
+    """What ``advance`` and ``expire`` need from the app an engine serves."""
+
+    context: Any
+    model_provider: ModelProvider | None
+    lease_wait: float
+    approval_timeout: float | None
+    expiry_message: str
+
+    def agent(self, name: str) -> Agent[Any]: ...
+
+    def store(self) -> RunStore: ...
+
+
+async def advance(
+    app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None
+) -> dict[str, Any]:
+    """Create the run if the store lacks it, then resume it until it stops.
+
+    Returns ``{"status": "completed", "final_output": ...}``, or ``{"status":
+    "waiting", "deadline": epoch seconds or None}``, or ``{"status": "in_doubt"}``.
+    Safe to run again after a crash (an engine re-executes an unrecorded step):
+    it only ever continues the stored journal.
+    """
+    store = app.store()
+    root = app.agent(agent)
+    await _create(app, run_id, root.name, input, max_turns)
+    while True:
+        state = await load_state(store, run_id, root, context=app.context)
+        if not _needs_work(state):
+            return await _outcome(app, state)
+        try:
+            result = await Runner.run(root, state, store=store, model_provider=app.model_provider)
+        except RunBusyError:
+            # The lease of a worker that died expires after its TTL; then it is ours.
+            await asyncio.sleep(app.lease_wait)
+            continue
+        except RunConflictError:
+            continue  # someone appended (a decision) meanwhile: load again
+        return await _outcome(app, result.to_state())
+
+
+async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
+    """Reject every call still waiting once its approval's time is up; return how many."""
+    store = app.store()
+    root = app.agent(agent)
+    while True:
+        state = await load_state(store, run_id, root, context=app.context)
+        waiting = state.interruptions
+        for item in waiting:
+            state.reject(item, message=app.expiry_message, by=by)
+        if not waiting:
+            return 0
+        try:
+            await save_state(store, state)
+        except RunConflictError:
+            continue  # a decision arrived meanwhile: look again
+        except RunBusyError:
+            await asyncio.sleep(app.lease_wait)  # a worker is just letting the run go
+            continue
+        return len(waiting)
+
+
+async def _create(app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None) -> None:
+    store = app.store()
+    try:
+        await store.load(run_id)
+        return
+    except RunNotFoundError:
+        pass
+    started = RunStarted(
+        run_id=run_id,
+        agent=agent,
+        input=to_input_items(input),
+        max_turns=max_turns or DEFAULT_MAX_TURNS,
+    )
+    with contextlib.suppress(RunConflictError):  # an earlier attempt of this step created it
+        await store.append(run_id, 0, [started])
+
+
+def _needs_work(state: RunState) -> bool:
+    return not (state.is_complete or state.interruptions or state.in_doubt)
+
+
+async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
+    if state.is_complete:
+        final = next(e for e in reversed(state.journal) if isinstance(e, RunCompleted))
+        # Frozen containers become plain JSON data again.
+        return {"status": "completed", "final_output": json.loads(json.dumps(final.output))}
+    if state.in_doubt:
+        return {"status": "in_doubt", "deadline": None}
+    requested = await app.store().pending_approvals(run_id=state.run_id)
+    deadline = None
+    if requested and app.approval_timeout is not None:
+        first = min(p.requested_at for p in requested)
+        deadline = first.timestamp() + app.approval_timeout
+    return {"status": "waiting", "deadline": deadline}

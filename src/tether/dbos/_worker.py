@@ -1,0 +1,67 @@
+"""A worker process: ``python -m tether.dbos worker module:app``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from .._exceptions import EngineError
+from ._app import DBOSApp
+
+__all__ = ["load_app", "main", "serve"]
+
+
+def load_app(spec: str) -> DBOSApp:
+    """The ``DBOSApp`` named by ``"package.module:attribute"``."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise EngineError(f"Name the app as module:attribute (e.g. myapp:app), not {spec!r}.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise EngineError(
+            f"Cannot import {module_name!r} ({exc}). Run the worker where the module is importable."
+        ) from None
+    app = getattr(module, attribute, None)
+    if not isinstance(app, DBOSApp):
+        raise EngineError(f"{spec!r} is not a tether.dbos.DBOSApp (it is {type(app).__name__}).")
+    return app
+
+
+async def serve(app: DBOSApp, *, executor_id: str | None = None) -> None:
+    """Serve ``app`` on this event loop until SIGINT or SIGTERM; then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.launch(executor_id=executor_id)
+    print(f"tether worker {executor_id or ''} ready".strip(), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await app.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m tether.dbos worker module:app [--executor-id ID]``."""
+    parser = argparse.ArgumentParser(prog="python -m tether.dbos")
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser("worker", help="serve a DBOSApp's runs")
+    worker.add_argument("app", help="module:attribute of the DBOSApp")
+    worker.add_argument(
+        "--executor-id",
+        help="this worker's stable name: a worker started again with it recovers the runs",
+    )
+    args = parser.parse_args(argv)
+    sys.path.insert(0, "")
+    try:
+        app = load_app(args.app)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(app, executor_id=args.executor_id))
+    return 0

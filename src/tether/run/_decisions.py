@@ -1,0 +1,191 @@
+"""Taking a decision: who may, how many must, until when, and what is recorded.
+
+One place for the rules, used wherever a decision is made: ``RunState.approve``
+/ ``reject`` / ``resolve_doubt`` in memory, the store's ``decide``, the run
+loop (expiry when a run resumes) and the store's expiry sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from .._agent import Agent
+from .._exceptions import NotAuthorizedError, UserError
+from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
+from ._approvals import sealed
+from ._journal import ApprovalDecided, ApprovalRequested, DoubtResolved
+from ._receipts import signed_receipt
+from ._view import Call, CallStatus, RunView
+
+__all__ = [
+    "EXPIRED_MESSAGE",
+    "authorize",
+    "decision_event",
+    "due",
+    "expiry_event",
+    "policy_for",
+    "request_event",
+]
+
+EXPIRED_MESSAGE = (
+    "The call of {tool} was not run: the approval expired before anyone decided on it."
+)
+"""What the model reads for a call whose approval passed its deadline."""
+
+DEFAULT_GOVERNANCE = Governance()
+
+
+def policy_for(
+    graph: dict[str, Agent[Any]], call: Call, governance: Governance
+) -> ApprovalPolicy | None:
+    """The policy for ``call``: its tool's, else its agent's, else the run-wide one."""
+    agent = graph.get(call.agent)
+    tool = agent.function_tools.get(call.name) if agent is not None else None
+    policy = getattr(tool, "approvers", None)
+    if isinstance(policy, ApprovalPolicy):
+        return policy
+    if agent is not None and isinstance(agent.approvers, ApprovalPolicy):
+        return agent.approvers  # normalised by Agent.__post_init__
+    return governance.approvers
+
+
+def request_event(
+    graph: dict[str, Agent[Any]], call: Call, governance: Governance
+) -> ApprovalRequested:
+    """The approval request of ``call``, with its time, deadline and approvals needed."""
+    agent = graph.get(call.agent)
+    tool = agent.function_tools.get(call.name) if agent is not None else None
+    now = governance.now()
+    timeout = getattr(tool, "approval_timeout", None) or governance.approval_timeout
+    policy = policy_for(graph, call, governance)
+    return ApprovalRequested(
+        call.call_id,
+        call.agent,
+        call.name,
+        call.arguments,
+        call.fingerprint,
+        at=_iso(now),
+        expires_at=_iso(now + timeout) if timeout is not None else None,
+        required_approvals=policy.required_approvals if policy is not None else 1,
+    )
+
+
+def due(view: RunView, now: datetime) -> list[Call]:
+    """The calls of the current turn waiting for a decision past their deadline."""
+    return [
+        call
+        for call in view.calls.values()
+        if call.status is CallStatus.PENDING
+        and call.requested is not None
+        and call.requested.expires_at is not None
+        and datetime.fromisoformat(call.requested.expires_at) <= now  # checked by the fold
+    ]
+
+
+def expiry_event(
+    view: RunView, call: Call, now: datetime, key: bytes | str | None
+) -> ApprovalDecided:
+    """The system's rejection of ``call``, whose approval passed its deadline."""
+    event = ApprovalDecided(
+        call.call_id,
+        call.fingerprint,
+        False,
+        message=EXPIRED_MESSAGE.replace("{tool}", call.name),
+        by=SYSTEM_APPROVER,
+        at=_iso(now),
+        expired=True,
+    )
+    event = signed_receipt(key, view.run_id, view.turns, event)
+    return sealed(event, view.run_id, view.turns)
+
+
+def authorize(
+    policy: ApprovalPolicy | None,
+    approver: Approver | None,
+    call: Call,
+    ctx: Any,
+    *,
+    four_eyes: bool = True,
+) -> None:
+    """Raise ``NotAuthorizedError`` unless ``approver`` may take this decision on ``call``.
+
+    ``four_eyes``: an approval, which must come from someone who has not approved the
+    call yet (a resolution of a call in doubt may come from anyone the policy allows)."""
+    item = call.approval_item()
+    required = call.requested.required_approvals if call.requested is not None else 1
+    if approver is None:
+        if policy is not None or (four_eyes and required > 1):
+            raise NotAuthorizedError(
+                f"Call {call.call_id!r} of {call.name!r} may be decided only by an identified "
+                "approver; pass by=Approver(...) (or the approver's id)."
+            )
+        return
+    if policy is not None and not policy.allows(approver, item, ctx):
+        raise NotAuthorizedError(
+            f"Approver {approver.id!r} may not decide call {call.call_id!r} of "
+            f"{call.name!r}: it needs an approver with {policy.describe()}. Nothing was recorded."
+        )
+    if four_eyes and any(earlier.by == approver.id for earlier in call.approvals):
+        raise NotAuthorizedError(
+            f"Approver {approver.id!r} already approved call {call.call_id!r}; it needs "
+            f"{required} distinct approvers, so another person must decide. Nothing was recorded."
+        )
+
+
+def decision_event(
+    view: RunView,
+    call: Call,
+    governance: Governance,
+    *,
+    approver: Approver | None,
+    approved: bool,
+    always: bool,
+    message: str | None,
+    reason: str | None,
+) -> ApprovalDecided:
+    """The sealed (and, with a receipt key, signed) decision of ``approver`` on ``call``."""
+    required = call.requested.required_approvals if call.requested is not None else 1
+    partial = approved and len(call.approvals) + 1 < required
+    if always and required > 1:
+        raise UserError(
+            f"Call {call.call_id!r} needs {required} approvals; always=True would let one "
+            "approver decide later calls alone. Decide each call."
+        )
+    event = ApprovalDecided(
+        call.call_id,
+        call.fingerprint,
+        approved,
+        always,
+        message,
+        approver.id if approver is not None else None,
+        _iso(governance.now()),
+        roles=tuple(sorted(approver.roles)) if approver is not None else (),
+        reason=reason,
+        partial=partial,
+    )
+    event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
+    return sealed(event, view.run_id, view.turns)
+
+
+def resolution_event(
+    view: RunView,
+    event: DoubtResolved,
+    governance: Governance,
+    approver: Approver | None,
+) -> DoubtResolved:
+    """A resolution of a call in doubt, with approver, time, receipt and seal."""
+    event = replace(
+        event,
+        by=approver.id if approver is not None else None,
+        roles=tuple(sorted(approver.roles)) if approver is not None else (),
+        at=_iso(governance.now()),
+    )
+    event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
+    return sealed(event, view.run_id, view.turns)
+
+
+def _iso(moment: datetime) -> str:
+    # Fixed width in UTC, so that text order is time order (deadlines compare as text).
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")

@@ -1,0 +1,152 @@
+"""Signed receipts: proof, checkable offline with the application's key, of who decided what.
+
+A receipt is an HMAC-SHA256 over the decision and where it belongs: the run,
+the turn, the call, the fingerprint of the exact arguments, the verdict, the
+approver (id and roles), the time, the reason and the message. A receipt
+copied to another run or call, or any one of those fields changed, no longer
+verifies. Unlike a decision's seal it needs the key, so whoever edits a
+stored run cannot forge one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal, overload
+
+from .._exceptions import ReceiptError, UserError
+from ._journal import ApprovalDecided, DoubtResolved, Event, ModelResponded, RunStarted
+from ._limits import escape_surrogates
+
+__all__ = ["ReceiptCheck", "receipt", "signed_receipt", "verdict", "verify_receipts"]
+
+_PREFIX = "hmac-sha256:"
+
+
+def verdict(decision: ApprovalDecided | DoubtResolved) -> str:
+    """The decision's verdict in one word: approved, rejected, expired, or the resolution of
+    a call in doubt (run_again, output, failed)."""
+    if isinstance(decision, DoubtResolved):
+        return decision.resolution
+    if decision.expired:
+        return "expired"
+    return "approved" if decision.approved else "rejected"
+
+
+def receipt(
+    key: bytes | str, run_id: str, turn: int, decision: ApprovalDecided | DoubtResolved
+) -> str:
+    """The receipt of ``decision`` on the ``turn``-th response of run ``run_id``."""
+    if isinstance(decision, DoubtResolved):
+        fields: list[object] = [
+            "doubt_resolved",
+            run_id,
+            turn,
+            decision.call_id,
+            "",
+            verdict(decision),
+            decision.by,
+            list(decision.roles),
+            decision.at,
+            decision.reason,
+            decision.output,
+            False,
+        ]
+    else:
+        fields = [
+            "approval_decided",
+            run_id,
+            turn,
+            decision.call_id,
+            decision.fingerprint,
+            verdict(decision),
+            decision.by,
+            list(decision.roles),
+            decision.at,
+            decision.reason,
+            decision.message,
+            [decision.always, decision.automatic, decision.partial],
+        ]
+    text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    secret = key.encode() if isinstance(key, str) else bytes(key)
+    return _PREFIX + hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
+
+
+@overload
+def signed_receipt(
+    key: bytes | str | None, run_id: str, turn: int, decision: ApprovalDecided
+) -> ApprovalDecided: ...
+@overload
+def signed_receipt(
+    key: bytes | str | None, run_id: str, turn: int, decision: DoubtResolved
+) -> DoubtResolved: ...
+def signed_receipt(
+    key: bytes | str | None, run_id: str, turn: int, decision: ApprovalDecided | DoubtResolved
+) -> ApprovalDecided | DoubtResolved:
+    """``decision`` carrying its receipt (unchanged without a key)."""
+    if key is None:
+        return decision
+    return replace(decision, receipt=receipt(key, run_id, turn, decision))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCheck:
+    """The outcome of checking one decision's receipt."""
+
+    index: int
+    """The decision's position in the journal."""
+    call_id: str
+    verdict: str
+    by: str | None
+    status: Literal["valid", "invalid", "missing"]
+
+
+def check_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptCheck]:
+    """Every decision of the journal with whether its receipt verifies under ``key``."""
+    if not isinstance(key, bytes | str) or not key:
+        raise UserError("A receipt key is non-empty bytes or str.")
+    checks: list[ReceiptCheck] = []
+    run_id, turn = "", 0
+    for index, event in enumerate(journal):
+        if isinstance(event, RunStarted):
+            run_id = event.run_id
+        elif isinstance(event, ModelResponded):
+            turn += 1
+        elif isinstance(event, ApprovalDecided | DoubtResolved):
+            if isinstance(event, ApprovalDecided) and event.automatic:
+                continue  # applied from an earlier decision, whose receipt covers it
+            if not event.receipt:
+                status: Literal["valid", "invalid", "missing"] = "missing"
+            elif hmac.compare_digest(event.receipt, receipt(key, run_id, turn, event)):
+                status = "valid"
+            else:
+                status = "invalid"
+            checks.append(ReceiptCheck(index, event.call_id, verdict(event), event.by, status))
+    return checks
+
+
+def verify_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptCheck]:
+    """Check every decision's receipt in a run's journal (offline: only the key is needed).
+
+    Returns the checks when all verify; raises ``ReceiptError`` naming the first
+    decision whose receipt is missing or does not verify::
+
+        verify_receipts(state.journal, os.environ["TETHER_RECEIPT_KEY"])
+    """
+    checks = check_receipts(journal, key)
+    for check in checks:
+        if check.status != "valid":
+            what = (
+                "has no receipt"
+                if check.status == "missing"
+                else "has a receipt that does not verify"
+            )
+            raise ReceiptError(
+                f"journal[{check.index}]: the {check.verdict} decision on call {check.call_id!r} "
+                f"by {check.by!r} {what}: it was changed, moved from another run or call, "
+                "signed with another key, or taken without one. Do not trust it."
+            )
+    return checks

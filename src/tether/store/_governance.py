@@ -1,0 +1,120 @@
+"""Decisions on stored runs: the durable decide path, the expiry sweep and the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._agent import Agent
+from .._exceptions import ApprovalExpiredError, RunBusyError, RunConflictError, UserError
+from .._governance import Approver, Governance
+from ..run._audit import AuditRecord, audit_trail
+from ..run._decisions import DEFAULT_GOVERNANCE, due, expiry_event
+from ..run._receipts import ReceiptCheck, verify_receipts
+from ..run._record import Journal
+from ._protocol import RunStore
+from ._records import PendingApproval
+from ._states import load_state, save_state
+
+__all__ = ["SweepResult", "audit_run", "decide", "expire_approvals", "verify_run_receipts"]
+
+
+async def decide(
+    store: RunStore,
+    run_id: str,
+    agent: Agent[Any],
+    call_id: str,
+    *,
+    approved: bool,
+    by: Approver | str | None,
+    reason: str | None = None,
+    message: str | None = None,
+    always: bool = False,
+    governance: Governance | None = None,
+    context: Any = None,
+) -> int:
+    """Take one decision on a stored run and make it durable; return the run's new seq.
+
+    The same rules as ``RunState.approve`` / ``reject``: the call's policy must
+    allow ``by`` (``NotAuthorizedError``, nothing written), four-eyes calls need
+    distinct approvers, and a call past its deadline is expired (that is
+    written) and the decision refused with ``ApprovalExpiredError``. The write
+    is a compare-and-append: a concurrent decision gives ``RunConflictError``
+    and this one is not written; load and decide again.
+    """
+    if not isinstance(approved, bool):
+        raise UserError(f"approved must be True or False, not {approved!r}.")
+    state = await load_state(store, run_id, agent, context=context, governance=governance)
+    try:
+        if approved:
+            state.approve(call_id, always, by=by, reason=reason)
+        else:
+            state.reject(call_id, always, message=message, by=by, reason=reason)
+    except ApprovalExpiredError:
+        # The expiry (found on load) is the system's decision: keep it, refuse this one.
+        await save_state(store, state)
+        raise
+    return await save_state(store, state)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one expiry sweep did."""
+
+    expired: tuple[PendingApproval, ...]
+    """The approvals the sweep rejected as expired."""
+    skipped: tuple[str, ...]
+    """Runs another writer held or moved meanwhile (the next sweep retries them)."""
+
+
+async def expire_approvals(
+    store: RunStore, *, governance: Governance | None = None, limit: int = 1000
+) -> SweepResult:
+    """Reject (as the system) every stored approval past its deadline, up to ``limit``.
+
+    Finds them through the store's index on deadlines (``due_approvals``), so its
+    cost grows with the number of due approvals, not of stored runs. Each run is
+    updated with a compare-and-append; a run leased by a live worker or moved
+    on meanwhile is skipped (that worker expires it itself when it goes on). Run
+    it periodically (a cron job, a worker loop)::
+
+        result = await expire_approvals(store, governance=governance)
+    """
+    governance = governance or DEFAULT_GOVERNANCE
+    now = governance.now()
+    rows = await store.due_approvals(now=now, limit=limit)
+    by_run: dict[str, list[PendingApproval]] = {}
+    for row in rows:
+        by_run.setdefault(row.run_id, []).append(row)
+    expired: list[PendingApproval] = []
+    skipped: list[str] = []
+    for run_id, pending in by_run.items():
+        stored = await store.load(run_id)
+        journal = Journal(stored.events)
+        view = journal.view
+        events = [expiry_event(view, call, now, governance.receipt_key) for call in due(view, now)]
+        if not events:
+            continue
+        try:
+            await store.append(run_id, stored.seq, events)
+        except (RunConflictError, RunBusyError):
+            skipped.append(run_id)
+            continue
+        ids = {event.call_id for event in events}
+        expired.extend(row for row in pending if row.call_id in ids)
+    return SweepResult(tuple(expired), tuple(skipped))
+
+
+async def audit_run(store: RunStore, run_id: str) -> list[AuditRecord]:
+    """The audit trail of a stored run (as ``RunState.audit``; no agent graph needed)."""
+    stored = await store.load(run_id)
+    return audit_trail(stored.events)
+
+
+async def verify_run_receipts(
+    store: RunStore, run_id: str, key: bytes | str
+) -> Sequence[ReceiptCheck]:
+    """``verify_receipts`` over a stored run's journal."""
+    stored = await store.load(run_id)
+    return verify_receipts(stored.events, key)

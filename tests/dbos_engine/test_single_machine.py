@@ -1,0 +1,130 @@
+"""tether.dbos on one machine: SQLite for the run store and DBOS's system database, no
+server; expiry of approvals nobody decides; the errors a user can meet."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tether import Agent, EngineError, NotPendingError, Runner, UnknownAgentError, UserError
+from tether.dbos import DBOSApp, load_app
+from tether.store import SQLiteRunStore
+from tether.testing import ScriptedModel, message, tool_call
+from tether.tools import function_tool
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scale_out.py"
+
+
+def demo(folder: Path, *args: str, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=folder,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_example_runs_on_sqlite_with_no_server(tmp_path: Path) -> None:
+    out = demo(tmp_path, "--runs", "3")
+    assert out.count(": Done: Refunded order A-") == 3
+    for order in ("A-1000", "A-1001", "A-1002"):
+        assert f"Done: Refunded order {order}." in out
+    assert "3 refunds sent for 3 approved runs" in out
+    log = (tmp_path / "scale_out_data" / "refunds.log").read_text().splitlines()
+    assert sorted(line.split()[1] for line in log) == ["A-1000", "A-1001", "A-1002"]
+
+
+def test_an_approval_nobody_decides_expires_and_is_rejected(tmp_path: Path) -> None:
+    out = demo(tmp_path, "--runs", "2", "--nobody-decides", SCALE_OUT_APPROVAL_TIMEOUT="1")
+    expired = "Done: The approval expired before anyone decided; the call was not run."
+    assert out.count(expired) == 2
+    assert "0 refunds sent" in out
+    assert not (tmp_path / "scale_out_data" / "refunds.log").exists()
+
+
+@function_tool(needs_approval=True)
+def refund(order: str) -> str:
+    """Refund an order.
+
+    Args:
+        order: The order number.
+    """
+    return f"Refunded {order}."
+
+
+def make_app(tmp_path: Path, **options: object) -> tuple[Agent[None], DBOSApp]:
+    agent = Agent(
+        name="Support",
+        model=ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")]),
+        tools=[refund],
+    )
+    app = DBOSApp(
+        [agent],
+        store=lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        system_database_url=f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+        **options,  # type: ignore[arg-type]
+    )
+    return agent, app
+
+
+async def test_a_decision_on_a_call_that_is_not_waiting_is_refused(tmp_path: Path) -> None:
+    agent, app = make_app(tmp_path)
+    result = await Runner.run(agent, "Refund A-1", store=app.store())
+    with pytest.raises(NotPendingError, match="is not waiting for a decision"):
+        await app.decide(result.run_id, "call_that_was_never_made", approve=True, by="ana")
+    call_id = result.interruptions[0].call_id
+    state = await app.load(result.run_id)
+    assert [item.call_id for item in state.interruptions] == [call_id]  # nothing was written
+    await app.close()
+
+
+async def test_starting_an_agent_the_app_does_not_serve_is_refused(tmp_path: Path) -> None:
+    _, app = make_app(tmp_path)
+    with pytest.raises(UnknownAgentError, match="not one of the DBOSApp's agents"):
+        await app.start("Billing", "hello")
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"worker_concurrency": 0}, "worker_concurrency is an integer >= 1"),
+        ({"worker_concurrency": 4, "concurrency": 2}, "cannot exceed concurrency"),
+        ({"approval_timeout": 0}, "approval_timeout is seconds > 0"),
+    ],
+)
+def test_bad_settings_are_refused(tmp_path: Path, options: dict[str, object], says: str) -> None:
+    with pytest.raises(UserError, match=says):
+        make_app(tmp_path, **options)
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("no_colon", "Name the app as module:attribute"),
+        ("no_such_module_here:app", "Cannot import 'no_such_module_here'"),
+        ("tether:Agent", "is not a tether.dbos.DBOSApp"),
+    ],
+)
+def test_a_worker_pointed_at_something_else_says_so(spec: str, says: str) -> None:
+    with pytest.raises(EngineError, match=says):
+        load_app(spec)
+
+
+def test_the_worker_command_reports_a_bad_app(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tether.dbos", "worker", "nowhere:app"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "error: Cannot import 'nowhere'" in done.stderr

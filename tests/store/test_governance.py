@@ -1,0 +1,205 @@
+"""Who decides, through a run store (SQLite and PostgreSQL): authorization and four-eyes on
+the durable decide path, the expiry sweep over stored runs, and the stored audit trail."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from tether import (
+    Agent,
+    ApprovalExpiredError,
+    Approver,
+    Governance,
+    NotAuthorizedError,
+    Runner,
+    function_tool,
+    verify_receipts,
+)
+from tether.run import EXPIRED_MESSAGE
+from tether.store import (
+    RunStore,
+    audit_run,
+    decide,
+    expire_approvals,
+    load_state,
+    verify_run_receipts,
+)
+from tether.testing import ScriptedModel, message, tool_call
+
+from .backends import Backend
+
+RUNS: Counter[str] = Counter()
+ANA = Approver("ana", roles=frozenset({"finance"}))
+BEN = Approver("ben", roles=frozenset({"finance"}))
+EVE = Approver("eve", roles=frozenset({"support"}))
+KEY = "receipts"
+
+
+@function_tool(needs_approval=True, approvers={"finance"}, approval_timeout=timedelta(hours=1))
+def pay(invoice: str) -> str:
+    """Pay an invoice."""
+    RUNS["pay"] += 1
+    return f"paid {invoice}"
+
+
+@function_tool(needs_approval=True, approvers={"finance"}, required_approvals=2)
+def wire(amount: int) -> str:
+    """Wire money (four-eyes)."""
+    RUNS["wire"] += 1
+    return f"wired {amount}"
+
+
+def clerk(*turns: object) -> Agent[None]:
+    return Agent(name="Clerk", model=ScriptedModel(list(turns)), tools=[pay, wire])  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[RunStore]:
+    RUNS.clear()
+    opened = backend.open()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def governance(backend: Backend) -> Governance:
+    return Governance(clock=backend.clock, receipt_key=KEY)
+
+
+async def start(
+    store: RunStore, governance: Governance, name: str, args: dict[str, int | str]
+) -> str:
+    agent = clerk([tool_call(name, args, "c1")])
+    result = await Runner.run(agent, "Go", store=store, governance=governance)
+    return result.run_id
+
+
+async def test_an_unauthorized_decision_through_the_store_records_nothing(
+    store: RunStore, governance: Governance
+) -> None:
+    run_id = await start(store, governance, "pay", {"invoice": "A-1"})
+    before = await store.load(run_id)
+    for approver in (EVE, "ana", None):
+        with pytest.raises(NotAuthorizedError):
+            await decide(
+                store, run_id, clerk(), "c1", approved=True, by=approver, governance=governance
+            )
+    after = await store.load(run_id)
+    assert after.events == before.events
+    assert [p.call_id for p in await store.pending_approvals(run_id=run_id)] == ["c1"]
+
+
+async def test_four_eyes_through_the_store_runs_the_tool_once(
+    store: RunStore, governance: Governance
+) -> None:
+    run_id = await start(store, governance, "wire", {"amount": 7})
+    await decide(store, run_id, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    assert [p.call_id for p in await store.pending_approvals(run_id=run_id)] == ["c1"]
+    with pytest.raises(NotAuthorizedError, match="distinct approvers"):
+        await decide(store, run_id, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    await decide(
+        store, run_id, clerk(), "c1", approved=True, by=BEN, reason="ok", governance=governance
+    )
+    assert await store.pending_approvals(run_id=run_id) == []
+
+    agent = clerk(message("wired"))
+    state = await load_state(store, run_id, agent, governance=governance)
+    result = await Runner.run(agent, state, store=store)
+    assert result.final_output == "wired"
+    assert RUNS["wire"] == 1
+    decided = [(r.by, r.partial) for r in await audit_run(store, run_id) if r.kind == "decided"]
+    assert decided == [("ana", True), ("ben", False)]
+    assert len(await verify_run_receipts(store, run_id, KEY)) == 2
+
+
+async def test_the_sweep_expires_due_approvals_and_the_tool_never_runs(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    early = await start(store, governance, "pay", {"invoice": "A-1"})
+    backend.clock.advance(30 * 60)
+    late = await start(store, governance, "pay", {"invoice": "A-2"})
+    pending = {p.run_id: p for p in await store.pending_approvals()}
+    assert pending[early].expires_at is not None
+    assert pending[early].expires_at == pending[early].requested_at + timedelta(hours=1)
+
+    assert (await expire_approvals(store, governance=governance)).expired == ()
+    backend.clock.advance(31 * 60)  # the first deadline passed, the second did not
+    swept = await expire_approvals(store, governance=governance)
+    assert [(p.run_id, p.call_id) for p in swept.expired] == [(early, "c1")]
+    assert [p.run_id for p in await store.pending_approvals()] == [late]
+    assert (await expire_approvals(store, governance=governance)).expired == ()
+
+    with pytest.raises(ApprovalExpiredError, match="expired"):
+        await decide(store, early, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    agent = clerk(message("noted"))
+    model = agent.model
+    assert isinstance(model, ScriptedModel)
+    result = await Runner.run(agent, await load_state(store, early, agent), store=store)
+    assert result.final_output == "noted"
+    assert RUNS["pay"] == 0
+    outputs = [i for i in model.requests[-1].input if i.get("type") == "function_call_output"]
+    assert outputs[-1]["output"] == EXPIRED_MESSAGE.format(tool="pay")
+    expired = [r for r in await audit_run(store, early) if r.kind == "expired"]
+    assert [(r.by, r.verdict) for r in expired] == [("tether:system", "expired")]
+    verify_receipts((await store.load(early)).events, KEY)
+
+
+async def test_a_late_decision_expires_the_call_even_without_a_sweep(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    run_id = await start(store, governance, "pay", {"invoice": "A-1"})
+    backend.clock.advance(2 * 3600)
+    with pytest.raises(ApprovalExpiredError):
+        await decide(store, run_id, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    # The expiry was written (decided by the system); the approval was not.
+    assert await store.pending_approvals() == []
+    records = await audit_run(store, run_id)
+    assert [r.kind for r in records if r.call_id == "c1"] == ["requested", "expired"]
+
+
+async def test_the_sweep_touches_only_due_runs_among_many(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    ids = []
+    for index in range(12):
+        if index % 4 == 0:
+            ids.append(await start(store, governance, "pay", {"invoice": f"A-{index}"}))
+        else:
+            ids.append(await start(store, governance, "wire", {"amount": index}))  # no deadline
+    backend.clock.advance(2 * 3600)
+    first = await expire_approvals(store, governance=governance, limit=2)
+    assert len(first.expired) == 2  # limit: the next sweep takes the rest
+    second = await expire_approvals(store, governance=governance)
+    assert len(second.expired) == 1
+    swept = {p.run_id for p in (*first.expired, *second.expired)}
+    assert swept == {ids[0], ids[4], ids[8]}
+    assert len(await store.pending_approvals()) == 9
+
+
+async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
+    backend: Backend, governance: Governance
+) -> None:
+    first = backend.open()
+    run_id = await start(first, governance, "wire", {"amount": 1})
+    await first.close()
+    # What a store written by the previous tether looks like: no deadline column.
+    if backend.name == "sqlite":
+        backend.raw("DROP INDEX tether_pending_expires", ())
+    backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
+    backend.raw("UPDATE {meta} SET value = '1' WHERE key = 'version'", ())
+
+    store = backend.open()
+    try:
+        [old] = await store.pending_approvals()
+        assert (old.run_id, old.expires_at) == (run_id, None)
+        later = await start(store, governance, "pay", {"invoice": "A-1"})
+        backend.clock.advance(2 * 3600)
+        swept = await expire_approvals(store, governance=governance)
+        assert [p.run_id for p in swept.expired] == [later]
+        assert backend.raw("SELECT value FROM {meta} WHERE key = 'version'", ()) == [("2",)]
+    finally:
+        await store.close()
