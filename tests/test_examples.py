@@ -121,3 +121,12 @@ def test_durable_approval_across_processes(tmp_path: Path) -> None:
     again = run_example("durable_approval.py", "resume", run_id, cwd=tmp_path)
     assert "is sent" not in again  # a completed run never runs its tool again
     assert run_example("durable_approval.py", "inbox", cwd=tmp_path) == ""
+
+
+def test_observed_run(tmp_path: Path) -> None:
+    out = run_example("observed_run.py", cwd=tmp_path)
+    # The oversized transfer was refused by its guardrail before anyone was asked.
+    assert "Waiting for a decision on: ['small']" in out
+    assert "[hook] send_money -> Sent 50 to Ana." in out
+    assert "Final output: Sent 50 to Ana; the 50,000 to Bo was over the limit." in out
+    assert "tether.approval_wait" in out and "guardrail within_limit" in out

@@ -14,11 +14,14 @@ from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
+from .guardrails import InputGuardrail, OutputGuardrail
+from .handoffs import Handoff, handoff, handoff_tool_name
 from .hosted import HostedTool
+from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
 from .tools import FunctionTool, NeedsApproval
 
-__all__ = ["Agent", "Instructions", "ToolUseBehavior"]
+__all__ = ["Agent", "Instructions", "ToolUseBehavior", "handoff_tool_name"]
 
 TContext = TypeVar("TContext")
 
@@ -51,14 +54,21 @@ class Agent(Generic[TContext]):
     """Sampling settings for this agent's model calls."""
     tools: list[FunctionTool | HostedTool] = field(default_factory=list)
     """Tools the model may call: function tools (MCP, shell...) and hosted tools."""
-    handoffs: list[Agent[Any]] = field(default_factory=list)
-    """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``)."""
+    handoffs: list[Agent[Any] | Handoff] = field(default_factory=list)
+    """Agents this one may hand the conversation to (as tools ``transfer_to_<name>``), or
+    ``handoff(agent, ...)`` entries with options."""
     output_type: Any = None
     """A type (pydantic model, dataclass, TypedDict...) the final output must validate as."""
     tool_use_behavior: ToolUseBehavior = "run_llm_again"
     """``"stop_on_first_tool"`` makes the first tool's output the final output."""
     handoff_description: str | None = None
     """What other agents are told this agent does, when they can hand off to it."""
+    input_guardrails: list[InputGuardrail[Any]] = field(default_factory=list)
+    """Checks of the run's input before any model call, when a run starts with this agent."""
+    output_guardrails: list[OutputGuardrail[Any]] = field(default_factory=list)
+    """Checks of this agent's final output before it is recorded."""
+    hooks: AgentHooks[Any] | None = None
+    """Lifecycle hooks for this agent (``tether.lifecycle.AgentHooks``)."""
     approvers: PolicyLike = None
     """Who may decide this agent's calls (role names, a function ``(approver, item, ctx)
     -> bool`` or an ``ApprovalPolicy``) for tools without their own; ``None``: the run's."""
@@ -76,7 +86,11 @@ class Agent(Generic[TContext]):
         except AgentDefinitionError as exc:
             raise AgentDefinitionError(f"Agent {self.name!r}: {exc}") from None
         _ = self.output  # an output_type without a JSON schema fails here, not mid-run
-        names = [tool.name for tool in self.tools] + list(self.handoff_tools)
+        handoff_names = [
+            h.tool_name if isinstance(h, Handoff) else handoff_tool_name(h.name)
+            for h in self.handoffs
+        ]
+        names = [tool.name for tool in self.tools] + handoff_names
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise AgentDefinitionError(
@@ -117,9 +131,15 @@ class Agent(Generic[TContext]):
         return dataclasses.replace(self, **changes)
 
     @cached_property
+    def handoff_entries(self) -> dict[str, Handoff]:
+        """Handoff tool name to the handoff (with its options)."""
+        entries = [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
+        return {entry.tool_name: entry for entry in entries}
+
+    @cached_property
     def handoff_tools(self) -> dict[str, Agent[Any]]:
         """Handoff tool name to target agent."""
-        return {handoff_tool_name(agent.name): agent for agent in self.handoffs}
+        return {name: entry.agent for name, entry in self.handoff_entries.items()}
 
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:
@@ -130,11 +150,8 @@ class Agent(Generic[TContext]):
     def tool_specs(self) -> list[ToolSpec]:
         """Every tool the model is offered: function tools, then handoffs."""
         specs = [tool.spec for tool in self.tools]
-        for tool_name, target in self.handoff_tools.items():
-            description = f"Hand off to the {target.name} agent to handle the request."
-            if target.handoff_description:
-                description += f" {target.handoff_description}"
-            specs.append(ToolSpec(tool_name, description, _EMPTY_OBJECT_SCHEMA))
+        for name, entry in self.handoff_entries.items():
+            specs.append(ToolSpec(name, entry.tool_description, entry.input_json_schema))
         return specs
 
     @cached_property
@@ -172,18 +189,5 @@ class Agent(Generic[TContext]):
                     "unique in one graph, because saved runs name their agents."
                 )
             found[agent.name] = agent
-            stack.extend(reversed(agent.handoffs))
+            stack.extend(reversed(list(agent.handoff_tools.values())))
         return found
-
-
-_EMPTY_OBJECT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {},
-    "additionalProperties": False,
-    "required": [],
-}
-
-
-def handoff_tool_name(agent_name: str) -> str:
-    """The tool a model calls to hand off to an agent: ``transfer_to_<snake_name>``."""
-    return "transfer_to_" + re.sub(r"[^a-zA-Z0-9]+", "_", agent_name).strip("_").lower()

@@ -14,6 +14,12 @@
     │   ├── ToolError                a tool with error_formatter=None raised
     │   │   └── ToolTimeoutError     a tool ran past its timeout (when told to raise)
     │   ├── RunStalledError          a step recorded nothing (it would repeat forever)
+    │   ├── HookError                a lifecycle hook (tether.lifecycle) raised
+    │   └── GuardrailTripwireTriggered          a guardrail stopped the run (tether.guardrails)
+    │       ├── InputGuardrailTripwireTriggered       on the run's input, before any model call
+    │       ├── OutputGuardrailTripwireTriggered      on the final output, before it is recorded
+    │       ├── ToolInputGuardrailTripwireTriggered   on a call's arguments, before approval
+    │       └── ToolOutputGuardrailTripwireTriggered  on a call's output
     │   └── MCPServerError           an MCP server cannot be reached, or its connection broke
     ├── SessionError                 a session store failed (tether.sessions; nothing was lost)
     │   └── MissingDependencyError   the backend's driver is not installed
@@ -49,6 +55,9 @@ __all__ = [
     "AgentDefinitionError",
     "ApprovalExpiredError",
     "DecisionMismatchError",
+    "GuardrailTripwireTriggered",
+    "HookError",
+    "InputGuardrailTripwireTriggered",
     "EngineError",
     "MCPServerError",
     "MaxTurnsExceeded",
@@ -58,6 +67,7 @@ __all__ = [
     "ModelProviderError",
     "NotAuthorizedError",
     "NotPendingError",
+    "OutputGuardrailTripwireTriggered",
     "ReceiptError",
     "ReadOnlyItemError",
     "RunBusyError",
@@ -76,6 +86,8 @@ __all__ = [
     "TetherError",
     "ToolCallInDoubtError",
     "ToolError",
+    "ToolInputGuardrailTripwireTriggered",
+    "ToolOutputGuardrailTripwireTriggered",
     "ToolTimeoutError",
     "UnknownAgentError",
     "UnknownToolError",
@@ -274,6 +286,89 @@ class DecisionMismatchError(StateError):
 
 class NotPendingError(StateError):
     """A decision was made on a call that is not waiting for one."""
+
+
+class GuardrailTripwireTriggered(RunError):
+    """A guardrail's tripwire stopped the run (see ``tether.guardrails``).
+
+    The check is journaled, so ``run_state`` resumes to this same error without
+    running the guardrail again; ``output_info`` is what the guardrail reported.
+    """
+
+    stage = ""
+
+    def __init__(
+        self, guardrail: str, output_info: Any = None, tool_name: str = "", call_id: str = ""
+    ) -> None:
+        self.guardrail = guardrail
+        self.output_info = output_info
+        self.tool_name = tool_name
+        self.call_id = call_id
+        where = f" on call {call_id!r} of tool {tool_name!r}" if call_id else ""
+        super().__init__(
+            f"The {self.stage} guardrail {guardrail!r} tripped{where}, so the run stopped"
+            f"{self._before}. error.output_info has what the guardrail reported; the run "
+            "stays stopped here (resuming error.run_state raises this error again)."
+        )
+
+    _before = ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.guardrail, self.output_info, self.tool_name, self.call_id))
+
+
+class InputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """An input guardrail tripped: the run stopped before any model call."""
+
+    stage = "input"
+    _before = " before any model call"
+
+
+class OutputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """An output guardrail tripped: the final output was not recorded as the run's output."""
+
+    stage = "output"
+    _before = " before recording the final output"
+
+
+class ToolInputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """A tool input guardrail tripped: the call did not run (and nobody was asked to
+    approve it)."""
+
+    stage = "tool input"
+    _before = " before the call ran or was put to anyone for approval"
+
+
+class ToolOutputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
+    """A tool output guardrail tripped on what a call returned; the model did not read it."""
+
+    stage = "tool output"
+    _before = " before the model read the output"
+
+
+class HookError(RunError):
+    """A lifecycle hook raised; the run stopped where the hook was called.
+
+    Hooks are not journaled, so resuming ``run_state`` goes on from the last
+    journaled step (a hook that failed before a tool ran does not stop it running
+    on resume, and is called again there).
+    """
+
+    def __init__(self, hooks: str, method: str, error: BaseException) -> None:
+        self.hooks = hooks
+        self.method = method
+        self.error = f"{type(error).__name__}: {error}"
+        super().__init__(
+            f"The hook {hooks}.{method} raised {self.error}. The run stopped; fix the hook "
+            "and resume error.run_state."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_hook_error, (self.hooks, self.method, self.error))
+
+
+def _hook_error(hooks: str, method: str, error: str) -> HookError:
+    return HookError(hooks, method, RuntimeError(error))
 
 
 class NotAuthorizedError(StateError):

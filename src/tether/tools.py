@@ -20,7 +20,7 @@ import dataclasses
 import inspect
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeAlias, get_origin, get_type_hints, overload
@@ -32,6 +32,7 @@ from ._context import RunContext
 from ._exceptions import AgentDefinitionError
 from ._governance import ApprovalPolicy, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
+from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models import ToolSpec
 
 __all__ = [
@@ -119,6 +120,10 @@ class FunctionTool:
     ``tool_timeout``, if any."""
     on_timeout: OnTimeout | None = None
     """What a timeout does to the run; ``None``: the run's ``on_tool_timeout``."""
+    tool_input_guardrails: tuple[ToolInputGuardrail, ...] = ()
+    """Checks of each call's arguments, before it runs or is put to anyone for approval."""
+    tool_output_guardrails: tuple[ToolOutputGuardrail, ...] = ()
+    """Checks of each call's output, before the model reads it."""
     approvers: ApprovalPolicy | None = None
     """Who may decide a call and how many must approve; ``None``: the agent's policy, else
     the run's (``Governance.approvers``)."""
@@ -213,6 +218,8 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
+    tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
@@ -231,6 +238,8 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
+    tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
@@ -248,6 +257,8 @@ def function_tool(
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
     timeout: float | timedelta | None = None,
     on_timeout: OnTimeout | None = None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail] = (),
+    tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
@@ -268,6 +279,9 @@ def function_tool(
         @function_tool(timeout=30, on_timeout="raise")
         async def transfer(account: str, amount: int) -> str: ...
 
+    ``tool_input_guardrails`` check each call's arguments before it runs or is put
+    to anyone for approval; ``tool_output_guardrails`` check its output before the
+    model reads it (see ``tether.guardrails``).
     ``approvers`` says who may decide a call: role names, a function
     ``(approver, item, ctx) -> bool``, or an ``ApprovalPolicy``;
     ``required_approvals=2`` needs two distinct approvers (four-eyes).
@@ -326,6 +340,8 @@ def function_tool(
             error_formatter=error_formatter,
             timeout=seconds,
             on_timeout=on_timeout,
+            tool_input_guardrails=tuple(tool_input_guardrails),
+            tool_output_guardrails=tuple(tool_output_guardrails),
             approvers=policy,
             approval_timeout=approval_timeout,
         )

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from .._agent import Agent, handoff_tool_name
+from .._agent import Agent
 from .._context import Usage
 from .._exceptions import ModelBehaviorError, StateFormatError
 from ..run import RunState
@@ -179,9 +179,9 @@ class _Reader:
         return turn
 
     def handoff_target(self, owner: str, js_name: str, where: str) -> tuple[str, str]:
-        for target in self.graph[owner].handoffs:
+        for tool_name, target in self.graph[owner].handoff_tools.items():
             if js_handoff_name(target.name) == js_name:
-                return target.name, handoff_tool_name(target.name)
+                return target.name, tool_name
         raise InteropError(
             f"{where}: agent {owner!r} has no handoff the TypeScript SDK names {js_name!r}."
         )

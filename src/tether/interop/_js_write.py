@@ -19,6 +19,7 @@ from ..run import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
+    GuardrailChecked,
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
@@ -124,6 +125,11 @@ class _Writer:
             elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
                 self.turns[-1].outputs.append(event)
             elif isinstance(event, HandoffTaken):
+                if event.conversation is not None:
+                    raise InteropError(
+                        "A handoff input filter chose what the next agent sees; the "
+                        "TypeScript SDK's state cannot carry that. Not converted."
+                    )
                 self.turns[-1].taken.add(event.call_id)
             elif isinstance(event, RunCompleted):
                 self.completed = event
@@ -135,6 +141,14 @@ class _Writer:
                     f"({event.resolution}); the TypeScript SDK has no such record, so the run "
                     "is not converted."
                 )
+            elif isinstance(event, GuardrailChecked):
+                # Passed checks and replaced outputs need nothing there (the outputs are
+                # carried); a run a tripwire stopped has nothing to resume.
+                if event.outcome == "tripwire":
+                    raise InteropError(
+                        f"A guardrail ({event.guardrail!r}) stopped the run; such runs are not "
+                        "converted."
+                    )
             elif isinstance(event, NestedRunRecorded):
                 raise InteropError(
                     f"Call {event.call_id!r} runs agent {event.agent!r} as a tool; nested runs "

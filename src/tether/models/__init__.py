@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._default_client import get_default_openai_client, set_default_openai_client
 from ._protocol import (
     Model,
     ModelRequest,
@@ -52,7 +53,9 @@ __all__ = [
     "ToolCallDelta",
     "ToolSpec",
     "check_model_requests_allowed",
+    "get_default_openai_client",
     "resolve_model",
+    "set_default_openai_client",
 ]
 
 ALLOW_MODEL_REQUESTS = True

@@ -10,6 +10,7 @@ import openai
 from openai import AsyncOpenAI
 
 from .._exceptions import ModelProviderError, UserError
+from ._default_client import get_default_openai_client
 
 __all__ = ["OpenAIClientModel", "default_client", "openai_errors"]
 
@@ -37,7 +38,11 @@ class OpenAIClientModel:
 
 
 def default_client(**options: Any) -> AsyncOpenAI:
-    """An ``AsyncOpenAI`` configured from ``options`` and the environment."""
+    """The default client (``set_default_openai_client``) if one is set and no ``options``
+    are given; else an ``AsyncOpenAI`` configured from ``options`` and the environment."""
+    default = get_default_openai_client()
+    if default is not None and not options:
+        return default
     try:
         return AsyncOpenAI(**options)
     except openai.OpenAIError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._approvals import ToolApprovalItem
 from ._audit import AuditKind, AuditRecord, audit_jsonl, audit_trail
 from ._cancellation import run_state_of
+from ._config import RunConfig
 from ._decisions import EXPIRED_MESSAGE
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
@@ -12,6 +13,7 @@ from ._journal import (
     ApprovalRequested,
     DoubtResolved,
     Event,
+    GuardrailChecked,
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
@@ -53,12 +55,14 @@ __all__ = [
     "AuditRecord",
     "DoubtResolved",
     "Event",
+    "GuardrailChecked",
     "HandoffTaken",
     "ModelResponded",
     "NestedRunRecorded",
     "RawResponseEvent",
     "ReceiptCheck",
     "RunCompleted",
+    "RunConfig",
     "RunItemEvent",
     "RunResult",
     "RunResultStreaming",

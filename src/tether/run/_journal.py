@@ -38,6 +38,7 @@ __all__ = [
     "ApprovalRequested",
     "DoubtResolved",
     "Event",
+    "GuardrailChecked",
     "HandoffTaken",
     "ModelResponded",
     "RunCompleted",
@@ -77,11 +78,18 @@ class RunStarted:
     rejection_message: str | None = None
     """What the model reads for a rejected call whose decision has no message (``{tool}``
     is the tool's name); ``None``: the default one."""
+    trace_parent: str | None = None
+    """The W3C ``traceparent`` of the run's first span, so that a resumed run, in any
+    process, continues the same trace; ``None`` when the run was not traced."""
+    run_config: dict[str, Any] | None = None
+    """The parts of the run's ``RunConfig`` that are data (model name, model settings,
+    tracing settings); see ``RunConfig``."""
     kind: Literal["run_started"] = "run_started"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input", freeze(self.input))
         object.__setattr__(self, "history", freeze(self.history))
+        object.__setattr__(self, "run_config", freeze(self.run_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,12 @@ class RunResumed:
     """A new turn budget, if one was given on resume; ``None`` keeps the budget."""
     rejection_message: str | None = None
     """A new rejection message, if one was given on resume; ``None`` keeps the run's."""
+    run_config: dict[str, Any] | None = None
+    """A new ``RunConfig``'s data, if one was given on resume; ``None`` keeps the run's."""
     kind: Literal["run_resumed"] = "run_resumed"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "run_config", freeze(self.run_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +277,14 @@ class HandoffTaken:
     call_id: str
     from_agent: str
     to_agent: str
+    conversation: list[Item] | None = None
+    """What the next agents' models are sent from here on in place of the conversation so
+    far, when an input filter chose it; ``None``: the whole conversation."""
     kind: Literal["handoff_taken"] = "handoff_taken"
+
+    def __post_init__(self) -> None:
+        if self.conversation is not None:
+            object.__setattr__(self, "conversation", freeze(self.conversation))
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +306,32 @@ class RunCompleted:
         object.__setattr__(self, "output", freeze(self.output))
 
 
+@dataclass(frozen=True, slots=True)
+class GuardrailChecked:
+    """A guardrail ran, and what it found; a resumed run reads this instead of running it again.
+
+    ``outcome`` is ``"pass"``, ``"reject_content"`` (a tool guardrail: the call is
+    answered with ``message`` instead of running, or its output is replaced by it) or
+    ``"tripwire"`` (the run stops with the stage's ``...TripwireTriggered`` error, and a
+    resumed run stops with it again).
+    """
+
+    stage: Literal["input", "output", "tool_input", "tool_output"]
+    guardrail: str
+    """The guardrail's name."""
+    outcome: Literal["pass", "reject_content", "tripwire"]
+    call_id: str | None = None
+    """For a tool guardrail: the call it checked."""
+    message: str | None = None
+    """For ``reject_content``: what the model reads."""
+    output_info: Any = None
+    """What the guardrail reported, as JSON data."""
+    kind: Literal["guardrail_checked"] = "guardrail_checked"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output_info", freeze(self.output_info))
+
+
 Event = Annotated[
     RunStarted
     | RunResumed
@@ -300,7 +346,8 @@ Event = Annotated[
     | RunCompleted
     | ToolTimedOut
     | NestedRunRecorded
-    | DoubtResolved,
+    | DoubtResolved
+    | GuardrailChecked,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -322,6 +369,7 @@ EVENT_KINDS = frozenset(
         ToolTimedOut,
         NestedRunRecorded,
         DoubtResolved,
+        GuardrailChecked,
     )
 )
 """The ``kind`` of every event type."""

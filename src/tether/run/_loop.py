@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._agent import Agent
 from .._context import RunContext, Usage
 from .._exceptions import (
+    GuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
     RunError,
@@ -25,16 +26,23 @@ from .._exceptions import (
     ToolError,
     ToolTimeoutError,
     UnknownToolError,
+    UserError,
 )
 from .._governance import Governance
-from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone
+from ..handoffs import Handoff, HandoffInputData
+from ..items import Item
+from ..lifecycle import RunHooks
+from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone, ToolSpec
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
 from ..sessions._identity import session_identity
 from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
+from . import _guardrails as guardrails
+from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
+from ._config import RunConfig, journaled_settings
 from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event
 from ._journal import (
     ApprovalDecided,
@@ -53,6 +61,7 @@ from ._journal import (
 from ._limits import MAX_STATE_DEPTH, data_problem
 from ._record import Journal
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
+from ._tracing import NO_TRACER, RunTracer, tracer_for
 from ._view import Call, CallStatus, RunView, function_call_problem
 
 __all__ = [
@@ -93,6 +102,10 @@ class RunOptions:
     """Seconds an async tool call may run, for tools without their own ``timeout``."""
     on_tool_timeout: OnTimeout = "error_output"
     """What a timeout does, for tools without their own ``on_timeout``."""
+    hooks: RunHooks[Any] | None = None
+    """Lifecycle hooks for every agent of the run."""
+    config: RunConfig | None = None
+    """The ``RunConfig`` given to this call (its data is journaled; its code is here only)."""
     durable: Durable | None = None
     """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
     governance: Governance = DEFAULT_GOVERNANCE
@@ -112,6 +125,10 @@ class Run:
     start: RunStarted | None = None
     """A fresh run's first event, appended by ``drive`` once the session history is read."""
     _models: dict[str, Model] = field(default_factory=dict)
+    tracer: RunTracer = NO_TRACER
+    """Spans for this run (``_tracing``); set by ``drive``."""
+    started_agent: str | None = None
+    """The agent whose ``on_agent_start`` hooks were last called in this drive."""
 
     @property
     def view(self) -> RunView:
@@ -136,7 +153,7 @@ class Run:
 
 
 async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> None:
-    """Take steps until the run finishes or waits for a human.
+    """Take steps until the run finishes or waits for a human (traced, if tracing is on).
 
     After every step the session (if any) receives the items it has not stored.
     ``stop`` is asked before each step whether the run was asked to stop: on
@@ -145,12 +162,25 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     while a step is under way is stopped by cancelling its task instead.
     A stored run holds its lease meanwhile and is checkpointed as it goes.
     """
-    durable = run.options.durable
-    if durable is None:
-        await _drive(run, stop)
-        return
-    async with durable.holding(run.journal):
-        await _drive(run, stop)
+    fresh = run.start
+    data = (fresh.run_config if fresh is not None else run.view.run_config) or {}
+    run.tracer = tracer_for(run.options.config, data)
+    run_id = fresh.run_id if fresh is not None else run.view.run_id
+    agent = fresh.agent if fresh is not None else run.view.agent
+    trace_parent = run.tracer.begin(run.view, run_id, agent, resumed=fresh is None)
+    if fresh is not None and trace_parent is not None:
+        run.start = replace(fresh, trace_parent=trace_parent)
+    try:
+        durable = run.options.durable
+        if durable is None:
+            await _drive(run, stop)
+        else:
+            async with durable.holding(run.journal):
+                await _drive(run, stop)
+    except BaseException as exc:
+        run.tracer.end(exc)
+        raise
+    run.tracer.end(None)
 
 
 async def _checkpoint(run: Run) -> None:
@@ -171,6 +201,8 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
         await _checkpoint(run)
+    guardrails.raise_recorded(run)  # a run a tripwire stopped stays stopped
+    await guardrails.check_input(run)
     await _sync_session(run)
     while True:
         _expire(run)
@@ -191,7 +223,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
-            _finish(run, step)
+            await _finish(run, step)
         await _sync_session(run)
         await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
@@ -238,20 +270,31 @@ async def _call_model(run: Run) -> None:
     view, agent = run.view, run.agent
     if view.turns >= view.max_turns:
         raise MaxTurnsExceeded(view.max_turns)
+    if run.started_agent != agent.name:
+        run.started_agent = agent.name
+        await hooks.agent_start(run, agent)
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
     request = ModelRequest(
-        input=view.items[view.server_upto :] if view.server_managed else list(view.items),
+        input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
         instructions=await agent.get_instructions(run.ctx),
-        tools=agent.tool_specs,
-        settings=agent.model_settings,
+        tools=await _offered_tools(run, agent),
+        settings=agent.model_settings.merged(journaled_settings(view.run_config)),
         output_schema=agent.output.schema if agent.output else None,
         previous_response_id=view.last_response_id if chained else None,
         conversation_id=view.conversation_id,
     )
-    response = await _request(run, run.model_for(agent), request)
-    _check_response(response)
+    model = _model(run, agent)
+    await hooks.llm_start(run, agent, request)
+    span = run.tracer.model_start(view, agent, model, request)
+    try:
+        response = await _request(run, model, request)
+        _check_response(response)
+    except BaseException:
+        run.tracer.model_end(span, None)
+        raise
+    run.tracer.model_end(span, response)
     try:
         responded = ModelResponded(
             agent.name, response.output, response.usage, response.response_id
@@ -259,6 +302,34 @@ async def _call_model(run: Run) -> None:
     except ValueError as exc:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
+    await hooks.llm_end(run, agent, response)
+
+
+async def _offered_tools(run: Run, agent: Agent[Any]) -> list[ToolSpec]:
+    """The agent's tools, without the handoffs whose ``is_enabled`` says no right now."""
+    entries = agent.handoff_entries
+    if all(entry.is_enabled is True for entry in entries.values()):
+        return agent.tool_specs
+    offered = []
+    for spec in agent.tool_specs:
+        entry = entries.get(spec.name)
+        if entry is None or await entry.enabled(run.ctx, agent):
+            offered.append(spec)
+    return offered
+
+
+def _model(run: Run, agent: Agent[Any]) -> Model:
+    """The model ``agent`` calls: the run's ``RunConfig.model`` if it has one, else its own."""
+    config = run.options.config
+    if config is not None and config.model is not None and not isinstance(config.model, str):
+        return config.model
+    name = run.view.run_config.get("model")
+    if isinstance(name, str):
+        cached = run._models.get("\0run_config")
+        if cached is None:
+            cached = run._models["\0run_config"] = _resolve_model(name, run.options.provider)
+        return cached
+    return run.model_for(agent)
 
 
 def _check_response(response: Any) -> None:
@@ -335,10 +406,21 @@ async def _execute_tools(run: Run) -> bool:
                 raise missing_tool_error(call, owner)
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
+        if call.status is CallStatus.NEW and tool.tool_input_guardrails:
+            # Before approval: nobody is asked about a call a guardrail blocks.
+            blocked = await guardrails.check_tool_input(run, tool, call)
+            if blocked is not None:
+                run.append(ToolRejected(call.call_id, blocked))
+                continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
             run.append(request_event(run.graph, call, governance))
+            await hooks.approval_requested(run, call)
         _apply_always(run, call)
         status = call.status
+        if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
+            # The run takes the decision up now: the wait for it ends here.
+            run.tracer.approval_wait(run.view, call)
+            await hooks.approval_decided(run, call)
         if status is CallStatus.IN_DOUBT and not tool.idempotent:
             if run.options.durable is None:
                 raise ToolCallInDoubtError(call.name, call.call_id)
@@ -353,7 +435,7 @@ async def _execute_tools(run: Run) -> bool:
         # next request needs every output of the turn anyway.
         return False
     await _carry_out(run, plan)
-    _take_handoffs(run, handoffs)
+    await _take_handoffs(run, handoffs)
     return True
 
 
@@ -409,25 +491,50 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
+    for call, started in to_run:  # before any start is recorded: a failing hook leaves no doubt
+        await hooks.tool_start(run, started, call)
+    spans: dict[str, Any] = {}
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id))
-    await _checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
-    results, cancelled = await _run_calls(run, to_run)
+        spans[call.call_id] = run.tracer.tool_start(run.view, call)
+    try:
+        await _checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
+        results, cancelled = await _run_calls(run, to_run)
+    except BaseException as exc:
+        for span in spans.values():
+            run.tracer.tool_end(span, None, exc)
+        raise
     outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
     failure: RunError | None = None
+    finished: list[tuple[Call, FunctionTool, str]] = []
     for call, tool in plan:
         if tool is None:
             run.append(ToolRejected(call.call_id, _rejection(run, call)))
             continue
         result = outputs[call.call_id]
+        span = spans.pop(call.call_id)
         if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
             if result.events:
                 run.append(recorded(call, result))
             if result.output is not None:
                 run.append(ToolCompleted(call.call_id, result.output))
-        elif isinstance(result, str):
+                finished.append((call, tool, result.output))
+            run.tracer.tool_end(span, result.output)
+            continue
+        if isinstance(result, str):
+            if tool.tool_output_guardrails:
+                try:
+                    result = await guardrails.check_tool_output(run, tool, call, result)
+                except GuardrailTripwireTriggered as exc:
+                    failure = failure or exc  # recorded; the other calls' outputs still are
+                    run.tracer.tool_end(span, None, exc)
+                    continue
             run.append(ToolCompleted(call.call_id, result))
-        elif isinstance(result, _TimedOut):
+            run.tracer.tool_end(span, result)
+            finished.append((call, tool, result))
+            continue
+        run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
+        if isinstance(result, _TimedOut):
             message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
             run.append(ToolTimedOut(call.call_id, result.seconds, message))
             if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
@@ -442,6 +549,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
     await _checkpoint(run)
     if cancelled is not None:
         raise cancelled
+    for call, tool, output in finished:  # every output is recorded before any hook runs
+        await hooks.tool_end(run, tool, call, output)
     if failure is not None:
         raise failure
 
@@ -520,32 +629,77 @@ def missing_tool_error(call: Call, owner: Agent[Any]) -> UnknownToolError:
     )
 
 
-def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
+async def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
     for index, call in enumerate(handoffs):
         if index > 0:
             run.append(ToolCompleted(call.call_id, "Only one handoff is taken per turn; ignored."))
             continue
-        target = run.graph[call.agent].handoff_tools[call.name]
+        source = run.graph[call.agent]
+        entry = source.handoff_entries[call.name]
+        target = entry.agent
+        try:
+            value = entry.parse_input(call.arguments)
+        except ValueError as exc:
+            message = f"Invalid arguments for handoff {call.name!r}: {exc}. Please call it again."
+            run.append(ToolCompleted(call.call_id, message))
+            continue
+        await entry.call_on_handoff(run.ctx, value)
         run.append(ToolCompleted(call.call_id, json.dumps({"assistant": target.name})))
-        run.append(HandoffTaken(call.call_id, call.agent, target.name))
+        run.append(HandoffTaken(call.call_id, call.agent, target.name, _filtered(run, entry)))
+        run.tracer.handoff(run.view, source.name, target.name)
+        await hooks.handoff(run, source, target)
 
 
-def _finish(run: Run, step: Finish) -> None:
+def _filtered(run: Run, entry: Handoff) -> list[Item] | None:
+    """What the next agent's model is sent, if an input filter decides it."""
+    config = run.options.config
+    input_filter = entry.input_filter or (config.handoff_input_filter if config else None)
+    if input_filter is None:
+        return None
+    view = run.view
+    items = view.model_input()
+    history = len(items) - (len(view.items) - view.generated_start)
+    turn = len(items) - _turn_length(view)
+    data = HandoffInputData(tuple(items[:history]), tuple(items[history:turn]), tuple(items[turn:]))
+    result = input_filter(data)
+    if not isinstance(result, HandoffInputData):
+        raise UserError(
+            f"The input filter of handoff {entry.tool_name!r} returned "
+            f"{type(result).__name__}; it must return a HandoffInputData."
+        )
+    return [dict(item) for item in result.all_items()]
+
+
+def _turn_length(view: RunView) -> int:
+    """How many items the current turn added: its response and the outputs since."""
+    last = view.responses[-1]
+    outputs = sum(1 for call in view.calls.values() if call.done)
+    return len(last.output) + outputs
+
+
+async def _finish(run: Run, step: Finish) -> None:
     output = run.agent.output
     if step.text is not None and output is not None:
         try:
-            completed = RunCompleted(output.dump(output.parse(step.text)))
+            value = output.parse(step.text)
+            completed = RunCompleted(output.dump(value))
         except ValueError as exc:
             raise ModelBehaviorError(f"The final output cannot be recorded: {exc}.") from None
-        run.append(completed)
     else:
-        run.append(RunCompleted(step.text if step.text is not None else step.tool_output))
+        value = step.text if step.text is not None else step.tool_output
+        completed = RunCompleted(value)
+    await guardrails.check_output(run, value)
+    run.append(completed)
+    await hooks.agent_end(run, run.agent, value)
 
 
 def _rejection(run: Run, call: Call) -> str:
     decision = call.decision
     if decision is not None and decision.message:
         return decision.message
+    config = run.options.config
+    if config is not None and callable(config.rejection_message):
+        return str(config.rejection_message(call.approval_item()))
     # The run's own message (journaled when it started or last resumed), so it carries
     # across resumes in any process.
     template = run.view.rejection_message or DEFAULT_REJECTION_MESSAGE

@@ -13,11 +13,13 @@ from .._context import RunContext
 from .._exceptions import RunError, UserError
 from .._governance import Governance
 from ..items import Item, to_input_items
+from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
 from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
+from ._config import RunConfig, config_data
 from ._decisions import DEFAULT_GOVERNANCE
 from ._durable import Durable
 from ._journal import RunResumed, RunStarted
@@ -55,6 +57,8 @@ class Runner:
         session: Session | None = None,
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | None = None,
         store: RunStore | None = None,
         governance: Governance | None = None,
     ) -> RunResult:
@@ -75,6 +79,12 @@ class Runner:
         that runs longer, for tools without their own ``timeout``;
         ``on_tool_timeout`` says what a timeout does (``"error_output"``: the
         model reads that the call did not finish; ``"raise"``: ``ToolTimeoutError``).
+
+        ``hooks`` (``tether.lifecycle.RunHooks``) are called at each step of the
+        run. ``run_config`` (``RunConfig``) sets a model, model settings, a
+        rejection message (or a function of the call), a handoff input filter and
+        tracing for every agent of the run; its data is journaled and carries over
+        on resume, and one given on resume replaces it.
 
         Cancelling the task that awaits this (``asyncio.timeout``, ``wait_for``)
         cancels the tools that are running and re-raises the cancellation;
@@ -109,6 +119,8 @@ class Runner:
             store=store,
             governance=governance,
             stream=False,
+            hooks=hooks,
+            run_config=run_config,
         )
         try:
             await drive(run)
@@ -137,6 +149,8 @@ class Runner:
         session: Session | None = None,
         tool_timeout: float | timedelta | None = None,
         on_tool_timeout: OnTimeout = "error_output",
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | None = None,
         store: RunStore | None = None,
         governance: Governance | None = None,
     ) -> RunResultStreaming:
@@ -167,6 +181,8 @@ class Runner:
             store=store,
             governance=governance,
             stream=True,
+            hooks=hooks,
+            run_config=run_config,
         )
         queue: asyncio.Queue[object] = asyncio.Queue()
         attach_stream(run, queue)
@@ -226,6 +242,8 @@ def prepare(
     stream: bool,
     tool_timeout: float | timedelta | None = None,
     on_tool_timeout: OnTimeout = "error_output",
+    hooks: RunHooks[Any] | None = None,
+    run_config: RunConfig | None = None,
     store: RunStore | None = None,
     governance: Governance | None = None,
 ) -> Run:
@@ -250,10 +268,19 @@ def prepare(
         session=session,
         tool_timeout=seconds,
         on_tool_timeout=on_tool_timeout,
+        hooks=hooks,
+        config=run_config,
         durable=None if store is None else Durable(store),
         governance=governance
         or (input.governance if isinstance(input, RunState) else DEFAULT_GOVERNANCE),
     )
+    if run_config is not None and not isinstance(run_config, RunConfig):
+        raise UserError(f"run_config must be a RunConfig, got {type(run_config).__name__}.")
+    # A template is data, journaled like rejection_message=; a function is not.
+    template = run_config.rejection_message if run_config is not None else None
+    if rejection_message is None and isinstance(template, str):
+        rejection_message = template
+    _check_filters(agent, run_config, server_managed)
     if isinstance(input, RunState):
         if server_managed:
             raise UserError(
@@ -276,6 +303,7 @@ def prepare(
             auto_previous_response_id=auto_previous_response_id,
             session_id=None if session is None else session.session_id,
             rejection_message=rejection_message or None,
+            run_config=config_data(run_config),
         )
     except ValueError as exc:
         raise UserError(f"The run's input cannot be used: {exc}.") from None
@@ -308,7 +336,7 @@ def _resume(
         graph={**state._graph, **agent.graph()},
     )
     if journal.view.completed is None:
-        run.append(RunResumed(max_turns, rejection_message))
+        run.append(RunResumed(max_turns, rejection_message, config_data(options.config)))
     return run
 
 
@@ -322,3 +350,21 @@ def _check_tools(run: Run) -> None:
         owner = run.graph[call.agent]
         if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
             raise missing_tool_error(call, owner)
+
+
+def _check_filters(agent: Agent[Any], config: RunConfig | None, server_managed: bool) -> None:
+    """Refuse a handoff input filter where the server keeps the conversation: what the next
+    agent sees there is the server's, not the run's to filter."""
+    if not server_managed:
+        return
+    filtered = config is not None and config.handoff_input_filter is not None
+    for each in agent.graph().values():
+        filtered = filtered or any(
+            entry.input_filter is not None for entry in each.handoff_entries.values()
+        )
+    if filtered:
+        raise UserError(
+            "A handoff input filter cannot be used with a server-managed conversation "
+            "(previous_response_id / conversation_id): the server sends the next agent the "
+            "whole conversation. Drop the filter, or keep the conversation in the run."
+        )

@@ -32,6 +32,7 @@ from ._journal import (
     ApprovalRequested,
     DoubtResolved,
     Event,
+    GuardrailChecked,
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
@@ -164,6 +165,8 @@ class RunView:
         "conversation_id",
         "events",
         "generated_start",
+        "guardrails",
+        "handoff_view",
         "input_start",
         "items",
         "max_turns",
@@ -171,10 +174,13 @@ class RunView:
         "rejection_message",
         "responses",
         "root_agent",
+        "run_config",
         "run_id",
         "server_upto",
         "session_id",
         "session_upto",
+        "trace_parent",
+        "tripwire",
         "turns",
         "usage",
     )
@@ -210,6 +216,16 @@ class RunView:
         self.events = 0
         self.rejection_message: str | None = None
         """The run's message for rejected calls without one; ``None``: the default."""
+        self.guardrails: dict[tuple[str, str, str, int], GuardrailChecked] = {}
+        """Checks done: (stage, guardrail, call id or "", turn) to what the check found."""
+        self.tripwire: GuardrailChecked | None = None
+        """The check whose tripwire stopped the run, if one did."""
+        self.handoff_view: tuple[list[Item], int] | None = None
+        """An input filter's conversation and the ``items`` index it stands in for."""
+        self.trace_parent: str | None = None
+        """The ``traceparent`` a resumed run's spans continue (see ``RunStarted``)."""
+        self.run_config: dict[str, Any] = {}
+        """The data of the run's ``RunConfig`` (``RunStarted``, updated by ``RunResumed``)."""
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
@@ -218,6 +234,7 @@ class RunView:
         other.responses = list(self.responses)
         other.calls = {call_id: _copy.copy(call) for call_id, call in self.calls.items()}
         other.always = dict(self.always)
+        other.guardrails = dict(self.guardrails)
         return other
 
     def apply(self, event: Event) -> None:
@@ -270,6 +287,14 @@ class RunView:
             if call.status is CallStatus.IN_DOUBT
         ]
 
+    def model_input(self) -> list[Item]:
+        """What the next model call is sent (without a server-managed conversation): the
+        conversation, or an input filter's version of it followed by what came after."""
+        if self.handoff_view is None:
+            return list(self.items)
+        filtered, upto = self.handoff_view
+        return [*filtered, *self.items[upto:]]
+
     @property
     def new_items(self) -> list[Item]:
         return self.items[self.generated_start :]
@@ -288,12 +313,16 @@ class RunView:
         self.input_start = self.session_upto = self.server_upto = len(event.history)
         self.generated_start = len(self.items)
         self.rejection_message = event.rejection_message
+        self.trace_parent = event.trace_parent
+        self.run_config = dict(event.run_config or {})
 
     def _run_resumed(self, event: RunResumed) -> None:
         if event.max_turns is not None:
             self.max_turns = event.max_turns
         if event.rejection_message is not None:
             self.rejection_message = event.rejection_message
+        if event.run_config is not None:
+            self.run_config = dict(event.run_config)
 
     def _model_responded(self, event: ModelResponded) -> None:
         self.turns += 1
@@ -419,6 +448,18 @@ class RunView:
         call.nested_view = nested
         call.suspended = event.paused
 
+    def _guardrail_checked(self, event: GuardrailChecked) -> None:
+        if event.stage in ("tool_input", "tool_output"):
+            self._call(event.call_id or "", event.kind)
+        key = (event.stage, event.guardrail, event.call_id or "", self.turns)
+        if key in self.guardrails:
+            raise StateFormatError(
+                f"journal[{self.events}]: guardrail {event.guardrail!r} checked twice."
+            )
+        self.guardrails[key] = event
+        if event.outcome == "tripwire":
+            self.tripwire = event
+
     def _doubt_resolved(self, event: DoubtResolved) -> None:
         call = self._call(event.call_id, event.kind)
         if call.status is not CallStatus.IN_DOUBT:
@@ -446,6 +487,8 @@ class RunView:
 
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
+        if event.conversation is not None:
+            self.handoff_view = (list(event.conversation), len(self.items))
 
     def _session_synced(self, event: SessionSynced) -> None:
         self.session_upto = event.upto
@@ -534,6 +577,7 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "session_synced": RunView._session_synced,
     "run_completed": RunView._run_completed,
     "tool_timed_out": RunView._tool_output,
+    "guardrail_checked": RunView._guardrail_checked,
     "nested_run_recorded": RunView._nested_run_recorded,
     "doubt_resolved": RunView._doubt_resolved,
 }

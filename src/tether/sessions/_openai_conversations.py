@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from .._json_text import replace_surrogates
 from ..items import Item
+from ..models._default_client import get_default_openai_client
 from ._codec import encode_items
 from ._errors import SessionError
 from ._protocol import check_limit
@@ -186,7 +187,10 @@ class OpenAIConversationsSession:
 
     def _api(self) -> AsyncOpenAI:
         if self._client is None:
-            self._client = AsyncOpenAI()
+            shared = get_default_openai_client()
+            if shared is not None:  # set_default_openai_client: shared, so not ours to close
+                self._owns_client = False
+            self._client = shared or AsyncOpenAI()
         return self._client
 
     async def _run(self, op: Callable[[], Awaitable[_T]]) -> _T:

@@ -1,0 +1,185 @@
+"""Run items as ``openai-agents`` names them: objects with a ``type``, an ``agent`` and the
+``raw_item``, and ``ItemHelpers`` to read them.
+
+tether's own results and stream events carry plain item dicts (the Responses API shape);
+these wrap them for code written against the reference SDK. ``raw_item`` stays that
+dict, so code that reads ``raw_item["name"]`` or ``raw_item.get(...)`` works; code that
+reads ``raw_item.name`` as an attribute does not (see docs/migrating.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .._agent import Agent
+from ..items import Item, message_text
+from ..run import ToolApprovalItem as _ApprovalItem
+
+__all__ = [
+    "HandoffCallItem",
+    "HandoffOutputItem",
+    "ItemHelpers",
+    "MessageOutputItem",
+    "ReasoningItem",
+    "RunItem",
+    "ToolApprovalItem",
+    "ToolCallItem",
+    "ToolCallOutputItem",
+    "approval_item",
+    "run_item",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutputItem:
+    """A message the model wrote."""
+
+    agent: Agent[Any]
+    raw_item: Item
+    type: Literal["message_output_item"] = "message_output_item"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallItem:
+    """A tool call the model made."""
+
+    agent: Agent[Any]
+    raw_item: Item
+    type: Literal["tool_call_item"] = "tool_call_item"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallOutputItem:
+    """A tool call's output (or the rejection message the model read instead)."""
+
+    agent: Agent[Any]
+    raw_item: Item
+    output: Any
+    type: Literal["tool_call_output_item"] = "tool_call_output_item"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffCallItem:
+    """The model's call of a handoff tool."""
+
+    agent: Agent[Any]
+    raw_item: Item
+    type: Literal["handoff_call_item"] = "handoff_call_item"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffOutputItem:
+    """A handoff that was taken: from ``source_agent`` to ``target_agent``."""
+
+    agent: Agent[Any]
+    raw_item: Item
+    source_agent: Agent[Any]
+    target_agent: Agent[Any]
+    type: Literal["handoff_output_item"] = "handoff_output_item"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningItem:
+    """A reasoning item from the model."""
+
+    agent: Agent[Any]
+    raw_item: Item
+    type: Literal["reasoning_item"] = "reasoning_item"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolApprovalItem(_ApprovalItem):
+    """A call waiting for a decision, with the reference SDK's ``agent`` (the ``Agent``),
+    ``name``, ``arguments``, ``raw_item`` and ``type``; decide on it as on tether's own."""
+
+    agent: Agent[Any] | None = field(default=None, compare=False)
+    """The agent whose model asked for the call (``None`` only if made by hand)."""
+    type: Literal["tool_approval_item"] = "tool_approval_item"
+
+    @property
+    def raw_item(self) -> Item:
+        """The function call as the model made it."""
+        return {
+            "type": "function_call",
+            "call_id": self.call_id,
+            "name": self.tool_name,
+            "arguments": self.arguments,
+        }
+
+
+RunItem = (
+    MessageOutputItem
+    | ToolCallItem
+    | ToolCallOutputItem
+    | HandoffCallItem
+    | HandoffOutputItem
+    | ReasoningItem
+    | ToolApprovalItem
+)
+"""Any run item."""
+
+
+def approval_item(item: _ApprovalItem, graph: dict[str, Agent[Any]]) -> ToolApprovalItem:
+    """tether's approval item with its ``Agent`` attached."""
+    if isinstance(item, ToolApprovalItem):
+        return item
+    return ToolApprovalItem(
+        item.agent_name,
+        item.tool_name,
+        item.call_id,
+        item.arguments,
+        item.fingerprint,
+        agent=graph[item.agent_name],
+    )
+
+
+def run_item(item: Item, agent: Agent[Any]) -> RunItem:
+    """The run item an item dict of ``agent``'s turn stands for."""
+    kind = item.get("type", "message")
+    if kind == "function_call":
+        if item.get("name") in agent.handoff_tools:
+            return HandoffCallItem(agent, item)
+        return ToolCallItem(agent, item)
+    if kind == "function_call_output":
+        return ToolCallOutputItem(agent, item, item.get("output"))
+    if kind == "reasoning":
+        return ReasoningItem(agent, item)
+    return MessageOutputItem(agent, item)
+
+
+class ItemHelpers:
+    """Reading run items, as ``openai-agents``' helpers of the same names do."""
+
+    @classmethod
+    def text_message_output(cls, message: MessageOutputItem) -> str:
+        """The text of a message item (its text parts joined)."""
+        return message_text(message.raw_item)
+
+    @classmethod
+    def text_message_outputs(cls, items: list[Any]) -> str:
+        """The text of every message item in ``items``, joined."""
+        return "".join(
+            cls.text_message_output(item) for item in items if isinstance(item, MessageOutputItem)
+        )
+
+    @classmethod
+    def extract_last_text(cls, message: Item) -> str | None:
+        """The last text part of a message item dict, if it has one."""
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list) and content:
+            last = content[-1]
+            if isinstance(last, dict) and isinstance(last.get("text"), str):
+                return str(last["text"])
+        return None
+
+    @classmethod
+    def input_to_new_input_list(cls, input: str | list[Item]) -> list[Item]:
+        """A run's input as a new list of items."""
+        if isinstance(input, str):
+            return [{"role": "user", "content": input}]
+        copied: list[Item] = json.loads(json.dumps(input))
+        return copied

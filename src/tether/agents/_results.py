@@ -1,0 +1,233 @@
+"""Run results and stream events as ``openai-agents`` code reads them.
+
+``RunResult`` and ``RunResultStreaming`` wrap tether's results: the same run, with the
+reference SDK's ``context_wrapper``, run items with a ``type``, approval items with their
+``agent``, and ``to_state()`` giving this package's ``RunState``. Stream events carry the
+reference's event classes; a text delta arrives as the ``openai`` package's own
+``ResponseTextDeltaEvent``, so ``isinstance(event.data, ResponseTextDeltaEvent)`` holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .._agent import Agent
+from .._context import RunContext, Usage
+from ..items import Item
+from ..models import ModelResponse, TextDelta, ToolCallDelta
+from ..run import AgentUpdatedEvent, RawResponseEvent, RunItemEvent
+from ..run import RunResult as _RunResult
+from ..run import RunResultStreaming as _RunResultStreaming
+from ..run import ToolApprovalItem as _ApprovalItem
+from ._items import (
+    HandoffOutputItem,
+    RunItem,
+    ToolApprovalItem,
+    ToolCallOutputItem,
+    approval_item,
+    run_item,
+)
+from ._state import RunState, compat_state
+
+__all__ = [
+    "AgentUpdatedStreamEvent",
+    "RawResponsesStreamEvent",
+    "RunItemStreamEvent",
+    "RunResult",
+    "RunResultStreaming",
+    "StreamEvent",
+]
+
+AgentUpdatedStreamEvent = AgentUpdatedEvent
+"""A new agent is running (``new_agent``); the same class as tether's ``AgentUpdatedEvent``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponsesStreamEvent:
+    """A raw model event: ``data`` is an ``openai.types.responses`` stream event
+    (``ResponseTextDeltaEvent`` or ``ResponseFunctionCallArgumentsDeltaEvent``)."""
+
+    data: Any
+    type: Literal["raw_response_event"] = "raw_response_event"
+
+
+@dataclass(frozen=True, slots=True)
+class RunItemStreamEvent:
+    """A run item was created: ``name`` says what happened, ``item`` is the run item."""
+
+    name: str
+    item: RunItem
+    type: Literal["run_item_stream_event"] = "run_item_stream_event"
+
+
+StreamEvent = RawResponsesStreamEvent | RunItemStreamEvent | AgentUpdatedEvent
+
+_NAMES = {
+    "approval_requested": "tool_approval_requested",
+    "handoff_occurred": "handoff_occured",  # the reference SDK's spelling
+}
+
+
+class RunResult:
+    """A finished or paused run, read as in ``openai-agents``."""
+
+    def __init__(self, result: _RunResult) -> None:
+        self._result = result
+
+    @property
+    def final_output(self) -> Any:
+        """The final output; ``None`` while the run waits for decisions."""
+        return self._result.final_output
+
+    def final_output_as(self, cls: type[Any], raise_if_incorrect_type: bool = False) -> Any:
+        """The final output, checked to be a ``cls`` if asked."""
+        output = self.final_output
+        if raise_if_incorrect_type and not isinstance(output, cls):
+            from .._exceptions import UserError
+
+            raise UserError(f"The final output is a {type(output).__name__}, not a {cls}.")
+        return output
+
+    @property
+    def interruptions(self) -> list[ToolApprovalItem]:
+        """Calls waiting for a decision, each with its ``agent``."""
+        graph = self._graph
+        return [approval_item(item, graph) for item in self._result.interruptions]
+
+    @property
+    def new_items(self) -> list[RunItem]:
+        """The items the run produced, as run items."""
+        return self._run_items()
+
+    @property
+    def input(self) -> list[Item]:
+        """The run's input items."""
+        return self._result.input
+
+    @property
+    def last_agent(self) -> Agent[Any]:
+        """The agent that produced the final output (or runs next)."""
+        return self._result.last_agent
+
+    @property
+    def raw_responses(self) -> list[ModelResponse]:
+        """Every model response of the run."""
+        return self._result.raw_responses
+
+    @property
+    def context_wrapper(self) -> RunContext[Any]:
+        """The run context: ``.context`` (yours) and ``.usage`` (the whole run's)."""
+        return self._result._run.ctx
+
+    @property
+    def usage(self) -> Usage:
+        """Requests and tokens of the whole run."""
+        return self._result.usage
+
+    @property
+    def current_turn(self) -> int:
+        """Model responses so far."""
+        return self._result.current_turn
+
+    @property
+    def last_response_id(self) -> str | None:
+        """The id of the last model response."""
+        return self._result.last_response_id
+
+    def to_input_list(self) -> list[Item]:
+        """The input followed by the new items: the next run's input for a follow-up."""
+        return self._result.to_input_list()
+
+    def to_state(self) -> RunState:
+        """The run as a ``RunState`` to save, decide on and resume."""
+        return compat_state(self._result.to_state())
+
+    @property
+    def _graph(self) -> dict[str, Agent[Any]]:
+        return self._result._run.graph
+
+    def _run_items(self) -> list[RunItem]:
+        view, graph = self._result._run.view, self._graph
+        items: list[RunItem] = []
+        owner = {call.call_id: call.agent for call in view.calls.values()}
+        agent = graph[view.agent]
+        for item in view.new_items:
+            name = owner.get(str(item.get("call_id", "")))
+            items.append(run_item(item, graph[name] if name else agent))
+        return items
+
+    def __repr__(self) -> str:
+        return repr(self._result)
+
+
+class RunResultStreaming(RunResult):
+    """A streamed run: iterate ``stream_events()``; afterwards it reads like a ``RunResult``."""
+
+    _result: _RunResultStreaming
+
+    def __init__(self, result: _RunResultStreaming) -> None:
+        super().__init__(result)
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether the run has stopped."""
+        return self._result.is_complete
+
+    def cancel(self, mode: Literal["immediate", "after_turn"] = "immediate") -> None:
+        """Stop the run (see tether's ``RunResultStreaming.cancel``)."""
+        self._result.cancel(mode)
+
+    async def stream_events(self) -> AsyncIterator[StreamEvent]:
+        """The run's events as the reference SDK's stream event classes."""
+        numbers = itertools.count()
+        graph = self._graph
+        async for event in self._result.stream_events():
+            if isinstance(event, RawResponseEvent):
+                yield RawResponsesStreamEvent(_raw(event.data, next(numbers)))
+            elif isinstance(event, RunItemEvent):
+                yield RunItemStreamEvent(
+                    _NAMES.get(event.name, event.name), _stream_item(event, graph)
+                )
+            else:
+                yield event
+
+
+def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
+    agent = graph[event.agent_name]
+    item = event.item
+    if isinstance(item, _ApprovalItem):
+        return approval_item(item, graph)
+    if event.name == "handoff_occurred":
+        source, target = graph[str(item["from_agent"])], graph[str(item["to_agent"])]
+        return HandoffOutputItem(agent, item, source, target)
+    if event.name == "tool_output":
+        return ToolCallOutputItem(agent, item, item.get("output"))
+    return run_item(item, agent)
+
+
+def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
+    from openai.types.responses import (
+        ResponseFunctionCallArgumentsDeltaEvent,
+        ResponseTextDeltaEvent,
+    )
+
+    if isinstance(data, TextDelta):
+        return ResponseTextDeltaEvent(
+            type="response.output_text.delta",
+            delta=data.delta,
+            item_id="",
+            output_index=0,
+            content_index=0,
+            logprobs=[],
+            sequence_number=number,
+        )
+    return ResponseFunctionCallArgumentsDeltaEvent(
+        type="response.function_call_arguments.delta",
+        delta=data.delta,
+        item_id=data.call_id,
+        output_index=0,
+        sequence_number=number,
+    )

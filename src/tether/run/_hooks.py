@@ -1,0 +1,94 @@
+"""Calling the run's ``RunHooks`` and the agent's ``AgentHooks`` at each lifecycle moment.
+
+One function per moment, each calling the run-level hook, then the agent-level
+one. A hook that raises becomes ``HookError`` (a ``RunError``, so the run's state
+is attached and resumes).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import HookError
+
+if TYPE_CHECKING:
+    from .._agent import Agent
+    from ..models import ModelRequest, ModelResponse
+    from ..tools import FunctionTool
+    from ._loop import Run
+    from ._view import Call
+
+__all__ = [
+    "agent_end",
+    "agent_start",
+    "approval_decided",
+    "approval_requested",
+    "handoff",
+    "llm_end",
+    "llm_start",
+    "tool_end",
+    "tool_start",
+]
+
+
+async def _call(run: Run, agent: Agent[Any], run_name: str, agent_name: str, *args: Any) -> None:
+    targets = [(run.options.hooks, run_name), (getattr(agent, "hooks", None), agent_name)]
+    for hooks, name in targets:
+        if hooks is None:
+            continue
+        try:
+            await getattr(hooks, name)(run.ctx, *args)
+        except Exception as exc:
+            raise HookError(type(hooks).__name__, name, exc) from exc
+
+
+async def agent_start(run: Run, agent: Agent[Any]) -> None:
+    await _call(run, agent, "on_agent_start", "on_start", agent)
+
+
+async def agent_end(run: Run, agent: Agent[Any], output: Any) -> None:
+    await _call(run, agent, "on_agent_end", "on_end", agent, output)
+
+
+async def llm_start(run: Run, agent: Agent[Any], request: ModelRequest) -> None:
+    items = list(request.input)
+    await _call(run, agent, "on_llm_start", "on_llm_start", agent, request.instructions, items)
+
+
+async def llm_end(run: Run, agent: Agent[Any], response: ModelResponse) -> None:
+    await _call(run, agent, "on_llm_end", "on_llm_end", agent, response)
+
+
+async def tool_start(run: Run, tool: FunctionTool, call: Call) -> None:
+    agent = run.graph[call.agent]
+    await _call(run, agent, "on_tool_start", "on_tool_start", agent, tool)
+
+
+async def tool_end(run: Run, tool: FunctionTool, call: Call, output: str) -> None:
+    agent = run.graph[call.agent]
+    await _call(run, agent, "on_tool_end", "on_tool_end", agent, tool, output)
+
+
+async def handoff(run: Run, from_agent: Agent[Any], to_agent: Agent[Any]) -> None:
+    hooks = run.options.hooks
+    try:
+        if hooks is not None:
+            await hooks.on_handoff(run.ctx, from_agent, to_agent)
+        target = getattr(to_agent, "hooks", None)
+        if target is not None:
+            await target.on_handoff(run.ctx, to_agent, from_agent)
+    except Exception as exc:
+        raise HookError("hooks", "on_handoff", exc) from exc
+
+
+async def approval_requested(run: Run, call: Call) -> None:
+    agent = run.graph[call.agent]
+    item = call.approval_item()
+    await _call(run, agent, "on_approval_requested", "on_approval_requested", agent, item)
+
+
+async def approval_decided(run: Run, call: Call) -> None:
+    agent = run.graph[call.agent]
+    approved = call.decision is not None and call.decision.approved
+    item = call.approval_item()
+    await _call(run, agent, "on_approval_decided", "on_approval_decided", agent, item, approved)
