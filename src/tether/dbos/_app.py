@@ -20,6 +20,7 @@ from .._exceptions import (
     UnknownAgentError,
     UserError,
 )
+from .._governance import Approver
 from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, save_state
@@ -249,10 +250,15 @@ class DBOSApp:
         call_id: str,
         *,
         approve: bool,
-        by: str | None = None,
+        by: Approver | str | None = None,
         message: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Record a decision on a waiting call in the store, then wake the run's workflow.
+
+        ``by`` is an ``Approver`` (or an approver id) and ``reason`` goes to the audit
+        trail: the decision is authorized by the call's policy like any other
+        (``NotAuthorizedError``, nothing recorded).
 
         The store holds the decision first; the wake-up message only saves the
         workflow from waiting until its timeout (if it is lost, the timeout wakes
@@ -268,9 +274,9 @@ class DBOSApp:
                     "(decided already, expired, or never asked). Load the run to see its state."
                 )
             if approve:
-                state.approve(call_id, by=by)
+                state.approve(call_id, by=by, reason=reason)
             else:
-                state.reject(call_id, by=by, message=message)
+                state.reject(call_id, by=by, message=message, reason=reason)
             try:
                 await save_state(self.store(), state)
                 break
