@@ -6,10 +6,10 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
 from ._codec import decode_item, encode_items
 from ._errors import SessionError
@@ -122,14 +122,14 @@ class SQLiteSession:
         return [decode_item(text, self._where(row_id)) for row_id, text in rows]
 
     def _add_items(self, conn: sqlite3.Connection, encoded: list[str]) -> None:
-        with _immediate(conn):
+        with immediate(conn):
             conn.executemany(
                 f"INSERT INTO {_TABLE} (session_id, item) VALUES (?, ?)",
                 [(self._session_id, text) for text in encoded],
             )
 
     def _pop_item(self, conn: sqlite3.Connection) -> Item | None:
-        with _immediate(conn):
+        with immediate(conn):
             row = conn.execute(
                 f"SELECT id, item FROM {_TABLE} WHERE session_id = ? ORDER BY id DESC LIMIT 1",
                 (self._session_id,),
@@ -142,7 +142,7 @@ class SQLiteSession:
         return item
 
     def _clear(self, conn: sqlite3.Connection) -> None:
-        with _immediate(conn):
+        with immediate(conn):
             conn.execute(f"DELETE FROM {_TABLE} WHERE session_id = ?", (self._session_id,))
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -158,20 +158,11 @@ class SQLiteSession:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        # isolation_level=None: tether issues BEGIN/COMMIT itself, so a batch is
-        # exactly one transaction and reads never hold a write lock.
-        conn = sqlite3.connect(
-            self._db_path,
-            timeout=self._busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        conn = connect(self._db_path, self._busy_timeout)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if self._db_path != ":memory:":
-                # WAL lets readers in other processes go on while one writes.
-                conn.execute("PRAGMA journal_mode = WAL")
-            with _immediate(conn):
+                enable_wal(conn, self._busy_timeout)
+            with immediate(conn):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -204,18 +195,3 @@ class SQLiteSession:
         else:
             hint = "the batch was not stored; retry once the cause is fixed"
         return SessionError(f"SQLite session store {self._db_path} failed ({text}): {hint}.")
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction that takes the lock up front, so it cannot deadlock on upgrade."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT can leave the transaction open; close it so the
-        # connection stays usable and nothing of the batch is kept.
-        if conn.in_transaction:
-            conn.rollback()
-        raise

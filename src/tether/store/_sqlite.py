@@ -6,8 +6,7 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from .._exceptions import (
     StoreVersionError,
     UserError,
 )
+from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
 from ..run._journal import Event, RunCompleted
 from ..sessions._codec import encode_items
@@ -348,7 +348,7 @@ class SQLiteRunStore:
     ) -> int:
         now = self._clock()
         stamp = _ts(now)
-        with _immediate(conn):
+        with immediate(conn):
             row = conn.execute(
                 "SELECT seq, head_mac, lease_owner, lease_until, status FROM tether_runs "
                 "WHERE id = ?",
@@ -430,7 +430,7 @@ class SQLiteRunStore:
     ) -> Lease:
         now = self._clock()
         until = now + timedelta(seconds=ttl)
-        with _immediate(conn):
+        with immediate(conn):
             if renew:
                 # Ours until someone else takes it, even if it expired meanwhile.
                 condition = "lease_owner = :owner"
@@ -451,7 +451,7 @@ class SQLiteRunStore:
         return Lease(run_id, owner, until)
 
     def _release(self, conn: sqlite3.Connection, run_id: str, owner: str) -> None:
-        with _immediate(conn):
+        with immediate(conn):
             conn.execute(
                 "UPDATE tether_runs SET lease_owner = NULL, lease_until = NULL, "
                 "version = version + 1 WHERE id = ? AND lease_owner = ?",
@@ -462,7 +462,7 @@ class SQLiteRunStore:
         return conn.execute(sql, {**params, **self._now()}).fetchall()
 
     def _delete(self, conn: sqlite3.Connection, run_id: str) -> None:
-        with _immediate(conn):
+        with immediate(conn):
             row = conn.execute(
                 "SELECT lease_owner, lease_until FROM tether_runs WHERE id = ?", (run_id,)
             ).fetchone()
@@ -473,7 +473,7 @@ class SQLiteRunStore:
             _delete_rows(conn, [run_id])
 
     def _prune(self, conn: sqlite3.Connection, before: str) -> int:
-        with _immediate(conn):
+        with immediate(conn):
             ids = [
                 row[0]
                 for row in conn.execute(
@@ -485,7 +485,7 @@ class SQLiteRunStore:
         return len(ids)
 
     def _rebuild(self, conn: sqlite3.Connection, run_id: str | None) -> None:
-        with _immediate(conn):
+        with immediate(conn):
             if run_id is None:
                 ids = [row[0] for row in conn.execute("SELECT id FROM tether_runs")]
             else:
@@ -529,19 +529,13 @@ class SQLiteRunStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        conn = connect(self._path, self._busy_timeout)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             # Read before anything writes: a file that is not a database (or not a
             # store) must be left exactly as it was.
             self._check_format(conn, create=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            with _immediate(conn):
+            enable_wal(conn, self._busy_timeout)
+            with immediate(conn):
                 self._check_format(conn, create=True)
         except BaseException:
             conn.close()
@@ -686,16 +680,3 @@ def _summary(row: Sequence[Any]) -> RunSummary:
         created_at=_dt(row[6]),
         updated_at=_dt(row[7]),
     )
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction that takes the lock up front, so it cannot deadlock on upgrade."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.rollback()
-        raise
