@@ -17,6 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOKENS = {"ana": "tok-ana", "ben": "tok-ben", "intern": "tok-intern"}
+ROLES = {"ana": "forecaster", "ben": "forecaster+admin", "intern": ""}
+"""Each approver's roles, as ``TETHER_API_TOKENS`` writes them (``token=id:role+role``)."""
 
 
 @dataclass
@@ -40,7 +42,9 @@ def inbox_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     env = {
         "INBOX_STORE": str(tmp_path / "runs.db"),
         "INBOX_TOOL_LOG": str(tmp_path / "tools.log"),
-        "TETHER_API_TOKENS": ",".join(f"{t}={a}" for a, t in TOKENS.items()),
+        "TETHER_API_TOKENS": ",".join(
+            f"{t}={a}:{ROLES[a]}" if ROLES[a] else f"{t}={a}" for a, t in TOKENS.items()
+        ),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -1,23 +1,26 @@
 """The application the inbox tests serve (``tether serve tests.server.inbox_app:app``).
 
 Configured from the environment: ``INBOX_STORE`` (the SQLite file), ``INBOX_TOOL_LOG``,
-``TETHER_API_TOKENS``.
+``TETHER_API_TOKENS`` (approvers and their roles). Decisions carry receipts signed with
+``RECEIPT_KEY``.
 """
 
 from __future__ import annotations
 
 import os
 
+from tether import Governance
 from tether.server import App, TokenAuth
 from tether.store import SQLiteRunStore
 
-from .weather_agents import agent, only_time_for_interns
+from .weather_agents import RECEIPT_KEY, agent
 
 app = App(
     agents=[agent],
     store=SQLiteRunStore(os.environ["INBOX_STORE"]),
     authenticate=TokenAuth.from_env(),
     signing_key="test-signing-key",
-    authorize=only_time_for_interns,
+    governance=Governance(receipt_key=RECEIPT_KEY),
     sse_poll_interval=0.2,
+    sweep_interval=0.2,
 )

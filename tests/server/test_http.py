@@ -4,26 +4,29 @@ conflicts, concurrent decisions, escaping, CSRF and the event stream."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
 import httpx
 
-from tether import Runner
+from datetime import UTC, datetime, timedelta
+
+from tether import Governance, Runner
 from tether.server import App, Worker
 from tether.store import SQLiteRunStore
 
 from .conftest import Served
-from .weather_agents import agent, only_time_for_interns
+from .weather_agents import RECEIPT_KEY, agent
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 
-async def paused_run(served: Served, text: str) -> str:
+async def paused_run(served: Served, text: str, governance: Governance | None = None) -> str:
     """A run of the weather agent stopped on its approvals, in the server's store."""
     store = SQLiteRunStore(served.store)
     try:
-        result = await Runner.run(agent, text, store=store)
+        result = await Runner.run(agent, text, store=store, governance=governance)
     finally:
         await store.close()
     assert result.interruptions
@@ -32,7 +35,11 @@ async def paused_run(served: Served, text: str) -> str:
 
 async def resume_decided(served: Served) -> int:
     """One pass of a worker over the store (as ``tether worker`` does)."""
-    app = App(agents=[agent], store=SQLiteRunStore(served.store), authorize=only_time_for_interns)
+    app = App(
+        agents=[agent],
+        store=SQLiteRunStore(served.store),
+        governance=Governance(receipt_key=RECEIPT_KEY),
+    )
     try:
         return await Worker(app).run_once()
     finally:
@@ -56,19 +63,48 @@ async def test_no_token_or_a_wrong_one_is_401_and_records_nothing(server: Served
     assert [call["call_id"] for call in shown.json()["pending"]] == ["call_0"]
 
 
-async def test_an_approver_not_allowed_gets_403_and_nothing_is_recorded(server: Served) -> None:
-    run_id = await paused_run(server, "city:Paris")
+async def test_a_role_restricted_tool_is_decided_only_by_an_approver_with_the_role(
+    server: Served,
+) -> None:
+    # get_weather needs the role "forecaster" (ana has it, the intern not); get_time does not.
+    run_id = await paused_run(server, "city:Paris city:timeParis")
     async with httpx.AsyncClient(base_url=server.url) as client:
+        weather = f"/api/runs/{run_id}/calls/call_0/decision"
         refused = await client.post(
-            f"/api/runs/{run_id}/calls/call_0/decision",
+            weather, json={"decision": "approve"}, headers=server.headers("intern")
+        )
+        shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+        assert refused.status_code == 403
+        assert refused.json() == {
+            "error": "Approver 'intern' may not decide call 'call_0' of 'get_weather': it needs "
+            "an approver with one of the roles ['forecaster']. Nothing was recorded.",
+            "type": "NotAuthorizedError",
+        }
+        assert [call["call_id"] for call in shown["pending"]] == ["call_0", "call_1"]
+        assert [entry["kind"] for entry in shown["audit"]] == ["run_started", *["requested"] * 2]
+
+        time = await client.post(
+            f"/api/runs/{run_id}/calls/call_1/decision",
             json={"decision": "approve"},
             headers=server.headers("intern"),
         )
+        allowed = await client.post(
+            weather,
+            json={"decision": "approve", "reason": "checked"},
+            headers=server.headers("ana"),
+        )
+        assert time.status_code == 200 and time.json()["by"] == "intern"
+        assert allowed.status_code == 200
+        assert allowed.json()["by"] == "ana" and allowed.json()["roles"] == ["forecaster"]
+        assert await resume_decided(server) == 1
         shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
-    assert refused.status_code == 403
-    assert "'intern' may not decide call 'call_0' of 'get_weather'" in refused.json()["error"]
-    assert [call["call_id"] for call in shown["pending"]] == ["call_0"]
-    assert [entry["kind"] for entry in shown["audit"]] == ["requested"]
+    assert shown["status"] == "completed"
+    decided = [e for e in shown["audit"] if e["kind"] == "decided"]
+    assert [(e["call_id"], e["by"], e.get("roles"), e.get("reason")) for e in decided] == [
+        ("call_1", "intern", None, None),
+        ("call_0", "ana", ["forecaster"], "checked"),
+    ]
+    assert sorted(server.tool_runs()) == ["get_time timeParis", "get_weather Paris"]
 
 
 async def test_a_decided_call_is_409_and_an_unknown_run_404(server: Served) -> None:
@@ -81,19 +117,31 @@ async def test_a_decided_call_is_409_and_an_unknown_run_404(server: Served) -> N
         shown = (await client.get(f"/api/runs/{run_id}")).json()
     assert first.status_code == 200 and first.json()["by"] == "ana"
     assert again.status_code == 409
-    assert "not waiting for a decision" in again.json()["error"]
+    assert again.json() == {
+        "error": "Call 'call_0' of 'get_weather' was already decided (or never needed "
+        "approval); a decision is taken once.",
+        "type": "NotPendingError",
+    }
     assert missing.status_code == 404
-    rejected = [entry for entry in shown["audit"] if entry["kind"] == "rejected"]
+    rejected = [entry for entry in shown["audit"] if entry["kind"] == "decided"]
+    receipt = rejected[0]["receipt"]
     assert rejected == [
         {
-            "kind": "rejected",
+            "seq": 4,
+            "kind": "decided",
+            "run_id": run_id,
+            "turn": 1,
+            "agent": "Weather",
             "call_id": "call_0",
             "tool": "get_weather",
-            "by": "ana",
+            "fingerprint": rejected[0]["fingerprint"],
             "at": rejected[0]["at"],
-            "always": False,
-            "automatic": False,
+            "by": "ana",
+            "roles": ["forecaster"],
+            "verdict": "rejected",
             "message": "Not today",
+            "receipt": receipt,
+            "receipt_status": "valid",
         }
     ]
 
@@ -120,7 +168,7 @@ async def test_two_approvers_deciding_one_call_at_once_one_wins_and_the_tool_run
         for run_id in run_ids:
             shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
             assert shown["status"] == "completed"
-            decisions = [e for e in shown["audit"] if e["kind"] in ("approved", "rejected")]
+            decisions = [e for e in shown["audit"] if e["kind"] == "decided"]
             assert len(decisions) == 1
     assert sorted(server.tool_runs()) == sorted(f"get_weather City{n}" for n in range(5))
 
@@ -192,13 +240,26 @@ async def test_the_event_stream_announces_requests_and_decisions(server: Served)
                     return event, line[6:]
             raise AssertionError("the stream ended")
 
-        assert await next_event() == ("ready", '{"pending": 0}')
+        event, _ = await next_event()
+        assert event == "ready"
+
+        async def until(kind: str, run_id: str, **fields: str) -> dict[str, Any]:
+            """The next event of ``kind`` about ``run_id`` with these fields (others skipped)."""
+            while True:
+                event, data = await next_event()
+                found = json.loads(data)
+                if event == kind and found["run_id"] == run_id:
+                    if all(found.get(k) == v for k, v in fields.items()):
+                        return dict(found)
+
         run_id = await paused_run(server, "city:Kyiv")
-        event, data = await next_event()
-        assert event == "approval_requested" and run_id in data and '"get_weather"' in data
+        requested = await until("approval_requested", run_id)
+        assert (requested["call_id"], requested["tool"]) == ("call_0", "get_weather")
+        await until("run_updated", run_id, status="waiting")
         await client.post(f"/api/runs/{run_id}/calls/call_0/decision", json={"decision": "approve"})
-        event, data = await next_event()
-        assert event == "approval_removed" and run_id in data
+        removed = await until("approval_removed", run_id)
+        assert removed["call_id"] == "call_0"
+        await until("run_updated", run_id, status="running")
 
 
 def _csrf(html: str) -> str:
@@ -266,7 +327,8 @@ async def test_form_posts_need_the_csrf_token_of_the_session(server: Served) -> 
         assert rejected.status_code == 303 and rejected.headers["location"] == f"/runs/{run_id}"
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
         audit = (await client.get(f"/api/runs/{run_id}")).json()["audit"]
-    assert [(e["kind"], e.get("by"), e.get("message")) for e in audit] == [
-        ("requested", None, None),
-        ("rejected", "ben", "Too far"),
+    assert [(e["kind"], e.get("by"), e.get("verdict"), e.get("message")) for e in audit] == [
+        ("run_started", None, None, None),
+        ("requested", None, None, None),
+        ("decided", "ben", "rejected", "Too far"),
     ]

@@ -2,8 +2,9 @@
 of the conversation, so that any process (server, workers) can resume its runs.
 
 Configured from the environment: ``INBOX_STORE`` (the SQLite file), ``INBOX_TOOL_LOG``
-(each tool body appends a line ``tool call_id`` to it), ``TETHER_API_TOKENS``. The
-approver ``intern`` may only decide calls of ``get_time``.
+(each tool body appends a line ``tool call_id`` to it), ``TETHER_API_TOKENS``. Calls of
+``get_weather`` need an approver with the role ``forecaster`` (the ``intern`` has none, so
+decides only ``get_time``); ``publish_forecast`` needs two forecasters (four-eyes).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tether import Agent, function_tool
+from tether import Agent, Approver, function_tool
 from tether.items import assistant_message, function_call
 from tether.models import ModelRequest, ModelResponse, ModelStreamEvent, ResponseDone
-from tether.store import PendingApproval
 
 
 def _log(tool: str, detail: str) -> None:
@@ -25,7 +25,7 @@ def _log(tool: str, detail: str) -> None:
         log.write(f"{tool} {detail}\n")
 
 
-@function_tool(needs_approval=True)
+@function_tool(needs_approval=True, approvers={"forecaster"})
 def get_weather(city: str) -> str:
     """Get the weather for a city."""
     _log("get_weather", city)
@@ -39,9 +39,25 @@ def get_time(city: str) -> str:
     return f"It is noon in {city}"
 
 
+@function_tool(needs_approval=True, approvers={"forecaster"}, required_approvals=2)
+def publish_forecast(city: str) -> str:
+    """Publish the forecast of a city to every subscriber."""
+    _log("publish_forecast", city)
+    return f"Published the forecast of {city}"
+
+
+def _tool_for(city: str) -> str:
+    if city.startswith("time"):
+        return "get_time"
+    if city.startswith("publish"):
+        return "publish_forecast"
+    return "get_weather"
+
+
 class CityModel:
-    """Calls get_weather for every ``city:<name>`` in the user's message (or the message's
-    quoted text after ``raw:`` as the city, kept verbatim), then summarises the outputs."""
+    """Calls get_weather for every ``city:<name>`` in the user's message (get_time for
+    names starting with ``time``, publish_forecast for ``publish``; the message's text
+    after ``raw:`` is one city, kept verbatim), then summarises the outputs."""
 
     name = "city-model"
 
@@ -56,11 +72,7 @@ class CityModel:
         raw = re.search(r"raw:(.*)$", text, re.S)
         cities = [raw.group(1)] if raw else re.findall(r"city:(\w+)", text)
         calls = [
-            function_call(
-                "get_time" if city.startswith("time") else "get_weather",
-                json.dumps({"city": city}),
-                f"call_{n}",
-            )
+            function_call(_tool_for(city), json.dumps({"city": city}), f"call_{n}")
             for n, city in enumerate(cities)
         ]
         return ModelResponse(output=calls or [assistant_message("No city given.", id="msg_none")])
@@ -69,13 +81,16 @@ class CityModel:
         yield ResponseDone(await self.get_response(request))
 
 
-def only_time_for_interns(approver: str, call: PendingApproval) -> bool:
-    return approver != "intern" or call.tool == "get_time"
-
-
 agent: Agent[Any] = Agent(
     name="Weather",
     instructions="Answer weather questions.",
     model=CityModel(),
-    tools=[get_weather, get_time],
+    tools=[get_weather, get_time, publish_forecast],
 )
+
+
+ANA = Approver("ana", "Ana", roles=frozenset({"forecaster"}))
+"""The approver ``ana`` of the tests' tokens, for deciding in process."""
+
+RECEIPT_KEY = "test-receipt-key"
+"""The key the served app signs decisions' receipts with."""

@@ -11,27 +11,25 @@ from __future__ import annotations
 
 from ._app import App
 from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, any_of
-from ._errors import NotAllowedError, ServerDependencyError
-from ._inbox import Authorizer, Inbox, InboxPage, PendingCall, RunDetail, audit_trail
+from ._errors import ServerDependencyError
+from ._inbox import Inbox, InboxPage, PendingCall, RunDetail, RunsPage
 from ._webhooks import Webhook, event_id, verify_signature
 from ._worker import Worker
 
 __all__ = [
     "App",
     "Authenticator",
-    "Authorizer",
     "Inbox",
     "InboxPage",
-    "NotAllowedError",
     "PendingCall",
     "ProxyHeaderAuth",
     "RunDetail",
+    "RunsPage",
     "ServerDependencyError",
     "TokenAuth",
     "Webhook",
     "Worker",
     "any_of",
-    "audit_trail",
     "event_id",
     "verify_signature",
 ]

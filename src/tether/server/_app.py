@@ -9,10 +9,11 @@ from typing import Any
 
 from .._agent import Agent
 from .._exceptions import UserError
+from .._governance import Governance
 from ..models import ModelProvider
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
-from ._inbox import Authorizer, Inbox
+from ._inbox import Inbox
 from ._webhooks import Webhook
 
 __all__ = ["App"]
@@ -27,6 +28,7 @@ class App:
             agents=[weather_agent],
             store=SQLiteRunStore("runs.db"),
             authenticate=TokenAuth.from_env(),   # the default
+            governance=Governance(receipt_key=os.environ["TETHER_RECEIPT_KEY"]),
             signing_key=os.environ["TETHER_SIGNING_KEY"],
         )
 
@@ -34,17 +36,21 @@ class App:
     resumes its runs once they are decided. ``app`` is an ASGI application, so
     any ASGI server can serve it too.
 
-    - ``authenticate``: maps a request's headers to an approver id (``None``:
+    - ``authenticate``: maps a request's headers to an ``Approver`` (``None``:
       401); see ``TokenAuth`` and ``ProxyHeaderAuth``.
-    - ``authorize``: ``(approver, call) -> bool``; ``False`` is a 403 and
-      nothing is recorded. The default lets every authenticated approver decide.
+    - ``governance``: who may decide (with the tools' and agents' own
+      ``approvers=``), deadlines, the receipt key and the clock, for every
+      decision the inbox takes and every run its workers resume. An approver
+      the policy does not allow gets 403 and nothing is recorded.
     - ``signing_key``: signs the web page's session cookies and CSRF tokens
       (default: ``TETHER_SIGNING_KEY``, else a random key, so sessions end
       when the process does and several server processes need one key).
     - ``webhooks``: each gets a signed POST for every approval requested
       (sent by the workers; see ``Webhook``).
     - ``model_provider`` and ``context``: what workers resume runs with
-      (``context`` is a function returning a fresh context for each run).
+      (``context`` is a function returning a fresh context for each run;
+      policy checks see it too).
+    - ``sweep_interval``: how often (seconds) workers reject expired approvals.
     """
 
     def __init__(
@@ -54,12 +60,13 @@ class App:
         *,
         authenticate: Authenticator | None = None,
         signing_key: bytes | str | None = None,
-        authorize: Authorizer | None = None,
+        governance: Governance | None = None,
         model_provider: ModelProvider | None = None,
         context: Callable[[], Any] | None = None,
         secure_cookies: bool = False,
         sse_poll_interval: float = 1.0,
         webhooks: Sequence[Webhook] = (),
+        sweep_interval: float = 30.0,
         title: str = "tether inbox",
     ) -> None:
         agents = list(agents)
@@ -73,9 +80,14 @@ class App:
         self.authenticate: Authenticator = authenticate or TokenAuth.from_env()
         key = signing_key or os.environ.get("TETHER_SIGNING_KEY") or secrets.token_bytes(32)
         self.signing_key = key.encode() if isinstance(key, str) else bytes(key)
-        self.inbox = Inbox(self.store, agents, authorize=authorize)
+        if governance is not None and not isinstance(governance, Governance):
+            raise UserError(f"App(governance=...) is a tether.Governance, not {governance!r}.")
+        if not sweep_interval > 0:
+            raise UserError(f"sweep_interval is a number of seconds > 0, not {sweep_interval!r}.")
+        self.governance = governance
+        self.sweep_interval = sweep_interval
+        self.inbox = Inbox(self.store, agents, governance=governance, context=context)
         self.model_provider = model_provider
-        self._context = context
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval
         self.webhooks = tuple(webhooks)
@@ -84,7 +96,7 @@ class App:
 
     def make_context(self) -> Any:
         """A fresh context for a run a worker resumes."""
-        return None if self._context is None else self._context()
+        return self.inbox.make_context()
 
     @property
     def asgi(self) -> Any:

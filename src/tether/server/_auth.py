@@ -1,8 +1,11 @@
-"""Who is asking: authenticators map a request's headers to an approver id.
+"""Who is asking: authenticators map a request's headers to an ``Approver``.
 
-An authenticator is any callable ``(headers) -> approver id | None``; ``None``
-means "not authenticated" (HTTP 401). Two are built in: API tokens and a
-header set by a trusted reverse proxy.
+An authenticator is any callable ``(headers) -> Approver | None``; ``None``
+means "not authenticated" (HTTP 401). The approver it returns (id, display
+name, roles) is who every decision is recorded as, and what the governance
+policies check (``function_tool(approvers={"finance"})``, ``Agent(approvers=...)``,
+``Governance(approvers=...)``). Two are built in: API tokens and headers set by
+a trusted reverse proxy.
 """
 
 from __future__ import annotations
@@ -12,42 +15,54 @@ import os
 from collections.abc import Callable, Mapping
 
 from .._exceptions import UserError
+from .._governance import Approver
 
-__all__ = ["Authenticator", "ProxyHeaderAuth", "TokenAuth", "any_of"]
+__all__ = ["Authenticator", "ProxyHeaderAuth", "TokenAuth", "any_of", "parse_roles"]
 
-Authenticator = Callable[[Mapping[str, str]], str | None]
-"""Maps a request's headers (lower-case names) to an approver id, or ``None``."""
+Authenticator = Callable[[Mapping[str, str]], Approver | None]
+"""Maps a request's headers (lower-case names) to an ``Approver``, or ``None``."""
+
+
+def parse_roles(raw: str, separator: str) -> frozenset[str]:
+    """Role names from ``raw``, split on ``separator``, blanks dropped."""
+    return frozenset(filter(None, (role.strip() for role in raw.split(separator))))
 
 
 class TokenAuth:
-    """``Authorization: Bearer <token>``, each token mapped to an approver id.
+    """``Authorization: Bearer <token>``, each token mapped to an ``Approver``.
 
-    ``TokenAuth({"s3cret": "ana"})``, or ``TokenAuth.from_env()`` which reads
-    ``TETHER_API_TOKENS="token1=ana,token2=ben"``. Tokens are compared in
-    constant time.
+    ``TokenAuth({"s3cret": Approver("ana", "Ana", roles={"finance"})})`` (a plain
+    string is an approver id without roles), or ``TokenAuth.from_env()``, which
+    reads ``TETHER_API_TOKENS="tok1=ana:finance+ops,tok2=ben"``: comma-separated
+    ``token=approver`` pairs, each approver optionally followed by ``:`` and its
+    roles joined with ``+``. Tokens are compared in constant time.
     """
 
-    def __init__(self, tokens: Mapping[str, str]) -> None:
+    def __init__(self, tokens: Mapping[str, Approver | str]) -> None:
+        approvers: dict[str, Approver] = {}
         for token, approver in tokens.items():
             if not token or not approver:
                 raise UserError("Every API token and the approver it maps to must be non-empty.")
-        self._tokens = dict(tokens)
+            approvers[token] = approver if isinstance(approver, Approver) else Approver(approver)
+        self._tokens = approvers
 
     @classmethod
     def from_env(cls, variable: str = "TETHER_API_TOKENS") -> TokenAuth:
-        """Tokens from ``variable``: comma-separated ``token=approver`` pairs."""
+        """Tokens from ``variable``: comma-separated ``token=approver[:role+role]`` pairs."""
         raw = os.environ.get(variable, "")
-        tokens: dict[str, str] = {}
+        tokens: dict[str, Approver | str] = {}
         for pair in filter(None, (part.strip() for part in raw.split(","))):
-            token, sep, approver = pair.partition("=")
+            token, sep, who = pair.partition("=")
+            approver, _, roles = who.partition(":")
             if not sep or not token.strip() or not approver.strip():
                 raise UserError(
-                    f"{variable} holds {pair!r}; write comma-separated token=approver pairs."
+                    f"{variable} holds {pair!r}; write comma-separated token=approver pairs, "
+                    "each approver optionally with its roles: token=ana:finance+ops."
                 )
-            tokens[token.strip()] = approver.strip()
+            tokens[token.strip()] = Approver(approver.strip(), roles=parse_roles(roles, "+"))
         return cls(tokens)
 
-    def token_approver(self, token: str) -> str | None:
+    def token_approver(self, token: str) -> Approver | None:
         """The approver a token maps to, or ``None``."""
         found = None
         for known, approver in self._tokens.items():
@@ -55,7 +70,7 @@ class TokenAuth:
                 found = approver
         return found
 
-    def __call__(self, headers: Mapping[str, str]) -> str | None:
+    def __call__(self, headers: Mapping[str, str]) -> Approver | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
@@ -63,24 +78,42 @@ class TokenAuth:
 
 
 class ProxyHeaderAuth:
-    """The approver id from a header a reverse proxy sets after it authenticated the user.
+    """The approver from headers a reverse proxy sets after it authenticated the user.
+
+    ``header`` carries the approver id, ``roles_header`` (optional) the roles,
+    comma-separated (``X-Forwarded-Groups: finance, ops``), ``name_header``
+    (optional) the display name.
 
     Only safe behind that proxy, and only if the server cannot be reached any
-    other way: anyone who reaches the server directly can send the header.
+    other way: anyone who reaches the server directly can send these headers,
+    roles included. The proxy must also drop these headers from the requests it
+    receives.
     """
 
-    def __init__(self, header: str = "X-Forwarded-User") -> None:
+    def __init__(
+        self,
+        header: str = "X-Forwarded-User",
+        *,
+        roles_header: str | None = None,
+        name_header: str | None = None,
+    ) -> None:
         self.header = header.lower()
+        self.roles_header = roles_header.lower() if roles_header else None
+        self.name_header = name_header.lower() if name_header else None
 
-    def __call__(self, headers: Mapping[str, str]) -> str | None:
+    def __call__(self, headers: Mapping[str, str]) -> Approver | None:
         value = headers.get(self.header, "").strip()
-        return value or None
+        if not value:
+            return None
+        roles = parse_roles(headers.get(self.roles_header, ""), ",") if self.roles_header else ()
+        name = headers.get(self.name_header, "").strip() if self.name_header else ""
+        return Approver(value, name or None, roles=frozenset(roles))
 
 
 def any_of(*authenticators: Authenticator) -> Authenticator:
-    """The first approver id any of ``authenticators`` finds."""
+    """The approver the first of ``authenticators`` that finds one returns."""
 
-    def authenticate(headers: Mapping[str, str]) -> str | None:
+    def authenticate(headers: Mapping[str, str]) -> Approver | None:
         for authenticator in authenticators:
             found = authenticator(headers)
             if found:

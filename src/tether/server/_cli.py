@@ -25,7 +25,7 @@ from .._exceptions import (
     RunNotFoundError,
     UserError,
 )
-from ._errors import NotAllowedError, need_server_extra
+from ._errors import need_server_extra
 
 if TYPE_CHECKING:
     from ._app import App
@@ -62,17 +62,27 @@ def add_server_commands(commands: Any) -> None:
     listing.add_argument("--tool")
     listing.add_argument("--run")
     listing.add_argument("--newest", action="store_true", help="newest first")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="calls per page (1-500)")
+    listing.add_argument("--cursor", help="the next_cursor a previous page printed")
     show = actions.add_parser("show", help="a run: status, pending calls, audit trail")
     show.add_argument("run_id")
     for name in ("approve", "reject"):
         action = actions.add_parser(name, help=f"{name} a pending call")
         action.add_argument("run_id")
         action.add_argument("call_id")
-        action.add_argument("--always", action="store_true")
+        action.add_argument(
+            "--always", action="store_true", help=f"{name} the tool's later calls in this run too"
+        )
         if name == "reject":
             action.add_argument("--message", "-m", help="what the model reads")
+        action.add_argument("--reason", help="why (kept in the audit trail)")
         action.add_argument("--by", help="approver id (with --app; a server knows who you are)")
+        action.add_argument(
+            "--role",
+            action="append",
+            default=[],
+            help="a role of the --by approver (repeat for several; with --app)",
+        )
     inbox.set_defaults(func=_inbox)
 
 
@@ -124,7 +134,7 @@ def _inbox(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
-    except (NotAllowedError, NotAuthorizedError) as exc:
+    except NotAuthorizedError as exc:
         return fail(str(exc), EXIT_NOT_ALLOWED)
     except RunNotFoundError as exc:
         return fail(str(exc), EXIT_NOT_FOUND)
@@ -152,25 +162,22 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
         store = SQLiteRunStore(args.store)
         try:
             if args.action == "list":
-                rows = await store.pending_approvals(run_id=args.run, agent=args.agent, limit=10**6)
-                calls = [r for r in rows if args.tool is None or r.tool == args.tool]
-                if args.newest:
-                    calls.reverse()
+                from ._inbox import Inbox
+
+                page = await Inbox(store, []).pending(
+                    agent=args.agent,
+                    tool=args.tool,
+                    run_id=args.run,
+                    order="newest" if args.newest else "oldest",
+                    limit=args.limit,
+                    cursor=args.cursor,
+                )
                 return {
-                    "approvals": [
-                        {
-                            "run_id": r.run_id,
-                            "call_id": r.call_id,
-                            "agent": r.agent,
-                            "tool": r.tool,
-                            "arguments": r.arguments,
-                            "requested_at": r.requested_at.isoformat(),
-                        }
-                        for r in calls[: args.limit]
-                    ]
+                    "approvals": [call.to_json() for call in page.calls],
+                    "next_cursor": page.next_cursor,
                 }
             if args.action == "show":
-                from ._inbox import audit_trail
+                from ..run._audit import audit_trail
 
                 stored = await store.load(args.run_id)
                 pending = await store.pending_approvals(run_id=args.run_id)
@@ -182,7 +189,7 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
                         {"call_id": p.call_id, "tool": p.tool, "arguments": p.arguments}
                         for p in pending
                     ],
-                    "audit": audit_trail(stored.events),
+                    "audit": [record.to_json() for record in audit_trail(stored.events)],
                 }
             raise UserError(
                 "Deciding needs the application's agents: use --app module:app or --url."
@@ -198,18 +205,25 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
             run_id=args.run,
             order="newest" if args.newest else "oldest",
             limit=args.limit,
+            cursor=args.cursor,
         )
-        return {"approvals": [call.to_json() for call in page.calls]}
+        return {
+            "approvals": [call.to_json() for call in page.calls],
+            "next_cursor": page.next_cursor,
+        }
     if args.action == "show":
         return (await inbox.show(args.run_id)).to_json()
     if not args.by:
         raise UserError("With --app, say who decides: --by APPROVER.")
+    from .._governance import Approver
+
     seq = await inbox.decide(
         args.run_id,
         args.call_id,
-        args.by,
+        Approver(args.by, roles=frozenset(args.role)),
         args.action,
         message=getattr(args, "message", None),
+        reason=args.reason,
         always=args.always,
     )
     return {"run_id": args.run_id, "call_id": args.call_id, "decision": args.action, "seq": seq}
@@ -233,6 +247,7 @@ async def _remote(args: argparse.Namespace) -> Any:
                         "run_id": args.run,
                         "order": "newest" if args.newest else "oldest",
                         "limit": args.limit,
+                        "cursor": args.cursor,
                     }.items()
                     if v is not None
                 }
@@ -240,7 +255,11 @@ async def _remote(args: argparse.Namespace) -> Any:
             elif args.action == "show":
                 response = await client.get(f"/api/runs/{args.run_id}")
             else:
-                body: dict[str, Any] = {"decision": args.action, "always": args.always}
+                body: dict[str, Any] = {
+                    "decision": args.action,
+                    "always": args.always,
+                    "reason": args.reason,
+                }
                 if args.action == "reject":
                     body["message"] = args.message
                 response = await client.post(
@@ -274,7 +293,7 @@ def _print(args: argparse.Namespace, result: Any) -> None:
     console = Console()
     if args.action == "list":
         table = Table(title=f"{len(result['approvals'])} waiting")
-        for column in ("run", "call", "agent", "tool", "arguments", "requested"):
+        for column in ("run", "call", "agent", "tool", "arguments", "requested", "expires"):
             table.add_column(column)
         for call in result["approvals"]:
             table.add_row(
@@ -284,8 +303,11 @@ def _print(args: argparse.Namespace, result: Any) -> None:
                 call["tool"],
                 call["arguments"],
                 call["requested_at"],
+                call.get("expires_at") or "",
             )
         console.print(table)
+        if result.get("next_cursor"):
+            console.print(f"more: --cursor {result['next_cursor']}", markup=False)
     elif args.action == "show":
         console.print(
             f"run {result['run_id']} of {result['agent']}: {result['status']}", markup=False
@@ -300,10 +322,15 @@ def _print(args: argparse.Namespace, result: Any) -> None:
         for column in ("what", "call", "by", "detail"):
             trail.add_column(column)
         for entry in result["audit"]:
-            detail = entry.get("message") or entry.get("output") or entry.get("arguments") or ""
-            trail.add_row(
-                entry["kind"], entry.get("call_id") or "", entry.get("by") or "", str(detail)
+            what = entry["kind"] + (f" ({entry['verdict']})" if entry.get("verdict") else "")
+            detail = (
+                entry.get("reason")
+                or entry.get("message")
+                or entry.get("output")
+                or entry.get("arguments")
+                or ""
             )
+            trail.add_row(what, entry.get("call_id") or "", entry.get("by") or "", str(detail))
         console.print(trail)
     else:
         console.print(

@@ -2,19 +2,17 @@
 
 TetherError
 └── UserError
-    ├── NotAllowedError         the approver may not decide this call (HTTP 403)
     └── ServerDependencyError   the ``server`` extra is not installed (also an ImportError)
+
+An approver the governance policy does not allow gets ``tether.NotAuthorizedError``
+(HTTP 403), as everywhere else in tether.
 """
 
 from __future__ import annotations
 
 from .._exceptions import UserError
 
-__all__ = ["NotAllowedError", "ServerDependencyError"]
-
-
-class NotAllowedError(UserError):
-    """The authenticated approver is not allowed to decide this call; nothing was recorded."""
+__all__ = ["ServerDependencyError"]
 
 
 class ServerDependencyError(UserError, ImportError):

@@ -13,8 +13,8 @@ import json
 import pathlib
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from .._exceptions import (
     ApprovalExpiredError,
@@ -27,7 +27,9 @@ from .._exceptions import (
     UnknownAgentError,
     UserError,
 )
-from ._errors import NotAllowedError, need_server_extra
+from .._governance import Approver
+from ._errors import need_server_extra
+from ._inbox import PendingCall
 from ._session import (
     SESSION_COOKIE,
     SID_COOKIE,
@@ -59,7 +61,10 @@ class DecisionBody(BaseModel):
 
     decision: Literal["approve", "reject"]
     message: str | None = Field(None, description="For a rejection: what the model reads.")
-    always: bool = Field(False, description="Also decide later calls of the tool in this run.")
+    reason: str | None = Field(None, description="Why: kept in the audit trail, not for the model.")
+    always: bool = Field(
+        False, description="Also decide later calls of the tool for the rest of this run."
+    )
 
 
 class ResolutionBody(BaseModel):
@@ -67,6 +72,7 @@ class ResolutionBody(BaseModel):
 
     resolution: Literal["run_again", "output", "failed"]
     output: str | None = None
+    reason: str | None = None
 
 
 class StartBody(BaseModel):
@@ -78,7 +84,7 @@ class StartBody(BaseModel):
 
 
 def _status_of(exc: TetherError) -> int:
-    if isinstance(exc, NotAllowedError | NotAuthorizedError):
+    if isinstance(exc, NotAuthorizedError):
         return 403
     if isinstance(exc, RunNotFoundError):
         return 404
@@ -91,6 +97,28 @@ def _status_of(exc: TetherError) -> int:
 
 class _Unauthenticated(Exception):
     pass
+
+
+def _authenticated(app: App, headers: Any) -> Approver | None:
+    found = app.authenticate(headers)
+    if found is None or isinstance(found, Approver):
+        return found
+    raise UserError(
+        f"The app's authenticator returned {found!r}; an authenticator returns a "
+        "tether.Approver (or None when the request is not authenticated)."
+    )
+
+
+def _approver(request: Request) -> Approver:
+    """The API's dependency: the authenticated approver, else 401."""
+    found = _authenticated(request.app.state.tether_app, request.headers)
+    if found is None:
+        raise _Unauthenticated()
+    return found
+
+
+Who = Annotated[Approver, Depends(_approver)]
+"""An API endpoint's approver (authenticated by the app's authenticator)."""
 
 
 def build(app: App) -> FastAPI:
@@ -110,6 +138,7 @@ def build(app: App) -> FastAPI:
     env.filters["pretty"] = _pretty
     env.filters["summary"] = _summary
     env.filters["age"] = _age
+    env.filters["left"] = _left
 
     @api.exception_handler(_Unauthenticated)
     async def unauthenticated(request: Request, exc: _Unauthenticated) -> JSONResponse:
@@ -126,17 +155,16 @@ def build(app: App) -> FastAPI:
             return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=status)
         return _page(env, "error.html", {"message": str(exc), "status": status}, status)
 
-    def approver(request: Request) -> str:
-        found = app.authenticate(request.headers)
-        if not found:
-            raise _Unauthenticated()
-        return found
+    api.state.tether_app = app
+
+    def authenticated(headers: Any) -> Approver | None:
+        return _authenticated(app, headers)
 
     # -- JSON API ----------------------------------------------------------------------
 
     @api.get("/api/approvals", summary="List pending approvals across runs")
     async def list_approvals(
-        who: str = Depends(approver),
+        who: Who,
         agent: str | None = None,
         tool: str | None = None,
         run_id: str | None = None,
@@ -156,54 +184,75 @@ def build(app: App) -> FastAPI:
             limit=limit,
             cursor=cursor,
         )
+        now = app.inbox.governance.now()
         return {
-            "approvals": [call.to_json() for call in page.calls],
+            "approvals": [call.to_json(now) for call in page.calls],
             "next_cursor": page.next_cursor,
         }
 
+    @api.get("/api/runs", summary="List runs (newest first by default)")
+    async def list_runs(
+        who: Who,
+        status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
+        agent: str | None = None,
+        order: Literal["oldest", "newest"] = "newest",
+        limit: int = Query(50, ge=1, le=500),
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        page = await app.inbox.runs(
+            status=status, agent=agent, order=order, limit=limit, cursor=cursor
+        )
+        return {"runs": list(page.runs), "next_cursor": page.next_cursor}
+
     @api.get("/api/runs/{run_id}", summary="Show a run")
-    async def show_run(run_id: str, who: str = Depends(approver)) -> dict[str, Any]:
-        return (await app.inbox.show(run_id)).to_json()
+    async def show_run(run_id: str, who: Who) -> dict[str, Any]:
+        return (await app.inbox.show(run_id)).to_json(app.inbox.governance.now())
 
     @api.post("/api/runs", status_code=201, summary="Start a run (a worker advances it)")
-    async def start_run(body: StartBody, who: str = Depends(approver)) -> dict[str, Any]:
+    async def start_run(body: StartBody, who: Who) -> dict[str, Any]:
         run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns)
         return {"run_id": run_id}
 
     @api.post("/api/runs/{run_id}/calls/{call_id}/decision", summary="Decide a pending call")
-    async def decide(
-        run_id: str, call_id: str, body: DecisionBody, who: str = Depends(approver)
-    ) -> dict[str, Any]:
+    async def decide(run_id: str, call_id: str, body: DecisionBody, who: Who) -> dict[str, Any]:
         seq = await app.inbox.decide(
-            run_id, call_id, who, body.decision, message=body.message, always=body.always
+            run_id,
+            call_id,
+            who,
+            body.decision,
+            message=body.message,
+            reason=body.reason,
+            always=body.always,
         )
         return {
             "run_id": run_id,
             "call_id": call_id,
             "decision": body.decision,
-            "by": who,
+            "always": body.always,
+            "by": who.id,
+            "roles": sorted(who.roles),
             "seq": seq,
         }
 
     @api.post("/api/runs/{run_id}/calls/{call_id}/resolution", summary="Resolve a call in doubt")
-    async def resolve(
-        run_id: str, call_id: str, body: ResolutionBody, who: str = Depends(approver)
-    ) -> dict[str, Any]:
-        seq = await app.inbox.resolve(run_id, call_id, who, body.resolution, output=body.output)
+    async def resolve(run_id: str, call_id: str, body: ResolutionBody, who: Who) -> dict[str, Any]:
+        seq = await app.inbox.resolve(
+            run_id, call_id, who, body.resolution, output=body.output, reason=body.reason
+        )
         return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
 
     @api.get("/api/events", summary="Server-Sent Events: inbox changes")
-    async def api_events(who: str = Depends(approver)) -> StreamingResponse:
+    async def api_events(who: Who) -> StreamingResponse:
         return _event_stream(app)
 
     # -- web page ------------------------------------------------------------------------
 
-    def browser(request: Request) -> str | None:
+    def browser(request: Request) -> Approver | None:
         """The approver of a browser request: session cookie, else the authenticator."""
         found = open_session(
             app.signing_key, request.cookies.get(SID_COOKIE), request.cookies.get(SESSION_COOKIE)
         )
-        return found or app.authenticate(request.headers)
+        return found or authenticated(request.headers)
 
     def render(request: Request, name: str, values: dict[str, Any], status: int = 200) -> Any:
         sid = request.cookies.get(SID_COOKIE) or new_sid()
@@ -246,7 +295,7 @@ def build(app: App) -> FastAPI:
         refused = refuse_without_csrf(request, csrf)
         if refused is not None:
             return refused
-        found = app.authenticate({"authorization": f"Bearer {token.strip()}"})
+        found = authenticated({"authorization": f"Bearer {token.strip()}"})
         if not found:
             return render(request, "login.html", {"failed": True}, 401)
         response = RedirectResponse("/", status_code=303)
@@ -287,8 +336,24 @@ def build(app: App) -> FastAPI:
                 "calls": page.calls,
                 "next_cursor": page.next_cursor,
                 "order": order,
-                "now": datetime.now(UTC),
+                "now": app.inbox.governance.now(),
             },
+        )
+
+    @api.get("/runs", include_in_schema=False)
+    async def runs_page(
+        request: Request,
+        status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
+        order: Literal["oldest", "newest"] = "newest",
+        cursor: str | None = None,
+    ) -> Any:
+        if not browser(request):
+            return to_login()
+        page = await app.inbox.runs(status=status, order=order, limit=50, cursor=cursor)
+        return render(
+            request,
+            "runs.html",
+            {"runs": page.runs, "next_cursor": page.next_cursor, "order": order, "status": status},
         )
 
     @api.get("/runs/{run_id}", include_in_schema=False)
@@ -296,7 +361,11 @@ def build(app: App) -> FastAPI:
         if not browser(request):
             return to_login()
         run = await app.inbox.show(run_id)
-        return render(request, "run.html", {"run": run, "now": datetime.now(UTC)})
+        return render(
+            request,
+            "run.html",
+            {"run": run, "now": app.inbox.governance.now(), "receipts": _receipts(app)},
+        )
 
     @api.get("/runs/{run_id}/calls/{call_id}", include_in_schema=False)
     async def call_page(request: Request, run_id: str, call_id: str) -> Any:
@@ -304,6 +373,7 @@ def build(app: App) -> FastAPI:
             return to_login()
         run = await app.inbox.show(run_id)
         call = next((c for c in run.pending if c.call_id == call_id), None)
+        expired = next((c for c in run.expired if c.call_id == call_id), None)
         tools = await app.inbox.tools_of(call.agent) if call else {}
         return render(
             request,
@@ -311,9 +381,12 @@ def build(app: App) -> FastAPI:
             {
                 "run": run,
                 "call": call,
+                "expired": expired,
                 "call_id": call_id,
+                "decisions": run.decisions_on(call_id),
                 "description": tools.get(call.tool, "") if call else "",
-                "now": datetime.now(UTC),
+                "now": app.inbox.governance.now(),
+                "receipts": _receipts(app),
             },
         )
 
@@ -324,6 +397,8 @@ def build(app: App) -> FastAPI:
         call_id: str,
         decision: str = Form(""),
         message: str = Form(""),
+        reason: str = Form(""),
+        always: str = Form(""),
         csrf: str = Form(""),
     ) -> Any:
         refused = refuse_without_csrf(request, csrf)
@@ -340,6 +415,8 @@ def build(app: App) -> FastAPI:
             who,
             "approve" if decision == "approve" else "reject",
             message=(message.strip() or None) if decision == "reject" else None,
+            reason=reason.strip() or None,
+            always=always == "on",
         )
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
@@ -350,6 +427,11 @@ def build(app: App) -> FastAPI:
         return _event_stream(app)
 
     return api
+
+
+def _receipts(app: App) -> bool:
+    """Whether decisions carry receipts the inbox can verify (a receipt key is set)."""
+    return app.inbox.governance.receipt_key is not None
 
 
 def _page(env: jinja2.Environment, name: str, values: dict[str, Any], status: int) -> Any:
@@ -370,32 +452,84 @@ def _page(env: jinja2.Environment, name: str, values: dict[str, Any], status: in
     )
 
 
+_SSE_PAGE = 200
+"""Rows one poll of the event stream reads at a time (it pages on until it caught up)."""
+
+_SSE_MARGIN = timedelta(seconds=5)
+"""How far back a poll looks again: a request or an update may be committed a little after
+the time it carries (another process wrote it), so the stream re-reads a short window and
+drops what it already sent."""
+
+
 def _event_stream(app: App) -> StreamingResponse:
-    """``approval_requested`` / ``approval_removed`` events as the pending projection changes."""
+    """Inbox changes since the stream opened, read as changes only (never every waiting call).
+
+    - ``ready``: ``{"since": <time>}`` once, when the stream starts.
+    - ``approval_requested``: a call started waiting (read from the pending projection
+      by request time, a keyset page after the last one seen).
+    - ``run_updated``: a run was written (decided, resumed, completed), with its status
+      (read from the runs updated since the last poll).
+    - ``approval_removed``: a call this stream announced is not waiting any more.
+    """
 
     async def events() -> AsyncIterator[str]:
-        seen: dict[tuple[str, str], dict[str, Any]] | None = None
+        store = app.store
+        since = app.inbox.governance.now()
+        yield _sse("ready", {"since": since.isoformat()})
+        announced: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        sent_requests: dict[tuple[str, str], datetime] = {}
+        sent_updates: dict[tuple[str, str], datetime] = {}
         while True:
-            rows = await app.store.pending_approvals(limit=1_000_000)
-            now = {
-                (r.run_id, r.call_id): {
-                    "run_id": r.run_id,
-                    "call_id": r.call_id,
-                    "agent": r.agent,
-                    "tool": r.tool,
-                    "requested_at": r.requested_at.isoformat(),
-                }
-                for r in rows
-            }
-            if seen is None:
-                yield _sse("ready", {"pending": len(now)})
-            else:
-                for key in now.keys() - seen.keys():
-                    yield _sse("approval_requested", now[key])
-                for key in seen.keys() - now.keys():
-                    yield _sse("approval_removed", seen[key])
-            seen = now
             await asyncio.sleep(app.sse_poll_interval)
+            now = app.inbox.governance.now()
+            window = since - _SSE_MARGIN
+            after: tuple[datetime, str, str] | None = None
+            while True:
+                rows = await store.pending_approvals(
+                    requested_after=window, after=after, limit=_SSE_PAGE
+                )
+                for row in rows:
+                    key = (row.run_id, row.call_id)
+                    if key in sent_requests:
+                        continue
+                    data = {
+                        "run_id": row.run_id,
+                        "call_id": row.call_id,
+                        "agent": row.agent,
+                        "tool": row.tool,
+                        "requested_at": row.requested_at.isoformat(),
+                    }
+                    sent_requests[key] = row.requested_at
+                    announced.setdefault(row.run_id, {})[key] = data
+                    yield _sse("approval_requested", data)
+                if len(rows) < _SSE_PAGE:
+                    break
+                after = (rows[-1].requested_at, rows[-1].run_id, rows[-1].call_id)
+            cursor: str | None = None
+            while True:
+                page = await store.list_runs(updated_after=window, cursor=cursor, limit=_SSE_PAGE)
+                for run in page.runs:
+                    update = (run.run_id, run.updated_at.isoformat())
+                    if update in sent_updates:
+                        continue
+                    sent_updates[update] = run.updated_at
+                    calls = announced.get(run.run_id)
+                    if calls:
+                        still = {
+                            (p.run_id, p.call_id)
+                            for p in await store.pending_approvals(run_id=run.run_id, limit=1000)
+                        }
+                        for key in [key for key in calls if key not in still]:
+                            yield _sse("approval_removed", calls.pop(key))
+                    yield _sse("run_updated", {"run_id": run.run_id, "status": run.status})
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            since = now
+            # What fell out of the re-read window cannot come back: forget it.
+            horizon = since - 2 * _SSE_MARGIN
+            sent_requests = {k: v for k, v in sent_requests.items() if v >= horizon}
+            sent_updates = {k: v for k, v in sent_updates.items() if v >= horizon}
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -426,8 +560,21 @@ def _summary(arguments: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _left(call: PendingCall, now: datetime) -> str:
+    """Time left before the call's approval expires, in words."""
+    left = call.seconds_left(now)
+    if left is None:
+        return "no deadline"
+    if left <= 0:
+        return "expired"
+    return f"{_span(int(left))} left"
+
+
 def _age(moment: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - moment).total_seconds()))
+    return _span(max(0, int((now - moment).total_seconds())))
+
+
+def _span(seconds: int) -> str:
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

@@ -18,38 +18,23 @@ from typing import Any, Literal
 
 from .._agent import Agent
 from .._exceptions import NotPendingError, RunConflictError, UnknownAgentError, UserError
+from .._governance import Approver, Governance
 from ..items import message_text, to_input_items
 from ..run import RunState
-from ..run._journal import (
-    ApprovalDecided,
-    ApprovalRequested,
-    DoubtResolved,
-    Event,
-    RunCompleted,
-    RunStarted,
-    ToolCompleted,
-    ToolRejected,
-    ToolStarted,
-    ToolTimedOut,
-)
+from ..run._audit import audit_trail
+from ..run._decisions import DEFAULT_GOVERNANCE
+from ..run._journal import ApprovalDecided, RunStarted
+from ..run._receipts import check_receipts
 from ..run._runner import DEFAULT_MAX_TURNS
-from ..store import PendingApproval, RunStatus, RunStore, save_state
-from ._errors import NotAllowedError
+from ..run._view import RunView
+from ..store import Order, RunStatus, RunStore, decide, load_state, save_state
 
-__all__ = ["Authorizer", "Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail"]
-
-Authorizer = Callable[[str, PendingApproval], bool]
-"""``(approver id, the call) -> may this approver decide it``."""
+__all__ = ["Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail", "RunsPage"]
 
 Decision = Literal["approve", "reject"]
 
 _DECIDE_ATTEMPTS = 5
 """A decision on one call retries when a decision on another call of the run won the race."""
-
-
-def allow_everyone(approver: str, call: PendingApproval) -> bool:
-    """The default authorization: every authenticated approver may decide every call."""
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +47,20 @@ class PendingCall:
     tool: str
     arguments: str
     requested_at: datetime
+    expires_at: datetime | None = None
+    """When the system rejects the call if nobody decided it (``None``: never)."""
+    required_approvals: int = 1
+    """Distinct approvals the call needs (four-eyes: 2); shown on a run, 1 in lists."""
+    approved_by: tuple[str, ...] = ()
+    """Who approved it so far, of a call that needs several approvals."""
 
-    def to_json(self) -> dict[str, Any]:
+    def seconds_left(self, now: datetime) -> float | None:
+        """Seconds before the approval expires (<= 0: expired), ``None`` if it never does."""
+        return None if self.expires_at is None else (self.expires_at - now).total_seconds()
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         """A JSON-compatible dict."""
+        left = self.seconds_left(now or datetime.now(UTC))
         return {
             "run_id": self.run_id,
             "call_id": self.call_id,
@@ -72,6 +68,10 @@ class PendingCall:
             "tool": self.tool,
             "arguments": self.arguments,
             "requested_at": self.requested_at.isoformat(),
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
+            "seconds_left": None if left is None else max(0.0, round(left, 1)),
+            "expired": left is not None and left <= 0,
+            "approvals": {"required": self.required_approvals, "by": list(self.approved_by)},
         }
 
 
@@ -80,6 +80,14 @@ class InboxPage:
     """A page of pending calls; pass ``next_cursor`` back for the next (``None``: last)."""
 
     calls: tuple[PendingCall, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunsPage:
+    """A page of runs; pass ``next_cursor`` back for the next (``None``: last)."""
+
+    runs: tuple[dict[str, Any], ...]
     next_cursor: str | None
 
 
@@ -93,20 +101,35 @@ class RunDetail:
     conversation: tuple[dict[str, Any], ...]
     pending: tuple[PendingCall, ...]
     in_doubt: tuple[PendingCall, ...]
+    expired: tuple[PendingCall, ...]
+    """Calls past their deadline that the sweep has not rejected yet (nobody may decide
+    them; the next worker sweep or resume records their expiry)."""
     audit: tuple[dict[str, Any], ...]
+    """``AuditRecord.to_json()`` of each record, with ``receipt_status`` (valid, invalid,
+    missing) on decisions when the application has a receipt key."""
     output: Any
     created_at: datetime
     updated_at: datetime
 
-    def to_json(self) -> dict[str, Any]:
+    def decisions_on(self, call_id: str) -> list[dict[str, Any]]:
+        """The audit records of the decisions (and expiry) on one call, in order."""
+        return [
+            entry
+            for entry in self.audit
+            if entry.get("call_id") == call_id and entry["kind"] in ("decided", "expired")
+        ]
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         """A JSON-compatible dict."""
+        now = now or datetime.now(UTC)
         return {
             "run_id": self.run_id,
             "agent": self.agent,
             "status": self.status,
             "conversation": list(self.conversation),
-            "pending": [call.to_json() for call in self.pending],
-            "in_doubt": [call.to_json() for call in self.in_doubt],
+            "pending": [call.to_json(now) for call in self.pending],
+            "in_doubt": [call.to_json(now) for call in self.in_doubt],
+            "expired": [call.to_json(now) for call in self.expired],
             "audit": list(self.audit),
             "output": self.output,
             "created_at": self.created_at.isoformat(),
@@ -115,18 +138,29 @@ class RunDetail:
 
 
 class Inbox:
-    """Pending approvals across the runs of a store, and decisions on them."""
+    """Pending approvals across the runs of a store, and decisions on them.
+
+    Every decision goes through ``tether.store.decide`` under ``governance``: the
+    call's policy (its tool's, its agent's, else the run-wide one) must allow the
+    approver, four-eyes calls need distinct approvers, and expired calls refuse.
+    """
 
     def __init__(
         self,
         store: RunStore,
         agents: Sequence[Agent[Any]],
         *,
-        authorize: Authorizer | None = None,
+        governance: Governance | None = None,
+        context: Callable[[], Any] | None = None,
     ) -> None:
         self.store = store
         self.agents = {agent.name: agent for agent in agents}
-        self.authorize = authorize or allow_everyone
+        self.governance = governance or DEFAULT_GOVERNANCE
+        self._context = context
+
+    def make_context(self) -> Any:
+        """A fresh context for a run (what policy checks and tools see)."""
+        return None if self._context is None else self._context()
 
     def agent_for(self, root_agent: str) -> Agent[Any]:
         """The application's agent whose graph holds ``root_agent``."""
@@ -156,81 +190,134 @@ class Inbox:
         run_id: str | None = None,
         older_than: timedelta | None = None,
         newer_than: timedelta | None = None,
-        order: Literal["oldest", "newest"] = "oldest",
+        order: Order = "oldest",
         limit: int = 50,
         cursor: str | None = None,
         now: datetime | None = None,
     ) -> InboxPage:
-        """Pending calls, filtered, ``order`` first, a page of ``limit`` at a time."""
+        """Pending calls, filtered, ``order`` first, a page of ``limit`` at a time.
+
+        One keyset page read from the store: its cost does not grow with the
+        number of waiting calls."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
             raise UserError(f"limit must be an integer from 1 to 500, not {limit!r}.")
         if order not in ("oldest", "newest"):
             raise UserError(f"order must be 'oldest' or 'newest', not {order!r}.")
-        now = now or datetime.now(UTC)
-        # The store returns the oldest requests first, and those waited longest: a first page
-        # oldest-first, filtered at most by run, agent and a minimum age, is a prefix of its
-        # rows, so it costs one page however many runs wait. Other listings read every row.
-        prefix = order == "oldest" and tool is None and newer_than is None and cursor is None
+        now = now or self.governance.now()
         rows = await self.store.pending_approvals(
-            run_id=run_id, agent=agent, limit=limit + 1 if prefix else 1_000_000
+            run_id=run_id,
+            agent=agent,
+            tool=tool,
+            requested_before=None if older_than is None else now - older_than,
+            requested_after=None if newer_than is None else now - newer_than,
+            order=order,
+            after=None if cursor is None else _decode_cursor(cursor),
+            limit=limit + 1,
         )
-        calls = [
-            PendingCall(r.run_id, r.call_id, r.agent, r.tool, r.arguments, r.requested_at)
-            for r in rows
-            if (tool is None or r.tool == tool)
-            and (older_than is None or now - r.requested_at >= older_than)
-            and (newer_than is None or now - r.requested_at <= newer_than)
-        ]
-        calls.sort(key=_order_key, reverse=order == "newest")
-        if cursor is not None:
-            after = _decode_cursor(cursor)
-            calls = [
-                c
-                for c in calls
-                if (_order_key(c) > after if order == "oldest" else _order_key(c) < after)
-            ]
-        page = tuple(calls[:limit])
-        more = len(calls) > limit
-        return InboxPage(page, _encode_cursor(_order_key(page[-1])) if more and page else None)
+        page = tuple(
+            PendingCall(
+                r.run_id, r.call_id, r.agent, r.tool, r.arguments, r.requested_at, r.expires_at
+            )
+            for r in rows[:limit]
+        )
+        more = len(rows) > limit
+        return InboxPage(page, _encode_cursor(page[-1]) if more and page else None)
+
+    async def runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        agent: str | None = None,
+        order: Order = "newest",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunsPage:
+        """A page of the store's runs (``list_runs``), newest first by default."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
+            raise UserError(f"limit must be an integer from 1 to 500, not {limit!r}.")
+        page = await self.store.list_runs(
+            status=status, agent=agent, order=order, limit=limit, cursor=cursor
+        )
+        return RunsPage(
+            tuple(
+                {
+                    "run_id": run.run_id,
+                    "agent": run.root_agent,
+                    "status": run.status,
+                    "created_at": run.created_at.isoformat(),
+                    "updated_at": run.updated_at.isoformat(),
+                }
+                for run in page.runs
+            ),
+            page.next_cursor,
+        )
 
     async def show(self, run_id: str) -> RunDetail:
         """A run: status, conversation, pending and in-doubt calls, audit trail."""
         stored = await self.store.load(run_id)
-        state = RunState(self.agent_for(stored.root_agent), stored.events)
+        state = RunState(
+            self.agent_for(stored.root_agent), stored.events, governance=self.governance
+        )
+        view = state._view
         pending_rows = {
             p.call_id: p.requested_at
             for p in await self.store.pending_approvals(run_id=run_id, limit=1000)
         }
         summary = stored.summary
+
+        def shown(call_id: str, agent: str, tool: str, arguments: str) -> PendingCall:
+            return _pending_call(
+                view,
+                run_id,
+                call_id,
+                agent,
+                tool,
+                arguments,
+                pending_rows.get(call_id, summary.updated_at),
+            )
+
+        # Expiries the state recorded on load, in memory only: the sweep has not written them.
+        unswept = [
+            event.call_id
+            for event in state.journal[stored.seq :]
+            if isinstance(event, ApprovalDecided) and event.expired
+        ]
+        audit = [record.to_json() for record in audit_trail(stored.events)]
+        for entry in audit:
+            event = stored.events[entry["seq"] - 1]
+            if isinstance(event, ApprovalDecided) and event.always:
+                entry["always"] = True  # the decision holds for the rest of the run
+        key = self.governance.receipt_key
+        if key is not None:
+            checks = {check.index + 1: check.status for check in check_receipts(stored.events, key)}
+            for entry in audit:
+                if entry["seq"] in checks:
+                    entry["receipt_status"] = checks[entry["seq"]]
         return RunDetail(
             run_id=run_id,
             agent=summary.root_agent,
             status=summary.status,
-            conversation=tuple(_plain(item) for item in state._view.items),
+            conversation=tuple(_plain(item) for item in view.items),
             pending=tuple(
-                PendingCall(
-                    run_id,
-                    item.call_id,
-                    item.agent_name,
-                    item.tool_name,
-                    item.arguments,
-                    pending_rows.get(item.call_id, summary.updated_at),
-                )
+                shown(item.call_id, item.agent_name, item.tool_name, item.arguments)
                 for item in state.interruptions
             ),
             in_doubt=tuple(
-                PendingCall(
-                    run_id,
-                    item.call_id,
-                    item.agent_name,
-                    item.tool_name,
-                    item.arguments,
-                    summary.updated_at,
-                )
+                shown(item.call_id, item.agent_name, item.tool_name, item.arguments)
                 for item in state.in_doubt
             ),
-            audit=tuple(audit_trail(stored.events)),
-            output=None if state._view.completed is None else state._view.completed.output,
+            expired=tuple(
+                shown(
+                    call_id,
+                    view.calls[call_id].agent,
+                    view.calls[call_id].name,
+                    view.calls[call_id].arguments,
+                )
+                for call_id in unswept
+                if call_id in view.calls
+            ),
+            audit=tuple(audit),
+            output=None if view.completed is None else view.completed.output,
             created_at=summary.created_at,
             updated_at=summary.updated_at,
         )
@@ -239,35 +326,43 @@ class Inbox:
         self,
         run_id: str,
         call_id: str,
-        approver: str,
+        approver: Approver,
         decision: Decision,
         *,
         message: str | None = None,
+        reason: str | None = None,
         always: bool = False,
     ) -> int:
         """Approve or reject a pending call as ``approver``; return the run's new seq.
 
-        ``NotPendingError`` if the call is not waiting (decided by someone else),
-        ``NotAllowedError`` if ``approver`` may not decide it (nothing recorded).
+        Through ``tether.store.decide`` under the inbox's governance:
+        ``NotAuthorizedError`` if the call's policy does not allow ``approver``
+        (nothing recorded), ``NotPendingError`` if the call is not waiting (decided
+        by someone else), ``ApprovalExpiredError`` past its deadline.
         """
+        if not isinstance(approver, Approver):
+            raise UserError(f"An inbox decision is taken by an Approver, not {approver!r}.")
         if decision not in ("approve", "reject"):
             raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
         if decision == "approve" and message is not None:
             raise UserError("A message goes with a rejection; an approval takes none.")
         conflict: RunConflictError | None = None
         for _ in range(_DECIDE_ATTEMPTS):
-            state, call = await self._pending_call(run_id, call_id)
-            if not self.authorize(approver, call):
-                raise NotAllowedError(
-                    f"{approver!r} may not decide call {call_id!r} of {call.tool!r} in run "
-                    f"{run_id!r}; nothing was recorded. Ask an approver who may."
-                )
-            if decision == "approve":
-                state.approve(call_id, always, by=approver)
-            else:
-                state.reject(call_id, always, message=message, by=approver)
+            stored = await self.store.load(run_id)
             try:
-                return await save_state(self.store, state)
+                return await decide(
+                    self.store,
+                    run_id,
+                    self.agent_for(stored.root_agent),
+                    call_id,
+                    approved=decision == "approve",
+                    by=approver,
+                    reason=reason,
+                    message=message,
+                    always=always,
+                    governance=self.governance,
+                    context=self.make_context(),
+                )
             except RunConflictError as exc:
                 conflict = exc  # the run moved on: load it again (the call may be decided now)
         assert conflict is not None
@@ -277,33 +372,27 @@ class Inbox:
         self,
         run_id: str,
         call_id: str,
-        approver: str,
+        approver: Approver,
         resolution: Literal["run_again", "output", "failed"],
         *,
         output: str | None = None,
+        reason: str | None = None,
     ) -> int:
-        """Settle a call in doubt as ``approver`` (see ``RunState.resolve_doubt``)."""
+        """Settle a call in doubt as ``approver`` (see ``RunState.resolve_doubt``), under
+        the inbox's governance (``NotAuthorizedError``: nothing recorded)."""
         stored = await self.store.load(run_id)
-        state = RunState(self.agent_for(stored.root_agent), stored.events)
-        item = next((i for i in state.in_doubt if i.call_id == call_id), None)
-        if item is None:
+        state = await load_state(
+            self.store,
+            run_id,
+            self.agent_for(stored.root_agent),
+            context=self.make_context(),
+            governance=self.governance,
+        )
+        if not any(item.call_id == call_id for item in state.in_doubt):
             raise NotPendingError(
                 f"Call {call_id!r} is not in doubt in run {run_id!r}; there is nothing to resolve."
             )
-        call = PendingApproval(
-            run_id,
-            call_id,
-            item.agent_name,
-            item.tool_name,
-            item.arguments,
-            stored.summary.updated_at,
-        )
-        if not self.authorize(approver, call):
-            raise NotAllowedError(
-                f"{approver!r} may not resolve call {call_id!r} of {item.tool_name!r} in run "
-                f"{run_id!r}; nothing was recorded."
-            )
-        state.resolve_doubt(call_id, resolution, output=output, by=approver)
+        state.resolve_doubt(call_id, resolution, output=output, by=approver, reason=reason)
         return await save_state(self.store, state)
 
     async def start(
@@ -327,75 +416,31 @@ class Inbox:
         await self.store.append(started.run_id, 0, [started])
         return started.run_id
 
-    async def _pending_call(self, run_id: str, call_id: str) -> tuple[RunState, PendingApproval]:
-        stored = await self.store.load(run_id)
-        state = RunState(self.agent_for(stored.root_agent), stored.events)
-        item = next((i for i in state.interruptions if i.call_id == call_id), None)
-        if item is None:
-            raise NotPendingError(
-                f"Call {call_id!r} of run {run_id!r} is not waiting for a decision (it was "
-                "decided already, or never needed one). Reload the inbox."
-            )
-        rows = await self.store.pending_approvals(run_id=run_id, limit=1000)
-        requested = next((r.requested_at for r in rows if r.call_id == call_id), None)
-        call = PendingApproval(
-            run_id,
-            call_id,
-            item.agent_name,
-            item.tool_name,
-            item.arguments,
-            requested or stored.summary.updated_at,
-        )
-        return state, call
 
-
-def audit_trail(events: Sequence[Event]) -> list[dict[str, Any]]:
-    """What happened to the run's calls, in order: requests, decisions, runs, results."""
-    tools: dict[str, str] = {}
-    trail: list[dict[str, Any]] = []
-    for event in events:
-        if isinstance(event, ApprovalRequested):
-            tools[event.call_id] = event.tool
-            trail.append(
-                {
-                    "kind": "requested",
-                    "call_id": event.call_id,
-                    "tool": event.tool,
-                    "agent": event.agent,
-                    "arguments": event.arguments,
-                }
-            )
-        elif isinstance(event, ApprovalDecided):
-            trail.append(
-                {
-                    "kind": "approved" if event.approved else "rejected",
-                    "call_id": event.call_id,
-                    "tool": tools.get(event.call_id),
-                    "by": event.by,
-                    "at": event.at,
-                    "always": event.always,
-                    "automatic": event.automatic,
-                    "message": event.message,
-                }
-            )
-        elif isinstance(event, ToolStarted):
-            trail.append({"kind": "started", "call_id": event.call_id})
-        elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
-            trail.append({"kind": event.kind, "call_id": event.call_id, "output": event.output})
-        elif isinstance(event, DoubtResolved):
-            trail.append(
-                {
-                    "kind": "doubt_resolved",
-                    "call_id": event.call_id,
-                    "resolution": event.resolution,
-                    "output": event.output,
-                    "by": event.by,
-                    "at": event.at,
-                }
-            )
-        elif isinstance(event, RunCompleted):
-            trail.append({"kind": "completed", "output": event.output})
-    return trail
+def _pending_call(
+    view: RunView,
+    run_id: str,
+    call_id: str,
+    agent: str,
+    tool: str,
+    arguments: str,
+    requested_at: datetime,
+) -> PendingCall:
+    """A call of the run with its deadline and four-eyes progress (from the fold)."""
+    call = view.calls.get(call_id)
+    requested = call.requested if call is not None else None
+    expires = requested.expires_at if requested is not None else None
+    return PendingCall(
+        run_id,
+        call_id,
+        agent,
+        tool,
+        arguments,
+        requested_at,
+        datetime.fromisoformat(expires) if expires else None,
+        requested.required_approvals if requested is not None else 1,
+        tuple(a.by for a in call.approvals if a.by) if call is not None else (),
+    )
 
 
 def _plain(item: Any) -> dict[str, Any]:
@@ -405,19 +450,18 @@ def _plain(item: Any) -> dict[str, Any]:
     return plain
 
 
-def _order_key(call: PendingCall) -> tuple[str, str, str]:
-    return (call.requested_at.astimezone(UTC).isoformat(), call.run_id, call.call_id)
+def _encode_cursor(call: PendingCall) -> str:
+    key = [call.requested_at.astimezone(UTC).isoformat(), call.run_id, call.call_id]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
-def _encode_cursor(key: tuple[str, str, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str, str]:
+def _decode_cursor(cursor: str) -> tuple[datetime, str, str]:
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key):
-            return (key[0], key[1], key[2])
+            at = datetime.fromisoformat(key[0])
+            if at.tzinfo is not None:
+                return (at, key[1], key[2])
     except ValueError:
         pass
     raise UserError(f"Not an inbox cursor: {cursor!r}. Pass a page's next_cursor as is.")

@@ -2,8 +2,9 @@
 
 Every browser gets a random ``sid`` cookie; the CSRF token of a form is
 HMAC(key, sid), so a page of another origin (which cannot read the cookie)
-cannot make a valid form post. Logging in sets a session cookie naming the
-approver, signed and bound to the same ``sid``.
+cannot make a valid form post. Logging in sets a session cookie carrying the
+approver (id, display name, roles), signed and bound to the same ``sid``: a
+change of roles reaches a browser when it signs in again (sessions last 12 hours).
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
+
+from .._exceptions import UserError
+from .._governance import Approver
 
 __all__ = [
     "SESSION_COOKIE",
@@ -48,13 +53,14 @@ def check_csrf(key: bytes, sid: str | None, token: str | None) -> bool:
     return hmac.compare_digest(csrf_token(key, sid), token)
 
 
-def seal_session(key: bytes, sid: str, approver: str, now: float | None = None) -> str:
+def seal_session(key: bytes, sid: str, approver: Approver, now: float | None = None) -> str:
     until = int((now or time.time()) + SESSION_SECONDS)
-    body = base64.urlsafe_b64encode(f"{sid}\n{until}\n{approver}".encode()).decode()
+    who = json.dumps([approver.id, approver.display_name, sorted(approver.roles)])
+    body = base64.urlsafe_b64encode(f"{sid}\n{until}\n{who}".encode()).decode()
     return f"{body}.{_mac(key, 'session', body)}"
 
 
-def open_session(key: bytes, sid: str | None, cookie: str | None) -> str | None:
+def open_session(key: bytes, sid: str | None, cookie: str | None) -> Approver | None:
     """The approver a session cookie names, if it is ours, unexpired and bound to ``sid``."""
     if not sid or not cookie or "." not in cookie:
         return None
@@ -62,9 +68,10 @@ def open_session(key: bytes, sid: str | None, cookie: str | None) -> str | None:
     if not hmac.compare_digest(_mac(key, "session", body), mac):
         return None
     try:
-        bound, until, approver = base64.urlsafe_b64decode(body.encode()).decode().split("\n", 2)
-    except ValueError:
+        bound, until, who = base64.urlsafe_b64decode(body.encode()).decode().split("\n", 2)
+        if bound != sid or int(until) < time.time():
+            return None
+        approver_id, name, roles = json.loads(who)
+        return Approver(approver_id, name, roles=frozenset(roles))
+    except (ValueError, TypeError, UserError):
         return None
-    if bound != sid or int(until) < time.time():
-        return None
-    return approver or None

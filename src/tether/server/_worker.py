@@ -7,6 +7,10 @@ the lease before it appends anything, and compares the stored run with the
 state it was given, so two workers never advance the same run: the second
 gets ``RunBusyError`` (or ``RunConflictError`` if the first already moved it
 on) and leaves the run alone.
+
+Every ``App.sweep_interval`` seconds a worker also rejects the approvals past
+their deadline (``tether.store.expire_approvals``); a run whose calls are then
+all decided goes on in the same pass.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .._exceptions import (
     UserError,
 )
 from ..run import Runner, RunState
+from ..store import PendingKey, expire_approvals, pending_key
 from ._webhooks import deliver
 
 if TYPE_CHECKING:
@@ -39,6 +44,14 @@ log = logging.getLogger("tether.worker")
 _RETRY_AFTER = timedelta(seconds=30)
 """A run whose resume failed (its model or a tool raised) waits this long before the next try."""
 
+_ANNOUNCE_PAGE = 200
+"""Approval requests one read of the webhook announcer takes (it pages on until caught up)."""
+
+_ANNOUNCE_MARGIN = timedelta(minutes=1)
+"""How far back the announcer reads again: a request can be committed after requests of a
+later time (another process wrote it), so a short window is re-read and what was sent
+already is skipped."""
+
 
 class Worker:
     """Resumes an application's runs that can go on, one at a time, until stopped."""
@@ -50,8 +63,10 @@ class Worker:
         self.poll_interval = poll_interval
         self._stop = asyncio.Event()
         self._failed: dict[str, datetime] = {}
-        self._announced: set[tuple[str, str]] = set()
-        """Calls whose approval request this worker sent to the webhooks."""
+        self._announced: dict[tuple[str, str], datetime] = {}
+        """Calls whose approval request this worker sent to the webhooks (recent ones)."""
+        self._announced_upto: datetime | None = None
+        self._next_sweep: float | None = None
 
     def stop(self) -> None:
         """Stop after the run in progress (what SIGTERM and SIGINT do)."""
@@ -62,6 +77,10 @@ class Worker:
         advanced = 0
         if self.app.webhooks:
             await self.announce()
+        clock = asyncio.get_running_loop().time()
+        if self._next_sweep is None or clock >= self._next_sweep:
+            self._next_sweep = clock + self.app.sweep_interval
+            await self.sweep()
         for summary in await self.app.store.recoverable():
             if self._stop.is_set():
                 break
@@ -74,18 +93,53 @@ class Worker:
                 advanced += 1
         return advanced
 
+    async def sweep(self) -> int:
+        """Reject (as the system) the approvals past their deadline; how many it expired.
+
+        Runs whose calls are thereby all decided are resumed by the next ``run_once``
+        (this one, when the sweep is due in it)."""
+        try:
+            result = await expire_approvals(self.app.store, governance=self.app.governance)
+        except TetherError as exc:
+            log.warning("the expiry sweep failed: %s", exc)
+            return 0
+        if result.expired:
+            log.info("expired %d approvals", len(result.expired))
+        return len(result.expired)
+
     async def announce(self) -> int:
-        """Send each new approval request to the app's webhooks; how many were new."""
-        rows = await self.app.store.pending_approvals(limit=1_000_000)
-        current = {(row.run_id, row.call_id) for row in rows}
-        self._announced &= current  # decided calls are not announced again
-        new = [row for row in rows if (row.run_id, row.call_id) not in self._announced]
-        for row in new:
-            # After max_attempts a delivery is given up (and logged): retrying it on every
-            # pass would hold back the runs this worker should resume.
-            await asyncio.gather(*(deliver(hook, row) for hook in self.app.webhooks))
-            self._announced.add((row.run_id, row.call_id))
-        return len(new)
+        """Send each new approval request to the app's webhooks; how many were new.
+
+        Reads only the requests since the last ones it sent (a keyset page of the
+        pending projection by request time), never every waiting call. The first
+        pass of a worker announces every waiting call (receivers deduplicate by
+        event id, see ``Webhook``)."""
+        store = self.app.store
+        since = None if self._announced_upto is None else self._announced_upto - _ANNOUNCE_MARGIN
+        sent = 0
+        after: PendingKey | None = None
+        while True:
+            rows = await store.pending_approvals(
+                requested_after=since, after=after, limit=_ANNOUNCE_PAGE
+            )
+            for row in rows:
+                key = (row.run_id, row.call_id)
+                if key in self._announced:
+                    continue
+                # After max_attempts a delivery is given up (and logged): retrying it on every
+                # pass would hold back the runs this worker should resume.
+                await asyncio.gather(*(deliver(hook, row) for hook in self.app.webhooks))
+                self._announced[key] = row.requested_at
+                sent += 1
+                if self._announced_upto is None or row.requested_at > self._announced_upto:
+                    self._announced_upto = row.requested_at
+            if len(rows) < _ANNOUNCE_PAGE:
+                break
+            after = pending_key(rows[-1])
+        if self._announced_upto is not None:
+            horizon = self._announced_upto - 2 * _ANNOUNCE_MARGIN
+            self._announced = {k: v for k, v in self._announced.items() if v >= horizon}
+        return sent
 
     async def advance(self, run_id: str) -> bool:
         """Resume one run if it can go on and nobody else does; whether this worker did."""
@@ -101,7 +155,7 @@ class Worker:
             self._failed[run_id] = datetime.now(UTC) + _RETRY_AFTER
             log.warning("run %s is not this application's: %s", run_id, exc)
             return False
-        state = RunState(agent, stored.events)
+        state = RunState(agent, stored.events, governance=self.app.governance)
         if state.is_complete or state.interruptions or state.in_doubt:
             return False
         try:
@@ -111,6 +165,7 @@ class Worker:
                 store=self.app.store,
                 context=self.app.make_context(),
                 model_provider=self.app.model_provider,
+                governance=self.app.governance,
             )
         except (RunBusyError, RunConflictError):
             return False  # another worker has it, or already moved it on

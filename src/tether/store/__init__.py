@@ -17,7 +17,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._governance import SweepResult, audit_run, decide, expire_approvals, verify_run_receipts
-from ._protocol import STORE_VERSION, STORE_VERSIONS, Clock, RunStore, system_clock
+from ._protocol import (
+    STORE_VERSION,
+    STORE_VERSIONS,
+    Clock,
+    Order,
+    PendingKey,
+    RunStore,
+    pending_key,
+    system_clock,
+)
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
 from ._sqlite import SQLiteRunStore
 from ._states import load_state, save_state
@@ -30,7 +39,9 @@ __all__ = [
     "STORE_VERSIONS",
     "Clock",
     "Lease",
+    "Order",
     "PendingApproval",
+    "PendingKey",
     "PostgresRunStore",
     "RunPage",
     "RunStatus",
@@ -43,6 +54,7 @@ __all__ = [
     "decide",
     "expire_approvals",
     "load_state",
+    "pending_key",
     "save_state",
     "system_clock",
     "verify_run_receipts",

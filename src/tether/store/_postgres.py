@@ -26,8 +26,12 @@ from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
     Clock,
+    Order,
+    PendingKey,
+    check_after,
     check_append,
     check_limit,
+    check_order,
     check_ttl,
     decode_cursor,
     encode_cursor,
@@ -276,8 +280,10 @@ class PostgresRunStore:
         updated_after: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        order: Order = "oldest",
     ) -> RunPage:
         """See ``RunStore.list_runs``."""
+        newest = check_order(order)
         where = ["true"]
         params: dict[str, Any] = {"limit": check_limit(limit) + 1, "now": self._clock()}
         if status is not None:
@@ -295,10 +301,11 @@ class PostgresRunStore:
         if cursor is not None:
             c_at, params["c_id"] = decode_cursor(cursor)
             params["c_at"] = datetime.fromisoformat(c_at)
-            where.append("(created_at, id) > (%(c_at)s, %(c_id)s)")
+            where.append(f"(created_at, id) {'<' if newest else '>'} (%(c_at)s, %(c_id)s)")
+        direction = "DESC" if newest else "ASC"
         query = (
             "SELECT * FROM (" + _SUMMARY + ") AS runs WHERE " + " AND ".join(where) + " "
-            "ORDER BY created_at, id LIMIT %(limit)s"
+            f"ORDER BY created_at {direction}, id {direction} LIMIT %(limit)s"
         )
         rows = await self._fetch(query, params)
         more = len(rows) == limit + 1
@@ -307,21 +314,42 @@ class PostgresRunStore:
         return RunPage(tuple(_summary(row) for row in rows), next_cursor)
 
     async def pending_approvals(
-        self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
+        self,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        limit: int = 100,
+        tool: str | None = None,
+        requested_before: datetime | None = None,
+        requested_after: datetime | None = None,
+        order: Order = "oldest",
+        after: PendingKey | None = None,
     ) -> list[PendingApproval]:
         """See ``RunStore.pending_approvals``."""
+        newest = check_order(order)
         where = ["true"]
         params: dict[str, Any] = {"limit": check_limit(limit)}
-        if run_id is not None:
-            where.append("run_id = %(run_id)s")
-            params["run_id"] = run_id
-        if agent is not None:
-            where.append("agent = %(agent)s")
-            params["agent"] = agent
+        for column, value in (("run_id", run_id), ("agent", agent), ("tool", tool)):
+            if value is not None:
+                where.append(f"{column} = %({column})s")
+                params[column] = value
+        if requested_before is not None:
+            where.append("requested_at <= %(before)s")
+            params["before"] = to_utc(requested_before, "requested_before")
+        if requested_after is not None:
+            where.append("requested_at >= %(after)s")
+            params["after"] = to_utc(requested_after, "requested_after")
+        if after is not None:
+            params["k_at"], params["k_run"], params["k_call"] = check_after(after)
+            beyond = "<" if newest else ">"
+            where.append(
+                f"(requested_at, run_id, call_id) {beyond} (%(k_at)s, %(k_run)s, %(k_call)s)"
+            )
+        direction = "DESC" if newest else "ASC"
         query = (
             "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
-            "FROM {s}.pending WHERE " + " AND ".join(where) + " ORDER BY requested_at, "
-            "run_id, call_id LIMIT %(limit)s"
+            "FROM {s}.pending WHERE " + " AND ".join(where) + f" ORDER BY requested_at "
+            f"{direction}, run_id {direction}, call_id {direction} LIMIT %(limit)s"
         )
         return [PendingApproval(*row) for row in await self._fetch(query, params)]
 

@@ -6,13 +6,23 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from .._exceptions import UserError
 from ..run._journal import Event, RunStarted
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
 
-__all__ = ["Clock", "RunStore", "STORE_FORMAT", "STORE_VERSION", "STORE_VERSIONS", "system_clock"]
+__all__ = [
+    "Clock",
+    "Order",
+    "PendingKey",
+    "RunStore",
+    "STORE_FORMAT",
+    "STORE_VERSION",
+    "STORE_VERSIONS",
+    "pending_key",
+    "system_clock",
+]
 
 STORE_FORMAT = "tether.run_store"
 
@@ -24,6 +34,12 @@ STORE_VERSIONS: dict[int, str] = {
 
 STORE_VERSION = 2
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
+
+Order = Literal["oldest", "newest"]
+"""Which end of a listing comes first."""
+
+PendingKey = tuple[datetime, str, str]
+"""Where a pending approval sorts: ``(requested_at, run_id, call_id)``; a keyset cursor."""
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware datetime; stores use it for leases and timestamps."""
@@ -91,14 +107,32 @@ class RunStore(Protocol):
         updated_after: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        order: Order = "oldest",
     ) -> RunPage:
-        """Runs, oldest first, filtered; page with ``cursor=page.next_cursor``."""
+        """Runs, oldest (or newest) first, filtered; page with ``cursor=page.next_cursor``.
+
+        A keyset page: its cost is one page, however many runs are stored."""
         ...
 
     async def pending_approvals(
-        self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
+        self,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        limit: int = 100,
+        tool: str | None = None,
+        requested_before: datetime | None = None,
+        requested_after: datetime | None = None,
+        order: Order = "oldest",
+        after: PendingKey | None = None,
     ) -> list[PendingApproval]:
-        """Calls waiting for a decision, oldest request first."""
+        """Calls waiting for a decision, oldest request first (``order="newest"``: newest).
+
+        ``after`` is the ``pending_key`` of the last row of the previous page: the
+        page goes on from there (a keyset page, read through the index on the
+        request time, so its cost does not grow with the number of waiting calls).
+        ``requested_before`` / ``requested_after`` bound the request time (inclusive).
+        """
         ...
 
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
@@ -180,6 +214,32 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     except (ValueError, TypeError):
         pass
     raise UserError(f"Not a list_runs cursor: {cursor!r}. Pass a page's next_cursor as is.")
+
+
+def pending_key(row: PendingApproval) -> PendingKey:
+    """Where ``row`` sorts in ``pending_approvals``: pass it as ``after=`` for the next page."""
+    return (row.requested_at, row.run_id, row.call_id)
+
+
+def check_order(order: str) -> bool:
+    """Whether ``order`` is newest first (``UserError`` unless oldest or newest)."""
+    if order not in ("oldest", "newest"):
+        raise UserError(f"order must be 'oldest' or 'newest', not {order!r}.")
+    return order == "newest"
+
+
+def check_after(after: PendingKey) -> PendingKey:
+    if (
+        not isinstance(after, tuple)
+        or len(after) != 3
+        or not isinstance(after[0], datetime)
+        or not all(isinstance(part, str) for part in after[1:])
+    ):
+        raise UserError(
+            f"after is the (requested_at, run_id, call_id) of a pending approval, not {after!r}; "
+            "pass pending_key(row) of the previous page's last row."
+        )
+    return (to_utc(after[0], "after's requested_at"), after[1], after[2])
 
 
 def signing_key_bytes(key: bytes | str | None) -> bytes | None:

@@ -32,8 +32,12 @@ from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
     Clock,
+    Order,
+    PendingKey,
+    check_after,
     check_append,
     check_limit,
+    check_order,
     check_ttl,
     decode_cursor,
     encode_cursor,
@@ -241,8 +245,10 @@ class SQLiteRunStore:
         updated_after: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        order: Order = "oldest",
     ) -> RunPage:
         """See ``RunStore.list_runs``."""
+        newest = check_order(order)
         where = ["1"]
         params: dict[str, Any] = {"limit": check_limit(limit) + 1}
         if status is not None:
@@ -259,10 +265,11 @@ class SQLiteRunStore:
             params["after"] = _ts(to_utc(updated_after, "updated_after"))
         if cursor is not None:
             params["c_at"], params["c_id"] = decode_cursor(cursor)
-            where.append("(created_at, id) > (:c_at, :c_id)")
+            where.append(f"(created_at, id) {'<' if newest else '>'} (:c_at, :c_id)")
+        direction = "DESC" if newest else "ASC"
         sql = (
             f"SELECT * FROM ({_SUMMARY}) WHERE {' AND '.join(where)} "
-            "ORDER BY created_at, id LIMIT :limit"
+            f"ORDER BY created_at {direction}, id {direction} LIMIT :limit"
         )
         rows = await self._call(self._select, sql, params)
         more = len(rows) == limit + 1
@@ -272,21 +279,46 @@ class SQLiteRunStore:
         return RunPage(runs, next_cursor)
 
     async def pending_approvals(
-        self, *, run_id: str | None = None, agent: str | None = None, limit: int = 100
+        self,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        limit: int = 100,
+        tool: str | None = None,
+        requested_before: datetime | None = None,
+        requested_after: datetime | None = None,
+        order: Order = "oldest",
+        after: PendingKey | None = None,
     ) -> list[PendingApproval]:
         """See ``RunStore.pending_approvals``."""
+        newest = check_order(order)
         where = ["1"]
         params: dict[str, Any] = {"limit": check_limit(limit)}
-        if run_id is not None:
-            where.append("run_id = :run_id")
-            params["run_id"] = run_id
-        if agent is not None:
-            where.append("agent = :agent")
-            params["agent"] = agent
+        for column, value in (("run_id", run_id), ("agent", agent), ("tool", tool)):
+            if value is not None:
+                where.append(f"{column} = :{column}")
+                params[column] = value
+        if requested_before is not None:
+            where.append("requested_at <= :before")
+            params["before"] = _ts(to_utc(requested_before, "requested_before"))
+        if requested_after is not None:
+            where.append("requested_at >= :after")
+            params["after"] = _ts(to_utc(requested_after, "requested_after"))
+        if after is not None:
+            at, params["k_run"], params["k_call"] = check_after(after)
+            params["k_at"] = _ts(at)
+            # Spelled so that the index on requested_at bounds the scan.
+            beyond = "<" if newest else ">"
+            where.append(
+                f"requested_at {beyond}= :k_at AND (requested_at {beyond} :k_at "
+                f"OR (run_id, call_id) {beyond} (:k_run, :k_call))"
+            )
+        direction = "DESC" if newest else "ASC"
         sql = (
             "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
             f"FROM tether_pending WHERE {' AND '.join(where)} "
-            "ORDER BY requested_at, run_id, call_id LIMIT :limit"
+            f"ORDER BY requested_at {direction}, run_id {direction}, call_id {direction} "
+            "LIMIT :limit"
         )
         return [_pending(row) for row in await self._call(self._select, sql, params)]
 
