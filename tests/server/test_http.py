@@ -332,3 +332,124 @@ async def test_form_posts_need_the_csrf_token_of_the_session(server: Served) -> 
         ("requested", None, None, None),
         ("decided", "ben", "rejected", "Too far"),
     ]
+
+
+def _past(hours: float) -> Governance:
+    """A governance whose clock is ``hours`` behind, and whose approvals last one hour: a
+    run paused with it asks for approvals that expired (by the real clock) long ago."""
+    moment = datetime.now(UTC) - timedelta(hours=hours)
+    return Governance(approval_timeout=timedelta(hours=1), clock=lambda: moment)
+
+
+async def test_an_expired_call_is_409_shown_as_expired_and_swept_by_a_worker(
+    server: Served,
+) -> None:
+    expired = await paused_run(server, "city:Riga", governance=_past(2))
+    waiting = await paused_run(server, "city:Vilnius", governance=_past(0.5))
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        listed = (await client.get("/api/approvals")).json()["approvals"]
+        assert [(a["run_id"], a["expired"]) for a in listed] == [(expired, True), (waiting, False)]
+        assert 0 < listed[1]["seconds_left"] <= 1800
+        page = (await client.get("/")).text
+        assert "expired" in page and re.search(r"\b(29|30)m left\b", page), page
+        shown = (await client.get(f"/api/runs/{expired}")).json()
+        assert shown["pending"] == [] and [c["call_id"] for c in shown["expired"]] == ["call_0"]
+        call_page = await client.get(f"/runs/{expired}/calls/call_0")
+        assert "nobody may decide it now" in call_page.text
+
+        refused = await client.post(
+            f"/api/runs/{expired}/calls/call_0/decision", json={"decision": "approve"}
+        )
+        assert refused.status_code == 409
+        assert refused.json()["type"] == "ApprovalExpiredError"
+        assert "expired at" in refused.json()["error"]
+
+        assert await resume_decided(server) == 1  # the sweep decided it; the run went on
+        shown = (await client.get(f"/api/runs/{expired}")).json()
+        still = (await client.get(f"/api/runs/{waiting}")).json()
+    assert shown["status"] == "completed"
+    assert shown["output"] == (
+        "Done: The call of get_weather was not run: the approval expired before anyone "
+        "decided on it."
+    )
+    assert [(e["kind"], e.get("by"), e.get("verdict")) for e in shown["audit"]][2] == (
+        "expired",
+        "tether:system",
+        "expired",
+    )
+    assert [c["call_id"] for c in still["pending"]] == ["call_0"]
+    assert server.tool_runs() == []
+
+
+async def test_a_four_eyes_call_shows_its_progress_and_needs_two_distinct_approvers(
+    server: Served,
+) -> None:
+    run_id = await paused_run(server, "city:publishOslo")
+    url = f"/api/runs/{run_id}/calls/call_0/decision"
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        first = await client.post(url, json={"decision": "approve"}, headers=server.headers("ana"))
+        assert first.status_code == 200
+        shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+        assert shown["pending"][0]["approvals"] == {"required": 2, "by": ["ana"]}
+        page = await client.get(f"/runs/{run_id}/calls/call_0", headers=server.headers("ben"))
+        assert "1 of 2 approvals: approved by ana" in page.text
+        assert "for the rest of this run" not in page.text  # no "always" for a four-eyes call
+        again = await client.post(url, json={"decision": "approve"}, headers=server.headers("ana"))
+        assert again.status_code == 403
+        assert "already approved call 'call_0'" in again.json()["error"]
+        always = await client.post(
+            url, json={"decision": "approve", "always": True}, headers=server.headers("ben")
+        )
+        assert always.status_code == 422 and "Decide each call" in always.json()["error"]
+        second = await client.post(url, json={"decision": "approve"}, headers=server.headers("ben"))
+        assert second.status_code == 200
+        assert await resume_decided(server) == 1
+        shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+        run_page = await client.get(f"/runs/{run_id}", headers=server.headers("ana"))
+    assert shown["status"] == "completed"
+    decided = [(e["by"], e.get("partial", False)) for e in shown["audit"] if e["kind"] == "decided"]
+    assert decided == [("ana", True), ("ben", False)]
+    assert "one of several approvals" in run_page.text
+    assert run_page.text.count(">valid</span>") == 2  # both receipts verify
+    assert server.tool_runs() == ["publish_forecast publishOslo"]
+
+
+async def test_always_decides_the_tools_later_calls_for_the_rest_of_the_run(
+    server: Served,
+) -> None:
+    run_id = await paused_run(server, "city:Paris city:Rome")
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        decided = await client.post(
+            f"/api/runs/{run_id}/calls/call_0/decision",
+            json={"decision": "reject", "message": "No weather today", "always": True},
+        )
+        assert decided.status_code == 200 and decided.json()["always"] is True
+        assert await resume_decided(server) == 1
+        shown = (await client.get(f"/api/runs/{run_id}")).json()
+        page = await client.get(f"/runs/{run_id}")
+    assert shown["status"] == "completed"
+    verdicts = [
+        (e["call_id"], e["verdict"], e.get("always", False), e.get("automatic", False))
+        for e in shown["audit"]
+        if e["kind"] == "decided"
+    ]
+    assert verdicts == [("call_0", "rejected", True, False), ("call_1", "rejected", False, True)]
+    assert "for the rest of the run" in page.text
+    assert server.tool_runs() == []
+
+
+async def test_runs_are_listed_a_page_at_a_time_newest_first(server: Served) -> None:
+    ids = [await paused_run(server, f"city:C{n}") for n in range(3)]
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ben")) as client:
+        first = (await client.get("/api/runs", params={"limit": 2})).json()
+        rest = (
+            await client.get("/api/runs", params={"limit": 2, "cursor": first["next_cursor"]})
+        ).json()
+        oldest = (await client.get("/api/runs", params={"order": "oldest", "limit": 1})).json()
+        waiting = (await client.get("/api/runs", params={"status": "completed"})).json()
+        page = await client.get("/runs")
+    assert [r["run_id"] for r in first["runs"] + rest["runs"]] == ids[::-1]
+    assert rest["next_cursor"] is None
+    assert [r["run_id"] for r in oldest["runs"]] == ids[:1]
+    assert waiting["runs"] == []
+    assert page.text.count('class="run-row"') == 3

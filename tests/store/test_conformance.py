@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from tether.run._journal import (
     ToolCompleted,
     ToolStarted,
 )
-from tether.store import RunStore, SQLiteRunStore
+from tether.store import RunStore, SQLiteRunStore, pending_key
 
 from .backends import Backend
 
@@ -422,3 +423,55 @@ def _json(value: object) -> str:
     import json
 
     return json.dumps(value, separators=(",", ":"))
+
+
+async def test_pending_approvals_page_by_keyset_both_ways_with_filters(
+    backend: Backend, store: RunStore
+) -> None:
+    for n in range(5):
+        run_id = f"r{n}"
+        await store.append(run_id, 0, [started(run_id)])
+        await store.append(run_id, 1, [asked("c1"), asked("c2", tool="pay")])
+        backend.clock.advance(10)
+
+    async def walk(**filters: Any) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        after = None
+        while True:
+            rows = await store.pending_approvals(limit=3, after=after, **filters)
+            seen.extend((p.run_id, p.call_id) for p in rows)
+            if len(rows) < 3:
+                return seen
+            after = pending_key(rows[-1])
+
+    everything = [(f"r{n}", c) for n in range(5) for c in ("c1", "c2")]
+    assert await walk() == everything
+    assert await walk(order="newest") == everything[::-1]
+    assert await walk(tool="pay") == [(f"r{n}", "c2") for n in range(5)]
+    t0 = (await store.pending_approvals(limit=1))[0].requested_at
+    assert await walk(requested_after=t0 + timedelta(seconds=30)) == everything[6:]
+    assert await walk(requested_before=t0 + timedelta(seconds=10), order="newest") == [
+        ("r1", "c2"),
+        ("r1", "c1"),
+        ("r0", "c2"),
+        ("r0", "c1"),
+    ]
+    with pytest.raises(UserError, match="order must be 'oldest' or 'newest'"):
+        await store.pending_approvals(order="sideways")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="pending_key"):
+        await store.pending_approvals(after=("r0", "c1"))  # type: ignore[arg-type]
+    newest = await store.list_runs(order="newest", limit=2)
+    older = await store.list_runs(order="newest", limit=10, cursor=newest.next_cursor)
+    assert [r.run_id for r in newest.runs + older.runs] == ["r4", "r3", "r2", "r1", "r0"]
+
+
+async def test_an_always_decision_takes_the_tools_other_calls_off_pending(
+    store: RunStore,
+) -> None:
+    await store.append("r1", 0, [started("r1")])
+    await store.append("r1", 1, [asked("c1"), asked("c2"), asked("c3", tool="pay")])
+    always = ApprovalDecided("c1", "fp-c1", True, True, by="ana")
+    await store.append("r1", 4, [always])
+    assert [p.call_id for p in await store.pending_approvals()] == ["c3"]
+    await store.rebuild_projections("r1")
+    assert [p.call_id for p in await store.pending_approvals()] == ["c3"]

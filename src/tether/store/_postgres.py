@@ -21,7 +21,16 @@ from .._exceptions import (
 from ..run._journal import Event, RunCompleted
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, verify_rows
-from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
+from ._projection import (
+    AddFlight,
+    AddPending,
+    Change,
+    Complete,
+    DropCall,
+    DropTool,
+    changes,
+    stored_status,
+)
 from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
@@ -507,6 +516,14 @@ class PostgresRunStore:
                         "DO UPDATE SET started_seq = EXCLUDED.started_seq"
                     ),
                     (run_id, change.call_id, change.started_seq),
+                )
+            elif isinstance(change, DropTool):
+                await conn.execute(
+                    self._q(
+                        "DELETE FROM {s}.pending WHERE run_id = %s AND tool = (SELECT tool "
+                        "FROM {s}.pending WHERE run_id = %s AND call_id = %s)"
+                    ),
+                    (run_id, run_id, change.call_id),
                 )
             elif isinstance(change, DropCall):
                 await conn.execute(

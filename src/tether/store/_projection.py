@@ -28,7 +28,16 @@ from ..run._journal import (
     events_adapter,
 )
 
-__all__ = ["AddFlight", "AddPending", "Change", "Complete", "DropCall", "changes", "stored_status"]
+__all__ = [
+    "AddFlight",
+    "AddPending",
+    "Change",
+    "Complete",
+    "DropCall",
+    "DropTool",
+    "changes",
+    "stored_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +66,20 @@ class DropCall:
 
 
 @dataclass(frozen=True, slots=True)
+class DropTool:
+    """An ``always`` decision on ``call_id``: the run's other pending calls of the same tool
+    are decided by it (the run applies it to them when it goes on), so they are not waiting
+    any more. Applied before the call's own ``DropCall`` (its row names the tool)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Complete:
     """The run ended: nothing of it is pending or in flight any more."""
 
 
-Change = AddPending | AddFlight | DropCall | Complete
+Change = AddPending | AddFlight | DropCall | DropTool | Complete
 
 
 def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[Change]:
@@ -76,6 +94,8 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
                 )
             )
         elif isinstance(event, ApprovalDecided) and not event.partial:
+            if event.always:
+                out.append(DropTool(event.call_id))
             out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, ToolStarted):
             out.append(AddFlight(event.call_id, seq))

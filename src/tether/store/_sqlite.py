@@ -27,7 +27,16 @@ from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
 from ._codec import chain_mac, decode_events, encode_events, verify_rows
-from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
+from ._projection import (
+    AddFlight,
+    AddPending,
+    Change,
+    Complete,
+    DropCall,
+    DropTool,
+    changes,
+    stored_status,
+)
 from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
@@ -666,6 +675,12 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
                 "INSERT OR REPLACE INTO tether_in_flight (run_id, call_id, started_seq) "
                 "VALUES (?, ?, ?)",
                 (run_id, change.call_id, change.started_seq),
+            )
+        elif isinstance(change, DropTool):
+            conn.execute(
+                "DELETE FROM tether_pending WHERE run_id = ? AND tool = (SELECT tool FROM "
+                "tether_pending WHERE run_id = ? AND call_id = ?)",
+                (run_id, run_id, change.call_id),
             )
         elif isinstance(change, DropCall):
             conn.execute(
