@@ -1,12 +1,13 @@
 """What the approval inbox costs as paused runs pile up: the first page of pending
-approvals, and one decision, with 100 and with 10,000 paused runs in the store.
+approvals (oldest and newest first), the page after it, and one decision, with 100 and
+with 10,000 paused runs in the store.
 
     uv run python benchmarks/inbox_load.py [--small 100] [--large 10000] [--postgres DSN]
 
 Reported: the median time of each operation at both sizes and their ratio
-(large / small). Listing the first page oldest-first reads one page of the
-``pending`` projection, and a decision loads and appends to one run, so both
-ratios should stay near 1. Never run this while tests run: it measures time.
+(large / small). Every listing reads one keyset page of the ``pending``
+projection (through its index on the request time), and a decision loads and
+appends to one run, so every ratio should stay near 1. Never run this while tests run: it measures time.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tether import Agent, Runner, function_tool
+from tether import Agent, Approver, Runner, function_tool
 from tether.run._journal import Event, RunStarted
 from tether.server import Inbox
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore
@@ -64,6 +65,8 @@ async def measure(store: RunStore, runs: int, reps: int) -> dict[str, float]:
     await inbox.show(ids[-1])
     ids = ids[:-1]
     listing: list[float] = []
+    newest: list[float] = []
+    paging: list[float] = []
     deciding: list[float] = []
     for rep in range(reps):
         began = time.perf_counter()
@@ -71,9 +74,21 @@ async def measure(store: RunStore, runs: int, reps: int) -> dict[str, float]:
         listing.append(time.perf_counter() - began)
         assert len(page.calls) == min(50, runs - rep)
         began = time.perf_counter()
-        await inbox.decide(ids[rep], "call_1", "bench", "approve")
+        await inbox.pending(limit=50, order="newest")
+        newest.append(time.perf_counter() - began)
+        if page.next_cursor is not None:
+            began = time.perf_counter()
+            await inbox.pending(limit=50, cursor=page.next_cursor)
+            paging.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        await inbox.decide(ids[rep], "call_1", Approver("bench"), "approve")
         deciding.append(time.perf_counter() - began)
-    return {"first_page": statistics.median(listing), "decide": statistics.median(deciding)}
+    return {
+        "first_page": statistics.median(listing),
+        "newest_page": statistics.median(newest),
+        "next_page": statistics.median(paging) if paging else float("nan"),
+        "decide": statistics.median(deciding),
+    }
 
 
 async def main() -> None:
@@ -97,7 +112,7 @@ async def main() -> None:
                 await store.close()
     small, large = results[args.small], results[args.large]
     print(f"{'operation':<12} {args.small:>8} runs {args.large:>8} runs   ratio")
-    for key in ("first_page", "decide"):
+    for key in ("first_page", "newest_page", "next_page", "decide"):
         print(
             f"{key:<12} {small[key] * 1000:>9.2f} ms {large[key] * 1000:>9.2f} ms "
             f"{large[key] / small[key]:>7.2f}"

@@ -11,9 +11,12 @@ import asyncio
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+
+from tether import Governance
 
 from .conftest import Served, start_process, stop_process
 from .test_http import paused_run
@@ -34,7 +37,8 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
 ) -> None:
     assert Path(CHROMIUM).exists(), "run scripts/install-services.sh (apt-get install chromium)"
     run_id = asyncio.run(paused_run(server, "city:Paris city:Oslo"))
-    second = asyncio.run(paused_run(server, "city:timeLisbon"))  # for the phone
+    two_hours = Governance(approval_timeout=timedelta(hours=2))
+    second = asyncio.run(paused_run(server, "city:timeLisbon", two_hours))  # for the phone
     worker = start_process(["worker", "tests.server.inbox_app:app", "--poll", "0.2"], server.env)
     try:
         with sync_playwright() as playwright:
@@ -61,6 +65,8 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             assert page.locator("tr.pending-call").count() == 2
             page.locator("tr.pending-call a").first.click()
             assert '"city": "Oslo"' in page.locator("#arguments").inner_text()
+            assert page.locator("#approve-always").is_visible()  # "for the rest of this run"
+            page.fill("#approve-reason", "Oslo is on the list")
             page.click("button.approve")
             page.wait_for_url(f"**/runs/{run_id}")
 
@@ -72,13 +78,16 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             output = page.locator("#output").inner_text()
             assert output == ("Done: Not Paris, only Oslo | Sunny in Oslo"), output
             audit = page.locator("#audit").inner_text()
-            assert "rejected" in audit and "by ana" in audit and "approved" in audit
+            assert "rejected" in audit and "by ana (forecaster)" in audit and "approved" in audit
+            assert "Reason: “Oslo is on the list”" in audit
+            assert audit.count("valid") == 2  # both decisions' receipts verify
             _shoot(page, tmp_path, "run.png")
 
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             phone.context.add_cookies(page.context.cookies())
             phone.goto(f"{server.url}/runs/{second}/calls/call_0")
             assert "timeLisbon" in phone.locator("#arguments").inner_text()
+            assert phone.locator("#time-left").inner_text() in ("1h left", "2h left")
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the call page scrolls sideways on a phone ({width}px)"
             assert phone.locator("button.approve").is_visible()

@@ -29,6 +29,13 @@ def test_list_and_show_read_a_store_file(
     assert [(a["run_id"], a["call_id"], a["arguments"]) for a in listed] == [
         (run_id, "call_1", '{"city": "timeNice"}')
     ]
+    store = ["inbox", "--store", str(server.store), "--json", "list", "--limit", "1"]
+    assert main(store) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main([*store, "--cursor", first["next_cursor"]]) == 0
+    rest = json.loads(capsys.readouterr().out)
+    assert [a["call_id"] for a in first["approvals"] + rest["approvals"]] == ["call_0", "call_1"]
+    assert rest["next_cursor"] is None
 
     assert main(["inbox", "--store", str(server.store), "show", run_id]) == 0
     shown = capsys.readouterr().out
@@ -50,7 +57,7 @@ def test_decisions_through_a_server_with_exit_statuses(
 
     monkeypatch.setenv("TETHER_TOKEN", "tok-intern")
     assert main([*url, "approve", run_id, "call_0"]) == 4
-    assert "'intern' may not decide call 'call_0'" in capsys.readouterr().err
+    assert "Approver 'intern' may not decide call 'call_0'" in capsys.readouterr().err
     assert main([*url, "approve", run_id, "call_1"]) == 0
     assert f"approved call_1 of run {run_id}" in capsys.readouterr().out
 
@@ -64,11 +71,12 @@ def test_decisions_through_a_server_with_exit_statuses(
 
     assert main([*url, "--json", "show", run_id]) == 0
     audit = json.loads(capsys.readouterr().out)["audit"]
-    assert [(e["kind"], e.get("by")) for e in audit] == [
-        ("requested", None),
-        ("requested", None),
-        ("approved", "intern"),
-        ("rejected", "ana"),
+    assert [(e["kind"], e.get("by"), e.get("verdict")) for e in audit] == [
+        ("run_started", None, None),
+        ("requested", None, None),
+        ("requested", None, None),
+        ("decided", "intern", "approved"),
+        ("decided", "ana", "rejected"),
     ]
 
 
@@ -78,9 +86,12 @@ def test_an_app_decides_as_the_approver_named(server: Served) -> None:
     unnamed = start_process(args, server.env)
     _, err = unnamed.communicate(timeout=60)
     assert unnamed.returncode == 1 and b"say who decides: --by APPROVER" in err
-    named = start_process([*args, "--by", "ana"], server.env)
+    roleless = start_process([*args, "--by", "ana"], server.env)
+    _, err = roleless.communicate(timeout=60)
+    assert roleless.returncode == 4 and b"one of the roles ['forecaster']" in err
+    named = start_process([*args, "--by", "ana", "--role", "forecaster"], server.env)
     out, _ = named.communicate(timeout=60)
     assert named.returncode == 0 and f"approved call_0 of run {run_id}".encode() in out
-    again = start_process([*args, "--by", "ben"], server.env)
+    again = start_process([*args, "--by", "ben", "--role", "forecaster"], server.env)
     _, err = again.communicate(timeout=60)
-    assert again.returncode == 3 and b"not waiting for a decision" in err
+    assert again.returncode == 3 and b"was already decided" in err

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-
-from datetime import UTC, datetime, timedelta
 
 from tether import Governance, Runner
 from tether.server import App, Worker
@@ -248,9 +247,9 @@ async def test_the_event_stream_announces_requests_and_decisions(server: Served)
             while True:
                 event, data = await next_event()
                 found = json.loads(data)
-                if event == kind and found["run_id"] == run_id:
-                    if all(found.get(k) == v for k, v in fields.items()):
-                        return dict(found)
+                matches = all(found.get(k) == v for k, v in fields.items())
+                if event == kind and found["run_id"] == run_id and matches:
+                    return dict(found)
 
         run_id = await paused_run(server, "city:Kyiv")
         requested = await until("approval_requested", run_id)

@@ -16,7 +16,7 @@ from tether import Runner
 from tether.server import App, Webhook, Worker, verify_signature
 from tether.store import SQLiteRunStore
 
-from .weather_agents import agent
+from .weather_agents import ANA, agent
 
 SECRET = "whsec-test"
 
@@ -96,8 +96,8 @@ async def test_each_request_is_signed_retried_and_deduplicated_by_event_id(
     # A worker that delivered does not send again; a decided call is not announced.
     worker = Worker(app)
     await worker.run_once()
-    await app.inbox.decide(result.run_id, "call_0", "ana", "approve")
-    await app.inbox.decide(result.run_id, "call_1", "ana", "approve")
+    await app.inbox.decide(result.run_id, "call_0", ANA, "approve")
+    await app.inbox.decide(result.run_id, "call_1", ANA, "approve")
     count = len(receiver.deliveries)
     await worker.run_once()
     assert len(receiver.deliveries) == count

@@ -13,7 +13,7 @@ from tether.server import App
 from tether.store import SQLiteRunStore
 
 from .conftest import start_process, stop_process
-from .weather_agents import agent
+from .weather_agents import ANA, agent
 
 RUNS = 300
 
@@ -27,7 +27,7 @@ async def test_three_workers_resume_decided_runs_each_tool_exactly_once(
         result = await Runner.run(agent, f"city:C{n}", store=app.store)
         run_ids.append(result.run_id)
     for n, run_id in enumerate(run_ids):
-        await app.inbox.decide(run_id, "call_0", "ana", "approve" if n % 4 else "reject")
+        await app.inbox.decide(run_id, "call_0", ANA, "approve" if n % 4 else "reject")
     # A run started through the API whose worker died holding the lease (for one second).
     orphan = await app.inbox.start("Weather", "city:Orphan")
     await app.store.acquire(orphan, "a-worker-that-died", ttl=1)
@@ -78,3 +78,38 @@ async def test_a_run_of_another_application_is_left_alone(
     assert await Worker(app).run_once() == 1  # ours; the other app's run is skipped
     assert [c.run_id for c in (await app.inbox.pending()).calls] == [ours]
     await store.close()
+
+
+async def test_a_worker_sweeps_expired_approvals_and_resumes_their_runs(
+    inbox_env: dict[str, str],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tether import Governance
+    from tether.server import Worker
+
+    now = [datetime.now(UTC)]
+    governance = Governance(approval_timeout=timedelta(minutes=5), clock=lambda: now[0])
+    app = App(agents=[agent], store=SQLiteRunStore(inbox_env["INBOX_STORE"]), governance=governance)
+    early = await Runner.run(agent, "city:Bonn", store=app.store, governance=governance)
+    now[0] += timedelta(minutes=3)
+    late = await Runner.run(agent, "city:Graz", store=app.store, governance=governance)
+    now[0] += timedelta(minutes=3)  # early waited 6 minutes, late 3
+
+    assert await Worker(app).run_once() == 1
+    swept = await app.inbox.show(early.run_id)
+    assert swept.status == "completed"
+    assert swept.output == (
+        "Done: The call of get_weather was not run: the approval expired before anyone "
+        "decided on it."
+    )
+    assert [(e["kind"], e.get("by")) for e in swept.audit if e.get("call_id")] == [
+        ("requested", None),
+        ("expired", "tether:system"),
+        ("executed", None),
+    ]
+    assert [(c.run_id, c.call_id) for c in (await app.inbox.pending()).calls] == [
+        (late.run_id, "call_0")
+    ]
+    assert not Path(inbox_env["INBOX_TOOL_LOG"]).exists()  # no tool ran
+    await app.store.close()

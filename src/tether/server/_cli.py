@@ -293,18 +293,20 @@ def _print(args: argparse.Namespace, result: Any) -> None:
     console = Console()
     if args.action == "list":
         table = Table(title=f"{len(result['approvals'])} waiting")
-        for column in ("run", "call", "agent", "tool", "arguments", "requested", "expires"):
+        deadlines = any(call.get("expires_at") for call in result["approvals"])
+        columns = ["run", "call", "agent", "tool", "arguments", "requested"]
+        for column in [*columns, "expires"] if deadlines else columns:
             table.add_column(column)
         for call in result["approvals"]:
-            table.add_row(
+            row = [
                 call["run_id"],
                 call["call_id"],
                 call["agent"],
                 call["tool"],
                 call["arguments"],
                 call["requested_at"],
-                call.get("expires_at") or "",
-            )
+            ]
+            table.add_row(*row, *([call.get("expires_at") or "never"] if deadlines else []))
         console.print(table)
         if result.get("next_cursor"):
             console.print(f"more: --cursor {result['next_cursor']}", markup=False)

@@ -472,64 +472,76 @@ def _event_stream(app: App) -> StreamingResponse:
     - ``approval_removed``: a call this stream announced is not waiting any more.
     """
 
+    store = app.store
+    announced: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    sent_requests: dict[tuple[str, str], datetime] = {}
+    sent_updates: dict[tuple[str, str], datetime] = {}
+
+    async def changes(window: datetime) -> list[tuple[str, dict[str, Any]]]:
+        """What changed since ``window`` that this stream has not sent yet."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        after: tuple[datetime, str, str] | None = None
+        while True:
+            rows = await store.pending_approvals(
+                requested_after=window, after=after, limit=_SSE_PAGE
+            )
+            for row in rows:
+                key = (row.run_id, row.call_id)
+                if key in sent_requests:
+                    continue
+                data = {
+                    "run_id": row.run_id,
+                    "call_id": row.call_id,
+                    "agent": row.agent,
+                    "tool": row.tool,
+                    "requested_at": row.requested_at.isoformat(),
+                }
+                sent_requests[key] = row.requested_at
+                announced.setdefault(row.run_id, {})[key] = data
+                out.append(("approval_requested", data))
+            if len(rows) < _SSE_PAGE:
+                break
+            after = (rows[-1].requested_at, rows[-1].run_id, rows[-1].call_id)
+        cursor: str | None = None
+        while True:
+            page = await store.list_runs(updated_after=window, cursor=cursor, limit=_SSE_PAGE)
+            for run in page.runs:
+                update = (run.run_id, run.updated_at.isoformat())
+                if update in sent_updates:
+                    continue
+                sent_updates[update] = run.updated_at
+                calls = announced.get(run.run_id)
+                if calls:
+                    still = {
+                        (p.run_id, p.call_id)
+                        for p in await store.pending_approvals(run_id=run.run_id, limit=1000)
+                    }
+                    for key in [key for key in calls if key not in still]:
+                        out.append(("approval_removed", calls.pop(key)))
+                out.append(("run_updated", {"run_id": run.run_id, "status": run.status}))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return out
+
     async def events() -> AsyncIterator[str]:
-        store = app.store
         since = app.inbox.governance.now()
+        # What changed just before the stream opened is what the page already shows: taken
+        # as sent (a page reloading on it would reload for ever).
+        await changes(since - _SSE_MARGIN)
+        announced.clear()
         yield _sse("ready", {"since": since.isoformat()})
-        announced: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-        sent_requests: dict[tuple[str, str], datetime] = {}
-        sent_updates: dict[tuple[str, str], datetime] = {}
         while True:
             await asyncio.sleep(app.sse_poll_interval)
             now = app.inbox.governance.now()
-            window = since - _SSE_MARGIN
-            after: tuple[datetime, str, str] | None = None
-            while True:
-                rows = await store.pending_approvals(
-                    requested_after=window, after=after, limit=_SSE_PAGE
-                )
-                for row in rows:
-                    key = (row.run_id, row.call_id)
-                    if key in sent_requests:
-                        continue
-                    data = {
-                        "run_id": row.run_id,
-                        "call_id": row.call_id,
-                        "agent": row.agent,
-                        "tool": row.tool,
-                        "requested_at": row.requested_at.isoformat(),
-                    }
-                    sent_requests[key] = row.requested_at
-                    announced.setdefault(row.run_id, {})[key] = data
-                    yield _sse("approval_requested", data)
-                if len(rows) < _SSE_PAGE:
-                    break
-                after = (rows[-1].requested_at, rows[-1].run_id, rows[-1].call_id)
-            cursor: str | None = None
-            while True:
-                page = await store.list_runs(updated_after=window, cursor=cursor, limit=_SSE_PAGE)
-                for run in page.runs:
-                    update = (run.run_id, run.updated_at.isoformat())
-                    if update in sent_updates:
-                        continue
-                    sent_updates[update] = run.updated_at
-                    calls = announced.get(run.run_id)
-                    if calls:
-                        still = {
-                            (p.run_id, p.call_id)
-                            for p in await store.pending_approvals(run_id=run.run_id, limit=1000)
-                        }
-                        for key in [key for key in calls if key not in still]:
-                            yield _sse("approval_removed", calls.pop(key))
-                    yield _sse("run_updated", {"run_id": run.run_id, "status": run.status})
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+            for event, data in await changes(since - _SSE_MARGIN):
+                yield _sse(event, data)
             since = now
             # What fell out of the re-read window cannot come back: forget it.
             horizon = since - 2 * _SSE_MARGIN
-            sent_requests = {k: v for k, v in sent_requests.items() if v >= horizon}
-            sent_updates = {k: v for k, v in sent_updates.items() if v >= horizon}
+            for sent in (sent_requests, sent_updates):
+                for key in [key for key, at in sent.items() if at < horizon]:
+                    del sent[key]
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
