@@ -7,7 +7,8 @@ with 10,000 paused runs in the store.
 Reported: the median time of each operation at both sizes and their ratio
 (large / small). Every listing reads one keyset page of the ``pending``
 projection (through its index on the request time), and a decision loads and
-appends to one run, so every ratio should stay near 1. Never run this while tests run: it measures time.
+appends to one run, so every ratio should stay near 1. Never run this while tests
+run: it measures time.
 """
 
 from __future__ import annotations
