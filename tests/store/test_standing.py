@@ -25,6 +25,7 @@ from tether import (
     RuleBook,
     RuleNotFoundError,
     RuleScope,
+    RunConflictError,
     Runner,
     StandingApproval,
     UserError,
@@ -268,3 +269,29 @@ def _worker(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
+
+
+async def test_a_use_and_its_decision_are_stored_together_or_not_at_all(
+    store: RunStore, governance: Governance
+) -> None:
+    """What the loop relies on: the decision's append and the use are one transaction."""
+    rule = await grant(store, governance, max_uses=1)
+    paused = await ask(store, governance, "Lima")  # a stored run with events to append after
+    stored = await store.load(paused.run_id)
+    event = stored.events[-1]  # any event will do: the store does not fold them
+    now = governance.now()
+    # The run moved on meanwhile: nothing written, and the use is not counted.
+    with pytest.raises(RunConflictError):
+        await store.append_with_rule_use(  # type: ignore[attr-defined]
+            paused.run_id, stored.seq - 1, [event], rule.id, now=now
+        )
+    assert isinstance(store, RuleBook)
+    assert (await store.get_rule(rule.id)).uses == 0
+    # The rule is used up meanwhile: nothing written either.
+    assert await store.use_rule(rule.id, now=now)
+    written = await store.append_with_rule_use(  # type: ignore[attr-defined]
+        paused.run_id, stored.seq, [event], rule.id, now=now
+    )
+    assert written is None
+    assert (await store.load(paused.run_id)).seq == stored.seq
+    assert (await store.get_rule(rule.id)).uses == 1
