@@ -295,3 +295,56 @@ async def test_a_use_and_its_decision_are_stored_together_or_not_at_all(
     assert written is None
     assert (await store.load(paused.run_id)).seq == stored.seq
     assert (await store.get_rule(rule.id)).uses == 1
+
+
+async def test_tether_audit_names_the_rule_and_verifies_its_receipt(tmp_path: Path) -> None:
+    from tether.store import SQLiteRunStore
+
+    governance = Governance(receipt_key=KEY)
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path)
+    try:
+        rule = await grant(store, governance, max_uses=1, reason="travel week")
+        result = await ask(store, governance, "Oslo")
+    finally:
+        await store.close()
+    assert result.final_output == "ok"
+    exported = await asyncio.to_thread(_cli, "export", "--store", str(path), result.run_id)
+    assert exported.returncode == 0, exported.stderr
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    decided = [r for r in records if r["kind"] == "decided"]
+    assert [(r["rule"], r["by"], r["roles"], r["reason"]) for r in decided] == [
+        (rule.id, "ana", ["ops"], "travel week")
+    ]
+    verified = await asyncio.to_thread(
+        _cli, "verify", "--store", str(path), result.run_id, "--key-env", "RECEIPT_KEY"
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert "1 receipts verify." in verified.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tether.cli", "audit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"RECEIPT_KEY": KEY, "PATH": ""},
+    )
+
+
+async def test_a_call_inside_an_agent_used_as_a_tool_uses_the_stores_rules(
+    store: RunStore, governance: Governance
+) -> None:
+    rule = await grant(store, governance, max_uses=1)
+    inner = forecaster([tool_call("get_weather", {"city": "Oslo"}, "c_in")], message("Cold."))
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Oslo?"}, "c_out"), message("It is cold.")]
+    )
+    lead = Agent(name="Lead", model=outer, tools=[inner.as_tool("ask_weather")])
+    result = await Runner.run(lead, "Oslo?", store=store, governance=governance)
+    assert result.final_output == "It is cold."
+    assert dict(RUNS) == {"Oslo": 1}
+    assert isinstance(store, RuleBook)
+    assert (await store.get_rule(rule.id)).uses == 1

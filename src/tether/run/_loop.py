@@ -111,6 +111,10 @@ class RunOptions:
     """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
     governance: Governance = DEFAULT_GOVERNANCE
     """Approval policies, deadlines, receipt key and clock (``Runner.run(governance=...)``)."""
+    rules: RuleBook | None = None
+    """Where standing approvals are looked up: ``RunConfig.standing_approvals``, else the
+    store. Kept for the nested runs of agents used as tools, which have no store of their own
+    (their rules' uses are counted apart from the decisions then)."""
 
 
 @dataclass(slots=True)
@@ -470,17 +474,6 @@ def _apply_always(run: Run, call: Call) -> None:
         run.append(sealed(decision, run.view.run_id, run.view.turns))
 
 
-def _rule_book(run: Run) -> RuleBook | None:
-    """Where the run finds standing approvals: the ``RunConfig``'s book, else its store."""
-    config = run.options.config
-    if config is not None and config.standing_approvals is not None:
-        return config.standing_approvals
-    durable = run.options.durable
-    if durable is not None and isinstance(durable.store, RuleBook):
-        return durable.store
-    return None
-
-
 async def _apply_rules(run: Run, call: Call) -> bool:
     """Approve ``call``, which just asked for approval, by a live standing approval that
     matches it, if there is one; ``True`` if one did.
@@ -490,7 +483,7 @@ async def _apply_rules(run: Run, call: Call) -> bool:
     book apart from the store, the use is counted first: a crash before the decision
     is stored loses that use, and the call asks again (it never runs unapproved).
     """
-    book = _rule_book(run)
+    book = run.options.rules
     if book is None or run.view.always.get(call.name) is not None:
         return False  # an always decision of this run applies without spending a use
     governance = run.options.governance
