@@ -130,3 +130,14 @@ def test_observed_run(tmp_path: Path) -> None:
     assert "[hook] send_money -> Sent 50 to Ana." in out
     assert "Final output: Sent 50 to Ana; the 50,000 to Bo was over the limit." in out
     assert "tether.approval_wait" in out and "guardrail within_limit" in out
+
+
+def test_standing_approvals(tmp_path: Path) -> None:
+    out = run_example("standing_approvals.py", cwd=tmp_path)
+    assert "Refused: Approver 'u-sam' may not grant a standing approval" in out
+    ran = out.count(": ran without a pause")
+    waits = [line for line in out.splitlines() if line.endswith("waits for a person")]
+    assert (ran, waits) == (3, ["Lima: waits for a person", "Paris: waits for a person"])
+    assert "Uses: 3 of 3" in out
+    assert "Audit: [('approved', 'u-ana', True, 'travel week')]" in out
+    assert "1 receipt verifies." in out

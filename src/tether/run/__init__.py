@@ -31,6 +31,14 @@ from ._loop import DEFAULT_REJECTION_MESSAGE
 from ._receipts import ReceiptCheck, verify_receipts
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
+from ._standing import (
+    MemoryRuleBook,
+    RuleBook,
+    RuleScope,
+    StandingApproval,
+    grant_standing_approval,
+    revoke_standing_approval,
+)
 from ._state import RunState
 from ._streaming import (
     AgentUpdatedEvent,
@@ -47,6 +55,9 @@ __all__ = [
     "EXPIRED_MESSAGE",
     "MAX_ARGUMENT_DEPTH",
     "MAX_STATE_DEPTH",
+    "MemoryRuleBook",
+    "RuleBook",
+    "RuleScope",
     "SCHEMA_VERSIONS",
     "AgentUpdatedEvent",
     "ApprovalDecided",
@@ -71,6 +82,7 @@ __all__ = [
     "RunState",
     "Runner",
     "SessionSynced",
+    "StandingApproval",
     "StreamEvent",
     "ToolApprovalItem",
     "ToolCompleted",
@@ -79,6 +91,8 @@ __all__ = [
     "ToolTimedOut",
     "audit_jsonl",
     "audit_trail",
+    "grant_standing_approval",
+    "revoke_standing_approval",
     "run_state_of",
     "verify_receipts",
 ]

@@ -99,6 +99,7 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
             ("reason", decision.reason),
             ("expired", decision.expired),
             ("partial", decision.partial),
+            ("rule", decision.rule),
         )
         if value
     }

@@ -85,6 +85,8 @@ class AuditRecord:
     """For ``executed``: completed, timed_out or rejected."""
     output: str | None = None
     """What the model read as the call's result."""
+    rule: str | None = None
+    """For ``decided``: the standing approval that approved the call (``by`` is its grantor)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
@@ -148,6 +150,7 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                     partial=event.partial,
                     automatic=event.automatic,
                     receipt=event.receipt,
+                    rule=event.rule,
                 )
             )
         elif isinstance(event, ToolStarted):

@@ -174,6 +174,10 @@ class ApprovalDecided:
     receipt: str | None = None
     """HMAC-SHA256 with the application's receipt key over the run, the call, the
     fingerprint, the verdict, the approver and the time (``verify_receipts``)."""
+    rule: str | None = None
+    """The id of the standing approval that approved the call without a pause (``by`` and
+    ``roles`` are then its grantor's, ``reason`` its reason); ``None`` for every other
+    decision."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 

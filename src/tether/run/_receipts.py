@@ -70,6 +70,8 @@ def receipt(
             decision.message,
             [decision.always, decision.automatic, decision.partial],
         ]
+        if decision.rule is not None:  # only then: other decisions keep their receipts
+            fields.append({"rule": decision.rule})
     text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     secret = key.encode() if isinstance(key, str) else bytes(key)
     return _PREFIX + hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
