@@ -16,7 +16,7 @@ from tether.server import App, Worker
 from tether.store import SQLiteRunStore
 
 from .conftest import Served
-from .weather_agents import RECEIPT_KEY, agent
+from .weather_agents import ANA, RECEIPT_KEY, agent
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
@@ -282,6 +282,7 @@ async def test_model_and_tool_text_is_escaped_on_every_page(server: Served) -> N
             await client.get(f"/runs/{waiting}/calls/call_0"),
             await client.get(f"/runs/{done}"),
             await client.get(f"/runs/{done}/calls/call_0"),
+            await client.get("/runs"),
         ]
     for page in pages:
         assert page.status_code == 200
@@ -452,3 +453,67 @@ async def test_runs_are_listed_a_page_at_a_time_newest_first(server: Served) -> 
     assert [r["run_id"] for r in oldest["runs"]] == ids[:1]
     assert waiting["runs"] == []
     assert page.text.count('class="run-row"') == 3
+
+
+async def test_standing_approvals_are_listed_revoked_as_authorized_and_named_in_the_audit(
+    server: Served,
+) -> None:
+    from tether import RuleScope, grant_standing_approval
+
+    governance = Governance(receipt_key=RECEIPT_KEY)
+    store = SQLiteRunStore(server.store)
+    try:
+        rule = await grant_standing_approval(
+            store,
+            agent,
+            "get_weather",
+            by=ANA,
+            scope=RuleScope.agent(),
+            match={"city": "Rome"},
+            reason="Rome is always fine",
+            max_uses=5,
+            governance=governance,
+        )
+    finally:
+        await store.close()
+    run_id = await paused_run(server, "city:Rome city:Paris", governance)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        ana, intern = server.headers("ana"), server.headers("intern")
+        shown = (await client.get(f"/api/runs/{run_id}", headers=ana)).json()
+        assert [c["call_id"] for c in shown["pending"]] == ["call_1"]  # Rome: by the rule
+        by_rule = [e for e in shown["audit"] if e.get("rule")]
+        assert [(e["call_id"], e["rule"], e["rule_granted_by"]) for e in by_rule] == [
+            ("call_0", rule.id, "ana")
+        ]
+        page = await client.get(f"/runs/{run_id}", headers=ana)
+        assert f'by rule <a href="/rules#rule-{rule.id}"><code>{rule.id}</code></a> ' in (page.text)
+        assert "granted by ana" in page.text
+
+        listed = (await client.get("/api/rules", headers=intern)).json()["rules"]
+        assert [(r["id"], r["tool"], r["uses"], r["granted_by"]) for r in listed] == [
+            (rule.id, "get_weather", 1, "ana")
+        ]
+        refused = await client.post(
+            f"/api/rules/{rule.id}/revocation", json={"reason": "mine now"}, headers=intern
+        )
+        assert refused.status_code == 403
+        assert refused.json()["type"] == "NotAuthorizedError"
+        assert "may not revoke a standing approval for 'get_weather'" in refused.json()["error"]
+        assert (await client.get("/api/rules?live=true", headers=ana)).json()["rules"] != []
+
+        revoked = await client.post(
+            f"/api/rules/{rule.id}/revocation", json={"reason": "trip over"}, headers=ana
+        )
+        assert revoked.status_code == 200
+        assert (revoked.json()["revoked_by"], revoked.json()["revoke_reason"]) == (
+            "ana",
+            "trip over",
+        )
+        assert (await client.get("/api/rules?live=true", headers=ana)).json()["rules"] == []
+        again = await client.post(f"/api/rules/{rule.id}/revocation", json={}, headers=ana)
+        assert again.status_code == 422 and "was revoked already" in again.json()["error"]
+        missing = await client.post("/api/rules/rule_nope/revocation", json={}, headers=ana)
+        assert missing.status_code == 404
+        rules_page = await client.get("/rules", headers=ana)
+    assert "Revoked by <strong>ana</strong>" in rules_page.text
+    assert "“trip over”" in rules_page.text

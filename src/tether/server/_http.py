@@ -20,6 +20,7 @@ from .._exceptions import (
     ApprovalExpiredError,
     NotAuthorizedError,
     NotPendingError,
+    RuleNotFoundError,
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
@@ -29,7 +30,7 @@ from .._exceptions import (
 )
 from .._governance import Approver
 from ._errors import need_server_extra
-from ._inbox import PendingCall
+from ._inbox import PendingCall, rule_json
 from ._session import (
     SESSION_COOKIE,
     SID_COOKIE,
@@ -75,6 +76,12 @@ class ResolutionBody(BaseModel):
     reason: str | None = None
 
 
+class RevocationBody(BaseModel):
+    """The revocation of a standing approval."""
+
+    reason: str | None = Field(None, description="Why: kept with the rule.")
+
+
 class StartBody(BaseModel):
     """A run to start: a worker advances it."""
 
@@ -86,7 +93,7 @@ class StartBody(BaseModel):
 def _status_of(exc: TetherError) -> int:
     if isinstance(exc, NotAuthorizedError):
         return 403
-    if isinstance(exc, RunNotFoundError):
+    if isinstance(exc, RunNotFoundError | RuleNotFoundError):
         return 404
     if isinstance(exc, NotPendingError | ApprovalExpiredError | RunConflictError | RunBusyError):
         return 409
@@ -241,6 +248,22 @@ def build(app: App) -> FastAPI:
         )
         return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
 
+    @api.get("/api/rules", summary="List standing approvals (oldest grant first)")
+    async def list_rules(
+        who: Who,
+        agent: str | None = None,
+        tool: str | None = None,
+        live: bool = Query(False, description="only rules that may still approve a call"),
+        limit: int = Query(100, ge=1, le=500),
+    ) -> dict[str, Any]:
+        rules = await app.inbox.rules(agent=agent, tool=tool, live=live, limit=limit)
+        return {"rules": [rule_json(rule) for rule in rules]}
+
+    @api.post("/api/rules/{rule_id}/revocation", summary="Revoke a standing approval")
+    async def revoke_rule(rule_id: str, body: RevocationBody, who: Who) -> dict[str, Any]:
+        rule = await app.inbox.revoke_rule(rule_id, who, reason=body.reason)
+        return rule_json(rule)
+
     @api.get("/api/events", summary="Server-Sent Events: inbox changes")
     async def api_events(who: Who) -> StreamingResponse:
         return _event_stream(app)
@@ -355,6 +378,30 @@ def build(app: App) -> FastAPI:
             "runs.html",
             {"runs": page.runs, "next_cursor": page.next_cursor, "order": order, "status": status},
         )
+
+    @api.get("/rules", include_in_schema=False)
+    async def rules_page(request: Request, live: bool = False) -> Any:
+        if not browser(request):
+            return to_login()
+        rules = await app.inbox.rules(live=live, limit=500)
+        return render(
+            request,
+            "rules.html",
+            {"rules": rules, "live": live, "now": app.inbox.governance.now()},
+        )
+
+    @api.post("/rules/{rule_id}/revocation", include_in_schema=False)
+    async def revoke_form(
+        request: Request, rule_id: str, reason: str = Form(""), csrf: str = Form("")
+    ) -> Any:
+        refused = refuse_without_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        who = browser(request)
+        if not who:
+            return to_login()
+        await app.inbox.revoke_rule(rule_id, who, reason=reason.strip() or None)
+        return RedirectResponse("/rules", status_code=303)
 
     @api.get("/runs/{run_id}", include_in_schema=False)
     async def run_page(request: Request, run_id: str) -> Any:

@@ -17,7 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import NotPendingError, RunConflictError, UnknownAgentError, UserError
+from .._exceptions import (
+    NotPendingError,
+    RuleNotFoundError,
+    RunConflictError,
+    UnknownAgentError,
+    UserError,
+)
 from .._governance import Approver, Governance
 from ..items import message_text, to_input_items
 from ..run import RunState
@@ -26,10 +32,11 @@ from ..run._decisions import DEFAULT_GOVERNANCE
 from ..run._journal import ApprovalDecided, RunStarted
 from ..run._receipts import check_receipts
 from ..run._runner import DEFAULT_MAX_TURNS
+from ..run._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..run._view import RunView
 from ..store import Order, RunStatus, RunStore, decide, load_state, save_state
 
-__all__ = ["Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail", "RunsPage"]
+__all__ = ["Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail", "RunsPage", "rule_json"]
 
 Decision = Literal["approve", "reject"]
 
@@ -283,6 +290,13 @@ class Inbox:
             if isinstance(event, ApprovalDecided) and event.expired
         ]
         audit = [record.to_json() for record in audit_trail(stored.events)]
+        granted: dict[str, str | None] = {}
+        for entry in audit:
+            rule_id = entry.get("rule")
+            if rule_id is not None:  # approved by a standing approval: say whose
+                if rule_id not in granted:
+                    granted[rule_id] = await self._granted_by(rule_id)
+                entry["rule_granted_by"] = granted[rule_id]
         for entry in audit:
             event = stored.events[entry["seq"] - 1]
             if isinstance(event, ApprovalDecided) and event.always:
@@ -397,6 +411,69 @@ class Inbox:
         state.resolve_doubt(call_id, resolution, output=output, by=approver, reason=reason)
         return await save_state(self.store, state)
 
+    def rule_book(self) -> RuleBook:
+        """The store as the book of standing approvals (``UserError`` if it keeps none)."""
+        if not isinstance(self.store, RuleBook):
+            raise UserError(
+                f"This application's store ({type(self.store).__name__}) keeps no standing "
+                "approvals; SQLiteRunStore and PostgresRunStore do."
+            )
+        return self.store
+
+    async def rules(
+        self,
+        *,
+        agent: str | None = None,
+        tool: str | None = None,
+        live: bool = False,
+        limit: int = 100,
+    ) -> list[StandingApproval]:
+        """Standing approvals in the store, oldest grant first (``live``: only those that may
+        still approve a call), at most ``limit``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
+            raise UserError(f"limit must be an integer from 1 to 500, not {limit!r}.")
+        return await self.rule_book().list_rules(
+            agent=agent,
+            tool=tool,
+            live_at=self.governance.now() if live else None,
+            limit=limit,
+        )
+
+    async def revoke_rule(
+        self, rule_id: str, approver: Approver, *, reason: str | None = None
+    ) -> StandingApproval:
+        """Revoke a standing approval as ``approver``, authorized like a grant (the tool's
+        policy; ``NotAuthorizedError``, nothing recorded)."""
+        book = self.rule_book()
+        rule = await book.get_rule(rule_id)
+        return await revoke_standing_approval(
+            book,
+            self._agent_named(rule.agent),
+            rule_id,
+            by=approver,
+            reason=reason,
+            governance=self.governance,
+            context=self.make_context(),
+        )
+
+    def _agent_named(self, name: str) -> Agent[Any]:
+        """The agent called ``name`` in the application's graphs."""
+        for agent in self.agents.values():
+            graph = agent.graph()
+            if name in graph:
+                return graph[name]
+        raise UnknownAgentError(
+            f"No agent of this application is named {name!r}. Pass it in App(agents=[...])."
+        )
+
+    async def _granted_by(self, rule_id: str) -> str | None:
+        if not isinstance(self.store, RuleBook):
+            return None
+        try:
+            return (await self.store.get_rule(rule_id)).granted_by
+        except RuleNotFoundError:
+            return None  # deleted since: the decision still names the rule
+
     async def start(
         self, agent_name: str, input: str | list[dict[str, Any]], *, max_turns: int | None = None
     ) -> str:
@@ -417,6 +494,32 @@ class Inbox:
             raise UserError(f"The run's input cannot be used: {exc}.") from None
         await self.store.append(started.run_id, 0, [started])
         return started.run_id
+
+
+def rule_json(rule: StandingApproval) -> dict[str, Any]:
+    """A standing approval as JSON data."""
+
+    def moment(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "id": rule.id,
+        "agent": rule.agent,
+        "tool": rule.tool,
+        "scope": {"kind": rule.scope.kind, "id": rule.scope.id},
+        "match": None if rule.match is None else dict(rule.match),
+        "predicate": rule.predicate,
+        "max_uses": rule.max_uses,
+        "uses": rule.uses,
+        "expires_at": moment(rule.expires_at),
+        "granted_by": rule.granted_by,
+        "granted_roles": list(rule.granted_roles),
+        "granted_at": moment(rule.granted_at),
+        "reason": rule.reason,
+        "revoked_at": moment(rule.revoked_at),
+        "revoked_by": rule.revoked_by,
+        "revoke_reason": rule.revoke_reason,
+    }
 
 
 def _pending_call(
