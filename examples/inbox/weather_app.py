@@ -1,6 +1,6 @@
 """A weather agent whose calls wait in the approval inbox.
 
-    export TETHER_API_TOKENS="change-me=ana"       # token=approver pairs
+    export TETHER_API_TOKENS="change-me=ana"       # token=approver[:role+role] pairs
     export TETHER_SIGNING_KEY="a long random string"
     tether serve weather_app:app                   # http://127.0.0.1:8000, sign in with the token
     tether worker weather_app:app                  # in a second shell: resumes decided runs
