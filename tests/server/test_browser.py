@@ -39,6 +39,7 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
     run_id = asyncio.run(paused_run(server, "city:Paris city:Oslo"))
     two_hours = Governance(approval_timeout=timedelta(hours=2))
     second = asyncio.run(paused_run(server, "city:timeLisbon", two_hours))  # for the phone
+    four_eyes = asyncio.run(paused_run(server, "city:publishOslo"))
     worker = start_process(["worker", "tests.server.inbox_app:app", "--poll", "0.2"], server.env)
     try:
         with sync_playwright() as playwright:
@@ -49,7 +50,7 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             page.click("form button[type=submit]")
             page.wait_for_url(f"{server.url}/")
             rows = page.locator("tr.pending-call")
-            assert rows.count() == 3
+            assert rows.count() == 4
             assert "Paris" in rows.nth(0).inner_text() and "Oslo" in rows.nth(1).inner_text()
             _shoot(page, tmp_path, "inbox.png")
 
@@ -62,7 +63,7 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             page.wait_for_url(f"**/runs/{run_id}")
 
             page.goto(f"{server.url}/")
-            assert page.locator("tr.pending-call").count() == 2
+            assert page.locator("tr.pending-call").count() == 3
             page.locator("tr.pending-call a").first.click()
             assert '"city": "Oslo"' in page.locator("#arguments").inner_text()
             assert page.locator("#approve-always").is_visible()  # "for the rest of this run"
@@ -92,7 +93,18 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             assert width <= 390, f"the call page scrolls sideways on a phone ({width}px)"
             assert phone.locator("button.approve").is_visible()
             _shoot(phone, tmp_path, "call-phone.png")
+
+            # A four-eyes call: ana's approval is one of the two it needs.
+            page.goto(f"{server.url}/runs/{four_eyes}/calls/call_0")
+            assert page.locator("#approvals").inner_text() == "0 of 2 approvals"
+            assert page.locator("#approve-always").count() == 0  # one person cannot say always
+            page.click("button.approve")
+            page.wait_for_url(f"**/runs/{four_eyes}")
+            page.goto(f"{server.url}/runs/{four_eyes}/calls/call_0")
+            assert page.locator("#approvals").inner_text() == "1 of 2 approvals: approved by ana"
+            assert "one of the approvals it needs" in page.locator(".decision").inner_text()
+            _shoot(page, tmp_path, "four-eyes.png")
             browser.close()
     finally:
         assert stop_process(worker) == 0
-    assert server.tool_runs() == ["get_weather Oslo"]  # once; Paris never ran
+    assert server.tool_runs() == ["get_weather Oslo"]  # once; Paris (and publish) never ran
