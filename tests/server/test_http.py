@@ -517,3 +517,39 @@ async def test_standing_approvals_are_listed_revoked_as_authorized_and_named_in_
         rules_page = await client.get("/rules", headers=ana)
     assert "Revoked by <strong>ana</strong>" in rules_page.text
     assert "“trip over”" in rules_page.text
+
+
+async def test_a_call_in_doubt_is_resolved_by_an_approver_the_policy_allows(
+    server: Served,
+) -> None:
+    from tether.run._journal import ToolStarted
+    from tether.store import decide
+
+    run_id = await paused_run(server, "city:Turin")
+    store = SQLiteRunStore(server.store)
+    try:
+        seq = await decide(store, run_id, agent, "call_0", approved=True, by=ANA)
+        # The process running the tool died after it started: the run is in doubt.
+        await store.append(run_id, seq, [ToolStarted("call_0")])
+    finally:
+        await store.close()
+    url = f"/api/runs/{run_id}/calls/call_0/resolution"
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+        assert shown["status"] == "in_doubt"
+        assert [c["call_id"] for c in shown["in_doubt"]] == ["call_0"]
+        body = {"resolution": "output", "output": "Sunny (from the city's log)", "reason": "ok"}
+        refused = await client.post(url, json=body, headers=server.headers("intern"))
+        assert refused.status_code == 403 and refused.json()["type"] == "NotAuthorizedError"
+        resolved = await client.post(url, json=body, headers=server.headers("ana"))
+        assert resolved.status_code == 200
+        again = await client.post(url, json=body, headers=server.headers("ana"))
+        assert again.status_code == 409 and "not in doubt" in again.json()["error"]
+        assert await resume_decided(server) == 1
+        shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
+    assert shown["output"] == "Done: Sunny (from the city's log)"
+    resolved_entry = [e for e in shown["audit"] if e["kind"] == "resolved"]
+    assert [(e["by"], e["verdict"], e.get("reason")) for e in resolved_entry] == [
+        ("ana", "output", "ok")
+    ]
+    assert server.tool_runs() == []  # settled from the log: the tool did not run again
