@@ -553,3 +553,30 @@ async def test_a_call_in_doubt_is_resolved_by_an_approver_the_policy_allows(
         ("ana", "output", "ok")
     ]
     assert server.tool_runs() == []  # settled from the log: the tool did not run again
+
+
+async def test_a_proxys_headers_carry_the_approver_and_the_roles_the_policy_checks(
+    server: Served,
+) -> None:
+    run_id = await paused_run(server, "city:Genoa")
+    url = f"/api/runs/{run_id}/calls/call_0/decision"
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        roleless = await client.post(
+            url, json={"decision": "approve"}, headers={"X-Test-User": "dora"}
+        )
+        wrong = await client.post(
+            url,
+            json={"decision": "approve"},
+            headers={"X-Test-User": "dora", "X-Test-Roles": "admin, intern"},
+        )
+        assert roleless.status_code == wrong.status_code == 403
+        allowed = await client.post(
+            url,
+            json={"decision": "approve"},
+            headers={"X-Test-User": "dora", "X-Test-Roles": "admin, forecaster"},
+        )
+        shown = (await client.get(f"/api/runs/{run_id}", headers={"X-Test-User": "eve"})).json()
+    assert allowed.status_code == 200
+    assert allowed.json()["roles"] == ["admin", "forecaster"]
+    decided = [(e["by"], e["roles"]) for e in shown["audit"] if e["kind"] == "decided"]
+    assert decided == [("dora", ["admin", "forecaster"])]
