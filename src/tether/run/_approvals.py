@@ -32,7 +32,8 @@ class ToolApprovalItem:
     tool_name: str
     call_id: str
     arguments: str
-    """The arguments exactly as the model wrote them (a JSON string)."""
+    """The arguments the call will run with (a JSON string): exactly as the model wrote them,
+    unless an approver edited them (see ``original_arguments``)."""
     fingerprint: str
     """Binds a decision to this exact call: tool, call id and canonical arguments."""
     server_name: str | None = None
@@ -40,6 +41,12 @@ class ToolApprovalItem:
     parent: ToolApprovalItem | None = None
     """For a call inside an agent used as a tool (``Agent.as_tool``): the outer call that runs
     that agent (its ``agent_name`` is the outer agent). Decide on the item as it is."""
+    original_arguments: str | None = None
+    """When an approver already edited the call (one approval of several, four-eyes): the
+    model's own arguments; ``arguments`` and ``fingerprint`` are then the edited call's, the
+    one the remaining approvers decide on. ``None``: not edited."""
+    edited_by: str | None = None
+    """Who made that edit (``None``: not edited, or an anonymous approver)."""
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:
@@ -99,6 +106,8 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
             ("reason", decision.reason),
             ("expired", decision.expired),
             ("partial", decision.partial),
+            ("edited_arguments", decision.edited_arguments),
+            ("edited_fingerprint", decision.edited_fingerprint),
         )
         if value
     }

@@ -52,7 +52,8 @@ class AuditRecord:
     ``decided`` (a person approved or rejected it), ``expired`` (the system
     rejected it at its deadline), ``started`` (the tool body was about to run),
     ``executed`` (the call got its outcome: ``completed``, ``timed_out`` or
-    ``rejected``), ``resolved`` (a person settled a call in doubt), ``handoff``,
+    ``rejected``, with the arguments it ran with), ``resolved`` (a person settled a call
+    in doubt), ``handoff``,
     ``run_started`` and ``completed``.
     """
 
@@ -85,6 +86,10 @@ class AuditRecord:
     """For ``executed``: completed, timed_out or rejected."""
     output: str | None = None
     """What the model read as the call's result."""
+    edited_arguments: str | None = None
+    """For a ``decided`` approval with edited arguments: the arguments the call runs with
+    (``arguments`` then holds the ones the approver was shown, ``by`` the editor). The
+    ``started`` and ``executed`` records that follow show the edited arguments."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
@@ -130,7 +135,10 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                 )
             )
         elif isinstance(event, ApprovalDecided):
-            owner, tool, _ = calls.get(event.call_id, (None, None, None))
+            owner, tool, seen = calls.get(event.call_id, (None, None, None))
+            edited = event.edited_arguments
+            if edited is not None and owner is not None and tool is not None:
+                calls[event.call_id] = (owner, tool, edited)  # what runs from here on
             records.append(
                 AuditRecord(
                     **base,
@@ -148,6 +156,8 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                     partial=event.partial,
                     automatic=event.automatic,
                     receipt=event.receipt,
+                    arguments=seen if edited is not None else None,
+                    edited_arguments=edited,
                 )
             )
         elif isinstance(event, ToolStarted):

@@ -14,7 +14,7 @@ from typing import Any
 from .._agent import Agent
 from .._exceptions import NotAuthorizedError, UserError
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
-from ._approvals import sealed
+from ._approvals import fingerprint, sealed
 from ._journal import ApprovalDecided, ApprovalRequested, DoubtResolved
 from ._receipts import signed_receipt
 from ._view import Call, CallStatus, RunView
@@ -144,10 +144,15 @@ def decision_event(
     always: bool,
     message: str | None,
     reason: str | None,
+    edited_arguments: str | None = None,
 ) -> ApprovalDecided:
-    """The sealed (and, with a receipt key, signed) decision of ``approver`` on ``call``."""
+    """The sealed (and, with a receipt key, signed) decision of ``approver`` on ``call``.
+
+    ``edited_arguments`` (an approval only, checked by the caller): the call runs with
+    them; earlier approvals of a four-eyes call no longer count, since they saw others."""
     required = call.requested.required_approvals if call.requested is not None else 1
-    partial = approved and len(call.approvals) + 1 < required
+    counted = 0 if edited_arguments is not None else len(call.approvals)
+    partial = approved and counted + 1 < required
     if always and required > 1:
         raise UserError(
             f"Call {call.call_id!r} needs {required} approvals; always=True would let one "
@@ -164,6 +169,12 @@ def decision_event(
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
         reason=reason,
         partial=partial,
+        edited_arguments=edited_arguments,
+        edited_fingerprint=(
+            fingerprint(call.agent, call.name, call.call_id, edited_arguments)
+            if edited_arguments is not None
+            else None
+        ),
     )
     event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
     return sealed(event, view.run_id, view.turns)

@@ -174,6 +174,11 @@ class ApprovalDecided:
     receipt: str | None = None
     """HMAC-SHA256 with the application's receipt key over the run, the call, the
     fingerprint, the verdict, the approver and the time (``verify_receipts``)."""
+    edited_arguments: str | None = None
+    """For an approval with edited arguments: the arguments the call runs with (canonical
+    JSON), in place of the ones the decision saw (``fingerprint``); ``None``: as they were."""
+    edited_fingerprint: str | None = None
+    """The fingerprint of the call as it runs with ``edited_arguments`` (sealed, receipted)."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 

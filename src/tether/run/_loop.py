@@ -251,19 +251,35 @@ async def _sync_session(run: Run) -> None:
     nothing and records nothing, so the next attempt stores the same batch once.
     """
     session, view = run.options.session, run.view
-    if session is None or view.session_upto >= len(view.items):
+    upto = _session_limit(run)
+    if session is None or view.session_upto >= upto:
         return
-    items = view.items[view.session_upto :]
+    items = view.items[view.session_upto : upto]
     durable = run.options.durable
     if durable is not None and durable.stored and durable.holds_session(session):
         # The session lives in the store's database: the items and the event that
         # records them commit together, so a crash can neither lose nor repeat them.
-        run.append(SessionSynced(len(view.items)))
+        run.append(SessionSynced(upto))
         await durable.checkpoint_with_session(run.journal, session, items)
         return
     await session.add_items(items)
-    run.append(SessionSynced(len(view.items)))
+    run.append(SessionSynced(upto))
     await _checkpoint(run)
+
+
+def _session_limit(run: Run) -> int:
+    """How far the session may store the conversation now: not past a call an approver may
+    still edit, so that the session stores each call once, as it runs."""
+    view = run.view
+    upto = len(view.items)
+    for call in view.calls.values():
+        if call.hosted or call.status not in (CallStatus.NEW, CallStatus.PENDING):
+            continue
+        owner = run.graph.get(call.agent)
+        tool = owner.function_tools.get(call.name) if owner is not None else None
+        if tool is not None and tool.editable is not False:
+            upto = min(upto, call.index)
+    return upto
 
 
 async def _call_model(run: Run) -> None:

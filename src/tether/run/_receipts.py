@@ -2,7 +2,8 @@
 
 A receipt is an HMAC-SHA256 over the decision and where it belongs: the run,
 the turn, the call, the fingerprint of the exact arguments, the verdict, the
-approver (id and roles), the time, the reason and the message. A receipt
+approver (id and roles), the time, the reason and the message (and, for an
+approval with edited arguments, the edit and the fingerprint of what runs). A receipt
 copied to another run or call, or any one of those fields changed, no longer
 verifies. Unlike a decision's seal it needs the key, so whoever edits a
 stored run cannot forge one.
@@ -70,6 +71,8 @@ def receipt(
             decision.message,
             [decision.always, decision.automatic, decision.partial],
         ]
+        if decision.edited_arguments is not None:  # only then: older receipts still verify
+            fields.append([decision.edited_arguments, decision.edited_fingerprint])
     text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     secret = key.encode() if isinstance(key, str) else bytes(key)
     return _PREFIX + hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -41,6 +41,7 @@ from ._document import (
     sign,
     verify,
 )
+from ._edits import checked_edit
 from ._journal import (
     DoubtResolved,
     Event,
@@ -177,6 +178,7 @@ class RunState:
         *,
         by: Approver | str | None = None,
         reason: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         """Approve a pending call. ``always=True`` also approves later calls of the tool.
 
@@ -184,8 +186,27 @@ class RunState:
         the audit trail. Raises ``NotAuthorizedError`` (nothing recorded) if the call's
         policy does not allow the approver, and ``ApprovalExpiredError`` past its deadline.
         A call that needs several approvals stays pending until enough distinct approvers
-        approved it."""
-        self._decide(item, approved=True, always=always, message=None, by=by, reason=reason)
+        approved it.
+
+        ``arguments`` approves the call with edited arguments (a dict of the tool's
+        parameters), for a tool declared ``function_tool(editable=...)``: the call runs with
+        them and the model's next request shows the call with them. Refused, with nothing
+        recorded, by ``EditNotAllowedError`` (the tool does not allow it) or
+        ``InvalidEditError`` (they do not fit the tool's parameters). On a call that needs
+        several approvals an edit starts the count afresh: earlier approvals saw other
+        arguments, so the others must approve the edited call.
+
+            state.approve(item, arguments={"city": "Paris"}, by=ana, reason="typo")
+        """
+        self._decide(
+            item,
+            approved=True,
+            always=always,
+            message=None,
+            by=by,
+            reason=reason,
+            arguments=arguments,
+        )
 
     def reject(
         self,
@@ -227,9 +248,15 @@ class RunState:
         message: str | None,
         by: Approver | str | None,
         reason: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         _check_decision_arguments(item, always=always, message=message, by=None)
         _check_reason(reason)
+        if arguments is not None and always:
+            raise UserError(
+                "always=True cannot go with edited arguments: later calls of the tool have "
+                "other arguments than the edit. Approve this call with its edit alone."
+            )
         approver = as_approver(by)
         if isinstance(item, ToolApprovalItem) and item.parent is not None:
             # A call inside an agent used as a tool: decided in its nested run's journal,
@@ -244,6 +271,7 @@ class RunState:
                     message=message,
                     by=approver,
                     reason=reason,
+                    arguments=arguments,
                 )
 
             self._journal.append(nested_decision(self._view, item, decide))
@@ -275,6 +303,11 @@ class RunState:
             )
         policy = policy_for(self._graph, call, self.governance)
         authorize(policy, approver, call, self.context)
+        edited = (
+            checked_edit(self._graph, call, arguments, approver, self.context)
+            if arguments is not None
+            else None
+        )
         event = decision_event(
             self._view,
             call,
@@ -284,6 +317,7 @@ class RunState:
             always=always,
             message=message,
             reason=reason,
+            edited_arguments=edited,
         )
         self._journal.append(event)
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
+from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
 from ..items import Item, function_call_output
 from ._approvals import ToolApprovalItem, decision_seal, doubt_seal, fingerprint
@@ -47,7 +48,14 @@ from ._journal import (
     events_adapter,
 )
 
-__all__ = ["HOSTED_APPROVAL_REQUEST", "Call", "CallStatus", "RunView", "hosted_approval_response"]
+__all__ = [
+    "HOSTED_APPROVAL_REQUEST",
+    "Call",
+    "CallStatus",
+    "RunView",
+    "edited_call_note",
+    "hosted_approval_response",
+]
 
 HOSTED_APPROVAL_REQUEST = "mcp_approval_request"
 """The item a Responses API hosted MCP server sends to ask approval for a call."""
@@ -105,6 +113,10 @@ class Call:
     nested_view: RunView | None = None
     suspended: bool = False
     """The nested run paused, and the call has not been started again since."""
+    index: int = -1
+    """Where the call's item is in the view's ``items`` (hosted requests too)."""
+    edit: ApprovalDecided | None = None
+    """The last approval that edited the call's arguments, if one did."""
 
     @property
     def call_id(self) -> str:
@@ -121,15 +133,36 @@ class Call:
         return str(self.item["name"])
 
     @property
-    def arguments(self) -> str:
+    def model_arguments(self) -> str:
+        """The arguments as the model wrote them."""
         return str(self.item.get("arguments", ""))
 
     @property
-    def fingerprint(self) -> str:
+    def arguments(self) -> str:
+        """The arguments the call runs with: an approver's edit, else the model's."""
+        edit = self.edit
+        if edit is not None and edit.edited_arguments is not None:
+            return edit.edited_arguments
+        return self.model_arguments
+
+    @property
+    def model_fingerprint(self) -> str:
+        """The fingerprint of the call as the model made it (what its request names)."""
         # Computed when first needed: most calls never need approval.
         if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.agent, self.name, self.call_id, self.arguments)
+            self._fingerprint = fingerprint(
+                self.agent, self.name, self.call_id, self.model_arguments
+            )
         return self._fingerprint
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the call as it runs (edited, if an approver edited it): what
+        the next decision on it must name."""
+        edit = self.edit
+        if edit is not None and edit.edited_fingerprint is not None:
+            return edit.edited_fingerprint
+        return self.model_fingerprint
 
     @property
     def status(self) -> CallStatus:
@@ -147,8 +180,16 @@ class Call:
 
     def approval_item(self) -> ToolApprovalItem:
         server = str(self.item.get("server_label", "")) or None if self.hosted else None
+        edit = self.edit
         return ToolApprovalItem(
-            self.agent, self.name, self.call_id, self.arguments, self.fingerprint, server
+            self.agent,
+            self.name,
+            self.call_id,
+            self.arguments,
+            self.fingerprint,
+            server,
+            original_arguments=self.model_arguments if edit is not None else None,
+            edited_by=edit.by if edit is not None else None,
         )
 
 
@@ -329,7 +370,7 @@ class RunView:
         self.usage = self.usage + event.usage
         self.responses.append(event)
         self.calls = {}
-        for item in event.output:
+        for position, item in enumerate(event.output):
             kind = item.get("type")
             if kind == "function_call":
                 problem = function_call_problem(item)
@@ -352,14 +393,14 @@ class RunView:
                 raise StateFormatError(
                     f"journal[{self.events}]: the response has two calls with id {call_id!r}."
                 )
-            self.calls[call_id] = Call(item, event.agent)
+            self.calls[call_id] = Call(item, event.agent, index=len(self.items) + position)
         self.items.extend(event.output)
         if self.server_managed:
             self.server_upto = len(self.items)
 
     def _approval_requested(self, event: ApprovalRequested) -> None:
         call = self._call(event.call_id, event.kind)
-        if event.fingerprint != call.fingerprint or event.tool != call.name:
+        if event.fingerprint != call.model_fingerprint or event.tool != call.name:
             raise DecisionMismatchError(
                 f"journal[{self.events}]: the approval request for call {event.call_id!r} "
                 "does not match the call the model made (its tool or arguments were changed). "
@@ -397,15 +438,26 @@ class RunView:
                 "match its seal: its verdict, message, approver or time was changed (or the "
                 "seal removed). The state was edited; load an unedited copy."
             )
-        problem = _four_eyes_problem(call, event)
+        edited = event.edited_arguments is not None or event.edited_fingerprint is not None
+        problem = _edit_problem(call, event) if edited else None
+        # An edit starts the count of approvals afresh: no decision applies to arguments it
+        # did not see, so earlier approvals (of other arguments) no longer count.
+        approvals = () if edited else call.approvals
+        problem = problem or _four_eyes_problem(call, event, approvals)
         if problem is not None:
             raise StateFormatError(f"journal[{self.events}]: {problem}")
+        if edited:
+            call.edit = event
+        call.approvals = approvals
         if event.partial:
             call.approvals = (*call.approvals, event)
             return
         call.decision = event
         if event.always:
             self.always[call.name] = event
+        if event.approved and call.edit is not None and 0 <= call.index < len(self.items):
+            # The conversation shows the call as it runs (the journal keeps the model's).
+            self.items[call.index] = freeze({**call.item, "arguments": call.arguments})
 
     def _tool_started(self, event: ToolStarted) -> None:
         call = self._call(event.call_id, event.kind)
@@ -424,7 +476,21 @@ class RunView:
             approved = isinstance(event, ToolCompleted)
             self.items.append(hosted_approval_response(event.call_id, approved, event.output))
         else:
-            self.items.append(function_call_output(event.call_id, event.output))
+            self._append_output(call, event.output)
+
+    def _append_output(self, call: Call, output: str) -> None:
+        self.items.append(function_call_output(call.call_id, output))
+        decision = call.decision
+        if (
+            decision is not None
+            and decision.approved
+            and call.edit is not None
+            and self.server_managed
+            and call.index < self.server_upto
+        ):
+            # The server holds the call as the model made it and cannot be told otherwise;
+            # the output goes as it is, and a note says which arguments produced it.
+            self.items.append(edited_call_note(call.call_id, call.name, call.arguments))
 
     def _nested_run_recorded(self, event: NestedRunRecorded) -> None:
         call = self._call(event.call_id, event.kind)
@@ -483,7 +549,7 @@ class RunView:
             )
         call.done = True
         call.output = event.output
-        self.items.append(function_call_output(event.call_id, event.output))
+        self._append_output(call, event.output)
 
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
@@ -532,23 +598,57 @@ def _is_aware_time(text: str) -> bool:
         return False
 
 
-def _four_eyes_problem(call: Call, event: ApprovalDecided) -> str | None:
-    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), or None."""
+def edited_call_note(call_id: str, tool: str, arguments: str) -> Item:
+    """What a model reading a server-managed conversation is told after the output of a call
+    an approver edited: the server holds the call with the model's arguments."""
+    return {
+        "type": "message",
+        "role": "developer",
+        "content": (
+            f"Note: call {call_id} of {tool} was run with arguments edited by a person "
+            f"approving it: {arguments}. Its output above is the output of that call."
+        ),
+    }
+
+
+def _edit_problem(call: Call, event: ApprovalDecided) -> str | None:
+    """What makes ``event``, an approval with edited arguments, impossible, or None."""
+    if (
+        not event.approved
+        or event.always
+        or event.automatic
+        or event.expired
+        or call.hosted
+        or event.edited_arguments is None
+    ):
+        return f"an edit of call {event.call_id!r} that is not an approval of that call alone."
+    expected = fingerprint(call.agent, call.name, call.call_id, event.edited_arguments)
+    if event.edited_fingerprint != expected:
+        return (
+            f"the edited arguments of call {event.call_id!r} do not match their fingerprint; "
+            "the state was edited: load an unedited copy."
+        )
+    return None
+
+
+def _four_eyes_problem(
+    call: Call, event: ApprovalDecided, approvals: tuple[ApprovalDecided, ...]
+) -> str | None:
+    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), given the
+    approvals that still count, or None."""
     assert call.requested is not None
     required = call.requested.required_approvals
     if event.expired:
         if event.approved or event.by != SYSTEM_APPROVER or event.partial:
             return f"an expiry of call {event.call_id!r} that is not a rejection by the system."
         return None
-    if event.by is not None and any(a.by == event.by for a in call.approvals):
+    if event.by is not None and any(a.by == event.by for a in approvals):
         return f"approver {event.by!r} decided call {event.call_id!r} twice."
     if event.partial:
-        if not event.approved or len(call.approvals) + 1 >= required:
+        if not event.approved or len(approvals) + 1 >= required:
             return f"a partial approval of call {event.call_id!r} that is not one of several."
-    elif event.approved and not event.automatic and len(call.approvals) + 1 < required:
-        return (
-            f"call {event.call_id!r} needs {required} approvals and has {len(call.approvals) + 1}."
-        )
+    elif event.approved and not event.automatic and len(approvals) + 1 < required:
+        return f"call {event.call_id!r} needs {required} approvals and has {len(approvals) + 1}."
     return None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ async def decide(
     always: bool = False,
     governance: Governance | None = None,
     context: Any = None,
+    arguments: Mapping[str, Any] | None = None,
 ) -> int:
     """Take one decision on a stored run and make it durable; return the run's new seq.
 
@@ -41,14 +42,17 @@ async def decide(
     distinct approvers, and a call past its deadline is expired (that is
     written) and the decision refused with ``ApprovalExpiredError``. The write
     is a compare-and-append: a concurrent decision gives ``RunConflictError``
-    and this one is not written; load and decide again.
+    and this one is not written; load and decide again. ``arguments`` approves with
+    edited arguments (see ``RunState.approve``); an edit refused or invalid writes nothing.
     """
     if not isinstance(approved, bool):
         raise UserError(f"approved must be True or False, not {approved!r}.")
     state = await load_state(store, run_id, agent, context=context, governance=governance)
     try:
         if approved:
-            state.approve(call_id, always, by=by, reason=reason)
+            state.approve(call_id, always, by=by, reason=reason, arguments=arguments)
+        elif arguments is not None:
+            raise UserError("Edited arguments go with an approval only (approved=True).")
         else:
             state.reject(call_id, always, message=message, by=by, reason=reason)
     except ApprovalExpiredError:

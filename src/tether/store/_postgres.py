@@ -21,7 +21,16 @@ from .._exceptions import (
 from ..run._journal import Event, RunCompleted
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, verify_rows
-from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
+from ._projection import (
+    AddFlight,
+    AddPending,
+    Change,
+    Complete,
+    DropCall,
+    EditPending,
+    changes,
+    stored_status,
+)
 from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
@@ -486,6 +495,13 @@ class PostgresRunStore:
                         "DELETE FROM {s}." + change.table + " WHERE run_id = %s AND call_id = %s"
                     ),
                     (run_id, change.call_id),
+                )
+            elif isinstance(change, EditPending):
+                await conn.execute(
+                    self._q(
+                        "UPDATE {s}.pending SET arguments = %s WHERE run_id = %s AND call_id = %s"
+                    ),
+                    (change.arguments, run_id, change.call_id),
                 )
             elif isinstance(change, Complete):
                 await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (run_id,))

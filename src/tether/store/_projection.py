@@ -28,7 +28,16 @@ from ..run._journal import (
     events_adapter,
 )
 
-__all__ = ["AddFlight", "AddPending", "Change", "Complete", "DropCall", "changes", "stored_status"]
+__all__ = [
+    "AddFlight",
+    "AddPending",
+    "Change",
+    "Complete",
+    "DropCall",
+    "EditPending",
+    "changes",
+    "stored_status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +66,19 @@ class DropCall:
 
 
 @dataclass(frozen=True, slots=True)
+class EditPending:
+    """One approval of several edited the pending call: the others decide on ``arguments``."""
+
+    call_id: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Complete:
     """The run ended: nothing of it is pending or in flight any more."""
 
 
-Change = AddPending | AddFlight | DropCall | Complete
+Change = AddPending | AddFlight | DropCall | EditPending | Complete
 
 
 def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[Change]:
@@ -77,6 +94,8 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             )
         elif isinstance(event, ApprovalDecided) and not event.partial:
             out.append(DropCall(event.call_id, "pending"))
+        elif isinstance(event, ApprovalDecided) and event.edited_arguments is not None:
+            out.append(EditPending(event.call_id, event.edited_arguments))
         elif isinstance(event, ToolStarted):
             out.append(AddFlight(event.call_id, seq))
         elif isinstance(event, DoubtResolved):
@@ -95,7 +114,7 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             out.extend(
                 change
                 for change in changes(((seq, inner) for inner in nested), appended_at)
-                if isinstance(change, AddPending)
+                if isinstance(change, AddPending | EditPending)
                 or (isinstance(change, DropCall) and change.table == "pending")
             )
     return out

@@ -27,7 +27,16 @@ from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
 from ._codec import chain_mac, decode_events, encode_events, verify_rows
-from ._projection import AddFlight, AddPending, Change, Complete, DropCall, changes, stored_status
+from ._projection import (
+    AddFlight,
+    AddPending,
+    Change,
+    Complete,
+    DropCall,
+    EditPending,
+    changes,
+    stored_status,
+)
 from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
@@ -639,6 +648,11 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
             conn.execute(
                 f"DELETE FROM tether_{change.table} WHERE run_id = ? AND call_id = ?",
                 (run_id, change.call_id),
+            )
+        elif isinstance(change, EditPending):
+            conn.execute(
+                "UPDATE tether_pending SET arguments = ? WHERE run_id = ? AND call_id = ?",
+                (change.arguments, run_id, change.call_id),
             )
         elif isinstance(change, Complete):
             conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (run_id,))
