@@ -140,6 +140,9 @@ class FunctionTool:
     the run's ``Governance.approval_timeout``, if any."""
     editable: Editable = False
     """Whether an approval may change the call's arguments; see ``Editable``."""
+    review_output: bool = False
+    """Whether each call's output waits for a person's review before the model reads it
+    (``RunState.release`` / ``replace_output`` / ``withhold``)."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -234,6 +237,7 @@ def function_tool(
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
     editable: Editable = False,
+    review_output: bool = False,
 ) -> FunctionTool: ...
 
 
@@ -255,6 +259,7 @@ def function_tool(
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
     editable: Editable = False,
+    review_output: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -275,6 +280,7 @@ def function_tool(
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
     editable: Editable = False,
+    review_output: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -312,6 +318,13 @@ def function_tool(
 
         @function_tool(needs_approval=True, editable=lambda who, item, ctx: "ops" in who.roles)
         async def restart(service: str, region: str) -> str: ...
+
+    ``review_output=True`` pauses the run after each call (which runs once, and is recorded)
+    until a person releases its output, replaces it or withholds it; only then does the
+    model read it. The approval policy (``approvers``) says who may review.
+
+        @function_tool(review_output=True, approvers={"privacy"})
+        async def lookup_customer(email: str) -> str: ...
     """
 
     def build(f: Callable[..., Any]) -> FunctionTool:
@@ -321,6 +334,11 @@ def function_tool(
             raise AgentDefinitionError(
                 f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
                 f"got {needs_approval!r}."
+            )
+        if not isinstance(review_output, bool):
+            raise AgentDefinitionError(
+                f"Tool {name or f.__name__!r}: review_output must be True or False, "
+                f"got {review_output!r}."
             )
         if not (isinstance(editable, bool) or callable(editable)):
             raise AgentDefinitionError(
@@ -372,6 +390,7 @@ def function_tool(
             approvers=policy,
             approval_timeout=approval_timeout,
             editable=editable,
+            review_output=review_output,
         )
 
     return build if fn is None else build(fn)

@@ -130,6 +130,12 @@ class _Writer:
                 self.decisions.append((requests[event.call_id], event))
             elif isinstance(event, ToolStarted):
                 self.turns[-1].started.add(event.call_id)
+            elif isinstance(event, ToolCompleted) and event.review:
+                raise InteropError(
+                    f"The output of call {event.call_id!r} was held for a person's review; "
+                    "the TypeScript SDK has no output review, so it would hand the output to "
+                    "the model unreviewed (or lose the review). Finish the run in tether."
+                )
             elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
                 self.turns[-1].outputs.append(event)
             elif isinstance(event, HandoffTaken):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ._approvals import ToolApprovalItem
+from ._approvals import ToolApprovalItem, ToolOutputReviewItem
 from ._audit import AuditKind, AuditRecord, audit_jsonl, audit_trail
 from ._cancellation import run_state_of
 from ._config import RunConfig
-from ._decisions import EXPIRED_MESSAGE
+from ._decisions import EXPIRED_MESSAGE, WITHHELD_MESSAGE
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
     ApprovalDecided,
@@ -17,6 +17,7 @@ from ._journal import (
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
+    OutputReviewed,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -48,6 +49,7 @@ __all__ = [
     "MAX_ARGUMENT_DEPTH",
     "MAX_STATE_DEPTH",
     "SCHEMA_VERSIONS",
+    "WITHHELD_MESSAGE",
     "AgentUpdatedEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -59,6 +61,7 @@ __all__ = [
     "HandoffTaken",
     "ModelResponded",
     "NestedRunRecorded",
+    "OutputReviewed",
     "RawResponseEvent",
     "ReceiptCheck",
     "RunCompleted",
@@ -74,6 +77,7 @@ __all__ = [
     "StreamEvent",
     "ToolApprovalItem",
     "ToolCompleted",
+    "ToolOutputReviewItem",
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",

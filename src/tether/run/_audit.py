@@ -19,6 +19,7 @@ from ._journal import (
     Event,
     HandoffTaken,
     ModelResponded,
+    OutputReviewed,
     RunCompleted,
     RunStarted,
     ToolCompleted,
@@ -39,6 +40,7 @@ AuditKind = Literal[
     "started",
     "executed",
     "resolved",
+    "reviewed",
     "handoff",
     "completed",
 ]
@@ -53,7 +55,8 @@ class AuditRecord:
     rejected it at its deadline), ``started`` (the tool body was about to run),
     ``executed`` (the call got its outcome: ``completed``, ``timed_out`` or
     ``rejected``, with the arguments it ran with), ``resolved`` (a person settled a call
-    in doubt), ``handoff``,
+    in doubt), ``reviewed`` (a person released, replaced or withheld a call's output:
+    ``output`` is what the model read), ``handoff``,
     ``run_started`` and ``completed``.
     """
 
@@ -75,7 +78,8 @@ class AuditRecord:
     by: str | None = None
     roles: tuple[str, ...] = ()
     verdict: str | None = None
-    """approved, rejected, expired; for a call in doubt run_again, output or failed."""
+    """approved, rejected, expired; for a call in doubt run_again, output or failed; for an
+    output review released, replaced or withheld."""
     reason: str | None = None
     message: str | None = None
     """What the model read for a rejection."""
@@ -83,7 +87,8 @@ class AuditRecord:
     automatic: bool = False
     receipt: str | None = None
     outcome: str | None = None
-    """For ``executed``: completed, timed_out or rejected."""
+    """For ``executed``: completed, timed_out, rejected, or held_for_review (the tool ran;
+    its ``output`` waits for a review before the model reads anything)."""
     output: str | None = None
     """What the model read as the call's result."""
     edited_arguments: str | None = None
@@ -103,6 +108,7 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
     records: list[AuditRecord] = []
     run_id, turn, agent = "", 0, ""
     calls: dict[str, tuple[str, str, str]] = {}  # call id -> agent, tool, arguments
+    held: dict[str, str] = {}  # call id -> output held for review
     for seq, event in enumerate(journal, start=1):
         base: dict[str, Any] = {"seq": seq, "run_id": run_id, "turn": turn}
         if isinstance(event, RunStarted):
@@ -179,6 +185,9 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                 "tool_timed_out": "timed_out",
                 "tool_rejected": "rejected",
             }[event.kind]
+            if isinstance(event, ToolCompleted) and event.review:
+                outcome = "held_for_review"
+                held[event.call_id] = event.output
             records.append(
                 AuditRecord(
                     **base,
@@ -206,6 +215,25 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                     verdict=event.resolution,
                     reason=event.reason,
                     output=event.output,
+                    receipt=event.receipt,
+                )
+            )
+        elif isinstance(event, OutputReviewed):
+            owner, tool, arguments = calls.get(event.call_id, (None, None, None))
+            records.append(
+                AuditRecord(
+                    **base,
+                    kind="reviewed",
+                    agent=owner,
+                    call_id=event.call_id,
+                    tool=tool,
+                    arguments=arguments,
+                    at=event.at,
+                    by=event.by,
+                    roles=event.roles,
+                    verdict=event.verdict,
+                    reason=event.reason,
+                    output=held.get(event.call_id) if event.output is None else event.output,
                     receipt=event.receipt,
                 )
             )

@@ -43,7 +43,7 @@ from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
 from ._config import RunConfig, journaled_settings
-from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event
+from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event, review_request
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -406,8 +406,8 @@ async def _execute_tools(run: Run) -> bool:
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
-        if call.status is CallStatus.DONE:
-            continue
+        if call.status in (CallStatus.DONE, CallStatus.REVIEW):
+            continue  # REVIEW: it ran; its output waits for a person
         if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
             _answer_hosted(run, call)
             continue
@@ -545,7 +545,9 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
                     failure = failure or exc  # recorded; the other calls' outputs still are
                     run.tracer.tool_end(span, None, exc)
                     continue
-            run.append(ToolCompleted(call.call_id, result))
+            run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
+            if tool.review_output:
+                run.append(review_request(call, run.options.governance))
             run.tracer.tool_end(span, result)
             finished.append((call, tool, result))
             continue

@@ -27,7 +27,15 @@ from .._exceptions import DecisionMismatchError, StateFormatError
 from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
 from ..items import Item, function_call_output
-from ._approvals import ToolApprovalItem, decision_seal, doubt_seal, fingerprint
+from ._approvals import (
+    ToolApprovalItem,
+    ToolOutputReviewItem,
+    decision_seal,
+    doubt_seal,
+    fingerprint,
+    output_digest,
+    review_seal,
+)
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -37,6 +45,8 @@ from ._journal import (
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
+    OutputReviewed,
+    OutputReviewRequested,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -90,6 +100,8 @@ class CallStatus(enum.Enum):
     """An agent used as a tool whose nested run waits for human decisions."""
     RESUMABLE = "resumable"
     """An agent used as a tool whose nested run has every decision it waited for."""
+    REVIEW = "review"
+    """Ran; its output waits for a person's review before the model reads it."""
 
 
 @dataclass(slots=True)
@@ -117,6 +129,12 @@ class Call:
     """Where the call's item is in the view's ``items`` (hosted requests too)."""
     edit: ApprovalDecided | None = None
     """The last approval that edited the call's arguments, if one did."""
+    held: str | None = None
+    """The tool's output while it waits for review (``ToolCompleted`` with ``review``)."""
+    review: OutputReviewed | None = None
+    """The review of the call's output, once taken."""
+    review_requested: bool = False
+    """``OutputReviewRequested`` was recorded for the held output."""
 
     @property
     def call_id(self) -> str:
@@ -168,6 +186,8 @@ class Call:
     def status(self) -> CallStatus:
         if self.done:
             return CallStatus.DONE
+        if self.held is not None:
+            return CallStatus.REVIEW
         if self.suspended:
             assert self.nested_view is not None
             waiting = self.nested_view.completed is None and self.nested_view.pending
@@ -181,7 +201,11 @@ class Call:
     def approval_item(self) -> ToolApprovalItem:
         server = str(self.item.get("server_label", "")) or None if self.hosted else None
         edit = self.edit
-        return ToolApprovalItem(
+        kind = ToolApprovalItem
+        extra: dict[str, Any] = {}
+        if self.held is not None and self.review is None:
+            kind, extra = ToolOutputReviewItem, {"output": self.held}
+        return kind(
             self.agent,
             self.name,
             self.call_id,
@@ -190,6 +214,7 @@ class Call:
             server,
             original_arguments=self.model_arguments if edit is not None else None,
             edited_by=edit.by if edit is not None else None,
+            **extra,
         )
 
 
@@ -306,12 +331,13 @@ class RunView:
 
     @property
     def pending(self) -> list[ToolApprovalItem]:
-        """Calls waiting for a human decision, in call order; a nested run's (of an agent used
-        as a tool) in its place, each with ``parent`` naming the call that runs it."""
+        """Calls waiting for a human decision (an approval, or a review of their output), in
+        call order; a nested run's (of an agent used as a tool) in its place, each with
+        ``parent`` naming the call that runs it."""
         pending = []
         for call in self.calls.values():
             status = call.status
-            if status is CallStatus.PENDING:
+            if status in (CallStatus.PENDING, CallStatus.REVIEW):
                 pending.append(call.approval_item())
             elif status is CallStatus.SUSPENDED:
                 assert call.nested_view is not None
@@ -466,10 +492,17 @@ class RunView:
 
     def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
         call = self._call(event.call_id, event.kind)
-        if call.done:
+        if call.done or call.held is not None:
             raise StateFormatError(
                 f"journal[{self.events}]: a second output for call {event.call_id!r}."
             )
+        if isinstance(event, ToolCompleted) and event.review:
+            if call.hosted:
+                raise StateFormatError(
+                    f"journal[{self.events}]: an output review of hosted call {event.call_id!r}."
+                )
+            call.held = event.output  # the model reads nothing until a person reviews it
+            return
         call.done = True
         call.output = event.output
         if call.hosted:
@@ -491,6 +524,53 @@ class RunView:
             # The server holds the call as the model made it and cannot be told otherwise;
             # the output goes as it is, and a note says which arguments produced it.
             self.items.append(edited_call_note(call.call_id, call.name, call.arguments))
+
+    def _output_review_requested(self, event: OutputReviewRequested) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.status is not CallStatus.REVIEW or call.review_requested:
+            raise StateFormatError(
+                f"journal[{self.events}]: a review request for the output of call "
+                f"{event.call_id!r}, whose output is not held for review (or was asked once)."
+            )
+        if (event.agent, event.tool, event.arguments) != (call.agent, call.name, call.arguments):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the output review request of call {event.call_id!r} "
+                "names another agent, tool or arguments than the call that ran. The state was "
+                "edited; load an unedited copy."
+            )
+        call.review_requested = True
+
+    def _output_reviewed(self, event: OutputReviewed) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.status is not CallStatus.REVIEW or call.held is None:
+            raise StateFormatError(
+                f"journal[{self.events}]: a review of the output of call {event.call_id!r}, "
+                "whose output is not waiting for one."
+            )
+        if event.seal != review_seal(self.run_id, self.turns, event):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the review of the output of call {event.call_id!r} "
+                "does not match its seal: its verdict, output, reviewer or time was changed "
+                "(or the seal removed). The state was edited; load an unedited copy."
+            )
+        if event.reviewed != output_digest(call.held):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the review of call {event.call_id!r} was made on "
+                "another output than the tool's. The state was edited; load an unedited copy."
+            )
+        if (event.verdict == "released") != (event.output is None) or event.verdict not in (
+            "released",
+            "replaced",
+            "withheld",
+        ):
+            raise StateFormatError(
+                f"journal[{self.events}]: a {event.verdict!r} review of call {event.call_id!r} "
+                "with an output that does not fit it (only a released output has none)."
+            )
+        call.review = event
+        call.done = True
+        call.output = call.held if event.output is None else event.output
+        self._append_output(call, call.output)
 
     def _nested_run_recorded(self, event: NestedRunRecorded) -> None:
         call = self._call(event.call_id, event.kind)
@@ -680,5 +760,7 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "guardrail_checked": RunView._guardrail_checked,
     "nested_run_recorded": RunView._nested_run_recorded,
     "doubt_resolved": RunView._doubt_resolved,
+    "output_review_requested": RunView._output_review_requested,
+    "output_reviewed": RunView._output_reviewed,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

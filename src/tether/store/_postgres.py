@@ -90,6 +90,7 @@ CREATE TABLE {s}.pending (
     arguments text NOT NULL,
     requested_at timestamptz NOT NULL,
     expires_at timestamptz,
+    kind text NOT NULL DEFAULT 'approval',
     PRIMARY KEY (run_id, call_id)
 );
 CREATE INDEX pending_requested ON {s}.pending (requested_at);
@@ -107,6 +108,9 @@ _MIGRATIONS: dict[int, str] = {
     1: """
 ALTER TABLE {s}.pending ADD COLUMN expires_at timestamptz;
 CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL
+""",
+    2: """
+ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,
 }
 
@@ -328,7 +332,7 @@ class PostgresRunStore:
             where.append("agent = %(agent)s")
             params["agent"] = agent
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             "FROM {s}.pending WHERE " + " AND ".join(where) + " ORDER BY requested_at, "
             "run_id, call_id LIMIT %(limit)s"
         )
@@ -337,7 +341,7 @@ class PostgresRunStore:
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             "FROM {s}.pending WHERE expires_at IS NOT NULL AND expires_at <= %(due)s "
             "ORDER BY expires_at, run_id, call_id LIMIT %(limit)s"
         )
@@ -465,10 +469,12 @@ class PostgresRunStore:
                 await conn.execute(
                     self._q(
                         "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, "
-                        "requested_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "requested_at, expires_at, kind) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
                         "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
-                        "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at"
+                        "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at, "
+                        "kind = EXCLUDED.kind"
                     ),
                     (
                         run_id,
@@ -478,6 +484,7 @@ class PostgresRunStore:
                         change.arguments,
                         change.requested_at,
                         change.expires_at,
+                        change.kind,
                     ),
                 )
             elif isinstance(change, AddFlight):

@@ -1,6 +1,7 @@
 """Projections: query tables derived from events by pure functions.
 
-The events are the truth; ``pending`` (calls waiting for a decision),
+The events are the truth; ``pending`` (calls waiting for a decision: an approval,
+or a review of their output),
 ``in_flight`` (calls started and not completed) and a run's status are folded
 from them. A store applies ``changes`` to its tables in the same transaction
 as the events, and ``rebuild`` is the same fold over the whole journal, so a
@@ -20,6 +21,8 @@ from ..run._journal import (
     DoubtResolved,
     Event,
     NestedRunRecorded,
+    OutputReviewed,
+    OutputReviewRequested,
     RunCompleted,
     ToolCompleted,
     ToolRejected,
@@ -49,6 +52,7 @@ class AddPending:
     requested_at: datetime
     expires_at: datetime | None = None
     """The request's deadline; the expiry sweep finds due approvals by it (an index)."""
+    kind: Literal["approval", "output_review"] = "approval"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,19 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
         elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
             out.append(DropCall(event.call_id, "pending"))
             out.append(DropCall(event.call_id, "in_flight"))
+        elif isinstance(event, OutputReviewRequested):
+            out.append(
+                AddPending(
+                    event.call_id,
+                    event.agent,
+                    event.tool,
+                    event.arguments,
+                    appended_at,
+                    kind="output_review",
+                )
+            )
+        elif isinstance(event, OutputReviewed):
+            out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, RunCompleted):
             out.append(Complete())
         elif isinstance(event, NestedRunRecorded):

@@ -19,10 +19,11 @@ STORE_FORMAT = "tether.run_store"
 STORE_VERSIONS: dict[int, str] = {
     1: "runs, events (with a MAC chain), pending and in_flight projections, leases.",
     2: "pending.expires_at, indexed: the approval deadline the expiry sweep looks up.",
+    3: "pending.kind: 'approval', or 'output_review' for a call's output waiting for review.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 2
+STORE_VERSION = 3
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 Clock = Callable[[], datetime]

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .._exceptions import (
     RunBusyError,
@@ -89,6 +89,7 @@ CREATE TABLE tether_pending (
     arguments TEXT NOT NULL,
     requested_at TEXT NOT NULL,
     expires_at TEXT,
+    kind TEXT NOT NULL DEFAULT 'approval',
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
 CREATE INDEX tether_pending_requested ON tether_pending (requested_at);
@@ -106,6 +107,9 @@ _MIGRATIONS: dict[int, str] = {
     1: """
 ALTER TABLE tether_pending ADD COLUMN expires_at TEXT;
 CREATE INDEX tether_pending_expires ON tether_pending (expires_at) WHERE expires_at IS NOT NULL
+""",
+    2: """
+ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
 }
 
@@ -293,7 +297,7 @@ class SQLiteRunStore:
             where.append("agent = :agent")
             params["agent"] = agent
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             f"FROM tether_pending WHERE {' AND '.join(where)} "
             "ORDER BY requested_at, run_id, call_id LIMIT :limit"
         )
@@ -302,7 +306,7 @@ class SQLiteRunStore:
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             "FROM tether_pending INDEXED BY tether_pending_expires "
             "WHERE expires_at IS NOT NULL AND expires_at <= :due "
             "ORDER BY expires_at, run_id, call_id LIMIT :limit"
@@ -627,7 +631,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
         if isinstance(change, AddPending):
             conn.execute(
                 "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, "
-                "arguments, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "arguments, requested_at, expires_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     change.call_id,
@@ -636,6 +640,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
                     change.arguments,
                     _ts(change.requested_at),
                     _ts(change.expires_at) if change.expires_at is not None else None,
+                    change.kind,
                 ),
             )
         elif isinstance(change, AddFlight):
@@ -680,7 +685,10 @@ def _delete_rows(conn: sqlite3.Connection, ids: list[str]) -> None:
 
 def _pending(row: Sequence[Any]) -> PendingApproval:
     expires = _dt(row[6]) if row[6] is not None else None
-    return PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires)
+    kind: Literal["approval", "output_review"] = (
+        "output_review" if row[7] == "output_review" else "approval"
+    )
+    return PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires, kind)
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
