@@ -10,9 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from tether import Agent, EngineError, NotPendingError, Runner, UnknownAgentError, UserError
+from tether import (
+    Agent,
+    ApprovalPolicy,
+    Approver,
+    EngineError,
+    Governance,
+    NotAuthorizedError,
+    NotPendingError,
+    Runner,
+    UnknownAgentError,
+    UserError,
+)
 from tether.dbos import DBOSApp, load_app
-from tether.store import SQLiteRunStore
+from tether.store import SQLiteRunStore, verify_run_receipts
 from tether.testing import ScriptedModel, message, tool_call
 from tether.tools import function_tool
 
@@ -128,3 +139,36 @@ def test_the_worker_command_reports_a_bad_app(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "error: Cannot import 'nowhere'" in done.stderr
+
+
+async def test_the_apps_governance_authorizes_decisions_and_signs_receipts(
+    tmp_path: Path,
+) -> None:
+    governance = Governance(approvers=ApprovalPolicy(roles=frozenset({"ops"})), receipt_key="k")
+    agent, app = make_app(tmp_path, governance=governance)
+    result = await Runner.run(agent, "Refund A-1", store=app.store(), governance=governance)
+    call_id = result.interruptions[0].call_id
+
+    with pytest.raises(NotAuthorizedError):
+        await app.decide(result.run_id, call_id, approve=True, by=Approver("eve"))
+    state = await app.load(result.run_id)
+    assert [item.call_id for item in state.interruptions] == [call_id]  # nothing was written
+
+    ops = Approver("ana", roles=frozenset({"ops"}))
+    await app.decide(result.run_id, call_id, approve=True, by=ops, reason="checked")
+    audit = (await app.load(result.run_id)).audit()
+    decided = [record for record in audit if record.by == "ana"]
+    assert [(r.verdict, r.reason, r.roles) for r in decided] == [("approved", "checked", ("ops",))]
+    checks = await verify_run_receipts(app.store(), result.run_id, "k")
+    assert [(c.call_id, c.by, c.status) for c in checks] == [(call_id, "ana", "valid")]
+    await app.close()
+
+
+async def test_an_engine_nobody_set_up_gives_an_engine_error(tmp_path: Path) -> None:
+    _, app = make_app(tmp_path)  # no worker ever ran: DBOS's tables do not exist
+    with pytest.raises(
+        EngineError,
+        match=r"could not queue run 'r1' \(OperationalError: .*no such table.*start one",
+    ):
+        await app.start("Support", "Refund A-1", run_id="r1")
+    await app.close()

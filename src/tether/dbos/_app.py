@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
@@ -20,13 +21,15 @@ from .._exceptions import (
     UnknownAgentError,
     UserError,
 )
-from .._governance import Approver
+from .._governance import Approver, Governance
 from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, save_state
 from . import _workflows as wf
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
+
+_log = logging.getLogger("tether.dbos")
 
 DEFAULT_APPLICATION_VERSION = "tether-dbos-1"
 """The DBOS application version every worker announces unless told otherwise.
@@ -62,7 +65,9 @@ class DBOSApp:
     looks at a run stopped in doubt), ``lease_wait`` (seconds between tries while
     another worker's lease on a run has not expired), ``polling_interval`` (seconds
     between looks for queued work, results and, on SQLite, wake-up messages),
-    ``context`` and ``model_provider`` (handed to every run), and
+    ``context`` and ``model_provider`` (handed to every run), ``governance`` (a
+    ``tether.Governance``: the run-wide approval policy, approval deadline and
+    receipt key, applied when a run is advanced, decided or expired), and
     ``application_version`` (see ``DEFAULT_APPLICATION_VERSION``).
     """
 
@@ -83,6 +88,7 @@ class DBOSApp:
         polling_interval: float = 1.0,
         context: Any = None,
         model_provider: ModelProvider | None = None,
+        governance: Governance | None = None,
         application_version: str = DEFAULT_APPLICATION_VERSION,
     ) -> None:
         if not agents:
@@ -127,6 +133,8 @@ class DBOSApp:
         self.polling_interval = polling_interval
         self.context = context
         self.model_provider = model_provider
+        self.governance = governance
+        """Every run's approval policy, deadline and receipt key (``None``: the default)."""
         self.application_version = application_version
 
     # -- configuration used by the workflows -----------------------------------------------
@@ -210,6 +218,21 @@ class DBOSApp:
             )
         return self._client
 
+    @contextlib.contextmanager
+    def _engine(self, what: str) -> Iterator[None]:
+        """DBOS's own errors (a system database no worker has set up, a lost
+        connection) become an ``EngineError`` that says where to look."""
+        try:
+            yield
+        except Exception as exc:
+            # SQLAlchemy's messages go on with the whole statement: the first line says it.
+            said = next(iter(str(exc).splitlines()), "")
+            raise EngineError(
+                f"DBOS could not {what} ({type(exc).__name__}: {said}). If no worker has run "
+                "yet, start one (python -m tether.dbos worker module:app) so the system "
+                "database is set up; otherwise check system_database_url and the run id."
+            ) from exc
+
     async def start(
         self,
         agent: Agent[Any] | str,
@@ -234,14 +257,19 @@ class DBOSApp:
             "workflow_id": run_id,
             "app_version": self.application_version,
         }
-        await self._dbos().enqueue_async(options, run_id, name, input, max_turns)
+        with self._engine(f"queue run {run_id!r}"):
+            await self._dbos().enqueue_async(options, run_id, name, input, max_turns)
         return run_id
 
     async def load(self, run_id: str) -> RunState:
         """The run as a ``RunState`` (to read its interruptions, or decide on it)."""
         stored = await self.store().load(run_id)
         return await load_state(
-            self.store(), run_id, self.agent(stored.root_agent), context=self.context
+            self.store(),
+            run_id,
+            self.agent(stored.root_agent),
+            context=self.context,
+            governance=self.governance,
         )
 
     async def decide(
@@ -284,17 +312,25 @@ class DBOSApp:
                 continue  # the run moved on meanwhile: look again
             except RunBusyError:
                 await asyncio.sleep(self.lease_wait)
-        await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
+        # The decision is stored: a wake-up that fails only delays the run until its
+        # workflow's own timeout looks again, so it is reported, not raised.
+        try:
+            with self._engine(f"wake run {run_id!r}"):
+                await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
+        except EngineError as exc:
+            _log.warning("The decision on %s is stored, but %s", call_id, exc)
 
     async def wake(self, run_id: str) -> None:
         """Wake a run's workflow after changing its stored state another way (for example
         settling a call in doubt with ``resolve_doubt`` and ``save_state``)."""
-        await self._dbos().send_async(run_id, {"wake": True}, wf.DECISION_TOPIC)
+        with self._engine(f"wake run {run_id!r}"):
+            await self._dbos().send_async(run_id, {"wake": True}, wf.DECISION_TOPIC)
 
     async def result(self, run_id: str) -> Any:
         """Wait for the run's final output (JSON data); bound the wait with
         ``asyncio.timeout`` if you need to."""
-        handle: Any = await self._dbos().retrieve_workflow_async(run_id)
+        with self._engine(f"find run {run_id!r}"):
+            handle: Any = await self._dbos().retrieve_workflow_async(run_id)
         return await handle.get_result(polling_interval_sec=self.polling_interval)
 
     async def close(self) -> None:

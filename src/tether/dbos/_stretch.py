@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from .._agent import Agent
 from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError
+from .._governance import Governance
 from ..items import to_input_items
 from ..models import ModelProvider
 from ..run import RunCompleted, Runner, RunStarted, RunState
@@ -30,6 +31,7 @@ class Engine(Protocol):
 
     context: Any
     model_provider: ModelProvider | None
+    governance: Governance | None
     lease_wait: float
     approval_timeout: float | None
     expiry_message: str
@@ -53,7 +55,9 @@ async def advance(
     root = app.agent(agent)
     await _create(app, run_id, root.name, input, max_turns)
     while True:
-        state = await load_state(store, run_id, root, context=app.context)
+        state = await load_state(
+            store, run_id, root, context=app.context, governance=app.governance
+        )
         if not _needs_work(state):
             return await _outcome(app, state)
         try:
@@ -78,10 +82,12 @@ async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
     root = app.agent(agent)
     pending = await store.pending_approvals(run_id=run_id)
     if any(p.expires_at is not None for p in pending):
-        swept = await expire_approvals(store)
+        swept = await expire_approvals(store, governance=app.governance)
         return sum(1 for p in swept.expired if p.run_id == run_id)
     while True:
-        state = await load_state(store, run_id, root, context=app.context)
+        state = await load_state(
+            store, run_id, root, context=app.context, governance=app.governance
+        )
         waiting = state.interruptions
         for item in waiting:
             state.reject(item, message=app.expiry_message, by=by)
