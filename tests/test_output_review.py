@@ -243,3 +243,34 @@ async def test_the_audit_trail_and_receipts_show_the_review() -> None:
     )
     checks = verify_receipts(result.to_state().journal, "receipts")
     assert [(c.verdict, c.by, c.status) for c in checks] == [("replaced", "ana", "valid")]
+
+
+async def test_a_call_inside_an_agent_used_as_a_tool_is_reviewed_in_its_nested_run() -> None:
+    inner, inner_model, ran = support_agent(script())
+    outer_model = ScriptedModel([[tool_call("ask", {"input": "Who?"}, "o1")], message("Told.")])
+    outer = Agent(
+        name="Lead", model=outer_model, tools=[inner.as_tool("ask", "Ask.", needs_approval=False)]
+    )
+    result = await Runner.run(outer, "Go")
+    [item] = result.interruptions
+    assert (item.kind, item.parent.call_id if item.parent else None) == ("output_review", "o1")
+    state = RunState.from_string(outer, result.to_state().to_string())
+    state.replace_output(state.interruptions[0], REDACTED, by=ANA)
+    result = await Runner.run(outer, state)
+    assert result.final_output == "Told."
+    assert outputs_sent(inner_model) == [REDACTED]
+    assert ran == ["a@example.com"]
+
+
+async def test_a_call_can_need_an_approval_and_then_a_review() -> None:
+    agent, model, ran = support_agent(script(), needs_approval=True)
+    state = (await Runner.run(agent, "Who?")).to_state()
+    assert [item.kind for item in state.interruptions] == ["approval"]
+    state.approve("c1", by=ANA)
+    state = (await Runner.run(agent, state)).to_state()
+    assert [item.kind for item in state.interruptions] == ["output_review"]
+    assert ran == ["a@example.com"]
+    state.withhold("c1", by=ANA)
+    await Runner.run(agent, state)
+    assert outputs_sent(model) == [WITHHELD_MESSAGE.format(tool="lookup")]
+    assert ran == ["a@example.com"]
