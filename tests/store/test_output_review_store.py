@@ -3,8 +3,10 @@ with their kind, a rebuild gives the same rows, and a review resumes the stored 
 
 from __future__ import annotations
 
-from tether import Agent, Approver, Runner, function_tool
-from tether.store import load_state, save_state
+import pytest
+
+from tether import Agent, Approver, NotPendingError, Runner, UserError, function_tool
+from tether.store import load_state, review, save_state
 from tether.testing import ScriptedModel, message, tool_call
 
 from .backends import Backend
@@ -57,9 +59,19 @@ async def test_the_pending_projection_lists_reviews_by_kind_and_rebuilds_them(
             ("c2", "approval"),
         ]
 
-        state = await load_state(store, result.run_id, agent)
-        state.replace_output("c1", "a@example.com: [redacted]", by=ANA)
-        await save_state(store, state)
+        with pytest.raises(UserError, match="needs the output"):
+            await review(store, result.run_id, agent, "c1", "replaced", by=ANA)
+        await review(
+            store,
+            result.run_id,
+            agent,
+            "c1",
+            "replaced",
+            output="a@example.com: [redacted]",
+            by=ANA,
+        )
+        with pytest.raises(NotPendingError):
+            await review(store, result.run_id, agent, "c1", "released", by=ANA)
         assert [r.call_id for r in await store.pending_approvals(run_id=result.run_id)] == ["c2"]
         state = await load_state(store, result.run_id, agent)
         state.approve("c2", by=ANA)

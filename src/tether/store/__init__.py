@@ -16,7 +16,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._governance import SweepResult, audit_run, decide, expire_approvals, verify_run_receipts
+from ._governance import (
+    SweepResult,
+    audit_run,
+    decide,
+    expire_approvals,
+    review,
+    verify_run_receipts,
+)
 from ._protocol import STORE_VERSION, STORE_VERSIONS, Clock, RunStore, system_clock
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
 from ._sqlite import SQLiteRunStore
@@ -43,6 +50,7 @@ __all__ = [
     "decide",
     "expire_approvals",
     "load_state",
+    "review",
     "save_state",
     "system_clock",
     "verify_run_receipts",
