@@ -142,3 +142,14 @@ def test_decision_shapes(tmp_path: Path) -> None:
     assert "  output jo@example.com: Jo Doe, card ****1111" in out
     assert "4111-1111-1111-1111" not in out.split("The model read:")[1]
     assert "  reviewed lookup_customer by u-42: replaced" in out
+
+
+def test_standing_approvals(tmp_path: Path) -> None:
+    out = run_example("standing_approvals.py", cwd=tmp_path)
+    assert "Refused: Approver 'u-sam' may not grant a standing approval" in out
+    ran = out.count(": ran without a pause")
+    waits = [line for line in out.splitlines() if line.endswith("waits for a person")]
+    assert (ran, waits) == (3, ["Lima: waits for a person", "Paris: waits for a person"])
+    assert "Uses: 3 of 3" in out
+    assert "Audit: [('approved', 'u-ana', True, 'travel week')]" in out
+    assert "1 receipt verifies." in out

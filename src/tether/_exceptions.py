@@ -5,7 +5,9 @@
     │   ├── AgentDefinitionError     an agent, tool or handoff is declared wrongly
     │   ├── ModelNotAllowedError     a real model call while requests are switched off
     │   ├── MissingExtraError        a feature needs an optional extra that is not installed
-    │   └── ReadOnlyItemError        an edit of an item that belongs to a run's journal
+    │   ├── ReadOnlyItemError        an edit of an item that belongs to a run's journal
+    │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
+    │   └── RuleNotFoundError        no standing approval with that id
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
     │   ├── ModelBehaviorError       the model answered something tether cannot use
@@ -79,6 +81,7 @@ __all__ = [
     "RunError",
     "RunNotFoundError",
     "RunStalledError",
+    "RuleNotFoundError",
     "SchemaVersionError",
     "StateError",
     "StateFormatError",
@@ -94,6 +97,7 @@ __all__ = [
     "ToolOutputGuardrailTripwireTriggered",
     "ToolTimeoutError",
     "UnknownAgentError",
+    "UnknownRulePredicateError",
     "UnknownToolError",
     "UserError",
 ]
@@ -127,6 +131,16 @@ class ReadOnlyItemError(UserError, TypeError):
 
     Also a ``TypeError``, as editing any other immutable value would be.
     """
+
+
+class UnknownRulePredicateError(UserError):
+    """A standing approval names a condition predicate that the governance has not registered
+    (``Governance(rule_predicates=...)``). Refused when granting; a stored rule naming one
+    approves nothing."""
+
+
+class RuleNotFoundError(UserError):
+    """No standing approval with that id in the rule book (or run store)."""
 
 
 class RunError(TetherError):

@@ -8,7 +8,7 @@ the whole run (``Governance.approvers``); the most specific one applies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ __all__ = [
     "Approver",
     "ApproverCheck",
     "Governance",
+    "RulePredicate",
     "SYSTEM_APPROVER",
     "approval_policy",
     "as_approver",
@@ -111,6 +112,11 @@ class ApprovalPolicy:
         return " and ".join(parts) or "anyone"
 
 
+RulePredicate = Callable[[dict[str, Any], Any], Any]
+"""A standing approval's condition registered by name: ``(arguments, ctx) -> bool`` (or an
+awaitable of it); ``arguments`` is the call's JSON arguments, ``ctx`` the run's context."""
+
+
 PolicyLike = ApprovalPolicy | ApproverCheck | Iterable[str] | str | None
 
 
@@ -178,8 +184,20 @@ class Governance:
     """The key of each decision's receipt (HMAC-SHA256); ``None``: decisions carry none."""
     clock: Callable[[], datetime] = system_clock
     """When a decision or request happens; an aware datetime."""
+    rule_predicates: Mapping[str, RulePredicate] = field(default_factory=dict)
+    """Conditions standing approvals may name (``predicate="..."``), by name, so that a rule
+    stored by one process is understood by every process that runs with this governance."""
 
     def __post_init__(self) -> None:
+        predicates = self.rule_predicates
+        if not isinstance(predicates, Mapping) or not all(
+            isinstance(name, str) and name and callable(check) for name, check in predicates.items()
+        ):
+            raise UserError(
+                "rule_predicates maps names (non-empty strings) to functions "
+                f"(arguments, ctx) -> bool, not {predicates!r}."
+            )
+        object.__setattr__(self, "rule_predicates", dict(predicates))
         if self.approvers is not None and not isinstance(self.approvers, ApprovalPolicy):
             object.__setattr__(self, "approvers", approval_policy(self.approvers))
         timeout = self.approval_timeout

@@ -36,7 +36,8 @@ class Backend:
     clock: FakeClock
     open: Callable[..., RunStore]
     raw: Callable[[str, tuple[Any, ...]], list[Any]]
-    """Run SQL with ``{events}``, ``{runs}``, ``{pending}``, ``{in_flight}``, ``{meta}`` named."""
+    """Run SQL with ``{events}``, ``{runs}``, ``{pending}``, ``{in_flight}``, ``{rules}``,
+    ``{meta}`` named."""
 
 
 def sqlite_backend(path: Path, clock: FakeClock) -> Backend:
@@ -45,6 +46,7 @@ def sqlite_backend(path: Path, clock: FakeClock) -> Backend:
         "runs": "tether_runs",
         "pending": "tether_pending",
         "in_flight": "tether_in_flight",
+        "rules": "tether_rules",
         "meta": "tether_store",
     }
 
@@ -63,7 +65,9 @@ def sqlite_backend(path: Path, clock: FakeClock) -> Backend:
 
 def postgres_backend(dsn: str, clock: FakeClock) -> Backend:
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    names = {key: f'"{schema}".{key}' for key in ("events", "runs", "pending", "in_flight")} | {
+    names = {
+        key: f'"{schema}".{key}' for key in ("events", "runs", "pending", "in_flight", "rules")
+    } | {
         "meta": f'"{schema}".store_meta',
         "schema": f'"{schema}"',
     }

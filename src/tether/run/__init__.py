@@ -32,6 +32,14 @@ from ._loop import DEFAULT_REJECTION_MESSAGE
 from ._receipts import ReceiptCheck, verify_receipts
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
+from ._standing import (
+    MemoryRuleBook,
+    RuleBook,
+    RuleScope,
+    StandingApproval,
+    grant_standing_approval,
+    revoke_standing_approval,
+)
 from ._state import RunState
 from ._streaming import (
     AgentUpdatedEvent,
@@ -48,6 +56,9 @@ __all__ = [
     "EXPIRED_MESSAGE",
     "MAX_ARGUMENT_DEPTH",
     "MAX_STATE_DEPTH",
+    "MemoryRuleBook",
+    "RuleBook",
+    "RuleScope",
     "SCHEMA_VERSIONS",
     "WITHHELD_MESSAGE",
     "AgentUpdatedEvent",
@@ -74,6 +85,7 @@ __all__ = [
     "RunState",
     "Runner",
     "SessionSynced",
+    "StandingApproval",
     "StreamEvent",
     "ToolApprovalItem",
     "ToolCompleted",
@@ -83,6 +95,8 @@ __all__ = [
     "ToolTimedOut",
     "audit_jsonl",
     "audit_trail",
+    "grant_standing_approval",
+    "revoke_standing_approval",
     "run_state_of",
     "verify_receipts",
 ]

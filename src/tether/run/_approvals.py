@@ -142,6 +142,7 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
             ("partial", decision.partial),
             ("edited_arguments", decision.edited_arguments),
             ("edited_fingerprint", decision.edited_fingerprint),
+            ("rule", decision.rule),
         )
         if value
     }

@@ -95,6 +95,8 @@ class AuditRecord:
     """For a ``decided`` approval with edited arguments: the arguments the call runs with
     (``arguments`` then holds the ones the approver was shown, ``by`` the editor). The
     ``started`` and ``executed`` records that follow show the edited arguments."""
+    rule: str | None = None
+    """For ``decided``: the standing approval that approved the call (``by`` is its grantor)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
@@ -164,6 +166,7 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                     receipt=event.receipt,
                     arguments=seen if edited is not None else None,
                     edited_arguments=edited,
+                    rule=event.rule,
                 )
             )
         elif isinstance(event, ToolStarted):

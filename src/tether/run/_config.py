@@ -22,6 +22,7 @@ from ._approvals import ToolApprovalItem
 
 if TYPE_CHECKING:
     from ..handoffs import HandoffInputData
+    from ._standing import RuleBook
 
 __all__ = ["RejectionMessage", "RunConfig", "config_data", "journaled_settings"]
 
@@ -57,6 +58,10 @@ class RunConfig:
     """The name of the run's top span."""
     tracer_provider: Any = None
     """An OpenTelemetry ``TracerProvider``; ``None``: the global one."""
+    standing_approvals: RuleBook | None = None
+    """Where the run looks up standing approvals (a ``MemoryRuleBook``, or a run store);
+    ``None``: the run's store when it has one, else none. Not journaled: pass it again on
+    resume."""
 
 
 def config_data(config: RunConfig | None) -> dict[str, Any] | None:

@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING
 from .._exceptions import RunConflictError, StoreError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..items import Item
     from ..sessions import Session
     from ..store import RunStore
+    from ._journal import ApprovalDecided
     from ._record import Journal
 
 __all__ = ["DEFAULT_LEASE_TTL", "Durable", "default_owner"]
@@ -85,6 +88,28 @@ class Durable:
             owner=self.owner,
         )
         self._leased = True
+
+    def counts_rule_uses(self, book: object) -> bool:
+        """Whether ``book`` is this run's store and counts a rule's use in the same
+        transaction as the decision it makes (``checkpoint_with_rule_use``)."""
+        return book is self.store and hasattr(self.store, "append_with_rule_use")
+
+    async def checkpoint_with_rule_use(
+        self, journal: Journal, decision: ApprovalDecided, rule_id: str, now: datetime
+    ) -> bool:
+        """``checkpoint`` with ``decision`` (not yet in ``journal``) appended last, counting a
+        use of the standing approval ``rule_id`` in the same transaction; ``False``, and
+        nothing written, if the rule is no longer live at ``now`` (used up, revoked,
+        expired). Either both the use and the decision are stored, or neither."""
+        events = [*journal.events_since(self.stored), decision]
+        seq = await self.store.append_with_rule_use(  # type: ignore[attr-defined]
+            journal.view.run_id, self.stored, events, rule_id, now=now, owner=self.owner
+        )
+        if seq is None:
+            return False
+        self.stored = seq
+        self._leased = True
+        return True
 
     @contextlib.asynccontextmanager
     async def holding(self, journal: Journal) -> AsyncIterator[None]:

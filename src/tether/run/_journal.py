@@ -183,6 +183,10 @@ class ApprovalDecided:
     JSON), in place of the ones the decision saw (``fingerprint``); ``None``: as they were."""
     edited_fingerprint: str | None = None
     """The fingerprint of the call as it runs with ``edited_arguments`` (sealed, receipted)."""
+    rule: str | None = None
+    """The id of the standing approval that approved the call without a pause (``by`` and
+    ``roles`` are then its grantor's, ``reason`` its reason); ``None`` for every other
+    decision."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 

@@ -60,6 +60,7 @@ from ._journal import (
 )
 from ._limits import MAX_STATE_DEPTH, data_problem
 from ._record import Journal
+from ._standing import RuleBook, approving_rules, rule_decision
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
 from ._tracing import NO_TRACER, RunTracer, tracer_for
 from ._view import Call, CallStatus, RunView, function_call_problem
@@ -110,6 +111,10 @@ class RunOptions:
     """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
     governance: Governance = DEFAULT_GOVERNANCE
     """Approval policies, deadlines, receipt key and clock (``Runner.run(governance=...)``)."""
+    rules: RuleBook | None = None
+    """Where standing approvals are looked up: ``RunConfig.standing_approvals``, else the
+    store. Kept for the nested runs of agents used as tools, which have no store of their own
+    (their rules' uses are counted apart from the decisions then)."""
 
 
 @dataclass(slots=True)
@@ -430,7 +435,8 @@ async def _execute_tools(run: Run) -> bool:
                 continue
         if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
             run.append(request_event(run.graph, call, governance))
-            await hooks.approval_requested(run, call)
+            if not await _apply_rules(run, call):
+                await hooks.approval_requested(run, call)
         _apply_always(run, call)
         status = call.status
         if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
@@ -482,6 +488,33 @@ def _apply_always(run: Run, call: Call) -> None:
             automatic=True,
         )
         run.append(sealed(decision, run.view.run_id, run.view.turns))
+
+
+async def _apply_rules(run: Run, call: Call) -> bool:
+    """Approve ``call``, which just asked for approval, by a live standing approval that
+    matches it, if there is one; ``True`` if one did.
+
+    On a stored run whose store keeps the rules, the use is counted in the same
+    transaction that stores the decision: a crash keeps both or neither. With a rule
+    book apart from the store, the use is counted first: a crash before the decision
+    is stored loses that use, and the call asks again (it never runs unapproved).
+    """
+    book = run.options.rules
+    if book is None or run.view.always.get(call.name) is not None:
+        return False  # an always decision of this run applies without spending a use
+    governance = run.options.governance
+    now = governance.now()
+    durable = run.options.durable
+    for rule in await approving_rules(book, run.view, call, run.ctx.context, governance, now):
+        decision = rule_decision(run.view, call, rule, governance, now)
+        if durable is not None and durable.counts_rule_uses(book):
+            used = await durable.checkpoint_with_rule_use(run.journal, decision, rule.id, now)
+        else:
+            used = await book.use_rule(rule.id, now=now)
+        if used:  # else another run took its last use meanwhile (or it ended): try the next
+            run.append(decision)
+            return True
+    return False
 
 
 async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:

@@ -100,6 +100,8 @@ def receipt(key: bytes | str, run_id: str, turn: int, decision: Decision) -> str
         ]
         if decision.edited_arguments is not None:  # only then: older receipts still verify
             fields.append([decision.edited_arguments, decision.edited_fingerprint])
+        if decision.rule is not None:  # only then: other decisions keep their receipts
+            fields.append({"rule": decision.rule})
     text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     secret = key.encode() if isinstance(key, str) else bytes(key)
     return _PREFIX + hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()

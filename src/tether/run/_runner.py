@@ -26,6 +26,7 @@ from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
 from ._record import Journal
 from ._result import RunResult
+from ._standing import RuleBook
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
 from ._view import CallStatus
@@ -271,6 +272,7 @@ def prepare(
         hooks=hooks,
         config=run_config,
         durable=None if store is None else Durable(store),
+        rules=_rule_book(run_config, store),
         governance=governance
         or (input.governance if isinstance(input, RunState) else DEFAULT_GOVERNANCE),
     )
@@ -316,6 +318,19 @@ def prepare(
         graph=agent.graph(),
         start=started,
     )
+
+
+def _rule_book(config: RunConfig | None, store: RunStore | None) -> RuleBook | None:
+    """Where the run finds standing approvals: the ``RunConfig``'s book, else its store."""
+    book = getattr(config, "standing_approvals", None)
+    if book is not None:
+        if not isinstance(book, RuleBook):
+            raise UserError(
+                "RunConfig.standing_approvals is a rule book (a MemoryRuleBook or a run store), "
+                f"not {type(book).__name__}."
+            )
+        return book
+    return store if isinstance(store, RuleBook) else None
 
 
 def _resume(

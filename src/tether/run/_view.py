@@ -698,6 +698,7 @@ def _edit_problem(call: Call, event: ApprovalDecided) -> str | None:
         or event.always
         or event.automatic
         or event.expired
+        or event.rule is not None
         or call.hosted
         or event.edited_arguments is None
     ):
@@ -722,6 +723,10 @@ def _four_eyes_problem(
         if event.approved or event.by != SYSTEM_APPROVER or event.partial:
             return f"an expiry of call {event.call_id!r} that is not a rejection by the system."
         return None
+    if event.rule is not None and (
+        required > 1 or not event.approved or event.always or event.partial or event.automatic
+    ):
+        return f"a standing approval's decision on call {event.call_id!r} that is not a plain one."
     if event.by is not None and any(a.by == event.by for a in approvals):
         return f"approver {event.by!r} decided call {event.call_id!r} twice."
     if event.partial:

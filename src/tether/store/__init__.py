@@ -9,6 +9,10 @@
     lease = await store.acquire(run_id, owner="worker-1", ttl=30)
     seq = await store.append(run_id, seq, more_events, owner="worker-1")
     run = await store.load(run_id)                            # summary + events
+
+Both stores are also rule books (``tether.RuleBook``): they keep standing approvals
+(``tether.grant_standing_approval``) in a table of their own, so rules apply across runs
+and processes.
 """
 
 from __future__ import annotations

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .._exceptions import (
+    RuleNotFoundError,
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
@@ -19,6 +21,7 @@ from .._exceptions import (
     UserError,
 )
 from ..run._journal import Event, RunCompleted
+from ..run._standing import RuleScope, StandingApproval, already_revoked
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, verify_rows
 from ._projection import (
@@ -45,6 +48,7 @@ from ._protocol import (
     to_utc,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
 
 try:
     import psycopg
@@ -100,7 +104,28 @@ CREATE TABLE {s}.in_flight (
     call_id text NOT NULL,
     started_seq bigint NOT NULL,
     PRIMARY KEY (run_id, call_id)
-)
+);
+CREATE TABLE {s}.rules (
+    id text PRIMARY KEY,
+    agent text NOT NULL,
+    tool text NOT NULL,
+    scope text NOT NULL,
+    scope_id text,
+    condition text NOT NULL,
+    max_uses bigint,
+    uses bigint NOT NULL,
+    expires_at timestamptz,
+    granted_by text NOT NULL,
+    granted_roles text NOT NULL,
+    granted_at timestamptz NOT NULL,
+    reason text,
+    receipt text,
+    revoked_at timestamptz,
+    revoked_by text,
+    revoked_roles text,
+    revoke_reason text
+);
+CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
 """
 
 # Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
@@ -110,9 +135,38 @@ ALTER TABLE {s}.pending ADD COLUMN expires_at timestamptz;
 CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL
 """,
     2: """
+CREATE TABLE {s}.rules (
+    id text PRIMARY KEY,
+    agent text NOT NULL,
+    tool text NOT NULL,
+    scope text NOT NULL,
+    scope_id text,
+    condition text NOT NULL,
+    max_uses bigint,
+    uses bigint NOT NULL,
+    expires_at timestamptz,
+    granted_by text NOT NULL,
+    granted_roles text NOT NULL,
+    granted_at timestamptz NOT NULL,
+    reason text,
+    receipt text,
+    revoked_at timestamptz,
+    revoked_by text,
+    revoked_roles text,
+    revoke_reason text
+);
+CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
+""",
+    3: """
 ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,
 }
+
+# A rule that may count one more use at %(live_at)s.
+_LIVE = (
+    "revoked_at IS NULL AND (max_uses IS NULL OR uses < max_uses) "
+    "AND (expires_at IS NULL OR expires_at > %(live_at)s)"
+)
 
 _STATUS = (
     "CASE WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= %(now)s) "
@@ -178,6 +232,132 @@ class PostgresRunStore:
         """See ``RunStore.append``."""
         root_agent = check_append(run_id, expected_seq, events)
         ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
+        return await self._append(run_id, expected_seq, events, root_agent, owner, ttl, None)
+
+    async def append_with_rule_use(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        rule_id: str,
+        *,
+        now: datetime,
+        owner: str | None = None,
+    ) -> int | None:
+        """See ``SQLiteRunStore.append_with_rule_use``."""
+        check_append(run_id, expected_seq, events)
+        use = (rule_id, to_utc(now, "now"))
+        try:
+            return await self._append(run_id, expected_seq, events, None, owner, None, use)
+        except RuleUnavailable:
+            return None
+
+    # -- standing approvals (RuleBook) -----------------------------------------------
+
+    async def save_rule(self, rule: StandingApproval) -> None:
+        """See ``RuleBook.save_rule``."""
+        row = rule_row(rule, lambda moment: moment)
+        marks = ", ".join(["%s"] * len(row))
+        async with self._transaction() as conn:
+            await conn.execute(
+                self._q("INSERT INTO {s}.rules (" + RULE_COLUMNS + ") VALUES (" + marks + ")"),
+                row,
+            )
+
+    async def get_rule(self, rule_id: str) -> StandingApproval:
+        """See ``RuleBook.get_rule``."""
+        rows = await self._fetch(
+            "SELECT " + RULE_COLUMNS + " FROM {s}.rules WHERE id = %(id)s", {"id": rule_id}
+        )
+        if not rows:
+            raise RuleNotFoundError(
+                f"No standing approval {rule_id!r} in PostgreSQL schema {self._schema!r}."
+            )
+        return rule_from_row(rows[0], _utc)
+
+    async def list_rules(
+        self,
+        *,
+        agent: str | None = None,
+        tool: str | None = None,
+        scope: RuleScope | None = None,
+        live_at: datetime | None = None,
+        limit: int = 100,
+    ) -> list[StandingApproval]:
+        """See ``RuleBook.list_rules``."""
+        where = ["true"]
+        params: dict[str, Any] = {"limit": check_limit(limit)}
+        if agent is not None:
+            where.append("agent = %(agent)s")
+            params["agent"] = agent
+        if tool is not None:
+            where.append("tool = %(tool)s")
+            params["tool"] = tool
+        if scope is not None:
+            where.append("scope = %(scope)s AND scope_id IS NOT DISTINCT FROM %(scope_id)s")
+            params["scope"], params["scope_id"] = scope.kind, scope.id
+        if live_at is not None:
+            where.append(_LIVE)
+            params["live_at"] = to_utc(live_at, "live_at")
+        rows = await self._fetch(
+            "SELECT "
+            + RULE_COLUMNS
+            + " FROM {s}.rules WHERE "
+            + " AND ".join(where)
+            + " ORDER BY granted_at, id LIMIT %(limit)s",
+            params,
+        )
+        return [rule_from_row(row, _utc) for row in rows]
+
+    async def revoke_rule(
+        self,
+        rule_id: str,
+        *,
+        by: str,
+        roles: tuple[str, ...],
+        at: datetime,
+        reason: str | None,
+    ) -> StandingApproval:
+        """See ``RuleBook.revoke_rule``."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                self._q(
+                    "UPDATE {s}.rules SET revoked_at = %s, revoked_by = %s, revoked_roles = %s, "
+                    "revoke_reason = %s WHERE id = %s AND revoked_at IS NULL RETURNING id"
+                ),
+                (to_utc(at, "at"), by, json.dumps(list(roles)), reason, rule_id),
+            )
+            revoked = await cur.fetchone() is not None
+        rule = await self.get_rule(rule_id)
+        if not revoked:
+            raise already_revoked(rule)
+        return rule
+
+    async def use_rule(self, rule_id: str, *, now: datetime) -> bool:
+        """See ``RuleBook.use_rule``."""
+        async with self._transaction() as conn:
+            return await self._use_rule_in(conn, rule_id, to_utc(now, "now"))
+
+    async def _use_rule_in(self, conn: _Conn, rule_id: str, now: datetime) -> bool:
+        # The one place a use is counted. Under READ COMMITTED a concurrent update of the
+        # same row waits for the first and re-checks the condition on the row it left, so
+        # concurrent runs never count more than max_uses.
+        cur = await conn.execute(
+            self._q("UPDATE {s}.rules SET uses = uses + 1 WHERE id = %(id)s AND " + _LIVE),
+            {"id": rule_id, "live_at": now},
+        )
+        return cur.rowcount == 1
+
+    async def _append(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        root_agent: str | None,
+        owner: str | None,
+        ttl: float | None,
+        rule_use: tuple[str, datetime] | None,
+    ) -> int:
         texts = encode_events(events)
         now = self._clock()
         async with self._transaction() as conn:
@@ -214,6 +394,8 @@ class PostgresRunStore:
                 if lease_owner is not None and lease_owner != owner and lease_until > now:
                     raise RunBusyError(run_id, lease_owner, lease_until.isoformat())
                 completed = status == "completed"
+            if rule_use is not None and not await self._use_rule_in(conn, *rule_use):
+                raise RuleUnavailable(rule_use[0])  # rolls the whole append back
             rows = []
             for offset, (event, text) in enumerate(zip(events, texts, strict=True)):
                 seq = expected_seq + 1 + offset
@@ -624,6 +806,11 @@ class PostgresRunStore:
                     self._q("UPDATE {s}.store_meta SET value = %s WHERE key = 'version'"),
                     (str(STORE_VERSION),),
                 )
+
+
+def _utc(moment: datetime) -> datetime:
+    # The server hands times back in the session's zone; rules compare and sign them in UTC.
+    return moment.astimezone(UTC)
 
 
 def _error(exc: psycopg.Error) -> StoreError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from .._exceptions import (
+    RuleNotFoundError,
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
@@ -22,6 +24,7 @@ from .._exceptions import (
 from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
 from ..run._journal import Event, RunCompleted
+from ..run._standing import RuleScope, StandingApproval, already_revoked
 from ..sessions._codec import encode_items
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
@@ -51,6 +54,7 @@ from ._protocol import (
     to_utc,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
 
 __all__ = ["SQLiteRunStore"]
 
@@ -100,6 +104,27 @@ CREATE TABLE tether_in_flight (
     started_seq INTEGER NOT NULL,
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
+CREATE TABLE tether_rules (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    scope_id TEXT,
+    condition TEXT NOT NULL,
+    max_uses INTEGER,
+    uses INTEGER NOT NULL,
+    expires_at TEXT,
+    granted_by TEXT NOT NULL,
+    granted_roles TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    reason TEXT,
+    receipt TEXT,
+    revoked_at TEXT,
+    revoked_by TEXT,
+    revoked_roles TEXT,
+    revoke_reason TEXT
+) WITHOUT ROWID;
+CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at);
 """
 
 # Forward migrations: MIGRATIONS[v] takes a store from version v to v + 1.
@@ -109,6 +134,29 @@ ALTER TABLE tether_pending ADD COLUMN expires_at TEXT;
 CREATE INDEX tether_pending_expires ON tether_pending (expires_at) WHERE expires_at IS NOT NULL
 """,
     2: """
+CREATE TABLE tether_rules (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    scope_id TEXT,
+    condition TEXT NOT NULL,
+    max_uses INTEGER,
+    uses INTEGER NOT NULL,
+    expires_at TEXT,
+    granted_by TEXT NOT NULL,
+    granted_roles TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    reason TEXT,
+    receipt TEXT,
+    revoked_at TEXT,
+    revoked_by TEXT,
+    revoked_roles TEXT,
+    revoke_reason TEXT
+) WITHOUT ROWID;
+CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at)
+""",
+    3: """
 ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
 }
@@ -126,6 +174,13 @@ _STATUS = (
 _SUMMARY = (
     f"SELECT r.id, r.root_agent, {_STATUS} AS status, r.seq, r.lease_owner, r.lease_until, "
     "r.created_at, r.updated_at FROM tether_runs r"
+)
+
+
+# A rule that may count one more use at :live_at.
+_LIVE = (
+    "revoked_at IS NULL AND (max_uses IS NULL OR uses < max_uses) "
+    "AND (expires_at IS NULL OR expires_at > :live_at)"
 )
 
 
@@ -225,6 +280,104 @@ class SQLiteRunStore:
         return await self._call(
             self._append, run_id, expected_seq, list(events), texts, None, owner, None, rows
         )
+
+    async def append_with_rule_use(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        rule_id: str,
+        *,
+        now: datetime,
+        owner: str | None = None,
+    ) -> int | None:
+        """``append``, counting one use of the standing approval ``rule_id`` in the same
+        transaction; ``None``, and nothing written, if the rule is not live at ``now``
+        (revoked, expired, used up). The loop stores a rule's decision this way."""
+        check_append(run_id, expected_seq, events)
+        texts = encode_events(events)
+        use = (rule_id, _ts(to_utc(now, "now")))
+        try:
+            return await self._call(
+                self._append,
+                run_id,
+                expected_seq,
+                list(events),
+                texts,
+                None,
+                owner,
+                None,
+                None,
+                use,
+            )
+        except RuleUnavailable:
+            return None
+
+    # -- standing approvals (RuleBook) -----------------------------------------------
+
+    async def save_rule(self, rule: StandingApproval) -> None:
+        """See ``RuleBook.save_rule``."""
+        await self._call(self._save_rule, rule_row(rule, _ts))
+
+    async def get_rule(self, rule_id: str) -> StandingApproval:
+        """See ``RuleBook.get_rule``."""
+        sql = f"SELECT {RULE_COLUMNS} FROM tether_rules WHERE id = :id"
+        rows = await self._call(self._select, sql, {"id": rule_id})
+        if not rows:
+            raise RuleNotFoundError(f"No standing approval {rule_id!r} in {self._path}.")
+        return rule_from_row(rows[0], _dt)
+
+    async def list_rules(
+        self,
+        *,
+        agent: str | None = None,
+        tool: str | None = None,
+        scope: RuleScope | None = None,
+        live_at: datetime | None = None,
+        limit: int = 100,
+    ) -> list[StandingApproval]:
+        """See ``RuleBook.list_rules``."""
+        where = ["1"]
+        params: dict[str, Any] = {"limit": check_limit(limit)}
+        if agent is not None:
+            where.append("agent = :agent")
+            params["agent"] = agent
+        if tool is not None:
+            where.append("tool = :tool")
+            params["tool"] = tool
+        if scope is not None:
+            where.append("scope = :scope AND scope_id IS :scope_id")
+            params["scope"], params["scope_id"] = scope.kind, scope.id
+        if live_at is not None:
+            where.append(_LIVE)
+            params["live_at"] = _ts(to_utc(live_at, "live_at"))
+        sql = (
+            f"SELECT {RULE_COLUMNS} FROM tether_rules WHERE {' AND '.join(where)} "
+            "ORDER BY granted_at, id LIMIT :limit"
+        )
+        return [rule_from_row(row, _dt) for row in await self._call(self._select, sql, params)]
+
+    async def revoke_rule(
+        self,
+        rule_id: str,
+        *,
+        by: str,
+        roles: tuple[str, ...],
+        at: datetime,
+        reason: str | None,
+    ) -> StandingApproval:
+        """See ``RuleBook.revoke_rule``."""
+        stamp = _ts(to_utc(at, "at"))
+        revoked = await self._call(
+            self._revoke_rule, rule_id, by, json.dumps(list(roles)), stamp, reason
+        )
+        if not revoked:
+            raise already_revoked(await self.get_rule(rule_id))
+        return await self.get_rule(rule_id)
+
+    async def use_rule(self, rule_id: str, *, now: datetime) -> bool:
+        """See ``RuleBook.use_rule``."""
+        return await self._call(self._use_rule, rule_id, _ts(to_utc(now, "now")))
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
@@ -358,6 +511,7 @@ class SQLiteRunStore:
         owner: str | None,
         ttl: float | None,
         session_rows: tuple[str, list[str]] | None = None,
+        rule_use: tuple[str, str] | None = None,
     ) -> int:
         now = self._clock()
         stamp = _ts(now)
@@ -389,6 +543,8 @@ class SQLiteRunStore:
                 if lease_owner is not None and lease_owner != owner and lease_until > stamp:
                     raise RunBusyError(run_id, lease_owner, lease_until)
                 completed = status == "completed"
+            if rule_use is not None and not self._use_rule_in(conn, *rule_use):
+                raise RuleUnavailable(rule_use[0])  # rolls the whole append back
             rows = []
             for offset, (event, text) in enumerate(zip(events, texts, strict=True)):
                 seq = expected_seq + 1 + offset
@@ -419,6 +575,45 @@ class SQLiteRunStore:
                 (new_seq, head, _status(conn, run_id, completed), stamp, run_id),
             )
         return new_seq
+
+    def _use_rule_in(self, conn: sqlite3.Connection, rule_id: str, now: str) -> bool:
+        # The one place a use is counted: only while the rule is live, so concurrent
+        # runs (serialised by the write lock) never count more than max_uses.
+        cursor = conn.execute(
+            f"UPDATE tether_rules SET uses = uses + 1 WHERE id = :id AND {_LIVE}",
+            {"id": rule_id, "live_at": now},
+        )
+        return cursor.rowcount == 1
+
+    def _use_rule(self, conn: sqlite3.Connection, rule_id: str, now: str) -> bool:
+        with immediate(conn):
+            return self._use_rule_in(conn, rule_id, now)
+
+    def _save_rule(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+        with immediate(conn):
+            marks = ", ".join("?" * len(row))
+            conn.execute(f"INSERT INTO tether_rules ({RULE_COLUMNS}) VALUES ({marks})", row)
+
+    def _revoke_rule(
+        self,
+        conn: sqlite3.Connection,
+        rule_id: str,
+        by: str,
+        roles: str,
+        at: str,
+        reason: str | None,
+    ) -> bool:
+        with immediate(conn):
+            cursor = conn.execute(
+                "UPDATE tether_rules SET revoked_at = ?, revoked_by = ?, revoked_roles = ?, "
+                "revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
+                (at, by, roles, reason, rule_id),
+            )
+            if cursor.rowcount == 1:
+                return True
+            if conn.execute("SELECT 1 FROM tether_rules WHERE id = ?", (rule_id,)).fetchone():
+                return False
+        raise RuleNotFoundError(f"No standing approval {rule_id!r} in {self._path}.")
 
     def _load(
         self, conn: sqlite3.Connection, run_id: str
