@@ -132,6 +132,18 @@ def test_observed_run(tmp_path: Path) -> None:
     assert "tether.approval_wait" in out and "guardrail within_limit" in out
 
 
+def test_decision_shapes(tmp_path: Path) -> None:
+    out = run_example("decision_shapes.py", cwd=tmp_path)
+    assert "Refused edit (destination): nothing recorded" in out
+    assert out.count("[tool] booking") == 1 and out.count("[tool] looking up") == 1
+    assert "  [tool] booking 2 seat(s) OAK -> CDG" in out
+    assert "Inbox: [('output_review', 'lookup_customer')]" in out
+    assert '  call   book_flight({"origin":"OAK","destination":"CDG","seats":2})' in out
+    assert "  output jo@example.com: Jo Doe, card ****1111" in out
+    assert "4111-1111-1111-1111" not in out.split("The model read:")[1]
+    assert "  reviewed lookup_customer by u-42: replaced" in out
+
+
 def test_standing_approvals(tmp_path: Path) -> None:
     out = run_example("standing_approvals.py", cwd=tmp_path)
     assert "Refused: Approver 'u-sam' may not grant a standing approval" in out

@@ -97,3 +97,61 @@ async def test_a_tool_in_doubt_is_never_silently_run_again(version: str) -> None
     safe = risky.clone(tools=[function_tool(charge_card, idempotent=True)])
     result = await Runner.run(safe, load(f"tool_in_doubt.{version}.json", safe))
     assert (result.final_output, runs) == ("paid", [5])
+
+
+# -- decision shapes added within version 2 (edited arguments, output review) ------------
+
+
+async def test_an_edited_approval_resumes_with_the_edit() -> None:
+    ran: list[str] = []
+
+    @function_tool(needs_approval=True, editable=True)
+    def book(city: str, seats: int = 1) -> str:
+        """Book seats."""
+        ran.append(f"{city}/{seats}")
+        return f"booked {seats} to {city}"
+
+    model = ScriptedModel([message("done")])
+    travel = Agent(name="Travel", model=model, tools=[book])
+    state = load("edited.v2.json", travel)
+    assert state.interruptions == []
+    [decided] = [record for record in state.audit() if record.kind == "decided"]
+    assert (decided.by, decided.arguments, decided.edited_arguments) == (
+        "ana",
+        '{"city": "Pariss"}',
+        '{"city":"Paris","seats":2}',
+    )
+
+    result = await Runner.run(travel, state)
+
+    assert result.final_output == "done"
+    assert ran == ["Paris/2"]
+    [call] = [i for i in model.requests[-1].input if i.get("type") == "function_call"]
+    assert call["arguments"] == '{"city":"Paris","seats":2}'
+    assert outputs(model) == [("call_book", "booked 2 to Paris")]
+
+
+async def test_an_output_waiting_for_review_is_reviewed_and_never_run_again() -> None:
+    ran: list[str] = []
+
+    @function_tool(review_output=True)
+    def lookup(email: str) -> str:
+        """Look a customer up."""
+        ran.append(email)
+        return "ran again"
+
+    model = ScriptedModel([message("done")])
+    support = Agent(name="Support", model=model, tools=[lookup])
+    state = load("output_review.v2.json", support)
+    [item] = state.interruptions
+    assert (item.kind, getattr(item, "output", None)) == (
+        "output_review",
+        "a@example.com: card 4111-1111-1111-1111",
+    )
+    state.replace_output(item, "a@example.com: card ****1111")
+
+    result = await Runner.run(support, state)
+
+    assert result.final_output == "done"
+    assert ran == []
+    assert outputs(model) == [("call_who", "a@example.com: card ****1111")]

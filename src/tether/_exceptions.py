@@ -43,7 +43,9 @@
         ├── NotPendingError          a decision on a call that is not waiting for one
         ├── NotAuthorizedError       the approver may not decide this call (nothing recorded)
         ├── ApprovalExpiredError     the call's approval passed its deadline (rejected)
-        └── ReceiptError             a decision's receipt does not verify
+        ├── ReceiptError             a decision's receipt does not verify
+        ├── EditNotAllowedError      an approval with edited arguments on a tool that allows none
+        └── InvalidEditError         edited arguments that do not fit the tool's schema
 
 Every message says what went wrong and what to do about it. Errors that carry
 data define ``__reduce__`` so they survive pickling across process boundaries.
@@ -57,9 +59,11 @@ __all__ = [
     "AgentDefinitionError",
     "ApprovalExpiredError",
     "DecisionMismatchError",
+    "EditNotAllowedError",
     "GuardrailTripwireTriggered",
     "HookError",
     "InputGuardrailTripwireTriggered",
+    "InvalidEditError",
     "EngineError",
     "MCPServerError",
     "MaxTurnsExceeded",
@@ -398,6 +402,26 @@ class ApprovalExpiredError(StateError):
 class ReceiptError(StateError):
     """A decision's receipt does not verify: the decision was changed, moved to another run
     or call, or signed with another key (or carries no receipt)."""
+
+
+class EditNotAllowedError(StateError):
+    """An approval with edited arguments on a call whose tool does not allow edits
+    (``function_tool(editable=...)``), or whose ``editable`` predicate refused this approver.
+    Nothing was recorded; approve the call as it is, or reject it."""
+
+
+class InvalidEditError(StateError):
+    """Edited arguments that do not fit the tool's parameters; ``field`` names the first one
+    at fault (``None`` when the whole value is wrong). Nothing was recorded: the call still
+    waits for a decision."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        """The dotted path of the first argument at fault, or ``None``."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.field))
 
 
 class EngineError(TetherError):

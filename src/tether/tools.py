@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
-from ._governance import ApprovalPolicy, PolicyLike, approval_policy
+from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models import ToolSpec
@@ -40,6 +40,7 @@ __all__ = [
     "NeedsApproval",
     "OnTimeout",
     "ToolErrorFormatter",
+    "Editable",
     "default_tool_error_formatter",
     "function_tool",
     "schema_tool",
@@ -49,6 +50,13 @@ NeedsApproval: TypeAlias = (
     "bool | Callable[[RunContext[Any], dict[str, Any], str], bool | Awaitable[bool]]"
 )
 """``True``/``False``, or a function ``(ctx, args, call_id)`` deciding per call (sync or async)."""
+
+Editable: TypeAlias = "bool | Callable[[Approver | None, Any, Any], bool]"
+"""Whether an approver may approve a call with edited arguments (``state.approve(item,
+arguments={...})``): ``True``/``False``, or a function ``(approver, item, ctx) -> bool``
+taking the ``Approver`` deciding (``None`` if anonymous), the ``ToolApprovalItem`` as it
+waits, and the run's context object; like an ``approvers`` predicate, it is called where the
+decision is taken, synchronously."""
 
 ToolErrorFormatter: TypeAlias = Callable[[RunContext[Any], Exception], str]
 """Turns an exception raised by a tool into the output the model reads."""
@@ -130,6 +138,11 @@ class FunctionTool:
     approval_timeout: timedelta | None = None
     """How long a call may wait for its decision before the system rejects it; ``None``:
     the run's ``Governance.approval_timeout``, if any."""
+    editable: Editable = False
+    """Whether an approval may change the call's arguments; see ``Editable``."""
+    review_output: bool = False
+    """Whether each call's output waits for a person's review before the model reads it
+    (``RunState.release`` / ``replace_output`` / ``withhold``)."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -223,6 +236,8 @@ def function_tool(
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
+    editable: Editable = False,
+    review_output: bool = False,
 ) -> FunctionTool: ...
 
 
@@ -243,6 +258,8 @@ def function_tool(
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
+    editable: Editable = False,
+    review_output: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -262,6 +279,8 @@ def function_tool(
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
     approval_timeout: timedelta | None = None,
+    editable: Editable = False,
+    review_output: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -290,6 +309,22 @@ def function_tool(
         @function_tool(needs_approval=True, approvers={"finance"}, required_approvals=2,
                        approval_timeout=timedelta(hours=4))
         async def pay(invoice: str) -> str: ...
+
+    ``editable=True`` lets an approver approve a call with other arguments
+    (``state.approve(item, arguments={...})``), checked against the tool's parameters;
+    a function ``(approver, item, ctx) -> bool`` allows it per approver and call (see
+    ``Editable``). The tool runs with the edit and the model's next request shows the call
+    with the arguments that ran; the journal keeps both.
+
+        @function_tool(needs_approval=True, editable=lambda who, item, ctx: "ops" in who.roles)
+        async def restart(service: str, region: str) -> str: ...
+
+    ``review_output=True`` pauses the run after each call (which runs once, and is recorded)
+    until a person releases its output, replaces it or withholds it; only then does the
+    model read it. The approval policy (``approvers``) says who may review.
+
+        @function_tool(review_output=True, approvers={"privacy"})
+        async def lookup_customer(email: str) -> str: ...
     """
 
     def build(f: Callable[..., Any]) -> FunctionTool:
@@ -299,6 +334,16 @@ def function_tool(
             raise AgentDefinitionError(
                 f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
                 f"got {needs_approval!r}."
+            )
+        if not isinstance(review_output, bool):
+            raise AgentDefinitionError(
+                f"Tool {name or f.__name__!r}: review_output must be True or False, "
+                f"got {review_output!r}."
+            )
+        if not (isinstance(editable, bool) or callable(editable)):
+            raise AgentDefinitionError(
+                f"Tool {name or f.__name__!r}: editable must be a bool or a function "
+                f"(approver, item, ctx) -> bool, got {editable!r}."
             )
         try:
             seconds = timeout_seconds(timeout, "timeout")
@@ -344,6 +389,8 @@ def function_tool(
             tool_output_guardrails=tuple(tool_output_guardrails),
             approvers=policy,
             approval_timeout=approval_timeout,
+            editable=editable,
+            review_output=review_output,
         )
 
     return build if fn is None else build(fn)

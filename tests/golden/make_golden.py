@@ -1,7 +1,8 @@
 """Writes the golden journals in this folder. Run once per new shape or schema version;
 the files are committed and never regenerated for an existing version (tests replay them).
 
-    uv run python tests/golden/make_golden.py
+    uv run python tests/golden/make_golden.py          # the goldens of a new version
+    uv run python tests/golden/make_golden.py shapes   # edited arguments, output review
 """
 
 from __future__ import annotations
@@ -63,10 +64,44 @@ async def main() -> None:
     write(f"tool_in_doubt.{version}.json", streamed.to_state().to_string())
 
 
+@function_tool(needs_approval=True, editable=True)
+def book(city: str, seats: int = 1) -> str:
+    """Book seats to a city (its calls may be approved with edited arguments)."""
+    return f"booked {seats} to {city}"
+
+
+@function_tool(review_output=True)
+def lookup(email: str) -> str:
+    """Look a customer up (its output waits for review)."""
+    return f"{email}: card 4111-1111-1111-1111"
+
+
+async def shapes() -> None:
+    """The shapes of decision events added after version 2 (edited arguments, output review):
+    written once, beside that version's other goldens."""
+    version = f"v{CURRENT_VERSION}"
+    travel = Agent(
+        name="Travel",
+        model=ScriptedModel([tool_call("book", {"city": "Pariss"}, "call_book")]),
+        tools=[book],
+    )
+    state = (await Runner.run(travel, "Two seats to Paris")).to_state()
+    state.approve("call_book", arguments={"city": "Paris", "seats": 2}, by="ana", reason="typo")
+    write(f"edited.{version}.json", state.to_string())
+
+    support = Agent(
+        name="Support",
+        model=ScriptedModel([tool_call("lookup", {"email": "a@example.com"}, "call_who")]),
+        tools=[lookup],
+    )
+    result = await Runner.run(support, "Who is a@example.com?")
+    write(f"output_review.{version}.json", result.to_state().to_string())
+
+
 def write(name: str, text: Any) -> None:
     (HERE / name).write_text(text + "\n", encoding="utf-8")
     print(f"wrote {name}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(shapes() if sys.argv[1:] == ["shapes"] else main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from tether.interop import InteropError, to_openai_js
 from tether.run import RunStarted, ToolStarted
 from tether.testing import ScriptedModel, message, tool_call
 
-from .node import node
+from .node import node, resume_in_js
 from .weather_policy import QUESTION, Graph, get_temperature
 
 
@@ -99,3 +100,26 @@ async def test_session_history_and_context_that_is_not_an_object_are_refused() -
         to_openai_js(RunState(agent, [with_history, *journal[1:]]))
     with pytest.raises(InteropError, match="JSON object"):
         to_openai_js(RunState(agent, journal, context=["not", "an", "object"]))
+
+
+async def test_an_edited_approval_is_refused_and_the_unedited_one_runs_in_ts(
+    tmp_path: Path,
+) -> None:
+    # @openai/agents-core 0.20 has no edited approvals: tether refuses to export one rather
+    # than pass the edit off as the model's call. The same run approved as it is converts,
+    # and TypeScript runs the model's arguments.
+    graph = Graph("one")
+    editable = dataclasses.replace(get_temperature, editable=True)
+    weather = dataclasses.replace(graph.weather, tools=[editable, *graph.weather.tools[1:]])
+    text = (await Runner.run(weather, QUESTION)).to_state().to_string()
+
+    edited = RunState.from_string(weather, text)
+    edited.approve("call_oak", arguments={"city": "Paris"}, by="ana")
+    with pytest.raises(InteropError, match="edited by ana"):
+        to_openai_js(edited)
+
+    unedited = RunState.from_string(weather, text)
+    unedited.approve("call_oak", by="ana")
+    js = resume_in_js("one", to_openai_js(unedited), tmp_path)
+    assert js["finalOutput"] == "Done: call_oak=The temperature in Oakland is 20C"
+    assert js["toolRuns"] == {"get_temperature": 1}

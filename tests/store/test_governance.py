@@ -21,6 +21,7 @@ from tether import (
 )
 from tether.run import EXPIRED_MESSAGE
 from tether.store import (
+    STORE_VERSION,
     RunStore,
     audit_run,
     decide,
@@ -186,11 +187,12 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
     first = backend.open()
     run_id = await start(first, governance, "wire", {"amount": 1})
     await first.close()
-    # What a store written by the previous tether looks like: no deadline column.
+    # What a store written by an earlier tether looks like: no deadline or kind column.
     if backend.name == "sqlite":
         backend.raw("DROP INDEX tether_pending_expires", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
     backend.raw("DROP TABLE {rules}", ())  # standing approvals came in version 3
+    backend.raw("ALTER TABLE {pending} DROP COLUMN kind", ())  # output reviews in version 4
     backend.raw("UPDATE {meta} SET value = '1' WHERE key = 'version'", ())
 
     store = backend.open()
@@ -201,6 +203,8 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
         backend.clock.advance(2 * 3600)
         swept = await expire_approvals(store, governance=governance)
         assert [p.run_id for p in swept.expired] == [later]
-        assert backend.raw("SELECT value FROM {meta} WHERE key = 'version'", ()) == [("3",)]
+        assert old.kind == "approval"
+        version = backend.raw("SELECT value FROM {meta} WHERE key = 'version'", ())
+        assert version == [(str(STORE_VERSION),)]
     finally:
         await store.close()

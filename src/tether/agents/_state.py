@@ -8,6 +8,7 @@ checks; a state saved by either loads in the other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._agent import Agent
@@ -49,10 +50,13 @@ class RunState(_RunState):
         *,
         by: Approver | str | None = None,
         reason: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         """Approve a pending call; ``always_approve=True`` also approves later calls of the
-        tool in this run (``by`` and ``reason`` as tether's ``approve``)."""
-        super().approve(approval_item, always=always_approve, by=by, reason=reason)
+        tool in this run (``by``, ``reason`` and ``arguments`` as tether's ``approve``)."""
+        super().approve(
+            approval_item, always=always_approve, by=by, reason=reason, arguments=arguments
+        )
 
     def reject(  # type: ignore[override]
         self,

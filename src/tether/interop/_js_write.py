@@ -117,11 +117,25 @@ class _Writer:
             elif isinstance(event, ApprovalRequested):
                 requests[event.call_id] = event
             elif isinstance(event, ApprovalDecided):
+                if event.edited_arguments is not None:
+                    raise InteropError(
+                        f"Call {event.call_id!r} was approved with arguments edited by "
+                        f"{event.by or 'an approver'}; the TypeScript SDK has no edited "
+                        "approvals, and exporting the edit as the model's call would erase "
+                        "what the model asked for. Finish the run in tether, or approve the call "
+                        "as the model made it before converting."
+                    )
                 if event.partial:
                     continue  # one of several approvals: the call is open until the last
                 self.decisions.append((requests[event.call_id], event))
             elif isinstance(event, ToolStarted):
                 self.turns[-1].started.add(event.call_id)
+            elif isinstance(event, ToolCompleted) and event.review:
+                raise InteropError(
+                    f"The output of call {event.call_id!r} was held for a person's review; "
+                    "the TypeScript SDK has no output review, so it would hand the output to "
+                    "the model unreviewed (or lose the review). Finish the run in tether."
+                )
             elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
                 self.turns[-1].outputs.append(event)
             elif isinstance(event, HandoffTaken):

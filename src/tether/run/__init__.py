@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ._approvals import ToolApprovalItem
+from ._approvals import ToolApprovalItem, ToolOutputReviewItem
 from ._audit import AuditKind, AuditRecord, audit_jsonl, audit_trail
 from ._cancellation import run_state_of
 from ._config import RunConfig
-from ._decisions import EXPIRED_MESSAGE
+from ._decisions import EXPIRED_MESSAGE, WITHHELD_MESSAGE
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._journal import (
     ApprovalDecided,
@@ -17,6 +17,8 @@ from ._journal import (
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
+    OutputReviewed,
+    OutputReviewRequested,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -59,6 +61,7 @@ __all__ = [
     "RuleBook",
     "RuleScope",
     "SCHEMA_VERSIONS",
+    "WITHHELD_MESSAGE",
     "AgentUpdatedEvent",
     "ApprovalDecided",
     "ApprovalRequested",
@@ -70,6 +73,8 @@ __all__ = [
     "HandoffTaken",
     "ModelResponded",
     "NestedRunRecorded",
+    "OutputReviewRequested",
+    "OutputReviewed",
     "RawResponseEvent",
     "ReceiptCheck",
     "RunCompleted",
@@ -86,6 +91,7 @@ __all__ = [
     "StreamEvent",
     "ToolApprovalItem",
     "ToolCompleted",
+    "ToolOutputReviewItem",
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",

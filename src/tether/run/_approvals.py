@@ -7,13 +7,23 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, overload
+from typing import Any, Literal, overload
 
-from ._journal import ApprovalDecided, DoubtResolved, Event, ModelResponded, RunStarted
+from ._journal import (
+    ApprovalDecided,
+    DoubtResolved,
+    Event,
+    ModelResponded,
+    OutputReviewed,
+    RunStarted,
+)
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
 __all__ = [
     "ToolApprovalItem",
+    "ToolOutputReviewItem",
+    "output_digest",
+    "review_seal",
     "canonical_arguments",
     "decision_seal",
     "doubt_seal",
@@ -32,7 +42,8 @@ class ToolApprovalItem:
     tool_name: str
     call_id: str
     arguments: str
-    """The arguments exactly as the model wrote them (a JSON string)."""
+    """The arguments the call will run with (a JSON string): exactly as the model wrote them,
+    unless an approver edited them (see ``original_arguments``)."""
     fingerprint: str
     """Binds a decision to this exact call: tool, call id and canonical arguments."""
     server_name: str | None = None
@@ -40,6 +51,12 @@ class ToolApprovalItem:
     parent: ToolApprovalItem | None = None
     """For a call inside an agent used as a tool (``Agent.as_tool``): the outer call that runs
     that agent (its ``agent_name`` is the outer agent). Decide on the item as it is."""
+    original_arguments: str | None = None
+    """When an approver already edited the call (one approval of several, four-eyes): the
+    model's own arguments; ``arguments`` and ``fingerprint`` are then the edited call's, the
+    one the remaining approvers decide on. ``None``: not edited."""
+    edited_by: str | None = None
+    """Who made that edit (``None``: not edited, or an anonymous approver)."""
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:
@@ -51,6 +68,30 @@ class ToolApprovalItem:
     def name(self) -> str:
         """Alias of ``tool_name``."""
         return self.tool_name
+
+    @property
+    def kind(self) -> Literal["approval", "output_review"]:
+        """What is asked: ``"approval"`` of the call (``approve`` / ``reject``), or
+        ``"output_review"`` of its output (``ToolOutputReviewItem``)."""
+        return "approval"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutputReviewItem(ToolApprovalItem):
+    """A call that ran and whose output waits for a person's review before the model reads
+    it (``function_tool(review_output=True)``); one entry of ``result.interruptions``.
+
+    Decide with ``state.release(item)``, ``state.replace_output(item, output)`` or
+    ``state.withhold(item, message=...)``; ``approve`` and ``reject`` do not apply (the
+    call already ran, once).
+    """
+
+    output: str = ""
+    """What the tool returned, which the model has not read."""
+
+    @property
+    def kind(self) -> Literal["approval", "output_review"]:
+        return "output_review"
 
 
 def canonical_arguments(arguments: str) -> str:
@@ -99,6 +140,8 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
             ("reason", decision.reason),
             ("expired", decision.expired),
             ("partial", decision.partial),
+            ("edited_arguments", decision.edited_arguments),
+            ("edited_fingerprint", decision.edited_fingerprint),
             ("rule", decision.rule),
         )
         if value
@@ -129,16 +172,45 @@ def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def output_digest(output: str) -> str:
+    """SHA-256 of a tool's output: binds a review to the output the reviewer saw."""
+    return "sha256:" + hashlib.sha256(escape_surrogates(output).encode()).hexdigest()
+
+
+def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
+    """SHA-256 over a review of a call's output: the run and turn, the call, the verdict,
+    the output reviewed and the one the model reads, who decided when and why."""
+    fields = [
+        "review",
+        run_id,
+        turn,
+        review.call_id,
+        review.verdict,
+        review.reviewed,
+        review.output,
+        review.by,
+        review.at,
+        list(review.roles),
+        review.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @overload
 def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided: ...
 @overload
 def sealed(decision: DoubtResolved, run_id: str, turn: int) -> DoubtResolved: ...
+@overload
+def sealed(decision: OutputReviewed, run_id: str, turn: int) -> OutputReviewed: ...
 def sealed(
-    decision: ApprovalDecided | DoubtResolved, run_id: str, turn: int
-) -> ApprovalDecided | DoubtResolved:
+    decision: ApprovalDecided | DoubtResolved | OutputReviewed, run_id: str, turn: int
+) -> ApprovalDecided | DoubtResolved | OutputReviewed:
     """``decision`` carrying its seal (for the ``turn``-th response of run ``run_id``)."""
     if isinstance(decision, DoubtResolved):
         return replace(decision, seal=doubt_seal(run_id, turn, decision))
+    if isinstance(decision, OutputReviewed):
+        return replace(decision, seal=review_seal(run_id, turn, decision))
     return replace(decision, seal=decision_seal(run_id, turn, decision))
 
 

@@ -19,6 +19,7 @@ from ._journal import (
     Event,
     HandoffTaken,
     ModelResponded,
+    OutputReviewed,
     RunCompleted,
     RunStarted,
     ToolCompleted,
@@ -39,6 +40,7 @@ AuditKind = Literal[
     "started",
     "executed",
     "resolved",
+    "reviewed",
     "handoff",
     "completed",
 ]
@@ -52,7 +54,9 @@ class AuditRecord:
     ``decided`` (a person approved or rejected it), ``expired`` (the system
     rejected it at its deadline), ``started`` (the tool body was about to run),
     ``executed`` (the call got its outcome: ``completed``, ``timed_out`` or
-    ``rejected``), ``resolved`` (a person settled a call in doubt), ``handoff``,
+    ``rejected``, with the arguments it ran with), ``resolved`` (a person settled a call
+    in doubt), ``reviewed`` (a person released, replaced or withheld a call's output:
+    ``output`` is what the model read), ``handoff``,
     ``run_started`` and ``completed``.
     """
 
@@ -74,7 +78,8 @@ class AuditRecord:
     by: str | None = None
     roles: tuple[str, ...] = ()
     verdict: str | None = None
-    """approved, rejected, expired; for a call in doubt run_again, output or failed."""
+    """approved, rejected, expired; for a call in doubt run_again, output or failed; for an
+    output review released, replaced or withheld."""
     reason: str | None = None
     message: str | None = None
     """What the model read for a rejection."""
@@ -82,9 +87,14 @@ class AuditRecord:
     automatic: bool = False
     receipt: str | None = None
     outcome: str | None = None
-    """For ``executed``: completed, timed_out or rejected."""
+    """For ``executed``: completed, timed_out, rejected, or held_for_review (the tool ran;
+    its ``output`` waits for a review before the model reads anything)."""
     output: str | None = None
     """What the model read as the call's result."""
+    edited_arguments: str | None = None
+    """For a ``decided`` approval with edited arguments: the arguments the call runs with
+    (``arguments`` then holds the ones the approver was shown, ``by`` the editor). The
+    ``started`` and ``executed`` records that follow show the edited arguments."""
     rule: str | None = None
     """For ``decided``: the standing approval that approved the call (``by`` is its grantor)."""
 
@@ -100,6 +110,7 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
     records: list[AuditRecord] = []
     run_id, turn, agent = "", 0, ""
     calls: dict[str, tuple[str, str, str]] = {}  # call id -> agent, tool, arguments
+    held: dict[str, str] = {}  # call id -> output held for review
     for seq, event in enumerate(journal, start=1):
         base: dict[str, Any] = {"seq": seq, "run_id": run_id, "turn": turn}
         if isinstance(event, RunStarted):
@@ -132,7 +143,10 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                 )
             )
         elif isinstance(event, ApprovalDecided):
-            owner, tool, _ = calls.get(event.call_id, (None, None, None))
+            owner, tool, seen = calls.get(event.call_id, (None, None, None))
+            edited = event.edited_arguments
+            if edited is not None and owner is not None and tool is not None:
+                calls[event.call_id] = (owner, tool, edited)  # what runs from here on
             records.append(
                 AuditRecord(
                     **base,
@@ -150,6 +164,8 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                     partial=event.partial,
                     automatic=event.automatic,
                     receipt=event.receipt,
+                    arguments=seen if edited is not None else None,
+                    edited_arguments=edited,
                     rule=event.rule,
                 )
             )
@@ -172,6 +188,9 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                 "tool_timed_out": "timed_out",
                 "tool_rejected": "rejected",
             }[event.kind]
+            if isinstance(event, ToolCompleted) and event.review:
+                outcome = "held_for_review"
+                held[event.call_id] = event.output
             records.append(
                 AuditRecord(
                     **base,
@@ -199,6 +218,25 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                     verdict=event.resolution,
                     reason=event.reason,
                     output=event.output,
+                    receipt=event.receipt,
+                )
+            )
+        elif isinstance(event, OutputReviewed):
+            owner, tool, arguments = calls.get(event.call_id, (None, None, None))
+            records.append(
+                AuditRecord(
+                    **base,
+                    kind="reviewed",
+                    agent=owner,
+                    call_id=event.call_id,
+                    tool=tool,
+                    arguments=arguments,
+                    at=event.at,
+                    by=event.by,
+                    roles=event.roles,
+                    verdict=event.verdict,
+                    reason=event.reason,
+                    output=held.get(event.call_id) if event.output is None else event.output,
                     receipt=event.receipt,
                 )
             )

@@ -1,32 +1,42 @@
 """Taking a decision: who may, how many must, until when, and what is recorded.
 
 One place for the rules, used wherever a decision is made: ``RunState.approve``
-/ ``reject`` / ``resolve_doubt`` in memory, the store's ``decide``, the run
-loop (expiry when a run resumes) and the store's expiry sweep.
+/ ``reject`` / ``resolve_doubt`` / ``release`` / ``replace_output`` / ``withhold`` in
+memory, the store's ``decide``, the run loop (expiry when a run resumes) and the
+store's expiry sweep.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from .._agent import Agent
 from .._exceptions import NotAuthorizedError, UserError
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
-from ._approvals import sealed
-from ._journal import ApprovalDecided, ApprovalRequested, DoubtResolved
+from ._approvals import fingerprint, output_digest, sealed
+from ._journal import (
+    ApprovalDecided,
+    ApprovalRequested,
+    DoubtResolved,
+    OutputReviewed,
+    OutputReviewRequested,
+)
 from ._receipts import signed_receipt
 from ._view import Call, CallStatus, RunView
 
 __all__ = [
     "EXPIRED_MESSAGE",
+    "WITHHELD_MESSAGE",
     "authorize",
     "decision_event",
     "due",
     "expiry_event",
     "policy_for",
     "request_event",
+    "review_event",
+    "review_request",
 ]
 
 EXPIRED_MESSAGE = (
@@ -144,10 +154,15 @@ def decision_event(
     always: bool,
     message: str | None,
     reason: str | None,
+    edited_arguments: str | None = None,
 ) -> ApprovalDecided:
-    """The sealed (and, with a receipt key, signed) decision of ``approver`` on ``call``."""
+    """The sealed (and, with a receipt key, signed) decision of ``approver`` on ``call``.
+
+    ``edited_arguments`` (an approval only, checked by the caller): the call runs with
+    them; earlier approvals of a four-eyes call no longer count, since they saw others."""
     required = call.requested.required_approvals if call.requested is not None else 1
-    partial = approved and len(call.approvals) + 1 < required
+    counted = 0 if edited_arguments is not None else len(call.approvals)
+    partial = approved and counted + 1 < required
     if always and required > 1:
         raise UserError(
             f"Call {call.call_id!r} needs {required} approvals; always=True would let one "
@@ -164,6 +179,12 @@ def decision_event(
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
         reason=reason,
         partial=partial,
+        edited_arguments=edited_arguments,
+        edited_fingerprint=(
+            fingerprint(call.agent, call.name, call.call_id, edited_arguments)
+            if edited_arguments is not None
+            else None
+        ),
     )
     event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
     return sealed(event, view.run_id, view.turns)
@@ -181,6 +202,43 @@ def resolution_event(
         by=approver.id if approver is not None else None,
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
         at=_iso(governance.now()),
+    )
+    event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
+    return sealed(event, view.run_id, view.turns)
+
+
+WITHHELD_MESSAGE = "The output of {tool} was withheld by a reviewer."
+"""What the model reads for a withheld output when the reviewer gives no message."""
+
+
+def review_request(call: Call, governance: Governance) -> OutputReviewRequested:
+    """The request for a review of ``call``'s output, which the tool just returned."""
+    return OutputReviewRequested(
+        call.call_id, call.agent, call.name, call.arguments, at=_iso(governance.now())
+    )
+
+
+def review_event(
+    view: RunView,
+    call: Call,
+    governance: Governance,
+    *,
+    approver: Approver | None,
+    verdict: Literal["released", "replaced", "withheld"],
+    output: str | None,
+    reason: str | None,
+) -> OutputReviewed:
+    """The sealed (and, with a receipt key, signed) review of ``call``'s output."""
+    assert call.held is not None
+    event = OutputReviewed(
+        call.call_id,
+        verdict,
+        None if verdict == "released" else output,
+        output_digest(call.held),
+        approver.id if approver is not None else None,
+        _iso(governance.now()),
+        roles=tuple(sorted(approver.roles)) if approver is not None else (),
+        reason=reason,
     )
     event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
     return sealed(event, view.run_id, view.turns)

@@ -15,6 +15,8 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
     ToolStarted -> ToolCompleted              (approved, or needing no approval)
     ToolStarted -> ToolTimedOut               (ran past its timeout and was cancelled)
     ToolRejected                              (rejected: the model reads the message)
+    ToolCompleted(review) -> OutputReviewRequested -> OutputReviewed
+                                              (output review: the model reads what was decided)
 
 ``ToolStarted`` is appended before the tool runs, so a call that started and
 never completed is known to be *in doubt* and is never silently run again.
@@ -50,6 +52,8 @@ __all__ = [
     "ToolStarted",
     "ToolTimedOut",
     "NestedRunRecorded",
+    "OutputReviewRequested",
+    "OutputReviewed",
     "events_adapter",
 ]
 
@@ -174,6 +178,11 @@ class ApprovalDecided:
     receipt: str | None = None
     """HMAC-SHA256 with the application's receipt key over the run, the call, the
     fingerprint, the verdict, the approver and the time (``verify_receipts``)."""
+    edited_arguments: str | None = None
+    """For an approval with edited arguments: the arguments the call runs with (canonical
+    JSON), in place of the ones the decision saw (``fingerprint``); ``None``: as they were."""
+    edited_fingerprint: str | None = None
+    """The fingerprint of the call as it runs with ``edited_arguments`` (sealed, receipted)."""
     rule: str | None = None
     """The id of the standing approval that approved the call without a pause (``by`` and
     ``roles`` are then its grantor's, ``reason`` its reason); ``None`` for every other
@@ -191,11 +200,64 @@ class ToolStarted:
 
 @dataclass(frozen=True, slots=True)
 class ToolCompleted:
-    """A call finished (or was answered with an error); ``output`` is what the model reads."""
+    """A call finished (or was answered with an error); ``output`` is what the model reads.
+
+    With ``review``, ``output`` is what the tool returned and the model reads nothing yet:
+    the call waits for a person's review of it (``OutputReviewed``).
+    """
 
     call_id: str
     output: str
+    review: bool = False
+    """The tool's output waits for review (``function_tool(review_output=True)``)."""
     kind: Literal["tool_completed"] = "tool_completed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputReviewRequested:
+    """The output of a call (its ``ToolCompleted`` with ``review``, just before) waits for a
+    person's review: what the inbox lists, the stream announces and the audit trail shows."""
+
+    call_id: str
+    agent: str
+    tool: str
+    arguments: str
+    """The arguments the call ran with."""
+    at: str | None = None
+    """When the review was requested (ISO 8601, UTC, from the run's governance clock)."""
+    kind: Literal["output_review_requested"] = "output_review_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputReviewed:
+    """A person reviewed a call's output (``ToolCompleted`` with ``review``), sealed.
+
+    ``released``: the model reads the output as the tool returned it. ``replaced``: it reads
+    ``output`` instead (a redacted version, say). ``withheld``: it reads ``output``, a
+    message saying the output was withheld. The tool's own output stays in its
+    ``ToolCompleted``: the journal keeps what happened.
+    """
+
+    call_id: str
+    verdict: Literal["released", "replaced", "withheld"]
+    output: str | None = None
+    """What the model reads in place of the tool's output (``None`` when released)."""
+    reviewed: str = ""
+    """SHA-256 of the tool's output the reviewer saw (``output_digest``)."""
+    by: str | None = None
+    """Who reviewed, as the application names them."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp made where the review was taken."""
+    roles: tuple[str, ...] = ()
+    """The reviewer's roles when they decided (sorted)."""
+    reason: str | None = None
+    """Why (for the audit trail; the model does not read it)."""
+    seal: str = ""
+    """SHA-256 over the run, the turn, the call, the verdict, the outputs and who decided
+    when (``review_seal``); checked on load, so ``withheld`` cannot become ``released``."""
+    receipt: str | None = None
+    """HMAC-SHA256 with the application's receipt key (``verify_receipts``)."""
+    kind: Literal["output_reviewed"] = "output_reviewed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +413,9 @@ Event = Annotated[
     | ToolTimedOut
     | NestedRunRecorded
     | DoubtResolved
-    | GuardrailChecked,
+    | GuardrailChecked
+    | OutputReviewRequested
+    | OutputReviewed,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -374,6 +438,8 @@ EVENT_KINDS = frozenset(
         NestedRunRecorded,
         DoubtResolved,
         GuardrailChecked,
+        OutputReviewRequested,
+        OutputReviewed,
     )
 )
 """The ``kind`` of every event type."""

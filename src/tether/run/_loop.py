@@ -43,7 +43,7 @@ from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
 from ._config import RunConfig, journaled_settings
-from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event
+from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event, review_request
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -256,19 +256,35 @@ async def _sync_session(run: Run) -> None:
     nothing and records nothing, so the next attempt stores the same batch once.
     """
     session, view = run.options.session, run.view
-    if session is None or view.session_upto >= len(view.items):
+    upto = _session_limit(run)
+    if session is None or view.session_upto >= upto:
         return
-    items = view.items[view.session_upto :]
+    items = view.items[view.session_upto : upto]
     durable = run.options.durable
     if durable is not None and durable.stored and durable.holds_session(session):
         # The session lives in the store's database: the items and the event that
         # records them commit together, so a crash can neither lose nor repeat them.
-        run.append(SessionSynced(len(view.items)))
+        run.append(SessionSynced(upto))
         await durable.checkpoint_with_session(run.journal, session, items)
         return
     await session.add_items(items)
-    run.append(SessionSynced(len(view.items)))
+    run.append(SessionSynced(upto))
     await _checkpoint(run)
+
+
+def _session_limit(run: Run) -> int:
+    """How far the session may store the conversation now: not past a call an approver may
+    still edit, so that the session stores each call once, as it runs."""
+    view = run.view
+    upto = len(view.items)
+    for call in view.calls.values():
+        if call.hosted or call.status not in (CallStatus.NEW, CallStatus.PENDING):
+            continue
+        owner = run.graph.get(call.agent)
+        tool = owner.function_tools.get(call.name) if owner is not None else None
+        if tool is not None and tool.editable is not False:
+            upto = min(upto, call.index)
+    return upto
 
 
 async def _call_model(run: Run) -> None:
@@ -395,8 +411,8 @@ async def _execute_tools(run: Run) -> bool:
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
-        if call.status is CallStatus.DONE:
-            continue
+        if call.status in (CallStatus.DONE, CallStatus.REVIEW):
+            continue  # REVIEW: it ran; its output waits for a person
         if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
             _answer_hosted(run, call)
             continue
@@ -562,7 +578,9 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
                     failure = failure or exc  # recorded; the other calls' outputs still are
                     run.tracer.tool_end(span, None, exc)
                     continue
-            run.append(ToolCompleted(call.call_id, result))
+            run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
+            if tool.review_output:
+                run.append(review_request(call, run.options.governance))
             run.tracer.tool_end(span, result)
             finished.append((call, tool, result))
             continue

@@ -2,7 +2,8 @@
 
 A receipt is an HMAC-SHA256 over the decision and where it belongs: the run,
 the turn, the call, the fingerprint of the exact arguments, the verdict, the
-approver (id and roles), the time, the reason and the message. A receipt
+approver (id and roles), the time, the reason and the message (and, for an
+approval with edited arguments, the edit and the fingerprint of what runs). A receipt
 copied to another run or call, or any one of those fields changed, no longer
 verifies. Unlike a decision's seal it needs the key, so whoever edits a
 stored run cannot forge one.
@@ -18,7 +19,14 @@ from dataclasses import dataclass, replace
 from typing import Literal, overload
 
 from .._exceptions import ReceiptError, UserError
-from ._journal import ApprovalDecided, DoubtResolved, Event, ModelResponded, RunStarted
+from ._journal import (
+    ApprovalDecided,
+    DoubtResolved,
+    Event,
+    ModelResponded,
+    OutputReviewed,
+    RunStarted,
+)
 from ._limits import escape_surrogates
 
 __all__ = ["ReceiptCheck", "receipt", "signed_receipt", "verdict", "verify_receipts"]
@@ -26,22 +34,42 @@ __all__ = ["ReceiptCheck", "receipt", "signed_receipt", "verdict", "verify_recei
 _PREFIX = "hmac-sha256:"
 
 
-def verdict(decision: ApprovalDecided | DoubtResolved) -> str:
-    """The decision's verdict in one word: approved, rejected, expired, or the resolution of
-    a call in doubt (run_again, output, failed)."""
+Decision = ApprovalDecided | DoubtResolved | OutputReviewed
+"""A journal event a person (or the system) decided: each is sealed and may be receipted."""
+
+
+def verdict(decision: Decision) -> str:
+    """The decision's verdict in one word: approved, rejected, expired, the resolution of
+    a call in doubt (run_again, output, failed), or an output review's (released, replaced,
+    withheld)."""
     if isinstance(decision, DoubtResolved):
         return decision.resolution
+    if isinstance(decision, OutputReviewed):
+        return decision.verdict
     if decision.expired:
         return "expired"
     return "approved" if decision.approved else "rejected"
 
 
-def receipt(
-    key: bytes | str, run_id: str, turn: int, decision: ApprovalDecided | DoubtResolved
-) -> str:
+def receipt(key: bytes | str, run_id: str, turn: int, decision: Decision) -> str:
     """The receipt of ``decision`` on the ``turn``-th response of run ``run_id``."""
-    if isinstance(decision, DoubtResolved):
+    if isinstance(decision, OutputReviewed):
         fields: list[object] = [
+            "output_reviewed",
+            run_id,
+            turn,
+            decision.call_id,
+            decision.reviewed,
+            verdict(decision),
+            decision.by,
+            list(decision.roles),
+            decision.at,
+            decision.reason,
+            decision.output,
+            False,
+        ]
+    elif isinstance(decision, DoubtResolved):
+        fields = [
             "doubt_resolved",
             run_id,
             turn,
@@ -70,6 +98,8 @@ def receipt(
             decision.message,
             [decision.always, decision.automatic, decision.partial],
         ]
+        if decision.edited_arguments is not None:  # only then: older receipts still verify
+            fields.append([decision.edited_arguments, decision.edited_fingerprint])
         if decision.rule is not None:  # only then: other decisions keep their receipts
             fields.append({"rule": decision.rule})
     text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
@@ -85,9 +115,11 @@ def signed_receipt(
 def signed_receipt(
     key: bytes | str | None, run_id: str, turn: int, decision: DoubtResolved
 ) -> DoubtResolved: ...
+@overload
 def signed_receipt(
-    key: bytes | str | None, run_id: str, turn: int, decision: ApprovalDecided | DoubtResolved
-) -> ApprovalDecided | DoubtResolved:
+    key: bytes | str | None, run_id: str, turn: int, decision: OutputReviewed
+) -> OutputReviewed: ...
+def signed_receipt(key: bytes | str | None, run_id: str, turn: int, decision: Decision) -> Decision:
     """``decision`` carrying its receipt (unchanged without a key)."""
     if key is None:
         return decision
@@ -117,7 +149,7 @@ def check_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptCh
             run_id = event.run_id
         elif isinstance(event, ModelResponded):
             turn += 1
-        elif isinstance(event, ApprovalDecided | DoubtResolved):
+        elif isinstance(event, ApprovalDecided | DoubtResolved | OutputReviewed):
             if isinstance(event, ApprovalDecided) and event.automatic:
                 continue  # applied from an earlier decision, whose receipt covers it
             if not event.receipt:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -22,16 +22,18 @@ from .._exceptions import (
 )
 from .._governance import Approver, Governance, as_approver
 from ._agent_tools import nested_decision
-from ._approvals import ToolApprovalItem
+from ._approvals import ToolApprovalItem, ToolOutputReviewItem
 from ._audit import AuditRecord, audit_trail
 from ._decisions import (
     DEFAULT_GOVERNANCE,
+    WITHHELD_MESSAGE,
     authorize,
     decision_event,
     due,
     expiry_event,
     policy_for,
     resolution_event,
+    review_event,
 )
 from ._document import (
     dump_document,
@@ -41,6 +43,7 @@ from ._document import (
     sign,
     verify,
 )
+from ._edits import checked_edit
 from ._journal import (
     DoubtResolved,
     Event,
@@ -177,6 +180,7 @@ class RunState:
         *,
         by: Approver | str | None = None,
         reason: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         """Approve a pending call. ``always=True`` also approves later calls of the tool.
 
@@ -184,8 +188,27 @@ class RunState:
         the audit trail. Raises ``NotAuthorizedError`` (nothing recorded) if the call's
         policy does not allow the approver, and ``ApprovalExpiredError`` past its deadline.
         A call that needs several approvals stays pending until enough distinct approvers
-        approved it."""
-        self._decide(item, approved=True, always=always, message=None, by=by, reason=reason)
+        approved it.
+
+        ``arguments`` approves the call with edited arguments (a dict of the tool's
+        parameters), for a tool declared ``function_tool(editable=...)``: the call runs with
+        them and the model's next request shows the call with them. Refused, with nothing
+        recorded, by ``EditNotAllowedError`` (the tool does not allow it) or
+        ``InvalidEditError`` (they do not fit the tool's parameters). On a call that needs
+        several approvals an edit starts the count afresh: earlier approvals saw other
+        arguments, so the others must approve the edited call.
+
+            state.approve(item, arguments={"city": "Paris"}, by=ana, reason="typo")
+        """
+        self._decide(
+            item,
+            approved=True,
+            always=always,
+            message=None,
+            by=by,
+            reason=reason,
+            arguments=arguments,
+        )
 
     def reject(
         self,
@@ -200,6 +223,102 @@ class RunState:
 
         ``reason`` is for the audit trail (the model does not read it); see ``approve``."""
         self._decide(item, approved=False, always=always, message=message, by=by, reason=reason)
+
+    def release(
+        self,
+        item: ToolApprovalItem | str,
+        *,
+        by: Approver | str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Let the model read a reviewed call's output as the tool returned it.
+
+        For the items of ``interruptions`` whose ``kind`` is ``"output_review"``
+        (``ToolOutputReviewItem``). The review is sealed (and receipted with a receipt key);
+        the call's approval policy says who may review (``NotAuthorizedError``, nothing
+        recorded). The run goes on when resumed."""
+        self._review(item, "released", None, by=by, reason=reason)
+
+    def replace_output(
+        self,
+        item: ToolApprovalItem | str,
+        output: str,
+        *,
+        by: Approver | str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Let the model read ``output`` (a redacted version, say) in place of what the tool
+        returned; see ``release``. The tool's own output stays in the journal."""
+        if not isinstance(output, str):
+            raise UserError(f"output must be a str, got {type(output).__name__}.")
+        self._review(item, "replaced", output, by=by, reason=reason)
+
+    def withhold(
+        self,
+        item: ToolApprovalItem | str,
+        *,
+        message: str | None = None,
+        by: Approver | str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Keep a reviewed call's output from the model, which reads ``message`` (by default,
+        that the output was withheld) instead; see ``release``."""
+        if message is not None and not isinstance(message, str):
+            raise UserError(f"message must be a str or None, got {type(message).__name__}.")
+        self._review(item, "withheld", message, by=by, reason=reason)
+
+    def _review(
+        self,
+        item: ToolApprovalItem | str,
+        verdict: Literal["released", "replaced", "withheld"],
+        output: str | None,
+        *,
+        by: Approver | str | None,
+        reason: str | None,
+    ) -> None:
+        _check_decision_arguments(item, always=False, message=None, by=None)
+        _check_reason(reason)
+        approver = as_approver(by)
+        if isinstance(item, ToolApprovalItem) and item.parent is not None:
+            # A call inside an agent used as a tool: reviewed in its nested run's journal.
+            def review(journal: Journal, inner: ToolApprovalItem) -> None:
+                nested = RunState._of_run(self._agent, journal, self.context)
+                nested.governance = self.governance
+                nested._review(inner, verdict, output, by=approver, reason=reason)
+
+            self._journal.append(nested_decision(self._view, item, review))
+            return
+        call_id = item if isinstance(item, str) else item.call_id
+        call = self._view.calls.get(call_id)
+        if (
+            call is None
+            or self._view.completed is not None
+            or call.status is not (CallStatus.REVIEW)
+        ):
+            raise NotPendingError(
+                f"The output of call {call_id!r} is not waiting for a review in this run. "
+                "Review only the items of state.interruptions whose kind is 'output_review'."
+            )
+        if isinstance(item, ToolOutputReviewItem) and item.output != call.held:
+            raise DecisionMismatchError(
+                f"The review item for call {call_id!r} shows another output than the call "
+                "has. Review the items of this state's interruptions."
+            )
+        if verdict == "withheld" and output is None:
+            output = WITHHELD_MESSAGE.replace("{tool}", call.name)
+        policy = policy_for(self._graph, call, self.governance)
+        authorize(policy, approver, call, self.context, four_eyes=False)
+        self._journal.append(
+            review_event(
+                self._view,
+                call,
+                self.governance,
+                approver=approver,
+                verdict=verdict,
+                output=output,
+                reason=reason,
+            )
+        )
 
     def expire(self) -> list[ToolApprovalItem]:
         """Reject (as the system) every pending call past its approval deadline, by the
@@ -227,9 +346,15 @@ class RunState:
         message: str | None,
         by: Approver | str | None,
         reason: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         _check_decision_arguments(item, always=always, message=message, by=None)
         _check_reason(reason)
+        if arguments is not None and always:
+            raise UserError(
+                "always=True cannot go with edited arguments: later calls of the tool have "
+                "other arguments than the edit. Approve this call with its edit alone."
+            )
         approver = as_approver(by)
         if isinstance(item, ToolApprovalItem) and item.parent is not None:
             # A call inside an agent used as a tool: decided in its nested run's journal,
@@ -244,6 +369,7 @@ class RunState:
                     message=message,
                     by=approver,
                     reason=reason,
+                    arguments=arguments,
                 )
 
             self._journal.append(nested_decision(self._view, item, decide))
@@ -263,6 +389,12 @@ class RunState:
                 f"{call.requested.expires_at if call.requested else '?'}: the system rejected "
                 "it and it will not run. Nothing of this decision was recorded."
             )
+        if call.status is CallStatus.REVIEW:
+            raise NotPendingError(
+                f"Call {call_id!r} of {call.name!r} already ran; its output waits for a "
+                "review: release, replace or withhold it (state.release, "
+                "state.replace_output, state.withhold)."
+            )
         if call.status is not CallStatus.PENDING:
             raise NotPendingError(
                 f"Call {call_id!r} of {call.name!r} was already decided (or never needed "
@@ -275,6 +407,11 @@ class RunState:
             )
         policy = policy_for(self._graph, call, self.governance)
         authorize(policy, approver, call, self.context)
+        edited = (
+            checked_edit(self._graph, call, arguments, approver, self.context)
+            if arguments is not None
+            else None
+        )
         event = decision_event(
             self._view,
             call,
@@ -284,6 +421,7 @@ class RunState:
             always=always,
             message=message,
             reason=reason,
+            edited_arguments=edited,
         )
         self._journal.append(event)
 

@@ -1,6 +1,6 @@
 """The run as a small state machine: ``decide`` reads the view and names the next step.
 
-    pending approvals without a decision  -> Interrupt   (return to the caller)
+    pending approvals or output reviews   -> Interrupt   (return to the caller)
     calls to classify, run or reject      -> ExecuteTools
     the last model output is final        -> Finish
     otherwise                             -> CallModel

@@ -25,6 +25,8 @@ from ._journal import (
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
+    OutputReviewed,
+    OutputReviewRequested,
     ToolCompleted,
     ToolRejected,
     ToolTimedOut,
@@ -48,6 +50,7 @@ RunItemName = Literal[
     "tool_called",
     "tool_output",
     "approval_requested",
+    "output_review_requested",
     "handoff_requested",
     "handoff_occurred",
 ]
@@ -67,7 +70,9 @@ class RunItemEvent:
 
     name: RunItemName
     item: Item | ToolApprovalItem
-    """The conversation item; for ``approval_requested``, the ``ToolApprovalItem``."""
+    """The conversation item; for ``approval_requested``, the ``ToolApprovalItem``; for
+    ``output_review_requested``, the ``ToolOutputReviewItem`` (the output is not in the
+    conversation until a person releases, replaces or withholds it)."""
     agent_name: str
     type: Literal["run_item_stream_event"] = "run_item_stream_event"
 
@@ -211,10 +216,16 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
             run.graph,
         )
         return [RunItemEvent("approval_requested", approval, event.agent)]
-    if isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
+    if isinstance(event, ToolCompleted) and event.review:
+        return []  # the model reads nothing yet; the request that follows says why
+    if isinstance(event, OutputReviewRequested):
+        [review] = with_origins([run.view.calls[event.call_id].approval_item()], run.graph)
+        return [RunItemEvent("output_review_requested", review, review.agent_name)]
+    if isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut | OutputReviewed):
         call = run.view.calls[event.call_id]
-        # The item the fold just added: a function_call_output, or a hosted approval response.
-        return [RunItemEvent("tool_output", run.view.items[-1], call.agent)]
+        # The item the fold just added: a function_call_output, or a hosted approval response
+        # (before it, for a call an approver edited in a server-managed conversation: a note).
+        return [RunItemEvent("tool_output", _output_item(run), call.agent)]
     if isinstance(event, NestedRunRecorded) and event.paused:
         # What the nested run of an agent tool waits for, as the outer run will list it.
         waiting = [item for item in run.view.pending if _outermost(item).call_id == event.call_id]
@@ -230,6 +241,16 @@ def events_for(event: Event, run: Run) -> list[StreamEvent]:
             AgentUpdatedEvent(run.graph[event.to_agent]),
         ]
     return []
+
+
+def _output_item(run: Run) -> Item:
+    """The item the fold just added for a call's outcome (searched from the end: a note may
+    follow it)."""
+    items = run.view.items
+    for item in reversed(items):
+        if item.get("type") in ("function_call_output", "mcp_approval_response"):
+            return item
+    return items[-1]
 
 
 def _outermost(item: ToolApprovalItem) -> ToolApprovalItem:

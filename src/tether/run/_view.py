@@ -24,9 +24,18 @@ from pydantic import ValidationError
 
 from .._context import Usage
 from .._exceptions import DecisionMismatchError, StateFormatError
+from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
 from ..items import Item, function_call_output
-from ._approvals import ToolApprovalItem, decision_seal, doubt_seal, fingerprint
+from ._approvals import (
+    ToolApprovalItem,
+    ToolOutputReviewItem,
+    decision_seal,
+    doubt_seal,
+    fingerprint,
+    output_digest,
+    review_seal,
+)
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -36,6 +45,8 @@ from ._journal import (
     HandoffTaken,
     ModelResponded,
     NestedRunRecorded,
+    OutputReviewed,
+    OutputReviewRequested,
     RunCompleted,
     RunResumed,
     RunStarted,
@@ -47,7 +58,14 @@ from ._journal import (
     events_adapter,
 )
 
-__all__ = ["HOSTED_APPROVAL_REQUEST", "Call", "CallStatus", "RunView", "hosted_approval_response"]
+__all__ = [
+    "HOSTED_APPROVAL_REQUEST",
+    "Call",
+    "CallStatus",
+    "RunView",
+    "edited_call_note",
+    "hosted_approval_response",
+]
 
 HOSTED_APPROVAL_REQUEST = "mcp_approval_request"
 """The item a Responses API hosted MCP server sends to ask approval for a call."""
@@ -82,6 +100,8 @@ class CallStatus(enum.Enum):
     """An agent used as a tool whose nested run waits for human decisions."""
     RESUMABLE = "resumable"
     """An agent used as a tool whose nested run has every decision it waited for."""
+    REVIEW = "review"
+    """Ran; its output waits for a person's review before the model reads it."""
 
 
 @dataclass(slots=True)
@@ -105,6 +125,16 @@ class Call:
     nested_view: RunView | None = None
     suspended: bool = False
     """The nested run paused, and the call has not been started again since."""
+    index: int = -1
+    """Where the call's item is in the view's ``items`` (hosted requests too)."""
+    edit: ApprovalDecided | None = None
+    """The last approval that edited the call's arguments, if one did."""
+    held: str | None = None
+    """The tool's output while it waits for review (``ToolCompleted`` with ``review``)."""
+    review: OutputReviewed | None = None
+    """The review of the call's output, once taken."""
+    review_requested: bool = False
+    """``OutputReviewRequested`` was recorded for the held output."""
 
     @property
     def call_id(self) -> str:
@@ -121,20 +151,43 @@ class Call:
         return str(self.item["name"])
 
     @property
-    def arguments(self) -> str:
+    def model_arguments(self) -> str:
+        """The arguments as the model wrote them."""
         return str(self.item.get("arguments", ""))
 
     @property
-    def fingerprint(self) -> str:
+    def arguments(self) -> str:
+        """The arguments the call runs with: an approver's edit, else the model's."""
+        edit = self.edit
+        if edit is not None and edit.edited_arguments is not None:
+            return edit.edited_arguments
+        return self.model_arguments
+
+    @property
+    def model_fingerprint(self) -> str:
+        """The fingerprint of the call as the model made it (what its request names)."""
         # Computed when first needed: most calls never need approval.
         if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.agent, self.name, self.call_id, self.arguments)
+            self._fingerprint = fingerprint(
+                self.agent, self.name, self.call_id, self.model_arguments
+            )
         return self._fingerprint
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the call as it runs (edited, if an approver edited it): what
+        the next decision on it must name."""
+        edit = self.edit
+        if edit is not None and edit.edited_fingerprint is not None:
+            return edit.edited_fingerprint
+        return self.model_fingerprint
 
     @property
     def status(self) -> CallStatus:
         if self.done:
             return CallStatus.DONE
+        if self.held is not None:
+            return CallStatus.REVIEW
         if self.suspended:
             assert self.nested_view is not None
             waiting = self.nested_view.completed is None and self.nested_view.pending
@@ -147,8 +200,21 @@ class Call:
 
     def approval_item(self) -> ToolApprovalItem:
         server = str(self.item.get("server_label", "")) or None if self.hosted else None
-        return ToolApprovalItem(
-            self.agent, self.name, self.call_id, self.arguments, self.fingerprint, server
+        edit = self.edit
+        kind = ToolApprovalItem
+        extra: dict[str, Any] = {}
+        if self.held is not None and self.review is None:
+            kind, extra = ToolOutputReviewItem, {"output": self.held}
+        return kind(
+            self.agent,
+            self.name,
+            self.call_id,
+            self.arguments,
+            self.fingerprint,
+            server,
+            original_arguments=self.model_arguments if edit is not None else None,
+            edited_by=edit.by if edit is not None else None,
+            **extra,
         )
 
 
@@ -265,12 +331,13 @@ class RunView:
 
     @property
     def pending(self) -> list[ToolApprovalItem]:
-        """Calls waiting for a human decision, in call order; a nested run's (of an agent used
-        as a tool) in its place, each with ``parent`` naming the call that runs it."""
+        """Calls waiting for a human decision (an approval, or a review of their output), in
+        call order; a nested run's (of an agent used as a tool) in its place, each with
+        ``parent`` naming the call that runs it."""
         pending = []
         for call in self.calls.values():
             status = call.status
-            if status is CallStatus.PENDING:
+            if status in (CallStatus.PENDING, CallStatus.REVIEW):
                 pending.append(call.approval_item())
             elif status is CallStatus.SUSPENDED:
                 assert call.nested_view is not None
@@ -329,7 +396,7 @@ class RunView:
         self.usage = self.usage + event.usage
         self.responses.append(event)
         self.calls = {}
-        for item in event.output:
+        for position, item in enumerate(event.output):
             kind = item.get("type")
             if kind == "function_call":
                 problem = function_call_problem(item)
@@ -352,14 +419,14 @@ class RunView:
                 raise StateFormatError(
                     f"journal[{self.events}]: the response has two calls with id {call_id!r}."
                 )
-            self.calls[call_id] = Call(item, event.agent)
+            self.calls[call_id] = Call(item, event.agent, index=len(self.items) + position)
         self.items.extend(event.output)
         if self.server_managed:
             self.server_upto = len(self.items)
 
     def _approval_requested(self, event: ApprovalRequested) -> None:
         call = self._call(event.call_id, event.kind)
-        if event.fingerprint != call.fingerprint or event.tool != call.name:
+        if event.fingerprint != call.model_fingerprint or event.tool != call.name:
             raise DecisionMismatchError(
                 f"journal[{self.events}]: the approval request for call {event.call_id!r} "
                 "does not match the call the model made (its tool or arguments were changed). "
@@ -397,15 +464,26 @@ class RunView:
                 "match its seal: its verdict, message, approver or time was changed (or the "
                 "seal removed). The state was edited; load an unedited copy."
             )
-        problem = _four_eyes_problem(call, event)
+        edited = event.edited_arguments is not None or event.edited_fingerprint is not None
+        problem = _edit_problem(call, event) if edited else None
+        # An edit starts the count of approvals afresh: no decision applies to arguments it
+        # did not see, so earlier approvals (of other arguments) no longer count.
+        approvals = () if edited else call.approvals
+        problem = problem or _four_eyes_problem(call, event, approvals)
         if problem is not None:
             raise StateFormatError(f"journal[{self.events}]: {problem}")
+        if edited:
+            call.edit = event
+        call.approvals = approvals
         if event.partial:
             call.approvals = (*call.approvals, event)
             return
         call.decision = event
         if event.always:
             self.always[call.name] = event
+        if event.approved and call.edit is not None and 0 <= call.index < len(self.items):
+            # The conversation shows the call as it runs (the journal keeps the model's).
+            self.items[call.index] = freeze({**call.item, "arguments": call.arguments})
 
     def _tool_started(self, event: ToolStarted) -> None:
         call = self._call(event.call_id, event.kind)
@@ -414,17 +492,85 @@ class RunView:
 
     def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
         call = self._call(event.call_id, event.kind)
-        if call.done:
+        if call.done or call.held is not None:
             raise StateFormatError(
                 f"journal[{self.events}]: a second output for call {event.call_id!r}."
             )
+        if isinstance(event, ToolCompleted) and event.review:
+            if call.hosted:
+                raise StateFormatError(
+                    f"journal[{self.events}]: an output review of hosted call {event.call_id!r}."
+                )
+            call.held = event.output  # the model reads nothing until a person reviews it
+            return
         call.done = True
         call.output = event.output
         if call.hosted:
             approved = isinstance(event, ToolCompleted)
             self.items.append(hosted_approval_response(event.call_id, approved, event.output))
         else:
-            self.items.append(function_call_output(event.call_id, event.output))
+            self._append_output(call, event.output)
+
+    def _append_output(self, call: Call, output: str) -> None:
+        self.items.append(function_call_output(call.call_id, output))
+        decision = call.decision
+        if (
+            decision is not None
+            and decision.approved
+            and call.edit is not None
+            and self.server_managed
+            and call.index < self.server_upto
+        ):
+            # The server holds the call as the model made it and cannot be told otherwise;
+            # the output goes as it is, and a note says which arguments produced it.
+            self.items.append(edited_call_note(call.call_id, call.name, call.arguments))
+
+    def _output_review_requested(self, event: OutputReviewRequested) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.status is not CallStatus.REVIEW or call.review_requested:
+            raise StateFormatError(
+                f"journal[{self.events}]: a review request for the output of call "
+                f"{event.call_id!r}, whose output is not held for review (or was asked once)."
+            )
+        if (event.agent, event.tool, event.arguments) != (call.agent, call.name, call.arguments):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the output review request of call {event.call_id!r} "
+                "names another agent, tool or arguments than the call that ran. The state was "
+                "edited; load an unedited copy."
+            )
+        call.review_requested = True
+
+    def _output_reviewed(self, event: OutputReviewed) -> None:
+        call = self._call(event.call_id, event.kind)
+        if call.status is not CallStatus.REVIEW or call.held is None:
+            raise StateFormatError(
+                f"journal[{self.events}]: a review of the output of call {event.call_id!r}, "
+                "whose output is not waiting for one."
+            )
+        if event.seal != review_seal(self.run_id, self.turns, event):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the review of the output of call {event.call_id!r} "
+                "does not match its seal: its verdict, output, reviewer or time was changed "
+                "(or the seal removed). The state was edited; load an unedited copy."
+            )
+        if event.reviewed != output_digest(call.held):
+            raise DecisionMismatchError(
+                f"journal[{self.events}]: the review of call {event.call_id!r} was made on "
+                "another output than the tool's. The state was edited; load an unedited copy."
+            )
+        if (event.verdict == "released") != (event.output is None) or event.verdict not in (
+            "released",
+            "replaced",
+            "withheld",
+        ):
+            raise StateFormatError(
+                f"journal[{self.events}]: a {event.verdict!r} review of call {event.call_id!r} "
+                "with an output that does not fit it (only a released output has none)."
+            )
+        call.review = event
+        call.done = True
+        call.output = call.held if event.output is None else event.output
+        self._append_output(call, call.output)
 
     def _nested_run_recorded(self, event: NestedRunRecorded) -> None:
         call = self._call(event.call_id, event.kind)
@@ -483,7 +629,7 @@ class RunView:
             )
         call.done = True
         call.output = event.output
-        self.items.append(function_call_output(event.call_id, event.output))
+        self._append_output(call, event.output)
 
     def _handoff_taken(self, event: HandoffTaken) -> None:
         self.agent = event.to_agent
@@ -532,8 +678,45 @@ def _is_aware_time(text: str) -> bool:
         return False
 
 
-def _four_eyes_problem(call: Call, event: ApprovalDecided) -> str | None:
-    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), or None."""
+def edited_call_note(call_id: str, tool: str, arguments: str) -> Item:
+    """What a model reading a server-managed conversation is told after the output of a call
+    an approver edited: the server holds the call with the model's arguments."""
+    return {
+        "type": "message",
+        "role": "developer",
+        "content": (
+            f"Note: call {call_id} of {tool} was run with arguments edited by a person "
+            f"approving it: {arguments}. Its output above is the output of that call."
+        ),
+    }
+
+
+def _edit_problem(call: Call, event: ApprovalDecided) -> str | None:
+    """What makes ``event``, an approval with edited arguments, impossible, or None."""
+    if (
+        not event.approved
+        or event.always
+        or event.automatic
+        or event.expired
+        or event.rule is not None
+        or call.hosted
+        or event.edited_arguments is None
+    ):
+        return f"an edit of call {event.call_id!r} that is not an approval of that call alone."
+    expected = fingerprint(call.agent, call.name, call.call_id, event.edited_arguments)
+    if event.edited_fingerprint != expected:
+        return (
+            f"the edited arguments of call {event.call_id!r} do not match their fingerprint; "
+            "the state was edited: load an unedited copy."
+        )
+    return None
+
+
+def _four_eyes_problem(
+    call: Call, event: ApprovalDecided, approvals: tuple[ApprovalDecided, ...]
+) -> str | None:
+    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), given the
+    approvals that still count, or None."""
     assert call.requested is not None
     required = call.requested.required_approvals
     if event.expired:
@@ -544,15 +727,13 @@ def _four_eyes_problem(call: Call, event: ApprovalDecided) -> str | None:
         required > 1 or not event.approved or event.always or event.partial or event.automatic
     ):
         return f"a standing approval's decision on call {event.call_id!r} that is not a plain one."
-    if event.by is not None and any(a.by == event.by for a in call.approvals):
+    if event.by is not None and any(a.by == event.by for a in approvals):
         return f"approver {event.by!r} decided call {event.call_id!r} twice."
     if event.partial:
-        if not event.approved or len(call.approvals) + 1 >= required:
+        if not event.approved or len(approvals) + 1 >= required:
             return f"a partial approval of call {event.call_id!r} that is not one of several."
-    elif event.approved and not event.automatic and len(call.approvals) + 1 < required:
-        return (
-            f"call {event.call_id!r} needs {required} approvals and has {len(call.approvals) + 1}."
-        )
+    elif event.approved and not event.automatic and len(approvals) + 1 < required:
+        return f"call {event.call_id!r} needs {required} approvals and has {len(approvals) + 1}."
     return None
 
 
@@ -584,5 +765,7 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "guardrail_checked": RunView._guardrail_checked,
     "nested_run_recorded": RunView._nested_run_recorded,
     "doubt_resolved": RunView._doubt_resolved,
+    "output_review_requested": RunView._output_review_requested,
+    "output_reviewed": RunView._output_reviewed,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

@@ -20,7 +20,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._governance import SweepResult, audit_run, decide, expire_approvals, verify_run_receipts
+from ._governance import (
+    SweepResult,
+    audit_run,
+    decide,
+    expire_approvals,
+    review,
+    verify_run_receipts,
+)
 from ._protocol import (
     STORE_VERSION,
     STORE_VERSIONS,
@@ -59,6 +66,7 @@ __all__ = [
     "expire_approvals",
     "load_state",
     "pending_key",
+    "review",
     "save_state",
     "system_clock",
     "verify_run_receipts",

@@ -1,10 +1,11 @@
-"""Decisions on stored runs: the durable decide path, the expiry sweep and the audit trail."""
+"""Decisions on stored runs: the durable decide and review paths, the expiry sweep and the
+audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .._agent import Agent
 from .._exceptions import ApprovalExpiredError, RunBusyError, RunConflictError, UserError
@@ -17,7 +18,14 @@ from ._protocol import RunStore
 from ._records import PendingApproval
 from ._states import load_state, save_state
 
-__all__ = ["SweepResult", "audit_run", "decide", "expire_approvals", "verify_run_receipts"]
+__all__ = [
+    "SweepResult",
+    "audit_run",
+    "decide",
+    "expire_approvals",
+    "review",
+    "verify_run_receipts",
+]
 
 
 async def decide(
@@ -33,6 +41,7 @@ async def decide(
     always: bool = False,
     governance: Governance | None = None,
     context: Any = None,
+    arguments: Mapping[str, Any] | None = None,
 ) -> int:
     """Take one decision on a stored run and make it durable; return the run's new seq.
 
@@ -41,20 +50,59 @@ async def decide(
     distinct approvers, and a call past its deadline is expired (that is
     written) and the decision refused with ``ApprovalExpiredError``. The write
     is a compare-and-append: a concurrent decision gives ``RunConflictError``
-    and this one is not written; load and decide again.
+    and this one is not written; load and decide again. ``arguments`` approves with
+    edited arguments (see ``RunState.approve``); an edit refused or invalid writes nothing.
     """
     if not isinstance(approved, bool):
         raise UserError(f"approved must be True or False, not {approved!r}.")
     state = await load_state(store, run_id, agent, context=context, governance=governance)
     try:
         if approved:
-            state.approve(call_id, always, by=by, reason=reason)
+            state.approve(call_id, always, by=by, reason=reason, arguments=arguments)
+        elif arguments is not None:
+            raise UserError("Edited arguments go with an approval only (approved=True).")
         else:
             state.reject(call_id, always, message=message, by=by, reason=reason)
     except ApprovalExpiredError:
         # The expiry (found on load) is the system's decision: keep it, refuse this one.
         await save_state(store, state)
         raise
+    return await save_state(store, state)
+
+
+async def review(
+    store: RunStore,
+    run_id: str,
+    agent: Agent[Any],
+    call_id: str,
+    verdict: Literal["released", "replaced", "withheld"],
+    *,
+    output: str | None = None,
+    by: Approver | str | None,
+    reason: str | None = None,
+    governance: Governance | None = None,
+    context: Any = None,
+) -> int:
+    """Review one call's output in a stored run and make it durable; return the new seq.
+
+    ``verdict`` is ``"released"`` (the model reads the output as it is), ``"replaced"``
+    (it reads ``output``) or ``"withheld"`` (it reads ``output`` if given, else that the
+    output was withheld): ``RunState.release`` / ``replace_output`` / ``withhold``, with
+    the same authorization. A compare-and-append like ``decide``.
+    """
+    state = await load_state(store, run_id, agent, context=context, governance=governance)
+    if verdict == "released":
+        if output is not None:
+            raise UserError("A released output is the tool's own; pass no output=.")
+        state.release(call_id, by=by, reason=reason)
+    elif verdict == "replaced":
+        if output is None:
+            raise UserError("verdict 'replaced' needs the output the model reads instead.")
+        state.replace_output(call_id, output, by=by, reason=reason)
+    elif verdict == "withheld":
+        state.withhold(call_id, message=output, by=by, reason=reason)
+    else:
+        raise UserError(f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}.")
     return await save_state(store, state)
 
 

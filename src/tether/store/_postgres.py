@@ -31,6 +31,7 @@ from ._projection import (
     Complete,
     DropCall,
     DropTool,
+    EditPending,
     changes,
     stored_status,
 )
@@ -98,6 +99,7 @@ CREATE TABLE {s}.pending (
     arguments text NOT NULL,
     requested_at timestamptz NOT NULL,
     expires_at timestamptz,
+    kind text NOT NULL DEFAULT 'approval',
     PRIMARY KEY (run_id, call_id)
 );
 CREATE INDEX pending_requested ON {s}.pending (requested_at);
@@ -159,6 +161,9 @@ CREATE TABLE {s}.rules (
     revoke_reason text
 );
 CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
+""",
+    3: """
+ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,
 }
 
@@ -538,7 +543,7 @@ class PostgresRunStore:
             )
         direction = "DESC" if newest else "ASC"
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             "FROM {s}.pending WHERE " + " AND ".join(where) + f" ORDER BY requested_at "
             f"{direction}, run_id {direction}, call_id {direction} LIMIT %(limit)s"
         )
@@ -547,7 +552,7 @@ class PostgresRunStore:
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             "FROM {s}.pending WHERE expires_at IS NOT NULL AND expires_at <= %(due)s "
             "ORDER BY expires_at, run_id, call_id LIMIT %(limit)s"
         )
@@ -675,10 +680,12 @@ class PostgresRunStore:
                 await conn.execute(
                     self._q(
                         "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, "
-                        "requested_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "requested_at, expires_at, kind) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
                         "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
-                        "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at"
+                        "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at, "
+                        "kind = EXCLUDED.kind"
                     ),
                     (
                         run_id,
@@ -688,6 +695,7 @@ class PostgresRunStore:
                         change.arguments,
                         change.requested_at,
                         change.expires_at,
+                        change.kind,
                     ),
                 )
             elif isinstance(change, AddFlight):
@@ -713,6 +721,13 @@ class PostgresRunStore:
                         "DELETE FROM {s}." + change.table + " WHERE run_id = %s AND call_id = %s"
                     ),
                     (run_id, change.call_id),
+                )
+            elif isinstance(change, EditPending):
+                await conn.execute(
+                    self._q(
+                        "UPDATE {s}.pending SET arguments = %s WHERE run_id = %s AND call_id = %s"
+                    ),
+                    (change.arguments, run_id, change.call_id),
                 )
             elif isinstance(change, Complete):
                 await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (run_id,))

@@ -1,6 +1,7 @@
 """Projections: query tables derived from events by pure functions.
 
-The events are the truth; ``pending`` (calls waiting for a decision),
+The events are the truth; ``pending`` (calls waiting for a decision: an approval,
+or a review of their output),
 ``in_flight`` (calls started and not completed) and a run's status are folded
 from them. A store applies ``changes`` to its tables in the same transaction
 as the events, and ``rebuild`` is the same fold over the whole journal, so a
@@ -20,6 +21,8 @@ from ..run._journal import (
     DoubtResolved,
     Event,
     NestedRunRecorded,
+    OutputReviewed,
+    OutputReviewRequested,
     RunCompleted,
     ToolCompleted,
     ToolRejected,
@@ -35,6 +38,7 @@ __all__ = [
     "Complete",
     "DropCall",
     "DropTool",
+    "EditPending",
     "changes",
     "stored_status",
 ]
@@ -49,6 +53,7 @@ class AddPending:
     requested_at: datetime
     expires_at: datetime | None = None
     """The request's deadline; the expiry sweep finds due approvals by it (an index)."""
+    kind: Literal["approval", "output_review"] = "approval"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +80,19 @@ class DropTool:
 
 
 @dataclass(frozen=True, slots=True)
+class EditPending:
+    """One approval of several edited the pending call: the others decide on ``arguments``."""
+
+    call_id: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Complete:
     """The run ended: nothing of it is pending or in flight any more."""
 
 
-Change = AddPending | AddFlight | DropCall | DropTool | Complete
+Change = AddPending | AddFlight | DropCall | DropTool | EditPending | Complete
 
 
 def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[Change]:
@@ -97,6 +110,8 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             if event.always:
                 out.append(DropTool(event.call_id))
             out.append(DropCall(event.call_id, "pending"))
+        elif isinstance(event, ApprovalDecided) and event.edited_arguments is not None:
+            out.append(EditPending(event.call_id, event.edited_arguments))
         elif isinstance(event, ToolStarted):
             out.append(AddFlight(event.call_id, seq))
         elif isinstance(event, DoubtResolved):
@@ -104,6 +119,19 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
         elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
             out.append(DropCall(event.call_id, "pending"))
             out.append(DropCall(event.call_id, "in_flight"))
+        elif isinstance(event, OutputReviewRequested):
+            out.append(
+                AddPending(
+                    event.call_id,
+                    event.agent,
+                    event.tool,
+                    event.arguments,
+                    appended_at,
+                    kind="output_review",
+                )
+            )
+        elif isinstance(event, OutputReviewed):
+            out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, RunCompleted):
             out.append(Complete())
         elif isinstance(event, NestedRunRecorded):
@@ -115,7 +143,7 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             out.extend(
                 change
                 for change in changes(((seq, inner) for inner in nested), appended_at)
-                if isinstance(change, AddPending)
+                if isinstance(change, AddPending | EditPending)
                 or (isinstance(change, DropCall) and change.table == "pending")
             )
     return out

@@ -79,7 +79,8 @@ class RunPage:
 
 @dataclass(frozen=True, slots=True)
 class PendingApproval:
-    """A call waiting for a human decision (a row of the ``pending`` projection)."""
+    """A call waiting for a human decision (a row of the ``pending`` projection): an approval,
+    or a review of its output (``kind``)."""
 
     run_id: str
     call_id: str
@@ -89,3 +90,6 @@ class PendingApproval:
     requested_at: datetime
     expires_at: datetime | None = None
     """When the approval expires (the system rejects the call); ``None``: never."""
+    kind: Literal["approval", "output_review"] = "approval"
+    """What waits: an approval of the call, or a review of its output (the call ran; see
+    ``RunState.release``). The output itself is in the run's journal (``load_state``)."""

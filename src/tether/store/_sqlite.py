@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .._exceptions import (
     RuleNotFoundError,
@@ -37,6 +37,7 @@ from ._projection import (
     Complete,
     DropCall,
     DropTool,
+    EditPending,
     changes,
     stored_status,
 )
@@ -97,6 +98,7 @@ CREATE TABLE tether_pending (
     arguments TEXT NOT NULL,
     requested_at TEXT NOT NULL,
     expires_at TEXT,
+    kind TEXT NOT NULL DEFAULT 'approval',
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
 CREATE INDEX tether_pending_requested ON tether_pending (requested_at);
@@ -158,6 +160,9 @@ CREATE TABLE tether_rules (
     revoke_reason TEXT
 ) WITHOUT ROWID;
 CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at)
+""",
+    3: """
+ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
 }
 
@@ -477,7 +482,7 @@ class SQLiteRunStore:
             )
         direction = "DESC" if newest else "ASC"
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             f"FROM tether_pending WHERE {' AND '.join(where)} "
             f"ORDER BY requested_at {direction}, run_id {direction}, call_id {direction} "
             "LIMIT :limit"
@@ -487,7 +492,7 @@ class SQLiteRunStore:
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at "
+            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
             "FROM tether_pending INDEXED BY tether_pending_expires "
             "WHERE expires_at IS NOT NULL AND expires_at <= :due "
             "ORDER BY expires_at, run_id, call_id LIMIT :limit"
@@ -854,7 +859,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
         if isinstance(change, AddPending):
             conn.execute(
                 "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, "
-                "arguments, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "arguments, requested_at, expires_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     change.call_id,
@@ -863,6 +868,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
                     change.arguments,
                     _ts(change.requested_at),
                     _ts(change.expires_at) if change.expires_at is not None else None,
+                    change.kind,
                 ),
             )
         elif isinstance(change, AddFlight):
@@ -881,6 +887,11 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
             conn.execute(
                 f"DELETE FROM tether_{change.table} WHERE run_id = ? AND call_id = ?",
                 (run_id, change.call_id),
+            )
+        elif isinstance(change, EditPending):
+            conn.execute(
+                "UPDATE tether_pending SET arguments = ? WHERE run_id = ? AND call_id = ?",
+                (change.arguments, run_id, change.call_id),
             )
         elif isinstance(change, Complete):
             conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (run_id,))
@@ -908,7 +919,10 @@ def _delete_rows(conn: sqlite3.Connection, ids: list[str]) -> None:
 
 def _pending(row: Sequence[Any]) -> PendingApproval:
     expires = _dt(row[6]) if row[6] is not None else None
-    return PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires)
+    kind: Literal["approval", "output_review"] = (
+        "output_review" if row[7] == "output_review" else "approval"
+    )
+    return PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires, kind)
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
