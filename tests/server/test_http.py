@@ -580,3 +580,104 @@ async def test_a_proxys_headers_carry_the_approver_and_the_roles_the_policy_chec
     assert allowed.json()["roles"] == ["admin", "forecaster"]
     decided = [(e["by"], e["roles"]) for e in shown["audit"] if e["kind"] == "decided"]
     assert decided == [("dora", ["admin", "forecaster"])]
+
+
+async def test_an_editable_call_is_approved_with_edited_arguments_checked_by_the_server(
+    server: Served,
+) -> None:
+    run_id = await paused_run(server, "city:Pari city:timeLyon")
+    url = f"/api/runs/{run_id}/calls/{{}}/decision"
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        invalid = await client.post(
+            url.format("call_0"), json={"decision": "approve", "arguments": {"town": "Paris"}}
+        )
+        assert invalid.status_code == 422
+        assert invalid.json()["type"] == "InvalidEditError"
+        assert "do not fit its parameters (city: Field required" in invalid.json()["error"]
+        not_editable = await client.post(
+            url.format("call_1"), json={"decision": "approve", "arguments": {"city": "Nice"}}
+        )
+        assert not_editable.status_code == 403
+        assert not_editable.json()["type"] == "EditNotAllowedError"
+        shown = (await client.get(f"/api/runs/{run_id}")).json()
+        assert [(c["call_id"], c.get("editable", False)) for c in shown["pending"]] == [
+            ("call_0", True),
+            ("call_1", False),
+        ]
+        assert [e["kind"] for e in shown["audit"]] == ["run_started", *["requested"] * 2]
+
+        # The web form: JSON that is not an object is refused, nothing recorded.
+        page = await client.get(f"/runs/{run_id}/calls/call_0")
+        assert 'id="edited-arguments"' in page.text
+        form = f"/runs/{run_id}/calls/call_0/decision"
+        bad = await client.post(
+            form, data={"decision": "approve", "arguments": "[1]", "csrf": _csrf(page.text)}
+        )
+        assert bad.status_code == 422
+        assert "a JSON object of the tool&#39;s parameters, not list" in bad.text
+
+        edited = await client.post(
+            url.format("call_0"),
+            json={"decision": "approve", "arguments": {"city": "Paris"}, "reason": "typo"},
+        )
+        assert edited.status_code == 200
+        await client.post(url.format("call_1"), json={"decision": "approve"})
+        assert await resume_decided(server) == 1
+        shown = (await client.get(f"/api/runs/{run_id}")).json()
+        run_page = await client.get(f"/runs/{run_id}")
+    assert shown["output"] == "Done: Sunny in Paris | It is noon in timeLyon"
+    decided = [e for e in shown["audit"] if e["kind"] == "decided"]
+    assert [(e["call_id"], e.get("edited_arguments")) for e in decided] == [
+        ("call_0", '{"city":"Paris"}'),
+        ("call_1", None),
+    ]
+    assert "with edited arguments" in run_page.text
+    assert sorted(server.tool_runs()) == ["get_time timeLyon", "get_weather Paris"]
+
+
+async def test_an_output_waits_for_review_and_is_released_replaced_or_withheld(
+    server: Served,
+) -> None:
+    runs = [await paused_run(server, f"city:report{n}") for n in range(3)]
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        listed = (await client.get("/api/approvals")).json()["approvals"]
+        assert [(a["run_id"], a["tool"], a["kind"]) for a in listed] == [
+            (run_id, "get_report", "output_review") for run_id in runs
+        ]
+        inbox = await client.get("/")
+        assert inbox.text.count("review output") == 3
+        shown = (await client.get(f"/api/runs/{runs[0]}")).json()
+        assert shown["pending"][0]["output"] == "Report for report0: storm warning, internal only"
+        page = await client.get(f"/runs/{runs[0]}/calls/call_0")
+        assert 'id="output"' in page.text and "storm warning" in page.text
+
+        refused = await client.post(
+            f"/api/runs/{runs[0]}/calls/call_0/review",
+            json={"verdict": "released"},
+            headers=server.headers("intern"),
+        )
+        assert refused.status_code == 403
+        bodies = [
+            {"verdict": "released"},
+            {"verdict": "replaced", "output": "Report: stormy", "reason": "internal details"},
+            {"verdict": "withheld", "output": "No report today"},
+        ]
+        for run_id, body in zip(runs, bodies, strict=True):
+            reviewed = await client.post(f"/api/runs/{run_id}/calls/call_0/review", json=body)
+            assert reviewed.status_code == 200, reviewed.text
+        again = await client.post(
+            f"/api/runs/{runs[0]}/calls/call_0/review", json={"verdict": "released"}
+        )
+        assert again.status_code == 409
+        assert await resume_decided(server) == 3
+        outputs = [(await client.get(f"/api/runs/{r}")).json()["output"] for r in runs]
+        audit = (await client.get(f"/api/runs/{runs[1]}")).json()["audit"]
+    assert outputs == [
+        "Done: Report for report0: storm warning, internal only",
+        "Done: Report: stormy",
+        "Done: No report today",
+    ]
+    assert [(e["by"], e["verdict"], e.get("reason")) for e in audit if e["kind"] == "reviewed"] == [
+        ("ana", "replaced", "internal details")
+    ]
+    assert sorted(server.tool_runs()) == [f"get_report report{n}" for n in range(3)]  # once each

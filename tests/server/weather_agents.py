@@ -4,7 +4,8 @@ of the conversation, so that any process (server, workers) can resume its runs.
 Configured from the environment: ``INBOX_STORE`` (the SQLite file), ``INBOX_TOOL_LOG``
 (each tool body appends a line ``tool call_id`` to it), ``TETHER_API_TOKENS``. Calls of
 ``get_weather`` need an approver with the role ``forecaster`` (the ``intern`` has none, so
-decides only ``get_time``); ``publish_forecast`` needs two forecasters (four-eyes).
+decides only ``get_time``) and may be approved with edited arguments; ``publish_forecast``
+needs two forecasters (four-eyes); ``get_report``'s output waits for a forecaster's review.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _log(tool: str, detail: str) -> None:
         log.write(f"{tool} {detail}\n")
 
 
-@function_tool(needs_approval=True, approvers={"forecaster"})
+@function_tool(needs_approval=True, approvers={"forecaster"}, editable=True)
 def get_weather(city: str) -> str:
     """Get the weather for a city."""
     _log("get_weather", city)
@@ -46,7 +47,16 @@ def publish_forecast(city: str) -> str:
     return f"Published the forecast of {city}"
 
 
+@function_tool(review_output=True, approvers={"forecaster"})
+def get_report(city: str) -> str:
+    """The internal weather report of a city (a person reviews it before the model reads it)."""
+    _log("get_report", city)
+    return f"Report for {city}: storm warning, internal only"
+
+
 def _tool_for(city: str) -> str:
+    if city.startswith("report"):
+        return "get_report"
     if city.startswith("time"):
         return "get_time"
     if city.startswith("publish"):
@@ -56,8 +66,9 @@ def _tool_for(city: str) -> str:
 
 class CityModel:
     """Calls get_weather for every ``city:<name>`` in the user's message (get_time for
-    names starting with ``time``, publish_forecast for ``publish``; the message's text
-    after ``raw:`` is one city, kept verbatim), then summarises the outputs."""
+    names starting with ``time``, publish_forecast for ``publish``, get_report for
+    ``report``; the message's text after ``raw:`` is one city, kept verbatim), then
+    summarises the outputs."""
 
     name = "city-model"
 
@@ -85,7 +96,7 @@ agent: Agent[Any] = Agent(
     name="Weather",
     instructions="Answer weather questions.",
     model=CityModel(),
-    tools=[get_weather, get_time, publish_forecast],
+    tools=[get_weather, get_time, publish_forecast, get_report],
 )
 
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from .._exceptions import (
     ApprovalExpiredError,
+    EditNotAllowedError,
+    InvalidEditError,
     NotAuthorizedError,
     NotPendingError,
     RuleNotFoundError,
@@ -66,6 +68,21 @@ class DecisionBody(BaseModel):
     always: bool = Field(
         False, description="Also decide later calls of the tool for the rest of this run."
     )
+    arguments: dict[str, Any] | None = Field(
+        None,
+        description="For an approval of an editable tool's call: the arguments it runs with "
+        "(validated against the tool's parameters; 422 and nothing recorded if they do not fit).",
+    )
+
+
+class ReviewBody(BaseModel):
+    """A review of a call's output (a tool declared ``review_output=True``)."""
+
+    verdict: Literal["released", "replaced", "withheld"]
+    output: str | None = Field(
+        None, description="replaced: what the model reads instead; withheld: its message."
+    )
+    reason: str | None = Field(None, description="Why: kept in the audit trail.")
 
 
 class ResolutionBody(BaseModel):
@@ -91,13 +108,13 @@ class StartBody(BaseModel):
 
 
 def _status_of(exc: TetherError) -> int:
-    if isinstance(exc, NotAuthorizedError):
+    if isinstance(exc, NotAuthorizedError | EditNotAllowedError):
         return 403
     if isinstance(exc, RunNotFoundError | RuleNotFoundError):
         return 404
     if isinstance(exc, NotPendingError | ApprovalExpiredError | RunConflictError | RunBusyError):
         return 409
-    if isinstance(exc, UnknownAgentError | UserError):
+    if isinstance(exc, UnknownAgentError | UserError | InvalidEditError):
         return 422
     return 500
 
@@ -230,6 +247,7 @@ def build(app: App) -> FastAPI:
             message=body.message,
             reason=body.reason,
             always=body.always,
+            arguments=body.arguments,
         )
         return {
             "run_id": run_id,
@@ -238,6 +256,21 @@ def build(app: App) -> FastAPI:
             "always": body.always,
             "by": who.id,
             "roles": sorted(who.roles),
+            "seq": seq,
+        }
+
+    @api.post("/api/runs/{run_id}/calls/{call_id}/review", summary="Review a call's output")
+    async def review_output(
+        run_id: str, call_id: str, body: ReviewBody, who: Who
+    ) -> dict[str, Any]:
+        seq = await app.inbox.review(
+            run_id, call_id, who, body.verdict, output=body.output, reason=body.reason
+        )
+        return {
+            "run_id": run_id,
+            "call_id": call_id,
+            "verdict": body.verdict,
+            "by": who.id,
             "seq": seq,
         }
 
@@ -446,6 +479,7 @@ def build(app: App) -> FastAPI:
         message: str = Form(""),
         reason: str = Form(""),
         always: str = Form(""),
+        arguments: str | None = Form(None),
         csrf: str = Form(""),
     ) -> Any:
         refused = refuse_without_csrf(request, csrf)
@@ -464,6 +498,41 @@ def build(app: App) -> FastAPI:
             message=(message.strip() or None) if decision == "reject" else None,
             reason=reason.strip() or None,
             always=always == "on",
+            arguments=None if arguments is None else _edited(arguments),
+        )
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    @api.post("/runs/{run_id}/calls/{call_id}/review", include_in_schema=False)
+    async def review_form(
+        request: Request,
+        run_id: str,
+        call_id: str,
+        verdict: str = Form(""),
+        output: str = Form(""),
+        reason: str = Form(""),
+        csrf: str = Form(""),
+    ) -> Any:
+        refused = refuse_without_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        who = browser(request)
+        if not who:
+            return to_login()
+        if verdict not in ("released", "replaced", "withheld"):
+            raise UserError(
+                f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}."
+            )
+        await app.inbox.review(
+            run_id,
+            call_id,
+            who,
+            "released"
+            if verdict == "released"
+            else "replaced"
+            if verdict == "replaced"
+            else "withheld",
+            output=None if verdict == "released" else (output if output.strip() else None),
+            reason=reason.strip() or None,
         )
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
@@ -474,6 +543,23 @@ def build(app: App) -> FastAPI:
         return _event_stream(app)
 
     return api
+
+
+def _edited(text: str) -> dict[str, Any]:
+    """The edit form's arguments: a JSON object (``UserError``, a 422, otherwise)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UserError(
+            f"The edited arguments are not JSON ({exc}). Nothing was recorded; fix them and "
+            "approve again."
+        ) from None
+    if not isinstance(value, dict):
+        raise UserError(
+            "The edited arguments are a JSON object of the tool's parameters, not "
+            f"{type(value).__name__}. Nothing was recorded."
+        )
+    return value
 
 
 def _receipts(app: App) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -34,11 +34,16 @@ from ..run._receipts import check_receipts
 from ..run._runner import DEFAULT_MAX_TURNS
 from ..run._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..run._view import RunView
-from ..store import Order, RunStatus, RunStore, decide, load_state, save_state
+from ..store import Order, RunStatus, RunStore, decide, load_state, review, save_state
 
 __all__ = ["Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail", "RunsPage", "rule_json"]
 
 Decision = Literal["approve", "reject"]
+
+Verdict = Literal["released", "replaced", "withheld"]
+"""A review of a call's output: the model reads it, a replacement, or nothing of it."""
+
+Kind = Literal["approval", "output_review"]
 
 _DECIDE_ATTEMPTS = 5
 """A decision on one call retries when a decision on another call of the run won the race."""
@@ -60,6 +65,14 @@ class PendingCall:
     """Distinct approvals the call needs (four-eyes: 2); shown on a run, 1 in lists."""
     approved_by: tuple[str, ...] = ()
     """Who approved it so far, of a call that needs several approvals."""
+    kind: Kind = "approval"
+    """What waits: an approval of the call, or a review of its output (the call ran)."""
+    output: str | None = None
+    """For an output review shown on a run: what the tool returned (the model has not read
+    it). Lists leave it out."""
+    editable: bool = False
+    """On a run: whether the tool allows approving with edited arguments
+    (``function_tool(editable=...)``; a predicate there decides per approver)."""
 
     def seconds_left(self, now: datetime) -> float | None:
         """Seconds before the approval expires (<= 0: expired), ``None`` if it never does."""
@@ -79,6 +92,9 @@ class PendingCall:
             "seconds_left": None if left is None else max(0.0, round(left, 1)),
             "expired": left is not None and left <= 0,
             "approvals": {"required": self.required_approvals, "by": list(self.approved_by)},
+            "kind": self.kind,
+            **({"output": self.output} if self.output is not None else {}),
+            **({"editable": True} if self.editable else {}),
         }
 
 
@@ -119,11 +135,12 @@ class RunDetail:
     updated_at: datetime
 
     def decisions_on(self, call_id: str) -> list[dict[str, Any]]:
-        """The audit records of the decisions (and expiry) on one call, in order."""
+        """The audit records of the decisions, expiry and output review of one call."""
         return [
             entry
             for entry in self.audit
-            if entry.get("call_id") == call_id and entry["kind"] in ("decided", "expired")
+            if entry.get("call_id") == call_id
+            and entry["kind"] in ("decided", "expired", "reviewed")
         ]
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
@@ -223,7 +240,14 @@ class Inbox:
         )
         page = tuple(
             PendingCall(
-                r.run_id, r.call_id, r.agent, r.tool, r.arguments, r.requested_at, r.expires_at
+                r.run_id,
+                r.call_id,
+                r.agent,
+                r.tool,
+                r.arguments,
+                r.requested_at,
+                r.expires_at,
+                kind=r.kind,
             )
             for r in rows[:limit]
         )
@@ -272,8 +296,12 @@ class Inbox:
         }
         summary = stored.summary
 
-        def shown(call_id: str, agent: str, tool: str, arguments: str) -> PendingCall:
-            return _pending_call(
+        graph = state.agents()
+
+        def shown(
+            call_id: str, agent: str, tool: str, arguments: str, item: Any = None
+        ) -> PendingCall:
+            call = _pending_call(
                 view,
                 run_id,
                 call_id,
@@ -282,6 +310,11 @@ class Inbox:
                 arguments,
                 pending_rows.get(call_id, summary.updated_at),
             )
+            if item is not None and item.kind == "output_review":
+                return replace(call, kind="output_review", output=item.output)
+            owner = graph.get(agent)
+            function = owner.function_tools.get(tool) if owner is not None else None
+            return replace(call, editable=getattr(function, "editable", False) is not False)
 
         # Expiries the state recorded on load, in memory only: the sweep has not written them.
         unswept = [
@@ -313,7 +346,7 @@ class Inbox:
             status=summary.status,
             conversation=tuple(_plain(item) for item in view.items),
             pending=tuple(
-                shown(item.call_id, item.agent_name, item.tool_name, item.arguments)
+                shown(item.call_id, item.agent_name, item.tool_name, item.arguments, item)
                 for item in state.interruptions
                 # a call an "always" decision covers is decided when the run goes on
                 if item.tool_name not in view.always
@@ -348,8 +381,12 @@ class Inbox:
         message: str | None = None,
         reason: str | None = None,
         always: bool = False,
+        arguments: Mapping[str, Any] | None = None,
     ) -> int:
         """Approve or reject a pending call as ``approver``; return the run's new seq.
+
+        ``arguments``: approve with edited arguments (an editable tool; checked against
+        its parameters, ``InvalidEditError`` and nothing recorded if they do not fit).
 
         Through ``tether.store.decide`` under the inbox's governance:
         ``NotAuthorizedError`` if the call's policy does not allow ``approver``
@@ -362,6 +399,8 @@ class Inbox:
             raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
         if decision == "approve" and message is not None:
             raise UserError("A message goes with a rejection; an approval takes none.")
+        if decision == "reject" and arguments is not None:
+            raise UserError("Edited arguments go with an approval; a rejection takes none.")
         conflict: RunConflictError | None = None
         for _ in range(_DECIDE_ATTEMPTS):
             stored = await self.store.load(run_id)
@@ -378,9 +417,46 @@ class Inbox:
                     always=always,
                     governance=self.governance,
                     context=self.make_context(),
+                    arguments=arguments,
                 )
             except RunConflictError as exc:
                 conflict = exc  # the run moved on: load it again (the call may be decided now)
+        assert conflict is not None
+        raise conflict
+
+    async def review(
+        self,
+        run_id: str,
+        call_id: str,
+        approver: Approver,
+        verdict: Verdict,
+        *,
+        output: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Review a call's output as ``approver`` (``tether.store.review``): release it,
+        replace it with ``output``, or withhold it (the model reads ``output`` if given);
+        authorized by the call's policy. Returns the run's new seq."""
+        if not isinstance(approver, Approver):
+            raise UserError(f"An inbox review is taken by an Approver, not {approver!r}.")
+        conflict: RunConflictError | None = None
+        for _ in range(_DECIDE_ATTEMPTS):
+            stored = await self.store.load(run_id)
+            try:
+                return await review(
+                    self.store,
+                    run_id,
+                    self.agent_for(stored.root_agent),
+                    call_id,
+                    verdict,
+                    output=output,
+                    by=approver,
+                    reason=reason,
+                    governance=self.governance,
+                    context=self.make_context(),
+                )
+            except RunConflictError as exc:
+                conflict = exc
         assert conflict is not None
         raise conflict
 
