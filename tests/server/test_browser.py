@@ -1,5 +1,6 @@
 """The inbox in a real browser: Playwright drives Debian's Chromium against the server
-process, and a ``tether worker`` process resumes the run once both calls are decided.
+process, rejects one call, approves the other with edited arguments, and a ``tether
+worker`` process resumes the run once both calls are decided.
 
 Screenshots are kept in the test's tmp_path, and also in ``$INBOX_SCREENSHOTS`` when set
 (``docs/images`` is made that way; see docs/inbox.md).
@@ -67,8 +68,11 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             page.locator("tr.pending-call a").first.click()
             assert '"city": "Oslo"' in page.locator("#arguments").inner_text()
             assert page.locator("#approve-always").is_visible()  # "for the rest of this run"
-            page.fill("#approve-reason", "Oslo is on the list")
-            page.click("button.approve")
+            # Approve with edited arguments: the call runs for Bergen, not Oslo.
+            page.fill("#edited-arguments", '{"city": "Bergen"}')
+            page.fill("#edit-reason", "Oslo means our Bergen office")
+            _shoot(page, tmp_path, "edit.png")
+            page.click("button.approve-edited")
             page.wait_for_url(f"**/runs/{run_id}")
 
             deadline = time.monotonic() + 60
@@ -77,10 +81,11 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
                 page.wait_for_timeout(300)
                 page.reload()
             output = page.locator("#output").inner_text()
-            assert output == ("Done: Not Paris, only Oslo | Sunny in Oslo"), output
+            assert output == ("Done: Not Paris, only Oslo | Sunny in Bergen"), output
             audit = page.locator("#audit").inner_text()
             assert "rejected" in audit and "by ana (forecaster)" in audit and "approved" in audit
-            assert "Reason: “Oslo is on the list”" in audit
+            assert "Reason: “Oslo means our Bergen office”" in audit
+            assert 'with edited arguments city="Bergen"' in audit
             assert audit.count("valid") == 2  # both decisions' receipts verify
             _shoot(page, tmp_path, "run.png")
 
@@ -107,4 +112,5 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             browser.close()
     finally:
         assert stop_process(worker) == 0
-    assert server.tool_runs() == ["get_weather Oslo"]  # once; Paris (and publish) never ran
+    # Once, with the edited arguments; Paris (and publish) never ran.
+    assert server.tool_runs() == ["get_weather Bergen"]
