@@ -95,3 +95,23 @@ def test_an_app_decides_as_the_approver_named(server: Served) -> None:
     again = start_process([*args, "--by", "ben", "--role", "forecaster"], server.env)
     _, err = again.communicate(timeout=60)
     assert again.returncode == 3 and b"was already decided" in err
+
+
+def test_approving_with_edited_arguments_through_a_server(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = asyncio.run(paused_run(server, "city:Nce"))
+    url = ["inbox", "--url", server.url]
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    assert main([*url, "approve", run_id, "call_0", "--arguments", "[1]"]) == 1
+    assert "--arguments is a JSON object" in capsys.readouterr().err
+    wrong = [*url, "approve", run_id, "call_0", "--arguments", '{"town": "Nice"}']
+    assert main(wrong) == 1
+    assert "422: The edited arguments of call 'call_0'" in capsys.readouterr().err
+    assert main([*url, "approve", run_id, "call_0", "--arguments", '{"city": "Nice"}']) == 0
+    capsys.readouterr()
+    assert main([*url, "--json", "show", run_id]) == 0
+    audit = json.loads(capsys.readouterr().out)["audit"]
+    assert [e.get("edited_arguments") for e in audit if e["kind"] == "decided"] == [
+        '{"city":"Nice"}'
+    ]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
     ApprovalExpiredError,
+    EditNotAllowedError,
     NotAuthorizedError,
     NotPendingError,
     RunConflictError,
@@ -75,6 +76,10 @@ def add_server_commands(commands: Any) -> None:
         )
         if name == "reject":
             action.add_argument("--message", "-m", help="what the model reads")
+        else:
+            action.add_argument(
+                "--arguments", help="approve with these arguments (a JSON object; editable tools)"
+            )
         action.add_argument("--reason", help="why (kept in the audit trail)")
         action.add_argument("--by", help="approver id (with --app; a server knows who you are)")
         action.add_argument(
@@ -134,7 +139,7 @@ def _inbox(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
-    except NotAuthorizedError as exc:
+    except (NotAuthorizedError, EditNotAllowedError) as exc:
         return fail(str(exc), EXIT_NOT_ALLOWED)
     except RunNotFoundError as exc:
         return fail(str(exc), EXIT_NOT_FOUND)
@@ -225,6 +230,7 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
         message=getattr(args, "message", None),
         reason=args.reason,
         always=args.always,
+        arguments=_edited_arguments(args),
     )
     return {"run_id": args.run_id, "call_id": args.call_id, "decision": args.action, "seq": seq}
 
@@ -262,6 +268,8 @@ async def _remote(args: argparse.Namespace) -> Any:
                 }
                 if args.action == "reject":
                     body["message"] = args.message
+                elif args.arguments is not None:
+                    body["arguments"] = _edited_arguments(args)
                 response = await client.post(
                     f"/api/runs/{args.run_id}/calls/{args.call_id}/decision", json=body
                 )
@@ -279,6 +287,19 @@ async def _remote(args: argparse.Namespace) -> Any:
             message = f"{message} (set TETHER_TOKEN)"
         raise _HTTPFailure(f"{response.status_code}: {message}", status)
     return response.json()
+
+
+def _edited_arguments(args: argparse.Namespace) -> dict[str, Any] | None:
+    text = getattr(args, "arguments", None)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"--arguments is not JSON ({exc}); pass a JSON object.") from None
+    if not isinstance(value, dict):
+        raise UserError("--arguments is a JSON object of the tool's parameters.")
+    return value
 
 
 def _print(args: argparse.Namespace, result: Any) -> None:
