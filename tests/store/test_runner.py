@@ -252,3 +252,65 @@ async def test_runner_resume_takes_a_run_id(backend: Backend, store: RunStore) -
             await Runner.resume(booking_agent(model), "run_nope", store=other)
     finally:
         await other.close()
+
+
+@pytest.mark.parametrize("key", [None, "k"], ids=["unsigned", "signed"])
+async def test_a_state_behind_the_stored_run_writes_nothing(
+    backend: Backend, key: str | None
+) -> None:
+    store = backend.open(signing_key=key)
+    try:
+        model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+        result = await Runner.run(booking_agent(model), "Book for two", store=store)
+        behind = await load_state(store, result.run_id, booking_agent(model))
+        ahead = await load_state(store, result.run_id, booking_agent(model))
+        ahead.approve(ahead.interruptions[0], by="ana")
+        done = await Runner.run(
+            booking_agent(ScriptedModel([message("Booked.")])), ahead, store=store
+        )
+        assert done.final_output == "Booked."
+        stored = (await store.load(result.run_id)).events
+
+        behind.reject(behind.interruptions[0], by="bo")
+        with pytest.raises(RunConflictError):
+            await save_state(store, behind)
+        with pytest.raises(RunConflictError):
+            await Runner.run(booking_agent(ScriptedModel([message("x")])), behind, store=store)
+        assert (await store.load(result.run_id)).events == stored
+        assert (await store.load(result.run_id)).status == "completed"
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("key", [None, "k"], ids=["unsigned", "signed"])
+async def test_a_saved_state_resumes_and_another_store_object_resumes_too(
+    backend: Backend, key: str | None
+) -> None:
+    store = backend.open(signing_key=key)
+    other = backend.open(signing_key=key)
+    try:
+        model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+        first = await Runner.run(booking_agent(model), "Book for two", store=store)
+        state = await load_state(store, first.run_id, booking_agent(model))
+        state.approve(state.interruptions[0], by="ana")
+        await save_state(store, state)
+        await save_state(store, state)  # nothing new: nothing written, no conflict
+        resumed = await Runner.run(
+            booking_agent(ScriptedModel([message("Booked.")])), state, store=store
+        )
+        assert resumed.final_output == "Booked."
+        assert (await store.load(first.run_id)).events == tuple(resumed.to_state().journal)
+
+        # A state loaded through one store object, resumed through another on the same data.
+        model = ScriptedModel([tool_call("book_table", {"seats": 3}, "c1")])
+        second = await Runner.run(booking_agent(model), "Book for three", store=store)
+        state = await load_state(store, second.run_id, booking_agent(model))
+        state.approve(state.interruptions[0], by="ana")
+        again = await Runner.run(
+            booking_agent(ScriptedModel([message("Booked again.")])), state, store=other
+        )
+        assert again.final_output == "Booked again."
+        assert (await other.load(second.run_id)).events == tuple(again.to_state().journal)
+    finally:
+        await store.close()
+        await other.close()

@@ -16,6 +16,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._exceptions import RunConflictError, StoreError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ._journal import ApprovalDecided
     from ._record import Journal
 
-__all__ = ["DEFAULT_LEASE_TTL", "Durable", "default_owner"]
+__all__ = ["DEFAULT_LEASE_TTL", "Durable", "StoredTip", "default_owner", "stored_prefix"]
 
 DEFAULT_LEASE_TTL = 30.0
 """Seconds a run's lease lasts unless renewed; a dead process's runs are free after this."""
@@ -38,6 +39,39 @@ DEFAULT_LEASE_TTL = 30.0
 def default_owner() -> str:
     """An owner name unique to this process and run: host, pid and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTip:
+    """A journal's first ``seq`` events are ``store``'s run as loaded, ending at ``head``
+    (a ``RunTip``'s head). Kept on the journal by ``load_state``."""
+
+    store: object
+    seq: int
+    head: str
+
+
+async def stored_prefix(store: RunStore, journal: Journal) -> int:
+    """How many of ``journal``'s events the store holds, checking that the stored run is
+    exactly their prefix: ``RunConflictError`` if the stored run went another way or
+    past the journal, ``RunNotFoundError`` if the store does not have the run.
+
+    A journal loaded from this very store compares the run's tip (one small query)
+    with the one it was loaded at: runs are append-only, so an equal tip is the same
+    history. Any other journal (``RunState.from_string``, another store, a tip that
+    moved) is compared event by event with the stored run.
+    """
+    run_id = journal.view.run_id
+    mark = journal.stored_tip
+    tip = getattr(store, "tip", None)  # optional: a store without it is compared in full
+    if isinstance(mark, StoredTip) and mark.store is store and tip is not None:
+        now = await tip(run_id)
+        if now.seq == mark.seq and now.head == mark.head and len(journal) >= mark.seq:
+            return mark.seq
+    stored = await store.load(run_id)
+    if tuple(journal[: stored.seq]) != stored.events:
+        raise RunConflictError(run_id, len(journal), stored.seq)
+    return stored.seq
 
 
 class Durable:
@@ -141,12 +175,12 @@ class Durable:
         run_id = journal.view.run_id
         await self.store.acquire(run_id, self.owner, self.ttl)
         self._leased = True
-        stored = await self.store.load(run_id)
-        if tuple(journal[: stored.seq]) != stored.events:
+        try:
+            self.stored = await stored_prefix(self.store, journal)
+        except BaseException:
             await self.store.release(run_id, self.owner)
             self._leased = False
-            raise RunConflictError(run_id, len(journal), stored.seq)
-        self.stored = stored.seq
+            raise
 
     async def _renew(self, journal: Journal) -> None:
         while True:

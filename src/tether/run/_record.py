@@ -21,11 +21,14 @@ __all__ = ["Journal"]
 class Journal(Sequence[Event]):
     """The events of one run, in order, and the ``RunView`` folded from them."""
 
-    __slots__ = ("_events", "_view")
+    __slots__ = ("_events", "_view", "stored_tip")
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
         self._events: list[Event] = []
         self._view = RunView()
+        self.stored_tip: object = None
+        """Set by a run store's ``load_state``: which store's run these events began as, at
+        which seq and head (a ``tether.run._durable.StoredTip``); ``None`` otherwise."""
         for event in events:
             self.append(event)
 
@@ -49,6 +52,7 @@ class Journal(Sequence[Event]):
         other = Journal.__new__(Journal)
         other._events = list(self._events)
         other._view = self._view.copy()
+        other.stored_tip = self.stored_tip
         return other
 
     def __len__(self) -> int:

@@ -13,7 +13,7 @@ from .._exceptions import StoreIntegrityError
 from .._json_text import escape_surrogates
 from ..run._journal import Event, events_adapter
 
-__all__ = ["chain_mac", "decode_events", "encode_events", "verify_rows"]
+__all__ = ["chain_mac", "decode_events", "encode_events", "head_of", "verify_rows"]
 
 
 def encode_events(events: Sequence[Event]) -> list[str]:
@@ -48,6 +48,14 @@ def chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str
     """HMAC-SHA256 over the previous row's MAC, the run id, the seq and the event text."""
     message = json.dumps([previous or "", run_id, seq, text], separators=(",", ":")).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def head_of(key: bytes | None, mac: str | None, text: str | None) -> str:
+    """A run's ``RunTip.head``: the last row's MAC when the store signs, else the SHA-256
+    of the last event's text ("" for a run with no events)."""
+    if key is not None:
+        return mac or ""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() if text else ""
 
 
 def verify_rows(

@@ -23,7 +23,7 @@ from .._exceptions import (
 from ..run._journal import Event, RunCompleted
 from ..run._standing import RuleScope, StandingApproval, already_revoked
 from ..sessions._errors import MissingDependencyError
-from ._codec import chain_mac, decode_events, encode_events, verify_rows
+from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._projection import (
     AddFlight,
     AddPending,
@@ -52,7 +52,7 @@ from ._protocol import (
     system_clock,
     to_utc,
 )
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
 
 try:
@@ -446,7 +446,27 @@ class PostgresRunStore:
             rows = await cur.fetchall()
         summary = _summary(found)
         verify_rows(run_id, summary.seq, rows, self._key)
-        return StoredRun(summary, tuple(decode_events(run_id, [row[1] for row in rows])))
+        events = tuple(decode_events(run_id, [row[1] for row in rows]))
+        last = rows[-1] if rows else (0, None, None)
+        return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
+
+    async def tip(self, run_id: str) -> RunTip:
+        """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a
+        resume checks that the state it holds is still the whole stored run."""
+        # A signed store's head is the runs row's MAC; otherwise the last event's text.
+        text = "NULL" if self._key else "e.event::text"
+        async with self._transaction(read_only=True) as conn:
+            cur = await conn.execute(
+                self._q(
+                    f"SELECT r.seq, r.head_mac, {text} FROM {{s}}.runs r LEFT JOIN {{s}}.events e "
+                    "ON e.run_id = r.id AND e.seq = r.seq WHERE r.id = %s"
+                ),
+                (run_id,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return RunTip(row[0], head_of(self._key, row[1], row[2]))
 
     async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
         """See ``RunStore.acquire``."""

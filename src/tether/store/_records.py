@@ -8,7 +8,15 @@ from typing import Literal
 
 from ..run._journal import Event
 
-__all__ = ["Lease", "PendingApproval", "RunPage", "RunStatus", "RunSummary", "StoredRun"]
+__all__ = [
+    "Lease",
+    "PendingApproval",
+    "RunPage",
+    "RunStatus",
+    "RunSummary",
+    "RunTip",
+    "StoredRun",
+]
 
 RunStatus = Literal["running", "waiting", "in_doubt", "completed"]
 """Where a run stands, as its journal and lease say.
@@ -46,11 +54,27 @@ class RunSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class RunTip:
+    """Where a stored run's journal ends: its ``seq`` and a ``head`` naming its last event.
+
+    ``head`` is the last row's MAC in a signed store (it chains every event before it),
+    otherwise the SHA-256 of the last event's stored text. A state loaded at one tip
+    is still the stored run's whole history while the store answers the same tip
+    (runs are append-only), so a resume compares tips instead of reading the journal.
+    """
+
+    seq: int
+    head: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRun:
     """A run as ``load`` returns it: its summary and every event, in order."""
 
     summary: RunSummary
     events: tuple[Event, ...]
+    head: str = ""
+    """The run's tip as ``RunTip.head`` names it (empty for a run of no events)."""
 
     @property
     def run_id(self) -> str:

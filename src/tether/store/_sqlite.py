@@ -29,7 +29,7 @@ from ..sessions._codec import encode_items
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
-from ._codec import chain_mac, decode_events, encode_events, verify_rows
+from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._projection import (
     AddFlight,
     AddPending,
@@ -58,7 +58,7 @@ from ._protocol import (
     system_clock,
     to_utc,
 )
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
 
 __all__ = ["SQLiteRunStore"]
@@ -389,7 +389,13 @@ class SQLiteRunStore:
         summary, rows = await self._call(self._load, run_id)
         verify_rows(run_id, summary.seq, rows, self._key)
         events = decode_events(run_id, [text for _, text, _ in rows])
-        return StoredRun(summary, tuple(events))
+        last = rows[-1] if rows else (0, None, None)
+        return StoredRun(summary, tuple(events), head_of(self._key, last[2], last[1]))
+
+    async def tip(self, run_id: str) -> RunTip:
+        """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a
+        resume checks that the state it holds is still the whole stored run."""
+        return await self._call(self._tip, run_id)
 
     async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
         """See ``RunStore.acquire``."""
@@ -665,6 +671,18 @@ class SQLiteRunStore:
         finally:
             conn.execute("COMMIT")
         return _summary(found), rows
+
+    def _tip(self, conn: sqlite3.Connection, run_id: str) -> RunTip:
+        # A signed store's head is the runs row's MAC; otherwise the last event's text.
+        text = "NULL" if self._key else "e.event"
+        row = conn.execute(
+            f"SELECT r.seq, r.head_mac, {text} FROM tether_runs r LEFT JOIN tether_events e "
+            "ON e.run_id = r.id AND e.seq = r.seq WHERE r.id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return RunTip(row[0], head_of(self._key, row[1], row[2]))
 
     def _acquire(
         self, conn: sqlite3.Connection, run_id: str, owner: str, ttl: float, renew: bool

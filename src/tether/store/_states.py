@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import RunConflictError, RunNotFoundError, UnknownAgentError, UserError
+from .._exceptions import RunNotFoundError, UnknownAgentError, UserError
 from .._governance import Governance
 from ..run import RunState
+from ..run._durable import StoredTip, stored_prefix
 from ._protocol import RunStore
 
 __all__ = ["load_state", "save_state"]
@@ -42,7 +43,11 @@ async def load_state(
             f"Stored run {run_id!r} started with agent {stored.root_agent!r}, which is not in "
             f"the graph of {agent.name!r}. Load it with the agent the run started with."
         )
-    return RunState(agent, stored.events, context, governance=governance)
+    state = RunState(agent, stored.events, context, governance=governance)
+    # The journal remembers where it was loaded, so resuming or saving it compares the
+    # run's tip instead of reading the whole journal again.
+    state._journal.stored_tip = StoredTip(store, stored.seq, stored.head)
+    return state
 
 
 async def save_state(store: RunStore, state: RunState) -> int:
@@ -58,12 +63,18 @@ async def save_state(store: RunStore, state: RunState) -> int:
         raise UserError("This state has no events to save.")
     run_id = state.run_id
     try:
-        stored = await store.load(run_id)
+        seq = await stored_prefix(store, state._journal)
     except RunNotFoundError:
         return await store.append(run_id, 0, list(journal))
-    if tuple(journal[: stored.seq]) != stored.events:
-        raise RunConflictError(run_id, len(journal), stored.seq)
-    new = list(journal[stored.seq :])
+    new = list(journal[seq:])
     if not new:
-        return stored.seq
-    return await store.append(run_id, stored.seq, new)
+        return seq
+    seq = await store.append(run_id, seq, new)
+    tip = getattr(store, "tip", None)
+    if tip is not None:
+        # Remember the new tip (one small query) so a resume of this state stays cheap;
+        # if another writer already moved on, the tip differs and a resume compares in full.
+        now = await tip(run_id)
+        ours = now.seq == seq  # compare-and-append: at our seq, the tip is our last event
+        state._journal.stored_tip = StoredTip(store, now.seq, now.head) if ours else None
+    return seq
