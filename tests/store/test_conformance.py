@@ -7,6 +7,9 @@ the events, and typed errors that leave the store as it was.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -349,6 +352,45 @@ async def test_reordered_rows_are_refused_on_load(backend: Backend, store: RunSt
         )
     with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
         await store.load("r1")
+
+
+def _legacy_mac(previous: str, run_id: str, seq: int, text: str) -> str:
+    # How a store before version 5 signed a row: HMAC-SHA256 over a JSON array.
+    message = json.dumps([previous, run_id, seq, text], separators=(",", ":")).encode()
+    return hmac.new(KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on(
+    backend: Backend, store: RunStore
+) -> None:
+    await store.append("r1", 0, [started("r1"), asked("c1")])
+    await store.close()
+    # Rewrite the run as a version 4 store signed it.
+    texts = backend.raw("SELECT seq, event FROM {events} WHERE run_id = 'r1' ORDER BY seq", ())
+    previous = ""
+    for seq, text in texts:
+        previous = _legacy_mac(previous, "r1", seq, text if isinstance(text, str) else _json(text))
+        backend.raw("UPDATE {events} SET mac = ? WHERE run_id = 'r1' AND seq = ?", (previous, seq))
+    backend.raw("UPDATE {runs} SET head_mac = ? WHERE id = 'r1'", (previous,))
+    backend.raw("UPDATE {meta} SET value = '4' WHERE key = 'version'", ())
+
+    upgraded = backend.open(signing_key=KEY)
+    try:
+        assert (await upgraded.load("r1")).events == (started("r1"), asked("c1"))
+        await upgraded.append("r1", 2, [approved("c1")])  # signed the new way, chained on
+        assert (await upgraded.load("r1")).events[-1] == approved("c1")
+        # An old row is still protected by its old MAC.
+        backend.raw(
+            "UPDATE {events} SET event = ? WHERE run_id = 'r1' AND seq = 2",
+            (
+                '{"kind":"approval_requested","call_id":"c1","agent":"Booker",'
+                '"tool":"book_table","arguments":"{\\"seats\\":9}","fingerprint":"fp-c1"}',
+            ),
+        )
+        with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
+            await upgraded.load("r1")
+    finally:
+        await upgraded.close()
 
 
 async def test_a_store_written_without_a_key_is_refused_with_one(backend: Backend) -> None:

@@ -13,7 +13,7 @@ from .._exceptions import StoreIntegrityError
 from .._json_text import escape_surrogates
 from ..run._journal import Event, events_adapter
 
-__all__ = ["chain_mac", "decode_events", "encode_events", "head_of", "verify_rows"]
+__all__ = ["MAC_PREFIX", "chain_mac", "decode_events", "encode_events", "head_of", "verify_rows"]
 
 
 def encode_events(events: Sequence[Event]) -> list[str]:
@@ -44,8 +44,28 @@ def decode_events(run_id: str, texts: Sequence[str]) -> list[Event]:
         ) from None
 
 
+MAC_PREFIX = "m2:"
+"""Marks a MAC over the stored text itself (store version 5 on); an unmarked MAC is an
+older store's, over the JSON array ``[previous, run_id, seq, text]``."""
+
+
 def chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
-    """HMAC-SHA256 over the previous row's MAC, the run id, the seq and the event text."""
+    """HMAC-SHA256 over the previous row's MAC, the run id, the seq and the event text.
+
+    The text is hashed as stored, not re-encoded: the fields before it are length-
+    prefixed (``len:value``), so the message reads back one way only."""
+    previous = previous or ""
+    mac = hmac.new(
+        key,
+        f"{len(previous)}:{previous}{len(run_id)}:{run_id}{seq}:".encode("utf-8", "surrogatepass"),
+        hashlib.sha256,
+    )
+    mac.update(text.encode("utf-8", "surrogatepass"))
+    return MAC_PREFIX + mac.hexdigest()
+
+
+def _legacy_chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
+    # Rows written before store version 5 keep this MAC; they are read, never written.
     message = json.dumps([previous or "", run_id, seq, text], separators=(",", ":")).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
@@ -81,7 +101,8 @@ def verify_rows(
                 "with a signing_key: it was written without one (or the MAC was removed). "
                 "Open the store without a key only if its database is trusted."
             )
-        expected = chain_mac(key, previous, run_id, row_seq, text)
+        sign = chain_mac if mac.startswith(MAC_PREFIX) else _legacy_chain_mac
+        expected = sign(key, previous, run_id, row_seq, text)
         if not hmac.compare_digest(expected, mac):
             raise StoreIntegrityError(
                 f"Run {run_id!r}, event {row_seq} does not match its MAC: the row was edited, "

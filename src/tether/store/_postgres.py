@@ -165,6 +165,8 @@ CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
     3: """
 ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,
+    # Version 5 changes how new event rows are signed; older rows verify as they are.
+    4: "",
 }
 
 # A rule that may count one more use at %(live_at)s.

@@ -31,10 +31,11 @@ STORE_VERSIONS: dict[int, str] = {
     2: "pending.expires_at, indexed: the approval deadline the expiry sweep looks up.",
     3: "rules: standing approvals, with their use counts and revocations.",
     4: "pending.kind: 'approval', or 'output_review' for a call's output waiting for review.",
+    5: "event MACs over the stored text itself (marked 'm2:'; older rows keep theirs).",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 4
+STORE_VERSION = 5
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 Order = Literal["oldest", "newest"]

@@ -164,6 +164,8 @@ CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at)
     3: """
 ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
+    # Version 5 changes how new event rows are signed; older rows verify as they are.
+    4: "",
 }
 
 # Tables another part of tether may keep in the same file (sessions share it).
