@@ -179,6 +179,34 @@ async def test_an_unknown_predicate_is_refused_at_grant(governance: Governance) 
     assert await book.list_rules() == []
 
 
+async def test_rules_are_listed_in_keyset_pages(governance: Governance, clock: Clock) -> None:
+    book = MemoryRuleBook()
+    first = await grant(book, governance, match={})
+    clock.now += timedelta(seconds=1)
+    second = await grant(book, governance, match={})
+    third = await grant(book, governance, match={})  # granted with second: the id orders them
+    everything = await book.list_rules()
+    assert everything == sorted([first, second, third], key=lambda r: (r.granted_at, r.id))
+    page = await book.list_rules(limit=2)
+    rest = await book.list_rules(after=(page[-1].granted_at, page[-1].id))
+    assert page + rest == everything
+    with pytest.raises(UserError, match="aware datetime"):
+        await book.list_rules(after=(datetime(2026, 1, 1), first.id))
+
+
+async def test_a_matching_rule_behind_a_hundred_others_still_approves(
+    governance: Governance, clock: Clock
+) -> None:
+    book = MemoryRuleBook()
+    for _ in range(120):  # more than one page of rules that do not match
+        await grant(book, governance, match={"city": "Oslo"})
+    clock.now += timedelta(seconds=1)
+    await grant(book, governance, match={"city": "Lima"})
+    result = await ask(book, governance, "Lima")
+    assert result.interruptions == []
+    assert dict(RUNS) == {"Lima": 1}
+
+
 async def test_an_expired_rule_approves_nothing(governance: Governance, clock: Clock) -> None:
     book = MemoryRuleBook()
     await grant(book, governance, match={}, max_uses=None, expires_at=timedelta(hours=1))

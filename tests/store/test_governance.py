@@ -181,6 +181,22 @@ async def test_the_sweep_touches_only_due_runs_among_many(
     assert len(await store.pending_approvals()) == 9
 
 
+async def test_pending_rows_show_how_many_approvals_a_call_needs(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    four_eyes = await start(store, governance, "wire", {"amount": 1})
+    one = await start(store, governance, "pay", {"invoice": "A-1"})
+    needs = {p.run_id: p.required_approvals for p in await store.pending_approvals()}
+    assert needs == {four_eyes: 2, one: 1}
+    await decide(store, four_eyes, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    [row] = await store.pending_approvals(run_id=four_eyes)  # one of two given: still waiting
+    assert row.required_approvals == 2
+    backend.raw("DELETE FROM {pending}", ())
+    await store.rebuild_projections()
+    needs = {p.run_id: p.required_approvals for p in await store.pending_approvals()}
+    assert needs == {four_eyes: 2, one: 1}
+
+
 async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
     backend: Backend, governance: Governance
 ) -> None:
@@ -189,7 +205,13 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
     await first.close()
     # What a store written by an earlier tether looks like: no deadline or kind column.
     if backend.name == "sqlite":
+        backend.raw("DROP INDEX tether_runs_updated", ())  # the indexes of version 5
+        backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_pending_expires", ())
+    else:
+        backend.raw("DROP INDEX {schema}.runs_updated", ())
+        backend.raw("DROP INDEX {schema}.rules_granted", ())
+    backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())  # version 5
     backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
     backend.raw("DROP TABLE {rules}", ())  # standing approvals came in version 3
     backend.raw("ALTER TABLE {pending} DROP COLUMN kind", ())  # output reviews in version 4
@@ -199,6 +221,9 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
     try:
         [old] = await store.pending_approvals()
         assert (old.run_id, old.expires_at) == (run_id, None)
+        assert old.required_approvals == 2  # folded from the events on upgrade
+        since = backend.clock.now - timedelta(minutes=1)
+        assert [r.run_id for r in (await store.list_runs(updated_after=since)).runs] == [run_id]
         later = await start(store, governance, "pay", {"invoice": "A-1"})
         backend.clock.advance(2 * 3600)
         swept = await expire_approvals(store, governance=governance)

@@ -99,6 +99,13 @@ async def test_grant_list_and_revoke(
     assert await store.list_rules(scope=RuleScope.session("s1")) == [hourly]
     assert await store.list_rules(scope=RuleScope.agent()) == [weekly]
     assert await store.list_rules(agent="Other") == []
+    # Keyset pages: each goes on after the last rule of the one before.
+    assert await store.list_rules(limit=1, after=(weekly.granted_at, weekly.id)) == [hourly]
+    assert await store.list_rules(after=(hourly.granted_at, hourly.id)) == []
+    with pytest.raises(UserError, match=r"after is the \(granted_at, id\)"):
+        await store.list_rules(after=(weekly.id,))  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="aware datetime"):
+        await store.list_rules(after=(weekly.granted_at.replace(tzinfo=None), weekly.id))
     backend.clock.advance(3600)
     assert await store.list_rules(live_at=backend.clock.now) == [weekly]
 

@@ -194,8 +194,12 @@ class RuleBook(Protocol):
         scope: RuleScope | None = None,
         live_at: datetime | None = None,
         limit: int = 100,
+        after: tuple[datetime, str] | None = None,
     ) -> list[StandingApproval]:
-        """Rules, oldest grant first; with ``live_at``, only those live then."""
+        """Rules, oldest grant first; with ``live_at``, only those live then.
+
+        ``after`` is ``(rule.granted_at, rule.id)`` of the last rule of the previous page:
+        the page goes on from there (a keyset page, read through an index in a store)."""
         ...
 
     async def revoke_rule(
@@ -253,15 +257,18 @@ class MemoryRuleBook:
         scope: RuleScope | None = None,
         live_at: datetime | None = None,
         limit: int = 100,
+        after: tuple[datetime, str] | None = None,
     ) -> list[StandingApproval]:
         """See ``RuleBook.list_rules``."""
         check_rule_limit(limit)
+        start = check_rule_after(after) if after is not None else None
         with self._lock:
             rules = list(self._rules.values())
         found = [
             rule
             for rule in rules
-            if (agent is None or rule.agent == agent)
+            if (start is None or (rule.granted_at, rule.id) > start)
+            and (agent is None or rule.agent == agent)
             and (tool is None or rule.tool == tool)
             and (scope is None or rule.scope == scope)
             and (live_at is None or rule.live(aware(live_at, "live_at")))
@@ -416,6 +423,10 @@ async def revoke_standing_approval(
     )
 
 
+_PAGE = 100
+"""Rules read per query when looking for those that approve a call."""
+
+
 async def approving_rules(
     book: RuleBook, view: RunView, call: Call, ctx: Any, governance: Governance, now: datetime
 ) -> list[StandingApproval]:
@@ -427,7 +438,18 @@ async def approving_rules(
     """
     if call.requested is None or call.requested.required_approvals > 1:
         return []  # rules never satisfy four-eyes
-    rules = await book.list_rules(agent=call.agent, tool=call.name, live_at=now)
+    rules = await book.list_rules(agent=call.agent, tool=call.name, live_at=now, limit=_PAGE)
+    page = rules
+    while len(page) == _PAGE:  # every live rule is tried, however many there are
+        last = page[-1]
+        page = await book.list_rules(
+            agent=call.agent,
+            tool=call.name,
+            live_at=now,
+            limit=_PAGE,
+            after=(last.granted_at, last.id),
+        )
+        rules = [*rules, *page]
     arguments = call.approval_item().parsed_arguments
     found = []
     for rule in rules:
@@ -518,6 +540,21 @@ def check_rule_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise UserError(f"limit must be an integer >= 1, not {limit!r}.")
     return limit
+
+
+def check_rule_after(after: tuple[datetime, str]) -> tuple[datetime, str]:
+    """``after`` of ``list_rules``, checked: ``(granted_at, id)`` with an aware time, in UTC."""
+    if (
+        not isinstance(after, tuple)
+        or len(after) != 2
+        or not isinstance(after[0], datetime)
+        or not isinstance(after[1], str)
+    ):
+        raise UserError(
+            f"after is the (granted_at, id) of a standing approval, not {after!r}; pass "
+            "(rule.granted_at, rule.id) of the previous page's last rule."
+        )
+    return aware(after[0], "after's granted_at"), after[1]
 
 
 def aware(moment: datetime, what: str) -> datetime:

@@ -21,7 +21,7 @@ from .._exceptions import (
     UserError,
 )
 from ..run._journal import Event, RunCompleted
-from ..run._standing import RuleScope, StandingApproval, already_revoked
+from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._projection import (
@@ -82,6 +82,7 @@ CREATE TABLE {s}.runs (
 );
 CREATE INDEX runs_created ON {s}.runs (created_at, id);
 CREATE INDEX runs_status ON {s}.runs (status, updated_at);
+CREATE INDEX runs_updated ON {s}.runs (updated_at);
 CREATE TABLE {s}.events (
     run_id text NOT NULL,
     seq bigint NOT NULL,
@@ -100,6 +101,7 @@ CREATE TABLE {s}.pending (
     requested_at timestamptz NOT NULL,
     expires_at timestamptz,
     kind text NOT NULL DEFAULT 'approval',
+    required_approvals bigint NOT NULL DEFAULT 1,
     PRIMARY KEY (run_id, call_id)
 );
 CREATE INDEX pending_requested ON {s}.pending (requested_at);
@@ -130,7 +132,8 @@ CREATE TABLE {s}.rules (
     revoked_roles text,
     revoke_reason text
 );
-CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
+CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at);
+CREATE INDEX rules_granted ON {s}.rules (granted_at, id)
 """
 
 # Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
@@ -165,9 +168,18 @@ CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
     3: """
 ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,
-    # Version 5 changes how new event rows are signed; older rows verify as they are.
-    4: "",
+    # Version 5 also signs new event rows another way; older rows verify as they are.
+    # required_approvals is filled from the events of the runs that wait (see _setup).
+    4: """
+CREATE INDEX runs_updated ON {s}.runs (updated_at);
+ALTER TABLE {s}.pending ADD COLUMN required_approvals bigint NOT NULL DEFAULT 1;
+CREATE INDEX rules_granted ON {s}.rules (granted_at, id)
+""",
 }
+
+_PENDING_COLUMNS = (
+    "run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind, required_approvals"
+)
 
 # A rule that may count one more use at %(live_at)s.
 _LIVE = (
@@ -290,6 +302,7 @@ class PostgresRunStore:
         scope: RuleScope | None = None,
         live_at: datetime | None = None,
         limit: int = 100,
+        after: tuple[datetime, str] | None = None,
     ) -> list[StandingApproval]:
         """See ``RuleBook.list_rules``."""
         where = ["true"]
@@ -306,6 +319,10 @@ class PostgresRunStore:
         if live_at is not None:
             where.append(_LIVE)
             params["live_at"] = to_utc(live_at, "live_at")
+        if after is not None:
+            at, params["r_id"] = check_rule_after(after)
+            params["r_at"] = at
+            where.append("(granted_at, id) > (%(r_at)s, %(r_id)s)")
         rows = await self._fetch(
             "SELECT "
             + RULE_COLUMNS
@@ -565,17 +582,18 @@ class PostgresRunStore:
             )
         direction = "DESC" if newest else "ASC"
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
-            "FROM {s}.pending WHERE " + " AND ".join(where) + f" ORDER BY requested_at "
-            f"{direction}, run_id {direction}, call_id {direction} LIMIT %(limit)s"
+            f"SELECT {_PENDING_COLUMNS} FROM {{s}}.pending WHERE "
+            + " AND ".join(where)
+            + f" ORDER BY requested_at {direction}, run_id {direction}, call_id {direction} "
+            "LIMIT %(limit)s"
         )
         return [PendingApproval(*row) for row in await self._fetch(query, params)]
 
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         query = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
-            "FROM {s}.pending WHERE expires_at IS NOT NULL AND expires_at <= %(due)s "
+            f"SELECT {_PENDING_COLUMNS} FROM {{s}}.pending "
+            "WHERE expires_at IS NOT NULL AND expires_at <= %(due)s "
             "ORDER BY expires_at, run_id, call_id LIMIT %(limit)s"
         )
         params = {"due": to_utc(now, "now"), "limit": check_limit(limit)}
@@ -630,26 +648,31 @@ class PostgresRunStore:
             ids = [row[0] for row in await cur.fetchall()]
             if run_id is not None and not ids:
                 raise RunNotFoundError(run_id)
-            for one in ids:
-                await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (one,))
-                await conn.execute(self._q("DELETE FROM {s}.in_flight WHERE run_id = %s"), (one,))
-                cur = await conn.execute(
-                    self._q(
-                        "SELECT seq, event::text, appended_at FROM {s}.events WHERE run_id = %s "
-                        "ORDER BY seq"
-                    ),
-                    (one,),
-                )
-                rows = await cur.fetchall()
-                events = decode_events(one, [row[1] for row in rows])
-                completed = False
-                for (seq, _, appended_at), event in zip(rows, events, strict=True):
-                    await self._apply(conn, one, changes([(seq, event)], appended_at))
-                    completed = completed or isinstance(event, RunCompleted)
-                await conn.execute(
-                    self._q("UPDATE {s}.runs SET status = %s WHERE id = %s"),
-                    (await self._status(conn, one, completed), one),
-                )
+            await self._rebuild_runs(conn, ids)
+
+    async def _rebuild_runs(self, conn: _Conn, ids: list[str]) -> None:
+        # The projections of runs ``ids`` folded again from their events (in the caller's
+        # transaction).
+        for one in ids:
+            await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (one,))
+            await conn.execute(self._q("DELETE FROM {s}.in_flight WHERE run_id = %s"), (one,))
+            cur = await conn.execute(
+                self._q(
+                    "SELECT seq, event::text, appended_at FROM {s}.events WHERE run_id = %s "
+                    "ORDER BY seq"
+                ),
+                (one,),
+            )
+            rows = await cur.fetchall()
+            events = decode_events(one, [row[1] for row in rows])
+            completed = False
+            for (seq, _, appended_at), event in zip(rows, events, strict=True):
+                await self._apply(conn, one, changes([(seq, event)], appended_at))
+                completed = completed or isinstance(event, RunCompleted)
+            await conn.execute(
+                self._q("UPDATE {s}.runs SET status = %s WHERE id = %s"),
+                (await self._status(conn, one, completed), one),
+            )
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -702,12 +725,12 @@ class PostgresRunStore:
                 await conn.execute(
                     self._q(
                         "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, "
-                        "requested_at, expires_at, kind) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                        "requested_at, expires_at, kind, required_approvals) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                         "ON CONFLICT (run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
                         "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
                         "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at, "
-                        "kind = EXCLUDED.kind"
+                        "kind = EXCLUDED.kind, required_approvals = EXCLUDED.required_approvals"
                     ),
                     (
                         run_id,
@@ -718,6 +741,7 @@ class PostgresRunStore:
                         change.requested_at,
                         change.expires_at,
                         change.kind,
+                        change.required_approvals,
                     ),
                 )
             elif isinstance(change, AddFlight):
@@ -860,6 +884,11 @@ class PostgresRunStore:
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
                         await conn.execute(self._q(statement))
+            if version < 5:
+                # required_approvals came with version 5: fold it from the events of the
+                # runs that wait (the others have no pending rows to fill).
+                cur = await conn.execute(self._q("SELECT DISTINCT run_id FROM {s}.pending"))
+                await self._rebuild_runs(conn, [row[0] for row in await cur.fetchall()])
             if version < STORE_VERSION:
                 await conn.execute(
                     self._q("UPDATE {s}.store_meta SET value = %s WHERE key = 'version'"),

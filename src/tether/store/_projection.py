@@ -54,6 +54,8 @@ class AddPending:
     expires_at: datetime | None = None
     """The request's deadline; the expiry sweep finds due approvals by it (an index)."""
     kind: Literal["approval", "output_review"] = "approval"
+    required_approvals: int = 1
+    """How many approvals the call needs (four-eyes: 2 or more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,13 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
             expires = datetime.fromisoformat(event.expires_at) if event.expires_at else None
             out.append(
                 AddPending(
-                    event.call_id, event.agent, event.tool, event.arguments, appended_at, expires
+                    event.call_id,
+                    event.agent,
+                    event.tool,
+                    event.arguments,
+                    appended_at,
+                    expires,
+                    required_approvals=event.required_approvals,
                 )
             )
         elif isinstance(event, ApprovalDecided) and not event.partial:

@@ -117,3 +117,6 @@ class PendingApproval:
     kind: Literal["approval", "output_review"] = "approval"
     """What waits: an approval of the call, or a review of its output (the call ran; see
     ``RunState.release``). The output itself is in the run's journal (``load_state``)."""
+    required_approvals: int = 1
+    """How many approvals the call needs before it runs (four-eyes: 2 or more); the
+    approvals given so far are in the run's journal (``RunState.interruptions``)."""

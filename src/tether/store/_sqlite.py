@@ -24,7 +24,7 @@ from .._exceptions import (
 from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
 from ..run._journal import Event, RunCompleted
-from ..run._standing import RuleScope, StandingApproval, already_revoked
+from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..sessions._codec import encode_items
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
@@ -81,6 +81,7 @@ CREATE TABLE tether_runs (
 );
 CREATE INDEX tether_runs_created ON tether_runs (created_at, id);
 CREATE INDEX tether_runs_status ON tether_runs (status, updated_at);
+CREATE INDEX tether_runs_updated ON tether_runs (updated_at);
 CREATE TABLE tether_events (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -99,6 +100,7 @@ CREATE TABLE tether_pending (
     requested_at TEXT NOT NULL,
     expires_at TEXT,
     kind TEXT NOT NULL DEFAULT 'approval',
+    required_approvals INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
 CREATE INDEX tether_pending_requested ON tether_pending (requested_at);
@@ -130,6 +132,7 @@ CREATE TABLE tether_rules (
     revoke_reason TEXT
 ) WITHOUT ROWID;
 CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at);
+CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id);
 """
 
 # Forward migrations: MIGRATIONS[v] takes a store from version v to v + 1.
@@ -164,8 +167,13 @@ CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at)
     3: """
 ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
-    # Version 5 changes how new event rows are signed; older rows verify as they are.
-    4: "",
+    # Version 5 also signs new event rows another way; older rows verify as they are.
+    # required_approvals is filled from the events of the runs that wait (see _upgrade).
+    4: """
+CREATE INDEX tether_runs_updated ON tether_runs (updated_at);
+ALTER TABLE tether_pending ADD COLUMN required_approvals INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id)
+""",
 }
 
 # Tables another part of tether may keep in the same file (sessions share it).
@@ -183,6 +191,10 @@ _SUMMARY = (
     "r.created_at, r.updated_at FROM tether_runs r"
 )
 
+
+_PENDING_COLUMNS = (
+    "run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind, required_approvals"
+)
 
 # A rule that may count one more use at :live_at.
 _LIVE = (
@@ -342,6 +354,7 @@ class SQLiteRunStore:
         scope: RuleScope | None = None,
         live_at: datetime | None = None,
         limit: int = 100,
+        after: tuple[datetime, str] | None = None,
     ) -> list[StandingApproval]:
         """See ``RuleBook.list_rules``."""
         where = ["1"]
@@ -358,6 +371,10 @@ class SQLiteRunStore:
         if live_at is not None:
             where.append(_LIVE)
             params["live_at"] = _ts(to_utc(live_at, "live_at"))
+        if after is not None:
+            at, params["r_id"] = check_rule_after(after)
+            params["r_at"] = _ts(at)
+            where.append("(granted_at, id) > (:r_at, :r_id)")
         sql = (
             f"SELECT {RULE_COLUMNS} FROM tether_rules WHERE {' AND '.join(where)} "
             "ORDER BY granted_at, id LIMIT :limit"
@@ -442,8 +459,14 @@ class SQLiteRunStore:
             params["c_at"], params["c_id"] = decode_cursor(cursor)
             where.append(f"(created_at, id) {'<' if newest else '>'} (:c_at, :c_id)")
         direction = "DESC" if newest else "ASC"
+        table = "tether_runs r"
+        if updated_after is not None:
+            # What changed since: a short range of the index on updated_at, then sorted.
+            # (Left alone, SQLite walks the created_at index to skip the sort: every run.)
+            table = "tether_runs r INDEXED BY tether_runs_updated"
         sql = (
-            f"SELECT * FROM ({_SUMMARY}) WHERE {' AND '.join(where)} "
+            f"SELECT * FROM ({_SUMMARY.replace('tether_runs r', table)}) "
+            f"WHERE {' AND '.join(where)} "
             f"ORDER BY created_at {direction}, id {direction} LIMIT :limit"
         )
         rows = await self._call(self._select, sql, params)
@@ -490,8 +513,7 @@ class SQLiteRunStore:
             )
         direction = "DESC" if newest else "ASC"
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
-            f"FROM tether_pending WHERE {' AND '.join(where)} "
+            f"SELECT {_PENDING_COLUMNS} FROM tether_pending WHERE {' AND '.join(where)} "
             f"ORDER BY requested_at {direction}, run_id {direction}, call_id {direction} "
             "LIMIT :limit"
         )
@@ -500,8 +522,7 @@ class SQLiteRunStore:
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         sql = (
-            "SELECT run_id, call_id, agent, tool, arguments, requested_at, expires_at, kind "
-            "FROM tether_pending INDEXED BY tether_pending_expires "
+            f"SELECT {_PENDING_COLUMNS} FROM tether_pending INDEXED BY tether_pending_expires "
             "WHERE expires_at IS NOT NULL AND expires_at <= :due "
             "ORDER BY expires_at, run_id, call_id LIMIT :limit"
         )
@@ -754,23 +775,7 @@ class SQLiteRunStore:
                     ids = [run_id]
                 else:
                     raise RunNotFoundError(run_id)
-            for one in ids:
-                conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (one,))
-                conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (one,))
-                rows = conn.execute(
-                    "SELECT seq, event, appended_at FROM tether_events WHERE run_id = ? "
-                    "ORDER BY seq",
-                    (one,),
-                ).fetchall()
-                events = decode_events(one, [row[1] for row in rows])
-                completed = False
-                for (seq, _, appended_at), event in zip(rows, events, strict=True):
-                    _apply(conn, one, changes([(seq, event)], _dt(appended_at)))
-                    completed = completed or isinstance(event, RunCompleted)
-                conn.execute(
-                    "UPDATE tether_runs SET status = ? WHERE id = ?",
-                    (_status(conn, one, completed), one),
-                )
+            _rebuild_runs(conn, ids)
 
     # -- connection -----------------------------------------------------------------
 
@@ -845,6 +850,11 @@ class SQLiteRunStore:
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            if version < 5:
+                # required_approvals came with version 5: fold it from the events of the
+                # runs that wait (the others have no pending rows to fill).
+                waiting = conn.execute("SELECT DISTINCT run_id FROM tether_pending").fetchall()
+                _rebuild_runs(conn, [row[0] for row in waiting])
             conn.execute(
                 "UPDATE tether_store SET value = ? WHERE key = 'version'", (str(STORE_VERSION),)
             )
@@ -879,7 +889,8 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
         if isinstance(change, AddPending):
             conn.execute(
                 "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, "
-                "arguments, requested_at, expires_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "arguments, requested_at, expires_at, kind, required_approvals) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     change.call_id,
@@ -889,6 +900,7 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
                     _ts(change.requested_at),
                     _ts(change.expires_at) if change.expires_at is not None else None,
                     change.kind,
+                    change.required_approvals,
                 ),
             )
         elif isinstance(change, AddFlight):
@@ -918,6 +930,27 @@ def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
             conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (run_id,))
 
 
+def _rebuild_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Fold the projections of runs ``ids`` again from their events (in the caller's
+    transaction)."""
+    for one in ids:
+        conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (one,))
+        conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (one,))
+        rows = conn.execute(
+            "SELECT seq, event, appended_at FROM tether_events WHERE run_id = ? ORDER BY seq",
+            (one,),
+        ).fetchall()
+        events = decode_events(one, [row[1] for row in rows])
+        completed = False
+        for (seq, _, appended_at), event in zip(rows, events, strict=True):
+            _apply(conn, one, changes([(seq, event)], _dt(appended_at)))
+            completed = completed or isinstance(event, RunCompleted)
+        conn.execute(
+            "UPDATE tether_runs SET status = ? WHERE id = ?",
+            (_status(conn, one, completed), one),
+        )
+
+
 def _status(conn: sqlite3.Connection, run_id: str, completed: bool) -> str:
     pending, in_flight = conn.execute(
         "SELECT (SELECT count(*) FROM tether_pending WHERE run_id = :id), "
@@ -942,7 +975,9 @@ def _pending(row: Sequence[Any]) -> PendingApproval:
     kind: Literal["approval", "output_review"] = (
         "output_review" if row[7] == "output_review" else "approval"
     )
-    return PendingApproval(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires, kind)
+    return PendingApproval(
+        row[0], row[1], row[2], row[3], row[4], _dt(row[5]), expires, kind, row[8]
+    )
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
