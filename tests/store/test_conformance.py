@@ -375,9 +375,11 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
     if backend.name == "sqlite":  # and without what else version 5 added
         backend.raw("DROP INDEX tether_runs_updated", ())
         backend.raw("DROP INDEX tether_rules_granted", ())
+        backend.raw("DROP INDEX tether_rules_run", ())
     else:
         backend.raw("DROP INDEX {schema}.runs_updated", ())
         backend.raw("DROP INDEX {schema}.rules_granted", ())
+        backend.raw("DROP INDEX {schema}.rules_run", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())
     backend.raw("UPDATE {meta} SET value = '4' WHERE key = 'version'", ())
 

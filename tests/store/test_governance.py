@@ -207,10 +207,12 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
     if backend.name == "sqlite":
         backend.raw("DROP INDEX tether_runs_updated", ())  # the indexes of version 5
         backend.raw("DROP INDEX tether_rules_granted", ())
+        backend.raw("DROP INDEX tether_rules_run", ())
         backend.raw("DROP INDEX tether_pending_expires", ())
     else:
         backend.raw("DROP INDEX {schema}.runs_updated", ())
         backend.raw("DROP INDEX {schema}.rules_granted", ())
+        backend.raw("DROP INDEX {schema}.rules_run", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())  # version 5
     backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
     backend.raw("DROP TABLE {rules}", ())  # standing approvals came in version 3

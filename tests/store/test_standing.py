@@ -355,3 +355,26 @@ async def test_a_call_inside_an_agent_used_as_a_tool_uses_the_stores_rules(
     assert dict(RUNS) == {"Oslo": 1}
     assert isinstance(store, RuleBook)
     assert (await store.get_rule(rule.id)).uses == 1
+
+
+async def test_deleting_or_pruning_a_run_deletes_the_rules_scoped_to_it(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    assert isinstance(store, RuleBook)
+    gone, pruned, waiting = [(await ask(store, governance, "Lima")).run_id for _ in range(3)]
+    for run_id in (gone, pruned):  # completed; the third stays paused on its call
+        state = await load_state(store, run_id, forecaster(), governance=governance)
+        state.approve(state.interruptions[0], by=ANA)
+        await Runner.run(forecaster(message("ok")), state, store=store, governance=governance)
+    everywhere = await grant(store, governance, max_uses=5)
+    for run_id in (gone, pruned, waiting):
+        await grant(store, governance, scope=RuleScope.run(run_id), max_uses=5)
+
+    await store.delete(gone)
+    scopes = {r.scope for r in await store.list_rules()}
+    assert scopes == {RuleScope.agent(), RuleScope.run(pruned), RuleScope.run(waiting)}
+    backend.clock.advance(3600)
+    assert await store.prune(completed_before=backend.clock.now) == 1
+    scopes = {r.scope for r in await store.list_rules()}
+    assert scopes == {RuleScope.agent(), RuleScope.run(waiting)}
+    assert everywhere in await store.list_rules()

@@ -133,7 +133,8 @@ CREATE TABLE {s}.rules (
     revoke_reason text
 );
 CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at);
-CREATE INDEX rules_granted ON {s}.rules (granted_at, id)
+CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
+CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
 """
 
 # Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
@@ -173,7 +174,8 @@ ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
     4: """
 CREATE INDEX runs_updated ON {s}.runs (updated_at);
 ALTER TABLE {s}.pending ADD COLUMN required_approvals bigint NOT NULL DEFAULT 1;
-CREATE INDEX rules_granted ON {s}.rules (granted_at, id)
+CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
+CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
 """,
 }
 
@@ -805,6 +807,10 @@ class PostgresRunStore:
             await conn.execute(
                 self._q("DELETE FROM {s}." + table + " WHERE " + column + " = ANY(%s)"), (ids,)
             )
+        # Standing approvals scoped to a deleted run can never apply again.
+        await conn.execute(
+            self._q("DELETE FROM {s}.rules WHERE scope = 'run' AND scope_id = ANY(%s)"), (ids,)
+        )
 
     async def _fetch(self, query: str, params: dict[str, Any]) -> list[Any]:
         async with self._transaction(read_only=True) as conn:

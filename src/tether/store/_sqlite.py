@@ -133,6 +133,7 @@ CREATE TABLE tether_rules (
 ) WITHOUT ROWID;
 CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at);
 CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id);
+CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run';
 """
 
 # Forward migrations: MIGRATIONS[v] takes a store from version v to v + 1.
@@ -172,7 +173,8 @@ ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
     4: """
 CREATE INDEX tether_runs_updated ON tether_runs (updated_at);
 ALTER TABLE tether_pending ADD COLUMN required_approvals INTEGER NOT NULL DEFAULT 1;
-CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id)
+CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id);
+CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run'
 """,
 }
 
@@ -968,6 +970,10 @@ def _delete_rows(conn: sqlite3.Connection, ids: list[str]) -> None:
         ("tether_runs", "id"),
     ):
         conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
+    # Standing approvals scoped to a deleted run can never apply again.
+    conn.executemany(
+        "DELETE FROM tether_rules WHERE scope = 'run' AND scope_id = ?", [(i,) for i in ids]
+    )
 
 
 def _pending(row: Sequence[Any]) -> PendingApproval:
