@@ -69,12 +69,6 @@ async def save_state(store: RunStore, state: RunState) -> int:
     new = list(journal[seq:])
     if not new:
         return seq
-    seq = await store.append(run_id, seq, new)
-    tip = getattr(store, "tip", None)
-    if tip is not None:
-        # Remember the new tip (one small query) so a resume of this state stays cheap;
-        # if another writer already moved on, the tip differs and a resume compares in full.
-        now = await tip(run_id)
-        ours = now.seq == seq  # compare-and-append: at our seq, the tip is our last event
-        state._journal.stored_tip = StoredTip(store, now.seq, now.head) if ours else None
-    return seq
+    # The state's remembered tip is now behind the store's: a resume of this very state
+    # compares in full (a worker loads the run afresh anyway).
+    return await store.append(run_id, seq, new)
