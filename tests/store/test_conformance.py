@@ -373,11 +373,9 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
         backend.raw("UPDATE {events} SET mac = ? WHERE run_id = 'r1' AND seq = ?", (previous, seq))
     backend.raw("UPDATE {runs} SET head_mac = ? WHERE id = 'r1'", (previous,))
     if backend.name == "sqlite":  # and without what else version 5 added
-        backend.raw("DROP INDEX tether_runs_updated", ())
         backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_rules_run", ())
     else:
-        backend.raw("DROP INDEX {schema}.runs_updated", ())
         backend.raw("DROP INDEX {schema}.rules_granted", ())
         backend.raw("DROP INDEX {schema}.rules_run", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())

@@ -205,12 +205,11 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
     await first.close()
     # What a store written by an earlier tether looks like: no deadline or kind column.
     if backend.name == "sqlite":
-        backend.raw("DROP INDEX tether_runs_updated", ())  # the indexes of version 5
+        # the indexes of version 5
         backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_rules_run", ())
         backend.raw("DROP INDEX tether_pending_expires", ())
     else:
-        backend.raw("DROP INDEX {schema}.runs_updated", ())
         backend.raw("DROP INDEX {schema}.rules_granted", ())
         backend.raw("DROP INDEX {schema}.rules_run", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())  # version 5

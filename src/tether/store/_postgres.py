@@ -82,7 +82,6 @@ CREATE TABLE {s}.runs (
 );
 CREATE INDEX runs_created ON {s}.runs (created_at, id);
 CREATE INDEX runs_status ON {s}.runs (status, updated_at);
-CREATE INDEX runs_updated ON {s}.runs (updated_at);
 CREATE TABLE {s}.events (
     run_id text NOT NULL,
     seq bigint NOT NULL,
@@ -172,7 +171,6 @@ ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
     # Version 5 also signs new event rows another way; older rows verify as they are.
     # required_approvals is filled from the events of the runs that wait (see _setup).
     4: """
-CREATE INDEX runs_updated ON {s}.runs (updated_at);
 ALTER TABLE {s}.pending ADD COLUMN required_approvals bigint NOT NULL DEFAULT 1;
 CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
 CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'

@@ -81,7 +81,6 @@ CREATE TABLE tether_runs (
 );
 CREATE INDEX tether_runs_created ON tether_runs (created_at, id);
 CREATE INDEX tether_runs_status ON tether_runs (status, updated_at);
-CREATE INDEX tether_runs_updated ON tether_runs (updated_at);
 CREATE TABLE tether_events (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -171,7 +170,6 @@ ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
     # Version 5 also signs new event rows another way; older rows verify as they are.
     # required_approvals is filled from the events of the runs that wait (see _upgrade).
     4: """
-CREATE INDEX tether_runs_updated ON tether_runs (updated_at);
 ALTER TABLE tether_pending ADD COLUMN required_approvals INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id);
 CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run'
@@ -461,13 +459,18 @@ class SQLiteRunStore:
             params["c_at"], params["c_id"] = decode_cursor(cursor)
             where.append(f"(created_at, id) {'<' if newest else '>'} (:c_at, :c_id)")
         direction = "DESC" if newest else "ASC"
-        table = "tether_runs r"
+        source = _SUMMARY
         if updated_after is not None:
-            # What changed since: a short range of the index on updated_at, then sorted.
-            # (Left alone, SQLite walks the created_at index to skip the sort: every run.)
-            table = "tether_runs r INDEXED BY tether_runs_updated"
+            # What changed since: a short range of the index on (status, updated_at) for each
+            # stored status (the column holds only these three; in_doubt is derived), then
+            # sorted. Left alone, SQLite walks the created_at index to skip the sort: every
+            # run. (No index of its own: it would cost every append a page.)
+            source = (
+                _SUMMARY.replace("tether_runs r", "tether_runs r INDEXED BY tether_runs_status")
+                + " WHERE r.status IN ('running', 'waiting', 'completed')"
+            )
         sql = (
-            f"SELECT * FROM ({_SUMMARY.replace('tether_runs r', table)}) "
+            f"SELECT * FROM ({source}) "
             f"WHERE {' AND '.join(where)} "
             f"ORDER BY created_at {direction}, id {direction} LIMIT :limit"
         )
