@@ -56,7 +56,8 @@ class DBOSApp:
 
     Workers: ``python -m tether.dbos worker myapp:app --executor-id worker-1``.
     Anywhere else (a web handler, a script): ``await app.start(...)``,
-    ``await app.decide(...)``, ``await app.result(run_id)``.
+    ``await app.decide(...)`` (or ``app.review(...)`` for a held output),
+    ``await app.result(run_id)``.
 
     ``store`` is a function returning the run store (each process and event loop
     opens its own); tether's journal in that store is the truth of every run.
