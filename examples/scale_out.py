@@ -15,12 +15,19 @@ run, however many workers die. With ``--nobody-decides`` every approval expires
 after ``SCALE_OUT_APPROVAL_TIMEOUT`` seconds (default a day) and is rejected. The
 model is a stand-in that answers from the conversation, so this runs offline
 (``SCALE_OUT_MODEL_DELAY`` makes each call take that many seconds).
+
+Other shapes of decision: ``--edit`` approves each refund with the order number
+corrected (``A-`` becomes ``B-``: edited arguments, ``app.decide(..., arguments=)``);
+``SCALE_OUT_REVIEW=release`` or ``withhold`` (set for the whole demo, workers
+included) holds each refund's receipt for review before the model reads it, and
+the demo releases or withholds it (``app.review``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -38,9 +45,11 @@ DATA = Path(os.environ.get("SCALE_OUT_DIR", "scale_out_data")).resolve()
 DATABASE = os.environ.get("SCALE_OUT_DB", "")
 SCHEMA = os.environ.get("SCALE_OUT_SCHEMA", "scale_out")
 MODEL_DELAY = float(os.environ.get("SCALE_OUT_MODEL_DELAY", "0"))
+REVIEW = os.environ.get("SCALE_OUT_REVIEW", "")  # "", "release" or "withhold"
+WITHHELD = "The payment system's receipt was withheld by a reviewer."
 
 
-@function_tool(needs_approval=True)
+@function_tool(needs_approval=True, editable=True, review_output=bool(REVIEW))
 def refund(order: str) -> str:
     """Refund an order.
 
@@ -115,17 +124,35 @@ def start_worker(executor_id: str) -> subprocess.Popen[bytes]:
     return process
 
 
-async def approve_all(runs: set[str], *, by: str = "support-lead") -> set[str]:
-    """Approve every pending call of ``runs`` once; return the runs decided."""
-    decided = set()
+async def approve_all(runs: set[str], *, edit: bool = False, by: str = "support-lead") -> set[str]:
+    """Decide every pending call of ``runs`` once; return the runs that are done waiting.
+
+    An approval is given (with the order corrected if ``edit``); an output review (with
+    ``SCALE_OUT_REVIEW``) is released or withheld, after which the run waits no more."""
+    done = set()
     for pending in await app.store().pending_approvals(limit=1000):
-        if pending.run_id in runs:
-            await app.decide(pending.run_id, pending.call_id, approve=True, by=by)
-            decided.add(pending.run_id)
-    return decided
+        if pending.run_id not in runs:
+            continue
+        if pending.kind == "output_review":
+            if REVIEW == "withhold":
+                await app.review(
+                    pending.run_id, pending.call_id, "withheld", message=WITHHELD, by=by
+                )
+            else:
+                await app.review(pending.run_id, pending.call_id, "released", by=by)
+            done.add(pending.run_id)
+            continue
+        arguments = None
+        if edit:
+            order = json.loads(pending.arguments)["order"]
+            arguments = {"order": "B-" + order.removeprefix("A-")}
+        await app.decide(pending.run_id, pending.call_id, approve=True, by=by, arguments=arguments)
+        if not REVIEW:
+            done.add(pending.run_id)
+    return done
 
 
-async def demo(runs: int, workers: int, *, decide: bool = True) -> None:
+async def demo(runs: int, workers: int, *, decide: bool = True, edit: bool = False) -> None:
     processes = [start_worker(f"worker-{i}") for i in range(workers)]
     if not workers:
         await app.launch(executor_id="demo")  # this process is the worker
@@ -134,7 +161,7 @@ async def demo(runs: int, workers: int, *, decide: bool = True) -> None:
         print(f"queued {len(ids)} runs on {workers or 'this process as the only'} worker(s)")
         waiting = set(ids) if decide else set()
         while waiting:
-            waiting -= await approve_all(waiting)
+            waiting -= await approve_all(waiting, edit=edit)
             await asyncio.sleep(0.2)
         outputs: dict[str, Any] = {}
         for run_id in ids:
@@ -163,5 +190,10 @@ if __name__ == "__main__":
         action="store_true",
         help="decide nothing: each approval expires (SCALE_OUT_APPROVAL_TIMEOUT) and is rejected",
     )
+    run.add_argument(
+        "--edit",
+        action="store_true",
+        help="approve each refund with the order number corrected (A-... becomes B-...)",
+    )
     args = parser.parse_args()
-    asyncio.run(demo(args.runs, args.workers, decide=not args.nobody_decides))
+    asyncio.run(demo(args.runs, args.workers, decide=not args.nobody_decides, edit=args.edit))

@@ -9,12 +9,18 @@ import pytest
 from tether import (
     Agent,
     AgentHooks,
+    Approver,
     HookError,
+    MemoryRuleBook,
+    RuleScope,
+    RunConfig,
     RunContext,
     RunHooks,
     Runner,
     ToolApprovalItem,
+    ToolOutputReviewItem,
     function_tool,
+    grant_standing_approval,
 )
 from tether.models import ModelResponse
 from tether.testing import ScriptedModel, message, tool_call
@@ -79,6 +85,21 @@ class Recorder(RunHooks[Any]):
     ) -> None:
         self.seen.append(f"approval_decided {approval.call_id} {approved}")
 
+    async def on_output_review_requested(
+        self, context: RunContext[Any], agent: Agent[Any], review: ToolOutputReviewItem
+    ) -> None:
+        self.seen.append(f"output_review_requested {review.call_id} {review.output}")
+
+    async def on_output_reviewed(
+        self,
+        context: RunContext[Any],
+        agent: Agent[Any],
+        review: ToolOutputReviewItem,
+        verdict: str,
+        output: str,
+    ) -> None:
+        self.seen.append(f"output_reviewed {review.call_id} {verdict} {output!r}")
+
 
 class AgentRecorder(AgentHooks[Any]):
     def __init__(self) -> None:
@@ -94,6 +115,21 @@ class AgentRecorder(AgentHooks[Any]):
 
     async def on_end(self, context: RunContext[Any], agent: Agent[Any], output: Any) -> None:
         self.seen.append(f"end {output}")
+
+    async def on_output_review_requested(
+        self, context: RunContext[Any], agent: Agent[Any], review: ToolOutputReviewItem
+    ) -> None:
+        self.seen.append(f"review_requested {review.tool_name} {review.output}")
+
+    async def on_output_reviewed(
+        self,
+        context: RunContext[Any],
+        agent: Agent[Any],
+        review: ToolOutputReviewItem,
+        verdict: str,
+        output: str,
+    ) -> None:
+        self.seen.append(f"reviewed {review.tool_name} {verdict} {review.output} -> {output}")
 
 
 async def test_run_hooks_follow_a_run_across_a_pause_and_a_resume() -> None:
@@ -163,3 +199,103 @@ async def test_a_failing_hook_stops_the_run_with_a_resumable_state() -> None:
     assert RAN == []  # the tool never started
     result = await Runner.run(agent, caught.value.run_state)
     assert result.final_output == "20°C." and RAN == ["Oakland"]
+
+
+@function_tool(review_output=True)
+def lookup_customer(email: str) -> str:
+    """Look a customer up."""
+    RAN.append(email)
+    return f"{email}: card 4111"
+
+
+@function_tool(needs_approval=True, review_output=True)
+def read_file(path: str) -> str:
+    """Read a file."""
+    RAN.append(path)
+    return f"contents of {path}"
+
+
+async def test_an_output_review_calls_its_hooks_when_asked_and_when_taken_up() -> None:
+    RAN.clear()
+    hooks, agent_hooks = Recorder(), AgentRecorder()
+    model = ScriptedModel(
+        [tool_call("lookup_customer", {"email": "a@example.com"}, "c1"), message("Restricted.")]
+    )
+    agent = Agent(name="Desk", model=model, tools=[lookup_customer], hooks=agent_hooks)
+    first = await Runner.run(agent, "Who is a@example.com?", hooks=hooks)
+    assert hooks.seen[-3:] == [
+        "tool_start lookup_customer",
+        "tool_end a@example.com: card 4111",
+        "output_review_requested c1 a@example.com: card 4111",
+    ]
+    assert "approval_requested c1" not in hooks.seen  # a review is not an approval
+    assert agent_hooks.seen[-1] == "review_requested lookup_customer a@example.com: card 4111"
+
+    state = first.to_state()
+    state.withhold(first.interruptions[0], message="The record is restricted.")
+    hooks.seen.clear()
+    agent_hooks.seen.clear()
+    result = await Runner.run(agent, state, hooks=hooks)
+    assert result.final_output == "Restricted."
+    assert hooks.seen == [
+        "output_reviewed c1 withheld 'The record is restricted.'",
+        "agent_start Desk",
+        "llm_start 3 items",
+        "llm_end 1 out",
+        "agent_end Desk Restricted.",
+    ]
+    assert agent_hooks.seen[0] == (
+        "reviewed lookup_customer withheld a@example.com: card 4111 -> The record is restricted."
+    )
+    assert model.requests[-1].input[-1]["output"] == "The record is restricted."
+    assert RAN == ["a@example.com"]  # the tool ran once
+
+
+async def test_a_call_that_needs_approval_and_review_calls_both_kinds_of_hooks() -> None:
+    RAN.clear()
+    hooks = Recorder()
+    model = ScriptedModel([tool_call("read_file", {"path": "a.txt"}, "c1"), message("Read.")])
+    agent = Agent(name="Files", model=model, tools=[read_file])
+    first = await Runner.run(agent, "Read a.txt", hooks=hooks)
+    assert hooks.seen[-1] == "approval_requested c1"
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    hooks.seen.clear()
+    second = await Runner.run(agent, state, hooks=hooks)
+    assert hooks.seen == [
+        "approval_decided c1 True",
+        "tool_start read_file",
+        "tool_end contents of a.txt",
+        "output_review_requested c1 contents of a.txt",
+    ]
+    state = second.to_state()
+    state.replace_output(second.interruptions[0], "contents of a.txt (redacted)")
+    hooks.seen.clear()
+    result = await Runner.run(agent, state, hooks=hooks)
+    assert result.final_output == "Read."
+    assert hooks.seen[0] == "output_reviewed c1 replaced 'contents of a.txt (redacted)'"
+    assert sum(line.startswith("output_reviewed") for line in hooks.seen) == 1
+    assert RAN == ["a.txt"]
+
+
+async def test_a_call_a_standing_approval_approved_is_decided_without_being_asked() -> None:
+    RAN.clear()
+    hooks = Recorder()
+    model = ScriptedModel([tool_call("get_temperature", {"city": "Oslo"}, "c1"), message("Cold.")])
+    agent = Agent(name="Weather", model=model, tools=[get_temperature])
+    book = MemoryRuleBook()
+    await grant_standing_approval(
+        book,
+        agent,
+        "get_temperature",
+        by=Approver("ana"),
+        scope=RuleScope.agent(),
+        match={"city": "Oslo"},
+        max_uses=1,
+    )
+    result = await Runner.run(
+        agent, "Oslo?", hooks=hooks, run_config=RunConfig(standing_approvals=book)
+    )
+    assert result.final_output == "Cold." and RAN == ["Oslo"]
+    assert "approval_decided c1 True" in hooks.seen
+    assert not any(line.startswith("approval_requested") for line in hooks.seen)

@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from tether import Agent, AgentDefinitionError, MCPServerError, Runner
+from tether import (
+    Agent,
+    AgentDefinitionError,
+    EditNotAllowedError,
+    InvalidEditError,
+    MCPServerError,
+    Runner,
+    ToolOutputReviewItem,
+)
 from tether.mcp import MCPServerStdio, MCPServerStreamableHttp
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -214,3 +222,70 @@ def test_a_bad_require_approval_is_a_definition_error() -> None:
         MCPServerStdio("notes", command="x", require_approval="sometimes")  # type: ignore[arg-type]
     with pytest.raises(AgentDefinitionError, match=r"require_approval\['write_note'\]"):
         MCPServerStdio("notes", command="x", require_approval={"write_note": "maybe"})
+
+
+async def test_an_editable_server_tool_runs_with_the_edit_checked_against_its_schema(
+    tmp_path: Path,
+) -> None:
+    async with stdio(tmp_path, require_approval="always", editable={"write_note"}) as server:
+        model = ScriptedModel(
+            [
+                [
+                    tool_call("write_note", {"name": "draft", "text": "hello"}, "call_write"),
+                    tool_call("delete_note", {"name": "old"}, "call_delete"),
+                ],
+                message("Done."),
+            ]
+        )
+        agent = Agent(name="Notes", model=model, tools=await server.list_tools())
+        first = await Runner.run(agent, "go")
+        state = first.to_state()
+        with pytest.raises(EditNotAllowedError, match="does not allow edited arguments"):
+            state.approve("call_delete", arguments={"name": "other"})
+        with pytest.raises(InvalidEditError) as missing:
+            state.approve("call_write", arguments={"name": "final"})
+        assert missing.value.field == "text"
+        assert "'text' is a required property" in str(missing.value)
+        with pytest.raises(InvalidEditError) as wrong_type:
+            state.approve("call_write", arguments={"name": "final", "text": 7})
+        assert wrong_type.value.field == "text"
+        assert sorted(i.call_id for i in state.interruptions) == ["call_delete", "call_write"]
+
+        state.approve("call_write", arguments={"name": "final", "text": "hello"}, by="ana")
+        state.reject("call_delete")
+        result = await Runner.run(agent, state)
+    assert result.final_output == "Done."
+    # The server received the edited call, once; the model read its output after the call
+    # as it ran.
+    assert calls_seen(tmp_path) == [{"tool": "write_note", "name": "final", "text": "hello"}]
+    assert (tmp_path / "final.txt").read_text() == "hello"
+    sent = [i for i in model.requests[1].input if i.get("call_id") == "call_write"]
+    assert json.loads(sent[0]["arguments"]) == {"name": "final", "text": "hello"}
+    assert sent[1]["output"] == "Wrote note 'final'."
+
+
+async def test_a_server_tools_output_waits_for_review(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("the vault code is 1234")
+    async with stdio(tmp_path, review_output={"read_note"}) as server:
+        model = ScriptedModel(
+            [tool_call("read_note", {"name": "secret"}, "call_read"), message("Noted.")]
+        )
+        agent = Agent(name="Notes", model=model, tools=await server.list_tools())
+        first = await Runner.run(agent, "Read the secret note.")
+        [item] = first.interruptions
+        assert (item.kind, item.server_name) == ("output_review", "notes")
+        assert isinstance(item, ToolOutputReviewItem) and item.output == "the vault code is 1234"
+        state = first.to_state()
+        state.replace_output(item, "the vault code is ****")
+        result = await Runner.run(agent, state)
+    assert result.final_output == "Noted."
+    assert calls_seen(tmp_path) == [{"tool": "read_note", "name": "secret"}]  # once
+    assert model.requests[1].input[-1]["output"] == "the vault code is ****"
+    assert "1234" not in json.dumps(model.requests[1].input)
+
+
+def test_bad_editable_or_review_output_settings_are_definition_errors() -> None:
+    with pytest.raises(AgentDefinitionError, match="editable is True, False or a collection"):
+        MCPServerStdio("notes", command="x", editable="write_note")  # type: ignore[arg-type]
+    with pytest.raises(AgentDefinitionError, match="review_output names tools by str"):
+        MCPServerStdio("notes", command="x", review_output=[1])  # type: ignore[list-item]

@@ -16,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from openai_server import FakeOpenAIServer
 from sessions.conversations_server import API_KEY, conversations_server
 
@@ -272,6 +274,139 @@ async def test_conversations_session_chat(tmp_path: Path) -> None:
     check_bay_bridge_requests(server.responses.requests)
     assert len(stored) == 8 and len(set(stored)) == 8  # every item stored once
     assert routes[0] == "conversations.create" and routes[-1] == "conversations.delete"
+
+
+async def test_an_output_review_is_an_approval_to_a_reference_sdk_program(
+    tmp_path: Path,
+) -> None:
+    server = FakeOpenAIServer().start()
+    record = "ada@example.com: Ada Lovelace, card 4111 1111 1111 1111"
+    try:
+        server.responses.add(
+            tool_calls=[("lookup_customer", '{"email":"ada@example.com"}', "call_1")]
+        )
+        server.responses.add("That is Ada Lovelace.")
+        out, runs = run_ported("output_review.py", "y\n", server, tmp_path)
+    finally:
+        await server.aclose()
+    assert lines(out) == [
+        "Run interrupted - approval required",
+        "  Type: tool_approval_item",
+        "  Agent: Support Desk",
+        "  Tool: lookup_customer",
+        '  Arguments: {"email":"ada@example.com"}',
+        "Do you approve? (y/n): ✓ Approved: lookup_customer",
+        "Final Output: That is Ada Lovelace.",
+    ]
+    assert runs == {'lookup_customer {"email":"ada@example.com"}': 1}  # ran before the review
+    requests = server.responses.requests
+    assert len(requests) == 2
+    assert_no_item_sent_twice(requests)
+    assert requests[1]["input"][-1]["output"] == record  # approve released it
+
+
+async def test_rejecting_an_output_review_withholds_the_output(tmp_path: Path) -> None:
+    server = FakeOpenAIServer().start()
+    try:
+        server.responses.add(
+            tool_calls=[("lookup_customer", '{"email":"ada@example.com"}', "call_1")]
+        )
+        server.responses.add("I cannot share that record.")
+        out, runs = run_ported("output_review.py", "n\n", server, tmp_path)
+    finally:
+        await server.aclose()
+    assert "✗ Rejected: lookup_customer" in out
+    assert "Final Output: I cannot share that record." in out
+    assert runs == {'lookup_customer {"email":"ada@example.com"}': 1}  # it ran, once
+    sent = json.dumps(server.responses.requests)
+    assert "4111" not in sent  # the model never read the record
+    assert server.responses.requests[1]["input"][-1]["output"] == "The record is restricted."
+
+
+async def test_approving_a_review_always_or_with_arguments_is_refused() -> None:
+    from tether.agents import Agent, Runner, RunState, ToolOutputReviewItem, UserError
+    from tether.testing import ScriptedModel, message, tool_call
+    from tether.tools import function_tool
+
+    @function_tool(review_output=True)
+    def lookup(email: str) -> str:
+        """Look up a customer."""
+        return f"{email}: Ada"
+
+    model = ScriptedModel([tool_call("lookup", {"email": "a@example.com"}, "c1"), message("Ok.")])
+    agent = Agent(name="Desk", model=model, tools=[lookup])
+    result = await Runner.run(agent, "Who?")
+    state = await RunState.from_string(agent, result.to_state().to_string())
+    [item] = state.get_interruptions()
+    assert isinstance(item, ToolOutputReviewItem)
+    assert (item.kind, item.output, item.agent.name) == (
+        "output_review",
+        "a@example.com: Ada",
+        "Desk",
+    )
+    with pytest.raises(UserError, match="always_approve and arguments do not apply"):
+        state.approve(item, always_approve=True)
+    with pytest.raises(UserError, match="always_reject does not apply"):
+        state.reject("c1", always_reject=True)
+    assert [i.call_id for i in state.get_interruptions()] == ["c1"]  # nothing recorded
+    state.approve("c1")  # by call id, as the reference SDK allows: released
+    done = await Runner.run(agent, state)
+    assert done.final_output == "Ok."
+    assert model.requests[-1].input[-1]["output"] == "a@example.com: Ada"
+
+
+async def test_a_streamed_review_is_announced_as_an_approval_request() -> None:
+    from tether.agents import Agent, Runner, ToolOutputReviewItem
+    from tether.testing import ScriptedModel, message, tool_call
+    from tether.tools import function_tool
+
+    @function_tool(review_output=True)
+    def lookup(email: str) -> str:
+        """Look up a customer."""
+        return f"{email}: Ada"
+
+    model = ScriptedModel([tool_call("lookup", {"email": "a@example.com"}, "c1"), message("Ok.")])
+    agent = Agent(name="Desk", model=model, tools=[lookup])
+    result = Runner.run_streamed(agent, "Who?")
+    seen = [
+        (event.name, event.item.type, event.item.kind)
+        async for event in result.stream_events()
+        if event.type == "run_item_stream_event" and event.name == "tool_approval_requested"
+    ]
+    assert seen == [("tool_approval_requested", "tool_approval_item", "output_review")]
+    assert [type(i) for i in result.interruptions] == [ToolOutputReviewItem]
+
+
+async def test_a_call_inside_an_agent_used_as_a_tool_is_decided_through_the_module() -> None:
+    from tether.agents import Agent, Runner, RunState
+    from tether.testing import ScriptedModel, message, tool_call
+    from tether.tools import function_tool
+
+    paid: list[int] = []
+
+    @function_tool(needs_approval=True)
+    def pay(amount: int) -> str:
+        """Pay an amount."""
+        paid.append(amount)
+        return f"paid {amount}"
+
+    inner = Agent(
+        name="Payer",
+        model=ScriptedModel([tool_call("pay", {"amount": 3}, "p1"), message("Paid.")]),
+        tools=[pay],
+    )
+    outer = Agent(
+        name="Boss",
+        model=ScriptedModel([tool_call("payer", {"input": "pay 3"}, "o1"), message("Done.")]),
+        tools=[inner.as_tool("payer", "Pays.")],
+    )
+    first = await Runner.run(outer, "Pay 3.")
+    state = await RunState.from_string(outer, first.to_state().to_string())
+    [item] = state.get_interruptions()
+    assert item.agent is not None and item.agent.name == "Payer"  # the nested run's agent
+    state.approve(item)
+    result = await Runner.run(outer, state)
+    assert result.final_output == "Done." and paid == [3]
 
 
 def test_the_compatibility_module_exports_what_it_lists() -> None:

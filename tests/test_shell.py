@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tether import Agent, AgentDefinitionError, Runner, RunState
+from tether import (
+    Agent,
+    AgentDefinitionError,
+    EditNotAllowedError,
+    InvalidEditError,
+    Runner,
+    RunState,
+)
 from tether.shell import ShellTool
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -155,3 +162,89 @@ def test_bad_settings_are_definition_errors() -> None:
         ShellTool(allowed_commands="ls")
     with pytest.raises(AgentDefinitionError, match="timeout must be positive"):
         ShellTool(timeout=0)
+
+
+async def test_an_editable_shell_runs_the_command_line_the_approver_wrote(tmp_path: Path) -> None:
+    shell = ShellTool(allowed_commands=["echo"], cwd=tmp_path, editable=True)
+    model = ScriptedModel(
+        [tool_call("shell", {"command": "echo hello wrold"}, "call_1"), message("Done.")]
+    )
+    agent = Agent(name="Ops", model=model, tools=[shell])
+    first = await Runner.run(agent, "Say hello.")
+    state = RunState.from_string(agent, first.to_state().to_string())
+    with pytest.raises(InvalidEditError) as extra:
+        state.approve("call_1", arguments={"command": "echo hi", "sudo": True})
+    assert extra.value.field == "sudo"
+    with pytest.raises(InvalidEditError) as wrong:
+        state.approve("call_1", arguments={"command": ["echo", "hi"]})
+    assert wrong.value.field == "command"
+    state.approve("call_1", arguments={"command": "echo hello world"}, by="ana")
+    result = await Runner.run(agent, state)
+    assert result.final_output == "Done."
+    assert model.requests[1].input[-1]["output"] == "exit code: 0\nhello world\n"
+    assert json.loads(model.requests[1].input[-2]["arguments"]) == {"command": "echo hello world"}
+
+
+async def test_an_edit_cannot_get_past_allowed_commands(tmp_path: Path) -> None:
+    shell = ShellTool(allowed_commands=["echo"], cwd=tmp_path, editable=True)
+    model = ScriptedModel([tool_call("shell", {"command": "echo hi"}, "call_1"), message("ok")])
+    agent = Agent(name="Ops", model=model, tools=[shell])
+    state = (await Runner.run(agent, "go")).to_state()
+    state.approve("call_1", arguments={"command": "touch edited-in"})
+    await Runner.run(agent, state)
+    assert model.requests[1].input[-1]["output"].startswith("The command 'touch' is not allowed")
+    assert not (tmp_path / "edited-in").exists()
+
+
+def test_a_shell_that_is_not_editable_refuses_an_edit(tmp_path: Path) -> None:
+    shell = ShellTool()
+    model = ScriptedModel([tool_call("shell", {"command": "ls"}, "call_1")])
+    agent = Agent(name="Ops", model=model, tools=[shell])
+    state = Runner.run_sync(agent, "go").to_state()
+    with pytest.raises(EditNotAllowedError, match="ShellTool\\(editable=True\\)"):
+        state.approve("call_1", arguments={"command": "ls -l"})
+
+
+async def test_a_commands_output_waits_for_review(tmp_path: Path) -> None:
+    (tmp_path / "token.txt").write_text("s3cret\n")
+    shell = ShellTool(needs_approval=False, cwd=tmp_path, review_output=True)
+    model = ScriptedModel(
+        [tool_call("shell", {"command": "cat token.txt"}, "call_1"), message("Hidden.")]
+    )
+    agent = Agent(name="Ops", model=model, tools=[shell])
+    first = await Runner.run(agent, "Show the token.")
+    [item] = first.interruptions
+    assert item.kind == "output_review" and "s3cret" in getattr(item, "output", "")
+    state = first.to_state()
+    state.withhold(item, message="Secrets are not shown.")
+    result = await Runner.run(agent, state)
+    assert result.final_output == "Hidden."
+    assert model.requests[1].input[-1]["output"] == "Secrets are not shown."
+    assert "s3cret" not in json.dumps(model.requests[1].input)
+
+
+def test_without_jsonschema_a_shell_edit_is_checked_all_the_same(tmp_path: Path) -> None:
+    # A user's install without the mcp extra has no jsonschema: the minimal check covers
+    # ShellTool's schema.
+    script = """
+import sys
+sys.modules["jsonschema"] = None  # as if not installed
+from tether import Agent, InvalidEditError, Runner
+from tether.shell import ShellTool
+from tether.testing import ScriptedModel, tool_call
+agent = Agent(name="Ops", model=ScriptedModel([tool_call("shell", {"command": "ls"}, "c1")]),
+              tools=[ShellTool(editable=True)])
+state = Runner.run_sync(agent, "go").to_state()
+for edit in ({"command": "ls", "sudo": True}, {"command": 3}, {}):
+    try:
+        state.approve("c1", arguments=edit)
+    except InvalidEditError as exc:
+        print(exc.field)
+state.approve("c1", arguments={"command": "ls -l"})
+print([item.call_id for item in state.interruptions])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["sudo", "command", "command", "[]"]

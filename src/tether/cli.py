@@ -2,7 +2,8 @@
 
 tether demo [--model local|NAME|PATH.gguf] [--yes|--no] [--state-file result.json]
 tether state convert --from openai-js --to tether --agent app:agent IN OUT
-tether serve module:app | tether worker module:app | tether inbox list/show/approve/reject
+tether serve module:app | tether worker module:app
+tether inbox list | show | approve | reject | review | rules | revoke
 tether audit export STATE.json | --store runs.db RUN_ID
 tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
 tether --version

@@ -9,30 +9,36 @@
 ``RunHooks`` (``Runner.run(hooks=...)``) hear about every agent of the run;
 ``AgentHooks`` (``Agent(hooks=...)``) about one agent. Every method is async and
 does nothing unless overridden; the names are the ones ``openai-agents`` uses,
-plus ``on_approval_requested`` / ``on_approval_decided``.
+plus ``on_approval_requested`` / ``on_approval_decided`` for approvals and
+``on_output_review_requested`` / ``on_output_reviewed`` for output reviews
+(``function_tool(review_output=True)``). A call a standing approval approved
+never asks, so it gets ``on_approval_decided`` only.
 
 Hooks observe; they are not journaled. A resumed run calls them for what
 happens in it: ``on_approval_decided`` fires when the resumed run takes up the
-decision, ``on_agent_start`` before an agent's first model call in each
+decision, ``on_output_reviewed`` when it takes up a review (just before the
+model reads the reviewed output), ``on_agent_start`` before an agent's first model call in each
 ``Runner.run``. A hook that raises stops the run with ``HookError``
 (a ``RunError``: ``run_state`` resumes it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._context import RunContext
 
 if TYPE_CHECKING:
     from ._agent import Agent
     from .models import ModelResponse
-    from .run import ToolApprovalItem
+    from .run import ToolApprovalItem, ToolOutputReviewItem
     from .tools import FunctionTool
 
 __all__ = ["AgentHooks", "RunHooks"]
 
 TContext = TypeVar("TContext")
+
+Verdict = Literal["released", "replaced", "withheld"]
 
 
 class RunHooks(Generic[TContext]):
@@ -89,6 +95,24 @@ class RunHooks(Generic[TContext]):
     ) -> None:
         """The run takes up a decision on a call: it runs (approved) or is rejected."""
 
+    async def on_output_review_requested(
+        self, context: RunContext[TContext], agent: Agent[Any], review: ToolOutputReviewItem
+    ) -> None:
+        """A call ran and its output (``review.output``) now waits for a person's review; the
+        model has not read it (the run will pause)."""
+
+    async def on_output_reviewed(
+        self,
+        context: RunContext[TContext],
+        agent: Agent[Any],
+        review: ToolOutputReviewItem,
+        verdict: Verdict,
+        output: str,
+    ) -> None:
+        """The run takes up a review: ``verdict`` is ``"released"``, ``"replaced"`` or
+        ``"withheld"``; ``output`` is what the model reads (``review.output`` is what the
+        tool returned)."""
+
 
 class AgentHooks(Generic[TContext]):
     """Hooks for one agent (``Agent(hooks=...)``); override the methods you need."""
@@ -141,3 +165,18 @@ class AgentHooks(Generic[TContext]):
         approved: bool,
     ) -> None:
         """The run takes up a decision on one of this agent's calls."""
+
+    async def on_output_review_requested(
+        self, context: RunContext[TContext], agent: Agent[Any], review: ToolOutputReviewItem
+    ) -> None:
+        """The output of one of this agent's calls now waits for a person's review."""
+
+    async def on_output_reviewed(
+        self,
+        context: RunContext[TContext],
+        agent: Agent[Any],
+        review: ToolOutputReviewItem,
+        verdict: Verdict,
+        output: str,
+    ) -> None:
+        """The run takes up a review of one of this agent's calls (see ``RunHooks``)."""

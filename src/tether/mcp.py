@@ -12,6 +12,12 @@ approval, journals the call (``ToolStarted`` before it reaches the server,
 resume in another process opens the server again (``async with``), lists its
 tools, loads the state and runs: an approved call reaches the server once.
 
+``editable`` and ``review_output`` opt the server's tools in to the other shapes of
+decision (docs/decision-shapes.md): ``True`` for every tool, or the names of the tools
+(``editable={"write_note"}``). An edit of a call is checked against the tool's input
+schema before it is recorded (``InvalidEditError``); a reviewed tool's output waits for
+a person before the model reads it.
+
 ``require_approval`` is ``"always"``, ``"never"``, a mapping of tool name to
 ``"always"``/``"never"``/``bool`` (or ``{"always": {"tool_names": [...]},
 "never": {...}}``), or a function ``(ctx, tool_name, args)`` returning a bool
@@ -30,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from ._context import RunContext
@@ -55,6 +61,7 @@ __all__ = [
     "MCPServerStdio",
     "MCPServerStreamableHttp",
     "RequireApproval",
+    "ToolNames",
 ]
 
 ApprovalRule: TypeAlias = "Literal['always', 'never'] | bool"
@@ -63,6 +70,9 @@ RequireApproval: TypeAlias = (
     "Callable[[RunContext[Any], str, dict[str, Any]], bool | Awaitable[bool]]"
 )
 """``"always"``, ``"never"``, a mapping per tool name, or a function ``(ctx, tool_name, args)``."""
+
+ToolNames: TypeAlias = "bool | Collection[str]"
+"""``True`` (every tool of the server), ``False`` (none) or the names of the tools."""
 
 
 class MCPServer:
@@ -76,12 +86,18 @@ class MCPServer:
         require_approval: RequireApproval = "never",
         cache_tools_list: bool = True,
         read_timeout: float | None = 300.0,
+        editable: ToolNames = False,
+        review_output: ToolNames = False,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise AgentDefinitionError("An MCP server needs a non-empty name.")
         self.name = name
         """How interruptions and errors name the server."""
         self.require_approval = _check_rule(name, require_approval)
+        self.editable = _check_names(name, "editable", editable)
+        """The tools whose calls an approver may approve with edited arguments."""
+        self.review_output = _check_names(name, "review_output", review_output)
+        """The tools whose output waits for a person's review before the model reads it."""
         self.cache_tools_list = cache_tools_list
         self.read_timeout = read_timeout
         self._stack: contextlib.AsyncExitStack | None = None
@@ -190,6 +206,8 @@ class MCPServer:
             needs_approval=self._needs_approval(tool.name),
             idempotent=safe_to_repeat,
             error_formatter=_format_error,
+            editable=_named(self.editable, tool.name),
+            review_output=_named(self.review_output, tool.name),
         )
 
     def _needs_approval(self, tool_name: str) -> Any:
@@ -240,6 +258,8 @@ class MCPServerStdio(MCPServer):
         require_approval: RequireApproval = "never",
         cache_tools_list: bool = True,
         read_timeout: float | None = 300.0,
+        editable: ToolNames = False,
+        review_output: ToolNames = False,
     ) -> None:
         """``command`` and ``args`` start the server; ``env`` is added to a minimal
         environment (the ``mcp`` package's default, which leaves secrets out)."""
@@ -248,6 +268,8 @@ class MCPServerStdio(MCPServer):
             require_approval=require_approval,
             cache_tools_list=cache_tools_list,
             read_timeout=read_timeout,
+            editable=editable,
+            review_output=review_output,
         )
         self.params = StdioServerParameters(
             command=command,
@@ -270,12 +292,16 @@ class _HttpServer(MCPServer):
         require_approval: RequireApproval = "never",
         cache_tools_list: bool = True,
         read_timeout: float | None = 300.0,
+        editable: ToolNames = False,
+        review_output: ToolNames = False,
     ) -> None:
         super().__init__(
             name,
             require_approval=require_approval,
             cache_tools_list=cache_tools_list,
             read_timeout=read_timeout,
+            editable=editable,
+            review_output=review_output,
         )
         self.url = url
         self.headers = dict(headers or {})
@@ -354,6 +380,24 @@ def _describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _check_names(server: str, option: str, value: Any) -> bool | frozenset[str]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) or not isinstance(value, Collection):
+        raise AgentDefinitionError(
+            f"MCP server {server!r}: {option} is True, False or a collection of tool names "
+            f"(like {{'write_note'}}), got {value!r}."
+        )
+    names = frozenset(value)
+    if not all(isinstance(name, str) for name in names):
+        raise AgentDefinitionError(f"MCP server {server!r}: {option} names tools by str.")
+    return names
+
+
+def _named(setting: bool | frozenset[str], tool_name: str) -> bool:
+    return setting if isinstance(setting, bool) else tool_name in setting
 
 
 def _check_rule(server: str, rule: Any) -> Any:

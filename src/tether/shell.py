@@ -30,7 +30,7 @@ from typing import Any
 
 from ._context import RunContext
 from ._exceptions import AgentDefinitionError
-from .tools import FunctionTool, NeedsApproval, schema_tool
+from .tools import Editable, FunctionTool, NeedsApproval, schema_tool
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "ShellTool"]
 
@@ -162,6 +162,13 @@ class ShellTool(FunctionTool):
         max_output_chars: How much of the output the model reads.
         name: The name the model calls the tool by.
         description: What the model is told the tool does.
+        editable: Whether an approver may approve a call with another command line
+            (``state.approve(item, arguments={"command": "..."})``): ``True``, ``False``
+            (default) or a function ``(approver, item, ctx) -> bool``. The edited line is
+            checked against the tool's schema, and ``allowed_commands`` still applies when
+            it runs.
+        review_output: Whether each command's output waits for a person's review before the
+            model reads it (``state.release`` / ``replace_output`` / ``withhold``).
     """
 
     __slots__ = ()
@@ -178,6 +185,8 @@ class ShellTool(FunctionTool):
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
         name: str = "shell",
         description: str | None = None,
+        editable: Editable = False,
+        review_output: bool = False,
     ) -> None:
         if isinstance(allowed_commands, str):
             raise AgentDefinitionError(
@@ -220,6 +229,8 @@ class ShellTool(FunctionTool):
             runner,
             needs_approval=needs_approval,
             strict=True,
+            editable=editable,
+            review_output=review_output,
         )
         # Every field of a ``FunctionTool``, so the run loop treats this tool like any other.
         FunctionTool.__init__(

@@ -143,6 +143,9 @@ class FunctionTool:
     review_output: bool = False
     """Whether each call's output waits for a person's review before the model reads it
     (``RunState.release`` / ``replace_output`` / ``withhold``)."""
+    edits_checked_by_schema: bool = False
+    """Whether edited arguments are checked against ``params_json_schema`` (tools built with
+    ``schema_tool``, whose ``args_model`` accepts any object) rather than ``args_model``."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -406,12 +409,20 @@ def schema_tool(
     strict: bool = False,
     idempotent: bool = False,
     error_formatter: ToolErrorFormatter | None = default_tool_error_formatter,
+    editable: Editable = False,
+    review_output: bool = False,
 ) -> FunctionTool:
     """A tool from a JSON schema and a function ``(ctx, args)`` of the arguments as a dict.
 
     For tools whose schema comes from elsewhere (an MCP server, a shell): the
-    arguments must be a JSON object and are passed on whole; checking them
-    against the schema is left to ``function`` (an MCP server checks its own).
+    arguments must be a JSON object and are passed on whole; checking the model's
+    arguments against the schema is left to ``function`` (an MCP server checks its own).
+
+    ``editable`` and ``review_output`` are ``function_tool``'s. An edit is checked
+    against ``params_json_schema`` before it is recorded (``InvalidEditError``): fully
+    with the ``jsonschema`` package installed (the ``mcp`` extra brings it), else a
+    minimal check of the top level (an object, ``required``, ``additionalProperties:
+    false``, each property's ``type`` and ``enum``); see docs/decision-shapes.md.
     """
     if not callable(function):
         raise AgentDefinitionError(f"schema_tool {name!r} needs a function, got {function!r}.")
@@ -419,6 +430,15 @@ def schema_tool(
         raise AgentDefinitionError(
             f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
             f"got {needs_approval!r}."
+        )
+    if not isinstance(review_output, bool):
+        raise AgentDefinitionError(
+            f"Tool {name!r}: review_output must be True or False, got {review_output!r}."
+        )
+    if not (isinstance(editable, bool) or callable(editable)):
+        raise AgentDefinitionError(
+            f"Tool {name!r}: editable must be a bool or a function "
+            f"(approver, item, ctx) -> bool, got {editable!r}."
         )
 
     # ``ctx`` is positional-only so that an argument named "ctx" still reaches ``function``.
@@ -437,6 +457,9 @@ def schema_tool(
         strict=strict,
         idempotent=idempotent,
         error_formatter=error_formatter,
+        editable=editable,
+        review_output=review_output,
+        edits_checked_by_schema=True,
     )
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,10 @@ from tether import (
     Agent,
     ApprovalPolicy,
     Approver,
+    EditNotAllowedError,
     EngineError,
     Governance,
+    InvalidEditError,
     NotAuthorizedError,
     NotPendingError,
     Runner,
@@ -171,4 +174,131 @@ async def test_an_engine_nobody_set_up_gives_an_engine_error(tmp_path: Path) -> 
         match=r"could not queue run 'r1' \(OperationalError: .*no such table.*start one",
     ):
         await app.start("Support", "Refund A-1", run_id="r1")
+    await app.close()
+
+
+def test_an_edited_approval_reaches_the_tool(tmp_path: Path) -> None:
+    out = demo(tmp_path, "--runs", "2", "--edit")
+    # The approver corrected each order number: the tool ran with the edit, once, and the
+    # model read what it returned.
+    assert "Done: Refunded order B-1000." in out
+    assert "Done: Refunded order B-1001." in out
+    log = (tmp_path / "scale_out_data" / "refunds.log").read_text().splitlines()
+    assert sorted(line.split()[1] for line in log) == ["B-1000", "B-1001"]
+
+
+def test_a_withheld_output_reaches_the_model_through_a_worker(tmp_path: Path) -> None:
+    out = demo(tmp_path, "--runs", "2", "--workers", "1", SCALE_OUT_REVIEW="withhold")
+    withheld = "Done: The payment system's receipt was withheld by a reviewer."
+    assert out.count(withheld) == 2
+    assert "Refunded order" not in out  # the model never read the tool's own output
+    log = (tmp_path / "scale_out_data" / "refunds.log").read_text().splitlines()
+    assert sorted(line.split()[1] for line in log) == ["A-1000", "A-1001"]  # ran once each
+
+
+def test_a_released_output_reaches_the_model(tmp_path: Path) -> None:
+    out = demo(tmp_path, "--runs", "1", SCALE_OUT_REVIEW="release")
+    assert "Done: Refunded order A-1000." in out
+
+
+@function_tool(needs_approval=True, editable=True)
+def cancel(order: str) -> str:
+    """Cancel an order.
+
+    Args:
+        order: The order number.
+    """
+    return f"Cancelled {order}."
+
+
+@function_tool(review_output=True, approvers={"privacy"})
+def lookup(email: str) -> str:
+    """Look a customer up.
+
+    Args:
+        email: The customer's email address.
+    """
+    return f"{email}: card 4111 1111 1111 1111"
+
+
+def shapes_app(tmp_path: Path, calls: list[Any]) -> tuple[Agent[None], DBOSApp]:
+    agent = Agent(
+        name="Support",
+        model=ScriptedModel([calls, message("Done.")]),  # the calls in one turn
+        tools=[refund, cancel, lookup],
+    )
+    app = DBOSApp(
+        [agent],
+        store=lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        system_database_url=f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+        approval_timeout=1.0,
+    )
+    return agent, app
+
+
+async def test_edits_the_tool_does_not_allow_or_that_do_not_fit_are_refused(
+    tmp_path: Path,
+) -> None:
+    agent, app = shapes_app(
+        tmp_path,
+        [
+            tool_call("refund", {"order": "A-1"}, call_id="r"),
+            tool_call("cancel", {"order": "A-1"}, call_id="c"),
+        ],
+    )
+    result = await Runner.run(agent, "Refund and cancel A-1", store=app.store())
+    with pytest.raises(EditNotAllowedError):
+        await app.decide(result.run_id, "r", approve=True, by="ana", arguments={"order": "A-2"})
+    with pytest.raises(InvalidEditError) as refused:
+        await app.decide(result.run_id, "c", approve=True, by="ana", arguments={"order": 7})
+    assert refused.value.field == "order"
+    with pytest.raises(UserError, match="Edited arguments go with an approval only"):
+        await app.decide(result.run_id, "c", approve=False, by="ana", arguments={"order": "A-2"})
+    state = await app.load(result.run_id)
+    assert sorted(item.call_id for item in state.interruptions) == ["c", "r"]  # nothing written
+    await app.close()
+
+
+async def test_a_review_is_authorized_and_checked_before_anything_is_stored(
+    tmp_path: Path,
+) -> None:
+    agent, app = shapes_app(
+        tmp_path, [tool_call("lookup", {"email": "a@example.com"}, call_id="l")]
+    )
+    result = await Runner.run(agent, "Who is a@example.com?", store=app.store())
+    [item] = result.interruptions
+    assert item.kind == "output_review"
+
+    with pytest.raises(NotAuthorizedError):
+        await app.review(result.run_id, "l", "released", by=Approver("eve"))
+    with pytest.raises(NotPendingError, match="release, replace or withhold"):
+        await app.decide(result.run_id, "l", approve=True, by="ana")
+    with pytest.raises(UserError, match="needs output="):
+        await app.review(result.run_id, "l", "replaced", by="ana")
+    with pytest.raises(UserError, match="verdict must be"):
+        await app.review(result.run_id, "l", "approved", by="ana")  # type: ignore[arg-type]
+    state = await app.load(result.run_id)
+    assert [i.call_id for i in state.interruptions] == ["l"]  # nothing was written
+
+    dana = Approver("dana", roles=frozenset({"privacy"}))
+    await app.review(result.run_id, "l", "replaced", output="a@example.com: card ****1111", by=dana)
+    with pytest.raises(NotPendingError, match="is not waiting for a decision"):
+        await app.review(result.run_id, "l", "released", by=dana)
+    reviewed = [r for r in (await app.load(result.run_id)).audit() if r.by == "dana"]
+    assert [r.verdict for r in reviewed] == ["replaced"]
+    await app.close()
+
+
+async def test_a_run_waiting_for_an_output_review_waits_with_no_deadline(tmp_path: Path) -> None:
+    from tether.dbos import EXPIRED_BY
+    from tether.dbos._stretch import advance, expire
+
+    _, app = shapes_app(tmp_path, [tool_call("lookup", {"email": "a@example.com"}, call_id="l")])
+    outcome = await advance(app, "r1", "Support", "Who is a@example.com?", None)
+    # What the workflow sees: a waiting run, and no deadline (a review never expires) ...
+    assert outcome == {"status": "waiting", "deadline": None}
+    # ... so even a sweep past the app's approval_timeout leaves the review waiting.
+    assert await expire(app, "r1", "Support", by=EXPIRED_BY) == 0
+    state = await app.load("r1")
+    assert [(i.call_id, i.kind) for i in state.interruptions] == [("l", "output_review")]
     await app.close()

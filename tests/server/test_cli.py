@@ -1,5 +1,5 @@
-"""``tether inbox``: list, show, approve and reject against a store file or a server,
-with tables for people and exit statuses for scripts."""
+"""``tether inbox``: list, show, approve, reject, review, and standing approvals, against a
+store file or a server, with tables for people and exit statuses for scripts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import json
 
 import pytest
 
+from tether import Governance, RuleScope, grant_standing_approval
 from tether.cli import main
+from tether.store import SQLiteRunStore
 
 from .conftest import Served, start_process
-from .test_http import paused_run
+from .test_http import paused_run, resume_decided
+from .weather_agents import ANA, RECEIPT_KEY, agent
 
 
 def test_list_and_show_read_a_store_file(
@@ -115,3 +118,116 @@ def test_approving_with_edited_arguments_through_a_server(
     assert [e.get("edited_arguments") for e in audit if e["kind"] == "decided"] == [
         '{"city":"Nice"}'
     ]
+
+
+def test_reviewing_an_output_through_a_server(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = asyncio.run(paused_run(server, "city:reportNice"))
+    monkeypatch.setenv("COLUMNS", "240")  # a wide terminal: table cells are not wrapped
+    assert main(["inbox", "--store", str(server.store), "list"]) == 0
+    assert "get_report (output review)" in capsys.readouterr().out
+    url = ["inbox", "--url", server.url]
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-intern")  # no forecaster role
+    assert main([*url, "review", run_id, "call_0", "--release"]) == 4
+    assert "intern" in capsys.readouterr().err
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    assert main([*url, "review", run_id, "call_0", "--withhold", "Internal only."]) == 0
+    assert f"withheld the output of call_0 of run {run_id}" in capsys.readouterr().out
+    assert main([*url, "review", run_id, "call_0", "--release"]) == 3
+    assert "409: The output of call 'call_0'" in capsys.readouterr().err
+    assert main([*url, "review", "run_missing", "call_0", "--release"]) == 5
+    capsys.readouterr()
+
+    assert main([*url, "--json", "show", run_id]) == 0
+    audit = json.loads(capsys.readouterr().out)["audit"]
+    assert [(e["by"], e["verdict"]) for e in audit if e["kind"] == "reviewed"] == [
+        ("ana", "withheld")
+    ]
+    assert asyncio.run(resume_decided(server)) == 1
+    assert main([*url, "--json", "show", run_id]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["output"] == "Done: Internal only."  # what the model read instead
+    assert server.tool_runs() == ["get_report reportNice"]  # the tool ran once
+
+
+def test_a_review_needs_the_application_and_one_verdict(
+    server: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = asyncio.run(paused_run(server, "city:reportNice"))
+    store = ["inbox", "--store", str(server.store)]
+    assert main([*store, "review", run_id, "call_0", "--release"]) == 1
+    assert "Deciding needs the application's agents" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as both:
+        main([*store, "review", run_id, "call_0", "--release", "--replace", "x"])
+    assert both.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+    args = ["inbox", "--app", "tests.server.inbox_app:app", "review", run_id, "call_0"]
+    replaced = start_process(
+        [*args, "--replace", "Nice: windy", "--by", "ana", "--role", "forecaster"], server.env
+    )
+    out, err = replaced.communicate(timeout=60)
+    assert replaced.returncode == 0, err
+    assert f"replaced the output of call_0 of run {run_id}".encode() in out
+    assert asyncio.run(resume_decided(server)) == 1
+    assert main([*store, "--json", "show", run_id]) == 0
+    audit = json.loads(capsys.readouterr().out)["audit"]
+    assert [(e["by"], e["verdict"]) for e in audit if e["kind"] == "reviewed"] == [
+        ("ana", "replaced")
+    ]
+
+
+async def _grant(served: Served) -> str:
+    store = SQLiteRunStore(served.store)
+    try:
+        rule = await grant_standing_approval(
+            store,
+            agent,
+            "get_weather",
+            by=ANA,
+            scope=RuleScope.agent(),
+            match={"city": "Oslo"},
+            max_uses=3,
+            reason="trip",
+            governance=Governance(receipt_key=RECEIPT_KEY),
+        )
+    finally:
+        await store.close()
+    return rule.id
+
+
+def test_standing_approvals_are_listed_and_revoked_from_a_shell(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule_id = asyncio.run(_grant(server))
+    monkeypatch.setenv("COLUMNS", "240")  # a wide terminal: table cells are not wrapped
+    assert main(["inbox", "--store", str(server.store), "rules"]) == 0
+    table = capsys.readouterr().out
+    assert "1 standing approvals" in table and rule_id in table and "get_weather" in table
+    url = ["inbox", "--url", server.url]
+    monkeypatch.setenv("TETHER_TOKEN", "tok-intern")
+    assert main([*url, "--json", "rules", "--live"]) == 0
+    listed = json.loads(capsys.readouterr().out)["rules"]
+    assert [(r["id"], r["granted_by"], r["uses"], r["max_uses"]) for r in listed] == [
+        (rule_id, "ana", 0, 3)
+    ]
+    assert main([*url, "revoke", rule_id]) == 4  # revoking is authorized like granting
+    capsys.readouterr()
+    assert main([*url, "revoke", "rule_missing"]) == 5
+    capsys.readouterr()
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    assert main([*url, "revoke", rule_id, "--reason", "trip cancelled"]) == 0
+    assert f"revoked rule {rule_id} (get_weather)" in capsys.readouterr().out
+    assert main([*url, "--json", "rules", "--live"]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"] == []
+    assert main([*url, "--json", "rules"]) == 0
+    [revoked] = json.loads(capsys.readouterr().out)["rules"]
+    assert (revoked["revoked_by"], revoked["revoke_reason"]) == ("ana", "trip cancelled")
+    # A run asking for Oslo now pauses: the rule approves nothing any more.
+    run_id = asyncio.run(paused_run(server, "city:Oslo"))
+    assert main(["inbox", "--store", str(server.store), "--json", "list", "--run", run_id]) == 0
+    assert [a["call_id"] for a in json.loads(capsys.readouterr().out)["approvals"]] == ["call_0"]

@@ -57,6 +57,7 @@ from ._items import (
     ToolApprovalItem,
     ToolCallItem,
     ToolCallOutputItem,
+    ToolOutputReviewItem,
 )
 from ._results import (
     AgentUpdatedStreamEvent,
@@ -121,6 +122,7 @@ __all__ = [
     "ToolOutputGuardrail",
     "ToolOutputGuardrailData",
     "ToolOutputGuardrailTripwireTriggered",
+    "ToolOutputReviewItem",
     "Usage",
     "UserError",
     "function_tool",

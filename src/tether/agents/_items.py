@@ -16,6 +16,8 @@ from typing import Any, Literal
 from .._agent import Agent
 from ..items import Item, message_text
 from ..run import ToolApprovalItem as _ApprovalItem
+from ..run import ToolOutputReviewItem as _ReviewItem
+from ..run._agent_tools import AgentTool
 
 __all__ = [
     "HandoffCallItem",
@@ -27,6 +29,7 @@ __all__ = [
     "ToolApprovalItem",
     "ToolCallItem",
     "ToolCallOutputItem",
+    "ToolOutputReviewItem",
     "approval_item",
     "run_item",
 ]
@@ -109,6 +112,25 @@ class ToolApprovalItem(_ApprovalItem):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ToolOutputReviewItem(ToolApprovalItem):
+    """A call whose output waits for a review (``function_tool(review_output=True)``), shown
+    to code written for the reference SDK, which has no output review, as the approval item
+    it knows: ``type`` is ``"tool_approval_item"``, and on ``RunState`` ``approve`` releases
+    the output to the model while ``reject`` withholds it (the model reads the rejection
+    message). Code that knows about reviews reads ``kind == "output_review"`` and ``output``
+    (what the tool returned) and may call tether's ``release`` / ``replace_output`` /
+    ``withhold``.
+    """
+
+    output: str = ""
+    """What the tool returned, which the model has not read."""
+
+    @property
+    def kind(self) -> Literal["approval", "output_review"]:
+        return "output_review"
+
+
 RunItem = (
     MessageOutputItem
     | ToolCallItem
@@ -125,14 +147,40 @@ def approval_item(item: _ApprovalItem, graph: dict[str, Agent[Any]]) -> ToolAppr
     """tether's approval item with its ``Agent`` attached."""
     if isinstance(item, ToolApprovalItem):
         return item
+    fields: dict[str, Any] = {
+        "server_name": item.server_name,
+        "parent": item.parent,
+        "original_arguments": item.original_arguments,
+        "edited_by": item.edited_by,
+        "agent": _agent_of(item, graph),
+    }
+    if isinstance(item, _ReviewItem):
+        return ToolOutputReviewItem(
+            item.agent_name,
+            item.tool_name,
+            item.call_id,
+            item.arguments,
+            item.fingerprint,
+            output=item.output,
+            **fields,
+        )
     return ToolApprovalItem(
-        item.agent_name,
-        item.tool_name,
-        item.call_id,
-        item.arguments,
-        item.fingerprint,
-        agent=graph[item.agent_name],
+        item.agent_name, item.tool_name, item.call_id, item.arguments, item.fingerprint, **fields
     )
+
+
+def _agent_of(item: _ApprovalItem, graph: dict[str, Agent[Any]]) -> Agent[Any] | None:
+    """The agent whose model asked for ``item``: in the graph, or, for a call inside an agent
+    used as a tool (``parent``), in the graph of the agent that tool runs."""
+    agent = graph.get(item.agent_name)
+    if agent is not None or item.parent is None:
+        return agent
+    outer = _agent_of(item.parent, graph)
+    tool = outer.function_tools.get(item.parent.tool_name) if outer is not None else None
+    function = getattr(getattr(tool, "function", None), "__wrapped__", None)
+    if isinstance(function, AgentTool):
+        return function.agent.graph().get(item.agent_name)
+    return None
 
 
 def run_item(item: Item, agent: Agent[Any]) -> RunItem:

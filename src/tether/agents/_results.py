@@ -67,6 +67,8 @@ StreamEvent = RawResponsesStreamEvent | RunItemStreamEvent | AgentUpdatedEvent
 
 _NAMES = {
     "approval_requested": "tool_approval_requested",
+    # The reference SDK has no output review: a review is the approval it knows.
+    "output_review_requested": "tool_approval_requested",
     "handoff_occurred": "handoff_occured",  # the reference SDK's spelling
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._agent import Agent
+from .._exceptions import UserError
 from .._governance import Approver
 from ..run import RunState as _RunState
 from ..run import ToolApprovalItem as _ApprovalItem
@@ -53,7 +54,20 @@ class RunState(_RunState):
         arguments: Mapping[str, Any] | None = None,
     ) -> None:
         """Approve a pending call; ``always_approve=True`` also approves later calls of the
-        tool in this run (``by``, ``reason`` and ``arguments`` as tether's ``approve``)."""
+        tool in this run (``by``, ``reason`` and ``arguments`` as tether's ``approve``).
+
+        On an output review (``ToolOutputReviewItem``, ``kind == "output_review"``) it
+        releases the output to the model, as ``release`` does; ``always_approve`` and
+        ``arguments`` do not apply there (``UserError``, nothing recorded)."""
+        if self._is_review(approval_item):
+            if always_approve or arguments is not None:
+                raise UserError(
+                    "This interruption is an output review (the call already ran): approving "
+                    "it releases this one output. always_approve and arguments do not apply; "
+                    "approve it without them."
+                )
+            self.release(approval_item, by=by, reason=reason)
+            return
         super().approve(
             approval_item, always=always_approve, by=by, reason=reason, arguments=arguments
         )
@@ -68,9 +82,31 @@ class RunState(_RunState):
         reason: str | None = None,
     ) -> None:
         """Reject a pending call; the model reads ``rejection_message`` (or the run's
-        default); ``always_reject=True`` also rejects later calls of the tool."""
+        default); ``always_reject=True`` also rejects later calls of the tool.
+
+        On an output review it withholds the output, as ``withhold`` does: the model reads
+        ``rejection_message``, or that the output was withheld (``always_reject`` does not
+        apply there: ``UserError``, nothing recorded)."""
+        if self._is_review(approval_item):
+            if always_reject:
+                raise UserError(
+                    "This interruption is an output review (the call already ran): rejecting "
+                    "it withholds this one output. always_reject does not apply; reject it "
+                    "without it."
+                )
+            self.withhold(approval_item, message=rejection_message, by=by, reason=reason)
+            return
         super().reject(
             approval_item, always=always_reject, message=rejection_message, by=by, reason=reason
+        )
+
+    def _is_review(self, item: _ApprovalItem | str) -> bool:
+        """Whether ``item`` (or the pending call with that id) is an output review."""
+        if isinstance(item, _ApprovalItem):
+            return item.kind == "output_review"
+        return any(
+            pending.call_id == item and pending.kind == "output_review"
+            for pending in super().interruptions
         )
 
     @classmethod

@@ -7,8 +7,8 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
@@ -56,7 +56,8 @@ class DBOSApp:
 
     Workers: ``python -m tether.dbos worker myapp:app --executor-id worker-1``.
     Anywhere else (a web handler, a script): ``await app.start(...)``,
-    ``await app.decide(...)``, ``await app.result(run_id)``.
+    ``await app.decide(...)`` (or ``app.review(...)`` for a held output),
+    ``await app.result(run_id)``.
 
     ``store`` is a function returning the run store (each process and event loop
     opens its own); tether's journal in that store is the truth of every run.
@@ -281,12 +282,15 @@ class DBOSApp:
         by: Approver | str | None = None,
         message: str | None = None,
         reason: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         """Record a decision on a waiting call in the store, then wake the run's workflow.
 
         ``by`` is an ``Approver`` (or an approver id) and ``reason`` goes to the audit
         trail: the decision is authorized by the call's policy like any other
-        (``NotAuthorizedError``, nothing recorded).
+        (``NotAuthorizedError``, nothing recorded). ``arguments`` approves the call with
+        edited arguments, for a tool declared ``editable`` (``RunState.approve``:
+        ``EditNotAllowedError`` or ``InvalidEditError``, nothing recorded).
 
         The store holds the decision first; the wake-up message only saves the
         workflow from waiting until its timeout (if it is lost, the timeout wakes
@@ -294,6 +298,71 @@ class DBOSApp:
         run's lease (it is just stopping, or it died and its lease has not expired
         yet), the decision waits for the lease, retrying every ``lease_wait``.
         """
+        if not isinstance(approve, bool):
+            raise UserError(f"approve must be True or False, not {approve!r}.")
+        if arguments is not None and not approve:
+            raise UserError("Edited arguments go with an approval only (approve=True).")
+
+        def take(state: RunState) -> None:
+            if approve:
+                state.approve(call_id, by=by, reason=reason, arguments=arguments)
+            else:
+                state.reject(call_id, by=by, message=message, reason=reason)
+
+        await self._record(run_id, call_id, take)
+
+    async def review(
+        self,
+        run_id: str,
+        call_id: str,
+        verdict: Literal["released", "replaced", "withheld"],
+        *,
+        output: str | None = None,
+        message: str | None = None,
+        by: Approver | str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Review a call's output that waits for it in the store, then wake the run's workflow.
+
+        ``verdict`` is ``"released"`` (the model reads the output as the tool returned it),
+        ``"replaced"`` (it reads ``output``) or ``"withheld"`` (it reads ``message``, or that
+        the output was withheld; ``output=`` is taken as the message too, as in
+        ``tether.store.review``). Authorized like ``decide`` (``NotAuthorizedError``, nothing
+        recorded), stored first, then the workflow is woken::
+
+            await app.review(run_id, call_id, "withheld", message="Restricted.", by=dana)
+        """
+        if verdict == "released":
+            if output is not None or message is not None:
+                raise UserError("A released output is the tool's own; pass no output= or message=.")
+        elif verdict == "replaced":
+            if output is None or message is not None:
+                raise UserError(
+                    "verdict 'replaced' needs output= (what the model reads instead), not message=."
+                )
+        elif verdict == "withheld":
+            if output is not None and message is not None:
+                raise UserError("A withheld output takes message= (or output=), not both.")
+            message = message if message is not None else output
+        else:
+            raise UserError(
+                f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}."
+            )
+
+        def take(state: RunState) -> None:
+            if verdict == "released":
+                state.release(call_id, by=by, reason=reason)
+            elif verdict == "replaced":
+                assert output is not None  # checked above
+                state.replace_output(call_id, output, by=by, reason=reason)
+            else:
+                state.withhold(call_id, message=message, by=by, reason=reason)
+
+        await self._record(run_id, call_id, take)
+
+    async def _record(self, run_id: str, call_id: str, take: Callable[[RunState], None]) -> None:
+        """Take a decision on the stored run (again if the run moved meanwhile), store it,
+        then wake the run's workflow."""
         while True:
             state = await self.load(run_id)
             if call_id not in {item.call_id for item in state.interruptions}:
@@ -301,10 +370,7 @@ class DBOSApp:
                     f"Call {call_id!r} of run {run_id!r} is not waiting for a decision "
                     "(decided already, expired, or never asked). Load the run to see its state."
                 )
-            if approve:
-                state.approve(call_id, by=by, reason=reason)
-            else:
-                state.reject(call_id, by=by, message=message, reason=reason)
+            take(state)
             try:
                 await save_state(self.store(), state)
                 break

@@ -88,7 +88,8 @@ async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
         state = await load_state(
             store, run_id, root, context=app.context, governance=app.governance
         )
-        waiting = state.interruptions
+        # Only approvals expire: an output review has no deadline (the call already ran).
+        waiting = [item for item in state.interruptions if item.kind == "approval"]
         for item in waiting:
             state.reject(item, message=app.expiry_message, by=by)
         if not waiting:
@@ -131,7 +132,10 @@ async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
         return {"status": "completed", "final_output": json.loads(json.dumps(final.output))}
     if state.in_doubt:
         return {"status": "in_doubt", "deadline": None}
-    requested = await app.store().pending_approvals(run_id=state.run_id)
+    # Output reviews wait too (the run is waiting), but never expire: only approvals give
+    # the workflow a deadline.
+    pending = await app.store().pending_approvals(run_id=state.run_id)
+    requested = [p for p in pending if p.kind == "approval"]
     deadline = None
     own = [p.expires_at.timestamp() for p in requested if p.expires_at is not None]
     if own:  # the governance's deadline for the earliest approval

@@ -90,7 +90,8 @@ async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | Non
             return outcome["final_output"]
         deadline = outcome["deadline"]
         if outcome["status"] == "in_doubt" or deadline is None:
-            # In doubt: only a person can settle it; there is no expiry for that.
+            # In doubt, or only output reviews waiting: only a person can settle them, and
+            # neither expires.
             await DBOS.recv_async(DECISION_TOPIC, timeout_seconds=serving().doubt_poll)
             continue
         message = await DBOS.recv_async(

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .._agent import Agent
 from .._exceptions import EditNotAllowedError, InvalidEditError
 from .._governance import Approver
+from .._schema_check import schema_problems
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 from ._view import Call
 
@@ -42,7 +43,8 @@ def checked_edit(
         raise EditNotAllowedError(
             f"Tool {call.name!r} does not allow edited arguments, so call {call.call_id!r} "
             "can be approved only as the model made it (or rejected). Declare the tool with "
-            "function_tool(editable=True) to allow edits. Nothing was recorded."
+            "function_tool(editable=True) to allow edits (ShellTool(editable=True), "
+            "MCPServer(editable=...) for theirs). Nothing was recorded."
         )
     if callable(editable) and not editable(approver, call.approval_item(), ctx):
         who = repr(approver.id) if approver is not None else "an anonymous approver"
@@ -72,6 +74,17 @@ def checked_edit(
             f"{where} nest deeper than {MAX_ARGUMENT_DEPTH} levels. Nothing was recorded; the "
             "call still waits for a decision."
         )
+    if tool.edits_checked_by_schema:
+        # A schema_tool (MCP, shell): its args_model takes any object; its schema says more.
+        found = schema_problems(tool.params_json_schema, json.loads(text))
+        if found:
+            listed = "; ".join(f"{field or 'arguments'}: {message}" for field, message in found)
+            raise InvalidEditError(
+                f"{where} do not fit its parameters ({listed}). Nothing was recorded; the call "
+                "still waits for a decision.",
+                found[0][0],
+            )
+        return text
     try:
         tool.args_model.model_validate_json(text)
     except ValidationError as exc:

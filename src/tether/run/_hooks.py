@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import HookError
+from ._approvals import ToolOutputReviewItem
 
 if TYPE_CHECKING:
     from .._agent import Agent
@@ -26,6 +27,8 @@ __all__ = [
     "handoff",
     "llm_end",
     "llm_start",
+    "output_review_requested",
+    "output_reviewed",
     "tool_end",
     "tool_start",
 ]
@@ -92,3 +95,38 @@ async def approval_decided(run: Run, call: Call) -> None:
     approved = call.decision is not None and call.decision.approved
     item = call.approval_item()
     await _call(run, agent, "on_approval_decided", "on_approval_decided", agent, item, approved)
+
+
+def _review_item(call: Call) -> ToolOutputReviewItem:
+    """The review item of ``call``, also once reviewed (``approval_item`` then gives a plain
+    item): ``output`` is what the tool returned."""
+    item = call.approval_item()
+    return ToolOutputReviewItem(
+        item.agent_name,
+        item.tool_name,
+        item.call_id,
+        item.arguments,
+        item.fingerprint,
+        item.server_name,
+        original_arguments=item.original_arguments,
+        edited_by=item.edited_by,
+        output=call.held or "",
+    )
+
+
+async def output_review_requested(run: Run, call: Call) -> None:
+    agent = run.graph[call.agent]
+    item = _review_item(call)
+    await _call(run, agent, "on_output_review_requested", "on_output_review_requested", agent, item)
+
+
+async def output_reviewed(run: Run, call: Call) -> None:
+    review = call.review
+    if review is None:
+        return
+    agent = run.graph[call.agent]
+    item = _review_item(call)
+    reads = call.output if call.output is not None else ""
+    await _call(
+        run, agent, "on_output_reviewed", "on_output_reviewed", agent, item, review.verdict, reads
+    )

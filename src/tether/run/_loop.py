@@ -216,6 +216,8 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
                 return
+        if isinstance(step, CallModel | Finish):
+            await _take_up_reviews(run)
         recorded = len(run.journal)
         if isinstance(step, CallModel):
             await _call_model(run)
@@ -233,6 +235,14 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
+
+
+async def _take_up_reviews(run: Run) -> None:
+    """Call the review hooks for the turn's reviewed outputs, which the model reads next (or
+    which end the run): the moment the run takes the reviews up."""
+    for call in list(run.view.calls.values()):
+        if call.review is not None:
+            await hooks.output_reviewed(run, call)
 
 
 def _expire(run: Run) -> None:
@@ -602,6 +612,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]]) -> 
         raise cancelled
     for call, tool, output in finished:  # every output is recorded before any hook runs
         await hooks.tool_end(run, tool, call, output)
+        if run.view.calls[call.call_id].review_requested:
+            await hooks.output_review_requested(run, run.view.calls[call.call_id])
     if failure is not None:
         raise failure
 

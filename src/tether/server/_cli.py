@@ -2,9 +2,9 @@
 
 ``tether inbox`` works against a server (``--url``, token in ``TETHER_TOKEN``),
 an application (``--app module:app``) or a bare store file (``--store``, for
-``list`` and ``show``). Exit status: 0 done, 1 failure, 3 the call is not
-pending (decided by someone else), 4 not authenticated or not allowed, 5 no
-such run.
+``list``, ``show`` and ``rules``: deciding needs the application's agents and
+policies). Exit status: 0 done, 1 failure, 3 the call is not pending (decided by
+someone else), 4 not authenticated or not allowed, 5 no such run (or rule).
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import importlib
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import (
     ApprovalExpiredError,
     EditNotAllowedError,
     NotAuthorizedError,
     NotPendingError,
+    RuleNotFoundError,
     RunConflictError,
     RunNotFoundError,
     UserError,
@@ -36,6 +38,8 @@ __all__ = ["add_server_commands", "load_app"]
 EXIT_NOT_PENDING = 3
 EXIT_NOT_ALLOWED = 4
 EXIT_NOT_FOUND = 5
+
+Verdict = Literal["released", "replaced", "withheld"]
 
 
 def add_server_commands(commands: Any) -> None:
@@ -88,7 +92,42 @@ def add_server_commands(commands: Any) -> None:
             default=[],
             help="a role of the --by approver (repeat for several; with --app)",
         )
+    review = actions.add_parser("review", help="review a call's output before the model reads it")
+    review.add_argument("run_id")
+    review.add_argument("call_id")
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument(
+        "--release", action="store_true", help="the model reads the output as the tool returned it"
+    )
+    verdict.add_argument("--replace", metavar="TEXT", help="the model reads TEXT instead")
+    verdict.add_argument(
+        "--withhold",
+        metavar="MESSAGE",
+        nargs="?",
+        const="",
+        help="the model reads MESSAGE (by default: that the output was withheld)",
+    )
+    _add_approver_options(review)
+    rules = actions.add_parser("rules", help="standing approvals (oldest grant first)")
+    rules.add_argument("--agent")
+    rules.add_argument("--tool")
+    rules.add_argument("--live", action="store_true", help="only rules that may still approve")
+    rules.add_argument("--limit", type=int, default=100, help="rules to list (1-500)")
+    revoke = actions.add_parser("revoke", help="revoke a standing approval")
+    revoke.add_argument("rule_id")
+    _add_approver_options(revoke)
     inbox.set_defaults(func=_inbox)
+
+
+def _add_approver_options(action: Any) -> None:
+    action.add_argument("--reason", help="why (kept in the audit trail)")
+    action.add_argument("--by", help="approver id (with --app; a server knows who you are)")
+    action.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        help="a role of the --by approver (repeat for several; with --app)",
+    )
 
 
 def load_app(spec: str) -> App:
@@ -141,7 +180,7 @@ def _inbox(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_NOT_PENDING)
     except (NotAuthorizedError, EditNotAllowedError) as exc:
         return fail(str(exc), EXIT_NOT_ALLOWED)
-    except RunNotFoundError as exc:
+    except (RunNotFoundError, RuleNotFoundError) as exc:
         return fail(str(exc), EXIT_NOT_FOUND)
     except _HTTPFailure as exc:
         return fail(exc.message, exc.status)
@@ -159,6 +198,8 @@ class _HTTPFailure(Exception):
 
 
 async def _inbox_action(args: argparse.Namespace) -> Any:
+    from ._inbox import rule_json
+
     if args.url:
         return await _remote(args)
     if args.store:
@@ -191,11 +232,24 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
                     "agent": stored.root_agent,
                     "status": stored.status,
                     "pending": [
-                        {"call_id": p.call_id, "tool": p.tool, "arguments": p.arguments}
+                        {
+                            "call_id": p.call_id,
+                            "tool": p.tool,
+                            "arguments": p.arguments,
+                            "kind": p.kind,
+                        }
                         for p in pending
                     ],
                     "audit": [record.to_json() for record in audit_trail(stored.events)],
                 }
+            if args.action == "rules":
+                found = await store.list_rules(
+                    agent=args.agent,
+                    tool=args.tool,
+                    live_at=datetime.now(UTC) if args.live else None,
+                    limit=_rules_limit(args.limit),
+                )
+                return {"rules": [rule_json(rule) for rule in found]}
             raise UserError(
                 "Deciding needs the application's agents: use --app module:app or --url."
             )
@@ -218,14 +272,28 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
         }
     if args.action == "show":
         return (await inbox.show(args.run_id)).to_json()
+    if args.action == "rules":
+        found = await inbox.rules(
+            agent=args.agent, tool=args.tool, live=args.live, limit=_rules_limit(args.limit)
+        )
+        return {"rules": [rule_json(rule) for rule in found]}
     if not args.by:
         raise UserError("With --app, say who decides: --by APPROVER.")
     from .._governance import Approver
 
+    approver = Approver(args.by, roles=frozenset(args.role))
+    if args.action == "revoke":
+        return rule_json(await inbox.revoke_rule(args.rule_id, approver, reason=args.reason))
+    if args.action == "review":
+        verdict, output = _verdict(args)
+        seq = await inbox.review(
+            args.run_id, args.call_id, approver, verdict, output=output, reason=args.reason
+        )
+        return {"run_id": args.run_id, "call_id": args.call_id, "verdict": verdict, "seq": seq}
     seq = await inbox.decide(
         args.run_id,
         args.call_id,
-        Approver(args.by, roles=frozenset(args.role)),
+        approver,
         args.action,
         message=getattr(args, "message", None),
         reason=args.reason,
@@ -260,6 +328,28 @@ async def _remote(args: argparse.Namespace) -> Any:
                 response = await client.get("/api/approvals", params=params)
             elif args.action == "show":
                 response = await client.get(f"/api/runs/{args.run_id}")
+            elif args.action == "rules":
+                params = {
+                    k: v
+                    for k, v in {
+                        "agent": args.agent,
+                        "tool": args.tool,
+                        "live": "true" if args.live else None,
+                        "limit": _rules_limit(args.limit),
+                    }.items()
+                    if v is not None
+                }
+                response = await client.get("/api/rules", params=params)
+            elif args.action == "revoke":
+                response = await client.post(
+                    f"/api/rules/{args.rule_id}/revocation", json={"reason": args.reason}
+                )
+            elif args.action == "review":
+                verdict, output = _verdict(args)
+                response = await client.post(
+                    f"/api/runs/{args.run_id}/calls/{args.call_id}/review",
+                    json={"verdict": verdict, "output": output, "reason": args.reason},
+                )
             else:
                 body: dict[str, Any] = {
                     "decision": args.action,
@@ -287,6 +377,21 @@ async def _remote(args: argparse.Namespace) -> Any:
             message = f"{message} (set TETHER_TOKEN)"
         raise _HTTPFailure(f"{response.status_code}: {message}", status)
     return response.json()
+
+
+def _verdict(args: argparse.Namespace) -> tuple[Verdict, str | None]:
+    """The review the options ask for, and what the model reads instead (if anything)."""
+    if args.release:
+        return "released", None
+    if args.replace is not None:
+        return "replaced", args.replace
+    return "withheld", args.withhold or None  # a bare --withhold: the default message
+
+
+def _rules_limit(limit: int) -> int:
+    if not 1 <= limit <= 500:
+        raise UserError(f"--limit is from 1 to 500, not {limit}.")
+    return limit
 
 
 def _edited_arguments(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -323,7 +428,7 @@ def _print(args: argparse.Namespace, result: Any) -> None:
                 call["run_id"],
                 call["call_id"],
                 call["agent"],
-                call["tool"],
+                call["tool"] + (" (output review)" if call.get("kind") == "output_review" else ""),
                 call["arguments"],
                 call["requested_at"],
             ]
@@ -339,7 +444,8 @@ def _print(args: argparse.Namespace, result: Any) -> None:
         for column in ("call", "tool", "arguments"):
             table.add_column(column)
         for call in result["pending"]:
-            table.add_row(call["call_id"], call["tool"], call["arguments"])
+            review = " (output review)" if call.get("kind") == "output_review" else ""
+            table.add_row(call["call_id"], call["tool"] + review, call["arguments"])
         console.print(table)
         trail = Table(title="audit trail")
         for column in ("what", "call", "by", "detail"):
@@ -355,6 +461,34 @@ def _print(args: argparse.Namespace, result: Any) -> None:
             )
             trail.add_row(what, entry.get("call_id") or "", entry.get("by") or "", str(detail))
         console.print(trail)
+    elif args.action == "rules":
+        table = Table(title=f"{len(result['rules'])} standing approvals")
+        for column in ("rule", "agent", "tool", "condition", "uses", "expires", "granted by"):
+            table.add_column(column)
+        for rule in result["rules"]:
+            condition = (
+                json.dumps(rule["match"]) if rule["match"] is not None else rule["predicate"]
+            )
+            if rule["revoked_at"]:
+                condition = f"{condition} (revoked by {rule['revoked_by']})"
+            uses = f"{rule['uses']}/{rule['max_uses']}" if rule["max_uses"] else str(rule["uses"])
+            table.add_row(
+                rule["id"],
+                rule["agent"],
+                rule["tool"],
+                str(condition),
+                uses,
+                rule["expires_at"] or "never",
+                rule["granted_by"] or "",
+            )
+        console.print(table)
+    elif args.action == "revoke":
+        console.print(f"revoked rule {result['id']} ({result['tool']})", markup=False)
+    elif args.action == "review":
+        console.print(
+            f"{result['verdict']} the output of {result['call_id']} of run {result['run_id']}",
+            markup=False,
+        )
     else:
         console.print(
             f"{'approved' if result['decision'] == 'approve' else 'rejected'} "
