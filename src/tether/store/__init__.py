@@ -38,7 +38,7 @@ from ._protocol import (
     pending_key,
     system_clock,
 )
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._sqlite import SQLiteRunStore
 from ._states import load_state, save_state
 
@@ -58,6 +58,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "RunSummary",
+    "RunTip",
     "SQLiteRunStore",
     "StoredRun",
     "SweepResult",
