@@ -74,7 +74,8 @@ class RunHooks(Generic[TContext]):
     async def on_tool_end(
         self, context: RunContext[TContext], agent: Agent[Any], tool: FunctionTool, result: str
     ) -> None:
-        """A tool call finished; ``result`` is what the model reads."""
+        """A tool call finished; ``result`` is its output (what the model reads, unless the
+        tool's output waits for review: then the reviewer decides what the model reads)."""
 
     async def on_handoff(
         self, context: RunContext[TContext], from_agent: Agent[Any], to_agent: Agent[Any]

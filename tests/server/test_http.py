@@ -387,6 +387,12 @@ async def test_a_four_eyes_call_shows_its_progress_and_needs_two_distinct_approv
     run_id = await paused_run(server, "city:publishOslo")
     url = f"/api/runs/{run_id}/calls/call_0/decision"
     async with httpx.AsyncClient(base_url=server.url) as client:
+        listed = await client.get(
+            "/api/approvals", params={"run_id": run_id}, headers=server.headers("ana")
+        )
+        assert [a["approvals"]["required"] for a in listed.json()["approvals"]] == [2]
+        inbox = await client.get("/", headers=server.headers("ana"))
+        assert "needs 2 approvals" in inbox.text
         first = await client.post(url, json={"decision": "approve"}, headers=server.headers("ana"))
         assert first.status_code == 200
         shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()

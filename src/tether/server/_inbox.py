@@ -62,7 +62,7 @@ class PendingCall:
     expires_at: datetime | None = None
     """When the system rejects the call if nobody decided it (``None``: never)."""
     required_approvals: int = 1
-    """Distinct approvals the call needs (four-eyes: 2); shown on a run, 1 in lists."""
+    """Distinct approvals the call needs (four-eyes: 2), in lists too (from the store)."""
     approved_by: tuple[str, ...] = ()
     """Who approved it so far, of a call that needs several approvals."""
     kind: Kind = "approval"
@@ -247,6 +247,7 @@ class Inbox:
                 r.arguments,
                 r.requested_at,
                 r.expires_at,
+                r.required_approvals,
                 kind=r.kind,
             )
             for r in rows[:limit]
