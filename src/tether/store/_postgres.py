@@ -66,7 +66,33 @@ __all__ = ["PostgresRunStore"]
 
 _Conn = psycopg.AsyncConnection[Any]
 
-_SCHEMA = """
+# The rules table as version 3 added it (the fresh schema and migration 2 share it).
+_RULES_TABLE = """
+CREATE TABLE {s}.rules (
+    id text PRIMARY KEY,
+    agent text NOT NULL,
+    tool text NOT NULL,
+    scope text NOT NULL,
+    scope_id text,
+    condition text NOT NULL,
+    max_uses bigint,
+    uses bigint NOT NULL,
+    expires_at timestamptz,
+    granted_by text NOT NULL,
+    granted_roles text NOT NULL,
+    granted_at timestamptz NOT NULL,
+    reason text,
+    receipt text,
+    revoked_at timestamptz,
+    revoked_by text,
+    revoked_roles text,
+    revoke_reason text
+);
+CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE {s}.store_meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE {s}.runs (
     id text PRIMARY KEY,
@@ -111,30 +137,13 @@ CREATE TABLE {s}.in_flight (
     started_seq bigint NOT NULL,
     PRIMARY KEY (run_id, call_id)
 );
-CREATE TABLE {s}.rules (
-    id text PRIMARY KEY,
-    agent text NOT NULL,
-    tool text NOT NULL,
-    scope text NOT NULL,
-    scope_id text,
-    condition text NOT NULL,
-    max_uses bigint,
-    uses bigint NOT NULL,
-    expires_at timestamptz,
-    granted_by text NOT NULL,
-    granted_roles text NOT NULL,
-    granted_at timestamptz NOT NULL,
-    reason text,
-    receipt text,
-    revoked_at timestamptz,
-    revoked_by text,
-    revoked_roles text,
-    revoke_reason text
-);
-CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at);
+"""
+    + _RULES_TABLE
+    + """;
 CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
 CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
 """
+)
 
 # Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
 _MIGRATIONS: dict[int, str] = {
@@ -142,29 +151,7 @@ _MIGRATIONS: dict[int, str] = {
 ALTER TABLE {s}.pending ADD COLUMN expires_at timestamptz;
 CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL
 """,
-    2: """
-CREATE TABLE {s}.rules (
-    id text PRIMARY KEY,
-    agent text NOT NULL,
-    tool text NOT NULL,
-    scope text NOT NULL,
-    scope_id text,
-    condition text NOT NULL,
-    max_uses bigint,
-    uses bigint NOT NULL,
-    expires_at timestamptz,
-    granted_by text NOT NULL,
-    granted_roles text NOT NULL,
-    granted_at timestamptz NOT NULL,
-    reason text,
-    receipt text,
-    revoked_at timestamptz,
-    revoked_by text,
-    revoked_roles text,
-    revoke_reason text
-);
-CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
-""",
+    2: _RULES_TABLE,
     3: """
 ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,

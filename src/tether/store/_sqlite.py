@@ -65,7 +65,33 @@ __all__ = ["SQLiteRunStore"]
 
 _T = TypeVar("_T")
 
-_SCHEMA = """
+# The rules table as version 3 added it (the fresh schema and migration 2 share it).
+_RULES_TABLE = """
+CREATE TABLE tether_rules (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    scope_id TEXT,
+    condition TEXT NOT NULL,
+    max_uses INTEGER,
+    uses INTEGER NOT NULL,
+    expires_at TEXT,
+    granted_by TEXT NOT NULL,
+    granted_roles TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    reason TEXT,
+    receipt TEXT,
+    revoked_at TEXT,
+    revoked_by TEXT,
+    revoked_roles TEXT,
+    revoke_reason TEXT
+) WITHOUT ROWID;
+CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at)
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE tether_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE tether_runs (
     id TEXT PRIMARY KEY,
@@ -110,30 +136,13 @@ CREATE TABLE tether_in_flight (
     started_seq INTEGER NOT NULL,
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
-CREATE TABLE tether_rules (
-    id TEXT PRIMARY KEY,
-    agent TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    scope_id TEXT,
-    condition TEXT NOT NULL,
-    max_uses INTEGER,
-    uses INTEGER NOT NULL,
-    expires_at TEXT,
-    granted_by TEXT NOT NULL,
-    granted_roles TEXT NOT NULL,
-    granted_at TEXT NOT NULL,
-    reason TEXT,
-    receipt TEXT,
-    revoked_at TEXT,
-    revoked_by TEXT,
-    revoked_roles TEXT,
-    revoke_reason TEXT
-) WITHOUT ROWID;
-CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at);
+"""
+    + _RULES_TABLE
+    + """;
 CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id);
 CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run';
 """
+)
 
 # Forward migrations: MIGRATIONS[v] takes a store from version v to v + 1.
 _MIGRATIONS: dict[int, str] = {
@@ -141,29 +150,7 @@ _MIGRATIONS: dict[int, str] = {
 ALTER TABLE tether_pending ADD COLUMN expires_at TEXT;
 CREATE INDEX tether_pending_expires ON tether_pending (expires_at) WHERE expires_at IS NOT NULL
 """,
-    2: """
-CREATE TABLE tether_rules (
-    id TEXT PRIMARY KEY,
-    agent TEXT NOT NULL,
-    tool TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    scope_id TEXT,
-    condition TEXT NOT NULL,
-    max_uses INTEGER,
-    uses INTEGER NOT NULL,
-    expires_at TEXT,
-    granted_by TEXT NOT NULL,
-    granted_roles TEXT NOT NULL,
-    granted_at TEXT NOT NULL,
-    reason TEXT,
-    receipt TEXT,
-    revoked_at TEXT,
-    revoked_by TEXT,
-    revoked_roles TEXT,
-    revoke_reason TEXT
-) WITHOUT ROWID;
-CREATE INDEX tether_rules_tool ON tether_rules (agent, tool, granted_at)
-""",
+    2: _RULES_TABLE,
     3: """
 ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
