@@ -247,3 +247,16 @@ def review_event(
 def _iso(moment: datetime) -> str:
     # Fixed width in UTC, so that text order is time order (deadlines compare as text).
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def idempotent_rerun(view: RunView, call: Call, now: datetime) -> DoubtResolved:
+    """The system's resolution of ``call``, in doubt, whose tool is idempotent: it runs
+    again, and the journal says why (a call starts only when new or approved)."""
+    event = DoubtResolved(
+        call.call_id,
+        "run_again",
+        by=SYSTEM_APPROVER,
+        at=_iso(now),
+        reason="the tool is idempotent: running it again is safe",
+    )
+    return sealed(event, view.run_id, view.turns)

@@ -44,7 +44,9 @@ __all__ = [
     "HandoffTaken",
     "ModelResponded",
     "RunCompleted",
+    "RunFailed",
     "RunResumed",
+    "RunRetried",
     "RunStarted",
     "SessionSynced",
     "ToolCompleted",
@@ -373,6 +375,38 @@ class RunCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class RunFailed:
+    """The run stopped on an error: what raised, and whether trying again can help.
+
+    A failed run stays failed (no worker advances it) until it is resumed
+    (``RunResumed``) or a person asks for it to be tried again (``RunRetried``).
+    """
+
+    error: str
+    """The error's type, e.g. ``MaxTurnsExceeded``."""
+    message: str
+    """What the error said."""
+    retryable: bool = False
+    """Whether the same run may succeed if tried again (a model or database that was away),
+    as opposed to an error that would recur (a bug in a hook, the turn budget spent)."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp."""
+    kind: Literal["run_failed"] = "run_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRetried:
+    """A person asked for a failed run to be tried again: workers advance it once more."""
+
+    by: str | None = None
+    """Who asked, as the application names them."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp."""
+    reason: str | None = None
+    kind: Literal["run_retried"] = "run_retried"
+
+
+@dataclass(frozen=True, slots=True)
 class GuardrailChecked:
     """A guardrail ran, and what it found; a resumed run reads this instead of running it again.
 
@@ -415,7 +449,9 @@ Event = Annotated[
     | DoubtResolved
     | GuardrailChecked
     | OutputReviewRequested
-    | OutputReviewed,
+    | OutputReviewed
+    | RunFailed
+    | RunRetried,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -440,6 +476,8 @@ EVENT_KINDS = frozenset(
         GuardrailChecked,
         OutputReviewRequested,
         OutputReviewed,
+        RunFailed,
+        RunRetried,
     )
 )
 """The ``kind`` of every event type."""

@@ -8,6 +8,7 @@ each journal event and each model delta as it happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from .._exceptions import (
     ModelBehaviorError,
     RunError,
     RunStalledError,
+    StateError,
     ToolCallInDoubtError,
     ToolError,
     ToolTimeoutError,
@@ -43,7 +45,15 @@ from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._approvals import sealed
 from ._config import RunConfig, journaled_settings
-from ._decisions import DEFAULT_GOVERNANCE, due, expiry_event, request_event, review_request
+from ._decisions import (
+    DEFAULT_GOVERNANCE,
+    due,
+    expiry_event,
+    idempotent_rerun,
+    request_event,
+    review_request,
+)
+from ._failure import failure_event
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -178,14 +188,28 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     try:
         durable = run.options.durable
         if durable is None:
-            await _drive(run, stop)
+            await _drive_or_fail(run, stop)
         else:
             async with durable.holding(run.journal):
-                await _drive(run, stop)
+                await _drive_or_fail(run, stop)
     except BaseException as exc:
         run.tracer.end(exc)
         raise
     run.tracer.end(None)
+
+
+async def _drive_or_fail(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
+    """``_drive``, recording ``RunFailed`` when the run stops on an error of its own (a
+    stored run's last checkpoint then stores it: a failed run never looks like a running
+    one)."""
+    try:
+        await _drive(run, stop)
+    except Exception as exc:
+        failure = failure_event(exc, run.options.governance.now())
+        if failure is not None and run.view.completed is None and run.view.failed is None:
+            with contextlib.suppress(StateError):
+                run.append(failure)
+        raise
 
 
 async def _checkpoint(run: Run) -> None:
@@ -458,6 +482,8 @@ async def _execute_tools(run: Run) -> bool:
                 raise ToolCallInDoubtError(call.name, call.call_id)
             doubts.append(call)
             continue
+        if status is CallStatus.IN_DOUBT:  # idempotent: it runs again, and the journal says so
+            run.append(idempotent_rerun(run.view, call, governance.now()))
         if status is CallStatus.REJECTED:
             plan.append((call, None))
         elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):

@@ -49,12 +49,13 @@ from ._journal import (
     Event,
     HandoffTaken,
     ModelResponded,
+    RunFailed,
     RunStarted,
 )
 from ._limits import MAX_STATE_DEPTH, escape_surrogates
 from ._origins import with_origins
 from ._record import Journal
-from ._view import CallStatus, RunView
+from ._view import CallStatus, RunStatus, RunView
 
 __all__ = ["RunState"]
 
@@ -164,6 +165,18 @@ class RunState:
     @property
     def is_complete(self) -> bool:
         return self._view.completed is not None
+
+    @property
+    def status(self) -> RunStatus:
+        """What the journal says of the run: ``"running"``, ``"waiting"`` (for a person),
+        ``"in_doubt"``, ``"completed"`` or ``"failed"`` (see ``failure``)."""
+        return self._view.status
+
+    @property
+    def failure(self) -> RunFailed | None:
+        """The error the run stopped on (type, message, whether a retry can help), while
+        it is failed; resuming it (``Runner.run``) tries it again."""
+        return self._view.failed
 
     @property
     def journal(self) -> Sequence[Event]:

@@ -57,16 +57,6 @@ class Done:
 
 Step = CallModel | ExecuteTools | Interrupt | Finish | Done
 
-_ACTIONABLE = frozenset(
-    {
-        CallStatus.NEW,
-        CallStatus.APPROVED,
-        CallStatus.REJECTED,
-        CallStatus.IN_DOUBT,
-        CallStatus.RESUMABLE,
-    }
-)
-
 
 def decide(view: RunView, agent: Agent[Any]) -> Step:
     """The next step of a run whose journal folds to ``view``; ``agent`` is the current agent."""
@@ -74,15 +64,13 @@ def decide(view: RunView, agent: Agent[Any]) -> Step:
         return Done(view.completed.output)
     calls = view.calls.values()
     if calls:
-        if any(
-            call.status in _ACTIONABLE
-            or (call.status is CallStatus.PENDING and call.name in view.always)
-            for call in calls
-        ):
+        status = view.status
+        if status == "waiting":
+            return Interrupt(view.pending)
+        if any(call.status is not CallStatus.DONE for call in calls):
+            # Something to run, reject or look at; in doubt: the tool step re-runs an
+            # idempotent call or stops for a person.
             return ExecuteTools()
-        pending = view.pending
-        if pending:
-            return Interrupt(pending)
         if agent.tool_use_behavior == "stop_on_first_tool":
             first = next(
                 (c for c in calls if c.agent == agent.name and c.name in agent.function_tools),

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -48,7 +48,9 @@ from ._journal import (
     OutputReviewed,
     OutputReviewRequested,
     RunCompleted,
+    RunFailed,
     RunResumed,
+    RunRetried,
     RunStarted,
     SessionSynced,
     ToolCompleted,
@@ -62,7 +64,9 @@ __all__ = [
     "HOSTED_APPROVAL_REQUEST",
     "Call",
     "CallStatus",
+    "RunStatus",
     "RunView",
+    "Waiting",
     "edited_call_note",
     "hosted_approval_response",
 ]
@@ -102,6 +106,41 @@ class CallStatus(enum.Enum):
     """An agent used as a tool whose nested run has every decision it waited for."""
     REVIEW = "review"
     """Ran; its output waits for a person's review before the model reads it."""
+
+
+RunStatus = Literal["running", "waiting", "in_doubt", "completed", "failed"]
+"""What a run's journal says of it as a whole (``RunView.status``):
+
+- ``completed``: it has its final output;
+- ``failed``: it stopped on an error (``RunFailed``) and nobody asked to try again since;
+- ``in_doubt``: a call started and its completion was never recorded (while the process that
+  runs it is alive this is a call under way; a store tells the two apart by the lease);
+- ``running``: it can go on without anyone (a call to run, reject or look at, a model call);
+- ``waiting``: it can only go on once a person decides (an approval or an output review).
+"""
+
+_ACTIONABLE = frozenset(
+    {
+        CallStatus.NEW,
+        CallStatus.APPROVED,
+        CallStatus.REJECTED,
+        CallStatus.RESUMABLE,
+    }
+)
+"""Call states the run acts on by itself, without a person."""
+
+_WAITING = frozenset({CallStatus.PENDING, CallStatus.REVIEW, CallStatus.SUSPENDED})
+"""Call states that wait for a person (a suspended call: its nested run does)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """One call the run waits on (``RunView.waiting``)."""
+
+    call: Call
+    kind: Literal["approval", "output_review", "in_doubt"]
+    parents: tuple[Call, ...] = ()
+    """For a call of an agent used as a tool: the calls that run it, outermost first."""
 
 
 @dataclass(slots=True)
@@ -230,6 +269,7 @@ class RunView:
         "completed",
         "conversation_id",
         "events",
+        "failed",
         "generated_start",
         "guardrails",
         "handoff_view",
@@ -279,6 +319,8 @@ class RunView:
         self.server_upto = 0
         """Items before this index are known to the server-managed conversation."""
         self.completed: RunCompleted | None = None
+        self.failed: RunFailed | None = None
+        """The error the run stopped on, until it is resumed or retried."""
         self.events = 0
         self.rejection_message: str | None = None
         """The run's message for rejected calls without one; ``None``: the default."""
@@ -311,6 +353,13 @@ class RunView:
             raise StateFormatError(f"journal[{self.events}]: a second run_started.")
         if self.completed is not None and not isinstance(event, SessionSynced | RunResumed):
             raise StateFormatError(f"journal[{self.events}]: {event.kind} after the run completed.")
+        if self.failed is not None and event.kind not in _WHILE_FAILED:
+            raise StateFormatError(
+                f"journal[{self.events}]: {event.kind} after the run failed; a failed run goes "
+                "on only once it is resumed (run_resumed) or retried (run_retried)."
+            )
+        # Every handler checks the event before it changes anything: a refused event leaves
+        # the view exactly as it was.
         _APPLY[event.kind](self, event)
         self.events += 1
 
@@ -329,30 +378,73 @@ class RunView:
                 return response.response_id
         return self.previous_response_id
 
+    def waiting(self) -> list[Waiting]:
+        """What the run waits on, in call order: calls waiting for an approval or for a
+        review of their output (a nested run's, of an agent used as a tool, in its place),
+        then calls in doubt.
+
+        The one answer to "what is waiting" for every surface: the loop, the store's
+        ``pending`` and ``in_flight`` rows, workers, the inbox, the CLI and DBOS. Decisions
+        that cover several calls (``always``, standing approvals) are events of their own
+        on each call they apply to, so nothing here needs to second-guess them.
+        """
+        found = self._waiting_decisions(())
+        found.extend(
+            Waiting(call, "in_doubt")
+            for call in self.calls.values()
+            if call.status is CallStatus.IN_DOUBT
+        )
+        return found
+
+    def _waiting_decisions(self, parents: tuple[Call, ...]) -> list[Waiting]:
+        found: list[Waiting] = []
+        for call in self.calls.values():
+            status = call.status
+            if status is CallStatus.PENDING:
+                found.append(Waiting(call, "approval", parents))
+            elif status is CallStatus.REVIEW:
+                found.append(Waiting(call, "output_review", parents))
+            elif status is CallStatus.SUSPENDED:
+                assert call.nested_view is not None
+                found.extend(call.nested_view._waiting_decisions((*parents, call)))
+        return found
+
+    @property
+    def status(self) -> RunStatus:
+        """The run's status as its journal says it is (see ``RunStatus``)."""
+        if self.completed is not None:
+            return "completed"
+        if self.failed is not None:
+            return "failed"
+        statuses = {call.status for call in self.calls.values()}
+        if CallStatus.IN_DOUBT in statuses:
+            return "in_doubt"
+        if statuses & _ACTIONABLE:
+            return "running"
+        if statuses & _WAITING:
+            return "waiting"  # a suspended call's nested run waits for a person
+        return "running"
+
     @property
     def pending(self) -> list[ToolApprovalItem]:
         """Calls waiting for a human decision (an approval, or a review of their output), in
         call order; a nested run's (of an agent used as a tool) in its place, each with
-        ``parent`` naming the call that runs it."""
+        ``parent`` naming the call that runs it (``waiting`` as approval items)."""
         pending = []
-        for call in self.calls.values():
-            status = call.status
-            if status in (CallStatus.PENDING, CallStatus.REVIEW):
-                pending.append(call.approval_item())
-            elif status is CallStatus.SUSPENDED:
-                assert call.nested_view is not None
-                outer = call.approval_item()
-                pending.extend(_under(item, outer) for item in call.nested_view.pending)
+        for entry in self._waiting_decisions(()):
+            item = entry.call.approval_item()
+            if entry.parents:
+                outer = entry.parents[0].approval_item()
+                for parent in entry.parents[1:]:
+                    outer = _under(parent.approval_item(), outer)
+                item = _under(item, outer)
+            pending.append(item)
         return pending
 
     @property
     def in_doubt(self) -> list[ToolApprovalItem]:
         """Calls that started and were never recorded as completed, in call order."""
-        return [
-            call.approval_item()
-            for call in self.calls.values()
-            if call.status is CallStatus.IN_DOUBT
-        ]
+        return [entry.call.approval_item() for entry in self.waiting() if entry.kind == "in_doubt"]
 
     def model_input(self) -> list[Item]:
         """What the next model call is sent (without a server-managed conversation): the
@@ -384,6 +476,7 @@ class RunView:
         self.run_config = dict(event.run_config or {})
 
     def _run_resumed(self, event: RunResumed) -> None:
+        self.failed = None  # resuming a failed run is trying it again
         if event.max_turns is not None:
             self.max_turns = event.max_turns
         if event.rejection_message is not None:
@@ -392,10 +485,7 @@ class RunView:
             self.run_config = dict(event.run_config)
 
     def _model_responded(self, event: ModelResponded) -> None:
-        self.turns += 1
-        self.usage = self.usage + event.usage
-        self.responses.append(event)
-        self.calls = {}
+        calls: dict[str, Call] = {}
         for position, item in enumerate(event.output):
             kind = item.get("type")
             if kind == "function_call":
@@ -415,11 +505,21 @@ class RunView:
                 call_id = request_id
             else:
                 continue
-            if call_id in self.calls:
+            if call_id in calls:
                 raise StateFormatError(
                     f"journal[{self.events}]: the response has two calls with id {call_id!r}."
                 )
-            self.calls[call_id] = Call(item, event.agent, index=len(self.items) + position)
+            calls[call_id] = Call(item, event.agent, index=len(self.items) + position)
+        unfinished = [c.call_id for c in self.calls.values() if c.status is not CallStatus.DONE]
+        if unfinished:
+            raise StateFormatError(
+                f"journal[{self.events}]: a model response while calls {unfinished[:5]} of the "
+                "turn before have no output (every call's output goes to the model first)."
+            )
+        self.turns += 1
+        self.usage = self.usage + event.usage
+        self.responses.append(event)
+        self.calls = calls
         self.items.extend(event.output)
         if self.server_managed:
             self.server_upto = len(self.items)
@@ -487,6 +587,13 @@ class RunView:
 
     def _tool_started(self, event: ToolStarted) -> None:
         call = self._call(event.call_id, event.kind)
+        if call.status not in _MAY_START or call.hosted:
+            raise StateFormatError(
+                f"journal[{self.events}]: call {event.call_id!r} started while it was "
+                f"{call.status.value}; a call runs only when new (needing no approval) or "
+                "approved (an in-doubt call only after a person or the tool's idempotence "
+                "settles it)."
+            )
         call.started = True
         call.suspended = False  # a nested run that goes on is in doubt until it records again
 
@@ -496,6 +603,9 @@ class RunView:
             raise StateFormatError(
                 f"journal[{self.events}]: a second output for call {event.call_id!r}."
             )
+        problem = _output_problem(call, event)
+        if problem is not None:
+            raise StateFormatError(f"journal[{self.events}]: {problem}")
         if isinstance(event, ToolCompleted) and event.review:
             if call.hosted:
                 raise StateFormatError(
@@ -642,6 +752,14 @@ class RunView:
     def _run_completed(self, event: RunCompleted) -> None:
         self.completed = event
 
+    def _run_failed(self, event: RunFailed) -> None:
+        self.failed = event
+
+    def _run_retried(self, event: RunRetried) -> None:
+        if self.failed is None:
+            raise StateFormatError(f"journal[{self.events}]: a retry of a run that has not failed.")
+        self.failed = None
+
     def _call(self, call_id: str, kind: str) -> Call:
         call = self.calls.get(call_id)
         if call is None:
@@ -650,6 +768,49 @@ class RunView:
                 "which the current turn does not have."
             )
         return call
+
+
+_MAY_START = frozenset(
+    {CallStatus.NEW, CallStatus.APPROVED, CallStatus.SUSPENDED, CallStatus.RESUMABLE}
+)
+"""Call states from which a call may start (a nested run also goes on from a suspension)."""
+
+_WHILE_FAILED = frozenset(
+    {
+        "approval_decided",
+        "output_reviewed",
+        "doubt_resolved",
+        "session_synced",
+        "run_resumed",
+        "run_retried",
+    }
+)
+"""What a failed run may still record: people's decisions, and being tried again."""
+
+
+def _output_problem(call: Call, event: ToolCompleted | ToolRejected | ToolTimedOut) -> str | None:
+    """What makes ``event`` an impossible output for ``call`` now, or None.
+
+    A call's output follows its start (it ran), or its rejection (a person or the system
+    said no), or, for a call that never needed approval, stands in for a run that cannot
+    happen (an unknown tool, a handoff, a guardrail that blocked it). A call waiting for
+    a decision has no output yet, whatever the event says.
+    """
+    status = call.status
+    if isinstance(event, ToolRejected):
+        allowed = status in (CallStatus.REJECTED, CallStatus.NEW)
+    elif isinstance(event, ToolTimedOut):
+        allowed = status is CallStatus.IN_DOUBT
+    elif call.hosted:
+        allowed = status is CallStatus.APPROVED
+    else:
+        allowed = status in (CallStatus.IN_DOUBT, CallStatus.NEW)
+    if allowed:
+        return None
+    return (
+        f"{event.kind} for call {event.call_id!r}, which is {status.value}: a call has an "
+        "output only once it ran (or was rejected, or could not run without approval)."
+    )
 
 
 def _under(item: ToolApprovalItem, outer: ToolApprovalItem) -> ToolApprovalItem:
@@ -767,5 +928,7 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "doubt_resolved": RunView._doubt_resolved,
     "output_review_requested": RunView._output_review_requested,
     "output_reviewed": RunView._output_reviewed,
+    "run_failed": RunView._run_failed,
+    "run_retried": RunView._run_retried,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""
