@@ -22,12 +22,14 @@ from tether import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
+    StateError,
     StoreFormatError,
     StoreIntegrityError,
     StoreVersionError,
     UserError,
 )
 from tether.items import user_message
+from tether.run._approvals import fingerprint, sealed
 from tether.run._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -39,6 +41,7 @@ from tether.run._journal import (
     ToolStarted,
 )
 from tether.store import RunStore, SQLiteRunStore, pending_key
+from tether.testing import tool_call
 
 from .backends import Backend
 
@@ -49,12 +52,47 @@ def started(run_id: str, agent: str = "Booker") -> RunStarted:
     return RunStarted(run_id, agent, [user_message("Book a table")], max_turns=10)
 
 
+# Events the fold accepts: the store refuses any other (see test_the_store_refuses_...).
+_ARGS = '{"seats":2}'
+_TOOLS = {"c2": "pay", "c3": "pay"}
+"""Calls named so use these tools where a test says so (``tool=``); the rest book tables."""
+
+
+def responded(*calls: str | tuple[str, str]) -> ModelResponded:
+    """The model's response asking for ``calls`` (a call id, or ``(call id, tool)``)."""
+    items = []
+    for call in calls:
+        call_id, tool = call if isinstance(call, tuple) else (call, "book_table")
+        items.append(tool_call(tool, _ARGS, call_id))
+    return ModelResponded("Booker", items)
+
+
+def begun(run_id: str, *calls: str | tuple[str, str]) -> list[Event]:
+    """A run's first two events: started, and a response asking for ``calls``."""
+    return [started(run_id), responded(*calls)]
+
+
 def asked(call_id: str, tool: str = "book_table") -> ApprovalRequested:
-    return ApprovalRequested(call_id, "Booker", tool, '{"seats":2}', f"fp-{call_id}")
+    return ApprovalRequested(
+        call_id, "Booker", tool, _ARGS, fingerprint("Booker", tool, call_id, _ARGS)
+    )
 
 
-def approved(call_id: str) -> ApprovalDecided:
-    return ApprovalDecided(call_id, f"fp-{call_id}", True, by="ana")
+def decided(
+    call_id: str,
+    approve: bool,
+    run_id: str,
+    *,
+    tool: str = "book_table",
+    by: str = "ana",
+    **kw: Any,
+) -> ApprovalDecided:
+    fp = fingerprint("Booker", tool, call_id, _ARGS)
+    return sealed(ApprovalDecided(call_id, fp, approve, by=by, **kw), run_id, 1)
+
+
+def approved(call_id: str, run_id: str = "r1", tool: str = "book_table") -> ApprovalDecided:
+    return decided(call_id, True, run_id, tool=tool)
 
 
 @pytest.fixture
@@ -65,7 +103,7 @@ async def store(backend: Backend) -> AsyncIterator[RunStore]:
 
 
 async def test_a_run_is_created_at_seq_0_and_loads_as_appended(store: RunStore) -> None:
-    events: list[Event] = [started("r1"), ModelResponded("Booker", [])]
+    events: list[Event] = begun("r1", "c1")
     assert await store.append("r1", 0, events) == 2
     assert await store.append("r1", 2, [asked("c1")]) == 3
 
@@ -83,29 +121,29 @@ async def test_creating_an_existing_run_conflicts_and_writes_nothing(store: RunS
 
 
 async def test_a_stale_append_conflicts_and_writes_nothing(store: RunStore) -> None:
-    await store.append("r1", 0, [started("r1"), asked("c1")])
-    with pytest.raises(RunConflictError, match="is at event 2, not 1"):
+    await store.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
+    with pytest.raises(RunConflictError, match="is at event 3, not 1"):
         await store.append("r1", 1, [ToolStarted("c1")])
-    assert (await store.load("r1")).events == (started("r1"), asked("c1"))
+    assert (await store.load("r1")).events == (*begun("r1", "c1"), asked("c1"))
 
 
 async def test_two_writers_racing_on_one_run_one_wins(backend: Backend) -> None:
     first, second = backend.open(signing_key=KEY), backend.open(signing_key=KEY)
     try:
-        await first.append("r1", 0, [started("r1"), asked("c1")])
+        await first.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
         outcomes = await asyncio.gather(
-            first.append("r1", 2, [approved("c1"), ToolStarted("c1")]),
-            second.append("r1", 2, [ApprovalDecided("c1", "fp-c1", False, by="bo")]),
+            first.append("r1", 3, [approved("c1"), ToolStarted("c1")]),
+            second.append("r1", 3, [decided("c1", False, "r1", by="bo")]),
             return_exceptions=True,
         )
         wins = [o for o in outcomes if isinstance(o, int)]
         losses = [o for o in outcomes if isinstance(o, RunConflictError)]
         assert len(wins) == 1 and len(losses) == 1
         run = await second.load("r1")
-        if outcomes[0] == 4:
-            assert run.events[2:] == (approved("c1"), ToolStarted("c1"))
+        if outcomes[0] == 5:
+            assert run.events[3:] == (approved("c1"), ToolStarted("c1"))
         else:
-            assert run.events[2:] == (ApprovalDecided("c1", "fp-c1", False, by="bo"),)
+            assert run.events[3:] == (decided("c1", False, "r1", by="bo"),)
         assert run.seq == wins[0]
     finally:
         await first.close()
@@ -159,7 +197,7 @@ async def test_eight_concurrent_lease_attempts_exactly_one_wins(backend: Backend
 async def test_a_held_lease_refuses_others_and_an_expired_one_is_taken_over(
     backend: Backend, store: RunStore
 ) -> None:
-    await store.append("r1", 0, [started("r1")])
+    await store.append("r1", 0, begun("r1", "c1"))
     lease = await store.acquire("r1", "w1", ttl=30)
     assert lease.until == backend.clock.now + timedelta(seconds=30)
     assert await store.acquire("r1", "w1", ttl=30)  # already ours: fine
@@ -167,10 +205,10 @@ async def test_a_held_lease_refuses_others_and_an_expired_one_is_taken_over(
         await store.acquire("r1", "w2", ttl=30)
     # Another owner cannot append while the lease is live; the holder can.
     with pytest.raises(RunBusyError):
-        await store.append("r1", 1, [asked("c1")], owner="w2")
+        await store.append("r1", 2, [asked("c1")], owner="w2")
     with pytest.raises(RunBusyError):
-        await store.append("r1", 1, [asked("c1")])
-    assert await store.append("r1", 1, [asked("c1")], owner="w1") == 2
+        await store.append("r1", 2, [asked("c1")])
+    assert await store.append("r1", 2, [asked("c1")], owner="w1") == 3
 
     backend.clock.advance(31)  # w1 died
     assert [r.run_id for r in await store.recoverable()] == []  # waiting on a person
@@ -179,8 +217,8 @@ async def test_a_held_lease_refuses_others_and_an_expired_one_is_taken_over(
     with pytest.raises(RunBusyError, match="'w2'"):
         await store.renew("r1", "w1", ttl=30)
     with pytest.raises(RunBusyError):
-        await store.append("r1", 2, [approved("c1")], owner="w1")
-    assert (await store.load("r1")).seq == 2
+        await store.append("r1", 3, [ToolStarted("c1")], owner="w1")
+    assert (await store.load("r1")).seq == 3
 
     await store.renew("r1", "w2", ttl=60)
     backend.clock.advance(45)
@@ -202,9 +240,9 @@ async def test_a_run_created_with_a_lease_is_leased_at_once(store: RunStore) -> 
 
 
 async def test_pending_and_status_follow_the_events(backend: Backend, store: RunStore) -> None:
-    await store.append("r1", 0, [started("r1")], owner="w1", lease_ttl=30)
+    await store.append("r1", 0, begun("r1", "c1", ("c2", "pay")), owner="w1", lease_ttl=30)
     assert (await store.load("r1")).status == "running"
-    seq = await store.append("r1", 1, [asked("c1"), asked("c2", tool="pay")], owner="w1")
+    seq = await store.append("r1", 2, [asked("c1"), asked("c2", tool="pay")], owner="w1")
     await store.release("r1", "w1")
     pending = await store.pending_approvals()
     assert [(p.run_id, p.call_id, p.tool, p.arguments) for p in pending] == [
@@ -229,7 +267,10 @@ async def test_pending_and_status_follow_the_events(backend: Backend, store: Run
     await store.acquire("r1", "w2", ttl=30)
     assert (await store.load("r1")).status == "running"
     seq = await store.append(
-        "r1", seq, [ToolCompleted("c1", "booked"), approved("c2"), ToolStarted("c2")], owner="w2"
+        "r1",
+        seq,
+        [ToolCompleted("c1", "booked"), approved("c2", tool="pay"), ToolStarted("c2")],
+        owner="w2",
     )
     seq = await store.append(
         "r1", seq, [ToolCompleted("c2", "paid"), RunCompleted("done")], owner="w2"
@@ -243,11 +284,13 @@ async def test_pending_and_status_follow_the_events(backend: Backend, store: Run
 async def test_rebuilt_projections_equal_the_maintained_ones(
     backend: Backend, store: RunStore
 ) -> None:
-    await store.append("a", 0, [started("a"), asked("c1"), asked("c2")])
+    await store.append("a", 0, [*begun("a", "c1", "c2", "c3"), asked("c1"), asked("c2")])
+    await store.append("a", 4, [asked("c3")])
     backend.clock.advance(5)
-    await store.append("b", 0, [started("b"), asked("c1"), approved("c1"), ToolStarted("c1")])
+    b = [*begun("b", "c1"), asked("c1"), approved("c1", "b"), ToolStarted("c1")]
+    await store.append("b", 0, b)
     await store.append("c", 0, [started("c"), RunCompleted("ok")])
-    await store.append("a", 3, [approved("c1")])
+    await store.append("a", 5, [approved("c1", "a")])
 
     async def snapshot() -> tuple[object, ...]:
         runs = (await store.list_runs()).runs
@@ -258,7 +301,9 @@ async def test_rebuilt_projections_equal_the_maintained_ones(
         )
 
     maintained = await snapshot()
-    assert maintained[1] == [("a", "waiting"), ("b", "in_doubt"), ("c", "completed")]
+    # "a" can go on: c1 is approved (c2 and c3 still wait for a person).
+    assert maintained[1] == [("a", "running"), ("b", "in_doubt"), ("c", "completed")]
+    assert [(p.run_id, p.call_id) for p in maintained[0]] == [("a", "c2"), ("a", "c3")]
     backend.raw("DELETE FROM {pending}", ())
     backend.raw("DELETE FROM {in_flight}", ())
     backend.raw("UPDATE {runs} SET status = 'running'", ())
@@ -299,7 +344,7 @@ async def test_list_runs_filters_and_pages(backend: Backend, store: RunStore) ->
 
 async def test_delete_and_prune(backend: Backend, store: RunStore) -> None:
     await store.append("old", 0, [started("old"), RunCompleted(1)])
-    await store.append("open", 0, [started("open"), asked("c1")])
+    await store.append("open", 0, [*begun("open", "c1"), asked("c1")])
     backend.clock.advance(3600)
     await store.append("new", 0, [started("new"), RunCompleted(2)])
 
@@ -319,7 +364,7 @@ async def test_delete_and_prune(backend: Backend, store: RunStore) -> None:
 
 
 async def test_an_edited_event_row_is_refused_on_load(backend: Backend, store: RunStore) -> None:
-    await store.append("r1", 0, [started("r1"), asked("c1")])
+    await store.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
     backend.raw(
         "UPDATE {events} SET event = ? WHERE run_id = 'r1' AND seq = 2",
         (
@@ -334,14 +379,14 @@ async def test_an_edited_event_row_is_refused_on_load(backend: Backend, store: R
 async def test_a_row_deleted_in_the_middle_is_refused_on_load(
     backend: Backend, store: RunStore
 ) -> None:
-    await store.append("r1", 0, [started("r1"), asked("c1"), approved("c1")])
+    await store.append("r1", 0, [*begun("r1", "c1"), asked("c1"), approved("c1")])
     backend.raw("DELETE FROM {events} WHERE run_id = 'r1' AND seq = 2", ())
     with pytest.raises(StoreIntegrityError, match="events were removed"):
         await store.load("r1")
 
 
 async def test_reordered_rows_are_refused_on_load(backend: Backend, store: RunStore) -> None:
-    await store.append("r1", 0, [started("r1"), asked("c1"), asked("c2")])
+    await store.append("r1", 0, [started("r1"), responded("c1", "c2"), asked("c1"), asked("c2")])
     rows = dict(backend.raw("SELECT seq, mac FROM {events} WHERE run_id = 'r1'", ()))
     texts = dict(backend.raw("SELECT seq, event FROM {events} WHERE run_id = 'r1'", ()))
     for seq, other in ((2, 3), (3, 2)):  # swap rows 2 and 3, MACs travelling with them
@@ -363,7 +408,7 @@ def _legacy_mac(previous: str, run_id: str, seq: int, text: str) -> str:
 async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on(
     backend: Backend, store: RunStore
 ) -> None:
-    await store.append("r1", 0, [started("r1"), asked("c1")])
+    await store.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
     await store.close()
     # Rewrite the run as a version 4 store signed it.
     texts = backend.raw("SELECT seq, event FROM {events} WHERE run_id = 'r1' ORDER BY seq", ())
@@ -383,8 +428,8 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
 
     upgraded = backend.open(signing_key=KEY)
     try:
-        assert (await upgraded.load("r1")).events == (started("r1"), asked("c1"))
-        await upgraded.append("r1", 2, [approved("c1")])  # signed the new way, chained on
+        assert (await upgraded.load("r1")).events == (*begun("r1", "c1"), asked("c1"))
+        await upgraded.append("r1", 3, [approved("c1")])  # signed the new way, chained on
         assert (await upgraded.load("r1")).events[-1] == approved("c1")
         # An old row is still protected by its old MAC.
         backend.raw(
@@ -479,8 +524,8 @@ async def test_pending_approvals_page_by_keyset_both_ways_with_filters(
 ) -> None:
     for n in range(5):
         run_id = f"r{n}"
-        await store.append(run_id, 0, [started(run_id)])
-        await store.append(run_id, 1, [asked("c1"), asked("c2", tool="pay")])
+        await store.append(run_id, 0, begun(run_id, "c1", ("c2", "pay")))
+        await store.append(run_id, 2, [asked("c1"), asked("c2", tool="pay")])
         backend.clock.advance(10)
 
     async def walk(**filters: Any) -> list[tuple[str, str]]:
@@ -514,13 +559,37 @@ async def test_pending_approvals_page_by_keyset_both_ways_with_filters(
     assert [r.run_id for r in newest.runs + older.runs] == ["r4", "r3", "r2", "r1", "r0"]
 
 
-async def test_an_always_decision_takes_the_tools_other_calls_off_pending(
+async def test_an_always_decision_covers_its_own_call_and_the_rows_follow_the_fold(
     store: RunStore,
 ) -> None:
-    await store.append("r1", 0, [started("r1")])
-    await store.append("r1", 1, [asked("c1"), asked("c2"), asked("c3", tool="pay")])
-    always = ApprovalDecided("c1", "fp-c1", True, True, by="ana")
-    await store.append("r1", 4, [always])
-    assert [p.call_id for p in await store.pending_approvals()] == ["c3"]
+    # The other calls of the tool are decided by events of their own (the decision path
+    # appends them, authorized call by call); the store second-guesses nothing.
+    await store.append("r1", 0, begun("r1", "c1", "c2", ("c3", "pay")))
+    await store.append("r1", 2, [asked("c1"), asked("c2"), asked("c3", tool="pay")])
+    always = decided("c1", True, "r1", always=True)
+    await store.append("r1", 5, [always])
+    assert [p.call_id for p in await store.pending_approvals()] == ["c2", "c3"]
     await store.rebuild_projections("r1")
-    assert [p.call_id for p in await store.pending_approvals()] == ["c3"]
+    assert [p.call_id for p in await store.pending_approvals()] == ["c2", "c3"]
+
+
+async def test_the_store_refuses_an_event_the_fold_refuses_and_writes_nothing(
+    store: RunStore,
+) -> None:
+    await store.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
+    before = await store.load("r1")
+    for bad in (
+        ToolStarted("c1"),  # waits for approval: it cannot start
+        ToolCompleted("c1", "done anyway"),
+        ApprovalDecided("c1", "fp-forged", True, by="mallory"),  # not what was asked
+        ToolStarted("c9"),  # no such call
+    ):
+        with pytest.raises(StateError):
+            await store.append("r1", 3, [bad])
+    with pytest.raises(StateError):  # a good event then a bad one: neither is written
+        await store.append("r1", 3, [approved("c1"), ToolCompleted("c1", "no start")])
+    after = await store.load("r1")
+    assert (after.seq, after.events, after.status) == (3, before.events, "waiting")
+    assert [p.call_id for p in await store.pending_approvals()] == ["c1"]
+    # And the run goes on from where it was.
+    assert await store.append("r1", 3, [approved("c1"), ToolStarted("c1")]) == 5

@@ -206,7 +206,9 @@ async def _drive_or_fail(run: Run, stop: Callable[[], StopMode | None] | None) -
         await _drive(run, stop)
     except Exception as exc:
         failure = failure_event(exc, run.options.governance.now())
-        if failure is not None and run.view.completed is None and run.view.failed is None:
+        # A run with a call in doubt waits for a person to settle it (the error may have
+        # come after the call's side effect): it is in doubt, not failed.
+        if failure is not None and run.view.status not in ("completed", "failed", "in_doubt"):
             with contextlib.suppress(StateError):
                 run.append(failure)
         raise
@@ -442,6 +444,7 @@ async def _execute_tools(run: Run) -> bool:
     view = run.view
     governance = run.options.governance
     doubts: list[Call] = []
+    reruns: list[Call] = []  # idempotent calls in doubt
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
@@ -482,8 +485,8 @@ async def _execute_tools(run: Run) -> bool:
                 raise ToolCallInDoubtError(call.name, call.call_id)
             doubts.append(call)
             continue
-        if status is CallStatus.IN_DOUBT:  # idempotent: it runs again, and the journal says so
-            run.append(idempotent_rerun(run.view, call, governance.now()))
+        if status is CallStatus.IN_DOUBT:
+            reruns.append(call)
         if status is CallStatus.REJECTED:
             plan.append((call, None))
         elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
@@ -492,6 +495,8 @@ async def _execute_tools(run: Run) -> bool:
         # Nothing more of this turn runs until a person settles the doubt: the model's
         # next request needs every output of the turn anyway.
         return False
+    for call in reruns:  # idempotent: it runs again, and the journal says so first
+        run.append(idempotent_rerun(run.view, call, governance.now()))
     await _carry_out(run, plan)
     await _take_handoffs(run, handoffs)
     return True

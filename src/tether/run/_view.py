@@ -155,6 +155,8 @@ class Call:
     approvals: tuple[ApprovalDecided, ...] = ()
     """Approvals so far of a call that needs several (four-eyes), before the last one."""
     started: bool = False
+    started_at: int = -1
+    """The index in the journal of the call's last ``ToolStarted`` (its seq is one more)."""
     done: bool = False
     output: str | None = None
     nested_agent: str | None = None
@@ -595,6 +597,7 @@ class RunView:
                 "settles it)."
             )
         call.started = True
+        call.started_at = self.events
         call.suspended = False  # a nested run that goes on is in doubt until it records again
 
     def _tool_output(self, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:

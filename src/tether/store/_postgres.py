@@ -20,21 +20,13 @@ from .._exceptions import (
     StoreVersionError,
     UserError,
 )
-from ..run._journal import Event, RunCompleted
+from ..run._journal import Event
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..run._view import RunView
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
-from ._projection import (
-    AddFlight,
-    AddPending,
-    Change,
-    Complete,
-    DropCall,
-    DropTool,
-    EditPending,
-    changes,
-    stored_status,
-)
+from ._gate import FoldGate, admit, fold
+from ._projection import Changes, PendingRow, replay
 from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
@@ -174,8 +166,13 @@ _LIVE = (
     "AND (expires_at IS NULL OR expires_at > %(live_at)s)"
 )
 
+# The status a reader sees: the fold's, except that a call in flight under a live lease is a
+# tool running now, not a call in doubt (the process that runs it is alive).
 _STATUS = (
-    "CASE WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= %(now)s) "
+    "CASE WHEN r.status = 'in_doubt' AND r.lease_owner IS NOT NULL "
+    "AND r.lease_until > %(now)s THEN 'running' "
+    # A store written before the status column held 'in_doubt' (rebuild_projections updates it).
+    "WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= %(now)s) "
     "AND EXISTS (SELECT 1 FROM {s}.in_flight f WHERE f.run_id = r.id) "
     "THEN 'in_doubt' ELSE r.status END"
 )
@@ -220,6 +217,7 @@ class PostgresRunStore:
         self._clock = clock
         self._max = max_connections
         self._pool: AsyncConnectionPool[_Conn] | None = None
+        self._gate = FoldGate()
         self._open_lock = asyncio.Lock()
         # Creating the schema is serialised across processes by an advisory lock.
         self._lock_key = zlib.crc32(f"tether.run_store:{schema}".encode()) - 2**31
@@ -380,18 +378,20 @@ class PostgresRunStore:
                         "INSERT INTO {s}.runs (id, root_agent, status, seq, lease_owner, "
                         "lease_until, created_at, updated_at, version) VALUES "
                         "(%s, %s, 'running', 0, %s, %s, %s, %s, 0) "
-                        "ON CONFLICT (id) DO NOTHING RETURNING id"
+                        "ON CONFLICT (id) DO NOTHING RETURNING created_at"
                     ),
                     (run_id, root_agent, lease_owner, until, now, now),
                 )
-                if await cur.fetchone() is None:
+                inserted = await cur.fetchone()
+                if inserted is None:
                     raise RunConflictError(run_id, 0, None)
                 head: str | None = None
-                completed = False
+                created: datetime = inserted[0]
+                view = RunView()
             else:
                 cur = await conn.execute(
                     self._q(
-                        "SELECT seq, head_mac, lease_owner, lease_until, status "
+                        "SELECT seq, head_mac, lease_owner, lease_until, created_at "
                         "FROM {s}.runs WHERE id = %s FOR UPDATE"
                     ),
                     (run_id,),
@@ -399,12 +399,15 @@ class PostgresRunStore:
                 row = await cur.fetchone()
                 if row is None:
                     raise RunNotFoundError(run_id)
-                seq, head, lease_owner, lease_until, status = row
+                seq, head, lease_owner, lease_until, created = row
                 if seq != expected_seq:
                     raise RunConflictError(run_id, expected_seq, seq)
                 if lease_owner is not None and lease_owner != owner and lease_until > now:
                     raise RunBusyError(run_id, lease_owner, lease_until.isoformat())
-                completed = status == "completed"
+                held = self._gate.take(run_id, created, expected_seq)
+                view = held if held is not None else fold(await self._stored_events(conn, run_id))
+            # The fold first: an event it refuses raises here, and nothing is written.
+            todo = admit(view, events)
             if rule_use is not None and not await self._use_rule_in(conn, *rule_use):
                 raise RuleUnavailable(rule_use[0])  # rolls the whole append back
             rows = []
@@ -421,18 +424,24 @@ class PostgresRunStore:
                     ),
                     rows,
                 )
-            numbered = list(enumerate(events, start=expected_seq + 1))
-            await self._apply(conn, run_id, changes(numbered, now))
-            completed = completed or any(isinstance(e, RunCompleted) for e in events)
+            await self._write(conn, run_id, todo, now)
             new_seq = expected_seq + len(events)
             await conn.execute(
                 self._q(
                     "UPDATE {s}.runs SET seq = %s, head_mac = %s, status = %s, updated_at = %s, "
                     "version = version + 1 WHERE id = %s"
                 ),
-                (new_seq, head, await self._status(conn, run_id, completed), now, run_id),
+                (new_seq, head, todo.status, now, run_id),
             )
+        self._gate.keep(run_id, created, new_seq, view)
         return new_seq
+
+    async def _stored_events(self, conn: _Conn, run_id: str) -> list[Event]:
+        cur = await conn.execute(
+            self._q("SELECT event::text FROM {s}.events WHERE run_id = %s ORDER BY seq"),
+            (run_id,),
+        )
+        return decode_events(run_id, [row[0] for row in await cur.fetchall()])
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
@@ -453,6 +462,7 @@ class PostgresRunStore:
         summary = _summary(found)
         verify_rows(run_id, summary.seq, rows, self._key)
         events = tuple(decode_events(run_id, [row[1] for row in rows]))
+        self._gate.remember(run_id, summary.created_at, summary.seq, events)
         last = rows[-1] if rows else (0, None, None)
         return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
 
@@ -645,20 +655,27 @@ class PostgresRunStore:
             await conn.execute(self._q("DELETE FROM {s}.in_flight WHERE run_id = %s"), (one,))
             cur = await conn.execute(
                 self._q(
-                    "SELECT seq, event::text, appended_at FROM {s}.events WHERE run_id = %s "
-                    "ORDER BY seq"
+                    "SELECT event::text, appended_at FROM {s}.events WHERE run_id = %s ORDER BY seq"
                 ),
                 (one,),
             )
             rows = await cur.fetchall()
-            events = decode_events(one, [row[1] for row in rows])
-            completed = False
-            for (seq, _, appended_at), event in zip(rows, events, strict=True):
-                await self._apply(conn, one, changes([(seq, event)], appended_at))
-                completed = completed or isinstance(event, RunCompleted)
+            events = decode_events(one, [row[0] for row in rows])
+            pending, in_flight, status = replay(zip(events, (row[1] for row in rows), strict=True))
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    self._q(_INSERT_PENDING),
+                    [_pending_row(one, row, at) for row, at in pending.values()],
+                )
+                await cursor.executemany(
+                    self._q(
+                        "INSERT INTO {s}.in_flight (run_id, call_id, started_seq) "
+                        "VALUES (%s, %s, %s)"
+                    ),
+                    [(one, call_id, seq) for call_id, seq in in_flight.items()],
+                )
             await conn.execute(
-                self._q("UPDATE {s}.runs SET status = %s WHERE id = %s"),
-                (await self._status(conn, one, completed), one),
+                self._q("UPDATE {s}.runs SET status = %s WHERE id = %s"), (status, one)
             )
 
     async def close(self) -> None:
@@ -706,79 +723,50 @@ class PostgresRunStore:
                 raise RunBusyError(run_id, row[0], held)
         return Lease(run_id, owner, until)
 
-    async def _apply(self, conn: _Conn, run_id: str, todo: list[Change]) -> None:
-        for change in todo:
-            if isinstance(change, AddPending):
-                await conn.execute(
+    async def _write(self, conn: _Conn, run_id: str, todo: Changes, now: datetime) -> None:
+        """Apply an append's projection changes (in its transaction)."""
+        async with conn.cursor() as cursor:
+            if todo.put:
+                await cursor.executemany(
                     self._q(
-                        "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, "
-                        "requested_at, expires_at, kind, required_approvals) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
-                        "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
-                        "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at, "
-                        "kind = EXCLUDED.kind, required_approvals = EXCLUDED.required_approvals"
+                        _INSERT_PENDING + " ON CONFLICT (run_id, call_id) DO UPDATE SET "
+                        "agent = EXCLUDED.agent, tool = EXCLUDED.tool, "
+                        "arguments = EXCLUDED.arguments, requested_at = EXCLUDED.requested_at, "
+                        "expires_at = EXCLUDED.expires_at, kind = EXCLUDED.kind, "
+                        "required_approvals = EXCLUDED.required_approvals"
                     ),
-                    (
-                        run_id,
-                        change.call_id,
-                        change.agent,
-                        change.tool,
-                        change.arguments,
-                        change.requested_at,
-                        change.expires_at,
-                        change.kind,
-                        change.required_approvals,
-                    ),
+                    [_pending_row(run_id, row, now) for row in todo.put],
                 )
-            elif isinstance(change, AddFlight):
-                await conn.execute(
+            if todo.update:
+                await cursor.executemany(
+                    self._q(
+                        "UPDATE {s}.pending SET arguments = %s, expires_at = %s, "
+                        "required_approvals = %s WHERE run_id = %s AND call_id = %s"
+                    ),
+                    [
+                        (row.arguments, row.expires_at, row.required_approvals, run_id, row.call_id)
+                        for row in todo.update
+                    ],
+                )
+            if todo.drop:
+                await cursor.execute(
+                    self._q("DELETE FROM {s}.pending WHERE run_id = %s AND call_id = ANY(%s)"),
+                    (run_id, list(todo.drop)),
+                )
+            if todo.fly:
+                await cursor.executemany(
                     self._q(
                         "INSERT INTO {s}.in_flight (run_id, call_id, started_seq) "
                         "VALUES (%s, %s, %s) ON CONFLICT (run_id, call_id) "
                         "DO UPDATE SET started_seq = EXCLUDED.started_seq"
                     ),
-                    (run_id, change.call_id, change.started_seq),
+                    [(run_id, call_id, seq) for call_id, seq in todo.fly],
                 )
-            elif isinstance(change, DropTool):
-                await conn.execute(
-                    self._q(
-                        "DELETE FROM {s}.pending WHERE run_id = %s AND tool = (SELECT tool "
-                        "FROM {s}.pending WHERE run_id = %s AND call_id = %s)"
-                    ),
-                    (run_id, run_id, change.call_id),
+            if todo.land:
+                await cursor.execute(
+                    self._q("DELETE FROM {s}.in_flight WHERE run_id = %s AND call_id = ANY(%s)"),
+                    (run_id, list(todo.land)),
                 )
-            elif isinstance(change, DropCall):
-                await conn.execute(
-                    self._q(
-                        "DELETE FROM {s}." + change.table + " WHERE run_id = %s AND call_id = %s"
-                    ),
-                    (run_id, change.call_id),
-                )
-            elif isinstance(change, EditPending):
-                await conn.execute(
-                    self._q(
-                        "UPDATE {s}.pending SET arguments = %s WHERE run_id = %s AND call_id = %s"
-                    ),
-                    (change.arguments, run_id, change.call_id),
-                )
-            elif isinstance(change, Complete):
-                await conn.execute(self._q("DELETE FROM {s}.pending WHERE run_id = %s"), (run_id,))
-                await conn.execute(
-                    self._q("DELETE FROM {s}.in_flight WHERE run_id = %s"), (run_id,)
-                )
-
-    async def _status(self, conn: _Conn, run_id: str, completed: bool) -> str:
-        cur = await conn.execute(
-            self._q(
-                "SELECT (SELECT count(*) FROM {s}.pending WHERE run_id = %(id)s), "
-                "(SELECT count(*) FROM {s}.in_flight WHERE run_id = %(id)s)"
-            ),
-            {"id": run_id},
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        return stored_status(completed, row[0], row[1])
 
     async def _delete_rows(self, conn: _Conn, ids: list[str]) -> None:
         if not ids:
@@ -885,6 +873,26 @@ class PostgresRunStore:
                     self._q("UPDATE {s}.store_meta SET value = %s WHERE key = 'version'"),
                     (str(STORE_VERSION),),
                 )
+
+
+_INSERT_PENDING = (
+    "INSERT INTO {s}.pending (run_id, call_id, agent, tool, arguments, requested_at, "
+    "expires_at, kind, required_approvals) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _pending_row(run_id: str, row: PendingRow, requested_at: datetime) -> tuple[Any, ...]:
+    return (
+        run_id,
+        row.call_id,
+        row.agent,
+        row.tool,
+        row.arguments,
+        requested_at,
+        row.expires_at,
+        row.kind,
+        row.required_approvals,
+    )
 
 
 def _utc(moment: datetime) -> datetime:

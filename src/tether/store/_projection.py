@@ -1,168 +1,157 @@
-"""Projections: query tables derived from events by pure functions.
+"""Projections: the store's query rows, generated from the fold's answers.
 
-The events are the truth; ``pending`` (calls waiting for a decision: an approval,
-or a review of their output),
-``in_flight`` (calls started and not completed) and a run's status are folded
-from them. A store applies ``changes`` to its tables in the same transaction
-as the events, and ``rebuild`` is the same fold over the whole journal, so a
-rebuilt projection equals the maintained one by construction.
+A run store keeps, beside the events, what the fold says a run waits on
+(``pending``: calls waiting for an approval or an output review; ``in_flight``:
+calls started and not completed) and its status (``RunView.status``, failed
+included). None of it has event rules of its own: ``project`` reads a folded
+``RunView``; ``changes`` is the difference between the projection before and
+after an append, applied in the append's transaction; ``replay`` is the same
+difference taken event by event over a whole journal, so a rebuilt projection
+equals the maintained one by construction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..run._journal import (
-    ApprovalDecided,
-    ApprovalRequested,
-    DoubtResolved,
-    Event,
-    NestedRunRecorded,
-    OutputReviewed,
-    OutputReviewRequested,
-    RunCompleted,
-    ToolCompleted,
-    ToolRejected,
-    ToolStarted,
-    ToolTimedOut,
-    events_adapter,
-)
+from ..run._journal import Event
+from ..run._view import Call, RunStatus, RunView
 
-__all__ = [
-    "AddFlight",
-    "AddPending",
-    "Change",
-    "Complete",
-    "DropCall",
-    "DropTool",
-    "EditPending",
-    "changes",
-    "stored_status",
-]
+__all__ = ["Changes", "PendingRow", "Projection", "changes", "project", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
-class AddPending:
+class PendingRow:
+    """A ``pending`` row without its request time (the time it was first stored)."""
+
     call_id: str
     agent: str
     tool: str
     arguments: str
-    requested_at: datetime
-    expires_at: datetime | None = None
-    """The request's deadline; the expiry sweep finds due approvals by it (an index)."""
-    kind: Literal["approval", "output_review"] = "approval"
-    required_approvals: int = 1
-    """How many approvals the call needs (four-eyes: 2 or more)."""
+    expires_at: datetime | None
+    kind: Literal["approval", "output_review"]
+    required_approvals: int
+    request: tuple[int, ...]
+    """Which request this is: the turns of the run (and of the nested runs) it belongs to,
+    and its kind. A call id the model reuses in a later turn is a new request, a new row."""
+
+    def same_request(self, other: PendingRow) -> bool:
+        return self.request == other.request and self.kind == other.kind
 
 
 @dataclass(frozen=True, slots=True)
-class AddFlight:
-    call_id: str
-    started_seq: int
+class Projection:
+    """What the fold says a run waits on, and its status."""
+
+    pending: Mapping[str, PendingRow] = field(default_factory=dict)
+    in_flight: Mapping[str, int] = field(default_factory=dict)
+    """Call id to the seq of the ``ToolStarted`` of calls started and not completed."""
+    status: RunStatus = "running"
+
+
+EMPTY = Projection()
+
+
+def project(view: RunView) -> Projection:
+    """The projection of a run whose journal folds to ``view``."""
+    pending: dict[str, PendingRow] = {}
+    in_flight: dict[str, int] = {}
+    for entry in view.waiting():
+        call = entry.call
+        if entry.kind == "in_doubt":
+            in_flight[call.call_id] = call.started_at + 1
+            continue
+        requested = call.requested
+        expires = None
+        required = 1
+        if entry.kind == "approval" and requested is not None:
+            if requested.expires_at:
+                expires = datetime.fromisoformat(requested.expires_at)
+            required = requested.required_approvals
+        turns = (*(_turn_of(parent) for parent in entry.parents), _turn_of(call))
+        pending[call.call_id] = PendingRow(
+            call.call_id,
+            call.agent,
+            call.name,
+            call.arguments,
+            expires,
+            entry.kind,
+            required,
+            turns,
+        )
+    return Projection(pending, in_flight, view.status)
+
+
+def _turn_of(call: Call) -> int:
+    # A call's item index in its run's conversation tells its turns apart: a call id the
+    # model reuses later stands at a later index.
+    return call.index
 
 
 @dataclass(frozen=True, slots=True)
-class DropCall:
-    """The call left ``pending`` (decided) or ``in_flight`` (completed)."""
+class Changes:
+    """What an append changes in the projection tables."""
 
-    call_id: str
-    table: Literal["pending", "in_flight"]
-
-
-@dataclass(frozen=True, slots=True)
-class DropTool:
-    """An ``always`` decision on ``call_id``: the run's other pending calls of the same tool
-    are decided by it (the run applies it to them when it goes on), so they are not waiting
-    any more. Applied before the call's own ``DropCall`` (its row names the tool)."""
-
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class EditPending:
-    """One approval of several edited the pending call: the others decide on ``arguments``."""
-
-    call_id: str
-    arguments: str
+    put: tuple[PendingRow, ...] = ()
+    """New requests: insert (replacing a row of an earlier request of the same call id),
+    with the append's time as the request time."""
+    update: tuple[PendingRow, ...] = ()
+    """The same requests with other columns (an approval of several edited the arguments):
+    update in place, keeping the request time."""
+    drop: tuple[str, ...] = ()
+    """Calls no longer waiting."""
+    fly: tuple[tuple[str, int], ...] = ()
+    """Calls now in flight, with their start's seq (insert or replace)."""
+    land: tuple[str, ...] = ()
+    """Calls no longer in flight."""
+    status: RunStatus = "running"
 
 
-@dataclass(frozen=True, slots=True)
-class Complete:
-    """The run ended: nothing of it is pending or in flight any more."""
+def changes(before: Projection, after: Projection) -> Changes:
+    """The table changes that take the projection ``before`` to ``after``."""
+    put: list[PendingRow] = []
+    update: list[PendingRow] = []
+    for call_id, row in after.pending.items():
+        old = before.pending.get(call_id)
+        if old is None or not old.same_request(row):
+            put.append(row)
+        elif old != row:
+            update.append(row)
+    drop = tuple(call_id for call_id in before.pending if call_id not in after.pending)
+    fly = tuple(
+        (call_id, seq)
+        for call_id, seq in after.in_flight.items()
+        if before.in_flight.get(call_id) != seq
+    )
+    land = tuple(call_id for call_id in before.in_flight if call_id not in after.in_flight)
+    return Changes(tuple(put), tuple(update), drop, fly, land, after.status)
 
 
-Change = AddPending | AddFlight | DropCall | DropTool | EditPending | Complete
-
-
-def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[Change]:
-    """The projection changes of events ``(seq, event)`` appended at ``appended_at``."""
-    out: list[Change] = []
-    for seq, event in events:
-        if isinstance(event, ApprovalRequested):
-            expires = datetime.fromisoformat(event.expires_at) if event.expires_at else None
-            out.append(
-                AddPending(
-                    event.call_id,
-                    event.agent,
-                    event.tool,
-                    event.arguments,
-                    appended_at,
-                    expires,
-                    required_approvals=event.required_approvals,
-                )
-            )
-        elif isinstance(event, ApprovalDecided) and not event.partial:
-            if event.always:
-                out.append(DropTool(event.call_id))
-            out.append(DropCall(event.call_id, "pending"))
-        elif isinstance(event, ApprovalDecided) and event.edited_arguments is not None:
-            out.append(EditPending(event.call_id, event.edited_arguments))
-        elif isinstance(event, ToolStarted):
-            out.append(AddFlight(event.call_id, seq))
-        elif isinstance(event, DoubtResolved):
-            out.append(DropCall(event.call_id, "in_flight"))
-        elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
-            out.append(DropCall(event.call_id, "pending"))
-            out.append(DropCall(event.call_id, "in_flight"))
-        elif isinstance(event, OutputReviewRequested):
-            out.append(
-                AddPending(
-                    event.call_id,
-                    event.agent,
-                    event.tool,
-                    event.arguments,
-                    appended_at,
-                    kind="output_review",
-                )
-            )
-        elif isinstance(event, OutputReviewed):
-            out.append(DropCall(event.call_id, "pending"))
-        elif isinstance(event, RunCompleted):
-            out.append(Complete())
-        elif isinstance(event, NestedRunRecorded):
-            # An agent used as a tool: its call is not in flight while its nested run waits,
-            # and what the nested run waits for is pending in this run.
-            if event.paused:
-                out.append(DropCall(event.call_id, "in_flight"))
-            nested = events_adapter().validate_python(list(event.events))
-            out.extend(
-                change
-                for change in changes(((seq, inner) for inner in nested), appended_at)
-                if isinstance(change, AddPending | EditPending)
-                or (isinstance(change, DropCall) and change.table == "pending")
-            )
-    return out
-
-
-def stored_status(
-    completed: bool, pending: int, in_flight: int
-) -> Literal["running", "waiting", "completed"]:
-    """The status column: what the events alone say (``in_doubt`` also needs the lease)."""
-    if completed:
-        return "completed"
-    if pending and not in_flight:
-        return "waiting"
-    return "running"
+def replay(
+    events: Iterable[tuple[Event, datetime]],
+) -> tuple[dict[str, tuple[PendingRow, datetime]], dict[str, int], RunStatus]:
+    """The projection rows of a whole journal (``(event, appended_at)`` in order), taken
+    event by event with ``changes`` exactly as appends maintain them: pending rows with
+    their request times, calls in flight, and the status."""
+    view = RunView()
+    before = EMPTY
+    pending: dict[str, tuple[PendingRow, datetime]] = {}
+    in_flight: dict[str, int] = {}
+    for event, appended_at in events:
+        view.apply(event)
+        after = project(view)
+        todo = changes(before, after)
+        for row in todo.put:
+            pending[row.call_id] = (row, appended_at)
+        for row in todo.update:
+            pending[row.call_id] = (row, pending[row.call_id][1])
+        for call_id in todo.drop:
+            pending.pop(call_id, None)
+        in_flight.update(todo.fly)
+        for call_id in todo.land:
+            in_flight.pop(call_id, None)
+        before = after
+    return pending, in_flight, before.status

@@ -18,14 +18,17 @@ __all__ = [
     "StoredRun",
 ]
 
-RunStatus = Literal["running", "waiting", "in_doubt", "completed"]
-"""Where a run stands, as its journal and lease say.
+RunStatus = Literal["running", "waiting", "in_doubt", "completed", "failed"]
+"""Where a run stands, as its journal (``RunView.status``) and lease say.
 
-- ``running``: someone advances it (or was about to; see ``RunStore.recoverable``).
-- ``waiting``: it stopped on calls that need a decision.
+- ``running``: someone advances it, or it can go on without anyone (see
+  ``RunStore.recoverable``); also a run whose tool is running under a live lease.
+- ``waiting``: it can go on only once a person decides (an approval, an output review).
 - ``in_doubt``: a tool call started and never completed, and nobody holds the lease:
   the process running the tool died. Recovery decides what happens to the call.
 - ``completed``: it reached its final output.
+- ``failed``: it stopped on an error (``RunFailed``: what raised, whether a retry can help)
+  and nobody tried it again since.
 """
 
 

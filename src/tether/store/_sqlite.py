@@ -23,24 +23,16 @@ from .._exceptions import (
 )
 from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
-from ..run._journal import Event, RunCompleted
+from ..run._journal import Event
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..run._view import RunView
 from ..sessions._codec import encode_items
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
-from ._projection import (
-    AddFlight,
-    AddPending,
-    Change,
-    Complete,
-    DropCall,
-    DropTool,
-    EditPending,
-    changes,
-    stored_status,
-)
+from ._gate import FoldGate, admit, fold
+from ._projection import Changes, PendingRow, replay
 from ._protocol import (
     STORE_FORMAT,
     STORE_VERSION,
@@ -166,10 +158,13 @@ CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run'
 # Tables another part of tether may keep in the same file (sessions share it).
 _SHARED_PREFIX = "tether_session"
 
-# The status a reader sees: a running run whose lease is free or expired and
-# that has a call in flight lost the process running the tool.
+# The status a reader sees: the fold's, except that a call in flight under a live lease is a
+# tool running now, not a call in doubt (the process that runs it is alive).
 _STATUS = (
-    "CASE WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= :now) "
+    "CASE WHEN r.status = 'in_doubt' AND r.lease_owner IS NOT NULL AND r.lease_until > :now "
+    "THEN 'running' "
+    # A store written before the status column held 'in_doubt' (rebuild_projections updates it).
+    "WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= :now) "
     "AND EXISTS (SELECT 1 FROM tether_in_flight f WHERE f.run_id = r.id) "
     "THEN 'in_doubt' ELSE r.status END"
 )
@@ -231,6 +226,7 @@ class SQLiteRunStore:
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._gate = FoldGate()
 
     @property
     def path(self) -> str:
@@ -395,6 +391,7 @@ class SQLiteRunStore:
         summary, rows = await self._call(self._load, run_id)
         verify_rows(run_id, summary.seq, rows, self._key)
         events = decode_events(run_id, [text for _, text, _ in rows])
+        self._gate.remember(run_id, summary.created_at, summary.seq, events)
         last = rows[-1] if rows else (0, None, None)
         return StoredRun(summary, tuple(events), head_of(self._key, last[2], last[1]))
 
@@ -571,7 +568,7 @@ class SQLiteRunStore:
         stamp = _ts(now)
         with immediate(conn):
             row = conn.execute(
-                "SELECT seq, head_mac, lease_owner, lease_until, status FROM tether_runs "
+                "SELECT seq, head_mac, lease_owner, lease_until, created_at FROM tether_runs "
                 "WHERE id = ?",
                 (run_id,),
             ).fetchone()
@@ -587,16 +584,21 @@ class SQLiteRunStore:
                     (run_id, root_agent, lease_owner, lease_until, stamp, stamp),
                 )
                 head: str | None = None
-                completed = False
+                created = _dt(stamp)
             else:
                 if row is None:
                     raise RunNotFoundError(run_id)
-                seq, head, lease_owner, lease_until, status = row
+                seq, head, lease_owner, lease_until, created_text = row
                 if seq != expected_seq:
                     raise RunConflictError(run_id, expected_seq, seq)
                 if lease_owner is not None and lease_owner != owner and lease_until > stamp:
                     raise RunBusyError(run_id, lease_owner, lease_until)
-                completed = status == "completed"
+                created = _dt(created_text)
+            # The fold first: an event it refuses raises here, and nothing is written.
+            view = self._gate.take(run_id, created, expected_seq)
+            if view is None:
+                view = fold(_stored_events(conn, run_id)) if expected_seq else RunView()
+            todo = admit(view, events)
             if rule_use is not None and not self._use_rule_in(conn, *rule_use):
                 raise RuleUnavailable(rule_use[0])  # rolls the whole append back
             rows = []
@@ -619,15 +621,14 @@ class SQLiteRunStore:
                     f"INSERT INTO {_SESSION_TABLE} (session_id, item) VALUES (?, ?)",
                     [(session_id, text) for text in items],
                 )
-            numbered = list(enumerate(events, start=expected_seq + 1))
-            _apply(conn, run_id, changes(numbered, now))
-            completed = completed or any(isinstance(e, RunCompleted) for e in events)
+            _write(conn, run_id, todo, stamp)
             new_seq = expected_seq + len(events)
             conn.execute(
                 "UPDATE tether_runs SET seq = ?, head_mac = ?, status = ?, updated_at = ?, "
                 "version = version + 1 WHERE id = ?",
-                (new_seq, head, _status(conn, run_id, completed), stamp, run_id),
+                (new_seq, head, todo.status, stamp, run_id),
             )
+        self._gate.keep(run_id, created, new_seq, view)
         return new_seq
 
     def _use_rule_in(self, conn: sqlite3.Connection, rule_id: str, now: str) -> bool:
@@ -876,50 +877,58 @@ class SQLiteRunStore:
         return StoreError(f"SQLite run store {self._path} failed ({text}): {hint}.")
 
 
-def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
-    for change in todo:
-        if isinstance(change, AddPending):
-            conn.execute(
-                "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, "
-                "arguments, requested_at, expires_at, kind, required_approvals) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    change.call_id,
-                    change.agent,
-                    change.tool,
-                    change.arguments,
-                    _ts(change.requested_at),
-                    _ts(change.expires_at) if change.expires_at is not None else None,
-                    change.kind,
-                    change.required_approvals,
-                ),
-            )
-        elif isinstance(change, AddFlight):
-            conn.execute(
-                "INSERT OR REPLACE INTO tether_in_flight (run_id, call_id, started_seq) "
-                "VALUES (?, ?, ?)",
-                (run_id, change.call_id, change.started_seq),
-            )
-        elif isinstance(change, DropTool):
-            conn.execute(
-                "DELETE FROM tether_pending WHERE run_id = ? AND tool = (SELECT tool FROM "
-                "tether_pending WHERE run_id = ? AND call_id = ?)",
-                (run_id, run_id, change.call_id),
-            )
-        elif isinstance(change, DropCall):
-            conn.execute(
-                f"DELETE FROM tether_{change.table} WHERE run_id = ? AND call_id = ?",
-                (run_id, change.call_id),
-            )
-        elif isinstance(change, EditPending):
-            conn.execute(
-                "UPDATE tether_pending SET arguments = ? WHERE run_id = ? AND call_id = ?",
-                (change.arguments, run_id, change.call_id),
-            )
-        elif isinstance(change, Complete):
-            conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (run_id,))
-            conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (run_id,))
+def _stored_events(conn: sqlite3.Connection, run_id: str) -> list[Event]:
+    rows = conn.execute(
+        "SELECT event FROM tether_events WHERE run_id = ? ORDER BY seq", (run_id,)
+    ).fetchall()
+    return decode_events(run_id, [row[0] for row in rows])
+
+
+def _write(conn: sqlite3.Connection, run_id: str, todo: Changes, stamp: str) -> None:
+    """Apply an append's projection changes (in its transaction)."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO tether_pending (run_id, call_id, agent, tool, arguments, "
+        "requested_at, expires_at, kind, required_approvals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [_pending_row(run_id, row, stamp) for row in todo.put],
+    )
+    conn.executemany(
+        "UPDATE tether_pending SET arguments = ?, expires_at = ?, required_approvals = ? "
+        "WHERE run_id = ? AND call_id = ?",
+        [
+            (row.arguments, _opt_ts(row.expires_at), row.required_approvals, run_id, row.call_id)
+            for row in todo.update
+        ],
+    )
+    conn.executemany(
+        "DELETE FROM tether_pending WHERE run_id = ? AND call_id = ?",
+        [(run_id, call_id) for call_id in todo.drop],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO tether_in_flight (run_id, call_id, started_seq) VALUES (?, ?, ?)",
+        [(run_id, call_id, seq) for call_id, seq in todo.fly],
+    )
+    conn.executemany(
+        "DELETE FROM tether_in_flight WHERE run_id = ? AND call_id = ?",
+        [(run_id, call_id) for call_id in todo.land],
+    )
+
+
+def _pending_row(run_id: str, row: PendingRow, requested_at: str) -> tuple[Any, ...]:
+    return (
+        run_id,
+        row.call_id,
+        row.agent,
+        row.tool,
+        row.arguments,
+        requested_at,
+        _opt_ts(row.expires_at),
+        row.kind,
+        row.required_approvals,
+    )
+
+
+def _opt_ts(moment: datetime | None) -> str | None:
+    return _ts(moment) if moment is not None else None
 
 
 def _rebuild_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
@@ -929,27 +938,22 @@ def _rebuild_runs(conn: sqlite3.Connection, ids: list[str]) -> None:
         conn.execute("DELETE FROM tether_pending WHERE run_id = ?", (one,))
         conn.execute("DELETE FROM tether_in_flight WHERE run_id = ?", (one,))
         rows = conn.execute(
-            "SELECT seq, event, appended_at FROM tether_events WHERE run_id = ? ORDER BY seq",
+            "SELECT event, appended_at FROM tether_events WHERE run_id = ? ORDER BY seq",
             (one,),
         ).fetchall()
-        events = decode_events(one, [row[1] for row in rows])
-        completed = False
-        for (seq, _, appended_at), event in zip(rows, events, strict=True):
-            _apply(conn, one, changes([(seq, event)], _dt(appended_at)))
-            completed = completed or isinstance(event, RunCompleted)
-        conn.execute(
-            "UPDATE tether_runs SET status = ? WHERE id = ?",
-            (_status(conn, one, completed), one),
+        events = decode_events(one, [row[0] for row in rows])
+        pending, in_flight, status = replay(zip(events, (_dt(row[1]) for row in rows), strict=True))
+        conn.executemany(
+            "INSERT INTO tether_pending (run_id, call_id, agent, tool, arguments, "
+            "requested_at, expires_at, kind, required_approvals) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_pending_row(one, row, _ts(at)) for row, at in pending.values()],
         )
-
-
-def _status(conn: sqlite3.Connection, run_id: str, completed: bool) -> str:
-    pending, in_flight = conn.execute(
-        "SELECT (SELECT count(*) FROM tether_pending WHERE run_id = :id), "
-        "(SELECT count(*) FROM tether_in_flight WHERE run_id = :id)",
-        {"id": run_id},
-    ).fetchone()
-    return stored_status(completed, pending, in_flight)
+        conn.executemany(
+            "INSERT INTO tether_in_flight (run_id, call_id, started_seq) VALUES (?, ?, ?)",
+            [(one, call_id, seq) for call_id, seq in in_flight.items()],
+        )
+        conn.execute("UPDATE tether_runs SET status = ? WHERE id = ?", (status, one))
 
 
 def _delete_rows(conn: sqlite3.Connection, ids: list[str]) -> None:
