@@ -8,6 +8,7 @@ from ._cancellation import run_state_of
 from ._config import RunConfig
 from ._decisions import EXPIRED_MESSAGE, WITHHELD_MESSAGE
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
+from ._failure import RetryPolicy
 from ._journal import (
     ApprovalDecided,
     ApprovalRequested,
@@ -88,6 +89,7 @@ __all__ = [
     "RunResumed",
     "RunRetried",
     "RunStarted",
+    "RetryPolicy",
     "RunState",
     "Runner",
     "SessionSynced",

@@ -10,12 +10,14 @@ moving the run, a store that cannot be written, a call left in doubt.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from .._exceptions import StoreError, ToolCallInDoubtError
+from .._exceptions import StoreError, ToolCallInDoubtError, UserError
 from ._journal import RunFailed
+from ._view import RunView
 
-__all__ = ["failure_event", "retryable"]
+__all__ = ["RetryPolicy", "failure_event", "retryable"]
 
 _TRANSIENT_NAMES = frozenset(
     {
@@ -54,3 +56,48 @@ def failure_event(error: BaseException, now: datetime) -> RunFailed | None:
     if len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 3] + "..."
     return RunFailed(type(error).__name__, message, retryable(error), at=now.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When a worker tries a failed run again by itself.
+
+    Only a failure that says a retry can help (``RunFailed.retryable``: a model or
+    database that was away) is retried, ``max_attempts`` times in all, waiting
+    ``backoff`` seconds before the first retry and twice as long before each next one
+    (at most ``max_backoff``). Other failures, and runs past their attempts, wait for a
+    person (``tether.store.retry_run``, the inbox's retry action).
+    """
+
+    max_attempts: int = 3
+    backoff: float = 30.0
+    max_backoff: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise UserError(f"max_attempts is a whole number >= 1, not {self.max_attempts!r}.")
+        if self.max_attempts < 1 or not self.backoff >= 0 or not self.max_backoff >= 0:
+            raise UserError(
+                "RetryPolicy needs max_attempts >= 1 and backoff, max_backoff >= 0 seconds."
+            )
+
+    def retry_at(self, view: RunView) -> datetime | None:
+        """When the failed run ``view`` may be tried again by a worker; ``None``: only a
+        person can (not retryable, attempts used up, or not failed at all)."""
+        failed = view.failed
+        if failed is None or not failed.retryable or view.failures >= self.max_attempts:
+            return None
+        at = _moment(failed.at)
+        wait = min(self.max_backoff, self.backoff * 2 ** (view.failures - 1))
+        return at + timedelta(seconds=wait)
+
+
+def _moment(text: str | None) -> datetime:
+    if text is not None:
+        try:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is not None:
+                return moment
+        except ValueError:
+            pass
+    return datetime.min.replace(tzinfo=UTC)  # no usable time: due at once

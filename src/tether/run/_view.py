@@ -272,6 +272,7 @@ class RunView:
         "conversation_id",
         "events",
         "failed",
+        "failures",
         "generated_start",
         "guardrails",
         "handoff_view",
@@ -323,6 +324,8 @@ class RunView:
         self.completed: RunCompleted | None = None
         self.failed: RunFailed | None = None
         """The error the run stopped on, until it is resumed or retried."""
+        self.failures = 0
+        """How many times the run failed since a person last asked to try it again."""
         self.events = 0
         self.rejection_message: str | None = None
         """The run's message for rejected calls without one; ``None``: the default."""
@@ -757,11 +760,13 @@ class RunView:
 
     def _run_failed(self, event: RunFailed) -> None:
         self.failed = event
+        self.failures += 1
 
     def _run_retried(self, event: RunRetried) -> None:
         if self.failed is None:
             raise StateFormatError(f"journal[{self.events}]: a retry of a run that has not failed.")
         self.failed = None
+        self.failures = 0
 
     def _call(self, call_id: str, kind: str) -> Call:
         call = self.calls.get(call_id)

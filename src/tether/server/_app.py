@@ -11,6 +11,7 @@ from .._agent import Agent
 from .._exceptions import UserError
 from .._governance import Governance
 from ..models import ModelProvider
+from ..run._failure import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Inbox
@@ -51,6 +52,9 @@ class App:
       (``context`` is a function returning a fresh context for each run;
       policy checks see it too).
     - ``sweep_interval``: how often (seconds) workers reject expired approvals.
+    - ``retry``: when workers try a failed run again by themselves (a
+      ``tether.RetryPolicy``; default: retryable failures, 3 attempts, backoff from
+      30 s); other failed runs wait for a person's retry in the inbox.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class App:
         sse_poll_interval: float = 1.0,
         webhooks: Sequence[Webhook] = (),
         sweep_interval: float = 30.0,
+        retry: RetryPolicy | None = None,
         title: str = "tether inbox",
     ) -> None:
         agents = list(agents)
@@ -86,6 +91,9 @@ class App:
             raise UserError(f"sweep_interval is a number of seconds > 0, not {sweep_interval!r}.")
         self.governance = governance
         self.sweep_interval = sweep_interval
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise UserError(f"App(retry=...) is a tether.RetryPolicy, not {retry!r}.")
+        self.retry = retry or RetryPolicy()
         self.inbox = Inbox(self.store, agents, governance=governance, context=context)
         self.model_provider = model_provider
         self.secure_cookies = secure_cookies

@@ -1,12 +1,18 @@
 """Workers: resume the runs that can go on, each through the store's lease.
 
-A run can go on when it is ``running`` and nobody holds its lease: its
-pending calls were all decided, it was started through the API, or the
-process advancing it died. ``Runner.run(agent, state, store=store)`` takes
-the lease before it appends anything, and compares the stored run with the
-state it was given, so two workers never advance the same run: the second
-gets ``RunBusyError`` (or ``RunConflictError`` if the first already moved it
-on) and leaves the run alone.
+A run can go on when the fold says it is ``running`` (a call to run, a model call
+to make: its pending calls were decided, it was started through the API, or the
+process advancing it died) and nobody holds its lease. ``Runner.run(agent, state,
+store=store)`` takes the lease before it appends anything, and compares the
+stored run with the state it was given, so two workers never advance the same
+run: the second gets ``RunBusyError`` (or ``RunConflictError`` if the first
+already moved it on) and leaves the run alone.
+
+Each run is advanced in isolation: whatever a run's model, approval predicate,
+hooks or context factory raise fails that run (``RunFailed`` in its journal,
+status ``failed``), never the worker. A failure that says a retry can help (a
+model or database that was away) is retried with backoff (``App.retry``, a
+``RetryPolicy``); others wait for a person (``tether.store.retry_run``).
 
 Every ``App.sweep_interval`` seconds a worker also rejects the approvals past
 their deadline (``tether.store.expire_approvals``); a run whose calls are then
@@ -26,12 +32,13 @@ from .._exceptions import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
+    StoreError,
     TetherError,
     UnknownAgentError,
     UserError,
 )
 from ..run import Runner, RunState
-from ..store import PendingKey, expire_approvals, pending_key
+from ..store import PendingKey, expire_approvals, pending_key, record_failure
 from ._webhooks import deliver
 
 if TYPE_CHECKING:
@@ -41,8 +48,12 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("tether.worker")
 
-_RETRY_AFTER = timedelta(seconds=30)
-"""A run whose resume failed (its model or a tool raised) waits this long before the next try."""
+_UNREADABLE_WAIT = timedelta(seconds=30)
+"""A run this worker cannot read or record a failure for (another application's, a journal
+the fold refuses) is looked at again after this long."""
+
+_FAILED_PAGE = 200
+"""Failed runs one read of the retry pass takes (it pages on)."""
 
 _ANNOUNCE_PAGE = 200
 """Approval requests one read of the webhook announcer takes (it pages on until caught up)."""
@@ -62,7 +73,10 @@ class Worker:
         self.app = app
         self.poll_interval = poll_interval
         self._stop = asyncio.Event()
-        self._failed: dict[str, datetime] = {}
+        self._skip: dict[str, datetime] = {}
+        """Runs this worker leaves alone until then (unreadable, or not this app's)."""
+        self._retry_at: dict[str, tuple[int, datetime | None]] = {}
+        """Failed runs: the seq this worker saw and when it may retry them (None: never)."""
         self._announced: dict[tuple[str, str], datetime] = {}
         """Calls whose approval request this worker sent to the webhooks (recent ones)."""
         self._announced_upto: datetime | None = None
@@ -86,12 +100,47 @@ class Worker:
                 break
             if summary.status != "running":
                 continue  # in doubt: a person settles it first (see Inbox.resolve)
-            retry_at = self._failed.get(summary.run_id)
-            if retry_at is not None and datetime.now(UTC) < retry_at:
+            if self._skipped(summary.run_id):
                 continue
             if await self.advance(summary.run_id):
                 advanced += 1
+        advanced += await self.retry_failed()
         return advanced
+
+    async def retry_failed(self) -> int:
+        """Try again the failed runs whose failure is retryable and whose backoff is over
+        (``App.retry``); how many this worker advanced."""
+        store, now = self.app.store, datetime.now(UTC)
+        advanced, cursor = 0, None
+        seen: set[str] = set()
+        while not self._stop.is_set():
+            page = await store.list_runs(status="failed", limit=_FAILED_PAGE, cursor=cursor)
+            for summary in page.runs:
+                seen.add(summary.run_id)
+                known = self._retry_at.get(summary.run_id)
+                if known is None or known[0] != summary.seq:
+                    known = (summary.seq, await self._retry_time(summary.run_id))
+                    self._retry_at[summary.run_id] = known
+                due = known[1] is not None and known[1] <= now
+                if due and not self._skipped(summary.run_id):
+                    advanced += await self.advance(summary.run_id, retry=True)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        self._retry_at = {k: v for k, v in self._retry_at.items() if k in seen}
+        return advanced
+
+    async def _retry_time(self, run_id: str) -> datetime | None:
+        try:
+            stored = await self.app.store.load(run_id)
+            agent = self.app.inbox.agent_for(stored.root_agent)
+            state = RunState(agent, stored.events, governance=self.app.governance)
+        except (StoreError, UnknownAgentError):
+            return None
+        except TetherError as exc:  # a journal this tether cannot fold
+            log.warning("run %s cannot be read: %s", run_id, exc)
+            return None
+        return self.app.retry.retry_at(state._view)
 
     async def sweep(self) -> int:
         """Reject (as the system) the approvals past their deadline; how many it expired.
@@ -141,25 +190,31 @@ class Worker:
             self._announced = {k: v for k, v in self._announced.items() if v >= horizon}
         return sent
 
-    async def advance(self, run_id: str) -> bool:
-        """Resume one run if it can go on and nobody else does; whether this worker did."""
+    async def advance(self, run_id: str, *, retry: bool = False) -> bool:
+        """Resume one run if it can go on and nobody else does; whether this worker did.
+
+        ``retry``: the run failed and may be tried again (``retry_failed`` checked when).
+        Whatever the run raises fails that run, never the worker."""
         try:
             stored = await self.app.store.load(run_id)
         except RunNotFoundError:
             return False
-        if stored.status != "running":
+        expected = "failed" if retry else "running"
+        if stored.status != expected:
             return False
         try:
             agent = self.app.inbox.agent_for(stored.root_agent)
         except UnknownAgentError as exc:  # a run of another application shares the store
-            self._failed[run_id] = datetime.now(UTC) + _RETRY_AFTER
+            self._skip[run_id] = datetime.now(UTC) + _UNREADABLE_WAIT
             log.warning("run %s is not this application's: %s", run_id, exc)
             return False
-        state = RunState(agent, stored.events, governance=self.app.governance)
-        # A call of a tool an "always" decision covers is decided when the run goes on.
-        always = state._view.always
-        waiting = [item for item in state.interruptions if item.tool_name not in always]
-        if state.is_complete or waiting or state.in_doubt:
+        try:
+            state = RunState(agent, stored.events, governance=self.app.governance)
+        except TetherError as exc:  # a journal this tether cannot fold: nothing to append to
+            self._skip[run_id] = datetime.now(UTC) + _UNREADABLE_WAIT
+            log.warning("run %s cannot be read, left alone: %s", run_id, exc)
+            return False
+        if state.status != expected:
             return False
         try:
             await Runner.run(
@@ -172,11 +227,33 @@ class Worker:
             )
         except (RunBusyError, RunConflictError):
             return False  # another worker has it, or already moved it on
-        except TetherError as exc:
-            self._failed[run_id] = datetime.now(UTC) + _RETRY_AFTER
-            log.warning("run %s stopped with an error: %s", run_id, exc)
+        except StoreError as exc:
+            log.warning("run %s could not be stored, will try again: %s", run_id, exc)
+            return False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the run's own failure: it fails, the worker goes on
+            await self._fail(run_id, exc)
             return True
-        self._failed.pop(run_id, None)
+        return True
+
+    async def _fail(self, run_id: str, error: Exception) -> None:
+        """Make sure the run's journal says it failed (the loop records failures it sees;
+        an error before the loop ran, such as a context factory's, is recorded here)."""
+        log.warning("run %s failed: %s: %s", run_id, type(error).__name__, error)
+        try:
+            await record_failure(self.app.store, run_id, error)
+        except (StoreError, TetherError) as exc:
+            self._skip[run_id] = datetime.now(UTC) + _UNREADABLE_WAIT
+            log.warning("run %s: its failure could not be recorded: %s", run_id, exc)
+
+    def _skipped(self, run_id: str) -> bool:
+        until = self._skip.get(run_id)
+        if until is None:
+            return False
+        if datetime.now(UTC) >= until:
+            del self._skip[run_id]
+            return False
         return True
 
     async def serve(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._failures import record_failure, retry_run
 from ._governance import (
     SweepResult,
     audit_run,
@@ -67,6 +68,8 @@ __all__ = [
     "expire_approvals",
     "load_state",
     "pending_key",
+    "record_failure",
+    "retry_run",
     "review",
     "save_state",
     "system_clock",
