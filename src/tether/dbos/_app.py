@@ -14,8 +14,8 @@ from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
 from .._exceptions import (
+    ApprovalExpiredError,
     EngineError,
-    NotPendingError,
     RunBusyError,
     RunConflictError,
     UnknownAgentError,
@@ -283,8 +283,12 @@ class DBOSApp:
         message: str | None = None,
         reason: str | None = None,
         arguments: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Record a decision on a waiting call in the store, then wake the run's workflow.
+
+        ``fingerprint`` binds it to the call its approver saw (``StaleDecisionError``,
+        nothing recorded, if the call waiting under ``call_id`` is another one).
 
         ``by`` is an ``Approver`` (or an approver id) and ``reason`` goes to the audit
         trail: the decision is authorized by the call's policy like any other
@@ -305,9 +309,13 @@ class DBOSApp:
 
         def take(state: RunState) -> None:
             if approve:
-                state.approve(call_id, by=by, reason=reason, arguments=arguments)
+                state.approve(
+                    call_id, by=by, reason=reason, arguments=arguments, fingerprint=fingerprint
+                )
             else:
-                state.reject(call_id, by=by, message=message, reason=reason)
+                state.reject(
+                    call_id, by=by, message=message, reason=reason, fingerprint=fingerprint
+                )
 
         await self._record(run_id, call_id, take)
 
@@ -321,6 +329,7 @@ class DBOSApp:
         message: str | None = None,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Review a call's output that waits for it in the store, then wake the run's workflow.
 
@@ -351,12 +360,14 @@ class DBOSApp:
 
         def take(state: RunState) -> None:
             if verdict == "released":
-                state.release(call_id, by=by, reason=reason)
+                state.release(call_id, by=by, reason=reason, fingerprint=fingerprint)
             elif verdict == "replaced":
                 assert output is not None  # checked above
-                state.replace_output(call_id, output, by=by, reason=reason)
+                state.replace_output(call_id, output, by=by, reason=reason, fingerprint=fingerprint)
             else:
-                state.withhold(call_id, message=message, by=by, reason=reason)
+                state.withhold(
+                    call_id, message=message, by=by, reason=reason, fingerprint=fingerprint
+                )
 
         await self._record(run_id, call_id, take)
 
@@ -365,12 +376,13 @@ class DBOSApp:
         then wake the run's workflow."""
         while True:
             state = await self.load(run_id)
-            if call_id not in {item.call_id for item in state.interruptions}:
-                raise NotPendingError(
-                    f"Call {call_id!r} of run {run_id!r} is not waiting for a decision "
-                    "(decided already, expired, or never asked). Load the run to see its state."
-                )
-            take(state)
+            try:
+                take(state)  # the state's own checks: NotPendingError, StaleDecisionError, ...
+            except ApprovalExpiredError:
+                # The expiry (found on load) is the system's decision: keep it, refuse this.
+                with contextlib.suppress(RunConflictError, RunBusyError):
+                    await save_state(self.store(), state)
+                raise
             try:
                 await save_state(self.store(), state)
                 break

@@ -74,11 +74,7 @@ def decide(view: RunView, agent: Agent[Any]) -> Step:
         return Done(view.completed.output)
     calls = view.calls.values()
     if calls:
-        if any(
-            call.status in _ACTIONABLE
-            or (call.status is CallStatus.PENDING and call.name in view.always)
-            for call in calls
-        ):
+        if any(call.status in _ACTIONABLE for call in calls):
             return ExecuteTools()
         pending = view.pending
         if pending:

@@ -349,8 +349,6 @@ class Inbox:
             pending=tuple(
                 shown(item.call_id, item.agent_name, item.tool_name, item.arguments, item)
                 for item in state.interruptions
-                # a call an "always" decision covers is decided when the run goes on
-                if item.tool_name not in view.always
             ),
             in_doubt=tuple(
                 shown(item.call_id, item.agent_name, item.tool_name, item.arguments)

@@ -156,10 +156,7 @@ class Worker:
             log.warning("run %s is not this application's: %s", run_id, exc)
             return False
         state = RunState(agent, stored.events, governance=self.app.governance)
-        # A call of a tool an "always" decision covers is decided when the run goes on.
-        always = state._view.always
-        waiting = [item for item in state.interruptions if item.tool_name not in always]
-        if state.is_complete or waiting or state.in_doubt:
+        if state.is_complete or state.interruptions or state.in_doubt:
             return False
         try:
             await Runner.run(

@@ -24,6 +24,7 @@ from ..run._journal import Event, RunCompleted
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
+from ._passing import passes_lease
 from ._projection import (
     AddFlight,
     AddPending,
@@ -402,7 +403,12 @@ class PostgresRunStore:
                 seq, head, lease_owner, lease_until, status = row
                 if seq != expected_seq:
                     raise RunConflictError(run_id, expected_seq, seq)
-                if lease_owner is not None and lease_owner != owner and lease_until > now:
+                if (
+                    lease_owner is not None
+                    and lease_owner != owner
+                    and lease_until > now
+                    and not passes_lease(events, owner)
+                ):
                     raise RunBusyError(run_id, lease_owner, lease_until.isoformat())
                 completed = status == "completed"
             if rule_use is not None and not await self._use_rule_in(conn, *rule_use):

@@ -115,8 +115,6 @@ def changes(events: Iterable[tuple[int, Event]], appended_at: datetime) -> list[
                 )
             )
         elif isinstance(event, ApprovalDecided) and not event.partial:
-            if event.always:
-                out.append(DropTool(event.call_id))
             out.append(DropCall(event.call_id, "pending"))
         elif isinstance(event, ApprovalDecided) and event.edited_arguments is not None:
             out.append(EditPending(event.call_id, event.edited_arguments))

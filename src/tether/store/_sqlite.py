@@ -30,6 +30,7 @@ from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
+from ._passing import passes_lease
 from ._projection import (
     AddFlight,
     AddPending,
@@ -594,7 +595,12 @@ class SQLiteRunStore:
                 seq, head, lease_owner, lease_until, status = row
                 if seq != expected_seq:
                     raise RunConflictError(run_id, expected_seq, seq)
-                if lease_owner is not None and lease_owner != owner and lease_until > stamp:
+                if (
+                    lease_owner is not None
+                    and lease_owner != owner
+                    and lease_until > stamp
+                    and not passes_lease(events, owner)
+                ):
                     raise RunBusyError(run_id, lease_owner, lease_until)
                 completed = status == "completed"
             if rule_use is not None and not self._use_rule_in(conn, *rule_use):
