@@ -787,3 +787,50 @@ async def test_an_output_waits_for_review_and_is_released_replaced_or_withheld(
         ("ana", "replaced", "internal details")
     ]
     assert sorted(server.tool_runs()) == [f"get_report report{n}" for n in range(3)]  # once each
+
+
+async def test_a_call_decided_over_http_while_a_worker_runs_another_runs_after_it(
+    server: Served,
+) -> None:
+    from tether import function_tool
+    from tether.store import load_state
+
+    from .weather_agents import get_report, get_weather, publish_forecast
+
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    @function_tool(name="get_time", needs_approval=True)
+    async def slow_time(city: str) -> str:
+        """Get the local time in a city (slowly)."""
+        started.set()
+        await finish.wait()
+        return f"It is noon in {city}"
+
+    slow = agent.clone(tools=[get_weather, slow_time, publish_forecast, get_report])
+    run_id = await paused_run(server, "city:timeRome city:Paris")
+    store = SQLiteRunStore(server.store)
+    try:
+        state = await load_state(store, run_id, slow)
+        state.approve("call_0", by=ANA)  # get_time: a worker takes it up, call_1 waits
+        worker = asyncio.create_task(Runner.run(slow, state, store=store))
+        await asyncio.wait_for(started.wait(), 20)
+        async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+            decided = await client.post(
+                f"/api/runs/{run_id}/calls/call_1/decision",
+                json={
+                    "decision": "approve",
+                    "fingerprint": await fingerprint_of(server, run_id, "call_1"),
+                },
+            )
+            assert decided.status_code == 200, decided.text  # not 409 "busy"
+            finish.set()
+            result = await asyncio.wait_for(worker, 20)
+            shown = (await client.get(f"/api/runs/{run_id}")).json()
+    finally:
+        finish.set()
+        await store.close()
+    assert result.final_output == "Done: It is noon in timeRome | Sunny in Paris"
+    assert shown["status"] == "completed"
+    assert server.tool_runs() == ["get_weather Paris"]  # and get_time once, in this process
+    started_calls = [e["call_id"] for e in shown["audit"] if e["kind"] == "started"]
+    assert started_calls == ["call_0", "call_1"]
