@@ -301,3 +301,25 @@ async def test_a_run_waiting_for_an_output_review_waits_with_no_deadline(tmp_pat
     state = await app.load("r1")
     assert [(i.call_id, i.kind) for i in state.interruptions] == [("l", "output_review")]
     await app.close()
+
+
+async def test_an_approval_with_an_approver_policy_expires_as_the_systems_decision(
+    tmp_path: Path,
+) -> None:
+    from tether.dbos import EXPIRED_BY
+    from tether.dbos._stretch import advance, expire
+
+    # Only "ops" may decide: the expiry, which nobody of ops took, is the system's.
+    governance = Governance(approvers=ApprovalPolicy(roles=frozenset({"ops"})), receipt_key="k")
+    _, app = make_app(tmp_path, governance=governance, approval_timeout=1.0)
+    outcome = await advance(app, "r1", "Support", "Refund A-1", None)
+    assert outcome["status"] == "waiting"
+    assert await expire(app, "r1", "Support") == 1
+    state = await app.load("r1")
+    assert state.interruptions == []
+    expired = [r for r in state.audit() if r.kind == "expired"]
+    assert [(r.by, r.message) for r in expired] == [(EXPIRED_BY, app.expiry_message)]
+    assert EXPIRED_BY == "tether:system"
+    checks = await verify_run_receipts(app.store(), "r1", "k")
+    assert [c.status for c in checks] == ["valid"]
+    await app.close()

@@ -284,8 +284,12 @@ class DBOSApp:
         reason: str | None = None,
         arguments: Mapping[str, Any] | None = None,
         fingerprint: str | None = None,
+        always: bool = False,
     ) -> None:
         """Record a decision on a waiting call in the store, then wake the run's workflow.
+
+        ``always`` as ``RunState.approve``: scoped to the call's agent and tool, and taken
+        only where ``by`` may decide.
 
         ``fingerprint`` binds it to the call its approver saw (``StaleDecisionError``,
         nothing recorded, if the call waiting under ``call_id`` is another one).
@@ -310,11 +314,21 @@ class DBOSApp:
         def take(state: RunState) -> None:
             if approve:
                 state.approve(
-                    call_id, by=by, reason=reason, arguments=arguments, fingerprint=fingerprint
+                    call_id,
+                    always,
+                    by=by,
+                    reason=reason,
+                    arguments=arguments,
+                    fingerprint=fingerprint,
                 )
             else:
                 state.reject(
-                    call_id, by=by, message=message, reason=reason, fingerprint=fingerprint
+                    call_id,
+                    always,
+                    by=by,
+                    message=message,
+                    reason=reason,
+                    fingerprint=fingerprint,
                 )
 
         await self._record(run_id, call_id, take)

@@ -26,6 +26,7 @@ from .._exceptions import (
     RuleNotFoundError,
     RunConflictError,
     RunNotFoundError,
+    StaleDecisionError,
     UserError,
 )
 from ._errors import need_server_extra
@@ -183,7 +184,7 @@ def _inbox(args: argparse.Namespace) -> int:
 
     try:
         result = asyncio.run(_inbox_action(args))
-    except (NotPendingError, ApprovalExpiredError) as exc:
+    except (NotPendingError, ApprovalExpiredError, StaleDecisionError) as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
