@@ -236,3 +236,26 @@ async def test_a_decision_on_a_call_no_longer_pending_is_refused() -> None:
     assert Counter(e.approved for e in state.journal if isinstance(e, ApprovalDecided)) == {
         False: 1
     }
+
+
+async def test_the_compatibility_module_keeps_the_runs_governance() -> None:
+    from tether import Governance, NotAuthorizedError
+    from tether import agents as compat
+
+    governance = Governance(approvers=ApprovalPolicy(roles=frozenset({"ops"})))
+
+    def agent() -> Agent[None]:
+        return Agent(
+            name="A",
+            model=ScriptedModel([[tool_call("delete", {"path": "/a"}, "call_0")]]),
+            tools=[_delete_tool("A")],
+        )
+
+    plain = (await Runner.run(agent(), "Clean up", governance=governance)).to_state()
+    through = (await compat.Runner.run(agent(), "Clean up", governance=governance)).to_state()
+    for state in (plain, through):
+        [item] = state.interruptions
+        with pytest.raises(NotAuthorizedError):
+            state.approve(item)  # anonymous: the run's policy wants "ops"
+        state.approve(item, by=Approver("olga", roles=frozenset({"ops"})))
+        assert _decisions(state) == [("call_0", True, "olga", False)]

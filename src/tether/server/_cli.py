@@ -591,4 +591,5 @@ def _print_what(console: Any, result: dict[str, Any]) -> None:
             f"  the call: {result.get('tool', '')} {result.get('arguments', '')} "
             f"({result['fingerprint']})",
             markup=False,
+            soft_wrap=True,  # one line: scripts and people copy the fingerprint whole
         )
