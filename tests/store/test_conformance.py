@@ -514,13 +514,17 @@ async def test_pending_approvals_page_by_keyset_both_ways_with_filters(
     assert [r.run_id for r in newest.runs + older.runs] == ["r4", "r3", "r2", "r1", "r0"]
 
 
-async def test_an_always_decision_takes_the_tools_other_calls_off_pending(
+async def test_an_always_decision_takes_only_its_own_call_off_pending(
     store: RunStore,
 ) -> None:
+    # The tool's other calls wait until a decision of their own is recorded (the decision
+    # path records one, automatic, for each call its approver may decide).
     await store.append("r1", 0, [started("r1")])
     await store.append("r1", 1, [asked("c1"), asked("c2"), asked("c3", tool="pay")])
     always = ApprovalDecided("c1", "fp-c1", True, True, by="ana")
     await store.append("r1", 4, [always])
+    assert [p.call_id for p in await store.pending_approvals()] == ["c2", "c3"]
+    await store.append("r1", 5, [ApprovalDecided("c2", "fp-c2", True, by="ana", automatic=True)])
     assert [p.call_id for p in await store.pending_approvals()] == ["c3"]
     await store.rebuild_projections("r1")
     assert [p.call_id for p in await store.pending_approvals()] == ["c3"]
