@@ -106,3 +106,51 @@ async def test_the_lease_still_refuses_anything_but_decisions(tmp_path: Path) ->
         assert ran == ["export orders"]
     finally:
         await store.close()
+
+
+async def test_the_sweep_expires_a_call_of_a_run_a_worker_holds_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tether import Governance
+    from tether.run import EXPIRED_MESSAGE
+    from tether.store import expire_approvals
+
+    now = [datetime(2026, 3, 1, 9, 0, tzinfo=UTC)]
+    governance = Governance(clock=lambda: now[0], approval_timeout=timedelta(hours=1))
+    started, finish, ran = asyncio.Event(), asyncio.Event(), []
+    agent = _agent(started, finish, ran)
+    model = agent.model
+    assert isinstance(model, ScriptedModel)
+    store = SQLiteRunStore(tmp_path / "runs.db")
+    try:
+        paused = await Runner.run(agent, "Export and tell", store=store, governance=governance)
+        run_id = paused.run_id
+        await decide(store, run_id, agent, "c1", approved=True, by="ana", governance=governance)
+        state = await load_state(store, run_id, agent, governance=governance)
+        worker = asyncio.create_task(Runner.run(agent, state, store=store))
+        await asyncio.wait_for(started.wait(), 10)
+
+        now[0] += timedelta(hours=2)  # c2's hour to be decided has passed
+        swept = await expire_approvals(store, governance=governance)
+        assert [(p.run_id, p.call_id) for p in swept.expired] == [(run_id, "c2")]
+        assert swept.skipped == ()
+        finish.set()
+        result = await asyncio.wait_for(worker, 10)
+
+        assert result.final_output == "Done."
+        assert ran == ["export orders"]  # c2 expired: it never runs
+        outputs = {
+            i["call_id"]: i["output"]
+            for i in model.requests[-1].input
+            if i.get("type") == "function_call_output"
+        }
+        assert outputs == {"c1": "exported orders", "c2": EXPIRED_MESSAGE.format(tool="notify")}
+        expiries = [e for e in (await store.load(run_id)).events if isinstance(e, ApprovalDecided)]
+        assert [(e.call_id, e.by, e.expired) for e in expiries] == [
+            ("c1", "ana", False),
+            ("c2", "tether:system", True),
+        ]
+    finally:
+        await store.close()

@@ -134,9 +134,15 @@ class Durable:
             return False
         own = journal.events_since(self.stored)
         try:
-            rebased = Journal([*stored.events, *own])  # folds again: only on such a conflict
+            rebased = Journal(stored.events)  # folds again: only on such a conflict
         except StateError:
             return False
+        for event in own:
+            try:
+                rebased.append(event)
+            except StateError:
+                if not _superseded(rebased, event):
+                    return False
         # The run's journal object stays the same (the loop holds it); its events and view
         # become the rebased ones.
         journal._events, journal._view = rebased._events, rebased._view
@@ -229,3 +235,12 @@ class Durable:
                 # A lost lease is noticed by the next append, which is then refused.
                 with contextlib.suppress(StoreError):
                     await self.store.renew(journal.view.run_id, self.owner, self.ttl)
+
+
+def _superseded(journal: Journal, event: object) -> bool:
+    """Whether ``event``, this process's expiry of a call, is moot: another writer (the
+    expiry sweep) already rejected the call, so the run goes on with that rejection."""
+    if not isinstance(event, ApprovalDecided) or not event.expired:
+        return False
+    call = journal.view.calls.get(event.call_id)
+    return call is not None and call.decision is not None and not call.decision.approved
