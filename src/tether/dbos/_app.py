@@ -302,9 +302,9 @@ class DBOSApp:
 
         The store holds the decision first; the wake-up message only saves the
         workflow from waiting until its timeout (if it is lost, the timeout wakes
-        the run, which then finds the decision). While a worker still holds the
-        run's lease (it is just stopping, or it died and its lease has not expired
-        yet), the decision waits for the lease, retrying every ``lease_wait``.
+        the run, which then finds the decision). A worker holding the run's lease
+        does not hold the decision up: it is recorded at once, and the worker takes
+        it in at its next checkpoint.
         """
         if not isinstance(approve, bool):
             raise UserError(f"approve must be True or False, not {approve!r}.")
