@@ -4,14 +4,15 @@ lease, and the run applies it exactly once when it next needs it."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from tether import Agent, RunBusyError, Runner, StaleDecisionError, function_tool
 from tether.run import ApprovalDecided, ToolStarted
-from tether.store import SQLiteRunStore, decide, load_state
+from tether.store import decide, load_state
 from tether.testing import ScriptedModel, message, tool_call
+
+from .backends import Backend
 
 
 def _agent(started: asyncio.Event, finish: asyncio.Event, ran: list[str]) -> Agent[None]:
@@ -45,11 +46,11 @@ def _agent(started: asyncio.Event, finish: asyncio.Event, ran: list[str]) -> Age
 
 
 async def test_a_call_decided_while_a_worker_runs_another_one_runs_once_after_it(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     started, finish, ran = asyncio.Event(), asyncio.Event(), []
     agent = _agent(started, finish, ran)
-    store = SQLiteRunStore(tmp_path / "runs.db")
+    store = backend.open()
     try:
         paused = await Runner.run(agent, "Export and tell", store=store)
         run_id = paused.run_id
@@ -84,10 +85,10 @@ async def test_a_call_decided_while_a_worker_runs_another_one_runs_once_after_it
         await store.close()
 
 
-async def test_the_lease_still_refuses_anything_but_decisions(tmp_path: Path) -> None:
+async def test_the_lease_still_refuses_anything_but_decisions(backend: Backend) -> None:
     started, finish, ran = asyncio.Event(), asyncio.Event(), []
     agent = _agent(started, finish, ran)
-    store = SQLiteRunStore(tmp_path / "runs.db")
+    store = backend.open()
     try:
         paused = await Runner.run(agent, "Export and tell", store=store)
         run_id = paused.run_id
@@ -109,7 +110,7 @@ async def test_the_lease_still_refuses_anything_but_decisions(tmp_path: Path) ->
 
 
 async def test_the_sweep_expires_a_call_of_a_run_a_worker_holds_and_the_run_goes_on(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -123,7 +124,7 @@ async def test_the_sweep_expires_a_call_of_a_run_a_worker_holds_and_the_run_goes
     agent = _agent(started, finish, ran)
     model = agent.model
     assert isinstance(model, ScriptedModel)
-    store = SQLiteRunStore(tmp_path / "runs.db")
+    store = backend.open()
     try:
         paused = await Runner.run(agent, "Export and tell", store=store, governance=governance)
         run_id = paused.run_id
