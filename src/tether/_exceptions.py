@@ -40,6 +40,7 @@
         ├── UnknownAgentError        names an agent the given agent graph does not have
         ├── UnknownToolError         names a tool the agent does not have
         ├── DecisionMismatchError    a decision no longer matches the call it was made on
+        │   └── StaleDecisionError   a decision names a call (fingerprint) no longer waiting
         ├── NotPendingError          a decision on a call that is not waiting for one
         ├── NotAuthorizedError       the approver may not decide this call (nothing recorded)
         ├── ApprovalExpiredError     the call's approval passed its deadline (rejected)
@@ -73,6 +74,7 @@ __all__ = [
     "ModelProviderError",
     "NotAuthorizedError",
     "NotPendingError",
+    "StaleDecisionError",
     "OutputGuardrailTripwireTriggered",
     "ReceiptError",
     "ReadOnlyItemError",
@@ -304,6 +306,12 @@ class DecisionMismatchError(StateError):
 
 class NotPendingError(StateError):
     """A decision was made on a call that is not waiting for one."""
+
+
+class StaleDecisionError(DecisionMismatchError):
+    """A decision names another call than the one waiting under its call id: the call's
+    arguments changed, or the model reused the call id for another call, since the approver
+    saw it. Nothing was recorded; read the run again and decide on what it shows."""
 
 
 class GuardrailTripwireTriggered(RunError):

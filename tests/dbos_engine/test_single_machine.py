@@ -282,7 +282,7 @@ async def test_a_review_is_authorized_and_checked_before_anything_is_stored(
 
     dana = Approver("dana", roles=frozenset({"privacy"}))
     await app.review(result.run_id, "l", "replaced", output="a@example.com: card ****1111", by=dana)
-    with pytest.raises(NotPendingError, match="is not waiting for a decision"):
+    with pytest.raises(NotPendingError, match="is not waiting for a review"):
         await app.review(result.run_id, "l", "released", by=dana)
     reviewed = [r for r in (await app.load(result.run_id)).audit() if r.by == "dana"]
     assert [r.verdict for r in reviewed] == ["replaced"]
@@ -290,7 +290,6 @@ async def test_a_review_is_authorized_and_checked_before_anything_is_stored(
 
 
 async def test_a_run_waiting_for_an_output_review_waits_with_no_deadline(tmp_path: Path) -> None:
-    from tether.dbos import EXPIRED_BY
     from tether.dbos._stretch import advance, expire
 
     _, app = shapes_app(tmp_path, [tool_call("lookup", {"email": "a@example.com"}, call_id="l")])
@@ -298,7 +297,29 @@ async def test_a_run_waiting_for_an_output_review_waits_with_no_deadline(tmp_pat
     # What the workflow sees: a waiting run, and no deadline (a review never expires) ...
     assert outcome == {"status": "waiting", "deadline": None}
     # ... so even a sweep past the app's approval_timeout leaves the review waiting.
-    assert await expire(app, "r1", "Support", by=EXPIRED_BY) == 0
+    assert await expire(app, "r1", "Support") == 0
     state = await app.load("r1")
     assert [(i.call_id, i.kind) for i in state.interruptions] == [("l", "output_review")]
+    await app.close()
+
+
+async def test_an_approval_with_an_approver_policy_expires_as_the_systems_decision(
+    tmp_path: Path,
+) -> None:
+    from tether.dbos import EXPIRED_BY
+    from tether.dbos._stretch import advance, expire
+
+    # Only "ops" may decide: the expiry, which nobody of ops took, is the system's.
+    governance = Governance(approvers=ApprovalPolicy(roles=frozenset({"ops"})), receipt_key="k")
+    _, app = make_app(tmp_path, governance=governance, approval_timeout=1.0)
+    outcome = await advance(app, "r1", "Support", "Refund A-1", None)
+    assert outcome["status"] == "waiting"
+    assert await expire(app, "r1", "Support") == 1
+    state = await app.load("r1")
+    assert state.interruptions == []
+    expired = [r for r in state.audit() if r.kind == "expired"]
+    assert [(r.by, r.message) for r in expired] == [(EXPIRED_BY, app.expiry_message)]
+    assert EXPIRED_BY == "tether:system"
+    checks = await verify_run_receipts(app.store(), "r1", "k")
+    assert [c.status for c in checks] == ["valid"]
     await app.close()

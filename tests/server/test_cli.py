@@ -231,3 +231,35 @@ def test_standing_approvals_are_listed_and_revoked_from_a_shell(
     run_id = asyncio.run(paused_run(server, "city:Oslo"))
     assert main(["inbox", "--store", str(server.store), "--json", "list", "--run", run_id]) == 0
     assert [a["call_id"] for a in json.loads(capsys.readouterr().out)["approvals"]] == ["call_0"]
+
+
+def test_a_decision_names_the_call_it_applies_to(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = asyncio.run(paused_run(server, "city:Nice city:Oslo"))
+    url = ["inbox", "--url", server.url]
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    assert main([*url, "--json", "show", run_id]) == 0
+    shown = {c["call_id"]: c for c in json.loads(capsys.readouterr().out)["pending"]}
+
+    # A fingerprint of what someone saw before (another call): refused, nothing recorded.
+    stale = shown["call_1"]["fingerprint"]
+    assert main([*url, "approve", run_id, "call_0", "--fingerprint", stale]) == 3
+    assert "409: The decision on call 'call_0'" in capsys.readouterr().err
+    assert (
+        main([*url, "approve", run_id, "call_0", "--fingerprint", shown["call_0"]["fingerprint"]])
+        == 0
+    )
+    capsys.readouterr()
+
+    # Without --fingerprint the CLI reads the run now and says what it decided.
+    assert main([*url, "approve", run_id, "call_1"]) == 0
+    out = capsys.readouterr().out
+    assert f"approved call_1 of run {run_id}" in out
+    assert f'the call: get_weather {{"city": "Oslo"}} ({shown["call_1"]["fingerprint"]})' in out
+    assert main([*url, "--json", "show", run_id]) == 0
+    audit = json.loads(capsys.readouterr().out)["audit"]
+    assert [(e["call_id"], e["by"]) for e in audit if e["kind"] == "decided"] == [
+        ("call_0", "ana"),
+        ("call_1", "ana"),
+    ]

@@ -32,6 +32,20 @@ async def paused_run(served: Served, text: str, governance: Governance | None = 
     return result.run_id
 
 
+async def fingerprint_of(served: Served, run_id: str, call_id: str) -> str:
+    """The fingerprint of a call as the API shows it (what a client sends with a decision):
+    a waiting call's, else the one its last request in the audit trail named."""
+    async with httpx.AsyncClient(base_url=served.url, headers=served.headers("ana")) as client:
+        run = (await client.get(f"/api/runs/{run_id}")).json()
+    for call in [*run["pending"], *run["in_doubt"]]:
+        if call["call_id"] == call_id:
+            return str(call["fingerprint"])
+    named = [
+        e["fingerprint"] for e in run["audit"] if e.get("call_id") == call_id and "fingerprint" in e
+    ]
+    return str(named[-1])
+
+
 async def resume_decided(served: Served) -> int:
     """One pass of a worker over the store (as ``tether worker`` does)."""
     app = App(
@@ -54,7 +68,10 @@ async def test_no_token_or_a_wrong_one_is_401_and_records_nothing(server: Served
             assert listed.headers["www-authenticate"] == "Bearer"
             decided = await client.post(
                 f"/api/runs/{run_id}/calls/call_0/decision",
-                json={"decision": "approve"},
+                json={
+                    "fingerprint": await fingerprint_of(server, run_id, "call_0"),
+                    "decision": "approve",
+                },
                 headers=headers,
             )
             assert decided.status_code == 401
@@ -69,8 +86,11 @@ async def test_a_role_restricted_tool_is_decided_only_by_an_approver_with_the_ro
     run_id = await paused_run(server, "city:Paris city:timeParis")
     async with httpx.AsyncClient(base_url=server.url) as client:
         weather = f"/api/runs/{run_id}/calls/call_0/decision"
+        weather_fp = await fingerprint_of(server, run_id, "call_0")
         refused = await client.post(
-            weather, json={"decision": "approve"}, headers=server.headers("intern")
+            weather,
+            json={"decision": "approve", "fingerprint": weather_fp},
+            headers=server.headers("intern"),
         )
         shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
         assert refused.status_code == 403
@@ -84,12 +104,15 @@ async def test_a_role_restricted_tool_is_decided_only_by_an_approver_with_the_ro
 
         time = await client.post(
             f"/api/runs/{run_id}/calls/call_1/decision",
-            json={"decision": "approve"},
+            json={
+                "fingerprint": await fingerprint_of(server, run_id, "call_1"),
+                "decision": "approve",
+            },
             headers=server.headers("intern"),
         )
         allowed = await client.post(
             weather,
-            json={"decision": "approve", "reason": "checked"},
+            json={"decision": "approve", "reason": "checked", "fingerprint": weather_fp},
             headers=server.headers("ana"),
         )
         assert time.status_code == 200 and time.json()["by"] == "intern"
@@ -110,8 +133,11 @@ async def test_a_decided_call_is_409_and_an_unknown_run_404(server: Served) -> N
     run_id = await paused_run(server, "city:Paris")
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
         url = f"/api/runs/{run_id}/calls/call_0/decision"
-        first = await client.post(url, json={"decision": "reject", "message": "Not today"})
-        again = await client.post(url, json={"decision": "approve"})
+        fingerprint = await fingerprint_of(server, run_id, "call_0")
+        first = await client.post(
+            url, json={"decision": "reject", "message": "Not today", "fingerprint": fingerprint}
+        )
+        again = await client.post(url, json={"decision": "approve", "fingerprint": fingerprint})
         missing = await client.get("/api/runs/run_missing")
         shown = (await client.get(f"/api/runs/{run_id}")).json()
     assert first.status_code == 200 and first.json()["by"] == "ana"
@@ -154,7 +180,10 @@ async def test_two_approvers_deciding_one_call_at_once_one_wins_and_the_tool_run
         async def decide(run_id: str, approver: str) -> int:
             response = await client.post(
                 f"/api/runs/{run_id}/calls/call_0/decision",
-                json={"decision": "approve"},
+                json={
+                    "fingerprint": await fingerprint_of(server, run_id, "call_0"),
+                    "decision": "approve",
+                },
                 headers=server.headers(approver),
             )
             return response.status_code
@@ -255,10 +284,23 @@ async def test_the_event_stream_announces_requests_and_decisions(server: Served)
         requested = await until("approval_requested", run_id)
         assert (requested["call_id"], requested["tool"]) == ("call_0", "get_weather")
         await until("run_updated", run_id, status="waiting")
-        await client.post(f"/api/runs/{run_id}/calls/call_0/decision", json={"decision": "approve"})
+        await client.post(
+            f"/api/runs/{run_id}/calls/call_0/decision",
+            json={
+                "fingerprint": await fingerprint_of(server, run_id, "call_0"),
+                "decision": "approve",
+            },
+        )
         removed = await until("approval_removed", run_id)
         assert removed["call_id"] == "call_0"
         await until("run_updated", run_id, status="running")
+
+
+def _fingerprint(html: str) -> str:
+    """The fingerprint a call's page embeds in its forms."""
+    found = re.search(r'name="fingerprint" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
 
 
 def _csrf(html: str) -> str:
@@ -273,7 +315,11 @@ async def test_model_and_tool_text_is_escaped_on_every_page(server: Served) -> N
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
         await client.post(
             f"/api/runs/{done}/calls/call_0/decision",
-            json={"decision": "reject", "message": HOSTILE},
+            json={
+                "fingerprint": await fingerprint_of(server, done, "call_0"),
+                "decision": "reject",
+                "message": HOSTILE,
+            },
         )
         assert await resume_decided(server) == 1
         pages = [
@@ -322,7 +368,13 @@ async def test_form_posts_need_the_csrf_token_of_the_session(server: Served) -> 
         assert "approved" not in [cell for cell in re.findall(r"<td>(\w+)</td>", shown.text)]
 
         rejected = await browser.post(
-            decision, data={"decision": "reject", "message": "Too far", "csrf": csrf}
+            decision,
+            data={
+                "decision": "reject",
+                "message": "Too far",
+                "csrf": csrf,
+                "fingerprint": _fingerprint(call_page.text),
+            },
         )
         assert rejected.status_code == 303 and rejected.headers["location"] == f"/runs/{run_id}"
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
@@ -358,7 +410,11 @@ async def test_an_expired_call_is_409_shown_as_expired_and_swept_by_a_worker(
         assert "nobody may decide it now" in call_page.text
 
         refused = await client.post(
-            f"/api/runs/{expired}/calls/call_0/decision", json={"decision": "approve"}
+            f"/api/runs/{expired}/calls/call_0/decision",
+            json={
+                "fingerprint": await fingerprint_of(server, expired, "call_0"),
+                "decision": "approve",
+            },
         )
         assert refused.status_code == 409
         assert refused.json()["type"] == "ApprovalExpiredError"
@@ -386,6 +442,7 @@ async def test_a_four_eyes_call_shows_its_progress_and_needs_two_distinct_approv
 ) -> None:
     run_id = await paused_run(server, "city:publishOslo")
     url = f"/api/runs/{run_id}/calls/call_0/decision"
+    fingerprint = await fingerprint_of(server, run_id, "call_0")
     async with httpx.AsyncClient(base_url=server.url) as client:
         listed = await client.get(
             "/api/approvals", params={"run_id": run_id}, headers=server.headers("ana")
@@ -393,21 +450,35 @@ async def test_a_four_eyes_call_shows_its_progress_and_needs_two_distinct_approv
         assert [a["approvals"]["required"] for a in listed.json()["approvals"]] == [2]
         inbox = await client.get("/", headers=server.headers("ana"))
         assert "needs 2 approvals" in inbox.text
-        first = await client.post(url, json={"decision": "approve"}, headers=server.headers("ana"))
+        first = await client.post(
+            url,
+            json={"decision": "approve", "fingerprint": fingerprint},
+            headers=server.headers("ana"),
+        )
         assert first.status_code == 200
         shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
         assert shown["pending"][0]["approvals"] == {"required": 2, "by": ["ana"]}
         page = await client.get(f"/runs/{run_id}/calls/call_0", headers=server.headers("ben"))
         assert "1 of 2 approvals: approved by ana" in page.text
         assert "for the rest of this run" not in page.text  # no "always" for a four-eyes call
-        again = await client.post(url, json={"decision": "approve"}, headers=server.headers("ana"))
+        again = await client.post(
+            url,
+            json={"decision": "approve", "fingerprint": fingerprint},
+            headers=server.headers("ana"),
+        )
         assert again.status_code == 403
         assert "already approved call 'call_0'" in again.json()["error"]
         always = await client.post(
-            url, json={"decision": "approve", "always": True}, headers=server.headers("ben")
+            url,
+            json={"decision": "approve", "always": True, "fingerprint": fingerprint},
+            headers=server.headers("ben"),
         )
         assert always.status_code == 422 and "Decide each call" in always.json()["error"]
-        second = await client.post(url, json={"decision": "approve"}, headers=server.headers("ben"))
+        second = await client.post(
+            url,
+            json={"decision": "approve", "fingerprint": fingerprint},
+            headers=server.headers("ben"),
+        )
         assert second.status_code == 200
         assert await resume_decided(server) == 1
         shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
@@ -427,7 +498,12 @@ async def test_always_decides_the_tools_later_calls_for_the_rest_of_the_run(
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
         decided = await client.post(
             f"/api/runs/{run_id}/calls/call_0/decision",
-            json={"decision": "reject", "message": "No weather today", "always": True},
+            json={
+                "fingerprint": await fingerprint_of(server, run_id, "call_0"),
+                "decision": "reject",
+                "message": "No weather today",
+                "always": True,
+            },
         )
         assert decided.status_code == 200 and decided.json()["always"] is True
         assert await resume_decided(server) == 1
@@ -544,7 +620,12 @@ async def test_a_call_in_doubt_is_resolved_by_an_approver_the_policy_allows(
         shown = (await client.get(f"/api/runs/{run_id}", headers=server.headers("ana"))).json()
         assert shown["status"] == "in_doubt"
         assert [c["call_id"] for c in shown["in_doubt"]] == ["call_0"]
-        body = {"resolution": "output", "output": "Sunny (from the city's log)", "reason": "ok"}
+        body = {
+            "resolution": "output",
+            "output": "Sunny (from the city's log)",
+            "reason": "ok",
+            "fingerprint": await fingerprint_of(server, run_id, "call_0"),
+        }
         refused = await client.post(url, json=body, headers=server.headers("intern"))
         assert refused.status_code == 403 and refused.json()["type"] == "NotAuthorizedError"
         resolved = await client.post(url, json=body, headers=server.headers("ana"))
@@ -566,19 +647,21 @@ async def test_a_proxys_headers_carry_the_approver_and_the_roles_the_policy_chec
 ) -> None:
     run_id = await paused_run(server, "city:Genoa")
     url = f"/api/runs/{run_id}/calls/call_0/decision"
+    decision = {
+        "decision": "approve",
+        "fingerprint": await fingerprint_of(server, run_id, "call_0"),
+    }
     async with httpx.AsyncClient(base_url=server.url) as client:
-        roleless = await client.post(
-            url, json={"decision": "approve"}, headers={"X-Test-User": "dora"}
-        )
+        roleless = await client.post(url, json=decision, headers={"X-Test-User": "dora"})
         wrong = await client.post(
             url,
-            json={"decision": "approve"},
+            json=decision,
             headers={"X-Test-User": "dora", "X-Test-Roles": "admin, intern"},
         )
         assert roleless.status_code == wrong.status_code == 403
         allowed = await client.post(
             url,
-            json={"decision": "approve"},
+            json=decision,
             headers={"X-Test-User": "dora", "X-Test-Roles": "admin, forecaster"},
         )
         shown = (await client.get(f"/api/runs/{run_id}", headers={"X-Test-User": "eve"})).json()
@@ -593,15 +676,18 @@ async def test_an_editable_call_is_approved_with_edited_arguments_checked_by_the
 ) -> None:
     run_id = await paused_run(server, "city:Pari city:timeLyon")
     url = f"/api/runs/{run_id}/calls/{{}}/decision"
+    fp0, fp1 = [await fingerprint_of(server, run_id, c) for c in ("call_0", "call_1")]
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
         invalid = await client.post(
-            url.format("call_0"), json={"decision": "approve", "arguments": {"town": "Paris"}}
+            url.format("call_0"),
+            json={"decision": "approve", "arguments": {"town": "Paris"}, "fingerprint": fp0},
         )
         assert invalid.status_code == 422
         assert invalid.json()["type"] == "InvalidEditError"
         assert "do not fit its parameters (city: Field required" in invalid.json()["error"]
         not_editable = await client.post(
-            url.format("call_1"), json={"decision": "approve", "arguments": {"city": "Nice"}}
+            url.format("call_1"),
+            json={"decision": "approve", "arguments": {"city": "Nice"}, "fingerprint": fp1},
         )
         assert not_editable.status_code == 403
         assert not_editable.json()["type"] == "EditNotAllowedError"
@@ -617,17 +703,28 @@ async def test_an_editable_call_is_approved_with_edited_arguments_checked_by_the
         assert 'id="edited-arguments"' in page.text
         form = f"/runs/{run_id}/calls/call_0/decision"
         bad = await client.post(
-            form, data={"decision": "approve", "arguments": "[1]", "csrf": _csrf(page.text)}
+            form,
+            data={
+                "decision": "approve",
+                "arguments": "[1]",
+                "csrf": _csrf(page.text),
+                "fingerprint": fp0,
+            },
         )
         assert bad.status_code == 422
         assert "a JSON object of the tool&#39;s parameters, not list" in bad.text
 
         edited = await client.post(
             url.format("call_0"),
-            json={"decision": "approve", "arguments": {"city": "Paris"}, "reason": "typo"},
+            json={
+                "decision": "approve",
+                "arguments": {"city": "Paris"},
+                "reason": "typo",
+                "fingerprint": fp0,
+            },
         )
         assert edited.status_code == 200
-        await client.post(url.format("call_1"), json={"decision": "approve"})
+        await client.post(url.format("call_1"), json={"decision": "approve", "fingerprint": fp1})
         assert await resume_decided(server) == 1
         shown = (await client.get(f"/api/runs/{run_id}")).json()
         run_page = await client.get(f"/runs/{run_id}")
@@ -657,22 +754,25 @@ async def test_an_output_waits_for_review_and_is_released_replaced_or_withheld(
         page = await client.get(f"/runs/{runs[0]}/calls/call_0")
         assert 'id="output"' in page.text and "storm warning" in page.text
 
+        first = await fingerprint_of(server, runs[0], "call_0")
         refused = await client.post(
             f"/api/runs/{runs[0]}/calls/call_0/review",
-            json={"verdict": "released"},
+            json={"fingerprint": first, "verdict": "released"},
             headers=server.headers("intern"),
         )
         assert refused.status_code == 403
-        bodies = [
+        bodies: list[dict[str, str]] = [
             {"verdict": "released"},
             {"verdict": "replaced", "output": "Report: stormy", "reason": "internal details"},
             {"verdict": "withheld", "output": "No report today"},
         ]
         for run_id, body in zip(runs, bodies, strict=True):
+            body["fingerprint"] = await fingerprint_of(server, run_id, "call_0")
             reviewed = await client.post(f"/api/runs/{run_id}/calls/call_0/review", json=body)
             assert reviewed.status_code == 200, reviewed.text
         again = await client.post(
-            f"/api/runs/{runs[0]}/calls/call_0/review", json={"verdict": "released"}
+            f"/api/runs/{runs[0]}/calls/call_0/review",
+            json={"fingerprint": first, "verdict": "released"},
         )
         assert again.status_code == 409
         assert await resume_decided(server) == 3
@@ -687,3 +787,50 @@ async def test_an_output_waits_for_review_and_is_released_replaced_or_withheld(
         ("ana", "replaced", "internal details")
     ]
     assert sorted(server.tool_runs()) == [f"get_report report{n}" for n in range(3)]  # once each
+
+
+async def test_a_call_decided_over_http_while_a_worker_runs_another_runs_after_it(
+    server: Served,
+) -> None:
+    from tether import function_tool
+    from tether.store import load_state
+
+    from .weather_agents import get_report, get_weather, publish_forecast
+
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    @function_tool(name="get_time", needs_approval=True)
+    async def slow_time(city: str) -> str:
+        """Get the local time in a city (slowly)."""
+        started.set()
+        await finish.wait()
+        return f"It is noon in {city}"
+
+    slow = agent.clone(tools=[get_weather, slow_time, publish_forecast, get_report])
+    run_id = await paused_run(server, "city:timeRome city:Paris")
+    store = SQLiteRunStore(server.store)
+    try:
+        state = await load_state(store, run_id, slow)
+        state.approve("call_0", by=ANA)  # get_time: a worker takes it up, call_1 waits
+        worker = asyncio.create_task(Runner.run(slow, state, store=store))
+        await asyncio.wait_for(started.wait(), 20)
+        async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+            decided = await client.post(
+                f"/api/runs/{run_id}/calls/call_1/decision",
+                json={
+                    "decision": "approve",
+                    "fingerprint": await fingerprint_of(server, run_id, "call_1"),
+                },
+            )
+            assert decided.status_code == 200, decided.text  # not 409 "busy"
+            finish.set()
+            result = await asyncio.wait_for(worker, 20)
+            shown = (await client.get(f"/api/runs/{run_id}")).json()
+    finally:
+        finish.set()
+        await store.close()
+    assert result.final_output == "Done: It is noon in timeRome | Sunny in Paris"
+    assert shown["status"] == "completed"
+    assert server.tool_runs() == ["get_weather Paris"]  # and get_time once, in this process
+    started_calls = [e["call_id"] for e in shown["audit"] if e["kind"] == "started"]
+    assert started_calls == ["call_0", "call_1"]

@@ -16,6 +16,7 @@ from tether import (
     Governance,
     NotAuthorizedError,
     Runner,
+    StaleDecisionError,
     function_tool,
     verify_receipts,
 )
@@ -26,6 +27,7 @@ from tether.store import (
     audit_run,
     decide,
     expire_approvals,
+    expire_run,
     load_state,
     verify_run_receipts,
 )
@@ -234,3 +236,91 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
         assert version == [(str(STORE_VERSION),)]
     finally:
         await store.close()
+
+
+async def test_the_sweep_skips_and_reports_an_unreadable_run_and_expires_the_others(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    broken = await start(store, governance, "pay", {"invoice": "A-1"})
+    fine = await start(store, governance, "pay", {"invoice": "A-2"})
+    # Someone edited a stored event behind the store's back: the run cannot be read.
+    backend.raw(
+        'UPDATE {events} SET event = \'{{"kind": "no_such_event"}}\' WHERE run_id = ? AND seq = 1',
+        (broken,),
+    )
+    backend.clock.advance(2 * 3600)
+    swept = await expire_approvals(store, governance=governance)
+    assert swept.unreadable == (broken,)
+    assert [(p.run_id, p.call_id) for p in swept.expired] == [(fine, "c1")]
+    assert [p.run_id for p in await store.pending_approvals()] == [broken]
+
+
+async def test_expiry_is_the_systems_decision_even_where_a_policy_names_who_decides(
+    backend: Backend, store: RunStore, governance: Governance
+) -> None:
+    # pay needs the role "finance": nobody without it may reject it, but the system expires it.
+    run_id = await start(store, governance, "pay", {"invoice": "A-1"})
+    assert await expire_run(store, run_id, governance=governance) == ()  # not due yet
+    expired = await expire_run(
+        store, run_id, governance=governance, every_approval=True, message="Too late."
+    )
+    assert expired == ("c1",)
+    records = [r for r in await audit_run(store, run_id) if r.call_id == "c1"]
+    assert [(r.kind, r.by) for r in records] == [("requested", None), ("expired", "tether:system")]
+    assert await store.pending_approvals() == []
+
+
+async def test_a_stored_decision_names_the_call_it_was_made_on(
+    store: RunStore, governance: Governance
+) -> None:
+    run_id = await start(store, governance, "pay", {"invoice": "A-1"})
+    [seen] = (await load_state(store, run_id, clerk(), governance=governance)).interruptions
+    before = await store.load(run_id)
+    with pytest.raises(StaleDecisionError):
+        await decide(
+            store,
+            run_id,
+            clerk(),
+            "c1",
+            approved=True,
+            by=ANA,
+            governance=governance,
+            fingerprint="sha256:" + "0" * 64,  # what someone saw of another call
+        )
+    assert (await store.load(run_id)).events == before.events
+    await decide(
+        store,
+        run_id,
+        clerk(),
+        "c1",
+        approved=True,
+        by=ANA,
+        governance=governance,
+        fingerprint=seen.fingerprint,
+    )
+    assert await store.pending_approvals() == []
+
+
+async def test_always_through_the_store_decides_the_turns_calls_its_approver_may_decide(
+    store: RunStore, governance: Governance
+) -> None:
+    agent = clerk(
+        [
+            tool_call("pay", {"invoice": "A-1"}, "c1"),
+            tool_call("pay", {"invoice": "A-2"}, "c2"),
+            tool_call("wire", {"amount": 5}, "c3"),
+        ]
+    )
+    run_id = (await Runner.run(agent, "Go", store=store, governance=governance)).run_id
+    await decide(
+        store, run_id, clerk(), "c1", approved=True, always=True, by=ANA, governance=governance
+    )
+    # c2 is decided by ana's always (an automatic decision on its own fingerprint); the
+    # four-eyes wire waits for two people.
+    assert [p.call_id for p in await store.pending_approvals(run_id=run_id)] == ["c3"]
+    decided = [
+        (r.call_id, r.by, r.automatic)
+        for r in await audit_run(store, run_id)
+        if r.kind == "decided"
+    ]
+    assert decided == [("c1", "ana", False), ("c2", "ana", True)]

@@ -52,6 +52,7 @@ class RunState(_RunState):
         by: Approver | str | None = None,
         reason: str | None = None,
         arguments: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Approve a pending call; ``always_approve=True`` also approves later calls of the
         tool in this run (``by``, ``reason`` and ``arguments`` as tether's ``approve``).
@@ -66,10 +67,15 @@ class RunState(_RunState):
                     "it releases this one output. always_approve and arguments do not apply; "
                     "approve it without them."
                 )
-            self.release(approval_item, by=by, reason=reason)
+            self.release(approval_item, by=by, reason=reason, fingerprint=fingerprint)
             return
         super().approve(
-            approval_item, always=always_approve, by=by, reason=reason, arguments=arguments
+            approval_item,
+            always=always_approve,
+            by=by,
+            reason=reason,
+            arguments=arguments,
+            fingerprint=fingerprint,
         )
 
     def reject(  # type: ignore[override]
@@ -80,6 +86,7 @@ class RunState(_RunState):
         rejection_message: str | None = None,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Reject a pending call; the model reads ``rejection_message`` (or the run's
         default); ``always_reject=True`` also rejects later calls of the tool.
@@ -94,10 +101,21 @@ class RunState(_RunState):
                     "it withholds this one output. always_reject does not apply; reject it "
                     "without it."
                 )
-            self.withhold(approval_item, message=rejection_message, by=by, reason=reason)
+            self.withhold(
+                approval_item,
+                message=rejection_message,
+                by=by,
+                reason=reason,
+                fingerprint=fingerprint,
+            )
             return
         super().reject(
-            approval_item, always=always_reject, message=rejection_message, by=by, reason=reason
+            approval_item,
+            always=always_reject,
+            message=rejection_message,
+            by=by,
+            reason=reason,
+            fingerprint=fingerprint,
         )
 
     def _is_review(self, item: _ApprovalItem | str) -> bool:
@@ -143,4 +161,6 @@ def compat_state(state: _RunState) -> RunState:
     """The same state (sharing its journal) as this module's ``RunState``."""
     if isinstance(state, RunState):
         return state
-    return RunState._of_run(state._agent, state._journal, state.context)  # type: ignore[return-value]
+    compat = RunState._of_run(state._agent, state._journal, state.context)
+    compat.governance = state.governance  # the run's rules for decisions go with it
+    return compat  # type: ignore[return-value]

@@ -14,8 +14,8 @@ from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
 from .._exceptions import (
+    ApprovalExpiredError,
     EngineError,
-    NotPendingError,
     RunBusyError,
     RunConflictError,
     UnknownAgentError,
@@ -283,8 +283,16 @@ class DBOSApp:
         message: str | None = None,
         reason: str | None = None,
         arguments: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
+        always: bool = False,
     ) -> None:
         """Record a decision on a waiting call in the store, then wake the run's workflow.
+
+        ``always`` as ``RunState.approve``: scoped to the call's agent and tool, and taken
+        only where ``by`` may decide.
+
+        ``fingerprint`` binds it to the call its approver saw (``StaleDecisionError``,
+        nothing recorded, if the call waiting under ``call_id`` is another one).
 
         ``by`` is an ``Approver`` (or an approver id) and ``reason`` goes to the audit
         trail: the decision is authorized by the call's policy like any other
@@ -294,9 +302,9 @@ class DBOSApp:
 
         The store holds the decision first; the wake-up message only saves the
         workflow from waiting until its timeout (if it is lost, the timeout wakes
-        the run, which then finds the decision). While a worker still holds the
-        run's lease (it is just stopping, or it died and its lease has not expired
-        yet), the decision waits for the lease, retrying every ``lease_wait``.
+        the run, which then finds the decision). A worker holding the run's lease
+        does not hold the decision up: it is recorded at once, and the worker takes
+        it in at its next checkpoint.
         """
         if not isinstance(approve, bool):
             raise UserError(f"approve must be True or False, not {approve!r}.")
@@ -305,9 +313,23 @@ class DBOSApp:
 
         def take(state: RunState) -> None:
             if approve:
-                state.approve(call_id, by=by, reason=reason, arguments=arguments)
+                state.approve(
+                    call_id,
+                    always,
+                    by=by,
+                    reason=reason,
+                    arguments=arguments,
+                    fingerprint=fingerprint,
+                )
             else:
-                state.reject(call_id, by=by, message=message, reason=reason)
+                state.reject(
+                    call_id,
+                    always,
+                    by=by,
+                    message=message,
+                    reason=reason,
+                    fingerprint=fingerprint,
+                )
 
         await self._record(run_id, call_id, take)
 
@@ -321,6 +343,7 @@ class DBOSApp:
         message: str | None = None,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Review a call's output that waits for it in the store, then wake the run's workflow.
 
@@ -351,12 +374,14 @@ class DBOSApp:
 
         def take(state: RunState) -> None:
             if verdict == "released":
-                state.release(call_id, by=by, reason=reason)
+                state.release(call_id, by=by, reason=reason, fingerprint=fingerprint)
             elif verdict == "replaced":
                 assert output is not None  # checked above
-                state.replace_output(call_id, output, by=by, reason=reason)
+                state.replace_output(call_id, output, by=by, reason=reason, fingerprint=fingerprint)
             else:
-                state.withhold(call_id, message=message, by=by, reason=reason)
+                state.withhold(
+                    call_id, message=message, by=by, reason=reason, fingerprint=fingerprint
+                )
 
         await self._record(run_id, call_id, take)
 
@@ -365,12 +390,13 @@ class DBOSApp:
         then wake the run's workflow."""
         while True:
             state = await self.load(run_id)
-            if call_id not in {item.call_id for item in state.interruptions}:
-                raise NotPendingError(
-                    f"Call {call_id!r} of run {run_id!r} is not waiting for a decision "
-                    "(decided already, expired, or never asked). Load the run to see its state."
-                )
-            take(state)
+            try:
+                take(state)  # the state's own checks: NotPendingError, StaleDecisionError, ...
+            except ApprovalExpiredError:
+                # The expiry (found on load) is the system's decision: keep it, refuse this.
+                with contextlib.suppress(RunConflictError, RunBusyError):
+                    await save_state(self.store(), state)
+                raise
             try:
                 await save_state(self.store(), state)
                 break

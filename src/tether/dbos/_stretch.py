@@ -21,7 +21,7 @@ from ..items import to_input_items
 from ..models import ModelProvider
 from ..run import RunCompleted, Runner, RunStarted, RunState
 from ..run._runner import DEFAULT_MAX_TURNS
-from ..store import RunStore, expire_approvals, load_state, save_state
+from ..store import RunStore, expire_run, load_state
 
 __all__ = ["Engine", "advance", "expire"]
 
@@ -71,37 +71,34 @@ async def advance(
         return await _outcome(app, result.to_state())
 
 
-async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
-    """Reject every call still waiting once its approval's time is up; return how many.
+async def expire(app: Engine, run_id: str, agent: str) -> int:
+    """Reject, as the system, the calls of this run still waiting once their approval's time
+    is up; return how many. Only this run is swept (each workflow sweeps its own).
 
     Approvals with a deadline of their own (``expires_at``, set by governance) are
-    expired the governance's way (``tether.store.expire_approvals``: a system
-    decision with its receipt); the others after the app's ``approval_timeout``.
+    expired when it passes (``tether.store.expire_run``); the others, after the app's
+    ``approval_timeout``, all at once with the app's ``expiry_message``. Either way it is
+    the system's decision (recorded by ``SYSTEM_APPROVER``, with a receipt under the
+    governance's key): no approver policy applies to it. ``agent`` is the run's root agent
+    (the expiry needs no agent graph).
     """
     store = app.store()
-    root = app.agent(agent)
     pending = await store.pending_approvals(run_id=run_id)
-    if any(p.expires_at is not None for p in pending):
-        swept = await expire_approvals(store, governance=app.governance)
-        return sum(1 for p in swept.expired if p.run_id == run_id)
-    while True:
-        state = await load_state(
-            store, run_id, root, context=app.context, governance=app.governance
+    # Only approvals expire: an output review has no deadline (the call already ran).
+    approvals = [p for p in pending if p.kind == "approval"]
+    if not approvals:
+        return 0
+    if any(p.expires_at is not None for p in approvals):
+        expired = await expire_run(store, run_id, governance=app.governance)
+    else:
+        expired = await expire_run(
+            store,
+            run_id,
+            governance=app.governance,
+            every_approval=True,
+            message=app.expiry_message,
         )
-        # Only approvals expire: an output review has no deadline (the call already ran).
-        waiting = [item for item in state.interruptions if item.kind == "approval"]
-        for item in waiting:
-            state.reject(item, message=app.expiry_message, by=by)
-        if not waiting:
-            return 0
-        try:
-            await save_state(store, state)
-        except RunConflictError:
-            continue  # a decision arrived meanwhile: look again
-        except RunBusyError:
-            await asyncio.sleep(app.lease_wait)  # a worker is just letting the run go
-            continue
-        return len(waiting)
+    return len(expired)
 
 
 async def _create(app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None) -> None:

@@ -33,6 +33,7 @@ from .._exceptions import (
     StoreIntegrityError,
     StoreVersionError,
 )
+from .._governance import SYSTEM_APPROVER
 from ._stretch import advance, expire
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ ADVANCE_WORKFLOW = "tether.advance"
 RUNS_QUEUE = "tether_runs"
 WORK_QUEUE = "tether_work"
 DECISION_TOPIC = "tether.decision"
-EXPIRED_BY = "tether.expiry"
-"""The ``by`` of a rejection the system made because an approval's time ran out."""
+EXPIRED_BY = SYSTEM_APPROVER
+"""The ``by`` of a rejection the system made because an approval's time ran out: the
+system's own id (``tether.SYSTEM_APPROVER``), as for every expiry."""
 
 _serving: list[DBOSApp] = []
 
@@ -144,4 +146,4 @@ async def advance_step(
 )
 async def expire_step(run_id: str, agent: str) -> int:
     """``expire`` as a DBOS step."""
-    return await expire(serving(), run_id, agent, by=EXPIRED_BY)
+    return await expire(serving(), run_id, agent)

@@ -95,14 +95,20 @@ def due(view: RunView, now: datetime) -> list[Call]:
 
 
 def expiry_event(
-    view: RunView, call: Call, now: datetime, key: bytes | str | None
+    view: RunView,
+    call: Call,
+    now: datetime,
+    key: bytes | str | None,
+    *,
+    message: str | None = None,
 ) -> ApprovalDecided:
-    """The system's rejection of ``call``, whose approval passed its deadline."""
+    """The system's rejection of ``call``, whose approval passed its deadline (``message``:
+    what the model reads, default ``EXPIRED_MESSAGE``)."""
     event = ApprovalDecided(
         call.call_id,
         call.fingerprint,
         False,
-        message=EXPIRED_MESSAGE.replace("{tool}", call.name),
+        message=message if message is not None else EXPIRED_MESSAGE.replace("{tool}", call.name),
         by=SYSTEM_APPROVER,
         at=_iso(now),
         expired=True,

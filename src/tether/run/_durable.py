@@ -19,7 +19,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._exceptions import RunConflictError, StoreError
+from .._exceptions import RunConflictError, StateError, StoreError
+from ._journal import ApprovalDecided, DoubtResolved, OutputReviewed
+from ._record import Journal
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -27,10 +29,14 @@ if TYPE_CHECKING:
     from ..items import Item
     from ..sessions import Session
     from ..store import RunStore
-    from ._journal import ApprovalDecided
-    from ._record import Journal
 
 __all__ = ["DEFAULT_LEASE_TTL", "Durable", "StoredTip", "default_owner", "stored_prefix"]
+
+DECISION_EVENTS = (ApprovalDecided, OutputReviewed, DoubtResolved)
+"""What a person appends to a run someone else holds (a store lets them pass its lease)."""
+
+_REBASE_ATTEMPTS = 5
+"""Checkpoints tried again after decisions arrived meanwhile, before giving up."""
 
 DEFAULT_LEASE_TTL = 30.0
 """Seconds a run's lease lasts unless renewed; a dead process's runs are free after this."""
@@ -88,20 +94,60 @@ class Durable:
         self._leased = False
 
     async def checkpoint(self, journal: Journal) -> None:
-        """Append the events the store lacks, in one transaction (nothing to do if none)."""
-        events = journal.events_since(self.stored)
-        if not events:
+        """Append the events the store lacks, in one transaction (nothing to do if none).
+
+        People may decide the run's pending calls while this process holds the lease (a
+        store lets decisions pass a lease). When the append conflicts because decisions
+        arrived, they are folded into the journal before this process's own events and the
+        append is tried again; any other conflict is raised."""
+        for _ in range(_REBASE_ATTEMPTS):
+            events = journal.events_since(self.stored)
+            if not events:
+                return
+            run_id = journal.view.run_id
+            creating = self.stored == 0
+            try:
+                self.stored = await self.store.append(
+                    run_id,
+                    self.stored,
+                    events,
+                    owner=self.owner,
+                    lease_ttl=self.ttl if creating else None,
+                )
+            except RunConflictError:
+                if creating or not await self._take_decisions(journal):
+                    raise
+                continue
+            self._leased = True
             return
-        run_id = journal.view.run_id
-        creating = self.stored == 0
-        self.stored = await self.store.append(
-            run_id,
-            self.stored,
-            events,
-            owner=self.owner,
-            lease_ttl=self.ttl if creating else None,
-        )
-        self._leased = True
+        raise RunConflictError(journal.view.run_id, self.stored, None)
+
+    async def _take_decisions(self, journal: Journal) -> bool:
+        """Fold the decisions appended since ``self.stored`` into ``journal``, before its
+        own unstored events; ``False`` (nothing changed) if something else was appended or
+        the journal does not fit them (its own events contradict a decision)."""
+        stored = await self.store.load(journal.view.run_id)
+        arrived = stored.events[self.stored :]
+        if not arrived or not all(isinstance(event, DECISION_EVENTS) for event in arrived):
+            return False
+        if tuple(journal[: self.stored]) != stored.events[: self.stored]:
+            return False
+        own = journal.events_since(self.stored)
+        try:
+            rebased = Journal(stored.events)  # folds again: only on such a conflict
+        except StateError:
+            return False
+        for event in own:
+            try:
+                rebased.append(event)
+            except StateError:
+                if not _superseded(rebased, event):
+                    return False
+        # The run's journal object stays the same (the loop holds it); its events and view
+        # become the rebased ones.
+        journal._events, journal._view = rebased._events, rebased._view
+        self.stored = stored.seq
+        return True
 
     def holds_session(self, session: object) -> bool:
         """Whether the store can write ``session``'s items in its own transactions."""
@@ -189,3 +235,12 @@ class Durable:
                 # A lost lease is noticed by the next append, which is then refused.
                 with contextlib.suppress(StoreError):
                     await self.store.renew(journal.view.run_id, self.owner, self.ttl)
+
+
+def _superseded(journal: Journal, event: object) -> bool:
+    """Whether ``event``, this process's expiry of a call, is moot: another writer (the
+    expiry sweep) already rejected the call, so the run goes on with that rejection."""
+    if not isinstance(event, ApprovalDecided) or not event.expired:
+        return False
+    call = journal.view.calls.get(event.call_id)
+    return call is not None and call.decision is not None and not call.decision.approved

@@ -43,7 +43,7 @@ from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
-from ._approvals import sealed
+from ._always import always_decision
 from ._config import RunConfig, journaled_settings
 from ._decisions import (
     DEFAULT_GOVERNANCE,
@@ -55,7 +55,6 @@ from ._decisions import (
 )
 from ._failure import failure_event
 from ._journal import (
-    ApprovalDecided,
     ApprovalRequested,
     Event,
     HandoffTaken,
@@ -517,18 +516,9 @@ def _answer_hosted(run: Run, call: Call) -> None:
 
 
 def _apply_always(run: Run, call: Call) -> None:
-    always = run.view.always.get(call.name)
-    if always is not None and call.status is CallStatus.PENDING:
-        decision = ApprovalDecided(
-            call.call_id,
-            call.fingerprint,
-            always.approved,
-            message=always.message,
-            by=always.by,
-            at=always.at,
-            automatic=True,
-        )
-        run.append(sealed(decision, run.view.run_id, run.view.turns))
+    decision = always_decision(run.view, run.graph, run.options.governance, call, run.ctx.context)
+    if decision is not None:
+        run.append(decision)
 
 
 async def _apply_rules(run: Run, call: Call) -> bool:
@@ -541,7 +531,9 @@ async def _apply_rules(run: Run, call: Call) -> bool:
     is stored loses that use, and the call asks again (it never runs unapproved).
     """
     book = run.options.rules
-    if book is None or run.view.always.get(call.name) is not None:
+    if book is None or always_decision(
+        run.view, run.graph, run.options.governance, call, run.ctx.context
+    ):
         return False  # an always decision of this run applies without spending a use
     governance = run.options.governance
     now = governance.now()

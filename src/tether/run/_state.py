@@ -15,6 +15,7 @@ from .._exceptions import (
     ApprovalExpiredError,
     DecisionMismatchError,
     NotPendingError,
+    StaleDecisionError,
     StateFormatError,
     UnknownAgentError,
     UnknownToolError,
@@ -22,6 +23,7 @@ from .._exceptions import (
 )
 from .._governance import Approver, Governance, as_approver
 from ._agent_tools import nested_decision
+from ._always import always_decision
 from ._approvals import ToolApprovalItem, ToolOutputReviewItem
 from ._audit import AuditRecord, audit_trail
 from ._decisions import (
@@ -55,7 +57,7 @@ from ._journal import (
 from ._limits import MAX_STATE_DEPTH, escape_surrogates
 from ._origins import with_origins
 from ._record import Journal
-from ._view import CallStatus, RunStatus, RunView
+from ._view import Call, CallStatus, RunStatus, RunView
 
 __all__ = ["RunState"]
 
@@ -194,8 +196,22 @@ class RunState:
         by: Approver | str | None = None,
         reason: str | None = None,
         arguments: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
-        """Approve a pending call. ``always=True`` also approves later calls of the tool.
+        """Approve a pending call. ``always=True`` also approves the agent's later calls of
+        the tool (see below).
+
+        The decision is bound to the call its approver saw: an item of ``interruptions``
+        carries its ``fingerprint``; with a call id, pass ``fingerprint=`` (what a list or
+        page showed) to bind it. A call whose fingerprint is not the one named (its
+        arguments changed, or the model reused the call id for another call) is refused with
+        ``StaleDecisionError``; a call no longer waiting with ``NotPendingError``. Nothing is
+        recorded then.
+
+        ``always=True`` is scoped to the call's agent and tool, and decides another call
+        only where ``by`` could decide it (that call's policy) and it needs one approval:
+        the calls of this turn at once (each an automatic decision bound to its own
+        fingerprint), later calls when the run asks.
 
         ``by`` is who decides (an ``Approver``, or an approver id); ``reason`` is kept for
         the audit trail. Raises ``NotAuthorizedError`` (nothing recorded) if the call's
@@ -221,6 +237,7 @@ class RunState:
             by=by,
             reason=reason,
             arguments=arguments,
+            fingerprint=fingerprint,
         )
 
     def reject(
@@ -231,11 +248,21 @@ class RunState:
         message: str | None = None,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Reject a pending call; the model reads ``message`` (or the run's default) instead.
 
-        ``reason`` is for the audit trail (the model does not read it); see ``approve``."""
-        self._decide(item, approved=False, always=always, message=message, by=by, reason=reason)
+        ``reason`` is for the audit trail (the model does not read it); see ``approve``
+        (``fingerprint``, ``always``)."""
+        self._decide(
+            item,
+            approved=False,
+            always=always,
+            message=message,
+            by=by,
+            reason=reason,
+            fingerprint=fingerprint,
+        )
 
     def release(
         self,
@@ -243,14 +270,15 @@ class RunState:
         *,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Let the model read a reviewed call's output as the tool returned it.
 
         For the items of ``interruptions`` whose ``kind`` is ``"output_review"``
         (``ToolOutputReviewItem``). The review is sealed (and receipted with a receipt key);
         the call's approval policy says who may review (``NotAuthorizedError``, nothing
-        recorded). The run goes on when resumed."""
-        self._review(item, "released", None, by=by, reason=reason)
+        recorded). The run goes on when resumed. ``fingerprint``: see ``approve``."""
+        self._review(item, "released", None, by=by, reason=reason, fingerprint=fingerprint)
 
     def replace_output(
         self,
@@ -259,12 +287,13 @@ class RunState:
         *,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Let the model read ``output`` (a redacted version, say) in place of what the tool
         returned; see ``release``. The tool's own output stays in the journal."""
         if not isinstance(output, str):
             raise UserError(f"output must be a str, got {type(output).__name__}.")
-        self._review(item, "replaced", output, by=by, reason=reason)
+        self._review(item, "replaced", output, by=by, reason=reason, fingerprint=fingerprint)
 
     def withhold(
         self,
@@ -273,12 +302,13 @@ class RunState:
         message: str | None = None,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Keep a reviewed call's output from the model, which reads ``message`` (by default,
         that the output was withheld) instead; see ``release``."""
         if message is not None and not isinstance(message, str):
             raise UserError(f"message must be a str or None, got {type(message).__name__}.")
-        self._review(item, "withheld", message, by=by, reason=reason)
+        self._review(item, "withheld", message, by=by, reason=reason, fingerprint=fingerprint)
 
     def _review(
         self,
@@ -288,6 +318,7 @@ class RunState:
         *,
         by: Approver | str | None,
         reason: str | None,
+        fingerprint: str | None = None,
     ) -> None:
         _check_decision_arguments(item, always=False, message=None, by=None)
         _check_reason(reason)
@@ -297,7 +328,9 @@ class RunState:
             def review(journal: Journal, inner: ToolApprovalItem) -> None:
                 nested = RunState._of_run(self._agent, journal, self.context)
                 nested.governance = self.governance
-                nested._review(inner, verdict, output, by=approver, reason=reason)
+                nested._review(
+                    inner, verdict, output, by=approver, reason=reason, fingerprint=fingerprint
+                )
 
             self._journal.append(nested_decision(self._view, item, review))
             return
@@ -312,6 +345,7 @@ class RunState:
                 f"The output of call {call_id!r} is not waiting for a review in this run. "
                 "Review only the items of state.interruptions whose kind is 'output_review'."
             )
+        _check_bound(item, fingerprint, call)
         if isinstance(item, ToolOutputReviewItem) and item.output != call.held:
             raise DecisionMismatchError(
                 f"The review item for call {call_id!r} shows another output than the call "
@@ -360,6 +394,7 @@ class RunState:
         by: Approver | str | None,
         reason: str | None = None,
         arguments: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         _check_decision_arguments(item, always=always, message=message, by=None)
         _check_reason(reason)
@@ -383,6 +418,7 @@ class RunState:
                     by=approver,
                     reason=reason,
                     arguments=arguments,
+                    fingerprint=fingerprint,
                 )
 
             self._journal.append(nested_decision(self._view, item, decide))
@@ -413,11 +449,7 @@ class RunState:
                 f"Call {call_id!r} of {call.name!r} was already decided (or never needed "
                 "approval); a decision is taken once."
             )
-        if isinstance(item, ToolApprovalItem) and item.fingerprint != call.fingerprint:
-            raise DecisionMismatchError(
-                f"The approval item for call {call_id!r} shows other arguments than the "
-                "pending call has. Decide on the items of this state's interruptions."
-            )
+        _check_bound(item, fingerprint, call)
         policy = policy_for(self._graph, call, self.governance)
         authorize(policy, approver, call, self.context)
         edited = (
@@ -437,6 +469,15 @@ class RunState:
             edited_arguments=edited,
         )
         self._journal.append(event)
+        if always and not event.partial:
+            # The turn's other calls of this agent's tool that this approver could decide:
+            # decided now, each bound to its own fingerprint (later turns: when the run asks).
+            for other in list(self._view.calls.values()):
+                automatic = always_decision(
+                    self._view, self._graph, self.governance, other, self.context
+                )
+                if automatic is not None:
+                    self._journal.append(automatic)
 
     def resolve_doubt(
         self,
@@ -446,6 +487,7 @@ class RunState:
         output: str | None = None,
         by: Approver | str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Settle a call in doubt: run it again, give the ``output`` it produced, or mark it
         failed (the model reads ``output``, or a default failure message).
@@ -464,6 +506,7 @@ class RunState:
                 f"Call {call_id!r} is not in doubt in this run. Resolve only the items of "
                 "state.in_doubt."
             )
+        _check_bound(item, fingerprint, call)
         if resolution not in ("run_again", "output", "failed"):
             raise UserError(
                 f"resolution must be 'run_again', 'output' or 'failed', not {resolution!r}."
@@ -629,6 +672,24 @@ def _check_decision_arguments(
     for name, value in ((message_name, message), ("by", by)):
         if value is not None and not isinstance(value, str):
             raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
+
+
+def _check_bound(item: ToolApprovalItem | str, fingerprint: Any, call: Call) -> None:
+    """Refuse a decision that names another call than ``call`` (``StaleDecisionError``)."""
+    if fingerprint is not None and not isinstance(fingerprint, str):
+        raise UserError(f"fingerprint must be a str or None, got {type(fingerprint).__name__}.")
+    named = {fingerprint} if fingerprint is not None else set()
+    if isinstance(item, ToolApprovalItem):
+        named.add(item.fingerprint)
+    for seen in named:
+        if seen != call.fingerprint:
+            raise StaleDecisionError(
+                f"The decision on call {call.call_id!r} of {call.name!r} was made on "
+                f"{seen!r}, but the call waiting under that id is {call.fingerprint!r} "
+                f"(arguments {call.arguments}): its arguments changed, or the model reused "
+                "the call id, since the approver saw it. Nothing was recorded; read the run "
+                "again and decide on what it shows."
+            )
 
 
 def _check_reason(reason: Any) -> None:

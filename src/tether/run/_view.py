@@ -315,8 +315,8 @@ class RunView:
         self.responses: list[ModelResponded] = []
         self.calls: dict[str, Call] = {}
         """The current turn's function calls, in the order the model made them."""
-        self.always: dict[str, ApprovalDecided] = {}
-        """Tool name to the ``always`` decision that covers its later calls."""
+        self.always: dict[tuple[str, str], ApprovalDecided] = {}
+        """(agent, tool) to the ``always`` decision that covers its later calls."""
         self.session_upto = 0
         """Items before this index are stored in the session."""
         self.server_upto = 0
@@ -585,7 +585,7 @@ class RunView:
             return
         call.decision = event
         if event.always:
-            self.always[call.name] = event
+            self.always[(call.agent, call.name)] = event
         if event.approved and call.edit is not None and 0 <= call.index < len(self.items):
             # The conversation shows the call as it runs (the journal keeps the model's).
             self.items[call.index] = freeze({**call.item, "arguments": call.arguments})

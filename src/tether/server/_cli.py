@@ -26,6 +26,7 @@ from .._exceptions import (
     RuleNotFoundError,
     RunConflictError,
     RunNotFoundError,
+    StaleDecisionError,
     UserError,
 )
 from ._errors import need_server_extra
@@ -84,6 +85,11 @@ def add_server_commands(commands: Any) -> None:
             action.add_argument(
                 "--arguments", help="approve with these arguments (a JSON object; editable tools)"
             )
+        action.add_argument(
+            "--fingerprint",
+            help="the call's fingerprint as list/show printed it (default: read the run now "
+            "and decide the call waiting under CALL_ID, printing what was decided)",
+        )
         action.add_argument("--reason", help="why (kept in the audit trail)")
         action.add_argument("--by", help="approver id (with --app; a server knows who you are)")
         action.add_argument(
@@ -106,6 +112,10 @@ def add_server_commands(commands: Any) -> None:
         nargs="?",
         const="",
         help="the model reads MESSAGE (by default: that the output was withheld)",
+    )
+    review.add_argument(
+        "--fingerprint",
+        help="the call's fingerprint as list/show printed it (default: read the run now)",
     )
     _add_approver_options(review)
     rules = actions.add_parser("rules", help="standing approvals (oldest grant first)")
@@ -174,7 +184,7 @@ def _inbox(args: argparse.Namespace) -> int:
 
     try:
         result = asyncio.run(_inbox_action(args))
-    except (NotPendingError, ApprovalExpiredError) as exc:
+    except (NotPendingError, ApprovalExpiredError, StaleDecisionError) as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
@@ -223,6 +233,7 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
                     "next_cursor": page.next_cursor,
                 }
             if args.action == "show":
+                from ..run._approvals import fingerprint as call_fingerprint
                 from ..run._audit import audit_trail
 
                 stored = await store.load(args.run_id)
@@ -237,6 +248,9 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
                             "tool": p.tool,
                             "arguments": p.arguments,
                             "kind": p.kind,
+                            "fingerprint": call_fingerprint(
+                                p.agent, p.tool, p.call_id, p.arguments
+                            ),
                         }
                         for p in pending
                     ],
@@ -284,12 +298,26 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
     approver = Approver(args.by, roles=frozenset(args.role))
     if args.action == "revoke":
         return rule_json(await inbox.revoke_rule(args.rule_id, approver, reason=args.reason))
+    shown = _shown_call(args, (await inbox.show(args.run_id)).to_json()["pending"])
+    fingerprint = shown["fingerprint"] if shown is not None else args.fingerprint
     if args.action == "review":
         verdict, output = _verdict(args)
         seq = await inbox.review(
-            args.run_id, args.call_id, approver, verdict, output=output, reason=args.reason
+            args.run_id,
+            args.call_id,
+            approver,
+            verdict,
+            output=output,
+            reason=args.reason,
+            fingerprint=fingerprint,
         )
-        return {"run_id": args.run_id, "call_id": args.call_id, "verdict": verdict, "seq": seq}
+        return {
+            "run_id": args.run_id,
+            "call_id": args.call_id,
+            "verdict": verdict,
+            "seq": seq,
+            **_what(shown),
+        }
     seq = await inbox.decide(
         args.run_id,
         args.call_id,
@@ -299,8 +327,34 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
         reason=args.reason,
         always=args.always,
         arguments=_edited_arguments(args),
+        fingerprint=fingerprint,
     )
-    return {"run_id": args.run_id, "call_id": args.call_id, "decision": args.action, "seq": seq}
+    return {
+        "run_id": args.run_id,
+        "call_id": args.call_id,
+        "decision": args.action,
+        "seq": seq,
+        **_what(shown),
+    }
+
+
+def _shown_call(args: argparse.Namespace, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pending call the decision is about, as a fresh read of the run shows it, when no
+    ``--fingerprint`` was given (``None`` with one: the decision names what was seen)."""
+    if args.fingerprint:
+        return None
+    kind = "output_review" if args.action == "review" else "approval"
+    return next(
+        (c for c in pending if c["call_id"] == args.call_id and c.get("kind", kind) == kind),
+        None,
+    )
+
+
+def _what(shown: dict[str, Any] | None) -> dict[str, Any]:
+    """What a decision resolved from a fresh read applied to, for the user to see."""
+    if shown is None:
+        return {}
+    return {k: shown[k] for k in ("agent", "tool", "arguments", "fingerprint") if k in shown}
 
 
 async def _remote(args: argparse.Namespace) -> Any:
@@ -310,6 +364,7 @@ async def _remote(args: argparse.Namespace) -> Any:
         raise need_server_extra(exc) from exc
     token = os.environ.get("TETHER_TOKEN", "")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    shown: dict[str, Any] | None = None
     async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=30) as client:
         try:
             if args.action == "list":
@@ -346,15 +401,23 @@ async def _remote(args: argparse.Namespace) -> Any:
                 )
             elif args.action == "review":
                 verdict, output = _verdict(args)
+                shown = await _shown_remote(client, args)
                 response = await client.post(
                     f"/api/runs/{args.run_id}/calls/{args.call_id}/review",
-                    json={"verdict": verdict, "output": output, "reason": args.reason},
+                    json={
+                        "verdict": verdict,
+                        "output": output,
+                        "reason": args.reason,
+                        "fingerprint": _named(args, shown),
+                    },
                 )
             else:
+                shown = await _shown_remote(client, args)
                 body: dict[str, Any] = {
                     "decision": args.action,
                     "always": args.always,
                     "reason": args.reason,
+                    "fingerprint": _named(args, shown),
                 }
                 if args.action == "reject":
                     body["message"] = args.message
@@ -376,7 +439,28 @@ async def _remote(args: argparse.Namespace) -> Any:
         if response.status_code == 401:
             message = f"{message} (set TETHER_TOKEN)"
         raise _HTTPFailure(f"{response.status_code}: {message}", status)
-    return response.json()
+    result = response.json()
+    if args.action in ("approve", "reject", "review"):
+        result.update(_what(shown))
+    return result
+
+
+async def _shown_remote(client: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+    """``_shown_call`` over HTTP: the run as the server shows it now."""
+    if args.fingerprint:
+        return None
+    response = await client.get(f"/api/runs/{args.run_id}")
+    if response.status_code >= 400:
+        return None  # the decision's own request reports it (404, 401, ...)
+    return _shown_call(args, response.json().get("pending", []))
+
+
+def _named(args: argparse.Namespace, shown: dict[str, Any] | None) -> str:
+    """The fingerprint a decision over HTTP names: given, or read from the run; empty when
+    the call waits for nothing (the server then says it is not pending)."""
+    if args.fingerprint:
+        return str(args.fingerprint)
+    return str(shown["fingerprint"]) if shown is not None else ""
 
 
 def _verdict(args: argparse.Namespace) -> tuple[Verdict, str | None]:
@@ -441,11 +525,13 @@ def _print(args: argparse.Namespace, result: Any) -> None:
             f"run {result['run_id']} of {result['agent']}: {result['status']}", markup=False
         )
         table = Table(title="waiting for a decision")
-        for column in ("call", "tool", "arguments"):
+        for column in ("call", "tool", "arguments", "fingerprint"):
             table.add_column(column)
         for call in result["pending"]:
             review = " (output review)" if call.get("kind") == "output_review" else ""
-            table.add_row(call["call_id"], call["tool"] + review, call["arguments"])
+            table.add_row(
+                call["call_id"], call["tool"] + review, call["arguments"], call["fingerprint"]
+            )
         console.print(table)
         trail = Table(title="audit trail")
         for column in ("what", "call", "by", "detail"):
@@ -489,9 +575,21 @@ def _print(args: argparse.Namespace, result: Any) -> None:
             f"{result['verdict']} the output of {result['call_id']} of run {result['run_id']}",
             markup=False,
         )
+        _print_what(console, result)
     else:
         console.print(
             f"{'approved' if result['decision'] == 'approve' else 'rejected'} "
             f"{result['call_id']} of run {result['run_id']}",
             markup=False,
+        )
+        _print_what(console, result)
+
+
+def _print_what(console: Any, result: dict[str, Any]) -> None:
+    if "fingerprint" in result:
+        console.print(
+            f"  the call: {result.get('tool', '')} {result.get('arguments', '')} "
+            f"({result['fingerprint']})",
+            markup=False,
+            soft_wrap=True,  # one line: scripts and people copy the fingerprint whole
         )

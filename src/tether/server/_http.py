@@ -26,6 +26,7 @@ from .._exceptions import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
+    StaleDecisionError,
     TetherError,
     UnknownAgentError,
     UserError,
@@ -63,6 +64,11 @@ class DecisionBody(BaseModel):
     """A decision on a pending call."""
 
     decision: Literal["approve", "reject"]
+    fingerprint: str = Field(
+        description="The call's fingerprint as the list or run showed it: the decision "
+        "applies to that call only (409 StaleDecisionError, nothing recorded, if the call "
+        "waiting under this id is another one).",
+    )
     message: str | None = Field(None, description="For a rejection: what the model reads.")
     reason: str | None = Field(None, description="Why: kept in the audit trail, not for the model.")
     always: bool = Field(
@@ -79,6 +85,11 @@ class ReviewBody(BaseModel):
     """A review of a call's output (a tool declared ``review_output=True``)."""
 
     verdict: Literal["released", "replaced", "withheld"]
+    fingerprint: str = Field(
+        description="The call's fingerprint as the list or run showed it: the decision "
+        "applies to that call only (409 StaleDecisionError, nothing recorded, if the call "
+        "waiting under this id is another one).",
+    )
     output: str | None = Field(
         None, description="replaced: what the model reads instead; withheld: its message."
     )
@@ -89,6 +100,11 @@ class ResolutionBody(BaseModel):
     """The resolution of a call in doubt."""
 
     resolution: Literal["run_again", "output", "failed"]
+    fingerprint: str = Field(
+        description="The call's fingerprint as the list or run showed it: the decision "
+        "applies to that call only (409 StaleDecisionError, nothing recorded, if the call "
+        "waiting under this id is another one).",
+    )
     output: str | None = None
     reason: str | None = None
 
@@ -112,7 +128,14 @@ def _status_of(exc: TetherError) -> int:
         return 403
     if isinstance(exc, RunNotFoundError | RuleNotFoundError):
         return 404
-    if isinstance(exc, NotPendingError | ApprovalExpiredError | RunConflictError | RunBusyError):
+    if isinstance(
+        exc,
+        NotPendingError
+        | ApprovalExpiredError
+        | RunConflictError
+        | RunBusyError
+        | StaleDecisionError,
+    ):
         return 409
     if isinstance(exc, UnknownAgentError | UserError | InvalidEditError):
         return 422
@@ -248,6 +271,7 @@ def build(app: App) -> FastAPI:
             reason=body.reason,
             always=body.always,
             arguments=body.arguments,
+            fingerprint=body.fingerprint,
         )
         return {
             "run_id": run_id,
@@ -264,7 +288,13 @@ def build(app: App) -> FastAPI:
         run_id: str, call_id: str, body: ReviewBody, who: Who
     ) -> dict[str, Any]:
         seq = await app.inbox.review(
-            run_id, call_id, who, body.verdict, output=body.output, reason=body.reason
+            run_id,
+            call_id,
+            who,
+            body.verdict,
+            output=body.output,
+            reason=body.reason,
+            fingerprint=body.fingerprint,
         )
         return {
             "run_id": run_id,
@@ -277,7 +307,13 @@ def build(app: App) -> FastAPI:
     @api.post("/api/runs/{run_id}/calls/{call_id}/resolution", summary="Resolve a call in doubt")
     async def resolve(run_id: str, call_id: str, body: ResolutionBody, who: Who) -> dict[str, Any]:
         seq = await app.inbox.resolve(
-            run_id, call_id, who, body.resolution, output=body.output, reason=body.reason
+            run_id,
+            call_id,
+            who,
+            body.resolution,
+            output=body.output,
+            reason=body.reason,
+            fingerprint=body.fingerprint,
         )
         return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
 
@@ -480,6 +516,7 @@ def build(app: App) -> FastAPI:
         reason: str = Form(""),
         always: str = Form(""),
         arguments: str | None = Form(None),
+        fingerprint: str = Form(""),
         csrf: str = Form(""),
     ) -> Any:
         refused = refuse_without_csrf(request, csrf)
@@ -499,6 +536,7 @@ def build(app: App) -> FastAPI:
             reason=reason.strip() or None,
             always=always == "on",
             arguments=None if arguments is None else _edited(arguments),
+            fingerprint=_shown(fingerprint),
         )
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
@@ -510,6 +548,7 @@ def build(app: App) -> FastAPI:
         verdict: str = Form(""),
         output: str = Form(""),
         reason: str = Form(""),
+        fingerprint: str = Form(""),
         csrf: str = Form(""),
     ) -> Any:
         refused = refuse_without_csrf(request, csrf)
@@ -533,6 +572,7 @@ def build(app: App) -> FastAPI:
             else "withheld",
             output=None if verdict == "released" else (output if output.strip() else None),
             reason=reason.strip() or None,
+            fingerprint=_shown(fingerprint),
         )
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
@@ -543,6 +583,16 @@ def build(app: App) -> FastAPI:
         return _event_stream(app)
 
     return api
+
+
+def _shown(fingerprint: str) -> str:
+    """The fingerprint a form carries: the call as its page showed it."""
+    if not fingerprint:
+        raise UserError(
+            "The form names no call fingerprint; decide from the call's page, which shows "
+            "the call the decision applies to."
+        )
+    return fingerprint
 
 
 def _edited(text: str) -> dict[str, Any]:

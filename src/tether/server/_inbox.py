@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from .._agent import Agent
 from .._exceptions import (
-    NotPendingError,
     RuleNotFoundError,
     RunConflictError,
     UnknownAgentError,
@@ -27,6 +26,7 @@ from .._exceptions import (
 from .._governance import Approver, Governance
 from ..items import message_text, to_input_items
 from ..run import RunState
+from ..run._approvals import fingerprint as call_fingerprint
 from ..run._audit import audit_trail
 from ..run._decisions import DEFAULT_GOVERNANCE
 from ..run._journal import ApprovalDecided, RunStarted
@@ -34,7 +34,14 @@ from ..run._receipts import check_receipts
 from ..run._runner import DEFAULT_MAX_TURNS
 from ..run._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..run._view import RunView
-from ..store import Order, RunStatus, RunStore, decide, load_state, review, save_state
+from ..store import (
+    Order,
+    RunStatus,
+    RunStore,
+    decide,
+    resolve_doubt,
+    review,
+)
 
 __all__ = ["Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail", "RunsPage", "rule_json"]
 
@@ -73,6 +80,14 @@ class PendingCall:
     editable: bool = False
     """On a run: whether the tool allows approving with edited arguments
     (``function_tool(editable=...)``; a predicate there decides per approver)."""
+    fingerprint: str = ""
+    """The call as shown (agent, tool, call id, arguments): a decision on it names this,
+    so that it never applies to another call (changed arguments, a reused call id)."""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            shown = call_fingerprint(self.agent, self.tool, self.call_id, self.arguments)
+            object.__setattr__(self, "fingerprint", shown)
 
     def seconds_left(self, now: datetime) -> float | None:
         """Seconds before the approval expires (<= 0: expired), ``None`` if it never does."""
@@ -87,6 +102,7 @@ class PendingCall:
             "agent": self.agent,
             "tool": self.tool,
             "arguments": self.arguments,
+            "fingerprint": self.fingerprint,
             "requested_at": self.requested_at.isoformat(),
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
             "seconds_left": None if left is None else max(0.0, round(left, 1)),
@@ -349,8 +365,6 @@ class Inbox:
             pending=tuple(
                 shown(item.call_id, item.agent_name, item.tool_name, item.arguments, item)
                 for item in state.interruptions
-                # a call an "always" decision covers is decided when the run goes on
-                if item.tool_name not in view.always
             ),
             in_doubt=tuple(
                 shown(item.call_id, item.agent_name, item.tool_name, item.arguments)
@@ -383,8 +397,13 @@ class Inbox:
         reason: str | None = None,
         always: bool = False,
         arguments: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> int:
         """Approve or reject a pending call as ``approver``; return the run's new seq.
+
+        ``fingerprint``: the call as the approver saw it (``PendingCall.fingerprint``); the
+        HTTP API, the pages and the CLI always pass it. ``StaleDecisionError`` (nothing
+        recorded) if the call waiting under ``call_id`` is another one.
 
         ``arguments``: approve with edited arguments (an editable tool; checked against
         its parameters, ``InvalidEditError`` and nothing recorded if they do not fit).
@@ -419,6 +438,7 @@ class Inbox:
                     governance=self.governance,
                     context=self.make_context(),
                     arguments=arguments,
+                    fingerprint=fingerprint,
                 )
             except RunConflictError as exc:
                 conflict = exc  # the run moved on: load it again (the call may be decided now)
@@ -434,6 +454,7 @@ class Inbox:
         *,
         output: str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> int:
         """Review a call's output as ``approver`` (``tether.store.review``): release it,
         replace it with ``output``, or withhold it (the model reads ``output`` if given);
@@ -455,6 +476,7 @@ class Inbox:
                     reason=reason,
                     governance=self.governance,
                     context=self.make_context(),
+                    fingerprint=fingerprint,
                 )
             except RunConflictError as exc:
                 conflict = exc
@@ -470,23 +492,24 @@ class Inbox:
         *,
         output: str | None = None,
         reason: str | None = None,
+        fingerprint: str | None = None,
     ) -> int:
-        """Settle a call in doubt as ``approver`` (see ``RunState.resolve_doubt``), under
+        """Settle a call in doubt as ``approver`` (``tether.store.resolve_doubt``), under
         the inbox's governance (``NotAuthorizedError``: nothing recorded)."""
         stored = await self.store.load(run_id)
-        state = await load_state(
+        return await resolve_doubt(
             self.store,
             run_id,
             self.agent_for(stored.root_agent),
-            context=self.make_context(),
+            call_id,
+            resolution,
+            output=output,
+            by=approver,
+            reason=reason,
             governance=self.governance,
+            context=self.make_context(),
+            fingerprint=fingerprint,
         )
-        if not any(item.call_id == call_id for item in state.in_doubt):
-            raise NotPendingError(
-                f"Call {call_id!r} is not in doubt in run {run_id!r}; there is nothing to resolve."
-            )
-        state.resolve_doubt(call_id, resolution, output=output, by=approver, reason=reason)
-        return await save_state(self.store, state)
 
     def rule_book(self) -> RuleBook:
         """The store as the book of standing approvals (``UserError`` if it keeps none)."""

@@ -154,6 +154,11 @@ class Worker:
             return 0
         if result.expired:
             log.info("expired %d approvals", len(result.expired))
+        if result.unreadable:
+            log.warning(
+                "the expiry sweep cannot read runs %s; left as they are",
+                ", ".join(result.unreadable),
+            )
         return len(result.expired)
 
     async def announce(self) -> int:

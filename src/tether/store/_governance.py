@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import ApprovalExpiredError, RunBusyError, RunConflictError, UserError
+from .._exceptions import (
+    ApprovalExpiredError,
+    RunBusyError,
+    RunConflictError,
+    StateError,
+    StoreError,
+    UserError,
+)
 from .._governance import Approver, Governance
 from ..run._audit import AuditRecord, audit_trail
 from ..run._decisions import DEFAULT_GOVERNANCE, due, expiry_event
 from ..run._receipts import ReceiptCheck, verify_receipts
 from ..run._record import Journal
+from ..run._view import CallStatus
 from ._protocol import RunStore
 from ._records import PendingApproval
 from ._states import load_state, save_state
@@ -23,6 +31,8 @@ __all__ = [
     "audit_run",
     "decide",
     "expire_approvals",
+    "expire_run",
+    "resolve_doubt",
     "review",
     "verify_run_receipts",
 ]
@@ -42,8 +52,14 @@ async def decide(
     governance: Governance | None = None,
     context: Any = None,
     arguments: Mapping[str, Any] | None = None,
+    fingerprint: str | None = None,
 ) -> int:
     """Take one decision on a stored run and make it durable; return the run's new seq.
+
+    ``fingerprint`` binds the decision to the call its approver saw (the item's
+    ``fingerprint``, or the one an inbox list or page showed): a call whose arguments
+    changed, or a call id the model reused for another call, is refused with
+    ``StaleDecisionError`` and nothing is written. Network surfaces always pass it.
 
     The same rules as ``RunState.approve`` / ``reject``: the call's policy must
     allow ``by`` (``NotAuthorizedError``, nothing written), four-eyes calls need
@@ -58,11 +74,20 @@ async def decide(
     state = await load_state(store, run_id, agent, context=context, governance=governance)
     try:
         if approved:
-            state.approve(call_id, always, by=by, reason=reason, arguments=arguments)
+            state.approve(
+                call_id,
+                always,
+                by=by,
+                reason=reason,
+                arguments=arguments,
+                fingerprint=fingerprint,
+            )
         elif arguments is not None:
             raise UserError("Edited arguments go with an approval only (approved=True).")
         else:
-            state.reject(call_id, always, message=message, by=by, reason=reason)
+            state.reject(
+                call_id, always, message=message, by=by, reason=reason, fingerprint=fingerprint
+            )
     except ApprovalExpiredError:
         # The expiry (found on load) is the system's decision: keep it, refuse this one.
         await save_state(store, state)
@@ -82,27 +107,52 @@ async def review(
     reason: str | None = None,
     governance: Governance | None = None,
     context: Any = None,
+    fingerprint: str | None = None,
 ) -> int:
     """Review one call's output in a stored run and make it durable; return the new seq.
 
     ``verdict`` is ``"released"`` (the model reads the output as it is), ``"replaced"``
     (it reads ``output``) or ``"withheld"`` (it reads ``output`` if given, else that the
     output was withheld): ``RunState.release`` / ``replace_output`` / ``withhold``, with
-    the same authorization. A compare-and-append like ``decide``.
+    the same authorization and binding (``fingerprint``). A compare-and-append like
+    ``decide``.
     """
     state = await load_state(store, run_id, agent, context=context, governance=governance)
     if verdict == "released":
         if output is not None:
             raise UserError("A released output is the tool's own; pass no output=.")
-        state.release(call_id, by=by, reason=reason)
+        state.release(call_id, by=by, reason=reason, fingerprint=fingerprint)
     elif verdict == "replaced":
         if output is None:
             raise UserError("verdict 'replaced' needs the output the model reads instead.")
-        state.replace_output(call_id, output, by=by, reason=reason)
+        state.replace_output(call_id, output, by=by, reason=reason, fingerprint=fingerprint)
     elif verdict == "withheld":
-        state.withhold(call_id, message=output, by=by, reason=reason)
+        state.withhold(call_id, message=output, by=by, reason=reason, fingerprint=fingerprint)
     else:
         raise UserError(f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}.")
+    return await save_state(store, state)
+
+
+async def resolve_doubt(
+    store: RunStore,
+    run_id: str,
+    agent: Agent[Any],
+    call_id: str,
+    resolution: Literal["run_again", "output", "failed"],
+    *,
+    output: str | None = None,
+    by: Approver | str | None,
+    reason: str | None = None,
+    governance: Governance | None = None,
+    context: Any = None,
+    fingerprint: str | None = None,
+) -> int:
+    """Settle a call in doubt in a stored run and make it durable; return the new seq
+    (``RunState.resolve_doubt``, with the same authorization and binding as ``decide``)."""
+    state = await load_state(store, run_id, agent, context=context, governance=governance)
+    state.resolve_doubt(
+        call_id, resolution, output=output, by=by, reason=reason, fingerprint=fingerprint
+    )
     return await save_state(store, state)
 
 
@@ -113,7 +163,58 @@ class SweepResult:
     expired: tuple[PendingApproval, ...]
     """The approvals the sweep rejected as expired."""
     skipped: tuple[str, ...]
-    """Runs another writer held or moved meanwhile (the next sweep retries them)."""
+    """Runs another writer moved meanwhile (the next sweep retries them)."""
+    unreadable: tuple[str, ...] = ()
+    """Runs whose stored journal cannot be read (a store or state error): left as they are
+    and reported, so that one broken run does not stop the sweep of the others."""
+
+
+_EXPIRY_ATTEMPTS = 3
+"""An expiry retries when a decision on another call of the run won the race."""
+
+
+async def expire_run(
+    store: RunStore,
+    run_id: str,
+    *,
+    governance: Governance | None = None,
+    every_approval: bool = False,
+    message: str | None = None,
+) -> tuple[str, ...]:
+    """Reject, as the system, the approvals of one stored run past their deadline; return
+    their call ids. The system's own path: no approver policy applies to it.
+
+    ``every_approval``: every approval still waiting, whatever its deadline (an engine whose
+    own timeout for the run passed, as ``tether.dbos`` does); ``message`` is what the model
+    reads (default ``EXPIRED_MESSAGE``). A compare-and-append of decisions only, so a
+    worker's lease on the run does not refuse it; a run moved meanwhile is looked at again.
+    """
+    governance = governance or DEFAULT_GOVERNANCE
+    conflict: RunConflictError | None = None
+    for _ in range(_EXPIRY_ATTEMPTS):
+        stored = await store.load(run_id)
+        view = Journal(stored.events).view
+        if view.completed is not None:
+            return ()
+        now = governance.now()
+        calls = (
+            [c for c in view.calls.values() if c.status is CallStatus.PENDING]
+            if every_approval
+            else due(view, now)
+        )
+        events = [
+            expiry_event(view, call, now, governance.receipt_key, message=message) for call in calls
+        ]
+        if not events:
+            return ()
+        try:
+            await store.append(run_id, stored.seq, events)
+        except RunConflictError as exc:
+            conflict = exc
+            continue
+        return tuple(event.call_id for event in events)
+    assert conflict is not None
+    raise conflict
 
 
 async def expire_approvals(
@@ -123,9 +224,10 @@ async def expire_approvals(
 
     Finds them through the store's index on deadlines (``due_approvals``), so its
     cost grows with the number of due approvals, not of stored runs. Each run is
-    updated with a compare-and-append; a run leased by a live worker or moved
-    on meanwhile is skipped (that worker expires it itself when it goes on). Run
-    it periodically (a cron job, a worker loop)::
+    updated with a compare-and-append of decisions only (a worker's lease does not
+    refuse it); a run moved on meanwhile is skipped (``skipped``), and a run whose
+    journal cannot be read is left alone and reported (``unreadable``) while the
+    sweep goes on with the others. Run it periodically (a cron job, a worker loop)::
 
         result = await expire_approvals(store, governance=governance)
     """
@@ -137,10 +239,14 @@ async def expire_approvals(
         by_run.setdefault(row.run_id, []).append(row)
     expired: list[PendingApproval] = []
     skipped: list[str] = []
+    unreadable: list[str] = []
     for run_id, pending in by_run.items():
-        stored = await store.load(run_id)
-        journal = Journal(stored.events)
-        view = journal.view
+        try:
+            stored = await store.load(run_id)
+            view = Journal(stored.events).view
+        except (StoreError, StateError):
+            unreadable.append(run_id)  # reported; the other runs are still swept
+            continue
         events = [expiry_event(view, call, now, governance.receipt_key) for call in due(view, now)]
         if not events:
             continue
@@ -151,7 +257,7 @@ async def expire_approvals(
             continue
         ids = {event.call_id for event in events}
         expired.extend(row for row in pending if row.call_id in ids)
-    return SweepResult(tuple(expired), tuple(skipped))
+    return SweepResult(tuple(expired), tuple(skipped), tuple(unreadable))
 
 
 async def audit_run(store: RunStore, run_id: str) -> list[AuditRecord]:

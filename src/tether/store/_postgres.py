@@ -26,6 +26,7 @@ from ..run._view import RunView
 from ..sessions._errors import MissingDependencyError
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._gate import FoldGate, admit, fold
+from ._passing import passes_lease
 from ._projection import Changes, PendingRow, replay
 from ._protocol import (
     STORE_FORMAT,
@@ -402,7 +403,12 @@ class PostgresRunStore:
                 seq, head, lease_owner, lease_until, created = row
                 if seq != expected_seq:
                     raise RunConflictError(run_id, expected_seq, seq)
-                if lease_owner is not None and lease_owner != owner and lease_until > now:
+                if (
+                    lease_owner is not None
+                    and lease_owner != owner
+                    and lease_until > now
+                    and not passes_lease(events, owner)
+                ):
                     raise RunBusyError(run_id, lease_owner, lease_until.isoformat())
                 held = self._gate.take(run_id, created, expected_seq)
                 view = held if held is not None else fold(await self._stored_events(conn, run_id))

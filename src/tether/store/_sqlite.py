@@ -32,6 +32,7 @@ from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._gate import FoldGate, admit, fold
+from ._passing import passes_lease
 from ._projection import Changes, PendingRow, replay
 from ._protocol import (
     STORE_FORMAT,
@@ -591,7 +592,12 @@ class SQLiteRunStore:
                 seq, head, lease_owner, lease_until, created_text = row
                 if seq != expected_seq:
                     raise RunConflictError(run_id, expected_seq, seq)
-                if lease_owner is not None and lease_owner != owner and lease_until > stamp:
+                if (
+                    lease_owner is not None
+                    and lease_owner != owner
+                    and lease_until > stamp
+                    and not passes_lease(events, owner)
+                ):
                     raise RunBusyError(run_id, lease_owner, lease_until)
                 created = _dt(created_text)
             # The fold first: an event it refuses raises here, and nothing is written.
