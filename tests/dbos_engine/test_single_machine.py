@@ -323,3 +323,38 @@ async def test_an_approval_with_an_approver_policy_expires_as_the_systems_decisi
     checks = await verify_run_receipts(app.store(), "r1", "k")
     assert [c.status for c in checks] == ["valid"]
     await app.close()
+
+
+async def test_a_stretch_whose_run_fails_says_failed_and_a_retry_lets_it_go_on(
+    tmp_path: Path,
+) -> None:
+    from tether.dbos._stretch import advance
+
+    def broken(request: Any) -> Any:
+        raise RuntimeError("the model has a bug")
+
+    agent = Agent(
+        name="Support",
+        model=ScriptedModel([broken, tool_call("refund", {"order": "A-1"}), message("Done.")]),
+        tools=[refund],
+    )
+    app = DBOSApp(
+        [agent],
+        store=lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        system_database_url=f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+    )
+    # Before failure was an event, the step raised and the workflow ended in ERROR; now the
+    # stretch reports the failed run (the workflow waits for a person's retry).
+    outcome = await advance(app, "r1", "Support", "Refund A-1", None)
+    assert outcome == {
+        "status": "failed",
+        "deadline": None,
+        "error": "RuntimeError: the model has a bug",
+    }
+    assert await advance(app, "r1", "Support", "Refund A-1", None) == outcome  # no retry
+    assert (await app.load("r1")).status == "failed"
+    await app.retry("r1", by="ops", reason="model fixed")  # stored (no workflow to wake here)
+    assert (await app.load("r1")).status == "running"
+    outcome = await advance(app, "r1", "Support", "Refund A-1", None)
+    assert outcome["status"] == "waiting"
+    await app.close()

@@ -263,3 +263,52 @@ def test_a_decision_names_the_call_it_applies_to(
         ("call_0", "ana"),
         ("call_1", "ana"),
     ]
+
+
+def test_failed_runs_are_listed_with_their_error_and_retried_by_a_person(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tether.store import record_failure
+
+    run_id = asyncio.run(paused_run(server, "city:Oslo"))
+
+    async def fail() -> None:
+        store = SQLiteRunStore(server.store)
+        try:
+            await record_failure(store, run_id, RuntimeError("the model service is down"))
+        finally:
+            await store.close()
+
+    asyncio.run(fail())
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    remote = ["inbox", "--url", server.url]
+    assert main([*remote, "runs", "--status", "failed"]) == 0
+    table = capsys.readouterr().out
+    assert "1 runs" in table and "failed" in table and "RuntimeError" in table
+    assert main([*remote, "--json", "runs", "--status", "failed"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["runs"]
+    assert (listed["run_id"], listed["failure"]["message"]) == (
+        run_id,
+        "the model service is down",
+    )
+    assert main(["inbox", "--store", str(server.store), "--json", "show", run_id]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "failed"
+    assert main([*remote, "--json", "show", run_id]) == 0
+    failure = json.loads(capsys.readouterr().out)["failure"]
+    assert failure == {
+        "error": "RuntimeError",
+        "message": "the model service is down",
+        "retryable": False,
+        "at": failure["at"],
+        "attempts": 1,
+    }
+
+    assert main([*remote, "retry", run_id, "--reason", "the service is back"]) == 0
+    assert "will be tried again" in capsys.readouterr().out
+    assert main([*remote, "--json", "show", run_id]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["status"], shown["failure"]) == ("waiting", None)
+    assert [c["call_id"] for c in shown["pending"]] == ["call_0"]
+    # A run that has not failed is not retried: 409, nothing recorded.
+    assert main([*remote, "retry", run_id]) == 3
+    assert "has not failed" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from .._exceptions import (
 from .._governance import Approver, Governance
 from ..models import ModelProvider
 from ..run import RunState
-from ..store import RunStore, load_state, save_state
+from ..store import RunStore, load_state, retry_run, save_state
 from . import _workflows as wf
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
@@ -411,6 +411,18 @@ class DBOSApp:
                 await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
         except EngineError as exc:
             _log.warning("The decision on %s is stored, but %s", call_id, exc)
+
+    async def retry(
+        self, run_id: str, *, by: Approver | str | None, reason: str | None = None
+    ) -> int:
+        """A person asks for failed run ``run_id`` to be tried again
+        (``tether.store.retry_run``), and its workflow is woken; the run's new seq."""
+        seq = await retry_run(self.store(), run_id, by=by, reason=reason)
+        try:
+            await self.wake(run_id)
+        except EngineError as exc:  # stored: the workflow's own timeout looks again
+            _log.warning("The retry of %s is stored, but %s", run_id, exc)
+        return seq
 
     async def wake(self, run_id: str) -> None:
         """Wake a run's workflow after changing its stored state another way (for example

@@ -15,15 +15,19 @@ import json
 from typing import Any, Protocol
 
 from .._agent import Agent
-from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError
+from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError, StoreError
 from .._governance import Governance
 from ..items import to_input_items
 from ..models import ModelProvider
 from ..run import RunCompleted, Runner, RunStarted, RunState
+from ..run._failure import RetryPolicy, retryable
 from ..run._runner import DEFAULT_MAX_TURNS
-from ..store import RunStore, expire_run, load_state
+from ..store import RunStore, expire_run, load_state, record_failure
 
 __all__ = ["Engine", "advance", "expire"]
+
+RETRY = RetryPolicy()
+"""How often a stretch tries a run again after a retryable failure, in all."""
 
 
 class Engine(Protocol):
@@ -68,6 +72,20 @@ async def advance(
             continue
         except RunConflictError:
             continue  # someone appended (a decision) meanwhile: load again
+        except StoreError:
+            raise  # the engine retries the step once the store answers again
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # The run's own failure is in its journal (RunFailed); record it if the loop
+            # could not. A retryable one is tried again by the engine's step retry.
+            await record_failure(store, run_id, error)
+            if retryable(error):
+                raise
+            state = await load_state(
+                store, run_id, root, context=app.context, governance=app.governance
+            )
+            return await _outcome(app, state)
         return await _outcome(app, result.to_state())
 
 
@@ -119,7 +137,9 @@ async def _create(app: Engine, run_id: str, agent: str, input: Any, max_turns: i
 
 
 def _needs_work(state: RunState) -> bool:
-    return not (state.is_complete or state.interruptions or state.in_doubt)
+    # The fold's status: running, or failed in a way a retry may mend (the engine's step
+    # retry gives the backoff; RETRY bounds the attempts).
+    return state.status == "running" or RETRY.retry_at(state._view) is not None
 
 
 async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
@@ -129,6 +149,13 @@ async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
         return {"status": "completed", "final_output": json.loads(json.dumps(final.output))}
     if state.in_doubt:
         return {"status": "in_doubt", "deadline": None}
+    failure = state.failure
+    if failure is not None:  # waits for a person's retry (DBOSApp.retry)
+        return {
+            "status": "failed",
+            "deadline": None,
+            "error": f"{failure.error}: {failure.message}",
+        }
     # Output reviews wait too (the run is waiting), but never expire: only approvals give
     # the workflow a deadline.
     pending = await app.store().pending_approvals(run_id=state.run_id)

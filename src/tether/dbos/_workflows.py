@@ -91,9 +91,9 @@ async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | Non
         if outcome["status"] == "completed":
             return outcome["final_output"]
         deadline = outcome["deadline"]
-        if outcome["status"] == "in_doubt" or deadline is None:
-            # In doubt, or only output reviews waiting: only a person can settle them, and
-            # neither expires.
+        if outcome["status"] in ("in_doubt", "failed") or deadline is None:
+            # In doubt, failed, or only output reviews waiting: only a person can settle
+            # them (a retry of a failed run wakes it), and none expires.
             await DBOS.recv_async(DECISION_TOPIC, timeout_seconds=serving().doubt_poll)
             continue
         message = await DBOS.recv_async(

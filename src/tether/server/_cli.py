@@ -72,6 +72,14 @@ def add_server_commands(commands: Any) -> None:
     listing.add_argument("--cursor", help="the next_cursor a previous page printed")
     show = actions.add_parser("show", help="a run: status, pending calls, audit trail")
     show.add_argument("run_id")
+    runs = actions.add_parser("runs", help="runs, newest first (failed ones with their error)")
+    runs.add_argument("--status", choices=["running", "waiting", "in_doubt", "completed", "failed"])
+    runs.add_argument("--agent")
+    runs.add_argument("--limit", type=int, default=50, help="runs per page (1-500)")
+    runs.add_argument("--cursor", help="the next_cursor a previous page printed")
+    retry = actions.add_parser("retry", help="try a failed run again (a worker takes it up)")
+    retry.add_argument("run_id")
+    _add_approver_options(retry)
     for name in ("approve", "reject"):
         action = actions.add_parser(name, help=f"{name} a pending call")
         action.add_argument("run_id")
@@ -256,6 +264,10 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
                     ],
                     "audit": [record.to_json() for record in audit_trail(stored.events)],
                 }
+            if args.action == "runs":
+                from ._inbox import Inbox
+
+                return await _runs(Inbox(store, []), args)
             if args.action == "rules":
                 found = await store.list_rules(
                     agent=args.agent,
@@ -286,6 +298,8 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
         }
     if args.action == "show":
         return (await inbox.show(args.run_id)).to_json()
+    if args.action == "runs":
+        return await _runs(inbox, args)
     if args.action == "rules":
         found = await inbox.rules(
             agent=args.agent, tool=args.tool, live=args.live, limit=_rules_limit(args.limit)
@@ -298,6 +312,9 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
     approver = Approver(args.by, roles=frozenset(args.role))
     if args.action == "revoke":
         return rule_json(await inbox.revoke_rule(args.rule_id, approver, reason=args.reason))
+    if args.action == "retry":
+        seq = await inbox.retry(args.run_id, approver, reason=args.reason)
+        return {"run_id": args.run_id, "retried_by": approver.id, "seq": seq}
     shown = _shown_call(args, (await inbox.show(args.run_id)).to_json()["pending"])
     fingerprint = shown["fingerprint"] if shown is not None else args.fingerprint
     if args.action == "review":
@@ -336,6 +353,13 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
         "seq": seq,
         **_what(shown),
     }
+
+
+async def _runs(inbox: Any, args: argparse.Namespace) -> dict[str, Any]:
+    page = await inbox.runs(
+        status=args.status, agent=args.agent, limit=args.limit, cursor=args.cursor
+    )
+    return {"runs": list(page.runs), "next_cursor": page.next_cursor}
 
 
 def _shown_call(args: argparse.Namespace, pending: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -383,6 +407,22 @@ async def _remote(args: argparse.Namespace) -> Any:
                 response = await client.get("/api/approvals", params=params)
             elif args.action == "show":
                 response = await client.get(f"/api/runs/{args.run_id}")
+            elif args.action == "runs":
+                params = {
+                    k: v
+                    for k, v in {
+                        "status": args.status,
+                        "agent": args.agent,
+                        "limit": args.limit,
+                        "cursor": args.cursor,
+                    }.items()
+                    if v is not None
+                }
+                response = await client.get("/api/runs", params=params)
+            elif args.action == "retry":
+                response = await client.post(
+                    f"/api/runs/{args.run_id}/retry", json={"reason": args.reason}
+                )
             elif args.action == "rules":
                 params = {
                     k: v
@@ -524,6 +564,13 @@ def _print(args: argparse.Namespace, result: Any) -> None:
         console.print(
             f"run {result['run_id']} of {result['agent']}: {result['status']}", markup=False
         )
+        if result.get("failure"):
+            failure = result["failure"]
+            console.print(
+                f"failed: {failure['error']}: {failure['message']} "
+                f"({failure['attempts']} attempts; `tether inbox retry {result['run_id']}`)",
+                markup=False,
+            )
         table = Table(title="waiting for a decision")
         for column in ("call", "tool", "arguments", "fingerprint"):
             table.add_column(column)
@@ -547,6 +594,19 @@ def _print(args: argparse.Namespace, result: Any) -> None:
             )
             trail.add_row(what, entry.get("call_id") or "", entry.get("by") or "", str(detail))
         console.print(trail)
+    elif args.action == "runs":
+        table = Table(title=f"{len(result['runs'])} runs")
+        for column in ("run", "agent", "status", "updated", "error"):
+            table.add_column(column)
+        for run in result["runs"]:
+            failure = run.get("failure")
+            error = f"{failure['error']}: {failure['message']}" if failure else ""
+            table.add_row(run["run_id"], run["agent"], run["status"], run["updated_at"], error)
+        console.print(table)
+        if result.get("next_cursor"):
+            console.print(f"more: --cursor {result['next_cursor']}", markup=False)
+    elif args.action == "retry":
+        console.print(f"run {result['run_id']} will be tried again", markup=False)
     elif args.action == "rules":
         table = Table(title=f"{len(result['rules'])} standing approvals")
         for column in ("rule", "agent", "tool", "condition", "uses", "expires", "granted by"):

@@ -96,6 +96,12 @@ class ReviewBody(BaseModel):
     reason: str | None = Field(None, description="Why: kept in the audit trail.")
 
 
+class RetryBody(BaseModel):
+    """A person's request to try a failed run again (a worker takes it up)."""
+
+    reason: str | None = Field(None, description="Why (kept in the run's journal).")
+
+
 class ResolutionBody(BaseModel):
     """The resolution of a call in doubt."""
 
@@ -240,7 +246,7 @@ def build(app: App) -> FastAPI:
     @api.get("/api/runs", summary="List runs (newest first by default)")
     async def list_runs(
         who: Who,
-        status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
+        status: Literal["running", "waiting", "in_doubt", "completed", "failed"] | None = None,
         agent: str | None = None,
         order: Literal["oldest", "newest"] = "newest",
         limit: int = Query(50, ge=1, le=500),
@@ -316,6 +322,11 @@ def build(app: App) -> FastAPI:
             fingerprint=body.fingerprint,
         )
         return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
+
+    @api.post("/api/runs/{run_id}/retry", summary="Try a failed run again")
+    async def retry(run_id: str, body: RetryBody, who: Who) -> dict[str, Any]:
+        seq = await app.inbox.retry(run_id, who, reason=body.reason)
+        return {"run_id": run_id, "retried_by": who.id, "seq": seq}
 
     @api.get("/api/rules", summary="List standing approvals (oldest grant first)")
     async def list_rules(
@@ -482,6 +493,19 @@ def build(app: App) -> FastAPI:
             "run.html",
             {"run": run, "now": app.inbox.governance.now(), "receipts": _receipts(app)},
         )
+
+    @api.post("/runs/{run_id}/retry", include_in_schema=False)
+    async def retry_form(
+        request: Request, run_id: str, reason: str = Form(""), csrf: str = Form("")
+    ) -> Any:
+        refused = refuse_without_csrf(request, csrf)
+        if refused is not None:
+            return refused
+        who = browser(request)
+        if not who:
+            return to_login()
+        await app.inbox.retry(run_id, who, reason=reason.strip() or None)
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
     @api.get("/runs/{run_id}/calls/{call_id}", include_in_schema=False)
     async def call_page(request: Request, run_id: str, call_id: str) -> Any:

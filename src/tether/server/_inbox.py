@@ -31,6 +31,7 @@ from ..run._audit import audit_trail
 from ..run._decisions import DEFAULT_GOVERNANCE
 from ..run._journal import ApprovalDecided, RunStarted
 from ..run._receipts import check_receipts
+from ..run._record import Journal
 from ..run._runner import DEFAULT_MAX_TURNS
 from ..run._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..run._view import RunView
@@ -40,6 +41,7 @@ from ..store import (
     RunStore,
     decide,
     resolve_doubt,
+    retry_run,
     review,
 )
 
@@ -149,6 +151,9 @@ class RunDetail:
     output: Any
     created_at: datetime
     updated_at: datetime
+    failure: dict[str, Any] | None = None
+    """For a failed run: its error (``error``, ``message``, ``retryable``, ``at``) and how
+    many times it failed since a person last retried it (``attempts``)."""
 
     def decisions_on(self, call_id: str) -> list[dict[str, Any]]:
         """The audit records of the decisions, expiry and output review of one call."""
@@ -174,7 +179,22 @@ class RunDetail:
             "output": self.output,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "failure": self.failure,
         }
+
+
+def failure_json(view: RunView) -> dict[str, Any] | None:
+    """What the inbox shows of a failed run's error (``None`` unless it failed)."""
+    failed = view.failed
+    if failed is None:
+        return None
+    return {
+        "error": failed.error,
+        "message": failed.message,
+        "retryable": failed.retryable,
+        "at": failed.at,
+        "attempts": view.failures,
+    }
 
 
 class Inbox:
@@ -286,17 +306,21 @@ class Inbox:
         page = await self.store.list_runs(
             status=status, agent=agent, order=order, limit=limit, cursor=cursor
         )
+        rows = []
+        for run in page.runs:
+            row: dict[str, Any] = {
+                "run_id": run.run_id,
+                "agent": run.root_agent,
+                "status": run.status,
+                "created_at": run.created_at.isoformat(),
+                "updated_at": run.updated_at.isoformat(),
+            }
+            if run.status == "failed":  # say why (a failed row costs a read of its run)
+                stored = await self.store.load(run.run_id)
+                row["failure"] = failure_json(Journal(stored.events).view)
+            rows.append(row)
         return RunsPage(
-            tuple(
-                {
-                    "run_id": run.run_id,
-                    "agent": run.root_agent,
-                    "status": run.status,
-                    "created_at": run.created_at.isoformat(),
-                    "updated_at": run.updated_at.isoformat(),
-                }
-                for run in page.runs
-            ),
+            tuple(rows),
             page.next_cursor,
         )
 
@@ -382,6 +406,7 @@ class Inbox:
             ),
             audit=tuple(audit),
             output=None if view.completed is None else view.completed.output,
+            failure=failure_json(view),
             created_at=summary.created_at,
             updated_at=summary.updated_at,
         )
@@ -510,6 +535,11 @@ class Inbox:
             context=self.make_context(),
             fingerprint=fingerprint,
         )
+
+    async def retry(self, run_id: str, approver: Approver, *, reason: str | None = None) -> int:
+        """Ask for failed run ``run_id`` to be tried again (``tether.store.retry_run``): a
+        worker takes it up. ``NotPendingError`` if it has not failed; the new seq."""
+        return await retry_run(self.store, run_id, by=approver, reason=reason)
 
     def rule_book(self) -> RuleBook:
         """The store as the book of standing approvals (``UserError`` if it keeps none)."""
