@@ -17,7 +17,7 @@ from tether import Agent, MaxTurnsExceeded, RetryPolicy, RunContext, Runner, fun
 from tether.lifecycle import AgentHooks
 from tether.models import ModelRequest
 from tether.server import App, Worker
-from tether.store import SQLiteRunStore, load_state, retry_run
+from tether.store import SQLiteRunStore, decide, load_state, retry_run
 from tether.testing import ScriptedModel, message, tool_call
 
 RUNS = 200
@@ -205,4 +205,50 @@ async def test_a_run_that_spent_its_turns_is_failed_not_running(store: SQLiteRun
     app = App(agents=[agent], store=store)
     assert await Worker(app).run_once() == 0
     assert len(model.requests) == 1  # no paid model call was made again
+    await store.close()
+
+
+async def test_after_an_always_decision_every_surface_gives_the_same_answer(
+    store: SQLiteRunStore,
+) -> None:
+    # Before the fold was the one answer: the fold said 1 waiting, the projection 0 rows,
+    # the status "running", and the worker skipped the run (DBOS never advanced it).
+    deleted: list[str] = []
+
+    @function_tool(needs_approval=True)
+    def delete(path: str) -> str:
+        """Delete a file."""
+        deleted.append(path)
+        return f"deleted {path}"
+
+    both = [tool_call("delete", {"path": "a"}, "d1"), tool_call("delete", {"path": "b"}, "d2")]
+    model = ScriptedModel([both, message("Both gone.")])
+    agent = Agent(name="Janitor", model=model, tools=[delete])
+    result = await Runner.run(agent, "clean up", store=store)
+    first = result.interruptions[0]
+    await decide(
+        store,
+        result.run_id,
+        agent,
+        first.call_id,
+        approved=True,
+        always=True,
+        by="ana",
+        fingerprint=first.fingerprint,
+    )
+    state = await load_state(store, result.run_id, agent)
+    app = App(agents=[agent], store=store)
+    shown = await app.inbox.show(result.run_id)
+    answers = (
+        [i.call_id for i in state.interruptions],
+        [p.call_id for p in await store.pending_approvals(run_id=result.run_id)],
+        [c.call_id for c in shown.pending],
+        state.status,
+        (await store.load(result.run_id)).status,
+        shown.status,
+    )
+    assert answers == ([], [], [], "running", "running", "running")
+    assert await Worker(app).run_once() == 1
+    assert (await store.load(result.run_id)).status == "completed"
+    assert deleted == ["a", "b"]
     await store.close()
