@@ -887,18 +887,8 @@ _INSERT_PENDING = (
 )
 
 
-def _pending_row(run_id: str, row: PendingRow, requested_at: datetime) -> tuple[Any, ...]:
-    return (
-        run_id,
-        row.call_id,
-        row.agent,
-        row.tool,
-        row.arguments,
-        requested_at,
-        row.expires_at,
-        row.kind,
-        row.required_approvals,
-    )
+def _pending_row(run_id: str, row: PendingRow, requested_at: datetime) -> tuple[object, ...]:
+    return row.values(run_id, requested_at, row.expires_at)
 
 
 def _utc(moment: datetime) -> datetime:

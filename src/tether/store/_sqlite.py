@@ -919,18 +919,8 @@ def _write(conn: sqlite3.Connection, run_id: str, todo: Changes, stamp: str) -> 
     )
 
 
-def _pending_row(run_id: str, row: PendingRow, requested_at: str) -> tuple[Any, ...]:
-    return (
-        run_id,
-        row.call_id,
-        row.agent,
-        row.tool,
-        row.arguments,
-        requested_at,
-        _opt_ts(row.expires_at),
-        row.kind,
-        row.required_approvals,
-    )
+def _pending_row(run_id: str, row: PendingRow, requested_at: str) -> tuple[object, ...]:
+    return row.values(run_id, requested_at, _opt_ts(row.expires_at))
 
 
 def _opt_ts(moment: datetime | None) -> str | None:
