@@ -18,6 +18,7 @@ from .._exceptions import (
     RunNotFoundError,
     StoreError,
     StoreFormatError,
+    StoreUnavailableError,
     StoreVersionError,
     UserError,
 )
@@ -865,11 +866,13 @@ class SQLiteRunStore:
                 "store at another file. Nothing was written."
             )
         if "locked" in text or "busy" in text:
-            hint = (
-                f"another connection held the write lock for over {self._busy_timeout:g}s; "
-                "retry, or pass a larger busy_timeout"
+            # The wait for the lock (busy_timeout) was the retry; the call wrote nothing.
+            return StoreUnavailableError(
+                f"SQLite ({self._path})",
+                f"{text}: another connection held the write lock for over "
+                f"{self._busy_timeout:g}s; pass a larger busy_timeout if that is normal",
             )
-        elif "unable to open" in text or "readonly" in text:
+        if "unable to open" in text or "readonly" in text:
             hint = "check that the directory exists and that this process may write to the file"
         else:
             hint = "nothing of the failed call was written; retry once the cause is fixed"
