@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services import PostgresCluster, ServiceUnavailable, postgres_cluster
+from services import PostgresCluster
 from tether import StoreError, StoreUnavailableError
 from tether.items import user_message
 from tether.run._journal import ApprovalRequested, RunStarted
@@ -26,12 +25,8 @@ from tether.store import PostgresRunStore, SQLiteRunStore
 
 
 @pytest.fixture
-def cluster() -> Iterator[PostgresCluster]:
-    try:
-        with postgres_cluster() as private:
-            yield private
-    except ServiceUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+def cluster(private_postgres: PostgresCluster) -> PostgresCluster:
+    return private_postgres
 
 
 def started(run_id: str) -> RunStarted:

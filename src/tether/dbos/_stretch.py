@@ -5,6 +5,10 @@ its steps. Each only ever continues the run's journal in the run store, which is
 the truth: run again after a crash, ``advance`` never repeats a model call the
 journal has, and never re-runs a non-idempotent tool whose completion is not
 recorded (the run stops with the call in doubt).
+
+A store that is unavailable for a while (a database restart) does not fail the
+run: each stretch is started over, with growing pauses, for up to the app's
+``store_patience`` seconds (starting over is safe for the same reason).
 """
 
 from __future__ import annotations
@@ -12,18 +16,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any, Protocol
 
 from .._agent import Agent
-from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError
+from .._exceptions import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    StoreUnavailableError,
+)
 from .._governance import Governance
 from ..items import to_input_items
 from ..models import ModelProvider
 from ..run import RunCompleted, Runner, RunStarted, RunState
 from ..run._runner import DEFAULT_MAX_TURNS
 from ..store import RunStore, expire_approvals, load_state, save_state
+from ..store._retry import outlast_outage
 
 __all__ = ["Engine", "advance", "expire"]
+
+_log = logging.getLogger("tether.dbos")
 
 
 class Engine(Protocol):
@@ -33,6 +46,7 @@ class Engine(Protocol):
     model_provider: ModelProvider | None
     governance: Governance | None
     lease_wait: float
+    store_patience: float
     approval_timeout: float | None
     expiry_message: str
 
@@ -51,6 +65,16 @@ async def advance(
     Safe to run again after a crash (an engine re-executes an unrecorded step):
     it only ever continues the stored journal.
     """
+    return await outlast_outage(
+        lambda: _advance(app, run_id, agent, input, max_turns),
+        patience=app.store_patience,
+        on_wait=lambda exc, pause: _waiting(run_id, exc, pause),
+    )
+
+
+async def _advance(
+    app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None
+) -> dict[str, Any]:
     store = app.store()
     root = app.agent(agent)
     await _create(app, run_id, root.name, input, max_turns)
@@ -78,6 +102,18 @@ async def expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
     expired the governance's way (``tether.store.expire_approvals``: a system
     decision with its receipt); the others after the app's ``approval_timeout``.
     """
+    return await outlast_outage(
+        lambda: _expire(app, run_id, agent, by=by),
+        patience=app.store_patience,
+        on_wait=lambda exc, pause: _waiting(run_id, exc, pause),
+    )
+
+
+def _waiting(run_id: str, error: StoreUnavailableError, pause: float) -> None:
+    _log.warning("run %s waits %.1fs for its store: %s", run_id, pause, error)
+
+
+async def _expire(app: Engine, run_id: str, agent: str, *, by: str) -> int:
     store = app.store()
     root = app.agent(agent)
     pending = await store.pending_approvals(run_id=run_id)

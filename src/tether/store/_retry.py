@@ -29,11 +29,21 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from .._exceptions import StoreUnavailableError
 
-__all__ = ["DEFAULT_RETRY_FOR", "Retrying", "retried", "retry_store_call"]
+__all__ = [
+    "DEFAULT_OUTAGE_PATIENCE",
+    "DEFAULT_RETRY_FOR",
+    "Retrying",
+    "outlast_outage",
+    "retried",
+    "retry_store_call",
+]
 
-DEFAULT_RETRY_FOR = 10.0
+DEFAULT_RETRY_FOR = 15.0
 """Seconds a store call keeps trying through transient failures before it raises
 ``StoreUnavailableError``. A database restart usually takes a few seconds."""
+
+DEFAULT_OUTAGE_PATIENCE = 300.0
+"""Seconds a worker keeps trying one stretch of a run while its store is unavailable."""
 
 _FIRST_PAUSE = 0.05
 _LONGEST_PAUSE = 1.0
@@ -81,6 +91,31 @@ async def retry_store_call(
                 raise
         await asyncio.sleep(pause)
         pause = min(pause * 2, _LONGEST_PAUSE)
+
+
+async def outlast_outage(
+    call: Callable[[], Awaitable[_T]],
+    *,
+    patience: float,
+    on_wait: Callable[[StoreUnavailableError, float], None] | None = None,
+) -> _T:
+    """``await call()``, again (with a growing pause, up to 5 s) while it raises
+    ``StoreUnavailableError``, for up to ``patience`` seconds; then the error is raised.
+
+    For work that is safe to start over, such as a stretch of a stored run: it only
+    ever continues the run's journal. ``on_wait(error, pause)`` is told of each wait."""
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while True:
+        try:
+            return await call()
+        except StoreUnavailableError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            if on_wait is not None:
+                on_wait(exc, pause)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
 
 
 def retried(
