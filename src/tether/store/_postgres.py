@@ -21,9 +21,11 @@ from .._exceptions import (
     StoreVersionError,
     UserError,
 )
+from ..items import Item
 from ..run._journal import Event, RunCompleted
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..sessions._errors import MissingDependencyError
+from ..sessions._protocol import Session
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._projection import (
     AddFlight,
@@ -285,6 +287,26 @@ class PostgresRunStore:
             )
         except RuleUnavailable:
             return None
+
+    def holds_session(self, session: Session) -> bool:
+        """``False``: a PostgreSQL store keeps no session items (see ``RunStore``)."""
+        return False
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: Session,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """Never called: this store holds no session (``holds_session``)."""
+        raise UserError(
+            f"Session {session.session_id!r} is not kept in PostgreSQL schema {self._schema!r}; "
+            "the run stores its items through the session itself."
+        )
 
     @property
     def retry_for(self) -> float:

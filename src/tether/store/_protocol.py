@@ -6,16 +6,22 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from .._exceptions import UserError
 from ..run._journal import Event, RunStarted
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ..run._standing import RuleBook
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+
+if TYPE_CHECKING:
+    from ..items import Item
+    from ..sessions import Session
 
 __all__ = [
     "Clock",
     "Order",
     "PendingKey",
+    "RuleStore",
     "RunStore",
     "STORE_FORMAT",
     "STORE_VERSION",
@@ -61,6 +67,12 @@ class RunStore(Protocol):
     writes only if the run is still at ``expected_seq``, so two writers can
     never both extend a run. A lease says which process advances a run; the
     store's clock (injectable, ``clock=``) decides when a lease has expired.
+
+    Every method the run loop and the services call is here. Two of them have a
+    documented answer for a store that cannot do more: ``holds_session`` may say
+    ``False`` to every session (the loop then stores session items itself), and a
+    store that keeps no standing approvals answers ``append_with_rule_use`` with
+    ``None``. A store that is also a rule book is a ``RuleStore``.
     """
 
     async def append(
@@ -82,8 +94,48 @@ class RunStore(Protocol):
         """
         ...
 
+    async def append_with_rule_use(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        rule_id: str,
+        *,
+        now: datetime,
+        owner: str | None = None,
+    ) -> int | None:
+        """``append``, counting one use of the standing approval ``rule_id`` in the same
+        transaction; ``None``, and nothing written, if the rule is not live at ``now``
+        (or the store keeps no rules). The loop stores a rule's decision this way."""
+        ...
+
+    def holds_session(self, session: Session) -> bool:
+        """Whether the store can write ``session``'s items in its own transactions (then
+        the loop calls ``append_with_session``); ``False`` is always a correct answer."""
+        ...
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: Session,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """``append``, adding ``items`` to ``session`` in the same transaction: both or
+        neither. Called only for a session that ``holds_session`` accepts (``UserError``
+        for any other)."""
+        ...
+
     async def load(self, run_id: str) -> StoredRun:
         """The run's summary and every event, checked (MAC chain when the store has a key)."""
+        ...
+
+    async def tip(self, run_id: str) -> RunTip:
+        """Where the run's journal ends, in one small query: how a resume checks that the
+        state it holds is still the whole stored run (``RunNotFoundError`` if none)."""
         ...
 
     async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
@@ -166,6 +218,13 @@ class RunStore(Protocol):
     async def close(self) -> None:
         """Release the store's connections."""
         ...
+
+
+@runtime_checkable
+class RuleStore(RunStore, RuleBook, Protocol):
+    """A run store that is also a rule book (``SQLiteRunStore``, ``PostgresRunStore``):
+    standing approvals live in its tables, and a rule's use is counted in the same
+    transaction as the decision it makes (``append_with_rule_use``)."""
 
 
 def check_append(run_id: str, expected_seq: int, events: Sequence[Event]) -> str | None:

@@ -27,6 +27,7 @@ from ..items import Item
 from ..run._journal import Event, RunCompleted
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..sessions._codec import encode_items
+from ..sessions._protocol import Session
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
@@ -272,14 +273,14 @@ class SQLiteRunStore:
         run_id: str,
         expected_seq: int,
         events: Sequence[Event],
-        session: SQLiteSession,
+        session: Session,
         items: list[Item],
         *,
         owner: str | None = None,
     ) -> int:
         """``append``, and add ``items`` to ``session`` in the same transaction: both or
         neither (``session`` must be one that ``holds_session`` accepts)."""
-        if not self.holds_session(session):
+        if not isinstance(session, SQLiteSession) or not self.holds_session(session):
             raise UserError(f"Session {session.session_id!r} is not in {self._path}.")
         check_append(run_id, expected_seq, events)
         texts = encode_events(events)
