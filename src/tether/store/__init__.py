@@ -29,6 +29,7 @@ from ._governance import (
     verify_run_receipts,
 )
 from ._protocol import (
+    STORE_READABLE_FROM,
     STORE_VERSION,
     STORE_VERSIONS,
     Clock,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
 
 __all__ = [
+    "STORE_READABLE_FROM",
     "STORE_VERSION",
     "STORE_VERSIONS",
     "Clock",

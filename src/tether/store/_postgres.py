@@ -40,6 +40,7 @@ from ._projection import (
 )
 from ._protocol import (
     STORE_FORMAT,
+    STORE_READABLE_FROM,
     STORE_VERSION,
     Clock,
     Order,
@@ -54,6 +55,7 @@ from ._protocol import (
     signing_key_bytes,
     system_clock,
     to_utc,
+    version_problem,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._retry import DEFAULT_RETRY_FOR, retried, retry_store_call
@@ -749,6 +751,25 @@ class PostgresRunStore:
                 (await self._status(conn, one, completed), one),
             )
 
+    async def migrate(self) -> int:
+        """Bring the schema's tables to this tether's version (``STORE_VERSION``), in one
+        transaction, and return the version they had (a new schema is created at this
+        version). The command line does the same:
+        ``tether store migrate postgresql://... --schema tether``.
+
+        A store of an older version is refused (``StoreVersionError``) until it is
+        migrated, so that a migration is a step of a deploy, not a side effect of the
+        first process to start; a store of a newer version that this tether may read
+        is left as it is."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._dsn, connect_timeout=max(2, round(self._connect_timeout))
+            )
+            async with conn:
+                return await self._setup(conn, migrate=True)
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
     async def close(self) -> None:
         """Close the connection pool."""
         if self._pool is not None:
@@ -952,7 +973,9 @@ class PostgresRunStore:
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
 
-    async def _setup(self, conn: _Conn) -> None:
+    async def _setup(self, conn: _Conn, *, migrate: bool = False) -> int:
+        """Check the schema (creating a new one); with ``migrate``, bring an older one up to
+        date. The version it had."""
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             cur = await conn.execute(
@@ -972,10 +995,17 @@ class PostgresRunStore:
                     if statement.strip():
                         await conn.execute(self._q(statement))
                 await conn.execute(
-                    self._q("INSERT INTO {s}.store_meta (key, value) VALUES (%s, %s), (%s, %s)"),
-                    ("format", STORE_FORMAT, "version", str(STORE_VERSION)),
+                    self._q(
+                        "INSERT INTO {s}.store_meta (key, value) "
+                        "VALUES (%s, %s), (%s, %s), (%s, %s)"
+                    ),
+                    (
+                        *("format", STORE_FORMAT),
+                        *("version", str(STORE_VERSION)),
+                        *("readable_from", str(STORE_READABLE_FROM)),
+                    ),
                 )
-                return
+                return STORE_VERSION
             cur = await conn.execute(self._q("SELECT key, value FROM {s}.store_meta"))
             meta = dict(await cur.fetchall())
             if meta.get("format") != STORE_FORMAT or not str(meta.get("version", "")).isdigit():
@@ -984,12 +1014,11 @@ class PostgresRunStore:
                     f"describe a tether run store ({meta!r}). Nothing was written."
                 )
             version = int(meta["version"])
-            if version > STORE_VERSION:
-                raise StoreVersionError(
-                    f"PostgreSQL schema {self._schema!r} is a run store of version {version}; "
-                    f"this tether reads versions up to {STORE_VERSION}. Upgrade tether to use "
-                    "it. Nothing was written."
-                )
+            readable_from = int(meta.get("readable_from", version))
+            where = f"PostgreSQL schema {self._schema!r}"
+            problem = version_problem(where, version, readable_from)
+            if problem is not None and not (migrate and version < STORE_VERSION):
+                raise StoreVersionError(problem)
             for step in range(version, STORE_VERSION):
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
@@ -1004,6 +1033,14 @@ class PostgresRunStore:
                     self._q("UPDATE {s}.store_meta SET value = %s WHERE key = 'version'"),
                     (str(STORE_VERSION),),
                 )
+                await conn.execute(
+                    self._q(
+                        "INSERT INTO {s}.store_meta (key, value) VALUES ('readable_from', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                    ),
+                    (str(STORE_READABLE_FROM),),
+                )
+            return version
 
 
 def _utc(moment: datetime) -> datetime:

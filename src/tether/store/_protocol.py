@@ -24,6 +24,7 @@ __all__ = [
     "RuleStore",
     "RunStore",
     "STORE_FORMAT",
+    "STORE_READABLE_FROM",
     "STORE_VERSION",
     "STORE_VERSIONS",
     "pending_key",
@@ -43,6 +44,37 @@ STORE_VERSIONS: dict[int, str] = {
 
 STORE_VERSION = 5
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
+
+STORE_READABLE_FROM = 5
+"""The oldest tether store version whose readers can use a store of ``STORE_VERSION``.
+
+A store keeps both in its meta rows (``version``, ``readable_from``). A tether opens a
+store of its own version, and a newer one whose ``readable_from`` is at most its own
+version (the newer schema only added what older readers may ignore). When a version's
+change is additive, leave this number alone: processes of the previous version keep
+working on the migrated store during a rolling deploy. Version 5 signs new event rows
+in a way version 4 cannot verify, so a version 5 store is readable from 5 only."""
+
+
+def version_problem(where: str, version: int, readable_from: int) -> str | None:
+    """Why this tether cannot use the store at ``where`` as it stands (``None``: it can).
+
+    An older store must be migrated first (``tether store migrate``); a newer one is used
+    if its ``readable_from`` allows this tether."""
+    if version < STORE_VERSION:
+        return (
+            f"{where} is a run store of version {version}; this tether uses version "
+            f"{STORE_VERSION}. Migrate it once, explicitly: `tether store migrate STORE` "
+            "(or `await store.migrate()`), then start this version. Nothing was written."
+        )
+    if version > STORE_VERSION and readable_from > STORE_VERSION:
+        return (
+            f"{where} is a run store of version {version}, readable from version "
+            f"{readable_from}; this tether reads versions up to {STORE_VERSION}. Upgrade "
+            "tether to use it. Nothing was written."
+        )
+    return None
+
 
 Order = Literal["oldest", "newest"]
 """Which end of a listing comes first."""
@@ -213,6 +245,12 @@ class RunStore(Protocol):
 
     async def rebuild_projections(self, run_id: str | None = None) -> None:
         """Recompute ``pending``, ``in_flight`` and status from the events (one run or all)."""
+        ...
+
+    async def migrate(self) -> int:
+        """Bring the store's schema to this tether's ``STORE_VERSION`` (creating a new
+        store), and return the version it had. Until then a store of an older version is
+        refused with ``StoreVersionError``; ``tether store migrate STORE`` does the same."""
         ...
 
     async def close(self) -> None:

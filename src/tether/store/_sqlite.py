@@ -45,6 +45,7 @@ from ._projection import (
 )
 from ._protocol import (
     STORE_FORMAT,
+    STORE_READABLE_FROM,
     STORE_VERSION,
     Clock,
     Order,
@@ -59,6 +60,7 @@ from ._protocol import (
     signing_key_bytes,
     system_clock,
     to_utc,
+    version_problem,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
@@ -544,6 +546,17 @@ class SQLiteRunStore:
         """See ``RunStore.rebuild_projections``."""
         await self._call(self._rebuild, run_id)
 
+    async def migrate(self) -> int:
+        """Bring the store's schema to this tether's version (``STORE_VERSION``), in one
+        transaction, and return the version it had (a new file is created at this
+        version). The command line does the same: ``tether store migrate runs.db``.
+
+        A store of an older version is refused (``StoreVersionError``) until it is
+        migrated, so that a migration is a step of a deploy, not a side effect of
+        the first process to start; a store of a newer version that this tether may
+        read is left as it is."""
+        return await asyncio.to_thread(self._migrate)
+
     async def close(self) -> None:
         """Close the database connection."""
         await asyncio.to_thread(self._close)
@@ -789,21 +802,38 @@ class SQLiteRunStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        conn = connect(self._path, self._busy_timeout)
-        try:
-            # Read before anything writes: a file that is not a database (or not a
-            # store) must be left exactly as it was.
-            self._check_format(conn, create=False)
-            enable_wal(conn, self._busy_timeout)
-            with immediate(conn):
-                self._check_format(conn, create=True)
-        except BaseException:
-            conn.close()
-            raise
+        conn = self._open(migrate=False)
         self._conn = conn
         return conn
 
-    def _check_format(self, conn: sqlite3.Connection, *, create: bool) -> None:
+    def _open(self, *, migrate: bool) -> sqlite3.Connection:
+        conn = connect(self._path, self._busy_timeout)
+        try:
+            # Read before anything writes: a file that is not a database (or not a
+            # store, or of a version to migrate first) must be left exactly as it was.
+            self._check_format(conn, create=False, migrate=migrate)
+            enable_wal(conn, self._busy_timeout)
+            with immediate(conn):
+                self._check_format(conn, create=True, migrate=migrate)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self) -> int:
+        with self._lock:
+            try:
+                conn = connect(self._path, self._busy_timeout)
+                try:
+                    before = _stored_version(conn)
+                finally:
+                    conn.close()
+                self._open(migrate=True).close()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+        return STORE_VERSION if before is None else before
+
+    def _check_format(self, conn: sqlite3.Connection, *, create: bool, migrate: bool) -> None:
         tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -824,7 +854,11 @@ class SQLiteRunStore:
                         conn.execute(statement)
                 conn.executemany(
                     "INSERT INTO tether_store (key, value) VALUES (?, ?)",
-                    [("format", STORE_FORMAT), ("version", str(STORE_VERSION))],
+                    [
+                        ("format", STORE_FORMAT),
+                        ("version", str(STORE_VERSION)),
+                        ("readable_from", str(STORE_READABLE_FROM)),
+                    ],
                 )
             return
         meta = dict(conn.execute("SELECT key, value FROM tether_store").fetchall())
@@ -834,11 +868,10 @@ class SQLiteRunStore:
                 f"store ({meta!r}). Give the run store its own file. Nothing was written."
             )
         version = int(meta["version"])
-        if version > STORE_VERSION:
-            raise StoreVersionError(
-                f"{self._path} is a run store of version {version}; this tether reads versions "
-                f"up to {STORE_VERSION}. Upgrade tether to use it. Nothing was written."
-            )
+        readable_from = int(meta.get("readable_from", version))
+        problem = version_problem(self._path, version, readable_from)
+        if problem is not None and not (migrate and version < STORE_VERSION):
+            raise StoreVersionError(problem)
         if version < STORE_VERSION and create:
             for step in range(version, STORE_VERSION):
                 for statement in _MIGRATIONS[step].split(";"):
@@ -851,6 +884,10 @@ class SQLiteRunStore:
                 _rebuild_runs(conn, [row[0] for row in waiting])
             conn.execute(
                 "UPDATE tether_store SET value = ? WHERE key = 'version'", (str(STORE_VERSION),)
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO tether_store (key, value) VALUES ('readable_from', ?)",
+                (str(STORE_READABLE_FROM),),
             )
 
     def _close(self) -> None:
@@ -878,6 +915,15 @@ class SQLiteRunStore:
         else:
             hint = "nothing of the failed call was written; retry once the cause is fixed"
         return StoreError(f"SQLite run store {self._path} failed ({text}): {hint}.")
+
+
+def _stored_version(conn: sqlite3.Connection) -> int | None:
+    """The version a store file says it has; ``None`` for a file with no store yet."""
+    try:
+        row = conn.execute("SELECT value FROM tether_store WHERE key = 'version'").fetchone()
+    except sqlite3.OperationalError:  # no such table: a new (or foreign) file
+        return None
+    return int(row[0]) if row is not None and str(row[0]).isdigit() else None
 
 
 def _apply(conn: sqlite3.Connection, run_id: str, todo: list[Change]) -> None:
