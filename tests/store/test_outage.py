@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
 
-from services import PostgresCluster
+from services import PostgresCluster, PostgresServer
 from tether import StoreError, StoreUnavailableError
 from tether.items import user_message
 from tether.run._journal import ApprovalRequested, RunStarted
@@ -130,3 +131,83 @@ async def test_a_sqlite_store_whose_lock_is_held_too_long_fails_typed(tmp_path: 
         assert await store.append("run_1", 1, [asked("call_0")]) == 2
     finally:
         await store.close()
+
+
+class CommitCutter:
+    """A TCP proxy in front of PostgreSQL that, once armed, cuts the connection that sends
+    the next ``COMMIT``: after passing it on (the write lands, the client never hears) or
+    instead of passing it on (the write is rolled back). Either way the client cannot
+    know whether its write committed."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self.armed: str | None = None
+        self.cuts = 0
+        self._listener: asyncio.Server | None = None
+
+    async def __aenter__(self) -> CommitCutter:
+        self._listener = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._listener is not None
+        self._listener.close()
+
+    @property
+    def dsn(self) -> str:
+        assert self._listener is not None
+        port = self._listener.sockets[0].getsockname()[1]
+        s = self.server
+        return f"postgresql://{s.user}:{s.password}@127.0.0.1:{port}/{s.database}"
+
+    async def _relay(
+        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
+    ) -> None:
+        server_in, server_out = await asyncio.open_connection(self.server.host, self.server.port)
+        cut = asyncio.Event()
+
+        async def upstream() -> None:
+            while data := await client_in.read(65536):
+                if self.armed is not None and b"COMMIT" in data:
+                    how, self.armed = self.armed, None
+                    cut.set()  # nothing more reaches the client
+                    self.cuts += 1
+                    if how == "after":
+                        server_out.write(data)
+                        await server_out.drain()
+                        await asyncio.sleep(0.2)
+                    return
+                server_out.write(data)
+                await server_out.drain()
+
+        async def downstream() -> None:
+            while (data := await server_in.read(65536)) and not cut.is_set():
+                client_out.write(data)
+                await client_out.drain()
+
+        try:
+            await asyncio.wait(
+                [asyncio.ensure_future(upstream()), asyncio.ensure_future(downstream())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for writer in (client_out, server_out):
+                writer.close()
+
+
+@pytest.mark.parametrize("how", ["after", "before"])
+async def test_an_append_whose_commit_outcome_is_unknown_lands_exactly_once(
+    postgres: PostgresServer, how: str
+) -> None:
+    async with CommitCutter(postgres) as cutter:
+        store = PostgresRunStore(cutter.dsn, schema=f"cut_{uuid.uuid4().hex[:10]}", retry_for=10)
+        try:
+            await store.append("run_1", 0, [started("run_1")])
+            cutter.armed = how  # "after": the COMMIT reaches the server; "before": it does not
+            assert await store.append("run_1", 1, [asked("call_0")]) == 2
+            assert cutter.cuts == 1
+            stored = await store.load("run_1")
+            assert [event.kind for event in stored.events] == ["run_started", "approval_requested"]
+            assert await store.append("run_1", 2, [asked("call_1")]) == 3
+        finally:
+            await store.close()
