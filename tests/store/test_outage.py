@@ -12,6 +12,7 @@ Each PostgreSQL test has its own server (never the suite's shared one), which it
 from __future__ import annotations
 
 import asyncio
+import pickle
 import sqlite3
 import uuid
 from pathlib import Path
@@ -211,3 +212,12 @@ async def test_an_append_whose_commit_outcome_is_unknown_lands_exactly_once(
             assert await store.append("run_1", 2, [asked("call_1")]) == 3
         finally:
             await store.close()
+
+
+def test_the_error_survives_a_process_boundary() -> None:
+    # DBOS records a failed step's exception by pickling it.
+    error = StoreUnavailableError("PostgreSQL", "OperationalError: refused", unknown_outcome=True)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is StoreUnavailableError
+    assert (copy.backend, copy.cause, copy.unknown_outcome) == ("PostgreSQL", error.cause, True)
+    assert str(copy) == str(error) and copy.retryable is True
