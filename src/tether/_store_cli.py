@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from typing import Any
 
 from .store import STORE_VERSION, RunStore, SQLiteRunStore
@@ -46,6 +47,15 @@ def open_store(name: str, *, schema: str = "tether") -> RunStore:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    if not args.store.startswith(("postgresql://", "postgres://")) and not os.path.exists(
+        args.store
+    ):
+        from .cli import fail
+
+        return fail(
+            f"there is no run store at {args.store}, so nothing to migrate (a new store is "
+            "created by the first process that uses it). Check the path."
+        )
     before = asyncio.run(_run_migration(args.store, args.schema))
     where = _shown(args.store)
     if before < STORE_VERSION:

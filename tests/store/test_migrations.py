@@ -156,3 +156,12 @@ def test_tether_store_migrate_says_what_is_wrong(
     assert main(["store", "migrate", str(other)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tether: ") and "not a SQLite database" in err
+
+
+def test_tether_store_migrate_does_not_create_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert main(["store", "migrate", str(missing)]) == 1
+    assert "no run store at" in capsys.readouterr().err
+    assert not missing.exists()
