@@ -32,11 +32,13 @@ from ._governance import (
     verify_run_receipts,
 )
 from ._protocol import (
+    STORE_READABLE_FROM,
     STORE_VERSION,
     STORE_VERSIONS,
     Clock,
     Order,
     PendingKey,
+    RuleStore,
     RunStore,
     pending_key,
     system_clock,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
 
 __all__ = [
+    "STORE_READABLE_FROM",
     "STORE_VERSION",
     "STORE_VERSIONS",
     "Clock",
@@ -57,6 +60,7 @@ __all__ = [
     "PendingApproval",
     "PendingKey",
     "PostgresRunStore",
+    "RuleStore",
     "RunPage",
     "RunStatus",
     "RunStore",
