@@ -10,6 +10,11 @@
     seq = await store.append(run_id, seq, more_events, owner="worker-1")
     run = await store.load(run_id)                            # summary + events
 
+A store of an older schema version is refused (``StoreVersionError``) until it is
+migrated, an explicit step of a deploy: ``tether store migrate runs.db`` or
+``await store.migrate()``. A database that is briefly away is ridden out (bounded
+retries where safe), then reported as ``StoreUnavailableError`` (``retryable``).
+
 Both stores are also rule books (``tether.RuleBook``): they keep standing approvals
 (``tether.grant_standing_approval``) in a table of their own, so rules apply across runs
 and processes.

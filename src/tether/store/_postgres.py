@@ -57,7 +57,7 @@ from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
 try:
     import psycopg
     from psycopg import sql
-    from psycopg_pool import AsyncConnectionPool
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("PostgresRunStore", "psycopg-pool", "postgres") from exc
 
@@ -927,9 +927,24 @@ class PostgresRunStore:
                 # The body is done: what fails from here may have committed.
                 committing = not read_only
         except psycopg.Error as exc:
-            if pool is not None and _connection_lost(exc):
+            # A pool that only ran out of connections (every one busy) is kept.
+            if (
+                pool is not None
+                and _connection_lost(exc)
+                and not (isinstance(exc, PoolTimeout) and await self._server_answers())
+            ):
                 self._drop_pool(pool)
             raise _error(exc, committing=committing) from exc
+
+    async def _server_answers(self) -> bool:
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._dsn, connect_timeout=max(2, round(self._connect_timeout))
+            )
+        except psycopg.Error:
+            return False
+        await conn.close()
+        return True
 
     async def _get_pool(self) -> AsyncConnectionPool[_Conn]:
         if self._pool is not None:
