@@ -24,20 +24,21 @@ async def test_a_decision_while_the_store_is_unavailable_is_503_and_can_be_sent_
     app = App(agents=[agent], store=store, authenticate=TokenAuth({"tok-ana": ana}))
     result = await Runner.run(agent, "city:Oslo", store=store)
     url = f"/api/runs/{result.run_id}/calls/call_0/decision"
+    body = {"decision": "approve", "fingerprint": result.interruptions[0].fingerprint}
     headers = {"Authorization": "Bearer tok-ana"}
     transport = httpx.ASGITransport(app=app.asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://inbox") as client:
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock too long
         try:
-            refused = await client.post(url, json={"decision": "approve"}, headers=headers)
+            refused = await client.post(url, json=body, headers=headers)
         finally:
             holder.execute("ROLLBACK")
             holder.close()
         assert refused.status_code == 503
         assert refused.json()["type"] == "StoreUnavailableError"
         assert "retry" in refused.json()["error"]
-        again = await client.post(url, json={"decision": "approve"}, headers=headers)
+        again = await client.post(url, json=body, headers=headers)
         assert again.status_code == 200, again.text
     assert [p.call_id for p in await store.pending_approvals()] == []
     await store.close()

@@ -22,8 +22,10 @@ import pytest
 from services import PostgresCluster, PostgresServer
 from tether import StoreError, StoreUnavailableError
 from tether.items import user_message
-from tether.run._journal import ApprovalRequested, RunStarted
+from tether.run._approvals import fingerprint
+from tether.run._journal import ApprovalRequested, Event, ModelResponded, RunStarted
 from tether.store import PostgresRunStore, SQLiteRunStore
+from tether.testing import tool_call
 
 
 @pytest.fixture
@@ -31,12 +33,24 @@ def cluster(private_postgres: PostgresCluster) -> PostgresCluster:
     return private_postgres
 
 
-def started(run_id: str) -> RunStarted:
-    return RunStarted(run_id, "Booker", [user_message("Book a table")], max_turns=10)
+def started(run_id: str) -> list[Event]:
+    """A run's first two events: it started, and the model asked for call_0 and call_1."""
+    calls = [tool_call("book_table", {"seats": 2}, f"call_{n}") for n in range(2)]
+    return [
+        RunStarted(run_id, "Booker", [user_message("Book a table")], max_turns=10),
+        ModelResponded("Booker", calls),
+    ]
 
 
 def asked(call_id: str) -> ApprovalRequested:
-    return ApprovalRequested(call_id, "Booker", "book_table", '{"seats":2}', f"fp-{call_id}")
+    arguments = '{"seats": 2}'
+    return ApprovalRequested(
+        call_id,
+        "Booker",
+        "book_table",
+        arguments,
+        fingerprint("Booker", "book_table", call_id, arguments),
+    )
 
 
 async def test_connections_that_died_with_the_server_are_replaced(
@@ -46,14 +60,14 @@ async def test_connections_that_died_with_the_server_are_replaced(
     store = PostgresRunStore(cluster.server.dsn, max_connections=4, retry_for=0)
     try:
         for n in range(4):
-            await store.append(f"run_{n}", 0, [started(f"run_{n}")])
+            await store.append(f"run_{n}", 0, started(f"run_{n}"))
         # Four calls at once leave four idle connections in the pool.
         await asyncio.gather(*(store.load(f"run_{n}") for n in range(4)))
         cluster.stop()
         cluster.start()
         for n in range(8):
-            assert (await store.load(f"run_{n % 4}")).seq == 1
-        assert await store.append("run_0", 1, [asked("call_0")]) == 2
+            assert (await store.load(f"run_{n % 4}")).seq == 2
+        assert await store.append("run_0", 2, [asked("call_0")]) == 3
     finally:
         await store.close()
 
@@ -63,10 +77,10 @@ async def test_a_call_during_the_outage_fails_typed_and_retryable(
 ) -> None:
     store = PostgresRunStore(cluster.server.dsn, retry_for=0.5, connect_timeout=1)
     try:
-        await store.append("run_1", 0, [started("run_1")])
+        await store.append("run_1", 0, started("run_1"))
         cluster.stop()
         with pytest.raises(StoreUnavailableError) as raised:
-            await store.append("run_1", 1, [asked("call_0")])
+            await store.append("run_1", 2, [asked("call_0")])
         error = raised.value
         assert isinstance(error, StoreError)
         assert error.retryable is True
@@ -75,7 +89,7 @@ async def test_a_call_during_the_outage_fails_typed_and_retryable(
         with pytest.raises(StoreUnavailableError):
             await store.pending_approvals()
         cluster.start()
-        assert await store.append("run_1", 1, [asked("call_0")]) == 2  # nothing was written
+        assert await store.append("run_1", 2, [asked("call_0")]) == 3  # nothing was written
         assert [p.call_id for p in await store.pending_approvals()] == ["call_0"]
     finally:
         await store.close()
@@ -86,17 +100,21 @@ async def test_a_call_during_a_short_outage_goes_through_once_the_server_is_back
 ) -> None:
     store = PostgresRunStore(cluster.server.dsn, retry_for=30, connect_timeout=1)
     try:
-        await store.append("run_1", 0, [started("run_1")])
+        await store.append("run_1", 0, started("run_1"))
         cluster.stop()
-        append = asyncio.create_task(store.append("run_1", 1, [asked("call_0")]))
+        append = asyncio.create_task(store.append("run_1", 2, [asked("call_0")]))
         read = asyncio.create_task(store.load("run_1"))
         await asyncio.sleep(2)
         assert not append.done() and not read.done()  # still trying, not failed
         await asyncio.to_thread(cluster.start)
-        assert await append == 2
-        assert (await read).seq in (1, 2)
+        assert await append == 3
+        assert (await read).seq in (2, 3)
         stored = await store.load("run_1")
-        assert [event.kind for event in stored.events] == ["run_started", "approval_requested"]
+        assert [event.kind for event in stored.events] == [
+            "run_started",
+            "model_responded",
+            "approval_requested",
+        ]
     finally:
         await store.close()
 
@@ -119,17 +137,17 @@ async def test_a_sqlite_store_whose_lock_is_held_too_long_fails_typed(tmp_path: 
     path = tmp_path / "runs.db"
     store = SQLiteRunStore(path, busy_timeout=0.1)
     try:
-        await store.append("run_1", 0, [started("run_1")])
+        await store.append("run_1", 0, started("run_1"))
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
             with pytest.raises(StoreUnavailableError, match="retry") as raised:
-                await store.append("run_1", 1, [asked("call_0")])
+                await store.append("run_1", 2, [asked("call_0")])
             assert raised.value.retryable is True
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        assert await store.append("run_1", 1, [asked("call_0")]) == 2
+        assert await store.append("run_1", 2, [asked("call_0")]) == 3
     finally:
         await store.close()
 
@@ -203,13 +221,17 @@ async def test_an_append_whose_commit_outcome_is_unknown_lands_exactly_once(
     async with CommitCutter(postgres) as cutter:
         store = PostgresRunStore(cutter.dsn, schema=f"cut_{uuid.uuid4().hex[:10]}", retry_for=10)
         try:
-            await store.append("run_1", 0, [started("run_1")])
+            await store.append("run_1", 0, started("run_1"))
             cutter.armed = how  # "after": the COMMIT reaches the server; "before": it does not
-            assert await store.append("run_1", 1, [asked("call_0")]) == 2
+            assert await store.append("run_1", 2, [asked("call_0")]) == 3
             assert cutter.cuts == 1
             stored = await store.load("run_1")
-            assert [event.kind for event in stored.events] == ["run_started", "approval_requested"]
-            assert await store.append("run_1", 2, [asked("call_1")]) == 3
+            assert [event.kind for event in stored.events] == [
+                "run_started",
+                "model_responded",
+                "approval_requested",
+            ]
+            assert await store.append("run_1", 3, [asked("call_1")]) == 4
         finally:
             await store.close()
 
