@@ -33,6 +33,7 @@ from ._items import (
 from ._state import RunState, compat_state
 
 __all__ = [
+    "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "RawResponsesStreamEvent",
     "RunItemStreamEvent",
@@ -233,3 +234,15 @@ def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
         output_index=0,
         sequence_number=number,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentToolStreamEvent:
+    """An event of an agent running as a tool (``Agent.as_tool``), as the reference SDK
+    names it. tether's streamed runs do not emit it: a nested run's events are not
+    streamed (docs/migrating.md); the class is here so code that checks for it runs."""
+
+    event: Any
+    agent: Agent[Any]
+    tool_call: Any = None
+    type: Literal["agent_tool_stream_event"] = "agent_tool_stream_event"
