@@ -33,7 +33,7 @@ async def consume(result, log: list[str]) -> None:
             deltas.append(event.data.delta)
         elif event.type == "run_item_stream_event":
             if event.item.type == "tool_call_item":
-                log.append(f"[tool called: {event.item.raw_item['name']}]")
+                log.append(f"[tool called: {event.item.raw_item.name}]")
             elif event.item.type == "tool_call_output_item":
                 log.append(f"[tool output: {event.item.output}]")
             elif event.item.type == "message_output_item":

@@ -23,8 +23,6 @@ from .._exceptions import (
     ModelBehaviorError,
     OutputGuardrailTripwireTriggered,
     TetherError,
-    ToolInputGuardrailTripwireTriggered,
-    ToolOutputGuardrailTripwireTriggered,
     UserError,
 )
 from ..guardrails import (
@@ -38,8 +36,6 @@ from ..guardrails import (
     ToolOutputGuardrailData,
     input_guardrail,
     output_guardrail,
-    tool_input_guardrail,
-    tool_output_guardrail,
 )
 from ..handoffs import Handoff, HandoffInputData, handoff
 from ..lifecycle import AgentHooks, RunHooks
@@ -47,6 +43,7 @@ from ..models import Model, ModelResponse
 from ..tools import FunctionTool
 from ._agent import Agent, AgentBase
 from ._config import RunConfig, ToolErrorFormatterArgs
+from ._errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,
@@ -84,6 +81,8 @@ from ._tools import (
     MCPToolApprovalRequest,
     Tool,
     function_tool,
+    tool_input_guardrail,
+    tool_output_guardrail,
 )
 from ._tracing import Trace, gen_trace_id, trace
 from .memory import Session, SessionSettings

@@ -313,6 +313,6 @@ class ItemHelpers:
     def input_to_new_input_list(cls, input: str | list[Item]) -> list[Item]:
         """A run's input as a new list of items."""
         if isinstance(input, str):
-            return [{"role": "user", "content": input}]
+            return [{"content": input, "role": "user"}]
         copied: list[Item] = json.loads(json.dumps(input))
         return copied

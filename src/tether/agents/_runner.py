@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._agent import Agent as _Agent
-from .._exceptions import UserError
+from .._exceptions import GuardrailTripwireTriggered, UserError
 from ..items import Item
 from ..lifecycle import RunHooks
 from ..run import RunConfig
@@ -28,6 +28,7 @@ from ..sessions import Session
 from . import _setup
 from ._agent import Agent
 from ._config import effective_config
+from ._errors import reference_error
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
 from ._results import RunResult, RunResultStreaming
@@ -61,34 +62,22 @@ class Runner:
         **tether_options: Any,
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` (or resume a ``RunState``)."""
-        await _list_mcp_tools(starting_agent)
-        options = _options(input, hooks, run_config, tether_options)
-        result = RunResult(
-            await _Runner.run(
+        try:
+            return await _run(
                 starting_agent,
                 input,
                 context=context,
                 max_turns=max_turns,
+                hooks=hooks,
+                run_config=run_config,
                 previous_response_id=previous_response_id,
                 auto_previous_response_id=auto_previous_response_id,
                 conversation_id=conversation_id,
                 session=session,
-                **options,
+                **tether_options,
             )
-        )
-        # Hosted MCP approvals a function decides: decide, then go on, as the reference
-        # does inside one run; every decision is recorded on the run's state.
-        while await _decide_hosted(state := result.to_state(), result):
-            result = RunResult(
-                await _Runner.run(
-                    starting_agent,
-                    state,
-                    max_turns=max_turns,
-                    session=session,
-                    **_options(state, hooks, run_config, dict(tether_options)),
-                )
-            )
-        return result
+        except GuardrailTripwireTriggered as exc:
+            raise reference_error(exc) from None
 
     @classmethod
     def run_sync(
@@ -135,6 +124,50 @@ class Runner:
             **options,
         )
         return RunResultStreaming(result)
+
+
+async def _run(
+    starting_agent: _Agent[Any],
+    input: str | Sequence[Item] | _RunState,
+    *,
+    context: Any,
+    max_turns: int | None,
+    hooks: RunHooks[Any] | None,
+    run_config: RunConfig | None,
+    previous_response_id: str | None,
+    auto_previous_response_id: bool,
+    conversation_id: str | None,
+    session: Session | None,
+    **tether_options: Any,
+) -> RunResult:
+    await _list_mcp_tools(starting_agent)
+    options = _options(input, hooks, run_config, tether_options)
+    result = RunResult(
+        await _Runner.run(
+            starting_agent,
+            input,
+            context=context,
+            max_turns=max_turns,
+            previous_response_id=previous_response_id,
+            auto_previous_response_id=auto_previous_response_id,
+            conversation_id=conversation_id,
+            session=session,
+            **options,
+        )
+    )
+    # Hosted MCP approvals a function decides: decide, then go on, as the reference
+    # does inside one run; every decision is recorded on the run's state.
+    while await _decide_hosted(state := result.to_state(), result):
+        result = RunResult(
+            await _Runner.run(
+                starting_agent,
+                state,
+                max_turns=max_turns,
+                session=session,
+                **_options(state, hooks, run_config, dict(tether_options)),
+            )
+        )
+    return result
 
 
 def _options(

@@ -9,12 +9,15 @@ Each is a tether tool underneath (``tether.tools.FunctionTool``,
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
 from .._context import RunContext
 from .._exceptions import AgentDefinitionError
+from ..guardrails import tool_input_guardrail as _tool_input_guardrail
+from ..guardrails import tool_output_guardrail as _tool_output_guardrail
 from ..hosted import HostedMCPTool as _HostedMCPTool
 from ..hosted import HostedTool
 from ..tools import FunctionTool
@@ -27,6 +30,8 @@ __all__ = [
     "MCPToolApprovalRequest",
     "Tool",
     "function_tool",
+    "tool_input_guardrail",
+    "tool_output_guardrail",
 ]
 
 Tool = FunctionTool | HostedTool
@@ -142,3 +147,35 @@ class HostedMCPTool(_HostedMCPTool):
 
 
 ToolType = Literal["function", "computer", "shell", "apply_patch", "custom"]
+
+
+def _with_tool_context(data: Any) -> Any:
+    """``data`` whose ``context`` is a ``ToolContext`` (``tool_name``, ``tool_call_id``,
+    ``tool_arguments``), as the reference SDK gives tool guardrails."""
+    from .tool_context import ToolContext
+
+    context = ToolContext(data.context, data.tool_name, data.call_id, data.arguments)
+    return dataclasses.replace(data, context=context)
+
+
+def _adapted(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def check(data: Any) -> Any:
+        return fn(_with_tool_context(data))
+
+    return check
+
+
+def tool_input_guardrail(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """``@tool_input_guardrail``: tether's, with ``data.context`` a ``ToolContext`` (so
+    ``data.context.tool_arguments`` reads the call's arguments, as in the reference)."""
+    if fn is not None:
+        return _tool_input_guardrail(_adapted(fn), name=name)
+    return lambda f: _tool_input_guardrail(_adapted(f), name=name)
+
+
+def tool_output_guardrail(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """``@tool_output_guardrail``: tether's, with ``data.context`` a ``ToolContext``."""
+    if fn is not None:
+        return _tool_output_guardrail(_adapted(fn), name=name)
+    return lambda f: _tool_output_guardrail(_adapted(f), name=name)

@@ -1,7 +1,6 @@
 """``agents.decorators``: ``@tool`` (``function_tool``) and the tool guardrail decorators."""
 
-from ..guardrails import tool_input_guardrail, tool_output_guardrail
-from ._tools import function_tool
+from ._tools import function_tool, tool_input_guardrail, tool_output_guardrail
 
 __all__ = ["function_tool", "tool", "tool_input_guardrail", "tool_output_guardrail"]
 

@@ -1,0 +1,268 @@
+"""The programs in tests/porting/ print the same, ask the model the same and run each tool
+as often on tether as on openai-agents 0.24 itself.
+
+Each program is run twice against one local OpenAI-compatible server scripted the same
+way: unchanged, in a side environment with the reference SDK installed (created here with
+``uv venv`` and ``uv pip install`` when missing, as benchmarks/run.py does; a failure to
+create it fails the tests), and through ``harness.py``, which changes only its import
+lines. The test compares what each printed, the requests the model received (model,
+instructions, tools offered, input items) and the count of tool runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openai_server import FakeOpenAIServer
+
+PORTING = Path(__file__).resolve().parent / "porting"
+REFERENCE = "openai-agents"
+REFERENCE_VERSION = "0.24.0"
+REFERENCE_VENV = PORTING / ".venv-ref"
+
+
+def _installed_version(python: Path) -> str | None:
+    code = f"from importlib.metadata import version; print(version({REFERENCE!r}))"
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def reference_python() -> Path:
+    """The side environment's interpreter, with openai-agents 0.24.0 (created if missing)."""
+    python = REFERENCE_VENV / "bin" / "python"
+    if python.exists() and _installed_version(python) == REFERENCE_VERSION:
+        return python
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is needed to create the reference SDK's side environment; install uv.")
+    steps = [
+        [uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable, REFERENCE_VENV],
+        [uv, "pip", "install", "--quiet", "--python", python, f"{REFERENCE}=={REFERENCE_VERSION}"],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(
+                f"Could not create the reference environment ({' '.join(map(str, step))}):\n"
+                f"{done.stderr}"
+            )
+    if _installed_version(python) != REFERENCE_VERSION:
+        pytest.fail(f"{REFERENCE}=={REFERENCE_VERSION} is not importable in {REFERENCE_VENV}.")
+    return python
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAIServer]:
+    fake = FakeOpenAIServer().start()
+    try:
+        yield fake
+    finally:
+        asyncio.run(fake.aclose())
+
+
+@dataclass
+class Run:
+    out: str
+    requests: list[Any]
+    tool_runs: dict[str, int]
+
+
+def run_program(
+    python: Path | str,
+    program: str,
+    server: FakeOpenAIServer,
+    script: Callable[[FakeOpenAIServer], None],
+    tmp_path: Path,
+    *,
+    reference: bool,
+    stdin: str = "",
+    chat: bool = False,
+) -> Run:
+    workdir = tmp_path / ("reference" if reference else "tether")
+    workdir.mkdir()
+    endpoint = server.chat if chat else server.responses
+    start = len(endpoint.requests)
+    script(server)
+    report = workdir / "tool_runs.json"
+    flags = ["--reference"] if reference else []
+    done = subprocess.run(
+        [python, str(PORTING / "harness.py"), *flags, str(PORTING / program)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=120,
+        env={
+            **os.environ,
+            "OPENAI_BASE_URL": server.url + "/v1",
+            "OPENAI_API_KEY": "test",
+            "PORTING_REPORT": str(report),
+            "PYTHONPATH": "",
+        },
+    )
+    side = "openai-agents" if reference else "tether"
+    assert done.returncode == 0, f"{program} failed on {side}:\n{done.stderr}"
+    assert not endpoint._replies, f"{program} on {side} left scripted replies unused"
+    requests = endpoint.requests[start:]
+    return Run(done.stdout, [_request_view(r, chat) for r in requests], _runs(report))
+
+
+def _runs(report: Path) -> dict[str, int]:
+    return json.loads(report.read_text()) if report.exists() else {}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(str(part.get("text", "")) for part in content or [] if isinstance(part, dict))
+
+
+def _item_view(item: dict[str, Any]) -> Any:
+    kind = item.get("type", "message")
+    if kind == "message":
+        return ("message", item.get("role"), _text(item.get("content")))
+    if kind == "function_call":
+        return ("function_call", item["name"], item["arguments"], item["call_id"])
+    if kind == "function_call_output":
+        return ("function_call_output", item["call_id"], str(item["output"]))
+    rest = {k: v for k, v in item.items() if k not in ("id", "status") and v is not None}
+    return (kind, json.dumps(rest, sort_keys=True))
+
+
+def _message_view(message: dict[str, Any]) -> Any:
+    calls = [
+        (c["function"]["name"], c["function"]["arguments"], c["id"])
+        for c in message.get("tool_calls") or []
+    ]
+    return (message["role"], _text(message.get("content")), calls, message.get("tool_call_id"))
+
+
+def _request_view(request: dict[str, Any], chat: bool) -> dict[str, Any]:
+    tools = sorted(
+        (t.get("function", t).get("name") or t.get("server_label"), t["type"])
+        for t in request.get("tools") or []
+    )
+    if chat:
+        return {
+            "model": request["model"],
+            "tools": tools,
+            "messages": [_message_view(m) for m in request["messages"]],
+        }
+    return {
+        "model": request["model"],
+        "instructions": request.get("instructions"),
+        "tools": tools,
+        "input": [_item_view(item) for item in request["input"]],
+    }
+
+
+def assert_same(reference: Run, tether: Run) -> None:
+    assert tether.out == reference.out
+    assert tether.requests == reference.requests
+    assert tether.tool_runs == reference.tool_runs
+    for request in tether.requests:
+        items = request.get("input") or request.get("messages")
+        repeated = [item for item, n in Counter(map(repr, items)).items() if n > 1]
+        assert repeated == [], "an item was sent twice"
+
+
+def both(
+    reference_python: Path,
+    program: str,
+    server: FakeOpenAIServer,
+    script: Callable[[FakeOpenAIServer], None],
+    tmp_path: Path,
+    **options: Any,
+) -> Run:
+    reference = run_program(
+        reference_python, program, server, script, tmp_path, reference=True, **options
+    )
+    tether = run_program(
+        sys.executable, program, server, script, tmp_path, reference=False, **options
+    )
+    assert_same(reference, tether)
+    return tether
+
+
+def test_custom_and_default_rejection(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        for _ in range(2):
+            fake.responses.add(
+                tool_calls=[("publish_release_notes", '{"version":"2.1"}', "call_pub")]
+            )
+            fake.responses.add("I could not publish the notes.")
+
+    run = both(reference_python, "hitl_custom_rejection.py", server, script, tmp_path)
+    assert run.out.splitlines() == [
+        'Rejecting publish_release_notes {"version":"2.1"}',
+        "Model was told: Publishing was held back by the release manager (publish_release_notes).",
+        "Final: I could not publish the notes.",
+        'Rejecting publish_release_notes {"version":"2.1"}',
+        "Model was told: Tool execution was not approved.",
+        "Final: I could not publish the notes.",
+    ]
+    assert run.tool_runs == {}
+    assert {request["model"] for request in run.requests} == {"gpt-5.6-luna"}
+
+
+def test_tool_guardrails_assigned_after_build(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(
+            tool_calls=[("post_message", '{"channel":"general","text":"Build is green"}', "c1")]
+        )
+        fake.responses.add("Posted.")
+        fake.responses.add(
+            tool_calls=[("post_message", '{"channel":"general","text":"password hunter2"}', "c2")]
+        )
+        fake.responses.add("I can't post passwords.")
+        fake.responses.add(tool_calls=[("lookup_employee", '{"employee_id":"42"}', "c3")])
+
+    run = both(reference_python, "tool_guardrails_assigned.py", server, script, tmp_path)
+    assert run.out.splitlines() == [
+        "1. A normal message",
+        "   Posted.",
+        "2. A message with a password",
+        "   I can't post passwords.",
+        "3. An employee record",
+        "   Stopped by no_salaries: {'field': 'salary'}",
+    ]
+    assert run.tool_runs == {
+        'post_message {"channel":"general","text":"Build is green"}': 1,
+        'lookup_employee {"employee_id":"42"}': 1,
+    }
+    rejected = run.requests[3]["input"][-1]
+    assert rejected == ("function_call_output", "c2", "Blocked: text mentions a password")
+
+
+def test_agents_as_tools_in_a_trace(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("translate_to_french", '{"input":"good morning"}', "c_fr")])
+        fake.responses.add("Bonjour")
+        fake.responses.add(tool_calls=[("translate_to_german", '{"input":"good morning"}', "c_de")])
+        fake.responses.add("Guten Morgen")
+        fake.responses.add("French: Bonjour. German: Guten Morgen.")
+        fake.responses.add("Bonjour / Guten Morgen")
+
+    run = both(reference_python, "agents_as_tools_trace.py", server, script, tmp_path)
+    assert "  - Tool said: Guten Morgen" in run.out.splitlines()
+    assert run.out.endswith("Final response:\nBonjour / Guten Morgen\n")
+    assert len(run.requests) == 6
