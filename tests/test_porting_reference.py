@@ -232,3 +232,36 @@ def test_agents_as_tools_in_a_trace(
     assert "  - Tool said: Guten Morgen" in run.out.splitlines()
     assert run.out.endswith("Final response:\nBonjour / Guten Morgen\n")
     assert len(run.requests) == 6
+
+
+def test_run_and_agent_hooks(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("roll_dice", '{"sides":6}', "c_roll")])
+        fake.responses.add("You rolled a 4.")
+
+    run = both(reference_python, "lifecycle_hooks.py", server, script, tmp_path)
+    assert "#### Dice Agent starts with turn_input: [{'content': 'Roll a six-sided die.', " in (
+        run.out
+    )
+    assert run.tool_runs == {'roll_dice {"sides":6}': 1}
+
+
+def test_chat_completions_selected_globally(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.chat.add(tool_calls=[("book_room", '{"room":"Maple","hour":15}', "c_book")])
+        fake.chat.add("The Maple room is booked at 3pm.")
+
+    run = both(reference_python, "chat_completions_global.py", server, script, tmp_path, chat=True)
+    assert run.out.splitlines() == [
+        'Approving book_room({"room":"Maple","hour":15})',
+        "The Maple room is booked at 3pm.",
+    ]
+    assert run.tool_runs == {'book_room {"room":"Maple","hour":15}': 1}
+    assert len(run.requests) == 2
+    assert server.responses.requests == [] or all(
+        "messages" not in request for request in server.responses.requests
+    )
