@@ -265,3 +265,21 @@ def test_chat_completions_selected_globally(
     assert server.responses.requests == [] or all(
         "messages" not in request for request in server.responses.requests
     )
+
+
+def test_custom_file_session_keeps_a_paused_run(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("lookup_customer_profile", "{}", "c_look")])
+        fake.responses.add("Follow up by SMS with Kaz.")
+        fake.responses.add("Nothing else for now.")
+
+    run = both(reference_python, "file_session_hitl.py", server, script, tmp_path)
+    assert run.out.splitlines()[:4] == [
+        "Paused; state saved with the session.",
+        "Support assistant wants lookup_customer_profile: approved",
+        "Assistant: Follow up by SMS with Kaz.",
+        "Assistant: Nothing else for now.",
+    ]
+    assert run.tool_runs == {"lookup_customer_profile {}": 1}
