@@ -56,6 +56,7 @@ def run_program(
     reference: bool,
     stdin: str = "",
     chat: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Run:
     workdir = tmp_path / ("reference" if reference else "tether")
     workdir.mkdir()
@@ -77,6 +78,7 @@ def run_program(
             "OPENAI_API_KEY": "test",
             "PORTING_REPORT": str(report),
             "PYTHONPATH": "",
+            **(env or {}),
         },
     )
     side = "openai-agents" if reference else "tether"
@@ -283,3 +285,38 @@ def test_custom_file_session_keeps_a_paused_run(
         "Assistant: Nothing else for now.",
     ]
     assert run.tool_runs == {"lookup_customer_profile {}": 1}
+
+
+def test_weather_approval_saved_and_loaded(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("get_temperature", '{"city":"Oakland"}', "call_1")])
+        fake.responses.add("The weather in Oakland is sunny, and the temperature is 20°C.")
+
+    run = both(reference_python, "human_in_the_loop.py", server, script, tmp_path, stdin="y\n")
+    assert "✓ Approved: get_temperature" in run.out
+    assert run.tool_runs == {'get_temperature {"city":"Oakland"}': 1}
+
+
+def test_streamed_approval_reads_typed_raw_items(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    answer = "The current weather in Oakland is sunny, with a temperature of 20°C."
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("get_temperature", '{"city":"Oakland"}', "call_1")])
+        fake.responses.add(answer)
+
+    run = both(
+        reference_python,
+        "human_in_the_loop_stream.py",
+        server,
+        script,
+        tmp_path,
+        stdin="y\n",
+        env={"SHOW_STREAM_LOG": "1"},
+    )
+    # event.item.raw_item.name, as the reference's streaming example reads it
+    assert "[tool called: get_temperature]" in run.out
+    assert run.tool_runs == {'get_temperature {"city":"Oakland"}': 1}
