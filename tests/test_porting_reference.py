@@ -105,7 +105,9 @@ def _item_view(item: dict[str, Any]) -> Any:
     if kind == "function_call":
         return ("function_call", item["name"], item["arguments"], item["call_id"])
     if kind == "function_call_output":
-        return ("function_call_output", item["call_id"], str(item["output"]))
+        # The reference sends an MCP tool's output as content parts, tether as their text
+        # (docs/migrating.md); the model reads the same text.
+        return ("function_call_output", item["call_id"], _text(item["output"]))
     rest = {k: v for k, v in item.items() if k not in ("id", "status") and v is not None}
     return (kind, json.dumps(rest, sort_keys=True))
 
@@ -139,7 +141,13 @@ def _request_view(request: dict[str, Any], chat: bool) -> dict[str, Any]:
 
 def assert_same(reference: Run, tether: Run) -> None:
     assert tether.out == reference.out
-    assert tether.requests == reference.requests
+    assert len(tether.requests) == len(reference.requests)
+    for number, (ours, theirs) in enumerate(zip(tether.requests, reference.requests, strict=True)):
+        for key, expected in theirs.items():
+            assert ours[key] == expected, (
+                f"request {number}, {key}:\n  tether:        {ours[key]}\n"
+                f"  openai-agents: {expected}"
+            )
     assert tether.tool_runs == reference.tool_runs
     for request in tether.requests:
         items = request.get("input") or request.get("messages")
@@ -320,3 +328,36 @@ def test_streamed_approval_reads_typed_raw_items(
     # event.item.raw_item.name, as the reference's streaming example reads it
     assert "[tool called: get_temperature]" in run.out
     assert run.tool_runs == {'get_temperature {"city":"Oakland"}': 1}
+
+
+def test_mcp_server_tools_with_approval(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    write = '{"name":"groceries","text":"eggs, milk"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("write_note", write, "c_write")])
+        fake.responses.add("Saved the note.")
+        fake.responses.add(tool_calls=[("delete_note", '{"name":"groceries"}', "c_delete")])
+        fake.responses.add("I did not delete it.")
+
+    run = both(reference_python, "mcp_stdio_approval.py", server, script, tmp_path)
+    assert run.out.splitlines() == [
+        f"Approve write_note {write}? yes",
+        "Saved the note.",
+        'Approve delete_note {"name":"groceries"}? no',
+        "I did not delete it.",
+        "Note on disk: eggs, milk",
+        "Server calls: 1",
+    ]
+    assert run.tool_runs == {f"write_note {write}": 1}
+    assert run.requests[0]["tools"] == [
+        ("delete_note", "function"),
+        ("read_note", "function"),
+        ("write_note", "function"),
+    ]
+    assert run.requests[3]["input"][-1] == (
+        "function_call_output",
+        "c_delete",
+        "Tool execution was not approved.",
+    )
