@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from openai_server import FakeOpenAIServer
+from openai_server import FakeOpenAIServer, hosted_item
 from reference_env import reference_python as reference_python  # a fixture
 
 PORTING = Path(__file__).resolve().parent / "porting"
@@ -361,3 +361,40 @@ def test_mcp_server_tools_with_approval(
         "c_delete",
         "Tool execution was not approved.",
     )
+
+
+def test_hosted_mcp_approved_by_function_and_by_person(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def ask(request_id: str, question: str) -> dict[str, Any]:
+        arguments = json.dumps({"question": question})
+        return hosted_item("mcp_approval_request", id=request_id, arguments=arguments)
+
+    def answered(question: str, answer: str) -> dict[str, Any]:
+        arguments = json.dumps({"question": question})
+        return hosted_item("mcp_call", arguments=arguments, output=answer)
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(hosted=[ask("mcpr_lang", "language?")])
+        fake.responses.add("Rust.", hosted=[answered("language?", "Rust")])
+        fake.responses.add(hosted=[ask("mcpr_who", "author?")])
+        fake.responses.add("I may not ask the wiki that.")
+        fake.responses.add(hosted=[ask("mcpr_lic", "license?")])
+        fake.responses.add("Apache-2.0.", hosted=[answered("license?", "Apache-2.0")])
+
+    run = both(reference_python, "hosted_mcp_approvals.py", server, script, tmp_path)
+    assert run.out.splitlines() == [
+        'Policy on ask_question({"question": "language?"}): True',
+        "Answer: Rust.",
+        'Policy on ask_question({"question": "author?"}): False',
+        "Answer: I may not ask the wiki that.",
+        'A person approves ask_question {"question": "license?"}',
+        "Answer: Apache-2.0.",
+    ]
+    responses = [
+        item
+        for request in run.requests
+        for item in request["input"]
+        if item[0] == "mcp_approval_response"
+    ]
+    assert [json.loads(item[1])["approve"] for item in responses] == [True, False, True]
