@@ -54,7 +54,7 @@ class ToolOutputGuardrailTripwireTriggered(
     """A tool output guardrail stopped the run (``exc.guardrail.get_name()``, ``exc.output``)."""
 
 
-_REFERENCE: dict[type[Exception], type[_tether.GuardrailTripwireTriggered]] = {
+_REFERENCE: dict[type[BaseException], type[_tether.GuardrailTripwireTriggered]] = {
     _tether.ToolInputGuardrailTripwireTriggered: ToolInputGuardrailTripwireTriggered,
     _tether.ToolOutputGuardrailTripwireTriggered: ToolOutputGuardrailTripwireTriggered,
 }
