@@ -398,3 +398,21 @@ def test_hosted_mcp_approved_by_function_and_by_person(
         if item[0] == "mcp_approval_response"
     ]
     assert [json.loads(item[1])["approve"] for item in responses] == [True, False, True]
+
+
+def test_sqlite_session_chat_with_approvals(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    sf, oak = '{"location":"San Francisco, CA"}', '{"location":"Oakland, CA"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add("The Bay Bridge connects San Francisco and Oakland.")
+        fake.responses.add(
+            tool_calls=[("get_weather", sf, "call_sf"), ("get_weather", oak, "call_oak")]
+        )
+        fake.responses.add("San Francisco is foggy; Oakland is sunny.")
+
+    stdin = "What does the Bay Bridge connect?\nAnd the weather there?\ny\ny\n\n"
+    run = both(reference_python, "memory_session_hitl.py", server, script, tmp_path, stdin=stdin)
+    assert run.out.splitlines()[-1] == "You: (the session holds 8 items)"
+    assert run.tool_runs == {f"get_weather {sf}": 1, f"get_weather {oak}": 1}
