@@ -338,6 +338,8 @@ def test_mcp_server_tools_with_approval(
     def script(fake: FakeOpenAIServer) -> None:
         fake.responses.add(tool_calls=[("write_note", write, "c_write")])
         fake.responses.add("Saved the note.")
+        fake.responses.add(tool_calls=[("read_note", '{"name":"groceries"}', "c_read")])
+        fake.responses.add("It says: eggs, milk.")
         fake.responses.add(tool_calls=[("delete_note", '{"name":"groceries"}', "c_delete")])
         fake.responses.add("I did not delete it.")
 
@@ -345,18 +347,20 @@ def test_mcp_server_tools_with_approval(
     assert run.out.splitlines() == [
         f"Approve write_note {write}? yes",
         "Saved the note.",
+        "[calling read_note]",
+        "It says: eggs, milk.",
         'Approve delete_note {"name":"groceries"}? no',
         "I did not delete it.",
         "Note on disk: eggs, milk",
-        "Server calls: 1",
+        "Server calls: 2",
     ]
-    assert run.tool_runs == {f"write_note {write}": 1}
+    assert run.tool_runs == {f"write_note {write}": 1, 'read_note {"name":"groceries"}': 1}
     assert run.requests[0]["tools"] == [
         ("delete_note", "function"),
         ("read_note", "function"),
         ("write_note", "function"),
     ]
-    assert run.requests[3]["input"][-1] == (
+    assert run.requests[5]["input"][-1] == (
         "function_call_output",
         "c_delete",
         "Tool execution was not approved.",
@@ -379,6 +383,8 @@ def test_hosted_mcp_approved_by_function_and_by_person(
         fake.responses.add("Rust.", hosted=[answered("language?", "Rust")])
         fake.responses.add(hosted=[ask("mcpr_who", "author?")])
         fake.responses.add("I may not ask the wiki that.")
+        fake.responses.add(hosted=[ask("mcpr_again", "language again?")])
+        fake.responses.add("Still Rust.", hosted=[answered("language again?", "Rust")])
         fake.responses.add(hosted=[ask("mcpr_lic", "license?")])
         fake.responses.add("Apache-2.0.", hosted=[answered("license?", "Apache-2.0")])
 
@@ -388,6 +394,9 @@ def test_hosted_mcp_approved_by_function_and_by_person(
         "Answer: Rust.",
         'Policy on ask_question({"question": "author?"}): False',
         "Answer: I may not ask the wiki that.",
+        'Policy on ask_question({"question": "language again?"}): True',
+        "Still Rust.",
+        "Done streaming; final result: Still Rust.",
         'A person approves ask_question {"question": "license?"}',
         "Answer: Apache-2.0.",
     ]
@@ -397,7 +406,7 @@ def test_hosted_mcp_approved_by_function_and_by_person(
         for item in request["input"]
         if item[0] == "mcp_approval_response"
     ]
-    assert [json.loads(item[1])["approve"] for item in responses] == [True, False, True]
+    assert [json.loads(item[1])["approve"] for item in responses] == [True, False, True, True]
 
 
 def test_sqlite_session_chat_with_approvals(

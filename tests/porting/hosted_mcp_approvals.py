@@ -12,6 +12,7 @@ from agents import (
     MCPToolApprovalRequest,
     Runner,
     RunResult,
+    RunResultStreaming,
     set_default_openai_client,
     set_tracing_disabled,
 )
@@ -59,6 +60,12 @@ async def main() -> None:
     for question in ("Which language is the repo written in?", "Who wrote the repo?"):
         result: RunResult = await Runner.run(automatic, question)
         print(f"Answer: {result.final_output}")
+
+    streamed: RunResultStreaming = Runner.run_streamed(automatic, "What language again?")
+    async for event in streamed.stream_events():
+        if event.type == "raw_response_event" and event.data.type == "response.output_text.delta":
+            print(event.data.delta, end="", flush=True)
+    print(f"\nDone streaming; final result: {streamed.final_output}")
 
     manual = Agent(
         name="Supervised Wiki Assistant",

@@ -36,6 +36,12 @@ async def run(server: MCPServer) -> None:
         result = await Runner.run(agent, state)
     print(result.final_output)
 
+    streamed = Runner.run_streamed(agent, "Read me the note 'groceries'.")
+    async for event in streamed.stream_events():
+        if event.type == "run_item_stream_event" and event.item.type == "tool_call_item":
+            print(f"[calling {event.item.raw_item.name}]")
+    print(streamed.final_output)
+
     result = await Runner.run(agent, "Delete the note 'groceries'.")
     for interruption in result.interruptions:
         print(f"Approve {interruption.name} {interruption.arguments}? no")

@@ -108,22 +108,36 @@ class Runner:
         session: Session | None = None,
         **tether_options: Any,
     ) -> RunResultStreaming:
-        """Start a streamed run; iterate ``result.stream_events()``. An agent's
-        ``mcp_servers`` tools are those its last ``Runner.run`` listed (a streamed run
-        cannot wait for a listing before it returns)."""
-        options = _options(input, hooks, run_config, tether_options)
-        result = _Runner.run_streamed(
-            starting_agent,
-            input,
-            context=context,
-            max_turns=max_turns,
-            previous_response_id=previous_response_id,
-            auto_previous_response_id=auto_previous_response_id,
-            conversation_id=conversation_id,
-            session=session,
-            **options,
-        )
-        return RunResultStreaming(result)
+        """Start a streamed run; iterate ``result.stream_events()``. When an agent of the
+        run has ``mcp_servers``, the run starts on the first iteration, after their tools
+        are listed."""
+
+        def start() -> Any:
+            options = _options(input, hooks, run_config, dict(tether_options))
+            return _Runner.run_streamed(
+                starting_agent,
+                input,
+                context=context,
+                max_turns=max_turns,
+                previous_response_id=previous_response_id,
+                auto_previous_response_id=auto_previous_response_id,
+                conversation_id=conversation_id,
+                session=session,
+                **options,
+            )
+
+        def resume(state: Any) -> Any:
+            options = _options(state, hooks, run_config, dict(tether_options))
+            return _Runner.run_streamed(
+                starting_agent, state, max_turns=max_turns, session=session, **options
+            )
+
+        common: dict[str, Any] = {"decide": _decide_hosted, "resume": resume}
+        if _has_mcp_servers(starting_agent):
+            return RunResultStreaming(
+                None, prepare=lambda: _list_mcp_tools(starting_agent), start=start, **common
+            )
+        return RunResultStreaming(start(), **common)
 
 
 async def _run(
@@ -195,6 +209,10 @@ def _options(
     )
     run_input.set(tuple(turn_input))
     return tether_options
+
+
+def _has_mcp_servers(agent: _Agent[Any]) -> bool:
+    return any(isinstance(a, Agent) and a.mcp_servers for a in agent.graph().values())
 
 
 async def _list_mcp_tools(agent: _Agent[Any]) -> None:
