@@ -79,21 +79,50 @@ class Agent(_Agent[TContext]):
         tool_name: str | None = None,
         tool_description: str | None = None,
         custom_output_extractor: Any = None,
-        *,
-        needs_approval: NeedsApproval = False,
+        is_enabled: Any = True,
+        on_stream: Any = None,
+        run_config: Any = None,
         max_turns: int | None = None,
+        hooks: Any = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        session: Any = None,
+        failure_error_function: Any = None,
+        needs_approval: NeedsApproval = False,
+        parameters: Any = None,
+        input_builder: Any = None,
+        include_input_schema: bool = False,
+        on_stream_max_pending_events: int | None = 1024,
+        *,
         name: str | None = None,
         description: str | None = None,
     ) -> FunctionTool:
-        """This agent as a tool, named as the reference SDK names the options
-        (``tool_name``, ``tool_description``); ``custom_output_extractor`` is not supported
-        (the tool's output is the nested run's final output)."""
-        if custom_output_extractor is not None:
+        """This agent as a tool, with the reference SDK's option names (``tool_name``,
+        ``tool_description``, ``max_turns``, ``needs_approval``). The nested run is tether's
+        (journaled inside the calling run); options that shape it differently are refused
+        with ``UserError`` rather than ignored."""
+        refused = {
+            "custom_output_extractor": custom_output_extractor is not None,
+            "is_enabled": is_enabled is not True,
+            "on_stream": on_stream is not None,
+            "run_config": run_config is not None,
+            "hooks": hooks is not None,
+            "previous_response_id": previous_response_id is not None,
+            "conversation_id": conversation_id is not None,
+            "session": session is not None,
+            "failure_error_function": failure_error_function is not None,
+            "parameters": parameters is not None,
+            "input_builder": input_builder is not None,
+            "include_input_schema": include_input_schema,
+        }
+        named = sorted(option for option, given in refused.items() if given)
+        if named:
             from .._exceptions import UserError
 
             raise UserError(
-                "tether.agents: as_tool(custom_output_extractor=) is not supported; the "
-                "tool's output is the agent's final output (give it an output_type)."
+                f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
+                "runs the agent as a nested tether run on {'input': ...} and returns its "
+                "final output (docs/migrating.md)."
             )
         return super().as_tool(
             tool_name or name,

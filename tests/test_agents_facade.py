@@ -1,0 +1,70 @@
+"""tether.agents' constructor options and defaults, beside tether's own (which keep theirs)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from openai.types.shared import Reasoning
+
+import tether
+from tether import AgentDefinitionError, UserError
+from tether.agents import Agent, HostedMCPTool, ModelSettings, set_default_openai_api
+from tether.agents.decorators import tool
+from tether.agents.model_settings import MCPToolChoice
+
+
+def test_default_model_is_the_reference_one_and_tether_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_DEFAULT_MODEL", raising=False)
+    assert Agent(name="a").model == "gpt-5.6-luna"
+    assert tether.Agent(name="a").model is None  # resolved to tether's default at run time
+    monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "GPT-4.1")
+    assert Agent(name="a").model == "gpt-4.1"
+    assert Agent(name="a", model="o3").model == "o3"
+
+
+def test_model_settings_accept_the_reference_options() -> None:
+    settings = ModelSettings(
+        temperature=0.2, reasoning=Reasoning(effort="low"), verbosity="low", store=False
+    )
+    assert settings.temperature == 0.2
+    assert settings.reasoning == Reasoning(effort="low")
+    assert settings.verbosity == "low"
+    assert ModelSettings(tool_choice=MCPToolChoice("wiki", "ask")).tool_choice == "ask"
+    with pytest.raises(UserError, match="no option"):
+        ModelSettings(temprature=1)  # type: ignore[call-arg]
+
+
+def test_as_tool_takes_tool_name_and_refuses_what_it_cannot_honour() -> None:
+    helper = Agent(name="Helper", instructions="Help.")
+    assert helper.as_tool(tool_name="ask_helper", tool_description="Ask.").name == "ask_helper"
+    with pytest.raises(UserError, match="custom_output_extractor"):
+        helper.as_tool(tool_name="x", tool_description="y", custom_output_extractor=str)
+
+
+def test_only_the_guardrail_lists_of_a_tool_can_be_assigned() -> None:
+    @tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    ping.tool_input_guardrails = []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ping.name = "other"  # type: ignore[misc]
+
+
+def test_hosted_mcp_tool_config_must_be_an_mcp_tool() -> None:
+    tool_config = {"type": "mcp", "server_label": "wiki", "server_url": "https://w.example/mcp"}
+    hosted = HostedMCPTool(tool_config=tool_config)
+    assert hosted.spec.hosted == {**tool_config, "require_approval": "always"}
+    with pytest.raises(AgentDefinitionError, match="'mcp' tool"):
+        HostedMCPTool(tool_config={"type": "web_search"})
+    with pytest.raises(AgentDefinitionError, match="does not send"):
+        HostedMCPTool(tool_config={**tool_config, "authorization": "secret"})
+
+
+def test_set_default_openai_api_names_the_two_apis() -> None:
+    with pytest.raises(UserError, match="chat_completions"):
+        set_default_openai_api("chat")  # type: ignore[arg-type]
