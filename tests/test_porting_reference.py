@@ -120,21 +120,47 @@ def _message_view(message: dict[str, Any]) -> Any:
     return (message["role"], _text(message.get("content")), calls, message.get("tool_call_id"))
 
 
+def _shape(schema: Any) -> Any:
+    """A parameters schema without ``title`` and ``description`` annotations: the reference
+    adds pydantic's titles and describes an agent tool's input on the object, tether on
+    the property (docs/migrating.md); properties, types and what is required must match."""
+    if isinstance(schema, dict):
+        return {
+            k: _shape(v)
+            for k, v in schema.items()
+            if not (k in ("title", "description") and isinstance(v, str))  # not a property
+        }
+    if isinstance(schema, list):
+        return [_shape(v) for v in schema]
+    return schema
+
+
 def _request_view(request: dict[str, Any], chat: bool) -> dict[str, Any]:
     tools = sorted(
         (t.get("function", t).get("name") or t.get("server_label"), t["type"])
         for t in request.get("tools") or []
     )
+    schemas = sorted(
+        json.dumps(
+            [t.get("function", t).get(k) for k in ("name", "description")]
+            + [_shape(t.get("function", t).get("parameters"))],
+            sort_keys=True,
+        )
+        for t in request.get("tools") or []
+        if t["type"] == "function"
+    )
     if chat:
         return {
             "model": request["model"],
             "tools": tools,
+            "schemas": schemas,
             "messages": [_message_view(m) for m in request["messages"]],
         }
     return {
         "model": request["model"],
         "instructions": request.get("instructions"),
         "tools": tools,
+        "schemas": schemas,
         "input": [_item_view(item) for item in request["input"]],
     }
 
