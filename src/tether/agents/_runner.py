@@ -171,7 +171,7 @@ async def _run(
     )
     # Hosted MCP approvals a function decides: decide, then go on, as the reference
     # does inside one run; every decision is recorded on the run's state.
-    while await _decide_hosted(state := result.to_state(), result):
+    while result.interruptions and await _decide_hosted(state := result.to_state(), result):
         result = RunResult(
             await _Runner.run(
                 starting_agent,
