@@ -281,6 +281,10 @@ def test_run_and_agent_hooks(
     assert "#### Dice Agent starts with turn_input: [{'content': 'Roll a six-sided die.', " in (
         run.out
     )
+    assert (
+        '### 4: Tool roll_dice started. name=roll_dice, call_id=c_roll, args={"sides":6}'
+        in run.out.splitlines()
+    )
     assert run.tool_runs == {'roll_dice {"sides":6}': 1}
 
 

@@ -64,13 +64,20 @@ class CountingHooks(RunHooks):
     async def on_tool_start(self, context: RunContextWrapper, agent: Agent, tool: Tool) -> None:
         self.events += 1
         tool_context = cast(ToolContext[Any], context)
-        print(f"### {self.events}: Tool {tool.name} started (context: {tool_context.tool_name})")
+        print(
+            f"### {self.events}: Tool {tool.name} started. name={tool_context.tool_name}, "
+            f"call_id={tool_context.tool_call_id}, args={tool_context.tool_arguments}"
+        )
 
     async def on_tool_end(
         self, context: RunContextWrapper, agent: Agent, tool: Tool, result: object
     ) -> None:
         self.events += 1
-        print(f"### {self.events}: Tool {tool.name} finished with {result}")
+        tool_context = cast(ToolContext[Any], context)
+        print(
+            f"### {self.events}: Tool {tool.name} finished. result={result}, "
+            f"call_id={tool_context.tool_call_id}, args={tool_context.tool_arguments}"
+        )
 
     async def on_agent_end(self, context: RunContextWrapper, agent: Agent, output: Any) -> None:
         self.events += 1

@@ -37,12 +37,31 @@ class _Forwarding:
         return object.__getattribute__(self, name)
 
     async def on_tool_start(self, context: RunContext[Any], agent: Any, tool: Any) -> None:
-        await self.hooks.on_tool_start(ToolContext(context, tool.name), agent, tool)
+        await self.hooks.on_tool_start(_tool_context(context, tool, done=False), agent, tool)
 
     async def on_tool_end(
         self, context: RunContext[Any], agent: Any, tool: Any, result: str
     ) -> None:
-        await self.hooks.on_tool_end(ToolContext(context, tool.name), agent, tool, result)
+        await self.hooks.on_tool_end(_tool_context(context, tool, done=True), agent, tool, result)
+
+
+def _tool_context(context: RunContext[Any], tool: Any, *, done: bool) -> ToolContext[Any]:
+    """The ``ToolContext`` of the call a tool hook is about. tether's hooks are told the
+    tool, not the call; the run's view knows the turn's calls, so when exactly one call of
+    this tool is about to start (or has just finished) its id and arguments are given,
+    else they are empty strings."""
+    calls = getattr(getattr(context, "_facts", None), "calls", None)
+    matching = [
+        call
+        for call in (calls.values() if isinstance(calls, dict) else ())
+        if call.name == tool.name
+        and not getattr(call, "hosted", False)
+        and (call.done if done else not (call.started or call.done))
+    ]
+    if len(matching) != 1:
+        return ToolContext(context, tool.name)
+    call = matching[0]
+    return ToolContext(context, tool.name, call.call_id, call.arguments)
 
 
 class RunHooksAdapter(_Forwarding, RunHooks[Any]):

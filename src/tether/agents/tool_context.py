@@ -13,8 +13,9 @@ TContext = TypeVar("TContext")
 
 class ToolContext(RunContext[TContext]):
     """The run context with the tool call it is about: ``tool_name``, ``tool_call_id``,
-    ``tool_arguments``. tether's hooks are told the tool, not the call, so in hooks
-    ``tool_call_id`` and ``tool_arguments`` are empty strings (docs/migrating.md)."""
+    ``tool_arguments``. Tool guardrails get all three; in tool hooks the call is found
+    from the run's view and ``tool_call_id`` / ``tool_arguments`` are empty strings when
+    the model called the same tool more than once in the turn (docs/migrating.md)."""
 
     __slots__ = ("tool_arguments", "tool_call_id", "tool_name")
 
