@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+from pathlib import Path
 
 import pytest
 from openai.types.shared import Reasoning
@@ -12,6 +14,8 @@ from tether import AgentDefinitionError, UserError
 from tether.agents import Agent, HostedMCPTool, ModelSettings, set_default_openai_api
 from tether.agents.decorators import tool
 from tether.agents.model_settings import MCPToolChoice
+
+NOTES_SERVER = Path(__file__).resolve().parent.parent / "examples" / "mcp_notes_server.py"
 
 
 def test_default_model_is_the_reference_one_and_tether_keeps_its_own(
@@ -68,3 +72,25 @@ def test_hosted_mcp_tool_config_must_be_an_mcp_tool() -> None:
 def test_set_default_openai_api_names_the_two_apis() -> None:
     with pytest.raises(UserError, match="chat_completions"):
         set_default_openai_api("chat")  # type: ignore[arg-type]
+
+
+async def test_mcp_server_from_params_with_a_static_tool_filter(tmp_path: Path) -> None:
+    from tether.agents.mcp import MCPServerStdio, MCPUtil, create_static_tool_filter
+
+    server = MCPServerStdio(
+        params={"command": sys.executable, "args": [str(NOTES_SERVER), str(tmp_path)]},
+        tool_filter=create_static_tool_filter(blocked_tool_names=["delete_note"]),
+        require_approval={"always": {"tool_names": ["write_note"]}},
+    )
+    assert server.name == f"stdio: {sys.executable}"
+    async with server:
+        tools = await MCPUtil.get_all_function_tools([server], convert_schemas_to_strict=True)
+    assert sorted(tool.name for tool in tools) == ["read_note", "write_note"]
+    assert {tool.name: tool.needs_approval for tool in tools}["read_note"] is False
+
+
+def test_a_function_tool_filter_is_refused() -> None:
+    from tether.agents.mcp import MCPServerStdio
+
+    with pytest.raises(UserError, match="static tool_filter"):
+        MCPServerStdio(params={"command": "true"}, tool_filter=lambda ctx, tool: True)
