@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from .._context import RunContext
 from .._exceptions import AgentDefinitionError
@@ -144,9 +144,6 @@ class HostedMCPTool(_HostedMCPTool):
         super().__init__(**{**config, **tether_fields})
         object.__setattr__(self, "tool_config", {"type": "mcp", **config, **tether_fields})
         object.__setattr__(self, "on_approval_request", on_approval_request)
-
-
-ToolType = Literal["function", "computer", "shell", "apply_patch", "custom"]
 
 
 def _with_tool_context(data: Any) -> Any:
