@@ -11,7 +11,14 @@ import pytest
 import tether.models
 from openai_server import openai_server  # noqa: F401  (a fixture, used by name)
 from runners import MODES, RunFn
-from services import PostgresServer, ServiceUnavailable, postgres_server, redis_server
+from services import (
+    PostgresCluster,
+    PostgresServer,
+    ServiceUnavailable,
+    postgres_cluster,
+    postgres_server,
+    redis_server,
+)
 from tether import RunState
 from weather_app import RUNS, SCHEMA_VALIDATOR
 
@@ -54,6 +61,16 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         with postgres_server() as server:
             yield server
+    except ServiceUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL of the test's own, which it may stop and start (the shared one never)."""
+    try:
+        with postgres_cluster() as cluster:
+            yield cluster
     except ServiceUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
 

@@ -8,6 +8,8 @@ removes the directory afterwards::
         connect(pg.dsn)
     with redis_server() as redis:
         connect(redis.url)
+    with postgres_cluster() as cluster:     # a private server a test may stop and start
+        cluster.stop(); cluster.start()
 
 A missing binary raises ``ServiceUnavailable`` naming the install step
 (``scripts/install-services.sh``); tests must fail on it, never skip.
@@ -29,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "PostgresCluster",
     "PostgresServer",
     "RedisServer",
     "ServiceUnavailable",
     "find_postgres_binary",
     "free_port",
+    "postgres_cluster",
     "postgres_server",
     "redis_server",
 ]
@@ -64,6 +68,26 @@ class PostgresServer:
         """The DSN with another password or database (to test refused logins, say)."""
         db = database or self.database
         return f"postgresql://{self.user}:{password}@{self.host}:{self.port}/{db}"
+
+
+@dataclass
+class PostgresCluster:
+    """A private PostgreSQL that a test may stop and start again (on the same port)."""
+
+    server: PostgresServer
+    pg_ctl: str
+    owner: pwd.struct_passwd | None
+    root: Path
+    data: Path
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: connections are cut, as in a restart)."""
+        command = [self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop"]
+        _run(_as_owner(self.owner, command), cwd=self.root, what="pg_ctl stop")
+
+    def start(self) -> None:
+        """Start it again on its port (``ServiceUnavailable`` if it cannot)."""
+        _start_postgres(self.pg_ctl, self.owner, self.root, self.data, self.server.port)
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,15 @@ def postgres_server(
     *, password: str = "tether-test", database: str = "tether_test"
 ) -> Iterator[PostgresServer]:
     """Start a throwaway PostgreSQL cluster (initdb + pg_ctl) and drop it on exit."""
+    with postgres_cluster(password=password, database=database) as cluster:
+        yield cluster.server
+
+
+@contextlib.contextmanager
+def postgres_cluster(
+    *, password: str = "tether-test", database: str = "tether_test"
+) -> Iterator[PostgresCluster]:
+    """``postgres_server``, yielding a ``PostgresCluster`` that can be stopped and started."""
     initdb = find_postgres_binary("initdb")
     pg_ctl = find_postgres_binary("pg_ctl", beside=initdb)
     createdb = find_postgres_binary("createdb", beside=initdb)
@@ -140,7 +173,8 @@ def postgres_server(
                 what="createdb",
                 env=env,
             )
-            yield PostgresServer("127.0.0.1", port, "postgres", password, database)
+            server = PostgresServer("127.0.0.1", port, "postgres", password, database)
+            yield PostgresCluster(server, pg_ctl, owner, root, data)
         finally:
             subprocess.run(
                 _as_owner(owner, [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
@@ -206,13 +240,15 @@ def _as_owner(owner: pwd.struct_passwd | None, command: list[str]) -> list[str]:
     return command if owner is None else ["runuser", "-u", owner.pw_name, "--", *command]
 
 
-def _start_postgres(pg_ctl: str, owner: pwd.struct_passwd | None, root: Path, data: Path) -> int:
+def _start_postgres(
+    pg_ctl: str, owner: pwd.struct_passwd | None, root: Path, data: Path, port: int | None = None
+) -> int:
     log = root / "postgres.log"
-    for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = free_port()
+    for _attempt in range(3 if port is None else 1):  # a probed port can be taken meanwhile
+        chosen = port or free_port()
         # Durability settings off: the cluster is thrown away, and tests get faster.
         options = (
-            f"-p {port} -c listen_addresses=127.0.0.1 -k '{root}' "
+            f"-p {chosen} -c listen_addresses=127.0.0.1 -k '{root}' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         result = subprocess.run(
@@ -227,7 +263,7 @@ def _start_postgres(pg_ctl: str, owner: pwd.struct_passwd | None, root: Path, da
             check=False,
         )
         if result.returncode == 0:
-            return port
+            return chosen
     raise ServiceUnavailable(
         f"PostgreSQL did not start on 127.0.0.1:\n{_tail(log) or result.stderr}"
     )

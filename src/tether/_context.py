@@ -44,12 +44,22 @@ class _RunFacts(Protocol):
     @property
     def agent(self) -> str: ...
 
+    @property
+    def run_id(self) -> str: ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Fixed:
     usage: Usage = field(default_factory=Usage)
     turns: int = 0
     agent: str = ""
+    run_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _CallFacts:
+    call_id: str
+    idempotency_key: str
 
 
 class RunContext(Generic[TContext]):
@@ -61,7 +71,7 @@ class RunContext(Generic[TContext]):
     tool) reports the values it was made with.
     """
 
-    __slots__ = ("_facts", "context")
+    __slots__ = ("_call", "_facts", "context")
 
     def __init__(
         self,
@@ -70,11 +80,41 @@ class RunContext(Generic[TContext]):
         agent_name: str = "",
         turn: int = 0,
         *,
+        run_id: str = "",
+        call_id: str | None = None,
+        idempotency_key: str | None = None,
         _facts: _RunFacts | None = None,
     ) -> None:
         self.context = context
         """The object passed as ``context=`` to ``Runner.run``."""
-        self._facts: _RunFacts = _facts or _Fixed(usage or Usage(), turn, agent_name)
+        self._facts: _RunFacts = _facts or _Fixed(usage or Usage(), turn, agent_name, run_id)
+        self._call = _CallFacts(call_id, idempotency_key or "") if call_id is not None else None
+
+    def for_call(self, call_id: str, idempotency_key: str) -> RunContext[TContext]:
+        """The context a tool sees for one call (same run, same ``context``)."""
+        other: RunContext[TContext] = RunContext(self.context, _facts=self._facts)
+        other._call = _CallFacts(call_id, idempotency_key)
+        return other
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (``result.run_id``; a stored run's id in its store)."""
+        return self._facts.run_id
+
+    @property
+    def call_id(self) -> str | None:
+        """In a tool: the id of the call being run; elsewhere ``None``."""
+        return self._call.call_id if self._call is not None else None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """In a tool: a key for the outside world to deduplicate this call's side effect.
+
+        The same for one approved call however often it runs (a retry, a resume in
+        another process, a call in doubt run again), and a new one when an approver
+        edits its arguments or the model makes another call (a later turn, other
+        arguments): pass it as the ``Idempotency-Key`` of a payment API, say."""
+        return self._call.idempotency_key if self._call is not None else None
 
     @property
     def usage(self) -> Usage:

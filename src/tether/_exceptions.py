@@ -29,8 +29,10 @@
     │   ├── RunConflictError         another writer appended first; nothing of this write was kept
     │   ├── RunBusyError             another process holds the run's lease
     │   ├── RunNotFoundError         no run with that id in the store
+    │   ├── StoreUnavailableError    the database is unreachable for now; retry (retryable)
     │   ├── StoreFormatError         the database is not a tether run store
-    │   ├── StoreVersionError        the store was written by a newer tether
+    │   ├── StoreVersionError        the store's schema is newer than this tether reads, or
+    │   │                            older and not migrated yet (tether store migrate)
     │   └── StoreIntegrityError      stored events were edited, removed or reordered
     ├── EngineError                  a durable engine (tether.dbos) is not set up or pointed wrongly
     └── StateError                   a saved run state cannot be used as given
@@ -91,6 +93,7 @@ __all__ = [
     "StoreError",
     "StoreFormatError",
     "StoreIntegrityError",
+    "StoreUnavailableError",
     "StoreVersionError",
     "TetherError",
     "ToolCallInDoubtError",
@@ -501,12 +504,49 @@ class RunNotFoundError(StoreError):
         return (type(self), (self.run_id,))
 
 
+class StoreUnavailableError(StoreError):
+    """The store's database could not be reached, or failed for a moment (connection
+    refused or reset, server shutting down or starting up, a serialization failure, a
+    SQLite lock held too long), and the store's own bounded retries ran out.
+
+    ``retryable`` is ``True``: the same call can simply be made again once the database
+    is back. Nothing was written, unless the message says the outcome of a write is
+    unknown (the connection broke while it committed); then load the run before
+    deciding again (a run's append is never applied twice: it is compare-and-append).
+    ``backend`` names the store (``"PostgreSQL"``, ``"SQLite"``) and ``cause`` the
+    driver's error.
+    """
+
+    retryable = True
+
+    def __init__(self, backend: str, cause: str, *, unknown_outcome: bool = False) -> None:
+        self.backend = backend
+        self.cause = cause
+        self.unknown_outcome = unknown_outcome
+        if unknown_outcome:
+            what = (
+                "the connection broke while the write committed, so whether it was written is "
+                "unknown; load the run and retry"
+            )
+        else:
+            what = "nothing of the failed call was written; retry once the database is back"
+        super().__init__(f"The {backend} run store's database is unreachable ({cause}); {what}.")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_store_unavailable, (self.backend, self.cause, self.unknown_outcome))
+
+
+def _store_unavailable(backend: str, cause: str, unknown_outcome: bool) -> StoreUnavailableError:
+    return StoreUnavailableError(backend, cause, unknown_outcome=unknown_outcome)
+
+
 class StoreFormatError(StoreError):
     """The database is not a tether run store (or not a database at all). Nothing was written."""
 
 
 class StoreVersionError(StoreError):
-    """The store's schema is newer than this tether understands. Nothing was written."""
+    """The store's schema is newer than this tether reads, or older and not migrated yet
+    (run ``tether store migrate STORE``, or ``await store.migrate()``). Nothing was written."""
 
 
 class StoreIntegrityError(StoreError):

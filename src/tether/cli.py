@@ -6,6 +6,7 @@ tether serve module:app | tether worker module:app
 tether inbox list | show | approve | reject | review | rules | revoke
 tether audit export STATE.json | --store runs.db RUN_ID
 tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
+tether store migrate runs.db | postgresql://... [--schema tether]
 tether --version
 
 Every failure ends the same way: one line ``tether: <what went wrong and what
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._audit_cli import add_audit_commands
 
     add_audit_commands(commands)
+
+    from ._store_cli import add_store_commands
+
+    add_store_commands(commands)
     return parser
 
 
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import _demo
 
             return _demo.main(args)
-        if args.command in ("state", "audit", "serve", "worker", "inbox"):
+        if args.command in ("state", "audit", "serve", "worker", "inbox", "store"):
             return int(args.func(args))
     except KeyboardInterrupt:
         return fail("interrupted.", EXIT_INTERRUPTED)

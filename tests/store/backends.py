@@ -38,6 +38,8 @@ class Backend:
     raw: Callable[[str, tuple[Any, ...]], list[Any]]
     """Run SQL with ``{events}``, ``{runs}``, ``{pending}``, ``{in_flight}``, ``{rules}``,
     ``{meta}`` named."""
+    schema: str | None = None
+    """The PostgreSQL schema the stores live in."""
 
 
 def sqlite_backend(path: Path, clock: FakeClock) -> Backend:
@@ -81,4 +83,4 @@ def postgres_backend(dsn: str, clock: FakeClock) -> Backend:
             cur = conn.execute(sql.format(**names).replace("?", "%s"), params)
             return cur.fetchall() if cur.description else []
 
-    return Backend("postgres", clock, open_store, raw)
+    return Backend("postgres", clock, open_store, raw, schema)

@@ -428,6 +428,7 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
 
     upgraded = backend.open(signing_key=KEY)
     try:
+        assert await upgraded.migrate() == 4  # an explicit step (see test_migrations.py)
         assert (await upgraded.load("r1")).events == (*begun("r1", "c1"), asked("c1"))
         await upgraded.append("r1", 3, [approved("c1")])  # signed the new way, chained on
         assert (await upgraded.load("r1")).events[-1] == approved("c1")
@@ -462,6 +463,8 @@ async def test_a_newer_store_is_refused_and_left_alone(backend: Backend) -> None
     await first.append("r1", 0, [started("r1")])
     await first.close()
     backend.raw("UPDATE {meta} SET value = '99' WHERE key = 'version'", ())
+    # ... that only tethers of version 99 can read (see test_migrations.py for the others).
+    backend.raw("UPDATE {meta} SET value = '99' WHERE key = 'readable_from'", ())
     later = backend.open()
     try:
         with pytest.raises(StoreVersionError, match=r"version 99.*Upgrade tether"):

@@ -17,6 +17,7 @@ from tether import (
     NotAuthorizedError,
     Runner,
     StaleDecisionError,
+    StoreVersionError,
     function_tool,
     verify_receipts,
 )
@@ -199,7 +200,7 @@ async def test_pending_rows_show_how_many_approvals_a_call_needs(
     assert needs == {four_eyes: 2, one: 1}
 
 
-async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
+async def test_a_version_1_store_is_migrated_and_keeps_its_pending_calls(
     backend: Backend, governance: Governance
 ) -> None:
     first = backend.open()
@@ -222,6 +223,11 @@ async def test_a_version_1_store_is_upgraded_and_keeps_its_pending_calls(
 
     store = backend.open()
     try:
+        # Migrating is an explicit step: until then the old store is refused, untouched.
+        with pytest.raises(StoreVersionError, match="tether store migrate"):
+            await store.pending_approvals()
+        assert backend.raw("SELECT value FROM {meta} WHERE key = 'version'", ()) == [("1",)]
+        assert await store.migrate() == 1
         [old] = await store.pending_approvals()
         assert (old.run_id, old.expires_at) == (run_id, None)
         assert old.required_approvals == 2  # folded from the events on upgrade

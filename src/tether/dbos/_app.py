@@ -25,6 +25,7 @@ from .._governance import Approver, Governance
 from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, retry_run, save_state
+from ..store._retry import DEFAULT_OUTAGE_PATIENCE
 from . import _workflows as wf
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
@@ -64,7 +65,9 @@ class DBOSApp:
     Other settings: ``system_schema`` (DBOS's PostgreSQL schema), ``expiry_message``
     (what the model reads for an expired approval), ``doubt_poll`` (seconds between
     looks at a run stopped in doubt), ``lease_wait`` (seconds between tries while
-    another worker's lease on a run has not expired), ``polling_interval`` (seconds
+    another worker's lease on a run has not expired), ``store_patience`` (seconds a
+    worker keeps starting a stretch of a run over while the run store is unavailable,
+    ``StoreUnavailableError``, before the step fails), ``polling_interval`` (seconds
     between looks for queued work, results and, on SQLite, wake-up messages),
     ``context`` and ``model_provider`` (handed to every run), ``governance`` (a
     ``tether.Governance``: the run-wide approval policy, approval deadline and
@@ -86,6 +89,7 @@ class DBOSApp:
         expiry_message: str = "The approval expired before anyone decided; the call was not run.",
         doubt_poll: float = 60.0,
         lease_wait: float = 1.0,
+        store_patience: float = DEFAULT_OUTAGE_PATIENCE,
         polling_interval: float = 1.0,
         context: Any = None,
         model_provider: ModelProvider | None = None,
@@ -131,6 +135,9 @@ class DBOSApp:
         self.expiry_message = expiry_message
         self.doubt_poll = doubt_poll
         self.lease_wait = lease_wait
+        if not store_patience >= 0:
+            raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")
+        self.store_patience = float(store_patience)
         self.polling_interval = polling_interval
         self.context = context
         self.model_provider = model_provider

@@ -5,6 +5,10 @@ its steps. Each only ever continues the run's journal in the run store, which is
 the truth: run again after a crash, ``advance`` never repeats a model call the
 journal has, and never re-runs a non-idempotent tool whose completion is not
 recorded (the run stops with the call in doubt).
+
+A store that is unavailable for a while (a database restart) does not fail the
+run: each stretch is started over, with growing pauses, for up to the app's
+``store_patience`` seconds (starting over is safe for the same reason).
 """
 
 from __future__ import annotations
@@ -12,10 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any, Protocol
 
 from .._agent import Agent
-from .._exceptions import RunBusyError, RunConflictError, RunNotFoundError, StoreError
+from .._exceptions import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
 from .._governance import Governance
 from ..items import to_input_items
 from ..models import ModelProvider
@@ -23,8 +34,11 @@ from ..run import RunCompleted, Runner, RunStarted, RunState
 from ..run._failure import RetryPolicy, retryable
 from ..run._runner import DEFAULT_MAX_TURNS
 from ..store import RunStore, expire_run, load_state, record_failure
+from ..store._retry import outlast_outage
 
 __all__ = ["Engine", "advance", "expire"]
+
+_log = logging.getLogger("tether.dbos")
 
 RETRY = RetryPolicy()
 """How often a stretch tries a run again after a retryable failure, in all."""
@@ -37,6 +51,7 @@ class Engine(Protocol):
     model_provider: ModelProvider | None
     governance: Governance | None
     lease_wait: float
+    store_patience: float
     approval_timeout: float | None
     expiry_message: str
 
@@ -55,6 +70,16 @@ async def advance(
     Safe to run again after a crash (an engine re-executes an unrecorded step):
     it only ever continues the stored journal.
     """
+    return await outlast_outage(
+        lambda: _advance(app, run_id, agent, input, max_turns),
+        patience=app.store_patience,
+        on_wait=lambda exc, pause: _waiting(run_id, exc, pause),
+    )
+
+
+async def _advance(
+    app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None
+) -> dict[str, Any]:
     store = app.store()
     root = app.agent(agent)
     await _create(app, run_id, root.name, input, max_turns)
@@ -100,6 +125,18 @@ async def expire(app: Engine, run_id: str, agent: str) -> int:
     governance's key): no approver policy applies to it. ``agent`` is the run's root agent
     (the expiry needs no agent graph).
     """
+    return await outlast_outage(
+        lambda: _expire(app, run_id, agent),
+        patience=app.store_patience,
+        on_wait=lambda exc, pause: _waiting(run_id, exc, pause),
+    )
+
+
+def _waiting(run_id: str, error: StoreUnavailableError, pause: float) -> None:
+    _log.warning("run %s waits %.1fs for its store: %s", run_id, pause, error)
+
+
+async def _expire(app: Engine, run_id: str, agent: str) -> int:
     store = app.store()
     pending = await store.pending_approvals(run_id=run_id)
     # Only approvals expire: an output review has no deadline (the call already ran).

@@ -31,6 +31,7 @@ from .._exceptions import (
     StoreError,
     StoreFormatError,
     StoreIntegrityError,
+    StoreUnavailableError,
     StoreVersionError,
 )
 from .._governance import SYSTEM_APPROVER
@@ -115,9 +116,15 @@ async def advance_workflow(run_id: str, agent: str, input: Any, max_turns: int |
 def _transient(error: BaseException) -> bool:
     # A store or model provider that failed for a moment: the stretch is safe to run
     # again (it continues the journal). Anything else (a refused state, a spent turn
-    # budget, a tool error) would fail the same way again.
+    # budget, a tool error) would fail the same way again. A store that stayed
+    # unavailable was already waited for (DBOSApp.store_patience): that is the bound.
     return isinstance(error, StoreError | ModelProviderError) and not isinstance(
-        error, StoreIntegrityError | StoreFormatError | StoreVersionError | RunNotFoundError
+        error,
+        StoreIntegrityError
+        | StoreFormatError
+        | StoreVersionError
+        | StoreUnavailableError
+        | RunNotFoundError,
     )
 
 

@@ -32,7 +32,7 @@ from .._context import RunContext
 from .._exceptions import NotPendingError, UserError
 from ..items import to_input_items
 from ..tools import FunctionTool, NeedsApproval, schema_tool
-from ._approvals import ToolApprovalItem
+from ._approvals import ToolApprovalItem, idempotency_key
 from ._journal import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
 from ._record import Journal
 from ._view import Call, CallStatus, RunView
@@ -149,7 +149,9 @@ def start_call(run: Run, call: Call, tool: FunctionTool) -> str | Awaitable[str]
     if isinstance(function, AgentTool):
         # The loop awaits it like any tool's output, then records it with ``record_nested``.
         return cast(Awaitable[str], function.run_nested(run, call))
-    return tool.start(run.ctx, call.arguments)
+    return tool.start(
+        run.ctx.for_call(call.call_id, idempotency_key(run.view, call)), call.arguments
+    )
 
 
 def recorded(call: Call, outcome: NestedOutcome) -> NestedRunRecorded:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._journal import (
     ApprovalDecided,
@@ -19,7 +19,11 @@ from ._journal import (
 )
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
+if TYPE_CHECKING:  # the fold imports this module
+    from ._view import Call, RunView
+
 __all__ = [
+    "idempotency_key",
     "ToolApprovalItem",
     "ToolOutputReviewItem",
     "output_digest",
@@ -111,6 +115,14 @@ def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
         [agent, tool, call_id, canonical_arguments(arguments)], ensure_ascii=False
     )
     return "sha256:" + hashlib.sha256(escape_surrogates(canonical).encode()).hexdigest()
+
+
+def idempotency_key(view: RunView, call: Call) -> str:
+    """The key a call gives the outside world to deduplicate its side effect: SHA-256 over
+    the run, the turn and the call's fingerprint as it runs (an approver's edit makes
+    another key), so retries, resumes and runs again of one approved call share it."""
+    text = json.dumps(["tether.idempotency", view.run_id, view.turns, call.fingerprint])
+    return "tether-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:

@@ -69,9 +69,8 @@ async def stored_prefix(store: RunStore, journal: Journal) -> int:
     """
     run_id = journal.view.run_id
     mark = journal.stored_tip
-    tip = getattr(store, "tip", None)  # optional: a store without it is compared in full
-    if isinstance(mark, StoredTip) and mark.store is store and tip is not None:
-        now = await tip(run_id)
+    if isinstance(mark, StoredTip) and mark.store is store:
+        now = await store.tip(run_id)
         if now.seq == mark.seq and now.head == mark.head and len(journal) >= mark.seq:
             return mark.seq
     stored = await store.load(run_id)
@@ -149,17 +148,16 @@ class Durable:
         self.stored = stored.seq
         return True
 
-    def holds_session(self, session: object) -> bool:
+    def holds_session(self, session: Session) -> bool:
         """Whether the store can write ``session``'s items in its own transactions."""
-        holds = getattr(self.store, "holds_session", None)
-        return bool(holds is not None and holds(session))
+        return self.store.holds_session(session)
 
     async def checkpoint_with_session(
         self, journal: Journal, session: Session, items: list[Item]
     ) -> None:
         """``checkpoint``, storing ``items`` in ``session`` in the same transaction (the
         journal's last event is the ``SessionSynced`` that records them)."""
-        self.stored = await self.store.append_with_session(  # type: ignore[attr-defined]
+        self.stored = await self.store.append_with_session(
             journal.view.run_id,
             self.stored,
             journal.events_since(self.stored),
@@ -172,7 +170,7 @@ class Durable:
     def counts_rule_uses(self, book: object) -> bool:
         """Whether ``book`` is this run's store and counts a rule's use in the same
         transaction as the decision it makes (``checkpoint_with_rule_use``)."""
-        return book is self.store and hasattr(self.store, "append_with_rule_use")
+        return book is self.store
 
     async def checkpoint_with_rule_use(
         self, journal: Journal, decision: ApprovalDecided, rule_id: str, now: datetime
@@ -182,7 +180,7 @@ class Durable:
         nothing written, if the rule is no longer live at ``now`` (used up, revoked,
         expired). Either both the use and the decision are stored, or neither."""
         events = [*journal.events_since(self.stored), decision]
-        seq = await self.store.append_with_rule_use(  # type: ignore[attr-defined]
+        seq = await self.store.append_with_rule_use(
             journal.view.run_id, self.stored, events, rule_id, now=now, owner=self.owner
         )
         if seq is None:

@@ -6,11 +6,11 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext
-from .._exceptions import RunError, UserError
+from .._exceptions import RunConflictError, RunError, RunNotFoundError, UserError
 from .._governance import Governance
 from ..items import Item, to_input_items
 from ..lifecycle import RunHooks
@@ -62,6 +62,8 @@ class Runner:
         run_config: RunConfig | None = None,
         store: RunStore | None = None,
         governance: Governance | None = None,
+        run_id: str | None = None,
+        if_exists: Literal["resume", "error"] = "resume",
     ) -> RunResult:
         """Run ``agent`` on ``input`` until it has a final output or needs a human decision.
 
@@ -103,7 +105,21 @@ class Runner:
         approval deadline, receipt key and clock; a resumed state's own
         governance is used if none is given. A call whose approval passed its
         deadline is rejected by the system and never runs.
+
+        ``run_id`` names a new run with the application's own id (an order number, a
+        request id) instead of a random one. With a ``store`` that already has a run of
+        that id, nothing new is started: ``if_exists="resume"`` (the default) resumes
+        that run (``input`` is not read again), ``"error"`` raises ``RunConflictError``.
+        Two processes starting one id at once get one run; the other a ``RunConflictError``.
         """
+        if run_id is not None and not isinstance(input, RunState):
+            _check_run_id(run_id, if_exists)
+            if store is not None:
+                existing = await _stored(store, run_id, agent, context, governance)
+                if existing is not None:
+                    if if_exists == "error":
+                        raise RunConflictError(run_id, 0, len(existing.journal))
+                    input = existing
         run = prepare(
             agent,
             input,
@@ -122,6 +138,7 @@ class Runner:
             stream=False,
             hooks=hooks,
             run_config=run_config,
+            run_id=run_id,
         )
         try:
             await drive(run)
@@ -247,6 +264,7 @@ def prepare(
     run_config: RunConfig | None = None,
     store: RunStore | None = None,
     governance: Governance | None = None,
+    run_id: str | None = None,
 ) -> Run:
     """A ``Run`` ready to drive: a new journal, or a copy of a state's journal."""
     if max_turns is not None and max_turns < 1:
@@ -296,7 +314,7 @@ def prepare(
         check_new_session(session)
     try:
         started = RunStarted(
-            run_id=f"run_{uuid.uuid4().hex}",
+            run_id=run_id or f"run_{uuid.uuid4().hex}",
             agent=agent.name,
             input=to_input_items(input),
             max_turns=max_turns or DEFAULT_MAX_TURNS,
@@ -353,6 +371,25 @@ def _resume(
     if journal.view.completed is None:
         run.append(RunResumed(max_turns, rejection_message, config_data(options.config)))
     return run
+
+
+def _check_run_id(run_id: object, if_exists: object) -> None:
+    if not isinstance(run_id, str) or not run_id or len(run_id) > 200:
+        raise UserError(f"run_id is a non-empty string of at most 200 characters, not {run_id!r}.")
+    if if_exists not in ("resume", "error"):
+        raise UserError(f"if_exists is 'resume' or 'error', not {if_exists!r}.")
+
+
+async def _stored(
+    store: RunStore, run_id: str, agent: Agent[Any], context: Any, governance: Governance | None
+) -> RunState | None:
+    """The stored run ``run_id`` as a state, or ``None`` if the store has none."""
+    from ..store import load_state  # the store builds on this package
+
+    try:
+        return await load_state(store, run_id, agent, context=context, governance=governance)
+    except RunNotFoundError:
+        return None
 
 
 def _check_tools(run: Run) -> None:

@@ -54,6 +54,12 @@ def add_server_commands(commands: Any) -> None:
     worker = commands.add_parser("worker", help="resume an App's runs once they are decided")
     worker.add_argument("app", help="module:attribute of a tether.App")
     worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks")
+    worker.add_argument(
+        "--max-backoff",
+        type=float,
+        default=10.0,
+        help="longest wait between looks while the store is unavailable (seconds)",
+    )
     worker.set_defaults(func=_worker)
 
     inbox = commands.add_parser("inbox", help="list and decide pending approvals")
@@ -182,7 +188,7 @@ def _worker(args: argparse.Namespace) -> int:
     from ._worker import Worker
 
     app = load_app(args.app)
-    asyncio.run(Worker(app, poll_interval=args.poll).serve())
+    asyncio.run(Worker(app, poll_interval=args.poll, max_backoff=args.max_backoff).serve())
     return 0
 
 

@@ -27,6 +27,7 @@ from .._exceptions import (
     RunConflictError,
     RunNotFoundError,
     StaleDecisionError,
+    StoreUnavailableError,
     TetherError,
     UnknownAgentError,
     UserError,
@@ -130,6 +131,8 @@ class StartBody(BaseModel):
 
 
 def _status_of(exc: TetherError) -> int:
+    if isinstance(exc, StoreUnavailableError):
+        return 503  # the database is away: the same request can simply be sent again
     if isinstance(exc, NotAuthorizedError | EditNotAllowedError):
         return 403
     if isinstance(exc, RunNotFoundError | RuleNotFoundError):

@@ -17,6 +17,12 @@ model or database that was away) is retried with backoff (``App.retry``, a
 Every ``App.sweep_interval`` seconds a worker also rejects the approvals past
 their deadline (``tether.store.expire_approvals``); a run whose calls are then
 all decided goes on in the same pass.
+
+A store that is unavailable for a while (``StoreUnavailableError``: a database
+restart) gives no run up: the run is tried again on the next pass, and the
+worker waits longer between passes (up to ``max_backoff`` seconds) until the
+store answers again. A run whose tool was running when its store went away goes
+on once the store is back, or stops in doubt; its tool is never run twice.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .._exceptions import (
     RunConflictError,
     RunNotFoundError,
     StoreError,
+    StoreUnavailableError,
     TetherError,
     UnknownAgentError,
     UserError,
@@ -67,11 +74,15 @@ already is skipped."""
 class Worker:
     """Resumes an application's runs that can go on, one at a time, until stopped."""
 
-    def __init__(self, app: App, *, poll_interval: float = 1.0) -> None:
+    def __init__(self, app: App, *, poll_interval: float = 1.0, max_backoff: float = 10.0) -> None:
         if not poll_interval > 0:
             raise UserError(f"poll_interval is a number of seconds > 0, not {poll_interval!r}.")
+        if not max_backoff > 0:
+            raise UserError(f"max_backoff is a number of seconds > 0, not {max_backoff!r}.")
         self.app = app
         self.poll_interval = poll_interval
+        self.max_backoff = max(max_backoff, poll_interval)
+        """The longest wait between passes while the store is unavailable."""
         self._stop = asyncio.Event()
         self._skip: dict[str, datetime] = {}
         """Runs this worker leaves alone until then (unreadable, or not this app's)."""
@@ -232,6 +243,9 @@ class Worker:
             )
         except (RunBusyError, RunConflictError):
             return False  # another worker has it, or already moved it on
+        except StoreUnavailableError:
+            # Not the run's fault: it goes on (or is found in doubt) once the store is back.
+            raise
         except StoreError as exc:
             log.warning("run %s could not be stored, will try again: %s", run_id, exc)
             return False
@@ -268,13 +282,21 @@ class Worker:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop)
         log.info("worker started")
+        pause = self.poll_interval
         while not self._stop.is_set():
             try:
                 advanced = await self.run_once()
-            except TetherError as exc:  # the store is unreachable: keep trying
+                pause = self.poll_interval
+            except StoreUnavailableError as exc:  # wait longer each time, then look again
+                log.warning("the store is unavailable; next look in %.1fs: %s", pause, exc)
+                advanced, wait = 0, pause
+                pause = min(pause * 2, self.max_backoff)
+            except TetherError as exc:
                 log.warning("cannot read the store: %s", exc)
-                advanced = 0
+                advanced, wait = 0, self.poll_interval
+            else:
+                wait = self.poll_interval
             if not advanced:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._stop.wait(), wait)
         log.info("worker stopped")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 import zlib
 from collections.abc import Awaitable, Callable
@@ -172,6 +173,8 @@ class PostgresSession:
         lock = _CONNECTION_LOCKS.setdefault(conn, asyncio.Lock())
         try:
             async with lock:
+                if self._owns_connection:
+                    conn = await self._checked(conn)
                 if not self._table_ready:
                     await self._create_table(conn)
                     self._table_ready = True
@@ -196,6 +199,17 @@ class PostgresSession:
                     "DSN's host, port, database, user and password are right."
                 ) from exc
             return self._conn
+
+    async def _checked(self, conn: _Conn) -> _Conn:
+        # An idle connection may have died with a server restart: checked before each use
+        # (one empty query) and replaced, so a restart does not fail the next call.
+        try:
+            await conn.execute("")
+            return conn
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
+            return await self._connection()
 
     async def _create_table(self, conn: _Conn) -> None:
         async with conn.transaction():

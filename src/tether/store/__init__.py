@@ -10,6 +10,11 @@
     seq = await store.append(run_id, seq, more_events, owner="worker-1")
     run = await store.load(run_id)                            # summary + events
 
+A store of an older schema version is refused (``StoreVersionError``) until it is
+migrated, an explicit step of a deploy: ``tether store migrate runs.db`` or
+``await store.migrate()``. A database that is briefly away is ridden out (bounded
+retries where safe), then reported as ``StoreUnavailableError`` (``retryable``).
+
 Both stores are also rule books (``tether.RuleBook``): they keep standing approvals
 (``tether.grant_standing_approval``) in a table of their own, so rules apply across runs
 and processes.
@@ -32,11 +37,13 @@ from ._governance import (
     verify_run_receipts,
 )
 from ._protocol import (
+    STORE_READABLE_FROM,
     STORE_VERSION,
     STORE_VERSIONS,
     Clock,
     Order,
     PendingKey,
+    RuleStore,
     RunStore,
     pending_key,
     system_clock,
@@ -49,6 +56,7 @@ if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
 
 __all__ = [
+    "STORE_READABLE_FROM",
     "STORE_VERSION",
     "STORE_VERSIONS",
     "Clock",
@@ -57,6 +65,7 @@ __all__ = [
     "PendingApproval",
     "PendingKey",
     "PostgresRunStore",
+    "RuleStore",
     "RunPage",
     "RunStatus",
     "RunStore",

@@ -17,19 +17,23 @@ from .._exceptions import (
     RunNotFoundError,
     StoreError,
     StoreFormatError,
+    StoreUnavailableError,
     StoreVersionError,
     UserError,
 )
+from ..items import Item
 from ..run._journal import Event
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..run._view import RunView
 from ..sessions._errors import MissingDependencyError
+from ..sessions._protocol import Session
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows
 from ._gate import FoldGate, admit, fold
 from ._passing import passes_lease
 from ._projection import Changes, PendingRow, replay
 from ._protocol import (
     STORE_FORMAT,
+    STORE_READABLE_FROM,
     STORE_VERSION,
     Clock,
     Order,
@@ -44,14 +48,16 @@ from ._protocol import (
     signing_key_bytes,
     system_clock,
     to_utc,
+    version_problem,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._retry import DEFAULT_RETRY_FOR, retried, retry_store_call
 from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
 
 try:
     import psycopg
     from psycopg import sql
-    from psycopg_pool import AsyncConnectionPool
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("PostgresRunStore", "psycopg-pool", "postgres") from exc
 
@@ -198,6 +204,14 @@ class PostgresRunStore:
     stored as ``json`` (not ``jsonb``), which keeps each event's exact text,
     the text its MAC covers. See ``SQLiteRunStore`` for ``signing_key`` and
     ``clock``.
+
+    A brief outage of the server (a restart, a failover) is ridden out: every
+    pooled connection is checked before use (a dead one is replaced), and a call
+    that meets a transient failure is tried again for up to ``retry_for``
+    seconds, where that is safe (reads; writes that certainly did not commit; an
+    append whose commit outcome is unknown once the stored run says whether it
+    landed). Then it raises ``StoreUnavailableError`` (``retryable``).
+    ``connect_timeout`` bounds one wait for a connection.
     """
 
     def __init__(
@@ -208,6 +222,8 @@ class PostgresRunStore:
         signing_key: bytes | str | None = None,
         clock: Clock = system_clock,
         max_connections: int = 10,
+        retry_for: float = DEFAULT_RETRY_FOR,
+        connect_timeout: float = 5.0,
     ) -> None:
         if not schema or not isinstance(schema, str):
             raise UserError(f"PostgresRunStore schema must be a name, not {schema!r}.")
@@ -217,8 +233,16 @@ class PostgresRunStore:
         self._key = signing_key_bytes(signing_key)
         self._clock = clock
         self._max = max_connections
+        if not retry_for >= 0 or not connect_timeout > 0:
+            raise UserError(
+                "retry_for is seconds >= 0 and connect_timeout seconds > 0, not "
+                f"{retry_for!r} and {connect_timeout!r}."
+            )
+        self._retry_for = float(retry_for)
+        self._connect_timeout = float(connect_timeout)
         self._pool: AsyncConnectionPool[_Conn] | None = None
         self._gate = FoldGate()
+        self._closing: set[asyncio.Task[None]] = set()
         self._open_lock = asyncio.Lock()
         # Creating the schema is serialised across processes by an advisory lock.
         self._lock_key = zlib.crc32(f"tether.run_store:{schema}".encode()) - 2**31
@@ -237,7 +261,11 @@ class PostgresRunStore:
         """See ``RunStore.append``."""
         root_agent = check_append(run_id, expected_seq, events)
         ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
-        return await self._append(run_id, expected_seq, events, root_agent, owner, ttl, None)
+        return await retry_store_call(
+            lambda: self._append(run_id, expected_seq, events, root_agent, owner, ttl, None),
+            within=self._retry_for,
+            settle=lambda: self._landed(run_id, expected_seq, events),
+        )
 
     async def append_with_rule_use(
         self,
@@ -253,12 +281,58 @@ class PostgresRunStore:
         check_append(run_id, expected_seq, events)
         use = (rule_id, to_utc(now, "now"))
         try:
-            return await self._append(run_id, expected_seq, events, None, owner, None, use)
+            return await retry_store_call(
+                lambda: self._append(run_id, expected_seq, events, None, owner, None, use),
+                within=self._retry_for,
+                settle=lambda: self._landed(run_id, expected_seq, events),
+            )
         except RuleUnavailable:
             return None
 
+    def holds_session(self, session: Session) -> bool:
+        """``False``: a PostgreSQL store keeps no session items (see ``RunStore``)."""
+        return False
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: Session,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """Never called: this store holds no session (``holds_session``)."""
+        raise UserError(
+            f"Session {session.session_id!r} is not kept in PostgreSQL schema {self._schema!r}; "
+            "the run stores its items through the session itself."
+        )
+
+    @property
+    def retry_for(self) -> float:
+        """Seconds a call keeps trying through a transient failure (see the class)."""
+        return self._retry_for
+
+    async def _landed(self, run_id: str, expected_seq: int, events: Sequence[Event]) -> int | None:
+        # An append whose COMMIT outcome is unknown: the stored run says whether it landed
+        # (its events at expected_seq+1..), or not (still at expected_seq: try again).
+        try:
+            stored = await self.load(run_id)
+        except RunNotFoundError:
+            if expected_seq == 0:
+                return None
+            raise
+        new_seq = expected_seq + len(events)
+        if stored.seq >= new_seq and stored.events[expected_seq:new_seq] == tuple(events):
+            return new_seq
+        if stored.seq == expected_seq:
+            return None
+        raise RunConflictError(run_id, expected_seq, stored.seq)
+
     # -- standing approvals (RuleBook) -----------------------------------------------
 
+    @retried()
     async def save_rule(self, rule: StandingApproval) -> None:
         """See ``RuleBook.save_rule``."""
         row = rule_row(rule, lambda moment: moment)
@@ -269,6 +343,7 @@ class PostgresRunStore:
                 row,
             )
 
+    @retried()
     async def get_rule(self, rule_id: str) -> StandingApproval:
         """See ``RuleBook.get_rule``."""
         rows = await self._fetch(
@@ -280,6 +355,7 @@ class PostgresRunStore:
             )
         return rule_from_row(rows[0], _utc)
 
+    @retried()
     async def list_rules(
         self,
         *,
@@ -319,6 +395,7 @@ class PostgresRunStore:
         )
         return [rule_from_row(row, _utc) for row in rows]
 
+    @retried()
     async def revoke_rule(
         self,
         rule_id: str,
@@ -343,6 +420,7 @@ class PostgresRunStore:
             raise already_revoked(rule)
         return rule
 
+    @retried()
     async def use_rule(self, rule_id: str, *, now: datetime) -> bool:
         """See ``RuleBook.use_rule``."""
         async with self._transaction() as conn:
@@ -449,6 +527,7 @@ class PostgresRunStore:
         )
         return decode_events(run_id, [row[0] for row in await cur.fetchall()])
 
+    @retried()
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
         async with self._transaction(read_only=True) as conn:
@@ -472,6 +551,7 @@ class PostgresRunStore:
         last = rows[-1] if rows else (0, None, None)
         return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
 
+    @retried()
     async def tip(self, run_id: str) -> RunTip:
         """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a
         resume checks that the state it holds is still the whole stored run."""
@@ -490,14 +570,17 @@ class PostgresRunStore:
             raise RunNotFoundError(run_id)
         return RunTip(row[0], head_of(self._key, row[1], row[2]))
 
+    @retried(idempotent=True)
     async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
         """See ``RunStore.acquire``."""
         return await self._lease(run_id, owner, check_ttl(ttl), renew=False)
 
+    @retried(idempotent=True)
     async def renew(self, run_id: str, owner: str, ttl: float) -> Lease:
         """See ``RunStore.renew``."""
         return await self._lease(run_id, owner, check_ttl(ttl), renew=True)
 
+    @retried(idempotent=True)
     async def release(self, run_id: str, owner: str) -> None:
         """See ``RunStore.release``."""
         async with self._transaction() as conn:
@@ -509,6 +592,7 @@ class PostgresRunStore:
                 (run_id, owner),
             )
 
+    @retried()
     async def list_runs(
         self,
         *,
@@ -551,6 +635,7 @@ class PostgresRunStore:
         next_cursor = encode_cursor(rows[-1][6].isoformat(), rows[-1][0]) if more else None
         return RunPage(tuple(_summary(row) for row in rows), next_cursor)
 
+    @retried()
     async def pending_approvals(
         self,
         *,
@@ -592,6 +677,7 @@ class PostgresRunStore:
         )
         return [PendingApproval(*row) for row in await self._fetch(query, params)]
 
+    @retried()
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
         """See ``RunStore.due_approvals``."""
         query = (
@@ -602,14 +688,17 @@ class PostgresRunStore:
         params = {"due": to_utc(now, "now"), "limit": check_limit(limit)}
         return [PendingApproval(*row) for row in await self._fetch(query, params)]
 
+    @retried()
     async def recoverable(self) -> list[RunSummary]:
         """See ``RunStore.recoverable``."""
         query = (
-            "SELECT * FROM (" + _SUMMARY + ") AS runs WHERE status IN ('running', 'in_doubt') "
-            "AND (lease_owner IS NULL OR lease_until <= %(now)s) ORDER BY created_at, id"
+            # The status column is the fold's: the index on it finds the candidates.
+            _SUMMARY + " WHERE r.status IN ('running', 'in_doubt') "
+            "AND (r.lease_owner IS NULL OR r.lease_until <= %(now)s) ORDER BY r.created_at, r.id"
         )
         return [_summary(row) for row in await self._fetch(query, {"now": self._clock()})]
 
+    @retried()
     async def delete(self, run_id: str) -> None:
         """See ``RunStore.delete``."""
         async with self._transaction() as conn:
@@ -624,6 +713,7 @@ class PostgresRunStore:
                 raise RunBusyError(run_id, row[0], row[1].isoformat())
             await self._delete_rows(conn, [run_id])
 
+    @retried()
     async def prune(self, *, completed_before: datetime) -> int:
         """See ``RunStore.prune``."""
         before = to_utc(completed_before, "completed_before")
@@ -639,6 +729,7 @@ class PostgresRunStore:
             await self._delete_rows(conn, ids)
         return len(ids)
 
+    @retried(idempotent=True)
     async def rebuild_projections(self, run_id: str | None = None) -> None:
         """See ``RunStore.rebuild_projections``."""
         async with self._transaction() as conn:
@@ -684,11 +775,32 @@ class PostgresRunStore:
                 self._q("UPDATE {s}.runs SET status = %s WHERE id = %s"), (status, one)
             )
 
+    async def migrate(self) -> int:
+        """Bring the schema's tables to this tether's version (``STORE_VERSION``), in one
+        transaction, and return the version they had (a new schema is created at this
+        version). The command line does the same:
+        ``tether store migrate postgresql://... --schema tether``.
+
+        A store of an older version is refused (``StoreVersionError``) until it is
+        migrated, so that a migration is a step of a deploy, not a side effect of the
+        first process to start; a store of a newer version that this tether may read
+        is left as it is."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._dsn, connect_timeout=max(2, round(self._connect_timeout))
+            )
+            async with conn:
+                return await self._setup(conn, migrate=True)
+        except psycopg.Error as exc:
+            raise _error(exc) from exc
+
     async def close(self) -> None:
         """Close the connection pool."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def __aenter__(self) -> PostgresRunStore:
         return self
@@ -798,36 +910,82 @@ class PostgresRunStore:
 
     @asynccontextmanager
     async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[_Conn]:
-        """A pooled connection inside one transaction; driver errors become ``StoreError``."""
+        """A pooled connection inside one transaction; driver errors become ``StoreError``
+        (``StoreUnavailableError`` for a transient one, saying whether it broke a commit)."""
+        committing = False
+        pool: AsyncConnectionPool[_Conn] | None = None
         try:
             pool = await self._get_pool()
-            async with pool.connection() as conn, conn.transaction():
+            async with (
+                pool.connection(timeout=self._connect_timeout) as conn,
+                conn.transaction(),
+            ):
                 if read_only:
                     # One snapshot for every statement of a read.
                     await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield conn
+                # The body is done: what fails from here may have committed.
+                committing = not read_only
         except psycopg.Error as exc:
-            raise _error(exc) from exc
+            # A pool that only ran out of connections (every one busy) is kept.
+            if (
+                pool is not None
+                and _connection_lost(exc)
+                and not (isinstance(exc, PoolTimeout) and await self._server_answers())
+            ):
+                self._drop_pool(pool)
+            raise _error(exc, committing=committing) from exc
+
+    async def _server_answers(self) -> bool:
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._dsn, connect_timeout=max(2, round(self._connect_timeout))
+            )
+        except psycopg.Error:
+            return False
+        await conn.close()
+        return True
 
     async def _get_pool(self) -> AsyncConnectionPool[_Conn]:
         if self._pool is not None:
             return self._pool
         async with self._open_lock:
             if self._pool is None:
-                pool: AsyncConnectionPool[_Conn] = AsyncConnectionPool(
-                    self._dsn, min_size=1, max_size=self._max, open=False
+                # One direct connection first: it fails at once while the server is down
+                # (a pool would keep trying with growing pauses), and checks the schema.
+                conn = await psycopg.AsyncConnection.connect(
+                    self._dsn, connect_timeout=max(2, round(self._connect_timeout))
                 )
-                try:
-                    await pool.open(wait=True, timeout=30)
-                    async with pool.connection() as conn:
-                        await self._setup(conn)
-                except BaseException:
-                    await pool.close()
-                    raise
+                async with conn:
+                    await self._setup(conn)
+                # Every connection is checked as it leaves the pool: after a server restart
+                # the idle ones are dead, and each would otherwise fail one call.
+                pool: AsyncConnectionPool[_Conn] = AsyncConnectionPool(
+                    self._dsn,
+                    min_size=1,
+                    max_size=self._max,
+                    open=False,
+                    check=AsyncConnectionPool.check_connection,
+                    timeout=self._connect_timeout,
+                    kwargs={"connect_timeout": max(2, round(self._connect_timeout))},
+                )
+                await pool.open(wait=False)
                 self._pool = pool
         return self._pool
 
-    async def _setup(self, conn: _Conn) -> None:
+    def _drop_pool(self, pool: AsyncConnectionPool[_Conn]) -> None:
+        # The server went away: the next call opens a new pool (through one direct
+        # connection, tried at once) instead of waiting out this pool's reconnect pauses.
+        # Connections in use finish their work and are closed when they come back.
+        if self._pool is pool:
+            self._pool = None
+            closing = asyncio.get_running_loop().create_task(pool.close(timeout=1))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _setup(self, conn: _Conn, *, migrate: bool = False) -> int:
+        """Check the schema (creating a new one); with ``migrate``, bring an older one up to
+        date. The version it had."""
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             cur = await conn.execute(
@@ -847,10 +1005,17 @@ class PostgresRunStore:
                     if statement.strip():
                         await conn.execute(self._q(statement))
                 await conn.execute(
-                    self._q("INSERT INTO {s}.store_meta (key, value) VALUES (%s, %s), (%s, %s)"),
-                    ("format", STORE_FORMAT, "version", str(STORE_VERSION)),
+                    self._q(
+                        "INSERT INTO {s}.store_meta (key, value) "
+                        "VALUES (%s, %s), (%s, %s), (%s, %s)"
+                    ),
+                    (
+                        *("format", STORE_FORMAT),
+                        *("version", str(STORE_VERSION)),
+                        *("readable_from", str(STORE_READABLE_FROM)),
+                    ),
                 )
-                return
+                return STORE_VERSION
             cur = await conn.execute(self._q("SELECT key, value FROM {s}.store_meta"))
             meta = dict(await cur.fetchall())
             if meta.get("format") != STORE_FORMAT or not str(meta.get("version", "")).isdigit():
@@ -859,12 +1024,11 @@ class PostgresRunStore:
                     f"describe a tether run store ({meta!r}). Nothing was written."
                 )
             version = int(meta["version"])
-            if version > STORE_VERSION:
-                raise StoreVersionError(
-                    f"PostgreSQL schema {self._schema!r} is a run store of version {version}; "
-                    f"this tether reads versions up to {STORE_VERSION}. Upgrade tether to use "
-                    "it. Nothing was written."
-                )
+            readable_from = int(meta.get("readable_from", version))
+            where = f"PostgreSQL schema {self._schema!r}"
+            problem = version_problem(where, version, readable_from)
+            if problem is not None and not (migrate and version < STORE_VERSION):
+                raise StoreVersionError(problem)
             for step in range(version, STORE_VERSION):
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
@@ -879,6 +1043,14 @@ class PostgresRunStore:
                     self._q("UPDATE {s}.store_meta SET value = %s WHERE key = 'version'"),
                     (str(STORE_VERSION),),
                 )
+                await conn.execute(
+                    self._q(
+                        "INSERT INTO {s}.store_meta (key, value) VALUES ('readable_from', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                    ),
+                    (str(STORE_READABLE_FROM),),
+                )
+            return version
 
 
 _INSERT_PENDING = (
@@ -887,18 +1059,8 @@ _INSERT_PENDING = (
 )
 
 
-def _pending_row(run_id: str, row: PendingRow, requested_at: datetime) -> tuple[Any, ...]:
-    return (
-        run_id,
-        row.call_id,
-        row.agent,
-        row.tool,
-        row.arguments,
-        requested_at,
-        row.expires_at,
-        row.kind,
-        row.required_approvals,
-    )
+def _pending_row(run_id: str, row: PendingRow, requested_at: datetime) -> tuple[object, ...]:
+    return row.values(run_id, requested_at, row.expires_at)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -906,7 +1068,32 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _error(exc: psycopg.Error) -> StoreError:
+# Failures that pass: the server is down, restarting or shutting down, has no connection
+# slot free, or a transaction lost a race it can simply run again.
+_TRANSIENT_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
+
+
+def _transient(exc: psycopg.Error) -> bool:
+    if isinstance(exc, psycopg.InterfaceError):
+        return "closed" in str(exc) or "lost" in str(exc)
+    state = exc.sqlstate
+    if state is None:  # no answer from a server at all: refused, reset, pool timeout
+        return isinstance(exc, psycopg.OperationalError)
+    return state.startswith("08") or state in _TRANSIENT_STATES
+
+
+def _connection_lost(exc: psycopg.Error) -> bool:
+    # No server behind the connection (as opposed to a transaction that lost a race).
+    state = exc.sqlstate
+    return _transient(exc) and (state is None or state.startswith("08") or state[:3] == "57P")
+
+
+def _error(exc: psycopg.Error, *, committing: bool = False) -> StoreError:
+    said = next(iter(str(exc).splitlines()), "").strip() or type(exc).__name__
+    if _transient(exc):
+        return StoreUnavailableError(
+            "PostgreSQL", f"{type(exc).__name__}: {said}", unknown_outcome=committing
+        )
     return StoreError(
         f"PostgreSQL run store failed ({type(exc).__name__}: {exc}). Nothing of the failed "
         "call was written; check the server and retry."

@@ -41,6 +41,20 @@ class PendingRow:
     def same_request(self, other: PendingRow) -> bool:
         return self.request == other.request and self.kind == other.kind
 
+    def values(self, run_id: str, requested_at: object, expires_at: object) -> tuple[object, ...]:
+        """The ``pending`` table's columns in order (times as the backend stores them)."""
+        return (
+            run_id,
+            self.call_id,
+            self.agent,
+            self.tool,
+            self.arguments,
+            requested_at,
+            expires_at,
+            self.kind,
+            self.required_approvals,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Projection:

@@ -6,18 +6,25 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from .._exceptions import UserError
 from ..run._journal import Event, RunStarted
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, StoredRun
+from ..run._standing import RuleBook
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+
+if TYPE_CHECKING:
+    from ..items import Item
+    from ..sessions import Session
 
 __all__ = [
     "Clock",
     "Order",
     "PendingKey",
+    "RuleStore",
     "RunStore",
     "STORE_FORMAT",
+    "STORE_READABLE_FROM",
     "STORE_VERSION",
     "STORE_VERSIONS",
     "pending_key",
@@ -37,6 +44,37 @@ STORE_VERSIONS: dict[int, str] = {
 
 STORE_VERSION = 5
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
+
+STORE_READABLE_FROM = 5
+"""The oldest tether store version whose readers can use a store of ``STORE_VERSION``.
+
+A store keeps both in its meta rows (``version``, ``readable_from``). A tether opens a
+store of its own version, and a newer one whose ``readable_from`` is at most its own
+version (the newer schema only added what older readers may ignore). When a version's
+change is additive, leave this number alone: processes of the previous version keep
+working on the migrated store during a rolling deploy. Version 5 signs new event rows
+in a way version 4 cannot verify, so a version 5 store is readable from 5 only."""
+
+
+def version_problem(where: str, version: int, readable_from: int) -> str | None:
+    """Why this tether cannot use the store at ``where`` as it stands (``None``: it can).
+
+    An older store must be migrated first (``tether store migrate``); a newer one is used
+    if its ``readable_from`` allows this tether."""
+    if version < STORE_VERSION:
+        return (
+            f"{where} is a run store of version {version}; this tether uses version "
+            f"{STORE_VERSION}. Migrate it once, explicitly: `tether store migrate STORE` "
+            "(or `await store.migrate()`), then start this version. Nothing was written."
+        )
+    if version > STORE_VERSION and readable_from > STORE_VERSION:
+        return (
+            f"{where} is a run store of version {version}, readable from version "
+            f"{readable_from}; this tether reads versions up to {STORE_VERSION}. Upgrade "
+            "tether to use it. Nothing was written."
+        )
+    return None
+
 
 Order = Literal["oldest", "newest"]
 """Which end of a listing comes first."""
@@ -61,6 +99,12 @@ class RunStore(Protocol):
     writes only if the run is still at ``expected_seq``, so two writers can
     never both extend a run. A lease says which process advances a run; the
     store's clock (injectable, ``clock=``) decides when a lease has expired.
+
+    Every method the run loop and the services call is here. Two of them have a
+    documented answer for a store that cannot do more: ``holds_session`` may say
+    ``False`` to every session (the loop then stores session items itself), and a
+    store that keeps no standing approvals answers ``append_with_rule_use`` with
+    ``None``. A store that is also a rule book is a ``RuleStore``.
     """
 
     async def append(
@@ -82,8 +126,48 @@ class RunStore(Protocol):
         """
         ...
 
+    async def append_with_rule_use(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        rule_id: str,
+        *,
+        now: datetime,
+        owner: str | None = None,
+    ) -> int | None:
+        """``append``, counting one use of the standing approval ``rule_id`` in the same
+        transaction; ``None``, and nothing written, if the rule is not live at ``now``
+        (or the store keeps no rules). The loop stores a rule's decision this way."""
+        ...
+
+    def holds_session(self, session: Session) -> bool:
+        """Whether the store can write ``session``'s items in its own transactions (then
+        the loop calls ``append_with_session``); ``False`` is always a correct answer."""
+        ...
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: Session,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """``append``, adding ``items`` to ``session`` in the same transaction: both or
+        neither. Called only for a session that ``holds_session`` accepts (``UserError``
+        for any other)."""
+        ...
+
     async def load(self, run_id: str) -> StoredRun:
         """The run's summary and every event, checked (MAC chain when the store has a key)."""
+        ...
+
+    async def tip(self, run_id: str) -> RunTip:
+        """Where the run's journal ends, in one small query: how a resume checks that the
+        state it holds is still the whole stored run (``RunNotFoundError`` if none)."""
         ...
 
     async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
@@ -163,9 +247,22 @@ class RunStore(Protocol):
         """Recompute ``pending``, ``in_flight`` and status from the events (one run or all)."""
         ...
 
+    async def migrate(self) -> int:
+        """Bring the store's schema to this tether's ``STORE_VERSION`` (creating a new
+        store), and return the version it had. Until then a store of an older version is
+        refused with ``StoreVersionError``; ``tether store migrate STORE`` does the same."""
+        ...
+
     async def close(self) -> None:
         """Release the store's connections."""
         ...
+
+
+@runtime_checkable
+class RuleStore(RunStore, RuleBook, Protocol):
+    """A run store that is also a rule book (``SQLiteRunStore``, ``PostgresRunStore``):
+    standing approvals live in its tables, and a rule's use is counted in the same
+    transaction as the decision it makes (``append_with_rule_use``)."""
 
 
 def check_append(run_id: str, expected_seq: int, events: Sequence[Event]) -> str | None:

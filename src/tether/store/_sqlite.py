@@ -18,6 +18,7 @@ from .._exceptions import (
     RunNotFoundError,
     StoreError,
     StoreFormatError,
+    StoreUnavailableError,
     StoreVersionError,
     UserError,
 )
@@ -27,6 +28,7 @@ from ..run._journal import Event
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..run._view import RunView
 from ..sessions._codec import encode_items
+from ..sessions._protocol import Session
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
@@ -36,6 +38,7 @@ from ._passing import passes_lease
 from ._projection import Changes, PendingRow, replay
 from ._protocol import (
     STORE_FORMAT,
+    STORE_READABLE_FROM,
     STORE_VERSION,
     Clock,
     Order,
@@ -50,6 +53,7 @@ from ._protocol import (
     signing_key_bytes,
     system_clock,
     to_utc,
+    version_problem,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._rules import RULE_COLUMNS, RuleUnavailable, rule_from_row, rule_row
@@ -268,14 +272,14 @@ class SQLiteRunStore:
         run_id: str,
         expected_seq: int,
         events: Sequence[Event],
-        session: SQLiteSession,
+        session: Session,
         items: list[Item],
         *,
         owner: str | None = None,
     ) -> int:
         """``append``, and add ``items`` to ``session`` in the same transaction: both or
         neither (``session`` must be one that ``holds_session`` accepts)."""
-        if not self.holds_session(session):
+        if not isinstance(session, SQLiteSession) or not self.holds_session(session):
             raise UserError(f"Session {session.session_id!r} is not in {self._path}.")
         check_append(run_id, expected_seq, events)
         texts = encode_events(events)
@@ -522,8 +526,10 @@ class SQLiteRunStore:
     async def recoverable(self) -> list[RunSummary]:
         """See ``RunStore.recoverable``."""
         sql = (
-            f"SELECT * FROM ({_SUMMARY}) WHERE status IN ('running', 'in_doubt') "
-            "AND (lease_owner IS NULL OR lease_until <= :now) ORDER BY created_at, id"
+            # The status column is the fold's: the index on it finds the candidates, so a
+            # worker's poll costs what it returns, not the runs stored.
+            f"{_SUMMARY} WHERE r.status IN ('running', 'in_doubt') "
+            "AND (r.lease_owner IS NULL OR r.lease_until <= :now) ORDER BY r.created_at, r.id"
         )
         return [_summary(row) for row in await self._call(self._select, sql, {})]
 
@@ -539,6 +545,17 @@ class SQLiteRunStore:
     async def rebuild_projections(self, run_id: str | None = None) -> None:
         """See ``RunStore.rebuild_projections``."""
         await self._call(self._rebuild, run_id)
+
+    async def migrate(self) -> int:
+        """Bring the store's schema to this tether's version (``STORE_VERSION``), in one
+        transaction, and return the version it had (a new file is created at this
+        version). The command line does the same: ``tether store migrate runs.db``.
+
+        A store of an older version is refused (``StoreVersionError``) until it is
+        migrated, so that a migration is a step of a deploy, not a side effect of
+        the first process to start; a store of a newer version that this tether may
+        read is left as it is."""
+        return await asyncio.to_thread(self._migrate)
 
     async def close(self) -> None:
         """Close the database connection."""
@@ -794,21 +811,38 @@ class SQLiteRunStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        conn = connect(self._path, self._busy_timeout)
-        try:
-            # Read before anything writes: a file that is not a database (or not a
-            # store) must be left exactly as it was.
-            self._check_format(conn, create=False)
-            enable_wal(conn, self._busy_timeout)
-            with immediate(conn):
-                self._check_format(conn, create=True)
-        except BaseException:
-            conn.close()
-            raise
+        conn = self._open(migrate=False)
         self._conn = conn
         return conn
 
-    def _check_format(self, conn: sqlite3.Connection, *, create: bool) -> None:
+    def _open(self, *, migrate: bool) -> sqlite3.Connection:
+        conn = connect(self._path, self._busy_timeout)
+        try:
+            # Read before anything writes: a file that is not a database (or not a
+            # store, or of a version to migrate first) must be left exactly as it was.
+            self._check_format(conn, create=False, migrate=migrate)
+            enable_wal(conn, self._busy_timeout)
+            with immediate(conn):
+                self._check_format(conn, create=True, migrate=migrate)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self) -> int:
+        with self._lock:
+            try:
+                conn = connect(self._path, self._busy_timeout)
+                try:
+                    before = _stored_version(conn)
+                finally:
+                    conn.close()
+                self._open(migrate=True).close()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+        return STORE_VERSION if before is None else before
+
+    def _check_format(self, conn: sqlite3.Connection, *, create: bool, migrate: bool) -> None:
         tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
@@ -829,7 +863,11 @@ class SQLiteRunStore:
                         conn.execute(statement)
                 conn.executemany(
                     "INSERT INTO tether_store (key, value) VALUES (?, ?)",
-                    [("format", STORE_FORMAT), ("version", str(STORE_VERSION))],
+                    [
+                        ("format", STORE_FORMAT),
+                        ("version", str(STORE_VERSION)),
+                        ("readable_from", str(STORE_READABLE_FROM)),
+                    ],
                 )
             return
         meta = dict(conn.execute("SELECT key, value FROM tether_store").fetchall())
@@ -839,11 +877,10 @@ class SQLiteRunStore:
                 f"store ({meta!r}). Give the run store its own file. Nothing was written."
             )
         version = int(meta["version"])
-        if version > STORE_VERSION:
-            raise StoreVersionError(
-                f"{self._path} is a run store of version {version}; this tether reads versions "
-                f"up to {STORE_VERSION}. Upgrade tether to use it. Nothing was written."
-            )
+        readable_from = int(meta.get("readable_from", version))
+        problem = version_problem(self._path, version, readable_from)
+        if problem is not None and not (migrate and version < STORE_VERSION):
+            raise StoreVersionError(problem)
         if version < STORE_VERSION and create:
             for step in range(version, STORE_VERSION):
                 for statement in _MIGRATIONS[step].split(";"):
@@ -856,6 +893,10 @@ class SQLiteRunStore:
                 _rebuild_runs(conn, [row[0] for row in waiting])
             conn.execute(
                 "UPDATE tether_store SET value = ? WHERE key = 'version'", (str(STORE_VERSION),)
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO tether_store (key, value) VALUES ('readable_from', ?)",
+                (str(STORE_READABLE_FROM),),
             )
 
     def _close(self) -> None:
@@ -872,11 +913,13 @@ class SQLiteRunStore:
                 "store at another file. Nothing was written."
             )
         if "locked" in text or "busy" in text:
-            hint = (
-                f"another connection held the write lock for over {self._busy_timeout:g}s; "
-                "retry, or pass a larger busy_timeout"
+            # The wait for the lock (busy_timeout) was the retry; the call wrote nothing.
+            return StoreUnavailableError(
+                f"SQLite ({self._path})",
+                f"{text}: another connection held the write lock for over "
+                f"{self._busy_timeout:g}s; pass a larger busy_timeout if that is normal",
             )
-        elif "unable to open" in text or "readonly" in text:
+        if "unable to open" in text or "readonly" in text:
             hint = "check that the directory exists and that this process may write to the file"
         else:
             hint = "nothing of the failed call was written; retry once the cause is fixed"
@@ -919,22 +962,21 @@ def _write(conn: sqlite3.Connection, run_id: str, todo: Changes, stamp: str) -> 
     )
 
 
-def _pending_row(run_id: str, row: PendingRow, requested_at: str) -> tuple[Any, ...]:
-    return (
-        run_id,
-        row.call_id,
-        row.agent,
-        row.tool,
-        row.arguments,
-        requested_at,
-        _opt_ts(row.expires_at),
-        row.kind,
-        row.required_approvals,
-    )
+def _pending_row(run_id: str, row: PendingRow, requested_at: str) -> tuple[object, ...]:
+    return row.values(run_id, requested_at, _opt_ts(row.expires_at))
 
 
 def _opt_ts(moment: datetime | None) -> str | None:
     return _ts(moment) if moment is not None else None
+
+
+def _stored_version(conn: sqlite3.Connection) -> int | None:
+    """The version a store file says it has; ``None`` for a file with no store yet."""
+    try:
+        row = conn.execute("SELECT value FROM tether_store WHERE key = 'version'").fetchone()
+    except sqlite3.OperationalError:  # no such table: a new (or foreign) file
+        return None
+    return int(row[0]) if row is not None and str(row[0]).isdigit() else None
 
 
 def _rebuild_runs(conn: sqlite3.Connection, ids: list[str]) -> None:

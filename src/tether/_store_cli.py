@@ -1,0 +1,81 @@
+"""``tether store migrate``: bring a run store's schema to this tether's version.
+
+    tether store migrate runs.db
+    tether store migrate postgresql://app@db/app --schema tether
+
+A store is named as the application names it: a SQLite file, or a PostgreSQL URL
+(``postgresql://`` or ``postgres://``) with ``--schema`` (default ``tether``).
+Migrating is an explicit step of a deploy: a tether refuses a store of an older
+version (``StoreVersionError``) until it is migrated, and processes of the
+previous version keep working on a migrated store whenever the change is additive
+(see ``tether.store.STORE_READABLE_FROM``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from .store import STORE_VERSION, RunStore, SQLiteRunStore
+
+__all__ = ["add_store_commands", "open_store"]
+
+
+def add_store_commands(subparsers: Any) -> None:
+    """Add ``store migrate`` to a CLI's subcommands."""
+    store = subparsers.add_parser("store", help="run store maintenance")
+    commands = store.add_subparsers(dest="store_command", metavar="COMMAND", required=True)
+    migrate = commands.add_parser(
+        "migrate", help="bring a run store's schema to this tether's version"
+    )
+    migrate.add_argument("store", help="a SQLite file, or a postgresql:// URL")
+    migrate.add_argument(
+        "--schema", default="tether", help="the PostgreSQL schema of the store (default tether)"
+    )
+    migrate.set_defaults(func=_migrate)
+
+
+def open_store(name: str, *, schema: str = "tether") -> RunStore:
+    """The run store ``name`` says: a PostgreSQL URL, or else a SQLite file."""
+    if name.startswith(("postgresql://", "postgres://")):
+        from .store import PostgresRunStore
+
+        return PostgresRunStore(name, schema=schema)
+    return SQLiteRunStore(name)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    if not args.store.startswith(("postgresql://", "postgres://")) and not os.path.exists(
+        args.store
+    ):
+        from .cli import fail
+
+        return fail(
+            f"there is no run store at {args.store}, so nothing to migrate (a new store is "
+            "created by the first process that uses it). Check the path."
+        )
+    before = asyncio.run(_run_migration(args.store, args.schema))
+    where = _shown(args.store)
+    if before < STORE_VERSION:
+        print(f"{where}: migrated from version {before} to {STORE_VERSION}.")
+    else:
+        print(f"{where}: at version {before}; nothing to migrate.")
+    return 0
+
+
+async def _run_migration(name: str, schema: str) -> int:
+    store = open_store(name, schema=schema)
+    try:
+        return await store.migrate()
+    finally:
+        await store.close()
+
+
+def _shown(name: str) -> str:
+    # A URL may carry a password: show where the store is, never how to log in.
+    scheme, sep, rest = name.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return name

@@ -1,0 +1,167 @@
+"""Migrations are an explicit step: a new store just works, an older one is refused until
+``store.migrate()`` (or ``tether store migrate``), and a newer one is used when its
+``readable_from`` allows this tether, so that a rolling deploy keeps old workers going."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tether import StoreVersionError
+from tether.cli import main
+from tether.items import user_message
+from tether.run._journal import RunStarted
+from tether.store import STORE_READABLE_FROM, STORE_VERSION, SQLiteRunStore
+
+from .backends import Backend, FakeClock, postgres_backend, sqlite_backend
+
+
+def started(run_id: str) -> RunStarted:
+    return RunStarted(run_id, "Booker", [user_message("Book a table")], max_turns=10)
+
+
+def meta(backend: Backend) -> dict[str, str]:
+    return dict(backend.raw("SELECT key, value FROM {meta}", ()))
+
+
+def make_version_4(backend: Backend) -> None:
+    """Turn a store back into what tether with store version 4 wrote."""
+    if backend.name == "sqlite":
+        backend.raw("DROP INDEX tether_rules_granted", ())
+        backend.raw("DROP INDEX tether_rules_run", ())
+    else:
+        backend.raw("DROP INDEX {schema}.rules_granted", ())
+        backend.raw("DROP INDEX {schema}.rules_run", ())
+    backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())
+    backend.raw("DELETE FROM {meta} WHERE key = 'readable_from'", ())
+    backend.raw("UPDATE {meta} SET value = '4' WHERE key = 'version'", ())
+
+
+async def test_a_new_store_just_works_and_records_who_can_read_it(backend: Backend) -> None:
+    store = backend.open()
+    try:
+        assert await store.append("r1", 0, [started("r1")]) == 1
+    finally:
+        await store.close()
+    assert meta(backend)["version"] == str(STORE_VERSION)
+    assert meta(backend)["readable_from"] == str(STORE_READABLE_FROM)
+
+
+async def test_an_older_store_is_refused_untouched_until_it_is_migrated(
+    backend: Backend,
+) -> None:
+    first = backend.open()
+    await first.append("r1", 0, [started("r1")])
+    await first.close()
+    make_version_4(backend)
+    before = meta(backend)
+    store = backend.open()
+    try:
+        with pytest.raises(StoreVersionError, match=r"version 4.*tether store migrate"):
+            await store.load("r1")
+        with pytest.raises(StoreVersionError, match="tether store migrate"):
+            await store.append("r2", 0, [started("r2")])
+        assert meta(backend) == before
+        assert backend.raw("SELECT id FROM {runs}", ()) == [("r1",)]
+        assert await store.migrate() == 4
+        assert (await store.load("r1")).seq == 1
+        assert await store.append("r2", 0, [started("r2")]) == 1
+        assert await store.migrate() == STORE_VERSION  # nothing more to do
+    finally:
+        await store.close()
+    assert meta(backend)["version"] == str(STORE_VERSION)
+    assert meta(backend)["readable_from"] == str(STORE_READABLE_FROM)
+
+
+async def test_a_newer_store_readable_by_this_version_is_used_as_it_is(backend: Backend) -> None:
+    first = backend.open()
+    await first.append("r1", 0, [started("r1")])
+    await first.close()
+    newer = str(STORE_VERSION + 1)
+    backend.raw("UPDATE {meta} SET value = ? WHERE key = 'version'", (newer,))
+    store = backend.open()
+    try:
+        assert (await store.load("r1")).seq == 1
+        assert await store.append("r2", 0, [started("r2")]) == 1
+        assert await store.migrate() == STORE_VERSION + 1  # never taken back
+    finally:
+        await store.close()
+    assert meta(backend)["version"] == newer
+
+
+async def test_a_newer_store_not_readable_by_this_version_is_refused(backend: Backend) -> None:
+    first = backend.open()
+    await first.append("r1", 0, [started("r1")])
+    await first.close()
+    newer = str(STORE_VERSION + 1)
+    backend.raw("UPDATE {meta} SET value = ? WHERE key = 'version'", (newer,))
+    backend.raw("UPDATE {meta} SET value = ? WHERE key = 'readable_from'", (newer,))
+    store = backend.open()
+    try:
+        with pytest.raises(StoreVersionError, match=r"readable from version .*Upgrade tether"):
+            await store.load("r1")
+        with pytest.raises(StoreVersionError, match="Upgrade tether"):
+            await store.migrate()
+    finally:
+        await store.close()
+
+
+def test_tether_store_migrate_migrates_a_sqlite_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "runs.db"
+    backend = sqlite_backend(path, FakeClock())
+
+    async def create() -> None:
+        store = SQLiteRunStore(path)
+        await store.append("r1", 0, [started("r1")])
+        await store.close()
+
+    asyncio.run(create())
+    make_version_4(backend)
+    assert main(["store", "migrate", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: migrated from version 4 to {STORE_VERSION}.\n"
+    assert main(["store", "migrate", str(path)]) == 0
+    assert "nothing to migrate" in capsys.readouterr().out
+    assert meta(backend)["version"] == str(STORE_VERSION)
+
+
+def test_tether_store_migrate_migrates_a_postgresql_schema(
+    postgres_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = postgres_backend(postgres_dsn, FakeClock())
+    assert backend.schema is not None
+
+    async def create() -> None:
+        store = backend.open()
+        await store.append("r1", 0, [started("r1")])
+        await store.close()
+
+    asyncio.run(create())
+    make_version_4(backend)
+    assert main(["store", "migrate", postgres_dsn, "--schema", backend.schema]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(f": migrated from version 4 to {STORE_VERSION}.\n")
+    assert "tether-test" not in out  # the password is not shown
+    assert meta(backend)["version"] == str(STORE_VERSION)
+
+
+def test_tether_store_migrate_says_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database, just notes\n" * 100)
+    assert main(["store", "migrate", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tether: ") and "not a SQLite database" in err
+
+
+def test_tether_store_migrate_does_not_create_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert main(["store", "migrate", str(missing)]) == 1
+    assert "no run store at" in capsys.readouterr().err
+    assert not missing.exists()
