@@ -94,3 +94,12 @@ def test_a_function_tool_filter_is_refused() -> None:
 
     with pytest.raises(UserError, match="static tool_filter"):
         MCPServerStdio(params={"command": "true"}, tool_filter=lambda ctx, tool: True)
+
+
+def test_an_agent_without_settings_gets_its_models_defaults() -> None:
+    assert Agent(name="a").model_settings.reasoning == Reasoning(effort="none")
+    assert Agent(name="a").model_settings.verbosity == "low"
+    assert Agent(name="a", model="gpt-5").model_settings.reasoning == Reasoning(effort="low")
+    assert Agent(name="a", model="gpt-4.1").model_settings == ModelSettings()
+    mine = ModelSettings(temperature=0.5)
+    assert Agent(name="a", model_settings=mine).model_settings is mine

@@ -149,9 +149,27 @@ def _request_view(request: dict[str, Any], chat: bool) -> dict[str, Any]:
         for t in request.get("tools") or []
         if t["type"] == "function"
     )
+    settings = {
+        name: request[name]
+        for name in (
+            "reasoning",
+            "reasoning_effort",
+            "verbosity",
+            "store",
+            "metadata",
+            "temperature",
+            "top_p",
+            "tool_choice",
+            "parallel_tool_calls",
+        )
+        if request.get(name) is not None
+    }
+    if isinstance(request.get("text"), dict) and "verbosity" in request["text"]:
+        settings["text.verbosity"] = request["text"]["verbosity"]
     if chat:
         return {
             "model": request["model"],
+            "settings": settings,
             "tools": tools,
             "schemas": schemas,
             "messages": [_message_view(m) for m in request["messages"]],
@@ -159,6 +177,7 @@ def _request_view(request: dict[str, Any], chat: bool) -> dict[str, Any]:
     return {
         "model": request["model"],
         "instructions": request.get("instructions"),
+        "settings": settings,
         "tools": tools,
         "schemas": schemas,
         "input": [_item_view(item) for item in request["input"]],
@@ -220,6 +239,8 @@ def test_custom_and_default_rejection(
     ]
     assert run.tool_runs == {}
     assert {request["model"] for request in run.requests} == {"gpt-5.6-luna"}
+    # ModelSettings(reasoning=...) set on the agent reaches the model, as in the reference.
+    assert run.requests[0]["settings"]["reasoning"] == {"effort": "low"}
 
 
 def test_tool_guardrails_assigned_after_build(
@@ -286,6 +307,10 @@ def test_run_and_agent_hooks(
         in run.out.splitlines()
     )
     assert run.tool_runs == {'roll_dice {"sides":6}': 1}
+    # An agent that sets no settings gets the default model's, as in the reference.
+    assert run.requests[0]["model"] == "gpt-5.6-luna"
+    assert run.requests[0]["settings"]["reasoning"] == {"effort": "none"}
+    assert run.requests[0]["settings"]["text.verbosity"] == "low"
 
 
 def test_chat_completions_selected_globally(

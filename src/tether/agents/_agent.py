@@ -15,7 +15,7 @@ from .._agent import Agent as _Agent
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
 from ._hooks import AgentHooksAdapter
-from .model_settings import ModelSettings
+from .model_settings import ModelSettings, default_model_settings
 
 __all__ = ["Agent", "AgentBase", "get_default_model"]
 
@@ -32,11 +32,16 @@ def get_default_model() -> str:
     return os.getenv("OPENAI_DEFAULT_MODEL", "gpt-5.6-luna").lower()
 
 
+def _unset(settings: Any) -> bool:
+    return settings == ModelSettings() and not getattr(settings, "reference_options", None)
+
+
 @dataclass(eq=False)
 class Agent(_Agent[TContext]):
     """An agent, as ``agents.Agent``: tether's ``Agent`` with the reference SDK's default
-    model and ``mcp_servers`` (servers the caller connects; their tools are listed at the
-    start of every run, as the reference does)."""
+    model (and that model's default settings when it sets none) and ``mcp_servers``
+    (servers the caller connects; their tools are listed at the start of every run, as
+    the reference does)."""
 
     model_settings: ModelSettings = field(default_factory=ModelSettings)
     mcp_servers: list[Any] = field(default_factory=list)
@@ -48,6 +53,9 @@ class Agent(_Agent[TContext]):
     def __post_init__(self) -> None:
         if self.model is None:
             self.model = get_default_model()
+        if isinstance(self.model, str) and _unset(self.model_settings):
+            # As the reference: an agent that sets no settings gets its model's defaults.
+            self.model_settings = default_model_settings(self.model)
         if self.hooks is not None and not isinstance(self.hooks, AgentHooksAdapter):
             self.hooks = AgentHooksAdapter(self.hooks)
         self._mcp_tools: list[FunctionTool] = []

@@ -31,6 +31,7 @@ from ._config import effective_config
 from ._errors import reference_error
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
+from ._models import ReferenceProvider
 from ._results import RunResult, RunResultStreaming
 from ._tools import HostedMCPTool, MCPToolApprovalRequest
 
@@ -198,10 +199,9 @@ def _options(
     if hooks is not None and not isinstance(hooks, RunHooksAdapter):
         hooks = RunHooksAdapter(hooks)
     tether_options["hooks"] = hooks
-    if "model_provider" not in tether_options and _setup.default_api() == "chat_completions":
-        from ..models import OpenAIProvider
-
-        tether_options["model_provider"] = OpenAIProvider(api="chat")
+    if "model_provider" not in tether_options:
+        chat = _setup.default_api() == "chat_completions"
+        tether_options["model_provider"] = ReferenceProvider(api="chat" if chat else "responses")
     turn_input = (
         []
         if isinstance(input, _RunState)

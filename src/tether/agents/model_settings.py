@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .._exceptions import UserError
@@ -46,10 +46,15 @@ class MCPToolChoice:
 
 class ModelSettings(_ModelSettings):
     """tether's ``ModelSettings`` that also accepts the reference SDK's other options
-    (``reasoning=``, ``verbosity=``, ``store=`` ...). Those are kept on
-    ``reference_options`` and not sent to the model: tether's models send
-    ``temperature``, ``top_p``, ``max_tokens``, ``tool_choice`` and
-    ``parallel_tool_calls``."""
+    (``reasoning=``, ``verbosity=``, ``store=`` ...), kept on ``reference_options``.
+
+    An agent's settings reach the model whole when the run's models come from
+    ``tether.agents`` (a model given by name, resolved by the facade's ``Runner``): the
+    Responses API gets ``reasoning``, ``text.verbosity``, ``store``, ``metadata``,
+    ``truncation``, ``top_logprobs``, ``prompt_cache_retention``; Chat Completions gets
+    ``reasoning_effort``, ``verbosity``, ``store``, ``metadata``, ``frequency_penalty``,
+    ``presence_penalty``, ``top_logprobs``; ``extra_args`` go to either as given. A
+    ``RunConfig``'s settings are journaled as tether's five fields only."""
 
     __slots__ = ("reference_options",)
 
@@ -72,7 +77,45 @@ class ModelSettings(_ModelSettings):
             self, "reference_options", {k: v for k, v in reference_options.items() if v is not None}
         )
 
+    def merged(self, override: _ModelSettings | None) -> ModelSettings:
+        """tether's merge, keeping the reference options of both."""
+        merged = super().merged(override)
+        options = {**self.reference_options, **getattr(override, "reference_options", {})}
+        if not isinstance(merged, ModelSettings):
+            merged = ModelSettings(**{f.name: getattr(merged, f.name) for f in fields(merged)})
+        object.__setattr__(merged, "reference_options", options)
+        return merged
+
     def __getattr__(self, name: str) -> Any:
         if name in _REFERENCE_ONLY:
             return self.reference_options.get(name)
         raise AttributeError(name)
+
+
+# The reference's settings for a model given by name when the agent sets none: GPT-5
+# models get low verbosity and, where the model takes one, a default reasoning effort.
+_DATED = r"(-\d{4}-\d{2}-\d{2})?"
+_EFFORTS: tuple[tuple[str, str], ...] = (
+    (rf"gpt-5{_DATED}", "low"),
+    (r"gpt-5\.2-codex", "low"),
+    (r"gpt-5\.3-codex", "none"),
+    (rf"gpt-5\.(2|4)-pro{_DATED}", "medium"),
+    (rf"gpt-5\.(1|2|4|5|6){_DATED}", "none"),
+    (rf"gpt-5\.4-(mini|nano){_DATED}", "none"),
+    (rf"gpt-5\.6-(sol|terra|luna){_DATED}", "none"),
+)
+_CHAT_LATEST = r"gpt-5(\.\d+)?-chat-latest"
+
+
+def default_model_settings(model: str) -> ModelSettings:
+    """The settings the reference SDK gives an agent on ``model`` that sets none."""
+    import re
+
+    if not model.startswith("gpt-5") or re.fullmatch(_CHAT_LATEST, model):
+        return ModelSettings()
+    for pattern, effort in _EFFORTS:
+        if re.fullmatch(pattern, model):
+            from openai.types.shared import Reasoning
+
+            return ModelSettings(reasoning=Reasoning(effort=effort), verbosity="low")  # type: ignore[arg-type]
+    return ModelSettings(verbosity="low")
