@@ -103,3 +103,10 @@ def test_an_agent_without_settings_gets_its_models_defaults() -> None:
     assert Agent(name="a", model="gpt-4.1").model_settings == ModelSettings()
     mine = ModelSettings(temperature=0.5)
     assert Agent(name="a", model_settings=mine).model_settings is mine
+
+
+def test_settings_resolve_keeps_the_reference_options_of_both() -> None:
+    base = ModelSettings(temperature=0.1, reasoning=Reasoning(effort="low"))
+    resolved = base.resolve(ModelSettings(top_p=0.9, verbosity="high"))
+    assert (resolved.temperature, resolved.top_p) == (0.1, 0.9)
+    assert (resolved.reasoning, resolved.verbosity) == (Reasoning(effort="low"), "high")

@@ -86,6 +86,10 @@ class ModelSettings(_ModelSettings):
         object.__setattr__(merged, "reference_options", options)
         return merged
 
+    def resolve(self, override: _ModelSettings | None) -> ModelSettings:
+        """The reference SDK's name for ``merged``: ``override``'s set values win."""
+        return self.merged(override)
+
     def __getattr__(self, name: str) -> Any:
         if name in _REFERENCE_ONLY:
             return self.reference_options.get(name)
