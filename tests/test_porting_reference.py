@@ -26,6 +26,7 @@ import pytest
 
 from openai_server import FakeOpenAIServer, hosted_item
 from reference_env import reference_python as reference_python  # a fixture
+from sessions.conversations_server import API_KEY, conversations_server
 
 PORTING = Path(__file__).resolve().parent / "porting"
 
@@ -479,4 +480,31 @@ def test_sqlite_session_chat_with_approvals(
     stdin = "What does the Bay Bridge connect?\nAnd the weather there?\ny\ny\n\n"
     run = both(reference_python, "memory_session_hitl.py", server, script, tmp_path, stdin=stdin)
     assert run.out.splitlines()[-1] == "You: (the session holds 8 items)"
+    assert run.tool_runs == {f"get_weather {sf}": 1, f"get_weather {oak}": 1}
+
+
+def test_conversations_session_chat_with_approvals(
+    reference_python: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    sf, oak = '{"location":"San Francisco, CA"}', '{"location":"Oakland, CA"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add("The Bay Bridge connects San Francisco and Oakland.")
+        fake.responses.add(
+            tool_calls=[("get_weather", sf, "call_sf"), ("get_weather", oak, "call_oak")]
+        )
+        fake.responses.add("San Francisco is foggy; Oakland is sunny.")
+
+    stdin = "What does the Bay Bridge connect?\nAnd the weather there?\ny\ny\n\n"
+    with conversations_server() as conversations:
+        env = {"CONVERSATIONS_BASE_URL": conversations.base_url, "CONVERSATIONS_API_KEY": API_KEY}
+        run = both(
+            reference_python,
+            "openai_session_hitl.py",
+            server,
+            script,
+            tmp_path,
+            stdin=stdin,
+            env=env,
+        )
     assert run.tool_runs == {f"get_weather {sf}": 1, f"get_weather {oak}": 1}
