@@ -4,6 +4,7 @@ benchmarks/run.py creates its own. A failure to create it fails the test that ne
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def reference_python() -> Path:
     python = REFERENCE_VENV / "bin" / "python"
     if python.exists() and _installed_version(python) == REFERENCE_VERSION:
         return python
-    uv = shutil.which("uv")
+    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in UV
     if uv is None:
         pytest.fail("uv is needed to create the reference SDK's side environment; install uv.")
     steps = [
