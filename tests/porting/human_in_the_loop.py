@@ -29,10 +29,12 @@ async def confirm(question: str) -> bool:
 
 
 async def main() -> None:
+    # --- local server: point the client at it (the test scripts the model) ---
     set_default_openai_client(
         AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
     )
     set_tracing_disabled(True)
+    # --- end local server ---
 
     agent = Agent(
         name="Weather Assistant",

@@ -33,7 +33,7 @@ async def consume(result, log: list[str]) -> None:
             deltas.append(event.data.delta)
         elif event.type == "run_item_stream_event":
             if event.item.type == "tool_call_item":
-                log.append(f"[tool called: {event.item.raw_item['name']}]")
+                log.append(f"[tool called: {event.item.raw_item.name}]")
             elif event.item.type == "tool_call_output_item":
                 log.append(f"[tool output: {event.item.output}]")
             elif event.item.type == "message_output_item":
@@ -42,10 +42,12 @@ async def consume(result, log: list[str]) -> None:
 
 
 async def main() -> None:
+    # --- local server: point the client at it (the test scripts the model) ---
     set_default_openai_client(
         AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
     )
     set_tracing_disabled(True)
+    # --- end local server ---
 
     agent = Agent(
         name="Weather Assistant",

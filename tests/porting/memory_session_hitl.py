@@ -48,10 +48,12 @@ async def settle(agent, result, session):
 
 
 async def main() -> None:
+    # --- local server: point the client at it (the test scripts the model) ---
     set_default_openai_client(
         AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
     )
     set_tracing_disabled(True)
+    # --- end local server ---
 
     agent = Agent(
         name="HITL Assistant",

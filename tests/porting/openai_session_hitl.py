@@ -48,6 +48,7 @@ async def settle(agent, result, session):
 
 
 async def main() -> None:
+    # --- local server: point the client at it (the test scripts the model) ---
     set_default_openai_client(
         AsyncOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
     )
@@ -55,6 +56,7 @@ async def main() -> None:
     conversations = AsyncOpenAI(
         base_url=os.environ["CONVERSATIONS_BASE_URL"], api_key=os.environ["CONVERSATIONS_API_KEY"]
     )
+    # --- end local server ---
 
     agent = Agent(
         name="HITL Assistant",

@@ -8,23 +8,21 @@ The names here are the reference SDK's (``get_interruptions()``,
 ``result.context_wrapper``, awaitable ``RunState.from_string``, run items with a
 ``type``, ``ItemHelpers``, ``set_default_openai_client`` ...). Underneath is tether:
 the same journal, the same saved states, the same guarantees. docs/migrating.md has
-the full mapping and what is not covered.
+the full mapping and what is not covered. The reference's module paths are here too:
+``tether.agents.decorators``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
+``.memory.session``, ``.memory.session_settings``), ``.model_settings``,
+``.run_context``, ``.run_state``, ``.tool_context``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .._agent import Agent
-from .._context import RunContext, Usage
+from .._context import Usage
 from .._exceptions import (
     InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
     OutputGuardrailTripwireTriggered,
     TetherError,
-    ToolInputGuardrailTripwireTriggered,
-    ToolOutputGuardrailTripwireTriggered,
     UserError,
 )
 from ..guardrails import (
@@ -38,15 +36,14 @@ from ..guardrails import (
     ToolOutputGuardrailData,
     input_guardrail,
     output_guardrail,
-    tool_input_guardrail,
-    tool_output_guardrail,
 )
 from ..handoffs import Handoff, HandoffInputData, handoff
 from ..lifecycle import AgentHooks, RunHooks
-from ..models import Model, ModelSettings
-from ..run import RunConfig
+from ..models import Model, ModelResponse
 from ..tools import FunctionTool
-from ..tools import function_tool as _function_tool
+from ._agent import Agent, AgentBase
+from ._config import RunConfig, ToolErrorFormatterArgs
+from ._errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,
@@ -60,6 +57,7 @@ from ._items import (
     ToolOutputReviewItem,
 )
 from ._results import (
+    AgentToolStreamEvent,
     AgentUpdatedStreamEvent,
     RawResponsesStreamEvent,
     RunItemStreamEvent,
@@ -76,10 +74,28 @@ from ._setup import (
     set_tracing_disabled,
 )
 from ._state import RunState
+from ._tools import (
+    HostedMCPTool,
+    MCPToolApprovalFunction,
+    MCPToolApprovalFunctionResult,
+    MCPToolApprovalRequest,
+    Tool,
+    function_tool,
+    tool_input_guardrail,
+    tool_output_guardrail,
+)
+from ._tracing import Trace, gen_trace_id, trace
+from .memory import Session, SessionSettings
+from .model_settings import MCPToolChoice, ModelSettings
+from .run_context import AgentHookContext, RunContextWrapper
+from .tool_context import ToolContext
 
 __all__ = [
     "Agent",
+    "AgentBase",
+    "AgentHookContext",
     "AgentHooks",
+    "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "AgentsException",
     "FunctionTool",
@@ -88,13 +104,19 @@ __all__ = [
     "HandoffCallItem",
     "HandoffInputData",
     "HandoffOutputItem",
+    "HostedMCPTool",
     "InputGuardrail",
     "InputGuardrailTripwireTriggered",
     "ItemHelpers",
+    "MCPToolApprovalFunction",
+    "MCPToolApprovalFunctionResult",
+    "MCPToolApprovalRequest",
+    "MCPToolChoice",
     "MaxTurnsExceeded",
     "MessageOutputItem",
     "Model",
     "ModelBehaviorError",
+    "ModelResponse",
     "ModelSettings",
     "OpenAIConversationsSession",
     "OutputGuardrail",
@@ -111,10 +133,15 @@ __all__ = [
     "RunState",
     "Runner",
     "SQLiteSession",
+    "Session",
+    "SessionSettings",
     "StreamEvent",
+    "Tool",
     "ToolApprovalItem",
     "ToolCallItem",
     "ToolCallOutputItem",
+    "ToolContext",
+    "ToolErrorFormatterArgs",
     "ToolGuardrailFunctionOutput",
     "ToolInputGuardrail",
     "ToolInputGuardrailData",
@@ -123,9 +150,11 @@ __all__ = [
     "ToolOutputGuardrailData",
     "ToolOutputGuardrailTripwireTriggered",
     "ToolOutputReviewItem",
+    "Trace",
     "Usage",
     "UserError",
     "function_tool",
+    "gen_trace_id",
     "handoff",
     "input_guardrail",
     "output_guardrail",
@@ -135,26 +164,8 @@ __all__ = [
     "set_tracing_disabled",
     "tool_input_guardrail",
     "tool_output_guardrail",
+    "trace",
 ]
-
-RunContextWrapper = RunContext
-"""The reference SDK's name for the run context a tool's first parameter receives."""
 
 AgentsException = TetherError
 """The reference SDK's root exception: tether's ``TetherError``."""
-
-
-def function_tool(
-    func: Any = None,
-    *,
-    name_override: str | None = None,
-    description_override: str | None = None,
-    **options: Any,
-) -> Any:
-    """``@function_tool`` taking the reference SDK's ``name_override`` and
-    ``description_override`` as well as tether's options (``needs_approval``, ...)."""
-    if name_override is not None:
-        options["name"] = name_override
-    if description_override is not None:
-        options["description"] = description_override
-    return _function_tool(func, **options)

@@ -2,9 +2,11 @@
 ``raw_item``, and ``ItemHelpers`` to read them.
 
 tether's own results and stream events carry plain item dicts (the Responses API shape);
-these wrap them for code written against the reference SDK. ``raw_item`` stays that
-dict, so code that reads ``raw_item["name"]`` or ``raw_item.get(...)`` works; code that
-reads ``raw_item.name`` as an attribute does not (see docs/migrating.md).
+these wrap them for code written against the reference SDK. ``raw_item`` is what the
+reference gives: the ``openai`` package's typed object for a model's output
+(``ResponseFunctionToolCall``, ``ResponseOutputMessage``, ``ResponseReasoningItem``, so
+``raw_item.name`` works), a dict for a tool's output. The typed objects also answer
+``raw_item["name"]`` and ``raw_item.get(...)``, as tether's dicts do.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from .._agent import Agent
 from ..items import Item, message_text
@@ -40,7 +44,7 @@ class MessageOutputItem:
     """A message the model wrote."""
 
     agent: Agent[Any]
-    raw_item: Item
+    raw_item: Any
     type: Literal["message_output_item"] = "message_output_item"
 
 
@@ -49,7 +53,7 @@ class ToolCallItem:
     """A tool call the model made."""
 
     agent: Agent[Any]
-    raw_item: Item
+    raw_item: Any
     type: Literal["tool_call_item"] = "tool_call_item"
 
 
@@ -58,7 +62,7 @@ class ToolCallOutputItem:
     """A tool call's output (or the rejection message the model read instead)."""
 
     agent: Agent[Any]
-    raw_item: Item
+    raw_item: Any
     output: Any
     type: Literal["tool_call_output_item"] = "tool_call_output_item"
 
@@ -68,7 +72,7 @@ class HandoffCallItem:
     """The model's call of a handoff tool."""
 
     agent: Agent[Any]
-    raw_item: Item
+    raw_item: Any
     type: Literal["handoff_call_item"] = "handoff_call_item"
 
 
@@ -77,7 +81,7 @@ class HandoffOutputItem:
     """A handoff that was taken: from ``source_agent`` to ``target_agent``."""
 
     agent: Agent[Any]
-    raw_item: Item
+    raw_item: Any
     source_agent: Agent[Any]
     target_agent: Agent[Any]
     type: Literal["handoff_output_item"] = "handoff_output_item"
@@ -88,7 +92,7 @@ class ReasoningItem:
     """A reasoning item from the model."""
 
     agent: Agent[Any]
-    raw_item: Item
+    raw_item: Any
     type: Literal["reasoning_item"] = "reasoning_item"
 
 
@@ -102,14 +106,16 @@ class ToolApprovalItem(_ApprovalItem):
     type: Literal["tool_approval_item"] = "tool_approval_item"
 
     @property
-    def raw_item(self) -> Item:
-        """The function call as the model made it."""
-        return {
-            "type": "function_call",
-            "call_id": self.call_id,
-            "name": self.tool_name,
-            "arguments": self.arguments,
-        }
+    def raw_item(self) -> Any:
+        """The function call as the model made it (a ``ResponseFunctionToolCall``)."""
+        return typed_raw(
+            {
+                "type": "function_call",
+                "call_id": self.call_id,
+                "name": self.tool_name,
+                "arguments": self.arguments,
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +192,94 @@ def _agent_of(item: _ApprovalItem, graph: dict[str, Agent[Any]]) -> Agent[Any] |
 def run_item(item: Item, agent: Agent[Any]) -> RunItem:
     """The run item an item dict of ``agent``'s turn stands for."""
     kind = item.get("type", "message")
+    raw = typed_raw(item)
     if kind == "function_call":
         if item.get("name") in agent.handoff_tools:
-            return HandoffCallItem(agent, item)
-        return ToolCallItem(agent, item)
+            return HandoffCallItem(agent, raw)
+        return ToolCallItem(agent, raw)
     if kind == "function_call_output":
         return ToolCallOutputItem(agent, item, item.get("output"))
     if kind == "reasoning":
-        return ReasoningItem(agent, item)
-    return MessageOutputItem(agent, item)
+        return ReasoningItem(agent, raw)
+    return MessageOutputItem(agent, raw)
+
+
+class _Subscriptable:
+    """``raw_item["name"]`` and ``raw_item.get("name")`` on a typed item, as on a dict."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+
+def _typed_classes() -> dict[str, type[BaseModel]]:
+    from openai.types.responses import (
+        ResponseFunctionToolCall,
+        ResponseOutputMessage,
+        ResponseReasoningItem,
+    )
+
+    class FunctionToolCall(_Subscriptable, ResponseFunctionToolCall):
+        pass
+
+    class OutputMessage(_Subscriptable, ResponseOutputMessage):
+        pass
+
+    class ReasoningItem(_Subscriptable, ResponseReasoningItem):
+        pass
+
+    return {
+        "function_call": FunctionToolCall,
+        "message": OutputMessage,
+        "reasoning": ReasoningItem,
+    }
+
+
+_TYPED: dict[str, type[BaseModel]] = {}
+
+
+def typed_raw(item: Item) -> Any:
+    """The ``openai`` package's typed object for an output item dict (the reference SDK's
+    ``raw_item``); the dict itself for other items or one that does not fit the type."""
+    if not _TYPED:
+        _TYPED.update(_typed_classes())
+    kind = item.get("type", "message")
+    cls = _TYPED.get(kind)
+    if cls is None or (kind == "message" and item.get("role") != "assistant"):
+        return item
+    data = dict(item)
+    data.setdefault("id", "")
+    if kind == "message":
+        data["type"] = "message"
+        data.setdefault("status", "completed")
+        content = data.get("content")
+        if isinstance(content, str):
+            content = [{"type": "output_text", "text": content}]
+        data["content"] = [
+            {"annotations": [], **part}
+            if isinstance(part, dict) and part.get("type") == "output_text"
+            else part
+            for part in content or []
+        ]
+    elif kind == "reasoning":
+        data.setdefault("summary", [])
+    try:
+        return cls.model_validate(data)
+    except ValidationError:
+        return item
+
+
+def item_dict(raw: Any) -> Item:
+    """A raw item as tether's item dict."""
+    if isinstance(raw, BaseModel):
+        dumped: Item = raw.model_dump(exclude_none=True)
+        return dumped
+    return dict(raw)
 
 
 class ItemHelpers:
@@ -203,7 +288,7 @@ class ItemHelpers:
     @classmethod
     def text_message_output(cls, message: MessageOutputItem) -> str:
         """The text of a message item (its text parts joined)."""
-        return message_text(message.raw_item)
+        return message_text(item_dict(message.raw_item))
 
     @classmethod
     def text_message_outputs(cls, items: list[Any]) -> str:
@@ -213,9 +298,9 @@ class ItemHelpers:
         )
 
     @classmethod
-    def extract_last_text(cls, message: Item) -> str | None:
-        """The last text part of a message item dict, if it has one."""
-        content = message.get("content")
+    def extract_last_text(cls, message: Any) -> str | None:
+        """The last text part of a message item, if it has one."""
+        content = item_dict(message).get("content")
         if isinstance(content, str):
             return content
         if isinstance(content, list) and content:
@@ -228,6 +313,6 @@ class ItemHelpers:
     def input_to_new_input_list(cls, input: str | list[Item]) -> list[Item]:
         """A run's input as a new list of items."""
         if isinstance(input, str):
-            return [{"role": "user", "content": input}]
+            return [{"content": input, "role": "user"}]
         copied: list[Item] = json.loads(json.dumps(input))
         return copied

@@ -10,7 +10,7 @@ reference's event classes; a text delta arrives as the ``openai`` package's own
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from ._items import (
 from ._state import RunState, compat_state
 
 __all__ = [
+    "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "RawResponsesStreamEvent",
     "RunItemStreamEvent",
@@ -166,35 +167,81 @@ class RunResult:
 
 
 class RunResultStreaming(RunResult):
-    """A streamed run: iterate ``stream_events()``; afterwards it reads like a ``RunResult``."""
+    """A streamed run: iterate ``stream_events()``; afterwards it reads like a ``RunResult``.
+
+    Built by the facade's ``Runner.run_streamed``: ``start`` (when given) begins the run
+    once ``prepare`` (listing ``mcp_servers`` tools) is done, on the first iteration;
+    ``decide`` and ``resume`` go on after hosted MCP approvals a function decides, in the
+    same stream, as the reference does.
+    """
 
     _result: _RunResultStreaming
 
-    def __init__(self, result: _RunResultStreaming) -> None:
-        super().__init__(result)
+    def __init__(
+        self,
+        result: _RunResultStreaming | None,
+        *,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+        start: Callable[[], _RunResultStreaming] | None = None,
+        decide: Callable[[RunState, RunResult], Awaitable[bool]] | None = None,
+        resume: Callable[[RunState], _RunResultStreaming] | None = None,
+    ) -> None:
+        if result is not None:
+            super().__init__(result)
+        self._prepare = prepare
+        self._start = start
+        self._decide = decide
+        self._resume = resume
 
     @property
     def is_complete(self) -> bool:
         """Whether the run has stopped."""
-        return self._result.is_complete
+        return self._started()._result.is_complete
 
     def cancel(self, mode: Literal["immediate", "after_turn"] = "immediate") -> None:
         """Stop the run (see tether's ``RunResultStreaming.cancel``)."""
-        self._result.cancel(mode)
+        self._started()._result.cancel(mode)
+
+    def _started(self) -> RunResultStreaming:
+        if self._start is not None:
+            from .._exceptions import UserError
+
+            raise UserError(
+                "This streamed run starts when stream_events() is first iterated (its agents' "
+                "MCP servers are listed first); iterate it before reading the result."
+            )
+        return self
 
     async def stream_events(self) -> AsyncIterator[StreamEvent]:
         """The run's events as the reference SDK's stream event classes."""
+        from .._exceptions import GuardrailTripwireTriggered
+        from ._errors import reference_error
+
+        if self._start is not None:
+            if self._prepare is not None:
+                await self._prepare()
+            self._result, self._start = self._start(), None
         numbers = itertools.count()
-        graph = self._graph
-        async for event in self._result.stream_events():
-            if isinstance(event, RawResponseEvent):
-                yield RawResponsesStreamEvent(_raw(event.data, next(numbers)))
-            elif isinstance(event, RunItemEvent):
-                yield RunItemStreamEvent(
-                    _NAMES.get(event.name, event.name), _stream_item(event, graph)
-                )
-            else:
-                yield event
+        while True:
+            graph = self._graph
+            try:
+                async for event in self._result.stream_events():
+                    if isinstance(event, RawResponseEvent):
+                        yield RawResponsesStreamEvent(_raw(event.data, next(numbers)))
+                    elif isinstance(event, RunItemEvent):
+                        yield RunItemStreamEvent(
+                            _NAMES.get(event.name, event.name), _stream_item(event, graph)
+                        )
+                    else:
+                        yield event
+            except GuardrailTripwireTriggered as exc:
+                raise reference_error(exc) from None
+            if self._decide is None or self._resume is None or not self._result.interruptions:
+                return
+            state = self.to_state()
+            if not await self._decide(state, self):
+                return
+            self._result = self._resume(state)
 
 
 def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
@@ -233,3 +280,15 @@ def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
         output_index=0,
         sequence_number=number,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentToolStreamEvent:
+    """An event of an agent running as a tool (``Agent.as_tool``), as the reference SDK
+    names it. tether's streamed runs do not emit it: a nested run's events are not
+    streamed (docs/migrating.md); the class is here so code that checks for it runs."""
+
+    event: Any
+    agent: Agent[Any]
+    tool_call: Any = None
+    type: Literal["agent_tool_stream_event"] = "agent_tool_stream_event"

@@ -1,21 +1,39 @@
 """``Runner`` with the reference SDK's signature: ``starting_agent``, ``hooks`` and
-``run_config`` keywords, results that read as ``openai-agents`` results."""
+``run_config`` keywords, results that read as ``openai-agents`` results.
+
+Before handing a run to tether's ``Runner`` it fills in what the reference does by
+default: the rejection message (``RunConfig(tool_error_formatter=)`` or the reference's
+text), hooks given the reference's contexts, Chat Completions when
+``set_default_openai_api("chat_completions")`` was called, and the tools of each agent's
+``mcp_servers`` (listed at the start of every run). Hosted MCP approvals that have an
+``on_approval_request`` function are decided by it and recorded on the run's state as
+any decision is; nothing is kept between calls.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from .._agent import Agent
-from .._exceptions import UserError
+from .._agent import Agent as _Agent
+from .._exceptions import GuardrailTripwireTriggered, UserError
 from ..items import Item
 from ..lifecycle import RunHooks
 from ..run import RunConfig
 from ..run import Runner as _Runner
 from ..run import RunState as _RunState
 from ..sessions import Session
+from . import _setup
+from ._agent import Agent
+from ._config import effective_config
+from ._errors import reference_error
+from ._hooks import RunHooksAdapter, run_input
+from ._items import ItemHelpers
+from ._models import ReferenceProvider
 from ._results import RunResult, RunResultStreaming
+from ._tools import HostedMCPTool, MCPToolApprovalRequest
 
 __all__ = ["Runner"]
 
@@ -31,7 +49,7 @@ class Runner:
     @classmethod
     async def run(
         cls,
-        starting_agent: Agent[Any],
+        starting_agent: _Agent[Any],
         input: str | Sequence[Item] | _RunState,
         *,
         context: Any = None,
@@ -45,24 +63,26 @@ class Runner:
         **tether_options: Any,
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` (or resume a ``RunState``)."""
-        result = await _Runner.run(
-            starting_agent,
-            input,
-            context=context,
-            hooks=hooks,
-            run_config=run_config,
-            max_turns=max_turns,
-            previous_response_id=previous_response_id,
-            auto_previous_response_id=auto_previous_response_id,
-            conversation_id=conversation_id,
-            session=session,
-            **tether_options,
-        )
-        return RunResult(result)
+        try:
+            return await _run(
+                starting_agent,
+                input,
+                context=context,
+                max_turns=max_turns,
+                hooks=hooks,
+                run_config=run_config,
+                previous_response_id=previous_response_id,
+                auto_previous_response_id=auto_previous_response_id,
+                conversation_id=conversation_id,
+                session=session,
+                **tether_options,
+            )
+        except GuardrailTripwireTriggered as exc:
+            raise reference_error(exc) from None
 
     @classmethod
     def run_sync(
-        cls, starting_agent: Agent[Any], input: str | Sequence[Item] | _RunState, **options: Any
+        cls, starting_agent: _Agent[Any], input: str | Sequence[Item] | _RunState, **options: Any
     ) -> RunResult:
         """``run`` for code without an event loop."""
         try:
@@ -76,7 +96,7 @@ class Runner:
     @classmethod
     def run_streamed(
         cls,
-        starting_agent: Agent[Any],
+        starting_agent: _Agent[Any],
         input: str | Sequence[Item] | _RunState,
         *,
         context: Any = None,
@@ -89,18 +109,151 @@ class Runner:
         session: Session | None = None,
         **tether_options: Any,
     ) -> RunResultStreaming:
-        """Start a streamed run; iterate ``result.stream_events()``."""
-        result = _Runner.run_streamed(
+        """Start a streamed run; iterate ``result.stream_events()``. When an agent of the
+        run has ``mcp_servers``, the run starts on the first iteration, after their tools
+        are listed."""
+
+        def start() -> Any:
+            options = _options(input, hooks, run_config, dict(tether_options))
+            return _Runner.run_streamed(
+                starting_agent,
+                input,
+                context=context,
+                max_turns=max_turns,
+                previous_response_id=previous_response_id,
+                auto_previous_response_id=auto_previous_response_id,
+                conversation_id=conversation_id,
+                session=session,
+                **options,
+            )
+
+        def resume(state: Any) -> Any:
+            options = _options(state, hooks, run_config, dict(tether_options))
+            return _Runner.run_streamed(
+                starting_agent, state, max_turns=max_turns, session=session, **options
+            )
+
+        common: dict[str, Any] = {"decide": _decide_hosted, "resume": resume}
+        if _has_mcp_servers(starting_agent):
+            return RunResultStreaming(
+                None, prepare=lambda: _list_mcp_tools(starting_agent), start=start, **common
+            )
+        return RunResultStreaming(start(), **common)
+
+
+async def _run(
+    starting_agent: _Agent[Any],
+    input: str | Sequence[Item] | _RunState,
+    *,
+    context: Any,
+    max_turns: int | None,
+    hooks: RunHooks[Any] | None,
+    run_config: RunConfig | None,
+    previous_response_id: str | None,
+    auto_previous_response_id: bool,
+    conversation_id: str | None,
+    session: Session | None,
+    **tether_options: Any,
+) -> RunResult:
+    await _list_mcp_tools(starting_agent)
+    options = _options(input, hooks, run_config, tether_options)
+    result = RunResult(
+        await _Runner.run(
             starting_agent,
             input,
             context=context,
-            hooks=hooks,
-            run_config=run_config,
             max_turns=max_turns,
             previous_response_id=previous_response_id,
             auto_previous_response_id=auto_previous_response_id,
             conversation_id=conversation_id,
             session=session,
-            **tether_options,
+            **options,
         )
-        return RunResultStreaming(result)
+    )
+    # Hosted MCP approvals a function decides: decide, then go on, as the reference
+    # does inside one run; every decision is recorded on the run's state.
+    while result.interruptions and await _decide_hosted(state := result.to_state(), result):
+        result = RunResult(
+            await _Runner.run(
+                starting_agent,
+                state,
+                max_turns=max_turns,
+                session=session,
+                **_options(state, hooks, run_config, dict(tether_options)),
+            )
+        )
+    return result
+
+
+def _options(
+    input: Any,
+    hooks: RunHooks[Any] | None,
+    run_config: RunConfig | None,
+    tether_options: dict[str, Any],
+) -> dict[str, Any]:
+    """tether's options for a run started the reference SDK's way."""
+    if "rejection_message" not in tether_options:
+        tether_options["run_config"] = effective_config(run_config)
+    else:
+        tether_options["run_config"] = run_config
+    if hooks is not None and not isinstance(hooks, RunHooksAdapter):
+        hooks = RunHooksAdapter(hooks)
+    tether_options["hooks"] = hooks
+    if "model_provider" not in tether_options:
+        chat = _setup.default_api() == "chat_completions"
+        tether_options["model_provider"] = ReferenceProvider(api="chat" if chat else "responses")
+    turn_input = (
+        []
+        if isinstance(input, _RunState)
+        else ItemHelpers.input_to_new_input_list(input if isinstance(input, str) else list(input))
+    )
+    run_input.set(tuple(turn_input))
+    return tether_options
+
+
+def _has_mcp_servers(agent: _Agent[Any]) -> bool:
+    return any(isinstance(a, Agent) and a.mcp_servers for a in agent.graph().values())
+
+
+async def _list_mcp_tools(agent: _Agent[Any]) -> None:
+    for member in agent.graph().values():
+        if isinstance(member, Agent) and member.mcp_servers:
+            await member.list_mcp_tools()
+
+
+async def _decide_hosted(state: Any, result: RunResult) -> bool:
+    """Decide each pending hosted MCP approval whose tool has ``on_approval_request``;
+    whether any was decided."""
+    decided = False
+    for item in state.get_interruptions():
+        tool = _hosted_tool(item)
+        if tool is None or tool.on_approval_request is None:
+            continue
+        from openai.types.responses.response_output_item import McpApprovalRequest
+
+        request = McpApprovalRequest(
+            id=item.call_id,
+            arguments=item.arguments,
+            name=item.tool_name,
+            server_label=tool.server_label,
+            type="mcp_approval_request",
+        )
+        answer = tool.on_approval_request(MCPToolApprovalRequest(result.context_wrapper, request))
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer.get("approve"):
+            state.approve(item)
+        else:
+            state.reject(item, rejection_message=answer.get("reason"))
+        decided = True
+    return decided
+
+
+def _hosted_tool(item: Any) -> HostedMCPTool | None:
+    agent = item.agent
+    if agent is None or item.server_name is None:
+        return None
+    for tool in agent.tools:
+        if isinstance(tool, HostedMCPTool) and tool.server_label == item.server_name:
+            return tool
+    return None

@@ -11,11 +11,14 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 __all__ = [
+    "default_api",
     "set_default_openai_api",
     "set_default_openai_client",
     "set_default_openai_key",
     "set_tracing_disabled",
 ]
+
+_api: Literal["chat_completions", "responses"] = "responses"
 
 
 def set_default_openai_client(client: AsyncOpenAI, use_for_tracing: bool = True) -> None:
@@ -35,11 +38,17 @@ def set_default_openai_key(key: str, use_for_tracing: bool = True) -> None:
 
 
 def set_default_openai_api(api: Literal["chat_completions", "responses"]) -> None:
-    """Only the Responses API is the default in tether; ``"chat_completions"`` is refused
-    with what to do instead."""
-    if api != "responses":
+    """Which OpenAI API a model given by name uses in runs started through
+    ``tether.agents.Runner``: ``"responses"`` (the default) or ``"chat_completions"``.
+    A run given its own ``model_provider=`` keeps it."""
+    global _api
+    if api not in ("chat_completions", "responses"):
         raise UserError(
-            "tether.agents uses the Responses API by default; for Chat Completions pass "
-            "model_provider=OpenAIProvider(api='chat') to Runner.run, or give the agent "
-            "an OpenAIChatCompletionsModel."
+            f"set_default_openai_api takes 'chat_completions' or 'responses', got {api!r}."
         )
+    _api = api
+
+
+def default_api() -> Literal["chat_completions", "responses"]:
+    """The API set by ``set_default_openai_api``."""
+    return _api

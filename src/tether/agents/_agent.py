@@ -1,0 +1,140 @@
+"""``Agent`` as the reference SDK builds it: its default model, ``mcp_servers``,
+``as_tool(tool_name=, tool_description=)`` and hooks given the reference's contexts.
+
+It is a tether ``Agent`` (a subclass): runs, saved states and approvals are tether's.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+from .._agent import Agent as _Agent
+from ..models import ToolSpec
+from ..tools import FunctionTool, NeedsApproval
+from ._hooks import AgentHooksAdapter
+from .model_settings import ModelSettings, default_model_settings
+
+__all__ = ["Agent", "AgentBase", "get_default_model"]
+
+TContext = TypeVar("TContext")
+
+AgentBase = _Agent
+"""The reference SDK's base class of agents: tether's ``Agent`` (so ``isinstance`` holds for
+agents of both packages)."""
+
+
+def get_default_model() -> str:
+    """The model an agent without ``model=`` uses: ``OPENAI_DEFAULT_MODEL``, else the
+    reference SDK's default (tether's own ``Agent`` keeps tether's default)."""
+    return os.getenv("OPENAI_DEFAULT_MODEL", "gpt-5.6-luna").lower()
+
+
+def _unset(settings: Any) -> bool:
+    return settings == ModelSettings() and not getattr(settings, "reference_options", None)
+
+
+@dataclass(eq=False)
+class Agent(_Agent[TContext]):
+    """An agent, as ``agents.Agent``: tether's ``Agent`` with the reference SDK's default
+    model (and that model's default settings when it sets none) and ``mcp_servers``
+    (servers the caller connects; their tools are listed at the start of every run, as
+    the reference does)."""
+
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
+    mcp_servers: list[Any] = field(default_factory=list)
+    """MCP servers (``tether.agents.mcp``) whose tools the agent may call. Connect them
+    (``async with server:``) before the run."""
+    mcp_config: dict[str, Any] = field(default_factory=dict)
+    """Accepted for the reference SDK's signature; tether reads no option from it."""
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = get_default_model()
+        if isinstance(self.model, str) and _unset(self.model_settings):
+            # As the reference: an agent that sets no settings gets its model's defaults.
+            self.model_settings = default_model_settings(self.model)
+        if self.hooks is not None and not isinstance(self.hooks, AgentHooksAdapter):
+            self.hooks = AgentHooksAdapter(self.hooks)
+        self._mcp_tools: list[FunctionTool] = []
+        super().__post_init__()
+
+    async def list_mcp_tools(self) -> list[FunctionTool]:
+        """List the tools of every MCP server of the agent (done by ``Runner`` per run)."""
+        tools: list[FunctionTool] = []
+        for server in self.mcp_servers:
+            tools.extend(await server.list_tools())
+        self._mcp_tools = tools
+        self.__dict__.pop("function_tools", None)
+        self.__dict__.pop("tool_specs", None)
+        return tools
+
+    @cached_property
+    def function_tools(self) -> dict[str, FunctionTool]:
+        tools = {tool.name: tool for tool in self._mcp_tools}
+        tools.update(super().function_tools)
+        return tools
+
+    @cached_property
+    def tool_specs(self) -> list[ToolSpec]:
+        # The reference offers the MCP servers' tools first, then the agent's own.
+        return [tool.spec for tool in self._mcp_tools] + super().tool_specs
+
+    def as_tool(  # type: ignore[override]
+        self,
+        tool_name: str | None = None,
+        tool_description: str | None = None,
+        custom_output_extractor: Any = None,
+        is_enabled: Any = True,
+        on_stream: Any = None,
+        run_config: Any = None,
+        max_turns: int | None = None,
+        hooks: Any = None,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        session: Any = None,
+        failure_error_function: Any = None,
+        needs_approval: NeedsApproval = False,
+        parameters: Any = None,
+        input_builder: Any = None,
+        include_input_schema: bool = False,
+        on_stream_max_pending_events: int | None = 1024,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> FunctionTool:
+        """This agent as a tool, with the reference SDK's option names (``tool_name``,
+        ``tool_description``, ``max_turns``, ``needs_approval``). The nested run is tether's
+        (journaled inside the calling run); options that shape it differently are refused
+        with ``UserError`` rather than ignored."""
+        refused = {
+            "custom_output_extractor": custom_output_extractor is not None,
+            "is_enabled": is_enabled is not True,
+            "on_stream": on_stream is not None,
+            "run_config": run_config is not None,
+            "hooks": hooks is not None,
+            "previous_response_id": previous_response_id is not None,
+            "conversation_id": conversation_id is not None,
+            "session": session is not None,
+            "failure_error_function": failure_error_function is not None,
+            "parameters": parameters is not None,
+            "input_builder": input_builder is not None,
+            "include_input_schema": include_input_schema,
+        }
+        named = sorted(option for option, given in refused.items() if given)
+        if named:
+            from .._exceptions import UserError
+
+            raise UserError(
+                f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
+                "runs the agent as a nested tether run on {'input': ...} and returns its "
+                "final output (docs/migrating.md)."
+            )
+        return super().as_tool(
+            tool_name or name,
+            tool_description or description,
+            needs_approval=needs_approval,
+            max_turns=max_turns,
+        )

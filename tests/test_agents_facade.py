@@ -1,0 +1,112 @@
+"""tether.agents' constructor options and defaults, beside tether's own (which keep theirs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+from openai.types.shared import Reasoning
+
+import tether
+from tether import AgentDefinitionError, UserError
+from tether.agents import Agent, HostedMCPTool, ModelSettings, set_default_openai_api
+from tether.agents.decorators import tool
+from tether.agents.model_settings import MCPToolChoice
+
+NOTES_SERVER = Path(__file__).resolve().parent.parent / "examples" / "mcp_notes_server.py"
+
+
+def test_default_model_is_the_reference_one_and_tether_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_DEFAULT_MODEL", raising=False)
+    assert Agent(name="a").model == "gpt-5.6-luna"
+    assert tether.Agent(name="a").model is None  # resolved to tether's default at run time
+    monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "GPT-4.1")
+    assert Agent(name="a").model == "gpt-4.1"
+    assert Agent(name="a", model="o3").model == "o3"
+
+
+def test_model_settings_accept_the_reference_options() -> None:
+    settings = ModelSettings(
+        temperature=0.2, reasoning=Reasoning(effort="low"), verbosity="low", store=False
+    )
+    assert settings.temperature == 0.2
+    assert settings.reasoning == Reasoning(effort="low")
+    assert settings.verbosity == "low"
+    assert ModelSettings(tool_choice=MCPToolChoice("wiki", "ask")).tool_choice == "ask"
+    with pytest.raises(UserError, match="no option"):
+        ModelSettings(temprature=1)  # type: ignore[call-arg]
+
+
+def test_as_tool_takes_tool_name_and_refuses_what_it_cannot_honour() -> None:
+    helper = Agent(name="Helper", instructions="Help.")
+    assert helper.as_tool(tool_name="ask_helper", tool_description="Ask.").name == "ask_helper"
+    with pytest.raises(UserError, match="custom_output_extractor"):
+        helper.as_tool(tool_name="x", tool_description="y", custom_output_extractor=str)
+
+
+def test_only_the_guardrail_lists_of_a_tool_can_be_assigned() -> None:
+    @tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    ping.tool_input_guardrails = []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ping.name = "other"  # type: ignore[misc]
+
+
+def test_hosted_mcp_tool_config_must_be_an_mcp_tool() -> None:
+    tool_config = {"type": "mcp", "server_label": "wiki", "server_url": "https://w.example/mcp"}
+    hosted = HostedMCPTool(tool_config=tool_config)
+    assert hosted.spec.hosted == {**tool_config, "require_approval": "always"}
+    with pytest.raises(AgentDefinitionError, match="'mcp' tool"):
+        HostedMCPTool(tool_config={"type": "web_search"})
+    with pytest.raises(AgentDefinitionError, match="does not send"):
+        HostedMCPTool(tool_config={**tool_config, "authorization": "secret"})
+
+
+def test_set_default_openai_api_names_the_two_apis() -> None:
+    with pytest.raises(UserError, match="chat_completions"):
+        set_default_openai_api("chat")  # type: ignore[arg-type]
+
+
+async def test_mcp_server_from_params_with_a_static_tool_filter(tmp_path: Path) -> None:
+    from tether.agents.mcp import MCPServerStdio, MCPUtil, create_static_tool_filter
+
+    server = MCPServerStdio(
+        params={"command": sys.executable, "args": [str(NOTES_SERVER), str(tmp_path)]},
+        tool_filter=create_static_tool_filter(blocked_tool_names=["delete_note"]),
+        require_approval={"always": {"tool_names": ["write_note"]}},
+    )
+    assert server.name == f"stdio: {sys.executable}"
+    async with server:
+        tools = await MCPUtil.get_all_function_tools([server], convert_schemas_to_strict=True)
+    assert sorted(tool.name for tool in tools) == ["read_note", "write_note"]
+    assert {tool.name: tool.needs_approval for tool in tools}["read_note"] is False
+
+
+def test_a_function_tool_filter_is_refused() -> None:
+    from tether.agents.mcp import MCPServerStdio
+
+    with pytest.raises(UserError, match="static tool_filter"):
+        MCPServerStdio(params={"command": "true"}, tool_filter=lambda ctx, tool: True)
+
+
+def test_an_agent_without_settings_gets_its_models_defaults() -> None:
+    assert Agent(name="a").model_settings.reasoning == Reasoning(effort="none")
+    assert Agent(name="a").model_settings.verbosity == "low"
+    assert Agent(name="a", model="gpt-5").model_settings.reasoning == Reasoning(effort="low")
+    assert Agent(name="a", model="gpt-4.1").model_settings == ModelSettings()
+    mine = ModelSettings(temperature=0.5)
+    assert Agent(name="a", model_settings=mine).model_settings is mine
+
+
+def test_settings_resolve_keeps_the_reference_options_of_both() -> None:
+    base = ModelSettings(temperature=0.1, reasoning=Reasoning(effort="low"))
+    resolved = base.resolve(ModelSettings(top_p=0.9, verbosity="high"))
+    assert (resolved.temperature, resolved.top_p) == (0.1, 0.9)
+    assert (resolved.reasoning, resolved.verbosity) == (Reasoning(effort="low"), "high")
