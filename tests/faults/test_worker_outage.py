@@ -92,7 +92,7 @@ async def test_runs_inside_their_tool_survive_a_database_restart(
             statuses = [(await store.load(run_id)).status for run_id in run_ids]
             return all(status in ("completed", "in_doubt") for status in statuses)
 
-        await wait_until(all_settled, within=90, what="every run to complete or stop in doubt")
+        await wait_until(all_settled, within=150, what="every run to complete or stop in doubt")
     finally:
         stopped = [stop(worker, sink) for worker, sink in zip(workers, errors, strict=True)]
     assert [code for code, _ in stopped] == [0, 0], [err for _, err in stopped]
