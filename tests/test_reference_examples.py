@@ -1,0 +1,261 @@
+"""The reference's own example programs behave the same on ``tether.agents`` as on
+openai-agents 0.24 (issue 28).
+
+The examples are not in this repository (their licence and our policy keep them out):
+each run downloads the openai-agents 0.24.0 sdist from PyPI once, checks its sha256
+against the index, caches it under ``tests/porting/.reference-examples/`` (ignored by
+git) and extracts its ``examples/`` tree there. Each example then runs twice against one
+local OpenAI-compatible server scripted the same way: unchanged on openai-agents in the
+side environment, and through ``porting/harness.py``, which rewrites only its
+``from agents...`` import lines to ``tether.agents``. Nothing in the example's text is
+edited: the "marked block" (where the client meets the model) is the environment,
+``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``, the same for both runs; a person's answers
+to ``input()`` come on stdin. A failure to get the sdist or the side environment fails
+the tests; nothing is skipped.
+
+Covered (each compared on stdout, the model's requests and the tool runs):
+
+- ``agent_patterns/human_in_the_loop.py``: approve, state saved to JSON and loaded
+- ``agent_patterns/human_in_the_loop.py``: reject
+- ``agent_patterns/human_in_the_loop_stream.py``: streamed run paused and resumed
+- ``hosted_mcp/human_in_the_loop.py``: hosted MCP approval by a person, and ``--stream``
+- ``hosted_mcp/on_approval.py``: hosted MCP approval by a function
+
+Examples not run, and why, are listed in docs/migrating.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from openai_server import FakeOpenAIServer, hosted_item
+from reference_env import REFERENCE_VERSION
+from reference_env import reference_python as reference_python  # a fixture
+from test_porting_reference import PORTING, Run, _request_view, _runs, assert_same
+from test_porting_reference import server as server  # a fixture, one server per module
+
+CACHE = PORTING / ".reference-examples"
+SDIST = f"openai_agents-{REFERENCE_VERSION}.tar.gz"
+INDEX = "https://pypi.org/simple/openai-agents/"
+
+
+def _download(target: Path) -> None:
+    """The sdist from PyPI's JSON simple index, checked against the sha256 it names."""
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    with httpx.Client(timeout=60, follow_redirects=True) as client:
+        files = client.get(INDEX, headers=headers).raise_for_status().json()["files"]
+        [entry] = [f for f in files if f["filename"] == SDIST]
+        data = client.get(entry["url"]).raise_for_status().content
+    if hashlib.sha256(data).hexdigest() != entry["hashes"]["sha256"]:
+        raise ValueError(f"{SDIST} does not match the sha256 PyPI names for it")
+    target.write_bytes(data)
+
+
+@pytest.fixture(scope="module")
+def examples_root() -> Path:
+    """A directory holding the reference's ``examples`` package, from its sdist."""
+    root = CACHE / SDIST.removesuffix(".tar.gz")
+    if (root / "examples" / "auto_mode.py").exists():
+        return root
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")
+    archive = CACHE / SDIST
+    try:
+        if not archive.exists():
+            _download(archive)
+        with tarfile.open(archive) as tar:
+            prefix = f"{root.name}/examples/"
+            members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
+            tar.extractall(CACHE, members=members, filter="data")
+    except Exception as error:  # any failure here is a failed test, not a skip
+        pytest.fail(f"Could not get the reference's examples from {SDIST} on PyPI: {error!r}")
+    return root
+
+
+def run_example(
+    python: Path | str,
+    example: str,
+    root: Path,
+    server: FakeOpenAIServer,
+    script: Callable[[FakeOpenAIServer], None],
+    workdir: Path,
+    *,
+    reference: bool,
+    stdin: str,
+    arguments: tuple[str, ...],
+) -> Run:
+    workdir.mkdir()
+    start = len(server.responses.requests)
+    script(server)
+    report = workdir / "tool_runs.json"
+    flags = ["--reference"] if reference else []
+    program = root / "examples" / example
+    done = subprocess.run(
+        [python, str(PORTING / "harness.py"), *flags, str(program), *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=120,
+        env={
+            **os.environ,
+            "OPENAI_BASE_URL": server.url + "/v1",
+            "OPENAI_API_KEY": "test",
+            "PORTING_REPORT": str(report),
+            "PYTHONPATH": str(root),  # for ``from examples.auto_mode import ...``
+            "EXAMPLES_INTERACTIVE_MODE": "",  # a person answers on stdin
+        },
+    )
+    side = "openai-agents" if reference else "tether"
+    assert done.returncode == 0, f"{example} failed on {side}:\n{done.stderr}"
+    assert not server.responses._replies, f"{example} on {side} left scripted replies unused"
+    requests = server.responses.requests[start:]
+    return Run(done.stdout, [_request_view(r, False) for r in requests], _runs(report))
+
+
+def both(
+    reference_python: Path,
+    examples_root: Path,
+    example: str,
+    server: FakeOpenAIServer,
+    script: Callable[[FakeOpenAIServer], None],
+    tmp_path: Path,
+    *,
+    stdin: str = "",
+    arguments: tuple[str, ...] = (),
+) -> Run:
+    runs = [
+        run_example(
+            python,
+            example,
+            examples_root,
+            server,
+            script,
+            tmp_path / side,
+            reference=side == "reference",
+            stdin=stdin,
+            arguments=arguments,
+        )
+        for python, side in ((reference_python, "reference"), (sys.executable, "tether"))
+    ]
+    assert_same(*runs)
+    return runs[1]
+
+
+OAKLAND = '{"city":"Oakland"}'
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_human_in_the_loop(
+    reference_python: Path,
+    examples_root: Path,
+    server: FakeOpenAIServer,
+    tmp_path: Path,
+    answer: str,
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(
+            tool_calls=[
+                ("get_weather", OAKLAND, "call_weather"),
+                ("get_temperature", OAKLAND, "call_temp"),
+            ]
+        )
+        fake.responses.add("Oakland is sunny at 20°C.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/human_in_the_loop.py",
+        server,
+        script,
+        tmp_path,
+        stdin=f"{answer}\n",
+    )
+    assert "  Tool: get_temperature" in run.out.splitlines()
+    assert run.out.endswith("Oakland is sunny at 20°C.\n")
+    if answer == "y":
+        assert "✓ Approved: get_temperature" in run.out
+        assert run.tool_runs == {f"get_weather {OAKLAND}": 1, f"get_temperature {OAKLAND}": 1}
+    else:
+        assert "✗ Rejected: get_temperature" in run.out
+        assert run.tool_runs == {f"get_weather {OAKLAND}": 1}
+
+
+def test_human_in_the_loop_stream(
+    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("get_temperature", OAKLAND, "call_temp")])
+        fake.responses.add("It is 20°C in Oakland.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/human_in_the_loop_stream.py",
+        server,
+        script,
+        tmp_path,
+        stdin="y\n",
+    )
+    assert "✓ Approved: get_temperature" in run.out
+    assert run.out.endswith("It is 20°C in Oakland.\n\nDone!\n")
+    assert run.tool_runs == {f"get_temperature {OAKLAND}": 1}
+
+
+QUESTION = json.dumps({"question": "Which language is openai/codex written in?"})
+DEEPWIKI = {"server_label": "deepwiki", "name": "ask_wiki_question"}
+
+
+def _hosted_mcp_script(fake: FakeOpenAIServer) -> None:
+    ask = hosted_item("mcp_approval_request", id="mcpr_1", arguments=QUESTION, **DEEPWIKI)
+    answered = hosted_item("mcp_call", arguments=QUESTION, output="Rust", **DEEPWIKI)
+    fake.responses.add(hosted=[ask])
+    fake.responses.add("It is written in Rust.", hosted=[answered])
+
+
+@pytest.mark.parametrize("arguments", [(), ("--stream",)], ids=["run", "stream"])
+def test_hosted_mcp_human_in_the_loop(
+    reference_python: Path,
+    examples_root: Path,
+    server: FakeOpenAIServer,
+    tmp_path: Path,
+    arguments: tuple[str, ...],
+) -> None:
+    run = both(
+        reference_python,
+        examples_root,
+        "hosted_mcp/human_in_the_loop.py",
+        server,
+        _hosted_mcp_script,
+        tmp_path,
+        stdin="y\n",
+        arguments=arguments,
+    )
+    assert "It is written in Rust." in run.out
+    responses = [item for r in run.requests for item in r["input"] if item[0] != "message"]
+    assert any(item[0] == "mcp_approval_response" for item in responses)
+
+
+def test_hosted_mcp_on_approval(
+    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    run = both(
+        reference_python,
+        examples_root,
+        "hosted_mcp/on_approval.py",
+        server,
+        _hosted_mcp_script,
+        tmp_path,
+        stdin="y\n",
+    )
+    assert run.out.endswith("It is written in Rust.\n")
