@@ -93,9 +93,12 @@ def run_example(
     reference: bool,
     stdin: str,
     arguments: tuple[str, ...],
+    chat: bool,
+    env: dict[str, str],
 ) -> Run:
     workdir.mkdir()
-    start = len(server.responses.requests)
+    endpoint = server.chat if chat else server.responses
+    start = len(endpoint.requests)
     script(server)
     report = workdir / "tool_runs.json"
     flags = ["--reference"] if reference else []
@@ -114,13 +117,14 @@ def run_example(
             "PORTING_REPORT": str(report),
             "PYTHONPATH": str(root),  # for ``from examples.auto_mode import ...``
             "EXAMPLES_INTERACTIVE_MODE": "",  # a person answers on stdin
+            **env,
         },
     )
     side = "openai-agents" if reference else "tether"
     assert done.returncode == 0, f"{example} failed on {side}:\n{done.stderr}"
-    assert not server.responses._replies, f"{example} on {side} left scripted replies unused"
-    requests = server.responses.requests[start:]
-    return Run(done.stdout, [_request_view(r, False) for r in requests], _runs(report))
+    assert not endpoint._replies, f"{example} on {side} left scripted replies unused"
+    requests = endpoint.requests[start:]
+    return Run(done.stdout, [_request_view(r, chat) for r in requests], _runs(report))
 
 
 def both(
@@ -133,6 +137,8 @@ def both(
     *,
     stdin: str = "",
     arguments: tuple[str, ...] = (),
+    chat: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Run:
     runs = [
         run_example(
@@ -145,6 +151,8 @@ def both(
             reference=side == "reference",
             stdin=stdin,
             arguments=arguments,
+            chat=chat,
+            env=env or {},
         )
         for python, side in ((reference_python, "reference"), (sys.executable, "tether"))
     ]
@@ -259,3 +267,116 @@ def test_hosted_mcp_on_approval(
         stdin="y\n",
     )
     assert run.out.endswith("It is written in Rust.\n")
+
+
+def test_memory_session_hitl(
+    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    sf, oak = '{"location":"San Francisco, CA"}', '{"location":"Oakland, CA"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add("The Bay Bridge connects San Francisco and Oakland.")
+        fake.responses.add(
+            tool_calls=[("get_weather", sf, "call_sf"), ("get_weather", oak, "call_oak")]
+        )
+        fake.responses.add("San Francisco is foggy; Oakland is sunny.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/memory_session_hitl_example.py",
+        server,
+        script,
+        tmp_path,
+        stdin="What does the Bay Bridge connect?\nAnd the weather there?\ny\nn\n\n",
+    )
+    assert "Assistant: San Francisco is foggy; Oakland is sunny." in run.out.splitlines()
+    assert run.tool_runs == {f"get_weather {sf}": 1}
+    # The second turn's first request carries the first turn from the session.
+    assert run.requests[1]["input"][:2] == [
+        ("message", "user", "What does the Bay Bridge connect?"),
+        ("message", "assistant", "The Bay Bridge connects San Francisco and Oakland."),
+    ]
+
+
+def test_agents_as_tools(
+    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(
+            tool_calls=[
+                ("translate_to_french", '{"input":"Hello, world!"}', "c_fr"),
+                ("translate_to_spanish", '{"input":"Hello, world!"}', "c_es"),
+            ]
+        )
+        fake.responses.add("Bonjour, le monde !")
+        fake.responses.add("¡Hola, mundo!")
+        fake.responses.add("French: Bonjour, le monde ! Spanish: ¡Hola, mundo!")
+        fake.responses.add("Bonjour, le monde ! / ¡Hola, mundo!")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/agents_as_tools.py",
+        server,
+        script,
+        tmp_path,
+        stdin="Translate 'Hello, world!' to French and Spanish.\n",
+    )
+    assert run.out.endswith("Final response:\nBonjour, le monde ! / ¡Hola, mundo!\n")
+    assert len(run.requests) == 5
+
+
+def test_tool_guardrails(
+    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    welcome = '{"to":"john@example.com","subject":"Welcome","body":"Welcome to our service."}'
+    acme = '{"to":"john@example.com","subject":"Introduction","body":"Introducing ACME corp."}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("send_email", welcome, "c1")])
+        fake.responses.add("I sent the welcome email.")
+        fake.responses.add(tool_calls=[("send_email", acme, "c2")])
+        fake.responses.add("I could not send that email.")
+        fake.responses.add(tool_calls=[("get_user_data", '{"user_id":"user123"}', "c3")])
+        fake.responses.add(tool_calls=[("get_contact_info", '{"user_id":"user456"}', "c4")])
+        fake.responses.add("The contact info was withheld.")
+
+    run = both(
+        reference_python, examples_root, "basic/tool_guardrails.py", server, script, tmp_path
+    )
+    assert "🚨 Output guardrail triggered: Execution halted for sensitive data" in run.out
+    assert "❌ Guardrail rejected function tool output: The contact info was withheld." in run.out
+    assert run.tool_runs == {
+        f"send_email {welcome}": 1,
+        'get_user_data {"user_id":"user123"}': 1,
+        'get_contact_info {"user_id":"user456"}': 1,
+    }
+
+
+def test_custom_client_and_chat_completions_set_globally(
+    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.chat.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
+        fake.chat.add("Sun over Tokyo / warm light on quiet streets / the day is open")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "model_providers/custom_example_global.py",
+        server,
+        script,
+        tmp_path,
+        chat=True,
+        env={
+            "EXAMPLE_BASE_URL": server.url + "/v1",
+            "EXAMPLE_API_KEY": "test",
+            "EXAMPLE_MODEL_NAME": "local-haiku-model",
+        },
+    )
+    assert run.out.splitlines() == [
+        "[debug] getting weather for Tokyo",
+        "Sun over Tokyo / warm light on quiet streets / the day is open",
+    ]
+    assert {request["model"] for request in run.requests} == {"local-haiku-model"}
