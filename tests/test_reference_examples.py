@@ -380,3 +380,29 @@ def test_custom_client_and_chat_completions_set_globally(
         "Sun over Tokyo / warm light on quiet streets / the day is open",
     ]
     assert {request["model"] for request in run.requests} == {"local-haiku-model"}
+
+
+def _lifecycle_script(fake: FakeOpenAIServer) -> None:
+    # A max of 0 makes the example's random number 0 on both sides.
+    fake.responses.add(tool_calls=[("random_number", '{"max":0}', "c_rand")])
+    fake.responses.add(tool_calls=[("transfer_to_multiply_agent", "{}", "c_hand")])
+    fake.responses.add(tool_calls=[("multiply_by_two", '{"x":0}', "c_mul")])
+    fake.responses.add('{"number":0}')
+
+
+@pytest.mark.parametrize(
+    "example", ["basic/lifecycle_example.py", "basic/agent_lifecycle_example.py"]
+)
+def test_lifecycle_hooks(
+    reference_python: Path,
+    examples_root: Path,
+    server: FakeOpenAIServer,
+    tmp_path: Path,
+    example: str,
+) -> None:
+    run = both(
+        reference_python, examples_root, example, server, _lifecycle_script, tmp_path, stdin="0\n"
+    )
+    assert run.out.endswith("Done!\n")
+    assert "Multiply Agent" in run.out
+    assert run.tool_runs == {'random_number {"max":0}': 1, 'multiply_by_two {"x":0}': 1}

@@ -37,13 +37,14 @@ from ..guardrails import (
     input_guardrail,
     output_guardrail,
 )
-from ..handoffs import Handoff, HandoffInputData, handoff
+from ..handoffs import Handoff, HandoffInputData
 from ..lifecycle import AgentHooks, RunHooks
 from ..models import Model, ModelResponse
 from ..tools import FunctionTool
 from ._agent import Agent, AgentBase
 from ._config import RunConfig, ToolErrorFormatterArgs
 from ._errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
+from ._handoffs import handoff
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,

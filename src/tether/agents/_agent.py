@@ -12,8 +12,10 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from .._agent import Agent as _Agent
+from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
+from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
 from .model_settings import ModelSettings, default_model_settings
 
@@ -70,6 +72,12 @@ class Agent(_Agent[TContext]):
         self.__dict__.pop("function_tools", None)
         self.__dict__.pop("tool_specs", None)
         return tools
+
+    @cached_property
+    def handoff_entries(self) -> dict[str, Handoff]:
+        """As tether's, with the reference's description of a handoff given as an agent."""
+        entries = [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
+        return {entry.tool_name: entry for entry in entries}
 
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:
