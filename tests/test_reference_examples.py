@@ -406,3 +406,60 @@ def test_lifecycle_hooks(
     assert run.out.endswith("Done!\n")
     assert "Multiply Agent" in run.out
     assert run.tool_runs == {'random_number {"max":0}': 1, 'multiply_by_two {"x":0}': 1}
+
+
+def _say(*texts: str) -> Callable[[FakeOpenAIServer], None]:
+    def script(fake: FakeOpenAIServer) -> None:
+        for text in texts:
+            fake.responses.add(text)
+
+    return script
+
+
+def _weather_tool(fake: FakeOpenAIServer) -> None:
+    fake.responses.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
+    fake.responses.add("Tokyo is sunny and windy, 14-20C.")
+
+
+ANSWERED = json.dumps({"reasoning": "Easy.", "response": "Sacramento.", "user_name": None})
+TRIPPED = json.dumps({"reasoning": "Area code 650.", "response": "Palo Alto?", "user_name": None})
+
+MORE = [
+    # (example, script, stdin, the last line it prints)
+    ("basic/hello_world.py", _say("Code that calls itself."), "", "Code that calls itself."),
+    ("basic/tools.py", _weather_tool, "", "Tokyo is sunny and windy, 14-20C."),
+    (
+        "agent_patterns/output_guardrails.py",
+        _say(ANSWERED, TRIPPED),
+        "",
+        "Guardrail tripped. Info: {'phone_number_in_response': False, "
+        "'phone_number_in_reasoning': True}",
+    ),
+    (
+        "agent_patterns/deterministic.py",
+        _say(
+            "A robot learns to dream.",
+            '{"good_quality":true,"is_scifi":true}',
+            "The robot dreamed of stars.",
+        ),
+        "A short sci-fi story.\n",
+        "Story: The robot dreamed of stars.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("example", "script", "stdin", "last"), MORE, ids=[entry[0] for entry in MORE]
+)
+def test_more_examples(
+    reference_python: Path,
+    examples_root: Path,
+    server: FakeOpenAIServer,
+    tmp_path: Path,
+    example: str,
+    script: Callable[[FakeOpenAIServer], None],
+    stdin: str,
+    last: str,
+) -> None:
+    run = both(reference_python, examples_root, example, server, script, tmp_path, stdin=stdin)
+    assert run.out.splitlines()[-1] == last

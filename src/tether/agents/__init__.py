@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from .._context import Usage
 from .._exceptions import (
-    InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
-    OutputGuardrailTripwireTriggered,
     TetherError,
     UserError,
 )
@@ -43,7 +41,12 @@ from ..models import Model, ModelResponse
 from ..tools import FunctionTool
 from ._agent import Agent, AgentBase
 from ._config import RunConfig, ToolErrorFormatterArgs
-from ._errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
+from ._errors import (
+    InputGuardrailTripwireTriggered,
+    OutputGuardrailTripwireTriggered,
+    ToolInputGuardrailTripwireTriggered,
+    ToolOutputGuardrailTripwireTriggered,
+)
 from ._handoffs import handoff
 from ._items import (
     HandoffCallItem,

@@ -55,6 +55,9 @@ class Agent(_Agent[TContext]):
     def __post_init__(self) -> None:
         if self.model is None:
             self.model = get_default_model()
+        if self.output_type is str:
+            # The reference's plain-text output; tether would ask for JSON holding a string.
+            self.output_type = None
         if isinstance(self.model, str) and _unset(self.model_settings):
             # As the reference: an agent that sets no settings gets its model's defaults.
             self.model_settings = default_model_settings(self.model)
