@@ -4,14 +4,15 @@ openai-agents 0.24 (issue 28).
 The examples are not in this repository (their licence and our policy keep them out):
 each run downloads the openai-agents 0.24.0 sdist from PyPI once, checks its sha256
 against the index, caches it under ``tests/porting/.reference-examples/`` (ignored by
-git) and extracts its ``examples/`` tree there. Each example then runs twice against one
-local OpenAI-compatible server scripted the same way: unchanged on openai-agents in the
-side environment, and through ``porting/harness.py``, which rewrites only its
-``from agents...`` import lines to ``tether.agents``. Nothing in the example's text is
-edited: the "marked block" (where the client meets the model) is the environment,
-``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``, the same for both runs; a person's answers
-to ``input()`` come on stdin. A failure to get the sdist or the side environment fails
-the tests; nothing is skipped.
+git) and extracts its ``examples/`` tree there. Each example then runs twice, at once,
+each run against its own local OpenAI-compatible server scripted the same way:
+unchanged on openai-agents in the side environment, and through ``porting/harness.py``,
+which rewrites only its ``from agents...`` import lines to ``tether.agents``. Nothing in
+the example's text is edited: the "marked block" (where the client meets the model) is
+the environment, ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (and
+``OPENAI_AGENTS_DISABLE_TRACING``), the same for both runs; a person's answers to
+``input()`` come on stdin. A failure to get the sdist or the side environment fails the
+tests; nothing is skipped.
 
 Covered (each compared on stdout, the model's requests and the tool runs):
 
@@ -20,19 +21,27 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``agent_patterns/human_in_the_loop_stream.py``: streamed run paused and resumed
 - ``hosted_mcp/human_in_the_loop.py``: hosted MCP approval by a person, and ``--stream``
 - ``hosted_mcp/on_approval.py``: hosted MCP approval by a function
+- ``memory/memory_session_hitl_example.py``: a SQLite session chat with approvals
+- ``agent_patterns/agents_as_tools.py``, ``agent_patterns/deterministic.py``,
+  ``agent_patterns/output_guardrails.py``
+- ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
+  ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``
+- ``model_providers/custom_example_global.py``: a client and Chat Completions set globally
 
 Examples not run, and why, are listed in docs/migrating.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -45,6 +54,21 @@ from test_porting_reference import PORTING, Run, _request_view, _runs, assert_sa
 from test_porting_reference import server as server  # a fixture, one server per module
 
 CACHE = PORTING / ".reference-examples"
+
+
+Servers = tuple[FakeOpenAIServer, FakeOpenAIServer]
+
+
+@pytest.fixture(scope="module")
+def servers(server: FakeOpenAIServer) -> Iterator[Servers]:
+    """One server for each side, so that the two runs of an example go at once."""
+    fake = FakeOpenAIServer().start()
+    try:
+        yield server, fake
+    finally:
+        asyncio.run(fake.aclose())
+
+
 SDIST = f"openai_agents-{REFERENCE_VERSION}.tar.gz"
 INDEX = "https://pypi.org/simple/openai-agents/"
 
@@ -117,7 +141,10 @@ def run_example(
             "PORTING_REPORT": str(report),
             "PYTHONPATH": str(root),  # for ``from examples.auto_mode import ...``
             "EXAMPLES_INTERACTIVE_MODE": "",  # a person answers on stdin
-            **env,
+            # The reference would export its traces to api.openai.com, retrying for
+            # seconds at exit; neither side's output depends on it.
+            "OPENAI_AGENTS_DISABLE_TRACING": "1",
+            **{name: value.format(base_url=server.url + "/v1") for name, value in env.items()},
         },
     )
     side = "openai-agents" if reference else "tether"
@@ -131,7 +158,7 @@ def both(
     reference_python: Path,
     examples_root: Path,
     example: str,
-    server: FakeOpenAIServer,
+    servers: Servers,
     script: Callable[[FakeOpenAIServer], None],
     tmp_path: Path,
     *,
@@ -140,12 +167,12 @@ def both(
     chat: bool = False,
     env: dict[str, str] | None = None,
 ) -> Run:
-    runs = [
-        run_example(
+    def run(python: Path | str, side: str, fake: FakeOpenAIServer) -> Run:
+        return run_example(
             python,
             example,
             examples_root,
-            server,
+            fake,
             script,
             tmp_path / side,
             reference=side == "reference",
@@ -154,8 +181,13 @@ def both(
             chat=chat,
             env=env or {},
         )
-        for python, side in ((reference_python, "reference"), (sys.executable, "tether"))
-    ]
+
+    server, server_for_tether = servers
+    # The two sides run at once, each against its own server scripted the same way.
+    with ThreadPoolExecutor(2) as pool:
+        reference = pool.submit(run, reference_python, "reference", server)
+        tether = pool.submit(run, sys.executable, "tether", server_for_tether)
+        runs = reference.result(), tether.result()
     assert_same(*runs)
     return runs[1]
 
@@ -167,7 +199,7 @@ OAKLAND = '{"city":"Oakland"}'
 def test_human_in_the_loop(
     reference_python: Path,
     examples_root: Path,
-    server: FakeOpenAIServer,
+    servers: Servers,
     tmp_path: Path,
     answer: str,
 ) -> None:
@@ -184,7 +216,7 @@ def test_human_in_the_loop(
         reference_python,
         examples_root,
         "agent_patterns/human_in_the_loop.py",
-        server,
+        servers,
         script,
         tmp_path,
         stdin=f"{answer}\n",
@@ -200,7 +232,7 @@ def test_human_in_the_loop(
 
 
 def test_human_in_the_loop_stream(
-    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     def script(fake: FakeOpenAIServer) -> None:
         fake.responses.add(tool_calls=[("get_temperature", OAKLAND, "call_temp")])
@@ -210,7 +242,7 @@ def test_human_in_the_loop_stream(
         reference_python,
         examples_root,
         "agent_patterns/human_in_the_loop_stream.py",
-        server,
+        servers,
         script,
         tmp_path,
         stdin="y\n",
@@ -235,7 +267,7 @@ def _hosted_mcp_script(fake: FakeOpenAIServer) -> None:
 def test_hosted_mcp_human_in_the_loop(
     reference_python: Path,
     examples_root: Path,
-    server: FakeOpenAIServer,
+    servers: Servers,
     tmp_path: Path,
     arguments: tuple[str, ...],
 ) -> None:
@@ -243,7 +275,7 @@ def test_hosted_mcp_human_in_the_loop(
         reference_python,
         examples_root,
         "hosted_mcp/human_in_the_loop.py",
-        server,
+        servers,
         _hosted_mcp_script,
         tmp_path,
         stdin="y\n",
@@ -255,13 +287,13 @@ def test_hosted_mcp_human_in_the_loop(
 
 
 def test_hosted_mcp_on_approval(
-    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     run = both(
         reference_python,
         examples_root,
         "hosted_mcp/on_approval.py",
-        server,
+        servers,
         _hosted_mcp_script,
         tmp_path,
         stdin="y\n",
@@ -270,7 +302,7 @@ def test_hosted_mcp_on_approval(
 
 
 def test_memory_session_hitl(
-    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     sf, oak = '{"location":"San Francisco, CA"}', '{"location":"Oakland, CA"}'
 
@@ -285,7 +317,7 @@ def test_memory_session_hitl(
         reference_python,
         examples_root,
         "memory/memory_session_hitl_example.py",
-        server,
+        servers,
         script,
         tmp_path,
         stdin="What does the Bay Bridge connect?\nAnd the weather there?\ny\nn\n\n",
@@ -300,7 +332,7 @@ def test_memory_session_hitl(
 
 
 def test_agents_as_tools(
-    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     def script(fake: FakeOpenAIServer) -> None:
         fake.responses.add(
@@ -318,7 +350,7 @@ def test_agents_as_tools(
         reference_python,
         examples_root,
         "agent_patterns/agents_as_tools.py",
-        server,
+        servers,
         script,
         tmp_path,
         stdin="Translate 'Hello, world!' to French and Spanish.\n",
@@ -328,7 +360,7 @@ def test_agents_as_tools(
 
 
 def test_tool_guardrails(
-    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     welcome = '{"to":"john@example.com","subject":"Welcome","body":"Welcome to our service."}'
     acme = '{"to":"john@example.com","subject":"Introduction","body":"Introducing ACME corp."}'
@@ -343,7 +375,7 @@ def test_tool_guardrails(
         fake.responses.add("The contact info was withheld.")
 
     run = both(
-        reference_python, examples_root, "basic/tool_guardrails.py", server, script, tmp_path
+        reference_python, examples_root, "basic/tool_guardrails.py", servers, script, tmp_path
     )
     assert "🚨 Output guardrail triggered: Execution halted for sensitive data" in run.out
     assert "❌ Guardrail rejected function tool output: The contact info was withheld." in run.out
@@ -355,7 +387,7 @@ def test_tool_guardrails(
 
 
 def test_custom_client_and_chat_completions_set_globally(
-    reference_python: Path, examples_root: Path, server: FakeOpenAIServer, tmp_path: Path
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     def script(fake: FakeOpenAIServer) -> None:
         fake.chat.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
@@ -365,12 +397,12 @@ def test_custom_client_and_chat_completions_set_globally(
         reference_python,
         examples_root,
         "model_providers/custom_example_global.py",
-        server,
+        servers,
         script,
         tmp_path,
         chat=True,
         env={
-            "EXAMPLE_BASE_URL": server.url + "/v1",
+            "EXAMPLE_BASE_URL": "{base_url}",
             "EXAMPLE_API_KEY": "test",
             "EXAMPLE_MODEL_NAME": "local-haiku-model",
         },
@@ -396,12 +428,12 @@ def _lifecycle_script(fake: FakeOpenAIServer) -> None:
 def test_lifecycle_hooks(
     reference_python: Path,
     examples_root: Path,
-    server: FakeOpenAIServer,
+    servers: Servers,
     tmp_path: Path,
     example: str,
 ) -> None:
     run = both(
-        reference_python, examples_root, example, server, _lifecycle_script, tmp_path, stdin="0\n"
+        reference_python, examples_root, example, servers, _lifecycle_script, tmp_path, stdin="0\n"
     )
     assert run.out.endswith("Done!\n")
     assert "Multiply Agent" in run.out
@@ -454,12 +486,12 @@ MORE = [
 def test_more_examples(
     reference_python: Path,
     examples_root: Path,
-    server: FakeOpenAIServer,
+    servers: Servers,
     tmp_path: Path,
     example: str,
     script: Callable[[FakeOpenAIServer], None],
     stdin: str,
     last: str,
 ) -> None:
-    run = both(reference_python, examples_root, example, server, script, tmp_path, stdin=stdin)
+    run = both(reference_python, examples_root, example, servers, script, tmp_path, stdin=stdin)
     assert run.out.splitlines()[-1] == last
