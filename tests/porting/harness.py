@@ -1,7 +1,7 @@
 """Run a program written for ``openai-agents`` on tether, changing only its import lines.
 
-    python harness.py PROGRAM.py               (on tether)
-    python harness.py --reference PROGRAM.py   (unchanged, on openai-agents itself)
+    python harness.py PROGRAM.py [ARGS...]               (on tether)
+    python harness.py --reference PROGRAM.py [ARGS...]   (unchanged, on openai-agents itself)
 
 ``PORTING_REPORT=report.json`` records how many times each tool ran.
 
@@ -86,12 +86,13 @@ def count_reference_tool_runs(report: Path) -> None:
 
 if __name__ == "__main__":
     reference = sys.argv[1] == "--reference"
-    program = Path(sys.argv[-1])
+    name, *arguments = sys.argv[2:] if reference else sys.argv[1:]
+    program = Path(name)
     source = program.read_text(encoding="utf-8")
     if os.environ.get("PORTING_REPORT"):
         count = count_reference_tool_runs if reference else count_tool_runs
         count(Path(os.environ["PORTING_REPORT"]))
     code = compile(source if reference else ported(source), str(program), "exec")
-    sys.argv = [str(program)]
+    sys.argv = [str(program), *arguments]
     sys.path.insert(0, str(program.parent))
     exec(code, {"__name__": "__main__", "__file__": str(program)})

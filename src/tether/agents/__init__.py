@@ -18,10 +18,8 @@ from __future__ import annotations
 
 from .._context import Usage
 from .._exceptions import (
-    InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
-    OutputGuardrailTripwireTriggered,
     TetherError,
     UserError,
 )
@@ -37,13 +35,19 @@ from ..guardrails import (
     input_guardrail,
     output_guardrail,
 )
-from ..handoffs import Handoff, HandoffInputData, handoff
+from ..handoffs import Handoff, HandoffInputData
 from ..lifecycle import AgentHooks, RunHooks
 from ..models import Model, ModelResponse
 from ..tools import FunctionTool
 from ._agent import Agent, AgentBase
 from ._config import RunConfig, ToolErrorFormatterArgs
-from ._errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
+from ._errors import (
+    InputGuardrailTripwireTriggered,
+    OutputGuardrailTripwireTriggered,
+    ToolInputGuardrailTripwireTriggered,
+    ToolOutputGuardrailTripwireTriggered,
+)
+from ._handoffs import handoff
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,

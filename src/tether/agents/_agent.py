@@ -12,8 +12,10 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from .._agent import Agent as _Agent
+from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
+from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
 from .model_settings import ModelSettings, default_model_settings
 
@@ -53,6 +55,9 @@ class Agent(_Agent[TContext]):
     def __post_init__(self) -> None:
         if self.model is None:
             self.model = get_default_model()
+        if self.output_type is str:
+            # The reference's plain-text output; tether would ask for JSON holding a string.
+            self.output_type = None
         if isinstance(self.model, str) and _unset(self.model_settings):
             # As the reference: an agent that sets no settings gets its model's defaults.
             self.model_settings = default_model_settings(self.model)
@@ -70,6 +75,12 @@ class Agent(_Agent[TContext]):
         self.__dict__.pop("function_tools", None)
         self.__dict__.pop("tool_specs", None)
         return tools
+
+    @cached_property
+    def handoff_entries(self) -> dict[str, Handoff]:
+        """As tether's, with the reference's description of a handoff given as an agent."""
+        entries = [h if isinstance(h, Handoff) else handoff(h) for h in self.handoffs]
+        return {entry.tool_name: entry for entry in entries}
 
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:

@@ -7,12 +7,15 @@ either package catch it); the facade's ``Runner`` re-raises tether's as these.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .. import _exceptions as _tether
-from ..guardrails import ToolGuardrailFunctionOutput
+from ..guardrails import GuardrailFunctionOutput, ToolGuardrailFunctionOutput
 
 __all__ = [
+    "InputGuardrailTripwireTriggered",
+    "OutputGuardrailTripwireTriggered",
     "ToolInputGuardrailTripwireTriggered",
     "ToolOutputGuardrailTripwireTriggered",
     "reference_error",
@@ -54,7 +57,36 @@ class ToolOutputGuardrailTripwireTriggered(
     """A tool output guardrail stopped the run (``exc.guardrail.get_name()``, ``exc.output``)."""
 
 
+@dataclass(frozen=True, slots=True)
+class GuardrailResult:
+    """What an input or output guardrail found, as the reference's tripwire holds it."""
+
+    guardrail: GuardrailName
+    output: GuardrailFunctionOutput
+
+
+class _AgentTripwire:
+    guardrail: Any
+    output_info: Any
+
+    @property
+    def guardrail_result(self) -> GuardrailResult:
+        """``guardrail_result.guardrail.get_name()``, ``guardrail_result.output.output_info``."""
+        output = GuardrailFunctionOutput(output_info=self.output_info, tripwire_triggered=True)
+        return GuardrailResult(GuardrailName(self.guardrail), output)
+
+
+class InputGuardrailTripwireTriggered(_AgentTripwire, _tether.InputGuardrailTripwireTriggered):
+    """An input guardrail stopped the run (``exc.guardrail_result``)."""
+
+
+class OutputGuardrailTripwireTriggered(_AgentTripwire, _tether.OutputGuardrailTripwireTriggered):
+    """An output guardrail stopped the run (``exc.guardrail_result``)."""
+
+
 _REFERENCE: dict[type[BaseException], type[_tether.GuardrailTripwireTriggered]] = {
+    _tether.InputGuardrailTripwireTriggered: InputGuardrailTripwireTriggered,
+    _tether.OutputGuardrailTripwireTriggered: OutputGuardrailTripwireTriggered,
     _tether.ToolInputGuardrailTripwireTriggered: ToolInputGuardrailTripwireTriggered,
     _tether.ToolOutputGuardrailTripwireTriggered: ToolOutputGuardrailTripwireTriggered,
 }

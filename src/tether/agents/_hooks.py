@@ -23,7 +23,7 @@ run_input: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
 )
 """The input items of the run in progress, for ``AgentHookContext.turn_input``."""
 
-_ADAPTED = {"on_agent_start", "on_start", "on_tool_start", "on_tool_end"}
+_ADAPTED = {"on_agent_start", "on_start", "on_tool_start", "on_tool_end", "on_handoff"}
 
 
 class _Forwarding:
@@ -74,6 +74,14 @@ class RunHooksAdapter(_Forwarding, RunHooks[Any]):
         turn_input = list(run_input.get())
         await self.hooks.on_agent_start(AgentHookContext(context, turn_input), agent)
 
+    async def on_handoff(self, context: RunContext[Any], from_agent: Any, to_agent: Any) -> None:
+        await self.hooks.on_handoff(context, from_agent, to_agent)
+        # The reference calls the hooks of the agent handing off (not, as tether does, of
+        # the agent handed to), with ``agent=`` the new agent and ``source=`` itself.
+        source = getattr(from_agent, "hooks", None)
+        if isinstance(source, AgentHooksAdapter):
+            await source.hooks.on_handoff(context, to_agent, from_agent)
+
 
 class AgentHooksAdapter(_Forwarding, AgentHooks[Any]):
     """An agent's ``AgentHooks``, given the reference SDK's contexts."""
@@ -84,3 +92,7 @@ class AgentHooksAdapter(_Forwarding, AgentHooks[Any]):
     async def on_start(self, context: RunContext[Any], agent: Any) -> None:
         turn_input = list(run_input.get())
         await self.hooks.on_start(AgentHookContext(context, turn_input), agent)
+
+    async def on_handoff(self, context: RunContext[Any], agent: Any, source: Any) -> None:
+        """Called by tether on the agent handed to; the facade's run hooks call the
+        handing-off agent's instead, as the reference does."""

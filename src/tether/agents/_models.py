@@ -13,6 +13,7 @@ from typing import Any, cast
 from ..models import ModelRequest, OpenAIProvider
 from ..models.openai_chat import OpenAIChatCompletionsModel
 from ..models.openai_responses import OpenAIResponsesModel
+from .model_settings import MCP_TOOL_CHOICE
 
 __all__ = ["ReferenceProvider"]
 
@@ -37,6 +38,13 @@ class _ResponsesModel(OpenAIResponsesModel):
             params["reasoning"] = _plain(options["reasoning"])
         if "verbosity" in options:
             params["text"] = {**params.get("text", {}), "verbosity": options["verbosity"]}
+        mcp = options.get(MCP_TOOL_CHOICE)
+        if mcp is not None and request.settings.tool_choice == mcp.name:  # not overridden
+            params["tool_choice"] = {
+                "type": "mcp",
+                "server_label": mcp.server_label,
+                "name": mcp.name,
+            }
         for name in _SAME_NAME_RESPONSES:
             if name in options:
                 params[name] = _plain(options[name])

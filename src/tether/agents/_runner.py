@@ -196,8 +196,10 @@ def _options(
         tether_options["run_config"] = effective_config(run_config)
     else:
         tether_options["run_config"] = run_config
-    if hooks is not None and not isinstance(hooks, RunHooksAdapter):
-        hooks = RunHooksAdapter(hooks)
+    if not isinstance(hooks, RunHooksAdapter):
+        # Always adapted, even without the user's hooks: the adapter also calls the
+        # handing-off agent's own ``on_handoff``, as the reference does.
+        hooks = RunHooksAdapter(hooks if hooks is not None else RunHooks())
     tether_options["hooks"] = hooks
     if "model_provider" not in tether_options:
         chat = _setup.default_api() == "chat_completions"

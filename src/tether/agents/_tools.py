@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
@@ -52,8 +53,43 @@ class _AssignableFunctionTool(FunctionTool):
         super().__setattr__(name, value)
 
 
+_STRUCTURED = frozenset({"text", "image", "file", "input_text", "input_image", "input_file"})
+
+
+def _structured(value: Any) -> bool:
+    kind = value.get("type") if isinstance(value, Mapping) else getattr(value, "type", None)
+    return kind in _STRUCTURED
+
+
+def _reference_output(result: Any) -> Any:
+    """What the reference sends for a tool's result: a plain value (a pydantic model, a
+    dict, a number) as ``str(value)``, where tether would send JSON; text, and text, image
+    or file outputs, as tether does."""
+    if isinstance(result, str):
+        return result
+    parts = result if isinstance(result, list) else [result]
+    if parts and all(_structured(part) for part in parts):
+        return result
+    return str(result)
+
+
+def _reference_function(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` returning what the reference sends for its result."""
+
+    async def finish(pending: Awaitable[Any]) -> Any:
+        return _reference_output(await pending)
+
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = function(*args, **kwargs)
+        return finish(result) if inspect.isawaitable(result) else _reference_output(result)
+
+    return wrapped
+
+
 def _assignable(tool: FunctionTool) -> FunctionTool:
     values = {f.name: getattr(tool, f.name) for f in dataclasses.fields(tool) if f.init}
+    values["function"] = _reference_function(tool.function)
     return _AssignableFunctionTool(**values)
 
 

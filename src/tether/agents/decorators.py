@@ -1,8 +1,17 @@
-"""``agents.decorators``: ``@tool`` (``function_tool``) and the tool guardrail decorators."""
+"""``agents.decorators``: ``@tool`` (``function_tool``), the input and output guardrail
+decorators and the tool guardrail decorators."""
 
+from ..guardrails import input_guardrail, output_guardrail
 from ._tools import function_tool, tool_input_guardrail, tool_output_guardrail
 
-__all__ = ["function_tool", "tool", "tool_input_guardrail", "tool_output_guardrail"]
+__all__ = [
+    "function_tool",
+    "input_guardrail",
+    "output_guardrail",
+    "tool",
+    "tool_input_guardrail",
+    "tool_output_guardrail",
+]
 
 tool = function_tool
 """``@tool``: the reference SDK's short name for ``@function_tool``."""

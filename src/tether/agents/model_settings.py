@@ -36,6 +36,10 @@ _REFERENCE_ONLY = frozenset(
 )
 
 
+MCP_TOOL_CHOICE = "_mcp_tool_choice"
+"""Where ``reference_options`` keep an ``MCPToolChoice`` given as ``tool_choice``."""
+
+
 @dataclass(frozen=True, slots=True)
 class MCPToolChoice:
     """Make the model call ``name`` on the hosted MCP server ``server_label``."""
@@ -70,12 +74,13 @@ class ModelSettings(_ModelSettings):
         unknown = sorted(set(reference_options) - _REFERENCE_ONLY)
         if unknown:
             raise UserError(f"ModelSettings has no option(s) {unknown}.")
+        options = {k: v for k, v in reference_options.items() if v is not None}
         if isinstance(tool_choice, MCPToolChoice):
+            # tether's settings name the tool; the facade's models send the choice whole.
+            options[MCP_TOOL_CHOICE] = tool_choice
             tool_choice = tool_choice.name
         super().__init__(temperature, top_p, max_tokens, tool_choice, parallel_tool_calls)
-        object.__setattr__(
-            self, "reference_options", {k: v for k, v in reference_options.items() if v is not None}
-        )
+        object.__setattr__(self, "reference_options", options)
 
     def merged(self, override: _ModelSettings | None) -> ModelSettings:
         """tether's merge, keeping the reference options of both."""

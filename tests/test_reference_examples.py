@@ -1,0 +1,497 @@
+"""The reference's own example programs behave the same on ``tether.agents`` as on
+openai-agents 0.24 (issue 28).
+
+The examples are not in this repository (their licence and our policy keep them out):
+each run downloads the openai-agents 0.24.0 sdist from PyPI once, checks its sha256
+against the index, caches it under ``tests/porting/.reference-examples/`` (ignored by
+git) and extracts its ``examples/`` tree there. Each example then runs twice, at once,
+each run against its own local OpenAI-compatible server scripted the same way:
+unchanged on openai-agents in the side environment, and through ``porting/harness.py``,
+which rewrites only its ``from agents...`` import lines to ``tether.agents``. Nothing in
+the example's text is edited: the "marked block" (where the client meets the model) is
+the environment, ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (and
+``OPENAI_AGENTS_DISABLE_TRACING``), the same for both runs; a person's answers to
+``input()`` come on stdin. A failure to get the sdist or the side environment fails the
+tests; nothing is skipped.
+
+Covered (each compared on stdout, the model's requests and the tool runs):
+
+- ``agent_patterns/human_in_the_loop.py``: approve, state saved to JSON and loaded
+- ``agent_patterns/human_in_the_loop.py``: reject
+- ``agent_patterns/human_in_the_loop_stream.py``: streamed run paused and resumed
+- ``hosted_mcp/human_in_the_loop.py``: hosted MCP approval by a person, and ``--stream``
+- ``hosted_mcp/on_approval.py``: hosted MCP approval by a function
+- ``memory/memory_session_hitl_example.py``: a SQLite session chat with approvals
+- ``agent_patterns/agents_as_tools.py``, ``agent_patterns/deterministic.py``,
+  ``agent_patterns/output_guardrails.py``
+- ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
+  ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``
+- ``model_providers/custom_example_global.py``: a client and Chat Completions set globally
+
+Examples not run, and why, are listed in docs/migrating.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from openai_server import FakeOpenAIServer, hosted_item
+from reference_env import REFERENCE_VERSION
+from reference_env import reference_python as reference_python  # a fixture
+from test_porting_reference import PORTING, Run, _request_view, _runs, assert_same
+from test_porting_reference import server as server  # a fixture, one server per module
+
+CACHE = PORTING / ".reference-examples"
+
+
+Servers = tuple[FakeOpenAIServer, FakeOpenAIServer]
+
+
+@pytest.fixture(scope="module")
+def servers(server: FakeOpenAIServer) -> Iterator[Servers]:
+    """One server for each side, so that the two runs of an example go at once."""
+    fake = FakeOpenAIServer().start()
+    try:
+        yield server, fake
+    finally:
+        asyncio.run(fake.aclose())
+
+
+SDIST = f"openai_agents-{REFERENCE_VERSION}.tar.gz"
+INDEX = "https://pypi.org/simple/openai-agents/"
+
+
+def _download(target: Path) -> None:
+    """The sdist from PyPI's JSON simple index, checked against the sha256 it names."""
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    with httpx.Client(timeout=60, follow_redirects=True) as client:
+        files = client.get(INDEX, headers=headers).raise_for_status().json()["files"]
+        [entry] = [f for f in files if f["filename"] == SDIST]
+        data = client.get(entry["url"]).raise_for_status().content
+    if hashlib.sha256(data).hexdigest() != entry["hashes"]["sha256"]:
+        raise ValueError(f"{SDIST} does not match the sha256 PyPI names for it")
+    target.write_bytes(data)
+
+
+@pytest.fixture(scope="module")
+def examples_root() -> Path:
+    """A directory holding the reference's ``examples`` package, from its sdist."""
+    root = CACHE / SDIST.removesuffix(".tar.gz")
+    if (root / "examples" / "auto_mode.py").exists():
+        return root
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")
+    archive = CACHE / SDIST
+    try:
+        if not archive.exists():
+            _download(archive)
+        with tarfile.open(archive) as tar:
+            prefix = f"{root.name}/examples/"
+            members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
+            tar.extractall(CACHE, members=members, filter="data")
+    except Exception as error:  # any failure here is a failed test, not a skip
+        pytest.fail(f"Could not get the reference's examples from {SDIST} on PyPI: {error!r}")
+    return root
+
+
+def run_example(
+    python: Path | str,
+    example: str,
+    root: Path,
+    server: FakeOpenAIServer,
+    script: Callable[[FakeOpenAIServer], None],
+    workdir: Path,
+    *,
+    reference: bool,
+    stdin: str,
+    arguments: tuple[str, ...],
+    chat: bool,
+    env: dict[str, str],
+) -> Run:
+    workdir.mkdir()
+    endpoint = server.chat if chat else server.responses
+    start = len(endpoint.requests)
+    script(server)
+    report = workdir / "tool_runs.json"
+    flags = ["--reference"] if reference else []
+    program = root / "examples" / example
+    done = subprocess.run(
+        [python, str(PORTING / "harness.py"), *flags, str(program), *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=120,
+        env={
+            **os.environ,
+            "OPENAI_BASE_URL": server.url + "/v1",
+            "OPENAI_API_KEY": "test",
+            "PORTING_REPORT": str(report),
+            "PYTHONPATH": str(root),  # for ``from examples.auto_mode import ...``
+            "EXAMPLES_INTERACTIVE_MODE": "",  # a person answers on stdin
+            # The reference would export its traces to api.openai.com, retrying for
+            # seconds at exit; neither side's output depends on it.
+            "OPENAI_AGENTS_DISABLE_TRACING": "1",
+            **{name: value.format(base_url=server.url + "/v1") for name, value in env.items()},
+        },
+    )
+    side = "openai-agents" if reference else "tether"
+    assert done.returncode == 0, f"{example} failed on {side}:\n{done.stderr}"
+    assert not endpoint._replies, f"{example} on {side} left scripted replies unused"
+    requests = endpoint.requests[start:]
+    return Run(done.stdout, [_request_view(r, chat) for r in requests], _runs(report))
+
+
+def both(
+    reference_python: Path,
+    examples_root: Path,
+    example: str,
+    servers: Servers,
+    script: Callable[[FakeOpenAIServer], None],
+    tmp_path: Path,
+    *,
+    stdin: str = "",
+    arguments: tuple[str, ...] = (),
+    chat: bool = False,
+    env: dict[str, str] | None = None,
+) -> Run:
+    def run(python: Path | str, side: str, fake: FakeOpenAIServer) -> Run:
+        return run_example(
+            python,
+            example,
+            examples_root,
+            fake,
+            script,
+            tmp_path / side,
+            reference=side == "reference",
+            stdin=stdin,
+            arguments=arguments,
+            chat=chat,
+            env=env or {},
+        )
+
+    server, server_for_tether = servers
+    # The two sides run at once, each against its own server scripted the same way.
+    with ThreadPoolExecutor(2) as pool:
+        reference = pool.submit(run, reference_python, "reference", server)
+        tether = pool.submit(run, sys.executable, "tether", server_for_tether)
+        runs = reference.result(), tether.result()
+    assert_same(*runs)
+    return runs[1]
+
+
+OAKLAND = '{"city":"Oakland"}'
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_human_in_the_loop(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    answer: str,
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(
+            tool_calls=[
+                ("get_weather", OAKLAND, "call_weather"),
+                ("get_temperature", OAKLAND, "call_temp"),
+            ]
+        )
+        fake.responses.add("Oakland is sunny at 20°C.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/human_in_the_loop.py",
+        servers,
+        script,
+        tmp_path,
+        stdin=f"{answer}\n",
+    )
+    assert "  Tool: get_temperature" in run.out.splitlines()
+    assert run.out.endswith("Oakland is sunny at 20°C.\n")
+    if answer == "y":
+        assert "✓ Approved: get_temperature" in run.out
+        assert run.tool_runs == {f"get_weather {OAKLAND}": 1, f"get_temperature {OAKLAND}": 1}
+    else:
+        assert "✗ Rejected: get_temperature" in run.out
+        assert run.tool_runs == {f"get_weather {OAKLAND}": 1}
+
+
+def test_human_in_the_loop_stream(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("get_temperature", OAKLAND, "call_temp")])
+        fake.responses.add("It is 20°C in Oakland.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/human_in_the_loop_stream.py",
+        servers,
+        script,
+        tmp_path,
+        stdin="y\n",
+    )
+    assert "✓ Approved: get_temperature" in run.out
+    assert run.out.endswith("It is 20°C in Oakland.\n\nDone!\n")
+    assert run.tool_runs == {f"get_temperature {OAKLAND}": 1}
+
+
+QUESTION = json.dumps({"question": "Which language is openai/codex written in?"})
+DEEPWIKI = {"server_label": "deepwiki", "name": "ask_wiki_question"}
+
+
+def _hosted_mcp_script(fake: FakeOpenAIServer) -> None:
+    ask = hosted_item("mcp_approval_request", id="mcpr_1", arguments=QUESTION, **DEEPWIKI)
+    answered = hosted_item("mcp_call", arguments=QUESTION, output="Rust", **DEEPWIKI)
+    fake.responses.add(hosted=[ask])
+    fake.responses.add("It is written in Rust.", hosted=[answered])
+
+
+@pytest.mark.parametrize("arguments", [(), ("--stream",)], ids=["run", "stream"])
+def test_hosted_mcp_human_in_the_loop(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    arguments: tuple[str, ...],
+) -> None:
+    run = both(
+        reference_python,
+        examples_root,
+        "hosted_mcp/human_in_the_loop.py",
+        servers,
+        _hosted_mcp_script,
+        tmp_path,
+        stdin="y\n",
+        arguments=arguments,
+    )
+    assert "It is written in Rust." in run.out
+    responses = [item for r in run.requests for item in r["input"] if item[0] != "message"]
+    assert any(item[0] == "mcp_approval_response" for item in responses)
+
+
+def test_hosted_mcp_on_approval(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    run = both(
+        reference_python,
+        examples_root,
+        "hosted_mcp/on_approval.py",
+        servers,
+        _hosted_mcp_script,
+        tmp_path,
+        stdin="y\n",
+    )
+    assert run.out.endswith("It is written in Rust.\n")
+
+
+def test_memory_session_hitl(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    sf, oak = '{"location":"San Francisco, CA"}', '{"location":"Oakland, CA"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add("The Bay Bridge connects San Francisco and Oakland.")
+        fake.responses.add(
+            tool_calls=[("get_weather", sf, "call_sf"), ("get_weather", oak, "call_oak")]
+        )
+        fake.responses.add("San Francisco is foggy; Oakland is sunny.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/memory_session_hitl_example.py",
+        servers,
+        script,
+        tmp_path,
+        stdin="What does the Bay Bridge connect?\nAnd the weather there?\ny\nn\n\n",
+    )
+    assert "Assistant: San Francisco is foggy; Oakland is sunny." in run.out.splitlines()
+    assert run.tool_runs == {f"get_weather {sf}": 1}
+    # The second turn's first request carries the first turn from the session.
+    assert run.requests[1]["input"][:2] == [
+        ("message", "user", "What does the Bay Bridge connect?"),
+        ("message", "assistant", "The Bay Bridge connects San Francisco and Oakland."),
+    ]
+
+
+def test_agents_as_tools(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(
+            tool_calls=[
+                ("translate_to_french", '{"input":"Hello, world!"}', "c_fr"),
+                ("translate_to_spanish", '{"input":"Hello, world!"}', "c_es"),
+            ]
+        )
+        fake.responses.add("Bonjour, le monde !")
+        fake.responses.add("¡Hola, mundo!")
+        fake.responses.add("French: Bonjour, le monde ! Spanish: ¡Hola, mundo!")
+        fake.responses.add("Bonjour, le monde ! / ¡Hola, mundo!")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/agents_as_tools.py",
+        servers,
+        script,
+        tmp_path,
+        stdin="Translate 'Hello, world!' to French and Spanish.\n",
+    )
+    assert run.out.endswith("Final response:\nBonjour, le monde ! / ¡Hola, mundo!\n")
+    assert len(run.requests) == 5
+
+
+def test_tool_guardrails(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    welcome = '{"to":"john@example.com","subject":"Welcome","body":"Welcome to our service."}'
+    acme = '{"to":"john@example.com","subject":"Introduction","body":"Introducing ACME corp."}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("send_email", welcome, "c1")])
+        fake.responses.add("I sent the welcome email.")
+        fake.responses.add(tool_calls=[("send_email", acme, "c2")])
+        fake.responses.add("I could not send that email.")
+        fake.responses.add(tool_calls=[("get_user_data", '{"user_id":"user123"}', "c3")])
+        fake.responses.add(tool_calls=[("get_contact_info", '{"user_id":"user456"}', "c4")])
+        fake.responses.add("The contact info was withheld.")
+
+    run = both(
+        reference_python, examples_root, "basic/tool_guardrails.py", servers, script, tmp_path
+    )
+    assert "🚨 Output guardrail triggered: Execution halted for sensitive data" in run.out
+    assert "❌ Guardrail rejected function tool output: The contact info was withheld." in run.out
+    assert run.tool_runs == {
+        f"send_email {welcome}": 1,
+        'get_user_data {"user_id":"user123"}': 1,
+        'get_contact_info {"user_id":"user456"}': 1,
+    }
+
+
+def test_custom_client_and_chat_completions_set_globally(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.chat.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
+        fake.chat.add("Sun over Tokyo / warm light on quiet streets / the day is open")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "model_providers/custom_example_global.py",
+        servers,
+        script,
+        tmp_path,
+        chat=True,
+        env={
+            "EXAMPLE_BASE_URL": "{base_url}",
+            "EXAMPLE_API_KEY": "test",
+            "EXAMPLE_MODEL_NAME": "local-haiku-model",
+        },
+    )
+    assert run.out.splitlines() == [
+        "[debug] getting weather for Tokyo",
+        "Sun over Tokyo / warm light on quiet streets / the day is open",
+    ]
+    assert {request["model"] for request in run.requests} == {"local-haiku-model"}
+
+
+def _lifecycle_script(fake: FakeOpenAIServer) -> None:
+    # A max of 0 makes the example's random number 0 on both sides.
+    fake.responses.add(tool_calls=[("random_number", '{"max":0}', "c_rand")])
+    fake.responses.add(tool_calls=[("transfer_to_multiply_agent", "{}", "c_hand")])
+    fake.responses.add(tool_calls=[("multiply_by_two", '{"x":0}', "c_mul")])
+    fake.responses.add('{"number":0}')
+
+
+@pytest.mark.parametrize(
+    "example", ["basic/lifecycle_example.py", "basic/agent_lifecycle_example.py"]
+)
+def test_lifecycle_hooks(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    example: str,
+) -> None:
+    run = both(
+        reference_python, examples_root, example, servers, _lifecycle_script, tmp_path, stdin="0\n"
+    )
+    assert run.out.endswith("Done!\n")
+    assert "Multiply Agent" in run.out
+    assert run.tool_runs == {'random_number {"max":0}': 1, 'multiply_by_two {"x":0}': 1}
+
+
+def _say(*texts: str) -> Callable[[FakeOpenAIServer], None]:
+    def script(fake: FakeOpenAIServer) -> None:
+        for text in texts:
+            fake.responses.add(text)
+
+    return script
+
+
+def _weather_tool(fake: FakeOpenAIServer) -> None:
+    fake.responses.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
+    fake.responses.add("Tokyo is sunny and windy, 14-20C.")
+
+
+ANSWERED = json.dumps({"reasoning": "Easy.", "response": "Sacramento.", "user_name": None})
+TRIPPED = json.dumps({"reasoning": "Area code 650.", "response": "Palo Alto?", "user_name": None})
+
+MORE = [
+    # (example, script, stdin, the last line it prints)
+    ("basic/hello_world.py", _say("Code that calls itself."), "", "Code that calls itself."),
+    ("basic/tools.py", _weather_tool, "", "Tokyo is sunny and windy, 14-20C."),
+    (
+        "agent_patterns/output_guardrails.py",
+        _say(ANSWERED, TRIPPED),
+        "",
+        "Guardrail tripped. Info: {'phone_number_in_response': False, "
+        "'phone_number_in_reasoning': True}",
+    ),
+    (
+        "agent_patterns/deterministic.py",
+        _say(
+            "A robot learns to dream.",
+            '{"good_quality":true,"is_scifi":true}',
+            "The robot dreamed of stars.",
+        ),
+        "A short sci-fi story.\n",
+        "Story: The robot dreamed of stars.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("example", "script", "stdin", "last"), MORE, ids=[entry[0] for entry in MORE]
+)
+def test_more_examples(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    example: str,
+    script: Callable[[FakeOpenAIServer], None],
+    stdin: str,
+    last: str,
+) -> None:
+    run = both(reference_python, examples_root, example, servers, script, tmp_path, stdin=stdin)
+    assert run.out.splitlines()[-1] == last
