@@ -334,3 +334,28 @@ async def test_list_input_and_follow_up_turn() -> None:
 
     assert second.final_output == "second"
     assert model.requests[1].input == follow_up
+
+
+@pytest.mark.parametrize("reset", [True, False])
+async def test_a_forced_tool_choice_is_dropped_once_the_agent_called_a_tool(reset: bool) -> None:
+    from tether import Agent, Runner, function_tool
+    from tether.models import ModelSettings
+    from tether.testing import ScriptedModel, message, tool_call
+
+    @function_tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    model = ScriptedModel([tool_call("ping", {}), message("done")])
+    agent = Agent(
+        "pinger",
+        model=model,
+        tools=[ping],
+        model_settings=ModelSettings(tool_choice="ping"),
+        reset_tool_choice=reset,
+    )
+    assert (await Runner.run(agent, "ping")).final_output == "done"
+    choices = [request.settings.tool_choice for request in model.requests]
+    # Forced again after the call, a model would call the tool for ever.
+    assert choices == (["ping", None] if reset else ["ping", "ping"])

@@ -252,6 +252,41 @@ def test_human_in_the_loop_stream(
     assert run.tool_runs == {f"get_temperature {OAKLAND}": 1}
 
 
+ANNOUNCEMENT = json.dumps({"title": "Office maintenance", "body": "Closed at 6 PM."})
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_human_in_the_loop_custom_rejection(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    answer: str,
+) -> None:
+    # The agent forces its tool (tool_choice); once it has called it, both SDKs drop the
+    # forced choice for the next request (Agent.reset_tool_choice), so no loop.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("publish_announcement", ANNOUNCEMENT, "call_pub")])
+        fake.responses.add("Done as asked.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/human_in_the_loop_custom_rejection.py",
+        servers,
+        script,
+        tmp_path,
+        stdin=f"{answer}\n",
+    )
+    assert "- Tool: publish_announcement" in run.out
+    assert run.out.endswith("Final output:\nDone as asked.\n")
+    if answer == "y":
+        assert run.tool_runs == {f"publish_announcement {ANNOUNCEMENT}": 1}
+    else:
+        assert "reviewer denied approval" in run.out
+        assert run.tool_runs == {}
+
+
 QUESTION = json.dumps({"question": "Which language is openai/codex written in?"})
 DEEPWIKI = {"server_label": "deepwiki", "name": "ask_wiki_question"}
 

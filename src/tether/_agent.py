@@ -61,6 +61,10 @@ class Agent(Generic[TContext]):
     """A type (pydantic model, dataclass, TypedDict...) the final output must validate as."""
     tool_use_behavior: ToolUseBehavior = "run_llm_again"
     """``"stop_on_first_tool"`` makes the first tool's output the final output."""
+    reset_tool_choice: bool = True
+    """Once this agent has called a tool in the run, its later model calls go without a
+    forced ``model_settings.tool_choice`` (else a model told to call a tool calls it
+    again and again); ``False`` sends the setting every time."""
     handoff_description: str | None = None
     """What other agents are told this agent does, when they can hand off to it."""
     input_guardrails: list[InputGuardrail[Any]] = field(default_factory=list)

@@ -34,7 +34,15 @@ from .._governance import Governance
 from ..handoffs import Handoff, HandoffInputData
 from ..items import Item
 from ..lifecycle import RunHooks
-from ..models import Model, ModelProvider, ModelRequest, ModelResponse, ResponseDone, ToolSpec
+from ..models import (
+    Model,
+    ModelProvider,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    ResponseDone,
+    ToolSpec,
+)
 from ..models import ModelStreamEvent as _ModelStreamEvent
 from ..models import resolve_model as _resolve_model
 from ..sessions import Session, SessionError
@@ -336,7 +344,7 @@ async def _call_model(run: Run) -> None:
         input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
         instructions=await agent.get_instructions(run.ctx),
         tools=await _offered_tools(run, agent),
-        settings=agent.model_settings.merged(journaled_settings(view.run_config)),
+        settings=_settings(agent, view),
         output_schema=agent.output.schema if agent.output else None,
         previous_response_id=view.last_response_id if chained else None,
         conversation_id=view.conversation_id,
@@ -421,6 +429,22 @@ def _check_response(response: Any) -> None:
 
 _ITEM_DEPTH_IN_STATE = 4
 """How deep an output item sits in a saved state: document, journal, event, output list."""
+
+
+def _settings(agent: Agent[Any], view: RunView) -> ModelSettings:
+    """The agent's model settings for its next call, with the run's overrides; a forced
+    ``tool_choice`` is dropped once the agent called a tool (``Agent.reset_tool_choice``),
+    as the journal tells."""
+    settings = agent.model_settings.merged(journaled_settings(view.run_config))
+    if settings.tool_choice is not None and agent.reset_tool_choice:
+        used = any(
+            response.agent == agent.name
+            and any(item.get("type") == "function_call" for item in response.output)
+            for response in view.responses
+        )
+        if used:
+            settings = replace(settings, tool_choice=None)
+    return settings
 
 
 async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
