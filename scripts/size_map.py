@@ -62,7 +62,9 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
+                    )
                     advanced = True
                     break
                 if child in on_stack:
@@ -103,13 +105,20 @@ def _private_reaches(graph: grimp.ImportGraph) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--functions", type=int, default=60, help="report functions longer than this")
-    parser.add_argument("--top", type=int, default=8, help="how many of the largest modules to list")
+    parser.add_argument(
+        "--functions", type=int, default=60, help="report functions longer than this"
+    )
+    parser.add_argument(
+        "--top", type=int, default=8, help="how many of the largest modules to list"
+    )
     args = parser.parse_args()
 
     files = sorted(SOURCE.rglob("*.py"))
     sizes = sorted(
-        ((len(path.read_text(encoding="utf-8").splitlines()), _module_name(path)) for path in files),
+        (
+            (len(path.read_text(encoding="utf-8").splitlines()), _module_name(path))
+            for path in files
+        ),
         reverse=True,
     )
     long = sorted(

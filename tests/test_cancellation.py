@@ -23,8 +23,8 @@ from tether import (
     function_tool,
     run_state_of,
 )
+from tether.journal import ToolCompleted, ToolStarted
 from tether.models import ModelRequest
-from tether.run import ToolCompleted, ToolStarted
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import save
 

@@ -17,7 +17,7 @@ from tether import (
     function_tool,
     run_state_of,
 )
-from tether.run import (
+from tether.journal import (
     ApprovalRequested,
     ModelResponded,
     RunFailed,

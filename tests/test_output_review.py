@@ -25,7 +25,7 @@ from tether import (
     function_tool,
     verify_receipts,
 )
-from tether.run import WITHHELD_MESSAGE
+from tether.approvals import WITHHELD_MESSAGE
 from tether.testing import ScriptedModel, message, tool_call
 
 CARD = "a@example.com: card 4111-1111-1111-1111"

@@ -27,7 +27,7 @@ from tether import (
     UserError,
     function_tool,
 )
-from tether.run import ToolTimedOut
+from tether.journal import ToolTimedOut
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import save
 

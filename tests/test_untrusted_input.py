@@ -22,8 +22,8 @@ from tether import (
     StateSignatureError,
     UserError,
 )
+from tether.journal import MAX_STATE_DEPTH
 from tether.models import ModelResponse, ResponseDone
-from tether.run import MAX_STATE_DEPTH
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, save, weather_agent
 

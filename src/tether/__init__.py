@@ -21,7 +21,19 @@ from __future__ import annotations
 
 from ._agent import Agent
 from ._context import RunContext, Usage
-from ._exceptions import (
+from ._governance import ApprovalPolicy, Approver, Governance
+from .approvals import (
+    AuditRecord,
+    MemoryRuleBook,
+    RuleBook,
+    RuleScope,
+    StandingApproval,
+    audit_jsonl,
+    grant_standing_approval,
+    revoke_standing_approval,
+    verify_receipts,
+)
+from .errors import (
     AgentDefinitionError,
     ApprovalExpiredError,
     DecisionMismatchError,
@@ -69,7 +81,6 @@ from ._exceptions import (
     UnknownToolError,
     UserError,
 )
-from ._governance import ApprovalPolicy, Approver, Governance
 from .guardrails import (
     GuardrailFunctionOutput,
     InputGuardrail,
@@ -85,31 +96,21 @@ from .guardrails import (
     tool_output_guardrail,
 )
 from .handoffs import Handoff, HandoffInputData, handoff
+from .journal import ToolApprovalItem, ToolOutputReviewItem
 from .lifecycle import AgentHooks, RunHooks
 from .models import Model, ModelSettings
 from .run import (
     AgentUpdatedEvent,
-    AuditRecord,
-    MemoryRuleBook,
     RawResponseEvent,
     RetryPolicy,
-    RuleBook,
-    RuleScope,
     RunConfig,
     RunItemEvent,
     Runner,
     RunResult,
     RunResultStreaming,
     RunState,
-    StandingApproval,
     StreamEvent,
-    ToolApprovalItem,
-    ToolOutputReviewItem,
-    audit_jsonl,
-    grant_standing_approval,
-    revoke_standing_approval,
     run_state_of,
-    verify_receipts,
 )
 from .server import App
 from .sessions import Session, SessionError, SQLiteSession

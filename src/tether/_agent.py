@@ -11,9 +11,9 @@ from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError
 from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
+from .errors import AgentDefinitionError
 from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff, handoff_tool_name
 from .hosted import HostedTool

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ._exceptions import AgentDefinitionError, UserError
+from .errors import AgentDefinitionError, UserError
 
 __all__ = [
     "ApprovalPolicy",

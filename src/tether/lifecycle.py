@@ -30,8 +30,8 @@ from ._context import RunContext
 
 if TYPE_CHECKING:
     from ._agent import Agent
+    from .journal import ToolApprovalItem, ToolOutputReviewItem
     from .models import ModelResponse
-    from .run import ToolApprovalItem, ToolOutputReviewItem
     from .tools import FunctionTool
 
 __all__ = ["AgentHooks", "RunHooks"]

@@ -24,7 +24,7 @@ import pytest
 from tether import Approver, Governance, Runner, TetherError
 from tether.agents import RunState as CompatState
 from tether.cli import main
-from tether.run import ApprovalDecided
+from tether.journal import ApprovalDecided
 from tether.store import SQLiteRunStore, decide, load_state, save_state
 
 from . import decision_app

@@ -604,7 +604,7 @@ async def test_standing_approvals_are_listed_revoked_as_authorized_and_named_in_
 async def test_a_call_in_doubt_is_resolved_by_an_approver_the_policy_allows(
     server: Served,
 ) -> None:
-    from tether.run._journal import ToolStarted
+    from tether.journal._events import ToolStarted
     from tether.store import decide
 
     run_id = await paused_run(server, "city:Turin")

@@ -33,7 +33,7 @@ from tether import (
     function_tool,
     grant_standing_approval,
 )
-from tether.run import ApprovalDecided
+from tether.journal import ApprovalDecided
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore
 from tether.testing import ScriptedModel, message, tool_call
 

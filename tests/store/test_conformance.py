@@ -29,8 +29,8 @@ from tether import (
     UserError,
 )
 from tether.items import user_message
-from tether.run._approvals import fingerprint, sealed
-from tether.run._journal import (
+from tether.journal._binding import fingerprint, sealed
+from tether.journal._events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from tether import Agent, RunBusyError, Runner, StaleDecisionError, function_tool
-from tether.run import ApprovalDecided, ToolStarted
+from tether.journal import ApprovalDecided, ToolStarted
 from tether.store import decide, load_state
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -115,7 +115,7 @@ async def test_the_sweep_expires_a_call_of_a_run_a_worker_holds_and_the_run_goes
     from datetime import UTC, datetime, timedelta
 
     from tether import Governance
-    from tether.run import EXPIRED_MESSAGE
+    from tether.approvals import EXPIRED_MESSAGE
     from tether.store import expire_approvals
 
     now = [datetime(2026, 3, 1, 9, 0, tzinfo=UTC)]

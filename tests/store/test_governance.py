@@ -21,7 +21,7 @@ from tether import (
     function_tool,
     verify_receipts,
 )
-from tether.run import EXPIRED_MESSAGE
+from tether.approvals import EXPIRED_MESSAGE
 from tether.store import (
     STORE_VERSION,
     RunStore,

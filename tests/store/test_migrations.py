@@ -12,7 +12,7 @@ import pytest
 from tether import StoreVersionError
 from tether.cli import main
 from tether.items import user_message
-from tether.run._journal import RunStarted
+from tether.journal._events import RunStarted
 from tether.store import STORE_READABLE_FROM, STORE_VERSION, SQLiteRunStore
 
 from .backends import Backend, FakeClock, postgres_backend, sqlite_backend

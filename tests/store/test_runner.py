@@ -19,7 +19,7 @@ from tether import (
     UserError,
     function_tool,
 )
-from tether.run._journal import ToolStarted
+from tether.journal._events import ToolStarted
 from tether.store import RunStore, load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
 

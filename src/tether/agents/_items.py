@@ -19,8 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from .._agent import Agent
 from ..items import Item, message_text
-from ..run import ToolApprovalItem as _ApprovalItem
-from ..run import ToolOutputReviewItem as _ReviewItem
+from ..journal import ToolApprovalItem as _ApprovalItem
+from ..journal import ToolOutputReviewItem as _ReviewItem
 from ..run._agent_tools import AgentTool
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._exceptions import StateError
+from ..errors import StateError
 
 __all__ = ["InteropError"]
 

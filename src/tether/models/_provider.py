@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .._exceptions import ModelNotAllowedError
+from ..errors import ModelNotAllowedError
 from ._protocol import Model
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from openai.types.chat import (
 from openai.types.chat.chat_completion_content_part_image_param import ImageURL
 
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
 from .._json_text import replace_surrogates
+from ..errors import ModelBehaviorError, ModelProviderError, UserError
 from ..items import Item, function_call, message_text
 from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (

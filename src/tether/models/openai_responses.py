@@ -28,8 +28,8 @@ from openai.types.responses import (
 )
 
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, ModelProviderError
 from .._json_text import replace_surrogates
+from ..errors import ModelBehaviorError, ModelProviderError
 from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
     ModelRequest,

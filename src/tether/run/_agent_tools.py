@@ -29,13 +29,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from .._context import RunContext
-from .._exceptions import NotPendingError, UserError
+from ..errors import NotPendingError, UserError
 from ..items import to_input_items
+from ..journal._binding import ToolApprovalItem, idempotency_key
+from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
+from ..journal._fold import Call, CallStatus, RunView
+from ..journal._journal import Journal
 from ..tools import FunctionTool, NeedsApproval, schema_tool
-from ._approvals import ToolApprovalItem, idempotency_key
-from ._journal import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
-from ._record import Journal
-from ._view import Call, CallStatus, RunView
 
 if TYPE_CHECKING:
     from .._agent import Agent

@@ -13,9 +13,9 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .._exceptions import StoreError, ToolCallInDoubtError, UserError
-from ._journal import RunFailed
-from ._view import RunView
+from ..errors import StoreError, ToolCallInDoubtError, UserError
+from ..journal._events import RunFailed
+from ..journal._fold import RunView
 
 __all__ = ["RetryPolicy", "failure_event", "retryable"]
 

@@ -17,7 +17,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext, Usage
-from .._exceptions import (
+from .._governance import Governance
+from ..approvals._always import always_decision
+from ..approvals._decisions import (
+    DEFAULT_GOVERNANCE,
+    due,
+    expiry_event,
+    idempotent_rerun,
+    request_event,
+    review_request,
+)
+from ..approvals._standing import RuleBook, approving_rules, rule_decision
+from ..errors import (
     GuardrailTripwireTriggered,
     MaxTurnsExceeded,
     ModelBehaviorError,
@@ -30,9 +41,24 @@ from .._exceptions import (
     UnknownToolError,
     UserError,
 )
-from .._governance import Governance
 from ..handoffs import Handoff, HandoffInputData
 from ..items import Item
+from ..journal._events import (
+    ApprovalRequested,
+    Event,
+    HandoffTaken,
+    ModelResponded,
+    RunCompleted,
+    RunStarted,
+    SessionSynced,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+    ToolTimedOut,
+)
+from ..journal._fold import Call, CallStatus, RunView, function_call_problem
+from ..journal._journal import Journal
+from ..journal._limits import MAX_STATE_DEPTH, data_problem
 from ..lifecycle import RunHooks
 from ..models import (
     Model,
@@ -51,36 +77,10 @@ from ..tools import FunctionTool, OnTimeout, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
-from ._always import always_decision
 from ._config import RunConfig, journaled_settings
-from ._decisions import (
-    DEFAULT_GOVERNANCE,
-    due,
-    expiry_event,
-    idempotent_rerun,
-    request_event,
-    review_request,
-)
 from ._failure import failure_event
-from ._journal import (
-    ApprovalRequested,
-    Event,
-    HandoffTaken,
-    ModelResponded,
-    RunCompleted,
-    RunStarted,
-    SessionSynced,
-    ToolCompleted,
-    ToolRejected,
-    ToolStarted,
-    ToolTimedOut,
-)
-from ._limits import MAX_STATE_DEPTH, data_problem
-from ._record import Journal
-from ._standing import RuleBook, approving_rules, rule_decision
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
 from ._tracing import NO_TRACER, RunTracer, tracer_for
-from ._view import Call, CallStatus, RunView, function_call_problem
 
 __all__ = [
     "DEFAULT_REJECTION_MESSAGE",

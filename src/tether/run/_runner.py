@@ -10,9 +10,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext
-from .._exceptions import RunConflictError, RunError, RunNotFoundError, UserError
 from .._governance import Governance
+from ..approvals._decisions import DEFAULT_GOVERNANCE
+from ..approvals._standing import RuleBook
+from ..errors import RunConflictError, RunError, RunNotFoundError, UserError
 from ..items import Item, to_input_items
+from ..journal._events import RunResumed, RunStarted
+from ..journal._fold import CallStatus
+from ..journal._journal import Journal
 from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
@@ -20,16 +25,11 @@ from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
-from ._decisions import DEFAULT_GOVERNANCE
 from ._durable import Durable
-from ._journal import RunResumed, RunStarted
 from ._loop import Run, RunOptions, drive, missing_tool_error
-from ._record import Journal
 from ._result import RunResult
-from ._standing import RuleBook
 from ._state import RunState
 from ._streaming import RunResultStreaming, attach_stream
-from ._view import CallStatus
 
 if TYPE_CHECKING:
     from ..store import RunStore

@@ -17,8 +17,8 @@ from typing import Any
 
 from .._agent import Agent
 from ..items import is_assistant_message, message_text
-from ._approvals import ToolApprovalItem
-from ._view import CallStatus, RunView
+from ..journal._binding import ToolApprovalItem
+from ..journal._fold import CallStatus, RunView
 
 __all__ = ["CallModel", "Done", "ExecuteTools", "Finish", "Interrupt", "Step", "decide"]
 

@@ -10,7 +10,7 @@ An approver the governance policy does not allow gets ``tether.NotAuthorizedErro
 
 from __future__ import annotations
 
-from .._exceptions import UserError
+from ..errors import UserError
 
 __all__ = ["ServerDependencyError"]
 

@@ -10,7 +10,7 @@ nothing, and items already stored stay stored.
 
 from __future__ import annotations
 
-from .._exceptions import TetherError
+from ..errors import TetherError
 
 __all__ = ["MissingDependencyError", "SessionError"]
 

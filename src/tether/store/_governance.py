@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import (
+from .._governance import Approver, Governance
+from ..approvals._audit import AuditRecord, audit_trail
+from ..approvals._decisions import DEFAULT_GOVERNANCE, due, expiry_event
+from ..approvals._receipts import ReceiptCheck, verify_receipts
+from ..errors import (
     ApprovalExpiredError,
     RunBusyError,
     RunConflictError,
@@ -16,12 +20,8 @@ from .._exceptions import (
     StoreError,
     UserError,
 )
-from .._governance import Approver, Governance
-from ..run._audit import AuditRecord, audit_trail
-from ..run._decisions import DEFAULT_GOVERNANCE, due, expiry_event
-from ..run._receipts import ReceiptCheck, verify_receipts
-from ..run._record import Journal
-from ..run._view import CallStatus
+from ..journal._fold import CallStatus
+from ..journal._journal import Journal
 from ._protocol import RunStore
 from ._records import PendingApproval
 from ._states import load_state, save_state

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import RunNotFoundError, UnknownAgentError, UserError
 from .._governance import Governance
+from ..errors import RunNotFoundError, UnknownAgentError, UserError
 from ..run import RunState
 from ..run._durable import StoredTip, stored_prefix
 from ._protocol import RunStore

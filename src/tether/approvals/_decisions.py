@@ -13,18 +13,18 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import NotAuthorizedError, UserError
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
-from ._approvals import fingerprint, output_digest, sealed
-from ._journal import (
+from ..errors import NotAuthorizedError, UserError
+from ..journal._binding import fingerprint, output_digest, sealed
+from ..journal._events import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
     OutputReviewed,
     OutputReviewRequested,
 )
+from ..journal._fold import Call, CallStatus, RunView
 from ._receipts import signed_receipt
-from ._view import Call, CallStatus, RunView
 
 __all__ = [
     "EXPIRED_MESSAGE",

@@ -28,21 +28,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from .._exceptions import (
+from .._governance import ApprovalPolicy, Approver, Governance, as_approver
+from ..errors import (
     NotAuthorizedError,
     RuleNotFoundError,
     UnknownRulePredicateError,
     UserError,
 )
-from .._governance import ApprovalPolicy, Approver, Governance, as_approver
-from ._approvals import sealed
-from ._journal import ApprovalDecided
-from ._limits import escape_surrogates
+from ..journal._binding import sealed
+from ..journal._events import ApprovalDecided
+from ..journal._limits import escape_surrogates
 from ._receipts import signed_receipt
 
 if TYPE_CHECKING:
     from .._agent import Agent
-    from ._view import Call, RunView
+    from ..journal._fold import Call, RunView
 
 __all__ = [
     "MemoryRuleBook",
