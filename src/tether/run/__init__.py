@@ -11,7 +11,6 @@ from __future__ import annotations
 from ._cancellation import run_state_of
 from ._config import RunConfig
 from ._failure import RetryPolicy
-from ._loop import DEFAULT_REJECTION_MESSAGE
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
 from ._state import RunState
@@ -22,6 +21,7 @@ from ._streaming import (
     RunResultStreaming,
     StreamEvent,
 )
+from ._tool_step import DEFAULT_REJECTION_MESSAGE
 
 __all__ = [
     "DEFAULT_MAX_TURNS",

@@ -24,7 +24,7 @@ from ..tools import FunctionTool
 
 if TYPE_CHECKING:
     from ..journal._fold import Call
-    from ._loop import Run
+    from ._run import Run
 
 __all__ = [
     "check_input",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..journal._fold import Call
     from ..models import ModelRequest, ModelResponse
     from ..tools import FunctionTool
-    from ._loop import Run
+    from ._run import Run
 
 __all__ = [
     "agent_end",

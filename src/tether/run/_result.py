@@ -10,8 +10,8 @@ from ..items import Item
 from ..journal._binding import ToolApprovalItem
 from ..journal._events import RunCompleted
 from ..models import ModelResponse
-from ._loop import Run
 from ._origins import with_origins
+from ._run import Run
 from ._state import RunState
 
 __all__ = ["RunResult"]

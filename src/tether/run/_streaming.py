@@ -31,9 +31,10 @@ from ..journal._events import (
 )
 from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
 from ._cancellation import attach_run_state
-from ._loop import Run, StopMode, drive
+from ._loop import drive
 from ._origins import with_origins
 from ._result import RunResult
+from ._run import Run, StopMode
 
 __all__ = [
     "AgentUpdatedEvent",

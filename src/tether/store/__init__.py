@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..run._stored import load_state, save_state
 from ._failures import record_failure, retry_run
 from ._governance import (
     SweepResult,
@@ -50,7 +51,6 @@ from ._protocol import (
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._sqlite import SQLiteRunStore
-from ._states import load_state, save_state
 
 if TYPE_CHECKING:
     from ._postgres import PostgresRunStore

@@ -22,9 +22,9 @@ from ..errors import (
 )
 from ..journal._fold import CallStatus
 from ..journal._journal import Journal
+from ..run._stored import load_state, save_state
 from ._protocol import RunStore
 from ._records import PendingApproval
-from ._states import load_state, save_state
 
 __all__ = [
     "SweepResult",
