@@ -1,7 +1,7 @@
 """How a run advances: one loop for every kind of run, and what it returns.
 
 ``Runner`` starts and resumes runs; ``_loop`` drives one (``drive``), asking the pure
-``_steps.decide`` what comes next and carrying it out; ``RunState`` is a paused run to
+``_steps.next_step`` what comes next and carrying it out; ``RunState`` is a paused run to
 decide on, save and load; ``RunResult`` and ``RunResultStreaming`` are what a run returns.
 The run's truth is its journal (``tether.journal``); who may decide is ``tether.approvals``.
 """

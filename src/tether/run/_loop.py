@@ -47,7 +47,7 @@ from . import _hooks as hooks
 from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
-from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, decide
+from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, next_step
 from ._tool_step import execute_tools
 from ._tracing import tracer_for
 
@@ -118,7 +118,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     await _sync_session(run)
     while True:
         _expire(run)
-        step = decide(run.view, run.agent)
+        step = next_step(run.view, run.agent)
         if isinstance(step, CallModel | ExecuteTools) and stop is not None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
