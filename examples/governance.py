@@ -16,16 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 from tether import (
     Agent,
-    ApprovalExpiredError,
     Approver,
     Governance,
     NotAuthorizedError,
     Runner,
     SQLiteRunStore,
-    audit_jsonl,
     function_tool,
-    verify_receipts,
 )
+from tether.approvals import audit_jsonl, verify_receipts
+from tether.errors import ApprovalExpiredError
 from tether.store import audit_run, decide, expire_approvals, load_state
 from tether.testing import ScriptedModel, message, tool_call
 

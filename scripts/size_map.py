@@ -36,7 +36,7 @@ def _long_functions(path: Path, limit: int) -> list[tuple[str, int]]:
     return found
 
 
-def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     modules = sorted(graph.modules)
     index: dict[str, int] = {}
@@ -126,7 +126,7 @@ def main() -> None:
         key=lambda entry: -entry[1],
     )
     graph = grimp.build_graph(PACKAGE, exclude_type_checking_imports=True, cache_dir=None)
-    cycles = _cycles(graph)
+    found = cycles(graph)
     print(f"modules: {len(files)}")
     print(f"lines: {sum(size for size, _ in sizes)}")
     print("largest modules:")
@@ -135,8 +135,8 @@ def main() -> None:
     print(f"functions over {args.functions} lines: {len(long)}")
     for name, length in long:
         print(f"  {length:5d}  {name}")
-    print(f"import cycles: {len(cycles)}")
-    for component in cycles:
+    print(f"import cycles: {len(found)}")
+    for component in found:
         print(f"  {len(component)} modules: {', '.join(component)}")
     print(f"imports of another package's private module: {_private_reaches(graph)}")
 

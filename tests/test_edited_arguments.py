@@ -12,17 +12,12 @@ from typing import Any
 import pytest
 
 from runners import MODES, RunFn
-from tether import (
-    Agent,
-    Approver,
+from tether import Agent, Approver, Runner, RunState, UserError, function_tool
+from tether.errors import (
     DecisionMismatchError,
     EditNotAllowedError,
     InvalidEditError,
-    Runner,
-    RunState,
     StateSignatureError,
-    UserError,
-    function_tool,
 )
 from tether.sessions import SQLiteSession
 from tether.store import SQLiteRunStore, decide

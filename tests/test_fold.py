@@ -7,16 +7,8 @@ from typing import Any
 
 import pytest
 
-from tether import (
-    Agent,
-    MaxTurnsExceeded,
-    Runner,
-    RunState,
-    StateError,
-    StateFormatError,
-    function_tool,
-    run_state_of,
-)
+from tether import Agent, MaxTurnsExceeded, Runner, RunState, StateError, function_tool
+from tether.errors import StateFormatError
 from tether.journal import (
     ApprovalRequested,
     ModelResponded,
@@ -26,6 +18,7 @@ from tether.journal import (
     ToolCompleted,
     ToolStarted,
 )
+from tether.run import run_state_of
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, weather_agent
 

@@ -16,21 +16,17 @@ import pytest
 
 from tether import (
     Agent,
-    ApprovalExpiredError,
     ApprovalPolicy,
     Approver,
-    DecisionMismatchError,
     Governance,
     NotAuthorizedError,
-    ReceiptError,
     Runner,
     RunState,
     UserError,
-    audit_jsonl,
     function_tool,
-    verify_receipts,
 )
-from tether.approvals import EXPIRED_MESSAGE
+from tether.approvals import EXPIRED_MESSAGE, audit_jsonl, verify_receipts
+from tether.errors import ApprovalExpiredError, DecisionMismatchError, ReceiptError
 from tether.journal import ApprovalDecided, DoubtResolved, RunStarted
 from tether.testing import ScriptedModel, message, tool_call
 

@@ -14,14 +14,8 @@ from typing import Any
 import pytest
 
 from runners import MODES, RunFn
-from tether import (
-    DecisionMismatchError,
-    ModelBehaviorError,
-    RunState,
-    StateFormatError,
-    StateSignatureError,
-    UserError,
-)
+from tether import ModelBehaviorError, RunState, UserError
+from tether.errors import DecisionMismatchError, StateFormatError, StateSignatureError
 from tether.journal import MAX_STATE_DEPTH
 from tether.models import ModelResponse, ResponseDone
 from tether.testing import ScriptedModel, message, tool_call

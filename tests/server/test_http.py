@@ -540,7 +540,8 @@ async def test_runs_are_listed_a_page_at_a_time_newest_first(server: Served) -> 
 async def test_standing_approvals_are_listed_revoked_as_authorized_and_named_in_the_audit(
     server: Served,
 ) -> None:
-    from tether import RuleScope, grant_standing_approval
+    from tether import grant_standing_approval
+    from tether.approvals import RuleScope
 
     governance = Governance(receipt_key=RECEIPT_KEY)
     store = SQLiteRunStore(server.store)

@@ -32,7 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tether import Agent, RunBusyError, RunConflictError, Runner, function_tool
+from tether import Agent, RunConflictError, Runner, function_tool
+from tether.errors import RunBusyError
 from tether.items import Item, is_function_call
 from tether.journal._events import Event
 from tether.models import ModelRequest

@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from tether import Agent, RunBusyError, Runner, StaleDecisionError, function_tool
+from tether import Agent, Runner, StaleDecisionError, function_tool
+from tether.errors import RunBusyError
 from tether.journal import ApprovalDecided, ToolStarted
 from tether.store import decide, load_state
 from tether.testing import ScriptedModel, message, tool_call

@@ -11,17 +11,15 @@ import pytest
 
 from tether import (
     Agent,
-    ApprovalExpiredError,
     Approver,
     Governance,
     NotAuthorizedError,
     Runner,
     StaleDecisionError,
-    StoreVersionError,
     function_tool,
-    verify_receipts,
 )
-from tether.approvals import EXPIRED_MESSAGE
+from tether.approvals import EXPIRED_MESSAGE, verify_receipts
+from tether.errors import ApprovalExpiredError, StoreVersionError
 from tether.store import (
     STORE_VERSION,
     RunStore,

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from services import PostgresCluster, PostgresServer
-from tether import StoreError, StoreUnavailableError
+from tether import StoreError
+from tether.errors import StoreUnavailableError
 from tether.items import user_message
 from tether.journal._binding import fingerprint
 from tether.journal._events import ApprovalRequested, Event, ModelResponded, RunStarted

@@ -15,7 +15,7 @@ migrated, an explicit step of a deploy: ``tether store migrate runs.db`` or
 ``await store.migrate()``. A database that is briefly away is ridden out (bounded
 retries where safe), then reported as ``StoreUnavailableError`` (``retryable``).
 
-Both stores are also rule books (``tether.RuleBook``): they keep standing approvals
+Both stores are also rule books (``tether.approvals.RuleBook``): they keep standing approvals
 (``tether.grant_standing_approval``) in a table of their own, so rules apply across runs
 and processes.
 """
