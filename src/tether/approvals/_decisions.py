@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .._agent import Agent
+from .._duration import to_timedelta
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
 from ..errors import NotAuthorizedError, UserError
 from ..journal._binding import fingerprint, output_digest, sealed
@@ -68,7 +69,9 @@ def request_event(
     agent = graph.get(call.agent)
     tool = agent.function_tools.get(call.name) if agent is not None else None
     now = governance.now()
-    timeout = getattr(tool, "approval_timeout", None) or governance.approval_timeout
+    timeout = to_timedelta(  # both were checked when given: this only unifies the unit
+        getattr(tool, "approval_timeout", None) or governance.approval_timeout, "approval_timeout"
+    )
     policy = policy_for(graph, call, governance)
     return ApprovalRequested(
         call.call_id,
