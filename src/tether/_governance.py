@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ._duration import Duration, to_timedelta
 from .errors import AgentDefinitionError, UserError
@@ -20,12 +20,21 @@ __all__ = [
     "ApprovalPolicy",
     "Approver",
     "ApproverCheck",
+    "Decision",
     "Governance",
+    "ReviewVerdict",
     "RulePredicate",
     "SYSTEM_APPROVER",
     "approval_policy",
     "as_approver",
 ]
+
+Decision = Literal["approve", "reject"]
+"""A person's decision on a call, spelled the same on every surface (``RunState.approve`` /
+``reject``, ``tether.store.decide``, the inbox, its HTTP API and CLI, ``DBOSApp``)."""
+
+ReviewVerdict = Literal["released", "replaced", "withheld"]
+"""A person's review of a call's output, spelled the same on every surface."""
 
 SYSTEM_APPROVER = "tether:system"
 """The approver id of decisions tether takes itself (an approval that expired)."""

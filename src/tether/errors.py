@@ -563,18 +563,13 @@ class StoreIntegrityError(StoreError):
 class SessionError(TetherError):
     """A session store is unreachable, refused the credentials, or holds corrupt data.
 
-    The message names the store and what to check. Nothing already stored was
-    lost, and a failed ``add_items`` stored none of its items, so the call can
-    simply be retried once the cause is fixed.
-    """
+    Nothing stored was lost, and a failed ``add_items`` stored none of its items:
+    retry once the cause the message names is fixed."""
 
 
 class MissingDependencyError(SessionError, ImportError):
-    """A session backend needs a package that is not installed.
-
-    It is also an ``ImportError``, so code that guards optional imports the
-    usual way keeps working.
-    """
+    """A session backend needs a package that is not installed (also an ``ImportError``,
+    so code that guards optional imports the usual way keeps working)."""
 
     def __init__(self, backend: str, package: str, extra: str) -> None:
         self.backend = backend
@@ -590,12 +585,8 @@ class MissingDependencyError(SessionError, ImportError):
 
 
 class InteropError(StateError):
-    """A run state holds something the other side cannot represent; nothing was converted.
-
-    The message names the field or item and why it cannot be carried. A
-    conversion never drops content silently: it converts all of a state or
-    raises this error.
-    """
+    """A run state holds something the other side cannot represent; nothing was converted
+    (a conversion converts all of a state or raises this, naming the field or item)."""
 
 
 class ServerDependencyError(UserError, ImportError):

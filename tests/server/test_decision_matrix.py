@@ -156,7 +156,7 @@ async def via_store(m: Matrix, run_id: str, case: Case, fp: str) -> str:
             run_id,
             helper,
             "c1",
-            approved=True,
+            decision="approve",
             always=case.always,
             by=APPROVERS[case.who],
             governance=governance,

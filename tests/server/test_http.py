@@ -611,7 +611,7 @@ async def test_a_call_in_doubt_is_resolved_by_an_approver_the_policy_allows(
     run_id = await paused_run(server, "city:Turin")
     store = SQLiteRunStore(server.store)
     try:
-        seq = await decide(store, run_id, agent, "call_0", approved=True, by=ANA)
+        seq = await decide(store, run_id, agent, "call_0", decision="approve", by=ANA)
         # The process running the tool died after it started: the run is in doubt.
         await store.append(run_id, seq, [ToolStarted("call_0")])
     finally:

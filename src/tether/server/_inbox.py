@@ -455,7 +455,7 @@ class Inbox:
                     run_id,
                     self.agent_for(stored.root_agent),
                     call_id,
-                    approved=decision == "approve",
+                    decision=decision,
                     by=approver,
                     reason=reason,
                     message=message,
