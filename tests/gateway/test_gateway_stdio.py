@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 
 from tether import Approver
 from tether.gateway import REQUEST_KEY_META, Gateway, load_config
-from tether.store import audit_run, decide
+from tether.store import audit_run, decide, review
 
 from .conftest import ROOT, Loop, upstream_calls, write_config
 
@@ -114,7 +114,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 def test_the_client_sees_the_upstream_tools_but_the_hidden_ones(rig: Rig) -> None:
     listed = rig.loop.run(rig.client.list_tools())
     tools = {tool.name: tool for tool in listed.tools}
-    assert set(tools) == {"balance", "pay", "freeze"}
+    assert set(tools) == {"balance", "pay", "statement", "freeze"}
     assert tools["balance"].annotations is not None
     assert tools["balance"].annotations.read_only_hint is True
     assert tools["pay"].input_schema["required"] == ["account", "amount"]
@@ -181,6 +181,35 @@ def test_an_upstream_tool_error_is_a_tool_error(rig: Rig) -> None:
     result = rig.call("freeze", {"account": "nobody"})
     assert result.is_error
     assert "no account 'nobody'" in result.content[0].text
+    assert result.meta["tether/error"] == "upstream_tool_error"
+
+
+def test_a_reviewed_output_reaches_the_client_as_the_reviewer_left_it(rig: Rig) -> None:
+    pending = rig.start("statement", {"account": "acme"}, "statement-1", [])
+    row = rig.waiting("statement")
+    assert row.kind == "output_review"
+    assert upstream_calls(rig.folder).count({"tool": "statement", "account": "acme"}) == 1
+    agent = rig.approver.agents[0]
+    fingerprint = rig.loop.run(rig._fingerprint(row.run_id, agent))
+    rig.loop.run(
+        review(
+            rig.approver.store,
+            row.run_id,
+            agent,
+            row.call_id,
+            "replaced",
+            output="acme: 2 entries (amounts withheld)",
+            by=ANA,
+            fingerprint=fingerprint,
+        )
+    )
+    result = pending.result(20)
+    assert not result.is_error
+    assert [c.text for c in result.content] == [
+        "Note: a reviewer (ana) replaced the output.",
+        "acme: 2 entries (amounts withheld)",
+    ]
+    assert upstream_calls(rig.folder).count({"tool": "statement", "account": "acme"}) == 1
 
 
 def test_bad_requests_are_typed_errors_and_journal_nothing(rig: Rig) -> None:

@@ -48,6 +48,13 @@ def close_account(account: str) -> str:
 
 
 @upstream.tool()
+def statement(account: str) -> str:
+    """An account's statement (reviewed before the client reads it)."""
+    log("statement", account=account)
+    return f"{account}: salary 3000, rent -1200"
+
+
+@upstream.tool()
 def freeze(account: str) -> str:
     """Freeze an account; refuses unknown accounts."""
     log("freeze", account=account)

@@ -153,7 +153,7 @@ class Gateway:
         run_id = run_id_for(upstream.name, request_key or uuid.uuid4().hex)
         driver = self._drivers.get(run_id)
         if driver is None or driver.task.done():
-            driver = _Driver(self, upstream, name, arguments, run_id)
+            driver = _Driver(self, upstream, name, arguments, run_id, request_key)
             self._drivers[run_id] = driver
             driver.task.add_done_callback(lambda _: self._forget(run_id, driver))
         elif (driver.tool, driver.arguments) != (name, arguments):
@@ -206,7 +206,9 @@ class _Driver:
         tool: str,
         arguments: dict[str, Any],
         run_id: str,
+        request_key: str | None,
     ) -> None:
+        self.request_key = request_key
         self.gateway = gateway
         self.upstream = upstream
         self.tool = tool
@@ -251,7 +253,7 @@ class _Driver:
         if isinstance(first, RunStarted) and first.input:
             asked = read_request(message_text(first.input[0]))
         if asked != (self.tool, self.arguments):
-            raise _reused(None, self.run_id)
+            raise _reused(self.request_key, self.run_id)
 
     async def _settle(self, agent: Agent[Any]) -> types.CallToolResult:
         """Watch the run until it ends: resume it when it can go on, expire it when its

@@ -52,6 +52,8 @@ def outcome(events: Sequence[Event], status: str, run_id: str) -> types.CallTool
     result = _as_result(output)
     meta = dict(result.meta or {})
     meta["tether/run_id"] = run_id
+    if result.is_error:
+        meta.setdefault("tether/error", "upstream_tool_error")
     notes = _notes(records, meta)
     content = [types.TextContent(type="text", text=n) for n in notes] + list(result.content)
     return result.model_copy(update={"content": content, "meta": meta})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import sys
 from collections.abc import Sequence
@@ -31,16 +32,15 @@ def mcp_server(gateway: Gateway) -> Server[Any]:
         return types.ListToolsResult(tools=gateway.list_tools())
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
-        async def progress(message: str) -> None:
-            progress.count += 1  # type: ignore[attr-defined]
-            await ctx.session.report_progress(progress.count, None, message)  # type: ignore[attr-defined]
+        sent = itertools.count(1)
 
-        progress.count = 0  # type: ignore[attr-defined]
+        async def progress(message: str) -> None:
+            # Progress must grow; the count of reports does. Nothing goes out unless the
+            # client asked for progress (a progress token in the request's _meta).
+            await ctx.session.report_progress(next(sent), None, message)
+
         return await gateway.call(
-            params.name,
-            params.arguments,
-            request_key=_request_key(ctx),
-            progress=progress,
+            params.name, params.arguments, request_key=_request_key(ctx), progress=progress
         )
 
     return Server(

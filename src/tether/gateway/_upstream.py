@@ -83,7 +83,17 @@ class Upstream:
                 f"command or url in the gateway's configuration (servers.{self.name})."
             ) from exc
         self._session = session
-        self.tools = {tool.name: tool for tool in listed if tool.name not in self.config.hidden}
+        self.tools = {
+            tool.name: self._listed(tool) for tool in listed if tool.name not in self.config.hidden
+        }
+
+    def _listed(self, tool: types.Tool) -> types.Tool:
+        """The tool as the client sees it: as the upstream listed it, except that a tool
+        whose output a person reviews promises no output schema (a reviewer may replace
+        the output with text of their own)."""
+        if self.config.policy(tool.name).review_output and tool.output_schema is not None:
+            return tool.model_copy(update={"output_schema": None})
+        return tool
 
     def _transport(self) -> Any:
         config = self.config
