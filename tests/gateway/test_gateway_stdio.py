@@ -15,7 +15,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-from tether import Approver
+from tether import Approver, grant_standing_approval
+from tether.approvals import RuleScope
 from tether.gateway import REQUEST_KEY_META, Gateway, load_config
 from tether.store import audit_run, decide, review
 
@@ -175,6 +176,27 @@ def test_an_edited_call_runs_with_the_approved_arguments_and_says_so(rig: Rig) -
     assert "edited the arguments" in result.content[0].text
     assert result.meta["tether/edited_arguments"] == {"account": "acme", "amount": 50}
     assert upstream_calls(rig.folder).count(_pay("acme", 500)) == 0
+
+
+def test_a_standing_approval_lets_matching_calls_through_without_a_pause(rig: Rig) -> None:
+    agent = rig.approver.agents[0]
+    rig.loop.run(
+        grant_standing_approval(
+            rig.approver.store,
+            agent,
+            "pay",
+            by=ANA,
+            reason="monthly globex invoice",
+            match={"account": "globex"},
+            scope=RuleScope.agent(),
+            max_uses=1,
+        )
+    )
+    result = rig.call("pay", {"account": "globex", "amount": 3})
+    assert result.content[0].text == "paid 3 EUR to globex"
+    records = rig.loop.run(audit_run(rig.approver.store, result.meta["tether/run_id"]))
+    (decided,) = [r for r in records if r.kind == "decided"]
+    assert (decided.by, decided.rule is not None) == ("ana", True)
 
 
 def test_an_upstream_tool_error_is_a_tool_error(rig: Rig) -> None:
