@@ -49,9 +49,10 @@ class RelayModel:
     name = "tether-gateway-relay"
 
     async def get_response(self, request: ModelRequest) -> ModelResponse:
-        last = request.input[-1] if request.input else None
-        if last is not None and last.get("type") == "function_call_output":
-            output = last.get("output", "")
+        # The call's output, wherever it is (a note may follow it): then the run is done.
+        outputs = [i for i in request.input if i.get("type") == "function_call_output"]
+        if outputs:
+            output = outputs[-1].get("output", "")
             text = output if isinstance(output, str) else json.dumps(output)
             return _response(assistant_message(text, id="msg_relay"))
         asked = _first_request(request.input)
