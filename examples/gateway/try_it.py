@@ -5,10 +5,10 @@ approver decides the payment in between.
 
 The client starts ``python -m tether.gateway gateway.toml`` over stdio, as a desktop MCP
 client would (on copies of this folder's files in a temporary folder, so that the run
-store it writes, ``runs.db``, goes there). ``balance`` answers at once. ``pay`` waits: the call is a run in the store
-(``runs.db``), which the inbox lists (``tether inbox --store runs.db list``); here the
-approver decides it from this same script through ``tether.store.decide``, as the inbox's
-page or ``tether inbox approve`` would. The client then gets the bank's answer.
+store it writes, ``runs.db``, goes there). ``balance`` answers at once. ``pay`` waits: the
+call is a run in the store, which the inbox lists (``tether inbox --store runs.db list``);
+here the approver decides it from this same script through ``tether.store.decide``, as the
+inbox's page or ``tether inbox approve`` would. The client then gets the bank's answer.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mcp.client.stdio import stdio_client
 
 from tether import Approver
 from tether.gateway import Gateway, load_config
-from tether.store import decide, load_state
+from tether.store import PendingApproval, decide, load_state
 
 HERE = Path(__file__).resolve().parent
 ANA = Approver("ana", "Ana", roles=frozenset({"finance"}))
@@ -32,8 +32,10 @@ ANA = Approver("ana", "Ana", roles=frozenset({"finance"}))
 
 async def approve_when_asked(approver: Gateway) -> None:
     """What a person does in the inbox: find the waiting call, look at it, approve it."""
-    while not (rows := await approver.store.pending_approvals(tool="pay")):
+    rows: list[PendingApproval] = []
+    while not rows:  # what the inbox's list shows, looked at again and again
         await asyncio.sleep(0.1)
+        rows = await approver.store.pending_approvals(tool="pay")
     row = rows[0]
     agent = approver.agents[0]
     item = (await load_state(approver.store, row.run_id, agent)).interruptions[0]
