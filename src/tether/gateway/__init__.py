@@ -13,7 +13,15 @@ Needs the ``mcp`` extra; ``import tether`` never imports this package.
 
 from __future__ import annotations
 
-from ..errors import GatewayConfigError
+from ..errors import GatewayConfigError, MissingExtraError
+
+try:
+    import mcp  # noqa: F401  (the gateway is built on it)
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError(
+        f"tether.gateway needs the mcp package ({exc}). Install it with: pip install 'tether[mcp]'"
+    ) from None
+
 from ._config import GatewayConfig, ServerConfig, ToolPolicy, load_config, parse_config
 from ._gateway import REQUEST_KEY_META, Gateway, run_id_for
 from ._relay import RelayModel

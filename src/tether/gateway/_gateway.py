@@ -270,6 +270,7 @@ class _Driver:
                 self.message = ""
                 return outcome(events, status, run_id)
             if status == "running":
+                self.message = f"decided; carrying out the decision on {self.tool} (run {run_id})"
                 try:
                     await Runner.resume(agent, run_id, store=store, governance=gateway.governance)
                 except (RunBusyError, RunConflictError):
