@@ -42,7 +42,7 @@ from ..errors import (
 from ..items import message_text
 from ..journal._events import Event, RunStarted
 from ..run import Runner
-from ..store import RunStore, SQLiteRunStore, expire_run
+from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
 from ._outcome import outcome, waiting_message
 from ._relay import read_request, request_text
@@ -262,10 +262,15 @@ class _Driver:
         store, poll = gateway.store, gateway.config.poll_interval
         seen, status = -1, ""
         events: tuple[Event, ...] = ()
+        rows: list[PendingApproval] = []
         while True:
+            # While it waits, one small query a look (the tip); the rest only once it moved.
             if status != "waiting" or (await store.tip(run_id)).seq != seen:
                 stored = await store.load(run_id)
                 seen, status, events = stored.summary.seq, stored.summary.status, stored.events
+                if status == "waiting":
+                    rows = await store.pending_approvals(run_id=run_id)
+                    self.message = waiting_message(rows, gateway.roles(self.upstream, self.tool))
             if status in ("completed", "failed", "in_doubt"):
                 self.message = ""
                 return outcome(events, status, run_id)
@@ -279,8 +284,6 @@ class _Driver:
                     await asyncio.sleep(poll)  # recorded in the journal, read next time
                 status = ""
                 continue
-            rows = await store.pending_approvals(run_id=run_id)
-            self.message = waiting_message(rows, gateway.roles(self.upstream, self.tool))
             now = gateway.governance.now()
             if any(row.expires_at is not None and row.expires_at <= now for row in rows):
                 await expire_run(store, run_id, governance=gateway.governance)
