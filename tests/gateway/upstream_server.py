@@ -9,6 +9,7 @@ exactly which calls reached the upstream, and how often.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -61,6 +62,13 @@ def freeze(account: str) -> str:
     if account != "acme":
         raise ToolError(f"no account {account!r}")
     return f"froze {account}"
+
+
+@upstream.tool()
+def crash(reason: str) -> str:
+    """Stop the server in the middle of the call (the connection breaks)."""
+    log("crash", reason=reason)
+    os._exit(3)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 
 from mcp import types
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from .._agent import Agent
 from .._governance import ApprovalPolicy, Governance
@@ -234,8 +234,10 @@ class _Driver:
             stored = await gateway.store.load(run_id)
         except RunNotFoundError:
             stored = None
-        if stored is not None:
+        if stored is not None:  # a retry: its run says what happened, or goes on
             self._check_same(stored.events[0] if stored.events else None)
+        elif self.upstream.broken is not None:
+            raise _unavailable(self.upstream)  # refused before anything is journaled
         else:
             with contextlib.suppress(RunBusyError, RunConflictError, TetherError):
                 await Runner.run(
@@ -274,6 +276,8 @@ class _Driver:
             if status in ("completed", "failed", "in_doubt"):
                 self.message = ""
                 return outcome(events, status, run_id)
+            if status == "running" and self.upstream.broken is not None:
+                raise _unavailable(self.upstream)  # decided, not started: a retry carries it out
             if status == "running":
                 self.message = f"decided; carrying out the decision on {self.tool} (run {run_id})"
                 try:
@@ -290,6 +294,15 @@ class _Driver:
                 status = ""
                 continue
             await asyncio.sleep(poll)
+
+
+def _unavailable(upstream: Upstream) -> MCPError:
+    return MCPError(
+        code=INTERNAL_ERROR,
+        message=f"The upstream server {upstream.name!r} is unreachable ({upstream.broken}); "
+        "nothing was called. Restart the gateway, then retry.",
+        data={"type": "upstream_unavailable", "server": upstream.name},
+    )
 
 
 def _reused(request_key: str | None, run_id: str) -> MCPError:

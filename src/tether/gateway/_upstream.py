@@ -21,6 +21,7 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from .._agent import Agent
 from .._context import RunContext
@@ -42,11 +43,11 @@ def agent_name(server: str) -> str:
 
 
 def error_result(text: str, kind: str, **details: Any) -> types.CallToolResult:
-    """A tool error the client reads: ``text`` explains it, ``_meta`` types it."""
+    """A tool error the client reads: ``text`` explains it, ``_meta["tether/error"]`` types
+    it, and each detail is ``_meta["tether/<name>"]`` (``run_id``, ``by``, ``code``)."""
+    meta = {"tether/error": kind, **{f"tether/{k}": v for k, v in details.items() if v}}
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)],
-        is_error=True,
-        _meta={"tether/error": kind, **details},
+        content=[types.TextContent(type="text", text=text)], is_error=True, _meta=meta
     )
 
 
@@ -59,6 +60,9 @@ class Upstream:
         self.tools: dict[str, types.Tool] = {}
         """The upstream's tools the client may see and call (hidden ones left out)."""
         self._session: ClientSession | None = None
+        self.broken: str | None = None
+        """Why the connection is gone, once a call found it broken (it is not reopened yet):
+        the gateway then refuses calls instead of leaving each one in doubt."""
 
     async def open(self, stack: contextlib.AsyncExitStack) -> None:
         """Connect, and list the upstream's tools; the connection closes with ``stack``."""
@@ -119,6 +123,13 @@ class Upstream:
         try:
             result = await self._session.call_tool(tool, arguments)
         except MCPError as exc:
+            if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):  # cut off: it may have run
+                if exc.code == CONNECTION_CLOSED:
+                    self.broken = exc.message
+                raise MCPServerError(
+                    f"The call of {tool!r} on upstream MCP server {self.name!r} was cut off "
+                    f"({exc.message}). The call is in doubt: a person settles it."
+                ) from exc
             result = error_result(
                 f"The upstream server {self.name!r} refused the call of {tool!r}: "
                 f"{exc.message} (MCP error {exc.code}).",
@@ -126,6 +137,7 @@ class Upstream:
                 code=exc.code,
             )
         except Exception as exc:
+            self.broken = _describe(exc)
             raise MCPServerError(
                 f"The connection to upstream MCP server {self.name!r} failed during the call "
                 f"of {tool!r}: {_describe(exc)}. The call is in doubt: a person settles it."
