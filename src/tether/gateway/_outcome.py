@@ -27,10 +27,10 @@ def outcome(events: Sequence[Event], status: str, run_id: str) -> types.CallTool
     """The result of a run that stopped (``completed``, ``failed`` or ``in_doubt``)."""
     if status == "in_doubt":
         return error_result(
-            f"The call is in doubt (run {run_id}): the gateway stopped while the upstream call "
-            "ran, so it may or may not have happened. It is not run again by itself: a person "
-            "settles it in the inbox (run again, its output, or failed); then retry this "
-            "request with the same request id.",
+            f"The call is in doubt (run {run_id}): the upstream call was cut off (its connection "
+            "broke, or the gateway stopped), so it may or may not have happened. It is not run "
+            "again by itself: a person settles it in the inbox (run again, its output, or "
+            "failed); then retry this request with the same request id.",
             "in_doubt",
             run_id=run_id,
         )
@@ -48,7 +48,7 @@ def outcome(events: Sequence[Event], status: str, run_id: str) -> types.CallTool
     refused = _refusal(records)
     if refused is not None:
         kind, by = refused
-        return error_result(output, kind, run_id=run_id, **({"by": by} if by else {}))
+        return error_result(output, kind, run_id=run_id, by=by)
     result = _as_result(output)
     meta = dict(result.meta or {})
     meta["tether/run_id"] = run_id
