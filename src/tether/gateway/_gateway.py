@@ -40,7 +40,7 @@ from ..errors import (
     TetherError,
 )
 from ..items import message_text
-from ..journal._events import Event, RunStarted
+from ..journal import Event, RunStarted
 from ..run import Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig

@@ -17,7 +17,7 @@ from mcp import types
 from pydantic import ValidationError
 
 from ..approvals import AuditRecord, audit_trail
-from ..journal._events import Event, RunCompleted, RunFailed
+from ..journal import Event, RunCompleted, RunFailed
 from ._upstream import error_result
 
 __all__ = ["outcome", "waiting_message"]
