@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from mcp import types
@@ -110,5 +111,6 @@ def waiting_message(rows: Sequence[Any], roles: frozenset[str]) -> str:
     needs = f" ({row.required_approvals} approvals)" if row.required_approvals > 1 else ""
     until = ""
     if row.expires_at is not None:
-        until = f", expires {row.expires_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
+        at = row.expires_at.astimezone(UTC)
+        until = f", expires {at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
     return f"waiting for {what}{who}{needs} of {row.tool} (run {row.run_id}){until}"
