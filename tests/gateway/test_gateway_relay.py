@@ -29,3 +29,24 @@ async def test_the_request_becomes_one_call_and_its_output_the_final_text() -> N
 async def test_a_run_the_gateway_did_not_start_is_refused() -> None:
     with pytest.raises(ModelBehaviorError):
         await RelayModel().get_response(ModelRequest(input=[user_message("Hello")]))
+
+
+def test_the_progress_line_says_what_waits_for_whom_until_when() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from tether.gateway._outcome import waiting_message
+    from tether.store import PendingApproval
+
+    at = datetime(2026, 12, 6, 15, 30, tzinfo=timezone(timedelta(hours=1)))
+    row = PendingApproval(
+        "gw_1", "call_0", "gateway/bank", "pay", "{}", datetime.now(UTC), at, "approval", 2
+    )
+    assert waiting_message([row], frozenset({"finance"})) == (
+        "waiting for approval by finance (2 approvals) of pay (run gw_1), "
+        "expires 2026-12-06 14:30:00 UTC"
+    )
+    review = PendingApproval("gw_2", "call_0", "gateway/bank", "statement", "{}",
+                             datetime.now(UTC), None, "output_review")  # fmt: skip
+    assert waiting_message([review], frozenset()) == (
+        "waiting for review of the output of statement (run gw_2)"
+    )
