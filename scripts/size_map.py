@@ -3,8 +3,9 @@
     uv run python scripts/size_map.py [--functions N] [--top N]
 
 A function's length is its code lines: without its docstring, blank lines and comment-only
-lines (a long docstring is documentation, not a long function). Imports are counted wherever they are written (inside functions too), as import-linter
-counts them; imports under ``if TYPE_CHECKING:`` are left out because they never run.
+lines (a long docstring is documentation, not a long function). Imports are counted wherever
+they are written (inside functions too), as import-linter counts them; imports under
+``if TYPE_CHECKING:`` are left out because they never run.
 """
 
 from __future__ import annotations
