@@ -575,17 +575,10 @@ class RunState:
                 "pass a dict to RunState.from_json."
             )
         loaded = read_text(agent, text) if signing_key is None else None
-        if loaded is not None:
-            journal, stored_context = loaded
-            if context is None:
-                context = deserialize_context(stored_context, context_type, context_deserializer)
-            return cls(agent, journal, context, governance=governance)
-        return cls.from_json(
-            agent,
-            parse_json(text),
-            signing_key=signing_key,
-            context=context,
-            context_type=context_type,
-            context_deserializer=context_deserializer,
-            governance=governance,
+        # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
+        journal, stored_context = (
+            loaded if loaded is not None else read_json(agent, parse_json(text), signing_key)
         )
+        if context is None:
+            context = deserialize_context(stored_context, context_type, context_deserializer)
+        return cls(agent, journal, context, governance=governance)
