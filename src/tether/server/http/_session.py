@@ -16,8 +16,8 @@ import json
 import secrets
 import time
 
-from .._exceptions import UserError
-from .._governance import Approver
+from ..._exceptions import UserError
+from ..._governance import Approver
 
 __all__ = [
     "SESSION_COOKIE",
