@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .._errors import need_server_extra
-from .._inbox import PendingCall
+from .._pending import PendingCall
 
 try:
     import jinja2
