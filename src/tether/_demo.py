@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._agent import Agent
-from ._exceptions import UserError
+from .errors import UserError
 from .models import Model, ModelSettings
 from .run import Runner, RunState
 from .tools import function_tool

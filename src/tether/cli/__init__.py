@@ -23,7 +23,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from .._exceptions import TetherError
+from ..errors import TetherError
 from . import audit, demo, inbox, serve, state, store
 from ._exit import EXIT_FAILURE, EXIT_INTERRUPTED, fail
 

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any, Literal
 
-from .._exceptions import UserError
+from ..errors import UserError
 
 __all__ = ["Verdict", "edited_arguments", "rules_limit", "shown_call", "verdict_of", "what"]
 

@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ..server._errors import need_server_extra
 from ._exit import EXIT_FAILURE, EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING
 from ._inbox_options import edited_arguments, rules_limit, shown_call, verdict_of, what

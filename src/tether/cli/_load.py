@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import UserError
+from ..errors import UserError
 from ..server import App
 
 __all__ = ["load_agent", "load_app"]

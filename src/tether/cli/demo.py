@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _demo
-from .._exceptions import TetherError
+from ..errors import TetherError
 from ._exit import EXIT_INTERRUPTED, fail
 
 __all__ = ["add_demo_command", "demo_command"]

@@ -15,7 +15,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from .._exceptions import (
+from .._governance import Approver
+from ..approvals._audit import audit_trail
+from ..errors import (
     ApprovalExpiredError,
     EditNotAllowedError,
     NotAuthorizedError,
@@ -27,9 +29,7 @@ from .._exceptions import (
     TetherError,
     UserError,
 )
-from .._governance import Approver
-from ..run._approvals import fingerprint as call_fingerprint
-from ..run._audit import audit_trail
+from ..journal._binding import fingerprint as call_fingerprint
 from ..server import App, Inbox
 from ..server._errors import need_server_extra
 from ..server._inbox import rule_json

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import TetherError
+from ..errors import TetherError
 from ..interop.openai_agents_python import from_openai_agents
 from ..interop.openai_js import from_openai_js, to_openai_js
 from ..run import RunState

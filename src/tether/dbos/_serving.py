@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .._exceptions import EngineError
 from .._governance import SYSTEM_APPROVER
+from ..errors import EngineError
 from ._stretch import Engine
 
 __all__ = [

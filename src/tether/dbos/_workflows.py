@@ -27,7 +27,7 @@ from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
-from .._exceptions import (
+from ..errors import (
     ModelProviderError,
     RunNotFoundError,
     StoreError,

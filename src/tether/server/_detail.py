@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ..approvals._audit import audit_trail
+from ..approvals._receipts import check_receipts
 from ..items import message_text
+from ..journal._events import ApprovalDecided
+from ..journal._fold import RunView
 from ..run import RunState
-from ..run._audit import audit_trail
-from ..run._journal import ApprovalDecided
-from ..run._receipts import check_receipts
-from ..run._view import RunView
 from ..store import RunStatus, StoredRun
 from ._pending import PendingCall, pending_call
 

@@ -15,20 +15,20 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import (
+from .._governance import Approver, Governance
+from ..approvals._decisions import DEFAULT_GOVERNANCE
+from ..approvals._standing import RuleBook, StandingApproval, revoke_standing_approval
+from ..errors import (
     RuleNotFoundError,
     RunConflictError,
     UnknownAgentError,
     UserError,
 )
-from .._governance import Approver, Governance
 from ..items import to_input_items
+from ..journal._events import RunStarted
+from ..journal._journal import Journal
 from ..run import RunState
-from ..run._decisions import DEFAULT_GOVERNANCE
-from ..run._journal import RunStarted
-from ..run._record import Journal
 from ..run._runner import DEFAULT_MAX_TURNS
-from ..run._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..store import (
     Order,
     RunStatus,
@@ -236,7 +236,7 @@ class Inbox:
                     run_id,
                     self.agent_for(stored.root_agent),
                     call_id,
-                    approved=decision == "approve",
+                    decision=decision,
                     by=approver,
                     reason=reason,
                     message=message,

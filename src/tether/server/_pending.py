@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .._exceptions import UserError
-from ..run._approvals import fingerprint as call_fingerprint
-from ..run._view import RunView
+from ..errors import UserError
+from ..journal._binding import fingerprint as call_fingerprint
+from ..journal._fold import RunView
 
 __all__ = ["InboxPage", "Kind", "PendingCall", "decode_cursor", "encode_cursor", "pending_call"]
 

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .._exceptions import (
+from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..errors import (
     RuleNotFoundError,
     RunBusyError,
     RunConflictError,
@@ -22,9 +23,8 @@ from .._exceptions import (
     UserError,
 )
 from ..items import Item
-from ..run._journal import Event
-from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
-from ..run._view import RunView
+from ..journal._events import Event
+from ..journal._fold import RunView
 from ..sessions._errors import MissingDependencyError
 from ..sessions._protocol import Session
 from ._codec import chain_mac, decode_events, encode_events, head_of, verify_rows

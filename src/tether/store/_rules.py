@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..run._standing import RuleScope, StandingApproval, parse_condition
+from ..approvals._standing import RuleScope, StandingApproval, parse_condition
 
 __all__ = ["RULE_COLUMNS", "RuleUnavailable", "rule_from_row", "rule_row"]
 

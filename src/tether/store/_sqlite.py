@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from .._exceptions import (
+from .._sqlite import connect, enable_wal, immediate
+from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..errors import (
     RuleNotFoundError,
     RunBusyError,
     RunConflictError,
@@ -22,11 +24,9 @@ from .._exceptions import (
     StoreVersionError,
     UserError,
 )
-from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
-from ..run._journal import Event
-from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
-from ..run._view import RunView
+from ..journal._events import Event
+from ..journal._fold import RunView
 from ..sessions._codec import encode_items
 from ..sessions._protocol import Session
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._exceptions import (
+from ...errors import (
     ApprovalExpiredError,
     EditNotAllowedError,
     InvalidEditError,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Protocol
 
-from ..._exceptions import UserError
 from ..._governance import Approver
+from ...errors import UserError
 from ...store import RunStore
 from .._auth import Authenticator
 from .._errors import need_server_extra

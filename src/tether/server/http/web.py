@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from ..._exceptions import UserError
+from ...errors import UserError
 from .._errors import need_server_extra
 from ._browser import FormChecked, FormSender, render, signed_in, to_login
 from ._dependencies import Application, Served, authenticated
