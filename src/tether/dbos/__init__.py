@@ -25,8 +25,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._app import DEFAULT_APPLICATION_VERSION, DBOSApp
+from ._serving import DECISION_TOPIC, EXPIRED_BY, RUNS_QUEUE, WORK_QUEUE
 from ._worker import load_app, serve
-from ._workflows import DECISION_TOPIC, EXPIRED_BY, RUNS_QUEUE, WORK_QUEUE
 
 __all__ = [
     "DBOSApp",

@@ -26,7 +26,16 @@ from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, retry_run, save_state
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
-from . import _workflows as wf
+from . import _workflows  # noqa: F401  (registers the workflows with DBOS, for launch)
+from ._serving import (
+    DECISION_TOPIC,
+    RUN_WORKFLOW,
+    RUNS_QUEUE,
+    WORK_QUEUE,
+    launched,
+    start_serving,
+    stop_serving,
+)
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
 
@@ -96,27 +105,7 @@ class DBOSApp:
         governance: Governance | None = None,
         application_version: str = DEFAULT_APPLICATION_VERSION,
     ) -> None:
-        if not agents:
-            raise UserError("DBOSApp needs at least one agent.")
-        for value, what in (
-            (worker_concurrency, "worker_concurrency"),
-            (concurrency, "concurrency"),
-        ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise UserError(f"{what} is an integer >= 1 or None, not {value!r}.")
-        if (
-            worker_concurrency is not None
-            and concurrency is not None
-            and worker_concurrency > concurrency
-        ):
-            raise UserError(
-                f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
-                f"({concurrency}): one worker may not run more than all of them together."
-            )
-        if approval_timeout is not None and not approval_timeout > 0:
-            raise UserError(f"approval_timeout is seconds > 0 or None, not {approval_timeout!r}.")
+        _check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
         self._graph: dict[str, Agent[Any]] = {}
         for agent in agents:
             self._graph.update(agent.graph())
@@ -135,8 +124,6 @@ class DBOSApp:
         self.expiry_message = expiry_message
         self.doubt_poll = doubt_poll
         self.lease_wait = lease_wait
-        if not store_patience >= 0:
-            raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")
         self.store_patience = float(store_patience)
         self.polling_interval = polling_interval
         self.context = context
@@ -175,8 +162,6 @@ class DBOSApp:
         id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or
         ``tether-<pid>``).
         """
-        if wf._serving:
-            raise EngineError("A DBOSApp is already launched in this process; launch one only.")
         config: DBOSConfig = {
             "name": self.name,
             "system_database_url": self.system_database_url,
@@ -187,31 +172,29 @@ class DBOSApp:
             "notification_listener_polling_interval_sec": self.polling_interval,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
-        wf._serving.append(self)
+        start_serving(self)
         try:
             DBOS(config=config)
             DBOS.launch()
+            await DBOS.register_queue_async(RUNS_QUEUE, polling_interval_sec=self.polling_interval)
             await DBOS.register_queue_async(
-                wf.RUNS_QUEUE, polling_interval_sec=self.polling_interval
-            )
-            await DBOS.register_queue_async(
-                wf.WORK_QUEUE,
+                WORK_QUEUE,
                 worker_concurrency=self.worker_concurrency,
                 global_concurrency=self.concurrency,
                 polling_interval_sec=self.polling_interval,
                 on_conflict="always_update",
             )
         except BaseException:
-            wf._serving.clear()
+            stop_serving()
             raise
 
     async def shutdown(self) -> None:
         """Stop serving, then close this process's client and stores (workflows in
         progress are recovered by the next worker with the same executor id)."""
-        if wf._serving:
+        if launched():
             # DBOS first: its workflows stop before the store they write to closes.
             DBOS.destroy(destroy_registry=False)
-            wf._serving.clear()
+            stop_serving()
         # DBOS shut down the thread pool a SQLite store closes in; the process is
         # ending and its connections close with it.
         with contextlib.suppress(RuntimeError):
@@ -260,8 +243,8 @@ class DBOSApp:
             )
         run_id = run_id or f"run_{uuid.uuid4().hex}"
         options: EnqueueOptions = {
-            "workflow_name": wf.RUN_WORKFLOW,
-            "queue_name": wf.RUNS_QUEUE,
+            "workflow_name": RUN_WORKFLOW,
+            "queue_name": RUNS_QUEUE,
             "workflow_id": run_id,
             "app_version": self.application_version,
         }
@@ -415,7 +398,7 @@ class DBOSApp:
         # workflow's own timeout looks again, so it is reported, not raised.
         try:
             with self._engine(f"wake run {run_id!r}"):
-                await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
+                await self._dbos().send_async(run_id, {"call_id": call_id}, DECISION_TOPIC)
         except EngineError as exc:
             _log.warning("The decision on %s is stored, but %s", call_id, exc)
 
@@ -435,7 +418,7 @@ class DBOSApp:
         """Wake a run's workflow after changing its stored state another way (for example
         settling a call in doubt with ``resolve_doubt`` and ``save_state``)."""
         with self._engine(f"wake run {run_id!r}"):
-            await self._dbos().send_async(run_id, {"wake": True}, wf.DECISION_TOPIC)
+            await self._dbos().send_async(run_id, {"wake": True}, DECISION_TOPIC)
 
     async def result(self, run_id: str) -> Any:
         """Wait for the run's final output (JSON data); bound the wait with
@@ -453,3 +436,36 @@ class DBOSApp:
         store = self._stores.pop(loop, None)
         if store is not None:
             await store.close()
+
+
+def _check_settings(
+    agents: Sequence[Agent[Any]],
+    worker_concurrency: int | None,
+    concurrency: int | None,
+    approval_timeout: float | None,
+    store_patience: float,
+) -> None:
+    """``UserError`` for a ``DBOSApp`` setting that cannot work."""
+    if not agents:
+        raise UserError("DBOSApp needs at least one agent.")
+    for value, what in (
+        (worker_concurrency, "worker_concurrency"),
+        (concurrency, "concurrency"),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise UserError(f"{what} is an integer >= 1 or None, not {value!r}.")
+    if (
+        worker_concurrency is not None
+        and concurrency is not None
+        and worker_concurrency > concurrency
+    ):
+        raise UserError(
+            f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
+            f"({concurrency}): one worker may not run more than all of them together."
+        )
+    if approval_timeout is not None and not approval_timeout > 0:
+        raise UserError(f"approval_timeout is seconds > 0 or None, not {approval_timeout!r}.")
+    if not store_patience >= 0:
+        raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")
