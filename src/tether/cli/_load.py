@@ -51,7 +51,7 @@ def load_app(spec: str) -> App:
         raise UserError(f"Cannot import {module_name!r}: {exc}.") from None
     app = getattr(module, attribute, None)
     if not isinstance(app, App):
-        raise UserError(f"{spec} is not a tether.App (it is {type(app).__name__}).")
+        raise UserError(f"{spec} is not a tether.server.App (it is {type(app).__name__}).")
     return app
 
 

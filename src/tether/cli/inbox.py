@@ -47,7 +47,7 @@ def add_inbox_command(commands: Any) -> None:
     inbox = commands.add_parser("inbox", help="list and decide pending approvals")
     where = inbox.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="a tether server (token in TETHER_TOKEN)")
-    where.add_argument("--app", help="module:attribute of a tether.App")
+    where.add_argument("--app", help="module:attribute of a tether.server.App")
     where.add_argument("--store", help="a SQLite run store file (list and show only)")
     inbox.add_argument("--json", action="store_true", help="print JSON instead of tables")
     actions = inbox.add_subparsers(dest="action", required=True)

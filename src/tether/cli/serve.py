@@ -16,13 +16,13 @@ __all__ = ["add_serve_commands"]
 def add_serve_commands(commands: Any) -> None:
     """Add ``serve`` and ``worker`` to the ``tether`` command line."""
     serve = commands.add_parser("serve", help="serve an App's inbox (JSON API and web page)")
-    serve.add_argument("app", help="module:attribute of a tether.App")
+    serve.add_argument("app", help="module:attribute of a tether.server.App")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="resume an App's runs once they are decided")
-    worker.add_argument("app", help="module:attribute of a tether.App")
+    worker.add_argument("app", help="module:attribute of a tether.server.App")
     worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks")
     worker.add_argument(
         "--max-backoff",

@@ -1,6 +1,6 @@
 """The approval inbox: an HTTP API, a web page and workers on a run store.
 
-    app = tether.App(agents=[agent], store=SQLiteRunStore("runs.db"))
+    app = tether.server.App(agents=[agent], store=SQLiteRunStore("runs.db"))
 
 ``tether serve module:app`` serves it; ``tether worker module:app`` resumes
 runs once their calls are decided. Serving needs ``pip install 'tether[server]'``;

@@ -25,7 +25,7 @@ class App:
 
     ::
 
-        app = tether.App(
+        app = tether.server.App(
             agents=[weather_agent],
             store=SQLiteRunStore("runs.db"),
             authenticate=TokenAuth.from_env(),   # the default
