@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from .._exceptions import StoreError, StoreUnavailableError, UserError
 from ..items import Item
-from ..run._journal import Event
 from ..sessions._errors import MissingDependencyError
 from ..sessions._protocol import Session
 from ._engine import check_format
 from ._postgres_dialect import PostgresDialect
 from ._protocol import Clock, signing_key_bytes, system_clock
-from ._retry import DEFAULT_RETRY_FOR, retry_store_call
+from ._retry import DEFAULT_RETRY_FOR
 from ._sql_store import SQLRunStore
 from ._statements import Program, Statement, drive_async
 
@@ -79,17 +78,18 @@ class PostgresRunStore(SQLRunStore):
     ) -> None:
         if not schema or not isinstance(schema, str):
             raise UserError(f"PostgresRunStore schema must be a name, not {schema!r}.")
-        quoted = sql.Identifier(schema).as_string(None)
-        super().__init__(PostgresDialect(schema, quoted), signing_key_bytes(signing_key), clock)
-        self._dsn = dsn
-        self._schema = schema
-        self._max = max_connections
         if not retry_for >= 0 or not connect_timeout > 0:
             raise UserError(
                 "retry_for is seconds >= 0 and connect_timeout seconds > 0, not "
                 f"{retry_for!r} and {connect_timeout!r}."
             )
-        self._retry_for = float(retry_for)
+        quoted = sql.Identifier(schema).as_string(None)
+        dialect = PostgresDialect(schema, quoted)
+        key = signing_key_bytes(signing_key)
+        super().__init__(dialect, key, clock, retry_for=float(retry_for))
+        self._dsn = dsn
+        self._schema = schema
+        self._max = max_connections
         self._connect_timeout = float(connect_timeout)
         self._pool: AsyncConnectionPool[_Conn] | None = None
         self._closing: set[asyncio.Task[None]] = set()
@@ -101,17 +101,8 @@ class PostgresRunStore(SQLRunStore):
         """``False``: a PostgreSQL store keeps no session items (see ``RunStore``)."""
         return False
 
-    async def append_with_session(
-        self,
-        run_id: str,
-        expected_seq: int,
-        events: Sequence[Event],
-        session: Session,
-        items: list[Item],
-        *,
-        owner: str | None = None,
-    ) -> int:
-        """Never called: this store holds no session (``holds_session``)."""
+    def _session_statements(self, session: Session, items: list[Item]) -> tuple[Statement, ...]:
+        # Never called: this store holds no session (holds_session).
         raise UserError(
             f"Session {session.session_id!r} is not kept in PostgreSQL schema {self._schema!r}; "
             "the run stores its items through the session itself."
@@ -151,22 +142,10 @@ class PostgresRunStore(SQLRunStore):
 
     # -- connections ------------------------------------------------------------------
 
-    async def _run(
-        self,
-        make: Callable[[], Program[_T]],
-        *,
-        write: bool = True,
-        idempotent: bool = False,
-        settle: Callable[[], Awaitable[_T | None]] | None = None,
-    ) -> _T:
-        async def attempt() -> _T:
-            program = make()
-            async with self._transaction(read_only=not write) as conn:
-                return await drive_async(program, lambda statement: _execute(conn, statement))
-
-        return await retry_store_call(
-            attempt, within=self._retry_for, idempotent=idempotent, settle=settle
-        )
+    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+        program = make()
+        async with self._transaction(read_only=not write) as conn:
+            return await drive_async(program, lambda statement: _execute(conn, statement))
 
     @asynccontextmanager
     async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[_Conn]:

@@ -15,7 +15,7 @@ from .._exceptions import RunNotFoundError
 from ._codec import head_of
 from ._dialect import Dialect
 from ._engine import PENDING_COLUMNS
-from ._protocol import PendingKey, decode_cursor, encode_cursor
+from ._protocol import PendingKey, encode_cursor
 from ._records import PendingApproval, RunPage, RunStatus, RunSummary, RunTip
 from ._statements import Program, select, select_one
 
@@ -87,11 +87,12 @@ def list_runs(
     updated_before: datetime | None,
     updated_after: datetime | None,
     limit: int,
-    cursor: str | None,
+    cursor: tuple[str, str] | None,
     newest: bool,
     now: datetime,
 ) -> Program[RunPage]:
-    """A keyset page of runs (see ``RunStore.list_runs``); arguments already checked."""
+    """A keyset page of runs (see ``RunStore.list_runs``); arguments already checked,
+    ``cursor`` decoded."""
     where = ["1 = 1"]
     params: dict[str, Any] = {"limit": limit + 1, "now": d.stamp(now)}
     if status is not None:
@@ -107,7 +108,7 @@ def list_runs(
         where.append("updated_at > :after")
         params["after"] = d.stamp(updated_after)
     if cursor is not None:
-        c_at, params["c_id"] = decode_cursor(cursor)
+        c_at, params["c_id"] = cursor
         params["c_at"] = d.time_param(c_at)
         where.append(f"(created_at, id) {'<' if newest else '>'} (:c_at, :c_id)")
     direction = "DESC" if newest else "ASC"

@@ -1,10 +1,11 @@
 """``SQLRunStore``: the run store's public methods, once, over a backend's ``_run``.
 
 ``SQLiteRunStore`` and ``PostgresRunStore`` are this class with a dialect
-(``_dialect``) and a way to run a program (``_statements``) in one transaction:
-``_run(make, write=..., idempotent=..., settle=...)``. Everything else, the
-checks of the arguments, the programs, the fold gate and the verification of a
-loaded run, is here and in ``_engine``, ``_reads`` and ``_rules``.
+(``_dialect``), a way to drive a program (``_statements``) in one transaction
+(``_transact``) and a say on sessions (``_session_statements``). Everything else,
+the checks of the arguments, the programs, the retries where a backend allows
+them (``retry_for``), the fold gate and the verification of a loaded run, is here
+and in ``_engine``, ``_reads`` and ``_rules``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from datetime import datetime
 from typing import Self, TypeVar
 
 from .._exceptions import RunConflictError, RunNotFoundError
+from ..items import Item
 from ..run._journal import Event
 from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..sessions._protocol import Session
 from . import _engine, _reads, _rules
 from ._codec import decode_events, encode_events, head_of, verify_rows
 from ._dialect import Dialect
@@ -31,11 +34,13 @@ from ._protocol import (
     check_limit,
     check_order,
     check_ttl,
+    decode_cursor,
     to_utc,
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._retry import retry_store_call
 from ._rules import RuleUnavailable
-from ._statements import Program
+from ._statements import Program, Statement
 
 __all__ = ["SQLRunStore"]
 
@@ -45,17 +50,25 @@ _T = TypeVar("_T")
 class SQLRunStore(ABC):
     """A run store (``RunStore``) and rule book (``RuleBook``) in SQL tables."""
 
-    _dialect: Dialect
-    _key: bytes | None
-    _clock: Clock
-
-    def __init__(self, dialect: Dialect, key: bytes | None, clock: Clock) -> None:
+    def __init__(
+        self, dialect: Dialect, key: bytes | None, clock: Clock, *, retry_for: float
+    ) -> None:
         self._dialect = dialect
         self._key = key
         self._clock = clock
+        self._retry_for = retry_for
         self._gate = FoldGate()
 
     @abstractmethod
+    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+        """``make()`` a program and drive it in one transaction (a read-only one unless
+        ``write``): its result. Driver errors become ``StoreError``s."""
+
+    @abstractmethod
+    def _session_statements(self, session: Session, items: list[Item]) -> tuple[Statement, ...]:
+        """The statements that add ``items`` to ``session`` in an append's transaction
+        (``UserError`` for a session this store does not hold)."""
+
     async def _run(
         self,
         make: Callable[[], Program[_T]],
@@ -64,10 +77,15 @@ class SQLRunStore(ABC):
         idempotent: bool = False,
         settle: Callable[[], Awaitable[_T | None]] | None = None,
     ) -> _T:
-        """``make()`` a program and drive it in one transaction (a read-only one unless
-        ``write``): its result. A backend that retries through an outage retries a write
-        whose commit outcome is unknown only if it is ``idempotent``, or once ``settle``
-        says it did not land (what it returns if it did)."""
+        # Through a transient failure, for up to retry_for seconds (see _retry): a write
+        # whose commit outcome is unknown only if it is idempotent, or once settle says it
+        # did not land (what settle returns if it did).
+        return await retry_store_call(
+            lambda: self._transact(make, write),
+            within=self._retry_for,
+            idempotent=idempotent,
+            settle=settle,
+        )
 
     # -- appends ------------------------------------------------------------------------
 
@@ -110,6 +128,23 @@ class SQLRunStore(ABC):
             )
         except RuleUnavailable:
             return None
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: Session,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """``append``, and add ``items`` to ``session`` in the same transaction: both or
+        neither (``session`` must be one that ``holds_session`` accepts)."""
+        also = self._session_statements(session, items)
+        check_append(run_id, expected_seq, events)
+        texts = encode_events(events)
+        return await self._append(Append(run_id, expected_seq, events, texts, owner, also=also))
 
     async def _append(self, a: Append) -> int:
         done = await self._run(
@@ -234,6 +269,7 @@ class SQLRunStore(ABC):
         checked = check_limit(limit)
         before = _utc(updated_before, "updated_before")
         after = _utc(updated_after, "updated_after")
+        key = decode_cursor(cursor) if cursor is not None else None
         return await self._run(
             lambda: _reads.list_runs(
                 self._dialect,
@@ -242,7 +278,7 @@ class SQLRunStore(ABC):
                 updated_before=before,
                 updated_after=after,
                 limit=checked,
-                cursor=cursor,
+                cursor=key,
                 newest=newest,
                 now=self._clock(),
             ),

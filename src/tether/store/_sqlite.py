@@ -13,22 +13,20 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .._exceptions import StoreError, StoreFormatError, StoreUnavailableError, UserError
 from .._sqlite import connect, enable_wal, immediate
 from ..items import Item
-from ..run._journal import Event
 from ..sessions._codec import encode_items
 from ..sessions._protocol import Session
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ..sessions._sqlite import SQLiteSession
-from ._codec import encode_events
-from ._engine import Append, check_format
-from ._protocol import Clock, check_append, signing_key_bytes, system_clock
+from ._engine import check_format
+from ._protocol import Clock, signing_key_bytes, system_clock
 from ._sql_store import SQLRunStore
 from ._sqlite_dialect import SQLiteDialect
 from ._statements import Program, Statement, drive, execute, execute_many
@@ -65,7 +63,11 @@ class SQLiteRunStore(SQLRunStore):
         busy_timeout: float = 30.0,
     ) -> None:
         self._path = os.fspath(path)
-        super().__init__(SQLiteDialect(self._path), signing_key_bytes(signing_key), clock)
+        # No retries: waiting for the write lock (busy_timeout) is SQLite's, and a call
+        # that failed wrote nothing.
+        super().__init__(
+            SQLiteDialect(self._path), signing_key_bytes(signing_key), clock, retry_for=0.0
+        )
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -85,30 +87,14 @@ class SQLiteRunStore(SQLRunStore):
         except OSError:
             return False
 
-    async def append_with_session(
-        self,
-        run_id: str,
-        expected_seq: int,
-        events: Sequence[Event],
-        session: Session,
-        items: list[Item],
-        *,
-        owner: str | None = None,
-    ) -> int:
-        """``append``, and add ``items`` to ``session`` in the same transaction: both or
-        neither (``session`` must be one that ``holds_session`` accepts)."""
+    def _session_statements(self, session: Session, items: list[Item]) -> tuple[Statement, ...]:
         if not isinstance(session, SQLiteSession) or not self.holds_session(session):
             raise UserError(f"Session {session.session_id!r} is not in {self._path}.")
-        check_append(run_id, expected_seq, events)
-        texts = encode_events(events)
         # The session's table may not exist yet in this file: created in the same transaction.
         rows = [(session.session_id, text) for text in encode_items(items)]
-        also = (
+        return (
             *(execute(statement) for statement in _SESSION_SCHEMA.split(";") if statement.strip()),
             execute_many(f"INSERT INTO {_SESSION_TABLE} (session_id, item) VALUES (?, ?)", rows),
-        )
-        return await self._append(
-            Append(run_id, expected_seq, events, texts, owner, also=tuple(also))
         )
 
     async def migrate(self) -> int:
@@ -128,16 +114,7 @@ class SQLiteRunStore(SQLRunStore):
 
     # -- the worker thread ----------------------------------------------------------
 
-    async def _run(
-        self,
-        make: Callable[[], Program[_T]],
-        *,
-        write: bool = True,
-        idempotent: bool = False,
-        settle: Callable[[], Awaitable[_T | None]] | None = None,
-    ) -> _T:
-        # No retries here: waiting for the write lock (busy_timeout) is SQLite's, and a
-        # call that failed wrote nothing.
+    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
         return await asyncio.to_thread(self._locked, make, write)
 
     def _locked(self, make: Callable[[], Program[_T]], write: bool) -> _T:
