@@ -26,8 +26,8 @@ from pathlib import Path
 
 from tether import Governance
 from tether.items import function_call, user_message
-from tether.run import ApprovalRequested, ModelResponded, RunStarted
-from tether.run._approvals import fingerprint
+from tether.journal import ApprovalRequested, ModelResponded, RunStarted
+from tether.journal._binding import fingerprint
 from tether.store import SQLiteRunStore, expire_approvals
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tether import Agent, Approver, Runner, function_tool
-from tether.run._journal import Event, RunStarted
+from tether.journal._events import Event, RunStarted
 from tether.server import Inbox
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore
 from tether.testing import ScriptedModel, tool_call

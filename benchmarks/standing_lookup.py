@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tether import Agent, MemoryRuleBook, RunConfig, Runner, function_tool
+from tether import Agent, RunConfig, Runner, function_tool
+from tether.approvals import MemoryRuleBook
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, load_state
 from tether.testing import ScriptedModel, message, tool_call
 

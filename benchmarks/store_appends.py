@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from tether.items import function_call, user_message
-from tether.run._journal import ModelResponded, RunStarted, ToolCompleted, ToolStarted
+from tether.journal._events import ModelResponded, RunStarted, ToolCompleted, ToolStarted
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore
 from tether.store._codec import encode_events
 

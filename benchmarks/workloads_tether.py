@@ -22,9 +22,9 @@ from workloads import Call, Step
 
 import tether
 from tether import Agent, Runner, RunResult, RunState, Usage, function_tool
+from tether.journal import CURRENT_VERSION
+from tether.journal._events import events_adapter
 from tether.models import ModelRequest, ModelResponse, ModelStreamEvent
-from tether.run import CURRENT_VERSION
-from tether.run._journal import events_adapter
 from tether.testing import ScriptedModel
 
 

@@ -14,15 +14,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from tether import (
-    Agent,
-    Approver,
-    InvalidEditError,
-    Runner,
-    SQLiteRunStore,
-    ToolOutputReviewItem,
-    function_tool,
-)
+from tether import Agent, Approver, Runner, SQLiteRunStore, ToolOutputReviewItem, function_tool
+from tether.errors import InvalidEditError
 from tether.store import load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
 

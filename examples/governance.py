@@ -16,16 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 from tether import (
     Agent,
-    ApprovalExpiredError,
     Approver,
     Governance,
     NotAuthorizedError,
     Runner,
     SQLiteRunStore,
-    audit_jsonl,
     function_tool,
-    verify_receipts,
 )
+from tether.approvals import audit_jsonl, verify_receipts
+from tether.errors import ApprovalExpiredError
 from tether.store import audit_run, decide, expire_approvals, load_state
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -81,7 +80,7 @@ async def main() -> None:
 
         try:
             await decide(
-                store, run_id, clerk, "wire-1", approved=True, by=sam, governance=governance
+                store, run_id, clerk, "wire-1", decision="approve", by=sam, governance=governance
             )
         except NotAuthorizedError as exc:
             print("Refused:", exc)
@@ -90,25 +89,27 @@ async def main() -> None:
             run_id,
             clerk,
             "wire-1",
-            approved=True,
+            decision="approve",
             by=ana,
             reason="matches PO-5531",
             governance=governance,
         )
         try:
             await decide(
-                store, run_id, clerk, "wire-1", approved=True, by=ana, governance=governance
+                store, run_id, clerk, "wire-1", decision="approve", by=ana, governance=governance
             )
         except NotAuthorizedError as exc:
             print("Refused:", exc)
-        await decide(store, run_id, clerk, "wire-1", approved=True, by=ben, governance=governance)
+        await decide(
+            store, run_id, clerk, "wire-1", decision="approve", by=ben, governance=governance
+        )
 
         clock.now += timedelta(hours=2)  # nobody decided on the invoice in time
         swept = await expire_approvals(store, governance=governance)
         print("Expired by the sweep:", [(p.run_id == run_id, p.call_id) for p in swept.expired])
         try:
             await decide(
-                store, run_id, clerk, "pay-1", approved=True, by=ben, governance=governance
+                store, run_id, clerk, "pay-1", decision="approve", by=ben, governance=governance
             )
         except ApprovalExpiredError as exc:
             print("Too late:", exc)

@@ -22,10 +22,10 @@ from tether import (
     RunHooks,
     Runner,
     ToolGuardrailFunctionOutput,
-    ToolInputGuardrailData,
     function_tool,
     tool_input_guardrail,
 )
+from tether.guardrails import ToolInputGuardrailData
 from tether.testing import ScriptedModel, message, tool_call
 
 LIMIT = 1_000

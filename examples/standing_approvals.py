@@ -21,14 +21,13 @@ from tether import (
     Approver,
     Governance,
     NotAuthorizedError,
-    RuleScope,
     Runner,
     SQLiteRunStore,
     function_tool,
     grant_standing_approval,
     revoke_standing_approval,
-    verify_receipts,
 )
+from tether.approvals import RuleScope, verify_receipts
 from tether.store import audit_run
 from tether.testing import ScriptedModel, message, tool_call
 

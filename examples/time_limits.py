@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tether import Agent, Runner, RunState, function_tool, run_state_of
+from tether import Agent, Runner, RunState, function_tool
+from tether.run import run_state_of
 from tether.testing import ScriptedModel, message, tool_call
 
 warehouse_up = asyncio.Event()  # set once the (pretend) warehouse answers again

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from tether.run._document import json_schema
+from tether.journal._document import json_schema
 
 TARGET = pathlib.Path(__file__).resolve().parent.parent / "docs" / "run-state.schema.json"
 

@@ -36,7 +36,7 @@ def _long_functions(path: Path, limit: int) -> list[tuple[str, int]]:
     return found
 
 
-def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     modules = sorted(graph.modules)
     index: dict[str, int] = {}
@@ -62,7 +62,9 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
+                    )
                     advanced = True
                     break
                 if child in on_stack:
@@ -103,13 +105,20 @@ def _private_reaches(graph: grimp.ImportGraph) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--functions", type=int, default=60, help="report functions longer than this")
-    parser.add_argument("--top", type=int, default=8, help="how many of the largest modules to list")
+    parser.add_argument(
+        "--functions", type=int, default=60, help="report functions longer than this"
+    )
+    parser.add_argument(
+        "--top", type=int, default=8, help="how many of the largest modules to list"
+    )
     args = parser.parse_args()
 
     files = sorted(SOURCE.rglob("*.py"))
     sizes = sorted(
-        ((len(path.read_text(encoding="utf-8").splitlines()), _module_name(path)) for path in files),
+        (
+            (len(path.read_text(encoding="utf-8").splitlines()), _module_name(path))
+            for path in files
+        ),
         reverse=True,
     )
     long = sorted(
@@ -117,7 +126,7 @@ def main() -> None:
         key=lambda entry: -entry[1],
     )
     graph = grimp.build_graph(PACKAGE, exclude_type_checking_imports=True, cache_dir=None)
-    cycles = _cycles(graph)
+    found = cycles(graph)
     print(f"modules: {len(files)}")
     print(f"lines: {sum(size for size, _ in sizes)}")
     print("largest modules:")
@@ -126,8 +135,8 @@ def main() -> None:
     print(f"functions over {args.functions} lines: {len(long)}")
     for name, length in long:
         print(f"  {length:5d}  {name}")
-    print(f"import cycles: {len(cycles)}")
-    for component in cycles:
+    print(f"import cycles: {len(found)}")
+    for component in found:
         print(f"  {len(component)} modules: {', '.join(component)}")
     print(f"imports of another package's private module: {_private_reaches(graph)}")
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 
 from tether import Agent, RunState, TetherError, function_tool
-from tether.run import ApprovalDecided, ApprovalRequested
+from tether.journal import ApprovalDecided, ApprovalRequested
 from tether.testing import ScriptedModel, message
 
 RAN: list[tuple[str, str]] = []

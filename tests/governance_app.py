@@ -9,15 +9,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tether import (
-    Agent,
-    ApprovalExpiredError,
-    Approver,
-    Governance,
-    Runner,
-    RunState,
-    function_tool,
-)
+from tether import Agent, Approver, Governance, Runner, RunState, function_tool
+from tether.errors import ApprovalExpiredError
 from tether.testing import ScriptedModel, message, tool_call
 
 RUNS: Counter[str] = Counter()

@@ -10,10 +10,11 @@ import pytest
 from openai.types.shared import Reasoning
 
 import tether
-from tether import AgentDefinitionError, UserError
+from tether import UserError
 from tether.agents import Agent, HostedMCPTool, ModelSettings, set_default_openai_api
 from tether.agents.decorators import tool
 from tether.agents.model_settings import MCPToolChoice
+from tether.errors import AgentDefinitionError
 
 NOTES_SERVER = Path(__file__).resolve().parent.parent / "examples" / "mcp_notes_server.py"
 

@@ -21,10 +21,10 @@ from tether import (
     ToolCallInDoubtError,
     UserError,
     function_tool,
-    run_state_of,
 )
+from tether.journal import ToolCompleted, ToolStarted
 from tether.models import ModelRequest
-from tether.run import ToolCompleted, ToolStarted
+from tether.run import run_state_of
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import save
 

@@ -19,7 +19,7 @@ from tether import (
     StaleDecisionError,
     function_tool,
 )
-from tether.run import ApprovalDecided
+from tether.journal import ApprovalDecided
 from tether.testing import ScriptedModel, message, tool_call
 
 RAN: list[str] = []

@@ -12,17 +12,12 @@ from typing import Any
 import pytest
 
 from runners import MODES, RunFn
-from tether import (
-    Agent,
-    Approver,
+from tether import Agent, Approver, Runner, RunState, UserError, function_tool
+from tether.errors import (
     DecisionMismatchError,
     EditNotAllowedError,
     InvalidEditError,
-    Runner,
-    RunState,
     StateSignatureError,
-    UserError,
-    function_tool,
 )
 from tether.sessions import SQLiteSession
 from tether.store import SQLiteRunStore, decide
@@ -298,16 +293,22 @@ async def test_the_store_decides_with_an_edit_and_the_inbox_shows_the_edited_cal
         result = await Runner.run(agent, "Weather?", store=store)
         with pytest.raises(InvalidEditError):
             await decide(
-                store, result.run_id, agent, "c1", approved=True, by=ANA, arguments={"days": 1}
+                store, result.run_id, agent, "c1", decision="approve", by=ANA, arguments={"days": 1}
             )
         [row] = await store.pending_approvals(run_id=result.run_id)
         assert row.arguments == '{"city": "Pariss"}'
         await decide(
-            store, result.run_id, agent, "c1", approved=True, by=ANA, arguments={"city": "Paris"}
+            store,
+            result.run_id,
+            agent,
+            "c1",
+            decision="approve",
+            by=ANA,
+            arguments={"city": "Paris"},
         )
         [row] = await store.pending_approvals(run_id=result.run_id)
         assert row.arguments == '{"city":"Paris"}'
-        await decide(store, result.run_id, agent, "c1", approved=True, by=BEN)
+        await decide(store, result.run_id, agent, "c1", decision="approve", by=BEN)
         assert await store.pending_approvals(run_id=result.run_id) == []
         await Runner.resume(agent, result.run_id, store=store)
     assert ran == ["Paris/1"]

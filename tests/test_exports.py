@@ -24,7 +24,7 @@ def test_all_matches_the_public_namespace() -> None:
         "mcp",  # tether.mcp (extra mcp), once some code has imported it
         "dbos",  # tether.dbos (extra dbos), once some code has imported it
     }
-    modules |= {"guardrails", "lifecycle", "tracing", "handoffs"}
+    modules |= {"guardrails", "lifecycle", "tracing", "handoffs", "journal", "approvals", "errors"}
     modules.add("agents")  # tether.agents (the compatibility module), once imported
     public.discard("annotations")  # from __future__ import annotations
     assert set(tether.__all__) == public - modules

@@ -7,17 +7,9 @@ from typing import Any
 
 import pytest
 
-from tether import (
-    Agent,
-    MaxTurnsExceeded,
-    Runner,
-    RunState,
-    StateError,
-    StateFormatError,
-    function_tool,
-    run_state_of,
-)
-from tether.run import (
+from tether import Agent, MaxTurnsExceeded, Runner, RunState, StateError, function_tool
+from tether.errors import StateFormatError
+from tether.journal import (
     ApprovalRequested,
     ModelResponded,
     RunFailed,
@@ -26,6 +18,7 @@ from tether.run import (
     ToolCompleted,
     ToolStarted,
 )
+from tether.run import run_state_of
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, weather_agent
 

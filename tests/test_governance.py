@@ -16,21 +16,18 @@ import pytest
 
 from tether import (
     Agent,
-    ApprovalExpiredError,
     ApprovalPolicy,
     Approver,
-    DecisionMismatchError,
     Governance,
     NotAuthorizedError,
-    ReceiptError,
     Runner,
     RunState,
     UserError,
-    audit_jsonl,
     function_tool,
-    verify_receipts,
 )
-from tether.run import EXPIRED_MESSAGE, ApprovalDecided, DoubtResolved, RunStarted
+from tether.approvals import EXPIRED_MESSAGE, audit_jsonl, verify_receipts
+from tether.errors import ApprovalExpiredError, DecisionMismatchError, ReceiptError
+from tether.journal import ApprovalDecided, DoubtResolved, RunStarted
 from tether.testing import ScriptedModel, message, tool_call
 
 KEY = "receipt-key"
@@ -400,7 +397,7 @@ async def test_a_failed_resolution_cannot_be_flipped_to_run_again() -> None:
     model = ScriptedModel([[call("charge", {"amount": 3}, "c1")]])
     state = (await Runner.run(clerk.clone(model=model), "Charge")).to_state()
     state.approve("c1", by="ana")
-    from tether.run import ToolStarted
+    from tether.journal import ToolStarted
 
     journal = [*state.journal, ToolStarted("c1")]
     state = RunState(clerk, journal)

@@ -16,16 +16,14 @@ from tether import (
     Runner,
     RunState,
     ToolGuardrailFunctionOutput,
-    ToolInputGuardrailData,
-    ToolInputGuardrailTripwireTriggered,
-    ToolOutputGuardrailData,
-    ToolOutputGuardrailTripwireTriggered,
     function_tool,
     input_guardrail,
     output_guardrail,
     tool_input_guardrail,
     tool_output_guardrail,
 )
+from tether.errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
+from tether.guardrails import ToolInputGuardrailData, ToolOutputGuardrailData
 from tether.items import message_text
 from tether.testing import ScriptedModel, message, tool_call
 

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 
 from tether import (
     Agent,
-    AgentDefinitionError,
     HandoffInputData,
     RunConfig,
     RunContext,
@@ -19,6 +18,7 @@ from tether import (
     function_tool,
     handoff,
 )
+from tether.errors import AgentDefinitionError
 from tether.testing import ScriptedModel, message, tool_call
 
 

@@ -10,9 +10,6 @@ from tether import (
     Agent,
     AgentHooks,
     Approver,
-    HookError,
-    MemoryRuleBook,
-    RuleScope,
     RunConfig,
     RunContext,
     RunHooks,
@@ -22,6 +19,8 @@ from tether import (
     function_tool,
     grant_standing_approval,
 )
+from tether.approvals import MemoryRuleBook, RuleScope
+from tether.errors import HookError
 from tether.models import ModelResponse
 from tether.testing import ScriptedModel, message, tool_call
 from tether.tools import FunctionTool

@@ -174,7 +174,7 @@ async def test_other_models_refuse_hosted_tools(openai_server: FakeOpenAIServer)
 
 
 def test_hosted_tools_are_checked_when_declared() -> None:
-    from tether import AgentDefinitionError
+    from tether.errors import AgentDefinitionError
 
     with pytest.raises(AgentDefinitionError, match="exactly one of server_url and connector_id"):
         HostedMCPTool(server_label="wiki")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tether import Agent, ReadOnlyItemError, RunContext, Runner, RunState, UserError
+from tether import Agent, RunContext, Runner, RunState, UserError
+from tether.errors import ReadOnlyItemError
 from tether.models import ModelRequest, ModelResponse, ModelStreamEvent
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, weather_agent

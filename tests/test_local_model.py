@@ -22,7 +22,8 @@ import pytest
 from pydantic import BaseModel
 
 from runners import RunFn
-from tether import ModelBehaviorError, ModelProviderError, Runner, RunState, UserError
+from tether import ModelBehaviorError, Runner, RunState, UserError
+from tether.errors import ModelProviderError
 from tether.items import Item, function_call_output, message_text, user_message
 from tether.models import (
     ModelRequest,

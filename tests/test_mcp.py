@@ -17,14 +17,12 @@ from typing import Any
 
 import pytest
 
-from tether import (
-    Agent,
+from tether import Agent, Runner, ToolOutputReviewItem
+from tether.errors import (
     AgentDefinitionError,
     EditNotAllowedError,
     InvalidEditError,
     MCPServerError,
-    Runner,
-    ToolOutputReviewItem,
 )
 from tether.mcp import MCPServerStdio, MCPServerStreamableHttp
 from tether.testing import ScriptedModel, message, tool_call

@@ -7,7 +7,8 @@ import re
 import pytest
 
 import tether
-from tether import Agent, ModelNotAllowedError, Runner, UserError
+from tether import Agent, Runner, UserError
+from tether.errors import ModelNotAllowedError
 from tether.models import OpenAIChatCompletionsModel, OpenAIProvider, OpenAIResponsesModel
 
 

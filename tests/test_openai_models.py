@@ -16,7 +16,8 @@ import pytest
 
 import tether.models
 from openai_server import FakeOpenAIServer
-from tether import ModelNotAllowedError, ModelProviderError, Usage, UserError
+from tether import Usage, UserError
+from tether.errors import ModelNotAllowedError, ModelProviderError
 from tether.items import Item, function_call, function_call_output, message_text, user_message
 from tether.models import (
     Model,

@@ -15,7 +15,6 @@ from runners import MODES, RunFn
 from tether import (
     Agent,
     Approver,
-    DecisionMismatchError,
     NotAuthorizedError,
     NotPendingError,
     RunItemEvent,
@@ -23,9 +22,9 @@ from tether import (
     RunState,
     ToolOutputReviewItem,
     function_tool,
-    verify_receipts,
 )
-from tether.run import WITHHELD_MESSAGE
+from tether.approvals import WITHHELD_MESSAGE, verify_receipts
+from tether.errors import DecisionMismatchError
 from tether.testing import ScriptedModel, message, tool_call
 
 CARD = "a@example.com: card 4111-1111-1111-1111"

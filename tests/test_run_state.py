@@ -12,12 +12,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tether import (
-    Agent,
+from tether import Agent, NotPendingError, Runner, RunState
+from tether.errors import (
     DecisionMismatchError,
-    NotPendingError,
-    Runner,
-    RunState,
     SchemaVersionError,
     StateFormatError,
     StateSignatureError,

@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tether import (
-    Agent,
-    AgentDefinitionError,
-    EditNotAllowedError,
-    InvalidEditError,
-    Runner,
-    RunState,
-)
+from tether import Agent, Runner, RunState
+from tether.errors import AgentDefinitionError, EditNotAllowedError, InvalidEditError
 from tether.shell import ShellTool
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -229,7 +223,8 @@ def test_without_jsonschema_a_shell_edit_is_checked_all_the_same(tmp_path: Path)
     script = """
 import sys
 sys.modules["jsonschema"] = None  # as if not installed
-from tether import Agent, InvalidEditError, Runner
+from tether import Agent, Runner
+from tether.errors import InvalidEditError
 from tether.shell import ShellTool
 from tether.testing import ScriptedModel, tool_call
 agent = Agent(name="Ops", model=ScriptedModel([tool_call("shell", {"command": "ls"}, "c1")]),

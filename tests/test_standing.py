@@ -15,23 +15,18 @@ import pytest
 from tether import (
     Agent,
     Approver,
-    DecisionMismatchError,
     Governance,
-    MemoryRuleBook,
     NotAuthorizedError,
-    RuleNotFoundError,
-    RuleScope,
     RunConfig,
     Runner,
     RunState,
-    UnknownRulePredicateError,
     UserError,
-    audit_jsonl,
     function_tool,
     grant_standing_approval,
     revoke_standing_approval,
-    verify_receipts,
 )
+from tether.approvals import MemoryRuleBook, RuleScope, audit_jsonl, verify_receipts
+from tether.errors import DecisionMismatchError, RuleNotFoundError, UnknownRulePredicateError
 from tether.testing import ScriptedModel, message, tool_call
 
 RUNS: Counter[str] = Counter()

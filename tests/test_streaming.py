@@ -10,7 +10,6 @@ import pytest
 from openai_server import FakeOpenAIServer
 from tether import (
     Agent,
-    ModelProviderError,
     RawResponseEvent,
     RunItemEvent,
     Runner,
@@ -18,6 +17,7 @@ from tether import (
     StreamEvent,
     function_tool,
 )
+from tether.errors import ModelProviderError
 from tether.models import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, save, weather_agent

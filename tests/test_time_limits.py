@@ -17,17 +17,15 @@ import pytest
 from runners import RunFn, run_plain, run_streamed
 from tether import (
     Agent,
-    AgentDefinitionError,
     Runner,
     RunState,
     ToolCallInDoubtError,
     ToolError,
-    ToolTimeoutError,
-    UnknownToolError,
     UserError,
     function_tool,
 )
-from tether.run import ToolTimedOut
+from tether.errors import AgentDefinitionError, ToolTimeoutError, UnknownToolError
+from tether.journal import ToolTimedOut
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import save
 

@@ -14,16 +14,10 @@ from typing import Any
 import pytest
 
 from runners import MODES, RunFn
-from tether import (
-    DecisionMismatchError,
-    ModelBehaviorError,
-    RunState,
-    StateFormatError,
-    StateSignatureError,
-    UserError,
-)
+from tether import ModelBehaviorError, RunState, UserError
+from tether.errors import DecisionMismatchError, StateFormatError, StateSignatureError
+from tether.journal import MAX_STATE_DEPTH
 from tether.models import ModelResponse, ResponseDone
-from tether.run import MAX_STATE_DEPTH
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, save, weather_agent
 

@@ -25,9 +25,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tether import Agent, App, function_tool
+from tether import Agent, function_tool
 from tether.items import assistant_message, function_call
 from tether.models import Model, ModelRequest, ModelResponse, ModelStreamEvent, ResponseDone
+from tether.server import App
 from tether.store import SQLiteRunStore
 
 

@@ -11,15 +11,15 @@ from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError
 from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
+from .errors import AgentDefinitionError, UserError
 from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff, handoff_tool_name
 from .hosted import HostedTool
 from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
-from .tools import FunctionTool, NeedsApproval
+from .tools import FunctionTool, NeedsApproval, schema_tool
 
 __all__ = ["Agent", "Instructions", "ToolUseBehavior", "handoff_tool_name"]
 
@@ -118,16 +118,15 @@ class Agent(Generic[TContext]):
         run, with interruptions whose ``parent`` is the call of this tool.
         ``needs_approval`` gates calling the agent at all, as for any tool.
         """
-        from .run._agent_tools import agent_tool  # the run layer builds on this one
-
         if max_turns is not None and max_turns < 1:
             raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
-        return agent_tool(
-            self,
+        return schema_tool(
             name or re.sub(r"[^a-zA-Z0-9]+", "_", self.name).strip("_").lower(),
             description or self.handoff_description or f"Ask the {self.name} agent.",
-            needs_approval,
-            max_turns,
+            _AGENT_TOOL_SCHEMA,
+            AgentTool(self, max_turns or DEFAULT_NESTED_MAX_TURNS),
+            needs_approval=needs_approval,
+            strict=True,
         )
 
     def clone(self, **changes: Any) -> Agent[TContext]:
@@ -195,3 +194,32 @@ class Agent(Generic[TContext]):
             found[agent.name] = agent
             stack.extend(reversed(list(agent.handoff_tools.values())))
         return found
+
+
+DEFAULT_NESTED_MAX_TURNS = 10
+"""How many turns the nested run of an agent used as a tool may take, unless ``as_tool`` says."""
+
+_AGENT_TOOL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "What to ask the agent."}},
+    "required": ["input"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTool:
+    """The function behind ``Agent.as_tool``: which agent, and how many turns it may take.
+
+    The run loop runs it as a nested run journaled inside the calling run
+    (``tether.run._agent_tools``); called on its own, it refuses.
+    """
+
+    agent: Agent[Any]
+    max_turns: int
+
+    async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str:
+        raise UserError(
+            f"The tool of agent {self.agent.name!r} runs inside a run only (Runner.run), "
+            "where its nested run is journaled."
+        )

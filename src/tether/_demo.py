@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._agent import Agent
-from ._exceptions import TetherError, UserError
+from .errors import TetherError, UserError
 from .models import Model, ModelSettings
 from .run import Runner, RunState
 from .tools import function_tool

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any, NoReturn
 
-from ._exceptions import ReadOnlyItemError
+from .errors import ReadOnlyItemError
 
 __all__ = ["MAX_DEPTH", "FrozenDict", "FrozenList", "freeze"]
 

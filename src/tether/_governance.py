@@ -10,21 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from ._exceptions import AgentDefinitionError, UserError
+from ._duration import Duration, to_timedelta
+from .errors import AgentDefinitionError, UserError
 
 __all__ = [
     "ApprovalPolicy",
     "Approver",
     "ApproverCheck",
+    "Decision",
     "Governance",
+    "ReviewVerdict",
     "RulePredicate",
     "SYSTEM_APPROVER",
     "approval_policy",
     "as_approver",
 ]
+
+Decision = Literal["approve", "reject"]
+"""A person's decision on a call, spelled the same on every surface (``RunState.approve`` /
+``reject``, ``tether.store.decide``, the inbox, its HTTP API and CLI, ``DBOSApp``)."""
+
+ReviewVerdict = Literal["released", "replaced", "withheld"]
+"""A person's review of a call's output, spelled the same on every surface."""
 
 SYSTEM_APPROVER = "tether:system"
 """The approver id of decisions tether takes itself (an approval that expired)."""
@@ -178,7 +188,7 @@ class Governance:
 
     approvers: ApprovalPolicy | None = None
     """The policy for calls whose tool and agent set none (``None``: anyone may decide)."""
-    approval_timeout: timedelta | None = None
+    approval_timeout: Duration | None = None
     """How long a call may wait for its decision, for tools without their own."""
     receipt_key: bytes | str | None = None
     """The key of each decision's receipt (HMAC-SHA256); ``None``: decisions carry none."""
@@ -200,11 +210,11 @@ class Governance:
         object.__setattr__(self, "rule_predicates", dict(predicates))
         if self.approvers is not None and not isinstance(self.approvers, ApprovalPolicy):
             object.__setattr__(self, "approvers", approval_policy(self.approvers))
-        timeout = self.approval_timeout
-        if timeout is not None and (
-            not isinstance(timeout, timedelta) or timeout.total_seconds() <= 0
-        ):
-            raise UserError(f"approval_timeout is a positive timedelta, not {timeout!r}.")
+        try:
+            timeout = to_timedelta(self.approval_timeout, "approval_timeout")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        object.__setattr__(self, "approval_timeout", timeout)
         key = self.receipt_key
         if key is not None and (not isinstance(key, bytes | str) or not key):
             raise UserError("receipt_key is non-empty bytes or str (the application's secret).")

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ._exceptions import AgentDefinitionError, ModelBehaviorError
 from ._strict_schema import strict_json_schema
+from .errors import AgentDefinitionError, ModelBehaviorError
 from .models import OutputSchema
 
 __all__ = ["OutputType"]

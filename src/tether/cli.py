@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._exceptions import TetherError
+from .errors import TetherError
 
 __all__ = ["fail", "main"]
 

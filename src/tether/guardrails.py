@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError
+from .errors import AgentDefinitionError
 from .items import Item
 
 if TYPE_CHECKING:

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError
 from ._strict_schema import strict_json_schema
+from .errors import AgentDefinitionError
 from .items import Item
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._exceptions import AgentDefinitionError
+from .errors import AgentDefinitionError
 from .models import ToolSpec
 
 __all__ = [

@@ -24,21 +24,20 @@ model reads the reviewed output), ``on_agent_start`` before an agent's first mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._context import RunContext
+from ._governance import ReviewVerdict
 
 if TYPE_CHECKING:
     from ._agent import Agent
+    from .journal import ToolApprovalItem, ToolOutputReviewItem
     from .models import ModelResponse
-    from .run import ToolApprovalItem, ToolOutputReviewItem
     from .tools import FunctionTool
 
 __all__ = ["AgentHooks", "RunHooks"]
 
 TContext = TypeVar("TContext")
-
-Verdict = Literal["released", "replaced", "withheld"]
 
 
 class RunHooks(Generic[TContext]):
@@ -107,7 +106,7 @@ class RunHooks(Generic[TContext]):
         context: RunContext[TContext],
         agent: Agent[Any],
         review: ToolOutputReviewItem,
-        verdict: Verdict,
+        verdict: ReviewVerdict,
         output: str,
     ) -> None:
         """The run takes up a review: ``verdict`` is ``"released"``, ``"replaced"`` or
@@ -177,7 +176,7 @@ class AgentHooks(Generic[TContext]):
         context: RunContext[TContext],
         agent: Agent[Any],
         review: ToolOutputReviewItem,
-        verdict: Verdict,
+        verdict: ReviewVerdict,
         output: str,
     ) -> None:
         """The run takes up a review of one of this agent's calls (see ``RunHooks``)."""

@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError, MCPServerError, MissingExtraError
+from .errors import AgentDefinitionError, MCPServerError, MissingExtraError
 from .tools import FunctionTool, schema_tool
 
 try:

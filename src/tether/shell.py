@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError
+from .errors import AgentDefinitionError
 from .tools import Editable, FunctionTool, NeedsApproval, schema_tool
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "ShellTool"]

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 from ._context import Usage
-from ._exceptions import UserError
+from .errors import UserError
 from .items import Item, assistant_message, function_call, is_function_call, message_text
 from .models import (
     ModelRequest,

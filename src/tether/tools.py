@@ -29,9 +29,9 @@ import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
-from ._exceptions import AgentDefinitionError
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
+from .errors import AgentDefinitionError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models import ToolSpec
 

@@ -15,17 +15,14 @@ from tether import (
     Agent,
     ApprovalPolicy,
     Approver,
-    EditNotAllowedError,
-    EngineError,
     Governance,
-    InvalidEditError,
     NotAuthorizedError,
     NotPendingError,
     Runner,
-    UnknownAgentError,
     UserError,
 )
 from tether.dbos import DBOSApp, load_app
+from tether.errors import EditNotAllowedError, EngineError, InvalidEditError, UnknownAgentError
 from tether.store import SQLiteRunStore, verify_run_receipts
 from tether.testing import ScriptedModel, message, tool_call
 from tether.tools import function_tool

@@ -17,8 +17,9 @@ from pathlib import Path
 from dbos import DBOSClient
 
 from services import PostgresCluster
-from tether import NotPendingError, StoreUnavailableError
+from tether import NotPendingError
 from tether.dbos import DBOSApp
+from tether.errors import StoreUnavailableError
 from tether.store import PostgresRunStore
 
 from .outage import OUTAGE_SECONDS, outage_env, start, stop, tool_runs, wait_until

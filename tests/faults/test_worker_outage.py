@@ -14,7 +14,8 @@ import uuid
 from pathlib import Path
 
 from services import PostgresCluster
-from tether import Approver, NotPendingError, StoreUnavailableError
+from tether import Approver, NotPendingError
+from tether.errors import StoreUnavailableError
 from tether.server import App
 from tether.store import PostgresRunStore
 

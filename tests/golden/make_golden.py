@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tether import Agent, Runner, function_tool  # noqa: E402
-from tether.run import CURRENT_VERSION  # noqa: E402
+from tether.journal import CURRENT_VERSION  # noqa: E402
 from tether.testing import ScriptedModel, tool_call  # noqa: E402
 from weather_app import weather_agent  # noqa: E402
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tether import Agent, Runner, StateFormatError, UnknownAgentError, function_tool
+from tether import Agent, Runner, function_tool
+from tether.errors import StateFormatError, UnknownAgentError
 from tether.interop import InteropError, from_openai_js
 from tether.testing import ScriptedModel, message
 

@@ -11,7 +11,7 @@ import pytest
 
 from tether import Agent, Runner, RunState
 from tether.interop import InteropError, to_openai_js
-from tether.run import RunStarted, ToolStarted
+from tether.journal import RunStarted, ToolStarted
 from tether.testing import ScriptedModel, message, tool_call
 
 from .node import node, resume_in_js

@@ -51,15 +51,15 @@ def count_tool_runs(report: Path) -> None:
     FunctionTool.start = counted  # type: ignore[method-assign]
 
     # An agent used as a tool runs as a nested run, not through ``start``.
-    from tether.run._agent_tools import AgentTool
+    from tether.run import _agent_tools
 
-    run_nested = AgentTool.run_nested
+    run_nested = _agent_tools.run_nested
 
-    def counted_nested(self: AgentTool, outer: Any, call: Any) -> Any:
+    def counted_nested(tool: Any, outer: Any, call: Any, drive: Any) -> Any:
         runs[f"{call.name} {call.arguments}"] += 1
-        return run_nested(self, outer, call)
+        return run_nested(tool, outer, call, drive)
 
-    AgentTool.run_nested = counted_nested  # type: ignore[method-assign]
+    _agent_tools.run_nested = counted_nested
     atexit.register(lambda: report.write_text(json.dumps(dict(runs))))
 
 

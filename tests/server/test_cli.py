@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tether import Governance, RuleScope, grant_standing_approval
+from tether import Governance, grant_standing_approval
+from tether.approvals import RuleScope
 from tether.cli import main
 from tether.store import SQLiteRunStore
 

@@ -24,7 +24,7 @@ import pytest
 from tether import Approver, Governance, Runner, TetherError
 from tether.agents import RunState as CompatState
 from tether.cli import main
-from tether.run import ApprovalDecided
+from tether.journal import ApprovalDecided
 from tether.store import SQLiteRunStore, decide, load_state, save_state
 
 from . import decision_app
@@ -156,7 +156,7 @@ async def via_store(m: Matrix, run_id: str, case: Case, fp: str) -> str:
             run_id,
             helper,
             "c1",
-            approved=True,
+            decision="approve",
             always=case.always,
             by=APPROVERS[case.who],
             governance=governance,

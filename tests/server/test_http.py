@@ -540,7 +540,8 @@ async def test_runs_are_listed_a_page_at_a_time_newest_first(server: Served) -> 
 async def test_standing_approvals_are_listed_revoked_as_authorized_and_named_in_the_audit(
     server: Served,
 ) -> None:
-    from tether import RuleScope, grant_standing_approval
+    from tether import grant_standing_approval
+    from tether.approvals import RuleScope
 
     governance = Governance(receipt_key=RECEIPT_KEY)
     store = SQLiteRunStore(server.store)
@@ -604,13 +605,13 @@ async def test_standing_approvals_are_listed_revoked_as_authorized_and_named_in_
 async def test_a_call_in_doubt_is_resolved_by_an_approver_the_policy_allows(
     server: Served,
 ) -> None:
-    from tether.run._journal import ToolStarted
+    from tether.journal._events import ToolStarted
     from tether.store import decide
 
     run_id = await paused_run(server, "city:Turin")
     store = SQLiteRunStore(server.store)
     try:
-        seq = await decide(store, run_id, agent, "call_0", approved=True, by=ANA)
+        seq = await decide(store, run_id, agent, "call_0", decision="approve", by=ANA)
         # The process running the tool died after it started: the run is in doubt.
         await store.append(run_id, seq, [ToolStarted("call_0")])
     finally:

@@ -231,7 +231,7 @@ async def test_after_an_always_decision_every_surface_gives_the_same_answer(
         result.run_id,
         agent,
         first.call_id,
-        approved=True,
+        decision="approve",
         always=True,
         by="ana",
         fingerprint=first.fingerprint,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from services import PostgresCluster
-from tether import SessionError
 from tether.items import user_message
-from tether.sessions import PostgresSession
+from tether.sessions import PostgresSession, SessionError
 
 
 async def test_a_session_goes_on_after_its_server_restarted(

@@ -32,10 +32,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tether import Agent, RunBusyError, RunConflictError, Runner, function_tool
+from tether import Agent, RunConflictError, Runner, function_tool
+from tether.errors import RunBusyError
 from tether.items import Item, is_function_call
+from tether.journal._events import Event
 from tether.models import ModelRequest
-from tether.run._journal import Event
 from tether.sessions import SQLiteSession
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call

@@ -23,17 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tether import (
-    Agent,
-    Approver,
-    Governance,
-    RuleBook,
-    RuleScope,
-    Runner,
-    function_tool,
-    grant_standing_approval,
-)
-from tether.run import ApprovalDecided
+from tether import Agent, Approver, Governance, Runner, function_tool, grant_standing_approval
+from tether.approvals import RuleBook, RuleScope
+from tether.journal import ApprovalDecided
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore
 from tether.testing import ScriptedModel, message, tool_call
 

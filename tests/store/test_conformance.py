@@ -18,19 +18,11 @@ from typing import Any
 
 import pytest
 
-from tether import (
-    RunBusyError,
-    RunConflictError,
-    RunNotFoundError,
-    StateError,
-    StoreFormatError,
-    StoreIntegrityError,
-    StoreVersionError,
-    UserError,
-)
+from tether import RunConflictError, RunNotFoundError, StateError, UserError
+from tether.errors import RunBusyError, StoreFormatError, StoreIntegrityError, StoreVersionError
 from tether.items import user_message
-from tether.run._approvals import fingerprint, sealed
-from tether.run._journal import (
+from tether.journal._binding import fingerprint, sealed
+from tether.journal._events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,

@@ -7,8 +7,9 @@ import asyncio
 
 import pytest
 
-from tether import Agent, RunBusyError, Runner, StaleDecisionError, function_tool
-from tether.run import ApprovalDecided, ToolStarted
+from tether import Agent, Runner, StaleDecisionError, function_tool
+from tether.errors import RunBusyError
+from tether.journal import ApprovalDecided, ToolStarted
 from tether.store import decide, load_state
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -56,7 +57,7 @@ async def test_a_call_decided_while_a_worker_runs_another_one_runs_once_after_it
         run_id = paused.run_id
         first, second = paused.interruptions
         await decide(
-            store, run_id, agent, "c1", approved=True, by="ana", fingerprint=first.fingerprint
+            store, run_id, agent, "c1", decision="approve", by="ana", fingerprint=first.fingerprint
         )
         state = await load_state(store, run_id, agent)
         worker = asyncio.create_task(Runner.run(agent, state, store=store))
@@ -66,9 +67,11 @@ async def test_a_call_decided_while_a_worker_runs_another_one_runs_once_after_it
         # A person decides c2 now: accepted at once, not "come back later".
         stale = "sha256:" + "1" * 64
         with pytest.raises(StaleDecisionError):
-            await decide(store, run_id, agent, "c2", approved=True, by="ben", fingerprint=stale)
+            await decide(
+                store, run_id, agent, "c2", decision="approve", by="ben", fingerprint=stale
+            )
         await decide(
-            store, run_id, agent, "c2", approved=True, by="ben", fingerprint=second.fingerprint
+            store, run_id, agent, "c2", decision="approve", by="ben", fingerprint=second.fingerprint
         )
         finish.set()
         result = await asyncio.wait_for(worker, 10)
@@ -115,7 +118,7 @@ async def test_the_sweep_expires_a_call_of_a_run_a_worker_holds_and_the_run_goes
     from datetime import UTC, datetime, timedelta
 
     from tether import Governance
-    from tether.run import EXPIRED_MESSAGE
+    from tether.approvals import EXPIRED_MESSAGE
     from tether.store import expire_approvals
 
     now = [datetime(2026, 3, 1, 9, 0, tzinfo=UTC)]
@@ -128,7 +131,9 @@ async def test_the_sweep_expires_a_call_of_a_run_a_worker_holds_and_the_run_goes
     try:
         paused = await Runner.run(agent, "Export and tell", store=store, governance=governance)
         run_id = paused.run_id
-        await decide(store, run_id, agent, "c1", approved=True, by="ana", governance=governance)
+        await decide(
+            store, run_id, agent, "c1", decision="approve", by="ana", governance=governance
+        )
         state = await load_state(store, run_id, agent, governance=governance)
         worker = asyncio.create_task(Runner.run(agent, state, store=store))
         await asyncio.wait_for(started.wait(), 10)

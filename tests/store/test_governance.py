@@ -11,17 +11,15 @@ import pytest
 
 from tether import (
     Agent,
-    ApprovalExpiredError,
     Approver,
     Governance,
     NotAuthorizedError,
     Runner,
     StaleDecisionError,
-    StoreVersionError,
     function_tool,
-    verify_receipts,
 )
-from tether.run import EXPIRED_MESSAGE
+from tether.approvals import EXPIRED_MESSAGE, verify_receipts
+from tether.errors import ApprovalExpiredError, StoreVersionError
 from tether.store import (
     STORE_VERSION,
     RunStore,
@@ -90,7 +88,7 @@ async def test_an_unauthorized_decision_through_the_store_records_nothing(
     for approver in (EVE, "ana", None):
         with pytest.raises(NotAuthorizedError):
             await decide(
-                store, run_id, clerk(), "c1", approved=True, by=approver, governance=governance
+                store, run_id, clerk(), "c1", decision="approve", by=approver, governance=governance
             )
     after = await store.load(run_id)
     assert after.events == before.events
@@ -101,12 +99,14 @@ async def test_four_eyes_through_the_store_runs_the_tool_once(
     store: RunStore, governance: Governance
 ) -> None:
     run_id = await start(store, governance, "wire", {"amount": 7})
-    await decide(store, run_id, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    await decide(store, run_id, clerk(), "c1", decision="approve", by=ANA, governance=governance)
     assert [p.call_id for p in await store.pending_approvals(run_id=run_id)] == ["c1"]
     with pytest.raises(NotAuthorizedError, match="distinct approvers"):
-        await decide(store, run_id, clerk(), "c1", approved=True, by=ANA, governance=governance)
+        await decide(
+            store, run_id, clerk(), "c1", decision="approve", by=ANA, governance=governance
+        )
     await decide(
-        store, run_id, clerk(), "c1", approved=True, by=BEN, reason="ok", governance=governance
+        store, run_id, clerk(), "c1", decision="approve", by=BEN, reason="ok", governance=governance
     )
     assert await store.pending_approvals(run_id=run_id) == []
 
@@ -138,7 +138,7 @@ async def test_the_sweep_expires_due_approvals_and_the_tool_never_runs(
     assert (await expire_approvals(store, governance=governance)).expired == ()
 
     with pytest.raises(ApprovalExpiredError, match="expired"):
-        await decide(store, early, clerk(), "c1", approved=True, by=ANA, governance=governance)
+        await decide(store, early, clerk(), "c1", decision="approve", by=ANA, governance=governance)
     agent = clerk(message("noted"))
     model = agent.model
     assert isinstance(model, ScriptedModel)
@@ -158,7 +158,9 @@ async def test_a_late_decision_expires_the_call_even_without_a_sweep(
     run_id = await start(store, governance, "pay", {"invoice": "A-1"})
     backend.clock.advance(2 * 3600)
     with pytest.raises(ApprovalExpiredError):
-        await decide(store, run_id, clerk(), "c1", approved=True, by=ANA, governance=governance)
+        await decide(
+            store, run_id, clerk(), "c1", decision="approve", by=ANA, governance=governance
+        )
     # The expiry was written (decided by the system); the approval was not.
     assert await store.pending_approvals() == []
     records = await audit_run(store, run_id)
@@ -191,7 +193,7 @@ async def test_pending_rows_show_how_many_approvals_a_call_needs(
     one = await start(store, governance, "pay", {"invoice": "A-1"})
     needs = {p.run_id: p.required_approvals for p in await store.pending_approvals()}
     assert needs == {four_eyes: 2, one: 1}
-    await decide(store, four_eyes, clerk(), "c1", approved=True, by=ANA, governance=governance)
+    await decide(store, four_eyes, clerk(), "c1", decision="approve", by=ANA, governance=governance)
     [row] = await store.pending_approvals(run_id=four_eyes)  # one of two given: still waiting
     assert row.required_approvals == 2
     backend.raw("DELETE FROM {pending}", ())
@@ -288,7 +290,7 @@ async def test_a_stored_decision_names_the_call_it_was_made_on(
             run_id,
             clerk(),
             "c1",
-            approved=True,
+            decision="approve",
             by=ANA,
             governance=governance,
             fingerprint="sha256:" + "0" * 64,  # what someone saw of another call
@@ -299,7 +301,7 @@ async def test_a_stored_decision_names_the_call_it_was_made_on(
         run_id,
         clerk(),
         "c1",
-        approved=True,
+        decision="approve",
         by=ANA,
         governance=governance,
         fingerprint=seen.fingerprint,
@@ -319,7 +321,7 @@ async def test_always_through_the_store_decides_the_turns_calls_its_approver_may
     )
     run_id = (await Runner.run(agent, "Go", store=store, governance=governance)).run_id
     await decide(
-        store, run_id, clerk(), "c1", approved=True, always=True, by=ANA, governance=governance
+        store, run_id, clerk(), "c1", decision="approve", always=True, by=ANA, governance=governance
     )
     # c2 is decided by ana's always (an automatic decision on its own fingerprint); the
     # four-eyes wire waits for two people.

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tether import StoreVersionError
 from tether.cli import main
+from tether.errors import StoreVersionError
 from tether.items import user_message
-from tether.run._journal import RunStarted
+from tether.journal._events import RunStarted
 from tether.store import STORE_READABLE_FROM, STORE_VERSION, SQLiteRunStore
 
 from .backends import Backend, FakeClock, postgres_backend, sqlite_backend

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from services import PostgresCluster, PostgresServer
-from tether import StoreError, StoreUnavailableError
+from tether import StoreError
+from tether.errors import StoreUnavailableError
 from tether.items import user_message
-from tether.run._approvals import fingerprint
-from tether.run._journal import ApprovalRequested, Event, ModelResponded, RunStarted
+from tether.journal._binding import fingerprint
+from tether.journal._events import ApprovalRequested, Event, ModelResponded, RunStarted
 from tether.store import PostgresRunStore, SQLiteRunStore
 from tether.testing import tool_call
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tether.run._approvals import fingerprint, output_digest, sealed
-from tether.run._journal import (
+from tether.journal._binding import fingerprint, output_digest, sealed
+from tether.journal._events import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
@@ -33,7 +33,7 @@ from tether.run._journal import (
     ToolStarted,
     ToolTimedOut,
 )
-from tether.run._view import Call, CallStatus, RunView
+from tether.journal._fold import Call, CallStatus, RunView
 from tether.store import RunStore
 from tether.store._projection import project
 from tether.testing import message, tool_call

@@ -10,7 +10,6 @@ import pytest
 from tether import (
     Agent,
     NotPendingError,
-    RunBusyError,
     RunConflictError,
     Runner,
     RunNotFoundError,
@@ -19,7 +18,8 @@ from tether import (
     UserError,
     function_tool,
 )
-from tether.run._journal import ToolStarted
+from tether.errors import RunBusyError
+from tether.journal._events import ToolStarted
 from tether.store import RunStore, load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
 

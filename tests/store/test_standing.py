@@ -22,9 +22,6 @@ from tether import (
     Approver,
     Governance,
     NotAuthorizedError,
-    RuleBook,
-    RuleNotFoundError,
-    RuleScope,
     RunConflictError,
     Runner,
     StandingApproval,
@@ -33,6 +30,8 @@ from tether import (
     grant_standing_approval,
     revoke_standing_approval,
 )
+from tether.approvals import RuleBook, RuleScope
+from tether.errors import RuleNotFoundError
 from tether.store import RunStore, audit_run, load_state, verify_run_receipts
 from tether.testing import ScriptedModel, message, tool_call
 

@@ -17,7 +17,7 @@ the full mapping and what is not covered. The reference's module paths are here 
 from __future__ import annotations
 
 from .._context import Usage
-from .._exceptions import (
+from ..errors import (
     MaxTurnsExceeded,
     ModelBehaviorError,
     TetherError,

@@ -136,7 +136,7 @@ class Agent(_Agent[TContext]):
         }
         named = sorted(option for option, given in refused.items() if given)
         if named:
-            from .._exceptions import UserError
+            from ..errors import UserError
 
             raise UserError(
                 f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "

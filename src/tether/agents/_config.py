@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from .._context import RunContext
-from .._exceptions import UserError
+from ..errors import UserError
+from ..journal import ToolApprovalItem as _ApprovalItem
 from ..run import RunConfig as _RunConfig
-from ..run import ToolApprovalItem as _ApprovalItem
 
 __all__ = [
     "DEFAULT_APPROVAL_REJECTION_MESSAGE",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _exceptions as _tether
+from .. import errors as _tether
 from ..guardrails import GuardrailFunctionOutput, ToolGuardrailFunctionOutput
 
 __all__ = [

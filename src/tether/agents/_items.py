@@ -17,11 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .._agent import Agent
+from .._agent import Agent, AgentTool
 from ..items import Item, message_text
-from ..run import ToolApprovalItem as _ApprovalItem
-from ..run import ToolOutputReviewItem as _ReviewItem
-from ..run._agent_tools import AgentTool
+from ..journal import ToolApprovalItem as _ApprovalItem
+from ..journal import ToolOutputReviewItem as _ReviewItem
 
 __all__ = [
     "HandoffCallItem",

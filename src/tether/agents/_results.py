@@ -17,11 +17,11 @@ from typing import Any, Literal
 from .._agent import Agent
 from .._context import RunContext, Usage
 from ..items import Item
+from ..journal import ToolApprovalItem as _ApprovalItem
 from ..models import ModelResponse, TextDelta, ToolCallDelta
 from ..run import AgentUpdatedEvent, RawResponseEvent, RunItemEvent
 from ..run import RunResult as _RunResult
 from ..run import RunResultStreaming as _RunResultStreaming
-from ..run import ToolApprovalItem as _ApprovalItem
 from ._items import (
     HandoffOutputItem,
     RunItem,
@@ -89,7 +89,7 @@ class RunResult:
         """The final output, checked to be a ``cls`` if asked."""
         output = self.final_output
         if raise_if_incorrect_type and not isinstance(output, cls):
-            from .._exceptions import UserError
+            from ..errors import UserError
 
             raise UserError(f"The final output is a {type(output).__name__}, not a {cls}.")
         return output
@@ -204,7 +204,7 @@ class RunResultStreaming(RunResult):
 
     def _started(self) -> RunResultStreaming:
         if self._start is not None:
-            from .._exceptions import UserError
+            from ..errors import UserError
 
             raise UserError(
                 "This streamed run starts when stream_events() is first iterated (its agents' "
@@ -214,7 +214,7 @@ class RunResultStreaming(RunResult):
 
     async def stream_events(self) -> AsyncIterator[StreamEvent]:
         """The run's events as the reference SDK's stream event classes."""
-        from .._exceptions import GuardrailTripwireTriggered
+        from ..errors import GuardrailTripwireTriggered
         from ._errors import reference_error
 
         if self._start is not None:

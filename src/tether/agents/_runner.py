@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._agent import Agent as _Agent
-from .._exceptions import GuardrailTripwireTriggered, UserError
+from ..errors import GuardrailTripwireTriggered, UserError
 from ..items import Item
 from ..lifecycle import RunHooks
 from ..run import RunConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ..tracing import set_tracing_disabled
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import UserError
 from .._governance import Approver
+from ..errors import UserError
+from ..journal import ToolApprovalItem as _ApprovalItem
 from ..run import RunState as _RunState
-from ..run import ToolApprovalItem as _ApprovalItem
 from ._items import ToolApprovalItem, approval_item
 
 __all__ = ["RunState", "compat_state"]

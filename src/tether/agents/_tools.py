@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 from .._context import RunContext
-from .._exceptions import AgentDefinitionError
+from ..errors import AgentDefinitionError
 from ..guardrails import tool_input_guardrail as _tool_input_guardrail
 from ..guardrails import tool_output_guardrail as _tool_output_guardrail
 from ..hosted import HostedMCPTool as _HostedMCPTool

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ..models import ModelSettings as _ModelSettings
 
 __all__ = ["MCPToolChoice", "ModelSettings"]

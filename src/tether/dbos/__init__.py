@@ -18,7 +18,7 @@ from __future__ import annotations
 try:
     import dbos as _dbos  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    from .._exceptions import MissingExtraError
+    from ..errors import MissingExtraError
 
     raise MissingExtraError(
         "tether.dbos needs the DBOS Transact package: pip install 'tether[dbos]'."

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
-from .._exceptions import (
+from .._governance import Approver, Governance
+from ..errors import (
     ApprovalExpiredError,
     EngineError,
     RunBusyError,
@@ -21,7 +22,6 @@ from .._exceptions import (
     UnknownAgentError,
     UserError,
 )
-from .._governance import Approver, Governance
 from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, retry_run, save_state

@@ -20,17 +20,18 @@ import logging
 from typing import Any, Protocol
 
 from .._agent import Agent
-from .._exceptions import (
+from .._governance import Governance
+from ..errors import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
     StoreError,
     StoreUnavailableError,
 )
-from .._governance import Governance
 from ..items import to_input_items
+from ..journal import RunCompleted, RunStarted
 from ..models import ModelProvider
-from ..run import RunCompleted, Runner, RunStarted, RunState
+from ..run import Runner, RunState
 from ..run._failure import RetryPolicy, retryable
 from ..run._runner import DEFAULT_MAX_TURNS
 from ..store import RunStore, expire_run, load_state, record_failure

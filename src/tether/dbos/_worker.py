@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .._exceptions import EngineError
+from ..errors import EngineError
 from ._app import DBOSApp
 
 __all__ = ["load_app", "main", "serve"]

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, SetWorkflowID
 
-from .._exceptions import (
+from .._governance import SYSTEM_APPROVER
+from ..errors import (
     EngineError,
     ModelProviderError,
     RunNotFoundError,
@@ -34,7 +35,6 @@ from .._exceptions import (
     StoreUnavailableError,
     StoreVersionError,
 )
-from .._governance import SYSTEM_APPROVER
 from ._stretch import advance, expire
 
 if TYPE_CHECKING:

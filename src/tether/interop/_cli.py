@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import TetherError, UserError
+from ..errors import TetherError, UserError
 from ..run import RunState
 from .openai_agents_python import from_openai_agents
 from .openai_js import from_openai_js, to_openai_js

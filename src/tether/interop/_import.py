@@ -13,9 +13,9 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import Usage
-from .._exceptions import UnknownAgentError
+from ..errors import UnknownAgentError
 from ..items import Item
-from ..run import (
+from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
@@ -27,7 +27,7 @@ from ..run import (
     ToolRejected,
     ToolStarted,
 )
-from ..run._approvals import fingerprint, seal_decisions
+from ..journal._binding import fingerprint, seal_decisions
 from ._errors import InteropError
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, StateFormatError
+from ..errors import ModelBehaviorError, StateFormatError
 from ..run import RunState
 from ._errors import InteropError
 from ._import import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._context import Usage
-from ..run import ApprovalDecided, ApprovalRequested
+from ..journal import ApprovalDecided, ApprovalRequested
 from ._js_fingerprint import function_state_key, handoff_invocation_name, invocation_fingerprint
 
 __all__ = ["Completion", "approval_records", "completion_records", "run_usage", "usage_json"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._agent import Agent
-from ..run import (
+from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
@@ -26,13 +26,13 @@ from ..run import (
     RunCompleted,
     RunResumed,
     RunStarted,
-    RunState,
     SessionSynced,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
 )
+from ..run import RunState
 from ._errors import InteropError
 from ._js_fingerprint import WRITTEN_VERSION, function_state_key, js_handoff_name
 from ._js_items import tether_to_js

@@ -22,7 +22,7 @@ from typing import Any
 
 from .._agent import Agent, handoff_tool_name
 from .._context import Usage
-from .._exceptions import StateFormatError
+from ..errors import StateFormatError
 from ..items import Item
 from ..run import RunState
 from ._errors import InteropError

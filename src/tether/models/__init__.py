@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._allowed import check_model_requests_allowed
 from ._default_client import get_default_openai_client, set_default_openai_client
 from ._protocol import (
     Model,
@@ -25,7 +26,6 @@ from ._provider import (
     DEFAULT_MODEL_NAME,
     ModelProvider,
     OpenAIProvider,
-    check_model_requests_allowed,
     resolve_model,
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._exceptions import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Literal
 
-from .._exceptions import ModelBehaviorError
+from ..errors import ModelBehaviorError
 from ..items import Item, assistant_message, function_call
 from ._protocol import TextDelta, ToolCallDelta, ToolSpec
 

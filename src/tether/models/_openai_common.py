@@ -9,7 +9,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from .._exceptions import ModelProviderError, UserError
+from ..errors import ModelProviderError, UserError
 from ._default_client import get_default_openai_client
 
 __all__ = ["OpenAIClientModel", "default_client", "openai_errors"]

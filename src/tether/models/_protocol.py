@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._context import Usage
-from .._exceptions import UserError
+from ..errors import UserError
 from ..items import Item
 
 __all__ = [

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .._exceptions import ModelNotAllowedError
 from ._protocol import Model
 
 if TYPE_CHECKING:
@@ -17,7 +15,6 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "ModelProvider",
     "OpenAIProvider",
-    "check_model_requests_allowed",
     "resolve_model",
 ]
 
@@ -83,14 +80,3 @@ def resolve_model(model: Model | str | None, provider: ModelProvider) -> Model:
     if isinstance(model, str):
         return provider.get_model(model)
     return model
-
-
-def check_model_requests_allowed(model_name: str) -> None:
-    """Raise ``ModelNotAllowedError`` if real model requests are switched off."""
-    models = sys.modules["tether.models"]
-    if not getattr(models, "ALLOW_MODEL_REQUESTS", True):
-        raise ModelNotAllowedError(
-            f"A request to model {model_name!r} was refused because "
-            "tether.models.ALLOW_MODEL_REQUESTS is False. Use tether.testing.ScriptedModel "
-            "in tests, or set ALLOW_MODEL_REQUESTS = True for a test that means to call a model."
-        )

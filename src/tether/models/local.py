@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
+from ..errors import ModelBehaviorError, ModelProviderError, UserError
 from ..items import assistant_message, message_text
 from ._local_decoding import Decoder, Mode
 from ._protocol import (

@@ -26,9 +26,10 @@ from openai.types.chat import (
 from openai.types.chat.chat_completion_content_part_image_param import ImageURL
 
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, ModelProviderError, UserError
 from .._json_text import replace_surrogates
+from ..errors import ModelBehaviorError, ModelProviderError, UserError
 from ..items import Item, function_call, message_text
+from ._allowed import check_model_requests_allowed
 from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
     ModelRequest,
@@ -39,7 +40,6 @@ from ._protocol import (
     ToolCallDelta,
     refuse_hosted_tools,
 )
-from ._provider import check_model_requests_allowed
 
 __all__ = ["OpenAIChatCompletionsModel"]
 

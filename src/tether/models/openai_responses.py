@@ -28,8 +28,9 @@ from openai.types.responses import (
 )
 
 from .._context import Usage
-from .._exceptions import ModelBehaviorError, ModelProviderError
 from .._json_text import replace_surrogates
+from ..errors import ModelBehaviorError, ModelProviderError
+from ._allowed import check_model_requests_allowed
 from ._openai_common import OpenAIClientModel, openai_errors
 from ._protocol import (
     ModelRequest,
@@ -39,7 +40,6 @@ from ._protocol import (
     TextDelta,
     ToolCallDelta,
 )
-from ._provider import check_model_requests_allowed
 
 __all__ = ["OpenAIResponsesModel"]
 

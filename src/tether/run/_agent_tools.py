@@ -26,31 +26,20 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from .._agent import AgentTool
 from .._context import RunContext
-from .._exceptions import NotPendingError, UserError
+from ..errors import NotPendingError
 from ..items import to_input_items
-from ..tools import FunctionTool, NeedsApproval, schema_tool
-from ._approvals import ToolApprovalItem, idempotency_key
-from ._journal import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
-from ._record import Journal
-from ._view import Call, CallStatus, RunView
+from ..journal._binding import ToolApprovalItem, idempotency_key
+from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
+from ..journal._fold import Call, CallStatus, RunView
+from ..journal._journal import Journal
+from ..tools import FunctionTool
+from ._run import Driver, Run
 
-if TYPE_CHECKING:
-    from .._agent import Agent
-    from ._loop import Run
-
-__all__ = ["AgentTool", "NestedOutcome", "agent_tool", "nested_decision", "start_call"]
-
-DEFAULT_NESTED_MAX_TURNS = 10
-
-_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"input": {"type": "string", "description": "What to ask the agent."}},
-    "required": ["input"],
-    "additionalProperties": False,
-}
+__all__ = ["NestedOutcome", "nested_decision", "recorded", "run_nested", "start_call"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,93 +51,62 @@ class NestedOutcome:
     output: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AgentTool:
-    """The function behind ``Agent.as_tool``: runs the agent as a nested run."""
-
-    agent: Agent[Any]
-    max_turns: int
-
-    async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str:
-        raise UserError(
-            f"The tool of agent {self.agent.name!r} runs inside a run only (Runner.run), "
-            "where its nested run is journaled."
-        )
-
-    async def run_nested(self, outer: Run, call: Call) -> NestedOutcome:
-        from ._loop import Run, drive  # the loop imports this module
-
-        if call.nested_view is None:
-            try:
-                args = json.loads(call.arguments or "{}")
-                text = args["input"]
-                if not isinstance(text, str):
-                    raise TypeError
-            except (ValueError, KeyError, TypeError):
-                return NestedOutcome(
-                    self.agent.name,
-                    [],
-                    f"Invalid arguments for tool {call.name!r}: it takes "
-                    '{"input": "<what to ask>"}. Please call it again.',
-                )
-            journal = Journal()
-            start: RunStarted | None = RunStarted(
-                run_id=f"run_{uuid.uuid4().hex}",
-                agent=self.agent.name,
-                input=to_input_items(text),
-                max_turns=self.max_turns,
-                rejection_message=outer.view.rejection_message,
+async def run_nested(tool: AgentTool, outer: Run, call: Call, drive: Driver) -> NestedOutcome:
+    """Run, or resume, the nested run of ``call`` of the agent tool ``tool``, one stretch:
+    until it finishes or waits for a person."""
+    if call.nested_view is None:
+        try:
+            args = json.loads(call.arguments or "{}")
+            text = args["input"]
+            if not isinstance(text, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return NestedOutcome(
+                tool.agent.name,
+                [],
+                f"Invalid arguments for tool {call.name!r}: it takes "
+                '{"input": "<what to ask>"}. Please call it again.',
             )
-        else:
-            journal = Journal(call.nested_events)
-            start = None
-        nested = Run(
-            root=self.agent,
-            journal=journal,
-            ctx=RunContext(outer.ctx.context, _facts=journal.view),
-            # Not streamed, no session, no store of its own: the outer run streams, stores
-            # what its model sees and keeps the nested events in its own journal.
-            options=replace(outer.options, stream=False, session=None, durable=None),
-            graph=self.agent.graph(),
-            start=start,
+        journal = Journal()
+        start: RunStarted | None = RunStarted(
+            run_id=f"run_{uuid.uuid4().hex}",
+            agent=tool.agent.name,
+            input=to_input_items(text),
+            max_turns=tool.max_turns,
+            rejection_message=outer.view.rejection_message,
         )
-        if start is None:
-            nested.append(RunResumed())
-        await drive(nested)
-        completed = journal.view.completed
-        output = None if completed is None else _as_text(completed.output)
-        return NestedOutcome(self.agent.name, journal.events_since(len(call.nested_events)), output)
+    else:
+        journal = Journal(call.nested_events)
+        start = None
+    nested = Run(
+        root=tool.agent,
+        journal=journal,
+        ctx=RunContext(outer.ctx.context, _facts=journal.view),
+        # Not streamed, no session, no store of its own: the outer run streams, stores
+        # what its model sees and keeps the nested events in its own journal.
+        options=replace(outer.options, stream=False, session=None, durable=None),
+        graph=tool.agent.graph(),
+        start=start,
+    )
+    if start is None:
+        nested.append(RunResumed())
+    await drive(nested)
+    completed = journal.view.completed
+    output = None if completed is None else _as_text(completed.output)
+    return NestedOutcome(tool.agent.name, journal.events_since(len(call.nested_events)), output)
 
 
 def _as_text(output: Any) -> str:
     return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
 
 
-def agent_tool(
-    agent: Agent[Any],
-    name: str,
-    description: str,
-    needs_approval: NeedsApproval,
-    max_turns: int | None,
-) -> FunctionTool:
-    """The ``FunctionTool`` of ``Agent.as_tool``."""
-    return schema_tool(
-        name,
-        description,
-        _SCHEMA,
-        AgentTool(agent, max_turns or DEFAULT_NESTED_MAX_TURNS),
-        needs_approval=needs_approval,
-        strict=True,
-    )
-
-
-def start_call(run: Run, call: Call, tool: FunctionTool) -> str | Awaitable[str]:
+def start_call(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> str | Awaitable[str]:
     """Start a call: an agent tool's as a nested run (its outcome is a ``NestedOutcome``),
     any other tool's as ``tool.start`` does."""
     function = getattr(tool.function, "__wrapped__", None)
     if isinstance(function, AgentTool):
         # The loop awaits it like any tool's output, then records it with ``record_nested``.
-        return cast(Awaitable[str], function.run_nested(run, call))
+        return cast(Awaitable[str], run_nested(function, run, call, drive))
     return tool.start(
         run.ctx.for_call(call.call_id, idempotency_key(run.view, call)), call.arguments
     )

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import UserError
+from ..errors import UserError
+from ..journal._binding import ToolApprovalItem
 from ..models import Model, ModelSettings
-from ._approvals import ToolApprovalItem
 
 if TYPE_CHECKING:
+    from ..approvals._standing import RuleBook
     from ..handoffs import HandoffInputData
-    from ._standing import RuleBook
 
 __all__ = ["RejectionMessage", "RunConfig", "config_data", "journaled_settings"]
 

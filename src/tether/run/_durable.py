@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._exceptions import RunConflictError, StateError, StoreError
-from ._journal import ApprovalDecided, DoubtResolved, OutputReviewed
-from ._record import Journal
+from ..errors import RunConflictError, StateError, StoreError
+from ..journal._events import ApprovalDecided, DoubtResolved, OutputReviewed
+from ..journal._journal import Journal
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -13,9 +13,10 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .._exceptions import StoreError, ToolCallInDoubtError, UserError
-from ._journal import RunFailed
-from ._view import RunView
+from .._duration import Duration
+from ..errors import StoreError, ToolCallInDoubtError, UserError
+from ..journal._events import RunFailed
+from ..journal._fold import RunView
 
 __all__ = ["RetryPolicy", "failure_event", "retryable"]
 
@@ -70,13 +71,17 @@ class RetryPolicy:
     """
 
     max_attempts: int = 3
-    backoff: float = 30.0
-    max_backoff: float = 3600.0
+    backoff: Duration = 30.0
+    max_backoff: Duration = 3600.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
             raise UserError(f"max_attempts is a whole number >= 1, not {self.max_attempts!r}.")
-        if self.max_attempts < 1 or not self.backoff >= 0 or not self.max_backoff >= 0:
+        if (
+            self.max_attempts < 1
+            or not _seconds(self.backoff) >= 0
+            or not _seconds(self.max_backoff) >= 0
+        ):
             raise UserError(
                 "RetryPolicy needs max_attempts >= 1 and backoff, max_backoff >= 0 seconds."
             )
@@ -88,8 +93,12 @@ class RetryPolicy:
         if failed is None or not failed.retryable or view.failures >= self.max_attempts:
             return None
         at = _moment(failed.at)
-        wait = min(self.max_backoff, self.backoff * 2 ** (view.failures - 1))
+        wait = min(_seconds(self.max_backoff), _seconds(self.backoff) * 2 ** (view.failures - 1))
         return at + timedelta(seconds=wait)
+
+
+def _seconds(value: Duration) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _moment(text: str | None) -> datetime:

@@ -11,7 +11,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._exceptions import (
+from ..errors import (
     GuardrailTripwireTriggered,
     InputGuardrailTripwireTriggered,
     OutputGuardrailTripwireTriggered,
@@ -19,12 +19,12 @@ from .._exceptions import (
     ToolOutputGuardrailTripwireTriggered,
 )
 from ..guardrails import GuardrailFunctionOutput, ToolInputGuardrailData, ToolOutputGuardrailData
+from ..journal._events import GuardrailChecked
 from ..tools import FunctionTool
-from ._journal import GuardrailChecked
 
 if TYPE_CHECKING:
-    from ._loop import Run
-    from ._view import Call
+    from ..journal._fold import Call
+    from ._run import Run
 
 __all__ = [
     "check_input",

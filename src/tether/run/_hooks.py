@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import HookError
-from ._approvals import ToolOutputReviewItem
+from ..errors import HookError
+from ..journal._binding import ToolOutputReviewItem
 
 if TYPE_CHECKING:
     from .._agent import Agent
+    from ..journal._fold import Call
     from ..models import ModelRequest, ModelResponse
     from ..tools import FunctionTool
-    from ._loop import Run
-    from ._view import Call
+    from ._run import Run
 
 __all__ = [
     "agent_end",

@@ -7,11 +7,11 @@ from typing import Any
 from .._agent import Agent
 from .._context import Usage
 from ..items import Item
+from ..journal._binding import ToolApprovalItem
+from ..journal._events import RunCompleted
 from ..models import ModelResponse
-from ._approvals import ToolApprovalItem
-from ._journal import RunCompleted
-from ._loop import Run
 from ._origins import with_origins
+from ._run import Run
 from ._state import RunState
 
 __all__ = ["RunResult"]

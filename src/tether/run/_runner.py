@@ -10,9 +10,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext
-from .._exceptions import RunConflictError, RunError, RunNotFoundError, UserError
 from .._governance import Governance
+from ..approvals._decisions import DEFAULT_GOVERNANCE
+from ..approvals._standing import RuleBook
+from ..errors import RunConflictError, RunError, RunNotFoundError, UserError
 from ..items import Item, to_input_items
+from ..journal._events import RunResumed, RunStarted
+from ..journal._fold import CallStatus
+from ..journal._journal import Journal
 from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
@@ -20,16 +25,14 @@ from ..sessions._identity import check_new_session, check_session
 from ..tools import OnTimeout, check_on_timeout, timeout_seconds
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
-from ._decisions import DEFAULT_GOVERNANCE
 from ._durable import Durable
-from ._journal import RunResumed, RunStarted
-from ._loop import Run, RunOptions, drive, missing_tool_error
-from ._record import Journal
+from ._loop import drive
 from ._result import RunResult
-from ._standing import RuleBook
+from ._run import Run, RunOptions
 from ._state import RunState
+from ._stored import load_state
 from ._streaming import RunResultStreaming, attach_stream
-from ._view import CallStatus
+from ._tool_step import missing_tool_error
 
 if TYPE_CHECKING:
     from ..store import RunStore
@@ -222,8 +225,6 @@ class Runner:
         ``tether.store.load_state`` loads, with the same store (the other options as ``run``).
 
         A run that another process is advancing raises ``RunBusyError`` at once."""
-        from ..store import load_state  # the store builds on the runner, not the other way
-
         governance = options.get("governance")  # its clock expires overdue approvals on load
         state = await load_state(store, run_id, agent, context=context, governance=governance)
         return await cls.run(agent, state, store=store, **options)
@@ -384,8 +385,6 @@ async def _stored(
     store: RunStore, run_id: str, agent: Agent[Any], context: Any, governance: Governance | None
 ) -> RunState | None:
     """The stored run ``run_id`` as a state, or ``None`` if the store has none."""
-    from ..store import load_state  # the store builds on this package
-
     try:
         return await load_state(store, run_id, agent, context=context, governance=governance)
     except RunNotFoundError:

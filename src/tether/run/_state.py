@@ -11,22 +11,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._agent import Agent
 from .._context import Usage
-from .._exceptions import (
-    ApprovalExpiredError,
-    DecisionMismatchError,
-    NotPendingError,
-    StaleDecisionError,
-    StateFormatError,
-    UnknownAgentError,
-    UnknownToolError,
-    UserError,
-)
 from .._governance import Approver, Governance, as_approver
-from ._agent_tools import nested_decision
-from ._always import always_decision
-from ._approvals import ToolApprovalItem, ToolOutputReviewItem
-from ._audit import AuditRecord, audit_trail
-from ._decisions import (
+from ..approvals._always import always_decision
+from ..approvals._audit import AuditRecord, audit_trail
+from ..approvals._decisions import (
     DEFAULT_GOVERNANCE,
     WITHHELD_MESSAGE,
     authorize,
@@ -37,7 +25,19 @@ from ._decisions import (
     resolution_event,
     review_event,
 )
-from ._document import (
+from ..approvals._edits import checked_edit
+from ..errors import (
+    ApprovalExpiredError,
+    DecisionMismatchError,
+    NotPendingError,
+    StaleDecisionError,
+    StateFormatError,
+    UnknownAgentError,
+    UnknownToolError,
+    UserError,
+)
+from ..journal._binding import ToolApprovalItem, ToolOutputReviewItem
+from ..journal._document import (
     dump_document,
     dump_document_json,
     load_document,
@@ -45,8 +45,7 @@ from ._document import (
     sign,
     verify,
 )
-from ._edits import checked_edit
-from ._journal import (
+from ..journal._events import (
     DoubtResolved,
     Event,
     HandoffTaken,
@@ -54,10 +53,11 @@ from ._journal import (
     RunFailed,
     RunStarted,
 )
-from ._limits import MAX_STATE_DEPTH, escape_surrogates
+from ..journal._fold import Call, CallStatus, RunStatus, RunView
+from ..journal._journal import Journal
+from ..journal._limits import MAX_STATE_DEPTH, escape_surrogates
+from ._agent_tools import nested_decision
 from ._origins import with_origins
-from ._record import Journal
-from ._view import Call, CallStatus, RunStatus, RunView
 
 __all__ = ["RunState"]
 

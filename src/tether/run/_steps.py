@@ -1,11 +1,11 @@
-"""The run as a small state machine: ``decide`` reads the view and names the next step.
+"""The run as a small state machine: ``next_step`` reads the view and names the next step.
 
     pending approvals or output reviews   -> Interrupt   (return to the caller)
     calls to classify, run or reject      -> ExecuteTools
     the last model output is final        -> Finish
     otherwise                             -> CallModel
 
-``decide`` is pure: the same view always gives the same step. A fresh run and
+``next_step`` is pure: the same view always gives the same step. A fresh run and
 a resumed one are the same loop, which is why a resumed run never calls the
 model for a turn that already has a response.
 """
@@ -17,10 +17,10 @@ from typing import Any
 
 from .._agent import Agent
 from ..items import is_assistant_message, message_text
-from ._approvals import ToolApprovalItem
-from ._view import CallStatus, RunView
+from ..journal._binding import ToolApprovalItem
+from ..journal._fold import CallStatus, RunView
 
-__all__ = ["CallModel", "Done", "ExecuteTools", "Finish", "Interrupt", "Step", "decide"]
+__all__ = ["CallModel", "Done", "ExecuteTools", "Finish", "Interrupt", "Step", "next_step"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Done:
 Step = CallModel | ExecuteTools | Interrupt | Finish | Done
 
 
-def decide(view: RunView, agent: Agent[Any]) -> Step:
+def next_step(view: RunView, agent: Agent[Any]) -> Step:
     """The next step of a run whose journal folds to ``view``; ``agent`` is the current agent."""
     if view.completed is not None:
         return Done(view.completed.output)

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import RunError, UserError
+from ..errors import RunError, UserError
 from ..items import Item
-from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
-from ._approvals import ToolApprovalItem
-from ._cancellation import attach_run_state
-from ._journal import (
+from ..journal._binding import ToolApprovalItem
+from ..journal._events import (
     ApprovalRequested,
     Event,
     HandoffTaken,
@@ -31,9 +29,12 @@ from ._journal import (
     ToolRejected,
     ToolTimedOut,
 )
-from ._loop import Run, StopMode, drive
+from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
+from ._cancellation import attach_run_state
+from ._loop import drive
 from ._origins import with_origins
 from ._result import RunResult
+from ._run import Run, StopMode
 
 __all__ = [
     "AgentUpdatedEvent",

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._agent import Agent
+    from ..journal._events import GuardrailChecked
+    from ..journal._fold import Call, RunView
     from ..models import Model, ModelRequest, ModelResponse
     from ._config import RunConfig
-    from ._journal import GuardrailChecked
-    from ._view import Call, RunView
 
 __all__ = ["NO_TRACER", "RunTracer", "tracer_for"]
 

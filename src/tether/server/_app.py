@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import UserError
 from .._governance import Governance
+from ..errors import UserError
 from ..models import ModelProvider
 from ..run._failure import RetryPolicy
 from ..store import RunStore, SQLiteRunStore

@@ -14,8 +14,8 @@ import hmac
 import os
 from collections.abc import Callable, Mapping
 
-from .._exceptions import UserError
 from .._governance import Approver
+from ..errors import UserError
 
 __all__ = ["Authenticator", "ProxyHeaderAuth", "TokenAuth", "any_of", "parse_roles"]
 

@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._exceptions import (
+from ..errors import (
     ApprovalExpiredError,
     EditNotAllowedError,
     NotAuthorizedError,
@@ -193,8 +193,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _inbox(args: argparse.Namespace) -> int:
-    from .._exceptions import TetherError
     from ..cli import fail
+    from ..errors import TetherError
 
     try:
         result = asyncio.run(_inbox_action(args))
@@ -247,8 +247,8 @@ async def _inbox_action(args: argparse.Namespace) -> Any:
                     "next_cursor": page.next_cursor,
                 }
             if args.action == "show":
-                from ..run._approvals import fingerprint as call_fingerprint
-                from ..run._audit import audit_trail
+                from ..approvals._audit import audit_trail
+                from ..journal._binding import fingerprint as call_fingerprint
 
                 stored = await store.load(args.run_id)
                 pending = await store.pending_approvals(run_id=args.run_id)

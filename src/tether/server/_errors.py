@@ -1,8 +1,4 @@
-"""Errors of the approval inbox (``tether.server``).
-
-TetherError
-└── UserError
-    └── ServerDependencyError   the ``server`` extra is not installed (also an ImportError)
+"""The approval inbox's missing extra (``ServerDependencyError``, in ``tether.errors``).
 
 An approver the governance policy does not allow gets ``tether.NotAuthorizedError``
 (HTTP 403), as everywhere else in tether.
@@ -10,13 +6,9 @@ An approver the governance policy does not allow gets ``tether.NotAuthorizedErro
 
 from __future__ import annotations
 
-from .._exceptions import UserError
+from ..errors import ServerDependencyError
 
 __all__ = ["ServerDependencyError"]
-
-
-class ServerDependencyError(UserError, ImportError):
-    """The approval inbox needs ``pip install 'tether[server]'``."""
 
 
 def need_server_extra(exc: ImportError) -> ServerDependencyError:

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from .._exceptions import (
+from .._governance import Approver
+from ..errors import (
     ApprovalExpiredError,
     EditNotAllowedError,
     InvalidEditError,
@@ -32,7 +33,6 @@ from .._exceptions import (
     UnknownAgentError,
     UserError,
 )
-from .._governance import Approver
 from ._errors import need_server_extra
 from ._inbox import PendingCall, rule_json
 from ._session import (

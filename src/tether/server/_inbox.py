@@ -17,24 +17,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import (
+from .._governance import Approver, Governance
+from ..approvals._audit import audit_trail
+from ..approvals._decisions import DEFAULT_GOVERNANCE
+from ..approvals._receipts import check_receipts
+from ..approvals._standing import RuleBook, StandingApproval, revoke_standing_approval
+from ..errors import (
     RuleNotFoundError,
     RunConflictError,
     UnknownAgentError,
     UserError,
 )
-from .._governance import Approver, Governance
 from ..items import message_text, to_input_items
+from ..journal._binding import fingerprint as call_fingerprint
+from ..journal._events import ApprovalDecided, RunStarted
+from ..journal._fold import RunView
+from ..journal._journal import Journal
 from ..run import RunState
-from ..run._approvals import fingerprint as call_fingerprint
-from ..run._audit import audit_trail
-from ..run._decisions import DEFAULT_GOVERNANCE
-from ..run._journal import ApprovalDecided, RunStarted
-from ..run._receipts import check_receipts
-from ..run._record import Journal
 from ..run._runner import DEFAULT_MAX_TURNS
-from ..run._standing import RuleBook, StandingApproval, revoke_standing_approval
-from ..run._view import RunView
 from ..store import (
     Order,
     RunStatus,
@@ -455,7 +455,7 @@ class Inbox:
                     run_id,
                     self.agent_for(stored.root_agent),
                     call_id,
-                    approved=decision == "approve",
+                    decision=decision,
                     by=approver,
                     reason=reason,
                     message=message,

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ..store import PendingApproval
 from ._errors import need_server_extra
 

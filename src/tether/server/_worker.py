@@ -34,7 +34,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .._exceptions import (
+from ..errors import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from .._exceptions import UserError
 from .._json_text import escape_surrogates
+from ..errors import UserError
 from ..items import Item
 from ._errors import SessionError
 

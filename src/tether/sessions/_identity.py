@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ._protocol import Session
 
 __all__ = ["check_new_session", "check_session", "session_identity"]

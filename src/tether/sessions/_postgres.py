@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ..items import Item
 from ._codec import decode_item, encode_items
 from ._errors import MissingDependencyError, SessionError

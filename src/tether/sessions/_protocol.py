@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from .._exceptions import UserError
+from ..errors import UserError
 from ..items import Item
 
 __all__ = ["Session"]

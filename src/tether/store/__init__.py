@@ -15,7 +15,7 @@ migrated, an explicit step of a deploy: ``tether store migrate runs.db`` or
 ``await store.migrate()``. A database that is briefly away is ridden out (bounded
 retries where safe), then reported as ``StoreUnavailableError`` (``retryable``).
 
-Both stores are also rule books (``tether.RuleBook``): they keep standing approvals
+Both stores are also rule books (``tether.approvals.RuleBook``): they keep standing approvals
 (``tether.grant_standing_approval``) in a table of their own, so rules apply across runs
 and processes.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..run._stored import load_state, save_state
 from ._failures import record_failure, retry_run
 from ._governance import (
     SweepResult,
@@ -50,7 +51,6 @@ from ._protocol import (
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._sqlite import SQLiteRunStore
-from ._states import load_state, save_state
 
 if TYPE_CHECKING:
     from ._postgres import PostgresRunStore

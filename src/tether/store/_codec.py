@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from .._exceptions import StoreIntegrityError
 from .._json_text import escape_surrogates
-from ..run._journal import Event, events_adapter
+from ..errors import StoreIntegrityError
+from ..journal._events import Event, events_adapter
 
 __all__ = ["MAC_PREFIX", "chain_mac", "decode_events", "encode_events", "head_of", "verify_rows"]
 

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .._exceptions import (
+from ..errors import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
     StoreFormatError,
     StoreVersionError,
 )
-from ..run._journal import Event
-from ..run._view import RunView
+from ..journal._events import Event
+from ..journal._fold import RunView
 from ._codec import chain_mac, decode_events
 from ._dialect import Dialect
 from ._gate import FoldGate, admit, fold

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .._exceptions import NotPendingError, RunConflictError
 from .._governance import Approver, as_approver
+from ..errors import NotPendingError, RunConflictError
+from ..journal._events import RunFailed, RunRetried
+from ..journal._journal import Journal
 from ..run._failure import failure_event
-from ..run._journal import RunFailed, RunRetried
-from ..run._record import Journal
 from ._protocol import RunStore
 
 __all__ = ["record_failure", "retry_run"]

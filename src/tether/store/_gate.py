@@ -14,8 +14,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..run._journal import Event
-from ..run._view import RunView
+from ..journal._events import Event
+from ..journal._fold import RunView
 from ._projection import Changes, changes, project
 
 __all__ = ["FoldGate", "admit", "fold"]

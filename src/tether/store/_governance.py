@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import (
+from .._governance import Approver, Decision, Governance, ReviewVerdict
+from ..approvals._audit import AuditRecord, audit_trail
+from ..approvals._decisions import DEFAULT_GOVERNANCE, due, expiry_event
+from ..approvals._receipts import ReceiptCheck, verify_receipts
+from ..errors import (
     ApprovalExpiredError,
     RunBusyError,
     RunConflictError,
@@ -16,15 +20,11 @@ from .._exceptions import (
     StoreError,
     UserError,
 )
-from .._governance import Approver, Governance
-from ..run._audit import AuditRecord, audit_trail
-from ..run._decisions import DEFAULT_GOVERNANCE, due, expiry_event
-from ..run._receipts import ReceiptCheck, verify_receipts
-from ..run._record import Journal
-from ..run._view import CallStatus
+from ..journal._fold import CallStatus
+from ..journal._journal import Journal
+from ..run._stored import load_state, save_state
 from ._protocol import RunStore
 from ._records import PendingApproval
-from ._states import load_state, save_state
 
 __all__ = [
     "SweepResult",
@@ -44,7 +44,7 @@ async def decide(
     agent: Agent[Any],
     call_id: str,
     *,
-    approved: bool,
+    decision: Decision,
     by: Approver | str | None,
     reason: str | None = None,
     message: str | None = None,
@@ -54,7 +54,8 @@ async def decide(
     arguments: Mapping[str, Any] | None = None,
     fingerprint: str | None = None,
 ) -> int:
-    """Take one decision on a stored run and make it durable; return the run's new seq.
+    """Take one decision (``"approve"`` or ``"reject"``) on a stored run and make it
+    durable; return the run's new seq.
 
     ``fingerprint`` binds the decision to the call its approver saw (the item's
     ``fingerprint``, or the one an inbox list or page showed): a call whose arguments
@@ -69,11 +70,11 @@ async def decide(
     and this one is not written; load and decide again. ``arguments`` approves with
     edited arguments (see ``RunState.approve``); an edit refused or invalid writes nothing.
     """
-    if not isinstance(approved, bool):
-        raise UserError(f"approved must be True or False, not {approved!r}.")
+    if decision not in ("approve", "reject"):
+        raise UserError(f"decision is 'approve' or 'reject', not {decision!r}.")
     state = await load_state(store, run_id, agent, context=context, governance=governance)
     try:
-        if approved:
+        if decision == "approve":
             state.approve(
                 call_id,
                 always,
@@ -83,7 +84,7 @@ async def decide(
                 fingerprint=fingerprint,
             )
         elif arguments is not None:
-            raise UserError("Edited arguments go with an approval only (approved=True).")
+            raise UserError("Edited arguments go with an approval only (decision='approve').")
         else:
             state.reject(
                 call_id, always, message=message, by=by, reason=reason, fingerprint=fingerprint
@@ -100,7 +101,7 @@ async def review(
     run_id: str,
     agent: Agent[Any],
     call_id: str,
-    verdict: Literal["released", "replaced", "withheld"],
+    verdict: ReviewVerdict,
     *,
     output: str | None = None,
     by: Approver | str | None,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..journal._events import Event
 from ..run._durable import DECISION_EVENTS
-from ..run._journal import Event
 
 __all__ = ["passes_lease"]
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from .._exceptions import StoreError, StoreUnavailableError, UserError
+from ..errors import StoreError, StoreUnavailableError, UserError
 from ..items import Item
 from ..sessions._errors import MissingDependencyError
 from ..sessions._protocol import Session

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..run._journal import Event
-from ..run._view import Call, RunStatus, RunView
+from ..journal._events import Event
+from ..journal._fold import Call, RunStatus, RunView
 
 __all__ = ["Changes", "PendingRow", "Projection", "changes", "project", "replay"]
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from .._exceptions import RunNotFoundError
+from ..errors import RunNotFoundError
 from ._codec import head_of
 from ._dialect import Dialect
 from ._engine import PENDING_COLUMNS

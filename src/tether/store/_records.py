@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ..run._journal import Event
+from ..journal._events import Event
 
 __all__ = [
     "Lease",

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from .._exceptions import StoreUnavailableError
+from ..errors import StoreUnavailableError
 
 __all__ = [
     "DEFAULT_OUTAGE_PATIENCE",

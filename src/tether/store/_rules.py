@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .._exceptions import RuleNotFoundError
-from ..run._standing import RuleScope, StandingApproval, parse_condition
+from ..approvals._standing import RuleScope, StandingApproval, parse_condition
+from ..errors import RuleNotFoundError
 from ._dialect import Dialect
 from ._statements import Program, execute, select, select_one, update
 

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Self, TypeVar
 
-from .._exceptions import RunConflictError, RunNotFoundError
+from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..errors import RunConflictError, RunNotFoundError
 from ..items import Item
-from ..run._journal import Event
-from ..run._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..journal._events import Event
 from ..sessions._protocol import Session
 from . import _engine, _reads, _rules
 from ._codec import decode_events, encode_events, head_of, verify_rows

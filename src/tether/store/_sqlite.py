@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .._exceptions import StoreError, StoreFormatError, StoreUnavailableError, UserError
 from .._sqlite import connect, enable_wal, immediate
+from ..errors import StoreError, StoreFormatError, StoreUnavailableError, UserError
 from ..items import Item
 from ..sessions._codec import encode_items
 from ..sessions._protocol import Session

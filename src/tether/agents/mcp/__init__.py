@@ -67,7 +67,7 @@ class _Filtered:
 
 def _check_filter(tool_filter: Any) -> Any:
     if callable(tool_filter):
-        from ..._exceptions import UserError
+        from ...errors import UserError
 
         raise UserError(
             "tether.agents.mcp takes a static tool_filter (create_static_tool_filter(...)); "

@@ -26,9 +26,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
-from .._exceptions import SchemaVersionError, StateFormatError, StateSignatureError, UserError
-from ._approvals import seal_decisions
-from ._journal import EVENT_KINDS, Event, events_adapter
+from ..errors import SchemaVersionError, StateFormatError, StateSignatureError, UserError
+from ._binding import seal_decisions
+from ._events import EVENT_KINDS, Event, events_adapter
 from ._limits import MAX_STATE_DEPTH, data_problem, escape_surrogates
 
 __all__ = [

@@ -4,7 +4,8 @@
     ├── UserError                    the code using tether did something wrong
     │   ├── AgentDefinitionError     an agent, tool or handoff is declared wrongly
     │   ├── ModelNotAllowedError     a real model call while requests are switched off
-    │   ├── MissingExtraError        a feature needs an optional extra that is not installed
+    │   ├── MissingExtraError        a feature needs an optional extra (also an ImportError)
+    │   ├── ServerDependencyError    the inbox needs the 'server' extra (also an ImportError)
     │   ├── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
     │   └── RuleNotFoundError        no standing approval with that id
@@ -17,14 +18,14 @@
     │   │   └── ToolTimeoutError     a tool ran past its timeout (when told to raise)
     │   ├── RunStalledError          a step recorded nothing (it would repeat forever)
     │   ├── HookError                a lifecycle hook (tether.lifecycle) raised
+    │   ├── MCPServerError           an MCP server cannot be reached, or its connection broke
     │   └── GuardrailTripwireTriggered          a guardrail stopped the run (tether.guardrails)
     │       ├── InputGuardrailTripwireTriggered       on the run's input, before any model call
     │       ├── OutputGuardrailTripwireTriggered      on the final output, before it is recorded
     │       ├── ToolInputGuardrailTripwireTriggered   on a call's arguments, before approval
     │       └── ToolOutputGuardrailTripwireTriggered  on a call's output
-    │   └── MCPServerError           an MCP server cannot be reached, or its connection broke
     ├── SessionError                 a session store failed (tether.sessions; nothing was lost)
-    │   └── MissingDependencyError   the backend's driver is not installed
+    │   └── MissingDependencyError   the backend's driver is not installed (also an ImportError)
     ├── StoreError                   a run store failed or refused a write (tether.store)
     │   ├── RunConflictError         another writer appended first; nothing of this write was kept
     │   ├── RunBusyError             another process holds the run's lease
@@ -39,6 +40,7 @@
         ├── StateFormatError         not JSON, or a field is missing or of the wrong type
         ├── SchemaVersionError       written by a newer (or unknown) tether
         ├── StateSignatureError      unsigned, or altered since it was signed
+        ├── InteropError             holds what the other SDK cannot represent (tether.interop)
         ├── UnknownAgentError        names an agent the given agent graph does not have
         ├── UnknownToolError         names a tool the agent does not have
         ├── DecisionMismatchError    a decision no longer matches the call it was made on
@@ -50,6 +52,7 @@
         ├── EditNotAllowedError      an approval with edited arguments on a tool that allows none
         └── InvalidEditError         edited arguments that do not fit the tool's schema
 
+The errors people catch first are also exported from ``tether``; the whole tree is here.
 Every message says what went wrong and what to do about it. Errors that carry
 data define ``__reduce__`` so they survive pickling across process boundaries.
 """
@@ -59,6 +62,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "InteropError",
+    "MissingDependencyError",
+    "ServerDependencyError",
+    "SessionError",
     "AgentDefinitionError",
     "ApprovalExpiredError",
     "DecisionMismatchError",
@@ -551,3 +558,36 @@ class StoreVersionError(StoreError):
 
 class StoreIntegrityError(StoreError):
     """A run's stored events were edited, removed or reordered since they were appended."""
+
+
+class SessionError(TetherError):
+    """A session store is unreachable, refused the credentials, or holds corrupt data.
+
+    Nothing stored was lost, and a failed ``add_items`` stored none of its items:
+    retry once the cause the message names is fixed."""
+
+
+class MissingDependencyError(SessionError, ImportError):
+    """A session backend needs a package that is not installed (also an ``ImportError``,
+    so code that guards optional imports the usual way keeps working)."""
+
+    def __init__(self, backend: str, package: str, extra: str) -> None:
+        self.backend = backend
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{backend} needs the {package!r} package, which is not installed. "
+            f"Install it with: pip install 'tether[{extra}]'"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.backend, self.package, self.extra))
+
+
+class InteropError(StateError):
+    """A run state holds something the other side cannot represent; nothing was converted
+    (a conversion converts all of a state or raises this, naming the field or item)."""
+
+
+class ServerDependencyError(UserError, ImportError):
+    """The approval inbox needs ``pip install 'tether[server]'``."""

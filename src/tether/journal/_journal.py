@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
-from ._journal import Event
-from ._view import RunView
+from ._events import Event
+from ._fold import RunView
 
 __all__ = ["Journal"]
 

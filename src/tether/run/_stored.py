@@ -1,15 +1,20 @@
-"""Run states and stores: load a stored run to decide on it, and save the decisions."""
+"""A stored run as a state, and a state's decisions back into its store.
+
+The run layer calls a store only through the ``RunStore`` protocol (its ``load`` and
+``append``); ``tether.store`` re-exports these two functions beside the stores."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
-from .._exceptions import RunNotFoundError, UnknownAgentError, UserError
 from .._governance import Governance
-from ..run import RunState
-from ..run._durable import StoredTip, stored_prefix
-from ._protocol import RunStore
+from ..errors import RunNotFoundError, UnknownAgentError, UserError
+from ._durable import StoredTip, stored_prefix
+from ._state import RunState
+
+if TYPE_CHECKING:
+    from ..store import RunStore  # the stores implement it; the run layer only calls it
 
 __all__ = ["load_state", "save_state"]
 

@@ -13,18 +13,19 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._exceptions import NotAuthorizedError, UserError
+from .._duration import to_timedelta
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
-from ._approvals import fingerprint, output_digest, sealed
-from ._journal import (
+from ..errors import NotAuthorizedError, UserError
+from ..journal._binding import fingerprint, output_digest, sealed
+from ..journal._events import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
     OutputReviewed,
     OutputReviewRequested,
 )
+from ..journal._fold import Call, CallStatus, RunView
 from ._receipts import signed_receipt
-from ._view import Call, CallStatus, RunView
 
 __all__ = [
     "EXPIRED_MESSAGE",
@@ -68,7 +69,9 @@ def request_event(
     agent = graph.get(call.agent)
     tool = agent.function_tools.get(call.name) if agent is not None else None
     now = governance.now()
-    timeout = getattr(tool, "approval_timeout", None) or governance.approval_timeout
+    timeout = to_timedelta(  # both were checked when given: this only unifies the unit
+        getattr(tool, "approval_timeout", None) or governance.approval_timeout, "approval_timeout"
+    )
     policy = policy_for(graph, call, governance)
     return ApprovalRequested(
         call.call_id,

@@ -23,11 +23,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from .._context import Usage
-from .._exceptions import DecisionMismatchError, StateFormatError
 from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
+from ..errors import DecisionMismatchError, StateFormatError
 from ..items import Item, function_call_output
-from ._approvals import (
+from ._binding import (
     ToolApprovalItem,
     ToolOutputReviewItem,
     decision_seal,
@@ -36,7 +36,7 @@ from ._approvals import (
     output_digest,
     review_seal,
 )
-from ._journal import (
+from ._events import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ._journal import (
+from ..journal._events import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
@@ -27,7 +27,7 @@ from ._journal import (
     ToolStarted,
     ToolTimedOut,
 )
-from ._limits import escape_surrogates
+from ..journal._limits import escape_surrogates
 from ._receipts import verdict
 
 __all__ = ["AuditKind", "AuditRecord", "audit_jsonl", "audit_trail"]

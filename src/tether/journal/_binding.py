@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._journal import (
+from ._events import (
     ApprovalDecided,
     DoubtResolved,
     Event,
@@ -20,7 +20,7 @@ from ._journal import (
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
 if TYPE_CHECKING:  # the fold imports this module
-    from ._view import Call, RunView
+    from ._fold import Call, RunView
 
 __all__ = [
     "idempotency_key",

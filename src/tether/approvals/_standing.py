@@ -28,21 +28,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from .._exceptions import (
+from .._duration import Duration
+from .._governance import ApprovalPolicy, Approver, Governance, as_approver
+from ..errors import (
     NotAuthorizedError,
     RuleNotFoundError,
     UnknownRulePredicateError,
     UserError,
 )
-from .._governance import ApprovalPolicy, Approver, Governance, as_approver
-from ._approvals import sealed
-from ._journal import ApprovalDecided
-from ._limits import escape_surrogates
+from ..journal._binding import sealed
+from ..journal._events import ApprovalDecided
+from ..journal._limits import escape_surrogates
 from ._receipts import signed_receipt
 
 if TYPE_CHECKING:
     from .._agent import Agent
-    from ._view import Call, RunView
+    from ..journal._fold import Call, RunView
 
 __all__ = [
     "MemoryRuleBook",
@@ -317,7 +318,7 @@ async def grant_standing_approval(
     scope: RuleScope,
     match: Mapping[str, Any] | None = None,
     predicate: str | None = None,
-    expires_at: datetime | timedelta | None = None,
+    expires_at: datetime | Duration | None = None,
     max_uses: int | None = None,
     reason: str | None = None,
     governance: Governance | None = None,
@@ -636,15 +637,22 @@ def _condition(
     return checked, None
 
 
-def _deadline(expires_at: datetime | timedelta | None, now: datetime) -> datetime | None:
+def _deadline(expires_at: datetime | Duration | None, now: datetime) -> datetime | None:
     if expires_at is None:
         return None
-    if isinstance(expires_at, timedelta):
-        deadline = now + expires_at
-    elif isinstance(expires_at, datetime):
+    if isinstance(expires_at, datetime):
         deadline = aware(expires_at, "expires_at")
+    elif isinstance(expires_at, timedelta | int | float) and not isinstance(expires_at, bool):
+        deadline = (
+            now + timedelta(seconds=expires_at)
+            if not isinstance(expires_at, timedelta)
+            else now + expires_at
+        )
     else:
-        raise UserError(f"expires_at is an aware datetime or a timedelta, not {expires_at!r}.")
+        raise UserError(
+            f"expires_at is an aware datetime, or a duration (seconds or a timedelta) from now, "
+            f"not {expires_at!r}."
+        )
     if deadline <= now:
         raise UserError(
             f"expires_at ({deadline.isoformat()}) is not after now ({now.isoformat()})."

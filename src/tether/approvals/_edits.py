@@ -18,11 +18,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from .._agent import Agent
-from .._exceptions import EditNotAllowedError, InvalidEditError
 from .._governance import Approver
 from .._schema_check import schema_problems
-from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
-from ._view import Call
+from ..errors import EditNotAllowedError, InvalidEditError
+from ..journal._fold import Call
+from ..journal._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
 __all__ = ["checked_edit"]
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._agent import Agent
-from .._exceptions import NotAuthorizedError, UserError
 from .._governance import Approver, Governance
-from ._approvals import sealed
+from ..errors import NotAuthorizedError, UserError
+from ..journal._binding import sealed
+from ..journal._events import ApprovalDecided
+from ..journal._fold import Call, CallStatus, RunView
 from ._decisions import authorize, policy_for
-from ._journal import ApprovalDecided
-from ._view import Call, CallStatus, RunView
 
 __all__ = ["always_decision"]
 

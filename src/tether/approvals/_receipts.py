@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal, overload
 
-from .._exceptions import ReceiptError, UserError
-from ._journal import (
+from ..errors import ReceiptError, UserError
+from ..journal._events import (
     ApprovalDecided,
     DoubtResolved,
     Event,
@@ -27,7 +27,7 @@ from ._journal import (
     OutputReviewed,
     RunStarted,
 )
-from ._limits import escape_surrogates
+from ..journal._limits import escape_surrogates
 
 __all__ = ["ReceiptCheck", "receipt", "signed_receipt", "verdict", "verify_receipts"]
 

@@ -1,0 +1,117 @@
+"""A run in progress: its journal and what it runs with, shared by the loop and its steps."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._agent import Agent
+from .._context import RunContext
+from .._governance import Governance
+from ..approvals._decisions import (
+    DEFAULT_GOVERNANCE,
+)
+from ..approvals._standing import RuleBook
+from ..journal._events import (
+    Event,
+    RunStarted,
+)
+from ..journal._fold import RunView
+from ..journal._journal import Journal
+from ..lifecycle import RunHooks
+from ..models import (
+    Model,
+    ModelProvider,
+)
+from ..models import ModelStreamEvent as _ModelStreamEvent
+from ..models import resolve_model as _resolve_model
+from ..sessions import Session
+from ..tools import OnTimeout
+from ._config import RunConfig
+from ._tracing import NO_TRACER, RunTracer
+
+if TYPE_CHECKING:
+    from ._durable import Durable
+
+__all__ = ["Driver", "Run", "RunOptions", "Sink", "StopMode", "checkpoint"]
+
+Sink = Callable[[Event | _ModelStreamEvent], None]
+
+StopMode = Literal["immediate", "after_turn"]
+"""How a cancelled run stops: at once, or once the current turn's model call and tools end."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Settings of one ``Runner.run`` call that are not facts of the run (not journaled)."""
+
+    provider: ModelProvider
+    stream: bool = False
+    session: Session | None = None
+    tool_timeout: float | None = None
+    """Seconds an async tool call may run, for tools without their own ``timeout``."""
+    on_tool_timeout: OnTimeout = "error_output"
+    """What a timeout does, for tools without their own ``on_timeout``."""
+    hooks: RunHooks[Any] | None = None
+    """Lifecycle hooks for every agent of the run."""
+    config: RunConfig | None = None
+    """The ``RunConfig`` given to this call (its data is journaled; its code is here only)."""
+    durable: Durable | None = None
+    """The store the run is kept in, if any (``Runner.run(..., store=...)``)."""
+    governance: Governance = DEFAULT_GOVERNANCE
+    """Approval policies, deadlines, receipt key and clock (``Runner.run(governance=...)``)."""
+    rules: RuleBook | None = None
+    """Where standing approvals are looked up: ``RunConfig.standing_approvals``, else the
+    store. Kept for the nested runs of agents used as tools, which have no store of their own
+    (their rules' uses are counted apart from the decisions then)."""
+
+
+@dataclass(slots=True)
+class Run:
+    """A run in progress: its journal, and what it runs with."""
+
+    root: Agent[Any]
+    journal: Journal
+    ctx: RunContext[Any]
+    options: RunOptions
+    graph: dict[str, Agent[Any]]
+    sink: Sink | None = None
+    start: RunStarted | None = None
+    """A fresh run's first event, appended by ``drive`` once the session history is read."""
+    _models: dict[str, Model] = field(default_factory=dict)
+    tracer: RunTracer = NO_TRACER
+    """Spans for this run (``_tracing``); set by ``drive``."""
+    started_agent: str | None = None
+    """The agent whose ``on_agent_start`` hooks were last called in this drive."""
+
+    @property
+    def view(self) -> RunView:
+        """The run as its journal says it is."""
+        return self.journal.view
+
+    @property
+    def agent(self) -> Agent[Any]:
+        """The agent that runs next."""
+        return self.graph[self.view.agent] if self.start is None else self.root
+
+    def append(self, event: Event) -> None:
+        self.journal.append(event)
+        if self.sink is not None:
+            self.sink(event)
+
+    def model_for(self, agent: Agent[Any]) -> Model:
+        model = self._models.get(agent.name)
+        if model is None:
+            model = self._models[agent.name] = _resolve_model(agent.model, self.options.provider)
+        return model
+
+
+Driver = Callable[[Run], Awaitable[None]]
+"""The loop's ``drive``, handed to the steps that run a nested run (an agent used as a tool)."""
+
+
+async def checkpoint(run: Run) -> None:
+    """Make what the run recorded durable before it goes on (stored runs only)."""
+    if run.options.durable is not None:
+        await run.options.durable.checkpoint(run.journal)

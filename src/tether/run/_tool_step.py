@@ -1,0 +1,404 @@
+"""The tool step of a turn: classify the turn's calls, ask for approval, carry out the
+approved ones (concurrently, each within its timeout), reject the others, take a handoff.
+
+Every outcome is a journal event; a call started and not finished is in doubt, and a person
+settles it (``RunState.resolve``) unless its tool is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from .._agent import Agent
+from ..approvals._always import always_decision
+from ..approvals._decisions import (
+    idempotent_rerun,
+    request_event,
+    review_request,
+)
+from ..approvals._standing import approving_rules, rule_decision
+from ..errors import (
+    GuardrailTripwireTriggered,
+    RunError,
+    ToolCallInDoubtError,
+    ToolError,
+    ToolTimeoutError,
+    UnknownToolError,
+    UserError,
+)
+from ..handoffs import Handoff, HandoffInputData
+from ..items import Item
+from ..journal._events import (
+    ApprovalRequested,
+    HandoffTaken,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+    ToolTimedOut,
+)
+from ..journal._fold import Call, CallStatus, RunView
+from ..tools import FunctionTool, ToolArgumentsError
+from . import _guardrails as guardrails
+from . import _hooks as hooks
+from ._agent_tools import NestedOutcome, recorded, start_call
+from ._run import Driver, Run, checkpoint
+
+__all__ = ["DEFAULT_REJECTION_MESSAGE", "execute_tools", "missing_tool_error"]
+
+DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
+"""What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
+
+TIMEOUT_MESSAGE = (
+    "The tool {tool} did not finish within {timeout:g} s and was cancelled. It may have "
+    "had part of its effects; check before calling it again."
+)
+"""What the model reads for a call that ran past its timeout."""
+
+
+async def execute_tools(run: Run, drive: Driver) -> bool:
+    """Classify, run or reject the turn's calls; ``False`` if the run must stop because a
+    call is in doubt (stored runs; an in-memory run raises ``ToolCallInDoubtError``)."""
+    view = run.view
+    governance = run.options.governance
+    doubts: list[Call] = []
+    reruns: list[Call] = []  # idempotent calls in doubt
+    plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
+    handoffs: list[Call] = []
+    for call in list(view.calls.values()):
+        if call.status in (CallStatus.DONE, CallStatus.REVIEW):
+            continue  # REVIEW: it ran; its output waits for a person
+        if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
+            _answer_hosted(run, call)
+            continue
+        owner = run.graph[call.agent]
+        if call.name in owner.handoff_tools:
+            if call.status is CallStatus.NEW:
+                handoffs.append(call)
+            continue
+        tool = owner.function_tools.get(call.name)
+        if tool is None:
+            if call.status is not CallStatus.NEW:
+                raise missing_tool_error(call, owner)
+            run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
+            continue
+        if call.status is CallStatus.NEW and tool.tool_input_guardrails:
+            # Before approval: nobody is asked about a call a guardrail blocks.
+            blocked = await guardrails.check_tool_input(run, tool, call)
+            if blocked is not None:
+                run.append(ToolRejected(call.call_id, blocked))
+                continue
+        if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
+            run.append(request_event(run.graph, call, governance))
+            if not await _apply_rules(run, call):
+                await hooks.approval_requested(run, call)
+        _apply_always(run, call)
+        status = call.status
+        if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
+            # The run takes the decision up now: the wait for it ends here.
+            run.tracer.approval_wait(run.view, call)
+            await hooks.approval_decided(run, call)
+        if status is CallStatus.IN_DOUBT and not tool.idempotent:
+            if run.options.durable is None:
+                raise ToolCallInDoubtError(call.name, call.call_id)
+            doubts.append(call)
+            continue
+        if status is CallStatus.IN_DOUBT:
+            reruns.append(call)
+        if status is CallStatus.REJECTED:
+            plan.append((call, None))
+        elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
+            plan.append((call, tool))
+    if doubts:
+        # Nothing more of this turn runs until a person settles the doubt: the model's
+        # next request needs every output of the turn anyway.
+        return False
+    for call in reruns:  # idempotent: it runs again, and the journal says so first
+        run.append(idempotent_rerun(run.view, call, governance.now()))
+    await _carry_out(run, plan, drive)
+    await _take_handoffs(run, handoffs)
+    return True
+
+
+def _answer_hosted(run: Run, call: Call) -> None:
+    """Ask for a decision on a hosted MCP call, and record it once taken: the fold sends it
+    back to the API as an ``mcp_approval_response`` item on the next model call."""
+    if call.status is CallStatus.NEW:
+        run.append(
+            ApprovalRequested(call.call_id, call.agent, call.name, call.arguments, call.fingerprint)
+        )
+    _apply_always(run, call)
+    if call.status is CallStatus.APPROVED:
+        run.append(ToolCompleted(call.call_id, "approved"))
+    elif call.status is CallStatus.REJECTED:
+        run.append(ToolRejected(call.call_id, _rejection(run, call)))
+
+
+def _apply_always(run: Run, call: Call) -> None:
+    decision = always_decision(run.view, run.graph, run.options.governance, call, run.ctx.context)
+    if decision is not None:
+        run.append(decision)
+
+
+async def _apply_rules(run: Run, call: Call) -> bool:
+    """Approve ``call``, which just asked for approval, by a live standing approval that
+    matches it, if there is one; ``True`` if one did.
+
+    On a stored run whose store keeps the rules, the use is counted in the same
+    transaction that stores the decision: a crash keeps both or neither. With a rule
+    book apart from the store, the use is counted first: a crash before the decision
+    is stored loses that use, and the call asks again (it never runs unapproved).
+    """
+    book = run.options.rules
+    if book is None or always_decision(
+        run.view, run.graph, run.options.governance, call, run.ctx.context
+    ):
+        return False  # an always decision of this run applies without spending a use
+    governance = run.options.governance
+    now = governance.now()
+    durable = run.options.durable
+    for rule in await approving_rules(book, run.view, call, run.ctx.context, governance, now):
+        decision = rule_decision(run.view, call, rule, governance, now)
+        if durable is not None and durable.counts_rule_uses(book):
+            used = await durable.checkpoint_with_rule_use(run.journal, decision, rule.id, now)
+        else:
+            used = await book.use_rule(rule.id, now=now)
+        if used:  # else another run took its last use meanwhile (or it ended): try the next
+            run.append(decision)
+            return True
+    return False
+
+
+async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:
+    rule = tool.needs_approval
+    if isinstance(rule, bool):
+        return rule
+    try:
+        args = tool.parse_arguments(call.arguments)
+    except ToolArgumentsError:
+        return True  # fail closed: nobody approved arguments that cannot be read
+    decision = rule(run.ctx, args, call.call_id)
+    if inspect.isawaitable(decision):
+        decision = await decision
+    return bool(decision)
+
+
+async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], drive: Driver) -> None:
+    """Run the approved calls (concurrently) and record every known output in call order.
+
+    A cancelled run records the calls that finished and leaves the ones it
+    cancelled in doubt (started, no output), then goes on being cancelled.
+    """
+    if not plan:
+        return
+    to_run = [(call, tool) for call, tool in plan if tool is not None]
+    for call, started in to_run:  # before any start is recorded: a failing hook leaves no doubt
+        await hooks.tool_start(run, started, call)
+    spans: dict[str, Any] = {}
+    for call, _ in to_run:
+        run.append(ToolStarted(call.call_id))
+        spans[call.call_id] = run.tracer.tool_start(run.view, call)
+    try:
+        await checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
+        results, cancelled = await _run_calls(run, to_run, drive)
+    except BaseException as exc:
+        for span in spans.values():
+            run.tracer.tool_end(span, None, exc)
+        raise
+    outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
+    failure: RunError | None = None
+    finished: list[tuple[Call, FunctionTool, str]] = []
+    for call, tool in plan:
+        if tool is None:
+            run.append(ToolRejected(call.call_id, _rejection(run, call)))
+            continue
+        result = outputs[call.call_id]
+        span = spans.pop(call.call_id)
+        if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
+            if result.events:
+                run.append(recorded(call, result))
+            if result.output is not None:
+                run.append(ToolCompleted(call.call_id, result.output))
+                finished.append((call, tool, result.output))
+            run.tracer.tool_end(span, result.output)
+            continue
+        if isinstance(result, str):
+            if tool.tool_output_guardrails:
+                try:
+                    result = await guardrails.check_tool_output(run, tool, call, result)
+                except GuardrailTripwireTriggered as exc:
+                    failure = failure or exc  # recorded; the other calls' outputs still are
+                    run.tracer.tool_end(span, None, exc)
+                    continue
+            run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
+            if tool.review_output:
+                run.append(review_request(call, run.options.governance))
+            run.tracer.tool_end(span, result)
+            finished.append((call, tool, result))
+            continue
+        run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
+        if isinstance(result, _TimedOut):
+            message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
+            run.append(ToolTimedOut(call.call_id, result.seconds, message))
+            if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
+                failure = failure or ToolTimeoutError(call.name, call.call_id, result.seconds)
+        elif isinstance(result, RunError):  # tether's own (an MCP server gone): as it is
+            failure = failure or result  # the call stays in doubt all the same
+        elif isinstance(result, BaseException):
+            # The call stays in doubt: it may have had part of its effects.
+            error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
+            error.__cause__ = result
+            failure = failure or error
+    await checkpoint(run)
+    if cancelled is not None:
+        raise cancelled
+    for call, tool, output in finished:  # every output is recorded before any hook runs
+        await hooks.tool_end(run, tool, call, output)
+        if run.view.calls[call.call_id].review_requested:
+            await hooks.output_review_requested(run, run.view.calls[call.call_id])
+    if failure is not None:
+        raise failure
+
+
+@dataclass(frozen=True, slots=True)
+class _TimedOut:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancelled:
+    """Cancelled with the run: no output is known, so the call stays in doubt."""
+
+
+async def _run_calls(
+    run: Run, to_run: list[tuple[Call, FunctionTool]], drive: Driver
+) -> tuple[list[str | BaseException | _TimedOut | _Cancelled], asyncio.CancelledError | None]:
+    """Each call's outcome, and the cancellation that stopped the run, if one did.
+
+    Async tools run together, each within its timeout. If the run is cancelled
+    meanwhile, the tools still running are cancelled too (a hung tool must not
+    hold the run), and the outcomes known by then are returned with it.
+    """
+    results: list[str | BaseException | _TimedOut | _Cancelled] = []
+    waiting: dict[int, asyncio.Task[str | _TimedOut]] = {}
+    for index, (call, tool) in enumerate(to_run):
+        try:
+            output = start_call(run, call, tool, drive)
+        except Exception as exc:  # the tool raised and asked for no formatting
+            results.append(exc)
+            continue
+        results.append(output if isinstance(output, str) else "")
+        if not isinstance(output, str):
+            timeout = tool.timeout if tool.timeout is not None else run.options.tool_timeout
+            waiting[index] = asyncio.ensure_future(_within(output, timeout))
+    if not waiting:
+        return results, None  # sync tools only: done without a pass of the event loop
+    cancelled: asyncio.CancelledError | None = None
+    try:
+        await asyncio.wait(waiting.values())
+    except asyncio.CancelledError as exc:
+        cancelled = exc
+        for task in waiting.values():
+            task.cancel()
+        await asyncio.wait(waiting.values())
+    for index, task in waiting.items():
+        if task.cancelled():
+            # A tool that cancelled itself while the run went on is a failure like any other.
+            results[index] = _Cancelled() if cancelled else asyncio.CancelledError()
+        elif (error := task.exception()) is not None:
+            results[index] = error
+        else:
+            results[index] = task.result()
+    return results, cancelled
+
+
+async def _within(pending: Awaitable[str], seconds: float | None) -> str | _TimedOut:
+    if seconds is None:
+        return await pending
+    try:
+        async with asyncio.timeout(seconds) as scope:
+            return await pending
+    except TimeoutError:
+        if scope.expired():
+            return _TimedOut(seconds)
+        raise  # the tool's own TimeoutError (it has no error formatter)
+
+
+def missing_tool_error(call: Call, owner: Agent[Any]) -> UnknownToolError:
+    """The error for a call, already decided or started, whose tool its agent no longer has."""
+    known = ", ".join(sorted([*owner.function_tools, *owner.handoff_tools])) or "none"
+    return UnknownToolError(
+        f"Call {call.call_id!r} of tool {call.name!r} is {call.status.value}, but agent "
+        f"{owner.name!r} has no tool {call.name!r} now (its tools: {known}). Resume with "
+        "the agent that has the tool; nothing was run."
+    )
+
+
+async def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
+    for index, call in enumerate(handoffs):
+        if index > 0:
+            run.append(ToolCompleted(call.call_id, "Only one handoff is taken per turn; ignored."))
+            continue
+        source = run.graph[call.agent]
+        entry = source.handoff_entries[call.name]
+        target = entry.agent
+        try:
+            value = entry.parse_input(call.arguments)
+        except ValueError as exc:
+            message = f"Invalid arguments for handoff {call.name!r}: {exc}. Please call it again."
+            run.append(ToolCompleted(call.call_id, message))
+            continue
+        await entry.call_on_handoff(run.ctx, value)
+        run.append(ToolCompleted(call.call_id, json.dumps({"assistant": target.name})))
+        run.append(HandoffTaken(call.call_id, call.agent, target.name, _filtered(run, entry)))
+        run.tracer.handoff(run.view, source.name, target.name)
+        await hooks.handoff(run, source, target)
+
+
+def _filtered(run: Run, entry: Handoff) -> list[Item] | None:
+    """What the next agent's model is sent, if an input filter decides it."""
+    config = run.options.config
+    input_filter = entry.input_filter or (config.handoff_input_filter if config else None)
+    if input_filter is None:
+        return None
+    view = run.view
+    items = view.model_input()
+    history = len(items) - (len(view.items) - view.generated_start)
+    turn = len(items) - _turn_length(view)
+    data = HandoffInputData(tuple(items[:history]), tuple(items[history:turn]), tuple(items[turn:]))
+    result = input_filter(data)
+    if not isinstance(result, HandoffInputData):
+        raise UserError(
+            f"The input filter of handoff {entry.tool_name!r} returned "
+            f"{type(result).__name__}; it must return a HandoffInputData."
+        )
+    return [dict(item) for item in result.all_items()]
+
+
+def _turn_length(view: RunView) -> int:
+    """How many items the current turn added: its response and the outputs since."""
+    last = view.responses[-1]
+    outputs = sum(1 for call in view.calls.values() if call.done)
+    return len(last.output) + outputs
+
+
+def _rejection(run: Run, call: Call) -> str:
+    decision = call.decision
+    if decision is not None and decision.message:
+        return decision.message
+    config = run.options.config
+    if config is not None and callable(config.rejection_message):
+        return str(config.rejection_message(call.approval_item()))
+    # The run's own message (journaled when it started or last resumed), so it carries
+    # across resumes in any process.
+    template = run.view.rejection_message or DEFAULT_REJECTION_MESSAGE
+    return template.replace("{tool}", call.name)
+
+
+def _unknown_tool(name: str, agent: Agent[Any]) -> str:
+    known = ", ".join(sorted([*agent.function_tools, *agent.handoff_tools])) or "none"
+    return f"There is no tool named {name!r}. The available tools are: {known}."

@@ -1,0 +1,55 @@
+"""Every duration tether takes is seconds or a ``timedelta``, the same everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tether import Agent, Governance, RetryPolicy, StandingApproval, grant_standing_approval
+from tether.approvals import MemoryRuleBook, RuleScope
+from tether.errors import UserError
+from tether.tools import function_tool
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+@function_tool(needs_approval=True)
+def wire(amount: int) -> str:
+    """Send money."""
+    return "sent"
+
+
+@pytest.mark.parametrize("value", [3600, 3600.0, timedelta(hours=1)])
+def test_an_approval_timeout_is_seconds_or_a_timedelta(value: float | timedelta) -> None:
+    assert Governance(approval_timeout=value).approval_timeout == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("value", [0, -5, float("nan"), float("inf"), True, "1h"])
+def test_a_duration_that_is_not_one_is_refused_with_what_to_give(value: object) -> None:
+    with pytest.raises(UserError, match="approval_timeout must be"):
+        Governance(approval_timeout=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [90, timedelta(seconds=90)])
+async def test_a_standing_approval_ends_after_seconds_or_a_timedelta(
+    value: float | timedelta,
+) -> None:
+    agent = Agent(name="Bank", tools=[wire])
+    rule: StandingApproval = await grant_standing_approval(
+        MemoryRuleBook(),
+        agent,
+        "wire",
+        by="ana",
+        scope=RuleScope.agent(),
+        match={},
+        expires_at=value,
+        governance=Governance(clock=lambda: NOW),
+    )
+    assert rule.expires_at == NOW + timedelta(seconds=90)
+
+
+def test_a_retry_backoff_is_seconds_or_a_timedelta() -> None:
+    assert RetryPolicy(backoff=timedelta(seconds=5)).backoff == timedelta(seconds=5)
+    with pytest.raises(UserError):
+        RetryPolicy(backoff=timedelta(seconds=-1))
