@@ -157,7 +157,6 @@ def append(
 
 
 def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
-    leased = a.ttl is not None
     inserted = yield update(
         d.sql(
             "INSERT INTO {runs} (id, root_agent, status, seq, lease_owner, lease_until, "
@@ -167,7 +166,7 @@ def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
         {
             "id": a.run_id,
             "agent": a.root_agent,
-            "owner": a.owner if leased else None,
+            "owner": a.owner if a.ttl is not None else None,
             "until": d.stamp(now + timedelta(seconds=a.ttl)) if a.ttl is not None else None,
             "now": d.stamp(now),
         },
