@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
+from ..journal._fold import RunStatus
 from ._dialect import Dialect
 from ._statements import Statement, select
 
@@ -191,10 +192,11 @@ class SQLiteDialect(Dialect):
 
     def changed_runs(self, summaries: str) -> str:
         # What changed since: a short range of the index on (status, updated_at) for each
-        # stored status (the column holds only these three; in_doubt is derived), then
-        # sorted. Left alone, SQLite walks the created_at index to skip the sort: every
-        # run. (No index of its own: it would cost every append a page.)
+        # status the fold gives a run (the column holds the fold's status), then sorted.
+        # Left alone, SQLite walks the created_at index to skip the sort: every run. (No
+        # index of its own: it would cost every append a page.)
+        statuses = ", ".join(f"'{status}'" for status in get_args(RunStatus))
         return (
             summaries.replace("{runs} r", "{runs} r INDEXED BY tether_runs_status")
-            + " WHERE r.status IN ('running', 'waiting', 'completed')"
+            + f" WHERE r.status IN ({statuses})"
         )
