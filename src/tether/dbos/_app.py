@@ -13,7 +13,7 @@ from typing import Any, Literal
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
-from .._governance import Approver, Governance
+from .._governance import Approver, Decision, Governance
 from ..errors import (
     ApprovalExpiredError,
     EngineError,
@@ -268,7 +268,7 @@ class DBOSApp:
         run_id: str,
         call_id: str,
         *,
-        approve: bool,
+        decision: Decision,
         by: Approver | str | None = None,
         message: str | None = None,
         reason: str | None = None,
@@ -276,7 +276,8 @@ class DBOSApp:
         fingerprint: str | None = None,
         always: bool = False,
     ) -> None:
-        """Record a decision on a waiting call in the store, then wake the run's workflow.
+        """Record a decision (``"approve"`` or ``"reject"``) on a waiting call in the store,
+        then wake the run's workflow.
 
         ``always`` as ``RunState.approve``: scoped to the call's agent and tool, and taken
         only where ``by`` may decide.
@@ -296,13 +297,13 @@ class DBOSApp:
         does not hold the decision up: it is recorded at once, and the worker takes
         it in at its next checkpoint.
         """
-        if not isinstance(approve, bool):
-            raise UserError(f"approve must be True or False, not {approve!r}.")
-        if arguments is not None and not approve:
-            raise UserError("Edited arguments go with an approval only (approve=True).")
+        if decision not in ("approve", "reject"):
+            raise UserError(f"decision is 'approve' or 'reject', not {decision!r}.")
+        if arguments is not None and decision != "approve":
+            raise UserError("Edited arguments go with an approval only (decision='approve').")
 
         def take(state: RunState) -> None:
-            if approve:
+            if decision == "approve":
                 state.approve(
                     call_id,
                     always,
