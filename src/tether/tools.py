@@ -29,6 +29,7 @@ import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
+from ._duration import Duration, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
@@ -135,7 +136,7 @@ class FunctionTool:
     approvers: ApprovalPolicy | None = None
     """Who may decide a call and how many must approve; ``None``: the agent's policy, else
     the run's (``Governance.approvers``)."""
-    approval_timeout: timedelta | None = None
+    approval_timeout: Duration | None = None
     """How long a call may wait for its decision before the system rejects it; ``None``:
     the run's ``Governance.approval_timeout``, if any."""
     editable: Editable = False
@@ -238,7 +239,7 @@ def function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
-    approval_timeout: timedelta | None = None,
+    approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
 ) -> FunctionTool: ...
@@ -260,7 +261,7 @@ def function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
-    approval_timeout: timedelta | None = None,
+    approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
@@ -281,7 +282,7 @@ def function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
-    approval_timeout: timedelta | None = None,
+    approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
@@ -307,7 +308,7 @@ def function_tool(
     ``approvers`` says who may decide a call: role names, a function
     ``(approver, item, ctx) -> bool``, or an ``ApprovalPolicy``;
     ``required_approvals=2`` needs two distinct approvers (four-eyes).
-    ``approval_timeout`` (a ``timedelta``) rejects a call nobody decided in time.
+    ``approval_timeout`` (seconds or a ``timedelta``) rejects a call nobody decided in time.
 
         @function_tool(needs_approval=True, approvers={"finance"}, required_approvals=2,
                        approval_timeout=timedelta(hours=4))
@@ -369,7 +370,7 @@ def _function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail],
     approvers: PolicyLike,
     required_approvals: int | None,
-    approval_timeout: timedelta | None,
+    approval_timeout: Duration | None,
     editable: Editable,
     review_output: bool,
 ) -> FunctionTool:
@@ -383,13 +384,10 @@ def _function_tool(
         policy = approval_policy(approvers, required_approvals=required_approvals)
     except AgentDefinitionError as exc:
         raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
-    if approval_timeout is not None and (
-        not isinstance(approval_timeout, timedelta) or approval_timeout.total_seconds() <= 0
-    ):
-        raise AgentDefinitionError(
-            f"Tool {tool_name!r}: approval_timeout is a positive timedelta, "
-            f"not {approval_timeout!r}."
-        )
+    try:
+        approval_timeout = to_timedelta(approval_timeout, "approval_timeout")
+    except ValueError as exc:
+        raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
     doc = docstring_parser.parse(inspect.getdoc(f) or "")
     takes_context, args_model = _args_model(f, doc)
     schema = args_model.model_json_schema()

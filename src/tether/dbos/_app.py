@@ -13,6 +13,7 @@ from typing import Any, Literal
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
+from .._duration import Duration, to_seconds
 from .._governance import Approver, Decision, Governance
 from ..errors import (
     ApprovalExpiredError,
@@ -94,7 +95,7 @@ class DBOSApp:
         system_schema: str = "dbos",
         worker_concurrency: int | None = 8,
         concurrency: int | None = None,
-        approval_timeout: float | None = 24 * 3600.0,
+        approval_timeout: Duration | None = 24 * 3600.0,
         expiry_message: str = "The approval expired before anyone decided; the call was not run.",
         doubt_poll: float = 60.0,
         lease_wait: float = 1.0,
@@ -119,7 +120,7 @@ class DBOSApp:
         """The PostgreSQL schema of DBOS's tables (ignored with SQLite)."""
         self.worker_concurrency = worker_concurrency
         self.concurrency = concurrency
-        self.approval_timeout = approval_timeout
+        self.approval_timeout = to_seconds(approval_timeout, "approval_timeout")
         """Seconds an approval may wait for a decision before the system rejects it."""
         self.expiry_message = expiry_message
         self.doubt_poll = doubt_poll
@@ -443,7 +444,7 @@ def _check_settings(
     agents: Sequence[Agent[Any]],
     worker_concurrency: int | None,
     concurrency: int | None,
-    approval_timeout: float | None,
+    approval_timeout: Duration | None,
     store_patience: float,
 ) -> None:
     """``UserError`` for a ``DBOSApp`` setting that cannot work."""
@@ -466,7 +467,9 @@ def _check_settings(
             f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
             f"({concurrency}): one worker may not run more than all of them together."
         )
-    if approval_timeout is not None and not approval_timeout > 0:
-        raise UserError(f"approval_timeout is seconds > 0 or None, not {approval_timeout!r}.")
+    try:
+        to_seconds(approval_timeout, "approval_timeout")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if not store_patience >= 0:
         raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from .._agent import Agent
+from .._duration import Duration, to_timedelta
 from .._governance import Approver, Governance
 from ..approvals._decisions import DEFAULT_GOVERNANCE
 from ..approvals._standing import RuleBook, StandingApproval, revoke_standing_approval
@@ -103,8 +104,8 @@ class Inbox:
         agent: str | None = None,
         tool: str | None = None,
         run_id: str | None = None,
-        older_than: timedelta | None = None,
-        newer_than: timedelta | None = None,
+        older_than: Duration | None = None,
+        newer_than: Duration | None = None,
         order: Order = "oldest",
         limit: int = 50,
         cursor: str | None = None,
@@ -123,8 +124,8 @@ class Inbox:
             run_id=run_id,
             agent=agent,
             tool=tool,
-            requested_before=None if older_than is None else now - older_than,
-            requested_after=None if newer_than is None else now - newer_than,
+            requested_before=_ago(now, older_than, "older_than"),
+            requested_after=_ago(now, newer_than, "newer_than"),
             order=order,
             after=None if cursor is None else decode_cursor(cursor),
             limit=limit + 1,
@@ -431,3 +432,12 @@ def rule_json(rule: StandingApproval) -> dict[str, Any]:
         "revoked_by": rule.revoked_by,
         "revoke_reason": rule.revoke_reason,
     }
+
+
+def _ago(now: datetime, span: Duration | None, what: str) -> datetime | None:
+    """``span`` (seconds or a timedelta) before ``now``; ``UserError`` for a bad duration."""
+    try:
+        delta = to_timedelta(span, what)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return None if delta is None else now - delta

@@ -7,7 +7,6 @@ cannot make a browser decide through it.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Literal
 
 from .._errors import need_server_extra
@@ -105,8 +104,8 @@ async def list_approvals(
         agent=agent,
         tool=tool,
         run_id=run_id,
-        older_than=None if older_than is None else timedelta(seconds=older_than),
-        newer_than=None if newer_than is None else timedelta(seconds=newer_than),
+        older_than=older_than,
+        newer_than=newer_than,
         order=order,
         limit=limit,
         cursor=cursor,
