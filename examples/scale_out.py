@@ -146,7 +146,9 @@ async def approve_all(runs: set[str], *, edit: bool = False, by: str = "support-
         if edit:
             order = json.loads(pending.arguments)["order"]
             arguments = {"order": "B-" + order.removeprefix("A-")}
-        await app.decide(pending.run_id, pending.call_id, approve=True, by=by, arguments=arguments)
+        await app.decide(
+            pending.run_id, pending.call_id, decision="approve", by=by, arguments=arguments
+        )
         if not REVIEW:
             done.add(pending.run_id)
     return done

@@ -2,8 +2,10 @@
 
     uv run python scripts/size_map.py [--functions N] [--top N]
 
-Imports are counted wherever they are written (inside functions too), as import-linter
-counts them; imports under ``if TYPE_CHECKING:`` are left out because they never run.
+A function's length is its code lines: without its docstring, blank lines and comment-only
+lines (a long docstring is documentation, not a long function). Imports are counted wherever
+they are written (inside functions too), as import-linter counts them; imports under
+``if TYPE_CHECKING:`` are left out because they never run.
 """
 
 from __future__ import annotations
@@ -25,12 +27,35 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, source: list[str]) -> int:
+    """Lines of a function without its docstring, blank lines and comment-only lines."""
+    skip: set[int] = set()
+    body = node.body
+    first_statement = body[0] if body else None
+    if (
+        isinstance(first_statement, ast.Expr)
+        and isinstance(first_statement.value, ast.Constant)
+        and isinstance(first_statement.value.value, str)
+    ):
+        end = first_statement.end_lineno or first_statement.lineno
+        skip.update(range(first_statement.lineno, end + 1))
+    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+    return sum(
+        1
+        for number in range(first, (node.end_lineno or node.lineno) + 1)
+        if number not in skip
+        and source[number - 1].strip()
+        and not source[number - 1].strip().startswith("#")
+    )
+
+
 def _long_functions(path: Path, limit: int) -> list[tuple[str, int]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    source = text.splitlines()
     found = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            length = _code_lines(node, source)
             if length > limit:
                 found.append((f"{_module_name(path)}:{node.name}", length))
     return found

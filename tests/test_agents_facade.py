@@ -111,3 +111,23 @@ def test_settings_resolve_keeps_the_reference_options_of_both() -> None:
     resolved = base.resolve(ModelSettings(top_p=0.9, verbosity="high"))
     assert (resolved.temperature, resolved.top_p) == (0.1, 0.9)
     assert (resolved.reasoning, resolved.verbosity) == (Reasoning(effort="low"), "high")
+
+
+async def test_a_signed_state_loads_through_the_awaitable_from_string() -> None:
+    # The facade's from_json is awaitable (as the reference's is); from_string on a signed
+    # state must not hand back an un-awaited coroutine.
+    from tether.agents import Runner, RunState
+    from tether.testing import ScriptedModel, tool_call
+
+    @tool(needs_approval=True)
+    def ship(order: str) -> str:
+        """Ship an order."""
+        return "shipped"
+
+    agent = Agent(
+        name="Clerk", model=ScriptedModel([tool_call("ship", {"order": "A-1"}, "c1")]), tools=[ship]
+    )
+    result = await Runner.run(agent, "ship A-1")
+    text = result.to_state().to_string(signing_key="secret")
+    state = await RunState.from_string(agent, text, signing_key="secret")
+    assert [item.call_id for item in state.get_interruptions()] == ["c1"]

@@ -8,7 +8,7 @@ import pytest
 
 from tether import Agent, Governance, RetryPolicy, StandingApproval, grant_standing_approval
 from tether.approvals import MemoryRuleBook, RuleScope
-from tether.errors import UserError
+from tether.errors import AgentDefinitionError, UserError
 from tether.tools import function_tool
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -47,6 +47,39 @@ async def test_a_standing_approval_ends_after_seconds_or_a_timedelta(
         governance=Governance(clock=lambda: NOW),
     )
     assert rule.expires_at == NOW + timedelta(seconds=90)
+
+
+@pytest.mark.parametrize("value", [90, timedelta(seconds=90)])
+def test_a_tools_approval_timeout_is_seconds_or_a_timedelta(value: float | timedelta) -> None:
+    @function_tool(needs_approval=True, approval_timeout=value)
+    def refund(order: str) -> str:
+        """Refund an order."""
+        return "refunded"
+
+    assert refund.approval_timeout == timedelta(seconds=90)
+    with pytest.raises(AgentDefinitionError, match="approval_timeout must be"):
+        function_tool(needs_approval=True, approval_timeout=timedelta(0))(wire.function)
+
+
+def test_a_durable_apps_approval_timeout_is_seconds_or_a_timedelta() -> None:
+    from tether.dbos import DBOSApp
+
+    agent = Agent(name="Bank", tools=[wire])
+    for value in (3600, timedelta(hours=1)):
+        app = DBOSApp(
+            [agent],
+            store=lambda: None,
+            system_database_url="sqlite:///unused.sqlite",
+            approval_timeout=value,
+        )
+        assert app.approval_timeout == 3600.0
+    with pytest.raises(UserError, match="approval_timeout must be"):
+        DBOSApp(
+            [agent],
+            store=lambda: None,
+            system_database_url="sqlite:///unused.sqlite",
+            approval_timeout="1d",
+        )
 
 
 def test_a_retry_backoff_is_seconds_or_a_timedelta() -> None:

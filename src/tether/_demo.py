@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._agent import Agent
-from .errors import TetherError, UserError
+from .errors import UserError
 from .models import Model, ModelSettings
 from .run import Runner, RunState
 from .tools import function_tool
@@ -144,47 +143,3 @@ async def run_demo(
         result = await Runner.run(agent, state)
     print(f"{RULE}\nFinal Output:\n{RULE}\n{result.final_output}", file=out)
     return result.final_output
-
-
-def main(args: Any) -> int:
-    """Entry point of ``tether demo``: the exit status, every failure as one line on stderr."""
-    from .cli import EXIT_INTERRUPTED, fail
-
-    state_file = Path(args.state_file)
-    try:
-        model = choose_model(args.model)
-        answer = True if args.yes else False if args.no else None
-        asyncio.run(run_demo(model, answer=answer, state_file=state_file, ask=_ask))
-    except TetherError as exc:
-        return fail(f"demo: {exc}", 2)
-    except OSError as exc:
-        if exc.filename is not None and Path(exc.filename) == state_file:
-            return fail(
-                f"demo: cannot save the paused run to {state_file}: {exc.strerror or exc}. "
-                "Create its directory, or pass --state-file with a path you can write.",
-                2,
-            )
-        return fail(f"demo: {exc.filename or 'a file'}: {exc.strerror or exc}.", 2)
-    except EOFError:
-        return fail(
-            f"demo: input ended at the approval prompt (the paused run is saved in {state_file}). "
-            "Answer y or n, or pass "
-            "--yes or --no.",
-            2,
-        )
-    except KeyboardInterrupt:
-        return fail("demo: interrupted.", EXIT_INTERRUPTED)
-    return 0
-
-
-def _ask(prompt: str) -> str:
-    """``input``, with Ctrl-C raising at once.
-
-    Inside ``asyncio.run`` the first Ctrl-C only cancels the main task, which a
-    blocking ``input()`` never notices; the prompt would wait for a second one.
-    """
-    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return input(prompt)
-    finally:
-        signal.signal(signal.SIGINT, handler)

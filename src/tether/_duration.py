@@ -31,4 +31,7 @@ def to_seconds(value: Duration | None, what: str) -> float | None:
 def to_timedelta(value: Duration | None, what: str) -> timedelta | None:
     """``value`` as a positive ``timedelta``; ``ValueError`` saying why not."""
     seconds = to_seconds(value, what)
-    return None if seconds is None else timedelta(seconds=seconds)
+    try:
+        return None if seconds is None else timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{what} is longer than a timedelta can hold: {value!r}.") from None

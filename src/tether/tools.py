@@ -29,6 +29,7 @@ import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
+from ._duration import Duration, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
@@ -135,7 +136,7 @@ class FunctionTool:
     approvers: ApprovalPolicy | None = None
     """Who may decide a call and how many must approve; ``None``: the agent's policy, else
     the run's (``Governance.approvers``)."""
-    approval_timeout: timedelta | None = None
+    approval_timeout: Duration | None = None
     """How long a call may wait for its decision before the system rejects it; ``None``:
     the run's ``Governance.approval_timeout``, if any."""
     editable: Editable = False
@@ -238,7 +239,7 @@ def function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
-    approval_timeout: timedelta | None = None,
+    approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
 ) -> FunctionTool: ...
@@ -260,7 +261,7 @@ def function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
-    approval_timeout: timedelta | None = None,
+    approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
@@ -281,7 +282,7 @@ def function_tool(
     tool_output_guardrails: Sequence[ToolOutputGuardrail] = (),
     approvers: PolicyLike = None,
     required_approvals: int | None = None,
-    approval_timeout: timedelta | None = None,
+    approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
@@ -307,7 +308,7 @@ def function_tool(
     ``approvers`` says who may decide a call: role names, a function
     ``(approver, item, ctx) -> bool``, or an ``ApprovalPolicy``;
     ``required_approvals=2`` needs two distinct approvers (four-eyes).
-    ``approval_timeout`` (a ``timedelta``) rejects a call nobody decided in time.
+    ``approval_timeout`` (seconds or a ``timedelta``) rejects a call nobody decided in time.
 
         @function_tool(needs_approval=True, approvers={"finance"}, required_approvals=2,
                        approval_timeout=timedelta(hours=4))
@@ -330,73 +331,126 @@ def function_tool(
         async def lookup_customer(email: str) -> str: ...
     """
 
+    # Long for its signature and docstring only: the work is _function_tool's.
     def build(f: Callable[..., Any]) -> FunctionTool:
-        if not callable(f):
-            raise AgentDefinitionError(f"function_tool needs a function, got {f!r}.")
-        if not (isinstance(needs_approval, bool) or callable(needs_approval)):
-            raise AgentDefinitionError(
-                f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
-                f"got {needs_approval!r}."
-            )
-        if not isinstance(review_output, bool):
-            raise AgentDefinitionError(
-                f"Tool {name or f.__name__!r}: review_output must be True or False, "
-                f"got {review_output!r}."
-            )
-        if not (isinstance(editable, bool) or callable(editable)):
-            raise AgentDefinitionError(
-                f"Tool {name or f.__name__!r}: editable must be a bool or a function "
-                f"(approver, item, ctx) -> bool, got {editable!r}."
-            )
-        try:
-            seconds = timeout_seconds(timeout, "timeout")
-            if on_timeout is not None:
-                check_on_timeout(on_timeout, "on_timeout")
-        except ValueError as exc:
-            raise AgentDefinitionError(f"Tool {name or f.__name__!r}: {exc}") from None
-        if seconds is not None and not _is_async(f):
-            raise AgentDefinitionError(
-                f"Tool {name or f.__name__!r} has a timeout but is a sync function, which "
-                "cannot be interrupted. Make it async (for blocking code, await "
-                "asyncio.to_thread(...)) to give it a timeout."
-            )
-        tool_name = name or f.__name__
-        try:
-            policy = approval_policy(approvers, required_approvals=required_approvals)
-        except AgentDefinitionError as exc:
-            raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
-        if approval_timeout is not None and (
-            not isinstance(approval_timeout, timedelta) or approval_timeout.total_seconds() <= 0
-        ):
-            raise AgentDefinitionError(
-                f"Tool {tool_name!r}: approval_timeout is a positive timedelta, "
-                f"not {approval_timeout!r}."
-            )
-        doc = docstring_parser.parse(inspect.getdoc(f) or "")
-        takes_context, args_model = _args_model(f, doc)
-        schema = args_model.model_json_schema()
-        return FunctionTool(
-            name=name or f.__name__,
-            description=description or _description(doc),
-            params_json_schema=strict_json_schema(schema) if strict else schema,
-            function=f,
-            args_model=args_model,
-            takes_context=takes_context,
+        return _function_tool(
+            f,
+            name=name,
+            description=description,
             needs_approval=needs_approval,
             strict=strict,
             idempotent=idempotent,
             error_formatter=error_formatter,
-            timeout=seconds,
+            timeout=timeout,
             on_timeout=on_timeout,
-            tool_input_guardrails=tuple(tool_input_guardrails),
-            tool_output_guardrails=tuple(tool_output_guardrails),
-            approvers=policy,
+            tool_input_guardrails=tool_input_guardrails,
+            tool_output_guardrails=tool_output_guardrails,
+            approvers=approvers,
+            required_approvals=required_approvals,
             approval_timeout=approval_timeout,
             editable=editable,
             review_output=review_output,
         )
 
     return build if fn is None else build(fn)
+
+
+def _function_tool(
+    f: Callable[..., Any],
+    *,
+    name: str | None,
+    description: str | None,
+    needs_approval: NeedsApproval,
+    strict: bool,
+    idempotent: bool,
+    error_formatter: ToolErrorFormatter | None,
+    timeout: float | timedelta | None,
+    on_timeout: OnTimeout | None,
+    tool_input_guardrails: Sequence[ToolInputGuardrail],
+    tool_output_guardrails: Sequence[ToolOutputGuardrail],
+    approvers: PolicyLike,
+    required_approvals: int | None,
+    approval_timeout: Duration | None,
+    editable: Editable,
+    review_output: bool,
+) -> FunctionTool:
+    """The tool ``function_tool`` makes of ``f``, its options checked."""
+    if not callable(f):
+        raise AgentDefinitionError(f"function_tool needs a function, got {f!r}.")
+    tool_name = name or f.__name__
+    _check_decision_options(tool_name, needs_approval, review_output, editable)
+    seconds = _checked_timeout(tool_name, f, timeout, on_timeout)
+    try:
+        policy = approval_policy(approvers, required_approvals=required_approvals)
+    except AgentDefinitionError as exc:
+        raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
+    try:
+        approval_timeout = to_timedelta(approval_timeout, "approval_timeout")
+    except ValueError as exc:
+        raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
+    doc = docstring_parser.parse(inspect.getdoc(f) or "")
+    takes_context, args_model = _args_model(f, doc)
+    schema = args_model.model_json_schema()
+    return FunctionTool(
+        name=tool_name,
+        description=description or _description(doc),
+        params_json_schema=strict_json_schema(schema) if strict else schema,
+        function=f,
+        args_model=args_model,
+        takes_context=takes_context,
+        needs_approval=needs_approval,
+        strict=strict,
+        idempotent=idempotent,
+        error_formatter=error_formatter,
+        timeout=seconds,
+        on_timeout=on_timeout,
+        tool_input_guardrails=tuple(tool_input_guardrails),
+        tool_output_guardrails=tuple(tool_output_guardrails),
+        approvers=policy,
+        approval_timeout=approval_timeout,
+        editable=editable,
+        review_output=review_output,
+    )
+
+
+def _check_decision_options(
+    tool_name: str, needs_approval: Any, review_output: Any, editable: Any
+) -> None:
+    """Refuse options of the decisions on a tool's calls that are not what they must be."""
+    if not (isinstance(needs_approval, bool) or callable(needs_approval)):
+        raise AgentDefinitionError(
+            f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
+            f"got {needs_approval!r}."
+        )
+    if not isinstance(review_output, bool):
+        raise AgentDefinitionError(
+            f"Tool {tool_name!r}: review_output must be True or False, got {review_output!r}."
+        )
+    if not (isinstance(editable, bool) or callable(editable)):
+        raise AgentDefinitionError(
+            f"Tool {tool_name!r}: editable must be a bool or a function "
+            f"(approver, item, ctx) -> bool, got {editable!r}."
+        )
+
+
+def _checked_timeout(
+    tool_name: str, f: Callable[..., Any], timeout: Any, on_timeout: Any
+) -> float | None:
+    """A tool's ``timeout`` in seconds, checked with ``on_timeout`` (only an async function
+    can be interrupted)."""
+    try:
+        seconds = timeout_seconds(timeout, "timeout")
+        if on_timeout is not None:
+            check_on_timeout(on_timeout, "on_timeout")
+    except ValueError as exc:
+        raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
+    if seconds is not None and not _is_async(f):
+        raise AgentDefinitionError(
+            f"Tool {tool_name!r} has a timeout but is a sync function, which "
+            "cannot be interrupted. Make it async (for blocking code, await "
+            "asyncio.to_thread(...)) to give it a timeout."
+        )
+    return seconds
 
 
 def schema_tool(
@@ -426,20 +480,7 @@ def schema_tool(
     """
     if not callable(function):
         raise AgentDefinitionError(f"schema_tool {name!r} needs a function, got {function!r}.")
-    if not (isinstance(needs_approval, bool) or callable(needs_approval)):
-        raise AgentDefinitionError(
-            f"needs_approval must be a bool or a function (ctx, args, call_id) -> bool, "
-            f"got {needs_approval!r}."
-        )
-    if not isinstance(review_output, bool):
-        raise AgentDefinitionError(
-            f"Tool {name!r}: review_output must be True or False, got {review_output!r}."
-        )
-    if not (isinstance(editable, bool) or callable(editable)):
-        raise AgentDefinitionError(
-            f"Tool {name!r}: editable must be a bool or a function "
-            f"(approver, item, ctx) -> bool, got {editable!r}."
-        )
+    _check_decision_options(name, needs_approval, review_output, editable)
 
     # ``ctx`` is positional-only so that an argument named "ctx" still reaches ``function``.
     def call(ctx: RunContext[Any], /, **args: Any) -> Any:

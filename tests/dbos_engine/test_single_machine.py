@@ -90,7 +90,7 @@ async def test_a_decision_on_a_call_that_is_not_waiting_is_refused(tmp_path: Pat
     agent, app = make_app(tmp_path)
     result = await Runner.run(agent, "Refund A-1", store=app.store())
     with pytest.raises(NotPendingError, match="is not waiting for a decision"):
-        await app.decide(result.run_id, "call_that_was_never_made", approve=True, by="ana")
+        await app.decide(result.run_id, "call_that_was_never_made", decision="approve", by="ana")
     call_id = result.interruptions[0].call_id
     state = await app.load(result.run_id)
     assert [item.call_id for item in state.interruptions] == [call_id]  # nothing was written
@@ -150,12 +150,12 @@ async def test_the_apps_governance_authorizes_decisions_and_signs_receipts(
     call_id = result.interruptions[0].call_id
 
     with pytest.raises(NotAuthorizedError):
-        await app.decide(result.run_id, call_id, approve=True, by=Approver("eve"))
+        await app.decide(result.run_id, call_id, decision="approve", by=Approver("eve"))
     state = await app.load(result.run_id)
     assert [item.call_id for item in state.interruptions] == [call_id]  # nothing was written
 
     ops = Approver("ana", roles=frozenset({"ops"}))
-    await app.decide(result.run_id, call_id, approve=True, by=ops, reason="checked")
+    await app.decide(result.run_id, call_id, decision="approve", by=ops, reason="checked")
     audit = (await app.load(result.run_id)).audit()
     decided = [record for record in audit if record.by == "ana"]
     assert [(r.verdict, r.reason, r.roles) for r in decided] == [("approved", "checked", ("ops",))]
@@ -245,12 +245,16 @@ async def test_edits_the_tool_does_not_allow_or_that_do_not_fit_are_refused(
     )
     result = await Runner.run(agent, "Refund and cancel A-1", store=app.store())
     with pytest.raises(EditNotAllowedError):
-        await app.decide(result.run_id, "r", approve=True, by="ana", arguments={"order": "A-2"})
+        await app.decide(
+            result.run_id, "r", decision="approve", by="ana", arguments={"order": "A-2"}
+        )
     with pytest.raises(InvalidEditError) as refused:
-        await app.decide(result.run_id, "c", approve=True, by="ana", arguments={"order": 7})
+        await app.decide(result.run_id, "c", decision="approve", by="ana", arguments={"order": 7})
     assert refused.value.field == "order"
     with pytest.raises(UserError, match="Edited arguments go with an approval only"):
-        await app.decide(result.run_id, "c", approve=False, by="ana", arguments={"order": "A-2"})
+        await app.decide(
+            result.run_id, "c", decision="reject", by="ana", arguments={"order": "A-2"}
+        )
     state = await app.load(result.run_id)
     assert sorted(item.call_id for item in state.interruptions) == ["c", "r"]  # nothing written
     await app.close()
@@ -269,7 +273,7 @@ async def test_a_review_is_authorized_and_checked_before_anything_is_stored(
     with pytest.raises(NotAuthorizedError):
         await app.review(result.run_id, "l", "released", by=Approver("eve"))
     with pytest.raises(NotPendingError, match="release, replace or withhold"):
-        await app.decide(result.run_id, "l", approve=True, by="ana")
+        await app.decide(result.run_id, "l", decision="approve", by="ana")
     with pytest.raises(UserError, match="needs output="):
         await app.review(result.run_id, "l", "replaced", by="ana")
     with pytest.raises(UserError, match="verdict must be"):

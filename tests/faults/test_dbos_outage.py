@@ -30,7 +30,7 @@ RUNS = 12
 
 async def decide_once(app: DBOSApp, run_id: str, call_id: str) -> BaseException | None:
     try:
-        await app.decide(run_id, call_id, approve=True, by="ana")
+        await app.decide(run_id, call_id, decision="approve", by="ana")
     except StoreUnavailableError as exc:
         return exc
     return None
@@ -39,7 +39,7 @@ async def decide_once(app: DBOSApp, run_id: str, call_id: str) -> BaseException 
 async def decide_until_done(app: DBOSApp, run_id: str, call_id: str) -> None:
     while True:
         try:
-            await app.decide(run_id, call_id, approve=True, by="ana")
+            await app.decide(run_id, call_id, decision="approve", by="ana")
             return
         except NotPendingError:
             return  # it landed after all (its commit outcome was unknown)
@@ -80,7 +80,7 @@ async def test_dbos_runs_inside_their_tool_survive_a_database_restart(
         calls = {p.run_id: p.call_id for p in await store.pending_approvals()}
         first, second = run_ids[: RUNS // 2], run_ids[RUNS // 2 :]
         for run_id in first:
-            await app.decide(run_id, calls[run_id], approve=True, by="ana")
+            await app.decide(run_id, calls[run_id], decision="approve", by="ana")
 
         async def a_tool_runs() -> bool:
             return bool(tool_runs(log))

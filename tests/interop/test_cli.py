@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tether import Runner, RunState
-from tether.interop._cli import add_state_commands
+from tether.cli.state import add_state_commands
 
 from .node import interrupt_in_js, resume_in_js
 from .weather_policy import QUESTION, Graph

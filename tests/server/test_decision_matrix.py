@@ -180,7 +180,12 @@ async def via_dbos(m: Matrix, run_id: str, case: Case, fp: str) -> str:
     )
     try:
         await app.decide(
-            run_id, "c1", approve=True, by=APPROVERS[case.who], fingerprint=fp, always=case.always
+            run_id,
+            "c1",
+            decision="approve",
+            by=APPROVERS[case.who],
+            fingerprint=fp,
+            always=case.always,
         )
         return "ok"
     except TetherError as exc:

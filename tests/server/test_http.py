@@ -220,6 +220,10 @@ async def test_listing_filters_orders_and_pages(server: Served) -> None:
         assert await listed(run_id=second) == [(second, "call_0")]
         assert await listed(agent="Nobody") == []
         assert await listed(older_than=3600) == []
+        for bad in ("1e308", "nan", "-1"):  # a duration that is not one: said, not a crash
+            refused = await client.get("/api/approvals", params={"older_than": bad})
+            assert refused.status_code == 422, (bad, refused.text)
+            assert "older_than" in refused.json()["error"]
         page = (await client.get("/api/approvals", params={"limit": 2})).json()
         rest = (
             await client.get("/api/approvals", params={"limit": 2, "cursor": page["next_cursor"]})

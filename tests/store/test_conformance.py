@@ -28,6 +28,7 @@ from tether.journal._events import (
     Event,
     ModelResponded,
     RunCompleted,
+    RunFailed,
     RunStarted,
     ToolCompleted,
     ToolStarted,
@@ -332,6 +333,19 @@ async def test_list_runs_filters_and_pages(backend: Backend, store: RunStore) ->
         await store.list_runs(cursor="not-a-cursor")
     with pytest.raises(UserError, match="aware datetime"):
         await store.list_runs(updated_before=t0.replace(tzinfo=None))
+
+
+async def test_what_changed_since_includes_failed_runs(backend: Backend, store: RunStore) -> None:
+    since = backend.clock.now
+    backend.clock.advance(10)
+    await store.append("ok", 0, [started("ok"), RunCompleted(1)])
+    failure = RunFailed("ModelProviderError", "the model is away", True, "2026-12-06T12:00:00Z")
+    await store.append("broken", 0, [started("broken"), failure])
+    changed = await store.list_runs(updated_after=since)
+    assert sorted((r.run_id, r.status) for r in changed.runs) == [
+        ("broken", "failed"),
+        ("ok", "completed"),
+    ]
 
 
 async def test_delete_and_prune(backend: Backend, store: RunStore) -> None:

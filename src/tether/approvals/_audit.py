@@ -107,18 +107,40 @@ class AuditRecord:
 
 def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
     """The audit records of a run's journal, in order."""
+    trail = _Trail()
     records: list[AuditRecord] = []
-    run_id, turn, agent = "", 0, ""
-    calls: dict[str, tuple[str, str, str]] = {}  # call id -> agent, tool, arguments
-    held: dict[str, str] = {}  # call id -> output held for review
     for seq, event in enumerate(journal, start=1):
-        base: dict[str, Any] = {"seq": seq, "run_id": run_id, "turn": turn}
+        record = trail.read(seq, event)
+        if record is not None:
+            records.append(record)
+    return records
+
+
+_Seen = tuple[str | None, str | None, str | None]
+"""A call as the trail knows it: its agent, tool and the arguments it runs with."""
+
+
+class _Trail:
+    """What the audit trail remembers while it reads a journal: the run, the turn, the
+    turn's calls and the outputs held for review."""
+
+    __slots__ = ("calls", "held", "run_id", "turn")
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self.turn = 0
+        self.calls: dict[str, tuple[str, str, str]] = {}  # call id -> agent, tool, arguments
+        self.held: dict[str, str] = {}  # call id -> output held for review
+
+    def read(self, seq: int, event: Event) -> AuditRecord | None:
+        """The record of ``event``, the ``seq``-th of the journal, if it has one."""
+        base: dict[str, Any] = {"seq": seq, "run_id": self.run_id, "turn": self.turn}
         if isinstance(event, RunStarted):
-            run_id, agent = event.run_id, event.agent
-            records.append(AuditRecord(seq, "run_started", run_id, 0, agent=agent))
-        elif isinstance(event, ModelResponded):
-            turn += 1
-            calls = {
+            self.run_id = event.run_id
+            return AuditRecord(seq, "run_started", event.run_id, 0, agent=event.agent)
+        if isinstance(event, ModelResponded):
+            self.turn += 1
+            self.calls = {
                 str(item["call_id"]): (
                     event.agent,
                     str(item["name"]),
@@ -127,132 +149,140 @@ def audit_trail(journal: Iterable[Event]) -> list[AuditRecord]:
                 for item in event.output
                 if item.get("type") == "function_call"
             }
-        elif isinstance(event, ApprovalRequested):
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="requested",
-                    agent=event.agent,
-                    call_id=event.call_id,
-                    tool=event.tool,
-                    arguments=event.arguments,
-                    fingerprint=event.fingerprint,
-                    at=event.at,
-                    expires_at=event.expires_at,
-                    required_approvals=event.required_approvals,
-                )
+            return None
+        if isinstance(event, ApprovalRequested):
+            return _requested(base, event)
+        if isinstance(event, ApprovalDecided):
+            return self._decided(base, event)
+        if isinstance(event, ToolStarted):
+            owner, tool, arguments = self._call(event.call_id)
+            return AuditRecord(
+                **base,
+                kind="started",
+                agent=owner,
+                call_id=event.call_id,
+                tool=tool,
+                arguments=arguments,
             )
-        elif isinstance(event, ApprovalDecided):
-            owner, tool, seen = calls.get(event.call_id, (None, None, None))
-            edited = event.edited_arguments
-            if edited is not None and owner is not None and tool is not None:
-                calls[event.call_id] = (owner, tool, edited)  # what runs from here on
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="expired" if event.expired else "decided",
-                    agent=owner,
-                    call_id=event.call_id,
-                    tool=tool,
-                    fingerprint=event.fingerprint,
-                    at=event.at,
-                    by=event.by,
-                    roles=event.roles,
-                    verdict=verdict(event),
-                    reason=event.reason,
-                    message=event.message,
-                    partial=event.partial,
-                    automatic=event.automatic,
-                    receipt=event.receipt,
-                    arguments=seen if edited is not None else None,
-                    edited_arguments=edited,
-                    rule=event.rule,
-                )
+        if isinstance(event, ToolCompleted | ToolTimedOut | ToolRejected):
+            return self._executed(base, event)
+        if isinstance(event, DoubtResolved):
+            return self._resolved(base, event)
+        if isinstance(event, OutputReviewed):
+            return self._reviewed(base, event)
+        if isinstance(event, HandoffTaken):
+            return AuditRecord(
+                **base,
+                kind="handoff",
+                agent=event.to_agent,
+                call_id=event.call_id,
+                message=f"{event.from_agent} -> {event.to_agent}",
             )
-        elif isinstance(event, ToolStarted):
-            owner, tool, arguments = calls.get(event.call_id, (None, None, None))
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="started",
-                    agent=owner,
-                    call_id=event.call_id,
-                    tool=tool,
-                    arguments=arguments,
-                )
-            )
-        elif isinstance(event, ToolCompleted | ToolTimedOut | ToolRejected):
-            owner, tool, arguments = calls.get(event.call_id, (None, None, None))
-            outcome = {
-                "tool_completed": "completed",
-                "tool_timed_out": "timed_out",
-                "tool_rejected": "rejected",
-            }[event.kind]
-            if isinstance(event, ToolCompleted) and event.review:
-                outcome = "held_for_review"
-                held[event.call_id] = event.output
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="executed",
-                    agent=owner,
-                    call_id=event.call_id,
-                    tool=tool,
-                    arguments=arguments,
-                    outcome=outcome,
-                    output=event.output,
-                )
-            )
-        elif isinstance(event, DoubtResolved):
-            owner, tool, _ = calls.get(event.call_id, (None, None, None))
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="resolved",
-                    agent=owner,
-                    call_id=event.call_id,
-                    tool=tool,
-                    at=event.at,
-                    by=event.by,
-                    roles=event.roles,
-                    verdict=event.resolution,
-                    reason=event.reason,
-                    output=event.output,
-                    receipt=event.receipt,
-                )
-            )
-        elif isinstance(event, OutputReviewed):
-            owner, tool, arguments = calls.get(event.call_id, (None, None, None))
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="reviewed",
-                    agent=owner,
-                    call_id=event.call_id,
-                    tool=tool,
-                    arguments=arguments,
-                    at=event.at,
-                    by=event.by,
-                    roles=event.roles,
-                    verdict=event.verdict,
-                    reason=event.reason,
-                    output=held.get(event.call_id) if event.output is None else event.output,
-                    receipt=event.receipt,
-                )
-            )
-        elif isinstance(event, HandoffTaken):
-            records.append(
-                AuditRecord(
-                    **base,
-                    kind="handoff",
-                    agent=event.to_agent,
-                    call_id=event.call_id,
-                    message=f"{event.from_agent} -> {event.to_agent}",
-                )
-            )
-        elif isinstance(event, RunCompleted):
-            records.append(AuditRecord(**base, kind="completed"))
-    return records
+        if isinstance(event, RunCompleted):
+            return AuditRecord(**base, kind="completed")
+        return None
+
+    def _call(self, call_id: str) -> _Seen:
+        return self.calls.get(call_id, (None, None, None))
+
+    def _decided(self, base: dict[str, Any], event: ApprovalDecided) -> AuditRecord:
+        owner, tool, seen = self._call(event.call_id)
+        edited = event.edited_arguments
+        if edited is not None and owner is not None and tool is not None:
+            self.calls[event.call_id] = (owner, tool, edited)  # what runs from here on
+        return AuditRecord(
+            **base,
+            kind="expired" if event.expired else "decided",
+            agent=owner,
+            call_id=event.call_id,
+            tool=tool,
+            fingerprint=event.fingerprint,
+            at=event.at,
+            by=event.by,
+            roles=event.roles,
+            verdict=verdict(event),
+            reason=event.reason,
+            message=event.message,
+            partial=event.partial,
+            automatic=event.automatic,
+            receipt=event.receipt,
+            arguments=seen if edited is not None else None,
+            edited_arguments=edited,
+            rule=event.rule,
+        )
+
+    def _executed(
+        self, base: dict[str, Any], event: ToolCompleted | ToolTimedOut | ToolRejected
+    ) -> AuditRecord:
+        owner, tool, arguments = self._call(event.call_id)
+        outcome = {
+            "tool_completed": "completed",
+            "tool_timed_out": "timed_out",
+            "tool_rejected": "rejected",
+        }[event.kind]
+        if isinstance(event, ToolCompleted) and event.review:
+            outcome = "held_for_review"
+            self.held[event.call_id] = event.output
+        return AuditRecord(
+            **base,
+            kind="executed",
+            agent=owner,
+            call_id=event.call_id,
+            tool=tool,
+            arguments=arguments,
+            outcome=outcome,
+            output=event.output,
+        )
+
+    def _resolved(self, base: dict[str, Any], event: DoubtResolved) -> AuditRecord:
+        owner, tool, _ = self._call(event.call_id)
+        return AuditRecord(
+            **base,
+            kind="resolved",
+            agent=owner,
+            call_id=event.call_id,
+            tool=tool,
+            at=event.at,
+            by=event.by,
+            roles=event.roles,
+            verdict=event.resolution,
+            reason=event.reason,
+            output=event.output,
+            receipt=event.receipt,
+        )
+
+    def _reviewed(self, base: dict[str, Any], event: OutputReviewed) -> AuditRecord:
+        owner, tool, arguments = self._call(event.call_id)
+        return AuditRecord(
+            **base,
+            kind="reviewed",
+            agent=owner,
+            call_id=event.call_id,
+            tool=tool,
+            arguments=arguments,
+            at=event.at,
+            by=event.by,
+            roles=event.roles,
+            verdict=event.verdict,
+            reason=event.reason,
+            output=self.held.get(event.call_id) if event.output is None else event.output,
+            receipt=event.receipt,
+        )
+
+
+def _requested(base: dict[str, Any], event: ApprovalRequested) -> AuditRecord:
+    return AuditRecord(
+        **base,
+        kind="requested",
+        agent=event.agent,
+        call_id=event.call_id,
+        tool=event.tool,
+        arguments=event.arguments,
+        fingerprint=event.fingerprint,
+        at=event.at,
+        expires_at=event.expires_at,
+        required_approvals=event.required_approvals,
+    )
 
 
 def audit_jsonl(records: Iterable[AuditRecord]) -> str:

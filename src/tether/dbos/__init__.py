@@ -7,7 +7,7 @@ whose process died, and durable timers for approvals that wait for a person.
     app = DBOSApp([agent], store=lambda: PostgresRunStore(DSN), system_database_url=DSN)
     # workers:   python -m tether.dbos worker myapp:app --executor-id worker-1
     run_id = await app.start(agent, "Refund order A-1017")
-    await app.decide(run_id, call_id, approve=True, by="ana")   # app.review(...) for outputs
+    await app.decide(run_id, call_id, decision="approve", by="ana")   # app.review(...) for outputs
     print(await app.result(run_id))
 
 See docs/scale-out.md.
@@ -25,8 +25,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._app import DEFAULT_APPLICATION_VERSION, DBOSApp
+from ._serving import DECISION_TOPIC, EXPIRED_BY, RUNS_QUEUE, WORK_QUEUE
 from ._worker import load_app, serve
-from ._workflows import DECISION_TOPIC, EXPIRED_BY, RUNS_QUEUE, WORK_QUEUE
 
 __all__ = [
     "DBOSApp",

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
-from .._governance import Approver, Governance
+from .._duration import Duration, to_seconds
+from .._governance import Approver, Decision, Governance
 from ..errors import (
     ApprovalExpiredError,
     EngineError,
@@ -26,7 +27,16 @@ from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, retry_run, save_state
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
-from . import _workflows as wf
+from . import _workflows  # noqa: F401  (registers the workflows with DBOS, for launch)
+from ._serving import (
+    DECISION_TOPIC,
+    RUN_WORKFLOW,
+    RUNS_QUEUE,
+    WORK_QUEUE,
+    launched,
+    start_serving,
+    stop_serving,
+)
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
 
@@ -85,7 +95,7 @@ class DBOSApp:
         system_schema: str = "dbos",
         worker_concurrency: int | None = 8,
         concurrency: int | None = None,
-        approval_timeout: float | None = 24 * 3600.0,
+        approval_timeout: Duration | None = 24 * 3600.0,
         expiry_message: str = "The approval expired before anyone decided; the call was not run.",
         doubt_poll: float = 60.0,
         lease_wait: float = 1.0,
@@ -96,27 +106,7 @@ class DBOSApp:
         governance: Governance | None = None,
         application_version: str = DEFAULT_APPLICATION_VERSION,
     ) -> None:
-        if not agents:
-            raise UserError("DBOSApp needs at least one agent.")
-        for value, what in (
-            (worker_concurrency, "worker_concurrency"),
-            (concurrency, "concurrency"),
-        ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise UserError(f"{what} is an integer >= 1 or None, not {value!r}.")
-        if (
-            worker_concurrency is not None
-            and concurrency is not None
-            and worker_concurrency > concurrency
-        ):
-            raise UserError(
-                f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
-                f"({concurrency}): one worker may not run more than all of them together."
-            )
-        if approval_timeout is not None and not approval_timeout > 0:
-            raise UserError(f"approval_timeout is seconds > 0 or None, not {approval_timeout!r}.")
+        _check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
         self._graph: dict[str, Agent[Any]] = {}
         for agent in agents:
             self._graph.update(agent.graph())
@@ -130,13 +120,11 @@ class DBOSApp:
         """The PostgreSQL schema of DBOS's tables (ignored with SQLite)."""
         self.worker_concurrency = worker_concurrency
         self.concurrency = concurrency
-        self.approval_timeout = approval_timeout
+        self.approval_timeout = to_seconds(approval_timeout, "approval_timeout")
         """Seconds an approval may wait for a decision before the system rejects it."""
         self.expiry_message = expiry_message
         self.doubt_poll = doubt_poll
         self.lease_wait = lease_wait
-        if not store_patience >= 0:
-            raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")
         self.store_patience = float(store_patience)
         self.polling_interval = polling_interval
         self.context = context
@@ -175,8 +163,6 @@ class DBOSApp:
         id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or
         ``tether-<pid>``).
         """
-        if wf._serving:
-            raise EngineError("A DBOSApp is already launched in this process; launch one only.")
         config: DBOSConfig = {
             "name": self.name,
             "system_database_url": self.system_database_url,
@@ -187,31 +173,29 @@ class DBOSApp:
             "notification_listener_polling_interval_sec": self.polling_interval,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
-        wf._serving.append(self)
+        start_serving(self)
         try:
             DBOS(config=config)
             DBOS.launch()
+            await DBOS.register_queue_async(RUNS_QUEUE, polling_interval_sec=self.polling_interval)
             await DBOS.register_queue_async(
-                wf.RUNS_QUEUE, polling_interval_sec=self.polling_interval
-            )
-            await DBOS.register_queue_async(
-                wf.WORK_QUEUE,
+                WORK_QUEUE,
                 worker_concurrency=self.worker_concurrency,
                 global_concurrency=self.concurrency,
                 polling_interval_sec=self.polling_interval,
                 on_conflict="always_update",
             )
         except BaseException:
-            wf._serving.clear()
+            stop_serving()
             raise
 
     async def shutdown(self) -> None:
         """Stop serving, then close this process's client and stores (workflows in
         progress are recovered by the next worker with the same executor id)."""
-        if wf._serving:
+        if launched():
             # DBOS first: its workflows stop before the store they write to closes.
             DBOS.destroy(destroy_registry=False)
-            wf._serving.clear()
+            stop_serving()
         # DBOS shut down the thread pool a SQLite store closes in; the process is
         # ending and its connections close with it.
         with contextlib.suppress(RuntimeError):
@@ -260,8 +244,8 @@ class DBOSApp:
             )
         run_id = run_id or f"run_{uuid.uuid4().hex}"
         options: EnqueueOptions = {
-            "workflow_name": wf.RUN_WORKFLOW,
-            "queue_name": wf.RUNS_QUEUE,
+            "workflow_name": RUN_WORKFLOW,
+            "queue_name": RUNS_QUEUE,
             "workflow_id": run_id,
             "app_version": self.application_version,
         }
@@ -285,7 +269,7 @@ class DBOSApp:
         run_id: str,
         call_id: str,
         *,
-        approve: bool,
+        decision: Decision,
         by: Approver | str | None = None,
         message: str | None = None,
         reason: str | None = None,
@@ -293,7 +277,8 @@ class DBOSApp:
         fingerprint: str | None = None,
         always: bool = False,
     ) -> None:
-        """Record a decision on a waiting call in the store, then wake the run's workflow.
+        """Record a decision (``"approve"`` or ``"reject"``) on a waiting call in the store,
+        then wake the run's workflow.
 
         ``always`` as ``RunState.approve``: scoped to the call's agent and tool, and taken
         only where ``by`` may decide.
@@ -313,13 +298,13 @@ class DBOSApp:
         does not hold the decision up: it is recorded at once, and the worker takes
         it in at its next checkpoint.
         """
-        if not isinstance(approve, bool):
-            raise UserError(f"approve must be True or False, not {approve!r}.")
-        if arguments is not None and not approve:
-            raise UserError("Edited arguments go with an approval only (approve=True).")
+        if decision not in ("approve", "reject"):
+            raise UserError(f"decision is 'approve' or 'reject', not {decision!r}.")
+        if arguments is not None and decision != "approve":
+            raise UserError("Edited arguments go with an approval only (decision='approve').")
 
         def take(state: RunState) -> None:
-            if approve:
+            if decision == "approve":
                 state.approve(
                     call_id,
                     always,
@@ -415,7 +400,7 @@ class DBOSApp:
         # workflow's own timeout looks again, so it is reported, not raised.
         try:
             with self._engine(f"wake run {run_id!r}"):
-                await self._dbos().send_async(run_id, {"call_id": call_id}, wf.DECISION_TOPIC)
+                await self._dbos().send_async(run_id, {"call_id": call_id}, DECISION_TOPIC)
         except EngineError as exc:
             _log.warning("The decision on %s is stored, but %s", call_id, exc)
 
@@ -435,7 +420,7 @@ class DBOSApp:
         """Wake a run's workflow after changing its stored state another way (for example
         settling a call in doubt with ``resolve_doubt`` and ``save_state``)."""
         with self._engine(f"wake run {run_id!r}"):
-            await self._dbos().send_async(run_id, {"wake": True}, wf.DECISION_TOPIC)
+            await self._dbos().send_async(run_id, {"wake": True}, DECISION_TOPIC)
 
     async def result(self, run_id: str) -> Any:
         """Wait for the run's final output (JSON data); bound the wait with
@@ -453,3 +438,38 @@ class DBOSApp:
         store = self._stores.pop(loop, None)
         if store is not None:
             await store.close()
+
+
+def _check_settings(
+    agents: Sequence[Agent[Any]],
+    worker_concurrency: int | None,
+    concurrency: int | None,
+    approval_timeout: Duration | None,
+    store_patience: float,
+) -> None:
+    """``UserError`` for a ``DBOSApp`` setting that cannot work."""
+    if not agents:
+        raise UserError("DBOSApp needs at least one agent.")
+    for value, what in (
+        (worker_concurrency, "worker_concurrency"),
+        (concurrency, "concurrency"),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise UserError(f"{what} is an integer >= 1 or None, not {value!r}.")
+    if (
+        worker_concurrency is not None
+        and concurrency is not None
+        and worker_concurrency > concurrency
+    ):
+        raise UserError(
+            f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
+            f"({concurrency}): one worker may not run more than all of them together."
+        )
+    try:
+        to_seconds(approval_timeout, "approval_timeout")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not store_patience >= 0:
+        raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")

@@ -1,4 +1,4 @@
-"""The DBOS workflows and steps that carry a tether run, and the one app a worker serves.
+"""The DBOS workflows and steps that carry a tether run.
 
 Two workflows, on two queues:
 
@@ -15,18 +15,19 @@ record, so the step that advances a run may run again after a crash. That is
 safe because the step only resumes tether's journal: a turn whose model response
 is stored is not asked again, and a tool whose ``ToolStarted`` is stored without
 its completion is not run again but reported in doubt (unless it is idempotent).
+
+The workflows find the app they serve, and the names they share with it, in
+``_serving``.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
-from .._governance import SYSTEM_APPROVER
 from ..errors import (
-    EngineError,
     ModelProviderError,
     RunNotFoundError,
     StoreError,
@@ -35,41 +36,10 @@ from ..errors import (
     StoreUnavailableError,
     StoreVersionError,
 )
+from ._serving import ADVANCE_WORKFLOW, DECISION_TOPIC, RUN_WORKFLOW, WORK_QUEUE, serving
 from ._stretch import advance, expire
 
-if TYPE_CHECKING:
-    from ._app import DBOSApp
-
-__all__ = [
-    "ADVANCE_WORKFLOW",
-    "DECISION_TOPIC",
-    "EXPIRED_BY",
-    "RUNS_QUEUE",
-    "RUN_WORKFLOW",
-    "WORK_QUEUE",
-    "serving",
-]
-
-RUN_WORKFLOW = "tether.run"
-ADVANCE_WORKFLOW = "tether.advance"
-RUNS_QUEUE = "tether_runs"
-WORK_QUEUE = "tether_work"
-DECISION_TOPIC = "tether.decision"
-EXPIRED_BY = SYSTEM_APPROVER
-"""The ``by`` of a rejection the system made because an approval's time ran out: the
-system's own id (``tether.SYSTEM_APPROVER``), as for every expiry."""
-
-_serving: list[DBOSApp] = []
-
-
-def serving() -> DBOSApp:
-    """The app this process's workflows belong to (set by ``DBOSApp.launch``)."""
-    if not _serving:
-        raise EngineError(
-            "A tether workflow ran in a process whose DBOSApp was not launched. "
-            "Call app.launch() (or run `python -m tether.dbos worker module:app`) first."
-        )
-    return _serving[-1]
+__all__ = ["advance_step", "advance_workflow", "expire_step", "run_workflow"]
 
 
 # -- the coordinating workflow ----------------------------------------------------------

@@ -26,7 +26,7 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from .._agent import Agent
 from .._context import RunContext
 from .._governance import ApprovalPolicy
-from ..approvals._standing import matches
+from ..approvals._rule import matches
 from ..errors import MCPServerError
 from ..tools import FunctionTool, schema_tool
 from ._config import ServerConfig, ToolPolicy

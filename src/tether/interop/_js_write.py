@@ -19,6 +19,7 @@ from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,
+    Event,
     GuardrailChecked,
     HandoffTaken,
     ModelResponded,
@@ -95,83 +96,32 @@ class _Writer:
     def read_journal(self, state: RunState) -> None:
         requests: dict[str, ApprovalRequested] = {}
         for event in state.journal:
+            problem = _not_carried(event)
+            if problem is not None:
+                raise InteropError(problem)
             if isinstance(event, RunStarted):
                 self.start = event
-                if event.history:
-                    raise InteropError(
-                        "The run read its history from a session; sessions are not carried "
-                        "to the TypeScript SDK."
-                    )
-                if (
-                    event.previous_response_id
-                    or event.conversation_id
-                    or event.auto_previous_response_id
-                ):
-                    raise InteropError(
-                        "The run uses a server-managed conversation (previous_response_id or "
-                        "conversation_id); such runs are not converted."
-                    )
             elif isinstance(event, ModelResponded):
                 self.turns.append(self.turn(event))
                 requests = self.turns[-1].requested
             elif isinstance(event, ApprovalRequested):
                 requests[event.call_id] = event
             elif isinstance(event, ApprovalDecided):
-                if event.edited_arguments is not None:
-                    raise InteropError(
-                        f"Call {event.call_id!r} was approved with arguments edited by "
-                        f"{event.by or 'an approver'}; the TypeScript SDK has no edited "
-                        "approvals, and exporting the edit as the model's call would erase "
-                        "what the model asked for. Finish the run in tether, or approve the call "
-                        "as the model made it before converting."
-                    )
                 if event.partial:
                     continue  # one of several approvals: the call is open until the last
                 self.decisions.append((requests[event.call_id], event))
             elif isinstance(event, ToolStarted):
                 self.turns[-1].started.add(event.call_id)
-            elif isinstance(event, ToolCompleted) and event.review:
-                raise InteropError(
-                    f"The output of call {event.call_id!r} was held for a person's review; "
-                    "the TypeScript SDK has no output review, so it would hand the output to "
-                    "the model unreviewed (or lose the review). Finish the run in tether."
-                )
             elif isinstance(event, ToolCompleted | ToolRejected | ToolTimedOut):
                 self.turns[-1].outputs.append(event)
             elif isinstance(event, HandoffTaken):
-                if event.conversation is not None:
-                    raise InteropError(
-                        "A handoff input filter chose what the next agent sees; the "
-                        "TypeScript SDK's state cannot carry that. Not converted."
-                    )
                 self.turns[-1].taken.add(event.call_id)
             elif isinstance(event, RunCompleted):
                 self.completed = event
-            elif isinstance(event, SessionSynced):
-                raise InteropError("The run stores its conversation in a session; not carried.")
-            elif isinstance(event, DoubtResolved):
-                raise InteropError(
-                    f"Call {event.call_id!r} was left in doubt and settled by a person "
-                    f"({event.resolution}); the TypeScript SDK has no such record, so the run "
-                    "is not converted."
-                )
-            elif isinstance(event, GuardrailChecked):
-                # Passed checks and replaced outputs need nothing there (the outputs are
-                # carried); a run a tripwire stopped has nothing to resume.
-                if event.outcome == "tripwire":
-                    raise InteropError(
-                        f"A guardrail ({event.guardrail!r}) stopped the run; such runs are not "
-                        "converted."
-                    )
-            elif isinstance(event, NestedRunRecorded):
-                raise InteropError(
-                    f"Call {event.call_id!r} runs agent {event.agent!r} as a tool; nested runs "
-                    "are not carried to the TypeScript SDK (see docs/interop.md)."
-                )
             else:
-                assert isinstance(
-                    event, RunResumed
-                )  # the budget it may change is read off the view
+                # Passed checks and replaced outputs need nothing there (the outputs are
+                # carried); the budget a resumption may change is read off the view.
+                assert isinstance(event, GuardrailChecked | RunResumed)
         self.check_pause(state)
 
     def turn(self, event: ModelResponded) -> _Turn:
@@ -422,3 +372,54 @@ class _Writer:
 
 
 _RUN_ITEM = {"function_call": "tool_call_item", "reasoning": "reasoning_item"}
+
+
+def _not_carried(event: Event) -> str | None:
+    """Why the TypeScript SDK's state cannot carry ``event``, or ``None`` if it can."""
+    if isinstance(event, RunStarted):
+        if event.history:
+            return (
+                "The run read its history from a session; sessions are not carried "
+                "to the TypeScript SDK."
+            )
+        if event.previous_response_id or event.conversation_id or event.auto_previous_response_id:
+            return (
+                "The run uses a server-managed conversation (previous_response_id or "
+                "conversation_id); such runs are not converted."
+            )
+    elif isinstance(event, ApprovalDecided) and event.edited_arguments is not None:
+        return (
+            f"Call {event.call_id!r} was approved with arguments edited by "
+            f"{event.by or 'an approver'}; the TypeScript SDK has no edited "
+            "approvals, and exporting the edit as the model's call would erase "
+            "what the model asked for. Finish the run in tether, or approve the call "
+            "as the model made it before converting."
+        )
+    elif isinstance(event, ToolCompleted) and event.review:
+        return (
+            f"The output of call {event.call_id!r} was held for a person's review; "
+            "the TypeScript SDK has no output review, so it would hand the output to "
+            "the model unreviewed (or lose the review). Finish the run in tether."
+        )
+    elif isinstance(event, HandoffTaken) and event.conversation is not None:
+        return (
+            "A handoff input filter chose what the next agent sees; the "
+            "TypeScript SDK's state cannot carry that. Not converted."
+        )
+    elif isinstance(event, SessionSynced):
+        return "The run stores its conversation in a session; not carried."
+    elif isinstance(event, DoubtResolved):
+        return (
+            f"Call {event.call_id!r} was left in doubt and settled by a person "
+            f"({event.resolution}); the TypeScript SDK has no such record, so the run "
+            "is not converted."
+        )
+    elif isinstance(event, GuardrailChecked) and event.outcome == "tripwire":
+        # A run a tripwire stopped has nothing to resume.
+        return f"A guardrail ({event.guardrail!r}) stopped the run; such runs are not converted."
+    elif isinstance(event, NestedRunRecorded):
+        return (
+            f"Call {event.call_id!r} runs agent {event.agent!r} as a tool; nested runs "
+            "are not carried to the TypeScript SDK (see docs/interop.md)."
+        )
+    return None

@@ -115,14 +115,13 @@ class Runner:
         that run (``input`` is not read again), ``"error"`` raises ``RunConflictError``.
         Two processes starting one id at once get one run; the other a ``RunConflictError``.
         """
+        # Long for its signature and docstring only: the work is prepare's and _outcome's.
         if run_id is not None and not isinstance(input, RunState):
             _check_run_id(run_id, if_exists)
             if store is not None:
-                existing = await _stored(store, run_id, agent, context, governance)
-                if existing is not None:
-                    if if_exists == "error":
-                        raise RunConflictError(run_id, 0, len(existing.journal))
-                    input = existing
+                input = await _stored_or(
+                    input, store, run_id, if_exists, agent, context, governance
+                )
         run = prepare(
             agent,
             input,
@@ -143,16 +142,7 @@ class Runner:
             run_config=run_config,
             run_id=run_id,
         )
-        try:
-            await drive(run)
-        except RunError as exc:
-            exc.run_state = RunResult(run).to_state()
-            raise
-        except asyncio.CancelledError as exc:
-            if run.start is None:  # else the run never recorded its start: nothing to resume
-                attach_run_state(exc, RunResult(run).to_state())
-            raise
-        return RunResult(run)
+        return await _outcome(run)
 
     @classmethod
     def run_streamed(
@@ -311,6 +301,35 @@ def prepare(
         run = _resume(agent, input, context, max_turns, rejection_message or None, options)
         _check_tools(run)
         return run
+    return _new_run(
+        agent,
+        input,
+        context,
+        options,
+        run_id=run_id,
+        max_turns=max_turns,
+        previous_response_id=previous_response_id,
+        conversation_id=conversation_id,
+        auto_previous_response_id=auto_previous_response_id,
+        rejection_message=rejection_message,
+    )
+
+
+def _new_run(
+    agent: Agent[Any],
+    input: str | Sequence[Item],
+    context: Any,
+    options: RunOptions,
+    *,
+    run_id: str | None,
+    max_turns: int | None,
+    previous_response_id: str | None,
+    conversation_id: str | None,
+    auto_previous_response_id: bool,
+    rejection_message: str | None,
+) -> Run:
+    """A new run of ``agent`` on ``input``, its start not yet recorded."""
+    session = options.session
     if session is not None:
         check_new_session(session)
     try:
@@ -324,7 +343,7 @@ def prepare(
             auto_previous_response_id=auto_previous_response_id,
             session_id=None if session is None else session.session_id,
             rejection_message=rejection_message or None,
-            run_config=config_data(run_config),
+            run_config=config_data(options.config),
         )
     except ValueError as exc:
         raise UserError(f"The run's input cannot be used: {exc}.") from None
@@ -337,6 +356,20 @@ def prepare(
         graph=agent.graph(),
         start=started,
     )
+
+
+async def _outcome(run: Run) -> RunResult:
+    """Drive ``run`` to its result; an error or a cancellation carries the state to resume."""
+    try:
+        await drive(run)
+    except RunError as exc:
+        exc.run_state = RunResult(run).to_state()
+        raise
+    except asyncio.CancelledError as exc:
+        if run.start is None:  # else the run never recorded its start: nothing to resume
+            attach_run_state(exc, RunResult(run).to_state())
+        raise
+    return RunResult(run)
 
 
 def _rule_book(config: RunConfig | None, store: RunStore | None) -> RuleBook | None:
@@ -381,14 +414,24 @@ def _check_run_id(run_id: object, if_exists: object) -> None:
         raise UserError(f"if_exists is 'resume' or 'error', not {if_exists!r}.")
 
 
-async def _stored(
-    store: RunStore, run_id: str, agent: Agent[Any], context: Any, governance: Governance | None
-) -> RunState | None:
-    """The stored run ``run_id`` as a state, or ``None`` if the store has none."""
+async def _stored_or(
+    input: str | Sequence[Item],
+    store: RunStore,
+    run_id: str,
+    if_exists: Literal["resume", "error"],
+    agent: Agent[Any],
+    context: Any,
+    governance: Governance | None,
+) -> str | Sequence[Item] | RunState:
+    """The stored run ``run_id`` as a state to resume, or ``input`` if the store has none;
+    ``RunConflictError`` if it has one and ``if_exists`` is "error"."""
     try:
-        return await load_state(store, run_id, agent, context=context, governance=governance)
+        existing = await load_state(store, run_id, agent, context=context, governance=governance)
     except RunNotFoundError:
-        return None
+        return input
+    if if_exists == "error":
+        raise RunConflictError(run_id, 0, len(existing.journal))
+    return existing
 
 
 def _check_tools(run: Run) -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._agent import Agent
 from .._context import Usage
@@ -30,39 +26,33 @@ from ..errors import (
     ApprovalExpiredError,
     DecisionMismatchError,
     NotPendingError,
-    StaleDecisionError,
     StateFormatError,
-    UnknownAgentError,
-    UnknownToolError,
     UserError,
 )
 from ..journal._binding import ToolApprovalItem, ToolOutputReviewItem
-from ..journal._document import (
-    dump_document,
-    dump_document_json,
-    load_document,
-    load_document_json,
-    sign,
-    verify,
-)
 from ..journal._events import (
     DoubtResolved,
     Event,
-    HandoffTaken,
-    ModelResponded,
     RunFailed,
-    RunStarted,
 )
 from ..journal._fold import Call, CallStatus, RunStatus, RunView
 from ..journal._journal import Journal
-from ..journal._limits import MAX_STATE_DEPTH, escape_surrogates
 from ._agent_tools import nested_decision
+from ._decision_checks import check_bound, check_decision_arguments, check_reason, doubt_output
 from ._origins import with_origins
+from ._state_document import (
+    ContextDeserializer,
+    ContextSerializer,
+    check_names,
+    deserialize_context,
+    parse_json,
+    read_json,
+    read_text,
+    state_json,
+    state_text,
+)
 
 __all__ = ["RunState"]
-
-ContextSerializer = Callable[[Any], Any]
-ContextDeserializer = Callable[[Any], Any]
 
 
 class RunState:
@@ -98,7 +88,7 @@ class RunState:
         """The application's context object, handed to tools on resume."""
         self.governance = governance or DEFAULT_GOVERNANCE
         """Who may decide, deadlines, receipt key and clock (``tether.Governance``)."""
-        self._check_names()
+        check_names(agent, self._journal, self._view)
         self.expire()
 
     @classmethod
@@ -320,15 +310,13 @@ class RunState:
         reason: str | None,
         fingerprint: str | None = None,
     ) -> None:
-        _check_decision_arguments(item, always=False, message=None, by=None)
-        _check_reason(reason)
+        check_decision_arguments(item, always=False, message=None, by=None)
+        check_reason(reason)
         approver = as_approver(by)
         if isinstance(item, ToolApprovalItem) and item.parent is not None:
             # A call inside an agent used as a tool: reviewed in its nested run's journal.
             def review(journal: Journal, inner: ToolApprovalItem) -> None:
-                nested = RunState._of_run(self._agent, journal, self.context)
-                nested.governance = self.governance
-                nested._review(
+                self._nested(journal)._review(
                     inner, verdict, output, by=approver, reason=reason, fingerprint=fingerprint
                 )
 
@@ -345,7 +333,7 @@ class RunState:
                 f"The output of call {call_id!r} is not waiting for a review in this run. "
                 "Review only the items of state.interruptions whose kind is 'output_review'."
             )
-        _check_bound(item, fingerprint, call)
+        check_bound(item, fingerprint, call)
         if isinstance(item, ToolOutputReviewItem) and item.output != call.held:
             raise DecisionMismatchError(
                 f"The review item for call {call_id!r} shows another output than the call "
@@ -396,8 +384,8 @@ class RunState:
         arguments: Mapping[str, Any] | None = None,
         fingerprint: str | None = None,
     ) -> None:
-        _check_decision_arguments(item, always=always, message=message, by=None)
-        _check_reason(reason)
+        check_decision_arguments(item, always=always, message=message, by=None)
+        check_reason(reason)
         if arguments is not None and always:
             raise UserError(
                 "always=True cannot go with edited arguments: later calls of the tool have "
@@ -408,9 +396,7 @@ class RunState:
             # A call inside an agent used as a tool: decided in its nested run's journal,
             # under this run's governance.
             def decide(journal: Journal, inner: ToolApprovalItem) -> None:
-                nested = RunState._of_run(self._agent, journal, self.context)
-                nested.governance = self.governance
-                nested._decide(
+                self._nested(journal)._decide(
                     inner,
                     approved=approved,
                     always=always,
@@ -423,7 +409,39 @@ class RunState:
 
             self._journal.append(nested_decision(self._view, item, decide))
             return
-        call_id = item if isinstance(item, str) else item.call_id
+        call = self._pending_call(item if isinstance(item, str) else item.call_id)
+        check_bound(item, fingerprint, call)
+        policy = policy_for(self._graph, call, self.governance)
+        authorize(policy, approver, call, self.context)
+        edited = (
+            checked_edit(self._graph, call, arguments, approver, self.context)
+            if arguments is not None
+            else None
+        )
+        event = decision_event(
+            self._view,
+            call,
+            self.governance,
+            approver=approver,
+            approved=approved,
+            always=always,
+            message=message,
+            reason=reason,
+            edited_arguments=edited,
+        )
+        self._journal.append(event)
+        if always and not event.partial:
+            self._decide_always()
+
+    def _nested(self, journal: Journal) -> RunState:
+        """The state of a nested run (of an agent used as a tool), under this governance."""
+        nested = RunState._of_run(self._agent, journal, self.context)
+        nested.governance = self.governance
+        return nested
+
+    def _pending_call(self, call_id: str) -> Call:
+        """The call ``call_id``, waiting for a decision (expired by the clock first if it
+        is past its deadline); else the error that says why it is not."""
         call = self._view.calls.get(call_id)
         if call is None or self._view.completed is not None:
             raise NotPendingError(
@@ -449,35 +467,18 @@ class RunState:
                 f"Call {call_id!r} of {call.name!r} was already decided (or never needed "
                 "approval); a decision is taken once."
             )
-        _check_bound(item, fingerprint, call)
-        policy = policy_for(self._graph, call, self.governance)
-        authorize(policy, approver, call, self.context)
-        edited = (
-            checked_edit(self._graph, call, arguments, approver, self.context)
-            if arguments is not None
-            else None
-        )
-        event = decision_event(
-            self._view,
-            call,
-            self.governance,
-            approver=approver,
-            approved=approved,
-            always=always,
-            message=message,
-            reason=reason,
-            edited_arguments=edited,
-        )
-        self._journal.append(event)
-        if always and not event.partial:
-            # The turn's other calls of this agent's tool that this approver could decide:
-            # decided now, each bound to its own fingerprint (later turns: when the run asks).
-            for other in list(self._view.calls.values()):
-                automatic = always_decision(
-                    self._view, self._graph, self.governance, other, self.context
-                )
-                if automatic is not None:
-                    self._journal.append(automatic)
+        return call
+
+    def _decide_always(self) -> None:
+        """After an ``always`` decision: the turn's other calls of this agent's tool that
+        its approver could decide, decided now, each bound to its own fingerprint (later
+        turns: when the run asks)."""
+        for other in list(self._view.calls.values()):
+            automatic = always_decision(
+                self._view, self._graph, self.governance, other, self.context
+            )
+            if automatic is not None:
+                self._journal.append(automatic)
 
     def resolve_doubt(
         self,
@@ -494,10 +495,8 @@ class RunState:
 
         The resolution is sealed like an approval (and carries a receipt with a receipt key),
         and the call's approval policy decides who may resolve it."""
-        _check_decision_arguments(
-            item, always=False, message=output, by=None, message_name="output"
-        )
-        _check_reason(reason)
+        check_decision_arguments(item, always=False, message=output, by=None, message_name="output")
+        check_reason(reason)
         approver = as_approver(by)
         call_id = item if isinstance(item, str) else item.call_id
         call = self._view.calls.get(call_id)
@@ -506,20 +505,8 @@ class RunState:
                 f"Call {call_id!r} is not in doubt in this run. Resolve only the items of "
                 "state.in_doubt."
             )
-        _check_bound(item, fingerprint, call)
-        if resolution not in ("run_again", "output", "failed"):
-            raise UserError(
-                f"resolution must be 'run_again', 'output' or 'failed', not {resolution!r}."
-            )
-        if resolution == "output" and output is None:
-            raise UserError("resolve_doubt(..., 'output') needs the output the call produced.")
-        if resolution == "run_again":
-            output = None
-        elif resolution == "failed" and output is None:
-            output = (
-                f"The call of {call.name} failed: it was interrupted and was judged not to "
-                "have taken effect."
-            )
+        check_bound(item, fingerprint, call)
+        output = doubt_output(call, resolution, output)
         policy = policy_for(self._graph, call, self.governance)
         authorize(policy, approver, call, self.context, four_eyes=False)
         event = DoubtResolved(call_id, resolution, output, reason=reason)
@@ -529,8 +516,8 @@ class RunState:
 
     def to_json(self, *, context_serializer: ContextSerializer | None = None) -> dict[str, Any]:
         """The state as a JSON-compatible dict."""
-        context = _serialize_context(self.context, context_serializer)
-        return dump_document(self._view.root_agent, self._journal.events_since(0), context)
+        events = self._journal.events_since(0)
+        return state_json(self._view.root_agent, events, self.context, context_serializer)
 
     def to_string(
         self,
@@ -539,20 +526,13 @@ class RunState:
         context_serializer: ContextSerializer | None = None,
     ) -> str:
         """The state as JSON text; with ``signing_key``, signed with HMAC-SHA256."""
-        try:
-            if signing_key is None:
-                context = _serialize_context(self.context, context_serializer)
-                return dump_document_json(
-                    self._view.root_agent, self._journal.events_since(0), context
-                )
-            document = sign(self.to_json(context_serializer=context_serializer), signing_key)
-            text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-            return escape_surrogates(text)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise UserError(
-                f"The run state cannot be saved as JSON ({exc}). The context must hold "
-                "JSON data only; pass context_serializer= to convert it."
-            ) from None
+        return state_text(
+            self._view.root_agent,
+            self._journal.events_since(0),
+            self.context,
+            signing_key=signing_key,
+            serializer=context_serializer,
+        )
 
     @classmethod
     def from_json(
@@ -571,18 +551,9 @@ class RunState:
         The context is ``context`` if given, else rebuilt by ``context_deserializer``
         or validated as ``context_type``, else left as the stored JSON data.
         """
-        if signing_key is not None:
-            if not isinstance(data, dict):
-                raise StateFormatError("A run state must be a JSON object.")
-            verify(data, signing_key)
-        root_name, journal, stored_context = load_document(data, checked=signing_key is not None)
-        if root_name not in agent.graph():
-            raise UnknownAgentError(
-                f"The state's run started with agent {root_name!r}, which is not in the graph "
-                f"of {agent.name!r}. Load it with the agent the run started with."
-            )
+        journal, stored_context = read_json(agent, data, signing_key)
         if context is None:
-            context = _deserialize_context(stored_context, context_type, context_deserializer)
+            context = deserialize_context(stored_context, context_type, context_deserializer)
         return cls(agent, journal, context, governance=governance)
 
     @classmethod
@@ -603,123 +574,11 @@ class RunState:
                 f"A run state is JSON text (str or bytes), got {type(text).__name__}; "
                 "pass a dict to RunState.from_json."
             )
-        if signing_key is None:
-            loaded = load_document_json(text)
-            if loaded is not None:
-                root_name, journal, stored_context = loaded
-                if root_name in agent.graph():
-                    if context is None:
-                        context = _deserialize_context(
-                            stored_context, context_type, context_deserializer
-                        )
-                    return cls(agent, journal, context, governance=governance)
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise StateFormatError(f"The run state is not valid JSON: {exc}.") from None
-        except RecursionError:
-            raise StateFormatError(
-                f"The run state nests deeper than {MAX_STATE_DEPTH} levels, which tether "
-                "never writes; load an unedited copy."
-            ) from None
-        return cls.from_json(
-            agent,
-            data,
-            signing_key=signing_key,
-            context=context,
-            context_type=context_type,
-            context_deserializer=context_deserializer,
-            governance=governance,
+        loaded = read_text(agent, text) if signing_key is None else None
+        # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
+        journal, stored_context = (
+            loaded if loaded is not None else read_json(agent, parse_json(text), signing_key)
         )
-
-    def _check_names(self) -> None:
-        graph = self._graph
-        for event in self._journal:
-            names = []
-            if isinstance(event, RunStarted | ModelResponded):
-                names = [event.agent]
-            elif isinstance(event, HandoffTaken):
-                names = [event.from_agent, event.to_agent]
-            for name in names:
-                if name not in graph:
-                    raise UnknownAgentError(
-                        f"The state names agent {name!r}, which the graph of "
-                        f"{self._agent.name!r} does not have ({sorted(graph)}). "
-                        "Load the state with the agent graph that produced it."
-                    )
-        for call in self._view.calls.values():
-            owner = graph[call.agent]
-            unresolved = call.status is not CallStatus.DONE
-            known = call.name in owner.function_tools or call.name in owner.handoff_tools
-            if unresolved and not (known or call.hosted):
-                raise UnknownToolError(
-                    f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
-                    f"{owner.name!r} does not have. Give the agent that tool before resuming."
-                )
-
-
-def _check_decision_arguments(
-    item: Any, *, always: Any, message: Any, by: Any, message_name: str = "message"
-) -> None:
-    """Refuse what would make an unloadable decision, before anything is recorded."""
-    if not isinstance(item, ToolApprovalItem | str):
-        raise UserError(
-            f"Decide on an item of state.interruptions (a ToolApprovalItem) or its call id "
-            f"(a str), not a {type(item).__name__}."
-        )
-    if not isinstance(always, bool):
-        raise UserError(f"always must be True or False, got {type(always).__name__}.")
-    for name, value in ((message_name, message), ("by", by)):
-        if value is not None and not isinstance(value, str):
-            raise UserError(f"{name} must be a str or None, got {type(value).__name__}.")
-
-
-def _check_bound(item: ToolApprovalItem | str, fingerprint: Any, call: Call) -> None:
-    """Refuse a decision that names another call than ``call`` (``StaleDecisionError``)."""
-    if fingerprint is not None and not isinstance(fingerprint, str):
-        raise UserError(f"fingerprint must be a str or None, got {type(fingerprint).__name__}.")
-    named = {fingerprint} if fingerprint is not None else set()
-    if isinstance(item, ToolApprovalItem):
-        named.add(item.fingerprint)
-    for seen in named:
-        if seen != call.fingerprint:
-            raise StaleDecisionError(
-                f"The decision on call {call.call_id!r} of {call.name!r} was made on "
-                f"{seen!r}, but the call waiting under that id is {call.fingerprint!r} "
-                f"(arguments {call.arguments}): its arguments changed, or the model reused "
-                "the call id, since the approver saw it. Nothing was recorded; read the run "
-                "again and decide on what it shows."
-            )
-
-
-def _check_reason(reason: Any) -> None:
-    if reason is not None and not isinstance(reason, str):
-        raise UserError(f"reason must be a str or None, got {type(reason).__name__}.")
-
-
-def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:
-    if serializer is not None:
-        return serializer(context)
-    if context is None or isinstance(context, str | int | float | bool | list | dict):
-        return context
-    if isinstance(context, BaseModel):
-        return context.model_dump(mode="json")
-    if dataclasses.is_dataclass(context) and not isinstance(context, type):
-        return TypeAdapter(type(context)).dump_python(context, mode="json")
-    raise UserError(
-        f"Cannot save a context of type {type(context).__name__}. Use a dict, a pydantic "
-        "model or a dataclass, or pass context_serializer= to to_json/to_string."
-    )
-
-
-def _deserialize_context(
-    data: Any, context_type: Any, deserializer: ContextDeserializer | None
-) -> Any:
-    if deserializer is not None:
-        return deserializer(data)
-    if context_type is None:
-        return data
-    try:
-        return TypeAdapter(context_type).validate_python(data)
-    except ValidationError as exc:
-        raise StateFormatError(f"context: does not validate as {context_type!r}: {exc}") from None
+        if context is None:
+            context = deserialize_context(stored_context, context_type, context_deserializer)
+        return cls(agent, journal, context, governance=governance)

@@ -1,6 +1,6 @@
 """The approval inbox: an HTTP API, a web page and workers on a run store.
 
-    app = tether.App(agents=[agent], store=SQLiteRunStore("runs.db"))
+    app = tether.server.App(agents=[agent], store=SQLiteRunStore("runs.db"))
 
 ``tether serve module:app`` serves it; ``tether worker module:app`` resumes
 runs once their calls are decided. Serving needs ``pip install 'tether[server]'``;
@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from ._app import App
 from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, any_of
+from ._detail import RunDetail, RunsPage
 from ._errors import ServerDependencyError
-from ._inbox import Inbox, InboxPage, PendingCall, RunDetail, RunsPage
+from ._inbox import Inbox
+from ._pending import InboxPage, PendingCall
 from ._webhooks import Webhook, event_id, verify_signature
 from ._worker import Worker
 

@@ -25,7 +25,7 @@ class App:
 
     ::
 
-        app = tether.App(
+        app = tether.server.App(
             agents=[weather_agent],
             store=SQLiteRunStore("runs.db"),
             authenticate=TokenAuth.from_env(),   # the default
@@ -110,7 +110,7 @@ class App:
     def asgi(self) -> Any:
         """The ASGI application (FastAPI), built on first use."""
         if self._asgi is None:
-            from ._http import build
+            from .http import build
 
             self._asgi = build(self)
         return self._asgi

@@ -3,24 +3,21 @@
 Everything the server, the command line and the workers do to runs goes
 through here, and everything here goes through the store: the ``pending``
 projection to list, ``load`` to show, compare-and-append (``save_state``) to
-decide. Nothing is kept in memory between calls.
+decide. Nothing is kept in memory between calls. What it returns is described
+in ``_pending`` (a waiting call, a page of them) and ``_detail`` (a run shown).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from .._agent import Agent
+from .._duration import Duration, to_timedelta
 from .._governance import Approver, Governance
-from ..approvals._audit import audit_trail
 from ..approvals._decisions import DEFAULT_GOVERNANCE
-from ..approvals._receipts import check_receipts
 from ..approvals._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..errors import (
     RuleNotFoundError,
@@ -28,10 +25,8 @@ from ..errors import (
     UnknownAgentError,
     UserError,
 )
-from ..items import message_text, to_input_items
-from ..journal._binding import fingerprint as call_fingerprint
-from ..journal._events import ApprovalDecided, RunStarted
-from ..journal._fold import RunView
+from ..items import to_input_items
+from ..journal._events import RunStarted
 from ..journal._journal import Journal
 from ..run import RunState
 from ..run._runner import DEFAULT_MAX_TURNS
@@ -44,157 +39,18 @@ from ..store import (
     retry_run,
     review,
 )
+from ._detail import RunDetail, RunsPage, audit_json, failure_json, run_detail
+from ._pending import InboxPage, PendingCall, decode_cursor, encode_cursor
 
-__all__ = ["Decision", "Inbox", "InboxPage", "PendingCall", "RunDetail", "RunsPage", "rule_json"]
+__all__ = ["Decision", "Inbox", "Verdict", "rule_json"]
 
 Decision = Literal["approve", "reject"]
 
 Verdict = Literal["released", "replaced", "withheld"]
 """A review of a call's output: the model reads it, a replacement, or nothing of it."""
 
-Kind = Literal["approval", "output_review"]
-
 _DECIDE_ATTEMPTS = 5
 """A decision on one call retries when a decision on another call of the run won the race."""
-
-
-@dataclass(frozen=True, slots=True)
-class PendingCall:
-    """A call waiting for a decision, as the inbox lists it."""
-
-    run_id: str
-    call_id: str
-    agent: str
-    tool: str
-    arguments: str
-    requested_at: datetime
-    expires_at: datetime | None = None
-    """When the system rejects the call if nobody decided it (``None``: never)."""
-    required_approvals: int = 1
-    """Distinct approvals the call needs (four-eyes: 2), in lists too (from the store)."""
-    approved_by: tuple[str, ...] = ()
-    """Who approved it so far, of a call that needs several approvals."""
-    kind: Kind = "approval"
-    """What waits: an approval of the call, or a review of its output (the call ran)."""
-    output: str | None = None
-    """For an output review shown on a run: what the tool returned (the model has not read
-    it). Lists leave it out."""
-    editable: bool = False
-    """On a run: whether the tool allows approving with edited arguments
-    (``function_tool(editable=...)``; a predicate there decides per approver)."""
-    fingerprint: str = ""
-    """The call as shown (agent, tool, call id, arguments): a decision on it names this,
-    so that it never applies to another call (changed arguments, a reused call id)."""
-
-    def __post_init__(self) -> None:
-        if not self.fingerprint:
-            shown = call_fingerprint(self.agent, self.tool, self.call_id, self.arguments)
-            object.__setattr__(self, "fingerprint", shown)
-
-    def seconds_left(self, now: datetime) -> float | None:
-        """Seconds before the approval expires (<= 0: expired), ``None`` if it never does."""
-        return None if self.expires_at is None else (self.expires_at - now).total_seconds()
-
-    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        """A JSON-compatible dict."""
-        left = self.seconds_left(now or datetime.now(UTC))
-        return {
-            "run_id": self.run_id,
-            "call_id": self.call_id,
-            "agent": self.agent,
-            "tool": self.tool,
-            "arguments": self.arguments,
-            "fingerprint": self.fingerprint,
-            "requested_at": self.requested_at.isoformat(),
-            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
-            "seconds_left": None if left is None else max(0.0, round(left, 1)),
-            "expired": left is not None and left <= 0,
-            "approvals": {"required": self.required_approvals, "by": list(self.approved_by)},
-            "kind": self.kind,
-            **({"output": self.output} if self.output is not None else {}),
-            **({"editable": True} if self.editable else {}),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class InboxPage:
-    """A page of pending calls; pass ``next_cursor`` back for the next (``None``: last)."""
-
-    calls: tuple[PendingCall, ...]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunsPage:
-    """A page of runs; pass ``next_cursor`` back for the next (``None``: last)."""
-
-    runs: tuple[dict[str, Any], ...]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunDetail:
-    """A run as the inbox shows it."""
-
-    run_id: str
-    agent: str
-    status: RunStatus
-    conversation: tuple[dict[str, Any], ...]
-    pending: tuple[PendingCall, ...]
-    in_doubt: tuple[PendingCall, ...]
-    expired: tuple[PendingCall, ...]
-    """Calls past their deadline that the sweep has not rejected yet (nobody may decide
-    them; the next worker sweep or resume records their expiry)."""
-    audit: tuple[dict[str, Any], ...]
-    """``AuditRecord.to_json()`` of each record, with ``receipt_status`` (valid, invalid,
-    missing) on decisions when the application has a receipt key."""
-    output: Any
-    created_at: datetime
-    updated_at: datetime
-    failure: dict[str, Any] | None = None
-    """For a failed run: its error (``error``, ``message``, ``retryable``, ``at``) and how
-    many times it failed since a person last retried it (``attempts``)."""
-
-    def decisions_on(self, call_id: str) -> list[dict[str, Any]]:
-        """The audit records of the decisions, expiry and output review of one call."""
-        return [
-            entry
-            for entry in self.audit
-            if entry.get("call_id") == call_id
-            and entry["kind"] in ("decided", "expired", "reviewed")
-        ]
-
-    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        """A JSON-compatible dict."""
-        now = now or datetime.now(UTC)
-        return {
-            "run_id": self.run_id,
-            "agent": self.agent,
-            "status": self.status,
-            "conversation": list(self.conversation),
-            "pending": [call.to_json(now) for call in self.pending],
-            "in_doubt": [call.to_json(now) for call in self.in_doubt],
-            "expired": [call.to_json(now) for call in self.expired],
-            "audit": list(self.audit),
-            "output": self.output,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "failure": self.failure,
-        }
-
-
-def failure_json(view: RunView) -> dict[str, Any] | None:
-    """What the inbox shows of a failed run's error (``None`` unless it failed)."""
-    failed = view.failed
-    if failed is None:
-        return None
-    return {
-        "error": failed.error,
-        "message": failed.message,
-        "retryable": failed.retryable,
-        "at": failed.at,
-        "attempts": view.failures,
-    }
 
 
 class Inbox:
@@ -248,8 +104,8 @@ class Inbox:
         agent: str | None = None,
         tool: str | None = None,
         run_id: str | None = None,
-        older_than: timedelta | None = None,
-        newer_than: timedelta | None = None,
+        older_than: Duration | None = None,
+        newer_than: Duration | None = None,
         order: Order = "oldest",
         limit: int = 50,
         cursor: str | None = None,
@@ -268,10 +124,10 @@ class Inbox:
             run_id=run_id,
             agent=agent,
             tool=tool,
-            requested_before=None if older_than is None else now - older_than,
-            requested_after=None if newer_than is None else now - newer_than,
+            requested_before=_ago(now, older_than, "older_than"),
+            requested_after=_ago(now, newer_than, "newer_than"),
             order=order,
-            after=None if cursor is None else _decode_cursor(cursor),
+            after=None if cursor is None else decode_cursor(cursor),
             limit=limit + 1,
         )
         page = tuple(
@@ -289,7 +145,7 @@ class Inbox:
             for r in rows[:limit]
         )
         more = len(rows) > limit
-        return InboxPage(page, _encode_cursor(page[-1]) if more and page else None)
+        return InboxPage(page, encode_cursor(page[-1]) if more and page else None)
 
     async def runs(
         self,
@@ -330,86 +186,12 @@ class Inbox:
         state = RunState(
             self.agent_for(stored.root_agent), stored.events, governance=self.governance
         )
-        view = state._view
-        pending_rows = {
+        requested = {
             p.call_id: p.requested_at
             for p in await self.store.pending_approvals(run_id=run_id, limit=1000)
         }
-        summary = stored.summary
-
-        graph = state.agents()
-
-        def shown(
-            call_id: str, agent: str, tool: str, arguments: str, item: Any = None
-        ) -> PendingCall:
-            call = _pending_call(
-                view,
-                run_id,
-                call_id,
-                agent,
-                tool,
-                arguments,
-                pending_rows.get(call_id, summary.updated_at),
-            )
-            if item is not None and item.kind == "output_review":
-                return replace(call, kind="output_review", output=item.output)
-            owner = graph.get(agent)
-            function = owner.function_tools.get(tool) if owner is not None else None
-            return replace(call, editable=getattr(function, "editable", False) is not False)
-
-        # Expiries the state recorded on load, in memory only: the sweep has not written them.
-        unswept = [
-            event.call_id
-            for event in state.journal[stored.seq :]
-            if isinstance(event, ApprovalDecided) and event.expired
-        ]
-        audit = [record.to_json() for record in audit_trail(stored.events)]
-        granted: dict[str, str | None] = {}
-        for entry in audit:
-            rule_id = entry.get("rule")
-            if rule_id is not None:  # approved by a standing approval: say whose
-                if rule_id not in granted:
-                    granted[rule_id] = await self._granted_by(rule_id)
-                entry["rule_granted_by"] = granted[rule_id]
-        for entry in audit:
-            event = stored.events[entry["seq"] - 1]
-            if isinstance(event, ApprovalDecided) and event.always:
-                entry["always"] = True  # the decision holds for the rest of the run
-        key = self.governance.receipt_key
-        if key is not None:
-            checks = {check.index + 1: check.status for check in check_receipts(stored.events, key)}
-            for entry in audit:
-                if entry["seq"] in checks:
-                    entry["receipt_status"] = checks[entry["seq"]]
-        return RunDetail(
-            run_id=run_id,
-            agent=summary.root_agent,
-            status=summary.status,
-            conversation=tuple(_plain(item) for item in view.items),
-            pending=tuple(
-                shown(item.call_id, item.agent_name, item.tool_name, item.arguments, item)
-                for item in state.interruptions
-            ),
-            in_doubt=tuple(
-                shown(item.call_id, item.agent_name, item.tool_name, item.arguments)
-                for item in state.in_doubt
-            ),
-            expired=tuple(
-                shown(
-                    call_id,
-                    view.calls[call_id].agent,
-                    view.calls[call_id].name,
-                    view.calls[call_id].arguments,
-                )
-                for call_id in unswept
-                if call_id in view.calls
-            ),
-            audit=tuple(audit),
-            output=None if view.completed is None else view.completed.output,
-            failure=failure_json(view),
-            created_at=summary.created_at,
-            updated_at=summary.updated_at,
-        )
+        audit = await audit_json(stored, self._granted_by, self.governance.receipt_key)
+        return run_detail(stored, state, requested, audit)
 
     async def decide(
         self,
@@ -652,51 +434,10 @@ def rule_json(rule: StandingApproval) -> dict[str, Any]:
     }
 
 
-def _pending_call(
-    view: RunView,
-    run_id: str,
-    call_id: str,
-    agent: str,
-    tool: str,
-    arguments: str,
-    requested_at: datetime,
-) -> PendingCall:
-    """A call of the run with its deadline and four-eyes progress (from the fold)."""
-    call = view.calls.get(call_id)
-    requested = call.requested if call is not None else None
-    expires = requested.expires_at if requested is not None else None
-    return PendingCall(
-        run_id,
-        call_id,
-        agent,
-        tool,
-        arguments,
-        requested_at,
-        datetime.fromisoformat(expires) if expires else None,
-        requested.required_approvals if requested is not None else 1,
-        tuple(a.by for a in call.approvals if a.by) if call is not None else (),
-    )
-
-
-def _plain(item: Any) -> dict[str, Any]:
-    plain: dict[str, Any] = json.loads(json.dumps(item, default=str))
-    if plain.get("type", "message") == "message":
-        plain["text"] = message_text(item)
-    return plain
-
-
-def _encode_cursor(call: PendingCall) -> str:
-    key = [call.requested_at.astimezone(UTC).isoformat(), call.run_id, call.call_id]
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+def _ago(now: datetime, span: Duration | None, what: str) -> datetime | None:
+    """``span`` (seconds or a timedelta) before ``now``; ``UserError`` for a bad duration."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key):
-            at = datetime.fromisoformat(key[0])
-            if at.tzinfo is not None:
-                return (at, key[1], key[2])
-    except ValueError:
-        pass
-    raise UserError(f"Not an inbox cursor: {cursor!r}. Pass a page's next_cursor as is.")
+        delta = to_timedelta(span, what)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return None if delta is None else now - delta

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .approvals._audit import audit_jsonl, audit_trail
-from .approvals._receipts import check_receipts
-from .errors import ReceiptError, StateFormatError, UserError
-from .journal._document import load_document
-from .journal._events import Event
+from ..approvals._audit import audit_jsonl, audit_trail
+from ..approvals._receipts import check_receipts
+from ..errors import ReceiptError, StateFormatError, UserError
+from ..journal._document import load_document
+from ..journal._events import Event
 
 __all__ = ["add_audit_commands"]
 
@@ -59,7 +59,7 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _journal(args: argparse.Namespace) -> Sequence[Event]:
     if args.store is not None:
-        from .store import SQLiteRunStore
+        from ..store import SQLiteRunStore
 
         async def load() -> Sequence[Event]:
             store = SQLiteRunStore(args.store)

@@ -16,8 +16,8 @@ import json
 import secrets
 import time
 
-from .._governance import Approver
-from ..errors import UserError
+from ..._governance import Approver
+from ...errors import UserError
 
 __all__ = [
     "SESSION_COOKIE",

@@ -10,19 +10,18 @@ function without arguments returning one). ``-`` reads stdin or writes stdout.
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from .._agent import Agent
-from ..errors import TetherError, UserError
+from ..errors import TetherError
+from ..interop.openai_agents_python import from_openai_agents
+from ..interop.openai_js import from_openai_js, to_openai_js
 from ..run import RunState
-from .openai_agents_python import from_openai_agents
-from .openai_js import from_openai_js, to_openai_js
+from ._exit import fail
+from ._load import load_agent
 
-__all__ = ["add_state_commands", "load_agent"]
+__all__ = ["add_state_commands", "convert_command"]
 
 READERS = {
     "tether": lambda agent, text: RunState.from_string(agent, text),
@@ -68,8 +67,6 @@ def add_state_commands(subparsers: Any) -> None:
 
 def convert_command(args: argparse.Namespace) -> int:
     """Run ``tether state convert`` for parsed ``args``; the exit code."""
-    from ..cli import fail
-
     source = "stdin" if args.input == "-" else args.input
     try:
         agent = load_agent(args.agent)
@@ -96,26 +93,3 @@ def convert_command(args: argparse.Namespace) -> int:
             "directory first, or choose another OUT."
         )
     return 0
-
-
-def load_agent(spec: str) -> Agent[Any]:
-    """The agent named by ``module:attribute`` (an ``Agent`` or a function returning one)."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise UserError(f"--agent: expected MODULE:ATTR, like myapp.agents:triage, got {spec!r}.")
-    # A console script does not put the working directory on sys.path; the user's code is there.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(f"--agent: cannot import {module_name!r}: {exc}.") from None
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise UserError(f"--agent: {module_name!r} has no attribute {attribute!r}.")
-        target = getattr(target, part)
-    if not isinstance(target, Agent) and callable(target):
-        target = target()
-    if not isinstance(target, Agent):
-        raise UserError(f"--agent: {spec} is a {type(target).__name__}, not an Agent.")
-    return target

@@ -18,7 +18,8 @@ import asyncio
 import os
 from typing import Any
 
-from .store import STORE_VERSION, RunStore, SQLiteRunStore
+from ..store import STORE_VERSION, RunStore, SQLiteRunStore
+from ._exit import fail
 
 __all__ = ["add_store_commands", "open_store"]
 
@@ -40,7 +41,7 @@ def add_store_commands(subparsers: Any) -> None:
 def open_store(name: str, *, schema: str = "tether") -> RunStore:
     """The run store ``name`` says: a PostgreSQL URL, or else a SQLite file."""
     if name.startswith(("postgresql://", "postgres://")):
-        from .store import PostgresRunStore
+        from ..store import PostgresRunStore
 
         return PostgresRunStore(name, schema=schema)
     return SQLiteRunStore(name)
@@ -50,8 +51,6 @@ def _migrate(args: argparse.Namespace) -> int:
     if not args.store.startswith(("postgresql://", "postgres://")) and not os.path.exists(
         args.store
     ):
-        from .cli import fail
-
         return fail(
             f"there is no run store at {args.store}, so nothing to migrate (a new store is "
             "created by the first process that uses it). Check the path."

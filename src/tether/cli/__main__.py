@@ -1,0 +1,5 @@
+"""``python -m tether.cli``: the ``tether`` command line."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,320 @@
+"""The fold's handlers for the events of a turn's calls: approvals, runs, outputs, reviews.
+
+Each handler checks its event against the call before it changes anything (a refused event
+leaves the view as it was) and raises a ``StateError`` naming the event's place in the
+journal. ``RunView.apply`` picks the handler (``_fold._APPLY``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .._frozen import freeze
+from .._governance import SYSTEM_APPROVER
+from ..errors import DecisionMismatchError, StateFormatError
+from ..items import function_call_output
+from ._binding import decision_seal, doubt_seal, fingerprint, output_digest, review_seal
+from ._call import Call, CallStatus, edited_call_note, hosted_approval_response
+from ._events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    DoubtResolved,
+    OutputReviewed,
+    OutputReviewRequested,
+    ToolCompleted,
+    ToolRejected,
+    ToolStarted,
+    ToolTimedOut,
+)
+
+if TYPE_CHECKING:
+    from ._fold import RunView
+
+
+def call_of(view: RunView, call_id: str, kind: str) -> Call:
+    """The call ``call_id`` of the current turn, which ``kind`` (an event) names."""
+    call = view.calls.get(call_id)
+    if call is None:
+        raise StateFormatError(
+            f"journal[{view.events}]: {kind} names call {call_id!r}, "
+            "which the current turn does not have."
+        )
+    return call
+
+
+def approval_requested(view: RunView, event: ApprovalRequested) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if event.fingerprint != call.model_fingerprint or event.tool != call.name:
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the approval request for call {event.call_id!r} "
+            "does not match the call the model made (its tool or arguments were changed). "
+            "The state was edited; load an unedited copy."
+        )
+    if event.expires_at is not None and not _is_aware_time(event.expires_at):
+        raise StateFormatError(
+            f"journal[{view.events}]: the approval request for call {event.call_id!r} "
+            f"has a deadline that is not an ISO 8601 time with a zone: {event.expires_at!r}."
+        )
+    if isinstance(event.required_approvals, bool) or event.required_approvals < 1:
+        raise StateFormatError(
+            f"journal[{view.events}]: the approval request for call {event.call_id!r} "
+            f"needs {event.required_approvals!r} approvals; at least 1."
+        )
+    call.requested = event
+    call._fingerprint = event.fingerprint  # equal: keep one copy of the string
+
+
+def approval_decided(view: RunView, event: ApprovalDecided) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if call.requested is None or call.decision is not None:
+        raise StateFormatError(
+            f"journal[{view.events}]: a decision on call {event.call_id!r}, "
+            "which is not waiting for one."
+        )
+    if event.fingerprint != call.fingerprint:
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the decision on call {event.call_id!r} was made "
+            f"on other arguments than the call now has ({call.arguments}). "
+            "A decision never carries over to arguments it did not see."
+        )
+    if event.seal != decision_seal(view.run_id, view.turns, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the decision on call {event.call_id!r} does not "
+            "match its seal: its verdict, message, approver or time was changed (or the "
+            "seal removed). The state was edited; load an unedited copy."
+        )
+    edited = event.edited_arguments is not None or event.edited_fingerprint is not None
+    problem = _edit_problem(call, event) if edited else None
+    # An edit starts the count of approvals afresh: no decision applies to arguments it
+    # did not see, so earlier approvals (of other arguments) no longer count.
+    approvals = () if edited else call.approvals
+    problem = problem or _four_eyes_problem(call, event, approvals)
+    if problem is not None:
+        raise StateFormatError(f"journal[{view.events}]: {problem}")
+    if edited:
+        call.edit = event
+    call.approvals = approvals
+    if event.partial:
+        call.approvals = (*call.approvals, event)
+        return
+    call.decision = event
+    if event.always:
+        view.always[(call.agent, call.name)] = event
+    if event.approved and call.edit is not None and 0 <= call.index < len(view.items):
+        # The conversation shows the call as it runs (the journal keeps the model's).
+        view.items[call.index] = freeze({**call.item, "arguments": call.arguments})
+
+
+def tool_started(view: RunView, event: ToolStarted) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if call.status not in _MAY_START or call.hosted:
+        raise StateFormatError(
+            f"journal[{view.events}]: call {event.call_id!r} started while it was "
+            f"{call.status.value}; a call runs only when new (needing no approval) or "
+            "approved (an in-doubt call only after a person or the tool's idempotence "
+            "settles it)."
+        )
+    call.started = True
+    call.started_at = view.events
+    call.suspended = False  # a nested run that goes on is in doubt until it records again
+
+
+def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOut) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if call.done or call.held is not None:
+        raise StateFormatError(
+            f"journal[{view.events}]: a second output for call {event.call_id!r}."
+        )
+    problem = _output_problem(call, event)
+    if problem is not None:
+        raise StateFormatError(f"journal[{view.events}]: {problem}")
+    if isinstance(event, ToolCompleted) and event.review:
+        if call.hosted:
+            raise StateFormatError(
+                f"journal[{view.events}]: an output review of hosted call {event.call_id!r}."
+            )
+        call.held = event.output  # the model reads nothing until a person reviews it
+        return
+    call.done = True
+    call.output = event.output
+    if call.hosted:
+        approved = isinstance(event, ToolCompleted)
+        view.items.append(hosted_approval_response(event.call_id, approved, event.output))
+    else:
+        append_output(view, call, event.output)
+
+
+def append_output(view: RunView, call: Call, output: str) -> None:
+    """Put ``output``, the output the model reads, into the conversation after ``call``."""
+    view.items.append(function_call_output(call.call_id, output))
+    decision = call.decision
+    if (
+        decision is not None
+        and decision.approved
+        and call.edit is not None
+        and view.server_managed
+        and call.index < view.server_upto
+    ):
+        # The server holds the call as the model made it and cannot be told otherwise;
+        # the output goes as it is, and a note says which arguments produced it.
+        view.items.append(edited_call_note(call.call_id, call.name, call.arguments))
+
+
+def output_review_requested(view: RunView, event: OutputReviewRequested) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if call.status is not CallStatus.REVIEW or call.review_requested:
+        raise StateFormatError(
+            f"journal[{view.events}]: a review request for the output of call "
+            f"{event.call_id!r}, whose output is not held for review (or was asked once)."
+        )
+    if (event.agent, event.tool, event.arguments) != (call.agent, call.name, call.arguments):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the output review request of call {event.call_id!r} "
+            "names another agent, tool or arguments than the call that ran. The state was "
+            "edited; load an unedited copy."
+        )
+    call.review_requested = True
+
+
+def output_reviewed(view: RunView, event: OutputReviewed) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if call.status is not CallStatus.REVIEW or call.held is None:
+        raise StateFormatError(
+            f"journal[{view.events}]: a review of the output of call {event.call_id!r}, "
+            "whose output is not waiting for one."
+        )
+    if event.seal != review_seal(view.run_id, view.turns, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the review of the output of call {event.call_id!r} "
+            "does not match its seal: its verdict, output, reviewer or time was changed "
+            "(or the seal removed). The state was edited; load an unedited copy."
+        )
+    if event.reviewed != output_digest(call.held):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the review of call {event.call_id!r} was made on "
+            "another output than the tool's. The state was edited; load an unedited copy."
+        )
+    if (event.verdict == "released") != (event.output is None) or event.verdict not in (
+        "released",
+        "replaced",
+        "withheld",
+    ):
+        raise StateFormatError(
+            f"journal[{view.events}]: a {event.verdict!r} review of call {event.call_id!r} "
+            "with an output that does not fit it (only a released output has none)."
+        )
+    call.review = event
+    call.done = True
+    call.output = call.held if event.output is None else event.output
+    append_output(view, call, call.output)
+
+
+def doubt_resolved(view: RunView, event: DoubtResolved) -> None:
+    call = call_of(view, event.call_id, event.kind)
+    if call.status is not CallStatus.IN_DOUBT:
+        raise StateFormatError(
+            f"journal[{view.events}]: a resolution of call {event.call_id!r}, "
+            "which is not in doubt."
+        )
+    if event.seal != doubt_seal(view.run_id, view.turns, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the resolution of call {event.call_id!r} in doubt "
+            "does not match its seal: its resolution, output, approver or time was "
+            "changed (or the seal removed). The state was edited; load an unedited copy."
+        )
+    if event.resolution == "run_again":
+        call.started = False  # approved (or needing no approval) again: it runs next
+        return
+    if event.output is None:
+        raise StateFormatError(
+            f"journal[{view.events}]: resolution {event.resolution!r} of call "
+            f"{event.call_id!r} without the output the model reads."
+        )
+    call.done = True
+    call.output = event.output
+    append_output(view, call, event.output)
+
+
+_MAY_START = frozenset(
+    {CallStatus.NEW, CallStatus.APPROVED, CallStatus.SUSPENDED, CallStatus.RESUMABLE}
+)
+"""Call states from which a call may start (a nested run also goes on from a suspension)."""
+
+
+def _output_problem(call: Call, event: ToolCompleted | ToolRejected | ToolTimedOut) -> str | None:
+    """What makes ``event`` an impossible output for ``call`` now, or None.
+
+    A call's output follows its start (it ran), or its rejection (a person or the system
+    said no), or, for a call that never needed approval, stands in for a run that cannot
+    happen (an unknown tool, a handoff, a guardrail that blocked it). A call waiting for
+    a decision has no output yet, whatever the event says.
+    """
+    status = call.status
+    if isinstance(event, ToolRejected):
+        allowed = status in (CallStatus.REJECTED, CallStatus.NEW)
+    elif isinstance(event, ToolTimedOut):
+        allowed = status is CallStatus.IN_DOUBT
+    elif call.hosted:
+        allowed = status is CallStatus.APPROVED
+    else:
+        allowed = status in (CallStatus.IN_DOUBT, CallStatus.NEW)
+    if allowed:
+        return None
+    return (
+        f"{event.kind} for call {event.call_id!r}, which is {status.value}: a call has an "
+        "output only once it ran (or was rejected, or could not run without approval)."
+    )
+
+
+def _is_aware_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _edit_problem(call: Call, event: ApprovalDecided) -> str | None:
+    """What makes ``event``, an approval with edited arguments, impossible, or None."""
+    if (
+        not event.approved
+        or event.always
+        or event.automatic
+        or event.expired
+        or event.rule is not None
+        or call.hosted
+        or event.edited_arguments is None
+    ):
+        return f"an edit of call {event.call_id!r} that is not an approval of that call alone."
+    expected = fingerprint(call.agent, call.name, call.call_id, event.edited_arguments)
+    if event.edited_fingerprint != expected:
+        return (
+            f"the edited arguments of call {event.call_id!r} do not match their fingerprint; "
+            "the state was edited: load an unedited copy."
+        )
+    return None
+
+
+def _four_eyes_problem(
+    call: Call, event: ApprovalDecided, approvals: tuple[ApprovalDecided, ...]
+) -> str | None:
+    """What makes ``event`` an impossible decision on ``call`` (approvals, expiry), given the
+    approvals that still count, or None."""
+    assert call.requested is not None
+    required = call.requested.required_approvals
+    if event.expired:
+        if event.approved or event.by != SYSTEM_APPROVER or event.partial:
+            return f"an expiry of call {event.call_id!r} that is not a rejection by the system."
+        return None
+    if event.rule is not None and (
+        required > 1 or not event.approved or event.always or event.partial or event.automatic
+    ):
+        return f"a standing approval's decision on call {event.call_id!r} that is not a plain one."
+    if event.by is not None and any(a.by == event.by for a in approvals):
+        return f"approver {event.by!r} decided call {event.call_id!r} twice."
+    if event.partial:
+        if not event.approved or len(approvals) + 1 >= required:
+            return f"a partial approval of call {event.call_id!r} that is not one of several."
+    elif event.approved and not event.automatic and len(approvals) + 1 < required:
+        return f"call {event.call_id!r} needs {required} approvals and has {len(approvals) + 1}."
+    return None

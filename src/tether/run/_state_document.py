@@ -1,0 +1,173 @@
+"""A ``RunState`` as a saved document: its JSON, its text, and loading either back.
+
+The document's format is the journal's (``journal._document``); what is added here is the
+application's context (saved as JSON data, rebuilt by a type or a function) and the check
+that a loaded journal names only agents and tools of the graph it is loaded with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .._agent import Agent
+from ..errors import StateFormatError, UnknownAgentError, UnknownToolError, UserError
+from ..journal._document import (
+    dump_document,
+    dump_document_json,
+    load_document,
+    load_document_json,
+    sign,
+    verify,
+)
+from ..journal._events import Event, HandoffTaken, ModelResponded, RunStarted
+from ..journal._fold import CallStatus, RunView
+from ..journal._limits import MAX_STATE_DEPTH, escape_surrogates
+
+__all__ = [
+    "ContextDeserializer",
+    "ContextSerializer",
+    "check_names",
+    "deserialize_context",
+    "parse_json",
+    "read_json",
+    "read_text",
+    "state_json",
+    "state_text",
+]
+
+ContextSerializer = Callable[[Any], Any]
+ContextDeserializer = Callable[[Any], Any]
+
+
+def state_json(
+    root_agent: str, events: list[Event], context: Any, serializer: ContextSerializer | None
+) -> dict[str, Any]:
+    """The state as a JSON-compatible dict (``RunState.to_json``)."""
+    return dump_document(root_agent, events, _serialize_context(context, serializer))
+
+
+def state_text(
+    root_agent: str,
+    events: list[Event],
+    context: Any,
+    *,
+    signing_key: bytes | str | None,
+    serializer: ContextSerializer | None,
+) -> str:
+    """The state as JSON text, signed with ``signing_key`` if given (``RunState.to_string``)."""
+    try:
+        if signing_key is None:
+            saved = _serialize_context(context, serializer)
+            return dump_document_json(root_agent, events, saved)
+        document = sign(state_json(root_agent, events, context, serializer), signing_key)
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        return escape_surrogates(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise UserError(
+            f"The run state cannot be saved as JSON ({exc}). The context must hold "
+            "JSON data only; pass context_serializer= to convert it."
+        ) from None
+
+
+def read_json(
+    agent: Agent[Any], data: Any, signing_key: bytes | str | None
+) -> tuple[list[Event], Any]:
+    """The journal and the stored context of a state's JSON for ``agent``'s graph (checked
+    against ``signing_key`` if given)."""
+    if signing_key is not None:
+        if not isinstance(data, dict):
+            raise StateFormatError("A run state must be a JSON object.")
+        verify(data, signing_key)
+    root_name, journal, stored_context = load_document(data, checked=signing_key is not None)
+    if root_name not in agent.graph():
+        raise UnknownAgentError(
+            f"The state's run started with agent {root_name!r}, which is not in the graph "
+            f"of {agent.name!r}. Load it with the agent the run started with."
+        )
+    return journal, stored_context
+
+
+def read_text(agent: Agent[Any], text: str | bytes) -> tuple[list[Event], Any] | None:
+    """The journal and the stored context of unsigned state text, read the fast way, or
+    ``None`` where only the full check (``parse_json``, then ``read_json``) can say."""
+    loaded = load_document_json(text)
+    if loaded is None:
+        return None
+    root_name, journal, stored_context = loaded
+    if root_name not in agent.graph():
+        return None
+    return journal, stored_context
+
+
+def parse_json(text: str | bytes) -> Any:
+    """State text as JSON data, or a ``StateFormatError`` saying why it is not."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StateFormatError(f"The run state is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise StateFormatError(
+            f"The run state nests deeper than {MAX_STATE_DEPTH} levels, which tether "
+            "never writes; load an unedited copy."
+        ) from None
+
+
+def check_names(agent: Agent[Any], journal: Iterable[Event], view: RunView) -> None:
+    """Refuse a journal that names an agent ``agent``'s graph does not have, or leaves a
+    call unresolved of a tool its agent does not have."""
+    graph = agent.graph()
+    for event in journal:
+        names = []
+        if isinstance(event, RunStarted | ModelResponded):
+            names = [event.agent]
+        elif isinstance(event, HandoffTaken):
+            names = [event.from_agent, event.to_agent]
+        for name in names:
+            if name not in graph:
+                raise UnknownAgentError(
+                    f"The state names agent {name!r}, which the graph of "
+                    f"{agent.name!r} does not have ({sorted(graph)}). "
+                    "Load the state with the agent graph that produced it."
+                )
+    for call in view.calls.values():
+        owner = graph[call.agent]
+        unresolved = call.status is not CallStatus.DONE
+        known = call.name in owner.function_tools or call.name in owner.handoff_tools
+        if unresolved and not (known or call.hosted):
+            raise UnknownToolError(
+                f"Call {call.call_id!r} is of tool {call.name!r}, which agent "
+                f"{owner.name!r} does not have. Give the agent that tool before resuming."
+            )
+
+
+def _serialize_context(context: Any, serializer: ContextSerializer | None) -> Any:
+    if serializer is not None:
+        return serializer(context)
+    if context is None or isinstance(context, str | int | float | bool | list | dict):
+        return context
+    if isinstance(context, BaseModel):
+        return context.model_dump(mode="json")
+    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+        return TypeAdapter(type(context)).dump_python(context, mode="json")
+    raise UserError(
+        f"Cannot save a context of type {type(context).__name__}. Use a dict, a pydantic "
+        "model or a dataclass, or pass context_serializer= to to_json/to_string."
+    )
+
+
+def deserialize_context(
+    data: Any, context_type: Any, deserializer: ContextDeserializer | None
+) -> Any:
+    if deserializer is not None:
+        return deserializer(data)
+    if context_type is None:
+        return data
+    try:
+        return TypeAdapter(context_type).validate_python(data)
+    except ValidationError as exc:
+        raise StateFormatError(f"context: does not validate as {context_type!r}: {exc}") from None

@@ -1,0 +1,227 @@
+"""The JSON API under ``/api``: pending approvals, runs, decisions, standing approvals.
+
+Every request is authenticated by the app's authenticator (API token or proxy
+header, ``Who``) and never by the session cookie, so a page of another origin
+cannot make a browser decide through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from .._errors import need_server_extra
+from .._inbox import rule_json
+from ._dependencies import Application, Who
+
+try:
+    from fastapi import APIRouter, Query
+    from pydantic import BaseModel, Field
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise need_server_extra(exc) from exc
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+_FINGERPRINT = (
+    "The call's fingerprint as the list or run showed it: the decision "
+    "applies to that call only (409 StaleDecisionError, nothing recorded, if the call "
+    "waiting under this id is another one)."
+)
+
+
+class DecisionBody(BaseModel):
+    """A decision on a pending call."""
+
+    decision: Literal["approve", "reject"]
+    fingerprint: str = Field(description=_FINGERPRINT)
+    message: str | None = Field(None, description="For a rejection: what the model reads.")
+    reason: str | None = Field(None, description="Why: kept in the audit trail, not for the model.")
+    always: bool = Field(
+        False, description="Also decide later calls of the tool for the rest of this run."
+    )
+    arguments: dict[str, Any] | None = Field(
+        None,
+        description="For an approval of an editable tool's call: the arguments it runs with "
+        "(validated against the tool's parameters; 422 and nothing recorded if they do not fit).",
+    )
+
+
+class ReviewBody(BaseModel):
+    """A review of a call's output (a tool declared ``review_output=True``)."""
+
+    verdict: Literal["released", "replaced", "withheld"]
+    fingerprint: str = Field(description=_FINGERPRINT)
+    output: str | None = Field(
+        None, description="replaced: what the model reads instead; withheld: its message."
+    )
+    reason: str | None = Field(None, description="Why: kept in the audit trail.")
+
+
+class RetryBody(BaseModel):
+    """A person's request to try a failed run again (a worker takes it up)."""
+
+    reason: str | None = Field(None, description="Why (kept in the run's journal).")
+
+
+class ResolutionBody(BaseModel):
+    """The resolution of a call in doubt."""
+
+    resolution: Literal["run_again", "output", "failed"]
+    fingerprint: str = Field(description=_FINGERPRINT)
+    output: str | None = None
+    reason: str | None = None
+
+
+class RevocationBody(BaseModel):
+    """The revocation of a standing approval."""
+
+    reason: str | None = Field(None, description="Why: kept with the rule.")
+
+
+class StartBody(BaseModel):
+    """A run to start: a worker advances it."""
+
+    agent: str
+    input: str
+    max_turns: int | None = Field(None, ge=1)
+
+
+@router.get("/approvals", summary="List pending approvals across runs")
+async def list_approvals(
+    who: Who,
+    app: Application,
+    agent: str | None = None,
+    tool: str | None = None,
+    run_id: str | None = None,
+    older_than: float | None = Query(None, description="seconds waited at least"),
+    newer_than: float | None = Query(None, description="seconds waited at most"),
+    order: Literal["oldest", "newest"] = "oldest",
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await app.inbox.pending(
+        agent=agent,
+        tool=tool,
+        run_id=run_id,
+        older_than=older_than,
+        newer_than=newer_than,
+        order=order,
+        limit=limit,
+        cursor=cursor,
+    )
+    now = app.inbox.governance.now()
+    return {
+        "approvals": [call.to_json(now) for call in page.calls],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/runs", summary="List runs (newest first by default)")
+async def list_runs(
+    who: Who,
+    app: Application,
+    status: Literal["running", "waiting", "in_doubt", "completed", "failed"] | None = None,
+    agent: str | None = None,
+    order: Literal["oldest", "newest"] = "newest",
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await app.inbox.runs(status=status, agent=agent, order=order, limit=limit, cursor=cursor)
+    return {"runs": list(page.runs), "next_cursor": page.next_cursor}
+
+
+@router.get("/runs/{run_id}", summary="Show a run")
+async def show_run(run_id: str, who: Who, app: Application) -> dict[str, Any]:
+    return (await app.inbox.show(run_id)).to_json(app.inbox.governance.now())
+
+
+@router.post("/runs", status_code=201, summary="Start a run (a worker advances it)")
+async def start_run(body: StartBody, who: Who, app: Application) -> dict[str, Any]:
+    run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns)
+    return {"run_id": run_id}
+
+
+@router.post("/runs/{run_id}/calls/{call_id}/decision", summary="Decide a pending call")
+async def decide(
+    run_id: str, call_id: str, body: DecisionBody, who: Who, app: Application
+) -> dict[str, Any]:
+    seq = await app.inbox.decide(
+        run_id,
+        call_id,
+        who,
+        body.decision,
+        message=body.message,
+        reason=body.reason,
+        always=body.always,
+        arguments=body.arguments,
+        fingerprint=body.fingerprint,
+    )
+    return {
+        "run_id": run_id,
+        "call_id": call_id,
+        "decision": body.decision,
+        "always": body.always,
+        "by": who.id,
+        "roles": sorted(who.roles),
+        "seq": seq,
+    }
+
+
+@router.post("/runs/{run_id}/calls/{call_id}/review", summary="Review a call's output")
+async def review_output(
+    run_id: str, call_id: str, body: ReviewBody, who: Who, app: Application
+) -> dict[str, Any]:
+    seq = await app.inbox.review(
+        run_id,
+        call_id,
+        who,
+        body.verdict,
+        output=body.output,
+        reason=body.reason,
+        fingerprint=body.fingerprint,
+    )
+    return {"run_id": run_id, "call_id": call_id, "verdict": body.verdict, "by": who.id, "seq": seq}
+
+
+@router.post("/runs/{run_id}/calls/{call_id}/resolution", summary="Resolve a call in doubt")
+async def resolve(
+    run_id: str, call_id: str, body: ResolutionBody, who: Who, app: Application
+) -> dict[str, Any]:
+    seq = await app.inbox.resolve(
+        run_id,
+        call_id,
+        who,
+        body.resolution,
+        output=body.output,
+        reason=body.reason,
+        fingerprint=body.fingerprint,
+    )
+    return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
+
+
+@router.post("/runs/{run_id}/retry", summary="Try a failed run again")
+async def retry(run_id: str, body: RetryBody, who: Who, app: Application) -> dict[str, Any]:
+    seq = await app.inbox.retry(run_id, who, reason=body.reason)
+    return {"run_id": run_id, "retried_by": who.id, "seq": seq}
+
+
+@router.get("/rules", summary="List standing approvals (oldest grant first)")
+async def list_rules(
+    who: Who,
+    app: Application,
+    agent: str | None = None,
+    tool: str | None = None,
+    live: bool = Query(False, description="only rules that may still approve a call"),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict[str, Any]:
+    rules = await app.inbox.rules(agent=agent, tool=tool, live=live, limit=limit)
+    return {"rules": [rule_json(rule) for rule in rules]}
+
+
+@router.post("/rules/{rule_id}/revocation", summary="Revoke a standing approval")
+async def revoke_rule(
+    rule_id: str, body: RevocationBody, who: Who, app: Application
+) -> dict[str, Any]:
+    rule = await app.inbox.revoke_rule(rule_id, who, reason=body.reason)
+    return rule_json(rule)

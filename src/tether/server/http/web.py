@@ -1,0 +1,247 @@
+"""The web page: sign in, the inbox, runs, calls, standing approvals, and their forms.
+
+Pages need a signed-in browser (else they lead to the sign-in page); forms carry
+the page's CSRF token and the session cookie (``FormSender``), and each ends in a
+redirect to the page that shows what it changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from ...errors import UserError
+from .._errors import need_server_extra
+from ._browser import FormChecked, FormSender, render, signed_in, to_login
+from ._dependencies import Application, Served, authenticated
+from ._session import SESSION_COOKIE, SID_COOKIE, seal_session
+
+try:
+    from fastapi import APIRouter, Form, Request
+    from fastapi.responses import RedirectResponse
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise need_server_extra(exc) from exc
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login")
+async def login_page(request: Request, app: Application) -> Any:
+    return render(app, request, "login.html", {"failed": False})
+
+
+@router.post("/login")
+async def login(request: Request, app: Application, _: FormChecked, token: str = Form("")) -> Any:
+    found = authenticated(app, {"authorization": f"Bearer {token.strip()}"})
+    if not found:
+        return render(app, request, "login.html", {"failed": True}, 401)
+    response = RedirectResponse("/", status_code=303)
+    sid = request.cookies[SID_COOKIE]
+    response.set_cookie(
+        SESSION_COOKIE,
+        seal_session(app.signing_key, sid, found),
+        httponly=True,
+        samesite="strict",
+        secure=app.secure_cookies,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(_: FormChecked) -> Any:
+    response = to_login()
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/")
+async def inbox_page(
+    request: Request,
+    app: Application,
+    agent: str | None = None,
+    tool: str | None = None,
+    order: Literal["oldest", "newest"] = "oldest",
+    cursor: str | None = None,
+) -> Any:
+    if not signed_in(app, request):
+        return to_login()
+    page = await app.inbox.pending(agent=agent, tool=tool, order=order, limit=50, cursor=cursor)
+    return render(
+        app,
+        request,
+        "inbox.html",
+        {
+            "calls": page.calls,
+            "next_cursor": page.next_cursor,
+            "order": order,
+            "now": app.inbox.governance.now(),
+        },
+    )
+
+
+@router.get("/runs")
+async def runs_page(
+    request: Request,
+    app: Application,
+    status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
+    order: Literal["oldest", "newest"] = "newest",
+    cursor: str | None = None,
+) -> Any:
+    if not signed_in(app, request):
+        return to_login()
+    page = await app.inbox.runs(status=status, order=order, limit=50, cursor=cursor)
+    return render(
+        app,
+        request,
+        "runs.html",
+        {"runs": page.runs, "next_cursor": page.next_cursor, "order": order, "status": status},
+    )
+
+
+@router.get("/rules")
+async def rules_page(request: Request, app: Application, live: bool = False) -> Any:
+    if not signed_in(app, request):
+        return to_login()
+    rules = await app.inbox.rules(live=live, limit=500)
+    values = {"rules": rules, "live": live, "now": app.inbox.governance.now()}
+    return render(app, request, "rules.html", values)
+
+
+@router.post("/rules/{rule_id}/revocation")
+async def revoke_form(
+    rule_id: str, who: FormSender, app: Application, reason: str = Form("")
+) -> Any:
+    await app.inbox.revoke_rule(rule_id, who, reason=reason.strip() or None)
+    return RedirectResponse("/rules", status_code=303)
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, app: Application, run_id: str) -> Any:
+    if not signed_in(app, request):
+        return to_login()
+    run = await app.inbox.show(run_id)
+    values = {"run": run, "now": app.inbox.governance.now(), "receipts": _receipts(app)}
+    return render(app, request, "run.html", values)
+
+
+@router.post("/runs/{run_id}/retry")
+async def retry_form(run_id: str, who: FormSender, app: Application, reason: str = Form("")) -> Any:
+    await app.inbox.retry(run_id, who, reason=reason.strip() or None)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.get("/runs/{run_id}/calls/{call_id}")
+async def call_page(request: Request, app: Application, run_id: str, call_id: str) -> Any:
+    if not signed_in(app, request):
+        return to_login()
+    run = await app.inbox.show(run_id)
+    call = next((c for c in run.pending if c.call_id == call_id), None)
+    expired = next((c for c in run.expired if c.call_id == call_id), None)
+    tools = await app.inbox.tools_of(call.agent) if call else {}
+    return render(
+        app,
+        request,
+        "call.html",
+        {
+            "run": run,
+            "call": call,
+            "expired": expired,
+            "call_id": call_id,
+            "decisions": run.decisions_on(call_id),
+            "description": tools.get(call.tool, "") if call else "",
+            "now": app.inbox.governance.now(),
+            "receipts": _receipts(app),
+        },
+    )
+
+
+@router.post("/runs/{run_id}/calls/{call_id}/decision")
+async def decide_form(
+    run_id: str,
+    call_id: str,
+    who: FormSender,
+    app: Application,
+    decision: str = Form(""),
+    message: str = Form(""),
+    reason: str = Form(""),
+    always: str = Form(""),
+    arguments: str | None = Form(None),
+    fingerprint: str = Form(""),
+) -> Any:
+    if decision not in ("approve", "reject"):
+        raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
+    await app.inbox.decide(
+        run_id,
+        call_id,
+        who,
+        "approve" if decision == "approve" else "reject",
+        message=(message.strip() or None) if decision == "reject" else None,
+        reason=reason.strip() or None,
+        always=always == "on",
+        arguments=None if arguments is None else _edited(arguments),
+        fingerprint=_shown(fingerprint),
+    )
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/runs/{run_id}/calls/{call_id}/review")
+async def review_form(
+    run_id: str,
+    call_id: str,
+    who: FormSender,
+    app: Application,
+    verdict: str = Form(""),
+    output: str = Form(""),
+    reason: str = Form(""),
+    fingerprint: str = Form(""),
+) -> Any:
+    if verdict not in ("released", "replaced", "withheld"):
+        raise UserError(f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}.")
+    await app.inbox.review(
+        run_id,
+        call_id,
+        who,
+        "released"
+        if verdict == "released"
+        else "replaced"
+        if verdict == "replaced"
+        else "withheld",
+        output=None if verdict == "released" else (output if output.strip() else None),
+        reason=reason.strip() or None,
+        fingerprint=_shown(fingerprint),
+    )
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+def _shown(fingerprint: str) -> str:
+    """The fingerprint a form carries: the call as its page showed it."""
+    if not fingerprint:
+        raise UserError(
+            "The form names no call fingerprint; decide from the call's page, which shows "
+            "the call the decision applies to."
+        )
+    return fingerprint
+
+
+def _edited(text: str) -> dict[str, Any]:
+    """The edit form's arguments: a JSON object (``UserError``, a 422, otherwise)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UserError(
+            f"The edited arguments are not JSON ({exc}). Nothing was recorded; fix them and "
+            "approve again."
+        ) from None
+    if not isinstance(value, dict):
+        raise UserError(
+            "The edited arguments are a JSON object of the tool's parameters, not "
+            f"{type(value).__name__}. Nothing was recorded."
+        )
+    return value
+
+
+def _receipts(app: Served) -> bool:
+    """Whether decisions carry receipts the inbox can verify (a receipt key is set)."""
+    return app.inbox.governance.receipt_key is not None

@@ -1,0 +1,453 @@
+"""The run store's writes, once for every SQL backend: compare-and-append, leases,
+projections, rebuild, delete and prune, and the schema check and migrations.
+
+Each is a program (``_statements``) in the neutral SQL of ``_dialect``; the
+backend drives it inside one write transaction. Every append passes the fold
+first (``_gate``): an event the fold refuses raises before a row is written, and
+the same fold gives the projection rows (``_projection.changes``) written in the
+append's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..errors import (
+    RunBusyError,
+    RunConflictError,
+    RunNotFoundError,
+    StoreFormatError,
+    StoreVersionError,
+)
+from ..journal._events import Event
+from ..journal._fold import RunView
+from ._codec import chain_mac, decode_events
+from ._dialect import Dialect
+from ._gate import FoldGate, admit, fold
+from ._passing import passes_lease
+from ._projection import Changes, PendingRow, replay
+from ._protocol import STORE_FORMAT, STORE_READABLE_FROM, STORE_VERSION, version_problem
+from ._records import Lease
+from ._rules import RuleUnavailable, use_rule_in
+from ._statements import (
+    Program,
+    Statement,
+    execute,
+    execute_many,
+    select,
+    select_one,
+    update,
+)
+
+__all__ = [
+    "Appended",
+    "append",
+    "check_format",
+    "delete",
+    "lease",
+    "prune",
+    "rebuild",
+    "release",
+]
+
+PENDING_COLUMNS = (
+    "run_id",
+    "call_id",
+    "agent",
+    "tool",
+    "arguments",
+    "requested_at",
+    "expires_at",
+    "kind",
+    "required_approvals",
+)
+_IN_FLIGHT_COLUMNS = ("run_id", "call_id", "started_seq")
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What a committed append leaves: the run's new seq and, to keep in the store's
+    ``FoldGate`` once the transaction committed, the run's view and creation time."""
+
+    seq: int
+    created_at: datetime | None = None
+    view: RunView | None = None
+
+    def keep(self, gate: FoldGate, run_id: str) -> None:
+        """Keep the view for the next append (call after the commit only)."""
+        if self.view is not None and self.created_at is not None:
+            gate.keep(run_id, self.created_at, self.seq, self.view)
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """One compare-and-append: the events (with their stored texts) and what comes with
+    them in the same transaction."""
+
+    run_id: str
+    expected_seq: int
+    events: Sequence[Event]
+    texts: Sequence[str]
+    owner: str | None = None
+    root_agent: str | None = None
+    """The agent of a run this append creates."""
+    ttl: float | None = None
+    """With ``owner``: lease a run this append creates for ``ttl`` seconds."""
+    rule_use: tuple[str, datetime] | None = None
+    """Count one use of this standing approval, live at this time, or write nothing."""
+    also: tuple[Statement, ...] = ()
+    """Statements of the backend's own run after the events (a session's items)."""
+
+
+def append(
+    d: Dialect, gate: FoldGate, key: bytes | None, a: Append, now: datetime
+) -> Program[Appended]:
+    """Append ``a.events`` if the run is still at ``a.expected_seq`` and no other owner
+    holds a live lease (decisions pass one): ``RunConflictError``, ``RunBusyError``,
+    ``RunNotFoundError`` or the fold's ``StateError`` otherwise, with nothing written."""
+    stamp = d.stamp(now)
+    row = yield select_one(
+        d.sql(
+            "SELECT seq, head_mac, lease_owner, lease_until, created_at FROM {runs} "
+            "WHERE id = :id{for_update}"
+        ),
+        {"id": a.run_id},
+    )
+    if a.expected_seq == 0:
+        if row is not None:
+            raise RunConflictError(a.run_id, 0, row[0])
+        yield from _create(d, a, now)
+        head: str | None = None
+        created = d.time(stamp)
+        view = RunView()
+    else:
+        if row is None:
+            raise RunNotFoundError(a.run_id)
+        seq, head, lease_owner, lease_until, created_at = row
+        if seq != a.expected_seq:
+            raise RunConflictError(a.run_id, a.expected_seq, seq)
+        if (
+            lease_owner is not None
+            and lease_owner != a.owner
+            and lease_until > stamp
+            and not passes_lease(a.events, a.owner)
+        ):
+            raise RunBusyError(a.run_id, lease_owner, d.time_text(lease_until))
+        created = d.time(created_at)
+        held = gate.take(a.run_id, created, a.expected_seq)
+        view = held if held is not None else fold((yield from stored_events(d, a.run_id)))
+    # The fold first: an event it refuses raises here, and nothing is written.
+    todo = admit(view, a.events)
+    if a.rule_use is not None and not (yield from use_rule_in(d, *a.rule_use)):
+        raise RuleUnavailable(a.rule_use[0])  # rolls the whole append back
+    head = yield from _insert_events(d, key, a, head, stamp)
+    yield from a.also
+    yield from write(d, a.run_id, todo, now)
+    new_seq = a.expected_seq + len(a.events)
+    yield execute(
+        d.sql(
+            "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, "
+            "updated_at = :now, version = version + 1 WHERE id = :id"
+        ),
+        {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
+    )
+    return Appended(new_seq, created, view)
+
+
+def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
+    inserted = yield update(
+        d.sql(
+            "INSERT INTO {runs} (id, root_agent, status, seq, lease_owner, lease_until, "
+            "created_at, updated_at, version) VALUES "
+            "(:id, :agent, 'running', 0, :owner, :until, :now, :now, 0){if_new}"
+        ),
+        {
+            "id": a.run_id,
+            "agent": a.root_agent,
+            "owner": a.owner if a.ttl is not None else None,
+            "until": d.stamp(now + timedelta(seconds=a.ttl)) if a.ttl is not None else None,
+            "now": d.stamp(now),
+        },
+    )
+    if not inserted:  # another writer created it since this transaction looked
+        raise RunConflictError(a.run_id, 0, None)
+
+
+def _insert_events(
+    d: Dialect, key: bytes | None, a: Append, head: str | None, stamp: object
+) -> Program[str | None]:
+    # Each row's MAC chains over the previous row's: the run's head moves with them.
+    rows = []
+    for offset, (event, text) in enumerate(zip(a.events, a.texts, strict=True)):
+        seq = a.expected_seq + 1 + offset
+        mac = chain_mac(key, head, a.run_id, seq, text) if key else None
+        rows.append(
+            {"id": a.run_id, "seq": seq, "kind": event.kind, "event": text, "mac": mac, "at": stamp}
+        )
+        head = mac
+    yield execute_many(
+        d.sql(
+            "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
+            "VALUES (:id, :seq, :kind, :event{json}, :mac, :at)"
+        ),
+        rows,
+    )
+    return head
+
+
+def stored_events(d: Dialect, run_id: str) -> Program[list[Event]]:
+    """The run's stored events, in order."""
+    rows = yield select(
+        d.sql("SELECT {event} FROM {events} WHERE run_id = :id ORDER BY seq"), {"id": run_id}
+    )
+    return decode_events(run_id, [row[0] for row in rows])
+
+
+def write(d: Dialect, run_id: str, todo: Changes, now: datetime) -> Program[None]:
+    """Apply an append's projection changes (in its transaction)."""
+    stamp = d.stamp(now)
+    yield execute_many(
+        d.sql(d.replace_into("pending", PENDING_COLUMNS, ("run_id", "call_id"))),
+        [_pending_row(d, run_id, row, stamp) for row in todo.put],
+    )
+    yield execute_many(
+        d.sql(
+            "UPDATE {pending} SET arguments = :arguments, expires_at = :expires_at, "
+            "required_approvals = :required WHERE run_id = :run_id AND call_id = :call_id"
+        ),
+        [
+            {
+                "arguments": row.arguments,
+                "expires_at": _stamp(d, row.expires_at),
+                "required": row.required_approvals,
+                "run_id": run_id,
+                "call_id": row.call_id,
+            }
+            for row in todo.update
+        ],
+    )
+    yield execute_many(
+        d.sql("DELETE FROM {pending} WHERE run_id = :run_id AND call_id = :call_id"),
+        [{"run_id": run_id, "call_id": call_id} for call_id in todo.drop],
+    )
+    yield execute_many(
+        d.sql(d.replace_into("in_flight", _IN_FLIGHT_COLUMNS, ("run_id", "call_id"))),
+        [{"run_id": run_id, "call_id": call, "started_seq": seq} for call, seq in todo.fly],
+    )
+    yield execute_many(
+        d.sql("DELETE FROM {in_flight} WHERE run_id = :run_id AND call_id = :call_id"),
+        [{"run_id": run_id, "call_id": call_id} for call_id in todo.land],
+    )
+
+
+def _pending_row(
+    d: Dialect, run_id: str, row: PendingRow, requested_at: object
+) -> dict[str, object]:
+    return dict(
+        zip(
+            PENDING_COLUMNS,
+            row.values(run_id, requested_at, _stamp(d, row.expires_at)),
+            strict=True,
+        )
+    )
+
+
+def _stamp(d: Dialect, moment: datetime | None) -> object:
+    return d.stamp(moment) if moment is not None else None
+
+
+# -- leases -----------------------------------------------------------------------
+
+
+def lease(
+    d: Dialect, run_id: str, owner: str, ttl: float, *, renew: bool, now: datetime
+) -> Program[Lease]:
+    """Take (or with ``renew``, extend) the run's lease for ``owner``."""
+    until = now + timedelta(seconds=ttl)
+    if renew:
+        # Ours until someone else takes it, even if it expired meanwhile.
+        condition = "lease_owner = :owner"
+    else:
+        condition = "(lease_owner IS NULL OR lease_until <= :now OR lease_owner = :owner)"
+    taken = yield update(
+        d.sql(
+            "UPDATE {runs} SET lease_owner = :owner, lease_until = :until, "
+            f"version = version + 1 WHERE id = :id AND {condition}"
+        ),
+        {"owner": owner, "until": d.stamp(until), "now": d.stamp(now), "id": run_id},
+    )
+    if not taken:
+        row = yield select_one(
+            d.sql("SELECT lease_owner, lease_until FROM {runs} WHERE id = :id"), {"id": run_id}
+        )
+        if row is None:
+            raise RunNotFoundError(run_id)
+        raise RunBusyError(run_id, row[0], _time_text(d, row[1]))
+    return Lease(run_id, owner, until)
+
+
+def release(d: Dialect, run_id: str, owner: str) -> Program[None]:
+    """Give ``owner``'s lease of the run up (nothing if it holds none)."""
+    yield execute(
+        d.sql(
+            "UPDATE {runs} SET lease_owner = NULL, lease_until = NULL, "
+            "version = version + 1 WHERE id = :id AND lease_owner = :owner"
+        ),
+        {"id": run_id, "owner": owner},
+    )
+
+
+def _time_text(d: Dialect, stored: object) -> str | None:
+    return d.time_text(stored) if stored is not None else None
+
+
+# -- delete, prune, rebuild ----------------------------------------------------------
+
+
+def delete(d: Dialect, run_id: str, now: datetime) -> Program[None]:
+    """Remove a run that no live lease holds, with everything derived from it."""
+    row = yield select_one(
+        d.sql("SELECT lease_owner, lease_until FROM {runs} WHERE id = :id{for_update}"),
+        {"id": run_id},
+    )
+    if row is None:
+        raise RunNotFoundError(run_id)
+    if row[0] is not None and row[1] > d.stamp(now):
+        raise RunBusyError(run_id, row[0], d.time_text(row[1]))
+    yield from _delete_rows(d, [run_id])
+
+
+def prune(d: Dialect, before: datetime) -> Program[int]:
+    """Delete the runs completed before ``before``; how many."""
+    rows = yield select(
+        d.sql(
+            "SELECT id FROM {runs} WHERE status = 'completed' AND updated_at < :before{for_update}"
+        ),
+        {"before": d.stamp(before)},
+    )
+    ids = [row[0] for row in rows]
+    yield from _delete_rows(d, ids)
+    return len(ids)
+
+
+def _delete_rows(d: Dialect, ids: list[str]) -> Program[None]:
+    for table, column in (
+        ("events", "run_id"),
+        ("pending", "run_id"),
+        ("in_flight", "run_id"),
+        ("runs", "id"),
+    ):
+        yield execute_many(
+            d.sql(f"DELETE FROM {{{table}}} WHERE {column} = :id"), [{"id": i} for i in ids]
+        )
+    # Standing approvals scoped to a deleted run can never apply again.
+    yield execute_many(
+        d.sql("DELETE FROM {rules} WHERE scope = 'run' AND scope_id = :id"),
+        [{"id": i} for i in ids],
+    )
+
+
+def rebuild(d: Dialect, run_id: str | None) -> Program[None]:
+    """Fold the projections of one run (or of all) again from their events."""
+    if run_id is None:
+        rows = yield select(d.sql("SELECT id FROM {runs}{for_update}"))
+    else:
+        rows = yield select(
+            d.sql("SELECT id FROM {runs} WHERE id = :id{for_update}"), {"id": run_id}
+        )
+        if not rows:
+            raise RunNotFoundError(run_id)
+    yield from rebuild_runs(d, [row[0] for row in rows])
+
+
+def rebuild_runs(d: Dialect, ids: list[str]) -> Program[None]:
+    """Fold the projections of runs ``ids`` again from their events (in the caller's
+    transaction)."""
+    for one in ids:
+        yield execute(d.sql("DELETE FROM {pending} WHERE run_id = :id"), {"id": one})
+        yield execute(d.sql("DELETE FROM {in_flight} WHERE run_id = :id"), {"id": one})
+        rows = yield select(
+            d.sql("SELECT {event}, appended_at FROM {events} WHERE run_id = :id ORDER BY seq"),
+            {"id": one},
+        )
+        events = decode_events(one, [row[0] for row in rows])
+        times = (d.time(row[1]) for row in rows)
+        pending, in_flight, status = replay(zip(events, times, strict=True))
+        yield execute_many(
+            d.sql(_insert("pending", PENDING_COLUMNS)),
+            [_pending_row(d, one, row, d.stamp(at)) for row, at in pending.values()],
+        )
+        yield execute_many(
+            d.sql(_insert("in_flight", _IN_FLIGHT_COLUMNS)),
+            [
+                {"run_id": one, "call_id": call, "started_seq": seq}
+                for call, seq in in_flight.items()
+            ],
+        )
+        yield execute(
+            d.sql("UPDATE {runs} SET status = :status WHERE id = :id"),
+            {"status": status, "id": one},
+        )
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    values = ", ".join(f":{column}" for column in columns)
+    return f"INSERT INTO {{{table}}} ({', '.join(columns)}) VALUES ({values})"
+
+
+# -- the schema ---------------------------------------------------------------------
+
+
+def check_format(d: Dialect, *, create: bool, migrate: bool) -> Program[int]:
+    """Check that the store's place holds a run store this tether can use, or nothing;
+    with ``create``, create a new store there, and with ``migrate`` too, bring an older
+    one up to date. The version the store had (``STORE_VERSION`` for a new one)."""
+    tables = {row[0] for row in (yield d.list_tables())}
+    if d.meta_table not in tables:
+        foreign = d.foreign(tables)
+        if foreign:
+            raise StoreFormatError(d.not_a_store(foreign))
+        if create:
+            for statement in d.schema:
+                yield execute(statement)
+            yield execute_many(
+                d.sql("INSERT INTO {meta} (key, value) VALUES (:key, :value)"),
+                [
+                    {"key": "format", "value": STORE_FORMAT},
+                    {"key": "version", "value": str(STORE_VERSION)},
+                    {"key": "readable_from", "value": str(STORE_READABLE_FROM)},
+                ],
+            )
+        return STORE_VERSION
+    meta = dict((yield select(d.sql("SELECT key, value FROM {meta}"))))
+    if meta.get("format") != STORE_FORMAT or not str(meta.get("version", "")).isdigit():
+        raise StoreFormatError(d.not_described(meta))
+    version = int(meta["version"])
+    readable_from = int(meta.get("readable_from", version))
+    problem = version_problem(d.where, version, readable_from)
+    if problem is not None and not (migrate and version < STORE_VERSION):
+        raise StoreVersionError(problem)
+    if version < STORE_VERSION and create:
+        yield from _migrate(d, version)
+    return version
+
+
+def _migrate(d: Dialect, version: int) -> Program[None]:
+    for step in range(version, STORE_VERSION):
+        for statement in d.migrations[step]:
+            yield execute(statement)
+    if version < 5:
+        # required_approvals came with version 5: fold it from the events of the
+        # runs that wait (the others have no pending rows to fill).
+        waiting = yield select(d.sql("SELECT DISTINCT run_id FROM {pending}"))
+        yield from rebuild_runs(d, [row[0] for row in waiting])
+    yield execute(
+        d.sql("UPDATE {meta} SET value = :value WHERE key = 'version'"),
+        {"value": str(STORE_VERSION)},
+    )
+    yield execute(
+        d.sql(d.replace_into("meta", ("key", "value"), ("key",))),
+        {"key": "readable_from", "value": str(STORE_READABLE_FROM)},
+    )

@@ -1,0 +1,200 @@
+"""The PostgreSQL dialect of the run store: its schema (in a schema of its own) and
+migrations, times as ``timestamptz``, events as ``json``, and the words its SQL says
+differently (see ``_dialect``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ._dialect import Dialect
+from ._statements import Statement, select
+
+__all__ = ["PostgresDialect"]
+
+# The rules table as version 3 added it (the fresh schema and migration 2 share it).
+_RULES_TABLE = """
+CREATE TABLE {s}.rules (
+    id text PRIMARY KEY,
+    agent text NOT NULL,
+    tool text NOT NULL,
+    scope text NOT NULL,
+    scope_id text,
+    condition text NOT NULL,
+    max_uses bigint,
+    uses bigint NOT NULL,
+    expires_at timestamptz,
+    granted_by text NOT NULL,
+    granted_roles text NOT NULL,
+    granted_at timestamptz NOT NULL,
+    reason text,
+    receipt text,
+    revoked_at timestamptz,
+    revoked_by text,
+    revoked_roles text,
+    revoke_reason text
+);
+CREATE INDEX rules_tool ON {s}.rules (agent, tool, granted_at)
+"""
+
+_SCHEMA = (
+    """
+CREATE TABLE {s}.store_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE {s}.runs (
+    id text PRIMARY KEY,
+    root_agent text NOT NULL,
+    status text NOT NULL,
+    seq bigint NOT NULL,
+    head_mac text,
+    lease_owner text,
+    lease_until timestamptz,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version bigint NOT NULL
+);
+CREATE INDEX runs_created ON {s}.runs (created_at, id);
+CREATE INDEX runs_status ON {s}.runs (status, updated_at);
+CREATE TABLE {s}.events (
+    run_id text NOT NULL,
+    seq bigint NOT NULL,
+    kind text NOT NULL,
+    event json NOT NULL,
+    mac text,
+    appended_at timestamptz NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE {s}.pending (
+    run_id text NOT NULL,
+    call_id text NOT NULL,
+    agent text NOT NULL,
+    tool text NOT NULL,
+    arguments text NOT NULL,
+    requested_at timestamptz NOT NULL,
+    expires_at timestamptz,
+    kind text NOT NULL DEFAULT 'approval',
+    required_approvals bigint NOT NULL DEFAULT 1,
+    PRIMARY KEY (run_id, call_id)
+);
+CREATE INDEX pending_requested ON {s}.pending (requested_at);
+CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE {s}.in_flight (
+    run_id text NOT NULL,
+    call_id text NOT NULL,
+    started_seq bigint NOT NULL,
+    PRIMARY KEY (run_id, call_id)
+);
+"""
+    + _RULES_TABLE
+    + """;
+CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
+CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
+"""
+)
+
+# Forward migrations: _MIGRATIONS[v] takes a store from version v to v + 1.
+_MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE {s}.pending ADD COLUMN expires_at timestamptz;
+CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT NULL
+""",
+    2: _RULES_TABLE,
+    3: """
+ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
+""",
+    # Version 5 also signs new event rows another way; older rows verify as they are.
+    # required_approvals is filled from the events of the runs that wait (see _engine.check_format).
+    4: """
+ALTER TABLE {s}.pending ADD COLUMN required_approvals bigint NOT NULL DEFAULT 1;
+CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
+CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
+""",
+}
+
+
+# A neutral ``:name`` parameter (not the ``::`` of a cast).
+_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def _statements(script: str, schema: str) -> tuple[str, ...]:
+    return tuple(statement.format(s=schema) for statement in script.split(";") if statement.strip())
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: the tables in schema ``schema`` (a quoted identifier), times as
+    ``timestamptz`` (the driver hands ``datetime`` both ways), events stored as ``json``
+    (not ``jsonb``, which keeps each event's exact text, the text its MAC covers) and
+    read back as text, rows locked ``FOR UPDATE`` by the writes that read them first."""
+
+    def __init__(self, name: str, schema: str) -> None:
+        super().__init__()
+        self.where = f"PostgreSQL schema {name!r}"
+        self.name = name
+        self.meta_table = "store_meta"
+        tables = ("runs", "events", "pending", "in_flight", "rules")
+        self.words = {table: f"{schema}.{table}" for table in tables} | {
+            "meta": f"{schema}.store_meta",
+            "event": "event::text",
+            "json": "::json",
+            "for_update": " FOR UPDATE",
+            "is": "IS NOT DISTINCT FROM",
+            "if_new": " ON CONFLICT (id) DO NOTHING",
+            "pending_by_expiry": f"{schema}.pending",
+        }
+        self.schema = (f"CREATE SCHEMA IF NOT EXISTS {schema}", *_statements(_SCHEMA, schema))
+        self.migrations = {
+            step: _statements(script, schema) for step, script in _MIGRATIONS.items()
+        }
+
+    def placeholders(self, text: str) -> str:
+        return _PARAMETER.sub(r"%(\1)s", text)
+
+    def replace_into(self, table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+        values = ", ".join(f":{column}" for column in columns)
+        changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+        return (
+            f"INSERT INTO {{{table}}} ({', '.join(columns)}) VALUES ({values}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {changes}"
+        )
+
+    def stamp(self, moment: datetime) -> datetime:
+        return moment
+
+    def time(self, stored: Any) -> datetime:
+        # As the server hands it back: in the session's time zone.
+        value: datetime = stored
+        return value
+
+    def rule_time(self, stored: Any) -> datetime:
+        # Rules compare and sign their times in UTC.
+        value: datetime = stored
+        return value.astimezone(UTC)
+
+    def time_text(self, stored: Any) -> str:
+        value: datetime = stored
+        return value.isoformat()
+
+    def time_param(self, text: str) -> datetime:
+        return datetime.fromisoformat(text)
+
+    def list_tables(self) -> Statement:
+        return select(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %(name)s",
+            {"name": self.name},
+        )
+
+    def foreign(self, tables: Iterable[str]) -> list[str]:
+        return sorted(tables)  # the schema is the store's own
+
+    def not_a_store(self, foreign: list[str]) -> str:
+        return (
+            f"{self.where} holds tables {foreign[:5]} but is not a tether run store. Give "
+            "the store its own schema (schema=...). Nothing was written."
+        )
+
+    def not_described(self, meta: dict[str, str]) -> str:
+        return (
+            f"{self.where} has a store_meta table that does not describe a tether run "
+            f"store ({meta!r}). Nothing was written."
+        )

@@ -1,0 +1,224 @@
+"""The run store's reads, once for every SQL backend: a run with its events, its tip,
+and the keyset pages of runs and of pending approvals.
+
+Each is a program (``_statements``) in the neutral SQL of ``_dialect``; the
+backend drives it in a read transaction, one snapshot for all its statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from ..errors import RunNotFoundError
+from ._codec import head_of
+from ._dialect import Dialect
+from ._engine import PENDING_COLUMNS
+from ._protocol import PendingKey, encode_cursor
+from ._records import PendingApproval, RunPage, RunStatus, RunSummary, RunTip
+from ._statements import Program, select, select_one
+
+__all__ = [
+    "due_approvals",
+    "list_runs",
+    "load",
+    "pending_approvals",
+    "recoverable",
+    "tip",
+]
+
+# The status a reader sees: the fold's, except that a call in flight under a live lease is a
+# tool running now, not a call in doubt (the process that runs it is alive).
+_STATUS = (
+    "CASE WHEN r.status = 'in_doubt' AND r.lease_owner IS NOT NULL AND r.lease_until > :now "
+    "THEN 'running' "
+    # A store written before the status column held 'in_doubt' (rebuild_projections updates it).
+    "WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= :now) "
+    "AND EXISTS (SELECT 1 FROM {in_flight} f WHERE f.run_id = r.id) "
+    "THEN 'in_doubt' ELSE r.status END"
+)
+SUMMARY = (
+    f"SELECT r.id, r.root_agent, {_STATUS} AS status, r.seq, r.lease_owner, r.lease_until, "
+    "r.created_at, r.updated_at FROM {runs} r"
+)
+"""Runs as ``RunSummary`` rows (``summary``); takes ``:now``."""
+
+_PENDING = ", ".join(PENDING_COLUMNS)
+
+EventRows = list[tuple[int, str, str | None]]
+
+
+def load(d: Dialect, run_id: str, now: datetime) -> Program[tuple[RunSummary, EventRows]]:
+    """The run's summary and its event rows ``(seq, text, mac)``, in order."""
+    found = yield select_one(
+        d.sql(f"{SUMMARY} WHERE r.id = :id"), {"id": run_id, "now": d.stamp(now)}
+    )
+    if found is None:
+        raise RunNotFoundError(run_id)
+    rows = yield select(
+        d.sql("SELECT seq, {event}, mac FROM {events} WHERE run_id = :id ORDER BY seq"),
+        {"id": run_id},
+    )
+    return summary(d, found), [tuple(row) for row in rows]
+
+
+def tip(d: Dialect, key: bytes | None, run_id: str) -> Program[RunTip]:
+    """Where the run's journal ends (``RunTip``), in one small query."""
+    # A signed store's head is the runs row's MAC; otherwise the last event's text.
+    text = "NULL" if key else "e.{event}"
+    row = yield select_one(
+        d.sql(
+            f"SELECT r.seq, r.head_mac, {text} FROM {{runs}} r LEFT JOIN {{events}} e "
+            "ON e.run_id = r.id AND e.seq = r.seq WHERE r.id = :id"
+        ),
+        {"id": run_id},
+    )
+    if row is None:
+        raise RunNotFoundError(run_id)
+    return RunTip(row[0], head_of(key, row[1], row[2]))
+
+
+def list_runs(
+    d: Dialect,
+    *,
+    status: RunStatus | None,
+    agent: str | None,
+    updated_before: datetime | None,
+    updated_after: datetime | None,
+    limit: int,
+    cursor: tuple[str, str] | None,
+    newest: bool,
+    now: datetime,
+) -> Program[RunPage]:
+    """A keyset page of runs (see ``RunStore.list_runs``); arguments already checked,
+    ``cursor`` decoded."""
+    where = ["1 = 1"]
+    params: dict[str, Any] = {"limit": limit + 1, "now": d.stamp(now)}
+    if status is not None:
+        where.append("status = :status")
+        params["status"] = status
+    if agent is not None:
+        where.append("root_agent = :agent")
+        params["agent"] = agent
+    if updated_before is not None:
+        where.append("updated_at < :before")
+        params["before"] = d.stamp(updated_before)
+    if updated_after is not None:
+        where.append("updated_at > :after")
+        params["after"] = d.stamp(updated_after)
+    if cursor is not None:
+        c_at, params["c_id"] = cursor
+        params["c_at"] = d.time_param(c_at)
+        where.append(f"(created_at, id) {'<' if newest else '>'} (:c_at, :c_id)")
+    direction = "DESC" if newest else "ASC"
+    source = SUMMARY if updated_after is None else d.changed_runs(SUMMARY)
+    rows = yield select(
+        d.sql(
+            f"SELECT * FROM ({source}) AS runs WHERE {' AND '.join(where)} "
+            f"ORDER BY created_at {direction}, id {direction} LIMIT :limit"
+        ),
+        params,
+    )
+    more = len(rows) == limit + 1
+    rows = rows[:limit]
+    next_cursor = encode_cursor(d.time_text(rows[-1][6]), rows[-1][0]) if more else None
+    return RunPage(tuple(summary(d, row) for row in rows), next_cursor)
+
+
+def pending_approvals(
+    d: Dialect,
+    *,
+    run_id: str | None,
+    agent: str | None,
+    limit: int,
+    tool: str | None,
+    requested_before: datetime | None,
+    requested_after: datetime | None,
+    newest: bool,
+    after: PendingKey | None,
+) -> Program[list[PendingApproval]]:
+    """A keyset page of pending approvals (see ``RunStore.pending_approvals``)."""
+    where = ["1 = 1"]
+    params: dict[str, Any] = {"limit": limit}
+    for column, value in (("run_id", run_id), ("agent", agent), ("tool", tool)):
+        if value is not None:
+            where.append(f"{column} = :{column}")
+            params[column] = value
+    if requested_before is not None:
+        where.append("requested_at <= :before")
+        params["before"] = d.stamp(requested_before)
+    if requested_after is not None:
+        where.append("requested_at >= :after")
+        params["after"] = d.stamp(requested_after)
+    if after is not None:
+        at, params["k_run"], params["k_call"] = after
+        params["k_at"] = d.stamp(at)
+        # Spelled so that the index on requested_at bounds the scan.
+        beyond = "<" if newest else ">"
+        where.append(
+            f"requested_at {beyond}= :k_at AND (requested_at {beyond} :k_at "
+            f"OR (run_id, call_id) {beyond} (:k_run, :k_call))"
+        )
+    direction = "DESC" if newest else "ASC"
+    rows = yield select(
+        d.sql(
+            f"SELECT {_PENDING} FROM {{pending}} WHERE {' AND '.join(where)} "
+            f"ORDER BY requested_at {direction}, run_id {direction}, call_id {direction} "
+            "LIMIT :limit"
+        ),
+        params,
+    )
+    return [pending(d, row) for row in rows]
+
+
+def due_approvals(d: Dialect, now: datetime, limit: int) -> Program[list[PendingApproval]]:
+    """Pending calls whose deadline is at or before ``now``, earliest first."""
+    rows = yield select(
+        d.sql(
+            f"SELECT {_PENDING} FROM {{pending_by_expiry}} "
+            "WHERE expires_at IS NOT NULL AND expires_at <= :due "
+            "ORDER BY expires_at, run_id, call_id LIMIT :limit"
+        ),
+        {"due": d.stamp(now), "limit": limit},
+    )
+    return [pending(d, row) for row in rows]
+
+
+def recoverable(d: Dialect, now: datetime) -> Program[list[RunSummary]]:
+    """Runs running or in doubt whose lease is free or expired, oldest first."""
+    rows = yield select(
+        d.sql(
+            # The status column is the fold's: the index on it finds the candidates, so a
+            # worker's poll costs what it returns, not the runs stored.
+            f"{SUMMARY} WHERE r.status IN ('running', 'in_doubt') "
+            "AND (r.lease_owner IS NULL OR r.lease_until <= :now) ORDER BY r.created_at, r.id"
+        ),
+        {"now": d.stamp(now)},
+    )
+    return [summary(d, row) for row in rows]
+
+
+def summary(d: Dialect, row: Sequence[Any]) -> RunSummary:
+    """A ``SUMMARY`` row."""
+    return RunSummary(
+        run_id=row[0],
+        root_agent=row[1],
+        status=row[2],
+        seq=row[3],
+        lease_owner=row[4],
+        lease_until=d.time(row[5]) if row[5] is not None else None,
+        created_at=d.time(row[6]),
+        updated_at=d.time(row[7]),
+    )
+
+
+def pending(d: Dialect, row: Sequence[Any]) -> PendingApproval:
+    """A ``pending`` row."""
+    expires = d.time(row[6]) if row[6] is not None else None
+    kind: Literal["approval", "output_review"] = (
+        "output_review" if row[7] == "output_review" else "approval"
+    )
+    return PendingApproval(
+        row[0], row[1], row[2], row[3], row[4], d.time(row[5]), expires, kind, row[8]
+    )

@@ -1,0 +1,383 @@
+"""``SQLRunStore``: the run store's public methods, once, over a backend's ``_run``.
+
+``SQLiteRunStore`` and ``PostgresRunStore`` are this class with a dialect
+(``_dialect``), a way to drive a program (``_statements``) in one transaction
+(``_transact``) and a say on sessions (``_session_statements``). Everything else,
+the checks of the arguments, the programs, the retries where a backend allows
+them (``retry_for``), the fold gate and the verification of a loaded run, is here
+and in ``_engine``, ``_reads`` and ``_rules``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Self, TypeVar
+
+from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
+from ..errors import RunConflictError, RunNotFoundError
+from ..items import Item
+from ..journal._events import Event
+from ..sessions._protocol import Session
+from . import _engine, _reads, _rules
+from ._codec import decode_events, encode_events, head_of, verify_rows
+from ._dialect import Dialect
+from ._engine import Append, Appended
+from ._gate import FoldGate
+from ._protocol import (
+    Clock,
+    Order,
+    PendingKey,
+    check_after,
+    check_append,
+    check_limit,
+    check_order,
+    check_ttl,
+    decode_cursor,
+    to_utc,
+)
+from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._retry import retry_store_call
+from ._rules import RuleUnavailable
+from ._statements import Program, Statement
+
+__all__ = ["SQLRunStore"]
+
+_T = TypeVar("_T")
+
+
+class SQLRunStore(ABC):
+    """A run store (``RunStore``) and rule book (``RuleBook``) in SQL tables."""
+
+    def __init__(
+        self, dialect: Dialect, key: bytes | None, clock: Clock, *, retry_for: float
+    ) -> None:
+        self._dialect = dialect
+        self._key = key
+        self._clock = clock
+        self._retry_for = retry_for
+        self._gate = FoldGate()
+
+    @abstractmethod
+    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+        """``make()`` a program and drive it in one transaction (a read-only one unless
+        ``write``): its result. Driver errors become ``StoreError``s."""
+
+    @abstractmethod
+    def _session_statements(self, session: Session, items: list[Item]) -> tuple[Statement, ...]:
+        """The statements that add ``items`` to ``session`` in an append's transaction
+        (``UserError`` for a session this store does not hold)."""
+
+    async def _run(
+        self,
+        make: Callable[[], Program[_T]],
+        *,
+        write: bool = True,
+        idempotent: bool = False,
+        settle: Callable[[], Awaitable[_T | None]] | None = None,
+    ) -> _T:
+        # Through a transient failure, for up to retry_for seconds (see _retry): a write
+        # whose commit outcome is unknown only if it is idempotent, or once settle says it
+        # did not land (what settle returns if it did).
+        return await retry_store_call(
+            lambda: self._transact(make, write),
+            within=self._retry_for,
+            idempotent=idempotent,
+            settle=settle,
+        )
+
+    # -- appends ------------------------------------------------------------------------
+
+    async def append(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        *,
+        owner: str | None = None,
+        lease_ttl: float | None = None,
+    ) -> int:
+        """See ``RunStore.append``."""
+        root_agent = check_append(run_id, expected_seq, events)
+        ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
+        texts = encode_events(events)
+        return await self._append(
+            Append(run_id, expected_seq, events, texts, owner, root_agent, ttl)
+        )
+
+    async def append_with_rule_use(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        rule_id: str,
+        *,
+        now: datetime,
+        owner: str | None = None,
+    ) -> int | None:
+        """``append``, counting one use of the standing approval ``rule_id`` in the same
+        transaction; ``None``, and nothing written, if the rule is not live at ``now``
+        (revoked, expired, used up). The loop stores a rule's decision this way."""
+        check_append(run_id, expected_seq, events)
+        use = (rule_id, to_utc(now, "now"))
+        texts = encode_events(events)
+        try:
+            return await self._append(
+                Append(run_id, expected_seq, events, texts, owner, rule_use=use)
+            )
+        except RuleUnavailable:
+            return None
+
+    async def append_with_session(
+        self,
+        run_id: str,
+        expected_seq: int,
+        events: Sequence[Event],
+        session: Session,
+        items: list[Item],
+        *,
+        owner: str | None = None,
+    ) -> int:
+        """``append``, and add ``items`` to ``session`` in the same transaction: both or
+        neither (``session`` must be one that ``holds_session`` accepts)."""
+        also = self._session_statements(session, items)
+        check_append(run_id, expected_seq, events)
+        texts = encode_events(events)
+        return await self._append(Append(run_id, expected_seq, events, texts, owner, also=also))
+
+    async def _append(self, a: Append) -> int:
+        done = await self._run(
+            lambda: _engine.append(self._dialect, self._gate, self._key, a, self._clock()),
+            settle=lambda: self._landed(a.run_id, a.expected_seq, a.events),
+        )
+        done.keep(self._gate, a.run_id)
+        return done.seq
+
+    async def _landed(
+        self, run_id: str, expected_seq: int, events: Sequence[Event]
+    ) -> Appended | None:
+        # An append whose COMMIT outcome is unknown: the stored run says whether it landed
+        # (its events at expected_seq+1..), or not (still at expected_seq: try again).
+        try:
+            stored = await self.load(run_id)
+        except RunNotFoundError:
+            if expected_seq == 0:
+                return None
+            raise
+        new_seq = expected_seq + len(events)
+        if stored.seq >= new_seq and stored.events[expected_seq:new_seq] == tuple(events):
+            return Appended(new_seq)
+        if stored.seq == expected_seq:
+            return None
+        raise RunConflictError(run_id, expected_seq, stored.seq)
+
+    # -- standing approvals (RuleBook) --------------------------------------------------
+
+    async def save_rule(self, rule: StandingApproval) -> None:
+        """See ``RuleBook.save_rule``."""
+        await self._run(lambda: _rules.save_rule(self._dialect, rule))
+
+    async def get_rule(self, rule_id: str) -> StandingApproval:
+        """See ``RuleBook.get_rule``."""
+        return await self._run(lambda: _rules.get_rule(self._dialect, rule_id), write=False)
+
+    async def list_rules(
+        self,
+        *,
+        agent: str | None = None,
+        tool: str | None = None,
+        scope: RuleScope | None = None,
+        live_at: datetime | None = None,
+        limit: int = 100,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[StandingApproval]:
+        """See ``RuleBook.list_rules``."""
+        live = _utc(live_at, "live_at")
+        checked = check_limit(limit)
+        key = check_rule_after(after) if after is not None else None
+        return await self._run(
+            lambda: _rules.list_rules(
+                self._dialect,
+                agent=agent,
+                tool=tool,
+                scope=scope,
+                live_at=live,
+                limit=checked,
+                after=key,
+            ),
+            write=False,
+        )
+
+    async def revoke_rule(
+        self,
+        rule_id: str,
+        *,
+        by: str,
+        roles: tuple[str, ...],
+        at: datetime,
+        reason: str | None,
+    ) -> StandingApproval:
+        """See ``RuleBook.revoke_rule``."""
+        when = to_utc(at, "at")
+        revoked = await self._run(
+            lambda: _rules.revoke_rule(
+                self._dialect, rule_id, by=by, roles=roles, at=when, reason=reason
+            )
+        )
+        rule = await self.get_rule(rule_id)
+        if not revoked:
+            raise already_revoked(rule)
+        return rule
+
+    async def use_rule(self, rule_id: str, *, now: datetime) -> bool:
+        """See ``RuleBook.use_rule``."""
+        when = to_utc(now, "now")
+        return await self._run(lambda: _rules.use_rule_in(self._dialect, rule_id, when))
+
+    # -- reads ----------------------------------------------------------------------
+
+    async def load(self, run_id: str) -> StoredRun:
+        """See ``RunStore.load``."""
+        summary, rows = await self._run(
+            lambda: _reads.load(self._dialect, run_id, self._clock()), write=False
+        )
+        verify_rows(run_id, summary.seq, rows, self._key)
+        events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
+        self._gate.remember(run_id, summary.created_at, summary.seq, events)
+        last = rows[-1] if rows else (0, None, None)
+        return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
+
+    async def tip(self, run_id: str) -> RunTip:
+        """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a
+        resume checks that the state it holds is still the whole stored run."""
+        return await self._run(lambda: _reads.tip(self._dialect, self._key, run_id), write=False)
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        agent: str | None = None,
+        updated_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        order: Order = "oldest",
+    ) -> RunPage:
+        """See ``RunStore.list_runs``."""
+        newest = check_order(order)
+        checked = check_limit(limit)
+        before = _utc(updated_before, "updated_before")
+        after = _utc(updated_after, "updated_after")
+        key = decode_cursor(cursor) if cursor is not None else None
+        return await self._run(
+            lambda: _reads.list_runs(
+                self._dialect,
+                status=status,
+                agent=agent,
+                updated_before=before,
+                updated_after=after,
+                limit=checked,
+                cursor=key,
+                newest=newest,
+                now=self._clock(),
+            ),
+            write=False,
+        )
+
+    async def pending_approvals(
+        self,
+        *,
+        run_id: str | None = None,
+        agent: str | None = None,
+        limit: int = 100,
+        tool: str | None = None,
+        requested_before: datetime | None = None,
+        requested_after: datetime | None = None,
+        order: Order = "oldest",
+        after: PendingKey | None = None,
+    ) -> list[PendingApproval]:
+        """See ``RunStore.pending_approvals``."""
+        newest = check_order(order)
+        checked = check_limit(limit)
+        before = _utc(requested_before, "requested_before")
+        since = _utc(requested_after, "requested_after")
+        key = check_after(after) if after is not None else None
+        return await self._run(
+            lambda: _reads.pending_approvals(
+                self._dialect,
+                run_id=run_id,
+                agent=agent,
+                limit=checked,
+                tool=tool,
+                requested_before=before,
+                requested_after=since,
+                newest=newest,
+                after=key,
+            ),
+            write=False,
+        )
+
+    async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
+        """See ``RunStore.due_approvals``."""
+        due, checked = to_utc(now, "now"), check_limit(limit)
+        return await self._run(
+            lambda: _reads.due_approvals(self._dialect, due, checked), write=False
+        )
+
+    async def recoverable(self) -> list[RunSummary]:
+        """See ``RunStore.recoverable``."""
+        return await self._run(
+            lambda: _reads.recoverable(self._dialect, self._clock()), write=False
+        )
+
+    # -- leases -------------------------------------------------------------------------
+
+    async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """See ``RunStore.acquire``."""
+        return await self._lease(run_id, owner, check_ttl(ttl), renew=False)
+
+    async def renew(self, run_id: str, owner: str, ttl: float) -> Lease:
+        """See ``RunStore.renew``."""
+        return await self._lease(run_id, owner, check_ttl(ttl), renew=True)
+
+    async def _lease(self, run_id: str, owner: str, ttl: float, *, renew: bool) -> Lease:
+        return await self._run(
+            lambda: _engine.lease(
+                self._dialect, run_id, owner, ttl, renew=renew, now=self._clock()
+            ),
+            idempotent=True,
+        )
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """See ``RunStore.release``."""
+        await self._run(lambda: _engine.release(self._dialect, run_id, owner), idempotent=True)
+
+    # -- upkeep -------------------------------------------------------------------------
+
+    async def delete(self, run_id: str) -> None:
+        """See ``RunStore.delete``."""
+        await self._run(lambda: _engine.delete(self._dialect, run_id, self._clock()))
+
+    async def prune(self, *, completed_before: datetime) -> int:
+        """See ``RunStore.prune``."""
+        before = to_utc(completed_before, "completed_before")
+        return await self._run(lambda: _engine.prune(self._dialect, before))
+
+    async def rebuild_projections(self, run_id: str | None = None) -> None:
+        """See ``RunStore.rebuild_projections``."""
+        await self._run(lambda: _engine.rebuild(self._dialect, run_id), idempotent=True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the store's connections."""
+
+
+def _utc(moment: datetime | None, what: str) -> datetime | None:
+    return to_utc(moment, what) if moment is not None else None
