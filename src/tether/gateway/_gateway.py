@@ -163,6 +163,8 @@ class Gateway:
     def _forget(self, run_id: str, driver: _Driver) -> None:
         if self._drivers.get(run_id) is driver:
             del self._drivers[run_id]
+        if not driver.task.cancelled():
+            driver.task.exception()  # seen: a client that went away leaves nobody to read it
 
     def _checked(self, tool: types.Tool, arguments: Any) -> dict[str, Any]:
         if not isinstance(arguments, dict):
@@ -239,7 +241,9 @@ class _Driver:
         elif self.upstream.broken is not None:
             raise _unavailable(self.upstream)  # refused before anything is journaled
         else:
-            with contextlib.suppress(RunBusyError, RunConflictError, TetherError):
+            # Busy, conflict (another process started it) or a failure the journal records:
+            # the run's status, read next, says what to do.
+            with contextlib.suppress(TetherError):
                 await Runner.run(
                     agent,
                     request_text(self.tool, self.arguments),
