@@ -103,3 +103,15 @@ def test_the_entry_point_prints_one_line_and_starts_nothing(
     assert err.count("\n") == 1
     assert "servers.x.args: must be a list of strings" in err
     assert not (tmp_path / "runs.db").exists()
+
+
+def test_tether_gateway_is_the_same_entry_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tether.cli import main as tether
+
+    config = tmp_path / "gateway.toml"
+    config.write_text('store = "runs.db"\n[servers.x]\ncommand = "python"\nargs = "x.py"\n')
+    assert tether(["gateway", str(config), "--transport", "http"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "servers.x.args: must be a list of strings" in err
