@@ -92,7 +92,7 @@ def _strict_tool(tool: FunctionTool) -> FunctionTool:
 def _strict_root(schema: dict[str, Any], *, reject_open: bool) -> dict[str, Any]:
     if schema == {}:
         return {"additionalProperties": False, "type": "object", "properties": {}, "required": []}
-    strict = _strict_node(schema, reject_open)
+    strict: dict[str, Any] = _strict_node(schema, reject_open)
     if isinstance(strict.get("anyOf"), list):
         raise _NotStrict("a strict schema's root is not an anyOf")
     if isinstance(strict.get("type"), list):
