@@ -11,7 +11,11 @@ which rewrites only its ``from agents...`` import lines to ``tether.agents``. No
 the example's text is edited: the "marked block" (where the client meets the model) is
 the environment, ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (and
 ``OPENAI_AGENTS_DISABLE_TRACING``), the same for both runs; a person's answers to
-``input()`` come on stdin. A failure to get the sdist or the side environment fails the
+``input()`` come on stdin. For the MCP examples, which start
+``@modelcontextprotocol/server-filesystem`` with ``npx -y``, it is also the working
+directory's ``node_modules`` (a link to ``tests/porting/node_modules``, installed from a
+lockfile by ``scripts/test``) and npm set offline, so that ``npx`` runs the installed
+package and fetches nothing. A failure to get the sdist or the side environment fails the
 tests; nothing is skipped.
 
 Covered (each compared on stdout, the model's requests and the tool runs):
@@ -27,6 +31,13 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
   ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``
 - ``model_providers/custom_example_global.py``: a client and Chat Completions set globally
+- ``memory/file_hitl_example.py``: run as the module ``examples.memory.file_hitl_example``
+  (it imports its sibling ``file_session``, ported too); approved, then rejected
+- ``agent_patterns/input_guardrails.py``: the guardrail agent's and the main agent's calls
+  arrive at once on the reference; each is answered by its agent's instructions and the
+  requests are compared per agent
+- ``mcp/filesystem_example``, ``mcp/get_all_mcp_tools_example`` (an approval; strict
+  schemas), ``mcp/tool_filter_example`` (a static filter; every call approved)
 
 Examples not run, and why, are listed in docs/migrating.md.
 """
@@ -638,14 +649,18 @@ def test_mcp_filesystem(
     reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     files = examples_root / "examples/mcp/filesystem_example/sample_files"
+    calls = [
+        _mcp_call("list_directory", files),
+        _mcp_call("read_text_file", files / "favorite_books.txt"),
+        _mcp_call("read_text_file", files / "favorite_songs.txt"),
+    ]
+    answers = ["favorite_books.txt, favorite_cities.txt, favorite_songs.txt"]
+    answers += ["To Kill a Mockingbird.", "Try 'Let It Be'."]
 
     def script(fake: FakeOpenAIServer) -> None:
-        fake.responses.add(tool_calls=[_mcp_call("list_directory", files)])
-        fake.responses.add("favorite_books.txt, favorite_cities.txt, favorite_songs.txt")
-        fake.responses.add(tool_calls=[_mcp_call("read_text_file", files / "favorite_books.txt")])
-        fake.responses.add("To Kill a Mockingbird.")
-        fake.responses.add(tool_calls=[_mcp_call("read_text_file", files / "favorite_songs.txt")])
-        fake.responses.add("Try 'Let It Be'.")
+        for call, answer in zip(calls, answers, strict=True):
+            fake.responses.add(tool_calls=[call])
+            fake.responses.add(answer)
 
     run = both(
         reference_python,
@@ -661,7 +676,7 @@ def test_mcp_filesystem(
         "To Kill a Mockingbird.\n\n\nRunning: Read favorite_songs.txt and "
         "suggest one new song that I might like.\nTry 'Let It Be'.\n"
     )
-    assert len(run.tool_runs) == 3
+    assert run.tool_runs == {f"{name} {arguments}": 1 for name, arguments, _ in calls}
     listing = run.requests[1]["input"][-1]
     assert listing[0] == "function_call_output" and "[FILE] favorite_books.txt" in listing[2]
 
@@ -674,10 +689,13 @@ def test_mcp_get_all_tools_with_approval(
     reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
     files = examples_root / "examples/mcp/get_all_mcp_tools_example/sample_files"
+    # read_text_file needs approval (require_approval on the server, kept by the tools
+    # MCPUtil lists); the tools are listed with strict schemas.
+    calls = [_mcp_call("list_directory", files), _mcp_call("read_text_file", files / "books.txt")]
 
     def script(fake: FakeOpenAIServer) -> None:
-        fake.responses.add(tool_calls=[_mcp_call("list_directory", files)])
-        fake.responses.add(tool_calls=[_mcp_call("read_text_file", files / "books.txt")])
+        fake.responses.add(tool_calls=calls[:1])
+        fake.responses.add(tool_calls=calls[1:])
         fake.responses.add("books.txt lists To Kill a Mockingbird first.")
         fake.responses.add("No tool here can create files.")
 
@@ -694,7 +712,7 @@ def test_mcp_get_all_tools_with_approval(
     )
     assert "Approving a tool call... (name: read_text_file)" in run.out
     assert run.out.endswith("No tool here can create files.\n")
-    assert len(run.tool_runs) == 2
+    assert run.tool_runs == {f"{name} {arguments}": 1 for name, arguments, _ in calls}
 
 
 def test_mcp_tool_filter_with_approval(
@@ -718,5 +736,6 @@ def test_mcp_tool_filter_with_approval(
         normalize=_trace_id,
     )
     assert "Approving a tool call... (name: list_directory)" in run.out
+    assert run.tool_runs == {f"list_directory {json.dumps({'path': str(files)})}": 1}
     assert run.out.endswith("Writing is blocked by the tool filter.\n")
     assert [name for name, _ in run.requests[0]["tools"]] == ["list_directory", "read_file"]
