@@ -139,6 +139,11 @@ def run_example(
 ) -> Run:
     workdir.mkdir()
     if npm:
+        if not (NODE_MODULES / "@modelcontextprotocol" / "server-filesystem").is_dir():
+            pytest.fail(
+                "The MCP servers the examples start are not installed; run: "
+                "npm ci --prefix tests/porting (scripts/test does)"
+            )
         # npx finds the package in the nearest node_modules above its working directory:
         # this one for an MCP server started here, tests/porting's for one started in the
         # examples' own directories (below it); with npm offline it never fetches one.
