@@ -67,6 +67,8 @@ class _PortedSiblings(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
             return None
+        if spec.submodule_search_locations is not None:  # a package: imported as usual
+            return None
         if Path(spec.origin).resolve().parent != self.directory:
             return None
         return importlib.util.spec_from_file_location(name, spec.origin, loader=self)
