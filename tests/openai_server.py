@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -66,6 +68,14 @@ class Reply:
     """Stream events to send as they are, instead of events made from ``body``."""
     cut_after: int | None = None
     """Close the connection after this many stream events, in the middle of the stream."""
+    match: Callable[[Json], bool] | None = None
+    """Answer only a request for which this is true (the first such reply in the queue is
+    taken); for concurrent calls, whose order the script cannot know."""
+    optional: bool = False
+    """The script may end with this reply unused (``pending`` leaves it out)."""
+    hold: bool = False
+    """Answer nothing until the client gives up on the request (closes the connection); the
+    request is then recorded in ``abandoned``. For a call the client is expected to cancel."""
 
 
 class _Endpoint:
@@ -78,8 +88,20 @@ class _Endpoint:
         """Every request body received, parsed, in order."""
         self.by_id: dict[str, Json] = {}
         """Every answer served (completed, before any streaming), by its id."""
+        self.abandoned: list[Json] = []
+        """The requests the client gave up on while a ``hold`` reply kept them waiting."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
+
+    def pending(self) -> list[Reply]:
+        """The scripted replies not yet taken, but for ``optional`` ones."""
+        with self._lock:
+            return [reply for reply in self._replies if not reply.optional]
+
+    def clear(self) -> None:
+        """Drop every reply not yet taken."""
+        with self._lock:
+            self._replies.clear()
 
     def add_reply(self, reply: Reply) -> None:
         """Queue a reply exactly as given."""
@@ -101,8 +123,10 @@ class _Endpoint:
         """Record ``request`` and return the next reply, or a 500 if the script ran out."""
         with self._lock:
             self.requests.append(request)
-            if self._replies:
-                return self._replies.popleft()
+            for reply in self._replies:
+                if reply.match is None or reply.match(request):
+                    self._replies.remove(reply)
+                    return reply
         message = f"The fake server has no scripted reply left for {self.path}."
         return Reply(status=500, body={"error": {"message": message, "type": "server_error"}})
 
@@ -133,17 +157,19 @@ class ResponsesEndpoint(_Endpoint):
         body: Json | None = None,
         cut_after: int | None = None,
         hosted: Sequence[Json] = (),
+        match: Callable[[Json], bool] | None = None,
     ) -> None:
         """Queue a response saying ``text`` and/or making ``tool_calls``; or a raw ``body``.
 
         ``hosted`` items (``hosted_item(...)``) come first, as the API puts the work of its
-        own tools before the message that uses it."""
+        own tools before the message that uses it. With ``match``, only a request it
+        accepts takes this response (``Reply.match``)."""
         if body is None:
             output = list(hosted)
             output += [_output_message(text)] if text is not None else []
             output += [_function_call(*call) for call in tool_calls]
             body = {"status": "completed", "output": output, "usage": _responses_usage(*usage)}
-        self.add_reply(Reply(body=body, cut_after=cut_after))
+        self.add_reply(Reply(body=body, cut_after=cut_after, match=match))
 
     def complete(self, body: Json, request: Json) -> Json:
         full = {
@@ -406,6 +432,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(404, {"error": error})
         request = json.loads(raw or b"{}")
         reply = endpoint.take(request)
+        if reply.hold:
+            self._wait_for_client_to_leave()
+            endpoint.abandoned.append(request)
+            self.close_connection = True
+            return None
         if reply.status != 200:
             return self._send_json(reply.status, reply.body or {})
         body = endpoint.complete(reply.body or {}, request) if reply.events is None else {}
@@ -416,6 +447,14 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             events = endpoint.stream(body, request)
         self._send_stream(events, reply.cut_after)
+
+    def _wait_for_client_to_leave(self, limit: float = 60.0) -> None:
+        """Block until the client closes the connection (it cancelled the call)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):  # b"" once closed
+                return
 
     def _send_json(self, status: int, body: Json) -> None:
         data = json.dumps(body).encode()

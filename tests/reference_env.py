@@ -1,9 +1,17 @@
 """The side environment with the reference SDK (openai-agents 0.24.0), for tests that run
 programs on it: created with ``uv venv`` and ``uv pip install`` when missing, as
-benchmarks/run.py creates its own. A failure to create it fails the test that needs it."""
+benchmarks/run.py creates its own. A failure to create it fails the test that needs it.
+
+The package is installed by copying its files (``--link-mode=copy``), not by linking
+them to uv's cache: the environment lives inside the repository, and an edit made there
+(a search-and-replace over the tree) would otherwise change the cached package for every
+environment built from it. Its files are checked against the hashes its wheel records
+each time; one that differs is installed again, fresh from PyPI.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,25 +24,50 @@ REFERENCE_VENV = Path(__file__).resolve().parent / "porting" / ".venv-ref"
 REFERENCE = "openai-agents"
 REFERENCE_VERSION = "0.24.0"
 
+_CHECK = f"""
+import base64, hashlib, json
+from importlib.metadata import distribution, PackageNotFoundError
+try:
+    dist = distribution({REFERENCE!r})
+except PackageNotFoundError:
+    print(json.dumps({{"version": None, "changed": []}}))
+    raise SystemExit
+changed = []
+for file in dist.files or []:
+    if file.hash is None or file.hash.mode != "sha256":
+        continue
+    digest = hashlib.sha256(file.locate().read_bytes()).digest()
+    if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != file.hash.value:
+        changed.append(str(file))
+print(json.dumps({{"version": dist.version, "changed": changed}}))
+"""
 
-def _installed_version(python: Path) -> str | None:
-    code = f"from importlib.metadata import version; print(version({REFERENCE!r}))"
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else None
+
+def _installed(python: Path) -> tuple[str | None, list[str]]:
+    """The installed version and the files that differ from what its wheel recorded."""
+    done = subprocess.run([python, "-c", _CHECK], capture_output=True, text=True)
+    if done.returncode != 0:
+        return None, []
+    found = json.loads(done.stdout)
+    return found["version"], found["changed"]
 
 
 @pytest.fixture(scope="module")
 def reference_python() -> Path:
     """The side environment's interpreter, with openai-agents 0.24.0 (created if missing)."""
     python = REFERENCE_VENV / "bin" / "python"
-    if python.exists() and _installed_version(python) == REFERENCE_VERSION:
+    version, changed = _installed(python) if python.exists() else (None, [])
+    if version == REFERENCE_VERSION and not changed:
         return python
     uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in UV
     if uv is None:
         pytest.fail("uv is needed to create the reference SDK's side environment; install uv.")
+    install = [uv, "pip", "install", "--quiet", "--python", python, "--link-mode=copy"]
+    # Files changed in place (or a cache they were linked to): install afresh from PyPI.
+    fresh = ["--reinstall", "--no-cache"] if changed else []
     steps = [
         [uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable, REFERENCE_VENV],
-        [uv, "pip", "install", "--quiet", "--python", python, f"{REFERENCE}=={REFERENCE_VERSION}"],
+        [*install, *fresh, f"{REFERENCE}=={REFERENCE_VERSION}"],
     ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
@@ -43,6 +76,9 @@ def reference_python() -> Path:
                 f"Could not create the reference environment ({' '.join(map(str, step))}):\n"
                 f"{done.stderr}"
             )
-    if _installed_version(python) != REFERENCE_VERSION:
+    version, changed = _installed(python)
+    if version != REFERENCE_VERSION:
         pytest.fail(f"{REFERENCE}=={REFERENCE_VERSION} is not importable in {REFERENCE_VENV}.")
+    if changed:
+        pytest.fail(f"{REFERENCE} in {REFERENCE_VENV} differs from its wheel: {changed}")
     return python

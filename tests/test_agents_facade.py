@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai.types.shared import Reasoning
@@ -88,6 +89,46 @@ async def test_mcp_server_from_params_with_a_static_tool_filter(tmp_path: Path) 
         tools = await MCPUtil.get_all_function_tools([server], convert_schemas_to_strict=True)
     assert sorted(tool.name for tool in tools) == ["read_note", "write_note"]
     assert {tool.name: tool.needs_approval for tool in tools}["read_note"] is False
+
+
+async def test_mcp_tool_schemas_made_strict_as_the_reference_makes_them() -> None:
+    from tether.agents.mcp import MCPUtil
+    from tether.tools import schema_tool
+
+    def listed(name: str, schema: dict[str, Any]) -> Any:
+        return schema_tool(name, name, schema, lambda ctx, args: "")
+
+    class Server:  # a connected server, as far as MCPUtil asks
+        async def list_tools(self) -> list[Any]:
+            head = {"type": "number", "default": None}
+            choice = {"oneOf": [{"type": "string"}, {"properties": {"y": {"type": "string"}}}]}
+            return [
+                listed("read", {"type": "object", "properties": {"path": {}, "head": head}}),
+                listed("pick", {"type": "object", "properties": {"x": choice}}),
+                listed("roots", {"type": "object", "properties": {}}),
+                listed("open", {"type": "object", "additionalProperties": True, "properties": {}}),
+            ]
+
+    strict = await MCPUtil.get_all_function_tools([Server()], convert_schemas_to_strict=True)
+    tools = {tool.name: tool for tool in strict}
+    assert tools["read"].strict
+    assert tools["read"].params_json_schema == {
+        "type": "object",
+        "properties": {"path": {}, "head": {"type": "number"}},
+        "additionalProperties": False,
+        "required": ["path", "head"],
+    }
+    closed = {"type": "object", "properties": {"y": {"type": "string"}}}
+    assert tools["pick"].params_json_schema["properties"]["x"] == {
+        "anyOf": [{"type": "string"}, {**closed, "additionalProperties": False, "required": ["y"]}]
+    }
+    # Objects that declare no properties cannot be closed without changing what they accept:
+    # sent as the server gives them, not strict (as the reference does).
+    assert not tools["roots"].strict and not tools["open"].strict
+    assert tools["roots"].params_json_schema == {"type": "object", "properties": {}}
+    plain = await MCPUtil.get_all_function_tools([Server()])
+    assert not any(tool.strict for tool in plain)
+    assert plain[0].params_json_schema["properties"]["head"] == {"type": "number", "default": None}
 
 
 def test_a_function_tool_filter_is_refused() -> None:

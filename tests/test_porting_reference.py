@@ -143,7 +143,7 @@ def _request_view(request: dict[str, Any], chat: bool) -> dict[str, Any]:
     )
     schemas = sorted(
         json.dumps(
-            [t.get("function", t).get(k) for k in ("name", "description")]
+            [t.get("function", t).get(k) for k in ("name", "description", "strict")]
             + [_shape(t.get("function", t).get("parameters"))],
             sort_keys=True,
         )

@@ -11,7 +11,11 @@ which rewrites only its ``from agents...`` import lines to ``tether.agents``. No
 the example's text is edited: the "marked block" (where the client meets the model) is
 the environment, ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (and
 ``OPENAI_AGENTS_DISABLE_TRACING``), the same for both runs; a person's answers to
-``input()`` come on stdin. A failure to get the sdist or the side environment fails the
+``input()`` come on stdin. For the MCP examples, which start
+``@modelcontextprotocol/server-filesystem`` with ``npx -y``, it is also the working
+directory's ``node_modules`` (a link to ``tests/porting/node_modules``, installed from a
+lockfile by ``scripts/test``) and npm set offline, so that ``npx`` runs the installed
+package and fetches nothing. A failure to get the sdist or the side environment fails the
 tests; nothing is skipped.
 
 Covered (each compared on stdout, the model's requests and the tool runs):
@@ -27,6 +31,13 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
   ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``
 - ``model_providers/custom_example_global.py``: a client and Chat Completions set globally
+- ``memory/file_hitl_example.py``: run as the module ``examples.memory.file_hitl_example``
+  (it imports its sibling ``file_session``, ported too); approved, then rejected
+- ``agent_patterns/input_guardrails.py``: the guardrail agent's and the main agent's calls
+  arrive at once on the reference; each is answered by its agent's instructions and the
+  requests are compared per agent
+- ``mcp/filesystem_example``, ``mcp/get_all_mcp_tools_example`` (an approval; strict
+  schemas), ``mcp/tool_filter_example`` (a static filter; every call approved)
 
 Examples not run, and why, are listed in docs/migrating.md.
 """
@@ -37,23 +48,26 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from openai_server import FakeOpenAIServer, hosted_item
+from openai_server import FakeOpenAIServer, Reply, hosted_item
 from reference_env import REFERENCE_VERSION
 from reference_env import reference_python as reference_python  # a fixture
 from test_porting_reference import PORTING, Run, _request_view, _runs, assert_same
 from test_porting_reference import server as server  # a fixture, one server per module
 
 CACHE = PORTING / ".reference-examples"
+NODE_MODULES = PORTING / "node_modules"  # npm ci --prefix tests/porting (scripts/test)
 
 
 Servers = tuple[FakeOpenAIServer, FakeOpenAIServer]
@@ -119,10 +133,23 @@ def run_example(
     arguments: tuple[str, ...],
     chat: bool,
     env: dict[str, str],
+    npm: bool,
+    normalize: Callable[[str], str],
+    concurrent: bool,
 ) -> Run:
     workdir.mkdir()
+    if npm:
+        if not (NODE_MODULES / "@modelcontextprotocol" / "server-filesystem").is_dir():
+            pytest.fail(
+                "The MCP servers the examples start are not installed; run: "
+                "npm ci --prefix tests/porting (scripts/test does)"
+            )
+        # npx finds the package in the nearest node_modules above its working directory:
+        # this one for an MCP server started here, tests/porting's for one started in the
+        # examples' own directories (below it); with npm offline it never fetches one.
+        (workdir / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
     endpoint = server.chat if chat else server.responses
-    start = len(endpoint.requests)
+    start, abandoned = len(endpoint.requests), len(endpoint.abandoned)
     script(server)
     report = workdir / "tool_runs.json"
     flags = ["--reference"] if reference else []
@@ -144,14 +171,26 @@ def run_example(
             # The reference would export its traces to api.openai.com, retrying for
             # seconds at exit; neither side's output depends on it.
             "OPENAI_AGENTS_DISABLE_TRACING": "1",
+            **(
+                {"npm_config_offline": "true", "npm_config_update_notifier": "false"} if npm else {}
+            ),
             **{name: value.format(base_url=server.url + "/v1") for name, value in env.items()},
         },
     )
     side = "openai-agents" if reference else "tether"
+    unused = endpoint.pending()
+    endpoint.clear()
     assert done.returncode == 0, f"{example} failed on {side}:\n{done.stderr}"
-    assert not endpoint._replies, f"{example} on {side} left scripted replies unused"
-    requests = endpoint.requests[start:]
-    return Run(done.stdout, [_request_view(r, chat) for r in requests], _runs(report))
+    assert not unused, f"{example} on {side} left scripted replies unused"
+    # A call the client cancelled was never answered: it is not a request the model handled.
+    cancelled = [id(r) for r in endpoint.abandoned[abandoned:]]
+    requests = [r for r in endpoint.requests[start:] if id(r) not in cancelled]
+    views = [_request_view(r, chat) for r in requests]
+    if concurrent:
+        # Calls made at once reach the server in either order; each agent's own calls are
+        # in order. Grouping by agent (stable) compares every request, in each agent's order.
+        views.sort(key=lambda view: view.get("instructions") or "")
+    return Run(normalize(done.stdout), views, _runs(report))
 
 
 def both(
@@ -166,6 +205,9 @@ def both(
     arguments: tuple[str, ...] = (),
     chat: bool = False,
     env: dict[str, str] | None = None,
+    npm: bool = False,
+    normalize: Callable[[str], str] = lambda out: out,
+    concurrent: bool = False,
 ) -> Run:
     def run(python: Path | str, side: str, fake: FakeOpenAIServer) -> Run:
         return run_example(
@@ -180,6 +222,9 @@ def both(
             arguments=arguments,
             chat=chat,
             env=env or {},
+            npm=npm,
+            normalize=normalize,
+            concurrent=concurrent,
         )
 
     server, server_for_tether = servers
@@ -530,3 +575,172 @@ def test_more_examples(
 ) -> None:
     run = both(reference_python, examples_root, example, servers, script, tmp_path, stdin=stdin)
     assert run.out.splitlines()[-1] == last
+
+
+def test_file_session_hitl(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The example imports its sibling ``file_session`` module: the harness runs it as the
+    # module ``examples.memory.file_hitl_example`` and ports the sibling's imports too.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("lookup_customer_profile", "{}", "c_look")])
+        fake.responses.add("Kaz prefers SMS follow ups.")
+        fake.responses.add(tool_calls=[("lookup_customer_profile", "{}", "c_look2")])
+        fake.responses.add("I could not look that up.")
+
+    def session_id(out: str) -> str:  # new on every run: a timestamp and random hex
+        return re.sub(r"^Session id: \S+$", "Session id: <id>", out, flags=re.MULTILINE)
+
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/file_hitl_example.py",
+        servers,
+        script,
+        tmp_path,
+        stdin="How should I follow up?\ny\nAnd again?\nn\n\n",
+        normalize=session_id,
+    )
+    assert "Assistant: Kaz prefers SMS follow ups." in run.out.splitlines()
+    assert run.tool_runs == {"lookup_customer_profile {}": 1}
+    # The second turn reads the first from the file session.
+    assert run.requests[2]["input"][0] == ("message", "user", "How should I follow up?")
+
+
+def test_input_guardrails(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The reference calls the guardrail agent and the main agent at once, so each reply
+    # answers the agent it is for (by instructions), in whatever order the calls arrive.
+    def agent(word: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda request: word in (request.get("instructions") or "")
+
+    def script(fake: FakeOpenAIServer) -> None:
+        guard, main = agent("math homework"), agent("customer support")
+        no = json.dumps({"reasoning": "A geography question.", "is_math_homework": False})
+        yes = json.dumps({"reasoning": "Solving for x.", "is_math_homework": True})
+        fake.responses.add(no, match=guard)
+        fake.responses.add("The capital of California is Sacramento.", match=main)
+        fake.responses.add(yes, match=guard)
+        # The reference starts the main agent's call beside the guardrail's and cancels it
+        # when the tripwire fires; tether checks input guardrails before the first model call.
+        fake.responses.add_reply(Reply(match=main, hold=True, optional=True))
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/input_guardrails.py",
+        servers,
+        script,
+        tmp_path,
+        env={"EXAMPLES_INTERACTIVE_MODE": "auto"},  # its two questions, then it ends
+        concurrent=True,
+    )
+    assert run.out.splitlines() == [
+        "[auto-input] Enter a message: -> What's the capital of California?",
+        "The capital of California is Sacramento.",
+        "[auto-input] Enter a message: -> Can you help me solve for x: 2x + 5 = 11",
+        "Sorry, I can't help you with your math homework.",
+    ]
+    assert [r["instructions"][:5] for r in run.requests] == ["Check", "Check", "You a"]
+    assert servers[1].responses.abandoned == []  # tether made no call it then cancelled
+
+
+def _mcp_call(name: str, path: Path) -> tuple[str, str, str]:
+    return (name, json.dumps({"path": str(path)}), f"c_{name}_{path.name}")
+
+
+def test_mcp_filesystem(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    files = examples_root / "examples/mcp/filesystem_example/sample_files"
+    calls = [
+        _mcp_call("list_directory", files),
+        _mcp_call("read_text_file", files / "favorite_books.txt"),
+        _mcp_call("read_text_file", files / "favorite_songs.txt"),
+    ]
+    answers = ["favorite_books.txt, favorite_cities.txt, favorite_songs.txt"]
+    answers += ["To Kill a Mockingbird.", "Try 'Let It Be'."]
+
+    def script(fake: FakeOpenAIServer) -> None:
+        for call, answer in zip(calls, answers, strict=True):
+            fake.responses.add(tool_calls=[call])
+            fake.responses.add(answer)
+
+    run = both(
+        reference_python,
+        examples_root,
+        "mcp/filesystem_example/main.py",
+        servers,
+        script,
+        tmp_path,
+        npm=True,
+        normalize=_trace_id,
+    )
+    assert run.out.endswith(
+        "To Kill a Mockingbird.\n\n\nRunning: Read favorite_songs.txt and "
+        "suggest one new song that I might like.\nTry 'Let It Be'.\n"
+    )
+    assert run.tool_runs == {f"{name} {arguments}": 1 for name, arguments, _ in calls}
+    listing = run.requests[1]["input"][-1]
+    assert listing[0] == "function_call_output" and "[FILE] favorite_books.txt" in listing[2]
+
+
+def _trace_id(out: str) -> str:  # a new trace id on every run
+    return re.sub(r"trace_id=\S+", "trace_id=<id>", out)
+
+
+def test_mcp_get_all_tools_with_approval(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    files = examples_root / "examples/mcp/get_all_mcp_tools_example/sample_files"
+    # read_text_file needs approval (require_approval on the server, kept by the tools
+    # MCPUtil lists); the tools are listed with strict schemas.
+    calls = [_mcp_call("list_directory", files), _mcp_call("read_text_file", files / "books.txt")]
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=calls[:1])
+        fake.responses.add(tool_calls=calls[1:])
+        fake.responses.add("books.txt lists To Kill a Mockingbird first.")
+        fake.responses.add("No tool here can create files.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "mcp/get_all_mcp_tools_example/main.py",
+        servers,
+        script,
+        tmp_path,
+        npm=True,
+        normalize=_trace_id,
+        stdin="y\n",
+    )
+    assert "Approving a tool call... (name: read_text_file)" in run.out
+    assert run.out.endswith("No tool here can create files.\n")
+    assert run.tool_runs == {f"{name} {arguments}": 1 for name, arguments, _ in calls}
+
+
+def test_mcp_tool_filter_with_approval(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    files = examples_root / "examples/mcp/tool_filter_example/sample_files"
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[_mcp_call("list_directory", files)])
+        fake.responses.add("books.txt and favorite_songs.txt")
+        fake.responses.add("Writing is blocked by the tool filter.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "mcp/tool_filter_example/main.py",
+        servers,
+        script,
+        tmp_path,
+        npm=True,
+        normalize=_trace_id,
+    )
+    assert "Approving a tool call... (name: list_directory)" in run.out
+    assert run.tool_runs == {f"list_directory {json.dumps({'path': str(files)})}": 1}
+    assert run.out.endswith("Writing is blocked by the tool filter.\n")
+    assert [name for name, _ in run.requests[0]["tools"]] == ["list_directory", "read_file"]

@@ -5,6 +5,11 @@
 
 ``PORTING_REPORT=report.json`` records how many times each tool ran.
 
+A program inside a package on ``PYTHONPATH`` (``examples/memory/x.py`` with
+``examples/`` on the path) runs as that package's module, so its relative imports work
+(``from .file_session import FileSession``); on tether, the sibling modules it imports
+from its own directory get the same import rewrite as the program.
+
 Every ``from agents import ...`` becomes ``from tether.agents import ...`` and every
 ``from agents.<module> import ...`` becomes ``from tether.agents.<module> import ...``;
 no other line is touched, and the harness refuses a program whose changed lines are not
@@ -14,6 +19,9 @@ import lines. The only instrument is the count of tool runs, written at exit.
 from __future__ import annotations
 
 import atexit
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import os
 import re
@@ -25,15 +33,53 @@ from typing import Any
 _IMPORT = re.compile(r"^(\s*)from agents((?:\.\w+)*) import ")
 
 
-def ported(source: str) -> str:
+def ported(source: str, *, required: bool = True) -> str:
     """``source`` with its ``agents`` imports pointed at ``tether.agents``."""
     lines = source.splitlines(keepends=True)
     out = [_IMPORT.sub(r"\1from tether.agents\2 import ", line) for line in lines]
     changed = [new for old, new in zip(lines, out, strict=True) if old != new]
-    if not changed:
+    if not changed and required:
         raise SystemExit("The program imports nothing from agents; nothing to port.")
     assert all(line.lstrip().startswith("from tether.agents") for line in changed)
     return "".join(out)
+
+
+def package_of(program: Path) -> str | None:
+    """The dotted package ``program`` sits in, below an entry of ``PYTHONPATH``, if any."""
+    for entry in filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        try:
+            parts = program.resolve().parent.relative_to(Path(entry).resolve()).parts
+        except ValueError:
+            continue
+        if parts and (Path(entry) / parts[0] / "__init__.py").exists():
+            return ".".join(parts)
+    return None
+
+
+class _PortedSiblings(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the modules beside the program with their ``agents`` imports rewritten
+    (compiled from source each time: a cached ``.pyc`` would hold the unported code)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            return None
+        if spec.submodule_search_locations is not None:  # a package: imported as usual
+            return None
+        if Path(spec.origin).resolve().parent != self.directory:
+            return None
+        return importlib.util.spec_from_file_location(name, spec.origin, loader=self)
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        origin = module.__spec__.origin
+        source = Path(origin).read_text(encoding="utf-8")
+        exec(compile(ported(source, required=False), origin, "exec"), module.__dict__)
 
 
 def count_tool_runs(report: Path) -> None:
@@ -95,4 +141,7 @@ if __name__ == "__main__":
     code = compile(source if reference else ported(source), str(program), "exec")
     sys.argv = [str(program), *arguments]
     sys.path.insert(0, str(program.parent))
-    exec(code, {"__name__": "__main__", "__file__": str(program)})
+    package = package_of(program)
+    if package is not None and not reference:
+        sys.meta_path.insert(0, _PortedSiblings(program.parent))
+    exec(code, {"__name__": "__main__", "__file__": str(program), "__package__": package})

@@ -89,6 +89,7 @@ from ._tools import (
     tool_output_guardrail,
 )
 from ._tracing import Trace, gen_trace_id, trace
+from .items import TResponseInputItem
 from .memory import Session, SessionSettings
 from .model_settings import MCPToolChoice, ModelSettings
 from .run_context import AgentHookContext, RunContextWrapper
@@ -140,6 +141,7 @@ __all__ = [
     "Session",
     "SessionSettings",
     "StreamEvent",
+    "TResponseInputItem",
     "Tool",
     "ToolApprovalItem",
     "ToolCallItem",
