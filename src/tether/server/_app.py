@@ -52,6 +52,10 @@ class App:
       (``context`` is a function returning a fresh context for each run;
       policy checks see it too).
     - ``sweep_interval``: how often (seconds) workers reject expired approvals.
+    - ``max_body_bytes``: the largest request body taken (default 1 MiB); a larger one is
+      refused with 413 before it is read whole.
+    - ``api_docs``: serve FastAPI's Swagger UI page at ``/api/docs`` (off by default: it
+      loads its script from a CDN, unpinned; ``/api/openapi.json`` is always served).
     - ``retry``: when workers try a failed run again by themselves (a
       ``tether.RetryPolicy``; default: retryable failures, 3 attempts, backoff from
       30 s); other failed runs wait for a person's retry in the inbox.
@@ -73,6 +77,8 @@ class App:
         sweep_interval: float = 30.0,
         retry: RetryPolicy | None = None,
         title: str = "tether inbox",
+        max_body_bytes: int = 1_048_576,
+        api_docs: bool = False,
     ) -> None:
         agents = list(agents)
         if not agents or not all(isinstance(agent, Agent) for agent in agents):
@@ -89,6 +95,12 @@ class App:
             raise UserError(f"App(governance=...) is a tether.Governance, not {governance!r}.")
         if not sweep_interval > 0:
             raise UserError(f"sweep_interval is a number of seconds > 0, not {sweep_interval!r}.")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise UserError(f"max_body_bytes is a number of bytes, not {max_body_bytes!r}.")
+        if max_body_bytes < 1024:
+            raise UserError(f"max_body_bytes is at least 1024 bytes, not {max_body_bytes!r}.")
+        self.max_body_bytes = max_body_bytes
+        self.api_docs = bool(api_docs)
         self.governance = governance
         self.sweep_interval = sweep_interval
         if retry is not None and not isinstance(retry, RetryPolicy):

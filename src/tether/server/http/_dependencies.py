@@ -31,6 +31,8 @@ class Served(Protocol):
     authenticate: Authenticator
     signing_key: bytes
     secure_cookies: bool
+    max_body_bytes: int
+    api_docs: bool
     sse_poll_interval: float
     title: str
 

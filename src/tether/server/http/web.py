@@ -14,10 +14,11 @@ from ...errors import UserError
 from .._errors import need_server_extra
 from ._browser import FormChecked, FormSender, render, signed_in, to_login
 from ._dependencies import Application, Served, authenticated
+from ._limits import CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
 from ._session import SESSION_COOKIE, SID_COOKIE, seal_session
 
 try:
-    from fastapi import APIRouter, Form, Request
+    from fastapi import APIRouter, Form, Query, Request
     from fastapi.responses import RedirectResponse
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
@@ -33,7 +34,9 @@ async def login_page(request: Request, app: Application) -> Any:
 
 
 @router.post("/login")
-async def login(request: Request, app: Application, _: FormChecked, token: str = Form("")) -> Any:
+async def login(
+    request: Request, app: Application, _: FormChecked, token: str = Form("", max_length=TEXT_CHARS)
+) -> Any:
     found = authenticated(app, {"authorization": f"Bearer {token.strip()}"})
     if not found:
         return render(app, request, "login.html", {"failed": True}, 401)
@@ -60,10 +63,10 @@ async def logout(_: FormChecked) -> Any:
 async def inbox_page(
     request: Request,
     app: Application,
-    agent: str | None = None,
-    tool: str | None = None,
+    agent: str | None = Query(None, max_length=NAME_CHARS),
+    tool: str | None = Query(None, max_length=NAME_CHARS),
     order: Literal["oldest", "newest"] = "oldest",
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> Any:
     if not signed_in(app, request):
         return to_login()
@@ -87,7 +90,7 @@ async def runs_page(
     app: Application,
     status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
     order: Literal["oldest", "newest"] = "newest",
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> Any:
     if not signed_in(app, request):
         return to_login()
@@ -111,7 +114,7 @@ async def rules_page(request: Request, app: Application, live: bool = False) -> 
 
 @router.post("/rules/{rule_id}/revocation")
 async def revoke_form(
-    rule_id: str, who: FormSender, app: Application, reason: str = Form("")
+    rule_id: str, who: FormSender, app: Application, reason: str = Form("", max_length=TEXT_CHARS)
 ) -> Any:
     await app.inbox.revoke_rule(rule_id, who, reason=reason.strip() or None)
     return RedirectResponse("/rules", status_code=303)
@@ -127,7 +130,9 @@ async def run_page(request: Request, app: Application, run_id: str) -> Any:
 
 
 @router.post("/runs/{run_id}/retry")
-async def retry_form(run_id: str, who: FormSender, app: Application, reason: str = Form("")) -> Any:
+async def retry_form(
+    run_id: str, who: FormSender, app: Application, reason: str = Form("", max_length=TEXT_CHARS)
+) -> Any:
     await app.inbox.retry(run_id, who, reason=reason.strip() or None)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
@@ -164,11 +169,11 @@ async def decide_form(
     who: FormSender,
     app: Application,
     decision: str = Form(""),
-    message: str = Form(""),
-    reason: str = Form(""),
+    message: str = Form("", max_length=TEXT_CHARS),
+    reason: str = Form("", max_length=TEXT_CHARS),
     always: str = Form(""),
-    arguments: str | None = Form(None),
-    fingerprint: str = Form(""),
+    arguments: str | None = Form(None, max_length=CONTENT_CHARS),
+    fingerprint: str = Form("", max_length=NAME_CHARS),
 ) -> Any:
     if decision not in ("approve", "reject"):
         raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
@@ -193,9 +198,9 @@ async def review_form(
     who: FormSender,
     app: Application,
     verdict: str = Form(""),
-    output: str = Form(""),
-    reason: str = Form(""),
-    fingerprint: str = Form(""),
+    output: str = Form("", max_length=CONTENT_CHARS),
+    reason: str = Form("", max_length=TEXT_CHARS),
+    fingerprint: str = Form("", max_length=NAME_CHARS),
 ) -> Any:
     if verdict not in ("released", "replaced", "withheld"):
         raise UserError(f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}.")
@@ -228,7 +233,7 @@ def _shown(fingerprint: str) -> str:
 def _edited(text: str) -> dict[str, Any]:
     """The edit form's arguments: a JSON object (``UserError``, a 422, otherwise)."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise UserError(
             f"The edited arguments are not JSON ({exc}). Nothing was recorded; fix them and "
@@ -240,6 +245,10 @@ def _edited(text: str) -> dict[str, Any]:
             f"{type(value).__name__}. Nothing was recorded."
         )
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _receipts(app: Served) -> bool:
