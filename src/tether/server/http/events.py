@@ -50,7 +50,7 @@ async def api_events(who: Who, app: Application) -> StreamingResponse:
 
 @router.get("/events", include_in_schema=False)
 async def web_events(request: Request, app: Application) -> Any:
-    if not signed_in(app, request):
+    if not await signed_in(app, request):
         return JSONResponse({"error": "not authenticated"}, status_code=401)
     return _event_stream(app)
 

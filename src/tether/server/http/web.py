@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from ...errors import UserError
 from .._errors import need_server_extra
-from ._browser import FormChecked, FormSender, render, signed_in, to_login
+from ._browser import Browser, FormChecked, FormSender, render, to_login
 from ._dependencies import Application, Served, authenticated
 from ._limits import CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
-from ._session import SESSION_COOKIE, SID_COOKIE, seal_session
+from ._session import SESSION_COOKIE, begin_session, end_session
 
 try:
     from fastapi import APIRouter, Form, Query, Request
@@ -29,8 +29,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")
-async def login_page(request: Request, app: Application) -> Any:
-    return render(app, request, "login.html", {"failed": False})
+async def login_page(request: Request, app: Application, who: Browser) -> Any:
+    return render(app, request, "login.html", {"failed": False}, who)
 
 
 @router.post("/login")
@@ -39,12 +39,12 @@ async def login(
 ) -> Any:
     found = authenticated(app, {"authorization": f"Bearer {token.strip()}"})
     if not found:
-        return render(app, request, "login.html", {"failed": True}, 401)
+        return render(app, request, "login.html", {"failed": True}, None, 401)
+    await end_session(app, request.cookies.get(SESSION_COOKIE))  # a new id at each sign-in
     response = RedirectResponse("/", status_code=303)
-    sid = request.cookies[SID_COOKIE]
     response.set_cookie(
         SESSION_COOKIE,
-        seal_session(app.signing_key, sid, found),
+        await begin_session(app, found, token.strip()),
         httponly=True,
         samesite="strict",
         secure=app.secure_cookies,
@@ -53,7 +53,8 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(_: FormChecked) -> Any:
+async def logout(request: Request, app: Application, _: FormChecked) -> Any:
+    await end_session(app, request.cookies.get(SESSION_COOKIE))
     response = to_login()
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -63,12 +64,13 @@ async def logout(_: FormChecked) -> Any:
 async def inbox_page(
     request: Request,
     app: Application,
+    who: Browser,
     agent: str | None = Query(None, max_length=NAME_CHARS),
     tool: str | None = Query(None, max_length=NAME_CHARS),
     order: Literal["oldest", "newest"] = "oldest",
     cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> Any:
-    if not signed_in(app, request):
+    if not who:
         return to_login()
     page = await app.inbox.pending(agent=agent, tool=tool, order=order, limit=50, cursor=cursor)
     return render(
@@ -81,6 +83,7 @@ async def inbox_page(
             "order": order,
             "now": app.inbox.governance.now(),
         },
+        who,
     )
 
 
@@ -88,11 +91,12 @@ async def inbox_page(
 async def runs_page(
     request: Request,
     app: Application,
+    who: Browser,
     status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
     order: Literal["oldest", "newest"] = "newest",
     cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> Any:
-    if not signed_in(app, request):
+    if not who:
         return to_login()
     page = await app.inbox.runs(status=status, order=order, limit=50, cursor=cursor)
     return render(
@@ -100,16 +104,17 @@ async def runs_page(
         request,
         "runs.html",
         {"runs": page.runs, "next_cursor": page.next_cursor, "order": order, "status": status},
+        who,
     )
 
 
 @router.get("/rules")
-async def rules_page(request: Request, app: Application, live: bool = False) -> Any:
-    if not signed_in(app, request):
+async def rules_page(request: Request, app: Application, who: Browser, live: bool = False) -> Any:
+    if not who:
         return to_login()
     rules = await app.inbox.rules(live=live, limit=500)
     values = {"rules": rules, "live": live, "now": app.inbox.governance.now()}
-    return render(app, request, "rules.html", values)
+    return render(app, request, "rules.html", values, who)
 
 
 @router.post("/rules/{rule_id}/revocation")
@@ -121,12 +126,12 @@ async def revoke_form(
 
 
 @router.get("/runs/{run_id}")
-async def run_page(request: Request, app: Application, run_id: str) -> Any:
-    if not signed_in(app, request):
+async def run_page(request: Request, app: Application, who: Browser, run_id: str) -> Any:
+    if not who:
         return to_login()
     run = await app.inbox.show(run_id)
     values = {"run": run, "now": app.inbox.governance.now(), "receipts": _receipts(app)}
-    return render(app, request, "run.html", values)
+    return render(app, request, "run.html", values, who)
 
 
 @router.post("/runs/{run_id}/retry")
@@ -138,8 +143,10 @@ async def retry_form(
 
 
 @router.get("/runs/{run_id}/calls/{call_id}")
-async def call_page(request: Request, app: Application, run_id: str, call_id: str) -> Any:
-    if not signed_in(app, request):
+async def call_page(
+    request: Request, app: Application, who: Browser, run_id: str, call_id: str
+) -> Any:
+    if not who:
         return to_login()
     run = await app.inbox.show(run_id)
     call = next((c for c in run.pending if c.call_id == call_id), None)
@@ -159,6 +166,7 @@ async def call_page(request: Request, app: Application, run_id: str, call_id: st
             "now": app.inbox.governance.now(),
             "receipts": _receipts(app),
         },
+        who,
     )
 
 
