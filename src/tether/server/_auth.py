@@ -80,6 +80,11 @@ class TokenAuth:
                 found = approver
         return found
 
+    @property
+    def token_count(self) -> int:
+        """How many tokens are configured (none: nobody can sign in with a token)."""
+        return len(self._tokens)
+
     def approver_of_credential(self, key: bytes, credential: str) -> Approver | None:
         """The approver of the token whose ``credential_of(key, token)`` is ``credential``
         (``None`` once that token is gone): a signed-in browser is checked with it."""
