@@ -99,6 +99,13 @@ async def test_validation_unknown_paths_and_methods_answer_the_envelope(
     for limit in ("0", "501", "many"):
         listed = await client.get("/api/approvals", params={"limit": limit}, headers=ANA)
         assert "query.limit" in _enveloped(listed, 422, "InvalidRequestError")
+    not_utf8 = await client.post(
+        "/api/runs",
+        content=b'{"agent": "\xff"}',
+        headers={**ANA, "Content-Type": "application/json"},
+    )
+    assert "UTF-8" in _enveloped(not_utf8, 400, "BadRequestError")
+    _enveloped(await client.get("/events"), 401, "NotAuthenticatedError")
     _enveloped(await client.get("/api/nowhere", headers=ANA), 404, "NotFoundError")
     _enveloped(await client.delete("/api/runs", headers=ANA), 405, "MethodNotAllowedError")
     unauthenticated = await client.get("/api/runs")

@@ -121,11 +121,13 @@ async def _http_error(request: Request, exc: Exception) -> Any:
         error = MethodNotAllowedError(
             f"{request.url.path} does not take {request.method}: see /api/openapi.json."
         )
-    else:
+    elif status == 400:
         error = BadRequestError(
-            f"The request could not be read ({exc.detail}). Nothing was recorded; send it again "
-            "as JSON (the API) or as the page's form."
+            f"The request could not be read ({exc.detail}): send the body as UTF-8 JSON (the "
+            "API) or as the page's form. Nothing was recorded."
         )
+    else:
+        error = RequestError(str(exc.detail))
     headers = dict(exc.headers or {})
     return _respond(request, error, status, **headers)
 

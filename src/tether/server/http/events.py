@@ -20,11 +20,11 @@ from typing import Any
 
 from .._errors import need_server_extra
 from ._browser import signed_in
-from ._dependencies import Application, Served, Who
+from ._dependencies import Application, Served, Unauthenticated, Who
 
 try:
     from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse, StreamingResponse
+    from fastapi.responses import StreamingResponse
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
@@ -51,7 +51,7 @@ async def api_events(who: Who, app: Application) -> StreamingResponse:
 @router.get("/events", include_in_schema=False)
 async def web_events(request: Request, app: Application) -> Any:
     if not await signed_in(app, request):
-        return JSONResponse({"error": "not authenticated"}, status_code=401)
+        raise Unauthenticated()
     return _event_stream(app)
 
 
