@@ -1,7 +1,8 @@
 """The web page's sign-ins end: signing out ends the session for every copy of its cookie,
 a token removed from the configuration or an approver's changed roles take effect at the
 next request, and a session ends when unused or old. Sessions are kept beside the run
-store, so a restarted server (a new App on the same file and key) keeps them.
+store, so a restarted server (a new App on the same file and key) keeps them; an open event
+stream ends with its session.
 
 The application is served in process (``httpx.ASGITransport``) on a SQLite file.
 """
@@ -20,6 +21,7 @@ from tether import Approver, Governance, Runner
 from tether.server import App, TokenAuth
 from tether.store import SQLiteRunStore
 
+from .conftest import Served
 from .weather_agents import agent
 
 FORECASTER = Approver("ana", roles=("forecaster",))
@@ -157,3 +159,16 @@ async def test_sessions_beside_a_postgresql_store_end_on_sign_out(
         await browser.post("/logout", data={"csrf": _csrf((await browser.get("/runs")).text)})
         assert (await _page(thief, cookie)).headers["location"] == "/login"
     await store.close()
+
+
+async def test_an_open_event_stream_ends_with_its_session(server: Served) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as browser:
+        await _sign_in(browser, "tok-ana")
+        async with browser.stream("GET", "/events") as stream:
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "event: ready"
+            csrf = _csrf((await browser.get("/runs")).text)
+            assert (await browser.post("/logout", data={"csrf": csrf})).status_code == 303
+            rest = [line async for line in lines]  # the stream ends at its next poll
+        assert not [line for line in rest if line.startswith("event: approval")]
+        assert (await browser.get("/events")).status_code == 401

@@ -32,9 +32,10 @@ __all__ = [
 ]
 
 
-async def signed_in(app: Served, request: Request) -> Approver | None:
-    """The approver of a browser request: its session, else the authenticator."""
-    found = await session_approver(app, request.cookies.get(SESSION_COOKIE))
+async def signed_in(app: Served, request: Request, *, touch: bool = True) -> Approver | None:
+    """The approver of a browser request: its session, else the authenticator. ``touch``:
+    the request counts as the session's use (it keeps an idle session alive)."""
+    found = await session_approver(app, request.cookies.get(SESSION_COOKIE), touch=touch)
     return found or authenticated(app, request.headers)
 
 

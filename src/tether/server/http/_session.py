@@ -72,7 +72,9 @@ async def begin_session(app: Served, approver: Approver, token: str) -> str:
     return session_id
 
 
-async def session_approver(app: Served, cookie: str | None) -> Approver | None:
+async def session_approver(
+    app: Served, cookie: str | None, *, touch: bool = True
+) -> Approver | None:
     """Who the session ``cookie`` names is now, or ``None`` (no such session, or it ended)."""
     if not cookie or len(cookie) > 100:
         return None
@@ -92,7 +94,7 @@ async def session_approver(app: Served, cookie: str | None) -> Approver | None:
     if who is None:
         await app.sessions.remove(key)
         return None
-    if now - found.seen_at > min(_TOUCH_EVERY, app.session_idle / 10):
+    if touch and now - found.seen_at > min(_TOUCH_EVERY, app.session_idle / 10):
         await app.sessions.seen(key, now)
     return who
 
