@@ -24,6 +24,7 @@ from ._errors import (
 )
 from ._inbox import Inbox
 from ._pending import InboxPage, PendingCall
+from ._sessions import SessionBook, SignIn
 from ._webhooks import Webhook, event_id, verify_signature
 from ._worker import Worker
 
@@ -44,6 +45,8 @@ __all__ = [
     "RunDetail",
     "RunsPage",
     "ServerDependencyError",
+    "SessionBook",
+    "SignIn",
     "TokenAuth",
     "Webhook",
     "Worker",

@@ -37,7 +37,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SignIn:
-    """One browser's sign-in: who, with what credential (an HMAC of it), since when."""
+    """One browser's sign-in: who, the HMAC of the token it signed in with (never the
+    token), when it began and when it was last used (seconds since the epoch)."""
 
     approver: Approver
     credential: str
@@ -56,15 +57,27 @@ class SignIn:
 
 
 class SessionBook(Protocol):
-    """Where sign-ins are kept, by the SHA-256 of their session id."""
+    """Where sign-ins are kept, by the SHA-256 of their session id (``App(sessions=...)``).
 
-    async def add(self, key: str, sign_in: SignIn) -> None: ...
+    Every server process of one inbox must see the same book: the default is a table
+    beside the run store. Times are seconds since the epoch, by the governance's clock.
+    """
 
-    async def get(self, key: str) -> SignIn | None: ...
+    async def add(self, key: str, sign_in: SignIn) -> None:
+        """Keep a new sign-in."""
+        ...
 
-    async def seen(self, key: str, at: float) -> None: ...
+    async def get(self, key: str) -> SignIn | None:
+        """The sign-in kept under ``key``, or ``None``."""
+        ...
 
-    async def remove(self, key: str) -> None: ...
+    async def seen(self, key: str, at: float) -> None:
+        """Record that the sign-in was used at ``at``."""
+        ...
+
+    async def remove(self, key: str) -> None:
+        """Forget the sign-in (signing out; an ended session). Nothing if there is none."""
+        ...
 
 
 class MemorySessions:
