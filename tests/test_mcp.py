@@ -287,3 +287,23 @@ def test_bad_editable_or_review_output_settings_are_definition_errors() -> None:
         MCPServerStdio("notes", command="x", editable="write_note")  # type: ignore[arg-type]
     with pytest.raises(AgentDefinitionError, match="review_output names tools by str"):
         MCPServerStdio("notes", command="x", review_output=[1])  # type: ignore[list-item]
+
+
+async def test_a_server_that_dies_during_a_call_leaves_the_call_in_doubt(tmp_path: Path) -> None:
+    # The call may have had its effect before the connection closed: not an answer.
+    upstream = TESTS / "gateway" / "upstream_server.py"
+    server = MCPServerStdio(
+        "bank",
+        command=sys.executable,
+        args=[str(upstream), str(tmp_path)],
+        require_approval="never",
+    )
+    async with server:
+        model = ScriptedModel([tool_call("crash", {"reason": "test"}, "call_1"), message("ok")])
+        agent = Agent(name="Bank", model=model, tools=await server.list_tools())
+        with pytest.raises(MCPServerError, match="failed") as caught:
+            await Runner.run(agent, "go")
+    state = caught.value.run_state
+    assert state is not None
+    assert [call.call_id for call in state.in_doubt] == ["call_1"]
+    assert len(model.requests) == 1  # the model never read a made-up answer

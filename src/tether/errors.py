@@ -8,7 +8,8 @@
     │   ├── ServerDependencyError    the inbox needs the 'server' extra (also an ImportError)
     │   ├── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
-    │   └── RuleNotFoundError        no standing approval with that id
+    │   ├── RuleNotFoundError        no standing approval with that id
+    │   └── GatewayConfigError       a tether gateway's configuration file is wrong (names the key)
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
     │   ├── ModelBehaviorError       the model answered something tether cannot use
@@ -70,6 +71,7 @@ __all__ = [
     "ApprovalExpiredError",
     "DecisionMismatchError",
     "EditNotAllowedError",
+    "GatewayConfigError",
     "GuardrailTripwireTriggered",
     "HookError",
     "InputGuardrailTripwireTriggered",
@@ -153,6 +155,20 @@ class UnknownRulePredicateError(UserError):
 
 class RuleNotFoundError(UserError):
     """No standing approval with that id in the rule book (or run store)."""
+
+
+class GatewayConfigError(UserError):
+    """A ``tether gateway`` configuration file cannot be used: not TOML, a missing or unknown
+    key, or a value of the wrong kind. The message is one line naming the key
+    (``servers.notes.tools.write_note.approvers``) and what it should be; nothing was started."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        """The dotted key at fault, or ``None`` for the file as a whole."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.key))
 
 
 class RunError(TetherError):

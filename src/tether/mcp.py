@@ -50,6 +50,7 @@ try:
     from mcp.client.stdio import stdio_client
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared.exceptions import MCPError
+    from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError(
         f"tether.mcp needs the mcp package ({exc}). Install it with: pip install 'tether[mcp]'"
@@ -190,7 +191,10 @@ class MCPServer:
         session = self._open_session()
         try:
             return await session.call_tool(tool_name, arguments)
-        except MCPError:
+        except MCPError as exc:
+            if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
+                # Cut off, not answered: the call may have had its effect (in doubt).
+                raise self._lost(exc) from exc
             raise
         except Exception as exc:
             raise self._lost(exc) from exc

@@ -1,0 +1,311 @@
+"""The gateway's configuration: one TOML file, read into frozen dataclasses.
+
+    store = "runs.db"                      # a SQLite file (beside this file) or postgresql://...
+    approval_timeout = 3600                # seconds; the default deadline of every approval
+
+    [servers.notes]
+    command = "python"                     # stdio: a command and its arguments ...
+    args = ["notes_server.py"]
+    # url = "https://tools.example.com/mcp"  # ... or streamable HTTP, with headers
+    hidden = ["delete_note"]               # never listed, never callable
+
+    [servers.notes.tools.write_note]
+    needs_approval = "always"              # "never" (the default), or { match = {...} }
+    approvers = ["finance"]                # roles; any of them may decide
+    required_approvals = 2                 # four-eyes
+    approval_timeout = 600
+    editable = true                        # an approver may edit the arguments
+    review_output = true                   # the output waits for a review
+
+Every error is a ``GatewayConfigError`` whose one-line message names the key at fault.
+Secrets are never in the file: ``receipt_key_env`` and ``signing_key_env`` name the
+environment variables that hold them, and an upstream's ``headers`` may say
+``"Bearer ${TOKEN}"`` to read ``TOKEN`` from the environment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import GatewayConfigError
+
+__all__ = ["GatewayConfig", "ServerConfig", "ToolPolicy", "load_config", "parse_config"]
+
+NeedsApproval = Literal["always", "never"] | Mapping[str, Any]
+"""``"always"``, ``"never"``, or ``{"match": {...}}``: approval for calls whose arguments
+match (the standing-approval match language; the others run at once)."""
+
+_TOP = {
+    "store",
+    "receipt_key_env",
+    "signing_key_env",
+    "approvers",
+    "approval_timeout",
+    "poll_interval",
+    "progress_interval",
+    "max_argument_bytes",
+    "servers",
+}
+_SERVER = {"command", "args", "env", "cwd", "url", "headers", "hidden", "tools", "defaults"}
+_POLICY = {
+    "needs_approval",
+    "approvers",
+    "required_approvals",
+    "approval_timeout",
+    "editable",
+    "review_output",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPolicy:
+    """What the gateway asks before a tool's call reaches its upstream."""
+
+    needs_approval: NeedsApproval = "never"
+    approvers: frozenset[str] = frozenset()
+    """Roles, any of which may decide (empty: the gateway's ``approvers``, else anyone)."""
+    required_approvals: int = 1
+    approval_timeout: float | None = None
+    """Seconds a call may wait for its decision (``None``: the gateway's default)."""
+    editable: bool = False
+    review_output: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """One upstream MCP server and the policies of its tools."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] | None = None
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()
+    defaults: ToolPolicy = ToolPolicy()
+    """The policy of the server's tools that have no ``[servers.X.tools.T]`` table."""
+    tools: Mapping[str, ToolPolicy] = field(default_factory=dict)
+
+    def policy(self, tool: str) -> ToolPolicy:
+        """The policy of ``tool``: its own table, else the server's ``defaults``."""
+        return self.tools.get(tool, self.defaults)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """A whole gateway configuration (``load_config``)."""
+
+    store: str
+    servers: Mapping[str, ServerConfig]
+    receipt_key_env: str | None = None
+    signing_key_env: str | None = None
+    approvers: frozenset[str] = frozenset()
+    approval_timeout: float | None = None
+    poll_interval: float = 0.5
+    """Seconds between two looks at the store while a call waits."""
+    progress_interval: float = 10.0
+    """Seconds between two progress notifications to a waiting client."""
+    max_argument_bytes: int = 65536
+    """The largest arguments (as JSON) a call may carry; larger calls are refused."""
+
+
+def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    """Read the TOML file at ``path``; relative paths in it are relative to its folder."""
+    where = Path(path)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GatewayConfigError(
+            f"{where}: cannot read the configuration ({exc.strerror})."
+        ) from None
+    return parse_config(text, base=where.parent, source=str(where))
+
+
+def parse_config(text: str, *, base: Path | None = None, source: str = "config") -> GatewayConfig:
+    """A ``GatewayConfig`` from TOML text (``base``: the folder relative paths start in)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GatewayConfigError(f"{source}: not valid TOML ({exc}).") from None
+    return _Reader(source, base or Path.cwd()).gateway(data)
+
+
+class _Reader:
+    def __init__(self, source: str, base: Path) -> None:
+        self.source = source
+        self.base = base
+
+    def fail(self, key: str, what: str) -> GatewayConfigError:
+        return GatewayConfigError(f"{self.source}: {key}: {what}", key)
+
+    def table(self, data: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(key, "must be a table")
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            where = f"{key}.{unknown[0]}" if key else unknown[0]
+            raise self.fail(where, f"unknown key (known: {', '.join(sorted(allowed))})")
+        return data
+
+    def gateway(self, data: dict[str, Any]) -> GatewayConfig:
+        data = self.table(data, "", _TOP)
+        if "store" not in data:
+            raise self.fail("store", 'missing: a SQLite file ("runs.db") or a postgresql:// URL')
+        servers = self.table(data.get("servers"), "servers", set(data.get("servers") or {}))
+        if not servers:
+            raise self.fail("servers", "missing: at least one [servers.NAME] table")
+        return GatewayConfig(
+            store=self.store(data["store"]),
+            servers={name: self.server(name, value) for name, value in servers.items()},
+            receipt_key_env=self.env_name(data, "receipt_key_env"),
+            signing_key_env=self.env_name(data, "signing_key_env"),
+            approvers=self.roles(data.get("approvers", []), "approvers"),
+            approval_timeout=self.seconds(data.get("approval_timeout"), "approval_timeout"),
+            poll_interval=self.seconds(data.get("poll_interval", 0.5), "poll_interval") or 0.5,
+            progress_interval=self.seconds(data.get("progress_interval", 10), "progress_interval")
+            or 10.0,
+            max_argument_bytes=self.count(
+                data.get("max_argument_bytes", 65536), "max_argument_bytes"
+            ),
+        )
+
+    def store(self, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail("store", "must be a SQLite file name or a postgresql:// URL")
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        return str(self.base / value)
+
+    def env_name(self, data: dict[str, Any], key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise self.fail(key, "must name an environment variable (the secret is not kept here)")
+        if not os.environ.get(value):
+            raise self.fail(key, f"the environment variable {value} is not set")
+        return value
+
+    def server(self, name: str, data: Any) -> ServerConfig:
+        key = f"servers.{name}"
+        if not _NAME.match(name):
+            raise self.fail(key, "a server name is letters, digits, '_', '.' or '-'")
+        data = self.table(data, key, _SERVER)
+        command, url = data.get("command"), data.get("url")
+        if (command is None) == (url is None):
+            raise self.fail(key, "needs exactly one of command (stdio) or url (streamable HTTP)")
+        if command is not None and (not isinstance(command, str) or not command):
+            raise self.fail(f"{key}.command", "must be a non-empty string")
+        if url is not None and (
+            not isinstance(url, str) or not url.startswith(("http://", "https://"))
+        ):
+            raise self.fail(f"{key}.url", "must be an http:// or https:// URL")
+        tools = self.table(data.get("tools", {}), f"{key}.tools", set(data.get("tools") or {}))
+        defaults = self.policy(data.get("defaults", {}), f"{key}.defaults", ToolPolicy())
+        cwd = data.get("cwd")
+        if cwd is not None and not isinstance(cwd, str):
+            raise self.fail(f"{key}.cwd", "must be a folder name")
+        return ServerConfig(
+            name=name,
+            command=command,
+            args=self.strings(data.get("args", []), f"{key}.args"),
+            env=self.mapping(data["env"], f"{key}.env") if "env" in data else None,
+            cwd=None if cwd is None else str(self.base / cwd),
+            url=url,
+            headers=self.mapping(data.get("headers", {}), f"{key}.headers", expand=True),
+            hidden=frozenset(self.strings(data.get("hidden", []), f"{key}.hidden")),
+            defaults=defaults,
+            tools={
+                tool: self.policy(value, f"{key}.tools.{tool}", defaults)
+                for tool, value in tools.items()
+            },
+        )
+
+    def policy(self, data: Any, key: str, base: ToolPolicy) -> ToolPolicy:
+        data = self.table(data, key, _POLICY)
+        return ToolPolicy(
+            needs_approval=self.needs(data["needs_approval"], f"{key}.needs_approval")
+            if "needs_approval" in data
+            else base.needs_approval,
+            approvers=self.roles(data["approvers"], f"{key}.approvers")
+            if "approvers" in data
+            else base.approvers,
+            required_approvals=self.count(data["required_approvals"], f"{key}.required_approvals")
+            if "required_approvals" in data
+            else base.required_approvals,
+            approval_timeout=self.seconds(data["approval_timeout"], f"{key}.approval_timeout")
+            if "approval_timeout" in data
+            else base.approval_timeout,
+            editable=self.flag(data, "editable", key, base.editable),
+            review_output=self.flag(data, "review_output", key, base.review_output),
+        )
+
+    def needs(self, value: Any, key: str) -> NeedsApproval:
+        if value in ("always", "never"):
+            return str(value)  # type: ignore[return-value]
+        if isinstance(value, dict) and set(value) == {"match"} and isinstance(value["match"], dict):
+            for name, wanted in value["match"].items():
+                if isinstance(wanted, dict) and (
+                    set(wanted) != {"in"} or not isinstance(wanted["in"], list) or not wanted["in"]
+                ):
+                    raise self.fail(
+                        f"{key}.match.{name}", "is a value to equal, or { in = [values...] }"
+                    )
+            return {"match": dict(value["match"])}
+        raise self.fail(key, 'must be "always", "never" or { match = { argument = value } }')
+
+    def roles(self, value: Any, key: str) -> frozenset[str]:
+        roles = self.strings(value, key)
+        if not all(roles):
+            raise self.fail(key, "roles are non-empty strings")
+        return frozenset(roles)
+
+    def strings(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a list of strings")
+        return tuple(value)
+
+    def mapping(self, value: Any, key: str, *, expand: bool = False) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(key, "must be a table of strings")
+        if not expand:
+            return dict(value)
+        return {name: self.expand(text, f"{key}.{name}") for name, text in value.items()}
+
+    def expand(self, text: str, key: str) -> str:
+        def value(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name not in os.environ:
+                raise self.fail(key, f"the environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV.sub(value, text)
+
+    def seconds(self, value: Any, key: str) -> float | None:
+        if value is None:
+            return None
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value <= 0:
+            raise self.fail(key, f"must be a positive number of seconds, not {value!r}")
+        return float(value)
+
+    def count(self, value: Any, key: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.fail(key, f"must be a positive whole number, not {value!r}")
+        return value
+
+    def flag(self, data: dict[str, Any], name: str, key: str, default: bool) -> bool:
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", "must be true or false")
+        return value

@@ -1,0 +1,118 @@
+"""The gateway as an MCP server (the ``mcp`` package's low-level ``Server``), on stdio or
+streamable HTTP, and ``main``: ``python -m tether.gateway CONFIG [--transport ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+from mcp import types
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+from ..errors import GatewayConfigError, TetherError
+from ._config import load_config
+from ._gateway import REQUEST_KEY_META, Gateway
+
+__all__ = ["main", "mcp_server", "serve"]
+
+log = logging.getLogger("tether.gateway")
+
+
+def mcp_server(gateway: Gateway) -> Server[Any]:
+    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``."""
+
+    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
+        return types.ListToolsResult(tools=gateway.list_tools())
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        sent = itertools.count(1)
+
+        async def progress(message: str) -> None:
+            # Progress must grow; the count of reports does. Nothing goes out unless the
+            # client asked for progress (a progress token in the request's _meta).
+            await ctx.session.report_progress(next(sent), None, message)
+
+        return await gateway.call(
+            params.name, params.arguments, request_key=_request_key(ctx), progress=progress
+        )
+
+    return Server(
+        "tether-gateway",
+        version="0.1.0",
+        instructions=(
+            "Tools of other MCP servers, behind human approval: a call may wait for a person "
+            "to decide (progress notifications say for whom), and a rejection is a tool error."
+        ),
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+def _request_key(ctx: Any) -> str | None:
+    """The request's identity: the client's ``_meta`` request id, else (over HTTP) its
+    session and JSON-RPC id, else none (every call a new run)."""
+    meta = ctx.meta or {}
+    key = meta.get(REQUEST_KEY_META)
+    if isinstance(key, str) and key:
+        return f"client:{key}"
+    headers = getattr(ctx.request, "headers", None)
+    session = headers.get("mcp-session-id") if headers is not None else None
+    if session and ctx.request_id is not None:
+        return f"session:{session}:{ctx.request_id}"
+    return None
+
+
+async def serve(
+    gateway: Gateway, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765
+) -> None:
+    """Serve an opened ``gateway`` until the client (stdio) or the process (HTTP) stops."""
+    server = mcp_server(gateway)
+    if transport == "stdio":
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+        return
+    app = server.streamable_http_app(host=host)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    await uvicorn.Server(config).serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tether.gateway CONFIG [--transport stdio|http] [--host H] [--port N]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tether.gateway",
+        description="An MCP server that puts tether's approvals in front of other MCP servers.",
+    )
+    parser.add_argument("config", help="the gateway's TOML configuration file")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP: the address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="HTTP: the port to listen on")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        config = load_config(args.config)
+    except GatewayConfigError as exc:
+        print(f"tether gateway: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        async with Gateway(config) as gateway:
+            await serve(gateway, transport=args.transport, host=args.host, port=args.port)
+
+    try:
+        asyncio.run(run())
+    except GatewayConfigError as exc:
+        print(f"tether gateway: {exc}", file=sys.stderr)
+        return 2
+    except TetherError as exc:
+        print(f"tether gateway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

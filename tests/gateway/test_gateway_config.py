@@ -1,0 +1,117 @@
+"""The gateway's configuration file: what it reads, and a one-line error naming the key for
+everything it cannot use (nothing is started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tether.errors import GatewayConfigError, UserError
+from tether.gateway import main, parse_config
+
+GOOD = """
+store = "runs.db"
+approval_timeout = 3600
+approvers = ["ops"]
+
+[servers.notes]
+command = "python"
+args = ["notes.py"]
+hidden = ["delete_note"]
+
+[servers.notes.tools.write_note]
+needs_approval = "always"
+approvers = ["finance"]
+required_approvals = 2
+approval_timeout = 600
+editable = true
+review_output = true
+
+[servers.remote]
+url = "https://tools.example.com/mcp"
+headers = { Authorization = "Bearer ${GATEWAY_TEST_TOKEN}" }
+
+[servers.remote.defaults]
+needs_approval = { match = { env = "prod" } }
+"""
+
+
+def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GATEWAY_TEST_TOKEN", "t0k")
+    config = parse_config(GOOD, base=tmp_path)
+    assert config.store == str(tmp_path / "runs.db")
+    assert config.approvers == frozenset({"ops"})
+    notes, remote = config.servers["notes"], config.servers["remote"]
+    assert notes.hidden == frozenset({"delete_note"})
+    write = notes.policy("write_note")
+    assert (write.needs_approval, write.approvers, write.required_approvals) == (
+        "always",
+        frozenset({"finance"}),
+        2,
+    )
+    assert (write.approval_timeout, write.editable, write.review_output) == (600.0, True, True)
+    assert notes.policy("read_note").needs_approval == "never"
+    assert remote.headers == {"Authorization": "Bearer t0k"}
+    assert remote.policy("anything").needs_approval == {"match": {"env": "prod"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (('store = "runs.db"', 'stor = "runs.db"'), "stor"),
+        (("approval_timeout = 3600", "approval_timeout = -1"), "approval_timeout"),
+        (('command = "python"', 'command = "python"\nurl = "http://x"'), "servers.notes"),
+        (("required_approvals = 2", "required_approvals = 0"), "required_approvals"),
+        (('needs_approval = "always"', 'needs_approval = "sometimes"'), "needs_approval"),
+        (('approvers = ["finance"]', 'approvers = "finance"'), "write_note.approvers"),
+        (("editable = true", "editable = 1"), "write_note.editable"),
+        (('hidden = ["delete_note"]', "hidden = 3"), "servers.notes.hidden"),
+        (("review_output = true", "reveiw_output = true"), "write_note.reveiw_output"),
+        (("${GATEWAY_TEST_TOKEN}", "${GATEWAY_UNSET_VARIABLE}"), "headers.Authorization"),
+        (("[servers.notes]", "[servers.notes]\nunknown = 1"), "servers.notes.unknown"),
+        (("args = [", "args = [ 1,"), "servers.notes.args"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_key(
+    change: tuple[str, str], key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_TEST_TOKEN", "t0k")
+    monkeypatch.delenv("GATEWAY_UNSET_VARIABLE", raising=False)
+    old, new = change
+    assert old in GOOD
+    with pytest.raises(GatewayConfigError) as raised:
+        parse_config(GOOD.replace(old, new, 1))
+    assert isinstance(raised.value, UserError)
+    assert raised.value.key is not None and raised.value.key.endswith(key)
+    message = str(raised.value)
+    assert "\n" not in message and key in message
+
+
+def test_not_toml_is_refused() -> None:
+    with pytest.raises(GatewayConfigError, match="not valid TOML"):
+        parse_config("store = ")
+
+
+def test_the_entry_point_prints_one_line_and_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('store = "runs.db"\n[servers.x]\ncommand = "python"\nargs = "x.py"\n')
+    assert main([str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "servers.x.args: must be a list of strings" in err
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_tether_gateway_is_the_same_entry_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tether.cli import main as tether
+
+    config = tmp_path / "gateway.toml"
+    config.write_text('store = "runs.db"\n[servers.x]\ncommand = "python"\nargs = "x.py"\n')
+    assert tether(["gateway", str(config), "--transport", "http"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "servers.x.args: must be a list of strings" in err
