@@ -1,6 +1,7 @@
 """The inbox in a real browser: Playwright drives Debian's Chromium against the server
 process, rejects one call, approves the other with edited arguments, and a ``tether
-worker`` process resumes the run once both calls are decided.
+worker`` process resumes the run once both calls are decided; signing out ends the session
+for a second browser holding a copy of its cookie.
 
 Screenshots are kept in the test's tmp_path, and also in ``$INBOX_SCREENSHOTS`` when set
 (``docs/images`` is made that way; see docs/inbox.md).
@@ -109,6 +110,17 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             assert page.locator("#approvals").inner_text() == "1 of 2 approvals: approved by ana"
             assert "one of the approvals it needs" in page.locator(".decision").inner_text()
             _shoot(page, tmp_path, "four-eyes.png")
+
+            # Signing out ends the session: another browser holding a copy of the cookie
+            # is signed out with it.
+            copy = browser.new_context().new_page()
+            copy.context.add_cookies(page.context.cookies())
+            copy.goto(f"{server.url}/runs")
+            assert copy.url == f"{server.url}/runs"
+            page.click("form[action='/logout'] button")
+            page.wait_for_url(f"{server.url}/login")
+            copy.goto(f"{server.url}/runs")
+            assert copy.url == f"{server.url}/login"
             browser.close()
     finally:
         assert stop_process(worker) == 0

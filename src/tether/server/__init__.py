@@ -12,22 +12,41 @@ from __future__ import annotations
 from ._app import App
 from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, any_of
 from ._detail import RunDetail, RunsPage
-from ._errors import ServerDependencyError
+from ._errors import (
+    BadRequestError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotAuthenticatedError,
+    NotFoundError,
+    RequestError,
+    RequestTooLargeError,
+    ServerDependencyError,
+)
 from ._inbox import Inbox
 from ._pending import InboxPage, PendingCall
+from ._sessions import SessionBook, SignIn
 from ._webhooks import Webhook, event_id, verify_signature
 from ._worker import Worker
 
 __all__ = [
     "App",
     "Authenticator",
+    "BadRequestError",
     "Inbox",
     "InboxPage",
+    "InvalidRequestError",
+    "MethodNotAllowedError",
+    "NotAuthenticatedError",
+    "NotFoundError",
     "PendingCall",
     "ProxyHeaderAuth",
+    "RequestError",
+    "RequestTooLargeError",
     "RunDetail",
     "RunsPage",
     "ServerDependencyError",
+    "SessionBook",
+    "SignIn",
     "TokenAuth",
     "Webhook",
     "Worker",

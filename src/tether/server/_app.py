@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from .._agent import Agent
@@ -15,6 +17,7 @@ from ..run._failure import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Inbox
+from ._sessions import SessionBook, sessions_for
 from ._webhooks import Webhook
 
 __all__ = ["App"]
@@ -43,15 +46,25 @@ class App:
       ``approvers=``), deadlines, the receipt key and the clock, for every
       decision the inbox takes and every run its workers resume. An approver
       the policy does not allow gets 403 and nothing is recorded.
-    - ``signing_key``: signs the web page's session cookies and CSRF tokens
-      (default: ``TETHER_SIGNING_KEY``, else a random key, so sessions end
-      when the process does and several server processes need one key).
+    - ``signing_key``: signs the web page's CSRF tokens and keys the HMAC a session
+      keeps of its token (default: ``TETHER_SIGNING_KEY``, else a random key, so forms
+      and sessions end when the process does and several server processes need one key).
     - ``webhooks``: each gets a signed POST for every approval requested
       (sent by the workers; see ``Webhook``).
     - ``model_provider`` and ``context``: what workers resume runs with
       (``context`` is a function returning a fresh context for each run;
       policy checks see it too).
     - ``sweep_interval``: how often (seconds) workers reject expired approvals.
+    - ``max_body_bytes``: the largest request body taken (default 1 MiB); a larger one is
+      refused with 413 before it is read whole.
+    - ``api_docs``: serve FastAPI's Swagger UI page at ``/api/docs`` (off by default: it
+      loads its script from a CDN, unpinned; ``/api/openapi.json`` is always served).
+    - ``session_idle`` and ``session_lifetime``: a web page's sign-in ends after so long
+      unused (default 1 hour) and so long after it began (default 12 hours); seconds or a
+      ``timedelta``. Sign-ins are kept beside the store (``sessions``: its SQLite file or
+      PostgreSQL database, else this process's memory), so signing out ends one at once,
+      and a token removed from ``authenticate`` or an approver's changed roles take effect
+      at its next request.
     - ``retry``: when workers try a failed run again by themselves (a
       ``tether.RetryPolicy``; default: retryable failures, 3 attempts, backoff from
       30 s); other failed runs wait for a person's retry in the inbox.
@@ -73,6 +86,11 @@ class App:
         sweep_interval: float = 30.0,
         retry: RetryPolicy | None = None,
         title: str = "tether inbox",
+        max_body_bytes: int = 1_048_576,
+        api_docs: bool = False,
+        session_idle: float | timedelta = 3600.0,
+        session_lifetime: float | timedelta = 12 * 3600.0,
+        sessions: SessionBook | None = None,
     ) -> None:
         agents = list(agents)
         if not agents or not all(isinstance(agent, Agent) for agent in agents):
@@ -89,12 +107,21 @@ class App:
             raise UserError(f"App(governance=...) is a tether.Governance, not {governance!r}.")
         if not sweep_interval > 0:
             raise UserError(f"sweep_interval is a number of seconds > 0, not {sweep_interval!r}.")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise UserError(f"max_body_bytes is a number of bytes, not {max_body_bytes!r}.")
+        if max_body_bytes < 1024:
+            raise UserError(f"max_body_bytes is at least 1024 bytes, not {max_body_bytes!r}.")
+        self.max_body_bytes = max_body_bytes
+        self.api_docs = bool(api_docs)
+        self.session_idle = _seconds(session_idle, "session_idle")
+        self.session_lifetime = _seconds(session_lifetime, "session_lifetime")
         self.governance = governance
         self.sweep_interval = sweep_interval
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise UserError(f"App(retry=...) is a tether.RetryPolicy, not {retry!r}.")
         self.retry = retry or RetryPolicy()
         self.inbox = Inbox(self.store, agents, governance=governance, context=context)
+        self.sessions: SessionBook = sessions or sessions_for(self.store)
         self.model_provider = model_provider
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval
@@ -117,3 +144,12 @@ class App:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)
+
+
+def _seconds(value: float | timedelta, name: str) -> float:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise UserError(f"App({name}=...) is seconds or a timedelta, not {value!r}.")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UserError(f"App({name}=...) is a duration > 0, not {value!r}.")
+    return float(seconds)

@@ -10,14 +10,24 @@ a trusted reverse proxy.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from .._governance import Approver
 from ..errors import UserError
 
-__all__ = ["Authenticator", "ProxyHeaderAuth", "TokenAuth", "any_of", "parse_roles"]
+__all__ = [
+    "Authenticator",
+    "ProxyHeaderAuth",
+    "TokenAuth",
+    "any_of",
+    "credential_of",
+    "parse_roles",
+    "signed_in_approver",
+]
 
 Authenticator = Callable[[Mapping[str, str]], Approver | None]
 """Maps a request's headers (lower-case names) to an ``Approver``, or ``None``."""
@@ -70,6 +80,20 @@ class TokenAuth:
                 found = approver
         return found
 
+    @property
+    def token_count(self) -> int:
+        """How many tokens are configured (none: nobody can sign in with a token)."""
+        return len(self._tokens)
+
+    def approver_of_credential(self, key: bytes, credential: str) -> Approver | None:
+        """The approver of the token whose ``credential_of(key, token)`` is ``credential``
+        (``None`` once that token is gone): a signed-in browser is checked with it."""
+        found = None
+        for known, approver in self._tokens.items():
+            if hmac.compare_digest(credential_of(key, known), credential):
+                found = approver
+        return found
+
     def __call__(self, headers: Mapping[str, str]) -> Approver | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -112,12 +136,45 @@ class ProxyHeaderAuth:
 
 def any_of(*authenticators: Authenticator) -> Authenticator:
     """The approver the first of ``authenticators`` that finds one returns."""
+    return _AnyOf(authenticators)
 
-    def authenticate(headers: Mapping[str, str]) -> Approver | None:
-        for authenticator in authenticators:
+
+class _AnyOf:
+    def __init__(self, authenticators: tuple[Authenticator, ...]) -> None:
+        self.authenticators = authenticators
+
+    def __call__(self, headers: Mapping[str, str]) -> Approver | None:
+        for authenticator in self.authenticators:
             found = authenticator(headers)
             if found:
                 return found
         return None
 
-    return authenticate
+
+def credential_of(key: bytes, token: str) -> str:
+    """What a session keeps of the token it signed in with: an HMAC, never the token."""
+    return hmac.new(key, f"credential\n{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_in_approver(
+    authenticate: Authenticator, key: bytes, credential: str, approver: Approver
+) -> Approver | None:
+    """Who a browser that signed in as ``approver`` with ``credential`` is now: the approver
+    its token maps to in the current configuration (``None``: the token is gone), roles
+    included. An authenticator that cannot look tokens up (a function of your own) keeps
+    the approver of the sign-in."""
+    lookups = _lookups(authenticate)
+    if not lookups:
+        return approver
+    for lookup in lookups:
+        found: Any = lookup(key, credential)
+        if isinstance(found, Approver):
+            return found
+    return None
+
+
+def _lookups(authenticate: Any) -> list[Callable[[bytes, str], Any]]:
+    if isinstance(authenticate, _AnyOf):
+        return [found for one in authenticate.authenticators for found in _lookups(one)]
+    lookup = getattr(authenticate, "approver_of_credential", None)
+    return [lookup] if callable(lookup) else []

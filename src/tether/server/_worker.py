@@ -30,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -80,6 +82,9 @@ class Worker:
         if not max_backoff > 0:
             raise UserError(f"max_backoff is a number of seconds > 0, not {max_backoff!r}.")
         self.app = app
+        self.id = f"{socket.gethostname()}:{os.getpid()}"
+        """This worker: host and process id (the lease owners of the runs it advances start
+        with it)."""
         self.poll_interval = poll_interval
         self.max_backoff = max(max_backoff, poll_interval)
         """The longest wait between passes while the store is unavailable."""

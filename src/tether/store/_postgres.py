@@ -109,6 +109,16 @@ class PostgresRunStore(SQLRunStore):
         )
 
     @property
+    def dsn(self) -> str:
+        """The database's connection string, as given."""
+        return self._dsn
+
+    @property
+    def schema(self) -> str:
+        """The schema the store's tables live in."""
+        return self._schema
+
+    @property
     def retry_for(self) -> float:
         """Seconds a call keeps trying through a transient failure (see the class)."""
         return self._retry_for

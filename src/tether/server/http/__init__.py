@@ -7,38 +7,19 @@
   CSRF token checked on every form (``_browser``).
 - ``events``: Server-Sent Events of inbox changes, for both.
 
-``build`` assembles them, with one mapping of tether's errors to status codes.
+``build`` assembles them behind the body limit (``_limits``), with one error envelope
+and one mapping of errors to status codes (``_failures``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from ...errors import (
-    ApprovalExpiredError,
-    EditNotAllowedError,
-    InvalidEditError,
-    NotAuthorizedError,
-    NotPendingError,
-    RuleNotFoundError,
-    RunBusyError,
-    RunConflictError,
-    RunNotFoundError,
-    StaleDecisionError,
-    StoreUnavailableError,
-    TetherError,
-    UnknownAgentError,
-    UserError,
-)
 from .._errors import need_server_extra
-from . import api, events, web
-from ._browser import Refused
-from ._dependencies import Served, Unauthenticated
-from ._templates import page
+from . import _failures, api, events, web
+from ._dependencies import Served
+from ._limits import BodyLimit
 
 try:
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi import FastAPI
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
@@ -50,57 +31,15 @@ def build(app: Served) -> FastAPI:
     asgi = FastAPI(
         title=app.title,
         description="Approvals waiting in tether runs, and decisions on them.",
-        docs_url="/api/docs",
+        # Swagger UI loads its script from a CDN, unpinned: only when asked for.
+        docs_url="/api/docs" if app.api_docs else None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
     asgi.state.tether_app = app
-    asgi.add_exception_handler(Unauthenticated, _unauthenticated)
-    asgi.add_exception_handler(TetherError, _tether_error)
-    asgi.add_exception_handler(Refused, _refused)
+    _failures.install(asgi)
+    asgi.add_middleware(BodyLimit, max_bytes=app.max_body_bytes)
     asgi.include_router(api.router)
     asgi.include_router(events.router)
     asgi.include_router(web.router)
     return asgi
-
-
-async def _unauthenticated(request: Request, exc: Exception) -> Any:
-    return JSONResponse(
-        {"error": "not authenticated: send Authorization: Bearer <token>."},
-        status_code=401,
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-async def _tether_error(request: Request, exc: Exception) -> Any:
-    assert isinstance(exc, TetherError)
-    status = _status_of(exc)
-    if request.url.path.startswith("/api"):
-        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=status)
-    return page("error.html", {"message": str(exc), "status": status}, status)
-
-
-async def _refused(request: Request, exc: Exception) -> Any:
-    assert isinstance(exc, Refused)
-    return exc.response
-
-
-def _status_of(exc: TetherError) -> int:
-    if isinstance(exc, StoreUnavailableError):
-        return 503  # the database is away: the same request can simply be sent again
-    if isinstance(exc, NotAuthorizedError | EditNotAllowedError):
-        return 403
-    if isinstance(exc, RunNotFoundError | RuleNotFoundError):
-        return 404
-    if isinstance(
-        exc,
-        NotPendingError
-        | ApprovalExpiredError
-        | RunConflictError
-        | RunBusyError
-        | StaleDecisionError,
-    ):
-        return 409
-    if isinstance(exc, UnknownAgentError | UserError | InvalidEditError):
-        return 422
-    return 500

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from ..._governance import Approver
 from .._errors import need_server_extra
 from ._dependencies import Application, Served, authenticated
-from ._session import SESSION_COOKIE, SID_COOKIE, check_csrf, csrf_token, new_sid, open_session
+from ._session import SESSION_COOKIE, SID_COOKIE, check_csrf, csrf_token, new_sid, session_approver
 from ._templates import page
 
 try:
@@ -21,28 +21,43 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
-__all__ = ["FormChecked", "FormSender", "Refused", "render", "signed_in", "to_login"]
+__all__ = [
+    "Browser",
+    "FormChecked",
+    "FormSender",
+    "Refused",
+    "render",
+    "signed_in",
+    "to_login",
+]
 
 
-def signed_in(app: Served, request: Request) -> Approver | None:
-    """The approver of a browser request: session cookie, else the authenticator."""
-    found = open_session(
-        app.signing_key, request.cookies.get(SID_COOKIE), request.cookies.get(SESSION_COOKIE)
-    )
+async def signed_in(app: Served, request: Request, *, touch: bool = True) -> Approver | None:
+    """The approver of a browser request: its session, else the authenticator. ``touch``:
+    the request counts as the session's use (it keeps an idle session alive)."""
+    found = await session_approver(app, request.cookies.get(SESSION_COOKIE), touch=touch)
     return found or authenticated(app, request.headers)
 
 
+async def _browser(request: Request, app: Application) -> Approver | None:
+    return await signed_in(app, request)
+
+
+Browser = Annotated[Approver | None, Depends(_browser)]
+"""Who signed in on this browser (``None``: nobody; a page leads to the sign-in page)."""
+
+
 def render(
-    app: Served, request: Request, name: str, values: dict[str, Any], status: int = 200
+    app: Served,
+    request: Request,
+    name: str,
+    values: dict[str, Any],
+    who: Approver | None,
+    status: int = 200,
 ) -> Any:
     """A page for this browser: its CSRF token and who signed in (a new ``sid`` if it had none)."""
     sid = request.cookies.get(SID_COOKIE) or new_sid()
-    values = {
-        **values,
-        "title": app.title,
-        "csrf": csrf_token(app.signing_key, sid),
-        "who": signed_in(app, request),
-    }
+    values = {**values, "title": app.title, "csrf": csrf_token(app.signing_key, sid), "who": who}
     response = page(name, values, status)
     if request.cookies.get(SID_COOKIE) != sid:
         response.set_cookie(
@@ -84,9 +99,9 @@ FormChecked = Annotated[None, Depends(_form_checked)]
 """A form with a valid CSRF token (login and logout: nobody need be signed in)."""
 
 
-def _form_sender(request: Request, app: Application, _: FormChecked) -> Approver:
+async def _form_sender(request: Request, app: Application, _: FormChecked) -> Approver:
     """Who sends a form: its CSRF token checked first, then signed in (else to sign in)."""
-    who = signed_in(app, request)
+    who = await signed_in(app, request)
     if not who:
         raise Refused(to_login())
     return who

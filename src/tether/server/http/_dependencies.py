@@ -14,6 +14,7 @@ from ...store import RunStore
 from .._auth import Authenticator
 from .._errors import need_server_extra
 from .._inbox import Inbox
+from .._sessions import SessionBook
 
 try:
     from fastapi import Depends, Request
@@ -31,6 +32,11 @@ class Served(Protocol):
     authenticate: Authenticator
     signing_key: bytes
     secure_cookies: bool
+    max_body_bytes: int
+    api_docs: bool
+    sessions: SessionBook
+    session_idle: float
+    session_lifetime: float
     sse_poll_interval: float
     title: str
 

@@ -1,10 +1,13 @@
-"""The web page's session cookie and CSRF token, both HMAC-signed with the app's key.
+"""The web page's sign-in session and CSRF token.
 
-Every browser gets a random ``sid`` cookie; the CSRF token of a form is
-HMAC(key, sid), so a page of another origin (which cannot read the cookie)
-cannot make a valid form post. Logging in sets a session cookie carrying the
-approver (id, display name, roles), signed and bound to the same ``sid``: a
-change of roles reaches a browser when it signs in again (sessions last 12 hours).
+Every browser gets a random ``sid`` cookie; the CSRF token of a form is HMAC(key, sid),
+so a page of another origin (which cannot read the cookie) cannot make a valid form
+post. Signing in adds a session to the app's session book (``tether.server._sessions``,
+beside the run store) and gives the browser its random id in the session cookie. Each
+request finds it there and asks the authenticator who its token is now: a token
+removed from the configuration, or an approver's changed roles, take effect at the next
+request; signing out deletes it; it ends after ``session_idle`` seconds unused and
+``session_lifetime`` seconds after it began.
 """
 
 from __future__ import annotations
@@ -12,26 +15,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
-import time
 
 from ..._governance import Approver
-from ...errors import UserError
+from .._auth import credential_of, signed_in_approver
+from .._sessions import SignIn
+from ._dependencies import Served
 
 __all__ = [
     "SESSION_COOKIE",
     "SID_COOKIE",
+    "begin_session",
     "check_csrf",
     "csrf_token",
+    "end_session",
     "new_sid",
-    "open_session",
-    "seal_session",
+    "session_approver",
 ]
 
 SID_COOKIE = "tether_sid"
 SESSION_COOKIE = "tether_session"
-SESSION_SECONDS = 12 * 3600
+_TOUCH_EVERY = 60.0
+"""Seconds between two writes of a session's last use (not one write per request)."""
 
 
 def new_sid() -> str:
@@ -53,25 +58,48 @@ def check_csrf(key: bytes, sid: str | None, token: str | None) -> bool:
     return hmac.compare_digest(csrf_token(key, sid), token)
 
 
-def seal_session(key: bytes, sid: str, approver: Approver, now: float | None = None) -> str:
-    until = int((now or time.time()) + SESSION_SECONDS)
-    who = json.dumps([approver.id, approver.display_name, sorted(approver.roles)])
-    body = base64.urlsafe_b64encode(f"{sid}\n{until}\n{who}".encode()).decode()
-    return f"{body}.{_mac(key, 'session', body)}"
+def _key(session_id: str) -> str:
+    # The book keeps this, not the id: reading the table does not sign anyone in.
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def open_session(key: bytes, sid: str | None, cookie: str | None) -> Approver | None:
-    """The approver a session cookie names, if it is ours, unexpired and bound to ``sid``."""
-    if not sid or not cookie or "." not in cookie:
+async def begin_session(app: Served, approver: Approver, token: str) -> str:
+    """A new session of ``approver``, signed in with ``token``: the session cookie's value."""
+    session_id = secrets.token_urlsafe(32)
+    now = app.inbox.governance.now().timestamp()
+    sign_in = SignIn(approver, credential_of(app.signing_key, token), now, now)
+    await app.sessions.add(_key(session_id), sign_in)
+    return session_id
+
+
+async def session_approver(
+    app: Served, cookie: str | None, *, touch: bool = True
+) -> Approver | None:
+    """Who the session ``cookie`` names is now, or ``None`` (no such session, or it ended)."""
+    if not cookie or len(cookie) > 100:
         return None
-    body, _, mac = cookie.rpartition(".")
-    if not hmac.compare_digest(_mac(key, "session", body), mac):
+    key = _key(cookie)
+    found = await app.sessions.get(key)
+    if found is None:
         return None
-    try:
-        bound, until, who = base64.urlsafe_b64decode(body.encode()).decode().split("\n", 2)
-        if bound != sid or int(until) < time.time():
-            return None
-        approver_id, name, roles = json.loads(who)
-        return Approver(approver_id, name, roles=frozenset(roles))
-    except (ValueError, TypeError, UserError):
+    now = app.inbox.governance.now().timestamp()
+    expired = (
+        now - found.created_at > app.session_lifetime or now - found.seen_at > app.session_idle
+    )
+    who = (
+        None
+        if expired
+        else signed_in_approver(app.authenticate, app.signing_key, found.credential, found.approver)
+    )
+    if who is None:
+        await app.sessions.remove(key)
         return None
+    if touch and now - found.seen_at > min(_TOUCH_EVERY, app.session_idle / 10):
+        await app.sessions.seen(key, now)
+    return who
+
+
+async def end_session(app: Served, cookie: str | None) -> None:
+    """Sign out: the session is deleted, so its cookie no longer works anywhere."""
+    if cookie and len(cookie) <= 100:
+        await app.sessions.remove(_key(cookie))

@@ -7,21 +7,48 @@ cannot make a browser decide through it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
 from .._errors import need_server_extra
 from .._inbox import rule_json
 from ._dependencies import Application, Who
+from ._limits import CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
 
 try:
     from fastapi import APIRouter, Query
-    from pydantic import BaseModel, Field
+    from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` if no number in it is NaN or infinite (JSON has none; Python's parser lets
+    ``NaN`` and ``1e999`` through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers; send a finite number")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite(item)
+    return value
+
+
+Name = Annotated[str, Field(max_length=NAME_CHARS)]
+Text = Annotated[str, Field(max_length=TEXT_CHARS)]
+Content = Annotated[str, Field(max_length=CONTENT_CHARS)]
+Arguments = Annotated[dict[str, Any], AfterValidator(_finite)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
 
 _FINGERPRINT = (
     "The call's fingerprint as the list or run showed it: the decision "
@@ -30,75 +57,77 @@ _FINGERPRINT = (
 )
 
 
-class DecisionBody(BaseModel):
+class DecisionBody(_Body):
     """A decision on a pending call."""
 
     decision: Literal["approve", "reject"]
-    fingerprint: str = Field(description=_FINGERPRINT)
-    message: str | None = Field(None, description="For a rejection: what the model reads.")
-    reason: str | None = Field(None, description="Why: kept in the audit trail, not for the model.")
+    fingerprint: Name = Field(description=_FINGERPRINT)
+    message: Text | None = Field(None, description="For a rejection: what the model reads.")
+    reason: Text | None = Field(
+        None, description="Why: kept in the audit trail, not for the model."
+    )
     always: bool = Field(
         False, description="Also decide later calls of the tool for the rest of this run."
     )
-    arguments: dict[str, Any] | None = Field(
+    arguments: Arguments | None = Field(
         None,
         description="For an approval of an editable tool's call: the arguments it runs with "
         "(validated against the tool's parameters; 422 and nothing recorded if they do not fit).",
     )
 
 
-class ReviewBody(BaseModel):
+class ReviewBody(_Body):
     """A review of a call's output (a tool declared ``review_output=True``)."""
 
     verdict: Literal["released", "replaced", "withheld"]
-    fingerprint: str = Field(description=_FINGERPRINT)
-    output: str | None = Field(
+    fingerprint: Name = Field(description=_FINGERPRINT)
+    output: Content | None = Field(
         None, description="replaced: what the model reads instead; withheld: its message."
     )
-    reason: str | None = Field(None, description="Why: kept in the audit trail.")
+    reason: Text | None = Field(None, description="Why: kept in the audit trail.")
 
 
-class RetryBody(BaseModel):
+class RetryBody(_Body):
     """A person's request to try a failed run again (a worker takes it up)."""
 
-    reason: str | None = Field(None, description="Why (kept in the run's journal).")
+    reason: Text | None = Field(None, description="Why (kept in the run's journal).")
 
 
-class ResolutionBody(BaseModel):
+class ResolutionBody(_Body):
     """The resolution of a call in doubt."""
 
     resolution: Literal["run_again", "output", "failed"]
-    fingerprint: str = Field(description=_FINGERPRINT)
-    output: str | None = None
-    reason: str | None = None
+    fingerprint: Name = Field(description=_FINGERPRINT)
+    output: Content | None = None
+    reason: Text | None = None
 
 
-class RevocationBody(BaseModel):
+class RevocationBody(_Body):
     """The revocation of a standing approval."""
 
-    reason: str | None = Field(None, description="Why: kept with the rule.")
+    reason: Text | None = Field(None, description="Why: kept with the rule.")
 
 
-class StartBody(BaseModel):
+class StartBody(_Body):
     """A run to start: a worker advances it."""
 
-    agent: str
-    input: str
-    max_turns: int | None = Field(None, ge=1)
+    agent: Name
+    input: Content
+    max_turns: int | None = Field(None, ge=1, le=10_000)
 
 
 @router.get("/approvals", summary="List pending approvals across runs")
 async def list_approvals(
     who: Who,
     app: Application,
-    agent: str | None = None,
-    tool: str | None = None,
-    run_id: str | None = None,
+    agent: str | None = Query(None, max_length=NAME_CHARS),
+    tool: str | None = Query(None, max_length=NAME_CHARS),
+    run_id: str | None = Query(None, max_length=NAME_CHARS),
     older_than: float | None = Query(None, description="seconds waited at least"),
     newer_than: float | None = Query(None, description="seconds waited at most"),
     order: Literal["oldest", "newest"] = "oldest",
     limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> dict[str, Any]:
     page = await app.inbox.pending(
         agent=agent,
@@ -122,10 +151,10 @@ async def list_runs(
     who: Who,
     app: Application,
     status: Literal["running", "waiting", "in_doubt", "completed", "failed"] | None = None,
-    agent: str | None = None,
+    agent: str | None = Query(None, max_length=NAME_CHARS),
     order: Literal["oldest", "newest"] = "newest",
     limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> dict[str, Any]:
     page = await app.inbox.runs(status=status, agent=agent, order=order, limit=limit, cursor=cursor)
     return {"runs": list(page.runs), "next_cursor": page.next_cursor}
@@ -210,8 +239,8 @@ async def retry(run_id: str, body: RetryBody, who: Who, app: Application) -> dic
 async def list_rules(
     who: Who,
     app: Application,
-    agent: str | None = None,
-    tool: str | None = None,
+    agent: str | None = Query(None, max_length=NAME_CHARS),
+    tool: str | None = Query(None, max_length=NAME_CHARS),
     live: bool = Query(False, description="only rules that may still approve a call"),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:

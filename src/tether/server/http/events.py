@@ -7,24 +7,25 @@
   (read from the runs updated since the last poll).
 - ``approval_removed``: a call this stream announced is not waiting any more.
 
-A stream reads changes only, never every waiting call.
+A stream reads changes only, never every waiting call. The web page's stream ends when its
+session does (signed out, expired, its token removed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from .._errors import need_server_extra
 from ._browser import signed_in
-from ._dependencies import Application, Served, Who
+from ._dependencies import Application, Served, Unauthenticated, Who
 
 try:
     from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse, StreamingResponse
+    from fastapi.responses import StreamingResponse
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
@@ -50,14 +51,22 @@ async def api_events(who: Who, app: Application) -> StreamingResponse:
 
 @router.get("/events", include_in_schema=False)
 async def web_events(request: Request, app: Application) -> Any:
-    if not signed_in(app, request):
-        return JSONResponse({"error": "not authenticated"}, status_code=401)
-    return _event_stream(app)
+    if not await signed_in(app, request):
+        raise Unauthenticated()
+
+    async def still_signed_in() -> bool:
+        # Checked at every poll, without counting as use: an open tab does not keep an
+        # idle session alive, and a stream ends with its session (signed out, expired).
+        return await signed_in(app, request, touch=False) is not None
+
+    return _event_stream(app, still_signed_in)
 
 
-def _event_stream(app: Served) -> StreamingResponse:
+def _event_stream(
+    app: Served, still_signed_in: Callable[[], Awaitable[bool]] | None = None
+) -> StreamingResponse:
     return StreamingResponse(
-        _Changes(app).events(),
+        _Changes(app, still_signed_in).events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
@@ -66,8 +75,11 @@ def _event_stream(app: Served) -> StreamingResponse:
 class _Changes:
     """What one stream sent, and what changed since that it has not sent yet."""
 
-    def __init__(self, app: Served) -> None:
+    def __init__(
+        self, app: Served, still_signed_in: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
         self.app = app
+        self.still_signed_in = still_signed_in
         self.announced: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         """Run id -> the calls this stream announced as waiting (to announce their removal)."""
         self.sent_requests: dict[tuple[str, str], datetime] = {}
@@ -84,6 +96,8 @@ class _Changes:
         yield _sse("ready", {"since": since.isoformat()})
         while True:
             await asyncio.sleep(self.app.sse_poll_interval)
+            if self.still_signed_in is not None and not await self.still_signed_in():
+                return
             now = governance.now()
             for event, data in await self.since(since - _SSE_MARGIN):
                 yield _sse(event, data)

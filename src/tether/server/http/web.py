@@ -12,12 +12,13 @@ from typing import Any, Literal
 
 from ...errors import UserError
 from .._errors import need_server_extra
-from ._browser import FormChecked, FormSender, render, signed_in, to_login
+from ._browser import Browser, FormChecked, FormSender, render, to_login
 from ._dependencies import Application, Served, authenticated
-from ._session import SESSION_COOKIE, SID_COOKIE, seal_session
+from ._limits import CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
+from ._session import SESSION_COOKIE, begin_session, end_session
 
 try:
-    from fastapi import APIRouter, Form, Request
+    from fastapi import APIRouter, Form, Query, Request
     from fastapi.responses import RedirectResponse
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
@@ -28,20 +29,22 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")
-async def login_page(request: Request, app: Application) -> Any:
-    return render(app, request, "login.html", {"failed": False})
+async def login_page(request: Request, app: Application, who: Browser) -> Any:
+    return render(app, request, "login.html", {"failed": False}, who)
 
 
 @router.post("/login")
-async def login(request: Request, app: Application, _: FormChecked, token: str = Form("")) -> Any:
+async def login(
+    request: Request, app: Application, _: FormChecked, token: str = Form("", max_length=TEXT_CHARS)
+) -> Any:
     found = authenticated(app, {"authorization": f"Bearer {token.strip()}"})
     if not found:
-        return render(app, request, "login.html", {"failed": True}, 401)
+        return render(app, request, "login.html", {"failed": True}, None, 401)
+    await end_session(app, request.cookies.get(SESSION_COOKIE))  # a new id at each sign-in
     response = RedirectResponse("/", status_code=303)
-    sid = request.cookies[SID_COOKIE]
     response.set_cookie(
         SESSION_COOKIE,
-        seal_session(app.signing_key, sid, found),
+        await begin_session(app, found, token.strip()),
         httponly=True,
         samesite="strict",
         secure=app.secure_cookies,
@@ -50,7 +53,8 @@ async def login(request: Request, app: Application, _: FormChecked, token: str =
 
 
 @router.post("/logout")
-async def logout(_: FormChecked) -> Any:
+async def logout(request: Request, app: Application, _: FormChecked) -> Any:
+    await end_session(app, request.cookies.get(SESSION_COOKIE))
     response = to_login()
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -60,12 +64,13 @@ async def logout(_: FormChecked) -> Any:
 async def inbox_page(
     request: Request,
     app: Application,
-    agent: str | None = None,
-    tool: str | None = None,
+    who: Browser,
+    agent: str | None = Query(None, max_length=NAME_CHARS),
+    tool: str | None = Query(None, max_length=NAME_CHARS),
     order: Literal["oldest", "newest"] = "oldest",
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> Any:
-    if not signed_in(app, request):
+    if not who:
         return to_login()
     page = await app.inbox.pending(agent=agent, tool=tool, order=order, limit=50, cursor=cursor)
     return render(
@@ -78,6 +83,7 @@ async def inbox_page(
             "order": order,
             "now": app.inbox.governance.now(),
         },
+        who,
     )
 
 
@@ -85,11 +91,12 @@ async def inbox_page(
 async def runs_page(
     request: Request,
     app: Application,
+    who: Browser,
     status: Literal["running", "waiting", "in_doubt", "completed"] | None = None,
     order: Literal["oldest", "newest"] = "newest",
-    cursor: str | None = None,
+    cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> Any:
-    if not signed_in(app, request):
+    if not who:
         return to_login()
     page = await app.inbox.runs(status=status, order=order, limit=50, cursor=cursor)
     return render(
@@ -97,44 +104,49 @@ async def runs_page(
         request,
         "runs.html",
         {"runs": page.runs, "next_cursor": page.next_cursor, "order": order, "status": status},
+        who,
     )
 
 
 @router.get("/rules")
-async def rules_page(request: Request, app: Application, live: bool = False) -> Any:
-    if not signed_in(app, request):
+async def rules_page(request: Request, app: Application, who: Browser, live: bool = False) -> Any:
+    if not who:
         return to_login()
     rules = await app.inbox.rules(live=live, limit=500)
     values = {"rules": rules, "live": live, "now": app.inbox.governance.now()}
-    return render(app, request, "rules.html", values)
+    return render(app, request, "rules.html", values, who)
 
 
 @router.post("/rules/{rule_id}/revocation")
 async def revoke_form(
-    rule_id: str, who: FormSender, app: Application, reason: str = Form("")
+    rule_id: str, who: FormSender, app: Application, reason: str = Form("", max_length=TEXT_CHARS)
 ) -> Any:
     await app.inbox.revoke_rule(rule_id, who, reason=reason.strip() or None)
     return RedirectResponse("/rules", status_code=303)
 
 
 @router.get("/runs/{run_id}")
-async def run_page(request: Request, app: Application, run_id: str) -> Any:
-    if not signed_in(app, request):
+async def run_page(request: Request, app: Application, who: Browser, run_id: str) -> Any:
+    if not who:
         return to_login()
     run = await app.inbox.show(run_id)
     values = {"run": run, "now": app.inbox.governance.now(), "receipts": _receipts(app)}
-    return render(app, request, "run.html", values)
+    return render(app, request, "run.html", values, who)
 
 
 @router.post("/runs/{run_id}/retry")
-async def retry_form(run_id: str, who: FormSender, app: Application, reason: str = Form("")) -> Any:
+async def retry_form(
+    run_id: str, who: FormSender, app: Application, reason: str = Form("", max_length=TEXT_CHARS)
+) -> Any:
     await app.inbox.retry(run_id, who, reason=reason.strip() or None)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
 @router.get("/runs/{run_id}/calls/{call_id}")
-async def call_page(request: Request, app: Application, run_id: str, call_id: str) -> Any:
-    if not signed_in(app, request):
+async def call_page(
+    request: Request, app: Application, who: Browser, run_id: str, call_id: str
+) -> Any:
+    if not who:
         return to_login()
     run = await app.inbox.show(run_id)
     call = next((c for c in run.pending if c.call_id == call_id), None)
@@ -154,6 +166,7 @@ async def call_page(request: Request, app: Application, run_id: str, call_id: st
             "now": app.inbox.governance.now(),
             "receipts": _receipts(app),
         },
+        who,
     )
 
 
@@ -164,11 +177,11 @@ async def decide_form(
     who: FormSender,
     app: Application,
     decision: str = Form(""),
-    message: str = Form(""),
-    reason: str = Form(""),
+    message: str = Form("", max_length=TEXT_CHARS),
+    reason: str = Form("", max_length=TEXT_CHARS),
     always: str = Form(""),
-    arguments: str | None = Form(None),
-    fingerprint: str = Form(""),
+    arguments: str | None = Form(None, max_length=CONTENT_CHARS),
+    fingerprint: str = Form("", max_length=NAME_CHARS),
 ) -> Any:
     if decision not in ("approve", "reject"):
         raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
@@ -193,9 +206,9 @@ async def review_form(
     who: FormSender,
     app: Application,
     verdict: str = Form(""),
-    output: str = Form(""),
-    reason: str = Form(""),
-    fingerprint: str = Form(""),
+    output: str = Form("", max_length=CONTENT_CHARS),
+    reason: str = Form("", max_length=TEXT_CHARS),
+    fingerprint: str = Form("", max_length=NAME_CHARS),
 ) -> Any:
     if verdict not in ("released", "replaced", "withheld"):
         raise UserError(f"verdict must be 'released', 'replaced' or 'withheld', not {verdict!r}.")
@@ -228,7 +241,7 @@ def _shown(fingerprint: str) -> str:
 def _edited(text: str) -> dict[str, Any]:
     """The edit form's arguments: a JSON object (``UserError``, a 422, otherwise)."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise UserError(
             f"The edited arguments are not JSON ({exc}). Nothing was recorded; fix them and "
@@ -240,6 +253,10 @@ def _edited(text: str) -> dict[str, Any]:
             f"{type(value).__name__}. Nothing was recorded."
         )
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _receipts(app: Served) -> bool:

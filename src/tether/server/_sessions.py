@@ -1,0 +1,222 @@
+"""The web page's sign-ins, kept server-side beside the run store, so that they can end.
+
+A browser that signs in gets a random session id in its cookie; the store keeps only its
+SHA-256 (someone who reads the table cannot sign in with it), with the approver, when it
+began and when it was last used, and an HMAC of the API token it signed in with (never
+the token). Signing out deletes the row, so the same cookie no longer works anywhere.
+
+- ``SQLiteSessions``: a table ``tether_session_inbox`` in the run store's own file.
+- ``PostgresSessions``: a table in the schema ``<store schema>_inbox`` of its database.
+- ``MemorySessions``: in the process (for other stores): sessions end with it.
+
+``sessions_for(store)`` picks the one beside a store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .._governance import Approver
+from ..store import RunStore, SQLiteRunStore
+
+__all__ = [
+    "MemorySessions",
+    "PostgresSessions",
+    "SessionBook",
+    "SignIn",
+    "SQLiteSessions",
+    "sessions_for",
+]
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """One browser's sign-in: who, the HMAC of the token it signed in with (never the
+    token), when it began and when it was last used (seconds since the epoch)."""
+
+    approver: Approver
+    credential: str
+    created_at: float
+    seen_at: float
+
+    def row(self) -> tuple[str, str, float, float]:
+        who = [self.approver.id, self.approver.display_name, sorted(self.approver.roles)]
+        return (json.dumps(who), self.credential, self.created_at, self.seen_at)
+
+    @classmethod
+    def of(cls, who: str, credential: str, created_at: float, seen_at: float) -> SignIn:
+        approver_id, name, roles = json.loads(who)
+        approver = Approver(approver_id, name, roles=frozenset(roles))
+        return cls(approver, credential, float(created_at), float(seen_at))
+
+
+class SessionBook(Protocol):
+    """Where sign-ins are kept, by the SHA-256 of their session id (``App(sessions=...)``).
+
+    Every server process of one inbox must see the same book: the default is a table
+    beside the run store. Times are seconds since the epoch, by the governance's clock.
+    """
+
+    async def add(self, key: str, sign_in: SignIn) -> None:
+        """Keep a new sign-in."""
+        ...
+
+    async def get(self, key: str) -> SignIn | None:
+        """The sign-in kept under ``key``, or ``None``."""
+        ...
+
+    async def seen(self, key: str, at: float) -> None:
+        """Record that the sign-in was used at ``at``."""
+        ...
+
+    async def remove(self, key: str) -> None:
+        """Forget the sign-in (signing out; an ended session). Nothing if there is none."""
+        ...
+
+
+class MemorySessions:
+    """Sign-ins in this process (they end with it, and other processes do not see them)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, SignIn] = {}
+
+    async def add(self, key: str, sign_in: SignIn) -> None:
+        self._rows[key] = sign_in
+
+    async def get(self, key: str) -> SignIn | None:
+        return self._rows.get(key)
+
+    async def seen(self, key: str, at: float) -> None:
+        found = self._rows.get(key)
+        if found:
+            self._rows[key] = SignIn(found.approver, found.credential, found.created_at, at)
+
+    async def remove(self, key: str) -> None:
+        self._rows.pop(key, None)
+
+
+_COLUMNS = "key, who, credential, created_at, seen_at"
+
+
+class SQLiteSessions:
+    """Sign-ins in a table of the run store's SQLite file (``tether_session_inbox``)."""
+
+    TABLE = "tether_session_inbox"  # the store leaves tables named tether_session* alone
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            if self._conn is None:
+                conn = sqlite3.connect(
+                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+                )
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key TEXT PRIMARY KEY, who TEXT "
+                    "NOT NULL, credential TEXT NOT NULL, created_at "
+                    "REAL NOT NULL, seen_at REAL NOT NULL)"
+                )
+                self._conn = conn
+            return self._conn.execute(sql, params).fetchall()
+
+    async def _do(self, sql: str, *params: Any) -> list[Any]:
+        return await asyncio.to_thread(self._run, sql.format(table=self.TABLE), params)
+
+    async def add(self, key: str, sign_in: SignIn) -> None:
+        await self._do(
+            f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", key, *sign_in.row()
+        )
+
+    async def get(self, key: str) -> SignIn | None:
+        rows = await self._do(
+            "SELECT who, credential, created_at, seen_at FROM {table} WHERE key = ?", key
+        )
+        return SignIn.of(*rows[0]) if rows else None
+
+    async def seen(self, key: str, at: float) -> None:
+        await self._do("UPDATE {table} SET seen_at = ? WHERE key = ?", at, key)
+
+    async def remove(self, key: str) -> None:
+        await self._do("DELETE FROM {table} WHERE key = ?", key)
+
+    async def prune(self, before: float) -> None:
+        """Forget sign-ins last used before ``before`` (they cannot be used any more)."""
+        await self._do("DELETE FROM {table} WHERE seen_at < ?", before)
+
+
+class PostgresSessions:
+    """Sign-ins in a table ``sessions`` of the schema ``<store schema>_inbox`` (PostgreSQL)."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        from psycopg import sql
+
+        self.dsn = dsn
+        self.schema = schema
+        self._table = sql.Identifier(schema, "sessions").as_string(None)
+        self._schema = sql.Identifier(schema).as_string(None)
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _do(self, statement: str, *params: Any) -> list[Any]:
+        import psycopg
+
+        async with self._lock:
+            for attempt in (1, 2):  # once more on a fresh connection if the old one died
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = await psycopg.AsyncConnection.connect(
+                            self.dsn, autocommit=True
+                        )
+                        await self._conn.execute(
+                            f"CREATE SCHEMA IF NOT EXISTS {self._schema}; CREATE TABLE IF NOT "
+                            f"EXISTS {self._table} (key TEXT PRIMARY KEY, who TEXT NOT NULL, "
+                            "credential TEXT NOT NULL, created_at "
+                            "DOUBLE PRECISION NOT NULL, seen_at DOUBLE PRECISION NOT NULL)"
+                        )
+                    cursor = await self._conn.execute(
+                        statement.format(table=self._table).replace("?", "%s"), params
+                    )
+                    return list(await cursor.fetchall()) if cursor.description else []
+                except psycopg.OperationalError:
+                    self._conn = None
+                    if attempt == 2:
+                        raise
+        return []  # pragma: no cover - the loop returns or raises
+
+    async def add(self, key: str, sign_in: SignIn) -> None:
+        await self._do(
+            f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", key, *sign_in.row()
+        )
+
+    async def get(self, key: str) -> SignIn | None:
+        rows = await self._do(
+            "SELECT who, credential, created_at, seen_at FROM {table} WHERE key = ?", key
+        )
+        return SignIn.of(*rows[0]) if rows else None
+
+    async def seen(self, key: str, at: float) -> None:
+        await self._do("UPDATE {table} SET seen_at = ? WHERE key = ?", at, key)
+
+    async def remove(self, key: str) -> None:
+        await self._do("DELETE FROM {table} WHERE key = ?", key)
+
+
+def sessions_for(store: RunStore) -> SessionBook:
+    """The session book beside ``store``: its SQLite file, its PostgreSQL database, else
+    this process's memory."""
+    if isinstance(store, SQLiteRunStore) and store.path != ":memory:":
+        return SQLiteSessions(store.path)
+    # A PostgreSQL store was made with its module imported (psycopg may not be installed).
+    postgres = sys.modules.get("tether.store._postgres")
+    if postgres is not None and isinstance(store, postgres.PostgresRunStore):
+        return PostgresSessions(store.dsn, f"{store.schema}_inbox")
+    return MemorySessions()
