@@ -6,6 +6,13 @@
     │   ├── ModelNotAllowedError     a real model call while requests are switched off
     │   ├── MissingExtraError        a feature needs an optional extra (also an ImportError)
     │   ├── ServerDependencyError    the inbox needs the 'server' extra (also an ImportError)
+    │   ├── RequestError             a request the inbox cannot take as sent (HTTP 4xx)
+    │   │   ├── BadRequestError          unreadable body or form (400)
+    │   │   ├── NotAuthenticatedError    no credentials, or unknown ones (401)
+    │   │   ├── NotFoundError            no endpoint or page at that path (404)
+    │   │   ├── MethodNotAllowedError    the path exists, not with that method (405)
+    │   │   ├── RequestTooLargeError     a body over the app's max_body_bytes (413)
+    │   │   └── InvalidRequestError      a field or parameter that does not fit (422)
     │   ├── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
     │   ├── RuleNotFoundError        no standing approval with that id
@@ -61,60 +68,6 @@ data define ``__reduce__`` so they survive pickling across process boundaries.
 from __future__ import annotations
 
 from typing import Any
-
-__all__ = [
-    "InteropError",
-    "MissingDependencyError",
-    "ServerDependencyError",
-    "SessionError",
-    "AgentDefinitionError",
-    "ApprovalExpiredError",
-    "DecisionMismatchError",
-    "EditNotAllowedError",
-    "GatewayConfigError",
-    "GuardrailTripwireTriggered",
-    "HookError",
-    "InputGuardrailTripwireTriggered",
-    "InvalidEditError",
-    "EngineError",
-    "MCPServerError",
-    "MaxTurnsExceeded",
-    "MissingExtraError",
-    "ModelBehaviorError",
-    "ModelNotAllowedError",
-    "ModelProviderError",
-    "NotAuthorizedError",
-    "NotPendingError",
-    "StaleDecisionError",
-    "OutputGuardrailTripwireTriggered",
-    "ReceiptError",
-    "ReadOnlyItemError",
-    "RunBusyError",
-    "RunConflictError",
-    "RunError",
-    "RunNotFoundError",
-    "RunStalledError",
-    "RuleNotFoundError",
-    "SchemaVersionError",
-    "StateError",
-    "StateFormatError",
-    "StateSignatureError",
-    "StoreError",
-    "StoreFormatError",
-    "StoreIntegrityError",
-    "StoreUnavailableError",
-    "StoreVersionError",
-    "TetherError",
-    "ToolCallInDoubtError",
-    "ToolError",
-    "ToolInputGuardrailTripwireTriggered",
-    "ToolOutputGuardrailTripwireTriggered",
-    "ToolTimeoutError",
-    "UnknownAgentError",
-    "UnknownRulePredicateError",
-    "UnknownToolError",
-    "UserError",
-]
 
 
 class TetherError(Exception):
@@ -341,13 +294,11 @@ class StaleDecisionError(DecisionMismatchError):
 
 
 class GuardrailTripwireTriggered(RunError):
-    """A guardrail's tripwire stopped the run (see ``tether.guardrails``).
-
-    The check is journaled, so ``run_state`` resumes to this same error without
-    running the guardrail again; ``output_info`` is what the guardrail reported.
-    """
+    """A guardrail's tripwire stopped the run (``tether.guardrails``). The check is journaled:
+    ``run_state`` resumes to this same error without running the guardrail again."""
 
     stage = ""
+    _before = ""
 
     def __init__(
         self, guardrail: str, output_info: Any = None, tool_name: str = "", call_id: str = ""
@@ -362,8 +313,6 @@ class GuardrailTripwireTriggered(RunError):
             f"{self._before}. error.output_info has what the guardrail reported; the run "
             "stays stopped here (resuming error.run_state raises this error again)."
         )
-
-    _before = ""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.guardrail, self.output_info, self.tool_name, self.call_id))
@@ -474,11 +423,8 @@ class StoreError(TetherError):
 
 
 class RunConflictError(StoreError):
-    """Another writer appended to the run first (or created a run with this id).
-
-    Nothing of the refused append was written. Load the run again and decide
-    from what it now says.
-    """
+    """Another writer appended to the run first (or created a run with this id); nothing of
+    the refused append was written. Load the run again and decide from what it now says."""
 
     def __init__(self, run_id: str, expected_seq: int, actual_seq: int | None) -> None:
         self.run_id = run_id
@@ -528,17 +474,13 @@ class RunNotFoundError(StoreError):
 
 
 class StoreUnavailableError(StoreError):
-    """The store's database could not be reached, or failed for a moment (connection
-    refused or reset, server shutting down or starting up, a serialization failure, a
-    SQLite lock held too long), and the store's own bounded retries ran out.
-
-    ``retryable`` is ``True``: the same call can simply be made again once the database
-    is back. Nothing was written, unless the message says the outcome of a write is
-    unknown (the connection broke while it committed); then load the run before
-    deciding again (a run's append is never applied twice: it is compare-and-append).
-    ``backend`` names the store (``"PostgreSQL"``, ``"SQLite"``) and ``cause`` the
-    driver's error.
-    """
+    """The store's database could not be reached or failed for a moment (connection refused
+    or reset, server restarting, serialization failure, SQLite lock held too long) and the
+    store's bounded retries ran out. ``retryable``: make the same call again once the
+    database is back. Nothing was written unless the message says the outcome of a write is
+    unknown (the connection broke during the commit): then load the run before deciding
+    again (an append is compare-and-append, never applied twice). ``backend`` names the
+    store, ``cause`` the driver's error."""
 
     retryable = True
 
@@ -607,3 +549,50 @@ class InteropError(StateError):
 
 class ServerDependencyError(UserError, ImportError):
     """The approval inbox needs ``pip install 'tether[server]'``."""
+
+
+class RequestError(UserError):
+    """A request the inbox cannot take as sent (an HTTP 4xx); nothing was recorded."""
+
+    status = 400
+
+
+class BadRequestError(RequestError):
+    """The request could not be read (a broken form or body encoding): 400."""
+
+
+class NotAuthenticatedError(RequestError):
+    """No credentials, or unknown ones: 401 (send ``Authorization: Bearer <token>``)."""
+
+    status = 401
+
+
+class NotFoundError(RequestError):
+    """No endpoint or page at that path: 404 (see ``/api/openapi.json``)."""
+
+    status = 404
+
+
+class MethodNotAllowedError(RequestError):
+    """The path exists, but not with that method: 405."""
+
+    status = 405
+
+
+class RequestTooLargeError(RequestError):
+    """The body is larger than the app's ``max_body_bytes``: 413, refused before it is read."""
+
+    status = 413
+
+
+class InvalidRequestError(RequestError):
+    """A field, query parameter or body that does not fit the endpoint (validation): 422."""
+
+    status = 422
+
+
+__all__ = sorted(  # every error class above: the tree in the docstring, checked by a test
+    name
+    for name, value in list(globals().items())
+    if isinstance(value, type) and issubclass(value, TetherError)
+)
