@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import UserError
 from ..server._errors import need_server_extra
 from ._exit import EXIT_FAILURE, EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING
+from ._inbox_batch import decide_on_server
 from ._inbox_options import edited_arguments, rules_limit, shown_call, verdict_of, what
 
 __all__ = ["RemoteFailure", "remote"]
@@ -44,13 +45,20 @@ async def remote(args: argparse.Namespace) -> Any:
     if response.status_code >= 400:
         raise _refusal(response)
     result = response.json()
-    if args.action in ("approve", "reject", "review"):
+    if getattr(args, "batch", None):
+        result["decision"] = args.action
+        results = zip(result["results"], shown, strict=True)
+        result["results"] = [{**entry, **seen} for entry, seen in results]
+    elif args.action in ("approve", "reject", "review"):
         result.update(what(shown))
     return result
 
 
-async def _send(client: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
-    """The request of the action, and the call a decision read from the run (if it did)."""
+async def _send(client: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The request of the action, and the call a decision read from the run (if it did;
+    for a batch, what each of its calls was)."""
+    if getattr(args, "batch", None):
+        return await decide_on_server(client, args)
     if args.action == "list":
         params = _params(
             agent=args.agent,

@@ -128,6 +128,21 @@ def _decision(console: Console, result: dict[str, Any]) -> None:
     _the_call(console, result)
 
 
+def _batch(console: Console, result: dict[str, Any]) -> None:
+    done = "approved" if result["decision"] == "approve" else "rejected"
+    for entry in result["results"]:
+        call = f"{entry['call_id']} of run {entry['run_id']}"
+        if entry["outcome"] == "decided":
+            what = f": {entry['tool']} {entry['arguments']}" if "tool" in entry else ""
+            line = f"{done} {call}{what}"
+        elif entry["outcome"] == "refused":
+            line = f"refused {call} ({entry['type']}): {entry['error']}"
+        else:
+            line = f"not recorded {call}: {entry['error']}"
+        console.print(line, markup=False, soft_wrap=True)
+    console.print(f"{result['decided']} of {len(result['results'])} {done}", markup=False)
+
+
 def _more(console: Console, result: dict[str, Any]) -> None:
     if result.get("next_cursor"):
         console.print(f"more: --cursor {result['next_cursor']}", markup=False)
@@ -151,6 +166,7 @@ _PRINTERS: dict[str, Callable[[Console, Any], None]] = {
     "rules": _rules,
     "revoke": _revoked,
     "review": _reviewed,
+    "batch": _batch,
 }
 """How each action's result is shown (approve and reject: ``_decision``)."""
 

@@ -35,6 +35,7 @@ from ..server._errors import need_server_extra
 from ..server._inbox import rule_json
 from ..store import RunStore, SQLiteRunStore
 from ._exit import EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING, fail
+from ._inbox_batch import batch_exit_status, decide_on_app, split_calls
 from ._inbox_options import edited_arguments, rules_limit, shown_call, verdict_of, what
 from ._inbox_remote import RemoteFailure, remote
 from ._load import load_app
@@ -89,9 +90,14 @@ def _add_readings(actions: Any) -> None:
 def _add_decisions(actions: Any) -> None:
     """``approve`` and ``reject``."""
     for name in ("approve", "reject"):
-        action = actions.add_parser(name, help=f"{name} a pending call")
-        action.add_argument("run_id")
-        action.add_argument("call_id")
+        action = actions.add_parser(name, help=f"{name} a pending call, or several at once")
+        action.add_argument(
+            "calls",
+            nargs="+",
+            metavar="CALL",
+            help="RUN_ID CALL_ID for one call; RUN_ID:CALL_ID[=FINGERPRINT] ... for several "
+            "(of one run or several: the decisions on one run are recorded all or none)",
+        )
         action.add_argument(
             "--always", action="store_true", help=f"{name} the tool's later calls in this run too"
         )
@@ -146,6 +152,8 @@ def _add_approver_options(action: Any) -> None:
 def inbox_command(args: argparse.Namespace) -> int:
     """Run ``tether inbox``: print the result, or fail with the exit status of the refusal."""
     try:
+        if args.action in ("approve", "reject"):
+            split_calls(args)
         result = asyncio.run(_act(args))
     except (NotPendingError, ApprovalExpiredError, StaleDecisionError) as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
@@ -160,7 +168,7 @@ def inbox_command(args: argparse.Namespace) -> int:
     except TetherError as exc:
         return fail(str(exc))
     _print(args, result)
-    return 0
+    return batch_exit_status(result) if getattr(args, "batch", None) else 0
 
 
 async def _act(args: argparse.Namespace) -> Any:
@@ -217,6 +225,8 @@ async def _on_app(app: App, args: argparse.Namespace) -> Any:
     if args.action == "retry":
         seq = await inbox.retry(args.run_id, approver, reason=args.reason)
         return {"run_id": args.run_id, "retried_by": approver.id, "seq": seq}
+    if getattr(args, "batch", None):
+        return await decide_on_app(inbox, approver, args)
     return await _decide(inbox, approver, args)
 
 
@@ -311,4 +321,4 @@ def _print(args: argparse.Namespace, result: Any) -> None:
         from ._inbox_tables import print_tables
     except ImportError as exc:
         raise need_server_extra(exc) from exc
-    print_tables(args.action, result)
+    print_tables("batch" if getattr(args, "batch", None) else args.action, result)

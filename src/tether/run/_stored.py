@@ -14,9 +14,9 @@ from ._durable import StoredTip, stored_prefix
 from ._state import RunState
 
 if TYPE_CHECKING:
-    from ..store import RunStore  # the stores implement it; the run layer only calls it
+    from ..store import RunStore, StoredRun  # the stores implement it; the run layer calls it
 
-__all__ = ["load_state", "save_state"]
+__all__ = ["load_state", "save_state", "state_of"]
 
 
 async def load_state(
@@ -42,11 +42,22 @@ async def load_state(
     Approvals past their deadline (by ``governance``'s clock) are expired in the
     returned state; ``save_state`` or a resume makes that durable.
     """
-    stored = await store.load(run_id)
+    return state_of(store, await store.load(run_id), agent, context, governance)
+
+
+def state_of(
+    store: RunStore,
+    stored: StoredRun,
+    agent: Agent[Any],
+    context: Any = None,
+    governance: Governance | None = None,
+) -> RunState:
+    """``load_state`` of a run already read from ``store`` (a caller that needed its
+    ``root_agent`` first reads it once)."""
     if stored.root_agent not in agent.graph():
         raise UnknownAgentError(
-            f"Stored run {run_id!r} started with agent {stored.root_agent!r}, which is not in "
-            f"the graph of {agent.name!r}. Load it with the agent the run started with."
+            f"Stored run {stored.run_id!r} started with agent {stored.root_agent!r}, which is "
+            f"not in the graph of {agent.name!r}. Load it with the agent the run started with."
         )
     state = RunState(agent, stored.events, context, governance=governance)
     # The journal remembers where it was loaded, so resuming or saving it compares the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ._app import App
 from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, any_of
+from ._batch import BatchResult, DecisionEntry
 from ._detail import RunDetail, RunsPage
 from ._errors import (
     BadRequestError,
@@ -32,6 +33,8 @@ __all__ = [
     "App",
     "Authenticator",
     "BadRequestError",
+    "BatchResult",
+    "DecisionEntry",
     "Inbox",
     "InboxPage",
     "InvalidRequestError",

@@ -10,7 +10,7 @@ in ``_pending`` (a waiting call, a page of them) and ``_detail`` (a run shown).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from ..store import (
     retry_run,
     review,
 )
+from ._batch import BatchResult, DecisionEntry, decide_batch
 from ._detail import RunDetail, RunsPage, audit_json, failure_json, run_detail
 from ._pending import InboxPage, PendingCall, decode_cursor, encode_cursor
 
@@ -251,6 +252,26 @@ class Inbox:
                 conflict = exc  # the run moved on: load it again (the call may be decided now)
         assert conflict is not None
         raise conflict
+
+    async def decide_many(
+        self, approver: Approver, entries: Iterable[DecisionEntry]
+    ) -> list[BatchResult]:
+        """Decide several pending calls at once as ``approver``; a ``BatchResult`` per entry,
+        in the order given.
+
+        Each entry is bound to its call's fingerprint and authorized by its call's policy,
+        as ``decide`` is. All or none per run: each run is loaded once, its entries are
+        decided on one state and saved with one compare-and-append, and if any of them is
+        refused nothing of that run is written (its other entries are ``not_recorded``).
+        Runs are independent: one run's refusal does not stop another's decisions::
+
+            results = await inbox.decide_many(ana, [
+                DecisionEntry(run_id, "call_0", fingerprint_0, "approve"),
+                DecisionEntry(run_id, "call_1", fingerprint_1, "reject", message="no"),
+            ])
+            refused = [r for r in results if not r.ok]
+        """
+        return await decide_batch(self, approver, entries)
 
     async def review(
         self,

@@ -14,7 +14,14 @@ from typing import Any
 
 from .._errors import RequestTooLargeError
 
-__all__ = ["CONTENT_CHARS", "CURSOR_CHARS", "NAME_CHARS", "TEXT_CHARS", "BodyLimit"]
+__all__ = [
+    "BATCH_ENTRIES",
+    "CONTENT_CHARS",
+    "CURSOR_CHARS",
+    "NAME_CHARS",
+    "TEXT_CHARS",
+    "BodyLimit",
+]
 
 NAME_CHARS = 200
 """The longest agent, tool, run or call id, and the longest fingerprint, a request may name."""
@@ -24,6 +31,8 @@ CONTENT_CHARS = 200_000
 """The longest run input or replacement output (the body limit applies too)."""
 CURSOR_CHARS = 1_000
 """The longest page cursor (they are a few dozen characters)."""
+BATCH_ENTRIES = 500
+"""The most decisions one batch may carry (the longest page of a list)."""
 
 Message = dict[str, Any]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
+from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from .._inbox import rule_json
 from ._dependencies import Application, Who
-from ._limits import CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
+from ._limits import BATCH_ENTRIES, CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
 
 try:
     from fastapi import APIRouter, Query
@@ -73,6 +74,31 @@ class DecisionBody(_Body):
         None,
         description="For an approval of an editable tool's call: the arguments it runs with "
         "(validated against the tool's parameters; 422 and nothing recorded if they do not fit).",
+    )
+
+
+class BatchEntryBody(_Body):
+    """One decision of a batch: a pending call as the list or run showed it."""
+
+    run_id: Name
+    call_id: Name
+    decision: Literal["approve", "reject"]
+    fingerprint: Name = Field(description=_FINGERPRINT)
+    message: Text | None = Field(None, description="For a rejection: what the model reads.")
+    reason: Text | None = Field(None, description="Why: kept in the audit trail.")
+    always: bool = Field(
+        False, description="Also decide later calls of the tool for the rest of this run."
+    )
+
+
+class BatchBody(_Body):
+    """Decisions on several pending calls, of one run or several."""
+
+    decisions: list[BatchEntryBody] = Field(
+        min_length=1,
+        max_length=BATCH_ENTRIES,
+        description="Each bound to its call's fingerprint and authorized on its own; all or "
+        "none per run.",
     )
 
 
@@ -194,6 +220,38 @@ async def decide(
         "by": who.id,
         "roles": sorted(who.roles),
         "seq": seq,
+    }
+
+
+@router.post(
+    "/decisions",
+    summary="Decide several pending calls at once (all or none per run)",
+    description="Each decision is bound to its call's fingerprint and authorized by its "
+    "call's policy, as a single decision is. The decisions on one run are recorded together "
+    "or not at all: if one is refused, the others of that run are `not_recorded`; other runs "
+    "are decided on their own. Answers 200 with a result per decision, in the order sent: "
+    "`outcome` is `decided` (`seq`: the run's new seq), `refused` (`type` and `error`: why) "
+    "or `not_recorded`.",
+)
+async def decide_many(body: BatchBody, who: Who, app: Application) -> dict[str, Any]:
+    entries = [
+        DecisionEntry(
+            e.run_id,
+            e.call_id,
+            e.fingerprint,
+            e.decision,
+            message=e.message,
+            reason=e.reason,
+            always=e.always,
+        )
+        for e in body.decisions
+    ]
+    results = await app.inbox.decide_many(who, entries)
+    return {
+        "by": who.id,
+        "roles": sorted(who.roles),
+        "decided": sum(result.ok for result in results),
+        "results": [result.to_json() for result in results],
     }
 
 

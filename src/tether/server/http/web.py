@@ -8,13 +8,14 @@ redirect to the page that shows what it changed.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ...errors import UserError
+from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from ._browser import Browser, FormChecked, FormSender, render, to_login
 from ._dependencies import Application, Served, authenticated
-from ._limits import CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
+from ._limits import BATCH_ENTRIES, CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
 from ._session import SESSION_COOKIE, begin_session, end_session
 
 try:
@@ -85,6 +86,52 @@ async def inbox_page(
         },
         who,
     )
+
+
+@router.post("/decisions")
+async def decide_many_form(
+    request: Request,
+    who: FormSender,
+    app: Application,
+    decision: str = Form(""),
+    call: Annotated[list[str] | None, Form()] = None,
+    reason: str = Form("", max_length=TEXT_CHARS),
+) -> Any:
+    if decision not in ("approve", "reject"):
+        raise UserError(f"decision must be 'approve' or 'reject', not {decision!r}.")
+    if not call:
+        raise UserError("No call was selected: tick the calls to decide, then decide them.")
+    if len(call) > BATCH_ENTRIES:
+        raise UserError(f"At most {BATCH_ENTRIES} calls are decided at once.")
+    entries = [
+        DecisionEntry(
+            *_selected(value),
+            decision="approve" if decision == "approve" else "reject",
+            reason=reason.strip() or None,
+        )
+        for value in call
+    ]
+    results = await app.inbox.decide_many(who, entries)
+    values = {"results": results, "decision": decision}
+    return render(app, request, "decided.html", values, who)
+
+
+def _selected(value: str) -> tuple[str, str, str]:
+    """A ticked call of the list: its run id, call id and fingerprint (a JSON array)."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if (
+        not isinstance(parsed, list)
+        or len(parsed) != 3
+        or not all(isinstance(part, str) and 0 < len(part) <= NAME_CHARS for part in parsed)
+    ):
+        raise UserError(
+            "A selected call is not one the list showed. Nothing was recorded; reload the "
+            "list and select again."
+        )
+    return parsed[0], parsed[1], parsed[2]
 
 
 @router.get("/runs")
