@@ -126,3 +126,50 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
         assert stop_process(worker) == 0
     # Once, with the edited arguments; Paris (and publish) never ran.
     assert server.tool_runs() == ["get_weather Bergen"]
+
+
+def test_a_batch_of_five_calls_over_two_runs_approved_from_the_list(
+    server: Served, tmp_path: Path
+) -> None:
+    first = asyncio.run(paused_run(server, "city:Paris city:Oslo city:Bern"))
+    second = asyncio.run(paused_run(server, "city:Rome city:timeLima"))
+    worker = start_process(["worker", "tests.server.inbox_app:app", "--poll", "0.2"], server.env)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(f"{server.url}/")
+            page.fill("#token", "tok-ana")
+            page.click("form button[type=submit]")
+            page.wait_for_url(f"{server.url}/")
+            boxes = page.locator("input.select-call")
+            assert boxes.count() == 5
+            for n in range(5):
+                boxes.nth(n).check()
+            page.fill("#batch-reason", "the morning round")
+            _shoot(page, tmp_path, "batch.png")
+            page.click("button[name=decision][value=approve]")
+            page.wait_for_url(f"{server.url}/decisions")
+            assert page.locator("h1").inner_text() == "5 of 5 approved"
+            assert page.locator("tr.batch-result.decided").count() == 5
+            _shoot(page, tmp_path, "batch-decided.png")
+
+            for run_id in (first, second):
+                page.goto(f"{server.url}/runs/{run_id}")
+                deadline = time.monotonic() + 60
+                while page.locator("#status").inner_text() != "completed":
+                    assert time.monotonic() < deadline, "the worker did not complete the run"
+                    page.wait_for_timeout(200)
+                    page.reload()
+                assert "Reason: “the morning round”" in page.locator("#audit").inner_text()
+            browser.close()
+    finally:
+        assert stop_process(worker) == 0
+    # Each tool ran exactly once.
+    assert sorted(server.tool_runs()) == [
+        "get_time timeLima",
+        "get_weather Bern",
+        "get_weather Oslo",
+        "get_weather Paris",
+        "get_weather Rome",
+    ]
