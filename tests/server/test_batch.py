@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from .test_http import _csrf, paused_run, resume_decided
 from .weather_agents import ANA, RECEIPT_KEY, agent
 
 INTERN = Approver("intern")
+BEN = Approver("ben", roles=frozenset({"forecaster"}))
 
 
 @pytest.fixture
@@ -126,6 +128,39 @@ async def test_each_entry_is_authorized_by_its_own_calls_policy(inbox: Inbox) ->
     ]
     with pytest.raises(UserError, match="taken by an Approver"):
         await inbox.decide_many("ana", [])  # type: ignore[arg-type]
+
+
+async def test_a_run_written_meanwhile_is_loaded_again_and_its_batch_taken_on_it(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id, seen = await _paused(inbox, "city:Paris city:Oslo city:Bern")
+    append = inbox.store.append
+    raced: list[int] = []
+
+    async def racing(*args: Any, **kwargs: Any) -> int:
+        if not raced:  # another approver decides call_2 just before the batch is saved
+            raced.append(0)
+            raced.append(
+                await inbox.decide(run_id, "call_2", BEN, "approve", fingerprint=seen["call_2"])
+            )
+        return await append(*args, **kwargs)
+
+    monkeypatch.setattr(inbox.store, "append", racing)
+    results = await inbox.decide_many(
+        ANA,
+        [
+            DecisionEntry(run_id, "call_0", seen["call_0"], "approve"),
+            DecisionEntry(run_id, "call_1", seen["call_1"], "reject", message="not Oslo"),
+        ],
+    )
+    assert [(r.outcome, r.error) for r in results] == [("decided", None)] * 2
+    assert results[0].seq == (await inbox.store.load(run_id)).seq > raced[1]
+    audit = (await inbox.show(run_id)).to_json()["audit"]
+    assert [(e["call_id"], e["by"]) for e in audit if e["kind"] == "decided"] == [
+        ("call_2", "ben"),
+        ("call_0", "ana"),
+        ("call_1", "ana"),
+    ]
 
 
 def _checked(html: str) -> list[str]:
