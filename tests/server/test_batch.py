@@ -232,6 +232,7 @@ async def test_the_api_and_the_list_page_decide_a_batch_with_a_result_per_call(
         assert (await client.get(f"/api/runs/{first}")).json()["status"] == "waiting"
         openapi = (await client.get("/api/openapi.json")).json()
         assert "all or none per run" in openapi["paths"]["/api/decisions"]["post"]["summary"]
+        assert "outcome" in openapi["components"]["schemas"]["BatchResultJson"]["properties"]
     async with httpx.AsyncClient(base_url=server.url) as anonymous:
         unsigned = await anonymous.post("/api/decisions", json={"decisions": []})
         assert unsigned.status_code == 401

@@ -102,6 +102,30 @@ class BatchBody(_Body):
     )
 
 
+class BatchResultJson(BaseModel):
+    """What became of one decision of a batch."""
+
+    run_id: str
+    call_id: str
+    ok: bool = Field(description="Whether the decision was recorded.")
+    outcome: Literal["decided", "refused", "not_recorded"] = Field(
+        description="decided: recorded; refused: this decision was refused (type, error); "
+        "not_recorded: another decision of its run was refused, so none of that run was."
+    )
+    error: str | None = Field(description="Why it was refused or not recorded.")
+    type: str | None = Field(description="The error class of a refused decision.")
+    seq: int | None = Field(description="The run's new seq, for a decided one.")
+
+
+class BatchAnswer(BaseModel):
+    """The results of a batch, in the order its decisions were sent."""
+
+    by: str
+    roles: list[str]
+    decided: int = Field(description="How many decisions were recorded.")
+    results: list[BatchResultJson]
+
+
 class ReviewBody(_Body):
     """A review of a call's output (a tool declared ``review_output=True``)."""
 
@@ -232,6 +256,7 @@ async def decide(
     "are decided on their own. Answers 200 with a result per decision, in the order sent: "
     "`outcome` is `decided` (`seq`: the run's new seq), `refused` (`type` and `error`: why) "
     "or `not_recorded`.",
+    response_model=BatchAnswer,
 )
 async def decide_many(body: BatchBody, who: Who, app: Application) -> dict[str, Any]:
     entries = [
