@@ -11,13 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._agent import Agent
 from .._context import RunContext
 from .._governance import Governance
+from ..approvals import RuleBook
 from ..approvals._decisions import DEFAULT_GOVERNANCE
-from ..approvals._standing import RuleBook
 from ..errors import RunConflictError, RunError, RunNotFoundError, UserError
 from ..items import Item, to_input_items
-from ..journal._events import RunResumed, RunStarted
-from ..journal._fold import CallStatus
-from ..journal._journal import Journal
+from ..journal import CallStatus, Journal, RunResumed, RunStarted
 from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
