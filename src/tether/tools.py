@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +28,7 @@ import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ._context import RunContext
-from ._duration import Duration, to_timedelta
+from ._duration import Duration, to_seconds, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
@@ -71,18 +70,6 @@ had effects) and the run goes on. ``"raise"``: the run stops with
 """
 
 _ON_TIMEOUT = ("error_output", "raise")
-
-
-def timeout_seconds(value: float | timedelta | None, what: str) -> float | None:
-    """``value`` as a positive, finite number of seconds; ``ValueError`` saying why not."""
-    if value is None:
-        return None
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise ValueError(f"{what} must be seconds (a number) or a timedelta, got {value!r}.")
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{what} must be a positive, finite duration, got {value!r}.")
-    return float(seconds)
 
 
 def check_on_timeout(value: Any, what: str) -> None:
@@ -439,7 +426,7 @@ def _checked_timeout(
     """A tool's ``timeout`` in seconds, checked with ``on_timeout`` (only an async function
     can be interrupted)."""
     try:
-        seconds = timeout_seconds(timeout, "timeout")
+        seconds = to_seconds(timeout, "timeout")
         if on_timeout is not None:
             check_on_timeout(on_timeout, "on_timeout")
     except ValueError as exc:

@@ -108,7 +108,7 @@ async def test_starting_an_agent_the_app_does_not_serve_is_refused(tmp_path: Pat
     [
         ({"worker_concurrency": 0}, "worker_concurrency is an integer >= 1"),
         ({"worker_concurrency": 4, "concurrency": 2}, "cannot exceed concurrency"),
-        ({"approval_timeout": 0}, "approval_timeout is seconds > 0"),
+        ({"approval_timeout": 0}, "approval_timeout must be a positive, finite duration"),
     ],
 )
 def test_bad_settings_are_refused(tmp_path: Path, options: dict[str, object], says: str) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..sessions import OpenAIConversationsSession as _OpenAIConversationsSession
 from ..sessions import SQLiteSession as _SQLiteSession
-from ..sessions._openai_conversations import (
-    OpenAIConversationsSession as _OpenAIConversationsSession,
-)
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

@@ -15,9 +15,8 @@ from typing import Any
 from .._agent import Agent
 from .._governance import Approver, Governance
 from ..errors import NotAuthorizedError, UserError
+from ..journal import ApprovalDecided, Call, CallStatus, RunView
 from ..journal._binding import sealed
-from ..journal._events import ApprovalDecided
-from ..journal._fold import Call, CallStatus, RunView
 from ._decisions import authorize, policy_for
 
 __all__ = ["always_decision"]

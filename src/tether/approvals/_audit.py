@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ..journal._events import (
+from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
     DoubtResolved,

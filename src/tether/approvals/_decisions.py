@@ -16,15 +16,17 @@ from .._agent import Agent
 from .._duration import to_timedelta
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
 from ..errors import NotAuthorizedError, UserError
-from ..journal._binding import fingerprint, output_digest, sealed
-from ..journal._events import (
+from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
+    Call,
+    CallStatus,
     DoubtResolved,
     OutputReviewed,
     OutputReviewRequested,
+    RunView,
 )
-from ..journal._fold import Call, CallStatus, RunView
+from ..journal._binding import fingerprint, output_digest, sealed
 from ._receipts import signed_receipt
 
 __all__ = [

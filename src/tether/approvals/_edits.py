@@ -21,7 +21,7 @@ from .._agent import Agent
 from .._governance import Approver
 from .._schema_check import schema_problems
 from ..errors import EditNotAllowedError, InvalidEditError
-from ..journal._fold import Call
+from ..journal import Call
 from ..journal._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
 __all__ = ["checked_edit"]

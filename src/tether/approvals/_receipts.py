@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, overload
 
 from ..errors import ReceiptError, UserError
-from ..journal._events import (
+from ..journal import (
     ApprovalDecided,
     DoubtResolved,
     Event,

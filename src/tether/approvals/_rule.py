@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._governance import Governance
 from ..errors import UnknownRulePredicateError, UserError
+from ..journal import ApprovalDecided
 from ..journal._binding import sealed
-from ..journal._events import ApprovalDecided
 from ..journal._limits import escape_surrogates
 from ._receipts import signed_receipt
 
 if TYPE_CHECKING:
-    from ..journal._fold import Call, RunView
+    from ..journal import Call, RunView
     from ._rule_books import RuleBook
 
 __all__ = [

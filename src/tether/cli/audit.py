@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..approvals._audit import audit_jsonl, audit_trail
+from ..approvals import audit_jsonl, audit_trail
 from ..approvals._receipts import check_receipts
 from ..errors import ReceiptError, StateFormatError, UserError
+from ..journal import Event
 from ..journal._document import load_document
-from ..journal._events import Event
 
 __all__ = ["add_audit_commands"]
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._governance import Approver
-from ..approvals._audit import audit_trail
+from ..approvals import audit_trail
 from ..errors import (
     ApprovalExpiredError,
     EditNotAllowedError,

@@ -31,9 +31,8 @@ from ..errors import (
 from ..items import to_input_items
 from ..journal import RunCompleted, RunStarted
 from ..models import ModelProvider
-from ..run import Runner, RunState
+from ..run import DEFAULT_MAX_TURNS, Runner, RunState
 from ..run._failure import RetryPolicy, retryable
-from ..run._runner import DEFAULT_MAX_TURNS
 from ..store import RunStore, expire_run, load_state, record_failure
 from ..store._retry import outlast_outage
 

@@ -32,10 +32,9 @@ from .._agent import AgentTool
 from .._context import RunContext
 from ..errors import NotPendingError
 from ..items import to_input_items
+from ..journal import Call, CallStatus, Journal, RunView
 from ..journal._binding import ToolApprovalItem, idempotency_key
 from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
-from ..journal._fold import Call, CallStatus, RunView
-from ..journal._journal import Journal
 from ..tools import FunctionTool
 from ._run import Driver, Run
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
-from ..journal._binding import ToolApprovalItem
+from ..journal import ToolApprovalItem
 from ..models import Model, ModelSettings
 
 if TYPE_CHECKING:
-    from ..approvals._standing import RuleBook
+    from ..approvals import RuleBook
     from ..handoffs import HandoffInputData
 
 __all__ = ["RejectionMessage", "RunConfig", "config_data", "journaled_settings"]

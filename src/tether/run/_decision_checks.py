@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import StaleDecisionError, UserError
-from ..journal._binding import ToolApprovalItem
-from ..journal._fold import Call
+from ..journal import Call, ToolApprovalItem
 
 __all__ = ["check_bound", "check_decision_arguments", "check_reason", "doubt_output"]
 

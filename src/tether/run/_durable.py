@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import RunConflictError, StateError, StoreError
-from ..journal._events import ApprovalDecided, DoubtResolved, OutputReviewed
-from ..journal._journal import Journal
+from ..journal import ApprovalDecided, DoubtResolved, Journal, OutputReviewed
 
 if TYPE_CHECKING:
     from datetime import datetime

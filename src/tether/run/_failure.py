@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from .._duration import Duration
 from ..errors import StoreError, ToolCallInDoubtError, UserError
-from ..journal._events import RunFailed
-from ..journal._fold import RunView
+from ..journal import RunFailed, RunView
 
 __all__ = ["RetryPolicy", "failure_event", "retryable"]
 

@@ -19,11 +19,11 @@ from ..errors import (
     ToolOutputGuardrailTripwireTriggered,
 )
 from ..guardrails import GuardrailFunctionOutput, ToolInputGuardrailData, ToolOutputGuardrailData
-from ..journal._events import GuardrailChecked
+from ..journal import GuardrailChecked
 from ..tools import FunctionTool
 
 if TYPE_CHECKING:
-    from ..journal._fold import Call
+    from ..journal import Call
     from ._run import Run
 
 __all__ = [

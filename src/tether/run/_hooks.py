@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HookError
-from ..journal._binding import ToolOutputReviewItem
+from ..journal import ToolOutputReviewItem
 
 if TYPE_CHECKING:
     from .._agent import Agent
-    from ..journal._fold import Call
+    from ..journal import Call
     from ..models import ModelRequest, ModelResponse
     from ..tools import FunctionTool
     from ._run import Run

@@ -24,11 +24,7 @@ from ..errors import (
     RunStalledError,
     StateError,
 )
-from ..journal._events import (
-    ModelResponded,
-    RunCompleted,
-    SessionSynced,
-)
+from ..journal import ModelResponded, RunCompleted, SessionSynced
 from ..journal._fold import CallStatus, RunView, function_call_problem
 from ..journal._limits import MAX_STATE_DEPTH, data_problem
 from ..models import (

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from .._agent import Agent
-from ..journal._binding import ToolApprovalItem
+from ..journal import ToolApprovalItem
 
 __all__ = ["with_origins"]
 

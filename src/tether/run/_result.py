@@ -7,8 +7,7 @@ from typing import Any
 from .._agent import Agent
 from .._context import Usage
 from ..items import Item
-from ..journal._binding import ToolApprovalItem
-from ..journal._events import RunCompleted
+from ..journal import RunCompleted, ToolApprovalItem
 from ..models import ModelResponse
 from ._origins import with_origins
 from ._run import Run

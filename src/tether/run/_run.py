@@ -9,16 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._agent import Agent
 from .._context import RunContext
 from .._governance import Governance
+from ..approvals import RuleBook
 from ..approvals._decisions import (
     DEFAULT_GOVERNANCE,
 )
-from ..approvals._standing import RuleBook
-from ..journal._events import (
-    Event,
-    RunStarted,
-)
-from ..journal._fold import RunView
-from ..journal._journal import Journal
+from ..journal import Event, Journal, RunStarted, RunView
 from ..lifecycle import RunHooks
 from ..models import (
     Model,

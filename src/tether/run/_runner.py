@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from .._context import RunContext
+from .._duration import to_seconds
 from .._governance import Governance
+from ..approvals import RuleBook
 from ..approvals._decisions import DEFAULT_GOVERNANCE
-from ..approvals._standing import RuleBook
 from ..errors import RunConflictError, RunError, RunNotFoundError, UserError
 from ..items import Item, to_input_items
-from ..journal._events import RunResumed, RunStarted
-from ..journal._fold import CallStatus
-from ..journal._journal import Journal
+from ..journal import CallStatus, Journal, RunResumed, RunStarted
 from ..lifecycle import RunHooks
 from ..models import ModelProvider, OpenAIProvider
 from ..sessions import Session
 from ..sessions._identity import check_new_session, check_session
-from ..tools import OnTimeout, check_on_timeout, timeout_seconds
+from ..tools import OnTimeout, check_on_timeout
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
 from ._durable import Durable
@@ -261,7 +260,7 @@ def prepare(
     if max_turns is not None and max_turns < 1:
         raise UserError(f"max_turns must be at least 1, got {max_turns}.")
     try:
-        seconds = timeout_seconds(tool_timeout, "tool_timeout")
+        seconds = to_seconds(tool_timeout, "tool_timeout")
         check_on_timeout(on_tool_timeout, "on_tool_timeout")
     except ValueError as exc:
         raise UserError(str(exc)) from None

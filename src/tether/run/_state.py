@@ -8,8 +8,8 @@ from typing import Any, Literal
 from .._agent import Agent
 from .._context import Usage
 from .._governance import Approver, Governance, as_approver
+from ..approvals import AuditRecord, audit_trail
 from ..approvals._always import always_decision
-from ..approvals._audit import AuditRecord, audit_trail
 from ..approvals._decisions import (
     DEFAULT_GOVERNANCE,
     WITHHELD_MESSAGE,
@@ -29,14 +29,18 @@ from ..errors import (
     StateFormatError,
     UserError,
 )
-from ..journal._binding import ToolApprovalItem, ToolOutputReviewItem
-from ..journal._events import (
+from ..journal import (
+    Call,
+    CallStatus,
     DoubtResolved,
     Event,
+    Journal,
     RunFailed,
+    RunStatus,
+    RunView,
+    ToolApprovalItem,
+    ToolOutputReviewItem,
 )
-from ..journal._fold import Call, CallStatus, RunStatus, RunView
-from ..journal._journal import Journal
 from ._agent_tools import nested_decision
 from ._decision_checks import check_bound, check_decision_arguments, check_reason, doubt_output
 from ._origins import with_origins

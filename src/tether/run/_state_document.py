@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._agent import Agent
 from ..errors import StateFormatError, UnknownAgentError, UnknownToolError, UserError
+from ..journal import CallStatus, Event, HandoffTaken, ModelResponded, RunStarted, RunView
 from ..journal._document import (
     dump_document,
     dump_document_json,
@@ -24,8 +25,6 @@ from ..journal._document import (
     sign,
     verify,
 )
-from ..journal._events import Event, HandoffTaken, ModelResponded, RunStarted
-from ..journal._fold import CallStatus, RunView
 from ..journal._limits import MAX_STATE_DEPTH, escape_surrogates
 
 __all__ = [

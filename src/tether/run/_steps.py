@@ -17,8 +17,7 @@ from typing import Any
 
 from .._agent import Agent
 from ..items import is_assistant_message, message_text
-from ..journal._binding import ToolApprovalItem
-from ..journal._fold import CallStatus, RunView
+from ..journal import CallStatus, RunView, ToolApprovalItem
 
 __all__ = ["CallModel", "Done", "ExecuteTools", "Finish", "Interrupt", "Step", "next_step"]
 

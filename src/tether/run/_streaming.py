@@ -16,8 +16,7 @@ from typing import Any, Literal
 from .._agent import Agent
 from ..errors import RunError, UserError
 from ..items import Item
-from ..journal._binding import ToolApprovalItem
-from ..journal._events import (
+from ..journal import (
     ApprovalRequested,
     Event,
     HandoffTaken,
@@ -25,6 +24,7 @@ from ..journal._events import (
     NestedRunRecorded,
     OutputReviewed,
     OutputReviewRequested,
+    ToolApprovalItem,
     ToolCompleted,
     ToolRejected,
     ToolTimedOut,

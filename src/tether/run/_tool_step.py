@@ -33,15 +33,17 @@ from ..errors import (
 )
 from ..handoffs import Handoff, HandoffInputData
 from ..items import Item
-from ..journal._events import (
+from ..journal import (
     ApprovalRequested,
+    Call,
+    CallStatus,
     HandoffTaken,
+    RunView,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
 )
-from ..journal._fold import Call, CallStatus, RunView
 from ..tools import FunctionTool, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks

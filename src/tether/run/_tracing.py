@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._agent import Agent
-    from ..journal._events import GuardrailChecked
-    from ..journal._fold import Call, RunView
+    from ..journal import Call, GuardrailChecked, RunView
     from ..models import Model, ModelRequest, ModelResponse
     from ._config import RunConfig
 

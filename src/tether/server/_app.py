@@ -13,7 +13,7 @@ from .._agent import Agent
 from .._governance import Governance
 from ..errors import UserError
 from ..models import ModelProvider
-from ..run._failure import RetryPolicy
+from ..run import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Inbox

@@ -14,11 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..approvals._audit import audit_trail
+from ..approvals import audit_trail
 from ..approvals._receipts import check_receipts
 from ..items import message_text
-from ..journal._events import ApprovalDecided
-from ..journal._fold import RunView
+from ..journal import ApprovalDecided, RunView
 from ..run import RunState
 from ..store import RunStatus, StoredRun
 from ._pending import PendingCall, pending_call

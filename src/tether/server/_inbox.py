@@ -17,8 +17,8 @@ from typing import Any, Literal
 from .._agent import Agent
 from .._duration import Duration, to_timedelta
 from .._governance import Approver, Governance
+from ..approvals import RuleBook, StandingApproval, revoke_standing_approval
 from ..approvals._decisions import DEFAULT_GOVERNANCE
-from ..approvals._standing import RuleBook, StandingApproval, revoke_standing_approval
 from ..errors import (
     RuleNotFoundError,
     RunConflictError,
@@ -26,10 +26,8 @@ from ..errors import (
     UserError,
 )
 from ..items import to_input_items
-from ..journal._events import RunStarted
-from ..journal._journal import Journal
-from ..run import RunState
-from ..run._runner import DEFAULT_MAX_TURNS
+from ..journal import Journal, RunStarted
+from ..run import DEFAULT_MAX_TURNS, RunState
 from ..store import (
     Order,
     RunStatus,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..errors import UserError
+from ..journal import RunView
 from ..journal._binding import fingerprint as call_fingerprint
-from ..journal._fold import RunView
 
 __all__ = ["InboxPage", "Kind", "PendingCall", "decode_cursor", "encode_cursor", "pending_call"]
 

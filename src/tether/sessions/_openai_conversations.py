@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from .._json_text import replace_surrogates
 from ..items import Item
-from ..models._default_client import get_default_openai_client
+from ..models import get_default_openai_client
 from ._codec import encode_items
 from ._errors import SessionError
 from ._protocol import check_limit

@@ -21,8 +21,7 @@ from ..errors import (
     StoreFormatError,
     StoreVersionError,
 )
-from ..journal._events import Event
-from ..journal._fold import RunView
+from ..journal import Event, RunView
 from ._codec import chain_mac, decode_events
 from ._dialect import Dialect
 from ._gate import FoldGate, admit, fold

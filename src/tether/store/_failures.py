@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 from .._governance import Approver, as_approver
 from ..errors import NotPendingError, RunConflictError
-from ..journal._events import RunFailed, RunRetried
-from ..journal._journal import Journal
+from ..journal import Journal, RunFailed, RunRetried
 from ..run._failure import failure_event
 from ._protocol import RunStore
 

@@ -14,8 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..journal._events import Event
-from ..journal._fold import RunView
+from ..journal import Event, RunView
 from ._projection import Changes, changes, project
 
 __all__ = ["FoldGate", "admit", "fold"]

@@ -9,9 +9,8 @@ from typing import Any, Literal
 
 from .._agent import Agent
 from .._governance import Approver, Decision, Governance, ReviewVerdict
-from ..approvals._audit import AuditRecord, audit_trail
+from ..approvals import AuditRecord, ReceiptCheck, audit_trail, verify_receipts
 from ..approvals._decisions import DEFAULT_GOVERNANCE, due, expiry_event
-from ..approvals._receipts import ReceiptCheck, verify_receipts
 from ..errors import (
     ApprovalExpiredError,
     RunBusyError,
@@ -20,8 +19,7 @@ from ..errors import (
     StoreError,
     UserError,
 )
-from ..journal._fold import CallStatus
-from ..journal._journal import Journal
+from ..journal import CallStatus, Journal
 from ..run._stored import load_state, save_state
 from ._protocol import RunStore
 from ._records import PendingApproval

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..journal._events import Event
+from ..journal import Event
 from ..run._durable import DECISION_EVENTS
 
 __all__ = ["passes_lease"]

@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 
 from ..errors import StoreError, StoreUnavailableError, UserError
 from ..items import Item
-from ..sessions._errors import MissingDependencyError
-from ..sessions._protocol import Session
+from ..sessions import MissingDependencyError, Session
 from ._engine import check_format
 from ._postgres_dialect import PostgresDialect
 from ._protocol import Clock, signing_key_bytes, system_clock

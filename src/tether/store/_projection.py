@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..journal._events import Event
-from ..journal._fold import Call, RunStatus, RunView
+from ..journal import Call, Event, RunStatus, RunView
 
 __all__ = ["Changes", "PendingRow", "Projection", "changes", "project", "replay"]
 

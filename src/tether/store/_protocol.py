@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from ..approvals._standing import RuleBook
+from ..approvals import RuleBook
 from ..errors import UserError
-from ..journal._events import Event, RunStarted
+from ..journal import Event, RunStarted
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ..journal._events import Event
+from ..journal import Event
 
 __all__ = [
     "Lease",

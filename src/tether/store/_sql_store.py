@@ -18,8 +18,8 @@ from typing import Self, TypeVar
 from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..errors import RunConflictError, RunNotFoundError
 from ..items import Item
-from ..journal._events import Event
-from ..sessions._protocol import Session
+from ..journal import Event
+from ..sessions import Session
 from . import _engine, _reads, _rules
 from ._codec import decode_events, encode_events, head_of, verify_rows
 from ._dialect import Dialect

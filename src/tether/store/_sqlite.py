@@ -20,11 +20,10 @@ from typing import Any, TypeVar
 from .._sqlite import connect, enable_wal, immediate
 from ..errors import StoreError, StoreFormatError, StoreUnavailableError, UserError
 from ..items import Item
+from ..sessions import Session, SQLiteSession
 from ..sessions._codec import encode_items
-from ..sessions._protocol import Session
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
-from ..sessions._sqlite import SQLiteSession
 from ._engine import check_format
 from ._protocol import Clock, signing_key_bytes, system_clock
 from ._sql_store import SQLRunStore

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from ..journal._fold import RunStatus
+from ..journal import RunStatus
 from ._dialect import Dialect
 from ._statements import Statement, select
 
