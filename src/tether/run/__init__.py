@@ -14,6 +14,7 @@ from ._failure import RetryPolicy
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
 from ._state import RunState
+from ._stored import state_from_stored
 from ._streaming import (
     AgentUpdatedEvent,
     RawResponseEvent,
@@ -37,4 +38,5 @@ __all__ = [
     "Runner",
     "StreamEvent",
     "run_state_of",
+    "state_from_stored",
 ]

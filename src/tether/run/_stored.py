@@ -16,7 +16,7 @@ from ._state import RunState
 if TYPE_CHECKING:
     from ..store import RunStore, StoredRun  # the stores implement it; the run layer calls it
 
-__all__ = ["load_state", "save_state", "state_of"]
+__all__ = ["load_state", "save_state", "state_from_stored"]
 
 
 async def load_state(
@@ -42,10 +42,10 @@ async def load_state(
     Approvals past their deadline (by ``governance``'s clock) are expired in the
     returned state; ``save_state`` or a resume makes that durable.
     """
-    return state_of(store, await store.load(run_id), agent, context, governance)
+    return state_from_stored(store, await store.load(run_id), agent, context, governance)
 
 
-def state_of(
+def state_from_stored(
     store: RunStore,
     stored: StoredRun,
     agent: Agent[Any],

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._governance import Approver
 from ..errors import RunConflictError, TetherError, UserError
-from ..run import RunState
-from ..run._stored import save_state, state_of
+from ..run import RunState, state_from_stored
+from ..store import save_state
 
 if TYPE_CHECKING:
     from ._inbox import Inbox
@@ -112,7 +112,8 @@ async def _decide_run(
         try:
             stored = await inbox.store.load(run_id)
             agent = inbox.agent_for(stored.root_agent)
-            state = state_of(inbox.store, stored, agent, inbox.make_context(), inbox.governance)
+            context = inbox.make_context()
+            state = state_from_stored(inbox.store, stored, agent, context, inbox.governance)
         except TetherError as exc:  # no such run, an unknown agent, the store unavailable
             return [_refused(entry, exc) for entry in entries]
         refusals = [_apply(state, approver, entry) for entry in entries]
