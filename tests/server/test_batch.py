@@ -163,6 +163,26 @@ async def test_a_run_written_meanwhile_is_loaded_again_and_its_batch_taken_on_it
     ]
 
 
+async def test_calls_an_earlier_always_decided_the_same_way_are_done_not_refused(
+    inbox: Inbox,
+) -> None:
+    run_id, seen = await _paused(inbox, "city:Paris city:Oslo city:Bern city:timeBern")
+    entries = [
+        DecisionEntry(run_id, call_id, seen[call_id], "approve", always=call_id == "call_0")
+        for call_id in ("call_0", "call_1", "call_2")
+    ]
+    # Rejecting one of them after approving the tool "always" is a contradiction: refused.
+    contradicted = await inbox.decide_many(
+        ANA, [*entries[:2], DecisionEntry(run_id, "call_2", seen["call_2"], "reject")]
+    )
+    assert _outcomes(contradicted)[2] == (run_id, "call_2", "refused", "NotPendingError")
+    assert len((await inbox.pending(run_id=run_id)).calls) == 4
+
+    results = await inbox.decide_many(ANA, entries)
+    assert [r.outcome for r in results] == ["decided"] * 3
+    assert [c.call_id for c in (await inbox.pending(run_id=run_id)).calls] == ["call_3"]
+
+
 def _checked(html: str) -> list[str]:
     """The values of the list page's checkboxes (a JSON array each, HTML-escaped)."""
     return [

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._governance import Approver
 from ..errors import RunConflictError, TetherError, UserError
+from ..journal import ToolApprovalItem
 from ..run import RunState, state_from_stored
 from ..store import save_state
 
@@ -116,7 +117,7 @@ async def _decide_run(
             state = state_from_stored(inbox.store, stored, agent, context, inbox.governance)
         except TetherError as exc:  # no such run, an unknown agent, the store unavailable
             return [_refused(entry, exc) for entry in entries]
-        refusals = [_apply(state, approver, entry) for entry in entries]
+        refusals = _apply_all(state, approver, entries)
         if any(refusal is not None for refusal in refusals):
             return _all_or_none(entries, refusals)
         try:
@@ -129,6 +130,47 @@ async def _decide_run(
         return [BatchResult(e.run_id, e.call_id, "decided", seq=seq) for e in entries]
     assert failure is not None
     return [_refused(entry, failure) for entry in entries]
+
+
+def _apply_all(
+    state: RunState, approver: Approver, entries: Sequence[DecisionEntry]
+) -> list[TetherError | None]:
+    """Take a run's entries on ``state`` in order; each one's refusal, or ``None``.
+
+    An entry whose call an earlier entry's ``always`` already decided the same way (the
+    call it names, as its approver saw it) is taken as done rather than refused as no
+    longer pending: selecting a tool's calls and saying "always" on the first is one
+    intention, not a conflict."""
+    waiting = {item.call_id: item for item in state.interruptions}
+    refusals: list[TetherError | None] = []
+    for n, entry in enumerate(entries):
+        if _decided_by_always(state, waiting, entries[:n], entry):
+            refusals.append(None)
+        else:
+            refusals.append(_apply(state, approver, entry))
+    return refusals
+
+
+def _decided_by_always(
+    state: RunState,
+    waiting: dict[str, ToolApprovalItem],
+    earlier: Sequence[DecisionEntry],
+    entry: DecisionEntry,
+) -> bool:
+    seen = waiting.get(entry.call_id)
+    if seen is None or seen.fingerprint != entry.fingerprint:
+        return False
+    if any(e.call_id == entry.call_id for e in earlier):
+        return False  # named twice: the second is refused as a single decision would be
+    if not any(
+        e.always
+        and e.decision == entry.decision
+        and (other := waiting.get(e.call_id)) is not None
+        and (other.agent_name, other.tool_name) == (seen.agent_name, seen.tool_name)
+        for e in earlier
+    ):
+        return False
+    return all(item.call_id != entry.call_id for item in state.interruptions)
 
 
 def _apply(state: RunState, approver: Approver, entry: DecisionEntry) -> TetherError | None:
