@@ -12,7 +12,8 @@
     │   │   ├── NotFoundError            no endpoint or page at that path (404)
     │   │   ├── MethodNotAllowedError    the path exists, not with that method (405)
     │   │   ├── RequestTooLargeError     a body over the app's max_body_bytes (413)
-    │   │   └── InvalidRequestError      a field or parameter that does not fit (422)
+    │   │   ├── InvalidRequestError      a field or parameter that does not fit (422)
+    │   │   └── TooManyRequestsError     too many failed sign-ins from one client (429)
     │   ├── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
     │   ├── RuleNotFoundError        no standing approval with that id
@@ -101,9 +102,8 @@ class ReadOnlyItemError(UserError, TypeError):
 
 
 class UnknownRulePredicateError(UserError):
-    """A standing approval names a condition predicate that the governance has not registered
-    (``Governance(rule_predicates=...)``). Refused when granting; a stored rule naming one
-    approves nothing."""
+    """A standing approval names a predicate ``Governance(rule_predicates=...)`` lacks:
+    refused when granting; a stored rule naming one approves nothing."""
 
 
 class RuleNotFoundError(UserError):
@@ -333,8 +333,7 @@ class OutputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
 
 
 class ToolInputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
-    """A tool input guardrail tripped: the call did not run (and nobody was asked to
-    approve it)."""
+    """A tool input guardrail tripped: the call did not run, and nobody was asked to."""
 
     stage = "tool input"
     _before = " before the call ran or was put to anyone for approval"
@@ -373,18 +372,15 @@ def _hook_error(hooks: str, method: str, error: str) -> HookError:
 
 
 class NotAuthorizedError(StateError):
-    """The approver may not decide this call (a policy refused, or four-eyes needs someone
-    else); nothing was recorded."""
+    """The approver may not decide this call (policy, or four-eyes); nothing was recorded."""
 
 
 class ApprovalExpiredError(StateError):
-    """The call's approval was not decided by its deadline: the system rejected it and the
-    call never runs. The model reads that the approval expired."""
+    """Not decided by its deadline: the system rejected the call, which never runs."""
 
 
 class ReceiptError(StateError):
-    """A decision's receipt does not verify: the decision was changed, moved to another run
-    or call, or signed with another key (or carries no receipt)."""
+    """A decision's receipt does not verify (changed, moved, another key, or none)."""
 
 
 class EditNotAllowedError(StateError):
@@ -526,8 +522,7 @@ class SessionError(TetherError):
 
 
 class MissingDependencyError(SessionError, ImportError):
-    """A session backend needs a package that is not installed (also an ``ImportError``,
-    so code that guards optional imports the usual way keeps working)."""
+    """A session backend needs a package that is not installed (also an ``ImportError``)."""
 
     def __init__(self, backend: str, package: str, extra: str) -> None:
         self.backend = backend
@@ -543,8 +538,7 @@ class MissingDependencyError(SessionError, ImportError):
 
 
 class InteropError(StateError):
-    """A run state holds something the other side cannot represent; nothing was converted
-    (a conversion converts all of a state or raises this, naming the field or item)."""
+    """A run state holds what the other side cannot represent (named); nothing converted."""
 
 
 class ServerDependencyError(UserError, ImportError):
@@ -589,6 +583,12 @@ class InvalidRequestError(RequestError):
     """A field, query parameter or body that does not fit the endpoint (validation): 422."""
 
     status = 422
+
+
+class TooManyRequestsError(RequestError):
+    """Too many failed sign-ins from this client: 429; try again after ``retry_after`` s."""
+
+    status, retry_after = 429, 1
 
 
 __all__ = sorted(  # every error class above: the tree in the docstring, checked by a test

@@ -22,6 +22,7 @@ from ._errors import (
     RequestError,
     RequestTooLargeError,
     ServerDependencyError,
+    TooManyRequestsError,
 )
 from ._inbox import Inbox
 from ._pending import InboxPage, PendingCall
@@ -45,6 +46,7 @@ __all__ = [
     "ProxyHeaderAuth",
     "RequestError",
     "RequestTooLargeError",
+    "TooManyRequestsError",
     "RunDetail",
     "RunsPage",
     "ServerDependencyError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Inbox
 from ._sessions import SessionBook, sessions_for
+from ._throttle import SignInThrottle
 from ._webhooks import Webhook
 
 __all__ = ["App"]
@@ -65,6 +66,16 @@ class App:
       PostgreSQL database, else this process's memory), so signing out ends one at once,
       and a token removed from ``authenticate`` or an approver's changed roles take effect
       at its next request.
+    - ``readers``: who may see which agent's runs and start them: agent name (or ``"*"``)
+      -> the roles that may, e.g. ``{"Payments": {"finance"}, "*": {"staff"}}``. A run an
+      approver may not see is left out of lists and the event stream and answers 404, as
+      one that does not exist; deciding still needs the call's policy. Default: everyone
+      signed in sees every run.
+    - ``sign_in_attempts`` and ``sign_in_window``: after so many failed sign-ins (the form,
+      or an unknown bearer token) from one client address within the window (seconds or a
+      ``timedelta``), that address gets 429 with ``Retry-After`` until the window has passed
+      (default: 10 in 5 minutes). Behind a proxy, let the server see the client's address
+      (uvicorn's ``--forwarded-allow-ips``), else every client shares the proxy's.
     - ``retry``: when workers try a failed run again by themselves (a
       ``tether.RetryPolicy``; default: retryable failures, 3 attempts, backoff from
       30 s); other failed runs wait for a person's retry in the inbox.
@@ -91,6 +102,9 @@ class App:
         session_idle: float | timedelta = 3600.0,
         session_lifetime: float | timedelta = 12 * 3600.0,
         sessions: SessionBook | None = None,
+        readers: Mapping[str, Iterable[str]] | None = None,
+        sign_in_attempts: int = 10,
+        sign_in_window: float | timedelta = 300.0,
     ) -> None:
         agents = list(agents)
         if not agents or not all(isinstance(agent, Agent) for agent in agents):
@@ -120,7 +134,18 @@ class App:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise UserError(f"App(retry=...) is a tether.RetryPolicy, not {retry!r}.")
         self.retry = retry or RetryPolicy()
-        self.inbox = Inbox(self.store, agents, governance=governance, context=context)
+        if isinstance(sign_in_attempts, bool) or not isinstance(sign_in_attempts, int):
+            raise UserError(f"sign_in_attempts is a number, not {sign_in_attempts!r}.")
+        if sign_in_attempts < 1:
+            raise UserError(f"sign_in_attempts is at least 1, not {sign_in_attempts!r}.")
+        self.inbox = Inbox(
+            self.store, agents, governance=governance, context=context, readers=readers
+        )
+        self.sign_in_throttle = SignInThrottle(
+            sign_in_attempts,
+            _seconds(sign_in_window, "sign_in_window"),
+            lambda: self.inbox.governance.now().timestamp(),
+        )
         self.sessions: SessionBook = sessions or sessions_for(self.store)
         self.model_provider = model_provider
         self.secure_cookies = secure_cookies

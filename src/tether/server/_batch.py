@@ -111,7 +111,7 @@ async def _decide_run(
     failure: TetherError | None = None
     for _ in range(_ATTEMPTS):
         try:
-            stored = await inbox.store.load(run_id)
+            stored = await inbox.load(run_id, approver)
             agent = inbox.agent_for(stored.root_agent)
             context = inbox.make_context()
             state = state_from_stored(inbox.store, stored, agent, context, inbox.governance)

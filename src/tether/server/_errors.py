@@ -19,6 +19,7 @@ from ..errors import (
     RequestError,
     RequestTooLargeError,
     ServerDependencyError,
+    TooManyRequestsError,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "RequestError",
     "RequestTooLargeError",
+    "TooManyRequestsError",
     "ServerDependencyError",
     "need_server_extra",
 ]

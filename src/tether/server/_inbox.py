@@ -22,6 +22,7 @@ from ..approvals._decisions import DEFAULT_GOVERNANCE
 from ..errors import (
     RuleNotFoundError,
     RunConflictError,
+    RunNotFoundError,
     UnknownAgentError,
     UserError,
 )
@@ -32,6 +33,7 @@ from ..store import (
     Order,
     RunStatus,
     RunStore,
+    StoredRun,
     decide,
     resolve_doubt,
     retry_run,
@@ -40,6 +42,7 @@ from ..store import (
 from ._batch import BatchResult, DecisionEntry, decide_batch
 from ._detail import RunDetail, RunsPage, audit_json, failure_json, run_detail
 from ._pending import InboxPage, PendingCall, decode_cursor, encode_cursor
+from ._readers import Readers
 
 __all__ = ["Decision", "Inbox", "Verdict", "rule_json"]
 
@@ -58,6 +61,11 @@ class Inbox:
     Every decision goes through ``tether.store.decide`` under ``governance``: the
     call's policy (its tool's, its agent's, else the run-wide one) must allow the
     approver, four-eyes calls need distinct approvers, and expired calls refuse.
+
+    ``readers`` (``tether.server._readers``): who may see which agent's runs. Reads take a
+    ``viewer`` (``None``: everything, for the store's owner); a run ``viewer`` may not see is
+    left out of lists and answers ``RunNotFoundError``, as one that does not exist. Every
+    decision checks that its approver sees the run first, then the call's policy.
     """
 
     def __init__(
@@ -67,15 +75,25 @@ class Inbox:
         *,
         governance: Governance | None = None,
         context: Callable[[], Any] | None = None,
+        readers: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.store = store
         self.agents = {agent.name: agent for agent in agents}
+        self.readers = Readers(readers, agents)
         self.governance = governance or DEFAULT_GOVERNANCE
         self._context = context
 
     def make_context(self) -> Any:
         """A fresh context for a run (what policy checks and tools see)."""
         return None if self._context is None else self._context()
+
+    async def load(self, run_id: str, viewer: Approver | None = None) -> StoredRun:
+        """Run ``run_id`` as ``viewer`` sees it: ``RunNotFoundError`` if it does not exist or
+        ``viewer`` may not see its agent (the same answer, so its existence is not shown)."""
+        stored = await self.store.load(run_id)
+        if not self.readers.sees(viewer, stored.root_agent):
+            raise RunNotFoundError(run_id)
+        return stored
 
     def agent_for(self, root_agent: str) -> Agent[Any]:
         """The application's agent whose graph holds ``root_agent``."""
@@ -109,11 +127,13 @@ class Inbox:
         limit: int = 50,
         cursor: str | None = None,
         now: datetime | None = None,
+        viewer: Approver | None = None,
     ) -> InboxPage:
         """Pending calls, filtered, ``order`` first, a page of ``limit`` at a time.
 
         One keyset page read from the store: its cost does not grow with the
-        number of waiting calls."""
+        number of waiting calls. Calls ``viewer`` may not see are left out (a page may then
+        hold fewer than ``limit``; ``next_cursor`` says whether more follow)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
             raise UserError(f"limit must be an integer from 1 to 500, not {limit!r}.")
         if order not in ("oldest", "newest"):
@@ -129,7 +149,7 @@ class Inbox:
             after=None if cursor is None else decode_cursor(cursor),
             limit=limit + 1,
         )
-        page = tuple(
+        read = tuple(
             PendingCall(
                 r.run_id,
                 r.call_id,
@@ -144,7 +164,8 @@ class Inbox:
             for r in rows[:limit]
         )
         more = len(rows) > limit
-        return InboxPage(page, encode_cursor(page[-1]) if more and page else None)
+        page = tuple(call for call in read if self.readers.sees_member(viewer, call.agent))
+        return InboxPage(page, encode_cursor(read[-1]) if more and read else None)
 
     async def runs(
         self,
@@ -154,8 +175,10 @@ class Inbox:
         order: Order = "newest",
         limit: int = 50,
         cursor: str | None = None,
+        viewer: Approver | None = None,
     ) -> RunsPage:
-        """A page of the store's runs (``list_runs``), newest first by default."""
+        """A page of the store's runs (``list_runs``), newest first by default; those
+        ``viewer`` may not see are left out (the page may hold fewer than ``limit``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
             raise UserError(f"limit must be an integer from 1 to 500, not {limit!r}.")
         page = await self.store.list_runs(
@@ -163,6 +186,8 @@ class Inbox:
         )
         rows = []
         for run in page.runs:
+            if not self.readers.sees(viewer, run.root_agent):
+                continue
             row: dict[str, Any] = {
                 "run_id": run.run_id,
                 "agent": run.root_agent,
@@ -179,9 +204,10 @@ class Inbox:
             page.next_cursor,
         )
 
-    async def show(self, run_id: str) -> RunDetail:
-        """A run: status, conversation, pending and in-doubt calls, audit trail."""
-        stored = await self.store.load(run_id)
+    async def show(self, run_id: str, viewer: Approver | None = None) -> RunDetail:
+        """A run: status, conversation, pending and in-doubt calls, audit trail
+        (``RunNotFoundError`` if ``viewer`` may not see it)."""
+        stored = await self.load(run_id, viewer)
         state = RunState(
             self.agent_for(stored.root_agent), stored.events, governance=self.governance
         )
@@ -229,7 +255,7 @@ class Inbox:
             raise UserError("Edited arguments go with an approval; a rejection takes none.")
         conflict: RunConflictError | None = None
         for _ in range(_DECIDE_ATTEMPTS):
-            stored = await self.store.load(run_id)
+            stored = await self.load(run_id, approver)
             try:
                 return await decide(
                     self.store,
@@ -289,7 +315,7 @@ class Inbox:
             raise UserError(f"An inbox review is taken by an Approver, not {approver!r}.")
         conflict: RunConflictError | None = None
         for _ in range(_DECIDE_ATTEMPTS):
-            stored = await self.store.load(run_id)
+            stored = await self.load(run_id, approver)
             try:
                 return await review(
                     self.store,
@@ -322,7 +348,7 @@ class Inbox:
     ) -> int:
         """Settle a call in doubt as ``approver`` (``tether.store.resolve_doubt``), under
         the inbox's governance (``NotAuthorizedError``: nothing recorded)."""
-        stored = await self.store.load(run_id)
+        stored = await self.load(run_id, approver)
         return await resolve_doubt(
             self.store,
             run_id,
@@ -340,6 +366,7 @@ class Inbox:
     async def retry(self, run_id: str, approver: Approver, *, reason: str | None = None) -> int:
         """Ask for failed run ``run_id`` to be tried again (``tether.store.retry_run``): a
         worker takes it up. ``NotPendingError`` if it has not failed; the new seq."""
+        await self.load(run_id, approver)
         return await retry_run(self.store, run_id, by=approver, reason=reason)
 
     def rule_book(self) -> RuleBook:
@@ -358,17 +385,20 @@ class Inbox:
         tool: str | None = None,
         live: bool = False,
         limit: int = 100,
+        viewer: Approver | None = None,
     ) -> list[StandingApproval]:
         """Standing approvals in the store, oldest grant first (``live``: only those that may
-        still approve a call), at most ``limit``."""
+        still approve a call), at most ``limit``; those of agents ``viewer`` may not see are
+        left out."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
             raise UserError(f"limit must be an integer from 1 to 500, not {limit!r}.")
-        return await self.rule_book().list_rules(
+        rules = await self.rule_book().list_rules(
             agent=agent,
             tool=tool,
             live_at=self.governance.now() if live else None,
             limit=limit,
         )
+        return [rule for rule in rules if self.readers.sees_member(viewer, rule.agent)]
 
     async def revoke_rule(
         self, rule_id: str, approver: Approver, *, reason: str | None = None
@@ -377,6 +407,8 @@ class Inbox:
         policy; ``NotAuthorizedError``, nothing recorded)."""
         book = self.rule_book()
         rule = await book.get_rule(rule_id)
+        if not self.readers.sees_member(approver, rule.agent):
+            raise RuleNotFoundError(f"No standing approval {rule_id!r} in this rule book.")
         return await revoke_standing_approval(
             book,
             self._agent_named(rule.agent),
@@ -406,13 +438,20 @@ class Inbox:
             return None  # deleted since: the decision still names the rule
 
     async def start(
-        self, agent_name: str, input: str | list[dict[str, Any]], *, max_turns: int | None = None
+        self,
+        agent_name: str,
+        input: str | list[dict[str, Any]],
+        *,
+        max_turns: int | None = None,
+        viewer: Approver | None = None,
     ) -> str:
-        """Store a new run of ``agent_name`` without advancing it (a worker will); its id."""
-        if agent_name not in self.agents:
+        """Store a new run of ``agent_name`` without advancing it (a worker will); its id.
+        ``UnknownAgentError`` if there is no such agent or ``viewer`` may not see it."""
+        known = sorted(name for name in self.agents if self.readers.sees(viewer, name))
+        if agent_name not in known:
             raise UnknownAgentError(
                 f"No agent of this application is named {agent_name!r}; "
-                f"known: {', '.join(sorted(self.agents)) or 'none'}."
+                f"known: {', '.join(known) or 'none'}."
             )
         try:
             started = RunStarted(

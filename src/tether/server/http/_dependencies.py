@@ -15,13 +15,14 @@ from .._auth import Authenticator
 from .._errors import need_server_extra
 from .._inbox import Inbox
 from .._sessions import SessionBook
+from .._throttle import SignInThrottle
 
 try:
     from fastapi import Depends, Request
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
-__all__ = ["Application", "Served", "Unauthenticated", "Who", "authenticated"]
+__all__ = ["Application", "Served", "Unauthenticated", "Who", "authenticated", "client_of"]
 
 
 class Served(Protocol):
@@ -39,6 +40,7 @@ class Served(Protocol):
     session_lifetime: float
     sse_poll_interval: float
     title: str
+    sign_in_throttle: SignInThrottle
 
 
 def _served(request: Request) -> Served:
@@ -65,10 +67,20 @@ def authenticated(app: Served, headers: Any) -> Approver | None:
     )
 
 
+def client_of(request: Request) -> str:
+    """The client's address, as the sign-in throttle counts it."""
+    return request.client.host if request.client else "unknown"
+
+
 def _approver(request: Request) -> Approver:
-    """The API's dependency: the authenticated approver, else 401."""
-    found = authenticated(request.app.state.tether_app, request.headers)
+    """The API's dependency: the authenticated approver, else 401 (429 for a client past
+    its failed sign-ins: ``SignInThrottle``)."""
+    app: Served = request.app.state.tether_app
+    app.sign_in_throttle.check(client_of(request))
+    found = authenticated(app, request.headers)
     if found is None:
+        if "authorization" in request.headers:  # a token tried and unknown
+            app.sign_in_throttle.failed(client_of(request))
         raise Unauthenticated()
     return found
 

@@ -34,6 +34,7 @@ from .._errors import (
     NotAuthenticatedError,
     NotFoundError,
     RequestError,
+    TooManyRequestsError,
     need_server_extra,
 )
 from ._browser import Refused
@@ -70,7 +71,9 @@ def _respond(request: Request, exc: TetherError, status: int, **headers: str) ->
     # The API answers JSON; the web page's paths answer the same message as a page.
     if request.url.path.startswith("/api"):
         return error_json(exc, status, headers or None)
-    return page("error.html", {"message": str(exc), "status": status}, status)
+    response = page("error.html", {"message": str(exc), "status": status}, status)
+    response.headers.update(headers)
+    return response
 
 
 async def _unauthenticated(request: Request, exc: Exception) -> Any:
@@ -80,6 +83,8 @@ async def _unauthenticated(request: Request, exc: Exception) -> Any:
 
 async def _tether_error(request: Request, exc: Exception) -> Any:
     assert isinstance(exc, TetherError)
+    if isinstance(exc, TooManyRequestsError):
+        return _respond(request, exc, exc.status, **{"Retry-After": str(exc.retry_after)})
     return _respond(request, exc, _status_of(exc))
 
 

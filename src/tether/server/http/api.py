@@ -188,6 +188,7 @@ async def list_approvals(
         order=order,
         limit=limit,
         cursor=cursor,
+        viewer=who,
     )
     now = app.inbox.governance.now()
     return {
@@ -206,18 +207,20 @@ async def list_runs(
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, max_length=CURSOR_CHARS),
 ) -> dict[str, Any]:
-    page = await app.inbox.runs(status=status, agent=agent, order=order, limit=limit, cursor=cursor)
+    page = await app.inbox.runs(
+        status=status, agent=agent, order=order, limit=limit, cursor=cursor, viewer=who
+    )
     return {"runs": list(page.runs), "next_cursor": page.next_cursor}
 
 
 @router.get("/runs/{run_id}", summary="Show a run")
 async def show_run(run_id: str, who: Who, app: Application) -> dict[str, Any]:
-    return (await app.inbox.show(run_id)).to_json(app.inbox.governance.now())
+    return (await app.inbox.show(run_id, who)).to_json(app.inbox.governance.now())
 
 
 @router.post("/runs", status_code=201, summary="Start a run (a worker advances it)")
 async def start_run(body: StartBody, who: Who, app: Application) -> dict[str, Any]:
-    run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns)
+    run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns, viewer=who)
     return {"run_id": run_id}
 
 
@@ -327,7 +330,7 @@ async def list_rules(
     live: bool = Query(False, description="only rules that may still approve a call"),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
-    rules = await app.inbox.rules(agent=agent, tool=tool, live=live, limit=limit)
+    rules = await app.inbox.rules(agent=agent, tool=tool, live=live, limit=limit, viewer=who)
     return {"rules": [rule_json(rule) for rule in rules]}
 
 

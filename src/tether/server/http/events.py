@@ -7,8 +7,9 @@
   (read from the runs updated since the last poll).
 - ``approval_removed``: a call this stream announced is not waiting any more.
 
-A stream reads changes only, never every waiting call. The web page's stream ends when its
-session does (signed out, expired, its token removed).
+A stream reads changes only, never every waiting call, and only of the runs its approver may
+see (``App(readers=...)``). The web page's stream ends when its session does (signed out,
+expired, its token removed).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..._governance import Approver
 from .._errors import need_server_extra
 from ._browser import signed_in
 from ._dependencies import Application, Served, Unauthenticated, Who
@@ -46,12 +48,13 @@ Event = tuple[str, dict[str, Any]]
 
 @router.get("/api/events", summary="Server-Sent Events: inbox changes")
 async def api_events(who: Who, app: Application) -> StreamingResponse:
-    return _event_stream(app)
+    return _event_stream(app, who)
 
 
 @router.get("/events", include_in_schema=False)
 async def web_events(request: Request, app: Application) -> Any:
-    if not await signed_in(app, request):
+    who = await signed_in(app, request)
+    if not who:
         raise Unauthenticated()
 
     async def still_signed_in() -> bool:
@@ -59,14 +62,14 @@ async def web_events(request: Request, app: Application) -> Any:
         # idle session alive, and a stream ends with its session (signed out, expired).
         return await signed_in(app, request, touch=False) is not None
 
-    return _event_stream(app, still_signed_in)
+    return _event_stream(app, who, still_signed_in)
 
 
 def _event_stream(
-    app: Served, still_signed_in: Callable[[], Awaitable[bool]] | None = None
+    app: Served, who: Approver, still_signed_in: Callable[[], Awaitable[bool]] | None = None
 ) -> StreamingResponse:
     return StreamingResponse(
-        _Changes(app, still_signed_in).events(),
+        _Changes(app, who, still_signed_in).events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
@@ -76,9 +79,13 @@ class _Changes:
     """What one stream sent, and what changed since that it has not sent yet."""
 
     def __init__(
-        self, app: Served, still_signed_in: Callable[[], Awaitable[bool]] | None = None
+        self,
+        app: Served,
+        who: Approver,
+        still_signed_in: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.app = app
+        self.who = who
         self.still_signed_in = still_signed_in
         self.announced: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         """Run id -> the calls this stream announced as waiting (to announce their removal)."""
@@ -118,7 +125,7 @@ class _Changes:
             )
             for row in rows:
                 key = (row.run_id, row.call_id)
-                if key in self.sent_requests:
+                if key in self.sent_requests or not self.sees(row.agent, member=True):
                     continue
                 data = {
                     "run_id": row.run_id,
@@ -143,7 +150,7 @@ class _Changes:
             page = await store.list_runs(updated_after=window, cursor=cursor, limit=_SSE_PAGE)
             for run in page.runs:
                 update = (run.run_id, run.updated_at.isoformat())
-                if update in self.sent_updates:
+                if update in self.sent_updates or not self.sees(run.root_agent):
                     continue
                 self.sent_updates[update] = run.updated_at
                 calls = self.announced.get(run.run_id)
@@ -158,6 +165,11 @@ class _Changes:
             cursor = page.next_cursor
             if cursor is None:
                 return out
+
+    def sees(self, agent: str, *, member: bool = False) -> bool:
+        """Whether this stream's approver may see runs of ``agent`` (a call's: ``member``)."""
+        readers = self.app.inbox.readers
+        return readers.sees_member(self.who, agent) if member else readers.sees(self.who, agent)
 
     def forget(self, *, before: datetime) -> None:
         """What fell out of the re-read window cannot come back: forget it."""

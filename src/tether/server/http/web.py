@@ -14,7 +14,7 @@ from ...errors import UserError
 from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from ._browser import Browser, FormChecked, FormSender, render, to_login
-from ._dependencies import Application, Served, authenticated
+from ._dependencies import Application, Served, authenticated, client_of
 from ._limits import BATCH_ENTRIES, CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
 from ._session import SESSION_COOKIE, begin_session, end_session
 
@@ -38,8 +38,10 @@ async def login_page(request: Request, app: Application, who: Browser) -> Any:
 async def login(
     request: Request, app: Application, _: FormChecked, token: str = Form("", max_length=TEXT_CHARS)
 ) -> Any:
+    app.sign_in_throttle.check(client_of(request))
     found = authenticated(app, {"authorization": f"Bearer {token.strip()}"})
     if not found:
+        app.sign_in_throttle.failed(client_of(request))
         return render(app, request, "login.html", {"failed": True}, None, 401)
     await end_session(app, request.cookies.get(SESSION_COOKIE))  # a new id at each sign-in
     response = RedirectResponse("/", status_code=303)
@@ -73,7 +75,9 @@ async def inbox_page(
 ) -> Any:
     if not who:
         return to_login()
-    page = await app.inbox.pending(agent=agent, tool=tool, order=order, limit=50, cursor=cursor)
+    page = await app.inbox.pending(
+        agent=agent, tool=tool, order=order, limit=50, cursor=cursor, viewer=who
+    )
     return render(
         app,
         request,
@@ -145,7 +149,7 @@ async def runs_page(
 ) -> Any:
     if not who:
         return to_login()
-    page = await app.inbox.runs(status=status, order=order, limit=50, cursor=cursor)
+    page = await app.inbox.runs(status=status, order=order, limit=50, cursor=cursor, viewer=who)
     return render(
         app,
         request,
@@ -159,7 +163,7 @@ async def runs_page(
 async def rules_page(request: Request, app: Application, who: Browser, live: bool = False) -> Any:
     if not who:
         return to_login()
-    rules = await app.inbox.rules(live=live, limit=500)
+    rules = await app.inbox.rules(live=live, limit=500, viewer=who)
     values = {"rules": rules, "live": live, "now": app.inbox.governance.now()}
     return render(app, request, "rules.html", values, who)
 
@@ -176,7 +180,7 @@ async def revoke_form(
 async def run_page(request: Request, app: Application, who: Browser, run_id: str) -> Any:
     if not who:
         return to_login()
-    run = await app.inbox.show(run_id)
+    run = await app.inbox.show(run_id, who)
     values = {"run": run, "now": app.inbox.governance.now(), "receipts": _receipts(app)}
     return render(app, request, "run.html", values, who)
 
@@ -195,7 +199,7 @@ async def call_page(
 ) -> Any:
     if not who:
         return to_login()
-    run = await app.inbox.show(run_id)
+    run = await app.inbox.show(run_id, who)
     call = next((c for c in run.pending if c.call_id == call_id), None)
     expired = next((c for c in run.expired if c.call_id == call_id), None)
     tools = await app.inbox.tools_of(call.agent) if call else {}
