@@ -83,9 +83,14 @@ async def test_unknown_bearer_tokens_pause_an_address_and_successes_count_nothin
         assert refused.json()["type"] == "TooManyRequestsError"
         assert set(refused.json()) == {"error", "type"}
         assert (await client.get("/api/events", headers=guess)).status_code == 429
+        page = await client.get("/runs", headers=ana)  # a page taking the token: the same
+        assert page.status_code == 429 and page.headers["retry-after"] == "60"
         _later(app, 60)
         assert (await client.get("/api/runs", headers=ana)).status_code == 200
         assert (await client.get("/api/runs", headers=guess)).status_code == 401
+        for _ in range(2):  # pages count their unknown tokens too
+            assert (await client.get("/runs", headers=guess)).status_code == 303
+        assert (await client.get("/api/runs", headers=ana)).status_code == 429
 
 
 def test_the_throttle_is_configured_with_a_count_and_a_duration(tmp_path: Path) -> None:

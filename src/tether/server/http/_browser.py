@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from ..._governance import Approver
 from .._errors import need_server_extra
-from ._dependencies import Application, Served, authenticated
+from ._dependencies import Application, Served, by_token
 from ._session import SESSION_COOKIE, SID_COOKIE, check_csrf, csrf_token, new_sid, session_approver
 from ._templates import page
 
@@ -36,7 +36,7 @@ async def signed_in(app: Served, request: Request, *, touch: bool = True) -> App
     """The approver of a browser request: its session, else the authenticator. ``touch``:
     the request counts as the session's use (it keeps an idle session alive)."""
     found = await session_approver(app, request.cookies.get(SESSION_COOKIE), touch=touch)
-    return found or authenticated(app, request.headers)
+    return found or by_token(app, request)
 
 
 async def _browser(request: Request, app: Application) -> Approver | None:

@@ -22,7 +22,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
-__all__ = ["Application", "Served", "Unauthenticated", "Who", "authenticated", "client_of"]
+__all__ = ["Application", "Served", "Unauthenticated", "Who", "authenticated", "by_token"]
 
 
 class Served(Protocol):
@@ -67,20 +67,26 @@ def authenticated(app: Served, headers: Any) -> Approver | None:
     )
 
 
-def client_of(request: Request) -> str:
-    """The client's address, as the sign-in throttle counts it."""
-    return request.client.host if request.client else "unknown"
+def by_token(app: Served, request: Request, headers: Any = None) -> Approver | None:
+    """The approver the authenticator finds in ``headers`` (default: the request's), under
+    the sign-in throttle of the request's client address: ``TooManyRequestsError`` while
+    it must wait, and a token it does not know counts as a failed sign-in (a request
+    without ``Authorization`` is no attempt)."""
+    client = request.client.host if request.client else "unknown"
+    headers = request.headers if headers is None else headers
+    tried = "authorization" in headers
+    if tried:
+        app.sign_in_throttle.check(client)
+    found = authenticated(app, headers)
+    if found is None and tried:
+        app.sign_in_throttle.failed(client)
+    return found
 
 
 def _approver(request: Request) -> Approver:
-    """The API's dependency: the authenticated approver, else 401 (429 for a client past
-    its failed sign-ins: ``SignInThrottle``)."""
-    app: Served = request.app.state.tether_app
-    app.sign_in_throttle.check(client_of(request))
-    found = authenticated(app, request.headers)
+    """The API's dependency: the authenticated approver, else 401 (429: ``by_token``)."""
+    found = by_token(request.app.state.tether_app, request)
     if found is None:
-        if "authorization" in request.headers:  # a token tried and unknown
-            app.sign_in_throttle.failed(client_of(request))
         raise Unauthenticated()
     return found
 

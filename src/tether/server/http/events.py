@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..._governance import Approver
-from .._errors import need_server_extra
+from .._errors import TooManyRequestsError, need_server_extra
 from ._browser import signed_in
 from ._dependencies import Application, Served, Unauthenticated, Who
 
@@ -60,7 +60,10 @@ async def web_events(request: Request, app: Application) -> Any:
     async def still_signed_in() -> bool:
         # Checked at every poll, without counting as use: an open tab does not keep an
         # idle session alive, and a stream ends with its session (signed out, expired).
-        return await signed_in(app, request, touch=False) is not None
+        try:
+            return await signed_in(app, request, touch=False) is not None
+        except TooManyRequestsError:  # its bearer token is refused for now
+            return False
 
     return _event_stream(app, who, still_signed_in)
 

@@ -14,7 +14,7 @@ from ...errors import UserError
 from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from ._browser import Browser, FormChecked, FormSender, render, to_login
-from ._dependencies import Application, Served, authenticated, client_of
+from ._dependencies import Application, Served, by_token
 from ._limits import BATCH_ENTRIES, CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
 from ._session import SESSION_COOKIE, begin_session, end_session
 
@@ -38,10 +38,8 @@ async def login_page(request: Request, app: Application, who: Browser) -> Any:
 async def login(
     request: Request, app: Application, _: FormChecked, token: str = Form("", max_length=TEXT_CHARS)
 ) -> Any:
-    app.sign_in_throttle.check(client_of(request))
-    found = authenticated(app, {"authorization": f"Bearer {token.strip()}"})
+    found = by_token(app, request, {"authorization": f"Bearer {token.strip()}"})
     if not found:
-        app.sign_in_throttle.failed(client_of(request))
         return render(app, request, "login.html", {"failed": True}, None, 401)
     await end_session(app, request.cookies.get(SESSION_COOKIE))  # a new id at each sign-in
     response = RedirectResponse("/", status_code=303)
