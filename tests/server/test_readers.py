@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tether import Agent, Approver, Runner
+from tether import Agent, Approver, Runner, grant_standing_approval
+from tether.approvals import RuleScope
 from tether.cli import main
 from tether.server import App, TokenAuth
 from tether.store import SQLiteRunStore
@@ -143,6 +144,21 @@ async def test_starting_a_hidden_agents_run_is_refused_as_an_unknown_agent(
     assert not (await app.store.list_runs()).runs
     started = await client.post("/api/runs", json={"agent": "Payments", "input": "x"}, headers=FIN)
     assert started.status_code == 201
+
+
+async def test_a_hidden_agents_standing_approvals_are_not_listed_nor_revoked(
+    app: App, client: httpx.AsyncClient
+) -> None:
+    fin = APPROVERS["tok-fin"]
+    rule = await grant_standing_approval(
+        app.store, payments, "get_weather", by=fin, scope=RuleScope.agent(), match={}, max_uses=3
+    )
+    assert (await client.get("/api/rules", headers=ANA)).json()["rules"] == []
+    listed = (await client.get("/api/rules", headers=FIN)).json()["rules"]
+    assert [r["id"] for r in listed] == [rule.id]
+    revoked = await client.post(f"/api/rules/{rule.id}/revocation", json={}, headers=ANA)
+    assert revoked.status_code == 404 and revoked.json()["type"] == "RuleNotFoundError"
+    assert (await client.get("/api/rules?live=true", headers=FIN)).json()["rules"]
 
 
 async def _events(
