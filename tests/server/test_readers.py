@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tether import Agent, Approver, Runner, grant_standing_approval
+from tether import Agent, Approver, Runner, UserError, grant_standing_approval
 from tether.approvals import RuleScope
 from tether.cli import main
 from tether.server import App, TokenAuth
@@ -261,3 +261,14 @@ def test_the_cli_through_a_server_lists_no_hidden_run(
     assert "404" in capsys.readouterr().err
     monkeypatch.setenv("TETHER_TOKEN", "tok-fin")
     assert main([*url, "show", hidden]) == 0
+
+
+def test_readers_name_the_applications_agents_and_some_roles(tmp_path: Path) -> None:
+    store = str(tmp_path / "runs.db")
+    with pytest.raises(UserError, match="'Nobody', not an agent of this application"):
+        App(agents=[agent, payments], store=store, readers={"Nobody": {"finance"}})
+    with pytest.raises(UserError, match="at least one"):
+        App(agents=[agent, payments], store=store, readers={"Payments": set()})
+    everyone = App(agents=[agent, payments], store=store, readers={"*": "staff"}).inbox.readers
+    assert not everyone.sees(Approver("ana", roles=("forecaster",)), "Weather")
+    assert everyone.sees(Approver("sam", roles=("staff",)), "Payments")
