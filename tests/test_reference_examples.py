@@ -414,6 +414,9 @@ def test_memory_session_hitl(
 def test_agents_as_tools(
     reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
+    def translator(language: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda request: f"message to {language}" in (request.get("instructions") or "")
+
     def script(fake: FakeOpenAIServer) -> None:
         fake.responses.add(
             tool_calls=[
@@ -421,8 +424,9 @@ def test_agents_as_tools(
                 ("translate_to_spanish", '{"input":"Hello, world!"}', "c_es"),
             ]
         )
-        fake.responses.add("Bonjour, le monde !")
-        fake.responses.add("¡Hola, mundo!")
+        # The two translators run at once: each reply answers its own agent.
+        fake.responses.add("Bonjour, le monde !", match=translator("French"))
+        fake.responses.add("¡Hola, mundo!", match=translator("Spanish"))
         fake.responses.add("French: Bonjour, le monde ! Spanish: ¡Hola, mundo!")
         fake.responses.add("Bonjour, le monde ! / ¡Hola, mundo!")
 
@@ -434,6 +438,7 @@ def test_agents_as_tools(
         script,
         tmp_path,
         stdin="Translate 'Hello, world!' to French and Spanish.\n",
+        concurrent=True,
     )
     assert run.out.endswith("Final response:\nBonjour, le monde ! / ¡Hola, mundo!\n")
     assert len(run.requests) == 5
