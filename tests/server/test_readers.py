@@ -24,6 +24,7 @@ from tether import Agent, Approver, Runner, UserError, grant_standing_approval
 from tether.approvals import RuleScope
 from tether.cli import main
 from tether.server import App, TokenAuth
+from tether.server._describe import readers_said
 from tether.store import SQLiteRunStore
 
 from .weather_agents import CityModel, agent, get_time, get_weather
@@ -272,3 +273,20 @@ def test_readers_name_the_applications_agents_and_some_roles(tmp_path: Path) -> 
     everyone = App(agents=[agent, payments], store=store, readers={"*": "staff"}).inbox.readers
     assert not everyone.sees(Approver("ana", roles=("forecaster",)), "Weather")
     assert everyone.sees(Approver("sam", roles=("staff",)), "Payments")
+
+
+def test_serve_says_who_sees_which_agents_runs(tmp_path: Path) -> None:
+    store = str(tmp_path / "runs.db")
+
+    def said(readers: dict[str, Any] | None) -> str:
+        return readers_said(
+            App(agents=[agent, payments], store=store, readers=readers).inbox.readers
+        )
+
+    assert said(None) == "everyone signed in sees every run"
+    assert said({"Payments": {"ops", "finance"}, "*": "staff"}) == (
+        "Payments by finance or ops; other agents by staff"
+    )
+    assert said({"Payments": "finance"}) == (
+        "Payments by finance; other agents by everyone signed in"
+    )

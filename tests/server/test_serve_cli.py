@@ -55,7 +55,7 @@ def test_serve_refuses_an_inbox_nobody_can_sign_in_to_unless_told_it_is_a_dev_ho
         ["serve", "relative_app:app", "--port", port, "--insecure-dev"], env, cwd
     )
     try:
-        lines = _first_lines(process, 4)
+        lines = _first_lines(process, 5)
     finally:
         stop_process(process)
     assert lines[0] == f"tether serve: tether inbox at http://127.0.0.1:{port}/ (API under /api)"
@@ -65,6 +65,7 @@ def test_serve_refuses_an_inbox_nobody_can_sign_in_to_unless_told_it_is_a_dev_ho
     ]
     assert lines[2].split() == ["agents:", "Weather"]
     assert lines[3].split(maxsplit=2) == ["sign", "in:", "nobody can (--insecure-dev)"]
+    assert lines[4] == "  readers:  everyone signed in sees every run"
 
 
 def test_the_documented_app_is_served_and_worked_and_both_say_what_they_serve(

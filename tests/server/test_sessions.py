@@ -19,6 +19,7 @@ import pytest
 
 from tether import Approver, Governance, Runner
 from tether.server import App, TokenAuth
+from tether.server._sessions import SQLiteSessions
 from tether.store import SQLiteRunStore
 
 from .conftest import Served
@@ -172,3 +173,42 @@ async def test_an_open_event_stream_ends_with_its_session(server: Served) -> Non
             rest = [line async for line in lines]  # the stream ends at its next poll
         assert not [line for line in rest if line.startswith("event: approval")]
         assert (await browser.get("/events")).status_code == 401
+
+
+async def test_the_app_closes_its_session_connection_when_the_server_shuts_down(
+    app: App,
+) -> None:
+    async with _client(app) as browser:
+        await _sign_in(browser, "tok-ana")
+    sessions = app.sessions
+    assert isinstance(sessions, SQLiteSessions) and sessions._conn is not None
+    # The ASGI lifespan, as a server drives it: start up, then shut down.
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return next(messages)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert sessions._conn is None
+    # A later request opens a new connection: the sign-in kept in the file still works.
+    async with _client(app) as browser:
+        await _sign_in(browser, "tok-ana")
+        assert (await browser.get("/runs")).status_code == 200
+    await app.aclose()
+    assert sessions._conn is None
+
+
+async def test_a_session_book_given_to_the_app_is_the_callers_to_close(tmp_path: Path) -> None:
+    book = SQLiteSessions(str(tmp_path / "sessions.db"))
+    store = SQLiteRunStore(tmp_path / "runs.db")
+    app = App(agents=[agent], store=store, authenticate=TokenAuth({}), sessions=book)
+    await book.get("nobody")  # opens its connection
+    await app.aclose()
+    assert book._conn is not None
+    await book.aclose()
+    await store.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..server import App, Worker
-from ..server._describe import sign_in_ways, store_location
+from ..server._describe import readers_said, sign_in_ways, store_location
 from ..server._errors import need_server_extra
 from ._load import load_app
 
@@ -64,6 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"tether serve: {app.title} at http://{args.host}:{args.port}/ (API under /api)",
         _common(app),
         f"  sign in:  {', '.join(ways) or 'nobody can (--insecure-dev)'}",
+        f"  readers:  {readers_said(app.inbox.readers)}",
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from .._agent import Agent
+from .._duration import Duration, to_seconds
 from .._governance import Governance
 from ..errors import UserError
 from ..models import ModelProvider
@@ -17,7 +16,7 @@ from ..run import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Inbox
-from ._sessions import SessionBook, sessions_for
+from ._sessions import OwnSessions, SessionBook, sessions_for
 from ._throttle import SignInThrottle
 from ._webhooks import Webhook
 
@@ -99,12 +98,12 @@ class App:
         title: str = "tether inbox",
         max_body_bytes: int = 1_048_576,
         api_docs: bool = False,
-        session_idle: float | timedelta = 3600.0,
-        session_lifetime: float | timedelta = 12 * 3600.0,
+        session_idle: Duration = 3600.0,
+        session_lifetime: Duration = 12 * 3600.0,
         sessions: SessionBook | None = None,
         readers: Mapping[str, Iterable[str]] | None = None,
         sign_in_attempts: int = 10,
-        sign_in_window: float | timedelta = 300.0,
+        sign_in_window: Duration = 300.0,
     ) -> None:
         agents = list(agents)
         if not agents or not all(isinstance(agent, Agent) for agent in agents):
@@ -146,7 +145,10 @@ class App:
             _seconds(sign_in_window, "sign_in_window"),
             lambda: self.inbox.governance.now().timestamp(),
         )
-        self.sessions: SessionBook = sessions or sessions_for(self.store)
+        self._own_sessions: OwnSessions | None = None
+        if sessions is None:
+            self._own_sessions = sessions = sessions_for(self.store)
+        self.sessions: SessionBook = sessions
         self.model_provider = model_provider
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval
@@ -170,11 +172,19 @@ class App:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)
 
+    async def aclose(self) -> None:
+        """Close the connections the app opened itself (the sign-in book beside the store).
 
-def _seconds(value: float | timedelta, name: str) -> float:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise UserError(f"App({name}=...) is seconds or a timedelta, not {value!r}.")
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise UserError(f"App({name}=...) is a duration > 0, not {value!r}.")
-    return float(seconds)
+        A server calls it at shutdown (the ASGI lifespan); the store, and a ``sessions``
+        book given to ``App``, belong to the caller, who closes them."""
+        if self._own_sessions is not None:
+            await self._own_sessions.aclose()
+
+
+def _seconds(value: Duration, name: str) -> float:
+    try:
+        seconds = to_seconds(value, f"App({name}=...)")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    assert seconds is not None
+    return seconds

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, ProxyHeaderAuth, TokenAuth, _AnyOf
+from ._readers import EVERY_AGENT, Readers
 
-__all__ = ["sign_in_ways", "store_location"]
+__all__ = ["readers_said", "sign_in_ways", "store_location"]
 
 
 def store_location(store: RunStore) -> str:
@@ -42,6 +43,24 @@ def sign_in_ways(authenticate: Authenticator) -> list[str]:
         return [f"a proxy's {authenticate.header} header"]
     name: Any = getattr(authenticate, "__qualname__", None) or type(authenticate).__name__
     return [f"the authenticator {name}"]
+
+
+def readers_said(readers: Readers) -> str:
+    """Who sees which agent's runs, in one line (``App(readers=...)``)."""
+    if not readers.restricted:
+        return "everyone signed in sees every run"
+    every = readers.roles.get(EVERY_AGENT)
+    said = [
+        f"{name} by {' or '.join(sorted(roles))}"
+        for name, roles in sorted(readers.roles.items())
+        if name != EVERY_AGENT
+    ]
+    said.append(
+        f"other agents by {' or '.join(sorted(every))}"
+        if every
+        else "other agents by everyone signed in"
+    )
+    return "; ".join(said)
 
 
 def _without_password(dsn: str) -> str:

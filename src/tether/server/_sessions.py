@@ -27,6 +27,7 @@ from ..store import RunStore, SQLiteRunStore
 
 __all__ = [
     "MemorySessions",
+    "OwnSessions",
     "PostgresSessions",
     "SessionBook",
     "SignIn",
@@ -100,6 +101,9 @@ class MemorySessions:
     async def remove(self, key: str) -> None:
         self._rows.pop(key, None)
 
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
 
 _COLUMNS = "key, who, credential, created_at, seen_at"
 
@@ -151,6 +155,13 @@ class SQLiteSessions:
     async def prune(self, before: float) -> None:
         """Forget sign-ins last used before ``before`` (they cannot be used any more)."""
         await self._do("DELETE FROM {table} WHERE seen_at < ?", before)
+
+    async def aclose(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class PostgresSessions:
@@ -209,8 +220,19 @@ class PostgresSessions:
     async def remove(self, key: str) -> None:
         await self._do("DELETE FROM {table} WHERE key = ?", key)
 
+    async def aclose(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        async with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
 
-def sessions_for(store: RunStore) -> SessionBook:
+
+OwnSessions = MemorySessions | SQLiteSessions | PostgresSessions
+"""A session book ``sessions_for`` makes (each closes its connection with ``aclose``)."""
+
+
+def sessions_for(store: RunStore) -> OwnSessions:
     """The session book beside ``store``: its SQLite file, its PostgreSQL database, else
     this process's memory."""
     if isinstance(store, SQLiteRunStore) and store.path != ":memory:":

@@ -13,6 +13,9 @@ and one mapping of errors to status codes (``_failures``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from .._errors import need_server_extra
 from . import _failures, api, events, web
 from ._dependencies import Served
@@ -28,7 +31,14 @@ __all__ = ["build"]
 
 def build(app: Served) -> FastAPI:
     """The FastAPI application serving ``app``."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.aclose()  # the server is shutting down: its own connections go
+
     asgi = FastAPI(
+        lifespan=lifespan,
         title=app.title,
         description="Approvals waiting in tether runs, and decisions on them.",
         # Swagger UI loads its script from a CDN, unpinned: only when asked for.

@@ -42,6 +42,8 @@ class Served(Protocol):
     title: str
     sign_in_throttle: SignInThrottle
 
+    async def aclose(self) -> None: ...
+
 
 def _served(request: Request) -> Served:
     served: Served = request.app.state.tether_app
