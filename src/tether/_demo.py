@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -19,11 +21,12 @@ from typing import Any, TextIO
 
 from ._agent import Agent
 from .errors import UserError
-from .models import Model, ModelSettings
+from .items import Item, assistant_message, function_call, message_text
+from .models import Model, ModelRequest, ModelSettings
 from .run import Runner, RunState
 from .tools import function_tool
 
-__all__ = ["build_agent", "choose_model", "run_demo"]
+__all__ = ["build_agent", "choose_model", "run_demo", "scripted_weather"]
 
 RULE = "=" * 80
 QUESTION = "What's the temperature in Oakland?"
@@ -53,10 +56,32 @@ def build_agent(model: Model) -> Agent[Any]:
     )
 
 
+def scripted_weather(request: ModelRequest) -> list[Item]:
+    """Plays the model, as a function of the conversation alone (``FunctionModel``): a call
+    of ``get_temperature`` for each capitalised name after the question's last " in ",
+    then a message with what the calls returned (a rejection's message among them)."""
+    outputs = [str(i["output"]) for i in request.input if i.get("type") == "function_call_output"]
+    if outputs:
+        return [assistant_message(" ".join(outputs))]
+    asked = [i for i in request.input if i.get("role") == "user"]
+    text = message_text(asked[-1]) if asked else ""
+    cities = re.findall(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*\b", text.rpartition(" in ")[2])
+    calls = [
+        function_call("get_temperature", json.dumps({"city": city}), f"call_{n}")
+        for n, city in enumerate(cities)
+    ]
+    return calls or [assistant_message("Which city would you like the temperature of?")]
+
+
 def choose_model(name: str | None) -> Model:
-    """``--model``: ``local`` (the default without an API key), a GGUF path, or an OpenAI model."""
+    """``--model``: ``local`` (the default without an API key), ``scripted`` (a function of
+    the conversation, instant), a GGUF path, or an OpenAI model."""
     if name is None:
         name = "gpt-4.1-mini" if os.environ.get("OPENAI_API_KEY") else "local"
+    if name == "scripted":
+        from .testing import FunctionModel
+
+        return FunctionModel(scripted_weather, name="scripted-weather")
     if name == "local" or name.endswith(".gguf"):
         try:
             from .models.local import LocalModel

@@ -13,6 +13,18 @@
 Each turn is one model response: an item, a list of items, an exception to
 raise, or a function ``(request) -> item | list[item]`` for answers that depend
 on what the model was sent.
+
+A ``ScriptedModel``'s turns are taken in order by whoever calls it, so one script
+serves one run. Where many runs share a model (an inbox's workers, another
+process resuming), use a ``FunctionModel``: its answer is a function of the
+request alone, the same in every run and every process::
+
+    def weather(request: ModelRequest) -> Item | list[Item]:
+        if any(item.get("type") == "function_call_output" for item in request.input):
+            return message("Done.")
+        return tool_call("get_temperature", {"city": "Oakland"}, "call_0")
+
+    agent = Agent(name="Weather", model=FunctionModel(weather), tools=[get_temperature])
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ from .models import (
     ToolCallDelta,
 )
 
-__all__ = ["ScriptedModel", "Turn", "message", "tool_call"]
+__all__ = ["FunctionModel", "ScriptedModel", "Turn", "message", "tool_call"]
 
 Turn: TypeAlias = (
     Item
@@ -77,28 +89,62 @@ class ScriptedModel:
         turn = self.turns[index]
         if isinstance(turn, BaseException):
             raise turn
-        answer: Any = turn(request) if callable(turn) else turn
-        if inspect.isawaitable(answer):
-            answer = await answer
-        output = [dict(answer)] if isinstance(answer, dict) else [dict(item) for item in answer]
-        return ModelResponse(
-            output=output,
-            usage=Usage(requests=1),
-            response_id=f"resp_{uuid.uuid4().hex[:24]}",
-        )
+        return await _respond(turn(request) if callable(turn) else turn)
 
     async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
-        response = await self.get_response(request)
-        for item in response.output:
-            if is_function_call(item):
-                # Scripts may hold malformed calls on purpose: the runner judges them.
-                call_id, name, arguments = (
-                    value if isinstance(value, str) else ""
-                    for value in (item.get("call_id"), item.get("name"), item.get("arguments"))
-                )
-                yield ToolCallDelta(call_id, name, arguments)
-            elif item.get("type", "message") == "message":
-                text = message_text(item)
-                for start in range(0, len(text), 8):
-                    yield TextDelta(text[start : start + 8])
-        yield ResponseDone(response)
+        async for event in _stream(await self.get_response(request)):
+            yield event
+
+
+class FunctionModel:
+    """A ``Model`` whose answer is ``answer(request)``: an item or a list of items (or an
+    awaitable of one). With no state of its own, any number of runs, workers and processes
+    can share it; the requests it was sent are recorded in ``requests``."""
+
+    def __init__(
+        self,
+        answer: Callable[[ModelRequest], Item | Sequence[Item] | Awaitable[Item | Sequence[Item]]],
+        *,
+        name: str = "function",
+    ) -> None:
+        if not callable(answer):
+            raise UserError(f"FunctionModel(answer) is a function of the request, not {answer!r}.")
+        self.name = name
+        self.answer = answer
+        self.requests: list[ModelRequest] = []
+        """Every request received, in order."""
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        return await _respond(self.answer(request))
+
+    async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        async for event in _stream(await self.get_response(request)):
+            yield event
+
+
+async def _respond(answer: Any) -> ModelResponse:
+    """One model response holding ``answer`` (awaited first if need be)."""
+    if inspect.isawaitable(answer):
+        answer = await answer
+    output = [dict(answer)] if isinstance(answer, dict) else [dict(item) for item in answer]
+    return ModelResponse(
+        output=output, usage=Usage(requests=1), response_id=f"resp_{uuid.uuid4().hex[:24]}"
+    )
+
+
+async def _stream(response: ModelResponse) -> AsyncIterator[ModelStreamEvent]:
+    """``response`` as a stream: tool-call deltas, text in small pieces, then the whole."""
+    for item in response.output:
+        if is_function_call(item):
+            # Scripts may hold malformed calls on purpose: the runner judges them.
+            call_id, name, arguments = (
+                value if isinstance(value, str) else ""
+                for value in (item.get("call_id"), item.get("name"), item.get("arguments"))
+            )
+            yield ToolCallDelta(call_id, name, arguments)
+        elif item.get("type", "message") == "message":
+            text = message_text(item)
+            for start in range(0, len(text), 8):
+                yield TextDelta(text[start : start + 8])
+    yield ResponseDone(response)

@@ -22,18 +22,37 @@ def add_demo_command(commands: Any) -> None:
     )
     demo.add_argument(
         "--model",
-        help="local (the embedded model; the default without OPENAI_API_KEY), a .gguf "
-        "file, or an OpenAI model name (the default with a key: gpt-4.1-mini)",
+        help="local (the embedded model; the default without OPENAI_API_KEY), scripted (a "
+        "function of the conversation: instant, offline), a .gguf file, or an OpenAI model "
+        "name (the default with a key: gpt-4.1-mini)",
     )
     choice = demo.add_mutually_exclusive_group()
     choice.add_argument("--yes", action="store_true", help="approve without asking")
     choice.add_argument("--no", action="store_true", help="reject without asking")
     demo.add_argument("--state-file", default="result.json", help="where the paused run is saved")
+    inbox = demo.add_argument_group(
+        "the inbox", "--inbox serves the approval inbox with runs waiting on their calls"
+    )
+    inbox.add_argument(
+        "--inbox",
+        action="store_true",
+        help="decide in the web inbox instead of the terminal (a worker runs in the process)",
+    )
+    inbox.add_argument("--host", default="127.0.0.1", help="with --inbox: the address served")
+    inbox.add_argument("--port", type=int, default=8000, help="with --inbox: the port served")
+    inbox.add_argument(
+        "--store", help="with --inbox: a SQLite file to keep the runs in (default: a scratch one)"
+    )
+    inbox.add_argument(
+        "--no-browser", action="store_true", help="with --inbox: do not open a browser"
+    )
     demo.set_defaults(func=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run ``tether demo``: the exit status, every failure as one line on stderr."""
+    if args.inbox:
+        return _inbox_command(args)
     state_file = Path(args.state_file)
     try:
         model = _demo.choose_model(args.model)
@@ -56,6 +75,35 @@ def demo_command(args: argparse.Namespace) -> int:
             "--yes or --no.",
             2,
         )
+    except KeyboardInterrupt:
+        return fail("demo: interrupted.", EXIT_INTERRUPTED)
+    return 0
+
+
+def _inbox_command(args: argparse.Namespace) -> int:
+    if args.yes or args.no:
+        return fail(
+            "demo: --yes and --no answer in the terminal; with --inbox, decide on the page.", 2
+        )
+    try:
+        from ._demo_inbox import serve_demo_inbox
+
+        model = _demo.choose_model(args.model)
+        asyncio.run(
+            serve_demo_inbox(
+                model,
+                host=args.host,
+                port=args.port,
+                store=Path(args.store) if args.store else None,
+                open_browser=not args.no_browser,
+            )
+        )
+    except ImportError as exc:
+        return fail(
+            f"demo: --inbox needs the server extra: pip install 'tether[server]' ({exc}).", 2
+        )
+    except TetherError as exc:
+        return fail(f"demo: {exc}", 2)
     except KeyboardInterrupt:
         return fail("demo: interrupted.", EXIT_INTERRUPTED)
     return 0
