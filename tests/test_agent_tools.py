@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, Field
 
 from runners import MODES
 from tether import Agent, NotPendingError, Runner, RunState
+from tether.errors import AgentDefinitionError
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, get_temperature
 
@@ -156,6 +158,49 @@ async def test_bad_arguments_are_an_output_the_model_reads() -> None:
         '{"input": "<what to ask>"}. Please call it again.'
     )
     assert inner.requests == []
+
+
+class Trip(BaseModel):
+    """Where to and when."""
+
+    city: str = Field(description="The city to visit.")
+    days: int
+
+
+async def test_structured_parameters_are_checked_and_built_into_the_nested_input() -> None:
+    inner = ScriptedModel([message("Pack a coat."), message("Pack a hat.")])
+    outer = ScriptedModel(
+        [
+            tool_call("plan", {"city": "Oslo", "days": 3}, "c_1"),
+            tool_call("plan", {"city": "Rome", "days": "many"}, "c_2"),
+            tool_call("plan", {"city": "Rome", "days": 2}, "c_3"),
+            message("Done."),
+        ]
+    )
+    planner = Agent(name="Planner", model=inner)
+    tool = planner.as_tool("plan", parameters=Trip)
+    assert tool.params_json_schema["required"] == ["city", "days"]
+    assert tool.params_json_schema["properties"]["city"]["description"] == "The city to visit."
+    result = await Runner.run(Agent(name="Lead", model=outer, tools=[tool]), "Trips?")
+    assert result.final_output == "Done."
+    # Without a builder the nested agent reads the arguments as JSON; bad ones never reach it.
+    assert inner.requests[0].input[-1]["content"] == '{"city": "Oslo", "days": 3}'
+    assert "Invalid arguments for tool 'plan': it takes arguments of its schema" in str(
+        outer.requests[2].input
+    )
+    assert len(inner.requests) == 2
+
+    # A builder makes the nested input from the checked arguments (it may be async).
+    async def build(args: dict[str, Any]) -> str:
+        return f"{args['days']} days in {args['city']}"
+
+    inner = ScriptedModel([message("Sunny.")])
+    built = Agent(name="Planner", model=inner).as_tool("plan", parameters=Trip, input_builder=build)
+    calls = ScriptedModel([tool_call("plan", {"city": "Oslo", "days": 3}, "c"), message("ok")])
+    await Runner.run(Agent(name="Lead", model=calls, tools=[built]), "Trip?")
+    assert inner.requests[0].input[-1]["content"] == "3 days in Oslo"
+    with pytest.raises(AgentDefinitionError, match="Pydantic model or a dataclass"):
+        planner.as_tool("plan", parameters=dict)
 
 
 async def test_a_durable_store_lists_the_nested_approval_as_waiting(tmp_path: Path) -> None:

@@ -276,6 +276,37 @@ def test_human_in_the_loop(
         assert run.tool_runs == {f"get_weather {OAKLAND}": 1}
 
 
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_human_in_the_loop_server(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    answer: str,
+) -> None:
+    # The application keeps the saved state and hands the client only decision ids.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("get_temperature", OAKLAND, "call_temp")])
+        fake.responses.add("It is 20 Celsius in Oakland." if answer == "y" else "I cannot tell.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/human_in_the_loop_server.py",
+        servers,
+        script,
+        tmp_path,
+        stdin=f"{answer}\n",
+    )
+    assert "Allow get_temperature with " in run.out
+    if answer == "y":
+        assert run.out.endswith("It is 20 Celsius in Oakland.\n")
+        assert run.tool_runs == {f"get_temperature {OAKLAND}": 1}
+    else:
+        assert run.tool_runs == {}
+        assert "Tool execution was not approved." in str(run.requests[1]["input"])
+
+
 def test_human_in_the_loop_stream(
     reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
@@ -442,6 +473,31 @@ def test_agents_as_tools(
     )
     assert run.out.endswith("Final response:\nBonjour, le monde ! / ¡Hola, mundo!\n")
     assert len(run.requests) == 5
+
+
+def test_agents_as_tools_with_structured_input(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    hola = '{"text":"Hola","source":"Spanish","target":"French"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add("Bonjour")  # the translator, run directly
+        fake.responses.add(tool_calls=[("translate_text", hola, "c_tr")])
+        fake.responses.add("Bonjour")  # the translator, as the orchestrator's tool
+        fake.responses.add("Bonjour (French)")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/agents_as_tools_structured.py",
+        servers,
+        script,
+        tmp_path,
+    )
+    assert run.out.splitlines() == [
+        "Translator agent direct run: Bonjour",
+        "Translator agent as tool: Bonjour (French)",
+    ]
 
 
 def test_tool_guardrails(

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._context import RunContext
 from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
+from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError, UserError
 from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff, handoff_tool_name
 from .hosted import HostedTool
+from .items import Item
 from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
 from .tools import FunctionTool, NeedsApproval, schema_tool
@@ -109,6 +114,8 @@ class Agent(Generic[TContext]):
         *,
         needs_approval: NeedsApproval = False,
         max_turns: int | None = None,
+        parameters: type[Any] | None = None,
+        input_builder: InputBuilder | None = None,
     ) -> FunctionTool:
         """This agent as a tool another agent calls with ``{"input": "..."}``.
 
@@ -117,14 +124,28 @@ class Agent(Generic[TContext]):
         journaled inside the calling run; a decision it needs pauses the calling
         run, with interruptions whose ``parent`` is the call of this tool.
         ``needs_approval`` gates calling the agent at all, as for any tool.
+
+        ``parameters`` (a Pydantic model or a dataclass) replaces ``{"input": ...}`` with
+        structured arguments, checked against it; ``input_builder`` turns the arguments
+        (a JSON-compatible dict) into the nested run's input (a string or a list of
+        items; it may be async). Without a builder, structured arguments are given to the
+        agent as their JSON.
         """
         if max_turns is not None and max_turns < 1:
             raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
+        if input_builder is not None and not callable(input_builder):
+            raise AgentDefinitionError(
+                f"as_tool input_builder must be callable: {input_builder!r}."
+            )
+        adapter = None if parameters is None else _parameters_adapter(self.name, parameters)
+        schema = (
+            _AGENT_TOOL_SCHEMA if adapter is None else strict_json_schema(adapter.json_schema())
+        )
         return schema_tool(
             name or re.sub(r"[^a-zA-Z0-9]+", "_", self.name).strip("_").lower(),
             description or self.handoff_description or f"Ask the {self.name} agent.",
-            _AGENT_TOOL_SCHEMA,
-            AgentTool(self, max_turns or DEFAULT_NESTED_MAX_TURNS),
+            schema,
+            AgentTool(self, max_turns or DEFAULT_NESTED_MAX_TURNS, adapter, input_builder),
             needs_approval=needs_approval,
             strict=True,
         )
@@ -196,6 +217,11 @@ class Agent(Generic[TContext]):
         return found
 
 
+InputBuilder: TypeAlias = Callable[
+    [dict[str, Any]], "str | list[Item] | Awaitable[str | list[Item]]"
+]
+"""``as_tool(input_builder=)``: a call's arguments -> the nested run's input."""
+
 DEFAULT_NESTED_MAX_TURNS = 10
 """How many turns the nested run of an agent used as a tool may take, unless ``as_tool`` says."""
 
@@ -217,9 +243,44 @@ class AgentTool:
 
     agent: Agent[Any]
     max_turns: int
+    parameters: TypeAdapter[Any] | None = None
+    """The structured arguments' type (``as_tool(parameters=)``), else ``{"input": str}``."""
+    input_builder: InputBuilder | None = None
+    """Turns the arguments into the nested run's input (``as_tool(input_builder=)``)."""
+
+    async def nested_input(self, arguments: str | None) -> str | list[Item]:
+        """The nested run's input from a call's arguments; ``ValueError`` saying what the
+        tool takes when they do not fit."""
+        try:
+            args = json.loads(arguments or "{}")
+            if self.parameters is not None:
+                args = self.parameters.dump_python(
+                    self.parameters.validate_python(args), mode="json"
+                )
+            elif not isinstance(args, dict) or not isinstance(args.get("input"), str):
+                raise ValueError
+        except (ValueError, ValidationError) as exc:
+            wanted = "arguments of its schema" if self.parameters else '{"input": "<what to ask>"}'
+            raise ValueError(f"it takes {wanted}") from exc
+        if self.input_builder is not None:
+            built = self.input_builder(args)
+            return await built if inspect.isawaitable(built) else built
+        return args["input"] if self.parameters is None else json.dumps(args, ensure_ascii=False)
 
     async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str:
         raise UserError(
             f"The tool of agent {self.agent.name!r} runs inside a run only (Runner.run), "
             "where its nested run is journaled."
         )
+
+
+def _parameters_adapter(agent: str, parameters: Any) -> TypeAdapter[Any]:
+    """The adapter of ``as_tool(parameters=)``: a Pydantic model or a dataclass."""
+    if not isinstance(parameters, type) or not (
+        dataclasses.is_dataclass(parameters) or issubclass(parameters, BaseModel)
+    ):
+        raise AgentDefinitionError(
+            f"{agent}.as_tool(parameters=...) is a Pydantic model or a dataclass, not "
+            f"{parameters!r}."
+        )
+    return TypeAdapter(parameters)

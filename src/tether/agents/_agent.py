@@ -17,6 +17,7 @@ from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
 from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
+from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
 
 __all__ = ["Agent", "AgentBase", "get_default_model"]
@@ -130,9 +131,7 @@ class Agent(_Agent[TContext]):
             "conversation_id": conversation_id is not None,
             "session": session is not None,
             "failure_error_function": failure_error_function is not None,
-            "parameters": parameters is not None,
-            "input_builder": input_builder is not None,
-            "include_input_schema": include_input_schema,
+            "include_input_schema without parameters": include_input_schema and not parameters,
         }
         named = sorted(option for option, given in refused.items() if given)
         if named:
@@ -140,12 +139,26 @@ class Agent(_Agent[TContext]):
 
             raise UserError(
                 f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
-                "runs the agent as a nested tether run on {'input': ...} and returns its "
+                "runs the agent as a nested tether run on its arguments and returns its "
                 "final output (docs/migrating.md)."
             )
-        return super().as_tool(
+        tool = super().as_tool(
             tool_name or name,
             tool_description or description,
             needs_approval=needs_approval,
             max_turns=max_turns,
+            parameters=parameters,
+        )
+        if parameters is None and input_builder is None:
+            return tool
+        build = reference_input_builder(
+            tool.params_json_schema, include_schema=include_input_schema, builder=input_builder
+        )
+        return super().as_tool(
+            tool.name,
+            tool.description,
+            needs_approval=needs_approval,
+            max_turns=max_turns,
+            parameters=parameters,
+            input_builder=build,
         )

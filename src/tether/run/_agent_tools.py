@@ -55,22 +55,18 @@ async def run_nested(tool: AgentTool, outer: Run, call: Call, drive: Driver) -> 
     until it finishes or waits for a person."""
     if call.nested_view is None:
         try:
-            args = json.loads(call.arguments or "{}")
-            text = args["input"]
-            if not isinstance(text, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
+            given = await tool.nested_input(call.arguments)
+        except ValueError as exc:
             return NestedOutcome(
                 tool.agent.name,
                 [],
-                f"Invalid arguments for tool {call.name!r}: it takes "
-                '{"input": "<what to ask>"}. Please call it again.',
+                f"Invalid arguments for tool {call.name!r}: {exc}. Please call it again.",
             )
         journal = Journal()
         start: RunStarted | None = RunStarted(
             run_id=f"run_{uuid.uuid4().hex}",
             agent=tool.agent.name,
-            input=to_input_items(text),
+            input=to_input_items(given),
             max_turns=tool.max_turns,
             rejection_message=outer.view.rejection_message,
         )
