@@ -126,6 +126,39 @@ async def test_is_enabled_decides_whether_the_model_is_offered_the_handoff() -> 
     ]
 
 
+async def test_is_enabled_decides_whether_the_model_is_offered_a_tool() -> None:
+    async def pro(ctx: RunContext[dict[str, str]], agent: Agent[Any]) -> bool:
+        return ctx.context["plan"] == "pro" and agent.name == "Triage"
+
+    @function_tool(is_enabled=pro)
+    def refund(order: str) -> str:
+        """Refund an order."""
+        return f"Refunded {order}"
+
+    @function_tool
+    def status(order: str) -> str:
+        """An order's status."""
+        return "shipped"
+
+    model = ScriptedModel([message("a"), message("b"), message("c")])
+    expert = Agent(name="Expert", model=ScriptedModel([]))
+    triage = Agent(
+        name="Triage",
+        model=model,
+        tools=[refund, status, expert.as_tool("ask", is_enabled=False)],
+    )
+    await Runner.run(triage, "hi", context={"plan": "free"})
+    await Runner.run(triage, "hi", context={"plan": "pro"})
+    await Runner.run(triage.clone(name="Other"), "hi", context={"plan": "pro"})
+    assert [[spec.name for spec in r.tools] for r in model.requests] == [
+        ["status"],
+        ["refund", "status"],
+        ["status"],
+    ]
+    with pytest.raises(AgentDefinitionError, match="is_enabled is a bool or a function"):
+        function_tool(status.function, is_enabled="yes")  # type: ignore[call-overload]
+
+
 async def test_the_run_config_filter_applies_to_every_handoff() -> None:
     refunds_model = ScriptedModel([message("Done.")])
     refunds = Agent(name="Refunds", model=refunds_model)

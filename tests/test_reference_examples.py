@@ -500,6 +500,49 @@ def test_agents_as_tools_with_structured_input(
     ]
 
 
+def test_agents_as_tools_enabled_by_the_context(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # "French and Spanish": the Italian tool is not offered; the Spanish one needs approval,
+    # and so does the tool its agent calls.
+    def agent(word: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda request: word in (request.get("instructions") or "")
+
+    def script(fake: FakeOpenAIServer) -> None:
+        lead, spanish, french = agent("multilingual"), agent("Spanish"), agent("French")
+        ask = '{"input":"How do you say good morning?"}'
+        fake.responses.add(
+            tool_calls=[("respond_spanish", ask, "c_es"), ("respond_french", ask, "c_fr")],
+            match=lead,
+        )
+        fake.responses.add("Bonjour !", match=french)
+        fake.responses.add(tool_calls=[("get_user_name", "{}", "c_name")], match=spanish)
+        fake.responses.add("¡Buenos días, Kaz!", match=spanish)
+        fake.responses.add("Spanish: ¡Buenos días, Kaz! French: Bonjour !", match=lead)
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/agents_as_tools_conditional.py",
+        servers,
+        script,
+        tmp_path,
+        stdin="2\nAnswer in Spanish and French: How do you say good morning?\ny\ny\n",
+        concurrent=True,
+    )
+    assert "Available tools: respond_spanish, respond_french" in run.out
+    assert "Getting the user's name..." in run.out
+    assert run.out.endswith("Spanish: ¡Buenos días, Kaz! French: Bonjour !\n")
+    # The Spanish agent's tool is entered twice on both SDKs: once to its nested pause, once
+    # to resume it; the tool inside runs once.
+    ask = '{"input":"How do you say good morning?"}'
+    assert run.tool_runs == {
+        "get_user_name {}": 1,
+        f"respond_french {ask}": 1,
+        f"respond_spanish {ask}": 2,
+    }
+
+
 def test_tool_guardrails(
     reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:

@@ -24,7 +24,7 @@ from .hosted import HostedTool
 from .items import Item
 from .lifecycle import AgentHooks
 from .models import Model, ModelSettings, ToolSpec
-from .tools import FunctionTool, NeedsApproval, schema_tool
+from .tools import FunctionTool, IsEnabled, NeedsApproval, check_is_enabled, schema_tool
 
 __all__ = ["Agent", "Instructions", "ToolUseBehavior", "handoff_tool_name"]
 
@@ -116,6 +116,7 @@ class Agent(Generic[TContext]):
         max_turns: int | None = None,
         parameters: type[Any] | None = None,
         input_builder: InputBuilder | None = None,
+        is_enabled: IsEnabled = True,
     ) -> FunctionTool:
         """This agent as a tool another agent calls with ``{"input": "..."}``.
 
@@ -129,7 +130,8 @@ class Agent(Generic[TContext]):
         structured arguments, checked against it; ``input_builder`` turns the arguments
         (a JSON-compatible dict) into the nested run's input (a string or a list of
         items; it may be async). Without a builder, structured arguments are given to the
-        agent as their JSON.
+        agent as their JSON. ``is_enabled`` is ``function_tool``'s: whether the model is
+        offered the tool, asked before each model call.
         """
         if max_turns is not None and max_turns < 1:
             raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
@@ -141,14 +143,17 @@ class Agent(Generic[TContext]):
         schema = (
             _AGENT_TOOL_SCHEMA if adapter is None else strict_json_schema(adapter.json_schema())
         )
-        return schema_tool(
-            name or re.sub(r"[^a-zA-Z0-9]+", "_", self.name).strip("_").lower(),
+        tool_name = name or re.sub(r"[^a-zA-Z0-9]+", "_", self.name).strip("_").lower()
+        check_is_enabled(is_enabled, f"Tool {tool_name!r}")
+        tool = schema_tool(
+            tool_name,
             description or self.handoff_description or f"Ask the {self.name} agent.",
             schema,
             AgentTool(self, max_turns or DEFAULT_NESTED_MAX_TURNS, adapter, input_builder),
             needs_approval=needs_approval,
             strict=True,
         )
+        return tool if is_enabled is True else dataclasses.replace(tool, is_enabled=is_enabled)
 
     def clone(self, **changes: Any) -> Agent[TContext]:
         """A copy of this agent with some fields changed."""
@@ -164,6 +169,19 @@ class Agent(Generic[TContext]):
     def handoff_tools(self) -> dict[str, Agent[Any]]:
         """Handoff tool name to target agent."""
         return {name: entry.agent for name, entry in self.handoff_entries.items()}
+
+    @cached_property
+    def enabled_checks(self) -> dict[str, FunctionTool | Handoff]:
+        """Tool name -> the tool or handoff whose ``is_enabled`` is not simply ``True``."""
+        checks: dict[str, FunctionTool | Handoff] = {
+            name: tool for name, tool in self.function_tools.items() if tool.is_enabled is not True
+        }
+        checks.update(
+            (name, entry)
+            for name, entry in self.handoff_entries.items()
+            if entry.is_enabled is not True
+        )
+        return checks
 
     @cached_property
     def function_tools(self) -> dict[str, FunctionTool]:

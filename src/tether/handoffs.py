@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from ._context import RunContext
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
 from .items import Item
+from .tools import IsEnabled, ask_enabled, check_is_enabled
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -67,7 +68,6 @@ class HandoffInputData:
 
 
 InputFilter = Callable[[HandoffInputData], HandoffInputData]
-IsEnabled = bool | Callable[[RunContext[Any], "Agent[Any]"], bool | Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +88,7 @@ class Handoff:
 
     async def enabled(self, ctx: RunContext[Any], agent: Agent[Any]) -> bool:
         """Whether the handoff is offered on this model call."""
-        if isinstance(self.is_enabled, bool):
-            return self.is_enabled
-        result = self.is_enabled(ctx, agent)
-        if inspect.isawaitable(result):
-            result = await result
-        return bool(result)
+        return await ask_enabled(self.is_enabled, ctx, agent)
 
     def parse_input(self, arguments: str) -> Any:
         """The model's arguments as ``input_type`` (``ValueError`` saying why not)."""
@@ -141,11 +136,7 @@ def handoff(
             f"handoff to {agent.name!r}: input_type needs an on_handoff(ctx, input) to receive "
             "the model's input."
         )
-    if not (isinstance(is_enabled, bool) or callable(is_enabled)):
-        raise AgentDefinitionError(
-            f"handoff to {agent.name!r}: is_enabled must be a bool or a function "
-            f"(ctx, agent) -> bool, got {is_enabled!r}."
-        )
+    check_is_enabled(is_enabled, f"handoff to {agent.name!r}")
     schema = _EMPTY_OBJECT_SCHEMA
     if input_type is not None:
         try:

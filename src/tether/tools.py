@@ -22,14 +22,16 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, TypeAlias, get_origin, get_type_hints, overload
+from typing import Any, Literal, TypeAlias, overload
 
 import docstring_parser
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ._context import RunContext
 from ._duration import Duration, to_seconds, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
+from ._signature import args_model as args_model_of
+from ._signature import description as described_by
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
@@ -37,6 +39,7 @@ from .models import ToolSpec
 
 __all__ = [
     "FunctionTool",
+    "IsEnabled",
     "NeedsApproval",
     "OnTimeout",
     "ToolErrorFormatter",
@@ -60,6 +63,10 @@ decision is taken, synchronously."""
 
 ToolErrorFormatter: TypeAlias = Callable[[RunContext[Any], Exception], str]
 """Turns an exception raised by a tool into the output the model reads."""
+
+IsEnabled: TypeAlias = "bool | Callable[[RunContext[Any], Any], bool | Awaitable[bool]]"
+"""Whether the model is offered a tool (or a handoff): a bool, or ``(ctx, agent) -> bool``,
+sync or async, asked before each model call."""
 
 OnTimeout: TypeAlias = Literal["error_output", "raise"]
 """What a call that runs past its timeout does to the run.
@@ -134,6 +141,12 @@ class FunctionTool:
     edits_checked_by_schema: bool = False
     """Whether edited arguments are checked against ``params_json_schema`` (tools built with
     ``schema_tool``, whose ``args_model`` accepts any object) rather than ``args_model``."""
+    is_enabled: IsEnabled = True
+    """Whether the model is offered the tool (see ``IsEnabled``)."""
+
+    async def enabled(self, ctx: RunContext[Any], agent: Any) -> bool:
+        """Whether the tool is offered on this model call."""
+        return await ask_enabled(self.is_enabled, ctx, agent)
 
     @property
     def spec(self) -> ToolSpec:
@@ -197,6 +210,22 @@ class FunctionTool:
         return self.error_formatter(ctx, error)
 
 
+def check_is_enabled(is_enabled: Any, what: str) -> None:
+    """Refuse an ``is_enabled`` that is neither a bool nor a function."""
+    if not (isinstance(is_enabled, bool) or callable(is_enabled)):
+        raise AgentDefinitionError(
+            f"{what}: is_enabled is a bool or a function (ctx, agent) -> bool, not {is_enabled!r}."
+        )
+
+
+async def ask_enabled(is_enabled: IsEnabled, ctx: RunContext[Any], agent: Any) -> bool:
+    """``is_enabled``'s answer for ``agent`` now."""
+    if isinstance(is_enabled, bool):
+        return is_enabled
+    answer = is_enabled(ctx, agent)
+    return bool(await answer if inspect.isawaitable(answer) else answer)
+
+
 def _to_output(result: Any) -> str:
     if isinstance(result, str):
         return result
@@ -216,6 +245,7 @@ def function_tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    is_enabled: IsEnabled = True,
     needs_approval: NeedsApproval = False,
     strict: bool = True,
     idempotent: bool = False,
@@ -238,6 +268,7 @@ def function_tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    is_enabled: IsEnabled = True,
     needs_approval: NeedsApproval = False,
     strict: bool = True,
     idempotent: bool = False,
@@ -259,6 +290,7 @@ def function_tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    is_enabled: IsEnabled = True,
     needs_approval: NeedsApproval = False,
     strict: bool = True,
     idempotent: bool = False,
@@ -276,6 +308,8 @@ def function_tool(
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
     ``name`` and ``description`` override the function's name and docstring.
+    ``is_enabled`` says whether the model is offered the tool: a bool, or a function
+    ``(ctx, agent) -> bool`` (sync or async) asked before each model call.
     ``needs_approval`` is ``True``, ``False`` or a function ``(ctx, args, call_id)``
     returning a bool (sync or async) that decides per call.
 
@@ -324,6 +358,7 @@ def function_tool(
             f,
             name=name,
             description=description,
+            is_enabled=is_enabled,
             needs_approval=needs_approval,
             strict=strict,
             idempotent=idempotent,
@@ -347,6 +382,7 @@ def _function_tool(
     *,
     name: str | None,
     description: str | None,
+    is_enabled: IsEnabled,
     needs_approval: NeedsApproval,
     strict: bool,
     idempotent: bool,
@@ -366,6 +402,7 @@ def _function_tool(
         raise AgentDefinitionError(f"function_tool needs a function, got {f!r}.")
     tool_name = name or f.__name__
     _check_decision_options(tool_name, needs_approval, review_output, editable)
+    check_is_enabled(is_enabled, f"Tool {tool_name!r}")
     seconds = _checked_timeout(tool_name, f, timeout, on_timeout)
     try:
         policy = approval_policy(approvers, required_approvals=required_approvals)
@@ -376,14 +413,15 @@ def _function_tool(
     except ValueError as exc:
         raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
     doc = docstring_parser.parse(inspect.getdoc(f) or "")
-    takes_context, args_model = _args_model(f, doc)
+    takes_context, args_model = args_model_of(f, doc)
     schema = args_model.model_json_schema()
     return FunctionTool(
         name=tool_name,
-        description=description or _description(doc),
+        description=description or described_by(doc),
         params_json_schema=strict_json_schema(schema) if strict else schema,
         function=f,
         args_model=args_model,
+        is_enabled=is_enabled,
         takes_context=takes_context,
         needs_approval=needs_approval,
         strict=strict,
@@ -495,64 +533,3 @@ def _is_async(f: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(
         getattr(f, "__call__", None)  # noqa: B004 - an object with an async __call__
     )
-
-
-def _description(doc: docstring_parser.Docstring) -> str:
-    parts = [doc.short_description or "", doc.long_description or ""]
-    return "\n\n".join(part for part in parts if part)
-
-
-def _args_model(
-    f: Callable[..., Any], doc: docstring_parser.Docstring
-) -> tuple[bool, type[BaseModel]]:
-    hints = _type_hints(f)
-    params = list(inspect.signature(f).parameters.values())
-    takes_context = bool(params) and _is_run_context(hints.get(params[0].name))
-    if takes_context:
-        params = params[1:]
-    described = {p.arg_name: p.description for p in doc.params}
-    fields: dict[str, Any] = {}
-    for param in params:
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise AgentDefinitionError(
-                f"Tool {f.__name__!r} takes *{param.name}; tools need named parameters only."
-            )
-        if isinstance(hints.get(param.name), str):
-            raise AgentDefinitionError(
-                f"Cannot resolve the annotation {hints[param.name]!r} of parameter "
-                f"{param.name!r} of tool {f.__name__!r}. Define the type at module level."
-            )
-        annotation = hints.get(param.name, Any)
-        default = ... if param.default is param.empty else param.default
-        fields[param.name] = (annotation, Field(default, description=described.get(param.name)))
-    model = create_model(f"{f.__name__}_args", __config__=ConfigDict(extra="forbid"), **fields)
-    return takes_context, model
-
-
-def _type_hints(f: Callable[..., Any]) -> dict[str, Any]:
-    """The function's resolved annotations; one that cannot be resolved stays a string.
-
-    A ``RunContext[SomeLocalClass]`` annotation need not resolve: only the
-    parameters shown to the model need real types.
-    """
-    try:
-        return get_type_hints(f, include_extras=True)
-    except Exception:
-        pass
-    hints: dict[str, Any] = {}
-    for name, annotation in inspect.get_annotations(f).items():
-        try:
-            hints[name] = (
-                eval(annotation, getattr(f, "__globals__", {}))
-                if isinstance(annotation, str)
-                else annotation
-            )
-        except Exception:
-            hints[name] = annotation
-    return hints
-
-
-def _is_run_context(annotation: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation == "RunContext" or annotation.startswith("RunContext[")
-    return annotation is RunContext or get_origin(annotation) is RunContext

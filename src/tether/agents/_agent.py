@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from .._agent import Agent as _Agent
+from .._context import RunContext
 from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
@@ -73,9 +74,25 @@ class Agent(_Agent[TContext]):
         for server in self.mcp_servers:
             tools.extend(await server.list_tools())
         self._mcp_tools = tools
-        self.__dict__.pop("function_tools", None)
-        self.__dict__.pop("tool_specs", None)
+        for cached in ("function_tools", "tool_specs", "enabled_checks"):
+            self.__dict__.pop(cached, None)
         return tools
+
+    async def get_mcp_tools(self, run_context: Any = None) -> list[FunctionTool]:
+        """The tools of the agent's MCP servers, listed now."""
+        return await self.list_mcp_tools()
+
+    async def get_all_tools(self, run_context: Any) -> list[Any]:
+        """The tools the model would be offered with ``run_context`` now: the MCP servers'
+        tools, then the agent's own whose ``is_enabled`` says yes."""
+        ctx = run_context if isinstance(run_context, RunContext) else RunContext(run_context)
+        mcp = await self.list_mcp_tools() if self.mcp_servers else []
+        own: list[Any] = [
+            tool
+            for tool in self.tools
+            if not isinstance(tool, FunctionTool) or await tool.enabled(ctx, self)
+        ]
+        return [*mcp, *own]
 
     @cached_property
     def handoff_entries(self) -> dict[str, Handoff]:
@@ -123,7 +140,6 @@ class Agent(_Agent[TContext]):
         with ``UserError`` rather than ignored."""
         refused = {
             "custom_output_extractor": custom_output_extractor is not None,
-            "is_enabled": is_enabled is not True,
             "on_stream": on_stream is not None,
             "run_config": run_config is not None,
             "hooks": hooks is not None,
@@ -148,6 +164,7 @@ class Agent(_Agent[TContext]):
             needs_approval=needs_approval,
             max_turns=max_turns,
             parameters=parameters,
+            is_enabled=is_enabled,
         )
         if parameters is None and input_builder is None:
             return tool
@@ -161,4 +178,5 @@ class Agent(_Agent[TContext]):
             max_turns=max_turns,
             parameters=parameters,
             input_builder=build,
+            is_enabled=is_enabled,
         )

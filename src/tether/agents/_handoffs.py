@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._agent import Agent
-from ..handoffs import Handoff, InputFilter, IsEnabled
+from ..handoffs import Handoff, InputFilter
 from ..handoffs import handoff as _handoff
+from ..tools import IsEnabled
 
 __all__ = ["default_tool_description", "handoff"]
 

@@ -240,14 +240,14 @@ async def _call_model(run: Run) -> None:
 
 
 async def _offered_tools(run: Run, agent: Agent[Any]) -> list[ToolSpec]:
-    """The agent's tools, without the handoffs whose ``is_enabled`` says no right now."""
-    entries = agent.handoff_entries
-    if all(entry.is_enabled is True for entry in entries.values()):
+    """The agent's tools, without the tools and handoffs whose ``is_enabled`` says no now."""
+    asks = agent.enabled_checks
+    if not asks:
         return agent.tool_specs
     offered = []
     for spec in agent.tool_specs:
-        entry = entries.get(spec.name)
-        if entry is None or await entry.enabled(run.ctx, agent):
+        ask = asks.get(spec.name)
+        if ask is None or await ask.enabled(run.ctx, agent):
             offered.append(spec)
     return offered
 
