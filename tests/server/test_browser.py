@@ -1,7 +1,7 @@
 """The inbox in a real browser: Playwright drives Debian's Chromium against the server
 process, rejects one call, approves the other with edited arguments, and a ``tether
 worker`` process resumes the run once both calls are decided; signing out ends the session
-for a second browser holding a copy of its cookie.
+for a second browser holding a copy of its cookie. A failed run is retried from its page.
 
 Screenshots are kept in the test's tmp_path, and also in ``$INBOX_SCREENSHOTS`` when set
 (``docs/images`` is made that way; see docs/inbox.md).
@@ -15,12 +15,15 @@ import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
 from tether import Governance
+from tether.store import SQLiteRunStore
 
 from .conftest import Served, start_process, stop_process
+from .test_api_schema import failed_run
 from .test_http import paused_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -173,3 +176,55 @@ def test_a_batch_of_five_calls_over_two_runs_approved_from_the_list(
         "get_weather Paris",
         "get_weather Rome",
     ]
+
+
+def _sign_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/")
+    page.fill("#token", "tok-ana")
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def test_a_failed_run_is_retried_from_its_page_and_a_worker_completes_it(
+    server: Served, tmp_path: Path
+) -> None:
+    run_id = asyncio.run(failed_run(server, "What will the weather be?"))
+    worker = start_process(["worker", "tests.server.inbox_app:app", "--poll", "0.2"], server.env)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            _sign_in(page, server.url)
+            page.goto(f"{server.url}/runs/{run_id}")
+            # Not retryable: the worker leaves it alone, and the page says a person must act.
+            assert page.locator("#status").inner_text() == "failed"
+            failure = page.locator("#failure").inner_text()
+            assert "RuntimeError: the model crashed" in failure, failure
+            assert "1 attempt; it waits for a person" in failure
+            _shoot(page, tmp_path, "failed.png")
+            page.fill("#failure input[name=reason]", "the model service is back")
+            page.click("#retry")
+            page.wait_for_url(f"**/runs/{run_id}")
+
+            deadline = time.monotonic() + 60
+            while page.locator("#status").inner_text() != "completed":
+                assert time.monotonic() < deadline, "the worker did not complete the run"
+                page.wait_for_timeout(200)
+                page.reload()
+            assert page.locator("#output").inner_text() == "No city given."
+            assert page.locator("#failure").count() == 0
+            _shoot(page, tmp_path, "retried.png")
+            browser.close()
+    finally:
+        assert stop_process(worker) == 0
+    events = asyncio.run(_journal(server, run_id))
+    assert [e.kind for e in events][:3] == ["run_started", "run_failed", "run_retried"]
+    assert (events[2].by, events[2].reason) == ("ana", "the model service is back")
+
+
+async def _journal(served: Served, run_id: str) -> list[Any]:
+    store = SQLiteRunStore(served.store)
+    try:
+        return list((await store.load(run_id)).events)
+    finally:
+        await store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tether import Approver, Runner
+from tether import Approver, Runner, UserError
 from tether.server import App, TokenAuth
 from tether.server.http._templates import TEMPLATES
 from tether.store import SQLiteRunStore
@@ -150,6 +150,20 @@ async def test_nan_infinity_and_overlong_strings_are_422_and_record_nothing(
         decision, json={"decision": "approve", "fingerprint": fingerprint}, headers=ANA
     )
     assert decided.status_code == 200, decided.text
+
+
+async def test_a_wait_longer_than_a_century_is_422_not_a_500(
+    app: App, client: httpx.AsyncClient
+) -> None:
+    # 1e13 seconds before now is before year 1: the date could not be computed (a 500).
+    for name in ("older_than", "newer_than"):
+        for value in ("1e13", "0", "-5"):
+            listed = await client.get("/api/approvals", params={name: value}, headers=ANA)
+            assert f"query.{name}" in _enveloped(listed, 422, "InvalidRequestError")
+        with pytest.raises(UserError, match="before year 1"):
+            await app.inbox.pending(**{name: 1e13})
+    week = await client.get("/api/approvals", params={"older_than": 7 * 86400}, headers=ANA)
+    assert week.status_code == 200 and week.json() == {"approvals": [], "next_cursor": None}
 
 
 async def test_no_page_loads_anything_from_another_origin(

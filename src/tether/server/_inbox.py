@@ -498,4 +498,9 @@ def _ago(now: datetime, span: Duration | None, what: str) -> datetime | None:
         delta = to_timedelta(span, what)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return None if delta is None else now - delta
+    if delta is None:
+        return None
+    try:
+        return now - delta
+    except OverflowError:  # before year 1
+        raise UserError(f"{what} reaches back before year 1: {span!r}.") from None

@@ -18,6 +18,7 @@ __all__ = [
     "BATCH_ENTRIES",
     "CONTENT_CHARS",
     "CURSOR_CHARS",
+    "LONGEST_WAIT",
     "NAME_CHARS",
     "TEXT_CHARS",
     "BodyLimit",
@@ -31,6 +32,9 @@ CONTENT_CHARS = 200_000
 """The longest run input or replacement output (the body limit applies too)."""
 CURSOR_CHARS = 1_000
 """The longest page cursor (they are a few dozen characters)."""
+LONGEST_WAIT = 100 * 366 * 24 * 3600
+"""The longest wait (seconds) a filter of the pending list may name: a century (a date
+further back than year 1 cannot be computed)."""
 BATCH_ENTRIES = 500
 """The most decisions one batch may carry (the longest page of a list)."""
 

@@ -13,8 +13,28 @@ from typing import Annotated, Any, Literal
 from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from .._inbox import rule_json
+from ._answers import (
+    ApprovalsPage,
+    DecisionAnswer,
+    ResolutionAnswer,
+    RetryAnswer,
+    ReviewAnswer,
+    RuleJson,
+    RulesPage,
+    RunJson,
+    RunsPage,
+    StartAnswer,
+    errors,
+)
 from ._dependencies import Application, Who
-from ._limits import BATCH_ENTRIES, CONTENT_CHARS, CURSOR_CHARS, NAME_CHARS, TEXT_CHARS
+from ._limits import (
+    BATCH_ENTRIES,
+    CONTENT_CHARS,
+    CURSOR_CHARS,
+    LONGEST_WAIT,
+    NAME_CHARS,
+    TEXT_CHARS,
+)
 
 try:
     from fastapi import APIRouter, Query
@@ -25,6 +45,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api")
+
+_TYPED: dict[str, Any] = {"response_model_exclude_unset": True}
+"""A key a route leaves out of its JSON stays out of the answer (not ``null``)."""
 
 
 def _finite(value: Any) -> Any:
@@ -166,15 +189,25 @@ class StartBody(_Body):
     max_turns: int | None = Field(None, ge=1, le=10_000)
 
 
-@router.get("/approvals", summary="List pending approvals across runs")
+@router.get(
+    "/approvals",
+    summary="List pending approvals across runs",
+    response_model=ApprovalsPage,
+    responses=errors(),
+    **_TYPED,
+)
 async def list_approvals(
     who: Who,
     app: Application,
     agent: str | None = Query(None, max_length=NAME_CHARS),
     tool: str | None = Query(None, max_length=NAME_CHARS),
     run_id: str | None = Query(None, max_length=NAME_CHARS),
-    older_than: float | None = Query(None, description="seconds waited at least"),
-    newer_than: float | None = Query(None, description="seconds waited at most"),
+    older_than: float | None = Query(
+        None, gt=0, le=LONGEST_WAIT, description="seconds waited at least"
+    ),
+    newer_than: float | None = Query(
+        None, gt=0, le=LONGEST_WAIT, description="seconds waited at most"
+    ),
     order: Literal["oldest", "newest"] = "oldest",
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, max_length=CURSOR_CHARS),
@@ -197,7 +230,13 @@ async def list_approvals(
     }
 
 
-@router.get("/runs", summary="List runs (newest first by default)")
+@router.get(
+    "/runs",
+    summary="List runs (newest first by default)",
+    response_model=RunsPage,
+    responses=errors(),
+    **_TYPED,
+)
 async def list_runs(
     who: Who,
     app: Application,
@@ -213,18 +252,35 @@ async def list_runs(
     return {"runs": list(page.runs), "next_cursor": page.next_cursor}
 
 
-@router.get("/runs/{run_id}", summary="Show a run")
+@router.get(
+    "/runs/{run_id}",
+    summary="Show a run",
+    response_model=RunJson,
+    responses=errors(404),
+    **_TYPED,
+)
 async def show_run(run_id: str, who: Who, app: Application) -> dict[str, Any]:
     return (await app.inbox.show(run_id, who)).to_json(app.inbox.governance.now())
 
 
-@router.post("/runs", status_code=201, summary="Start a run (a worker advances it)")
+@router.post(
+    "/runs",
+    status_code=201,
+    summary="Start a run (a worker advances it)",
+    response_model=StartAnswer,
+    responses=errors(body=True),
+)
 async def start_run(body: StartBody, who: Who, app: Application) -> dict[str, Any]:
     run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns, viewer=who)
     return {"run_id": run_id}
 
 
-@router.post("/runs/{run_id}/calls/{call_id}/decision", summary="Decide a pending call")
+@router.post(
+    "/runs/{run_id}/calls/{call_id}/decision",
+    summary="Decide a pending call",
+    response_model=DecisionAnswer,
+    responses=errors(403, 404, 409, body=True),
+)
 async def decide(
     run_id: str, call_id: str, body: DecisionBody, who: Who, app: Application
 ) -> dict[str, Any]:
@@ -260,6 +316,7 @@ async def decide(
     "`outcome` is `decided` (`seq`: the run's new seq), `refused` (`type` and `error`: why) "
     "or `not_recorded`.",
     response_model=BatchAnswer,
+    responses=errors(body=True),
 )
 async def decide_many(body: BatchBody, who: Who, app: Application) -> dict[str, Any]:
     entries = [
@@ -283,7 +340,12 @@ async def decide_many(body: BatchBody, who: Who, app: Application) -> dict[str, 
     }
 
 
-@router.post("/runs/{run_id}/calls/{call_id}/review", summary="Review a call's output")
+@router.post(
+    "/runs/{run_id}/calls/{call_id}/review",
+    summary="Review a call's output",
+    response_model=ReviewAnswer,
+    responses=errors(403, 404, 409, body=True),
+)
 async def review_output(
     run_id: str, call_id: str, body: ReviewBody, who: Who, app: Application
 ) -> dict[str, Any]:
@@ -299,7 +361,12 @@ async def review_output(
     return {"run_id": run_id, "call_id": call_id, "verdict": body.verdict, "by": who.id, "seq": seq}
 
 
-@router.post("/runs/{run_id}/calls/{call_id}/resolution", summary="Resolve a call in doubt")
+@router.post(
+    "/runs/{run_id}/calls/{call_id}/resolution",
+    summary="Resolve a call in doubt",
+    response_model=ResolutionAnswer,
+    responses=errors(403, 404, 409, body=True),
+)
 async def resolve(
     run_id: str, call_id: str, body: ResolutionBody, who: Who, app: Application
 ) -> dict[str, Any]:
@@ -315,13 +382,23 @@ async def resolve(
     return {"run_id": run_id, "call_id": call_id, "resolution": body.resolution, "seq": seq}
 
 
-@router.post("/runs/{run_id}/retry", summary="Try a failed run again")
+@router.post(
+    "/runs/{run_id}/retry",
+    summary="Try a failed run again",
+    response_model=RetryAnswer,
+    responses=errors(404, 409, body=True),
+)
 async def retry(run_id: str, body: RetryBody, who: Who, app: Application) -> dict[str, Any]:
     seq = await app.inbox.retry(run_id, who, reason=body.reason)
     return {"run_id": run_id, "retried_by": who.id, "seq": seq}
 
 
-@router.get("/rules", summary="List standing approvals (oldest grant first)")
+@router.get(
+    "/rules",
+    summary="List standing approvals (oldest grant first)",
+    response_model=RulesPage,
+    responses=errors(),
+)
 async def list_rules(
     who: Who,
     app: Application,
@@ -334,7 +411,12 @@ async def list_rules(
     return {"rules": [rule_json(rule) for rule in rules]}
 
 
-@router.post("/rules/{rule_id}/revocation", summary="Revoke a standing approval")
+@router.post(
+    "/rules/{rule_id}/revocation",
+    summary="Revoke a standing approval",
+    response_model=RuleJson,
+    responses=errors(403, 404, 409, body=True),
+)
 async def revoke_rule(
     rule_id: str, body: RevocationBody, who: Who, app: Application
 ) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..._governance import Approver
 from .._errors import TooManyRequestsError, need_server_extra
+from ._answers import errors
 from ._browser import signed_in
 from ._dependencies import Application, Served, Unauthenticated, Who
 
@@ -46,7 +47,18 @@ drops what it already sent."""
 Event = tuple[str, dict[str, Any]]
 
 
-@router.get("/api/events", summary="Server-Sent Events: inbox changes")
+@router.get(
+    "/api/events",
+    summary="Server-Sent Events: inbox changes",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An endless stream of events (see the module's docstring).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **{status: answer for status, answer in errors().items() if status != 422},
+    },
+)
 async def api_events(who: Who, app: Application) -> StreamingResponse:
     return _event_stream(app, who)
 
