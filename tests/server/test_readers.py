@@ -166,7 +166,8 @@ async def _events(
     app: App, headers: dict[str, str], after_ready: Callable[[], Awaitable[str]]
 ) -> list[tuple[str, Any]]:
     """The events ``/api/events`` sends ``headers``' approver: once it is ready,
-    ``after_ready`` writes runs; read on until the run it names is announced as updated."""
+    ``after_ready`` writes runs; read on until the approval of the run it names is
+    announced."""
     scope = {
         "type": "http",
         "http_version": "1.1",
@@ -204,7 +205,9 @@ async def _events(
                 events.append((kind, json.loads(data)))
             if until is None and events:
                 until = await after_ready()
-            if ("run_updated", until) in [(kind, data.get("run_id")) for kind, data in events]:
+            # A poll reads new approvals, then updated runs: an approval committed between
+            # the two reads comes in the next poll, after its run was announced as waiting.
+            if ("approval_requested", until) in [(k, d.get("run_id")) for k, d in events]:
                 return events
     finally:
         gone.set()
