@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from ._context import RunContext
 from ._duration import Duration, to_seconds, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
+from ._side_effects import NO_DECLARATIONS, Reconcile, SideEffects, side_effects
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
@@ -134,6 +135,9 @@ class FunctionTool:
     edits_checked_by_schema: bool = False
     """Whether edited arguments are checked against ``params_json_schema`` (tools built with
     ``schema_tool``, whose ``args_model`` accepts any object) rather than ``args_model``."""
+    side_effects: SideEffects = NO_DECLARATIONS
+    """Which errors leave a call in doubt, and how a call in doubt settles without a person
+    (``doubt_on``, ``idempotent_for``, ``reconcile``; see ``tether._side_effects``)."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -192,7 +196,7 @@ class FunctionTool:
         return _to_output(result)
 
     def _failed(self, ctx: RunContext[Any], error: Exception) -> str:
-        if self.error_formatter is None:
+        if self.error_formatter is None or self.side_effects.leaves_doubt(error):
             raise error
         return self.error_formatter(ctx, error)
 
@@ -229,6 +233,9 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    idempotent_for: Duration | None = None,
+    reconcile: Reconcile | None = None,
 ) -> FunctionTool: ...
 
 
@@ -251,6 +258,9 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    idempotent_for: Duration | None = None,
+    reconcile: Reconcile | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -272,6 +282,9 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    idempotent_for: Duration | None = None,
+    reconcile: Reconcile | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -316,6 +329,16 @@ def function_tool(
 
         @function_tool(review_output=True, approvers={"privacy"})
         async def lookup_customer(email: str) -> str: ...
+
+    A tool's errors tell the model that nothing happened, except those of a ``doubt_on``
+    type and ``tether.errors.CallInDoubt``: they leave the call in doubt. A call in doubt
+    runs again with the same ``ctx.idempotency_key`` while the outside world keeps the key
+    (``idempotent_for``, from the call's first start), else ``reconcile(ctx, arguments)``
+    says what became of it (``None``: unknown), else a person settles it.
+
+        @function_tool(needs_approval=True, doubt_on=TimeoutError,
+                       idempotent_for=timedelta(hours=24), reconcile=find_charge)
+        async def charge(ctx: RunContext[Any], amount: int) -> str: ...
     """
 
     # Long for its signature and docstring only: the work is _function_tool's.
@@ -337,6 +360,9 @@ def function_tool(
             approval_timeout=approval_timeout,
             editable=editable,
             review_output=review_output,
+            effects=side_effects(
+                str(name or getattr(f, "__name__", "?")), doubt_on, idempotent_for, reconcile
+            ),
         )
 
     return build if fn is None else build(fn)
@@ -360,6 +386,7 @@ def _function_tool(
     approval_timeout: Duration | None,
     editable: Editable,
     review_output: bool,
+    effects: SideEffects,
 ) -> FunctionTool:
     """The tool ``function_tool`` makes of ``f``, its options checked."""
     if not callable(f):
@@ -397,6 +424,7 @@ def _function_tool(
         approval_timeout=approval_timeout,
         editable=editable,
         review_output=review_output,
+        side_effects=effects,
     )
 
 
