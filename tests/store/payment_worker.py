@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script, or imported by a test
 
-from payment_api import payment_tool  # noqa: E402
+from payment_api import payment_tool
 
 from tether import Agent, RunContext, Runner, function_tool
 from tether.items import Item

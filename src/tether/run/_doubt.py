@@ -48,9 +48,8 @@ async def settle(run: Run, call: Call, tool: FunctionTool) -> Settled | None:
             reason = "the tool is idempotent: running it again is safe"
         elif effects.key_lives(call.first_started, now):
             reason = (
-                f"run again with the same idempotency key, which the tool says lives "
-                f"{effects.idempotent_for} (idempotent_for) from the call's first start "
-                f"({call.first_started})"
+                f"run again with the same idempotency key: it lives {effects.idempotent_for} "
+                f"(idempotent_for) from the call's first start, {call.first_started}"
             )
         if reason is not None:
             _resolve(run, call, "run_again", None, now, reason)

@@ -1,8 +1,9 @@
 """The tool step of a turn: classify the turn's calls, ask for approval, carry out the
 approved ones (concurrently, each within its timeout), reject the others, take a handoff.
 
-Every outcome is a journal event; a call started and not finished is in doubt, and a person
-settles it (``RunState.resolve``) unless its tool is idempotent.
+Every outcome is a journal event, each call's committed as soon as that call finishes; a call
+started and not finished is in doubt, settled as its tool declares (``_doubt``) or by a
+person (``RunState.resolve_doubt``).
 """
 
 from __future__ import annotations
