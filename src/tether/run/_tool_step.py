@@ -283,6 +283,7 @@ async def _run_calls(
     except BaseException:
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         raise
     for task in tasks:
         if (error := task.exception()) is not None:  # recording failed (a store refused)
