@@ -21,6 +21,7 @@ from typing import Literal
 
 from .._governance import SYSTEM_APPROVER
 from .._side_effects import MAX_SYSTEM_RERUNS
+from ..approvals._decisions import idempotent_rerun
 from ..journal import Call, DoubtResolved
 from ..journal._binding import idempotency_key, sealed
 from ..tools import FunctionTool, ToolArgumentsError, _to_output
@@ -43,15 +44,14 @@ async def settle(run: Run, call: Call, tool: FunctionTool) -> Settled | None:
     now = run.options.governance.now()
     effects = tool.side_effects
     if call.system_reruns < MAX_SYSTEM_RERUNS:
-        reason = None
         if tool.idempotent:
-            reason = "the tool is idempotent: running it again is safe"
-        elif effects.key_lives(call.first_started, now):
+            run.append(idempotent_rerun(run.view, call, now))
+            return "run_again"
+        if effects.key_lives(call.first_started, now):
             reason = (
                 f"run again with the same idempotency key: it lives {effects.idempotent_for} "
                 f"(idempotent_for) from the call's first start, {call.first_started}"
             )
-        if reason is not None:
             _resolve(run, call, "run_again", None, now, reason)
             return "run_again"
     if effects.reconcile is None:
