@@ -153,3 +153,17 @@ def test_standing_approvals(tmp_path: Path) -> None:
     assert "Uses: 3 of 3" in out
     assert "Audit: [('approved', 'u-ana', True, 'travel week')]" in out
     assert "1 receipt verifies." in out
+
+
+def test_payment_idempotency(tmp_path: Path) -> None:
+    out = run_example("payment_idempotency.py", cwd=tmp_path)
+    # Every answer was lost after the charge; each run still charged exactly once.
+    assert out.count("New charges:  1") == 3 and out.count("Final output: Paid 30 EUR.") == 3
+    run_again, reconciled, person = out.split("--- ")[1:]
+    assert "Settled by tether:system: run_again (run again with the same idempotency key" in (
+        run_again
+    )
+    assert "Settled by tether:system: output (the tool's reconcile found" in reconciled
+    assert "In doubt, waiting for a person: charge (call pay)" in person
+    assert "Settled by ops: output (found in the payment dashboard)" in person
+    assert "waiting for a person" not in run_again + reconciled

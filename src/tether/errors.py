@@ -23,6 +23,7 @@
     │   ├── ModelBehaviorError       the model answered something tether cannot use
     │   ├── ModelProviderError       the model's API failed (HTTP error, cut-off stream)
     │   ├── ToolCallInDoubtError     a tool started but its completion was never recorded
+    │   ├── CallInDoubt              raised by a tool: its call may have taken effect
     │   ├── ToolError                a tool with error_formatter=None raised
     │   │   └── ToolTimeoutError     a tool ran past its timeout (when told to raise)
     │   ├── RunStalledError          a step recorded nothing (it would repeat forever)
@@ -88,17 +89,13 @@ class ModelNotAllowedError(UserError):
 
 
 class MissingExtraError(UserError, ImportError):
-    """A feature needs a package of an optional extra (``pip install 'tether[extra]'``).
-
-    Also an ``ImportError``, so code that guards optional imports the usual way keeps working.
-    """
+    """A feature needs a package of an optional extra (``pip install 'tether[extra]'``); also
+    an ``ImportError``, so code that guards optional imports the usual way keeps working."""
 
 
 class ReadOnlyItemError(UserError, TypeError):
-    """An item (or a part of one) that a run recorded was edited; edit a copy instead.
-
-    Also a ``TypeError``, as editing any other immutable value would be.
-    """
+    """An item (or a part of one) that a run recorded was edited; edit a copy instead. Also
+    a ``TypeError``, as editing any other immutable value would be."""
 
 
 class UnknownRulePredicateError(UserError):
@@ -158,11 +155,8 @@ class ModelProviderError(RunError):
 
 
 class ToolCallInDoubtError(RunError):
-    """A tool call was started but its completion was never recorded.
-
-    tether never re-runs such a call by itself: the side effect may have happened.
-    Mark the tool ``idempotent=True`` if running it twice is harmless.
-    """
+    """A tool call was started, its completion never recorded, and the tool declares no way
+    to settle it by itself (``idempotent``, ``idempotent_for``, ``reconcile``)."""
 
     def __init__(self, tool_name: str, call_id: str) -> None:
         self.tool_name = tool_name
@@ -175,6 +169,12 @@ class ToolCallInDoubtError(RunError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.tool_name, self.call_id))
+
+
+class CallInDoubt(RunError):
+    """Raise it from a tool whose call may have taken effect (a timeout after the request was
+    sent): the call stays in doubt, settled as its tool declares (``idempotent_for``,
+    ``reconcile``) or by a person; never told to the model as an error."""
 
 
 class MCPServerError(RunError):

@@ -32,6 +32,7 @@ from ._duration import Duration, to_seconds, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._signature import args_model as args_model_of
 from ._signature import description as described_by
+from ._side_effects import NO_DECLARATIONS, Reconcile, SideEffects, side_effects
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
@@ -141,6 +142,9 @@ class FunctionTool:
     edits_checked_by_schema: bool = False
     """Whether edited arguments are checked against ``params_json_schema`` (tools built with
     ``schema_tool``, whose ``args_model`` accepts any object) rather than ``args_model``."""
+    side_effects: SideEffects = NO_DECLARATIONS
+    """Which errors leave a call in doubt, and how a call in doubt settles without a person
+    (``doubt_on``, ``idempotent_for``, ``reconcile``; see ``tether._side_effects``)."""
     is_enabled: IsEnabled = True
     """Whether the model is offered the tool (see ``IsEnabled``)."""
 
@@ -205,7 +209,7 @@ class FunctionTool:
         return _to_output(result)
 
     def _failed(self, ctx: RunContext[Any], error: Exception) -> str:
-        if self.error_formatter is None:
+        if self.error_formatter is None or self.side_effects.leaves_doubt(error):
             raise error
         return self.error_formatter(ctx, error)
 
@@ -259,6 +263,9 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    idempotent_for: Duration | None = None,
+    reconcile: Reconcile | None = None,
 ) -> FunctionTool: ...
 
 
@@ -282,6 +289,9 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    idempotent_for: Duration | None = None,
+    reconcile: Reconcile | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -304,6 +314,9 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    idempotent_for: Duration | None = None,
+    reconcile: Reconcile | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -350,6 +363,16 @@ def function_tool(
 
         @function_tool(review_output=True, approvers={"privacy"})
         async def lookup_customer(email: str) -> str: ...
+
+    A tool's errors tell the model that nothing happened, except those of a ``doubt_on``
+    type and ``tether.errors.CallInDoubt``: they leave the call in doubt. A call in doubt
+    runs again with the same ``ctx.idempotency_key`` while the outside world keeps the key
+    (``idempotent_for``, from the call's first start), else ``reconcile(ctx, arguments)``
+    says what became of it (``None``: unknown), else a person settles it.
+
+        @function_tool(needs_approval=True, doubt_on=TimeoutError,
+                       idempotent_for=timedelta(hours=24), reconcile=find_charge)
+        async def charge(ctx: RunContext[Any], amount: int) -> str: ...
     """
 
     # Long for its signature and docstring only: the work is _function_tool's.
@@ -372,6 +395,9 @@ def function_tool(
             approval_timeout=approval_timeout,
             editable=editable,
             review_output=review_output,
+            effects=side_effects(
+                str(name or getattr(f, "__name__", "?")), doubt_on, idempotent_for, reconcile
+            ),
         )
 
     return build if fn is None else build(fn)
@@ -396,6 +422,7 @@ def _function_tool(
     approval_timeout: Duration | None,
     editable: Editable,
     review_output: bool,
+    effects: SideEffects,
 ) -> FunctionTool:
     """The tool ``function_tool`` makes of ``f``, its options checked."""
     if not callable(f):
@@ -435,6 +462,7 @@ def _function_tool(
         approval_timeout=approval_timeout,
         editable=editable,
         review_output=review_output,
+        side_effects=effects,
     )
 
 

@@ -89,6 +89,10 @@ class Call:
     started: bool = False
     started_at: int = -1
     """The index in the journal of the call's last ``ToolStarted`` (its seq is one more)."""
+    first_started: str | None = None
+    """When the call first started (its ``ToolStarted.at``): its idempotency key's birth."""
+    system_reruns: int = 0
+    """How often the system (not a person) settled the call's doubt by running it again."""
     done: bool = False
     output: str | None = None
     nested_agent: str | None = None

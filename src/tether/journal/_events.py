@@ -197,6 +197,9 @@ class ToolStarted:
     """A tool call is about to run. Durable before the side effect."""
 
     call_id: str
+    at: str | None = None
+    """When, as an ISO 8601 timestamp; a call's first start is when its idempotency key was
+    first given to the outside world (``idempotent_for`` counts from it)."""
     kind: Literal["tool_started"] = "tool_started"
 
 

@@ -115,6 +115,8 @@ def tool_started(view: RunView, event: ToolStarted) -> None:
             "approved (an in-doubt call only after a person or the tool's idempotence "
             "settles it)."
         )
+    if call.started_at < 0:  # the first start: when the call's key was first given out
+        call.first_started = event.at
     call.started = True
     call.started_at = view.events
     call.suspended = False  # a nested run that goes on is in doubt until it records again
@@ -225,6 +227,8 @@ def doubt_resolved(view: RunView, event: DoubtResolved) -> None:
         )
     if event.resolution == "run_again":
         call.started = False  # approved (or needing no approval) again: it runs next
+        if event.by == SYSTEM_APPROVER:
+            call.system_reruns += 1
         return
     if event.output is None:
         raise StateFormatError(

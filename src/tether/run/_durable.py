@@ -2,8 +2,8 @@
 
 The loop calls ``checkpoint`` where a fact must be on disk before the run
 goes on: the run's start, the model's response, every ``ToolStarted`` before
-a tool body runs, every completion right after, and whatever the run
-recorded before it stops. Each checkpoint is one compare-and-append of the
+a tool body runs, each call's completion as soon as that call finishes, and
+whatever the run recorded before it stops. Each checkpoint is one compare-and-append of the
 events the store lacks, under the run's lease; the lease is taken before the
 run advances, renewed while it works, and released when it stops.
 """
@@ -90,14 +90,22 @@ class Durable:
         self.stored = 0
         """How many of the journal's events the store holds."""
         self._leased = False
+        self._writing = asyncio.Lock()
+        """One append at a time: the calls of a turn finish (and commit) concurrently."""
 
     async def checkpoint(self, journal: Journal) -> None:
         """Append the events the store lacks, in one transaction (nothing to do if none).
 
+        Checkpoints of one run are serialized: one waiting while another commits then
+        appends whatever is still unstored (often nothing: the other took its events too).
         People may decide the run's pending calls while this process holds the lease (a
         store lets decisions pass a lease). When the append conflicts because decisions
         arrived, they are folded into the journal before this process's own events and the
         append is tried again; any other conflict is raised."""
+        async with self._writing:
+            await self._append(journal)
+
+    async def _append(self, journal: Journal) -> None:
         for _ in range(_REBASE_ATTEMPTS):
             events = journal.events_since(self.stored)
             if not events:
@@ -156,14 +164,15 @@ class Durable:
     ) -> None:
         """``checkpoint``, storing ``items`` in ``session`` in the same transaction (the
         journal's last event is the ``SessionSynced`` that records them)."""
-        self.stored = await self.store.append_with_session(
-            journal.view.run_id,
-            self.stored,
-            journal.events_since(self.stored),
-            session,
-            items,
-            owner=self.owner,
-        )
+        async with self._writing:
+            self.stored = await self.store.append_with_session(
+                journal.view.run_id,
+                self.stored,
+                journal.events_since(self.stored),
+                session,
+                items,
+                owner=self.owner,
+            )
         self._leased = True
 
     def counts_rule_uses(self, book: object) -> bool:
@@ -178,10 +187,11 @@ class Durable:
         use of the standing approval ``rule_id`` in the same transaction; ``False``, and
         nothing written, if the rule is no longer live at ``now`` (used up, revoked,
         expired). Either both the use and the decision are stored, or neither."""
-        events = [*journal.events_since(self.stored), decision]
-        seq = await self.store.append_with_rule_use(
-            journal.view.run_id, self.stored, events, rule_id, now=now, owner=self.owner
-        )
+        async with self._writing:
+            events = [*journal.events_since(self.stored), decision]
+            seq = await self.store.append_with_rule_use(
+                journal.view.run_id, self.stored, events, rule_id, now=now, owner=self.owner
+            )
         if seq is None:
             return False
         self.stored = seq

@@ -1,8 +1,9 @@
 """The tool step of a turn: classify the turn's calls, ask for approval, carry out the
 approved ones (concurrently, each within its timeout), reject the others, take a handoff.
 
-Every outcome is a journal event; a call started and not finished is in doubt, and a person
-settles it (``RunState.resolve``) unless its tool is idempotent.
+Every outcome is a journal event, each call's committed as soon as that call finishes; a call
+started and not finished is in doubt, settled as its tool declares (``_doubt``) or by a
+person (``RunState.resolve_doubt``).
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ import asyncio
 import inspect
 import json
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._agent import Agent
 from ..approvals._always import always_decision
-from ..approvals._decisions import (
-    idempotent_rerun,
-    request_event,
-    review_request,
-)
+from ..approvals._decisions import request_event, review_request
 from ..approvals._standing import approving_rules, rule_decision
 from ..errors import (
     GuardrailTripwireTriggered,
@@ -48,6 +45,7 @@ from ..tools import FunctionTool, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
+from ._doubt import iso_time, settle
 from ._run import Driver, Run, checkpoint
 
 __all__ = ["DEFAULT_REJECTION_MESSAGE", "execute_tools", "missing_tool_error"]
@@ -68,7 +66,6 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
     view = run.view
     governance = run.options.governance
     doubts: list[Call] = []
-    reruns: list[Call] = []  # idempotent calls in doubt
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
@@ -104,13 +101,16 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
             # The run takes the decision up now: the wait for it ends here.
             run.tracer.approval_wait(run.view, call)
             await hooks.approval_decided(run, call)
-        if status is CallStatus.IN_DOUBT and not tool.idempotent:
-            if run.options.durable is None:
-                raise ToolCallInDoubtError(call.name, call.call_id)
-            doubts.append(call)
-            continue
         if status is CallStatus.IN_DOUBT:
-            reruns.append(call)
+            # The tool may settle it (run again with its key, or reconcile), else a person.
+            settled = await settle(run, call, tool)
+            if settled is None and run.options.durable is None:
+                raise ToolCallInDoubtError(call.name, call.call_id)
+            if settled != "run_again":
+                if settled is None:
+                    doubts.append(call)
+                continue
+            status = call.status
         if status is CallStatus.REJECTED:
             plan.append((call, None))
         elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
@@ -119,8 +119,6 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
         # Nothing more of this turn runs until a person settles the doubt: the model's
         # next request needs every output of the turn anyway.
         return False
-    for call in reruns:  # idempotent: it runs again, and the journal says so first
-        run.append(idempotent_rerun(run.view, call, governance.now()))
     await _carry_out(run, plan, drive)
     await _take_handoffs(run, handoffs)
     return True
@@ -190,80 +188,53 @@ async def _needs_approval(run: Run, tool: FunctionTool, call: Call) -> bool:
 
 
 async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], drive: Driver) -> None:
-    """Run the approved calls (concurrently) and record every known output in call order.
+    """Run the approved calls (concurrently), recording each call's outcome, durably, as
+    soon as it is known: a crash then leaves in doubt only the calls still running.
 
-    A cancelled run records the calls that finished and leaves the ones it
-    cancelled in doubt (started, no output), then goes on being cancelled.
+    A cancelled run leaves the calls it cancelled in doubt (started, no output), then goes
+    on being cancelled.
     """
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     for call, started in to_run:  # before any start is recorded: a failing hook leaves no doubt
         await hooks.tool_start(run, started, call)
-    spans: dict[str, Any] = {}
+    at = iso_time(run.options.governance.now())
+    outcome = _Outcome([call.call_id for call, _ in to_run])
     for call, _ in to_run:
-        run.append(ToolStarted(call.call_id))
-        spans[call.call_id] = run.tracer.tool_start(run.view, call)
+        run.append(ToolStarted(call.call_id, at=at))
+        outcome.spans[call.call_id] = run.tracer.tool_start(run.view, call)
     try:
         await checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
-        results, cancelled = await _run_calls(run, to_run, drive)
+        cancelled = await _run_calls(run, plan, drive, outcome)
     except BaseException as exc:
-        for span in spans.values():
+        for span in outcome.spans.values():
             run.tracer.tool_end(span, None, exc)
         raise
-    outputs = dict(zip((call.call_id for call, _ in to_run), results, strict=True))
-    failure: RunError | None = None
-    finished: list[tuple[Call, FunctionTool, str]] = []
-    for call, tool in plan:
-        if tool is None:
-            run.append(ToolRejected(call.call_id, _rejection(run, call)))
-            continue
-        result = outputs[call.call_id]
-        span = spans.pop(call.call_id)
-        if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
-            if result.events:
-                run.append(recorded(call, result))
-            if result.output is not None:
-                run.append(ToolCompleted(call.call_id, result.output))
-                finished.append((call, tool, result.output))
-            run.tracer.tool_end(span, result.output)
-            continue
-        if isinstance(result, str):
-            if tool.tool_output_guardrails:
-                try:
-                    result = await guardrails.check_tool_output(run, tool, call, result)
-                except GuardrailTripwireTriggered as exc:
-                    failure = failure or exc  # recorded; the other calls' outputs still are
-                    run.tracer.tool_end(span, None, exc)
-                    continue
-            run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
-            if tool.review_output:
-                run.append(review_request(call, run.options.governance))
-            run.tracer.tool_end(span, result)
-            finished.append((call, tool, result))
-            continue
-        run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
-        if isinstance(result, _TimedOut):
-            message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
-            run.append(ToolTimedOut(call.call_id, result.seconds, message))
-            if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
-                failure = failure or ToolTimeoutError(call.name, call.call_id, result.seconds)
-        elif isinstance(result, RunError):  # tether's own (an MCP server gone): as it is
-            failure = failure or result  # the call stays in doubt all the same
-        elif isinstance(result, BaseException):
-            # The call stays in doubt: it may have had part of its effects.
-            error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
-            error.__cause__ = result
-            failure = failure or error
     await checkpoint(run)
     if cancelled is not None:
         raise cancelled
-    for call, tool, output in finished:  # every output is recorded before any hook runs
-        await hooks.tool_end(run, tool, call, output)
+    for call, tool, output in sorted(outcome.finished, key=lambda f: outcome.order[f[0].call_id]):
+        await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
         if run.view.calls[call.call_id].review_requested:
             await hooks.output_review_requested(run, run.view.calls[call.call_id])
-    if failure is not None:
-        raise failure
+    if outcome.failures:
+        raise min(outcome.failures, key=lambda f: outcome.order[f[0]])[1]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What the turn's calls did, as they finish (in any order)."""
+
+    call_ids: list[str]
+    spans: dict[str, Any] = field(default_factory=dict)
+    finished: list[tuple[Call, FunctionTool, str]] = field(default_factory=list)
+    failures: list[tuple[str, RunError]] = field(default_factory=list)
+    """Each call's error that stops the run once every call has finished."""
+
+    @property
+    def order(self) -> dict[str, int]:
+        return {call_id: index for index, call_id in enumerate(self.call_ids)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,51 +242,133 @@ class _TimedOut:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class _Cancelled:
-    """Cancelled with the run: no output is known, so the call stays in doubt."""
+Result = str | NestedOutcome | BaseException | _TimedOut
 
 
 async def _run_calls(
-    run: Run, to_run: list[tuple[Call, FunctionTool]], drive: Driver
-) -> tuple[list[str | BaseException | _TimedOut | _Cancelled], asyncio.CancelledError | None]:
-    """Each call's outcome, and the cancellation that stopped the run, if one did.
+    run: Run, plan: list[tuple[Call, FunctionTool | None]], drive: Driver, outcome: _Outcome
+) -> asyncio.CancelledError | None:
+    """Run the calls (``None``: reject it), each recorded (and committed) as it finishes;
+    the cancellation that stopped the run, if one did.
 
     Async tools run together, each within its timeout. If the run is cancelled
     meanwhile, the tools still running are cancelled too (a hung tool must not
-    hold the run), and the outcomes known by then are returned with it.
+    hold the run); what finished by then is recorded.
     """
-    results: list[str | BaseException | _TimedOut | _Cancelled] = []
-    waiting: dict[int, asyncio.Task[str | _TimedOut]] = {}
-    for index, (call, tool) in enumerate(to_run):
-        try:
-            output = start_call(run, call, tool, drive)
-        except Exception as exc:  # the tool raised and asked for no formatting
-            results.append(exc)
-            continue
-        results.append(output if isinstance(output, str) else "")
-        if not isinstance(output, str):
-            timeout = tool.timeout if tool.timeout is not None else run.options.tool_timeout
-            waiting[index] = asyncio.ensure_future(_within(output, timeout))
-    if not waiting:
-        return results, None  # sync tools only: done without a pass of the event loop
-    cancelled: asyncio.CancelledError | None = None
+    tasks: list[asyncio.Task[None]] = []
     try:
-        await asyncio.wait(waiting.values())
+        for call, tool in plan:
+            if tool is None:
+                run.append(ToolRejected(call.call_id, _rejection(run, call)))
+                continue
+            try:
+                output = start_call(run, call, tool, drive)
+            except Exception as exc:  # the tool raised and asked for no formatting
+                await _record(run, call, tool, exc, outcome)
+                continue
+            if isinstance(output, str):  # a sync tool, done: recorded before the next starts
+                await _record(run, call, tool, output, outcome)
+                continue
+            timeout = tool.timeout if tool.timeout is not None else run.options.tool_timeout
+            finish = _finish(run, call, tool, _within(output, timeout), outcome)
+            tasks.append(asyncio.ensure_future(finish))
+        if tasks:
+            await asyncio.wait(tasks)
     except asyncio.CancelledError as exc:
-        cancelled = exc
-        for task in waiting.values():
+        for task in tasks:
             task.cancel()
-        await asyncio.wait(waiting.values())
-    for index, task in waiting.items():
-        if task.cancelled():
-            # A tool that cancelled itself while the run went on is a failure like any other.
-            results[index] = _Cancelled() if cancelled else asyncio.CancelledError()
-        elif (error := task.exception()) is not None:
-            results[index] = error
-        else:
-            results[index] = task.result()
-    return results, cancelled
+        if tasks:
+            await asyncio.wait(tasks)
+        return exc
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    for task in tasks:
+        if (error := task.exception()) is not None:  # recording failed (a store refused)
+            raise error
+    return None
+
+
+async def _finish(
+    run: Run, call: Call, tool: FunctionTool, pending: Awaitable[Any], outcome: _Outcome
+) -> None:
+    """Await an async call and record its outcome; cancelled with the run, it records nothing
+    (it stays in doubt)."""
+    result: Result
+    try:
+        result = await pending
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except Exception as exc:
+        result = exc
+    await _record(run, call, tool, result, outcome)
+
+
+async def _record(
+    run: Run, call: Call, tool: FunctionTool, result: Result, outcome: _Outcome
+) -> None:
+    """Record what one call did and commit it at once (serialized with the other calls'
+    commits by the run's checkpoint)."""
+    span = outcome.spans.pop(call.call_id)
+    if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
+        if result.events:
+            run.append(recorded(call, result))
+        if result.output is not None:
+            run.append(ToolCompleted(call.call_id, result.output))
+            outcome.finished.append((call, tool, result.output))
+        run.tracer.tool_end(span, result.output)
+    elif isinstance(result, str):
+        await _record_output(run, call, tool, result, span, outcome)
+    else:
+        run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
+        failure = _record_failure(run, call, tool, result)
+        if failure is not None:
+            outcome.failures.append((call.call_id, failure))
+    await checkpoint(run)
+
+
+async def _record_output(
+    run: Run, call: Call, tool: FunctionTool, output: str, span: Any, outcome: _Outcome
+) -> None:
+    if tool.tool_output_guardrails:
+        try:
+            output = await guardrails.check_tool_output(run, tool, call, output)
+        except GuardrailTripwireTriggered as exc:
+            outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
+            run.tracer.tool_end(span, None, exc)
+            return
+    run.append(ToolCompleted(call.call_id, output, review=tool.review_output))
+    if tool.review_output:
+        run.append(review_request(call, run.options.governance))
+    run.tracer.tool_end(span, output)
+    outcome.finished.append((call, tool, output))
+
+
+def _record_failure(
+    run: Run, call: Call, tool: FunctionTool, result: BaseException | _TimedOut
+) -> RunError | None:
+    """Record a call that did not return; the error that stops the run, if one must."""
+    if isinstance(result, _TimedOut):
+        message = TIMEOUT_MESSAGE.format(tool=call.name, timeout=result.seconds)
+        run.append(ToolTimedOut(call.call_id, result.seconds, message))
+        if (tool.on_timeout or run.options.on_tool_timeout) == "raise":
+            return ToolTimeoutError(call.name, call.call_id, result.seconds)
+        return None
+    if tool.side_effects.leaves_doubt(result):
+        # The tool says it may have taken effect: the call stays in doubt, and the next
+        # step settles it as the tool declares (or stops for a person).
+        return None
+    if isinstance(result, RunError):  # tether's own (an MCP server gone): as it is
+        return result  # the call stays in doubt all the same
+    # The call stays in doubt: it may have had part of its effects.
+    error = ToolError(call.name, call.call_id, f"{type(result).__name__}: {result}")
+    error.__cause__ = result
+    return error
 
 
 async def _within(pending: Awaitable[str], seconds: float | None) -> str | _TimedOut:

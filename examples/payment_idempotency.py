@@ -1,0 +1,116 @@
+"""A payment tool that charges exactly once, on the scripted model (no API key needed).
+
+uv run python examples/payment_idempotency.py
+
+The payment service below deduplicates by idempotency key, as real ones do. Its answer
+gets lost after it charged (a time-out once the request was sent), and the tool says so:
+``doubt_on=TimeoutError`` leaves the call in doubt instead of telling the model it failed.
+
+1. ``idempotent_for``: the service keeps keys for a day, so tether runs the call again
+   with the same ``ctx.idempotency_key``: the service answers with the first charge.
+2. ``reconcile``: the tool looks the charge up by its key instead.
+3. Neither: the stored run stops with the call in doubt until a person settles it.
+
+Each settlement is in the journal and the audit trail, with who settled it. A crash inside
+the tool (the process killed after the charge) is settled the same way on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tether import Agent, RunContext, Runner, function_tool
+from tether.store import SQLiteRunStore, load_state, save_state
+from tether.testing import ScriptedModel, message, tool_call
+
+
+class PaymentService:
+    """Charges by idempotency key: a key seen before returns its charge, charging nothing."""
+
+    def __init__(self) -> None:
+        self.charges: dict[str, str] = {}
+        self.lose_next_answer = False
+
+    def charge(self, key: str, amount: int) -> str:
+        charge = self.charges.setdefault(key, f"ch_{len(self.charges) + 1} ({amount} EUR)")
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise TimeoutError("the payment service did not answer in time")
+        return charge
+
+    def find(self, key: str) -> str | None:
+        return self.charges.get(key)
+
+
+service = PaymentService()
+
+
+def charge_tool(**declared: Any) -> Any:
+    @function_tool(needs_approval=True, doubt_on=TimeoutError, **declared)
+    def charge(ctx: RunContext[Any], amount: int) -> str:
+        """Charge the customer.
+
+        Args:
+            amount: Euros to charge.
+        """
+        assert ctx.idempotency_key is not None
+        return f"charged {service.charge(ctx.idempotency_key, amount)}"
+
+    return charge
+
+
+def find_charge(ctx: RunContext[Any], arguments: dict[str, Any]) -> str | None:
+    """What became of a charge in doubt: the service knows it by its key."""
+    assert ctx.idempotency_key is not None
+    found = service.find(ctx.idempotency_key)
+    return None if found is None else f"charged {found}"
+
+
+async def pay(store: SQLiteRunStore, title: str, **declared: Any) -> None:
+    print(f"--- {title}")
+    model = ScriptedModel([tool_call("charge", {"amount": 30}, "pay"), message("Paid 30 EUR.")])
+    agent = Agent(name="Payments", model=model, tools=[charge_tool(**declared)])
+    paused = await Runner.run(agent, "Charge 30 EUR for order 7", store=store)
+    state = await load_state(store, paused.run_id, agent)
+    state.approve(state.interruptions[0], by="ana")
+    before = len(service.charges)
+    service.lose_next_answer = True
+    result = await Runner.run(agent, state, store=store)
+    for item in result.in_doubt:
+        print(f"In doubt, waiting for a person: {item.tool_name} (call {item.call_id})")
+        state = await load_state(store, paused.run_id, agent)
+        key = next(iter(service.charges))  # a person looks in the service's dashboard
+        state.resolve_doubt(
+            item,
+            "output",
+            output=f"charged {service.charges[key]}",
+            by="ops",
+            reason="found in the payment dashboard",
+        )
+        await save_state(store, state)
+        result = await Runner.run(agent, await load_state(store, paused.run_id, agent), store=store)
+    print(f"New charges:  {len(service.charges) - before}")
+    print(f"Final output: {result.final_output}")
+    for record in result.to_state().audit():
+        if record.kind == "resolved":
+            print(f"Settled by {record.by}: {record.verdict} ({record.reason})")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SQLiteRunStore(Path(folder) / "runs.db")
+        try:
+            await pay(store, "run again with the same key", idempotent_for=timedelta(hours=24))
+            await pay(store, "reconcile by key", reconcile=find_charge)
+            service.charges.clear()
+            await pay(store, "no way to tell: a person settles it")
+        finally:
+            await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,93 @@
+"""Settling a call in doubt without a person, as its tool declares (``tether._side_effects``).
+
+A call in doubt (started, no output recorded: a crash, a cancellation, or an error the
+tool says may come after its effect) is settled by the system when its tool allows it:
+
+- ``idempotent=True``, or ``idempotent_for`` while the call's idempotency key lives: it
+  runs again with the same key (``DoubtResolved`` ``run_again``), at most
+  ``MAX_SYSTEM_RERUNS`` times;
+- else ``reconcile(ctx, arguments)`` is asked; an output settles the call with it
+  (``DoubtResolved`` ``output``), ``None`` leaves it in doubt.
+
+Each settlement is a ``DoubtResolved`` by ``SYSTEM_APPROVER`` whose ``reason`` says which
+rule settled it, so the audit trail shows it. Otherwise a person settles the call.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from typing import Literal
+
+from .._governance import SYSTEM_APPROVER
+from .._side_effects import MAX_SYSTEM_RERUNS
+from ..approvals._decisions import idempotent_rerun
+from ..journal import Call, DoubtResolved
+from ..journal._binding import idempotency_key, sealed
+from ..tools import FunctionTool, ToolArgumentsError, _to_output
+from ._run import Run
+
+__all__ = ["iso_time", "settle"]
+
+Settled = Literal["run_again", "output"]
+
+
+def iso_time(moment: datetime) -> str:
+    """``moment`` as journal events write times: fixed width in UTC (text order is time
+    order)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+async def settle(run: Run, call: Call, tool: FunctionTool) -> Settled | None:
+    """Settle ``call``, in doubt, as its tool allows, recording how; ``None`` if it cannot
+    be settled without a person."""
+    now = run.options.governance.now()
+    effects = tool.side_effects
+    if call.system_reruns < MAX_SYSTEM_RERUNS:
+        if tool.idempotent:
+            run.append(idempotent_rerun(run.view, call, now))
+            return "run_again"
+        if effects.key_lives(call.first_started, now):
+            reason = (
+                f"run again with the same idempotency key: it lives {effects.idempotent_for} "
+                f"(idempotent_for) from the call's first start, {call.first_started}"
+            )
+            _resolve(run, call, "run_again", None, now, reason)
+            return "run_again"
+    if effects.reconcile is None:
+        return None
+    output = await _reconciled(run, call, tool)
+    if output is None:
+        return None
+    _resolve(run, call, "output", output, now, "the tool's reconcile found the call's outcome")
+    return "output"
+
+
+def _resolve(
+    run: Run, call: Call, resolution: Settled, output: str | None, now: datetime, reason: str
+) -> None:
+    view = run.view
+    event = DoubtResolved(
+        call.call_id, resolution, output, by=SYSTEM_APPROVER, at=iso_time(now), reason=reason
+    )
+    run.append(sealed(event, view.run_id, view.turns))
+
+
+async def _reconciled(run: Run, call: Call, tool: FunctionTool) -> str | None:
+    """What the tool's ``reconcile`` says became of ``call``: its output, or ``None`` if
+    unknown (also when ``reconcile`` raises: the call then waits for a person, and the
+    next resume asks again)."""
+    reconcile = tool.side_effects.reconcile
+    assert reconcile is not None
+    try:
+        arguments = tool.parse_arguments(call.arguments)
+    except ToolArgumentsError:
+        return None  # it never ran with such arguments: a person looks at it
+    ctx = run.ctx.for_call(call.call_id, idempotency_key(run.view, call))
+    try:
+        found = reconcile(ctx, arguments)
+        if inspect.isawaitable(found):
+            found = await found
+    except Exception:
+        return None
+    return None if found is None else _to_output(found)
