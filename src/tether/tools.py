@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from ._context import RunContext
 from ._duration import Duration, to_seconds, to_timedelta
 from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
+from ._side_effects import NO_DECLARATIONS, Reconcile, SideEffects, side_effects
 from ._signature import args_model as args_model_of
 from ._signature import description as described_by
-from ._side_effects import NO_DECLARATIONS, Reconcile, SideEffects, side_effects
 from ._strict_schema import strict_json_schema
 from .errors import AgentDefinitionError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
