@@ -15,6 +15,7 @@ from typing import Any, Literal
 from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     HandoffTaken,
@@ -36,6 +37,7 @@ AuditKind = Literal[
     "run_started",
     "requested",
     "decided",
+    "revoked",
     "expired",
     "started",
     "executed",
@@ -51,7 +53,8 @@ class AuditRecord:
     """One line of a run's audit trail.
 
     ``kind`` says what happened: ``requested`` (a call asked for approval),
-    ``decided`` (a person approved or rejected it), ``expired`` (the system
+    ``decided`` (a person approved or rejected it), ``revoked`` (that person withdrew
+    their decision before the call started: ``revokes`` is its seq), ``expired`` (the system
     rejected it at its deadline), ``started`` (the tool body was about to run),
     ``executed`` (the call got its outcome: ``completed``, ``timed_out`` or
     ``rejected``, with the arguments it ran with), ``resolved`` (a person settled a call
@@ -97,6 +100,8 @@ class AuditRecord:
     ``started`` and ``executed`` records that follow show the edited arguments."""
     rule: str | None = None
     """For ``decided``: the standing approval that approved the call (``by`` is its grantor)."""
+    revokes: int | None = None
+    """For ``revoked``: the seq of the decision withdrawn (the call waits again without it)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
@@ -124,9 +129,10 @@ class _Trail:
     """What the audit trail remembers while it reads a journal: the run, the turn, the
     turn's calls and the outputs held for review."""
 
-    __slots__ = ("calls", "held", "run_id", "turn")
+    __slots__ = ("calls", "decisions", "held", "run_id", "turn")
 
     def __init__(self) -> None:
+        self.decisions: dict[str, int] = {}  # a decision's seal -> its seq
         self.run_id = ""
         self.turn = 0
         self.calls: dict[str, tuple[str, str, str]] = {}  # call id -> agent, tool, arguments
@@ -153,7 +159,10 @@ class _Trail:
         if isinstance(event, ApprovalRequested):
             return _requested(base, event)
         if isinstance(event, ApprovalDecided):
+            self.decisions[event.seal] = seq
             return self._decided(base, event)
+        if isinstance(event, DecisionRevoked):
+            return self._revoked(base, event)
         if isinstance(event, ToolStarted):
             owner, tool, arguments = self._call(event.call_id)
             return AuditRecord(
@@ -209,6 +218,23 @@ class _Trail:
             arguments=seen if edited is not None else None,
             edited_arguments=edited,
             rule=event.rule,
+        )
+
+    def _revoked(self, base: dict[str, Any], event: DecisionRevoked) -> AuditRecord:
+        owner, tool, _ = self._call(event.call_id)
+        return AuditRecord(
+            **base,
+            kind="revoked",
+            agent=owner,
+            call_id=event.call_id,
+            tool=tool,
+            at=event.at,
+            by=event.by,
+            roles=event.roles,
+            verdict="revoked",
+            reason=event.reason,
+            receipt=event.receipt,
+            revokes=self.decisions.get(event.decision),
         )
 
     def _executed(

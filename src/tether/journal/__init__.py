@@ -17,6 +17,7 @@ from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._events import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     GuardrailChecked,
@@ -49,6 +50,7 @@ __all__ = [
     "ApprovalRequested",
     "Call",
     "CallStatus",
+    "DecisionRevoked",
     "DoubtResolved",
     "Event",
     "GuardrailChecked",

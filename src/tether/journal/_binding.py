@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._events import (
     ApprovalDecided,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     ModelResponded,
@@ -28,6 +29,7 @@ __all__ = [
     "ToolOutputReviewItem",
     "output_digest",
     "review_seal",
+    "revocation_seal",
     "canonical_arguments",
     "decision_seal",
     "doubt_seal",
@@ -209,16 +211,40 @@ def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
+    """SHA-256 over a withdrawal of a decision: the run and turn, the call, the seal of the
+    decision withdrawn, who withdrew it when and why."""
+    fields = [
+        "revoked",
+        run_id,
+        turn,
+        revocation.call_id,
+        revocation.decision,
+        revocation.by,
+        revocation.at,
+        list(revocation.roles),
+        revocation.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @overload
 def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided: ...
 @overload
 def sealed(decision: DoubtResolved, run_id: str, turn: int) -> DoubtResolved: ...
 @overload
 def sealed(decision: OutputReviewed, run_id: str, turn: int) -> OutputReviewed: ...
+@overload
+def sealed(decision: DecisionRevoked, run_id: str, turn: int) -> DecisionRevoked: ...
 def sealed(
-    decision: ApprovalDecided | DoubtResolved | OutputReviewed, run_id: str, turn: int
-) -> ApprovalDecided | DoubtResolved | OutputReviewed:
+    decision: ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked,
+    run_id: str,
+    turn: int,
+) -> ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked:
     """``decision`` carrying its seal (for the ``turn``-th response of run ``run_id``)."""
+    if isinstance(decision, DecisionRevoked):
+        return replace(decision, seal=revocation_seal(run_id, turn, decision))
     if isinstance(decision, DoubtResolved):
         return replace(decision, seal=doubt_seal(run_id, turn, decision))
     if isinstance(decision, OutputReviewed):

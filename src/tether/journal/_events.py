@@ -15,6 +15,7 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
     ToolStarted -> ToolCompleted              (approved, or needing no approval)
     ToolStarted -> ToolTimedOut               (ran past its timeout and was cancelled)
     ToolRejected                              (rejected: the model reads the message)
+    ApprovalDecided -> DecisionRevoked        (withdrawn before the call started: it waits again)
     ToolCompleted(review) -> OutputReviewRequested -> OutputReviewed
                                               (output review: the model reads what was decided)
 
@@ -38,6 +39,7 @@ __all__ = [
     "EVENT_KINDS",
     "ApprovalDecided",
     "ApprovalRequested",
+    "DecisionRevoked",
     "DoubtResolved",
     "Event",
     "GuardrailChecked",
@@ -432,6 +434,34 @@ class GuardrailChecked:
         object.__setattr__(self, "output_info", freeze(self.output_info))
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRevoked:
+    """A person withdrew their decision on a call that has not started, sealed.
+
+    The call waits again with the decisions that still count (four-eyes: one approval of
+    two withdrawn leaves one). A withdrawn ``always`` decision, or one it made, no longer
+    decides the tool's later calls; the withdrawn decision's receipt is no longer honoured.
+    Refused by the fold once the call started (``ToolStarted``) or has its output.
+    """
+
+    call_id: str
+    decision: str
+    """The seal of the withdrawn ``ApprovalDecided`` (which of the call's decisions)."""
+    by: str | None = None
+    """Who withdrew it: the approver who took it."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp made where it was withdrawn."""
+    roles: tuple[str, ...] = ()
+    reason: str | None = None
+    """Why (for the audit trail)."""
+    seal: str = ""
+    """SHA-256 over the run, the turn, the call, the decision withdrawn and who withdrew it
+    when (``revocation_seal``); checked on load."""
+    receipt: str | None = None
+    """HMAC-SHA256 with the application's receipt key (``verify_receipts``)."""
+    kind: Literal["decision_revoked"] = "decision_revoked"
+
+
 Event = Annotated[
     RunStarted
     | RunResumed
@@ -451,7 +481,8 @@ Event = Annotated[
     | OutputReviewRequested
     | OutputReviewed
     | RunFailed
-    | RunRetried,
+    | RunRetried
+    | DecisionRevoked,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -478,6 +509,7 @@ EVENT_KINDS = frozenset(
         OutputReviewed,
         RunFailed,
         RunRetried,
+        DecisionRevoked,
     )
 )
 """The ``kind`` of every event type."""

@@ -320,6 +320,7 @@ def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:
 _WHILE_FAILED = frozenset(
     {
         "approval_decided",
+        "decision_revoked",
         "output_reviewed",
         "doubt_resolved",
         "session_synced",
@@ -356,5 +357,6 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "output_reviewed": _fold_calls.output_reviewed,
     "run_failed": _fold_run.run_failed,
     "run_retried": _fold_run.run_retried,
+    "decision_revoked": _fold_calls.decision_revoked,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

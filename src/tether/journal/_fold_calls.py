@@ -14,11 +14,19 @@ from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
 from ..errors import DecisionMismatchError, StateFormatError
 from ..items import function_call_output
-from ._binding import decision_seal, doubt_seal, fingerprint, output_digest, review_seal
+from ._binding import (
+    decision_seal,
+    doubt_seal,
+    fingerprint,
+    output_digest,
+    review_seal,
+    revocation_seal,
+)
 from ._call import Call, CallStatus, edited_call_note, hosted_approval_response
 from ._events import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     OutputReviewed,
     OutputReviewRequested,
@@ -104,6 +112,50 @@ def approval_decided(view: RunView, event: ApprovalDecided) -> None:
     if event.approved and call.edit is not None and 0 <= call.index < len(view.items):
         # The conversation shows the call as it runs (the journal keeps the model's).
         view.items[call.index] = freeze({**call.item, "arguments": call.arguments})
+
+
+def decision_revoked(view: RunView, event: DecisionRevoked) -> None:
+    """A person's decision withdrawn: the call waits again, with the decisions that count."""
+    call = call_of(view, event.call_id, event.kind)
+    withdrawn = _withdrawn(view, call, event)
+    if event.seal != revocation_seal(view.run_id, view.turns, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the withdrawal of a decision on call {event.call_id!r} "
+            "does not match its seal: the decision, approver or time was changed (or the "
+            "seal removed). The state was edited; load an unedited copy."
+        )
+    decisions = (*call.approvals, call.decision)
+    kept = tuple(d for d in decisions if d is not None and d is not withdrawn)
+    if withdrawn is call.edit:
+        # What the others approved were the edited arguments: none of it counts any more.
+        call.edit, kept = None, ()
+    if call.decision is not None and call.decision is not withdrawn and not call.decision.approved:
+        call.approvals = tuple(d for d in kept if d is not call.decision)  # still rejected
+    else:
+        call.decision, call.approvals = None, kept
+    if withdrawn.always or withdrawn.automatic:
+        given = view.always.get((call.agent, call.name))
+        if given is not None and given.by == withdrawn.by:
+            del view.always[(call.agent, call.name)]  # no longer decides later calls either
+    if 0 <= call.index < len(view.items) and not call.hosted:
+        view.items[call.index] = call.item  # the call as the model made it, until approved
+
+
+def _withdrawn(view: RunView, call: Call, event: DecisionRevoked) -> ApprovalDecided:
+    """The decision ``event`` withdraws from ``call``, or the ``StateError`` saying why none."""
+    found = None
+    if call.status in (CallStatus.PENDING, CallStatus.APPROVED, CallStatus.REJECTED):
+        found = next(
+            (d for d in (*call.approvals, call.decision) if d and d.seal == event.decision), None
+        )
+    if found is None or found.expired or found.rule is not None or found.by != event.by:
+        raise StateFormatError(
+            f"journal[{view.events}]: a withdrawal of a decision on call {event.call_id!r} "
+            "that names no decision of its approver on the call waiting (a call that started "
+            "or has its output keeps its decisions; an expiry or a standing approval's "
+            "decision is not withdrawn)."
+        )
+    return found
 
 
 def tool_started(view: RunView, event: ToolStarted) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import RunConflictError, StateError, StoreError
-from ..journal import ApprovalDecided, DoubtResolved, Journal, OutputReviewed
+from ..journal import ApprovalDecided, DecisionRevoked, DoubtResolved, Journal, OutputReviewed
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_LEASE_TTL", "Durable", "StoredTip", "default_owner", "stored_prefix"]
 
-DECISION_EVENTS = (ApprovalDecided, OutputReviewed, DoubtResolved)
-"""What a person appends to a run someone else holds (a store lets them pass its lease)."""
+DECISION_EVENTS = (ApprovalDecided, OutputReviewed, DoubtResolved, DecisionRevoked)
+"""What a person appends to a run someone else holds (a store lets them pass its lease). A
+withdrawn decision that arrives while this process holds the run refuses its own
+``ToolStarted`` for the call (the fold no longer lets it start): the checkpoint conflicts."""
 
 _REBASE_ATTEMPTS = 5
 """Checkpoints tried again after decisions arrived meanwhile, before giving up."""

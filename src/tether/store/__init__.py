@@ -35,6 +35,7 @@ from ._governance import (
     expire_run,
     resolve_doubt,
     review,
+    revoke,
     verify_run_receipts,
 )
 from ._protocol import (
@@ -84,6 +85,7 @@ __all__ = [
     "resolve_doubt",
     "retry_run",
     "review",
+    "revoke",
     "save_state",
     "system_clock",
     "verify_run_receipts",
