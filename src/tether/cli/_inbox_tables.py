@@ -116,6 +116,7 @@ def _withdrawn(console: Console, result: dict[str, Any]) -> None:
         f"withdrew the decision of {result['revoked_by']} on {result['call_id']} of run "
         f"{result['run_id']}: it waits for a decision again",
         markup=False,
+        soft_wrap=True,
     )
 
 
