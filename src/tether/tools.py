@@ -134,6 +134,9 @@ class FunctionTool:
     edits_checked_by_schema: bool = False
     """Whether edited arguments are checked against ``params_json_schema`` (tools built with
     ``schema_tool``, whose ``args_model`` accepts any object) rather than ``args_model``."""
+    undo: Callable[..., Any] | None = None
+    """The compensation that reverses a completed call, ``(ctx, arguments, output)`` (sync or
+    async; what it returns is recorded): ``tether.store.undo`` runs it once."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -229,6 +232,7 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    undo: Callable[..., Any] | None = None,
 ) -> FunctionTool: ...
 
 
@@ -251,6 +255,7 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    undo: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -272,6 +277,7 @@ def function_tool(
     approval_timeout: Duration | None = None,
     editable: Editable = False,
     review_output: bool = False,
+    undo: Callable[..., Any] | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -316,6 +322,9 @@ def function_tool(
 
         @function_tool(review_output=True, approvers={"privacy"})
         async def lookup_customer(email: str) -> str: ...
+
+    ``undo`` is the tool's compensation, ``(ctx, arguments, output)`` (sync or async), which
+    ``tether.store.undo`` runs once when a person asks to undo a completed call.
     """
 
     # Long for its signature and docstring only: the work is _function_tool's.
@@ -337,6 +346,7 @@ def function_tool(
             approval_timeout=approval_timeout,
             editable=editable,
             review_output=review_output,
+            undo=undo,
         )
 
     return build if fn is None else build(fn)
@@ -360,10 +370,11 @@ def _function_tool(
     approval_timeout: Duration | None,
     editable: Editable,
     review_output: bool,
+    undo: Callable[..., Any] | None = None,
 ) -> FunctionTool:
     """The tool ``function_tool`` makes of ``f``, its options checked."""
-    if not callable(f):
-        raise AgentDefinitionError(f"function_tool needs a function, got {f!r}.")
+    if not callable(f) or (undo is not None and not callable(undo)):
+        raise AgentDefinitionError(f"function_tool needs functions (and undo=), got {f!r}.")
     tool_name = name or f.__name__
     _check_decision_options(tool_name, needs_approval, review_output, editable)
     seconds = _checked_timeout(tool_name, f, timeout, on_timeout)
@@ -397,6 +408,7 @@ def _function_tool(
         approval_timeout=approval_timeout,
         editable=editable,
         review_output=review_output,
+        undo=undo,
     )
 
 

@@ -36,6 +36,8 @@ from ._events import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    UndoCompleted,
+    UndoRequested,
 )
 from ._fold import Call, CallStatus, RunStatus, RunView, Waiting
 from ._journal import Journal
@@ -74,5 +76,7 @@ __all__ = [
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",
+    "UndoCompleted",
+    "UndoRequested",
     "Waiting",
 ]

@@ -17,6 +17,7 @@ from ._events import (
     ModelResponded,
     OutputReviewed,
     RunStarted,
+    UndoRequested,
 )
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
@@ -30,6 +31,7 @@ __all__ = [
     "output_digest",
     "review_seal",
     "revocation_seal",
+    "undo_seal",
     "canonical_arguments",
     "decision_seal",
     "doubt_seal",
@@ -224,6 +226,23 @@ def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
         revocation.at,
         list(revocation.roles),
         revocation.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def undo_seal(run_id: str, request: UndoRequested) -> str:
+    """SHA-256 over a request to undo a call: the run, the call, the fingerprint of the call
+    as it ran, who asked when and why."""
+    fields = [
+        "undo",
+        run_id,
+        request.call_id,
+        request.fingerprint,
+        request.by,
+        request.at,
+        list(request.roles),
+        request.reason,
     ]
     canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

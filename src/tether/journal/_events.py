@@ -16,6 +16,8 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
     ToolStarted -> ToolTimedOut               (ran past its timeout and was cancelled)
     ToolRejected                              (rejected: the model reads the message)
     ApprovalDecided -> DecisionRevoked        (withdrawn before the call started: it waits again)
+    ToolCompleted -> UndoRequested -> UndoCompleted
+                                              (a person had the call's effect undone, once)
     ToolCompleted(review) -> OutputReviewRequested -> OutputReviewed
                                               (output review: the model reads what was decided)
 
@@ -55,6 +57,8 @@ __all__ = [
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",
+    "UndoCompleted",
+    "UndoRequested",
     "NestedRunRecorded",
     "OutputReviewRequested",
     "OutputReviewed",
@@ -462,6 +466,39 @@ class DecisionRevoked:
     kind: Literal["decision_revoked"] = "decision_revoked"
 
 
+@dataclass(frozen=True, slots=True)
+class UndoRequested:
+    """A person asked for a completed call's effect to be undone by its tool's compensation
+    (``function_tool(undo=...)``), sealed.
+
+    Written before the compensation runs, like ``ToolStarted`` before a tool: an undo
+    requested and never recorded as completed is in doubt, and is never run again silently.
+    """
+
+    call_id: str
+    fingerprint: str
+    """The fingerprint of the call as it ran (its arguments, edited if an approver edited
+    them): what the person asked to undo."""
+    by: str | None = None
+    at: str | None = None
+    roles: tuple[str, ...] = ()
+    reason: str | None = None
+    seal: str = ""
+    """SHA-256 over the run, the call, its fingerprint and who asked when (``undo_seal``)."""
+    kind: Literal["undo_requested"] = "undo_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class UndoCompleted:
+    """The compensation of an undone call returned (``output``), or raised (``failed``: then
+    ``output`` says what it raised). Either way the undo is done: it never runs again."""
+
+    call_id: str
+    output: str
+    failed: bool = False
+    kind: Literal["undo_completed"] = "undo_completed"
+
+
 Event = Annotated[
     RunStarted
     | RunResumed
@@ -482,7 +519,9 @@ Event = Annotated[
     | OutputReviewed
     | RunFailed
     | RunRetried
-    | DecisionRevoked,
+    | DecisionRevoked
+    | UndoRequested
+    | UndoCompleted,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -510,6 +549,8 @@ EVENT_KINDS = frozenset(
         RunFailed,
         RunRetried,
         DecisionRevoked,
+        UndoRequested,
+        UndoCompleted,
     )
 )
 """The ``kind`` of every event type."""

@@ -21,6 +21,7 @@ from ._binding import (
     output_digest,
     review_seal,
     revocation_seal,
+    undo_seal,
 )
 from ._call import Call, CallStatus, edited_call_note, hosted_approval_response
 from ._events import (
@@ -34,6 +35,8 @@ from ._events import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    UndoCompleted,
+    UndoRequested,
 )
 
 if TYPE_CHECKING:
@@ -158,6 +161,32 @@ def _withdrawn(view: RunView, call: Call, event: DecisionRevoked) -> ApprovalDec
     return found
 
 
+def undo_requested(view: RunView, event: UndoRequested) -> None:
+    """A person asked for a call's effect to be undone: written before the undo runs."""
+    call = view.ran.get(event.call_id)
+    if call is None or event.call_id in view.undos:
+        raise StateFormatError(
+            f"journal[{view.events}]: an undo of call {event.call_id!r}, which did not run "
+            "to an output (or was undone already: an undo is asked for once)."
+        )
+    if event.fingerprint != call.fingerprint or event.seal != undo_seal(view.run_id, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the undo of call {event.call_id!r} names another call "
+            "than the one that ran, or does not match its seal. The state was edited; load "
+            "an unedited copy."
+        )
+    view.undos[event.call_id] = event
+
+
+def undo_completed(view: RunView, event: UndoCompleted) -> None:
+    if not isinstance(view.undos.get(event.call_id), UndoRequested):
+        raise StateFormatError(
+            f"journal[{view.events}]: an undo of call {event.call_id!r} completed that was "
+            "not under way."
+        )
+    view.undos[event.call_id] = event
+
+
 def tool_started(view: RunView, event: ToolStarted) -> None:
     call = call_of(view, event.call_id, event.kind)
     if call.status not in _MAY_START or call.hosted:
@@ -181,6 +210,9 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
     problem = _output_problem(call, event)
     if problem is not None:
         raise StateFormatError(f"journal[{view.events}]: {problem}")
+    if isinstance(event, ToolCompleted) and call.started and not call.hosted:
+        view.ran[call.call_id] = call  # it ran (started, then completed): it may be undone
+        view.undos.pop(call.call_id, None)  # a reused call id: a new call
     if isinstance(event, ToolCompleted) and event.review:
         if call.hosted:
             raise StateFormatError(

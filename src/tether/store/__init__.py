@@ -52,6 +52,7 @@ from ._protocol import (
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._sqlite import SQLiteRunStore
+from ._undo import undo
 
 if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
@@ -88,6 +89,7 @@ __all__ = [
     "revoke",
     "save_state",
     "system_clock",
+    "undo",
     "verify_run_receipts",
 ]
 
