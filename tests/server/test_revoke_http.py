@@ -21,7 +21,7 @@ from tether.server import Inbox
 from tether.store import SQLiteRunStore, StoredRun
 from tether.testing import ScriptedModel, message, tool_call
 
-from .conftest import Served
+from .conftest import Served, start_process
 from .test_http import fingerprint_of, paused_run, resume_decided
 
 
@@ -145,6 +145,35 @@ def test_tether_inbox_revoke_run_call(
     assert [a["call_id"] for a in json.loads(capsys.readouterr().out)["approvals"]] == ["call_0"]
     assert main([*url, "revoke", f"{run_id}:call_0"]) == 3  # nothing left to withdraw
     assert "no decision" in capsys.readouterr().err
+
+
+def test_tether_inbox_undo_runs_the_compensation_once(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def completed() -> str:
+        run_id = await paused_run(server, "city:Lyon")
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            await _approve(client, server, run_id, "ana")
+        assert await resume_decided(server) == 1
+        return run_id
+
+    run_id = asyncio.run(completed())
+    args = ["inbox", "--app", "tests.server.inbox_app:app", "undo", f"{run_id}:call_0"]
+    roleless = start_process([*args, "--by", "intern"], server.env)
+    _, err = roleless.communicate(timeout=60)
+    assert roleless.returncode == 4, err
+    named = start_process([*args, "--by", "ana", "--role", "forecaster"], server.env)
+    out, err = named.communicate(timeout=60)
+    assert named.returncode == 0, err
+    assert f"undone: call_0 of run {run_id}: Forgot: Sunny in Lyon".encode() in out
+    again = start_process([*args, "--by", "ben", "--role", "forecaster"], server.env)
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 3 and b"undone already" in err
+    assert server.tool_runs() == ["get_weather Lyon", "undo get_weather Lyon"]
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    assert main(["inbox", "--url", server.url, "undo", f"{run_id}:call_0"]) == 1
+    assert "use --app" in capsys.readouterr().err
 
 
 class _StartsFirst:

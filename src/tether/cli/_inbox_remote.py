@@ -107,6 +107,11 @@ async def _send(client: Any, args: argparse.Namespace) -> tuple[Any, Any]:
         body = {"reason": args.reason, "fingerprint": fingerprint}
         path = f"/api/runs/{args.run_id}/calls/{args.call_id}/revoke"
         return await client.post(path, json=body), None
+    if args.action == "undo":
+        raise UserError(
+            "An undo runs the tool's compensation in this process, with the application's "
+            "agents: use --app module:app (the server runs no agent code)."
+        )
     if args.action == "review":
         return await _review(client, args)
     return await _decide(client, args)

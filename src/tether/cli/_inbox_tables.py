@@ -120,6 +120,15 @@ def _withdrawn(console: Console, result: dict[str, Any]) -> None:
     )
 
 
+def _undone(console: Console, result: dict[str, Any]) -> None:
+    what = "the undo failed" if result["failed"] else "undone"
+    console.print(
+        f"{what}: {result['call_id']} of run {result['run_id']}: {result['output']}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def _reviewed(console: Console, result: dict[str, Any]) -> None:
     console.print(
         f"{result['verdict']} the output of {result['call_id']} of run {result['run_id']}",
@@ -175,6 +184,7 @@ _PRINTERS: dict[str, Callable[[Console, Any], None]] = {
     "rules": _rules,
     "revoke": _revoked,
     "withdraw": _withdrawn,
+    "undo": _undone,
     "review": _reviewed,
     "batch": _batch,
 }

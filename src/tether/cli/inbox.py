@@ -27,6 +27,7 @@ from ..errors import (
     RunNotFoundError,
     StaleDecisionError,
     TetherError,
+    ToolCallInDoubtError,
     UserError,
 )
 from ..journal._binding import fingerprint as call_fingerprint
@@ -77,6 +78,11 @@ def add_inbox_command(commands: Any) -> None:
     )
     revoke.add_argument("rule_id", metavar="RULE_ID|RUN:CALL")
     _add_approver_options(revoke)
+    undo = actions.add_parser(
+        "undo", help="undo a completed call with its tool's compensation, once (--app only)"
+    )
+    undo.add_argument("call", metavar="RUN:CALL[=FINGERPRINT]")
+    _add_approver_options(undo)
     inbox.set_defaults(func=inbox_command)
 
 
@@ -168,8 +174,10 @@ def inbox_command(args: argparse.Namespace) -> int:
         elif args.action == "revoke" and ":" in args.rule_id:  # a decision, not a rule
             args.action = "withdraw"
             [(args.run_id, args.call_id, args.fingerprint)] = named_calls([args.rule_id])
+        elif args.action == "undo":
+            [(args.run_id, args.call_id, args.fingerprint)] = named_calls([args.call])
         result = asyncio.run(_act(args))
-    except (NotPendingError, ApprovalExpiredError, StaleDecisionError) as exc:
+    except (NotPendingError, ApprovalExpiredError, StaleDecisionError, ToolCallInDoubtError) as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
@@ -247,6 +255,14 @@ async def _on_app(app: App, args: argparse.Namespace) -> Any:
             args.run_id, args.call_id, approver, reason=args.reason, fingerprint=fingerprint
         )
         return {"run_id": args.run_id, "call_id": args.call_id, "revoked_by": args.by, "seq": seq}
+    if args.action == "undo":
+        done = await inbox.undo(
+            args.run_id, args.call_id, approver, reason=args.reason, fingerprint=args.fingerprint
+        )
+        return {"run_id": args.run_id, "call_id": args.call_id, "undone_by": args.by} | {
+            "output": done.output,
+            "failed": done.failed,
+        }
     if getattr(args, "batch", None):
         return await decide_on_app(inbox, approver, args)
     return await _decide(inbox, approver, args)

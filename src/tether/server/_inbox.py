@@ -27,7 +27,7 @@ from ..errors import (
     UserError,
 )
 from ..items import to_input_items
-from ..journal import Journal, RunStarted
+from ..journal import Journal, RunStarted, UndoCompleted
 from ..run import DEFAULT_MAX_TURNS, RunState
 from ..store import (
     Order,
@@ -39,6 +39,7 @@ from ..store import (
     retry_run,
     review,
     revoke,
+    undo,
 )
 from ._batch import BatchResult, DecisionEntry, decide_batch
 from ._detail import RunDetail, RunsPage, audit_json, failure_json, run_detail
@@ -316,6 +317,33 @@ class Inbox:
                 conflict = exc  # the run moved on: read it again (the call may have started)
         assert conflict is not None
         raise conflict
+
+    async def undo(
+        self,
+        run_id: str,
+        call_id: str,
+        approver: Approver,
+        *,
+        reason: str | None = None,
+        fingerprint: str | None = None,
+    ) -> UndoCompleted:
+        """Undo a completed call with its tool's compensation, once (``tether.store.undo``),
+        in this process: for the command line and the application, never an HTTP request
+        (the server runs no agent code)."""
+        if not isinstance(approver, Approver):
+            raise UserError(f"An undo is asked for by an Approver, not {approver!r}.")
+        stored = await self.load(run_id, approver)
+        return await undo(
+            self.store,
+            run_id,
+            self.agent_for(stored.root_agent),
+            call_id,
+            by=approver,
+            reason=reason,
+            governance=self.governance,
+            context=self.make_context(),
+            fingerprint=fingerprint,
+        )
 
     async def decide_many(
         self, approver: Approver, entries: Iterable[DecisionEntry]
