@@ -10,7 +10,6 @@ import pytest
 
 from tether import (
     Agent,
-    ApprovalPolicy,
     Approver,
     Governance,
     NotAuthorizedError,
