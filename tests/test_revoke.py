@@ -245,3 +245,27 @@ async def test_revoke_refuses_bad_arguments_and_records_nothing() -> None:
     with pytest.raises(UserError, match="Decide on an item"):
         state.revoke(7, by=ANA)  # type: ignore[arg-type]
     assert state.journal == before
+
+
+async def test_a_withdrawn_edit_puts_back_the_models_arguments() -> None:
+    ran: list[str] = []
+
+    @function_tool(needs_approval=True, editable=True)
+    def pay(invoice: str) -> str:
+        """Pay an invoice."""
+        ran.append(invoice)
+        return f"paid {invoice}"
+
+    agent = Agent(name="Payer", model=ScriptedModel(_one_call()), tools=[pay])
+    state = await _paused(agent)
+    asked = state.interruptions[0]
+    state.approve(asked, arguments={"invoice": "B-2"}, by=ANA)
+    state.revoke("c1", by=ANA, fingerprint=state.journal[-1].edited_fingerprint)  # type: ignore[union-attr]
+
+    [waiting] = _reload(agent, state).interruptions
+    assert (waiting.arguments, waiting.fingerprint) == (asked.arguments, asked.fingerprint)
+    assert waiting.original_arguments is None
+    state = _reload(agent, state)
+    state.approve(waiting, by=ANA)
+    assert (await Runner.run(agent, state)).final_output == "Paid."
+    assert ran == ["A-1"]
