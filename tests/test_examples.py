@@ -153,3 +153,13 @@ def test_standing_approvals(tmp_path: Path) -> None:
     assert "Uses: 3 of 3" in out
     assert "Audit: [('approved', 'u-ana', True, 'travel week')]" in out
     assert "1 receipt verifies." in out
+
+
+def test_revoke_and_undo(tmp_path: Path) -> None:
+    out = run_example("revoke_and_undo.py", cwd=tmp_path)
+    assert "Resumed: still waiting on ['refund']" in out
+    assert out.count("is sent, exactly once") == 1  # never on the withdrawn approval
+    assert "Withdrawing now is refused: the call ran." in out
+    assert out.count("is cancelled, exactly once") == 1
+    assert "A second undo is refused: it ran once." in out
+    assert "decided revoked decided started executed completed undo_requested undone" in out
