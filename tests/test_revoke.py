@@ -4,6 +4,7 @@ call waits again and never runs on the withdrawn decision; a started call refuse
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -269,3 +270,25 @@ async def test_a_withdrawn_edit_puts_back_the_models_arguments() -> None:
     state.approve(waiting, by=ANA)
     assert (await Runner.run(agent, state)).final_output == "Paid."
     assert ran == ["A-1"]
+
+
+async def test_the_gateway_reports_the_decision_that_stood_not_a_withdrawn_one() -> None:
+    from tether.gateway._outcome import outcome
+
+    upstream = json.dumps({"content": [{"type": "text", "text": "sent hi"}], "isError": False})
+
+    @function_tool(needs_approval=True)
+    def relay(text: str) -> str:
+        """An upstream MCP tool: the gateway's run ends on its result."""
+        return upstream
+
+    model = ScriptedModel([[tool_call("relay", {"text": "hi"}, "c1")], message(upstream)])
+    agent = Agent(name="Gateway", model=model, tools=[relay])
+    state = await _paused(agent)
+    state.reject("c1", by=ANA, message="no")
+    state.revoke("c1", by=ANA, reason="misclicked")  # the rejection no longer stands
+    state.approve("c1", by=ANA)
+    done = await Runner.run(agent, state)
+    result = outcome(done.to_state().journal, "completed", done.run_id)
+    assert not result.is_error
+    assert [c.text for c in result.content if c.type == "text"] == ["sent hi"]
