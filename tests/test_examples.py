@@ -167,3 +167,13 @@ def test_payment_idempotency(tmp_path: Path) -> None:
     assert "In doubt, waiting for a person: charge (call pay)" in person
     assert "Settled by ops: output (found in the payment dashboard)" in person
     assert "waiting for a person" not in run_again + reconciled
+
+
+def test_revoke_and_undo(tmp_path: Path) -> None:
+    out = run_example("revoke_and_undo.py", cwd=tmp_path)
+    assert "Resumed: still waiting on ['refund']" in out
+    assert out.count("is sent, exactly once") == 1  # never on the withdrawn approval
+    assert "Withdrawing now is refused: the call ran." in out
+    assert out.count("is cancelled, exactly once") == 1
+    assert "A second undo is refused: it ran once." in out
+    assert "decided revoked decided started executed completed undo_requested undone" in out

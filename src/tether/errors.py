@@ -56,6 +56,7 @@
         ├── DecisionMismatchError    a decision no longer matches the call it was made on
         │   └── StaleDecisionError   a decision names a call (fingerprint) no longer waiting
         ├── NotPendingError          a decision on a call that is not waiting for one
+        │   └── NotRevocableError    a decision withdrawn once its call started, or none to withdraw
         ├── NotAuthorizedError       the approver may not decide this call (nothing recorded)
         ├── ApprovalExpiredError     the call's approval passed its deadline (rejected)
         ├── ReceiptError             a decision's receipt does not verify
@@ -287,6 +288,11 @@ class NotPendingError(StateError):
     """A decision was made on a call that is not waiting for one."""
 
 
+class NotRevocableError(NotPendingError):
+    """Nothing to withdraw: the call started (or has its output), or the approver has no
+    decision on it that can be withdrawn. Nothing was recorded."""
+
+
 class StaleDecisionError(DecisionMismatchError):
     """A decision names another call than the one waiting under its call id: the call's
     arguments changed, or the model reused the call id for another call, since the approver
@@ -405,17 +411,12 @@ class InvalidEditError(StateError):
 
 class EngineError(TetherError):
     """A durable engine that runs agents on workers (``tether.dbos``) is not set up, or a
-    worker was pointed at something that is not an app.
-
-    The message says what to install, launch or configure.
-    """
+    worker was pointed at something that is not an app; the message says what to do."""
 
 
 class StoreError(TetherError):
-    """A run store (``tether.store``) failed or refused a write.
-
-    A refused write wrote nothing: every append is one transaction.
-    """
+    """A run store (``tether.store``) failed or refused a write (a refused write wrote
+    nothing: every append is one transaction)."""
 
 
 class RunConflictError(StoreError):

@@ -152,6 +152,10 @@ class FunctionTool:
         """Whether the tool is offered on this model call."""
         return await ask_enabled(self.is_enabled, ctx, agent)
 
+    undo: Callable[..., Any] | None = None
+    """The compensation that reverses a completed call, ``(ctx, arguments, output)`` (sync or
+    async; what it returns is recorded): ``tether.store.undo`` runs it once."""
+
     @property
     def spec(self) -> ToolSpec:
         """The tool as the model is told about it."""
@@ -266,6 +270,7 @@ def function_tool(
     doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     idempotent_for: Duration | None = None,
     reconcile: Reconcile | None = None,
+    undo: Callable[..., Any] | None = None,
 ) -> FunctionTool: ...
 
 
@@ -292,6 +297,7 @@ def function_tool(
     doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     idempotent_for: Duration | None = None,
     reconcile: Reconcile | None = None,
+    undo: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -317,6 +323,7 @@ def function_tool(
     doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     idempotent_for: Duration | None = None,
     reconcile: Reconcile | None = None,
+    undo: Callable[..., Any] | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a tool of a function: ``@function_tool``, ``@function_tool(...)``, ``function_tool(f)``.
 
@@ -373,6 +380,9 @@ def function_tool(
         @function_tool(needs_approval=True, doubt_on=TimeoutError,
                        idempotent_for=timedelta(hours=24), reconcile=find_charge)
         async def charge(ctx: RunContext[Any], amount: int) -> str: ...
+
+    ``undo`` is the tool's compensation, ``(ctx, arguments, output)`` (sync or async), which
+    ``tether.store.undo`` runs once when a person asks to undo a completed call.
     """
 
     # Long for its signature and docstring only: the work is _function_tool's.
@@ -398,6 +408,7 @@ def function_tool(
             effects=side_effects(
                 str(name or getattr(f, "__name__", "?")), doubt_on, idempotent_for, reconcile
             ),
+            undo=undo,
         )
 
     return build if fn is None else build(fn)
@@ -423,10 +434,11 @@ def _function_tool(
     editable: Editable,
     review_output: bool,
     effects: SideEffects,
+    undo: Callable[..., Any] | None = None,
 ) -> FunctionTool:
     """The tool ``function_tool`` makes of ``f``, its options checked."""
-    if not callable(f):
-        raise AgentDefinitionError(f"function_tool needs a function, got {f!r}.")
+    if not callable(f) or (undo is not None and not callable(undo)):
+        raise AgentDefinitionError(f"function_tool needs functions (and undo=), got {f!r}.")
     tool_name = name or f.__name__
     _check_decision_options(tool_name, needs_approval, review_output, editable)
     check_is_enabled(is_enabled, f"Tool {tool_name!r}")
@@ -463,6 +475,7 @@ def _function_tool(
         editable=editable,
         review_output=review_output,
         side_effects=effects,
+        undo=undo,
     )
 
 

@@ -26,7 +26,13 @@ def _log(tool: str, detail: str) -> None:
         log.write(f"{tool} {detail}\n")
 
 
-@function_tool(needs_approval=True, approvers={"forecaster"}, editable=True)
+def _forget_weather(ctx: Any, arguments: dict[str, Any], output: str) -> str:
+    """The compensation of get_weather (``tether inbox undo``)."""
+    _log("undo get_weather", str(arguments["city"]))
+    return f"Forgot: {output}"
+
+
+@function_tool(needs_approval=True, approvers={"forecaster"}, editable=True, undo=_forget_weather)
 def get_weather(city: str) -> str:
     """Get the weather for a city."""
     _log("get_weather", city)

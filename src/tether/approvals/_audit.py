@@ -15,6 +15,7 @@ from typing import Any, Literal
 from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     HandoffTaken,
@@ -26,6 +27,8 @@ from ..journal import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    UndoCompleted,
+    UndoRequested,
 )
 from ..journal._limits import escape_surrogates
 from ._receipts import verdict
@@ -36,6 +39,7 @@ AuditKind = Literal[
     "run_started",
     "requested",
     "decided",
+    "revoked",
     "expired",
     "started",
     "executed",
@@ -43,6 +47,8 @@ AuditKind = Literal[
     "reviewed",
     "handoff",
     "completed",
+    "undo_requested",
+    "undone",
 ]
 
 
@@ -51,12 +57,15 @@ class AuditRecord:
     """One line of a run's audit trail.
 
     ``kind`` says what happened: ``requested`` (a call asked for approval),
-    ``decided`` (a person approved or rejected it), ``expired`` (the system
+    ``decided`` (a person approved or rejected it), ``revoked`` (that person withdrew
+    their decision before the call started: ``revokes`` is its seq), ``expired`` (the system
     rejected it at its deadline), ``started`` (the tool body was about to run),
     ``executed`` (the call got its outcome: ``completed``, ``timed_out`` or
     ``rejected``, with the arguments it ran with), ``resolved`` (a person settled a call
     in doubt), ``reviewed`` (a person released, replaced or withheld a call's output:
-    ``output`` is what the model read), ``handoff``,
+    ``output`` is what the model read), ``undo_requested`` (a person asked for a completed
+    call's effect to be undone: written before the tool's compensation ran), ``undone``
+    (its outcome: ``completed`` or ``failed``, ``output``), ``handoff``,
     ``run_started`` and ``completed``.
     """
 
@@ -97,6 +106,8 @@ class AuditRecord:
     ``started`` and ``executed`` records that follow show the edited arguments."""
     rule: str | None = None
     """For ``decided``: the standing approval that approved the call (``by`` is its grantor)."""
+    revokes: int | None = None
+    """For ``revoked``: the seq of the decision withdrawn (the call waits again without it)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
@@ -124,9 +135,11 @@ class _Trail:
     """What the audit trail remembers while it reads a journal: the run, the turn, the
     turn's calls and the outputs held for review."""
 
-    __slots__ = ("calls", "held", "run_id", "turn")
+    __slots__ = ("calls", "decisions", "held", "ran", "run_id", "turn")
 
     def __init__(self) -> None:
+        self.decisions: dict[str, int] = {}  # a decision's seal -> its seq
+        self.ran: dict[str, _Seen] = {}  # call id -> the call that completed, of any turn
         self.run_id = ""
         self.turn = 0
         self.calls: dict[str, tuple[str, str, str]] = {}  # call id -> agent, tool, arguments
@@ -153,7 +166,12 @@ class _Trail:
         if isinstance(event, ApprovalRequested):
             return _requested(base, event)
         if isinstance(event, ApprovalDecided):
+            self.decisions[event.seal] = seq
             return self._decided(base, event)
+        if isinstance(event, DecisionRevoked):
+            return self._revoked(base, event)
+        if isinstance(event, UndoRequested | UndoCompleted):
+            return self._undo(base, event)
         if isinstance(event, ToolStarted):
             owner, tool, arguments = self._call(event.call_id)
             return AuditRecord(
@@ -211,6 +229,43 @@ class _Trail:
             rule=event.rule,
         )
 
+    def _revoked(self, base: dict[str, Any], event: DecisionRevoked) -> AuditRecord:
+        owner, tool, _ = self._call(event.call_id)
+        return AuditRecord(
+            **base,
+            kind="revoked",
+            agent=owner,
+            call_id=event.call_id,
+            tool=tool,
+            at=event.at,
+            by=event.by,
+            roles=event.roles,
+            verdict="revoked",
+            reason=event.reason,
+            receipt=event.receipt,
+            revokes=self.decisions.get(event.decision),
+        )
+
+    def _undo(self, base: dict[str, Any], event: UndoRequested | UndoCompleted) -> AuditRecord:
+        owner, tool, arguments = self.ran.get(event.call_id, (None, None, None))
+        common: dict[str, Any] = {"agent": owner, "call_id": event.call_id, "tool": tool}
+        if isinstance(event, UndoCompleted):
+            outcome = "failed" if event.failed else "completed"
+            return AuditRecord(
+                **base, **common, kind="undone", outcome=outcome, output=event.output
+            )
+        return AuditRecord(
+            **base,
+            **common,
+            kind="undo_requested",
+            arguments=arguments,
+            fingerprint=event.fingerprint,
+            at=event.at,
+            by=event.by,
+            roles=event.roles,
+            reason=event.reason,
+        )
+
     def _executed(
         self, base: dict[str, Any], event: ToolCompleted | ToolTimedOut | ToolRejected
     ) -> AuditRecord:
@@ -220,6 +275,8 @@ class _Trail:
             "tool_timed_out": "timed_out",
             "tool_rejected": "rejected",
         }[event.kind]
+        if isinstance(event, ToolCompleted):
+            self.ran[event.call_id] = (owner, tool, arguments)
         if isinstance(event, ToolCompleted) and event.review:
             outcome = "held_for_review"
             self.held[event.call_id] = event.output

@@ -21,6 +21,7 @@ from typing import Literal, overload
 from ..errors import ReceiptError, UserError
 from ..journal import (
     ApprovalDecided,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     ModelResponded,
@@ -34,14 +35,16 @@ __all__ = ["ReceiptCheck", "receipt", "signed_receipt", "verdict", "verify_recei
 _PREFIX = "hmac-sha256:"
 
 
-Decision = ApprovalDecided | DoubtResolved | OutputReviewed
+Decision = ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked
 """A journal event a person (or the system) decided: each is sealed and may be receipted."""
 
 
 def verdict(decision: Decision) -> str:
     """The decision's verdict in one word: approved, rejected, expired, the resolution of
     a call in doubt (run_again, output, failed), or an output review's (released, replaced,
-    withheld)."""
+    withheld), or ``revoked`` for a decision withdrawn."""
+    if isinstance(decision, DecisionRevoked):
+        return "revoked"
     if isinstance(decision, DoubtResolved):
         return decision.resolution
     if isinstance(decision, OutputReviewed):
@@ -53,8 +56,12 @@ def verdict(decision: Decision) -> str:
 
 def receipt(key: bytes | str, run_id: str, turn: int, decision: Decision) -> str:
     """The receipt of ``decision`` on the ``turn``-th response of run ``run_id``."""
-    if isinstance(decision, OutputReviewed):
-        fields: list[object] = [
+    if isinstance(decision, DecisionRevoked):
+        fields: list[object] = ["decision_revoked", run_id, turn, decision.call_id]
+        fields += [decision.decision, "revoked", decision.by, list(decision.roles)]
+        fields += [decision.at, decision.reason, None, False]
+    elif isinstance(decision, OutputReviewed):
+        fields = [
             "output_reviewed",
             run_id,
             turn,
@@ -119,6 +126,10 @@ def signed_receipt(
 def signed_receipt(
     key: bytes | str | None, run_id: str, turn: int, decision: OutputReviewed
 ) -> OutputReviewed: ...
+@overload
+def signed_receipt(
+    key: bytes | str | None, run_id: str, turn: int, decision: DecisionRevoked
+) -> DecisionRevoked: ...
 def signed_receipt(key: bytes | str | None, run_id: str, turn: int, decision: Decision) -> Decision:
     """``decision`` carrying its receipt (unchanged without a key)."""
     if key is None:
@@ -136,6 +147,14 @@ class ReceiptCheck:
     verdict: str
     by: str | None
     status: Literal["valid", "invalid", "missing"]
+    revoked: bool = False
+    """The decision was withdrawn later in the run (``DecisionRevoked``): whatever ``status``
+    says of its receipt, it no longer proves that the call may run."""
+
+    @property
+    def honoured(self) -> bool:
+        """The receipt verifies and its decision still stands (it was not withdrawn)."""
+        return self.status == "valid" and not self.revoked
 
 
 def check_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptCheck]:
@@ -144,12 +163,14 @@ def check_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptCh
         raise UserError("A receipt key is non-empty bytes or str.")
     checks: list[ReceiptCheck] = []
     run_id, turn = "", 0
-    for index, event in enumerate(journal):
+    events = list(journal)
+    withdrawn = {e.decision for e in events if isinstance(e, DecisionRevoked)}
+    for index, event in enumerate(events):
         if isinstance(event, RunStarted):
             run_id = event.run_id
         elif isinstance(event, ModelResponded):
             turn += 1
-        elif isinstance(event, ApprovalDecided | DoubtResolved | OutputReviewed):
+        elif isinstance(event, ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked):
             if isinstance(event, ApprovalDecided) and event.automatic:
                 continue  # applied from an earlier decision, whose receipt covers it
             if not event.receipt:
@@ -158,7 +179,10 @@ def check_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptCh
                 status = "valid"
             else:
                 status = "invalid"
-            checks.append(ReceiptCheck(index, event.call_id, verdict(event), event.by, status))
+            revoked = isinstance(event, ApprovalDecided) and event.seal in withdrawn
+            checks.append(
+                ReceiptCheck(index, event.call_id, verdict(event), event.by, status, revoked)
+            )
     return checks
 
 
@@ -166,7 +190,8 @@ def verify_receipts(journal: Iterable[Event], key: bytes | str) -> list[ReceiptC
     """Check every decision's receipt in a run's journal (offline: only the key is needed).
 
     Returns the checks when all verify; raises ``ReceiptError`` naming the first
-    decision whose receipt is missing or does not verify::
+    decision whose receipt is missing or does not verify. A decision withdrawn later
+    (``DecisionRevoked``) verifies but is not ``honoured``::
 
         verify_receipts(state.journal, os.environ["TETHER_RECEIPT_KEY"])
     """

@@ -18,7 +18,13 @@ from ..errors import TetherError, UserError
 from ..server import DecisionEntry, Inbox
 from ._exit import EXIT_FAILURE, EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING
 
-__all__ = ["batch_exit_status", "decide_on_app", "decide_on_server", "split_calls"]
+__all__ = [
+    "batch_exit_status",
+    "decide_on_app",
+    "decide_on_server",
+    "named_calls",
+    "split_calls",
+]
 
 _EXIT = {
     "NotPendingError": EXIT_NOT_PENDING,
@@ -50,7 +56,12 @@ def split_calls(args: argparse.Namespace) -> None:
         raise UserError("--fingerprint names one call; in a batch write RUN:CALL=FINGERPRINT.")
     if getattr(args, "arguments", None) is not None:
         raise UserError("--arguments edits one call; approve an edited call on its own.")
-    args.batch = [_named(call) for call in calls]
+    args.batch = named_calls(calls)
+
+
+def named_calls(calls: list[str]) -> list[Named]:
+    """``RUN:CALL[=FINGERPRINT]`` positionals as (run, call, fingerprint or ``None``)."""
+    return [_named(call) for call in calls]
 
 
 def _named(text: str) -> Named:

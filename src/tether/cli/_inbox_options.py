@@ -9,7 +9,15 @@ from typing import Any, Literal
 
 from ..errors import UserError
 
-__all__ = ["Verdict", "edited_arguments", "rules_limit", "shown_call", "verdict_of", "what"]
+__all__ = [
+    "Verdict",
+    "edited_arguments",
+    "rules_limit",
+    "shown_call",
+    "verdict_of",
+    "what",
+    "withdrawn_call",
+]
 
 Verdict = Literal["released", "replaced", "withheld"]
 
@@ -22,6 +30,15 @@ def shown_call(args: argparse.Namespace, pending: list[dict[str, Any]]) -> dict[
     kind = "output_review" if args.action == "review" else "approval"
     return next(
         (c for c in pending if c["call_id"] == args.call_id and c.get("kind", kind) == kind),
+        None,
+    )
+
+
+def withdrawn_call(args: argparse.Namespace, run: dict[str, Any]) -> str | None:
+    """The fingerprint of call ``args.call_id`` as a fresh read of the run shows it among the
+    decisions that may be withdrawn (``None``: none there; the revoke then says why)."""
+    return next(
+        (w["fingerprint"] for w in run.get("withdrawable", ()) if w["call_id"] == args.call_id),
         None,
     )
 

@@ -11,11 +11,18 @@ import argparse
 import os
 from typing import Any
 
-from ..errors import UserError
+from ..errors import NotRevocableError, UserError
 from ..server._errors import need_server_extra
 from ._exit import EXIT_FAILURE, EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING
 from ._inbox_batch import decide_on_server
-from ._inbox_options import edited_arguments, rules_limit, shown_call, verdict_of, what
+from ._inbox_options import (
+    edited_arguments,
+    rules_limit,
+    shown_call,
+    verdict_of,
+    what,
+    withdrawn_call,
+)
 
 __all__ = ["RemoteFailure", "remote"]
 
@@ -88,6 +95,23 @@ async def _send(client: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     if args.action == "revoke":
         body = {"reason": args.reason}
         return await client.post(f"/api/rules/{args.rule_id}/revocation", json=body), None
+    if args.action == "withdraw":
+        fingerprint = args.fingerprint or withdrawn_call(
+            args, (await client.get(f"/api/runs/{args.run_id}")).json()
+        )
+        if fingerprint is None:
+            raise NotRevocableError(
+                f"Run {args.run_id!r} shows no decision on call {args.call_id!r} that may be "
+                "withdrawn (the call started, or nobody decided it). Nothing was recorded."
+            )
+        body = {"reason": args.reason, "fingerprint": fingerprint}
+        path = f"/api/runs/{args.run_id}/calls/{args.call_id}/revoke"
+        return await client.post(path, json=body), None
+    if args.action == "undo":
+        raise UserError(
+            "An undo runs the tool's compensation in this process, with the application's "
+            "agents: use --app module:app (the server runs no agent code)."
+        )
     if args.action == "review":
         return await _review(client, args)
     return await _decide(client, args)

@@ -111,6 +111,24 @@ def _revoked(console: Console, result: dict[str, Any]) -> None:
     console.print(f"revoked rule {result['id']} ({result['tool']})", markup=False)
 
 
+def _withdrawn(console: Console, result: dict[str, Any]) -> None:
+    console.print(
+        f"withdrew the decision of {result['revoked_by']} on {result['call_id']} of run "
+        f"{result['run_id']}: it waits for a decision again",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _undone(console: Console, result: dict[str, Any]) -> None:
+    what = "the undo failed" if result["failed"] else "undone"
+    console.print(
+        f"{what}: {result['call_id']} of run {result['run_id']}: {result['output']}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def _reviewed(console: Console, result: dict[str, Any]) -> None:
     console.print(
         f"{result['verdict']} the output of {result['call_id']} of run {result['run_id']}",
@@ -165,6 +183,8 @@ _PRINTERS: dict[str, Callable[[Console, Any], None]] = {
     "retry": _retried,
     "rules": _rules,
     "revoke": _revoked,
+    "withdraw": _withdrawn,
+    "undo": _undone,
     "review": _reviewed,
     "batch": _batch,
 }

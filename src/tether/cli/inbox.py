@@ -27,6 +27,7 @@ from ..errors import (
     RunNotFoundError,
     StaleDecisionError,
     TetherError,
+    ToolCallInDoubtError,
     UserError,
 )
 from ..journal._binding import fingerprint as call_fingerprint
@@ -35,8 +36,15 @@ from ..server._errors import need_server_extra
 from ..server._inbox import rule_json
 from ..store import RunStore, SQLiteRunStore
 from ._exit import EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING, fail
-from ._inbox_batch import batch_exit_status, decide_on_app, split_calls
-from ._inbox_options import edited_arguments, rules_limit, shown_call, verdict_of, what
+from ._inbox_batch import batch_exit_status, decide_on_app, named_calls, split_calls
+from ._inbox_options import (
+    edited_arguments,
+    rules_limit,
+    shown_call,
+    verdict_of,
+    what,
+    withdrawn_call,
+)
 from ._inbox_remote import RemoteFailure, remote
 from ._load import load_app
 
@@ -63,9 +71,18 @@ def add_inbox_command(commands: Any) -> None:
     rules.add_argument("--tool")
     rules.add_argument("--live", action="store_true", help="only rules that may still approve")
     rules.add_argument("--limit", type=int, default=100, help="rules to list (1-500)")
-    revoke = actions.add_parser("revoke", help="revoke a standing approval")
-    revoke.add_argument("rule_id")
+    revoke = actions.add_parser(
+        "revoke",
+        help="revoke a standing approval (RULE_ID), or withdraw your decision on a call that "
+        "has not started (RUN:CALL[=FINGERPRINT])",
+    )
+    revoke.add_argument("rule_id", metavar="RULE_ID|RUN:CALL")
     _add_approver_options(revoke)
+    undo = actions.add_parser(
+        "undo", help="undo a completed call with its tool's compensation, once (--app only)"
+    )
+    undo.add_argument("call", metavar="RUN:CALL[=FINGERPRINT]")
+    _add_approver_options(undo)
     inbox.set_defaults(func=inbox_command)
 
 
@@ -154,8 +171,13 @@ def inbox_command(args: argparse.Namespace) -> int:
     try:
         if args.action in ("approve", "reject"):
             split_calls(args)
+        elif args.action == "revoke" and ":" in args.rule_id:  # a decision, not a rule
+            args.action = "withdraw"
+            [(args.run_id, args.call_id, args.fingerprint)] = named_calls([args.rule_id])
+        elif args.action == "undo":
+            [(args.run_id, args.call_id, args.fingerprint)] = named_calls([args.call])
         result = asyncio.run(_act(args))
-    except (NotPendingError, ApprovalExpiredError, StaleDecisionError) as exc:
+    except (NotPendingError, ApprovalExpiredError, StaleDecisionError, ToolCallInDoubtError) as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
     except RunConflictError as exc:
         return fail(str(exc), EXIT_NOT_PENDING)
@@ -225,6 +247,22 @@ async def _on_app(app: App, args: argparse.Namespace) -> Any:
     if args.action == "retry":
         seq = await inbox.retry(args.run_id, approver, reason=args.reason)
         return {"run_id": args.run_id, "retried_by": approver.id, "seq": seq}
+    if args.action == "withdraw":
+        fingerprint = args.fingerprint or withdrawn_call(
+            args, (await inbox.show(args.run_id, approver)).to_json()
+        )
+        seq = await inbox.revoke(
+            args.run_id, args.call_id, approver, reason=args.reason, fingerprint=fingerprint
+        )
+        return {"run_id": args.run_id, "call_id": args.call_id, "revoked_by": args.by, "seq": seq}
+    if args.action == "undo":
+        done = await inbox.undo(
+            args.run_id, args.call_id, approver, reason=args.reason, fingerprint=args.fingerprint
+        )
+        return {"run_id": args.run_id, "call_id": args.call_id, "undone_by": args.by} | {
+            "output": done.output,
+            "failed": done.failed,
+        }
     if getattr(args, "batch", None):
         return await decide_on_app(inbox, approver, args)
     return await _decide(inbox, approver, args)

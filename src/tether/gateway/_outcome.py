@@ -44,7 +44,9 @@ def outcome(events: Sequence[Event], status: str, run_id: str) -> types.CallTool
             "run_failed",
             run_id=run_id,
         )
-    records = [r for r in audit_trail(events) if r.call_id is not None]
+    trail = audit_trail(events)
+    withdrawn = {r.revokes for r in trail if r.kind == "revoked"}  # decisions taken back
+    records = [r for r in trail if r.call_id is not None and r.seq not in withdrawn]
     output = completed.output if isinstance(completed.output, str) else json.dumps(completed.output)
     refused = _refusal(records)
     if refused is not None:

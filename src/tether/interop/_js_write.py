@@ -18,6 +18,7 @@ from .._agent import Agent
 from ..journal import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     GuardrailChecked,
@@ -413,6 +414,12 @@ def _not_carried(event: Event) -> str | None:
             f"Call {event.call_id!r} was left in doubt and settled by a person "
             f"({event.resolution}); the TypeScript SDK has no such record, so the run "
             "is not converted."
+        )
+    elif isinstance(event, DecisionRevoked):
+        return (
+            f"A decision on call {event.call_id!r} was withdrawn by {event.by or 'its approver'}; "
+            "the TypeScript SDK has no withdrawn decisions. Finish the run in tether, or "
+            "convert it before the decision is withdrawn."
         )
     elif isinstance(event, GuardrailChecked) and event.outcome == "tripwire":
         # A run a tripwire stopped has nothing to resume.

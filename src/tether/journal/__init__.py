@@ -17,6 +17,7 @@ from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._events import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     GuardrailChecked,
@@ -35,6 +36,8 @@ from ._events import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    UndoCompleted,
+    UndoRequested,
 )
 from ._fold import Call, CallStatus, RunStatus, RunView, Waiting
 from ._journal import Journal
@@ -49,6 +52,7 @@ __all__ = [
     "ApprovalRequested",
     "Call",
     "CallStatus",
+    "DecisionRevoked",
     "DoubtResolved",
     "Event",
     "GuardrailChecked",
@@ -72,5 +76,7 @@ __all__ = [
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",
+    "UndoCompleted",
+    "UndoRequested",
     "Waiting",
 ]

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._events import (
     ApprovalDecided,
+    DecisionRevoked,
     DoubtResolved,
     Event,
     ModelResponded,
     OutputReviewed,
     RunStarted,
+    UndoRequested,
 )
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
 
@@ -28,6 +30,8 @@ __all__ = [
     "ToolOutputReviewItem",
     "output_digest",
     "review_seal",
+    "revocation_seal",
+    "undo_seal",
     "canonical_arguments",
     "decision_seal",
     "doubt_seal",
@@ -209,16 +213,57 @@ def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
+    """SHA-256 over a withdrawal of a decision: the run and turn, the call, the seal of the
+    decision withdrawn, who withdrew it when and why."""
+    fields = [
+        "revoked",
+        run_id,
+        turn,
+        revocation.call_id,
+        revocation.decision,
+        revocation.by,
+        revocation.at,
+        list(revocation.roles),
+        revocation.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def undo_seal(run_id: str, request: UndoRequested) -> str:
+    """SHA-256 over a request to undo a call: the run, the call, the fingerprint of the call
+    as it ran, who asked when and why."""
+    fields = [
+        "undo",
+        run_id,
+        request.call_id,
+        request.fingerprint,
+        request.by,
+        request.at,
+        list(request.roles),
+        request.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @overload
 def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided: ...
 @overload
 def sealed(decision: DoubtResolved, run_id: str, turn: int) -> DoubtResolved: ...
 @overload
 def sealed(decision: OutputReviewed, run_id: str, turn: int) -> OutputReviewed: ...
+@overload
+def sealed(decision: DecisionRevoked, run_id: str, turn: int) -> DecisionRevoked: ...
 def sealed(
-    decision: ApprovalDecided | DoubtResolved | OutputReviewed, run_id: str, turn: int
-) -> ApprovalDecided | DoubtResolved | OutputReviewed:
+    decision: ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked,
+    run_id: str,
+    turn: int,
+) -> ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked:
     """``decision`` carrying its seal (for the ``turn``-th response of run ``run_id``)."""
+    if isinstance(decision, DecisionRevoked):
+        return replace(decision, seal=revocation_seal(run_id, turn, decision))
     if isinstance(decision, DoubtResolved):
         return replace(decision, seal=doubt_seal(run_id, turn, decision))
     if isinstance(decision, OutputReviewed):

@@ -15,6 +15,9 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
     ToolStarted -> ToolCompleted              (approved, or needing no approval)
     ToolStarted -> ToolTimedOut               (ran past its timeout and was cancelled)
     ToolRejected                              (rejected: the model reads the message)
+    ApprovalDecided -> DecisionRevoked        (withdrawn before the call started: it waits again)
+    ToolCompleted -> UndoRequested -> UndoCompleted
+                                              (a person had the call's effect undone, once)
     ToolCompleted(review) -> OutputReviewRequested -> OutputReviewed
                                               (output review: the model reads what was decided)
 
@@ -38,6 +41,7 @@ __all__ = [
     "EVENT_KINDS",
     "ApprovalDecided",
     "ApprovalRequested",
+    "DecisionRevoked",
     "DoubtResolved",
     "Event",
     "GuardrailChecked",
@@ -53,6 +57,8 @@ __all__ = [
     "ToolRejected",
     "ToolStarted",
     "ToolTimedOut",
+    "UndoCompleted",
+    "UndoRequested",
     "NestedRunRecorded",
     "OutputReviewRequested",
     "OutputReviewed",
@@ -435,6 +441,67 @@ class GuardrailChecked:
         object.__setattr__(self, "output_info", freeze(self.output_info))
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRevoked:
+    """A person withdrew their decision on a call that has not started, sealed.
+
+    The call waits again with the decisions that still count (four-eyes: one approval of
+    two withdrawn leaves one). A withdrawn ``always`` decision, or one it made, no longer
+    decides the tool's later calls; the withdrawn decision's receipt is no longer honoured.
+    Refused by the fold once the call started (``ToolStarted``) or has its output.
+    """
+
+    call_id: str
+    decision: str
+    """The seal of the withdrawn ``ApprovalDecided`` (which of the call's decisions)."""
+    by: str | None = None
+    """Who withdrew it: the approver who took it."""
+    at: str | None = None
+    """When, as an ISO 8601 timestamp made where it was withdrawn."""
+    roles: tuple[str, ...] = ()
+    reason: str | None = None
+    """Why (for the audit trail)."""
+    seal: str = ""
+    """SHA-256 over the run, the turn, the call, the decision withdrawn and who withdrew it
+    when (``revocation_seal``); checked on load."""
+    receipt: str | None = None
+    """HMAC-SHA256 with the application's receipt key (``verify_receipts``)."""
+    kind: Literal["decision_revoked"] = "decision_revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class UndoRequested:
+    """A person asked for a completed call's effect to be undone by its tool's compensation
+    (``function_tool(undo=...)``), sealed.
+
+    Written before the compensation runs, like ``ToolStarted`` before a tool: an undo
+    requested and never recorded as completed is in doubt, and is never run again silently.
+    """
+
+    call_id: str
+    fingerprint: str
+    """The fingerprint of the call as it ran (its arguments, edited if an approver edited
+    them): what the person asked to undo."""
+    by: str | None = None
+    at: str | None = None
+    roles: tuple[str, ...] = ()
+    reason: str | None = None
+    seal: str = ""
+    """SHA-256 over the run, the call, its fingerprint and who asked when (``undo_seal``)."""
+    kind: Literal["undo_requested"] = "undo_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class UndoCompleted:
+    """The compensation of an undone call returned (``output``), or raised (``failed``: then
+    ``output`` says what it raised). Either way the undo is done: it never runs again."""
+
+    call_id: str
+    output: str
+    failed: bool = False
+    kind: Literal["undo_completed"] = "undo_completed"
+
+
 Event = Annotated[
     RunStarted
     | RunResumed
@@ -454,7 +521,10 @@ Event = Annotated[
     | OutputReviewRequested
     | OutputReviewed
     | RunFailed
-    | RunRetried,
+    | RunRetried
+    | DecisionRevoked
+    | UndoRequested
+    | UndoCompleted,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -481,6 +551,9 @@ EVENT_KINDS = frozenset(
         OutputReviewed,
         RunFailed,
         RunRetried,
+        DecisionRevoked,
+        UndoRequested,
+        UndoCompleted,
     )
 )
 """The ``kind`` of every event type."""

@@ -48,6 +48,8 @@ from ._events import (
     RunResumed,
     RunStarted,
     SessionSynced,
+    UndoCompleted,
+    UndoRequested,
     events_adapter,
 )
 
@@ -109,6 +111,7 @@ class RunView:
         "items",
         "max_turns",
         "previous_response_id",
+        "ran",
         "rejection_message",
         "responses",
         "root_agent",
@@ -120,6 +123,7 @@ class RunView:
         "trace_parent",
         "tripwire",
         "turns",
+        "undos",
         "usage",
     )
 
@@ -168,6 +172,11 @@ class RunView:
         """The ``traceparent`` a resumed run's spans continue (see ``RunStarted``)."""
         self.run_config: dict[str, Any] = {}
         """The data of the run's ``RunConfig`` (``RunStarted``, updated by ``RunResumed``)."""
+        self.ran: dict[str, Call] = {}
+        """Function calls of any turn that ran to an output (``ToolCompleted``), by call id
+        (the latest of a reused id): what an undo names."""
+        self.undos: dict[str, UndoRequested | UndoCompleted] = {}
+        """Call id to the last undo event of that call (requested: under way, or in doubt)."""
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
@@ -177,6 +186,8 @@ class RunView:
         other.calls = {call_id: _copy.copy(call) for call_id, call in self.calls.items()}
         other.always = dict(self.always)
         other.guardrails = dict(self.guardrails)
+        other.ran = dict(self.ran)
+        other.undos = dict(self.undos)
         return other
 
     def apply(self, event: Event) -> None:
@@ -185,7 +196,7 @@ class RunView:
             raise StateFormatError("journal[0]: a journal must begin with run_started.")
         if self.events and isinstance(event, RunStarted):
             raise StateFormatError(f"journal[{self.events}]: a second run_started.")
-        if self.completed is not None and not isinstance(event, SessionSynced | RunResumed):
+        if self.completed is not None and not isinstance(event, _AFTER_COMPLETION):
             raise StateFormatError(f"journal[{self.events}]: {event.kind} after the run completed.")
         if self.failed is not None and event.kind not in _WHILE_FAILED:
             raise StateFormatError(
@@ -320,14 +331,20 @@ def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:
 _WHILE_FAILED = frozenset(
     {
         "approval_decided",
+        "decision_revoked",
         "output_reviewed",
         "doubt_resolved",
         "session_synced",
         "run_resumed",
         "run_retried",
+        "undo_requested",
+        "undo_completed",
     }
 )
 """What a failed run may still record: people's decisions, and being tried again."""
+
+_AFTER_COMPLETION = (SessionSynced, RunResumed, UndoRequested, UndoCompleted)
+"""What a completed run may still record: its session, a resume, the undo of a call."""
 
 
 def _under(item: ToolApprovalItem, outer: ToolApprovalItem) -> ToolApprovalItem:
@@ -356,5 +373,8 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "output_reviewed": _fold_calls.output_reviewed,
     "run_failed": _fold_run.run_failed,
     "run_retried": _fold_run.run_retried,
+    "decision_revoked": _fold_calls.decision_revoked,
+    "undo_requested": _fold_calls.undo_requested,
+    "undo_completed": _fold_calls.undo_completed,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

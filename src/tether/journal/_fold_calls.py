@@ -14,11 +14,20 @@ from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
 from ..errors import DecisionMismatchError, StateFormatError
 from ..items import function_call_output
-from ._binding import decision_seal, doubt_seal, fingerprint, output_digest, review_seal
+from ._binding import (
+    decision_seal,
+    doubt_seal,
+    fingerprint,
+    output_digest,
+    review_seal,
+    revocation_seal,
+    undo_seal,
+)
 from ._call import Call, CallStatus, edited_call_note, hosted_approval_response
 from ._events import (
     ApprovalDecided,
     ApprovalRequested,
+    DecisionRevoked,
     DoubtResolved,
     OutputReviewed,
     OutputReviewRequested,
@@ -26,6 +35,8 @@ from ._events import (
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
+    UndoCompleted,
+    UndoRequested,
 )
 
 if TYPE_CHECKING:
@@ -106,6 +117,76 @@ def approval_decided(view: RunView, event: ApprovalDecided) -> None:
         view.items[call.index] = freeze({**call.item, "arguments": call.arguments})
 
 
+def decision_revoked(view: RunView, event: DecisionRevoked) -> None:
+    """A person's decision withdrawn: the call waits again, with the decisions that count."""
+    call = call_of(view, event.call_id, event.kind)
+    withdrawn = _withdrawn(view, call, event)
+    if event.seal != revocation_seal(view.run_id, view.turns, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the withdrawal of a decision on call {event.call_id!r} "
+            "does not match its seal: the decision, approver or time was changed (or the "
+            "seal removed). The state was edited; load an unedited copy."
+        )
+    decisions = (*call.approvals, call.decision)
+    kept = tuple(d for d in decisions if d is not None and d is not withdrawn)
+    if withdrawn is call.edit:
+        # What the others approved were the edited arguments: none of it counts any more.
+        call.edit, kept = None, ()
+    if call.decision is not None and call.decision is not withdrawn and not call.decision.approved:
+        call.approvals = tuple(d for d in kept if d is not call.decision)  # still rejected
+    else:
+        call.decision, call.approvals = None, kept
+    if withdrawn.always or withdrawn.automatic:
+        given = view.always.get((call.agent, call.name))
+        if given is not None and given.by == withdrawn.by:
+            del view.always[(call.agent, call.name)]  # no longer decides later calls either
+    if 0 <= call.index < len(view.items) and not call.hosted:
+        view.items[call.index] = call.item  # the call as the model made it, until approved
+
+
+def _withdrawn(view: RunView, call: Call, event: DecisionRevoked) -> ApprovalDecided:
+    """The decision ``event`` withdraws from ``call``, or the ``StateError`` saying why none."""
+    found = None
+    if call.status in (CallStatus.PENDING, CallStatus.APPROVED, CallStatus.REJECTED):
+        found = next(
+            (d for d in (*call.approvals, call.decision) if d and d.seal == event.decision), None
+        )
+    if found is None or found.expired or found.rule is not None or found.by != event.by:
+        raise StateFormatError(
+            f"journal[{view.events}]: a withdrawal of a decision on call {event.call_id!r} "
+            "that names no decision of its approver on the call waiting (a call that started "
+            "or has its output keeps its decisions; an expiry or a standing approval's "
+            "decision is not withdrawn)."
+        )
+    return found
+
+
+def undo_requested(view: RunView, event: UndoRequested) -> None:
+    """A person asked for a call's effect to be undone: written before the undo runs."""
+    call = view.ran.get(event.call_id)
+    if call is None or event.call_id in view.undos:
+        raise StateFormatError(
+            f"journal[{view.events}]: an undo of call {event.call_id!r}, which did not run "
+            "to an output (or was undone already: an undo is asked for once)."
+        )
+    if event.fingerprint != call.fingerprint or event.seal != undo_seal(view.run_id, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the undo of call {event.call_id!r} names another call "
+            "than the one that ran, or does not match its seal. The state was edited; load "
+            "an unedited copy."
+        )
+    view.undos[event.call_id] = event
+
+
+def undo_completed(view: RunView, event: UndoCompleted) -> None:
+    if not isinstance(view.undos.get(event.call_id), UndoRequested):
+        raise StateFormatError(
+            f"journal[{view.events}]: an undo of call {event.call_id!r} completed that was "
+            "not under way."
+        )
+    view.undos[event.call_id] = event
+
+
 def tool_started(view: RunView, event: ToolStarted) -> None:
     call = call_of(view, event.call_id, event.kind)
     if call.status not in _MAY_START or call.hosted:
@@ -131,6 +212,9 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
     problem = _output_problem(call, event)
     if problem is not None:
         raise StateFormatError(f"journal[{view.events}]: {problem}")
+    if isinstance(event, ToolCompleted) and call.started and not call.hosted:
+        view.ran[call.call_id] = call  # it ran (started, then completed): it may be undone
+        view.undos.pop(call.call_id, None)  # a reused call id: a new call
     if isinstance(event, ToolCompleted) and event.review:
         if call.hosted:
             raise StateFormatError(

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import RunConflictError, StateError, StoreError
-from ..journal import ApprovalDecided, DoubtResolved, Journal, OutputReviewed
+from ..journal import (
+    ApprovalDecided,
+    DecisionRevoked,
+    DoubtResolved,
+    Journal,
+    OutputReviewed,
+    UndoCompleted,
+    UndoRequested,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -31,8 +39,18 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_LEASE_TTL", "Durable", "StoredTip", "default_owner", "stored_prefix"]
 
-DECISION_EVENTS = (ApprovalDecided, OutputReviewed, DoubtResolved)
-"""What a person appends to a run someone else holds (a store lets them pass its lease)."""
+DECISION_EVENTS = (
+    ApprovalDecided,
+    OutputReviewed,
+    DoubtResolved,
+    DecisionRevoked,
+    UndoRequested,
+    UndoCompleted,
+)
+"""What a person appends to a run someone else holds (a store lets them pass its lease): a
+decision, or the undo of a call that ran. A withdrawn decision that arrives while this
+process holds the run refuses its own ``ToolStarted`` for the call (the fold no longer lets
+it start): the checkpoint conflicts."""
 
 _REBASE_ATTEMPTS = 5
 """Checkpoints tried again after decisions arrived meanwhile, before giving up."""

@@ -44,6 +44,7 @@ from ..journal import (
 from ._agent_tools import nested_decision
 from ._decision_checks import check_bound, check_decision_arguments, check_reason, doubt_output
 from ._origins import with_origins
+from ._revoke import revoke as _revoke
 from ._state_document import (
     ContextDeserializer,
     ContextSerializer,
@@ -97,8 +98,7 @@ class RunState:
 
     @classmethod
     def _of_run(cls, agent: Agent[Any], journal: Journal, context: Any) -> RunState:
-        """The state of a live run: its journal was built with this graph, so it is not
-        checked again."""
+        """The state of a live run (built with this graph, so not checked again)."""
         state = cls.__new__(cls)
         state._agent, state._journal, state.context = agent, journal, context
         state.governance = DEFAULT_GOVERNANCE
@@ -483,6 +483,18 @@ class RunState:
             )
             if automatic is not None:
                 self._journal.append(automatic)
+
+    def revoke(
+        self,
+        item: ToolApprovalItem | str,
+        *,
+        by: Approver | str | None = None,
+        reason: str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Withdraw ``by``'s own decision on a call that has not started: it waits again
+        (``NotRevocableError`` once it started; who may withdraw what: ``docs/governance.md``)."""
+        _revoke(self, item, by=by, reason=reason, fingerprint=fingerprint)
 
     def resolve_doubt(
         self,

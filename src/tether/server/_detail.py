@@ -17,7 +17,7 @@ from typing import Any
 from ..approvals import audit_trail
 from ..approvals._receipts import check_receipts
 from ..items import message_text
-from ..journal import ApprovalDecided, RunView
+from ..journal import ApprovalDecided, CallStatus, RunView
 from ..run import RunState
 from ..store import RunStatus, StoredRun
 from ._pending import PendingCall, pending_call
@@ -55,6 +55,17 @@ class RunDetail:
     failure: dict[str, Any] | None = None
     """For a failed run: its error (``error``, ``message``, ``retryable``, ``at``) and how
     many times it failed since a person last retried it (``attempts``)."""
+    withdrawable: tuple[dict[str, Any], ...] = ()
+    """The decisions that may still be withdrawn, their calls not started: ``call_id``,
+    ``by`` (only they withdraw it) and the call's ``fingerprint`` to send with it."""
+
+    def withdrawable_by(self, call_id: str, approver: str) -> str | None:
+        """The fingerprint to withdraw ``approver``'s decision on ``call_id`` with, or
+        ``None`` if they have none that may be withdrawn."""
+        for entry in self.withdrawable:
+            if entry["call_id"] == call_id and entry["by"] == approver:
+                return str(entry["fingerprint"])
+        return None
 
     def decisions_on(self, call_id: str) -> list[dict[str, Any]]:
         """The audit records of the decisions, expiry and output review of one call."""
@@ -62,7 +73,7 @@ class RunDetail:
             entry
             for entry in self.audit
             if entry.get("call_id") == call_id
-            and entry["kind"] in ("decided", "expired", "reviewed")
+            and entry["kind"] in ("decided", "revoked", "expired", "reviewed")
         ]
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
@@ -81,6 +92,7 @@ class RunDetail:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "failure": self.failure,
+            "withdrawable": list(self.withdrawable),
         }
 
 
@@ -167,7 +179,25 @@ def run_detail(
         failure=failure_json(view),
         created_at=summary.created_at,
         updated_at=summary.updated_at,
+        withdrawable=_withdrawable(view),
     )
+
+
+def _withdrawable(view: RunView) -> tuple[dict[str, Any], ...]:
+    """People's decisions on calls of the current turn that have not started."""
+    found = []
+    for call in view.calls.values():
+        if call.status not in _UNSTARTED or call.requested is None:
+            continue
+        for decision in (*call.approvals, call.decision):
+            if decision is not None and not decision.expired and decision.rule is None:
+                found.append(
+                    {"call_id": call.call_id, "by": decision.by, "fingerprint": call.fingerprint}
+                )
+    return tuple(found)
+
+
+_UNSTARTED = frozenset({CallStatus.PENDING, CallStatus.APPROVED, CallStatus.REJECTED})
 
 
 async def audit_json(
@@ -193,7 +223,8 @@ async def audit_json(
             entry["always"] = True  # the decision holds for the rest of the run
     if receipt_key is not None:
         checks = {
-            check.index + 1: check.status for check in check_receipts(stored.events, receipt_key)
+            check.index + 1: "revoked" if check.revoked else check.status
+            for check in check_receipts(stored.events, receipt_key)
         }
         for entry in audit:
             if entry["seq"] in checks:

@@ -27,7 +27,7 @@ from ..errors import (
     UserError,
 )
 from ..items import to_input_items
-from ..journal import Journal, RunStarted
+from ..journal import Journal, RunStarted, UndoCompleted
 from ..run import DEFAULT_MAX_TURNS, RunState
 from ..store import (
     Order,
@@ -38,6 +38,8 @@ from ..store import (
     resolve_doubt,
     retry_run,
     review,
+    revoke,
+    undo,
 )
 from ._batch import BatchResult, DecisionEntry, decide_batch
 from ._detail import RunDetail, RunsPage, audit_json, failure_json, run_detail
@@ -276,6 +278,72 @@ class Inbox:
                 conflict = exc  # the run moved on: load it again (the call may be decided now)
         assert conflict is not None
         raise conflict
+
+    async def revoke(
+        self,
+        run_id: str,
+        call_id: str,
+        approver: Approver,
+        *,
+        reason: str | None = None,
+        fingerprint: str | None = None,
+    ) -> int:
+        """Withdraw ``approver``'s own decision on a call that has not started
+        (``tether.store.revoke``); the call waits again. Returns the run's new seq.
+
+        ``NotRevocableError`` once the call started or completed, or if ``approver`` has no
+        decision on it; ``NotAuthorizedError`` if the call's policy no longer allows them
+        (nothing recorded either way). A revoke that races a worker starting the call
+        conflicts, reads the run again and is then refused: the call runs at most on a
+        decision that stood when it started."""
+        if not isinstance(approver, Approver):
+            raise UserError(f"An inbox revocation is made by an Approver, not {approver!r}.")
+        conflict: RunConflictError | None = None
+        for _ in range(_DECIDE_ATTEMPTS):
+            stored = await self.load(run_id, approver)
+            try:
+                return await revoke(
+                    self.store,
+                    run_id,
+                    self.agent_for(stored.root_agent),
+                    call_id,
+                    by=approver,
+                    reason=reason,
+                    governance=self.governance,
+                    context=self.make_context(),
+                    fingerprint=fingerprint,
+                )
+            except RunConflictError as exc:
+                conflict = exc  # the run moved on: read it again (the call may have started)
+        assert conflict is not None
+        raise conflict
+
+    async def undo(
+        self,
+        run_id: str,
+        call_id: str,
+        approver: Approver,
+        *,
+        reason: str | None = None,
+        fingerprint: str | None = None,
+    ) -> UndoCompleted:
+        """Undo a completed call with its tool's compensation, once (``tether.store.undo``),
+        in this process: for the command line and the application, never an HTTP request
+        (the server runs no agent code)."""
+        if not isinstance(approver, Approver):
+            raise UserError(f"An undo is asked for by an Approver, not {approver!r}.")
+        stored = await self.load(run_id, approver)
+        return await undo(
+            self.store,
+            run_id,
+            self.agent_for(stored.root_agent),
+            call_id,
+            by=approver,
+            reason=reason,
+            governance=self.governance,
+            context=self.make_context(),
+            fingerprint=fingerprint,
+        )
 
     async def decide_many(
         self, approver: Approver, entries: Iterable[DecisionEntry]

@@ -35,6 +35,7 @@ from ._governance import (
     expire_run,
     resolve_doubt,
     review,
+    revoke,
     verify_run_receipts,
 )
 from ._protocol import (
@@ -51,6 +52,7 @@ from ._protocol import (
 )
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._sqlite import SQLiteRunStore
+from ._undo import undo
 
 if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
@@ -84,8 +86,10 @@ __all__ = [
     "resolve_doubt",
     "retry_run",
     "review",
+    "revoke",
     "save_state",
     "system_clock",
+    "undo",
     "verify_run_receipts",
 ]
 

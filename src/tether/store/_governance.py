@@ -32,6 +32,7 @@ __all__ = [
     "expire_run",
     "resolve_doubt",
     "review",
+    "revoke",
     "verify_run_receipts",
 ]
 
@@ -91,6 +92,32 @@ async def decide(
         # The expiry (found on load) is the system's decision: keep it, refuse this one.
         await save_state(store, state)
         raise
+    return await save_state(store, state)
+
+
+async def revoke(
+    store: RunStore,
+    run_id: str,
+    agent: Agent[Any],
+    call_id: str,
+    *,
+    by: Approver | str | None,
+    reason: str | None = None,
+    governance: Governance | None = None,
+    context: Any = None,
+    fingerprint: str | None = None,
+) -> int:
+    """Withdraw ``by``'s decision on a call of a stored run that has not started, and make
+    it durable; return the run's new seq. The call waits for a decision again.
+
+    ``RunState.revoke`` on the loaded run: ``NotRevocableError`` once the call started (its
+    ``ToolStarted`` is in the journal) or completed, or when ``by`` has no decision on it;
+    ``NotAuthorizedError`` if the call's policy no longer allows ``by``. Nothing is written
+    then. A compare-and-append like ``decide``: if a worker started the call meanwhile,
+    ``RunConflictError``; load and revoke again, and the started call refuses it.
+    """
+    state = await load_state(store, run_id, agent, context=context, governance=governance)
+    state.revoke(call_id, by=by, reason=reason, fingerprint=fingerprint)
     return await save_state(store, state)
 
 

@@ -181,6 +181,13 @@ class RevocationBody(_Body):
     reason: Text | None = Field(None, description="Why: kept with the rule.")
 
 
+class WithdrawalBody(_Body):
+    """The withdrawal of the sender's own decision on a call that has not started."""
+
+    fingerprint: Name = Field(description=_FINGERPRINT)
+    reason: Text | None = Field(None, description="Why: kept in the audit trail.")
+
+
 class StartBody(_Body):
     """A run to start: a worker advances it."""
 
@@ -304,6 +311,32 @@ async def decide(
         "roles": sorted(who.roles),
         "seq": seq,
     }
+
+
+@router.post(
+    "/runs/{run_id}/calls/{call_id}/revoke",
+    summary="Withdraw your decision on a call that has not started",
+    description="The call waits for a decision again, with the decisions that still count "
+    "(four-eyes: one approval of two withdrawn leaves one); a withdrawn `always` decision no "
+    "longer decides later calls. Only the approver who decided withdraws, while the call's "
+    "policy still allows them. Nothing is recorded on a refusal.",
+    responses={
+        403: {"description": "NotAuthorizedError: the call's policy no longer allows you."},
+        404: {"description": "RunNotFoundError: no such run, or not one you may see."},
+        409: {
+            "description": "NotRevocableError: the call started (ToolStarted) or completed, or "
+            "you have no decision on it; StaleDecisionError: the fingerprint names another "
+            "call; RunConflictError: the run kept moving, send it again."
+        },
+    },
+)
+async def revoke_decision(
+    run_id: str, call_id: str, body: WithdrawalBody, who: Who, app: Application
+) -> dict[str, Any]:
+    seq = await app.inbox.revoke(
+        run_id, call_id, who, reason=body.reason, fingerprint=body.fingerprint
+    )
+    return {"run_id": run_id, "call_id": call_id, "revoked_by": who.id, "seq": seq}
 
 
 @router.post(

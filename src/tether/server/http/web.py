@@ -214,9 +214,25 @@ async def call_page(
             "description": tools.get(call.tool, "") if call else "",
             "now": app.inbox.governance.now(),
             "receipts": _receipts(app),
+            "withdraw": run.withdrawable_by(call_id, who.id),
         },
         who,
     )
+
+
+@router.post("/runs/{run_id}/calls/{call_id}/revoke")
+async def revoke_decision_form(
+    run_id: str,
+    call_id: str,
+    who: FormSender,
+    app: Application,
+    reason: str = Form("", max_length=TEXT_CHARS),
+    fingerprint: str = Form("", max_length=NAME_CHARS),
+) -> Any:
+    await app.inbox.revoke(
+        run_id, call_id, who, reason=reason.strip() or None, fingerprint=_shown(fingerprint)
+    )
+    return RedirectResponse(f"/runs/{run_id}/calls/{call_id}", status_code=303)
 
 
 @router.post("/runs/{run_id}/calls/{call_id}/decision")
