@@ -27,8 +27,9 @@ ROOT = HERE.parent.parent
 T = TypeVar("T")
 
 
-def write_config(folder: Path, **top: Any) -> Path:
-    """The tests' gateway configuration, in ``folder`` (the store and the upstream's log too)."""
+def write_config(folder: Path, extra: str = "", **top: Any) -> Path:
+    """The tests' gateway configuration, in ``folder`` (the store and the upstream's log too);
+    ``extra`` is TOML added at its end."""
     lines = ['store = "runs.db"', "poll_interval = 0.05", "progress_interval = 0.1"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in top.items()]
     lines += [
@@ -52,7 +53,7 @@ def write_config(folder: Path, **top: Any) -> Path:
         "approval_timeout = 0.5",
     ]
     path = folder / "gateway.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 
