@@ -95,3 +95,20 @@ def test_the_store_driver_tabulates_tether_alone(store_results: dict[str, Any]) 
     assert table.count("\n") == len(stores.rows(sizes)) + 1
     assert "| SQLite | bytes written per turn at turn 30 (history 61 items) | KB |" in table
     assert "(flat: <= 1.5): tether" in stores.goals(sizes, store_results, None)
+
+
+def test_the_gateway_benchmark_reports_both_transports() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gateway_latency.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report["figures"]) == {"stdio", "streamable HTTP"}
+    for pair in report["figures"].values():
+        for side in ("direct", "gateway"):
+            assert set(pair[side]) == {"p50_ms", "p99_ms", "calls_per_second"}
+            assert all(value > 0 for value in pair[side].values()), pair
+    assert "| stdio |" in done.stdout

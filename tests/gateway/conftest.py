@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -24,8 +27,9 @@ ROOT = HERE.parent.parent
 T = TypeVar("T")
 
 
-def write_config(folder: Path, **top: Any) -> Path:
-    """The tests' gateway configuration, in ``folder`` (the store and the upstream's log too)."""
+def write_config(folder: Path, extra: str = "", **top: Any) -> Path:
+    """The tests' gateway configuration, in ``folder`` (the store and the upstream's log too);
+    ``extra`` is TOML added at its end."""
     lines = ['store = "runs.db"', "poll_interval = 0.05", "progress_interval = 0.1"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in top.items()]
     lines += [
@@ -49,7 +53,7 @@ def write_config(folder: Path, **top: Any) -> Path:
         "approval_timeout = 0.5",
     ]
     path = folder / "gateway.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 
@@ -57,6 +61,26 @@ def upstream_calls(folder: Path) -> list[dict[str, Any]]:
     """Every call the upstream received, in order."""
     log = folder / "calls.log"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Return once ``process`` listens on ``port``; fail loudly if it exits or never does."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the gateway exited: {process.stderr.read()!r}")  # type: ignore[union-attr]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the gateway did not listen")
 
 
 class Loop:

@@ -4,7 +4,6 @@ MCP client, the gateway process, and an inbox (``tether.server.App``) sharing it
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,22 +22,16 @@ from tether import Approver
 from tether.gateway import REQUEST_KEY_META, Gateway, load_config
 from tether.server import App, TokenAuth, Worker
 
-from .conftest import ROOT, Loop, upstream_calls, write_config
+from .conftest import ROOT, Loop, free_port, upstream_calls, wait_listening, write_config
 
 TOKEN = "s3cret-ana"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Rig:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         config = write_config(folder)
-        port = _free_port()
+        port = free_port()
         command = ["-m", "tether.gateway", str(config), "--transport", "http"]
         self.process = subprocess.Popen(
             [sys.executable, *command, "--port", str(port)],
@@ -55,7 +48,7 @@ class Rig:
             governance=self.approver.governance,
             authenticate=TokenAuth({TOKEN: Approver("ana", roles=frozenset({"finance"}))}),
         )
-        _wait_for(port, self.process)
+        wait_listening(port, self.process)
         url = f"http://127.0.0.1:{port}/mcp"
 
         @asynccontextmanager
@@ -82,19 +75,6 @@ class Rig:
         self.loop.close()
         self.process.terminate()
         self.process.wait(10)
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the gateway exited: {process.stderr.read()!r}")  # type: ignore[union-attr]
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the gateway did not listen")
 
 
 @pytest.fixture(scope="module")

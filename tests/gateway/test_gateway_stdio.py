@@ -115,7 +115,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 def test_the_client_sees_the_upstream_tools_but_the_hidden_ones(rig: Rig) -> None:
     listed = rig.loop.run(rig.client.list_tools())
     tools = {tool.name: tool for tool in listed.tools}
-    assert set(tools) == {"balance", "pay", "statement", "freeze", "crash"}
+    assert set(tools) == {"balance", "pay", "statement", "freeze", "slow", "crash"}
     assert tools["balance"].annotations is not None
     assert tools["balance"].annotations.read_only_hint is True
     assert tools["pay"].input_schema["required"] == ["account", "amount"]

@@ -3,7 +3,10 @@
     python upstream_server.py FOLDER
 
 Every call it receives is appended to FOLDER/calls.log (one JSON line), so a test counts
-exactly which calls reached the upstream, and how often.
+exactly which calls reached the upstream, and how often. The ``slow`` tool logs when it
+starts (with its own pid and its parent's: the gateway that started it) and holds until the
+file FOLDER/release-KEY exists, then logs that it finished: a test kills the gateway at a
+known point of an upstream call instead of after a sleep.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -62,6 +66,18 @@ def freeze(account: str) -> str:
     if account != "acme":
         raise ToolError(f"no account {account!r}")
     return f"froze {account}"
+
+
+@upstream.tool()
+async def slow(key: str) -> str:
+    """Hold until the test releases ``key`` (the file release-KEY), then answer."""
+    log("slow", key=key, event="started", pid=os.getpid(), gateway=os.getppid())
+    with anyio.fail_after(120):
+        # Another process writes the file: nothing in this one could set an event.
+        while not (folder / f"release-{key}").exists():  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+    log("slow", key=key, event="finished")
+    return f"slow {key} done"
 
 
 @upstream.tool()

@@ -129,11 +129,14 @@ def authorize(
     ctx: Any,
     *,
     four_eyes: bool = True,
+    requester: str | None = None,
 ) -> None:
     """Raise ``NotAuthorizedError`` unless ``approver`` may take this decision on ``call``.
 
     ``four_eyes``: an approval, which must come from someone who has not approved the
-    call yet (a resolution of a call in doubt may come from anyone the policy allows)."""
+    call yet (a resolution of a call in doubt may come from anyone the policy allows).
+    ``requester``: who asked for the run (``RunStarted.requested_by``); a call that needs
+    two or more approvers may not be approved by them."""
     item = call.approval_item()
     required = call.requested.required_approvals if call.requested is not None else 1
     if approver is None:
@@ -147,6 +150,11 @@ def authorize(
         raise NotAuthorizedError(
             f"Approver {approver.id!r} may not decide call {call.call_id!r} of "
             f"{call.name!r}: it needs an approver with {policy.describe()}. Nothing was recorded."
+        )
+    if four_eyes and required > 1 and requester is not None and approver.id == requester:
+        raise NotAuthorizedError(
+            f"Approver {approver.id!r} asked for call {call.call_id!r} of {call.name!r}; it "
+            f"needs {required} approvers other than who asked. Nothing was recorded."
         )
     if four_eyes and any(earlier.by == approver.id for earlier in call.approvals):
         raise NotAuthorizedError(

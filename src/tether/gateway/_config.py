@@ -17,9 +17,12 @@
     editable = true                        # an approver may edit the arguments
     review_output = true                   # the output waits for a review
 
+    [clients.ide]                          # HTTP: each client's bearer token, by name
+    token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it
+
 Every error is a ``GatewayConfigError`` whose one-line message names the key at fault.
-Secrets are never in the file: ``receipt_key_env`` and ``signing_key_env`` name the
-environment variables that hold them, and an upstream's ``headers`` may say
+Secrets are never in the file: ``receipt_key_env``, ``signing_key_env`` and each client's
+``token_env`` name the environment variables that hold them, and an upstream's ``headers`` may say
 ``"Bearer ${TOKEN}"`` to read ``TOKEN`` from the environment.
 """
 
@@ -52,6 +55,7 @@ _TOP = {
     "progress_interval",
     "max_argument_bytes",
     "servers",
+    "clients",
 }
 _SERVER = {"command", "args", "env", "cwd", "url", "headers", "hidden", "tools", "defaults"}
 _POLICY = {
@@ -117,6 +121,9 @@ class GatewayConfig:
     """Seconds between two progress notifications to a waiting client."""
     max_argument_bytes: int = 65536
     """The largest arguments (as JSON) a call may carry; larger calls are refused."""
+    clients: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """HTTP: each client's bearer token (read from its ``token_env``) to the client's name.
+    Empty: the HTTP transport authenticates nobody."""
 
 
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
@@ -177,7 +184,24 @@ class _Reader:
             max_argument_bytes=self.count(
                 data.get("max_argument_bytes", 65536), "max_argument_bytes"
             ),
+            clients=self.clients(data.get("clients", {})),
         )
+
+    def clients(self, data: Any) -> dict[str, str]:
+        """Each client's token to its name (``[clients.NAME] token_env = "VAR"``)."""
+        tokens: dict[str, str] = {}
+        for name, value in self.table(data, "clients", set(data or {})).items():
+            key = f"clients.{name}"
+            if not _NAME.match(name):
+                raise self.fail(key, "a client name is letters, digits, '_', '.' or '-'")
+            table = self.table(value, key, {"token_env"})
+            if "token_env" not in table:
+                raise self.fail(f"{key}.token_env", "missing: the variable that holds its token")
+            token = os.environ[str(self.env_name(table, "token_env", key))]
+            if token in tokens:
+                raise self.fail(f"{key}.token_env", f"the same token as client {tokens[token]!r}")
+            tokens[token] = name
+        return tokens
 
     def store(self, value: Any) -> str:
         if not isinstance(value, str) or not value:
@@ -186,8 +210,9 @@ class _Reader:
             return value
         return str(self.base / value)
 
-    def env_name(self, data: dict[str, Any], key: str) -> str | None:
-        value = data.get(key)
+    def env_name(self, data: dict[str, Any], name: str, table: str = "") -> str | None:
+        key = f"{table}.{name}" if table else name
+        value = data.get(name)
         if value is None:
             return None
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):

@@ -39,9 +39,9 @@ from ..errors import (
     RunNotFoundError,
     TetherError,
 )
-from ..items import message_text
+from ..items import message_text, to_input_items
 from ..journal import Event, RunStarted
-from ..run import Runner
+from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
 from ._outcome import outcome, waiting_message
@@ -140,8 +140,12 @@ class Gateway:
         *,
         request_key: str | None = None,
         progress: Progress | None = None,
+        requested_by: str | None = None,
     ) -> types.CallToolResult:
         """Call tool ``name`` through its policy; the upstream's result or a tool error.
+
+        ``requested_by`` names the client that asked (it is journaled, ``RunStarted``, and
+        under four-eyes it may not approve the call); its request keys are its own.
 
         Raises ``MCPError`` (invalid params, nothing journaled) for an unknown or hidden
         tool, arguments that break the tool's schema or its size limit, and a
@@ -150,10 +154,14 @@ class Gateway:
         if upstream is None:
             raise invalid(f"Unknown tool: {name!r}.", "unknown_tool", tool=name)
         arguments = self._checked(upstream.tools[name], arguments or {})
-        run_id = run_id_for(upstream.name, request_key or uuid.uuid4().hex)
+        key = request_key or uuid.uuid4().hex
+        # An identified client's request ids are its own: nobody else reads its outcomes.
+        run_id = run_id_for(
+            upstream.name, key if requested_by is None else f"{requested_by}\0{key}"
+        )
         driver = self._drivers.get(run_id)
         if driver is None or driver.task.done():
-            driver = _Driver(self, upstream, name, arguments, run_id, request_key)
+            driver = _Driver(self, upstream, name, arguments, run_id, request_key, requested_by)
             self._drivers[run_id] = driver
             driver.task.add_done_callback(lambda _: self._forget(run_id, driver))
         elif (driver.tool, driver.arguments) != (name, arguments):
@@ -209,8 +217,10 @@ class _Driver:
         arguments: dict[str, Any],
         run_id: str,
         request_key: str | None,
+        requested_by: str | None = None,
     ) -> None:
         self.request_key = request_key
+        self.requested_by = requested_by
         self.gateway = gateway
         self.upstream = upstream
         self.tool = tool
@@ -244,6 +254,8 @@ class _Driver:
             # Busy, conflict (another process started it) or a failure the journal records:
             # the run's status, read next, says what to do.
             with contextlib.suppress(TetherError):
+                if self.requested_by is not None:
+                    await self._start(agent)  # who asked, in the journal; the run goes on below
                 await Runner.run(
                     agent,
                     request_text(self.tool, self.arguments),
@@ -254,9 +266,25 @@ class _Driver:
                 )
         return await self._settle(agent)
 
+    async def _start(self, agent: Agent[Any]) -> None:
+        """Create the run naming who asked (``RunStarted.requested_by``), as an inbox creates
+        the runs a worker advances; ``Runner.run`` then resumes it."""
+        started = RunStarted(
+            run_id=self.run_id,
+            agent=agent.name,
+            input=to_input_items(request_text(self.tool, self.arguments)),
+            max_turns=DEFAULT_MAX_TURNS,
+            requested_by=self.requested_by,
+        )
+        await self.gateway.store.append(self.run_id, 0, [started])
+
     def _check_same(self, first: object) -> None:
         asked = None
-        if isinstance(first, RunStarted) and first.input:
+        if (
+            isinstance(first, RunStarted)
+            and first.input
+            and first.requested_by == self.requested_by
+        ):
             asked = read_request(message_text(first.input[0]))
         if asked != (self.tool, self.arguments):
             raise _reused(self.request_key, self.run_id)

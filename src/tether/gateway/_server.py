@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import itertools
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,12 +17,13 @@ import uvicorn
 from mcp import types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
+from mcp_types import INVALID_REQUEST
 
 from ..errors import GatewayConfigError, TetherError
 from ._config import load_config
 from ._gateway import REQUEST_KEY_META, Gateway
 
-__all__ = ["main", "mcp_server", "serve"]
+__all__ = ["client_name", "main", "mcp_server", "serve"]
 
 log = logging.getLogger("tether.gateway")
 
@@ -40,7 +43,11 @@ def mcp_server(gateway: Gateway) -> Server[Any]:
             await ctx.session.report_progress(next(sent), None, message)
 
         return await gateway.call(
-            params.name, params.arguments, request_key=_request_key(ctx), progress=progress
+            params.name,
+            params.arguments,
+            request_key=_request_key(ctx),
+            progress=progress,
+            requested_by=client_name(gateway, _header(ctx, "authorization")),
         )
 
     return Server(
@@ -53,6 +60,22 @@ def mcp_server(gateway: Gateway) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+
+
+def client_name(gateway: Gateway, authorization: str | None) -> str | None:
+    """The configured client whose bearer token ``authorization`` carries, else ``None``."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    for known, name in gateway.config.clients.items():
+        if hmac.compare_digest(known.encode(), token.strip().encode()):
+            return name
+    return None
+
+
+def _header(ctx: Any, name: str) -> str | None:
+    headers = getattr(ctx.request, "headers", None)
+    return None if headers is None else headers.get(name)
 
 
 def _request_key(ctx: Any) -> str | None:
@@ -78,9 +101,51 @@ async def serve(
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
         return
-    app = server.streamable_http_app(host=host)
+    app: Any = server.streamable_http_app(host=host)
+    if gateway.config.clients:
+        app = _Authenticated(app, gateway)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve()
+
+
+class _Authenticated:
+    """ASGI: HTTP requests without a configured client's bearer token are refused (401,
+    a JSON-RPC error typed ``unauthorized`` in ``data.type``) before the MCP server sees
+    them, so nothing is journaled."""
+
+    def __init__(self, app: Any, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        if scope["type"] != "http" or client_name(self.gateway, authorization) is not None:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {
+                    "code": INVALID_REQUEST,
+                    "message": "This gateway serves only its configured clients: send "
+                    "'Authorization: Bearer <your token>' (its [clients] table).",
+                    "data": {"type": "unauthorized"},
+                },
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="tether-gateway"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,6 +96,9 @@ class RunStarted:
     run_config: dict[str, Any] | None = None
     """The parts of the run's ``RunConfig`` that are data (model name, model settings,
     tracing settings); see ``RunConfig``."""
+    requested_by: str | None = None
+    """Who asked for the run, when a surface knows (the gateway's authenticated client);
+    under four-eyes they may not approve its calls. ``None``: not known."""
     kind: Literal["run_started"] = "run_started"
 
     def __post_init__(self) -> None:

@@ -36,6 +36,7 @@ from ..journal import (
     Event,
     Journal,
     RunFailed,
+    RunStarted,
     RunStatus,
     RunView,
     ToolApprovalItem,
@@ -95,6 +96,12 @@ class RunState:
         """Who may decide, deadlines, receipt key and clock (``tether.Governance``)."""
         check_names(agent, self._journal, self._view)
         self.expire()
+
+    def _requester(self) -> str | None:
+        """Who asked for the run (its ``RunStarted``), if a surface recorded it."""
+        events = self._journal.events_since(0)
+        first = events[0] if events else None
+        return first.requested_by if isinstance(first, RunStarted) else None
 
     @classmethod
     def _of_run(cls, agent: Agent[Any], journal: Journal, context: Any) -> RunState:
@@ -416,7 +423,8 @@ class RunState:
         call = self._pending_call(item if isinstance(item, str) else item.call_id)
         check_bound(item, fingerprint, call)
         policy = policy_for(self._graph, call, self.governance)
-        authorize(policy, approver, call, self.context)
+        requester = self._requester() if approved else None
+        authorize(policy, approver, call, self.context, requester=requester)
         edited = (
             checked_edit(self._graph, call, arguments, approver, self.context)
             if arguments is not None

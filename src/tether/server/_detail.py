@@ -17,7 +17,7 @@ from typing import Any
 from ..approvals import audit_trail
 from ..approvals._receipts import check_receipts
 from ..items import message_text
-from ..journal import ApprovalDecided, CallStatus, RunView
+from ..journal import ApprovalDecided, CallStatus, RunStarted, RunView
 from ..run import RunState
 from ..store import RunStatus, StoredRun
 from ._pending import PendingCall, pending_call
@@ -140,10 +140,14 @@ def run_detail(
             requested.get(call_id, summary.updated_at),
         )
         if item is not None and item.kind == "output_review":
-            return replace(call, kind="output_review", output=item.output)
+            return replace(call, kind="output_review", output=item.output, requested_by=requester)
         owner = graph.get(agent)
         function = owner.function_tools.get(tool) if owner is not None else None
-        return replace(call, editable=getattr(function, "editable", False) is not False)
+        editable = getattr(function, "editable", False) is not False
+        return replace(call, editable=editable, requested_by=requester)
+
+    first = state.journal[0] if state.journal else None
+    requester = first.requested_by if isinstance(first, RunStarted) else None
 
     # Expiries the state recorded on load, in memory only: the sweep has not written them.
     unswept = [

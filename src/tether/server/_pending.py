@@ -44,6 +44,9 @@ class PendingCall:
     fingerprint: str = ""
     """The call as shown (agent, tool, call id, arguments): a decision on it names this,
     so that it never applies to another call (changed arguments, a reused call id)."""
+    requested_by: str | None = None
+    """On a run: who asked for the run, when its surface knew (``RunStarted.requested_by``:
+    the gateway's authenticated client). Lists leave it out."""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -72,6 +75,7 @@ class PendingCall:
             "kind": self.kind,
             **({"output": self.output} if self.output is not None else {}),
             **({"editable": True} if self.editable else {}),
+            **({"requested_by": self.requested_by} if self.requested_by else {}),
         }
 
 

@@ -100,6 +100,13 @@ class DecisionAnswer(_Answer):
     seq: int = Field(description="The run's new seq.")
 
 
+class RevocationAnswer(_Answer):
+    run_id: str
+    call_id: str
+    revoked_by: str
+    seq: int
+
+
 class ReviewAnswer(_Answer):
     run_id: str
     call_id: str
@@ -143,6 +150,9 @@ class PendingCallJson(_Answer):
     kind: str
     output: Any = Field(None, description="For an output review: the output to review.")
     editable: bool = Field(False, description="Present (true) when it may be edited.")
+    requested_by: str | None = Field(
+        None, description="Present when the run's surface knew who asked (an MCP client)."
+    )
 
 
 class ApprovalsPage(_Answer):
@@ -172,6 +182,14 @@ class RunsPage(_Answer):
     next_cursor: str | None
 
 
+class WithdrawableJson(_Answer):
+    """A person's decision that may still be withdrawn (its call has not started)."""
+
+    call_id: str
+    by: str
+    fingerprint: str
+
+
 class RunJson(_Answer):
     """A run: its conversation, calls waiting, in doubt or expired, and audit trail."""
 
@@ -187,6 +205,9 @@ class RunJson(_Answer):
     created_at: str
     updated_at: str
     failure: FailureJson | None
+    withdrawable: list[WithdrawableJson] = Field(
+        default_factory=list, description="Decisions their approvers may still withdraw."
+    )
 
 
 class RuleScopeJson(_Answer):

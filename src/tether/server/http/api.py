@@ -19,6 +19,7 @@ from ._answers import (
     ResolutionAnswer,
     RetryAnswer,
     ReviewAnswer,
+    RevocationAnswer,
     RuleJson,
     RulesPage,
     RunJson,
@@ -319,16 +320,11 @@ async def decide(
     description="The call waits for a decision again, with the decisions that still count "
     "(four-eyes: one approval of two withdrawn leaves one); a withdrawn `always` decision no "
     "longer decides later calls. Only the approver who decided withdraws, while the call's "
-    "policy still allows them. Nothing is recorded on a refusal.",
-    responses={
-        403: {"description": "NotAuthorizedError: the call's policy no longer allows you."},
-        404: {"description": "RunNotFoundError: no such run, or not one you may see."},
-        409: {
-            "description": "NotRevocableError: the call started (ToolStarted) or completed, or "
-            "you have no decision on it; StaleDecisionError: the fingerprint names another "
-            "call; RunConflictError: the run kept moving, send it again."
-        },
-    },
+    "policy still allows them. Nothing is recorded on a refusal (403 NotAuthorizedError: "
+    "the policy no longer allows you; 409 NotRevocableError: the call started or you have "
+    "no decision on it, StaleDecisionError or RunConflictError).",
+    response_model=RevocationAnswer,
+    responses=errors(403, 404, 409, body=True),
 )
 async def revoke_decision(
     run_id: str, call_id: str, body: WithdrawalBody, who: Who, app: Application
