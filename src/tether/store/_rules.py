@@ -200,4 +200,5 @@ def use_rule_in(d: Dialect, rule_id: str, now: datetime) -> Program[bool]:
 
 
 def _not_found(d: Dialect, rule_id: str) -> RuleNotFoundError:
-    return RuleNotFoundError(f"No standing approval {rule_id!r} in {d.where}.")
+    # Not where the store is: the message may reach an API client.
+    return RuleNotFoundError(f"No standing approval {rule_id!r} in this store.")
