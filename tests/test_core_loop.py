@@ -17,6 +17,7 @@ from tether import (
     ModelBehaviorError,
     ModelSettings,
     RunContext,
+    RunState,
     Runner,
     ToolError,
     function_tool,
@@ -359,3 +360,34 @@ async def test_a_forced_tool_choice_is_dropped_once_the_agent_called_a_tool(rese
     choices = [request.settings.tool_choice for request in model.requests]
     # Forced again after the call, a model would call the tool for ever.
     assert choices == (["ping", None] if reset else ["ping", "ping"])
+
+
+async def test_outputs_of_calls_run_together_reach_the_model_in_call_order() -> None:
+    # The first call finishes last: each output is journaled as it comes, and the model
+    # still reads them in the order it made the calls, in this run and in a reloaded one.
+    second_done = asyncio.Event()
+
+    @function_tool
+    async def slow(n: int) -> str:
+        """Slow."""
+        await second_done.wait()
+        return f"slow {n}"
+
+    @function_tool
+    async def fast(n: int) -> str:
+        """Fast."""
+        second_done.set()
+        return f"fast {n}"
+
+    model = ScriptedModel(
+        [[tool_call("slow", {"n": 1}, "c1"), tool_call("fast", {"n": 2}, "c2")], message("ok")]
+    )
+    result = await Runner.run(Agent(name="A", model=model, tools=[slow, fast]), "go")
+    sent = model.requests[1].input
+    outputs = [i["call_id"] for i in sent if i.get("type") == "function_call_output"]
+    assert outputs == ["c1", "c2"]
+    completed = [e.call_id for e in result.to_state().journal if e.kind == "tool_completed"]
+    assert completed == ["c2", "c1"]
+    reloaded = RunState.from_string(result.last_agent, result.to_state().to_string())
+    again = [i.get("call_id") for i in reloaded._view.items if "output" in i]
+    assert again == ["c1", "c2"]

@@ -232,8 +232,14 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
 
 
 def append_output(view: RunView, call: Call, output: str) -> None:
-    """Put ``output``, the output the model reads, into the conversation after ``call``."""
-    view.items.append(function_call_output(call.call_id, output))
+    """Put ``output``, the output the model reads, into the conversation after ``call``.
+
+    Calls that run together finish in any order and each output is journaled as it comes;
+    in the conversation they stand in call order (before the outputs of later calls recorded
+    since), so the model reads the same input however they raced. Nothing moves that a
+    session or the server was already given."""
+    at = _output_place(view, call)
+    view.items.insert(at, function_call_output(call.call_id, output))
     decision = call.decision
     if (
         decision is not None
@@ -244,7 +250,24 @@ def append_output(view: RunView, call: Call, output: str) -> None:
     ):
         # The server holds the call as the model made it and cannot be told otherwise;
         # the output goes as it is, and a note says which arguments produced it.
-        view.items.append(edited_call_note(call.call_id, call.name, call.arguments))
+        view.items.insert(at + 1, edited_call_note(call.call_id, call.name, call.arguments))
+
+
+def _output_place(view: RunView, call: Call) -> int:
+    """Where ``call``'s output goes: before the trailing outputs of later calls, never
+    before what a session, the server or an input filter already holds."""
+    floor = max(view.session_upto, view.server_upto, call.index + 1)
+    if view.handoff_view is not None:
+        floor = max(floor, view.handoff_view[1])
+    at = len(view.items)
+    while at > floor:
+        item = view.items[at - 1]
+        is_output = item.get("type") == "function_call_output"
+        later = view.calls.get(str(item.get("call_id"))) if is_output else None
+        if later is None or later.index <= call.index:
+            break
+        at -= 1
+    return at
 
 
 def output_review_requested(view: RunView, event: OutputReviewRequested) -> None:
