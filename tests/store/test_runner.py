@@ -73,7 +73,9 @@ async def test_a_stored_run_pauses_is_decided_by_id_and_resumes(
             agent, await load_state(other, result.run_id, agent), store=other
         )
         assert resumed.final_output == "Booked."
-        assert SEEN == [ToolStarted("c1")]  # noqa: SIM300 (committed before the tool body ran)
+        # Committed before the tool body ran (``at``: when, for the key's lifetime).
+        assert [(e.call_id, e.at is not None) for e in SEEN] == [("c1", True)]
+        assert all(isinstance(e, ToolStarted) for e in SEEN)
         stored = await other.load(result.run_id)
         assert stored.status == "completed"
         assert stored.events == tuple(resumed.to_state().journal)
