@@ -144,7 +144,7 @@ async def main(spec: dict[str, Any]) -> None:
     kill = None if recovering else spec.get("kill")
     log = Log(spec["log"], spec["mode"], kill.get("call") if kill else None)
     agent = load_agent(spec["agent"], spec["cwd"])
-    script = parse_script(json.loads(Path(spec["script"]).read_text(encoding="utf-8")))
+    script = parse_script(json.loads(Path(spec["script"]).read_text(encoding="utf-8")))  # noqa: ASYNC240 (read once, before the run)
     agent = observed(agent.clone(model=script_model(script)), log)
     store = open_store(spec, LEASES_EXPIRED if recovering else timedelta())
     try:

@@ -66,7 +66,8 @@ def judge(point: str, lines: list[dict[str, Any]], problem: str | None = None) -
             details.append(f"{done[0]['tool']} ran {len(done)} times for call {call}")
     unapproved = _unapproved(runs, end, details)
     lost = _lost(lines, end, details)
-    doubt = tuple(dict.fromkeys(f"{l['tool']}:{l['call']}" for l in lines if l["e"] == "doubt"))
+    doubted = (f"{line['tool']}:{line['call']}" for line in lines if line["e"] == "doubt")
+    doubt = tuple(dict.fromkeys(doubted))
     return Outcome(
         point, extra, keys, duplicates, unapproved, lost, doubt, end["status"], problem, details
     )

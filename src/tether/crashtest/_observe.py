@@ -17,7 +17,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .._agent import Agent, AgentTool
 from .._context import RunContext
@@ -61,6 +61,7 @@ class _KeyWatch(RunContext[Any]):
     """The tool's context, noting whether the tool read its idempotency key."""
 
     __slots__ = ("reads",)
+    reads: list[bool]
 
     @property
     def idempotency_key(self) -> str | None:
@@ -82,7 +83,7 @@ def observed(agent: Agent[Any], log: Log) -> Agent[Any]:
     return agent.clone(tools=tools)
 
 
-def _plain(tool: Any) -> bool:
+def _plain(tool: Any) -> TypeGuard[FunctionTool]:
     # An agent used as a tool runs a nested run, whose own tools are not observed.
     return isinstance(tool, FunctionTool) and not isinstance(
         getattr(tool.function, "__wrapped__", None), AgentTool

@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..tools import FunctionTool
 from ._judge import Outcome, judge
 from ._observe import read_log
-from ._script import Script, default_script, parse_script
+from ._script import default_script, parse_script
 from ._target import load_agent
 
 __all__ = ["CrashReport", "run_crash_test"]
@@ -166,8 +166,8 @@ def _scenario(plan: _Plan, forks: _Forks, index: int, label: str, kill: dict[str
     scenario = _folder(plan, f"k{index}")
     died = forks.run(plan.spec(scenario, "run", kill))
     if died == 0:
-        problem = "the kill point was not reached: the run went differently than the clean one"
-        return judge(label, read_log(scenario / "log.jsonl"), problem)
+        unreached = "the kill point was not reached: the run went differently than the clean one"
+        return judge(label, read_log(scenario / "log.jsonl"), unreached)
     if died != SIGKILLED:
         return judge(label, [], f"the run failed before its kill point: {_tail(scenario, 'run')}")
     recovered = forks.run(plan.spec(scenario, "recover", None))
