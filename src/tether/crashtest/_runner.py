@@ -3,6 +3,7 @@ one killed run and one recovery per kill point, each in processes of their own."
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -98,9 +99,12 @@ def run_crash_test(
     each tool with the simplest arguments. Every approval is approved, or rejected for the
     tools in ``reject``. Runs SQLite in a temporary folder, or PostgreSQL at ``postgres``
     (in schemas of its own, dropped at the end)."""
+    if not hasattr(os, "fork"):
+        raise UserError("The crash test forks and SIGKILLs processes: it needs Linux or macOS.")
     if postgres is not None and importlib.util.find_spec("psycopg") is None:
         raise UserError("--postgres needs psycopg: pip install 'tether[postgres]'.")
-    target = load_agent(agent, os.getcwd())
+    with contextlib.redirect_stdout(sys.stderr):  # what the module prints is not the report
+        target = load_agent(agent, os.getcwd())
     turns = default_script(target) if script is None else parse_script(script)
     _check_reject(target, reject)
     with tempfile.TemporaryDirectory(prefix="tether-crashtest-") as folder:
