@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from crashtest_agents import SCRIPT, charge, safe
+from crashtest_agents import SCRIPT, safe
 from tether.cli import main
 from tether.crashtest import CrashReport, Outcome, default_script, parse_script, run_crash_test
 from tether.crashtest._judge import judge
@@ -37,17 +37,22 @@ def example_report(monkeypatch: pytest.MonkeyPatch, postgres: str | None) -> Cra
 
 
 def assert_safe_everywhere(report: CrashReport) -> None:
-    # The example's run writes 8 appends; each is a kill point before and after, and
-    # the refund's body one more.
-    assert [o.point for o in report.outcomes][-1] == "inside refund (ct_1)"
-    assert len(report.outcomes) == 1 + 2 * 8 + 1
+    points = [o.point for o in report.outcomes]
+    appends = (len(points) - 2) // 2
+    # The clean run, then before and after each of its store appends, then inside the refund.
+    assert appends >= 6 and points[0] == "clean run" and points[-1] == "inside refund (ct_1)"
+    for n in range(1, appends + 1):
+        assert points[2 * n - 1].startswith(f"before append {n} (")
+        assert points[2 * n].startswith(f"after append {n} (")
     for outcome in report.outcomes:
         assert (outcome.duplicates, outcome.unapproved, outcome.lost) == (0, 0, 0), outcome
         assert (outcome.problem, outcome.status, outcome.executions) == (None, "completed", 0)
-    # The refund declares nothing: a kill after its start is a call only a person settles.
-    doubted = {o.point for o in report.outcomes if o.in_doubt == ("refund:ct_1",)}
-    assert "inside refund (ct_1)" in doubted
-    assert "after append 5 (run_resumed+tool_started)" in doubted
+    # The refund declares nothing: killed after its start was stored, and before its
+    # completion was, the call is one only a person settles.
+    doubted = [o.point for o in report.outcomes if o.in_doubt == ("refund:ct_1",)]
+    started = next(p for p in points if p.startswith("after") and "tool_started" in p)
+    completed = next(p for p in points if p.startswith("before") and "tool_completed" in p)
+    assert doubted == [started, completed, "inside refund (ct_1)"]
     assert not report.failed() and report.failed(strict=True)
 
 
@@ -81,8 +86,11 @@ def test_a_tool_deduplicating_by_its_key_runs_again_without_a_duplicate(
     assert all(not o["failed"] for o in outcomes)
     # Killed before the charge's completion was stored, the charge ran again with its
     # key (``idempotent_for``): a second run of the body, not a second charge.
-    rerun = next(o for o in outcomes if o["point"] == "before append 9 (tool_completed)")
-    assert (rerun["executions"], rerun["distinct_keys"], rerun["duplicates"]) == (1, 0, 0)
+    reruns = {o["point"]: (o["executions"], o["distinct_keys"], o["duplicates"]) for o in outcomes}
+    reruns = {point: counts for point, counts in reruns.items() if counts != (0, 0, 0)}
+    assert reruns.pop("inside charge (c_charge)") == (1, 0, 0)
+    [(point, counts)] = reruns.items()
+    assert point.startswith("before append") and "tool_completed" in point and counts == (1, 0, 0)
     charges = [json.loads(line)["key"] for line in (outside / "charges.jsonl").open()]
     assert len(charges) == len(set(charges)) == len(outcomes)
     # The rejected tool never ran; the lookup, which declares nothing, was left in doubt.
@@ -96,12 +104,16 @@ def test_a_tool_ignoring_its_key_is_reported_and_fails_the_command(
 ) -> None:
     assert main(["crashtest", "crashtest_agents:unsafe"]) == 1
     table = capsys.readouterr().out
-    assert "inside append_line (ct_1): append_line ran 2 times for call ct_1" in table
-    assert "before append 6 (tool_completed): append_line ran 2 times for call ct_1" in table
-    assert "17 kill points: 2 duplicates, 0 unapproved, 0 lost decisions" in table
-    assert table.rstrip().endswith("FAILED.")
+    details = [line for line in table.splitlines() if "append_line ran 2 times" in line]
+    assert details[-1] == "inside append_line (ct_1): append_line ran 2 times for call ct_1"
+    assert len(details) == 2 and "tool_completed" in details[0]
+    summary = table.strip().splitlines()[-1]
+    assert summary.endswith(
+        "2 duplicates, 0 unapproved, 0 lost decisions, 0 calls left in doubt: FAILED."
+    )
+    kills = int(summary.split(" kill points")[0].rsplit(" ", 1)[1])
     lines = (outside / "lines.txt").read_text().splitlines()
-    assert len(lines) == 1 + 17 + 2  # the clean run, each kill point, and the two duplicates
+    assert len(lines) == 1 + kills + 2  # the clean run, each kill point, and the two duplicates
 
 
 def test_bad_input_is_refused_with_a_clear_error(
@@ -128,7 +140,6 @@ def test_the_default_script_calls_each_tool_once_with_the_simplest_arguments() -
         ("close_account", {"customer": "x"}),
     ]
     assert turns[-1][0]["role"] == "assistant"
-    assert charge.name == "charge"
 
 
 def test_a_lost_decision_an_unapproved_run_and_a_second_key_are_each_failures() -> None:

@@ -33,7 +33,7 @@ from ..journal._events import Event
 from ..run import RunState
 from ..store import RunStore, SQLiteRunStore, load_state, save_state
 from ._observe import Log, observed, read_log
-from ._script import parse_script, script_model
+from ._script import Script, parse_script, script_model
 from ._target import load_agent
 
 APPROVER = "crashtest"
@@ -139,13 +139,16 @@ async def summary(store: RunStore, run_id: str, log: Log) -> None:
     )
 
 
+def _script(spec: dict[str, Any]) -> Script:
+    return parse_script(json.loads(Path(spec["script"]).read_text(encoding="utf-8")))
+
+
 async def main(spec: dict[str, Any]) -> None:
     recovering = spec["mode"] == "recover"
     kill = None if recovering else spec.get("kill")
     log = Log(spec["log"], spec["mode"], kill.get("call") if kill else None)
     agent = load_agent(spec["agent"], spec["cwd"])
-    script = parse_script(json.loads(Path(spec["script"]).read_text(encoding="utf-8")))  # noqa: ASYNC240 (read once, before the run)
-    agent = observed(agent.clone(model=script_model(script)), log)
+    agent = observed(agent.clone(model=script_model(_script(spec))), log)
     store = open_store(spec, LEASES_EXPIRED if recovering else timedelta())
     try:
         await drive(

@@ -4,6 +4,7 @@ one killed run and one recovery per kill point, each in processes of their own."
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -148,7 +149,16 @@ def _all_scenarios(plan: _Plan, jobs: int) -> list[Outcome]:
 
     with ThreadPoolExecutor(max_workers=len(shares)) as pool:
         done = {o.point: o for outcomes in pool.map(share, shares) for o in outcomes}
-    return [judge("clean run", lines), *(done[label] for _, (label, _) in points)]
+    first = judge("clean run", lines)
+    return [first, *(_same_end(done[label], first.status) for _, (label, _) in points)]
+
+
+def _same_end(outcome: Outcome, status: str) -> Outcome:
+    """A recovered run must end as the clean one did."""
+    if outcome.problem or outcome.status == status:
+        return outcome
+    problem = f"the run ended {outcome.status}, the clean run {status}"
+    return dataclasses.replace(outcome, problem=problem)
 
 
 def kill_points(clean: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
