@@ -1,5 +1,6 @@
-"""Agents for ``tether crashtest`` (tests/test_crashtest.py): one whose side effects are
-safe across crashes, one whose "idempotent" tool ignores its key.
+"""Agents for ``tether crashtest`` (tests/test_crashtest.py): ``safe``, whose side effects
+are safe across crashes; ``unsafe``, whose "idempotent" tool ignores its key; and two the
+crash test must refuse (``counting``, whose clean run fails, and ``make_agent``).
 
 Their outside world is files in the folder ``CRASHTEST_OUTSIDE`` names.
 """
@@ -73,3 +74,11 @@ SCRIPT = [
     message("Charged 30."),
 ]
 """Two turns of calls (the second with two calls in parallel), then a message."""
+
+counting = Agent(name="Counter", tools=[lookup], output_type=int)
+"""Its final output must be a number: the default script's closing message is not one."""
+
+
+def make_agent(name: str) -> Agent[None]:
+    """A factory the crash test cannot call: it needs an argument."""
+    return Agent(name=name, tools=[lookup])

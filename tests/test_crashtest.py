@@ -127,6 +127,11 @@ def test_bad_input_is_refused_with_a_clear_error(
     script.write_text("[{")
     assert main(["crashtest", "crashtest_agents:safe", "--script", str(script)]) == 1
     assert "is not JSON" in capsys.readouterr().err
+    assert main(["crashtest", "crashtest_agents:make_agent"]) == 1
+    assert "takes arguments; name an Agent, or a function" in capsys.readouterr().err
+    assert main(["crashtest", "crashtest_agents:counting"]) == 1
+    err = capsys.readouterr().err
+    assert "clean run failed, before any crash: tether.ModelBehaviorError" in err
     with pytest.raises(UserError, match="turn 2: an item is a tool call or a message"):
         parse_script([{"message": "hi"}, [{"say": "hi"}]])
 

@@ -4,6 +4,7 @@ one), imported from the directory the crash test was started in."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from typing import Any
 
@@ -29,7 +30,21 @@ def load_agent(spec: str, folder: str) -> Agent[Any]:
             raise UserError(f"{module_name!r} has no attribute {attribute!r}.")
         target = getattr(target, part)
     if not isinstance(target, Agent) and callable(target):
+        if _needs_arguments(target):
+            raise UserError(
+                f"{spec} takes arguments; name an Agent, or a function that builds one "
+                "without arguments."
+            )
         target = target()
     if not isinstance(target, Agent):
         raise UserError(f"{spec} is a {type(target).__name__}, not an Agent.")
     return target
+
+
+def _needs_arguments(function: Any) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: try calling it
+        return False
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return any(p.default is p.empty and p.kind not in variadic for p in parameters)
