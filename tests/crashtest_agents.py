@@ -40,8 +40,8 @@ def charge(ctx: RunContext[Any], amount: int) -> str:
 
 
 @function_tool
-def lookup(customer: str) -> str:
-    """Look a customer up (reads only; no approval)."""
+async def lookup(customer: str) -> str:
+    """Look a customer up (no approval, nothing declared; async, as most tools are)."""
     return f"{customer} is a customer"
 
 

@@ -15,7 +15,6 @@ import inspect
 import json
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -94,28 +93,24 @@ def _observe(tool: FunctionTool, log: Log) -> FunctionTool:
     body = tool.function
     takes_context = tool.takes_context
 
-    def call(ctx: RunContext[Any], kwargs: dict[str, Any]) -> Any:
-        return body(ctx, **kwargs) if takes_context else body(**kwargs)
+    async def finish(pending: Any, watched: _KeyWatch) -> Any:
+        try:
+            return await pending
+        finally:
+            log.executed(tool.name, watched)
 
-    wrapper: Callable[..., Any]
-    if inspect.iscoroutinefunction(body):
+    def run(ctx: RunContext[Any], **kwargs: Any) -> Any:
+        # Any body whose result is awaitable (not only an ``async def``) is logged once
+        # that result is done: its side effect happens while it is awaited.
+        watched = _watch(ctx)
+        try:
+            result = body(watched, **kwargs) if takes_context else body(**kwargs)
+        except BaseException:
+            log.executed(tool.name, watched)
+            raise
+        if inspect.isawaitable(result):
+            return finish(result, watched)
+        log.executed(tool.name, watched)
+        return result
 
-        async def run_async(ctx: RunContext[Any], **kwargs: Any) -> Any:
-            watched = _watch(ctx)
-            try:
-                return await call(watched, kwargs)
-            finally:
-                log.executed(tool.name, watched)
-
-        wrapper = run_async
-    else:
-
-        def run_sync(ctx: RunContext[Any], **kwargs: Any) -> Any:
-            watched = _watch(ctx)
-            try:
-                return call(watched, kwargs)
-            finally:
-                log.executed(tool.name, watched)
-
-        wrapper = run_sync
-    return dataclasses.replace(tool, function=wrapper, takes_context=True)
+    return dataclasses.replace(tool, function=run, takes_context=True)
