@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = ["Outcome", "judge"]
@@ -32,7 +32,7 @@ class Outcome:
     """How the stored run ended (``completed``, ``failed``...)."""
     problem: str | None = None
     """A process that did not end as it should, and why."""
-    details: list[str] = field(default_factory=list)
+    details: tuple[str, ...] = ()
     """One line per duplicate, unapproved run or lost decision."""
 
     @property
@@ -68,9 +68,8 @@ def judge(point: str, lines: list[dict[str, Any]], problem: str | None = None) -
     lost = _lost(lines, end, details)
     doubted = (f"{line['tool']}:{line['call']}" for line in lines if line["e"] == "doubt")
     doubt = tuple(dict.fromkeys(doubted))
-    return Outcome(
-        point, extra, keys, duplicates, unapproved, lost, doubt, end["status"], problem, details
-    )
+    counts = (extra, keys, duplicates, unapproved, lost)
+    return Outcome(point, *counts, doubt, end["status"], problem, tuple(details))
 
 
 def _unapproved(runs: dict[str, list[dict[str, Any]]], end: dict[str, Any], out: list[str]) -> int:
