@@ -34,12 +34,16 @@ def add_crashtest_command(subparsers: Any) -> None:
         "crashtest", help="kill an agent's run at every durable write; count what ran twice"
     )
     command.add_argument("agent", help="the agent, as module:attribute (an Agent or a factory)")
-    command.add_argument("--script", type=Path, help="the model's turns, a JSON list")
+    command.add_argument(
+        "--script", type=Path, metavar="FILE", help="the model's turns, a JSON list"
+    )
     command.add_argument("--postgres", metavar="DSN", help="a scratch PostgreSQL (default SQLite)")
     command.add_argument(
         "--reject", action="append", default=[], metavar="TOOL", help="reject this tool's calls"
     )
-    command.add_argument("--input", default="Please do what your tools are for.")
+    command.add_argument(
+        "--input", default="Please do what your tools are for.", help="the run's input"
+    )
     command.add_argument("--jobs", type=int, default=2, help="scenarios run at once (default 2)")
     command.add_argument("--json", action="store_true", help="machine-readable output")
     command.add_argument("--strict", action="store_true", help="a call left in doubt fails too")
