@@ -8,11 +8,12 @@ tether audit export STATE.json | --store runs.db RUN_ID
 tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
 tether store migrate runs.db | postgresql://... [--schema tether]
 tether gateway gateway.toml [--transport stdio|http]
+tether crashtest module:agent [--script turns.json] [--reject TOOL] [--postgres DSN] [--json]
 tether --version
 
 One module a command group (``demo``, ``state``, ``serve``, ``inbox``, ``audit``,
-``store``, ``gateway``), each adding its commands to the parser; every command is a function
-of the parsed arguments returning the exit status.
+``store``, ``gateway``, ``crashtest``), each adding its commands to the parser; every
+command is a function of the parsed arguments returning the exit status.
 
 Every failure ends the same way: one line ``tether: <what went wrong and what
 to do>`` on stderr and a non-zero exit status, never a traceback.
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import TetherError
-from . import audit, demo, gateway, inbox, serve, state, store
+from . import audit, crashtest, demo, gateway, inbox, serve, state, store
 from ._exit import EXIT_FAILURE, EXIT_INTERRUPTED, fail
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "build_parser", "fail", "main"]
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_audit_commands(commands)
     store.add_store_commands(commands)
     gateway.add_gateway_command(commands)
+    crashtest.add_crashtest_command(commands)
     return parser
 
 
