@@ -17,8 +17,8 @@ from tether import (
     ModelBehaviorError,
     ModelSettings,
     RunContext,
-    RunState,
     Runner,
+    RunState,
     ToolError,
     function_tool,
 )
@@ -391,3 +391,27 @@ async def test_outputs_of_calls_run_together_reach_the_model_in_call_order() -> 
     reloaded = RunState.from_string(result.last_agent, result.to_state().to_string())
     again = [i.get("call_id") for i in reloaded._view.items if "output" in i]
     assert again == ["c1", "c2"]
+
+
+async def test_an_output_recorded_after_a_pause_comes_after_those_recorded_before_it() -> None:
+    @function_tool(needs_approval=True)
+    async def risky(n: int) -> str:
+        """Needs a person."""
+        return f"risky {n}"
+
+    @function_tool
+    async def safe(n: int) -> str:
+        """Runs at once."""
+        return f"safe {n}"
+
+    model = ScriptedModel(
+        [[tool_call("risky", {"n": 1}, "c1"), tool_call("safe", {"n": 2}, "c2")], message("ok")]
+    )
+    agent = Agent(name="A", model=model, tools=[risky, safe])
+    paused = await Runner.run(agent, "go")
+    state = paused.to_state()
+    state.approve(state.interruptions[0])
+    await Runner.run(agent, state)
+    sent = model.requests[1].input
+    # As the reference SDK: the output of the call that ran before the pause comes first.
+    assert [i["call_id"] for i in sent if i.get("type") == "function_call_output"] == ["c2", "c1"]

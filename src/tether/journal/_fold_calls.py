@@ -234,10 +234,9 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
 def append_output(view: RunView, call: Call, output: str) -> None:
     """Put ``output``, the output the model reads, into the conversation after ``call``.
 
-    Calls that run together finish in any order and each output is journaled as it comes;
-    in the conversation they stand in call order (before the outputs of later calls recorded
-    since), so the model reads the same input however they raced. Nothing moves that a
-    session or the server was already given."""
+    Calls started together finish in any order and each output is journaled as it comes;
+    in the conversation their outputs stand in call order, so the model reads the same input
+    however they raced. Nothing moves that a session or the server was already given."""
     at = _output_place(view, call)
     view.items.insert(at, function_call_output(call.call_id, output))
     decision = call.decision
@@ -264,10 +263,21 @@ def _output_place(view: RunView, call: Call) -> int:
         item = view.items[at - 1]
         is_output = item.get("type") == "function_call_output"
         later = view.calls.get(str(item.get("call_id"))) if is_output else None
-        if later is None or later.index <= call.index:
+        if later is None or later.index <= call.index or not _started_together(view, call, later):
             break
         at -= 1
     return at
+
+
+def _started_together(view: RunView, one: Call, other: Call) -> bool:
+    """Whether both calls were started by one write-ahead commit: their ``ToolStarted``
+    events stand together in the journal, with only other calls' starts between them. (An
+    output recorded before a pause, and one after it, keep the order they came in.)"""
+    low, high = sorted((one.started_at, other.started_at))
+    if low < 0:
+        return False
+    starts = {call.started_at for call in view.calls.values()}
+    return all(index in starts for index in range(low, high + 1))
 
 
 def output_review_requested(view: RunView, event: OutputReviewRequested) -> None:
