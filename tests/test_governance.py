@@ -520,7 +520,8 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "tether.cli", *args],
         capture_output=True,
         text=True,
-        env=env,
+        # The suite's store key (tests/conftest.py), so no key file is made in the home.
+        env={**env, "TETHER_STORE_KEY": os.environ["TETHER_STORE_KEY"]},
         timeout=120,
     )
 

@@ -336,7 +336,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
-        env={"RECEIPT_KEY": KEY, "PATH": ""},
+        env={"RECEIPT_KEY": KEY, "PATH": "", "TETHER_STORE_KEY": os.environ["TETHER_STORE_KEY"]},
     )
 
 

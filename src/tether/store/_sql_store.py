@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Self, TypeVar
 
+from .._signing import Keys
 from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
 from ..errors import RunConflictError, RunNotFoundError
 from ..items import Item
@@ -51,10 +52,12 @@ class SQLRunStore(ABC):
     """A run store (``RunStore``) and rule book (``RuleBook``) in SQL tables."""
 
     def __init__(
-        self, dialect: Dialect, key: bytes | None, clock: Clock, *, retry_for: float
+        self, dialect: Dialect, keys: Keys | None, clock: Clock, *, retry_for: float
     ) -> None:
         self._dialect = dialect
-        self._key = key
+        # The first key signs; every one verifies (a rotation keeps the old ones readable).
+        self._key = keys.signing if keys is not None else None
+        self._verify_keys = keys.all if keys is not None else ()
         self._clock = clock
         self._retry_for = retry_for
         self._gate = FoldGate()
@@ -242,7 +245,7 @@ class SQLRunStore(ABC):
         summary, rows = await self._run(
             lambda: _reads.load(self._dialect, run_id, self._clock()), write=False
         )
-        verify_rows(run_id, summary.seq, rows, self._key)
+        verify_rows(run_id, summary.seq, rows, self._verify_keys)
         events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
         self._gate.remember(run_id, summary.created_at, summary.seq, events)
         last = rows[-1] if rows else (0, None, None)
