@@ -17,6 +17,7 @@ A key file others may read, or one in the same directory as the store's file, is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -143,10 +144,8 @@ def _create_key_file(path: Path) -> None:
                 file.write(new_key_line() + "\n")
                 file.flush()
                 os.fsync(file.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):  # another process made it first
                 os.link(temporary, path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
         finally:
             os.unlink(temporary)
     except OSError as exc:

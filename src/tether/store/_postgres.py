@@ -48,7 +48,7 @@ class PostgresRunStore(SQLRunStore):
     ``psycopg_pool.AsyncConnectionPool`` that the store opens on first use and
     closes in ``close()``::
 
-        store = PostgresRunStore("postgresql://app@db/app", signing_key=key)  # else signed by default
+        store = PostgresRunStore("postgresql://app@db/app", signing_key=[new, old])
 
     Appends lock the run's row (``SELECT ... FOR UPDATE``), so concurrent
     writers queue and all but the first get ``RunConflictError``. Events are

@@ -17,7 +17,7 @@ from typing import Self, TypeVar
 
 from .._signing import Keys
 from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
-from ..errors import RunConflictError, RunNotFoundError
+from ..errors import RunConflictError, RunNotFoundError, UserError
 from ..items import Item
 from ..journal import Event
 from ..sessions import Session
@@ -41,6 +41,7 @@ from ._protocol import (
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
+from ._sign import sign_unsigned
 from ._statements import Program, Statement
 
 __all__ = ["SQLRunStore"]
@@ -250,6 +251,21 @@ class SQLRunStore(ABC):
         self._gate.remember(run_id, summary.created_at, summary.seq, events)
         last = rows[-1] if rows else (0, None, None)
         return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
+
+    async def sign(self) -> int:
+        """Sign every run that holds unsigned rows (written before signing was the default,
+        or with ``signing_key=False``) with this store's key, in one transaction, and return
+        how many runs were signed. The command line does the same: ``tether store sign``.
+
+        Run it once, when the database is trusted as it stands: its rows are vouched for
+        as they are. Until then a signed store refuses to load those runs
+        (``StoreIntegrityError``), since unsigned rows are forgeable."""
+        key = self._key
+        if key is None:
+            raise UserError(
+                "This store was opened with signing_key=False: it has no key to sign with."
+            )
+        return await self._run(lambda: sign_unsigned(self._dialect, key), idempotent=True)
 
     async def tip(self, run_id: str) -> RunTip:
         """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a
