@@ -42,8 +42,6 @@ class Keys:
     """The keys to use: ``all[0]`` signs, every one of ``all`` verifies."""
 
     all: tuple[bytes, ...]
-    source: str
-    """Where they came from, for messages (``TETHER_STORE_KEY``, a file, ``signing_key=``)."""
 
     @property
     def signing(self) -> bytes:
@@ -62,9 +60,9 @@ def resolve_keys(given: SigningKey, *, data_dir: str | None = None) -> Keys | No
     if isinstance(given, Path):
         return _read_key_file(given, create=False)
     if isinstance(given, bytes | bytearray | memoryview | str):
-        return Keys((_key_bytes(given),), "signing_key=")
+        return Keys((_key_bytes(given),))
     if isinstance(given, Sequence) and given and not isinstance(given, bool):
-        return Keys(tuple(_key_bytes(key) for key in given), "signing_key=")
+        return Keys(tuple(_key_bytes(key) for key in given))
     raise UserError(
         "signing_key is a key (bytes or str), a list of keys (the first signs), a "
         f"pathlib.Path to a key file, False for unsigned, or None for the default; not {given!r}."
@@ -75,7 +73,7 @@ def default_keys(data_dir: str | None = None) -> Keys:
     """The environment's keys: ``TETHER_STORE_KEY``, else the key file (created if missing)."""
     text = os.environ.get(KEY_ENV, "").strip()
     if text:
-        return Keys(tuple(part.encode() for part in text.split()), KEY_ENV)
+        return Keys(tuple(part.encode() for part in text.split()))
     path = default_key_file()
     if data_dir is not None and _same_dir(path.parent, Path(data_dir)):
         raise SigningKeyError(
@@ -127,7 +125,7 @@ def _read_key_file(path: Path, *, create: bool) -> Keys:
             f"The signing key file {path} holds no key. Put one key a line in it (the first "
             "signs), or delete the file to have a new one made."
         )
-    return Keys(keys, str(path))
+    return Keys(keys)
 
 
 def _create_key_file(path: Path) -> None:
