@@ -238,6 +238,28 @@ async def test_a_rotation_keeps_old_rows_readable(backend: Backend) -> None:
         await old_only.close()
 
 
+async def test_after_a_rotation_every_run_is_re_signed_and_the_old_key_can_go(
+    backend: Backend,
+) -> None:
+    await _write_run(backend.open(signing_key="old-key"), "a")
+    await _write_run(backend.open(signing_key="old-key"), "b")
+    _edit_first_row(backend, "b")
+    rotated = backend.open(signing_key=["new-key", "old-key"])
+    try:
+        # An edited run stops the re-signing before anything is written.
+        with pytest.raises(StoreIntegrityError, match="'b', event 1 does not match"):
+            await rotated.sign(every=True)
+        await rotated.delete("b")
+        assert await rotated.sign(every=True) == 1
+    finally:
+        await rotated.close()
+    new_only = backend.open(signing_key="new-key")
+    try:
+        assert (await new_only.load("a")).seq == 2
+    finally:
+        await new_only.close()
+
+
 async def test_a_key_file_of_several_keys_signs_with_the_first(
     tmp_path: Path, key_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

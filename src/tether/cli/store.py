@@ -4,6 +4,7 @@
     tether store migrate runs.db
     tether store migrate postgresql://app@db/app --schema tether
     tether store sign runs.db
+    tether store sign runs.db --every     # after a key rotation
 
 A store is named as the application names it: a SQLite file, or a PostgreSQL URL
 (``postgresql://`` or ``postgres://``) with ``--schema`` (default ``tether``).
@@ -52,6 +53,11 @@ def add_store_commands(subparsers: Any) -> None:
     sign.add_argument(
         "--schema", default="tether", help="the PostgreSQL schema of the store (default tether)"
     )
+    sign.add_argument(
+        "--every",
+        action="store_true",
+        help="after a key rotation: re-sign every run with the newest key (all must verify)",
+    )
     sign.set_defaults(func=_sign)
 
 
@@ -82,15 +88,15 @@ def _migrate(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     if _missing(args.store):
         return fail(f"there is no run store at {args.store}, so nothing to sign. Check the path.")
-    signed = asyncio.run(_run_signing(args.store, args.schema))
+    signed = asyncio.run(_run_signing(args.store, args.schema, every=args.every))
     print(f"{_shown(args.store)}: signed {signed} run{'' if signed == 1 else 's'}.")
     return 0
 
 
-async def _run_signing(name: str, schema: str) -> int:
+async def _run_signing(name: str, schema: str, *, every: bool) -> int:
     store = open_store(name, schema=schema)
     try:
-        return await store.sign()
+        return await store.sign(every=every)
     finally:
         await store.close()
 

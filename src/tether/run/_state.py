@@ -550,11 +550,8 @@ class RunState:
         signing_key: SigningKey = None,
         context_serializer: ContextSerializer | None = None,
     ) -> str:
-        """The state as JSON text, signed with HMAC-SHA256 unless ``signing_key=False``.
-
-        The key is ``signing_key`` if given (a key, a list whose first signs, or a
-        ``pathlib.Path`` to a key file), else the run stores' default:
-        ``TETHER_STORE_KEY``, else the key file (see docs/run-state.md, "Signing")."""
+        """The state as JSON text, signed with HMAC-SHA256 (``signing_key``, else the run
+        stores' default key) unless ``signing_key=False``; see docs/run-state.md."""
         return state_text(
             self._view.root_agent,
             self._journal.events_since(0),
@@ -578,10 +575,8 @@ class RunState:
     ) -> RunState:
         """Rebuild a state for ``agent`` (the root of the same agent graph).
 
-        A signed state is checked with ``signing_key`` (else the default key of
-        ``to_string``): ``StateSignatureError`` if it was altered. An unsigned one (an
-        older tether's, the TypeScript SDK's) loads, unless ``require_signature=True``
-        or a ``signing_key`` is given. ``signing_key=False`` checks nothing.
+        A signed state is checked with ``signing_key``, else the default key; an unsigned
+        one loads unless ``require_signature=True`` or a key is given (docs/run-state.md).
 
         The context is ``context`` if given, else rebuilt by ``context_deserializer``
         or validated as ``context_type``, else left as the stored JSON data.
@@ -611,13 +606,11 @@ class RunState:
                 "pass a dict to RunState.from_json."
             )
         # The fast path reads unsigned text only; a signed state takes the checked one.
-        fast = signing_key is False or (signing_key is None and not require_signature)
-        loaded = read_text(agent, text) if fast else None
+        unchecked = signing_key is False or (signing_key is None and not require_signature)
+        loaded = read_text(agent, text) if unchecked else None
         # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
-        journal, stored_context = (
-            loaded
-            if loaded is not None
-            else read_json(agent, parse_json(text), signing_key, require_signature)
+        journal, stored_context = loaded or read_json(
+            agent, parse_json(text), signing_key, require_signature
         )
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)

@@ -41,7 +41,7 @@ from ._protocol import (
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
-from ._sign import sign_unsigned
+from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 
 __all__ = ["SQLRunStore"]
@@ -252,15 +252,21 @@ class SQLRunStore(ABC):
         last = rows[-1] if rows else (0, None, None)
         return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
 
-    async def sign(self) -> int:
+    async def sign(self, *, every: bool = False) -> int:
         """Sign every run that holds unsigned rows (written before signing was the default,
         or with ``signing_key=False``) with this store's key, in one transaction, and return
         how many runs were signed. The command line does the same: ``tether store sign``.
 
         Run it once, when the database is trusted as it stands: its rows are vouched for
         as they are. Until then a signed store refuses to load those runs
-        (``StoreIntegrityError``), since unsigned rows are forgeable."""
+        (``StoreIntegrityError``), since unsigned rows are forgeable.
+
+        ``every=True`` (after a key rotation) re-signs every run with the newest key,
+        once all its rows verify with this store's keys: then the old key can go."""
         key = self._key
+        if every and key is not None:
+            keys = self._verify_keys
+            return await self._run(lambda: resign_all(self._dialect, keys), idempotent=True)
         if key is None:
             raise UserError(
                 "This store was opened with signing_key=False: it has no key to sign with."
