@@ -193,12 +193,19 @@ async def test_a_state_is_signed_by_default_and_checked_when_loaded(
         RunState.from_string(agent, signed)
 
 
-async def test_an_unsigned_state_loads_unless_a_signature_is_required() -> None:
+async def test_an_unsigned_state_loads_unless_a_signature_is_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     agent, _, state = await interrupted()
     unsigned = save(state, signing_key=False)
     assert "signature" not in json.loads(unsigned)
+    # Loading it needs no key: none is looked for, and no key file is made.
+    monkeypatch.delenv("TETHER_STORE_KEY")
+    monkeypatch.setenv("TETHER_KEY_FILE", str(tmp_path / "store.key"))
     loaded = RunState.from_string(agent, unsigned)
     assert [i.call_id for i in loaded.interruptions] == ["call_oak"]
+    assert not (tmp_path / "store.key").exists()
+    monkeypatch.undo()
     with pytest.raises(StateSignatureError, match="require_signature"):
         RunState.from_string(agent, unsigned, require_signature=True)
     with pytest.raises(StateSignatureError, match="require_signature"):

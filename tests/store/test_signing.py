@@ -126,6 +126,23 @@ async def test_another_process_with_the_same_key_file_reads_the_store(
     assert "StoreIntegrityError" in refused.stderr and "does not match its MAC" in refused.stderr
 
 
+def test_processes_racing_to_make_the_key_file_all_get_the_same_key(
+    tmp_path: Path, key_home: Path
+) -> None:
+    code = "from tether._signing import default_keys; print(default_keys().signing.decode())"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers), outputs
+    keys = {out.strip() for out, _ in outputs}
+    assert len(keys) == 1 and keys <= set(key_home.read_text().split())
+    assert sorted(p.name for p in key_home.parent.iterdir()) == ["store.key"]
+
+
 def test_a_key_file_others_may_read_is_refused(tmp_path: Path, key_home: Path) -> None:
     key_home.parent.mkdir(parents=True)
     key_home.write_text("a-key\n")
