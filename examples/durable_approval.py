@@ -22,8 +22,6 @@ from tether.models import ModelRequest
 from tether.store import load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
 
-SIGNING_KEY = "example-key: use a secret from your configuration"
-
 
 @function_tool(needs_approval=True)
 def refund(order: str, amount: float) -> str:
@@ -55,7 +53,9 @@ def build_agent() -> Agent[None]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with SQLiteRunStore(args.db, signing_key=SIGNING_KEY) as store:
+    # Signed by default: the key is TETHER_STORE_KEY, else ~/.config/tether/store.key (made
+    # on first use, 0600). Every step below is its own process and finds the same key.
+    async with SQLiteRunStore(args.db) as store:
         agent = build_agent()
         if args.command == "start":
             result = await Runner.run(agent, "Please refund order A-1017.", store=store)

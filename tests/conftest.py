@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,12 @@ from tether import RunState
 from weather_app import RUNS, SCHEMA_VALIDATOR
 
 tether.models.ALLOW_MODEL_REQUESTS = False
+
+# Stores and saved states are signed by default, with a key from the environment or a key
+# file in the home directory: the suite sets the key for the whole session (child processes
+# inherit it), so no test writes a key file into the real home directory.
+os.environ["TETHER_STORE_KEY"] = "tether-test-suite-signing-key"
+os.environ.pop("TETHER_KEY_FILE", None)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -295,7 +296,7 @@ async def test_tether_audit_verify_checks_a_saved_state(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "1 receipts verify" in ok.stderr
 
-    data = json.loads(state.to_string())
+    data = json.loads(state.to_string(signing_key=False))
     for event in data["journal"]:
         if event["kind"] == "approval_decided":
             event["by"] = "mallory"  # a forger recomputes the seal, but has no key
@@ -402,7 +403,7 @@ async def test_a_failed_resolution_cannot_be_flipped_to_run_again() -> None:
     journal = [*state.journal, ToolStarted("c1")]
     state = RunState(clerk, journal)
     state.resolve_doubt("c1", "failed", by=ANA, reason="the card was not charged")
-    data = json.loads(state.to_string())
+    data = json.loads(state.to_string(signing_key=False))
     resolution = data["journal"][-1]
     assert resolution["kind"] == "doubt_resolved" and resolution["seal"].startswith("sha256:")
     resolution["resolution"] = "run_again"
@@ -520,7 +521,8 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "tether.cli", *args],
         capture_output=True,
         text=True,
-        env=env,
+        # The suite's store key (tests/conftest.py), so no key file is made in the home.
+        env={**env, "TETHER_STORE_KEY": os.environ["TETHER_STORE_KEY"]},
         timeout=120,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ async def test_bad_state_gets_a_typed_error_and_nothing_runs(
     mangle: Any, error: type[Exception], words: str
 ) -> None:
     agent, model, state = await interrupted()
-    text = mangle(save(state))
+    # Unsigned, as an older tether or the TypeScript SDK wrote it: the fold's own checks.
+    text = mangle(save(state, signing_key=False))
 
     with pytest.raises(error, match=None) as caught:
         RunState.from_string(agent, text)
@@ -143,7 +145,8 @@ async def test_an_edited_decision_is_refused() -> None:
         data["journal"][2]["fingerprint"] = "sha256:forged"
 
     with pytest.raises(DecisionMismatchError):
-        RunState.from_string(agent, edit(save(state), change_arguments_after_approval))
+        unsigned = save(state, signing_key=False)
+        RunState.from_string(agent, edit(unsigned, change_arguments_after_approval))
     assert RUNS["get_temperature"] == 0
 
 
@@ -160,7 +163,56 @@ async def test_signed_states_refuse_tampering_and_unsigned_text() -> None:
     with pytest.raises(StateSignatureError, match="altered"):
         RunState.from_string(agent, signed, signing_key="another key")
     with pytest.raises(StateSignatureError, match="not signed"):
-        RunState.from_string(agent, save(state), signing_key="secret")
+        RunState.from_string(agent, save(state, signing_key=False), signing_key="secret")
+
+
+async def test_a_state_is_signed_by_default_and_checked_when_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent, _, state = await interrupted()
+    signed = save(state)
+    assert json.loads(signed)["signature"]["alg"] == "HMAC-SHA256"
+    loaded = RunState.from_string(agent, signed, require_signature=True)
+    assert [i.call_id for i in loaded.interruptions] == ["call_oak"]
+    # Edited after it was saved: refused, with no key given.
+    with pytest.raises(StateSignatureError, match="altered"):
+        RunState.from_string(agent, edit(signed, _edit_arguments))
+    with pytest.raises(StateSignatureError, match="altered"):
+        RunState.from_json(agent, json.loads(edit(signed, _edit_arguments)))
+    suite_key = os.environ["TETHER_STORE_KEY"]
+    # Another machine's key does not verify it.
+    monkeypatch.setenv("TETHER_STORE_KEY", "another-machines-key")
+    with pytest.raises(StateSignatureError, match="another key"):
+        RunState.from_string(agent, signed)
+    # A rotation: the new key signs, the old one still verifies until it is dropped.
+    monkeypatch.setenv("TETHER_STORE_KEY", f"new-key {suite_key}")
+    resigned = save(RunState.from_string(agent, signed))
+    monkeypatch.setenv("TETHER_STORE_KEY", "new-key")
+    assert RunState.from_string(agent, resigned).interruptions
+    with pytest.raises(StateSignatureError, match="another key"):
+        RunState.from_string(agent, signed)
+
+
+async def test_an_unsigned_state_loads_unless_a_signature_is_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent, _, state = await interrupted()
+    unsigned = save(state, signing_key=False)
+    assert "signature" not in json.loads(unsigned)
+    # Loading it needs no key: none is looked for, and no key file is made.
+    monkeypatch.delenv("TETHER_STORE_KEY")
+    monkeypatch.setenv("TETHER_KEY_FILE", str(tmp_path / "store.key"))
+    loaded = RunState.from_string(agent, unsigned)
+    assert [i.call_id for i in loaded.interruptions] == ["call_oak"]
+    assert not (tmp_path / "store.key").exists()
+    monkeypatch.undo()
+    with pytest.raises(StateSignatureError, match="require_signature"):
+        RunState.from_string(agent, unsigned, require_signature=True)
+    with pytest.raises(StateSignatureError, match="require_signature"):
+        RunState.from_json(agent, json.loads(unsigned), require_signature=True)
+    # signing_key=False checks nothing, even an edited signature.
+    forged = edit(save(state), lambda data: data["signature"].update(value="0" * 64))
+    assert RunState.from_string(agent, forged, signing_key=False).interruptions
 
 
 async def test_deciding_twice_or_on_something_not_pending_is_refused() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -57,8 +57,8 @@ def run(request: pytest.FixtureRequest) -> RunFn:
 # -- loading -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("signing_key", [None, KEY])
-async def test_a_state_nested_thousands_deep_is_refused(signing_key: str | None) -> None:
+@pytest.mark.parametrize("signing_key", [False, KEY])
+async def test_a_state_nested_thousands_deep_is_refused(signing_key: str | Literal[False]) -> None:
     agent = weather_agent(ScriptedModel([]))
     text = save(await paused(MODES["plain"]()), signing_key=signing_key)
     deep = text[:-1] + ',"extra":' + deep_text(5000) + "}"
@@ -73,11 +73,13 @@ async def test_a_state_nested_thousands_deep_is_refused(signing_key: str | None)
 
 async def test_a_context_at_the_depth_limit_loads_and_one_level_more_is_refused() -> None:
     agent = weather_agent(ScriptedModel([]))
-    text = save(await paused(MODES["plain"]()))
+    text = save(await paused(MODES["plain"]()), signing_key=False)
     # The document itself is level 0, its context level 1.
     at_limit = edited(text, lambda d: d.update(context=nested(MAX_STATE_DEPTH)))
     state = RunState.from_string(agent, at_limit)
-    assert RunState.from_string(agent, save(state)).context == nested(MAX_STATE_DEPTH)
+    assert RunState.from_string(agent, save(state, signing_key=False)).context == nested(
+        MAX_STATE_DEPTH
+    )
 
     beyond = edited(text, lambda d: d.update(context=nested(MAX_STATE_DEPTH + 1)))
     with pytest.raises(StateFormatError, match="deeper than 200 levels"):
@@ -88,14 +90,14 @@ async def test_call_arguments_nested_thousands_deep_in_a_saved_state_load() -> N
     # The arguments are a string inside the state: they are fingerprinted as written.
     state = await paused(MODES["plain"](), deep_text(5000))
     agent = weather_agent(ScriptedModel([]))
-    for key in (None, KEY):
+    for key in (False, KEY):
         loaded = RunState.from_string(agent, save(state, signing_key=key), signing_key=key)
         assert [item.arguments for item in loaded.interruptions] == [deep_text(5000)]
 
 
-@pytest.mark.parametrize("signing_key", [None, KEY])
+@pytest.mark.parametrize("signing_key", [False, KEY])
 async def test_a_lone_surrogate_in_a_saved_state_loads_back_unchanged(
-    signing_key: str | None,
+    signing_key: str | Literal[False],
 ) -> None:
     arguments = '{"city": "\ud800"}'  # the character itself, not an escape
     state = await paused(MODES["plain"](), arguments)
@@ -116,7 +118,7 @@ async def test_a_signature_of_odd_characters_or_type_is_refused_not_crashed() ->
         forged = edited(text, lambda d, v=value: d["signature"].update(value=v))
         with pytest.raises(StateSignatureError, match=r"does not match|not signed"):
             RunState.from_string(agent, forged, signing_key=KEY)
-    with pytest.raises(UserError, match="signing_key must be bytes or str"):
+    with pytest.raises(UserError, match="signing_key is a key"):
         RunState.from_string(agent, text, signing_key=123)  # type: ignore[arg-type]
 
 
@@ -133,7 +135,7 @@ async def test_a_signature_of_odd_characters_or_type_is_refused_not_crashed() ->
 async def test_a_saved_function_call_without_name_or_id_is_refused(
     change: Any, message: str
 ) -> None:
-    text = save(await paused(MODES["plain"]()))
+    text = save(await paused(MODES["plain"]()), signing_key=False)
     broken = edited(text, lambda d: change(d["journal"][1]["output"][0]))
     with pytest.raises(StateFormatError, match=f"journal\\[1\\]: a function call .*{message}"):
         RunState.from_string(weather_agent(ScriptedModel([])), broken)
@@ -168,7 +170,7 @@ def test_a_value_that_is_not_text_is_refused() -> None:
 async def test_an_edited_verdict_in_an_unsigned_state_is_refused(change: dict[str, Any]) -> None:
     state = await paused(MODES["plain"]())
     state.reject(state.interruptions[0], message="Not Oakland.", by="ops")
-    text = save(state)
+    text = save(state, signing_key=False)
     flipped = edited(text, lambda d: d["journal"][-1].update(change))
     agent = weather_agent(ScriptedModel([message("done")]))
 
@@ -181,7 +183,7 @@ async def test_an_edited_verdict_in_an_unsigned_state_is_refused(change: dict[st
 async def test_a_downgraded_version_does_not_unseal_a_verdict() -> None:
     state = await paused(MODES["plain"]())
     state.reject(state.interruptions[0])
-    text = save(state)
+    text = save(state, signing_key=False)
 
     def downgrade(data: dict[str, Any]) -> None:
         data["version"] = 1
@@ -197,11 +199,11 @@ async def test_a_version_1_state_loads_and_is_saved_as_version_2_with_seals() ->
     old = (GOLDEN / "decided.v1.json").read_text(encoding="utf-8")
     state = RunState.from_string(agent, old)
 
-    data = json.loads(save(state))
+    data = json.loads(save(state, signing_key=False))
     decisions = [e for e in data["journal"] if e["kind"] == "approval_decided"]
     assert data["version"] == 2
     assert len(decisions) == 2 and all(e["seal"].startswith("sha256:") for e in decisions)
-    flipped = json.loads(save(state))
+    flipped = json.loads(save(state, signing_key=False))
     flipped["journal"][-1]["approved"] = True  # the rejected Oakland call
     with pytest.raises(DecisionMismatchError):
         RunState.from_json(agent, flipped)
@@ -236,7 +238,7 @@ async def test_a_decision_with_arguments_of_the_wrong_type_is_refused_and_nothin
         decide(state, item)
 
     assert state.interruptions == [item]  # still waiting: nothing was recorded
-    loaded = RunState.from_string(weather_agent(ScriptedModel([])), save(state))
+    loaded = RunState.from_string(weather_agent(ScriptedModel([])), save(state, signing_key=False))
     assert loaded.interruptions == [item]
     loaded.approve(item, by="ops")
     assert loaded.interruptions == []
@@ -270,7 +272,7 @@ async def test_a_malformed_model_call_is_a_model_behavior_error_with_a_run_state
     assert sum(RUNS.values()) == 0
     state = caught.value.run_state
     assert isinstance(state, RunState)
-    assert RunState.from_string(agent, save(state)).current_turn == 0
+    assert RunState.from_string(agent, save(state, signing_key=False)).current_turn == 0
 
 
 async def test_two_model_calls_with_one_id_are_a_model_behavior_error(run: RunFn) -> None:
@@ -290,7 +292,7 @@ async def test_deeply_nested_arguments_for_a_gated_tool_are_read_back_as_an_erro
     agent = weather_agent(model)
     result = await run(agent, "Oakland?")
     [item] = result.interruptions  # a person sees them (fail closed), as the model wrote them
-    state = RunState.from_string(agent, save(result.to_state()))
+    state = RunState.from_string(agent, save(result.to_state(), signing_key=False))
     state.approve(item)
 
     result = await run(agent, state)
@@ -307,7 +309,7 @@ async def test_a_lone_surrogate_in_model_arguments_for_a_gated_tool_is_saved_and
     model = ScriptedModel([tool_call("get_temperature", '{"city": "Oak\ud800"}'), message("ok")])
     agent = weather_agent(model)
     result = await run(agent, "Oakland?")
-    state = RunState.from_string(agent, save(result.to_state()))
+    state = RunState.from_string(agent, save(result.to_state(), signing_key=False))
     [item] = state.interruptions
     assert item.arguments == '{"city": "Oak\ud800"}'
     state.approve(item)
@@ -360,4 +362,7 @@ async def test_a_response_of_the_wrong_shape_is_a_model_behavior_error(
     agent = weather_agent(OddAdapter(response))  # type: ignore[arg-type]
     with pytest.raises(ModelBehaviorError, match=error) as caught:
         await run(agent, "hi")
-    assert RunState.from_string(agent, save(caught.value.run_state)).current_turn == 0
+    assert (
+        RunState.from_string(agent, save(caught.value.run_state, signing_key=False)).current_turn
+        == 0
+    )

@@ -17,7 +17,8 @@
     │   ├── ReadOnlyItemError        an edit of an item that belongs to a run's journal
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
     │   ├── RuleNotFoundError        no standing approval with that id
-    │   └── GatewayConfigError       a tether gateway's configuration file is wrong (names the key)
+    │   ├── GatewayConfigError       a tether gateway's configuration file is wrong (names the key)
+    │   └── SigningKeyError          a signing key file open to others, misplaced or unreadable
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
     │   ├── ModelBehaviorError       the model answered something tether cannot use
@@ -122,13 +123,14 @@ class GatewayConfigError(UserError):
         return (type(self), (str(self), self.key))
 
 
-class RunError(TetherError):
-    """A run could not go on. The state up to the failure is still resumable.
+class SigningKeyError(UserError):
+    """A signing key cannot be used (``tether.store``): the message names the file and the fix."""
 
-    ``Runner.run`` (and a streamed run's ``stream_events``) sets ``run_state`` to
-    the run's ``RunState`` as it was when the error happened (for example, resume
-    it with a larger ``max_turns``).
-    """
+
+class RunError(TetherError):
+    """A run could not go on. The state up to the failure is still resumable: ``Runner.run``
+    (and a streamed run's ``stream_events``) sets ``run_state`` to the run's ``RunState`` as
+    it was when the error happened (for example, resume it with a larger ``max_turns``)."""
 
     run_state: Any = None
 
@@ -517,9 +519,8 @@ class StoreIntegrityError(StoreError):
 
 class SessionError(TetherError):
     """A session store is unreachable, refused the credentials, or holds corrupt data.
-
-    Nothing stored was lost, and a failed ``add_items`` stored none of its items:
-    retry once the cause the message names is fixed."""
+    Nothing stored was lost, and a failed ``add_items`` stored none of its items: retry
+    once the cause the message names is fixed."""
 
 
 class MissingDependencyError(SessionError, ImportError):

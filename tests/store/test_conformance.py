@@ -453,7 +453,7 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
 
 
 async def test_a_store_written_without_a_key_is_refused_with_one(backend: Backend) -> None:
-    plain = backend.open()
+    plain = backend.open(signing_key=False)
     await plain.append("r1", 0, [started("r1")])
     await plain.close()
     keyed = backend.open(signing_key=KEY)

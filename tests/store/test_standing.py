@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -336,7 +337,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
-        env={"RECEIPT_KEY": KEY, "PATH": ""},
+        env={"RECEIPT_KEY": KEY, "PATH": "", "TETHER_STORE_KEY": os.environ["TETHER_STORE_KEY"]},
     )
 
 

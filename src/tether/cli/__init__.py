@@ -6,7 +6,7 @@ tether serve module:app | tether worker module:app
 tether inbox list | show | approve | reject | review | rules | revoke
 tether audit export STATE.json | --store runs.db RUN_ID
 tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
-tether store migrate runs.db | postgresql://... [--schema tether]
+tether store migrate | sign runs.db | postgresql://... [--schema tether]
 tether gateway gateway.toml [--transport stdio|http]
 tether crashtest module:agent [--script turns.json] [--reject TOOL] [--postgres DSN] [--json]
 tether --version

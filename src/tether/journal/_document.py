@@ -159,6 +159,7 @@ class _Envelope(TypedDict, total=False):
     root_agent: Any
     journal: list[Event]
     context: Any
+    signature: Any
 
 
 @functools.cache
@@ -197,6 +198,7 @@ def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None
         or version not in SCHEMA_VERSIONS
         or not isinstance(data.get("root_agent"), str)
         or "journal" not in data
+        or "signature" in data  # the slow path checks it
     ):
         return None
     return data["root_agent"], _upgrade(version, data["journal"]), data.get("context")

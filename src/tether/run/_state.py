@@ -8,6 +8,7 @@ from typing import Any, Literal
 from .._agent import Agent
 from .._context import Usage
 from .._governance import Approver, Governance, as_approver
+from .._signing import SigningKey
 from ..approvals import AuditRecord, audit_trail
 from ..approvals._always import always_decision
 from ..approvals._decisions import (
@@ -546,10 +547,11 @@ class RunState:
     def to_string(
         self,
         *,
-        signing_key: bytes | str | None = None,
+        signing_key: SigningKey = None,
         context_serializer: ContextSerializer | None = None,
     ) -> str:
-        """The state as JSON text; with ``signing_key``, signed with HMAC-SHA256."""
+        """The state as JSON text, signed with HMAC-SHA256 (``signing_key``, else the run
+        stores' default key) unless ``signing_key=False``; see docs/run-state.md."""
         return state_text(
             self._view.root_agent,
             self._journal.events_since(0),
@@ -564,7 +566,8 @@ class RunState:
         agent: Agent[Any],
         data: Any,
         *,
-        signing_key: bytes | str | None = None,
+        signing_key: SigningKey = None,
+        require_signature: bool = False,
         context: Any = None,
         context_type: Any = None,
         context_deserializer: ContextDeserializer | None = None,
@@ -572,10 +575,13 @@ class RunState:
     ) -> RunState:
         """Rebuild a state for ``agent`` (the root of the same agent graph).
 
+        A signed state is checked with ``signing_key``, else the default key; an unsigned
+        one loads unless ``require_signature=True`` or a key is given (docs/run-state.md).
+
         The context is ``context`` if given, else rebuilt by ``context_deserializer``
         or validated as ``context_type``, else left as the stored JSON data.
         """
-        journal, stored_context = read_json(agent, data, signing_key)
+        journal, stored_context = read_json(agent, data, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
         return cls(agent, journal, context, governance=governance)
@@ -586,7 +592,8 @@ class RunState:
         agent: Agent[Any],
         text: str | bytes,
         *,
-        signing_key: bytes | str | None = None,
+        signing_key: SigningKey = None,
+        require_signature: bool = False,
         context: Any = None,
         context_type: Any = None,
         context_deserializer: ContextDeserializer | None = None,
@@ -598,10 +605,12 @@ class RunState:
                 f"A run state is JSON text (str or bytes), got {type(text).__name__}; "
                 "pass a dict to RunState.from_json."
             )
-        loaded = read_text(agent, text) if signing_key is None else None
+        # The fast path reads unsigned text only; a signed state takes the checked one.
+        unchecked = signing_key is False or (signing_key is None and not require_signature)
+        loaded = read_text(agent, text) if unchecked else None
         # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
-        journal, stored_context = (
-            loaded if loaded is not None else read_json(agent, parse_json(text), signing_key)
+        journal, stored_context = loaded or read_json(
+            agent, parse_json(text), signing_key, require_signature
         )
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)

@@ -15,7 +15,14 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .._agent import Agent
-from ..errors import StateFormatError, UnknownAgentError, UnknownToolError, UserError
+from .._signing import SigningKey, default_keys, resolve_keys
+from ..errors import (
+    StateFormatError,
+    StateSignatureError,
+    UnknownAgentError,
+    UnknownToolError,
+    UserError,
+)
 from ..journal import CallStatus, Event, HandoffTaken, ModelResponded, RunStarted, RunView
 from ..journal._document import (
     dump_document,
@@ -55,15 +62,17 @@ def state_text(
     events: list[Event],
     context: Any,
     *,
-    signing_key: bytes | str | None,
+    signing_key: SigningKey,
     serializer: ContextSerializer | None,
 ) -> str:
-    """The state as JSON text, signed with ``signing_key`` if given (``RunState.to_string``)."""
+    """The state as JSON text (``RunState.to_string``), signed unless ``signing_key=False``:
+    with the key given, else the environment's (``tether._signing``)."""
+    keys = resolve_keys(signing_key)
     try:
-        if signing_key is None:
+        if keys is None:
             saved = _serialize_context(context, serializer)
             return dump_document_json(root_agent, events, saved)
-        document = sign(state_json(root_agent, events, context, serializer), signing_key)
+        document = sign(state_json(root_agent, events, context, serializer), keys.signing)
         text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
         return escape_surrogates(text)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -74,21 +83,58 @@ def state_text(
 
 
 def read_json(
-    agent: Agent[Any], data: Any, signing_key: bytes | str | None
+    agent: Agent[Any], data: Any, signing_key: SigningKey, require_signature: bool = False
 ) -> tuple[list[Event], Any]:
-    """The journal and the stored context of a state's JSON for ``agent``'s graph (checked
-    against ``signing_key`` if given)."""
-    if signing_key is not None:
+    """The journal and the stored context of a state's JSON for ``agent``'s graph, its
+    signature checked (see ``verifying_keys``)."""
+    keys = verifying_keys(data, signing_key, require_signature)
+    if keys:
         if not isinstance(data, dict):
             raise StateFormatError("A run state must be a JSON object.")
-        verify(data, signing_key)
-    root_name, journal, stored_context = load_document(data, checked=signing_key is not None)
+        _verify_any(data, keys)
+    root_name, journal, stored_context = load_document(data, checked=bool(keys))
     if root_name not in agent.graph():
         raise UnknownAgentError(
             f"The state's run started with agent {root_name!r}, which is not in the graph "
             f"of {agent.name!r}. Load it with the agent the run started with."
         )
     return journal, stored_context
+
+
+def verifying_keys(
+    data: Any, signing_key: SigningKey, require_signature: bool
+) -> tuple[bytes, ...]:
+    """The keys a loaded state must be signed with (none: not checked).
+
+    A key given: the state must be signed with it. ``None``: a signed state is checked
+    with the environment's keys; an unsigned one (an older tether's, the TypeScript
+    SDK's) loads as it is, unless ``require_signature``. ``False``: nothing is checked."""
+    if signing_key is False:
+        if require_signature:
+            raise UserError("require_signature=True needs a key to check; not signing_key=False.")
+        return ()
+    if signing_key is not None:
+        keys = resolve_keys(signing_key)
+        return keys.all if keys is not None else ()
+    if isinstance(data, dict) and "signature" in data:
+        return default_keys().all
+    if require_signature:
+        raise StateSignatureError(
+            "The run state is not signed, and require_signature=True. Save it with "
+            "to_string() (signed by default), or load it without require_signature if trusted."
+        )
+    return ()
+
+
+def _verify_any(data: dict[str, Any], keys: tuple[bytes, ...]) -> None:
+    # The first key signs; older ones still verify (a rotation).
+    for key in keys[:-1]:
+        try:
+            verify(data, key)
+            return
+        except StateSignatureError:
+            continue
+    verify(data, keys[-1])
 
 
 def read_text(agent: Agent[Any], text: str | bytes) -> tuple[list[Event], Any] | None:

@@ -82,28 +82,31 @@ def verify_rows(
     run_id: str,
     seq: int,
     rows: Sequence[tuple[int, str, str | None]],
-    key: bytes | None,
+    keys: Sequence[bytes],
 ) -> None:
-    """Check rows ``(seq, text, mac)`` are events 1..seq in order and, with a key, the chain."""
+    """Check rows ``(seq, text, mac)`` are events 1..seq in order and, with keys, the chain:
+    each row's MAC must be one of the keys' (the first signs; older ones still verify)."""
     if [row[0] for row in rows] != list(range(1, seq + 1)):
         raise StoreIntegrityError(
             f"Run {run_id!r} should have events 1..{seq} but the store holds "
             f"{[row[0] for row in rows][:20]}: events were removed or added outside tether. "
             "Nothing was loaded."
         )
-    if key is None:
+    if not keys:
         return
     previous: str | None = None
     for row_seq, text, mac in rows:
         if mac is None:
             raise StoreIntegrityError(
-                f"Run {run_id!r}, event {row_seq} carries no MAC, but the store was opened "
-                "with a signing_key: it was written without one (or the MAC was removed). "
-                "Open the store without a key only if its database is trusted."
+                f"Run {run_id!r}, event {row_seq} carries no MAC, but the store is signed: "
+                "it was written unsigned (before signing was the default, or with "
+                "signing_key=False), or its MAC was removed. If the database is trusted as it "
+                "stands, sign it once: tether store sign STORE (or await store.sign())."
             )
         sign = chain_mac if mac.startswith(MAC_PREFIX) else _legacy_chain_mac
-        expected = sign(key, previous, run_id, row_seq, text)
-        if not hmac.compare_digest(expected, mac):
+        if not any(
+            hmac.compare_digest(sign(key, previous, run_id, row_seq, text), mac) for key in keys
+        ):
             raise StoreIntegrityError(
                 f"Run {run_id!r}, event {row_seq} does not match its MAC: the row was edited, "
                 "reordered or moved from another run, or the store was signed with another "

@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from .._signing import SigningKey, resolve_keys
 from ..errors import StoreError, StoreUnavailableError, UserError
 from ..items import Item
 from ..sessions import MissingDependencyError, Session
 from ._engine import check_format
 from ._postgres_dialect import PostgresDialect
-from ._protocol import Clock, signing_key_bytes, system_clock
+from ._protocol import Clock, system_clock
 from ._retry import DEFAULT_RETRY_FOR
 from ._sql_store import SQLRunStore
 from ._statements import Program, Statement, drive_async
@@ -47,12 +48,12 @@ class PostgresRunStore(SQLRunStore):
     ``psycopg_pool.AsyncConnectionPool`` that the store opens on first use and
     closes in ``close()``::
 
-        store = PostgresRunStore("postgresql://app@db/app", signing_key=key)
+        store = PostgresRunStore("postgresql://app@db/app", signing_key=[new, old])
 
     Appends lock the run's row (``SELECT ... FOR UPDATE``), so concurrent
     writers queue and all but the first get ``RunConflictError``. Events are
     stored as ``json`` (not ``jsonb``), which keeps each event's exact text,
-    the text its MAC covers. See ``SQLiteRunStore`` for ``signing_key`` and
+    the text its MAC covers. See ``SQLiteRunStore`` for ``signing_key`` (signed by default) and
     ``clock``.
 
     A brief outage of the server (a restart, a failover) is ridden out: every
@@ -69,7 +70,7 @@ class PostgresRunStore(SQLRunStore):
         dsn: str,
         *,
         schema: str = "tether",
-        signing_key: bytes | str | None = None,
+        signing_key: SigningKey = None,
         clock: Clock = system_clock,
         max_connections: int = 10,
         retry_for: float = DEFAULT_RETRY_FOR,
@@ -84,8 +85,7 @@ class PostgresRunStore(SQLRunStore):
             )
         quoted = sql.Identifier(schema).as_string(None)
         dialect = PostgresDialect(schema, quoted)
-        key = signing_key_bytes(signing_key)
-        super().__init__(dialect, key, clock, retry_for=float(retry_for))
+        super().__init__(dialect, resolve_keys(signing_key), clock, retry_for=float(retry_for))
         self._dsn = dsn
         self._schema = schema
         self._max = max_connections

@@ -342,12 +342,6 @@ def check_after(after: PendingKey) -> PendingKey:
     return (to_utc(after[0], "after's requested_at"), after[1], after[2])
 
 
-def signing_key_bytes(key: bytes | str | None) -> bytes | None:
-    if key is None:
-        return None
-    return key.encode() if isinstance(key, str) else bytes(key)
-
-
 def to_utc(moment: datetime, what: str) -> datetime:
     if moment.tzinfo is None:
         raise UserError(f"{what} must be an aware datetime (with a time zone), not {moment!r}.")

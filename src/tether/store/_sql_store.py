@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Self, TypeVar
 
+from .._signing import Keys
 from ..approvals._standing import RuleScope, StandingApproval, already_revoked, check_rule_after
-from ..errors import RunConflictError, RunNotFoundError
+from ..errors import RunConflictError, RunNotFoundError, UserError
 from ..items import Item
 from ..journal import Event
 from ..sessions import Session
@@ -40,6 +41,7 @@ from ._protocol import (
 from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
+from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 
 __all__ = ["SQLRunStore"]
@@ -51,10 +53,12 @@ class SQLRunStore(ABC):
     """A run store (``RunStore``) and rule book (``RuleBook``) in SQL tables."""
 
     def __init__(
-        self, dialect: Dialect, key: bytes | None, clock: Clock, *, retry_for: float
+        self, dialect: Dialect, keys: Keys | None, clock: Clock, *, retry_for: float
     ) -> None:
         self._dialect = dialect
-        self._key = key
+        # The first key signs; every one verifies (a rotation keeps the old ones readable).
+        self._key = keys.signing if keys is not None else None
+        self._verify_keys = keys.all if keys is not None else ()
         self._clock = clock
         self._retry_for = retry_for
         self._gate = FoldGate()
@@ -242,11 +246,32 @@ class SQLRunStore(ABC):
         summary, rows = await self._run(
             lambda: _reads.load(self._dialect, run_id, self._clock()), write=False
         )
-        verify_rows(run_id, summary.seq, rows, self._key)
+        verify_rows(run_id, summary.seq, rows, self._verify_keys)
         events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
         self._gate.remember(run_id, summary.created_at, summary.seq, events)
         last = rows[-1] if rows else (0, None, None)
         return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
+
+    async def sign(self, *, every: bool = False) -> int:
+        """Sign every run that holds unsigned rows (written before signing was the default,
+        or with ``signing_key=False``) with this store's key, in one transaction, and return
+        how many runs were signed. The command line does the same: ``tether store sign``.
+
+        Run it once, when the database is trusted as it stands: its rows are vouched for
+        as they are. Until then a signed store refuses to load those runs
+        (``StoreIntegrityError``), since unsigned rows are forgeable.
+
+        ``every=True`` (after a key rotation) re-signs every run with the newest key,
+        once all its rows verify with this store's keys: then the old key can go."""
+        key = self._key
+        if every and key is not None:
+            keys = self._verify_keys
+            return await self._run(lambda: resign_all(self._dialect, keys), idempotent=True)
+        if key is None:
+            raise UserError(
+                "This store was opened with signing_key=False: it has no key to sign with."
+            )
+        return await self._run(lambda: sign_unsigned(self._dialect, key), idempotent=True)
 
     async def tip(self, run_id: str) -> RunTip:
         """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a

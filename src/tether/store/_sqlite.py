@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from .._signing import SigningKey, resolve_keys
 from .._sqlite import connect, enable_wal, immediate
 from ..errors import StoreError, StoreFormatError, StoreUnavailableError, UserError
 from ..items import Item
@@ -25,7 +26,7 @@ from ..sessions._codec import encode_items
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
 from ._engine import check_format
-from ._protocol import Clock, signing_key_bytes, system_clock
+from ._protocol import Clock, system_clock
 from ._sql_store import SQLRunStore
 from ._sqlite_dialect import SQLiteDialect
 from ._statements import Program, Statement, drive, execute, execute_many
@@ -43,11 +44,18 @@ class SQLiteRunStore(SQLRunStore):
     ``busy_timeout`` seconds for each other. Calls run in a worker thread, so
     they never block the event loop::
 
-        store = SQLiteRunStore("runs.db", signing_key=os.environ["TETHER_KEY"])
+        store = SQLiteRunStore("runs.db")
         result = await Runner.run(agent, "Book it", store=store)
 
-    With ``signing_key``, every event row carries an HMAC chained over the
-    previous row, so edited, removed or reordered rows are refused on load.
+    Signed by default: every event row carries an HMAC-SHA256 chained over the
+    previous row, so edited, removed or reordered rows are refused on load
+    (``StoreIntegrityError``). The key is ``signing_key`` if given (a key, a list
+    of keys whose first signs, or a ``pathlib.Path`` to a key file), else
+    ``TETHER_STORE_KEY``, else the key file ``TETHER_KEY_FILE`` or
+    ``~/.config/tether/store.key`` (created 0600 on first use; refused if others may
+    read it or it sits in the store file's directory: ``SigningKeyError``).
+    ``signing_key=False`` stores unsigned rows, which anyone who can write the file
+    can forge.
     ``clock`` (an aware-datetime callable) decides lease expiry and timestamps;
     every process sharing a store should use the same clock (the default is
     the machine's UTC clock).
@@ -57,16 +65,15 @@ class SQLiteRunStore(SQLRunStore):
         self,
         path: str | os.PathLike[str],
         *,
-        signing_key: bytes | str | None = None,
+        signing_key: SigningKey = None,
         clock: Clock = system_clock,
         busy_timeout: float = 30.0,
     ) -> None:
         self._path = os.fspath(path)
+        keys = resolve_keys(signing_key, data_dir=_data_dir(self._path))
         # No retries: waiting for the write lock (busy_timeout) is SQLite's, and a call
         # that failed wrote nothing.
-        super().__init__(
-            SQLiteDialect(self._path), signing_key_bytes(signing_key), clock, retry_for=0.0
-        )
+        super().__init__(SQLiteDialect(self._path), keys, clock, retry_for=0.0)
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -185,6 +192,13 @@ class SQLiteRunStore(SQLRunStore):
         else:
             hint = "nothing of the failed call was written; retry once the cause is fixed"
         return StoreError(f"SQLite run store {self._path} failed ({text}): {hint}.")
+
+
+def _data_dir(path: str) -> str | None:
+    # A key file found by default must not sit beside the data it signs.
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    return os.path.dirname(os.path.abspath(path))
 
 
 @contextmanager
