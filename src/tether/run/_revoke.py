@@ -1,19 +1,21 @@
-"""``RunState.revoke``: a person's decision withdrawn before its call runs, as journal events."""
+"""``RunState.revoke`` and ``RunState.resolve_doubt``: a person withdrawing a decision before
+its call runs, or settling a call in doubt, as journal events."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .._governance import Approver, as_approver
+from ..approvals._decisions import authorize, policy_for, resolution_event
 from ..approvals._revocations import revocations
-from ..errors import NotRevocableError
-from ..journal import ToolApprovalItem
-from ._decision_checks import check_bound, check_decision_arguments, check_reason
+from ..errors import NotPendingError, NotRevocableError
+from ..journal import CallStatus, DoubtResolved, ToolApprovalItem
+from ._decision_checks import check_bound, check_decision_arguments, check_reason, doubt_output
 
 if TYPE_CHECKING:
     from ._state import RunState
 
-__all__ = ["revoke"]
+__all__ = ["resolve", "revoke"]
 
 
 def revoke(
@@ -48,3 +50,33 @@ def revoke(
     )
     for event in events:
         state._journal.append(event)
+
+
+def resolve(
+    state: RunState,
+    item: ToolApprovalItem | str,
+    resolution: Literal["run_again", "output", "failed"],
+    *,
+    output: str | None,
+    by: Approver | str | None,
+    reason: str | None,
+    fingerprint: str | None,
+) -> None:
+    """Append ``by``'s settlement of the call in doubt ``item`` to ``state``'s journal (see
+    ``RunState.resolve_doubt``); raise, with nothing appended, if it may not be settled."""
+    check_decision_arguments(item, always=False, message=output, by=None, message_name="output")
+    check_reason(reason)
+    approver = as_approver(by)
+    call_id = item if isinstance(item, str) else item.call_id
+    call = state._view.calls.get(call_id)
+    if call is None or call.status is not CallStatus.IN_DOUBT:
+        raise NotPendingError(
+            f"Call {call_id!r} is not in doubt in this run. Resolve only the items of "
+            "state.in_doubt."
+        )
+    check_bound(item, fingerprint, call)
+    output = doubt_output(call, resolution, output)
+    policy = policy_for(state._graph, call, state.governance)
+    authorize(policy, approver, call, state.context, four_eyes=False)
+    event = DoubtResolved(call_id, resolution, output, reason=reason)
+    state._journal.append(resolution_event(state._view, event, state.governance, approver))

@@ -19,7 +19,6 @@ from ..approvals._decisions import (
     due,
     expiry_event,
     policy_for,
-    resolution_event,
     review_event,
 )
 from ..approvals._edits import checked_edit
@@ -33,7 +32,6 @@ from ..errors import (
 from ..journal import (
     Call,
     CallStatus,
-    DoubtResolved,
     Event,
     Journal,
     RunFailed,
@@ -44,8 +42,9 @@ from ..journal import (
     ToolOutputReviewItem,
 )
 from ._agent_tools import nested_decision
-from ._decision_checks import check_bound, check_decision_arguments, check_reason, doubt_output
+from ._decision_checks import check_bound, check_decision_arguments, check_reason
 from ._origins import with_origins
+from ._revoke import resolve as _resolve
 from ._revoke import revoke as _revoke
 from ._state_document import (
     ContextDeserializer,
@@ -100,8 +99,7 @@ class RunState:
 
     def _requester(self) -> str | None:
         """Who asked for the run (its ``RunStarted``), if a surface recorded it."""
-        events = self._journal.events_since(0)
-        first = events[0] if events else None
+        first = self._journal[0] if len(self._journal) else None
         return first.requested_by if isinstance(first, RunStarted) else None
 
     @classmethod
@@ -520,22 +518,9 @@ class RunState:
 
         The resolution is sealed like an approval (and carries a receipt with a receipt key),
         and the call's approval policy decides who may resolve it."""
-        check_decision_arguments(item, always=False, message=output, by=None, message_name="output")
-        check_reason(reason)
-        approver = as_approver(by)
-        call_id = item if isinstance(item, str) else item.call_id
-        call = self._view.calls.get(call_id)
-        if call is None or call.status is not CallStatus.IN_DOUBT:
-            raise NotPendingError(
-                f"Call {call_id!r} is not in doubt in this run. Resolve only the items of "
-                "state.in_doubt."
-            )
-        check_bound(item, fingerprint, call)
-        output = doubt_output(call, resolution, output)
-        policy = policy_for(self._graph, call, self.governance)
-        authorize(policy, approver, call, self.context, four_eyes=False)
-        event = DoubtResolved(call_id, resolution, output, reason=reason)
-        self._journal.append(resolution_event(self._view, event, self.governance, approver))
+        _resolve(
+            self, item, resolution, output=output, by=by, reason=reason, fingerprint=fingerprint
+        )
 
     # -- saving and loading ----------------------------------------------------------
 
@@ -573,14 +558,11 @@ class RunState:
         context_deserializer: ContextDeserializer | None = None,
         governance: Governance | None = None,
     ) -> RunState:
-        """Rebuild a state for ``agent`` (the root of the same agent graph).
-
-        A signed state is checked with ``signing_key``, else the default key; an unsigned
-        one loads unless ``require_signature=True`` or a key is given (docs/run-state.md).
-
-        The context is ``context`` if given, else rebuilt by ``context_deserializer``
-        or validated as ``context_type``, else left as the stored JSON data.
-        """
+        """Rebuild a state for ``agent`` (the root of the same agent graph). A signed state is
+        checked with ``signing_key``, else the default key; an unsigned one loads unless
+        ``require_signature=True`` or a key is given (docs/run-state.md). The context is
+        ``context`` if given, else rebuilt by ``context_deserializer`` or validated as
+        ``context_type``, else left as the stored JSON data."""
         journal, stored_context = read_json(agent, data, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
