@@ -14,6 +14,7 @@ inbox's page or ``tether inbox approve`` would. The client then gets the bank's 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -52,8 +53,11 @@ async def main(folder: Path) -> None:
     for name in ("gateway.toml", "bank_server.py"):
         shutil.copy(HERE / name, folder / name)
     config = folder / "gateway.toml"
+    # An MCP client starts its server with a few variables only (PATH, HOME, ...): pass on
+    # TETHER_STORE_KEY, if set, so the gateway signs the store with the approver's key.
+    keys = {k: v for k, v in os.environ.items() if k in ("TETHER_STORE_KEY", "TETHER_KEY_FILE")}
     gateway = StdioServerParameters(
-        command=sys.executable, args=["-m", "tether.gateway", str(config)]
+        command=sys.executable, args=["-m", "tether.gateway", str(config)], env=keys or None
     )
 
     async def progress(done: float, total: float | None, message: str | None) -> None:
