@@ -170,7 +170,7 @@ async def statuses(store: RunStore) -> collections.Counter[str]:
             return counts
 
 
-async def drain(env: dict[str, str], decided: int, timeout: float) -> tuple[float, dict[str, int]]:
+async def drain(env: dict[str, str], decided: int, within: float) -> tuple[float, dict[str, int]]:
     """Wait until the workers have finished every decided run: (seconds, runs per status)."""
     store = load_app(env).app.store
     began = time.monotonic()
@@ -180,18 +180,24 @@ async def drain(env: dict[str, str], decided: int, timeout: float) -> tuple[floa
             settled = counts["completed"] + counts["failed"] + counts["in_doubt"]
             if settled >= decided and counts["running"] == 0:
                 return time.monotonic() - began, dict(counts)
-            if time.monotonic() - began > timeout:
-                raise RuntimeError(f"the workers did not finish within {timeout:.0f} s: {counts}")
+            if time.monotonic() - began > within:
+                raise RuntimeError(f"the workers did not finish within {within:.0f} s: {counts}")
             await asyncio.sleep(0.5)
     finally:
         await store.close()
 
 
-def exactly_once(tool_log: Path, decided: list[list[str]], counts: dict[str, int]) -> dict[str, Any]:
+def exactly_once(
+    tool_log: Path, decided: list[list[str]], counts: dict[str, int]
+) -> dict[str, Any]:
     """Every approved call's tool ran once, no other call's did, every decided run completed."""
-    ran = collections.Counter(
-        tuple(line.split()) for line in tool_log.read_text(encoding="utf-8").splitlines()
-    ) if tool_log.exists() else collections.Counter()
+    ran = (
+        collections.Counter(
+            tuple(line.split()) for line in tool_log.read_text(encoding="utf-8").splitlines()
+        )
+        if tool_log.exists()
+        else collections.Counter()
+    )
     approved = {(run, call) for run, call, verdict in decided if verdict == "approve"}
     rejected = {(run, call) for run, call, verdict in decided if verdict == "reject"}
     twice = sum(1 for key in approved if ran[key] > 1)
@@ -231,7 +237,8 @@ def prepared(backend: str, dsn: str | None, folder: Path, users: int) -> Iterato
         return
     with postgres(dsn) as url:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
-        yield Setup(backend, folder, {**env, "BENCH_INBOX_STORE": url, "BENCH_INBOX_SCHEMA": schema}, tokens)
+        env.update(BENCH_INBOX_STORE=url, BENCH_INBOX_SCHEMA=schema)
+        yield Setup(backend, folder, env, tokens)
 
 
 @contextlib.contextmanager
@@ -361,9 +368,10 @@ def main() -> int:
     before = machine()
     results = []
     for backend in backends:
-        with tempfile.TemporaryDirectory() as tmp, prepared(
-            backend, args.postgres, Path(tmp), options.users
-        ) as setup:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            prepared(backend, args.postgres, Path(tmp), options.users) as setup,
+        ):
             results.append(measure(setup, options))
     print(table(results, before, machine()))
     if args.json:

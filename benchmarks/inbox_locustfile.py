@@ -47,6 +47,10 @@ class Tally:
         self.conflicts = 0
         self.gone_on_open = 0
         self.empty_lists = 0
+        self.stopping = False
+        self.busy = 0
+        """Users inside a task now: the load stops once none is, so that every decision
+        the server recorded is one the tally holds (none cut off in flight)."""
         self.reject = float(os.environ.get("BENCH_REJECT", "0.1"))
         self.tokens = [t for t in os.environ.get("BENCH_TOKENS", "").split(",") if t]
 
@@ -67,6 +71,16 @@ class InboxApprover(FastHttpUser):
 
     @task
     def decide_one(self) -> None:
+        if TALLY.stopping:
+            gevent.sleep(0.05)
+            return
+        TALLY.busy += 1
+        try:
+            self._list_open_decide()
+        finally:
+            TALLY.busy -= 1
+
+    def _list_open_decide(self) -> None:
         order = random.choice(("oldest", "newest"))
         listed = self._get(f"/api/approvals?limit=50&order={order}", LIST)
         if listed is None:
@@ -123,8 +137,11 @@ def _watch(runner: Any, began: float, duration: float, decisions: int | None) ->
         gevent.sleep(0.05)
         done = decisions is not None and len(TALLY.decided) >= decisions
         if time.monotonic() - began >= duration or done or TALLY.empty_lists >= 3:
-            runner.quit()
-            return
+            break
+    TALLY.stopping = True
+    while TALLY.busy:
+        gevent.sleep(0.01)
+    runner.quit()
 
 
 def _summary(env: Environment, seconds: float) -> dict[str, Any]:
