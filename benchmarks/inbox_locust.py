@@ -32,6 +32,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -187,17 +188,19 @@ async def drain(env: dict[str, str], decided: int, within: float) -> tuple[float
         await store.close()
 
 
+def tool_runs(tool_log: Path) -> collections.Counter[tuple[str, ...]]:
+    """How many times the tool ran for each (run, call), from its log."""
+    if not tool_log.exists():
+        return collections.Counter()
+    lines = tool_log.read_text(encoding="utf-8").splitlines()
+    return collections.Counter(tuple(line.split()) for line in lines)
+
+
 def exactly_once(
     tool_log: Path, decided: list[list[str]], counts: dict[str, int]
 ) -> dict[str, Any]:
     """Every approved call's tool ran once, no other call's did, every decided run completed."""
-    ran = (
-        collections.Counter(
-            tuple(line.split()) for line in tool_log.read_text(encoding="utf-8").splitlines()
-        )
-        if tool_log.exists()
-        else collections.Counter()
-    )
+    ran = tool_runs(tool_log)
     approved = {(run, call) for run, call, verdict in decided if verdict == "approve"}
     rejected = {(run, call) for run, call, verdict in decided if verdict == "reject"}
     twice = sum(1 for key in approved if ran[key] > 1)
@@ -281,6 +284,9 @@ def measure(setup: Setup, options: Options) -> dict[str, Any]:
     finally:
         stop([server, *workers])
     check = exactly_once(setup.tool_log, load["decided"], counts)
+    if not check["ok"]:  # the processes' own words, for whoever investigates
+        for log in sorted(setup.folder.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
     return {
         "backend": setup.backend,
         "runs": options.runs,
@@ -300,8 +306,6 @@ def measure(setup: Setup, options: Options) -> dict[str, Any]:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -328,16 +332,19 @@ def table(results: list[dict[str, Any]], before: str, after: str) -> str:
             )
     lines += [
         "",
-        "| backend | runs | users | decisions | decisions/s | 409 conflicts | approved "
-        "| rejected | tool runs | exactly once | workers' drain s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| backend | runs | users | load s | decisions | decisions/s | lost races (409 "
+        "/ gone when opened) | approved | rejected | tool runs | exactly once "
+        "| workers' drain s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for result in results:
         check = result["exactly_once"]
         lines.append(
             f"| {result['backend']} | {result['runs']} | {result['users']} "
-            f"| {result['decisions']} | {result['decisions_per_second']:.1f} "
-            f"| {result['conflicts']} | {check['approved']} | {check['rejected']} "
+            f"| {result['load_seconds']:.1f} | {result['decisions']} "
+            f"| {result['decisions_per_second']:.1f} "
+            f"| {result['conflicts']} / {result['gone_on_open']} "
+            f"| {check['approved']} | {check['rejected']} "
             f"| {check['tool_runs']} | {'yes' if check['ok'] else 'NO: ' + json.dumps(check)} "
             f"| {result['drain_seconds']:.1f} |"
         )
