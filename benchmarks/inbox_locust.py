@@ -32,6 +32,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -278,7 +279,13 @@ def measure(setup: Setup, options: Options) -> dict[str, Any]:
     ]
     try:
         wait_until_served(server, url, setup)
+        before = cpu_seconds([server]), cpu_seconds(workers), children_cpu_seconds()
         load = drive(url, setup, options)
+        cpu = {
+            "server": cpu_seconds([server]) - before[0],
+            "workers": cpu_seconds(workers) - before[1],
+            "locust": children_cpu_seconds() - before[2],
+        }
         timeout = 120 + len(load["decided"]) / 2
         drain_seconds, counts = asyncio.run(drain(setup.env, len(load["decided"]), timeout))
     finally:
@@ -300,9 +307,24 @@ def measure(setup: Setup, options: Options) -> dict[str, Any]:
         "conflicts": load["conflicts"],
         "gone_on_open": load["gone_on_open"],
         "drain_seconds": drain_seconds,
+        "cpu_seconds": cpu,
         "statuses": counts,
         "exactly_once": check,
     }
+
+
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """The CPU time (user and system) the running ``processes`` have used so far."""
+    import psutil  # installed with locust
+
+    times = [psutil.Process(process.pid).cpu_times() for process in processes]
+    return sum(t.user + t.system for t in times)
+
+
+def children_cpu_seconds() -> float:
+    """The CPU time of this process's children that have ended (the locust process)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -334,11 +356,12 @@ def table(results: list[dict[str, Any]], before: str, after: str) -> str:
         "",
         "| backend | runs | users | load s | decisions | decisions/s | lost races (409 "
         "/ gone when opened) | approved | rejected | tool runs | exactly once "
-        "| workers' drain s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| workers' drain s | CPU s in the load: server / workers / locust |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: "
+        "| ---: |",
     ]
     for result in results:
-        check = result["exactly_once"]
+        check, cpu = result["exactly_once"], result["cpu_seconds"]
         lines.append(
             f"| {result['backend']} | {result['runs']} | {result['users']} "
             f"| {result['load_seconds']:.1f} | {result['decisions']} "
@@ -346,7 +369,8 @@ def table(results: list[dict[str, Any]], before: str, after: str) -> str:
             f"| {result['conflicts']} / {result['gone_on_open']} "
             f"| {check['approved']} | {check['rejected']} "
             f"| {check['tool_runs']} | {'yes' if check['ok'] else 'NO: ' + json.dumps(check)} "
-            f"| {result['drain_seconds']:.1f} |"
+            f"| {result['drain_seconds']:.1f} | {cpu['server']:.1f} / {cpu['workers']:.1f} "
+            f"/ {cpu['locust']:.1f} |"
         )
     return "\n".join(lines)
 
