@@ -3,7 +3,8 @@ the real server and workers, on SQLite and on PostgreSQL.
 
     uv sync --group bench          # locust (not part of tether's install)
     uv run python benchmarks/inbox_locust.py [--runs 10000] [--users 50] [--duration 60]
-        [--backend sqlite|postgres|both] [--postgres DSN] [--workers 2] [--quick]
+        [--backend sqlite|postgres|both] [--postgres DSN] [--workers 2] [--decisions N]
+        [--reject 0.1] [--json FILE] [--quick]
 
 For each backend: a store is filled with ``--runs`` paused runs (the events of one
 real paused run, appended under new run ids, as benchmarks/inbox_load.py does); a
@@ -107,14 +108,14 @@ async def fill(store: RunStore, agent: Any, runs: int, concurrency: int) -> None
 
 def start(args: list[str], setup: Setup, name: str) -> subprocess.Popen[bytes]:
     """A ``tether`` command in benchmarks/ (so the app module imports), output to files."""
-    out = open(setup.folder / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
-    return subprocess.Popen(
-        [sys.executable, "-m", "tether.cli", *args, "inbox_locust_app:app"],
-        cwd=HERE,
-        env={**os.environ, **setup.env},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    with open(setup.folder / f"{name}.log", "wb") as out:  # the process keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "tether.cli", *args, "inbox_locust_app:app"],
+            cwd=HERE,
+            env={**os.environ, **setup.env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_until_served(process: subprocess.Popen[bytes], url: str, setup: Setup) -> None:
