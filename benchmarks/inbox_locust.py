@@ -119,7 +119,7 @@ def start(args: list[str], setup: Setup, name: str) -> subprocess.Popen[bytes]:
 
 
 def wait_until_served(process: subprocess.Popen[bytes], url: str, setup: Setup) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a busy machine imports slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"tether serve exited: {(setup.folder / 'serve.log').read_text()}")
@@ -127,7 +127,7 @@ def wait_until_served(process: subprocess.Popen[bytes], url: str, setup: Setup) 
             if httpx.get(f"{url}/api/openapi.json", timeout=2).status_code == 200:
                 return
         time.sleep(0.1)
-    raise RuntimeError("tether serve did not answer within 60 s")
+    raise RuntimeError("tether serve did not answer within 120 s")
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
