@@ -17,6 +17,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import inbox_locust  # noqa: E402
 import measures  # noqa: E402
 import run  # noqa: E402  (benchmarks/run.py, importable once the folder is on the path)
 import stores  # noqa: E402
@@ -95,6 +96,57 @@ def test_the_store_driver_tabulates_tether_alone(store_results: dict[str, Any]) 
     assert table.count("\n") == len(stores.rows(sizes)) + 1
     assert "| SQLite | bytes written per turn at turn 30 (history 61 items) | KB |" in table
     assert "(flat: <= 1.5): tether" in stores.goals(sizes, store_results, None)
+
+
+# The inbox under load (benchmarks/inbox_locust.py): its quick mode on SQLite, the real
+# server, workers and locust users; the exactly-once check must pass, whatever the timing.
+
+
+def test_the_inbox_load_run_decides_through_the_server_and_every_tool_runs_once(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "results.json"
+    quick = ["--quick", "--backend", "sqlite", "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "inbox_locust.py"), *quick],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [result] = json.loads(out.read_text(encoding="utf-8"))
+    check = result["exactly_once"]
+    assert check["ok"], check
+    assert result["decisions"] > 0
+    assert check["approved"] + check["rejected"] == result["decisions"]
+    assert check["tool_runs"] == check["approved"]
+    assert result["statuses"]["completed"] == result["decisions"]
+    assert set(result["requests"]) == {
+        "GET /api/approvals",
+        "GET /api/runs/{run_id}",
+        "POST /api/runs/{run_id}/calls/{call_id}/decision",
+    }
+    assert "| sqlite | 200 | 10 |" in done.stdout
+
+
+def test_the_exactly_once_check_catches_a_second_run_a_rejected_run_and_a_missing_one(
+    tmp_path: Path,
+) -> None:
+    decided = [["run_a", "call_1", "approve"], ["run_b", "call_1", "reject"]]
+    log = tmp_path / "tools.log"
+    completed = {"completed": 2}
+    log.write_text("run_a call_1\n", encoding="utf-8")
+    assert inbox_locust.exactly_once(log, decided, completed)["ok"]
+    log.write_text("run_a call_1\nrun_a call_1\n", encoding="utf-8")
+    assert inbox_locust.exactly_once(log, decided, completed)["ran_twice"] == 1
+    log.write_text("run_a call_1\nrun_b call_1\n", encoding="utf-8")
+    check = inbox_locust.exactly_once(log, decided, completed)
+    assert (check["ok"], check["rejected_ran"]) == (False, 1)
+    log.write_text("", encoding="utf-8")
+    check = inbox_locust.exactly_once(log, decided, completed)
+    assert (check["ok"], check["approved_not_run"]) == (False, 1)
+    log.write_text("run_a call_1\n", encoding="utf-8")
+    assert not inbox_locust.exactly_once(log, decided, {"completed": 1, "failed": 1})["ok"]
 
 
 def test_the_gateway_benchmark_reports_both_transports() -> None:
