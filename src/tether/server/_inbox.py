@@ -10,7 +10,7 @@ in ``_pending`` (a waiting call, a page of them) and ``_detail`` (a run shown).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -255,27 +255,38 @@ class Inbox:
             raise UserError("A message goes with a rejection; an approval takes none.")
         if decision == "reject" and arguments is not None:
             raise UserError("Edited arguments go with an approval; a rejection takes none.")
+        return await self._on_fresh_run(
+            run_id,
+            approver,
+            lambda agent: decide(
+                self.store,
+                run_id,
+                agent,
+                call_id,
+                decision=decision,
+                by=approver,
+                reason=reason,
+                message=message,
+                always=always,
+                governance=self.governance,
+                context=self.make_context(),
+                arguments=arguments,
+                fingerprint=fingerprint,
+            ),
+        )
+
+    async def _on_fresh_run(
+        self, run_id: str, approver: Approver, act: Callable[[Agent[Any]], Awaitable[int]]
+    ) -> int:
+        """``act(agent)`` on the run as stored now; read again and acted on once more when
+        the run moved on meanwhile (a conflict: its call may be decided by then)."""
         conflict: RunConflictError | None = None
         for _ in range(_DECIDE_ATTEMPTS):
             stored = await self.load(run_id, approver)
             try:
-                return await decide(
-                    self.store,
-                    run_id,
-                    self.agent_for(stored.root_agent),
-                    call_id,
-                    decision=decision,
-                    by=approver,
-                    reason=reason,
-                    message=message,
-                    always=always,
-                    governance=self.governance,
-                    context=self.make_context(),
-                    arguments=arguments,
-                    fingerprint=fingerprint,
-                )
+                return await act(self.agent_for(stored.root_agent))
             except RunConflictError as exc:
-                conflict = exc  # the run moved on: load it again (the call may be decided now)
+                conflict = exc
         assert conflict is not None
         raise conflict
 
@@ -298,25 +309,21 @@ class Inbox:
         decision that stood when it started."""
         if not isinstance(approver, Approver):
             raise UserError(f"An inbox revocation is made by an Approver, not {approver!r}.")
-        conflict: RunConflictError | None = None
-        for _ in range(_DECIDE_ATTEMPTS):
-            stored = await self.load(run_id, approver)
-            try:
-                return await revoke(
-                    self.store,
-                    run_id,
-                    self.agent_for(stored.root_agent),
-                    call_id,
-                    by=approver,
-                    reason=reason,
-                    governance=self.governance,
-                    context=self.make_context(),
-                    fingerprint=fingerprint,
-                )
-            except RunConflictError as exc:
-                conflict = exc  # the run moved on: read it again (the call may have started)
-        assert conflict is not None
-        raise conflict
+        return await self._on_fresh_run(
+            run_id,
+            approver,
+            lambda agent: revoke(
+                self.store,
+                run_id,
+                agent,
+                call_id,
+                by=approver,
+                reason=reason,
+                governance=self.governance,
+                context=self.make_context(),
+                fingerprint=fingerprint,
+            ),
+        )
 
     async def undo(
         self,
@@ -381,27 +388,23 @@ class Inbox:
         authorized by the call's policy. Returns the run's new seq."""
         if not isinstance(approver, Approver):
             raise UserError(f"An inbox review is taken by an Approver, not {approver!r}.")
-        conflict: RunConflictError | None = None
-        for _ in range(_DECIDE_ATTEMPTS):
-            stored = await self.load(run_id, approver)
-            try:
-                return await review(
-                    self.store,
-                    run_id,
-                    self.agent_for(stored.root_agent),
-                    call_id,
-                    verdict,
-                    output=output,
-                    by=approver,
-                    reason=reason,
-                    governance=self.governance,
-                    context=self.make_context(),
-                    fingerprint=fingerprint,
-                )
-            except RunConflictError as exc:
-                conflict = exc
-        assert conflict is not None
-        raise conflict
+        return await self._on_fresh_run(
+            run_id,
+            approver,
+            lambda agent: review(
+                self.store,
+                run_id,
+                agent,
+                call_id,
+                verdict,
+                output=output,
+                by=approver,
+                reason=reason,
+                governance=self.governance,
+                context=self.make_context(),
+                fingerprint=fingerprint,
+            ),
+        )
 
     async def resolve(
         self,
