@@ -379,18 +379,33 @@ async def test_outputs_of_calls_run_together_reach_the_model_in_call_order() -> 
         second_done.set()
         return f"fast {n}"
 
+    @function_tool(needs_approval=True)
+    async def gated(n: int) -> str:
+        """Needs a person."""
+        return f"gated {n}"
+
     model = ScriptedModel(
-        [[tool_call("slow", {"n": 1}, "c1"), tool_call("fast", {"n": 2}, "c2")], message("ok")]
+        [
+            [tool_call("slow", {"n": 1}, "c1"), tool_call("fast", {"n": 2}, "c2")],
+            tool_call("gated", {"n": 3}, "c3"),
+            message("ok"),
+        ]
     )
-    result = await Runner.run(Agent(name="A", model=model, tools=[slow, fast]), "go")
-    sent = model.requests[1].input
-    outputs = [i["call_id"] for i in sent if i.get("type") == "function_call_output"]
-    assert outputs == ["c1", "c2"]
-    completed = [e.call_id for e in result.to_state().journal if e.kind == "tool_completed"]
+    agent = Agent(name="A", model=model, tools=[slow, fast, gated])
+    paused = await Runner.run(agent, "go")
+
+    def outputs(request: int) -> list[str]:
+        sent = model.requests[request].input
+        return [i["call_id"] for i in sent if i.get("type") == "function_call_output"]
+
+    assert outputs(1) == ["c1", "c2"]
+    completed = [e.call_id for e in paused.to_state().journal if e.kind == "tool_completed"]
     assert completed == ["c2", "c1"]
-    reloaded = RunState.from_string(result.last_agent, result.to_state().to_string())
-    again = [i.get("call_id") for i in reloaded._view.items if "output" in i]
-    assert again == ["c1", "c2"]
+    # Another process: the saved state, folded again, gives the model the same order.
+    reloaded = RunState.from_string(agent, paused.to_state().to_string())
+    reloaded.approve(reloaded.interruptions[0])
+    await Runner.run(agent, reloaded)
+    assert outputs(2) == ["c1", "c2", "c3"]
 
 
 async def test_an_output_recorded_after_a_pause_comes_after_those_recorded_before_it() -> None:
