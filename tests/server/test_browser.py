@@ -17,7 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tether import Governance
 from tether.store import SQLiteRunStore
@@ -35,6 +36,23 @@ def _shoot(page: Page, tmp_path: Path, name: str) -> None:
     if extra:
         Path(extra).mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / name, Path(extra) / name)
+
+
+def _until_status(page: Page, status: str, timeout: float = 60) -> None:
+    """Wait for the run page to show ``status``. The page reloads itself on a live update,
+    so a reload of ours may find it mid-navigation: that reload is dropped, theirs stands."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            expect(page.locator("#status")).to_have_text(status, timeout=2_000)
+            return
+        except AssertionError:
+            assert time.monotonic() < deadline, f"the run never showed {status!r}"
+        try:
+            page.reload()
+        except PlaywrightError as error:
+            if "Not attached" not in error.message and "interrupted" not in error.message:
+                raise
 
 
 def test_reject_one_call_approve_the_other_and_see_the_run_complete(
@@ -79,11 +97,7 @@ def test_reject_one_call_approve_the_other_and_see_the_run_complete(
             page.click("button.approve-edited")
             page.wait_for_url(f"**/runs/{run_id}")
 
-            deadline = time.monotonic() + 60
-            while page.locator("#status").inner_text() != "completed":
-                assert time.monotonic() < deadline, "the worker did not complete the run"
-                page.wait_for_timeout(300)
-                page.reload()
+            _until_status(page, "completed")
             output = page.locator("#output").inner_text()
             assert output == ("Done: Not Paris, only Oslo | Sunny in Bergen"), output
             audit = page.locator("#audit").inner_text()
@@ -159,11 +173,7 @@ def test_a_batch_of_five_calls_over_two_runs_approved_from_the_list(
 
             for run_id in (first, second):
                 page.goto(f"{server.url}/runs/{run_id}")
-                deadline = time.monotonic() + 60
-                while page.locator("#status").inner_text() != "completed":
-                    assert time.monotonic() < deadline, "the worker did not complete the run"
-                    page.wait_for_timeout(200)
-                    page.reload()
+                _until_status(page, "completed")
                 assert "Reason: “the morning round”" in page.locator("#audit").inner_text()
             browser.close()
     finally:
@@ -206,11 +216,7 @@ def test_a_failed_run_is_retried_from_its_page_and_a_worker_completes_it(
             page.click("#retry")
             page.wait_for_url(f"**/runs/{run_id}")
 
-            deadline = time.monotonic() + 60
-            while page.locator("#status").inner_text() != "completed":
-                assert time.monotonic() < deadline, "the worker did not complete the run"
-                page.wait_for_timeout(200)
-                page.reload()
+            _until_status(page, "completed")
             assert page.locator("#output").inner_text() == "No city given."
             assert page.locator("#failure").count() == 0
             _shoot(page, tmp_path, "retried.png")
