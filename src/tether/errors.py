@@ -564,7 +564,7 @@ class NotAuthenticatedError(RequestError):
 
 
 class NotFoundError(RequestError):
-    """No endpoint or page at that path: 404 (see ``/api/openapi.json``)."""
+    """Nothing at that path (no endpoint, page or live sign-in): 404 (``/api/openapi.json``)."""
 
     status = 404
 

@@ -1,5 +1,5 @@
 """The JSON API against its own OpenAPI document: schemathesis reads ``/api/openapi.json``
-from a live server (seeded with paused runs, a failed one and a standing approval),
+from a live server (seeded with paused runs, a failed one, a standing approval and a sign-in),
 generates requests for every operation, schema-valid and schema-invalid ones, and checks
 each answer: no 5xx, and status, content type, headers and body as the document declares
 them. Then it chains operations (stateful: an answer's ids feed the next request).
@@ -12,8 +12,10 @@ exist. Generation is derandomized (the same requests on every run) and bounded.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -140,7 +142,19 @@ def seeded(server: Served) -> tuple[Served, dict[str, str]]:
     asyncio.run(paused_run(server, "city:publishOslo city:reportRome"))
     failed = asyncio.run(failed_run(server, "city:Oslo"))
     rule = asyncio.run(_rule(server))
-    return server, {"waiting": waiting, "failed": failed, "rule": rule}
+    session = asyncio.run(_session(server))
+    return server, {"waiting": waiting, "failed": failed, "rule": rule, "session": session}
+
+
+async def _session(served: Served) -> str:
+    """A sign-in of ana's on the web page: its name, as an admin lists it."""
+    async with httpx.AsyncClient(base_url=served.url) as browser:
+        login = await browser.get("/login")
+        csrf = re.findall(r'name="csrf" value="([^"]+)"', login.text)[0]
+        await browser.post("/login", data={"token": "tok-ana", "csrf": csrf})
+        listed = await browser.get("/api/sessions", headers=served.headers("ben"))
+    [session] = listed.json()["sessions"]
+    return str(session["session"])
 
 
 def test_every_operation_answers_as_its_schema_says(
@@ -149,11 +163,16 @@ def test_every_operation_answers_as_its_schema_says(
     served, ids = seeded
     schema = _load(served)
     seeded_ids = [
-        {"run_id": ids["waiting"], "call_id": "call_0", "rule_id": ids["rule"]},
+        {
+            "run_id": ids["waiting"],
+            "call_id": "call_0",
+            "rule_id": ids["rule"],
+            "session": ids["session"],
+        },
         {"run_id": ids["failed"]},
     ]
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 12  # every route of api.py, the event stream left out
+    assert len(operations) == 15  # every route of api.py, the event stream left out
     failures: list[str] = []
     for operation in operations:
         for mode in MODES:

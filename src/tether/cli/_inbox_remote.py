@@ -23,6 +23,7 @@ from ._inbox_options import (
     what,
     withdrawn_call,
 )
+from ._inbox_sessions import on_server as sessions_on_server
 
 __all__ = ["RemoteFailure", "remote"]
 
@@ -81,6 +82,8 @@ async def _send(client: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     if args.action == "runs":
         params = _params(status=args.status, agent=args.agent, limit=args.limit, cursor=args.cursor)
         return await client.get("/api/runs", params=params), None
+    if args.action in ("sessions", "end-session"):
+        return await sessions_on_server(client, args), None
     if args.action == "retry":
         body = {"reason": args.reason}
         return await client.post(f"/api/runs/{args.run_id}/retry", json=body), None

@@ -161,6 +161,26 @@ def _batch(console: Console, result: dict[str, Any]) -> None:
     console.print(f"{result['decided']} of {len(result['results'])} {done}", markup=False)
 
 
+def _sessions(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title=f"{len(result['sessions'])} live sign-ins")
+    for column in ("session", "approver", "roles", "signed in", "last used", "ends"):
+        table.add_column(column)
+    for info in result["sessions"]:
+        table.add_row(
+            info["session"],
+            info["approver"],
+            ", ".join(info["roles"]),
+            info["signed_in_at"],
+            info["last_seen_at"],
+            info["ends_at"],
+        )
+    console.print(table)
+
+
+def _ended(console: Console, result: dict[str, Any]) -> None:
+    console.print(f"ended {result['ended']} sign-in{'' if result['ended'] == 1 else 's'}")
+
+
 def _more(console: Console, result: dict[str, Any]) -> None:
     if result.get("next_cursor"):
         console.print(f"more: --cursor {result['next_cursor']}", markup=False)
@@ -187,6 +207,8 @@ _PRINTERS: dict[str, Callable[[Console, Any], None]] = {
     "undo": _undone,
     "review": _reviewed,
     "batch": _batch,
+    "sessions": _sessions,
+    "end-session": _ended,
 }
 """How each action's result is shown (approve and reject: ``_decision``)."""
 

@@ -3,8 +3,10 @@
 ``tether inbox`` works against a server (``--url``, token in ``TETHER_TOKEN``),
 an application (``--app module:app``) or a bare store file (``--store``, for
 ``list``, ``show``, ``runs`` and ``rules``: deciding needs the application's
-agents and policies). Exit status: 0 done, 1 failure, 3 the call is not pending
-(decided by someone else), 4 not authenticated or not allowed, 5 no such run (or rule).
+agents and policies). ``sessions`` and ``end-session`` list and end the web page's
+sign-ins (admins; see ``_inbox_sessions``). Exit status: 0 done, 1 failure, 3 the
+call is not pending (decided by someone else), 4 not authenticated or not allowed, 5 no
+such run (or rule, or sign-in).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..errors import (
     ApprovalExpiredError,
     EditNotAllowedError,
     NotAuthorizedError,
+    NotFoundError,
     NotPendingError,
     RuleNotFoundError,
     RunConflictError,
@@ -46,6 +49,8 @@ from ._inbox_options import (
     withdrawn_call,
 )
 from ._inbox_remote import RemoteFailure, remote
+from ._inbox_sessions import add_session_actions
+from ._inbox_sessions import on_app as sessions_on_app
 from ._load import load_app
 
 __all__ = ["add_inbox_command", "inbox_command"]
@@ -66,6 +71,7 @@ def add_inbox_command(commands: Any) -> None:
     _add_approver_options(retry)
     _add_decisions(actions)
     _add_review(actions)
+    add_session_actions(actions)
     rules = actions.add_parser("rules", help="standing approvals (oldest grant first)")
     rules.add_argument("--agent")
     rules.add_argument("--tool")
@@ -183,7 +189,7 @@ def inbox_command(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_NOT_PENDING)
     except (NotAuthorizedError, EditNotAllowedError) as exc:
         return fail(str(exc), EXIT_NOT_ALLOWED)
-    except (RunNotFoundError, RuleNotFoundError) as exc:
+    except (RunNotFoundError, RuleNotFoundError, NotFoundError) as exc:
         return fail(str(exc), EXIT_NOT_FOUND)
     except RemoteFailure as exc:
         return fail(exc.message, exc.status)
@@ -214,6 +220,10 @@ async def _on_store(store: SQLiteRunStore, args: argparse.Namespace) -> Any:
         return await _stored_run(store, args.run_id)
     if args.action == "runs":
         return await _runs(Inbox(store, []), args)
+    if args.action in ("sessions", "end-session"):
+        raise UserError(
+            "Sign-ins end by the application's lifetimes: use --app module:app or --url."
+        )
     if args.action == "rules":
         found = await store.list_rules(
             agent=args.agent,
@@ -228,6 +238,8 @@ async def _on_store(store: SQLiteRunStore, args: argparse.Namespace) -> Any:
 async def _on_app(app: App, args: argparse.Namespace) -> Any:
     """Reading and deciding through the application's inbox (decisions need ``--by``)."""
     inbox = app.inbox
+    if args.action in ("sessions", "end-session"):
+        return await sessions_on_app(app, args)
     if args.action == "list":
         return await _pending(inbox, args)
     if args.action == "show":

@@ -16,6 +16,7 @@ from ..run import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
 from ._inbox import Inbox
+from ._session_admin import SessionAdmin
 from ._sessions import OwnSessions, SessionBook, sessions_for
 from ._throttle import SignInThrottle
 from ._webhooks import Webhook
@@ -75,6 +76,9 @@ class App:
       ``timedelta``), that address gets 429 with ``Retry-After`` until the window has passed
       (default: 10 in 5 minutes). Behind a proxy, let the server see the client's address
       (uvicorn's ``--forwarded-allow-ips``), else every client shares the proxy's.
+    - ``admins``: the roles whose approvers may list everyone's sign-ins and end them
+      (``/sessions``, ``/api/sessions``; default ``("admin",)``; ``()``: no one over
+      HTTP, the CLI with ``--app`` still can).
     - ``retry``: when workers try a failed run again by themselves (a
       ``tether.RetryPolicy``; default: retryable failures, 3 attempts, backoff from
       30 s); other failed runs wait for a person's retry in the inbox.
@@ -104,6 +108,7 @@ class App:
         readers: Mapping[str, Iterable[str]] | None = None,
         sign_in_attempts: int = 10,
         sign_in_window: Duration = 300.0,
+        admins: Iterable[str] = ("admin",),
     ) -> None:
         agents = list(agents)
         if not agents or not all(isinstance(agent, Agent) for agent in agents):
@@ -149,6 +154,15 @@ class App:
         if sessions is None:
             self._own_sessions = sessions = sessions_for(self.store)
         self.sessions: SessionBook = sessions
+        if isinstance(admins, str) or not all(isinstance(role, str) and role for role in admins):
+            raise UserError(f"App(admins=...) is a collection of role names, not {admins!r}.")
+        self.session_admin = SessionAdmin(
+            sessions,
+            now=self.inbox.governance.now,
+            idle=self.session_idle,
+            lifetime=self.session_lifetime,
+            admins=admins,
+        )
         self.model_provider = model_provider
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval

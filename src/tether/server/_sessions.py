@@ -80,6 +80,10 @@ class SessionBook(Protocol):
         """Forget the sign-in (signing out; an ended session). Nothing if there is none."""
         ...
 
+    async def all(self) -> list[tuple[str, SignIn]]:
+        """Every sign-in kept, with its key, oldest first (an admin's list)."""
+        ...
+
 
 class MemorySessions:
     """Sign-ins in this process (they end with it, and other processes do not see them)."""
@@ -100,6 +104,9 @@ class MemorySessions:
 
     async def remove(self, key: str) -> None:
         self._rows.pop(key, None)
+
+    async def all(self) -> list[tuple[str, SignIn]]:
+        return sorted(self._rows.items(), key=lambda row: (row[1].created_at, row[0]))
 
     async def aclose(self) -> None:
         """Nothing to close."""
@@ -151,6 +158,10 @@ class SQLiteSessions:
 
     async def remove(self, key: str) -> None:
         await self._do("DELETE FROM {table} WHERE key = ?", key)
+
+    async def all(self) -> list[tuple[str, SignIn]]:
+        rows = await self._do(f"SELECT {_COLUMNS} FROM {{table}} ORDER BY created_at, key")
+        return [(row[0], SignIn.of(*row[1:])) for row in rows]
 
     async def prune(self, before: float) -> None:
         """Forget sign-ins last used before ``before`` (they cannot be used any more)."""
@@ -219,6 +230,10 @@ class PostgresSessions:
 
     async def remove(self, key: str) -> None:
         await self._do("DELETE FROM {table} WHERE key = ?", key)
+
+    async def all(self) -> list[tuple[str, SignIn]]:
+        rows = await self._do(f"SELECT {_COLUMNS} FROM {{table}} ORDER BY created_at, key")
+        return [(row[0], SignIn.of(*row[1:])) for row in rows]
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""

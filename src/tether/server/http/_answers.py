@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = [
     "ApprovalsPage",
     "DecisionAnswer",
+    "EndedAnswer",
     "ErrorJson",
     "ResolutionAnswer",
     "RetryAnswer",
@@ -29,6 +30,8 @@ __all__ = [
     "RulesPage",
     "RunJson",
     "RunsPage",
+    "SessionJson",
+    "SessionsPage",
     "StartAnswer",
     "errors",
 ]
@@ -126,6 +129,26 @@ class RetryAnswer(_Answer):
     run_id: str
     retried_by: str
     seq: int
+
+
+class SessionJson(_Answer):
+    """A live sign-in of the web page (``session`` names it to end it; it signs no one in)."""
+
+    session: str
+    approver: str
+    display_name: str | None
+    roles: list[str]
+    signed_in_at: str
+    last_seen_at: str
+    ends_at: str = Field(description="When it ends unless used again.")
+
+
+class SessionsPage(_Answer):
+    sessions: list[SessionJson]
+
+
+class EndedAnswer(_Answer):
+    ended: int = Field(description="How many sign-ins were ended.")
 
 
 class Approvals(_Answer):

@@ -57,7 +57,14 @@ def render(
 ) -> Any:
     """A page for this browser: its CSRF token and who signed in (a new ``sid`` if it had none)."""
     sid = request.cookies.get(SID_COOKIE) or new_sid()
-    values = {**values, "title": app.title, "csrf": csrf_token(app.signing_key, sid), "who": who}
+    admin = who is not None and bool(who.roles & app.session_admin.admins)
+    values = {
+        **values,
+        "title": app.title,
+        "csrf": csrf_token(app.signing_key, sid),
+        "who": who,
+        "admin": admin,
+    }
     response = page(name, values, status)
     if request.cookies.get(SID_COOKIE) != sid:
         response.set_cookie(

@@ -14,6 +14,7 @@ from ...store import RunStore
 from .._auth import Authenticator
 from .._errors import need_server_extra
 from .._inbox import Inbox
+from .._session_admin import SessionAdmin
 from .._sessions import SessionBook
 from .._throttle import SignInThrottle
 
@@ -36,6 +37,7 @@ class Served(Protocol):
     max_body_bytes: int
     api_docs: bool
     sessions: SessionBook
+    session_admin: SessionAdmin
     session_idle: float
     session_lifetime: float
     sse_poll_interval: float

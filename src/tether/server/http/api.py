@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
+from ...errors import NotFoundError
 from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from .._inbox import rule_json
 from ._answers import (
     ApprovalsPage,
     DecisionAnswer,
+    EndedAnswer,
     ResolutionAnswer,
     RetryAnswer,
     ReviewAnswer,
@@ -24,6 +26,7 @@ from ._answers import (
     RulesPage,
     RunJson,
     RunsPage,
+    SessionsPage,
     StartAnswer,
     errors,
 )
@@ -451,3 +454,46 @@ async def revoke_rule(
 ) -> dict[str, Any]:
     rule = await app.inbox.revoke_rule(rule_id, who, reason=body.reason)
     return rule_json(rule)
+
+
+@router.get(
+    "/sessions",
+    summary="List the web page's live sign-ins (admins)",
+    response_model=SessionsPage,
+    responses=errors(403),
+)
+async def list_sessions(
+    who: Who, app: Application, approver: str | None = Query(None, max_length=NAME_CHARS)
+) -> dict[str, Any]:
+    app.session_admin.check(who)
+    found = await app.session_admin.live(approver)
+    return {"sessions": [info.to_json() for info in found]}
+
+
+@router.delete(
+    "/sessions/{session}",
+    summary="End one sign-in (admins): its cookie no longer works anywhere",
+    response_model=EndedAnswer,
+    responses=errors(403, 404),
+)
+async def end_session(session: str, who: Who, app: Application) -> dict[str, Any]:
+    app.session_admin.check(who)
+    if not await app.session_admin.end(session):
+        raise NotFoundError(
+            f"No live sign-in named {session!r}: GET /api/sessions lists them (it may have "
+            "ended already)."
+        )
+    return {"ended": 1}
+
+
+@router.delete(
+    "/sessions",
+    summary="End every sign-in of one approver (admins)",
+    response_model=EndedAnswer,
+    responses=errors(403),
+)
+async def end_sessions_of(
+    who: Who, app: Application, approver: str = Query(..., min_length=1, max_length=NAME_CHARS)
+) -> dict[str, Any]:
+    app.session_admin.check(who)
+    return {"ended": await app.session_admin.end_all_of(approver)}

@@ -174,6 +174,22 @@ async def revoke_form(
     return RedirectResponse("/rules", status_code=303)
 
 
+@router.get("/sessions")
+async def sessions_page(request: Request, app: Application, who: Browser) -> Any:
+    if not who:
+        return to_login()
+    app.session_admin.check(who)
+    values = {"sessions": await app.session_admin.live()}
+    return render(app, request, "sessions.html", values, who)
+
+
+@router.post("/sessions/{session}/end")
+async def end_session_form(session: str, who: FormSender, app: Application) -> Any:
+    app.session_admin.check(who)
+    await app.session_admin.end(session)  # one ended meanwhile is ended all the same
+    return RedirectResponse("/sessions", status_code=303)
+
+
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, app: Application, who: Browser, run_id: str) -> Any:
     if not who:
