@@ -101,11 +101,21 @@ def new_key_line() -> str:
     return secrets.token_urlsafe(32)
 
 
+_READ: dict[Path, tuple[tuple[int, int, int, int], Keys]] = {}
+"""Key files read in this process, by path: what the file was (mtime, size, inode, mode) and
+its keys. Every save and load asks for the keys; one ``stat`` tells whether the file changed
+(a rotation), instead of reading it each time."""
+
+
 def _read_key_file(path: Path, *, create: bool) -> Keys:
     if create and not path.exists():
         _create_key_file(path)
     try:
         info = path.stat()
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
+        known = _READ.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SigningKeyError(
@@ -125,7 +135,8 @@ def _read_key_file(path: Path, *, create: bool) -> Keys:
             f"The signing key file {path} holds no key. Put one key a line in it (the first "
             "signs), or delete the file to have a new one made."
         )
-    return Keys(keys)
+    _READ[path] = (stamp, Keys(keys))
+    return _READ[path][1]
 
 
 def _create_key_file(path: Path) -> None:

@@ -310,3 +310,18 @@ async def test_a_key_file_of_several_keys_signs_with_the_first(
 def test_a_signing_key_that_is_no_key_is_refused(tmp_path: Path, bad: object) -> None:
     with pytest.raises(UserError, match=r"signing_key|signing key"):
         SQLiteRunStore(tmp_path / "runs.db", signing_key=bad)  # type: ignore[arg-type]
+
+
+def test_a_key_file_read_once_is_read_again_when_it_changes(key_home: Path) -> None:
+    from tether._signing import default_keys
+
+    key_home.parent.mkdir(parents=True, mode=0o700)
+    key_home.write_text("first-key\n")
+    key_home.chmod(0o600)
+    assert default_keys().all == (b"first-key",)
+    assert default_keys().all == (b"first-key",)  # the same file: kept, not read again
+    key_home.write_text("second-key\nfirst-key\n")  # a rotation, in this process's lifetime
+    assert default_keys().all == (b"second-key", b"first-key")
+    key_home.chmod(0o640)  # a changed mode is checked again, though the keys are known
+    with pytest.raises(SigningKeyError, match="mode 0640"):
+        default_keys()
