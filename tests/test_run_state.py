@@ -171,9 +171,21 @@ async def test_a_state_is_signed_by_default_and_checked_when_loaded(
 ) -> None:
     agent, _, state = await interrupted()
     signed = save(state)
-    assert json.loads(signed)["signature"]["alg"] == "HMAC-SHA256"
+    assert json.loads(signed)["signature"]["alg"] == "HMAC-SHA256/text"
     loaded = RunState.from_string(agent, signed, require_signature=True)
     assert [i.call_id for i in loaded.interruptions] == ["call_oak"]
+    # The text's JSON data verifies too (its compact encoding is the signed text).
+    from_data = RunState.from_json(agent, json.loads(signed), require_signature=True)
+    assert [i.call_id for i in from_data.interruptions] == ["call_oak"]
+    # A state signed over its canonical JSON (HMAC-SHA256, as tether signed text before)
+    # still loads, as text or as data, its keys in any order.
+    from tether.journal._document import sign
+
+    canonical = sign(state.to_json(), os.environ["TETHER_STORE_KEY"].encode())
+    reordered = dict(reversed(list(canonical.items())))
+    assert RunState.from_json(agent, reordered, require_signature=True).interruptions
+    old_text = json.dumps(reordered)
+    assert RunState.from_string(agent, old_text, require_signature=True).interruptions
     # Edited after it was saved: refused, with no key given.
     with pytest.raises(StateSignatureError, match="altered"):
         RunState.from_string(agent, edit(signed, _edit_arguments))
@@ -191,6 +203,32 @@ async def test_a_state_is_signed_by_default_and_checked_when_loaded(
     assert RunState.from_string(agent, resigned).interruptions
     with pytest.raises(StateSignatureError, match="another key"):
         RunState.from_string(agent, signed)
+
+
+async def test_text_signed_as_written_is_checked_over_its_bytes() -> None:
+    agent, _, state = await interrupted()
+    signed = state.to_string()
+    assert signed.endswith('"}}') and signed.rindex('"signature":') > signed.rindex('"context":')
+    assert RunState.from_string(agent, signed.encode(), require_signature=True).interruptions
+    assert RunState.from_string(agent, signed + "\n", require_signature=True).interruptions
+    # Re-encoded but unchanged (pretty-printed): checked as data, it still verifies.
+    pretty = json.dumps(json.loads(signed), indent=2)
+    assert RunState.from_string(agent, pretty, require_signature=True).interruptions
+    head, tail = signed[: signed.rindex(',"signature":')], signed[signed.rindex(',"signature":') :]
+    one_char = signed.replace("Oakland", "Oaklanc", 1)
+    assert one_char != signed
+    forged = [
+        one_char,  # a byte of the signed part
+        head + ',"extra":1' + tail,  # a key added before the signature
+        signed[:-1] + ',"extra":1}',  # a key added after it
+        signed.replace('"value":"', '"value":"0', 1)[:-3] + '"}}',  # another MAC
+        head.replace('"version":2', '"version": 2', 1) + tail,  # re-spaced signed bytes
+    ]
+    for text in forged:
+        with pytest.raises((StateSignatureError, StateFormatError)):
+            RunState.from_string(agent, text)
+    with pytest.raises(StateSignatureError, match="altered"):
+        RunState.from_string(agent, one_char)
 
 
 async def test_an_unsigned_state_loads_unless_a_signature_is_required(

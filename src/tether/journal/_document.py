@@ -9,6 +9,9 @@
       "signature": {"alg": "HMAC-SHA256", "value": "..."}     # only when signed
     }
 
+``to_json`` signs the canonical JSON (``HMAC-SHA256``); ``to_string`` signs the text as
+written, the signature its last key (``HMAC-SHA256/text``, ``_text_signature``).
+
 Old versions stay readable; a newer version fails fast with
 ``SchemaVersionError``. New features add event kinds, not document fields, so
 the version changes rarely. Each bump gets one line in ``SCHEMA_VERSIONS``.
@@ -30,6 +33,7 @@ from ..errors import SchemaVersionError, StateFormatError, StateSignatureError, 
 from ._binding import seal_decisions
 from ._events import EVENT_KINDS, Event, events_adapter
 from ._limits import MAX_STATE_DEPTH, data_problem, escape_surrogates
+from ._text_signature import TEXT_ALG, text_mac_matches, unsigned_text_of
 
 __all__ = [
     "CURRENT_VERSION",
@@ -58,9 +62,11 @@ assert max(SCHEMA_VERSIONS) == CURRENT_VERSION, "add a SCHEMA_VERSIONS line for 
 
 
 class Signature(TypedDict):
-    """An HMAC-SHA256 over the canonical JSON of the document without its signature."""
+    """An HMAC-SHA256 over the document without its signature: over its canonical JSON
+    (``HMAC-SHA256``, written by ``to_json``), or over its text exactly as written, the
+    signature being its last key (``HMAC-SHA256/text``, written by ``to_string``)."""
 
-    alg: Literal["HMAC-SHA256"]
+    alg: Literal["HMAC-SHA256", "HMAC-SHA256/text"]
     value: str
 
 
@@ -242,15 +248,15 @@ def verify(document: dict[str, Any], key: bytes | str) -> None:
             "The run state is not signed, but a signing_key was given. Save it with "
             "to_string(signing_key=...) or load it without a key if it is trusted."
         )
+    if signature.get("alg") == TEXT_ALG:
+        _verify_as_text(document, key, signature["value"])
+        return
     if signature.get("alg") != "HMAC-SHA256":
         raise StateSignatureError(f"Unknown signature algorithm {signature.get('alg')!r}.")
     try:
         canonical = _canonical(document)
     except (TypeError, ValueError):
-        raise StateFormatError(
-            "The run state holds values that are not JSON data (or keys that are not "
-            "strings); pass what RunState.to_json() produced."
-        ) from None
+        raise StateFormatError(_NOT_JSON) from None
     expected = hmac.new(_key(key), canonical, hashlib.sha256).hexdigest().encode()
     value = signature["value"]
     # Bytes, not str: compare_digest refuses non-ASCII text, and the value may be anything.
@@ -259,6 +265,26 @@ def verify(document: dict[str, Any], key: bytes | str) -> None:
         raise StateSignatureError(
             "The run state's signature does not match: it was altered after it was signed, "
             "or signed with another key. Nothing was loaded."
+        )
+
+
+_NOT_JSON = (
+    "The run state holds values that are not JSON data (or keys that are not strings); pass "
+    "what RunState.to_json() produced."
+)
+
+
+def _verify_as_text(document: dict[str, Any], key: bytes | str, value: Any) -> None:
+    # to_string's signature, on the text's JSON data: checked against its compact encoding.
+    try:
+        unsigned = unsigned_text_of(document)
+    except (TypeError, ValueError):
+        raise StateFormatError(_NOT_JSON) from None
+    if not isinstance(value, str) or not text_mac_matches(unsigned, value, (_key(key),)):
+        raise StateSignatureError(
+            "The run state's signature does not match: it was altered after it was signed, "
+            "or signed with another key, or (signed as text by to_string) re-encoded since. "
+            "Load the text itself with RunState.from_string. Nothing was loaded."
         )
 
 

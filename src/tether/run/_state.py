@@ -51,9 +51,8 @@ from ._state_document import (
     ContextSerializer,
     check_names,
     deserialize_context,
-    parse_json,
     read_json,
-    read_text,
+    read_state_text,
     state_json,
     state_text,
 )
@@ -587,13 +586,8 @@ class RunState:
                 f"A run state is JSON text (str or bytes), got {type(text).__name__}; "
                 "pass a dict to RunState.from_json."
             )
-        # The fast path reads unsigned text only; a signed state takes the checked one.
-        unchecked = signing_key is False or (signing_key is None and not require_signature)
-        loaded = read_text(agent, text) if unchecked else None
         # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
-        journal, stored_context = loaded or read_json(
-            agent, parse_json(text), signing_key, require_signature
-        )
+        journal, stored_context = read_state_text(agent, text, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
         return cls(agent, journal, context, governance=governance)

@@ -29,10 +29,10 @@ from ..journal._document import (
     dump_document_json,
     load_document,
     load_document_json,
-    sign,
     verify,
 )
-from ..journal._limits import MAX_STATE_DEPTH, escape_surrogates
+from ..journal._limits import MAX_STATE_DEPTH
+from ..journal._text_signature import sign_text, signed_part, text_mac_matches
 
 __all__ = [
     "ContextDeserializer",
@@ -41,6 +41,7 @@ __all__ = [
     "deserialize_context",
     "parse_json",
     "read_json",
+    "read_state_text",
     "read_text",
     "state_json",
     "state_text",
@@ -72,9 +73,8 @@ def state_text(
         if keys is None:
             saved = _serialize_context(context, serializer)
             return dump_document_json(root_agent, events, saved)
-        document = sign(state_json(root_agent, events, context, serializer), keys.signing)
-        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        return escape_surrogates(text)
+        saved = _serialize_context(context, serializer)
+        return sign_text(dump_document_json(root_agent, events, saved), keys.signing)
     except (TypeError, ValueError, RecursionError) as exc:
         raise UserError(
             f"The run state cannot be saved as JSON ({exc}). The context must hold "
@@ -135,6 +135,37 @@ def _verify_any(data: dict[str, Any], keys: tuple[bytes, ...]) -> None:
         except StateSignatureError:
             continue
     verify(data, keys[-1])
+
+
+def read_state_text(
+    agent: Agent[Any], text: str | bytes, signing_key: SigningKey, require_signature: bool
+) -> tuple[list[Event], Any]:
+    """The journal and the stored context of ``to_string`` text for ``agent``'s graph, its
+    signature checked: text signed as written is checked over its bytes and read the fast
+    way; other text takes the full check (``parse_json``, then ``read_json``)."""
+    loaded = _read_signed_text(agent, text, signing_key)
+    if loaded is None and (signing_key is False or (signing_key is None and not require_signature)):
+        loaded = read_text(agent, text)  # unsigned text, read the fast way when it can be
+    return loaded or read_json(agent, parse_json(text), signing_key, require_signature)
+
+
+def _read_signed_text(
+    agent: Agent[Any], text: str | bytes, signing_key: SigningKey
+) -> tuple[list[Event], Any] | None:
+    if signing_key is False:
+        return None
+    part = signed_part(text)
+    if part is None:
+        return None
+    unsigned, value = part
+    keys = resolve_keys(signing_key) if signing_key is not None else default_keys()
+    if keys is None or not text_mac_matches(unsigned, value, keys.all):
+        raise StateSignatureError(
+            "The run state's signature does not match: it was altered after it was signed, "
+            "or signed with another key. Nothing was loaded."
+        )
+    # Only the signed bytes are read: nothing after them, nothing unsigned.
+    return read_text(agent, unsigned) or read_json(agent, parse_json(unsigned), False)
 
 
 def read_text(agent: Agent[Any], text: str | bytes) -> tuple[list[Event], Any] | None:
