@@ -71,6 +71,9 @@ class FrozenList(list[Any]):
 _SCALARS = frozenset({str, int, float, bool, type(None), FrozenDict, FrozenList})
 """Types that need no freezing (already immutable, or already frozen)."""
 
+_ALL_SCALAR = _SCALARS.issuperset
+"""Whether every type of an iterable of types is in ``_SCALARS`` (one C-level pass)."""
+
 
 def freeze(value: Any, _depth: int = 0) -> Any:
     """``value`` with every dict and list in it made read-only (already frozen parts are kept).
@@ -78,28 +81,25 @@ def freeze(value: Any, _depth: int = 0) -> Any:
     Raises ``ValueError`` for data nested deeper than ``MAX_DEPTH``; callers turn
     that into the error of their boundary.
     """
-    kind = type(value)
-    if kind in _SCALARS:
+    if type(value) in _SCALARS:
         return value
     if _depth >= MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    # Most items are flat (a message with text content, a call, an output): they take one
-    # C-level copy instead of a call per value.
+    # Most items are flat (a message with text content, a call, an output): one C-level
+    # look at their values' types, then one C-level copy, instead of a call per value.
     if isinstance(value, dict):
-        for item in value.values():
-            if type(item) not in _SCALARS:
-                return FrozenDict(
-                    {
-                        key: item if type(item) in _SCALARS else freeze(item, _depth + 1)
-                        for key, item in value.items()
-                    }
-                )
-        return FrozenDict(value)
+        if _ALL_SCALAR(map(type, value.values())):
+            return FrozenDict(value)
+        return FrozenDict(
+            {
+                key: item if type(item) in _SCALARS else freeze(item, _depth + 1)
+                for key, item in value.items()
+            }
+        )
     if isinstance(value, list | tuple):
-        for item in value:
-            if type(item) not in _SCALARS:
-                return FrozenList(
-                    [item if type(item) in _SCALARS else freeze(item, _depth + 1) for item in value]
-                )
-        return FrozenList(value)
+        if _ALL_SCALAR(map(type, value)):
+            return FrozenList(value)
+        return FrozenList(
+            [item if type(item) in _SCALARS else freeze(item, _depth + 1) for item in value]
+        )
     return value
