@@ -81,7 +81,13 @@ def tracer_for(config: RunConfig | None, data: dict[str, Any]) -> RunTracer:
     except ImportError:
         return NO_TRACER
     provider = config.tracer_provider if config is not None else None
-    tracer = (provider or trace.get_tracer_provider()).get_tracer("tether")
+    if provider is None:
+        provider = trace.get_tracer_provider()
+        # No provider set (the API's proxy) or one switched off: every span would be a
+        # no-op, so the run makes none (one set later applies from the next run).
+        if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+            return NO_TRACER
+    tracer = provider.get_tracer("tether")
     sensitive = bool(data.get("trace_include_sensitive_data"))
     name = str(data.get("workflow_name") or "tether run")
     return _OtelTracer(tracer, sensitive, name)
