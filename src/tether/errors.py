@@ -18,6 +18,7 @@
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
     │   ├── RuleNotFoundError        no standing approval with that id
     │   ├── GatewayConfigError       a tether gateway's configuration file is wrong (names the key)
+    │   ├── ChannelConfigError       an approval channel (Slack, e-mail) is configured wrongly
     │   └── SigningKeyError          a signing key file open to others, misplaced or unreadable
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
@@ -98,6 +99,10 @@ class MissingExtraError(UserError, ImportError):
 class ReadOnlyItemError(UserError, TypeError):
     """An item (or a part of one) that a run recorded was edited; edit a copy instead. Also
     a ``TypeError``, as editing any other immutable value would be."""
+
+
+class ChannelConfigError(UserError):
+    """An approval channel of ``App(channels=[...])`` is configured wrongly; nothing started."""
 
 
 class UnknownRulePredicateError(UserError):

@@ -14,6 +14,7 @@ from ...store import RunStore
 from .._auth import Authenticator
 from .._errors import need_server_extra
 from .._inbox import Inbox
+from ..channels import Channels
 from .._sessions import SessionBook
 from .._throttle import SignInThrottle
 
@@ -41,6 +42,7 @@ class Served(Protocol):
     sse_poll_interval: float
     title: str
     sign_in_throttle: SignInThrottle
+    channels: Channels
 
     async def aclose(self) -> None: ...
 

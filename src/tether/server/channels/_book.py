@@ -1,0 +1,202 @@
+"""What the channels sent, and which one-time links and Slack payloads were used: a book
+kept beside the run store, so that every worker and server process of one inbox sees it.
+
+- ``SQLiteChannelBook``: two tables in the run store's SQLite file
+  (``tether_session_channels`` and ``tether_session_channel_nonces``; the store leaves
+  tables named ``tether_session*`` alone).
+- ``MemoryChannelBook``: in the process (other stores): one worker, and announcements are
+  sent again after a restart.
+
+An announcement is *claimed* by one process before it is sent (an insert that only one
+process wins), so two workers never post the same request twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ...store import RunStore, SQLiteRunStore
+
+__all__ = ["Announcement", "ChannelBook", "MemoryChannelBook", "SQLiteChannelBook", "book_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One request as one channel announced it.
+
+    ``state``: ``claimed`` (a process is sending it), ``open`` (sent; updated as the call
+    is decided), ``failed`` (not sent yet; tried again at ``next_try``), ``closed`` (the
+    call was decided and the announcement says so). ``ref``: what the channel needs to
+    update it (a Slack message's channel and ``ts``). ``shown``: what it says now."""
+
+    channel: str
+    run_id: str
+    call_id: str
+    fingerprint: str
+    state: str
+    ref: dict[str, Any]
+    shown: str
+    tries: int
+    next_try: float
+    error: str | None = None
+
+
+class ChannelBook(Protocol):
+    """Where announcements and used one-time nonces are kept (times: epoch seconds)."""
+
+    async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
+        """Claim the announcement of a call on a channel: whether this caller won it."""
+        ...
+
+    async def save(self, item: Announcement) -> None:
+        """Record an announcement's new state."""
+        ...
+
+    async def active(self, limit: int = 200) -> list[Announcement]:
+        """Announcements not closed (open, failed or claimed), oldest first."""
+        ...
+
+    async def spend(self, nonce: str, at: float) -> bool:
+        """Record a one-time nonce as used: whether it was unused until now."""
+        ...
+
+    async def spent(self, nonce: str) -> bool:
+        """Whether a one-time nonce was used."""
+        ...
+
+
+class MemoryChannelBook:
+    """Announcements and nonces in this process."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, str], Announcement] = {}
+        self._nonces: set[str] = set()
+
+    async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
+        key = (channel, run_id, call_id)
+        if key in self._rows:
+            return False
+        self._rows[key] = Announcement(channel, run_id, call_id, fp, "claimed", {}, "", 0, at)
+        return True
+
+    async def save(self, item: Announcement) -> None:
+        self._rows[(item.channel, item.run_id, item.call_id)] = item
+
+    async def active(self, limit: int = 200) -> list[Announcement]:
+        rows = [row for row in self._rows.values() if row.state != "closed"]
+        return rows[:limit]
+
+    async def spend(self, nonce: str, at: float) -> bool:
+        if nonce in self._nonces:
+            return False
+        self._nonces.add(nonce)
+        return True
+
+    async def spent(self, nonce: str) -> bool:
+        return nonce in self._nonces
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+_TABLE = "tether_session_channels"
+_NONCES = "tether_session_channel_nonces"
+_COLUMNS = "channel, run_id, call_id, fingerprint, state, ref, shown, tries, next_try, error"
+
+
+class SQLiteChannelBook:
+    """Announcements and nonces in tables of the run store's SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[Any], int]:
+        with self._lock:
+            if self._conn is None:
+                conn = sqlite3.connect(
+                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+                )
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_TABLE} (channel TEXT NOT NULL, run_id TEXT "
+                    "NOT NULL, call_id TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT "
+                    "NULL, ref TEXT NOT NULL, shown TEXT NOT NULL, tries INTEGER NOT NULL, "
+                    "next_try REAL NOT NULL, error TEXT, PRIMARY KEY (channel, run_id, call_id))"
+                )
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_NONCES} (nonce TEXT PRIMARY KEY, at REAL NOT "
+                    "NULL)"
+                )
+                self._conn = conn
+            cursor = self._conn.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
+
+    async def _do(self, sql: str, *params: Any) -> tuple[list[Any], int]:
+        return await asyncio.to_thread(self._run, sql, params)
+
+    async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
+        _, count = await self._do(
+            f"INSERT OR IGNORE INTO {_TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'claimed', '{{}}', "
+            "'', 0, ?, NULL)",
+            channel,
+            run_id,
+            call_id,
+            fp,
+            at,
+        )
+        return count == 1
+
+    async def save(self, item: Announcement) -> None:
+        await self._do(
+            f"UPDATE {_TABLE} SET state = ?, ref = ?, shown = ?, tries = ?, next_try = ?, "
+            "error = ? WHERE channel = ? AND run_id = ? AND call_id = ?",
+            item.state,
+            json.dumps(item.ref),
+            item.shown,
+            item.tries,
+            item.next_try,
+            item.error,
+            item.channel,
+            item.run_id,
+            item.call_id,
+        )
+
+    async def active(self, limit: int = 200) -> list[Announcement]:
+        rows, _ = await self._do(
+            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE state != 'closed' ORDER BY next_try LIMIT ?",
+            limit,
+        )
+        return [
+            Announcement(c, r, k, f, s, json.loads(ref), shown, tries, nxt, err)
+            for c, r, k, f, s, ref, shown, tries, nxt, err in rows
+        ]
+
+    async def spend(self, nonce: str, at: float) -> bool:
+        _, count = await self._do(
+            f"INSERT OR IGNORE INTO {_NONCES} (nonce, at) VALUES (?, ?)", nonce, at
+        )
+        return count == 1
+
+    async def spent(self, nonce: str) -> bool:
+        rows, _ = await self._do(f"SELECT 1 FROM {_NONCES} WHERE nonce = ?", nonce)
+        return bool(rows)
+
+    async def aclose(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def book_for(store: RunStore) -> MemoryChannelBook | SQLiteChannelBook:
+    """The book beside ``store``: its SQLite file, else this process's memory."""
+    if isinstance(store, SQLiteRunStore) and store.path != ":memory:":
+        return SQLiteChannelBook(store.path)
+    return MemoryChannelBook()
