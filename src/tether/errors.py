@@ -186,12 +186,10 @@ class CallInDoubt(RunError):
 
 
 class MCPServerError(RunError):
-    """An MCP server could not be started or reached, or its connection broke.
-
-    A call whose connection broke while it ran is left in doubt (it may have
-    reached the server) unless its tool is idempotent or read-only; a call the
-    server answered with an error is not this: the model reads that error.
-    """
+    """An MCP server could not be started or reached, or its connection broke. A call whose
+    connection broke while it ran is left in doubt (it may have reached the server) unless its
+    tool is idempotent or read-only; a call the server answered with an error is not this: the
+    model reads that error."""
 
 
 class ToolError(RunError):
@@ -220,11 +218,9 @@ class ToolError(RunError):
 
 
 class ToolTimeoutError(ToolError):
-    """A tool ran past its timeout and the tool (or the run) says a timeout ends the run.
-
-    The call was cancelled and is recorded as timed out (``ToolTimedOut``), so
-    the saved state resumes: the model then reads that the call did not finish.
-    """
+    """A tool ran past its timeout and the tool (or the run) says a timeout ends the run. The
+    call was cancelled and is recorded as timed out (``ToolTimedOut``), so the saved state
+    resumes: the model then reads that the call did not finish."""
 
     def __init__(self, tool_name: str, call_id: str, timeout: float) -> None:
         self.tool_name = tool_name
@@ -245,11 +241,9 @@ class ToolTimeoutError(ToolError):
 
 
 class RunStalledError(RunError):
-    """The run's next step recorded nothing, so taking it again would loop forever.
-
-    tether stops the run instead. This points at a state that does not fit the
-    agents it is resumed with, or at a bug in tether; please report it.
-    """
+    """The run's next step recorded nothing, so taking it again would loop forever: tether
+    stops the run instead. This points at a state that does not fit the agents it is resumed
+    with, or at a bug in tether; please report it."""
 
     def __init__(self, step: str) -> None:
         self.step = step

@@ -58,12 +58,13 @@ class Setup:
         assert result.interruptions
         return result.run_id
 
-    async def press(self, user: str, action: str, value: str, *, at: int | None = None,
-                    secret: str = SECRET) -> tuple[httpx.Response, tuple[bytes, dict[str, str]]]:
-        signed = press(secret, at or self.clock.epoch, user, action, value,
-                       f"{self.slack.url}/respond/{user}")
-        answer = await self.client.post("/slack/interactions", content=signed[0],
-                                        headers=signed[1])
+    async def press(
+        self, user: str, action: str, value: str, *, at: int | None = None, secret: str = SECRET
+    ) -> tuple[httpx.Response, tuple[bytes, dict[str, str]]]:
+        signed = press(
+            secret, at or self.clock.epoch, user, action, value, f"{self.slack.url}/respond/{user}"
+        )
+        answer = await self.client.post("/slack/interactions", content=signed[0], headers=signed[1])
         return answer, signed
 
     def value(self, message: int = -1) -> str:

@@ -15,11 +15,11 @@ from ..models import ModelProvider
 from ..run import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
 from ._auth import Authenticator, TokenAuth
-from .channels import Channel, Channels, book_for
 from ._inbox import Inbox
 from ._sessions import OwnSessions, SessionBook, sessions_for
 from ._throttle import SignInThrottle
 from ._webhooks import Webhook
+from .channels import Channel, Channels, book_for
 
 __all__ = ["App"]
 
@@ -158,7 +158,9 @@ class App:
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval
         self.webhooks = tuple(webhooks)
-        self.channels = Channels(_checked(channels, self.signing_key), self.inbox, book_for(self.store))
+        self.channels = Channels(
+            _checked(channels, self.signing_key), self.inbox, book_for(self.store)
+        )
         self.title = title
         self._asgi: Any = None
 

@@ -37,7 +37,8 @@ class Request:
         """A line saying where the request stands: what an update of a message shows."""
         if self.status == "pending":
             done, need = len(self.call.approved_by), self.call.required_approvals
-            return f"waiting ({done} of {need} approvals)" if need > 1 else "waiting"
+            progress = f" ({done} of {need} approvals)" if need > 1 else ""
+            return f"waiting for approval{progress}"
         if self.status == "expired":
             return "expired: rejected by the system"
         if self.status == "closed":
@@ -95,4 +96,3 @@ def _span(seconds: int) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-

@@ -104,9 +104,12 @@ class EmailChannel:
         for address, approver in self.people.items():
             if not request.allows(approver):
                 continue
-            token = self.links.issue(approver.id, call.run_id, call.call_id, call.fingerprint,
-                                     expires)
-            messages.append(self.message(address, request, f"{self.inbox_url}/confirm/{quote(token)}"))
+            token = self.links.issue(
+                approver.id, call.run_id, call.call_id, call.fingerprint, expires
+            )
+            messages.append(
+                self.message(address, request, f"{self.inbox_url}/confirm/{quote(token)}")
+            )
         if messages:
             await asyncio.to_thread(self._send, messages)
         return {"to": [str(m["To"]) for m in messages]}

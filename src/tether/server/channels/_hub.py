@@ -127,8 +127,13 @@ class Channels:
     async def _failed(self, item: Announcement, exc: Exception) -> None:
         tries = item.tries + 1
         error = f"{type(exc).__name__}: {exc}"
-        log.warning("channel %s: announcing %s failed (try %d): %s", item.channel, item.call_id,
-                    tries, error)
+        log.warning(
+            "channel %s: announcing %s failed (try %d): %s",
+            item.channel,
+            item.call_id,
+            tries,
+            error,
+        )
         state = "failed" if tries < self.max_attempts else "closed"
         wait = self.backoff * 2 ** (tries - 1)
         after = self._now().timestamp() + wait
@@ -177,10 +182,20 @@ class Channels:
         at = datetime.fromisoformat(asked.at) if asked.at else now
         waiting = call is not None and call.status is CallStatus.PENDING
         if waiting and call is not None and call.fingerprint == fingerprint:
-            shown = pending_call(view, run_id, call_id, asked.agent, asked.tool, asked.arguments, at)
+            shown = pending_call(
+                view, run_id, call_id, asked.agent, asked.tool, asked.arguments, at
+            )
             return Request(shown, "pending", now, allows)
-        shown = PendingCall(run_id, call_id, asked.agent, asked.tool, asked.arguments, at,
-                            _moment(asked.expires_at), asked.required_approvals)
+        shown = PendingCall(
+            run_id,
+            call_id,
+            asked.agent,
+            asked.tool,
+            asked.arguments,
+            at,
+            _moment(asked.expires_at),
+            asked.required_approvals,
+        )
         return _decided(stored, shown, now, allows)
 
 
@@ -221,6 +236,7 @@ def _moment(text: str | None) -> datetime | None:
 
 
 def _fp(row: PendingApproval) -> str:
-    shown = PendingCall(row.run_id, row.call_id, row.agent, row.tool, row.arguments,
-                        row.requested_at)
+    shown = PendingCall(
+        row.run_id, row.call_id, row.agent, row.tool, row.arguments, row.requested_at
+    )
     return shown.fingerprint

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 
 from ..._governance import Approver
 from ...errors import ChannelConfigError, MissingExtraError, StateError, StoreError
-from .._inbox import Inbox
+from .._inbox import Decision, Inbox
 from ._book import ChannelBook
 from ._channel import Request, describe
 
@@ -90,8 +90,12 @@ class SlackChannel:
         inbox_url: str | None = None,
         timeout: int = 10,
     ) -> None:
-        for key, value in (("token", token), ("signing_secret", signing_secret),
-                           ("channel", channel), ("name", name)):
+        for key, value in (
+            ("token", token),
+            ("signing_secret", signing_secret),
+            ("channel", channel),
+            ("name", name),
+        ):
             if not isinstance(value, str) or not value:
                 raise ChannelConfigError(f"SlackChannel({key}=...) is a non-empty string.")
         users = dict(users or {})
@@ -124,14 +128,17 @@ class SlackChannel:
     async def update(self, ref: dict[str, Any], request: Request) -> None:
         text, blocks = self.message(request)
         await asyncio.to_thread(
-            self._client.chat_update, channel=ref["channel"], ts=ref["ts"], text=text,
+            self._client.chat_update,
+            channel=ref["channel"],
+            ts=ref["ts"],
+            text=text,
             blocks=blocks,
         )
 
     def message(self, request: Request) -> tuple[str, list[dict[str, Any]]]:
         """The message's fallback text and its blocks (buttons only while it waits)."""
         call = request.call
-        text = f"Approval {request.summary}: {call.tool} ({call.agent})"
+        text = f"{call.tool} ({call.agent}): {request.summary}"
         fields = [
             {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
             for label, value in describe(call, request.now)
@@ -145,14 +152,24 @@ class SlackChannel:
         ]
         if self.inbox_url:
             link = f"{self.inbox_url}/runs/{call.run_id}/calls/{call.call_id}"
-            blocks.append({"type": "context", "elements": [
-                {"type": "mrkdwn", "text": f"<{link}|Open in the inbox>"}]})
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"<{link}|Open in the inbox>"}],
+                }
+            )
         if request.status == "pending":
             value = json.dumps([call.run_id, call.call_id, call.fingerprint])
-            blocks.append({"type": "actions", "block_id": "tether_decision", "elements": [
-                _button("Approve", APPROVE, value, "primary"),
-                _button("Reject", REJECT, value, "danger"),
-            ]})
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": "tether_decision",
+                    "elements": [
+                        _button("Approve", APPROVE, value, "primary"),
+                        _button("Reject", REJECT, value, "danger"),
+                    ],
+                }
+            )
         return text, blocks
 
     def verified(self, body: bytes, headers: Mapping[str, str], now: float) -> bool:
@@ -161,9 +178,11 @@ class SlackChannel:
         clock = type("_At", (_sdk().signature.Clock,), {"now": lambda _: now})()
         verifier = _sdk().signature.SignatureVerifier(self._secret, clock=clock)
         try:
-            return bool(verifier.is_valid(
-                body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
-            ))
+            return bool(
+                verifier.is_valid(
+                    body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
+                )
+            )
         except ValueError:  # a timestamp that is not a number
             return False
 
@@ -188,12 +207,20 @@ class SlackChannel:
             return SlackOutcome(200, "ignored", "not a tether button")
         approver = await self.approver_for(user)
         if approver is None:
-            return await self._refuse(respond, "Your Slack account is not mapped to a tether "
-                                      "approver, so nothing was recorded.")
-        decision = "approve" if action["action_id"] == APPROVE else "reject"
+            return await self._refuse(
+                respond,
+                "Your Slack account is not mapped to a tether approver, so nothing was recorded.",
+            )
+        decision: Decision = "approve" if action["action_id"] == APPROVE else "reject"
         try:
-            await inbox.decide(run_id, call_id, approver, decision, fingerprint=fingerprint,
-                               reason="decided in Slack")
+            await inbox.decide(
+                run_id,
+                call_id,
+                approver,
+                decision,
+                fingerprint=fingerprint,
+                reason="decided in Slack",
+            )
         except (StateError, StoreError) as exc:
             return await self._refuse(respond, str(exc))
         return SlackOutcome(200, "decided", f"{decision} by {approver.id}")
@@ -227,8 +254,13 @@ class SlackChannel:
 
 
 def _button(label: str, action: str, value: str, style: str) -> dict[str, Any]:
-    return {"type": "button", "text": {"type": "plain_text", "text": label},
-            "action_id": action, "value": value, "style": style}
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action,
+        "value": value,
+        "style": style,
+    }
 
 
 def _plain(text: str) -> str:

@@ -14,9 +14,9 @@ from ...store import RunStore
 from .._auth import Authenticator
 from .._errors import need_server_extra
 from .._inbox import Inbox
-from ..channels import Channels
 from .._sessions import SessionBook
 from .._throttle import SignInThrottle
+from ..channels import Channels
 
 try:
     from fastapi import Depends, Request

@@ -87,34 +87,61 @@ async def _page(
     }
 
     def show(status: int, heading: str, notice: str, **more: Any) -> Any:
-        return render(app, request, "confirm.html",
-                      {**values, **more, "heading": heading, "notice": notice}, who, status)
+        return render(
+            app,
+            request,
+            "confirm.html",
+            {**values, **more, "heading": heading, "notice": notice},
+            who,
+            status,
+        )
 
     if found is None:
-        return show(404, "Not a valid link", "This link is not one the inbox sent, or it was "
-                    "changed. Nothing was recorded.")
-    channel, claims, approver = found
+        return show(
+            404,
+            "Not a valid link",
+            "This link is not one the inbox sent, or it was changed. Nothing was recorded.",
+        )
+    claims, approver = found
     if approver is None:
-        return show(403, "Link refused", "The person this link was sent to may no longer "
-                    "decide from e-mail. Nothing was recorded.")
+        return show(
+            403,
+            "Link refused",
+            "The person this link was sent to may no longer "
+            "decide from e-mail. Nothing was recorded.",
+        )
     values["approver"] = approver
-    values["request"] = await app.channels.request(claims.run_id, claims.call_id,
-                                                   claims.fingerprint)
+    values["request"] = await app.channels.request(
+        claims.run_id, claims.call_id, claims.fingerprint
+    )
     if claims.expired(values["now"].timestamp()):
-        return show(410, "Link expired", "This link has expired. Nothing was recorded; "
-                    "decide in the inbox.")
+        return show(
+            410, "Link expired", "This link has expired. Nothing was recorded; decide in the inbox."
+        )
     if await app.channels.book.spent(claims.nonce):
-        return show(410, "Link already used", "This link was used once and works no more. "
-                    "Nothing more was recorded.")
+        return show(
+            410,
+            "Link already used",
+            "This link was used once and works no more. Nothing more was recorded.",
+        )
     if who is not None and who.id != approver.id:
-        return show(403, "Not your link", f"This link was sent to {approver.id}, and this "
-                    f"browser is signed in as {who.id}. Nothing was recorded.")
+        return show(
+            403,
+            "Not your link",
+            f"This link was sent to {approver.id}, and this "
+            f"browser is signed in as {who.id}. Nothing was recorded.",
+        )
     shown: Request | None = values["request"]
     if shown is None or shown.status != "pending":
         return show(409, "Nothing to decide", "The call no longer waits for a decision.")
     if decision is None:
-        return show(200, "Confirm your decision", "Approve or reject the call below.",
-                    can_decide=True, refused=False)
+        return show(
+            200,
+            "Confirm your decision",
+            "Approve or reject the call below.",
+            can_decide=True,
+            refused=False,
+        )
     return await _decide(app, claims, approver, decision, message, show)
 
 
@@ -137,15 +164,16 @@ async def _decide(
         return show(403, "Not recorded", f"{exc}")
     request = await app.channels.request(claims.run_id, claims.call_id, claims.fingerprint)
     verb = "Approved" if decision == "approve" else "Rejected"
-    return show(200, verb, f"{verb} as {approver.id}; the run goes on.", request=request,
-                refused=False)
+    return show(
+        200, verb, f"{verb} as {approver.id}; the run goes on.", request=request, refused=False
+    )
 
 
-def _claims(app: Served, token: str) -> tuple[EmailChannel, LinkClaims, Approver | None] | None:
-    """The e-mail channel whose key signed ``token``, its claims and their approver."""
+def _claims(app: Served, token: str) -> tuple[LinkClaims, Approver | None] | None:
+    """The claims of ``token`` (signed by an e-mail channel's key) and their approver."""
     for channel in app.channels.channels.values():
         if isinstance(channel, EmailChannel) and channel.links is not None:
             claims = channel.links.verify(token)
             if claims is not None:
-                return channel, claims, channel.approver(claims.approver)
+                return claims, channel.approver(claims.approver)
     return None
