@@ -232,12 +232,19 @@ async def test_slack_down_holds_no_run_back_and_the_post_is_retried(setup: Setup
     assert tries == 1
     await worker.run_once()  # backoff not over: not tried again
     assert len(setup.slack.made("chat.postMessage")) == tries
+    headers = {"Authorization": "Bearer tok-ben"}
+    page = await setup.client.get("/", headers=headers)
+    [trouble] = re.findall(r'<p class="card expired channel-trouble"[^>]*>([^<]*)</p>', page.text)
+    assert "Channel slack is failing: 1 request not announced yet" in trouble
+    assert "service_unavailable" in trouble
     setup.slack.down = False
     setup.clock.now += timedelta(seconds=3)
     await worker.run_once()
     assert len(setup.slack.made("chat.postMessage")) == 2
     await worker.run_once()
     assert len(setup.slack.made("chat.postMessage")) == 2
+    page = await setup.client.get("/", headers=headers)
+    assert "channel-trouble" not in page.text and "get_weather" in page.text
 
 
 def test_a_misconfigured_channel_is_a_typed_error(tmp_path: Path) -> None:

@@ -44,6 +44,8 @@ class Announcement:
     tries: int
     next_try: float
     error: str | None = None
+    seq: int = 0
+    """The run's seq when ``shown`` was read: a run not appended to since is not read again."""
 
 
 class ChannelBook(Protocol):
@@ -57,8 +59,15 @@ class ChannelBook(Protocol):
         """Record an announcement's new state."""
         ...
 
-    async def active(self, limit: int = 200) -> list[Announcement]:
-        """Announcements not closed (open, failed or claimed), oldest first."""
+    async def active(
+        self, *, after: tuple[str, str, str] | None = None, limit: int = 200
+    ) -> list[Announcement]:
+        """A page of the announcements not closed (open, failed or claimed), by channel, run
+        and call id, after the key ``after``."""
+        ...
+
+    async def failing(self, limit: int = 100) -> list[Announcement]:
+        """Announcements whose post failed and waits for its next try."""
         ...
 
     async def spend(self, nonce: str, at: float) -> bool:
@@ -87,9 +96,14 @@ class MemoryChannelBook:
     async def save(self, item: Announcement) -> None:
         self._rows[(item.channel, item.run_id, item.call_id)] = item
 
-    async def active(self, limit: int = 200) -> list[Announcement]:
-        rows = [row for row in self._rows.values() if row.state != "closed"]
-        return rows[:limit]
+    async def active(
+        self, *, after: tuple[str, str, str] | None = None, limit: int = 200
+    ) -> list[Announcement]:
+        keys = sorted(k for k, row in self._rows.items() if row.state != "closed")
+        return [self._rows[k] for k in keys if after is None or k > after][:limit]
+
+    async def failing(self, limit: int = 100) -> list[Announcement]:
+        return [row for row in self._rows.values() if row.state == "failed"][:limit]
 
     async def spend(self, nonce: str, at: float) -> bool:
         if nonce in self._nonces:
@@ -106,7 +120,7 @@ class MemoryChannelBook:
 
 _TABLE = "tether_session_channels"
 _NONCES = "tether_session_channel_nonces"
-_COLUMNS = "channel, run_id, call_id, fingerprint, state, ref, shown, tries, next_try, error"
+_COLUMNS = "channel, run_id, call_id, fingerprint, state, ref, shown, tries, next_try, error, seq"
 
 
 class SQLiteChannelBook:
@@ -127,7 +141,8 @@ class SQLiteChannelBook:
                     f"CREATE TABLE IF NOT EXISTS {_TABLE} (channel TEXT NOT NULL, run_id TEXT "
                     "NOT NULL, call_id TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT "
                     "NULL, ref TEXT NOT NULL, shown TEXT NOT NULL, tries INTEGER NOT NULL, "
-                    "next_try REAL NOT NULL, error TEXT, PRIMARY KEY (channel, run_id, call_id))"
+                    "next_try REAL NOT NULL, error TEXT, seq INTEGER NOT NULL, "
+                    "PRIMARY KEY (channel, run_id, call_id))"
                 )
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {_NONCES} (nonce TEXT PRIMARY KEY, at REAL NOT "
@@ -143,7 +158,7 @@ class SQLiteChannelBook:
     async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
         _, count = await self._do(
             f"INSERT OR IGNORE INTO {_TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'claimed', '{{}}', "
-            "'', 0, ?, NULL)",
+            "'', 0, ?, NULL, 0)",
             channel,
             run_id,
             call_id,
@@ -155,27 +170,35 @@ class SQLiteChannelBook:
     async def save(self, item: Announcement) -> None:
         await self._do(
             f"UPDATE {_TABLE} SET state = ?, ref = ?, shown = ?, tries = ?, next_try = ?, "
-            "error = ? WHERE channel = ? AND run_id = ? AND call_id = ?",
+            "error = ?, seq = ? WHERE channel = ? AND run_id = ? AND call_id = ?",
             item.state,
             json.dumps(item.ref),
             item.shown,
             item.tries,
             item.next_try,
             item.error,
+            item.seq,
             item.channel,
             item.run_id,
             item.call_id,
         )
 
-    async def active(self, limit: int = 200) -> list[Announcement]:
+    async def active(
+        self, *, after: tuple[str, str, str] | None = None, limit: int = 200
+    ) -> list[Announcement]:
         rows, _ = await self._do(
-            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE state != 'closed' ORDER BY next_try LIMIT ?",
+            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE state != 'closed' AND (channel, run_id, "
+            "call_id) > (?, ?, ?) ORDER BY channel, run_id, call_id LIMIT ?",
+            *(after or ("", "", "")),
             limit,
         )
-        return [
-            Announcement(c, r, k, f, s, json.loads(ref), shown, tries, nxt, err)
-            for c, r, k, f, s, ref, shown, tries, nxt, err in rows
-        ]
+        return [_announcement(row) for row in rows]
+
+    async def failing(self, limit: int = 100) -> list[Announcement]:
+        rows, _ = await self._do(
+            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE state = 'failed' LIMIT ?", limit
+        )
+        return [_announcement(row) for row in rows]
 
     async def spend(self, nonce: str, at: float) -> bool:
         _, count = await self._do(
@@ -193,6 +216,13 @@ class SQLiteChannelBook:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _announcement(row: Any) -> Announcement:
+    channel, run_id, call_id, fp, state, ref, shown, tries, next_try, error, seq = row
+    return Announcement(
+        channel, run_id, call_id, fp, state, json.loads(ref), shown, tries, next_try, error, seq
+    )
 
 
 def book_for(store: RunStore) -> MemoryChannelBook | SQLiteChannelBook:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..._governance import Approver
 from ...approvals._decisions import policy_for
-from ...errors import TetherError
+from ...errors import RunNotFoundError, TetherError
 from ...journal import ApprovalDecided, ApprovalRequested, CallStatus, Journal
 from ...store import PendingApproval, StoredRun
 from .._inbox import Inbox
@@ -29,6 +29,9 @@ from ._channel import Channel, Request
 __all__ = ["Channels"]
 
 log = logging.getLogger("tether.channels")
+
+_PAGE = 200
+"""Announcements one read of the follow-up pass takes (it pages on)."""
 
 _CLAIM_TIMEOUT = 300.0
 """A claim older than this (seconds) whose process never recorded a post is taken as
@@ -64,6 +67,21 @@ class Channels:
         close = getattr(self.book, "aclose", None)
         if close is not None:
             await close()
+
+    async def trouble(self) -> list[tuple[str, int, str]]:
+        """The channels that failed to announce requests and will try again: (channel, how
+        many requests wait, the last error), for the inbox page. Never raises."""
+        if not self.channels:
+            return []
+        try:
+            failing = await self.book.failing()
+        except Exception as exc:
+            return [("channel book", 0, f"{type(exc).__name__}: {exc}")]
+        found: dict[str, tuple[int, str]] = {}
+        for item in failing:
+            count, _ = found.get(item.channel, (0, ""))
+            found[item.channel] = (count + 1, item.error or "")
+        return [(name, count, error) for name, (count, error) in sorted(found.items())]
 
     async def announce(self, row: PendingApproval) -> int:
         """Post ``row``'s request on every channel that has not yet; how many posted.
@@ -102,16 +120,21 @@ class Channels:
     async def _follow_up(self) -> int:
         changed = 0
         now = self._now().timestamp()
-        for item in await self.book.active():
-            stale_claim = item.state == "claimed" and item.next_try + _CLAIM_TIMEOUT <= now
-            if (item.state == "failed" and item.next_try <= now) or stale_claim:
-                changed += await self._post(item)
-            elif item.state == "open":
-                changed += await self._refresh(item)
-        return changed
+        after: tuple[str, str, str] | None = None
+        while True:
+            page = await self.book.active(after=after, limit=_PAGE)
+            for item in page:
+                stale_claim = item.state == "claimed" and item.next_try + _CLAIM_TIMEOUT <= now
+                if (item.state == "failed" and item.next_try <= now) or stale_claim:
+                    changed += await self._post(item)
+                elif item.state == "open":
+                    changed += await self._refresh(item)
+            if len(page) < _PAGE:
+                return changed
+            after = (page[-1].channel, page[-1].run_id, page[-1].call_id)
 
     async def _post(self, item: Announcement) -> int:
-        request = await self.request(item.run_id, item.call_id, item.fingerprint)
+        request, seq = await self._current(item)
         if request is None or request.status != "pending":
             await self.book.save(dataclasses.replace(item, state="closed"))
             return 0
@@ -120,7 +143,7 @@ class Channels:
         except Exception as exc:  # a channel that is down: try again later, the run goes on
             await self._failed(item, exc)
             return 0
-        opened = dataclasses.replace(item, state="open", ref=ref, shown=request.summary)
+        opened = dataclasses.replace(item, state="open", ref=ref, shown=request.summary, seq=seq)
         await self.book.save(dataclasses.replace(opened, tries=item.tries + 1, error=None))
         return 1
 
@@ -142,30 +165,53 @@ class Channels:
         )
 
     async def _refresh(self, item: Announcement) -> int:
-        request = await self.request(item.run_id, item.call_id, item.fingerprint)
+        try:
+            if (await self.inbox.store.tip(item.run_id)).seq == item.seq:
+                return 0  # nothing was appended to the run since the announcement was shown
+        except RunNotFoundError:
+            await self.book.save(dataclasses.replace(item, state="closed"))
+            return 0
+        request, seq = await self._current(item)
         if request is None:
             await self.book.save(dataclasses.replace(item, state="closed"))
             return 0
-        if request.summary == item.shown:
-            return 0
-        try:
-            await self.channels[item.channel].update(item.ref, request)
-        except Exception as exc:  # tried again on the next pass (the summary is unchanged)
-            log.warning("channel %s: updating %s failed: %s", item.channel, item.call_id, exc)
-            return 0
+        if request.summary != item.shown:
+            try:
+                await self.channels[item.channel].update(item.ref, request)
+            except Exception as exc:  # tried again on the next pass (seq is kept as it was)
+                log.warning("channel %s: updating %s failed: %s", item.channel, item.call_id, exc)
+                return 0
         state = "open" if request.status == "pending" else "closed"
-        await self.book.save(dataclasses.replace(item, state=state, shown=request.summary))
-        return 1
+        await self.book.save(dataclasses.replace(item, state=state, shown=request.summary, seq=seq))
+        return int(request.summary != item.shown)
 
-    async def request(self, run_id: str, call_id: str, fingerprint: str) -> Request | None:
-        """The request of a call as it stands now (``None``: its run cannot be read)."""
+    async def _current(self, item: Announcement) -> tuple[Request | None, int]:
+        """The announcement's request now, and the run's seq it was read at."""
+        stored = await self._load(item.run_id)
+        if stored is None:
+            return None, 0
+        return self._request_of(stored, item.call_id, item.fingerprint), stored.seq
+
+    async def _load(self, run_id: str) -> StoredRun | None:
         try:
-            stored = await self.inbox.store.load(run_id)
-            agent = self.inbox.agent_for(stored.root_agent)
-            view = Journal(stored.events).view
+            return await self.inbox.store.load(run_id)
         except TetherError as exc:
             log.warning("channels cannot read run %s: %s", run_id, exc)
             return None
+
+    async def request(self, run_id: str, call_id: str, fingerprint: str) -> Request | None:
+        """The request of a call as it stands now (``None``: its run cannot be read)."""
+        stored = await self._load(run_id)
+        return None if stored is None else self._request_of(stored, call_id, fingerprint)
+
+    def _request_of(self, stored: StoredRun, call_id: str, fingerprint: str) -> Request | None:
+        try:
+            agent = self.inbox.agent_for(stored.root_agent)
+            view = Journal(stored.events).view
+        except TetherError as exc:
+            log.warning("channels cannot read run %s: %s", stored.run_id, exc)
+            return None
+        run_id = stored.run_id
         asked = _asked(stored, call_id, fingerprint)
         if asked is None:
             return None
