@@ -1,6 +1,7 @@
 """A local server that speaks the Slack Web API methods the Slack channel calls
-(``chat.postMessage``, ``chat.update``, ``users.info``) and takes posts to interaction
-``response_url``s, recording every request; and Slack's signing of interaction payloads."""
+(``chat.postMessage``, ``chat.update``, ``views.open``, ``users.info``) and takes posts to
+interaction ``response_url``s, recording every request; and Slack's signing of interaction
+payloads."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class FakeSlack:
             return 200, {"ok": True, "channel": args["channel"], "ts": f"1700000000.{posted:06d}"}
         if method == "chat.update":
             return 200, {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+        if method == "views.open":
+            return 200, {"ok": True, "view": {"id": f"V{len(self.made('views.open'))}"}}
         if method == "users.info":
             email = self.emails.get(str(args.get("user")))
             if email is None:
@@ -88,22 +91,9 @@ def fake_slack() -> Iterator[FakeSlack]:
         server.server_close()
 
 
-def press(
-    secret: str,
-    timestamp: int,
-    user: str,
-    action_id: str,
-    value: str,
-    response_url: str,
-) -> tuple[bytes, dict[str, str]]:
-    """A button press as Slack posts it: a form with one field ``payload`` (JSON), signed
+def signed(secret: str, timestamp: int, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """An interaction as Slack posts it: a form with one field ``payload`` (JSON), signed
     ``v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>")``."""
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "response_url": response_url,
-        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
-    }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     mac = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256)
     headers = {
@@ -112,3 +102,39 @@ def press(
         "X-Slack-Signature": f"v0={mac.hexdigest()}",
     }
     return body, headers
+
+
+def press(
+    secret: str,
+    timestamp: int,
+    user: str,
+    action_id: str,
+    value: str,
+    response_url: str,
+) -> tuple[bytes, dict[str, str]]:
+    """A button press (``block_actions``), signed."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "trigger_id": f"trigger-{user}-{timestamp}",
+        "response_url": response_url,
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    }
+    return signed(secret, timestamp, payload)
+
+
+def submit(
+    secret: str, timestamp: int, user: str, view: dict[str, Any], message: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """The modal ``view`` (as views.open got it) submitted by ``user`` with ``message``."""
+    submitted = {
+        **view,
+        "state": {
+            "values": {
+                "tether_message": {"message": {"type": "plain_text_input", "value": message}}
+            }
+        },
+    }
+    return signed(
+        secret, timestamp, {"type": "view_submission", "user": {"id": user}, "view": submitted}
+    )

@@ -20,7 +20,7 @@ from tether.server import App, TokenAuth, Worker
 from tether.server.channels import SlackChannel
 from tether.store import SQLiteRunStore
 
-from .fake_slack import FakeSlack, fake_slack, press
+from .fake_slack import FakeSlack, fake_slack, press, submit
 from .weather_agents import ANA, agent
 
 SECRET = "slack-signing-secret"
@@ -245,6 +245,38 @@ async def test_slack_down_holds_no_run_back_and_the_post_is_retried(setup: Setup
     assert len(setup.slack.made("chat.postMessage")) == 2
     page = await setup.client.get("/", headers=headers)
     assert "channel-trouble" not in page.text and "get_weather" in page.text
+
+
+async def test_reject_asks_for_the_model_s_message_in_a_modal(setup: Setup) -> None:
+    run_id = await setup.paused("city:Oslo")
+    worker = Worker(setup.app)
+    await worker.run_once()
+    refused, _ = await setup.press("U_INTERN", "tether_reject", setup.value())
+    assert refused.status_code == 200 and setup.slack.made("views.open") == []
+    [(_, note)] = [(p, a) for p, a in setup.slack.calls if p.startswith("/respond/")]
+    assert "may not decide" in note["text"]
+
+    await setup.press("U_ANA", "tether_reject", setup.value())
+    [opened] = setup.slack.made("views.open")
+    assert opened["trigger_id"].startswith("trigger-U_ANA-")
+    assert (await setup.app.inbox.show(run_id)).pending  # the modal decided nothing yet
+
+    body, headers = submit(SECRET, setup.clock.epoch, "U_INTERN", opened["view"], "no")
+    answer = await setup.client.post("/slack/interactions", content=body, headers=headers)
+    assert answer.json()["response_action"] == "errors"  # shown in the modal
+    assert (await setup.app.inbox.show(run_id)).pending
+
+    body, headers = submit(SECRET, setup.clock.epoch, "U_ANA", opened["view"], "Oslo is closed")
+    answer = await setup.client.post("/slack/interactions", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.content == b""  # closes the modal
+    decided = [e for e in (await setup.app.inbox.show(run_id)).audit if e["kind"] == "decided"]
+    assert [(e["by"], e["verdict"], e["message"]) for e in decided] == [
+        ("ana", "rejected", "Oslo is closed")
+    ]
+    for _ in range(2):
+        await worker.run_once()
+    assert setup.tool_runs() == []
+    assert "rejected by ana" in setup.slack.made("chat.update")[-1]["text"]
 
 
 def test_a_misconfigured_channel_is_a_typed_error(tmp_path: Path) -> None:

@@ -18,14 +18,16 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from ..._governance import Approver
 from ...errors import ChannelConfigError, MissingExtraError, StateError, StoreError
-from .._inbox import Decision, Inbox
-from ._book import ChannelBook
+from .._inbox import Inbox
 from ._channel import Request, describe
+
+if TYPE_CHECKING:
+    from ._hub import Channels
 
 __all__ = ["SlackChannel", "SlackOutcome"]
 
@@ -55,6 +57,8 @@ class SlackOutcome:
     status: int
     result: str
     detail: str = ""
+    body: dict[str, Any] | None = None
+    """A JSON answer to Slack (the modal's errors), else an empty 200."""
 
 
 class SlackChannel:
@@ -187,43 +191,103 @@ class SlackChannel:
             return False
 
     async def interact(
-        self, inbox: Inbox, book: ChannelBook, body: bytes, headers: Mapping[str, str]
+        self, hub: Channels, body: bytes, headers: Mapping[str, str]
     ) -> SlackOutcome:
-        """Take one interaction payload Slack posted (a button press) as it came."""
-        now = inbox.governance.now().timestamp()
+        """Take one interaction payload Slack posted (a button press, the rejection modal
+        submitted) as it came."""
+        now = hub.inbox.governance.now().timestamp()
         if not self.verified(body, headers, now):
             return SlackOutcome(401, "forged", "bad or stale signature")
         seen = hashlib.sha256(headers.get("x-slack-signature", "").encode()).hexdigest()
-        if not await book.spend(f"slack:{seen}", now):
+        if not await hub.book.spend(f"slack:{seen}", now):
             return SlackOutcome(401, "forged", "this payload was taken already (a replay)")
         try:
             payload = json.loads(parse_qs(body.decode())["payload"][0])
+            user = str(payload["user"]["id"])
+        except (KeyError, IndexError, ValueError, TypeError):
+            return SlackOutcome(200, "ignored", "not an interaction payload")
+        if payload.get("type") == "view_submission":
+            return await self._submitted(hub.inbox, payload, user)
+        return await self._pressed(hub, payload, user)
+
+    async def _pressed(self, hub: Channels, payload: dict[str, Any], user: str) -> SlackOutcome:
+        """A button: Approve decides; Reject opens a modal asking for the model's message."""
+        try:
             action = payload["actions"][0]
-            run_id, call_id, fingerprint = json.loads(action["value"])
-            user, respond = payload["user"]["id"], payload.get("response_url")
+            call = _call_of(action["value"])
+            respond = payload.get("response_url")
         except (KeyError, IndexError, ValueError, TypeError):
             return SlackOutcome(200, "ignored", "not a button press of a tether message")
         if action.get("action_id") not in (APPROVE, REJECT):
             return SlackOutcome(200, "ignored", "not a tether button")
         approver = await self.approver_for(user)
         if approver is None:
-            return await self._refuse(
-                respond,
-                "Your Slack account is not mapped to a tether approver, so nothing was recorded.",
-            )
-        decision: Decision = "approve" if action["action_id"] == APPROVE else "reject"
+            return await self._refuse(respond, _UNMAPPED)
+        if action["action_id"] == REJECT:
+            return await self._ask_why(hub, approver, call, payload.get("trigger_id"), respond)
         try:
-            await inbox.decide(
-                run_id,
-                call_id,
-                approver,
-                decision,
-                fingerprint=fingerprint,
-                reason="decided in Slack",
+            await hub.inbox.decide(
+                *call[:2], approver, "approve", fingerprint=call[2], reason="decided in Slack"
             )
         except (StateError, StoreError) as exc:
             return await self._refuse(respond, str(exc))
-        return SlackOutcome(200, "decided", f"{decision} by {approver.id}")
+        return SlackOutcome(200, "decided", f"approve by {approver.id}")
+
+    async def _ask_why(
+        self,
+        hub: Channels,
+        approver: Approver,
+        call: tuple[str, str, str],
+        trigger: Any,
+        respond: str | None,
+    ) -> SlackOutcome:
+        """Open the rejection modal, if ``approver`` may decide the call at all."""
+        request = await hub.request(*call)
+        if request is None or request.status != "pending":
+            return await self._refuse(
+                respond, "The call no longer waits for a decision; nothing was recorded."
+            )
+        if not request.allows(approver):
+            return await self._refuse(
+                respond,
+                f"Approver {approver.id!r} may not decide "
+                f"this call of {request.call.tool!r}. Nothing was "
+                "recorded.",
+            )
+        view = _reject_view(json.dumps(list(call)), request.call.tool)
+        await asyncio.to_thread(self._client.views_open, trigger_id=str(trigger), view=view)
+        return SlackOutcome(200, "asked", "the rejection modal is open")
+
+    async def _submitted(self, inbox: Inbox, payload: dict[str, Any], user: str) -> SlackOutcome:
+        """The rejection modal, submitted: reject with its message (refusals show in it)."""
+        try:
+            view = payload["view"]
+            if view.get("callback_id") != REJECT:
+                return SlackOutcome(200, "ignored", "not a tether modal")
+            call = _call_of(view["private_metadata"])
+            field = view["state"]["values"]["tether_message"]["message"]
+            message = (field.get("value") or "").strip() or None
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+            return SlackOutcome(200, "ignored", "not a tether rejection")
+        approver = await self.approver_for(user)
+        why = _UNMAPPED if approver is None else None
+        if approver is not None:
+            try:
+                await inbox.decide(
+                    *call[:2],
+                    approver,
+                    "reject",
+                    message=message,
+                    fingerprint=call[2],
+                    reason="decided in Slack",
+                )
+            except (StateError, StoreError) as exc:
+                why = str(exc)
+        if why is not None:  # shown under the modal's field; nothing was recorded
+            errors = {"response_action": "errors", "errors": {"tether_message": why[:150]}}
+            return SlackOutcome(200, "refused", why, errors)
+        assert approver is not None
+        return SlackOutcome(200, "decided", f"reject by {approver.id}")
 
     async def approver_for(self, user: str) -> Approver | None:
         """The approver a Slack user decides as: ``users``, else ``by_email`` of their
@@ -251,6 +315,36 @@ class SlackChannel:
             except Exception as exc:  # the refusal stands even if the note is lost
                 log.warning("the ephemeral refusal could not be sent: %s", exc)
         return SlackOutcome(200, "refused", why)
+
+
+_UNMAPPED = "Your Slack account is not mapped to a tether approver, so nothing was recorded."
+
+
+def _call_of(value: str) -> tuple[str, str, str]:
+    """The run id, call id and fingerprint a button or modal carries."""
+    run_id, call_id, fingerprint = json.loads(value)
+    return str(run_id), str(call_id), str(fingerprint)
+
+
+def _reject_view(value: str, tool: str) -> dict[str, Any]:
+    """The modal asking for the message the model reads with the rejection."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT,
+        "private_metadata": value,
+        "title": {"type": "plain_text", "text": "Reject the call"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "tether_message",
+                "optional": True,
+                "label": {"type": "plain_text", "text": f"Message for the model ({tool[:40]})"},
+                "element": {"type": "plain_text_input", "action_id": "message", "multiline": True},
+            }
+        ],
+    }
 
 
 def _button(label: str, action: str, value: str, style: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ._limits import TEXT_CHARS
 try:
     from fastapi import APIRouter, Form
     from fastapi import Request as HTTPRequest
-    from fastapi.responses import Response
+    from fastapi.responses import JSONResponse, Response
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
 
@@ -35,14 +35,17 @@ router = APIRouter(include_in_schema=False)
 @router.post("/slack/interactions")
 async def slack_interactions(request: HTTPRequest, app: Application) -> Any:
     body = await request.body()
-    answer = 404
+    outcome = None
     for channel in app.channels.channels.values():
         if isinstance(channel, SlackChannel):
-            outcome = await channel.interact(app.inbox, app.channels.book, body, request.headers)
-            answer = outcome.status
+            outcome = await channel.interact(app.channels, body, request.headers)
             if outcome.result != "forged":
                 break
-    return Response(status_code=answer)
+    if outcome is None:
+        return Response(status_code=404)
+    if outcome.body is not None:
+        return JSONResponse(outcome.body, status_code=outcome.status)
+    return Response(status_code=outcome.status)
 
 
 @router.get("/confirm/{token}")
