@@ -4,6 +4,7 @@ call's policy, and the message updated wherever the call is decided."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -289,3 +290,43 @@ def test_a_misconfigured_channel_is_a_typed_error(tmp_path: Path) -> None:
         App(agents=[agent], store=str(tmp_path / "runs.db"), channels=twice)
     with pytest.raises(ChannelConfigError, match="SlackChannel, EmailChannel"):
         App(agents=[agent], store=str(tmp_path / "runs.db"), channels=["slack"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_two_workers_of_two_processes_post_a_request_once(
+    kind: str,
+    slack: FakeSlack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    monkeypatch.setenv("INBOX_TOOL_LOG", str(tmp_path / "tools.log"))
+    if kind == "postgres":
+        from tether.store import PostgresRunStore
+
+        dsn = request.getfixturevalue("postgres_dsn")
+        schema = f"channels_{tmp_path.name[-12:].lower()}".replace("-", "_")
+        stores = [PostgresRunStore(dsn, schema=schema) for _ in range(2)]
+    else:
+        stores = [SQLiteRunStore(tmp_path / "runs.db") for _ in range(2)]
+    apps = [
+        App(
+            agents=[agent],
+            store=store,
+            channels=[
+                SlackChannel(
+                    token="xoxb-test", signing_secret=SECRET, channel="C1", base_url=slack.api
+                )
+            ],
+        )
+        for store in stores
+    ]
+    result = await Runner.run(agent, "city:Oslo city:Rome", store=apps[0].store)
+    assert len(result.interruptions) == 2
+    await asyncio.gather(Worker(apps[0]).run_once(), Worker(apps[1]).run_once())
+    await Worker(apps[1]).run_once()
+    posted = sorted(json.dumps(p["blocks"]).count("Oslo") for p in slack.made("chat.postMessage"))
+    assert posted == [0, 1]  # one message for Oslo, one for Rome, none twice
+    for app in apps:
+        await app.aclose()
+        await app.store.close()

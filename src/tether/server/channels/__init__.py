@@ -15,7 +15,14 @@ the same as on every other surface. See docs/channels.md.
 
 from __future__ import annotations
 
-from ._book import Announcement, ChannelBook, MemoryChannelBook, SQLiteChannelBook, book_for
+from ._book import (
+    Announcement,
+    ChannelBook,
+    MemoryChannelBook,
+    PostgresChannelBook,
+    SQLiteChannelBook,
+    book_for,
+)
 from ._channel import Channel, Request, Status
 from ._email import EmailChannel
 from ._hub import Channels
@@ -31,6 +38,7 @@ __all__ = [
     "LinkClaims",
     "Links",
     "MemoryChannelBook",
+    "PostgresChannelBook",
     "Request",
     "SQLiteChannelBook",
     "SlackChannel",

@@ -4,6 +4,8 @@ kept beside the run store, so that every worker and server process of one inbox 
 - ``SQLiteChannelBook``: two tables in the run store's SQLite file
   (``tether_session_channels`` and ``tether_session_channel_nonces``; the store leaves
   tables named ``tether_session*`` alone).
+- ``PostgresChannelBook``: two tables in the schema ``<store schema>_inbox`` of a
+  PostgreSQL store's database.
 - ``MemoryChannelBook``: in the process (other stores): one worker, and announcements are
   sent again after a restart.
 
@@ -16,13 +18,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ...store import RunStore, SQLiteRunStore
 
-__all__ = ["Announcement", "ChannelBook", "MemoryChannelBook", "SQLiteChannelBook", "book_for"]
+__all__ = [
+    "Announcement",
+    "ChannelBook",
+    "MemoryChannelBook",
+    "PostgresChannelBook",
+    "SQLiteChannelBook",
+    "book_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +128,74 @@ class MemoryChannelBook:
         """Nothing to close."""
 
 
-_TABLE = "tether_session_channels"
-_NONCES = "tether_session_channel_nonces"
 _COLUMNS = "channel, run_id, call_id, fingerprint, state, ref, shown, tries, next_try, error, seq"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS {table} (channel TEXT NOT NULL, run_id TEXT NOT NULL, call_id "
+    "TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL, ref TEXT NOT NULL, shown "
+    "TEXT NOT NULL, tries INTEGER NOT NULL, next_try {real} NOT NULL, error TEXT, seq INTEGER "
+    "NOT NULL, PRIMARY KEY (channel, run_id, call_id)); CREATE TABLE IF NOT EXISTS {nonces} "
+    "(nonce TEXT PRIMARY KEY, at {real} NOT NULL)"
+)
 
 
-class SQLiteChannelBook:
+class _SQLBook:
+    """The book's statements, once, in SQL both SQLite and PostgreSQL take (``?``
+    parameters; ``{table}`` and ``{nonces}`` name the two tables)."""
+
+    async def _do(self, sql: str, *params: Any) -> tuple[list[Any], int]:
+        raise NotImplementedError
+
+    async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
+        _, count = await self._do(
+            f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'claimed', ?, '', 0, ?, "
+            "NULL, 0) ON CONFLICT DO NOTHING",
+            *(channel, run_id, call_id, fp, "{}", at),
+        )
+        return count == 1
+
+    async def save(self, item: Announcement) -> None:
+        await self._do(
+            "UPDATE {table} SET state = ?, ref = ?, shown = ?, tries = ?, next_try = ?, "
+            "error = ?, seq = ? WHERE channel = ? AND run_id = ? AND call_id = ?",
+            *(item.state, json.dumps(item.ref), item.shown, item.tries, item.next_try),
+            *(item.error, item.seq, item.channel, item.run_id, item.call_id),
+        )
+
+    async def active(
+        self, *, after: tuple[str, str, str] | None = None, limit: int = 200
+    ) -> list[Announcement]:
+        rows, _ = await self._do(
+            f"SELECT {_COLUMNS} FROM {{table}} WHERE state != 'closed' AND (channel, run_id, "
+            "call_id) > (?, ?, ?) ORDER BY channel, run_id, call_id LIMIT ?",
+            *(after or ("", "", "")),
+            limit,
+        )
+        return [_announcement(row) for row in rows]
+
+    async def failing(self, limit: int = 100) -> list[Announcement]:
+        rows, _ = await self._do(
+            f"SELECT {_COLUMNS} FROM {{table}} WHERE state = 'failed' LIMIT ?", limit
+        )
+        return [_announcement(row) for row in rows]
+
+    async def spend(self, nonce: str, at: float) -> bool:
+        _, count = await self._do(
+            "INSERT INTO {nonces} (nonce, at) VALUES (?, ?) ON CONFLICT DO NOTHING", nonce, at
+        )
+        return count == 1
+
+    async def spent(self, nonce: str) -> bool:
+        rows, _ = await self._do("SELECT 1 FROM {nonces} WHERE nonce = ?", nonce)
+        return bool(rows)
+
+
+class SQLiteChannelBook(_SQLBook):
     """Announcements and nonces in tables of the run store's SQLite file."""
+
+    TABLES: ClassVar[dict[str, str]] = {
+        "table": "tether_session_channels",
+        "nonces": "tether_session_channel_nonces",
+    }
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -137,78 +208,13 @@ class SQLiteChannelBook:
                 conn = sqlite3.connect(
                     self.path, timeout=5.0, isolation_level=None, check_same_thread=False
                 )
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {_TABLE} (channel TEXT NOT NULL, run_id TEXT "
-                    "NOT NULL, call_id TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT "
-                    "NULL, ref TEXT NOT NULL, shown TEXT NOT NULL, tries INTEGER NOT NULL, "
-                    "next_try REAL NOT NULL, error TEXT, seq INTEGER NOT NULL, "
-                    "PRIMARY KEY (channel, run_id, call_id))"
-                )
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {_NONCES} (nonce TEXT PRIMARY KEY, at REAL NOT "
-                    "NULL)"
-                )
+                conn.executescript(_SCHEMA.format(real="REAL", **self.TABLES))
                 self._conn = conn
-            cursor = self._conn.execute(sql, params)
+            cursor = self._conn.execute(sql.format(**self.TABLES), params)
             return cursor.fetchall(), cursor.rowcount
 
     async def _do(self, sql: str, *params: Any) -> tuple[list[Any], int]:
         return await asyncio.to_thread(self._run, sql, params)
-
-    async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
-        _, count = await self._do(
-            f"INSERT OR IGNORE INTO {_TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, 'claimed', '{{}}', "
-            "'', 0, ?, NULL, 0)",
-            channel,
-            run_id,
-            call_id,
-            fp,
-            at,
-        )
-        return count == 1
-
-    async def save(self, item: Announcement) -> None:
-        await self._do(
-            f"UPDATE {_TABLE} SET state = ?, ref = ?, shown = ?, tries = ?, next_try = ?, "
-            "error = ?, seq = ? WHERE channel = ? AND run_id = ? AND call_id = ?",
-            item.state,
-            json.dumps(item.ref),
-            item.shown,
-            item.tries,
-            item.next_try,
-            item.error,
-            item.seq,
-            item.channel,
-            item.run_id,
-            item.call_id,
-        )
-
-    async def active(
-        self, *, after: tuple[str, str, str] | None = None, limit: int = 200
-    ) -> list[Announcement]:
-        rows, _ = await self._do(
-            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE state != 'closed' AND (channel, run_id, "
-            "call_id) > (?, ?, ?) ORDER BY channel, run_id, call_id LIMIT ?",
-            *(after or ("", "", "")),
-            limit,
-        )
-        return [_announcement(row) for row in rows]
-
-    async def failing(self, limit: int = 100) -> list[Announcement]:
-        rows, _ = await self._do(
-            f"SELECT {_COLUMNS} FROM {_TABLE} WHERE state = 'failed' LIMIT ?", limit
-        )
-        return [_announcement(row) for row in rows]
-
-    async def spend(self, nonce: str, at: float) -> bool:
-        _, count = await self._do(
-            f"INSERT OR IGNORE INTO {_NONCES} (nonce, at) VALUES (?, ?)", nonce, at
-        )
-        return count == 1
-
-    async def spent(self, nonce: str) -> bool:
-        rows, _ = await self._do(f"SELECT 1 FROM {_NONCES} WHERE nonce = ?", nonce)
-        return bool(rows)
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""
@@ -218,6 +224,54 @@ class SQLiteChannelBook:
             conn.close()
 
 
+class PostgresChannelBook(_SQLBook):
+    """Announcements and nonces in tables ``channels`` and ``channel_nonces`` of the schema
+    ``<store schema>_inbox`` (beside the sign-ins of ``PostgresSessions``)."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        from psycopg import sql
+
+        self.dsn = dsn
+        self._tables = {
+            "table": sql.Identifier(schema, "channels").as_string(None),
+            "nonces": sql.Identifier(schema, "channel_nonces").as_string(None),
+        }
+        self._schema = sql.Identifier(schema).as_string(None)
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _do(self, statement: str, *params: Any) -> tuple[list[Any], int]:
+        import psycopg
+
+        async with self._lock:
+            for attempt in (1, 2):  # once more on a fresh connection if the old one died
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = await psycopg.AsyncConnection.connect(
+                            self.dsn, autocommit=True
+                        )
+                        schema = _SCHEMA.format(real="DOUBLE PRECISION", **self._tables)
+                        await self._conn.execute(
+                            f"CREATE SCHEMA IF NOT EXISTS {self._schema}; {schema}"
+                        )
+                    text = statement.format(**self._tables).replace("?", "%s")
+                    cursor = await self._conn.execute(text, params)
+                    rows = list(await cursor.fetchall()) if cursor.description else []
+                    return rows, cursor.rowcount
+                except psycopg.OperationalError:
+                    self._conn = None
+                    if attempt == 2:
+                        raise
+        return [], 0  # pragma: no cover - the loop returns or raises
+
+    async def aclose(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        async with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+
 def _announcement(row: Any) -> Announcement:
     channel, run_id, call_id, fp, state, ref, shown, tries, next_try, error, seq = row
     return Announcement(
@@ -225,8 +279,13 @@ def _announcement(row: Any) -> Announcement:
     )
 
 
-def book_for(store: RunStore) -> MemoryChannelBook | SQLiteChannelBook:
-    """The book beside ``store``: its SQLite file, else this process's memory."""
+def book_for(store: RunStore) -> MemoryChannelBook | SQLiteChannelBook | PostgresChannelBook:
+    """The book beside ``store``: its SQLite file, its PostgreSQL database, else this
+    process's memory."""
     if isinstance(store, SQLiteRunStore) and store.path != ":memory:":
         return SQLiteChannelBook(store.path)
+    # A PostgreSQL store was made with its module imported (psycopg may not be installed).
+    postgres = sys.modules.get("tether.store._postgres")
+    if postgres is not None and isinstance(store, postgres.PostgresRunStore):
+        return PostgresChannelBook(store.dsn, f"{store.schema}_inbox")
     return MemoryChannelBook()
