@@ -80,12 +80,18 @@ class ChannelBook(Protocol):
         """Announcements whose post failed and waits for its next try."""
         ...
 
-    async def spend(self, nonce: str, at: float) -> bool:
-        """Record a one-time nonce as used: whether it was unused until now."""
+    async def spend(self, nonce: str, keep_until: float) -> bool:
+        """Record a one-time nonce as used, remembered until ``keep_until`` (after which it
+        is refused anyway, as stale or expired): whether it was unused until now."""
         ...
 
     async def spent(self, nonce: str) -> bool:
         """Whether a one-time nonce was used."""
+        ...
+
+    async def prune(self, now: float, closed_before: float) -> None:
+        """Forget the nonces kept until before ``now``, and the closed announcements last
+        touched before ``closed_before``."""
         ...
 
 
@@ -94,7 +100,7 @@ class MemoryChannelBook:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str, str], Announcement] = {}
-        self._nonces: set[str] = set()
+        self._nonces: dict[str, float] = {}
 
     async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
         key = (channel, run_id, call_id)
@@ -115,14 +121,22 @@ class MemoryChannelBook:
     async def failing(self, limit: int = 100) -> list[Announcement]:
         return [row for row in self._rows.values() if row.state == "failed"][:limit]
 
-    async def spend(self, nonce: str, at: float) -> bool:
+    async def spend(self, nonce: str, keep_until: float) -> bool:
         if nonce in self._nonces:
             return False
-        self._nonces.add(nonce)
+        self._nonces[nonce] = keep_until
         return True
 
     async def spent(self, nonce: str) -> bool:
         return nonce in self._nonces
+
+    async def prune(self, now: float, closed_before: float) -> None:
+        self._nonces = {k: v for k, v in self._nonces.items() if v >= now}
+        self._rows = {
+            k: row
+            for k, row in self._rows.items()
+            if row.state != "closed" or row.next_try >= closed_before
+        }
 
     async def aclose(self) -> None:
         """Nothing to close."""
@@ -134,7 +148,7 @@ _SCHEMA = (
     "TEXT NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL, ref TEXT NOT NULL, shown "
     "TEXT NOT NULL, tries INTEGER NOT NULL, next_try {real} NOT NULL, error TEXT, seq INTEGER "
     "NOT NULL, PRIMARY KEY (channel, run_id, call_id)); CREATE TABLE IF NOT EXISTS {nonces} "
-    "(nonce TEXT PRIMARY KEY, at {real} NOT NULL)"
+    "(nonce TEXT PRIMARY KEY, keep_until {real} NOT NULL)"
 )
 
 
@@ -178,11 +192,17 @@ class _SQLBook:
         )
         return [_announcement(row) for row in rows]
 
-    async def spend(self, nonce: str, at: float) -> bool:
+    async def spend(self, nonce: str, keep_until: float) -> bool:
         _, count = await self._do(
-            "INSERT INTO {nonces} (nonce, at) VALUES (?, ?) ON CONFLICT DO NOTHING", nonce, at
+            "INSERT INTO {nonces} (nonce, keep_until) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            nonce,
+            keep_until,
         )
         return count == 1
+
+    async def prune(self, now: float, closed_before: float) -> None:
+        await self._do("DELETE FROM {nonces} WHERE keep_until < ?", now)
+        await self._do("DELETE FROM {table} WHERE state = 'closed' AND next_try < ?", closed_before)
 
     async def spent(self, nonce: str) -> bool:
         rows, _ = await self._do("SELECT 1 FROM {nonces} WHERE nonce = ?", nonce)

@@ -33,6 +33,12 @@ log = logging.getLogger("tether.channels")
 _PAGE = 200
 """Announcements one read of the follow-up pass takes (it pages on)."""
 
+_PRUNE_EVERY = 600.0
+"""How often (seconds) a worker forgets spent nonces and old closed announcements."""
+
+_KEEP_CLOSED = 7 * 86400.0
+"""How long a closed announcement is kept (seconds since its claim or last failure)."""
+
 _CLAIM_TIMEOUT = 300.0
 """A claim older than this (seconds) whose process never recorded a post is taken as
 failed (that process died while posting) and tried again."""
@@ -55,6 +61,7 @@ class Channels:
         self.book = book
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self._next_prune = 0.0
 
     def __bool__(self) -> bool:
         return bool(self.channels)
@@ -120,6 +127,9 @@ class Channels:
     async def _follow_up(self) -> int:
         changed = 0
         now = self._now().timestamp()
+        if now >= self._next_prune:
+            self._next_prune = now + _PRUNE_EVERY
+            await self.book.prune(now, now - _KEEP_CLOSED)
         after: tuple[str, str, str] | None = None
         while True:
             page = await self.book.active(after=after, limit=_PAGE)

@@ -33,6 +33,13 @@ __all__ = ["SlackChannel", "SlackOutcome"]
 
 log = logging.getLogger("tether.channels.slack")
 
+_FRESH = 300.0
+"""How old (seconds) a signed payload may be: older ones are refused, so a payload's
+signature is remembered (against replays) only this long."""
+
+_TEXT = 2900
+"""The longest arguments text shown in a message (a Slack section holds 3000 characters)."""
+
 APPROVE, REJECT = "tether_approve", "tether_reject"
 """The ``action_id`` of the message's two buttons."""
 
@@ -149,6 +156,8 @@ class SlackChannel:
             if label != "Arguments"
         ]
         arguments = dict(describe(call, request.now))["Arguments"]
+        if len(arguments) > _TEXT:
+            arguments = arguments[: _TEXT - 1] + "…"
         blocks: list[dict[str, Any]] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_plain(text)}*"}},
             {"type": "section", "fields": fields},
@@ -199,7 +208,7 @@ class SlackChannel:
         if not self.verified(body, headers, now):
             return SlackOutcome(401, "forged", "bad or stale signature")
         seen = hashlib.sha256(headers.get("x-slack-signature", "").encode()).hexdigest()
-        if not await hub.book.spend(f"slack:{seen}", now):
+        if not await hub.book.spend(f"slack:{seen}", now + _FRESH):
             return SlackOutcome(401, "forged", "this payload was taken already (a replay)")
         try:
             payload = json.loads(parse_qs(body.decode())["payload"][0])

@@ -151,7 +151,7 @@ async def _page(
 async def _decide(
     app: Served, claims: LinkClaims, approver: Approver, decision: str, message: str, show: Any
 ) -> Any:
-    if not await app.channels.book.spend(claims.nonce, app.inbox.governance.now().timestamp()):
+    if not await app.channels.book.spend(claims.nonce, claims.expires):
         return show(410, "Link already used", "This link was used once and works no more.")
     try:
         await app.inbox.decide(
