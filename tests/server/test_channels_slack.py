@@ -330,3 +330,26 @@ async def test_two_workers_of_two_processes_post_a_request_once(
     for app in apps:
         await app.aclose()
         await app.store.close()
+
+
+async def test_an_expired_request_s_message_says_so(
+    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INBOX_TOOL_LOG", str(tmp_path / "tools.log"))
+    clock = Clock()
+    governance = Governance(clock=clock, approval_timeout=timedelta(minutes=30))
+    channel = SlackChannel(token="x", signing_secret=SECRET, channel="C1", base_url=slack.api)
+    app = App(
+        agents=[agent], store=str(tmp_path / "runs.db"), governance=governance, channels=[channel]
+    )
+    await Runner.run(agent, "city:Oslo", store=app.store, governance=governance)
+    worker = Worker(app)
+    await worker.run_once()
+    assert "30m left" in json.dumps(slack.made("chat.postMessage")[0]["blocks"])
+    clock.now += timedelta(minutes=31)
+    for _ in range(3):
+        await Worker(app).run_once()  # a fresh worker sweeps at once: the call expires
+    [update] = slack.made("chat.update")
+    assert "expired" in update["text"] and "tether_approve" not in json.dumps(update["blocks"])
+    await app.aclose()
+    await app.store.close()

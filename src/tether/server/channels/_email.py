@@ -43,7 +43,10 @@ class EmailChannel:
 
     ``people``: e-mail address -> the ``Approver`` it belongs to; each request goes to those
     the call's policy allows. ``link_ttl``: how long a link works (seconds or a
-    ``timedelta``; default one day, never past the call's deadline).
+    ``timedelta``; default one day, never past the call's deadline). ``require_sign_in``:
+    the page decides only for a browser signed in to the inbox as the link's approver (a
+    link is then no credential at all, only the call it names); by default the link's
+    token is enough, and a browser signed in as anyone else is refused.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class EmailChannel:
         username: str | None = None,
         password: str | None = None,
         link_ttl: Duration = timedelta(days=1),
+        require_sign_in: bool = False,
         name: str = "email",
         timeout: float = 10.0,
     ) -> None:
@@ -81,6 +85,7 @@ class EmailChannel:
         except ValueError as exc:
             raise ChannelConfigError(str(exc)) from None
         self.link_ttl = float(ttl or 86400.0)
+        self.require_sign_in = bool(require_sign_in)
         self.name, self.sender, self.inbox_url = name, sender, inbox_url.rstrip("/")
         self.smtp = (smtp_host, smtp_port, starttls, username, password, timeout)
         self.links: Links | None = None

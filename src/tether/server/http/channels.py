@@ -90,14 +90,8 @@ async def _page(
     }
 
     def show(status: int, heading: str, notice: str, **more: Any) -> Any:
-        return render(
-            app,
-            request,
-            "confirm.html",
-            {**values, **more, "heading": heading, "notice": notice},
-            who,
-            status,
-        )
+        values.update(more, heading=heading, notice=notice)
+        return render(app, request, "confirm.html", values, who, status)
 
     if found is None:
         return show(
@@ -105,38 +99,15 @@ async def _page(
             "Not a valid link",
             "This link is not one the inbox sent, or it was changed. Nothing was recorded.",
         )
-    claims, approver = found
-    if approver is None:
-        return show(
-            403,
-            "Link refused",
-            "The person this link was sent to may no longer "
-            "decide from e-mail. Nothing was recorded.",
+    channel, claims, approver = found
+    if approver is not None:
+        values["approver"] = approver
+        values["request"] = await app.channels.request(
+            claims.run_id, claims.call_id, claims.fingerprint
         )
-    values["approver"] = approver
-    values["request"] = await app.channels.request(
-        claims.run_id, claims.call_id, claims.fingerprint
-    )
-    if claims.expired(values["now"].timestamp()):
-        return show(
-            410, "Link expired", "This link has expired. Nothing was recorded; decide in the inbox."
-        )
-    if await app.channels.book.spent(claims.nonce):
-        return show(
-            410,
-            "Link already used",
-            "This link was used once and works no more. Nothing more was recorded.",
-        )
-    if who is not None and who.id != approver.id:
-        return show(
-            403,
-            "Not your link",
-            f"This link was sent to {approver.id}, and this "
-            f"browser is signed in as {who.id}. Nothing was recorded.",
-        )
-    shown: Request | None = values["request"]
-    if shown is None or shown.status != "pending":
-        return show(409, "Nothing to decide", "The call no longer waits for a decision.")
+    refusal = await _refusal(app, channel, claims, approver, who, values["request"])
+    if refusal is not None:
+        return show(*refusal)
     if decision is None:
         return show(
             200,
@@ -145,7 +116,61 @@ async def _page(
             can_decide=True,
             refused=False,
         )
+    assert approver is not None
     return await _decide(app, claims, approver, decision, message, show)
+
+
+async def _refusal(
+    app: Served,
+    channel: EmailChannel,
+    claims: LinkClaims,
+    approver: Approver | None,
+    who: Approver | None,
+    shown: Request | None,
+) -> tuple[int, str, str] | None:
+    """Why the link may not decide now (status, heading, notice), or ``None``."""
+    if approver is None:
+        return (
+            403,
+            "Link refused",
+            (
+                "The person this link was sent to may no longer decide "
+                "from e-mail. Nothing was recorded."
+            ),
+        )
+    if claims.expired(app.inbox.governance.now().timestamp()):
+        return (
+            410,
+            "Link expired",
+            ("This link has expired. Nothing was recorded; decide in the inbox."),
+        )
+    if await app.channels.book.spent(claims.nonce):
+        return (
+            410,
+            "Link already used",
+            ("This link was used once and works no more. Nothing more was recorded."),
+        )
+    if who is None and channel.require_sign_in:
+        return (
+            401,
+            "Sign in first",
+            (
+                f"This link decides only once you are signed in to the "
+                f"inbox as {approver.id}. Sign in, then open it again."
+            ),
+        )
+    if who is not None and who.id != approver.id:
+        return (
+            403,
+            "Not your link",
+            (
+                f"This link was sent to {approver.id}, and this browser "
+                f"is signed in as {who.id}. Nothing was recorded."
+            ),
+        )
+    if shown is None or shown.status != "pending":
+        return 409, "Nothing to decide", "The call no longer waits for a decision."
+    return None
 
 
 async def _decide(
@@ -172,11 +197,11 @@ async def _decide(
     )
 
 
-def _claims(app: Served, token: str) -> tuple[LinkClaims, Approver | None] | None:
-    """The claims of ``token`` (signed by an e-mail channel's key) and their approver."""
+def _claims(app: Served, token: str) -> tuple[EmailChannel, LinkClaims, Approver | None] | None:
+    """The e-mail channel whose key signed ``token``, its claims and their approver."""
     for channel in app.channels.channels.values():
         if isinstance(channel, EmailChannel) and channel.links is not None:
             claims = channel.links.verify(token)
             if claims is not None:
-                return claims, channel.approver(claims.approver)
+                return channel, claims, channel.approver(claims.approver)
     return None
