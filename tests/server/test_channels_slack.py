@@ -353,3 +353,16 @@ async def test_an_expired_request_s_message_says_so(
     assert "expired" in update["text"] and "tether_approve" not in json.dumps(update["blocks"])
     await app.aclose()
     await app.store.close()
+
+
+async def test_a_pass_out_of_time_leaves_the_rest_to_the_next(setup: Setup) -> None:
+    setup.app.channels.pass_budget = 0.0  # every pass: one post, then the runs
+    await setup.paused("city:Oslo city:Rome city:Lima")
+    worker = Worker(setup.app)
+    counts = []
+    for _ in range(4):
+        await worker.run_once()
+        counts.append(len(setup.slack.made("chat.postMessage")))
+    assert counts == [1, 2, 3, 3]
+    page = await setup.client.get("/", headers={"Authorization": "Bearer tok-ben"})
+    assert "channel-trouble" not in page.text  # deferred is not failing

@@ -5,13 +5,15 @@
 so one process posts it. ``Channels.follow_up()`` looks at the announcements not closed:
 a failed post is tried again once its backoff is over, and an announcement whose request
 changed (an approval of a four-eyes call, a decision made on any surface, expiry) is
-updated. Nothing here waits: a channel that fails is tried again on a later pass.
+updated. Nothing here sleeps: a channel that fails is tried again on a later pass, and a
+pass spends at most ``pass_budget`` seconds on channels before the worker resumes runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -55,12 +57,17 @@ class Channels:
         *,
         max_attempts: int = 8,
         backoff: float = 2.0,
+        pass_budget: float = 5.0,
     ) -> None:
         self.channels = {channel.name: channel for channel in channels}
         self.inbox = inbox
         self.book = book
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self.pass_budget = pass_budget
+        """Seconds a worker pass spends on channels at most (plus one call in flight); what
+        is left is done by the next pass, so a slow channel delays no run for long."""
+        self._pass_started: float | None = None
         self._next_prune = 0.0
 
     def __bool__(self) -> bool:
@@ -86,6 +93,8 @@ class Channels:
             return [("channel book", 0, f"{type(exc).__name__}: {exc}")]
         found: dict[str, tuple[int, str]] = {}
         for item in failing:
+            if item.error is None:
+                continue  # deferred by a pass out of time, not failed
             count, _ = found.get(item.channel, (0, ""))
             found[item.channel] = (count + 1, item.error or "")
         return [(name, count, error) for name, (count, error) in sorted(found.items())]
@@ -110,8 +119,19 @@ class Channels:
             claimed = Announcement(
                 name, row.run_id, row.call_id, _fp(row), "claimed", {}, "", 0, at
             )
+            if self._over_budget():  # posted by a later pass: this one has runs to resume
+                await self.book.save(dataclasses.replace(claimed, state="failed"))
+                continue
             posted += await self._post(claimed)
         return posted
+
+    def _over_budget(self) -> bool:
+        """Whether this pass spent its time on channels (``pass_budget``); the first look
+        of a pass starts its clock, so each pass gets at least one thing done."""
+        if self._pass_started is None:
+            self._pass_started = time.monotonic()
+            return False
+        return time.monotonic() - self._pass_started > self.pass_budget
 
     async def follow_up(self) -> int:
         """Retry failed posts that are due and update changed announcements; how many
@@ -125,6 +145,12 @@ class Channels:
             return 0
 
     async def _follow_up(self) -> int:
+        try:
+            return await self._follow_up_pass()
+        finally:
+            self._pass_started = None  # the next worker pass has a budget of its own
+
+    async def _follow_up_pass(self) -> int:
         changed = 0
         now = self._now().timestamp()
         if now >= self._next_prune:
@@ -136,6 +162,8 @@ class Channels:
             for item in page:
                 stale_claim = item.state == "claimed" and item.next_try + _CLAIM_TIMEOUT <= now
                 if (item.state == "failed" and item.next_try <= now) or stale_claim:
+                    if self._over_budget():
+                        return changed
                     changed += await self._post(item)
                 elif item.state == "open":
                     changed += await self._refresh(item)
@@ -186,6 +214,8 @@ class Channels:
             await self.book.save(dataclasses.replace(item, state="closed"))
             return 0
         if request.summary != item.shown:
+            if self._over_budget():
+                return 0  # the next pass updates it (the run's seq is kept as it was)
             try:
                 await self.channels[item.channel].update(item.ref, request)
             except Exception as exc:  # tried again on the next pass (seq is kept as it was)
