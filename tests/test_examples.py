@@ -177,3 +177,12 @@ def test_revoke_and_undo(tmp_path: Path) -> None:
     assert out.count("is cancelled, exactly once") == 1
     assert "A second undo is refused: it ran once." in out
     assert "decided revoked decided started executed completed undo_requested undone" in out
+
+
+def test_slack_approval(tmp_path: Path) -> None:
+    out = run_example("slack_approval.py", cwd=tmp_path)
+    assert "Slack: posted to C0APPROVALS: refund (Support): waiting for approval" in out
+    assert "Slack (only you can see this): Approver 'intern' may not decide" in out
+    assert "now says: refund (Support): approved by ana" in out
+    assert out.count("is sent, exactly once") == 1
+    assert out.rstrip().endswith("Run completed.")

@@ -18,6 +18,7 @@
     │   ├── UnknownRulePredicateError  a standing approval names a predicate nobody registered
     │   ├── RuleNotFoundError        no standing approval with that id
     │   ├── GatewayConfigError       a tether gateway's configuration file is wrong (names the key)
+    │   ├── ChannelConfigError       an approval channel (Slack, e-mail) is configured wrongly
     │   └── SigningKeyError          a signing key file open to others, misplaced or unreadable
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
@@ -98,6 +99,10 @@ class MissingExtraError(UserError, ImportError):
 class ReadOnlyItemError(UserError, TypeError):
     """An item (or a part of one) that a run recorded was edited; edit a copy instead. Also
     a ``TypeError``, as editing any other immutable value would be."""
+
+
+class ChannelConfigError(UserError):
+    """An approval channel of ``App(channels=[...])`` is configured wrongly; nothing started."""
 
 
 class UnknownRulePredicateError(UserError):
@@ -181,12 +186,10 @@ class CallInDoubt(RunError):
 
 
 class MCPServerError(RunError):
-    """An MCP server could not be started or reached, or its connection broke.
-
-    A call whose connection broke while it ran is left in doubt (it may have
-    reached the server) unless its tool is idempotent or read-only; a call the
-    server answered with an error is not this: the model reads that error.
-    """
+    """An MCP server could not be started or reached, or its connection broke. A call whose
+    connection broke while it ran is left in doubt (it may have reached the server) unless its
+    tool is idempotent or read-only; a call the server answered with an error is not this: the
+    model reads that error."""
 
 
 class ToolError(RunError):
@@ -215,11 +218,9 @@ class ToolError(RunError):
 
 
 class ToolTimeoutError(ToolError):
-    """A tool ran past its timeout and the tool (or the run) says a timeout ends the run.
-
-    The call was cancelled and is recorded as timed out (``ToolTimedOut``), so
-    the saved state resumes: the model then reads that the call did not finish.
-    """
+    """A tool ran past its timeout and the tool (or the run) says a timeout ends the run. The
+    call was cancelled and is recorded as timed out (``ToolTimedOut``), so the saved state
+    resumes: the model then reads that the call did not finish."""
 
     def __init__(self, tool_name: str, call_id: str, timeout: float) -> None:
         self.tool_name = tool_name
@@ -240,11 +241,9 @@ class ToolTimeoutError(ToolError):
 
 
 class RunStalledError(RunError):
-    """The run's next step recorded nothing, so taking it again would loop forever.
-
-    tether stops the run instead. This points at a state that does not fit the
-    agents it is resumed with, or at a bug in tether; please report it.
-    """
+    """The run's next step recorded nothing, so taking it again would loop forever: tether
+    stops the run instead. This points at a state that does not fit the agents it is resumed
+    with, or at a bug in tether; please report it."""
 
     def __init__(self, step: str) -> None:
         self.step = step

@@ -10,7 +10,7 @@ from typing import Any
 from .._agent import Agent
 from .._duration import Duration, to_seconds
 from .._governance import Governance
-from ..errors import UserError
+from ..errors import ChannelConfigError, UserError
 from ..models import ModelProvider
 from ..run import RetryPolicy
 from ..store import RunStore, SQLiteRunStore
@@ -20,6 +20,7 @@ from ._session_admin import SessionAdmin
 from ._sessions import OwnSessions, SessionBook, sessions_for
 from ._throttle import SignInThrottle
 from ._webhooks import Webhook
+from .channels import Channel, Channels, book_for
 
 __all__ = ["App"]
 
@@ -79,6 +80,9 @@ class App:
     - ``admins``: the roles whose approvers may list everyone's sign-ins and end them
       (``/sessions``, ``/api/sessions``; default ``("admin",)``; ``()``: no one over
       HTTP, the CLI with ``--app`` still can).
+    - ``channels``: where workers announce each approval request besides the inbox
+      (``tether.server.channels``: ``SlackChannel``, ``EmailChannel``); each announcement
+      is updated as its request is decided, wherever. See docs/channels.md.
     - ``retry``: when workers try a failed run again by themselves (a
       ``tether.RetryPolicy``; default: retryable failures, 3 attempts, backoff from
       30 s); other failed runs wait for a person's retry in the inbox.
@@ -109,6 +113,7 @@ class App:
         sign_in_attempts: int = 10,
         sign_in_window: Duration = 300.0,
         admins: Iterable[str] = ("admin",),
+        channels: Sequence[Channel] = (),
     ) -> None:
         agents = list(agents)
         if not agents or not all(isinstance(agent, Agent) for agent in agents):
@@ -167,6 +172,9 @@ class App:
         self.secure_cookies = secure_cookies
         self.sse_poll_interval = sse_poll_interval
         self.webhooks = tuple(webhooks)
+        self.channels = Channels(
+            _checked(channels, self.signing_key), self.inbox, book_for(self.store)
+        )
         self.title = title
         self._asgi: Any = None
 
@@ -193,6 +201,27 @@ class App:
         book given to ``App``, belong to the caller, who closes them."""
         if self._own_sessions is not None:
             await self._own_sessions.aclose()
+        await self.channels.aclose()
+
+
+def _checked(channels: Sequence[Channel], key: bytes) -> list[Channel]:
+    """The app's channels, each bound to its signing key where it signs links."""
+    channels = list(channels)
+    for channel in channels:
+        if not all(hasattr(channel, part) for part in ("name", "post", "update")):
+            raise ChannelConfigError(
+                f"App(channels=[...]) takes channels (SlackChannel, EmailChannel, or a "
+                f"tether.server.channels.Channel), not {channel!r}."
+            )
+        bind = getattr(channel, "bind", None)
+        if callable(bind):
+            bind(key)
+    names = [channel.name for channel in channels]
+    if len(set(names)) != len(names):
+        raise ChannelConfigError(
+            f"App(channels=[...]) names a channel twice: {names}; give each its own name=."
+        )
+    return channels
 
 
 def _seconds(value: Duration, name: str) -> float:

@@ -105,7 +105,7 @@ class Worker:
     async def run_once(self) -> int:
         """Resume every run that can go on now; return how many this worker advanced."""
         advanced = 0
-        if self.app.webhooks:
+        if self.app.webhooks or self.app.channels:
             await self.announce()
         clock = asyncio.get_running_loop().time()
         if self._next_sweep is None or clock >= self._next_sweep:
@@ -178,7 +178,8 @@ class Worker:
         return len(result.expired)
 
     async def announce(self) -> int:
-        """Send each new approval request to the app's webhooks; how many were new.
+        """Send each new approval request to the app's webhooks and channels; how many were
+        new (channels also update the announcements of requests decided since).
 
         Reads only the requests since the last ones it sent (a keyset page of the
         pending projection by request time), never every waiting call. The first
@@ -199,6 +200,7 @@ class Worker:
                 # After max_attempts a delivery is given up (and logged): retrying it on every
                 # pass would hold back the runs this worker should resume.
                 await asyncio.gather(*(deliver(hook, row) for hook in self.app.webhooks))
+                await self.app.channels.announce(row)
                 self._announced[key] = row.requested_at
                 sent += 1
                 if self._announced_upto is None or row.requested_at > self._announced_upto:
@@ -206,6 +208,7 @@ class Worker:
             if len(rows) < _ANNOUNCE_PAGE:
                 break
             after = pending_key(rows[-1])
+        await self.app.channels.follow_up()  # retries, and updates of decided requests
         if self._announced_upto is not None:
             horizon = self._announced_upto - 2 * _ANNOUNCE_MARGIN
             self._announced = {k: v for k, v in self._announced.items() if v >= horizon}

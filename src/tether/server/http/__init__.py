@@ -6,6 +6,7 @@
 - ``web``: the web page; the signed session cookie (or the proxy header), and a
   CSRF token checked on every form (``_browser``).
 - ``events``: Server-Sent Events of inbox changes, for both.
+- ``channels``: Slack's interactions and the confirmation page of e-mail links.
 
 ``build`` assembles them behind the body limit (``_limits``), with one error envelope
 and one mapping of errors to status codes (``_failures``).
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from .._errors import need_server_extra
-from . import _failures, api, events, web
+from . import _failures, api, channels, events, web
 from ._dependencies import Served
 from ._limits import BodyLimit
 
@@ -52,4 +53,5 @@ def build(app: Served) -> FastAPI:
     asgi.include_router(api.router)
     asgi.include_router(events.router)
     asgi.include_router(web.router)
+    asgi.include_router(channels.router)
     return asgi

@@ -17,6 +17,7 @@ from .._inbox import Inbox
 from .._session_admin import SessionAdmin
 from .._sessions import SessionBook
 from .._throttle import SignInThrottle
+from ..channels import Channels
 
 try:
     from fastapi import Depends, Request
@@ -43,6 +44,7 @@ class Served(Protocol):
     sse_poll_interval: float
     title: str
     sign_in_throttle: SignInThrottle
+    channels: Channels
 
     async def aclose(self) -> None: ...
 

@@ -85,6 +85,7 @@ async def inbox_page(
             "next_cursor": page.next_cursor,
             "order": order,
             "now": app.inbox.governance.now(),
+            "channel_trouble": await app.channels.trouble(),
         },
         who,
     )
