@@ -39,10 +39,11 @@ STORE_VERSIONS: dict[int, str] = {
     3: "rules: standing approvals, with their use counts and revocations.",
     4: "pending.kind: 'approval', or 'output_review' for a call's output waiting for review.",
     5: "event MACs over the stored text itself (marked 'm2:'; older rows keep theirs).",
+    6: "runs indexed by (status, created_at, id); status is the fold's, in doubt included.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 5
+STORE_VERSION = 6
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 STORE_READABLE_FROM = 5
