@@ -92,7 +92,9 @@ async def test_version_6_lists_runs_by_status_through_an_index_and_folds_doubt_a
     backend: Backend,
 ) -> None:
     first = backend.open()
-    await first.append("r1", 0, [*begun("r1", "c1"), asked("c1"), approved("c1"), ToolStarted("c1")])
+    await first.append(
+        "r1", 0, [*begun("r1", "c1"), asked("c1"), approved("c1"), ToolStarted("c1")]
+    )
     await first.append("r2", 0, [*begun("r2", "c1"), asked("c1")])
     await first.close()
     make_version_5(backend)  # r1, in doubt, held 'running' then
