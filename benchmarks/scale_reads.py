@@ -236,55 +236,82 @@ async def timed(act: Callable[[], Awaitable[Any]]) -> float:
     return time.perf_counter() - began
 
 
-async def measure(store: RunStore, runs: int, reps: int, base: datetime) -> dict[str, float]:
-    """The median seconds of each operation (see the module) on a filled store."""
-    clock = Clock(base)
-    governance = Governance(clock=clock)
-    app = App([AGENT], store, governance=governance, sweep_interval=3600.0)
-    worker, inbox, approver = Worker(app), app.inbox, Approver("bench")
-    await worker.run_once()  # warm up, and the worker's first sweep (nothing is due)
-    times: dict[str, list[float]] = {name: [] for name in OPERATIONS}
-    for _ in range(reps):
-        times["worker_poll"].append(await timed(worker.run_once))
-    for _ in range(reps):
-        times["first_page"].append(await timed(lambda: inbox.pending(limit=50)))
-        cursor = (await inbox.pending(limit=20)).next_cursor
+class Bench:
+    """One filled store, its inbox and a worker, and each operation (see the module) timed."""
+
+    def __init__(self, store: RunStore, runs: int, base: datetime) -> None:
+        self.store, self.runs, self.base = store, runs, base
+        self.clock = Clock(base)
+        self.governance = Governance(clock=self.clock)
+        app = App([AGENT], store, governance=self.governance, sweep_interval=3600.0)
+        self.worker, self.inbox = Worker(app), app.inbox
+        self.decided: list[str] = []
+
+    async def warm(self, reps: int) -> None:
+        await self.worker.run_once()  # the worker's first pass sweeps too: nothing is due
+        await self.inbox.pending(limit=50)
+        # The newest runs are decided; the oldest (10 * SWEEPS of them) are the sweeps'.
+        newest = await self.inbox.pending(order="newest", limit=reps)
+        self.decided = [call.run_id for call in newest.calls]
+
+    async def worker_poll(self, rep: int) -> float:
+        return await timed(self.worker.run_once)
+
+    async def first_page(self, rep: int) -> float:
+        return await timed(lambda: self.inbox.pending(limit=50))
+
+    async def next_page(self, rep: int) -> float:
+        cursor = (await self.inbox.pending(limit=20)).next_cursor
         assert cursor is not None
-        times["next_page"].append(await timed(lambda: inbox.pending(limit=20, cursor=cursor)))
-    # The newest runs are decided; the oldest (10 * SWEEPS of them) are the sweeps'.
-    decided = [call.run_id for call in (await inbox.pending(order="newest", limit=reps)).calls]
-    for run_id in decided:
-        times["decide"].append(
-            await timed(lambda: inbox.decide(run_id, "call_1", approver, "approve"))
-        )
-    for rep in range(SWEEPS):
-        clock.now = base + SOON + timedelta(minutes=10 * rep + 9, seconds=30)
+        return await timed(lambda: self.inbox.pending(limit=20, cursor=cursor))
+
+    async def decide(self, rep: int) -> float:
+        run_id = self.decided[rep]
+        return await timed(lambda: self.inbox.decide(run_id, "call_1", Approver("b"), "approve"))
+
+    async def sweep_10(self, rep: int) -> float:
+        self.clock.now = self.base + SOON + timedelta(minutes=10 * rep + 9, seconds=30)
         began = time.perf_counter()
-        result = await expire_approvals(store, governance=governance, limit=11)
-        times["sweep_10"].append(time.perf_counter() - began)
-        assert len(result.expired) == 10, (runs, rep, len(result.expired))
-    return {name: statistics.median(values) for name, values in times.items()}
+        result = await expire_approvals(self.store, governance=self.governance, limit=11)
+        seconds = time.perf_counter() - began
+        assert len(result.expired) == 10, (self.runs, rep, len(result.expired))
+        return seconds
+
+
+async def measure(benches: list[Bench], reps: int) -> list[dict[str, float]]:
+    """The median seconds of each operation on each store, the stores taken in turn at each
+    repetition (so that a change in the machine's load falls on both alike)."""
+    for bench in benches:
+        await bench.warm(reps)
+    times: list[dict[str, list[float]]] = [{name: [] for name in OPERATIONS} for _ in benches]
+    for name in OPERATIONS:  # in this order: polls and pages before decisions change runs
+        for rep in range(SWEEPS if name == "sweep_10" else reps):
+            for bench, mine in zip(benches, times, strict=True):
+                mine[name].append(await getattr(bench, name)(rep))
+    return [{name: statistics.median(v) for name, v in mine.items()} for mine in times]
 
 
 async def backend_ratios(
     target: Target, sizes: tuple[int, int], reps: int
 ) -> dict[int, dict[str, float]]:
-    """Each size's medians on one backend (filled, measured, then closed in turn)."""
+    """Each size's medians on one backend: both stores filled, then measured in turn."""
     events = await template(target.folder)
-    results: dict[int, dict[str, float]] = {}
-    for runs in sizes:
-        base = datetime.now(UTC)
-        began = time.perf_counter()
-        if runs < 10 * SWEEPS + 20 + reps:
-            raise SystemExit(f"{runs} runs: too few for {reps} reps (see --reps)")
-        store = await fill(target, f"r{runs}", events, runs, 10 * SWEEPS, base)
-        filled = time.perf_counter() - began
-        try:
-            results[runs] = await measure(store, runs, reps, base)
-        finally:
-            await store.close()
-        print(f"  {target.backend}: {runs} paused runs filled in {filled:.1f} s", flush=True)
-    return results
+    benches: list[Bench] = []
+    try:
+        for runs in sizes:
+            if runs < 10 * SWEEPS + 20 + reps:
+                raise SystemExit(f"{runs} runs: too few for {reps} reps (see --reps)")
+            base = datetime.now(UTC)
+            began = time.perf_counter()
+            store = await fill(target, f"r{runs}", events, runs, 10 * SWEEPS, base)
+            benches.append(Bench(store, runs, base))
+            filled = time.perf_counter() - began
+            print(f"  {target.backend}: {runs} paused runs filled in {filled:.1f} s", flush=True)
+        medians = await measure(benches, reps)
+    finally:
+        for bench in benches:
+            await bench.store.close()
+    return dict(zip(sizes, medians, strict=True))
 
 
 def table(backend: str, results: dict[int, dict[str, float]], small: int, large: int) -> str:
