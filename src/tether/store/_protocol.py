@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from ..approvals import RuleBook
 from ..errors import UserError
 from ..journal import Event, RunStarted
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._records import (
+    ChangedRuns,
+    Lease,
+    PendingApproval,
+    RunPage,
+    RunStatus,
+    RunSummary,
+    RunTip,
+    StoredRun,
+)
 
 if TYPE_CHECKING:
     from ..items import Item
@@ -200,6 +209,16 @@ class RunStore(Protocol):
         """Runs, oldest (or newest) first, filtered; page with ``cursor=page.next_cursor``.
 
         A keyset page: its cost is one page, however many runs are stored."""
+        ...
+
+    async def changed_runs(
+        self, *, since: datetime, limit: int = 100, cursor: str | None = None
+    ) -> ChangedRuns:
+        """Runs written after ``since``, oldest created first, each with every call it waits
+        on now (``ChangedRuns.pending``); page with ``cursor=page.next_cursor``.
+
+        One query per page, through the index on the update time: what an event stream
+        reads each poll, at a cost that follows what changed, not the runs stored."""
         ...
 
     async def pending_approvals(

@@ -16,10 +16,11 @@ from ._codec import head_of
 from ._dialect import Dialect
 from ._engine import PENDING_COLUMNS
 from ._protocol import PendingKey, encode_cursor
-from ._records import PendingApproval, RunPage, RunStatus, RunSummary, RunTip
+from ._records import ChangedRuns, PendingApproval, RunPage, RunStatus, RunSummary, RunTip
 from ._statements import Program, select, select_one
 
 __all__ = [
+    "changed_runs",
     "due_approvals",
     "list_runs",
     "load",
@@ -49,6 +50,7 @@ _STORED: dict[str, str] = {
 _EVERY_STATUS = ", ".join(f"'{status}'" for status in get_args(RunStatus))
 
 _PENDING = ", ".join(PENDING_COLUMNS)
+_PENDING_OF_P = ", ".join(f"p.{column}" for column in PENDING_COLUMNS)
 
 EventRows = list[tuple[int, str, str | None]]
 
@@ -97,8 +99,60 @@ def list_runs(
 ) -> Program[RunPage]:
     """A keyset page of runs (see ``RunStore.list_runs``); arguments already checked,
     ``cursor`` decoded."""
+    query, params = _runs_query(
+        d, status, agent, updated_before, updated_after, limit + 1, cursor, newest, now
+    )
+    rows = yield select(d.sql(query), params)
+    more = len(rows) == limit + 1
+    rows = rows[:limit]
+    next_cursor = encode_cursor(d.time_text(rows[-1][6]), rows[-1][0]) if more else None
+    return RunPage(tuple(summary(d, row) for row in rows), next_cursor)
+
+
+def changed_runs(
+    d: Dialect, since: datetime, limit: int, cursor: tuple[str, str] | None, now: datetime
+) -> Program[ChangedRuns]:
+    """A keyset page of the runs written since ``since``, with the calls each waits on now,
+    in one query (see ``RunStore.changed_runs``)."""
+    query, params = _runs_query(d, None, None, None, since, limit + 1, cursor, False, now)
+    rows = yield select(
+        d.sql(
+            f"SELECT c.*, {_PENDING_OF_P} FROM ({query}) c "
+            "LEFT JOIN {pending} p ON p.run_id = c.id "
+            "ORDER BY c.created_at, c.id, p.requested_at, p.call_id"
+        ),
+        params,
+    )
+    runs: list[RunSummary] = []
+    waiting: list[PendingApproval] = []
+    for row in rows:
+        if not runs or runs[-1].run_id != row[0]:
+            runs.append(summary(d, row))
+        if row[8] is not None:
+            waiting.append(pending(d, row[8:]))
+    next_cursor = None
+    if len(runs) == limit + 1:
+        beyond = runs.pop()
+        waiting = [row for row in waiting if row.run_id != beyond.run_id]
+        last = runs[-1]
+        next_cursor = encode_cursor(d.time_text(d.stamp(last.created_at)), last.run_id)
+    return ChangedRuns(tuple(runs), tuple(waiting), next_cursor)
+
+
+def _runs_query(
+    d: Dialect,
+    status: RunStatus | None,
+    agent: str | None,
+    updated_before: datetime | None,
+    updated_after: datetime | None,
+    limit: int,
+    cursor: tuple[str, str] | None,
+    newest: bool,
+    now: datetime,
+) -> tuple[str, dict[str, Any]]:
+    """The neutral SQL (``SUMMARY`` rows) and parameters of a keyset page of runs."""
     where = ["1 = 1"]
-    params: dict[str, Any] = {"limit": limit + 1, "now": d.stamp(now)}
+    params: dict[str, Any] = {"limit": limit, "now": d.stamp(now)}
     if status is not None:
         where.append(_STORED.get(status, "r.status = :status"))
         params["status"] = status
@@ -121,17 +175,11 @@ def list_runs(
         params["c_at"] = d.time_param(c_at)
         where.append(f"(r.created_at, r.id) {'<' if newest else '>'} (:c_at, :c_id)")
     direction = "DESC" if newest else "ASC"
-    rows = yield select(
-        d.sql(
-            f"{source} WHERE {' AND '.join(where)} "
-            f"ORDER BY r.created_at {direction}, r.id {direction} LIMIT :limit"
-        ),
-        params,
+    query = (
+        f"{source} WHERE {' AND '.join(where)} "
+        f"ORDER BY r.created_at {direction}, r.id {direction} LIMIT :limit"
     )
-    more = len(rows) == limit + 1
-    rows = rows[:limit]
-    next_cursor = encode_cursor(d.time_text(rows[-1][6]), rows[-1][0]) if more else None
-    return RunPage(tuple(summary(d, row) for row in rows), next_cursor)
+    return query, params
 
 
 def pending_approvals(
