@@ -7,12 +7,16 @@ Only that the harness works is checked here; speed is the benchmarks' business
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tether.store import SQLiteRunStore
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -20,6 +24,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import inbox_locust  # noqa: E402
 import measures  # noqa: E402
 import run  # noqa: E402  (benchmarks/run.py, importable once the folder is on the path)
+import scale_reads  # noqa: E402
 import stores  # noqa: E402
 import stores_workload  # noqa: E402
 
@@ -164,3 +169,59 @@ def test_the_gateway_benchmark_reports_both_transports() -> None:
             assert set(pair[side]) == {"p50_ms", "p99_ms", "calls_per_second"}
             assert all(value > 0 for value in pair[side].values()), pair
     assert "| stdio |" in done.stdout
+
+
+# Paused runs at scale (benchmarks/scale_reads.py): its fast loader writes exactly the rows
+# appends write, and a tiny run measures every operation on both backends.
+
+
+async def test_the_scale_loader_writes_the_rows_appends_write(tmp_path: Path) -> None:
+    events = await scale_reads.template(tmp_path)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    appended = SQLiteRunStore(
+        tmp_path / "appended.db", signing_key=scale_reads.KEY, clock=lambda: at
+    )
+    loaded = SQLiteRunStore(tmp_path / "loaded.db", signing_key=scale_reads.KEY)
+    rows = scale_reads.Rows()
+    try:
+        for i in range(3):
+            run_id = f"run_{i}"
+            mine = scale_reads.run_events(events, run_id, at + timedelta(hours=i + 1))
+            await appended.append(run_id, 0, mine)
+            one = scale_reads.rows_of(
+                mine, run_id, at, scale_reads.Target("sqlite", tmp_path).stamp
+            )
+            rows.runs += one.runs
+            rows.events += one.events
+            rows.pending += one.pending
+        await loaded.migrate()
+        scale_reads.load_sqlite(loaded.path, rows)
+        assert (await loaded.load("run_2")).events == (await appended.load("run_2")).events
+        assert len(await loaded.pending_approvals()) == 3
+    finally:
+        await appended.close()
+        await loaded.close()
+    for table, key in (("runs", "id"), ("events", "run_id, seq"), ("pending", "run_id")):
+        query = f"SELECT * FROM tether_{table} ORDER BY {key}"
+        assert sqlite_rows(loaded.path, query) == sqlite_rows(appended.path, query), table
+
+
+def sqlite_rows(path: str, query: str) -> list[Any]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_the_scale_benchmark_measures_every_operation_on_both_backends(
+    postgres_dsn: str,
+) -> None:
+    options = ["--small", "75", "--large", "90", "--reps", "2", "--postgres", postgres_dsn]
+    results = await scale_reads.main(scale_reads.parser().parse_args(options))
+    assert set(results) == {"sqlite", "postgres"}
+    for by_size in results.values():
+        assert set(by_size) == {75, 90}
+        for medians in by_size.values():
+            assert set(medians) == set(scale_reads.OPERATIONS)
+            assert all(seconds > 0 for seconds in medians.values())

@@ -423,12 +423,14 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
         previous = _legacy_mac(previous, "r1", seq, text if isinstance(text, str) else _json(text))
         backend.raw("UPDATE {events} SET mac = ? WHERE run_id = 'r1' AND seq = ?", (previous, seq))
     backend.raw("UPDATE {runs} SET head_mac = ? WHERE id = 'r1'", (previous,))
-    if backend.name == "sqlite":  # and without what else version 5 added
+    if backend.name == "sqlite":  # and without what else versions 5 and 6 added
         backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_rules_run", ())
+        backend.raw("DROP INDEX tether_runs_status_created", ())
     else:
         backend.raw("DROP INDEX {schema}.rules_granted", ())
         backend.raw("DROP INDEX {schema}.rules_run", ())
+        backend.raw("DROP INDEX {schema}.runs_status_created", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())
     backend.raw("UPDATE {meta} SET value = '4' WHERE key = 'version'", ())
 

@@ -210,13 +210,15 @@ async def test_a_version_1_store_is_migrated_and_keeps_its_pending_calls(
     await first.close()
     # What a store written by an earlier tether looks like: no deadline or kind column.
     if backend.name == "sqlite":
-        # the indexes of version 5
+        # the indexes of versions 5 and 6
         backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_rules_run", ())
         backend.raw("DROP INDEX tether_pending_expires", ())
+        backend.raw("DROP INDEX tether_runs_status_created", ())
     else:
         backend.raw("DROP INDEX {schema}.rules_granted", ())
         backend.raw("DROP INDEX {schema}.rules_run", ())
+        backend.raw("DROP INDEX {schema}.runs_status_created", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())  # version 5
     backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
     backend.raw("DROP TABLE {rules}", ())  # standing approvals came in version 3

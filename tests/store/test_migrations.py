@@ -12,10 +12,11 @@ import pytest
 from tether.cli import main
 from tether.errors import StoreVersionError
 from tether.items import user_message
-from tether.journal._events import RunStarted
+from tether.journal._events import RunStarted, ToolStarted
 from tether.store import STORE_READABLE_FROM, STORE_VERSION, SQLiteRunStore
 
 from .backends import Backend, FakeClock, postgres_backend, sqlite_backend
+from .test_conformance import approved, asked, begun
 
 
 def started(run_id: str) -> RunStarted:
@@ -26,8 +27,20 @@ def meta(backend: Backend) -> dict[str, str]:
     return dict(backend.raw("SELECT key, value FROM {meta}", ()))
 
 
+def make_version_5(backend: Backend) -> None:
+    """Turn a store back into what tether with store version 5 wrote (runs in doubt held
+    status 'running' there until their projections were rebuilt)."""
+    if backend.name == "sqlite":
+        backend.raw("DROP INDEX tether_runs_status_created", ())
+    else:
+        backend.raw("DROP INDEX {schema}.runs_status_created", ())
+    backend.raw("UPDATE {runs} SET status = 'running' WHERE status = 'in_doubt'", ())
+    backend.raw("UPDATE {meta} SET value = '5' WHERE key = 'version'", ())
+
+
 def make_version_4(backend: Backend) -> None:
     """Turn a store back into what tether with store version 4 wrote."""
+    make_version_5(backend)
     if backend.name == "sqlite":
         backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_rules_run", ())
@@ -73,6 +86,42 @@ async def test_an_older_store_is_refused_untouched_until_it_is_migrated(
         await store.close()
     assert meta(backend)["version"] == str(STORE_VERSION)
     assert meta(backend)["readable_from"] == str(STORE_READABLE_FROM)
+
+
+async def test_version_6_lists_runs_by_status_through_an_index_and_folds_doubt_again(
+    backend: Backend,
+) -> None:
+    first = backend.open()
+    await first.append(
+        "r1", 0, [*begun("r1", "c1"), asked("c1"), approved("c1"), ToolStarted("c1")]
+    )
+    await first.append("r2", 0, [*begun("r2", "c1"), asked("c1")])
+    await first.close()
+    make_version_5(backend)  # r1, in doubt, held 'running' then
+    store = backend.open()
+    try:
+        assert await store.migrate() == 5
+        by_status = {s: (await store.list_runs(status=s)).runs for s in ("in_doubt", "waiting")}
+    finally:
+        await store.close()
+    assert [run.run_id for run in by_status["in_doubt"]] == ["r1"]
+    assert [run.run_id for run in by_status["waiting"]] == ["r2"]
+    assert sorted(backend.raw("SELECT id, status FROM {runs}", ())) == [
+        ("r1", "in_doubt"),
+        ("r2", "waiting"),
+    ]
+    index = "tether_runs_status_created" if backend.name == "sqlite" else "runs_status_created"
+    assert index in indexes(backend)
+
+
+def indexes(backend: Backend) -> set[str]:
+    if backend.name == "sqlite":
+        rows = backend.raw("SELECT name FROM sqlite_master WHERE type = 'index'", ())
+    else:
+        rows = backend.raw(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = ?", (backend.schema,)
+        )
+    return {row[0] for row in rows}
 
 
 async def test_a_newer_store_readable_by_this_version_is_used_as_it_is(backend: Backend) -> None:

@@ -50,7 +50,16 @@ from ._protocol import (
     pending_key,
     system_clock,
 )
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._records import (
+    ChangedRuns,
+    Lease,
+    PendingApproval,
+    RunPage,
+    RunStatus,
+    RunSummary,
+    RunTip,
+    StoredRun,
+)
 from ._sqlite import SQLiteRunStore
 from ._undo import undo
 
@@ -61,6 +70,7 @@ __all__ = [
     "STORE_READABLE_FROM",
     "STORE_VERSION",
     "STORE_VERSIONS",
+    "ChangedRuns",
     "Clock",
     "Lease",
     "Order",

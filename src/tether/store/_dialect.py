@@ -6,7 +6,8 @@ a neutral spelling: tables as ``{runs}``, ``{events}``, ``{pending}``,
 column read as text), ``{json}`` (the cast of an event's text on its way in),
 ``{for_update}`` (the row lock of a write that reads first), ``{is}`` (equal,
 NULL included), ``{if_new}`` (an insert that does nothing if the row exists) and
-``{pending_by_expiry}`` (the pending table read by deadline), and parameters as
+``{pending_by_expiry}`` (the pending table read by deadline), ``{runs_by_update}``
+(the runs table, as ``r``, read by status and update time), and parameters as
 ``:name``. A dialect turns that into its own
 SQL (``sql``), and says the rest of what differs: the schema and its migrations,
 how a time is stored and read back, how it names itself in messages, and how it
@@ -94,7 +95,3 @@ class Dialect(ABC):
     @abstractmethod
     def not_described(self, meta: dict[str, str]) -> str:
         """The message of a meta table that does not describe a run store."""
-
-    def changed_runs(self, summaries: str) -> str:
-        """The source of a listing of runs changed since a time (``summaries`` by default)."""
-        return summaries

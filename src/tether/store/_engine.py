@@ -442,6 +442,16 @@ def _migrate(d: Dialect, version: int) -> Program[None]:
         # runs that wait (the others have no pending rows to fill).
         waiting = yield select(d.sql("SELECT DISTINCT run_id FROM {pending}"))
         yield from rebuild_runs(d, [row[0] for row in waiting])
+    if version < 6:
+        # Readers take the status column as the fold's since version 6; a store written
+        # before it held 'running' for runs in doubt: fold those again.
+        doubt = yield select(
+            d.sql(
+                "SELECT DISTINCT f.run_id FROM {in_flight} f JOIN {runs} r ON r.id = f.run_id "
+                "WHERE r.status = 'running'"
+            )
+        )
+        yield from rebuild_runs(d, [row[0] for row in doubt])
     yield execute(
         d.sql("UPDATE {meta} SET value = :value WHERE key = 'version'"),
         {"value": str(STORE_VERSION)},

@@ -56,6 +56,7 @@ CREATE TABLE {s}.runs (
 );
 CREATE INDEX runs_created ON {s}.runs (created_at, id);
 CREATE INDEX runs_status ON {s}.runs (status, updated_at);
+CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id);
 CREATE TABLE {s}.events (
     run_id text NOT NULL,
     seq bigint NOT NULL,
@@ -110,6 +111,11 @@ ALTER TABLE {s}.pending ADD COLUMN required_approvals bigint NOT NULL DEFAULT 1;
 CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
 CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
 """,
+    # Version 6: a status filter reads its runs through an index, in listing order. The runs
+    # in flight get their status folded again (see _engine._migrate).
+    5: """
+CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
+""",
 }
 
 
@@ -141,6 +147,7 @@ class PostgresDialect(Dialect):
             "is": "IS NOT DISTINCT FROM",
             "if_new": " ON CONFLICT (id) DO NOTHING",
             "pending_by_expiry": f"{schema}.pending",
+            "runs_by_update": f"{schema}.runs r",
         }
         self.schema = (f"CREATE SCHEMA IF NOT EXISTS {schema}", *_statements(_SCHEMA, schema))
         self.migrations = {

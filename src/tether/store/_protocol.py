@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from ..approvals import RuleBook
 from ..errors import UserError
 from ..journal import Event, RunStarted
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._records import (
+    ChangedRuns,
+    Lease,
+    PendingApproval,
+    RunPage,
+    RunStatus,
+    RunSummary,
+    RunTip,
+    StoredRun,
+)
 
 if TYPE_CHECKING:
     from ..items import Item
@@ -39,10 +48,11 @@ STORE_VERSIONS: dict[int, str] = {
     3: "rules: standing approvals, with their use counts and revocations.",
     4: "pending.kind: 'approval', or 'output_review' for a call's output waiting for review.",
     5: "event MACs over the stored text itself (marked 'm2:'; older rows keep theirs).",
+    6: "runs indexed by (status, created_at, id); status is the fold's, in doubt included.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 5
+STORE_VERSION = 6
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 STORE_READABLE_FROM = 5
@@ -199,6 +209,16 @@ class RunStore(Protocol):
         """Runs, oldest (or newest) first, filtered; page with ``cursor=page.next_cursor``.
 
         A keyset page: its cost is one page, however many runs are stored."""
+        ...
+
+    async def changed_runs(
+        self, *, since: datetime, limit: int = 100, cursor: str | None = None
+    ) -> ChangedRuns:
+        """Runs written after ``since``, oldest created first, each with every call it waits
+        on now (``ChangedRuns.pending``); page with ``cursor=page.next_cursor``.
+
+        One query per page, through the index on the update time: what an event stream
+        reads each poll, at a cost that follows what changed, not the runs stored."""
         ...
 
     async def pending_approvals(

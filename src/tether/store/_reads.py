@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import RunNotFoundError
 from ._codec import head_of
 from ._dialect import Dialect
 from ._engine import PENDING_COLUMNS
 from ._protocol import PendingKey, encode_cursor
-from ._records import PendingApproval, RunPage, RunStatus, RunSummary, RunTip
+from ._records import ChangedRuns, PendingApproval, RunPage, RunStatus, RunSummary, RunTip
 from ._statements import Program, select, select_one
 
 __all__ = [
+    "changed_runs",
     "due_approvals",
     "list_runs",
     "load",
@@ -28,23 +29,28 @@ __all__ = [
     "tip",
 ]
 
-# The status a reader sees: the fold's, except that a call in flight under a live lease is a
-# tool running now, not a call in doubt (the process that runs it is alive).
-_STATUS = (
-    "CASE WHEN r.status = 'in_doubt' AND r.lease_owner IS NOT NULL AND r.lease_until > :now "
-    "THEN 'running' "
-    # A store written before the status column held 'in_doubt' (rebuild_projections updates it).
-    "WHEN r.status = 'running' AND (r.lease_owner IS NULL OR r.lease_until <= :now) "
-    "AND EXISTS (SELECT 1 FROM {in_flight} f WHERE f.run_id = r.id) "
-    "THEN 'in_doubt' ELSE r.status END"
-)
+_LIVE = "r.lease_owner IS NOT NULL AND r.lease_until > :now"
+# The status a reader sees: the fold's, as each append stores it, except that a call in flight
+# under a live lease is a tool running now, not a call in doubt (the process that runs it is
+# alive). Only the lease is read at read time, from the row itself: no other table.
+_STATUS = f"CASE WHEN r.status = 'in_doubt' AND {_LIVE} THEN 'running' ELSE r.status END"
 SUMMARY = (
     f"SELECT r.id, r.root_agent, {_STATUS} AS status, r.seq, r.lease_owner, r.lease_until, "
     "r.created_at, r.updated_at FROM {runs} r"
 )
 """Runs as ``RunSummary`` rows (``summary``); takes ``:now``."""
 
+# The stored status that each status a reader sees comes from (see _STATUS), spelled so that
+# the index on (status, created_at, id) bounds the scan.
+_STORED: dict[str, str] = {
+    "running": f"r.status IN ('running', 'in_doubt') AND (r.status = 'running' OR ({_LIVE}))",
+    "in_doubt": "r.status = 'in_doubt' AND (r.lease_owner IS NULL OR r.lease_until <= :now)",
+}
+
+_EVERY_STATUS = ", ".join(f"'{status}'" for status in get_args(RunStatus))
+
 _PENDING = ", ".join(PENDING_COLUMNS)
+_PENDING_OF_P = ", ".join(f"p.{column}" for column in PENDING_COLUMNS)
 
 EventRows = list[tuple[int, str, str | None]]
 
@@ -93,37 +99,87 @@ def list_runs(
 ) -> Program[RunPage]:
     """A keyset page of runs (see ``RunStore.list_runs``); arguments already checked,
     ``cursor`` decoded."""
-    where = ["1 = 1"]
-    params: dict[str, Any] = {"limit": limit + 1, "now": d.stamp(now)}
-    if status is not None:
-        where.append("status = :status")
-        params["status"] = status
-    if agent is not None:
-        where.append("root_agent = :agent")
-        params["agent"] = agent
-    if updated_before is not None:
-        where.append("updated_at < :before")
-        params["before"] = d.stamp(updated_before)
-    if updated_after is not None:
-        where.append("updated_at > :after")
-        params["after"] = d.stamp(updated_after)
-    if cursor is not None:
-        c_at, params["c_id"] = cursor
-        params["c_at"] = d.time_param(c_at)
-        where.append(f"(created_at, id) {'<' if newest else '>'} (:c_at, :c_id)")
-    direction = "DESC" if newest else "ASC"
-    source = SUMMARY if updated_after is None else d.changed_runs(SUMMARY)
-    rows = yield select(
-        d.sql(
-            f"SELECT * FROM ({source}) AS runs WHERE {' AND '.join(where)} "
-            f"ORDER BY created_at {direction}, id {direction} LIMIT :limit"
-        ),
-        params,
+    query, params = _runs_query(
+        d, status, agent, updated_before, updated_after, limit + 1, cursor, newest, now
     )
+    rows = yield select(d.sql(query), params)
     more = len(rows) == limit + 1
     rows = rows[:limit]
     next_cursor = encode_cursor(d.time_text(rows[-1][6]), rows[-1][0]) if more else None
     return RunPage(tuple(summary(d, row) for row in rows), next_cursor)
+
+
+def changed_runs(
+    d: Dialect, since: datetime, limit: int, cursor: tuple[str, str] | None, now: datetime
+) -> Program[ChangedRuns]:
+    """A keyset page of the runs written since ``since``, with the calls each waits on now,
+    in one query (see ``RunStore.changed_runs``)."""
+    query, params = _runs_query(d, None, None, None, since, limit + 1, cursor, False, now)
+    rows = yield select(
+        d.sql(
+            f"SELECT c.*, {_PENDING_OF_P} FROM ({query}) c "
+            "LEFT JOIN {pending} p ON p.run_id = c.id "
+            "ORDER BY c.created_at, c.id, p.requested_at, p.call_id"
+        ),
+        params,
+    )
+    runs: list[RunSummary] = []
+    waiting: list[PendingApproval] = []
+    for row in rows:
+        if not runs or runs[-1].run_id != row[0]:
+            runs.append(summary(d, row))
+        if row[8] is not None:
+            waiting.append(pending(d, row[8:]))
+    next_cursor = None
+    if len(runs) == limit + 1:
+        beyond = runs.pop()
+        waiting = [row for row in waiting if row.run_id != beyond.run_id]
+        last = runs[-1]
+        next_cursor = encode_cursor(d.time_text(d.stamp(last.created_at)), last.run_id)
+    return ChangedRuns(tuple(runs), tuple(waiting), next_cursor)
+
+
+def _runs_query(
+    d: Dialect,
+    status: RunStatus | None,
+    agent: str | None,
+    updated_before: datetime | None,
+    updated_after: datetime | None,
+    limit: int,
+    cursor: tuple[str, str] | None,
+    newest: bool,
+    now: datetime,
+) -> tuple[str, dict[str, Any]]:
+    """The neutral SQL (``SUMMARY`` rows) and parameters of a keyset page of runs."""
+    where = ["1 = 1"]
+    params: dict[str, Any] = {"limit": limit, "now": d.stamp(now)}
+    if status is not None:
+        where.append(_STORED.get(status, "r.status = :status"))
+        params["status"] = status
+    if agent is not None:
+        where.append("r.root_agent = :agent")
+        params["agent"] = agent
+    if updated_before is not None:
+        where.append("r.updated_at < :before")
+        params["before"] = d.stamp(updated_before)
+    source = SUMMARY
+    if updated_after is not None:
+        # What changed since: a short range of the index on (status, updated_at) for each
+        # status a run can have, then sorted (left alone, a planner may walk the index on
+        # created_at to skip the sort: every run).
+        source = source.replace("{runs} r", "{runs_by_update}")
+        where.append(f"r.status IN ({_EVERY_STATUS}) AND r.updated_at > :after")
+        params["after"] = d.stamp(updated_after)
+    if cursor is not None:
+        c_at, params["c_id"] = cursor
+        params["c_at"] = d.time_param(c_at)
+        where.append(f"(r.created_at, r.id) {'<' if newest else '>'} (:c_at, :c_id)")
+    direction = "DESC" if newest else "ASC"
+    query = (
+        f"{source} WHERE {' AND '.join(where)} "
+        f"ORDER BY r.created_at {direction}, r.id {direction} LIMIT :limit"
+    )
+    return query, params
 
 
 def pending_approvals(

@@ -9,6 +9,7 @@ from typing import Literal
 from ..journal import Event
 
 __all__ = [
+    "ChangedRuns",
     "Lease",
     "PendingApproval",
     "RunPage",
@@ -123,3 +124,14 @@ class PendingApproval:
     required_approvals: int = 1
     """How many approvals the call needs before it runs (four-eyes: 2 or more); the
     approvals given so far are in the run's journal (``RunState.interruptions``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedRuns:
+    """A page of ``changed_runs``: runs written since a time, and every call each of them
+    waits on now; pass ``next_cursor`` back for the next page (``None``: last)."""
+
+    runs: tuple[RunSummary, ...]
+    pending: tuple[PendingApproval, ...]
+    """The ``pending`` rows of these runs (of no other), in ``runs`` order."""
+    next_cursor: str | None

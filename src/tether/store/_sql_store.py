@@ -38,7 +38,16 @@ from ._protocol import (
     decode_cursor,
     to_utc,
 )
-from ._records import Lease, PendingApproval, RunPage, RunStatus, RunSummary, RunTip, StoredRun
+from ._records import (
+    ChangedRuns,
+    Lease,
+    PendingApproval,
+    RunPage,
+    RunStatus,
+    RunSummary,
+    RunTip,
+    StoredRun,
+)
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
 from ._sign import resign_all, sign_unsigned
@@ -307,6 +316,18 @@ class SQLRunStore(ABC):
                 newest=newest,
                 now=self._clock(),
             ),
+            write=False,
+        )
+
+    async def changed_runs(
+        self, *, since: datetime, limit: int = 100, cursor: str | None = None
+    ) -> ChangedRuns:
+        """See ``RunStore.changed_runs``."""
+        after = to_utc(since, "since")
+        checked = check_limit(limit)
+        key = decode_cursor(cursor) if cursor is not None else None
+        return await self._run(
+            lambda: _reads.changed_runs(self._dialect, after, checked, key, self._clock()),
             write=False,
         )
 

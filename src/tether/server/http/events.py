@@ -1,14 +1,14 @@
 """Server-Sent Events: inbox changes as they happen, for the API and the web page.
 
 - ``ready``: ``{"since": <time>}`` once, when the stream starts.
-- ``approval_requested``: a call started waiting (read from the pending projection
-  by request time, a keyset page after the last one seen).
-- ``run_updated``: a run was written (decided, resumed, completed), with its status
-  (read from the runs updated since the last poll).
+- ``approval_requested``: a call started waiting.
+- ``run_updated``: a run was written (decided, resumed, completed), with its status.
 - ``approval_removed``: a call this stream announced is not waiting any more.
 
-A stream reads changes only, never every waiting call, and only of the runs its approver may
-see (``App(readers=...)``). The web page's stream ends when its session does (signed out,
+Each poll reads what changed in one query (``RunStore.changed_runs``: the runs written
+since the last poll, through the index on the update time, each with the calls it waits
+on), never every waiting call, and only of the runs its approver may see
+(``App(readers=...)``). The web page's stream ends when its session does (signed out,
 expired, its token removed).
 """
 
@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..._governance import Approver
+from ...store import PendingApproval, RunSummary
 from .._errors import TooManyRequestsError, need_server_extra
 from ._answers import errors
 from ._browser import signed_in
@@ -127,59 +128,54 @@ class _Changes:
             self.forget(before=since - 2 * _SSE_MARGIN)
 
     async def since(self, window: datetime) -> list[Event]:
-        """What changed since ``window`` that this stream has not sent yet."""
-        return [*await self.requested(window), *await self.updated(window)]
-
-    async def requested(self, window: datetime) -> list[Event]:
-        """Calls that started waiting since ``window``."""
-        out: list[Event] = []
-        after: tuple[datetime, str, str] | None = None
-        while True:
-            rows = await self.app.store.pending_approvals(
-                requested_after=window, after=after, limit=_SSE_PAGE
-            )
-            for row in rows:
-                key = (row.run_id, row.call_id)
-                if key in self.sent_requests or not self.sees(row.agent, member=True):
-                    continue
-                data = {
-                    "run_id": row.run_id,
-                    "call_id": row.call_id,
-                    "agent": row.agent,
-                    "tool": row.tool,
-                    "requested_at": row.requested_at.isoformat(),
-                }
-                self.sent_requests[key] = row.requested_at
-                self.announced.setdefault(row.run_id, {})[key] = data
-                out.append(("approval_requested", data))
-            if len(rows) < _SSE_PAGE:
-                return out
-            after = (rows[-1].requested_at, rows[-1].run_id, rows[-1].call_id)
-
-    async def updated(self, window: datetime) -> list[Event]:
-        """Runs written since ``window``, each after the announced calls it no longer waits on."""
-        store = self.app.store
+        """What changed since ``window`` that this stream has not sent yet: one query per
+        page of runs written since (``changed_runs``), each with the calls it waits on."""
         out: list[Event] = []
         cursor: str | None = None
         while True:
-            page = await store.list_runs(updated_after=window, cursor=cursor, limit=_SSE_PAGE)
+            page = await self.app.store.changed_runs(since=window, cursor=cursor, limit=_SSE_PAGE)
+            waiting: dict[str, list[PendingApproval]] = {}
+            for row in page.pending:
+                waiting.setdefault(row.run_id, []).append(row)
             for run in page.runs:
-                update = (run.run_id, run.updated_at.isoformat())
-                if update in self.sent_updates or not self.sees(run.root_agent):
-                    continue
-                self.sent_updates[update] = run.updated_at
-                calls = self.announced.get(run.run_id)
-                if calls:
-                    still = {
-                        (p.run_id, p.call_id)
-                        for p in await store.pending_approvals(run_id=run.run_id, limit=1000)
-                    }
-                    for key in [key for key in calls if key not in still]:
-                        out.append(("approval_removed", calls.pop(key)))
-                out.append(("run_updated", {"run_id": run.run_id, "status": run.status}))
+                out += self.run_changed(run, waiting.get(run.run_id, []), window)
             cursor = page.next_cursor
             if cursor is None:
                 return out
+
+    def run_changed(
+        self, run: RunSummary, waiting: list[PendingApproval], window: datetime
+    ) -> list[Event]:
+        """A run written since ``window``: the announced calls it no longer waits on, the
+        calls that started waiting since, then the run's update (each once)."""
+        out: list[Event] = []
+        update = (run.run_id, run.updated_at.isoformat())
+        updated = update not in self.sent_updates and self.sees(run.root_agent)
+        calls = self.announced.get(run.run_id)
+        if updated and calls:
+            still = {(row.run_id, row.call_id) for row in waiting}
+            for key in [key for key in calls if key not in still]:
+                out.append(("approval_removed", calls.pop(key)))
+        for row in waiting:
+            key = (row.run_id, row.call_id)
+            if row.requested_at < window or key in self.sent_requests:
+                continue
+            if not self.sees(row.agent, member=True):
+                continue
+            data = {
+                "run_id": row.run_id,
+                "call_id": row.call_id,
+                "agent": row.agent,
+                "tool": row.tool,
+                "requested_at": row.requested_at.isoformat(),
+            }
+            self.sent_requests[key] = row.requested_at
+            self.announced.setdefault(row.run_id, {})[key] = data
+            out.append(("approval_requested", data))
+        if updated:
+            self.sent_updates[update] = run.updated_at
+            out.append(("run_updated", {"run_id": run.run_id, "status": run.status}))
+        return out
 
     def sees(self, agent: str, *, member: bool = False) -> bool:
         """Whether this stream's approver may see runs of ``agent`` (a call's: ``member``)."""
