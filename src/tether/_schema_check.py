@@ -12,9 +12,10 @@ ranges, items of arrays, nested objects) are checked with ``jsonschema`` only.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["schema_problems"]
+__all__ = ["schema_checker", "schema_problems"]
 
 Problem = tuple[str | None, str]
 """The field at fault (``None``: the arguments as a whole) and what is wrong."""
@@ -22,19 +23,31 @@ Problem = tuple[str | None, str]
 
 def schema_problems(schema: dict[str, Any], value: Any) -> list[Problem]:
     """What makes ``value`` not fit ``schema`` (empty if it fits), first problem first."""
+    return schema_checker(schema)(value)
+
+
+def schema_checker(schema: dict[str, Any]) -> Callable[[Any], list[Problem]]:
+    """``schema_problems`` of ``schema`` for many values: the schema itself is checked, and
+    its validator built, once (the gateway checks every call of a tool this way)."""
     try:
         # Imported by name: jsonschema ships no type information, and is optional here.
         validators: Any = importlib.import_module("jsonschema.validators")
         exceptions: Any = importlib.import_module("jsonschema.exceptions")
     except ImportError:
-        return _minimal_problems(schema, value)
+        return lambda value: _minimal_problems(schema, value)
     try:
         cls = validators.validator_for(schema)
         cls.check_schema(schema)
     except exceptions.SchemaError as exc:
-        return [(None, f"the tool's own schema is not valid JSON Schema ({exc.message})")]
-    errors = sorted(cls(schema).iter_errors(value), key=lambda error: list(error.path))
-    return [(_field(error), error.message) for error in errors]
+        broken = f"the tool's own schema is not valid JSON Schema ({exc.message})"
+        return lambda value: [(None, broken)]
+    validator = cls(schema)
+
+    def problems(value: Any) -> list[Problem]:
+        errors = sorted(validator.iter_errors(value), key=lambda error: list(error.path))
+        return [(_field(error), error.message) for error in errors]
+
+    return problems
 
 
 def _field(error: Any) -> str | None:

@@ -44,6 +44,7 @@ from .conftest import ROOT, Loop, free_port, upstream_calls, wait_listening, wri
 
 ANA = Approver("ana", roles=frozenset({"finance"}))
 TOKEN = "s3cret-ana"
+LEASE_TTL = 2
 
 
 class GatewayProcess:
@@ -86,7 +87,8 @@ class GatewayProcess:
 class Rig:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.config = write_config(folder)
+        # A short lease: a call cut off by the kill is in doubt two seconds later, not 30.
+        self.config = write_config(folder, lease_ttl=LEASE_TTL)
         self.loop = Loop()
         # The inbox's side: the gateway's agents and store, and the inbox's HTTP API.
         self.approver: Gateway = self.loop.hold(lambda: Gateway(load_config(self.config)))
@@ -199,7 +201,7 @@ def test_a_gateway_killed_mid_flight_runs_no_call_twice(rig: Rig) -> None:
         assert retries["a"].result(30).content[0].text == "paid 5 EUR to acme"
         rig.loop.run(_review_statement(rig, statement.run_id))
         assert retries["c"].result(30).content[0].text == "acme: salary 3000, rent -1200"
-        # b's lease dies with its process (30 s); from then on the run is in doubt.
+        # b's lease dies with its process (LEASE_TTL); from then on the run is in doubt.
         in_doubt = retries["b"].result(60)
         assert in_doubt.is_error and in_doubt.meta["tether/error"] == "in_doubt"
         assert rig.api(f"/api/runs/{run_b}")["status"] == "in_doubt"

@@ -54,6 +54,7 @@ _TOP = {
     "poll_interval",
     "progress_interval",
     "max_argument_bytes",
+    "lease_ttl",
     "servers",
     "clients",
 }
@@ -121,6 +122,9 @@ class GatewayConfig:
     """Seconds between two progress notifications to a waiting client."""
     max_argument_bytes: int = 65536
     """The largest arguments (as JSON) a call may carry; larger calls are refused."""
+    lease_ttl: float = 30.0
+    """Seconds the lease on a call under way upstream lasts unless renewed (every third of
+    it): how long after a gateway dies its cut-off calls show as in doubt."""
     clients: Mapping[str, str] = field(default_factory=dict, repr=False)
     """HTTP: each client's bearer token (read from its ``token_env``) to the client's name.
     Empty: the HTTP transport authenticates nobody."""
@@ -184,6 +188,7 @@ class _Reader:
             max_argument_bytes=self.count(
                 data.get("max_argument_bytes", 65536), "max_argument_bytes"
             ),
+            lease_ttl=self.seconds(data.get("lease_ttl", 30), "lease_ttl") or 30.0,
             clients=self.clients(data.get("clients", {})),
         )
 

@@ -31,7 +31,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from .._agent import Agent
 from .._governance import ApprovalPolicy, Governance
-from .._schema_check import schema_problems
+from .._schema_check import Problem, schema_checker
 from ..errors import (
     GatewayConfigError,
     RunBusyError,
@@ -44,6 +44,7 @@ from ..journal import Event, RunStarted
 from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
+from ._direct import DirectCall
 from ._outcome import outcome, waiting_message
 from ._relay import read_request, request_text
 from ._upstream import Upstream
@@ -73,7 +74,9 @@ class Gateway:
     """Upstream MCP servers behind tether's approvals; open it with ``async with``.
 
     ``store`` and ``governance`` replace the configured ones (tests pass a clock, an
-    application shares its inbox's store and governance)."""
+    application shares its inbox's store and governance), and ``lease_ttl`` the configured
+    lease (seconds): a call under way upstream holds its run's lease, renewed every third
+    of it, so a gateway that dies leaves the call in doubt for others this long after."""
 
     def __init__(
         self,
@@ -81,8 +84,14 @@ class Gateway:
         *,
         store: RunStore | None = None,
         governance: Governance | None = None,
+        lease_ttl: float | None = None,
     ) -> None:
+        if lease_ttl is not None and not lease_ttl > 0:
+            raise GatewayConfigError(
+                f"lease_ttl must be a positive number of seconds, not {lease_ttl!r}", "lease_ttl"
+            )
         self.config = config
+        self.lease_ttl = lease_ttl or config.lease_ttl
         self.governance = governance or _governance(config)
         self._given_store = store
         self.store: RunStore = store or _store(config)
@@ -90,6 +99,8 @@ class Gateway:
         self._agents: dict[str, Agent[Any]] = {}
         self._routes: dict[str, Upstream] = {}
         self._drivers: dict[str, _Driver] = {}
+        self._checks: dict[str, Callable[[Any], list[Problem]]] = {}
+        self._later: set[asyncio.Task[None]] = set()
         self._stack: contextlib.AsyncExitStack | None = None
 
     async def __aenter__(self) -> Gateway:
@@ -106,6 +117,8 @@ class Gateway:
                             f"servers.{upstream.name}.hidden",
                         )
                 self._agents[upstream.name] = upstream.agent()
+                for tool in upstream.tools.values():
+                    self._checks[tool.name] = schema_checker(dict(tool.input_schema))
         except BaseException:
             await stack.aclose()
             raise
@@ -117,6 +130,7 @@ class Gateway:
             driver.task.cancel()
         await asyncio.gather(*(d.task for d in self._drivers.values()), return_exceptions=True)
         self._drivers.clear()
+        await asyncio.gather(*self._later, return_exceptions=True)
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
@@ -168,6 +182,13 @@ class Gateway:
             raise _reused(request_key, run_id)
         return await driver.wait(progress, self.config.progress_interval)
 
+    def after(self, work: Awaitable[None]) -> None:
+        """Do ``work`` (a lease given up) in the background; the gateway waits for it on
+        closing."""
+        task = asyncio.ensure_future(work)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
     def _forget(self, run_id: str, driver: _Driver) -> None:
         if self._drivers.get(run_id) is driver:
             del self._drivers[run_id]
@@ -187,7 +208,7 @@ class Gateway:
                 size=size,
                 limit=limit,
             )
-        problems = schema_problems(dict(tool.input_schema), arguments)
+        problems = self._checks[tool.name](arguments)
         if problems:
             where, what = problems[0]
             raise invalid(
@@ -242,6 +263,14 @@ class _Driver:
     async def _drive(self) -> types.CallToolResult:
         gateway, run_id = self.gateway, self.run_id
         agent = gateway._agents[self.upstream.name]
+        if self.upstream.broken is None and not self.upstream.asks(self.tool, self.arguments):
+            # Nobody decides: two appends (the run's creation tells a retry from a new call).
+            direct = DirectCall(
+                gateway, self.upstream, self.tool, self.arguments, run_id, self.requested_by
+            )
+            done = await direct.run()
+            if done is not None:
+                return done  # else the run was there already, or the journal says what became
         try:
             stored = await gateway.store.load(run_id)
         except RunNotFoundError:

@@ -18,10 +18,21 @@ from ..errors import ModelBehaviorError
 from ..items import Item, assistant_message, function_call, message_text
 from ..models import ModelRequest, ModelResponse, ModelStreamEvent, ResponseDone
 
-__all__ = ["CALL_ID", "RelayModel", "read_request", "request_text"]
+__all__ = [
+    "CALL_ID",
+    "RELAY_USAGE",
+    "RelayModel",
+    "read_request",
+    "relay_answer",
+    "relay_call",
+    "request_text",
+]
 
 CALL_ID = "call_0"
 """The call id of a gateway run's one call (a run holds one call, so one id does)."""
+
+RELAY_USAGE = Usage(requests=1)
+"""What each of the relay model's answers counts: one request, no tokens."""
 
 
 def request_text(tool: str, arguments: Mapping[str, Any]) -> str:
@@ -54,19 +65,27 @@ class RelayModel:
         if outputs:
             output = outputs[-1].get("output", "")
             text = output if isinstance(output, str) else json.dumps(output)
-            return _response(assistant_message(text, id="msg_relay"))
+            return _response(relay_answer(text))
         asked = _first_request(request.input)
         if asked is None:
             raise ModelBehaviorError(
                 "The gateway's relay model found no client request in the run's input; "
                 "only runs the gateway started can be relayed."
             )
-        tool, arguments = asked
-        raw = json.dumps(arguments, ensure_ascii=False)
-        return _response(function_call(tool, raw, CALL_ID))
+        return _response(relay_call(*asked))
 
     async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
         yield ResponseDone(await self.get_response(request))
+
+
+def relay_call(tool: str, arguments: Mapping[str, Any]) -> Item:
+    """The relay model's first answer: the call the client asked for."""
+    return function_call(tool, json.dumps(dict(arguments), ensure_ascii=False), CALL_ID)
+
+
+def relay_answer(output: str) -> Item:
+    """The relay model's last answer: the call's output, as the run's final text."""
+    return assistant_message(output, id="msg_relay")
 
 
 def _first_request(items: list[Item]) -> tuple[str, dict[str, Any]] | None:
@@ -77,4 +96,4 @@ def _first_request(items: list[Item]) -> tuple[str, dict[str, Any]] | None:
 
 
 def _response(item: Item) -> ModelResponse:
-    return ModelResponse(output=[dict(item)], usage=Usage(requests=1))
+    return ModelResponse(output=[dict(item)], usage=RELAY_USAGE)

@@ -32,7 +32,7 @@ from ..tools import FunctionTool, schema_tool
 from ._config import ServerConfig, ToolPolicy
 from ._relay import RelayModel
 
-__all__ = ["Upstream", "agent_name", "error_result"]
+__all__ = ["Upstream", "agent_name", "error_result", "gateway_error"]
 
 _READ_TIMEOUT = 300.0
 
@@ -144,6 +144,15 @@ class Upstream:
             ) from exc
         return json.dumps(result.model_dump(by_alias=True, mode="json", exclude_none=True))
 
+    def asks(self, tool: str, arguments: dict[str, Any]) -> bool:
+        """Whether a call of ``tool`` with ``arguments`` waits for a person: for approval
+        (always, or its arguments match) or for a review of its output."""
+        policy = self.config.policy(tool)
+        rule = policy.needs_approval
+        if policy.review_output or rule == "always":
+            return True
+        return isinstance(rule, dict) and matches(rule["match"], arguments)
+
     def agent(self) -> Agent[Any]:
         """The agent whose runs are this upstream's calls (its model is the relay)."""
         return Agent(
@@ -215,11 +224,13 @@ def _needs_approval(policy: ToolPolicy) -> Any:
 def _format_error(ctx: RunContext[Any], error: Exception) -> str:
     if isinstance(error, MCPServerError):
         raise error  # the run stops; the call stays in doubt, never silently run again
-    return json.dumps(
-        error_result(f"The gateway could not call the tool: {error}", "gateway_error").model_dump(
-            by_alias=True, mode="json", exclude_none=True
-        )
-    )
+    return gateway_error(error)
+
+
+def gateway_error(error: Exception) -> str:
+    """The output recorded for a call the gateway could not make (a tool error, as JSON)."""
+    result = error_result(f"The gateway could not call the tool: {error}", "gateway_error")
+    return json.dumps(result.model_dump(by_alias=True, mode="json", exclude_none=True))
 
 
 @contextlib.asynccontextmanager
