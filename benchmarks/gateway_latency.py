@@ -4,7 +4,9 @@
 
 The upstream (``gateway_upstream.py``) has one tool that does nothing, so the difference is
 the gateway's own work: a second MCP hop, the policy, and the run it journals in a SQLite
-store (``RunStarted`` to ``RunCompleted``, write-ahead ``ToolStarted`` included). Measured
+store in two commits (``RunStarted``, the relay's call and the write-ahead ``ToolStarted``
+before the upstream call; ``ToolCompleted``, the relay's answer and ``RunCompleted`` before
+the answer). Measured
 for each transport, stdio (the client starts the gateway, which starts the upstream) and
 streamable HTTP (the gateway listens, its upstream listens too):
 

@@ -14,6 +14,7 @@ GOOD = """
 store = "runs.db"
 approval_timeout = 3600
 approvers = ["ops"]
+lease_ttl = 12
 
 [servers.notes]
 command = "python"
@@ -42,6 +43,7 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     config = parse_config(GOOD, base=tmp_path)
     assert config.store == str(tmp_path / "runs.db")
     assert config.approvers == frozenset({"ops"})
+    assert config.lease_ttl == 12.0
     notes, remote = config.servers["notes"], config.servers["remote"]
     assert notes.hidden == frozenset({"delete_note"})
     write = notes.policy("write_note")
@@ -61,6 +63,7 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     [
         (('store = "runs.db"', 'stor = "runs.db"'), "stor"),
         (("approval_timeout = 3600", "approval_timeout = -1"), "approval_timeout"),
+        (("lease_ttl = 12", 'lease_ttl = "soon"'), "lease_ttl"),
         (('command = "python"', 'command = "python"\nurl = "http://x"'), "servers.notes"),
         (("required_approvals = 2", "required_approvals = 0"), "required_approvals"),
         (('needs_approval = "always"', 'needs_approval = "sometimes"'), "needs_approval"),

@@ -32,6 +32,15 @@ class Clock:
         return self.now
 
 
+async def _upstream_started(folder: Path) -> None:
+    """Return once the upstream logged that a ``slow`` call started (it holds until released)."""
+    for _ in range(2000):
+        if [c for c in upstream_calls(folder) if c.get("event") == "started"]:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the upstream never started the call")
+
+
 def _comparable(events: tuple[Event, ...]) -> list[Event]:
     """The events without what differs between two runs of one call: id and start time."""
     same: list[Event] = []
@@ -95,8 +104,7 @@ async def test_the_call_is_started_in_the_store_before_the_upstream_sees_it(
     try:
         async with Gateway(config, store=store, lease_ttl=5) as gateway:
             call = asyncio.create_task(gateway.call("slow", {"key": "w"}, request_key="w"))
-            while not [c for c in upstream_calls(tmp_path) if c.get("event") == "started"]:
-                await asyncio.sleep(0.01)
+            await _upstream_started(tmp_path)
             run_id = run_id_for("bank", "w")
             under_way = await store.load(run_id)
             assert [e.kind for e in under_way.events][-1] == "tool_started"
@@ -120,8 +128,7 @@ async def test_a_call_whose_gateway_is_gone_is_in_doubt_once_its_lease_lapses(
     try:
         async with Gateway(config, store=store, lease_ttl=5) as gateway:
             call = asyncio.create_task(gateway.call("slow", {"key": "g"}, request_key="g"))
-            while not [c for c in upstream_calls(tmp_path) if c.get("event") == "started"]:
-                await asyncio.sleep(0.01)
+            await _upstream_started(tmp_path)
             run_id = run_id_for("bank", "g")
             # Seen from another process: the lease lapses when nobody renews it.
             clock.now += timedelta(seconds=6)

@@ -2,6 +2,7 @@
 
     store = "runs.db"                      # a SQLite file (beside this file) or postgresql://...
     approval_timeout = 3600                # seconds; the default deadline of every approval
+    lease_ttl = 30                         # seconds a call under way holds its run, renewed
 
     [servers.notes]
     command = "python"                     # stdio: a command and its arguments ...

@@ -11,7 +11,8 @@ retried request finds its run and returns what it recorded instead of calling ag
 that needs a decision waits in the inbox like any tether call; ``call`` waits with it
 (looking at the store every ``poll_interval``), resumes the run once it is decided (through
 the store's lease: one process runs it) and returns the upstream's result, or a tool error
-saying why there is none.
+saying why there is none. A call that needs nobody (``Upstream.asks``) skips the run loop:
+the gateway journals it itself in two appends (``_direct``), the events the loop would write.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ class Gateway:
                             f"servers.{upstream.name}.hidden",
                         )
                 self._agents[upstream.name] = upstream.agent()
-                for tool in upstream.tools.values():
-                    self._checks[tool.name] = schema_checker(dict(tool.input_schema))
+                for name, listed in upstream.tools.items():
+                    self._checks[name] = schema_checker(dict(listed.input_schema))
         except BaseException:
             await stack.aclose()
             raise
