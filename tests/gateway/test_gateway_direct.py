@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tether import Runner
 from tether.errors import GatewayConfigError
@@ -146,3 +150,19 @@ async def test_the_lease_must_be_positive(tmp_path: Path) -> None:
         Gateway(config, lease_ttl=0)
     assert load_config(write_config(tmp_path, lease_ttl=3)).lease_ttl == 3.0
     assert config.lease_ttl == 30.0
+
+
+async def test_a_gateway_that_traces_leaves_its_calls_to_the_run_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    async with Gateway(load_config(write_config(tmp_path))) as gateway:
+        result = await gateway.call("balance", {"account": "acme"}, request_key="t1")
+        assert result.content[0].text == "acme: 120 EUR"
+        stored = await gateway.store.load(run_id_for("bank", "t1"))
+        assert stored.summary.status == "completed"
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert any("balance" in name for name in names), names

@@ -14,7 +14,8 @@ The events are the ones the run loop writes for that call (the relay model's ans
 same fields), and the store folds them before it writes anything, so the inbox, the audit
 trail and a retry read such a run like any other. What is not this happy path goes back to
 the loop's way: a run that already exists (a retry, another process), a connection cut
-during the call (the call stays in doubt, as after a crash), an append refused.
+during the call (the call stays in doubt, as after a crash), an append refused. A process
+that traces its runs (OpenTelemetry) leaves every call to the loop, whose spans it wants.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ..journal import (
 )
 from ..run import DEFAULT_MAX_TURNS
 from ..run._doubt import iso_time
+from ..run._tracing import NO_TRACER, tracer_for
 from ._outcome import outcome
 from ._relay import CALL_ID, RELAY_USAGE, relay_answer, relay_call, request_text
 from ._upstream import Upstream, agent_name, gateway_error
@@ -47,7 +49,13 @@ from ._upstream import Upstream, agent_name, gateway_error
 if TYPE_CHECKING:
     from ._gateway import Gateway
 
-__all__ = ["DirectCall"]
+__all__ = ["DirectCall", "untraced"]
+
+
+def untraced() -> bool:
+    """Whether a run here would make no spans (tracing off, or no OpenTelemetry provider set
+    up): a gateway that traces leaves its calls to the run loop, which makes them."""
+    return tracer_for(None, {}) is NO_TRACER
 
 
 class DirectCall:

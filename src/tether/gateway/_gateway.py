@@ -45,7 +45,7 @@ from ..journal import Event, RunStarted
 from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
-from ._direct import DirectCall
+from ._direct import DirectCall, untraced
 from ._outcome import outcome, waiting_message
 from ._relay import read_request, request_text
 from ._upstream import Upstream
@@ -264,7 +264,8 @@ class _Driver:
     async def _drive(self) -> types.CallToolResult:
         gateway, run_id = self.gateway, self.run_id
         agent = gateway._agents[self.upstream.name]
-        if self.upstream.broken is None and not self.upstream.asks(self.tool, self.arguments):
+        upstream = self.upstream
+        if upstream.broken is None and not upstream.asks(self.tool, self.arguments) and untraced():
             # Nobody decides: two appends (the run's creation tells a retry from a new call).
             direct = DirectCall(
                 gateway, self.upstream, self.tool, self.arguments, run_id, self.requested_by
