@@ -44,7 +44,7 @@ from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, next_step
-from ._tool_step import execute_tools
+from ._tool_step import execute_tools, quiet_tool_step
 from ._tracing import tracer_for
 
 __all__ = ["drive"]
@@ -135,9 +135,28 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         if isinstance(step, Finish):
             await _finish(run, step)
         await _sync_session(run)
-        await checkpoint(run)
+        if not (isinstance(step, CallModel) and _commits_with_next_step(run)):
+            await checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
+
+
+def _commits_with_next_step(run: Run) -> bool:
+    """Whether the model's response may wait for the next step's first commit instead of
+    taking one of its own (one fsync a turn fewer).
+
+    The write-ahead rule holds either way: a response is durable before anything acts on
+    it. So it waits only when nothing in the next step acts before that step commits: a
+    tool step whose calls' ``ToolStarted`` (or approval requests) are committed with it
+    before any tool runs (``quiet_tool_step``), or a final output with no output guardrail.
+    A lifecycle hook is code that may act: with hooks, every response commits at once.
+    """
+    if run.options.durable is None or run.options.hooks is not None or run.agent.hooks:
+        return False
+    step = next_step(run.view, run.agent)
+    if isinstance(step, ExecuteTools):
+        return quiet_tool_step(run)
+    return isinstance(step, Finish) and not run.agent.output_guardrails
 
 
 async def _take_up_reviews(run: Run) -> None:
