@@ -1,11 +1,12 @@
 """A run kept in a ``RunStore`` while it advances: write-ahead appends and the lease.
 
 The loop calls ``checkpoint`` where a fact must be on disk before the run
-goes on: the run's start, the model's response, every ``ToolStarted`` before
-a tool body runs, each call's completion as soon as that call finishes, and
-whatever the run recorded before it stops. Each checkpoint is one compare-and-append of the
-events the store lacks, under the run's lease; the lease is taken before the
-run advances, renewed while it works, and released when it stops.
+goes on: the run's start, the model's response (before anything acts on it; when
+nothing does before its calls start, it commits with their ``ToolStarted``), every
+``ToolStarted`` before a tool body runs, each call's completion as soon as that call
+finishes, and whatever the run recorded before it stops. Each checkpoint is one
+compare-and-append of the events the store lacks, under the run's lease; the lease is
+taken before the run advances, renewed while it works, and released when it stops.
 """
 
 from __future__ import annotations
