@@ -16,7 +16,8 @@ from typing import Any
 from tether import Agent, Runner, function_tool
 from tether.journal._events import Event
 from tether.lifecycle import RunHooks
-from tether.store import RunStore
+from tether.sessions import SQLiteSession
+from tether.store import RunStore, SQLiteRunStore
 from tether.testing import ScriptedModel, message, tool_call
 
 from .backends import Backend
@@ -109,6 +110,38 @@ async def test_a_turn_of_a_call_without_approval_takes_two_commits(backend: Back
         if backend.name == "sqlite":
             # The database saw exactly these commits (and the one that created the store).
             assert wal_commits(store.path) == 1 + len(store.writes)
+    finally:
+        await store.close()
+
+
+async def test_a_session_in_the_stores_file_takes_no_commit_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    store = Counting(SQLiteRunStore(path, signing_key="k"))
+    seen: list[int] = []
+    try:
+        session = SQLiteSession("conversation", path)
+        agent = weather_agent(store, seen)
+        await Runner.run(agent, "Weather?", store=store, session=session)  # type: ignore[arg-type]
+        # Each session write goes with the run's next commit, in its transaction.
+        assert store.writes == [
+            ["run_started"],
+            "append_with_session",  # the input, turn 1's response and its call's start
+            ["tool_completed"],
+            "append_with_session",  # turn 1's output, turn 2's response and start
+            ["tool_completed"],
+            "append_with_session",  # turn 2's output, the answer and the final output
+            "release",
+        ]
+        assert seen == [2, 4]
+        items = await SQLiteSession("conversation", path).get_items()
+        assert [item.get("type", "message") for item in items] == [
+            "message",
+            "function_call",
+            "function_call_output",
+            "function_call",
+            "function_call_output",
+            "message",
+        ]
     finally:
         await store.close()
 

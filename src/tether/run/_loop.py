@@ -135,10 +135,22 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         if isinstance(step, Finish):
             await _finish(run, step)
         await _sync_session(run)
-        if not (isinstance(step, CallModel) and _commits_with_next_step(run)):
+        if not _commit_waits(run, step):
             await checkpoint(run)
         if isinstance(step, Finish | Done | Interrupt):
             return
+
+
+def _commit_waits(run: Run, step: object) -> bool:
+    """Whether what the step recorded may wait for the run's next commit: a session's items
+    the store holds (nothing acts on them), or a model response nothing acts on before the
+    next step commits it. When the run stops, its last commit takes whatever is left."""
+    durable = run.options.durable
+    if durable is None:
+        return False
+    if durable.session_only(run.journal):
+        return True
+    return isinstance(step, CallModel) and _commits_with_next_step(run)
 
 
 def _commits_with_next_step(run: Run) -> bool:
@@ -195,9 +207,10 @@ async def _sync_session(run: Run) -> None:
     durable = run.options.durable
     if durable is not None and durable.stored and durable.holds_session(session):
         # The session lives in the store's database: the items and the event that
-        # records them commit together, so a crash can neither lose nor repeat them.
+        # records them commit together (a crash can neither lose nor repeat them), with
+        # the run's next commit.
         run.append(SessionSynced(upto))
-        await durable.checkpoint_with_session(run.journal, session, items)
+        durable.sync_session(session, items)
         return
     await session.add_items(items)
     run.append(SessionSynced(upto))
