@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tether import Agent, Runner, function_tool
+from tether.guardrails import ToolGuardrailFunctionOutput, tool_input_guardrail
 from tether.journal._events import Event
 from tether.lifecycle import RunHooks
 from tether.sessions import SQLiteSession
@@ -166,5 +169,49 @@ async def test_a_response_commits_before_a_hook_acts_on_it(backend: Backend) -> 
         # The hook is code that may act on the response: the response was stored first.
         assert hooks.stored == ["model_responded", "model_responded"]
         assert store.writes[1:4] == [["model_responded"], ["tool_started"], ["tool_completed"]]
+    finally:
+        await store.close()
+
+
+async def last_stored(store: Counting) -> str:
+    run = (await store.list_runs()).runs[0]
+    return (await store.load(run.run_id)).events[-1].kind
+
+
+@pytest.mark.parametrize("code", ["approval predicate", "input guardrail"])
+async def test_a_response_commits_before_a_tools_own_code_reads_it(
+    backend: Backend, code: str
+) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    stored: list[str] = []
+
+    async def ask(ctx: Any, args: Any, call_id: str) -> bool:
+        stored.append(await last_stored(store))
+        return False
+
+    @tool_input_guardrail
+    async def check(data: Any) -> ToolGuardrailFunctionOutput:
+        stored.append(await last_stored(store))
+        return ToolGuardrailFunctionOutput.allow()
+
+    options: dict[str, Any] = (
+        {"needs_approval": ask}
+        if code == "approval predicate"
+        else {"tool_input_guardrails": [check]}
+    )
+
+    @function_tool(**options)
+    def lookup(city: str) -> str:
+        """Look the weather up."""
+        return f"Sunny in {city}"
+
+    model = ScriptedModel([tool_call("lookup", {"city": "Oakland"}, "c1"), message("Sunny.")])
+    agent = Agent(name="Weather", model=model, tools=[lookup])
+    try:
+        await Runner.run(agent, "Weather?", store=store)  # type: ignore[arg-type]
+        # Code of the tool's own may act on what it reads: the response was stored first.
+        assert stored == ["model_responded"]
+        assert store.writes[1] == ["model_responded"]
+        assert store.writes[2][-1] == "tool_started"  # (after the guardrail's check)
     finally:
         await store.close()

@@ -43,7 +43,7 @@ from . import _hooks as hooks
 from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
-from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, next_step
+from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, Step, next_step
 from ._tool_step import execute_tools, quiet_tool_step
 from ._tracing import tracer_for
 
@@ -141,7 +141,7 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             return
 
 
-def _commit_waits(run: Run, step: object) -> bool:
+def _commit_waits(run: Run, step: Step) -> bool:
     """Whether what the step recorded may wait for the run's next commit: a session's items
     the store holds (nothing acts on them), or a model response nothing acts on before the
     next step commits it. When the run stops, its last commit takes whatever is left."""
@@ -163,7 +163,7 @@ def _commits_with_next_step(run: Run) -> bool:
     before any tool runs (``quiet_tool_step``), or a final output with no output guardrail.
     A lifecycle hook is code that may act: with hooks, every response commits at once.
     """
-    if run.options.durable is None or run.options.hooks is not None or run.agent.hooks:
+    if run.options.hooks is not None or run.agent.hooks is not None:
         return False
     step = next_step(run.view, run.agent)
     if isinstance(step, ExecuteTools):
