@@ -3,7 +3,8 @@ of a ``RunStore`` is one transaction: one fsync), on SQLite and on PostgreSQL.
 
 A turn whose call needs no approval takes two commits: the model's response with the call's
 ``ToolStarted`` (before the tool runs), then the call's completion. Where code that may act
-on the response runs first (a lifecycle hook), the response commits on its own, before it.
+on the response runs first (a lifecycle hook, an approval predicate, a tool's input
+guardrail), the response commits on its own, before it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class Counting:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
+    @property
+    def turns(self) -> list[list[str] | str]:
+        """The writes but the lease's renewals (which come with time, not with turns)."""
+        return [write for write in self.writes if write != "renew"]
+
     async def append(
         self, run_id: str, expected_seq: int, events: Sequence[Event], **kw: Any
     ) -> int:
@@ -68,7 +74,7 @@ def weather_agent(store: Counting, seen: list[int], **options: Any) -> Agent[Non
     @function_tool
     def lookup(city: str) -> str:
         """Look the weather up (no approval)."""
-        seen.append(len(store.writes))  # how many commits came before the side effect
+        seen.append(len(store.turns))  # how many commits came before the side effect
         return f"Sunny in {city}"
 
     model = ScriptedModel(
@@ -99,7 +105,7 @@ async def test_a_turn_of_a_call_without_approval_takes_two_commits(backend: Back
     try:
         result = await Runner.run(weather_agent(store, seen), "Weather?", store=store)  # type: ignore[arg-type]
         assert result.final_output == "Sunny in both."
-        assert store.writes == [
+        assert store.turns == [
             ["run_started"],
             ["model_responded", "tool_started"],  # turn 1: one commit before the tool runs
             ["tool_completed"],  # and one for its completion
@@ -126,7 +132,7 @@ async def test_a_session_in_the_stores_file_takes_no_commit_of_its_own(tmp_path:
         agent = weather_agent(store, seen)
         await Runner.run(agent, "Weather?", store=store, session=session)  # type: ignore[arg-type]
         # Each session write goes with the run's next commit, in its transaction.
-        assert store.writes == [
+        assert store.turns == [
             ["run_started"],
             "append_with_session",  # the input, turn 1's response and its call's start
             ["tool_completed"],
@@ -168,7 +174,7 @@ async def test_a_response_commits_before_a_hook_acts_on_it(backend: Backend) -> 
         await Runner.run(weather_agent(store, []), "Weather?", store=store, hooks=hooks)  # type: ignore[arg-type]
         # The hook is code that may act on the response: the response was stored first.
         assert hooks.stored == ["model_responded", "model_responded"]
-        assert store.writes[1:4] == [["model_responded"], ["tool_started"], ["tool_completed"]]
+        assert store.turns[1:4] == [["model_responded"], ["tool_started"], ["tool_completed"]]
     finally:
         await store.close()
 
@@ -211,7 +217,7 @@ async def test_a_response_commits_before_a_tools_own_code_reads_it(
         await Runner.run(agent, "Weather?", store=store)  # type: ignore[arg-type]
         # Code of the tool's own may act on what it reads: the response was stored first.
         assert stored == ["model_responded"]
-        assert store.writes[1] == ["model_responded"]
-        assert store.writes[2][-1] == "tool_started"  # (after the guardrail's check)
+        assert store.turns[1] == ["model_responded"]
+        assert store.turns[2][-1] == "tool_started"  # (after the guardrail's check)
     finally:
         await store.close()
