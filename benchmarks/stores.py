@@ -25,7 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ PEER_PINS = {
     "psycopg[binary]": "3.3.9",
 }
 BACKENDS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+SYNCS = "run.wal_syncs"
 
 
 def peer_python() -> Path:
@@ -127,6 +129,30 @@ def run_side(python: Path | str, script: str, flags: list[str]) -> dict[str, Any
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def wal_syncs(
+    dsn: str | None, sizes: w.Sizes, side: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run one side; with PostgreSQL, add the server's WAL fsyncs (``pg_stat_wal``) over the
+    side's whole workload, per turn of it (the main run and the shorter runs; the side's
+    connections have closed, so their statistics are in)."""
+    if dsn is None:
+        return side()
+    import psycopg
+
+    def read() -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    before = read()
+    results = side()
+    time.sleep(1.5)  # a closed backend's statistics reach pg_stat_wal within a second
+    turns = sizes.turns + sum(n for n in sizes.resume_lengths if n != sizes.turns)
+    results["backends"]["postgres"][SYNCS] = (read() - before) / turns
+    return results
+
+
 def rows(sizes: w.Sizes) -> list[tuple[str, str, str, float]]:
     """(key, label, unit, scale) of every reported metric of one backend."""
     out = []
@@ -135,6 +161,7 @@ def rows(sizes: w.Sizes) -> list[tuple[str, str, str, float]]:
         at = f"turn {turn} (history {history:,} items)"
         out.append((f"turn_time.{name}", f"time per turn at {at}", "ms", 1e3))
         out.append((f"store_time.{name}", f"  of which in store writes, at {at}", "ms", 1e3))
+        out.append((f"store_calls.{name}", f"  store write calls per turn, at {at}", "", 1.0))
         out.append((f"turn_bytes.{name}", f"bytes written per turn at {at}", "KB", 1e-3))
     out.append(("run.total_time", f"the whole {sizes.turns}-turn run to the pause", "s", 1.0))
     out.append(("run.total_bytes", f"bytes written by the {sizes.turns}-turn run", "MB", 1e-6))
@@ -145,7 +172,7 @@ def rows(sizes: w.Sizes) -> list[tuple[str, str, str, float]]:
 
 
 def _value(results: dict[str, Any] | None, backend: str, key: str) -> float | None:
-    if results is None or backend not in results["backends"]:
+    if results is None or key not in results["backends"].get(backend, {}):
         return None
     return float(results["backends"][backend][key])
 
@@ -215,10 +242,13 @@ def main() -> None:
     before = measures.machine()
     started = datetime.datetime.now(datetime.UTC)
     with contextlib.ExitStack() as stack:
-        if not args.sqlite_only:
-            flags += ["--postgres", stack.enter_context(durable_postgres())]
-        ours = run_side(sys.executable, "stores_tether.py", flags)
-        peer = None if python is None else run_side(python, "stores_langgraph.py", flags)
+        dsn = None if args.sqlite_only else stack.enter_context(durable_postgres())
+        if dsn is not None:
+            flags += ["--postgres", dsn]
+        ours = wal_syncs(dsn, sizes, lambda: run_side(sys.executable, "stores_tether.py", flags))
+        peer = None
+        if python is not None:
+            peer = wal_syncs(dsn, sizes, lambda: run_side(python, "stores_langgraph.py", flags))
     after = measures.machine()
     print(f"\n{started:%Y-%m-%d %H:%M} UTC; {'quick' if args.quick else 'full'} sizes")
     print(f"machine: {before['nproc']} cores, {before['cpu']}, Python {before['python']}")
@@ -228,6 +258,12 @@ def main() -> None:
     )
     print(table(sizes, ours, peer))
     print()
+    if dsn is not None:
+        mine, theirs = _value(ours, "postgres", SYNCS), _value(peer, "postgres", SYNCS)
+        print(
+            "PostgreSQL WAL fsyncs per turn (pg_stat_wal over each side's workload): "
+            f"tether {fmt(mine)}, {PEER} {fmt(theirs)}\n"
+        )
     print(goals(sizes, ours, peer))
     if args.json:
         args.json.write_text(json.dumps({"tether": ours, "langgraph": peer}, indent=1))

@@ -18,6 +18,8 @@ model step, the tool, and every write the framework makes to its store):
 - ``time``: wall time of the turn, minus the time the byte probe itself took;
 - ``store_time``: the part spent inside the store's write calls
   (``RunStore.append`` / ``BaseCheckpointSaver.put`` and ``put_writes``);
+- ``store_calls``: how many of those write calls the turn made (each of tether's
+  appends is one transaction: one commit, one fsync);
 - ``bytes``: what the turn made the storage write. SQLite: the bytes this
   process passed to ``write()`` (``wchar`` in ``/proc/self/io``: WAL frames and
   the checkpoints that copy them into the database file). PostgreSQL: the WAL
@@ -113,26 +115,32 @@ class TurnClock:
     written: list[int] = field(default_factory=list)
     store_times: list[float] = field(default_factory=list)
     store_time: float = 0.0  # added to by the store's timed write calls
+    calls: list[int] = field(default_factory=list)
+    store_calls: int = 0  # counted by the store's timed write calls
     _last: float | None = None
     _last_bytes: int = 0
     _store_at_last: float = 0.0
+    _calls_at_last: int = 0
 
     def step(self) -> None:
         now = time.perf_counter()
         if self._last is not None:
             self.times.append(now - self._last)
             self.store_times.append(self.store_time - self._store_at_last)
+            self.calls.append(self.store_calls - self._calls_at_last)
         written = self.probe.read()
         if self._last is not None:
             self.written.append(written - self._last_bytes)
         self._last_bytes = written
         self._store_at_last = self.store_time
+        self._calls_at_last = self.store_calls
         self._last = time.perf_counter()  # the probe's own time is not the turn's
 
     def timed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` (a store's write call) with its time added to ``store_time``."""
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.store_calls += 1
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -145,6 +153,7 @@ class TurnClock:
         """The same for a coroutine function."""
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.store_calls += 1
             start = time.perf_counter()
             try:
                 return await fn(*args, **kwargs)
@@ -163,6 +172,7 @@ def summarise(sizes: Sizes, clock: TurnClock) -> dict[str, float]:
         at = min(turn, len(clock.times))
         out[f"turn_time.{name}"] = statistics.median(window(clock.times, at))
         out[f"store_time.{name}"] = statistics.median(window(clock.store_times, at))
+        out[f"store_calls.{name}"] = statistics.median(window([float(c) for c in clock.calls], at))
         out[f"turn_bytes.{name}"] = statistics.median(window([float(b) for b in clock.written], at))
     out["run.total_bytes"] = float(sum(clock.written))
     out["run.total_time"] = float(sum(clock.times))

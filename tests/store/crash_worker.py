@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,9 @@ def agent() -> Agent[None]:
 
 
 class Dying:
-    """The store, with a SIGKILL at a chosen append (before or after it commits)."""
+    """The store, with a SIGKILL at a chosen append (before or after it commits): a plain
+    append, or one that also writes session items (the run's commits on SQLite, where the
+    session shares the store's file)."""
 
     def __init__(self, store: RunStore) -> None:
         self._store = store
@@ -115,12 +117,18 @@ class Dying:
     async def append(
         self, run_id: str, expected_seq: int, events: Sequence[Event], **kw: Any
     ) -> int:
+        return await self._dying(self._store.append(run_id, expected_seq, events, **kw))
+
+    async def append_with_session(self, *args: Any, **kw: Any) -> int:
+        return await self._dying(self._store.append_with_session(*args, **kw))
+
+    async def _dying(self, appending: Awaitable[int]) -> int:
         STAGE["appends"] += 1
         point = SPEC.get("kill_at")
         here = point is not None and point[:2] == [STAGE["name"], STAGE["appends"]]
         if here and point[2] == "before":
             os.kill(os.getpid(), signal.SIGKILL)
-        seq = await self._store.append(run_id, expected_seq, events, **kw)
+        seq = await appending
         if here and point[2] == "after":
             os.kill(os.getpid(), signal.SIGKILL)
         return seq

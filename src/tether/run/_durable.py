@@ -1,11 +1,12 @@
 """A run kept in a ``RunStore`` while it advances: write-ahead appends and the lease.
 
 The loop calls ``checkpoint`` where a fact must be on disk before the run
-goes on: the run's start, the model's response, every ``ToolStarted`` before
-a tool body runs, each call's completion as soon as that call finishes, and
-whatever the run recorded before it stops. Each checkpoint is one compare-and-append of the
-events the store lacks, under the run's lease; the lease is taken before the
-run advances, renewed while it works, and released when it stops.
+goes on: the run's start, the model's response (before anything acts on it; when
+nothing does before its calls start, it commits with their ``ToolStarted``), every
+``ToolStarted`` before a tool body runs, each call's completion as soon as that call
+finishes, and whatever the run recorded before it stops. Each checkpoint is one
+compare-and-append of the events the store lacks, under the run's lease; the lease is
+taken before the run advances, renewed while it works, and released when it stops.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ..journal import (
     ApprovalDecided,
     DecisionRevoked,
     DoubtResolved,
+    Event,
     Journal,
     OutputReviewed,
+    SessionSynced,
     UndoCompleted,
     UndoRequested,
 )
@@ -110,6 +113,8 @@ class Durable:
         self._leased = False
         self._writing = asyncio.Lock()
         """One append at a time: the calls of a turn finish (and commit) concurrently."""
+        self._session: tuple[Session, list[Item]] | None = None
+        """Items for a session the store holds, written by the next append."""
 
     async def checkpoint(self, journal: Journal) -> None:
         """Append the events the store lacks, in one transaction (nothing to do if none).
@@ -128,16 +133,9 @@ class Durable:
             events = journal.events_since(self.stored)
             if not events:
                 return
-            run_id = journal.view.run_id
             creating = self.stored == 0
             try:
-                self.stored = await self.store.append(
-                    run_id,
-                    self.stored,
-                    events,
-                    owner=self.owner,
-                    lease_ttl=self.ttl if creating else None,
-                )
+                self.stored = await self._write(journal.view.run_id, events, creating)
             except RunConflictError:
                 if creating or not await self._take_decisions(journal):
                     raise
@@ -145,6 +143,23 @@ class Durable:
             self._leased = True
             return
         raise RunConflictError(journal.view.run_id, self.stored, None)
+
+    async def _write(self, run_id: str, events: list[Event], creating: bool) -> int:
+        """One compare-and-append of ``events``, with the session items waiting for it."""
+        if self._session is None:
+            return await self.store.append(
+                run_id,
+                self.stored,
+                events,
+                owner=self.owner,
+                lease_ttl=self.ttl if creating else None,
+            )
+        session, items = self._session
+        seq = await self.store.append_with_session(
+            run_id, self.stored, events, session, items, owner=self.owner
+        )
+        self._session = None
+        return seq
 
     async def _take_decisions(self, journal: Journal) -> bool:
         """Fold the decisions appended since ``self.stored`` into ``journal``, before its
@@ -177,21 +192,20 @@ class Durable:
         """Whether the store can write ``session``'s items in its own transactions."""
         return self.store.holds_session(session)
 
-    async def checkpoint_with_session(
-        self, journal: Journal, session: Session, items: list[Item]
-    ) -> None:
-        """``checkpoint``, storing ``items`` in ``session`` in the same transaction (the
-        journal's last event is the ``SessionSynced`` that records them)."""
-        async with self._writing:
-            self.stored = await self.store.append_with_session(
-                journal.view.run_id,
-                self.stored,
-                journal.events_since(self.stored),
-                session,
-                items,
-                owner=self.owner,
-            )
-        self._leased = True
+    def sync_session(self, session: Session, items: list[Item]) -> None:
+        """Store ``items`` in ``session`` with the next append, in its transaction (the
+        journal's last event is the ``SessionSynced`` that records them): both or neither,
+        so a crash can neither lose nor repeat them, and a session write takes no commit
+        of its own. ``session`` must be one that ``holds_session`` accepts."""
+        if self._session is not None:
+            items = [*self._session[1], *items]
+        self._session = (session, items)
+
+    def session_only(self, journal: Journal) -> bool:
+        """Whether all the store lacks are ``SessionSynced`` events whose items wait for the
+        next append (``sync_session``): nothing that must be durable before the run goes on."""
+        events = journal.events_since(self.stored)
+        return self._session is not None and all(isinstance(e, SessionSynced) for e in events)
 
     def counts_rule_uses(self, book: object) -> bool:
         """Whether ``book`` is this run's store and counts a rule's use in the same
@@ -206,6 +220,8 @@ class Durable:
         nothing written, if the rule is no longer live at ``now`` (used up, revoked,
         expired). Either both the use and the decision are stored, or neither."""
         async with self._writing:
+            if self._session is not None:
+                await self._append(journal)  # the session's items first: that append holds them
             events = [*journal.events_since(self.stored), decision]
             seq = await self.store.append_with_rule_use(
                 journal.view.run_id, self.stored, events, rule_id, now=now, owner=self.owner

@@ -48,7 +48,7 @@ from ._agent_tools import NestedOutcome, recorded, start_call
 from ._doubt import iso_time, settle
 from ._run import Driver, Run, checkpoint
 
-__all__ = ["DEFAULT_REJECTION_MESSAGE", "execute_tools", "missing_tool_error"]
+__all__ = ["DEFAULT_REJECTION_MESSAGE", "execute_tools", "missing_tool_error", "quiet_tool_step"]
 
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
 """What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
@@ -121,6 +121,38 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
         return False
     await _carry_out(run, plan, drive)
     await _take_handoffs(run, handoffs)
+    return True
+
+
+def quiet_tool_step(run: Run) -> bool:
+    """Whether the tool step about to run does nothing that acts on the turn's model response
+    before its first commit, which then carries the response too (``_loop``).
+
+    That holds when every open call is new, is no hosted call and no handoff, has no input
+    guardrail and no approval predicate (code that might act: a static ``needs_approval``
+    only), its agent has no hooks, and a call that needs approval can only be approved by a
+    standing approval whose use the store counts in that very commit. The step's first
+    commit is then the calls' ``ToolStarted`` before their tools run, or, if every call
+    waits for a person, the approval requests at the end of the step.
+    """
+    durable = run.options.durable
+    book = run.options.rules
+    open_calls = [call for call in run.view.calls.values() if call.status is not CallStatus.DONE]
+    if durable is None or not open_calls:
+        return False
+    for call in open_calls:
+        if call.status is not CallStatus.NEW or call.hosted:
+            return False
+        owner = run.graph.get(call.agent)
+        if owner is None or owner.hooks is not None or call.name in owner.handoff_tools:
+            return False
+        tool = owner.function_tools.get(call.name)
+        if tool is None:
+            continue  # answered at once: there is no such tool
+        if tool.tool_input_guardrails or not isinstance(tool.needs_approval, bool):
+            return False
+        if tool.needs_approval and book is not None and not durable.counts_rule_uses(book):
+            return False  # a rule's use would be counted elsewhere, before the commit
     return True
 
 

@@ -1,0 +1,223 @@
+"""How many commits a stored run makes per turn, counted through the store (each write call
+of a ``RunStore`` is one transaction: one fsync), on SQLite and on PostgreSQL.
+
+A turn whose call needs no approval takes two commits: the model's response with the call's
+``ToolStarted`` (before the tool runs), then the call's completion. Where code that may act
+on the response runs first (a lifecycle hook, an approval predicate, a tool's input
+guardrail), the response commits on its own, before it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tether import Agent, Runner, function_tool
+from tether.guardrails import ToolGuardrailFunctionOutput, tool_input_guardrail
+from tether.journal._events import Event
+from tether.lifecycle import RunHooks
+from tether.sessions import SQLiteSession
+from tether.store import RunStore, SQLiteRunStore
+from tether.testing import ScriptedModel, message, tool_call
+
+from .backends import Backend
+
+
+class Counting:
+    """A store that notes every write transaction it is asked for, in order: the kinds of
+    the events an append stores, or the name of a lease call."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self.writes: list[list[str] | str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @property
+    def turns(self) -> list[list[str] | str]:
+        """The writes but the lease's renewals (which come with time, not with turns)."""
+        return [write for write in self.writes if write != "renew"]
+
+    async def append(
+        self, run_id: str, expected_seq: int, events: Sequence[Event], **kw: Any
+    ) -> int:
+        self.writes.append([event.kind for event in events])
+        return await self._store.append(run_id, expected_seq, events, **kw)
+
+    async def append_with_session(self, *args: Any, **kw: Any) -> int:
+        self.writes.append("append_with_session")
+        return await self._store.append_with_session(*args, **kw)
+
+    async def append_with_rule_use(self, *args: Any, **kw: Any) -> int | None:
+        self.writes.append("append_with_rule_use")
+        return await self._store.append_with_rule_use(*args, **kw)
+
+    async def acquire(self, *args: Any, **kw: Any) -> Any:
+        self.writes.append("acquire")
+        return await self._store.acquire(*args, **kw)
+
+    async def renew(self, *args: Any, **kw: Any) -> Any:
+        self.writes.append("renew")
+        return await self._store.renew(*args, **kw)
+
+    async def release(self, *args: Any, **kw: Any) -> None:
+        self.writes.append("release")
+        await self._store.release(*args, **kw)
+
+
+def weather_agent(store: Counting, seen: list[int], **options: Any) -> Agent[None]:
+    @function_tool
+    def lookup(city: str) -> str:
+        """Look the weather up (no approval)."""
+        seen.append(len(store.turns))  # how many commits came before the side effect
+        return f"Sunny in {city}"
+
+    model = ScriptedModel(
+        [
+            tool_call("lookup", {"city": "Oakland"}, "c1"),
+            tool_call("lookup", {"city": "Lyon"}, "c2"),
+            message("Sunny in both."),
+        ]
+    )
+    return Agent(name="Weather", model=model, tools=[lookup], **options)
+
+
+def wal_commits(path: str) -> int:
+    """Commit frames in a SQLite WAL file (a frame whose header gives the database's size
+    after the commit); each was one fsync of the WAL under ``synchronous=FULL``."""
+    data = Path(path + "-wal").read_bytes()
+    page_size = struct.unpack(">I", data[8:12])[0]
+    commits, offset = 0, 32
+    while offset + 24 + page_size <= len(data):
+        commits += struct.unpack(">I", data[offset + 4 : offset + 8])[0] != 0
+        offset += 24 + page_size
+    return commits
+
+
+async def test_a_turn_of_a_call_without_approval_takes_two_commits(backend: Backend) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    seen: list[int] = []
+    try:
+        result = await Runner.run(weather_agent(store, seen), "Weather?", store=store)  # type: ignore[arg-type]
+        assert result.final_output == "Sunny in both."
+        assert store.turns == [
+            ["run_started"],
+            ["model_responded", "tool_started"],  # turn 1: one commit before the tool runs
+            ["tool_completed"],  # and one for its completion
+            ["model_responded", "tool_started"],  # turn 2
+            ["tool_completed"],
+            ["model_responded", "run_completed"],  # the answer and the final output
+            "release",
+        ]
+        # Write-ahead: each tool body ran once its start (and the response) was committed.
+        assert seen == [2, 4]
+        if backend.name == "sqlite":
+            # The database saw exactly these commits (and the one that created the store).
+            assert wal_commits(store.path) == 1 + len(store.writes)
+    finally:
+        await store.close()
+
+
+async def test_a_session_in_the_stores_file_takes_no_commit_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    store = Counting(SQLiteRunStore(path, signing_key="k"))
+    seen: list[int] = []
+    try:
+        session = SQLiteSession("conversation", path)
+        agent = weather_agent(store, seen)
+        await Runner.run(agent, "Weather?", store=store, session=session)  # type: ignore[arg-type]
+        # Each session write goes with the run's next commit, in its transaction.
+        assert store.turns == [
+            ["run_started"],
+            "append_with_session",  # the input, turn 1's response and its call's start
+            ["tool_completed"],
+            "append_with_session",  # turn 1's output, turn 2's response and start
+            ["tool_completed"],
+            "append_with_session",  # turn 2's output, the answer and the final output
+            "release",
+        ]
+        assert seen == [2, 4]
+        items = await SQLiteSession("conversation", path).get_items()
+        assert [item.get("type", "message") for item in items] == [
+            "message",
+            "function_call",
+            "function_call_output",
+            "function_call",
+            "function_call_output",
+            "message",
+        ]
+    finally:
+        await store.close()
+
+
+class Watching(RunHooks[Any]):
+    """Hooks that read what the store holds when the tool is about to start."""
+
+    def __init__(self, store: Counting) -> None:
+        self.store = store
+        self.stored: list[str] = []
+
+    async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
+        run = (await self.store.list_runs()).runs[0]
+        self.stored.append((await self.store.load(run.run_id)).events[-1].kind)
+
+
+async def test_a_response_commits_before_a_hook_acts_on_it(backend: Backend) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    hooks = Watching(store)
+    try:
+        await Runner.run(weather_agent(store, []), "Weather?", store=store, hooks=hooks)  # type: ignore[arg-type]
+        # The hook is code that may act on the response: the response was stored first.
+        assert hooks.stored == ["model_responded", "model_responded"]
+        assert store.turns[1:4] == [["model_responded"], ["tool_started"], ["tool_completed"]]
+    finally:
+        await store.close()
+
+
+async def last_stored(store: Counting) -> str:
+    run = (await store.list_runs()).runs[0]
+    return (await store.load(run.run_id)).events[-1].kind
+
+
+@pytest.mark.parametrize("code", ["approval predicate", "input guardrail"])
+async def test_a_response_commits_before_a_tools_own_code_reads_it(
+    backend: Backend, code: str
+) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    stored: list[str] = []
+
+    async def ask(ctx: Any, args: Any, call_id: str) -> bool:
+        stored.append(await last_stored(store))
+        return False
+
+    @tool_input_guardrail
+    async def check(data: Any) -> ToolGuardrailFunctionOutput:
+        stored.append(await last_stored(store))
+        return ToolGuardrailFunctionOutput.allow()
+
+    options: dict[str, Any] = (
+        {"needs_approval": ask}
+        if code == "approval predicate"
+        else {"tool_input_guardrails": [check]}
+    )
+
+    @function_tool(**options)
+    def lookup(city: str) -> str:
+        """Look the weather up."""
+        return f"Sunny in {city}"
+
+    model = ScriptedModel([tool_call("lookup", {"city": "Oakland"}, "c1"), message("Sunny.")])
+    agent = Agent(name="Weather", model=model, tools=[lookup])
+    try:
+        await Runner.run(agent, "Weather?", store=store)  # type: ignore[arg-type]
+        # Code of the tool's own may act on what it reads: the response was stored first.
+        assert stored == ["model_responded"]
+        assert store.turns[1] == ["model_responded"]
+        assert store.turns[2][-1] == "tool_started"  # (after the guardrail's check)
+    finally:
+        await store.close()
