@@ -20,6 +20,7 @@ from tether.store import (
     Changes,
     Notifying,
     PostgresRunStore,
+    RunStatus,
     RunStore,
     SQLiteRunStore,
     load_state,
@@ -33,14 +34,11 @@ LONG_POLL = 600.0
 WOKEN_WITHIN = 30.0
 
 
-async def completed(store: RunStore, run_id: str) -> None:
-    """Return once the run is completed (the caller bounds the wait)."""
-    while (await store.load(run_id)).status != "completed":
-        await asyncio.sleep(0.05)
-
-
-async def waiting_for_a_decision(store: RunStore, run_id: str) -> None:
-    while (await store.load(run_id)).status != "waiting":
+async def reaches(store: RunStore, run_id: str, status: RunStatus) -> None:
+    """Return once the run has ``status`` (the caller bounds the wait)."""
+    while True:
+        if (await store.load(run_id)).status == status:
+            return
         await asyncio.sleep(0.05)
 
 
@@ -57,10 +55,10 @@ async def test_a_worker_process_is_woken_by_a_decision_stored_in_another(
     )
     try:
         async with asyncio.timeout(WOKEN_WITHIN):
-            await waiting_for_a_decision(app.store, started)
+            await reaches(app.store, started, "waiting")
         await app.inbox.decide(paused.run_id, "call_0", ANA, "approve")
         async with asyncio.timeout(WOKEN_WITHIN):
-            await completed(app.store, paused.run_id)
+            await reaches(app.store, paused.run_id, "completed")
     finally:
         assert stop_process(worker) == 0
     shown = await app.inbox.show(paused.run_id)
@@ -81,10 +79,10 @@ async def test_a_worker_is_woken_through_postgres_notify(
     try:
         started = await deciding.inbox.start("Weather", "city:Bern")
         async with asyncio.timeout(WOKEN_WITHIN):  # the start woke the worker
-            await waiting_for_a_decision(deciding.store, started)
+            await reaches(deciding.store, started, "waiting")
         await deciding.inbox.decide(paused.run_id, "call_0", ANA, "approve")
         async with asyncio.timeout(WOKEN_WITHIN):
-            await completed(deciding.store, paused.run_id)
+            await reaches(deciding.store, paused.run_id, "completed")
     finally:
         worker.stop()
         await served
@@ -106,7 +104,7 @@ async def test_a_lost_wake_up_is_made_up_for_by_the_poll(
     try:
         await deciding.inbox.decide(paused.run_id, "call_0", ANA, "approve")
         async with asyncio.timeout(WOKEN_WITHIN):
-            await completed(deciding.store, paused.run_id)
+            await reaches(deciding.store, paused.run_id, "completed")
     finally:
         worker.stop()
         await served

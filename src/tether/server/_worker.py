@@ -39,8 +39,8 @@ import logging
 import os
 import signal
 import socket
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..errors import (

@@ -172,10 +172,10 @@ class SQLRunStore(ABC):
     # -- wake-ups (``_wakeup``) ----------------------------------------------------------
 
     def changes(self) -> AbstractAsyncContextManager[Changes]:
-        """Wake-ups while the context lasts: ``await changes.wait(timeout)`` returns
+        """Wake-ups while the context lasts: ``await changes.wait(seconds)`` returns
         ``True`` soon after an append that may let a run go on (a decision, a retry, an
         expiry, a new run) commits, in this process or another, and ``False`` after
-        ``timeout`` seconds without one. A hint only: read the store to see what changed.
+        ``seconds`` without one. A hint only: read the store to see what changed.
         """
         return self._changes()
 

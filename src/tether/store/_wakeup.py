@@ -46,7 +46,7 @@ FILE_WATCH_INTERVAL = 0.05
 class Changes:
     """One subscriber's wake-ups: ``wait`` returns ``True`` as soon as a change came
     since the last ``wait`` returned (at once if one is already there), ``False`` after
-    ``timeout`` seconds without one."""
+    ``within`` seconds without one."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -54,15 +54,13 @@ class Changes:
 
     def notify(self) -> None:
         """Wake the subscriber (from any thread)."""
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             self._loop.call_soon_threadsafe(self._event.set)
-        except RuntimeError:  # the subscriber's loop is closed: nobody waits any more
-            pass
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait for a change, for at most ``timeout`` seconds; whether one came."""
+    async def wait(self, within: float) -> bool:
+        """Wait for a change, for at most ``within`` seconds; whether one came."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), within)
         woken = self._event.is_set()
         self._event.clear()
         return woken
@@ -74,7 +72,7 @@ class Notifying(Protocol):
 
     def changes(self) -> AbstractAsyncContextManager[Changes]:
         """Subscribe for as long as the context lasts: ``async with store.changes() as c:
-        ... await c.wait(timeout)``. It is listening once entered: a change committed
+        ... await c.wait(within=seconds)``. It is listening once entered: a change committed
         after that wakes it."""
         ...
 
