@@ -445,17 +445,18 @@ class DBOSApp:
         ``polling_interval``, it looks for itself."""
         with self._engine(f"find run {run_id!r}"):
             handle: Any = await self._dbos().retrieve_workflow_async(run_id)
-        if self._notified():
-            while True:
-                with self._engine(f"wait for run {run_id!r}"):
-                    event = await self._dbos().get_event_async(
-                        run_id, RESULT_EVENT, timeout_seconds=self.wake_timeout
-                    )
-                    if event is not None:
-                        return event["output"]
-                    status = await handle.get_status()
+        while self._notified():
+            with self._engine(f"wait for run {run_id!r}"):
+                status = await handle.get_status()
                 if status.status not in ("PENDING", "ENQUEUED", "DELAYED"):
-                    break  # ended without the event (failed, cancelled): DBOS says how
+                    break  # it ended: DBOS has its result (or its error)
+                event = await self._dbos().get_event_async(
+                    run_id, RESULT_EVENT, timeout_seconds=self.wake_timeout
+                )
+            if event is not None:
+                if "output" not in event:
+                    break  # it failed: DBOS says how
+                return event["output"]
         return await handle.get_result(polling_interval_sec=self.polling_interval)
 
     def _notified(self) -> bool:

@@ -32,6 +32,7 @@ The workflows find the app they serve, and the names they share with it, in
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, cast
 
@@ -65,7 +66,19 @@ __all__ = ["advance_step", "advance_workflow", "expire_step", "run_workflow", "w
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
     """One run from start to final output; returns the final output (JSON data), which
-    it also publishes as the event ``RESULT_EVENT`` (``DBOSApp.result`` is woken by it)."""
+    it also publishes as the event ``RESULT_EVENT`` (``DBOSApp.result`` is woken by it:
+    ``{"output": ...}``, or ``{"failed": True}`` if the workflow raises)."""
+    try:
+        return await _coordinate(run_id, agent, input, max_turns)
+    except Exception:
+        # Only a wake-up: DBOSApp.result reads the error from DBOS (and looks for itself
+        # after wake_timeout if this event could not be set).
+        with contextlib.suppress(Exception):
+            await DBOS.set_event_async(RESULT_EVENT, {"failed": True})
+        raise
+
+
+async def _coordinate(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
     stretch = 0
     while True:
         outcome = await _stretch(run_id, agent, input, max_turns, stretch)
