@@ -1,6 +1,7 @@
 """Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
 
-    uv run python benchmarks/scale_out.py [--runs 200] [--postgres DSN]
+    uv run python benchmarks/scale_out.py [--runs 200] [--poll 0.1] [--postgres DSN]
+        [--only throughput|overhead]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
@@ -178,24 +179,32 @@ def postgres(dsn: str | None) -> Iterator[str]:
 async def main(args: argparse.Namespace) -> None:
     with postgres(args.postgres) as dsn:
         print(f"model call: {MODEL_DELAY * 1e3:.0f} ms (asyncio.sleep); load: {os.getloadavg()}")
-        one, one_cpu = await dbos_throughput(dsn, args.runs, 1, args.worker_concurrency, args.poll)
-        three, three_cpu = await dbos_throughput(
-            dsn, args.runs, 3, args.worker_concurrency, args.poll
-        )
-        print(
-            f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
-            f"poll={args.poll}s: 1 worker {one:.1f} runs/s, 3 workers {three:.1f} runs/s "
-            f"({three / one:.2f}x); the workers used {one_cpu:.2f} and {three_cpu:.2f} "
-            f"cores of the machine's {os.cpu_count()}"
-        )
-        plain = statistics.median(await plain_latency(dsn, args.latency_runs))
-        dbos = statistics.median(await dbos_latency(dsn, args.latency_runs, args.poll))
-        print(
-            f"one run start to end (median of {args.latency_runs}): plain tether with "
-            f"PostgresRunStore {plain * 1e3:.0f} ms, on a DBOS worker {dbos * 1e3:.0f} ms "
-            f"(overhead {(dbos - plain) * 1e3:.0f} ms per run)"
-        )
+        if args.only != "overhead":
+            await throughput(dsn, args)
+        if args.only != "throughput":
+            await overhead(dsn, args)
         print(f"load after: {os.getloadavg()}")
+
+
+async def throughput(dsn: str, args: argparse.Namespace) -> None:
+    one, one_cpu = await dbos_throughput(dsn, args.runs, 1, args.worker_concurrency, args.poll)
+    three, three_cpu = await dbos_throughput(dsn, args.runs, 3, args.worker_concurrency, args.poll)
+    print(
+        f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
+        f"poll={args.poll}s: 1 worker {one:.1f} runs/s, 3 workers {three:.1f} runs/s "
+        f"({three / one:.2f}x); the workers used {one_cpu:.2f} and {three_cpu:.2f} "
+        f"cores of the machine's {os.cpu_count()}"
+    )
+
+
+async def overhead(dsn: str, args: argparse.Namespace) -> None:
+    plain = statistics.median(await plain_latency(dsn, args.latency_runs))
+    dbos = statistics.median(await dbos_latency(dsn, args.latency_runs, args.poll))
+    print(
+        f"one run start to end (median of {args.latency_runs}), poll={args.poll}s: plain "
+        f"tether with PostgresRunStore {plain * 1e3:.0f} ms, on a DBOS worker "
+        f"{dbos * 1e3:.0f} ms (overhead {(dbos - plain) * 1e3:.0f} ms per run)"
+    )
 
 
 if __name__ == "__main__":
@@ -205,4 +214,5 @@ if __name__ == "__main__":
     parser.add_argument("--worker-concurrency", type=int, default=8)
     parser.add_argument("--poll", type=float, default=0.1, help="queue polling interval (s)")
     parser.add_argument("--postgres", help="a PostgreSQL DSN (default: start a private one)")
+    parser.add_argument("--only", choices=("throughput", "overhead"), help="one measurement")
     asyncio.run(main(parser.parse_args()))

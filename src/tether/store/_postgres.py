@@ -5,7 +5,9 @@ The store's algorithms are ``SQLRunStore``'s (``_engine``, ``_reads``,
 PostgreSQL's own is here: a connection pool that survives a server restart, each
 program driven with ``await`` inside one transaction of a pooled connection,
 retried through a brief outage (``_retry``), the schema checked (and created)
-under an advisory lock, and the mapping of psycopg's errors.
+under an advisory lock, the mapping of psycopg's errors, and wake-ups
+(``_wakeup``): ``NOTIFY`` in a waking append's transaction, a ``LISTEN``
+connection per subscriber of ``changes()``.
 """
 
 from __future__ import annotations
