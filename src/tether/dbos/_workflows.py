@@ -57,7 +57,13 @@ from ._serving import (
 )
 from ._stretch import advance, expire
 
-__all__ = ["advance_step", "advance_workflow", "expire_step", "run_workflow", "where_step"]
+__all__ = [
+    "advance_here_step",
+    "advance_step",
+    "advance_workflow",
+    "expire_step",
+    "run_workflow",
+]
 
 
 # -- the coordinating workflow ----------------------------------------------------------
@@ -105,21 +111,18 @@ async def _stretch(
     """Advance the run here if this worker has a free slot, else queue the stretch."""
     app = serving()
     slots = app.stretch_slots
-    took = app.concurrency is None and (slots is None or not slots.locked())
-    if took and slots is not None:
+    here = app.concurrency is None and (slots is None or not slots.locked())
+    if here and slots is not None:
         await slots.acquire()  # free: taken without waiting
-    # Where the stretch runs is recorded, so a replay after a crash takes the same path.
-    here = await where_step(took)
-    if took and not here and slots is not None:
-        slots.release()
-    if here:
-        if slots is not None and not took:
-            await slots.acquire()  # a replay: wait for a slot like any stretch
-        try:
-            return await advance_step(run_id, agent, input, max_turns)
-        finally:
-            if slots is not None:
-                slots.release()
+    try:
+        # Recorded: a replay after a crash takes the path taken (a step whose output was
+        # not recorded runs again, here or, with no slot free now, not).
+        outcome = await advance_here_step(here, run_id, agent, input, max_turns)
+    finally:
+        if here and slots is not None:
+            slots.release()
+    if outcome is not None:
+        return outcome
     # A fixed child id: replay after a crash attaches to the same child.
     with SetWorkflowID(f"{run_id}.advance.{stretch}"):
         handle = await DBOS.enqueue_workflow_async(
@@ -143,12 +146,6 @@ async def _outcome_of(handle: Any) -> dict[str, Any]:
 
 
 _UNFINISHED = ("PENDING", "ENQUEUED", "DELAYED")
-
-
-@DBOS.step(name="tether.where")
-async def where_step(here: bool) -> bool:
-    """Whether the coordinating workflow advances this stretch itself (recorded)."""
-    return here
 
 
 # -- the work ---------------------------------------------------------------------------
@@ -202,6 +199,24 @@ async def advance_step(
     run_id: str, agent: str, input: Any, max_turns: int | None
 ) -> dict[str, Any]:
     """``advance`` as a DBOS step (re-executed if its process died before it finished)."""
+    return await advance(serving(), run_id, agent, input, max_turns)
+
+
+@DBOS.step(
+    name="tether.advance_here",
+    retries_allowed=True,
+    max_attempts=6,
+    interval_seconds=1.0,
+    backoff_rate=2.0,
+    should_retry=_transient,
+)
+async def advance_here_step(
+    here: bool, run_id: str, agent: str, input: Any, max_turns: int | None
+) -> dict[str, Any] | None:
+    """``advance`` in the coordinating workflow, if ``here`` (its worker had a free
+    slot); ``None`` if not (the stretch goes to the work queue)."""
+    if not here:
+        return None
     return await advance(serving(), run_id, agent, input, max_turns)
 
 
