@@ -15,6 +15,8 @@ run, however many workers die. With ``--nobody-decides`` every approval expires
 after ``SCALE_OUT_APPROVAL_TIMEOUT`` seconds (default a day) and is rejected. The
 model is a stand-in that answers from the conversation, so this runs offline
 (``SCALE_OUT_MODEL_DELAY`` makes each call take that many seconds).
+``SCALE_OUT_WORKER_CONCURRENCY`` (default 16) and ``SCALE_OUT_CONCURRENCY`` (default
+none) are the runs advancing at once in one worker and in all of them.
 
 Other shapes of decision: ``--edit`` approves each refund with the order number
 corrected (``A-`` becomes ``B-``: edited arguments, ``app.decide(..., arguments=)``);
@@ -97,6 +99,9 @@ app = DBOSApp(
     system_database_url=DATABASE or f"sqlite:///{DATA / 'dbos.sqlite'}",
     system_schema=f"{SCHEMA}_dbos",
     worker_concurrency=int(os.environ.get("SCALE_OUT_WORKER_CONCURRENCY", "16")),
+    concurrency=int(os.environ["SCALE_OUT_CONCURRENCY"])
+    if os.environ.get("SCALE_OUT_CONCURRENCY")
+    else None,
     polling_interval=float(os.environ.get("SCALE_OUT_POLL", "0.2")),
     lease_wait=0.5,
     approval_timeout=float(os.environ.get("SCALE_OUT_APPROVAL_TIMEOUT", str(24 * 3600))),

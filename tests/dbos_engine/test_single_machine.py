@@ -53,6 +53,22 @@ def test_the_example_runs_on_sqlite_with_no_server(tmp_path: Path) -> None:
     assert sorted(line.split()[1] for line in log) == ["A-1000", "A-1001", "A-1002"]
 
 
+def test_with_a_global_limit_every_stretch_goes_through_the_work_queue(tmp_path: Path) -> None:
+    # A global limit only DBOS's queue can keep: no stretch is advanced in its run's own
+    # workflow; each queued stretch sends its outcome back to the run's workflow.
+    out = demo(
+        tmp_path,
+        "--runs",
+        "3",
+        "--workers",
+        "1",
+        SCALE_OUT_WORKER_CONCURRENCY="1",
+        SCALE_OUT_CONCURRENCY="2",
+    )
+    assert out.count(": Done: Refunded order A-") == 3
+    assert "3 refunds sent for 3 approved runs" in out
+
+
 def test_an_approval_nobody_decides_expires_and_is_rejected(tmp_path: Path) -> None:
     out = demo(tmp_path, "--runs", "2", "--nobody-decides", SCALE_OUT_APPROVAL_TIMEOUT="1")
     expired = "Done: The approval expired before anyone decided; the call was not run."

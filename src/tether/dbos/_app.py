@@ -30,6 +30,7 @@ from ..store._retry import DEFAULT_OUTAGE_PATIENCE
 from . import _workflows  # noqa: F401  (registers the workflows with DBOS, for launch)
 from ._serving import (
     DECISION_TOPIC,
+    RESULT_EVENT,
     RUN_WORKFLOW,
     RUNS_QUEUE,
     WORK_QUEUE,
@@ -42,7 +43,7 @@ __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
 
 _log = logging.getLogger("tether.dbos")
 
-DEFAULT_APPLICATION_VERSION = "tether-dbos-1"
+DEFAULT_APPLICATION_VERSION = "tether-dbos-2"
 """The DBOS application version every worker announces unless told otherwise.
 
 DBOS recovers a workflow only on a worker of the version that started it. tether's
@@ -79,6 +80,8 @@ class DBOSApp:
     worker keeps starting a stretch of a run over while the run store is unavailable,
     ``StoreUnavailableError``, before the step fails), ``polling_interval`` (seconds
     between looks for queued work, results and, on SQLite, wake-up messages),
+    ``wake_timeout`` (seconds a workflow or ``result`` waits for its wake-up, a DBOS
+    message or event, before it looks for itself: the safety net under the wake-ups),
     ``context`` and ``model_provider`` (handed to every run), ``governance`` (a
     ``tether.Governance``: the run-wide approval policy, approval deadline and
     receipt key, applied when a run is advanced, decided or expired), and
@@ -101,12 +104,15 @@ class DBOSApp:
         lease_wait: float = 1.0,
         store_patience: float = DEFAULT_OUTAGE_PATIENCE,
         polling_interval: float = 1.0,
+        wake_timeout: float = 30.0,
         context: Any = None,
         model_provider: ModelProvider | None = None,
         governance: Governance | None = None,
         application_version: str = DEFAULT_APPLICATION_VERSION,
     ) -> None:
         _check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
+        if not wake_timeout > 0:
+            raise UserError(f"wake_timeout is seconds > 0, not {wake_timeout!r}.")
         self._graph: dict[str, Agent[Any]] = {}
         for agent in agents:
             self._graph.update(agent.graph())
@@ -127,6 +133,9 @@ class DBOSApp:
         self.lease_wait = lease_wait
         self.store_patience = float(store_patience)
         self.polling_interval = polling_interval
+        self.wake_timeout = float(wake_timeout)
+        self.stretch_slots: asyncio.Semaphore | None = None
+        """This worker's slots for stretches advancing at once (set by ``launch``)."""
         self.context = context
         self.model_provider = model_provider
         self.governance = governance
@@ -174,6 +183,8 @@ class DBOSApp:
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
         start_serving(self)
+        if self.worker_concurrency is not None:
+            self.stretch_slots = asyncio.Semaphore(self.worker_concurrency)
         try:
             DBOS(config=config)
             DBOS.launch()
@@ -206,7 +217,10 @@ class DBOSApp:
     def _dbos(self) -> DBOSClient:
         if self._client is None:
             self._client = DBOSClient(
-                system_database_url=self.system_database_url, dbos_system_schema=self.system_schema
+                system_database_url=self.system_database_url,
+                dbos_system_schema=self.system_schema,
+                # PostgreSQL's NOTIFY wakes ``result``; SQLite has none to listen for.
+                use_listen_notify=self._notified(),
             )
         return self._client
 
@@ -424,10 +438,30 @@ class DBOSApp:
 
     async def result(self, run_id: str) -> Any:
         """Wait for the run's final output (JSON data); bound the wait with
-        ``asyncio.timeout`` if you need to."""
+        ``asyncio.timeout`` if you need to.
+
+        On PostgreSQL the run's workflow wakes this wait as it completes (its result
+        event, NOTIFY); every ``wake_timeout`` seconds, and on SQLite every
+        ``polling_interval``, it looks for itself."""
         with self._engine(f"find run {run_id!r}"):
             handle: Any = await self._dbos().retrieve_workflow_async(run_id)
+        while self._notified():
+            with self._engine(f"wait for run {run_id!r}"):
+                status = await handle.get_status()
+                if status.status not in ("PENDING", "ENQUEUED", "DELAYED"):
+                    break  # it ended: DBOS has its result (or its error)
+                event = await self._dbos().get_event_async(
+                    run_id, RESULT_EVENT, timeout_seconds=self.wake_timeout
+                )
+            if event is not None:
+                if "output" not in event:
+                    break  # it failed: DBOS says how
+                return event["output"]
         return await handle.get_result(polling_interval_sec=self.polling_interval)
+
+    def _notified(self) -> bool:
+        """Whether DBOS's system database delivers notifications (PostgreSQL does)."""
+        return self.system_database_url.startswith(("postgres://", "postgresql"))
 
     async def close(self) -> None:
         """Close this process's DBOS client and run store (``shutdown`` does it for a worker)."""

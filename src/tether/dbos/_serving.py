@@ -1,5 +1,5 @@
-"""What the workflows and ``DBOSApp`` share: the names of the workflows, queues and
-wake-up topic, and the app this process serves.
+"""What the workflows and ``DBOSApp`` share: the names of the workflows, queues,
+wake-up topic and result event, and the app this process serves.
 
 DBOS calls a workflow by its name, in whatever worker picked it up; the workflow
 then finds the app it belongs to here (``serving()``), put here by
@@ -9,6 +9,7 @@ other's module for it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from .._governance import SYSTEM_APPROVER
@@ -19,6 +20,7 @@ __all__ = [
     "ADVANCE_WORKFLOW",
     "DECISION_TOPIC",
     "EXPIRED_BY",
+    "RESULT_EVENT",
     "RUNS_QUEUE",
     "RUN_WORKFLOW",
     "WORK_QUEUE",
@@ -34,17 +36,23 @@ ADVANCE_WORKFLOW = "tether.advance"
 RUNS_QUEUE = "tether_runs"
 WORK_QUEUE = "tether_work"
 DECISION_TOPIC = "tether.decision"
+RESULT_EVENT = "tether.result"
+"""The event a run's workflow sets to ``{"output": final output}`` as it completes."""
 EXPIRED_BY = SYSTEM_APPROVER
 """The ``by`` of a rejection the system made because an approval's time ran out: the
 system's own id (``tether.SYSTEM_APPROVER``), as for every expiry."""
 
 
 class Served(Engine, Protocol):
-    """What the workflows need of the app they serve: ``Engine`` for the steps, and how
-    often the coordinating workflow looks again."""
+    """What the workflows need of the app they serve: ``Engine`` for the steps, how
+    often the coordinating workflow looks again, and this worker's stretch slots
+    (``None``: no per-worker limit)."""
 
     polling_interval: float
     doubt_poll: float
+    wake_timeout: float
+    concurrency: int | None
+    stretch_slots: asyncio.Semaphore | None
 
 
 _serving: list[Served] = []

@@ -82,11 +82,14 @@ async def _advance(
 ) -> dict[str, Any]:
     store = app.store()
     root = app.agent(agent)
-    await _create(app, run_id, root.name, input, max_turns)
     while True:
-        state = await load_state(
-            store, run_id, root, context=app.context, governance=app.governance
-        )
+        try:
+            state = await load_state(
+                store, run_id, root, context=app.context, governance=app.governance
+            )
+        except RunNotFoundError:  # the first stretch: the store does not have the run yet
+            await _create(app, run_id, root.name, input, max_turns)
+            continue
         if not _needs_work(state):
             return await _outcome(app, state)
         try:
@@ -158,11 +161,6 @@ async def _expire(app: Engine, run_id: str, agent: str) -> int:
 
 async def _create(app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None) -> None:
     store = app.store()
-    try:
-        await store.load(run_id)
-        return
-    except RunNotFoundError:
-        pass
     started = RunStarted(
         run_id=run_id,
         agent=agent,

@@ -10,6 +10,16 @@ Two workflows, on two queues:
   tether's ordinary loop on the stored run until it stops: final output,
   calls that need a decision, or calls in doubt.
 
+Nothing on a run's way waits for a poll when it need not. A worker with a free
+slot (fewer than ``worker_concurrency`` stretches advancing in it, and no global
+``concurrency`` set) advances the stretch in the coordinating workflow itself,
+as a step, instead of queueing it for the next queue poll; only a busy worker
+queues it, for any worker with room. A queued stretch sends its outcome to the
+coordinating workflow (a DBOS message, woken by PostgreSQL's NOTIFY), rather
+than being polled for its result; a decision wakes the run the same way
+(``DBOSApp.decide``). Each wait still looks for itself after ``wake_timeout``
+seconds: the safety net if a wake-up never comes.
+
 The seam with DBOS's replay: DBOS re-executes a step whose output it did not
 record, so the step that advances a run may run again after a crash. That is
 safe because the step only resumes tether's journal: a turn whose model response
@@ -22,8 +32,9 @@ The workflows find the app they serve, and the names they share with it, in
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any
+from typing import Any, cast
 
 from dbos import DBOS, SetWorkflowID
 
@@ -36,10 +47,23 @@ from ..errors import (
     StoreUnavailableError,
     StoreVersionError,
 )
-from ._serving import ADVANCE_WORKFLOW, DECISION_TOPIC, RUN_WORKFLOW, WORK_QUEUE, serving
+from ._serving import (
+    ADVANCE_WORKFLOW,
+    DECISION_TOPIC,
+    RESULT_EVENT,
+    RUN_WORKFLOW,
+    WORK_QUEUE,
+    serving,
+)
 from ._stretch import advance, expire
 
-__all__ = ["advance_step", "advance_workflow", "expire_step", "run_workflow"]
+__all__ = [
+    "advance_here_step",
+    "advance_step",
+    "advance_workflow",
+    "expire_step",
+    "run_workflow",
+]
 
 
 # -- the coordinating workflow ----------------------------------------------------------
@@ -47,19 +71,26 @@ __all__ = ["advance_step", "advance_workflow", "expire_step", "run_workflow"]
 
 @DBOS.workflow(name=RUN_WORKFLOW)
 async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
-    """One run from start to final output; returns the final output (JSON data)."""
+    """One run from start to final output; returns the final output (JSON data), which
+    it also publishes as the event ``RESULT_EVENT`` (``DBOSApp.result`` is woken by it:
+    ``{"output": ...}``, or ``{"failed": True}`` if the workflow raises)."""
+    try:
+        return await _coordinate(run_id, agent, input, max_turns)
+    except Exception:
+        # Only a wake-up: DBOSApp.result reads the error from DBOS (and looks for itself
+        # after wake_timeout if this event could not be set).
+        with contextlib.suppress(Exception):
+            await DBOS.set_event_async(RESULT_EVENT, {"failed": True})
+        raise
+
+
+async def _coordinate(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
     stretch = 0
     while True:
-        # A fixed child id: replay after a crash attaches to the same child.
-        with SetWorkflowID(f"{run_id}.advance.{stretch}"):
-            handle = await DBOS.enqueue_workflow_async(
-                WORK_QUEUE, advance_workflow, run_id, agent, input, max_turns
-            )
-        outcome: dict[str, Any] = await handle.get_result(
-            polling_interval_sec=serving().polling_interval
-        )
+        outcome = await _stretch(run_id, agent, input, max_turns, stretch)
         stretch += 1
         if outcome["status"] == "completed":
+            await DBOS.set_event_async(RESULT_EVENT, {"output": outcome["final_output"]})
             return outcome["final_output"]
         deadline = outcome["deadline"]
         if outcome["status"] in ("in_doubt", "failed") or deadline is None:
@@ -74,13 +105,71 @@ async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | Non
             await expire_step(run_id, agent)
 
 
+async def _stretch(
+    run_id: str, agent: str, input: Any, max_turns: int | None, stretch: int
+) -> dict[str, Any]:
+    """Advance the run here if this worker has a free slot, else queue the stretch."""
+    app = serving()
+    slots = app.stretch_slots
+    here = app.concurrency is None and (slots is None or not slots.locked())
+    if here and slots is not None:
+        await slots.acquire()  # free: taken without waiting
+    try:
+        # Recorded: a replay after a crash takes the path taken (a step whose output was
+        # not recorded runs again, here or, with no slot free now, not).
+        outcome = await advance_here_step(here, run_id, agent, input, max_turns)
+    finally:
+        if here and slots is not None:
+            slots.release()
+    if outcome is not None:
+        return outcome
+    # A fixed child id: replay after a crash attaches to the same child.
+    with SetWorkflowID(f"{run_id}.advance.{stretch}"):
+        handle = await DBOS.enqueue_workflow_async(
+            WORK_QUEUE, advance_workflow, run_id, agent, input, max_turns
+        )
+    return await _outcome_of(handle)
+
+
+async def _outcome_of(handle: Any) -> dict[str, Any]:
+    """The queued stretch's outcome: its message (the topic is its workflow id), or, if
+    none came within ``wake_timeout``, its result once DBOS says it ended."""
+    child = handle.get_workflow_id()
+    while True:
+        message = await DBOS.recv_async(child, timeout_seconds=serving().wake_timeout)
+        if message is not None and message.get("status") != "raised":
+            return cast(dict[str, Any], message)
+        status = await DBOS.get_workflow_status_async(child)
+        if message is not None or (status is not None and status.status not in _UNFINISHED):
+            result = await handle.get_result(polling_interval_sec=serving().polling_interval)
+            return cast(dict[str, Any], result)
+
+
+_UNFINISHED = ("PENDING", "ENQUEUED", "DELAYED")
+
+
 # -- the work ---------------------------------------------------------------------------
 
 
 @DBOS.workflow(name=ADVANCE_WORKFLOW)
 async def advance_workflow(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
-    """One stretch of a run's work, on the work queue."""
-    return await advance_step(run_id, agent, input, max_turns)
+    """One stretch of a run's work, on the work queue; its outcome is sent to the run's
+    workflow (topic: this workflow's id), ``{"status": "raised"}`` if it raised."""
+    slots = serving().stretch_slots
+    me = DBOS.workflow_id
+    assert me is not None
+    if slots is not None:
+        await slots.acquire()  # stretches advanced in coordinating workflows count too
+    try:
+        outcome = await advance_step(run_id, agent, input, max_turns)
+    except Exception:
+        await DBOS.send_async(run_id, {"status": "raised"}, me)
+        raise
+    finally:
+        if slots is not None:
+            slots.release()
+    await DBOS.send_async(run_id, outcome, me)
+    return outcome
 
 
 def _transient(error: BaseException) -> bool:
@@ -110,6 +199,24 @@ async def advance_step(
     run_id: str, agent: str, input: Any, max_turns: int | None
 ) -> dict[str, Any]:
     """``advance`` as a DBOS step (re-executed if its process died before it finished)."""
+    return await advance(serving(), run_id, agent, input, max_turns)
+
+
+@DBOS.step(
+    name="tether.advance_here",
+    retries_allowed=True,
+    max_attempts=6,
+    interval_seconds=1.0,
+    backoff_rate=2.0,
+    should_retry=_transient,
+)
+async def advance_here_step(
+    here: bool, run_id: str, agent: str, input: Any, max_turns: int | None
+) -> dict[str, Any] | None:
+    """``advance`` in the coordinating workflow, if ``here`` (its worker had a free
+    slot); ``None`` if not (the stretch goes to the work queue)."""
+    if not here:
+        return None
     return await advance(serving(), run_id, agent, input, max_turns)
 
 

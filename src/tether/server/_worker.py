@@ -18,6 +18,12 @@ Every ``App.sweep_interval`` seconds a worker also rejects the approvals past
 their deadline (``tether.store.expire_approvals``); a run whose calls are then
 all decided goes on in the same pass.
 
+Between passes a worker waits for the store's wake-up (``tether.store.Notifying``: a
+decision, retry, expiry or new run committed in any process), at most ``poll_interval``
+seconds: a decided run goes on at once, and the poll is only the safety net (for a
+lease that expired, a backoff that ended, a wake-up lost). A store that cannot wake
+(a ``RunStore`` of your own) is polled.
+
 A store that is unavailable for a while (``StoreUnavailableError``: a database
 restart) gives no run up: the run is tried again on the next pass, and the
 worker waits longer between passes (up to ``max_backoff`` seconds) until the
@@ -33,6 +39,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -47,7 +54,7 @@ from ..errors import (
     UserError,
 )
 from ..run import Runner, RunState
-from ..store import PendingKey, expire_approvals, pending_key, record_failure
+from ..store import Changes, Notifying, PendingKey, expire_approvals, pending_key, record_failure
 from ._webhooks import deliver
 
 if TYPE_CHECKING:
@@ -97,10 +104,13 @@ class Worker:
         """Calls whose approval request this worker sent to the webhooks (recent ones)."""
         self._announced_upto: datetime | None = None
         self._next_sweep: float | None = None
+        self._changes: Changes | None = None
 
     def stop(self) -> None:
         """Stop after the run in progress (what SIGTERM and SIGINT do)."""
         self._stop.set()
+        if self._changes is not None:
+            self._changes.notify()
 
     async def run_once(self) -> int:
         """Resume every run that can go on now; return how many this worker advanced."""
@@ -284,12 +294,31 @@ class Worker:
         return True
 
     async def serve(self) -> None:
-        """Poll for runs until ``stop()`` or SIGTERM/SIGINT; a run in progress finishes."""
+        """Resume runs until ``stop()`` or SIGTERM/SIGINT, woken by the store (or every
+        ``poll_interval`` seconds); a run in progress finishes."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop)
-        log.info("worker started")
+        async with self._woken_by_store() as changes:
+            self._changes = changes
+            log.info("worker started")
+            try:
+                await self._serve(changes)
+            finally:
+                self._changes = None
+        log.info("worker stopped")
+
+    @contextlib.asynccontextmanager
+    async def _woken_by_store(self) -> AsyncIterator[Changes]:
+        store = self.app.store
+        if isinstance(store, Notifying):
+            async with store.changes() as changes:
+                yield changes
+        else:  # only stop() wakes it: the store is polled
+            yield Changes()
+
+    async def _serve(self, changes: Changes) -> None:
         pause = self.poll_interval
         while not self._stop.is_set():
             try:
@@ -305,6 +334,4 @@ class Worker:
             else:
                 wait = self.poll_interval
             if not advanced:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), wait)
-        log.info("worker stopped")
+                await changes.wait(wait)

@@ -15,6 +15,10 @@ migrated, an explicit step of a deploy: ``tether store migrate runs.db`` or
 ``await store.migrate()``. A database that is briefly away is ridden out (bounded
 retries where safe), then reported as ``StoreUnavailableError`` (``retryable``).
 
+Both stores wake those waiting on them (``Notifying``): ``async with store.changes() as
+changes: await changes.wait(timeout)`` returns soon after a decision, retry, expiry or new
+run is committed, in any process (PostgreSQL ``LISTEN/NOTIFY``; on SQLite a side file).
+
 Both stores are also rule books (``tether.approvals.RuleBook``): they keep standing approvals
 (``tether.grant_standing_approval``) in a table of their own, so rules apply across runs
 and processes.
@@ -62,6 +66,7 @@ from ._records import (
 )
 from ._sqlite import SQLiteRunStore
 from ._undo import undo
+from ._wakeup import Changes, Notifying
 
 if TYPE_CHECKING:
     from ._postgres import PostgresRunStore
@@ -71,10 +76,12 @@ __all__ = [
     "STORE_VERSION",
     "STORE_VERSIONS",
     "ChangedRuns",
+    "Changes",
     "Clock",
     "Lease",
     "Order",
     "PendingApproval",
+    "Notifying",
     "PendingKey",
     "PostgresRunStore",
     "RuleStore",

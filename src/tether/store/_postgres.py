@@ -5,12 +5,16 @@ The store's algorithms are ``SQLRunStore``'s (``_engine``, ``_reads``,
 PostgreSQL's own is here: a connection pool that survives a server restart, each
 program driven with ``await`` inside one transaction of a pooled connection,
 retried through a brief outage (``_retry``), the schema checked (and created)
-under an advisory lock, and the mapping of psycopg's errors.
+under an advisory lock, the mapping of psycopg's errors, and wake-ups
+(``_wakeup``): ``NOTIFY`` in a waking append's transaction, a ``LISTEN``
+connection per subscriber of ``changes()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,7 +29,8 @@ from ._postgres_dialect import PostgresDialect
 from ._protocol import Clock, system_clock
 from ._retry import DEFAULT_RETRY_FOR
 from ._sql_store import SQLRunStore
-from ._statements import Program, Statement, drive_async
+from ._statements import Program, Statement, drive_async, execute
+from ._wakeup import Changes
 
 try:
     import psycopg
@@ -34,7 +39,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("PostgresRunStore", "psycopg-pool", "postgres") from exc
 
-__all__ = ["PostgresRunStore"]
+__all__ = ["WAKE_CHANNEL", "PostgresRunStore"]
+
+_log = logging.getLogger("tether.store")
+
+WAKE_CHANNEL = "tether_wake"
+"""The channel a waking append notifies (payload: the store's schema)."""
 
 _Conn = psycopg.AsyncConnection[Any]
 _T = TypeVar("_T")
@@ -183,6 +193,51 @@ class PostgresRunStore(SQLRunStore):
             ):
                 self._drop_pool(pool)
             raise _error(exc, committing=committing) from exc
+
+    # -- wake-ups: NOTIFY in the append's transaction, LISTEN per subscriber -------------
+
+    def _wake_statements(self) -> tuple[Statement, ...]:
+        # Delivered on commit only; the payload says which schema's runs changed.
+        return (execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, self._schema)),)
+
+    @asynccontextmanager
+    async def _watch(self, changes: Changes) -> AsyncIterator[None]:
+        listening = asyncio.Event()
+        task = asyncio.create_task(self._listen(changes, listening))
+        try:
+            # Listening before the subscriber reads the store (else polling covers it).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(listening.wait(), self._connect_timeout)
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _listen(self, changes: Changes, listening: asyncio.Event) -> None:
+        """Wake ``changes`` on every notification for this schema; a broken connection is
+        opened again (a wake-up missed meanwhile is the subscriber's timeout)."""
+        pause, again = 0.5, False
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, connect_timeout=max(2, round(self._connect_timeout))
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                    listening.set()
+                    if again:  # what was committed while not listening is looked at
+                        changes.notify()
+                    pause, again = 0.5, True
+                    async for note in conn.notifies():
+                        if note.payload == self._schema:
+                            changes.notify()
+            except psycopg.Error as exc:
+                again = True
+                _log.debug("listening for wake-ups failed, again in %.1fs: %s", pause, exc)
+            listening.set()  # not listening: the subscriber goes on by polling
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
     async def _server_answers(self) -> bool:
         try:

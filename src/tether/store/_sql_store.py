@@ -11,7 +11,9 @@ and in ``_engine``, ``_reads`` and ``_rules``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Self, TypeVar
 
@@ -52,6 +54,7 @@ from ._retry import retry_store_call
 from ._rules import RuleUnavailable
 from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
+from ._wakeup import Changes, Notifier
 
 __all__ = ["SQLRunStore"]
 
@@ -71,6 +74,7 @@ class SQLRunStore(ABC):
         self._clock = clock
         self._retry_for = retry_for
         self._gate = FoldGate()
+        self._notifier = Notifier()
 
     @abstractmethod
     async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
@@ -160,12 +164,48 @@ class SQLRunStore(ABC):
         return await self._append(Append(run_id, expected_seq, events, texts, owner, also=also))
 
     async def _append(self, a: Append) -> int:
+        # An append by nobody who runs the run (a decision, a retry, an expiry, a new run)
+        # may let it go on: it wakes the store's subscribers (``changes``).
+        wakes = a.owner is None
+        if wakes:
+            a = replace(a, also=(*a.also, *self._wake_statements()))
         done = await self._run(
             lambda: _engine.append(self._dialect, self._gate, self._key, a, self._clock()),
             settle=lambda: self._landed(a.run_id, a.expected_seq, a.events),
         )
         done.keep(self._gate, a.run_id)
+        if wakes:
+            self._woken()
         return done.seq
+
+    # -- wake-ups (``_wakeup``) ----------------------------------------------------------
+
+    def changes(self) -> AbstractAsyncContextManager[Changes]:
+        """Wake-ups while the context lasts: ``await changes.wait(seconds)`` returns
+        ``True`` soon after an append that may let a run go on (a decision, a retry, an
+        expiry, a new run) commits, in this process or another, and ``False`` after
+        ``seconds`` without one. A hint only: read the store to see what changed.
+        """
+        return self._changes()
+
+    @asynccontextmanager
+    async def _changes(self) -> AsyncIterator[Changes]:
+        with self._notifier.subscribe() as changes:
+            async with self._watch(changes):
+                yield changes
+
+    def _wake_statements(self) -> tuple[Statement, ...]:
+        """Statements that tell other processes, in a waking append's transaction."""
+        return ()
+
+    def _woken(self) -> None:
+        """After a waking append committed: wake this process's subscribers."""
+        self._notifier.notify()
+
+    @asynccontextmanager
+    async def _watch(self, changes: Changes) -> AsyncIterator[None]:
+        """Wake ``changes`` on other processes' waking appends, for the context's length."""
+        yield
 
     async def _landed(
         self, run_id: str, expected_seq: int, events: Sequence[Event]

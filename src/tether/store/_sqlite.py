@@ -13,8 +13,8 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from .._signing import SigningKey, resolve_keys
@@ -30,6 +30,7 @@ from ._protocol import Clock, system_clock
 from ._sql_store import SQLRunStore
 from ._sqlite_dialect import SQLiteDialect
 from ._statements import Program, Statement, drive, execute, execute_many
+from ._wakeup import Changes, touch, watch_file
 
 __all__ = ["SQLiteRunStore"]
 
@@ -46,6 +47,9 @@ class SQLiteRunStore(SQLRunStore):
 
         store = SQLiteRunStore("runs.db")
         result = await Runner.run(agent, "Book it", store=store)
+
+    Other processes waiting on the store (``changes()``, a ``tether worker``) are woken
+    through a side file, ``<path>-wake``, whose time a decision's append sets.
 
     Signed by default: every event row carries an HMAC-SHA256 chained over the
     previous row, so edited, removed or reordered rows are refused on load
@@ -172,6 +176,26 @@ class SQLiteRunStore(SQLRunStore):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    # -- wake-ups: a side file's time (``_wakeup``) -----------------------------------
+
+    def _wake_file(self) -> str | None:
+        return None if _data_dir(self._path) is None else f"{self._path}-wake"
+
+    def _woken(self) -> None:
+        super()._woken()
+        wake_file = self._wake_file()
+        if wake_file is not None:
+            touch(wake_file)
+
+    @asynccontextmanager
+    async def _watch(self, changes: Changes) -> AsyncIterator[None]:
+        wake_file = self._wake_file()
+        if wake_file is None:  # a database in memory has no other process
+            yield
+            return
+        async with watch_file(wake_file, changes):
+            yield
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
