@@ -72,7 +72,12 @@ async def test_the_key_file_is_made_0600_in_a_0700_directory_outside_the_data(
     await _write_run(SQLiteRunStore(data / "runs.db"))
     assert stat.S_IMODE(key_home.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_home.parent.stat().st_mode) == 0o700
-    assert {p.name for p in data.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
+    assert {p.name for p in data.iterdir()} <= {
+        "runs.db",
+        "runs.db-wal",
+        "runs.db-shm",
+        "runs.db-wake",
+    }
     keys = [line for line in key_home.read_text().splitlines() if not line.startswith("#")]
     assert len(keys) == 1 and len(keys[0]) >= 40
 
