@@ -35,6 +35,7 @@ __all__ = [
     "authorize",
     "decision_event",
     "due",
+    "escalated_to",
     "expiry_event",
     "policy_for",
     "request_event",
@@ -146,7 +147,11 @@ def authorize(
                 "approver; pass by=Approver(...) (or the approver's id)."
             )
         return
-    if policy is not None and not policy.allows(approver, item, ctx):
+    if (
+        policy is not None
+        and not policy.allows(approver, item, ctx)
+        and not escalated_to(call, approver)
+    ):
         raise NotAuthorizedError(
             f"Approver {approver.id!r} may not decide call {call.call_id!r} of "
             f"{call.name!r}: it needs an approver with {policy.describe()}. Nothing was recorded."
@@ -161,6 +166,15 @@ def authorize(
             f"Approver {approver.id!r} already approved call {call.call_id!r}; it needs "
             f"{required} distinct approvers, so another person must decide. Nothing was recorded."
         )
+
+
+def escalated_to(call: Call, approver: Approver) -> bool:
+    """Whether ``call`` was escalated (``ApprovalEscalated``) to a group ``approver`` is in:
+    then they may decide it too, whatever its policy says."""
+    escalation = call.escalation
+    if escalation is None:
+        return False
+    return approver.id in escalation.approvers or bool(approver.roles & set(escalation.roles))
 
 
 def decision_event(

@@ -26,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..run._stored import load_state, save_state
+from ._escalation import EscalationResult, escalate_approvals
 from ._failures import record_failure, retry_run
 from ._governance import (
     SweepResult,
@@ -62,6 +63,7 @@ __all__ = [
     "STORE_VERSION",
     "STORE_VERSIONS",
     "Clock",
+    "EscalationResult",
     "Lease",
     "Order",
     "PendingApproval",
@@ -78,6 +80,7 @@ __all__ = [
     "SweepResult",
     "audit_run",
     "decide",
+    "escalate_approvals",
     "expire_approvals",
     "expire_run",
     "load_state",
