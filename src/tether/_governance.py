@@ -56,8 +56,24 @@ class Approver:
     """How to show the approver to people (not recorded, not part of any check)."""
     roles: frozenset[str] = field(default_factory=frozenset)
     """What the approver is allowed to decide on; policies check these."""
+    on_behalf_of: Approver | None = None
+    """The approver this one decides for under a delegation (``tether.approvals.delegate``;
+    ``acting_for`` makes such an approver from a live one): policies check the delegator,
+    and the decision records both."""
+
+    @property
+    def principal(self) -> Approver:
+        """Whose authority the decision uses: the delegator's, or the approver's own."""
+        return self.on_behalf_of or self
 
     def __post_init__(self) -> None:
+        principal = self.on_behalf_of
+        if principal is not None and (
+            not isinstance(principal, Approver) or principal.on_behalf_of is not None
+        ):
+            raise UserError(
+                f"on_behalf_of is the delegating Approver (not a delegate), not {principal!r}."
+            )
         if not isinstance(self.id, str) or not self.id:
             raise UserError(f"An approver needs a non-empty string id, not {self.id!r}.")
         if self.id == SYSTEM_APPROVER:

@@ -119,6 +119,9 @@ class AuditRecord:
     """For ``revoked``: the seq of the decision withdrawn (the call waits again without it)."""
     approvers: tuple[str, ...] = ()
     """For ``escalated``: the approver ids that may decide the call from then on."""
+    on_behalf_of: str | None = None
+    """For ``decided``: the approver ``by`` decided for under a delegation (``roles`` are
+    theirs)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
@@ -241,6 +244,7 @@ class _Trail:
             arguments=seen if edited is not None else None,
             edited_arguments=edited,
             rule=event.rule,
+            on_behalf_of=event.on_behalf_of,
         )
 
     def _revoked(self, base: dict[str, Any], event: DecisionRevoked) -> AuditRecord:

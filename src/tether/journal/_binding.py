@@ -161,6 +161,7 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
             ("edited_arguments", decision.edited_arguments),
             ("edited_fingerprint", decision.edited_fingerprint),
             ("rule", decision.rule),
+            ("on_behalf_of", decision.on_behalf_of),
         )
         if value
     }

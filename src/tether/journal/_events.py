@@ -205,6 +205,8 @@ class ApprovalDecided:
     """The id of the standing approval that approved the call without a pause (``by`` and
     ``roles`` are then its grantor's, ``reason`` its reason); ``None`` for every other
     decision."""
+    on_behalf_of: str | None = None
+    """The approver ``by`` decided for under a delegation (``roles`` are then theirs)."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 

@@ -478,8 +478,9 @@ def _four_eyes_problem(
         required > 1 or not event.approved or event.always or event.partial or event.automatic
     ):
         return f"a standing approval's decision on call {event.call_id!r} that is not a plain one."
-    if event.by is not None and any(a.by == event.by for a in approvals):
-        return f"approver {event.by!r} decided call {event.call_id!r} twice."
+    who = event.on_behalf_of or event.by
+    if who is not None and any((a.on_behalf_of or a.by) == who for a in approvals):
+        return f"approver {who!r} decided call {event.call_id!r} twice."
     if event.partial:
         if not event.approved or len(approvals) + 1 >= required:
             return f"a partial approval of call {event.call_id!r} that is not one of several."
