@@ -12,7 +12,7 @@ import pytest
 
 from tether import Agent, Approver, Governance, NotAuthorizedError, Runner, function_tool
 from tether.approvals import MemoryDelegationBook, delegate
-from tether.errors import UserError
+from tether.errors import ReceiptError, UserError
 from tether.store import SQLiteRunStore, audit_run, decide
 from tether.testing import ScriptedModel, tool_call
 
@@ -123,3 +123,29 @@ async def test_only_the_delegator_delegates_and_four_eyes_counts_people(
     await decide(store, run_id, clerk(), "c1", decision="approve", by=BEN, governance=governance)
     decided = [(r.by, r.partial) for r in await audit_run(store, run_id) if r.kind == "decided"]
     assert decided == [("ana", True), ("ben", False)]
+
+
+async def test_in_memory_a_delegate_decides_as_the_delegator_and_the_receipt_binds_it(
+    clock: Clock,
+) -> None:
+    from dataclasses import replace
+
+    from tether.approvals import verify_receipts
+    from tether.journal import ApprovalDecided
+
+    governance = Governance(clock=clock, receipt_key="k")
+    result = await Runner.run(clerk([tool_call("pay", {"invoice": "A"}, "c1")]), "Go",
+                              governance=governance)  # fmt: skip
+    state = result.to_state()
+    with pytest.raises(NotAuthorizedError):
+        state.approve("c1", by=ZOE)
+    state.approve("c1", by=Approver("zoe", on_behalf_of=ANA))
+    decided = [e for e in state.journal if isinstance(e, ApprovalDecided)]
+    assert [(e.by, e.on_behalf_of, e.roles) for e in decided] == [("zoe", "ana", ("finance",))]
+    [check] = verify_receipts(state.journal, "k")
+    assert check.status == "valid"
+    stripped = replace(decided[0], on_behalf_of=None)
+    with pytest.raises(ReceiptError, match="does not verify"):
+        verify_receipts([*state.journal[:-1], stripped], "k")
+    with pytest.raises(UserError):
+        Approver("x", on_behalf_of=Approver("zoe", on_behalf_of=ANA))

@@ -199,3 +199,23 @@ async def test_an_escalation_widened_by_editing_the_journal_is_refused(
     events[at] = replace(escalation, roles=("managers", "support"))
     with pytest.raises(DecisionMismatchError, match="escalation"):
         Journal(events)
+
+
+def test_an_escalation_policy_refuses_what_it_cannot_use() -> None:
+    from tether.errors import UserError
+
+    with pytest.raises(UserError, match="when, and to whom"):
+        Escalation(escalate_after=600)
+    with pytest.raises(UserError, match="when, and to whom"):
+        Escalation(remind_after=60, escalate_to={"managers"})
+    with pytest.raises(UserError, match="needs remind_after"):
+        Escalation()
+    with pytest.raises(UserError, match="positive"):
+        Escalation(remind_after=-5)
+    with pytest.raises(UserError, match="set of names"):
+        Escalation(escalate_after=60, escalate_to={""})
+    with pytest.raises(UserError, match="an Escalation"):
+        Governance(escalation={"remind_after": 60})  # type: ignore[arg-type]
+    steps = Escalation(remind_after=60, escalate_after=timedelta(minutes=5), escalate_to="ops")
+    assert steps.escalate_to == frozenset({"ops"})
+    assert steps.first_step() == timedelta(minutes=1)
