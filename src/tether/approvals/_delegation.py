@@ -79,6 +79,9 @@ class MemoryDelegationBook:
             if (to is None or d.to == to) and (from_id is None or d.from_id == from_id)
         ]
 
+    async def aclose(self) -> None:
+        """Nothing to close (a book beside a store closes its connection)."""
+
 
 async def delegate(
     book: DelegationBook,

@@ -26,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..run._stored import load_state, save_state
+from ._delegations import PostgresDelegationBook, SQLiteDelegationBook, delegation_book
 from ._escalation import EscalationResult, escalate_approvals
 from ._failures import record_failure, retry_run
 from ._governance import (
@@ -68,6 +69,7 @@ __all__ = [
     "Order",
     "PendingApproval",
     "PendingKey",
+    "PostgresDelegationBook",
     "PostgresRunStore",
     "RuleStore",
     "RunPage",
@@ -75,11 +77,13 @@ __all__ = [
     "RunStore",
     "RunSummary",
     "RunTip",
+    "SQLiteDelegationBook",
     "SQLiteRunStore",
     "StoredRun",
     "SweepResult",
     "audit_run",
     "decide",
+    "delegation_book",
     "escalate_approvals",
     "expire_approvals",
     "expire_run",
