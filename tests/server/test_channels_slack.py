@@ -190,6 +190,10 @@ async def test_a_decision_on_the_web_page_updates_the_slack_message(setup: Setup
     assert csrf is not None
     signed = await client.post("/login", data={"csrf": csrf.group(1), "token": "tok-ben"})
     assert signed.status_code == 303
+    login = await client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert csrf is not None
+    await client.post("/login", data={"token": "tok-intern", "csrf": csrf.group(1)})
     page = await client.get(f"/runs/{run_id}/calls/call_0")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', page.text)
@@ -380,7 +384,10 @@ async def test_a_reminder_and_an_escalation_are_said_in_the_thread_and_let_the_g
         base_url=slack.api,
     )  # fmt: skip
     store = SQLiteRunStore(tmp_path / "runs.db", clock=clock)  # one clock for both
-    app = App(agents=[agent], store=store, governance=governance, channels=[channel])
+    app = App(
+        agents=[agent], store=store, governance=governance, channels=[channel],
+        authenticate=TokenAuth({"tok-intern": INTERN}),
+    )  # fmt: skip
     transport = httpx.ASGITransport(app=app.asgi)
     client = httpx.AsyncClient(transport=transport, base_url="http://inbox.test")
     setup = Setup(app, slack, clock, client, tmp_path / "tools.log")
@@ -416,6 +423,15 @@ async def test_a_reminder_and_an_escalation_are_said_in_the_thread_and_let_the_g
         ("escalated", None),
         ("decided", "intern"),
     ]
+    login = await client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert csrf is not None
+    await client.post("/login", data={"token": "tok-intern", "csrf": csrf.group(1)})
+    page = await client.get(f"/runs/{run_id}/calls/call_0")
+    assert page.status_code == 200, page.text
+    assert "Escalated" in page.text and "intern may decide it too" in page.text
+    trail = (await client.get(f"/runs/{run_id}")).text
+    assert "reminded" in trail and "to intern" in trail
     await client.aclose()
     await app.aclose()
     await app.store.close()
