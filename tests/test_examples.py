@@ -186,3 +186,18 @@ def test_slack_approval(tmp_path: Path) -> None:
     assert "now says: refund (Support): approved by ana" in out
     assert out.count("is sent, exactly once") == 1
     assert out.rstrip().endswith("Run completed.")
+
+
+def test_escalation(tmp_path: Path) -> None:
+    out = run_example("escalation.py", cwd=tmp_path)
+    blocks = out.split("INV-")
+    assert [line.split()[0] for line in blocks[1].splitlines()[1:]] == [
+        "requested",
+        "reminded",
+        "escalated",
+        "decided",
+    ]
+    assert "escalated  to managers" in blocks[1] and "decided    by maya" in blocks[1]
+    assert blocks[2].splitlines()[-2:] == ["  expired    by tether:system", "  late       by ana"]
+    assert "decided    by zoe for ana" in blocks[3]
+    assert "the delegation is over" in blocks[4]

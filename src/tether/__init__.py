@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ._agent import Agent
 from ._context import RunContext, Usage
-from ._governance import ApprovalPolicy, Approver, Governance
+from ._governance import ApprovalPolicy, Approver, Escalation, Governance
 from .approvals import StandingApproval, grant_standing_approval, revoke_standing_approval
 from .errors import (
     GuardrailTripwireTriggered,
@@ -79,6 +79,7 @@ __all__ = [
     "AgentUpdatedEvent",
     "ApprovalPolicy",
     "Approver",
+    "Escalation",
     "FunctionTool",
     "Governance",
     "GuardrailFunctionOutput",

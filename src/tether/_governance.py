@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ._duration import Duration, to_timedelta
@@ -21,6 +21,7 @@ __all__ = [
     "Approver",
     "ApproverCheck",
     "Decision",
+    "Escalation",
     "Governance",
     "ReviewVerdict",
     "RulePredicate",
@@ -55,8 +56,24 @@ class Approver:
     """How to show the approver to people (not recorded, not part of any check)."""
     roles: frozenset[str] = field(default_factory=frozenset)
     """What the approver is allowed to decide on; policies check these."""
+    on_behalf_of: Approver | None = None
+    """The approver this one decides for under a delegation (``tether.approvals.delegate``;
+    ``acting_for`` makes such an approver from a live one): policies check the delegator,
+    and the decision records both."""
+
+    @property
+    def principal(self) -> Approver:
+        """Whose authority the decision uses: the delegator's, or the approver's own."""
+        return self.on_behalf_of or self
 
     def __post_init__(self) -> None:
+        principal = self.on_behalf_of
+        if principal is not None and (
+            not isinstance(principal, Approver) or principal.on_behalf_of is not None
+        ):
+            raise UserError(
+                f"on_behalf_of is the delegating Approver (not a delegate), not {principal!r}."
+            )
         if not isinstance(self.id, str) or not self.id:
             raise UserError(f"An approver needs a non-empty string id, not {self.id!r}.")
         if self.id == SYSTEM_APPROVER:
@@ -166,6 +183,60 @@ def as_approver(by: Approver | str | None) -> Approver | None:
     raise UserError(f"by must be a str or None, got {type(by).__name__}; or pass an Approver.")
 
 
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """What happens while a call waits for its decision: a reminder, then another group.
+
+        Governance(
+            approval_timeout=timedelta(hours=8),
+            escalation=Escalation(
+                remind_after=timedelta(hours=1),      # the allowed approvers are reminded
+                escalate_after=timedelta(hours=4),    # then "ops-leads" may decide too
+                escalate_to={"ops-leads"},
+            ),
+        )
+
+    Both delays count from the request. The worker's sweep records each step in the
+    run's journal when it is due (``tether.store.escalate_approvals``), before the
+    deadline expires the call; a step due after the deadline never happens.
+    ``escalate_to`` names roles; ``escalate_to_ids`` names approvers by id. After the
+    escalation, an approver with one of those roles (or ids) may decide the call too,
+    besides everyone the call's policy allows.
+    """
+
+    remind_after: Duration | None = None
+    escalate_after: Duration | None = None
+    escalate_to: frozenset[str] = frozenset()
+    escalate_to_ids: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("escalate_to", "escalate_to_ids"):
+            value = getattr(self, name)
+            names = frozenset({value}) if isinstance(value, str) else value
+            if not isinstance(names, Iterable) or not all(isinstance(n, str) and n for n in names):
+                raise UserError(f"Escalation({name}=...) is a set of names, not {value!r}.")
+            object.__setattr__(self, name, frozenset(names))
+        try:
+            remind = to_timedelta(self.remind_after, "Escalation(remind_after=...)")
+            escalate = to_timedelta(self.escalate_after, "Escalation(escalate_after=...)")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if (escalate is None) != (not (self.escalate_to or self.escalate_to_ids)):
+            raise UserError(
+                "Escalation takes escalate_after with escalate_to (roles) or escalate_to_ids "
+                "(approver ids): when, and to whom."
+            )
+        if remind is None and escalate is None:
+            raise UserError("Escalation needs remind_after, escalate_after or both.")
+        object.__setattr__(self, "remind_after", remind)
+        object.__setattr__(self, "escalate_after", escalate)
+
+    def first_step(self) -> timedelta:
+        """The delay of the earliest step."""
+        steps = [d for d in (self.remind_after, self.escalate_after) if d is not None]
+        return min(d if isinstance(d, timedelta) else timedelta(seconds=d) for d in steps)
+
+
 def system_clock() -> datetime:
     """The machine's clock, in UTC."""
     return datetime.now(UTC)
@@ -197,8 +268,12 @@ class Governance:
     rule_predicates: Mapping[str, RulePredicate] = field(default_factory=dict)
     """Conditions standing approvals may name (``predicate="..."``), by name, so that a rule
     stored by one process is understood by every process that runs with this governance."""
+    escalation: Escalation | None = None
+    """Reminders and escalation of calls still waiting (``Escalation``); ``None``: none."""
 
     def __post_init__(self) -> None:
+        if self.escalation is not None and not isinstance(self.escalation, Escalation):
+            raise UserError(f"escalation is an Escalation, not {self.escalation!r}.")
         predicates = self.rule_predicates
         if not isinstance(predicates, Mapping) or not all(
             isinstance(name, str) and name and callable(check) for name, check in predicates.items()

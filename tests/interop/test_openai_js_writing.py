@@ -123,3 +123,20 @@ async def test_an_edited_approval_is_refused_and_the_unedited_one_runs_in_ts(
     js = resume_in_js("one", to_openai_js(unedited), tmp_path)
     assert js["finalOutput"] == "Done: call_oak=The temperature in Oakland is 20C"
     assert js["toolRuns"] == {"get_temperature": 1}
+
+
+async def test_reminders_and_escalations_carry_nothing_to_ts() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tether import Escalation
+    from tether.approvals._escalation import steps
+
+    state = await paused()
+    escalation = Escalation(
+        remind_after=timedelta(minutes=1), escalate_after=timedelta(minutes=2), escalate_to="ops"
+    )
+    later = datetime.now(UTC) + timedelta(hours=1)
+    events = steps(state._view, later, escalation)
+    assert [e.kind for e in events] == ["approval_reminded", "approval_escalated"]
+    waited = RunState(state.agent, [*state.journal, *events])
+    assert json.loads(to_openai_js(waited)) == json.loads(to_openai_js(state))

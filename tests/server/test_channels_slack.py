@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tether import Approver, Governance, Runner
+from tether import Approver, Escalation, Governance, Runner
 from tether.errors import ChannelConfigError
 from tether.server import App, TokenAuth, Worker
 from tether.server.channels import SlackChannel
@@ -190,6 +190,10 @@ async def test_a_decision_on_the_web_page_updates_the_slack_message(setup: Setup
     assert csrf is not None
     signed = await client.post("/login", data={"csrf": csrf.group(1), "token": "tok-ben"})
     assert signed.status_code == 303
+    login = await client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert csrf is not None
+    await client.post("/login", data={"token": "tok-intern", "csrf": csrf.group(1)})
     page = await client.get(f"/runs/{run_id}/calls/call_0")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', page.text)
@@ -366,3 +370,68 @@ async def test_a_pass_out_of_time_leaves_the_rest_to_the_next(setup: Setup) -> N
     assert counts == [1, 2, 3, 3]
     page = await setup.client.get("/", headers={"Authorization": "Bearer tok-ben"})
     assert "channel-trouble" not in page.text  # deferred is not failing
+
+
+async def test_a_reminder_and_an_escalation_are_said_in_the_thread_and_let_the_group_decide(
+    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INBOX_TOOL_LOG", str(tmp_path / "tools.log"))
+    clock = Clock()
+    steps = Escalation(remind_after=600, escalate_after=1200, escalate_to_ids={"intern"})
+    governance = Governance(clock=clock, approval_timeout=3600, escalation=steps)
+    channel = SlackChannel(
+        token="x", signing_secret=SECRET, channel="C1", users={"U_INTERN": INTERN},
+        base_url=slack.api,
+    )  # fmt: skip
+    store = SQLiteRunStore(tmp_path / "runs.db", clock=clock)  # one clock for both
+    app = App(
+        agents=[agent], store=store, governance=governance, channels=[channel],
+        authenticate=TokenAuth({"tok-intern": INTERN}),
+    )  # fmt: skip
+    transport = httpx.ASGITransport(app=app.asgi)
+    client = httpx.AsyncClient(transport=transport, base_url="http://inbox.test")
+    setup = Setup(app, slack, clock, client, tmp_path / "tools.log")
+    run_id = await setup.paused("city:Oslo")
+    await Worker(app).run_once()
+    value = setup.value()
+    await setup.press("U_INTERN", "tether_approve", value)  # not yet: refused, told so
+    assert [c for c in slack.calls if c[0] == "/respond/U_INTERN"]
+
+    clock.now += timedelta(minutes=11)
+    for _ in range(2):
+        await Worker(app).run_once()  # a fresh worker sweeps at once
+    clock.now += timedelta(minutes=10)
+    for _ in range(2):
+        await Worker(app).run_once()
+    thread = [m["text"] for m in slack.made("chat.postMessage") if m.get("thread_ts")]
+    assert thread == [
+        "Reminder: this call still waits for a decision.",
+        "Escalated: intern may decide it now.",
+    ]
+    assert "escalated to intern" in slack.made("chat.update")[-1]["text"]
+
+    answer, _ = await setup.press("U_INTERN", "tether_approve", value)
+    assert answer.status_code == 200
+    for _ in range(2):
+        await Worker(app).run_once()
+    assert setup.tool_runs() == ["get_weather Oslo"]
+    detail = await app.inbox.show(run_id)
+    kinds = [(e["kind"], e.get("by")) for e in detail.audit if e.get("call_id") == "call_0"]
+    assert kinds[:4] == [
+        ("requested", None),
+        ("reminded", None),
+        ("escalated", None),
+        ("decided", "intern"),
+    ]
+    login = await client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+    assert csrf is not None
+    await client.post("/login", data={"token": "tok-intern", "csrf": csrf.group(1)})
+    page = await client.get(f"/runs/{run_id}/calls/call_0")
+    assert page.status_code == 200, page.text
+    assert "Escalated" in page.text and "intern may decide it too" in page.text
+    trail = (await client.get(f"/runs/{run_id}")).text
+    assert "reminded" in trail and "to intern" in trail
+    await client.aclose()
+    await app.aclose()
+    await app.store.close()

@@ -313,3 +313,32 @@ def test_failed_runs_are_listed_with_their_error_and_retried_by_a_person(
     # A run that has not failed is not retried: 409, nothing recorded.
     assert main([*remote, "retry", run_id]) == 3
     assert "has not failed" in capsys.readouterr().err
+
+
+def test_delegating_and_deciding_for_a_delegator_through_a_server(
+    server: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    run_id = asyncio.run(paused_run(server, "city:Nice"))
+    url = ["inbox", "--url", server.url]
+    monkeypatch.setenv("TETHER_TOKEN", "tok-intern")
+    assert main([*url, "approve", run_id, "call_0", "--for", "ana"]) == 4
+    assert "holds no delegation from 'ana'" in capsys.readouterr().err
+    assert main([*url, "approve", f"{run_id}:call_0", f"{run_id}:call_1", "--for", "ana"]) == 1
+    assert "one call at a time" in capsys.readouterr().err
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-ana")
+    until = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert main([*url, "delegate", "intern", "--until", until, "--reason", "away"]) == 0
+    assert "ana's approvals go to intern" in capsys.readouterr().out
+    assert main([*url, "delegate", "intern", "--until", "tomorrow"]) != 0
+    capsys.readouterr()
+
+    monkeypatch.setenv("TETHER_TOKEN", "tok-intern")
+    assert main([*url, "approve", run_id, "call_0", "--for", "ana"]) == 0
+    assert f"approved call_0 of run {run_id}" in capsys.readouterr().out
+    assert main([*url, "--json", "show", run_id]) == 0
+    audit = json.loads(capsys.readouterr().out)["audit"]
+    decided = [(e["by"], e.get("on_behalf_of")) for e in audit if e["kind"] == "decided"]
+    assert decided == [("intern", "ana")]

@@ -161,10 +161,10 @@ async def test_a_late_decision_expires_the_call_even_without_a_sweep(
         await decide(
             store, run_id, clerk(), "c1", decision="approve", by=ANA, governance=governance
         )
-    # The expiry was written (decided by the system); the approval was not.
+    # The expiry was written (decided by the system); the approval was not: only its trace.
     assert await store.pending_approvals() == []
     records = await audit_run(store, run_id)
-    assert [r.kind for r in records if r.call_id == "c1"] == ["requested", "expired"]
+    assert [r.kind for r in records if r.call_id == "c1"] == ["requested", "expired", "late"]
 
 
 async def test_the_sweep_touches_only_due_runs_among_many(

@@ -3,8 +3,10 @@
 ``_decisions`` authorizes a person's verdict against the agent's ``Governance`` and turns
 it into journal events (approvals, rejections, edits, expiry, output reviews, resolutions of
 calls in doubt); ``_edits`` checks edited arguments; ``_always`` keeps "always" decisions
-for the rest of a run, scoped to one agent's tool; ``_standing`` holds standing approvals
-(rules that outlive a run) and the ``RuleBook`` they live in; ``_receipts`` verifies the
+for the rest of a run, scoped to one agent's tool; ``_escalation`` reminds of and
+escalates calls that wait; ``_delegation`` keeps who decides for whom, and when;
+``_standing`` holds standing approvals (rules that outlive a run) and the ``RuleBook``
+they live in; ``_receipts`` verifies the
 seals that bind every decision to the arguments its approver saw; ``_audit`` reads the
 trail of who decided what.
 
@@ -16,6 +18,13 @@ from __future__ import annotations
 
 from ._audit import AuditKind, AuditRecord, audit_jsonl, audit_trail
 from ._decisions import EXPIRED_MESSAGE, WITHHELD_MESSAGE
+from ._delegation import (
+    Delegation,
+    DelegationBook,
+    MemoryDelegationBook,
+    acting_for,
+    delegate,
+)
 from ._receipts import ReceiptCheck, verify_receipts
 from ._standing import (
     MemoryRuleBook,
@@ -31,13 +40,18 @@ __all__ = [
     "WITHHELD_MESSAGE",
     "AuditKind",
     "AuditRecord",
+    "Delegation",
+    "DelegationBook",
+    "MemoryDelegationBook",
     "MemoryRuleBook",
     "ReceiptCheck",
     "RuleBook",
     "RuleScope",
     "StandingApproval",
+    "acting_for",
     "audit_jsonl",
     "audit_trail",
+    "delegate",
     "grant_standing_approval",
     "revoke_standing_approval",
     "verify_receipts",

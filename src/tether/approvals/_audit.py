@@ -14,7 +14,10 @@ from typing import Any, Literal
 
 from ..journal import (
     ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalReminded,
     ApprovalRequested,
+    DecisionLate,
     DecisionRevoked,
     DoubtResolved,
     Event,
@@ -49,6 +52,9 @@ AuditKind = Literal[
     "completed",
     "undo_requested",
     "undone",
+    "reminded",
+    "escalated",
+    "late",
 ]
 
 
@@ -65,8 +71,11 @@ class AuditRecord:
     in doubt), ``reviewed`` (a person released, replaced or withheld a call's output:
     ``output`` is what the model read), ``undo_requested`` (a person asked for a completed
     call's effect to be undone: written before the tool's compensation ran), ``undone``
-    (its outcome: ``completed`` or ``failed``, ``output``), ``handoff``,
-    ``run_started`` and ``completed``.
+    (its outcome: ``completed`` or ``failed``, ``output``), ``reminded`` (the people who
+    may decide a waiting call were reminded of it), ``escalated`` (from then on the
+    approvers with ``roles``, or whose ids are in ``approvers``, may decide it too),
+    ``late`` (a decision that came after the call expired: refused, it decided nothing;
+    ``verdict`` is what it would have been), ``handoff``, ``run_started`` and ``completed``.
     """
 
     seq: int
@@ -108,11 +117,17 @@ class AuditRecord:
     """For ``decided``: the standing approval that approved the call (``by`` is its grantor)."""
     revokes: int | None = None
     """For ``revoked``: the seq of the decision withdrawn (the call waits again without it)."""
+    approvers: tuple[str, ...] = ()
+    """For ``escalated``: the approver ids that may decide the call from then on."""
+    on_behalf_of: str | None = None
+    """For ``decided``: the approver ``by`` decided for under a delegation (``roles`` are
+    theirs)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, without the fields that do not apply."""
         data = asdict(self)
         data["roles"] = list(self.roles)
+        data["approvers"] = list(self.approvers)
         return {k: v for k, v in data.items() if v not in (None, (), [], False) or k == "seq"}
 
 
@@ -170,6 +185,8 @@ class _Trail:
             return self._decided(base, event)
         if isinstance(event, DecisionRevoked):
             return self._revoked(base, event)
+        if isinstance(event, ApprovalReminded | ApprovalEscalated | DecisionLate):
+            return self._waited(base, event)
         if isinstance(event, UndoRequested | UndoCompleted):
             return self._undo(base, event)
         if isinstance(event, ToolStarted):
@@ -227,6 +244,7 @@ class _Trail:
             arguments=seen if edited is not None else None,
             edited_arguments=edited,
             rule=event.rule,
+            on_behalf_of=event.on_behalf_of,
         )
 
     def _revoked(self, base: dict[str, Any], event: DecisionRevoked) -> AuditRecord:
@@ -244,6 +262,33 @@ class _Trail:
             reason=event.reason,
             receipt=event.receipt,
             revokes=self.decisions.get(event.decision),
+        )
+
+    def _waited(
+        self, base: dict[str, Any], event: ApprovalReminded | ApprovalEscalated | DecisionLate
+    ) -> AuditRecord:
+        owner, tool, _ = self._call(event.call_id)
+        common: dict[str, Any] = {
+            **base,
+            "agent": owner,
+            "call_id": event.call_id,
+            "tool": tool,
+            "fingerprint": event.fingerprint,
+            "at": event.at,
+        }
+        if isinstance(event, ApprovalReminded):
+            return AuditRecord(**common, kind="reminded")
+        if isinstance(event, ApprovalEscalated):
+            return AuditRecord(
+                **common, kind="escalated", roles=event.roles, approvers=event.approvers
+            )
+        return AuditRecord(
+            **common,
+            kind="late",
+            by=event.by,
+            roles=event.roles,
+            verdict="approved" if event.approved else "rejected",
+            reason=event.reason,
         )
 
     def _undo(self, base: dict[str, Any], event: UndoRequested | UndoCompleted) -> AuditRecord:

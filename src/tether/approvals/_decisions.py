@@ -35,6 +35,7 @@ __all__ = [
     "authorize",
     "decision_event",
     "due",
+    "escalated_to",
     "expiry_event",
     "policy_for",
     "request_event",
@@ -146,21 +147,36 @@ def authorize(
                 "approver; pass by=Approver(...) (or the approver's id)."
             )
         return
-    if policy is not None and not policy.allows(approver, item, ctx):
+    acting, approver = approver, approver.principal  # a delegate decides as the delegator
+    if (
+        policy is not None
+        and not policy.allows(approver, item, ctx)
+        and not escalated_to(call, approver)
+    ):
         raise NotAuthorizedError(
             f"Approver {approver.id!r} may not decide call {call.call_id!r} of "
             f"{call.name!r}: it needs an approver with {policy.describe()}. Nothing was recorded."
         )
-    if four_eyes and required > 1 and requester is not None and approver.id == requester:
+    people = {approver.id, acting.id}  # under a delegation: both, neither may count twice
+    if four_eyes and required > 1 and requester is not None and requester in people:
         raise NotAuthorizedError(
-            f"Approver {approver.id!r} asked for call {call.call_id!r} of {call.name!r}; it "
+            f"Approver {acting.id!r} asked for call {call.call_id!r} of {call.name!r}; it "
             f"needs {required} approvers other than who asked. Nothing was recorded."
         )
-    if four_eyes and any(earlier.by == approver.id for earlier in call.approvals):
+    if four_eyes and any(people & {earlier.by, earlier.on_behalf_of} for earlier in call.approvals):
         raise NotAuthorizedError(
-            f"Approver {approver.id!r} already approved call {call.call_id!r}; it needs "
+            f"Approver {acting.id!r} already approved call {call.call_id!r}; it needs "
             f"{required} distinct approvers, so another person must decide. Nothing was recorded."
         )
+
+
+def escalated_to(call: Call, approver: Approver) -> bool:
+    """Whether ``call`` was escalated (``ApprovalEscalated``) to a group ``approver`` is in:
+    then they may decide it too, whatever its policy says."""
+    escalation = call.escalation
+    if escalation is None:
+        return False
+    return approver.id in escalation.approvers or bool(approver.roles & set(escalation.roles))
 
 
 def decision_event(
@@ -187,6 +203,7 @@ def decision_event(
             f"Call {call.call_id!r} needs {required} approvals; always=True would let one "
             "approver decide later calls alone. Decide each call."
         )
+    principal = approver.principal if approver is not None else None
     event = ApprovalDecided(
         call.call_id,
         call.fingerprint,
@@ -195,7 +212,8 @@ def decision_event(
         message,
         approver.id if approver is not None else None,
         _iso(governance.now()),
-        roles=tuple(sorted(approver.roles)) if approver is not None else (),
+        roles=tuple(sorted(principal.roles)) if principal is not None else (),
+        on_behalf_of=principal.id if principal is not approver and principal else None,
         reason=reason,
         partial=partial,
         edited_arguments=edited_arguments,

@@ -109,6 +109,8 @@ def receipt(key: bytes | str, run_id: str, turn: int, decision: Decision) -> str
             fields.append([decision.edited_arguments, decision.edited_fingerprint])
         if decision.rule is not None:  # only then: other decisions keep their receipts
             fields.append({"rule": decision.rule})
+        if decision.on_behalf_of is not None:  # a delegate's decision: for whom
+            fields.append({"on_behalf_of": decision.on_behalf_of})
     text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     secret = key.encode() if isinstance(key, str) else bytes(key)
     return _PREFIX + hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()

@@ -15,6 +15,7 @@ from ..errors import NotRevocableError, UserError
 from ..server._errors import need_server_extra
 from ._exit import EXIT_FAILURE, EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING
 from ._inbox_batch import decide_on_server
+from ._inbox_delegations import delegate_on_server
 from ._inbox_options import (
     edited_arguments,
     rules_limit,
@@ -84,6 +85,8 @@ async def _send(client: Any, args: argparse.Namespace) -> tuple[Any, Any]:
         return await client.get("/api/runs", params=params), None
     if args.action in ("sessions", "end-session"):
         return await sessions_on_server(client, args), None
+    if args.action == "delegate":
+        return await delegate_on_server(client, args), None
     if args.action == "retry":
         body = {"reason": args.reason}
         return await client.post(f"/api/runs/{args.run_id}/retry", json=body), None
@@ -143,6 +146,8 @@ async def _decide(client: Any, args: argparse.Namespace) -> tuple[Any, dict[str,
         "reason": args.reason,
         "fingerprint": _named(args, shown),
     }
+    if args.on_behalf_of is not None:
+        body["on_behalf_of"] = args.on_behalf_of
     if args.action == "reject":
         body["message"] = args.message
     elif args.arguments is not None:

@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ._inbox_delegations import delegated
+
 __all__ = ["print_tables"]
 
 
@@ -209,6 +211,7 @@ _PRINTERS: dict[str, Callable[[Console, Any], None]] = {
     "batch": _batch,
     "sessions": _sessions,
     "end-session": _ended,
+    "delegate": delegated,
 }
 """How each action's result is shown (approve and reject: ``_decision``)."""
 

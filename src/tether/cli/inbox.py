@@ -40,6 +40,7 @@ from ..server._inbox import rule_json
 from ..store import RunStore, SQLiteRunStore
 from ._exit import EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING, fail
 from ._inbox_batch import batch_exit_status, decide_on_app, named_calls, split_calls
+from ._inbox_delegations import add_delegate_action, delegate_on_app
 from ._inbox_options import (
     edited_arguments,
     rules_limit,
@@ -70,6 +71,7 @@ def add_inbox_command(commands: Any) -> None:
     retry.add_argument("run_id")
     _add_approver_options(retry)
     _add_decisions(actions)
+    add_delegate_action(actions, _add_approver_options)
     _add_review(actions)
     add_session_actions(actions)
     rules = actions.add_parser("rules", help="standing approvals (oldest grant first)")
@@ -135,6 +137,10 @@ def _add_decisions(actions: Any) -> None:
             help="the call's fingerprint as list/show printed it (default: read the run now "
             "and decide the call waiting under CALL_ID, printing what was decided)",
         )
+        action.add_argument(
+            "--for", dest="on_behalf_of", metavar="APPROVER",
+            help="decide for APPROVER, under their delegation to you (inbox delegate)",
+        )  # fmt: skip
         _add_approver_options(action)
 
 
@@ -177,6 +183,8 @@ def inbox_command(args: argparse.Namespace) -> int:
     try:
         if args.action in ("approve", "reject"):
             split_calls(args)
+            if getattr(args, "batch", None) and args.on_behalf_of:
+                raise UserError("--for decides one call at a time: name one RUN_ID CALL_ID.")
         elif args.action == "revoke" and ":" in args.rule_id:  # a decision, not a rule
             args.action = "withdraw"
             [(args.run_id, args.call_id, args.fingerprint)] = named_calls([args.rule_id])
@@ -256,6 +264,8 @@ async def _on_app(app: App, args: argparse.Namespace) -> Any:
     approver = Approver(args.by, roles=frozenset(args.role))
     if args.action == "revoke":
         return rule_json(await inbox.revoke_rule(args.rule_id, approver, reason=args.reason))
+    if args.action == "delegate":
+        return await delegate_on_app(app, approver, args)
     if args.action == "retry":
         seq = await inbox.retry(args.run_id, approver, reason=args.reason)
         return {"run_id": args.run_id, "retried_by": approver.id, "seq": seq}
@@ -312,6 +322,7 @@ async def _decide(inbox: Inbox, approver: Approver, args: argparse.Namespace) ->
         always=args.always,
         arguments=edited_arguments(args),
         fingerprint=fingerprint,
+        on_behalf_of=args.on_behalf_of,
     )
     return {
         "run_id": args.run_id,

@@ -17,7 +17,10 @@ from typing import Any
 from .._agent import Agent
 from ..journal import (
     ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalReminded,
     ApprovalRequested,
+    DecisionLate,
     DecisionRevoked,
     DoubtResolved,
     Event,
@@ -122,7 +125,16 @@ class _Writer:
             else:
                 # Passed checks and replaced outputs need nothing there (the outputs are
                 # carried); the budget a resumption may change is read off the view.
-                assert isinstance(event, GuardrailChecked | RunResumed)
+                # Reminders, escalations and late decisions are tether's own bookkeeping
+                # of a call waiting: they carry no items.
+                assert isinstance(
+                    event,
+                    GuardrailChecked
+                    | RunResumed
+                    | ApprovalReminded
+                    | ApprovalEscalated
+                    | DecisionLate,
+                )
         self.check_pause(state)
 
     def turn(self, event: ModelResponded) -> _Turn:

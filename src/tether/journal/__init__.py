@@ -16,7 +16,10 @@ from ._binding import ToolApprovalItem, ToolOutputReviewItem
 from ._document import CURRENT_VERSION, SCHEMA_VERSIONS
 from ._events import (
     ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalReminded,
     ApprovalRequested,
+    DecisionLate,
     DecisionRevoked,
     DoubtResolved,
     Event,
@@ -49,9 +52,12 @@ __all__ = [
     "MAX_STATE_DEPTH",
     "SCHEMA_VERSIONS",
     "ApprovalDecided",
+    "ApprovalEscalated",
+    "ApprovalReminded",
     "ApprovalRequested",
     "Call",
     "CallStatus",
+    "DecisionLate",
     "DecisionRevoked",
     "DoubtResolved",
     "Event",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._events import (
     ApprovalDecided,
+    ApprovalEscalated,
     DecisionRevoked,
     DoubtResolved,
     Event,
@@ -35,6 +36,7 @@ __all__ = [
     "canonical_arguments",
     "decision_seal",
     "doubt_seal",
+    "escalation_seal",
     "fingerprint",
     "seal_decisions",
     "sealed",
@@ -159,6 +161,7 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
             ("edited_arguments", decision.edited_arguments),
             ("edited_fingerprint", decision.edited_fingerprint),
             ("rule", decision.rule),
+            ("on_behalf_of", decision.on_behalf_of),
         )
         if value
     }
@@ -226,6 +229,23 @@ def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
         revocation.at,
         list(revocation.roles),
         revocation.reason,
+    ]
+    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def escalation_seal(run_id: str, turn: int, escalation: ApprovalEscalated) -> str:
+    """SHA-256 over an escalation: the run and turn, the call and its fingerprint, the group
+    that may decide it from then on, and when."""
+    fields = [
+        "escalated",
+        run_id,
+        turn,
+        escalation.call_id,
+        escalation.fingerprint,
+        list(escalation.roles),
+        list(escalation.approvers),
+        escalation.at,
     ]
     canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

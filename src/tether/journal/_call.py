@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..items import Item
 from ._binding import ToolApprovalItem, ToolOutputReviewItem, fingerprint
-from ._events import ApprovalDecided, ApprovalRequested, Event, OutputReviewed
+from ._events import (
+    ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalRequested,
+    Event,
+    OutputReviewed,
+)
 
 if TYPE_CHECKING:
     from ._fold import RunView
@@ -112,6 +118,11 @@ class Call:
     """The review of the call's output, once taken."""
     review_requested: bool = False
     """``OutputReviewRequested`` was recorded for the held output."""
+    reminders: int = 0
+    """How often the people who may decide were reminded of the waiting call."""
+    escalation: ApprovalEscalated | None = None
+    """The escalation of the waiting call, once the sweep escalated it: its group may decide
+    the call too (``tether.approvals`` authorizes them)."""
 
     @property
     def call_id(self) -> str:

@@ -20,6 +20,9 @@ A tool call's lifecycle, all within the turn of the response that asked for it:
                                               (a person had the call's effect undone, once)
     ToolCompleted(review) -> OutputReviewRequested -> OutputReviewed
                                               (output review: the model reads what was decided)
+    ApprovalRequested -> ApprovalReminded -> ApprovalEscalated
+                                              (a call waits: ``Escalation``, ``_escalation_events``)
+    ApprovalDecided(expired) -> DecisionLate  (a decision after the deadline: refused, recorded)
 
 ``ToolStarted`` is appended before the tool runs, so a call that started and
 never completed is known to be *in doubt* and is never silently run again.
@@ -36,11 +39,15 @@ from pydantic import Field, TypeAdapter
 from .._context import Usage
 from .._frozen import freeze
 from ..items import Item
+from ._escalation_events import ApprovalEscalated, ApprovalReminded, DecisionLate
 
 __all__ = [
     "EVENT_KINDS",
     "ApprovalDecided",
+    "ApprovalEscalated",
+    "ApprovalReminded",
     "ApprovalRequested",
+    "DecisionLate",
     "DecisionRevoked",
     "DoubtResolved",
     "Event",
@@ -198,6 +205,8 @@ class ApprovalDecided:
     """The id of the standing approval that approved the call without a pause (``by`` and
     ``roles`` are then its grantor's, ``reason`` its reason); ``None`` for every other
     decision."""
+    on_behalf_of: str | None = None
+    """The approver ``by`` decided for under a delegation (``roles`` are then theirs)."""
     kind: Literal["approval_decided"] = "approval_decided"
 
 
@@ -527,7 +536,10 @@ Event = Annotated[
     | RunRetried
     | DecisionRevoked
     | UndoRequested
-    | UndoCompleted,
+    | UndoCompleted
+    | ApprovalReminded
+    | ApprovalEscalated
+    | DecisionLate,
     Field(discriminator="kind"),
 ]
 """Any journal event; ``kind`` tells which."""
@@ -557,6 +569,9 @@ EVENT_KINDS = frozenset(
         DecisionRevoked,
         UndoRequested,
         UndoCompleted,
+        ApprovalReminded,
+        ApprovalEscalated,
+        DecisionLate,
     )
 )
 """The ``kind`` of every event type."""

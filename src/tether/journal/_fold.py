@@ -339,9 +339,13 @@ _WHILE_FAILED = frozenset(
         "run_retried",
         "undo_requested",
         "undo_completed",
+        "approval_reminded",
+        "approval_escalated",
+        "decision_late",
     }
 )
-"""What a failed run may still record: people's decisions, and being tried again."""
+"""What a failed run may still record: people's decisions (and the trail of calls waiting
+for them), and being tried again."""
 
 _AFTER_COMPLETION = (SessionSynced, RunResumed, UndoRequested, UndoCompleted)
 """What a completed run may still record: its session, a resume, the undo of a call."""
@@ -376,5 +380,8 @@ _APPLY: dict[str, Callable[[RunView, Any], None]] = {
     "decision_revoked": _fold_calls.decision_revoked,
     "undo_requested": _fold_calls.undo_requested,
     "undo_completed": _fold_calls.undo_completed,
+    "approval_reminded": _fold_calls.approval_reminded,
+    "approval_escalated": _fold_calls.approval_escalated,
+    "decision_late": _fold_calls.decision_late,
 }
 """The fold's handler for each event kind (one table for all views, not one per view)."""

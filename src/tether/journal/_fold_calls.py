@@ -17,6 +17,7 @@ from ..items import function_call_output
 from ._binding import (
     decision_seal,
     doubt_seal,
+    escalation_seal,
     fingerprint,
     output_digest,
     review_seal,
@@ -26,7 +27,10 @@ from ._binding import (
 from ._call import Call, CallStatus, edited_call_note, hosted_approval_response
 from ._events import (
     ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalReminded,
     ApprovalRequested,
+    DecisionLate,
     DecisionRevoked,
     DoubtResolved,
     OutputReviewed,
@@ -115,6 +119,49 @@ def approval_decided(view: RunView, event: ApprovalDecided) -> None:
     if event.approved and call.edit is not None and 0 <= call.index < len(view.items):
         # The conversation shows the call as it runs (the journal keeps the model's).
         view.items[call.index] = freeze({**call.item, "arguments": call.arguments})
+
+
+def approval_reminded(view: RunView, event: ApprovalReminded) -> None:
+    """The people who may decide a waiting call were reminded of it."""
+    call = _waiting(view, event)
+    call.reminders += 1
+
+
+def approval_escalated(view: RunView, event: ApprovalEscalated) -> None:
+    """A waiting call escalated: its group may decide it too (``approvals.authorize``)."""
+    call = _waiting(view, event)
+    if event.seal != escalation_seal(view.run_id, view.turns, event):
+        raise DecisionMismatchError(
+            f"journal[{view.events}]: the escalation of call {event.call_id!r} does not match "
+            "its seal: the group or time was changed (or the seal removed). The state was "
+            "edited; load an unedited copy."
+        )
+    if call.escalation is not None or not (event.roles or event.approvers):
+        raise StateFormatError(
+            f"journal[{view.events}]: an escalation of call {event.call_id!r} to nobody, or "
+            "a second one (a call escalates once)."
+        )
+    call.escalation = event
+
+
+def _waiting(view: RunView, event: ApprovalReminded | ApprovalEscalated) -> Call:
+    call = call_of(view, event.call_id, event.kind)
+    if call.status is not CallStatus.PENDING or event.fingerprint != call.fingerprint:
+        raise StateFormatError(
+            f"journal[{view.events}]: {event.kind} for call {event.call_id!r}, which is not "
+            "waiting for a decision on those arguments."
+        )
+    return call
+
+
+def decision_late(view: RunView, event: DecisionLate) -> None:
+    """A decision refused because it came after the call expired: recorded, decides nothing."""
+    call = call_of(view, event.call_id, event.kind)
+    if call.decision is None or not call.decision.expired or event.fingerprint != call.fingerprint:
+        raise StateFormatError(
+            f"journal[{view.events}]: a late decision on call {event.call_id!r}, which did "
+            "not expire (a decision is late only after the system expired the call)."
+        )
 
 
 def decision_revoked(view: RunView, event: DecisionRevoked) -> None:
@@ -431,8 +478,9 @@ def _four_eyes_problem(
         required > 1 or not event.approved or event.always or event.partial or event.automatic
     ):
         return f"a standing approval's decision on call {event.call_id!r} that is not a plain one."
-    if event.by is not None and any(a.by == event.by for a in approvals):
-        return f"approver {event.by!r} decided call {event.call_id!r} twice."
+    who = event.on_behalf_of or event.by
+    if who is not None and any((a.on_behalf_of or a.by) == who for a in approvals):
+        return f"approver {who!r} decided call {event.call_id!r} twice."
     if event.partial:
         if not event.approved or len(approvals) + 1 >= required:
             return f"a partial approval of call {event.call_id!r} that is not one of several."

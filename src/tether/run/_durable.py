@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING
 from ..errors import RunConflictError, StateError, StoreError
 from ..journal import (
     ApprovalDecided,
+    ApprovalEscalated,
+    ApprovalReminded,
+    DecisionLate,
     DecisionRevoked,
     DoubtResolved,
     Event,
@@ -49,11 +52,15 @@ DECISION_EVENTS = (
     DecisionRevoked,
     UndoRequested,
     UndoCompleted,
+    ApprovalReminded,
+    ApprovalEscalated,
+    DecisionLate,
 )
 """What a person appends to a run someone else holds (a store lets them pass its lease): a
-decision, or the undo of a call that ran. A withdrawn decision that arrives while this
-process holds the run refuses its own ``ToolStarted`` for the call (the fold no longer lets
-it start): the checkpoint conflicts."""
+decision, or the undo of a call that ran (also the sweep's reminders and escalations of
+calls waiting, and the record of a decision that came too late). A withdrawn decision that
+arrives while this process holds the run refuses its own ``ToolStarted`` for the call (the
+fold no longer lets it start): the checkpoint conflicts."""
 
 _REBASE_ATTEMPTS = 5
 """Checkpoints tried again after decisions arrived meanwhile, before giving up."""

@@ -22,6 +22,7 @@ from ..approvals._decisions import (
     review_event,
 )
 from ..approvals._edits import checked_edit
+from ..approvals._escalation import late_decision
 from ..errors import (
     ApprovalExpiredError,
     DecisionMismatchError,
@@ -181,8 +182,7 @@ class RunState:
 
     @property
     def journal(self) -> Sequence[Event]:
-        """The events of the run so far, in order (read-only: events and their items are
-        frozen)."""
+        """The events of the run so far, in order (read-only: events and items are frozen)."""
         return self._journal[:]
 
     # -- deciding --------------------------------------------------------------------
@@ -418,7 +418,14 @@ class RunState:
 
             self._journal.append(nested_decision(self._view, item, decide))
             return
-        call = self._pending_call(item if isinstance(item, str) else item.call_id)
+        call_id = item if isinstance(item, str) else item.call_id
+        try:
+            call = self._pending_call(call_id)
+        except ApprovalExpiredError:  # recorded as late, if its approver could have decided
+            at = (self._view, self._graph, self.governance, self.context, call_id)
+            for late in late_decision(*at, approver=approver, approved=approved, reason=reason):
+                self._journal.append(late)
+            raise
         check_bound(item, fingerprint, call)
         policy = policy_for(self._graph, call, self.governance)
         requester = self._requester() if approved else None
@@ -464,7 +471,7 @@ class RunState:
             raise ApprovalExpiredError(
                 f"The approval of call {call_id!r} of {call.name!r} expired at "
                 f"{call.requested.expires_at if call.requested else '?'}: the system rejected "
-                "it and it will not run. Nothing of this decision was recorded."
+                "it and it will not run. This decision decides nothing (it is recorded as late)."
             )
         if call.status is CallStatus.REVIEW:
             raise NotPendingError(

@@ -195,13 +195,15 @@ class App:
         await self.asgi(scope, receive, send)
 
     async def aclose(self) -> None:
-        """Close the connections the app opened itself (the sign-in book beside the store).
+        """Close the connections the app opened itself (the sign-in, channel and delegation
+        books beside the store).
 
         A server calls it at shutdown (the ASGI lifespan); the store, and a ``sessions``
         book given to ``App``, belong to the caller, who closes them."""
         if self._own_sessions is not None:
             await self._own_sessions.aclose()
         await self.channels.aclose()
+        await self.inbox.delegations.aclose()
 
 
 def _checked(channels: Sequence[Channel], key: bytes) -> list[Channel]:

@@ -68,12 +68,13 @@ class RunDetail:
         return None
 
     def decisions_on(self, call_id: str) -> list[dict[str, Any]]:
-        """The audit records of the decisions, expiry and output review of one call."""
+        """The audit records of the decisions (late ones too), escalation, expiry and output
+        review of one call."""
         return [
             entry
             for entry in self.audit
             if entry.get("call_id") == call_id
-            and entry["kind"] in ("decided", "revoked", "expired", "reviewed")
+            and entry["kind"] in ("decided", "revoked", "escalated", "expired", "late", "reviewed")
         ]
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from ..store import (
     RunStore,
     StoredRun,
     decide,
+    delegation_book,
     resolve_doubt,
     retry_run,
     review,
@@ -84,6 +85,8 @@ class Inbox:
         self.readers = Readers(readers, agents)
         self.governance = governance or DEFAULT_GOVERNANCE
         self._context = context
+        self.delegations = delegation_book(store)
+        """Who decides for whom, and when (``tether.approvals.delegate``), beside the store."""
 
     def make_context(self) -> Any:
         """A fresh context for a run (what policy checks and tools see)."""
@@ -232,8 +235,10 @@ class Inbox:
         always: bool = False,
         arguments: Mapping[str, Any] | None = None,
         fingerprint: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> int:
-        """Approve or reject a pending call as ``approver``; return the run's new seq.
+        """Approve or reject a pending call as ``approver`` (``on_behalf_of``: for that
+        approver, under a delegation to ``approver`` that runs now); return the new seq.
 
         ``fingerprint``: the call as the approver saw it (``PendingCall.fingerprint``); the
         HTTP API, the pages and the CLI always pass it. ``StaleDecisionError`` (nothing
@@ -272,6 +277,8 @@ class Inbox:
                 context=self.make_context(),
                 arguments=arguments,
                 fingerprint=fingerprint,
+                on_behalf_of=on_behalf_of,
+                delegations=self.delegations,
             ),
         )
 

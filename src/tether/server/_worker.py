@@ -54,7 +54,15 @@ from ..errors import (
     UserError,
 )
 from ..run import Runner, RunState
-from ..store import Changes, Notifying, PendingKey, expire_approvals, pending_key, record_failure
+from ..store import (
+    Changes,
+    Notifying,
+    PendingKey,
+    escalate_approvals,
+    expire_approvals,
+    pending_key,
+    record_failure,
+)
 from ._webhooks import deliver
 
 if TYPE_CHECKING:
@@ -169,10 +177,18 @@ class Worker:
         return self.app.retry.retry_at(state._view)
 
     async def sweep(self) -> int:
-        """Reject (as the system) the approvals past their deadline; how many it expired.
+        """Remind of and escalate the approvals whose steps are due (``Escalation``), then
+        reject (as the system) the approvals past their deadline; how many it expired.
 
         Runs whose calls are thereby all decided are resumed by the next ``run_once``
         (this one, when the sweep is due in it)."""
+        try:
+            steps = await escalate_approvals(self.app.store, governance=self.app.governance)
+        except TetherError as exc:  # the expiry goes on: deadlines matter more than reminders
+            log.warning("the escalation sweep failed: %s", exc)
+        else:
+            if steps.reminded or steps.escalated:
+                log.info("reminded %d, escalated %d", len(steps.reminded), len(steps.escalated))
         try:
             result = await expire_approvals(self.app.store, governance=self.app.governance)
         except TetherError as exc:

@@ -30,6 +30,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..run._stored import load_state, save_state
+from ._delegations import PostgresDelegationBook, SQLiteDelegationBook, delegation_book
+from ._escalation import EscalationResult, escalate_approvals
 from ._failures import record_failure, retry_run
 from ._governance import (
     SweepResult,
@@ -78,11 +80,13 @@ __all__ = [
     "ChangedRuns",
     "Changes",
     "Clock",
+    "EscalationResult",
     "Lease",
     "Order",
     "PendingApproval",
     "Notifying",
     "PendingKey",
+    "PostgresDelegationBook",
     "PostgresRunStore",
     "RuleStore",
     "RunPage",
@@ -90,11 +94,14 @@ __all__ = [
     "RunStore",
     "RunSummary",
     "RunTip",
+    "SQLiteDelegationBook",
     "SQLiteRunStore",
     "StoredRun",
     "SweepResult",
     "audit_run",
     "decide",
+    "delegation_book",
+    "escalate_approvals",
     "expire_approvals",
     "expire_run",
     "load_state",

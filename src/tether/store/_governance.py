@@ -9,7 +9,14 @@ from typing import Any, Literal
 
 from .._agent import Agent
 from .._governance import Approver, Decision, Governance, ReviewVerdict
-from ..approvals import AuditRecord, ReceiptCheck, audit_trail, verify_receipts
+from ..approvals import (
+    AuditRecord,
+    DelegationBook,
+    ReceiptCheck,
+    acting_for,
+    audit_trail,
+    verify_receipts,
+)
 from ..approvals._decisions import DEFAULT_GOVERNANCE, due, expiry_event
 from ..errors import (
     ApprovalExpiredError,
@@ -52,6 +59,8 @@ async def decide(
     context: Any = None,
     arguments: Mapping[str, Any] | None = None,
     fingerprint: str | None = None,
+    on_behalf_of: str | None = None,
+    delegations: DelegationBook | None = None,
 ) -> int:
     """Take one decision (``"approve"`` or ``"reject"``) on a stored run and make it
     durable; return the run's new seq.
@@ -68,9 +77,18 @@ async def decide(
     is a compare-and-append: a concurrent decision gives ``RunConflictError``
     and this one is not written; load and decide again. ``arguments`` approves with
     edited arguments (see ``RunState.approve``); an edit refused or invalid writes nothing.
+
+    ``on_behalf_of``: ``by`` decides for that approver under a delegation kept in
+    ``delegations`` (``tether.approvals.delegate``) that runs now, by the governance clock;
+    else ``NotAuthorizedError`` and nothing is written.
     """
     if decision not in ("approve", "reject"):
         raise UserError(f"decision is 'approve' or 'reject', not {decision!r}.")
+    if on_behalf_of is not None:
+        if delegations is None:
+            raise UserError("on_behalf_of= needs the delegations= book the delegation is in.")
+        now = (governance or DEFAULT_GOVERNANCE).now()
+        by = await acting_for(delegations, by, on_behalf_of, at=now)
     state = await load_state(store, run_id, agent, context=context, governance=governance)
     try:
         if decision == "approve":

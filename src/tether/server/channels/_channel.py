@@ -31,6 +31,11 @@ class Request:
     now: datetime
     allows: Callable[[Approver], bool]
     decided_by: tuple[str, ...] = ()
+    reminders: int = 0
+    """How often the people who may decide were reminded (``Escalation``)."""
+    escalated_to: tuple[str, ...] = ()
+    """The roles and approver ids the call was escalated to (they may decide it too, and
+    ``allows`` says so); empty while it was not."""
 
     @property
     def summary(self) -> str:
@@ -38,6 +43,10 @@ class Request:
         if self.status == "pending":
             done, need = len(self.call.approved_by), self.call.required_approvals
             progress = f" ({done} of {need} approvals)" if need > 1 else ""
+            if self.reminders:
+                progress += ", reminded"
+            if self.escalated_to:
+                progress += f", escalated to {', '.join(self.escalated_to)}"
             return f"waiting for approval{progress}"
         if self.status == "expired":
             return "expired: rejected by the system"
@@ -62,8 +71,11 @@ class Channel(Protocol):
         (JSON-compatible)."""
         ...
 
-    async def update(self, ref: dict[str, Any], request: Request) -> None:
-        """Show ``request`` as it stands now in the announcement ``ref``."""
+    async def update(self, ref: dict[str, Any], request: Request) -> dict[str, Any] | None:
+        """Show ``request`` as it stands now in the announcement ``ref``; return the
+        announcement's new ``ref`` if it changed (``None``: it did not). A reminder or an
+        escalation (``reminders``, ``escalated_to``) is an update too: tell the people
+        ``allows`` names, the newly allowed ones included."""
         ...
 
 

@@ -99,6 +99,36 @@ class EmailChannel:
         return next((a for a in self.people.values() if a.id == approver_id), None)
 
     async def post(self, request: Request) -> dict[str, Any]:
+        sent = await self._write(request, self.people, "Approval needed")
+        return {"to": sent, "reminded": request.reminders, "escalated": bool(request.escalated_to)}
+
+    async def update(self, ref: dict[str, Any], request: Request) -> dict[str, Any] | None:
+        """A sent e-mail does not change: its link's page shows the call as it stands. A
+        reminder writes again to those written to; an escalation writes to those it newly
+        allows (one e-mail each, with a link of their own)."""
+        reminded, escalated = int(ref.get("reminded", 0)), bool(ref.get("escalated"))
+        if request.status != "pending" or (
+            request.reminders <= reminded and escalated >= bool(request.escalated_to)
+        ):
+            return None
+        written = list(ref.get("to", []))
+        if request.reminders > reminded:  # those written to before: the others get news
+            known = {a: p for a, p in self.people.items() if a in written}
+            await self._write(request, known, "Reminder: approval needed")
+        if request.escalated_to and not escalated:
+            new = {a: p for a, p in self.people.items() if a not in written}
+            written += await self._write(request, new, "Approval escalated to you")
+        return {
+            "to": written,
+            "reminded": request.reminders,
+            "escalated": bool(request.escalated_to),
+        }
+
+    async def _write(
+        self, request: Request, people: Mapping[str, Approver], subject: str
+    ) -> list[str]:
+        """E-mail each of ``people`` that ``request`` allows, with a link of their own; the
+        addresses written to."""
         if self.links is None:
             raise ChannelConfigError("EmailChannel is used outside App(channels=[...]).")
         call, now = request.call, request.now.timestamp()
@@ -106,28 +136,26 @@ class EmailChannel:
         if call.expires_at is not None:
             expires = min(expires, call.expires_at.timestamp())
         messages = []
-        for address, approver in self.people.items():
+        for address, approver in people.items():
             if not request.allows(approver):
                 continue
             token = self.links.issue(
                 approver.id, call.run_id, call.call_id, call.fingerprint, expires
             )
-            messages.append(
-                self.message(address, request, f"{self.inbox_url}/confirm/{quote(token)}")
-            )
+            link = f"{self.inbox_url}/confirm/{quote(token)}"
+            messages.append(self.message(address, request, link, subject))
         if messages:
             await asyncio.to_thread(self._send, messages)
-        return {"to": [str(m["To"]) for m in messages]}
+        return [str(m["To"]) for m in messages]
 
-    async def update(self, ref: dict[str, Any], request: Request) -> None:
-        """A sent e-mail does not change: its link's page shows the call as it stands."""
-
-    def message(self, address: str, request: Request, link: str) -> EmailMessage:
+    def message(
+        self, address: str, request: Request, link: str, subject: str = "Approval needed"
+    ) -> EmailMessage:
         """The e-mail to ``address`` about ``request``, with its link."""
         call = request.call
         mail = EmailMessage()
         mail["From"], mail["To"] = self.sender, address
-        mail["Subject"] = f"Approval needed: {call.tool} ({call.agent})"
+        mail["Subject"] = f"{subject}: {call.tool} ({call.agent})"
         facts = "\n".join(f"{label}: {text}" for label, text in describe(call, request.now))
         mail.set_content(
             f"An agent asks to run {call.tool}.\n\n{facts}\n\n"

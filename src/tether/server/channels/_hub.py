@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..._governance import Approver
-from ...approvals._decisions import policy_for
+from ...approvals._decisions import escalated_to, policy_for
 from ...errors import RunNotFoundError, TetherError
 from ...journal import ApprovalDecided, ApprovalRequested, CallStatus, Journal
 from ...store import PendingApproval, StoredRun
@@ -217,10 +217,11 @@ class Channels:
             if self._over_budget():
                 return 0  # the next pass updates it (the run's seq is kept as it was)
             try:
-                await self.channels[item.channel].update(item.ref, request)
+                ref = await self.channels[item.channel].update(item.ref, request)
             except Exception as exc:  # tried again on the next pass (seq is kept as it was)
                 log.warning("channel %s: updating %s failed: %s", item.channel, item.call_id, exc)
                 return 0
+            item = item if ref is None else dataclasses.replace(item, ref=ref)
         state = "open" if request.status == "pending" else "closed"
         await self.book.save(dataclasses.replace(item, state=state, shown=request.summary, seq=seq))
         return int(request.summary != item.shown)
@@ -263,7 +264,9 @@ class Channels:
         def allows(approver: Approver) -> bool:
             if call is None:
                 return False
-            return policy is None or policy.allows(approver, call.approval_item(), ctx)
+            if policy is None or escalated_to(call, approver):
+                return True
+            return policy.allows(approver, call.approval_item(), ctx)
 
         at = datetime.fromisoformat(asked.at) if asked.at else now
         waiting = call is not None and call.status is CallStatus.PENDING
@@ -271,7 +274,9 @@ class Channels:
             shown = pending_call(
                 view, run_id, call_id, asked.agent, asked.tool, asked.arguments, at
             )
-            return Request(shown, "pending", now, allows)
+            group = call.escalation
+            named = () if group is None else (*group.roles, *group.approvers)
+            return Request(shown, "pending", now, allows, (), call.reminders, named)
         shown = PendingCall(
             run_id,
             call_id,

@@ -136,7 +136,10 @@ class SlackChannel:
         )
         return {"channel": answer["channel"], "ts": answer["ts"]}
 
-    async def update(self, ref: dict[str, Any], request: Request) -> None:
+    async def update(self, ref: dict[str, Any], request: Request) -> dict[str, Any] | None:
+        """The message shows the request as it stands; a reminder or an escalation is also
+        said in its thread, once each (Slack notifies the thread's and the channel's people;
+        the buttons authorize by the escalated policy)."""
         text, blocks = self.message(request)
         await asyncio.to_thread(
             self._client.chat_update,
@@ -145,6 +148,25 @@ class SlackChannel:
             text=text,
             blocks=blocks,
         )
+        said = []
+        if request.status == "pending" and request.reminders > int(ref.get("reminded", 0)):
+            said.append("Reminder: this call still waits for a decision.")
+        if request.status == "pending" and request.escalated_to and not ref.get("escalated"):
+            said.append(f"Escalated: {', '.join(request.escalated_to)} may decide it now.")
+        for line in said:
+            await asyncio.to_thread(
+                self._client.chat_postMessage,
+                channel=ref["channel"],
+                thread_ts=ref["ts"],
+                text=line,
+            )
+        if not said:
+            return None
+        return {
+            **ref,
+            "reminded": max(request.reminders, int(ref.get("reminded", 0))),
+            "escalated": bool(ref.get("escalated")) or bool(request.escalated_to),
+        }
 
     def message(self, request: Request) -> tuple[str, list[dict[str, Any]]]:
         """The message's fallback text and its blocks (buttons only while it waits)."""

@@ -55,7 +55,7 @@ _ERRORS: dict[int, str] = {
     "RuleNotFoundError).",
     409: "The call or run is not in a state that takes this (NotPendingError, "
     "StaleDecisionError, RunConflictError, RunBusyError, ApprovalExpiredError); nothing "
-    "was recorded.",
+    "was recorded (a decision after the deadline only as late: it decided nothing).",
     413: "The body is larger than the inbox takes (RequestTooLargeError).",
     422: "The request does not fit the endpoint (InvalidRequestError) or names what the "
     "application does not have (UnknownAgentError, UserError, InvalidEditError).",
@@ -101,6 +101,26 @@ class DecisionAnswer(_Answer):
     by: str
     roles: list[str]
     seq: int = Field(description="The run's new seq.")
+
+
+class DelegationJson(_Answer):
+    """A delegation: ``from_id`` hands their approvals to ``to`` from ``starts`` until
+    ``ends`` (ISO 8601, UTC)."""
+
+    id: str
+    from_id: str
+    from_roles: list[str] = Field(description="The delegator's roles: what the delegate uses.")
+    to: str
+    starts: str
+    ends: str
+    by: str
+    at: str
+    reason: str | None = None
+    live: bool = Field(description="Whether it runs now, by the governance clock.")
+
+
+class DelegationsPage(_Answer):
+    delegations: list[DelegationJson]
 
 
 class RevocationAnswer(_Answer):

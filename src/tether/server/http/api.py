@@ -8,8 +8,10 @@ cannot make a browser decide through it.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from ...approvals import Delegation, delegate
 from ...errors import NotFoundError
 from .._batch import DecisionEntry
 from .._errors import need_server_extra
@@ -17,6 +19,8 @@ from .._inbox import rule_json
 from ._answers import (
     ApprovalsPage,
     DecisionAnswer,
+    DelegationJson,
+    DelegationsPage,
     EndedAnswer,
     ResolutionAnswer,
     RetryAnswer,
@@ -101,6 +105,11 @@ class DecisionBody(_Body):
         None,
         description="For an approval of an editable tool's call: the arguments it runs with "
         "(validated against the tool's parameters; 422 and nothing recorded if they do not fit).",
+    )
+    on_behalf_of: Name | None = Field(
+        None,
+        description="Decide for this approver, under their delegation to you that runs now "
+        "(403 and nothing recorded if none does); the audit trail records both.",
     )
 
 
@@ -305,6 +314,7 @@ async def decide(
         always=body.always,
         arguments=body.arguments,
         fingerprint=body.fingerprint,
+        on_behalf_of=body.on_behalf_of,
     )
     return {
         "run_id": run_id,
@@ -423,6 +433,56 @@ async def resolve(
 async def retry(run_id: str, body: RetryBody, who: Who, app: Application) -> dict[str, Any]:
     seq = await app.inbox.retry(run_id, who, reason=body.reason)
     return {"run_id": run_id, "retried_by": who.id, "seq": seq}
+
+
+class DelegationBody(_Body):
+    """A delegation of the caller's own approvals to another approver, for a period."""
+
+    to: Name = Field(description="The approver id who decides for you meanwhile.")
+    ends: datetime = Field(description="When it ends (ISO 8601 with a zone).")
+    starts: datetime | None = Field(None, description="When it starts; default: now.")
+    reason: Text | None = None
+
+
+@router.post(
+    "/delegations",
+    summary="Hand your approvals to another approver for a period",
+    response_model=DelegationJson,
+    responses=errors(403, body=True),
+)
+async def make_delegation(body: DelegationBody, who: Who, app: Application) -> dict[str, Any]:
+    made = await delegate(
+        app.inbox.delegations, from_=who, to=body.to, ends=body.ends, by=who,
+        starts=body.starts, reason=body.reason, governance=app.inbox.governance,
+    )  # fmt: skip
+    return _delegation_json(made, app)
+
+
+@router.get(
+    "/delegations",
+    summary="The delegations to you and from you",
+    response_model=DelegationsPage,
+    responses=errors(),
+)
+async def list_delegations(who: Who, app: Application) -> dict[str, Any]:
+    book = app.inbox.delegations
+    found = [*await book.delegations(from_id=who.id), *await book.delegations(to=who.id)]
+    return {"delegations": [_delegation_json(d, app) for d in found]}
+
+
+def _delegation_json(made: Delegation, app: Any) -> dict[str, Any]:
+    return {
+        "id": made.id,
+        "from_id": made.from_id,
+        "from_roles": sorted(made.from_roles),
+        "to": made.to,
+        "starts": made.starts.isoformat(),
+        "ends": made.ends.isoformat(),
+        "by": made.by,
+        "at": made.at.isoformat(),
+        "reason": made.reason,
+        "live": made.live(app.inbox.governance.now()),
+    }
 
 
 @router.get(
