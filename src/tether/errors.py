@@ -29,6 +29,7 @@
     │   ├── ToolError                a tool with error_formatter=None raised
     │   │   └── ToolTimeoutError     a tool ran past its timeout (when told to raise)
     │   ├── RunStalledError          a step recorded nothing (it would repeat forever)
+    │   ├── ReplayDivergedError      a replayed run asked its model what the recorded run did not
     │   ├── HookError                a lifecycle hook (tether.lifecycle) raised
     │   ├── MCPServerError           an MCP server cannot be reached, or its connection broke
     │   └── GuardrailTripwireTriggered          a guardrail stopped the run (tether.guardrails)
@@ -183,6 +184,19 @@ class CallInDoubt(RunError):
     """Raise it from a tool whose call may have taken effect (a timeout after the request was
     sent): the call stays in doubt, settled as its tool declares (``idempotent_for``,
     ``reconcile``) or by a person; never told to the model as an error."""
+
+
+class ReplayDivergedError(RunError):
+    """A run replayed against recorded model responses (``tether.testing.ReplayModel``,
+    ``tether replay``) asked its model for more turns than were recorded, or sent it tool
+    outputs other than the recorded run's: the recorded answers no longer fit."""
+
+    def __init__(self, message: str, turn: int) -> None:
+        self.turn = turn
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.turn))
 
 
 class MCPServerError(RunError):

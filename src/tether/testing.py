@@ -25,6 +25,16 @@ request alone, the same in every run and every process::
         return tool_call("get_temperature", {"city": "Oakland"}, "call_0")
 
     agent = Agent(name="Weather", model=FunctionModel(weather), tools=[get_temperature])
+
+A ``ReplayModel`` plays back what a model answered in a stored run, so the run can be
+rerun offline (``tether replay`` does this for a whole run and diffs the outcome)::
+
+    stored = await store.load("run-42")
+    model = ReplayModel.from_run(stored, agent_name="Weather")
+    result = await Runner.run(agent.clone(model=model), "How warm is Oakland?")
+
+It raises ``ReplayDivergedError`` when the rerun asks for more turns than were recorded,
+or sends the model a tool output other than the one the recorded run's model read.
 """
 
 from __future__ import annotations
@@ -32,11 +42,11 @@ from __future__ import annotations
 import inspect
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from ._context import Usage
-from .errors import UserError
+from .errors import ReplayDivergedError, UserError
 from .items import Item, assistant_message, function_call, is_function_call, message_text
 from .models import (
     ModelRequest,
@@ -47,7 +57,7 @@ from .models import (
     ToolCallDelta,
 )
 
-__all__ = ["FunctionModel", "ScriptedModel", "Turn", "message", "tool_call"]
+__all__ = ["FunctionModel", "ReplayModel", "ScriptedModel", "Turn", "message", "tool_call"]
 
 Turn: TypeAlias = (
     Item
@@ -121,6 +131,102 @@ class FunctionModel:
     async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
         async for event in _stream(await self.get_response(request)):
             yield event
+
+
+class ReplayModel:
+    """A ``Model`` that answers each request with the next response one agent's model gave
+    in a recorded run, and records every request.
+
+    Build it with ``from_run`` from a stored run (``await store.load(run_id)``), a
+    ``RunState`` or ``RunResult``, or the run's events. Each request is checked against the
+    recording: a request past the last recorded response, or one whose tool outputs differ
+    from what the recorded run's model read for the same calls, raises
+    ``ReplayDivergedError`` (the recorded answer would no longer be an answer to it)."""
+
+    def __init__(
+        self,
+        responses: Sequence[ModelResponse],
+        *,
+        outputs: Mapping[str, str] | None = None,
+        name: str = "replay",
+    ) -> None:
+        self.name = name
+        self.responses = list(responses)
+        self.outputs = dict(outputs or {})
+        """What the recorded run's model read for each call id (checked on each request)."""
+        self.requests: list[ModelRequest] = []
+        """Every request received, in order."""
+
+    @classmethod
+    def from_run(cls, run: Any, *, agent_name: str) -> ReplayModel:
+        """The model of agent ``agent_name`` as recorded in ``run`` (a stored run, a run
+        state or result: anything with ``events``; or a sequence of journal events)."""
+        events: list[Any] = list(getattr(run, "events", run))
+        responded = [e for e in events if getattr(e, "kind", None) == "model_responded"]
+        mine = [
+            ModelResponse(
+                output=[dict(item) for item in e.output],
+                usage=e.usage,
+                response_id=e.response_id,
+            )
+            for e in responded
+            if e.agent == agent_name
+        ]
+        if not mine:
+            agents = ", ".join(sorted({e.agent for e in responded})) or "none"
+            raise UserError(
+                f"The run holds no model response of agent {agent_name!r} (agents that "
+                f"answered: {agents}). Name one of them as agent_name."
+            )
+        return cls(mine, outputs=_recorded_outputs(events), name=f"replay of {agent_name}")
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        index = len(self.requests)
+        self.requests.append(request)
+        if index >= len(self.responses):
+            raise ReplayDivergedError(
+                f"{self.name} was asked for response {index + 1}, but the recorded run has "
+                f"{len(self.responses)}: the rerun went on where the recorded run ended.",
+                index + 1,
+            )
+        self._check(request, index + 1)
+        return self.responses[index]
+
+    async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        async for event in _stream(await self.get_response(request)):
+            yield event
+
+    def _check(self, request: ModelRequest, turn: int) -> None:
+        for item in request.input:
+            if item.get("type") != "function_call_output":
+                continue
+            call_id, output = item.get("call_id"), item.get("output")
+            expected = self.outputs.get(call_id) if isinstance(call_id, str) else None
+            if expected is not None and isinstance(output, str) and output != expected:
+                raise ReplayDivergedError(
+                    f"{self.name}, response {turn}: the model would read {output!r} for "
+                    f"call {call_id!r}, where the recorded run's model read {expected!r}.",
+                    turn,
+                )
+
+
+def _recorded_outputs(events: Iterable[Any]) -> dict[str, str]:
+    """What the model read for each call of a run's events (by ``kind``): a tool's output,
+    a rejection, a timeout, a settled doubt, or what an output review let through."""
+    outputs: dict[str, str] = {}
+    held: dict[str, str] = {}
+    for event in events:
+        kind = getattr(event, "kind", None)
+        if kind == "tool_completed" and event.review:
+            held[event.call_id] = event.output
+        elif kind in ("tool_completed", "tool_rejected", "tool_timed_out") or (
+            kind == "doubt_resolved" and event.output is not None
+        ):
+            outputs[event.call_id] = event.output
+        elif kind == "output_reviewed":
+            released = event.verdict == "released"
+            outputs[event.call_id] = held.get(event.call_id, "") if released else event.output
+    return outputs
 
 
 async def _respond(answer: Any) -> ModelResponse:

@@ -9,10 +9,11 @@ tether audit verify STATE.json --key-env TETHER_RECEIPT_KEY
 tether store migrate | sign runs.db | postgresql://... [--schema tether]
 tether gateway gateway.toml [--transport stdio|http]
 tether crashtest module:agent [--script turns.json] [--reject TOOL] [--postgres DSN] [--json]
+tether replay STORE RUN_ID --agent module:agent [--tools real|recorded] [--store-out F] [--json]
 tether --version
 
 One module a command group (``demo``, ``state``, ``serve``, ``inbox``, ``audit``,
-``store``, ``gateway``, ``crashtest``), each adding its commands to the parser; every
+``store``, ``gateway``, ``crashtest``, ``replay``), each adding its commands to the parser; every
 command is a function of the parsed arguments returning the exit status.
 
 Every failure ends the same way: one line ``tether: <what went wrong and what
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import TetherError
-from . import audit, crashtest, demo, gateway, inbox, serve, state, store
+from . import audit, crashtest, demo, gateway, inbox, replay, serve, state, store
 from ._exit import EXIT_FAILURE, EXIT_INTERRUPTED, fail
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "build_parser", "fail", "main"]
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_store_commands(commands)
     gateway.add_gateway_command(commands)
     crashtest.add_crashtest_command(commands)
+    replay.add_replay_command(commands)
     return parser
 
 

@@ -1,0 +1,40 @@
+"""Agents for ``tether replay`` (tests/test_replay.py): ``shop``, the agent a run was
+recorded with; ``shop_repriced``, the same agent after its ``price`` tool changed; and
+``ORDERS``, what ``place_order`` did in this process (a tool that really runs)."""
+
+from __future__ import annotations
+
+from tether import Agent, function_tool
+from tether.testing import message, tool_call
+
+ORDERS: list[tuple[str, int]] = []
+
+
+@function_tool
+def price(item: str) -> str:
+    """The price of one item, in euros."""
+    return f"{item}: 12"
+
+
+@function_tool(name="price")
+def price_raised(item: str) -> str:
+    """The price of one item, in euros (after the price rise)."""
+    return f"{item}: 15"
+
+
+@function_tool(needs_approval=True, editable=True)
+def place_order(item: str, quantity: int) -> str:
+    """Order ``quantity`` of ``item`` (a person approves, and may change the quantity)."""
+    ORDERS.append((item, quantity))
+    return f"ordered {quantity} {item}"
+
+
+shop = Agent(name="Shop", tools=[price, place_order])
+shop_repriced = Agent(name="Shop", tools=[price_raised, place_order])
+
+SCRIPT = [
+    tool_call("price", {"item": "tea"}, "c_price"),
+    tool_call("place_order", {"item": "tea", "quantity": 2}, "c_order"),
+    message("Ordered the tea."),
+]
+"""A price look-up, an order a person approves (with another quantity), a message."""

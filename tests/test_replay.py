@@ -1,0 +1,177 @@
+"""``tether replay`` and ``ReplayModel``: a run recorded in a real SQLite store (a scripted
+model, an approval with edited arguments) rerun offline with its recorded model responses,
+with the same agent and with one whose tool changed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import replay_agents
+from replay_agents import SCRIPT, shop, shop_repriced
+from tether import Runner
+from tether.cli import main
+from tether.errors import ReplayDivergedError, UserError
+from tether.replay import replay_run
+from tether.store import SQLiteRunStore, load_state, save_state
+from tether.testing import ReplayModel, ScriptedModel
+
+TESTS = Path(__file__).parent
+RUN = "order-1"
+
+
+async def record(path: Path) -> None:
+    """The production run: Ana approves the order with a quantity of 3, not 2."""
+    agent = shop.clone(model=ScriptedModel(SCRIPT))
+    store = SQLiteRunStore(path)
+    try:
+        first = await Runner.run(agent, "Buy tea", store=store, run_id=RUN)
+        assert [item.tool_name for item in first.interruptions] == ["place_order"]
+        state = await load_state(store, RUN, agent)
+        state.approve(state.interruptions[0], by="ana", arguments={"item": "tea", "quantity": 3})
+        await save_state(store, state)
+        done = await Runner.run(agent, await load_state(store, RUN, agent), store=store)
+        assert done.final_output == "Ordered the tea."
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A SQLite store holding the recorded run; the tests folder as the current directory."""
+    monkeypatch.chdir(TESTS)
+    path = tmp_path / "runs.db"
+    asyncio.run(record(path))
+    replay_agents.ORDERS.clear()
+    return path
+
+
+def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    code = main(["replay", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_rerun_with_the_same_agent_is_identical(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "scratch.db"
+    code, report = replay(
+        capsys, str(recorded), RUN, "--agent", "replay_agents:shop", "--store-out", str(out)
+    )
+    assert code == 0 and report["identical"] and report["divergence"] is None
+    assert report["final_output"] == {"recorded": "Ordered the tea.", "rerun": "Ordered the tea."}
+    calls = report["tool_calls"]["rerun"]
+    assert [(c["name"], json.loads(c["arguments"]), c["output"]) for c in calls] == [
+        ("price", {"item": "tea"}, "tea: 12"),
+        ("place_order", {"item": "tea", "quantity": 3}, "ordered 3 tea"),
+    ]
+    assert calls == report["tool_calls"]["recorded"]
+    [decision] = report["decisions"]["rerun"]
+    assert (decision["call_id"], decision["approved"], decision["by"]) == ("c_order", True, "ana")
+    assert report["decisions"]["rerun"] == report["decisions"]["recorded"]
+    # The tool really ran, with the approver's quantity, and the rerun is kept in --store-out.
+    assert replay_agents.ORDERS == [("tea", 3)]
+    assert asyncio.run(_status(out)) == "completed"
+
+
+async def _status(path: Path) -> str:
+    store = SQLiteRunStore(path)
+    try:
+        return (await store.load(RUN)).status
+    finally:
+        await store.close()
+
+
+def test_a_changed_tool_diverges_at_its_output(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = replay(capsys, str(recorded), RUN, "--agent", "replay_agents:shop_repriced")
+    assert code == 1 and not report["identical"]
+    where = report["divergence"]
+    assert where["recorded"]["kind"] == where["rerun"]["kind"] == "tool_completed"
+    assert where["recorded"]["index"] == where["rerun"]["index"]
+    assert where["recorded"]["fields"]["output"] == "tea: 12"
+    assert where["rerun"]["fields"] == {"call_id": "c_price", "output": "tea: 15", "review": False}
+    # The recorded answer no longer fits: the next model request stops the rerun.
+    assert report["error"].startswith("ReplayDivergedError")
+    assert report["final_output"]["rerun"] is None
+    assert replay_agents.ORDERS == []  # never reached the order
+
+
+def test_the_text_report_names_the_divergence(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["replay", str(recorded), RUN, "--agent", "replay_agents:shop_repriced"])
+    text = capsys.readouterr().out
+    assert code == 1 and "DIVERGED" in text
+    assert (
+        "first divergence: recorded event" in text and "(tool_completed: call_id='c_price'" in text
+    )
+    assert 'c_price: recorded price({"item": "tea"}) -> \'tea: 12\'; rerun' in text
+
+
+def test_recorded_tools_reproduce_the_run_whatever_the_tools_do_now(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = replay(
+        capsys,
+        str(recorded),
+        RUN,
+        "--agent",
+        "replay_agents:shop_repriced",
+        "--tools",
+        "recorded",
+    )
+    assert code == 0 and report["identical"]
+    assert replay_agents.ORDERS == []  # no tool ran
+
+
+def test_bad_input_fails_with_a_line(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(recorded), "nope", "--agent", "replay_agents:shop"]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["replay", str(recorded) + ".x", RUN, "--agent", "replay_agents:shop"]) == 1
+    assert "no run store" in capsys.readouterr().err
+    assert main(["replay", str(recorded), RUN, "--agent", "replay_agents:SCRIPT"]) == 1
+    assert "not an Agent" in capsys.readouterr().err
+
+
+def test_replay_in_process(recorded: Path) -> None:
+    async def go() -> None:
+        store = SQLiteRunStore(recorded)
+        try:
+            stored = await store.load(RUN)
+        finally:
+            await store.close()
+        same = await replay_run(stored, shop)
+        assert same.identical and same.rerun_output == "Ordered the tea."
+        other = await replay_run(stored.events, shop_repriced)
+        assert other.divergence is not None and other.divergence.rerun is not None
+        assert other.divergence.rerun.fields["output"] == "tea: 15"
+        with pytest.raises(UserError, match="started by agent 'Shop'"):
+            await replay_run(stored, shop.clone(name="Other"))
+
+    asyncio.run(go())
+
+
+def test_the_replay_model_plays_back_one_agent_and_refuses_more(recorded: Path) -> None:
+    async def go() -> None:
+        store = SQLiteRunStore(recorded)
+        try:
+            stored = await store.load(RUN)
+        finally:
+            await store.close()
+        model = ReplayModel.from_run(stored, agent_name="Shop")
+        result = await Runner.run(shop.clone(model=model), "Buy tea")
+        assert [item.tool_name for item in result.interruptions] == ["place_order"]
+        with pytest.raises(UserError, match="no model response of agent 'Clerk'"):
+            ReplayModel.from_run(stored.events, agent_name="Clerk")
+        # A request past the recorded responses is a divergence, typed.
+        short = ReplayModel(model.responses[:1], outputs=model.outputs)
+        with pytest.raises(ReplayDivergedError, match="asked for response 2"):
+            await Runner.run(shop.clone(model=short), "Buy tea")
+
+    asyncio.run(go())
