@@ -225,3 +225,21 @@ async def test_the_scale_benchmark_measures_every_operation_on_both_backends(
         for medians in by_size.values():
             assert set(medians) == set(scale_reads.OPERATIONS)
             assert all(seconds > 0 for seconds in medians.values())
+
+
+def test_the_once_only_benchmark_runs_both_sides(tmp_path: Path) -> None:
+    """tether and call4agents (installed into its own venv by the harness) each ran every
+    approved call exactly once, at one call a turn and fifty; times are not checked."""
+    out = tmp_path / "once_only.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "once_only.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert set(rows) == {"1", "50"}
+    for row in rows.values():
+        for side in ("tether", "call4agents"):
+            assert row[side]["ran"] == [50] and row[side]["once_only"] is True, (side, row)
