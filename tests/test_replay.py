@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 import replay_agents
 from replay_agents import SCRIPT, shop, shop_repriced
-from tether import Runner
+from tether import Runner, RunState
 from tether.cli import main
 from tether.errors import ReplayDivergedError, UserError
 from tether.replay import replay_run
@@ -24,18 +25,24 @@ TESTS = Path(__file__).parent
 RUN = "order-1"
 
 
-async def record(path: Path) -> None:
-    """The production run: Ana approves the order with a quantity of 3, not 2."""
+def ana_edits(state: RunState) -> None:
+    state.approve(state.interruptions[0], by="ana", arguments={"item": "tea", "quantity": 3})
+
+
+async def record(path: Path, *steps: Callable[[RunState], None]) -> Any:
+    """The production run: each step a person's decisions on the paused run, saved; by
+    default Ana approves the order with a quantity of 3, not 2. The final output."""
     agent = shop.clone(model=ScriptedModel(SCRIPT))
     store = SQLiteRunStore(path)
     try:
         first = await Runner.run(agent, "Buy tea", store=store, run_id=RUN)
         assert [item.tool_name for item in first.interruptions] == ["place_order"]
-        state = await load_state(store, RUN, agent)
-        state.approve(state.interruptions[0], by="ana", arguments={"item": "tea", "quantity": 3})
-        await save_state(store, state)
+        for step in steps or (ana_edits,):
+            state = await load_state(store, RUN, agent)
+            step(state)
+            await save_state(store, state)
         done = await Runner.run(agent, await load_state(store, RUN, agent), store=store)
-        assert done.final_output == "Ordered the tea."
+        return done.final_output
     finally:
         await store.close()
 
@@ -45,7 +52,7 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A SQLite store holding the recorded run; the tests folder as the current directory."""
     monkeypatch.chdir(TESTS)
     path = tmp_path / "runs.db"
-    asyncio.run(record(path))
+    assert asyncio.run(record(path)) == "Ordered the tea."
     replay_agents.ORDERS.clear()
     return path
 
@@ -175,3 +182,32 @@ def test_the_replay_model_plays_back_one_agent_and_refuses_more(recorded: Path) 
             await Runner.run(shop.clone(model=short), "Buy tea")
 
     asyncio.run(go())
+
+
+def test_a_rejection_and_a_withdrawn_approval_are_replayed_as_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(TESTS)
+    rejected, revoked = tmp_path / "rejected.db", tmp_path / "revoked.db"
+
+    def reject(state: RunState) -> None:
+        state.reject(state.interruptions[0], by="bob", message="Not this week.")
+
+    def withdraw(state: RunState) -> None:
+        state.revoke("c_order", by="ana")
+
+    def approve(state: RunState) -> None:
+        state.approve(state.interruptions[0], by="bob")
+
+    asyncio.run(record(rejected, reject))
+    asyncio.run(record(revoked, ana_edits, withdraw, approve))
+    replay_agents.ORDERS.clear()
+    code, report = replay(capsys, str(rejected), RUN, "--agent", "replay_agents:shop")
+    assert code == 0 and report["identical"]
+    assert report["tool_calls"]["rerun"][1]["output"] == "Not this week."
+    assert replay_agents.ORDERS == []
+    # Ana's edit was withdrawn before the call started; Bob's approval is the one that ran.
+    code, report = replay(capsys, str(revoked), RUN, "--agent", "replay_agents:shop")
+    assert code == 0 and report["identical"]
+    assert [d["by"] for d in report["decisions"]["recorded"]] == ["bob"]
+    assert replay_agents.ORDERS == [("tea", 2)]

@@ -16,6 +16,7 @@ from ..run import Runner, RunState
 from ..store import RunStore, load_state, save_state
 from ..testing import ReplayModel
 from ..tools import FunctionTool
+from ._trace import revoked
 
 __all__ = ["ToolsMode", "rerun"]
 
@@ -104,11 +105,14 @@ def _decide(state: RunState, events: Sequence[Any], applied: set[int]) -> bool:
     """Each pending call decided as recorded; ``False`` if the recorded run has no decision
     for one of them (the rerun paused where the recorded run did not)."""
     decided = False
+    withdrawn = revoked(events)
     for item in state.interruptions:
         recorded = [
             (index, event)
             for index, event in enumerate(events)
-            if index not in applied and _decides(event, item.call_id, item.kind)
+            if index not in applied
+            and _decides(event, item.call_id, item.kind)
+            and getattr(event, "seal", None) not in withdrawn
         ]
         for index, event in recorded:
             applied.add(index)

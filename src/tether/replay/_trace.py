@@ -23,6 +23,7 @@ __all__ = [
     "facts",
     "final_output",
     "first_divergence",
+    "revoked",
     "tool_calls",
 ]
 
@@ -115,8 +116,9 @@ def plain(value: Any) -> Any:
 def facts(events: Sequence[Any]) -> list[Fact]:
     """The compared events of a journal, in order."""
     found = []
+    withdrawn = revoked(events)
     for index, event in enumerate(events):
-        if event.kind not in COMPARED:
+        if event.kind not in COMPARED or getattr(event, "seal", None) in withdrawn:
             continue
         fields = {
             field.name: plain(getattr(event, field.name))
@@ -125,6 +127,12 @@ def facts(events: Sequence[Any]) -> list[Fact]:
         }
         found.append(Fact(index, event.kind, fields))
     return found
+
+
+def revoked(events: Sequence[Any]) -> set[str]:
+    """The seals of the decisions withdrawn before their call started (``DecisionRevoked``):
+    they never took effect, and a rerun does not take them."""
+    return {event.decision for event in events if event.kind == "decision_revoked"}
 
 
 def first_divergence(recorded: Sequence[Any], rerun: Sequence[Any]) -> Divergence | None:
@@ -179,5 +187,5 @@ def decisions(events: Sequence[Any]) -> list[dict[str, Any]]:
             "by": event.by,
         }
         for event in events
-        if event.kind == "approval_decided"
+        if event.kind == "approval_decided" and event.seal not in revoked(events)
     ]
