@@ -38,3 +38,14 @@ SCRIPT = [
     message("Ordered the tea."),
 ]
 """A price look-up, an order a person approves (with another quantity), a message."""
+
+
+@function_tool(name="price", review_output=True)
+def price_reviewed(item: str) -> str:
+    """The price of one item, which a person reviews before the model reads it."""
+    return f"{item}: 12 (cost 7)"
+
+
+reviewed_shop = Agent(name="Shop", tools=[price_reviewed])
+REVIEWED_SCRIPT = [tool_call("price", {"item": "tea"}, "c_price"), message("Tea is 12.")]
+"""A look-up whose output a person replaces (the cost is redacted), then a message."""

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import replay_agents
-from replay_agents import SCRIPT, shop, shop_repriced
+from replay_agents import REVIEWED_SCRIPT, SCRIPT, reviewed_shop, shop, shop_repriced
 from tether import Runner, RunState
 from tether.cli import main
 from tether.errors import ReplayDivergedError, UserError
@@ -211,3 +211,29 @@ def test_a_rejection_and_a_withdrawn_approval_are_replayed_as_recorded(
     assert code == 0 and report["identical"]
     assert [d["by"] for d in report["decisions"]["recorded"]] == ["bob"]
     assert replay_agents.ORDERS == [("tea", 2)]
+
+
+def test_an_output_review_is_replayed_as_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(TESTS)
+    path = tmp_path / "reviewed.db"
+
+    async def go() -> None:
+        agent = reviewed_shop.clone(model=ScriptedModel(REVIEWED_SCRIPT))
+        store = SQLiteRunStore(path)
+        try:
+            first = await Runner.run(agent, "Price of tea?", store=store, run_id=RUN)
+            [item] = first.interruptions
+            assert item.kind == "output_review"
+            state = await load_state(store, RUN, agent)
+            state.replace_output(item, "tea: 12", by="ana")
+            await save_state(store, state)
+            await Runner.run(agent, await load_state(store, RUN, agent), store=store)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    code, report = replay(capsys, str(path), RUN, "--agent", "replay_agents:reviewed_shop")
+    assert code == 0 and report["identical"], report
+    assert report["final_output"]["rerun"] == "Tea is 12."
