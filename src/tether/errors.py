@@ -191,13 +191,6 @@ class ReplayDivergedError(RunError):
     ``tether replay``) asked its model for more turns than were recorded, or sent it tool
     outputs other than the recorded run's: the recorded answers no longer fit."""
 
-    def __init__(self, message: str, turn: int) -> None:
-        self.turn = turn
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.turn))
-
 
 class MCPServerError(RunError):
     """An MCP server could not be started or reached, or its connection broke. A call whose
@@ -207,13 +200,10 @@ class MCPServerError(RunError):
 
 
 class ToolError(RunError):
-    """A tool whose ``error_formatter`` is ``None`` raised; the original is ``__cause__``.
-
-    The journal holds the call's ``ToolStarted`` and no output: the call is in
-    doubt (it may have had part of its effects). Resuming the saved state runs
-    it again only if the tool is ``idempotent=True``; otherwise resuming raises
-    ``ToolCallInDoubtError``.
-    """
+    """A tool whose ``error_formatter`` is ``None`` raised; the original is ``__cause__``. The
+    journal holds the call's ``ToolStarted`` and no output: the call is in doubt (it may have
+    had part of its effects). Resuming runs it again only if the tool is ``idempotent=True``;
+    otherwise resuming raises ``ToolCallInDoubtError``."""
 
     def __init__(self, tool_name: str, call_id: str, error: str = "an error") -> None:
         self.tool_name = tool_name
@@ -368,12 +358,9 @@ class ToolOutputGuardrailTripwireTriggered(GuardrailTripwireTriggered):
 
 
 class HookError(RunError):
-    """A lifecycle hook raised; the run stopped where the hook was called.
-
-    Hooks are not journaled, so resuming ``run_state`` goes on from the last
-    journaled step (a hook that failed before a tool ran does not stop it running
-    on resume, and is called again there).
-    """
+    """A lifecycle hook raised; the run stopped where the hook was called. Hooks are not
+    journaled: resuming ``run_state`` goes on from the last journaled step (a hook that
+    failed before a tool ran does not stop it running on resume, and is called again)."""
 
     def __init__(self, hooks: str, method: str, error: BaseException) -> None:
         self.hooks = hooks
@@ -500,13 +487,12 @@ class StoreUnavailableError(StoreError):
         self.backend = backend
         self.cause = cause
         self.unknown_outcome = unknown_outcome
-        if unknown_outcome:
-            what = (
-                "the connection broke while the write committed, so whether it was written is "
-                "unknown; load the run and retry"
-            )
-        else:
-            what = "nothing of the failed call was written; retry once the database is back"
+        what = (
+            "the connection broke while the write committed, so whether it was written is "
+            "unknown; load the run and retry"
+            if unknown_outcome
+            else "nothing of the failed call was written; retry once the database is back"
+        )
         super().__init__(f"The {backend} run store's database is unreachable ({cause}); {what}.")
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -186,8 +186,7 @@ class ReplayModel:
         if index >= len(self.responses):
             raise ReplayDivergedError(
                 f"{self.name} was asked for response {index + 1}, but the recorded run has "
-                f"{len(self.responses)}: the rerun went on where the recorded run ended.",
-                index + 1,
+                f"{len(self.responses)}: the rerun went on where the recorded run ended."
             )
         self._check(request, index + 1)
         return self.responses[index]
@@ -205,8 +204,7 @@ class ReplayModel:
             if expected is not None and isinstance(output, str) and output != expected:
                 raise ReplayDivergedError(
                     f"{self.name}, response {turn}: the model would read {output!r} for "
-                    f"call {call_id!r}, where the recorded run's model read {expected!r}.",
-                    turn,
+                    f"call {call_id!r}, where the recorded run's model read {expected!r}."
                 )
 
 
