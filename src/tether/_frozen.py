@@ -99,7 +99,24 @@ def freeze(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         if _ALL_SCALAR(map(type, value)):
             return FrozenList(value)
-        return FrozenList(
-            [item if type(item) in _SCALARS else freeze(item, _depth + 1) for item in value]
-        )
+        return FrozenList(_frozen_items(value, _depth + 1))
     return value
+
+
+def _frozen_items(values: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+    # A list of items (a history, a response's output) is mostly flat dicts: those are
+    # frozen here, without a call to ``freeze`` each. Some item is not a scalar (the caller
+    # looked), so at the depth limit ``freeze`` would refuse it: refuse here as well.
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    out: list[Any] = []
+    append = out.append
+    for item in values:
+        kind = type(item)
+        if kind in _SCALARS:
+            append(item)
+        elif kind is dict and _ALL_SCALAR(map(type, item.values())):
+            append(FrozenDict(item))
+        else:
+            append(freeze(item, depth))
+    return out

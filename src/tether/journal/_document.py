@@ -19,16 +19,16 @@ the version changes rarely. Each bump gets one line in ``SCHEMA_VERSIONS``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
 from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, from_json
 from typing_extensions import TypedDict
 
+from .._frozen import freeze
 from ..errors import SchemaVersionError, StateFormatError, StateSignatureError, UserError
 from ._binding import seal_decisions
 from ._events import EVENT_KINDS, Event, events_adapter
@@ -159,20 +159,6 @@ def _upgrade(version: int, journal: list[Event]) -> list[Event]:
     return seal_decisions(journal) if version == 1 else journal
 
 
-class _Envelope(TypedDict, total=False):
-    format: Any
-    version: Any
-    root_agent: Any
-    journal: list[Event]
-    context: Any
-    signature: Any
-
-
-@functools.cache
-def _envelope() -> TypeAdapter[_Envelope]:
-    return TypeAdapter(_Envelope)
-
-
 def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> str:
     """``dump_document`` as compact JSON text, the journal encoded by pydantic-core in one pass."""
     head = json.dumps(
@@ -192,22 +178,35 @@ def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> s
 
 def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None:
     """Parse and validate a document in one pass; ``None`` if anything is off (the caller then
-    takes the slow path, which says precisely what)."""
+    takes the slow path, which says precisely what).
+
+    The text is parsed into plain data (equal short strings shared, as pydantic-core caches
+    them), the journal frozen in one pass, and the events validated from it: their items
+    stay the frozen ones (``_frozen_fields``), not copied once more.
+    """
     try:
-        data = _envelope().validate_json(text)
-    except ValidationError:
+        data = from_json(text, cache_strings="all")
+    except (ValueError, TypeError):  # not JSON; a lone surrogate in the text
+        return None
+    if type(data) is not dict:
         return None
     version = data.get("version")
+    journal = data.get("journal")
     if (
         data.get("format") != FORMAT
         or type(version) is not int
         or version not in SCHEMA_VERSIONS
         or not isinstance(data.get("root_agent"), str)
-        or "journal" not in data
+        or type(journal) is not list
         or "signature" in data  # the slow path checks it
     ):
         return None
-    return data["root_agent"], _upgrade(version, data["journal"]), data.get("context")
+    try:
+        # Depth counted from each event's fields, as their ``__post_init__`` counts it.
+        events = events_adapter().validate_python(freeze(journal, -2))
+    except (ValidationError, ValueError):
+        return None
+    return data["root_agent"], _upgrade(version, events), data.get("context")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -38,8 +38,8 @@ from pydantic import Field, TypeAdapter
 
 from .._context import Usage
 from .._frozen import freeze
-from ..items import Item
 from ._escalation_events import ApprovalEscalated, ApprovalReminded, DecisionLate
+from ._frozen_fields import FrozenItems, FrozenObject, FrozenObjects
 
 __all__ = [
     "EVENT_KINDS",
@@ -80,11 +80,11 @@ class RunStarted:
     run_id: str
     agent: str
     """The agent the run started with."""
-    input: list[Item]
+    input: FrozenItems
     """This run's new input."""
     max_turns: int
     """How many model responses the run may use."""
-    history: list[Item] = field(default_factory=list)
+    history: FrozenItems = field(default_factory=list)
     """Earlier conversation read from a session, sent before ``input``; already stored there."""
     previous_response_id: str | None = None
     """A server-managed conversation to continue from this response."""
@@ -100,7 +100,7 @@ class RunStarted:
     trace_parent: str | None = None
     """The W3C ``traceparent`` of the run's first span, so that a resumed run, in any
     process, continues the same trace; ``None`` when the run was not traced."""
-    run_config: dict[str, Any] | None = None
+    run_config: FrozenObject | None = None
     """The parts of the run's ``RunConfig`` that are data (model name, model settings,
     tracing settings); see ``RunConfig``."""
     requested_by: str | None = None
@@ -122,7 +122,7 @@ class RunResumed:
     """A new turn budget, if one was given on resume; ``None`` keeps the budget."""
     rejection_message: str | None = None
     """A new rejection message, if one was given on resume; ``None`` keeps the run's."""
-    run_config: dict[str, Any] | None = None
+    run_config: FrozenObject | None = None
     """A new ``RunConfig``'s data, if one was given on resume; ``None`` keeps the run's."""
     kind: Literal["run_resumed"] = "run_resumed"
 
@@ -135,7 +135,7 @@ class ModelResponded:
     """The model answered; this is one turn."""
 
     agent: str
-    output: list[Item]
+    output: FrozenItems
     usage: Usage = field(default_factory=Usage)
     response_id: str | None = None
     kind: Literal["model_responded"] = "model_responded"
@@ -312,7 +312,7 @@ class NestedRunRecorded:
     call_id: str
     agent: str
     """The nested run's agent (the agent used as the tool)."""
-    events: list[dict[str, Any]]
+    events: FrozenObjects
     """The nested run's new events, as saved JSON (``kind`` tells which)."""
     paused: bool = True
     kind: Literal["nested_run_recorded"] = "nested_run_recorded"
@@ -366,7 +366,7 @@ class HandoffTaken:
     call_id: str
     from_agent: str
     to_agent: str
-    conversation: list[Item] | None = None
+    conversation: FrozenItems | None = None
     """What the next agents' models are sent from here on in place of the conversation so
     far, when an input filter chose it; ``None``: the whole conversation."""
     kind: Literal["handoff_taken"] = "handoff_taken"
