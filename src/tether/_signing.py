@@ -18,6 +18,7 @@ A key file others may read, or one in the same directory as the store's file, is
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import stat
@@ -88,10 +89,17 @@ def default_keys(data_dir: str | None = None) -> Keys:
 def default_key_file() -> Path:
     """``TETHER_KEY_FILE``, else ``$XDG_CONFIG_HOME/tether/store.key``, else
     ``~/.config/tether/store.key``."""
-    named = os.environ.get(KEY_FILE_ENV, "").strip()
+    env = os.environ
+    return _key_file(
+        env.get(KEY_FILE_ENV, "").strip(), env.get("XDG_CONFIG_HOME", "").strip(), env.get("HOME")
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _key_file(named: str, config: str, home: str | None) -> Path:
+    # Cached by the variables it reads (every save and load asks); ``home`` is the key only.
     if named:
         return Path(named).expanduser()
-    config = os.environ.get("XDG_CONFIG_HOME", "").strip()
     base = Path(config) if config else Path.home() / ".config"
     return base / "tether" / "store.key"
 
