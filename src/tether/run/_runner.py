@@ -381,7 +381,8 @@ def _rule_book(config: RunConfig | None, store: RunStore | None) -> RuleBook | N
                 f"not {type(book).__name__}."
             )
         return book
-    return store if isinstance(store, RuleBook) else None
+    # A protocol check costs microseconds even for None: most runs have no store.
+    return store if store is not None and isinstance(store, RuleBook) else None
 
 
 def _resume(
