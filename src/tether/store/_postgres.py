@@ -163,25 +163,31 @@ class PostgresRunStore(SQLRunStore):
 
     async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
         program = make()
-        async with self._transaction(read_only=not write) as conn:
-            return await drive_async(program, lambda statement: _execute(conn, statement))
+        async with self._transaction(read_only=not write) as (conn, pipe):
+            return await drive_async(program, lambda statement: _execute(conn, statement, pipe))
 
     @asynccontextmanager
-    async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[_Conn]:
-        """A pooled connection inside one transaction; driver errors become ``StoreError``
+    async def _transaction(
+        self, *, read_only: bool = False
+    ) -> AsyncIterator[tuple[_Conn, psycopg.AsyncPipeline]]:
+        """A pooled connection in pipeline mode inside one transaction; driver errors become ``StoreError``
         (``StoreUnavailableError`` for a transient one, saying whether it broke a commit)."""
         committing = False
         pool: AsyncConnectionPool[_Conn] | None = None
         try:
             pool = await self._get_pool()
+            # In pipeline mode: a statement whose answer the program does not need is sent
+            # without waiting for it, so an append is two round trips (its read of the run's
+            # row; then its inserts, its update and the commit), whatever its statements.
             async with (
                 pool.connection(timeout=self._connect_timeout) as conn,
+                conn.pipeline() as pipe,
                 conn.transaction(),
             ):
                 if read_only:
                     # One snapshot for every statement of a read.
                     await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield conn
+                yield conn, pipe
                 # The body is done: what fails from here may have committed.
                 committing = not read_only
         except psycopg.Error as exc:
@@ -270,7 +276,12 @@ class PostgresRunStore(SQLRunStore):
                     open=False,
                     check=AsyncConnectionPool.check_connection,
                     timeout=self._connect_timeout,
-                    kwargs={"connect_timeout": max(2, round(self._connect_timeout))},
+                    # Statements are prepared from their first use, not their fifth: a
+                    # short run's appends are as quick as a long run's.
+                    kwargs={
+                        "connect_timeout": max(2, round(self._connect_timeout)),
+                        "prepare_threshold": 0,
+                    },
                 )
                 await pool.open(wait=False)
                 self._pool = pool
@@ -293,16 +304,20 @@ class PostgresRunStore(SQLRunStore):
             # Creating or migrating the schema is serialised across processes.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             program = check_format(self._dialect, create=True, migrate=migrate)
-            return await drive_async(program, lambda statement: _execute(conn, statement))
+            return await drive_async(program, lambda statement: _execute(conn, statement, None))
 
 
-async def _execute(conn: _Conn, statement: Statement) -> Any:
+async def _execute(conn: _Conn, statement: Statement, pipe: psycopg.AsyncPipeline | None) -> Any:
     if statement.answer == "many":
         if statement.params:
             async with conn.cursor() as cursor:
                 await cursor.executemany(statement.text, statement.params)
         return None
     cur = await conn.execute(statement.text, statement.params or None)
+    if statement.answer == "none":
+        return None  # in pipeline mode, not waited for: its errors come with the next answer
+    if statement.answer == "count" and pipe is not None:
+        await pipe.sync()  # the row count is known once its result arrived
     rows = await cur.fetchall() if statement.returns_rows else []
     return statement.reply(rows, cur.rowcount)
 
