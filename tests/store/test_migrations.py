@@ -27,9 +27,18 @@ def meta(backend: Backend) -> dict[str, str]:
     return dict(backend.raw("SELECT key, value FROM {meta}", ()))
 
 
-def make_version_5(backend: Backend) -> None:
+def make_version_6(backend: Backend, in_flight: tuple[tuple[str, str, int], ...] = ()) -> None:
+    """Turn a store back into what tether with store version 6 wrote: ``in_flight`` rows
+    (run, call, seq of its ``ToolStarted``) for the calls started and not completed."""
+    for row in in_flight:
+        backend.raw("INSERT INTO {in_flight} (run_id, call_id, started_seq) VALUES (?, ?, ?)", row)
+    backend.raw("UPDATE {meta} SET value = '6' WHERE key = 'version'", ())
+
+
+def make_version_5(backend: Backend, in_flight: tuple[tuple[str, str, int], ...] = ()) -> None:
     """Turn a store back into what tether with store version 5 wrote (runs in doubt held
     status 'running' there until their projections were rebuilt)."""
+    make_version_6(backend, in_flight)
     if backend.name == "sqlite":
         backend.raw("DROP INDEX tether_runs_status_created", ())
     else:
@@ -92,12 +101,11 @@ async def test_version_6_lists_runs_by_status_through_an_index_and_folds_doubt_a
     backend: Backend,
 ) -> None:
     first = backend.open()
-    await first.append(
-        "r1", 0, [*begun("r1", "c1"), asked("c1"), approved("c1"), ToolStarted("c1")]
-    )
+    r1 = [*begun("r1", "c1"), asked("c1"), approved("c1"), ToolStarted("c1")]
+    await first.append("r1", 0, r1)
     await first.append("r2", 0, [*begun("r2", "c1"), asked("c1")])
     await first.close()
-    make_version_5(backend)  # r1, in doubt, held 'running' then
+    make_version_5(backend, (("r1", "c1", len(r1)),))  # r1, in doubt, held 'running' then
     store = backend.open()
     try:
         assert await store.migrate() == 5
@@ -112,6 +120,28 @@ async def test_version_6_lists_runs_by_status_through_an_index_and_folds_doubt_a
     ]
     index = "tether_runs_status_created" if backend.name == "sqlite" else "runs_status_created"
     assert index in indexes(backend)
+
+
+async def test_version_7_writes_no_in_flight_rows_and_drops_the_old_ones(
+    backend: Backend,
+) -> None:
+    first = backend.open()
+    r1 = [*begun("r1", "c1"), ToolStarted("c1")]
+    await first.append("r1", 0, r1)
+    await first.close()
+    assert backend.raw("SELECT run_id FROM {in_flight}", ()) == []
+    make_version_6(backend, (("r1", "c1", len(r1)),))
+    store = backend.open()
+    try:
+        assert await store.migrate() == 6
+        assert (await store.load("r1")).status == "in_doubt"
+        assert [run.run_id for run in (await store.list_runs(status="in_doubt")).runs] == ["r1"]
+        await store.rebuild_projections()
+    finally:
+        await store.close()
+    assert backend.raw("SELECT run_id FROM {in_flight}", ()) == []
+    assert backend.raw("SELECT id, status FROM {runs}", ()) == [("r1", "in_doubt")]
+    assert meta(backend)["version"] == str(STORE_VERSION)
 
 
 def indexes(backend: Backend) -> set[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -163,27 +164,39 @@ class PostgresRunStore(SQLRunStore):
 
     async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
         program = make()
-        async with self._transaction(read_only=not write) as conn:
-            return await drive_async(program, lambda statement: _execute(conn, statement))
+        async with self._transaction(read_only=not write) as (conn, pipe):
+            return await drive_async(program, lambda statement: _execute(conn, statement, pipe))
 
     @asynccontextmanager
-    async def _transaction(self, *, read_only: bool = False) -> AsyncIterator[_Conn]:
-        """A pooled connection inside one transaction; driver errors become ``StoreError``
-        (``StoreUnavailableError`` for a transient one, saying whether it broke a commit)."""
+    async def _transaction(
+        self, *, read_only: bool = False
+    ) -> AsyncIterator[tuple[_Conn, psycopg.AsyncPipeline]]:
+        """A pooled connection in one transaction, in pipeline mode; driver errors become
+        ``StoreError`` (``StoreUnavailableError`` for a transient one, saying whether it
+        broke a commit).
+
+        A statement whose answer the program does not need is sent without waiting for
+        it, and the transaction's ``BEGIN`` and ``COMMIT`` travel with the statements
+        around them: an append is two round trips (its read of the run's row; then its
+        inserts, its update and the commit) whatever its statements."""
         committing = False
         pool: AsyncConnectionPool[_Conn] | None = None
         try:
             pool = await self._get_pool()
-            async with (
-                pool.connection(timeout=self._connect_timeout) as conn,
-                conn.transaction(),
-            ):
-                if read_only:
-                    # One snapshot for every statement of a read.
-                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield conn
-                # The body is done: what fails from here may have committed.
-                committing = not read_only
+            async with pool.connection(timeout=self._connect_timeout) as conn:
+                try:
+                    async with conn.pipeline() as pipe:
+                        # A read sees one snapshot for all its statements. BEGIN and COMMIT
+                        # are sent as text, never prepared.
+                        await conn.execute(_BEGIN_READ if read_only else "BEGIN", prepare=False)
+                        yield conn, pipe
+                        # The body is done: what fails from here may have committed (a
+                        # pipelined statement's failure also shows only from here).
+                        committing = not read_only
+                        await conn.execute("COMMIT", prepare=False)
+                except BaseException:
+                    await _roll_back(conn)
+                    raise
         except psycopg.Error as exc:
             # A pool that only ran out of connections (every one busy) is kept.
             if (
@@ -268,9 +281,16 @@ class PostgresRunStore(SQLRunStore):
                     min_size=1,
                     max_size=self._max,
                     open=False,
-                    check=AsyncConnectionPool.check_connection,
+                    check=_check_connection,
                     timeout=self._connect_timeout,
-                    kwargs={"connect_timeout": max(2, round(self._connect_timeout))},
+                    # Statements are prepared from their first use, not their fifth: a
+                    # short run's appends are as quick as a long run's.
+                    kwargs={
+                        "connect_timeout": max(2, round(self._connect_timeout)),
+                        "prepare_threshold": 0,
+                        # The store's transactions say BEGIN and COMMIT themselves.
+                        "autocommit": True,
+                    },
                 )
                 await pool.open(wait=False)
                 self._pool = pool
@@ -293,16 +313,42 @@ class PostgresRunStore(SQLRunStore):
             # Creating or migrating the schema is serialised across processes.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             program = check_format(self._dialect, create=True, migrate=migrate)
-            return await drive_async(program, lambda statement: _execute(conn, statement))
+            return await drive_async(program, lambda statement: _execute(conn, statement, None))
 
 
-async def _execute(conn: _Conn, statement: Statement) -> Any:
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+async def _roll_back(conn: _Conn) -> None:
+    # A transaction left open by a failure is rolled back before the connection goes back
+    # to the pool (a broken connection is discarded by the pool instead).
+    if not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            await conn.execute("ROLLBACK", prepare=False)
+
+
+async def _check_connection(conn: _Conn) -> None:
+    """Check a connection leaving the pool without a round trip while its socket is quiet:
+    a server that closed it (a restart, a failover) left it readable, and only then is it
+    asked (an empty query) whether it still answers."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
+async def _execute(conn: _Conn, statement: Statement, pipe: psycopg.AsyncPipeline | None) -> Any:
     if statement.answer == "many":
         if statement.params:
             async with conn.cursor() as cursor:
                 await cursor.executemany(statement.text, statement.params)
         return None
     cur = await conn.execute(statement.text, statement.params or None)
+    if statement.answer == "none":
+        return None  # in pipeline mode, not waited for: its errors come with the next answer
+    if statement.answer == "count" and pipe is not None:
+        await pipe.sync()  # the row count is known once its result arrived
     rows = await cur.fetchall() if statement.returns_rows else []
     return statement.reply(rows, cur.rowcount)
 

@@ -116,6 +116,8 @@ CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
     5: """
 CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 """,
+    # Version 7: no statement; the in_flight rows are deleted (see _engine._migrate).
+    6: "",
 }
 
 

@@ -2,7 +2,8 @@
 
 A run store keeps, beside the events, what the fold says a run waits on
 (``pending``: calls waiting for an approval or an output review; ``in_flight``:
-calls started and not completed) and its status (``RunView.status``, failed
+calls started and not completed, no longer stored since store version 7, where the
+status ``in_doubt`` says it) and its status (``RunView.status``, failed
 included). None of it has event rules of its own: ``project`` reads a folded
 ``RunView``; ``changes`` is the difference between the projection before and
 after an append, applied in the append's transaction; ``replay`` is the same

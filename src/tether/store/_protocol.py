@@ -49,10 +49,11 @@ STORE_VERSIONS: dict[int, str] = {
     4: "pending.kind: 'approval', or 'output_review' for a call's output waiting for review.",
     5: "event MACs over the stored text itself (marked 'm2:'; older rows keep theirs).",
     6: "runs indexed by (status, created_at, id); status is the fold's, in doubt included.",
+    7: "in_flight no longer written (the status says 'in_doubt'): a page less a commit.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 6
+STORE_VERSION = 7
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 STORE_READABLE_FROM = 5

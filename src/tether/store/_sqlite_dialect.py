@@ -114,6 +114,8 @@ CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run'
     5: """
 CREATE INDEX tether_runs_status_created ON tether_runs (status, created_at, id)
 """,
+    # Version 7: no statement; the in_flight rows are deleted (see _engine._migrate).
+    6: "",
 }
 
 # Tables another part of tether may keep in the same file (sessions share it).

@@ -1,0 +1,88 @@
+"""How many round trips to PostgreSQL a store call takes, counted on the wire.
+
+The store talks to the server through a loopback relay that counts the times the server
+answers after the client spoke (one round trip each). A transaction runs in pipeline
+mode: a statement whose answer the program does not need is sent without waiting for
+it, so an append to a run is two round trips (the read of the run's row; then the event
+rows, the run's update and the commit) and a load three (the run's row, its events, the
+commit). A connection leaving the pool is not asked whether it is alive while its
+socket is quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tether.journal._events import ToolCompleted, ToolStarted
+from tether.store import PostgresRunStore
+
+from .test_conformance import begun
+
+
+class Relay:
+    """A TCP relay to the server that counts round trips over all its connections."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self.trips = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        spoke = [False]  # the client sent something the server has not answered yet
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, up: bool) -> None:
+            while data := await source.read(65536):
+                if up:
+                    spoke[0] = True
+                elif spoke[0]:
+                    spoke[0] = False
+                    self.trips += 1
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(
+            pump(reader, up_writer, True), pump(up_reader, writer, False), return_exceptions=True
+        )
+
+
+@contextlib.asynccontextmanager
+async def relayed(dsn: str) -> AsyncIterator[tuple[str, Relay]]:
+    params = conninfo_to_dict(dsn)
+    relay = Relay(str(params["host"]), int(str(params["port"])))
+    server = await asyncio.start_server(relay.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield make_conninfo(dsn, host="127.0.0.1", port=port, sslmode="disable"), relay
+    finally:
+        server.close()
+
+
+async def test_an_append_is_two_round_trips_and_a_load_three(postgres_dsn: str) -> None:
+    async with relayed(postgres_dsn) as (dsn, relay):
+        store = PostgresRunStore(dsn, schema="round_trips", signing_key=b"k" * 32)
+        try:
+            events = begun("r1", "c1")
+            await store.append("r1", 0, events)  # opens the pool, creates the schema
+            seq = len(events)
+
+            before = relay.trips
+            await store.append("r1", seq, [ToolStarted("c1")])
+            appended = relay.trips - before
+
+            before = relay.trips
+            await store.append("r1", seq + 1, [ToolCompleted("c1", "done")])
+            completed = relay.trips - before
+
+            before = relay.trips
+            loaded = await store.load("r1")
+            loads = relay.trips - before
+        finally:
+            await store.close()
+    assert loaded.seq == seq + 2
+    assert (appended, completed, loads) == (2, 2, 3)
