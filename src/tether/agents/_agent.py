@@ -17,6 +17,7 @@ from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
 from ._handoffs import handoff
+from ._agent_stream import streamed_agent_tool
 from ._hooks import AgentHooksAdapter
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
@@ -140,7 +141,6 @@ class Agent(_Agent[TContext]):
         with ``UserError`` rather than ignored."""
         refused = {
             "custom_output_extractor": custom_output_extractor is not None,
-            "on_stream": on_stream is not None,
             "run_config": run_config is not None,
             "hooks": hooks is not None,
             "previous_response_id": previous_response_id is not None,
@@ -166,17 +166,18 @@ class Agent(_Agent[TContext]):
             parameters=parameters,
             is_enabled=is_enabled,
         )
-        if parameters is None and input_builder is None:
-            return tool
-        build = reference_input_builder(
-            tool.params_json_schema, include_schema=include_input_schema, builder=input_builder
-        )
-        return super().as_tool(
-            tool.name,
-            tool.description,
-            needs_approval=needs_approval,
-            max_turns=max_turns,
-            parameters=parameters,
-            input_builder=build,
-            is_enabled=is_enabled,
-        )
+        if parameters is not None or input_builder is not None:
+            build = reference_input_builder(
+                tool.params_json_schema, include_schema=include_input_schema, builder=input_builder
+            )
+            tool = super().as_tool(
+                tool.name,
+                tool.description,
+                needs_approval=needs_approval,
+                max_turns=max_turns,
+                parameters=parameters,
+                input_builder=build,
+                is_enabled=is_enabled,
+            )
+        return tool if on_stream is None else streamed_agent_tool(tool, on_stream)
+

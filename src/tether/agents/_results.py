@@ -10,9 +10,9 @@ reference's event classes; a text delta arrives as the ``openai`` package's own
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from .._agent import Agent
 from .._context import RunContext, Usage
@@ -227,8 +227,11 @@ class RunResultStreaming(RunResult):
             try:
                 async for event in self._result.stream_events():
                     if isinstance(event, RawResponseEvent):
-                        yield RawResponsesStreamEvent(_raw(event.data, next(numbers)))
+                        for data in _raw(event.data, numbers):
+                            yield RawResponsesStreamEvent(data)
                     elif isinstance(event, RunItemEvent):
+                        for data in event.provider_events:
+                            yield RawResponsesStreamEvent(data)
                         yield RunItemStreamEvent(
                             _NAMES.get(event.name, event.name), _stream_item(event, graph)
                         )
@@ -257,7 +260,15 @@ def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
     return run_item(item, agent)
 
 
-def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
+def _raw(data: TextDelta | ToolCallDelta, numbers: Iterator[int]) -> tuple[Any, ...]:
+    """The provider's own events for a delta where it handed them on (the OpenAI Responses
+    model's), else the ``openai`` package's event for the delta, made here."""
+    if data.provider_events:
+        return data.provider_events
+    return (_made(data, next(numbers)),)
+
+
+def _made(data: TextDelta | ToolCallDelta, number: int) -> Any:
     from openai.types.responses import (
         ResponseFunctionCallArgumentsDeltaEvent,
         ResponseTextDeltaEvent,
@@ -282,13 +293,13 @@ def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AgentToolStreamEvent:
-    """An event of an agent running as a tool (``Agent.as_tool``), as the reference SDK
-    names it. tether's streamed runs do not emit it: a nested run's events are not
-    streamed (docs/migrating.md); the class is here so code that checks for it runs."""
+class AgentToolStreamEvent(TypedDict):
+    """What ``Agent.as_tool(on_stream=)`` is given for each event of the nested agent's
+    streamed run, as the reference SDK shapes it (a dict)."""
 
-    event: Any
+    event: StreamEvent
+    """The nested run's stream event (this module's classes)."""
     agent: Agent[Any]
-    tool_call: Any = None
-    type: Literal["agent_tool_stream_event"] = "agent_tool_stream_event"
+    """The nested agent."""
+    tool_call: Any
+    """The calling tool call, an ``openai`` ``ResponseFunctionToolCall``."""
