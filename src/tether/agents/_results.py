@@ -26,8 +26,8 @@ from ._items import (
     HandoffOutputItem,
     RunItem,
     ToolApprovalItem,
-    ToolCallOutputItem,
     approval_item,
+    output_item,
     run_item,
 )
 from ._state import RunState, compat_state
@@ -222,6 +222,7 @@ class RunResultStreaming(RunResult):
                 await self._prepare()
             self._result, self._start = self._start(), None
         numbers = itertools.count()
+        names: dict[str, str] = {}  # call id -> tool name, for the outputs' tool origin
         while True:
             graph = self._graph
             try:
@@ -233,7 +234,7 @@ class RunResultStreaming(RunResult):
                         for data in event.provider_events:
                             yield RawResponsesStreamEvent(data)
                         yield RunItemStreamEvent(
-                            _NAMES.get(event.name, event.name), _stream_item(event, graph)
+                            _NAMES.get(event.name, event.name), _stream_item(event, graph, names)
                         )
                     else:
                         yield event
@@ -247,7 +248,9 @@ class RunResultStreaming(RunResult):
             self._result = self._resume(state)
 
 
-def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
+def _stream_item(
+    event: RunItemEvent, graph: dict[str, Agent[Any]], names: dict[str, str]
+) -> RunItem:
     agent = graph[event.agent_name]
     item = event.item
     if isinstance(item, _ApprovalItem):
@@ -256,7 +259,10 @@ def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
         source, target = graph[str(item["from_agent"])], graph[str(item["to_agent"])]
         return HandoffOutputItem(agent, item, source, target)
     if event.name == "tool_output":
-        return ToolCallOutputItem(agent, item, item.get("output"))
+        tool = agent.function_tools.get(names.get(str(item.get("call_id")), ""))
+        return output_item(item, agent, tool)
+    if event.name == "tool_called" and item.get("type") == "function_call":
+        names[str(item.get("call_id"))] = str(item.get("name"))
     return run_item(item, agent)
 
 
