@@ -19,6 +19,7 @@ from ..tools import FunctionTool, NeedsApproval
 from ._handoffs import handoff
 from ._agent_stream import streamed_agent_tool
 from ._hooks import AgentHooksAdapter
+from ._reprs import agent_repr
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
 
@@ -56,6 +57,8 @@ class Agent(_Agent[TContext]):
     """Accepted for the reference SDK's signature; tether reads no option from it."""
 
     def __post_init__(self) -> None:
+        # As given, for the reference's repr (which shows what the program set).
+        self._given = (self.model, self.output_type, self.hooks)
         if self.model is None:
             self.model = get_default_model()
         if self.output_type is str:
@@ -68,6 +71,9 @@ class Agent(_Agent[TContext]):
             self.hooks = AgentHooksAdapter(self.hooks)
         self._mcp_tools: list[FunctionTool] = []
         super().__post_init__()
+
+    def __repr__(self) -> str:
+        return agent_repr(self, *self._given)
 
     async def list_mcp_tools(self) -> list[FunctionTool]:
         """List the tools of every MCP server of the agent (done by ``Runner`` per run)."""

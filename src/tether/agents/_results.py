@@ -42,8 +42,11 @@ __all__ = [
     "StreamEvent",
 ]
 
-AgentUpdatedStreamEvent = AgentUpdatedEvent
-"""A new agent is running (``new_agent``); the same class as tether's ``AgentUpdatedEvent``."""
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdatedStreamEvent(AgentUpdatedEvent):
+    """A new agent is running (``new_agent``): tether's ``AgentUpdatedEvent`` (a subclass,
+    so ``isinstance`` holds for both) under the reference SDK's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,7 @@ class RunItemStreamEvent:
     type: Literal["run_item_stream_event"] = "run_item_stream_event"
 
 
-StreamEvent = RawResponsesStreamEvent | RunItemStreamEvent | AgentUpdatedEvent
+StreamEvent = RawResponsesStreamEvent | RunItemStreamEvent | AgentUpdatedStreamEvent
 
 _NAMES = {
     "approval_requested": "tool_approval_requested",
@@ -236,6 +239,8 @@ class RunResultStreaming(RunResult):
                         yield RunItemStreamEvent(
                             _NAMES.get(event.name, event.name), _stream_item(event, graph, names)
                         )
+                    elif isinstance(event, AgentUpdatedEvent):
+                        yield AgentUpdatedStreamEvent(event.new_agent)
                     else:
                         yield event
             except GuardrailTripwireTriggered as exc:

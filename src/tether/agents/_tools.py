@@ -46,6 +46,11 @@ class _AssignableFunctionTool(FunctionTool):
     written for the reference SDK does (``my_tool.tool_input_guardrails = [check]``).
     Every other field stays frozen."""
 
+    def __repr__(self) -> str:
+        from ._reprs import tool_repr
+
+        return tool_repr(self)
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _GUARDRAIL_LISTS:
             object.__setattr__(self, name, tuple(value or ()))
