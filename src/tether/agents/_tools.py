@@ -23,6 +23,7 @@ from ..hosted import HostedMCPTool as _HostedMCPTool
 from ..hosted import HostedTool
 from ..tools import FunctionTool
 from ..tools import function_tool as _function_tool
+from ._schema import reference_schema
 
 __all__ = [
     "HostedMCPTool",
@@ -95,6 +96,7 @@ def _reference_function(function: Callable[..., Any]) -> Callable[..., Any]:
 def _assignable(tool: FunctionTool) -> FunctionTool:
     values = {f.name: getattr(tool, f.name) for f in dataclasses.fields(tool) if f.init}
     values["function"] = _reference_function(tool.function)
+    values["params_json_schema"] = reference_schema(tool)
     return _AssignableFunctionTool(**values)
 
 
