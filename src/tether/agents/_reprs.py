@@ -3,8 +3,8 @@
 values tether holds (a program printing a stream event prints the agent inside it).
 
 Where tether has no such field the reference's default is shown (``prompt=None``,
-``timeout_behavior='error_as_result'``); the object that runs a tool is tether's own, so
-its repr names tether's function.
+``timeout_behavior='error_as_result'``); what runs a tool (``on_invoke_tool``) is tether's
+own function, shown as itself.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def tool_repr(tool: Any) -> str:
         ("name", tool.name),
         ("description", tool.description),
         ("params_json_schema", tool.params_json_schema),
-        ("on_invoke_tool", _Shown(f"<{type(tool.function).__qualname__} object at {id(tool):#x}>")),
+        ("on_invoke_tool", _Shown(repr(tool.function))),
         ("strict_json_schema", tool.strict),
         ("is_enabled", tool.is_enabled),
         ("tool_input_guardrails", _listed(tool.tool_input_guardrails)),
