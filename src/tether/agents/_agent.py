@@ -16,8 +16,8 @@ from .._context import RunContext
 from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
-from ._handoffs import handoff
 from ._agent_stream import streamed_agent_tool
+from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
 from ._reprs import agent_repr
 from ._tool_input import reference_input_builder
@@ -186,4 +186,3 @@ class Agent(_Agent[TContext]):
                 is_enabled=is_enabled,
             )
         return tool if on_stream is None else streamed_agent_tool(tool, on_stream)
-

@@ -73,4 +73,5 @@ def streamed_agent_tool(tool: FunctionTool, on_stream: Callable[[Any], Any]) -> 
         needs_approval=tool.needs_approval,
         strict=tool.strict,
     )
+    run.agent_tool = agent_tool  # type: ignore[attr-defined]  # its origin: an agent as a tool
     return dataclasses.replace(streamed, is_enabled=tool.is_enabled)

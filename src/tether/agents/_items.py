@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-class ToolOriginType(str, Enum):
+class ToolOriginType(StrEnum):
     """Where the tool behind a run item comes from."""
 
     FUNCTION = "function"

@@ -47,9 +47,9 @@ def _strict(node: dict[str, Any]) -> dict[str, Any]:
     if node.get("type") is None and isinstance(properties, dict):
         node["type"] = "object"
     kind = node.get("type")
-    if kind == "object" or (isinstance(kind, list) and "object" in kind):
-        if node.setdefault("additionalProperties", False) is not False:
-            raise _Unsupported
+    closable = kind == "object" or (isinstance(kind, list) and "object" in kind)
+    if closable and node.setdefault("additionalProperties", False) is not False:
+        raise _Unsupported
     if isinstance(properties, dict):
         node["required"] = list(properties)
         node["properties"] = {name: _strict(child) for name, child in properties.items()}
