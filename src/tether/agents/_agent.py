@@ -1,5 +1,6 @@
 """``Agent`` as the reference SDK builds it: its default model, ``mcp_servers``,
-``as_tool(tool_name=, tool_description=)`` and hooks given the reference's contexts.
+``as_tool(tool_name=, tool_description=, on_stream=)``, the reference's repr and hooks given
+the reference's contexts.
 
 It is a tether ``Agent`` (a subclass): runs, saved states and approvals are tether's.
 """
@@ -144,7 +145,9 @@ class Agent(_Agent[TContext]):
         """This agent as a tool, with the reference SDK's option names (``tool_name``,
         ``tool_description``, ``max_turns``, ``needs_approval``). The nested run is tether's
         (journaled inside the calling run); options that shape it differently are refused
-        with ``UserError`` rather than ignored."""
+        with ``UserError`` rather than ignored. With ``on_stream`` the agent runs streamed,
+        as a run of its own inside the call, each event handed to ``on_stream``
+        (``tether.agents._agent_stream``)."""
         refused = {
             "custom_output_extractor": custom_output_extractor is not None,
             "run_config": run_config is not None,

@@ -5,7 +5,8 @@ Such a tool runs the agent as its own streamed tether run (``Runner.run_streamed
 the call, not as a nested run journaled in the calling run: the callback sees the events
 as they come (the model's own stream events, run items, agent updates), and the tool's
 output is the run's final output. A nested run that pauses for a decision cannot pause the
-calling run this way, so it fails the call with ``UserError`` (docs/migrating.md).
+calling run this way: the call raises ``UserError`` and the calling run ends with
+``ToolError`` (docs/migrating.md).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def streamed_agent_tool(tool: FunctionTool, on_stream: Callable[[Any], Any]) -> 
         run,
         needs_approval=tool.needs_approval,
         strict=tool.strict,
+        # A failure of the nested run (or its pause) ends the calling run, as tether's own
+        # nested runs do; it is not text for the model.
+        error_formatter=None,
     )
     run.agent_tool = agent_tool  # type: ignore[attr-defined]  # its origin: an agent as a tool
     return dataclasses.replace(streamed, is_enabled=tool.is_enabled)

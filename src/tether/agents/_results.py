@@ -3,8 +3,10 @@
 ``RunResult`` and ``RunResultStreaming`` wrap tether's results: the same run, with the
 reference SDK's ``context_wrapper``, run items with a ``type``, approval items with their
 ``agent``, and ``to_state()`` giving this package's ``RunState``. Stream events carry the
-reference's event classes; a text delta arrives as the ``openai`` package's own
-``ResponseTextDeltaEvent``, so ``isinstance(event.data, ResponseTextDeltaEvent)`` holds.
+reference's event classes; a raw event's ``data`` is each event the OpenAI Responses API
+streamed, as the ``openai`` client typed it (the model hands them on), or, from a model
+that hands on none, an ``openai`` ``ResponseTextDeltaEvent`` made for each text delta, so
+``isinstance(event.data, ResponseTextDeltaEvent)`` holds.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ class AgentUpdatedStreamEvent(AgentUpdatedEvent):
 
 @dataclass(frozen=True, slots=True)
 class RawResponsesStreamEvent:
-    """A raw model event: ``data`` is an ``openai.types.responses`` stream event
-    (``ResponseTextDeltaEvent`` or ``ResponseFunctionCallArgumentsDeltaEvent``)."""
+    """A raw model event: ``data`` is an ``openai.types.responses`` stream event (the
+    server's own, or a ``ResponseTextDeltaEvent`` / ``ResponseFunctionCallArgumentsDeltaEvent``
+    made for a delta of a model that hands on none)."""
 
     data: Any
     type: Literal["raw_response_event"] = "raw_response_event"
