@@ -178,8 +178,8 @@ async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_fails_th
     from tether.agents import (
         AgentUpdatedStreamEvent,
         RawResponsesStreamEvent,
-        Runner,
         RunItemStreamEvent,
+        Runner,
     )
     from tether.errors import ToolError
     from tether.testing import ScriptedModel, message, tool_call
