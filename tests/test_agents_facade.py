@@ -172,3 +172,51 @@ async def test_a_signed_state_loads_through_the_awaitable_from_string() -> None:
     text = result.to_state().to_string(signing_key="secret")
     state = await RunState.from_string(agent, text, signing_key="secret")
     assert [item.call_id for item in state.get_interruptions()] == ["c1"]
+
+
+async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_fails_the_call() -> None:
+    from tether.agents import (
+        AgentUpdatedStreamEvent,
+        RawResponsesStreamEvent,
+        RunItemStreamEvent,
+        Runner,
+    )
+    from tether.errors import ToolError
+    from tether.testing import ScriptedModel, message, tool_call
+
+    seen: list[tuple[str, str, str]] = []
+    kinds: set[type] = set()
+
+    async def on_stream(event: Any) -> None:  # async callbacks are awaited
+        seen.append((event["agent"].name, event["tool_call"].call_id, event["event"].type))
+        kinds.add(type(event["event"]))
+
+    clerk = Agent(name="Clerk", model=ScriptedModel([message("Filed.")]))
+    lead = Agent(
+        name="Lead",
+        model=ScriptedModel([tool_call("file", {"input": "File it."}, "c_file"), message("Done.")]),
+        tools=[clerk.as_tool(tool_name="file", tool_description="File.", on_stream=on_stream)],
+    )
+    result = await Runner.run(lead, "File this.")
+    assert result.final_output == "Done."
+    assert seen[0] == ("Clerk", "c_file", "agent_updated_stream_event")
+    assert ("Clerk", "c_file", "raw_response_event") in seen
+    assert seen[-1] == ("Clerk", "c_file", "run_item_stream_event")
+    assert kinds == {AgentUpdatedStreamEvent, RawResponsesStreamEvent, RunItemStreamEvent}
+    assert issubclass(AgentUpdatedStreamEvent, tether.run.AgentUpdatedEvent)
+
+    @tool(needs_approval=True)
+    def ship(order: str) -> str:
+        """Ship an order."""
+        return "shipped"
+
+    shipper = Agent(
+        name="Shipper", model=ScriptedModel([tool_call("ship", {"order": "A-1"})]), tools=[ship]
+    )
+    boss = Agent(
+        name="Boss",
+        model=ScriptedModel([tool_call("ship_it", {"input": "Ship A-1."})]),
+        tools=[shipper.as_tool(tool_name="ship_it", tool_description="Ship.", on_stream=print)],
+    )
+    with pytest.raises(ToolError, match="waits for a decision"):
+        await Runner.run(boss, "Ship A-1.")

@@ -28,6 +28,7 @@ from tether.models import (
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
     OutputSchema,
+    ProviderEvents,
     ResponseDone,
     TextDelta,
     ToolCallDelta,
@@ -253,7 +254,15 @@ async def test_responses_stream_matches_get_response(openai_server: FakeOpenAISe
     events = await collect(model, request)
 
     (served,) = openai_server.responses.by_id.values()
-    assert events[:-1] == STREAMED_DELTAS
+    *deltas, tail, _ = events
+    assert deltas == STREAMED_DELTAS
+    # Every event the server streamed is handed on, typed and in order: each delta with
+    # the events since the previous one (its own last), the rest just before the end.
+    assert isinstance(tail, ProviderEvents)
+    handed = [e for d in deltas for e in d.provider_events] + list(tail.events)
+    assert [e.sequence_number for e in handed] == list(range(len(handed)))
+    assert [d.provider_events[-1].delta for d in deltas] == [d.delta for d in deltas]
+    assert handed[0].type == "response.created" and handed[-1].type == "response.completed"
     streamed = final_response(events)
     assert openai_server.responses.requests[0] == {
         "model": MODEL,
@@ -339,11 +348,12 @@ async def test_responses_incomplete_stream_still_ends_with_the_response(
 
     events = await collect(responses_model(openai_server), ModelRequest(input=[user_message("Hi")]))
 
-    assert events == [
-        ResponseDone(
-            ModelResponse(output=[], usage=Usage(requests=1), response_id="resp_incomplete")
-        )
-    ]
+    provider, done = events
+    assert isinstance(provider, ProviderEvents)
+    assert [event.type for event in provider.events] == ["response.incomplete"]
+    assert done == ResponseDone(
+        ModelResponse(output=[], usage=Usage(requests=1), response_id="resp_incomplete")
+    )
 
 
 # --- Chat Completions API --------------------------------------------------------------

@@ -26,6 +26,8 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``hosted_mcp/human_in_the_loop.py``: hosted MCP approval by a person, and ``--stream``
 - ``hosted_mcp/on_approval.py``: hosted MCP approval by a function
 - ``memory/memory_session_hitl_example.py``: a SQLite session chat with approvals
+- ``agent_patterns/agents_as_tools_streaming.py``: the nested agent's streamed events,
+  printed with their reprs by ``as_tool(on_stream=)``
 - ``agent_patterns/agents_as_tools.py``, ``agent_patterns/deterministic.py``,
   ``agent_patterns/output_guardrails.py``
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
@@ -541,6 +543,52 @@ def test_agents_as_tools_enabled_by_the_context(
         f"respond_french {ask}": 1,
         f"respond_spanish {ask}": 2,
     }
+
+
+BILL = '{"customer_id":"ABC123","question":"How much is my bill for this month?"}'
+ASK_BILLING = '{"input":"How much is the bill for customer ABC123 this month?"}'
+
+
+def _streamed_ids(out: str) -> str:
+    """Ids and times the server makes anew for every response, and the repr of what runs a
+    tool (a printed agent shows its tools' ``on_invoke_tool``: each SDK's own callable,
+    wrapped by the harness's counting on the reference, at an address new on every run),
+    as placeholders."""
+    out = re.sub(r"\b(resp|msg|fc)_[0-9a-f]+", r"\1_<id>", out)
+    out = re.sub(r"created_at=[0-9.]+", "created_at=<time>", out)
+    return re.sub(r"on_invoke_tool=<.*? at 0x[0-9a-f]+>", "on_invoke_tool=<callable>", out)
+
+
+def test_agents_as_tools_streaming(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The billing agent runs as a tool with on_stream: every event of its streamed run is
+    # printed with its repr, so each is the reference's class holding the openai package's
+    # typed event as the server streamed it.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("billing_agent", ASK_BILLING, "c_billing")])
+        fake.responses.add(tool_calls=[("billing_status_checker", BILL, "c_status")])
+        fake.responses.add("The bill for ABC123 is $100.")
+        fake.responses.add("Your bill this month is $100.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/agents_as_tools_streaming.py",
+        servers,
+        script,
+        tmp_path,
+        normalize=_streamed_ids,
+    )
+    lines = run.out.splitlines()
+    assert lines[-2:] == ["Final response:", "Your bill this month is $100."]
+    streamed = [line for line in lines if line.startswith("[stream] agent=Billing Agent")]
+    assert all(" call=c_billing " in line for line in streamed)
+    assert any("type=raw_response_event RawResponsesStreamEvent(" in line for line in streamed)
+    assert any("type=run_item_stream_event RunItemStreamEvent(" in line for line in streamed)
+    assert run.tool_runs == {f"billing_agent {ASK_BILLING}": 1, f"billing_status_checker {BILL}": 1}
+    # The billing agent forces a tool call; after it, both SDKs drop the forced choice.
+    assert [r["settings"].get("tool_choice") for r in run.requests[1:3]] == ["required", None]
 
 
 def test_tool_guardrails(

@@ -1,5 +1,6 @@
 """``Agent`` as the reference SDK builds it: its default model, ``mcp_servers``,
-``as_tool(tool_name=, tool_description=)`` and hooks given the reference's contexts.
+``as_tool(tool_name=, tool_description=, on_stream=)``, the reference's repr and hooks given
+the reference's contexts.
 
 It is a tether ``Agent`` (a subclass): runs, saved states and approvals are tether's.
 """
@@ -16,8 +17,10 @@ from .._context import RunContext
 from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
+from ._agent_stream import streamed_agent_tool
 from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
+from ._reprs import agent_repr
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
 
@@ -55,6 +58,8 @@ class Agent(_Agent[TContext]):
     """Accepted for the reference SDK's signature; tether reads no option from it."""
 
     def __post_init__(self) -> None:
+        # As given, for the reference's repr (which shows what the program set).
+        self._given = (self.model, self.output_type, self.hooks)
         if self.model is None:
             self.model = get_default_model()
         if self.output_type is str:
@@ -67,6 +72,9 @@ class Agent(_Agent[TContext]):
             self.hooks = AgentHooksAdapter(self.hooks)
         self._mcp_tools: list[FunctionTool] = []
         super().__post_init__()
+
+    def __repr__(self) -> str:
+        return agent_repr(self, *self._given)
 
     async def list_mcp_tools(self) -> list[FunctionTool]:
         """List the tools of every MCP server of the agent (done by ``Runner`` per run)."""
@@ -137,10 +145,11 @@ class Agent(_Agent[TContext]):
         """This agent as a tool, with the reference SDK's option names (``tool_name``,
         ``tool_description``, ``max_turns``, ``needs_approval``). The nested run is tether's
         (journaled inside the calling run); options that shape it differently are refused
-        with ``UserError`` rather than ignored."""
+        with ``UserError`` rather than ignored. With ``on_stream`` the agent runs streamed,
+        as a run of its own inside the call, each event handed to ``on_stream``
+        (``tether.agents._agent_stream``)."""
         refused = {
             "custom_output_extractor": custom_output_extractor is not None,
-            "on_stream": on_stream is not None,
             "run_config": run_config is not None,
             "hooks": hooks is not None,
             "previous_response_id": previous_response_id is not None,
@@ -166,17 +175,17 @@ class Agent(_Agent[TContext]):
             parameters=parameters,
             is_enabled=is_enabled,
         )
-        if parameters is None and input_builder is None:
-            return tool
-        build = reference_input_builder(
-            tool.params_json_schema, include_schema=include_input_schema, builder=input_builder
-        )
-        return super().as_tool(
-            tool.name,
-            tool.description,
-            needs_approval=needs_approval,
-            max_turns=max_turns,
-            parameters=parameters,
-            input_builder=build,
-            is_enabled=is_enabled,
-        )
+        if parameters is not None or input_builder is not None:
+            build = reference_input_builder(
+                tool.params_json_schema, include_schema=include_input_schema, builder=input_builder
+            )
+            tool = super().as_tool(
+                tool.name,
+                tool.description,
+                needs_approval=needs_approval,
+                max_turns=max_turns,
+                parameters=parameters,
+                input_builder=build,
+                is_enabled=is_enabled,
+            )
+        return tool if on_stream is None else streamed_agent_tool(tool, on_stream)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,7 @@ from .._agent import Agent, AgentTool
 from ..items import Item, message_text
 from ..journal import ToolApprovalItem as _ApprovalItem
 from ..journal import ToolOutputReviewItem as _ReviewItem
+from ..tools import FunctionTool
 
 __all__ = [
     "HandoffCallItem",
@@ -32,10 +34,50 @@ __all__ = [
     "ToolApprovalItem",
     "ToolCallItem",
     "ToolCallOutputItem",
+    "ToolOrigin",
+    "ToolOriginType",
     "ToolOutputReviewItem",
     "approval_item",
+    "output_item",
     "run_item",
+    "tool_origin",
 ]
+
+
+class ToolOriginType(StrEnum):
+    """Where the tool behind a run item comes from."""
+
+    FUNCTION = "function"
+    MCP = "mcp"
+    AGENT_AS_TOOL = "agent_as_tool"
+
+
+@dataclass(frozen=True)
+class ToolOrigin:
+    """The tool behind a tool call item or its output: a function tool, an MCP server's
+    tool (``mcp_server_name``) or an agent used as a tool (``agent_name``,
+    ``agent_tool_name``), as the reference SDK records it."""
+
+    type: ToolOriginType
+    mcp_server_name: str | None = None
+    agent_name: str | None = None
+    agent_tool_name: str | None = None
+
+
+def tool_origin(tool: FunctionTool | None) -> ToolOrigin | None:
+    """The origin of ``tool`` (``None`` for a call of no function tool, as a handoff)."""
+    if tool is None:
+        return None
+    function = getattr(tool.function, "__wrapped__", None)
+    nested = getattr(function, "agent_tool", function)
+    if isinstance(nested, AgentTool):
+        return ToolOrigin(
+            ToolOriginType.AGENT_AS_TOOL, agent_name=nested.agent.name, agent_tool_name=tool.name
+        )
+    server = getattr(function, "server_name", None)
+    if isinstance(server, str):
+        return ToolOrigin(ToolOriginType.MCP, mcp_server_name=server)
+    return ToolOrigin(ToolOriginType.FUNCTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +96,11 @@ class ToolCallItem:
     agent: Agent[Any]
     raw_item: Any
     type: Literal["tool_call_item"] = "tool_call_item"
+    description: str | None = None
+    """The called tool's description."""
+    title: str | None = None
+    """An MCP tool's title (tether reads none: ``None``)."""
+    tool_origin: ToolOrigin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +111,9 @@ class ToolCallOutputItem:
     raw_item: Any
     output: Any
     type: Literal["tool_call_output_item"] = "tool_call_output_item"
+    tool_origin: ToolOrigin | None = None
+    custom_data: dict[str, Any] | None = None
+    """Accepted for the reference SDK's shape; tether sets none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +245,21 @@ def run_item(item: Item, agent: Agent[Any]) -> RunItem:
     if kind == "function_call":
         if item.get("name") in agent.handoff_tools:
             return HandoffCallItem(agent, raw)
-        return ToolCallItem(agent, raw)
+        tool = agent.function_tools.get(str(item.get("name")))
+        description = None if tool is None else tool.description
+        return ToolCallItem(agent, raw, description=description, tool_origin=tool_origin(tool))
     if kind == "function_call_output":
-        return ToolCallOutputItem(agent, item, item.get("output"))
+        return output_item(item, agent, None)
     if kind == "reasoning":
         return ReasoningItem(agent, raw)
     return MessageOutputItem(agent, raw)
+
+
+def output_item(item: Item, agent: Agent[Any], tool: FunctionTool | None) -> ToolCallOutputItem:
+    """A tool's output item, its ``raw_item`` ordered as the reference SDK makes it."""
+    raw = {"call_id": item.get("call_id"), "output": item.get("output"), "type": item["type"]}
+    raw.update(item)
+    return ToolCallOutputItem(agent, raw, item.get("output"), tool_origin=tool_origin(tool))
 
 
 class _Subscriptable:
@@ -217,25 +276,22 @@ class _Subscriptable:
 
 
 def _typed_classes() -> dict[str, type[BaseModel]]:
-    from openai.types.responses import (
-        ResponseFunctionToolCall,
-        ResponseOutputMessage,
-        ResponseReasoningItem,
-    )
+    from openai.types import responses
 
-    class FunctionToolCall(_Subscriptable, ResponseFunctionToolCall):
+    # Named as the classes they extend, so their reprs are the ``openai`` package's.
+    class ResponseFunctionToolCall(_Subscriptable, responses.ResponseFunctionToolCall):
         pass
 
-    class OutputMessage(_Subscriptable, ResponseOutputMessage):
+    class ResponseOutputMessage(_Subscriptable, responses.ResponseOutputMessage):
         pass
 
-    class ReasoningItem(_Subscriptable, ResponseReasoningItem):
+    class ResponseReasoningItem(_Subscriptable, responses.ResponseReasoningItem):
         pass
 
     return {
-        "function_call": FunctionToolCall,
-        "message": OutputMessage,
-        "reasoning": ReasoningItem,
+        "function_call": ResponseFunctionToolCall,
+        "message": ResponseOutputMessage,
+        "reasoning": ResponseReasoningItem,
     }
 
 

@@ -3,16 +3,18 @@
 ``RunResult`` and ``RunResultStreaming`` wrap tether's results: the same run, with the
 reference SDK's ``context_wrapper``, run items with a ``type``, approval items with their
 ``agent``, and ``to_state()`` giving this package's ``RunState``. Stream events carry the
-reference's event classes; a text delta arrives as the ``openai`` package's own
-``ResponseTextDeltaEvent``, so ``isinstance(event.data, ResponseTextDeltaEvent)`` holds.
+reference's event classes; a raw event's ``data`` is each event the OpenAI Responses API
+streamed, as the ``openai`` client typed it (the model hands them on), or, from a model
+that hands on none, an ``openai`` ``ResponseTextDeltaEvent`` made for each text delta, so
+``isinstance(event.data, ResponseTextDeltaEvent)`` holds.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from .._agent import Agent
 from .._context import RunContext, Usage
@@ -26,8 +28,8 @@ from ._items import (
     HandoffOutputItem,
     RunItem,
     ToolApprovalItem,
-    ToolCallOutputItem,
     approval_item,
+    output_item,
     run_item,
 )
 from ._state import RunState, compat_state
@@ -42,14 +44,18 @@ __all__ = [
     "StreamEvent",
 ]
 
-AgentUpdatedStreamEvent = AgentUpdatedEvent
-"""A new agent is running (``new_agent``); the same class as tether's ``AgentUpdatedEvent``."""
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdatedStreamEvent(AgentUpdatedEvent):
+    """A new agent is running (``new_agent``): tether's ``AgentUpdatedEvent`` (a subclass,
+    so ``isinstance`` holds for both) under the reference SDK's name."""
 
 
 @dataclass(frozen=True, slots=True)
 class RawResponsesStreamEvent:
-    """A raw model event: ``data`` is an ``openai.types.responses`` stream event
-    (``ResponseTextDeltaEvent`` or ``ResponseFunctionCallArgumentsDeltaEvent``)."""
+    """A raw model event: ``data`` is an ``openai.types.responses`` stream event (the
+    server's own, or a ``ResponseTextDeltaEvent`` / ``ResponseFunctionCallArgumentsDeltaEvent``
+    made for a delta of a model that hands on none)."""
 
     data: Any
     type: Literal["raw_response_event"] = "raw_response_event"
@@ -64,7 +70,7 @@ class RunItemStreamEvent:
     type: Literal["run_item_stream_event"] = "run_item_stream_event"
 
 
-StreamEvent = RawResponsesStreamEvent | RunItemStreamEvent | AgentUpdatedEvent
+StreamEvent = RawResponsesStreamEvent | RunItemStreamEvent | AgentUpdatedStreamEvent
 
 _NAMES = {
     "approval_requested": "tool_approval_requested",
@@ -222,16 +228,22 @@ class RunResultStreaming(RunResult):
                 await self._prepare()
             self._result, self._start = self._start(), None
         numbers = itertools.count()
+        names: dict[str, str] = {}  # call id -> tool name, for the outputs' tool origin
         while True:
             graph = self._graph
             try:
                 async for event in self._result.stream_events():
                     if isinstance(event, RawResponseEvent):
-                        yield RawResponsesStreamEvent(_raw(event.data, next(numbers)))
+                        for data in _raw(event.data, numbers):
+                            yield RawResponsesStreamEvent(data)
                     elif isinstance(event, RunItemEvent):
+                        for data in event.provider_events:
+                            yield RawResponsesStreamEvent(data)
                         yield RunItemStreamEvent(
-                            _NAMES.get(event.name, event.name), _stream_item(event, graph)
+                            _NAMES.get(event.name, event.name), _stream_item(event, graph, names)
                         )
+                    elif isinstance(event, AgentUpdatedEvent):
+                        yield AgentUpdatedStreamEvent(event.new_agent)
                     else:
                         yield event
             except GuardrailTripwireTriggered as exc:
@@ -244,7 +256,9 @@ class RunResultStreaming(RunResult):
             self._result = self._resume(state)
 
 
-def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
+def _stream_item(
+    event: RunItemEvent, graph: dict[str, Agent[Any]], names: dict[str, str]
+) -> RunItem:
     agent = graph[event.agent_name]
     item = event.item
     if isinstance(item, _ApprovalItem):
@@ -253,11 +267,22 @@ def _stream_item(event: RunItemEvent, graph: dict[str, Agent[Any]]) -> RunItem:
         source, target = graph[str(item["from_agent"])], graph[str(item["to_agent"])]
         return HandoffOutputItem(agent, item, source, target)
     if event.name == "tool_output":
-        return ToolCallOutputItem(agent, item, item.get("output"))
+        tool = agent.function_tools.get(names.get(str(item.get("call_id")), ""))
+        return output_item(item, agent, tool)
+    if event.name == "tool_called" and item.get("type") == "function_call":
+        names[str(item.get("call_id"))] = str(item.get("name"))
     return run_item(item, agent)
 
 
-def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
+def _raw(data: TextDelta | ToolCallDelta, numbers: Iterator[int]) -> tuple[Any, ...]:
+    """The provider's own events for a delta where it handed them on (the OpenAI Responses
+    model's), else the ``openai`` package's event for the delta, made here."""
+    if data.provider_events:
+        return data.provider_events
+    return (_made(data, next(numbers)),)
+
+
+def _made(data: TextDelta | ToolCallDelta, number: int) -> Any:
     from openai.types.responses import (
         ResponseFunctionCallArgumentsDeltaEvent,
         ResponseTextDeltaEvent,
@@ -282,13 +307,13 @@ def _raw(data: TextDelta | ToolCallDelta, number: int) -> Any:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AgentToolStreamEvent:
-    """An event of an agent running as a tool (``Agent.as_tool``), as the reference SDK
-    names it. tether's streamed runs do not emit it: a nested run's events are not
-    streamed (docs/migrating.md); the class is here so code that checks for it runs."""
+class AgentToolStreamEvent(TypedDict):
+    """What ``Agent.as_tool(on_stream=)`` is given for each event of the nested agent's
+    streamed run, as the reference SDK shapes it (a dict)."""
 
-    event: Any
+    event: StreamEvent
+    """The nested run's stream event (this module's classes)."""
     agent: Agent[Any]
-    tool_call: Any = None
-    type: Literal["agent_tool_stream_event"] = "agent_tool_stream_event"
+    """The nested agent."""
+    tool_call: Any
+    """The calling tool call, an ``openai`` ``ResponseFunctionToolCall``."""

@@ -23,6 +23,7 @@ from ..hosted import HostedMCPTool as _HostedMCPTool
 from ..hosted import HostedTool
 from ..tools import FunctionTool
 from ..tools import function_tool as _function_tool
+from ._schema import reference_schema
 
 __all__ = [
     "HostedMCPTool",
@@ -45,6 +46,11 @@ class _AssignableFunctionTool(FunctionTool):
     """A ``FunctionTool`` whose guardrail lists can be assigned after it is built, as code
     written for the reference SDK does (``my_tool.tool_input_guardrails = [check]``).
     Every other field stays frozen."""
+
+    def __repr__(self) -> str:
+        from ._reprs import tool_repr
+
+        return tool_repr(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _GUARDRAIL_LISTS:
@@ -90,6 +96,7 @@ def _reference_function(function: Callable[..., Any]) -> Callable[..., Any]:
 def _assignable(tool: FunctionTool) -> FunctionTool:
     values = {f.name: getattr(tool, f.name) for f in dataclasses.fields(tool) if f.init}
     values["function"] = _reference_function(tool.function)
+    values["params_json_schema"] = reference_schema(tool)
     return _AssignableFunctionTool(**values)
 
 

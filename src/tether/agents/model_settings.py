@@ -95,6 +95,13 @@ class ModelSettings(_ModelSettings):
         """The reference SDK's name for ``merged``: ``override``'s set values win."""
         return self.merged(override)
 
+    def __repr__(self) -> str:
+        from ._reprs import settings_repr
+
+        options = {k: v for k, v in self.reference_options.items() if k != MCP_TOOL_CHOICE}
+        choice = self.reference_options.get(MCP_TOOL_CHOICE, self.tool_choice)
+        return settings_repr(self, options, choice)
+
     def __getattr__(self, name: str) -> Any:
         if name in _REFERENCE_ONLY:
             return self.reference_options.get(name)

@@ -17,6 +17,7 @@ __all__ = [
     "ModelSettings",
     "ModelStreamEvent",
     "OutputSchema",
+    "ProviderEvents",
     "ResponseDone",
     "TextDelta",
     "ToolCallDelta",
@@ -111,6 +112,9 @@ class TextDelta:
 
     delta: str
     type: Literal["text_delta"] = "text_delta"
+    provider_events: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    """The provider's own stream events since the previous delta, this one's last, as its
+    client gave them (the OpenAI Responses adapter's typed events; empty elsewhere)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,9 @@ class ToolCallDelta:
     name: str
     delta: str
     type: Literal["tool_call_delta"] = "tool_call_delta"
+    provider_events: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    """The provider's own stream events since the previous delta, this one's last, as its
+    client gave them (the OpenAI Responses adapter's typed events; empty elsewhere)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +138,18 @@ class ResponseDone:
     type: Literal["response_done"] = "response_done"
 
 
-ModelStreamEvent = TextDelta | ToolCallDelta | ResponseDone
+@dataclass(frozen=True, slots=True)
+class ProviderEvents:
+    """The provider's own stream events that came after the last delta (the OpenAI
+    Responses adapter's typed ``...done`` and ``response.completed`` events), just before
+    ``ResponseDone``. tether's stream shows no event for them; they are for a facade that
+    shows the provider's own events (``tether.agents``)."""
+
+    events: tuple[Any, ...]
+    type: Literal["provider_events"] = "provider_events"
+
+
+ModelStreamEvent = TextDelta | ToolCallDelta | ProviderEvents | ResponseDone
 
 
 @runtime_checkable

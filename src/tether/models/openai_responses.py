@@ -8,7 +8,7 @@ dropped), ready to be sent again as input.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Any, cast
 
 from openai.types.responses import (
     FunctionToolParam,
@@ -36,6 +36,7 @@ from ._protocol import (
     ModelRequest,
     ModelResponse,
     ModelStreamEvent,
+    ProviderEvents,
     ResponseDone,
     TextDelta,
     ToolCallDelta,
@@ -78,6 +79,8 @@ class OpenAIResponsesModel(OpenAIClientModel):
         # announced when the item was added.
         calls: dict[int, tuple[str, str]] = {}
         final: Response | None = None
+        # The provider's events since the last one yielded, handed on with the next.
+        seen: list[Any] = []
         with openai_errors("Responses", self.model):
             params = self._params(request)
             try:
@@ -87,14 +90,22 @@ class OpenAIResponsesModel(OpenAIClientModel):
                 stream = await self.client.responses.create(**params, stream=True)
             async with stream:
                 async for event in stream:
+                    seen.append(event)
                     if isinstance(event, ResponseOutputItemAddedEvent):
                         if event.item.type == "function_call":
                             calls[event.output_index] = (event.item.call_id, event.item.name)
                     elif isinstance(event, ResponseTextDeltaEvent):
-                        yield TextDelta(delta=event.delta)
+                        yield TextDelta(delta=event.delta, provider_events=tuple(seen))
+                        seen.clear()
                     elif isinstance(event, ResponseFunctionCallArgumentsDeltaEvent):
                         call_id, name = _announced_call(calls, event.output_index)
-                        yield ToolCallDelta(call_id=call_id, name=name, delta=event.delta)
+                        yield ToolCallDelta(
+                            call_id=call_id,
+                            name=name,
+                            delta=event.delta,
+                            provider_events=tuple(seen),
+                        )
+                        seen.clear()
                     elif isinstance(event, ResponseCompletedEvent | ResponseIncompleteEvent):
                         # An incomplete response (token limit, content filter) is still an
                         # answer, as it is from get_response; the run decides what to do.
@@ -111,6 +122,8 @@ class OpenAIResponsesModel(OpenAIClientModel):
                 f"The OpenAI Responses API stream for model {self.model!r} ended before "
                 "response.completed: the connection was cut short. Retry the request."
             )
+        if seen:
+            yield ProviderEvents(tuple(seen))
         yield ResponseDone(response=_model_response(final))
 
     def _params(self, request: ModelRequest) -> response_create_params.ResponseCreateParamsBase:

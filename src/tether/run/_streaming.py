@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .._agent import Agent
@@ -29,7 +29,7 @@ from ..journal import (
     ToolRejected,
     ToolTimedOut,
 )
-from ..models import ModelStreamEvent, ResponseDone, TextDelta, ToolCallDelta
+from ..models import ModelStreamEvent, ProviderEvents, ResponseDone, TextDelta, ToolCallDelta
 from ._cancellation import attach_run_state
 from ._loop import drive
 from ._origins import with_origins
@@ -76,6 +76,9 @@ class RunItemEvent:
     conversation until a person releases, replaces or withholds it)."""
     agent_name: str
     type: Literal["run_item_stream_event"] = "run_item_stream_event"
+    provider_events: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    """On the first item of a model response: the provider's stream events after its last
+    delta (``ProviderEvents``), for a facade that shows the provider's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,13 +192,24 @@ class RunResultStreaming(RunResult):
 def attach_stream(run: Run, queue: asyncio.Queue[object]) -> None:
     """Make ``run`` put stream events on ``queue``, starting with the agent that runs."""
 
+    tail: tuple[Any, ...] = ()
+
     def sink(event: Event | ModelStreamEvent) -> None:
+        nonlocal tail
         if isinstance(event, TextDelta | ToolCallDelta):
             queue.put_nowait(RawResponseEvent(event))
             return
+        if isinstance(event, ProviderEvents):
+            tail = event.events  # shown, by a facade, before the response's first item
+            return
         if isinstance(event, ResponseDone):
             return  # the loop appends the response as ModelResponded
-        for out in events_for(event, run):
+        outs = events_for(event, run)
+        if isinstance(event, ModelResponded) and outs and isinstance(outs[0], RunItemEvent):
+            outs[0] = replace(outs[0], provider_events=tail)
+        if isinstance(event, ModelResponded):
+            tail = ()
+        for out in outs:
             queue.put_nowait(out)
 
     run.sink = sink
