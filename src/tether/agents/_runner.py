@@ -26,7 +26,6 @@ from ..run import Runner as _Runner
 from ..run import RunState as _RunState
 from ..sessions import Session
 from . import _setup
-from ._agent import Agent
 from ._config import effective_config
 from ._errors import reference_error
 from ._hooks import RunHooksAdapter, run_input
@@ -214,13 +213,15 @@ def _options(
 
 
 def _has_mcp_servers(agent: _Agent[Any]) -> bool:
-    return any(isinstance(a, Agent) and a.mcp_servers for a in agent.graph().values())
+    # The facade's agents carry ``mcp_servers`` (read by attribute: the facade's Agent
+    # module imports this one, through its streamed agent tools).
+    return any(getattr(a, "mcp_servers", None) for a in agent.graph().values())
 
 
 async def _list_mcp_tools(agent: _Agent[Any]) -> None:
     for member in agent.graph().values():
-        if isinstance(member, Agent) and member.mcp_servers:
-            await member.list_mcp_tools()
+        if getattr(member, "mcp_servers", None):
+            await member.list_mcp_tools()  # type: ignore[attr-defined]
 
 
 async def _decide_hosted(state: Any, result: RunResult) -> bool:
