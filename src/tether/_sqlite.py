@@ -1,13 +1,17 @@
-"""What the SQLite session and run stores share: opening a file, WAL, write transactions."""
+"""What the SQLite session and run stores share: opening a file, WAL, write transactions;
+and ``SideTable``, the small tables kept beside a run store in its file."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["connect", "enable_wal", "immediate"]
+__all__ = ["SideTable", "connect", "enable_wal", "immediate"]
 
 
 def connect(path: str, busy_timeout: float) -> sqlite3.Connection:
@@ -65,3 +69,38 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.rollback()
         raise
+
+
+class SideTable:
+    """Tables kept beside a run store in its SQLite file (the inbox's sign-ins, delegations,
+    channel announcements): one connection, opened on first use with ``schema`` (created if
+    missing), statements run one at a time in a thread; ``aclose`` closes it and a later
+    statement opens it again."""
+
+    def __init__(self, path: str, schema: str) -> None:
+        self.path = path
+        self.schema = schema
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[Any], int]:
+        with self._lock:
+            if self._conn is None:
+                conn = sqlite3.connect(
+                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+                )
+                conn.executescript(self.schema)
+                self._conn = conn
+            cursor = self._conn.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
+
+    async def run(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[Any], int]:
+        """The rows ``sql`` returns and the rows it changed."""
+        return await asyncio.to_thread(self._run, sql, params)
+
+    async def aclose(self) -> None:
+        """Close the connection (a later statement opens a new one)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

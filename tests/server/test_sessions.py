@@ -9,6 +9,8 @@ The application is served in process (``httpx.ASGITransport``) on a SQLite file.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -64,6 +66,16 @@ def _csrf(html: str) -> str:
 
 async def _page(client: httpx.AsyncClient, cookie: str) -> httpx.Response:
     return await client.get("/runs", headers={"Cookie": f"tether_session={cookie}"})
+
+
+def _handles(path: str) -> int:
+    """How many of this process's open files are the database file ``path`` (Linux)."""
+    target = os.path.realpath(path)
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own handle)
+            count += os.readlink(f"/proc/self/fd/{fd}") == target
+    return count
 
 
 @pytest.fixture
@@ -181,7 +193,9 @@ async def test_the_app_closes_its_session_connection_when_the_server_shuts_down(
     async with _client(app) as browser:
         await _sign_in(browser, "tok-ana")
     sessions = app.sessions
-    assert isinstance(sessions, SQLiteSessions) and sessions._conn is not None
+    assert isinstance(sessions, SQLiteSessions)
+    # Signing in does not touch the run store: the file's one open handle is the book's.
+    assert _handles(sessions.path) == 1
     # The ASGI lifespan, as a server drives it: start up, then shut down.
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     sent: list[str] = []
@@ -194,13 +208,15 @@ async def test_the_app_closes_its_session_connection_when_the_server_shuts_down(
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert sessions._conn is None
+    assert _handles(sessions.path) == 0  # the book's connection is closed
     # A later request opens a new connection: the sign-in kept in the file still works.
     async with _client(app) as browser:
         await _sign_in(browser, "tok-ana")
         assert (await browser.get("/runs")).status_code == 200
+    await app.store.close()  # the page read the store: its connections go first
+    assert _handles(sessions.path) == 1
     await app.aclose()
-    assert sessions._conn is None
+    assert _handles(sessions.path) == 0
 
 
 async def test_a_session_book_given_to_the_app_is_the_callers_to_close(tmp_path: Path) -> None:
@@ -208,7 +224,9 @@ async def test_a_session_book_given_to_the_app_is_the_callers_to_close(tmp_path:
     store = SQLiteRunStore(tmp_path / "runs.db")
     app = App(agents=[agent], store=store, authenticate=TokenAuth({}), sessions=book)
     await book.get("nobody")  # opens its connection
+    assert _handles(book.path) == 1
     await app.aclose()
-    assert book._conn is not None
+    assert _handles(book.path) == 1  # the caller's book stays open
     await book.aclose()
+    assert _handles(book.path) == 0
     await store.close()

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
-import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._governance import Approver
+from .._sqlite import SideTable
 from ..store import RunStore, SQLiteRunStore
 
 __all__ = [
@@ -122,25 +121,14 @@ class SQLiteSessions:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        with self._lock:
-            if self._conn is None:
-                conn = sqlite3.connect(
-                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-                )
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key TEXT PRIMARY KEY, who TEXT "
-                    "NOT NULL, credential TEXT NOT NULL, created_at "
-                    "REAL NOT NULL, seen_at REAL NOT NULL)"
-                )
-                self._conn = conn
-            return self._conn.execute(sql, params).fetchall()
+        self._table = SideTable(
+            path,
+            f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key TEXT PRIMARY KEY, who TEXT NOT NULL, "
+            "credential TEXT NOT NULL, created_at REAL NOT NULL, seen_at REAL NOT NULL)",
+        )
 
     async def _do(self, sql: str, *params: Any) -> list[Any]:
-        return await asyncio.to_thread(self._run, sql.format(table=self.TABLE), params)
+        return (await self._table.run(sql.format(table=self.TABLE), params))[0]
 
     async def add(self, key: str, sign_in: SignIn) -> None:
         await self._do(
@@ -169,10 +157,7 @@ class SQLiteSessions:
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        await self._table.aclose()
 
 
 class PostgresSessions:

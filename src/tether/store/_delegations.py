@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from .._sqlite import SideTable
 from ..approvals import Delegation, MemoryDelegationBook
 from ._protocol import RunStore
 from ._sqlite import SQLiteRunStore
@@ -66,28 +65,14 @@ class SQLiteDelegationBook(_SQLDelegations):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        with self._lock:
-            if self._conn is None:
-                conn = sqlite3.connect(
-                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-                )
-                conn.execute(_SCHEMA.format(table=self.TABLE))
-                self._conn = conn
-            return self._conn.execute(sql.format(table=self.TABLE), params).fetchall()
+        self._table = SideTable(path, _SCHEMA.format(table=self.TABLE))
 
     async def _do(self, sql: str, *params: Any) -> list[Any]:
-        return await asyncio.to_thread(self._run, sql, params)
+        return (await self._table.run(sql.format(table=self.TABLE), params))[0]
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        await self._table.aclose()
 
 
 class PostgresDelegationBook(_SQLDelegations):

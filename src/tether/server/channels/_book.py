@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
-import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from ..._sqlite import SideTable
 from ...store import RunStore, SQLiteRunStore
 
 __all__ = [
@@ -219,29 +218,14 @@ class SQLiteChannelBook(_SQLBook):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[Any], int]:
-        with self._lock:
-            if self._conn is None:
-                conn = sqlite3.connect(
-                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-                )
-                conn.executescript(_SCHEMA.format(real="REAL", **self.TABLES))
-                self._conn = conn
-            cursor = self._conn.execute(sql.format(**self.TABLES), params)
-            return cursor.fetchall(), cursor.rowcount
+        self._table = SideTable(path, _SCHEMA.format(real="REAL", **self.TABLES))
 
     async def _do(self, sql: str, *params: Any) -> tuple[list[Any], int]:
-        return await asyncio.to_thread(self._run, sql, params)
+        return await self._table.run(sql.format(**self.TABLES), params)
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        await self._table.aclose()
 
 
 class PostgresChannelBook(_SQLBook):
