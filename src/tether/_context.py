@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -56,10 +57,22 @@ class _Fixed:
     run_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
 class _CallFacts:
-    call_id: str
-    idempotency_key: str
+    """A call's id and its idempotency key, the key made when first read: most tools never
+    read it, and making it hashes the call's canonical arguments."""
+
+    __slots__ = ("_key", "call_id")
+
+    def __init__(self, call_id: str, key: str | Callable[[], str]) -> None:
+        self.call_id = call_id
+        self._key = key
+
+    @property
+    def idempotency_key(self) -> str:
+        key = self._key
+        if not isinstance(key, str):
+            key = self._key = key()
+        return key
 
 
 class RunContext(Generic[TContext]):
@@ -90,8 +103,11 @@ class RunContext(Generic[TContext]):
         self._facts: _RunFacts = _facts or _Fixed(usage or Usage(), turn, agent_name, run_id)
         self._call = _CallFacts(call_id, idempotency_key or "") if call_id is not None else None
 
-    def for_call(self, call_id: str, idempotency_key: str) -> RunContext[TContext]:
-        """The context a tool sees for one call (same run, same ``context``)."""
+    def for_call(
+        self, call_id: str, idempotency_key: str | Callable[[], str]
+    ) -> RunContext[TContext]:
+        """The context a tool sees for one call (same run, same ``context``); the key may be
+        given as a function making it when a tool first reads it."""
         other: RunContext[TContext] = RunContext(self.context, _facts=self._facts)
         other._call = _CallFacts(call_id, idempotency_key)
         return other

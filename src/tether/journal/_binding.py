@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._events import (
@@ -127,7 +128,20 @@ def idempotency_key(view: RunView, call: Call) -> str:
     """The key a call gives the outside world to deduplicate its side effect: SHA-256 over
     the run, the turn and the call's fingerprint as it runs (an approver's edit makes
     another key), so retries, resumes and runs again of one approved call share it."""
-    text = json.dumps(["tether.idempotency", view.run_id, view.turns, call.fingerprint])
+    return key_maker(view, call)()
+
+
+def key_maker(view: RunView, call: Call) -> Callable[[], str]:
+    """``idempotency_key(view, call)`` made when first asked for, of the run, turn and edit
+    as they are now (``RunContext.for_call`` takes it)."""
+    edit = call.edit
+    edited = None if edit is None else edit.edited_fingerprint
+    return partial(_key, view.run_id, view.turns, call, edited)
+
+
+def _key(run_id: str, turns: int, call: Call, edited: str | None) -> str:
+    fingerprint = call.model_fingerprint if edited is None else edited
+    text = json.dumps(["tether.idempotency", run_id, turns, fingerprint])
     return "tether-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 

@@ -33,7 +33,7 @@ from .._context import RunContext
 from ..errors import NotPendingError
 from ..items import to_input_items
 from ..journal import Call, CallStatus, Journal, RunView
-from ..journal._binding import ToolApprovalItem, idempotency_key
+from ..journal._binding import ToolApprovalItem, key_maker
 from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
 from ..tools import FunctionTool
 from ._run import Driver, Run
@@ -102,9 +102,7 @@ def start_call(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> str |
     if isinstance(function, AgentTool):
         # The loop awaits it like any tool's output, then records it with ``record_nested``.
         return cast(Awaitable[str], run_nested(function, run, call, drive))
-    return tool.start(
-        run.ctx.for_call(call.call_id, idempotency_key(run.view, call)), call.arguments
-    )
+    return tool.start(run.ctx.for_call(call.call_id, key_maker(run.view, call)), call.arguments)
 
 
 def recorded(call: Call, outcome: NestedOutcome) -> NestedRunRecorded:

@@ -35,7 +35,7 @@ Settled = Literal["run_again", "output"]
 def iso_time(moment: datetime) -> str:
     """``moment`` as journal events write times: fixed width in UTC (text order is time
     order)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 async def settle(run: Run, call: Call, tool: FunctionTool) -> Settled | None:

@@ -200,8 +200,10 @@ async def _sync_session(run: Run) -> None:
     nothing and records nothing, so the next attempt stores the same batch once.
     """
     session, view = run.options.session, run.view
+    if session is None:
+        return
     upto = _session_limit(run)
-    if session is None or view.session_upto >= upto:
+    if view.session_upto >= upto:
         return
     items = view.items[view.session_upto : upto]
     durable = run.options.durable
