@@ -21,7 +21,7 @@ import pytest
 
 from tether import Approver, Governance, Runner
 from tether.server import App, TokenAuth
-from tether.server._sessions import SQLiteSessions
+from tether.server._sessions import SQLiteSessions, SQLSessions
 from tether.store import SQLiteRunStore
 
 from .conftest import Served
@@ -192,10 +192,10 @@ async def test_the_app_closes_its_session_connection_when_the_server_shuts_down(
 ) -> None:
     async with _client(app) as browser:
         await _sign_in(browser, "tok-ana")
-    sessions = app.sessions
-    assert isinstance(sessions, SQLiteSessions)
+    assert isinstance(app.sessions, SQLSessions)  # in the run store's file
+    path = app.store.path
     # Signing in does not touch the run store: the file's one open handle is the book's.
-    assert _handles(sessions.path) == 1
+    assert _handles(path) == 1
     # The ASGI lifespan, as a server drives it: start up, then shut down.
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     sent: list[str] = []
@@ -208,15 +208,15 @@ async def test_the_app_closes_its_session_connection_when_the_server_shuts_down(
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert _handles(sessions.path) == 0  # the book's connection is closed
+    assert _handles(path) == 0  # the book's connection is closed
     # A later request opens a new connection: the sign-in kept in the file still works.
     async with _client(app) as browser:
         await _sign_in(browser, "tok-ana")
         assert (await browser.get("/runs")).status_code == 200
     await app.store.close()  # the page read the store: its connections go first
-    assert _handles(sessions.path) == 1
+    assert _handles(path) == 1
     await app.aclose()
-    assert _handles(sessions.path) == 0
+    assert _handles(path) == 0
 
 
 async def test_a_session_book_given_to_the_app_is_the_callers_to_close(tmp_path: Path) -> None:

@@ -14,15 +14,18 @@ the token). Signing out deletes the row, so the same cookie no longer works anyw
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._governance import Approver
-from .._sqlite import SideTable
-from ..store import RunStore, SQLiteRunStore
+from ..store import RunStore
+from ..store._side_tables import (
+    SideTables,
+    postgres_side_table,
+    side_table,
+    sqlite_side_table,
+)
 
 __all__ = [
     "MemorySessions",
@@ -114,21 +117,22 @@ class MemorySessions:
 _COLUMNS = "key, who, credential, created_at, seen_at"
 
 
-class SQLiteSessions:
-    """Sign-ins in a table of the run store's SQLite file (``tether_session_inbox``)."""
+_TABLES = {"table": ("tether_session_inbox", "sessions")}
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, who TEXT NOT NULL, "
+    "credential TEXT NOT NULL, created_at {real} NOT NULL, seen_at {real} NOT NULL)"
+)
 
-    TABLE = "tether_session_inbox"  # the store leaves tables named tether_session* alone
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._table = SideTable(
-            path,
-            f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key TEXT PRIMARY KEY, who TEXT NOT NULL, "
-            "credential TEXT NOT NULL, created_at REAL NOT NULL, seen_at REAL NOT NULL)",
-        )
+class SQLSessions:
+    """Sign-ins in a table beside the run store (``tether.store._side_tables``): the same
+    statements for its SQLite file and its PostgreSQL database."""
+
+    def __init__(self, table: SideTables) -> None:
+        self._table = table
 
     async def _do(self, sql: str, *params: Any) -> list[Any]:
-        return (await self._table.run(sql.format(table=self.TABLE), params))[0]
+        return (await self._table.run(sql, params))[0]
 
     async def add(self, key: str, sign_in: SignIn) -> None:
         await self._do(
@@ -160,85 +164,29 @@ class SQLiteSessions:
         await self._table.aclose()
 
 
-class PostgresSessions:
+class SQLiteSessions(SQLSessions):
+    """Sign-ins in a table of the run store's SQLite file (``tether_session_inbox``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(sqlite_side_table(path, _TABLES, _SCHEMA))
+
+
+class PostgresSessions(SQLSessions):
     """Sign-ins in a table ``sessions`` of the schema ``<store schema>_inbox`` (PostgreSQL)."""
 
     def __init__(self, dsn: str, schema: str) -> None:
-        from psycopg import sql
-
         self.dsn = dsn
         self.schema = schema
-        self._table = sql.Identifier(schema, "sessions").as_string(None)
-        self._schema = sql.Identifier(schema).as_string(None)
-        self._conn: Any = None
-        self._lock = asyncio.Lock()
-
-    async def _do(self, statement: str, *params: Any) -> list[Any]:
-        import psycopg
-
-        async with self._lock:
-            for attempt in (1, 2):  # once more on a fresh connection if the old one died
-                try:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = await psycopg.AsyncConnection.connect(
-                            self.dsn, autocommit=True
-                        )
-                        await self._conn.execute(
-                            f"CREATE SCHEMA IF NOT EXISTS {self._schema}; CREATE TABLE IF NOT "
-                            f"EXISTS {self._table} (key TEXT PRIMARY KEY, who TEXT NOT NULL, "
-                            "credential TEXT NOT NULL, created_at "
-                            "DOUBLE PRECISION NOT NULL, seen_at DOUBLE PRECISION NOT NULL)"
-                        )
-                    cursor = await self._conn.execute(
-                        statement.format(table=self._table).replace("?", "%s"), params
-                    )
-                    return list(await cursor.fetchall()) if cursor.description else []
-                except psycopg.OperationalError:
-                    self._conn = None
-                    if attempt == 2:
-                        raise
-        return []  # pragma: no cover - the loop returns or raises
-
-    async def add(self, key: str, sign_in: SignIn) -> None:
-        await self._do(
-            f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)", key, *sign_in.row()
-        )
-
-    async def get(self, key: str) -> SignIn | None:
-        rows = await self._do(
-            "SELECT who, credential, created_at, seen_at FROM {table} WHERE key = ?", key
-        )
-        return SignIn.of(*rows[0]) if rows else None
-
-    async def seen(self, key: str, at: float) -> None:
-        await self._do("UPDATE {table} SET seen_at = ? WHERE key = ?", at, key)
-
-    async def remove(self, key: str) -> None:
-        await self._do("DELETE FROM {table} WHERE key = ?", key)
-
-    async def all(self) -> list[tuple[str, SignIn]]:
-        rows = await self._do(f"SELECT {_COLUMNS} FROM {{table}} ORDER BY created_at, key")
-        return [(row[0], SignIn.of(*row[1:])) for row in rows]
-
-    async def aclose(self) -> None:
-        """Close the connection (a later call opens a new one)."""
-        async with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        super().__init__(postgres_side_table(dsn, schema, _TABLES, _SCHEMA))
 
 
-OwnSessions = MemorySessions | SQLiteSessions | PostgresSessions
+OwnSessions = MemorySessions | SQLSessions
 """A session book ``sessions_for`` makes (each closes its connection with ``aclose``)."""
 
 
 def sessions_for(store: RunStore) -> OwnSessions:
     """The session book beside ``store``: its SQLite file, its PostgreSQL database, else
     this process's memory."""
-    if isinstance(store, SQLiteRunStore) and store.path != ":memory:":
-        return SQLiteSessions(store.path)
-    # A PostgreSQL store was made with its module imported (psycopg may not be installed).
-    postgres = sys.modules.get("tether.store._postgres")
-    if postgres is not None and isinstance(store, postgres.PostgresRunStore):
-        return PostgresSessions(store.dsn, f"{store.schema}_inbox")
-    return MemorySessions()
+    table = side_table(store, _TABLES, _SCHEMA)
+    return MemorySessions() if table is None else SQLSessions(table)

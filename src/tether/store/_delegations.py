@@ -11,16 +11,13 @@ A delegation is written once and never changed.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from .._sqlite import SideTable
 from ..approvals import Delegation, MemoryDelegationBook
 from ._protocol import RunStore
-from ._sqlite import SQLiteRunStore
+from ._side_tables import SideTables, postgres_side_table, side_table, sqlite_side_table
 
 __all__ = ["PostgresDelegationBook", "SQLiteDelegationBook", "delegation_book"]
 
@@ -33,11 +30,17 @@ _SCHEMA = (
 )
 
 
-class _SQLDelegations:
-    """The statements, in SQL both SQLite and PostgreSQL take (``?`` parameters)."""
+_TABLES = {"table": ("tether_session_delegations", "delegations")}
+
+
+class SQLDelegationBook:
+    """The statements, in SQL both SQLite and PostgreSQL take (``_side_tables``)."""
+
+    def __init__(self, table: SideTables) -> None:
+        self._table = table
 
     async def _do(self, sql: str, *params: Any) -> list[Any]:
-        raise NotImplementedError
+        return (await self._table.run(sql, params))[0]
 
     async def save_delegation(self, delegation: Delegation) -> None:
         d = delegation
@@ -57,69 +60,32 @@ class _SQLDelegations:
         )
         return [_delegation(row) for row in rows]
 
-
-class SQLiteDelegationBook(_SQLDelegations):
-    """Delegations in a table of the run store's SQLite file."""
-
-    TABLE = "tether_session_delegations"
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._table = SideTable(path, _SCHEMA.format(table=self.TABLE))
-
-    async def _do(self, sql: str, *params: Any) -> list[Any]:
-        return (await self._table.run(sql.format(table=self.TABLE), params))[0]
-
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""
         await self._table.aclose()
 
 
-class PostgresDelegationBook(_SQLDelegations):
+class SQLiteDelegationBook(SQLDelegationBook):
+    """Delegations in a table of the run store's SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(sqlite_side_table(path, _TABLES, _SCHEMA))
+
+
+class PostgresDelegationBook(SQLDelegationBook):
     """Delegations in the table ``delegations`` of the schema ``<store schema>_inbox``."""
 
     def __init__(self, dsn: str, schema: str) -> None:
-        from psycopg import sql
-
         self.dsn = dsn
-        self._table = sql.Identifier(schema, "delegations").as_string(None)
-        self._schema = sql.Identifier(schema).as_string(None)
-        self._conn: Any = None
-        self._lock = asyncio.Lock()
-
-    async def _do(self, statement: str, *params: Any) -> list[Any]:
-        import psycopg
-
-        async with self._lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-                create = _SCHEMA.format(table=self._table)
-                await self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}; {create}")
-            text = statement.format(table=self._table).replace("?", "%s")
-            # Untyped parameters compared with IS NULL need a type in PostgreSQL.
-            text = text.replace("(%s IS NULL", "(%s::text IS NULL")
-            cursor = await self._conn.execute(text, params)
-            return list(await cursor.fetchall()) if cursor.description else []
-
-    async def aclose(self) -> None:
-        """Close the connection (a later call opens a new one)."""
-        async with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        super().__init__(postgres_side_table(dsn, schema, _TABLES, _SCHEMA))
 
 
-def delegation_book(
-    store: RunStore,
-) -> SQLiteDelegationBook | PostgresDelegationBook | MemoryDelegationBook:
+def delegation_book(store: RunStore) -> SQLDelegationBook | MemoryDelegationBook:
     """The delegation book beside ``store``: its SQLite file, its PostgreSQL database, else
     this process's memory."""
-    if isinstance(store, SQLiteRunStore) and store.path != ":memory:":
-        return SQLiteDelegationBook(store.path)
-    postgres = sys.modules.get("tether.store._postgres")
-    if postgres is not None and isinstance(store, postgres.PostgresRunStore):
-        return PostgresDelegationBook(store.dsn, f"{store.schema}_inbox")
-    return MemoryDelegationBook()
+    table = side_table(store, _TABLES, _SCHEMA)
+    return MemoryDelegationBook() if table is None else SQLDelegationBook(table)
 
 
 def _text(moment: datetime) -> str:

@@ -15,14 +15,17 @@ process wins), so two workers never post the same request twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
-from ..._sqlite import SideTable
-from ...store import RunStore, SQLiteRunStore
+from ...store import RunStore
+from ...store._side_tables import (
+    SideTables,
+    postgres_side_table,
+    side_table,
+    sqlite_side_table,
+)
 
 __all__ = [
     "Announcement",
@@ -151,12 +154,26 @@ _SCHEMA = (
 )
 
 
-class _SQLBook:
+_TABLES = {
+    "table": ("tether_session_channels", "channels"),
+    "nonces": ("tether_session_channel_nonces", "channel_nonces"),
+}
+
+
+class SQLChannelBook:
     """The book's statements, once, in SQL both SQLite and PostgreSQL take (``?``
-    parameters; ``{table}`` and ``{nonces}`` name the two tables)."""
+    parameters; ``{table}`` and ``{nonces}`` name the two tables), on the tables beside the
+    run store (``tether.store._side_tables``)."""
+
+    def __init__(self, table: SideTables) -> None:
+        self._table = table
 
     async def _do(self, sql: str, *params: Any) -> tuple[list[Any], int]:
-        raise NotImplementedError
+        return await self._table.run(sql, params)
+
+    async def aclose(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        await self._table.aclose()
 
     async def claim(self, channel: str, run_id: str, call_id: str, fp: str, at: float) -> bool:
         _, count = await self._do(
@@ -208,72 +225,21 @@ class _SQLBook:
         return bool(rows)
 
 
-class SQLiteChannelBook(_SQLBook):
+class SQLiteChannelBook(SQLChannelBook):
     """Announcements and nonces in tables of the run store's SQLite file."""
-
-    TABLES: ClassVar[dict[str, str]] = {
-        "table": "tether_session_channels",
-        "nonces": "tether_session_channel_nonces",
-    }
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._table = SideTable(path, _SCHEMA.format(real="REAL", **self.TABLES))
-
-    async def _do(self, sql: str, *params: Any) -> tuple[list[Any], int]:
-        return await self._table.run(sql.format(**self.TABLES), params)
-
-    async def aclose(self) -> None:
-        """Close the connection (a later call opens a new one)."""
-        await self._table.aclose()
+        super().__init__(sqlite_side_table(path, _TABLES, _SCHEMA))
 
 
-class PostgresChannelBook(_SQLBook):
+class PostgresChannelBook(SQLChannelBook):
     """Announcements and nonces in tables ``channels`` and ``channel_nonces`` of the schema
     ``<store schema>_inbox`` (beside the sign-ins of ``PostgresSessions``)."""
 
     def __init__(self, dsn: str, schema: str) -> None:
-        from psycopg import sql
-
         self.dsn = dsn
-        self._tables = {
-            "table": sql.Identifier(schema, "channels").as_string(None),
-            "nonces": sql.Identifier(schema, "channel_nonces").as_string(None),
-        }
-        self._schema = sql.Identifier(schema).as_string(None)
-        self._conn: Any = None
-        self._lock = asyncio.Lock()
-
-    async def _do(self, statement: str, *params: Any) -> tuple[list[Any], int]:
-        import psycopg
-
-        async with self._lock:
-            for attempt in (1, 2):  # once more on a fresh connection if the old one died
-                try:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = await psycopg.AsyncConnection.connect(
-                            self.dsn, autocommit=True
-                        )
-                        schema = _SCHEMA.format(real="DOUBLE PRECISION", **self._tables)
-                        await self._conn.execute(
-                            f"CREATE SCHEMA IF NOT EXISTS {self._schema}; {schema}"
-                        )
-                    text = statement.format(**self._tables).replace("?", "%s")
-                    cursor = await self._conn.execute(text, params)
-                    rows = list(await cursor.fetchall()) if cursor.description else []
-                    return rows, cursor.rowcount
-                except psycopg.OperationalError:
-                    self._conn = None
-                    if attempt == 2:
-                        raise
-        return [], 0  # pragma: no cover - the loop returns or raises
-
-    async def aclose(self) -> None:
-        """Close the connection (a later call opens a new one)."""
-        async with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        super().__init__(postgres_side_table(dsn, schema, _TABLES, _SCHEMA))
 
 
 def _announcement(row: Any) -> Announcement:
@@ -283,13 +249,8 @@ def _announcement(row: Any) -> Announcement:
     )
 
 
-def book_for(store: RunStore) -> MemoryChannelBook | SQLiteChannelBook | PostgresChannelBook:
+def book_for(store: RunStore) -> MemoryChannelBook | SQLChannelBook:
     """The book beside ``store``: its SQLite file, its PostgreSQL database, else this
     process's memory."""
-    if isinstance(store, SQLiteRunStore) and store.path != ":memory:":
-        return SQLiteChannelBook(store.path)
-    # A PostgreSQL store was made with its module imported (psycopg may not be installed).
-    postgres = sys.modules.get("tether.store._postgres")
-    if postgres is not None and isinstance(store, postgres.PostgresRunStore):
-        return PostgresChannelBook(store.dsn, f"{store.schema}_inbox")
-    return MemoryChannelBook()
+    table = side_table(store, _TABLES, _SCHEMA)
+    return MemoryChannelBook() if table is None else SQLChannelBook(table)
