@@ -187,14 +187,17 @@ def _transient(error: BaseException) -> bool:
     )
 
 
-@DBOS.step(
-    name="tether.advance_run",
-    retries_allowed=True,
-    max_attempts=6,
-    interval_seconds=1.0,
-    backoff_rate=2.0,
-    should_retry=_transient,
-)
+# How a step that failed for a moment is run again: up to six times, waiting 1, 2, 4... s.
+_RETRIED: dict[str, Any] = {
+    "retries_allowed": True,
+    "max_attempts": 6,
+    "interval_seconds": 1.0,
+    "backoff_rate": 2.0,
+    "should_retry": _transient,
+}
+
+
+@DBOS.step(name="tether.advance_run", **_RETRIED)
 async def advance_step(
     run_id: str, agent: str, input: Any, max_turns: int | None
 ) -> dict[str, Any]:
@@ -202,14 +205,7 @@ async def advance_step(
     return await advance(serving(), run_id, agent, input, max_turns)
 
 
-@DBOS.step(
-    name="tether.advance_here",
-    retries_allowed=True,
-    max_attempts=6,
-    interval_seconds=1.0,
-    backoff_rate=2.0,
-    should_retry=_transient,
-)
+@DBOS.step(name="tether.advance_here", **_RETRIED)
 async def advance_here_step(
     here: bool, run_id: str, agent: str, input: Any, max_turns: int | None
 ) -> dict[str, Any] | None:
@@ -220,14 +216,7 @@ async def advance_here_step(
     return await advance(serving(), run_id, agent, input, max_turns)
 
 
-@DBOS.step(
-    name="tether.expire",
-    retries_allowed=True,
-    max_attempts=6,
-    interval_seconds=1.0,
-    backoff_rate=2.0,
-    should_retry=_transient,
-)
+@DBOS.step(name="tether.expire", **_RETRIED)
 async def expire_step(run_id: str, agent: str) -> int:
     """``expire`` as a DBOS step."""
     return await expire(serving(), run_id, agent)
