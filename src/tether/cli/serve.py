@@ -36,7 +36,13 @@ def add_serve_commands(commands: Any) -> None:
 
     worker = commands.add_parser("worker", help="resume an App's runs once they are decided")
     worker.add_argument("app", help="module:attribute of a tether.server.App")
-    worker.add_argument("--poll", type=float, default=1.0, help="seconds between looks")
+    worker.add_argument(
+        "--poll",
+        type=float,
+        default=1.0,
+        help="longest wait between looks, in seconds: a decision or a new run wakes the worker "
+        "at once; the poll finds expired leases, due retries and lost wake-ups",
+    )
     worker.add_argument(
         "--max-backoff",
         type=float,
