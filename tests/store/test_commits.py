@@ -9,7 +9,11 @@ guardrail), the response commits on its own, before it.
 
 from __future__ import annotations
 
+import json
+import signal
 import struct
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -70,8 +74,10 @@ class Counting:
         await self._store.release(*args, **kw)
 
 
-def weather_agent(store: Counting, seen: list[int], **options: Any) -> Agent[None]:
-    @function_tool
+def weather_agent(
+    store: Counting, seen: list[int], *, idempotent: bool = False, **options: Any
+) -> Agent[None]:
+    @function_tool(idempotent=idempotent)
     def lookup(city: str) -> str:
         """Look the weather up (no approval)."""
         seen.append(len(store.turns))  # how many commits came before the side effect
@@ -119,6 +125,26 @@ async def test_a_turn_of_a_call_without_approval_takes_two_commits(backend: Back
         if backend.name == "sqlite":
             # The database saw exactly these commits (and the one that created the store).
             assert wal_commits(store.path) == 1 + len(store.writes)
+    finally:
+        await store.close()
+
+
+async def test_a_turn_of_an_idempotent_call_takes_one_commit(backend: Backend) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    seen: list[int] = []
+    try:
+        agent = weather_agent(store, seen, idempotent=True)
+        result = await Runner.run(agent, "Weather?", store=store)  # type: ignore[arg-type]
+        assert result.final_output == "Sunny in both."
+        # The output of a call that may run again harmlessly waits for the next commit.
+        assert store.turns == [
+            ["run_started"],
+            ["model_responded", "tool_started"],  # turn 1, before the tool runs
+            ["tool_completed", "model_responded", "tool_started"],  # its output, turn 2
+            ["tool_completed", "model_responded", "run_completed"],
+            "release",
+        ]
+        assert seen == [2, 3]  # write-ahead all the same: each start was durable first
     finally:
         await store.close()
 
@@ -221,3 +247,25 @@ async def test_a_response_commits_before_a_tools_own_code_reads_it(
         assert store.turns[2][-1] == "tool_started"  # (after the guardrail's check)
     finally:
         await store.close()
+
+
+def test_an_idempotent_output_lost_in_a_crash_is_made_again_without_a_person(
+    tmp_path: Path,
+) -> None:
+    # The worker dies while the model reads the call's output, which waits for the next
+    # commit: the call is in doubt, and the resuming process runs it again, as the system.
+    store, log = str(tmp_path / "runs.db"), str(tmp_path / "effects.log")
+    command = [sys.executable, str(Path(__file__).with_name("idempotent_worker.py")), store, log]
+    died = subprocess.run([*command, "run"], capture_output=True, text=True, timeout=60)
+    assert died.returncode == -signal.SIGKILL, died.stderr[-2000:]
+    resumed = subprocess.run([*command, "resume"], capture_output=True, text=True, timeout=60)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    outcome = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert outcome == {
+        "final": "Refreshed.",
+        "resolved_by": ["tether:system"],
+        "resolutions": ["run_again"],
+    }
+    runs = [json.loads(line) for line in Path(log).read_text().splitlines()]
+    assert len(runs) == 2  # once in each process, under one idempotency key
+    assert runs[0] == runs[1] and runs[0]["idempotency_key"].startswith("tether-")

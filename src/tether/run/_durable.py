@@ -16,7 +16,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -213,6 +213,12 @@ class Durable:
         next append (``sync_session``): nothing that must be durable before the run goes on."""
         events = journal.events_since(self.stored)
         return self._session is not None and all(isinstance(e, SessionSynced) for e in events)
+
+    def lacks_only(self, journal: Journal, may_wait: Callable[[Event], bool]) -> bool:
+        """Whether every event the store lacks is one ``may_wait`` lets wait for a later
+        commit (``False`` if it lacks none: there is nothing to wait)."""
+        events = journal.events_since(self.stored)
+        return bool(events) and all(may_wait(event) for event in events)
 
     def counts_rule_uses(self, book: object) -> bool:
         """Whether ``book`` is this run's store and counts a rule's use in the same

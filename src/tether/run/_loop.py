@@ -44,7 +44,7 @@ from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
 from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, Step, next_step
-from ._tool_step import execute_tools, quiet_tool_step
+from ._tool_step import execute_tools, outputs_may_wait, quiet_tool_step
 from ._tracing import tracer_for
 
 __all__ = ["drive"]
@@ -150,6 +150,8 @@ def _commit_waits(run: Run, step: Step) -> bool:
         return False
     if durable.session_only(run.journal):
         return True
+    if isinstance(step, ExecuteTools):
+        return outputs_may_wait(run)
     return isinstance(step, CallModel) and _commits_with_next_step(run)
 
 

@@ -36,6 +36,7 @@ from ..journal import (
     CallStatus,
     HandoffTaken,
     RunView,
+    SessionSynced,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
@@ -48,7 +49,13 @@ from ._agent_tools import NestedOutcome, recorded, start_call
 from ._doubt import iso_time, settle
 from ._run import Driver, Run, checkpoint
 
-__all__ = ["DEFAULT_REJECTION_MESSAGE", "execute_tools", "missing_tool_error", "quiet_tool_step"]
+__all__ = [
+    "DEFAULT_REJECTION_MESSAGE",
+    "execute_tools",
+    "missing_tool_error",
+    "outputs_may_wait",
+    "quiet_tool_step",
+]
 
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
 """What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
@@ -156,6 +163,35 @@ def quiet_tool_step(run: Run) -> bool:
     return True
 
 
+def outputs_may_wait(run: Run) -> bool:
+    """Whether all the store lacks may wait for the run's next commit (``_loop``): outputs
+    of calls whose tools are ``idempotent`` (and the session's marks), which no lifecycle
+    hook acts on and no person reviews.
+
+    Their ``ToolStarted`` is already durable, so a crash before that next commit leaves such
+    a call in doubt, and the run's next step runs it again (``_doubt.settle``): harmless by
+    the tool's own declaration. A turn of idempotent calls then takes one commit, not one
+    per call: the outputs ride with the next model response and the next calls' starts.
+    """
+    durable = run.options.durable
+    if durable is None or run.options.hooks is not None:
+        return False
+    return durable.lacks_only(run.journal, lambda event: _may_wait(run, event))
+
+
+def _may_wait(run: Run, event: object) -> bool:
+    if isinstance(event, SessionSynced):
+        return True
+    if not isinstance(event, ToolCompleted) or event.review:
+        return False
+    call = run.view.calls.get(event.call_id)
+    owner = run.graph.get(call.agent) if call is not None else None
+    if call is None or owner is None or owner.hooks is not None or call.nested_agent:
+        return False
+    tool = owner.function_tools.get(call.name)
+    return tool is not None and tool.idempotent
+
+
 def _answer_hosted(run: Run, call: Call) -> None:
     """Ask for a decision on a hosted MCP call, and record it once taken: the fold sends it
     back to the API as an ``mcp_approval_response`` item on the next model call."""
@@ -243,7 +279,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
         for span in outcome.spans.values():
             run.tracer.tool_end(span, None, exc)
         raise
-    await checkpoint(run)
+    if cancelled is not None or not outputs_may_wait(run):
+        await checkpoint(run)
     if cancelled is not None:
         raise cancelled
     for call, tool, output in sorted(outcome.finished, key=lambda f: outcome.order[f[0].call_id]):
@@ -361,7 +398,8 @@ async def _record(
         failure = _record_failure(run, call, tool, result)
         if failure is not None:
             outcome.failures.append((call.call_id, failure))
-    await checkpoint(run)
+    if not outputs_may_wait(run):
+        await checkpoint(run)
 
 
 async def _record_output(
