@@ -3,6 +3,7 @@
     uv run python benchmarks/stores.py            # 1,000 turns, SQLite and PostgreSQL
     uv run python benchmarks/stores.py --quick    # 30 turns, to check the harness
     uv run python benchmarks/stores.py --sqlite-only --tether-only --json out.json
+    uv run python benchmarks/stores.py --idempotent-lookups   # tether's lookup idempotent=True
 
 LangGraph and its checkpointers are installed into their own virtual
 environment, ``benchmarks/.venv-langgraph`` (``uv venv`` with tether's Python,
@@ -235,6 +236,11 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true", help="no PostgreSQL server")
     parser.add_argument("--tether-only", action="store_true", help="skip LangGraph")
     parser.add_argument("--json", type=Path, help="also write both sides' raw results here")
+    parser.add_argument(
+        "--idempotent-lookups",
+        action="store_true",
+        help="tether's lookup tool declared idempotent=True (LangGraph may rerun any tool)",
+    )
     args = parser.parse_args()
     sizes = w.QUICK if args.quick else w.FULL
     flags = ["--quick"] if args.quick else []
@@ -245,7 +251,8 @@ def main() -> None:
         dsn = None if args.sqlite_only else stack.enter_context(durable_postgres())
         if dsn is not None:
             flags += ["--postgres", dsn]
-        ours = wal_syncs(dsn, sizes, lambda: run_side(sys.executable, "stores_tether.py", flags))
+        mine = flags + (["--idempotent-lookups"] if args.idempotent_lookups else [])
+        ours = wal_syncs(dsn, sizes, lambda: run_side(sys.executable, "stores_tether.py", mine))
         peer = None
         if python is not None:
             peer = wal_syncs(dsn, sizes, lambda: run_side(python, "stores_langgraph.py", flags))
@@ -253,9 +260,8 @@ def main() -> None:
     print(f"\n{started:%Y-%m-%d %H:%M} UTC; {'quick' if args.quick else 'full'} sizes")
     print(f"machine: {before['nproc']} cores, {before['cpu']}, Python {before['python']}")
     print(f"load average before {before['loadavg']}, after {after['loadavg']}")
-    print(
-        f"tether {ours['version']}; {'; '.join(peer['notes']) if peer else 'LangGraph skipped'}\n"
-    )
+    print(f"tether {ours['version']}; {'; '.join(ours['notes'])}")
+    print(f"{'; '.join(peer['notes']) if peer else 'LangGraph skipped'}\n")
     print(table(sizes, ours, peer))
     print()
     if dsn is not None:

@@ -97,13 +97,19 @@ def send_email(city: str) -> str:
     return "sent"
 
 
+IDEMPOTENT_LOOKUPS = False
+"""``--idempotent-lookups``: declare the read-only lookup ``idempotent=True`` (a crash may run
+it again, as LangGraph's checkpointers may rerun any tool), so its outputs take no commit of
+their own."""
+
+
 def agent(turns: int, clock: w.TurnClock | None) -> Agent[Any]:
     return Agent(
         name="Weather",
         instructions="You answer questions about the weather.",
         model=PrebuiltModel(responses(turns), clock),
         tools=[
-            function_tool(lookup, name="lookup"),
+            function_tool(lookup, name="lookup", idempotent=IDEMPOTENT_LOOKUPS),
             function_tool(send_email, name="send_email", needs_approval=True),
         ],
     )
@@ -169,6 +175,8 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             wal.close()
     notes = ["SQLiteRunStore and PostgresRunStore with a signing key; Runner.run(..., store=)"]
+    if IDEMPOTENT_LOOKUPS:
+        notes.append("the lookup tool declared idempotent=True")
     w.emit("tether", tether.__version__, results, notes)
 
 
@@ -176,4 +184,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a 30-turn run, to check the script")
     parser.add_argument("--postgres", help="a DSN of a database to hold the run store")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--idempotent-lookups", action="store_true", help="see IDEMPOTENT_LOOKUPS")
+    arguments = parser.parse_args()
+    IDEMPOTENT_LOOKUPS = arguments.idempotent_lookups
+    asyncio.run(main(arguments))
