@@ -124,15 +124,15 @@ class Call:
     """The escalation of the waiting call, once the sweep escalated it: its group may decide
     the call too (``tether.approvals`` authorizes them)."""
 
-    @property
-    def call_id(self) -> str:
-        return str(self.item["id"] if self.hosted else self.item["call_id"])
+    hosted: bool = field(init=False)
+    """An approval the API asked for a hosted MCP call (``tether.hosted``); nothing runs
+    here, and the decision goes back as an ``mcp_approval_response`` item."""
+    call_id: str = field(init=False)
 
-    @property
-    def hosted(self) -> bool:
-        """An approval the API asked for a hosted MCP call (``tether.hosted``); nothing runs
-        here, and the decision goes back as an ``mcp_approval_response`` item."""
-        return self.item.get("type") == HOSTED_APPROVAL_REQUEST
+    def __post_init__(self) -> None:
+        # Read from the item once: the loop and the fold ask for them many times a call.
+        self.hosted = self.item.get("type") == HOSTED_APPROVAL_REQUEST
+        self.call_id = str(self.item["id"] if self.hosted else self.item["call_id"])
 
     @property
     def name(self) -> str:
