@@ -41,6 +41,10 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``mcp/filesystem_example``, ``mcp/get_all_mcp_tools_example`` (an approval; strict
   schemas), ``mcp/tool_filter_example`` (a static filter; every call approved)
 
+Also here, as it is about ``as_tool(on_stream=)``:
+``tests/porting/agents_as_tools_stream_approval.py`` (our program, not the reference's), a
+streamed agent tool whose nested agent needs an approval, approved and rejected, on both.
+
 Examples not run, and why, are listed in docs/migrating.md.
 """
 

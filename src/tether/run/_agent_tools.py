@@ -18,6 +18,10 @@ A call of such a tool runs the inner agent as a nested run with the call's
 
 The call is started (``ToolStarted``) before each stretch of the nested run and
 recorded after it: a crash in between leaves the call in doubt, as any tool.
+
+A tool given ``as_tool(on_stream=)`` runs the same nested run, streamed: each
+stretch's stream events (``_stream_events``) go to the callback as
+``AgentToolStreamEvent``s, in order, from a task beside the run.
 """
 
 from __future__ import annotations
