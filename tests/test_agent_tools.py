@@ -312,3 +312,25 @@ async def test_on_stream_is_given_the_model_deltas_and_its_failure_is_only_logge
     assert "on_stream of the agent tool 'ask_weather' failed" in caplog.text
     with pytest.raises(AgentDefinitionError, match="on_stream must be callable"):
         weather.as_tool("ask_weather", on_stream="print")  # type: ignore[arg-type]
+
+
+async def test_a_streamed_nested_run_cut_short_leaves_the_call_in_doubt() -> None:
+    from tether import RunResultStreaming, ToolCallInDoubtError
+
+    inner = ScriptedModel([message("Sunny in Rome.")])
+    outer = ScriptedModel([tool_call("ask_weather", {"input": "Rome?"}, "c_out")])
+    running: list[RunResultStreaming] = []
+
+    def stop(given: AgentToolStreamEvent) -> None:  # the calling run stops mid-call
+        running[0].cancel("immediate")
+
+    weather = Agent(name="Weather", model=inner)
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather", on_stream=stop)])
+    running.append(Runner.run_streamed(lead, "Rome?"))
+    async for _ in running[0].stream_events():
+        pass
+    state = RunState.from_string(lead, running[0].to_state().to_string())
+    # Started, never recorded: it may have had effects, so it is not run again.
+    with pytest.raises(ToolCallInDoubtError, match="'c_out' of 'ask_weather'"):
+        await Runner.run(lead, state)
+    assert len(outer.requests) == 1
