@@ -245,3 +245,34 @@ async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_pauses_t
         "message_output_created",
     ]
     assert shipped == ["A-1"]
+
+
+async def test_input_guardrails_take_run_in_parallel_and_run_before_the_model() -> None:
+    from tether.agents import (
+        GuardrailFunctionOutput,
+        InputGuardrail,
+        InputGuardrailTripwireTriggered,
+        Runner,
+        input_guardrail,
+    )
+    from tether.testing import ScriptedModel, message
+
+    checked: list[str] = []
+
+    @input_guardrail  # the reference's default: run_in_parallel=True
+    def stop(ctx: Any, agent: Any, input: Any) -> GuardrailFunctionOutput:
+        checked.append("stop")
+        return GuardrailFunctionOutput(tripwire_triggered=True)
+
+    def allow(ctx: Any, agent: Any, input: Any) -> GuardrailFunctionOutput:
+        checked.append("allow")
+        return GuardrailFunctionOutput()
+
+    first = InputGuardrail(guardrail_function=allow, name="allow", run_in_parallel=False)
+    assert (stop.run_in_parallel, first.run_in_parallel, first.get_name()) == (True, False, "allow")
+    model = ScriptedModel([message("Hi.")])
+    agent = Agent(name="A", model=model, input_guardrails=[first, stop])
+    with pytest.raises(InputGuardrailTripwireTriggered):
+        await Runner.run(agent, "Hello.")
+    # tether checks every input guardrail before the first model call, parallel or not.
+    assert (checked, model.requests) == (["allow", "stop"], [])

@@ -41,9 +41,10 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``mcp/filesystem_example``, ``mcp/get_all_mcp_tools_example`` (an approval; strict
   schemas), ``mcp/tool_filter_example`` (a static filter; every call approved)
 
-Also here, as it is about ``as_tool(on_stream=)``:
-``tests/porting/agents_as_tools_stream_approval.py`` (our program, not the reference's), a
-streamed agent tool whose nested agent needs an approval, approved and rejected, on both.
+Also here, two of our programs (not the reference's) beside the examples they extend:
+``tests/porting/agents_as_tools_stream_approval.py``, a streamed agent tool whose nested
+agent needs an approval, approved and rejected; ``tests/porting/input_guardrail_sequential.py``,
+an input guardrail with ``run_in_parallel=False``, passed and tripped, plain and streamed.
 
 Examples not run, and why, are listed in docs/migrating.md.
 """
@@ -850,6 +851,40 @@ def test_input_guardrails(
     ]
     assert [r["instructions"][:5] for r in run.requests] == ["Check", "Check", "You a"]
     assert servers[1].responses.abandoned == []  # tether made no call it then cancelled
+
+
+def test_an_input_guardrail_not_run_in_parallel(
+    reference_python: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # tests/porting/input_guardrail_sequential.py: with run_in_parallel=False the reference
+    # checks the input before the agent starts, as tether always does; a tripped input
+    # then reaches no hook, no model and no tool on either SDK, plain and streamed.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("launch", '{"target":"the moon"}', "c_launch")])
+        fake.responses.add("Launched at the moon.")
+
+    run = both_programs(
+        reference_python, "input_guardrail_sequential.py", servers[0], script, tmp_path
+    )
+    assert run.out.splitlines() == [
+        "Launch at the moon.",
+        "  guardrail checks the input (run_in_parallel=False)",
+        "  hook: Mission Control starts",
+        "  hook: Mission Control asks its model",
+        "  hook: Mission Control runs launch",
+        "  tool: launching at the moon",
+        "  hook: Mission Control asks its model",
+        "  answer: Launched at the moon.",
+        "Please solve 2x + 5 = 11.",
+        "  guardrail checks the input (run_in_parallel=False)",
+        "  tripped: no_homework",
+        "Please solve 3x = 9, streamed.",
+        "  event: agent_updated_stream_event",
+        "  guardrail checks the input (run_in_parallel=False)",
+        "  tripped: homework?",
+    ]
+    assert len(run.requests) == 2
+    assert run.tool_runs == {'launch {"target":"the moon"}': 1}
 
 
 def _mcp_call(name: str, path: Path) -> tuple[str, str, str]:
