@@ -24,7 +24,7 @@ from tether import (
 )
 from tether.errors import AgentDefinitionError
 from tether.testing import ScriptedModel, message, tool_call
-from weather_app import RUNS, get_temperature
+from weather_app import RUNS, get_temperature, get_time
 
 TESTS = Path(__file__).resolve().parent
 
@@ -334,3 +334,25 @@ async def test_a_streamed_nested_run_cut_short_leaves_the_call_in_doubt() -> Non
     with pytest.raises(ToolCallInDoubtError, match="'c_out' of 'ask_weather'"):
         await Runner.run(lead, state)
     assert len(outer.requests) == 1
+
+
+async def test_on_stream_sees_a_failing_nested_run_up_to_its_failure() -> None:
+    from tether import MaxTurnsExceeded
+
+    inner = ScriptedModel([tool_call("get_time", {}, "c_1"), tool_call("get_time", {}, "c_2")])
+    outer = ScriptedModel([tool_call("ask_clock", {"input": "Time?"}, "c_out")])
+    seen: list[str] = []
+
+    def on_stream(given: AgentToolStreamEvent) -> None:
+        event = given.event
+        seen.append(event.name if isinstance(event, RunItemEvent) else event.type)
+
+    clock = Agent(name="Clock", model=inner, tools=[get_time])
+    tool = clock.as_tool("ask_clock", max_turns=1, on_stream=on_stream)
+    with pytest.raises(MaxTurnsExceeded):  # the nested run's failure is the caller's
+        await Runner.run(Agent(name="Lead", model=outer, tools=[tool]), "Time?")
+    assert [name for name in seen if name != "raw_response_event"] == [
+        "agent_updated_stream_event",
+        "tool_called",
+        "tool_output",
+    ]

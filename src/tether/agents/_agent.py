@@ -171,6 +171,10 @@ class Agent(_Agent[TContext]):
             from ..errors import UserError
 
             raise UserError(f"on_stream must be callable or None, not {on_stream!r}.")
+        if on_stream_max_pending_events is not None and on_stream_max_pending_events <= 0:
+            from ..errors import UserError
+
+            raise UserError("on_stream_max_pending_events must be a positive integer or None.")
         handler = None if on_stream is None else reference_stream_handler(self, on_stream)
         tool = super().as_tool(
             tool_name or name,

@@ -150,7 +150,11 @@ async def _streamed(nested: Run, resumed: bool, drive: Driver, forward: _Forward
     task = asyncio.ensure_future(hand_on())
     try:
         await _drive(nested, resumed, drive)
-    except BaseException:
+    except Exception:  # the run failed: the callback still sees what led to it
+        queue.put_nowait(_END)
+        await task
+        raise
+    except BaseException:  # cancelled: so is the callback
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         raise
