@@ -13,10 +13,18 @@ import pytest
 from pydantic import BaseModel, Field
 
 from runners import MODES
-from tether import Agent, NotPendingError, Runner, RunState
+from tether import (
+    Agent,
+    AgentToolStreamEvent,
+    NotPendingError,
+    RawResponseEvent,
+    RunItemEvent,
+    Runner,
+    RunState,
+)
 from tether.errors import AgentDefinitionError
 from tether.testing import ScriptedModel, message, tool_call
-from weather_app import RUNS, get_temperature
+from weather_app import RUNS, get_temperature, get_time
 
 TESTS = Path(__file__).resolve().parent
 
@@ -229,3 +237,122 @@ async def test_a_durable_store_lists_the_nested_approval_as_waiting(tmp_path: Pa
         assert result.final_output == "It is cold."
         assert (await store.load(result.run_id)).status == "completed"
     assert RUNS["get_temperature"] == 1
+
+
+@pytest.mark.parametrize("mode", ["plain", "streamed"])
+async def test_on_stream_sees_each_stretch_of_a_nested_run_that_pauses(mode: str) -> None:
+    RUNS.clear()
+    inner = ScriptedModel(
+        [tool_call("get_temperature", {"city": "Oslo"}, "c_in"), message("Cold in Oslo.")]
+    )
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Oslo?"}, "c_out"), message("It is cold.")]
+    )
+    seen: list[tuple[str, ...]] = []
+
+    async def on_stream(given: AgentToolStreamEvent) -> None:
+        assert (given.call_id, given.tool_name, given.arguments) == (
+            "c_out",
+            "ask_weather",
+            '{"input": "Oslo?"}',
+        )
+        event = given.event
+        name = event.name if isinstance(event, RunItemEvent) else ""
+        if not isinstance(event, RawResponseEvent):
+            seen.append((given.agent.name, event.type, name))
+
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature])
+    tool = weather.as_tool("ask_weather", on_stream=on_stream)
+    lead = Agent(name="Lead", model=outer, tools=[tool])
+    result = await MODES[mode]()(lead, "Oslo?")
+    [item] = result.interruptions
+    assert (item.tool_name, item.parent and item.parent.call_id) == ("get_temperature", "c_out")
+    assert seen == [
+        ("Weather", "agent_updated_stream_event", ""),
+        ("Weather", "run_item_stream_event", "tool_called"),
+        ("Weather", "run_item_stream_event", "approval_requested"),
+    ]
+    state = RunState.from_string(lead, result.to_state().to_string())
+    state.approve(state.interruptions[0])
+    seen.clear()
+    result = await MODES[mode]()(lead, state)
+    assert result.final_output == "It is cold."
+    # The resumed stretch streams from the agent that runs: the decided call's output, then
+    # the turn that had no response yet.
+    assert seen == [
+        ("Weather", "agent_updated_stream_event", ""),
+        ("Weather", "run_item_stream_event", "tool_output"),
+        ("Weather", "run_item_stream_event", "message_output_created"),
+    ]
+    assert (len(inner.requests), len(outer.requests), RUNS["get_temperature"]) == (2, 2, 1)
+
+
+async def test_on_stream_is_given_the_model_deltas_and_its_failure_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inner = ScriptedModel([message("Sunny in Rome.")])
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Rome?"}, "c_out"), message("Sunny.")]
+    )
+    deltas: list[str] = []
+
+    def on_stream(given: AgentToolStreamEvent) -> None:
+        if isinstance(given.event, RawResponseEvent):
+            deltas.append(given.event.data.delta)
+        raise RuntimeError("the display is gone")
+
+    weather = Agent(name="Weather", model=inner)
+    lead = Agent(
+        name="Lead", model=outer, tools=[weather.as_tool("ask_weather", on_stream=on_stream)]
+    )
+    result = await Runner.run(lead, "Rome?")
+    assert result.final_output == "Sunny."
+    assert "".join(deltas) == "Sunny in Rome."
+    assert outer.requests[1].input[-1]["output"] == "Sunny in Rome."
+    assert "on_stream of the agent tool 'ask_weather' failed" in caplog.text
+    with pytest.raises(AgentDefinitionError, match="on_stream must be callable"):
+        weather.as_tool("ask_weather", on_stream="print")  # type: ignore[arg-type]
+
+
+async def test_a_streamed_nested_run_cut_short_leaves_the_call_in_doubt() -> None:
+    from tether import RunResultStreaming, ToolCallInDoubtError
+
+    inner = ScriptedModel([message("Sunny in Rome.")])
+    outer = ScriptedModel([tool_call("ask_weather", {"input": "Rome?"}, "c_out")])
+    running: list[RunResultStreaming] = []
+
+    def stop(given: AgentToolStreamEvent) -> None:  # the calling run stops mid-call
+        running[0].cancel("immediate")
+
+    weather = Agent(name="Weather", model=inner)
+    lead = Agent(name="Lead", model=outer, tools=[weather.as_tool("ask_weather", on_stream=stop)])
+    running.append(Runner.run_streamed(lead, "Rome?"))
+    async for _ in running[0].stream_events():
+        pass
+    state = RunState.from_string(lead, running[0].to_state().to_string())
+    # Started, never recorded: it may have had effects, so it is not run again.
+    with pytest.raises(ToolCallInDoubtError, match="'c_out' of 'ask_weather'"):
+        await Runner.run(lead, state)
+    assert len(outer.requests) == 1
+
+
+async def test_on_stream_sees_a_failing_nested_run_up_to_its_failure() -> None:
+    from tether import MaxTurnsExceeded
+
+    inner = ScriptedModel([tool_call("get_time", {}, "c_1"), tool_call("get_time", {}, "c_2")])
+    outer = ScriptedModel([tool_call("ask_clock", {"input": "Time?"}, "c_out")])
+    seen: list[str] = []
+
+    def on_stream(given: AgentToolStreamEvent) -> None:
+        event = given.event
+        seen.append(event.name if isinstance(event, RunItemEvent) else event.type)
+
+    clock = Agent(name="Clock", model=inner, tools=[get_time])
+    tool = clock.as_tool("ask_clock", max_turns=1, on_stream=on_stream)
+    with pytest.raises(MaxTurnsExceeded):  # the nested run's failure is the caller's
+        await Runner.run(Agent(name="Lead", model=outer, tools=[tool]), "Time?")
+    assert [name for name in seen if name != "raw_response_event"] == [
+        "agent_updated_stream_event",
+        "tool_called",
+        "tool_output",
+    ]

@@ -174,14 +174,14 @@ async def test_a_signed_state_loads_through_the_awaitable_from_string() -> None:
     assert [item.call_id for item in state.get_interruptions()] == ["c1"]
 
 
-async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_fails_the_call() -> None:
+async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_pauses_the_caller() -> None:
     from tether.agents import (
         AgentUpdatedStreamEvent,
         RawResponsesStreamEvent,
         RunItemStreamEvent,
         Runner,
+        RunState,
     )
-    from tether.errors import ToolError
     from tether.testing import ScriptedModel, message, tool_call
 
     seen: list[tuple[str, str, str]] = []
@@ -205,18 +205,74 @@ async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_fails_th
     assert kinds == {AgentUpdatedStreamEvent, RawResponsesStreamEvent, RunItemStreamEvent}
     assert issubclass(AgentUpdatedStreamEvent, tether.run.AgentUpdatedEvent)
 
+    shipped: list[str] = []
+
     @tool(needs_approval=True)
     def ship(order: str) -> str:
         """Ship an order."""
+        shipped.append(order)
         return "shipped"
 
+    ship_events: list[str] = []
+
+    def show(event: Any) -> None:  # a failing callback is logged; the run goes on
+        ship_events.append(getattr(event["event"], "name", event["event"].type))
+        raise RuntimeError("the screen is gone")
+
     shipper = Agent(
-        name="Shipper", model=ScriptedModel([tool_call("ship", {"order": "A-1"})]), tools=[ship]
+        name="Shipper",
+        model=ScriptedModel([tool_call("ship", {"order": "A-1"}, "c_ship"), message("Shipped.")]),
+        tools=[ship],
     )
     boss = Agent(
         name="Boss",
-        model=ScriptedModel([tool_call("ship_it", {"input": "Ship A-1."})]),
-        tools=[shipper.as_tool(tool_name="ship_it", tool_description="Ship.", on_stream=print)],
+        model=ScriptedModel([tool_call("ship_it", {"input": "Ship A-1."}), message("On its way.")]),
+        tools=[shipper.as_tool(tool_name="ship_it", tool_description="Ship.", on_stream=show)],
     )
-    with pytest.raises(ToolError, match="waits for a decision"):
-        await Runner.run(boss, "Ship A-1.")
+    result = await Runner.run(boss, "Ship A-1.")
+    [item] = result.interruptions
+    assert (item.agent.name, item.name, item.call_id) == ("Shipper", "ship", "c_ship")
+    # No approval event: the reference streams none; the pause reaches the caller instead.
+    assert ship_events[-1] == "tool_called"
+    state = await RunState.from_string(boss, result.to_state().to_string())
+    state.approve(state.get_interruptions()[0])
+    ship_events.clear()
+    result = await Runner.run(boss, state)
+    assert result.final_output == "On its way."
+    assert [e for e in ship_events if e != "raw_response_event"] == [
+        "agent_updated_stream_event",
+        "tool_output",
+        "message_output_created",
+    ]
+    assert shipped == ["A-1"]
+
+
+async def test_input_guardrails_take_run_in_parallel_and_run_before_the_model() -> None:
+    from tether.agents import (
+        GuardrailFunctionOutput,
+        InputGuardrail,
+        InputGuardrailTripwireTriggered,
+        Runner,
+        input_guardrail,
+    )
+    from tether.testing import ScriptedModel, message
+
+    checked: list[str] = []
+
+    @input_guardrail  # the reference's default: run_in_parallel=True
+    def stop(ctx: Any, agent: Any, input: Any) -> GuardrailFunctionOutput:
+        checked.append("stop")
+        return GuardrailFunctionOutput(tripwire_triggered=True)
+
+    def allow(ctx: Any, agent: Any, input: Any) -> GuardrailFunctionOutput:
+        checked.append("allow")
+        return GuardrailFunctionOutput()
+
+    first = InputGuardrail(guardrail_function=allow, name="allow", run_in_parallel=False)
+    assert (stop.run_in_parallel, first.run_in_parallel, first.get_name()) == (True, False, "allow")
+    model = ScriptedModel([message("Hi.")])
+    agent = Agent(name="A", model=model, input_guardrails=[first, stop])
+    with pytest.raises(InputGuardrailTripwireTriggered):
+        await Runner.run(agent, "Hello.")
+    # tether checks every input guardrail before the first model call, parallel or not.
+    assert (checked, model.requests) == (["allow", "stop"], [])

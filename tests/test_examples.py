@@ -201,3 +201,22 @@ def test_escalation(tmp_path: Path) -> None:
     assert blocks[2].splitlines()[-2:] == ["  expired    by tether:system", "  late       by ana"]
     assert "decided    by zoe for ana" in blocks[3]
     assert "the delegation is over" in blocks[4]
+
+
+def test_agent_tool_stream(tmp_path: Path) -> None:
+    out = run_example("agent_tool_stream.py", "--yes", cwd=tmp_path).splitlines()
+    asked = 'Approve issue_refund {"customer_id": "ABC123", "amount": 20} (asked via ask_billing)?'
+    pause = next(n for n, line in enumerate(out) if line.startswith(asked))
+    assert out[:pause] == [
+        "  [Billing via ask_billing] starts",
+        "  [Billing via ask_billing] tool_called",
+        "  [Billing via ask_billing] approval_requested",
+    ]
+    assert out[pause + 1 :] == [
+        "    (refunding $20 to ABC123)",
+        "  [Billing via ask_billing] starts",
+        "  [Billing via ask_billing] tool_output",
+        "  [Billing via ask_billing] message_output_created",
+        "Final: Refunded $20 to ABC123.",
+    ]
+    assert (tmp_path / "agent_tool_state.json").exists()

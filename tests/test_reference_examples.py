@@ -41,6 +41,11 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``mcp/filesystem_example``, ``mcp/get_all_mcp_tools_example`` (an approval; strict
   schemas), ``mcp/tool_filter_example`` (a static filter; every call approved)
 
+Also here, two of our programs (not the reference's) beside the examples they extend:
+``tests/porting/agents_as_tools_stream_approval.py``, a streamed agent tool whose nested
+agent needs an approval, approved and rejected; ``tests/porting/input_guardrail_sequential.py``,
+an input guardrail with ``run_in_parallel=False``, passed and tripped, plain and streamed.
+
 Examples not run, and why, are listed in docs/migrating.md.
 """
 
@@ -66,6 +71,7 @@ from openai_server import FakeOpenAIServer, Reply, hosted_item
 from reference_env import REFERENCE_VERSION
 from reference_env import reference_python as reference_python  # a fixture
 from test_porting_reference import PORTING, Run, _request_view, _runs, assert_same
+from test_porting_reference import both as both_programs
 from test_porting_reference import server as server  # a fixture, one server per module
 
 CACHE = PORTING / ".reference-examples"
@@ -591,6 +597,55 @@ def test_agents_as_tools_streaming(
     assert [r["settings"].get("tool_choice") for r in run.requests[1:3]] == ["required", None]
 
 
+REFUND = '{"customer_id":"ABC123","amount":20}'
+ASK_REFUND = '{"input":"Refund $20 to ABC123."}'
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_streamed_agent_tool_pauses_for_a_nested_approval(
+    reference_python: Path, servers: Servers, tmp_path: Path, answer: str
+) -> None:
+    # tests/porting/agents_as_tools_stream_approval.py: an on_stream agent tool whose
+    # nested agent calls a tool that needs approval. The calling run pauses with the
+    # nested call; its state goes through JSON; the decision resumes the nested run (its
+    # stream begins again, as the reference's does) and then the calling run.
+    said = "Refunded $20 to ABC123." if answer == "y" else "The refund was declined."
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("billing_agent", ASK_REFUND, "c_billing")])
+        fake.responses.add(tool_calls=[("issue_refund", REFUND, "c_refund")])
+        fake.responses.add(said)
+        fake.responses.add("All done." if answer == "y" else "Sorry, no refund.")
+
+    run = both_programs(
+        reference_python,
+        "agents_as_tools_stream_approval.py",
+        servers[0],
+        script,
+        tmp_path,
+        stdin=f"{answer}\n",
+    )
+    lines = run.out.splitlines()
+    where = "[stream] agent=Billing Agent call=c_billing"
+    pause = lines.index("Paused for:")
+    assert lines[pause + 1] == f"  Billing Agent issue_refund {REFUND}"
+    assert lines[pause - 1] == f"{where} item tool_called tool_call_item function_call"
+    resumed = lines[pause + 2 :]
+    assert resumed[0].endswith(f"{where} agent_updated Billing Agent")  # after the prompt
+    assert resumed[1] == f"{where} item tool_output tool_call_output_item function_call_output"
+    # Four model calls in all: the resumed run asks the calling agent's model once more.
+    assert [r["instructions"][:8] for r in run.requests] == [
+        "You help",
+        *["You hand"] * 2,
+        "You help",
+    ]
+    output = run.requests[2]["input"][-1]
+    assert output[0] == "function_call_output" and said in str(output)
+    refunds = {f"issue_refund {REFUND}": 1} if answer == "y" else {}
+    # The agent tool's function is entered once per stretch of its nested run, on both SDKs.
+    assert run.tool_runs == {f"billing_agent {ASK_REFUND}": 2, **refunds}
+
+
 def test_tool_guardrails(
     reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
 ) -> None:
@@ -796,6 +851,40 @@ def test_input_guardrails(
     ]
     assert [r["instructions"][:5] for r in run.requests] == ["Check", "Check", "You a"]
     assert servers[1].responses.abandoned == []  # tether made no call it then cancelled
+
+
+def test_an_input_guardrail_not_run_in_parallel(
+    reference_python: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # tests/porting/input_guardrail_sequential.py: with run_in_parallel=False the reference
+    # checks the input before the agent starts, as tether always does; a tripped input
+    # then reaches no hook, no model and no tool on either SDK, plain and streamed.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("launch", '{"target":"the moon"}', "c_launch")])
+        fake.responses.add("Launched at the moon.")
+
+    run = both_programs(
+        reference_python, "input_guardrail_sequential.py", servers[0], script, tmp_path
+    )
+    assert run.out.splitlines() == [
+        "Launch at the moon.",
+        "  guardrail checks the input (run_in_parallel=False)",
+        "  hook: Mission Control starts",
+        "  hook: Mission Control asks its model",
+        "  hook: Mission Control runs launch",
+        "  tool: launching at the moon",
+        "  hook: Mission Control asks its model",
+        "  answer: Launched at the moon.",
+        "Please solve 2x + 5 = 11.",
+        "  guardrail checks the input (run_in_parallel=False)",
+        "  tripped: no_homework",
+        "Please solve 3x = 9, streamed.",
+        "  event: agent_updated_stream_event",
+        "  guardrail checks the input (run_in_parallel=False)",
+        "  tripped: homework?",
+    ]
+    assert len(run.requests) == 2
+    assert run.tool_runs == {'launch {"target":"the moon"}': 1}
 
 
 def _mcp_call(name: str, path: Path) -> tuple[str, str, str]:

@@ -55,6 +55,7 @@ from .journal import ToolApprovalItem, ToolOutputReviewItem
 from .lifecycle import AgentHooks, RunHooks
 from .models import Model, ModelSettings
 from .run import (
+    AgentToolStreamEvent,
     AgentUpdatedEvent,
     RawResponseEvent,
     RetryPolicy,
@@ -76,6 +77,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentHooks",
+    "AgentToolStreamEvent",
     "AgentUpdatedEvent",
     "ApprovalPolicy",
     "Approver",

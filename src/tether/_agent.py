@@ -117,6 +117,7 @@ class Agent(Generic[TContext]):
         parameters: type[Any] | None = None,
         input_builder: InputBuilder | None = None,
         is_enabled: IsEnabled = True,
+        on_stream: Callable[[Any], Any] | None = None,
     ) -> FunctionTool:
         """This agent as a tool another agent calls with ``{"input": "..."}``.
 
@@ -132,6 +133,13 @@ class Agent(Generic[TContext]):
         items; it may be async). Without a builder, structured arguments are given to the
         agent as their JSON. ``is_enabled`` is ``function_tool``'s: whether the model is
         offered the tool, asked before each model call.
+
+        ``on_stream`` (sync or async) is given an ``AgentToolStreamEvent`` for each
+        event of the nested run as it happens (``event``, a stream event as
+        ``Runner.run_streamed`` yields; ``agent``, the nested agent running; ``call_id``,
+        ``tool_name`` and ``arguments`` of the call): the nested run streams its model
+        calls, and is journaled, paused and resumed as without it. An exception it raises
+        is logged; the run goes on.
         """
         if max_turns is not None and max_turns < 1:
             raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
@@ -139,6 +147,8 @@ class Agent(Generic[TContext]):
             raise AgentDefinitionError(
                 f"as_tool input_builder must be callable: {input_builder!r}."
             )
+        if on_stream is not None and not callable(on_stream):
+            raise AgentDefinitionError(f"as_tool on_stream must be callable: {on_stream!r}.")
         adapter = None if parameters is None else _parameters_adapter(self.name, parameters)
         schema = (
             _AGENT_TOOL_SCHEMA if adapter is None else strict_json_schema(adapter.json_schema())
@@ -149,7 +159,9 @@ class Agent(Generic[TContext]):
             tool_name,
             description or self.handoff_description or f"Ask the {self.name} agent.",
             schema,
-            AgentTool(self, max_turns or DEFAULT_NESTED_MAX_TURNS, adapter, input_builder),
+            AgentTool(
+                self, max_turns or DEFAULT_NESTED_MAX_TURNS, adapter, input_builder, on_stream
+            ),
             needs_approval=needs_approval,
             strict=True,
         )
@@ -265,6 +277,8 @@ class AgentTool:
     """The structured arguments' type (``as_tool(parameters=)``), else ``{"input": str}``."""
     input_builder: InputBuilder | None = None
     """Turns the arguments into the nested run's input (``as_tool(input_builder=)``)."""
+    on_stream: Callable[[Any], Any] | None = None
+    """Given each stream event of the nested run (``as_tool(on_stream=)``)."""
 
     async def nested_input(self, arguments: str | None) -> str | list[Item]:
         """The nested run's input from a call's arguments; ``ValueError`` saying what the

@@ -25,14 +25,12 @@ from ..errors import (
 )
 from ..guardrails import (
     GuardrailFunctionOutput,
-    InputGuardrail,
     OutputGuardrail,
     ToolGuardrailFunctionOutput,
     ToolInputGuardrail,
     ToolInputGuardrailData,
     ToolOutputGuardrail,
     ToolOutputGuardrailData,
-    input_guardrail,
     output_guardrail,
 )
 from ..handoffs import Handoff, HandoffInputData
@@ -47,6 +45,7 @@ from ._errors import (
     ToolInputGuardrailTripwireTriggered,
     ToolOutputGuardrailTripwireTriggered,
 )
+from ._guardrails import InputGuardrail, input_guardrail
 from ._handoffs import handoff
 from ._items import (
     HandoffCallItem,

@@ -17,7 +17,7 @@ from .._context import RunContext
 from ..handoffs import Handoff
 from ..models import ToolSpec
 from ..tools import FunctionTool, NeedsApproval
-from ._agent_stream import streamed_agent_tool
+from ._agent_stream import reference_stream_handler
 from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
 from ._reprs import agent_repr
@@ -145,9 +145,9 @@ class Agent(_Agent[TContext]):
         """This agent as a tool, with the reference SDK's option names (``tool_name``,
         ``tool_description``, ``max_turns``, ``needs_approval``). The nested run is tether's
         (journaled inside the calling run); options that shape it differently are refused
-        with ``UserError`` rather than ignored. With ``on_stream`` the agent runs streamed,
-        as a run of its own inside the call, each event handed to ``on_stream``
-        (``tether.agents._agent_stream``)."""
+        with ``UserError`` rather than ignored. With ``on_stream`` the nested run streams,
+        each event handed to ``on_stream`` as the reference's ``AgentToolStreamEvent``
+        dict (``tether.agents._agent_stream``); it pauses and resumes as without it."""
         refused = {
             "custom_output_extractor": custom_output_extractor is not None,
             "run_config": run_config is not None,
@@ -167,6 +167,15 @@ class Agent(_Agent[TContext]):
                 "runs the agent as a nested tether run on its arguments and returns its "
                 "final output (docs/migrating.md)."
             )
+        if on_stream is not None and not callable(on_stream):
+            from ..errors import UserError
+
+            raise UserError(f"on_stream must be callable or None, not {on_stream!r}.")
+        if on_stream_max_pending_events is not None and on_stream_max_pending_events <= 0:
+            from ..errors import UserError
+
+            raise UserError("on_stream_max_pending_events must be a positive integer or None.")
+        handler = None if on_stream is None else reference_stream_handler(self, on_stream)
         tool = super().as_tool(
             tool_name or name,
             tool_description or description,
@@ -174,6 +183,7 @@ class Agent(_Agent[TContext]):
             max_turns=max_turns,
             parameters=parameters,
             is_enabled=is_enabled,
+            on_stream=handler,
         )
         if parameters is not None or input_builder is not None:
             build = reference_input_builder(
@@ -187,5 +197,6 @@ class Agent(_Agent[TContext]):
                 parameters=parameters,
                 input_builder=build,
                 is_enabled=is_enabled,
+                on_stream=handler,
             )
-        return tool if on_stream is None else streamed_agent_tool(tool, on_stream)
+        return tool

@@ -69,10 +69,9 @@ def tool_origin(tool: FunctionTool | None) -> ToolOrigin | None:
     if tool is None:
         return None
     function = getattr(tool.function, "__wrapped__", None)
-    nested = getattr(function, "agent_tool", function)
-    if isinstance(nested, AgentTool):
+    if isinstance(function, AgentTool):
         return ToolOrigin(
-            ToolOriginType.AGENT_AS_TOOL, agent_name=nested.agent.name, agent_tool_name=tool.name
+            ToolOriginType.AGENT_AS_TOOL, agent_name=function.agent.name, agent_tool_name=tool.name
         )
     server = getattr(function, "server_name", None)
     if isinstance(server, str):

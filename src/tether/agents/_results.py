@@ -42,6 +42,7 @@ __all__ = [
     "RunResult",
     "RunResultStreaming",
     "StreamEvent",
+    "reference_events",
 ]
 
 
@@ -233,19 +234,8 @@ class RunResultStreaming(RunResult):
             graph = self._graph
             try:
                 async for event in self._result.stream_events():
-                    if isinstance(event, RawResponseEvent):
-                        for data in _raw(event.data, numbers):
-                            yield RawResponsesStreamEvent(data)
-                    elif isinstance(event, RunItemEvent):
-                        for data in event.provider_events:
-                            yield RawResponsesStreamEvent(data)
-                        yield RunItemStreamEvent(
-                            _NAMES.get(event.name, event.name), _stream_item(event, graph, names)
-                        )
-                    elif isinstance(event, AgentUpdatedEvent):
-                        yield AgentUpdatedStreamEvent(event.new_agent)
-                    else:
-                        yield event
+                    for out in reference_events(event, graph, numbers, names):
+                        yield out
             except GuardrailTripwireTriggered as exc:
                 raise reference_error(exc) from None
             if self._decide is None or self._resume is None or not self._result.interruptions:
@@ -254,6 +244,27 @@ class RunResultStreaming(RunResult):
             if not await self._decide(state, self):
                 return
             self._result = self._resume(state)
+
+
+def reference_events(
+    event: Any, graph: dict[str, Agent[Any]], numbers: Iterator[int], names: dict[str, str]
+) -> Iterator[Any]:
+    """The reference's stream events for one of tether's (``numbers`` numbers the deltas made
+    here, ``names`` keeps each call's tool name for its output): a run item is preceded by
+    the provider's events shown before it."""
+    if isinstance(event, RawResponseEvent):
+        for data in _raw(event.data, numbers):
+            yield RawResponsesStreamEvent(data)
+    elif isinstance(event, RunItemEvent):
+        for data in event.provider_events:
+            yield RawResponsesStreamEvent(data)
+        yield RunItemStreamEvent(
+            _NAMES.get(event.name, event.name), _stream_item(event, graph, names)
+        )
+    elif isinstance(event, AgentUpdatedEvent):
+        yield AgentUpdatedStreamEvent(event.new_agent)
+    else:
+        yield event
 
 
 def _stream_item(

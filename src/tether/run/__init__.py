@@ -16,6 +16,7 @@ from ._runner import DEFAULT_MAX_TURNS, Runner
 from ._state import RunState
 from ._stored import state_from_stored
 from ._streaming import (
+    AgentToolStreamEvent,
     AgentUpdatedEvent,
     RawResponseEvent,
     RunItemEvent,
@@ -27,6 +28,7 @@ from ._tool_step import DEFAULT_REJECTION_MESSAGE
 __all__ = [
     "DEFAULT_MAX_TURNS",
     "DEFAULT_REJECTION_MESSAGE",
+    "AgentToolStreamEvent",
     "AgentUpdatedEvent",
     "RawResponseEvent",
     "RetryPolicy",

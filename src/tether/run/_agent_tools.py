@@ -18,17 +18,24 @@ A call of such a tool runs the inner agent as a nested run with the call's
 
 The call is started (``ToolStarted``) before each stretch of the nested run and
 recorded after it: a crash in between leaves the call in doubt, as any tool.
+
+A tool given ``as_tool(on_stream=)`` runs the same nested run, streamed: each
+stretch's stream events (``_stream_events``) go to the callback as
+``AgentToolStreamEvent``s, in order, from a task beside the run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from .._agent import AgentTool
+from .._agent import Agent, AgentTool
 from .._context import RunContext
 from ..errors import NotPendingError
 from ..items import to_input_items
@@ -37,8 +44,13 @@ from ..journal._binding import ToolApprovalItem, key_maker
 from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
 from ..tools import FunctionTool
 from ._run import Driver, Run
+from ._stream_events import AgentToolStreamEvent, AgentUpdatedEvent, StreamEvent, attach_stream
 
 __all__ = ["NestedOutcome", "nested_decision", "recorded", "run_nested", "start_call"]
+
+logger = logging.getLogger("tether")
+
+_END = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +89,77 @@ async def run_nested(tool: AgentTool, outer: Run, call: Call, drive: Driver) -> 
         root=tool.agent,
         journal=journal,
         ctx=RunContext(outer.ctx.context, _facts=journal.view),
-        # Not streamed, no session, no store of its own: the outer run streams, stores
-        # what its model sees and keeps the nested events in its own journal.
-        options=replace(outer.options, stream=False, session=None, durable=None),
+        # No session, no store of its own: the outer run stores what its model sees and
+        # keeps the nested events in its own journal. Streamed only for ``on_stream``.
+        options=replace(
+            outer.options, stream=tool.on_stream is not None, session=None, durable=None
+        ),
         graph=tool.agent.graph(),
         start=start,
     )
-    if start is None:
-        nested.append(RunResumed())
-    await drive(nested)
+    if tool.on_stream is None:
+        await _drive(nested, start is None, drive)
+    else:
+        await _streamed(nested, start is None, drive, _Forward(tool.on_stream, call))
     completed = journal.view.completed
     output = None if completed is None else _as_text(completed.output)
     return NestedOutcome(tool.agent.name, journal.events_since(len(call.nested_events)), output)
+
+
+async def _drive(nested: Run, resumed: bool, drive: Driver) -> None:
+    if resumed:
+        nested.append(RunResumed())
+    await drive(nested)
+
+
+@dataclass(slots=True)
+class _Forward:
+    """Hands the stream events of one call's nested run to the tool's ``on_stream``."""
+
+    on_stream: Callable[[Any], Any]
+    call: Call
+    agent: Agent[Any] | None = None
+
+    async def __call__(self, event: StreamEvent) -> None:
+        if isinstance(event, AgentUpdatedEvent):
+            self.agent = event.new_agent
+        assert self.agent is not None  # a stream begins with the agent that runs
+        call = self.call
+        given = AgentToolStreamEvent(
+            event, self.agent, call.call_id, call.name, call.arguments or "{}"
+        )
+        try:
+            shown = self.on_stream(given)
+            if inspect.isawaitable(shown):
+                await shown
+        except Exception:  # the callback only watches: its failure is not the run's
+            logger.exception("on_stream of the agent tool %r failed", call.name)
+
+
+async def _streamed(nested: Run, resumed: bool, drive: Driver, forward: _Forward) -> None:
+    """Drive ``nested`` streamed, each of its events handed to ``forward`` in order, in a
+    task of its own (the run does not wait for the callback, and the callback sees every
+    event before the call ends)."""
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    attach_stream(nested, queue)
+
+    async def hand_on() -> None:
+        while (event := await queue.get()) is not _END:
+            await forward(cast(StreamEvent, event))
+
+    task = asyncio.ensure_future(hand_on())
+    try:
+        await _drive(nested, resumed, drive)
+    except Exception:  # the run failed: the callback still sees what led to it
+        queue.put_nowait(_END)
+        await task
+        raise
+    except BaseException:  # cancelled: so is the callback
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    queue.put_nowait(_END)
+    await task
 
 
 def _as_text(output: Any) -> str:
