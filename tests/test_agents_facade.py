@@ -247,7 +247,7 @@ async def test_on_stream_gets_every_event_of_the_nested_run_and_a_pause_pauses_t
     assert shipped == ["A-1"]
 
 
-async def test_input_guardrails_take_run_in_parallel_and_run_before_the_model() -> None:
+async def test_input_guardrails_take_run_in_parallel_and_a_tripwire_stops_the_first_turn() -> None:
     from tether.agents import (
         GuardrailFunctionOutput,
         InputGuardrail,
@@ -272,7 +272,11 @@ async def test_input_guardrails_take_run_in_parallel_and_run_before_the_model() 
     assert (stop.run_in_parallel, first.run_in_parallel, first.get_name()) == (True, False, "allow")
     model = ScriptedModel([message("Hi.")])
     agent = Agent(name="A", model=model, input_guardrails=[first, stop])
-    with pytest.raises(InputGuardrailTripwireTriggered):
+    with pytest.raises(InputGuardrailTripwireTriggered) as caught:
         await Runner.run(agent, "Hello.")
-    # tether checks every input guardrail before the first model call, parallel or not.
-    assert (checked, model.requests) == (["allow", "stop"], [])
+    # The sequential check first, then the parallel one beside the first model call,
+    # whose response (if the call got that far) is never recorded.
+    assert checked == ["allow", "stop"]
+    assert len(model.requests) <= 1
+    kinds = [event.kind for event in caught.value.run_state.journal]
+    assert "model_responded" not in kinds

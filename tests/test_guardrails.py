@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -25,7 +26,7 @@ from tether import (
 from tether.errors import ToolInputGuardrailTripwireTriggered, ToolOutputGuardrailTripwireTriggered
 from tether.guardrails import ToolInputGuardrailData, ToolOutputGuardrailData
 from tether.items import message_text
-from tether.testing import ScriptedModel, message, tool_call
+from tether.testing import FunctionModel, ScriptedModel, message, tool_call
 
 checks: Counter[str] = Counter()
 tool_runs: Counter[str] = Counter()
@@ -215,3 +216,57 @@ async def test_guardrail_output_info_that_is_not_json_is_kept_as_text() -> None:
         await Runner.run(agent, "hi")
     assert caught.value.output_info == "{1, 2}"
     RunState.from_string(agent, caught.value.run_state.to_string())
+
+
+def _beside_agent(
+    trip: bool, asked: asyncio.Event, answered: asyncio.Event
+) -> tuple[Agent[Any], list[str]]:
+    """An agent whose input guardrail runs beside its first model call: the check waits until
+    the model was asked (so it cannot have run before the call), and the model waits for the
+    check's verdict when it trips (so only a cancellation ends the call)."""
+    ran: list[str] = []
+
+    @input_guardrail(run_in_parallel=True)
+    async def beside(ctx: RunContext[Any], agent: Agent[Any], input: list[Any]) -> Any:
+        await asyncio.wait_for(asked.wait(), timeout=10)  # the call went out first
+        return GuardrailFunctionOutput({"trip": trip}, tripwire_triggered=trip)
+
+    @function_tool
+    def lookup(city: str) -> str:
+        """Look the weather up."""
+        ran.append(city)
+        return "Sunny"
+
+    async def answer(request: Any) -> Any:
+        first = not any(item.get("type") == "function_call_output" for item in request.input)
+        asked.set()
+        if first and trip:
+            await answered.wait()  # never set: the tripwire cancels this call
+        return tool_call("lookup", {"city": "Oslo"}, "c1") if first else message("Sunny.")
+
+    model = FunctionModel(answer)
+    return Agent(name="Weather", model=model, tools=[lookup], input_guardrails=[beside]), ran
+
+
+async def test_an_input_guardrail_beside_the_first_call_lets_the_run_go_on_once_it_passed() -> None:
+    agent, ran = _beside_agent(False, asyncio.Event(), asyncio.Event())
+    result = await Runner.run(agent, "Weather in Oslo?")
+    assert result.final_output == "Sunny." and ran == ["Oslo"]
+    kinds = [event.kind for event in result.to_state().journal]
+    assert kinds.index("guardrail_checked") < kinds.index("model_responded")
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_tripwire_beside_the_first_call_cancels_it_and_no_tool_runs(streamed: bool) -> None:
+    answered = asyncio.Event()
+    agent, ran = _beside_agent(True, asyncio.Event(), answered)
+    with pytest.raises(InputGuardrailTripwireTriggered) as caught:
+        if streamed:
+            stream = Runner.run_streamed(agent, "Weather in Oslo?")
+            async for _ in stream.stream_events():
+                pass
+        else:
+            await Runner.run(agent, "Weather in Oslo?")
+    assert ran == [] and not answered.is_set()
+    kinds = [event.kind for event in caught.value.run_state.journal]
+    assert "guardrail_checked" in kinds and "model_responded" not in kinds

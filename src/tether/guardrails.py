@@ -142,6 +142,11 @@ class InputGuardrail(Generic[T]):
 
     guardrail_function: Callable[..., GuardrailFunctionOutput | Awaitable[GuardrailFunctionOutput]]
     name: str | None = None
+    run_in_parallel: bool = False
+    """``False``: the check runs before the first model call, which a tripwire never makes.
+    ``True``: beside it, to save the check's time: the request goes out at once, but
+    nothing acts on its response (no tool, no output) until every check passed, and a
+    tripwire cancels the call and drops its response."""
 
     def get_name(self) -> str:
         """The name the journal records it under."""
@@ -236,14 +241,26 @@ def _decorator(kind: Any, fn: Any, name: str | None) -> Any:
 
 
 @overload
-def input_guardrail(fn: Callable[..., Any], *, name: str | None = None) -> InputGuardrail[Any]: ...
+def input_guardrail(
+    fn: Callable[..., Any], *, name: str | None = None, run_in_parallel: bool = False
+) -> InputGuardrail[Any]: ...
 @overload
 def input_guardrail(
-    fn: None = None, *, name: str | None = None
+    fn: None = None, *, name: str | None = None, run_in_parallel: bool = False
 ) -> Callable[[Callable[..., Any]], InputGuardrail[Any]]: ...
-def input_guardrail(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
-    """Make an ``InputGuardrail`` of ``fn(ctx, agent, input_items)``: ``@input_guardrail``."""
-    return _decorator(InputGuardrail, fn, name)
+def input_guardrail(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    run_in_parallel: bool = False,
+) -> Any:
+    """Make an ``InputGuardrail`` of ``fn(ctx, agent, input_items)``: ``@input_guardrail``
+    (``run_in_parallel``: see ``InputGuardrail.run_in_parallel``)."""
+
+    def make(f: Callable[..., Any]) -> InputGuardrail[Any]:
+        return InputGuardrail(f, name, run_in_parallel)
+
+    return make if fn is None else make(fn)
 
 
 @overload

@@ -1,11 +1,11 @@
-"""Input guardrails as the reference SDK builds them: ``run_in_parallel=`` accepted.
+"""Input guardrails as the reference SDK builds them: ``run_in_parallel=True`` by default.
 
 The reference runs an input guardrail beside the starting agent's first model turn by
-default (``run_in_parallel=True``) and before it with ``run_in_parallel=False``. tether's
-run loop always runs input guardrails before the first model call, which is the
-reference's ``run_in_parallel=False`` order in either case: a tripped input has called
-no hook, sent no model request and run no tool (docs/migrating.md says what a program
-of the reference can see of the difference).
+default (``run_in_parallel=True``) and before it with ``run_in_parallel=False``; so does
+``tether.agents``, on tether's own ``InputGuardrail.run_in_parallel`` (whose default is
+``False``). Beside the call, tether sends the request at once (hooks and model events
+too), but lets nothing act on its response until every check passed: a tripwire cancels
+the call, and no tool of that turn runs (docs/migrating.md says what differs).
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class InputGuardrail(_InputGuardrail[T]):
-    """tether's ``InputGuardrail`` (a subclass) with the reference's ``run_in_parallel``
-    (kept, so a program reads back what it set; the check runs before the first model
-    call either way)."""
+    """tether's ``InputGuardrail`` (a subclass) whose ``run_in_parallel`` defaults to
+    ``True``, as the reference's does."""
 
     run_in_parallel: bool = True
 

@@ -7,6 +7,7 @@ later attempt to drive the run with the same error (``raise_recorded``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,7 +19,13 @@ from ..errors import (
     ToolInputGuardrailTripwireTriggered,
     ToolOutputGuardrailTripwireTriggered,
 )
-from ..guardrails import GuardrailFunctionOutput, ToolInputGuardrailData, ToolOutputGuardrailData
+from ..guardrails import (
+    GuardrailFunctionOutput,
+    InputGuardrail,
+    ToolInputGuardrailData,
+    ToolOutputGuardrailData,
+)
+from ..items import Item
 from ..journal import GuardrailChecked
 from ..tools import FunctionTool
 
@@ -77,19 +84,33 @@ def _info(value: Any) -> Any:
 
 
 async def check_input(run: Run) -> None:
-    """Run the starting agent's input guardrails (before the first model call only)."""
+    """Run the starting agent's input guardrails (before the first model call only): those
+    that run before it now; those that run beside it (``run_in_parallel``) in a task the
+    first model call waits for (``run.beside``; ``_loop`` races it against the call)."""
     view = run.view
     if view.turns or not run.root.input_guardrails:
         return
-    items = view.items[view.input_start : view.generated_start]
-    for guardrail in run.root.input_guardrails:
-        name = guardrail.get_name()
-        if _recorded(run, "input", name) is not None:
-            continue
-        start = time.time_ns()
-        result = await guardrail.run(run.ctx, run.root, list(items))
-        info = _info(result.output_info)
-        _record(run, GuardrailChecked("input", name, _outcome(result), output_info=info), start)
+    items = list(view.items[view.input_start : view.generated_start])
+    todo = [g for g in run.root.input_guardrails if _recorded(run, "input", g.get_name()) is None]
+    for guardrail in todo:
+        if not guardrail.run_in_parallel:
+            await _check_input(run, guardrail, items)
+    beside = [guardrail for guardrail in todo if guardrail.run_in_parallel]
+    if beside:
+        run.beside = asyncio.ensure_future(_check_inputs(run, beside, items))
+
+
+async def _check_inputs(run: Run, guardrails: list[InputGuardrail[Any]], items: list[Item]) -> None:
+    # Together, each recorded as it finishes: a tripwire raises at once.
+    await asyncio.gather(*(_check_input(run, guardrail, items) for guardrail in guardrails))
+
+
+async def _check_input(run: Run, guardrail: InputGuardrail[Any], items: list[Item]) -> None:
+    start = time.time_ns()
+    result = await guardrail.run(run.ctx, run.root, list(items))
+    info = _info(result.output_info)
+    check = GuardrailChecked("input", guardrail.get_name(), _outcome(result), output_info=info)
+    _record(run, check, start)
 
 
 async def check_output(run: Run, output: Any) -> None:

@@ -7,6 +7,7 @@ each journal event and each model delta as it happens.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -111,6 +112,16 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await checkpoint(run)
     guardrails.raise_recorded(run)  # a run a tripwire stopped stays stopped
     await guardrails.check_input(run)
+    try:
+        await _steps(run, stop)
+    finally:
+        if run.beside is not None:  # the run stopped before its first model call
+            beside, run.beside = run.beside, None
+            beside.cancel()
+            await asyncio.gather(beside, return_exceptions=True)
+
+
+async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     await _sync_session(run)
     while True:
         _expire(run)
@@ -354,6 +365,27 @@ def _settings(agent: Agent[Any], view: RunView) -> ModelSettings:
 
 
 async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
+    beside, run.beside = run.beside, None
+    if beside is None:
+        return await _ask(run, model, request)
+    # Input guardrails run beside this (the first) call: a tripwire cancels it; its
+    # response counts only once every check passed.
+    asking = asyncio.ensure_future(_ask(run, model, request))
+    both: set[asyncio.Future[Any]] = {asking, beside}
+    try:
+        await asyncio.wait(both, return_when=asyncio.FIRST_EXCEPTION)
+        if beside.done() and beside.exception() is not None:
+            asking.cancel()
+        await beside
+        return await asking
+    finally:
+        for task in both:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+
+async def _ask(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
     if not run.options.stream:
         return await model.get_response(request)
     response: ModelResponse | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -79,6 +80,8 @@ class Run:
     """Spans for this run (``_tracing``); set by ``drive``."""
     started_agent: str | None = None
     """The agent whose ``on_agent_start`` hooks were last called in this drive."""
+    beside: asyncio.Future[None] | None = None
+    """Input guardrails running beside the first model call (``_guardrails.check_input``)."""
 
     @property
     def view(self) -> RunView:
