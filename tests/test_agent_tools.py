@@ -356,3 +356,21 @@ async def test_on_stream_sees_a_failing_nested_run_up_to_its_failure() -> None:
         "tool_called",
         "tool_output",
     ]
+
+
+async def test_a_runs_usage_counts_the_model_calls_of_its_agents_used_as_tools() -> None:
+    # As the reference SDK counts them: the nested run's model calls are the run's too.
+    translator = Agent(name="Translator", model=ScriptedModel([message("Hola.")]))
+    model = ScriptedModel(
+        [tool_call("translate", {"input": "Hello."}, "c1"), message("It is 'Hola.'")]
+    )
+    agent = Agent(
+        name="Orchestrator",
+        model=model,
+        tools=[translator.as_tool("translate", "Translate.")],
+    )
+    result = await Runner.run(agent, "Translate hello.")
+    assert result.final_output == "It is 'Hola.'"
+    assert result.usage.requests == 3  # two of the orchestrator's, one of the translator's
+    # and a saved state folds to the same count
+    assert RunState.from_string(agent, result.to_state().to_string()).usage.requests == 3

@@ -320,12 +320,24 @@ def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:
             f"event that cannot be read: {exc.errors()[0]['msg']}."
         ) from None
     nested = RunView() if call.nested_view is None else call.nested_view.copy()
+    before = nested.usage
     for inner in new:
         nested.apply(inner)  # the nested journal passes the same gate as the outer one
+    # The run's usage counts its agents used as tools (theirs count their own, and so on).
+    view.usage = view.usage + _since(nested.usage, before)
     call.nested_agent = event.agent
     call.nested_events = [*call.nested_events, *new]
     call.nested_view = nested
     call.suspended = event.paused
+
+
+def _since(now: Usage, before: Usage) -> Usage:
+    return Usage(
+        now.requests - before.requests,
+        now.input_tokens - before.input_tokens,
+        now.output_tokens - before.output_tokens,
+        now.total_tokens - before.total_tokens,
+    )
 
 
 _WHILE_FAILED = frozenset(
