@@ -14,7 +14,9 @@ gets lost after it charged (a time-out once the request was sent), and the tool 
    tries the call again with the same key; each retry is in the audit trail too.
 
 Each settlement is in the journal and the audit trail, with who settled it. A crash inside
-the tool (the process killed after the charge) is settled the same way on resume.
+the tool (the process killed after the charge) is settled the same way on resume:
+``tether crashtest payment_idempotency:build_agent`` (run from this folder) kills the run
+at every durable write and inside the charge, and finds no charge made twice.
 """
 
 from __future__ import annotations
@@ -80,6 +82,14 @@ def find_charge(ctx: RunContext[Any], arguments: dict[str, Any]) -> str | None:
     assert ctx.idempotency_key is not None
     found = service.find(ctx.idempotency_key)
     return None if found is None else f"charged {found}"
+
+
+def build_agent() -> Agent[None]:
+    """The payment agent whose service keeps keys for a day (the first case), as
+    ``tether crashtest`` takes it."""
+    model = ScriptedModel([tool_call("charge", {"amount": 30}, "pay"), message("Paid 30 EUR.")])
+    tool = charge_tool(idempotent_for=timedelta(hours=24))
+    return Agent(name="Payments", model=model, tools=[tool])
 
 
 async def pay(store: SQLiteRunStore, title: str, refused: bool = False, **declared: Any) -> None:
