@@ -101,11 +101,15 @@ researcher = Agent(name="Researcher", tools=[file_report])
 accounts = Agent(name="Accounts", tools=[charge], handoff_description="Charges customers.")
 desk = Agent(
     name="Desk",
-    tools=[lookup, researcher.as_tool("ask_researcher", "Ask the researcher.")],
+    tools=[
+        lookup,
+        researcher.as_tool("ask_researcher", "Ask the researcher.", needs_approval=True),
+    ],
     handoffs=[accounts],
 )
-"""By default the crash test's script looks a customer up, asks the researcher (whose
-nested run files a report, after an approval), hands off to Accounts, which charges."""
+"""By default the crash test's script looks a customer up, asks the researcher (once a
+person approves asking, its nested run files a report after an approval of its own), hands
+off to Accounts, which charges (approved too)."""
 
 writer = Agent(name="Writer", tools=[append_line])
 unsafe_nested = Agent(name="Editor", tools=[writer.as_tool("ask_writer", "Ask the writer.")])
