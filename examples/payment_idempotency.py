@@ -10,9 +10,13 @@ gets lost after it charged (a time-out once the request was sent), and the tool 
    with the same ``ctx.idempotency_key``: the service answers with the first charge.
 2. ``reconcile``: the tool looks the charge up by its key instead.
 3. Neither: the stored run stops with the call in doubt until a person settles it.
+4. ``retry_on``: the service refuses the first connection (nothing was sent), and tether
+   tries the call again with the same key; each retry is in the audit trail too.
 
 Each settlement is in the journal and the audit trail, with who settled it. A crash inside
-the tool (the process killed after the charge) is settled the same way on resume.
+the tool (the process killed after the charge) is settled the same way on resume:
+``tether crashtest payment_idempotency:build_agent`` (run from this folder) kills the run
+at every durable write and inside the charge, and finds no charge made twice.
 """
 
 from __future__ import annotations
@@ -34,8 +38,12 @@ class PaymentService:
     def __init__(self) -> None:
         self.charges: dict[str, str] = {}
         self.lose_next_answer = False
+        self.refuse_next = False
 
     def charge(self, key: str, amount: int) -> str:
+        if self.refuse_next:  # before anything is sent: nothing happened
+            self.refuse_next = False
+            raise ConnectionRefusedError("the payment service refused the connection")
         charge = self.charges.setdefault(key, f"ch_{len(self.charges) + 1} ({amount} EUR)")
         if self.lose_next_answer:
             self.lose_next_answer = False
@@ -50,7 +58,13 @@ service = PaymentService()
 
 
 def charge_tool(**declared: Any) -> Any:
-    @function_tool(needs_approval=True, doubt_on=TimeoutError, **declared)
+    @function_tool(
+        needs_approval=True,
+        doubt_on=TimeoutError,
+        retry_on=ConnectionRefusedError,
+        retry_delay=0.1,
+        **declared,
+    )
     def charge(ctx: RunContext[Any], amount: int) -> str:
         """Charge the customer.
 
@@ -70,7 +84,15 @@ def find_charge(ctx: RunContext[Any], arguments: dict[str, Any]) -> str | None:
     return None if found is None else f"charged {found}"
 
 
-async def pay(store: SQLiteRunStore, title: str, **declared: Any) -> None:
+def build_agent() -> Agent[None]:
+    """The payment agent whose service keeps keys for a day (the first case), as
+    ``tether crashtest`` takes it."""
+    model = ScriptedModel([tool_call("charge", {"amount": 30}, "pay"), message("Paid 30 EUR.")])
+    tool = charge_tool(idempotent_for=timedelta(hours=24))
+    return Agent(name="Payments", model=model, tools=[tool])
+
+
+async def pay(store: SQLiteRunStore, title: str, refused: bool = False, **declared: Any) -> None:
     print(f"--- {title}")
     model = ScriptedModel([tool_call("charge", {"amount": 30}, "pay"), message("Paid 30 EUR.")])
     agent = Agent(name="Payments", model=model, tools=[charge_tool(**declared)])
@@ -78,7 +100,8 @@ async def pay(store: SQLiteRunStore, title: str, **declared: Any) -> None:
     state = await load_state(store, paused.run_id, agent)
     state.approve(state.interruptions[0], by="ana")
     before = len(service.charges)
-    service.lose_next_answer = True
+    service.lose_next_answer = not refused
+    service.refuse_next = refused
     result = await Runner.run(agent, state, store=store)
     for item in result.in_doubt:
         print(f"In doubt, waiting for a person: {item.tool_name} (call {item.call_id})")
@@ -108,6 +131,7 @@ async def main() -> None:
             await pay(store, "reconcile by key", reconcile=find_charge)
             service.charges.clear()
             await pay(store, "no way to tell: a person settles it")
+            await pay(store, "a refused connection, retried", refused=True)
         finally:
             await store.close()
 

@@ -1,5 +1,7 @@
 """Agents for ``tether crashtest`` (tests/test_crashtest.py): ``safe``, whose side effects
-are safe across crashes; ``unsafe``, whose "idempotent" tool ignores its key; and two the
+are safe across crashes; ``unsafe``, whose "idempotent" tool ignores its key; ``desk``, which
+asks an agent used as a tool (whose tool needs approval) and hands off to an agent with a
+charge; ``unsafe_nested``, whose agent used as a tool has the key-ignoring tool; and two the
 crash test must refuse (``counting``, whose clean run fails, and ``make_agent``).
 
 Their outside world is files in the folder ``CRASHTEST_OUTSIDE`` names.
@@ -21,6 +23,14 @@ def _outside(name: str) -> Path:
     return Path(os.environ["CRASHTEST_OUTSIDE"]) / name
 
 
+def _once_per_key(name: str, key: str | None, **fields: Any) -> None:
+    """What a service that deduplicates by idempotency key does: one record per key."""
+    path = _outside(name)
+    seen = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if not any(json.loads(line)["key"] == key for line in seen):
+        _append(name, json.dumps({"key": key, **fields}))
+
+
 def _append(name: str, line: str) -> None:
     with _outside(name).open("a", encoding="utf-8") as file:
         file.write(line + "\n")
@@ -31,11 +41,7 @@ def _append(name: str, line: str) -> None:
 @function_tool(needs_approval=True, idempotent_for=timedelta(hours=24))
 def charge(ctx: RunContext[Any], amount: int) -> str:
     """Charge the customer; the payment service keeps one charge per idempotency key."""
-    key = ctx.idempotency_key
-    path = _outside("charges.jsonl")
-    seen = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if not any(json.loads(line)["key"] == key for line in seen):
-        _append("charges.jsonl", json.dumps({"key": key, "amount": amount}))
+    _once_per_key("charges.jsonl", ctx.idempotency_key, amount=amount)
     return f"charged {amount}"
 
 
@@ -82,3 +88,29 @@ counting = Agent(name="Counter", tools=[lookup], output_type=int)
 def make_agent(name: str) -> Agent[None]:
     """A factory the crash test cannot call: it needs an argument."""
     return Agent(name=name, tools=[lookup])
+
+
+@function_tool(needs_approval=True, idempotent_for=timedelta(hours=24))
+def file_report(ctx: RunContext[Any], title: str) -> str:
+    """File a report; the archive keeps one report per idempotency key."""
+    _once_per_key("reports.jsonl", ctx.idempotency_key, title=title)
+    return f"filed {title}"
+
+
+researcher = Agent(name="Researcher", tools=[file_report])
+accounts = Agent(name="Accounts", tools=[charge], handoff_description="Charges customers.")
+desk = Agent(
+    name="Desk",
+    tools=[
+        lookup,
+        researcher.as_tool("ask_researcher", "Ask the researcher.", needs_approval=True),
+    ],
+    handoffs=[accounts],
+)
+"""By default the crash test's script looks a customer up, asks the researcher (once a
+person approves asking, its nested run files a report after an approval of its own), hands
+off to Accounts, which charges (approved too)."""
+
+writer = Agent(name="Writer", tools=[append_line])
+unsafe_nested = Agent(name="Editor", tools=[writer.as_tool("ask_writer", "Ask the writer.")])
+"""Its agent used as a tool appends a line, ignoring its key: the duplicate is nested."""

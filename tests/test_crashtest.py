@@ -14,6 +14,7 @@ from crashtest_agents import SCRIPT, safe
 from tether.cli import main
 from tether.crashtest import CrashReport, Outcome, default_script, parse_script, run_crash_test
 from tether.crashtest._judge import judge
+from tether.crashtest._script import parse_scripts
 from tether.errors import UserError
 
 TESTS = Path(__file__).parent
@@ -114,6 +115,67 @@ def test_a_tool_ignoring_its_key_is_reported_and_fails_the_command(
     kills = int(summary.split(" kill points")[0].rsplit(" ", 1)[1])
     lines = (outside / "lines.txt").read_text().splitlines()
     assert len(lines) == 1 + kills + 2  # the clean run, each kill point, and the two duplicates
+
+
+def test_handoff_targets_and_agents_used_as_tools_are_watched_too(outside: Path) -> None:
+    report = run_crash_test("crashtest_agents:desk")
+    points = [o.point for o in report.outcomes]
+    # The nested run's tool (approved in the nested run) and the handoff target's charge
+    # are each killed right after their side effect, and their runs counted.
+    assert points[-3:] == [
+        "inside lookup (ct_1)",
+        "inside file_report (ct_researcher_1)",
+        "inside charge (ct_4)",
+    ]
+    for outcome in report.outcomes:
+        assert (outcome.duplicates, outcome.unapproved, outcome.lost) == (0, 0, 0), outcome
+        assert (outcome.problem, outcome.status) == (None, "completed"), outcome
+    nested = next(o for o in report.outcomes if o.point.startswith("inside file_report"))
+    # Its agent tool's call is left in doubt, run again, and the nested run goes on from
+    # its journal: the report is filed again with the same key, not twice.
+    assert (nested.executions, nested.distinct_keys) == (1, 0)
+    assert nested.in_doubt == ("ask_researcher:ct_2",)
+    assert sum(o.executions for o in report.outcomes) >= 3
+    reports = [json.loads(line)["key"] for line in (outside / "reports.jsonl").open()]
+    charges = [json.loads(line)["key"] for line in (outside / "charges.jsonl").open()]
+    assert len(reports) == len(set(reports)) == len(charges) == len(report.outcomes)
+    assert not report.failed()
+
+
+def test_a_nested_tool_ignoring_its_key_is_reported(
+    outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["crashtest", "crashtest_agents:unsafe_nested"]) == 1
+    table = capsys.readouterr().out
+    details = [line for line in table.splitlines() if "append_line ran 2 times" in line]
+    assert details[-1] == (
+        "inside append_line (ct_writer_1): append_line ran 2 times for call ct_writer_1"
+    )
+    assert "2 duplicates, 0 unapproved, 0 lost decisions" in table.strip().splitlines()[-1]
+
+
+def test_the_payment_example_charges_once_at_every_kill_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    report = run_crash_test("payment_idempotency:build_agent")
+    assert report.outcomes[-1].point == "inside charge (ct_1)"
+    assert not report.failed(strict=True)  # idempotent_for settles every doubt
+    reruns = [o for o in report.outcomes if o.executions]
+    assert reruns and all(o.distinct_keys == 0 and o.duplicates == 0 for o in reruns)
+
+
+def test_a_script_by_agent_names_the_conversations(outside: Path) -> None:
+    from crashtest_agents import desk
+
+    scripts = parse_scripts({"Researcher": [{"message": "Nothing to file."}]}, desk)
+    [[said]] = scripts["Researcher"]
+    assert (said["id"], said["content"][0]["text"]) == ("msg_ct_researcher_1_0", "Nothing to file.")
+    default = [[item["name"] for item in turn] for turn in scripts["Desk"][:-1]]
+    assert default == [["lookup"], ["ask_researcher"], ["transfer_to_accounts"], ["charge"]]
+    with pytest.raises(UserError, match="'Writer', which begin no conversation"):
+        parse_scripts({"Writer": [{"message": "hi"}]}, desk)
 
 
 def test_bad_input_is_refused_with_a_clear_error(

@@ -13,13 +13,23 @@ from typing import Any
 import pytest
 
 import replay_agents
-from replay_agents import REVIEWED_SCRIPT, SCRIPT, reviewed_shop, shop, shop_repriced
-from tether import Runner, RunState
+from replay_agents import (
+    CLERK_SCRIPT,
+    LEAD_SCRIPT,
+    REVIEWED_SCRIPT,
+    SCRIPT,
+    lead_with,
+    reviewed_shop,
+    shop,
+    shop_repriced,
+)
+from tether import Agent, Runner, RunState
+from tether.approvals import RuleScope, grant_standing_approval
 from tether.cli import main
 from tether.errors import ReplayDivergedError, UserError
 from tether.replay import replay_run
 from tether.store import SQLiteRunStore, load_state, save_state
-from tether.testing import ReplayModel, ScriptedModel
+from tether.testing import ReplayModel, ScriptedModel, message, tool_call
 
 TESTS = Path(__file__).parent
 RUN = "order-1"
@@ -237,3 +247,92 @@ def test_an_output_review_is_replayed_as_recorded(
     code, report = replay(capsys, str(path), RUN, "--agent", "replay_agents:reviewed_shop")
     assert code == 0 and report["identical"], report
     assert report["final_output"]["rerun"] == "Tea is 12."
+
+
+async def record_run(path: Path, agent: Agent[None], decide: Callable[[RunState], None]) -> Any:
+    """A run of ``agent`` in a SQLite store, each pause decided by ``decide``; its events."""
+    store = SQLiteRunStore(path)
+    try:
+        result = await Runner.run(agent, "Buy tea", store=store, run_id=RUN)
+        while result.interruptions:
+            state = await load_state(store, RUN, agent)
+            decide(state)
+            await save_state(store, state)
+            result = await Runner.run(agent, await load_state(store, RUN, agent), store=store)
+        return (await store.load(RUN)).events
+    finally:
+        await store.close()
+
+
+TWO_ORDERS = [
+    [
+        tool_call("place_order", {"item": "tea", "quantity": 1}, "o1"),
+        tool_call("place_order", {"item": "tea", "quantity": 2}, "o2"),
+    ],
+    message("Ordered twice."),
+]
+
+
+@pytest.mark.parametrize("rule", ["always", "standing approval"])
+def test_calls_a_standing_rule_decided_are_decided_as_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], rule: str
+) -> None:
+    monkeypatch.chdir(TESTS)
+    path = tmp_path / "rules.db"
+    agent = shop.clone(model=ScriptedModel(TWO_ORDERS))
+
+    def always(state: RunState) -> None:  # o2 then follows ana's always, automatically
+        state.approve(state.interruptions[0], always=True, by="ana")
+
+    async def go() -> Any:
+        if rule == "standing approval":  # granted in the store: nobody is asked in the run
+            store = SQLiteRunStore(path)
+            try:
+                await grant_standing_approval(
+                    store,
+                    agent,
+                    "place_order",
+                    by="ana",
+                    scope=RuleScope.agent(),
+                    match={"item": "tea"},
+                    max_uses=2,
+                    reason="tea week",
+                )
+            finally:
+                await store.close()
+        return await record_run(path, agent, always)
+
+    events = asyncio.run(go())
+    by_rule = [e.rule is not None for e in events if e.kind == "approval_decided"]
+    assert by_rule == ([True, True] if rule == "standing approval" else [False, False])
+    replay_agents.ORDERS.clear()
+    code, report = replay(capsys, str(path), RUN, "--agent", "replay_agents:shop")
+    assert code == 0 and report["identical"], report
+    assert report["final_output"]["rerun"] == "Ordered twice."
+    assert report["decisions"]["rerun"] == report["decisions"]["recorded"]
+    assert sorted(replay_agents.ORDERS) == [("tea", 1), ("tea", 2)]
+
+
+def test_the_nested_run_of_an_agent_tool_answers_with_its_recorded_responses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(TESTS)
+    path = tmp_path / "nested.db"
+    recorded_lead = lead_with(ScriptedModel(CLERK_SCRIPT)).clone(model=ScriptedModel(LEAD_SCRIPT))
+
+    def approve(state: RunState) -> None:
+        [item] = state.interruptions
+        assert (item.tool_name, item.parent is not None) == ("place_order", True)
+        state.approve(item, by="ana")
+
+    events = asyncio.run(record_run(path, recorded_lead, approve))
+    assert any(e.kind == "nested_run_recorded" for e in events)
+    replay_agents.ORDERS.clear()
+    replay_agents.REAL_MODEL_CALLS.clear()
+    code, report = replay(capsys, str(path), RUN, "--agent", "replay_agents:lead")
+    assert code == 0 and report["identical"], report
+    assert report["final_output"]["rerun"] == "The clerk ordered."
+    [ask] = report["tool_calls"]["rerun"]
+    assert (ask["name"], ask["output"]) == ("ask_clerk", "1 tea.")
+    assert replay_agents.REAL_MODEL_CALLS == []  # the clerk's own model was never asked
+    assert replay_agents.ORDERS == [("tea", 1)]  # the nested order, approved as recorded

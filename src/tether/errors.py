@@ -19,6 +19,7 @@
     │   ├── RuleNotFoundError        no standing approval with that id
     │   ├── GatewayConfigError       a tether gateway's configuration file is wrong (names the key)
     │   ├── ChannelConfigError       an approval channel (Slack, e-mail) is configured wrongly
+    │   ├── TargetError              a module:attribute name imports nothing, or not what it must
     │   └── SigningKeyError          a signing key file open to others, misplaced or unreadable
     ├── RunError                     a run could not go on
     │   ├── MaxTurnsExceeded         the turn budget is spent
@@ -129,6 +130,10 @@ class GatewayConfigError(UserError):
         return (type(self), (str(self), self.key))
 
 
+class TargetError(UserError):
+    """A ``module:attribute`` name of the user's code imports nothing, or not what it must."""
+
+
 class SigningKeyError(UserError):
     """A signing key cannot be used (``tether.store``): the message names the file and the fix."""
 
@@ -181,29 +186,25 @@ class ToolCallInDoubtError(RunError):
 
 
 class CallInDoubt(RunError):
-    """Raise it from a tool whose call may have taken effect (a timeout after the request was
-    sent): the call stays in doubt, settled as its tool declares (``idempotent_for``,
-    ``reconcile``) or by a person; never told to the model as an error."""
+    """Raise it from a tool whose call may have taken effect: it stays in doubt, settled as its
+    tool declares (``idempotent_for``, ``reconcile``) or by a person; the model is not told."""
 
 
 class ReplayDivergedError(RunError):
-    """A run replayed against recorded model responses (``tether.testing.ReplayModel``,
-    ``tether replay``) asked its model for more turns than were recorded, or sent it tool
-    outputs other than the recorded run's: the recorded answers no longer fit."""
+    """A replayed run (``ReplayModel``, ``tether replay``) asked its model for more turns than
+    were recorded, or sent it tool outputs the recorded run's model never read."""
 
 
 class MCPServerError(RunError):
     """An MCP server could not be started or reached, or its connection broke. A call whose
-    connection broke while it ran is left in doubt (it may have reached the server) unless its
-    tool is idempotent or read-only; a call the server answered with an error is not this: the
-    model reads that error."""
+    connection broke is left in doubt (it may have reached the server) unless its tool is
+    idempotent or read-only; an error the server answered with is the model's to read."""
 
 
 class ToolError(RunError):
-    """A tool whose ``error_formatter`` is ``None`` raised; the original is ``__cause__``. The
-    journal holds the call's ``ToolStarted`` and no output: the call is in doubt (it may have
-    had part of its effects). Resuming runs it again only if the tool is ``idempotent=True``;
-    otherwise resuming raises ``ToolCallInDoubtError``."""
+    """A tool whose ``error_formatter`` is ``None`` raised (the original is ``__cause__``): the
+    call is in doubt (it may have had part of its effects), run again on resume only if the
+    tool is ``idempotent=True``, else resuming raises ``ToolCallInDoubtError``."""
 
     def __init__(self, tool_name: str, call_id: str, error: str = "an error") -> None:
         self.tool_name = tool_name

@@ -143,8 +143,8 @@ class FunctionTool:
     """Whether edited arguments are checked against ``params_json_schema`` (tools built with
     ``schema_tool``, whose ``args_model`` accepts any object) rather than ``args_model``."""
     side_effects: SideEffects = NO_DECLARATIONS
-    """Which errors leave a call in doubt, and how a call in doubt settles without a person
-    (``doubt_on``, ``idempotent_for``, ``reconcile``; see ``tether._side_effects``)."""
+    """Which errors are retried or leave a call in doubt, and how a doubt settles without a
+    person (``retry_on``, ``doubt_on``, ``idempotent_for``...; see ``tether._side_effects``)."""
     is_enabled: IsEnabled = True
     """Whether the model is offered the tool (see ``IsEnabled``)."""
 
@@ -201,9 +201,12 @@ class FunctionTool:
         return _to_output(result)
 
     async def invoke(self, ctx: RunContext[Any], arguments: str) -> str:
-        """Run the tool on the model's JSON arguments; the result is what the model reads."""
-        output = self.start(ctx, arguments)
-        return output if isinstance(output, str) else await output
+        """Run the tool once on the model's JSON arguments; what the model reads."""
+        try:
+            output = self.start(ctx, arguments)
+            return output if isinstance(output, str) else await output
+        except Exception as exc:  # a retry_on error: one attempt here
+            return self.told(ctx, exc)
 
     async def _finish(self, ctx: RunContext[Any], pending: Awaitable[Any]) -> str:
         try:
@@ -213,6 +216,13 @@ class FunctionTool:
         return _to_output(result)
 
     def _failed(self, ctx: RunContext[Any], error: Exception) -> str:
+        effects = self.side_effects
+        if effects.leaves_doubt(error) or effects.may_retry(error, 0):
+            raise error  # the tool step keeps the call in doubt, or tries it again
+        return self.told(ctx, error)
+
+    def told(self, ctx: RunContext[Any], error: Exception) -> str:
+        """What the model reads of ``error``; raised if not formatted, or if in doubt."""
         if self.error_formatter is None or self.side_effects.leaves_doubt(error):
             raise error
         return self.error_formatter(ctx, error)
@@ -269,6 +279,9 @@ def function_tool(
     review_output: bool = False,
     doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     idempotent_for: Duration | None = None,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    retries: int | None = None,
+    retry_delay: Duration | None = None,
     reconcile: Reconcile | None = None,
     undo: Callable[..., Any] | None = None,
 ) -> FunctionTool: ...
@@ -296,6 +309,9 @@ def function_tool(
     review_output: bool = False,
     doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     idempotent_for: Duration | None = None,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    retries: int | None = None,
+    retry_delay: Duration | None = None,
     reconcile: Reconcile | None = None,
     undo: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
@@ -322,6 +338,9 @@ def function_tool(
     review_output: bool = False,
     doubt_on: type[BaseException] | tuple[type[BaseException], ...] = (),
     idempotent_for: Duration | None = None,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+    retries: int | None = None,
+    retry_delay: Duration | None = None,
     reconcile: Reconcile | None = None,
     undo: Callable[..., Any] | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
@@ -372,7 +391,9 @@ def function_tool(
         async def lookup_customer(email: str) -> str: ...
 
     A tool's errors tell the model that nothing happened, except those of a ``doubt_on``
-    type and ``tether.errors.CallInDoubt``: they leave the call in doubt. A call in doubt
+    type and ``tether.errors.CallInDoubt``: they leave the call in doubt. One of a ``retry_on``
+    type (a refused connection) is first retried with the same key ``retries`` times (3),
+    ``retry_delay`` apart (1 s); one of both types leaves the call in doubt. A call in doubt
     runs again with the same ``ctx.idempotency_key`` while the outside world keeps the key
     (``idempotent_for``, from the call's first start), else ``reconcile(ctx, arguments)``
     says what became of it (``None``: unknown), else a person settles it.
@@ -387,6 +408,7 @@ def function_tool(
 
     # Long for its signature and docstring only: the work is _function_tool's.
     def build(f: Callable[..., Any]) -> FunctionTool:
+        retry = (retry_on, retries, retry_delay)
         return _function_tool(
             f,
             name=name,
@@ -406,7 +428,7 @@ def function_tool(
             editable=editable,
             review_output=review_output,
             effects=side_effects(
-                str(name or getattr(f, "__name__", "?")), doubt_on, idempotent_for, reconcile
+                str(name or getattr(f, "__name__", "?")), doubt_on, idempotent_for, reconcile, retry
             ),
             undo=undo,
         )

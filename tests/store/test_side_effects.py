@@ -9,14 +9,17 @@ are child processes (``payment_worker.py``), as in ``test_crash.py``.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tether import Agent, Governance, RunContext, Runner, function_tool
@@ -362,3 +365,144 @@ async def test_each_completion_is_its_own_commit(backend: Backend, calls: int) -
     # One write-ahead commit of every start, then one commit per completion.
     assert tool_step[0].count("tool_started") == calls
     assert [kinds.count("tool_completed") for kinds in tool_step[1:]] == [1] * calls
+
+
+@contextmanager
+def refusing_url() -> Iterator[str]:
+    """A loopback URL whose port is bound and not listening: every connection is refused
+    before a byte of the request leaves."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{bound.getsockname()[1]}"
+
+
+def retrying_charge(urls: list[str], tried: list[str], **declared: Any) -> Any:
+    """``charge`` against ``urls`` in turn (the last one for every later attempt), with the
+    call's idempotency key; a refused connection is retried (``retry_on``)."""
+
+    @function_tool(
+        needs_approval=True, retry_on=httpx.ConnectError, doubt_on=httpx.ReadTimeout, **declared
+    )
+    async def charge(ctx: RunContext[Any], amount: int) -> str:
+        """Charge the customer."""
+        assert ctx.idempotency_key is not None
+        tried.append(ctx.idempotency_key)
+        url = urls[min(len(tried), len(urls)) - 1]
+        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
+            key = {"Idempotency-Key": ctx.idempotency_key}
+            answer = await client.post("/charges", json={"amount": amount}, headers=key)
+        return f"charged {answer.json()['id']}"
+
+    return charge
+
+
+async def approved_run(backend: Backend, agent: Agent[None]) -> tuple[Any, list[Event], Any]:
+    """Run ``agent`` on a stored run, ana approves its one call; the result, the journal and
+    the audit trail."""
+    store = backend.open()
+    try:
+        paused = await Runner.run(agent, "Charge 5", store=store)
+        state = await load_state(store, paused.run_id, agent)
+        state.approve(state.interruptions[0], by="ana")
+        done = await Runner.run(agent, state, store=store)
+        events = list((await store.load(paused.run_id)).events)
+        return done, events, await audit_run(store, paused.run_id)
+    finally:
+        await store.close()
+
+
+async def test_a_refused_connection_is_retried_with_the_same_key_and_charges_once(
+    backend: Backend, payments: tuple[PaymentAPI, str]
+) -> None:
+    api, url = payments
+    tried: list[str] = []
+    with refusing_url() as refused:
+        agent = payments_agent(retrying_charge([refused, refused, url], tried, retry_delay=0))
+        done, events, audit = await approved_run(backend, agent)
+    assert done.final_output == "Paid." and not done.in_doubt
+    assert len(tried) == 3 and len(set(tried)) == 1  # one key for every attempt
+    (key,) = api.charges
+    assert api.requests == [("POST", key)] and key == tried[0]  # charged once
+    # Each failed attempt is in the journal, and in the audit trail, as a system retry.
+    assert resolutions(events) == [("pay", "run_again", SYSTEM)] * 2
+    reasons = [r.reason or "" for r in audit if r.kind == "resolved"]
+    assert [reason.split(" (")[0] for reason in reasons] == ["retry 1 of 3", "retry 2 of 3"]
+    assert all("ConnectError" in reason for reason in reasons)
+    assert [type(e).__name__ for e in events].count("ToolStarted") == 3
+    assert "charged ch_1" in json.dumps(agent.model.requests[1].input)  # type: ignore[union-attr]
+
+
+async def test_a_refused_connection_after_the_last_retry_is_told_to_the_model(
+    backend: Backend,
+) -> None:
+    tried: list[str] = []
+    with refusing_url() as refused:
+        agent = payments_agent(retrying_charge([refused], tried, retries=2, retry_delay=0))
+        done, events, _ = await approved_run(backend, agent)
+    assert done.final_output == "Paid." and not done.in_doubt
+    assert len(tried) == 3  # the first attempt and two retries
+    assert resolutions(events) == [("pay", "run_again", SYSTEM)] * 2
+    (completed,) = [e for e in events if isinstance(e, ToolCompleted) and e.call_id == "pay"]
+    assert "An error occurred while running the tool" in completed.output
+    assert completed.output in json.dumps(agent.model.requests[1].input)  # type: ignore[union-attr]
+
+
+async def test_a_doubt_error_is_not_retried_even_when_retry_on_matches_it(
+    backend: Backend, payments: tuple[PaymentAPI, str]
+) -> None:
+    api, url = payments
+    api.hang_first_charge = True  # charged; the answer does not come back in time
+    tried: list[str] = []
+    # retry_on=TransportError covers ReadTimeout too; doubt_on=ReadTimeout wins.
+    tool = retrying_charge([url], tried, retry_delay=0)
+    tool = function_tool(
+        tool.function,
+        needs_approval=True,
+        retry_on=httpx.TransportError,
+        doubt_on=httpx.ReadTimeout,
+        retry_delay=0,
+    )
+    done, events, _ = await approved_run(backend, payments_agent(tool))
+    assert [item.call_id for item in done.in_doubt] == ["pay"]
+    assert len(tried) == 1 and len(api.charges) == 1  # not retried
+    assert resolutions(events) == []
+
+
+def test_retry_declarations_are_checked() -> None:
+    def f(x: int) -> str:
+        return str(x)
+
+    with pytest.raises(AgentDefinitionError, match="retry_on must be exception types"):
+        function_tool(f, retry_on="ConnectionRefusedError")  # type: ignore[arg-type]
+    with pytest.raises(AgentDefinitionError, match="retries must be a whole number"):
+        function_tool(f, retry_on=ConnectionRefusedError, retries=-1)
+    with pytest.raises(AgentDefinitionError, match="retries must be a whole number"):
+        function_tool(f, retry_on=ConnectionRefusedError, retries=1.5)  # type: ignore[arg-type]
+    with pytest.raises(AgentDefinitionError, match="retry_delay"):
+        function_tool(f, retry_on=ConnectionRefusedError, retry_delay=-1)
+    with pytest.raises(AgentDefinitionError, match="need retry_on"):
+        function_tool(f, retries=2)
+    with pytest.raises(AgentDefinitionError, match="both retry_on and doubt_on"):
+        function_tool(f, retry_on=TimeoutError, doubt_on=TimeoutError)
+    effects = function_tool(f, retry_on=ConnectionRefusedError).side_effects
+    assert (effects.retries, effects.retry_delay) == (3, 1.0)
+    assert effects.may_retry(ConnectionRefusedError(), 2)
+    assert not effects.may_retry(ConnectionRefusedError(), 3)
+    assert not effects.may_retry(ValueError(), 0)
+
+
+async def test_a_sync_tool_is_retried_in_memory_too() -> None:
+    tries: list[str | None] = []
+
+    @function_tool(retry_on=ConnectionRefusedError, retries=1, retry_delay=0)
+    def charge(ctx: RunContext[Any], amount: int) -> str:
+        """Charge."""
+        tries.append(ctx.idempotency_key)
+        if len(tries) == 1:
+            raise ConnectionRefusedError("refused")
+        return "charged"
+
+    done = await Runner.run(payments_agent(charge), "Charge")
+    assert done.final_output == "Paid." and len(tries) == 2 and len(set(tries)) == 1
+    record = next(r for r in done.to_state().audit() if r.kind == "resolved")
+    assert record.by == SYSTEM and "retry 1 of 1" in (record.reason or "")

@@ -35,7 +35,10 @@ def add_crashtest_command(subparsers: Any) -> None:
     )
     command.add_argument("agent", help="the agent, as module:attribute (an Agent or a factory)")
     command.add_argument(
-        "--script", type=Path, metavar="FILE", help="the model's turns, a JSON list"
+        "--script",
+        type=Path,
+        metavar="FILE",
+        help="the model's turns, a JSON list (or an object of lists by agent)",
     )
     command.add_argument("--postgres", metavar="DSN", help="a scratch PostgreSQL (default SQLite)")
     command.add_argument(

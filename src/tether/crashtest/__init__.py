@@ -7,9 +7,11 @@ it in a fresh process, and count what the outside world saw twice.
 
 The agent's model is replaced by a script (a list of turns, each a tool call or message
 or a list of them, in the shape of ``tether.testing.tool_call`` and ``message``, or in
-short ``{"tool": NAME, "arguments": {...}}`` and ``{"message": TEXT}``); by default each
-function tool is called once with the simplest arguments its schema allows. Each tool body
-is observed in the child processes (which call ran, with which idempotency key, and
+short ``{"tool": NAME, "arguments": {...}}`` and ``{"message": TEXT}``), or by agent, one
+per conversation (the root's, and each nested run of an agent used as a tool); by default
+each function tool is called once with the simplest arguments its schema allows, down the
+chain of first handoffs. Each tool body, of every agent the root hands off to or uses as a
+tool, is observed in the child processes (which call ran, with which idempotency key, and
 whether the tool read it), so a tool that deduplicates by ``ctx.idempotency_key`` shows
 no duplicates, and one that ignores it shows the run a crash made it do twice.
 

@@ -29,11 +29,12 @@ from typing import Any
 
 from .. import Runner
 from .._agent import Agent
-from ..journal._events import Event
+from .._agent_graph import copy_graph
+from ..journal._events import Event, events_adapter
 from ..run import RunState
 from ..store import RunStore, SQLiteRunStore, load_state, save_state
 from ._observe import Log, observed, read_log
-from ._script import Script, parse_script, script_model
+from ._script import Scripts, parse_scripts, script_model
 from ._target import load_agent
 
 APPROVER = "crashtest"
@@ -124,23 +125,43 @@ async def drive(agent: Agent[Any], store: Any, spec: dict[str, Any], log: Log, b
 
 
 async def summary(store: RunStore, run_id: str, log: Log) -> None:
-    """The stored run's end: status, calls put to a person and the decisions recorded."""
+    """The stored run's end: status, calls put to a person and the decisions recorded
+    (those of nested runs too)."""
     stored = await store.load(run_id)
-    events: list[Any] = list(stored.events)
+    events = _flat(events_adapter().dump_python(list(stored.events), mode="json"))
     log.write(
         e="end",
         status=stored.status,
-        requested=[e.call_id for e in events if e.kind == "approval_requested"],
+        requested=[e["call_id"] for e in events if e["kind"] == "approval_requested"],
         decisions=[
-            {"call": e.call_id, "approved": e.approved, "by": e.by}
+            {"call": e["call_id"], "approved": e["approved"], "by": e["by"]}
             for e in events
-            if e.kind == "approval_decided"
+            if e["kind"] == "approval_decided"
         ],
     )
 
 
-def _script(spec: dict[str, Any]) -> Script:
-    return parse_script(json.loads(Path(spec["script"]).read_text(encoding="utf-8")))
+def _flat(events: Sequence[Any]) -> list[dict[str, Any]]:
+    """The run's events (as saved JSON), each nested run's in place of its record."""
+    flat: list[dict[str, Any]] = []
+    for event in events:
+        flat.append(event)
+        if event["kind"] == "nested_run_recorded":
+            flat += _flat(event["events"])
+    return flat
+
+
+def _scripts(spec: dict[str, Any], agent: Agent[Any]) -> Scripts:
+    return parse_scripts(json.loads(Path(spec["script"]).read_text(encoding="utf-8")), agent)
+
+
+def scripted(agent: Agent[Any], scripts: Scripts, log: Log) -> Agent[Any]:
+    """``agent`` and every agent it reaches (handoffs, agents used as tools), each on its
+    conversation's script, each function tool observed in ``log``."""
+    models = {name: script_model(script) for name, script in scripts.items()}
+    return copy_graph(
+        agent, lambda member, begun: observed(member.clone(model=models[begun.name]), log)
+    )
 
 
 async def main(spec: dict[str, Any]) -> None:
@@ -148,7 +169,7 @@ async def main(spec: dict[str, Any]) -> None:
     kill = None if recovering else spec.get("kill")
     log = Log(spec["log"], spec["mode"], kill.get("call") if kill else None)
     agent = load_agent(spec["agent"], spec["cwd"])
-    agent = observed(agent.clone(model=script_model(_script(spec))), log)
+    agent = scripted(agent, _scripts(spec, agent), log)
     store = open_store(spec, LEASES_EXPIRED if recovering else timedelta())
     try:
         await drive(

@@ -18,7 +18,8 @@ import signal
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from .._agent import Agent, AgentTool
+from .._agent import Agent
+from .._agent_graph import agent_tool
 from .._context import RunContext
 from ..tools import FunctionTool
 
@@ -77,16 +78,15 @@ def _watch(ctx: RunContext[Any]) -> _KeyWatch:
 
 
 def observed(agent: Agent[Any], log: Log) -> Agent[Any]:
-    """``agent`` with each function tool's body observed in ``log``."""
+    """``agent`` with each function tool's body observed in ``log`` (the agents it hands
+    off to and uses as tools are observed by ``copy_graph``, see ``_child.scripted``)."""
     tools = [_observe(tool, log) if _plain(tool) else tool for tool in agent.tools]
     return agent.clone(tools=tools)
 
 
 def _plain(tool: Any) -> TypeGuard[FunctionTool]:
-    # An agent used as a tool runs a nested run, whose own tools are not observed.
-    return isinstance(tool, FunctionTool) and not isinstance(
-        getattr(tool.function, "__wrapped__", None), AgentTool
-    )
+    # An agent used as a tool runs a nested run: its agent's own tools are observed.
+    return isinstance(tool, FunctionTool) and agent_tool(tool) is None
 
 
 def _observe(tool: FunctionTool, log: Log) -> FunctionTool:

@@ -20,10 +20,9 @@ from typing import Any
 
 from .._agent import Agent
 from ..errors import UserError
-from ..tools import FunctionTool
 from ._judge import Outcome, judge
 from ._observe import read_log
-from ._script import default_script, parse_script
+from ._script import parse_scripts, tool_names
 from ._target import load_agent
 
 __all__ = ["CrashReport", "run_crash_test"]
@@ -96,8 +95,9 @@ def run_crash_test(
 ) -> CrashReport:
     """Crash-test the agent at ``agent`` (``module:attribute``) with a scripted model.
 
-    ``script`` is a list of turns (see ``tether.crashtest``), or ``None`` for one call of
-    each tool with the simplest arguments. Every approval is approved, or rejected for the
+    ``script`` is a list of turns, or an object of them by agent (see
+    ``tether.crashtest``), or ``None`` for one call of each tool with the simplest
+    arguments. Every approval is approved, or rejected for the
     tools in ``reject``. Runs SQLite in a temporary folder, or PostgreSQL at ``postgres``
     (in schemas of its own, dropped at the end)."""
     if not hasattr(os, "fork"):
@@ -106,13 +106,13 @@ def run_crash_test(
         raise UserError("--postgres needs psycopg: pip install 'tether[postgres]'.")
     with contextlib.redirect_stdout(sys.stderr):  # what the module prints is not the report
         target = load_agent(agent, os.getcwd())
-    turns = default_script(target) if script is None else parse_script(script)
+    scripts = parse_scripts(script, target)
     _check_reject(target, reject)
     with tempfile.TemporaryDirectory(prefix="tether-crashtest-") as folder:
         plan = _Plan(
             agent, Path(folder), Path(folder) / "script.json", postgres, tuple(reject), input
         )
-        plan.script.write_text(json.dumps(turns), encoding="utf-8")
+        plan.script.write_text(json.dumps(scripts), encoding="utf-8")
         try:
             outcomes = _all_scenarios(plan, jobs)
         finally:
@@ -122,7 +122,7 @@ def run_crash_test(
 
 
 def _check_reject(agent: Agent[Any], reject: Sequence[str]) -> None:
-    names = {tool.name for tool in agent.tools if isinstance(tool, FunctionTool)}
+    names = tool_names(agent)
     unknown = sorted(set(reject) - names)
     if unknown:
         raise UserError(

@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import signal
 import sys
 from collections.abc import Sequence
 
-from ..errors import EngineError
+from .._import_target import import_target
+from ..errors import EngineError, TargetError
 from ._app import DBOSApp
 
 __all__ = ["load_app", "main", "serve"]
 
 
 def load_app(spec: str) -> DBOSApp:
-    """The ``DBOSApp`` named by ``"package.module:attribute"``."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise EngineError(f"Name the app as module:attribute (e.g. myapp:app), not {spec!r}.")
+    """The ``DBOSApp`` named by ``"package.module:attribute"`` (``EngineError``, this
+    engine's error, with ``TargetError``'s message if it is not there)."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise EngineError(
-            f"Cannot import {module_name!r} ({exc}). Run the worker where the module is importable."
-        ) from None
-    app = getattr(module, attribute, None)
-    if not isinstance(app, DBOSApp):
-        raise EngineError(f"{spec!r} is not a tether.dbos.DBOSApp (it is {type(app).__name__}).")
-    return app
+        return import_target(
+            spec, DBOSApp, "a tether.dbos.DBOSApp", role="app", example="myapp:app"
+        )
+    except TargetError as exc:
+        hint = (
+            " Run the worker where the module is importable."
+            if str(exc).startswith("Cannot import")
+            else ""
+        )
+        raise EngineError(f"{exc}{hint}") from exc
 
 
 async def serve(app: DBOSApp, *, executor_id: str | None = None) -> None:

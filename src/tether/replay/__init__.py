@@ -5,11 +5,12 @@
 
 The run's agent is run again from the recorded input in a scratch store, every model
 answering with the responses it gave in the recorded run (``tether.testing.ReplayModel``;
-no model is called), and every pause decided as the recorded run's people decided it
-(approvals, rejections, edited arguments, output reviews). Tools run for real, or with
-``tools="recorded"`` answer each call with its recorded output. The report compares the
-two journals: the final output, the calls made with their arguments and outputs, the
-decisions, and where the rerun first parted from the recording.
+no model is called, nested runs of agents used as tools included), and every pause
+decided as the recorded run's people decided it (approvals, rejections, edited arguments,
+output reviews); calls a standing approval approved are approved by one again. Tools
+run for real, or with ``tools="recorded"`` answer each call with its recorded output. The
+report compares the two journals: the final output, the calls made with their arguments
+and outputs, the decisions, and where the rerun first parted from the recording.
 
 ``tether replay STORE RUN_ID --agent module:attr`` is the command line over it.
 """

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .._agent import Agent
+from .._agent_graph import copy_graph
 from .._governance import Approver
+from ..approvals import MemoryRuleBook, RuleScope, StandingApproval
 from ..errors import TetherError, UserError
-from ..handoffs import Handoff
-from ..run import Runner, RunState
+from ..journal._binding import ToolApprovalItem
+from ..journal._events import events_adapter
+from ..run import RunConfig, Runner, RunState
 from ..store import RunStore, load_state, save_state
 from ..testing import ReplayModel
 from ..tools import FunctionTool
-from ._trace import revoked
+from ._trace import plain, revoked
 
 __all__ = ["ToolsMode", "rerun"]
 
@@ -25,41 +29,42 @@ MAX_PAUSES = 100
 """Pauses one rerun decides before it stops (a recorded run never needs more)."""
 
 
-def replayed_agent(agent: Agent[Any], events: Sequence[Any], tools: ToolsMode) -> Agent[Any]:
-    """``agent`` and every agent it hands off to, each answering with its recorded model
-    responses (and with ``tools="recorded"``, each tool with its recorded outputs)."""
-    outputs = {e.call_id: e.output for e in events if e.kind == "tool_completed"}
-    made: dict[int, Agent[Any]] = {}
+def flattened(events: Sequence[Any]) -> list[Any]:
+    """The run's events, each nested run's events (an agent used as a tool) after the
+    record that holds them, nested ones too."""
+    every: list[Any] = []
+    for event in events:
+        every.append(event)
+        if event.kind == "nested_run_recorded":
+            every += flattened(events_adapter().validate_python(plain(event.events)))
+    return every
 
-    def replay(original: Agent[Any]) -> Agent[Any]:
-        if id(original) in made:
-            return made[id(original)]
-        answered = any(e.kind == "model_responded" and e.agent == original.name for e in events)
+
+def replayed_agent(agent: Agent[Any], events: Sequence[Any], tools: ToolsMode) -> Agent[Any]:
+    """``agent`` and every agent it reaches (handoffs, agents used as tools), each answering
+    with its recorded model responses, nested runs' included (and with ``tools="recorded"``,
+    each tool with its recorded outputs)."""
+    every = flattened(events)
+    outputs = {e.call_id: e.output for e in every if e.kind == "tool_completed"}
+
+    def replay(original: Agent[Any], _conversation: Agent[Any]) -> Agent[Any]:
+        answered = any(e.kind == "model_responded" and e.agent == original.name for e in every)
         model = (
-            ReplayModel.from_run(events, agent_name=original.name)
+            ReplayModel.from_run(every, agent_name=original.name)
             if answered
             else ReplayModel([], name=f"replay of {original.name}")  # never the real model
         )
         changes: dict[str, Any] = {"model": model}
         if tools == "recorded":
             changes["tools"] = [_recorded_tool(tool, outputs) for tool in original.tools]
-        clone = made[id(original)] = original.clone(**changes)
-        clone.handoffs = [_replayed_handoff(target, replay) for target in original.handoffs]
-        return clone
+        return original.clone(**changes)
 
-    return replay(agent)
-
-
-def _replayed_handoff(
-    target: Agent[Any] | Handoff, replay: Callable[[Agent[Any]], Agent[Any]]
-) -> Agent[Any] | Handoff:
-    if isinstance(target, Handoff):
-        return dataclasses.replace(target, agent=replay(target.agent))
-    return replay(target)
+    return copy_graph(agent, replay)
 
 
 def _recorded_tool(tool: Any, outputs: dict[str, str]) -> Any:
-    """A function tool answering each call with the output recorded for its call id."""
+    """A function tool answering each call with the output recorded for its call id (an
+    agent used as a tool too: its nested run is not run again)."""
     if not isinstance(tool, FunctionTool):
         return tool
 
@@ -69,16 +74,53 @@ def _recorded_tool(tool: Any, outputs: dict[str, str]) -> Any:
     return dataclasses.replace(tool, function=recorded, takes_context=True)
 
 
+async def recorded_rules(events: Sequence[Any]) -> MemoryRuleBook:
+    """Standing approvals that approve, in the rerun, exactly the calls that one approved in
+    the recorded run: one rule per such call, its arguments, one use, the grantor's name,
+    roles and reason (the recorded rules themselves are in the store, not the journal)."""
+    book = MemoryRuleBook()
+    requests = {e.call_id: e for e in events if e.kind == "approval_requested"}
+    for n, event in enumerate(events):
+        request = requests.get(getattr(event, "call_id", None))
+        if event.kind != "approval_decided" or event.rule is None or request is None:
+            continue
+        arguments = json.loads(request.arguments or "{}")
+        rule = StandingApproval(
+            id=f"{event.rule}~{n}",
+            agent=request.agent,
+            tool=request.tool,
+            scope=RuleScope.agent(),
+            match=arguments if isinstance(arguments, dict) else {},
+            predicate=None,
+            max_uses=1,
+            uses=0,
+            expires_at=None,
+            granted_by=event.by or "",
+            granted_roles=tuple(event.roles),
+            granted_at=datetime.now(UTC),
+            reason=event.reason,
+        )
+        await book.save_rule(rule)
+    return book
+
+
 async def rerun(
     agent: Agent[Any], events: Sequence[Any], store: RunStore
 ) -> tuple[tuple[Any, ...], str | None]:
     """Run ``agent`` from the recorded run's input in ``store``, deciding each pause as the
-    recorded run's people did; the rerun's events, and the error it stopped on (if any)."""
+    recorded run's people did, and approving by a standing approval each call that one
+    approved; the rerun's events, and the error it stopped on (if any)."""
     started = events[0]
     run_id = started.run_id
+    config = RunConfig(standing_approvals=await recorded_rules(flattened(events)))
     error = await _attempt(
         Runner.run(
-            agent, list(started.input), store=store, run_id=run_id, max_turns=started.max_turns
+            agent,
+            list(started.input),
+            store=store,
+            run_id=run_id,
+            max_turns=started.max_turns,
+            run_config=config,
         )
     )
     applied: set[int] = set()
@@ -89,7 +131,7 @@ async def rerun(
         if not state.interruptions or not _decide(state, events, applied):
             break
         await save_state(store, state)
-        error = await _attempt(Runner.run(agent, state, store=store))
+        error = await _attempt(Runner.run(agent, state, store=store, run_config=config))
     return (await store.load(run_id)).events, error
 
 
@@ -102,23 +144,28 @@ async def _attempt(run: Any) -> str | None:
 
 
 def _decide(state: RunState, events: Sequence[Any], applied: set[int]) -> bool:
-    """Each pending call decided as recorded; ``False`` if the recorded run has no decision
-    for one of them (the rerun paused where the recorded run did not)."""
+    """Each pending call decided as recorded (a nested run's too); ``False`` if none could
+    be (the rerun paused where the recorded run did not).
+
+    A call the recorded run decided automatically after an ``always`` is left to the
+    rerun, which takes the same decision on resuming once the ``always`` is applied (one
+    approved by a standing approval never pauses: see ``recorded_rules``)."""
+    every = flattened(events)
+    withdrawn = revoked(every)
     decided = False
-    withdrawn = revoked(events)
     for item in state.interruptions:
         recorded = [
             (index, event)
-            for index, event in enumerate(events)
+            for index, event in enumerate(every)
             if index not in applied
             and _decides(event, item.call_id, item.kind)
             and getattr(event, "seal", None) not in withdrawn
         ]
         for index, event in recorded:
             applied.add(index)
-            _apply(state, item.call_id, event)
+            _apply(state, item, event)
             decided = True
-        if not recorded:
+        if not recorded and not _automatic(every, item.call_id):
             return False
     return decided
 
@@ -138,8 +185,16 @@ def _decides(event: Any, call_id: str, kind: str) -> bool:
     )
 
 
-def _apply(state: RunState, call_id: str, event: Any) -> None:
+def _automatic(events: Sequence[Any], call_id: str) -> bool:
+    """Whether the recorded run decided ``call_id`` after an ``always``."""
+    return any(
+        e.kind == "approval_decided" and e.call_id == call_id and e.automatic for e in events
+    )
+
+
+def _apply(state: RunState, item: ToolApprovalItem, event: Any) -> None:
     by = Approver(event.by, roles=frozenset(event.roles)) if event.by else None
+    call_id = item.call_id
     if event.kind == "output_reviewed":
         if event.verdict == "released":
             state.release(call_id, by=by, reason=event.reason)
@@ -149,9 +204,9 @@ def _apply(state: RunState, call_id: str, event: Any) -> None:
             state.withhold(call_id, message=event.output, by=by, reason=event.reason)
     elif event.approved:
         edit = json.loads(event.edited_arguments) if event.edited_arguments else None
-        state.approve(call_id, event.always, by=by, reason=event.reason, arguments=edit)
+        state.approve(item, event.always, by=by, reason=event.reason, arguments=edit)
     else:
-        state.reject(call_id, event.always, message=event.message, by=by, reason=event.reason)
+        state.reject(item, event.always, message=event.message, by=by, reason=event.reason)
 
 
 def check_run(agent: Agent[Any], events: Sequence[Any]) -> None:

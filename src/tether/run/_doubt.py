@@ -11,6 +11,10 @@ tool says may come after its effect) is settled by the system when its tool allo
 
 Each settlement is a ``DoubtResolved`` by ``SYSTEM_APPROVER`` whose ``reason`` says which
 rule settled it, so the audit trail shows it. Otherwise a person settles the call.
+
+A retry after an error that proves nothing happened (``retry_on``) is recorded the same
+way: the failed attempt left the call started with no output, and a system ``run_again``
+whose reason names the error starts it again (``retry``).
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from typing import Literal
 from .._governance import SYSTEM_APPROVER
 from .._side_effects import MAX_SYSTEM_RERUNS
 from ..approvals._decisions import idempotent_rerun
-from ..journal import Call, DoubtResolved
+from ..journal import Call, DoubtResolved, ToolStarted
 from ..journal._binding import idempotency_key, sealed
 from ..tools import FunctionTool, ToolArgumentsError, _to_output
 from ._run import Run
 
-__all__ = ["iso_time", "settle"]
+__all__ = ["iso_time", "retry", "settle"]
 
 Settled = Literal["run_again", "output"]
 
@@ -61,6 +65,18 @@ async def settle(run: Run, call: Call, tool: FunctionTool) -> Settled | None:
         return None
     _resolve(run, call, "output", output, now, "the tool's reconcile found the call's outcome")
     return "output"
+
+
+def retry(run: Run, call: Call, error: BaseException, retried: int, retries: int) -> None:
+    """Record that ``call`` failed with ``error``, which its tool says proves nothing happened
+    (``retry_on``), and starts again with the same key: retry ``retried`` of ``retries``."""
+    now = run.options.governance.now()
+    reason = (
+        f"retry {retried} of {retries} (retry_on): the last attempt failed with "
+        f"{type(error).__name__}: {error}, which proves nothing happened"
+    )
+    _resolve(run, call, "run_again", None, now, reason)
+    run.append(ToolStarted(call.call_id, at=iso_time(now)))
 
 
 def _resolve(

@@ -42,11 +42,12 @@ from ..journal import (
     ToolStarted,
     ToolTimedOut,
 )
+from ..journal._binding import idempotency_key
 from ..tools import FunctionTool, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
-from ._doubt import iso_time, settle
+from ._doubt import iso_time, retry, settle
 from ._run import Driver, Run, checkpoint
 
 __all__ = [
@@ -333,13 +334,13 @@ async def _run_calls(
             try:
                 output = start_call(run, call, tool, drive)
             except Exception as exc:  # the tool raised and asked for no formatting
-                await _record(run, call, tool, exc, outcome)
+                # A sync tool's retries, if its error allows them, run before the next starts.
+                await _finish(run, call, tool, _raised(exc), outcome, drive)
                 continue
             if isinstance(output, str):  # a sync tool, done: recorded before the next starts
                 await _record(run, call, tool, output, outcome)
                 continue
-            timeout = tool.timeout if tool.timeout is not None else run.options.tool_timeout
-            finish = _finish(run, call, tool, _within(output, timeout), outcome)
+            finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
         if tasks:
             await asyncio.wait(tasks)
@@ -361,21 +362,63 @@ async def _run_calls(
 
 
 async def _finish(
-    run: Run, call: Call, tool: FunctionTool, pending: Awaitable[Any], outcome: _Outcome
+    run: Run,
+    call: Call,
+    tool: FunctionTool,
+    pending: Awaitable[Any],
+    outcome: _Outcome,
+    drive: Driver,
 ) -> None:
-    """Await an async call and record its outcome; cancelled with the run, it records nothing
-    (it stays in doubt)."""
-    result: Result
+    """Await a call, try it again while its error allows (``retry_on``), and record its
+    outcome; cancelled with the run, it records nothing (it stays in doubt)."""
+    effects = tool.side_effects
+    result = await _settled(pending)
+    retried = 0
+    while isinstance(result, Exception) and effects.may_retry(result, retried):
+        retried += 1
+        if effects.retry_delay:
+            await asyncio.sleep(effects.retry_delay)  # the call is in doubt meanwhile
+        retry(run, call, result, retried, effects.retries)
+        await checkpoint(run)
+        result = await _settled(_attempt(run, call, tool, drive))
+    if retried and isinstance(result, Exception) and effects.may_retry(result, 0):
+        result = _told(run, call, tool, result)  # the last try failed too: the model reads it
+    await _record(run, call, tool, result, outcome)
+
+
+async def _settled(pending: Awaitable[Any]) -> Result:
+    """What an awaited call came to: its output, or the error it raised."""
     try:
-        result = await pending
+        return await pending  # type: ignore[no-any-return]
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise
-        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+        return asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
     except Exception as exc:
-        result = exc
-    await _record(run, call, tool, result, outcome)
+        return exc
+
+
+async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> str | _TimedOut:
+    """One more run of a call that failed with an error proving nothing happened."""
+    output = start_call(run, call, tool, drive)
+    return output if isinstance(output, str) else await _within(output, _timeout(run, tool))
+
+
+async def _raised(error: Exception) -> str:
+    raise error
+
+
+def _told(run: Run, call: Call, tool: FunctionTool, error: Exception) -> Result:
+    """What the model reads of ``error`` (the error itself if the tool formats none)."""
+    try:
+        return tool.told(run.ctx.for_call(call.call_id, idempotency_key(run.view, call)), error)
+    except Exception as exc:
+        return exc
+
+
+def _timeout(run: Run, tool: FunctionTool) -> float | None:
+    return tool.timeout if tool.timeout is not None else run.options.tool_timeout
 
 
 async def _record(
