@@ -51,7 +51,7 @@ async def main() -> None:
         name="bank via tether",
         params={
             "command": python,
-            "args": ["-m", "tether.gateway", config],
+            "args": ["-m", "tether.gateway", config, "--client", "agents-stdio"],
             "env": dict(os.environ),
         },
         client_session_timeout_seconds=WAIT,

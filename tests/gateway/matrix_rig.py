@@ -90,6 +90,8 @@ class Decided:
     """The four-eyes call after ana's approval: its approvals, and the upstream's calls."""
     audit: list[tuple[str, str]] = field(default_factory=list)
     """The four-eyes run's decisions: (who, verdict)."""
+    requested_by: str | None = None
+    """Who asked for the four-eyes call, as the inbox shows it."""
 
 
 @dataclass
@@ -157,10 +159,11 @@ class Rig:
         self.process.terminate()
         self.process.wait(10)
 
-    def stdio_params(self) -> StdioServerParameters:
+    def stdio_params(self, client: str) -> StdioServerParameters:
+        """A stdio gateway that names ``client`` as who asks (``--client``)."""
         return StdioServerParameters(
             command=sys.executable,
-            args=["-m", "tether.gateway", str(self.config)],
+            args=["-m", "tether.gateway", str(self.config), "--client", client],
             env=self.env,
             cwd=str(self.folder),
         )
@@ -200,7 +203,10 @@ async def served(app: App) -> AsyncIterator[str]:
 
 
 async def mcp_stdio(rig: Rig, calls: list[Call]) -> list[Seen]:
-    async with stdio_client(rig.stdio_params()) as (read, write), ClientSession(read, write) as s:
+    async with (
+        stdio_client(rig.stdio_params("mcp-stdio")) as (read, write),
+        ClientSession(read, write) as s,
+    ):
         await s.initialize()
         results = await asyncio.gather(*(s.call_tool(tool, args) for tool, args in calls))
     return [Seen.of(result) for result in results]
@@ -213,7 +219,7 @@ async def mcp_http(rig: Rig, calls: list[Call]) -> list[Seen]:
 
 
 async def tether_stdio(rig: Rig, calls: list[Call]) -> list[Seen]:
-    params = rig.stdio_params()
+    params = rig.stdio_params("tether-stdio")
     server = MCPServerStdio(
         "bank", command=params.command, args=params.args, env=rig.env, cwd=rig.folder
     )
@@ -280,6 +286,7 @@ def decide(rig: Rig, account: str, running: Callable[[], None]) -> Decided:
                 # Still waiting, for another person (as its run shows it), and not run.
                 (shown,) = inbox.api("tok-bob", "GET", f"/api/runs/{row['run_id']}")["pending"]
                 decided.after_one = (shown["approvals"], reached(rig.folder, tool, arguments))
+                decided.requested_by = shown.get("requested_by")
                 continue
             else:
                 inbox.decide("tok-bob", row, "approve")

@@ -188,6 +188,13 @@ def test_an_expired_call_returns_an_error_and_never_runs(seen: Observed) -> None
     assert _count(seen, "freeze", account="bigcorp") == 0  # nobody's freeze ever ran
 
 
+def test_who_asked_is_the_client_a_stdio_gateway_was_started_for(seen: Observed) -> None:
+    # Each stdio client starts its gateway with --client NAME; the HTTP gateway has no
+    # [clients] table, so its calls name nobody.
+    stdio = seen.account.endswith("-stdio")
+    assert seen.decided.requested_by == (seen.account if stdio else None)
+
+
 def _waiting(rig: Rig, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
