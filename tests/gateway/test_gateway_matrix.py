@@ -72,35 +72,37 @@ def agents_sessions(rig: Rig, reference_python: Path) -> dict[str, Observed]:
         "OPENAI_API_KEY": "test",
         "OPENAI_AGENTS_DISABLE_TRACING": "1",
     }
-    program = subprocess.Popen(
-        [reference_python, HERE / "agents_client.py", sys.executable, rig.config, rig.gateway_url],
-        env=env,
-        cwd=rig.folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    errors = rig.folder / "agents-client.err"  # a file: a full pipe would stall the program
+    with errors.open("w") as err:
+        program = subprocess.Popen(
+            [
+                reference_python,
+                HERE / "agents_client.py",
+                sys.executable,
+                rig.config,
+                rig.gateway_url,
+            ],
+            env=env,
+            cwd=rig.folder,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
 
     def running() -> None:
         if program.poll() is not None:
-            raise AssertionError(f"the agents program ended early: {program.stderr.read()}")  # type: ignore[union-attr]
+            raise AssertionError(f"the agents program ended early: {errors.read_text()}")
 
     try:
         decided = {t: decide(rig, f"agents-{t}", running) for t in ("stdio", "http")}
-        out, err = program.communicate(timeout=60)
-        assert program.returncode == 0, err
+        out, _ = program.communicate(timeout=60)
+        assert program.returncode == 0, errors.read_text()
     finally:
         if program.poll() is None:
             program.kill()  # it failed to finish: the assertion above says why
             program.wait(10)
         model._http.shutdown()
-    for request in model.responses.requests[1::2]:  # the model read each call's output
-        read = {
-            item["call_id"]: str(item["output"])
-            for item in request["input"]
-            if item.get("type") == "function_call_output"
-        }
-        assert sorted(read) == sorted(calls_for("")) and REJECTION in read["reject"]
+    _check_the_model_read_every_output(model)
     sessions: dict[str, Observed] = {}
     for line in out.splitlines():
         run = json.loads(line)
@@ -112,6 +114,16 @@ def agents_sessions(rig: Rig, reference_python: Path) -> dict[str, Observed]:
         observed.upstream = upstream_calls(rig.folder)
     assert sorted(sessions) == ["agents-http", "agents-stdio"]
     return sessions
+
+
+def _check_the_model_read_every_output(model: FakeOpenAIServer) -> None:
+    for request in model.responses.requests[1::2]:  # each run's second turn
+        read = {
+            item["call_id"]: str(item["output"])
+            for item in request["input"]
+            if item.get("type") == "function_call_output"
+        }
+        assert sorted(read) == sorted(calls_for("")) and REJECTION in read["reject"]
 
 
 @pytest.fixture(scope="module", params=CLIENTS)
