@@ -1,6 +1,7 @@
 """The rig of the client matrix (test_gateway_matrix.py): one gateway over streamable HTTP,
 one inbox served over HTTP on the same store (its API decides, its page for the browser),
-and each client's session of five calls made at once, decided as they arrive.
+and each client's session of five calls made at once (every client's at the same time),
+decided as they arrive.
 
 Every client calls as its own account (the client's name), so the upstream's log tells its
 calls apart: ``pay`` 1 (approved), 2 (rejected), 3 (approved with the amount edited to 30),
@@ -242,61 +243,67 @@ IN_PROCESS = {
 }
 
 
-def session(rig: Rig, client: str) -> Observed:
-    """``client``'s five calls at once, each decided in the inbox as it arrives."""
+def start(rig: Rig) -> dict[str, Any]:
+    """Every in-process client's session, started at once; a future of its results each."""
+    return {
+        client: rig.loop.start(open_session(rig, list(calls_for(client).values())))
+        for client, open_session in IN_PROCESS.items()
+    }
+
+
+def observed(rig: Rig, client: str, results: list[Seen], decided: Decided) -> Observed:
     calls = calls_for(client)
-    pending = rig.loop.start(IN_PROCESS[client](rig, list(calls.values())))
-
-    def running() -> None:
-        if pending.done():
-            pending.result()  # its error, if it failed
-            raise AssertionError(f"{client} returned before its calls were decided")
-
-    decided = decide(rig, client, running)
-    results = pending.result(60)
     return Observed(
         client, dict(zip(calls, results, strict=True)), decided, upstream_calls(rig.folder)
     )
 
 
-def decide(rig: Rig, account: str, running: Callable[[], None]) -> Decided:
-    """Decide ``account``'s calls as they arrive in the inbox, each by its outcome."""
-    calls, inbox, decided = calls_for(account), rig.inbox, Decided()
-    todo = {"approve", "reject", "edit", "four_eyes"}
-    deadline = time.monotonic() + 60
+DECIDED = ("approve", "reject", "edit", "four_eyes")
+"""The outcomes a person decides (an expiring call is left alone)."""
+
+
+def decide(rig: Rig, alive: Callable[[str], None], accounts: list[str]) -> dict[str, Decided]:
+    """Decide each account's calls as they arrive in the inbox, each by its outcome;
+    ``alive(account)`` raises if that client ended while its calls still wait."""
+    decided = {account: Decided() for account in accounts}
+    todo = {(account, outcome) for account in accounts for outcome in DECIDED}
+    calls = {(a, o): call for a in accounts for o, call in calls_for(a).items()}
+    deadline = time.monotonic() + 90
     while todo:
-        running()
-        assert time.monotonic() < deadline, f"{account}: {sorted(todo)} never waited"
-        for row in inbox.rows():
-            outcome = next((o for o, c in calls.items() if _is(row, c)), None)
-            if outcome not in todo:
-                continue
-            tool, arguments = calls[outcome]
-            if outcome not in decided.waited:
-                decided.waited[outcome] = reached(rig.folder, tool, arguments)
-            if outcome == "approve":
-                inbox.decide("tok-ana", row, "approve")
-            elif outcome == "reject":
-                inbox.decide("tok-ana", row, "reject", message=REJECTION)
-            elif outcome == "edit":
-                edited = {**arguments, "amount": EDITED}
-                inbox.decide("tok-ana", row, "approve", arguments=edited)
-            elif decided.after_one is None:
-                inbox.decide("tok-ana", row, "approve")
-                # Still waiting, for another person (as its run shows it), and not run.
-                (shown,) = inbox.api("tok-bob", "GET", f"/api/runs/{row['run_id']}")["pending"]
-                decided.after_one = (shown["approvals"], reached(rig.folder, tool, arguments))
-                decided.requested_by = shown.get("requested_by")
-                continue
-            else:
-                inbox.decide("tok-bob", row, "approve")
-                run = inbox.api("tok-ana", "GET", f"/api/runs/{row['run_id']}")
-                decided.audit = [
-                    (a["by"], a["verdict"]) for a in run["audit"] if a["kind"] == "decided"
-                ]
-            todo.discard(outcome)
+        for account in {account for account, _ in todo}:
+            alive(account)
+        assert time.monotonic() < deadline, f"these calls never waited: {sorted(todo)}"
+        for row in rig.inbox.rows():
+            key = next((k for k, call in calls.items() if _is(row, call)), None)
+            if key in todo and _act(rig, row, key[1], calls[key], decided[key[0]]):
+                todo.discard(key)
         time.sleep(0.05)
     return decided
+
+
+def _act(rig: Rig, row: dict[str, Any], outcome: str, call: Call, decided: Decided) -> bool:
+    """Decide ``row`` for ``outcome``; whether it is decided for good."""
+    inbox, (tool, arguments) = rig.inbox, call
+    if outcome not in decided.waited:
+        decided.waited[outcome] = reached(rig.folder, tool, arguments)
+    if outcome == "approve":
+        inbox.decide("tok-ana", row, "approve")
+    elif outcome == "reject":
+        inbox.decide("tok-ana", row, "reject", message=REJECTION)
+    elif outcome == "edit":
+        inbox.decide("tok-ana", row, "approve", arguments={**arguments, "amount": EDITED})
+    elif decided.after_one is None:
+        inbox.decide("tok-ana", row, "approve")
+        # Still waiting, for another person (as its run shows it), and not run.
+        (shown,) = inbox.api("tok-bob", "GET", f"/api/runs/{row['run_id']}")["pending"]
+        decided.after_one = (shown["approvals"], reached(rig.folder, tool, arguments))
+        decided.requested_by = shown.get("requested_by")
+        return False
+    else:
+        inbox.decide("tok-bob", row, "approve")
+        run = inbox.api("tok-ana", "GET", f"/api/runs/{row['run_id']}")
+        decided.audit = [(a["by"], a["verdict"]) for a in run["audit"] if a["kind"] == "decided"]
+    return True
 
 
 def _is(row: dict[str, Any], call: Call) -> bool:

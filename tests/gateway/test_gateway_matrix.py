@@ -4,7 +4,7 @@ The clients: the ``mcp`` package's ``ClientSession`` over stdio and over streama
 tether's own client (``tether.mcp.MCPServerStdio`` / ``MCPServerStreamableHttp``), and the
 OpenAI Agents SDK 0.24 (its own ``MCPServerStdio`` / ``MCPServerStreamableHttp``, on the
 side environment, its model a local fake). Each client makes its five calls in one session,
-at once; the approvers decide them through the HTTP API of one inbox on the gateway's store
+at once, and all clients at the same time; the approvers decide them through the HTTP API of one inbox on the gateway's store
 (matrix_rig.py). The outcomes: a gated call waits and, approved, returns the upstream's
 result, the upstream called once; a rejected call never reaches the upstream and returns the
 message; an edited call reaches the upstream with the edit; a four-eyes call needs two
@@ -33,7 +33,7 @@ from server.test_browser import CHROMIUM
 from tether.gateway import REQUEST_KEY_META
 from tether.server import Worker
 
-from .conftest import HERE, upstream_calls
+from .conftest import HERE
 from .matrix_rig import (
     EDITED,
     IN_PROCESS,
@@ -43,8 +43,9 @@ from .matrix_rig import (
     Seen,
     calls_for,
     decide,
+    observed,
     reached,
-    session,
+    start,
 )
 
 CLIENTS = [*IN_PROCESS, "agents-stdio", "agents-http"]
@@ -58,10 +59,45 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
 
 @pytest.fixture(scope="module")
-def agents_sessions(rig: Rig, reference_python: Path) -> dict[str, Observed]:
-    """The Agents SDK program's two sessions (stdio, then HTTP): one run each, whose model
-    asks for the five calls at once."""
+def sessions(rig: Rig, reference_python: Path) -> Iterator[dict[str, Observed]]:
+    """Every client's session, all at once: the in-process clients' and the Agents SDK
+    program's (stdio, then HTTP), decided together as their calls arrive."""
     model = FakeOpenAIServer().start()
+    errors = rig.folder / "agents-client.err"  # a file: a full pipe would stall the program
+    program = _agents_program(rig, reference_python, model, errors)
+    pending = start(rig)
+
+    def alive(account: str) -> None:
+        if account in pending and pending[account].done():
+            pending[account].result()  # its error, if it failed
+            raise AssertionError(f"{account} returned before its calls were decided")
+        if account.startswith("agents-") and program.poll() is not None:
+            raise AssertionError(f"the agents program ended early: {errors.read_text()}")
+
+    try:
+        decided = decide(rig, alive, CLIENTS)
+        results = {client: future.result(60) for client, future in pending.items()}
+        out, _ = program.communicate(timeout=60)
+        assert program.returncode == 0, errors.read_text()
+    finally:
+        if program.poll() is None:
+            program.kill()  # it failed to finish: the assertion above says why
+            program.wait(10)
+        model._http.shutdown()
+    _check_the_model_read_every_output(model)
+    for line in out.splitlines():
+        run = json.loads(line)
+        name = f"agents-{run['transport']}"
+        assert run["final"] == f"Done over {run['transport']}."
+        results[name] = [Seen(run["outputs"][outcome]) for outcome in calls_for(name)]
+    assert sorted(results) == sorted(CLIENTS)
+    yield {c: observed(rig, c, results[c], decided[c]) for c in CLIENTS}
+
+
+def _agents_program(
+    rig: Rig, python: Path, model: FakeOpenAIServer, errors: Path
+) -> subprocess.Popen[str]:
+    """agents_client.py on the side environment; its model asks for the five calls at once."""
     for transport in ("stdio", "http"):
         calls = calls_for(f"agents-{transport}")
         model.responses.add(tool_calls=[(tool, args, o) for o, (tool, args) in calls.items()])
@@ -72,48 +108,15 @@ def agents_sessions(rig: Rig, reference_python: Path) -> dict[str, Observed]:
         "OPENAI_API_KEY": "test",
         "OPENAI_AGENTS_DISABLE_TRACING": "1",
     }
-    errors = rig.folder / "agents-client.err"  # a file: a full pipe would stall the program
     with errors.open("w") as err:
-        program = subprocess.Popen(
-            [
-                reference_python,
-                HERE / "agents_client.py",
-                sys.executable,
-                rig.config,
-                rig.gateway_url,
-            ],
+        return subprocess.Popen(
+            [python, HERE / "agents_client.py", sys.executable, rig.config, rig.gateway_url],
             env=env,
             cwd=rig.folder,
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
         )
-
-    def running() -> None:
-        if program.poll() is not None:
-            raise AssertionError(f"the agents program ended early: {errors.read_text()}")
-
-    try:
-        decided = {t: decide(rig, f"agents-{t}", running) for t in ("stdio", "http")}
-        out, _ = program.communicate(timeout=60)
-        assert program.returncode == 0, errors.read_text()
-    finally:
-        if program.poll() is None:
-            program.kill()  # it failed to finish: the assertion above says why
-            program.wait(10)
-        model._http.shutdown()
-    _check_the_model_read_every_output(model)
-    sessions: dict[str, Observed] = {}
-    for line in out.splitlines():
-        run = json.loads(line)
-        name = f"agents-{run['transport']}"
-        assert run["final"] == f"Done over {run['transport']}."
-        results = {o: Seen(run["outputs"][o]) for o in calls_for(name)}
-        sessions[name] = Observed(name, results, decided[run["transport"]], [])
-    for observed in sessions.values():
-        observed.upstream = upstream_calls(rig.folder)
-    assert sorted(sessions) == ["agents-http", "agents-stdio"]
-    return sessions
 
 
 def _check_the_model_read_every_output(model: FakeOpenAIServer) -> None:
@@ -127,13 +130,9 @@ def _check_the_model_read_every_output(model: FakeOpenAIServer) -> None:
 
 
 @pytest.fixture(scope="module", params=CLIENTS)
-def seen(request: pytest.FixtureRequest, rig: Rig) -> Observed:
+def seen(request: pytest.FixtureRequest, sessions: dict[str, Observed]) -> Observed:
     """One client's session: its five calls, decided."""
-    client: str = request.param
-    if client.startswith("agents-"):
-        sessions: dict[str, Observed] = request.getfixturevalue("agents_sessions")
-        return sessions[client]
-    return session(rig, client)
+    return sessions[request.param]
 
 
 def _count(seen: Observed, tool: str, **arguments: Any) -> int:
