@@ -4,11 +4,11 @@ The clients: the ``mcp`` package's ``ClientSession`` over stdio and over streama
 tether's own client (``tether.mcp.MCPServerStdio`` / ``MCPServerStreamableHttp``), and the
 OpenAI Agents SDK 0.24 (its own ``MCPServerStdio`` / ``MCPServerStreamableHttp``, on the
 side environment, its model a local fake). Each client makes its five calls in one session,
-at once, and all clients at the same time; the approvers decide them through the HTTP API of one inbox on the gateway's store
-(matrix_rig.py). The outcomes: a gated call waits and, approved, returns the upstream's
-result, the upstream called once; a rejected call never reaches the upstream and returns the
-message; an edited call reaches the upstream with the edit; a four-eyes call needs two
-people; an expired call returns an error and never runs.
+at once, and all clients at the same time; the approvers decide them through the HTTP API
+of one inbox on the gateway's store (matrix_rig.py). The outcomes: a gated call waits and,
+approved, returns the upstream's result, the upstream called once; a rejected call never
+reaches the upstream and returns the message; an edited call reaches the upstream with the
+edit; a four-eyes call needs two people; an expired call returns an error and never runs.
 
 Then the inbox's web page in a real browser approves a gateway call, and an inbox worker
 racing the gateway to carry out a decision still calls the upstream once.
