@@ -1,12 +1,13 @@
 """An openai-agents 0.24 program whose agent reaches the bank through the tether gateway: its
 own ``MCPServerStdio`` starts the gateway, its ``MCPServerStreamableHttp`` reaches one
-already listening. Run on the reference SDK's side environment by test_gateway_agents.py.
+already listening. Run on the reference SDK's side environment by test_gateway_matrix.py.
 
     python agents_client.py GATEWAY_PYTHON CONFIG HTTP_URL
 
-Three runs, in order: pay acme 12 over stdio, pay acme 13 over HTTP, pay evil 9 over HTTP.
-Each prints one JSON line: the transport, the final output and the tool's output as the
-agent received it. The model is the test's local OpenAI server (OPENAI_BASE_URL).
+Two runs, in order: over stdio, then over HTTP. The model (the test's local OpenAI server,
+OPENAI_BASE_URL) answers each run's first turn with the test's five calls at once, and its
+second with text. Each run prints one JSON line: the transport, the final output, and each
+call's output as the agent received it (by call id, as a list of texts).
 """
 
 import asyncio
@@ -22,11 +23,21 @@ from openai import AsyncOpenAI
 WAIT = 120  # seconds a call may wait for its decision (the client's read timeout)
 
 
-async def pay(server: MCPServer, transport: str, request: str) -> None:
-    agent = Agent(name="Payer", instructions="Pay what you are asked to.", mcp_servers=[server])
-    result = await Runner.run(agent, request)
-    outputs = [item.output for item in result.new_items if isinstance(item, ToolCallOutputItem)]
-    line = {"transport": transport, "final": result.final_output, "tool_outputs": outputs}
+def texts(output: object) -> list[str]:
+    """An MCP tool's output as the SDK hands it over: one text part, a list, or a string."""
+    parts = output if isinstance(output, list) else [output]
+    return [part["text"] if isinstance(part, dict) else str(part) for part in parts]
+
+
+async def calls(server: MCPServer, transport: str) -> None:
+    agent = Agent(name="Banker", instructions="Do what you are asked to.", mcp_servers=[server])
+    result = await Runner.run(agent, "Do this morning's five operations.")
+    outputs = {
+        item.raw_item["call_id"]: texts(item.output)
+        for item in result.new_items
+        if isinstance(item, ToolCallOutputItem) and isinstance(item.raw_item, dict)
+    }
+    line = {"transport": transport, "final": result.final_output, "outputs": outputs}
     print(json.dumps(line), flush=True)
 
 
@@ -40,7 +51,7 @@ async def main() -> None:
         name="bank via tether",
         params={
             "command": python,
-            "args": ["-m", "tether.gateway", config],
+            "args": ["-m", "tether.gateway", config, "--client", "agents-stdio"],
             "env": dict(os.environ),
         },
         client_session_timeout_seconds=WAIT,
@@ -51,10 +62,9 @@ async def main() -> None:
         client_session_timeout_seconds=WAIT,
     )
     async with stdio:
-        await pay(stdio, "stdio", "Pay acme 12 EUR.")
+        await calls(stdio, "stdio")
     async with http:
-        await pay(http, "http", "Pay acme 13 EUR.")
-        await pay(http, "http", "Pay evil 9 EUR.")
+        await calls(http, "http")
 
 
 if __name__ == "__main__":

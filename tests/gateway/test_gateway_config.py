@@ -118,3 +118,18 @@ def test_tether_gateway_is_the_same_entry_point(
     assert tether(["gateway", str(config), "--transport", "http"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "servers.x.args: must be a list of strings" in err
+
+
+def test_a_named_client_is_a_stdio_client_with_a_valid_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tether.cli import main as tether
+
+    config = tmp_path / "gateway.toml"
+    config.write_text('store = "runs.db"\n[servers.x]\ncommand = "python"\n')
+    assert main([str(config), "--client", "ana lee"]) == 2
+    assert "--client: 'ana lee' is not a client name" in capsys.readouterr().err
+    assert tether(["gateway", str(config), "--transport", "http", "--client", "ana"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "over HTTP each client is named by its bearer token" in err
+    assert not (tmp_path / "runs.db").exists()

@@ -115,7 +115,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 def test_the_client_sees_the_upstream_tools_but_the_hidden_ones(rig: Rig) -> None:
     listed = rig.loop.run(rig.client.list_tools())
     tools = {tool.name: tool for tool in listed.tools}
-    assert set(tools) == {"balance", "pay", "statement", "freeze", "slow", "crash"}
+    assert set(tools) == {"balance", "pay", "transfer", "statement", "freeze", "slow", "crash"}
     assert tools["balance"].annotations is not None
     assert tools["balance"].annotations.read_only_hint is True
     assert tools["pay"].input_schema["required"] == ["account", "amount"]
@@ -148,34 +148,6 @@ def test_an_approved_call_waits_then_runs_once_and_a_retry_returns_its_outcome(r
     records = rig.loop.run(audit_run(rig.approver.store, row.run_id))
     decided = [r for r in records if r.kind == "decided"]
     assert [(r.by, r.verdict) for r in decided] == [("ana", "approved")]
-
-
-def test_a_rejected_call_never_reaches_the_upstream(rig: Rig) -> None:
-    pending = rig.start("pay", {"account": "evil", "amount": 9}, "pay-2", [])
-    rig.decide(rig.waiting("pay"), "reject", message="Not this account.")
-    result = pending.result(20)
-    assert result.is_error
-    assert result.content[0].text == "Not this account."
-    assert result.meta["tether/error"] == "rejected"
-    assert not any(call.get("account") == "evil" for call in upstream_calls(rig.folder))
-
-
-def test_an_expired_call_is_an_error_and_never_runs(rig: Rig) -> None:
-    result = rig.call("freeze", {"account": "bigcorp"}, key="freeze-1")
-    assert result.is_error
-    assert result.meta["tether/error"] == "approval_expired"
-    assert "approval expired" in result.content[0].text
-    assert not any(call.get("account") == "bigcorp" for call in upstream_calls(rig.folder))
-
-
-def test_an_edited_call_runs_with_the_approved_arguments_and_says_so(rig: Rig) -> None:
-    pending = rig.start("pay", {"account": "acme", "amount": 500}, "pay-3", [])
-    rig.decide(rig.waiting("pay"), "approve", arguments={"account": "acme", "amount": 50})
-    result = pending.result(20)
-    assert [c.text for c in result.content][-1] == "paid 50 EUR to acme"
-    assert "edited the arguments" in result.content[0].text
-    assert result.meta["tether/edited_arguments"] == {"account": "acme", "amount": 50}
-    assert upstream_calls(rig.folder).count(_pay("acme", 500)) == 0
 
 
 def test_a_standing_approval_lets_matching_calls_through_without_a_pause(rig: Rig) -> None:

@@ -46,6 +46,13 @@ def pay(account: str, amount: int, memo: str = "") -> str:
 
 
 @upstream.tool()
+def transfer(source: str, target: str, amount: int) -> str:
+    """Move an amount from one account to another."""
+    log("transfer", source=source, target=target, amount=amount)
+    return f"moved {amount} EUR from {source} to {target}"
+
+
+@upstream.tool()
 def close_account(account: str) -> str:
     """Close an account (hidden by the gateway's configuration)."""
     log("close_account", account=account)

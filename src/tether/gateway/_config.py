@@ -40,7 +40,14 @@ from typing import Any, Literal
 
 from ..errors import GatewayConfigError
 
-__all__ = ["GatewayConfig", "ServerConfig", "ToolPolicy", "load_config", "parse_config"]
+__all__ = [
+    "GatewayConfig",
+    "ServerConfig",
+    "ToolPolicy",
+    "check_client_name",
+    "load_config",
+    "parse_config",
+]
 
 NeedsApproval = Literal["always", "never"] | Mapping[str, Any]
 """``"always"``, ``"never"``, or ``{"match": {...}}``: approval for calls whose arguments
@@ -129,6 +136,16 @@ class GatewayConfig:
     clients: Mapping[str, str] = field(default_factory=dict, repr=False)
     """HTTP: each client's bearer token (read from its ``token_env``) to the client's name.
     Empty: the HTTP transport authenticates nobody."""
+
+
+def check_client_name(name: str, key: str = "--client") -> str:
+    """``name`` if it may name a client (as a ``[clients.NAME]`` table does), else a
+    ``GatewayConfigError`` naming ``key``."""
+    if not _NAME.match(name):
+        raise GatewayConfigError(
+            f"{key}: {name!r} is not a client name (letters, digits, '_', '.' or '-')", key
+        )
+    return name
 
 
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:

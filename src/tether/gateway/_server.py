@@ -20,16 +20,24 @@ from mcp.server.stdio import stdio_server
 from mcp_types import INVALID_REQUEST
 
 from ..errors import GatewayConfigError, TetherError
-from ._config import load_config
+from ._config import check_client_name, load_config
 from ._gateway import REQUEST_KEY_META, Gateway
 
 __all__ = ["client_name", "main", "mcp_server", "serve"]
 
+_CLIENT_HELP = (
+    "stdio: the name of the client that starts the gateway, journaled as who asked for each "
+    "call (RunStarted.requested_by; under four-eyes it may not approve its own calls)"
+)
+
 log = logging.getLogger("tether.gateway")
 
 
-def mcp_server(gateway: Gateway) -> Server[Any]:
-    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``."""
+def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
+    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``.
+
+    ``client`` names who asks when no bearer token of a configured client does: over stdio,
+    the one client that started the process (``--client``)."""
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
         return types.ListToolsResult(tools=gateway.list_tools())
@@ -47,7 +55,7 @@ def mcp_server(gateway: Gateway) -> Server[Any]:
             params.arguments,
             request_key=_request_key(ctx),
             progress=progress,
-            requested_by=client_name(gateway, _header(ctx, "authorization")),
+            requested_by=client_name(gateway, _header(ctx, "authorization")) or client,
         )
 
     return Server(
@@ -93,10 +101,18 @@ def _request_key(ctx: Any) -> str | None:
 
 
 async def serve(
-    gateway: Gateway, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765
+    gateway: Gateway,
+    *,
+    transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    client: str | None = None,
 ) -> None:
-    """Serve an opened ``gateway`` until the client (stdio) or the process (HTTP) stops."""
-    server = mcp_server(gateway)
+    """Serve an opened ``gateway`` until the client (stdio) or the process (HTTP) stops;
+    ``client`` (stdio only) names the client that started it, as who asks for each call."""
+    if client is not None and transport != "stdio":
+        raise GatewayConfigError(_NAMED_OVER_HTTP, "--client")
+    server = mcp_server(gateway, client=client)
     if transport == "stdio":
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
@@ -148,8 +164,15 @@ class _Authenticated:
         await send({"type": "http.response.body", "body": body})
 
 
+_NAMED_OVER_HTTP = (
+    "--client names the one client of a stdio gateway; over HTTP each client is named by "
+    "its bearer token (a [clients.NAME] table)"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tether.gateway CONFIG [--transport stdio|http] [--host H] [--port N]``."""
+    """``python -m tether.gateway CONFIG [--transport stdio|http] [--host H] [--port N]
+    [--client NAME]``."""
     parser = argparse.ArgumentParser(
         prog="python -m tether.gateway",
         description="An MCP server that puts tether's approvals in front of other MCP servers.",
@@ -158,9 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP: the address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="HTTP: the port to listen on")
+    parser.add_argument("--client", help=_CLIENT_HELP)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
+        if args.client is not None:
+            check_client_name(args.client)
+            if args.transport != "stdio":
+                raise GatewayConfigError(_NAMED_OVER_HTTP, "--client")
         config = load_config(args.config)
     except GatewayConfigError as exc:
         print(f"tether gateway: {exc}", file=sys.stderr)
@@ -168,7 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def run() -> None:
         async with Gateway(config) as gateway:
-            await serve(gateway, transport=args.transport, host=args.host, port=args.port)
+            await serve(
+                gateway,
+                transport=args.transport,
+                host=args.host,
+                port=args.port,
+                client=args.client,
+            )
 
     try:
         asyncio.run(run())
