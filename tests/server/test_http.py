@@ -256,6 +256,27 @@ async def test_a_run_started_through_the_api_is_advanced_by_a_worker(server: Ser
     assert "No agent of this application is named 'Nobody'" in unknown.json()["error"]
 
 
+async def test_a_run_started_twice_under_the_applications_id_is_one_run(server: Served) -> None:
+    order = {"agent": "Weather", "input": "city:Lima", "run_id": "order-42"}
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ana")) as client:
+        first = await client.post("/api/runs", json=order)
+        assert (first.status_code, first.json()) == (201, {"run_id": "order-42", "created": True})
+        again = await client.post("/api/runs", json={**order, "input": "city:Oslo"})
+        assert (again.status_code, again.json()) == (200, {"run_id": "order-42", "created": False})
+        refused = await client.post("/api/runs", json={**order, "if_exists": "error"})
+        assert refused.status_code == 409
+        assert "already exists" in refused.json()["error"]
+        bad = await client.post("/api/runs", json={**order, "run_id": "../etc"})
+        assert bad.status_code == 422
+        runs = (await client.get("/api/runs")).json()["runs"]
+        assert [run["run_id"] for run in runs] == ["order-42"]
+        assert await resume_decided(server) == 1  # one run, of the first request's input
+        pending = (await client.get("/api/approvals")).json()["approvals"]
+        assert [(a["run_id"], a["arguments"]) for a in pending] == [
+            ("order-42", '{"city": "Lima"}')
+        ]
+
+
 async def test_the_event_stream_announces_requests_and_decisions(server: Served) -> None:
     async with (
         httpx.AsyncClient(base_url=server.url, headers=server.headers("ana"), timeout=30) as client,

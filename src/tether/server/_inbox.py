@@ -9,7 +9,6 @@ in ``_pending`` (a waiting call, a page of them) and ``_detail`` (a run shown).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -26,9 +25,8 @@ from ..errors import (
     UnknownAgentError,
     UserError,
 )
-from ..items import to_input_items
-from ..journal import Journal, RunStarted, UndoCompleted
-from ..run import DEFAULT_MAX_TURNS, RunState
+from ..journal import Journal, UndoCompleted
+from ..run import RunState
 from ..store import (
     Order,
     RunStatus,
@@ -46,6 +44,7 @@ from ._batch import BatchResult, DecisionEntry, decide_batch
 from ._detail import RunDetail, RunsPage, audit_json, failure_json, run_detail
 from ._pending import InboxPage, PendingCall, decode_cursor, encode_cursor
 from ._readers import Readers
+from ._start import IfExists, start_run
 
 __all__ = ["Decision", "Inbox", "Verdict", "rule_json"]
 
@@ -522,26 +521,38 @@ class Inbox:
         *,
         max_turns: int | None = None,
         viewer: Approver | None = None,
+        run_id: str | None = None,
+        if_exists: IfExists = "existing",
     ) -> str:
         """Store a new run of ``agent_name`` without advancing it (a worker will); its id.
-        ``UnknownAgentError`` if there is no such agent or ``viewer`` may not see it."""
+        ``UnknownAgentError`` if there is no such agent or ``viewer`` may not see it.
+
+        ``run_id`` starts it under the application's own id (an order number): if a run
+        of that agent has it already, nothing new is stored and that run's id comes back
+        (``if_exists="existing"``) or ``RunConflictError`` is raised (``"error"``)."""
+        run, _ = await self.start_once(
+            agent_name, input, max_turns=max_turns, viewer=viewer, run_id=run_id,
+            if_exists=if_exists,
+        )  # fmt: skip
+        return run
+
+    async def start_once(
+        self,
+        agent_name: str,
+        input: str | list[dict[str, Any]],
+        *,
+        max_turns: int | None = None,
+        viewer: Approver | None = None,
+        run_id: str | None = None,
+        if_exists: IfExists = "existing",
+    ) -> tuple[str, bool]:
+        """``start``, also saying whether this call created the run (``False``: ``run_id``
+        named a run that existed)."""
         known = sorted(name for name in self.agents if self.readers.sees(viewer, name))
-        if agent_name not in known:
-            raise UnknownAgentError(
-                f"No agent of this application is named {agent_name!r}; "
-                f"known: {', '.join(known) or 'none'}."
-            )
-        try:
-            started = RunStarted(
-                run_id=f"run_{uuid.uuid4().hex}",
-                agent=agent_name,
-                input=to_input_items(input),
-                max_turns=max_turns or DEFAULT_MAX_TURNS,
-            )
-        except (ValueError, TypeError) as exc:
-            raise UserError(f"The run's input cannot be used: {exc}.") from None
-        await self.store.append(started.run_id, 0, [started])
-        return started.run_id
+        return await start_run(
+            self.store, known, agent_name, input, max_turns=max_turns, run_id=run_id,
+            if_exists=if_exists,
+        )  # fmt: skip
 
 
 def rule_json(rule: StandingApproval) -> dict[str, Any]:

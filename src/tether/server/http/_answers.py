@@ -91,6 +91,8 @@ class _Answer(BaseModel):
 
 class StartAnswer(_Answer):
     run_id: str
+    created: bool = True
+    """``False``: the request named a run (``run_id``) that was started before."""
 
 
 class DecisionAnswer(_Answer):

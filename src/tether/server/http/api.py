@@ -16,6 +16,7 @@ from ...errors import NotFoundError
 from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from .._inbox import rule_json
+from .._start import RUN_ID_PATTERN
 from ._answers import (
     ApprovalsPage,
     DecisionAnswer,
@@ -45,7 +46,7 @@ from ._limits import (
 )
 
 try:
-    from fastapi import APIRouter, Query
+    from fastapi import APIRouter, Query, Response
     from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise need_server_extra(exc) from exc
@@ -207,6 +208,13 @@ class StartBody(_Body):
     agent: Name
     input: Content
     max_turns: int | None = Field(None, ge=1, le=10_000)
+    run_id: str | None = Field(
+        None,
+        pattern=RUN_ID_PATTERN,
+        description="The application's own id for the run (an order number): starting it "
+        "again gives that run back (200) or, with if_exists=error, a 409; never a second run.",
+    )
+    if_exists: Literal["existing", "error"] = "existing"
 
 
 @router.get(
@@ -290,9 +298,16 @@ async def show_run(run_id: str, who: Who, app: Application) -> dict[str, Any]:
     response_model=StartAnswer,
     responses=errors(body=True),
 )
-async def start_run(body: StartBody, who: Who, app: Application) -> dict[str, Any]:
-    run_id = await app.inbox.start(body.agent, body.input, max_turns=body.max_turns, viewer=who)
-    return {"run_id": run_id}
+async def start_run(
+    body: StartBody, who: Who, app: Application, response: Response
+) -> dict[str, Any]:
+    run_id, created = await app.inbox.start_once(
+        body.agent, body.input, max_turns=body.max_turns, viewer=who, run_id=body.run_id,
+        if_exists=body.if_exists,
+    )  # fmt: skip
+    if not created:
+        response.status_code = 200  # the run this id names, started before
+    return {"run_id": run_id, "created": created}
 
 
 @router.post(
