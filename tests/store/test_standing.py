@@ -378,3 +378,70 @@ async def test_deleting_or_pruning_a_run_deletes_the_rules_scoped_to_it(
     scopes = {r.scope for r in await store.list_rules()}
     assert scopes == {RuleScope.agent(), RuleScope.run(waiting)}
     assert everywhere in await store.list_rules()
+
+
+async def test_a_run_reads_its_rules_once_and_a_rule_revoked_meanwhile_approves_nothing(
+    store: RunStore, governance: Governance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule = await grant(store, governance, match={}, max_uses=10)
+    reads: list[str] = []
+    list_rules = store.list_rules  # type: ignore[attr-defined]
+
+    async def counted(**query: Any) -> list[StandingApproval]:
+        reads.append(query["tool"])
+        return await list_rules(**query)
+
+    monkeypatch.setattr(store, "list_rules", counted)
+    ran: list[str] = []
+
+    @function_tool(needs_approval=True, approvers={"ops"})
+    async def get_weather(city: str) -> str:
+        """The forecast for a city."""
+        ran.append(city)
+        if city == "Lyon":  # while the run goes on, the rule is withdrawn
+            await revoke_standing_approval(
+                store,  # type: ignore[arg-type]
+                forecaster(),
+                rule.id,
+                by=ANA,
+                governance=governance,
+            )
+        return f"sunny in {city}"
+
+    turns = [
+        tool_call("get_weather", {"city": city}, f"c{i}")
+        for i, city in enumerate(["Paris", "Lyon", "Oslo"])
+    ]
+    agent = Agent(
+        name="Forecaster", model=ScriptedModel([*turns, message("ok")]), tools=[get_weather]
+    )
+    result = await Runner.run(agent, "Weather?", store=store, governance=governance)
+    # Paris and Lyon were approved by the rule, read once; Oslo's call found the rule
+    # revoked when it came to spend its use, read the book again, and waits for a person.
+    assert ran == ["Paris", "Lyon"]
+    assert [item.arguments for item in result.interruptions] == ['{"city": "Oslo"}']
+    assert reads == ["get_weather", "get_weather"]
+
+
+async def test_a_rule_granted_while_a_run_goes_on_approves_its_later_calls(
+    store: RunStore, governance: Governance
+) -> None:
+    ran: list[str] = []
+
+    @function_tool(needs_approval=True, approvers={"ops"})
+    async def get_weather(city: str) -> str:
+        """The forecast for a city."""
+        ran.append(city)
+        if city == "Paris":
+            await grant(store, governance, match={"city": "Oslo"}, max_uses=1)
+        return f"sunny in {city}"
+
+    await grant(store, governance, match={"city": "Paris"}, max_uses=1)
+    turns = [
+        tool_call("get_weather", {"city": c}, f"c{i}") for i, c in enumerate(["Paris", "Oslo"])
+    ]
+    agent = Agent(
+        name="Forecaster", model=ScriptedModel([*turns, message("ok")]), tools=[get_weather]
+    )
+    result = await Runner.run(agent, "Weather?", store=store, governance=governance)
+    assert (result.final_output, ran) == ("ok", ["Paris", "Oslo"])

@@ -34,6 +34,7 @@ __all__ = [
     "ScopeKind",
     "StandingApproval",
     "approving_rules",
+    "forget",
     "aware",
     "checked_condition",
     "matches",
@@ -160,17 +161,51 @@ _PAGE = 100
 """Rules read per query when looking for those that approve a call."""
 
 
+RulesRead = dict[tuple[str, str], list["StandingApproval"]]
+"""The live rules of each (agent, tool) read from a book during one drive of a run, so that
+a run whose calls a rule approves one after another reads the book once, not per call."""
+
+
 async def approving_rules(
-    book: RuleBook, view: RunView, call: Call, ctx: Any, governance: Governance, now: datetime
+    book: RuleBook,
+    view: RunView,
+    call: Call,
+    ctx: Any,
+    governance: Governance,
+    now: datetime,
+    *,
+    read: RulesRead | None = None,
 ) -> list[StandingApproval]:
     """The live rules that approve ``call`` now, in the order they are tried (oldest first).
 
     Fails closed: a rule naming a predicate nobody registered, a predicate that raises,
     arguments that are not a JSON object, or (with a receipt key) a rule whose receipt
     does not verify approves nothing.
+
+    With ``read``, rules read before in this drive are tried first, and the book is read
+    again when none of them approves the call (a rule granted since). A rule found this
+    way may have been revoked or used up since it was read: spending its use (in the
+    book, atomically) is what decides, and refuses it then (``forget`` and ask again).
     """
     if call.requested is None or call.requested.required_approvals > 1:
         return []  # rules never satisfy four-eyes
+    key = (call.agent, call.name)
+    if read is not None and key in read:
+        found = await _approving(read[key], view, call, ctx, governance, now)
+        if found:
+            return found
+    rules = await _live_rules(book, call, now)
+    if read is not None:
+        read[key] = rules
+    return await _approving(rules, view, call, ctx, governance, now)
+
+
+def forget(read: RulesRead, call: Call) -> bool:
+    """Drop the rules read for ``call``'s agent and tool; whether there were any."""
+    return read.pop((call.agent, call.name), None) is not None
+
+
+async def _live_rules(book: RuleBook, call: Call, now: datetime) -> list[StandingApproval]:
     rules = await book.list_rules(agent=call.agent, tool=call.name, live_at=now, limit=_PAGE)
     page = rules
     while len(page) == _PAGE:  # every live rule is tried, however many there are
@@ -183,10 +218,23 @@ async def approving_rules(
             after=(last.granted_at, last.id),
         )
         rules = [*rules, *page]
+    return rules
+
+
+async def _approving(
+    rules: list[StandingApproval],
+    view: RunView,
+    call: Call,
+    ctx: Any,
+    governance: Governance,
+    now: datetime,
+) -> list[StandingApproval]:
     arguments = call.approval_item().parsed_arguments
     found = []
     for rule in rules:
         if rule.agent != call.agent or rule.tool != call.name or not rule.scope.covers(view):
+            continue
+        if not rule.live(now):  # read earlier in the drive; it may have expired since
             continue
         key = governance.receipt_key
         if key is not None and not (

@@ -14,6 +14,7 @@ from ..approvals import RuleBook
 from ..approvals._decisions import (
     DEFAULT_GOVERNANCE,
 )
+from ..approvals._rule import RulesRead
 from ..journal import Event, Journal, RunStarted, RunView
 from ..lifecycle import RunHooks
 from ..models import (
@@ -81,6 +82,8 @@ class Run:
     started_agent: str | None = None
     """The agent whose ``on_agent_start`` hooks were last called in this drive."""
     beside: asyncio.Future[None] | None = None
+    rules_read: RulesRead = field(default_factory=dict)
+    """Standing approvals read in this drive (``approvals._rule.approving_rules``)."""
     """Input guardrails running beside the first model call (``_guardrails.check_input``)."""
 
     @property

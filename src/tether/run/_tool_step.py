@@ -18,6 +18,7 @@ from typing import Any
 from .._agent import Agent
 from ..approvals._always import always_decision
 from ..approvals._decisions import request_event, review_request
+from ..approvals._rule import forget as forget_rules
 from ..approvals._standing import approving_rules, rule_decision
 from ..errors import (
     GuardrailTripwireTriggered,
@@ -230,15 +231,21 @@ async def _apply_rules(run: Run, call: Call) -> bool:
     governance = run.options.governance
     now = governance.now()
     durable = run.options.durable
-    for rule in await approving_rules(book, run.view, call, run.ctx.context, governance, now):
-        decision = rule_decision(run.view, call, rule, governance, now)
-        if durable is not None and durable.counts_rule_uses(book):
-            used = await durable.checkpoint_with_rule_use(run.journal, decision, rule.id, now)
-        else:
-            used = await book.use_rule(rule.id, now=now)
-        if used:  # else another run took its last use meanwhile (or it ended): try the next
-            run.append(decision)
-            return True
+    for _ in range(2):  # rules read earlier in the drive, then, if none could be used, afresh
+        rules = await approving_rules(
+            book, run.view, call, run.ctx.context, governance, now, read=run.rules_read
+        )
+        for rule in rules:
+            decision = rule_decision(run.view, call, rule, governance, now)
+            if durable is not None and durable.counts_rule_uses(book):
+                used = await durable.checkpoint_with_rule_use(run.journal, decision, rule.id, now)
+            else:
+                used = await book.use_rule(rule.id, now=now)
+            if used:  # else another run took its last use meanwhile (or it ended): next
+                run.append(decision)
+                return True
+        if not rules or not forget_rules(run.rules_read, call):
+            break
     return False
 
 

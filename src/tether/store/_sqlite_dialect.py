@@ -163,11 +163,13 @@ class SQLiteDialect(Dialect):
         return f"INSERT OR REPLACE INTO {{{table}}} ({', '.join(columns)}) VALUES ({values})"
 
     def stamp(self, moment: datetime) -> str:
-        # Fixed width in UTC, so text order is time order.
-        return moment.astimezone(UTC).strftime(_TIME)
+        # Fixed width in UTC, so text order is time order (``_TIME``; isoformat is the fast
+        # way to write it).
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
 
     def time(self, stored: Any) -> datetime:
-        return datetime.strptime(stored, _TIME).replace(tzinfo=UTC)
+        # ``_TIME`` text, read the fast way (strptime takes ten times as long).
+        return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
     rule_time = time
 
