@@ -529,30 +529,17 @@ class Inbox:
 
         ``run_id`` starts it under the application's own id (an order number): if a run
         of that agent has it already, nothing new is stored and that run's id comes back
-        (``if_exists="existing"``) or ``RunConflictError`` is raised (``"error"``)."""
-        run, _ = await self.start_once(
-            agent_name, input, max_turns=max_turns, viewer=viewer, run_id=run_id,
-            if_exists=if_exists,
+        (``if_exists="existing"``) or ``RunConflictError`` is raised (``"error"``).
+        ``tether.server._start.start_run`` also says whether the run was new."""
+        run, _ = await start_run(
+            self.store, self.visible_agents(viewer), agent_name, input, max_turns=max_turns,
+            run_id=run_id, if_exists=if_exists,
         )  # fmt: skip
         return run
 
-    async def start_once(
-        self,
-        agent_name: str,
-        input: str | list[dict[str, Any]],
-        *,
-        max_turns: int | None = None,
-        viewer: Approver | None = None,
-        run_id: str | None = None,
-        if_exists: IfExists = "existing",
-    ) -> tuple[str, bool]:
-        """``start``, also saying whether this call created the run (``False``: ``run_id``
-        named a run that existed)."""
-        known = sorted(name for name in self.agents if self.readers.sees(viewer, name))
-        return await start_run(
-            self.store, known, agent_name, input, max_turns=max_turns, run_id=run_id,
-            if_exists=if_exists,
-        )  # fmt: skip
+    def visible_agents(self, viewer: Approver | None) -> list[str]:
+        """The names of the agents ``viewer`` may see, sorted."""
+        return sorted(name for name in self.agents if self.readers.sees(viewer, name))
 
 
 def rule_json(rule: StandingApproval) -> dict[str, Any]:

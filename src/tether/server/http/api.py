@@ -17,6 +17,7 @@ from .._batch import DecisionEntry
 from .._errors import need_server_extra
 from .._inbox import rule_json
 from .._start import RUN_ID_PATTERN
+from .._start import start_run as start_stored_run
 from ._answers import (
     ApprovalsPage,
     DecisionAnswer,
@@ -301,9 +302,10 @@ async def show_run(run_id: str, who: Who, app: Application) -> dict[str, Any]:
 async def start_run(
     body: StartBody, who: Who, app: Application, response: Response
 ) -> dict[str, Any]:
-    run_id, created = await app.inbox.start_once(
-        body.agent, body.input, max_turns=body.max_turns, viewer=who, run_id=body.run_id,
-        if_exists=body.if_exists,
+    inbox = app.inbox
+    run_id, created = await start_stored_run(
+        inbox.store, inbox.visible_agents(who), body.agent, body.input,
+        max_turns=body.max_turns, run_id=body.run_id, if_exists=body.if_exists,
     )  # fmt: skip
     if not created:
         response.status_code = 200  # the run this id names, started before
