@@ -35,6 +35,7 @@ headers = { Authorization = "Bearer ${GATEWAY_TEST_TOKEN}" }
 
 [servers.remote.defaults]
 needs_approval = { match = { env = "prod" } }
+decided_by = "client_or_inbox"
 """
 
 
@@ -56,6 +57,7 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert notes.policy("read_note").needs_approval == "never"
     assert remote.headers == {"Authorization": "Bearer t0k"}
     assert remote.policy("anything").needs_approval == {"match": {"env": "prod"}}
+    assert (remote.policy("anything").decided_by, write.decided_by) == ("client_or_inbox", "inbox")
 
 
 @pytest.mark.parametrize(
@@ -74,6 +76,9 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
         (("${GATEWAY_TEST_TOKEN}", "${GATEWAY_UNSET_VARIABLE}"), "headers.Authorization"),
         (("[servers.notes]", "[servers.notes]\nunknown = 1"), "servers.notes.unknown"),
         (("args = [", "args = [ 1,"), "servers.notes.args"),
+        (("review_output = true", 'review_output = true\ndecided_by = "user"'), "decided_by"),
+        # The client's user is one approver: four-eyes (required_approvals = 2) needs the inbox.
+        (("review_output = true", 'review_output = true\ndecided_by = "client"'), "decided_by"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(

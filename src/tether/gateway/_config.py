@@ -17,6 +17,7 @@
     approval_timeout = 600
     editable = true                        # an approver may edit the arguments
     review_output = true                   # the output waits for a review
+    decided_by = "client_or_inbox"         # ask the client's user (elicitation), else the inbox
 
     [clients.ide]                          # HTTP: each client's bearer token, by name
     token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it
@@ -43,6 +44,7 @@ from ..errors import GatewayConfigError
 __all__ = [
     "GatewayConfig",
     "ServerConfig",
+    "DecidedBy",
     "ToolPolicy",
     "check_client_name",
     "load_config",
@@ -52,6 +54,11 @@ __all__ = [
 NeedsApproval = Literal["always", "never"] | Mapping[str, Any]
 """``"always"``, ``"never"``, or ``{"match": {...}}``: approval for calls whose arguments
 match (the standing-approval match language; the others run at once)."""
+
+DecidedBy = Literal["inbox", "client", "client_or_inbox"]
+"""Who decides a call that needs approval: approvers in the inbox; the client's own user,
+asked through MCP elicitation (a client that cannot be asked is refused); or the client's
+user when the client can be asked, else the inbox."""
 
 _TOP = {
     "store",
@@ -74,7 +81,9 @@ _POLICY = {
     "approval_timeout",
     "editable",
     "review_output",
+    "decided_by",
 }
+_DECIDERS = ("inbox", "client", "client_or_inbox")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -91,6 +100,8 @@ class ToolPolicy:
     """Seconds a call may wait for its decision (``None``: the gateway's default)."""
     editable: bool = False
     review_output: bool = False
+    decided_by: DecidedBy = "inbox"
+    """Who decides a call that needs approval (``DecidedBy``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +292,10 @@ class _Reader:
 
     def policy(self, data: Any, key: str, base: ToolPolicy) -> ToolPolicy:
         data = self.table(data, key, _POLICY)
-        return ToolPolicy(
+        decided_by = data.get("decided_by", base.decided_by)
+        if decided_by not in _DECIDERS:
+            raise self.fail(f"{key}.decided_by", 'must be "inbox", "client" or "client_or_inbox"')
+        policy = ToolPolicy(
             needs_approval=self.needs(data["needs_approval"], f"{key}.needs_approval")
             if "needs_approval" in data
             else base.needs_approval,
@@ -296,7 +310,15 @@ class _Reader:
             else base.approval_timeout,
             editable=self.flag(data, "editable", key, base.editable),
             review_output=self.flag(data, "review_output", key, base.review_output),
+            decided_by=decided_by,
         )
+        if decided_by != "inbox" and policy.required_approvals > 1:
+            raise self.fail(
+                f"{key}.decided_by",
+                "the client's user is one approver; four-eyes (required_approvals) needs "
+                'decided_by = "inbox"',
+            )
+        return policy
 
     def needs(self, value: Any, key: str) -> NeedsApproval:
         if value in ("always", "never"):

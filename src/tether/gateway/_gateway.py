@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,7 @@ from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
 from ._direct import DirectCall, untraced
+from ._elicit import Ask, ask_client
 from ._outcome import outcome, waiting_message
 from ._relay import read_request, request_text
 from ._upstream import Upstream
@@ -55,6 +57,8 @@ __all__ = ["REQUEST_KEY_META", "Gateway", "Progress", "run_id_for"]
 REQUEST_KEY_META = "tether/request-id"
 """The ``_meta`` key of a ``tools/call`` naming the request's identity: the same value (for
 the same server) is the same call, answered once, however often it is sent."""
+
+log = logging.getLogger("tether.gateway")
 
 Progress = Callable[[str], Awaitable[None]]
 """What a waiting call reports through: ``await progress("waiting for approval by ...")``."""
@@ -156,19 +160,34 @@ class Gateway:
         request_key: str | None = None,
         progress: Progress | None = None,
         requested_by: str | None = None,
+        ask: Ask | None = None,
     ) -> types.CallToolResult:
         """Call tool ``name`` through its policy; the upstream's result or a tool error.
 
         ``requested_by`` names the client that asked (it is journaled, ``RunStarted``, and
         under four-eyes it may not approve the call); its request keys are its own.
+        ``ask`` asks the client's user (elicitation): a tool ``decided_by`` the client is
+        decided by their answer (``_elicit``).
 
         Raises ``MCPError`` (invalid params, nothing journaled) for an unknown or hidden
-        tool, arguments that break the tool's schema or its size limit, and a
-        ``request_key`` already used for another call."""
+        tool, arguments that break the tool's schema or its size limit, a ``request_key``
+        already used for another call, and a call only the client's user may decide from a
+        client that cannot be asked."""
         upstream = self._routes.get(name)
         if upstream is None:
             raise invalid(f"Unknown tool: {name!r}.", "unknown_tool", tool=name)
         arguments = self._checked(upstream.tools[name], arguments or {})
+        if (
+            ask is None
+            and upstream.config.policy(name).decided_by == "client"
+            and upstream.needs_approval(name, arguments)
+        ):
+            raise invalid(
+                f"Only this client's user may approve {name!r}, and this client cannot be asked "
+                "(it declares no elicitation capability); nothing was called.",
+                "elicitation_required",
+                tool=name,
+            )
         key = request_key or uuid.uuid4().hex
         # An identified client's request ids are its own: nobody else reads its outcomes.
         run_id = run_id_for(
@@ -181,7 +200,7 @@ class Gateway:
             driver.task.add_done_callback(lambda _: self._forget(run_id, driver))
         elif (driver.tool, driver.arguments) != (name, arguments):
             raise _reused(request_key, run_id)
-        return await driver.wait(progress, self.config.progress_interval)
+        return await driver.wait(progress, self.config.progress_interval, ask)
 
     def after(self, work: Awaitable[None]) -> None:
         """Do ``work`` (a lease given up) in the background; the gateway waits for it on
@@ -250,16 +269,59 @@ class _Driver:
         self.run_id = run_id
         self.message = ""
         """What the run waits for, while it waits (the progress line)."""
+        self.policy = upstream.config.policy(tool)
+        self._askers: list[Ask] = []
+        """How to ask the users of the requests waiting on this run (``decided_by`` client)."""
+        self._asking: tuple[Ask, asyncio.Task[None]] | None = None
+        self._answered: set[str] = set()
+        """The calls whose question the client's user answered (each is asked once)."""
         self.task = asyncio.create_task(self._drive(), name=f"tether-gateway {run_id}")
+        self.task.add_done_callback(lambda _: self._stop_asking())
 
-    async def wait(self, progress: Progress | None, interval: float) -> types.CallToolResult:
-        while True:
-            # asyncio.wait never cancels what it waits on: a client going away leaves the run.
-            done, _ = await asyncio.wait({self.task}, timeout=interval)
-            if done:
-                return self.task.result()
-            if progress is not None and self.message:
-                await progress(self.message)
+    async def wait(
+        self, progress: Progress | None, interval: float, ask: Ask | None = None
+    ) -> types.CallToolResult:
+        if ask is not None and self.policy.decided_by != "inbox":
+            self._askers.append(ask)
+        try:
+            while True:
+                # asyncio.wait never cancels what it waits on: a client going away leaves
+                # the run.
+                done, _ = await asyncio.wait({self.task}, timeout=interval)
+                if done:
+                    return self.task.result()
+                if progress is not None and self.message:
+                    await progress(self.message)
+        finally:
+            if ask in self._askers:
+                self._askers.remove(ask)
+                if self._asking is not None and self._asking[0] is ask:
+                    self._stop_asking()  # its client went away: another request may ask
+
+    def _ask(self, rows: list[PendingApproval]) -> None:
+        """Ask the client's user about the call that waits for approval, once, through a
+        request that waits on it (``decided_by`` client)."""
+        if not self._askers or (self._asking is not None and not self._asking[1].done()):
+            return
+        row = next((r for r in rows if r.kind == "approval"), None)
+        if row is None or row.call_id in self._answered:
+            return
+        ask = self._askers[-1]
+
+        async def asked() -> None:
+            try:
+                await ask_client(self, row, ask)
+            except TetherError as exc:  # the run could not be read: the next look asks again
+                log.warning("asking the client about run %s failed: %s", self.run_id, exc)
+                return
+            self._answered.add(row.call_id)
+
+        self._asking = (ask, asyncio.create_task(asked(), name=f"tether-gateway ask {row.run_id}"))
+
+    def _stop_asking(self) -> None:
+        if self._asking is not None:
+            self._asking[1].cancel()
+            self._asking = None
 
     async def _drive(self) -> types.CallToolResult:
         gateway, run_id = self.gateway, self.run_id
@@ -351,6 +413,7 @@ class _Driver:
                     await asyncio.sleep(poll)  # recorded in the journal, read next time
                 status = ""
                 continue
+            self._ask(rows)
             now = gateway.governance.now()
             if any(row.expires_at is not None and row.expires_at <= now for row in rows):
                 await expire_run(store, run_id, governance=gateway.governance)

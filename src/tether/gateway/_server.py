@@ -21,6 +21,7 @@ from mcp_types import INVALID_REQUEST
 
 from ..errors import GatewayConfigError, TetherError
 from ._config import check_client_name, load_config
+from ._elicit import QUESTION_SCHEMA, Answer, Ask
 from ._gateway import REQUEST_KEY_META, Gateway
 
 __all__ = ["client_name", "main", "mcp_server", "serve"]
@@ -56,6 +57,7 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
             request_key=_request_key(ctx),
             progress=progress,
             requested_by=client_name(gateway, _header(ctx, "authorization")) or client,
+            ask=_asker(ctx),
         )
 
     return Server(
@@ -68,6 +70,25 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+
+
+def _asker(ctx: Any) -> Ask | None:
+    """How to ask the user of the client that sent this request (form elicitation, tied to
+    the request), or ``None`` when the client declared no elicitation capability."""
+    session = ctx.session
+    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+    if not session.check_client_capability(wanted) or not session.can_send_request:
+        return None
+
+    async def ask(message: str) -> Answer:
+        result = await session.elicit_form(
+            message, QUESTION_SCHEMA, related_request_id=ctx.request_id
+        )
+        reason = (result.content or {}).get("reason")
+        text = reason.strip() if isinstance(reason, str) else ""
+        return Answer(result.action, text or None)
+
+    return ask
 
 
 def client_name(gateway: Gateway, authorization: str | None) -> str | None:

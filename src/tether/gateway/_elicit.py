@@ -1,0 +1,118 @@
+"""Asking the client's own user (MCP elicitation) to decide a gated call.
+
+A tool whose policy says ``decided_by = "client"`` (or ``"client_or_inbox"``) is decided by
+the person at the client: once its run waits for approval, the gateway sends the client an
+``elicitation/create`` request naming the tool and its arguments, and journals the answer
+as a decision like any other (``tether.store.decide``), by an approver named as the client
+(``RunStarted.requested_by``, else ``"client"``) with the roles the tool's policy asks for:
+the configuration gave the client's user that authority. Accepting approves; declining or
+dismissing the question rejects, with a message the client reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._governance import Approver
+from ..errors import RunConflictError, TetherError
+from ..store import PendingApproval, decide, load_state
+
+if TYPE_CHECKING:
+    from ._gateway import _Driver
+
+__all__ = ["QUESTION_SCHEMA", "Answer", "Ask", "CLIENT_APPROVER", "ask_client"]
+
+log = logging.getLogger("tether.gateway")
+
+CLIENT_APPROVER = "client"
+"""The approver's id of a decision by the user of a client the gateway cannot name."""
+
+QUESTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "reason": {
+            "type": "string",
+            "title": "Reason",
+            "description": "Why you decide so (optional; kept in the audit trail).",
+        }
+    },
+}
+"""What the question asks for besides accept or decline: an optional reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The client's user's answer to a question."""
+
+    action: Literal["accept", "decline", "cancel"]
+    reason: str | None = None
+
+
+Ask = Callable[[str], Awaitable[Answer]]
+"""Ask the client's user ``message`` (``await ask(message)``); raises if it cannot."""
+
+DECLINED = "Declined by the client's user."
+DISMISSED = "The client's user dismissed the question without deciding; the call was rejected."
+
+
+def question(driver: _Driver, row: PendingApproval) -> str:
+    """What the client's user is asked: the tool, where it runs, its arguments, the deadline."""
+    arguments = json.dumps(json.loads(row.arguments), ensure_ascii=False, indent=2)
+    deadline = (
+        ""
+        if row.expires_at is None
+        else f"\nUnanswered by {row.expires_at:%Y-%m-%d %H:%M:%S} UTC, it expires."
+    )
+    return (
+        f"Allow the tool {driver.tool!r} of the server {driver.upstream.name!r} to run with "
+        f"these arguments?\n{arguments}\n(run {driver.run_id}){deadline}"
+    )
+
+
+async def ask_client(driver: _Driver, row: PendingApproval, ask: Ask) -> None:
+    """Ask through ``ask`` whether the call waiting in ``row`` may run, and journal the
+    answer as the client's decision. A client that cannot answer leaves a
+    ``client_or_inbox`` call to the inbox and rejects a ``client`` one."""
+    gateway = driver.gateway
+    agent = gateway._agents[driver.upstream.name]
+    state = await load_state(gateway.store, driver.run_id, agent, governance=gateway.governance)
+    shown = [item for item in state.interruptions if item.call_id == row.call_id]
+    if not shown:
+        return  # decided meanwhile
+    try:
+        answer = await ask(question(driver, row))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the client refused the question, or its connection broke
+        log.warning("could not ask the client about run %s: %s", driver.run_id, exc)
+        if driver.policy.decided_by != "client":
+            return
+        answer = Answer("cancel", f"the client could not be asked ({type(exc).__name__})")
+    by = Approver(
+        driver.requested_by or CLIENT_APPROVER,
+        roles=gateway.roles(driver.upstream, driver.tool),
+    )
+    approve = answer.action == "accept"
+    options: dict[str, Any] = {
+        "decision": "approve" if approve else "reject",
+        "by": by,
+        "reason": answer.reason or "asked the client's user (MCP elicitation)",
+        "fingerprint": shown[0].fingerprint,
+        "governance": gateway.governance,
+    }
+    if not approve:
+        options["message"] = DECLINED if answer.action == "decline" else DISMISSED
+    for _ in range(3):
+        try:
+            await decide(gateway.store, driver.run_id, agent, row.call_id, **options)
+            return
+        except RunConflictError:
+            continue  # the run moved (a lease, a look): decide on what it is now
+        except TetherError as exc:  # decided in the inbox, expired, ...: the run says what
+            log.info("the client's decision on run %s was not taken: %s", driver.run_id, exc)
+            return
