@@ -25,9 +25,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ._config import GatewayConfig, ServerConfig, ToolPolicy, load_config, parse_config
 from ._gateway import REQUEST_KEY_META, Gateway, run_id_for
 from ._relay import RelayModel
-from ._server import main, mcp_server, serve
+from ._server import INPUT_REQUIRED_META, main, mcp_server, serve
 
 __all__ = [
+    "INPUT_REQUIRED_META",
     "REQUEST_KEY_META",
     "Gateway",
     "GatewayConfig",

@@ -23,9 +23,10 @@
     token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it
 
 Every error is a ``GatewayConfigError`` whose one-line message names the key at fault.
-Secrets are never in the file: ``receipt_key_env``, ``signing_key_env`` and each client's
-``token_env`` name the environment variables that hold them, and an upstream's ``headers`` may say
-``"Bearer ${TOKEN}"`` to read ``TOKEN`` from the environment.
+Secrets are never in the file: ``receipt_key_env``, ``signing_key_env``,
+``request_state_key_env`` and each client's ``token_env`` name the environment variables
+that hold them, and an upstream's ``headers`` may say ``"Bearer ${TOKEN}"`` to read
+``TOKEN`` from the environment.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ _TOP = {
     "store",
     "receipt_key_env",
     "signing_key_env",
+    "request_state_key_env",
+    "input_required",
     "approvers",
     "approval_timeout",
     "poll_interval",
@@ -133,6 +136,14 @@ class GatewayConfig:
     servers: Mapping[str, ServerConfig]
     receipt_key_env: str | None = None
     signing_key_env: str | None = None
+    request_state_key_env: str | None = None
+    """The variable holding the key (32 bytes or more) that seals the ``requestState`` of
+    2026-07-28 clients; unset: a key of this process only (a restarted gateway refuses the
+    states the last one gave)."""
+    input_required: bool = False
+    """Whether a call that waits for a person answers a 2026-07-28 client at once with
+    ``input_required`` (it comes back with the request state) instead of holding the
+    request open; a request's ``_meta["tether/input-required"]`` says so for itself."""
     approvers: frozenset[str] = frozenset()
     approval_timeout: float | None = None
     poll_interval: float = 0.5
@@ -209,6 +220,8 @@ class _Reader:
             servers={name: self.server(name, value) for name, value in servers.items()},
             receipt_key_env=self.env_name(data, "receipt_key_env"),
             signing_key_env=self.env_name(data, "signing_key_env"),
+            request_state_key_env=self.state_key(data),
+            input_required=self.flag(data, "input_required", "", False),
             approvers=self.roles(data.get("approvers", []), "approvers"),
             approval_timeout=self.seconds(data.get("approval_timeout"), "approval_timeout"),
             poll_interval=self.seconds(data.get("poll_interval", 0.5), "poll_interval") or 0.5,
@@ -236,6 +249,12 @@ class _Reader:
                 raise self.fail(f"{key}.token_env", f"the same token as client {tokens[token]!r}")
             tokens[token] = name
         return tokens
+
+    def state_key(self, data: dict[str, Any]) -> str | None:
+        name = self.env_name(data, "request_state_key_env")
+        if name is not None and len(os.environ[name].encode()) < 32:
+            raise self.fail("request_state_key_env", f"{name} must hold at least 32 bytes")
+        return name
 
     def store(self, value: Any) -> str:
         if not isinstance(value, str) or not value:
@@ -377,5 +396,5 @@ class _Reader:
     def flag(self, data: dict[str, Any], name: str, key: str, default: bool) -> bool:
         value = data.get(name, default)
         if not isinstance(value, bool):
-            raise self.fail(f"{key}.{name}", "must be true or false")
+            raise self.fail(f"{key}.{name}" if key else name, "must be true or false")
         return value

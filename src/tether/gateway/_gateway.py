@@ -173,6 +173,41 @@ class Gateway:
         tool, arguments that break the tool's schema or its size limit, a ``request_key``
         already used for another call, and a call only the client's user may decide from a
         client that cannot be asked."""
+        driver, _ = self._driver(name, arguments, request_key, requested_by, ask)
+        return await driver.wait(progress, self.config.progress_interval, ask)
+
+    async def call_or_pause(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        request_key: str | None = None,
+        requested_by: str | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """``call``, but a call that waits for a person returns at once: an
+        ``input_required`` result whose ``request_state`` (a JSON object, ``{"key": ...}``)
+        names the request. Calling again with ``request_key=pause_key(state)`` (after a
+        restart too) answers the same call: its outcome once decided, else ``input_required``
+        again. The gateway carries the call out meanwhile, whoever comes back."""
+        driver, key = self._driver(name, arguments, request_key, requested_by, None)
+        done = await driver.settled_or_paused(self.config.poll_interval)
+        if done is not None:
+            return done
+        return types.InputRequiredResult(
+            request_state=json.dumps({"key": key}),
+            _meta={"tether/run_id": driver.run_id, "tether/waiting": driver.message},
+        )
+
+    def _driver(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        request_key: str | None,
+        requested_by: str | None,
+        ask: Ask | None,
+    ) -> tuple[_Driver, str]:
+        """The driver of the call's run (made and started if none runs), and its request
+        key; the refusals of ``call``."""
         upstream = self._routes.get(name)
         if upstream is None:
             raise invalid(f"Unknown tool: {name!r}.", "unknown_tool", tool=name)
@@ -200,7 +235,7 @@ class Gateway:
             driver.task.add_done_callback(lambda _: self._forget(run_id, driver))
         elif (driver.tool, driver.arguments) != (name, arguments):
             raise _reused(request_key, run_id)
-        return await driver.wait(progress, self.config.progress_interval, ask)
+        return driver, key
 
     def after(self, work: Awaitable[None]) -> None:
         """Do ``work`` (a lease given up) in the background; the gateway waits for it on
@@ -269,6 +304,8 @@ class _Driver:
         self.run_id = run_id
         self.message = ""
         """What the run waits for, while it waits (the progress line)."""
+        self.waits = False
+        """Whether the run waits for a person now (approval or review)."""
         self.policy = upstream.config.policy(tool)
         self._askers: list[Ask] = []
         """How to ask the users of the requests waiting on this run (``decided_by`` client)."""
@@ -297,6 +334,16 @@ class _Driver:
                 self._askers.remove(ask)
                 if self._asking is not None and self._asking[0] is ask:
                     self._stop_asking()  # its client went away: another request may ask
+
+    async def settled_or_paused(self, poll: float) -> types.CallToolResult | None:
+        """The call's result once the run ended, or ``None`` as soon as it waits for a
+        person (the run goes on in the background)."""
+        while True:
+            done, _ = await asyncio.wait({self.task}, timeout=poll)
+            if done:
+                return self.task.result()
+            if self.waits:
+                return None
 
     def _ask(self, rows: list[PendingApproval]) -> None:
         """Ask the client's user about the call that waits for approval, once, through a
@@ -398,6 +445,7 @@ class _Driver:
                 if status == "waiting":
                     rows = await store.pending_approvals(run_id=run_id)
                     self.message = waiting_message(rows, gateway.roles(self.upstream, self.tool))
+                self.waits = status == "waiting"
             if status in ("completed", "failed", "in_doubt"):
                 self.message = ""
                 return outcome(events, status, run_id)

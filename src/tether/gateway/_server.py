@@ -9,6 +9,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -16,15 +17,17 @@ from typing import Any
 import uvicorn
 from mcp import types
 from mcp.server.lowlevel import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.stdio import stdio_server
 from mcp_types import INVALID_REQUEST
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..errors import GatewayConfigError, TetherError
 from ._config import check_client_name, load_config
 from ._elicit import QUESTION_SCHEMA, Answer, Ask
-from ._gateway import REQUEST_KEY_META, Gateway
+from ._gateway import REQUEST_KEY_META, Gateway, invalid
 
-__all__ = ["client_name", "main", "mcp_server", "serve"]
+__all__ = ["INPUT_REQUIRED_META", "client_name", "main", "mcp_server", "serve"]
 
 _CLIENT_HELP = (
     "stdio: the name of the client that starts the gateway, journaled as who asked for each "
@@ -32,6 +35,16 @@ _CLIENT_HELP = (
 )
 
 log = logging.getLogger("tether.gateway")
+
+SERVER_NAME = "tether-gateway"
+"""The gateway's MCP server name, and the audience of the request states it seals."""
+
+INPUT_REQUIRED_META = "tether/input-required"
+"""The ``_meta`` key of a ``tools/call`` (2026-07-28) asking, ``true``, for ``input_required``
+while the call waits for a person, or, ``false``, for the request to stay open."""
+
+REQUEST_STATE_TTL = 24 * 3600.0
+"""Seconds a request state of a paused call stays good (each answer gives a fresh one)."""
 
 
 def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
@@ -43,7 +56,19 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
         return types.ListToolsResult(tools=gateway.list_tools())
 
+    def who(ctx: Any) -> str | None:
+        return client_name(gateway, _header(ctx, "authorization")) or client
+
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        if _pauses(gateway, ctx, params):
+            # 2026-07-28: a call that waits for a person answers input_required at once, and
+            # the client comes back with the (sealed) request state naming the call.
+            return await gateway.call_or_pause(
+                params.name,
+                params.arguments,
+                request_key=_paused_key(params.request_state) or _request_key(ctx),
+                requested_by=who(ctx),
+            )
         sent = itertools.count(1)
 
         async def progress(message: str) -> None:
@@ -56,12 +81,12 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
             params.arguments,
             request_key=_request_key(ctx),
             progress=progress,
-            requested_by=client_name(gateway, _header(ctx, "authorization")) or client,
+            requested_by=who(ctx),
             ask=_asker(ctx),
         )
 
-    return Server(
-        "tether-gateway",
+    server: Server[Any] = Server(
+        SERVER_NAME,
         version="0.1.0",
         instructions=(
             "Tools of other MCP servers, behind human approval: a call may wait for a person "
@@ -70,6 +95,39 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    key_env = gateway.config.request_state_key_env
+    security = RequestStateSecurity(
+        keys=[os.environ[key_env] if key_env else os.urandom(32)],
+        ttl=REQUEST_STATE_TTL,
+        bind_principal=who,  # a state comes back only from the client it was given to
+    )
+    server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
+    return server
+
+
+def _pauses(gateway: Gateway, ctx: Any, params: types.CallToolRequestParams) -> bool:
+    """Whether this call answers ``input_required`` while it waits: a 2026-07-28 client
+    that asks so (``_meta["tether/input-required"]``, else the gateway's ``input_required``),
+    or comes back with a request state."""
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return False
+    if params.request_state is not None:
+        return True
+    wanted = (ctx.meta or {}).get(INPUT_REQUIRED_META)
+    return wanted if isinstance(wanted, bool) else gateway.config.input_required
+
+
+def _paused_key(state: str | None) -> str | None:
+    """The request key in a request state the gateway gave (sealed, so it is its own)."""
+    if state is None:
+        return None
+    try:
+        key = json.loads(state)["key"]
+    except (ValueError, KeyError, TypeError):
+        key = None
+    if not isinstance(key, str) or not key:
+        raise invalid("The request state names no call of this gateway.", "invalid_request_state")
+    return key
 
 
 def _asker(ctx: Any) -> Ask | None:
