@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from mcp.shared.exceptions import MCPError
 
 from tether import Approver
 from tether.gateway import INPUT_REQUIRED_META, Gateway, load_config
+from tether.gateway._elicit import QUESTION_KEY
 from tether.store import audit_run, decide, load_state
 
 from .conftest import ROOT, Loop, upstream_calls, write_config
@@ -49,7 +51,8 @@ class Rig:
 
         named = ["--client", "kim"]
         self.asked: ClientSession = self.loop.hold(lambda: self._client(named, answer))
-        self.modern: ClientSession = self.loop.hold(lambda: self._client([], None, modern=True))
+        # 2026-07-28, no name: it declares elicitation too (its questions come in results).
+        self.modern: ClientSession = self.loop.hold(lambda: self._client([], answer, modern=True))
         # The approver's side: the same configuration gives the same agents and store.
         self.approver: Gateway = self.loop.hold(lambda: Gateway(load_config(self.config)))
 
@@ -139,11 +142,21 @@ def _pay(account: str, amount: int) -> dict[str, Any]:
     return {"tool": "pay", "account": account, "amount": amount, "memo": ""}
 
 
-async def _come_back(session: ClientSession, arguments: dict[str, Any], state: str) -> Any:
+async def _come_back(
+    session: ClientSession,
+    arguments: dict[str, Any],
+    state: str,
+    tool: str = "pay",
+    responses: dict[str, Any] | None = None,
+) -> Any:
     """Call again with ``state`` until the outcome comes (each answer a fresh state)."""
     for _ in range(400):
         result = await session.call_tool(
-            "pay", arguments, request_state=state, allow_input_required=True
+            tool,
+            arguments,
+            request_state=state,
+            input_responses=responses,
+            allow_input_required=True,
         )
         if not isinstance(result, types.InputRequiredResult):
             return result
@@ -242,3 +255,36 @@ async def _approve(rig: Rig, run_id: str) -> None:
         fingerprint=item.fingerprint,
         governance=rig.approver.governance,
     )
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "action", "outcome"),
+    [
+        ("refund", {"account": "acme", "amount": 9}, "accept", "refunded 9 EUR to acme"),
+        ("balance", {"account": "vault"}, "decline", "Declined by the client's user."),
+    ],
+)
+def test_a_paused_call_asks_the_clients_user_in_its_input_required_result(
+    rig: Rig, tool: str, arguments: dict[str, Any], action: str, outcome: str
+) -> None:
+    call = {"tool": tool, **arguments}
+    before = upstream_calls(rig.folder).count(call)
+    first = rig.loop.run(
+        rig.modern.call_tool(tool, arguments, allow_input_required=True, meta=PAUSE)
+    )
+    assert isinstance(first, types.InputRequiredResult) and first.input_requests is not None
+    asked = first.input_requests[QUESTION_KEY]
+    assert isinstance(asked, types.ElicitRequest)
+    assert f"{tool!r}" in asked.params.message
+    assert json.dumps(arguments, indent=2).splitlines()[1].strip() in asked.params.message
+    answer = types.ElicitResult(action=action, content={"reason": "checked"})  # type: ignore[arg-type]
+    result = rig.loop.run(
+        _come_back(rig.modern, arguments, first.request_state or "", tool, {QUESTION_KEY: answer})
+    )
+    assert outcome in result.content[0].text
+    assert result.is_error is (action != "accept")
+    reached = upstream_calls(rig.folder).count(call) - before
+    assert reached == (1 if action == "accept" else 0)
+    (decided,) = rig.decisions(result.meta["tether/run_id"])
+    verdict = "approved" if action == "accept" else "rejected"
+    assert (decided.by, decided.verdict, decided.reason) == ("client", verdict, "checked")

@@ -25,12 +25,24 @@ from ..store import PendingApproval, decide, load_state
 if TYPE_CHECKING:
     from ._gateway import _Driver
 
-__all__ = ["QUESTION_SCHEMA", "Answer", "Ask", "CLIENT_APPROVER", "ask_client"]
+__all__ = [
+    "CLIENT_APPROVER",
+    "QUESTION_KEY",
+    "QUESTION_SCHEMA",
+    "Answer",
+    "Ask",
+    "ask_client",
+    "pending_question",
+    "record_answer",
+]
 
 log = logging.getLogger("tether.gateway")
 
 CLIENT_APPROVER = "client"
 """The approver's id of a decision by the user of a client the gateway cannot name."""
+
+QUESTION_KEY = "tether/decision"
+"""The key of the question among an ``input_required`` result's input requests (2026-07-28)."""
 
 QUESTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -74,15 +86,33 @@ def question(driver: _Driver, row: PendingApproval) -> str:
     )
 
 
+async def shown(driver: _Driver, call_id: str) -> str | None:
+    """The fingerprint of call ``call_id`` while it waits for approval, else ``None``: what a
+    question shows and the answer is bound to."""
+    gateway = driver.gateway
+    agent = gateway._agents[driver.upstream.name]
+    state = await load_state(gateway.store, driver.run_id, agent, governance=gateway.governance)
+    return next((i.fingerprint for i in state.interruptions if i.call_id == call_id), None)
+
+
+async def pending_question(driver: _Driver) -> tuple[str, str, str] | None:
+    """The call the client's user is to be asked about now (call id, fingerprint, question),
+    if the tool is ``decided_by`` the client and its approval waits unanswered."""
+    if driver.policy.decided_by == "inbox":
+        return None
+    row = next((r for r in driver.rows if r.kind == "approval"), None)
+    if row is None or row.call_id in driver.answered:
+        return None
+    fingerprint = await shown(driver, row.call_id)
+    return None if fingerprint is None else (row.call_id, fingerprint, question(driver, row))
+
+
 async def ask_client(driver: _Driver, row: PendingApproval, ask: Ask) -> None:
     """Ask through ``ask`` whether the call waiting in ``row`` may run, and journal the
     answer as the client's decision. A client that cannot answer leaves a
     ``client_or_inbox`` call to the inbox and rejects a ``client`` one."""
-    gateway = driver.gateway
-    agent = gateway._agents[driver.upstream.name]
-    state = await load_state(gateway.store, driver.run_id, agent, governance=gateway.governance)
-    shown = [item for item in state.interruptions if item.call_id == row.call_id]
-    if not shown:
+    fingerprint = await shown(driver, row.call_id)
+    if fingerprint is None:
         return  # decided meanwhile
     try:
         answer = await ask(question(driver, row))
@@ -93,6 +123,14 @@ async def ask_client(driver: _Driver, row: PendingApproval, ask: Ask) -> None:
         if driver.policy.decided_by != "client":
             return
         answer = Answer("cancel", f"the client could not be asked ({type(exc).__name__})")
+    await record_answer(driver, row.call_id, fingerprint, answer)
+
+
+async def record_answer(driver: _Driver, call_id: str, fingerprint: str, answer: Answer) -> None:
+    """Journal the client's user's ``answer`` on call ``call_id`` (as it was shown:
+    ``fingerprint``) as the client's decision; a call decided meanwhile keeps that."""
+    gateway = driver.gateway
+    agent = gateway._agents[driver.upstream.name]
     by = Approver(
         driver.requested_by or CLIENT_APPROVER,
         roles=gateway.roles(driver.upstream, driver.tool),
@@ -102,14 +140,15 @@ async def ask_client(driver: _Driver, row: PendingApproval, ask: Ask) -> None:
         "decision": "approve" if approve else "reject",
         "by": by,
         "reason": answer.reason or "asked the client's user (MCP elicitation)",
-        "fingerprint": shown[0].fingerprint,
+        "fingerprint": fingerprint,
         "governance": gateway.governance,
     }
     if not approve:
         options["message"] = DECLINED if answer.action == "decline" else DISMISSED
+    driver.answered.add(call_id)
     for _ in range(3):
         try:
-            await decide(gateway.store, driver.run_id, agent, row.call_id, **options)
+            await decide(gateway.store, driver.run_id, agent, call_id, **options)
             return
         except RunConflictError:
             continue  # the run moved (a lease, a look): decide on what it is now

@@ -47,7 +47,15 @@ from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
 from ._direct import DirectCall, untraced
-from ._elicit import Ask, ask_client
+from ._elicit import (
+    QUESTION_KEY,
+    QUESTION_SCHEMA,
+    Answer,
+    Ask,
+    ask_client,
+    pending_question,
+    record_answer,
+)
 from ._outcome import outcome, waiting_message
 from ._relay import read_request, request_text
 from ._upstream import Upstream
@@ -173,7 +181,7 @@ class Gateway:
         tool, arguments that break the tool's schema or its size limit, a ``request_key``
         already used for another call, and a call only the client's user may decide from a
         client that cannot be asked."""
-        driver, _ = self._driver(name, arguments, request_key, requested_by, ask)
+        driver, _ = self._driver(name, arguments, request_key, requested_by, ask is not None)
         return await driver.wait(progress, self.config.progress_interval, ask)
 
     async def call_or_pause(
@@ -183,19 +191,38 @@ class Gateway:
         *,
         request_key: str | None = None,
         requested_by: str | None = None,
+        can_ask: bool = False,
+        answer: tuple[str, str, Answer] | None = None,
     ) -> types.CallToolResult | types.InputRequiredResult:
         """``call``, but a call that waits for a person returns at once: an
-        ``input_required`` result whose ``request_state`` (a JSON object, ``{"key": ...}``)
-        names the request. Calling again with ``request_key=pause_key(state)`` (after a
-        restart too) answers the same call: its outcome once decided, else ``input_required``
-        again. The gateway carries the call out meanwhile, whoever comes back."""
-        driver, key = self._driver(name, arguments, request_key, requested_by, None)
+        ``input_required`` result whose ``request_state`` (a JSON object) names the request
+        (``"key"``). Calling again with ``request_key=`` that key (after a restart too)
+        answers the same call: its outcome once decided, else ``input_required`` again. The
+        gateway carries the call out meanwhile, whoever comes back.
+
+        ``can_ask``: the client can be asked (elicitation). A call ``decided_by`` the client
+        then carries the question among its input requests (``QUESTION_KEY``), and its
+        state names the call asked about (``"call"``, ``"fingerprint"``); ``answer`` (that
+        call, that fingerprint, the client's answer) is journaled as the client's decision
+        before the call goes on."""
+        driver, key = self._driver(name, arguments, request_key, requested_by, can_ask)
+        if answer is not None and answer[0] not in driver.answered:
+            await record_answer(driver, *answer)
+            driver.waits = False  # decided: the next look at the store says what follows
         done = await driver.settled_or_paused(self.config.poll_interval)
         if done is not None:
             return done
+        state: dict[str, str] = {"key": key}
+        meta = {"tether/run_id": driver.run_id, "tether/waiting": driver.message}
+        asked = await pending_question(driver) if can_ask else None
+        if asked is None:
+            return types.InputRequiredResult(request_state=json.dumps(state), _meta=meta)
+        call_id, fingerprint, text = asked
+        form = types.ElicitRequestFormParams(message=text, requested_schema=QUESTION_SCHEMA)
         return types.InputRequiredResult(
-            request_state=json.dumps({"key": key}),
-            _meta={"tether/run_id": driver.run_id, "tether/waiting": driver.message},
+            input_requests={QUESTION_KEY: types.ElicitRequest(params=form)},
+            request_state=json.dumps({**state, "call": call_id, "fingerprint": fingerprint}),
+            _meta=meta,
         )
 
     def _driver(
@@ -204,7 +231,7 @@ class Gateway:
         arguments: dict[str, Any] | None,
         request_key: str | None,
         requested_by: str | None,
-        ask: Ask | None,
+        can_ask: bool,
     ) -> tuple[_Driver, str]:
         """The driver of the call's run (made and started if none runs), and its request
         key; the refusals of ``call``."""
@@ -213,7 +240,7 @@ class Gateway:
             raise invalid(f"Unknown tool: {name!r}.", "unknown_tool", tool=name)
         arguments = self._checked(upstream.tools[name], arguments or {})
         if (
-            ask is None
+            not can_ask
             and upstream.config.policy(name).decided_by == "client"
             and upstream.needs_approval(name, arguments)
         ):
@@ -310,8 +337,10 @@ class _Driver:
         self._askers: list[Ask] = []
         """How to ask the users of the requests waiting on this run (``decided_by`` client)."""
         self._asking: tuple[Ask, asyncio.Task[None]] | None = None
-        self._answered: set[str] = set()
+        self.answered: set[str] = set()
         """The calls whose question the client's user answered (each is asked once)."""
+        self.rows: list[PendingApproval] = []
+        """What the run waits for (the store's pending rows), while it waits."""
         self.task = asyncio.create_task(self._drive(), name=f"tether-gateway {run_id}")
         self.task.add_done_callback(lambda _: self._stop_asking())
 
@@ -351,17 +380,15 @@ class _Driver:
         if not self._askers or (self._asking is not None and not self._asking[1].done()):
             return
         row = next((r for r in rows if r.kind == "approval"), None)
-        if row is None or row.call_id in self._answered:
+        if row is None or row.call_id in self.answered:
             return
         ask = self._askers[-1]
 
         async def asked() -> None:
             try:
                 await ask_client(self, row, ask)
-            except TetherError as exc:  # the run could not be read: the next look asks again
+            except TetherError as exc:  # the run could not be read
                 log.warning("asking the client about run %s failed: %s", self.run_id, exc)
-                return
-            self._answered.add(row.call_id)
 
         self._asking = (ask, asyncio.create_task(asked(), name=f"tether-gateway ask {row.run_id}"))
 
@@ -446,6 +473,7 @@ class _Driver:
                     rows = await store.pending_approvals(run_id=run_id)
                     self.message = waiting_message(rows, gateway.roles(self.upstream, self.tool))
                 self.waits = status == "waiting"
+                self.rows = rows if self.waits else []
             if status in ("completed", "failed", "in_doubt"):
                 self.message = ""
                 return outcome(events, status, run_id)

@@ -24,7 +24,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..errors import GatewayConfigError, TetherError
 from ._config import check_client_name, load_config
-from ._elicit import QUESTION_SCHEMA, Answer, Ask
+from ._elicit import QUESTION_KEY, QUESTION_SCHEMA, Answer, Ask
 from ._gateway import REQUEST_KEY_META, Gateway, invalid
 
 __all__ = ["INPUT_REQUIRED_META", "client_name", "main", "mcp_server", "serve"]
@@ -63,11 +63,14 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
         if _pauses(gateway, ctx, params):
             # 2026-07-28: a call that waits for a person answers input_required at once, and
             # the client comes back with the (sealed) request state naming the call.
+            state = _paused_state(params.request_state)
             return await gateway.call_or_pause(
                 params.name,
                 params.arguments,
-                request_key=_paused_key(params.request_state) or _request_key(ctx),
+                request_key=state.get("key") or _request_key(ctx),
                 requested_by=who(ctx),
+                can_ask=_can_elicit(ctx),
+                answer=_answer(state, params.input_responses),
             )
         sent = itertools.count(1)
 
@@ -117,34 +120,57 @@ def _pauses(gateway: Gateway, ctx: Any, params: types.CallToolRequestParams) -> 
     return wanted if isinstance(wanted, bool) else gateway.config.input_required
 
 
-def _paused_key(state: str | None) -> str | None:
-    """The request key in a request state the gateway gave (sealed, so it is its own)."""
+def _paused_state(state: str | None) -> dict[str, str]:
+    """A request state the gateway gave (sealed, so it is its own): the request key, and
+    the call its question was about."""
     if state is None:
-        return None
+        return {}
     try:
-        key = json.loads(state)["key"]
-    except (ValueError, KeyError, TypeError):
-        key = None
-    if not isinstance(key, str) or not key:
+        found = json.loads(state)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        found = {}
+    if not found.get("key"):
         raise invalid("The request state names no call of this gateway.", "invalid_request_state")
-    return key
+    return found
+
+
+def _answer(
+    state: dict[str, str], responses: types.InputResponses | None
+) -> tuple[str, str, Answer] | None:
+    """The client's answer to the question its last ``input_required`` asked, if any."""
+    given = (responses or {}).get(QUESTION_KEY)
+    call_id, fingerprint = state.get("call"), state.get("fingerprint")
+    if not isinstance(given, types.ElicitResult) or not call_id or not fingerprint:
+        return None
+    return call_id, fingerprint, _read(given)
+
+
+def _read(result: types.ElicitResult) -> Answer:
+    reason = (result.content or {}).get("reason")
+    text = reason.strip() if isinstance(reason, str) else ""
+    return Answer(result.action, text or None)
+
+
+def _can_elicit(ctx: Any) -> bool:
+    """Whether the client declared the elicitation capability."""
+    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+    return bool(ctx.session.check_client_capability(wanted))
 
 
 def _asker(ctx: Any) -> Ask | None:
     """How to ask the user of the client that sent this request (form elicitation, tied to
     the request), or ``None`` when the client declared no elicitation capability."""
     session = ctx.session
-    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
-    if not session.check_client_capability(wanted) or not session.can_send_request:
+    if not _can_elicit(ctx) or not session.can_send_request:
         return None
 
     async def ask(message: str) -> Answer:
         result = await session.elicit_form(
             message, QUESTION_SCHEMA, related_request_id=ctx.request_id
         )
-        reason = (result.content or {}).get("reason")
-        text = reason.strip() if isinstance(reason, str) else ""
-        return Answer(result.action, text or None)
+        return _read(result)
 
     return ask
 
