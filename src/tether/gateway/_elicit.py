@@ -121,6 +121,7 @@ async def ask_client(driver: _Driver, row: PendingApproval, ask: Ask) -> None:
     except Exception as exc:  # the client refused the question, or its connection broke
         log.warning("could not ask the client about run %s: %s", driver.run_id, exc)
         if driver.policy.decided_by != "client":
+            driver.answered.add(row.call_id)  # left to the inbox: not asked again
             return
         answer = Answer("cancel", f"the client could not be asked ({type(exc).__name__})")
     await record_answer(driver, row.call_id, fingerprint, answer)

@@ -246,7 +246,8 @@ class Gateway:
         ):
             raise invalid(
                 f"Only this client's user may approve {name!r}, and this client cannot be asked "
-                "(it declares no elicitation capability); nothing was called.",
+                "(it declares no elicitation capability, or its connection takes no request "
+                "from the server while a call waits); nothing was called.",
                 "elicitation_required",
                 tool=name,
             )
