@@ -6,7 +6,9 @@
 Each tool call a client makes is a durable tether run in the configured run store: the
 inbox lists the calls that wait, people decide them under the same governance, and the
 client's request stays open (with progress notifications) until the decision, then gets
-the upstream's result, or a tool error saying why there is none. See docs/gateway.md.
+the upstream's result, or a tool error saying why there is none; a 2026-07-28 client that
+asks for it gets ``input_required`` at once and comes back later. A tool's policy may let
+the client's own user decide (MCP elicitation). See docs/gateway.md.
 
 Needs the ``mcp`` extra; ``import tether`` never imports this package.
 """

@@ -3,6 +3,8 @@
     store = "runs.db"                      # a SQLite file (beside this file) or postgresql://...
     approval_timeout = 3600                # seconds; the default deadline of every approval
     lease_ttl = 30                         # seconds a call under way holds its run, renewed
+    input_required = true                  # 2026-07-28 clients: input_required while a call waits
+    request_state_key_env = "STATE_KEY"    # the key that seals their request states
 
     [servers.notes]
     command = "python"                     # stdio: a command and its arguments ...
@@ -17,7 +19,7 @@
     approval_timeout = 600
     editable = true                        # an approver may edit the arguments
     review_output = true                   # the output waits for a review
-    decided_by = "client_or_inbox"         # ask the client's user (elicitation), else the inbox
+    # decided_by = "client_or_inbox"       # the client's user decides (never with four-eyes)
 
     [clients.ide]                          # HTTP: each client's bearer token, by name
     token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it

@@ -156,3 +156,6 @@ async def record_answer(driver: _Driver, call_id: str, fingerprint: str, answer:
         except TetherError as exc:  # decided in the inbox, expired, ...: the run says what
             log.info("the client's decision on run %s was not taken: %s", driver.run_id, exc)
             return
+    log.warning(
+        "the client's decision on run %s lost three races; the inbox decides", driver.run_id
+    )

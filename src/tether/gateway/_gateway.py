@@ -13,6 +13,8 @@ that needs a decision waits in the inbox like any tether call; ``call`` waits wi
 the store's lease: one process runs it) and returns the upstream's result, or a tool error
 saying why there is none. A call that needs nobody (``Upstream.asks``) skips the run loop:
 the gateway journals it itself in two appends (``_direct``), the events the loop would write.
+``call_or_pause`` returns ``input_required`` instead of waiting (the run goes on), and a
+tool ``decided_by`` the client has its user asked (``_elicit``).
 """
 
 from __future__ import annotations

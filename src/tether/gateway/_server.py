@@ -48,7 +48,11 @@ REQUEST_STATE_TTL = 24 * 3600.0
 
 
 def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
-    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``.
+    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``
+    (the request held open, with progress; the client's user asked through elicitation),
+    or, for a 2026-07-28 client that asks for ``input_required``, ``gateway.call_or_pause``
+    (its request states sealed by the ``mcp`` package's ``RequestStateBoundary`` under the
+    key of ``request_state_key_env``, bound to the tool, its arguments and the client).
 
     ``client`` names who asks when no bearer token of a configured client does: over stdio,
     the one client that started the process (``--client``)."""
