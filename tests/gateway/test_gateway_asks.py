@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,9 +44,9 @@ class Rig:
         self.config = write_config(folder, request_state_key_env=STATE_KEY)
         self.loop = Loop()
         self.questions: list[str] = []
-        self.answers: list[types.ElicitResult] = []
+        self.answers: list[types.ElicitResult | types.ErrorData] = []
 
-        async def answer(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        async def answer(context: Any, params: types.ElicitRequestParams) -> Any:
             self.questions.append(params.message)
             return self.answers.pop(0)
 
@@ -136,6 +137,30 @@ def test_only_the_clients_user_may_approve_and_is_asked_only_when_approval_is_ne
     result = rig.call(rig.asked, "balance", {"account": "vault"})
     assert result.content[0].text == "vault: 120 EUR"
     assert len(rig.questions) == asked + 1
+
+
+def test_a_client_that_fails_to_ask_its_user_leaves_the_call_to_the_policy(rig: Rig) -> None:
+    # "client": nobody else may decide, so the call is rejected, saying why.
+    rig.answers.append(types.ErrorData(code=-32603, message="no user at the keyboard"))
+    result = rig.call(rig.asked, "balance", {"account": "vault"})
+    assert result.is_error and "could not ask its user" in result.content[0].text
+    (decided,) = rig.decisions(result.meta["tether/run_id"])
+    assert (decided.by, decided.verdict) == ("kim", "rejected")
+    assert "no user at the keyboard" in (decided.reason or "")
+    # "client_or_inbox": the call waits for the inbox, and is not asked about again.
+    rig.answers.append(types.ErrorData(code=-32603, message="no user at the keyboard"))
+    asked = len(rig.questions)
+    pending = rig.loop.start(rig.asked.call_tool("refund", {"account": "initech", "amount": 10}))
+    row = rig.loop.run(_waiting(rig, "refund", "initech"))
+    for _ in range(400):  # the gateway asks once the run waits; the client answers an error
+        if len(rig.questions) > asked and not rig.answers:
+            break
+        time.sleep(0.05)
+    assert not pending.done()
+    rig.loop.run(_approve(rig, row.run_id))
+    assert pending.result(20).content[0].text == "refunded 10 EUR to initech"
+    assert len(rig.questions) == asked + 1
+    assert [(d.by, d.verdict) for d in rig.decisions(row.run_id)] == [("ana", "approved")]
 
 
 def _pay(account: str, amount: int) -> dict[str, Any]:

@@ -63,6 +63,8 @@ class Answer:
 
     action: Literal["accept", "decline", "cancel"]
     reason: str | None = None
+    message: str | None = None
+    """What the client reads of a rejection (else the gateway's words for the action)."""
 
 
 Ask = Callable[[str], Awaitable[Answer]]
@@ -70,6 +72,10 @@ Ask = Callable[[str], Awaitable[Answer]]
 
 DECLINED = "Declined by the client's user."
 DISMISSED = "The client's user dismissed the question without deciding; the call was rejected."
+UNASKED = (
+    "The client could not ask its user, and only the client's user may approve this call; "
+    "it was rejected."
+)
 
 
 def question(driver: _Driver, row: PendingApproval) -> str:
@@ -123,7 +129,7 @@ async def ask_client(driver: _Driver, row: PendingApproval, ask: Ask) -> None:
         if driver.policy.decided_by != "client":
             driver.answered.add(row.call_id)  # left to the inbox: not asked again
             return
-        answer = Answer("cancel", f"the client could not be asked ({type(exc).__name__})")
+        answer = Answer("cancel", f"the client could not be asked: {exc}", UNASKED)
     await record_answer(driver, row.call_id, fingerprint, answer)
 
 
@@ -145,7 +151,8 @@ async def record_answer(driver: _Driver, call_id: str, fingerprint: str, answer:
         "governance": gateway.governance,
     }
     if not approve:
-        options["message"] = DECLINED if answer.action == "decline" else DISMISSED
+        said = DECLINED if answer.action == "decline" else DISMISSED
+        options["message"] = answer.message or said
     driver.answered.add(call_id)
     for _ in range(3):
         try:
