@@ -56,6 +56,15 @@ def write_config(folder: Path, extra: str = "", **top: Any) -> Path:
         "[servers.bank.tools.freeze]",
         'needs_approval = { match = { account = { in = ["bigcorp", "megacorp"] } } }',
         "approval_timeout = 0.5",
+        "",
+        "[servers.bank.tools.refund]",  # the client's user decides, else the inbox
+        'needs_approval = "always"',
+        'approvers = ["finance"]',
+        'decided_by = "client_or_inbox"',
+        "",
+        "[servers.bank.tools.balance]",  # only the client's user decides the vault's
+        'needs_approval = { match = { account = "vault" } }',
+        'decided_by = "client"',
     ]
     path = folder / "gateway.toml"
     path.write_text("\n".join(lines) + "\n" + extra)

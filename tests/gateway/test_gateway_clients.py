@@ -18,12 +18,19 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from tether import Approver
 from tether.errors import GatewayConfigError
-from tether.gateway import REQUEST_KEY_META, Gateway, load_config, parse_config
+from tether.gateway import (
+    INPUT_REQUIRED_META,
+    REQUEST_KEY_META,
+    Gateway,
+    load_config,
+    parse_config,
+)
 from tether.journal import RunStarted
 from tether.server import App, TokenAuth
 
@@ -86,6 +93,28 @@ class Rig:
 
         async with session() as opened:
             return await opened.call_tool(tool, arguments, meta={REQUEST_KEY_META: key})
+
+    async def paused(self, token: str, tool: str, arguments: dict[str, Any], state: Any) -> Any:
+        """A 2026-07-28 call on a connection of its own that asks for ``input_required``,
+        or comes back with ``state``; an MCP error is returned (the transport would wrap it)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        meta: Any = {INPUT_REQUIRED_META: True}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30)) as http,
+            streamable_http_client(self.url, http_client=http) as (read, write),
+            ClientSession(read, write) as opened,
+        ):
+            await opened.discover()
+            try:
+                return await opened.call_tool(
+                    tool,
+                    arguments,
+                    meta=meta,
+                    request_state=state,
+                    allow_input_required=True,
+                )
+            except MCPError as refused:
+                return refused
 
     def api(self, token: str, method: str, path: str, body: Any = None) -> httpx.Response:
         async def send() -> httpx.Response:
@@ -172,6 +201,33 @@ def test_who_asked_is_journaled_shown_and_may_not_approve_under_four_eyes(rig: R
     assert upstream_calls(rig.folder) == [
         {"tool": "pay", "account": "acme", "amount": 21, "memo": ""}
     ]
+
+
+def test_a_paused_call_comes_back_to_the_client_it_was_given_to_only(rig: Rig) -> None:
+    arguments = {"account": "acme", "amount": 22}
+    first = rig.loop.run(rig.paused("tok-client-ci", "pay", arguments, None))
+    assert isinstance(first, types.InputRequiredResult) and first.request_state is not None
+    # Another client with ci's state is refused.
+    refused = rig.loop.run(rig.paused("tok-client-ana", "pay", arguments, first.request_state))
+    assert isinstance(refused, MCPError) and refused.code == -32602
+    rows = rig.api("tok-bob", "GET", "/api/approvals?tool=pay").json()["approvals"]
+    (row,) = [r for r in rows if r["run_id"] == first.meta["tether/run_id"]]  # type: ignore[index]
+    path = f"/api/runs/{row['run_id']}/calls/{row['call_id']}/decision"
+    approve = {"decision": "approve", "fingerprint": row["fingerprint"]}
+    for approver in ("tok-bob", "tok-eve"):  # four-eyes on pay in this rig
+        assert rig.api(approver, "POST", path, approve).status_code < 300
+    state: str | None = first.request_state
+    result: Any = None
+    for _ in range(400):  # ci comes back, on a new connection each time, until it is done
+        result = rig.loop.run(rig.paused("tok-client-ci", "pay", arguments, state))
+        if not isinstance(result, types.InputRequiredResult):
+            break
+        state = result.request_state
+        time.sleep(0.05)
+    assert isinstance(result, types.CallToolResult)
+    assert result.content[0].text == "paid 22 EUR to acme"
+    paid = {"tool": "pay", "account": "acme", "amount": 22, "memo": ""}
+    assert upstream_calls(rig.folder).count(paid) == 1
 
 
 def test_request_ids_are_each_clients_own(rig: Rig) -> None:

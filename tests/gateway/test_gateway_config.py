@@ -15,6 +15,7 @@ store = "runs.db"
 approval_timeout = 3600
 approvers = ["ops"]
 lease_ttl = 12
+input_required = true
 
 [servers.notes]
 command = "python"
@@ -35,6 +36,7 @@ headers = { Authorization = "Bearer ${GATEWAY_TEST_TOKEN}" }
 
 [servers.remote.defaults]
 needs_approval = { match = { env = "prod" } }
+decided_by = "client_or_inbox"
 """
 
 
@@ -43,7 +45,7 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     config = parse_config(GOOD, base=tmp_path)
     assert config.store == str(tmp_path / "runs.db")
     assert config.approvers == frozenset({"ops"})
-    assert config.lease_ttl == 12.0
+    assert (config.lease_ttl, config.input_required) == (12.0, True)
     notes, remote = config.servers["notes"], config.servers["remote"]
     assert notes.hidden == frozenset({"delete_note"})
     write = notes.policy("write_note")
@@ -56,6 +58,7 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert notes.policy("read_note").needs_approval == "never"
     assert remote.headers == {"Authorization": "Bearer t0k"}
     assert remote.policy("anything").needs_approval == {"match": {"env": "prod"}}
+    assert (remote.policy("anything").decided_by, write.decided_by) == ("client_or_inbox", "inbox")
 
 
 @pytest.mark.parametrize(
@@ -64,6 +67,11 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
         (('store = "runs.db"', 'stor = "runs.db"'), "stor"),
         (("approval_timeout = 3600", "approval_timeout = -1"), "approval_timeout"),
         (("lease_ttl = 12", 'lease_ttl = "soon"'), "lease_ttl"),
+        (("input_required = true", 'input_required = "yes"'), "input_required"),
+        (
+            ("lease_ttl = 12", 'lease_ttl = 12\nrequest_state_key_env = "GATEWAY_TEST_SHORT"'),
+            "request_state_key_env",
+        ),
         (('command = "python"', 'command = "python"\nurl = "http://x"'), "servers.notes"),
         (("required_approvals = 2", "required_approvals = 0"), "required_approvals"),
         (('needs_approval = "always"', 'needs_approval = "sometimes"'), "needs_approval"),
@@ -74,6 +82,9 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
         (("${GATEWAY_TEST_TOKEN}", "${GATEWAY_UNSET_VARIABLE}"), "headers.Authorization"),
         (("[servers.notes]", "[servers.notes]\nunknown = 1"), "servers.notes.unknown"),
         (("args = [", "args = [ 1,"), "servers.notes.args"),
+        (("review_output = true", 'review_output = true\ndecided_by = "user"'), "decided_by"),
+        # The client's user is one approver: four-eyes (required_approvals = 2) needs the inbox.
+        (("review_output = true", 'review_output = true\ndecided_by = "client"'), "decided_by"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(
@@ -81,6 +92,7 @@ def test_a_bad_value_is_refused_naming_its_key(
 ) -> None:
     monkeypatch.setenv("GATEWAY_TEST_TOKEN", "t0k")
     monkeypatch.delenv("GATEWAY_UNSET_VARIABLE", raising=False)
+    monkeypatch.setenv("GATEWAY_TEST_SHORT", "too short a key")
     old, new = change
     assert old in GOOD
     with pytest.raises(GatewayConfigError) as raised:

@@ -115,7 +115,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 def test_the_client_sees_the_upstream_tools_but_the_hidden_ones(rig: Rig) -> None:
     listed = rig.loop.run(rig.client.list_tools())
     tools = {tool.name: tool for tool in listed.tools}
-    assert set(tools) == {"balance", "pay", "transfer", "statement", "freeze", "slow", "crash"}
+    listed_names = {"balance", "pay", "transfer", "refund", "statement", "freeze", "slow", "crash"}
+    assert set(tools) == listed_names
     assert tools["balance"].annotations is not None
     assert tools["balance"].annotations.read_only_hint is True
     assert tools["pay"].input_schema["required"] == ["account", "amount"]
@@ -234,3 +235,30 @@ def test_a_request_id_reused_for_another_call_is_refused(rig: Rig) -> None:
 
 def _pay(account: str, amount: int) -> dict[str, Any]:
     return {"tool": "pay", "account": account, "amount": amount, "memo": ""}
+
+
+def test_a_client_that_cannot_be_asked_is_refused_when_only_its_user_may_decide(rig: Rig) -> None:
+    # balance of the vault: decided_by = "client"; this client declares no elicitation.
+    before = rig.loop.run(rig.approver.store.list_runs(limit=500))
+    with pytest.raises(MCPError) as raised:
+        rig.call("balance", {"account": "vault"})
+    assert raised.value.code == -32602
+    assert raised.value.data["type"] == "elicitation_required"
+    after = rig.loop.run(rig.approver.store.list_runs(limit=500))
+    assert len(after.runs) == len(before.runs)
+    assert {"tool": "balance", "account": "vault"} not in upstream_calls(rig.folder)
+    # The same tool, where its arguments need no approval, runs for it.
+    assert rig.call("balance", {"account": "acme"}).content[0].text == "acme: 120 EUR"
+
+
+def test_a_client_that_cannot_be_asked_waits_for_the_inbox_when_policy_allows(rig: Rig) -> None:
+    # refund: decided_by = "client_or_inbox"
+    pending = rig.start("refund", {"account": "globex", "amount": 8}, "refund-1", [])
+    row = rig.waiting("refund")
+    rig.decide(row, "approve")
+    result = pending.result(20)
+    assert result.content[0].text == "refunded 8 EUR to globex"
+    refund = {"tool": "refund", "account": "globex", "amount": 8}
+    assert upstream_calls(rig.folder).count(refund) == 1
+    records = rig.loop.run(audit_run(rig.approver.store, row.run_id))
+    assert [(r.by, r.verdict) for r in records if r.kind == "decided"] == [("ana", "approved")]

@@ -53,6 +53,13 @@ def transfer(source: str, target: str, amount: int) -> str:
 
 
 @upstream.tool()
+def refund(account: str, amount: int) -> str:
+    """Refund an amount to an account (its caller's user decides: elicitation)."""
+    log("refund", account=account, amount=amount)
+    return f"refunded {amount} EUR to {account}"
+
+
+@upstream.tool()
 def close_account(account: str) -> str:
     """Close an account (hidden by the gateway's configuration)."""
     log("close_account", account=account)

@@ -3,6 +3,8 @@
     store = "runs.db"                      # a SQLite file (beside this file) or postgresql://...
     approval_timeout = 3600                # seconds; the default deadline of every approval
     lease_ttl = 30                         # seconds a call under way holds its run, renewed
+    input_required = true                  # 2026-07-28 clients: input_required while a call waits
+    request_state_key_env = "STATE_KEY"    # the key that seals their request states
 
     [servers.notes]
     command = "python"                     # stdio: a command and its arguments ...
@@ -17,14 +19,16 @@
     approval_timeout = 600
     editable = true                        # an approver may edit the arguments
     review_output = true                   # the output waits for a review
+    # decided_by = "client_or_inbox"       # the client's user decides (never with four-eyes)
 
     [clients.ide]                          # HTTP: each client's bearer token, by name
     token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it
 
 Every error is a ``GatewayConfigError`` whose one-line message names the key at fault.
-Secrets are never in the file: ``receipt_key_env``, ``signing_key_env`` and each client's
-``token_env`` name the environment variables that hold them, and an upstream's ``headers`` may say
-``"Bearer ${TOKEN}"`` to read ``TOKEN`` from the environment.
+Secrets are never in the file: ``receipt_key_env``, ``signing_key_env``,
+``request_state_key_env`` and each client's ``token_env`` name the environment variables
+that hold them, and an upstream's ``headers`` may say ``"Bearer ${TOKEN}"`` to read
+``TOKEN`` from the environment.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from ..errors import GatewayConfigError
 __all__ = [
     "GatewayConfig",
     "ServerConfig",
+    "DecidedBy",
     "ToolPolicy",
     "check_client_name",
     "load_config",
@@ -53,10 +58,17 @@ NeedsApproval = Literal["always", "never"] | Mapping[str, Any]
 """``"always"``, ``"never"``, or ``{"match": {...}}``: approval for calls whose arguments
 match (the standing-approval match language; the others run at once)."""
 
+DecidedBy = Literal["inbox", "client", "client_or_inbox"]
+"""Who decides a call that needs approval: approvers in the inbox; the client's own user,
+asked through MCP elicitation (a client that cannot be asked is refused); or the client's
+user when the client can be asked, else the inbox."""
+
 _TOP = {
     "store",
     "receipt_key_env",
     "signing_key_env",
+    "request_state_key_env",
+    "input_required",
     "approvers",
     "approval_timeout",
     "poll_interval",
@@ -74,7 +86,9 @@ _POLICY = {
     "approval_timeout",
     "editable",
     "review_output",
+    "decided_by",
 }
+_DECIDERS = ("inbox", "client", "client_or_inbox")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -91,6 +105,8 @@ class ToolPolicy:
     """Seconds a call may wait for its decision (``None``: the gateway's default)."""
     editable: bool = False
     review_output: bool = False
+    decided_by: DecidedBy = "inbox"
+    """Who decides a call that needs approval (``DecidedBy``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,14 @@ class GatewayConfig:
     servers: Mapping[str, ServerConfig]
     receipt_key_env: str | None = None
     signing_key_env: str | None = None
+    request_state_key_env: str | None = None
+    """The variable holding the key (32 bytes or more) that seals the ``requestState`` of
+    2026-07-28 clients; unset: a key of this process only (a restarted gateway refuses the
+    states the last one gave)."""
+    input_required: bool = False
+    """Whether a call that waits for a person answers a 2026-07-28 client at once with
+    ``input_required`` (it comes back with the request state) instead of holding the
+    request open; a request's ``_meta["tether/input-required"]`` says so for itself."""
     approvers: frozenset[str] = frozenset()
     approval_timeout: float | None = None
     poll_interval: float = 0.5
@@ -198,6 +222,8 @@ class _Reader:
             servers={name: self.server(name, value) for name, value in servers.items()},
             receipt_key_env=self.env_name(data, "receipt_key_env"),
             signing_key_env=self.env_name(data, "signing_key_env"),
+            request_state_key_env=self.state_key(data),
+            input_required=self.flag(data, "input_required", "", False),
             approvers=self.roles(data.get("approvers", []), "approvers"),
             approval_timeout=self.seconds(data.get("approval_timeout"), "approval_timeout"),
             poll_interval=self.seconds(data.get("poll_interval", 0.5), "poll_interval") or 0.5,
@@ -225,6 +251,12 @@ class _Reader:
                 raise self.fail(f"{key}.token_env", f"the same token as client {tokens[token]!r}")
             tokens[token] = name
         return tokens
+
+    def state_key(self, data: dict[str, Any]) -> str | None:
+        name = self.env_name(data, "request_state_key_env")
+        if name is not None and len(os.environ[name].encode()) < 32:
+            raise self.fail("request_state_key_env", f"{name} must hold at least 32 bytes")
+        return name
 
     def store(self, value: Any) -> str:
         if not isinstance(value, str) or not value:
@@ -281,7 +313,10 @@ class _Reader:
 
     def policy(self, data: Any, key: str, base: ToolPolicy) -> ToolPolicy:
         data = self.table(data, key, _POLICY)
-        return ToolPolicy(
+        decided_by = data.get("decided_by", base.decided_by)
+        if decided_by not in _DECIDERS:
+            raise self.fail(f"{key}.decided_by", 'must be "inbox", "client" or "client_or_inbox"')
+        policy = ToolPolicy(
             needs_approval=self.needs(data["needs_approval"], f"{key}.needs_approval")
             if "needs_approval" in data
             else base.needs_approval,
@@ -296,7 +331,15 @@ class _Reader:
             else base.approval_timeout,
             editable=self.flag(data, "editable", key, base.editable),
             review_output=self.flag(data, "review_output", key, base.review_output),
+            decided_by=decided_by,
         )
+        if decided_by != "inbox" and policy.required_approvals > 1:
+            raise self.fail(
+                f"{key}.decided_by",
+                "the client's user is one approver; four-eyes (required_approvals) needs "
+                'decided_by = "inbox"',
+            )
+        return policy
 
     def needs(self, value: Any, key: str) -> NeedsApproval:
         if value in ("always", "never"):
@@ -355,5 +398,5 @@ class _Reader:
     def flag(self, data: dict[str, Any], name: str, key: str, default: bool) -> bool:
         value = data.get(name, default)
         if not isinstance(value, bool):
-            raise self.fail(f"{key}.{name}", "must be true or false")
+            raise self.fail(f"{key}.{name}" if key else name, "must be true or false")
         return value

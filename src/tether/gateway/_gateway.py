@@ -13,6 +13,8 @@ that needs a decision waits in the inbox like any tether call; ``call`` waits wi
 the store's lease: one process runs it) and returns the upstream's result, or a tool error
 saying why there is none. A call that needs nobody (``Upstream.asks``) skips the run loop:
 the gateway journals it itself in two appends (``_direct``), the events the loop would write.
+``call_or_pause`` returns ``input_required`` instead of waiting (the run goes on), and a
+tool ``decided_by`` the client has its user asked (``_elicit``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,6 +49,15 @@ from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
 from ._direct import DirectCall, untraced
+from ._elicit import (
+    QUESTION_KEY,
+    QUESTION_SCHEMA,
+    Answer,
+    Ask,
+    ask_client,
+    pending_question,
+    record_answer,
+)
 from ._outcome import outcome, waiting_message
 from ._relay import read_request, request_text
 from ._upstream import Upstream
@@ -55,6 +67,8 @@ __all__ = ["REQUEST_KEY_META", "Gateway", "Progress", "run_id_for"]
 REQUEST_KEY_META = "tether/request-id"
 """The ``_meta`` key of a ``tools/call`` naming the request's identity: the same value (for
 the same server) is the same call, answered once, however often it is sent."""
+
+log = logging.getLogger("tether.gateway")
 
 Progress = Callable[[str], Awaitable[None]]
 """What a waiting call reports through: ``await progress("waiting for approval by ...")``."""
@@ -156,19 +170,89 @@ class Gateway:
         request_key: str | None = None,
         progress: Progress | None = None,
         requested_by: str | None = None,
+        ask: Ask | None = None,
     ) -> types.CallToolResult:
         """Call tool ``name`` through its policy; the upstream's result or a tool error.
 
         ``requested_by`` names the client that asked (it is journaled, ``RunStarted``, and
         under four-eyes it may not approve the call); its request keys are its own.
+        ``ask`` asks the client's user (elicitation): a tool ``decided_by`` the client is
+        decided by their answer (``_elicit``).
 
         Raises ``MCPError`` (invalid params, nothing journaled) for an unknown or hidden
-        tool, arguments that break the tool's schema or its size limit, and a
-        ``request_key`` already used for another call."""
+        tool, arguments that break the tool's schema or its size limit, a ``request_key``
+        already used for another call, and a call only the client's user may decide from a
+        client that cannot be asked."""
+        driver, _ = self._driver(name, arguments, request_key, requested_by, ask is not None)
+        return await driver.wait(progress, self.config.progress_interval, ask)
+
+    async def call_or_pause(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        request_key: str | None = None,
+        requested_by: str | None = None,
+        can_ask: bool = False,
+        answer: tuple[str, str, Answer] | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """``call``, but a call that waits for a person returns at once: an
+        ``input_required`` result whose ``request_state`` (a JSON object) names the request
+        (``"key"``). Calling again with ``request_key=`` that key (after a restart too)
+        answers the same call: its outcome once decided, else ``input_required`` again. The
+        gateway carries the call out meanwhile, whoever comes back.
+
+        ``can_ask``: the client can be asked (elicitation). A call ``decided_by`` the client
+        then carries the question among its input requests (``QUESTION_KEY``), and its
+        state names the call asked about (``"call"``, ``"fingerprint"``); ``answer`` (that
+        call, that fingerprint, the client's answer) is journaled as the client's decision
+        before the call goes on."""
+        driver, key = self._driver(name, arguments, request_key, requested_by, can_ask)
+        if answer is not None and answer[0] not in driver.answered:
+            await record_answer(driver, *answer)
+            driver.waits = False  # decided: the next look at the store says what follows
+        done = await driver.settled_or_paused(self.config.poll_interval)
+        if done is not None:
+            return done
+        state: dict[str, str] = {"key": key}
+        meta = {"tether/run_id": driver.run_id, "tether/waiting": driver.message}
+        asked = await pending_question(driver) if can_ask else None
+        if asked is None:
+            return types.InputRequiredResult(request_state=json.dumps(state), _meta=meta)
+        call_id, fingerprint, text = asked
+        form = types.ElicitRequestFormParams(message=text, requested_schema=QUESTION_SCHEMA)
+        return types.InputRequiredResult(
+            input_requests={QUESTION_KEY: types.ElicitRequest(params=form)},
+            request_state=json.dumps({**state, "call": call_id, "fingerprint": fingerprint}),
+            _meta=meta,
+        )
+
+    def _driver(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        request_key: str | None,
+        requested_by: str | None,
+        can_ask: bool,
+    ) -> tuple[_Driver, str]:
+        """The driver of the call's run (made and started if none runs), and its request
+        key; the refusals of ``call``."""
         upstream = self._routes.get(name)
         if upstream is None:
             raise invalid(f"Unknown tool: {name!r}.", "unknown_tool", tool=name)
         arguments = self._checked(upstream.tools[name], arguments or {})
+        if (
+            not can_ask
+            and upstream.config.policy(name).decided_by == "client"
+            and upstream.needs_approval(name, arguments)
+        ):
+            raise invalid(
+                f"Only this client's user may approve {name!r}, and this client cannot be asked "
+                "(it declares no elicitation capability, or its connection takes no request "
+                "from the server while a call waits); nothing was called.",
+                "elicitation_required",
+                tool=name,
+            )
         key = request_key or uuid.uuid4().hex
         # An identified client's request ids are its own: nobody else reads its outcomes.
         run_id = run_id_for(
@@ -181,7 +265,7 @@ class Gateway:
             driver.task.add_done_callback(lambda _: self._forget(run_id, driver))
         elif (driver.tool, driver.arguments) != (name, arguments):
             raise _reused(request_key, run_id)
-        return await driver.wait(progress, self.config.progress_interval)
+        return driver, key
 
     def after(self, work: Awaitable[None]) -> None:
         """Do ``work`` (a lease given up) in the background; the gateway waits for it on
@@ -250,16 +334,71 @@ class _Driver:
         self.run_id = run_id
         self.message = ""
         """What the run waits for, while it waits (the progress line)."""
+        self.waits = False
+        """Whether the run waits for a person now (approval or review)."""
+        self.policy = upstream.config.policy(tool)
+        self._askers: list[Ask] = []
+        """How to ask the users of the requests waiting on this run (``decided_by`` client)."""
+        self._asking: tuple[Ask, asyncio.Task[None]] | None = None
+        self.answered: set[str] = set()
+        """The calls whose question the client's user answered (each is asked once)."""
+        self.rows: list[PendingApproval] = []
+        """What the run waits for (the store's pending rows), while it waits."""
         self.task = asyncio.create_task(self._drive(), name=f"tether-gateway {run_id}")
+        self.task.add_done_callback(lambda _: self._stop_asking())
 
-    async def wait(self, progress: Progress | None, interval: float) -> types.CallToolResult:
+    async def wait(
+        self, progress: Progress | None, interval: float, ask: Ask | None = None
+    ) -> types.CallToolResult:
+        if ask is not None and self.policy.decided_by != "inbox":
+            self._askers.append(ask)
+        try:
+            while True:
+                # asyncio.wait never cancels what it waits on: a client going away leaves
+                # the run.
+                done, _ = await asyncio.wait({self.task}, timeout=interval)
+                if done:
+                    return self.task.result()
+                if progress is not None and self.message:
+                    await progress(self.message)
+        finally:
+            if ask in self._askers:
+                self._askers.remove(ask)
+                if self._asking is not None and self._asking[0] is ask:
+                    self._stop_asking()  # its client went away: another request may ask
+
+    async def settled_or_paused(self, poll: float) -> types.CallToolResult | None:
+        """The call's result once the run ended, or ``None`` as soon as it waits for a
+        person (the run goes on in the background)."""
         while True:
-            # asyncio.wait never cancels what it waits on: a client going away leaves the run.
-            done, _ = await asyncio.wait({self.task}, timeout=interval)
+            done, _ = await asyncio.wait({self.task}, timeout=poll)
             if done:
                 return self.task.result()
-            if progress is not None and self.message:
-                await progress(self.message)
+            if self.waits:
+                return None
+
+    def _ask(self, rows: list[PendingApproval]) -> None:
+        """Ask the client's user about the call that waits for approval, once, through a
+        request that waits on it (``decided_by`` client)."""
+        if not self._askers or (self._asking is not None and not self._asking[1].done()):
+            return
+        row = next((r for r in rows if r.kind == "approval"), None)
+        if row is None or row.call_id in self.answered:
+            return
+        ask = self._askers[-1]
+
+        async def asked() -> None:
+            try:
+                await ask_client(self, row, ask)
+            except TetherError as exc:  # the run could not be read
+                log.warning("asking the client about run %s failed: %s", self.run_id, exc)
+
+        self._asking = (ask, asyncio.create_task(asked(), name=f"tether-gateway ask {row.run_id}"))
+
+    def _stop_asking(self) -> None:
+        if self._asking is not None:
+            self._asking[1].cancel()
+            self._asking = None
 
     async def _drive(self) -> types.CallToolResult:
         gateway, run_id = self.gateway, self.run_id
@@ -336,6 +475,8 @@ class _Driver:
                 if status == "waiting":
                     rows = await store.pending_approvals(run_id=run_id)
                     self.message = waiting_message(rows, gateway.roles(self.upstream, self.tool))
+                self.waits = status == "waiting"
+                self.rows = rows if self.waits else []
             if status in ("completed", "failed", "in_doubt"):
                 self.message = ""
                 return outcome(events, status, run_id)
@@ -351,6 +492,7 @@ class _Driver:
                     await asyncio.sleep(poll)  # recorded in the journal, read next time
                 status = ""
                 continue
+            self._ask(rows)
             now = gateway.governance.now()
             if any(row.expires_at is not None and row.expires_at <= now for row in rows):
                 await expire_run(store, run_id, governance=gateway.governance)

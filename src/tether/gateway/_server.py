@@ -9,6 +9,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -16,14 +17,17 @@ from typing import Any
 import uvicorn
 from mcp import types
 from mcp.server.lowlevel import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.stdio import stdio_server
 from mcp_types import INVALID_REQUEST
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..errors import GatewayConfigError, TetherError
 from ._config import check_client_name, load_config
-from ._gateway import REQUEST_KEY_META, Gateway
+from ._elicit import QUESTION_KEY, QUESTION_SCHEMA, Answer, Ask
+from ._gateway import REQUEST_KEY_META, Gateway, invalid
 
-__all__ = ["client_name", "main", "mcp_server", "serve"]
+__all__ = ["INPUT_REQUIRED_META", "client_name", "main", "mcp_server", "serve"]
 
 _CLIENT_HELP = (
     "stdio: the name of the client that starts the gateway, journaled as who asked for each "
@@ -32,9 +36,23 @@ _CLIENT_HELP = (
 
 log = logging.getLogger("tether.gateway")
 
+SERVER_NAME = "tether-gateway"
+"""The gateway's MCP server name, and the audience of the request states it seals."""
+
+INPUT_REQUIRED_META = "tether/input-required"
+"""The ``_meta`` key of a ``tools/call`` (2026-07-28) asking, ``true``, for ``input_required``
+while the call waits for a person, or, ``false``, for the request to stay open."""
+
+REQUEST_STATE_TTL = 24 * 3600.0
+"""Seconds a request state of a paused call stays good (each answer gives a fresh one)."""
+
 
 def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
-    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``.
+    """An MCP server offering ``gateway``'s tools; each call goes through ``gateway.call``
+    (the request held open, with progress; the client's user asked through elicitation),
+    or, for a 2026-07-28 client that asks for ``input_required``, ``gateway.call_or_pause``
+    (its request states sealed by the ``mcp`` package's ``RequestStateBoundary`` under the
+    key of ``request_state_key_env``, bound to the tool, its arguments and the client).
 
     ``client`` names who asks when no bearer token of a configured client does: over stdio,
     the one client that started the process (``--client``)."""
@@ -42,7 +60,22 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> Any:
         return types.ListToolsResult(tools=gateway.list_tools())
 
+    def who(ctx: Any) -> str | None:
+        return client_name(gateway, _header(ctx, "authorization")) or client
+
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        if _pauses(gateway, ctx, params):
+            # 2026-07-28: a call that waits for a person answers input_required at once, and
+            # the client comes back with the (sealed) request state naming the call.
+            state = _paused_state(params.request_state)
+            return await gateway.call_or_pause(
+                params.name,
+                params.arguments,
+                request_key=state.get("key") or _request_key(ctx),
+                requested_by=who(ctx),
+                can_ask=_can_elicit(ctx),
+                answer=_answer(state, params.input_responses),
+            )
         sent = itertools.count(1)
 
         async def progress(message: str) -> None:
@@ -55,11 +88,12 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
             params.arguments,
             request_key=_request_key(ctx),
             progress=progress,
-            requested_by=client_name(gateway, _header(ctx, "authorization")) or client,
+            requested_by=who(ctx),
+            ask=_asker(ctx),
         )
 
-    return Server(
-        "tether-gateway",
+    server: Server[Any] = Server(
+        SERVER_NAME,
         version="0.1.0",
         instructions=(
             "Tools of other MCP servers, behind human approval: a call may wait for a person "
@@ -68,6 +102,81 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    key_env = gateway.config.request_state_key_env
+    security = RequestStateSecurity(
+        keys=[os.environ[key_env] if key_env else os.urandom(32)],
+        ttl=REQUEST_STATE_TTL,
+        bind_principal=who,  # a state comes back only from the client it was given to
+    )
+    server.middleware.append(RequestStateBoundary(security, default_audience=SERVER_NAME))
+    return server
+
+
+def _pauses(gateway: Gateway, ctx: Any, params: types.CallToolRequestParams) -> bool:
+    """Whether this call answers ``input_required`` while it waits: a 2026-07-28 client
+    that asks so (``_meta["tether/input-required"]``, else the gateway's ``input_required``),
+    or comes back with a request state."""
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return False
+    if params.request_state is not None:
+        return True
+    wanted = (ctx.meta or {}).get(INPUT_REQUIRED_META)
+    return wanted if isinstance(wanted, bool) else gateway.config.input_required
+
+
+def _paused_state(state: str | None) -> dict[str, str]:
+    """A request state the gateway gave (sealed, so it is its own): the request key, and
+    the call its question was about."""
+    if state is None:
+        return {}
+    try:
+        found = json.loads(state)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        found = {}
+    if not found.get("key"):
+        raise invalid("The request state names no call of this gateway.", "invalid_request_state")
+    return found
+
+
+def _answer(
+    state: dict[str, str], responses: types.InputResponses | None
+) -> tuple[str, str, Answer] | None:
+    """The client's answer to the question its last ``input_required`` asked, if any."""
+    given = (responses or {}).get(QUESTION_KEY)
+    call_id, fingerprint = state.get("call"), state.get("fingerprint")
+    if not isinstance(given, types.ElicitResult) or not call_id or not fingerprint:
+        return None
+    return call_id, fingerprint, _read(given)
+
+
+def _read(result: types.ElicitResult) -> Answer:
+    reason = (result.content or {}).get("reason")
+    text = reason.strip() if isinstance(reason, str) else ""
+    return Answer(result.action, text or None)
+
+
+def _can_elicit(ctx: Any) -> bool:
+    """Whether the client declared the elicitation capability."""
+    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+    return bool(ctx.session.check_client_capability(wanted))
+
+
+def _asker(ctx: Any) -> Ask | None:
+    """How to ask the user of the client that sent this request (form elicitation, tied to
+    the request), or ``None`` when the client declared no elicitation capability."""
+    session = ctx.session
+    if not _can_elicit(ctx) or not session.can_send_request:
+        return None
+
+    async def ask(message: str) -> Answer:
+        result = await session.elicit_form(
+            message, QUESTION_SCHEMA, related_request_id=ctx.request_id
+        )
+        return _read(result)
+
+    return ask
 
 
 def client_name(gateway: Gateway, authorization: str | None) -> str | None:

@@ -147,11 +147,12 @@ class Upstream:
     def asks(self, tool: str, arguments: dict[str, Any]) -> bool:
         """Whether a call of ``tool`` with ``arguments`` waits for a person: for approval
         (always, or its arguments match) or for a review of its output."""
-        policy = self.config.policy(tool)
-        rule = policy.needs_approval
-        if policy.review_output or rule == "always":
-            return True
-        return isinstance(rule, dict) and matches(rule["match"], arguments)
+        return self.config.policy(tool).review_output or self.needs_approval(tool, arguments)
+
+    def needs_approval(self, tool: str, arguments: dict[str, Any]) -> bool:
+        """Whether a call of ``tool`` with ``arguments`` waits for an approval."""
+        rule = self.config.policy(tool).needs_approval
+        return rule == "always" or (isinstance(rule, dict) and matches(rule["match"], arguments))
 
     def agent(self) -> Agent[Any]:
         """The agent whose runs are this upstream's calls (its model is the relay)."""
