@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from openai_server import FakeOpenAIServer
+from program_runner import run_harness
 from sessions.conversations_server import API_KEY, conversations_server
 
 PORTING = Path(__file__).resolve().parent / "porting"
@@ -32,11 +32,10 @@ def run_ported(
     program: str, stdin: str, server: FakeOpenAIServer, tmp_path: Path, **env: str
 ) -> tuple[str, dict[str, int]]:
     report = tmp_path / "tool_runs.json"
-    completed = subprocess.run(
-        [sys.executable, str(PORTING / "harness.py"), str(PORTING / program)],
+    completed = run_harness(
+        sys.executable,
+        [str(PORTING / program)],
         input=stdin,
-        capture_output=True,
-        text=True,
         cwd=tmp_path,
         timeout=120,
         env={

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from openai_server import FakeOpenAIServer, hosted_item
+from program_runner import run_harness
 from reference_env import reference_python as reference_python  # a fixture
 from sessions.conversations_server import API_KEY, conversations_server
 
@@ -66,11 +66,10 @@ def run_program(
     script(server)
     report = workdir / "tool_runs.json"
     flags = ["--reference"] if reference else []
-    done = subprocess.run(
-        [python, str(PORTING / "harness.py"), *flags, str(PORTING / program)],
+    done = run_harness(
+        python,
+        [*flags, str(PORTING / program)],
         input=stdin,
-        capture_output=True,
-        text=True,
         cwd=workdir,
         timeout=120,
         env={

@@ -56,7 +56,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import tarfile
 from collections.abc import Callable, Iterator
@@ -68,6 +67,7 @@ import httpx
 import pytest
 
 from openai_server import FakeOpenAIServer, Reply, hosted_item
+from program_runner import run_harness
 from reference_env import REFERENCE_VERSION
 from reference_env import reference_python as reference_python  # a fixture
 from test_porting_reference import PORTING, Run, _request_view, _runs, assert_same
@@ -162,11 +162,10 @@ def run_example(
     report = workdir / "tool_runs.json"
     flags = ["--reference"] if reference else []
     program = root / "examples" / example
-    done = subprocess.run(
-        [python, str(PORTING / "harness.py"), *flags, str(program), *arguments],
+    done = run_harness(
+        python,
+        [*flags, str(program), *arguments],
         input=stdin,
-        capture_output=True,
-        text=True,
         cwd=workdir,
         timeout=120,
         env={
