@@ -6,7 +6,8 @@ way: unchanged, in a side environment with the reference SDK installed (created 
 ``uv venv`` and ``uv pip install`` when missing, as benchmarks/run.py does; a failure to
 create it fails the tests), and through ``harness.py``, which changes only its import
 lines. The test compares what each printed, the requests the model received (model,
-instructions, tools offered, input items) and the count of tool runs.
+instructions, tools offered, input items) and the count of tool runs. Each run is its
+own process, forked from one that imported its SDK once (``program_runner.run_harness``).
 """
 
 from __future__ import annotations

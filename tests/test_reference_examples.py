@@ -47,6 +47,10 @@ agent needs an approval, approved and rejected; ``tests/porting/input_guardrail_
 an input guardrail with ``run_in_parallel=False``, passed and tripped, plain and streamed.
 
 Examples not run, and why, are listed in docs/migrating.md.
+
+Each program runs as its own process forked from one that imported its SDK once
+(``fork_server.py``, through ``program_runner.run_harness``): its own working directory,
+environment and standard streams, as ``python harness.py ...`` would have them.
 """
 
 from __future__ import annotations
