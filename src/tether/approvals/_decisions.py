@@ -8,6 +8,7 @@ store's expiry sweep.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -88,16 +89,25 @@ def request_event(
     )
 
 
-def due(view: RunView, now: datetime) -> list[Call]:
-    """The calls of the current turn waiting for a decision past their deadline."""
-    return [
+def due(view: RunView, now: datetime | Callable[[], datetime]) -> list[Call]:
+    """The calls of the current turn waiting for a decision past their deadline. ``now``
+    may be the clock itself: it is then read only if some waiting call has a deadline."""
+    waiting = [
         call
         for call in view.calls.values()
         if call.status is CallStatus.PENDING
         and call.requested is not None
         and call.requested.expires_at is not None
-        and datetime.fromisoformat(call.requested.expires_at) <= now  # checked by the fold
     ]
+    if not waiting:
+        return waiting
+    moment = now if isinstance(now, datetime) else now()
+    return [call for call in waiting if _deadline(call) <= moment]
+
+
+def _deadline(call: Call) -> datetime:
+    assert call.requested is not None and call.requested.expires_at is not None
+    return datetime.fromisoformat(call.requested.expires_at)  # checked by the fold
 
 
 def expiry_event(

@@ -54,6 +54,8 @@ async def agent_end(run: Run, agent: Agent[Any], output: Any) -> None:
 
 
 async def llm_start(run: Run, agent: Agent[Any], request: ModelRequest) -> None:
+    if run.options.hooks is None and getattr(agent, "hooks", None) is None:
+        return  # no copy of the input (a long history) for nobody
     items = list(request.input)
     await _call(run, agent, "on_llm_start", "on_llm_start", agent, request.instructions, items)
 

@@ -199,9 +199,11 @@ def _expire(run: Run) -> None:
     if not view.calls or view.completed is not None:
         return
     governance = run.options.governance
-    now = governance.now()
-    for call in due(view, now):
-        run.append(expiry_event(view, call, now, governance.receipt_key))
+    expired = due(view, governance.now)  # reads the clock only if a call has a deadline
+    if expired:
+        now = governance.now()
+        for call in expired:
+            run.append(expiry_event(view, call, now, governance.receipt_key))
 
 
 async def _sync_session(run: Run) -> None:

@@ -370,7 +370,7 @@ class RunState:
         view = self._view
         if view.completed is not None:
             return []
-        calls = due(view, self.governance.now())
+        calls = due(view, self.governance.now)
         for call in calls:
             now = self.governance.now()
             self._journal.append(expiry_event(view, call, now, self.governance.receipt_key))
@@ -465,7 +465,7 @@ class RunState:
                 f"Call {call_id!r} is not waiting for a decision in this run. Decide only on "
                 "the items of state.interruptions."
             )
-        if call.status is CallStatus.PENDING and due(self._view, self.governance.now()):
+        if call.status is CallStatus.PENDING and due(self._view, self.governance.now):
             self.expire()
         if call.decision is not None and call.decision.expired:
             raise ApprovalExpiredError(
