@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -75,11 +75,15 @@ class SideTable:
     """Tables kept beside a run store in its SQLite file (the inbox's sign-ins, delegations,
     channel announcements): one connection, opened on first use with ``schema`` (created if
     missing), statements run one at a time in a thread; ``aclose`` closes it and a later
-    statement opens it again."""
+    statement opens it again.
 
-    def __init__(self, path: str, schema: str) -> None:
+    Statements and ``schema`` name each table as ``{key}`` of ``names`` (its name in the
+    file) and a floating-point column's type as ``{real}``."""
+
+    def __init__(self, path: str, names: Mapping[str, str], schema: str) -> None:
         self.path = path
-        self.schema = schema
+        self.names = dict(names)
+        self.schema = schema.format(real="REAL", **self.names)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -91,7 +95,7 @@ class SideTable:
                 )
                 conn.executescript(self.schema)
                 self._conn = conn
-            cursor = self._conn.execute(sql, params)
+            cursor = self._conn.execute(sql.format(**self.names), params)
             return cursor.fetchall(), cursor.rowcount
 
     async def run(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[Any], int]:

@@ -35,18 +35,6 @@ class SideTables(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _SQLiteSideTables:
-    def __init__(self, path: str, names: Mapping[str, str], schema: str) -> None:
-        self.names = dict(names)
-        self._table = SideTable(path, schema.format(real="REAL", **self.names))
-
-    async def run(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[Any], int]:
-        return await self._table.run(sql.format(**self.names), params)
-
-    async def aclose(self) -> None:
-        await self._table.aclose()
-
-
 class PostgresSideTable:
     """Tables in the schema ``schema`` of a PostgreSQL database: one autocommit connection,
     opened on first use (creating the schema and ``ddl``), opened again once if it died."""
@@ -114,7 +102,7 @@ def side_table(
 
 def sqlite_side_table(path: str, tables: Mapping[str, tuple[str, str]], schema: str) -> SideTables:
     """The tables in the SQLite file at ``path``."""
-    return _SQLiteSideTables(path, {key: names[0] for key, names in tables.items()}, schema)
+    return SideTable(path, {key: names[0] for key, names in tables.items()}, schema)
 
 
 def postgres_side_table(
