@@ -90,6 +90,8 @@ class _Endpoint:
         """Every answer served (completed, before any streaming), by its id."""
         self.abandoned: list[Json] = []
         """The requests the client gave up on while a ``hold`` reply kept them waiting."""
+        self.envelopes: list[tuple[dict[str, str], str]] = []
+        """Each request's headers (lower-case names) and query string, in order."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
 
@@ -426,11 +428,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        endpoint = self.server.fake.endpoints.get(self.path)
+        path, _, query = self.path.partition("?")
+        endpoint = self.server.fake.endpoints.get(path)
         if endpoint is None:
             error = {"message": f"No route {self.path}", "type": "invalid_request_error"}
             return self._send_json(404, {"error": error})
         request = json.loads(raw or b"{}")
+        endpoint.envelopes.append(({k.lower(): v for k, v in self.headers.items()}, query))
         reply = endpoint.take(request)
         if reply.hold:
             self._wait_for_client_to_leave()

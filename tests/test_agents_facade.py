@@ -11,6 +11,7 @@ import pytest
 from openai.types.shared import Reasoning
 
 import tether
+from openai_server import FakeOpenAIServer
 from tether import UserError
 from tether.agents import Agent, HostedMCPTool, ModelSettings, set_default_openai_api
 from tether.agents.decorators import tool
@@ -280,3 +281,42 @@ async def test_input_guardrails_take_run_in_parallel_and_a_tripwire_stops_the_fi
     assert len(model.requests) <= 1
     kinds = [event.kind for event in caught.value.run_state.journal]
     assert "model_responded" not in kinds
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+async def test_the_reference_request_options_reach_the_wire(
+    openai_server: FakeOpenAIServer, api: str
+) -> None:
+    """``extra_headers``, ``extra_query``, ``extra_body``, ``top_logprobs`` (and, for
+    Responses, ``response_include``) are sent as the reference sends them."""
+    from tether.agents import Runner
+    from tether.agents._models import ReferenceProvider
+
+    endpoint = openai_server.chat if api == "chat" else openai_server.responses
+    endpoint.add("Done.")
+    settings = ModelSettings(
+        extra_headers={"X-Team": "billing"},
+        extra_query={"region": "eu"},
+        extra_body={"service_tier": "flex"},
+        top_logprobs=2,
+        response_include=["reasoning.encrypted_content"],
+        timeout=30,
+        preserve_raw_usage=True,
+        prompt_cache_options={"mode": "implicit"},
+    )
+    agent = Agent(name="a", instructions="Answer.", model="gpt-4.1", model_settings=settings)
+    provider = ReferenceProvider(client=openai_server.client, api=api)  # type: ignore[arg-type]
+    result = await Runner.run(agent, "Hi", model_provider=provider)
+    assert result.final_output == "Done."
+    (headers, query), request = endpoint.envelopes[0], endpoint.requests[0]
+    assert (headers["x-team"], query) == ("billing", "region=eu")
+    assert request["service_tier"] == "flex"
+    assert request["top_logprobs"] == 2
+    assert request["prompt_cache_options"] == {"mode": "implicit"}
+    if api == "chat":
+        assert request["logprobs"] is True
+    else:
+        assert set(request["include"]) == {
+            "reasoning.encrypted_content",
+            "message.output_text.logprobs",
+        }

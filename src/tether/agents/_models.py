@@ -17,8 +17,26 @@ from .model_settings import MCP_TOOL_CHOICE
 
 __all__ = ["ReferenceProvider"]
 
-_SAME_NAME_RESPONSES = ("store", "metadata", "truncation", "top_logprobs", "prompt_cache_retention")
-_SAME_NAME_CHAT = ("store", "metadata", "frequency_penalty", "presence_penalty")
+_SAME_NAME_RESPONSES = (
+    "store",
+    "metadata",
+    "truncation",
+    "top_logprobs",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "context_management",
+)
+_SAME_NAME_CHAT = (
+    "store",
+    "metadata",
+    "frequency_penalty",
+    "presence_penalty",
+    "top_logprobs",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+)
+_REQUEST_OPTIONS = ("extra_headers", "extra_query", "extra_body", "timeout")
+"""Options of the ``openai`` client's request itself, sent to either API as given."""
 
 
 def _plain(value: Any) -> Any:
@@ -48,8 +66,12 @@ class _ResponsesModel(OpenAIResponsesModel):
         for name in _SAME_NAME_RESPONSES:
             if name in options:
                 params[name] = _plain(options[name])
-        params.update(options.get("extra_args") or {})
-        return params
+        include = [*params.get("include", ()), *options.get("response_include", ())]
+        if "top_logprobs" in options:
+            include.append("message.output_text.logprobs")
+        if include:
+            params["include"] = list(dict.fromkeys(include))
+        return _finish(params, options)
 
 
 class _ChatModel(OpenAIChatCompletionsModel):
@@ -64,8 +86,16 @@ class _ChatModel(OpenAIChatCompletionsModel):
         for name in _SAME_NAME_CHAT:
             if name in options:
                 params[name] = _plain(options[name])
-        params.update(options.get("extra_args") or {})
-        return params
+        if "top_logprobs" in options:  # the API wants logprobs with top_logprobs
+            params["logprobs"] = True
+        return _finish(params, options)
+
+
+def _finish(params: dict[str, Any], options: dict[str, Any]) -> Any:
+    """``params`` with the request's own options and then ``extra_args``, as given."""
+    params.update({name: options[name] for name in _REQUEST_OPTIONS if name in options})
+    params.update(options.get("extra_args") or {})
+    return params
 
 
 class ReferenceProvider(OpenAIProvider):

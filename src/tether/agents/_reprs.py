@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tools import FunctionTool
+from .model_settings import FIELDS
 
 __all__ = ["agent_repr", "settings_repr", "tool_repr"]
 
@@ -62,41 +63,12 @@ def tool_repr(tool: Any) -> str:
     return _call("FunctionTool", fields)
 
 
-_SETTINGS = (
-    "temperature",
-    "top_p",
-    "frequency_penalty",
-    "presence_penalty",
-    "tool_choice",
-    "parallel_tool_calls",
-    "truncation",
-    "max_tokens",
-    "reasoning",
-    "verbosity",
-    "metadata",
-    "store",
-    "prompt_cache_retention",
-    "include_usage",
-    "response_include",
-    "top_logprobs",
-    "extra_query",
-    "extra_body",
-    "extra_headers",
-    "extra_args",
-    "retry",
-    "context_management",
-    "prompt_cache_options",
-    "preserve_raw_usage",
-    "timeout",
-)
-
-
 def settings_repr(settings: Any, options: dict[str, Any], tool_choice: Any) -> str:
     """``ModelSettings`` as the reference's repr lists its fields."""
     values = {**options, "tool_choice": tool_choice}
     for name in ("temperature", "top_p", "max_tokens", "parallel_tool_calls"):
         values[name] = getattr(settings, name)
-    return _call("ModelSettings", [(name, values.get(name)) for name in _SETTINGS])
+    return _call("ModelSettings", [(name, values.get(name)) for name in FIELDS])
 
 
 def agent_repr(agent: Any, model: Any, output_type: Any, hooks: Any) -> str:

@@ -11,29 +11,44 @@ from ..models import ModelSettings as _ModelSettings
 
 __all__ = ["MCPToolChoice", "ModelSettings"]
 
-# The reference's options tether's models do not send; accepted so programs that set them
-# run, kept on ``reference_options`` (docs/migrating.md says what is not sent).
-_REFERENCE_ONLY = frozenset(
-    {
-        "reasoning",
-        "verbosity",
-        "frequency_penalty",
-        "presence_penalty",
-        "truncation",
-        "metadata",
-        "store",
-        "prompt_cache_retention",
-        "include_usage",
-        "response_include",
-        "top_logprobs",
-        "extra_query",
-        "extra_body",
-        "extra_headers",
-        "extra_args",
-        "retry",
-        "context_management",
-    }
+FIELDS = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "tool_choice",
+    "parallel_tool_calls",
+    "truncation",
+    "max_tokens",
+    "reasoning",
+    "verbosity",
+    "metadata",
+    "store",
+    "prompt_cache_retention",
+    "include_usage",
+    "response_include",
+    "top_logprobs",
+    "extra_query",
+    "extra_body",
+    "extra_headers",
+    "extra_args",
+    "retry",
+    "context_management",
+    "prompt_cache_options",
+    "preserve_raw_usage",
+    "timeout",
 )
+"""The reference's ``ModelSettings`` fields, in its order (its repr lists them so)."""
+
+# The reference's options beyond tether's five: accepted so programs that set them run,
+# kept on ``reference_options`` (docs/migrating.md says which are sent).
+_REFERENCE_ONLY = frozenset(FIELDS) - {
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "tool_choice",
+    "parallel_tool_calls",
+}
 
 
 MCP_TOOL_CHOICE = "_mcp_tool_choice"
