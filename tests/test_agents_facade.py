@@ -320,3 +320,51 @@ async def test_the_reference_request_options_reach_the_wire(
             "reasoning.encrypted_content",
             "message.output_text.logprobs",
         }
+
+
+async def test_a_model_provider_in_the_run_config_is_asked_for_none_when_the_agent_names_none(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    from tether.agents import (
+        Model,
+        ModelProvider,
+        OpenAIChatCompletionsModel,
+        RunConfig,
+        Runner,
+    )
+
+    asked: list[str | None] = []
+
+    class Provider(ModelProvider):
+        def get_model(self, model_name: str | None) -> Model:
+            asked.append(model_name)
+            name = model_name or "local-model"
+            return OpenAIChatCompletionsModel(model=name, openai_client=openai_server.client)
+
+    openai_server.chat.add("One.")
+    openai_server.chat.add("Two.")
+    config = RunConfig(model_provider=Provider())
+    unnamed = Agent(name="a", instructions="Answer.")
+    named = Agent(name="b", instructions="Answer.", model="gpt-4.1")
+    assert (await Runner.run(unnamed, "Hi", run_config=config)).final_output == "One."
+    assert (await Runner.run(named, "Hi", run_config=config)).final_output == "Two."
+    assert asked == [None, "gpt-4.1"]
+    assert [r["model"] for r in openai_server.chat.requests] == ["local-model", "gpt-4.1"]
+
+
+def test_the_reference_model_classes_refuse_what_tether_does_not_do() -> None:
+    from openai import AsyncOpenAI
+
+    from tether.agents import OpenAIChatCompletionsModel, OpenAIProvider
+
+    client = AsyncOpenAI(api_key="test", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(UserError, match="buffer_streamed_tool_calls"):
+        OpenAIChatCompletionsModel("m", client, buffer_streamed_tool_calls=True)
+    with pytest.raises(UserError, match="use_responses_websocket"):
+        OpenAIProvider(use_responses_websocket=True)
+    with pytest.raises(UserError, match="not both"):
+        OpenAIProvider(openai_client=client, base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(UserError, match="no option"):
+        OpenAIProvider(base_ulr="x")
+    assert OpenAIProvider(use_responses=False, strict_feature_validation=False).api == "chat"
+    assert OpenAIProvider(openai_client=client).get_model("m").client is client

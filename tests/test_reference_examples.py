@@ -32,7 +32,9 @@ Covered (each compared on stdout, the model's requests and the tool runs):
   ``agent_patterns/output_guardrails.py``
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
   ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``
-- ``model_providers/custom_example_global.py``: a client and Chat Completions set globally
+- ``model_providers/custom_example_global.py``: a client and Chat Completions set globally;
+  ``custom_example_agent.py``: ``OpenAIChatCompletionsModel(model=, openai_client=)`` on the
+  agent; ``custom_example_provider.py``: a ``ModelProvider`` as ``RunConfig(model_provider=)``
 - ``memory/file_hitl_example.py``: run as the module ``examples.memory.file_hitl_example``
   (it imports its sibling ``file_session``, ported too); approved, then rejected
 - ``agent_patterns/input_guardrails.py``: the guardrail agent's and the main agent's calls
@@ -676,8 +678,16 @@ def test_tool_guardrails(
     }
 
 
-def test_custom_client_and_chat_completions_set_globally(
-    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+@pytest.mark.parametrize(
+    "example",
+    [
+        "model_providers/custom_example_global.py",  # a client and the API set globally
+        "model_providers/custom_example_agent.py",  # a model object on the agent
+        "model_providers/custom_example_provider.py",  # RunConfig(model_provider=...)
+    ],
+)
+def test_a_custom_client_model_or_provider_reaches_the_server_it_names(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path, example: str
 ) -> None:
     def script(fake: FakeOpenAIServer) -> None:
         fake.chat.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
@@ -686,7 +696,7 @@ def test_custom_client_and_chat_completions_set_globally(
     run = both(
         reference_python,
         examples_root,
-        "model_providers/custom_example_global.py",
+        example,
         servers,
         script,
         tmp_path,

@@ -59,6 +59,12 @@ from ._items import (
     ToolCallOutputItem,
     ToolOutputReviewItem,
 )
+from ._models import (
+    ModelProvider,
+    OpenAIChatCompletionsModel,
+    OpenAIProvider,
+    OpenAIResponsesModel,
+)
 from ._results import (
     AgentToolStreamEvent,
     AgentUpdatedStreamEvent,
@@ -120,9 +126,13 @@ __all__ = [
     "MessageOutputItem",
     "Model",
     "ModelBehaviorError",
+    "ModelProvider",
     "ModelResponse",
     "ModelSettings",
+    "OpenAIChatCompletionsModel",
     "OpenAIConversationsSession",
+    "OpenAIProvider",
+    "OpenAIResponsesModel",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
     "RawResponsesStreamEvent",

@@ -24,7 +24,7 @@ from ._reprs import agent_repr
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
 
-__all__ = ["Agent", "AgentBase", "get_default_model"]
+__all__ = ["Agent", "AgentBase", "DefaultModelName", "get_default_model"]
 
 TContext = TypeVar("TContext")
 
@@ -33,10 +33,17 @@ AgentBase = _Agent
 agents of both packages)."""
 
 
+class DefaultModelName(str):
+    """The name an agent given no ``model=`` runs on: a ``str``, marked so that a
+    ``RunConfig(model_provider=)`` is asked for ``None``, as the reference asks it."""
+
+    __slots__ = ()
+
+
 def get_default_model() -> str:
     """The model an agent without ``model=`` uses: ``OPENAI_DEFAULT_MODEL``, else the
     reference SDK's default (tether's own ``Agent`` keeps tether's default)."""
-    return os.getenv("OPENAI_DEFAULT_MODEL", "gpt-5.6-luna").lower()
+    return DefaultModelName(os.getenv("OPENAI_DEFAULT_MODEL", "gpt-5.6-luna").lower())
 
 
 def _unset(settings: Any) -> bool:

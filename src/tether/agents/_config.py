@@ -51,9 +51,12 @@ ToolErrorFormatter = Callable[[ToolErrorFormatterArgs[Any]], "str | Awaitable[st
 class RunConfig(_RunConfig):
     """tether's ``RunConfig`` plus the reference SDK's ``tool_error_formatter``: a function
     of ``ToolErrorFormatterArgs`` returning the message the model reads for a rejected call
-    (``None``: the default message). It must be synchronous here."""
+    (``None``: the default message). It must be synchronous here. And its
+    ``model_provider``: what resolves the run's models given by name (a ``ModelProvider``,
+    asked for ``None`` for an agent given no model)."""
 
     tool_error_formatter: ToolErrorFormatter | None = None
+    model_provider: Any = None
 
 
 def _formatted(formatter: ToolErrorFormatter) -> Callable[[_ApprovalItem], str]:

@@ -4,18 +4,34 @@ The facade's ``Runner`` resolves models given by name through ``ReferenceProvide
 same models as tether's (``OpenAIResponsesModel``, ``OpenAIChatCompletionsModel``), whose
 request also carries what an agent's ``tether.agents.ModelSettings`` holds beyond tether's
 five fields (``reasoning``, ``verbosity``, ``store`` ...), as the reference sends it.
+
+The reference's own model classes and providers are here too, built the reference's way
+(``OpenAIChatCompletionsModel(model=, openai_client=)``, ``OpenAIProvider(base_url=, ...)``,
+a ``ModelProvider`` subclass given as ``RunConfig(model_provider=)``).
 """
 
 from __future__ import annotations
 
+import abc
 from typing import Any, cast
 
-from ..models import ModelRequest, OpenAIProvider
-from ..models.openai_chat import OpenAIChatCompletionsModel
-from ..models.openai_responses import OpenAIResponsesModel
+from openai import AsyncOpenAI
+
+from ..errors import UserError
+from ..models import Model, ModelRequest
+from ..models import OpenAIProvider as _TetherProvider
+from ..models.openai_chat import OpenAIChatCompletionsModel as _TetherChat
+from ..models.openai_responses import OpenAIResponsesModel as _TetherResponses
 from .model_settings import MCP_TOOL_CHOICE
 
-__all__ = ["ReferenceProvider"]
+__all__ = [
+    "ModelProvider",
+    "OpenAIChatCompletionsModel",
+    "OpenAIProvider",
+    "OpenAIResponsesModel",
+    "ReferenceProvider",
+    "UserProvider",
+]
 
 _SAME_NAME_RESPONSES = (
     "store",
@@ -48,7 +64,7 @@ def _options(request: ModelRequest) -> dict[str, Any]:
     return dict(getattr(request.settings, "reference_options", {}) or {})
 
 
-class _ResponsesModel(OpenAIResponsesModel):
+class _ResponsesModel(_TetherResponses):
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
         options = _options(request)
@@ -74,7 +90,7 @@ class _ResponsesModel(OpenAIResponsesModel):
         return _finish(params, options)
 
 
-class _ChatModel(OpenAIChatCompletionsModel):
+class _ChatModel(_TetherChat):
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
         options = _options(request)
@@ -98,7 +114,7 @@ def _finish(params: dict[str, Any], options: dict[str, Any]) -> Any:
     return params
 
 
-class ReferenceProvider(OpenAIProvider):
+class ReferenceProvider(_TetherProvider):
     """tether's ``OpenAIProvider`` whose models also send the reference's model settings."""
 
     def get_model(self, name: str) -> Any:
@@ -107,3 +123,125 @@ class ReferenceProvider(OpenAIProvider):
         # As tether's provider: the client is taken on the first request, not here.
         model._client_source = lambda: self.client
         return model
+
+
+class OpenAIChatCompletionsModel(_ChatModel):
+    """The reference's ``OpenAIChatCompletionsModel(model=, openai_client=)``: tether's Chat
+    Completions model on that client, sending the reference's model settings too."""
+
+    def __init__(
+        self,
+        model: str,
+        openai_client: AsyncOpenAI,
+        should_replay_reasoning_content: Any = None,
+        strict_feature_validation: bool = False,
+        buffer_streamed_tool_calls: bool = False,
+    ) -> None:
+        _refuse(
+            "OpenAIChatCompletionsModel",
+            should_replay_reasoning_content=should_replay_reasoning_content is not None,
+            strict_feature_validation=strict_feature_validation,
+            buffer_streamed_tool_calls=buffer_streamed_tool_calls,
+        )
+        super().__init__(str(model), client=openai_client)
+
+
+class OpenAIResponsesModel(_ResponsesModel):
+    """The reference's ``OpenAIResponsesModel(model=, openai_client=)``: tether's Responses
+    model on that client, sending the reference's model settings too."""
+
+    def __init__(
+        self, model: str, openai_client: AsyncOpenAI, *, model_is_explicit: bool = True
+    ) -> None:
+        super().__init__(str(model), client=openai_client)
+
+
+_PROVIDER_OPTIONS = frozenset(
+    {
+        "websocket_base_url",
+        "use_responses_websocket",
+        "strict_feature_validation",
+        "agent_registration",
+        "responses_websocket_options",
+        "buffer_streamed_tool_calls",
+    }
+)
+"""The reference provider's options tether does not implement (refused unless left unset)."""
+
+
+class OpenAIProvider(ReferenceProvider):
+    """The reference's ``OpenAIProvider``: models by name on ``openai_client``, or on a
+    client made from ``api_key``, ``base_url``, ``organization`` and ``project`` (and the
+    environment); Chat Completions unless ``use_responses`` (default: the API
+    ``set_default_openai_api`` chose)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        openai_client: AsyncOpenAI | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        use_responses: bool | None = None,
+        **unsupported: Any,
+    ) -> None:
+        unknown = sorted(set(unsupported) - _PROVIDER_OPTIONS)
+        if unknown:
+            raise UserError(f"OpenAIProvider has no option(s) {unknown}.")
+        _refuse("OpenAIProvider", **{k: v not in (None, False) for k, v in unsupported.items()})
+        if use_responses is None:
+            from ._setup import default_api
+
+            use_responses = default_api() == "responses"
+        options = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "organization": organization,
+            "project": project,
+        }
+        given = {name: value for name, value in options.items() if value is not None}
+        if openai_client is not None and given:
+            raise UserError(
+                f"OpenAIProvider takes openai_client or {sorted(given)}, not both: the client "
+                "is already configured."
+            )
+        api: Any = "responses" if use_responses else "chat"
+        super().__init__(client=openai_client, api=api, **given)
+
+
+class ModelProvider(abc.ABC):
+    """The reference's base class of model providers: ``get_model(name)`` is asked for the
+    model of an agent given by name (``None`` for an agent given no model), once per run."""
+
+    @abc.abstractmethod
+    def get_model(self, model_name: str | None) -> Model:
+        """The model called ``model_name`` (``None``: the provider's default)."""
+
+    async def aclose(self) -> None:
+        """Release what the provider holds (nothing, unless a subclass says otherwise)."""
+        return None
+
+
+class UserProvider:
+    """A program's ``RunConfig(model_provider=)`` as tether's provider: an agent given no
+    model is asked for as ``None``, as the reference asks."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+
+    def get_model(self, name: str) -> Model:
+        from ._agent import DefaultModelName
+
+        model = self.provider.get_model(None if isinstance(name, DefaultModelName) else name)
+        return cast(Model, model)
+
+
+def _refuse(kind: str, **set_options: bool) -> None:
+    """A ``UserError`` for reference options tether does not implement, if any is set."""
+    named = sorted(name for name, is_set in set_options.items() if is_set)
+    if named:
+        raise UserError(
+            f"{kind} on tether.agents does not support {named}; leave them at their defaults "
+            "(docs/migrating.md, 'What is not covered')."
+        )

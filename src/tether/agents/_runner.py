@@ -30,7 +30,7 @@ from ._config import effective_config
 from ._errors import reference_error
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
-from ._models import ReferenceProvider
+from ._models import ReferenceProvider, UserProvider
 from ._results import RunResult, RunResultStreaming
 from ._tools import HostedMCPTool, MCPToolApprovalRequest
 
@@ -200,7 +200,10 @@ def _options(
         # handing-off agent's own ``on_handoff``, as the reference does.
         hooks = RunHooksAdapter(hooks if hooks is not None else RunHooks())
     tether_options["hooks"] = hooks
-    if "model_provider" not in tether_options:
+    given = getattr(run_config, "model_provider", None)
+    if "model_provider" not in tether_options and given is not None:
+        tether_options["model_provider"] = UserProvider(given)
+    elif "model_provider" not in tether_options:
         chat = _setup.default_api() == "chat_completions"
         tether_options["model_provider"] = ReferenceProvider(api="chat" if chat else "responses")
     turn_input = (
