@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..tools import FunctionTool
-from .model_settings import FIELDS
 
 __all__ = ["agent_repr", "settings_repr", "tool_repr"]
 
@@ -63,12 +62,14 @@ def tool_repr(tool: Any) -> str:
     return _call("FunctionTool", fields)
 
 
-def settings_repr(settings: Any, options: dict[str, Any], tool_choice: Any) -> str:
-    """``ModelSettings`` as the reference's repr lists its fields."""
+def settings_repr(
+    settings: Any, options: dict[str, Any], tool_choice: Any, fields: tuple[str, ...]
+) -> str:
+    """``ModelSettings`` as the reference's repr lists its ``fields``."""
     values = {**options, "tool_choice": tool_choice}
     for name in ("temperature", "top_p", "max_tokens", "parallel_tool_calls"):
         values[name] = getattr(settings, name)
-    return _call("ModelSettings", [(name, values.get(name)) for name in FIELDS])
+    return _call("ModelSettings", [(name, values.get(name)) for name in fields])
 
 
 def agent_repr(agent: Any, model: Any, output_type: Any, hooks: Any) -> str:

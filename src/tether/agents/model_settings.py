@@ -115,7 +115,7 @@ class ModelSettings(_ModelSettings):
 
         options = {k: v for k, v in self.reference_options.items() if k != MCP_TOOL_CHOICE}
         choice = self.reference_options.get(MCP_TOOL_CHOICE, self.tool_choice)
-        return settings_repr(self, options, choice)
+        return settings_repr(self, options, choice, FIELDS)
 
     def __getattr__(self, name: str) -> Any:
         if name in _REFERENCE_ONLY:
