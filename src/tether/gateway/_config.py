@@ -24,6 +24,14 @@
     [clients.ide]                          # HTTP: each client's bearer token, by name
     token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it
 
+    [oauth]                                # HTTP: OAuth access tokens too (MCP authorization)
+    issuer_url = "https://auth.example.com"                # the authorization server
+    resource_url = "https://tools.example.com/mcp"         # this gateway: the tokens' audience
+    introspection_url = "https://auth.example.com/introspect"  # RFC 7662: is a token good
+    introspection_client_id = "gateway"    # the gateway's credentials there (optional) ...
+    introspection_secret_env = "GATEWAY_SECRET"            # ... and their secret's variable
+    required_scopes = ["tools"]
+
 Every error is a ``GatewayConfigError`` whose one-line message names the key at fault.
 Secrets are never in the file: ``receipt_key_env``, ``signing_key_env``,
 ``request_state_key_env`` and each client's ``token_env`` name the environment variables
@@ -46,6 +54,7 @@ from ..errors import GatewayConfigError
 
 __all__ = [
     "GatewayConfig",
+    "OAuthConfig",
     "ServerConfig",
     "DecidedBy",
     "ToolPolicy",
@@ -77,6 +86,7 @@ _TOP = {
     "lease_ttl",
     "servers",
     "clients",
+    "oauth",
 }
 _SERVER = {"command", "args", "env", "cwd", "url", "headers", "hidden", "tools", "defaults"}
 _POLICY = {
@@ -87,6 +97,14 @@ _POLICY = {
     "editable",
     "review_output",
     "decided_by",
+}
+_OAUTH = {
+    "issuer_url",
+    "resource_url",
+    "introspection_url",
+    "introspection_client_id",
+    "introspection_secret_env",
+    "required_scopes",
 }
 _DECIDERS = ("inbox", "client", "client_or_inbox")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -131,6 +149,22 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    """HTTP: OAuth access tokens (MCP's authorization), checked by the authorization
+    server's introspection endpoint (RFC 7662); the token's subject, else its client, is
+    who asks."""
+
+    issuer_url: str
+    """The authorization server that issues the tokens (advertised to clients, RFC 9728)."""
+    resource_url: str
+    """This gateway's URL as clients reach it: a token must have been issued for it."""
+    introspection_url: str
+    introspection_client_id: str | None = None
+    introspection_secret_env: str | None = None
+    required_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """A whole gateway configuration (``load_config``)."""
 
@@ -159,7 +193,9 @@ class GatewayConfig:
     it): how long after a gateway dies its cut-off calls show as in doubt."""
     clients: Mapping[str, str] = field(default_factory=dict, repr=False)
     """HTTP: each client's bearer token (read from its ``token_env``) to the client's name.
-    Empty: the HTTP transport authenticates nobody."""
+    Empty, and no ``oauth``: the HTTP transport authenticates nobody."""
+    oauth: OAuthConfig | None = None
+    """HTTP: OAuth access tokens are accepted too (``[oauth]``)."""
 
 
 def check_client_name(name: str, key: str = "--client") -> str:
@@ -234,6 +270,39 @@ class _Reader:
             ),
             lease_ttl=self.seconds(data.get("lease_ttl", 30), "lease_ttl") or 30.0,
             clients=self.clients(data.get("clients", {})),
+            oauth=self.oauth(data.get("oauth")),
+        )
+
+    def oauth(self, data: Any) -> OAuthConfig | None:
+        """``[oauth]``: the authorization server, this gateway's URL and how to check a token."""
+        if data is None:
+            return None
+        data = self.table(data, "oauth", _OAUTH)
+        urls = {}
+        for name in ("issuer_url", "resource_url", "introspection_url"):
+            value = data.get(name)
+            if value is None:
+                raise self.fail(f"oauth.{name}", "missing")
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise self.fail(f"oauth.{name}", "must be an http:// or https:// URL")
+            urls[name] = value
+        client_id = data.get("introspection_client_id")
+        if client_id is not None and (not isinstance(client_id, str) or not client_id):
+            raise self.fail("oauth.introspection_client_id", "must be a non-empty string")
+        secret = self.env_name(data, "introspection_secret_env", "oauth")
+        if (client_id is None) != (secret is None):
+            raise self.fail(
+                "oauth.introspection_secret_env"
+                if secret is None
+                else "oauth.introspection_client_id",
+                "introspection_client_id and introspection_secret_env go together",
+            )
+        scopes = self.strings(data.get("required_scopes", []), "oauth.required_scopes")
+        return OAuthConfig(
+            **urls,
+            introspection_client_id=client_id,
+            introspection_secret_env=secret,
+            required_scopes=scopes,
         )
 
     def clients(self, data: Any) -> dict[str, str]:

@@ -26,6 +26,7 @@ from ..errors import GatewayConfigError, TetherError
 from ._config import check_client_name, load_config
 from ._elicit import QUESTION_KEY, QUESTION_SCHEMA, Answer, Ask
 from ._gateway import REQUEST_KEY_META, Gateway, invalid
+from ._oauth import GatewayTokens, auth_settings, oauth_principal
 
 __all__ = ["INPUT_REQUIRED_META", "client_name", "main", "mcp_server", "serve"]
 
@@ -61,7 +62,8 @@ def mcp_server(gateway: Gateway, *, client: str | None = None) -> Server[Any]:
         return types.ListToolsResult(tools=gateway.list_tools())
 
     def who(ctx: Any) -> str | None:
-        return client_name(gateway, _header(ctx, "authorization")) or client
+        named = client_name(gateway, _header(ctx, "authorization"))
+        return named or (oauth_principal() if gateway.config.oauth else None) or client
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
         if _pauses(gateway, ctx, params):
@@ -226,9 +228,17 @@ async def serve(
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
         return
-    app: Any = server.streamable_http_app(host=host)
-    if gateway.config.clients:
-        app = _Authenticated(app, gateway)
+    app: Any
+    oauth = gateway.config.oauth
+    if oauth is not None:  # the mcp package checks every request's token (_oauth)
+        verifier = GatewayTokens(gateway.config)
+        app = server.streamable_http_app(
+            host=host, auth=auth_settings(oauth), token_verifier=verifier
+        )
+    else:
+        app = server.streamable_http_app(host=host)
+        if gateway.config.clients:
+            app = _Authenticated(app, gateway)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve()
 
