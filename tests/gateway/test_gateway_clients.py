@@ -177,6 +177,7 @@ def test_who_asked_is_journaled_shown_and_may_not_approve_under_four_eyes(rig: R
         rows = rig.api("tok-ana", "GET", "/api/approvals?tool=pay").json()["approvals"]
         time.sleep(0.05)
     (row,) = rows
+    assert row["requested_by"] == "ana"  # in the inbox's list too
     run_id = row["run_id"]
     stored = rig.loop.run(rig.approver.store.load(run_id))
     assert isinstance(stored.events[0], RunStarted)

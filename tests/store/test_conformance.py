@@ -430,6 +430,7 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
         backend.raw("DROP INDEX {schema}.rules_run", ())
         backend.raw("DROP INDEX {schema}.runs_status_created", ())
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())
+    backend.raw("ALTER TABLE {pending} DROP COLUMN requested_by", ())  # version 8's
     backend.raw("UPDATE {meta} SET value = '4' WHERE key = 'version'", ())
 
     upgraded = backend.open(signing_key=KEY)

@@ -219,6 +219,7 @@ async def test_a_version_1_store_is_migrated_and_keeps_its_pending_calls(
         backend.raw("DROP INDEX {schema}.rules_granted", ())
         backend.raw("DROP INDEX {schema}.rules_run", ())
         backend.raw("DROP INDEX {schema}.runs_status_created", ())
+    backend.raw("ALTER TABLE {pending} DROP COLUMN requested_by", ())  # version 8
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())  # version 5
     backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())
     backend.raw("DROP TABLE {rules}", ())  # standing approvals came in version 3

@@ -27,9 +27,17 @@ def meta(backend: Backend) -> dict[str, str]:
     return dict(backend.raw("SELECT key, value FROM {meta}", ()))
 
 
+def make_version_7(backend: Backend) -> None:
+    """Turn a store back into what tether with store version 7 wrote: no ``requested_by``
+    on pending rows."""
+    backend.raw("ALTER TABLE {pending} DROP COLUMN requested_by", ())
+    backend.raw("UPDATE {meta} SET value = '7' WHERE key = 'version'", ())
+
+
 def make_version_6(backend: Backend, in_flight: tuple[tuple[str, str, int], ...] = ()) -> None:
     """Turn a store back into what tether with store version 6 wrote: ``in_flight`` rows
     (run, call, seq of its ``ToolStarted``) for the calls started and not completed."""
+    make_version_7(backend)
     for row in in_flight:
         backend.raw("INSERT INTO {in_flight} (run_id, call_id, started_seq) VALUES (?, ?, ?)", row)
     backend.raw("UPDATE {meta} SET value = '6' WHERE key = 'version'", ())
@@ -244,3 +252,26 @@ def test_tether_store_migrate_does_not_create_a_missing_file(
     assert main(["store", "migrate", str(missing)]) == 1
     assert "no run store at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+async def test_version_8_shows_who_asked_on_each_pending_call(backend: Backend) -> None:
+    first = backend.open()
+    asking = [RunStarted("r1", "Booker", [user_message("Pay")], max_turns=10, requested_by="ana")]
+    await first.append("r1", 0, [*asking, *begun("r1", "c1")[1:], asked("c1")])
+    await first.append("r2", 0, [*begun("r2", "c2"), asked("c2")])  # nobody named
+    assert {(p.run_id, p.requested_by) for p in await first.pending_approvals()} == {
+        ("r1", "ana"),
+        ("r2", None),
+    }
+    await first.close()
+    make_version_7(backend)
+    store = backend.open()
+    try:
+        assert await store.migrate() == 7
+        assert {(p.run_id, p.requested_by) for p in await store.pending_approvals()} == {
+            ("r1", "ana"),
+            ("r2", None),
+        }
+    finally:
+        await store.close()
+    assert meta(backend)["version"] == str(STORE_VERSION)

@@ -113,6 +113,7 @@ class RunView:
         "previous_response_id",
         "ran",
         "rejection_message",
+        "requested_by",
         "responses",
         "root_agent",
         "run_config",
@@ -137,6 +138,8 @@ class RunView:
         self.conversation_id: str | None = None
         self.auto_previous_response_id = False
         self.session_id: str | None = None
+        self.requested_by: str | None = None
+        """Who asked for the run (``RunStarted.requested_by``)."""
         self.items: list[Item] = []
         """The whole conversation: history, input, then everything the run produced."""
         self.input_start = 0

@@ -37,6 +37,7 @@ def run_started(view: RunView, event: RunStarted) -> None:
     view.conversation_id = event.conversation_id
     view.auto_previous_response_id = event.auto_previous_response_id
     view.session_id = event.session_id
+    view.requested_by = event.requested_by
     view.items = [*event.history, *event.input]
     view.input_start = view.session_upto = view.server_upto = len(event.history)
     view.generated_start = len(view.items)

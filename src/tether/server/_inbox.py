@@ -164,6 +164,7 @@ class Inbox:
                 r.expires_at,
                 r.required_approvals,
                 kind=r.kind,
+                requested_by=r.requested_by,
             )
             for r in rows[:limit]
         )

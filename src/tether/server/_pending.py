@@ -45,8 +45,8 @@ class PendingCall:
     """The call as shown (agent, tool, call id, arguments): a decision on it names this,
     so that it never applies to another call (changed arguments, a reused call id)."""
     requested_by: str | None = None
-    """On a run: who asked for the run, when its surface knew (``RunStarted.requested_by``:
-    the gateway's authenticated client). Lists leave it out."""
+    """Who asked for the run, when its surface knew (``RunStarted.requested_by``: the
+    gateway's authenticated client, or the person its OAuth token stands for)."""
 
     def __post_init__(self) -> None:
         if not self.fingerprint:

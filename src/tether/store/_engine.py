@@ -61,6 +61,7 @@ PENDING_COLUMNS = (
     "expires_at",
     "kind",
     "required_approvals",
+    "requested_by",
 )
 
 
@@ -438,6 +439,11 @@ def _migrate(d: Dialect, version: int) -> Program[None]:
             )
         )
         yield from rebuild_runs(d, [row[0] for row in doubt])
+    if version < 8:
+        # Version 8 shows who asked on each pending call: fold it from the events of the
+        # runs that wait (before the in_flight rows go, which a rebuild does not write).
+        waiting = yield select(d.sql("SELECT DISTINCT run_id FROM {pending}"))
+        yield from rebuild_runs(d, [row[0] for row in waiting])
     if version < 7:
         # Version 7 no longer keeps in_flight (the status says 'in_doubt'): its rows, read
         # by nothing, go. The empty table stays for processes of version 6 during a

@@ -76,6 +76,7 @@ CREATE TABLE {s}.pending (
     expires_at timestamptz,
     kind text NOT NULL DEFAULT 'approval',
     required_approvals bigint NOT NULL DEFAULT 1,
+    requested_by text,
     PRIMARY KEY (run_id, call_id)
 );
 CREATE INDEX pending_requested ON {s}.pending (requested_at);
@@ -118,6 +119,9 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 """,
     # Version 7: no statement; the in_flight rows are deleted (see _engine._migrate).
     6: "",
+    # Version 8: who asked for the run, on each of its pending calls (filled from the events
+    # of the runs that wait, see _engine._migrate).
+    7: "ALTER TABLE {s}.pending ADD COLUMN requested_by text",
 }
 
 

@@ -37,6 +37,8 @@ class PendingRow:
     request: tuple[int, ...]
     """Which request this is: the turns of the run (and of the nested runs) it belongs to,
     and its kind. A call id the model reuses in a later turn is a new request, a new row."""
+    requested_by: str | None = None
+    """Who asked for the run (``RunStarted.requested_by``), when its surface knew."""
 
     def same_request(self, other: PendingRow) -> bool:
         return self.request == other.request and self.kind == other.kind
@@ -53,6 +55,7 @@ class PendingRow:
             expires_at,
             self.kind,
             self.required_approvals,
+            self.requested_by,
         )
 
 
@@ -95,6 +98,7 @@ def project(view: RunView) -> Projection:
             entry.kind,
             required,
             turns,
+            view.requested_by,
         )
     return Projection(pending, in_flight, view.status)
 

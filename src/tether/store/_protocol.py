@@ -50,10 +50,11 @@ STORE_VERSIONS: dict[int, str] = {
     5: "event MACs over the stored text itself (marked 'm2:'; older rows keep theirs).",
     6: "runs indexed by (status, created_at, id); status is the fold's, in doubt included.",
     7: "in_flight no longer written (the status says 'in_doubt'): a page less a commit.",
+    8: "pending.requested_by: who asked for the run, shown in the inbox's lists.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 7
+STORE_VERSION = 8
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
 STORE_READABLE_FROM = 5

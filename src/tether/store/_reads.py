@@ -276,5 +276,5 @@ def pending(d: Dialect, row: Sequence[Any]) -> PendingApproval:
         "output_review" if row[7] == "output_review" else "approval"
     )
     return PendingApproval(
-        row[0], row[1], row[2], row[3], row[4], d.time(row[5]), expires, kind, row[8]
+        row[0], row[1], row[2], row[3], row[4], d.time(row[5]), expires, kind, row[8], row[9]
     )

@@ -124,6 +124,9 @@ class PendingApproval:
     required_approvals: int = 1
     """How many approvals the call needs before it runs (four-eyes: 2 or more); the
     approvals given so far are in the run's journal (``RunState.interruptions``)."""
+    requested_by: str | None = None
+    """Who asked for the run (``RunStarted.requested_by``: the gateway's authenticated
+    client, or the person its OAuth token stands for), when its surface knew."""
 
 
 @dataclass(frozen=True, slots=True)

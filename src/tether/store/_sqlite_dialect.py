@@ -74,6 +74,7 @@ CREATE TABLE tether_pending (
     expires_at TEXT,
     kind TEXT NOT NULL DEFAULT 'approval',
     required_approvals INTEGER NOT NULL DEFAULT 1,
+    requested_by TEXT,
     PRIMARY KEY (run_id, call_id)
 ) WITHOUT ROWID;
 CREATE INDEX tether_pending_requested ON tether_pending (requested_at);
@@ -116,6 +117,9 @@ CREATE INDEX tether_runs_status_created ON tether_runs (status, created_at, id)
 """,
     # Version 7: no statement; the in_flight rows are deleted (see _engine._migrate).
     6: "",
+    # Version 8: who asked for the run, on each of its pending calls (filled from the events
+    # of the runs that wait, see _engine._migrate).
+    7: "ALTER TABLE tether_pending ADD COLUMN requested_by TEXT",
 }
 
 # Tables another part of tether may keep in the same file (sessions share it).
