@@ -186,6 +186,7 @@ def test_who_asked_is_journaled_shown_and_may_not_approve_under_four_eyes(rig: R
     assert shown["requested_by"] == "ana"
     page = rig.page("tok-bob", f"/runs/{run_id}/calls/{row['call_id']}")
     assert '<span id="requested-by">ana</span>' in page
+    assert '<span class="muted">for ana</span>' in rig.page("tok-bob", "/")  # the list
 
     path = f"/api/runs/{run_id}/calls/{row['call_id']}/decision"
     approve = {"decision": "approve", "fingerprint": row["fingerprint"]}
