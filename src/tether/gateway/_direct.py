@@ -3,7 +3,7 @@
 A gateway run of such a call is always the same six events: the run's start, the relay
 model's call, the write-ahead ``ToolStarted``, the call's output, the relay model's answer
 (the output again) and ``RunCompleted``. The run loop would commit them one by one (and
-take, renew and release the run's lease around them); here they are two appends:
+take, renew and release the run's lease around them); here they are two appends (``run``):
 
 1. ``RunStarted``, the relay's call and ``ToolStarted``, creating the run leased to this
    gateway: the call is durable as started before the upstream sees it;
@@ -42,9 +42,9 @@ from ..journal import (
 from ..run import DEFAULT_MAX_TURNS
 from ..run._doubt import iso_time
 from ..run._tracing import NO_TRACER, tracer_for
-from ._outcome import outcome
+from ._outcome import completed
 from ._relay import CALL_ID, RELAY_USAGE, relay_answer, relay_call, request_text
-from ._upstream import Upstream, agent_name, gateway_error
+from ._upstream import Upstream, gateway_error
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
@@ -79,37 +79,35 @@ class DirectCall:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run(self) -> types.CallToolResult | None:
-        """The call's result, journaled; ``None`` if the run is not (or no longer) this
-        path's to finish: then the journal says what happened (the caller reads it)."""
+        """The call's result, journaled in two appends; ``None`` if the run is not (or no
+        longer) this path's to finish: then the journal says what happened (the caller
+        reads it)."""
         store, ttl = self.gateway.store, self.gateway.lease_ttl
         opening = self._opening()
         try:
             seq = await store.append(self.run_id, 0, opening, owner=self.owner, lease_ttl=ttl)
         except TetherError:
             return None  # it exists already (or the store refused): the journal says
-        renewer = asyncio.create_task(self._renew(ttl))
-        completed = False
+        keeper = _LeaseKeeper(self, ttl)
+        recorded: str | None = None
         try:
             output = await self._call()
             if output is not None:  # else cut off: in doubt once the lease is given up
-                closing = self._closing(output)
-                await store.append(self.run_id, seq, closing, owner=self.owner)
-                completed = True
+                await store.append(self.run_id, seq, self._closing(output), owner=self.owner)
+                recorded = output
         except TetherError:
             pass  # not recorded: the call stays in doubt, as the journal says
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-            if not completed:
+            await keeper.stop()
+            if recorded is None:
                 await self._release()
-        if not completed:
+        if recorded is None:
             return None
         self.gateway.after(self._release())  # off the answer's path: the run has ended
-        return outcome((*opening, *closing), "completed", self.run_id)
+        return completed(recorded, self.run_id)
 
     def _opening(self) -> list[Event]:
-        agent = agent_name(self.upstream.name)
+        agent = self.upstream.agent_name
         started = RunStarted(
             run_id=self.run_id,
             agent=agent,
@@ -124,7 +122,7 @@ class DirectCall:
         return [started, turn, ToolStarted(CALL_ID, at=iso_time(now))]
 
     def _closing(self, output: str) -> list[Event]:
-        agent = agent_name(self.upstream.name)
+        agent = self.upstream.agent_name
         answer = ModelResponded(agent=agent, output=[relay_answer(output)], usage=RELAY_USAGE)
         return [ToolCompleted(CALL_ID, output), answer, RunCompleted(output=output)]
 
@@ -137,13 +135,33 @@ class DirectCall:
         except Exception as exc:  # the tool's error formatter's answer, as in the run loop
             return gateway_error(exc)
 
-    async def _renew(self, ttl: float) -> None:
+    async def renew(self, ttl: float) -> None:
         """Keep the lease while the upstream works (a lost one refuses the last append)."""
         while True:
-            await asyncio.sleep(ttl / 3)
             with contextlib.suppress(StoreError):
                 await self.gateway.store.renew(self.run_id, self.owner, ttl)
+            await asyncio.sleep(ttl / 3)
 
     async def _release(self) -> None:
         with contextlib.suppress(StoreError):
             await self.gateway.store.release(self.run_id, self.owner)
+
+
+class _LeaseKeeper:
+    """Renews a call's lease every third of ``ttl``, from a third of ``ttl`` on: a timer
+    until then, so a call shorter than that costs no task."""
+
+    def __init__(self, call: DirectCall, ttl: float) -> None:
+        self._call, self._ttl = call, ttl
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(ttl / 3, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.create_task(self._call.renew(self._ttl))
+
+    async def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

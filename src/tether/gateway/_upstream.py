@@ -57,6 +57,7 @@ class Upstream:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.name = config.name
+        self.agent_name = agent_name(config.name)
         self.tools: dict[str, types.Tool] = {}
         """The upstream's tools the client may see and call (hidden ones left out)."""
         self._session: ClientSession | None = None
