@@ -1,4 +1,4 @@
-"""A call that needs no decision, journaled by the gateway itself in two commits.
+"""A call that needs no decision, journaled by the gateway itself: two commits, one, or none.
 
 A gateway run of such a call is always the same six events: the run's start, the relay
 model's call, the write-ahead ``ToolStarted``, the call's output, the relay model's answer
@@ -10,12 +10,18 @@ take, renew and release the run's lease around them); here they are two appends 
 2. ``ToolCompleted``, the relay's answer and ``RunCompleted``, under that lease: the outcome
    is durable before the client reads it.
 
+A tool declared ``idempotent`` takes one append (``run_once``): all six events once the
+upstream answered. A crash during the call leaves no run, so a retry calls the upstream
+again, which the declaration allows. A tool with ``journal = false`` takes none
+(``relay``): the call goes straight to the upstream, and nothing records it.
+
 The events are the ones the run loop writes for that call (the relay model's answers, the
 same fields), and the store folds them before it writes anything, so the inbox, the audit
 trail and a retry read such a run like any other. What is not this happy path goes back to
 the loop's way: a run that already exists (a retry, another process), a connection cut
 during the call (the call stays in doubt, as after a crash), an append refused. A process
-that traces its runs (OpenTelemetry) leaves every call to the loop, whose spans it wants.
+that traces its runs (OpenTelemetry) leaves every journaled call to the loop, whose spans
+it wants.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp import types
 
-from ..errors import MCPServerError, StoreError, TetherError
+from ..errors import MCPServerError, RunNotFoundError, StoreError, TetherError
 from ..items import to_input_items
 from ..journal import (
     Event,
@@ -44,12 +50,12 @@ from ..run._doubt import iso_time
 from ..run._tracing import NO_TRACER, tracer_for
 from ._outcome import completed
 from ._relay import CALL_ID, RELAY_USAGE, relay_answer, relay_call, request_text
-from ._upstream import Upstream, gateway_error
+from ._upstream import Upstream, error_result, gateway_error
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
 
-__all__ = ["DirectCall", "untraced"]
+__all__ = ["DirectCall", "relay", "untraced"]
 
 
 def untraced() -> bool:
@@ -105,6 +111,38 @@ class DirectCall:
             return None
         self.gateway.after(self._release())  # off the answer's path: the run has ended
         return completed(recorded, self.run_id)
+
+    async def run_once(self, look_first: bool) -> types.CallToolResult | None:
+        """The call's result, journaled in one append once the upstream answered (a tool
+        declared idempotent); ``None`` if the run exists already (``look_first``: looked
+        for before the call, for a request that may be a retry) or the append was refused:
+        then the journal says what happened."""
+        if look_first and await self._exists():
+            return None
+        opening = self._opening()
+        try:
+            output = await self.upstream.call(self.tool, self.arguments)
+        except MCPServerError as exc:  # cut off: nothing journaled, a retry may call again
+            return error_result(
+                f"{exc} Nothing was journaled: the tool is declared idempotent, so retrying "
+                "this request calls it again.",
+                "cut_off",
+            )
+        except Exception as exc:
+            output = gateway_error(exc)
+        events = [*opening, *self._closing(output)]
+        try:
+            await self.gateway.store.append(self.run_id, 0, events, owner=self.owner)
+        except TetherError:
+            return None  # another process journaled this request first: its outcome holds
+        return completed(output, self.run_id)
+
+    async def _exists(self) -> bool:
+        try:
+            await self.gateway.store.tip(self.run_id)
+        except RunNotFoundError:
+            return False
+        return True
 
     def _opening(self) -> list[Event]:
         agent = self.upstream.agent_name
@@ -165,3 +203,19 @@ class _LeaseKeeper:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def relay(upstream: Upstream, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
+    """A call of a tool with ``journal = false``: straight to the upstream, nothing
+    journaled (no run; a retry calls the upstream again)."""
+    try:
+        output = await upstream.call(tool, arguments)
+    except MCPServerError as exc:
+        return error_result(
+            f"{exc} Nothing was journaled (journal = false): whether it ran is the upstream's "
+            "to say.",
+            "cut_off",
+        )
+    except Exception as exc:
+        output = gateway_error(exc)
+    return completed(output, None)
