@@ -80,3 +80,72 @@ async def test_a_gated_tool_of_an_unjournaled_server_still_waits_and_is_journale
         assert not call.done()
         call.cancel()
         await asyncio.gather(call, return_exceptions=True)
+
+
+IDEMPOTENT = "\n[servers.bank.defaults]\nidempotent = true\n"
+SIX = [
+    "run_started",
+    "model_responded",
+    "tool_started",
+    "tool_completed",
+    "model_responded",
+    "run_completed",
+]
+
+
+async def test_an_idempotent_call_is_journaled_in_one_commit_after_the_upstream(
+    tmp_path: Path,
+) -> None:
+    async with Gateway(load_config(write_config(tmp_path, IDEMPOTENT))) as gateway:
+        appends = _counted(gateway)
+        result = await gateway.call("balance", {"account": "acme"}, request_key="i1")
+        assert result.content[0].text == "acme: 120 EUR"
+        run_id = run_id_for("bank", "i1")
+        assert (result.meta or {})["tether/run_id"] == run_id
+        assert appends == [SIX]
+        stored = await gateway.store.load(run_id)
+        assert stored.summary.status == "completed"
+        assert stored.summary.lease_owner is None  # one commit, no lease to give up
+        # A retry of the request reads its run: the upstream is not called again.
+        again = await gateway.call("balance", {"account": "acme"}, request_key="i1")
+        assert again.content[0].text == "acme: 120 EUR"
+        assert [c["tool"] for c in upstream_calls(tmp_path)] == ["balance"]
+        assert appends == [SIX]
+
+
+async def test_an_idempotent_call_under_way_has_no_run_yet(tmp_path: Path) -> None:
+    async with Gateway(load_config(write_config(tmp_path, IDEMPOTENT))) as gateway:
+        call = asyncio.create_task(gateway.call("slow", {"key": "s"}, request_key="s"))
+        for _ in range(2000):
+            if [c for c in upstream_calls(tmp_path) if c.get("event") == "started"]:
+                break
+            await asyncio.sleep(0.01)
+        # A crash now leaves nothing in the store: a retry calls the upstream again.
+        with pytest.raises(RunNotFoundError):
+            await gateway.store.load(run_id_for("bank", "s"))
+        (tmp_path / "release-s").touch()
+        assert (await call).content[0].text == "slow s done"
+        stored = await gateway.store.load(run_id_for("bank", "s"))
+        assert [event.kind for event in stored.events] == SIX
+
+
+async def test_an_idempotent_call_cut_off_journals_nothing_and_says_so(tmp_path: Path) -> None:
+    async with Gateway(load_config(write_config(tmp_path, IDEMPOTENT))) as gateway:
+        result = await gateway.call("crash", {"reason": "test"}, request_key="c1")
+        assert result.is_error and (result.meta or {})["tether/error"] == "cut_off"
+        assert "calls it again" in result.content[0].text
+        assert await _runs(gateway) == []
+
+
+async def test_the_upstreams_idempotent_hint_counts_only_when_trusted(tmp_path: Path) -> None:
+    trusted = "\n[servers.bank.defaults]\ntrust_idempotent_hint = true\n"
+    for extra, balance_appends in (("", 2), (trusted, 1)):
+        folder = tmp_path / str(balance_appends)
+        folder.mkdir()
+        async with Gateway(load_config(write_config(folder, extra))) as gateway:
+            appends = _counted(gateway)
+            await gateway.call("balance", {"account": "acme"})  # annotated read-only
+            assert len(appends) == balance_appends
+            appends.clear()
+            await gateway.call("freeze", {"account": "acme"})  # no annotation: two commits
+            assert len(appends) == 2
