@@ -61,6 +61,14 @@ async def test_an_unjournaled_tools_error_is_the_clients(tmp_path: Path) -> None
         assert await _runs(gateway) == []
 
 
+async def test_an_unjournaled_call_cut_off_says_that_nothing_recorded_it(tmp_path: Path) -> None:
+    async with Gateway(load_config(write_config(tmp_path, UNJOURNALED))) as gateway:
+        result = await gateway.call("crash", {"reason": "test"}, request_key="x1")
+        assert result.is_error and (result.meta or {})["tether/error"] == "cut_off"
+        assert "journal = false" in result.content[0].text
+        assert await _runs(gateway) == []
+
+
 async def test_a_gated_tool_of_an_unjournaled_server_still_waits_and_is_journaled(
     tmp_path: Path,
 ) -> None:

@@ -122,11 +122,11 @@ class DirectCall:
         opening = self._opening()
         try:
             output = await self.upstream.call(self.tool, self.arguments)
-        except MCPServerError as exc:  # cut off: nothing journaled, a retry may call again
-            return error_result(
-                f"{exc} Nothing was journaled: the tool is declared idempotent, so retrying "
-                "this request calls it again.",
-                "cut_off",
+        except MCPServerError:  # cut off: nothing journaled, a retry may call again
+            return cut_off(
+                self.upstream,
+                self.tool,
+                "the tool is declared idempotent, so retrying this request calls it again",
             )
         except Exception as exc:
             output = gateway_error(exc)
@@ -138,10 +138,14 @@ class DirectCall:
         return completed(output, self.run_id)
 
     async def _exists(self) -> bool:
+        """Whether the run may exist (a store that cannot say leaves it to the journal's
+        path, which reports the store's error)."""
         try:
             await self.gateway.store.tip(self.run_id)
         except RunNotFoundError:
             return False
+        except TetherError:
+            return True
         return True
 
     def _opening(self) -> list[Event]:
@@ -210,12 +214,17 @@ async def relay(upstream: Upstream, tool: str, arguments: dict[str, Any]) -> typ
     journaled (no run; a retry calls the upstream again)."""
     try:
         output = await upstream.call(tool, arguments)
-    except MCPServerError as exc:
-        return error_result(
-            f"{exc} Nothing was journaled (journal = false): whether it ran is the upstream's "
-            "to say.",
-            "cut_off",
-        )
+    except MCPServerError:
+        return cut_off(upstream, tool, "journal = false: whether it ran is the upstream's to say")
     except Exception as exc:
         output = gateway_error(exc)
     return completed(output, None)
+
+
+def cut_off(upstream: Upstream, tool: str, why: str) -> types.CallToolResult:
+    """The tool error of a call cut off with nothing journaled (``"cut_off"``)."""
+    return error_result(
+        f"The call of {tool!r} on upstream MCP server {upstream.name!r} was cut off (its "
+        f"connection broke): it may or may not have run. Nothing was journaled ({why}).",
+        "cut_off",
+    )
