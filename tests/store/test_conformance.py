@@ -232,20 +232,6 @@ async def test_a_run_created_with_a_lease_is_leased_at_once(store: RunStore) -> 
     assert summary.lease_owner == "w1"
 
 
-async def test_an_append_may_give_its_owners_lease_up_in_its_transaction(
-    store: RunStore,
-) -> None:
-    await store.append("r1", 0, [started("r1")], owner="w1", lease_ttl=30)
-    await store.append("r2", 0, [started("r2")], owner="w1", lease_ttl=30)
-    done = [RunCompleted(output="ok")]
-    with pytest.raises(RunBusyError):  # another's lease is not given up: nothing written
-        await store.append("r2", 1, done, owner="w2", release=True)
-    await store.append("r1", 1, done, owner="w1", release=True)
-    leases = {run.run_id: run.lease_owner for run in (await store.list_runs()).runs}
-    assert leases == {"r1": None, "r2": "w1"}
-    assert (await store.acquire("r1", "w2", ttl=30)).owner == "w2"
-
-
 async def test_pending_and_status_follow_the_events(backend: Backend, store: RunStore) -> None:
     await store.append("r1", 0, begun("r1", "c1", ("c2", "pay")), owner="w1", lease_ttl=30)
     assert (await store.load("r1")).status == "running"

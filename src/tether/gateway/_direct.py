@@ -7,8 +7,8 @@ take, renew and release the run's lease around them); here they are two appends 
 
 1. ``RunStarted``, the relay's call and ``ToolStarted``, creating the run leased to this
    gateway: the call is durable as started before the upstream sees it;
-2. ``ToolCompleted``, the relay's answer and ``RunCompleted``, under that lease, which the
-   same transaction gives up: the outcome is durable before the client reads it.
+2. ``ToolCompleted``, the relay's answer and ``RunCompleted``, under that lease: the outcome
+   is durable before the client reads it.
 
 A tool declared ``idempotent`` takes one append (``run_once``): all six events once the
 upstream answered. A crash during the call leaves no run, so a retry calls the upstream
@@ -99,8 +99,7 @@ class DirectCall:
         try:
             output = await self._call()
             if output is not None:  # else cut off: in doubt once the lease is given up
-                closing = self._closing(output)  # the lease is given up with the outcome
-                await store.append(self.run_id, seq, closing, owner=self.owner, release=True)
+                await store.append(self.run_id, seq, self._closing(output), owner=self.owner)
                 recorded = output
         except TetherError:
             pass  # not recorded: the call stays in doubt, as the journal says
@@ -110,6 +109,7 @@ class DirectCall:
                 await self._release()
         if recorded is None:
             return None
+        self.gateway.after(self._release())  # off the answer's path: the run has ended
         return completed(recorded, self.run_id)
 
     async def run_once(self, look_first: bool) -> types.CallToolResult | None:

@@ -115,6 +115,7 @@ class Gateway:
         self._routes: dict[str, Upstream] = {}
         self._drivers: dict[str, _Driver] = {}
         self._checks: dict[str, Callable[[Any], list[Problem]]] = {}
+        self._later: set[asyncio.Task[None]] = set()
         self._stack: contextlib.AsyncExitStack | None = None
 
     async def __aenter__(self) -> Gateway:
@@ -144,6 +145,7 @@ class Gateway:
             driver.task.cancel()
         await asyncio.gather(*(d.task for d in self._drivers.values()), return_exceptions=True)
         self._drivers.clear()
+        await asyncio.gather(*self._later, return_exceptions=True)
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
@@ -264,6 +266,13 @@ class Gateway:
         elif (driver.tool, driver.arguments) != (name, arguments):
             raise _reused(request_key, run_id)
         return driver, key
+
+    def after(self, work: Awaitable[None]) -> None:
+        """Do ``work`` (a lease given up) in the background; the gateway waits for it on
+        closing."""
+        task = asyncio.ensure_future(work)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     def _forget(self, run_id: str, driver: _Driver) -> None:
         if self._drivers.get(run_id) is driver:

@@ -97,8 +97,6 @@ class Append:
     """Count one use of this standing approval, live at this time, or write nothing."""
     also: tuple[Statement, ...] = ()
     """Statements of the backend's own run after the events (a session's items)."""
-    release: bool = False
-    """With ``owner``: give its lease up in the same transaction."""
 
 
 def append(
@@ -153,8 +151,6 @@ def append(
         ),
         {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
     )
-    if a.release and a.owner is not None:
-        yield from release(d, a.run_id, a.owner)
     return Appended(new_seq, created, view)
 
 

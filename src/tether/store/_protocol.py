@@ -126,17 +126,14 @@ class RunStore(Protocol):
         *,
         owner: str | None = None,
         lease_ttl: float | None = None,
-        release: bool = False,
     ) -> int:
         """Append ``events`` as ``expected_seq+1..``; return the run's new seq.
 
         ``expected_seq=0`` creates the run (its first event is ``RunStarted``);
         with ``owner`` and ``lease_ttl`` the new run is leased to ``owner`` in the
-        same transaction, and with ``owner`` and ``release`` ``owner``'s lease is
-        given up in it (``release``, without a transaction of its own). Raises
-        ``RunConflictError`` if the run moved on (or already exists),
-        ``RunBusyError`` if another owner holds a live lease, ``RunNotFoundError``
-        for an unknown run. A refused append writes nothing.
+        same transaction. Raises ``RunConflictError`` if the run moved on (or
+        already exists), ``RunBusyError`` if another owner holds a live lease,
+        ``RunNotFoundError`` for an unknown run. A refused append writes nothing.
         """
         ...
 

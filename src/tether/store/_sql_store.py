@@ -114,14 +114,13 @@ class SQLRunStore(ABC):
         *,
         owner: str | None = None,
         lease_ttl: float | None = None,
-        release: bool = False,
     ) -> int:
         """See ``RunStore.append``."""
         root_agent = check_append(run_id, expected_seq, events)
         ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
         texts = encode_events(events)
         return await self._append(
-            Append(run_id, expected_seq, events, texts, owner, root_agent, ttl, release=release)
+            Append(run_id, expected_seq, events, texts, owner, root_agent, ttl)
         )
 
     async def append_with_rule_use(
