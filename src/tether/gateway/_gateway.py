@@ -12,7 +12,8 @@ that needs a decision waits in the inbox like any tether call; ``call`` waits wi
 (looking at the store every ``poll_interval``), resumes the run once it is decided (through
 the store's lease: one process runs it) and returns the upstream's result, or a tool error
 saying why there is none. A call that needs nobody (``Upstream.asks``) skips the run loop:
-the gateway journals it itself in two appends (``_direct``), the events the loop would write.
+the gateway journals it itself in two appends (``_direct``), the events the loop would write
+(one append for an ``idempotent`` tool, none with ``journal = false``).
 ``call_or_pause`` returns ``input_required`` instead of waiting (the run goes on), and a
 tool ``decided_by`` the client has its user asked (``_elicit``).
 """
