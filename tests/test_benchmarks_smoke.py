@@ -163,12 +163,16 @@ def test_the_gateway_benchmark_reports_both_transports() -> None:
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(report["figures"]) == {"stdio", "streamable HTTP"}
-    for pair in report["figures"].values():
-        for side in ("direct", "gateway"):
-            assert set(pair[side]) == {"p50_ms", "p99_ms", "calls_per_second"}
-            assert all(value > 0 for value in pair[side].values()), pair
-    assert "| stdio |" in done.stdout
+    assert set(report["figures"]) == set(report["added"]) == {"stdio", "streamable HTTP"}
+    gateways = {"journaled", "idempotent", "unjournaled"}
+    for transport, sides in report["figures"].items():
+        assert set(sides) == {"direct", *gateways}
+        for side in sides.values():
+            assert set(side) == {"p50_ms", "p99_ms", "calls_per_second"}
+            assert all(value > 0 for value in side.values()), sides
+        assert set(report["added"][transport]) == gateways
+    assert "| stdio | idempotent |" in done.stdout
+    assert "load average before" in done.stdout
 
 
 # Paused runs at scale (benchmarks/scale_reads.py): its fast loader writes exactly the rows

@@ -85,6 +85,12 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
         (("review_output = true", 'review_output = true\ndecided_by = "user"'), "decided_by"),
         # The client's user is one approver: four-eyes (required_approvals = 2) needs the inbox.
         (("review_output = true", 'review_output = true\ndecided_by = "client"'), "decided_by"),
+        # journal = false leaves unjournaled only calls that need nobody: none of this tool's.
+        (("editable = true", "journal = false"), "write_note.journal"),
+        (('needs_approval = "always"\n', "journal = false\n"), "write_note.journal"),  # reviewed
+        (("editable = true", 'journal = "no"'), "write_note.journal"),
+        (("editable = true", "idempotent = 1"), "write_note.idempotent"),
+        (('decided_by = "client_or_inbox"', "trust_idempotent_hint = 1"), "trust_idempotent_hint"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(
@@ -101,6 +107,40 @@ def test_a_bad_value_is_refused_naming_its_key(
     assert raised.value.key is not None and raised.value.key.endswith(key)
     message = str(raised.value)
     assert "\n" not in message and key in message
+
+
+def test_journal_and_idempotent_are_per_server_and_per_tool() -> None:
+    config = parse_config(
+        """
+store = "runs.db"
+[servers.notes]
+command = "python"
+[servers.notes.defaults]
+journal = false
+trust_idempotent_hint = true
+[servers.notes.tools.write_note]
+needs_approval = "always"
+[servers.notes.tools.search]
+needs_approval = { match = { scope = "all" } }
+journal = false
+[servers.notes.tools.audit_log]
+journal = true
+idempotent = true
+"""
+    )
+    notes = config.servers["notes"]
+    read, write = notes.policy("read_note"), notes.policy("write_note")
+    assert (read.journal, read.idempotent, read.trust_idempotent_hint) == (False, False, True)
+    # A tool whose every call waits inherits journal = false harmlessly: its calls are
+    # journaled, as every call that waits is.
+    assert (write.needs_approval, write.journal) == ("always", False)
+    # A match rule with journal = false: the calls it lets through go unjournaled.
+    assert notes.policy("search").journal is False
+    audit = notes.policy("audit_log")  # the tool's table overrides the server's
+    assert (audit.journal, audit.idempotent, audit.trust_idempotent_hint) == (True, True, True)
+    default = parse_config('store = "x.db"\n[servers.a]\ncommand = "a"\n').servers["a"]
+    fresh = default.policy("t")
+    assert (fresh.journal, fresh.idempotent, fresh.trust_idempotent_hint) == (True, False, False)
 
 
 def test_not_toml_is_refused() -> None:

@@ -21,6 +21,10 @@
     review_output = true                   # the output waits for a review
     # decided_by = "client_or_inbox"       # the client's user decides (never with four-eyes)
 
+    [servers.notes.tools.read_note]        # calls that need nobody: ...
+    journal = false                        # ... relayed unrecorded (no run, no commit), or
+    # idempotent = true                    # ... journaled in one commit, after the call
+
     [clients.ide]                          # HTTP: each client's bearer token, by name
     token_env = "IDE_GATEWAY_TOKEN"        # the environment variable that holds it
 
@@ -97,6 +101,9 @@ _POLICY = {
     "editable",
     "review_output",
     "decided_by",
+    "journal",
+    "idempotent",
+    "trust_idempotent_hint",
 }
 _OAUTH = {
     "issuer_url",
@@ -125,6 +132,16 @@ class ToolPolicy:
     review_output: bool = False
     decided_by: DecidedBy = "inbox"
     """Who decides a call that needs approval (``DecidedBy``)."""
+    journal: bool = True
+    """Whether a call that needs nobody is journaled (a run in the store); ``False``: it is
+    relayed straight to the upstream, unrecorded, and a retry calls the upstream again."""
+    idempotent: bool = False
+    """The operator's word that calling the tool twice does no harm: a call that needs
+    nobody is journaled in one commit, after the upstream answers (a crash during the call
+    leaves no run, and a retry calls the upstream again); a call in doubt runs again."""
+    trust_idempotent_hint: bool = False
+    """Take the upstream's word for it: a tool it annotates ``idempotentHint`` or
+    ``readOnlyHint`` counts as ``idempotent`` for the one-commit journal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +418,18 @@ class _Reader:
             editable=self.flag(data, "editable", key, base.editable),
             review_output=self.flag(data, "review_output", key, base.review_output),
             decided_by=decided_by,
+            journal=self.flag(data, "journal", key, base.journal),
+            idempotent=self.flag(data, "idempotent", key, base.idempotent),
+            trust_idempotent_hint=self.flag(
+                data, "trust_idempotent_hint", key, base.trust_idempotent_hint
+            ),
         )
+        if "journal" in data and not policy.journal and not _may_skip_journal(policy):
+            raise self.fail(
+                f"{key}.journal",
+                "false relays unjournaled only calls that need nobody, and every call of "
+                'this tool needs somebody (needs_approval = "always" or review_output)',
+            )
         if decided_by != "inbox" and policy.required_approvals > 1:
             raise self.fail(
                 f"{key}.decided_by",
@@ -469,3 +497,8 @@ class _Reader:
         if not isinstance(value, bool):
             raise self.fail(f"{key}.{name}" if key else name, "must be true or false")
         return value
+
+
+def _may_skip_journal(policy: ToolPolicy) -> bool:
+    """Whether some call of a tool under ``policy`` needs nobody (and so may go unjournaled)."""
+    return policy.needs_approval != "always" and not policy.review_output

@@ -12,7 +12,8 @@ that needs a decision waits in the inbox like any tether call; ``call`` waits wi
 (looking at the store every ``poll_interval``), resumes the run once it is decided (through
 the store's lease: one process runs it) and returns the upstream's result, or a tool error
 saying why there is none. A call that needs nobody (``Upstream.asks``) skips the run loop:
-the gateway journals it itself in two appends (``_direct``), the events the loop would write.
+the gateway journals it itself in two appends (``_direct``), the events the loop would write
+(one append for an ``idempotent`` tool, none with ``journal = false``).
 ``call_or_pause`` returns ``input_required`` instead of waiting (the run goes on), and a
 tool ``decided_by`` the client has its user asked (``_elicit``).
 """
@@ -48,7 +49,7 @@ from ..journal import Event, RunStarted
 from ..run import DEFAULT_MAX_TURNS, Runner
 from ..store import PendingApproval, RunStore, SQLiteRunStore, expire_run
 from ._config import GatewayConfig
-from ._direct import DirectCall, untraced
+from ._direct import DirectCall, relay, untraced
 from ._elicit import (
     QUESTION_KEY,
     QUESTION_SCHEMA,
@@ -404,12 +405,8 @@ class _Driver:
         gateway, run_id = self.gateway, self.run_id
         agent = gateway._agents[self.upstream.name]
         upstream = self.upstream
-        if upstream.broken is None and not upstream.asks(self.tool, self.arguments) and untraced():
-            # Nobody decides: two appends (the run's creation tells a retry from a new call).
-            direct = DirectCall(
-                gateway, self.upstream, self.tool, self.arguments, run_id, self.requested_by
-            )
-            done = await direct.run()
+        if upstream.broken is None and not upstream.asks(self.tool, self.arguments):
+            done = await self._direct()
             if done is not None:
                 return done  # else the run was there already, or the journal says what became
         try:
@@ -435,6 +432,22 @@ class _Driver:
                     governance=gateway.governance,
                 )
         return await self._settle(agent)
+
+    async def _direct(self) -> types.CallToolResult | None:
+        """A call that needs nobody, journaled as its tool says (``_direct``); ``None`` if
+        it is the loop's (a process that traces, a run there already)."""
+        journal = self.upstream.journals[self.tool]
+        if journal == "none":
+            return await relay(self.upstream, self.tool, self.arguments)
+        if not untraced():
+            return None
+        direct = DirectCall(
+            self.gateway, self.upstream, self.tool, self.arguments, self.run_id, self.requested_by
+        )
+        if journal == "one_commit":  # a request with an identity may be a retry: look first
+            return await direct.run_once(look_first=self.request_key is not None)
+        # Two appends: the run's creation tells a retry from a new call.
+        return await direct.run()
 
     async def _start(self, agent: Agent[Any]) -> None:
         """Create the run naming who asked (``RunStarted.requested_by``), as an inbox creates

@@ -21,7 +21,7 @@ from ..approvals import AuditRecord, audit_trail
 from ..journal import Event, RunCompleted, RunFailed
 from ._upstream import error_result
 
-__all__ = ["outcome", "waiting_message"]
+__all__ = ["completed", "outcome", "waiting_message"]
 
 
 def outcome(events: Sequence[Event], status: str, run_id: str) -> types.CallToolResult:
@@ -52,14 +52,30 @@ def outcome(events: Sequence[Event], status: str, run_id: str) -> types.CallTool
     if refused is not None:
         kind, by = refused
         return error_result(output, kind, run_id=run_id, by=by)
-    result = _as_result(output)
-    meta = dict(result.meta or {})
-    meta["tether/run_id"] = run_id
-    if result.is_error:
-        meta.setdefault("tether/error", "upstream_tool_error")
+    result, meta = _result_meta(output, run_id)
     notes = _notes(records, meta)
+    if not notes:
+        return result.model_copy(update={"meta": meta})
     content = [types.TextContent(type="text", text=n) for n in notes] + list(result.content)
     return result.model_copy(update={"content": content, "meta": meta})
+
+
+def completed(output: str, run_id: str | None) -> types.CallToolResult:
+    """``outcome`` of a run that made its one call with nobody deciding (``_direct``): no
+    decision to read off the journal, so its recorded ``output`` says it all (``run_id``
+    ``None``: a call that was not journaled)."""
+    result, meta = _result_meta(output, run_id)
+    return result.model_copy(update={"meta": meta or None})
+
+
+def _result_meta(output: str, run_id: str | None) -> tuple[types.CallToolResult, dict[str, Any]]:
+    result = _as_result(output)
+    meta = dict(result.meta or {})
+    if run_id is not None:
+        meta["tether/run_id"] = run_id
+    if result.is_error:
+        meta.setdefault("tether/error", "upstream_tool_error")
+    return result, meta
 
 
 def _refusal(records: list[AuditRecord]) -> tuple[str, str | None] | None:

@@ -159,10 +159,12 @@ def _read(result: types.ElicitResult) -> Answer:
     return Answer(result.action, text or None)
 
 
+_ELICITATION = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+
+
 def _can_elicit(ctx: Any) -> bool:
     """Whether the client declared the elicitation capability."""
-    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
-    return bool(ctx.session.check_client_capability(wanted))
+    return bool(ctx.session.check_client_capability(_ELICITATION))
 
 
 def _asker(ctx: Any) -> Ask | None:

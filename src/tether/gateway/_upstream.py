@@ -14,7 +14,7 @@ import contextlib
 import json
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 from mcp import ClientSession, StdioServerParameters, types
@@ -32,9 +32,13 @@ from ..tools import FunctionTool, schema_tool
 from ._config import ServerConfig, ToolPolicy
 from ._relay import RelayModel
 
-__all__ = ["Upstream", "agent_name", "error_result", "gateway_error"]
+__all__ = ["Journal", "Upstream", "agent_name", "error_result", "gateway_error"]
 
 _READ_TIMEOUT = 300.0
+
+Journal = Literal["two_commits", "one_commit", "none"]
+"""How a call that needs nobody is journaled: a run in two commits (the default), a run in
+one commit after the upstream answers (``idempotent``), or not at all (``journal = false``)."""
 
 
 def agent_name(server: str) -> str:
@@ -57,8 +61,11 @@ class Upstream:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.name = config.name
+        self.agent_name = agent_name(config.name)
         self.tools: dict[str, types.Tool] = {}
         """The upstream's tools the client may see and call (hidden ones left out)."""
+        self.journals: dict[str, Journal] = {}
+        """How each tool's calls that need nobody are journaled (``Journal``)."""
         self._session: ClientSession | None = None
         self.broken: str | None = None
         """Why the connection is gone, once a call found it broken (it is not reopened yet):
@@ -90,6 +97,15 @@ class Upstream:
         self.tools = {
             tool.name: self._listed(tool) for tool in listed if tool.name not in self.config.hidden
         }
+        self.journals = {name: self._journal(tool) for name, tool in self.tools.items()}
+
+    def _journal(self, tool: types.Tool) -> Journal:
+        policy = self.config.policy(tool.name)
+        if not policy.journal:
+            return "none"
+        if policy.idempotent or (policy.trust_idempotent_hint and _safe_to_repeat(tool)):
+            return "one_commit"
+        return "two_commits"
 
     def _listed(self, tool: types.Tool) -> types.Tool:
         """The tool as the client sees it: as the upstream listed it, except that a tool
@@ -165,15 +181,13 @@ class Upstream:
 
     def _tool(self, tool: types.Tool) -> FunctionTool:
         policy = self.config.policy(tool.name)
-        hints = tool.annotations
-        safe_to_repeat = hints is not None and bool(hints.idempotent_hint or hints.read_only_hint)
         made = schema_tool(
             tool.name,
             tool.description or tool.title or f"The {tool.name} tool of {self.name}.",
             dict(tool.input_schema),
             _Call(self, tool.name),
             needs_approval=_needs_approval(policy),
-            idempotent=safe_to_repeat,
+            idempotent=policy.idempotent or _safe_to_repeat(tool),
             error_formatter=_format_error,
             editable=policy.editable,
             review_output=policy.review_output,
@@ -206,6 +220,12 @@ class _Call:
 
     async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str:
         return await self.upstream.call(self.tool_name, args)
+
+
+def _safe_to_repeat(tool: types.Tool) -> bool:
+    """Whether the upstream annotates ``tool`` as idempotent or read-only."""
+    hints = tool.annotations
+    return hints is not None and bool(hints.idempotent_hint or hints.read_only_hint)
 
 
 def _needs_approval(policy: ToolPolicy) -> Any:
