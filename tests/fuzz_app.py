@@ -17,8 +17,11 @@ RAN: list[tuple[str, str]] = []
 """(tool, canonical arguments) of every call of ``pay`` that really ran."""
 
 FUZZ = settings(
-    # TETHER_FUZZ_EXAMPLES=100000 makes a longer soak; CI runs the default.
-    max_examples=int(os.environ.get("TETHER_FUZZ_EXAMPLES", "2000")),
+    # CI runs 500 fixed cases per fuzzer: each planted bug the fuzzers were checked against
+    # (a model's function call of the wrong shape let through; state text that is not JSON
+    # raising a non-tether error) fails within the first 50. TETHER_FUZZ_EXAMPLES=100000
+    # makes a longer soak.
+    max_examples=int(os.environ.get("TETHER_FUZZ_EXAMPLES", "500")),
     deadline=None,
     derandomize=True,  # the same cases on every run, so CI is stable
     database=None,

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from file_lock import exclusive
+
 REFERENCE_VENV = Path(__file__).resolve().parent / "porting" / ".venv-ref"
 REFERENCE = "openai-agents"
 REFERENCE_VERSION = "0.24.0"
@@ -54,7 +56,13 @@ def _installed(python: Path) -> tuple[str | None, list[str]]:
 
 @pytest.fixture(scope="module")
 def reference_python() -> Path:
-    """The side environment's interpreter, with openai-agents 0.24.0 (created if missing)."""
+    """The side environment's interpreter, with openai-agents 0.24.0 (created if missing;
+    one process at a time, for ``pytest -n``)."""
+    with exclusive(REFERENCE_VENV):
+        return _reference_python()
+
+
+def _reference_python() -> Path:
     python = REFERENCE_VENV / "bin" / "python"
     version, changed = _installed(python) if python.exists() else (None, [])
     if version == REFERENCE_VERSION and not changed:

@@ -72,6 +72,7 @@ from typing import Any
 import httpx
 import pytest
 
+from file_lock import exclusive
 from openai_server import FakeOpenAIServer, Reply, hosted_item
 from program_runner import run_harness
 from reference_env import REFERENCE_VERSION
@@ -115,7 +116,13 @@ def _download(target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def examples_root() -> Path:
-    """A directory holding the reference's ``examples`` package, from its sdist."""
+    """A directory holding the reference's ``examples`` package, from its sdist (fetched by
+    one process at a time, for ``pytest -n``)."""
+    with exclusive(CACHE):
+        return _examples_root()
+
+
+def _examples_root() -> Path:
     root = CACHE / SDIST.removesuffix(".tar.gz")
     if (root / "examples" / "auto_mode.py").exists():
         return root
