@@ -146,3 +146,16 @@ class Loop:
         self.run(stop_all(), timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+def counted_appends(gateway: Any) -> list[list[str]]:
+    """The kinds of events of each append ``gateway``'s store makes from now on."""
+    appends: list[list[str]] = []
+    append = gateway.store.append
+
+    async def counted(run_id: str, seq: int, events: Any, **options: Any) -> int:
+        appends.append([event.kind for event in events])
+        return await append(run_id, seq, events, **options)
+
+    gateway.store.append = counted
+    return appends

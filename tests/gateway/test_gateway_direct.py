@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -23,7 +22,7 @@ from tether.gateway._relay import request_text
 from tether.journal import Event, RunStarted, ToolStarted
 from tether.store import SQLiteRunStore
 
-from .conftest import upstream_calls, write_config
+from .conftest import counted_appends, upstream_calls, write_config
 
 
 class Clock:
@@ -61,14 +60,7 @@ async def test_a_call_without_a_decision_is_journaled_as_the_run_loop_would(
     tmp_path: Path,
 ) -> None:
     async with Gateway(load_config(write_config(tmp_path))) as gateway:
-        appends: list[list[str]] = []
-        append = gateway.store.append
-
-        async def counted(run_id: str, seq: int, events: Any, **options: Any) -> int:
-            appends.append([event.kind for event in events])
-            return await append(run_id, seq, events, **options)
-
-        gateway.store.append = counted  # type: ignore[method-assign]
+        appends = counted_appends(gateway)
         result = await gateway.call("balance", {"account": "acme"}, request_key="r1")
         assert result.content[0].text == "acme: 120 EUR"
         assert appends == [

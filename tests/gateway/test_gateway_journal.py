@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tether.errors import RunNotFoundError
 from tether.gateway import Gateway, load_config, run_id_for
 
-from .conftest import upstream_calls, write_config
+from .conftest import counted_appends, upstream_calls, write_config
 
 UNJOURNALED = "\n[servers.bank.defaults]\njournal = false\n"
-
-
-def _counted(gateway: Gateway) -> list[list[str]]:
-    """The kinds of events of each append the gateway's store makes from now on."""
-    appends: list[list[str]] = []
-    append = gateway.store.append
-
-    async def counted(run_id: str, seq: int, events: Any, **options: Any) -> int:
-        appends.append([event.kind for event in events])
-        return await append(run_id, seq, events, **options)
-
-    gateway.store.append = counted  # type: ignore[method-assign]
-    return appends
 
 
 async def _runs(gateway: Gateway) -> list[str]:
@@ -39,7 +25,7 @@ async def test_an_unjournaled_call_reaches_the_upstream_once_and_leaves_no_run(
     tmp_path: Path,
 ) -> None:
     async with Gateway(load_config(write_config(tmp_path, UNJOURNALED))) as gateway:
-        appends = _counted(gateway)
+        appends = counted_appends(gateway)
         result = await gateway.call("balance", {"account": "acme"}, request_key="u1")
         assert result.content[0].text == "acme: 120 EUR"
         assert not result.is_error and "tether/run_id" not in (result.meta or {})
@@ -105,7 +91,7 @@ async def test_an_idempotent_call_is_journaled_in_one_commit_after_the_upstream(
     tmp_path: Path,
 ) -> None:
     async with Gateway(load_config(write_config(tmp_path, IDEMPOTENT))) as gateway:
-        appends = _counted(gateway)
+        appends = counted_appends(gateway)
         result = await gateway.call("balance", {"account": "acme"}, request_key="i1")
         assert result.content[0].text == "acme: 120 EUR"
         run_id = run_id_for("bank", "i1")
@@ -151,7 +137,7 @@ async def test_the_upstreams_idempotent_hint_counts_only_when_trusted(tmp_path: 
         folder = tmp_path / str(balance_appends)
         folder.mkdir()
         async with Gateway(load_config(write_config(folder, extra))) as gateway:
-            appends = _counted(gateway)
+            appends = counted_appends(gateway)
             await gateway.call("balance", {"account": "acme"})  # annotated read-only
             assert len(appends) == balance_appends
             appends.clear()
