@@ -31,7 +31,8 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``agent_patterns/agents_as_tools.py``, ``agent_patterns/deterministic.py``,
   ``agent_patterns/output_guardrails.py``
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
-  ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``
+  ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``,
+  ``basic/stream_text.py``
 - ``model_providers/custom_example_global.py``: a client and Chat Completions set globally;
   ``custom_example_agent.py``: ``OpenAIChatCompletionsModel(model=, openai_client=)`` on the
   agent; ``custom_example_provider.py``: a ``ModelProvider`` as ``RunConfig(model_provider=)``
@@ -773,6 +774,12 @@ MORE = [
         "",
         "Guardrail tripped. Info: {'phone_number_in_response': False, "
         "'phone_number_in_reasoning': True}",
+    ),
+    (
+        "basic/stream_text.py",  # the text deltas of a streamed run, printed as they come
+        _say("Why did the function return early? It had a date with a callback."),
+        "",
+        "Why did the function return early? It had a date with a callback.",
     ),
     (
         "agent_patterns/deterministic.py",
