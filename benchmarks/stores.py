@@ -4,6 +4,7 @@
     uv run python benchmarks/stores.py --quick    # 30 turns, to check the harness
     uv run python benchmarks/stores.py --sqlite-only --tether-only --json out.json
     uv run python benchmarks/stores.py --idempotent-lookups   # tether's lookup idempotent=True
+    uv run python benchmarks/stores.py --sqlite-inline   # SQLiteRunStore(inline=True)
 
 LangGraph and its checkpointers are installed into their own virtual
 environment, ``benchmarks/.venv-langgraph`` (``uv venv`` with tether's Python,
@@ -241,6 +242,11 @@ def main() -> None:
         action="store_true",
         help="tether's lookup tool declared idempotent=True (LangGraph may rerun any tool)",
     )
+    parser.add_argument(
+        "--sqlite-inline",
+        action="store_true",
+        help="SQLiteRunStore(inline=True): no worker thread, as LangGraph's sync SqliteSaver",
+    )
     args = parser.parse_args()
     sizes = w.QUICK if args.quick else w.FULL
     flags = ["--quick"] if args.quick else []
@@ -252,6 +258,7 @@ def main() -> None:
         if dsn is not None:
             flags += ["--postgres", dsn]
         mine = flags + (["--idempotent-lookups"] if args.idempotent_lookups else [])
+        mine += ["--sqlite-inline"] if args.sqlite_inline else []
         ours = wal_syncs(dsn, sizes, lambda: run_side(sys.executable, "stores_tether.py", mine))
         peer = None
         if python is not None:

@@ -163,7 +163,9 @@ async def main(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         probe = w.ProcessWrites()
-        async with SQLiteRunStore(Path(folder) / "runs.db", signing_key=SIGNING_KEY) as store:
+        async with SQLiteRunStore(
+            Path(folder) / "runs.db", signing_key=SIGNING_KEY, inline=args.sqlite_inline
+        ) as store:
             results["sqlite"] = await measure(store, probe, sizes)
     if args.postgres:
         wal = w.ServerWal(args.postgres)
@@ -177,6 +179,8 @@ async def main(args: argparse.Namespace) -> None:
     notes = ["SQLiteRunStore and PostgresRunStore with a signing key; Runner.run(..., store=)"]
     if IDEMPOTENT_LOOKUPS:
         notes.append("the lookup tool declared idempotent=True")
+    if args.sqlite_inline:
+        notes.append("SQLiteRunStore(inline=True)")
     w.emit("tether", tether.__version__, results, notes)
 
 
@@ -185,6 +189,7 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="a 30-turn run, to check the script")
     parser.add_argument("--postgres", help="a DSN of a database to hold the run store")
     parser.add_argument("--idempotent-lookups", action="store_true", help="see IDEMPOTENT_LOOKUPS")
+    parser.add_argument("--sqlite-inline", action="store_true", help="SQLiteRunStore(inline=True)")
     arguments = parser.parse_args()
     IDEMPOTENT_LOOKUPS = arguments.idempotent_lookups
     asyncio.run(main(arguments))

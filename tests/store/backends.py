@@ -42,7 +42,7 @@ class Backend:
     """The PostgreSQL schema the stores live in."""
 
 
-def sqlite_backend(path: Path, clock: FakeClock) -> Backend:
+def sqlite_backend(path: Path, clock: FakeClock, **defaults: Any) -> Backend:
     names = {
         "events": "tether_events",
         "runs": "tether_runs",
@@ -53,7 +53,7 @@ def sqlite_backend(path: Path, clock: FakeClock) -> Backend:
     }
 
     def open_store(**options: Any) -> RunStore:
-        return SQLiteRunStore(path, clock=clock, **options)
+        return SQLiteRunStore(path, clock=clock, **{**defaults, **options})
 
     def raw(sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         conn = sqlite3.connect(path, isolation_level=None)

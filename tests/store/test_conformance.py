@@ -37,6 +37,14 @@ from tether.store import RunStore, SQLiteRunStore, pending_key
 from tether.testing import tool_call
 
 from .backends import Backend
+from .conftest import make_backend
+
+
+@pytest.fixture(params=["sqlite", "sqlite-inline", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The conformance suite also holds a SQLite store whose transactions run on the loop."""
+    return make_backend(request, tmp_path)
+
 
 KEY = "app-signing-key"
 
