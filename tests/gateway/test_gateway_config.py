@@ -46,6 +46,8 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert config.store == str(tmp_path / "runs.db")
     assert config.approvers == frozenset({"ops"})
     assert (config.lease_ttl, config.input_required) == (12.0, True)
+    assert config.store_inline  # SQLite commits on the loop's thread unless told otherwise
+    assert parse_config("store_inline = false\n" + GOOD, base=tmp_path).store_inline is False
     notes, remote = config.servers["notes"], config.servers["remote"]
     assert notes.hidden == frozenset({"delete_note"})
     write = notes.policy("write_note")
@@ -68,6 +70,7 @@ def test_a_whole_configuration_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
         (("approval_timeout = 3600", "approval_timeout = -1"), "approval_timeout"),
         (("lease_ttl = 12", 'lease_ttl = "soon"'), "lease_ttl"),
         (("input_required = true", 'input_required = "yes"'), "input_required"),
+        (("lease_ttl = 12", "lease_ttl = 12\nstore_inline = 1"), "store_inline"),
         (
             ("lease_ttl = 12", 'lease_ttl = 12\nrequest_state_key_env = "GATEWAY_TEST_SHORT"'),
             "request_state_key_env",

@@ -1,6 +1,7 @@
 """The gateway's configuration: one TOML file, read into frozen dataclasses.
 
     store = "runs.db"                      # a SQLite file (beside this file) or postgresql://...
+    store_inline = true                    # SQLite: commits on the loop's thread (the default)
     approval_timeout = 3600                # seconds; the default deadline of every approval
     lease_ttl = 30                         # seconds a call under way holds its run, renewed
     input_required = true                  # 2026-07-28 clients: input_required while a call waits
@@ -78,6 +79,7 @@ user when the client can be asked, else the inbox."""
 
 _TOP = {
     "store",
+    "store_inline",
     "receipt_key_env",
     "signing_key_env",
     "request_state_key_env",
@@ -208,6 +210,10 @@ class GatewayConfig:
     lease_ttl: float = 30.0
     """Seconds the lease on a call under way upstream lasts unless renewed (every third of
     it): how long after a gateway dies its cut-off calls show as in doubt."""
+    store_inline: bool = True
+    """A SQLite store's transactions run on the gateway's event loop thread
+    (``SQLiteRunStore(inline=True)``): about a millisecond less a commit; ``false`` hands
+    them to a worker thread (for a slow disk, whose flushes would hold the loop)."""
     clients: Mapping[str, str] = field(default_factory=dict, repr=False)
     """HTTP: each client's bearer token (read from its ``token_env``) to the client's name.
     Empty, and no ``oauth``: the HTTP transport authenticates nobody."""
@@ -286,6 +292,7 @@ class _Reader:
                 data.get("max_argument_bytes", 65536), "max_argument_bytes"
             ),
             lease_ttl=self.seconds(data.get("lease_ttl", 30), "lease_ttl") or 30.0,
+            store_inline=self.flag(data, "store_inline", "", True),
             clients=self.clients(data.get("clients", {})),
             oauth=self.oauth(data.get("oauth")),
         )

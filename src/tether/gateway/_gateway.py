@@ -546,4 +546,4 @@ def _store(config: GatewayConfig) -> RunStore:
         from ..store import PostgresRunStore
 
         return PostgresRunStore(config.store, signing_key=key)
-    return SQLiteRunStore(config.store, signing_key=key)
+    return SQLiteRunStore(config.store, signing_key=key, inline=config.store_inline)
