@@ -46,6 +46,7 @@ that hold them, and an upstream's ``headers`` may say ``"Bearer ${TOKEN}"`` to r
 
 from __future__ import annotations
 
+import hmac
 import math
 import os
 import re
@@ -66,6 +67,7 @@ __all__ = [
     "check_client_name",
     "load_config",
     "parse_config",
+    "token_client",
 ]
 
 NeedsApproval = Literal["always", "never"] | Mapping[str, Any]
@@ -219,6 +221,15 @@ class GatewayConfig:
     Empty, and no ``oauth``: the HTTP transport authenticates nobody."""
     oauth: OAuthConfig | None = None
     """HTTP: OAuth access tokens are accepted too (``[oauth]``)."""
+
+
+def token_client(clients: Mapping[str, str], token: str) -> str | None:
+    """The configured client whose bearer token is ``token`` (compared in constant time),
+    else ``None``."""
+    for known, name in clients.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            return name
+    return None
 
 
 def check_client_name(name: str, key: str = "--client") -> str:

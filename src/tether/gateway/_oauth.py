@@ -12,7 +12,6 @@ one without the required scopes (403), and keeps the token for the request
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import time
 from typing import Any
@@ -22,7 +21,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 
-from ._config import GatewayConfig, OAuthConfig
+from ._config import GatewayConfig, OAuthConfig, token_client
 
 __all__ = ["GatewayTokens", "auth_settings", "oauth_principal"]
 
@@ -65,7 +64,7 @@ class GatewayTokens:
         self._seen: dict[str, AccessToken] = {}
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        name = self._client_named(token)
+        name = token_client(self.clients, token)
         if name is not None:
             scopes = list(self.oauth.required_scopes)
             return AccessToken(
@@ -84,12 +83,6 @@ class GatewayTokens:
             until = min(found.expires_at or now + _CACHE_SECONDS, int(now + _CACHE_SECONDS))
             self._seen[digest] = found.model_copy(update={"expires_at": until})
         return found
-
-    def _client_named(self, token: str) -> str | None:
-        for known, name in self.clients.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
-                return name
-        return None
 
     async def _introspect(self, token: str, now: float) -> AccessToken | None:
         oauth = self.oauth

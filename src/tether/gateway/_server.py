@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import itertools
 import json
 import logging
@@ -23,7 +22,7 @@ from mcp_types import INVALID_REQUEST
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ..errors import GatewayConfigError, TetherError
-from ._config import check_client_name, load_config
+from ._config import check_client_name, load_config, token_client
 from ._elicit import QUESTION_KEY, QUESTION_SCHEMA, Answer, Ask
 from ._gateway import REQUEST_KEY_META, Gateway, invalid
 from ._oauth import GatewayTokens, auth_settings, oauth_principal
@@ -188,10 +187,7 @@ def client_name(gateway: Gateway, authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    for known, name in gateway.config.clients.items():
-        if hmac.compare_digest(known.encode(), token.strip().encode()):
-            return name
-    return None
+    return token_client(gateway.config.clients, token.strip())
 
 
 def _header(ctx: Any, name: str) -> str | None:
