@@ -50,7 +50,7 @@ class SQLiteRunStore(SQLRunStore):
 
     ``inline=True`` runs each transaction on the event loop's own thread instead: no
     hand-over to the worker thread and back, which costs a process that drives one run
-    at a time (a worker, a script) about a third of its time per turn; the loop waits
+    at a time (a worker, a script) a tenth to a third of its time per turn; the loop waits
     for each commit's flush (well under a millisecond on a local disk). A transaction
     that finds the write lock taken (another connection writing) is not waited for on
     the loop: it goes to the worker thread, which waits up to ``busy_timeout``.
