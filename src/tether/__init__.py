@@ -19,6 +19,9 @@ print(result.final_output)
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._agent import Agent
 from ._context import RunContext, Usage
 from ._governance import ApprovalPolicy, Approver, Escalation, Governance
@@ -68,9 +71,11 @@ from .run import (
     StreamEvent,
 )
 from .sessions import Session, SQLiteSession
-from .shell import ShellTool
-from .store import RunStore, SQLiteRunStore
 from .tools import FunctionTool, function_tool
+
+if TYPE_CHECKING:
+    from .shell import ShellTool
+    from .store import RunStore, SQLiteRunStore
 
 __version__ = "0.1.0"
 
@@ -137,8 +142,27 @@ __all__ = [
     "tool_output_guardrail",
 ]
 
+# What a run never needs is imported on first use: a program that keeps its runs in
+# memory does not pay for the store's SQL at ``import tether``.
+_LATER = {"RunStore": ".store", "SQLiteRunStore": ".store", "ShellTool": ".shell"}
+
+
+def _public(obj: Any) -> Any:
+    """Show an exported object under the package's name (``tether.Agent``)."""
+    if getattr(obj, "__module__", "").startswith("tether."):
+        obj.__module__ = "tether"
+    return obj
+
+
 for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("tether."):
-        _obj.__module__ = "tether"
-del _name, _obj
+    if _name not in _LATER:
+        _public(globals()[_name])
+del _name
+
+
+def __getattr__(name: str) -> Any:
+    home = _LATER.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tether' has no attribute {name!r}")
+    value = globals()[name] = _public(getattr(importlib.import_module(home, __name__), name))
+    return value
