@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -86,3 +86,20 @@ def test_a_retry_backoff_is_seconds_or_a_timedelta() -> None:
     assert RetryPolicy(backoff=timedelta(seconds=5)).backoff == timedelta(seconds=5)
     with pytest.raises(UserError):
         RetryPolicy(backoff=timedelta(seconds=-1))
+
+
+def test_journaled_times_are_fixed_width_utc_so_text_order_is_time_order() -> None:
+    from tether._duration import iso_utc
+
+    east = timezone(timedelta(hours=5, minutes=30))
+    moments = [
+        datetime(2026, 12, 6, 21, 45, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 12, 6, 21, 45, 0, 1, tzinfo=UTC),
+        datetime(2026, 12, 7, 3, 15, 0, 2, tzinfo=east),  # 21:45:00.000002 UTC
+        datetime(2026, 12, 6, 21, 45, 1, tzinfo=UTC),
+    ]
+    texts = [iso_utc(moment) for moment in moments]
+    assert texts[0] == "2026-12-06T21:45:00.000000+00:00"
+    assert texts[2] == "2026-12-06T21:45:00.000002+00:00"
+    assert len(set(map(len, texts))) == 1 and texts == sorted(texts)
+    assert [datetime.fromisoformat(text) for text in texts] == moments

@@ -7,10 +7,10 @@ Governance(approval_timeout=timedelta(hours=4))      # or a timedelta, wherever 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
-__all__ = ["Duration", "to_seconds", "to_timedelta"]
+__all__ = ["Duration", "iso_utc", "to_seconds", "to_timedelta"]
 
 Duration: TypeAlias = float | timedelta
 """Seconds (an int or a float) or a ``timedelta``: the one way to say how long."""
@@ -35,3 +35,10 @@ def to_timedelta(value: Duration | None, what: str) -> timedelta | None:
         return None if seconds is None else timedelta(seconds=seconds)
     except OverflowError:
         raise ValueError(f"{what} is longer than a timedelta can hold: {value!r}.") from None
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment`` as journaled: ISO 8601 in UTC, to the microsecond, always the same width
+    (``2026-12-06T21:45:00.000000+00:00``), so that text order is time order (deadlines
+    compare as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -116,10 +116,14 @@ its keys. Every save and load asks for the keys; one ``stat`` tells whether the 
 
 
 def _read_key_file(path: Path, *, create: bool) -> Keys:
-    if create and not path.exists():
-        _create_key_file(path)
     try:
-        info = path.stat()
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            if not create:
+                raise
+            _create_key_file(path)
+            info = path.stat()
         stamp = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
         known = _READ.get(path)
         if known is not None and known[0] == stamp:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from .._agent import Agent
-from .._duration import to_timedelta
+from .._duration import iso_utc, to_timedelta
 from .._governance import SYSTEM_APPROVER, ApprovalPolicy, Approver, Governance
 from ..errors import NotAuthorizedError, UserError
 from ..journal import (
@@ -83,8 +83,8 @@ def request_event(
         call.name,
         call.arguments,
         call.fingerprint,
-        at=_iso(now),
-        expires_at=_iso(now + timeout) if timeout is not None else None,
+        at=iso_utc(now),
+        expires_at=iso_utc(now + timeout) if timeout is not None else None,
         required_approvals=policy.required_approvals if policy is not None else 1,
     )
 
@@ -126,7 +126,7 @@ def expiry_event(
         False,
         message=message if message is not None else EXPIRED_MESSAGE.replace("{tool}", call.name),
         by=SYSTEM_APPROVER,
-        at=_iso(now),
+        at=iso_utc(now),
         expired=True,
     )
     event = signed_receipt(key, view.run_id, view.turns, event)
@@ -221,7 +221,7 @@ def decision_event(
         always,
         message,
         approver.id if approver is not None else None,
-        _iso(governance.now()),
+        iso_utc(governance.now()),
         roles=tuple(sorted(principal.roles)) if principal is not None else (),
         on_behalf_of=principal.id if principal is not approver and principal else None,
         reason=reason,
@@ -248,7 +248,7 @@ def resolution_event(
         event,
         by=approver.id if approver is not None else None,
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
-        at=_iso(governance.now()),
+        at=iso_utc(governance.now()),
     )
     event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
     return sealed(event, view.run_id, view.turns)
@@ -261,7 +261,7 @@ WITHHELD_MESSAGE = "The output of {tool} was withheld by a reviewer."
 def review_request(call: Call, governance: Governance) -> OutputReviewRequested:
     """The request for a review of ``call``'s output, which the tool just returned."""
     return OutputReviewRequested(
-        call.call_id, call.agent, call.name, call.arguments, at=_iso(governance.now())
+        call.call_id, call.agent, call.name, call.arguments, at=iso_utc(governance.now())
     )
 
 
@@ -283,17 +283,12 @@ def review_event(
         None if verdict == "released" else output,
         output_digest(call.held),
         approver.id if approver is not None else None,
-        _iso(governance.now()),
+        iso_utc(governance.now()),
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
         reason=reason,
     )
     event = signed_receipt(governance.receipt_key, view.run_id, view.turns, event)
     return sealed(event, view.run_id, view.turns)
-
-
-def _iso(moment: datetime) -> str:
-    # Fixed width in UTC, so that text order is time order (deadlines compare as text).
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def idempotent_rerun(view: RunView, call: Call, now: datetime) -> DoubtResolved:
@@ -303,7 +298,7 @@ def idempotent_rerun(view: RunView, call: Call, now: datetime) -> DoubtResolved:
         call.call_id,
         "run_again",
         by=SYSTEM_APPROVER,
-        at=_iso(now),
+        at=iso_utc(now),
         reason="the tool is idempotent: running it again is safe",
     )
     return sealed(event, view.run_id, view.turns)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .._agent import Agent
-from .._duration import Duration
+from .._duration import Duration, iso_utc
 from .._governance import Approver, Escalation, Governance
 from ..errors import NotAuthorizedError
 from ..journal import (
@@ -25,7 +25,7 @@ from ..journal import (
     RunView,
 )
 from ..journal._binding import escalation_seal
-from ._decisions import _iso, authorize, escalated_to, policy_for
+from ._decisions import authorize, escalated_to, policy_for
 
 __all__ = ["Step", "escalated_to", "late_decision", "late_event", "steps"]
 
@@ -46,7 +46,7 @@ def steps(view: RunView, now: datetime, escalation: Escalation) -> list[Step]:
         deadline = datetime.fromisoformat(asked.expires_at) if asked.expires_at else None
         remind = _falls(at, escalation.remind_after, now, deadline)
         if remind is not None and call.reminders == 0:
-            due.append((remind, 0, ApprovalReminded(call.call_id, call.fingerprint, _iso(now))))
+            due.append((remind, 0, ApprovalReminded(call.call_id, call.fingerprint, iso_utc(now))))
         escalate = _falls(at, escalation.escalate_after, now, deadline)
         if escalate is not None and call.escalation is None:
             due.append((escalate, 1, _escalation(view, call, now, escalation)))
@@ -74,7 +74,7 @@ def _escalation(
         call.fingerprint,
         roles=tuple(sorted(escalation.escalate_to)),
         approvers=tuple(sorted(escalation.escalate_to_ids)),
-        at=_iso(now),
+        at=iso_utc(now),
     )
     return replace(event, seal=escalation_seal(view.run_id, view.turns, event))
 
@@ -93,7 +93,7 @@ def late_event(
         call.fingerprint,
         approved,
         by=approver.id if approver is not None else None,
-        at=_iso(governance.now()),
+        at=iso_utc(governance.now()),
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
         reason=reason,
     )

@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._agent import Agent
+from .._duration import iso_utc
 from .._governance import Approver, Governance
 from ..errors import NotRevocableError
 from ..journal import ApprovalDecided, Call, CallStatus, DecisionRevoked, RunView
 from ..journal._binding import sealed
-from ._decisions import _iso, authorize, policy_for
+from ._decisions import authorize, policy_for
 from ._receipts import signed_receipt
 
 __all__ = ["revocations"]
@@ -101,7 +102,7 @@ def _event(
         call.call_id,
         withdrawn.seal,
         by=approver.id if approver is not None else None,
-        at=_iso(governance.now()),
+        at=iso_utc(governance.now()),
         roles=tuple(sorted(approver.roles)) if approver is not None else (),
         reason=reason,
     )

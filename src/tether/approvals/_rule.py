@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._duration import iso_utc
 from .._governance import Governance
 from ..errors import UnknownRulePredicateError, UserError
 from ..journal import ApprovalDecided
@@ -255,7 +256,7 @@ def rule_decision(
         call.fingerprint,
         True,
         by=rule.granted_by,
-        at=_iso(now),
+        at=iso_utc(now),
         roles=rule.granted_roles,
         reason=rule.reason,
         rule=rule.id,
@@ -275,10 +276,10 @@ def rule_receipt(key: bytes | str, rule: StandingApproval) -> str:
         rule.scope.id,
         rule.condition_text(),
         rule.max_uses,
-        _iso(rule.expires_at) if rule.expires_at is not None else None,
+        iso_utc(rule.expires_at) if rule.expires_at is not None else None,
         rule.granted_by,
         list(rule.granted_roles),
-        _iso(rule.granted_at),
+        iso_utc(rule.granted_at),
         rule.reason,
     ]
     text = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
@@ -393,8 +394,3 @@ def _canonical(data: Any) -> str:
     return escape_surrogates(
         json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     )
-
-
-def _iso(moment: datetime) -> str:
-    # As decisions write times: fixed width, UTC.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")

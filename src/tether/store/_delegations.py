@@ -12,9 +12,10 @@ A delegation is written once and never changed.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from .._duration import iso_utc
 from ..approvals import Delegation, MemoryDelegationBook
 from ._protocol import RunStore
 from ._side_tables import SideTables, postgres_side_table, side_table, sqlite_side_table
@@ -46,8 +47,8 @@ class SQLDelegationBook:
         d = delegation
         await self._do(
             f"INSERT INTO {{table}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            *(d.id, d.from_id, json.dumps(sorted(d.from_roles)), d.to, _text(d.starts)),
-            *(_text(d.ends), d.by, _text(d.at), d.reason),
+            *(d.id, d.from_id, json.dumps(sorted(d.from_roles)), d.to, iso_utc(d.starts)),
+            *(iso_utc(d.ends), d.by, iso_utc(d.at), d.reason),
         )
 
     async def delegations(
@@ -86,11 +87,6 @@ def delegation_book(store: RunStore) -> SQLDelegationBook | MemoryDelegationBook
     this process's memory."""
     table = side_table(store, _TABLES, _SCHEMA)
     return MemoryDelegationBook() if table is None else SQLDelegationBook(table)
-
-
-def _text(moment: datetime) -> str:
-    # Fixed width in UTC: text order is time order.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _delegation(row: Any) -> Delegation:

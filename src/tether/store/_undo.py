@@ -16,8 +16,9 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import RunContext
+from .._duration import iso_utc
 from .._governance import Approver, Governance, as_approver
-from ..approvals._decisions import _iso, authorize, policy_for
+from ..approvals._decisions import authorize, policy_for
 from ..errors import (
     NotPendingError,
     RunConflictError,
@@ -76,7 +77,7 @@ async def undo(
         call_id,
         call.fingerprint,
         by=approver.id,
-        at=_iso(state.governance.now()),
+        at=iso_utc(state.governance.now()),
         roles=tuple(sorted(approver.roles)),
         reason=reason,
     )
