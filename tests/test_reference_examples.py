@@ -33,6 +33,8 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
   ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``,
   ``basic/stream_text.py``
+- ``agent_patterns/forcing_tool_use.py``: ``tool_use_behavior`` run again, stop on the first
+  tool (its pydantic return value is the final output) and a custom function
 - ``model_providers/custom_example_global.py``: a client and Chat Completions set globally;
   ``custom_example_agent.py``: ``OpenAIChatCompletionsModel(model=, openai_client=)`` on the
   agent; ``custom_example_provider.py``: a ``ModelProvider`` as ``RunConfig(model_provider=)``
@@ -809,6 +811,43 @@ def test_more_examples(
 ) -> None:
     run = both(reference_python, examples_root, example, servers, script, tmp_path, stdin=stdin)
     assert run.out.splitlines()[-1] == last
+
+
+FORCED = [
+    # (-t, what the model answers, the last line printed)
+    ("default", ["tool", "It is sunny in Tokyo."], "It is sunny in Tokyo."),
+    (
+        "first_tool",  # the tool's own return value, a pydantic model, is the final output
+        ["tool"],
+        "city='Tokyo' temperature_range='14-20C' conditions='Sunny with wind'",
+    ),
+    ("custom", ["tool"], "Tokyo is Sunny with wind."),  # a function reads the tool's object
+]
+
+
+@pytest.mark.parametrize(("mode", "answers", "last"), FORCED, ids=[f[0] for f in FORCED])
+def test_forcing_tool_use(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    mode: str,
+    answers: list[str],
+    last: str,
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        for answer in answers:
+            if answer == "tool":
+                fake.responses.add(tool_calls=[("get_weather", '{"city":"Tokyo"}', "c_tokyo")])
+            else:
+                fake.responses.add(answer)
+
+    example = "agent_patterns/forcing_tool_use.py"
+    run = both(
+        reference_python, examples_root, example, servers, script, tmp_path, arguments=("-t", mode)
+    )
+    assert run.out.splitlines() == ["[debug] get_weather called", last]
+    assert run.tool_runs == {'get_weather {"city":"Tokyo"}': 1}
 
 
 def test_file_session_hitl(

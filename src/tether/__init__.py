@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ._agent import Agent
 from ._context import RunContext, Usage
 from ._governance import ApprovalPolicy, Approver, Escalation, Governance
+from ._tool_use import FunctionToolResult, StopAtTools, ToolsToFinalOutputResult
 from .approvals import StandingApproval, grant_standing_approval, revoke_standing_approval
 from .errors import (
     GuardrailTripwireTriggered,
@@ -88,6 +89,7 @@ __all__ = [
     "Approver",
     "Escalation",
     "FunctionTool",
+    "FunctionToolResult",
     "Governance",
     "GuardrailFunctionOutput",
     "GuardrailTripwireTriggered",
@@ -122,6 +124,7 @@ __all__ = [
     "StaleDecisionError",
     "StandingApproval",
     "StateError",
+    "StopAtTools",
     "StoreError",
     "StreamEvent",
     "TetherError",
@@ -130,6 +133,7 @@ __all__ = [
     "ToolError",
     "ToolGuardrailFunctionOutput",
     "ToolOutputReviewItem",
+    "ToolsToFinalOutputResult",
     "Usage",
     "UserError",
     "function_tool",

@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -17,6 +17,7 @@ from ._context import RunContext
 from ._governance import PolicyLike, approval_policy
 from ._output import OutputType
 from ._strict_schema import strict_json_schema
+from ._tool_use import ToolUseBehavior, check_tool_use_behavior
 from .errors import AgentDefinitionError, UserError
 from .guardrails import InputGuardrail, OutputGuardrail
 from .handoffs import Handoff, handoff, handoff_tool_name
@@ -37,8 +38,6 @@ Instructions = (
     | None
 )
 """A system prompt, or a function of the run context (and the agent) returning one."""
-
-ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"]
 
 
 @dataclass(eq=False)
@@ -65,7 +64,10 @@ class Agent(Generic[TContext]):
     output_type: Any = None
     """A type (pydantic model, dataclass, TypedDict...) the final output must validate as."""
     tool_use_behavior: ToolUseBehavior = "run_llm_again"
-    """``"stop_on_first_tool"`` makes the first tool's output the final output."""
+    """What follows the turn's tool outputs: ``"run_llm_again"`` (the model reads them),
+    ``"stop_on_first_tool"`` (the first tool's output is the final output),
+    ``{"stop_at_tool_names": [...]}`` (the first of those tools' output is), or a function
+    ``(ctx, results) -> ToolsToFinalOutputResult`` (docs/tools.md)."""
     reset_tool_choice: bool = True
     """Once this agent has called a tool in the run, its later model calls go without a
     forced ``model_settings.tool_choice`` (else a model told to call a tool calls it
@@ -85,11 +87,7 @@ class Agent(Generic[TContext]):
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise AgentDefinitionError("An agent needs a non-empty string name.")
-        if self.tool_use_behavior not in ("run_llm_again", "stop_on_first_tool"):
-            raise AgentDefinitionError(
-                f"Agent {self.name!r}: tool_use_behavior must be 'run_llm_again' or "
-                f"'stop_on_first_tool', got {self.tool_use_behavior!r}."
-            )
+        check_tool_use_behavior(self.name, self.tool_use_behavior)
         try:
             self.approvers = approval_policy(self.approvers)
         except AgentDefinitionError as exc:

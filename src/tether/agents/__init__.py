@@ -17,6 +17,12 @@ the full mapping and what is not covered. The reference's module paths are here 
 from __future__ import annotations
 
 from .._context import Usage
+from .._tool_use import (
+    FunctionToolResult,
+    StopAtTools,
+    ToolsToFinalOutputFunction,
+    ToolsToFinalOutputResult,
+)
 from ..errors import (
     MaxTurnsExceeded,
     ModelBehaviorError,
@@ -109,6 +115,7 @@ __all__ = [
     "AgentUpdatedStreamEvent",
     "AgentsException",
     "FunctionTool",
+    "FunctionToolResult",
     "GuardrailFunctionOutput",
     "Handoff",
     "HandoffCallItem",
@@ -149,6 +156,7 @@ __all__ = [
     "SQLiteSession",
     "Session",
     "SessionSettings",
+    "StopAtTools",
     "StreamEvent",
     "TResponseInputItem",
     "Tool",
@@ -165,6 +173,8 @@ __all__ = [
     "ToolOutputGuardrailData",
     "ToolOutputGuardrailTripwireTriggered",
     "ToolOutputReviewItem",
+    "ToolsToFinalOutputFunction",
+    "ToolsToFinalOutputResult",
     "Trace",
     "Usage",
     "UserError",

@@ -46,8 +46,11 @@ def get_default_model() -> str:
     return DefaultModelName(os.getenv("OPENAI_DEFAULT_MODEL", "gpt-5.6-luna").lower())
 
 
-def _unset(settings: Any) -> bool:
-    return settings == ModelSettings() and not getattr(settings, "reference_options", None)
+class _NoSettingsGiven(ModelSettings):
+    """The settings of an agent made without ``model_settings=``: as the reference, it gets
+    its model's defaults, while an agent given ``ModelSettings()`` keeps empty settings."""
+
+    __slots__ = ()
 
 
 @dataclass(eq=False)
@@ -57,7 +60,7 @@ class Agent(_Agent[TContext]):
     (servers the caller connects; their tools are listed at the start of every run, as
     the reference does)."""
 
-    model_settings: ModelSettings = field(default_factory=ModelSettings)
+    model_settings: ModelSettings = field(default_factory=_NoSettingsGiven)
     mcp_servers: list[Any] = field(default_factory=list)
     """MCP servers (``tether.agents.mcp``) whose tools the agent may call. Connect them
     (``async with server:``) before the run."""
@@ -72,9 +75,11 @@ class Agent(_Agent[TContext]):
         if self.output_type is str:
             # The reference's plain-text output; tether would ask for JSON holding a string.
             self.output_type = None
-        if isinstance(self.model, str) and _unset(self.model_settings):
+        if type(self.model_settings) is _NoSettingsGiven:
             # As the reference: an agent that sets no settings gets its model's defaults.
-            self.model_settings = default_model_settings(self.model)
+            model = self.model
+            given = default_model_settings(model) if isinstance(model, str) else ModelSettings()
+            self.model_settings = given
         if self.hooks is not None and not isinstance(self.hooks, AgentHooksAdapter):
             self.hooks = AgentHooksAdapter(self.hooks)
         self._mcp_tools: list[FunctionTool] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
@@ -58,6 +59,25 @@ class _AssignableFunctionTool(FunctionTool):
             return
         super().__setattr__(name, value)
 
+    def output_value(self, text: str) -> Any:
+        """What the tool returned for the output ``text`` the model read: the object itself
+        if this process ran it lately (the reference's ``FunctionToolResult.output``), else
+        the text (``tether._tool_use.tool_output_value``)."""
+        remembered: _Returned = self.__dict__["_returned"]
+        return remembered.get(text, text)
+
+
+class _Returned(OrderedDict[str, Any]):
+    """A tool's last few results by the text the model read (``str(value)``)."""
+
+    KEEP = 64
+
+    def keep(self, text: str, value: Any) -> None:
+        self[text] = value
+        self.move_to_end(text)
+        if len(self) > self.KEEP:
+            self.popitem(last=False)
+
 
 _STRUCTURED = frozenset({"text", "image", "file", "input_text", "input_image", "input_file"})
 
@@ -67,7 +87,7 @@ def _structured(value: Any) -> bool:
     return kind in _STRUCTURED
 
 
-def _reference_output(result: Any) -> Any:
+def _reference_output(result: Any, returned: _Returned) -> Any:
     """What the reference sends for a tool's result: a plain value (a pydantic model, a
     dict, a number) as ``str(value)``, where tether would send JSON; text, and text, image
     or file outputs, as tether does."""
@@ -76,28 +96,35 @@ def _reference_output(result: Any) -> Any:
     parts = result if isinstance(result, list) else [result]
     if parts and all(_structured(part) for part in parts):
         return result
-    return str(result)
+    text = str(result)
+    returned.keep(text, result)
+    return text
 
 
-def _reference_function(function: Callable[..., Any]) -> Callable[..., Any]:
+def _reference_function(function: Callable[..., Any], returned: _Returned) -> Callable[..., Any]:
     """``function`` returning what the reference sends for its result."""
 
     async def finish(pending: Awaitable[Any]) -> Any:
-        return _reference_output(await pending)
+        return _reference_output(await pending, returned)
 
     @functools.wraps(function)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         result = function(*args, **kwargs)
-        return finish(result) if inspect.isawaitable(result) else _reference_output(result)
+        if inspect.isawaitable(result):
+            return finish(result)
+        return _reference_output(result, returned)
 
     return wrapped
 
 
 def _assignable(tool: FunctionTool) -> FunctionTool:
     values = {f.name: getattr(tool, f.name) for f in dataclasses.fields(tool) if f.init}
-    values["function"] = _reference_function(tool.function)
+    returned = _Returned()
+    values["function"] = _reference_function(tool.function, returned)
     values["params_json_schema"] = reference_schema(tool)
-    return _AssignableFunctionTool(**values)
+    built = _AssignableFunctionTool(**values)
+    built.__dict__["_returned"] = returned
+    return built
 
 
 def function_tool(

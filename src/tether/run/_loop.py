@@ -44,8 +44,9 @@ from . import _hooks as hooks
 from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
-from ._steps import CallModel, Done, ExecuteTools, Finish, Interrupt, Step, next_step
+from ._steps import CallModel, DecideToolUse, Done, ExecuteTools, Finish, Interrupt, Step, next_step
 from ._tool_step import execute_tools, outputs_may_wait, quiet_tool_step
+from ._tool_use import decide_tool_use, decided_completion, final_value
 from ._tracing import tracer_for
 
 __all__ = ["drive"]
@@ -126,6 +127,8 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     while True:
         _expire(run)
         step = next_step(run.view, run.agent)
+        if isinstance(step, DecideToolUse):
+            step = await decide_tool_use(run)
         if isinstance(step, CallModel | ExecuteTools) and stop is not None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
@@ -403,15 +406,17 @@ async def _ask(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
 
 async def _finish(run: Run, step: Finish) -> None:
     output = run.agent.output
-    if step.text is not None and output is not None:
+    if step.decided:
+        value, completed = decided_completion(run, step.value)
+    elif step.text is not None and output is not None:
         try:
             value = output.parse(step.text)
             completed = RunCompleted(output.dump(value))
         except ValueError as exc:
             raise ModelBehaviorError(f"The final output cannot be recorded: {exc}.") from None
     else:
-        value = step.text if step.text is not None else step.tool_output
-        completed = RunCompleted(value)
+        completed = RunCompleted(step.text if step.text is not None else step.tool_output)
+        value = final_value(run, run.agent, run.view, completed)
     await guardrails.check_output(run, value)
     run.append(completed)
     await hooks.agent_end(run, run.agent, value)

@@ -12,6 +12,7 @@ from ..models import ModelResponse
 from ._origins import with_origins
 from ._run import Run
 from ._state import RunState
+from ._tool_use import final_value
 
 __all__ = ["RunResult"]
 
@@ -30,8 +31,7 @@ class RunResult:
         if completed is None:
             return None
         if self._final is None or self._final[0] is not completed:
-            output = self._run.agent.output
-            value = completed.output if output is None else output.load(completed.output)
+            value = final_value(self._run, self._run.agent, self._run.view, completed)
             self._final = (completed, value)
         return self._final[1]
 

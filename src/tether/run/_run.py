@@ -15,7 +15,7 @@ from ..approvals._decisions import (
     DEFAULT_GOVERNANCE,
 )
 from ..approvals._rule import RulesRead
-from ..journal import Event, Journal, RunStarted, RunView
+from ..journal import Event, Journal, RunCompleted, RunStarted, RunView
 from ..lifecycle import RunHooks
 from ..models import (
     Model,
@@ -82,9 +82,13 @@ class Run:
     started_agent: str | None = None
     """The agent whose ``on_agent_start`` hooks were last called in this drive."""
     beside: asyncio.Future[None] | None = None
+    """Input guardrails running beside the first model call (``_guardrails.check_input``)."""
     rules_read: RulesRead = field(default_factory=dict)
     """Standing approvals read in this drive (``approvals._rule.approving_rules``)."""
-    """Input guardrails running beside the first model call (``_guardrails.check_input``)."""
+    final_value: tuple[RunCompleted, Any] | None = None
+    """The final output as a ``tool_use_behavior`` function gave it, with the event that
+    journaled it as data: ``RunResult.final_output`` returns the object itself in the
+    process that recorded it."""
 
     @property
     def view(self) -> RunView:

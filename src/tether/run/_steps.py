@@ -1,9 +1,11 @@
 """The run as a small state machine: ``next_step`` reads the view and names the next step.
 
-    pending approvals or output reviews   -> Interrupt   (return to the caller)
-    calls to classify, run or reject      -> ExecuteTools
-    the last model output is final        -> Finish
-    otherwise                             -> CallModel
+    pending approvals or output reviews    -> Interrupt   (return to the caller)
+    calls to classify, run or reject       -> ExecuteTools
+    the last model output is final         -> Finish
+    a tool's output is (tool_use_behavior) -> Finish
+    a function decides (tool_use_behavior) -> DecideToolUse (then Finish or CallModel)
+    otherwise                              -> CallModel
 
 ``next_step`` is pure: the same view always gives the same step. A fresh run and
 a resumed one are the same loop, which is why a resumed run never calls the
@@ -16,10 +18,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._agent import Agent
+from .._tool_use import stop_names
 from ..items import is_assistant_message, message_text
-from ..journal import CallStatus, RunView, ToolApprovalItem
+from ..journal import Call, CallStatus, RunView, ToolApprovalItem
 
-__all__ = ["CallModel", "Done", "ExecuteTools", "Finish", "Interrupt", "Step", "next_step"]
+__all__ = [
+    "CallModel",
+    "DecideToolUse",
+    "Done",
+    "ExecuteTools",
+    "Finish",
+    "Interrupt",
+    "Step",
+    "finishing_call",
+    "next_step",
+    "tool_results",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,17 @@ class Finish:
 
     text: str | None = None
     tool_output: str | None = None
+    tool: str | None = None
+    """The tool whose output is the final output (``tool_use_behavior``)."""
+    decided: bool = False
+    """``value`` is the final output a ``tool_use_behavior`` function gave."""
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecideToolUse:
+    """Ask the agent's ``tool_use_behavior`` function whether the turn's tool outputs end
+    the run (then ``Finish``) or go to the model (then ``CallModel``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +79,7 @@ class Done:
     output: Any
 
 
-Step = CallModel | ExecuteTools | Interrupt | Finish | Done
+Step = CallModel | ExecuteTools | Interrupt | Finish | Done | DecideToolUse
 
 
 def next_step(view: RunView, agent: Agent[Any]) -> Step:
@@ -70,16 +95,30 @@ def next_step(view: RunView, agent: Agent[Any]) -> Step:
             # Something to run, reject or look at; in doubt: the tool step re-runs an
             # idempotent call or stops for a person.
             return ExecuteTools()
-        if agent.tool_use_behavior == "stop_on_first_tool":
-            first = next(
-                (c for c in calls if c.agent == agent.name and c.name in agent.function_tools),
-                None,
-            )
-            if first is not None:
-                return Finish(tool_output=first.output)
+        first = finishing_call(view, agent)
+        if first is not None:
+            return Finish(tool_output=first.output, tool=first.name)
+        if callable(agent.tool_use_behavior) and tool_results(view, agent):
+            return DecideToolUse()
         return CallModel()
     if view.responses:
         messages = [item for item in view.responses[-1].output if is_assistant_message(item)]
         if messages:
             return Finish(text=message_text(messages[-1]))
     return CallModel()
+
+
+def finishing_call(view: RunView, agent: Agent[Any]) -> Call | None:
+    """The call of the turn whose output is the final output by the agent's
+    ``tool_use_behavior`` (``stop_on_first_tool``, ``stop_at_tool_names``), if any."""
+    names = stop_names(agent.tool_use_behavior)
+    if names is not None and not names:
+        return None
+    return next((c for c in tool_results(view, agent) if names is None or c.name in names), None)
+
+
+def tool_results(view: RunView, agent: Agent[Any]) -> list[Call]:
+    """The turn's function tool calls of ``agent``, in the order the model made them."""
+    return [
+        c for c in view.calls.values() if c.agent == agent.name and c.name in agent.function_tools
+    ]
