@@ -368,3 +368,39 @@ def test_the_reference_model_classes_refuse_what_tether_does_not_do() -> None:
         OpenAIProvider(base_ulr="x")
     assert OpenAIProvider(use_responses=False, strict_feature_validation=False).api == "chat"
     assert OpenAIProvider(openai_client=client).get_model("m").client is client
+
+
+async def test_usage_has_one_entry_per_model_request_across_a_resume() -> None:
+    """``request_usage_entries`` are read from the journal: a run approved after a load
+    reports the requests made before its pause too."""
+    from tether.agents import Runner, RunState
+    from tether.agents.usage import RequestUsage
+    from tether.models import ModelResponse
+    from tether.testing import message, tool_call
+
+    class Counting:
+        def __init__(self) -> None:
+            self.answers = [tool_call("refund", {"order": "A1"}), message("Refunded.")]
+
+        async def get_response(self, request: Any) -> ModelResponse:
+            n = 3 - len(self.answers)
+            return ModelResponse([self.answers.pop(0)], tether.Usage(1, 10 * n, n, 11 * n))
+
+        def stream_response(self, request: Any) -> Any:
+            raise NotImplementedError
+
+    @tool(needs_approval=True)
+    def refund(order: str) -> str:
+        """Refund an order."""
+        return "done"
+
+    agent = Agent(name="Shop", tools=[refund], model=Counting())  # type: ignore[arg-type]
+    paused = await Runner.run(agent, "Refund A1")
+    state = await RunState.from_string(agent, paused.to_state().to_string())
+    state.approve(state.get_interruptions()[0])
+    result = await Runner.run(agent, state)
+    assert result.final_output == "Refunded."
+    expected = [RequestUsage(10, 1, 11), RequestUsage(20, 2, 22)]
+    assert result.context_wrapper.usage.request_usage_entries == expected
+    assert result.context_wrapper.usage.total_tokens == 33
+    assert result.usage.request_usage_entries == expected

@@ -33,6 +33,7 @@ Covered (each compared on stdout, the model's requests and the tool runs):
 - ``basic/tool_guardrails.py``, ``basic/lifecycle_example.py``,
   ``basic/agent_lifecycle_example.py``, ``basic/hello_world.py``, ``basic/tools.py``,
   ``basic/stream_text.py``
+- ``basic/usage_tracking.py``: ``usage.request_usage_entries``, one per model request
 - ``agent_patterns/forcing_tool_use.py``: ``tool_use_behavior`` run again, stop on the first
   tool (its pydantic return value is the final output) and a custom function
 - ``model_providers/custom_example_global.py``: a client and Chat Completions set globally;
@@ -770,6 +771,7 @@ MORE = [
     # (example, script, stdin, the last line it prints)
     ("basic/hello_world.py", _say("Code that calls itself."), "", "Code that calls itself."),
     ("basic/tools.py", _weather_tool, "", "Tokyo is sunny and windy, 14-20C."),
+    ("basic/usage_tracking.py", _weather_tool, "", "  2: 10 input, 5 output"),  # per request
     (
         "agent_patterns/output_guardrails.py",
         _say(ANSWERED, TRIPPED),

@@ -33,6 +33,7 @@ from ._items import (
     run_item,
 )
 from ._state import RunState, compat_state
+from .usage import Usage as ReferenceUsage
 
 __all__ = [
     "AgentToolStreamEvent",
@@ -129,13 +130,16 @@ class RunResult:
 
     @property
     def context_wrapper(self) -> RunContext[Any]:
-        """The run context: ``.context`` (yours) and ``.usage`` (the whole run's)."""
-        return self._result._run.ctx
+        """The run context: ``.context`` (yours) and ``.usage`` (the whole run's, with
+        ``request_usage_entries``)."""
+        ctx = self._result._run.ctx
+        return RunContext(ctx.context, _facts=_RequestUsages(ctx._facts, self._result._run.view))
 
     @property
     def usage(self) -> Usage:
-        """Requests and tokens of the whole run."""
-        return self._result.usage
+        """Requests and tokens of the whole run, with ``request_usage_entries``."""
+        view = self._result._run.view
+        return ReferenceUsage.of_requests(view.usage, [r.usage for r in view.responses])
 
     @property
     def current_turn(self) -> int:
@@ -328,3 +332,28 @@ class AgentToolStreamEvent(TypedDict):
     """The nested agent."""
     tool_call: Any
     """The calling tool call, an ``openai`` ``ResponseFunctionToolCall``."""
+
+
+class _RequestUsages:
+    """A run's facts for ``context_wrapper``: its usage with one entry per request."""
+
+    __slots__ = ("_facts", "_view")
+
+    def __init__(self, facts: Any, view: Any) -> None:
+        self._facts, self._view = facts, view
+
+    @property
+    def usage(self) -> Usage:
+        return ReferenceUsage.of_requests(self._view.usage, [r.usage for r in self._view.responses])
+
+    @property
+    def turns(self) -> int:
+        return int(self._facts.turns)
+
+    @property
+    def agent(self) -> str:
+        return str(self._facts.agent)
+
+    @property
+    def run_id(self) -> str:
+        return str(self._facts.run_id)
