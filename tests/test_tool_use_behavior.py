@@ -44,6 +44,12 @@ def book(city: str) -> dict[str, str]:
     return {"booked": city}
 
 
+def oslo_weather(behavior: Any, **options: Any) -> Agent[Any]:
+    """An agent whose model asks for Oslo's weather once."""
+    model = ScriptedModel([tool_call("get_weather", {"city": "Oslo"})])
+    return Agent(name="A", model=model, tools=[get_weather], tool_use_behavior=behavior, **options)
+
+
 def both_calls() -> list[dict[str, Any]]:
     return [
         tool_call("count_letters", {"word": "Tokyo"}, "call_count"),
@@ -51,8 +57,18 @@ def both_calls() -> list[dict[str, Any]]:
     ]
 
 
-async def test_stop_at_tool_names_ends_on_the_first_named_tool_with_what_it_returned() -> None:
-    model = ScriptedModel([both_calls()])
+STOP_AT = [
+    # (what the model answers, the final output, model requests)
+    ([both_calls()], Weather(city="Tokyo", conditions="Sunny"), 1),  # the named tool's object
+    ([tool_call("count_letters", {"word": "Tokyo"}), message("Five.")], "Five.", 2),  # none
+]
+
+
+@pytest.mark.parametrize(("turns", "final", "requests"), STOP_AT, ids=["named", "not-named"])
+async def test_stop_at_tool_names_ends_only_on_a_named_tool(
+    turns: list[Any], final: Any, requests: int
+) -> None:
+    model = ScriptedModel(turns)
     agent = Agent(
         name="A",
         model=model,
@@ -60,21 +76,8 @@ async def test_stop_at_tool_names_ends_on_the_first_named_tool_with_what_it_retu
         tool_use_behavior={"stop_at_tool_names": ["get_weather"]},
     )
     result = await Runner.run(agent, "Weather in Tokyo?")
-    assert result.final_output == Weather(city="Tokyo", conditions="Sunny")
-    assert len(model.requests) == 1
-
-
-async def test_stop_at_tool_names_goes_on_when_none_of_them_was_called() -> None:
-    model = ScriptedModel([tool_call("count_letters", {"word": "Tokyo"}), message("Five.")])
-    agent = Agent(
-        name="A",
-        model=model,
-        tools=[count_letters, get_weather],
-        tool_use_behavior={"stop_at_tool_names": ["get_weather"]},
-    )
-    result = await Runner.run(agent, "How long is Tokyo?")
-    assert result.final_output == "Five."
-    assert len(model.requests) == 2
+    assert result.final_output == final
+    assert len(model.requests) == requests
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
@@ -145,12 +148,7 @@ async def test_a_functions_object_is_the_final_output_here_and_json_data_once_lo
     def decide(ctx: RunContext[Any], results: list[FunctionToolResult]) -> ToolsToFinalOutputResult:
         return ToolsToFinalOutputResult(True, results[0].output)
 
-    agent = Agent(
-        name="A",
-        model=ScriptedModel([tool_call("get_weather", {"city": "Oslo"})]),
-        tools=[get_weather],
-        tool_use_behavior=decide,
-    )
+    agent = oslo_weather(decide)
     result = await Runner.run(agent, "Weather in Oslo?")
     assert result.final_output == Weather(city="Oslo", conditions="Sunny")
 
@@ -160,12 +158,7 @@ async def test_a_functions_object_is_the_final_output_here_and_json_data_once_lo
 
 
 async def test_stop_on_first_tool_gives_the_same_value_after_a_load() -> None:
-    agent = Agent(
-        name="A",
-        model=ScriptedModel([tool_call("get_weather", {"city": "Oslo"})]),
-        tools=[get_weather],
-        tool_use_behavior="stop_on_first_tool",
-    )
+    agent = oslo_weather("stop_on_first_tool")
     result = await Runner.run(agent, "Weather in Oslo?")
     loaded = RunState.from_string(agent, result.to_state().to_string())
     again = await Runner.run(agent, loaded)
@@ -176,13 +169,7 @@ async def test_a_function_with_an_output_type_journals_that_types_data() -> None
     def decide(ctx: RunContext[Any], results: list[FunctionToolResult]) -> ToolsToFinalOutputResult:
         return ToolsToFinalOutputResult(True, {"city": "Oslo", "conditions": "Rain"})
 
-    agent = Agent(
-        name="A",
-        model=ScriptedModel([tool_call("get_weather", {"city": "Oslo"})]),
-        tools=[get_weather],
-        output_type=Weather,
-        tool_use_behavior=decide,
-    )
+    agent = oslo_weather(decide, output_type=Weather)
     result = await Runner.run(agent, "Weather in Oslo?")
     assert result.final_output == Weather(city="Oslo", conditions="Rain")
     loaded = RunState.from_string(agent, result.to_state().to_string())
@@ -190,37 +177,24 @@ async def test_a_function_with_an_output_type_journals_that_types_data() -> None
 
 
 async def test_a_final_output_that_does_not_fit_the_output_type_is_a_clear_error() -> None:
-    agent = Agent(
-        name="A",
-        model=ScriptedModel([tool_call("get_weather", {"city": "Oslo"})]),
-        tools=[get_weather],
-        output_type=Weather,
-        tool_use_behavior=lambda ctx, results: ToolsToFinalOutputResult(True, {"city": 3}),
+    agent = oslo_weather(
+        lambda ctx, results: ToolsToFinalOutputResult(True, {"city": 3}), output_type=Weather
     )
     with pytest.raises(UserError, match="fits the agent's output_type"):
         await Runner.run(agent, "Weather in Oslo?")
 
 
 async def test_a_function_must_answer_with_a_tools_to_final_output_result() -> None:
-    agent = Agent(
-        name="A",
-        model=ScriptedModel([tool_call("count_letters", {"word": "Oslo"})]),
-        tools=[count_letters],
-        tool_use_behavior=lambda ctx, results: True,
-    )
     with pytest.raises(UserError, match="must return a ToolsToFinalOutputResult, not True"):
-        await Runner.run(agent, "How long is Oslo?")
+        await Runner.run(oslo_weather(lambda ctx, results: True), "Weather in Oslo?")
 
 
 async def test_a_final_output_that_cannot_be_journaled_is_a_clear_error() -> None:
-    agent = Agent(
-        name="A",
-        model=ScriptedModel([tool_call("count_letters", {"word": "Oslo"})]),
-        tools=[count_letters],
-        tool_use_behavior=lambda ctx, results: ToolsToFinalOutputResult(True, object()),
-    )
     with pytest.raises(UserError, match="cannot be journaled"):
-        await Runner.run(agent, "How long is Oslo?")
+        await Runner.run(
+            oslo_weather(lambda ctx, results: ToolsToFinalOutputResult(True, object())),
+            "Weather in Oslo?",
+        )
 
 
 @pytest.mark.parametrize(
