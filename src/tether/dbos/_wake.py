@@ -171,7 +171,7 @@ class Waker:
                     self._wanted.set()  # runs queued while this worker was not listening
                     async for _ in conn.notifies():
                         self._wanted.set()
-            except psycopg.Error as exc:
+            except Exception as exc:  # a lost connection, a database restarting
                 _log.warning(
                     "Listening for queued runs failed (%s); the queue's poll takes them "
                     "until it listens again.",
