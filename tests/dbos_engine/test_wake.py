@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
+import psycopg
 import pytest
 
 from tether import Agent, RunNotFoundError
@@ -95,6 +96,34 @@ async def test_a_started_run_is_taken_at_once_not_at_the_queues_poll(
         worker.wait(timeout=30)
         await example.app.close()
     assert outputs == [f"Done: Refunded order A-{i}." for i in range(3)]
+
+
+async def test_a_worker_whose_listening_connection_is_cut_listens_again(
+    tmp_path: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = load_example(tmp_path, postgres_dsn, SLOW_POLL, monkeypatch)
+    listening = _wake.channel(example.app.system_schema)
+    worker = example.start_worker("w1")
+    try:
+        async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as db:
+
+            async def cut() -> int:
+                found = await db.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'tether_wake' AND query LIKE %s",
+                    (f'LISTEN "{listening}"',),
+                )
+                return len(await found.fetchall())
+
+            async with asyncio.timeout(WITHIN):
+                while not await cut():  # once the worker listens, its connection is cut
+                    await asyncio.sleep(0.05)
+        outputs = await run_through(example, 2)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        await example.app.close()
+    assert outputs == [f"Done: Refunded order A-{i}." for i in range(2)]
 
 
 async def test_a_run_whose_wake_up_is_lost_is_taken_by_the_queues_poll(

@@ -166,7 +166,9 @@ class Waker:
         listen = sql.SQL("LISTEN {}").format(sql.Identifier(channel))
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    dsn, autocommit=True, application_name="tether_wake"
+                ) as conn:
                     await conn.execute(listen)
                     self._wanted.set()  # runs queued while this worker was not listening
                     async for _ in conn.notifies():
