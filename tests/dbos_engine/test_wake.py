@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -59,6 +60,14 @@ def deaf_worker(folder: Path) -> subprocess.Popen[bytes]:
     return process
 
 
+async def until(check: Callable[[], Awaitable[object]]) -> None:
+    """Return once ``check()`` is true, looking every 20 ms (bounded by the caller)."""
+    while True:
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+
+
 async def run_through(example: ModuleType, runs: int) -> list[str]:
     """Start ``runs`` runs one after the other, approve each, and return their outputs."""
     app = example.app
@@ -66,8 +75,7 @@ async def run_through(example: ModuleType, runs: int) -> list[str]:
     async with asyncio.timeout(WITHIN):
         for i in range(runs):
             run_id = await app.start(example.agent, f"Please refund order A-{i}")
-            while not await example.approve_all({run_id}):
-                await asyncio.sleep(0.02)
+            await until(lambda run_id=run_id: example.approve_all({run_id}))
             outputs.append(await app.result(run_id))
     return outputs
 
@@ -116,8 +124,7 @@ async def test_a_worker_whose_listening_connection_is_cut_listens_again(
                 return len(await found.fetchall())
 
             async with asyncio.timeout(WITHIN):
-                while not await cut():  # once the worker listens, its connection is cut
-                    await asyncio.sleep(0.05)
+                await until(cut)  # once the worker listens, its connection is cut
         outputs = await run_through(example, 2)
     finally:
         worker.terminate()
@@ -140,11 +147,11 @@ async def test_a_run_whose_wake_up_is_lost_is_taken_by_the_queues_poll(
     assert outputs == [f"Done: Refunded order A-{i}." for i in range(2)]
 
 
-async def status(app: DBOSApp, run_id: str) -> str | None:
+async def completed(app: DBOSApp, run_id: str) -> bool:
     try:
-        return (await app.store().load(run_id)).status
+        return (await app.store().load(run_id)).status == "completed"
     except RunNotFoundError:
-        return None  # its workflow has not created it yet
+        return False  # its workflow has not created it yet
 
 
 async def test_a_worker_in_the_clients_process_is_woken_without_notify(tmp_path: Path) -> None:
@@ -160,8 +167,7 @@ async def test_a_worker_in_the_clients_process_is_woken_without_notify(tmp_path:
     try:
         run_id = await app.start(agent, "Hello")
         async with asyncio.timeout(WITHIN):
-            while await status(app, run_id) != "completed":
-                await asyncio.sleep(0.05)
+            await until(lambda: completed(app, run_id))
         final = await app.store().load(run_id)
     finally:
         await app.shutdown()
