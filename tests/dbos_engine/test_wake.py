@@ -96,14 +96,23 @@ async def test_a_started_run_is_taken_at_once_not_at_the_queues_poll(
     tmp_path: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     example = load_example(tmp_path, postgres_dsn, SLOW_POLL, monkeypatch)
+    app = example.app
     worker = example.start_worker("w1")
     try:
         outputs = await run_through(example, 3)
+        # Starting twice with one run id starts one run (the second input is not read).
+        once = await app.start(example.agent, "Please refund order A-7", run_id="once")
+        assert await app.start(example.agent, "Please refund order A-8", run_id=once) == once
+        async with asyncio.timeout(WITHIN):
+            await until(lambda: example.approve_all({once}))
+            outputs.append(await app.result(once))
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-        await example.app.close()
-    assert outputs == [f"Done: Refunded order A-{i}." for i in range(3)]
+        await app.close()
+    assert outputs == [f"Done: Refunded order A-{i}." for i in (0, 1, 2, 7)]
+    refunds = (tmp_path / "refunds.log").read_text().splitlines()
+    assert sorted(line.split()[1] for line in refunds) == ["A-0", "A-1", "A-2", "A-7"]
 
 
 async def test_a_worker_whose_listening_connection_is_cut_listens_again(
