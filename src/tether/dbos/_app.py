@@ -83,7 +83,8 @@ class DBOSApp:
     another worker's lease on a run has not expired), ``store_patience`` (seconds a
     worker keeps starting a stretch of a run over while the run store is unavailable,
     ``StoreUnavailableError``, before the step fails), ``polling_interval`` (seconds
-    between looks for queued work, results and, on SQLite, wake-up messages),
+    between looks for queued work, results and, on SQLite, wake-up messages; a
+    started run is taken at once, the look is its safety net),
     ``wake_timeout`` (seconds a workflow or ``result`` waits for its wake-up, a DBOS
     message or event, before it looks for itself: the safety net under the wake-ups),
     ``context`` and ``model_provider`` (handed to every run), ``governance`` (a

@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import inspect
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -86,8 +87,6 @@ def claim_queued(queue: Any) -> int:
     one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4; see
     ``supported``). Call it from a thread, not the workers' event loop (a workflow is
     handed to that loop, which waits for it). Returns how many it started."""
-    import uuid
-
     from dbos._core import execute_dequeued_workflow
     from dbos._dbos import _get_dbos_instance
     from dbos._utils import GlobalParams
