@@ -19,10 +19,11 @@ Reported:
 - overhead: the time of one run, start to final output, run after run, on one
   DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
   process (start, pause, decide with ``save_state``, resume), and the difference.
-  What a run waits for on a worker: the run queue's poll once (half of ``--poll``
-  on average); its stretches are advanced in its own workflow while the worker has
-  a free slot, a decision and the result are woken by PostgreSQL's NOTIFY (DBOS's
-  messages and events). The driver looks for the approval every 10 ms.
+  A run waits for no poll on a worker: it is taken as it is queued (``app.start``
+  notifies the workers), its stretches are advanced in its own workflow while the
+  worker has a free slot, a decision and the result are woken by PostgreSQL's
+  NOTIFY (DBOS's messages and events); ``--poll`` is the safety net's period. The
+  driver looks for the approval every 10 ms.
 """
 
 from __future__ import annotations

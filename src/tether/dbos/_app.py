@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from .._agent import Agent
@@ -27,7 +28,10 @@ from ..models import ModelProvider
 from ..run import RunState
 from ..store import RunStore, load_state, retry_run, save_state
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
-from . import _workflows  # noqa: F401  (registers the workflows with DBOS, for launch)
+from . import (
+    _wake,
+    _workflows,  # noqa: F401  (registers the workflows with DBOS, for launch)
+)
 from ._serving import (
     DECISION_TOPIC,
     RESULT_EVENT,
@@ -79,7 +83,8 @@ class DBOSApp:
     another worker's lease on a run has not expired), ``store_patience`` (seconds a
     worker keeps starting a stretch of a run over while the run store is unavailable,
     ``StoreUnavailableError``, before the step fails), ``polling_interval`` (seconds
-    between looks for queued work, results and, on SQLite, wake-up messages),
+    between looks for queued work, results and, on SQLite, wake-up messages; a
+    started run is taken at once, the look is its safety net),
     ``wake_timeout`` (seconds a workflow or ``result`` waits for its wake-up, a DBOS
     message or event, before it looks for itself: the safety net under the wake-ups),
     ``context`` and ``model_provider`` (handed to every run), ``governance`` (a
@@ -120,6 +125,8 @@ class DBOSApp:
         self._open_store = store
         self._stores: dict[asyncio.AbstractEventLoop, RunStore] = {}
         self._client: DBOSClient | None = None
+        self._sys_engine: sa.Engine | None = None
+        self._waker: _wake.Waker | None = None
         self.system_database_url = system_database_url
         self.name = name
         self.system_schema = system_schema
@@ -180,6 +187,9 @@ class DBOSApp:
             "dbos_system_schema": self.system_schema,
             # SQLite has no LISTEN/NOTIFY: a wake-up message is noticed by polling.
             "notification_listener_polling_interval_sec": self.polling_interval,
+            # DBOS gathers the NOTIFYs of events (a run's result) and sends them every
+            # this many seconds: 2 ms rather than its 10, so ``result`` hears sooner.
+            "notification_coalesce_sec": 0.002,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
         start_serving(self)
@@ -188,7 +198,9 @@ class DBOSApp:
         try:
             DBOS(config=config)
             DBOS.launch()
-            await DBOS.register_queue_async(RUNS_QUEUE, polling_interval_sec=self.polling_interval)
+            runs = await DBOS.register_queue_async(
+                RUNS_QUEUE, polling_interval_sec=self.polling_interval
+            )
             await DBOS.register_queue_async(
                 WORK_QUEUE,
                 worker_concurrency=self.worker_concurrency,
@@ -199,10 +211,26 @@ class DBOSApp:
         except BaseException:
             stop_serving()
             raise
+        self._start_waker(runs)
+
+    def _start_waker(self, runs: Any) -> None:
+        """Take a run at once when ``start`` queues it (``_wake``), the poll kept under it."""
+        if not _wake.supported():
+            _log.warning(
+                "This version of DBOS lacks what tether.dbos uses to take a queued run at "
+                "once; runs wait for the run queue's poll (polling_interval)."
+            )
+            return
+        self._waker = _wake.Waker(lambda: _wake.claim_queued(runs))
+        dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
+        self._waker.start(dsn, _wake.channel(self.system_schema))
 
     async def shutdown(self) -> None:
         """Stop serving, then close this process's client and stores (workflows in
         progress are recovered by the next worker with the same executor id)."""
+        if self._waker is not None:
+            await self._waker.stop()
+            self._waker = None
         if launched():
             # DBOS first: its workflows stop before the store they write to closes.
             DBOS.destroy(destroy_registry=False)
@@ -216,13 +244,32 @@ class DBOSApp:
 
     def _dbos(self) -> DBOSClient:
         if self._client is None:
+            if self._notified():
+                # An engine of its own: ``start`` queues a run and notifies the workers
+                # in one of its transactions.
+                url = sa.make_url(self.system_database_url).set(drivername="postgresql+psycopg")
+                self._sys_engine = sa.create_engine(
+                    url, pool_size=5, max_overflow=0, pool_pre_ping=True
+                )
             self._client = DBOSClient(
                 system_database_url=self.system_database_url,
+                system_database_engine=self._sys_engine,
                 dbos_system_schema=self.system_schema,
                 # PostgreSQL's NOTIFY wakes ``result``; SQLite has none to listen for.
                 use_listen_notify=self._notified(),
             )
         return self._client
+
+    def _enqueue_notified(self, options: EnqueueOptions, *args: Any) -> None:
+        """Queue a run and notify the workers, in one transaction (PostgreSQL; in a thread)."""
+        client = self._dbos()
+        assert self._sys_engine is not None
+        with self._sys_engine.begin() as conn:
+            client.enqueue_in_transaction(conn, options, *args)
+            conn.execute(
+                sa.text("SELECT pg_notify(:channel, :run_id)"),
+                {"channel": _wake.channel(self.system_schema), "run_id": options["workflow_id"]},
+            )
 
     @contextlib.contextmanager
     def _engine(self, what: str) -> Iterator[None]:
@@ -249,7 +296,10 @@ class DBOSApp:
     ) -> str:
         """Queue a new run of ``agent`` on ``input``; return its run id at once.
 
-        Starting twice with the same ``run_id`` starts one run.
+        Starting twice with the same ``run_id`` starts one run. A worker takes the run at
+        once: on PostgreSQL every worker is notified as it is queued (in the same
+        transaction), and a worker in this process is woken directly; the run queue's
+        poll (``polling_interval``) takes any run whose wake-up was lost.
         """
         name = agent if isinstance(agent, str) else agent.name
         if name not in self._roots:
@@ -264,7 +314,14 @@ class DBOSApp:
             "app_version": self.application_version,
         }
         with self._engine(f"queue run {run_id!r}"):
-            await self._dbos().enqueue_async(options, run_id, name, input, max_turns)
+            if self._notified():
+                await asyncio.to_thread(
+                    self._enqueue_notified, options, run_id, name, input, max_turns
+                )
+            else:
+                await self._dbos().enqueue_async(options, run_id, name, input, max_turns)
+        if self._waker is not None and not self._notified():
+            self._waker.poke()  # this process serves the app: no NOTIFY to wait for
         return run_id
 
     async def load(self, run_id: str) -> RunState:
@@ -468,6 +525,9 @@ class DBOSApp:
         if self._client is not None:
             self._client.destroy()
             self._client = None
+        if self._sys_engine is not None:
+            self._sys_engine.dispose()  # the client does not dispose of an engine it was given
+            self._sys_engine = None
         loop = asyncio.get_running_loop()
         store = self._stores.pop(loop, None)
         if store is not None:
