@@ -1053,3 +1053,80 @@ def test_mcp_tool_filter_with_approval(
     assert run.tool_runs == {f"list_directory {json.dumps({'path': str(files)})}": 1}
     assert run.out.endswith("Writing is blocked by the tool filter.\n")
     assert [name for name, _ in run.requests[0]["tools"]] == ["list_directory", "read_file"]
+
+
+def _by_instructions(word: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda request: word in (request.get("instructions") or "")
+
+
+def test_routing(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The triage agent hands off to the French agent, whose answer is streamed delta by
+    # delta (raw events of the openai package's types) with a blank line at each part's end.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("transfer_to_french_agent", "{}", "c_hand")])
+        fake.responses.add("On dit « bonsoir ».")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/routing.py",
+        servers,
+        script,
+        tmp_path,
+        env={"EXAMPLES_INTERACTIVE_MODE": "auto"},  # one turn, then it ends
+    )
+    assert "On dit « bonsoir ».\n\n" in run.out
+    assert [r["instructions"][:8] for r in run.requests] == ["Handoff ", "You only"]
+
+
+def test_llm_as_a_judge(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The evaluator's output type is a dataclass with a Literal: it asks for improvement
+    # once, then passes; the outline's second request carries the feedback.
+    # A dataclass is not a JSON object schema to either SDK: it comes wrapped in "response".
+    improve = json.dumps({"response": {"feedback": "Add a twist.", "score": "needs_improvement"}})
+    passed = json.dumps({"response": {"feedback": "Good.", "score": "pass"}})
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/llm_as_a_judge.py",
+        servers,
+        _say("A detective on Mars.", improve, "A detective on Mars finds herself.", passed),
+        tmp_path,
+        stdin="A detective story in space.\n",
+    )
+    assert run.out.splitlines()[-5:] == [
+        "Re-running with feedback",
+        "Story outline generated",
+        "Evaluator score: pass",
+        "Story outline is good enough, exiting.",
+        "Final story outline: A detective on Mars finds herself.",
+    ]
+    assert run.requests[2]["input"][-1] == ("message", "user", "Feedback: Add a twist.")
+
+
+def test_parallelization(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # Three runs of one agent at once (the same answer, since which call gets which reply
+    # is not known), then the picker.
+    def script(fake: FakeOpenAIServer) -> None:
+        for _ in range(3):
+            fake.responses.add("¡Buenos días!", match=_by_instructions("translate"))
+        fake.responses.add("¡Buenos días!", match=_by_instructions("pick"))
+
+    run = both(
+        reference_python,
+        examples_root,
+        "agent_patterns/parallelization.py",
+        servers,
+        script,
+        tmp_path,
+        stdin="Good morning!\n",
+        concurrent=True,
+    )
+    assert run.out.endswith("-----\nBest translation: ¡Buenos días!\n")
+    assert len(run.requests) == 4

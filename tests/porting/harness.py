@@ -26,6 +26,7 @@ import json
 import os
 import re
 import sys
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -144,4 +145,9 @@ if __name__ == "__main__":
     package = package_of(program)
     if package is not None and not reference:
         sys.meta_path.insert(0, _PortedSiblings(program.parent))
-    exec(code, {"__name__": "__main__", "__file__": str(program), "__package__": package})
+    # The program's namespace is the module ``__main__``, as ``python PROGRAM.py`` has it:
+    # what resolves a string annotation by its class's module (pydantic) finds its names.
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=str(program), __package__=package)
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)

@@ -71,6 +71,7 @@ from ._models import (
     OpenAIProvider,
     OpenAIResponsesModel,
 )
+from ._output import AgentOutputSchema, AgentOutputSchemaBase
 from ._results import (
     AgentToolStreamEvent,
     AgentUpdatedStreamEvent,
@@ -111,6 +112,8 @@ __all__ = [
     "AgentBase",
     "AgentHookContext",
     "AgentHooks",
+    "AgentOutputSchema",
+    "AgentOutputSchemaBase",
     "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "AgentsException",
