@@ -232,7 +232,11 @@ def both(
     npm: bool = False,
     normalize: Callable[[str], str] = lambda out: out,
     concurrent: bool = False,
+    chosen: Callable[[Run], Run] = lambda run: run,
 ) -> Run:
+    """Run ``example`` on both SDKs and compare them; ``chosen`` takes out of each side's
+    run what the example chose at random (after checking it is consistent)."""
+
     def run(python: Path | str, side: str, fake: FakeOpenAIServer) -> Run:
         return run_example(
             python,
@@ -256,7 +260,7 @@ def both(
     with ThreadPoolExecutor(2) as pool:
         reference = pool.submit(run, reference_python, "reference", server)
         tether = pool.submit(run, sys.executable, "tether", server_for_tether)
-        runs = reference.result(), tether.result()
+        runs = chosen(reference.result()), chosen(tether.result())
     assert_same(*runs)
     return runs[1]
 
@@ -1130,3 +1134,70 @@ def test_parallelization(
     )
     assert run.out.endswith("-----\nBest translation: ¡Buenos días!\n")
     assert len(run.requests) == 4
+
+
+def test_non_strict_output_type(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A dict[int, str] field cannot be strict: the first run is refused before any model
+    # call; then AgentOutputSchema(strict_json_schema=False), then the example's own schema.
+    jokes = {"1": "A joke.", "2": "Another.", "3": "The last."}
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/non_strict_output_type.py",
+        servers,
+        _say(json.dumps({"response": {"jokes": jokes}}), json.dumps({"jokes": jokes})),
+        tmp_path,
+    )
+    lines = run.out.splitlines()
+    assert lines[0].startswith("Error (expected): Strict JSON schema is enabled")
+    assert lines[1:] == [
+        "OutputType(jokes={1: 'A joke.', 2: 'Another.', 3: 'The last.'})",
+        "['A joke.', 'Another.', 'The last.']",
+    ]
+    assert len(run.requests) == 2
+
+
+STYLES = {
+    "haiku": "Only respond in haikus.",
+    "pirate": "Respond as a pirate.",
+    "robot": "Respond as a robot and say 'beep boop' a lot.",
+}
+
+
+def _style_chosen(run: Run) -> Run:
+    """The style each side picked at random (``random.choice``), checked against the
+    instructions its model was given, then replaced by a placeholder on both sides."""
+    [style] = re.findall(r"^Using style: (\w+)$", run.out, flags=re.MULTILINE)
+    [request] = run.requests
+    assert request["instructions"] == STYLES[style]
+    out = run.out.replace(f"Using style: {style}", "Using style: <style>")
+    return Run(out, [{**request, "instructions": "<style>"}], run.tool_runs)
+
+
+def test_dynamic_system_prompt(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The instructions are a function of the run's context; the example picks the context's
+    # style at random, so the server answers whichever the agent was given.
+    def script(fake: FakeOpenAIServer) -> None:
+        for instructions in STYLES.values():
+            match = _by_instructions(instructions)
+            fake.responses.add("Beep boop.", match=match, optional=True)
+
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/dynamic_system_prompt.py",
+        servers,
+        script,
+        tmp_path,
+        chosen=_style_chosen,
+    )
+    assert run.out.splitlines() == [
+        "Using style: <style>",
+        "",
+        "User: Tell me a joke.",
+        "Assistant: Beep boop.",
+    ]
