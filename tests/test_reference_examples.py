@@ -1201,3 +1201,120 @@ def test_dynamic_system_prompt(
         "User: Tell me a joke.",
         "Assistant: Beep boop.",
     ]
+
+
+@pytest.mark.parametrize("stream", ["n", "y"], ids=["run", "stream"])
+def test_previous_response_id(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path, stream: str
+) -> None:
+    # Two runs, plain or streamed, the second continuing from the first one's response
+    # (``result.last_response_id``). (Its auto mode runs both pairs under two
+    # ``asyncio.run``s, which fails on the reference: its shared client keeps a connection
+    # of the first, closed, event loop.)
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/previous_response_id.py",
+        servers,
+        _say("Brazil.", "Brasília."),
+        tmp_path,
+        stdin=f"{stream}\n",
+    )
+    title = "Streaming" if stream == "y" else "Non-streaming"
+    assert run.out.splitlines() == [
+        f"Run in stream mode? (y/n): === {title} Example ===",
+        "Brazil.",
+        "Brasília.",
+    ]
+    first, second = servers[1].responses.requests[-2:]
+    assert first.get("previous_response_id") is None
+    assert second["previous_response_id"] == list(servers[1].responses.by_id)[-2]
+    # Continued from the server's record, the second request sends only the new question.
+    assert [len(r["input"]) for r in run.requests] == [1, 1]
+
+
+def _jokes_chosen(run: Run) -> Run:
+    """The number of jokes the example's tool picked at random (``random.randint``), checked
+    against the output the model was sent, then replaced by a placeholder on both sides."""
+    [number] = re.findall(r"^-- Tool output: (\d+)$", run.out, flags=re.MULTILINE)
+    first, second = run.requests
+    *before, output = second["input"]
+    assert output == ("function_call_output", "c_jokes", number)
+    second = {**second, "input": [*before, ("function_call_output", "c_jokes", "<n>")]}
+    out = run.out.replace(f"-- Tool output: {number}", "-- Tool output: <n>")
+    return Run(out, [first, second], {})
+
+
+def test_stream_items(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("how_many_jokes", "{}", "c_jokes")])
+        fake.responses.add("Here they are.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/stream_items.py",
+        servers,
+        script,
+        tmp_path,
+        chosen=_jokes_chosen,
+    )
+    assert run.out.splitlines() == [
+        "=== Run starting ===",
+        "Agent updated: Joker",
+        "-- Tool was called: how_many_jokes",
+        "-- Tool output: <n>",
+        "-- Message output:",
+        " Here they are.",
+        "=== Run complete ===",
+    ]
+
+
+def test_stream_function_call_args(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The arguments arrive in pieces (raw events of the openai package's types), printed as
+    # they come; then both tools run and the model answers.
+    write = json.dumps({"filename": "main.py", "content": "app = FastAPI()"})
+    config = json.dumps(
+        {"project_name": "my-app", "version": "1.0.0", "dependencies": ["fastapi", "uvicorn"]}
+    )
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(
+            tool_calls=[("write_file", write, "c_write"), ("create_config", config, "c_conf")]
+        )
+        fake.responses.add("Project my-app is ready.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/stream_function_call_args.py",
+        servers,
+        script,
+        tmp_path,
+    )
+    assert f"  - #c_write: write_file({write})" in run.out.splitlines()
+    assert run.out.endswith("\nResult: Project my-app is ready.\n")
+    assert run.tool_runs == {f"write_file {write}": 1, f"create_config {config}": 1}
+
+
+def test_hello_world_gpt_5(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # Reasoning effort and verbosity from ModelSettings reach the request as on the reference.
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/hello_world_gpt_5.py",
+        servers,
+        _say("Recursion is a function calling itself."),
+        tmp_path,
+    )
+    assert run.out == "Recursion is a function calling itself.\n"
+    [request] = run.requests
+    assert request["model"] == "gpt-5.6-sol"
+    assert request["settings"]["reasoning"]["effort"] == "low"
+    assert request["settings"]["text.verbosity"] == "low"
