@@ -771,6 +771,9 @@ def _weather_tool(fake: FakeOpenAIServer) -> None:
 ANSWERED = json.dumps({"reasoning": "Easy.", "response": "Sacramento.", "user_name": None})
 TRIPPED = json.dumps({"reasoning": "Area code 650.", "response": "Palo Alto?", "user_name": None})
 
+HOLE = "A black hole is a place where gravity pulls so hard that not even light gets out."
+HARD = json.dumps({"reasoning": "Too many big words.", "is_readable_by_ten_year_old": False})
+
 MORE = [
     # (example, script, stdin, the last line it prints)
     ("basic/hello_world.py", _say("Code that calls itself."), "", "Code that calls itself."),
@@ -798,6 +801,14 @@ MORE = [
         ),
         "A short sci-fi story.\n",
         "Story: The robot dreamed of stars.",
+    ),
+    (
+        # A streamed answer under 300 characters: no check while it streams, one at the end
+        # (another agent's run) whose verdict stops it.
+        "agent_patterns/streaming_guardrails.py",
+        _say(HOLE, HARD),
+        "",
+        "Too many big words.",
     ),
 ]
 
@@ -1318,3 +1329,23 @@ def test_hello_world_gpt_5(
     assert request["model"] == "gpt-5.6-sol"
     assert request["settings"]["reasoning"]["effort"] == "low"
     assert request["settings"]["text.verbosity"] == "low"
+
+
+def test_local_image(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A user message whose content is an image part (a data URL of the example's JPEG).
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/local_image.py",
+        servers,
+        _say("A bison on a prairie."),
+        tmp_path,
+    )
+    assert run.out == "A bison on a prairie.\n"
+    # The compared view keeps a message's text; the image part is compared here, whole.
+    reference, tether = (fake.responses.requests[-1]["input"][0] for fake in servers)
+    assert tether == reference
+    [image] = tether["content"]
+    assert image["type"] == "input_image" and image["image_url"].startswith("data:image/jpeg")
