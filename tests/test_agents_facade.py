@@ -404,3 +404,78 @@ async def test_usage_has_one_entry_per_model_request_across_a_resume() -> None:
     assert result.context_wrapper.usage.request_usage_entries == expected
     assert result.context_wrapper.usage.total_tokens == 33
     assert result.usage.request_usage_entries == expected
+
+
+async def test_output_types_are_read_as_the_reference_reads_them() -> None:
+    """A dataclass is asked for wrapped in ``{"response": ...}`` (a pydantic model is not);
+    a type strict mode cannot hold is refused when the run starts, and runs unwrapped from
+    strictness with ``AgentOutputSchema(strict_json_schema=False)``; a program's own
+    ``AgentOutputSchemaBase`` gives the schema and reads the reply."""
+    import json
+
+    from pydantic import BaseModel
+
+    from tether.agents import AgentOutputSchema, AgentOutputSchemaBase, Runner
+    from tether.models import ModelResponse
+    from tether.testing import message
+
+    @dataclasses.dataclass
+    class Score:
+        score: int
+
+    class Scored(BaseModel):
+        score: int
+
+    @dataclasses.dataclass
+    class Jokes:
+        jokes: dict[int, str]
+
+    class Answering:
+        def __init__(self, text: str) -> None:
+            self.text, self.schemas = text, []  # type: list[Any]
+
+        async def get_response(self, request: Any) -> ModelResponse:
+            self.schemas.append(request.output_schema)
+            return ModelResponse([message(self.text)], tether.Usage())
+
+        def stream_response(self, request: Any) -> Any:
+            raise NotImplementedError
+
+    wrapped = Answering('{"response": {"score": 3}}')
+    result = await Runner.run(Agent(name="a", output_type=Score, model=wrapped), "Rate.")  # type: ignore[arg-type]
+    assert result.final_output == Score(3)
+    [schema] = wrapped.schemas
+    assert list(schema.schema["properties"]) == ["response"] and schema.strict
+    plain = Answering('{"score": 4}')
+    result = await Runner.run(Agent(name="a", output_type=Scored, model=plain), "Rate.")  # type: ignore[arg-type]
+    assert result.final_output == Scored(score=4)
+    assert list(plain.schemas[0].schema["properties"]) == ["score"]
+
+    open_ended = Answering('{"response": {"jokes": {"1": "Knock knock."}}}')
+    agent = Agent(name="a", output_type=Jokes, model=open_ended)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="Strict JSON schema is enabled"):
+        await Runner.run(agent, "Joke.")
+    assert open_ended.schemas == []  # refused before the model was asked
+    agent.output_type = AgentOutputSchema(Jokes, strict_json_schema=False)
+    assert (await Runner.run(agent, "Joke.")).final_output == Jokes({1: "Knock knock."})
+    assert open_ended.schemas[0].strict is False
+
+    class Words(AgentOutputSchemaBase):
+        def is_plain_text(self) -> bool:
+            return False
+
+        def name(self) -> str:
+            return "Words"
+
+        def json_schema(self) -> dict[str, Any]:
+            return {"type": "object", "properties": {"words": {"type": "string"}}}
+
+        def is_strict_json_schema(self) -> bool:
+            return False
+
+        def validate_json(self, json_str: str) -> Any:
+            return json.loads(json_str)["words"].split()
+
+    agent.output_type = Words()
+    agent.model = Answering('{"words": "two words"}')  # type: ignore[assignment]
+    assert (await Runner.run(agent, "Say.")).final_output == ["two", "words"]

@@ -89,7 +89,7 @@ class Agent(_Agent[TContext]):
     def __repr__(self) -> str:
         return agent_repr(self, *self._given)
 
-    @property  # type: ignore[override]
+    @property
     def output(self) -> ReferenceOutput | None:  # type: ignore[override]
         """The final output as the reference reads ``output_type`` (a type, wrapped as
         ``{"response": ...}`` unless a pydantic model or a dict, or an

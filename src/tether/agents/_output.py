@@ -80,7 +80,8 @@ class AgentOutputSchema(AgentOutputSchemaBase):
         self._strict = strict_json_schema
         self._plain = output_type is None or output_type is str
         self._wrapped = not self._plain and not _is_object_type(output_type)
-        shape: Any = TypedDict("OutputType", {_WRAPPER_KEY: output_type}) if self._wrapped else None
+        wrapper: Any = TypedDict  # made at run time, around the program's type
+        shape: Any = wrapper("OutputType", {_WRAPPER_KEY: output_type}) if self._wrapped else None
         self._adapter: TypeAdapter[Any] = TypeAdapter(shape or output_type)
         self._schema = self._adapter.json_schema()
         if self._strict and not self._plain:
