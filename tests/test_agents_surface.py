@@ -25,6 +25,7 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents", "AgentOutputSchema", "basic/non_strict_output_type.py"),
     ("agents", "AgentOutputSchemaBase", "basic/non_strict_output_type.py"),
     ("agents", "AgentToolStreamEvent", "agent_patterns/agents_as_tools_streaming.py"),
+    ("agents", "GenerateDynamicPromptData", "basic/prompt_template.py"),
     ("agents", "GuardrailFunctionOutput", "agent_patterns/input_guardrails.py"),
     ("agents", "HostedMCPTool", "hosted_mcp/human_in_the_loop.py"),
     ("agents", "InputGuardrailTripwireTriggered", "agent_patterns/input_guardrails.py"),

@@ -209,7 +209,8 @@ def run_example(
     # A call the client cancelled was never answered: it is not a request the model handled.
     cancelled = [id(r) for r in endpoint.abandoned[abandoned:]]
     requests = [r for r in endpoint.requests[start:] if id(r) not in cancelled]
-    views = [_request_view(r, chat) for r in requests]
+    # With a platform prompt and no model of its own an agent's request names no model.
+    views = [_request_view({"model": None, **r}, chat) for r in requests]
     if concurrent:
         # Calls made at once reach the server in either order; each agent's own calls are
         # in order. Grouping by agent (stable) compares every request, in each agent's order.
@@ -1349,3 +1350,47 @@ def test_local_image(
     assert tether == reference
     [image] = tether["content"]
     assert image["type"] == "input_image" and image["image_url"].startswith("data:image/jpeg")
+
+
+@pytest.mark.parametrize("arguments", [(), ("--dynamic",)], ids=["static", "dynamic"])
+def test_prompt_template(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    arguments: tuple[str, ...],
+) -> None:
+    # Agent(prompt=): a prompt kept on the platform (id, version, variables), given or made
+    # by a function of the run; the agent names no model, so the request names none.
+    styles: list[str] = []  # the reference's, then tether's
+
+    def chosen(run: Run) -> Run:
+        """With --dynamic, the poem style the context picked at random, as a placeholder."""
+        found = re.findall(r"poem_style: (\w+)$", run.out, flags=re.MULTILINE)
+        styles.extend(found)
+        return Run(
+            re.sub(r"poem_style: \w+$", "poem_style: <style>", run.out, flags=re.M),
+            run.requests,
+            run.tool_runs,
+        )
+
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/prompt_template.py",
+        servers,
+        _say("A function that calls itself / until the base case."),
+        tmp_path,
+        arguments=(*arguments, "--prompt-id", "pmpt_local"),
+        chosen=chosen,
+    )
+    assert run.out.endswith("A function that calls itself / until the base case.\n")
+    assert run.requests[0]["model"] is None and run.requests[0]["instructions"] is None
+    prompts = [fake.responses.requests[-1]["prompt"] for fake in servers]
+    if arguments:  # each side's prompt carries the style its context picked
+        assert [p["variables"] for p in prompts] == [{"poem_style": s} for s in styles]
+    else:
+        assert styles == [] and prompts[0]["variables"] == {"poem_style": "limerick"}
+    assert [{**p, "variables": None} for p in prompts] == [
+        {"id": "pmpt_local", "version": "1", "variables": None}
+    ] * 2

@@ -72,6 +72,7 @@ from ._models import (
     OpenAIResponsesModel,
 )
 from ._output import AgentOutputSchema, AgentOutputSchemaBase
+from ._prompts import GenerateDynamicPromptData, Prompt
 from ._results import (
     AgentToolStreamEvent,
     AgentUpdatedStreamEvent,
@@ -119,6 +120,7 @@ __all__ = [
     "AgentsException",
     "FunctionTool",
     "FunctionToolResult",
+    "GenerateDynamicPromptData",
     "GuardrailFunctionOutput",
     "Handoff",
     "HandoffCallItem",
@@ -145,6 +147,7 @@ __all__ = [
     "OpenAIResponsesModel",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
+    "Prompt",
     "RawResponsesStreamEvent",
     "ReasoningItem",
     "RunConfig",

@@ -21,6 +21,7 @@ from ._agent_stream import reference_stream_handler
 from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
 from ._output import ReferenceOutput
+from ._prompts import resolve_prompt
 from ._reprs import agent_repr
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
@@ -67,6 +68,9 @@ class Agent(_Agent[TContext]):
     (``async with server:``) before the run."""
     mcp_config: dict[str, Any] = field(default_factory=dict)
     """Accepted for the reference SDK's signature; tether reads no option from it."""
+    prompt: Any = None
+    """A prompt on the OpenAI platform (``{"id":, "version":, "variables":}``), or a function
+    of ``GenerateDynamicPromptData`` returning one: sent with each Responses request."""
 
     def __post_init__(self) -> None:
         # As given, for the reference's repr (which shows what the program set).
@@ -88,6 +92,11 @@ class Agent(_Agent[TContext]):
 
     def __repr__(self) -> str:
         return agent_repr(self, *self._given)
+
+    async def get_instructions(self, ctx: RunContext[Any]) -> str | None:
+        """The system prompt for this turn; the agent's ``prompt`` is resolved beside it."""
+        await resolve_prompt(self, ctx)
+        return await super().get_instructions(ctx)
 
     @property
     def output(self) -> ReferenceOutput | None:  # type: ignore[override]

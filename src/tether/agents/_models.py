@@ -22,6 +22,7 @@ from ..models import Model, ModelRequest
 from ..models import OpenAIProvider as _TetherProvider
 from ..models.openai_chat import OpenAIChatCompletionsModel as _TetherChat
 from ..models.openai_responses import OpenAIResponsesModel as _TetherResponses
+from ._prompts import current_prompt
 from .model_settings import MCP_TOOL_CHOICE
 
 __all__ = [
@@ -65,9 +66,18 @@ def _options(request: ModelRequest) -> dict[str, Any]:
 
 
 class _ResponsesModel(_TetherResponses):
+    _model_is_explicit = True
+    """False for the model an agent given no ``model=`` runs on: with a platform prompt,
+    which names its own model, the request then names none (as the reference's)."""
+
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
         options = _options(request)
+        prompt = current_prompt()
+        if prompt is not None:
+            params["prompt"] = prompt
+            if not self._model_is_explicit:
+                del params["model"]
         if "reasoning" in options:
             params["reasoning"] = _plain(options["reasoning"])
         if "verbosity" in options:
@@ -119,7 +129,11 @@ class ReferenceProvider(_TetherProvider):
 
     def get_model(self, name: str) -> Any:
         kind = _ChatModel if self.api == "chat" else _ResponsesModel
+        from ._agent import DefaultModelName
+
         model = kind(name, client=self._client)
+        if isinstance(name, DefaultModelName) and isinstance(model, _ResponsesModel):
+            model._model_is_explicit = False
         # As tether's provider: the client is taken on the first request, not here.
         model._client_source = lambda: self.client
         return model
@@ -154,6 +168,7 @@ class OpenAIResponsesModel(_ResponsesModel):
         self, model: str, openai_client: AsyncOpenAI, *, model_is_explicit: bool = True
     ) -> None:
         super().__init__(str(model), client=openai_client)
+        self._model_is_explicit = model_is_explicit
 
 
 _PROVIDER_OPTIONS = frozenset(
