@@ -479,3 +479,80 @@ async def test_output_types_are_read_as_the_reference_reads_them() -> None:
     agent.output_type = Words()
     agent.model = Answering('{"words": "two words"}')  # type: ignore[assignment]
     assert (await Runner.run(agent, "Say.")).final_output == ["two", "words"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "streamed"])
+async def test_a_retry_policy_retries_a_failed_model_call_within_its_budget(
+    openai_server: FakeOpenAIServer, stream: bool
+) -> None:
+    """``ModelSettings(retry=)``: each failure the policy accepts is retried, up to
+    ``max_retries``; the policy sees the ``openai`` client's error and the attempt number,
+    and the error of the last attempt reaches the program."""
+    from tether.agents import ModelRetrySettings, Runner, retry_policies
+    from tether.agents._models import ReferenceProvider
+    from tether.errors import ModelProviderError
+
+    seen: list[tuple[int, int | None]] = []
+    on_500 = retry_policies.http_status([500])
+
+    def policy(context: Any) -> Any:
+        seen.append((context.attempt, context.normalized.status_code))
+        return on_500(context)
+
+    retry = ModelRetrySettings(max_retries=2, backoff={"initial_delay": 0}, policy=policy)
+    agent = Agent(name="a", model="gpt-4.1", model_settings=ModelSettings(retry=retry))
+    provider = ReferenceProvider(client=openai_server.client, api="responses")  # type: ignore[arg-type]
+
+    async def run() -> Any:
+        if not stream:
+            return (await Runner.run(agent, "Hi", model_provider=provider)).final_output
+        result = Runner.run_streamed(agent, "Hi", model_provider=provider)
+        async for _ in result.stream_events():
+            pass
+        return result.final_output
+
+    openai_server.responses.add_error(500, "Broken.")
+    openai_server.responses.add_error(500, "Broken again.")
+    openai_server.responses.add("Done.")
+    assert await run() == "Done."
+    assert seen == [(1, 500), (2, 500)]
+    for _ in range(3):
+        openai_server.responses.add_error(500, "Still broken.")
+    with pytest.raises(ModelProviderError, match="Still broken"):
+        await run()
+    assert len(openai_server.responses.requests) == 6  # two retries each, no more
+    openai_server.responses.add_error(400, "Bad request.")
+    with pytest.raises(ModelProviderError, match="Bad request"):
+        await run()  # the policy says no: not retried
+    assert seen[-1] == (1, 400) and len(openai_server.responses.requests) == 7
+
+
+async def test_retry_policies_combine_as_the_reference_combines_them() -> None:
+    """``any`` takes the first yes unless the provider said a final no; ``all`` needs every
+    yes; the provider's advice and the server's Retry-After give the delay."""
+    from tether.agents import RetryDecision, RetryPolicyContext, retry_policies
+    from tether.agents.retry import ModelRetryAdvice, ModelRetryNormalizedError
+
+    def context(advice: Any = None, status: int = 503, wait: float | None = None) -> Any:
+        normalized = ModelRetryNormalizedError(status_code=status, retry_after=wait)
+        return RetryPolicyContext(
+            error=RuntimeError("x"),
+            attempt=1,
+            max_retries=3,
+            stream=False,
+            normalized=normalized,
+            provider_advice=advice,
+        )
+
+    on_503 = retry_policies.http_status([503])
+    advised = retry_policies.provider_suggested()
+    refused = ModelRetryAdvice(suggested=False, reason="Do not retry.")
+    either = retry_policies.any(advised, on_503)
+    assert await either(context()) == RetryDecision(retry=True)  # no advice: the status says yes
+    assert await either(context(refused)) == RetryDecision(retry=False, reason="Do not retry.")
+    suggested = ModelRetryAdvice(suggested=True, retry_after=1.5, reason="Busy.")
+    assert await either(context(suggested)) == RetryDecision(True, 1.5, "Busy.")
+    both = retry_policies.all(retry_policies.retry_after(), on_503)
+    assert await both(context(wait=2.0)) == RetryDecision(retry=True, delay=2.0)
+    assert (await both(context(wait=2.0, status=502))).retry is False
+    assert retry_policies.any()(context()) is False  # no policy to ask: never

@@ -1394,3 +1394,24 @@ def test_prompt_template(
     assert [{**p, "variables": None} for p in prompts] == [
         {"id": "pmpt_local", "version": "1", "variables": None}
     ] * 2
+
+
+def test_retry(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The openai client's own two retries come first on both SDKs; the third 503 reaches the
+    # example's policy, which retries once (the client's retries off for that attempt).
+    def script(fake: FakeOpenAIServer) -> None:
+        for _ in range(3):
+            fake.responses.add_error(503, "The server is overloaded.")
+        fake.responses.add("- Wait, then try again.")
+
+    run = both(reference_python, examples_root, "basic/retry.py", servers, script, tmp_path)
+    overloaded = "Error code: 503 - The server is overloaded."
+    assert run.out.splitlines()[1] == (
+        f"[retry] retry attempt 1/5 | using default backoff | reason: {overloaded} | "
+        f"error: {overloaded}"
+    )
+    assert run.out.endswith("Final output:\n\n- Wait, then try again.\n")
+    retries = [headers["x-stainless-retry-count"] for headers, _ in servers[1].responses.envelopes]
+    assert retries[-4:] == ["0", "1", "2", "0"]

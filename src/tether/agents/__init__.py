@@ -11,7 +11,7 @@ the same journal, the same saved states, the same guarantees. docs/migrating.md 
 the full mapping and what is not covered. The reference's module paths are here too:
 ``tether.agents.decorators``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
 ``.memory.session``, ``.memory.session_settings``), ``.model_settings``,
-``.run_context``, ``.run_state``, ``.tool_context``.
+``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
 """
 
 from __future__ import annotations
@@ -82,6 +82,14 @@ from ._results import (
     RunResultStreaming,
     StreamEvent,
 )
+from ._retry import (
+    ModelRetryBackoffSettings,
+    ModelRetrySettings,
+    RetryDecision,
+    RetryPolicy,
+    RetryPolicyContext,
+    retry_policies,
+)
 from ._runner import Runner
 from ._sessions import OpenAIConversationsSession, SQLiteSession
 from ._setup import (
@@ -139,6 +147,8 @@ __all__ = [
     "Model",
     "ModelBehaviorError",
     "ModelProvider",
+    "ModelRetryBackoffSettings",
+    "ModelRetrySettings",
     "ModelResponse",
     "ModelSettings",
     "OpenAIChatCompletionsModel",
@@ -149,6 +159,9 @@ __all__ = [
     "OutputGuardrailTripwireTriggered",
     "Prompt",
     "RawResponsesStreamEvent",
+    "RetryDecision",
+    "RetryPolicy",
+    "RetryPolicyContext",
     "ReasoningItem",
     "RunConfig",
     "RunContextWrapper",
@@ -189,6 +202,7 @@ __all__ = [
     "handoff",
     "input_guardrail",
     "output_guardrail",
+    "retry_policies",
     "set_default_openai_api",
     "set_default_openai_client",
     "set_default_openai_key",

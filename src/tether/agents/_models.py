@@ -13,16 +13,18 @@ a ``ModelProvider`` subclass given as ``RunConfig(model_provider=)``).
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from openai import AsyncOpenAI
 
 from ..errors import UserError
-from ..models import Model, ModelRequest
+from ..models import Model, ModelRequest, ModelResponse, ModelStreamEvent
 from ..models import OpenAIProvider as _TetherProvider
 from ..models.openai_chat import OpenAIChatCompletionsModel as _TetherChat
 from ..models.openai_responses import OpenAIResponsesModel as _TetherResponses
 from ._prompts import current_prompt
+from ._retry_loop import retried, retried_stream
 from .model_settings import MCP_TOOL_CHOICE
 
 __all__ = [
@@ -66,6 +68,15 @@ def _options(request: ModelRequest) -> dict[str, Any]:
 
 
 class _ResponsesModel(_TetherResponses):
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        # ModelSettings(retry=): the call retried as its policy allows (_retry_loop).
+        return await retried(
+            self, request, lambda model: _TetherResponses.get_response(model, request)
+        )
+
+    def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        return retried_stream(self, request, lambda m: _TetherResponses.stream_response(m, request))
+
     _model_is_explicit = True
     """False for the model an agent given no ``model=`` runs on: with a platform prompt,
     which names its own model, the request then names none (as the reference's)."""
@@ -101,6 +112,12 @@ class _ResponsesModel(_TetherResponses):
 
 
 class _ChatModel(_TetherChat):
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        return await retried(self, request, lambda model: _TetherChat.get_response(model, request))
+
+    def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        return retried_stream(self, request, lambda m: _TetherChat.stream_response(m, request))
+
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
         options = _options(request)
