@@ -1122,6 +1122,9 @@ def test_llm_as_a_judge(
         "Final story outline: A detective on Mars finds herself.",
     ]
     assert run.requests[2]["input"][-1] == ("message", "user", "Feedback: Add a twist.")
+    # The evaluator asks for the same wrapped, strict schema on both SDKs.
+    reference, tether = (fake.responses.requests[-1]["text"] for fake in servers)
+    assert tether == reference
 
 
 def test_parallelization(
@@ -1169,6 +1172,10 @@ def test_non_strict_output_type(
         "['A joke.', 'Another.', 'The last.']",
     ]
     assert len(run.requests) == 2
+    # The same schemas asked for: not strict, then the example's own.
+    reference, tether = ([r["text"] for r in fake.responses.requests[-2:]] for fake in servers)
+    assert tether == reference
+    assert [text["format"]["strict"] for text in tether] == [False, False]
 
 
 STYLES = {
