@@ -46,6 +46,13 @@ Covered (each compared on stdout, the model's requests and the tool runs):
   requests are compared per agent
 - ``mcp/filesystem_example``, ``mcp/get_all_mcp_tools_example`` (an approval; strict
   schemas), ``mcp/tool_filter_example`` (a static filter; every call approved)
+- ``agent_patterns/routing.py`` (a handoff, streamed), ``llm_as_a_judge.py`` (a dataclass
+  output type, wrapped), ``parallelization.py``, ``streaming_guardrails.py``
+- ``basic/non_strict_output_type.py``, ``dynamic_system_prompt.py``,
+  ``previous_response_id.py``, ``stream_items.py``, ``stream_function_call_args.py``,
+  ``hello_world_gpt_5.py``, ``local_image.py``, ``prompt_template.py`` (``Agent(prompt=)``)
+  and ``retry.py`` (a policy retrying a 503 after the client's own retries); where an
+  example picks something at random, each side's pick is checked, then set aside
 
 Also here, two of our programs (not the reference's) beside the examples they extend:
 ``tests/porting/agents_as_tools_stream_approval.py``, a streamed agent tool whose nested

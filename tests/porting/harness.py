@@ -13,7 +13,8 @@ from its own directory get the same import rewrite as the program.
 Every ``from agents import ...`` becomes ``from tether.agents import ...`` and every
 ``from agents.<module> import ...`` becomes ``from tether.agents.<module> import ...``;
 no other line is touched, and the harness refuses a program whose changed lines are not
-import lines. The only instrument is the count of tool runs, written at exit.
+import lines. The only instrument is the count of tool runs, written at exit. The program
+runs as the module ``__main__``, as ``python PROGRAM.py`` runs it.
 """
 
 from __future__ import annotations
