@@ -68,6 +68,10 @@ def _options(request: ModelRequest) -> dict[str, Any]:
 
 
 class _ResponsesModel(_TetherResponses):
+    _model_is_explicit = True
+    """False for the model an agent given no ``model=`` runs on: with a platform prompt,
+    which names its own model, the request then names none (as the reference's)."""
+
     async def get_response(self, request: ModelRequest) -> ModelResponse:
         # ModelSettings(retry=): the call retried as its policy allows (_retry_loop).
         return await retried(
@@ -76,10 +80,6 @@ class _ResponsesModel(_TetherResponses):
 
     def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
         return retried_stream(self, request, lambda m: _TetherResponses.stream_response(m, request))
-
-    _model_is_explicit = True
-    """False for the model an agent given no ``model=`` runs on: with a platform prompt,
-    which names its own model, the request then names none (as the reference's)."""
 
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
@@ -145,9 +145,9 @@ class ReferenceProvider(_TetherProvider):
     """tether's ``OpenAIProvider`` whose models also send the reference's model settings."""
 
     def get_model(self, name: str) -> Any:
-        kind = _ChatModel if self.api == "chat" else _ResponsesModel
         from ._agent import DefaultModelName
 
+        kind = _ChatModel if self.api == "chat" else _ResponsesModel
         model = kind(name, client=self._client)
         if isinstance(name, DefaultModelName) and isinstance(model, _ResponsesModel):
             model._model_is_explicit = False
