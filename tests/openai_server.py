@@ -160,18 +160,19 @@ class ResponsesEndpoint(_Endpoint):
         cut_after: int | None = None,
         hosted: Sequence[Json] = (),
         match: Callable[[Json], bool] | None = None,
+        optional: bool = False,
     ) -> None:
         """Queue a response saying ``text`` and/or making ``tool_calls``; or a raw ``body``.
 
         ``hosted`` items (``hosted_item(...)``) come first, as the API puts the work of its
         own tools before the message that uses it. With ``match``, only a request it
-        accepts takes this response (``Reply.match``)."""
+        accepts takes this response (``Reply.match``); an ``optional`` one may go unused."""
         if body is None:
             output = list(hosted)
             output += [_output_message(text)] if text is not None else []
             output += [_function_call(*call) for call in tool_calls]
             body = {"status": "completed", "output": output, "usage": _responses_usage(*usage)}
-        self.add_reply(Reply(body=body, cut_after=cut_after, match=match))
+        self.add_reply(Reply(body=body, cut_after=cut_after, match=match, optional=optional))
 
     def complete(self, body: Json, request: Json) -> Json:
         full = {

@@ -404,3 +404,155 @@ async def test_usage_has_one_entry_per_model_request_across_a_resume() -> None:
     assert result.context_wrapper.usage.request_usage_entries == expected
     assert result.context_wrapper.usage.total_tokens == 33
     assert result.usage.request_usage_entries == expected
+
+
+async def test_output_types_are_read_as_the_reference_reads_them() -> None:
+    """A dataclass is asked for wrapped in ``{"response": ...}`` (a pydantic model is not);
+    a type strict mode cannot hold is refused when the run starts, and runs unwrapped from
+    strictness with ``AgentOutputSchema(strict_json_schema=False)``; a program's own
+    ``AgentOutputSchemaBase`` gives the schema and reads the reply."""
+    import json
+
+    from pydantic import BaseModel
+
+    from tether.agents import AgentOutputSchema, AgentOutputSchemaBase, Runner
+    from tether.models import ModelResponse
+    from tether.testing import message
+
+    @dataclasses.dataclass
+    class Score:
+        score: int
+
+    class Scored(BaseModel):
+        score: int
+
+    @dataclasses.dataclass
+    class Jokes:
+        jokes: dict[int, str]
+
+    class Answering:
+        def __init__(self, text: str) -> None:
+            self.text, self.schemas = text, []  # type: list[Any]
+
+        async def get_response(self, request: Any) -> ModelResponse:
+            self.schemas.append(request.output_schema)
+            return ModelResponse([message(self.text)], tether.Usage())
+
+        def stream_response(self, request: Any) -> Any:
+            raise NotImplementedError
+
+    wrapped = Answering('{"response": {"score": 3}}')
+    result = await Runner.run(Agent(name="a", output_type=Score, model=wrapped), "Rate.")  # type: ignore[arg-type]
+    assert result.final_output == Score(3)
+    [schema] = wrapped.schemas
+    assert list(schema.schema["properties"]) == ["response"] and schema.strict
+    plain = Answering('{"score": 4}')
+    result = await Runner.run(Agent(name="a", output_type=Scored, model=plain), "Rate.")  # type: ignore[arg-type]
+    assert result.final_output == Scored(score=4)
+    assert list(plain.schemas[0].schema["properties"]) == ["score"]
+
+    open_ended = Answering('{"response": {"jokes": {"1": "Knock knock."}}}')
+    agent = Agent(name="a", output_type=Jokes, model=open_ended)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="Strict JSON schema is enabled"):
+        await Runner.run(agent, "Joke.")
+    assert open_ended.schemas == []  # refused before the model was asked
+    agent.output_type = AgentOutputSchema(Jokes, strict_json_schema=False)
+    assert (await Runner.run(agent, "Joke.")).final_output == Jokes({1: "Knock knock."})
+    assert open_ended.schemas[0].strict is False
+
+    class Words(AgentOutputSchemaBase):
+        def is_plain_text(self) -> bool:
+            return False
+
+        def name(self) -> str:
+            return "Words"
+
+        def json_schema(self) -> dict[str, Any]:
+            return {"type": "object", "properties": {"words": {"type": "string"}}}
+
+        def is_strict_json_schema(self) -> bool:
+            return False
+
+        def validate_json(self, json_str: str) -> Any:
+            return json.loads(json_str)["words"].split()
+
+    agent.output_type = Words()
+    agent.model = Answering('{"words": "two words"}')  # type: ignore[assignment]
+    assert (await Runner.run(agent, "Say.")).final_output == ["two", "words"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "streamed"])
+async def test_a_retry_policy_retries_a_failed_model_call_within_its_budget(
+    openai_server: FakeOpenAIServer, stream: bool
+) -> None:
+    """``ModelSettings(retry=)``: each failure the policy accepts is retried, up to
+    ``max_retries``; the policy sees the ``openai`` client's error and the attempt number,
+    and the error of the last attempt reaches the program."""
+    from tether.agents import ModelRetrySettings, Runner, retry_policies
+    from tether.agents._models import ReferenceProvider
+    from tether.errors import ModelProviderError
+
+    seen: list[tuple[int, int | None]] = []
+    on_500 = retry_policies.http_status([500])
+
+    def policy(context: Any) -> Any:
+        seen.append((context.attempt, context.normalized.status_code))
+        return on_500(context)
+
+    retry = ModelRetrySettings(max_retries=2, backoff={"initial_delay": 0}, policy=policy)
+    agent = Agent(name="a", model="gpt-4.1", model_settings=ModelSettings(retry=retry))
+    provider = ReferenceProvider(client=openai_server.client, api="responses")  # type: ignore[arg-type]
+
+    async def run() -> Any:
+        if not stream:
+            return (await Runner.run(agent, "Hi", model_provider=provider)).final_output
+        result = Runner.run_streamed(agent, "Hi", model_provider=provider)
+        async for _ in result.stream_events():
+            pass
+        return result.final_output
+
+    openai_server.responses.add_error(500, "Broken.")
+    openai_server.responses.add_error(500, "Broken again.")
+    openai_server.responses.add("Done.")
+    assert await run() == "Done."
+    assert seen == [(1, 500), (2, 500)]
+    for _ in range(3):
+        openai_server.responses.add_error(500, "Still broken.")
+    with pytest.raises(ModelProviderError, match="Still broken"):
+        await run()
+    assert len(openai_server.responses.requests) == 6  # two retries each, no more
+    openai_server.responses.add_error(400, "Bad request.")
+    with pytest.raises(ModelProviderError, match="Bad request"):
+        await run()  # the policy says no: not retried
+    assert seen[-1] == (1, 400) and len(openai_server.responses.requests) == 7
+
+
+async def test_retry_policies_combine_as_the_reference_combines_them() -> None:
+    """``any`` takes the first yes unless the provider said a final no; ``all`` needs every
+    yes; the provider's advice and the server's Retry-After give the delay."""
+    from tether.agents import RetryDecision, RetryPolicyContext, retry_policies
+    from tether.agents.retry import ModelRetryAdvice, ModelRetryNormalizedError
+
+    def context(advice: Any = None, status: int = 503, wait: float | None = None) -> Any:
+        normalized = ModelRetryNormalizedError(status_code=status, retry_after=wait)
+        return RetryPolicyContext(
+            error=RuntimeError("x"),
+            attempt=1,
+            max_retries=3,
+            stream=False,
+            normalized=normalized,
+            provider_advice=advice,
+        )
+
+    on_503 = retry_policies.http_status([503])
+    advised = retry_policies.provider_suggested()
+    refused = ModelRetryAdvice(suggested=False, reason="Do not retry.")
+    either = retry_policies.any(advised, on_503)
+    assert await either(context()) == RetryDecision(retry=True)  # no advice: the status says yes
+    assert await either(context(refused)) == RetryDecision(retry=False, reason="Do not retry.")
+    suggested = ModelRetryAdvice(suggested=True, retry_after=1.5, reason="Busy.")
+    assert await either(context(suggested)) == RetryDecision(True, 1.5, "Busy.")
+    both = retry_policies.all(retry_policies.retry_after(), on_503)
+    assert await both(context(wait=2.0)) == RetryDecision(retry=True, delay=2.0)
+    assert (await both(context(wait=2.0, status=502))).retry is False
+    assert retry_policies.any()(context()) is False  # no policy to ask: never

@@ -13,7 +13,8 @@ from its own directory get the same import rewrite as the program.
 Every ``from agents import ...`` becomes ``from tether.agents import ...`` and every
 ``from agents.<module> import ...`` becomes ``from tether.agents.<module> import ...``;
 no other line is touched, and the harness refuses a program whose changed lines are not
-import lines. The only instrument is the count of tool runs, written at exit.
+import lines. The only instrument is the count of tool runs, written at exit. The program
+runs as the module ``__main__``, as ``python PROGRAM.py`` runs it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import sys
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -144,4 +146,9 @@ if __name__ == "__main__":
     package = package_of(program)
     if package is not None and not reference:
         sys.meta_path.insert(0, _PortedSiblings(program.parent))
-    exec(code, {"__name__": "__main__", "__file__": str(program), "__package__": package})
+    # The program's namespace is the module ``__main__``, as ``python PROGRAM.py`` has it:
+    # what resolves a string annotation by its class's module (pydantic) finds its names.
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=str(program), __package__=package)
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)

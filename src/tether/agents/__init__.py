@@ -11,7 +11,7 @@ the same journal, the same saved states, the same guarantees. docs/migrating.md 
 the full mapping and what is not covered. The reference's module paths are here too:
 ``tether.agents.decorators``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
 ``.memory.session``, ``.memory.session_settings``), ``.model_settings``,
-``.run_context``, ``.run_state``, ``.tool_context``.
+``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ from ._models import (
     OpenAIProvider,
     OpenAIResponsesModel,
 )
+from ._output import AgentOutputSchema, AgentOutputSchemaBase
+from ._prompts import GenerateDynamicPromptData, Prompt
 from ._results import (
     AgentToolStreamEvent,
     AgentUpdatedStreamEvent,
@@ -79,6 +81,14 @@ from ._results import (
     RunResult,
     RunResultStreaming,
     StreamEvent,
+)
+from ._retry import (
+    ModelRetryBackoffSettings,
+    ModelRetrySettings,
+    RetryDecision,
+    RetryPolicy,
+    RetryPolicyContext,
+    retry_policies,
 )
 from ._runner import Runner
 from ._sessions import OpenAIConversationsSession, SQLiteSession
@@ -111,11 +121,14 @@ __all__ = [
     "AgentBase",
     "AgentHookContext",
     "AgentHooks",
+    "AgentOutputSchema",
+    "AgentOutputSchemaBase",
     "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "AgentsException",
     "FunctionTool",
     "FunctionToolResult",
+    "GenerateDynamicPromptData",
     "GuardrailFunctionOutput",
     "Handoff",
     "HandoffCallItem",
@@ -134,6 +147,8 @@ __all__ = [
     "Model",
     "ModelBehaviorError",
     "ModelProvider",
+    "ModelRetryBackoffSettings",
+    "ModelRetrySettings",
     "ModelResponse",
     "ModelSettings",
     "OpenAIChatCompletionsModel",
@@ -142,7 +157,11 @@ __all__ = [
     "OpenAIResponsesModel",
     "OutputGuardrail",
     "OutputGuardrailTripwireTriggered",
+    "Prompt",
     "RawResponsesStreamEvent",
+    "RetryDecision",
+    "RetryPolicy",
+    "RetryPolicyContext",
     "ReasoningItem",
     "RunConfig",
     "RunContextWrapper",
@@ -183,6 +202,7 @@ __all__ = [
     "handoff",
     "input_guardrail",
     "output_guardrail",
+    "retry_policies",
     "set_default_openai_api",
     "set_default_openai_client",
     "set_default_openai_key",

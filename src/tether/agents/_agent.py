@@ -20,6 +20,8 @@ from ..tools import FunctionTool, NeedsApproval
 from ._agent_stream import reference_stream_handler
 from ._handoffs import handoff
 from ._hooks import AgentHooksAdapter
+from ._output import ReferenceOutput
+from ._prompts import resolve_prompt
 from ._reprs import agent_repr
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
@@ -66,6 +68,9 @@ class Agent(_Agent[TContext]):
     (``async with server:``) before the run."""
     mcp_config: dict[str, Any] = field(default_factory=dict)
     """Accepted for the reference SDK's signature; tether reads no option from it."""
+    prompt: Any = None
+    """A prompt on the OpenAI platform (``{"id":, "version":, "variables":}``), or a function
+    of ``GenerateDynamicPromptData`` returning one: sent with each Responses request."""
 
     def __post_init__(self) -> None:
         # As given, for the reference's repr (which shows what the program set).
@@ -87,6 +92,24 @@ class Agent(_Agent[TContext]):
 
     def __repr__(self) -> str:
         return agent_repr(self, *self._given)
+
+    async def get_instructions(self, ctx: RunContext[Any]) -> str | None:
+        """The system prompt for this turn; the agent's ``prompt`` is resolved beside it."""
+        await resolve_prompt(self, ctx)
+        return await super().get_instructions(ctx)
+
+    @property
+    def output(self) -> ReferenceOutput | None:  # type: ignore[override]
+        """The final output as the reference reads ``output_type`` (a type, wrapped as
+        ``{"response": ...}`` unless a pydantic model or a dict, or an
+        ``AgentOutputSchemaBase``); it follows ``output_type`` when a program sets it anew."""
+        output_type = self.output_type
+        if output_type is None or output_type is str:
+            return None
+        known = self.__dict__.get("_reference_output")
+        if known is None or known.output_type is not output_type:
+            known = self.__dict__["_reference_output"] = ReferenceOutput(output_type)
+        return known
 
     async def list_mcp_tools(self) -> list[FunctionTool]:
         """List the tools of every MCP server of the agent (done by ``Runner`` per run)."""

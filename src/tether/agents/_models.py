@@ -13,15 +13,18 @@ a ``ModelProvider`` subclass given as ``RunConfig(model_provider=)``).
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from openai import AsyncOpenAI
 
 from ..errors import UserError
-from ..models import Model, ModelRequest
+from ..models import Model, ModelRequest, ModelResponse, ModelStreamEvent
 from ..models import OpenAIProvider as _TetherProvider
 from ..models.openai_chat import OpenAIChatCompletionsModel as _TetherChat
 from ..models.openai_responses import OpenAIResponsesModel as _TetherResponses
+from ._prompts import current_prompt
+from ._retry_loop import retried, retried_stream
 from .model_settings import MCP_TOOL_CHOICE
 
 __all__ = [
@@ -65,9 +68,27 @@ def _options(request: ModelRequest) -> dict[str, Any]:
 
 
 class _ResponsesModel(_TetherResponses):
+    _model_is_explicit = True
+    """False for the model an agent given no ``model=`` runs on: with a platform prompt,
+    which names its own model, the request then names none (as the reference's)."""
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        # ModelSettings(retry=): the call retried as its policy allows (_retry_loop).
+        return await retried(
+            self, request, lambda model: _TetherResponses.get_response(model, request)
+        )
+
+    def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        return retried_stream(self, request, lambda m: _TetherResponses.stream_response(m, request))
+
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
         options = _options(request)
+        prompt = current_prompt()
+        if prompt is not None:
+            params["prompt"] = prompt
+            if not self._model_is_explicit:
+                del params["model"]
         if "reasoning" in options:
             params["reasoning"] = _plain(options["reasoning"])
         if "verbosity" in options:
@@ -91,6 +112,12 @@ class _ResponsesModel(_TetherResponses):
 
 
 class _ChatModel(_TetherChat):
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        return await retried(self, request, lambda model: _TetherChat.get_response(model, request))
+
+    def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        return retried_stream(self, request, lambda m: _TetherChat.stream_response(m, request))
+
     def _params(self, request: ModelRequest) -> Any:
         params = cast(dict[str, Any], super()._params(request))
         options = _options(request)
@@ -118,8 +145,12 @@ class ReferenceProvider(_TetherProvider):
     """tether's ``OpenAIProvider`` whose models also send the reference's model settings."""
 
     def get_model(self, name: str) -> Any:
+        from ._agent import DefaultModelName
+
         kind = _ChatModel if self.api == "chat" else _ResponsesModel
         model = kind(name, client=self._client)
+        if isinstance(name, DefaultModelName) and isinstance(model, _ResponsesModel):
+            model._model_is_explicit = False
         # As tether's provider: the client is taken on the first request, not here.
         model._client_source = lambda: self.client
         return model
@@ -154,6 +185,7 @@ class OpenAIResponsesModel(_ResponsesModel):
         self, model: str, openai_client: AsyncOpenAI, *, model_is_explicit: bool = True
     ) -> None:
         super().__init__(str(model), client=openai_client)
+        self._model_is_explicit = model_is_explicit
 
 
 _PROVIDER_OPTIONS = frozenset(

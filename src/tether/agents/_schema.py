@@ -14,11 +14,21 @@ from typing import Any
 
 from ..tools import FunctionTool
 
-__all__ = ["reference_schema"]
+__all__ = ["OpenObject", "Unsupported", "reference_schema", "strict_copy"]
 
 
-class _Unsupported(Exception):
-    pass
+class Unsupported(Exception):
+    """A schema the reference would rewrite in ways the facade does not."""
+
+
+class OpenObject(Unsupported):
+    """An object that allows more properties than it names: strict mode cannot hold a model
+    to it."""
+
+
+def strict_copy(schema: dict[str, Any]) -> dict[str, Any]:
+    """A strict copy of ``schema``, as the reference makes it (``Unsupported`` if not)."""
+    return _strict(copy.deepcopy(schema))
 
 
 def reference_schema(tool: FunctionTool) -> dict[str, Any]:
@@ -33,13 +43,13 @@ def reference_schema(tool: FunctionTool) -> dict[str, Any]:
         return tool.params_json_schema
     try:
         return _strict(schema)
-    except _Unsupported:
+    except Unsupported:
         return tool.params_json_schema
 
 
 def _strict(node: dict[str, Any]) -> dict[str, Any]:
     if "allOf" in node or ("$ref" in node and len(node) > 1):
-        raise _Unsupported
+        raise Unsupported
     for key in ("$defs", "definitions"):
         if isinstance(node.get(key), dict):
             node[key] = {name: _strict(child) for name, child in node[key].items()}
@@ -49,7 +59,7 @@ def _strict(node: dict[str, Any]) -> dict[str, Any]:
     kind = node.get("type")
     closable = kind == "object" or (isinstance(kind, list) and "object" in kind)
     if closable and node.setdefault("additionalProperties", False) is not False:
-        raise _Unsupported
+        raise OpenObject
     if isinstance(properties, dict):
         node["required"] = list(properties)
         node["properties"] = {name: _strict(child) for name, child in properties.items()}
