@@ -32,10 +32,10 @@ __all__ = ["AgentOutputSchema", "AgentOutputSchemaBase", "ReferenceOutput"]
 _WRAPPER_KEY = "response"
 
 _NOT_STRICT = (
-    "Strict JSON schema is enabled, but the output type is not valid. Either make the output "
-    "type strict, or wrap your type with AgentOutputSchema(YourType, strict_json_schema=False)"
+    "This output type cannot be sent as a strict JSON schema: it has an object whose keys "
+    "are not named in advance (such as a dict field). Give a type whose objects name their "
+    "fields, or wrap it: AgentOutputSchema(YourType, strict_json_schema=False)."
 )
-"""The reference's words, which a program may print (basic/non_strict_output_type.py)."""
 
 
 class AgentOutputSchemaBase(abc.ABC):
