@@ -54,7 +54,7 @@ class Sizes:
 
 
 FULL = Sizes(turns=1000, early=10, middle=500, resume_lengths=(10, 100, 1000), repeats=5)
-QUICK = Sizes(turns=30, early=10, middle=20, resume_lengths=(10, 30), repeats=2)
+QUICK = Sizes(turns=30, early=10, middle=20, resume_lengths=(10, 30), repeats=5)
 
 
 def call_id(turn: int) -> str:

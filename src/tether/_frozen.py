@@ -81,10 +81,15 @@ def freeze(value: Any, _depth: int = 0) -> Any:
     Raises ``ValueError`` for data nested deeper than ``MAX_DEPTH``; callers turn
     that into the error of their boundary.
     """
-    if type(value) in _SCALARS:
+    kind = type(value)
+    if kind in _SCALARS:
         return value
     if _depth >= MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if kind is list:  # the usual case (an event's items) before the isinstance checks below
+        if _ALL_SCALAR(map(type, value)):
+            return FrozenList(value)
+        return FrozenList(_frozen_items(value, _depth + 1))
     # Most items are flat (a message with text content, a call, an output): one C-level
     # look at their values' types, then one C-level copy, instead of a call per value.
     if isinstance(value, dict):

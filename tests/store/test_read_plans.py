@@ -27,7 +27,7 @@ from tether.store import _reads as reads
 from tether.store._dialect import Dialect
 from tether.store._postgres_dialect import PostgresDialect
 from tether.store._sqlite_dialect import SQLiteDialect
-from tether.store._statements import Program, Statement
+from tether.store._statements import Program, Statement, Together
 
 from .backends import Backend
 
@@ -36,10 +36,11 @@ LATER = NOW + timedelta(hours=1)
 
 
 def first(program: Program[Any]) -> Statement:
-    """The first statement a read runs (its query over the runs or pending table)."""
+    """The first statement a read runs (its query over the runs or pending table; of
+    queries sent together, the first)."""
     statement = next(program)
     program.close()
-    return statement
+    return statement.statements[0] if isinstance(statement, Together) else statement
 
 
 def bounded(d: Dialect) -> dict[str, Program[Any]]:

@@ -45,7 +45,13 @@ class _KeepFrozen:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_wrap_validator_function(self.keep, handler(source))
+        plain = handler(source)
+        # JSON text holds no frozen value: it is validated as the plain type, without a call
+        # into Python for each field (a stored run's events are decoded from JSON).
+        return core_schema.json_or_python_schema(
+            json_schema=plain,
+            python_schema=core_schema.no_info_wrap_validator_function(self.keep, plain),
+        )
 
 
 FrozenItems = Annotated[list[Item], _KeepFrozen(_keep_frozen_objects)]

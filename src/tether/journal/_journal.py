@@ -29,8 +29,13 @@ class Journal(Sequence[Event]):
         self.stored_tip: object = None
         """Set by a run store's ``load_state``: which store's run these events began as, at
         which seq and head (a ``tether.run._durable.StoredTip``); ``None`` otherwise."""
+        # The fold refuses an event that does not fit, and then there is no journal at all:
+        # fold them all, then keep them, without a call to ``append`` each.
+        events = list(events)
+        apply = self._view.apply
         for event in events:
-            self.append(event)
+            apply(event)
+        self._events = events
 
     @property
     def view(self) -> RunView:

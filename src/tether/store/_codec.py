@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from hmac import compare_digest
 
 from pydantic import ValidationError
 
@@ -13,7 +14,15 @@ from .._json_text import escape_surrogates
 from ..errors import StoreIntegrityError
 from ..journal._events import Event, events_adapter
 
-__all__ = ["MAC_PREFIX", "chain_mac", "decode_events", "encode_events", "head_of", "verify_rows"]
+__all__ = [
+    "MAC_PREFIX",
+    "chain_mac",
+    "decode_events",
+    "encode_events",
+    "head_of",
+    "hmac_sha256",
+    "verify_rows",
+]
 
 
 def encode_events(events: Sequence[Event]) -> list[str]:
@@ -54,14 +63,30 @@ def chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str
 
     The text is hashed as stored, not re-encoded: the fields before it are length-
     prefixed (``len:value``), so the message reads back one way only."""
-    previous = previous or ""
-    mac = hmac.new(
-        key,
-        f"{len(previous)}:{previous}{len(run_id)}:{run_id}{seq}:".encode("utf-8", "surrogatepass"),
-        hashlib.sha256,
-    )
-    mac.update(text.encode("utf-8", "surrogatepass"))
-    return MAC_PREFIX + mac.hexdigest()
+    return MAC_PREFIX + hmac.new(key, _message(previous, run_id, seq, text), "sha256").hexdigest()
+
+
+def _message(previous: str | None, run_id: str, seq: int, text: str) -> bytes:
+    return _message_of(f"{len(run_id)}:{run_id}", previous or "", seq, text)
+
+
+def _message_of(run: str, previous: str, seq: int, text: str) -> bytes:
+    # ``run`` is the run id, length-prefixed: made once for all of a run's rows.
+    return f"{len(previous)}:{previous}{run}{seq}:{text}".encode("utf-8", "surrogatepass")
+
+
+def hmac_sha256(key: bytes) -> Callable[[bytes], str]:
+    """HMAC-SHA256 under ``key``, the hex digest of each message: the standard library's
+    ``hmac.new(key, message, "sha256").hexdigest()``, with the key set up once and copied
+    for each message (a run's rows are checked in one go)."""
+    keyed = hmac.new(key, digestmod="sha256")
+
+    def mac(message: bytes) -> str:
+        each = keyed.copy()
+        each.update(message)
+        return each.hexdigest()
+
+    return mac
 
 
 def _legacy_chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
@@ -94,7 +119,9 @@ def verify_rows(
         )
     if not keys:
         return
-    previous: str | None = None
+    # The first key signs: most rows match it, and the others are tried only then.
+    first, *others = [hmac_sha256(key) for key in keys]
+    run, previous = f"{len(run_id)}:{run_id}", ""
     for row_seq, text, mac in rows:
         if mac is None:
             raise StoreIntegrityError(
@@ -103,10 +130,17 @@ def verify_rows(
                 "signing_key=False), or its MAC was removed. If the database is trusted as it "
                 "stands, sign it once: tether store sign STORE (or await store.sign())."
             )
-        sign = chain_mac if mac.startswith(MAC_PREFIX) else _legacy_chain_mac
-        if not any(
-            hmac.compare_digest(sign(key, previous, run_id, row_seq, text), mac) for key in keys
-        ):
+        if mac.startswith(MAC_PREFIX):
+            message = _message_of(run, previous, row_seq, text)
+            valid = compare_digest(MAC_PREFIX + first(message), mac) or any(
+                compare_digest(MAC_PREFIX + sign(message), mac) for sign in others
+            )
+        else:
+            valid = any(
+                compare_digest(_legacy_chain_mac(key, previous, run_id, row_seq, text), mac)
+                for key in keys
+            )
+        if not valid:
             raise StoreIntegrityError(
                 f"Run {run_id!r}, event {row_seq} does not match its MAC: the row was edited, "
                 "reordered or moved from another run, or the store was signed with another "

@@ -30,7 +30,7 @@ from ._postgres_dialect import PostgresDialect
 from ._protocol import Clock, system_clock
 from ._retry import DEFAULT_RETRY_FOR
 from ._sql_store import SQLRunStore
-from ._statements import Program, Statement, drive_async, execute
+from ._statements import Program, Statement, Together, drive_async, execute
 from ._wakeup import Changes
 
 try:
@@ -338,7 +338,18 @@ async def _check_connection(conn: _Conn) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-async def _execute(conn: _Conn, statement: Statement, pipe: psycopg.AsyncPipeline | None) -> Any:
+async def _execute(
+    conn: _Conn, statement: Statement | Together, pipe: psycopg.AsyncPipeline | None
+) -> Any:
+    if isinstance(statement, Together):
+        # In pipeline mode every query is sent before the first answer is waited for.
+        sent = [await conn.execute(each.text, each.params or None) for each in statement.statements]
+        return tuple(
+            [
+                each.reply(await cur.fetchall(), cur.rowcount)
+                for each, cur in zip(statement.statements, sent, strict=True)
+            ]
+        )
     if statement.answer == "many":
         if statement.params:
             async with conn.cursor() as cursor:

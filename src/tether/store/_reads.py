@@ -17,7 +17,7 @@ from ._dialect import Dialect
 from ._engine import PENDING_COLUMNS
 from ._protocol import PendingKey, encode_cursor
 from ._records import ChangedRuns, PendingApproval, RunPage, RunStatus, RunSummary, RunTip
-from ._statements import Program, select, select_one
+from ._statements import Program, select, select_one, together
 
 __all__ = [
     "changed_runs",
@@ -56,16 +56,17 @@ EventRows = list[tuple[int, str, str | None]]
 
 
 def load(d: Dialect, run_id: str, now: datetime) -> Program[tuple[RunSummary, EventRows]]:
-    """The run's summary and its event rows ``(seq, text, mac)``, in order."""
-    found = yield select_one(
-        d.sql(f"{SUMMARY} WHERE r.id = :id"), {"id": run_id, "now": d.stamp(now)}
+    """The run's summary and its event rows ``(seq, text, mac)``, in order (both queries
+    sent together: on PostgreSQL one round trip, not two)."""
+    found, rows = yield together(
+        select_one(d.sql(f"{SUMMARY} WHERE r.id = :id"), {"id": run_id, "now": d.stamp(now)}),
+        select(
+            d.sql("SELECT seq, {event}, mac FROM {events} WHERE run_id = :id ORDER BY seq"),
+            {"id": run_id},
+        ),
     )
     if found is None:
         raise RunNotFoundError(run_id)
-    rows = yield select(
-        d.sql("SELECT seq, {event}, mac FROM {events} WHERE run_id = :id ORDER BY seq"),
-        {"id": run_id},
-    )
     return summary(d, found), [tuple(row) for row in rows]
 
 

@@ -29,7 +29,7 @@ from ._engine import check_format
 from ._protocol import Clock, system_clock
 from ._sql_store import SQLRunStore
 from ._sqlite_dialect import SQLiteDialect
-from ._statements import Program, Statement, drive, execute, execute_many
+from ._statements import Program, Statement, Together, drive, execute, execute_many
 from ._wakeup import Changes, touch, watch_file
 
 __all__ = ["SQLiteRunStore"]
@@ -280,7 +280,9 @@ def _reading(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def _execute(conn: sqlite3.Connection, statement: Statement) -> Any:
+def _execute(conn: sqlite3.Connection, statement: Statement | Together) -> Any:
+    if isinstance(statement, Together):
+        return tuple(_execute(conn, each) for each in statement.statements)
     if statement.answer == "many":
         conn.executemany(statement.text, statement.params)
         return None

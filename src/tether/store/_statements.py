@@ -35,12 +35,14 @@ from typing import Any, Literal, TypeVar
 __all__ = [
     "Program",
     "Statement",
+    "Together",
     "drive",
     "drive_async",
     "execute",
     "execute_many",
     "select",
     "select_one",
+    "together",
     "update",
 ]
 
@@ -78,7 +80,16 @@ class Statement:
         return None
 
 
-Program = Generator[Statement, Any, _T]
+@dataclass(frozen=True, slots=True)
+class Together:
+    """Queries that do not depend on one another's answers: a backend may send them all
+    before it waits (PostgreSQL's pipeline: one round trip, not one each). The program is
+    sent their replies, in order, as a tuple."""
+
+    statements: tuple[Statement, ...]
+
+
+Program = Generator[Statement | Together, Any, _T]
 """An algorithm over the store's tables: yields statements, returns its result."""
 
 
@@ -97,6 +108,13 @@ def update(text: str, params: Params = ()) -> Statement:
     return Statement(text, params, "count")
 
 
+def together(*statements: Statement) -> Together:
+    """Queries sent together (``Together``); the program is sent a tuple of their replies."""
+    if not all(statement.returns_rows for statement in statements):
+        raise ValueError("together() takes queries (select, select_one) only")
+    return Together(statements)
+
+
 def execute(text: str, params: Params = ()) -> Statement:
     """A statement whose answer the program does not need."""
     return Statement(text, params)
@@ -107,9 +125,10 @@ def execute_many(text: str, params: Sequence[Params]) -> Statement:
     return Statement(text, params, "many")
 
 
-def drive(program: Program[_T], run: Callable[[Statement], Any]) -> _T:
+def drive(program: Program[_T], run: Callable[[Statement | Together], Any]) -> _T:
     """Run ``program`` to its end with ``run`` (which executes one statement and returns
-    ``statement.reply(...)``); its result."""
+    ``statement.reply(...)``, or a ``Together``'s statements and the tuple of their
+    replies); its result."""
     answer: Any = None
     try:
         while True:
@@ -123,7 +142,9 @@ def drive(program: Program[_T], run: Callable[[Statement], Any]) -> _T:
         program.close()
 
 
-async def drive_async(program: Program[_T], run: Callable[[Statement], Awaitable[Any]]) -> _T:
+async def drive_async(
+    program: Program[_T], run: Callable[[Statement | Together], Awaitable[Any]]
+) -> _T:
     """``drive`` for a backend whose statements are awaited."""
     answer: Any = None
     try:
