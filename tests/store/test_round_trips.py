@@ -64,25 +64,32 @@ async def relayed(dsn: str) -> AsyncIterator[tuple[str, Relay]]:
 
 
 async def test_an_append_is_two_round_trips_and_a_load_two(postgres_dsn: str) -> None:
+    # A statement sent without waiting may still reach the server after the server answered
+    # the one before (a busy machine): the relay then sees one trip more. The fewest of three
+    # tries is what the store needs; a store that waits more needs it every time.
     async with relayed(postgres_dsn) as (dsn, relay):
         store = PostgresRunStore(dsn, schema="round_trips", signing_key=b"k" * 32)
         try:
-            events = begun("r1", "c1")
-            await store.append("r1", 0, events)  # opens the pool, creates the schema
-            seq = len(events)
-
-            before = relay.trips
-            await store.append("r1", seq, [ToolStarted("c1")])
-            appended = relay.trips - before
-
-            before = relay.trips
-            await store.append("r1", seq + 1, [ToolCompleted("c1", "done")])
-            completed = relay.trips - before
-
-            before = relay.trips
-            loaded = await store.load("r1")
-            loads = relay.trips - before
+            tries = [await _count_trips(store, relay, f"r{n}") for n in range(3)]
         finally:
             await store.close()
-    assert loaded.seq == seq + 2
-    assert (appended, completed, loads) == (2, 2, 2)
+    fewest = tuple(min(counts) for counts in zip(*tries, strict=True))
+    assert fewest == (2, 2, 2), tries
+
+
+async def _count_trips(store: PostgresRunStore, relay: Relay, run_id: str) -> tuple[int, ...]:
+    """Round trips of an append, another append, and a load of ``run_id``."""
+    events = begun(run_id, "c1")
+    await store.append(run_id, 0, events)  # the first opens the pool, creates the schema
+    seq = len(events)
+    counts = []
+    for step in (
+        lambda: store.append(run_id, seq, [ToolStarted("c1")]),
+        lambda: store.append(run_id, seq + 1, [ToolCompleted("c1", "done")]),
+        lambda: store.load(run_id),
+    ):
+        before = relay.trips
+        await step()
+        counts.append(relay.trips - before)
+    assert (await store.load(run_id)).seq == seq + 2
+    return tuple(counts)
