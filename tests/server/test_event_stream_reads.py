@@ -26,9 +26,11 @@ class CountingStore(SQLiteRunStore):
 
     transactions = 0
 
-    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+    async def _transact(
+        self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
+    ) -> _T:
         self.transactions += 1
-        return await super()._transact(make, write)
+        return await super()._transact(make, write, durable)
 
 
 async def test_one_query_per_poll_announces_requests_decisions_and_updates(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -29,6 +29,8 @@ class Relay:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self.trips = 0
+        self.watch: Callable[[bytes], None] = lambda data: None
+        """Called with what each client sends (``test_lease_durability`` reads it)."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -39,6 +41,7 @@ class Relay:
             while data := await source.read(65536):
                 if up:
                     spoke[0] = True
+                    self.watch(data)
                 elif spoke[0]:
                     spoke[0] = False
                     self.trips += 1

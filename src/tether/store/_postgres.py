@@ -162,14 +162,16 @@ class PostgresRunStore(SQLRunStore):
 
     # -- connections ------------------------------------------------------------------
 
-    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+    async def _transact(
+        self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
+    ) -> _T:
         program = make()
-        async with self._transaction(read_only=not write) as (conn, pipe):
+        async with self._transaction(read_only=not write, durable=durable) as (conn, pipe):
             return await drive_async(program, lambda statement: _execute(conn, statement, pipe))
 
     @asynccontextmanager
     async def _transaction(
-        self, *, read_only: bool = False
+        self, *, read_only: bool = False, durable: bool = True
     ) -> AsyncIterator[tuple[_Conn, psycopg.AsyncPipeline]]:
         """A pooled connection in one transaction, in pipeline mode; driver errors become
         ``StoreError`` (``StoreUnavailableError`` for a transient one, saying whether it
@@ -189,6 +191,8 @@ class PostgresRunStore(SQLRunStore):
                         # A read sees one snapshot for all its statements. BEGIN and COMMIT
                         # are sent as text, never prepared.
                         await conn.execute(_BEGIN_READ if read_only else "BEGIN", prepare=False)
+                        if not durable:  # its COMMIT does not wait for the WAL's flush
+                            await conn.execute(_NOT_DURABLE, prepare=False)
                         yield conn, pipe
                         # The body is done: what fails from here may have committed (a
                         # pipelined statement's failure also shows only from here).
@@ -317,6 +321,7 @@ class PostgresRunStore(SQLRunStore):
 
 
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_NOT_DURABLE = "SET LOCAL synchronous_commit TO OFF"
 
 
 async def _roll_back(conn: _Conn) -> None:

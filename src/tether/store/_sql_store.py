@@ -77,9 +77,13 @@ class SQLRunStore(ABC):
         self._notifier = Notifier()
 
     @abstractmethod
-    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+    async def _transact(
+        self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
+    ) -> _T:
         """``make()`` a program and drive it in one transaction (a read-only one unless
-        ``write``): its result. Driver errors become ``StoreError``s."""
+        ``write``): its result. Driver errors become ``StoreError``s. ``durable=False``: a
+        write whose commit does not wait for the disk (a lease: lost in a crash, it only
+        leaves the run free, and every append checks the lease it finds)."""
 
     @abstractmethod
     def _session_statements(self, session: Session, items: list[Item]) -> tuple[Statement, ...]:
@@ -93,12 +97,13 @@ class SQLRunStore(ABC):
         write: bool = True,
         idempotent: bool = False,
         settle: Callable[[], Awaitable[_T | None]] | None = None,
+        durable: bool = True,
     ) -> _T:
         # Through a transient failure, for up to retry_for seconds (see _retry): a write
         # whose commit outcome is unknown only if it is idempotent, or once settle says it
         # did not land (what settle returns if it did).
         return await retry_store_call(
-            lambda: self._transact(make, write),
+            lambda: self._transact(make, write, durable),
             within=self._retry_for,
             idempotent=idempotent,
             settle=settle,
@@ -433,11 +438,14 @@ class SQLRunStore(ABC):
                 self._dialect, run_id, owner, ttl, renew=renew, now=self._clock()
             ),
             idempotent=True,
+            durable=False,
         )
 
     async def release(self, run_id: str, owner: str) -> None:
         """See ``RunStore.release``."""
-        await self._run(lambda: _engine.release(self._dialect, run_id, owner), idempotent=True)
+        await self._run(
+            lambda: _engine.release(self._dialect, run_id, owner), idempotent=True, durable=False
+        )
 
     # -- upkeep -------------------------------------------------------------------------
 

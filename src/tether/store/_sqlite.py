@@ -133,32 +133,43 @@ class SQLiteRunStore(SQLRunStore):
 
     # -- the worker thread ----------------------------------------------------------
 
-    async def _transact(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+    async def _transact(
+        self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
+    ) -> _T:
         # Inline only on an open connection that nobody else is using (never wait for the
         # lock on the loop): the first open, which may wait for another process, and a
         # transaction that finds the write lock taken go to the worker thread.
         if self._inline and self._conn is not None and self._lock.acquire(blocking=False):
             try:
-                return self._transaction(make, write, at_once=True)
+                return self._transaction(make, write, durable, at_once=True)
             except _Busy:
                 pass  # nothing was written: wait for the other writer off the loop
             finally:
                 self._lock.release()
-        return await asyncio.to_thread(self._locked, make, write)
+        return await asyncio.to_thread(self._locked, make, write, durable)
 
-    def _locked(self, make: Callable[[], Program[_T]], write: bool) -> _T:
+    def _locked(self, make: Callable[[], Program[_T]], write: bool, durable: bool) -> _T:
         with self._lock:
-            return self._transaction(make, write)
+            return self._transaction(make, write, durable)
 
     def _transaction(
-        self, make: Callable[[], Program[_T]], write: bool, *, at_once: bool = False
+        self,
+        make: Callable[[], Program[_T]],
+        write: bool,
+        durable: bool = True,
+        *,
+        at_once: bool = False,
     ) -> _T:
         """Drive ``make()`` in one transaction (the caller holds the lock); ``at_once``:
-        raise ``_Busy`` rather than wait for another connection's write lock."""
+        raise ``_Busy`` rather than wait for another connection's write lock;
+        ``durable=False``: its commit does not sync the WAL (the next durable one does)."""
         try:
             conn = self._connection()
             if at_once:
                 conn.execute("PRAGMA busy_timeout = 0")
+            level = None if durable else conn.execute("PRAGMA synchronous").fetchone()[0]
+            if level is not None:
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
                 program = make()
                 with immediate(conn) if write else _reading(conn):
@@ -166,6 +177,8 @@ class SQLiteRunStore(SQLRunStore):
             finally:
                 if at_once:
                     conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                if level is not None:
+                    conn.execute(f"PRAGMA synchronous = {int(level)}")
         except sqlite3.OperationalError as exc:
             if at_once and _busy(exc):
                 raise _Busy from exc
