@@ -1,5 +1,6 @@
 """``SQLiteRunStore(inline=True)``: transactions on the event loop's thread, and never a wait
-for another writer there (the conformance suite runs on such a store too)."""
+for another writer there (the conformance suite runs on such a store too). Without it,
+reads run there and writes in the worker thread."""
 
 from __future__ import annotations
 
@@ -34,6 +35,28 @@ async def test_an_inline_store_makes_no_hop_to_the_worker_thread_once_open(
     assert [p.call_id for p in await store.pending_approvals()] == ["c1"]
     assert (await store.load("r1")).events == (*begun("r1", "c1"), asked("c1"))
     assert hops == []
+    monkeypatch.undo()
+    await store.close()
+
+
+async def test_a_default_store_reads_on_the_loop_and_writes_in_the_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteRunStore(tmp_path / "runs.db", signing_key=False)
+    await store.append("r0", 0, begun("r0", "c0"))  # opens the file
+    hops: list[Any] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    assert (await store.load("r0")).events == tuple(begun("r0", "c0"))
+    assert [r.run_id for r in (await store.list_runs()).runs] == ["r0"]
+    assert hops == []  # the reads
+    await store.append("r0", len(begun("r0", "c0")), [asked("c0")])
+    assert len(hops) == 1  # the write
     monkeypatch.undo()
     await store.close()
 

@@ -42,18 +42,20 @@ class SQLiteRunStore(SQLRunStore):
 
     Several processes can share the file: it runs in WAL mode, every write is
     one ``BEGIN IMMEDIATE`` transaction, and writers wait up to
-    ``busy_timeout`` seconds for each other. Calls run in a worker thread, so
-    they never block the event loop::
+    ``busy_timeout`` seconds for each other. Writes run in a worker thread, so the
+    event loop never waits for a lock or a flush; reads run on the loop's own thread
+    (in WAL mode a read does not wait for writers), without the hand-over to the
+    worker thread and back, which costs about as much as reading a short run::
 
         store = SQLiteRunStore("runs.db")
         result = await Runner.run(agent, "Book it", store=store)
 
-    ``inline=True`` runs each transaction on the event loop's own thread instead: no
-    hand-over to the worker thread and back, which costs a process that drives one run
-    at a time (a worker, a script) a tenth to a third of its time per turn; the loop waits
-    for each commit's flush (well under a millisecond on a local disk). A transaction
-    that finds the write lock taken (another connection writing) is not waited for on
-    the loop: it goes to the worker thread, which waits up to ``busy_timeout``.
+    ``inline=True`` runs writes on the event loop's thread too, which saves a process
+    that drives one run at a time (a worker, a script) a tenth to a third of its time
+    per turn; the loop then waits for each commit's flush (well under a millisecond on a
+    local disk). A transaction that finds the file locked (another connection writing,
+    or the other transaction of this store under way) is not waited for on the loop: it
+    goes to the worker thread, which waits up to ``busy_timeout``.
 
     Other processes waiting on the store (``changes()``, a ``tether worker``) are woken
     through a side file, ``<path>-wake``, whose time a decision's append sets.
@@ -136,10 +138,11 @@ class SQLiteRunStore(SQLRunStore):
     async def _transact(
         self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
     ) -> _T:
-        # Inline only on an open connection that nobody else is using (never wait for the
-        # lock on the loop): the first open, which may wait for another process, and a
+        # On the loop only on an open connection that nobody else is using (never wait for
+        # a lock on the loop): the first open, which may wait for another process, and a
         # transaction that finds the write lock taken go to the worker thread.
-        if self._inline and self._conn is not None and self._lock.acquire(blocking=False):
+        here = self._inline or not write
+        if here and self._conn is not None and self._lock.acquire(blocking=False):
             try:
                 return self._transaction(make, write, durable, at_once=True)
             except _Busy:
