@@ -416,7 +416,7 @@ async def _finish(run: Run, step: Finish) -> None:
             raise ModelBehaviorError(f"The final output cannot be recorded: {exc}.") from None
     else:
         completed = RunCompleted(step.text if step.text is not None else step.tool_output)
-        value = final_value(run, run.agent, run.view, completed)
+        value = final_value(run, completed)
     await guardrails.check_output(run, value)
     run.append(completed)
     await hooks.agent_end(run, run.agent, value)

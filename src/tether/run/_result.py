@@ -31,7 +31,7 @@ class RunResult:
         if completed is None:
             return None
         if self._final is None or self._final[0] is not completed:
-            value = final_value(self._run, self._run.agent, self._run.view, completed)
+            value = final_value(self._run, completed)
             self._final = (completed, value)
         return self._final[1]
 

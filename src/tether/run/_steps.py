@@ -59,8 +59,6 @@ class Finish:
 
     text: str | None = None
     tool_output: str | None = None
-    tool: str | None = None
-    """The tool whose output is the final output (``tool_use_behavior``)."""
     decided: bool = False
     """``value`` is the final output a ``tool_use_behavior`` function gave."""
     value: Any = None
@@ -97,7 +95,7 @@ def next_step(view: RunView, agent: Agent[Any]) -> Step:
             return ExecuteTools()
         first = finishing_call(view, agent)
         if first is not None:
-            return Finish(tool_output=first.output, tool=first.name)
+            return Finish(tool_output=first.output)
         if callable(agent.tool_use_behavior) and tool_results(view, agent):
             return DecideToolUse()
         return CallModel()

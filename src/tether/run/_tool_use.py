@@ -15,11 +15,10 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-from .._agent import Agent
 from .._tool_use import FunctionToolResult, ToolsToFinalOutputResult, tool_output_value
 from ..errors import UserError
 from ..items import function_call_output
-from ..journal import RunCompleted, RunView
+from ..journal import RunCompleted
 from ._run import Run
 from ._steps import CallModel, Finish, finishing_call, tool_results
 
@@ -73,10 +72,12 @@ def decided_completion(run: Run, value: Any) -> tuple[Any, RunCompleted]:
     return value, completed
 
 
-def final_value(run: Run, agent: Agent[Any], view: RunView, completed: RunCompleted) -> Any:
-    """The final output journaled by ``completed``, as the program sees it."""
+def final_value(run: Run, completed: RunCompleted) -> Any:
+    """The final output journaled by ``completed`` (about to be appended, or the run's
+    last event), as the program sees it."""
     if run.final_value is not None and run.final_value[0] is completed:
         return run.final_value[1]
+    agent, view = run.agent, run.view
     if agent.output is not None:
         return agent.output.load(completed.output)
     call = finishing_call(view, agent)
