@@ -14,7 +14,6 @@ tether's run loop reads an output through ``.schema``, ``.parse``, ``.dump`` and
 from __future__ import annotations
 
 import abc
-import json
 from functools import cached_property
 from typing import Any, get_origin
 
@@ -156,7 +155,7 @@ class ReferenceOutput:
     def dump(self, value: Any) -> Any:
         if isinstance(self.given, AgentOutputSchema):
             return self.given.dump(value)
-        return json.loads(json.dumps(to_jsonable_python(value)))
+        return to_jsonable_python(value)
 
     def load(self, data: Any) -> Any:
         if isinstance(self.given, AgentOutputSchema):
