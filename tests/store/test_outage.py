@@ -155,12 +155,13 @@ async def test_a_sqlite_store_whose_lock_is_held_too_long_fails_typed(tmp_path: 
 
 class CommitCutter:
     """A TCP proxy in front of PostgreSQL that, once armed, cuts the connection that sends
-    the next ``COMMIT``: after passing it on (the write lands, the client never hears) or
-    instead of passing it on (the write is rolled back). Either way the client cannot
-    know whether its write committed."""
+    the next ``COMMIT`` (or ``marker``): after passing it on (the write lands, the client
+    never hears) or instead of passing it on (the write is rolled back). Either way the
+    client cannot know whether its write committed."""
 
-    def __init__(self, server: PostgresServer) -> None:
+    def __init__(self, server: PostgresServer, marker: bytes = b"COMMIT") -> None:
         self.server = server
+        self.marker = marker
         self.armed: str | None = None
         self.cuts = 0
         self._listener: asyncio.Server | None = None
@@ -188,7 +189,7 @@ class CommitCutter:
 
         async def upstream() -> None:
             while data := await client_in.read(65536):
-                if self.armed is not None and b"COMMIT" in data:
+                if self.armed is not None and self.marker in data:
                     how, self.armed = self.armed, None
                     cut.set()  # nothing more reaches the client
                     self.cuts += 1

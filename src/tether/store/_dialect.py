@@ -39,6 +39,9 @@ class Dialect(ABC):
     """The statements that create a new store of ``STORE_VERSION``."""
     migrations: Mapping[int, tuple[str, ...]]
     """``migrations[v]``: the statements that take a store from version v to v + 1."""
+    append_at_once: str | None = None
+    """An append as one statement, in the neutral spelling, if the backend has one
+    (``_engine.append_at_once`` gives its parameters and says what it must do)."""
 
     def __init__(self) -> None:
         self._sql: dict[str, str] = {}

@@ -18,13 +18,14 @@ from ..errors import (
     RunBusyError,
     RunConflictError,
     RunNotFoundError,
+    StateError,
     StoreFormatError,
     StoreVersionError,
 )
 from ..journal import Event, RunView
 from ._codec import chain_mac, decode_events
 from ._dialect import Dialect
-from ._gate import FoldGate, admit, fold
+from ._gate import FoldGate, Held, admit, fold
 from ._passing import passes_lease
 from ._projection import Changes, PendingRow, replay
 from ._protocol import STORE_FORMAT, STORE_READABLE_FROM, STORE_VERSION, version_problem
@@ -41,10 +42,14 @@ from ._statements import (
 )
 
 __all__ = [
+    "Admitted",
     "Appended",
+    "admit_held",
     "append",
+    "append_at_once",
     "check_format",
     "delete",
+    "goes_at_once",
     "lease",
     "prune",
     "rebuild",
@@ -68,16 +73,17 @@ PENDING_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Appended:
     """What a committed append leaves: the run's new seq and, to keep in the store's
-    ``FoldGate`` once the transaction committed, the run's view and creation time."""
+    ``FoldGate`` once the transaction committed, the run's view, creation time and head."""
 
     seq: int
     created_at: datetime | None = None
     view: RunView | None = None
+    head: str | None = None
 
     def keep(self, gate: FoldGate, run_id: str) -> None:
         """Keep the view for the next append (call after the commit only)."""
         if self.view is not None and self.created_at is not None:
-            gate.keep(run_id, self.created_at, self.seq, self.view)
+            gate.keep(run_id, self.created_at, self.seq, self.view, self.head)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +106,42 @@ class Append:
     """Statements of the backend's own run after the events (a session's items)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An append the fold accepted before its transaction, against the view this store
+    held of the run at the append's expected seq (``held.view``, now after the events):
+    it stands if the run is still that one, created then and at that head."""
+
+    held: Held
+    todo: Changes
+
+    def fits(self, created_at: datetime, head: str | None) -> bool:
+        """Whether the stored run is the one this append was admitted against."""
+        return self.held.created_at == created_at and self.held.head == head
+
+
+def admit_held(gate: FoldGate, a: Append) -> Admitted | None:
+    """``a`` admitted against the view ``gate`` holds of its run at ``a.expected_seq``, or
+    ``None`` (nothing held, or the fold refused: then the stored run decides, in the
+    transaction, since a view held here may be of a run deleted and created again)."""
+    if a.expected_seq == 0:
+        return None
+    held = gate.take_at(a.run_id, a.expected_seq)
+    if held is None:
+        return None
+    try:
+        return Admitted(held, admit(held.view, a.events))
+    except StateError:
+        return None
+
+
 def append(
-    d: Dialect, gate: FoldGate, key: bytes | None, a: Append, now: datetime
+    d: Dialect, key: bytes | None, a: Append, now: datetime, admitted: Admitted | None = None
 ) -> Program[Appended]:
     """Append ``a.events`` if the run is still at ``a.expected_seq`` and no other owner
     holds a live lease (decisions pass one): ``RunConflictError``, ``RunBusyError``,
-    ``RunNotFoundError`` or the fold's ``StateError`` otherwise, with nothing written."""
+    ``RunNotFoundError`` or the fold's ``StateError`` otherwise, with nothing written.
+    ``admitted``: the fold's answer from a view held of the run, used if it still fits."""
     stamp = d.stamp(now)
     row = yield select_one(
         d.sql(
@@ -135,13 +171,23 @@ def append(
         ):
             raise RunBusyError(a.run_id, lease_owner, d.time_text(lease_until))
         created = d.time(created_at)
-        held = gate.take(a.run_id, created, a.expected_seq)
-        view = held if held is not None else fold((yield from stored_events(d, a.run_id)))
+        if admitted is not None and admitted.fits(created, head):
+            view = admitted.held.view
+        else:
+            view = fold((yield from stored_events(d, a.run_id)))
+            admitted = None
     # The fold first: an event it refuses raises here, and nothing is written.
-    todo = admit(view, a.events)
+    todo = admitted.todo if admitted is not None else admit(view, a.events)
     if a.rule_use is not None and not (yield from use_rule_in(d, *a.rule_use)):
         raise RuleUnavailable(a.rule_use[0])  # rolls the whole append back
-    head = yield from _insert_events(d, key, a, head, stamp)
+    rows, head = _event_rows(key, a, head, stamp)
+    yield execute_many(
+        d.sql(
+            "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
+            "VALUES (:id, :seq, :kind, :event{json}, :mac, :at)"
+        ),
+        rows,
+    )
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
@@ -152,7 +198,56 @@ def append(
         ),
         {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
     )
-    return Appended(new_seq, created, view)
+    return Appended(new_seq, created, view, head)
+
+
+def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
+    """Whether ``append_at_once`` can write ``a``: the dialect has the statement, and
+    the append brings nothing else (no rule use, no statements of its own, no change
+    to the pending calls)."""
+    todo = admitted.todo
+    return (
+        d.append_at_once is not None
+        and a.rule_use is None
+        and not a.also
+        and not (todo.put or todo.update or todo.drop)
+    )
+
+
+def append_at_once(
+    d: Dialect, key: bytes | None, a: Append, admitted: Admitted, now: datetime
+) -> Program[Appended | None]:
+    """``append`` in one statement (``goes_at_once``): it writes only if the run is still
+    the one ``admitted`` was folded against, at ``a.expected_seq``, and no other
+    owner's live lease stops it; otherwise it writes nothing and returns ``None``, and
+    ``append`` says why (or appends, re-folding the stored run)."""
+    assert d.append_at_once is not None  # goes_at_once said so
+    held = admitted.held
+    stamp = d.stamp(now)
+    rows, head = _event_rows(key, a, held.head, stamp)
+    new_seq = a.expected_seq + len(a.events)
+    written = yield select_one(
+        d.sql(d.append_at_once),
+        {
+            "id": a.run_id,
+            "expected": a.expected_seq,
+            "created": d.stamp(held.created_at),
+            "previous": held.head,
+            "passes": passes_lease(a.events, a.owner),
+            "owner": a.owner,
+            "now": stamp,
+            "seq": new_seq,
+            "head": head,
+            "status": admitted.todo.status,
+            "seqs": [row["seq"] for row in rows],
+            "kinds": [row["kind"] for row in rows],
+            "texts": [row["event"] for row in rows],
+            "macs": [row["mac"] for row in rows],
+        },
+    )
+    if written is None or not written[0]:
+        return None
+    return Appended(new_seq, held.created_at, held.view, head)
 
 
 def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
@@ -174,9 +269,9 @@ def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
         raise RunConflictError(a.run_id, 0, None)
 
 
-def _insert_events(
-    d: Dialect, key: bytes | None, a: Append, head: str | None, stamp: object
-) -> Program[str | None]:
+def _event_rows(
+    key: bytes | None, a: Append, head: str | None, stamp: object
+) -> tuple[list[dict[str, object]], str | None]:
     # Each row's MAC chains over the previous row's: the run's head moves with them.
     rows = []
     for offset, (event, text) in enumerate(zip(a.events, a.texts, strict=True)):
@@ -186,14 +281,7 @@ def _insert_events(
             {"id": a.run_id, "seq": seq, "kind": event.kind, "event": text, "mac": mac, "at": stamp}
         )
         head = mac
-    yield execute_many(
-        d.sql(
-            "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
-            "VALUES (:id, :seq, :kind, :event{json}, :mac, :at)"
-        ),
-        rows,
-    )
-    return head
+    return rows, head
 
 
 def stored_events(d: Dialect, run_id: str) -> Program[list[Event]]:

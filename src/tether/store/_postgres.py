@@ -179,8 +179,9 @@ class PostgresRunStore(SQLRunStore):
 
         A statement whose answer the program does not need is sent without waiting for
         it, and the transaction's ``BEGIN`` and ``COMMIT`` travel with the statements
-        around them: an append is two round trips (its read of the run's row; then its
-        inserts, its update and the commit) whatever its statements."""
+        around them: an append in a transaction is two round trips (its read of the run's
+        row; then its inserts, its update and the commit) whatever its statements. (The run
+        loop's appends are mostly one statement on its own, see ``_alone``.)"""
         committing = False
         pool: AsyncConnectionPool[_Conn] | None = None
         try:
@@ -202,14 +203,32 @@ class PostgresRunStore(SQLRunStore):
                     await _roll_back(conn)
                     raise
         except psycopg.Error as exc:
-            # A pool that only ran out of connections (every one busy) is kept.
-            if (
-                pool is not None
-                and _connection_lost(exc)
-                and not (isinstance(exc, PoolTimeout) and await self._server_answers())
-            ):
-                self._drop_pool(pool)
-            raise _error(exc, committing=committing) from exc
+            raise await self._failed(pool, exc, committing=committing) from exc
+
+    async def _alone(self, make: Callable[[], Program[_T]]) -> _T:
+        # One statement on a pooled connection in autocommit: its own transaction, one
+        # round trip. Its failure may have come after its commit.
+        program = make()
+        pool: AsyncConnectionPool[_Conn] | None = None
+        try:
+            pool = await self._get_pool()
+            async with pool.connection(timeout=self._connect_timeout) as conn:
+                return await drive_async(program, lambda statement: _execute(conn, statement, None))
+        except psycopg.Error as exc:
+            raise await self._failed(pool, exc, committing=True) from exc
+
+    async def _failed(
+        self, pool: AsyncConnectionPool[_Conn] | None, exc: psycopg.Error, *, committing: bool
+    ) -> StoreError:
+        """The ``StoreError`` for a driver's error; a pool whose server went away is dropped
+        (one that only ran out of connections, every one busy, is kept)."""
+        if (
+            pool is not None
+            and _connection_lost(exc)
+            and not (isinstance(exc, PoolTimeout) and await self._server_answers())
+        ):
+            self._drop_pool(pool)
+        return _error(exc, committing=committing)
 
     # -- wake-ups: NOTIFY in the append's transaction, LISTEN per subscriber -------------
 

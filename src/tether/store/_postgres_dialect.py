@@ -125,6 +125,27 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 }
 
 
+# An append as one statement (see ``_engine.append_at_once``): the run's row moves on only
+# if it is still the run the caller folded, at its seq and head, and no other owner's live
+# lease stops it; the events are inserted only with it. PostgreSQL runs a data-modifying
+# WITH clause to completion, in the statement's own transaction, whether or not the query
+# reads it. One round trip, no BEGIN or COMMIT.
+_APPEND_AT_ONCE = (
+    "WITH run AS ("
+    "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, updated_at = :now, "
+    "version = version + 1 "
+    "WHERE id = :id AND seq = :expected AND created_at = :created "
+    "AND head_mac IS NOT DISTINCT FROM :previous "
+    "AND (:passes OR lease_owner IS NULL OR lease_owner = :owner OR lease_until <= :now) "
+    "RETURNING id"
+    "), added AS ("
+    "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
+    "SELECT run.id, e.seq, e.kind, e.event::json, e.mac, :now FROM run, "
+    "unnest(:seqs::bigint[], :kinds::text[], :texts::text[], :macs::text[]) "
+    "AS e (seq, kind, event, mac)"
+    ") SELECT count(*) FROM run"
+)
+
 # A neutral ``:name`` parameter (not the ``::`` of a cast).
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -159,6 +180,7 @@ class PostgresDialect(Dialect):
         self.migrations = {
             step: _statements(script, schema) for step, script in _MIGRATIONS.items()
         }
+        self.append_at_once = _APPEND_AT_ONCE
 
     def placeholders(self, text: str) -> str:
         return _PARAMETER.sub(r"%(\1)s", text)

@@ -90,6 +90,11 @@ class SQLRunStore(ABC):
         """The statements that add ``items`` to ``session`` in an append's transaction
         (``UserError`` for a session this store does not hold)."""
 
+    async def _alone(self, make: Callable[[], Program[_T]]) -> _T:
+        """Drive ``make()``, a program of one write statement, in that statement's own
+        transaction where the backend has one (PostgreSQL: no ``BEGIN`` or ``COMMIT``)."""
+        return await self._transact(make, True)
+
     async def _run(
         self,
         make: Callable[[], Program[_T]],
@@ -98,12 +103,16 @@ class SQLRunStore(ABC):
         idempotent: bool = False,
         settle: Callable[[], Awaitable[_T | None]] | None = None,
         durable: bool = True,
+        alone: bool = False,
     ) -> _T:
         # Through a transient failure, for up to retry_for seconds (see _retry): a write
         # whose commit outcome is unknown only if it is idempotent, or once settle says it
         # did not land (what settle returns if it did).
+        def call() -> Awaitable[_T]:
+            return self._alone(make) if alone else self._transact(make, write, durable)
+
         return await retry_store_call(
-            lambda: self._transact(make, write, durable),
+            call,
             within=self._retry_for,
             idempotent=idempotent,
             settle=settle,
@@ -174,10 +183,24 @@ class SQLRunStore(ABC):
         wakes = a.owner is None
         if wakes:
             a = replace(a, also=(*a.also, *self._wake_statements()))
-        done = await self._run(
-            lambda: _engine.append(self._dialect, self._gate, self._key, a, self._clock()),
-            settle=lambda: self._landed(a.run_id, a.expected_seq, a.events),
-        )
+        d, key = self._dialect, self._key
+        # The fold first, against the view this store holds (if any): refused events raise
+        # here, before any transaction.
+        admitted = _engine.admit_held(self._gate, a)
+        done: Appended | None = None
+        if admitted is not None and _engine.goes_at_once(d, a, admitted):
+            held = admitted
+            done = await self._run(
+                lambda: _engine.append_at_once(d, key, a, held, self._clock()),
+                settle=lambda: self._landed(a.run_id, a.expected_seq, a.events),
+                alone=True,
+            )
+            admitted = None  # written, or the run is not the one that view folds
+        if done is None:
+            done = await self._run(
+                lambda: _engine.append(d, key, a, self._clock(), admitted),
+                settle=lambda: self._landed(a.run_id, a.expected_seq, a.events),
+            )
         done.keep(self._gate, a.run_id)
         if wakes:
             self._woken()
@@ -302,8 +325,8 @@ class SQLRunStore(ABC):
         )
         verify_rows(run_id, summary.seq, rows, self._verify_keys)
         events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
-        self._gate.remember(run_id, summary.created_at, summary.seq, events)
         last = rows[-1] if rows else (0, None, None)
+        self._gate.remember(run_id, summary.created_at, summary.seq, events, last[2])
         return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
 
     async def sign(self, *, every: bool = False) -> int:
