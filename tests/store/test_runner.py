@@ -20,7 +20,7 @@ from tether import (
 )
 from tether.errors import RunBusyError
 from tether.journal._events import ToolStarted
-from tether.store import RunStore, load_state, save_state
+from tether.store import RunStore, RunTip, load_state, save_state
 from tether.testing import ScriptedModel, message, tool_call
 
 from .backends import Backend
@@ -316,3 +316,35 @@ async def test_a_saved_state_resumes_and_another_store_object_resumes_too(
     finally:
         await store.close()
         await other.close()
+
+
+@pytest.mark.parametrize("key", [False, None], ids=["unsigned", "signed"])
+async def test_a_signed_stores_lease_says_where_the_run_ends_and_a_resume_reads_it(
+    backend: Backend, key: bool | None
+) -> None:
+    store = backend.open(signing_key=key)
+    try:
+        model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+        result = await Runner.run(booking_agent(model), "Book for two", store=store)
+        lease = await store.acquire(result.run_id, "w", 30)
+        await store.release(result.run_id, "w")
+        # Unsigned, the head is the last event's text, which the lease does not read.
+        assert lease.tip == ((await store.tip(result.run_id)) if key is None else None)
+
+        state = await load_state(store, result.run_id, booking_agent(model))
+        state.approve(state.interruptions[0], by="ana")
+        tips = []
+        read_tip = store.tip
+
+        async def counted(run_id: str) -> RunTip:
+            tips.append(run_id)
+            return await read_tip(run_id)
+
+        store.tip = counted  # type: ignore[method-assign]
+        done = await Runner.run(
+            booking_agent(ScriptedModel([message("Booked.")])), state, store=store
+        )
+        assert done.final_output == "Booked."
+        assert tips == ([] if key is None else [result.run_id])
+    finally:
+        await store.close()

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from ..items import Item
     from ..sessions import Session
-    from ..store import RunStore
+    from ..store import RunStore, RunTip
 
 __all__ = ["DEFAULT_LEASE_TTL", "Durable", "StoredTip", "default_owner", "stored_prefix"]
 
@@ -84,20 +84,21 @@ class StoredTip:
     head: str
 
 
-async def stored_prefix(store: RunStore, journal: Journal) -> int:
+async def stored_prefix(store: RunStore, journal: Journal, tip: RunTip | None = None) -> int:
     """How many of ``journal``'s events the store holds, checking that the stored run is
     exactly their prefix: ``RunConflictError`` if the stored run went another way or
     past the journal, ``RunNotFoundError`` if the store does not have the run.
 
-    A journal loaded from this very store compares the run's tip (one small query)
-    with the one it was loaded at: runs are append-only, so an equal tip is the same
-    history. Any other journal (``RunState.from_string``, another store, a tip that
-    moved) is compared event by event with the stored run.
+    A journal loaded from this very store compares the run's tip (``tip`` if the caller
+    just read it, else one small query) with the one it was loaded at: runs are
+    append-only, so an equal tip is the same history. Any other journal
+    (``RunState.from_string``, another store, a tip that moved) is compared event by
+    event with the stored run.
     """
     run_id = journal.view.run_id
     mark = journal.stored_tip
     if isinstance(mark, StoredTip) and mark.store is store:
-        now = await store.tip(run_id)
+        now = tip if tip is not None else await store.tip(run_id)
         if now.seq == mark.seq and now.head == mark.head and len(journal) >= mark.seq:
             return mark.seq
     stored = await store.load(run_id)
@@ -273,10 +274,10 @@ class Durable:
 
     async def _take(self, journal: Journal) -> None:
         run_id = journal.view.run_id
-        await self.store.acquire(run_id, self.owner, self.ttl)
+        lease = await self.store.acquire(run_id, self.owner, self.ttl)
         self._leased = True
         try:
-            self.stored = await stored_prefix(self.store, journal)
+            self.stored = await stored_prefix(self.store, journal, lease.tip)
         except BaseException:
             await self.store.release(run_id, self.owner)
             self._leased = False

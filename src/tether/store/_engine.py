@@ -23,13 +23,13 @@ from ..errors import (
     StoreVersionError,
 )
 from ..journal import Event, RunView
-from ._codec import chain_mac, decode_events
+from ._codec import chain_mac, decode_events, head_of
 from ._dialect import Dialect
 from ._gate import FoldGate, Held, admit, fold
 from ._passing import passes_lease
 from ._projection import Changes, PendingRow, replay
 from ._protocol import STORE_FORMAT, STORE_READABLE_FROM, STORE_VERSION, version_problem
-from ._records import Lease
+from ._records import Lease, RunTip
 from ._rules import RuleUnavailable, use_rule_in
 from ._statements import (
     Program,
@@ -343,30 +343,40 @@ def _stamp(d: Dialect, moment: datetime | None) -> object:
 
 
 def lease(
-    d: Dialect, run_id: str, owner: str, ttl: float, *, renew: bool, now: datetime
+    d: Dialect,
+    key: bytes | None,
+    run_id: str,
+    owner: str,
+    ttl: float,
+    *,
+    renew: bool,
+    now: datetime,
 ) -> Program[Lease]:
-    """Take (or with ``renew``, extend) the run's lease for ``owner``."""
+    """Take (or with ``renew``, extend) the run's lease for ``owner``; a signed store's
+    lease also says where the run's journal ends (``Lease.tip``), read as it is taken."""
     until = now + timedelta(seconds=ttl)
     if renew:
         # Ours until someone else takes it, even if it expired meanwhile.
         condition = "lease_owner = :owner"
     else:
         condition = "(lease_owner IS NULL OR lease_until <= :now OR lease_owner = :owner)"
-    taken = yield update(
+    taken = yield select_one(
         d.sql(
             "UPDATE {runs} SET lease_owner = :owner, lease_until = :until, "
-            f"version = version + 1 WHERE id = :id AND {condition}"
+            f"version = version + 1 WHERE id = :id AND {condition} RETURNING seq, head_mac"
         ),
         {"owner": owner, "until": d.stamp(until), "now": d.stamp(now), "id": run_id},
     )
-    if not taken:
+    if taken is None:
         row = yield select_one(
             d.sql("SELECT lease_owner, lease_until FROM {runs} WHERE id = :id"), {"id": run_id}
         )
         if row is None:
             raise RunNotFoundError(run_id)
         raise RunBusyError(run_id, row[0], _time_text(d, row[1]))
-    return Lease(run_id, owner, until)
+    # An unsigned store's head is its last event's text, which this query does not read.
+    tip = RunTip(taken[0], head_of(key, taken[1], None)) if key is not None else None
+    return Lease(run_id, owner, until, tip)
 
 
 def release(d: Dialect, run_id: str, owner: str) -> Program[None]:

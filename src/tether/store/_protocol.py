@@ -185,7 +185,9 @@ class RunStore(Protocol):
     async def acquire(self, run_id: str, owner: str, ttl: float) -> Lease:
         """Take the run's lease for ``ttl`` seconds if it is free, expired or already ours.
 
-        Raises ``RunBusyError`` at once if another owner holds a live lease.
+        Raises ``RunBusyError`` at once if another owner holds a live lease. A store may
+        say where the run's journal ended as it took the lease (``Lease.tip``, as ``tip``
+        answers): a resume then does not read the tip again.
         """
         ...
 

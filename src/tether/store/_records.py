@@ -40,6 +40,9 @@ class Lease:
     run_id: str
     owner: str
     until: datetime
+    tip: RunTip | None = None
+    """Where the run's journal ended as the lease was taken, if the store said (a
+    resume then checks its state against it without reading the tip again)."""
 
 
 @dataclass(frozen=True, slots=True)

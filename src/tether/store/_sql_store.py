@@ -458,7 +458,7 @@ class SQLRunStore(ABC):
     async def _lease(self, run_id: str, owner: str, ttl: float, *, renew: bool) -> Lease:
         return await self._run(
             lambda: _engine.lease(
-                self._dialect, run_id, owner, ttl, renew=renew, now=self._clock()
+                self._dialect, self._key, run_id, owner, ttl, renew=renew, now=self._clock()
             ),
             idempotent=True,
             durable=False,
