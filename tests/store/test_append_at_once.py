@@ -21,7 +21,7 @@ from tether.errors import RunBusyError
 from tether.journal._events import ToolCompleted, ToolStarted
 from tether.store import PostgresRunStore, _engine
 
-from .test_conformance import begun
+from .test_conformance import asked, begun, decided
 from .test_outage import CommitCutter
 
 
@@ -74,6 +74,22 @@ async def test_the_owners_appends_go_at_once_and_load_verified(
     ]
     summary = stored.summary
     assert (summary.seq, summary.status) == (4, "running")
+
+
+async def test_an_approval_request_and_the_owners_decision_go_at_once(
+    stores: tuple[PostgresRunStore, PostgresRunStore], at_once: list[bool]
+) -> None:
+    one, other = stores
+    await one.append("r", 0, begun("r", "c1"), owner="w")
+    await one.append("r", 2, [asked("c1")], owner="w")
+    waiting = await other.pending_approvals(run_id="r")
+    assert [(p.call_id, p.tool, p.arguments) for p in waiting] == [
+        ("c1", "book_table", '{"seats":2}')
+    ]
+    assert (await other.load("r")).summary.status == "waiting"
+    await one.append("r", 3, [decided("c1", True, "r")], owner="w")
+    assert await other.pending_approvals(run_id="r") == []
+    assert at_once == [True, True]
 
 
 async def test_a_view_another_store_moved_past_is_a_conflict_and_writes_nothing(

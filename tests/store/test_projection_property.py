@@ -1,6 +1,7 @@
-"""The store's rows are the fold's answers: random journals, appended in random batches, on
-SQLite and PostgreSQL; after every append the ``pending`` rows (and no ``in_flight`` row) and the
-status equal what the fold says, and ``rebuild_projections()`` gives the same rows."""
+"""The store's rows are the fold's answers: random journals, appended in random batches (by
+the run's owner or by nobody), on SQLite and PostgreSQL; after every append the ``pending``
+rows (and no ``in_flight`` row) and the status equal what the fold says, and
+``rebuild_projections()`` gives the same rows."""
 
 from __future__ import annotations
 
@@ -214,6 +215,9 @@ async def _one_run(backend: Backend, data: st.DataObject) -> None:
         view.apply(batch[0])
         seq = 0
         spread = data.draw(st.integers(1, 6))  # how many steps an append holds, about
+        # The run's owner appends as the run loop does (on PostgreSQL, mostly one statement
+        # each); nobody, as decisions from elsewhere do (always a transaction).
+        owner = data.draw(st.sampled_from([None, "worker"]))
         for _ in range(data.draw(st.integers(1, 40))):
             if view.completed is not None:
                 break
@@ -221,12 +225,12 @@ async def _one_run(backend: Backend, data: st.DataObject) -> None:
                 view.apply(event)
                 batch.append(event)
             if batch and data.draw(st.integers(1, spread)) == 1:
-                seq = await store.append(run_id, seq, batch)
+                seq = await store.append(run_id, seq, batch, owner=owner)
                 batch = []
                 assert (await _rows(store, backend, run_id))[:3] == _expected(view)
                 backend.clock.advance(data.draw(st.integers(0, 3)))
         if batch:
-            seq = await store.append(run_id, seq, batch)
+            seq = await store.append(run_id, seq, batch, owner=owner)
         maintained = await _rows(store, backend, run_id)
         assert maintained[:3] == _expected(view)
         await store.rebuild_projections(run_id)

@@ -203,14 +203,13 @@ def append(
 
 def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
     """Whether ``append_at_once`` can write ``a``: the dialect has the statement, and
-    the append brings nothing else (no rule use, no statements of its own, no change
-    to the pending calls)."""
-    todo = admitted.todo
+    the append brings nothing else (no rule use, no statements of its own, no pending
+    call whose request changed in place)."""
     return (
         d.append_at_once is not None
         and a.rule_use is None
         and not a.also
-        and not (todo.put or todo.update or todo.drop)
+        and not admitted.todo.update
     )
 
 
@@ -222,10 +221,11 @@ def append_at_once(
     owner's live lease stops it; otherwise it writes nothing and returns ``None``, and
     ``append`` says why (or appends, re-folding the stored run)."""
     assert d.append_at_once is not None  # goes_at_once said so
-    held = admitted.held
+    held, todo = admitted.held, admitted.todo
     stamp = d.stamp(now)
     rows, head = _event_rows(key, a, held.head, stamp)
     new_seq = a.expected_seq + len(a.events)
+    put = todo.put
     written = yield select_one(
         d.sql(d.append_at_once),
         {
@@ -238,11 +238,20 @@ def append_at_once(
             "now": stamp,
             "seq": new_seq,
             "head": head,
-            "status": admitted.todo.status,
+            "status": todo.status,
             "seqs": [row["seq"] for row in rows],
             "kinds": [row["kind"] for row in rows],
             "texts": [row["event"] for row in rows],
             "macs": [row["mac"] for row in rows],
+            "put_calls": [p.call_id for p in put],
+            "put_agents": [p.agent for p in put],
+            "put_tools": [p.tool for p in put],
+            "put_arguments": [p.arguments for p in put],
+            "put_expires": [_stamp(d, p.expires_at) for p in put],
+            "put_kinds": [p.kind for p in put],
+            "put_required": [p.required_approvals for p in put],
+            "put_by": [p.requested_by for p in put],
+            "drop": list(todo.drop),
         },
     )
     if written is None or not written[0]:

@@ -127,9 +127,10 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 
 # An append as one statement (see ``_engine.append_at_once``): the run's row moves on only
 # if it is still the run the caller folded, at its seq and head, and no other owner's live
-# lease stops it; the events are inserted only with it. PostgreSQL runs a data-modifying
-# WITH clause to completion, in the statement's own transaction, whether or not the query
-# reads it. One round trip, no BEGIN or COMMIT.
+# lease stops it; the events, the new pending calls (replacing an earlier request of the
+# same call id) and the deletion of those no longer pending happen only with it.
+# PostgreSQL runs each data-modifying WITH clause to completion, in the statement's own
+# transaction, whether or not the query reads it. One round trip, no BEGIN or COMMIT.
 _APPEND_AT_ONCE = (
     "WITH run AS ("
     "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, updated_at = :now, "
@@ -143,6 +144,23 @@ _APPEND_AT_ONCE = (
     "SELECT run.id, e.seq, e.kind, e.event::json, e.mac, :now FROM run, "
     "unnest(:seqs::bigint[], :kinds::text[], :texts::text[], :macs::text[]) "
     "AS e (seq, kind, event, mac)"
+    "), asked AS ("
+    "INSERT INTO {pending} (run_id, call_id, agent, tool, arguments, requested_at, "
+    "expires_at, kind, required_approvals, requested_by) "
+    "SELECT run.id, p.call_id, p.agent, p.tool, p.arguments, :now, p.expires_at, p.kind, "
+    "p.required, p.requested_by FROM run, "
+    "unnest(:put_calls::text[], :put_agents::text[], :put_tools::text[], "
+    ":put_arguments::text[], :put_expires::timestamptz[], :put_kinds::text[], "
+    ":put_required::bigint[], :put_by::text[]) "
+    "AS p (call_id, agent, tool, arguments, expires_at, kind, required, requested_by) "
+    "ON CONFLICT (run_id, call_id) DO UPDATE SET agent = EXCLUDED.agent, "
+    "tool = EXCLUDED.tool, arguments = EXCLUDED.arguments, "
+    "requested_at = EXCLUDED.requested_at, expires_at = EXCLUDED.expires_at, "
+    "kind = EXCLUDED.kind, required_approvals = EXCLUDED.required_approvals, "
+    "requested_by = EXCLUDED.requested_by"
+    "), settled AS ("
+    "DELETE FROM {pending} d USING run "
+    "WHERE d.run_id = run.id AND d.call_id = ANY(:drop::text[])"
     ") SELECT count(*) FROM run"
 )
 
