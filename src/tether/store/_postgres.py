@@ -17,7 +17,7 @@ import contextlib
 import logging
 import select
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -205,17 +205,19 @@ class PostgresRunStore(SQLRunStore):
         except psycopg.Error as exc:
             raise await self._failed(pool, exc, committing=committing) from exc
 
-    async def _alone(self, make: Callable[[], Program[_T]]) -> _T:
-        # One statement on a pooled connection in autocommit: its own transaction, one
-        # round trip. Its failure may have come after its commit.
+    async def _alone(self, make: Callable[[], Program[_T]], write: bool = True) -> _T:
+        # One round trip: a write of one statement in autocommit (its own transaction), or
+        # a read of one step whose BEGIN and COMMIT travel with its queries in the
+        # pipeline. A write's failure may have come after its commit.
         program = make()
         pool: AsyncConnectionPool[_Conn] | None = None
         try:
             pool = await self._get_pool()
             async with pool.connection(timeout=self._connect_timeout) as conn:
-                return await drive_async(program, lambda statement: _execute(conn, statement, None))
+                run = _execute_alone if write else _read_alone
+                return await _one_step(program, lambda statement: run(conn, statement))
         except psycopg.Error as exc:
-            raise await self._failed(pool, exc, committing=True) from exc
+            raise await self._failed(pool, exc, committing=write) from exc
 
     async def _failed(
         self, pool: AsyncConnectionPool[_Conn] | None, exc: psycopg.Error, *, committing: bool
@@ -386,6 +388,48 @@ async def _execute(
         await pipe.sync()  # the row count is known once its result arrived
     rows = await cur.fetchall() if statement.returns_rows else []
     return statement.reply(rows, cur.rowcount)
+
+
+async def _one_step(
+    program: Program[_T], run: Callable[[Statement | Together], Awaitable[Any]]
+) -> _T:
+    """Drive ``program``, which must end after its first statement."""
+    try:
+        answer = await run(program.send(None))
+        program.send(answer)
+    except StopIteration as done:
+        result: _T = done.value
+        return result
+    finally:
+        program.close()
+    raise RuntimeError("a program run alone must end after its first statement")
+
+
+async def _execute_alone(conn: _Conn, statement: Statement | Together) -> Any:
+    return await _execute(conn, statement, None)
+
+
+async def _read_alone(conn: _Conn, statement: Statement | Together) -> Any:
+    # One query reads one snapshot on its own (autocommit). Several: BEGIN, the queries and
+    # COMMIT are sent, then the pipeline's closing sync waits once for all their answers;
+    # the rows are read from the cursors after it.
+    if not isinstance(statement, Together):
+        return await _execute(conn, statement, None)
+    statements = statement.statements
+    try:
+        async with conn.pipeline():
+            await conn.execute(_BEGIN_READ, prepare=False)
+            sent = [await conn.execute(each.text, each.params or None) for each in statements]
+            await conn.execute("COMMIT", prepare=False)
+    except BaseException:
+        await _roll_back(conn)
+        raise
+    return tuple(
+        [
+            each.reply(await cur.fetchall(), cur.rowcount)
+            for each, cur in zip(statements, sent, strict=True)
+        ]
+    )
 
 
 # Failures that pass: the server is down, restarting or shutting down, has no connection

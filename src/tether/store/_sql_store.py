@@ -90,10 +90,12 @@ class SQLRunStore(ABC):
         """The statements that add ``items`` to ``session`` in an append's transaction
         (``UserError`` for a session this store does not hold)."""
 
-    async def _alone(self, make: Callable[[], Program[_T]]) -> _T:
-        """Drive ``make()``, a program of one write statement, in that statement's own
-        transaction where the backend has one (PostgreSQL: no ``BEGIN`` or ``COMMIT``)."""
-        return await self._transact(make, True)
+    async def _alone(self, make: Callable[[], Program[_T]], write: bool = True) -> _T:
+        """Drive ``make()``, a program of one step (a statement, or queries ``together``),
+        in one transaction whose ``BEGIN`` and ``COMMIT`` cost no round trip of their own
+        where the backend can (PostgreSQL: a write alone in autocommit; a read's BEGIN
+        and COMMIT pipelined with its queries)."""
+        return await self._transact(make, write)
 
     async def _run(
         self,
@@ -109,7 +111,7 @@ class SQLRunStore(ABC):
         # whose commit outcome is unknown only if it is idempotent, or once settle says it
         # did not land (what settle returns if it did).
         def call() -> Awaitable[_T]:
-            return self._alone(make) if alone else self._transact(make, write, durable)
+            return self._alone(make, write) if alone else self._transact(make, write, durable)
 
         return await retry_store_call(
             call,
@@ -321,7 +323,7 @@ class SQLRunStore(ABC):
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
         summary, rows = await self._run(
-            lambda: _reads.load(self._dialect, run_id, self._clock()), write=False
+            lambda: _reads.load(self._dialect, run_id, self._clock()), write=False, alone=True
         )
         verify_rows(run_id, summary.seq, rows, self._verify_keys)
         events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
@@ -353,7 +355,9 @@ class SQLRunStore(ABC):
     async def tip(self, run_id: str) -> RunTip:
         """Where run ``run_id``'s journal ends (``RunTip``), in one small query: how a
         resume checks that the state it holds is still the whole stored run."""
-        return await self._run(lambda: _reads.tip(self._dialect, self._key, run_id), write=False)
+        return await self._run(
+            lambda: _reads.tip(self._dialect, self._key, run_id), write=False, alone=True
+        )
 
     async def list_runs(
         self,
