@@ -9,6 +9,7 @@ person (``RunState.resolve_doubt``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 from collections.abc import Awaitable
@@ -349,7 +350,9 @@ async def _run_calls(
                 continue
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
-        if tasks:
+        if len(tasks) == 1:
+            await _await_one(tasks[0])
+        elif tasks:
             await asyncio.wait(tasks)
     except asyncio.CancelledError as exc:
         for task in tasks:
@@ -366,6 +369,22 @@ async def _run_calls(
         if (error := task.exception()) is not None:  # recording failed (a store refused)
             raise error
     return None
+
+
+async def _await_one(task: asyncio.Task[None]) -> None:
+    """``asyncio.wait([task])`` for the usual turn of one async call, for less: the task
+    awaited as it is, without ``wait``'s waiter future and callbacks.
+
+    The task's error, if any, is left for ``task.exception()``, as ``wait`` leaves it. A
+    cancellation of the run reaches the task through this await; should the tool swallow
+    it and return, the run is cancelled all the same (``wait`` would have raised it).
+    """
+    current = asyncio.current_task()
+    asked = current.cancelling() if current is not None else 0
+    with contextlib.suppress(Exception):
+        await task
+    if current is not None and current.cancelling() > asked:
+        raise asyncio.CancelledError
 
 
 async def _finish(
