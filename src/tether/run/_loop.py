@@ -256,9 +256,13 @@ async def _call_model(run: Run) -> None:
     view, agent = run.view, run.agent
     if view.turns >= view.max_turns:
         raise MaxTurnsExceeded(view.max_turns)
+    # Without hooks (the usual run) none of the hook functions is called: each would make
+    # two coroutines to find nothing to call, every turn.
+    hooked = run.options.hooks is not None or agent.hooks is not None
     if run.started_agent != agent.name:
         run.started_agent = agent.name
-        await hooks.agent_start(run, agent)
+        if hooked:
+            await hooks.agent_start(run, agent)
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
@@ -272,7 +276,8 @@ async def _call_model(run: Run) -> None:
         conversation_id=view.conversation_id,
     )
     model = _model(run, agent)
-    await hooks.llm_start(run, agent, request)
+    if hooked:
+        await hooks.llm_start(run, agent, request)
     span = run.tracer.model_start(view, agent, model, request)
     try:
         response = await _request(run, model, request)
@@ -288,7 +293,8 @@ async def _call_model(run: Run) -> None:
     except ValueError as exc:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
-    await hooks.llm_end(run, agent, response)
+    if hooked:
+        await hooks.llm_end(run, agent, response)
 
 
 async def _offered_tools(run: Run, agent: Agent[Any]) -> list[ToolSpec]:
@@ -419,4 +425,6 @@ async def _finish(run: Run, step: Finish) -> None:
         value = final_value(run, completed)
     await guardrails.check_output(run, value)
     run.append(completed)
-    await hooks.agent_end(run, run.agent, value)
+    agent = run.agent
+    if run.options.hooks is not None or agent.hooks is not None:
+        await hooks.agent_end(run, agent, value)

@@ -274,7 +274,12 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
-    for call, started in to_run:  # before any start is recorded: a failing hook leaves no doubt
+    graph = run.graph
+    hooked = run.options.hooks is not None or any(
+        graph[call.agent].hooks is not None for call, _ in to_run
+    )  # else no hook function is called (each would make two coroutines for nothing)
+    for call, started in to_run if hooked else ():
+        # Before any start is recorded: a failing hook leaves no doubt.
         await hooks.tool_start(run, started, call)
     at = iso_time(run.options.governance.now())
     outcome = _Outcome([call.call_id for call, _ in to_run])
@@ -293,7 +298,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if cancelled is not None:
         raise cancelled
     for call, tool, output in sorted(outcome.finished, key=lambda f: outcome.order[f[0].call_id]):
-        await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
+        if hooked:
+            await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
         if run.view.calls[call.call_id].review_requested:
             await hooks.output_review_requested(run, run.view.calls[call.call_id])
     if outcome.failures:
