@@ -27,7 +27,8 @@ from ..errors import (
 )
 from ..journal import ModelResponded, RunCompleted, SessionSynced
 from ..journal._fold import CallStatus, RunView, function_call_problem
-from ..journal._limits import MAX_STATE_DEPTH, data_problem
+from .._frozen import MAX_DEPTH, freeze
+from ..journal._limits import MAX_STATE_DEPTH
 from ..models import (
     Model,
     ModelRequest,
@@ -281,15 +282,13 @@ async def _call_model(run: Run) -> None:
     span = run.tracer.model_start(view, agent, model, request)
     try:
         response = await _request(run, model, request)
-        _check_response(response)
+        output = _checked_output(response)
     except BaseException:
         run.tracer.model_end(span, None)
         raise
     run.tracer.model_end(span, response)
     try:
-        responded = ModelResponded(
-            agent.name, response.output, response.usage, response.response_id
-        )
+        responded = ModelResponded(agent.name, output, response.usage, response.response_id)
     except ValueError as exc:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
@@ -324,8 +323,9 @@ def _model(run: Run, agent: Agent[Any]) -> Model:
     return run.model_for(agent)
 
 
-def _check_response(response: Any) -> None:
-    """Refuse a response the journal could not hold or a resumed run could not read."""
+def _checked_output(response: Any) -> list[dict[str, Any]]:
+    """The response's output, frozen as the journal holds it; a ``ModelBehaviorError`` for
+    a response the journal could not hold or a resumed run could not read."""
     output = getattr(response, "output", None)
     if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
         raise ModelBehaviorError(
@@ -338,9 +338,16 @@ def _check_response(response: Any) -> None:
             "The model's response has a response_id that is not a string or a usage that is "
             "not a tether Usage; the model adapter returned something else."
         )
-    problem = data_problem(output, MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE)
-    if problem is not None:
-        raise ModelBehaviorError(f"The model's output cannot be recorded: {problem}.")
+    # Frozen here, once, with the depth limit of a saved state (an output item sits
+    # _ITEM_DEPTH_IN_STATE deep in one): one walk that both checks and freezes, where
+    # ModelResponded would freeze it again after a walk of its own.
+    limit = MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE
+    try:
+        output = freeze(output, MAX_DEPTH - limit - 1)
+    except ValueError:
+        raise ModelBehaviorError(
+            f"The model's output cannot be recorded: the data nests deeper than {limit} levels."
+        ) from None
     call_ids: set[str] = set()
     for item in output:
         if item.get("type") != "function_call":
@@ -353,6 +360,7 @@ def _check_response(response: Any) -> None:
                 f"The model returned two tool calls with one call id: {item['call_id']!r}."
             )
         call_ids.add(item["call_id"])
+    return output  # type: ignore[no-any-return]
 
 
 _ITEM_DEPTH_IN_STATE = 4
