@@ -15,6 +15,7 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import Usage
+from .._frozen import MAX_DEPTH, freeze
 from ..approvals._decisions import (
     due,
     expiry_event,
@@ -27,7 +28,6 @@ from ..errors import (
 )
 from ..journal import ModelResponded, RunCompleted, SessionSynced
 from ..journal._fold import CallStatus, RunView, function_call_problem
-from .._frozen import MAX_DEPTH, freeze
 from ..journal._limits import MAX_STATE_DEPTH
 from ..models import (
     Model,
@@ -339,8 +339,9 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
             "not a tether Usage; the model adapter returned something else."
         )
     # Frozen here, once, with the depth limit of a saved state (an output item sits
-    # _ITEM_DEPTH_IN_STATE deep in one): one walk that both checks and freezes, where
-    # ModelResponded would freeze it again after a walk of its own.
+    # _ITEM_DEPTH_IN_STATE deep in one): one walk both checks and freezes it, and
+    # ModelResponded keeps the frozen list as it is. Parts already frozen are not walked
+    # again: they come from a journal, whose own freeze held them to its limit.
     limit = MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE
     try:
         output = freeze(output, MAX_DEPTH - limit - 1)

@@ -367,7 +367,7 @@ def _input_items(input: str | Sequence[Item]) -> list[Item]:
     return [item if type(item) in _DICTS else dict(item) for item in input]
 
 
-_DICTS = frozenset({dict, FrozenDict})
+_DICTS: frozenset[type] = frozenset((dict, FrozenDict))
 
 
 async def _outcome(run: Run) -> RunResult:
