@@ -275,11 +275,11 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
     graph = run.graph
+    # Without hooks none is called (each would make two coroutines for nothing).
     hooked = run.options.hooks is not None or any(
-        graph[call.agent].hooks is not None for call, _ in to_run
-    )  # else no hook function is called (each would make two coroutines for nothing)
-    for call, started in to_run if hooked else ():
-        # Before any start is recorded: a failing hook leaves no doubt.
+        graph[c.agent].hooks is not None for c, _ in to_run
+    )
+    for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
     at = iso_time(run.options.governance.now())
     outcome = _Outcome([call.call_id for call, _ in to_run])
@@ -378,13 +378,9 @@ async def _run_calls(
 
 
 async def _await_one(task: asyncio.Task[None]) -> None:
-    """``asyncio.wait([task])`` for the usual turn of one async call, for less: the task
-    awaited as it is, without ``wait``'s waiter future and callbacks.
-
-    The task's error, if any, is left for ``task.exception()``, as ``wait`` leaves it. A
-    cancellation of the run reaches the task through this await; should the tool swallow
-    it and return, the run is cancelled all the same (``wait`` would have raised it).
-    """
+    """``asyncio.wait([task])`` for less (no waiter future, no callbacks): its error is left
+    for ``task.exception()``; the run's cancellation reaches the task through the await,
+    and is raised even if the tool swallowed it and returned (as ``wait`` would)."""
     current = asyncio.current_task()
     asked = current.cancelling() if current is not None else 0
     with contextlib.suppress(Exception):
