@@ -356,10 +356,8 @@ async def _run_calls(
                 continue
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
-        if len(tasks) == 1:
-            await _await_one(tasks[0])
-        elif tasks:
-            await asyncio.wait(tasks)
+        if tasks:
+            await (_await_one(tasks[0]) if len(tasks) == 1 else asyncio.wait(tasks))
     except asyncio.CancelledError as exc:
         for task in tasks:
             task.cancel()
@@ -382,10 +380,10 @@ async def _await_one(task: asyncio.Task[None]) -> None:
     for ``task.exception()``; the run's cancellation reaches the task through the await,
     and is raised even if the tool swallowed it and returned (as ``wait`` would)."""
     current = asyncio.current_task()
-    asked = current.cancelling() if current is not None else 0
+    asked = current.cancelling() if current else 0
     with contextlib.suppress(Exception):
         await task
-    if current is not None and current.cancelling() > asked:
+    if current and current.cancelling() > asked:
         raise asyncio.CancelledError
 
 
