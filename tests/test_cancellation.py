@@ -155,6 +155,40 @@ async def test_cancelling_the_task_propagates_as_cancellation() -> None:
     await resume_after_cancel(tools, model, state)
 
 
+@pytest.mark.parametrize("swallows", [False, True])
+async def test_cancelling_a_run_of_one_async_call_cancels_it(swallows: bool) -> None:
+    # A turn of one async call awaits its task directly (no asyncio.wait): the cancellation
+    # still reaches the tool, and the run is cancelled even if the tool swallows it.
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow(job: str) -> str:
+        """A job that waits until cancelled."""
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            if not swallows:
+                raise
+        return f"{job} stopped"
+
+    model = ScriptedModel([[tool_call("slow", {"job": "s"}, "c_slow")], message("done")])
+    agent = Agent(name="Worker", model=model, tools=[function_tool(slow)])
+    task = asyncio.ensure_future(Runner.run(agent, "go"))
+    async with asyncio.timeout(BOUND):
+        await started.wait()
+        task.cancel()
+        await asyncio.wait([task])
+
+    assert task.cancelled() and cancelled.is_set()
+    with pytest.raises(asyncio.CancelledError) as caught:
+        task.result()
+    state = run_state_of(caught.value)
+    assert state is not None and len(model.requests) == 1
+    # Cut short, the call is in doubt; a tool that returned anyway has its output recorded.
+    assert in_doubt(state) == ([] if swallows else ["c_slow"])
+
+
 async def test_run_state_of_an_error_without_a_run_is_none() -> None:
     assert run_state_of(ValueError("unrelated")) is None
     try:

@@ -155,3 +155,27 @@ async def test_input_nested_too_deep_is_a_user_error() -> None:
         deep = {"a": deep}
     with pytest.raises(UserError, match="nested deeper"):
         await Runner.run(Agent(name="A", model=ScriptedModel([message("hi")])), [deep])
+
+
+async def test_the_callers_input_is_copied_and_a_mapping_of_another_type_is_read() -> None:
+    # The run keeps its own frozen copy of plain items (nested parts included), takes frozen
+    # items as they are, and reads an item of another mapping type as a dict.
+    from types import MappingProxyType
+
+    content = [{"type": "input_text", "text": "Oakland?"}]
+    mine = {"role": "user", "content": content}
+    earlier = (await Runner.run(weather_agent(ScriptedModel([message("hi")])), "x")).new_items[0]
+    other = MappingProxyType({"role": "user", "content": "and Paris?"})
+    result = await Runner.run(weather_agent(ScriptedModel([message("ok")])), [mine, earlier, other])
+
+    content[0]["text"] = "edited"
+    mine["role"] = "system"
+    given = result.to_state().journal[0].input  # type: ignore[attr-defined]
+    assert given == [
+        {"role": "user", "content": [{"type": "input_text", "text": "Oakland?"}]},
+        earlier,
+        {"role": "user", "content": "and Paris?"},
+    ]
+    assert given[1] is earlier and type(given[2]) is not MappingProxyType
+    with pytest.raises(ReadOnlyItemError):
+        given[0]["content"][0]["text"] = "again"

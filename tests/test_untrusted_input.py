@@ -275,6 +275,24 @@ async def test_a_malformed_model_call_is_a_model_behavior_error_with_a_run_state
     assert RunState.from_string(agent, save(state, signing_key=False)).current_turn == 0
 
 
+async def test_model_output_at_the_depth_limit_is_recorded_and_saved_and_one_more_is_refused(
+    run: RunFn,
+) -> None:
+    # An output item sits 4 deep in a saved state (document, journal, event, output list),
+    # so the output may nest MAX_STATE_DEPTH - 4 deep: the deepest list here is at that
+    # depth below the output list (output list, item, then the content's lists).
+    limit = MAX_STATE_DEPTH - 4
+    fits = {"type": "message", "role": "assistant", "content": nested(limit - 1)}
+    result = await run(weather_agent(ScriptedModel([fits])), "Oakland?")
+    state = result.to_state()
+    loaded = RunState.from_string(state._agent, save(state, signing_key=False))
+    assert loaded.journal[-2].output == [fits]  # type: ignore[attr-defined]
+
+    deeper = {"type": "message", "role": "assistant", "content": nested(limit)}
+    with pytest.raises(ModelBehaviorError, match=f"nests deeper than {limit} levels"):
+        await run(weather_agent(ScriptedModel([deeper])), "Oakland?")
+
+
 async def test_two_model_calls_with_one_id_are_a_model_behavior_error(run: RunFn) -> None:
     twice = [tool_call("get_time", {}, "c1"), tool_call("get_temperature", {}, "c1")]
     agent = weather_agent(ScriptedModel([twice]))

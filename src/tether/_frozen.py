@@ -71,9 +71,6 @@ class FrozenList(list[Any]):
 _SCALARS = frozenset({str, int, float, bool, type(None), FrozenDict, FrozenList})
 """Types that need no freezing (already immutable, or already frozen)."""
 
-_ALL_SCALAR = _SCALARS.issuperset
-"""Whether every type of an iterable of types is in ``_SCALARS`` (one C-level pass)."""
-
 
 def freeze(value: Any, _depth: int = 0) -> Any:
     """``value`` with every dict and list in it made read-only (already frozen parts are kept).
@@ -86,42 +83,24 @@ def freeze(value: Any, _depth: int = 0) -> Any:
         return value
     if _depth >= MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    if kind is list:  # the usual case (an event's items) before the isinstance checks below
-        if _ALL_SCALAR(map(type, value)):
-            return FrozenList(value)
-        return FrozenList(_frozen_items(value, _depth + 1))
-    # Most items are flat (a message with text content, a call, an output): one C-level
-    # look at their values' types, then one C-level copy, instead of a call per value.
-    if isinstance(value, dict):
-        if _ALL_SCALAR(map(type, value.values())):
-            return FrozenDict(value)
-        return FrozenDict(
-            {
-                key: item if type(item) in _SCALARS else freeze(item, _depth + 1)
-                for key, item in value.items()
-            }
-        )
-    if isinstance(value, list | tuple):
-        if _ALL_SCALAR(map(type, value)):
-            return FrozenList(value)
-        return FrozenList(_frozen_items(value, _depth + 1))
+    # One look at each value's type, in a plain loop: most items are flat (a message with
+    # text content, a call, an output) and are then copied once, at C speed; only a value
+    # that needs freezing costs a call. (A loop beats ``issuperset(map(type, ...))`` here:
+    # the values are few, and the map and its calls cost more than the loop.)
+    if kind is dict or (kind is not list and isinstance(value, dict)):
+        changed: dict[str, Any] | None = None
+        for key, item in value.items():
+            if type(item) not in _SCALARS:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = freeze(item, _depth + 1)
+        return FrozenDict(value if changed is None else changed)
+    if kind is list or isinstance(value, list | tuple):
+        items: list[Any] | None = None
+        for index, item in enumerate(value):
+            if type(item) not in _SCALARS:
+                if items is None:
+                    items = list(value)
+                items[index] = freeze(item, _depth + 1)
+        return FrozenList(value if items is None else items)
     return value
-
-
-def _frozen_items(values: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
-    # A list of items (a history, a response's output) is mostly flat dicts: those are
-    # frozen here, without a call to ``freeze`` each. Some item is not a scalar (the caller
-    # looked), so at the depth limit ``freeze`` would refuse it: refuse here as well.
-    if depth >= MAX_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    out: list[Any] = []
-    append = out.append
-    for item in values:
-        kind = type(item)
-        if kind in _SCALARS:
-            append(item)
-        elif kind is dict and _ALL_SCALAR(map(type, item.values())):
-            append(FrozenDict(item))
-        else:
-            append(freeze(item, depth))
-    return out

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import Usage
+from .._frozen import MAX_DEPTH, freeze
 from ..approvals._decisions import (
     due,
     expiry_event,
@@ -27,7 +28,7 @@ from ..errors import (
 )
 from ..journal import ModelResponded, RunCompleted, SessionSynced
 from ..journal._fold import CallStatus, RunView, function_call_problem
-from ..journal._limits import MAX_STATE_DEPTH, data_problem
+from ..journal._limits import MAX_STATE_DEPTH
 from ..models import (
     Model,
     ModelRequest,
@@ -256,9 +257,13 @@ async def _call_model(run: Run) -> None:
     view, agent = run.view, run.agent
     if view.turns >= view.max_turns:
         raise MaxTurnsExceeded(view.max_turns)
+    # Without hooks (the usual run) none of the hook functions is called: each would make
+    # two coroutines to find nothing to call, every turn.
+    hooked = run.options.hooks is not None or agent.hooks is not None
     if run.started_agent != agent.name:
         run.started_agent = agent.name
-        await hooks.agent_start(run, agent)
+        if hooked:
+            await hooks.agent_start(run, agent)
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
@@ -272,23 +277,23 @@ async def _call_model(run: Run) -> None:
         conversation_id=view.conversation_id,
     )
     model = _model(run, agent)
-    await hooks.llm_start(run, agent, request)
+    if hooked:
+        await hooks.llm_start(run, agent, request)
     span = run.tracer.model_start(view, agent, model, request)
     try:
         response = await _request(run, model, request)
-        _check_response(response)
+        output = _checked_output(response)
     except BaseException:
         run.tracer.model_end(span, None)
         raise
     run.tracer.model_end(span, response)
     try:
-        responded = ModelResponded(
-            agent.name, response.output, response.usage, response.response_id
-        )
+        responded = ModelResponded(agent.name, output, response.usage, response.response_id)
     except ValueError as exc:
         raise ModelBehaviorError(f"The model's response cannot be recorded: {exc}.") from None
     run.append(responded)
-    await hooks.llm_end(run, agent, response)
+    if hooked:
+        await hooks.llm_end(run, agent, response)
 
 
 async def _offered_tools(run: Run, agent: Agent[Any]) -> list[ToolSpec]:
@@ -318,8 +323,9 @@ def _model(run: Run, agent: Agent[Any]) -> Model:
     return run.model_for(agent)
 
 
-def _check_response(response: Any) -> None:
-    """Refuse a response the journal could not hold or a resumed run could not read."""
+def _checked_output(response: Any) -> list[dict[str, Any]]:
+    """The response's output, frozen as the journal holds it; a ``ModelBehaviorError`` for
+    a response the journal could not hold or a resumed run could not read."""
     output = getattr(response, "output", None)
     if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
         raise ModelBehaviorError(
@@ -332,9 +338,17 @@ def _check_response(response: Any) -> None:
             "The model's response has a response_id that is not a string or a usage that is "
             "not a tether Usage; the model adapter returned something else."
         )
-    problem = data_problem(output, MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE)
-    if problem is not None:
-        raise ModelBehaviorError(f"The model's output cannot be recorded: {problem}.")
+    # Frozen here, once, with the depth limit of a saved state (an output item sits
+    # _ITEM_DEPTH_IN_STATE deep in one): one walk both checks and freezes it, and
+    # ModelResponded keeps the frozen list as it is. Parts already frozen are not walked
+    # again: they come from a journal, whose own freeze held them to its limit.
+    limit = MAX_STATE_DEPTH - _ITEM_DEPTH_IN_STATE
+    try:
+        output = freeze(output, MAX_DEPTH - limit - 1)
+    except ValueError:
+        raise ModelBehaviorError(
+            f"The model's output cannot be recorded: the data nests deeper than {limit} levels."
+        ) from None
     call_ids: set[str] = set()
     for item in output:
         if item.get("type") != "function_call":
@@ -347,6 +361,7 @@ def _check_response(response: Any) -> None:
                 f"The model returned two tool calls with one call id: {item['call_id']!r}."
             )
         call_ids.add(item["call_id"])
+    return output  # type: ignore[no-any-return]
 
 
 _ITEM_DEPTH_IN_STATE = 4
@@ -419,4 +434,6 @@ async def _finish(run: Run, step: Finish) -> None:
         value = final_value(run, completed)
     await guardrails.check_output(run, value)
     run.append(completed)
-    await hooks.agent_end(run, run.agent, value)
+    agent = run.agent
+    if run.options.hooks is not None or agent.hooks is not None:
+        await hooks.agent_end(run, agent, value)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._agent import Agent
 from .._context import RunContext
 from .._duration import to_seconds
+from .._frozen import FrozenDict
 from .._governance import Governance
 from ..approvals import RuleBook
 from ..approvals._decisions import DEFAULT_GOVERNANCE
@@ -335,7 +336,7 @@ def _new_run(
         started = RunStarted(
             run_id=run_id or f"run_{uuid.uuid4().hex}",
             agent=agent.name,
-            input=to_input_items(input),
+            input=_input_items(input),
             max_turns=max_turns or DEFAULT_MAX_TURNS,
             previous_response_id=previous_response_id,
             conversation_id=conversation_id,
@@ -355,6 +356,18 @@ def _new_run(
         graph=agent.graph(),
         start=started,
     )
+
+
+def _input_items(input: str | Sequence[Item]) -> list[Item]:
+    """``to_input_items(input)`` without its copy of each item: ``RunStarted`` freezes the
+    items, which copies a plain dict (and every list and dict in it) anyway, and keeps a
+    frozen one as it is. Only an item of another mapping type is made a dict first."""
+    if isinstance(input, str):
+        return to_input_items(input)
+    return [item if type(item) in _DICTS else dict(item) for item in input]
+
+
+_DICTS: frozenset[type] = frozenset((dict, FrozenDict))
 
 
 async def _outcome(run: Run) -> RunResult:

@@ -9,6 +9,7 @@ person (``RunState.resolve_doubt``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 from collections.abc import Awaitable
@@ -273,7 +274,12 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
-    for call, started in to_run:  # before any start is recorded: a failing hook leaves no doubt
+    graph = run.graph
+    # Without hooks none is called (each would make two coroutines for nothing).
+    hooked = run.options.hooks is not None or any(
+        graph[c.agent].hooks is not None for c, _ in to_run
+    )
+    for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
     at = iso_time(run.options.governance.now())
     outcome = _Outcome([call.call_id for call, _ in to_run])
@@ -292,7 +298,8 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if cancelled is not None:
         raise cancelled
     for call, tool, output in sorted(outcome.finished, key=lambda f: outcome.order[f[0].call_id]):
-        await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
+        if hooked:
+            await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
         if run.view.calls[call.call_id].review_requested:
             await hooks.output_review_requested(run, run.view.calls[call.call_id])
     if outcome.failures:
@@ -350,7 +357,7 @@ async def _run_calls(
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
         if tasks:
-            await asyncio.wait(tasks)
+            await (_await_one(tasks[0]) if len(tasks) == 1 else asyncio.wait(tasks))
     except asyncio.CancelledError as exc:
         for task in tasks:
             task.cancel()
@@ -366,6 +373,18 @@ async def _run_calls(
         if (error := task.exception()) is not None:  # recording failed (a store refused)
             raise error
     return None
+
+
+async def _await_one(task: asyncio.Task[None]) -> None:
+    """``asyncio.wait([task])`` for less (no waiter future, no callbacks): its error is left
+    for ``task.exception()``; the run's cancellation reaches the task through the await,
+    and is raised even if the tool swallowed it and returned (as ``wait`` would)."""
+    current = asyncio.current_task()
+    asked = current.cancelling() if current else 0
+    with contextlib.suppress(Exception):
+        await task
+    if current and current.cancelling() > asked:
+        raise asyncio.CancelledError
 
 
 async def _finish(
