@@ -30,6 +30,7 @@ from ._items import (
     ToolApprovalItem,
     approval_item,
     output_item,
+    reference_order,
     run_item,
 )
 from ._state import RunState, compat_state
@@ -152,8 +153,9 @@ class RunResult:
         return self._result.last_response_id
 
     def to_input_list(self) -> list[Item]:
-        """The input followed by the new items: the next run's input for a follow-up."""
-        return self._result.to_input_list()
+        """The input followed by the new items: the next run's input for a follow-up (a
+        tool's output keyed in the reference SDK's order)."""
+        return [*self._result.input, *map(reference_order, self._result.new_items)]
 
     def to_state(self) -> RunState:
         """The run as a ``RunState`` to save, decide on and resume."""
