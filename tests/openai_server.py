@@ -26,11 +26,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from openai import AsyncOpenAI
 
 import tether.models
+from sessions.conversations_server import ConversationsServer, Request, match_route
 
 __all__ = [
     "ChatCompletionsEndpoint",
@@ -427,8 +429,31 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30
     server: _HTTPServer
 
+    def do_GET(self) -> None:
+        self._conversations()
+
+    def do_DELETE(self) -> None:
+        self._conversations()
+
+    def _conversations(self, raw: bytes = b"") -> None:
+        """A Conversations API request, served by the mounted stand-in (or a 404)."""
+        conversations = self.server.fake.conversations
+        url = urlsplit(self.path)
+        found = None if conversations is None else match_route(self.command, url.path)
+        if conversations is None or found is None:
+            error = {"message": f"No route {self.command} {self.path}", "type": "not_found"}
+            return self._send_json(404, {"error": error})
+        route, params = found
+        body = json.loads(raw) if raw else None
+        query = parse_qs(url.query)
+        with conversations._lock:
+            conversations.requests.append(Request(route, self.command, url.path, query, body))
+        self._send_json(*conversations.handle(route, params, query, body))
+
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/v1/conversations"):
+            return self._conversations(raw)
         path, _, query = self.path.partition("?")
         endpoint = self.server.fake.endpoints.get(path)
         if endpoint is None:
@@ -501,6 +526,9 @@ class FakeOpenAIServer:
         self.responses = ResponsesEndpoint()
         self.chat = ChatCompletionsEndpoint()
         self.endpoints: dict[str, _Endpoint] = {e.path: e for e in (self.responses, self.chat)}
+        self.conversations: ConversationsServer | None = None
+        """A Conversations API stand-in serving ``/v1/conversations`` beside the models, for
+        a client that keeps a session there with the same base URL; none unless set."""
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
