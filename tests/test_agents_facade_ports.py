@@ -88,3 +88,58 @@ async def test_to_input_list_keys_items_in_the_reference_order() -> None:
         [{"role": "user", "content": "Hi"}],
     )
     assert json.dumps(again.to_input_list()[0]) == '{"role": "user", "content": "Hi"}'
+
+
+async def test_a_conversations_session_answers_the_reference_private_id_getter() -> None:
+    from openai import AsyncOpenAI
+
+    from sessions.conversations_server import API_KEY, conversations_server
+    from tether.agents import OpenAIConversationsSession
+
+    with conversations_server() as api:
+        async with AsyncOpenAI(base_url=api.base_url, api_key=API_KEY, max_retries=0) as client:
+            session = OpenAIConversationsSession(openai_client=client)
+            assert session.conversation_id is None
+            created = await session._get_session_id()  # creates the conversation
+            assert created == session.conversation_id and api.routes() == ["conversations.create"]
+            assert await session._get_session_id() == created  # and then keeps it
+            assert api.routes() == ["conversations.create"]
+
+
+async def test_new_items_name_the_agent_of_each_turn_and_the_handoffs_taken() -> None:
+    from tether.agents import HandoffCallItem, HandoffOutputItem, ToolCallItem, ToolCallOutputItem
+    from tether.agents.extensions.handoff_prompt import (
+        RECOMMENDED_PROMPT_PREFIX,
+        prompt_with_handoff_instructions,
+    )
+
+    @tool
+    def look_up(question: str) -> str:
+        """Look a question up."""
+        return "Nine to five."
+
+    faq_model = ScriptedModel([tool_call("look_up", {"question": "Hours?"}), message("9-5.")])
+    faq = Agent(
+        name="FAQ",
+        instructions=prompt_with_handoff_instructions("Answer questions."),
+        tools=[look_up],
+        model=faq_model,  # type: ignore[arg-type]
+    )
+    triage = Agent(
+        name="Triage",
+        handoffs=[faq],
+        model=ScriptedModel([tool_call("transfer_to_faq", {}, "c_hand")]),  # type: ignore[arg-type]
+    )
+    result = await Runner.run(triage, "Hours?")
+    items = result.new_items
+    assert [type(item) for item in items[:4]] == [
+        HandoffCallItem,
+        HandoffOutputItem,
+        ToolCallItem,
+        ToolCallOutputItem,
+    ]
+    assert [item.agent.name for item in items] == ["Triage", "Triage", "FAQ", "FAQ", "FAQ"]
+    taken = items[1]
+    assert isinstance(taken, HandoffOutputItem)
+    assert (taken.source_agent.name, taken.target_agent.name) == ("Triage", "FAQ")
+    assert faq_model.requests[0].instructions == f"{RECOMMENDED_PROMPT_PREFIX}\n\nAnswer questions."

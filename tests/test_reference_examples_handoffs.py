@@ -19,6 +19,7 @@ from reference_examples import examples_root as examples_root  # a fixture
 from reference_examples import servers as servers  # a fixture
 from test_porting_reference import Run
 from test_porting_reference import server as server  # a fixture, one server per module
+from tether.agents.extensions.handoff_prompt import RECOMMENDED_PROMPT_PREFIX
 
 FILTERS = ["handoffs/message_filter.py", "handoffs/message_filter_streaming.py"]
 FINAL = "\n===Final messages===\n\n"
@@ -102,3 +103,53 @@ def test_handoff_message_filter_removes_tools_and_the_first_two_items(
         "user",
         "Can you generate a random number between 0 and 100?",
     )
+
+
+def _own_prefix(reference: Run, tether: Run) -> tuple[Run, Run]:
+    """Each SDK's ``RECOMMENDED_PROMPT_PREFIX`` is its own wording (tether does not copy
+    the reference's prose): every agent's instructions are that prefix followed by the
+    example's own text, the same on both sides, which is all that is compared."""
+    assert len(reference.requests) == len(tether.requests)
+    for ours, theirs in zip(tether.requests, reference.requests, strict=True):
+        assert ours["instructions"].startswith(RECOMMENDED_PROMPT_PREFIX)
+        rest = ours["instructions"].removeprefix(RECOMMENDED_PROMPT_PREFIX)
+        assert theirs["instructions"].endswith(rest) and rest.strip()
+        ours["instructions"] = theirs["instructions"] = "<prefix>" + rest
+    return reference, tether
+
+
+def test_customer_service(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # Auto mode asks one question: the triage agent hands off to the FAQ agent, which
+    # looks it up; every new item is printed by its class.
+    question = '{"question":"What are your store hours?"}'
+
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("transfer_to_faq_agent", "{}", "c_hand")])
+        fake.responses.add(tool_calls=[("faq_lookup_tool", question, "c_faq")])
+        fake.responses.add("Sorry, I do not know our store hours.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "customer_service/main.py",
+        servers,
+        script,
+        tmp_path,
+        env={"EXAMPLES_INTERACTIVE_MODE": "auto"},
+        differ=_own_prefix,
+    )
+    lines = run.out.splitlines()
+    assert lines[1:4] == [
+        "Triage Agent: Skipping item: HandoffCallItem",  # the example prints no call of one
+        "Handed off from Triage Agent to FAQ Agent",
+        "FAQ Agent: Calling a tool",
+    ]
+    assert lines[4].startswith("FAQ Agent: Tool call output: I'm sorry")
+    assert lines[5:] == ["FAQ Agent: Sorry, I do not know our store hours."]
+    assert run.tool_runs == {f"faq_lookup_tool {question}": 1}
+    assert [r["instructions"][8:30] for r in run.requests] == [
+        " You are a helpful tri",
+        *["\n    You are an FAQ ag"] * 2,
+    ]
