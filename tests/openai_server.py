@@ -242,9 +242,30 @@ def _item_events(index: int, item: Json) -> Iterator[Json]:
         for piece in _pieces(item["arguments"], size=8):
             yield _event("response.function_call_arguments.delta", **at, delta=piece)
         yield _event("response.function_call_arguments.done", **at, arguments=item["arguments"])
+    elif item["type"] == "reasoning":
+        yield _event("response.output_item.added", output_index=index, item={**item, "summary": []})
+        yield from _summary_events(at, item.get("summary") or [])
     else:
         yield _event("response.output_item.added", output_index=index, item=item)
     yield _event("response.output_item.done", output_index=index, item=item)
+
+
+def _summary_events(at: Json, summary: list[Json]) -> Iterator[Json]:
+    """A reasoning item's summary parts, streamed: each part added, its text in pieces, done."""
+    for n, part in enumerate(summary):
+        text = part["text"]
+        yield _event(
+            "response.reasoning_summary_part.added",
+            **at,
+            summary_index=n,
+            part={**part, "text": ""},
+        )
+        for piece in _pieces(text):
+            yield _event(
+                "response.reasoning_summary_text.delta", **at, summary_index=n, delta=piece
+            )
+        yield _event("response.reasoning_summary_text.done", **at, summary_index=n, text=text)
+        yield _event("response.reasoning_summary_part.done", **at, summary_index=n, part=part)
 
 
 _HOSTED_ITEMS: dict[str, Json] = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from openai_server import FakeOpenAIServer
+from openai_server import FakeOpenAIServer, new_id
 from reference_env import reference_python as reference_python  # a fixture
 from reference_examples import (
     Servers,
@@ -392,3 +392,58 @@ def test_retry(
     assert run.out.endswith("Final output:\n\n- Wait, then try again.\n")
     retries = [headers["x-stainless-retry-count"] for headers, _ in servers[1].responses.envelopes]
     assert retries[-4:] == ["0", "1", "2", "0"]
+
+
+PARTS = [
+    # (example, the type of the first message's one content part, what names its content)
+    ("basic/local_file.py", "input_file", "file_data"),  # a PDF as a data URL
+    ("basic/remote_image.py", "input_image", "image_url"),  # a URL the model would fetch
+    ("basic/remote_pdf.py", "input_file", "file_url"),
+]
+
+
+@pytest.mark.parametrize(("example", "kind", "key"), PARTS, ids=[p[0] for p in PARTS])
+def test_file_and_image_parts(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    example: str,
+    kind: str,
+    key: str,
+) -> None:
+    # Nothing is fetched by the program: the parts go to the (local) model as given.
+    run = both(reference_python, examples_root, example, servers, say("Seen."), tmp_path)
+    assert run.out == "Seen.\n"
+    # The compared view keeps a message's text; the part is compared here, whole.
+    reference, tether = (fake.responses.requests[-1]["input"][0] for fake in servers)
+    assert tether == reference
+    [part] = tether["content"]
+    assert part["type"] == kind and part[key]
+
+
+def test_reasoning_content(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A reasoning summary read from the result's ReasoningItem, then streamed: the summary's
+    # deltas and the answer's, as the server's own events.
+    def script(fake: FakeOpenAIServer) -> None:
+        for text in ("29, since 29 * 29 = 841.", "T(20) = 2^21 - 1."):
+            summary = [{"type": "summary_text", "text": f"Thinking: {text}"}]
+            reasoning = {"id": new_id("rs_"), "type": "reasoning", "summary": summary}
+            fake.responses.add(text, hosted=[reasoning])
+
+    run = both(
+        reference_python,
+        examples_root,
+        "reasoning_content/runner_example.py",
+        servers,
+        script,
+        tmp_path,
+    )
+    lines = run.out.splitlines()
+    assert lines[lines.index("### Reasoning Content:") + 1] == "Thinking: 29, since 29 * 29 = 841."
+    yellow, green = "\x1b[33m", "\x1b[32m"
+    assert f"{yellow}Thinking: \x1b[0m{yellow}T(20) " in run.out
+    assert f"{green}T(20) \x1b[0m{green}= " in run.out
+    assert {r["settings"]["reasoning"]["summary"] for r in run.requests} == {"auto"}
