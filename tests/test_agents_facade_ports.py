@@ -143,3 +143,29 @@ async def test_new_items_name_the_agent_of_each_turn_and_the_handoffs_taken() ->
     assert isinstance(taken, HandoffOutputItem)
     assert (taken.source_agent.name, taken.target_agent.name) == ("Triage", "FAQ")
     assert faq_model.requests[0].instructions == f"{RECOMMENDED_PROMPT_PREFIX}\n\nAnswer questions."
+
+
+def test_web_search_tool_takes_the_reference_options_and_defaults() -> None:
+    from tether.agents import WebSearchTool
+    from tether.hosted import WebSearchTool as TetherWebSearchTool
+
+    assert WebSearchTool().spec.hosted == {
+        "type": "web_search",
+        "filters": None,
+        "user_location": None,
+        "search_context_size": "medium",
+    }
+    tool = WebSearchTool(
+        filters={"allowed_domains": ["example.com"]},
+        search_context_size="low",
+        external_web_access=False,
+    )
+    assert isinstance(tool, TetherWebSearchTool)
+    assert tool.spec.hosted == {
+        "type": "web_search",
+        "filters": {"allowed_domains": ["example.com"]},
+        "user_location": None,
+        "search_context_size": "low",
+        "external_web_access": False,
+    }
+    assert TetherWebSearchTool().spec.hosted == {"type": "web_search"}  # tether's own

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from openai_server import FakeOpenAIServer, new_id
+from openai_server import FakeOpenAIServer, hosted_item, new_id
 from reference_env import reference_python as reference_python  # a fixture
 from reference_examples import (
     Servers,
@@ -447,3 +447,31 @@ def test_reasoning_content(
     assert f"{yellow}Thinking: \x1b[0m{yellow}T(20) " in run.out
     assert f"{green}T(20) \x1b[0m{green}= " in run.out
     assert {r["settings"]["reasoning"]["summary"] for r in run.requests} == {"auto"}
+
+
+def test_web_search(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A hosted tool: the API searches (its web_search_call item comes with the answer).
+    def script(fake: FakeOpenAIServer) -> None:
+        search = {"type": "search", "query": "local sports news New York"}
+        fake.responses.add(
+            "The Knicks won.", hosted=[hosted_item("web_search_call", action=search)]
+        )
+
+    run = both(reference_python, examples_root, "tools/web_search.py", servers, script, tmp_path)
+    assert run.out == "The Knicks won.\n"
+    # The compared view names a tool and its type; the tool object is compared here, whole.
+    reference, tether = (fake.responses.requests[-1]["tools"] for fake in servers)
+    assert (
+        tether
+        == reference
+        == [
+            {
+                "type": "web_search",
+                "filters": None,
+                "user_location": {"type": "approximate", "city": "New York"},
+                "search_context_size": "medium",
+            }
+        ]
+    )

@@ -54,6 +54,7 @@ from ._errors import (
 )
 from ._guardrails import InputGuardrail, input_guardrail
 from ._handoffs import handoff
+from ._hosted import WebSearchTool
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,
@@ -198,6 +199,7 @@ __all__ = [
     "Trace",
     "Usage",
     "UserError",
+    "WebSearchTool",
     "function_tool",
     "gen_trace_id",
     "handoff",

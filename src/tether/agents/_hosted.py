@@ -1,0 +1,47 @@
+"""Hosted tools under the reference SDK's names, options and defaults: tether's (the
+Responses API runs them), sent as the reference sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..hosted import WebSearchTool as _WebSearchTool
+from ..models import ToolSpec
+
+__all__ = ["WebSearchTool"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebSearchTool(_WebSearchTool):
+    """tether's ``WebSearchTool`` with the reference's options: ``filters`` (a dict, or the
+    ``openai`` package's filters object), ``external_web_access``, ``search_content_types``
+    and ``image_settings``; ``search_context_size`` is ``"medium"`` unless given."""
+
+    search_context_size: Literal["low", "medium", "high"] | None = "medium"
+    filters: Any = None
+    external_web_access: bool | None = None
+    search_content_types: list[Literal["text", "image"]] | None = None
+    image_settings: Mapping[str, Any] | None = None
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The ``web_search`` tool object: ``filters``, ``user_location`` and
+        ``search_context_size`` always (``None`` where not set), the others when set."""
+        filters = self.filters
+        if hasattr(filters, "model_dump"):
+            filters = filters.model_dump()
+        param: dict[str, Any] = {
+            "type": "web_search",
+            "filters": None if filters is None else dict(filters),
+            "user_location": None if self.user_location is None else dict(self.user_location),
+            "search_context_size": self.search_context_size,
+        }
+        optional = {
+            "external_web_access": self.external_web_access,
+            "search_content_types": self.search_content_types,
+            "image_settings": None if self.image_settings is None else dict(self.image_settings),
+        }
+        param.update({key: value for key, value in optional.items() if value is not None})
+        return ToolSpec(self.name, "", {}, strict=False, hosted=param)
