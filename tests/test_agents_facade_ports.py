@@ -169,3 +169,19 @@ def test_web_search_tool_takes_the_reference_options_and_defaults() -> None:
         "external_web_access": False,
     }
     assert TetherWebSearchTool().spec.hosted == {"type": "web_search"}  # tether's own
+
+
+def test_code_interpreter_tool_is_built_from_the_tool_object() -> None:
+    from tether.agents import CodeInterpreterTool, ToolCallItem
+    from tether.agents._items import run_item
+    from tether.errors import AgentDefinitionError
+
+    config = {"type": "code_interpreter", "container": {"type": "auto", "file_ids": ["f1"]}}
+    tool = CodeInterpreterTool(tool_config=config)
+    assert tool.spec.hosted == config and tool.name == "code_interpreter"
+    with pytest.raises(AgentDefinitionError, match="code_interpreter"):
+        CodeInterpreterTool(tool_config={"type": "web_search"})
+    # The API's call of a hosted tool is a tool call item, as a function call is.
+    ran = {"type": "code_interpreter_call", "id": "ci_1", "code": "print(1)", "outputs": []}
+    item = run_item(ran, Agent(name="Calc"))
+    assert isinstance(item, ToolCallItem) and item.raw_item["code"] == "print(1)"

@@ -62,6 +62,7 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents", "Usage", "basic/lifecycle_example.py"),
     ("agents", "UserError", "basic/non_strict_output_type.py"),
     ("agents", "WebSearchTool", "tools/web_search.py"),
+    ("agents", "CodeInterpreterTool", "tools/code_interpreter.py"),
     ("agents", "FunctionToolResult", "agent_patterns/forcing_tool_use.py"),
     ("agents", "ToolsToFinalOutputFunction", "agent_patterns/forcing_tool_use.py"),
     ("agents", "ToolsToFinalOutputResult", "agent_patterns/forcing_tool_use.py"),

@@ -475,3 +475,26 @@ def test_web_search(
             }
         ]
     )
+
+
+def test_code_interpreter(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A streamed run: the API's code_interpreter_call arrives as a tool_call_item whose
+    # raw_item holds the code it ran.
+    code = "import math\nprint(math.sqrt(273 * 312821 + 1782))"
+
+    def script(fake: FakeOpenAIServer) -> None:
+        logs = [{"type": "logs", "logs": "9235.0"}]
+        ran = hosted_item("code_interpreter_call", code=code, outputs=logs)
+        fake.responses.add("It is 9235.0.", hosted=[ran])
+
+    run = both(
+        reference_python, examples_root, "tools/code_interpreter.py", servers, script, tmp_path
+    )
+    assert run.out == (
+        f"Solving math problem with the code interpreter...\nCode interpreter code:\n```\n{code}"
+        "\n```\n\nOther event: message_output_item\nFinal output: It is 9235.0.\n"
+    )
+    reference, tether = (fake.responses.requests[-1]["tools"] for fake in servers)
+    assert tether == reference == [{"type": "code_interpreter", "container": {"type": "auto"}}]

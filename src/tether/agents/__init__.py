@@ -54,7 +54,7 @@ from ._errors import (
 )
 from ._guardrails import InputGuardrail, input_guardrail
 from ._handoffs import handoff
-from ._hosted import WebSearchTool
+from ._hosted import CodeInterpreterTool, WebSearchTool
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,
@@ -128,6 +128,7 @@ __all__ = [
     "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "AgentsException",
+    "CodeInterpreterTool",
     "FunctionTool",
     "FunctionToolResult",
     "GenerateDynamicPromptData",

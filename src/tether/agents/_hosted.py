@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import AgentDefinitionError
+from ..hosted import CodeInterpreterTool as _CodeInterpreterTool
 from ..hosted import WebSearchTool as _WebSearchTool
 from ..models import ToolSpec
 
-__all__ = ["WebSearchTool"]
+__all__ = ["CodeInterpreterTool", "WebSearchTool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +47,26 @@ class WebSearchTool(_WebSearchTool):
         }
         param.update({key: value for key, value in optional.items() if value is not None})
         return ToolSpec(self.name, "", {}, strict=False, hosted=param)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class CodeInterpreterTool(_CodeInterpreterTool):
+    """tether's ``CodeInterpreterTool`` built from the reference's ``tool_config`` (the
+    Responses API's ``code_interpreter`` tool object), sent as given."""
+
+    tool_config: Mapping[str, Any]
+
+    def __init__(self, tool_config: Mapping[str, Any]) -> None:
+        config = dict(tool_config)
+        if config.get("type") != "code_interpreter" or "container" not in config:
+            raise AgentDefinitionError(
+                "CodeInterpreterTool(tool_config=) takes a 'code_interpreter' tool object "
+                f"with a container, got {config!r}."
+            )
+        object.__setattr__(self, "container", config["container"])
+        object.__setattr__(self, "tool_config", config)
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The tool object, as given."""
+        return ToolSpec(self.name, "", {}, strict=False, hosted=dict(self.tool_config))

@@ -238,10 +238,20 @@ def _agent_of(item: _ApprovalItem, graph: dict[str, Agent[Any]]) -> Agent[Any] |
     return None
 
 
+_HOSTED_CALLS = frozenset(
+    {"web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call"}
+    | {"mcp_call", "computer_call", "local_shell_call"}
+)
+"""The calls of tools the API runs (or a program runs for it): ``ToolCallItem``s, as for
+function calls."""
+
+
 def run_item(item: Item, agent: Agent[Any]) -> RunItem:
     """The run item an item dict of ``agent``'s turn stands for."""
     kind = item.get("type", "message")
     raw = typed_raw(item)
+    if kind in _HOSTED_CALLS:
+        return ToolCallItem(agent, raw)
     if kind == "function_call":
         if item.get("name") in agent.handoff_tools:
             return HandoffCallItem(agent, raw)
