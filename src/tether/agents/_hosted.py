@@ -4,7 +4,7 @@ Responses API runs them), sent as the reference sends them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import AgentDefinitionError
@@ -54,7 +54,8 @@ class CodeInterpreterTool(_CodeInterpreterTool):
     """tether's ``CodeInterpreterTool`` built from the reference's ``tool_config`` (the
     Responses API's ``code_interpreter`` tool object), sent as given."""
 
-    tool_config: Mapping[str, Any]
+    tool_config: Mapping[str, Any] = field(default_factory=dict)
+    """The ``code_interpreter`` tool object, as given."""
 
     def __init__(self, tool_config: Mapping[str, Any]) -> None:
         config = dict(tool_config)
