@@ -26,11 +26,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from openai import AsyncOpenAI
 
 import tether.models
+from sessions.conversations_server import ConversationsServer, Request, match_route
 
 __all__ = [
     "ChatCompletionsEndpoint",
@@ -240,9 +242,30 @@ def _item_events(index: int, item: Json) -> Iterator[Json]:
         for piece in _pieces(item["arguments"], size=8):
             yield _event("response.function_call_arguments.delta", **at, delta=piece)
         yield _event("response.function_call_arguments.done", **at, arguments=item["arguments"])
+    elif item["type"] == "reasoning":
+        yield _event("response.output_item.added", output_index=index, item={**item, "summary": []})
+        yield from _summary_events(at, item.get("summary") or [])
     else:
         yield _event("response.output_item.added", output_index=index, item=item)
     yield _event("response.output_item.done", output_index=index, item=item)
+
+
+def _summary_events(at: Json, summary: list[Json]) -> Iterator[Json]:
+    """A reasoning item's summary parts, streamed: each part added, its text in pieces, done."""
+    for n, part in enumerate(summary):
+        text = part["text"]
+        yield _event(
+            "response.reasoning_summary_part.added",
+            **at,
+            summary_index=n,
+            part={**part, "text": ""},
+        )
+        for piece in _pieces(text):
+            yield _event(
+                "response.reasoning_summary_text.delta", **at, summary_index=n, delta=piece
+            )
+        yield _event("response.reasoning_summary_text.done", **at, summary_index=n, text=text)
+        yield _event("response.reasoning_summary_part.done", **at, summary_index=n, part=part)
 
 
 _HOSTED_ITEMS: dict[str, Json] = {
@@ -427,8 +450,31 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30
     server: _HTTPServer
 
+    def do_GET(self) -> None:
+        self._conversations()
+
+    def do_DELETE(self) -> None:
+        self._conversations()
+
+    def _conversations(self, raw: bytes = b"") -> None:
+        """A Conversations API request, served by the mounted stand-in (or a 404)."""
+        conversations = self.server.fake.conversations
+        url = urlsplit(self.path)
+        found = None if conversations is None else match_route(self.command, url.path)
+        if conversations is None or found is None:
+            error = {"message": f"No route {self.command} {self.path}", "type": "not_found"}
+            return self._send_json(404, {"error": error})
+        route, params = found
+        body = json.loads(raw) if raw else None
+        query = parse_qs(url.query)
+        with conversations._lock:
+            conversations.requests.append(Request(route, self.command, url.path, query, body))
+        self._send_json(*conversations.handle(route, params, query, body))
+
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/v1/conversations"):
+            return self._conversations(raw)
         path, _, query = self.path.partition("?")
         endpoint = self.server.fake.endpoints.get(path)
         if endpoint is None:
@@ -501,6 +547,9 @@ class FakeOpenAIServer:
         self.responses = ResponsesEndpoint()
         self.chat = ChatCompletionsEndpoint()
         self.endpoints: dict[str, _Endpoint] = {e.path: e for e in (self.responses, self.chat)}
+        self.conversations: ConversationsServer | None = None
+        """A Conversations API stand-in serving ``/v1/conversations`` beside the models, for
+        a client that keeps a session there with the same base URL; none unless set."""
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"

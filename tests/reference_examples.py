@@ -196,9 +196,12 @@ def both(
     normalize: Callable[[str], str] = lambda out: out,
     concurrent: bool = False,
     chosen: Callable[[Run], Run] = lambda run: run,
+    differ: Callable[[Run, Run], tuple[Run, Run]] = lambda reference, tether: (reference, tether),
 ) -> Run:
     """Run ``example`` on both SDKs and compare them; ``chosen`` takes out of each side's
-    run what the example chose at random (after checking it is consistent)."""
+    run what the example chose at random (after checking it is consistent); ``differ``,
+    given the reference's run and tether's, checks how they differ by a documented design
+    choice of tether's and returns both with that difference set aside."""
 
     def run(python: Path | str, side: str, fake: FakeOpenAIServer) -> Run:
         return run_example(
@@ -223,7 +226,7 @@ def both(
     with ThreadPoolExecutor(2) as pool:
         reference = pool.submit(run, reference_python, "reference", server)
         tether = pool.submit(run, sys.executable, "tether", server_for_tether)
-        runs = chosen(reference.result()), chosen(tether.result())
+        runs = differ(chosen(reference.result()), chosen(tether.result()))
     assert_same(*runs)
     return runs[1]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from openai_server import FakeOpenAIServer
+from openai_server import FakeOpenAIServer, hosted_item, new_id
 from reference_env import reference_python as reference_python  # a fixture
 from reference_examples import (
     Servers,
@@ -392,3 +392,109 @@ def test_retry(
     assert run.out.endswith("Final output:\n\n- Wait, then try again.\n")
     retries = [headers["x-stainless-retry-count"] for headers, _ in servers[1].responses.envelopes]
     assert retries[-4:] == ["0", "1", "2", "0"]
+
+
+PARTS = [
+    # (example, the type of the first message's one content part, what names its content)
+    ("basic/local_file.py", "input_file", "file_data"),  # a PDF as a data URL
+    ("basic/remote_image.py", "input_image", "image_url"),  # a URL the model would fetch
+    ("basic/remote_pdf.py", "input_file", "file_url"),
+]
+
+
+@pytest.mark.parametrize(("example", "kind", "key"), PARTS, ids=[p[0] for p in PARTS])
+def test_file_and_image_parts(
+    reference_python: Path,
+    examples_root: Path,
+    servers: Servers,
+    tmp_path: Path,
+    example: str,
+    kind: str,
+    key: str,
+) -> None:
+    # Nothing is fetched by the program: the parts go to the (local) model as given.
+    run = both(reference_python, examples_root, example, servers, say("Seen."), tmp_path)
+    assert run.out == "Seen.\n"
+    # The compared view keeps a message's text; the part is compared here, whole.
+    reference, tether = (fake.responses.requests[-1]["input"][0] for fake in servers)
+    assert tether == reference
+    [part] = tether["content"]
+    assert part["type"] == kind and part[key]
+
+
+def test_reasoning_content(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A reasoning summary read from the result's ReasoningItem, then streamed: the summary's
+    # deltas and the answer's, as the server's own events.
+    def script(fake: FakeOpenAIServer) -> None:
+        for text in ("29, since 29 * 29 = 841.", "T(20) = 2^21 - 1."):
+            summary = [{"type": "summary_text", "text": f"Thinking: {text}"}]
+            reasoning = {"id": new_id("rs_"), "type": "reasoning", "summary": summary}
+            fake.responses.add(text, hosted=[reasoning])
+
+    run = both(
+        reference_python,
+        examples_root,
+        "reasoning_content/runner_example.py",
+        servers,
+        script,
+        tmp_path,
+    )
+    lines = run.out.splitlines()
+    assert lines[lines.index("### Reasoning Content:") + 1] == "Thinking: 29, since 29 * 29 = 841."
+    yellow, green = "\x1b[33m", "\x1b[32m"
+    assert f"{yellow}Thinking: \x1b[0m{yellow}T(20) " in run.out
+    assert f"{green}T(20) \x1b[0m{green}= " in run.out
+    assert {r["settings"]["reasoning"]["summary"] for r in run.requests} == {"auto"}
+
+
+def test_web_search(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A hosted tool: the API searches (its web_search_call item comes with the answer).
+    def script(fake: FakeOpenAIServer) -> None:
+        search = {"type": "search", "query": "local sports news New York"}
+        fake.responses.add(
+            "The Knicks won.", hosted=[hosted_item("web_search_call", action=search)]
+        )
+
+    run = both(reference_python, examples_root, "tools/web_search.py", servers, script, tmp_path)
+    assert run.out == "The Knicks won.\n"
+    # The compared view names a tool and its type; the tool object is compared here, whole.
+    reference, tether = (fake.responses.requests[-1]["tools"] for fake in servers)
+    assert (
+        tether
+        == reference
+        == [
+            {
+                "type": "web_search",
+                "filters": None,
+                "user_location": {"type": "approximate", "city": "New York"},
+                "search_context_size": "medium",
+            }
+        ]
+    )
+
+
+def test_code_interpreter(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # A streamed run: the API's code_interpreter_call arrives as a tool_call_item whose
+    # raw_item holds the code it ran.
+    code = "import math\nprint(math.sqrt(273 * 312821 + 1782))"
+
+    def script(fake: FakeOpenAIServer) -> None:
+        logs = [{"type": "logs", "logs": "9235.0"}]
+        ran = hosted_item("code_interpreter_call", code=code, outputs=logs)
+        fake.responses.add("It is 9235.0.", hosted=[ran])
+
+    run = both(
+        reference_python, examples_root, "tools/code_interpreter.py", servers, script, tmp_path
+    )
+    assert run.out == (
+        f"Solving math problem with the code interpreter...\nCode interpreter code:\n```\n{code}"
+        "\n```\n\nOther event: message_output_item\nFinal output: It is 9235.0.\n"
+    )
+    reference, tether = (fake.responses.requests[-1]["tools"] for fake in servers)
+    assert tether == reference == [{"type": "code_interpreter", "container": {"type": "auto"}}]

@@ -37,7 +37,7 @@ import contextlib
 import json
 import os
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from ._context import RunContext
 from .errors import AgentDefinitionError, MCPServerError, MissingExtraError
@@ -64,6 +64,8 @@ __all__ = [
     "RequireApproval",
     "ToolNames",
 ]
+
+_T = TypeVar("_T")
 
 ApprovalRule: TypeAlias = "Literal['always', 'never'] | bool"
 RequireApproval: TypeAlias = (
@@ -188,23 +190,46 @@ class MCPServer:
 
     async def call_tool(self, tool_name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         """Call a tool directly (no approval, no journal): what the run loop's calls go through."""
+        return await self._ask(lambda session: session.call_tool(tool_name, arguments))
+
+    async def list_prompts(self) -> types.ListPromptsResult:
+        """The prompts the server offers (``.prompts``: each with its ``name``, ``description``
+        and ``arguments``)."""
+        return await self._ask(lambda session: session.list_prompts())
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str] | None = None
+    ) -> types.GetPromptResult:
+        """The server's prompt ``name`` filled in with ``arguments`` (``.messages``). An error
+        the server answers with (an unknown prompt, a missing argument) is raised as the
+        ``mcp`` package raises it."""
+        given = None if arguments is None else dict(arguments)
+        return await self._ask(lambda session: session.get_prompt(name, given))
+
+    async def _ask(self, request: Callable[[ClientSession], Awaitable[_T]]) -> _T:
+        """``request`` on the open session; a connection that fails is ``MCPServerError``."""
         session = self._open_session()
         try:
-            return await session.call_tool(tool_name, arguments)
+            return await request(session)
         except MCPError as exc:
             if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
-                # Cut off, not answered: the call may have had its effect (in doubt).
+                # Cut off, not answered: a tool call may have had its effect (in doubt).
                 raise self._lost(exc) from exc
             raise
         except Exception as exc:
             raise self._lost(exc) from exc
+
+    def describe_tool(self, tool: types.Tool) -> str:
+        """What the model reads of ``tool``: its description, else its title, else a line
+        naming it and this server. A subclass may describe tools its own way."""
+        return tool.description or tool.title or f"The {tool.name} tool of MCP server {self.name}."
 
     def _tool(self, tool: types.Tool) -> FunctionTool:
         hints = tool.annotations
         safe_to_repeat = hints is not None and bool(hints.idempotent_hint or hints.read_only_hint)
         return schema_tool(
             tool.name,
-            tool.description or tool.title or f"The {tool.name} tool of MCP server {self.name}.",
+            self.describe_tool(tool),
             dict(tool.input_schema),
             _Call(self, tool.name),
             needs_approval=self._needs_approval(tool.name),

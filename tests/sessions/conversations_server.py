@@ -136,7 +136,7 @@ def _error(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
 
 
-def _match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+def match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     for route_method, pattern, route in _ROUTES:
         match = pattern.fullmatch(path)
         if route_method == method and match:
@@ -169,7 +169,7 @@ def _handler(server: ConversationsServer) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             query = parse_qs(url.query)
-            found = _match(self.command, url.path)
+            found = match_route(self.command, url.path)
             if found is None:
                 return self._reply(404, _error(f"no route {self.command} {url.path}", "no_route"))
             route, params = found

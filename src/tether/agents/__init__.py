@@ -9,8 +9,9 @@ The names here are the reference SDK's (``get_interruptions()``,
 ``type``, ``ItemHelpers``, ``set_default_openai_client`` ...). Underneath is tether:
 the same journal, the same saved states, the same guarantees. docs/migrating.md has
 the full mapping and what is not covered. The reference's module paths are here too:
-``tether.agents.decorators``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
-``.memory.session``, ``.memory.session_settings``), ``.model_settings``,
+``tether.agents.decorators``, ``.extensions.handoff_filters``,
+``.extensions.handoff_prompt``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
+``.memory.session``, ``.memory.session_settings``), ``.model_settings``, ``.models``,
 ``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
 """
 
@@ -53,6 +54,7 @@ from ._errors import (
 )
 from ._guardrails import InputGuardrail, input_guardrail
 from ._handoffs import handoff
+from ._hosted import CodeInterpreterTool, WebSearchTool
 from ._items import (
     HandoffCallItem,
     HandoffOutputItem,
@@ -126,6 +128,7 @@ __all__ = [
     "AgentToolStreamEvent",
     "AgentUpdatedStreamEvent",
     "AgentsException",
+    "CodeInterpreterTool",
     "FunctionTool",
     "FunctionToolResult",
     "GenerateDynamicPromptData",
@@ -197,6 +200,7 @@ __all__ = [
     "Trace",
     "Usage",
     "UserError",
+    "WebSearchTool",
     "function_tool",
     "gen_trace_id",
     "handoff",

@@ -39,6 +39,7 @@ __all__ = [
     "ToolOutputReviewItem",
     "approval_item",
     "output_item",
+    "reference_order",
     "run_item",
     "tool_origin",
 ]
@@ -237,10 +238,20 @@ def _agent_of(item: _ApprovalItem, graph: dict[str, Agent[Any]]) -> Agent[Any] |
     return None
 
 
+_HOSTED_CALLS = frozenset(
+    {"web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call"}
+    | {"mcp_call", "computer_call", "local_shell_call"}
+)
+"""The calls of tools the API runs (or a program runs for it): ``ToolCallItem``s, as for
+function calls."""
+
+
 def run_item(item: Item, agent: Agent[Any]) -> RunItem:
     """The run item an item dict of ``agent``'s turn stands for."""
     kind = item.get("type", "message")
     raw = typed_raw(item)
+    if kind in _HOSTED_CALLS:
+        return ToolCallItem(agent, raw)
     if kind == "function_call":
         if item.get("name") in agent.handoff_tools:
             return HandoffCallItem(agent, raw)
@@ -256,9 +267,18 @@ def run_item(item: Item, agent: Agent[Any]) -> RunItem:
 
 def output_item(item: Item, agent: Agent[Any], tool: FunctionTool | None) -> ToolCallOutputItem:
     """A tool's output item, its ``raw_item`` ordered as the reference SDK makes it."""
+    raw = reference_order(item)
+    return ToolCallOutputItem(agent, raw, item.get("output"), tool_origin=tool_origin(tool))
+
+
+def reference_order(item: Item) -> Item:
+    """An item the run made, its keys in the reference SDK's order where that differs from
+    tether's (a tool's output: call id, output, type), for a program that prints it."""
+    if item.get("type") != "function_call_output":
+        return item
     raw = {"call_id": item.get("call_id"), "output": item.get("output"), "type": item["type"]}
     raw.update(item)
-    return ToolCallOutputItem(agent, raw, item.get("output"), tool_origin=tool_origin(tool))
+    return raw
 
 
 class _Subscriptable:

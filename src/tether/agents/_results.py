@@ -12,13 +12,14 @@ that hands on none, an ``openai`` ``ResponseTextDeltaEvent`` made for each text 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from .._agent import Agent
 from .._context import RunContext, Usage
 from ..items import Item
+from ..journal import HandoffTaken, ModelResponded
 from ..journal import ToolApprovalItem as _ApprovalItem
 from ..models import ModelResponse, TextDelta, ToolCallDelta
 from ..run import AgentUpdatedEvent, RawResponseEvent, RunItemEvent
@@ -30,6 +31,7 @@ from ._items import (
     ToolApprovalItem,
     approval_item,
     output_item,
+    reference_order,
     run_item,
 )
 from ._state import RunState, compat_state
@@ -152,8 +154,9 @@ class RunResult:
         return self._result.last_response_id
 
     def to_input_list(self) -> list[Item]:
-        """The input followed by the new items: the next run's input for a follow-up."""
-        return self._result.to_input_list()
+        """The input followed by the new items: the next run's input for a follow-up (a
+        tool's output keyed in the reference SDK's order)."""
+        return [*self._result.input, *map(reference_order, self._result.new_items)]
 
     def to_state(self) -> RunState:
         """The run as a ``RunState`` to save, decide on and resume."""
@@ -164,13 +167,19 @@ class RunResult:
         return self._result._run.graph
 
     def _run_items(self) -> list[RunItem]:
-        view, graph = self._result._run.view, self._graph
+        run, graph = self._result._run, self._graph
+        owners, handoffs = _owners(run.journal)
         items: list[RunItem] = []
-        owner = {call.call_id: call.agent for call in view.calls.values()}
-        agent = graph[view.agent]
-        for item in view.new_items:
-            name = owner.get(str(item.get("call_id", "")))
-            items.append(run_item(item, graph[name] if name else agent))
+        name = next(iter(owners.values()), run.view.agent)
+        for item in run.view.new_items:
+            call_id = str(item.get("call_id", ""))
+            name = owners.get(call_id) or owners.get(str(item.get("id", ""))) or name
+            taken = handoffs.get(call_id) if item.get("type") == "function_call_output" else None
+            if taken is None:
+                items.append(run_item(item, graph[name]))
+                continue
+            source, target = graph[taken.from_agent], graph[taken.to_agent]
+            items.append(HandoffOutputItem(source, reference_order(item), source, target))
         return items
 
     def __repr__(self) -> str:
@@ -248,6 +257,22 @@ class RunResultStreaming(RunResult):
             if not await self._decide(state, self):
                 return
             self._result = self._resume(state)
+
+
+def _owners(journal: Iterable[Any]) -> tuple[dict[str, str], dict[str, HandoffTaken]]:
+    """Which agent's model gave each item of the run (by call id, or by item id for a
+    message), and each handoff taken, by its call id."""
+    owners: dict[str, str] = {}
+    handoffs: dict[str, HandoffTaken] = {}
+    for event in journal:
+        if isinstance(event, ModelResponded):
+            for item in event.output:
+                for key in ("call_id", "id"):
+                    if item.get(key):
+                        owners.setdefault(str(item[key]), event.agent)
+        elif isinstance(event, HandoffTaken):
+            handoffs[event.call_id] = event
+    return owners, handoffs
 
 
 def reference_events(

@@ -116,7 +116,7 @@ class Runner:
             options = _options(input, hooks, run_config, dict(tether_options))
             return _Runner.run_streamed(
                 starting_agent,
-                input,
+                _as_items(input),
                 context=context,
                 max_turns=max_turns,
                 previous_response_id=previous_response_id,
@@ -159,7 +159,7 @@ async def _run(
     result = RunResult(
         await _Runner.run(
             starting_agent,
-            input,
+            _as_items(input),
             context=context,
             max_turns=max_turns,
             previous_response_id=previous_response_id,
@@ -182,6 +182,12 @@ async def _run(
             )
         )
     return result
+
+
+def _as_items(input: str | Sequence[Item] | _RunState) -> Sequence[Item] | _RunState:
+    """A text input as the user message the reference SDK makes of it (its keys in the
+    reference's order, which ``to_input_list()`` shows); anything else as given."""
+    return ItemHelpers.input_to_new_input_list(input) if isinstance(input, str) else input
 
 
 def _options(

@@ -37,3 +37,9 @@ class OpenAIConversationsSession(_OpenAIConversationsSession):
     async def clear_session(self) -> None:
         """Delete the conversation (tether's ``clear()``)."""
         await self.clear()
+
+    async def _get_session_id(self) -> str:
+        """The conversation id, creating the conversation if there is none yet (tether's
+        ``get_conversation_id()``): the reference's private name, which its own example
+        programs call."""
+        return await self.get_conversation_id()

@@ -138,11 +138,19 @@ _EFFORTS: tuple[tuple[str, str], ...] = (
 _CHAT_LATEST = r"gpt-5(\.\d+)?-chat-latest"
 
 
+def takes_reasoning_settings(model: str) -> bool:
+    """Whether ``model`` is a GPT-5 model that takes reasoning settings (a
+    ``-chat-latest`` alias does not)."""
+    import re
+
+    return model.startswith("gpt-5") and not re.fullmatch(_CHAT_LATEST, model)
+
+
 def default_model_settings(model: str) -> ModelSettings:
     """The settings the reference SDK gives an agent on ``model`` that sets none."""
     import re
 
-    if not model.startswith("gpt-5") or re.fullmatch(_CHAT_LATEST, model):
+    if not takes_reasoning_settings(model):
         return ModelSettings()
     for pattern, effort in _EFFORTS:
         if re.fullmatch(pattern, model):

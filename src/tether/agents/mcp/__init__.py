@@ -13,11 +13,14 @@ Calls are tether's: approved, journaled and resumed as every tool call is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import mcp as _mcp
 from ...tools import FunctionTool
 from .util import MCPUtil, ToolFilterStatic, create_static_tool_filter, filtered
+
+if TYPE_CHECKING:
+    from mcp import types
 
 __all__ = [
     "MCPServer",
@@ -56,13 +59,20 @@ def _options(
 
 
 class _Filtered:
-    """``tool_filter`` applied to what ``list_tools`` returns."""
+    """``tool_filter`` applied to what ``list_tools`` returns; each tool described as the
+    reference describes it."""
 
     tool_filter: Any = None
 
     async def list_tools(self, *args: Any, **kwargs: Any) -> list[FunctionTool]:
         tools = await super().list_tools(*args, **kwargs)  # type: ignore[misc]
         return filtered(tools, self.tool_filter)
+
+    def describe_tool(self, tool: types.Tool) -> str:
+        """The tool's description, else its title (its own or its annotations'), else
+        nothing: the reference sends an undescribed tool with an empty description."""
+        hints = tool.annotations
+        return tool.description or tool.title or (hints.title if hints else None) or ""
 
 
 def _check_filter(tool_filter: Any) -> Any:

@@ -1,0 +1,2 @@
+"""``agents.extensions``: the reference SDK's optional helpers that tether covers
+(``handoff_filters``)."""
