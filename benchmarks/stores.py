@@ -150,7 +150,7 @@ def wal_syncs(
     before = read()
     results = side()
     time.sleep(1.5)  # a closed backend's statistics reach pg_stat_wal within a second
-    turns = sizes.turns + sum(n for n in sizes.resume_lengths if n != sizes.turns)
+    turns = sizes.turns + sizes.extra_turns()
     results["backends"]["postgres"][SYNCS] = (read() - before) / turns
     return results
 

@@ -131,13 +131,17 @@ def measure(saver: Any, probe: w.BytesProbe, sizes: w.Sizes) -> dict[str, float]
     main_app = start(saver, "main", sizes.turns, clock)
     out = w.summarise(sizes, clock)
     for length in sizes.resume_lengths:
-        thread, app = "main", main_app
-        if length != sizes.turns:
-            thread = f"len_{length}"
-            app = start(saver, thread, length, None)
-        load, resume = load_and_resume(app, thread, length, sizes.repeats)
-        out[f"load.{length}"] = load
-        out[f"resume.{length}"] = resume
+        loads, resumes = [], []
+        for run in range(sizes.runs_at(length)):
+            thread, app = "main", main_app
+            if length != sizes.turns:
+                thread = f"len_{length}_{run}"
+                app = start(saver, thread, length, None)
+            load, resume = load_and_resume(app, thread, length, sizes.repeats)
+            loads.append(load)
+            resumes.append(resume)
+        out[f"load.{length}"] = statistics.median(loads)
+        out[f"resume.{length}"] = statistics.median(resumes)
     return out
 
 

@@ -148,13 +148,17 @@ async def measure(store: RunStore, probe: w.BytesProbe, sizes: w.Sizes) -> dict[
     run_id, bench = await start(store, sizes.turns, clock)
     out = w.summarise(sizes, clock)
     for length in sizes.resume_lengths:
-        if length == sizes.turns:
-            rid, rbench = run_id, bench
-        else:
-            rid, rbench = await start(store, length, None)
-        load, resume = await load_and_resume(store, rid, rbench, sizes.repeats)
-        out[f"load.{length}"] = load
-        out[f"resume.{length}"] = resume
+        loads, resumes = [], []
+        for _ in range(sizes.runs_at(length)):
+            if length == sizes.turns:
+                rid, rbench = run_id, bench
+            else:
+                rid, rbench = await start(store, length, None)
+            load, resume = await load_and_resume(store, rid, rbench, sizes.repeats)
+            loads.append(load)
+            resumes.append(resume)
+        out[f"load.{length}"] = statistics.median(loads)
+        out[f"resume.{length}"] = statistics.median(resumes)
     return out
 
 

@@ -51,6 +51,18 @@ class Sizes:
     middle: int  # about 1,000 items of history
     resume_lengths: tuple[int, ...]
     repeats: int  # load repetitions per run
+    runs_per_length: int = 5
+    """Paused runs timed at each resume length shorter than ``turns`` (the load and the
+    approve-and-resume reported are their medians; a run resumes once, so one sample each).
+    The main run, at ``turns``, is timed alone."""
+
+    def runs_at(self, length: int) -> int:
+        """How many paused runs of ``length`` turns are timed."""
+        return 1 if length == self.turns else self.runs_per_length
+
+    def extra_turns(self) -> int:
+        """The turns of the paused runs besides the main one."""
+        return sum(self.runs_at(n) * n for n in self.resume_lengths if n != self.turns)
 
 
 FULL = Sizes(turns=1000, early=10, middle=500, resume_lengths=(10, 100, 1000), repeats=5)
