@@ -9,8 +9,9 @@ waiting for it, so an append in a transaction is two round trips (the read of th
 row; then the event rows, the run's update and the commit). An append by the run's
 owner of a run the store holds the view of (the run loop's appends) is one statement,
 one round trip. A load sends its ``BEGIN``, its two queries and its ``COMMIT`` before it
-waits: one round trip; a tip is one query on its own. A connection leaving the pool is not
-asked whether it is alive while its socket is quiet.
+waits: one round trip; a tip is one query on its own; taking a lease and giving it up
+send their ``BEGIN``, their setting and their ``COMMIT`` with the statement, one each. A
+connection leaving the pool is not asked whether it is alive while its socket is quiet.
 """
 
 from __future__ import annotations
@@ -109,12 +110,13 @@ async def test_round_trips_of_appends_and_a_load(postgres_dsn: str) -> None:
         finally:
             await store.close()
     # The owner's two appends at once; an append by nobody (which wakes the store's
-    # subscribers) in a transaction; a load; the run's tip.
-    assert tries == [(1, 1, 2, 1, 1)] * 2
+    # subscribers) in a transaction; a load; the run's tip; a lease taken and given up.
+    assert tries == [(1, 1, 2, 1, 1, 1, 1)] * 2
 
 
 async def _count_trips(store: PostgresRunStore, relay: Relay, run_id: str) -> tuple[int, ...]:
-    """Round trips of two appends by the run's owner, one by nobody, a load and a tip."""
+    """Round trips of two appends by the run's owner, one by nobody, a load, a tip, and a
+    lease taken and given up."""
     events = begun(run_id, "c1")
     # The first opens the pool, creates the schema.
     await store.append(run_id, 0, events, owner="w")
@@ -126,6 +128,8 @@ async def _count_trips(store: PostgresRunStore, relay: Relay, run_id: str) -> tu
         lambda: store.append(run_id, seq + 2, [responded("c2")]),
         lambda: store.load(run_id),
         lambda: store.tip(run_id),
+        lambda: store.acquire(run_id, "w", 30),
+        lambda: store.release(run_id, "w"),
     ):
         before = relay.trips
         await step()

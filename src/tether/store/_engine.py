@@ -53,6 +53,7 @@ __all__ = [
     "lease",
     "prune",
     "rebuild",
+    "refusal",
     "release",
 ]
 
@@ -360,9 +361,10 @@ def lease(
     *,
     renew: bool,
     now: datetime,
-) -> Program[Lease]:
-    """Take (or with ``renew``, extend) the run's lease for ``owner``; a signed store's
-    lease also says where the run's journal ends (``Lease.tip``), read as it is taken."""
+) -> Program[Lease | None]:
+    """Take (or with ``renew``, extend) the run's lease for ``owner`` in one statement;
+    ``None`` if it is not to be had (``refusal`` says why). A signed store's lease also
+    says where the run's journal ends (``Lease.tip``), read as it is taken."""
     until = now + timedelta(seconds=ttl)
     if renew:
         # Ours until someone else takes it, even if it expired meanwhile.
@@ -377,15 +379,20 @@ def lease(
         {"owner": owner, "until": d.stamp(until), "now": d.stamp(now), "id": run_id},
     )
     if taken is None:
-        row = yield select_one(
-            d.sql("SELECT lease_owner, lease_until FROM {runs} WHERE id = :id"), {"id": run_id}
-        )
-        if row is None:
-            raise RunNotFoundError(run_id)
-        raise RunBusyError(run_id, row[0], _time_text(d, row[1]))
+        return None
     # An unsigned store's head is its last event's text, which this query does not read.
     tip = RunTip(taken[0], head_of(key, taken[1], None)) if key is not None else None
     return Lease(run_id, owner, until, tip)
+
+
+def refusal(d: Dialect, run_id: str) -> Program[Exception]:
+    """Why ``lease`` was refused: the run is unknown, or another owner holds it."""
+    row = yield select_one(
+        d.sql("SELECT lease_owner, lease_until FROM {runs} WHERE id = :id"), {"id": run_id}
+    )
+    if row is None:
+        return RunNotFoundError(run_id)
+    return RunBusyError(run_id, row[0], _time_text(d, row[1]))
 
 
 def release(d: Dialect, run_id: str, owner: str) -> Program[None]:

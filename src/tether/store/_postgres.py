@@ -205,17 +205,21 @@ class PostgresRunStore(SQLRunStore):
         except psycopg.Error as exc:
             raise await self._failed(pool, exc, committing=committing) from exc
 
-    async def _alone(self, make: Callable[[], Program[_T]], write: bool = True) -> _T:
-        # One round trip: a write of one statement in autocommit (its own transaction), or
-        # a read of one step whose BEGIN and COMMIT travel with its queries in the
-        # pipeline. A write's failure may have come after its commit.
+    async def _alone(
+        self, make: Callable[[], Program[_T]], write: bool = True, durable: bool = True
+    ) -> _T:
+        # One round trip: one statement in autocommit (its own transaction), or BEGIN, the
+        # statements and COMMIT pipelined. A write's failure may have come after its commit.
         program = make()
         pool: AsyncConnectionPool[_Conn] | None = None
+        if not write:
+            begin: tuple[str, ...] = (_BEGIN_READ,)
+        else:
+            begin = ("BEGIN",) if durable else ("BEGIN", _NOT_DURABLE)
         try:
             pool = await self._get_pool()
             async with pool.connection(timeout=self._connect_timeout) as conn:
-                run = _execute_alone if write else _read_alone
-                return await _one_step(program, lambda statement: run(conn, statement))
+                return await _one_step(program, lambda step: _pipelined(conn, step, begin))
         except psycopg.Error as exc:
             raise await self._failed(pool, exc, committing=write) from exc
 
@@ -405,31 +409,27 @@ async def _one_step(
     raise RuntimeError("a program run alone must end after its first statement")
 
 
-async def _execute_alone(conn: _Conn, statement: Statement | Together) -> Any:
-    return await _execute(conn, statement, None)
-
-
-async def _read_alone(conn: _Conn, statement: Statement | Together) -> Any:
-    # One query reads one snapshot on its own (autocommit). Several: BEGIN, the queries and
-    # COMMIT are sent, then the pipeline's closing sync waits once for all their answers;
-    # the rows are read from the cursors after it.
-    if not isinstance(statement, Together):
-        return await _execute(conn, statement, None)
-    statements = statement.statements
+async def _pipelined(conn: _Conn, step: Statement | Together, begin: tuple[str, ...]) -> Any:
+    # One statement of a durable write or a read is its own transaction (autocommit).
+    # Otherwise ``begin``, the statements and COMMIT are sent, then the pipeline's closing
+    # sync waits once for all their answers; the rows are read from the cursors after it.
+    if not isinstance(step, Together) and begin in ((_BEGIN_READ,), ("BEGIN",)):
+        return await _execute(conn, step, None)
+    statements = step.statements if isinstance(step, Together) else (step,)
     try:
         async with conn.pipeline():
-            await conn.execute(_BEGIN_READ, prepare=False)
+            for text in begin:
+                await conn.execute(text, prepare=False)
             sent = [await conn.execute(each.text, each.params or None) for each in statements]
             await conn.execute("COMMIT", prepare=False)
     except BaseException:
         await _roll_back(conn)
         raise
-    return tuple(
-        [
-            each.reply(await cur.fetchall(), cur.rowcount)
-            for each, cur in zip(statements, sent, strict=True)
-        ]
-    )
+    replies = [
+        each.reply(await cur.fetchall() if each.returns_rows else [], cur.rowcount)
+        for each, cur in zip(statements, sent, strict=True)
+    ]
+    return tuple(replies) if isinstance(step, Together) else replies[0]
 
 
 # Failures that pass: the server is down, restarting or shutting down, has no connection

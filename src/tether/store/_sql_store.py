@@ -90,12 +90,14 @@ class SQLRunStore(ABC):
         """The statements that add ``items`` to ``session`` in an append's transaction
         (``UserError`` for a session this store does not hold)."""
 
-    async def _alone(self, make: Callable[[], Program[_T]], write: bool = True) -> _T:
+    async def _alone(
+        self, make: Callable[[], Program[_T]], write: bool = True, durable: bool = True
+    ) -> _T:
         """Drive ``make()``, a program of one step (a statement, or queries ``together``),
         in one transaction whose ``BEGIN`` and ``COMMIT`` cost no round trip of their own
-        where the backend can (PostgreSQL: a write alone in autocommit; a read's BEGIN
-        and COMMIT pipelined with its queries)."""
-        return await self._transact(make, write)
+        where the backend can (PostgreSQL: one statement alone in autocommit; otherwise
+        the BEGIN and COMMIT pipelined with the statements)."""
+        return await self._transact(make, write, durable)
 
     async def _run(
         self,
@@ -111,7 +113,9 @@ class SQLRunStore(ABC):
         # whose commit outcome is unknown only if it is idempotent, or once settle says it
         # did not land (what settle returns if it did).
         def call() -> Awaitable[_T]:
-            return self._alone(make, write) if alone else self._transact(make, write, durable)
+            if alone:
+                return self._alone(make, write, durable)
+            return self._transact(make, write, durable)
 
         return await retry_store_call(
             call,
@@ -460,13 +464,19 @@ class SQLRunStore(ABC):
         return await self._lease(run_id, owner, check_ttl(ttl), renew=True)
 
     async def _lease(self, run_id: str, owner: str, ttl: float, *, renew: bool) -> Lease:
-        return await self._run(
+        lease = await self._run(
             lambda: _engine.lease(
                 self._dialect, self._key, run_id, owner, ttl, renew=renew, now=self._clock()
             ),
             idempotent=True,
             durable=False,
+            alone=True,
         )
+        if lease is None:
+            raise await self._run(
+                lambda: _engine.refusal(self._dialect, run_id), write=False, alone=True
+            )
+        return lease
 
     async def release(self, run_id: str, owner: str) -> None:
         """See ``RunStore.release``."""
