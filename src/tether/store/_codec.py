@@ -77,16 +77,26 @@ def _message_of(run: str, previous: str, seq: int, text: str) -> bytes:
 
 def hmac_sha256(key: bytes) -> Callable[[bytes], str]:
     """HMAC-SHA256 under ``key``, the hex digest of each message: the standard library's
-    ``hmac.new(key, message, "sha256").hexdigest()``, with the key set up once and copied
-    for each message (a run's rows are checked in one go)."""
-    keyed = hmac.new(key, digestmod="sha256")
+    ``hmac.new(key, message, "sha256").hexdigest()`` (RFC 2104), with the key's inner and
+    outer pads hashed once and the two SHA-256 states copied for each message (a run's rows
+    are checked in one go; an ``hmac`` object's copy goes through Python, these do not)."""
+    block = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(block.translate(_INNER_PAD)).copy
+    outer = hashlib.sha256(block.translate(_OUTER_PAD)).copy
 
     def mac(message: bytes) -> str:
-        each = keyed.copy()
+        each = inner()
         each.update(message)
-        return each.hexdigest()
+        last = outer()
+        last.update(each.digest())
+        return last.hexdigest()
 
     return mac
+
+
+_BLOCK = 64  # SHA-256's block size, in bytes
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 def _legacy_chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
