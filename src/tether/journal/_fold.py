@@ -329,7 +329,7 @@ def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:
     # The run's usage counts its agents used as tools (theirs count their own, and so on).
     view.usage = view.usage + _since(nested.usage, before)
     call.nested_agent = event.agent
-    call.nested_events = [*call.nested_events, *new]
+    call.nested_events = (*call.nested_events, *new)
     call.nested_view = nested
     call.suspended = event.paused
 
