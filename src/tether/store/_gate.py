@@ -42,6 +42,18 @@ class FoldGate:
                 return  # already held, perhaps folded
         self._keep(run_id, (created_at, seq), events)
 
+    def view_of(self, run_id: str, created_at: datetime, seq: int) -> RunView | None:
+        """A copy of the view of the run at ``seq`` that this store folded (its append left
+        it), for a load of that very version to hand out instead of folding the events
+        again; ``None`` if the store holds no such view. The held view stays for the next
+        append (copied under the lock: an append takes a view before it changes it)."""
+        with self._lock:
+            entry = self._views.get(run_id)
+            if entry is None or entry[0] != (created_at, seq):
+                return None
+            held = entry[1]
+            return held.copy() if isinstance(held, RunView) else None
+
     def take(self, run_id: str, created_at: datetime, seq: int) -> RunView | None:
         """The view of the run at ``seq`` this store holds (it is the caller's now), or
         ``None``: then fold the stored events (``fold``) in the append's transaction."""
