@@ -4,6 +4,9 @@ verify, only for that version, and never in place of the MAC check."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from tether import Runner
@@ -49,6 +52,9 @@ async def test_the_stores_own_fold_is_handed_out_once_per_state_as_a_copy(
         assert held is not None
         _same(held, stored)
         assert stored.fold() is not held  # each caller gets its own copy
+        # A pickled or copied record is the run as read, without the store's fold.
+        for again in (pickle.loads(pickle.dumps(stored)), copy.deepcopy(stored)):
+            assert again == stored and again.fold() is None
 
         agent = booking_agent(ScriptedModel([message("Booked.")]))
         state = state_from_stored(store, stored, agent)

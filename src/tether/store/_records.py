@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ..journal import Event, RunView
 
@@ -88,6 +88,10 @@ class StoredRun:
         run left it), the caller's to change; ``None`` if the store holds none of this
         version of the run: then fold the events."""
         return self._held() if self._held is not None else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled or copied without the store's fold (which holds the store's gate).
+        return (StoredRun, (self.summary, self.events, self.head))
 
     @property
     def run_id(self) -> str:
