@@ -25,11 +25,12 @@ class Usage:
     """Input and output tokens together, as the provider reported them."""
 
     def __add__(self, other: Usage) -> Usage:
+        # Positional: a run's fold adds one usage a turn.
         return Usage(
-            requests=self.requests + other.requests,
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            total_tokens=self.total_tokens + other.total_tokens,
+            self.requests + other.requests,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
         )
 
 

@@ -103,8 +103,8 @@ class Call:
     output: str | None = None
     nested_agent: str | None = None
     """For an agent used as a tool: the nested run's agent, once it has events."""
-    nested_events: list[Event] = field(default_factory=list)
-    """The nested run's journal (replaced, never changed in place: views share calls' lists)."""
+    nested_events: tuple[Event, ...] = ()
+    """The nested run's journal (replaced, never changed in place: views share calls')."""
     nested_view: RunView | None = None
     suspended: bool = False
     """The nested run paused, and the call has not been started again since."""

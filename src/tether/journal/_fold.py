@@ -16,10 +16,9 @@ handlers of each event kind in ``_fold_run`` (the run as a whole) and ``_fold_ca
 
 from __future__ import annotations
 
-import copy as _copy
 from collections.abc import Callable
 from dataclasses import replace as _replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -88,6 +87,19 @@ _ACTIONABLE = frozenset(
 
 _WAITING = frozenset({CallStatus.PENDING, CallStatus.REVIEW, CallStatus.SUSPENDED})
 """Call states that wait for a person (a suspended call: its nested run does)."""
+
+
+_Slotted = TypeVar("_Slotted", "RunView", Call)
+
+
+def _shallow_copy(value: _Slotted) -> _Slotted:
+    """``copy.copy`` of a view or a call (every slot set), slot by slot: twice as fast as
+    ``copy.copy``'s way through ``__reduce_ex__`` (a store hands out a copy per load)."""
+    kind = type(value)
+    other = kind.__new__(kind)
+    for name in kind.__slots__:
+        setattr(other, name, getattr(value, name))
+    return other
 
 
 class RunView:
@@ -183,10 +195,10 @@ class RunView:
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
-        other = _copy.copy(self)
+        other = _shallow_copy(self)
         other.items = list(self.items)
         other.responses = list(self.responses)
-        other.calls = {call_id: _copy.copy(call) for call_id, call in self.calls.items()}
+        other.calls = {call_id: _shallow_copy(call) for call_id, call in self.calls.items()}
         other.always = dict(self.always)
         other.guardrails = dict(self.guardrails)
         other.ran = dict(self.ran)
@@ -329,7 +341,7 @@ def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:
     # The run's usage counts its agents used as tools (theirs count their own, and so on).
     view.usage = view.usage + _since(nested.usage, before)
     call.nested_agent = event.agent
-    call.nested_events = [*call.nested_events, *new]
+    call.nested_events = (*call.nested_events, *new)
     call.nested_view = nested
     call.suspended = event.paused
 

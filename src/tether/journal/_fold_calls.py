@@ -404,10 +404,9 @@ def doubt_resolved(view: RunView, event: DoubtResolved) -> None:
     append_output(view, call, event.output)
 
 
-_MAY_START = frozenset(
-    {CallStatus.NEW, CallStatus.APPROVED, CallStatus.SUSPENDED, CallStatus.RESUMABLE}
-)
-"""Call states from which a call may start (a nested run also goes on from a suspension)."""
+_MAY_START = (CallStatus.NEW, CallStatus.APPROVED, CallStatus.SUSPENDED, CallStatus.RESUMABLE)
+"""Call states from which a call may start (a nested run also goes on from a suspension); a
+tuple, not a set: its test compares by identity, where a set hashes each enum in Python."""
 
 
 def _output_problem(call: Call, event: ToolCompleted | ToolRejected | ToolTimedOut) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import StateFormatError
-from ._call import HOSTED_APPROVAL_REQUEST, Call, CallStatus, function_call_problem
+from ._call import HOSTED_APPROVAL_REQUEST, Call, function_call_problem
 from ._events import (
     GuardrailChecked,
     HandoffTaken,
@@ -82,7 +82,7 @@ def model_responded(view: RunView, event: ModelResponded) -> None:
                 f"journal[{view.events}]: the response has two calls with id {call_id!r}."
             )
         calls[call_id] = Call(item, event.agent, index=len(view.items) + position)
-    unfinished = [c.call_id for c in view.calls.values() if c.status is not CallStatus.DONE]
+    unfinished = [c.call_id for c in view.calls.values() if not c.done]  # status is not DONE
     if unfinished:
         raise StateFormatError(
             f"journal[{view.events}]: a model response while calls {unfinished[:5]} of the "

@@ -37,6 +37,16 @@ class Journal(Sequence[Event]):
             apply(event)
         self._events = events
 
+    @classmethod
+    def folded(cls, events: Iterable[Event], view: RunView) -> Journal:
+        """A journal of ``events`` with ``view``, their fold made before (a run store's copy
+        of the view it holds of that run), without folding them again."""
+        journal = cls.__new__(cls)
+        journal._events = list(events)
+        journal._view = view
+        journal.stored_tip = None
+        return journal
+
     @property
     def view(self) -> RunView:
         """The run as the events so far say it is (read it; change it only by ``append``)."""

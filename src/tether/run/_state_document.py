@@ -197,19 +197,22 @@ def check_names(agent: Agent[Any], journal: Iterable[Event], view: RunView) -> N
     """Refuse a journal that names an agent ``agent``'s graph does not have, or leaves a
     call unresolved of a tool its agent does not have."""
     graph = agent.graph()
+    # Each name once, in the order the journal first names it (a long run names a few
+    # agents thousands of times); events are final classes, so ``type`` tells the kind.
+    names: dict[str, None] = {}
     for event in journal:
-        names = []
-        if isinstance(event, RunStarted | ModelResponded):
-            names = [event.agent]
-        elif isinstance(event, HandoffTaken):
-            names = [event.from_agent, event.to_agent]
-        for name in names:
-            if name not in graph:
-                raise UnknownAgentError(
-                    f"The state names agent {name!r}, which the graph of "
-                    f"{agent.name!r} does not have ({sorted(graph)}). "
-                    "Load the state with the agent graph that produced it."
-                )
+        kind = type(event)
+        if kind is ModelResponded or kind is RunStarted:
+            names[event.agent] = None  # type: ignore[union-attr]
+        elif kind is HandoffTaken:
+            names[event.from_agent] = names[event.to_agent] = None  # type: ignore[union-attr]
+    for name in names:
+        if name not in graph:
+            raise UnknownAgentError(
+                f"The state names agent {name!r}, which the graph of "
+                f"{agent.name!r} does not have ({sorted(graph)}). "
+                "Load the state with the agent graph that produced it."
+            )
     for call in view.calls.values():
         owner = graph[call.agent]
         unresolved = call.status is not CallStatus.DONE

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._agent import Agent
 from .._governance import Governance
 from ..errors import RunNotFoundError, UnknownAgentError, UserError
+from ..journal import Journal
 from ._durable import StoredTip, stored_prefix
 from ._state import RunState
 
@@ -59,7 +60,9 @@ def state_from_stored(
             f"Stored run {stored.run_id!r} started with agent {stored.root_agent!r}, which is "
             f"not in the graph of {agent.name!r}. Load it with the agent the run started with."
         )
-    state = RunState(agent, stored.events, context, governance=governance)
+    view = stored.fold()  # the store's fold of the events, if it held one
+    journal = Journal(stored.events) if view is None else Journal.folded(stored.events, view)
+    state = RunState(agent, journal, context, governance=governance)
     # The journal remembers where it was loaded, so resuming or saving it compares the
     # run's tip instead of reading the whole journal again.
     state._journal.stored_tip = StoredTip(store, stored.seq, stored.head)

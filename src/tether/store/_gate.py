@@ -67,6 +67,21 @@ class FoldGate:
                 return  # already held, perhaps folded
         self._keep(run_id, (created_at, seq), head, events)
 
+    def view_of(
+        self, run_id: str, created_at: datetime, seq: int, head: str | None
+    ) -> RunView | None:
+        """A copy of the view of the run at ``seq`` (with ``head``) that this store folded
+        (its append left it), for a load of that very version to hand out instead of
+        folding the events again; ``None`` if the store holds no such view. The held view
+        stays for the next append (copied under the lock: an append takes a view before it
+        changes it)."""
+        with self._lock:
+            entry = self._views.get(run_id)
+            if entry is None or entry[0] != (created_at, seq) or entry[1] != head:
+                return None
+            held = entry[2]
+            return held.copy() if isinstance(held, RunView) else None
+
     def take_at(self, run_id: str, seq: int) -> Held | None:
         """What this store holds of the run at ``seq`` (the caller's now; whether the run
         is still that one, created then, at that seq and head, is the caller's to check

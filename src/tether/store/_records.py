@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from ..journal import Event
+from ..journal import Event, RunView
 
 __all__ = [
     "ChangedRuns",
@@ -82,6 +83,18 @@ class StoredRun:
     events: tuple[Event, ...]
     head: str = ""
     """The run's tip as ``RunTip.head`` names it (empty for a run of no events)."""
+    _held: Callable[[], RunView | None] | None = field(default=None, compare=False, repr=False)
+    """Asks the store for its fold of ``events`` (see ``fold``)."""
+
+    def fold(self) -> RunView | None:
+        """A copy of the view of ``events`` that the store folded itself (its append to the
+        run left it), the caller's to change; ``None`` if the store holds none of this
+        version of the run: then fold the events."""
+        return self._held() if self._held is not None else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled or copied without the store's fold (which holds the store's gate).
+        return (StoredRun, (self.summary, self.events, self.head))
 
     @property
     def run_id(self) -> str:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Self, TypeVar
 
 from .._signing import Keys
@@ -332,8 +333,14 @@ class SQLRunStore(ABC):
         verify_rows(run_id, summary.seq, rows, self._verify_keys)
         events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
         last = rows[-1] if rows else (0, None, None)
-        self._gate.remember(run_id, summary.created_at, summary.seq, events, last[2])
-        return StoredRun(summary, events, head_of(self._key, last[2], last[1]))
+        created, seq = summary.created_at, summary.seq
+        self._gate.remember(run_id, created, seq, events, last[2])
+        # Signed rows that verify are the events this store folded at that version (an
+        # append's view): a state made of them copies that fold instead of folding again.
+        held = None
+        if self._key is not None:
+            held = partial(self._gate.view_of, run_id, created, seq, last[2])
+        return StoredRun(summary, events, head_of(self._key, last[2], last[1]), held)
 
     async def sign(self, *, every: bool = False) -> int:
         """Sign every run that holds unsigned rows (written before signing was the default,

@@ -1,0 +1,113 @@
+"""A load of a run at the version this store folded itself (its append left the view) hands
+the state a copy of that fold instead of folding the events again: only for signed rows that
+verify, only for that version, and never in place of the MAC check."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+
+from tether import Runner
+from tether.errors import StoreIntegrityError
+from tether.journal import Journal, RunView
+from tether.run import state_from_stored
+from tether.store import RunStore, StoredRun, save_state
+from tether.testing import ScriptedModel, message, tool_call
+
+from .backends import Backend
+from .test_runner import booking_agent
+from .test_signing import _edit_first_row
+
+
+async def _paused(store: RunStore) -> str:
+    model = ScriptedModel([tool_call("book_table", {"seats": 2}, "c1")])
+    result = await Runner.run(booking_agent(model), "Book for two", store=store)
+    assert [item.call_id for item in result.interruptions] == ["c1"]
+    assert result.run_id is not None
+    return result.run_id
+
+
+def _same(view: RunView, stored: StoredRun) -> None:
+    folded = Journal(stored.events).view
+    assert view.items == folded.items
+    assert (view.status, view.turns, view.usage, view.agent) == (
+        folded.status,
+        folded.turns,
+        folded.usage,
+        folded.agent,
+    )
+    assert [item.call_id for item in view.pending] == [item.call_id for item in folded.pending]
+
+
+async def test_the_stores_own_fold_is_handed_out_once_per_state_as_a_copy(
+    backend: Backend,
+) -> None:
+    store = backend.open(signing_key="k")
+    try:
+        run_id = await _paused(store)
+        stored = await store.load(run_id)
+        held = stored.fold()
+        assert held is not None
+        _same(held, stored)
+        assert stored.fold() is not held  # each caller gets its own copy
+        # A pickled or copied record is the run as read, without the store's fold.
+        for again in (pickle.loads(pickle.dumps(stored)), copy.deepcopy(stored)):
+            assert again == stored and again.fold() is None
+
+        agent = booking_agent(ScriptedModel([message("Booked.")]))
+        state = state_from_stored(store, stored, agent)
+        other = state_from_stored(store, stored, agent)
+        state.approve(state.interruptions[0], by="ana")
+        # The decision is the state's alone: the other state and the store's view still wait.
+        assert [item.call_id for item in other.interruptions] == ["c1"]
+        again = stored.fold()
+        assert again is not None and [item.call_id for item in again.pending] == ["c1"]
+
+        resumed = await Runner.run(agent, state, store=store)
+        assert resumed.final_output == "Booked."
+        assert (await store.load(run_id)).status == "completed"
+    finally:
+        await store.close()
+
+
+async def test_another_version_a_fresh_store_or_an_unsigned_one_folds_again(
+    backend: Backend,
+) -> None:
+    store = backend.open(signing_key="k")
+    fresh = backend.open(signing_key="k")
+    unsigned = backend.open(signing_key=False)
+    try:
+        run_id = await _paused(store)
+        older = await store.load(run_id)
+        assert (await fresh.load(run_id)).fold() is None  # it folded nothing of this run
+
+        state = state_from_stored(store, older, booking_agent(ScriptedModel([])))
+        state.approve(state.interruptions[0], by="ana")
+        await save_state(store, state)
+        assert older.fold() is None  # the store holds the run at its new seq now
+        newer = await store.load(run_id)
+        held = newer.fold()
+        assert held is not None and held.pending == []
+        _same(held, newer)
+
+        unsigned_run = await _paused(unsigned)
+        assert (await unsigned.load(unsigned_run)).fold() is None
+    finally:
+        for each in (store, fresh, unsigned):
+            await each.close()
+
+
+async def test_an_edited_row_is_refused_though_the_store_holds_the_runs_fold(
+    backend: Backend,
+) -> None:
+    store = backend.open(signing_key="k")
+    try:
+        run_id = await _paused(store)
+        assert (await store.load(run_id)).fold() is not None
+        _edit_first_row(backend, run_id)
+        with pytest.raises(StoreIntegrityError, match="event 1 does not match its MAC"):
+            await store.load(run_id)
+    finally:
+        await store.close()
