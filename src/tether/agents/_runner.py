@@ -26,8 +26,9 @@ from ..run import Runner as _Runner
 from ..run import RunState as _RunState
 from ..sessions import Session
 from . import _setup
-from ._config import effective_config
+from ._config import effective_config, with_handoff_filter
 from ._errors import reference_error
+from ._handoff_input import starting_agent
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
 from ._models import ReferenceProvider, UserProvider
@@ -113,7 +114,10 @@ class Runner:
         are listed."""
 
         def start() -> Any:
-            options = _options(input, hooks, run_config, dict(tether_options))
+            managed = bool(previous_response_id or auto_previous_response_id or conversation_id)
+            options = _options(
+                starting_agent, input, hooks, run_config, dict(tether_options), managed
+            )
             return _Runner.run_streamed(
                 starting_agent,
                 _as_items(input),
@@ -127,7 +131,7 @@ class Runner:
             )
 
         def resume(state: Any) -> Any:
-            options = _options(state, hooks, run_config, dict(tether_options))
+            options = _options(starting_agent, state, hooks, run_config, dict(tether_options))
             return _Runner.run_streamed(
                 starting_agent, state, max_turns=max_turns, session=session, **options
             )
@@ -155,7 +159,8 @@ async def _run(
     **tether_options: Any,
 ) -> RunResult:
     await _list_mcp_tools(starting_agent)
-    options = _options(input, hooks, run_config, tether_options)
+    managed = bool(previous_response_id or auto_previous_response_id or conversation_id)
+    options = _options(starting_agent, input, hooks, run_config, tether_options, managed)
     result = RunResult(
         await _Runner.run(
             starting_agent,
@@ -178,7 +183,7 @@ async def _run(
                 state,
                 max_turns=max_turns,
                 session=session,
-                **_options(state, hooks, run_config, dict(tether_options)),
+                **_options(starting_agent, state, hooks, run_config, dict(tether_options)),
             )
         )
     return result
@@ -191,16 +196,18 @@ def _as_items(input: str | Sequence[Item] | _RunState) -> Sequence[Item] | _RunS
 
 
 def _options(
+    agent: _Agent[Any],
     input: Any,
     hooks: RunHooks[Any] | None,
     run_config: RunConfig | None,
     tether_options: dict[str, Any],
+    server_managed: bool = False,
 ) -> dict[str, Any]:
     """tether's options for a run started the reference SDK's way."""
     if "rejection_message" not in tether_options:
-        tether_options["run_config"] = effective_config(run_config)
-    else:
-        tether_options["run_config"] = run_config
+        run_config = effective_config(run_config)
+    tether_options["run_config"] = with_handoff_filter(run_config, agent, server_managed)
+    starting_agent.set(agent)
     if not isinstance(hooks, RunHooksAdapter):
         # Always adapted, even without the user's hooks: the adapter also calls the
         # handing-off agent's own ``on_handoff``, as the reference does.
