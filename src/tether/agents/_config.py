@@ -112,7 +112,7 @@ def with_handoff_filter(
     its ``handoff_input_filter`` given run items, and ``nest_handoff_history`` (the run's,
     or a handoff's own). Nesting is left off where the server keeps the conversation (it
     sends the next agent everything), as the reference leaves it off there."""
-    function = None if config is None else config.handoff_input_filter
+    function: Any = None if config is None else config.handoff_input_filter
     if isinstance(function, RunFilter):
         return config
     nest = bool(getattr(config, "nest_handoff_history", False))

@@ -11,7 +11,7 @@ dicts) alike, and returns the kind it was given.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, overload
 
 from ...handoffs import HandoffInputData as _CoreData
 from .._handoff_input import HandoffInputData
@@ -50,23 +50,23 @@ _TOOL_RUN_ITEMS = (
     *(ReasoningItem, ToolApprovalItem),
 )
 
-Data = TypeVar("Data", HandoffInputData, _CoreData)
 
-
-def remove_all_tools(data: Data) -> Data:
+@overload
+def remove_all_tools(data: HandoffInputData) -> HandoffInputData: ...
+@overload
+def remove_all_tools(data: _CoreData) -> _CoreData: ...
+def remove_all_tools(data: HandoffInputData | _CoreData) -> HandoffInputData | _CoreData:
     """``data`` without its tool calls, their outputs and reasoning: the next agent sees
     only the messages."""
-    history = data.input_history
-    kept_history = history if isinstance(history, str) else _without_tools(history)
     if isinstance(data, _CoreData):
         return _CoreData(
-            input_history=kept_history,
+            input_history=_without_tools(data.input_history),
             pre_handoff_items=_without_tools(data.pre_handoff_items),
             new_items=_without_tools(data.new_items),
         )
-    given = data.input_items
+    history, given = data.input_history, data.input_items
     return data.clone(
-        input_history=kept_history,
+        input_history=history if isinstance(history, str) else _without_tools(history),
         pre_handoff_items=_without_tools(data.pre_handoff_items),
         new_items=_without_tools(data.new_items),
         input_items=None if given is None else _without_tools(given),
