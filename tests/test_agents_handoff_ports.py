@@ -240,3 +240,52 @@ async def test_tethers_own_handoff_and_runner_keep_item_dicts() -> None:
     desk = _desk(helper, entry=tether_handoff(helper, input_filter=plain))
     await TetherRunner.run(desk, "Hi", run_config=TetherRunConfig())
     assert seen and all(isinstance(item, dict) for item in seen)
+
+
+async def test_a_streamed_run_gives_its_filter_run_items_of_the_right_agents() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def record(data: HandoffInputData) -> HandoffInputData:
+        seen.extend((item.type, item.agent.name) for item in data.new_items)
+        return data
+
+    helper, helper_model = _helper()
+    desk = _desk(helper, entry=handoff(helper, input_filter=record))
+    result = Runner.run_streamed(desk, "Check A1")
+    from tether.agents._handoff_input import starting_agent
+
+    assert starting_agent.get() is None  # the run's task has it; the caller does not
+    kinds = [event.type async for event in result.stream_events()]
+    assert "run_item_stream_event" in kinds and result.final_output == "Done."
+    assert seen == [("handoff_call_item", "Desk"), ("handoff_output_item", "Desk")]
+    assert len(helper_model.requests[0].input) == 5
+
+
+async def test_items_of_earlier_handoffs_name_the_agent_whose_turn_made_them() -> None:
+    seen: list[HandoffInputData] = []
+
+    def record(data: HandoffInputData) -> HandoffInputData:
+        seen.append(data)
+        return data
+
+    closer_model = ScriptedModel([message("Closed.")])
+    closer = Agent(name="Closer", model=closer_model)  # type: ignore[arg-type]
+    helper = Agent(
+        name="Helper",
+        handoffs=[handoff(closer, input_filter=record)],
+        model=ScriptedModel([tool_call("transfer_to_closer", {}, "c_close")]),  # type: ignore[arg-type]
+    )
+    result = await Runner.run(_desk(helper), "Check A1")
+    assert result.final_output == "Closed."
+    [data] = seen
+    owners = [(item.type, item.agent.name) for item in data.pre_handoff_items]
+    assert owners == [
+        ("tool_call_item", "Desk"),
+        ("tool_call_output_item", "Desk"),
+        ("handoff_call_item", "Desk"),
+        ("handoff_output_item", "Desk"),
+    ]
+    taken = data.new_items[-1]
+    assert isinstance(taken, HandoffOutputItem) and taken.source_agent is helper
+    assert [item.agent.name for item in data.new_items] == ["Helper", "Helper"]
+    assert len(closer_model.requests[0].input) == 7

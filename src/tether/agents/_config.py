@@ -14,7 +14,7 @@ from .._context import RunContext
 from ..errors import UserError
 from ..journal import ToolApprovalItem as _ApprovalItem
 from ..run import RunConfig as _RunConfig
-from ._handoff_input import RunFilter
+from ._nesting import RunFilter
 
 __all__ = [
     "DEFAULT_APPROVAL_REJECTION_MESSAGE",

@@ -32,8 +32,10 @@ __all__ = [
     "HandoffInputData",
     "HandoffInputFilter",
     "ReferenceFilter",
-    "RunFilter",
     "as_item",
+    "core_data",
+    "name_of",
+    "reference_data",
     "starting_agent",
 ]
 
@@ -195,48 +197,8 @@ class ReferenceFilter:
 
     def __call__(self, data: _CoreData) -> _CoreData:
         given, originals = reference_data(data, self.target)
-        return core_data(self.function(given), originals, _name(self.function))
+        return core_data(self.function(given), originals, name_of(self.function))
 
 
-class RunFilter:
-    """The run's handoff input filter when a program uses the reference's options: its
-    ``RunConfig.handoff_input_filter`` (reference-style), else nested history where the
-    handoff or the run asks for it (``nest_handoff_history``), else everything as it is.
-    tether calls it for a handoff without a filter of its own."""
-
-    def __init__(
-        self,
-        function: HandoffInputFilter | None,
-        nest: bool,
-        mapper: Callable[[list[Item]], list[Item]] | None,
-    ) -> None:
-        self.function, self.nest, self.mapper = function, nest, mapper
-
-    def __call__(self, data: _CoreData) -> _CoreData:
-        from ._nesting import nest_handoff_history
-
-        given, originals = reference_data(data, None)
-        if self.function is not None:
-            result = originals.call(self.function, given)
-            return core_data(result, originals, _name(self.function))
-        if not self._nests(given):
-            return data
-        nested = originals.call(
-            lambda d: nest_handoff_history(d, history_mapper=self.mapper), given
-        )
-        return core_data(nested, originals, "nest_handoff_history")
-
-    def _nests(self, given: HandoffInputData) -> bool:
-        """The handoff's own ``nest_handoff_history``, else the run's."""
-        for item in given.new_items:
-            raw = item.raw_item
-            name = raw.get("name") if item.type == "handoff_call_item" else None
-            if name is not None:
-                entry = item.agent.handoff_entries.get(str(name))
-                setting = getattr(entry, "nest_handoff_history", None)
-                return self.nest if setting is None else bool(setting)
-        return self.nest
-
-
-def _name(function: Any) -> str:
+def name_of(function: Any) -> str:
     return repr(getattr(function, "__qualname__", None) or function)

@@ -25,14 +25,23 @@ import json
 import re
 from collections.abc import Callable
 
+from ..handoffs import HandoffInputData as _CoreData
 from ..items import Item
-from ._handoff_input import HandoffInputData, as_item
+from ._handoff_input import (
+    HandoffInputData,
+    HandoffInputFilter,
+    as_item,
+    core_data,
+    name_of,
+    reference_data,
+)
 from ._items import ToolApprovalItem
 
 __all__ = [
     "TRANSCRIPT_END",
     "TRANSCRIPT_INTRO",
     "TRANSCRIPT_START",
+    "RunFilter",
     "default_handoff_history_mapper",
     "nest_handoff_history",
 ]
@@ -132,3 +141,41 @@ def _earlier_lines(item: Item) -> list[str] | None:
     if lines[:2] != [TRANSCRIPT_INTRO, TRANSCRIPT_START] or lines[-1] != TRANSCRIPT_END:
         return None
     return [_NUMBERED.sub("", line, count=1) for line in lines[2:-1] if line != "(nothing yet)"]
+
+
+class RunFilter:
+    """The run's handoff input filter when a program uses the reference's options: its
+    ``RunConfig.handoff_input_filter`` (reference-style), else nested history where the
+    handoff or the run asks for it (``nest_handoff_history``), else everything as it is.
+    tether calls it for a handoff without a filter of its own."""
+
+    def __init__(
+        self,
+        function: HandoffInputFilter | None,
+        nest: bool,
+        mapper: Callable[[list[Item]], list[Item]] | None,
+    ) -> None:
+        self.function, self.nest, self.mapper = function, nest, mapper
+
+    def __call__(self, data: _CoreData) -> _CoreData:
+        given, originals = reference_data(data, None)
+        if self.function is not None:
+            result = originals.call(self.function, given)
+            return core_data(result, originals, name_of(self.function))
+        if not self._nests(given):
+            return data
+        nested = originals.call(
+            lambda d: nest_handoff_history(d, history_mapper=self.mapper), given
+        )
+        return core_data(nested, originals, "nest_handoff_history")
+
+    def _nests(self, given: HandoffInputData) -> bool:
+        """The handoff's own ``nest_handoff_history``, else the run's."""
+        for item in given.new_items:
+            raw = item.raw_item
+            name = raw.get("name") if item.type == "handoff_call_item" else None
+            if name is not None:
+                entry = item.agent.handoff_entries.get(str(name))
+                setting = getattr(entry, "nest_handoff_history", None)
+                return self.nest if setting is None else bool(setting)
+        return self.nest

@@ -13,8 +13,9 @@ any decision is; nothing is kept between calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._agent import Agent as _Agent
@@ -28,7 +29,7 @@ from ..sessions import Session
 from . import _setup
 from ._config import effective_config, with_handoff_filter
 from ._errors import reference_error
-from ._handoff_input import starting_agent
+from ._handoff_input import starting_agent as _starting
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
 from ._models import ReferenceProvider, UserProvider
@@ -64,19 +65,20 @@ class Runner:
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` (or resume a ``RunState``)."""
         try:
-            return await _run(
-                starting_agent,
-                input,
-                context=context,
-                max_turns=max_turns,
-                hooks=hooks,
-                run_config=run_config,
-                previous_response_id=previous_response_id,
-                auto_previous_response_id=auto_previous_response_id,
-                conversation_id=conversation_id,
-                session=session,
-                **tether_options,
-            )
+            with _running(starting_agent):
+                return await _run(
+                    starting_agent,
+                    input,
+                    context=context,
+                    max_turns=max_turns,
+                    hooks=hooks,
+                    run_config=run_config,
+                    previous_response_id=previous_response_id,
+                    auto_previous_response_id=auto_previous_response_id,
+                    conversation_id=conversation_id,
+                    session=session,
+                    **tether_options,
+                )
         except GuardrailTripwireTriggered as exc:
             raise reference_error(exc) from None
 
@@ -118,23 +120,25 @@ class Runner:
             options = _options(
                 starting_agent, input, hooks, run_config, dict(tether_options), managed
             )
-            return _Runner.run_streamed(
-                starting_agent,
-                _as_items(input),
-                context=context,
-                max_turns=max_turns,
-                previous_response_id=previous_response_id,
-                auto_previous_response_id=auto_previous_response_id,
-                conversation_id=conversation_id,
-                session=session,
-                **options,
-            )
+            with _running(starting_agent):
+                return _Runner.run_streamed(
+                    starting_agent,
+                    _as_items(input),
+                    context=context,
+                    max_turns=max_turns,
+                    previous_response_id=previous_response_id,
+                    auto_previous_response_id=auto_previous_response_id,
+                    conversation_id=conversation_id,
+                    session=session,
+                    **options,
+                )
 
         def resume(state: Any) -> Any:
             options = _options(starting_agent, state, hooks, run_config, dict(tether_options))
-            return _Runner.run_streamed(
-                starting_agent, state, max_turns=max_turns, session=session, **options
-            )
+            with _running(starting_agent):
+                return _Runner.run_streamed(
+                    starting_agent, state, max_turns=max_turns, session=session, **options
+                )
 
         common: dict[str, Any] = {"decide": _decide_hosted, "resume": resume}
         if _has_mcp_servers(starting_agent):
@@ -189,6 +193,18 @@ async def _run(
     return result
 
 
+@contextlib.contextmanager
+def _running(agent: _Agent[Any]) -> Iterator[None]:
+    """While a run of ``agent`` starts (or, awaited, runs): the agent its handoff filters
+    attribute the run's first items to. A streamed run's task keeps the value it started
+    with; the caller's is restored."""
+    token = _starting.set(agent)
+    try:
+        yield
+    finally:
+        _starting.reset(token)
+
+
 def _as_items(input: str | Sequence[Item] | _RunState) -> Sequence[Item] | _RunState:
     """A text input as the user message the reference SDK makes of it (its keys in the
     reference's order, which ``to_input_list()`` shows); anything else as given."""
@@ -207,7 +223,6 @@ def _options(
     if "rejection_message" not in tether_options:
         run_config = effective_config(run_config)
     tether_options["run_config"] = with_handoff_filter(run_config, agent, server_managed)
-    starting_agent.set(agent)
     if not isinstance(hooks, RunHooksAdapter):
         # Always adapted, even without the user's hooks: the adapter also calls the
         # handing-off agent's own ``on_handoff``, as the reference does.
