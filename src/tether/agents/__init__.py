@@ -10,9 +10,9 @@ The names here are the reference SDK's (``get_interruptions()``,
 the same journal, the same saved states, the same guarantees. docs/migrating.md has
 the full mapping and what is not covered. The reference's module paths are here too:
 ``tether.agents.decorators``, ``.extensions.handoff_filters``,
-``.extensions.handoff_prompt``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
-``.memory.session``, ``.memory.session_settings``), ``.model_settings``, ``.models``,
-``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
+``.extensions.handoff_prompt``, ``.handoffs``, ``.items``, ``.mcp`` (and ``.mcp.util``),
+``.memory`` (and ``.memory.session``, ``.memory.session_settings``), ``.model_settings``,
+``.models``, ``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
 """
 
 from __future__ import annotations
