@@ -289,3 +289,19 @@ async def test_items_of_earlier_handoffs_name_the_agent_whose_turn_made_them() -
     assert isinstance(taken, HandoffOutputItem) and taken.source_agent is helper
     assert [item.agent.name for item in data.new_items] == ["Helper", "Helper"]
     assert len(closer_model.requests[0].input) == 7
+
+
+def test_nesting_is_left_off_where_the_server_keeps_the_conversation() -> None:
+    from tether.agents._config import with_handoff_filter
+    from tether.agents._nesting import RunFilter
+
+    helper, _ = _helper()
+    desk = _desk(helper)
+    config = RunConfig(nest_handoff_history=True)
+    assert with_handoff_filter(config, desk, server_managed=True) is config
+    nesting = with_handoff_filter(config, desk, server_managed=False)
+    assert nesting is not None and isinstance(nesting.handoff_input_filter, RunFilter)
+    # A handoff's own setting asks for it too; a run asking for nothing gets no filter.
+    asked = _desk(helper, entry=handoff(helper, nest_handoff_history=True))
+    assert with_handoff_filter(None, asked, server_managed=False) is not None
+    assert with_handoff_filter(None, desk, server_managed=False) is None
