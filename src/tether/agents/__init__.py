@@ -10,9 +10,9 @@ The names here are the reference SDK's (``get_interruptions()``,
 the same journal, the same saved states, the same guarantees. docs/migrating.md has
 the full mapping and what is not covered. The reference's module paths are here too:
 ``tether.agents.decorators``, ``.extensions.handoff_filters``,
-``.extensions.handoff_prompt``, ``.items``, ``.mcp`` (and ``.mcp.util``), ``.memory`` (and
-``.memory.session``, ``.memory.session_settings``), ``.model_settings``, ``.models``,
-``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
+``.extensions.handoff_prompt``, ``.handoffs``, ``.items``, ``.mcp`` (and ``.mcp.util``),
+``.memory`` (and ``.memory.session``, ``.memory.session_settings``), ``.model_settings``,
+``.models``, ``.retry``, ``.run_context``, ``.run_state``, ``.tool_context``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from ..guardrails import (
     ToolOutputGuardrailData,
     output_guardrail,
 )
-from ..handoffs import Handoff, HandoffInputData
 from ..lifecycle import AgentHooks, RunHooks
 from ..models import Model, ModelResponse
 from ..tools import FunctionTool
@@ -53,7 +52,8 @@ from ._errors import (
     ToolOutputGuardrailTripwireTriggered,
 )
 from ._guardrails import InputGuardrail, input_guardrail
-from ._handoffs import handoff
+from ._handoff_input import HandoffInputData, HandoffInputFilter
+from ._handoffs import Handoff, handoff
 from ._hosted import CodeInterpreterTool, WebSearchTool
 from ._items import (
     HandoffCallItem,
@@ -73,6 +73,7 @@ from ._models import (
     OpenAIProvider,
     OpenAIResponsesModel,
 )
+from ._nesting import default_handoff_history_mapper, nest_handoff_history
 from ._output import AgentOutputSchema, AgentOutputSchemaBase
 from ._prompts import GenerateDynamicPromptData, Prompt
 from ._results import (
@@ -136,6 +137,7 @@ __all__ = [
     "Handoff",
     "HandoffCallItem",
     "HandoffInputData",
+    "HandoffInputFilter",
     "HandoffOutputItem",
     "HostedMCPTool",
     "InputGuardrail",
@@ -201,10 +203,12 @@ __all__ = [
     "Usage",
     "UserError",
     "WebSearchTool",
+    "default_handoff_history_mapper",
     "function_tool",
     "gen_trace_id",
     "handoff",
     "input_guardrail",
+    "nest_handoff_history",
     "output_guardrail",
     "retry_policies",
     "set_default_openai_api",

@@ -9,10 +9,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from .._agent import Agent
 from .._context import RunContext
 from ..errors import UserError
 from ..journal import ToolApprovalItem as _ApprovalItem
 from ..run import RunConfig as _RunConfig
+from ._nesting import RunFilter
 
 __all__ = [
     "DEFAULT_APPROVAL_REJECTION_MESSAGE",
@@ -20,6 +22,7 @@ __all__ = [
     "ToolErrorFormatter",
     "ToolErrorFormatterArgs",
     "effective_config",
+    "with_handoff_filter",
 ]
 
 TContext = TypeVar("TContext")
@@ -53,10 +56,16 @@ class RunConfig(_RunConfig):
     of ``ToolErrorFormatterArgs`` returning the message the model reads for a rejected call
     (``None``: the default message). It must be synchronous here. And its
     ``model_provider``: what resolves the run's models given by name (a ``ModelProvider``,
-    asked for ``None`` for an agent given no model)."""
+    asked for ``None`` for an agent given no model). And its handoff options:
+    ``handoff_input_filter`` receives this package's ``HandoffInputData`` (run items);
+    ``nest_handoff_history`` gives each handoff without an input filter the conversation
+    so far as a transcript (see ``nest_handoff_history``), made by
+    ``handoff_history_mapper`` when one is given."""
 
     tool_error_formatter: ToolErrorFormatter | None = None
     model_provider: Any = None
+    nest_handoff_history: bool = False
+    handoff_history_mapper: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
 
 
 def _formatted(formatter: ToolErrorFormatter) -> Callable[[_ApprovalItem], str]:
@@ -94,3 +103,27 @@ def effective_config(config: _RunConfig | None) -> _RunConfig:
         _formatted(formatter) if formatter is not None else DEFAULT_APPROVAL_REJECTION_MESSAGE
     )
     return dataclasses.replace(config, rejection_message=rejection)
+
+
+def with_handoff_filter(
+    config: _RunConfig | None, agent: Agent[Any], server_managed: bool
+) -> _RunConfig | None:
+    """``config`` with the reference's handoff options as tether's run-wide input filter:
+    its ``handoff_input_filter`` given run items, and ``nest_handoff_history`` (the run's,
+    or a handoff's own). Nesting is left off where the server keeps the conversation (it
+    sends the next agent everything), as the reference leaves it off there."""
+    function: Any = None if config is None else config.handoff_input_filter
+    if isinstance(function, RunFilter):
+        return config
+    nest = bool(getattr(config, "nest_handoff_history", False))
+    asked = nest or any(
+        getattr(entry, "nest_handoff_history", None)
+        for member in agent.graph().values()
+        for entry in member.handoff_entries.values()
+    )
+    if function is None and (server_managed or not asked):
+        return config
+    run_filter = RunFilter(function, nest, getattr(config, "handoff_history_mapper", None))
+    if config is None:
+        return _RunConfig(handoff_input_filter=run_filter)
+    return dataclasses.replace(config, handoff_input_filter=run_filter)

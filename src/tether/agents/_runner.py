@@ -13,8 +13,9 @@ any decision is; nothing is kept between calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._agent import Agent as _Agent
@@ -26,8 +27,9 @@ from ..run import Runner as _Runner
 from ..run import RunState as _RunState
 from ..sessions import Session
 from . import _setup
-from ._config import effective_config
+from ._config import effective_config, with_handoff_filter
 from ._errors import reference_error
+from ._handoff_input import starting_agent as _starting
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
 from ._models import ReferenceProvider, UserProvider
@@ -63,19 +65,20 @@ class Runner:
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` (or resume a ``RunState``)."""
         try:
-            return await _run(
-                starting_agent,
-                input,
-                context=context,
-                max_turns=max_turns,
-                hooks=hooks,
-                run_config=run_config,
-                previous_response_id=previous_response_id,
-                auto_previous_response_id=auto_previous_response_id,
-                conversation_id=conversation_id,
-                session=session,
-                **tether_options,
-            )
+            with _running(starting_agent):
+                return await _run(
+                    starting_agent,
+                    input,
+                    context=context,
+                    max_turns=max_turns,
+                    hooks=hooks,
+                    run_config=run_config,
+                    previous_response_id=previous_response_id,
+                    auto_previous_response_id=auto_previous_response_id,
+                    conversation_id=conversation_id,
+                    session=session,
+                    **tether_options,
+                )
         except GuardrailTripwireTriggered as exc:
             raise reference_error(exc) from None
 
@@ -113,24 +116,29 @@ class Runner:
         are listed."""
 
         def start() -> Any:
-            options = _options(input, hooks, run_config, dict(tether_options))
-            return _Runner.run_streamed(
-                starting_agent,
-                _as_items(input),
-                context=context,
-                max_turns=max_turns,
-                previous_response_id=previous_response_id,
-                auto_previous_response_id=auto_previous_response_id,
-                conversation_id=conversation_id,
-                session=session,
-                **options,
+            managed = bool(previous_response_id or auto_previous_response_id or conversation_id)
+            options = _options(
+                starting_agent, input, hooks, run_config, dict(tether_options), managed
             )
+            with _running(starting_agent):
+                return _Runner.run_streamed(
+                    starting_agent,
+                    _as_items(input),
+                    context=context,
+                    max_turns=max_turns,
+                    previous_response_id=previous_response_id,
+                    auto_previous_response_id=auto_previous_response_id,
+                    conversation_id=conversation_id,
+                    session=session,
+                    **options,
+                )
 
         def resume(state: Any) -> Any:
-            options = _options(state, hooks, run_config, dict(tether_options))
-            return _Runner.run_streamed(
-                starting_agent, state, max_turns=max_turns, session=session, **options
-            )
+            options = _options(starting_agent, state, hooks, run_config, dict(tether_options))
+            with _running(starting_agent):
+                return _Runner.run_streamed(
+                    starting_agent, state, max_turns=max_turns, session=session, **options
+                )
 
         common: dict[str, Any] = {"decide": _decide_hosted, "resume": resume}
         if _has_mcp_servers(starting_agent):
@@ -155,7 +163,8 @@ async def _run(
     **tether_options: Any,
 ) -> RunResult:
     await _list_mcp_tools(starting_agent)
-    options = _options(input, hooks, run_config, tether_options)
+    managed = bool(previous_response_id or auto_previous_response_id or conversation_id)
+    options = _options(starting_agent, input, hooks, run_config, tether_options, managed)
     result = RunResult(
         await _Runner.run(
             starting_agent,
@@ -178,10 +187,22 @@ async def _run(
                 state,
                 max_turns=max_turns,
                 session=session,
-                **_options(state, hooks, run_config, dict(tether_options)),
+                **_options(starting_agent, state, hooks, run_config, dict(tether_options)),
             )
         )
     return result
+
+
+@contextlib.contextmanager
+def _running(agent: _Agent[Any]) -> Iterator[None]:
+    """While a run of ``agent`` starts (or, awaited, runs): the agent its handoff filters
+    attribute the run's first items to. A streamed run's task keeps the value it started
+    with; the caller's is restored."""
+    token = _starting.set(agent)
+    try:
+        yield
+    finally:
+        _starting.reset(token)
 
 
 def _as_items(input: str | Sequence[Item] | _RunState) -> Sequence[Item] | _RunState:
@@ -191,16 +212,17 @@ def _as_items(input: str | Sequence[Item] | _RunState) -> Sequence[Item] | _RunS
 
 
 def _options(
+    agent: _Agent[Any],
     input: Any,
     hooks: RunHooks[Any] | None,
     run_config: RunConfig | None,
     tether_options: dict[str, Any],
+    server_managed: bool = False,
 ) -> dict[str, Any]:
     """tether's options for a run started the reference SDK's way."""
     if "rejection_message" not in tether_options:
-        tether_options["run_config"] = effective_config(run_config)
-    else:
-        tether_options["run_config"] = run_config
+        run_config = effective_config(run_config)
+    tether_options["run_config"] = with_handoff_filter(run_config, agent, server_managed)
     if not isinstance(hooks, RunHooksAdapter):
         # Always adapted, even without the user's hooks: the adapter also calls the
         # handing-off agent's own ``on_handoff``, as the reference does.

@@ -1,0 +1,17 @@
+"""``agents.handoffs``: handoffs, their input data and filters, under the reference SDK's
+module path."""
+
+from __future__ import annotations
+
+from ._handoff_input import HandoffInputData, HandoffInputFilter
+from ._handoffs import Handoff, handoff
+from ._nesting import default_handoff_history_mapper, nest_handoff_history
+
+__all__ = [
+    "Handoff",
+    "HandoffInputData",
+    "HandoffInputFilter",
+    "default_handoff_history_mapper",
+    "handoff",
+    "nest_handoff_history",
+]
