@@ -7,6 +7,7 @@ Only that the harness works is checked here; speed is the benchmarks' business
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -247,3 +248,24 @@ def test_the_once_only_benchmark_runs_both_sides(tmp_path: Path) -> None:
     for row in rows.values():
         for side in ("tether", "call4agents"):
             assert row[side]["ran"] == [50] and row[side]["once_only"] is True, (side, row)
+
+
+def test_the_round_trip_benchmark_times_both_paths_on_postgres() -> None:
+    # It starts its own durable PostgreSQL; one round a side, a few turns.
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "pg_round_trips.py"), "--rounds", "1", "--turns", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = dict(re.findall(r"^(\S.*?)\s+([\d.]+) ms", done.stdout, flags=re.MULTILINE))
+    labels = {
+        "append, one statement",
+        "append, in a transaction",
+        "load of 10 turns, one trip",
+        "load, in a transaction",
+    }
+    assert set(figures) == labels, done.stdout
+    assert all(float(value) > 0 for value in figures.values()), figures
+    assert "load average before" in done.stdout
