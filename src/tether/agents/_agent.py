@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .._agent import Agent as _Agent
@@ -23,6 +24,7 @@ from ._hooks import AgentHooksAdapter
 from ._output import ReferenceOutput
 from ._prompts import resolve_prompt
 from ._reprs import agent_repr
+from ._results import RunResult
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
 
@@ -182,9 +184,11 @@ class Agent(_Agent[TContext]):
         (journaled inside the calling run); options that shape it differently are refused
         with ``UserError`` rather than ignored. With ``on_stream`` the nested run streams,
         each event handed to ``on_stream`` as the reference's ``AgentToolStreamEvent``
-        dict (``tether.agents._agent_stream``); it pauses and resumes as without it."""
+        dict (``tether.agents._agent_stream``); it pauses and resumes as without it.
+        ``custom_output_extractor`` (sync or async) is given the finished nested run as
+        this module's ``RunResult`` and returns the tool's output (tether's
+        ``output_extractor``)."""
         refused = {
-            "custom_output_extractor": custom_output_extractor is not None,
             "run_config": run_config is not None,
             "hooks": hooks is not None,
             "previous_response_id": previous_response_id is not None,
@@ -210,7 +214,14 @@ class Agent(_Agent[TContext]):
             from ..errors import UserError
 
             raise UserError("on_stream_max_pending_events must be a positive integer or None.")
+        if custom_output_extractor is not None and not callable(custom_output_extractor):
+            from ..errors import UserError
+
+            raise UserError(
+                f"custom_output_extractor must be callable or None, not {custom_output_extractor!r}."
+            )
         handler = None if on_stream is None else reference_stream_handler(self, on_stream)
+        extractor = None if custom_output_extractor is None else _extractor(custom_output_extractor)
         tool = super().as_tool(
             tool_name or name,
             tool_description or description,
@@ -219,6 +230,7 @@ class Agent(_Agent[TContext]):
             parameters=parameters,
             is_enabled=is_enabled,
             on_stream=handler,
+            output_extractor=extractor,
         )
         if parameters is not None or input_builder is not None:
             build = reference_input_builder(
@@ -233,5 +245,15 @@ class Agent(_Agent[TContext]):
                 input_builder=build,
                 is_enabled=is_enabled,
                 on_stream=handler,
+                output_extractor=extractor,
             )
         return tool
+
+
+def _extractor(custom: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``custom_output_extractor`` given tether's result of the nested run, read as this
+    module's ``RunResult``."""
+    def extract(result: Any) -> Any:
+        return custom(RunResult(result))
+
+    return extract

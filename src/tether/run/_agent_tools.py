@@ -103,6 +103,11 @@ async def run_nested(tool: AgentTool, outer: Run, call: Call, drive: Driver) -> 
         await _streamed(nested, start is None, drive, _Forward(tool.on_stream, call))
     completed = journal.view.completed
     output = None if completed is None else _as_text(completed.output)
+    if completed is not None and tool.output_extractor is not None:
+        from ._result import RunResult  # here: its imports lead back to this module
+
+        extracted = tool.output_extractor(RunResult(nested))
+        output = _as_text(await extracted if inspect.isawaitable(extracted) else extracted)
     return NestedOutcome(tool.agent.name, journal.events_since(len(call.nested_events)), output)
 
 
