@@ -47,8 +47,33 @@ def test_model_settings_accept_the_reference_options() -> None:
 def test_as_tool_takes_tool_name_and_refuses_what_it_cannot_honour() -> None:
     helper = Agent(name="Helper", instructions="Help.")
     assert helper.as_tool(tool_name="ask_helper", tool_description="Ask.").name == "ask_helper"
-    with pytest.raises(UserError, match="custom_output_extractor"):
-        helper.as_tool(tool_name="x", tool_description="y", custom_output_extractor=str)
+    with pytest.raises(UserError, match="run_config"):
+        helper.as_tool(tool_name="x", tool_description="y", run_config=object())
+    with pytest.raises(UserError, match="custom_output_extractor must be callable"):
+        helper.as_tool(tool_name="x", tool_description="y", custom_output_extractor="summary")
+
+
+async def test_a_custom_output_extractor_reads_the_nested_run_as_this_modules_result() -> None:
+    from tether.agents import Runner, RunResult
+    from tether.testing import ScriptedModel, message, tool_call
+
+    seen: list[Any] = []
+
+    def extract(result: Any) -> str:
+        seen.append(result)
+        return str(result.final_output_as(str)).upper()
+
+    inner = ScriptedModel([message("sunny")])
+    outer = ScriptedModel([tool_call("ask", {"input": "Rome?"}, "c"), message("Sunny.")])
+    helper = Agent(name="Helper", model=inner)
+    tool_ = helper.as_tool(
+        tool_name="ask", tool_description="Ask.", custom_output_extractor=extract
+    )
+    result = await Runner.run(Agent(name="Lead", model=outer, tools=[tool_]), "Rome?")
+    assert result.final_output == "Sunny."
+    [nested] = seen
+    assert isinstance(nested, RunResult) and nested.last_agent.name == "Helper"
+    assert outer.requests[1].input[-1]["output"] == "SUNNY"
 
 
 def test_only_the_guardrail_lists_of_a_tool_can_be_assigned() -> None:

@@ -8,9 +8,9 @@ It is a tether ``Agent`` (a subclass): runs, saved states and approvals are teth
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .._agent import Agent as _Agent
@@ -188,38 +188,18 @@ class Agent(_Agent[TContext]):
         ``custom_output_extractor`` (sync or async) is given the finished nested run as
         this module's ``RunResult`` and returns the tool's output (tether's
         ``output_extractor``)."""
-        refused = {
-            "run_config": run_config is not None,
-            "hooks": hooks is not None,
-            "previous_response_id": previous_response_id is not None,
-            "conversation_id": conversation_id is not None,
-            "session": session is not None,
-            "failure_error_function": failure_error_function is not None,
-            "include_input_schema without parameters": include_input_schema and not parameters,
-        }
-        named = sorted(option for option, given in refused.items() if given)
-        if named:
-            from ..errors import UserError
-
-            raise UserError(
-                f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
-                "runs the agent as a nested tether run on its arguments and returns its "
-                "final output (docs/migrating.md)."
-            )
-        if on_stream is not None and not callable(on_stream):
-            from ..errors import UserError
-
-            raise UserError(f"on_stream must be callable or None, not {on_stream!r}.")
-        if on_stream_max_pending_events is not None and on_stream_max_pending_events <= 0:
-            from ..errors import UserError
-
-            raise UserError("on_stream_max_pending_events must be a positive integer or None.")
-        if custom_output_extractor is not None and not callable(custom_output_extractor):
-            from ..errors import UserError
-
-            raise UserError(
-                f"custom_output_extractor must be callable or None, not {custom_output_extractor!r}."
-            )
+        _check_as_tool_options(
+            run_config=run_config is not None,
+            hooks=hooks is not None,
+            previous_response_id=previous_response_id is not None,
+            conversation_id=conversation_id is not None,
+            session=session is not None,
+            failure_error_function=failure_error_function is not None,
+            include_input_schema=include_input_schema and not parameters,
+            on_stream=on_stream,
+            on_stream_max_pending_events=on_stream_max_pending_events,
+            custom_output_extractor=custom_output_extractor,
+        )
         handler = None if on_stream is None else reference_stream_handler(self, on_stream)
         extractor = None if custom_output_extractor is None else _extractor(custom_output_extractor)
         tool = super().as_tool(
@@ -253,7 +233,40 @@ class Agent(_Agent[TContext]):
 def _extractor(custom: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``custom_output_extractor`` given tether's result of the nested run, read as this
     module's ``RunResult``."""
+
     def extract(result: Any) -> Any:
         return custom(RunResult(result))
 
     return extract
+
+
+def _check_as_tool_options(
+    *,
+    on_stream: Any,
+    on_stream_max_pending_events: int | None,
+    custom_output_extractor: Any,
+    **given: bool,
+) -> None:
+    """``UserError`` for an option of ``as_tool`` tether does not honour (each of
+    ``given`` says whether it was passed), or one of the wrong kind."""
+    from ..errors import UserError
+
+    named = sorted(
+        "include_input_schema without parameters" if option == "include_input_schema" else option
+        for option, passed in given.items()
+        if passed
+    )
+    if named:
+        raise UserError(
+            f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
+            "runs the agent as a nested tether run on its arguments and returns its "
+            "final output (docs/migrating.md)."
+        )
+    if on_stream is not None and not callable(on_stream):
+        raise UserError(f"on_stream must be callable or None, not {on_stream!r}.")
+    if on_stream_max_pending_events is not None and on_stream_max_pending_events <= 0:
+        raise UserError("on_stream_max_pending_events must be a positive integer or None.")
+    if custom_output_extractor is not None and not callable(custom_output_extractor):
+        raise UserError(
+            f"custom_output_extractor must be callable or None, not {custom_output_extractor!r}."
+        )
