@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -581,3 +582,15 @@ async def test_retry_policies_combine_as_the_reference_combines_them() -> None:
     assert await both(context(wait=2.0)) == RetryDecision(retry=True, delay=2.0)
     assert (await both(context(wait=2.0, status=502))).retry is False
     assert retry_policies.any()(context()) is False  # no policy to ask: never
+
+
+def test_custom_span_wraps_a_programs_own_work_and_records_nothing() -> None:
+    from tether.agents import CustomSpan, custom_span
+
+    with custom_span("Search the web", {"terms": 2}) as span:
+        assert isinstance(span, CustomSpan)
+        assert (span.name, span.data, span.disabled) == ("Search the web", {"terms": 2}, False)
+    assert re.fullmatch(r"span_[0-9a-f]{24}", span.span_id)
+    assert custom_span("x", span_id="span_1").span_id == "span_1"
+    span.start()
+    span.finish()  # accepted, as the reference's span methods
