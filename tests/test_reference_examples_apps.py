@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,10 @@ def _by_agent_and_input(run: Run) -> Run:
     """Searches run at once reach the server in either order: the requests are compared
     grouped by agent (instructions), each agent's in order (its input grows with each
     turn), those of equal length (the searches) by their input."""
-    key: Callable[[Any], tuple[str, int, str]] = lambda view: (  # noqa: E731
-        view.get("instructions") or "",
-        len(view["input"]),
-        json.dumps(view["input"]),
-    )
+
+    def key(view: Any) -> tuple[str, int, str]:
+        return view.get("instructions") or "", len(view["input"]), json.dumps(view["input"])
+
     return Run(run.out, sorted(map(_undated, run.requests), key=key), run.tool_runs)
 
 
@@ -60,7 +59,7 @@ def _asks(text: str) -> Callable[[Json], bool]:
     return lambda request: text in json.dumps(request.get("input"))
 
 
-def _message(text: str, citations: list[tuple[str, str]] = ()) -> Json:  # type: ignore[assignment]
+def _message(text: str, citations: Sequence[tuple[str, str]] = ()) -> Json:
     """An assistant message whose text cites ``(title, url)`` pages, as web search answers."""
     annotations = [
         {"type": "url_citation", "title": title, "url": url, "start_index": 0, "end_index": 1}
