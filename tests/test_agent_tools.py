@@ -374,3 +374,45 @@ async def test_a_runs_usage_counts_the_model_calls_of_its_agents_used_as_tools()
     assert result.usage.requests == 3  # two of the orchestrator's, one of the translator's
     # and a saved state folds to the same count
     assert RunState.from_string(agent, result.to_state().to_string()).usage.requests == 3
+
+
+class Reading(BaseModel):
+    celsius: int
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_output_extractor_makes_the_tool_output_once_the_nested_run_ends(
+    mode: str,
+) -> None:
+    run = MODES[mode]()
+    seen: list[Any] = []
+
+    async def extract(result: Any) -> str:  # the nested run's RunResult, once it ends
+        seen.append(result.final_output)
+        return f"{result.final_output.celsius} degrees"
+
+    inner = ScriptedModel(
+        [tool_call("get_temperature", {"city": "Oslo"}, "c_in"), message('{"celsius": -3}')]
+    )
+    outer = ScriptedModel(
+        [tool_call("ask_weather", {"input": "Oslo?"}, "c_out"), message("It is cold.")]
+    )
+    weather = Agent(name="Weather", model=inner, tools=[get_temperature], output_type=Reading)
+    tool = weather.as_tool("ask_weather", output_extractor=extract)
+    lead = Agent(name="Lead", model=outer, tools=[tool])
+    result = await run(lead, "Oslo?")
+    assert seen == []  # paused inside the nested run: nothing to extract yet
+    state = result.to_state()
+    state.approve(result.interruptions[0])
+    assert (await run(lead, state)).final_output == "It is cold."
+    assert seen == [Reading(celsius=-3)]
+    assert outer.requests[1].input[-1]["output"] == "-3 degrees"
+    # A sync extractor; an output that is not a string is sent as its JSON.
+    inner = ScriptedModel([message('{"celsius": 20}')])
+    outer = ScriptedModel([tool_call("ask", {"input": "Rome?"}, "c"), message("ok")])
+    nested = Agent(name="Weather", model=inner, output_type=Reading)
+    plain = nested.as_tool("ask", output_extractor=lambda r: {"c": r.final_output.celsius})
+    await run(Agent(name="Lead", model=outer, tools=[plain]), "Rome?")
+    assert outer.requests[1].input[-1]["output"] == '{"c": 20}'
+    with pytest.raises(AgentDefinitionError, match="output_extractor must be callable"):
+        nested.as_tool("ask", output_extractor="summary")  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,33 @@ def test_model_settings_accept_the_reference_options() -> None:
 def test_as_tool_takes_tool_name_and_refuses_what_it_cannot_honour() -> None:
     helper = Agent(name="Helper", instructions="Help.")
     assert helper.as_tool(tool_name="ask_helper", tool_description="Ask.").name == "ask_helper"
-    with pytest.raises(UserError, match="custom_output_extractor"):
-        helper.as_tool(tool_name="x", tool_description="y", custom_output_extractor=str)
+    with pytest.raises(UserError, match="run_config"):
+        helper.as_tool(tool_name="x", tool_description="y", run_config=object())
+    with pytest.raises(UserError, match="custom_output_extractor must be callable"):
+        helper.as_tool(tool_name="x", tool_description="y", custom_output_extractor="summary")
+
+
+async def test_a_custom_output_extractor_reads_the_nested_run_as_this_modules_result() -> None:
+    from tether.agents import Runner, RunResult
+    from tether.testing import ScriptedModel, message, tool_call
+
+    seen: list[Any] = []
+
+    def extract(result: Any) -> str:
+        seen.append(result)
+        return str(result.final_output_as(str)).upper()
+
+    inner = ScriptedModel([message("sunny")])
+    outer = ScriptedModel([tool_call("ask", {"input": "Rome?"}, "c"), message("Sunny.")])
+    helper = Agent(name="Helper", model=inner)
+    tool_ = helper.as_tool(
+        tool_name="ask", tool_description="Ask.", custom_output_extractor=extract
+    )
+    result = await Runner.run(Agent(name="Lead", model=outer, tools=[tool_]), "Rome?")
+    assert result.final_output == "Sunny."
+    [nested] = seen
+    assert isinstance(nested, RunResult) and nested.last_agent.name == "Helper"
+    assert outer.requests[1].input[-1]["output"] == "SUNNY"
 
 
 def test_only_the_guardrail_lists_of_a_tool_can_be_assigned() -> None:
@@ -556,3 +582,15 @@ async def test_retry_policies_combine_as_the_reference_combines_them() -> None:
     assert await both(context(wait=2.0)) == RetryDecision(retry=True, delay=2.0)
     assert (await both(context(wait=2.0, status=502))).retry is False
     assert retry_policies.any()(context()) is False  # no policy to ask: never
+
+
+def test_custom_span_wraps_a_programs_own_work_and_records_nothing() -> None:
+    from tether.agents import CustomSpan, custom_span
+
+    with custom_span("Search the web", {"terms": 2}) as span:
+        assert isinstance(span, CustomSpan)
+        assert (span.name, span.data, span.disabled) == ("Search the web", {"terms": 2}, False)
+    assert re.fullmatch(r"span_[0-9a-f]{24}", span.span_id)
+    assert custom_span("x", span_id="span_1").span_id == "span_1"
+    span.start()
+    span.finish()  # accepted, as the reference's span methods

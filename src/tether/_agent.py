@@ -116,6 +116,7 @@ class Agent(Generic[TContext]):
         input_builder: InputBuilder | None = None,
         is_enabled: IsEnabled = True,
         on_stream: Callable[[Any], Any] | None = None,
+        output_extractor: OutputExtractor | None = None,
     ) -> FunctionTool:
         """This agent as a tool another agent calls with ``{"input": "..."}``.
 
@@ -138,6 +139,11 @@ class Agent(Generic[TContext]):
         ``tool_name`` and ``arguments`` of the call): the nested run streams its model
         calls, and is journaled, paused and resumed as without it. An exception it raises
         is logged; the run goes on.
+
+        ``output_extractor`` (sync or async) is given the nested run's ``RunResult`` once
+        it finishes and returns the tool's output instead of the final output (a string;
+        anything else is sent as its JSON). What it returns is journaled with the call: a
+        resumed run does not call it again.
         """
         if max_turns is not None and max_turns < 1:
             raise AgentDefinitionError(f"as_tool max_turns must be at least 1, got {max_turns}.")
@@ -147,6 +153,10 @@ class Agent(Generic[TContext]):
             )
         if on_stream is not None and not callable(on_stream):
             raise AgentDefinitionError(f"as_tool on_stream must be callable: {on_stream!r}.")
+        if output_extractor is not None and not callable(output_extractor):
+            raise AgentDefinitionError(
+                f"as_tool output_extractor must be callable: {output_extractor!r}."
+            )
         adapter = None if parameters is None else _parameters_adapter(self.name, parameters)
         schema = (
             _AGENT_TOOL_SCHEMA if adapter is None else strict_json_schema(adapter.json_schema())
@@ -158,7 +168,12 @@ class Agent(Generic[TContext]):
             description or self.handoff_description or f"Ask the {self.name} agent.",
             schema,
             AgentTool(
-                self, max_turns or DEFAULT_NESTED_MAX_TURNS, adapter, input_builder, on_stream
+                self,
+                max_turns or DEFAULT_NESTED_MAX_TURNS,
+                adapter,
+                input_builder,
+                on_stream,
+                output_extractor,
             ),
             needs_approval=needs_approval,
             strict=True,
@@ -250,6 +265,10 @@ InputBuilder: TypeAlias = Callable[
 ]
 """``as_tool(input_builder=)``: a call's arguments -> the nested run's input."""
 
+OutputExtractor: TypeAlias = Callable[[Any], "Any | Awaitable[Any]"]
+"""``as_tool(output_extractor=)``: the finished nested run's ``RunResult`` -> the tool's
+output."""
+
 DEFAULT_NESTED_MAX_TURNS = 10
 """How many turns the nested run of an agent used as a tool may take, unless ``as_tool`` says."""
 
@@ -277,6 +296,8 @@ class AgentTool:
     """Turns the arguments into the nested run's input (``as_tool(input_builder=)``)."""
     on_stream: Callable[[Any], Any] | None = None
     """Given each stream event of the nested run (``as_tool(on_stream=)``)."""
+    output_extractor: OutputExtractor | None = None
+    """Makes the tool's output from the finished nested run (``as_tool(output_extractor=)``)."""
 
     async def nested_input(self, arguments: str | None) -> str | list[Item]:
         """The nested run's input from a call's arguments; ``ValueError`` saying what the

@@ -8,7 +8,7 @@
 A program inside a package on ``PYTHONPATH`` (``examples/memory/x.py`` with
 ``examples/`` on the path) runs as that package's module, so its relative imports work
 (``from .file_session import FileSession``); on tether, the sibling modules it imports
-from its own directory get the same import rewrite as the program.
+from its own directory (or a package below it) get the same import rewrite as the program.
 
 Every ``from agents import ...`` becomes ``from tether.agents import ...`` and every
 ``from agents.<module> import ...`` becomes ``from tether.agents.<module> import ...``;
@@ -59,7 +59,8 @@ def package_of(program: Path) -> str | None:
 
 
 class _PortedSiblings(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports the modules beside the program with their ``agents`` imports rewritten
+    """Imports the modules beside the program (or in packages below its directory, as a
+    sample app's ``agents/``) with their ``agents`` imports rewritten
     (compiled from source each time: a cached ``.pyc`` would hold the unported code)."""
 
     def __init__(self, directory: Path) -> None:
@@ -71,7 +72,8 @@ class _PortedSiblings(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         if spec.submodule_search_locations is not None:  # a package: imported as usual
             return None
-        if Path(spec.origin).resolve().parent != self.directory:
+        folder = Path(spec.origin).resolve().parent
+        if folder != self.directory and self.directory not in folder.parents:
             return None
         return importlib.util.spec_from_file_location(name, spec.origin, loader=self)
 
@@ -140,10 +142,13 @@ if __name__ == "__main__":
     if os.environ.get("PORTING_REPORT"):
         count = count_reference_tool_runs if reference else count_tool_runs
         count(Path(os.environ["PORTING_REPORT"]))
-    code = compile(source if reference else ported(source), str(program), "exec")
+    package = package_of(program)
+    # A sample app's entry point in a package may import the SDK only through its modules.
+    code = compile(
+        source if reference else ported(source, required=package is None), str(program), "exec"
+    )
     sys.argv = [str(program), *arguments]
     sys.path.insert(0, str(program.parent))
-    package = package_of(program)
     if package is not None and not reference:
         sys.meta_path.insert(0, _PortedSiblings(program.parent))
     # The program's namespace is the module ``__main__``, as ``python PROGRAM.py`` has it:

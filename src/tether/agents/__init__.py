@@ -112,7 +112,7 @@ from ._tools import (
     tool_input_guardrail,
     tool_output_guardrail,
 )
-from ._tracing import Trace, gen_trace_id, trace
+from ._tracing import CustomSpan, Trace, custom_span, gen_trace_id, trace
 from .items import TResponseInputItem
 from .memory import Session, SessionSettings
 from .model_settings import MCPToolChoice, ModelSettings
@@ -130,6 +130,7 @@ __all__ = [
     "AgentUpdatedStreamEvent",
     "AgentsException",
     "CodeInterpreterTool",
+    "CustomSpan",
     "FunctionTool",
     "FunctionToolResult",
     "GenerateDynamicPromptData",
@@ -203,6 +204,7 @@ __all__ = [
     "Usage",
     "UserError",
     "WebSearchTool",
+    "custom_span",
     "default_handoff_history_mapper",
     "function_tool",
     "gen_trace_id",

@@ -8,6 +8,7 @@ It is a tether ``Agent`` (a subclass): runs, saved states and approvals are teth
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from ._hooks import AgentHooksAdapter
 from ._output import ReferenceOutput
 from ._prompts import resolve_prompt
 from ._reprs import agent_repr
+from ._results import RunResult
 from ._tool_input import reference_input_builder
 from .model_settings import ModelSettings, default_model_settings
 
@@ -182,35 +184,24 @@ class Agent(_Agent[TContext]):
         (journaled inside the calling run); options that shape it differently are refused
         with ``UserError`` rather than ignored. With ``on_stream`` the nested run streams,
         each event handed to ``on_stream`` as the reference's ``AgentToolStreamEvent``
-        dict (``tether.agents._agent_stream``); it pauses and resumes as without it."""
-        refused = {
-            "custom_output_extractor": custom_output_extractor is not None,
-            "run_config": run_config is not None,
-            "hooks": hooks is not None,
-            "previous_response_id": previous_response_id is not None,
-            "conversation_id": conversation_id is not None,
-            "session": session is not None,
-            "failure_error_function": failure_error_function is not None,
-            "include_input_schema without parameters": include_input_schema and not parameters,
-        }
-        named = sorted(option for option, given in refused.items() if given)
-        if named:
-            from ..errors import UserError
-
-            raise UserError(
-                f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
-                "runs the agent as a nested tether run on its arguments and returns its "
-                "final output (docs/migrating.md)."
-            )
-        if on_stream is not None and not callable(on_stream):
-            from ..errors import UserError
-
-            raise UserError(f"on_stream must be callable or None, not {on_stream!r}.")
-        if on_stream_max_pending_events is not None and on_stream_max_pending_events <= 0:
-            from ..errors import UserError
-
-            raise UserError("on_stream_max_pending_events must be a positive integer or None.")
+        dict (``tether.agents._agent_stream``); it pauses and resumes as without it.
+        ``custom_output_extractor`` (sync or async) is given the finished nested run as
+        this module's ``RunResult`` and returns the tool's output (tether's
+        ``output_extractor``)."""
+        _check_as_tool_options(
+            run_config=run_config is not None,
+            hooks=hooks is not None,
+            previous_response_id=previous_response_id is not None,
+            conversation_id=conversation_id is not None,
+            session=session is not None,
+            failure_error_function=failure_error_function is not None,
+            include_input_schema=include_input_schema and not parameters,
+            on_stream=on_stream,
+            on_stream_max_pending_events=on_stream_max_pending_events,
+            custom_output_extractor=custom_output_extractor,
+        )
         handler = None if on_stream is None else reference_stream_handler(self, on_stream)
+        extractor = None if custom_output_extractor is None else _extractor(custom_output_extractor)
         tool = super().as_tool(
             tool_name or name,
             tool_description or description,
@@ -219,6 +210,7 @@ class Agent(_Agent[TContext]):
             parameters=parameters,
             is_enabled=is_enabled,
             on_stream=handler,
+            output_extractor=extractor,
         )
         if parameters is not None or input_builder is not None:
             build = reference_input_builder(
@@ -233,5 +225,48 @@ class Agent(_Agent[TContext]):
                 input_builder=build,
                 is_enabled=is_enabled,
                 on_stream=handler,
+                output_extractor=extractor,
             )
         return tool
+
+
+def _extractor(custom: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``custom_output_extractor`` given tether's result of the nested run, read as this
+    module's ``RunResult``."""
+
+    def extract(result: Any) -> Any:
+        return custom(RunResult(result))
+
+    return extract
+
+
+def _check_as_tool_options(
+    *,
+    on_stream: Any,
+    on_stream_max_pending_events: int | None,
+    custom_output_extractor: Any,
+    **given: bool,
+) -> None:
+    """``UserError`` for an option of ``as_tool`` tether does not honour (each of
+    ``given`` says whether it was passed), or one of the wrong kind."""
+    from ..errors import UserError
+
+    named = sorted(
+        "include_input_schema without parameters" if option == "include_input_schema" else option
+        for option, passed in given.items()
+        if passed
+    )
+    if named:
+        raise UserError(
+            f"tether.agents: Agent.as_tool does not support {', '.join(named)}; the tool "
+            "runs the agent as a nested tether run on its arguments and returns its "
+            "final output (docs/migrating.md)."
+        )
+    if on_stream is not None and not callable(on_stream):
+        raise UserError(f"on_stream must be callable or None, not {on_stream!r}.")
+    if on_stream_max_pending_events is not None and on_stream_max_pending_events <= 0:
+        raise UserError("on_stream_max_pending_events must be a positive integer or None.")
+    if custom_output_extractor is not None and not callable(custom_output_extractor):
+        raise UserError(
+            f"custom_output_extractor must be callable or None, not {custom_output_extractor!r}."
+        )

@@ -37,16 +37,16 @@ from typing import Any, cast
 
 from .._agent import Agent, AgentTool
 from .._context import RunContext
-from ..errors import NotPendingError
 from ..items import to_input_items
-from ..journal import Call, CallStatus, Journal, RunView
-from ..journal._binding import ToolApprovalItem, key_maker
+from ..journal import Call, Journal
+from ..journal._binding import key_maker
 from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, events_adapter
 from ..tools import FunctionTool
+from ._result import RunResult
 from ._run import Driver, Run
 from ._stream_events import AgentToolStreamEvent, AgentUpdatedEvent, StreamEvent, attach_stream
 
-__all__ = ["NestedOutcome", "nested_decision", "recorded", "run_nested", "start_call"]
+__all__ = ["NestedOutcome", "recorded", "run_nested", "start_call"]
 
 logger = logging.getLogger("tether")
 
@@ -103,6 +103,9 @@ async def run_nested(tool: AgentTool, outer: Run, call: Call, drive: Driver) -> 
         await _streamed(nested, start is None, drive, _Forward(tool.on_stream, call))
     completed = journal.view.completed
     output = None if completed is None else _as_text(completed.output)
+    if completed is not None and tool.output_extractor is not None:
+        extracted = tool.output_extractor(RunResult(nested))
+        output = _as_text(await extracted if inspect.isawaitable(extracted) else extracted)
     return NestedOutcome(tool.agent.name, journal.events_since(len(call.nested_events)), output)
 
 
@@ -184,47 +187,3 @@ def recorded(call: Call, outcome: NestedOutcome) -> NestedRunRecorded:
         events_adapter().dump_python(outcome.events, mode="json"),
         paused=outcome.output is None,
     )
-
-
-def nested_decision(
-    view: RunView,
-    item: ToolApprovalItem,
-    decide: Callable[[Journal, ToolApprovalItem], None],
-) -> NestedRunRecorded:
-    """The event recording a decision on ``item``, an interruption of a nested run.
-
-    ``decide`` appends the decision to the nested journal it is given (as
-    ``RunState`` does for its own), with the item as the nested run lists it.
-    """
-    outermost = item
-    while outermost.parent is not None:
-        outermost = outermost.parent
-    call = view.calls.get(outermost.call_id)
-    if call is None or call.status is not CallStatus.SUSPENDED or call.nested_agent is None:
-        raise NotPendingError(
-            f"Call {item.call_id!r} of {item.tool_name!r} is not waiting for a decision in "
-            "this run: the agent tool call it belongs to is not paused. Decide only on the "
-            "items of state.interruptions."
-        )
-    if outermost.fingerprint != call.fingerprint:
-        raise NotPendingError(
-            f"The approval item for call {item.call_id!r} belongs to another call of "
-            f"{call.name!r}. Decide on the items of this state's interruptions."
-        )
-    journal = Journal(call.nested_events)
-    before = len(journal)
-    decide(journal, _inner(item))
-    return NestedRunRecorded(
-        call.call_id,
-        call.nested_agent,
-        events_adapter().dump_python(journal.events_since(before), mode="json"),
-        paused=True,
-    )
-
-
-def _inner(item: ToolApprovalItem) -> ToolApprovalItem:
-    """``item`` as the nested run lists it: without its outermost parent."""
-    assert item.parent is not None
-    if item.parent.parent is None:
-        return replace(item, parent=None)
-    return replace(item, parent=_inner(item.parent))

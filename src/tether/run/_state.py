@@ -42,8 +42,8 @@ from ..journal import (
     ToolApprovalItem,
     ToolOutputReviewItem,
 )
-from ._agent_tools import nested_decision
 from ._decision_checks import check_bound, check_decision_arguments, check_reason
+from ._nested_decisions import nested_decision
 from ._origins import with_origins
 from ._revoke import resolve as _resolve
 from ._revoke import revoke as _revoke
