@@ -250,16 +250,20 @@ def test_the_once_only_benchmark_runs_both_sides(tmp_path: Path) -> None:
             assert row[side]["ran"] == [50] and row[side]["once_only"] is True, (side, row)
 
 
-def test_the_round_trip_benchmark_times_both_paths_on_postgres() -> None:
-    # It starts its own durable PostgreSQL; one round a side, a few turns.
+@pytest.mark.parametrize("latency", ["0", "0.05"])
+def test_the_round_trip_benchmark_times_both_paths_on_postgres(latency: str) -> None:
+    # It starts its own durable PostgreSQL; one round a side, a few turns; directly, and
+    # through its delaying relay.
+    script = str(BENCHMARKS / "pg_round_trips.py")
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "pg_round_trips.py"), "--rounds", "1", "--turns", "2"],
+        [sys.executable, script, "--rounds", "1", "--turns", "2", "--latency", latency],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    figures = dict(re.findall(r"^(\S.*?)\s+([\d.]+) ms", done.stdout, flags=re.MULTILINE))
+    lines = re.findall(r"^(\S.*?)\s+([\d.]+) ms, CPU ([\d.]+) ms", done.stdout, flags=re.M)
+    figures = {label: (wall, cpu) for label, wall, cpu in lines}
     labels = {
         "append, one statement",
         "append, in a transaction",
@@ -267,5 +271,6 @@ def test_the_round_trip_benchmark_times_both_paths_on_postgres() -> None:
         "load, in a transaction",
     }
     assert set(figures) == labels, done.stdout
-    assert all(float(value) > 0 for value in figures.values()), figures
+    assert all(float(wall) > 0 and float(cpu) > 0 for wall, cpu in figures.values()), figures
+    assert f"latency added each way: {float(latency)} ms" in done.stdout
     assert "load average before" in done.stdout
