@@ -327,7 +327,7 @@ class _TimedOut:
     seconds: float
 
 
-Result = str | list[dict[str, Any]] | NestedOutcome | BaseException | _TimedOut
+Result = ToolOutput | NestedOutcome | BaseException | _TimedOut
 
 
 async def _run_calls(
@@ -426,9 +426,7 @@ async def _settled(pending: Awaitable[Any]) -> Result:
         return exc
 
 
-async def _attempt(
-    run: Run, call: Call, tool: FunctionTool, drive: Driver
-) -> ToolOutput | _TimedOut:
+async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
     """One more run of a call that failed with an error proving nothing happened."""
     output = start_call(run, call, tool, drive)
     return output if isinstance(output, str | list) else await _within(output, _timeout(run, tool))
