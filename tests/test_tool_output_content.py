@@ -26,6 +26,7 @@ from tether import (
 from tether.errors import StateFormatError, ToolError, ToolOutputError
 from tether.interop import from_openai_js, to_openai_js
 from tether.journal import ToolCompleted
+from tether.journal._binding import output_digest
 from tether.models import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -155,6 +156,12 @@ async def test_text_outputs_still_load_and_bad_parts_are_refused() -> None:
     event["output"] = [{"type": "input_image", "detail": "low"}]
     with pytest.raises(StateFormatError, match="content part 0"):
         RunState.from_json(agent, document)
+
+
+def test_a_review_binds_to_the_parts_whatever_the_order_of_their_keys() -> None:
+    shuffled = [{"text": "Oslo skyline", "type": "input_text"}, dict(reversed(PARTS[1].items()))]
+    assert output_digest(shuffled) == output_digest(PARTS)
+    assert output_digest(PARTS[:1]) != output_digest(PARTS)
 
 
 async def test_an_output_review_shows_the_content_and_releases_it() -> None:

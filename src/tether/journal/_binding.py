@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from .._tool_output import output_text
 from ._events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -208,10 +207,12 @@ def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
 
 
 def output_digest(output: str | Sequence[Mapping[str, Any]]) -> str:
-    """SHA-256 of a tool's output (content parts as their JSON): binds a review to the output
-    the reviewer saw."""
-    text = escape_surrogates(output_text(output))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 of a tool's output (content parts as their canonical JSON): binds a review to
+    the output the reviewer saw."""
+    if not isinstance(output, str):
+        parts = [dict(part) for part in output]
+        output = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(escape_surrogates(output).encode()).hexdigest()
 
 
 def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
