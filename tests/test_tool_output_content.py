@@ -12,6 +12,7 @@ import pytest
 
 from interop.node import node
 from openai_server import FakeOpenAIServer
+from runners import RunFn
 from store.backends import FakeClock, postgres_backend, sqlite_backend
 from tether import (
     Agent,
@@ -32,6 +33,7 @@ from tether.testing import ScriptedModel, message, tool_call
 
 URL = "https://example.com/skyline.png"
 PDF = "data:application/pdf;base64,JVBE"
+KEY = "a signing key for the tests, long enough"
 PARTS = [
     {"type": "input_text", "text": "Oslo skyline"},
     {"type": "input_image", "image_url": URL, "detail": "low"},
@@ -59,14 +61,16 @@ def sent_output(model: ScriptedModel) -> Any:
     return output["output"]
 
 
-async def test_content_is_journaled_and_read_by_the_model_across_an_approval() -> None:
+async def test_content_is_journaled_and_read_by_the_model_across_an_approval(
+    runner: RunFn,
+) -> None:
     model = ScriptedModel(script())
     agent = Agent(name="Guide", model=model, tools=[snapshot_tool(needs_approval=True)])
-    paused = await Runner.run(agent, "Show me Oslo.")
-    text = paused.to_state().to_string()
-    state = RunState.from_string(agent, text)
+    paused = await runner(agent, "Show me Oslo.")
+    text = paused.to_state().to_string(signing_key=KEY)
+    state = RunState.from_string(agent, text, signing_key=KEY, require_signature=True)
     state.approve(state.interruptions[0])
-    result = await Runner.run(agent, state)
+    result = await runner(agent, state)
     assert result.final_output == "A skyline."
     assert sent_output(model) == PARTS
     [completed] = [e for e in result.to_state().journal if isinstance(e, ToolCompleted)]
