@@ -498,3 +498,33 @@ def test_code_interpreter(
     )
     reference, tether = (fake.responses.requests[-1]["tools"] for fake in servers)
     assert tether == reference == [{"type": "code_interpreter", "container": {"type": "auto"}}]
+
+
+def test_image_tool_output(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # The tool returns an image (a dict of ToolOutputImage's shape): the model's second
+    # request carries it as the call's output, a list of one input_image part.
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add(tool_calls=[("fetch_random_image", "{}", "c_img")])
+        fake.responses.add("A clock tower by a river.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "basic/image_tool_output.py",
+        servers,
+        script,
+        tmp_path,
+    )
+    assert run.out == "Image tool called\nA clock tower by a river.\n"
+    assert len(run.requests) == 2
+    # The compared views hold an output's text; its parts are compared whole here.
+    reference, tether = (
+        [i for i in fake.responses.requests[-1]["input"] if i.get("type") == "function_call_output"]
+        for fake in servers
+    )
+    assert tether == reference
+    [part] = tether[0]["output"]
+    assert part["type"] == "input_image" and part["detail"] == "auto"
+    assert part["image_url"].startswith("https://images.unsplash.com/")

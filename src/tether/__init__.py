@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ._agent import Agent
 from ._context import RunContext, Usage
 from ._governance import ApprovalPolicy, Approver, Escalation, Governance
+from ._tool_output import ToolOutputFileContent, ToolOutputImage, ToolOutputText
 from ._tool_use import FunctionToolResult, StopAtTools, ToolsToFinalOutputResult
 from .approvals import StandingApproval, grant_standing_approval, revoke_standing_approval
 from .errors import (
@@ -132,7 +133,10 @@ __all__ = [
     "ToolCallInDoubtError",
     "ToolError",
     "ToolGuardrailFunctionOutput",
+    "ToolOutputFileContent",
+    "ToolOutputImage",
     "ToolOutputReviewItem",
+    "ToolOutputText",
     "ToolsToFinalOutputResult",
     "Usage",
     "UserError",

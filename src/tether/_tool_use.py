@@ -102,10 +102,12 @@ def stop_names(behavior: Any) -> frozenset[str] | None:
     return frozenset()
 
 
-def tool_output_value(tool: FunctionTool, text: str) -> Any:
+def tool_output_value(tool: FunctionTool, text: str | list[dict[str, Any]]) -> Any:
     """What ``tool`` returned, rebuilt from its journaled ``text`` by its return annotation;
     the text itself when the annotation is missing, ``str`` or ``Any``, or does not fit. A
     tool class with an ``output_value(text)`` method answers for itself."""
+    if not isinstance(text, str):  # content parts (an image, say): the value is the parts
+        return text
     own = getattr(tool, "output_value", None)
     if own is not None:
         return own(text)

@@ -3,6 +3,7 @@
     TetherError                      root: catch this to catch everything tether raises
     ├── UserError                    the code using tether did something wrong
     │   ├── AgentDefinitionError     an agent, tool or handoff is declared wrongly
+    │   ├── ToolOutputError          a tool returned content (an image, a file) that is not valid
     │   ├── ModelNotAllowedError     a real model call while requests are switched off
     │   ├── MissingExtraError        a feature needs an optional extra (also an ImportError)
     │   ├── ServerDependencyError    the inbox needs the 'server' extra (also an ImportError)
@@ -87,6 +88,10 @@ class UserError(TetherError):
 
 class AgentDefinitionError(UserError):
     """An agent, tool or handoff is declared in a way tether cannot use."""
+
+
+class ToolOutputError(UserError):
+    """A tool returned content (``ToolOutputImage`` and the like) the model cannot be sent."""
 
 
 class ModelNotAllowedError(UserError):
@@ -594,7 +599,5 @@ class TooManyRequestsError(RequestError):
 
 
 __all__ = sorted(  # every error class above: the tree in the docstring, checked by a test
-    name
-    for name, value in list(globals().items())
-    if isinstance(value, type) and issubclass(value, TetherError)
+    n for n, v in list(globals().items()) if isinstance(v, type) and issubclass(v, TetherError)
 )

@@ -120,8 +120,8 @@ class ToolOutputGuardrailData:
     tool_name: str
     call_id: str
     arguments: str
-    output: str
-    """What the model would read."""
+    output: str | list[dict[str, Any]]
+    """What the model would read: text, or content parts (``input_image`` and the like)."""
 
 
 def _name(name: str | None, fn: Callable[..., Any], default: str) -> str:

@@ -55,7 +55,8 @@ class FunctionCallOutputItem(TypedDict):
 
     type: Literal["function_call_output"]
     call_id: str
-    output: str
+    output: str | list[dict[str, Any]]
+    """Text, or input content parts (``input_text``, ``input_image``, ``input_file``)."""
 
 
 def user_message(text: str) -> Item:
@@ -81,7 +82,7 @@ def function_call(name: str, arguments: str, call_id: str) -> Item:
     return {"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments}
 
 
-def function_call_output(call_id: str, output: str) -> Item:
+def function_call_output(call_id: str, output: str | list[dict[str, Any]]) -> Item:
     """The output item for a function call."""
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 

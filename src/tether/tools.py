@@ -16,9 +16,7 @@ to the model.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +32,8 @@ from ._side_effects import NO_DECLARATIONS, Reconcile, SideEffects, side_effects
 from ._signature import args_model as args_model_of
 from ._signature import description as described_by
 from ._strict_schema import strict_json_schema
-from .errors import AgentDefinitionError
+from ._tool_output import ToolOutput, tool_output
+from .errors import AgentDefinitionError, ToolOutputError
 from .guardrails import ToolInputGuardrail, ToolOutputGuardrail
 from .models import ToolSpec
 
@@ -185,9 +184,10 @@ class FunctionTool:
             args.update(validated.model_extra)
         return args
 
-    def start(self, ctx: RunContext[Any], arguments: str) -> str | Awaitable[str]:
-        """Run the tool on the model's JSON arguments: a sync function's output at once, an
-        async function's as an awaitable. Raises only if ``error_formatter`` is ``None``."""
+    def start(self, ctx: RunContext[Any], arguments: str) -> ToolOutput | Awaitable[ToolOutput]:
+        """Run the tool on the model's JSON arguments: a sync function's output (text or
+        content parts) at once, an async function's as an awaitable. Raises only if
+        ``error_formatter`` is ``None``."""
         try:
             kwargs = self.parse_arguments(arguments)
         except ToolArgumentsError as exc:
@@ -198,22 +198,29 @@ class FunctionTool:
             return self._failed(ctx, exc)
         if inspect.isawaitable(result):
             return self._finish(ctx, result)
-        return _to_output(result)
+        return self._output(ctx, result)
 
-    async def invoke(self, ctx: RunContext[Any], arguments: str) -> str:
+    async def invoke(self, ctx: RunContext[Any], arguments: str) -> ToolOutput:
         """Run the tool once on the model's JSON arguments; what the model reads."""
         try:
             output = self.start(ctx, arguments)
-            return output if isinstance(output, str) else await output
+            return output if isinstance(output, str | list) else await output
         except Exception as exc:  # a retry_on error: one attempt here
             return self.told(ctx, exc)
 
-    async def _finish(self, ctx: RunContext[Any], pending: Awaitable[Any]) -> str:
+    async def _finish(self, ctx: RunContext[Any], pending: Awaitable[Any]) -> ToolOutput:
         try:
             result = await pending
         except Exception as exc:
             return self._failed(ctx, exc)
-        return _to_output(result)
+        return self._output(ctx, result)
+
+    def _output(self, ctx: RunContext[Any], result: Any) -> ToolOutput:
+        """What the model reads of what the tool returned; bad content is the tool's error."""
+        try:
+            return tool_output(self.name, result)
+        except ToolOutputError as exc:
+            return self._failed(ctx, exc)
 
     def _failed(self, ctx: RunContext[Any], error: Exception) -> str:
         effects = self.side_effects
@@ -242,19 +249,6 @@ async def ask_enabled(is_enabled: IsEnabled, ctx: RunContext[Any], agent: Any) -
         return is_enabled
     answer = is_enabled(ctx, agent)
     return bool(await answer if inspect.isawaitable(answer) else answer)
-
-
-def _to_output(result: Any) -> str:
-    if isinstance(result, str):
-        return result
-    if isinstance(result, BaseModel):
-        return result.model_dump_json()
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        result = dataclasses.asdict(result)
-    try:
-        return json.dumps(result, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(result)
 
 
 @overload

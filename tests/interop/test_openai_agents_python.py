@@ -7,12 +7,14 @@ names as weather_policy.py).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tether import Runner
 from tether.interop import InteropError, from_openai_agents
+from tether.journal import ToolCompleted
 
 from .weather_policy import RUNS, Graph
 
@@ -91,3 +93,21 @@ def test_unsupported_content_is_refused_saying_why() -> None:
         from_openai_agents(Graph("one").root, edited)
     with pytest.raises(InteropError, match="schemas"):
         from_openai_agents(Graph("one").root, text.replace('"1.21"', '"1.17"'))
+
+
+def test_a_tool_output_of_content_parts_is_read_as_parts() -> None:
+    # openai-agents writes a tool's content output as the Responses parts tether journals.
+    parts = [
+        {"type": "input_text", "text": "12:00"},
+        {"type": "input_image", "image_url": "https://example.com/clock.png", "detail": "low"},
+    ]
+    data = json.loads((FIXTURES / "two_pending_after_a_tool.json").read_text())
+    for items in (data["generated_items"], data["session_items"]):
+        items[1]["raw_item"]["output"] = items[1]["output"] = parts
+    state = from_openai_agents(Graph("two").root, json.dumps(data))
+    [completed] = [e for e in state.journal if isinstance(e, ToolCompleted)]
+    assert completed.output == parts
+    for items in (data["generated_items"], data["session_items"]):
+        items[1]["raw_item"]["output"] = [{"type": "input_image", "detail": "low"}]
+    with pytest.raises(InteropError, match="only text or input_text"):
+        from_openai_agents(Graph("two").root, json.dumps(data))

@@ -5,7 +5,8 @@ Configured from the environment: ``INBOX_STORE`` (the SQLite file), ``INBOX_TOOL
 (each tool body appends a line ``tool call_id`` to it), ``TETHER_API_TOKENS``. Calls of
 ``get_weather`` need an approver with the role ``forecaster`` (the ``intern`` has none, so
 decides only ``get_time``) and may be approved with edited arguments; ``publish_forecast``
-needs two forecasters (four-eyes); ``get_report``'s output waits for a forecaster's review.
+needs two forecasters (four-eyes); ``get_report``'s output (and ``get_chart``'s, a text
+and an image) waits for a forecaster's review.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tether import Agent, Approver, function_tool
+from tether import Agent, Approver, ToolOutputImage, ToolOutputText, function_tool
 from tether.items import assistant_message, function_call
 from tether.models import ModelRequest, ModelResponse, ModelStreamEvent, ResponseDone
 
@@ -60,14 +61,33 @@ def get_report(city: str) -> str:
     return f"Report for {city}: storm warning, internal only"
 
 
+CHART_URL = "https://example.com/chart.png"
+
+
+@function_tool(review_output=True, approvers={"forecaster"})
+def get_chart(city: str) -> list[ToolOutputText | ToolOutputImage]:
+    """A weather chart of a city, as text and an image (reviewed before the model sees it)."""
+    _log("get_chart", city)
+    return [ToolOutputText(text=f"Chart for {city}"), ToolOutputImage(image_url=CHART_URL)]
+
+
 def _tool_for(city: str) -> str:
     if city.startswith("report"):
         return "get_report"
+    if city.startswith("chart"):
+        return "get_chart"
     if city.startswith("time"):
         return "get_time"
     if city.startswith("publish"):
         return "publish_forecast"
     return "get_weather"
+
+
+def _read(output: Any) -> str:
+    """An output as the model reads it: text, or content parts (their text and images)."""
+    if isinstance(output, str):
+        return output
+    return " + ".join(part.get("text") or part.get("image_url", "?") for part in output)
 
 
 class CityModel:
@@ -81,7 +101,7 @@ class CityModel:
     async def get_response(self, request: ModelRequest) -> ModelResponse:
         outputs = [i for i in request.input if i.get("type") == "function_call_output"]
         if outputs:
-            text = " | ".join(str(i.get("output")) for i in outputs)
+            text = " | ".join(_read(i["output"]) for i in outputs)
             return ModelResponse(output=[assistant_message(f"Done: {text}", id="msg_done")])
         user = next(i for i in request.input if i.get("role") == "user")
         content = user.get("content")
@@ -102,7 +122,7 @@ agent: Agent[Any] = Agent(
     name="Weather",
     instructions="Answer weather questions.",
     model=CityModel(),
-    tools=[get_weather, get_time, publish_forecast, get_report],
+    tools=[get_weather, get_time, publish_forecast, get_report, get_chart],
 )
 
 

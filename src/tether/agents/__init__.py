@@ -18,6 +18,14 @@ the full mapping and what is not covered. The reference's module paths are here 
 from __future__ import annotations
 
 from .._context import Usage
+from .._tool_output import (
+    ToolOutputFileContent,
+    ToolOutputFileContentDict,
+    ToolOutputImage,
+    ToolOutputImageDict,
+    ToolOutputText,
+    ToolOutputTextDict,
+)
 from .._tool_use import (
     FunctionToolResult,
     StopAtTools,
@@ -194,10 +202,16 @@ __all__ = [
     "ToolInputGuardrail",
     "ToolInputGuardrailData",
     "ToolInputGuardrailTripwireTriggered",
+    "ToolOutputFileContent",
+    "ToolOutputFileContentDict",
     "ToolOutputGuardrail",
     "ToolOutputGuardrailData",
     "ToolOutputGuardrailTripwireTriggered",
+    "ToolOutputImage",
+    "ToolOutputImageDict",
     "ToolOutputReviewItem",
+    "ToolOutputText",
+    "ToolOutputTextDict",
     "ToolsToFinalOutputFunction",
     "ToolsToFinalOutputResult",
     "Trace",

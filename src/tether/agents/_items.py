@@ -178,8 +178,8 @@ class ToolOutputReviewItem(ToolApprovalItem):
     ``withhold``.
     """
 
-    output: str = ""
-    """What the tool returned, which the model has not read."""
+    output: str | list[dict[str, Any]] = ""
+    """What the tool returned (text, or content parts), which the model has not read."""
 
     @property
     def kind(self) -> Literal["approval", "output_review"]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .._tool_output import output_text
 from ..journal import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -324,7 +325,7 @@ class _Trail:
             self.ran[event.call_id] = (owner, tool, arguments)
         if isinstance(event, ToolCompleted) and event.review:
             outcome = "held_for_review"
-            self.held[event.call_id] = event.output
+            self.held[event.call_id] = output_text(event.output)
         return AuditRecord(
             **base,
             kind="executed",
@@ -333,7 +334,7 @@ class _Trail:
             tool=tool,
             arguments=arguments,
             outcome=outcome,
-            output=event.output,
+            output=output_text(event.output),
         )
 
     def _resolved(self, base: dict[str, Any], event: DoubtResolved) -> AuditRecord:

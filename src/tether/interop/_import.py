@@ -13,6 +13,7 @@ from typing import Any
 
 from .._agent import Agent
 from .._context import Usage
+from .._tool_output import output_text
 from ..errors import UnknownAgentError
 from ..items import Item
 from ..journal import (
@@ -56,7 +57,8 @@ class Result:
     """A call's output the other SDK recorded."""
 
     call_id: str
-    output: str
+    output: str | list[dict[str, Any]]
+    """Text, or content parts (``input_image`` and the like)."""
     executed: bool
     """The tool ran (as opposed to a rejection or a missing-tool message)."""
     handoff_to: str | None = None
@@ -177,7 +179,7 @@ def _result_events(run: ImportedRun, turn: ImportedTurn, result: Result, index: 
             )
         return [ToolStarted(result.call_id), ToolCompleted(result.call_id, result.output)]
     if decision is not None and not decision.approved:
-        return [ToolRejected(result.call_id, result.output)]
+        return [ToolRejected(result.call_id, output_text(result.output))]
     if decision is not None:
         raise InteropError(
             f"turn {index + 1}: call {result.call_id!r} was approved, yet its output says it "

@@ -13,8 +13,9 @@ from typing import Any
 
 from ..items import Item
 from ._errors import InteropError
+from ._js_content import output_to_js, result_output
 
-__all__ = ["js_to_tether", "result_text", "tether_to_js"]
+__all__ = ["js_to_tether", "tether_to_js"]
 
 
 def _split_extras(item: dict[str, Any], known: set[str], where: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def js_to_tether(item: Any, where: str) -> Item:
     if kind == "function_call_result":
         _unknown(item, {"type", "callId", "name", "status", "output", "id", "providerData"}, where)
         out = {"type": "function_call_output", "call_id": _str(item, "callId", where)}
-        out["output"] = result_text(item.get("output"), where)
+        out["output"] = result_output(item.get("output"), where)
         _copy(item, out, ("id",))
         if item.get("status") not in (None, "completed"):
             out["status"] = item["status"]
@@ -141,23 +142,6 @@ def _part_text(part: Any, kind: str, where: str) -> str:
     return _str(part, "text", where)
 
 
-def result_text(output: Any, where: str) -> str:
-    """A tool result's output as the text tether's model reads."""
-    if isinstance(output, str):
-        return output
-    if (
-        isinstance(output, dict)
-        and output.get("type") == "text"
-        and set(output) <= {"type", "text"}
-    ):
-        return _str(output, "text", where)
-    kind = output.get("type") if isinstance(output, dict) else type(output).__name__
-    raise InteropError(
-        f"{where}.output: tool outputs of type {kind!r} are not supported; "
-        "tether tools return text."
-    )
-
-
 def tether_to_js(item: Item, where: str, call_names: dict[str, str]) -> dict[str, Any]:
     """A tether (Responses) item in the TypeScript SDK's protocol shape.
 
@@ -182,7 +166,10 @@ def tether_to_js(item: Item, where: str, call_names: dict[str, str]) -> dict[str
             raise InteropError(f"{where}: the output of call {call_id!r} has no call before it.")
         out = {"type": "function_call_result", "name": call_names[call_id], "callId": call_id}
         out["status"] = item.get("status", "completed")
-        out["output"] = {"type": "text", "text": _str(item, "output", where)}
+        output = item.get("output")
+        if not isinstance(output, str | list):
+            raise InteropError(f"{where}.output: expected text or content parts, got {output!r}.")
+        out["output"] = output_to_js(output, where)
         extras = {k: v for k, v in item.items() if k not in {"type", "call_id", "output", "status"}}
         return _with_provider(out, extras)
     if kind == "reasoning":

@@ -27,8 +27,9 @@ from ._import import (
     known_agent,
     resolve_decision,
 )
+from ._js_content import result_output
 from ._js_fingerprint import function_state_key, invocation_fingerprint, js_handoff_name
-from ._js_items import js_to_tether, result_text
+from ._js_items import js_to_tether
 from ._js_unsupported import refuse_unsupported
 
 __all__ = ["READ_VERSIONS", "read"]
@@ -206,7 +207,7 @@ class _Reader:
                 expected, _ = self.handoff_target(turn.agent, raw.get("name", ""), where)
                 if call_id not in turn.handoff_calls or target != expected:
                     raise InteropError(f"{where}: a handoff output that matches no handoff call.")
-                text = result_text(raw.get("output"), where)
+                text = result_output(raw.get("output"), where)
                 turn.results.append(Result(call_id, text, executed=False, handoff_to=target))
             else:
                 if raw.get("type") != "function_call_result":
@@ -215,7 +216,7 @@ class _Reader:
                     )
                 executed = item.get("executionStatus") == "executed"
                 turn.results.append(
-                    Result(call_id, result_text(raw.get("output"), where), executed)
+                    Result(call_id, result_output(raw.get("output"), where), executed)
                 )
             self.pos += 1
         done = {r.call_id for r in turn.results} | set(turn.pending)

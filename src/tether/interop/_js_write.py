@@ -39,6 +39,7 @@ from ..journal import (
 )
 from ..run import RunState
 from ._errors import InteropError
+from ._js_content import output_to_js
 from ._js_fingerprint import WRITTEN_VERSION, function_state_key, js_handoff_name
 from ._js_items import tether_to_js
 from ._js_records import Completion, approval_records, completion_records, run_usage, usage_json
@@ -286,15 +287,17 @@ class _Writer:
                     "name": call["name"],
                     "callId": output.call_id,
                     "status": "completed",
-                    "output": {"type": "text", "text": output.output},
+                    "output": _result_output(output),
                 }
                 target = turn.handoffs.get(output.call_id)
+                item: dict[str, Any]
                 if target is not None:
                     item = {"type": "handoff_output_item", "rawItem": raw, "sourceAgent": agent}
                     item["targetAgent"] = {"name": target.name}
                 else:
                     item = {"type": "tool_call_output_item", "rawItem": raw, "agent": agent}
-                    item["output"] = output.output
+                    text = isinstance(output.output, str)
+                    item["output"] = output.output if text else raw["output"]
                     if output.call_id in turn.started:
                         item["executionStatus"] = "executed"
                 gen.output_at[output.call_id] = len(generated)
@@ -442,3 +445,8 @@ def _not_carried(event: Event) -> str | None:
             "are not carried to the TypeScript SDK (see docs/interop.md)."
         )
     return None
+
+
+def _result_output(event: ToolCompleted | ToolRejected | ToolTimedOut) -> Any:
+    """A call's journaled output as a TypeScript function result's output."""
+    return output_to_js(event.output, f"call {event.call_id!r}")

@@ -22,6 +22,7 @@ from typing import Any
 
 from .._agent import Agent, handoff_tool_name
 from .._context import Usage
+from .._tool_output import output_problem
 from ..errors import StateFormatError
 from ..items import Item
 from ..run import RunState
@@ -234,11 +235,14 @@ def _handoff_target(
     )
 
 
-def _text(raw: dict[str, Any], where: str) -> str:
+def _text(raw: dict[str, Any], where: str) -> str | list[dict[str, Any]]:
+    """A function call output's text, or its content parts (the same Responses shapes)."""
     output = raw.get("output")
-    if not isinstance(output, str):
-        raise InteropError(f"{where}.output: only text tool outputs are supported.")
-    return output
+    if isinstance(output, str) or (isinstance(output, list) and output_problem(output) is None):
+        return output
+    raise InteropError(
+        f"{where}.output: only text or input_text, input_image and input_file parts are supported."
+    )
 
 
 def _input(original: Any) -> list[Item]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -97,7 +97,8 @@ class ToolOutputReviewItem(ToolApprovalItem):
     call already ran, once).
     """
 
-    output: str = ""
+    output: str | list[dict[str, Any]] = ""
+    """What the tool returned: text, or content parts (``input_image`` and the like)."""
     """What the tool returned, which the model has not read."""
 
     @property
@@ -205,8 +206,12 @@ def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def output_digest(output: str) -> str:
-    """SHA-256 of a tool's output: binds a review to the output the reviewer saw."""
+def output_digest(output: str | Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 of a tool's output (content parts as their canonical JSON): binds a review to
+    the output the reviewer saw."""
+    if not isinstance(output, str):
+        parts = [dict(part) for part in output]
+        output = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(escape_surrogates(output).encode()).hexdigest()
 
 

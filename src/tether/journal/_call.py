@@ -100,7 +100,7 @@ class Call:
     system_reruns: int = 0
     """How often the system (not a person) settled the call's doubt by running it again."""
     done: bool = False
-    output: str | None = None
+    output: str | list[dict[str, Any]] | None = None
     nested_agent: str | None = None
     """For an agent used as a tool: the nested run's agent, once it has events."""
     nested_events: tuple[Event, ...] = ()
@@ -112,7 +112,7 @@ class Call:
     """Where the call's item is in the view's ``items`` (hosted requests too)."""
     edit: ApprovalDecided | None = None
     """The last approval that edited the call's arguments, if one did."""
-    held: str | None = None
+    held: str | list[dict[str, Any]] | None = None
     """The tool's output while it waits for review (``ToolCompleted`` with ``review``)."""
     review: OutputReviewed | None = None
     """The review of the call's output, once taken."""

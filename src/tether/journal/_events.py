@@ -38,6 +38,7 @@ from pydantic import Field, TypeAdapter
 
 from .._context import Usage
 from .._frozen import freeze
+from .._tool_output import output_problem
 from ._escalation_events import ApprovalEscalated, ApprovalReminded, DecisionLate
 from ._frozen_fields import FrozenItems, FrozenObject, FrozenObjects
 
@@ -230,10 +231,18 @@ class ToolCompleted:
     """
 
     call_id: str
-    output: str
+    output: str | FrozenObjects
+    """Text, or input content parts (``input_text``, ``input_image``, ``input_file``)."""
     review: bool = False
     """The tool's output waits for review (``function_tool(review_output=True)``)."""
     kind: Literal["tool_completed"] = "tool_completed"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.output, str):
+            problem = output_problem(self.output)
+            if problem is not None:
+                raise ValueError(f"call {self.call_id!r}: {problem}")
+            object.__setattr__(self, "output", freeze(self.output))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,11 @@ journal. ``RunView.apply`` picks the handler (``_fold._APPLY``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._frozen import freeze
 from .._governance import SYSTEM_APPROVER
+from .._tool_output import output_text
 from ..errors import DecisionMismatchError, StateFormatError
 from ..items import function_call_output
 from ._binding import (
@@ -273,12 +274,13 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
     call.output = event.output
     if call.hosted:
         approved = isinstance(event, ToolCompleted)
-        view.items.append(hosted_approval_response(event.call_id, approved, event.output))
+        reason = output_text(event.output)
+        view.items.append(hosted_approval_response(event.call_id, approved, reason))
     else:
         append_output(view, call, event.output)
 
 
-def append_output(view: RunView, call: Call, output: str) -> None:
+def append_output(view: RunView, call: Call, output: str | list[dict[str, Any]]) -> None:
     """Put ``output``, the output the model reads, into the conversation after ``call``.
 
     Calls started together finish in any order and each output is journaled as it comes;

@@ -6,6 +6,7 @@ to chat messages on the way out, and the answer back into items.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,6 +49,8 @@ _TOOL_CHOICE_MODES: dict[str, Literal["auto", "required", "none"]] = {
     "required": "required",
     "none": "none",
 }
+
+logger = logging.getLogger("tether.models")
 
 
 class OpenAIChatCompletionsModel(OpenAIClientModel):
@@ -241,8 +244,13 @@ def _content_part(part: dict[str, Any]) -> ChatCompletionContentPartParam:
     return _text_part(part)
 
 
+OMITTED_TOOL_OUTPUT = "[tool output omitted]"
+"""What a model reads through Chat Completions of a tool output with no text part."""
+_TEXT_PARTS = ("input_text", "output_text", "text")
+
+
 def _text_part(part: dict[str, Any]) -> ChatCompletionContentPartTextParam:
-    if part.get("type") in ("input_text", "output_text", "text"):
+    if part.get("type") in _TEXT_PARTS:
         return {"type": "text", "text": part["text"]}
     raise UserError(
         f"A content part of type {part.get('type')!r} cannot be sent through Chat Completions "
@@ -253,9 +261,20 @@ def _text_part(part: dict[str, Any]) -> ChatCompletionContentPartTextParam:
 def _tool_output(
     output: str | list[dict[str, Any]],
 ) -> str | list[ChatCompletionContentPartTextParam]:
+    """A tool message's content: Chat Completions reads a tool's text, not its images or files;
+    a tool output of content parts is sent as its text parts, or as ``OMITTED_TOOL_OUTPUT``
+    if it has none (with a warning)."""
     if isinstance(output, str):
         return output
-    return [_text_part(part) for part in output]
+    texts = [_text_part(part) for part in output if part.get("type") in _TEXT_PARTS]
+    if not texts:
+        logger.warning(
+            "A tool output with no text part (an image or a file only) cannot be read through "
+            "Chat Completions; the model reads %r instead. Use OpenAIResponsesModel to send it.",
+            OMITTED_TOOL_OUTPUT,
+        )
+        return OMITTED_TOOL_OUTPUT
+    return texts
 
 
 def _tool_choice(choice: str) -> ChatCompletionToolChoiceOptionParam:

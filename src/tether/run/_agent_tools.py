@@ -37,6 +37,7 @@ from typing import Any, cast
 
 from .._agent import Agent, AgentTool
 from .._context import RunContext
+from .._tool_output import ToolOutput
 from ..items import to_input_items
 from ..journal import Call, Journal
 from ..journal._binding import key_maker
@@ -169,13 +170,15 @@ def _as_text(output: Any) -> str:
     return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
 
 
-def start_call(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> str | Awaitable[str]:
+def start_call(
+    run: Run, call: Call, tool: FunctionTool, drive: Driver
+) -> ToolOutput | Awaitable[ToolOutput]:
     """Start a call: an agent tool's as a nested run (its outcome is a ``NestedOutcome``),
     any other tool's as ``tool.start`` does."""
     function = getattr(tool.function, "__wrapped__", None)
     if isinstance(function, AgentTool):
         # The loop awaits it like any tool's output, then records it with ``record_nested``.
-        return cast(Awaitable[str], run_nested(function, run, call, drive))
+        return cast(Awaitable[ToolOutput], run_nested(function, run, call, drive))
     return tool.start(run.ctx.for_call(call.call_id, key_maker(run.view, call)), call.arguments)
 
 

@@ -25,10 +25,11 @@ from typing import Literal
 
 from .._governance import SYSTEM_APPROVER
 from .._side_effects import MAX_SYSTEM_RERUNS
+from .._tool_output import output_text, tool_output
 from ..approvals._decisions import idempotent_rerun
 from ..journal import Call, DoubtResolved, ToolStarted
 from ..journal._binding import idempotency_key, sealed
-from ..tools import FunctionTool, ToolArgumentsError, _to_output
+from ..tools import FunctionTool, ToolArgumentsError
 from ._run import Run
 
 __all__ = ["iso_time", "retry", "settle"]
@@ -104,6 +105,7 @@ async def _reconciled(run: Run, call: Call, tool: FunctionTool) -> str | None:
         found = reconcile(ctx, arguments)
         if inspect.isawaitable(found):
             found = await found
-    except Exception:
+        # What it found, as text (content parts as their JSON): a settled doubt's output.
+        return None if found is None else output_text(tool_output(tool.name, found))
+    except Exception:  # also content that is not valid (ToolOutputError)
         return None
-    return None if found is None else _to_output(found)

@@ -12,6 +12,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._tool_output import ToolOutput
 from ..errors import (
     GuardrailTripwireTriggered,
     InputGuardrailTripwireTriggered,
@@ -144,7 +145,9 @@ async def check_tool_input(run: Run, tool: FunctionTool, call: Call) -> str | No
     return None
 
 
-async def check_tool_output(run: Run, tool: FunctionTool, call: Call, output: str) -> str:
+async def check_tool_output(
+    run: Run, tool: FunctionTool, call: Call, output: ToolOutput
+) -> ToolOutput:
     """Run the tool's output guardrails on a call's output: what the model reads. A tripwire
     raises (after recording it)."""
     for guardrail in tool.tool_output_guardrails:

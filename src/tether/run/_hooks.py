@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._tool_output import ToolOutput
 from ..errors import HookError
 from ..journal import ToolOutputReviewItem
 
@@ -69,7 +70,7 @@ async def tool_start(run: Run, tool: FunctionTool, call: Call) -> None:
     await _call(run, agent, "on_tool_start", "on_tool_start", agent, tool)
 
 
-async def tool_end(run: Run, tool: FunctionTool, call: Call, output: str) -> None:
+async def tool_end(run: Run, tool: FunctionTool, call: Call, output: ToolOutput) -> None:
     agent = run.graph[call.agent]
     await _call(run, agent, "on_tool_end", "on_tool_end", agent, tool, output)
 

@@ -58,7 +58,7 @@ class Finish:
     """Record the final output. ``text`` is parsed by the agent's output type, if any."""
 
     text: str | None = None
-    tool_output: str | None = None
+    tool_output: str | list[dict[str, Any]] | None = None
     decided: bool = False
     """``value`` is the final output a ``tool_use_behavior`` function gave."""
     value: Any = None

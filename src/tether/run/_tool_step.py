@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._agent import Agent
+from .._tool_output import ToolOutput, output_text
 from ..approvals._always import always_decision
 from ..approvals._decisions import request_event, review_request
 from ..approvals._rule import forget as forget_rules
@@ -312,7 +313,7 @@ class _Outcome:
 
     call_ids: list[str]
     spans: dict[str, Any] = field(default_factory=dict)
-    finished: list[tuple[Call, FunctionTool, str]] = field(default_factory=list)
+    finished: list[tuple[Call, FunctionTool, ToolOutput]] = field(default_factory=list)
     failures: list[tuple[str, RunError]] = field(default_factory=list)
     """Each call's error that stops the run once every call has finished."""
 
@@ -326,7 +327,7 @@ class _TimedOut:
     seconds: float
 
 
-Result = str | NestedOutcome | BaseException | _TimedOut
+Result = ToolOutput | NestedOutcome | BaseException | _TimedOut
 
 
 async def _run_calls(
@@ -351,7 +352,7 @@ async def _run_calls(
                 # A sync tool's retries, if its error allows them, run before the next starts.
                 await _finish(run, call, tool, _raised(exc), outcome, drive)
                 continue
-            if isinstance(output, str):  # a sync tool, done: recorded before the next starts
+            if isinstance(output, str | list):  # a sync tool, done: recorded before the next
                 await _record(run, call, tool, output, outcome)
                 continue
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
@@ -425,10 +426,10 @@ async def _settled(pending: Awaitable[Any]) -> Result:
         return exc
 
 
-async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> str | _TimedOut:
+async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
     """One more run of a call that failed with an error proving nothing happened."""
     output = start_call(run, call, tool, drive)
-    return output if isinstance(output, str) else await _within(output, _timeout(run, tool))
+    return output if isinstance(output, str | list) else await _within(output, _timeout(run, tool))
 
 
 async def _raised(error: Exception) -> str:
@@ -460,7 +461,7 @@ async def _record(
             run.append(ToolCompleted(call.call_id, result.output))
             outcome.finished.append((call, tool, result.output))
         run.tracer.tool_end(span, result.output)
-    elif isinstance(result, str):
+    elif isinstance(result, str | list):
         await _record_output(run, call, tool, result, span, outcome)
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
@@ -472,7 +473,7 @@ async def _record(
 
 
 async def _record_output(
-    run: Run, call: Call, tool: FunctionTool, output: str, span: Any, outcome: _Outcome
+    run: Run, call: Call, tool: FunctionTool, output: ToolOutput, span: Any, outcome: _Outcome
 ) -> None:
     if tool.tool_output_guardrails:
         try:
@@ -484,7 +485,7 @@ async def _record_output(
     run.append(ToolCompleted(call.call_id, output, review=tool.review_output))
     if tool.review_output:
         run.append(review_request(call, run.options.governance))
-    run.tracer.tool_end(span, output)
+    run.tracer.tool_end(span, output_text(output))
     outcome.finished.append((call, tool, output))
 
 
@@ -510,7 +511,7 @@ def _record_failure(
     return error
 
 
-async def _within(pending: Awaitable[str], seconds: float | None) -> str | _TimedOut:
+async def _within(pending: Awaitable[ToolOutput], seconds: float | None) -> ToolOutput | _TimedOut:
     if seconds is None:
         return await pending
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .._tool_output import output_text
 from ..approvals import audit_trail
 from ..approvals._receipts import check_receipts
 from ..items import message_text
@@ -141,7 +142,8 @@ def run_detail(
             requested.get(call_id, summary.updated_at),
         )
         if item is not None and item.kind == "output_review":
-            return replace(call, kind="output_review", output=item.output, requested_by=requester)
+            shown = output_text(item.output)  # content parts (an image, say) as their JSON
+            return replace(call, kind="output_review", output=shown, requested_by=requester)
         owner = graph.get(agent)
         function = owner.function_tools.get(tool) if owner is not None else None
         editable = getattr(function, "editable", False) is not False
