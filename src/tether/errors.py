@@ -557,47 +557,43 @@ class RequestError(UserError):
 
     status = 400
 
+    def __init_subclass__(cls, status: int = 400, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status  # the HTTP status, given as ``class X(RequestError, status=...)``
+
 
 class BadRequestError(RequestError):
     """The request could not be read (a broken form or body encoding): 400."""
 
 
-class NotAuthenticatedError(RequestError):
+class NotAuthenticatedError(RequestError, status=401):
     """No credentials, or unknown ones: 401 (send ``Authorization: Bearer <token>``)."""
 
-    status = 401
 
-
-class NotFoundError(RequestError):
+class NotFoundError(RequestError, status=404):
     """Nothing at that path (no endpoint, page or live sign-in): 404 (``/api/openapi.json``)."""
 
-    status = 404
 
-
-class MethodNotAllowedError(RequestError):
+class MethodNotAllowedError(RequestError, status=405):
     """The path exists, but not with that method: 405."""
 
-    status = 405
 
-
-class RequestTooLargeError(RequestError):
+class RequestTooLargeError(RequestError, status=413):
     """The body is larger than the app's ``max_body_bytes``: 413, refused before it is read."""
 
-    status = 413
 
-
-class InvalidRequestError(RequestError):
+class InvalidRequestError(RequestError, status=422):
     """A field, query parameter or body that does not fit the endpoint (validation): 422."""
 
-    status = 422
 
-
-class TooManyRequestsError(RequestError):
+class TooManyRequestsError(RequestError, status=429):
     """Too many failed sign-ins from this client: 429; try again after ``retry_after`` s."""
 
-    status, retry_after = 429, 1
+    retry_after = 1
 
 
 __all__ = sorted(  # every error class above: the tree in the docstring, checked by a test
-    n for n, v in list(globals().items()) if isinstance(v, type) and issubclass(v, TetherError)
+    name
+    for name, value in list(globals().items())
+    if isinstance(value, type) and issubclass(value, TetherError)
 )
