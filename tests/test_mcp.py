@@ -31,6 +31,11 @@ TESTS = Path(__file__).resolve().parent
 SERVER = TESTS.parent / "examples" / "mcp_notes_server.py"
 
 
+def text(said: str) -> list[dict[str, str]]:
+    """An MCP tool's text result as the model reads it: one input_text part."""
+    return [{"type": "input_text", "text": said}]
+
+
 def calls_seen(folder: Path) -> list[dict[str, str]]:
     log = folder / "calls.log"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -95,9 +100,9 @@ def check_approve_reject_always(transport: str, folder: Path, url: str, mode: st
         "interruptions": 0,
         "model_calls": 2,
         "outputs": {
-            "call_write": "Wrote note 'plan'.",
+            "call_write": text("Wrote note 'plan'."),
             "call_delete": "Keep the old note.",
-            "call_read": "There is no note 'plan'.",
+            "call_read": text("There is no note 'plan'."),
         },
     }
     # The approved call reached the server once, the later one under "always" once, and the
@@ -153,11 +158,12 @@ async def test_server_errors_are_outputs_the_model_reads(tmp_path: Path) -> None
         result = await Runner.run(agent, "go")
     assert result.final_output == "ok"
     outputs = {i["call_id"]: i["output"] for i in model.requests[1].input if "output" in i}
-    assert outputs["call_tool_error"] == (
-        "The tool reported an error: Error executing tool delete_note: There is no note 'missing'."
+    # A result marked as an error is sent as its content, as the reference sends it.
+    assert outputs["call_tool_error"] == text(
+        "Error executing tool delete_note: There is no note 'missing'."
     )
-    assert outputs["call_bad_args"].startswith("The tool reported an error: ")
-    assert "name" in outputs["call_bad_args"]
+    [bad_args] = outputs["call_bad_args"]
+    assert bad_args["type"] == "input_text" and "name" in bad_args["text"]
 
 
 async def test_a_call_without_a_connection_is_a_typed_error(tmp_path: Path) -> None:
@@ -259,7 +265,7 @@ async def test_an_editable_server_tool_runs_with_the_edit_checked_against_its_sc
     assert (tmp_path / "final.txt").read_text() == "hello"
     sent = [i for i in model.requests[1].input if i.get("call_id") == "call_write"]
     assert json.loads(sent[0]["arguments"]) == {"name": "final", "text": "hello"}
-    assert sent[1]["output"] == "Wrote note 'final'."
+    assert sent[1]["output"] == text("Wrote note 'final'.")
 
 
 async def test_a_server_tools_output_waits_for_review(tmp_path: Path) -> None:
@@ -272,7 +278,8 @@ async def test_a_server_tools_output_waits_for_review(tmp_path: Path) -> None:
         first = await Runner.run(agent, "Read the secret note.")
         [item] = first.interruptions
         assert (item.kind, item.server_name) == ("output_review", "notes")
-        assert isinstance(item, ToolOutputReviewItem) and item.output == "the vault code is 1234"
+        assert isinstance(item, ToolOutputReviewItem)
+        assert item.output == text("the vault code is 1234")
         state = first.to_state()
         state.replace_output(item, "the vault code is ****")
         result = await Runner.run(agent, state)

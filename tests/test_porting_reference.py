@@ -99,6 +99,11 @@ def _text(content: Any) -> str:
     return "".join(str(part.get("text", "")) for part in content or [] if isinstance(part, dict))
 
 
+def _whole(content: Any) -> str:
+    """Text as it is, content parts as their JSON: compared whole, parts and all."""
+    return content if isinstance(content, str) else json.dumps(content, sort_keys=True)
+
+
 def _item_view(item: dict[str, Any]) -> Any:
     kind = item.get("type", "message")
     if kind == "message":
@@ -106,9 +111,7 @@ def _item_view(item: dict[str, Any]) -> Any:
     if kind == "function_call":
         return ("function_call", item["name"], item["arguments"], item["call_id"])
     if kind == "function_call_output":
-        # The reference sends an MCP tool's output as content parts, tether as their text
-        # (docs/migrating.md); the model reads the same text.
-        return ("function_call_output", item["call_id"], _text(item["output"]))
+        return ("function_call_output", item["call_id"], _whole(item["output"]))
     rest = {k: v for k, v in item.items() if k not in ("id", "status") and v is not None}
     return (kind, json.dumps(rest, sort_keys=True))
 
@@ -118,7 +121,9 @@ def _message_view(message: dict[str, Any]) -> Any:
         (c["function"]["name"], c["function"]["arguments"], c["id"])
         for c in message.get("tool_calls") or []
     ]
-    return (message["role"], _text(message.get("content")), calls, message.get("tool_call_id"))
+    content = message.get("content")
+    shown = _whole(content) if message["role"] == "tool" else _text(content)
+    return (message["role"], shown, calls, message.get("tool_call_id"))
 
 
 def _shape(schema: Any) -> Any:

@@ -12,6 +12,7 @@ kept, unbuffered, so they show which tools and prompts it ran.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -56,8 +57,10 @@ def _secret_word(run: Run) -> Run:
         items = []
         for item in request["input"]:
             if item[:2] == ("function_call_output", "c_get_secret_word"):
-                assert item[2] in ("apple", "banana", "cherry")
-                item = (*item[:2], "<word>")
+                [part] = json.loads(item[2])  # one input_text part, on each side
+                assert part["type"] == "input_text"
+                assert part["text"] in ("apple", "banana", "cherry")
+                item = (*item[:2], json.dumps([{**part, "text": "<word>"}], sort_keys=True))
             items.append(item)
         requests.append({**request, "input": items})
     return Run(run.out, requests, run.tool_runs)

@@ -24,6 +24,9 @@ a person before the model reads it.
 (sync or async). An interruption for an MCP tool names the server in
 ``ToolApprovalItem.server_name``.
 
+A tool's result reaches the model as content parts, as a function tool's
+``ToolOutputText``/``ToolOutputImage`` do (docs/tools.md, "MCP servers").
+
 Errors: a tool result marked as an error, and an error the server answers a
 call with (an unknown tool, invalid arguments), are outputs the model reads.
 A server that cannot be reached, or a connection that breaks, raises
@@ -40,6 +43,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from ._context import RunContext
+from ._tool_output import ToolOutputImage, ToolOutputText
 from .errors import AgentDefinitionError, MCPServerError, MissingExtraError
 from .tools import FunctionTool, schema_tool
 
@@ -374,7 +378,7 @@ class _Call:
         """Read by interruptions to name the server."""
         return self.server.name
 
-    async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str:
+    async def __call__(self, ctx: RunContext[Any], args: dict[str, Any]) -> str | list[Any]:
         try:
             result = await self.server.call_tool(self.tool_name, args)
         except MCPError as exc:
@@ -385,17 +389,26 @@ class _Call:
         return _output(result)
 
 
-def _output(result: types.CallToolResult) -> str:
-    parts: list[str] = []
+def _output(result: types.CallToolResult) -> str | list[Any]:
+    """The result as content the run loop turns into content parts (as a function tool's
+    ``ToolOutputText``/``ToolOutputImage``): a text block as text, an image as a ``data:``
+    URL, any other block (an embedded resource, a resource link, audio) as its JSON text.
+    A result marked as an error is sent the same way. A result with no content is its
+    structured content as JSON text, or empty text."""
+    parts: list[Any] = []
     for content in result.content:
         if isinstance(content, types.TextContent):
-            parts.append(content.text)
+            parts.append(ToolOutputText(text=content.text))
+        elif isinstance(content, types.ImageContent):
+            url = f"data:{content.mime_type};base64,{content.data}"
+            parts.append(ToolOutputImage(image_url=url))
         else:
-            parts.append(json.dumps(content.model_dump(mode="json", exclude_none=True)))
-    if not parts and result.structured_content is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    text = "\n".join(parts)
-    return f"The tool reported an error: {text}" if result.is_error else text
+            parts.append(ToolOutputText(text=content.model_dump_json()))
+    if parts:
+        return parts
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content, ensure_ascii=False)
+    return ""
 
 
 def _format_error(ctx: RunContext[Any], error: Exception) -> str:
