@@ -371,3 +371,26 @@ async def test_arguments_follow_schemas_with_definitions(model: LocalModel) -> N
     [call] = response.output
     assert call["name"] == "book_flight"
     jsonschema.validate(json.loads(call["arguments"]), spec.parameters)
+
+
+def test_a_tool_output_of_content_parts_reaches_the_model_as_text() -> None:
+    # The local model reads text only: an MCP tool's text result (a list of parts) is its
+    # text, and an image or a file is named, not dumped as JSON.
+    from tether.items import function_call
+    from tether.models.local import _messages
+
+    parts = [
+        {"type": "input_text", "text": "Sunny, 20 degrees."},
+        {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+    ]
+    request = ModelRequest(
+        input=[
+            user_message("Weather?"),
+            function_call("get_weather", "{}", "call_1"),
+            function_call_output("call_1", parts),
+        ]
+    )
+    tool = [m for m in _messages(request, [], "tools") if m["role"] == "tool"]
+    assert [m["content"].splitlines()[:2] for m in tool] == [
+        ["Result of get_weather: Sunny, 20 degrees.", "[image]"]
+    ]

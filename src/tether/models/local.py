@@ -448,9 +448,7 @@ def _messages(request: ModelRequest, tools: list[ToolSpec], mode: Mode) -> list[
             messages.append({"role": "assistant", "content": json.dumps(call)})
         elif kind == "function_call_output":
             name = names.get(item["call_id"], "the tool")
-            output = (
-                item["output"] if isinstance(item["output"], str) else json.dumps(item["output"])
-            )
+            output = _output_text(item["output"])
             # Small models tend to call the same tool again; saying what to do with the
             # result makes them answer far more often (measured in docs/local-model.md).
             note = "Reply to the user with this result, unless you need another tool."
@@ -487,3 +485,20 @@ def _usage(usage: dict[str, Any] | None) -> Usage:
         output_tokens=output_tokens,
         total_tokens=int(usage.get("total_tokens", input_tokens + output_tokens)),
     )
+
+
+def _output_text(output: Any) -> str:
+    """A tool's output as the local model reads it: text as it is; content parts as their
+    text, an image or a file named in brackets (the model reads text only)."""
+    if isinstance(output, str):
+        return output
+    texts = []
+    for part in output:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "input_text":
+            texts.append(str(part.get("text", "")))
+        elif kind in ("input_image", "input_file"):
+            texts.append(f"[{kind.removeprefix('input_')}]")
+        else:
+            texts.append(json.dumps(part))
+    return "\n".join(texts)
