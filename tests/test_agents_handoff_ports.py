@@ -28,7 +28,12 @@ from tether.agents import (
 )
 from tether.agents.extensions import handoff_filters
 from tether.agents.extensions.handoff_filters import remove_all_tools
-from tether.agents.handoffs import default_handoff_history_mapper
+from tether.agents.handoffs import (
+    default_handoff_history_mapper,
+    get_conversation_history_wrappers,
+    reset_conversation_history_wrappers,
+    set_conversation_history_wrappers,
+)
 from tether.handoffs import HandoffInputData as TetherHandoffInputData
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -225,6 +230,33 @@ def test_a_transcript_of_an_earlier_handoff_is_read_back_into_its_lines() -> Non
     mapped = nest_handoff_history(data, history_mapper=lambda items: items[-1:])
     assert mapped.input_history == ({"role": "user", "content": "And?"},)
     assert mapped.input_items == () and mapped.pre_handoff_items == ()
+
+
+def test_the_transcript_markers_can_be_set_read_back_and_reset() -> None:
+    items = [{"role": "user", "content": "Hi"}]
+    assert get_conversation_history_wrappers() == (
+        "<earlier_conversation>",
+        "</earlier_conversation>",
+    )
+    try:
+        set_conversation_history_wrappers(start="<past>")
+        [message] = default_handoff_history_mapper(items)
+        lines = message["content"].splitlines()
+        assert (lines[1], lines[-1]) == ("<past>", "</earlier_conversation>")
+        set_conversation_history_wrappers(end="</past>")
+        assert get_conversation_history_wrappers() == ("<past>", "</past>")
+        # A transcript made with these markers is read back into its lines.
+        data = HandoffInputData((*default_handoff_history_mapper(items),), (), ())
+        [nested] = nest_handoff_history(data).input_history
+        assert nested["content"].splitlines()[1:] == ["<past>", "1) user: Hi", "</past>"]
+        with pytest.raises(UserError, match="one line"):
+            set_conversation_history_wrappers(start="two\nlines")
+    finally:
+        reset_conversation_history_wrappers()
+    assert get_conversation_history_wrappers() == (
+        "<earlier_conversation>",
+        "</earlier_conversation>",
+    )
 
 
 async def test_tethers_own_handoff_and_runner_keep_item_dicts() -> None:

@@ -81,7 +81,13 @@ from ._models import (
     OpenAIProvider,
     OpenAIResponsesModel,
 )
-from ._nesting import default_handoff_history_mapper, nest_handoff_history
+from ._nesting import (
+    default_handoff_history_mapper,
+    get_conversation_history_wrappers,
+    nest_handoff_history,
+    reset_conversation_history_wrappers,
+    set_conversation_history_wrappers,
+)
 from ._output import AgentOutputSchema, AgentOutputSchemaBase
 from ._prompts import GenerateDynamicPromptData, Prompt
 from ._results import (
@@ -222,11 +228,14 @@ __all__ = [
     "default_handoff_history_mapper",
     "function_tool",
     "gen_trace_id",
+    "get_conversation_history_wrappers",
     "handoff",
     "input_guardrail",
     "nest_handoff_history",
     "output_guardrail",
+    "reset_conversation_history_wrappers",
     "retry_policies",
+    "set_conversation_history_wrappers",
     "set_default_openai_api",
     "set_default_openai_client",
     "set_default_openai_key",

@@ -15,7 +15,8 @@ lines, so the next transcript lists them again rather than quoting the old one.
 
 The wording is tether's own (``TRANSCRIPT_INTRO``, ``TRANSCRIPT_START``,
 ``TRANSCRIPT_END``); the reference SDK's says the same in other words, so a model prompt
-that quotes the reference's markers needs them changed. Like any input filter it changes
+that quotes the reference's markers needs them changed (or set with
+``set_conversation_history_wrappers``). Like any input filter it changes
 only what the next agent's model is sent; tether's journal keeps every item.
 """
 
@@ -25,6 +26,7 @@ import json
 import re
 from collections.abc import Callable
 
+from ..errors import UserError
 from ..handoffs import HandoffInputData as _CoreData
 from ..items import Item
 from ._handoff_input import (
@@ -43,12 +45,40 @@ __all__ = [
     "TRANSCRIPT_START",
     "RunFilter",
     "default_handoff_history_mapper",
+    "get_conversation_history_wrappers",
     "nest_handoff_history",
+    "reset_conversation_history_wrappers",
+    "set_conversation_history_wrappers",
 ]
 
 TRANSCRIPT_INTRO = "You are taking over this conversation. What happened before you:"
 TRANSCRIPT_START = "<earlier_conversation>"
 TRANSCRIPT_END = "</earlier_conversation>"
+_markers = [TRANSCRIPT_START, TRANSCRIPT_END]
+"""The lines that open and close a transcript now (``set_conversation_history_wrappers``)."""
+
+
+def set_conversation_history_wrappers(*, start: str | None = None, end: str | None = None) -> None:
+    """Open and close the transcripts made from now on (and read back) with ``start`` and
+    ``end`` instead of ``TRANSCRIPT_START`` / ``TRANSCRIPT_END`` (``None``: keep that one).
+    Process-wide, as in the reference SDK."""
+    for index, marker in enumerate((start, end)):
+        if marker is not None:
+            if not isinstance(marker, str) or not marker or "\n" in marker:
+                raise UserError(f"A transcript marker is one line of text, got {marker!r}.")
+            _markers[index] = marker
+
+
+def reset_conversation_history_wrappers() -> None:
+    """Back to ``TRANSCRIPT_START`` and ``TRANSCRIPT_END``."""
+    _markers[:] = [TRANSCRIPT_START, TRANSCRIPT_END]
+
+
+def get_conversation_history_wrappers() -> tuple[str, str]:
+    """The lines that open and close a transcript now."""
+    return _markers[0], _markers[1]
+
+
 _NUMBERED = re.compile(r"^\d+\) ")
 _SUMMARY_ONLY = frozenset({"function_call", "function_call_output", "reasoning"})
 
@@ -61,7 +91,8 @@ def default_handoff_history_mapper(transcript: list[Item]) -> list[Item]:
     for item in transcript:
         lines.extend(_earlier_lines(item) or [_line(item)])
     numbered = [f"{n}) {line}" for n, line in enumerate(lines, 1)] or ["(nothing yet)"]
-    text = "\n".join([TRANSCRIPT_INTRO, TRANSCRIPT_START, *numbered, TRANSCRIPT_END])
+    start, end = _markers
+    text = "\n".join([TRANSCRIPT_INTRO, start, *numbered, end])
     return [{"role": "assistant", "content": text}]
 
 
@@ -138,7 +169,8 @@ def _earlier_lines(item: Item) -> list[str] | None:
     if item.get("role") != "assistant" or not isinstance(content, str):
         return None
     lines = content.split("\n")
-    if lines[:2] != [TRANSCRIPT_INTRO, TRANSCRIPT_START] or lines[-1] != TRANSCRIPT_END:
+    start, end = _markers
+    if lines[:2] != [TRANSCRIPT_INTRO, start] or lines[-1] != end:
         return None
     return [_NUMBERED.sub("", line, count=1) for line in lines[2:-1] if line != "(nothing yet)"]
 
