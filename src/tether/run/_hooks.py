@@ -46,6 +46,12 @@ async def _call(run: Run, agent: Agent[Any], run_name: str, agent_name: str, *ar
             raise HookError(type(hooks).__name__, name, exc) from exc
 
 
+def wanted(run: Run, agent: Agent[Any] | None) -> bool:
+    """Whether the run or ``agent`` has lifecycle hooks. Without them the callers skip the
+    hook functions (each call would make two coroutines to find nothing to call)."""
+    return run.options.hooks is not None or getattr(agent, "hooks", None) is not None
+
+
 async def agent_start(run: Run, agent: Agent[Any]) -> None:
     await _call(run, agent, "on_agent_start", "on_start", agent)
 
@@ -55,7 +61,7 @@ async def agent_end(run: Run, agent: Agent[Any], output: Any) -> None:
 
 
 async def llm_start(run: Run, agent: Agent[Any], request: ModelRequest) -> None:
-    if run.options.hooks is None and getattr(agent, "hooks", None) is None:
+    if not wanted(run, agent):
         return  # no copy of the input (a long history) for nobody
     items = list(request.input)
     await _call(run, agent, "on_llm_start", "on_llm_start", agent, request.instructions, items)

@@ -180,7 +180,7 @@ def _commits_with_next_step(run: Run) -> bool:
     before any tool runs (``quiet_tool_step``), or a final output with no output guardrail.
     A lifecycle hook is code that may act: with hooks, every response commits at once.
     """
-    if run.options.hooks is not None or run.agent.hooks is not None:
+    if hooks.wanted(run, run.agent):
         return False
     step = next_step(run.view, run.agent)
     if isinstance(step, ExecuteTools):
@@ -257,9 +257,7 @@ async def _call_model(run: Run) -> None:
     view, agent = run.view, run.agent
     if view.turns >= view.max_turns:
         raise MaxTurnsExceeded(view.max_turns)
-    # Without hooks (the usual run) none of the hook functions is called: each would make
-    # two coroutines to find nothing to call, every turn.
-    hooked = run.options.hooks is not None or agent.hooks is not None
+    hooked = hooks.wanted(run, agent)
     if run.started_agent != agent.name:
         run.started_agent = agent.name
         if hooked:
@@ -435,5 +433,5 @@ async def _finish(run: Run, step: Finish) -> None:
     await guardrails.check_output(run, value)
     run.append(completed)
     agent = run.agent
-    if run.options.hooks is not None or agent.hooks is not None:
+    if hooks.wanted(run, agent):
         await hooks.agent_end(run, agent, value)

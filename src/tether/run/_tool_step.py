@@ -275,11 +275,7 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
-    graph = run.graph
-    # Without hooks none is called (each would make two coroutines for nothing).
-    hooked = run.options.hooks is not None or any(
-        graph[c.agent].hooks is not None for c, _ in to_run
-    )
+    hooked = any(hooks.wanted(run, run.graph[c.agent]) for c, _ in to_run)
     for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
     at = iso_time(run.options.governance.now())

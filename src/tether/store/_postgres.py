@@ -212,14 +212,18 @@ class PostgresRunStore(SQLRunStore):
         # statements and COMMIT pipelined. A write's failure may have come after its commit.
         program = make()
         pool: AsyncConnectionPool[_Conn] | None = None
-        if not write:
-            begin: tuple[str, ...] = (_BEGIN_READ,)
-        else:
-            begin = ("BEGIN",) if durable else ("BEGIN", _NOT_DURABLE)
+        begin = (_BEGIN_READ,) if not write else ("BEGIN",) if durable else ("BEGIN", _NOT_DURABLE)
+
+        async def run(step: Statement | Together) -> Any:
+            # A statement alone is its own transaction, unless it needs a setting of one.
+            if isinstance(step, Statement) and (durable or not write):
+                return await _execute(conn, step, None)
+            return await _pipelined(conn, step, begin)
+
         try:
             pool = await self._get_pool()
             async with pool.connection(timeout=self._connect_timeout) as conn:
-                return await _one_step(program, lambda step: _pipelined(conn, step, begin))
+                return await _one_step(program, run)
         except psycopg.Error as exc:
             raise await self._failed(pool, exc, committing=write) from exc
 
@@ -410,11 +414,8 @@ async def _one_step(
 
 
 async def _pipelined(conn: _Conn, step: Statement | Together, begin: tuple[str, ...]) -> Any:
-    # One statement of a durable write or a read is its own transaction (autocommit).
-    # Otherwise ``begin``, the statements and COMMIT are sent, then the pipeline's closing
-    # sync waits once for all their answers; the rows are read from the cursors after it.
-    if not isinstance(step, Together) and begin in ((_BEGIN_READ,), ("BEGIN",)):
-        return await _execute(conn, step, None)
+    # ``begin``, the statements and COMMIT are sent, then the pipeline's closing sync waits
+    # once for all their answers; the rows are read from the cursors after it.
     statements = step.statements if isinstance(step, Together) else (step,)
     try:
         async with conn.pipeline():
