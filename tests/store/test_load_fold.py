@@ -18,7 +18,7 @@ from tether.testing import ScriptedModel, message, tool_call
 
 from .backends import Backend
 from .test_runner import booking_agent
-from .test_signing import _edit_first_row
+from .test_signing import _edit_first_row, _edited
 
 
 async def _paused(store: RunStore) -> str:
@@ -108,6 +108,53 @@ async def test_an_edited_row_is_refused_though_the_store_holds_the_runs_fold(
         assert (await store.load(run_id)).fold() is not None
         _edit_first_row(backend, run_id)
         with pytest.raises(StoreIntegrityError, match="event 1 does not match its MAC"):
+            await store.load(run_id)
+    finally:
+        await store.close()
+
+
+async def test_a_load_of_the_run_as_this_store_left_it_decodes_no_row_again(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.open(signing_key="k")
+    fresh = backend.open(signing_key="k")
+    try:
+        run_id = await _paused(store)
+        cold = await fresh.load(run_id)
+
+        def refused(run_id: str, texts: object) -> object:
+            raise AssertionError("decoded again")
+
+        monkeypatch.setattr("tether.store._sql_store.decode_events", refused)
+        warm = await store.load(run_id)  # the events this store appended
+        assert warm.events == cold.events and warm.head == cold.head
+        assert (await fresh.load(run_id)).events == cold.events  # as fresh decoded them
+        monkeypatch.undo()
+
+        # A decision stored by another store moves the head: this store decodes the rows.
+        state = state_from_stored(fresh, cold, booking_agent(ScriptedModel([])))
+        state.approve(state.interruptions[0], by="ana")
+        await save_state(fresh, state)
+        newer = await store.load(run_id)
+        assert len(newer.events) == len(cold.events) + 1
+        assert newer.events == (await fresh.load(run_id)).events
+        assert newer.fold() is None  # nor does it hold a fold of that version
+    finally:
+        for each in (store, fresh):
+            await each.close()
+
+
+async def test_an_edited_middle_row_is_refused_though_the_store_holds_the_runs_events(
+    backend: Backend,
+) -> None:
+    store = backend.open(signing_key="k")
+    try:
+        run_id = await _paused(store)
+        query = "SELECT event FROM {events} WHERE run_id = ? AND seq = 2"
+        (text,) = backend.raw(query, (run_id,))[0]
+        edited = _edited(text)  # the model's response as another agent's
+        backend.raw("UPDATE {events} SET event = ? WHERE run_id = ? AND seq = 2", (edited, run_id))
+        with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
             await store.load(run_id)
     finally:
         await store.close()

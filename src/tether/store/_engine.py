@@ -74,17 +74,24 @@ PENDING_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Appended:
     """What a committed append leaves: the run's new seq and, to keep in the store's
-    ``FoldGate`` once the transaction committed, the run's view, creation time and head."""
+    ``FoldGate`` once the transaction committed, the run's view, creation time and head,
+    and its events before the append (if known) with those appended."""
 
     seq: int
     created_at: datetime | None = None
     view: RunView | None = None
     head: str | None = None
+    before: list[Event] | None = None
+    appended: Sequence[Event] = ()
 
     def keep(self, gate: FoldGate, run_id: str) -> None:
-        """Keep the view for the next append (call after the commit only)."""
+        """Keep the view and the events for the next append and load (call after the
+        commit only: the events before are extended in place, once)."""
         if self.view is not None and self.created_at is not None:
-            gate.keep(run_id, self.created_at, self.seq, self.view, self.head)
+            events = self.before
+            if events is not None:
+                events.extend(self.appended)
+            gate.keep(run_id, self.created_at, self.seq, self.view, self.head, events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +165,7 @@ def append(
         head: str | None = None
         created = d.time(stamp)
         view = RunView()
+        before: list[Event] | None = []
     else:
         if row is None:
             raise RunNotFoundError(a.run_id)
@@ -173,9 +181,10 @@ def append(
             raise RunBusyError(a.run_id, lease_owner, d.time_text(lease_until))
         created = d.time(created_at)
         if admitted is not None and admitted.fits(created, head):
-            view = admitted.held.view
+            view, before = admitted.held.view, admitted.held.events
         else:
-            view = fold((yield from stored_events(d, a.run_id)))
+            # Read in the transaction without checking their MACs: folded here, not kept.
+            view, before = fold((yield from stored_events(d, a.run_id))), None
             admitted = None
     # The fold first: an event it refuses raises here, and nothing is written.
     todo = admitted.todo if admitted is not None else admit(view, a.events)
@@ -199,7 +208,7 @@ def append(
         ),
         {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
     )
-    return Appended(new_seq, created, view, head)
+    return Appended(new_seq, created, view, head, before, a.events)
 
 
 def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
@@ -257,7 +266,7 @@ def append_at_once(
     )
     if written is None or not written[0]:
         return None
-    return Appended(new_seq, held.created_at, held.view, head)
+    return Appended(new_seq, held.created_at, held.view, head, held.events, a.events)
 
 
 def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:

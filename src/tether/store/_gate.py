@@ -11,6 +11,11 @@ held view before its transaction, and the transaction (or PostgreSQL's one
 statement) writes only if the stored run is still the one that view folds, at
 the same seq, creation time and head; otherwise the stored run is folded again
 inside the transaction and decides.
+
+It keeps the runs' events too, up to a budget (``max_events``): a signed store's
+load whose rows verify, up to the very head the gate holds, hands out those
+events instead of decoding the rows again (the MAC chain says the rows are the
+ones these events were written as).
 """
 
 from __future__ import annotations
@@ -34,23 +39,34 @@ under the same id is another run) and its seq."""
 @dataclass(frozen=True, slots=True)
 class Held:
     """A view of a run this store wrote or read, now the caller's: the run's creation time,
-    its seq and the MAC at its head then (``None`` unsigned), and its view at that seq."""
+    its seq and the MAC at its head then (``None`` unsigned), its view at that seq and, if
+    the gate still held them, its events (the caller's to extend)."""
 
     created_at: datetime
     seq: int
     head: str | None
     view: RunView
+    events: list[Event] | None = None
+
+
+@dataclass(slots=True)
+class _Entry:
+    key: _Key
+    head: str | None
+    view: RunView | None  # folded only once the store appends to the run
+    events: list[Event] | None  # dropped first when the gate holds too many
 
 
 class FoldGate:
-    """Views of recently written runs, so an append folds only its own events."""
+    """Views (and events) of recently written or read runs, so an append folds only its
+    own events and a load of a run as this store left it decodes nothing."""
 
-    def __init__(self, size: int = 128) -> None:
+    def __init__(self, size: int = 128, max_events: int = 50_000) -> None:
         self._size = size
+        self._max_events = max_events
+        self._events = 0  # events held, over all entries
         self._lock = threading.Lock()  # a SQLite store appends in a thread, loads in another
-        self._views: OrderedDict[str, tuple[_Key, str | None, RunView | Sequence[Event]]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def remember(
         self,
@@ -62,10 +78,14 @@ class FoldGate:
     ) -> None:
         """Keep the events a load read (folded only if this store appends to the run)."""
         with self._lock:
-            entry = self._views.get(run_id)
-            if entry is not None and entry[0] == (created_at, seq):
+            entry = self._entries.get(run_id)
+            if entry is not None and entry.key == (created_at, seq) and entry.head == head:
+                if entry.events is None:
+                    entry.events = list(events)
+                    self._events += len(events)
+                    self._trim()
                 return  # already held, perhaps folded
-        self._keep(run_id, (created_at, seq), head, events)
+        self._put(run_id, _Entry((created_at, seq), head, None, list(events)))
 
     def view_of(
         self, run_id: str, created_at: datetime, seq: int, head: str | None
@@ -76,38 +96,78 @@ class FoldGate:
         stays for the next append (copied under the lock: an append takes a view before it
         changes it)."""
         with self._lock:
-            entry = self._views.get(run_id)
-            if entry is None or entry[0] != (created_at, seq) or entry[1] != head:
-                return None
-            held = entry[2]
-            return held.copy() if isinstance(held, RunView) else None
+            entry = self._at(run_id, created_at, seq, head)
+            return None if entry is None or entry.view is None else entry.view.copy()
+
+    def events_of(
+        self, run_id: str, created_at: datetime, seq: int, head: str
+    ) -> tuple[Event, ...] | None:
+        """The events of the run at ``seq`` with the signed ``head`` that this store wrote
+        or decoded, for a load whose rows verified up to that head (they are the rows
+        these events were written as); ``None`` if it holds no such events."""
+        with self._lock:
+            entry = self._at(run_id, created_at, seq, head)
+            return None if entry is None or entry.events is None else tuple(entry.events)
 
     def take_at(self, run_id: str, seq: int) -> Held | None:
         """What this store holds of the run at ``seq`` (the caller's now; whether the run
         is still that one, created then, at that seq and head, is the caller's to check
         in its transaction), or ``None``."""
         with self._lock:
-            entry = self._views.pop(run_id, None)
-        if entry is None or entry[0][1] != seq:
+            entry = self._entries.pop(run_id, None)
+            if entry is not None and entry.events is not None:
+                self._events -= len(entry.events)
+        if entry is None or entry.key[1] != seq:
             return None
-        (created_at, _), head, held = entry
-        view = held if isinstance(held, RunView) else fold(held)
-        return Held(created_at, seq, head, view)
+        if entry.view is not None:
+            view = entry.view
+        elif entry.events is not None:
+            view = fold(entry.events)
+        else:
+            return None
+        return Held(entry.key[0], seq, entry.head, view, entry.events)
 
     def keep(
-        self, run_id: str, created_at: datetime, seq: int, view: RunView, head: str | None
+        self,
+        run_id: str,
+        created_at: datetime,
+        seq: int,
+        view: RunView,
+        head: str | None,
+        events: list[Event] | None = None,
     ) -> None:
-        """Keep ``view``, the run at ``seq`` (with ``head``) after a committed append."""
-        self._keep(run_id, (created_at, seq), head, view)
+        """Keep ``view``, the run at ``seq`` (with ``head``) after a committed append, and
+        its ``events`` if known."""
+        self._put(run_id, _Entry((created_at, seq), head, view, events))
 
-    def _keep(
-        self, run_id: str, key: _Key, head: str | None, value: RunView | Sequence[Event]
-    ) -> None:
+    def _at(self, run_id: str, created_at: datetime, seq: int, head: str | None) -> _Entry | None:
+        entry = self._entries.get(run_id)
+        if entry is None or entry.key != (created_at, seq) or entry.head != head:
+            return None
+        return entry
+
+    def _put(self, run_id: str, entry: _Entry) -> None:
         with self._lock:
-            self._views.pop(run_id, None)
-            self._views[run_id] = (key, head, value)
-            while len(self._views) > self._size:
-                self._views.popitem(last=False)
+            old = self._entries.pop(run_id, None)
+            if old is not None and old.events is not None:
+                self._events -= len(old.events)
+            self._entries[run_id] = entry
+            if entry.events is not None:
+                self._events += len(entry.events)
+            while len(self._entries) > self._size:
+                _, gone = self._entries.popitem(last=False)
+                if gone.events is not None:
+                    self._events -= len(gone.events)
+            self._trim()
+
+    def _trim(self) -> None:
+        # Past the budget, the oldest entries' events go first (their views stay).
+        for entry in self._entries.values():
+            if self._events <= self._max_events:
+                return
+            if entry.events is not None:
+                self._events -= len(entry.events)
+                entry.events = None
 
 
 def admit(view: RunView, events: Sequence[Event]) -> Changes:

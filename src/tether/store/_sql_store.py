@@ -331,16 +331,20 @@ class SQLRunStore(ABC):
             lambda: _reads.load(self._dialect, run_id, self._clock()), write=False, alone=True
         )
         verify_rows(run_id, summary.seq, rows, self._verify_keys)
-        events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
         last = rows[-1] if rows else (0, None, None)
-        created, seq = summary.created_at, summary.seq
-        self._gate.remember(run_id, created, seq, events, last[2])
-        # Signed rows that verify are the events this store folded at that version (an
-        # append's view): a state made of them copies that fold instead of folding again.
-        held = None
-        if self._key is not None:
-            held = partial(self._gate.view_of, run_id, created, seq, last[2])
-        return StoredRun(summary, events, head_of(self._key, last[2], last[1]), held)
+        created, seq, head = summary.created_at, summary.seq, last[2]
+        # Signed rows that verify up to the head this store holds are the rows its events
+        # were written as (or decoded from), and its view (if it appended) their fold: the
+        # load hands those out instead of decoding and folding again.
+        signed = self._key is not None and head is not None
+        events = None
+        if self._key is not None and head is not None:
+            events = self._gate.events_of(run_id, created, seq, head)
+        if events is None:
+            events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
+            self._gate.remember(run_id, created, seq, events, head)
+        held = partial(self._gate.view_of, run_id, created, seq, head) if signed else None
+        return StoredRun(summary, events, head_of(self._key, head, last[1]), held)
 
     async def sign(self, *, every: bool = False) -> int:
         """Sign every run that holds unsigned rows (written before signing was the default,
