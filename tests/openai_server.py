@@ -513,13 +513,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-request-id", new_id("req_"))
+        self._maybe_close()
         self.end_headers()
         self.wfile.write(data)
+
+    def _maybe_close(self) -> None:
+        """With ``close_connections`` set, end each connection after its answer."""
+        if self.server.fake.close_connections:
+            self.send_header("Connection", "close")
+            self.close_connection = True
 
     def _send_stream(self, events: list[str], cut_after: int | None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        self._maybe_close()
         self.end_headers()
         for sent, event in enumerate(events):
             if cut_after is not None and sent >= cut_after:
@@ -550,6 +558,10 @@ class FakeOpenAIServer:
         self.conversations: ConversationsServer | None = None
         """A Conversations API stand-in serving ``/v1/conversations`` beside the models, for
         a client that keeps a session there with the same base URL; none unless set."""
+        self.close_connections = False
+        """Answer each request on a connection of its own (``Connection: close``), so that
+        no client keeps one open: for a program that runs twice under ``asyncio.run`` with
+        one shared client, whose open connection belongs to the first, closed, loop."""
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"

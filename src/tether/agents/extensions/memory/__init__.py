@@ -1,0 +1,33 @@
+"""``agents.extensions.memory``: the reference SDK's optional sessions, each over one of
+tether's (``RedisSession``, ``SQLAlchemySession``, ``EncryptedSession``).
+
+Each is imported when first asked for, so that this package imports no optional driver
+(``redis``, ``sqlalchemy``, ``cryptography``) until a program names the session that needs
+it; a missing one is a ``MissingDependencyError`` naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .redis_session import RedisSession
+
+__all__ = ["RedisSession"]
+
+_LAZY = {
+    "RedisSession": ".redis_session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,71 @@
+"""The reference SDK's example programs, continued: sessions kept in other stores (Redis).
+How they run: ``reference_examples``.
+
+The Redis examples reach the Redis server the suite starts (``redis_url``, one a test
+process), each side in a database of its own (``{side_db}``), emptied before the run: both
+sides run at once and use the same session ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+
+from openai_server import FakeOpenAIServer
+from reference_env import reference_python as reference_python  # a fixture
+from reference_examples import Servers, both
+from reference_examples import examples_root as examples_root  # a fixture
+from reference_examples import servers as servers  # a fixture
+from test_porting_reference import server as server  # a fixture, one server per module
+
+REDIS_DATABASES = (1, 2)  # the reference's, tether's: ``{side_db}``
+
+
+def test_redis_session(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path, redis_url: str
+) -> None:
+    base = redis_url.rsplit("/", 1)[0]
+    for db in REDIS_DATABASES:
+        with redis.Redis.from_url(f"{base}/{db}") as client:
+            client.flushdb()
+
+    def script(fake: FakeOpenAIServer) -> None:
+        # The program ends with a second ``asyncio.run``: on the reference, a connection
+        # its shared client kept from the first (closed) loop fails the call.
+        fake.close_connections = True
+        for text in (
+            "San Francisco.",
+            "California.",
+            "About 39 million.",
+            "Hello! How can I help?",  # a new session: nothing read back
+            "Noted.",  # the session with a time to live
+            "Hi, tenant ABC.",  # the session under a key prefix of the program's
+        ):
+            fake.responses.add(text)
+
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/redis_session_example.py",
+        servers,
+        script,
+        tmp_path,
+        env={"REDIS_URL": base + "/{side_db}"},
+    )
+    lines = run.out.splitlines()
+    assert "Connected to Redis successfully!" in lines
+    assert "Total messages stored in Redis: 6" in lines
+    assert "  1. user: What's the population of that state?" in lines
+    assert [line for line in lines if line.endswith(" items")] == [
+        "Original session has 6 items",
+        "New session has 2 items",
+    ]
+    assert lines[-1] == "Session with custom key prefix created successfully"
+    # The third turn is sent the first two; the other sessions start empty.
+    assert len(run.requests[2]["input"]) == 5
+    assert [len(request["input"]) for request in run.requests[3:]] == [1, 1, 1]
+    # What each side stored is in its own database, under the session ids the program named.
+    for db in REDIS_DATABASES:
+        with redis.Redis.from_url(f"{base}/{db}") as client:
+            assert client.dbsize() > 0
