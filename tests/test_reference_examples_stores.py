@@ -14,7 +14,7 @@ import redis
 
 from openai_server import FakeOpenAIServer
 from reference_env import reference_python as reference_python  # a fixture
-from reference_examples import Servers, both
+from reference_examples import Servers, both, say
 from reference_examples import examples_root as examples_root  # a fixture
 from reference_examples import servers as servers  # a fixture
 from test_porting_reference import server as server  # a fixture, one server per module
@@ -69,3 +69,24 @@ def test_redis_session(
     for db in REDIS_DATABASES:
         with redis.Redis.from_url(f"{base}/{db}") as client:
             assert client.dbsize() > 0
+
+
+def test_sqlalchemy_session(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # An in-memory SQLite database through aiosqlite, tables created by the session.
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/sqlalchemy_session_example.py",
+        servers,
+        say("San Francisco.", "California.", "About 39 million."),
+        tmp_path,
+    )
+    lines = run.out.splitlines()
+    assert "  1. user: What's the population of that state?" in lines
+    assert lines[-1] == "Total items in session: 6"
+    assert run.requests[2]["input"][:2] == [
+        ("message", "user", "What city is the Golden Gate Bridge in?"),
+        ("message", "assistant", "San Francisco."),
+    ]

@@ -1,9 +1,10 @@
-"""``agents.extensions.memory``: the reference SDK's optional sessions, each over one of
-tether's (``RedisSession``, ``SQLAlchemySession``, ``EncryptedSession``).
+"""``agents.extensions.memory``: the reference SDK's optional sessions, as tether sessions:
+``RedisSession`` (tether's own, under the reference's constructor) and
+``SQLAlchemySession`` (any database SQLAlchemy reaches asynchronously).
 
 Each is imported when first asked for, so that this package imports no optional driver
-(``redis``, ``sqlalchemy``, ``cryptography``) until a program names the session that needs
-it; a missing one is a ``MissingDependencyError`` naming the extra to install.
+(``redis``, ``sqlalchemy``) until a program names the session that needs it; a missing one
+is a ``MissingDependencyError`` naming the extra to install.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .redis_session import RedisSession
+    from .sqlalchemy_session import SQLAlchemySession
 
-__all__ = ["RedisSession"]
+__all__ = ["RedisSession", "SQLAlchemySession"]
 
 _LAZY = {
     "RedisSession": ".redis_session",
+    "SQLAlchemySession": ".sqlalchemy_session",
 }
 
 
