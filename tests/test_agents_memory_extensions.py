@@ -3,15 +3,23 @@ of tether's, as a program written for the reference calls them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from reference_env import reference_python as reference_python  # a fixture
 from services import free_port
-from tether.agents.extensions.memory import RedisSession, SQLAlchemySession
+from tether.agents import SQLiteSession
+from tether.agents.extensions.memory import EncryptedSession, RedisSession, SQLAlchemySession
 from tether.errors import SessionError, UserError
 from tether.items import user_message
 
@@ -90,3 +98,88 @@ async def test_sqlalchemy_session_errors_are_typed() -> None:
         await session.get_items(limit=-1)
     await session.close()  # an engine passed in is the caller's
     await engine.dispose()
+
+
+def _encrypted(underlying: SQLiteSession, key: str, **options: Any) -> EncryptedSession:
+    return EncryptedSession("enc", underlying, encryption_key=key, **options)
+
+
+async def test_encrypted_session_stores_envelopes_and_reads_items_back() -> None:
+    underlying = SQLiteSession("enc")
+    session = _encrypted(underlying, Fernet.generate_key().decode())
+    await session.add_items([user_message("secret one"), user_message("secret two")])
+    stored = await underlying.get_items()
+    assert [sorted(item) for item in stored] == [["__enc__", "kid", "payload", "v"]] * 2
+    assert "secret" not in json.dumps(stored)
+    assert [item["content"] for item in await session.get_items()] == ["secret one", "secret two"]
+    assert [item["content"] for item in await session.get_items(limit=1)] == ["secret two"]
+    popped = await session.pop_item()
+    assert popped is not None and popped["content"] == "secret two"
+    await session.clear_session()
+    assert await underlying.get_items() == [] and await session.pop_item() is None
+
+
+async def test_encrypted_session_leaves_out_what_it_cannot_open() -> None:
+    underlying = SQLiteSession("enc")
+    mine = _encrypted(underlying, "a raw passphrase, as the reference also accepts")
+    other = _encrypted(underlying, Fernet.generate_key().decode())
+    await mine.add_items([user_message("old"), user_message("mine")])
+    await other.add_items([user_message(f"other {n}") for n in range(5)])
+    # Its latest two are read in growing windows, past the five it cannot open.
+    assert [item["content"] for item in await mine.get_items(limit=2)] == ["old", "mine"]
+    with pytest.raises(SessionError, match="max_scan_items=3"):
+        await _encrypted(
+            underlying, "a raw passphrase, as the reference also accepts", max_scan_items=3
+        ).get_items(limit=1)
+    # An item older than the time to live is left out, and dropped by pop_item.
+    expired = mine._cipher.encrypt_at_time(b'{"role":"user","content":"stale"}', 0)
+    await underlying.add_items(
+        [{"__enc__": 1, "v": 1, "kid": "hkdf-v1", "payload": expired.decode()}]
+    )
+    assert [item["content"] for item in await mine.get_items()] == ["old", "mine"]
+    popped = await mine.pop_item()  # the stale one and the other key's five are dropped
+    assert popped is not None and popped["content"] == "mine"
+
+
+def test_encrypted_session_refuses_bad_settings() -> None:
+    with pytest.raises(UserError, match="encryption_key"):
+        _encrypted(SQLiteSession("enc"), "")
+    with pytest.raises(UserError, match="max_scan_items"):
+        _encrypted(SQLiteSession("enc"), "key", max_scan_items=0)
+
+
+def test_encrypted_session_reads_what_the_reference_stored(reference_python: Path) -> None:
+    # The same key and session id open the other SDK's envelopes: the same derivation.
+    key = Fernet.generate_key().decode()
+    program = (
+        "import asyncio, json, sys\n"
+        "from agents import SQLiteSession\n"
+        "from agents.extensions.memory import EncryptedSession\n"
+        "async def main():\n"
+        "    under = SQLiteSession('enc')\n"
+        "    session = EncryptedSession(session_id='enc', underlying_session=under,\n"
+        "                               encryption_key=sys.argv[1])\n"
+        "    await session.add_items([{'role': 'user', 'content': 'from the reference'}])\n"
+        "    print(json.dumps(await under.get_items()))\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [reference_python, "-c", program, key], capture_output=True, text=True, check=True
+    )
+    underlying = SQLiteSession("enc")
+    session = _encrypted(underlying, key)
+    asyncio.run(underlying.add_items(json.loads(done.stdout)))
+    assert asyncio.run(session.get_items()) == [{"role": "user", "content": "from the reference"}]
+
+
+def test_the_package_imports_no_driver_until_a_session_is_named() -> None:
+    code = (
+        "import sys\n"
+        "import tether.agents.extensions.memory as memory\n"
+        "drivers = ['redis', 'sqlalchemy', 'cryptography']\n"
+        "print(sorted(d for d in drivers if d in sys.modules))\n"
+        "memory.SQLAlchemySession\n"
+        "print(sorted(d for d in drivers if d in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "['sqlalchemy']"]

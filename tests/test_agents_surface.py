@@ -81,7 +81,13 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents.decorators", "tool_output_guardrail", "basic/tool_guardrails.py"),
     ("agents.extensions.handoff_filters", "remove_all_tools", "handoffs/message_filter.py"),
     ("agents.extensions.handoff_prompt", "RECOMMENDED_PROMPT_PREFIX", "customer_service/main.py"),
+    ("agents.extensions.memory", "EncryptedSession", "memory/encrypted_session_example.py"),
     ("agents.extensions.memory", "RedisSession", "memory/redis_session_example.py"),
+    (
+        "agents.extensions.memory.encrypt_session",
+        "EncryptedEnvelope",
+        "memory/encrypted_session_example.py",
+    ),
     (
         "agents.extensions.memory.sqlalchemy_session",
         "SQLAlchemySession",
@@ -117,6 +123,7 @@ def test_every_module_of_the_list_exists() -> None:
         "agents.extensions.handoff_filters",
         "agents.extensions.handoff_prompt",
         "agents.extensions.memory",
+        "agents.extensions.memory.encrypt_session",
         "agents.extensions.memory.sqlalchemy_session",
         "agents.items",
         "agents.mcp",

@@ -90,3 +90,26 @@ def test_sqlalchemy_session(
         ("message", "user", "What city is the Golden Gate Bridge in?"),
         ("message", "assistant", "San Francisco."),
     ]
+
+
+def test_encrypted_session(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # Items encrypted (a fresh random key each run) in an in-memory SQLite session.
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/encrypted_session_example.py",
+        servers,
+        say("San Francisco.", "California.", "About 39 million."),
+        tmp_path,
+    )
+    lines = run.out.splitlines()
+    assert "  1. user: What's the population of that state?" in lines
+    assert "Total items in session: 6" in lines
+    envelopes = [line for line in lines if "Encrypted envelope: __enc__=1" in line]
+    assert len(envelopes) == 6 and not any("Unencrypted item" in line for line in lines)
+    assert run.requests[2]["input"][:2] == [
+        ("message", "user", "What city is the Golden Gate Bridge in?"),
+        ("message", "assistant", "San Francisco."),
+    ]

@@ -1,10 +1,11 @@
 """``agents.extensions.memory``: the reference SDK's optional sessions, as tether sessions:
-``RedisSession`` (tether's own, under the reference's constructor) and
-``SQLAlchemySession`` (any database SQLAlchemy reaches asynchronously).
+``RedisSession`` (tether's own, under the reference's constructor),
+``SQLAlchemySession`` (any database SQLAlchemy reaches asynchronously) and
+``EncryptedSession`` (items encrypted in another session).
 
 Each is imported when first asked for, so that this package imports no optional driver
-(``redis``, ``sqlalchemy``) until a program names the session that needs it; a missing one
-is a ``MissingDependencyError`` naming the extra to install.
+(``redis``, ``sqlalchemy``, ``cryptography``) until a program names the session that
+needs it; a missing one is a ``MissingDependencyError`` naming the extra to install.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .encrypt_session import EncryptedSession
     from .redis_session import RedisSession
     from .sqlalchemy_session import SQLAlchemySession
 
-__all__ = ["RedisSession", "SQLAlchemySession"]
+__all__ = ["EncryptedSession", "RedisSession", "SQLAlchemySession"]
 
 _LAZY = {
+    "EncryptedSession": ".encrypt_session",
     "RedisSession": ".redis_session",
     "SQLAlchemySession": ".sqlalchemy_session",
 }
