@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from reference_env import reference_python as reference_python  # a fixture
 from services import free_port
 from tether.agents import SQLiteSession
-from tether.agents.extensions.memory import EncryptedSession, RedisSession, SQLAlchemySession
+from tether.agents.extensions.memory import (
+    AdvancedSQLiteSession,
+    EncryptedSession,
+    RedisSession,
+    SQLAlchemySession,
+)
+from tether.agents.usage import Usage
 from tether.errors import SessionError, UserError
-from tether.items import user_message
+from tether.items import assistant_message, user_message
 
 
 async def test_redis_session_from_url_pings_and_stores(redis_url: str) -> None:
@@ -98,6 +105,13 @@ async def test_sqlalchemy_session_errors_are_typed() -> None:
         await session.get_items(limit=-1)
     await session.close()  # an engine passed in is the caller's
     await engine.dispose()
+
+
+@dataclass
+class _Ran:
+    """What store_run_usage reads of a run's result."""
+
+    usage: Usage
 
 
 def _encrypted(underlying: SQLiteSession, key: str, **options: Any) -> EncryptedSession:
@@ -183,3 +197,61 @@ def test_the_package_imports_no_driver_until_a_session_is_named() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["[]", "['sqlalchemy']"]
+
+
+async def test_advanced_sqlite_session_branches_are_lines_of_their_own(tmp_path: Path) -> None:
+    session = AdvancedSQLiteSession(session_id="adv", db_path=tmp_path / "adv.db")
+    await session.add_items([user_message("first"), assistant_message("one")])
+    await session.add_items([user_message("second"), assistant_message("two")])
+    branch = await session.create_branch_from_turn(2, branch_name="retry")
+    assert branch == "retry" and session.current_branch_id == "retry"
+    assert [item.get("role") for item in await session.get_items()] == ["user", "assistant"]
+    await session.add_items([user_message("second, again")])
+    assert [turn["content"] for turn in await session.get_conversation_turns()] == [
+        "first",
+        "second, again",
+    ]
+    listed = {row["branch_id"]: row for row in await session.list_branches()}
+    assert (listed["main"]["message_count"], listed["retry"]["message_count"]) == (4, 3)
+    assert listed["retry"]["is_current"] and not listed["main"]["is_current"]
+    popped = await session.pop_item()
+    assert popped is not None and popped["content"] == "second, again"
+    with pytest.raises(UserError, match="no branch 'elsewhere'"):
+        await session.switch_to_branch("elsewhere")
+    with pytest.raises(UserError, match="no turn 3"):
+        await session.create_branch_from_turn(3)
+    await session.switch_to_branch("main")
+    with pytest.raises(UserError, match="already has a branch 'retry'"):
+        await session.create_branch_from_turn(1, branch_name="retry")
+    assert len(await session.get_items()) == 4  # main, untouched
+    await session.delete_branch("retry")
+    assert [row["branch_id"] for row in await session.list_branches()] == ["main"]
+    session.close()
+    # The file keeps them for the next object; clear() removes the whole session.
+    again = AdvancedSQLiteSession(session_id="adv", db_path=tmp_path / "adv.db")
+    assert len(await again.get_items()) == 4
+    await again.clear_session()
+    assert await again.get_items() == [] and await again.list_branches() == []
+    again.close()
+
+
+async def test_advanced_sqlite_session_keeps_each_turns_usage() -> None:
+    session = AdvancedSQLiteSession(session_id="usage")
+    assert await session.get_session_usage() is None
+    await session.add_items([user_message("first")])
+    await session.store_run_usage(_Ran(Usage(1, 10, 2, 12)))
+    await session.add_items([user_message("second")])
+    await session.store_run_usage(_Ran(Usage(2, 30, 4, 34)))
+    await session.store_run_usage(_Ran(Usage(2, 31, 4, 35)))
+    turn = await session.get_turn_usage(2)
+    assert isinstance(turn, dict) and turn["input_tokens"] == 31  # recorded again: replaced
+    assert await session.get_session_usage() == {
+        "requests": 3,
+        "input_tokens": 41,
+        "output_tokens": 6,
+        "total_tokens": 47,
+        "total_turns": 2,
+    }
+    with pytest.raises(UserError, match="store_run_usage"):
+        await session.store_run_usage(object())
+    session.close()

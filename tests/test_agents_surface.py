@@ -81,6 +81,11 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents.decorators", "tool_output_guardrail", "basic/tool_guardrails.py"),
     ("agents.extensions.handoff_filters", "remove_all_tools", "handoffs/message_filter.py"),
     ("agents.extensions.handoff_prompt", "RECOMMENDED_PROMPT_PREFIX", "customer_service/main.py"),
+    (
+        "agents.extensions.memory",
+        "AdvancedSQLiteSession",
+        "memory/advanced_sqlite_session_example.py",
+    ),
     ("agents.extensions.memory", "EncryptedSession", "memory/encrypted_session_example.py"),
     ("agents.extensions.memory", "RedisSession", "memory/redis_session_example.py"),
     (

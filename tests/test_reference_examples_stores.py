@@ -8,6 +8,7 @@ sides run at once and use the same session ids.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import redis
@@ -113,3 +114,57 @@ def test_encrypted_session(
         ("message", "user", "What city is the Golden Gate Bridge in?"),
         ("message", "assistant", "San Francisco."),
     ]
+
+
+def _branches(out: str) -> str:
+    """The branch's id (named after the time it was made) as a placeholder, and the list of
+    branches sorted: the reference lists them by the second each was made in, so two made
+    within one second come in the order of their names, otherwise oldest first."""
+    out = re.sub(r"\bbranch_from_turn_2_\d+\b", "branch_from_turn_2_<time>", out)
+    head, found, rest = out.partition("All branches in this session:\n")
+    listing, blank, tail = rest.partition("\n\n")
+    return head + found + "\n".join(sorted(listing.splitlines())) + blank + tail
+
+
+def test_advanced_sqlite_session(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # Three turns (the second calls a tool), their usage recorded, then a branch from
+    # turn 2 that takes another path (a tool, then an answer).
+    def script(fake: FakeOpenAIServer) -> None:
+        fake.responses.add("San Francisco.")
+        fake.responses.add(tool_calls=[("get_weather", '{"city":"San Francisco"}', "c_sf")])
+        fake.responses.add("Sunny in San Francisco.")
+        fake.responses.add("About 800,000.")
+        fake.responses.add(tool_calls=[("get_weather", '{"city":"New York"}', "c_ny")])
+        fake.responses.add("Cloudy in New York.")
+        fake.responses.add("The Statue of Liberty and Central Park.")
+
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/advanced_sqlite_session_example.py",
+        servers,
+        script,
+        tmp_path,
+        normalize=_branches,
+    )
+    out = run.out
+    assert "  Total requests: 4\n  Total tokens: 60\n" in out
+    assert "  Turn 2: 4 items\n    - user\n    - function_call (tool: get_weather)\n" in out
+    assert "  get_weather: used 1 times in turn 2\n" in out
+    assert "Items copied to new branch: 2\n" in out
+    assert (
+        "  branch_from_turn_2_<time>: 3 user turns, 8 total messages (current)\n"
+        "  main: 3 user turns, 8 total messages\n"
+    ) in out
+    # The branch's first request is sent turn 1 and the new question only.
+    assert [entry[1:] for entry in run.requests[4]["input"]] == [
+        ("user", "What city is the Golden Gate Bridge in?"),
+        ("assistant", "San Francisco."),
+        ("user", "Actually, what's the weather in New York instead?"),
+    ]
+    assert run.tool_runs == {
+        'get_weather {"city":"San Francisco"}': 1,
+        'get_weather {"city":"New York"}': 1,
+    }

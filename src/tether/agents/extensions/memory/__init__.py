@@ -1,7 +1,8 @@
 """``agents.extensions.memory``: the reference SDK's optional sessions, as tether sessions:
 ``RedisSession`` (tether's own, under the reference's constructor),
-``SQLAlchemySession`` (any database SQLAlchemy reaches asynchronously) and
-``EncryptedSession`` (items encrypted in another session).
+``SQLAlchemySession`` (any database SQLAlchemy reaches asynchronously),
+``EncryptedSession`` (items encrypted in another session) and ``AdvancedSQLiteSession``
+(SQLite, with branches and each turn's usage).
 
 Each is imported when first asked for, so that this package imports no optional driver
 (``redis``, ``sqlalchemy``, ``cryptography``) until a program names the session that
@@ -14,13 +15,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .advanced_sqlite_session import AdvancedSQLiteSession
     from .encrypt_session import EncryptedSession
     from .redis_session import RedisSession
     from .sqlalchemy_session import SQLAlchemySession
 
-__all__ = ["EncryptedSession", "RedisSession", "SQLAlchemySession"]
+__all__ = ["AdvancedSQLiteSession", "EncryptedSession", "RedisSession", "SQLAlchemySession"]
 
 _LAZY = {
+    "AdvancedSQLiteSession": ".advanced_sqlite_session",
     "EncryptedSession": ".encrypt_session",
     "RedisSession": ".redis_session",
     "SQLAlchemySession": ".sqlalchemy_session",
