@@ -147,6 +147,41 @@ class _Endpoint:
         raise NotImplementedError
 
 
+class DecisionsEndpoint:
+    """``POST /v1/decisions``: each request takes the next scripted list of answers (one a
+    question, as the API types them), in order; the requests are kept as sent."""
+
+    def __init__(self) -> None:
+        self._replies: deque[list[Json]] = deque()
+        self.requests: list[Json] = []
+        self._lock = threading.Lock()
+
+    def add(self, *answers: Json) -> None:
+        """Script the answers to the next request."""
+        with self._lock:
+            self._replies.append(list(answers))
+
+    def pending(self) -> int:
+        """How many scripted replies no request has taken."""
+        with self._lock:
+            return len(self._replies)
+
+    def take(self, request: Json) -> tuple[int, Json]:
+        with self._lock:
+            self.requests.append(request)
+            if not self._replies:
+                return 500, {"error": {"message": "No scripted decision left", "type": "test"}}
+            answers = self._replies.popleft()
+        usage = {
+            "input_tokens": 20,
+            "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 0},
+            "output_tokens": len(answers),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 20 + len(answers),
+        }
+        return 200, {"answers": answers, "model": request.get("model"), "usage": usage}
+
+
 class ResponsesEndpoint(_Endpoint):
     """``POST /v1/responses``. Responses stay in ``by_id`` for later lookups by id."""
 
@@ -475,6 +510,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.startswith("/v1/conversations"):
             return self._conversations(raw)
+        if self.path == "/v1/decisions":
+            return self._send_json(*self.server.fake.decisions.take(json.loads(raw or b"{}")))
         path, _, query = self.path.partition("?")
         endpoint = self.server.fake.endpoints.get(path)
         if endpoint is None:
@@ -555,6 +592,8 @@ class FakeOpenAIServer:
         self.responses = ResponsesEndpoint()
         self.chat = ChatCompletionsEndpoint()
         self.endpoints: dict[str, _Endpoint] = {e.path: e for e in (self.responses, self.chat)}
+        self.decisions = DecisionsEndpoint()
+        """The Decisions API (``client.decisions.create``), scripted like the models."""
         self.conversations: ConversationsServer | None = None
         """A Conversations API stand-in serving ``/v1/conversations`` beside the models, for
         a client that keeps a session there with the same base URL; none unless set."""

@@ -111,6 +111,8 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents.run_context", "RunContextWrapper", "memory/file_hitl_example.py"),
     ("agents.run_state", "RunState", "memory/file_hitl_example.py"),
     ("agents.tool_context", "ToolContext", "basic/lifecycle_example.py"),
+    ("agents.tool_guardrails", "ToolGuardrailFunctionOutput", "decisions/tool_risk_gate.py"),
+    ("agents.tool_guardrails", "ToolInputGuardrailData", "decisions/tool_risk_gate.py"),
 ]
 
 
@@ -140,6 +142,7 @@ def test_every_module_of_the_list_exists() -> None:
         "agents.run_context",
         "agents.run_state",
         "agents.tool_context",
+        "agents.tool_guardrails",
     ]
     for module in [*modules, "agents.memory"]:
         importlib.import_module("tether." + module)
