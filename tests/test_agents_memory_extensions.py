@@ -255,3 +255,26 @@ async def test_advanced_sqlite_session_keeps_each_turns_usage() -> None:
     with pytest.raises(UserError, match="store_run_usage"):
         await session.store_run_usage(object())
     session.close()
+
+
+async def test_sqlalchemy_session_on_postgresql(postgres_dsn: str) -> None:
+    # Another database than SQLite, through psycopg's async driver (the postgres extra).
+    url = postgres_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    tables = {"sessions_table": "facade_sessions", "messages_table": "facade_messages"}
+    first = SQLAlchemySession.from_url("pg-first", url=url, create_tables=True, **tables)
+    other = SQLAlchemySession.from_url("pg-other", url=url, create_tables=True, **tables)
+    await first.clear_session()
+    await other.clear_session()
+    # Two writers at once to a session that has no row yet: both batches are kept.
+    await asyncio.gather(
+        first.add_items([user_message("one")]), first.add_items([user_message("two")])
+    )
+    await other.add_items([user_message("elsewhere")])
+    assert sorted(item["content"] for item in await first.get_items()) == ["one", "two"]
+    popped = await first.pop_item()
+    assert popped is not None and [item["content"] for item in await first.get_items()] != []
+    assert [item["content"] for item in await other.get_items()] == ["elsewhere"]
+    await first.clear_session()
+    assert await first.get_items() == []
+    await first.close()
+    await other.close()
