@@ -147,6 +147,41 @@ class _Endpoint:
         raise NotImplementedError
 
 
+class DecisionsEndpoint:
+    """``POST /v1/decisions``: each request takes the next scripted list of answers (one a
+    question, as the API types them), in order; the requests are kept as sent."""
+
+    def __init__(self) -> None:
+        self._replies: deque[list[Json]] = deque()
+        self.requests: list[Json] = []
+        self._lock = threading.Lock()
+
+    def add(self, *answers: Json) -> None:
+        """Script the answers to the next request."""
+        with self._lock:
+            self._replies.append(list(answers))
+
+    def pending(self) -> int:
+        """How many scripted replies no request has taken."""
+        with self._lock:
+            return len(self._replies)
+
+    def take(self, request: Json) -> tuple[int, Json]:
+        with self._lock:
+            self.requests.append(request)
+            if not self._replies:
+                return 500, {"error": {"message": "No scripted decision left", "type": "test"}}
+            answers = self._replies.popleft()
+        usage = {
+            "input_tokens": 20,
+            "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 0},
+            "output_tokens": len(answers),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 20 + len(answers),
+        }
+        return 200, {"answers": answers, "model": request.get("model"), "usage": usage}
+
+
 class ResponsesEndpoint(_Endpoint):
     """``POST /v1/responses``. Responses stay in ``by_id`` for later lookups by id."""
 
@@ -475,6 +510,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.startswith("/v1/conversations"):
             return self._conversations(raw)
+        if self.path == "/v1/decisions":
+            return self._send_json(*self.server.fake.decisions.take(json.loads(raw or b"{}")))
         path, _, query = self.path.partition("?")
         endpoint = self.server.fake.endpoints.get(path)
         if endpoint is None:
@@ -513,13 +550,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-request-id", new_id("req_"))
+        self._maybe_close()
         self.end_headers()
         self.wfile.write(data)
+
+    def _maybe_close(self) -> None:
+        """With ``close_connections`` set, end each connection after its answer."""
+        if self.server.fake.close_connections:
+            self.send_header("Connection", "close")
+            self.close_connection = True
 
     def _send_stream(self, events: list[str], cut_after: int | None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        self._maybe_close()
         self.end_headers()
         for sent, event in enumerate(events):
             if cut_after is not None and sent >= cut_after:
@@ -547,9 +592,15 @@ class FakeOpenAIServer:
         self.responses = ResponsesEndpoint()
         self.chat = ChatCompletionsEndpoint()
         self.endpoints: dict[str, _Endpoint] = {e.path: e for e in (self.responses, self.chat)}
+        self.decisions = DecisionsEndpoint()
+        """The Decisions API (``client.decisions.create``), scripted like the models."""
         self.conversations: ConversationsServer | None = None
         """A Conversations API stand-in serving ``/v1/conversations`` beside the models, for
         a client that keeps a session there with the same base URL; none unless set."""
+        self.close_connections = False
+        """Answer each request on a connection of its own (``Connection: close``), so that
+        no client keeps one open: for a program that runs twice under ``asyncio.run`` with
+        one shared client, whose open connection belongs to the first, closed, loop."""
         self._http = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._http.fake = self
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"

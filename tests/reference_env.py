@@ -8,7 +8,8 @@ them to uv's cache: the environment lives inside the repository, and an edit mad
 environment built from it. Its files are checked against the hashes its wheel records
 each time; one that differs is installed again, fresh from PyPI. Beside the SDK it has
 what the reference's examples import of their own (``rich``, for the sample apps'
-printers), at the version tether's lockfile has, so both sides print alike.
+printers; ``redis``, and SQLAlchemy with ``greenlet`` and ``aiosqlite``, for its
+sessions), at the version tether's lockfile has, so both sides print alike.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from file_lock import exclusive
 REFERENCE_VENV = Path(__file__).resolve().parent / "porting" / ".venv-ref"
 REFERENCE = "openai-agents"
 REFERENCE_VERSION = "0.24.0"
-EXAMPLE_PACKAGES = {"rich": "15.0.0"}  # the version in uv.lock
+# The versions in uv.lock.
+EXAMPLE_PACKAGES = {
+    "rich": "15.0.0",
+    "redis": "8.1.0",
+    "sqlalchemy": "2.1.9",
+    "greenlet": "3.5.6",
+    "aiosqlite": "0.22.1",
+}
 
 _CHECK = f"""
 import base64, hashlib, json

@@ -160,13 +160,18 @@ def run_example(
             **(
                 {"npm_config_offline": "true", "npm_config_update_notifier": "false"} if npm else {}
             ),
-            **{name: value.format(base_url=server.url + "/v1") for name, value in env.items()},
+            # ``{side_db}``: a number of each side's own (1: the reference, 2: tether), for
+            # a store both runs would otherwise share at once (a Redis database).
+            **{
+                name: value.format(base_url=server.url + "/v1", side_db=1 if reference else 2)
+                for name, value in env.items()
+            },
         },
     )
     side = "openai-agents" if reference else "tether"
     unused = endpoint.pending()
     endpoint.clear()
-    assert done.returncode == 0, f"{example} failed on {side}:\n{done.stderr}"
+    assert done.returncode == 0, f"{example} failed on {side}:\n{done.stderr}\n{done.stdout}"
     assert not unused, f"{example} on {side} left scripted replies unused"
     # A call the client cancelled was never answered: it is not a request the model handled.
     cancelled = [id(r) for r in endpoint.abandoned[abandoned:]]

@@ -5,11 +5,19 @@ the reference keys its items."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from tether.agents import Agent, HandoffInputData, Runner, handoff
-from tether.agents.decorators import tool
+from tether.agents import (
+    Agent,
+    GuardrailFunctionOutput,
+    HandoffInputData,
+    ModelSettings,
+    Runner,
+    handoff,
+)
+from tether.agents.decorators import input_guardrail, tool
 from tether.agents.extensions import handoff_filters
 from tether.agents.models import get_default_model, is_gpt_5_default
 from tether.testing import ScriptedModel, message, tool_call
@@ -185,3 +193,28 @@ def test_code_interpreter_tool_is_built_from_the_tool_object() -> None:
     ran = {"type": "code_interpreter_call", "id": "ci_1", "code": "print(1)", "outputs": []}
     item = run_item(ran, Agent(name="Calc"))
     assert isinstance(item, ToolCallItem) and item.raw_item["code"] == "print(1)"
+
+
+async def test_an_input_guardrail_is_handed_the_input_as_the_program_gave_it() -> None:
+    seen: list[Any] = []
+
+    @input_guardrail(run_in_parallel=False)
+    async def look(ctx: Any, agent: Any, input: Any) -> GuardrailFunctionOutput:
+        seen.append(input)
+        return GuardrailFunctionOutput(output_info=None, tripwire_triggered=False)
+
+    assert look.run_in_parallel is False and input_guardrail(lambda *_: None).run_in_parallel
+    agent = Agent(name="Desk", input_guardrails=[look], model=ScriptedModel([message("Hi.")] * 2))  # type: ignore[arg-type]
+    await Runner.run(agent, "Hello")
+    items = [{"role": "user", "content": "Hello"}]
+    await Runner.run(agent, items)
+    assert seen == ["Hello", items]  # a text as the text, items as items
+
+
+def test_clone_to_another_model_brings_that_models_default_settings() -> None:
+    agent = Agent(name="Desk", model="gpt-5.6-luna")
+    assert agent.model_settings.verbosity == "low"
+    assert agent.clone(model="gpt-4.1").model_settings.reference_options == {}
+    settings = ModelSettings(verbosity="high")
+    tuned = Agent(name="Desk", model="gpt-5.6-luna", model_settings=settings)
+    assert tuned.clone(model="gpt-4.1").model_settings is settings  # the program's own

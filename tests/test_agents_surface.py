@@ -81,6 +81,23 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents.decorators", "tool_output_guardrail", "basic/tool_guardrails.py"),
     ("agents.extensions.handoff_filters", "remove_all_tools", "handoffs/message_filter.py"),
     ("agents.extensions.handoff_prompt", "RECOMMENDED_PROMPT_PREFIX", "customer_service/main.py"),
+    (
+        "agents.extensions.memory",
+        "AdvancedSQLiteSession",
+        "memory/advanced_sqlite_session_example.py",
+    ),
+    ("agents.extensions.memory", "EncryptedSession", "memory/encrypted_session_example.py"),
+    ("agents.extensions.memory", "RedisSession", "memory/redis_session_example.py"),
+    (
+        "agents.extensions.memory.encrypt_session",
+        "EncryptedEnvelope",
+        "memory/encrypted_session_example.py",
+    ),
+    (
+        "agents.extensions.memory.sqlalchemy_session",
+        "SQLAlchemySession",
+        "memory/sqlalchemy_session_example.py",
+    ),
     ("agents.items", "ModelResponse", "basic/lifecycle_example.py"),
     ("agents.items", "TResponseInputItem", "basic/lifecycle_example.py"),
     ("agents.mcp", "MCPServer", "mcp/filesystem_example/main.py"),
@@ -94,6 +111,8 @@ SURFACE: list[tuple[str, str, str]] = [
     ("agents.run_context", "RunContextWrapper", "memory/file_hitl_example.py"),
     ("agents.run_state", "RunState", "memory/file_hitl_example.py"),
     ("agents.tool_context", "ToolContext", "basic/lifecycle_example.py"),
+    ("agents.tool_guardrails", "ToolGuardrailFunctionOutput", "decisions/tool_risk_gate.py"),
+    ("agents.tool_guardrails", "ToolInputGuardrailData", "decisions/tool_risk_gate.py"),
 ]
 
 
@@ -110,6 +129,9 @@ def test_every_module_of_the_list_exists() -> None:
         "agents.decorators",
         "agents.extensions.handoff_filters",
         "agents.extensions.handoff_prompt",
+        "agents.extensions.memory",
+        "agents.extensions.memory.encrypt_session",
+        "agents.extensions.memory.sqlalchemy_session",
         "agents.items",
         "agents.mcp",
         "agents.mcp.util",
@@ -120,6 +142,7 @@ def test_every_module_of_the_list_exists() -> None:
         "agents.run_context",
         "agents.run_state",
         "agents.tool_context",
+        "agents.tool_guardrails",
     ]
     for module in [*modules, "agents.memory"]:
         importlib.import_module("tether." + module)

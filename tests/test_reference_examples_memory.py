@@ -160,3 +160,32 @@ def test_openai_session_hitl(
     reference, tether = (fake.conversations for fake in servers)
     assert reference is not None and tether is not None
     assert _stored(tether) == _stored(reference)
+
+
+def test_openai_session(
+    reference_python: Path, examples_root: Path, servers: Servers, tmp_path: Path
+) -> None:
+    # Three turns kept in a conversation of the Conversations API, read back at the end.
+    def script(fake: FakeOpenAIServer) -> None:
+        _with_conversations(fake)
+        for text in ("San Francisco.", "California.", "About 39 million."):
+            fake.responses.add(text)
+
+    run = both(
+        reference_python,
+        examples_root,
+        "memory/openai_session_example.py",
+        servers,
+        script,
+        tmp_path,
+    )
+    lines = run.out.splitlines()
+    assert "Assistant: About 39 million." in lines
+    assert "  1. user: What's the population of that state?" in lines
+    assert run.requests[2]["input"][:2] == [
+        ("message", "user", "What city is the Golden Gate Bridge in?"),
+        ("message", "assistant", "San Francisco."),
+    ]
+    reference, tether = (fake.conversations for fake in servers)
+    assert reference is not None and tether is not None
+    assert _stored(tether) == _stored(reference) and len(_stored(tether)[0]) == 6

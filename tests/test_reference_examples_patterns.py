@@ -163,15 +163,19 @@ def test_input_guardrails(
     def agent(word: str) -> Callable[[dict[str, Any]], bool]:
         return lambda request: word in (request.get("instructions") or "")
 
+    abandoned_before: dict[int, int] = {}
+
     def script(fake: FakeOpenAIServer) -> None:
+        abandoned_before[id(fake)] = len(fake.responses.abandoned)
         guard, main = agent("math homework"), agent("customer support")
         no = json.dumps({"reasoning": "A geography question.", "is_math_homework": False})
         yes = json.dumps({"reasoning": "Solving for x.", "is_math_homework": True})
         fake.responses.add(no, match=guard)
         fake.responses.add("The capital of California is Sacramento.", match=main)
         fake.responses.add(yes, match=guard)
-        # The reference starts the main agent's call beside the guardrail's and cancels it
-        # when the tripwire fires; tether checks input guardrails before the first model call.
+        # Both SDKs start the main agent's call beside the guardrail's (the decorator's
+        # run_in_parallel=True) and cancel it when the tripwire fires; whether it reached
+        # the server first is a race. The server holds it until the client leaves.
         fake.responses.add_reply(Reply(match=main, hold=True, optional=True))
 
     run = both(
@@ -191,7 +195,10 @@ def test_input_guardrails(
         "Sorry, I can't help you with your math homework.",
     ]
     assert [r["instructions"][:5] for r in run.requests] == ["Check", "Check", "You a"]
-    assert servers[1].responses.abandoned == []  # tether made no call it then cancelled
+    # What either side cancelled is the main agent's second call, never an answered one.
+    for fake in servers:
+        cancelled = fake.responses.abandoned[abandoned_before[id(fake)] :]
+        assert [r["instructions"][:5] for r in cancelled] in ([], ["You a"])
 
 
 def test_an_input_guardrail_not_run_in_parallel(

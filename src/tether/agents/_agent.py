@@ -57,6 +57,20 @@ class _NoSettingsGiven(ModelSettings):
     __slots__ = ()
 
 
+def _implicit_settings(model: Any) -> ModelSettings:
+    """The settings an agent on ``model`` gets when the program sets none."""
+    if model is None:
+        model = get_default_model()
+    return default_model_settings(model) if isinstance(model, str) else ModelSettings()
+
+
+def _same_settings(given: Any, other: ModelSettings) -> bool:
+    """Equal in tether's fields and in the reference's other options (which tether's
+    equality does not compare)."""
+    options = getattr(given, "reference_options", {})
+    return bool(given == other) and options == other.reference_options
+
+
 @dataclass(eq=False)
 class Agent(_Agent[TContext]):
     """An agent, as ``agents.Agent``: tether's ``Agent`` with the reference SDK's default
@@ -84,9 +98,7 @@ class Agent(_Agent[TContext]):
             self.output_type = None
         if type(self.model_settings) is _NoSettingsGiven:
             # As the reference: an agent that sets no settings gets its model's defaults.
-            model = self.model
-            given = default_model_settings(model) if isinstance(model, str) else ModelSettings()
-            self.model_settings = given
+            self.model_settings = _implicit_settings(self.model)
         if self.hooks is not None and not isinstance(self.hooks, AgentHooksAdapter):
             self.hooks = AgentHooksAdapter(self.hooks)
         self._mcp_tools: list[FunctionTool] = []
@@ -94,6 +106,18 @@ class Agent(_Agent[TContext]):
 
     def __repr__(self) -> str:
         return agent_repr(self, *self._given)
+
+    def clone(self, **changes: Any) -> Agent[TContext]:
+        """A copy with some fields changed. As the reference: a new ``model`` brings its own
+        default settings when this agent's settings are its model's defaults (the program
+        set none) and the change sets none."""
+        if (
+            "model" in changes
+            and "model_settings" not in changes
+            and _same_settings(self.model_settings, _implicit_settings(self.model))
+        ):
+            changes["model_settings"] = _implicit_settings(changes["model"])
+        return super().clone(**changes)  # type: ignore[return-value]
 
     async def get_instructions(self, ctx: RunContext[Any]) -> str | None:
         """The system prompt for this turn; the agent's ``prompt`` is resolved beside it."""

@@ -29,6 +29,7 @@ from ..sessions import Session
 from . import _setup
 from ._config import effective_config, with_handoff_filter
 from ._errors import reference_error
+from ._guardrails import text_input as _text_input
 from ._handoff_input import starting_agent as _starting
 from ._hooks import RunHooksAdapter, run_input
 from ._items import ItemHelpers
@@ -65,7 +66,7 @@ class Runner:
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` (or resume a ``RunState``)."""
         try:
-            with _running(starting_agent):
+            with _running(starting_agent, input):
                 return await _run(
                     starting_agent,
                     input,
@@ -120,7 +121,7 @@ class Runner:
             options = _options(
                 starting_agent, input, hooks, run_config, dict(tether_options), managed
             )
-            with _running(starting_agent):
+            with _running(starting_agent, input):
                 return _Runner.run_streamed(
                     starting_agent,
                     _as_items(input),
@@ -194,14 +195,17 @@ async def _run(
 
 
 @contextlib.contextmanager
-def _running(agent: _Agent[Any]) -> Iterator[None]:
+def _running(agent: _Agent[Any], input: Any = None) -> Iterator[None]:
     """While a run of ``agent`` starts (or, awaited, runs): the agent its handoff filters
-    attribute the run's first items to. A streamed run's task keeps the value it started
-    with; the caller's is restored."""
+    attribute the run's first items to, and the text it was given (if a text), which its
+    input guardrails are handed. A streamed run's task keeps the values it started with;
+    the caller's are restored."""
     token = _starting.set(agent)
+    text = _text_input.set(input if isinstance(input, str) else None)
     try:
         yield
     finally:
+        _text_input.reset(text)
         _starting.reset(token)
 
 
