@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._doubt import iso_time, retry, settle
+from ._inline import isolated
 from ._run import Driver, Run, checkpoint
 
 __all__ = [
@@ -352,6 +353,9 @@ async def _run_calls(
                 await _record(run, call, tool, output, outcome)
                 continue
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
+            if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
+                await _alone(finish)
+                break
             tasks.append(asyncio.ensure_future(finish))
         if tasks:
             await (_await_one(tasks[0]) if len(tasks) == 1 else asyncio.wait(tasks))
@@ -370,6 +374,17 @@ async def _run_calls(
         if (error := task.exception()) is not None:  # recording failed (a store refused)
             raise error
     return None
+
+
+async def _alone(finish: Coroutine[Any, Any, None]) -> None:
+    """Await the turn's only call in this task, as if in a task of its own (``_inline``):
+    the run's cancellation reaches the tool, and is raised even if the tool swallowed it
+    and returned (as awaiting its task would)."""
+    current = asyncio.current_task()
+    asked = current.cancelling() if current else 0
+    await isolated(finish)
+    if current and current.cancelling() > asked:
+        raise asyncio.CancelledError
 
 
 async def _await_one(task: asyncio.Task[None]) -> None:
