@@ -103,7 +103,10 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
             if blocked is not None:
                 run.append(ToolRejected(call.call_id, blocked))
                 continue
-        if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
+        if call.status is CallStatus.NEW and (
+            tool.needs_approval is True
+            or (tool.needs_approval is not False and await _needs_approval(run, tool, call))
+        ):
             run.append(request_event(run.graph, call, governance))
             if not await _apply_rules(run, call):
                 await hooks.approval_requested(run, call)
@@ -132,7 +135,8 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
         # next request needs every output of the turn anyway.
         return False
     await _carry_out(run, plan, drive)
-    await _take_handoffs(run, handoffs)
+    if handoffs:
+        await _take_handoffs(run, handoffs)
     return True
 
 
@@ -212,6 +216,8 @@ def _answer_hosted(run: Run, call: Call) -> None:
 
 
 def _apply_always(run: Run, call: Call) -> None:
+    if not run.view.always:  # no "always" decision in this run
+        return
     decision = always_decision(run.view, run.graph, run.options.governance, call, run.ctx.context)
     if decision is not None:
         run.append(decision)
@@ -295,7 +301,11 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
         await checkpoint(run)
     if cancelled is not None:
         raise cancelled
-    for call, tool, output in sorted(outcome.finished, key=lambda f: outcome.order[f[0].call_id]):
+    finished = outcome.finished
+    if len(finished) > 1:
+        order = outcome.order
+        finished = sorted(finished, key=lambda f: order[f[0].call_id])
+    for call, tool, output in finished:
         if hooked:
             await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
         if run.view.calls[call.call_id].review_requested:
