@@ -103,12 +103,13 @@ async def _drive_or_fail(run: Run, stop: Callable[[], StopMode | None] | None) -
 async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     if run.start is not None:
         session = run.options.session
-        history = await session.get_items() if session is not None else []
-        try:
-            started, run.start = replace(run.start, history=history), None
-        except ValueError as exc:
-            raise SessionError(f"The session's items cannot be used: {exc}.") from None
-        if session is not None:  # the id a resume is checked against (see sessions/_identity)
+        started, run.start = run.start, None
+        if session is not None:  # without one, the start has its history already: none
+            try:
+                started = replace(started, history=await session.get_items())
+            except ValueError as exc:
+                raise SessionError(f"The session's items cannot be used: {exc}.") from None
+            # The id a resume is checked against (see sessions/_identity).
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
         await checkpoint(run)
@@ -268,7 +269,7 @@ async def _call_model(run: Run) -> None:
     request = ModelRequest(
         input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
         instructions=await agent.get_instructions(run.ctx),
-        tools=await _offered_tools(run, agent),
+        tools=await _offered_tools(run, agent) if agent.enabled_checks else agent.tool_specs,
         settings=_settings(agent, view),
         output_schema=agent.output.schema if agent.output else None,
         previous_response_id=view.last_response_id if chained else None,
