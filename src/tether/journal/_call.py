@@ -51,6 +51,11 @@ def hosted_approval_response(request_id: str, approved: bool, reason: str) -> It
 
 
 class CallStatus(enum.Enum):
+    # Members are singletons compared by identity: hashing by identity (a C slot) is the same
+    # answer as Enum's hash of the name (a Python call), and the loop's set lookups make it
+    # many times a turn.
+    __hash__ = object.__hash__
+
     NEW = "new"
     """Not yet looked at: may need approval, or may run at once."""
     PENDING = "pending"

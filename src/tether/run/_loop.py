@@ -201,8 +201,14 @@ def _expire(run: Run) -> None:
     """Reject, as the system, the calls whose approval passed its deadline: they never run,
     and the model reads that the approval expired."""
     view = run.view
-    if not view.calls or view.completed is not None:
+    if view.completed is not None:
         return
+    for call in view.calls.values():
+        requested = call.requested
+        if requested is not None and requested.expires_at is not None:
+            break
+    else:
+        return  # no call of the turn has a deadline
     governance = run.options.governance
     expired = due(view, governance.now)  # reads the clock only if a call has a deadline
     if expired:
