@@ -198,6 +198,8 @@ class FunctionTool:
             result = self.function(ctx, **kwargs) if self.takes_context else self.function(**kwargs)
         except Exception as exc:
             return self._failed(ctx, exc)
+        if type(result) is str:  # text, what most tools return: the model reads it as it is
+            return result
         if inspect.isawaitable(result):
             return self._finish(ctx, result)
         return self._output(ctx, result)

@@ -338,7 +338,9 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
             "adapter returned something else."
         )
     response_id, usage = getattr(response, "response_id", None), getattr(response, "usage", None)
-    if not isinstance(response_id, str | None) or not isinstance(usage, Usage):
+    if (response_id is not None and not isinstance(response_id, str)) or not isinstance(
+        usage, Usage
+    ):
         raise ModelBehaviorError(
             "The model's response has a response_id that is not a string or a usage that is "
             "not a tether Usage; the model adapter returned something else."
