@@ -100,13 +100,14 @@ def _trace_api() -> Any:
     if not _api:
         from .. import tracing
 
+        api: Any
         try:
-            from opentelemetry import trace
+            from opentelemetry import trace as api
         except ImportError:
-            trace = None
-        _api.extend((tracing, trace))
-    tracing, trace = _api
-    return None if tracing.tracing_disabled() else trace
+            api = None
+        _api.extend((tracing, api))
+    switch, trace = _api
+    return None if switch.tracing_disabled() else trace
 
 
 def _ns(iso: str | None) -> int | None:
