@@ -131,11 +131,11 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         step = next_step(run.view, run.agent)
         if isinstance(step, DecideToolUse):
             step = await decide_tool_use(run)
-        if isinstance(step, CallModel | ExecuteTools) and stop is not None:
+        if isinstance(step, _ACTS) and stop is not None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
                 return
-        if isinstance(step, CallModel | Finish):
+        if isinstance(step, _TAKES_REVIEWS):
             await _take_up_reviews(run)
         recorded = len(run.journal)
         if isinstance(step, CallModel):
@@ -145,7 +145,7 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             await _sync_session(run)
             await checkpoint(run)
             return
-        if isinstance(step, CallModel | ExecuteTools) and len(run.journal) == recorded:
+        if isinstance(step, _ACTS) and len(run.journal) == recorded:
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
@@ -153,8 +153,15 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _sync_session(run)
         if not _commit_waits(run, step):
             await checkpoint(run)
-        if isinstance(step, Finish | Done | Interrupt):
+        if isinstance(step, _ENDS):
             return
+
+
+_ACTS = (CallModel, ExecuteTools)
+"""Steps that must record something (tuples: ``isinstance`` with ``A | B`` builds the union
+each time, several times a turn)."""
+_TAKES_REVIEWS = (CallModel, Finish)
+_ENDS = (Finish, Done, Interrupt)
 
 
 def _commit_waits(run: Run, step: Step) -> bool:

@@ -336,6 +336,10 @@ class _TimedOut:
 
 Result = ToolOutput | NestedOutcome | BaseException | _TimedOut
 
+_OUTPUT = (str, list)
+"""A tool's output: text or content parts (a tuple: ``str | list`` in ``isinstance`` would
+build the union at every call)."""
+
 
 async def _run_calls(
     run: Run, plan: list[tuple[Call, FunctionTool | None]], drive: Driver, outcome: _Outcome
@@ -359,7 +363,7 @@ async def _run_calls(
                 # A sync tool's retries, if its error allows them, run before the next starts.
                 await _finish(run, call, tool, _raised(exc), outcome, drive)
                 continue
-            if isinstance(output, str | list):  # a sync tool, done: recorded before the next
+            if isinstance(output, _OUTPUT):  # a sync tool, done: recorded before the next
                 await _record(run, call, tool, output, outcome)
                 continue
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
@@ -450,7 +454,7 @@ async def _settled(pending: Awaitable[Any]) -> Result:
 async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
     """One more run of a call that failed with an error proving nothing happened."""
     output = start_call(run, call, tool, drive)
-    return output if isinstance(output, str | list) else await _within(output, _timeout(run, tool))
+    return output if isinstance(output, _OUTPUT) else await _within(output, _timeout(run, tool))
 
 
 async def _raised(error: Exception) -> str:
@@ -482,7 +486,7 @@ async def _record(
             run.append(ToolCompleted(call.call_id, result.output))
             outcome.finished.append((call, tool, result.output))
         run.tracer.tool_end(span, result.output)
-    elif isinstance(result, str | list):
+    elif isinstance(result, _OUTPUT):
         await _record_output(run, call, tool, result, span, outcome)
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
