@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -430,3 +431,35 @@ async def test_an_output_recorded_after_a_pause_comes_after_those_recorded_befor
     sent = model.requests[1].input
     # As the reference SDK: the output of the call that ran before the pause comes first.
     assert [i["call_id"] for i in sent if i.get("type") == "function_call_output"] == ["c2", "c1"]
+
+
+SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
+
+
+@pytest.mark.parametrize("alone", [True, False])
+async def test_what_an_async_tool_sets_in_a_context_variable_stays_its_own(alone: bool) -> None:
+    # As in a task of its own, whether the call runs alone in its turn or beside another.
+    read: list[str] = []
+
+    async def mark(tag: str) -> str:
+        """Mark the context and wait a moment."""
+        read.append(SEEN.get())
+        SEEN.set(tag)
+        await asyncio.sleep(0)
+        read.append(SEEN.get())
+        return tag
+
+    calls = [tool_call("mark", {"tag": "a"}, "c1")]
+    if not alone:
+        calls.append(tool_call("mark", {"tag": "b"}, "c2"))
+    model = ScriptedModel([calls, [tool_call("mark", {"tag": "z"}, "c3")], message("done")])
+    agent = Agent(name="Marker", model=model, tools=[function_tool(mark)])
+
+    result = await Runner.run(agent, "go")
+
+    assert result.final_output == "done"
+    # Each call starts from the run's context, not from what an earlier call set in its own.
+    assert read == (
+        ["unset", "a", "unset", "z"] if alone else ["unset", "unset", "a", "b", "unset", "z"]
+    )
+    assert SEEN.get() == "unset"

@@ -198,6 +198,8 @@ def tool_output(tool_name: str, result: Any) -> ToolOutput:
     """What the model reads of what a tool returned: content parts for content, else text
     (a string as it is, a model or dataclass as its JSON, other data as JSON if it can be).
     Raises ``ToolOutputError`` for content that is not valid."""
+    if type(result) is str:  # most tools return text: no content to look for
+        return result
     try:
         parts = content_parts(result)
     except ValueError as exc:

@@ -179,9 +179,11 @@ class FunctionTool:
             raise ToolArgumentsError(
                 f"the arguments do not match the schema ({problems})"
             ) from None
-        args = {name: getattr(validated, name) for name in type(validated).model_fields}
-        if validated.model_extra:  # a permissive schema (``schema_tool``) keeps every field
-            args.update(validated.model_extra)
+        # A model's fields are its __dict__, in their order (extra fields are kept apart).
+        args = dict(validated.__dict__)
+        extra = validated.__pydantic_extra__
+        if extra:  # a permissive schema (``schema_tool``) keeps every field
+            args.update(extra)
         return args
 
     def start(self, ctx: RunContext[Any], arguments: str) -> ToolOutput | Awaitable[ToolOutput]:
@@ -196,6 +198,8 @@ class FunctionTool:
             result = self.function(ctx, **kwargs) if self.takes_context else self.function(**kwargs)
         except Exception as exc:
             return self._failed(ctx, exc)
+        if type(result) is str:  # text, what most tools return: the model reads it as it is
+            return result
         if inspect.isawaitable(result):
             return self._finish(ctx, result)
         return self._output(ctx, result)

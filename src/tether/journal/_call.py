@@ -51,6 +51,11 @@ def hosted_approval_response(request_id: str, approved: bool, reason: str) -> It
 
 
 class CallStatus(enum.Enum):
+    # Members are singletons compared by identity: hashing by identity (a C slot) is the same
+    # answer as Enum's hash of the name (a Python call), and the loop's set lookups make it
+    # many times a turn.
+    __hash__ = object.__hash__
+
     NEW = "new"
     """Not yet looked at: may need approval, or may run at once."""
     PENDING = "pending"
@@ -128,15 +133,15 @@ class Call:
     """An approval the API asked for a hosted MCP call (``tether.hosted``); nothing runs
     here, and the decision goes back as an ``mcp_approval_response`` item."""
     call_id: str = field(init=False)
+    name: str = field(init=False)
+    """The tool's name."""
 
     def __post_init__(self) -> None:
         # Read from the item once: the loop and the fold ask for them many times a call.
-        self.hosted = self.item.get("type") == HOSTED_APPROVAL_REQUEST
-        self.call_id = str(self.item["id"] if self.hosted else self.item["call_id"])
-
-    @property
-    def name(self) -> str:
-        return str(self.item["name"])
+        item = self.item
+        self.hosted = item.get("type") == HOSTED_APPROVAL_REQUEST
+        self.call_id = str(item["id"] if self.hosted else item["call_id"])
+        self.name = str(item["name"])
 
     @property
     def model_arguments(self) -> str:

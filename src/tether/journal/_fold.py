@@ -276,14 +276,18 @@ class RunView:
             return "completed"
         if self.failed is not None:
             return "failed"
-        statuses = {call.status for call in self.calls.values()}
-        if CallStatus.IN_DOUBT in statuses:
-            return "in_doubt"
-        if statuses & _ACTIONABLE:
-            return "running"
-        if statuses & _WAITING:
-            return "waiting"  # a suspended call's nested run waits for a person
-        return "running"
+        # One pass (asked at every step of the loop): a call in doubt decides at once; else
+        # a call to act on makes the run running, and only calls waiting make it waiting.
+        acting = waiting = False
+        for call in self.calls.values():
+            status = call.status
+            if status is CallStatus.IN_DOUBT:
+                return "in_doubt"
+            if status in _ACTIONABLE:
+                acting = True
+            elif status in _WAITING:
+                waiting = True  # a suspended call's nested run waits for a person
+        return "waiting" if waiting and not acting else "running"
 
     @property
     def pending(self) -> list[ToolApprovalItem]:

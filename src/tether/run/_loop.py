@@ -103,12 +103,13 @@ async def _drive_or_fail(run: Run, stop: Callable[[], StopMode | None] | None) -
 async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
     if run.start is not None:
         session = run.options.session
-        history = await session.get_items() if session is not None else []
-        try:
-            started, run.start = replace(run.start, history=history), None
-        except ValueError as exc:
-            raise SessionError(f"The session's items cannot be used: {exc}.") from None
-        if session is not None:  # the id a resume is checked against (see sessions/_identity)
+        started, run.start = run.start, None
+        if session is not None:  # without one, the start has its history already: none
+            try:
+                started = replace(started, history=await session.get_items())
+            except ValueError as exc:
+                raise SessionError(f"The session's items cannot be used: {exc}.") from None
+            # The id a resume is checked against (see sessions/_identity).
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
         await checkpoint(run)
@@ -130,11 +131,11 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         step = next_step(run.view, run.agent)
         if isinstance(step, DecideToolUse):
             step = await decide_tool_use(run)
-        if isinstance(step, CallModel | ExecuteTools) and stop is not None:
+        if isinstance(step, _ACTS) and stop is not None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
                 return
-        if isinstance(step, CallModel | Finish):
+        if isinstance(step, _TAKES_REVIEWS):
             await _take_up_reviews(run)
         recorded = len(run.journal)
         if isinstance(step, CallModel):
@@ -144,7 +145,7 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             await _sync_session(run)
             await checkpoint(run)
             return
-        if isinstance(step, CallModel | ExecuteTools) and len(run.journal) == recorded:
+        if isinstance(step, _ACTS) and len(run.journal) == recorded:
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
@@ -152,8 +153,15 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
         await _sync_session(run)
         if not _commit_waits(run, step):
             await checkpoint(run)
-        if isinstance(step, Finish | Done | Interrupt):
+        if isinstance(step, _ENDS):
             return
+
+
+_ACTS = (CallModel, ExecuteTools)
+"""Steps that must record something (tuples: ``isinstance`` with ``A | B`` builds the union
+each time, several times a turn)."""
+_TAKES_REVIEWS = (CallModel, Finish)
+_ENDS = (Finish, Done, Interrupt)
 
 
 def _commit_waits(run: Run, step: Step) -> bool:
@@ -200,8 +208,14 @@ def _expire(run: Run) -> None:
     """Reject, as the system, the calls whose approval passed its deadline: they never run,
     and the model reads that the approval expired."""
     view = run.view
-    if not view.calls or view.completed is not None:
+    if view.completed is not None:
         return
+    for call in view.calls.values():
+        requested = call.requested
+        if requested is not None and requested.expires_at is not None:
+            break
+    else:
+        return  # no call of the turn has a deadline
     governance = run.options.governance
     expired = due(view, governance.now)  # reads the clock only if a call has a deadline
     if expired:
@@ -268,7 +282,7 @@ async def _call_model(run: Run) -> None:
     request = ModelRequest(
         input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
         instructions=await agent.get_instructions(run.ctx),
-        tools=await _offered_tools(run, agent),
+        tools=await _offered_tools(run, agent) if agent.enabled_checks else agent.tool_specs,
         settings=_settings(agent, view),
         output_schema=agent.output.schema if agent.output else None,
         previous_response_id=view.last_response_id if chained else None,
@@ -331,7 +345,9 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
             "adapter returned something else."
         )
     response_id, usage = getattr(response, "response_id", None), getattr(response, "usage", None)
-    if not isinstance(response_id, str | None) or not isinstance(usage, Usage):
+    if (response_id is not None and not isinstance(response_id, str)) or not isinstance(
+        usage, Usage
+    ):
         raise ModelBehaviorError(
             "The model's response has a response_id that is not a string or a usage that is "
             "not a tether Usage; the model adapter returned something else."

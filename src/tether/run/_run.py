@@ -93,7 +93,9 @@ class Run:
     @property
     def view(self) -> RunView:
         """The run as its journal says it is."""
-        return self.journal.view
+        # The journal's own slot, not its property: the loop asks for the view dozens of
+        # times a turn. (A store that rebases the journal replaces that slot: never cached.)
+        return self.journal._view
 
     @property
     def agent(self) -> Agent[Any]:

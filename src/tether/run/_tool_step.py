@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._doubt import iso_time, retry, settle
+from ._inline import isolated
 from ._run import Driver, Run, checkpoint
 
 __all__ = [
@@ -102,7 +103,10 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
             if blocked is not None:
                 run.append(ToolRejected(call.call_id, blocked))
                 continue
-        if call.status is CallStatus.NEW and await _needs_approval(run, tool, call):
+        if call.status is CallStatus.NEW and (
+            tool.needs_approval is True
+            or (tool.needs_approval is not False and await _needs_approval(run, tool, call))
+        ):
             run.append(request_event(run.graph, call, governance))
             if not await _apply_rules(run, call):
                 await hooks.approval_requested(run, call)
@@ -131,7 +135,8 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
         # next request needs every output of the turn anyway.
         return False
     await _carry_out(run, plan, drive)
-    await _take_handoffs(run, handoffs)
+    if handoffs:
+        await _take_handoffs(run, handoffs)
     return True
 
 
@@ -211,6 +216,8 @@ def _answer_hosted(run: Run, call: Call) -> None:
 
 
 def _apply_always(run: Run, call: Call) -> None:
+    if not run.view.always:  # no "always" decision in this run
+        return
     decision = always_decision(run.view, run.graph, run.options.governance, call, run.ctx.context)
     if decision is not None:
         run.append(decision)
@@ -294,7 +301,11 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
         await checkpoint(run)
     if cancelled is not None:
         raise cancelled
-    for call, tool, output in sorted(outcome.finished, key=lambda f: outcome.order[f[0].call_id]):
+    finished = outcome.finished
+    if len(finished) > 1:
+        order = outcome.order
+        finished = sorted(finished, key=lambda f: order[f[0].call_id])
+    for call, tool, output in finished:
         if hooked:
             await hooks.tool_end(run, tool, call, output)  # every output is recorded by now
         if run.view.calls[call.call_id].review_requested:
@@ -325,6 +336,10 @@ class _TimedOut:
 
 Result = ToolOutput | NestedOutcome | BaseException | _TimedOut
 
+_OUTPUT = (str, list)
+"""A tool's output: text or content parts (a tuple: ``str | list`` in ``isinstance`` would
+build the union at every call)."""
+
 
 async def _run_calls(
     run: Run, plan: list[tuple[Call, FunctionTool | None]], drive: Driver, outcome: _Outcome
@@ -348,10 +363,13 @@ async def _run_calls(
                 # A sync tool's retries, if its error allows them, run before the next starts.
                 await _finish(run, call, tool, _raised(exc), outcome, drive)
                 continue
-            if isinstance(output, str | list):  # a sync tool, done: recorded before the next
+            if isinstance(output, _OUTPUT):  # a sync tool, done: recorded before the next
                 await _record(run, call, tool, output, outcome)
                 continue
             finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
+            if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
+                await _alone(finish)
+                break
             tasks.append(asyncio.ensure_future(finish))
         if tasks:
             await (_await_one(tasks[0]) if len(tasks) == 1 else asyncio.wait(tasks))
@@ -370,6 +388,17 @@ async def _run_calls(
         if (error := task.exception()) is not None:  # recording failed (a store refused)
             raise error
     return None
+
+
+async def _alone(finish: Coroutine[Any, Any, None]) -> None:
+    """Await the turn's only call in this task, as if in a task of its own (``_inline``):
+    the run's cancellation reaches the tool, and is raised even if the tool swallowed it
+    and returned (as awaiting its task would)."""
+    current = asyncio.current_task()
+    asked = current.cancelling() if current else 0
+    await isolated(finish)
+    if current and current.cancelling() > asked:
+        raise asyncio.CancelledError
 
 
 async def _await_one(task: asyncio.Task[None]) -> None:
@@ -425,7 +454,7 @@ async def _settled(pending: Awaitable[Any]) -> Result:
 async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
     """One more run of a call that failed with an error proving nothing happened."""
     output = start_call(run, call, tool, drive)
-    return output if isinstance(output, str | list) else await _within(output, _timeout(run, tool))
+    return output if isinstance(output, _OUTPUT) else await _within(output, _timeout(run, tool))
 
 
 async def _raised(error: Exception) -> str:
@@ -457,7 +486,7 @@ async def _record(
             run.append(ToolCompleted(call.call_id, result.output))
             outcome.finished.append((call, tool, result.output))
         run.tracer.tool_end(span, result.output)
-    elif isinstance(result, str | list):
+    elif isinstance(result, _OUTPUT):
         await _record_output(run, call, tool, result, span, outcome)
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)

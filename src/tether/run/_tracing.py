@@ -72,13 +72,8 @@ def tracer_for(config: RunConfig | None, data: dict[str, Any]) -> RunTracer:
     """The run's tracer: OpenTelemetry's if installed and the run's tracing is on."""
     if data.get("tracing_disabled") or (config is not None and config.tracing_disabled):
         return NO_TRACER
-    from ..tracing import tracing_disabled
-
-    if tracing_disabled():
-        return NO_TRACER
-    try:
-        from opentelemetry import trace
-    except ImportError:
+    trace = _trace_api()
+    if trace is None:
         return NO_TRACER
     provider = config.tracer_provider if config is not None else None
     if provider is None:
@@ -91,6 +86,28 @@ def tracer_for(config: RunConfig | None, data: dict[str, Any]) -> RunTracer:
     sensitive = bool(data.get("trace_include_sensitive_data"))
     name = str(data.get("workflow_name") or "tether run")
     return _OtelTracer(tracer, sensitive, name)
+
+
+_api: list[Any] = []
+"""``tether.tracing`` and ``opentelemetry.trace`` (``None`` if it is not installed), once
+imported: a run asks for them at its start, and an import statement costs microseconds even
+for a module already loaded."""
+
+
+def _trace_api() -> Any:
+    """``opentelemetry.trace`` if it is installed and ``set_tracing_disabled`` is not in
+    force, else ``None``."""
+    if not _api:
+        from .. import tracing
+
+        api: Any
+        try:
+            from opentelemetry import trace as api
+        except ImportError:
+            api = None
+        _api.extend((tracing, api))
+    switch, trace = _api
+    return None if switch.tracing_disabled() else trace
 
 
 def _ns(iso: str | None) -> int | None:
