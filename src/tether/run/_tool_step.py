@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,16 +28,11 @@ from ..errors import (
     ToolError,
     ToolTimeoutError,
     UnknownToolError,
-    UserError,
 )
-from ..handoffs import Handoff, HandoffInputData
-from ..items import Item
 from ..journal import (
     ApprovalRequested,
     Call,
     CallStatus,
-    HandoffTaken,
-    RunView,
     SessionSynced,
     ToolCompleted,
     ToolRejected,
@@ -51,6 +45,7 @@ from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._doubt import iso_time, retry, settle
+from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
 
@@ -136,7 +131,7 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
         return False
     await _carry_out(run, plan, drive)
     if handoffs:
-        await _take_handoffs(run, handoffs)
+        await take_handoffs(run, handoffs)
     return True
 
 
@@ -556,54 +551,6 @@ def missing_tool_error(call: Call, owner: Agent[Any]) -> UnknownToolError:
         f"{owner.name!r} has no tool {call.name!r} now (its tools: {known}). Resume with "
         "the agent that has the tool; nothing was run."
     )
-
-
-async def _take_handoffs(run: Run, handoffs: list[Call]) -> None:
-    for index, call in enumerate(handoffs):
-        if index > 0:
-            run.append(ToolCompleted(call.call_id, "Only one handoff is taken per turn; ignored."))
-            continue
-        source = run.graph[call.agent]
-        entry = source.handoff_entries[call.name]
-        target = entry.agent
-        try:
-            value = entry.parse_input(call.arguments)
-        except ValueError as exc:
-            message = f"Invalid arguments for handoff {call.name!r}: {exc}. Please call it again."
-            run.append(ToolCompleted(call.call_id, message))
-            continue
-        await entry.call_on_handoff(run.ctx, value)
-        run.append(ToolCompleted(call.call_id, json.dumps({"assistant": target.name})))
-        run.append(HandoffTaken(call.call_id, call.agent, target.name, _filtered(run, entry)))
-        run.tracer.handoff(run.view, source.name, target.name)
-        await hooks.handoff(run, source, target)
-
-
-def _filtered(run: Run, entry: Handoff) -> list[Item] | None:
-    """What the next agent's model is sent, if an input filter decides it."""
-    config = run.options.config
-    input_filter = entry.input_filter or (config.handoff_input_filter if config else None)
-    if input_filter is None:
-        return None
-    view = run.view
-    items = view.model_input()
-    history = len(items) - (len(view.items) - view.generated_start)
-    turn = len(items) - _turn_length(view)
-    data = HandoffInputData(tuple(items[:history]), tuple(items[history:turn]), tuple(items[turn:]))
-    result = input_filter(data)
-    if not isinstance(result, HandoffInputData):
-        raise UserError(
-            f"The input filter of handoff {entry.tool_name!r} returned "
-            f"{type(result).__name__}; it must return a HandoffInputData."
-        )
-    return [dict(item) for item in result.all_items()]
-
-
-def _turn_length(view: RunView) -> int:
-    """How many items the current turn added: its response and the outputs since."""
-    last = view.responses[-1]
-    outputs = sum(1 for call in view.calls.values() if call.done)
-    return len(last.output) + outputs
 
 
 def _rejection(run: Run, call: Call) -> str:
