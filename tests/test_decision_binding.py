@@ -4,6 +4,7 @@ other arguments, as a user of an in-memory run sees them."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
@@ -19,6 +20,7 @@ from tether import (
     StaleDecisionError,
     function_tool,
 )
+from tether.errors import DecisionMismatchError
 from tether.journal import ApprovalDecided
 from tether.testing import ScriptedModel, message, tool_call
 
@@ -259,3 +261,22 @@ async def test_the_compatibility_module_keeps_the_runs_governance() -> None:
             state.approve(item)  # anonymous: the run's policy wants "ops"
         state.approve(item, by=Approver("olga", roles=frozenset({"ops"})))
         assert _decisions(state) == [("call_0", True, "olga", False)]
+
+
+async def test_a_decision_changed_after_it_was_sealed_is_refused_in_the_same_process() -> None:
+    # The fold recalls the seal of the decision just sealed instead of hashing it again; a
+    # copy of it with another verdict, made right after, is another object: hashed, refused.
+    agent = Agent(
+        name="A",
+        model=ScriptedModel([[tool_call("delete", {"path": "/a"}, "call_0")]]),
+        tools=[_delete_tool("A")],
+    )
+    state = (await Runner.run(agent, "Clean up")).to_state()
+    state.reject("call_0", by="ana")
+    *earlier, decided = state.journal
+    assert isinstance(decided, ApprovalDecided) and not decided.approved
+    flipped = dataclasses.replace(decided, approved=True)  # the rejection's seal, kept
+    with pytest.raises(DecisionMismatchError, match="seal"):
+        RunState(agent, [*earlier, flipped])
+    assert RunState(agent, [*earlier, decided]).status == "running"
+    assert RAN == []
