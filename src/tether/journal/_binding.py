@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ._events import (
     ApprovalDecided,
@@ -295,6 +296,9 @@ def undo_seal(run_id: str, request: UndoRequested) -> str:
     return _digest(_COMPACT.encode(fields))
 
 
+_Sealable = TypeVar("_Sealable", ApprovalDecided, DoubtResolved, OutputReviewed, DecisionRevoked)
+
+
 @overload
 def sealed(decision: ApprovalDecided, run_id: str, turn: int) -> ApprovalDecided: ...
 @overload
@@ -312,15 +316,30 @@ def sealed(
     global _SEALED
     event: ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked
     if isinstance(decision, DecisionRevoked):
-        event = replace(decision, seal=revocation_seal(run_id, turn, decision))
+        event = _with_seal(decision, revocation_seal(run_id, turn, decision))
     elif isinstance(decision, DoubtResolved):
-        event = replace(decision, seal=doubt_seal(run_id, turn, decision))
+        event = _with_seal(decision, doubt_seal(run_id, turn, decision))
     elif isinstance(decision, OutputReviewed):
-        event = replace(decision, seal=review_seal(run_id, turn, decision))
+        event = _with_seal(decision, review_seal(run_id, turn, decision))
     else:
-        event = replace(decision, seal=decision_seal(run_id, turn, decision))
+        event = _with_seal(decision, decision_seal(run_id, turn, decision))
     _SEALED = (event, run_id, turn)
     return event
+
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _with_seal(decision: _Sealable, seal: str) -> _Sealable:
+    # ``dataclasses.replace(decision, seal=seal)`` without its generic checks, which cost
+    # twice the construction: every field of a decision is an ``__init__`` field.
+    kind = type(decision)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(field.name for field in dataclass_fields(kind))
+    values = {name: getattr(decision, name) for name in names}
+    values["seal"] = seal
+    return kind(**values)
 
 
 _SEALED: tuple[object, str, int] | None = None
