@@ -5,6 +5,8 @@ other arguments, as a user of an in-memory run sees them."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections import Counter
 from typing import Any
 
@@ -22,6 +24,7 @@ from tether import (
 )
 from tether.errors import DecisionMismatchError
 from tether.journal import ApprovalDecided
+from tether.journal._binding import fingerprint
 from tether.testing import ScriptedModel, message, tool_call
 
 RAN: list[str] = []
@@ -280,3 +283,31 @@ async def test_a_decision_changed_after_it_was_sealed_is_refused_in_the_same_pro
         RunState(agent, [*earlier, flipped])
     assert RunState(agent, [*earlier, decided]).status == "running"
     assert RAN == []
+
+
+def escaped(text: str) -> str:
+    """``text`` with each lone surrogate written as a lowercase JSON escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("agent", "tool", "call_id", "arguments"),
+    [
+        ("A", "delete", "call_0", '{"path": "/a", "force": true}'),
+        ('é "q" \\', "t\n\x00", "c\u2028\ud800", '{"b": [1.5, "\\udfff"], "a": null}'),
+        ("😀", "t", "c", "not json"),
+    ],
+)
+def test_a_fingerprint_is_the_sha256_of_the_calls_json(
+    agent: str, tool: str, call_id: str, arguments: str
+) -> None:
+    # What a saved state, the TypeScript interop and the inbox compare: it must not drift.
+    parsed: Any = arguments
+    try:
+        parsed = json.loads(arguments)
+        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        canonical = arguments
+    text = json.dumps([agent, tool, call_id, escaped(canonical)], ensure_ascii=False)
+    expected = "sha256:" + hashlib.sha256(escaped(text).encode()).hexdigest()
+    assert fingerprint(agent, tool, call_id, arguments) == expected

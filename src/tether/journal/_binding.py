@@ -111,6 +111,7 @@ class ToolOutputReviewItem(ToolApprovalItem):
 _SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SPACED = json.JSONEncoder(ensure_ascii=False)
+_quote = json.encoder.encode_basestring  # how ``_SPACED`` writes a string
 
 
 def _digest(canonical: str) -> str:
@@ -129,7 +130,11 @@ def canonical_arguments(arguments: str) -> str:
 
 def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
     """SHA-256 over the call's identity and canonical arguments."""
-    return _digest(_SPACED.encode([agent, tool, call_id, canonical_arguments(arguments)]))
+    parts = (agent, tool, call_id, canonical_arguments(arguments))
+    if type(agent) is str and type(tool) is str and type(call_id) is str:
+        # What ``_SPACED`` writes for a list of strings, each quoted by the function it uses.
+        return _digest("[" + ", ".join(map(_quote, parts)) + "]")
+    return _digest(_SPACED.encode(list(parts)))
 
 
 def idempotency_key(view: RunView, call: Call) -> str:
