@@ -23,7 +23,7 @@ from tether.errors import (
     UnknownToolError,
 )
 from tether.journal._document import load_document
-from tether.journal._event_json import events_json
+from tether.journal._event_json import events_data, events_json
 from tether.journal._events import events_adapter
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, save, weather_agent
@@ -383,10 +383,11 @@ async def test_a_context_that_is_not_json_is_a_clear_error() -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in (TESTS / "golden").glob("*.json")))
 def test_a_journal_is_saved_as_the_journal_type_writes_it(name: str) -> None:
     # Saving writes each event with its own class's serializer (faster than the union of
-    # every event class): the text must be what the union writes, event kind by kind.
+    # every event class): the text and data must be what the union writes, kind by kind.
     data = json.loads((TESTS / "golden" / name).read_text(encoding="utf-8"))
     _, journal, _ = load_document(data)
     assert events_json(journal) == events_adapter().dump_json(journal)
+    assert events_data(journal) == events_adapter().dump_python(journal, mode="json")
 
 
 async def test_lone_surrogates_save_as_escapes_and_load_back() -> None:

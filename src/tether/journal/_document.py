@@ -32,7 +32,7 @@ from typing_extensions import TypedDict
 from .._frozen import freeze
 from ..errors import SchemaVersionError, StateFormatError, StateSignatureError, UserError
 from ._binding import seal_decisions
-from ._event_json import events_json
+from ._event_json import events_data, events_json
 from ._events import EVENT_KINDS, Event, events_adapter
 from ._limits import MAX_STATE_DEPTH, data_problem, escape_surrogates
 from ._text_signature import TEXT_ALG, text_mac_matches, unsigned_text_of
@@ -99,7 +99,7 @@ def dump_document(root_agent: str, journal: list[Event], context: Any) -> dict[s
         "format": FORMAT,
         "version": CURRENT_VERSION,
         "root_agent": root_agent,
-        "journal": events_adapter().dump_python(journal, mode="json"),
+        "journal": events_data(journal),
         "context": context,
     }
 
@@ -184,7 +184,7 @@ def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> b
         events = events_json(journal)
     except PydanticSerializationError:
         # pydantic-core cannot write a lone surrogate; the json module can, escaped.
-        events = _compact(events_adapter().dump_python(journal, mode="json"))
+        events = _compact(events_data(journal))
     tail = b"null" if context is None else _compact(context)
     return b"".join((_head(root_agent), b',"journal":', events, b',"context":', tail, b"}"))
 

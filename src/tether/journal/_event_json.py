@@ -17,22 +17,27 @@ from pydantic_core import SchemaSerializer
 
 from ._events import Event
 
-__all__ = ["events_json"]
+__all__ = ["events_data", "events_json"]
 
 
 _SERIALIZERS: dict[type[Any], SchemaSerializer] = {}
 """Each event class's serializer, built when first needed (as ``events_adapter``)."""
 
 
+def _serializer(kind: type[Any]) -> SchemaSerializer:
+    serializer = _SERIALIZERS.get(kind)
+    if serializer is None:
+        serializer = _SERIALIZERS[kind] = TypeAdapter(kind).serializer
+    return serializer
+
+
 def events_json(journal: Sequence[Event]) -> bytes:
     """``events_adapter().dump_json(journal)``: the same text, written faster.
 
     Raises ``PydanticSerializationError`` where that does (a lone surrogate)."""
-    serializers = _SERIALIZERS
-    parts = []
-    for event in journal:
-        serializer = serializers.get(type(event))
-        if serializer is None:
-            serializer = serializers[type(event)] = TypeAdapter(type(event)).serializer
-        parts.append(serializer.to_json(event))
-    return b"[" + b",".join(parts) + b"]"
+    return b"[" + b",".join([_serializer(type(event)).to_json(event) for event in journal]) + b"]"
+
+
+def events_data(journal: Sequence[Event]) -> list[Any]:
+    """``events_adapter().dump_python(journal, mode="json")``: the same data, made faster."""
+    return [_serializer(type(event)).to_python(event, mode="json") for event in journal]
