@@ -4,6 +4,9 @@ other arguments, as a user of an in-memory run sees them."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections import Counter
 from typing import Any
 
@@ -19,7 +22,9 @@ from tether import (
     StaleDecisionError,
     function_tool,
 )
+from tether.errors import DecisionMismatchError
 from tether.journal import ApprovalDecided
+from tether.journal._binding import fingerprint
 from tether.testing import ScriptedModel, message, tool_call
 
 RAN: list[str] = []
@@ -259,3 +264,50 @@ async def test_the_compatibility_module_keeps_the_runs_governance() -> None:
             state.approve(item)  # anonymous: the run's policy wants "ops"
         state.approve(item, by=Approver("olga", roles=frozenset({"ops"})))
         assert _decisions(state) == [("call_0", True, "olga", False)]
+
+
+async def test_a_decision_changed_after_it_was_sealed_is_refused_in_the_same_process() -> None:
+    # The fold recalls the seal of the decision just sealed instead of hashing it again; a
+    # copy of it with another verdict, made right after, is another object: hashed, refused.
+    agent = Agent(
+        name="A",
+        model=ScriptedModel([[tool_call("delete", {"path": "/a"}, "call_0")]]),
+        tools=[_delete_tool("A")],
+    )
+    state = (await Runner.run(agent, "Clean up")).to_state()
+    state.reject("call_0", by="ana")
+    *earlier, decided = state.journal
+    assert isinstance(decided, ApprovalDecided) and not decided.approved
+    flipped = dataclasses.replace(decided, approved=True)  # the rejection's seal, kept
+    with pytest.raises(DecisionMismatchError, match="seal"):
+        RunState(agent, [*earlier, flipped])
+    assert RunState(agent, [*earlier, decided]).status == "running"
+    assert RAN == []
+
+
+def escaped(text: str) -> str:
+    """``text`` with each lone surrogate written as a lowercase JSON escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("agent", "tool", "call_id", "arguments"),
+    [
+        ("A", "delete", "call_0", '{"path": "/a", "force": true}'),
+        ('é "q" \\', "t\n\x00", "c\u2028\ud800", '{"b": [1.5, "\\udfff"], "a": null}'),
+        ("😀", "t", "c", "not json"),
+    ],
+)
+def test_a_fingerprint_is_the_sha256_of_the_calls_json(
+    agent: str, tool: str, call_id: str, arguments: str
+) -> None:
+    # What a saved state, the TypeScript interop and the inbox compare: it must not drift.
+    parsed: Any = arguments
+    try:
+        parsed = json.loads(arguments)
+        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        canonical = arguments
+    text = json.dumps([agent, tool, call_id, escaped(canonical)], ensure_ascii=False)
+    expected = "sha256:" + hashlib.sha256(escaped(text).encode()).hexdigest()
+    assert fingerprint(agent, tool, call_id, arguments) == expected

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic_core
 import pytest
+from pydantic import TypeAdapter
 
 from tether._frozen import MAX_DEPTH, FrozenDict, FrozenList, freeze
 from tether.errors import ReadOnlyItemError
@@ -70,3 +72,22 @@ def test_a_loaded_journal_holds_its_items_frozen_and_validated() -> None:
 def test_frozen_json_of_the_wrong_shape_is_refused_when_loaded(started: dict[str, Any]) -> None:
     # Frozen while parsing, but still checked: items are objects, run_config is one.
     assert load_document_json(_document(**started)) is None
+
+
+def test_frozen_data_is_written_as_the_plain_data_it_holds() -> None:
+    # Items inside events are frozen; whatever pydantic writes them as (a saved state, a
+    # store's row, a model request) must be the plain data, as JSON and as Python values.
+    items = [
+        {"type": "message", "content": [{"type": "output_text", "text": "é", "annotations": []}]},
+        {"n": 1.5, "i": 3, "ok": True, "none": None, "deep": [[{"a": [[]]}]]},
+        [["x", {"y": {}}]],
+    ]
+    frozen = freeze(items)
+    assert pydantic_core.to_json(frozen) == pydantic_core.to_json(items)
+    assert TypeAdapter(list[Any]).dump_json(frozen) == pydantic_core.to_json(items)
+    plain = pydantic_core.to_jsonable_python(frozen)
+    assert plain == items
+    assert type(plain[0]) is dict and type(plain[0]["content"]) is list
+    assert type(plain[1]["deep"][0][0]) is dict
+    python = TypeAdapter(list[dict[str, Any]]).dump_python(frozen[:2])
+    assert python == items[:2] and type(python[0]["content"][0]) is dict

@@ -22,6 +22,9 @@ from tether.errors import (
     UnknownAgentError,
     UnknownToolError,
 )
+from tether.journal._document import load_document
+from tether.journal._event_json import events_data, events_json
+from tether.journal._events import events_adapter
 from tether.testing import ScriptedModel, message, tool_call
 from weather_app import RUNS, save, weather_agent
 
@@ -375,3 +378,27 @@ async def test_a_context_that_is_not_json_is_a_clear_error() -> None:
         result.to_state().to_string()
     with pytest.raises(UserError, match="context_serializer"):
         result.to_state().to_string(signing_key="k")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (TESTS / "golden").glob("*.json")))
+def test_a_journal_is_saved_as_the_journal_type_writes_it(name: str) -> None:
+    # Saving writes each event with its own class's serializer (faster than the union of
+    # every event class): the text and data must be what the union writes, kind by kind.
+    data = json.loads((TESTS / "golden" / name).read_text(encoding="utf-8"))
+    _, journal, _ = load_document(data)
+    assert events_json(journal) == events_adapter().dump_json(journal)
+    assert events_data(journal) == events_adapter().dump_python(journal, mode="json")
+
+
+async def test_lone_surrogates_save_as_escapes_and_load_back() -> None:
+    model = ScriptedModel([tool_call("get_temperature", {"city": "Oak\ud800"}, "call_s")])
+    agent = weather_agent(model)
+    result = await Runner.run(agent, "Oakland\udfff?", context={"who": "\ud83d"})
+    for key in (None, False):
+        text = result.to_state().to_string(signing_key=key)
+        text.encode("utf-8")  # writable as it is: every surrogate is an escape
+        assert "\\ud800" in text and "\\udfff" in text and "\\ud83d" in text
+        loaded = RunState.from_string(agent, text)
+        assert loaded.context == {"who": "\ud83d"}
+        assert loaded.journal == result.to_state().journal
+        assert json.loads(loaded.interruptions[0].arguments) == {"city": "Oak\ud800"}

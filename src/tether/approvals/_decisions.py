@@ -148,7 +148,6 @@ def authorize(
     call yet (a resolution of a call in doubt may come from anyone the policy allows).
     ``requester``: who asked for the run (``RunStarted.requested_by``); a call that needs
     two or more approvers may not be approved by them."""
-    item = call.approval_item()
     required = call.requested.required_approvals if call.requested is not None else 1
     if approver is None:
         if policy is not None or (four_eyes and required > 1):
@@ -160,7 +159,7 @@ def authorize(
     acting, approver = approver, approver.principal  # a delegate decides as the delegator
     if (
         policy is not None
-        and not policy.allows(approver, item, ctx)
+        and not policy.allows(approver, call.approval_item(), ctx)
         and not escalated_to(call, approver)
     ):
         raise NotAuthorizedError(

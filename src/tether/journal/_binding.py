@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ._events import (
     ApprovalDecided,
@@ -106,23 +107,34 @@ class ToolOutputReviewItem(ToolApprovalItem):
         return "output_review"
 
 
+# The encoders ``json.dumps`` would build on each call with these options, built once.
+_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_SPACED = json.JSONEncoder(ensure_ascii=False)
+_quote = json.encoder.encode_basestring  # how ``_SPACED`` writes a string
+
+
+def _digest(canonical: str) -> str:
+    """``"sha256:"`` and the SHA-256 of canonical JSON text, its surrogates escaped."""
+    return "sha256:" + hashlib.sha256(escape_surrogates(canonical).encode()).hexdigest()
+
+
 def canonical_arguments(arguments: str) -> str:
     """Arguments in a canonical form: sorted keys, no spaces, lone surrogates escaped; the raw
     text if not JSON or nested deeper than ``MAX_ARGUMENT_DEPTH``."""
     parsed = _parse(arguments)
     if parsed is _UNREADABLE:
         return arguments
-    return escape_surrogates(
-        json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    )
+    return escape_surrogates(_SORTED.encode(parsed))
 
 
 def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
     """SHA-256 over the call's identity and canonical arguments."""
-    canonical = json.dumps(
-        [agent, tool, call_id, canonical_arguments(arguments)], ensure_ascii=False
-    )
-    return "sha256:" + hashlib.sha256(escape_surrogates(canonical).encode()).hexdigest()
+    parts = (agent, tool, call_id, canonical_arguments(arguments))
+    if type(agent) is str and type(tool) is str and type(call_id) is str:
+        # What ``_SPACED`` writes for a list of strings, each quoted by the function it uses.
+        return _digest("[" + ", ".join(map(_quote, parts)) + "]")
+    return _digest(_SPACED.encode(list(parts)))
 
 
 def idempotency_key(view: RunView, call: Call) -> str:
@@ -154,6 +166,8 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
     edited arguments. It takes no key: it catches accidental and naive edits; only a signed
     state resists someone who recomputes it on purpose.
     """
+    if _just_sealed(decision, run_id, turn):
+        return decision.seal
     fields = [
         run_id,
         turn,
@@ -182,14 +196,15 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
     }
     if extra:  # only then: a decision without these fields keeps the seal it always had
         fields.append(extra)
-    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(_COMPACT.encode(fields))
 
 
 def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
     """SHA-256 over a resolution of a call in doubt: the run and turn, the call, the
     resolution and its output, who decided when and why. Like ``decision_seal`` it makes a
     ``failed`` that became ``run_again`` (which would repeat a side effect) fail on load."""
+    if _just_sealed(resolution, run_id, turn):
+        return resolution.seal
     fields = [
         "doubt",
         run_id,
@@ -202,8 +217,7 @@ def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
         list(resolution.roles),
         resolution.reason,
     ]
-    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(_COMPACT.encode(fields))
 
 
 def output_digest(output: str | Sequence[Mapping[str, Any]]) -> str:
@@ -211,13 +225,15 @@ def output_digest(output: str | Sequence[Mapping[str, Any]]) -> str:
     the output the reviewer saw."""
     if not isinstance(output, str):
         parts = [dict(part) for part in output]
-        output = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(escape_surrogates(output).encode()).hexdigest()
+        output = _SORTED.encode(parts)
+    return _digest(output)
 
 
 def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
     """SHA-256 over a review of a call's output: the run and turn, the call, the verdict,
     the output reviewed and the one the model reads, who decided when and why."""
+    if _just_sealed(review, run_id, turn):
+        return review.seal
     fields = [
         "review",
         run_id,
@@ -231,13 +247,14 @@ def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
         list(review.roles),
         review.reason,
     ]
-    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(_COMPACT.encode(fields))
 
 
 def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
     """SHA-256 over a withdrawal of a decision: the run and turn, the call, the seal of the
     decision withdrawn, who withdrew it when and why."""
+    if _just_sealed(revocation, run_id, turn):
+        return revocation.seal
     fields = [
         "revoked",
         run_id,
@@ -249,8 +266,7 @@ def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
         list(revocation.roles),
         revocation.reason,
     ]
-    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(_COMPACT.encode(fields))
 
 
 def escalation_seal(run_id: str, turn: int, escalation: ApprovalEscalated) -> str:
@@ -266,8 +282,7 @@ def escalation_seal(run_id: str, turn: int, escalation: ApprovalEscalated) -> st
         list(escalation.approvers),
         escalation.at,
     ]
-    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(_COMPACT.encode(fields))
 
 
 def undo_seal(run_id: str, request: UndoRequested) -> str:
@@ -283,8 +298,10 @@ def undo_seal(run_id: str, request: UndoRequested) -> str:
         list(request.roles),
         request.reason,
     ]
-    canonical = escape_surrogates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest(_COMPACT.encode(fields))
+
+
+_Sealable = TypeVar("_Sealable", ApprovalDecided, DoubtResolved, OutputReviewed, DecisionRevoked)
 
 
 @overload
@@ -301,13 +318,45 @@ def sealed(
     turn: int,
 ) -> ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked:
     """``decision`` carrying its seal (for the ``turn``-th response of run ``run_id``)."""
+    global _SEALED
+    event: ApprovalDecided | DoubtResolved | OutputReviewed | DecisionRevoked
     if isinstance(decision, DecisionRevoked):
-        return replace(decision, seal=revocation_seal(run_id, turn, decision))
-    if isinstance(decision, DoubtResolved):
-        return replace(decision, seal=doubt_seal(run_id, turn, decision))
-    if isinstance(decision, OutputReviewed):
-        return replace(decision, seal=review_seal(run_id, turn, decision))
-    return replace(decision, seal=decision_seal(run_id, turn, decision))
+        event = _with_seal(decision, revocation_seal(run_id, turn, decision))
+    elif isinstance(decision, DoubtResolved):
+        event = _with_seal(decision, doubt_seal(run_id, turn, decision))
+    elif isinstance(decision, OutputReviewed):
+        event = _with_seal(decision, review_seal(run_id, turn, decision))
+    else:
+        event = _with_seal(decision, decision_seal(run_id, turn, decision))
+    _SEALED = (event, run_id, turn)
+    return event
+
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _with_seal(decision: _Sealable, seal: str) -> _Sealable:
+    # ``dataclasses.replace(decision, seal=seal)`` without its generic checks, which cost
+    # twice the construction: every field of a decision is an ``__init__`` field.
+    kind = type(decision)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(field.name for field in dataclass_fields(kind))
+    values = {name: getattr(decision, name) for name in names}
+    values["seal"] = seal
+    return kind(**values)
+
+
+_SEALED: tuple[object, str, int] | None = None
+"""The decision ``sealed`` made last, and the run and turn it sealed it for. The fold checks
+every decision it records against its seal; this one's seal was computed a moment ago from
+its own fields, which cannot change (events are frozen), so the check recalls it instead of
+hashing them again. Any other decision (one loaded, one made another way) is hashed."""
+
+
+def _just_sealed(decision: object, run_id: str, turn: int) -> bool:
+    made = _SEALED
+    return made is not None and made[0] is decision and made[1] == run_id and made[2] == turn
 
 
 def seal_decisions(journal: Iterable[Event]) -> list[Event]:

@@ -19,6 +19,7 @@ the version changes rarely. Each bump gets one line in ``SCHEMA_VERSIONS``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -31,6 +32,7 @@ from typing_extensions import TypedDict
 from .._frozen import freeze
 from ..errors import SchemaVersionError, StateFormatError, StateSignatureError, UserError
 from ._binding import seal_decisions
+from ._event_json import events_data, events_json
 from ._events import EVENT_KINDS, Event, events_adapter
 from ._limits import MAX_STATE_DEPTH, data_problem, escape_surrogates
 from ._text_signature import TEXT_ALG, text_mac_matches, unsigned_text_of
@@ -97,7 +99,7 @@ def dump_document(root_agent: str, journal: list[Event], context: Any) -> dict[s
         "format": FORMAT,
         "version": CURRENT_VERSION,
         "root_agent": root_agent,
-        "journal": events_adapter().dump_python(journal, mode="json"),
+        "journal": events_data(journal),
         "context": context,
     }
 
@@ -159,21 +161,32 @@ def _upgrade(version: int, journal: list[Event]) -> list[Event]:
     return seal_decisions(journal) if version == 1 else journal
 
 
-def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> str:
-    """``dump_document`` as compact JSON text, the journal encoded by pydantic-core in one pass."""
-    head = json.dumps(
-        {"format": FORMAT, "version": CURRENT_VERSION, "root_agent": root_agent},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``, made once."""
+
+
+def _compact(value: Any) -> bytes:
+    return escape_surrogates(_COMPACT.encode(value)).encode()
+
+
+@functools.lru_cache(maxsize=32)
+def _head(root_agent: str) -> bytes:
+    # The document's first keys, without the closing brace: the same for every save of a run.
+    head = {"format": FORMAT, "version": CURRENT_VERSION, "root_agent": root_agent}
+    return _compact(head)[:-1]
+
+
+def dump_document_json(root_agent: str, journal: list[Event], context: Any) -> bytes:
+    """``dump_document`` as compact JSON text, UTF-8, the journal encoded by pydantic-core
+    (``events_json``) in one pass. ``TypeError`` or ``ValueError`` if the context is not
+    JSON data."""
     try:
-        events = events_adapter().dump_json(journal).decode()
+        events = events_json(journal)
     except PydanticSerializationError:
         # pydantic-core cannot write a lone surrogate; the json module can, escaped.
-        dumped = events_adapter().dump_python(journal, mode="json")
-        events = json.dumps(dumped, ensure_ascii=False, separators=(",", ":"))
-    tail = json.dumps(context, ensure_ascii=False, separators=(",", ":"))
-    return escape_surrogates(f'{head[:-1]},"journal":{events},"context":{tail}}}')
+        events = _compact(events_data(journal))
+    tail = b"null" if context is None else _compact(context)
+    return b"".join((_head(root_agent), b',"journal":', events, b',"context":', tail, b"}"))
 
 
 def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None:

@@ -18,10 +18,10 @@ is the signed text whenever the numbers in it were written as Python writes them
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
-import re
 from typing import Any
 
 from ._limits import escape_surrogates
@@ -30,36 +30,55 @@ __all__ = ["TEXT_ALG", "sign_text", "signed_part", "text_mac_matches", "unsigned
 
 TEXT_ALG = "HMAC-SHA256/text"
 
-_TAIL = re.compile(r',"signature":\{"alg":"HMAC-SHA256/text","value":"([0-9a-f]{64})"\}\}\s*\Z')
+_MARK = ',"signature":{"alg":"HMAC-SHA256/text","value":"'
+_END = '"}}'
+_TAIL = len(_MARK) + 64 + len(_END)
+_HEX = frozenset("0123456789abcdef")
 
 
-def _mac(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    # The HMAC state after the key, made once a key: each MAC copies it (as the hmac module
+    # documents for messages that share a prefix) instead of setting up the key again.
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
-def sign_text(unsigned: str, key: bytes) -> str:
-    """``unsigned`` (a compact document ending in ``}``) with its text signature appended."""
-    value = _mac(key, unsigned)
-    return f'{unsigned[:-1]},"signature":{{"alg":"{TEXT_ALG}","value":"{value}"}}}}'
+def _mac(key: bytes, data: bytes) -> str:
+    mac = _keyed(key).copy()
+    mac.update(data)
+    return mac.hexdigest()
+
+
+def sign_text(unsigned: bytes, key: bytes) -> str:
+    """``unsigned`` (a compact document in UTF-8, ending in ``}``) with its text signature
+    appended, as text."""
+    tail = f"{_MARK}{_mac(key, unsigned)}{_END}".encode()
+    return (unsigned[:-1] + tail).decode()
 
 
 def signed_part(text: str | bytes) -> tuple[str, str] | None:
-    """``(unsigned text, MAC)`` of text ``sign_text`` wrote; ``None`` for any other text."""
+    """``(unsigned text, MAC)`` of text ``sign_text`` wrote (white space may follow it);
+    ``None`` for any other text."""
     if isinstance(text, bytes | bytearray):
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
             return None
-    found = _TAIL.search(text, max(0, len(text) - 200))
-    if found is None:
+    body = text.rstrip()
+    start = len(body) - _TAIL
+    if start < 0 or not body.endswith(_END) or not body.startswith(_MARK, start):
         return None
-    return text[: found.start()] + "}", found.group(1)
+    value = body[start + len(_MARK) : -len(_END)]
+    if not _HEX.issuperset(value):
+        return None
+    return body[:start] + "}", value
 
 
 def text_mac_matches(unsigned: str, value: str, keys: tuple[bytes, ...]) -> bool:
     """Whether ``value`` is the MAC of ``unsigned`` under one of ``keys``."""
     given = value.encode("ascii", "replace")
-    return any(hmac.compare_digest(_mac(key, unsigned).encode(), given) for key in keys)
+    data = unsigned.encode("utf-8")
+    return any(hmac.compare_digest(_mac(key, data).encode(), given) for key in keys)
 
 
 def unsigned_text_of(document: dict[str, Any]) -> str:

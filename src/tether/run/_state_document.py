@@ -70,16 +70,14 @@ def state_text(
     with the key given, else the environment's (``tether._signing``)."""
     keys = resolve_keys(signing_key)
     try:
-        if keys is None:
-            saved = _serialize_context(context, serializer)
-            return dump_document_json(root_agent, events, saved)
         saved = _serialize_context(context, serializer)
-        return sign_text(dump_document_json(root_agent, events, saved), keys.signing)
+        unsigned = dump_document_json(root_agent, events, saved)
     except (TypeError, ValueError, RecursionError) as exc:
         raise UserError(
             f"The run state cannot be saved as JSON ({exc}). The context must hold "
             "JSON data only; pass context_serializer= to convert it."
         ) from None
+    return unsigned.decode() if keys is None else sign_text(unsigned, keys.signing)
 
 
 def read_json(
