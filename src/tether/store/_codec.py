@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from .._json_text import escape_surrogates
 from ..errors import StoreIntegrityError
+from ..journal._event_json import events_data
 from ..journal._events import Event, events_adapter
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 
 def encode_events(events: Sequence[Event]) -> list[str]:
     """Each event as compact JSON text, exactly as a saved run state writes it."""
-    data = events_adapter().dump_python(list(events), mode="json")
+    data = events_data(events)  # each event by its own class's serializer: the same data
     return [
         escape_surrogates(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
         for item in data
