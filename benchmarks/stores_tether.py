@@ -142,22 +142,34 @@ async def load_and_resume(
     return statistics.median(loads), resumed
 
 
-async def measure(store: RunStore, probe: w.BytesProbe, sizes: w.Sizes) -> dict[str, float]:
+async def measure(
+    store: RunStore, cold: RunStore, probe: w.BytesProbe, sizes: w.Sizes
+) -> dict[str, float]:
+    """The workload on ``store``; ``cold``, another store object on the same database,
+    times each paused run's first load by a store that holds nothing of it (``load_cold``:
+    what a load in another process reads, decodes and folds)."""
     clock = w.TurnClock(probe)
     store.append = clock.timed_async(store.append)  # type: ignore[method-assign]
     run_id, bench = await start(store, sizes.turns, clock)
     out = w.summarise(sizes, clock)
+    warm_up, warm_bench = await start(store, 2, None)  # the cold store's connection, warmed
+    for _ in range(sizes.repeats):
+        await load_state(cold, warm_up, warm_bench)
     for length in sizes.resume_lengths:
-        loads, resumes = [], []
+        loads, colds, resumes = [], [], []
         for _ in range(sizes.runs_at(length)):
             if length == sizes.turns:
                 rid, rbench = run_id, bench
             else:
                 rid, rbench = await start(store, length, None)
+            began = time.perf_counter()
+            await load_state(cold, rid, rbench)
+            colds.append(time.perf_counter() - began)
             load, resume = await load_and_resume(store, rid, rbench, sizes.repeats)
             loads.append(load)
             resumes.append(resume)
         out[f"load.{length}"] = statistics.median(loads)
+        out[f"load_cold.{length}"] = statistics.median(colds)
         out[f"resume.{length}"] = statistics.median(resumes)
     return out
 
@@ -167,17 +179,24 @@ async def main(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         probe = w.ProcessWrites()
-        async with SQLiteRunStore(
-            Path(folder) / "runs.db", signing_key=SIGNING_KEY, inline=args.sqlite_inline
-        ) as store:
-            results["sqlite"] = await measure(store, probe, sizes)
+        path = Path(folder) / "runs.db"
+        async with (
+            SQLiteRunStore(path, signing_key=SIGNING_KEY, inline=args.sqlite_inline) as store,
+            SQLiteRunStore(path, signing_key=SIGNING_KEY, inline=args.sqlite_inline) as cold,
+        ):
+            results["sqlite"] = await measure(store, cold, probe, sizes)
     if args.postgres:
         wal = w.ServerWal(args.postgres)
         try:
-            async with PostgresRunStore(
-                args.postgres, schema="bench_tether", signing_key=SIGNING_KEY
-            ) as pg:
-                results["postgres"] = await measure(pg, wal, sizes)
+            async with (
+                PostgresRunStore(
+                    args.postgres, schema="bench_tether", signing_key=SIGNING_KEY
+                ) as pg,
+                PostgresRunStore(
+                    args.postgres, schema="bench_tether", signing_key=SIGNING_KEY
+                ) as cold,
+            ):
+                results["postgres"] = await measure(pg, cold, wal, sizes)
         finally:
             wal.close()
     notes = ["SQLiteRunStore and PostgresRunStore with a signing key; Runner.run(..., store=)"]

@@ -25,6 +25,12 @@ model step, the tool, and every write the framework makes to its store):
   the checkpoints that copy them into the database file). PostgreSQL: the WAL
   the server generated (``pg_current_wal_insert_lsn()`` before and after, read
   on a separate connection; nothing else uses the server meanwhile).
+
+Measured per paused run: its load (the median of a few loads by the store that ran it
+to its pause: tether's store then holds the run's events and fold), its first load by
+another store object on the same database (``load_cold``, tether only: what a load in
+another process costs; LangGraph's savers hold nothing between loads, so its load is
+compared with both), and one approve-and-resume to the final output.
 """
 
 from __future__ import annotations
