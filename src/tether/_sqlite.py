@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["SideTable", "connect", "enable_wal", "immediate"]
+__all__ = ["SideTable", "connect", "enable_wal", "immediate", "open_with_schema"]
 
 
 def connect(path: str, busy_timeout: float) -> sqlite3.Connection:
@@ -69,6 +69,24 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.rollback()
         raise
+
+
+def open_with_schema(path: str, busy_timeout: float, schema: str) -> sqlite3.Connection:
+    """A connection to ``path`` (in WAL mode unless ``:memory:``) whose tables ``schema``
+    (statements separated by ``;``) has created if they were missing, in one write
+    transaction; nothing is left open if that fails."""
+    conn = connect(path, busy_timeout)
+    try:
+        if path != ":memory:":
+            enable_wal(conn, busy_timeout)
+        with immediate(conn):
+            for statement in schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class SideTable:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._sqlite import connect, enable_wal, immediate
+from .._sqlite import immediate, open_with_schema
 from ..items import Item
 from ._codec import decode_item, encode_items
 from ._errors import SessionError
@@ -158,19 +158,8 @@ class SQLiteSession:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        conn = connect(self._db_path, self._busy_timeout)
-        try:
-            if self._db_path != ":memory:":
-                enable_wal(conn, self._busy_timeout)
-            with immediate(conn):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-        return conn
+        self._conn = open_with_schema(self._db_path, self._busy_timeout, _SCHEMA)
+        return self._conn
 
     def _close(self) -> None:
         with self._lock:

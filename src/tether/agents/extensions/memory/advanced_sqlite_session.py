@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ...._sqlite import connect, enable_wal, immediate
+from ...._sqlite import immediate, open_with_schema
 from ....errors import UserError
 from ....items import Item
 from ....sessions._codec import decode_item, encode_items
@@ -431,18 +431,7 @@ class AdvancedSQLiteSession:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = connect(self._db_path, self._busy_timeout)
-            try:
-                if self._db_path != ":memory:":
-                    enable_wal(conn, self._busy_timeout)
-                with immediate(conn):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = open_with_schema(self._db_path, self._busy_timeout, _SCHEMA)
         return self._conn
 
     def _where(self, row_id: int) -> str:
