@@ -192,6 +192,13 @@ class DBOSApp:
             "notification_coalesce_sec": 0.002,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
+        if self._notified():
+            # DBOS pings each system-database connection as it leaves the pool: a round
+            # trip before each of the dozen-odd transactions a run costs, in the worker's
+            # CPU. A connection a database restart broke fails its statement instead;
+            # SQLAlchemy then drops the pool's connections and DBOS retries the call
+            # on a new one (tests/faults/test_dbos_outage.py).
+            config["db_engine_kwargs"] = {"pool_pre_ping": False}
         start_serving(self)
         if self.worker_concurrency is not None:
             self.stretch_slots = asyncio.Semaphore(self.worker_concurrency)

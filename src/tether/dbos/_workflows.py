@@ -108,12 +108,21 @@ async def _coordinate(run_id: str, agent: str, input: Any, max_turns: int | None
 async def _stretch(
     run_id: str, agent: str, input: Any, max_turns: int | None, stretch: int
 ) -> dict[str, Any]:
-    """Advance the run here if this worker has a free slot, else queue the stretch."""
+    """Advance the run here, in one of this worker's slots (waiting for one if all are
+    taken), or, with a ``concurrency`` over all workers, on the work queue.
+
+    Here is the cheap way: one step. A queued stretch costs its run a child workflow,
+    its dequeue, a message and the wait for it: as many system-database writes again,
+    in the worker's CPU. So a busy worker waits for its own slot rather than queue;
+    runs are spread over the workers as they are taken (``_wake``), not stretch by
+    stretch. The work queue stays for the limit over all workers, which only it
+    can keep.
+    """
     app = serving()
     slots = app.stretch_slots
-    here = app.concurrency is None and (slots is None or not slots.locked())
+    here = app.concurrency is None
     if here and slots is not None:
-        await slots.acquire()  # free: taken without waiting
+        await slots.acquire()
     try:
         # Recorded: a replay after a crash takes the path taken (a step whose output was
         # not recorded runs again, here or, with no slot free now, not).
