@@ -3,6 +3,7 @@ queueing them as workflows of their own (each a dozen more writes to DBOS's tabl
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -34,3 +35,30 @@ def test_a_busy_worker_advances_every_stretch_in_its_runs_own_workflow(tmp_path:
         names = [name for (name,) in db.execute("SELECT name FROM workflow_status")]
     # DBOS's own record of what ran: the four runs, and no stretch queued on its own.
     assert sorted(names) == ["tether.run"] * 4
+
+
+async def test_a_busy_worker_claims_after_its_pause_once_for_the_wake_ups_meanwhile() -> None:
+    # A worker with no free slot lets less busy workers claim a started run first; the
+    # wake-ups that come while it waits make one claim, not one each.
+    from tether.dbos._wake import Waker
+
+    claims: list[int] = []
+    claimed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def claim() -> int:  # in the claimer's thread
+        claims.append(1)
+        loop.call_soon_threadsafe(claimed.set)
+        return 0
+
+    waker = Waker(claim, lambda: 0.2)
+    waker.start(None, "unused")
+    waker.poke()
+    await asyncio.sleep(0.05)  # the claimer is in its pause
+    assert claims == []
+    waker.poke()
+    waker.poke()
+    await asyncio.wait_for(claimed.wait(), 10)
+    await asyncio.sleep(0.3)  # time for a second claim, were there one
+    await waker.stop()
+    assert claims == [1]

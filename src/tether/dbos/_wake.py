@@ -118,8 +118,11 @@ class Waker:
     """A worker's wake-ups: a notification on ``channel`` (PostgreSQL) or a ``poke`` from
     this process makes it ``claim`` now; claims run one at a time, in a thread."""
 
-    def __init__(self, claim: Callable[[], int]) -> None:
+    def __init__(self, claim: Callable[[], int], pause: Callable[[], float] = float) -> None:
         self._claim = claim
+        self._pause = pause
+        """Seconds to wait before a claim (read at each wake-up): a busy worker lets the
+        others claim first."""
         self._loop = asyncio.get_running_loop()
         self._wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,6 +154,9 @@ class Waker:
     async def _claimer(self) -> None:
         while True:
             await self._wanted.wait()
+            pause = self._pause()
+            if pause > 0:
+                await asyncio.sleep(pause)  # wake-ups meanwhile make this same claim
             self._wanted.clear()
             self._claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
             try:

@@ -121,15 +121,19 @@ async def _stretch(
     app = serving()
     slots = app.stretch_slots
     here = app.concurrency is None
-    if here and slots is not None:
-        await slots.acquire()
+    app.stretches += 1  # how busy this worker is (DBOSApp._claim_pause)
     try:
-        # Recorded: a replay after a crash takes the path taken (a step whose output was
-        # not recorded runs again, here or, with no slot free now, not).
-        outcome = await advance_here_step(here, run_id, agent, input, max_turns)
-    finally:
         if here and slots is not None:
-            slots.release()
+            await slots.acquire()
+        try:
+            # Recorded: a replay after a crash takes the path taken (a step whose output
+            # was not recorded runs again, on the path of this worker's settings).
+            outcome = await advance_here_step(here, run_id, agent, input, max_turns)
+        finally:
+            if here and slots is not None:
+                slots.release()
+    finally:
+        app.stretches -= 1
     if outcome is not None:
         return outcome
     # A fixed child id: replay after a crash attaches to the same child.
