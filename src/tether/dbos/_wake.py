@@ -7,7 +7,8 @@ is there for whoever is notified. Every worker LISTENs on that channel; a notifi
 makes it claim what the run queue holds now (``claim_queued``), as one poll of DBOS's
 queue thread would, with DBOS's own claim: only queued rows, each row locked and flipped
 to PENDING by one worker, so one worker owns each run. Notifications arriving while a
-claim is under way make one more claim, not one each.
+claim is under way make one more claim, not one each. A worker with no free slot pauses
+a little before it claims (``Waker``'s ``pause``), so a less busy one takes the run.
 
 The queue's poll stays, every ``polling_interval``: it takes whatever a lost
 notification left (no worker listening at that moment, a dropped connection). A worker

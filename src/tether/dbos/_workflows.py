@@ -3,18 +3,20 @@
 Two workflows, on two queues:
 
 - ``tether.run`` (queue ``tether_runs``, no limits) coordinates one run for its
-  whole life: it hands each stretch of work to an ``tether.advance`` child, and
-  between stretches waits for a person with a durable ``recv``. Waiting costs a
-  row in the system database, not a slot of the work queue.
-- ``tether.advance`` (queue ``tether_work``, per-worker and global limits) runs
-  tether's ordinary loop on the stored run until it stops: final output,
-  calls that need a decision, or calls in doubt.
+  whole life: it advances each stretch of work itself, as a step, in one of its
+  worker's ``worker_concurrency`` slots, and between stretches waits for a person
+  with a durable ``recv``. Waiting costs a row in the system database, not a slot.
+- ``tether.advance`` (queue ``tether_work``, per-worker and global limits), only
+  with a global ``concurrency``, which only DBOS's queue can keep: one stretch,
+  tether's ordinary loop on the stored run until it stops (final output, calls
+  that need a decision, or calls in doubt).
 
-Nothing on a run's way waits for a poll when it need not. A worker with a free
-slot (fewer than ``worker_concurrency`` stretches advancing in it, and no global
-``concurrency`` set) advances the stretch in the coordinating workflow itself,
-as a step, instead of queueing it for the next queue poll; only a busy worker
-queues it, for any worker with room. A queued stretch sends its outcome to the
+Nothing on a run's way waits for a poll when it need not. Without a global
+``concurrency`` a stretch waits for a slot of its own worker (in memory) rather
+than being queued: a queued stretch costs its run a child workflow, its dequeue,
+a message and the wait for it, as many system-database writes again as the run
+itself. Runs are spread over workers as they are taken (``DBOSApp._claim_pause``),
+not stretch by stretch. A queued stretch sends its outcome to the
 coordinating workflow (a DBOS message, woken by PostgreSQL's NOTIFY), rather
 than being polled for its result; a decision wakes the run the same way
 (``DBOSApp.decide``). Each wait still looks for itself after ``wake_timeout``
