@@ -13,9 +13,10 @@ Reported:
 - throughput: ``--runs`` runs through 1 and through 3 worker processes
   (``--worker-concurrency`` runs advancing at once in each), runs per second from
   the first start to the last result, and the ratio; with the CPU the worker
-  processes used meanwhile, in cores (Linux), against the machine's cores: a ratio
-  below 3 with the workers using the machine's cores is the machine's limit, not
-  the workers';
+  processes used meanwhile, in cores (Linux), against the machine's cores, and
+  that CPU per run (the figure to compare between versions on a shared machine):
+  a ratio below 3 with the workers using the machine's cores is the machine's
+  limit, not the workers';
 - overhead: the time of one run, start to final output, run after run, on one
   DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
   process (start, pause, decide with ``save_state``, resume), and the difference.
@@ -194,7 +195,8 @@ async def throughput(dsn: str, args: argparse.Namespace) -> None:
         f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
         f"poll={args.poll}s: 1 worker {one:.1f} runs/s, 3 workers {three:.1f} runs/s "
         f"({three / one:.2f}x); the workers used {one_cpu:.2f} and {three_cpu:.2f} "
-        f"cores of the machine's {os.cpu_count()}"
+        f"cores of the machine's {os.cpu_count()}, {one_cpu / one * 1e3:.1f} and "
+        f"{three_cpu / three * 1e3:.1f} ms of worker CPU per run"
     )
 
 

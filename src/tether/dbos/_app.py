@@ -143,6 +143,8 @@ class DBOSApp:
         self.wake_timeout = float(wake_timeout)
         self.stretch_slots: asyncio.Semaphore | None = None
         """This worker's slots for stretches advancing at once (set by ``launch``)."""
+        self.stretches = 0
+        """This worker's stretches advancing or waiting for a slot now."""
         self.context = context
         self.model_provider = model_provider
         self.governance = governance
@@ -192,6 +194,13 @@ class DBOSApp:
             "notification_coalesce_sec": 0.002,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
+        if self._notified():
+            # DBOS pings each system-database connection as it leaves the pool: a round
+            # trip before each of the dozen-odd transactions a run costs, in the worker's
+            # CPU. A connection a database restart broke fails its statement instead;
+            # SQLAlchemy then drops the pool's connections and DBOS retries the call
+            # on a new one (tests/faults/test_dbos_outage.py).
+            config["db_engine_kwargs"] = {"pool_pre_ping": False}
         start_serving(self)
         if self.worker_concurrency is not None:
             self.stretch_slots = asyncio.Semaphore(self.worker_concurrency)
@@ -221,9 +230,22 @@ class DBOSApp:
                 "once; runs wait for the run queue's poll (polling_interval)."
             )
             return
-        self._waker = _wake.Waker(lambda: _wake.claim_queued(runs))
+        self._waker = _wake.Waker(lambda: _wake.claim_queued(runs), self._claim_pause)
         dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
         self._waker.start(dsn, _wake.channel(self.system_schema))
+
+    def _claim_pause(self) -> float:
+        """Seconds this worker waits before it claims newly queued runs: none while it has
+        a free slot, then 2 ms for each stretch beyond its slots, up to 50 ms.
+
+        A worker advances every stretch of the runs it takes (no work queue without
+        ``concurrency``), and each claim takes every run queued at that moment: a less
+        busy worker, notified at the same time, gets there first. The queue's poll takes
+        whatever no claim did."""
+        if self.worker_concurrency is None:
+            return 0.0
+        beyond = self.stretches - self.worker_concurrency + 1
+        return 0.0 if beyond <= 0 else min(0.05, 0.002 * beyond)
 
     async def shutdown(self) -> None:
         """Stop serving, then close this process's client and stores (workflows in

@@ -53,6 +53,7 @@ class Served(Engine, Protocol):
     wake_timeout: float
     concurrency: int | None
     stretch_slots: asyncio.Semaphore | None
+    stretches: int
 
 
 _serving: list[Served] = []

@@ -83,17 +83,34 @@ async def _advance(
     store = app.store()
     root = app.agent(agent)
     while True:
+        state: RunState | None
         try:
             state = await load_state(
                 store, run_id, root, context=app.context, governance=app.governance
             )
-        except RunNotFoundError:  # the first stretch: the store does not have the run yet
-            await _create(app, run_id, root.name, input, max_turns)
-            continue
-        if not _needs_work(state):
+        except RunNotFoundError:
+            # The first stretch: the loop stores the run as it starts it, under this
+            # worker's lease, in one write (a run another worker starts meanwhile is a
+            # RunConflictError: loaded again, then resumed).
+            state = None
+        if state is not None and not _needs_work(state):
             return await _outcome(app, state)
         try:
-            result = await Runner.run(root, state, store=store, model_provider=app.model_provider)
+            if state is None:
+                result = await Runner.run(
+                    root,
+                    input,
+                    run_id=run_id,
+                    max_turns=max_turns or DEFAULT_MAX_TURNS,
+                    context=app.context,
+                    governance=app.governance,
+                    store=store,
+                    model_provider=app.model_provider,
+                )
+            else:
+                result = await Runner.run(
+                    root, state, store=store, model_provider=app.model_provider
+                )
         except RunBusyError:
             # The lease of a worker that died expires after its TTL; then it is ours.
             await asyncio.sleep(app.lease_wait)
@@ -105,6 +122,10 @@ async def _advance(
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            if state is None:
+                # It failed before the run was stored (an agent that cannot be built):
+                # store the run, so that its failure has a journal to go in.
+                await _create(app, run_id, root.name, input, max_turns)
             # The run's own failure is in its journal (RunFailed); record it if the loop
             # could not. A retryable one is tried again by the engine's step retry.
             await record_failure(store, run_id, error)

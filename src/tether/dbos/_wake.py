@@ -7,7 +7,8 @@ is there for whoever is notified. Every worker LISTENs on that channel; a notifi
 makes it claim what the run queue holds now (``claim_queued``), as one poll of DBOS's
 queue thread would, with DBOS's own claim: only queued rows, each row locked and flipped
 to PENDING by one worker, so one worker owns each run. Notifications arriving while a
-claim is under way make one more claim, not one each.
+claim is under way make one more claim, not one each. A worker with no free slot pauses
+a little before it claims (``Waker``'s ``pause``), so a less busy one takes the run.
 
 The queue's poll stays, every ``polling_interval``: it takes whatever a lost
 notification left (no worker listening at that moment, a dropped connection). A worker
@@ -118,8 +119,11 @@ class Waker:
     """A worker's wake-ups: a notification on ``channel`` (PostgreSQL) or a ``poke`` from
     this process makes it ``claim`` now; claims run one at a time, in a thread."""
 
-    def __init__(self, claim: Callable[[], int]) -> None:
+    def __init__(self, claim: Callable[[], int], pause: Callable[[], float] = float) -> None:
         self._claim = claim
+        self._pause = pause
+        """Seconds to wait before a claim (read at each wake-up): a busy worker lets the
+        others claim first."""
         self._loop = asyncio.get_running_loop()
         self._wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,6 +155,9 @@ class Waker:
     async def _claimer(self) -> None:
         while True:
             await self._wanted.wait()
+            pause = self._pause()
+            if pause > 0:
+                await asyncio.sleep(pause)  # wake-ups meanwhile make this same claim
             self._wanted.clear()
             self._claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
             try:

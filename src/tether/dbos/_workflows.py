@@ -3,18 +3,20 @@
 Two workflows, on two queues:
 
 - ``tether.run`` (queue ``tether_runs``, no limits) coordinates one run for its
-  whole life: it hands each stretch of work to an ``tether.advance`` child, and
-  between stretches waits for a person with a durable ``recv``. Waiting costs a
-  row in the system database, not a slot of the work queue.
-- ``tether.advance`` (queue ``tether_work``, per-worker and global limits) runs
-  tether's ordinary loop on the stored run until it stops: final output,
-  calls that need a decision, or calls in doubt.
+  whole life: it advances each stretch of work itself, as a step, in one of its
+  worker's ``worker_concurrency`` slots, and between stretches waits for a person
+  with a durable ``recv``. Waiting costs a row in the system database, not a slot.
+- ``tether.advance`` (queue ``tether_work``, per-worker and global limits), only
+  with a global ``concurrency``, which only DBOS's queue can keep: one stretch,
+  tether's ordinary loop on the stored run until it stops (final output, calls
+  that need a decision, or calls in doubt).
 
-Nothing on a run's way waits for a poll when it need not. A worker with a free
-slot (fewer than ``worker_concurrency`` stretches advancing in it, and no global
-``concurrency`` set) advances the stretch in the coordinating workflow itself,
-as a step, instead of queueing it for the next queue poll; only a busy worker
-queues it, for any worker with room. A queued stretch sends its outcome to the
+Nothing on a run's way waits for a poll when it need not. Without a global
+``concurrency`` a stretch waits for a slot of its own worker (in memory) rather
+than being queued: a queued stretch costs its run a child workflow, its dequeue,
+a message and the wait for it, as many system-database writes again as the run
+itself. Runs are spread over workers as they are taken (``DBOSApp._claim_pause``),
+not stretch by stretch. A queued stretch sends its outcome to the
 coordinating workflow (a DBOS message, woken by PostgreSQL's NOTIFY), rather
 than being polled for its result; a decision wakes the run the same way
 (``DBOSApp.decide``). Each wait still looks for itself after ``wake_timeout``
@@ -108,19 +110,32 @@ async def _coordinate(run_id: str, agent: str, input: Any, max_turns: int | None
 async def _stretch(
     run_id: str, agent: str, input: Any, max_turns: int | None, stretch: int
 ) -> dict[str, Any]:
-    """Advance the run here if this worker has a free slot, else queue the stretch."""
+    """Advance the run here, in one of this worker's slots (waiting for one if all are
+    taken), or, with a ``concurrency`` over all workers, on the work queue.
+
+    Here is the cheap way: one step. A queued stretch costs its run a child workflow,
+    its dequeue, a message and the wait for it: as many system-database writes again,
+    in the worker's CPU. So a busy worker waits for its own slot rather than queue;
+    runs are spread over the workers as they are taken (``_wake``), not stretch by
+    stretch. The work queue stays for the limit over all workers, which only it
+    can keep.
+    """
     app = serving()
     slots = app.stretch_slots
-    here = app.concurrency is None and (slots is None or not slots.locked())
-    if here and slots is not None:
-        await slots.acquire()  # free: taken without waiting
+    here = app.concurrency is None
+    app.stretches += 1  # how busy this worker is (DBOSApp._claim_pause)
     try:
-        # Recorded: a replay after a crash takes the path taken (a step whose output was
-        # not recorded runs again, here or, with no slot free now, not).
-        outcome = await advance_here_step(here, run_id, agent, input, max_turns)
-    finally:
         if here and slots is not None:
-            slots.release()
+            await slots.acquire()
+        try:
+            # Recorded: a replay after a crash takes the path taken (a step whose output
+            # was not recorded runs again, on the path of this worker's settings).
+            outcome = await advance_here_step(here, run_id, agent, input, max_turns)
+        finally:
+            if here and slots is not None:
+                slots.release()
+    finally:
+        app.stretches -= 1
     if outcome is not None:
         return outcome
     # A fixed child id: replay after a crash attaches to the same child.
