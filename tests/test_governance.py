@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +348,21 @@ async def test_after_the_deadline_the_call_is_rejected_and_never_runs() -> None:
     expired = [r for r in result.to_state().audit() if r.kind == "expired"]
     assert [(r.by, r.verdict, r.at) for r in expired] == [
         ("tether:system", "expired", "2026-03-01T10:00:00.000000+00:00")
+    ]
+
+
+async def test_a_clock_in_another_time_zone_is_journaled_in_utc() -> None:
+    clock = FakeClock()
+    clock.now = datetime(2026, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    governance = Governance(clock=clock)
+    _, state, _ = await paused(
+        [call("pay", {"invoice": "A-1"}, "c1")], message("paid"), governance=governance
+    )
+    state.approve("c1", by=ANA)
+    at = "2026-03-01T09:00:00.000000+00:00"
+    assert [(r.kind, r.at) for r in state.audit() if r.kind != "run_started"] == [
+        ("requested", at),
+        ("decided", at),
     ]
 
 

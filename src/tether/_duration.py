@@ -41,4 +41,6 @@ def iso_utc(moment: datetime) -> str:
     """``moment`` as journaled: ISO 8601 in UTC, to the microsecond, always the same width
     (``2026-12-06T21:45:00.000000+00:00``), so that text order is time order (deadlines
     compare as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:  # the clock's own time is UTC already: no conversion
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")

@@ -301,4 +301,5 @@ class Governance:
             raise UserError(
                 f"A governance clock returns an aware datetime (with a time zone), not {moment!r}."
             )
-        return moment.astimezone(UTC)
+        # The system clock's time is UTC already (every decision and request reads it).
+        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
