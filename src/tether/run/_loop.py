@@ -170,7 +170,7 @@ def _commit_waits(run: Run, step: Step) -> bool:
     next step commits it. When the run stops, its last commit takes whatever is left."""
     durable = run.options.durable
     if durable is None:
-        return False
+        return True  # nothing to commit: a run in memory skips the checkpoint's await
     if durable.session_only(run.journal):
         return True
     if isinstance(step, ExecuteTools):
