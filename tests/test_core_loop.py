@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -463,3 +464,15 @@ async def test_what_an_async_tool_sets_in_a_context_variable_stays_its_own(alone
         ["unset", "a", "unset", "z"] if alone else ["unset", "unset", "a", "b", "unset", "z"]
     )
     assert SEEN.get() == "unset"
+
+
+async def test_each_run_gets_its_own_id_a_random_uuid() -> None:
+    agent = Agent(name="Greeter", model=ScriptedModel([message("Hi")] * 50))
+    ids = [(await Runner.run(agent, "Hello")).run_id for _ in range(50)]
+    assert len(set(ids)) == 50
+    for run_id in ids:
+        assert run_id.startswith("run_")
+        parsed = uuid.UUID(hex=run_id[4:])
+        assert parsed.hex == run_id[4:]
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

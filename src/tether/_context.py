@@ -109,7 +109,10 @@ class RunContext(Generic[TContext]):
     ) -> RunContext[TContext]:
         """The context a tool sees for one call (same run, same ``context``); the key may be
         given as a function making it when a tool first reads it."""
-        other: RunContext[TContext] = RunContext(self.context, _facts=self._facts)
+        # Made without __init__ (its keyword defaults): a context a call, every call.
+        other: RunContext[TContext] = object.__new__(RunContext)
+        other.context = self.context
+        other._facts = self._facts
         other._call = _CallFacts(call_id, idempotency_key)
         return other
 

@@ -150,7 +150,8 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):
             await _finish(run, step)
-        await _sync_session(run)
+        if run.options.session is not None:  # (most runs have none: no coroutine a step)
+            await _sync_session(run)
         if not _commit_waits(run, step):
             await checkpoint(run)
         if isinstance(step, _ENDS):
@@ -170,7 +171,7 @@ def _commit_waits(run: Run, step: Step) -> bool:
     next step commits it. When the run stops, its last commit takes whatever is left."""
     durable = run.options.durable
     if durable is None:
-        return False
+        return True  # nothing to commit: a run in memory skips the checkpoint's await
     if durable.session_only(run.journal):
         return True
     if isinstance(step, ExecuteTools):
@@ -279,9 +280,12 @@ async def _call_model(run: Run) -> None:
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
+    instructions = agent.instructions  # text as it is; a function's asked each turn
+    if instructions is not None and not isinstance(instructions, str):
+        instructions = await agent.get_instructions(run.ctx)
     request = ModelRequest(
         input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
-        instructions=await agent.get_instructions(run.ctx),
+        instructions=instructions,
         tools=await _offered_tools(run, agent) if agent.enabled_checks else agent.tool_specs,
         settings=_settings(agent, view),
         output_schema=agent.output.schema if agent.output else None,
@@ -293,7 +297,10 @@ async def _call_model(run: Run) -> None:
         await hooks.llm_start(run, agent, request)
     span = run.tracer.model_start(view, agent, model, request)
     try:
-        response = await _request(run, model, request)
+        if run.beside is None and not run.options.stream:  # the model's own coroutine, alone
+            response = await model.get_response(request)
+        else:
+            response = await _request(run, model, request)
         output = _checked_output(response)
     except BaseException:
         run.tracer.model_end(span, None)
@@ -386,7 +393,9 @@ def _settings(agent: Agent[Any], view: RunView) -> ModelSettings:
     """The agent's model settings for its next call, with the run's overrides; a forced
     ``tool_choice`` is dropped once the agent called a tool (``Agent.reset_tool_choice``),
     as the journal tells."""
-    settings = agent.model_settings.merged(journaled_settings(view.run_config))
+    settings = agent.model_settings
+    if view.run_config.get("model_settings"):  # the run's own settings: most runs have none
+        settings = settings.merged(journaled_settings(view.run_config))
     if settings.tool_choice is not None and agent.reset_tool_choice:
         used = any(
             response.agent == agent.name

@@ -285,14 +285,18 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id, at=at))
         outcome.spans[call.call_id] = run.tracer.tool_start(run.view, call)
+    # A run in memory has nothing to commit: its checkpoints (coroutines that would find
+    # nothing to do) are not awaited here, a few a turn.
+    durable = run.options.durable is not None
     try:
-        await checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
+        if durable:
+            await checkpoint(run)  # write-ahead: a crash from here on leaves the calls in doubt
         cancelled = await _run_calls(run, plan, drive, outcome)
     except BaseException as exc:
         for span in outcome.spans.values():
             run.tracer.tool_end(span, None, exc)
         raise
-    if cancelled is not None or not outputs_may_wait(run):
+    if durable and (cancelled is not None or not outputs_may_wait(run)):
         await checkpoint(run)
     if cancelled is not None:
         raise cancelled
@@ -488,7 +492,7 @@ async def _record(
         failure = _record_failure(run, call, tool, result)
         if failure is not None:
             outcome.failures.append((call.call_id, failure))
-    if not outputs_may_wait(run):
+    if run.options.durable is not None and not outputs_may_wait(run):
         await checkpoint(run)
 
 
