@@ -30,6 +30,7 @@ import asyncio
 import inspect
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -44,7 +45,6 @@ from ..journal._events import Event, NestedRunRecorded, RunResumed, RunStarted, 
 from ..tools import FunctionTool
 from ._result import RunResult
 from ._run import Driver, Run
-from ._run_id import new_run_id
 from ._stream_events import AgentToolStreamEvent, AgentUpdatedEvent, StreamEvent, attach_stream
 
 __all__ = ["NestedOutcome", "recorded", "run_nested", "start_call"]
@@ -77,7 +77,7 @@ async def run_nested(tool: AgentTool, outer: Run, call: Call, drive: Driver) -> 
             )
         journal = Journal()
         start: RunStarted | None = RunStarted(
-            run_id=new_run_id(),
+            run_id=f"run_{uuid.uuid4().hex}",
             agent=tool.agent.name,
             input=to_input_items(given),
             max_turns=tool.max_turns,

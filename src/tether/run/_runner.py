@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,7 +29,6 @@ from ._durable import Durable
 from ._loop import drive
 from ._result import RunResult
 from ._run import Run, RunOptions
-from ._run_id import new_run_id
 from ._state import RunState
 from ._stored import load_state
 from ._streaming import RunResultStreaming, attach_stream
@@ -334,7 +334,7 @@ def _new_run(
         check_new_session(session)
     try:
         started = RunStarted(
-            run_id=run_id or new_run_id(),
+            run_id=run_id or f"run_{uuid.uuid4().hex}",
             agent=agent.name,
             input=_input_items(input),
             max_turns=max_turns or DEFAULT_MAX_TURNS,
