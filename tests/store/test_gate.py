@@ -51,3 +51,19 @@ async def test_a_run_longer_than_the_budget_keeps_its_view_only() -> None:
     assert gate.events_of("r1", CREATED, len(events), "h") is None
     held = gate.take_at("r1", len(events))
     assert held is not None and held.events is None and held.view.items
+
+
+async def test_a_load_that_read_an_older_seq_leaves_the_newer_view_held() -> None:
+    events = await _events()
+    n = len(events)
+    gate = FoldGate()
+    gate.keep("r1", CREATED, n, fold(events), "new", list(events))
+    # A load that read the run before that append committed remembers what it read.
+    gate.remember("r1", CREATED, n - 1, events[:-1], "old")
+    assert gate.view_of("r1", CREATED, n, "new") is not None
+    assert gate.events_of("r1", CREATED, n, "new") == tuple(events)
+    # The run deleted and created again (another creation time) is another run: replaced.
+    later = datetime(2026, 1, 2, tzinfo=UTC)
+    gate.remember("r1", later, 1, events[:1], "h")
+    assert gate.view_of("r1", CREATED, n, "new") is None
+    assert gate.events_of("r1", later, 1, "h") == tuple(events[:1])

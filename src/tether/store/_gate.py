@@ -76,7 +76,9 @@ class FoldGate:
         events: Sequence[Event],
         head: str | None = None,
     ) -> None:
-        """Keep the events a load read (folded only if this store appends to the run)."""
+        """Keep the events a load read (folded only if this store appends to the run),
+        unless the store holds that run at a later seq already (an append that committed
+        while the load read)."""
         with self._lock:
             entry = self._entries.get(run_id)
             if entry is not None and entry.key == (created_at, seq) and entry.head == head:
@@ -85,7 +87,9 @@ class FoldGate:
                     self._events += len(events)
                     self._trim()
                 return  # already held, perhaps folded
-        self._put(run_id, _Entry((created_at, seq), head, None, list(events)))
+            if entry is not None and entry.key[0] == created_at and entry.key[1] > seq:
+                return
+            self._put_locked(run_id, _Entry((created_at, seq), head, None, list(events)))
 
     def view_of(
         self, run_id: str, created_at: datetime, seq: int, head: str | None
@@ -148,17 +152,20 @@ class FoldGate:
 
     def _put(self, run_id: str, entry: _Entry) -> None:
         with self._lock:
-            old = self._entries.pop(run_id, None)
-            if old is not None and old.events is not None:
-                self._events -= len(old.events)
-            self._entries[run_id] = entry
-            if entry.events is not None:
-                self._events += len(entry.events)
-            while len(self._entries) > self._size:
-                _, gone = self._entries.popitem(last=False)
-                if gone.events is not None:
-                    self._events -= len(gone.events)
-            self._trim()
+            self._put_locked(run_id, entry)
+
+    def _put_locked(self, run_id: str, entry: _Entry) -> None:
+        old = self._entries.pop(run_id, None)
+        if old is not None and old.events is not None:
+            self._events -= len(old.events)
+        self._entries[run_id] = entry
+        if entry.events is not None:
+            self._events += len(entry.events)
+        while len(self._entries) > self._size:
+            _, gone = self._entries.popitem(last=False)
+            if gone.events is not None:
+                self._events -= len(gone.events)
+        self._trim()
 
     def _trim(self) -> None:
         # Past the budget, the oldest entries' events go first (their views stay).
