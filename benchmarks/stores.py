@@ -169,7 +169,7 @@ def rows(sizes: w.Sizes) -> list[tuple[str, str, str, float]]:
     out.append(("run.total_bytes", f"bytes written by the {sizes.turns}-turn run", "MB", 1e-6))
     for length in sizes.resume_lengths:
         out.append((f"load.{length}", f"load a paused run of {length} turns", "ms", 1e3))
-        cold = f"  its first load by another store object ({PEER}: its load)"
+        cold = "  its first load by another store object"
         out.append((f"load_cold.{length}", cold, "ms", 1e3))
         out.append((f"resume.{length}", f"approve and resume a run of {length} turns", "ms", 1e3))
     return out
@@ -191,9 +191,7 @@ def table(sizes: w.Sizes, ours: dict[str, Any], peer: dict[str, Any] | None) -> 
         if backend not in ours["backends"]:
             continue
         for key, label, unit, scale in rows(sizes):
-            # LangGraph's saver holds nothing between loads: each is a first load.
-            peer_key = key.replace("load_cold.", "load.")
-            mine, theirs = _value(ours, backend, key), _value(peer, backend, peer_key)
+            mine, theirs = _value(ours, backend, key), _value(peer, backend, key)
             cells = [name, label, unit, fmt(mine * scale if mine else None)]
             cells.append(fmt(theirs * scale if theirs else None))
             if mine and theirs:

@@ -124,23 +124,35 @@ def load_and_resume(app: Any, thread: str, turns: int, repeats: int) -> tuple[fl
     return statistics.median(loads), resumed
 
 
-def measure(saver: Any, probe: w.BytesProbe, sizes: w.Sizes) -> dict[str, float]:
+def measure(saver: Any, cold: Any, probe: w.BytesProbe, sizes: w.Sizes) -> dict[str, float]:
+    """The workload on ``saver``; ``cold``, another saver on the same database (its own
+    connection), times each paused thread's first load by a saver that has not read it
+    (``load_cold``), as ``stores_tether.py`` does with a second store object."""
     clock = w.TurnClock(probe)
     saver.put = clock.timed(saver.put)
     saver.put_writes = clock.timed(saver.put_writes)
     main_app = start(saver, "main", sizes.turns, clock)
     out = w.summarise(sizes, clock)
+    start(saver, "warm_up", 2, None)  # the cold saver's connection, warmed on another thread
+    warm_up = graph(cold, PrebuiltModel(2, None))
+    for _ in range(sizes.repeats):
+        warm_up.get_state(config("warm_up", 2))
     for length in sizes.resume_lengths:
-        loads, resumes = [], []
+        loads, colds, resumes = [], [], []
         for run in range(sizes.runs_at(length)):
             thread, app = "main", main_app
             if length != sizes.turns:
                 thread = f"len_{length}_{run}"
                 app = start(saver, thread, length, None)
+            other = graph(cold, PrebuiltModel(length, None))
+            began = time.perf_counter()
+            other.get_state(config(thread, length))
+            colds.append(time.perf_counter() - began)
             load, resume = load_and_resume(app, thread, length, sizes.repeats)
             loads.append(load)
             resumes.append(resume)
         out[f"load.{length}"] = statistics.median(loads)
+        out[f"load_cold.{length}"] = statistics.median(colds)
         out[f"resume.{length}"] = statistics.median(resumes)
     return out
 
@@ -151,15 +163,19 @@ def main(args: argparse.Namespace) -> None:
     with (
         tempfile.TemporaryDirectory() as folder,
         SqliteSaver.from_conn_string(str(Path(folder) / "checkpoints.db")) as saver,
+        SqliteSaver.from_conn_string(str(Path(folder) / "checkpoints.db")) as cold,
     ):
         saver.setup()
-        results["sqlite"] = measure(saver, w.ProcessWrites(), sizes)
+        results["sqlite"] = measure(saver, cold, w.ProcessWrites(), sizes)
     if args.postgres:
         wal = w.ServerWal(args.postgres)
         try:
-            with PostgresSaver.from_conn_string(args.postgres) as pg:
+            with (
+                PostgresSaver.from_conn_string(args.postgres) as pg,
+                PostgresSaver.from_conn_string(args.postgres) as cold,
+            ):
                 pg.setup()
-                results["postgres"] = measure(pg, wal, sizes)
+                results["postgres"] = measure(pg, cold, wal, sizes)
         finally:
             wal.close()
     versions = {

@@ -28,9 +28,10 @@ model step, the tool, and every write the framework makes to its store):
 
 Measured per paused run: its load (the median of a few loads by the store that ran it
 to its pause: tether's store then holds the run's events and fold), its first load by
-another store object on the same database (``load_cold``, tether only: what a load in
-another process costs; LangGraph's savers hold nothing between loads, so its load is
-compared with both), and one approve-and-resume to the final output.
+another store object on the same database, with its own connection warmed on another
+run (``load_cold``: what a load in another process costs; LangGraph's side times a
+second saver's first ``get_state`` of the thread the same way), and one approve-and-
+resume to the final output.
 """
 
 from __future__ import annotations
