@@ -153,7 +153,7 @@ def append(
     stamp = d.stamp(now)
     row = yield select_one(
         d.sql(
-            "SELECT seq, head_mac, lease_owner, lease_until, created_at FROM {runs} "
+            "SELECT seq, head_mac, lease_owner, lease_until, created_at, status FROM {runs} "
             "WHERE id = :id{for_update}"
         ),
         {"id": a.run_id},
@@ -166,10 +166,11 @@ def append(
         created = d.time(stamp)
         view = RunView()
         before: list[Event] | None = []
+        stored_status = "running"
     else:
         if row is None:
             raise RunNotFoundError(a.run_id)
-        seq, head, lease_owner, lease_until, created_at = row
+        seq, head, lease_owner, lease_until, created_at, stored_status = row
         if seq != a.expected_seq:
             raise RunConflictError(a.run_id, a.expected_seq, seq)
         if (
@@ -201,9 +202,12 @@ def append(
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
+    # The status is set only when it changes: SQLite rewrites the entries of every index on
+    # a column the UPDATE names, changed or not (a page more in each commit's WAL).
+    status = ", status = :status" if todo.status != stored_status else ""
     yield execute(
         d.sql(
-            "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, "
+            f"UPDATE {{runs}} SET seq = :seq, head_mac = :head{status}, "
             "updated_at = :now, version = version + 1 WHERE id = :id"
         ),
         {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
