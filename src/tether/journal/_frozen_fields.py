@@ -109,9 +109,7 @@ class _KeepFrozen:
 FrozenItems = Annotated[list[Item], _KeepFrozen(_keep_frozen_objects, _JSON_OBJECTS)]
 """``list[Item]``; a frozen list of frozen items is kept as it is."""
 
-FrozenObjects = Annotated[
-    list[dict[str, Any]], _KeepFrozen(_keep_frozen_objects, _JSON_OBJECTS)
-]
+FrozenObjects = Annotated[list[dict[str, Any]], _KeepFrozen(_keep_frozen_objects, _JSON_OBJECTS)]
 """``list[dict[str, Any]]``; a frozen list of frozen objects is kept as it is."""
 
 FrozenObject = Annotated[dict[str, Any], _KeepFrozen(_keep_frozen_object, _JSON_OBJECT)]

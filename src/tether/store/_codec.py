@@ -6,8 +6,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
 from hmac import compare_digest
+from typing import Any
 
 from pydantic import ValidationError
 
