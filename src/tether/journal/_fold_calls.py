@@ -260,16 +260,17 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
     problem = _output_problem(call, event)
     if problem is not None:
         raise StateFormatError(f"journal[{view.events}]: {problem}")
-    if isinstance(event, ToolCompleted) and call.started and not call.hosted:
-        view.ran[call.call_id] = call  # it ran (started, then completed): it may be undone
-        view.undos.pop(call.call_id, None)  # a reused call id: a new call
-    if isinstance(event, ToolCompleted) and event.review:
-        if call.hosted:
-            raise StateFormatError(
-                f"journal[{view.events}]: an output review of hosted call {event.call_id!r}."
-            )
-        call.held = event.output  # the model reads nothing until a person reviews it
-        return
+    if isinstance(event, ToolCompleted):
+        if call.started and not call.hosted:
+            view.ran[call.call_id] = call  # it ran (started, then completed): it may be undone
+            view.undos.pop(call.call_id, None)  # a reused call id: a new call
+        if event.review:
+            if call.hosted:
+                raise StateFormatError(
+                    f"journal[{view.events}]: an output review of hosted call {event.call_id!r}."
+                )
+            call.held = event.output  # the model reads nothing until a person reviews it
+            return
     call.done = True
     call.output = event.output
     if call.hosted:
