@@ -97,3 +97,23 @@ def test_an_edited_text_a_changed_mac_or_another_run_is_refused_at_that_row(row:
         verify_rows("r2", len(rows), rows, [b"key"])
     with pytest.raises(StoreIntegrityError, match="event 1 does not match its MAC"):
         verify_rows("r1", len(rows), rows, [b"other"])
+
+
+def test_the_chain_verifies_alike_where_hmac_keeps_no_c_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The check copies the C object ``hmac.HMAC`` delegates to where there is one; with the
+    # standard library's pure-Python HMAC (no such object) it copies the wrapper itself.
+    def pure_python(key: bytes, digestmod: str) -> hmac.HMAC:
+        made = hmac.HMAC(key, digestmod=lambda data=b"": hashlib.sha256(data))
+        assert getattr(made, "_hmac", None) is None
+        return made
+
+    rows = _chain(b"key", "r1", TEXTS)
+    expected = hmac.new(b"key", b"a", hashlib.sha256).hexdigest()
+    monkeypatch.setattr("tether.store._codec.hmac.new", pure_python)
+    verify_rows("r1", len(rows), rows, [b"other", b"key"])
+    assert hmac_sha256(b"key")(b"a") == expected
+    edited = [*rows[:2], (3, TEXTS[2].replace("}", ',"x":0}'), rows[2][2]), rows[3]]
+    with pytest.raises(StoreIntegrityError, match="event 3 does not match its MAC"):
+        verify_rows("r1", len(edited), edited, [b"key"])
