@@ -305,6 +305,9 @@ def append_output(view: RunView, call: Call, output: str | list[dict[str, Any]])
 def _output_place(view: RunView, call: Call) -> int:
     """Where ``call``'s output goes: before the trailing outputs of later calls, never
     before what a session, the server or an input filter already holds."""
+    items = view.items
+    if not items or items[-1].get("type") != "function_call_output":
+        return len(items)  # no trailing output to go before (the loop below would say so)
     floor = max(view.session_upto, view.server_upto, call.index + 1)
     if view.handoff_view is not None:
         floor = max(floor, view.handoff_view[1])
