@@ -1,6 +1,7 @@
 """Stored event texts decode into frozen events, and data nested past ``MAX_DEPTH`` is still
-refused with the store's typed error (the JSON path validates without a call into Python
-per field; the freezing and its depth limit stay in each event's ``__post_init__``)."""
+refused with the store's typed error (the JSON path builds the frozen containers in
+pydantic-core, calling ``freeze`` only for a nested value, at its depth), each JSON value as
+the standard library reads it, and the events' JSON Schema is the plain types'."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from tether._frozen import FrozenDict, FrozenList
 from tether.errors import ReadOnlyItemError, StoreIntegrityError
 from tether.journal import ModelResponded, RunStarted
+from tether.journal._events import events_adapter
 from tether.store._codec import decode_events, encode_events
 
 
@@ -59,3 +61,78 @@ def test_data_nested_too_deeply_is_refused_with_the_stores_error(event: Any) -> 
     for levels in (199, 250):
         with pytest.raises(StoreIntegrityError, match="not a valid journal event"):
             decode_events("r", [event(_nested(levels))])
+
+
+def _shape(value: Any) -> Any:
+    """``value``'s types all the way down, with each scalar's ``repr``."""
+    if isinstance(value, dict):
+        return (type(value).__name__, {key: _shape(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return (type(value).__name__, [_shape(item) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+def _frozen_shape(value: Any) -> Any:
+    """``_shape`` of the standard library's reading of ``value``, its containers frozen."""
+    if isinstance(value, dict):
+        return ("FrozenDict", {key: _frozen_shape(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return ("FrozenList", [_frozen_shape(item) for item in value])
+    return _shape(value)
+
+
+JSON_VALUES = [
+    "1",
+    "-0",
+    "123456789012345678901234567890",
+    "1.0",
+    "-0.0",
+    "1.5e-7",
+    "1e400",
+    "NaN",
+    "true",
+    "false",
+    "null",
+    '"caf\\u00e9"',
+    "[]",
+    "{}",
+    '[1, [true, {"a": null, "b": 2.5}], "x"]',
+]
+
+
+@pytest.mark.parametrize("raw", JSON_VALUES)
+def test_every_json_value_in_an_item_decodes_as_the_standard_library_reads_it(raw: str) -> None:
+    # Scalars keep the type JSON gives them (a bool is no int, 1.0 no int), containers at
+    # any depth are frozen: in a response's items, a run's input and its run_config alike.
+    started = json.dumps(
+        {
+            "run_id": "r",
+            "agent": "A",
+            "input": [{"role": "user", "content": "hi", "v": "V"}],
+            "max_turns": 3,
+            "run_config": {"v": "V"},
+            "kind": "run_started",
+        }
+    ).replace('"V"', raw)
+    responded = _response("hi").replace('"content": "hi"', f'"content": "hi", "v": {raw}')
+    first, second = decode_events("r", [started, responded])
+    assert isinstance(first, RunStarted) and isinstance(second, ModelResponded)
+    read = json.loads(raw)
+    assert first.run_config is not None
+    for decoded in (first.input[0]["v"], first.run_config["v"], second.output[0]["v"]):
+        assert _shape(decoded) == _frozen_shape(read)
+    assert encode_events([first, second]) == encode_events(decode_events("r", [started, responded]))
+
+
+def test_the_events_json_schema_is_the_plain_types() -> None:
+    # Frozen while decoding JSON, but described as the plain list of objects they hold.
+    defs = events_adapter().json_schema()["$defs"]
+    assert defs["ModelResponded"]["properties"]["output"] == {
+        "items": {"additionalProperties": True, "type": "object"},
+        "title": "Output",
+        "type": "array",
+    }
+    assert defs["RunStarted"]["properties"]["run_config"]["anyOf"][0] == {
+        "additionalProperties": True,
+        "type": "object",
+    }

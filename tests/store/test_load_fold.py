@@ -1,6 +1,8 @@
-"""A load of a run at the version this store folded itself (its append left the view) hands
-the state a copy of that fold instead of folding the events again: only for signed rows that
-verify, only for that version, and never in place of the MAC check."""
+"""A load of a run at the version this store folded itself (its append, or an earlier load's
+fold, left the view) hands the state a copy of that fold instead of folding the events again:
+only for signed rows that verify, only for that version, and never in place of the MAC check.
+A first load by another store folds the events once, for the state and for that store's
+next append alike."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from tether import Runner
 from tether.errors import StoreIntegrityError
-from tether.journal import Journal, RunView
+from tether.journal import Event, Journal, RunView
 from tether.run import state_from_stored
 from tether.store import RunStore, StoredRun, save_state
 from tether.testing import ScriptedModel, message, tool_call
@@ -81,7 +83,6 @@ async def test_another_version_a_fresh_store_or_an_unsigned_one_folds_again(
     try:
         run_id = await _paused(store)
         older = await store.load(run_id)
-        assert (await fresh.load(run_id)).fold() is None  # it folded nothing of this run
 
         state = state_from_stored(store, older, booking_agent(ScriptedModel([])))
         state.approve(state.interruptions[0], by="ana")
@@ -138,7 +139,9 @@ async def test_a_load_of_the_run_as_this_store_left_it_decodes_no_row_again(
         newer = await store.load(run_id)
         assert len(newer.events) == len(cold.events) + 1
         assert newer.events == (await fresh.load(run_id)).events
-        assert newer.fold() is None  # nor does it hold a fold of that version
+        held = newer.fold()  # the fold of the rows it decoded, held from now on
+        assert held is not None and held.pending == []
+        _same(held, newer)
     finally:
         for each in (store, fresh):
             await each.close()
@@ -158,3 +161,41 @@ async def test_an_edited_middle_row_is_refused_though_the_store_holds_the_runs_e
             await store.load(run_id)
     finally:
         await store.close()
+
+
+async def test_a_first_load_by_another_store_folds_once_for_the_state_and_its_next_append(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.open(signing_key="k")
+    other = backend.open(signing_key="k")  # another process: an inbox, a worker
+    applied: list[object] = []
+    apply = RunView.apply
+
+    def counted(view: RunView, event: Event) -> None:
+        applied.append(event)
+        apply(view, event)
+
+    try:
+        run_id = await _paused(store)
+        stored = await other.load(run_id)
+        monkeypatch.setattr(RunView, "apply", counted)
+        state = state_from_stored(other, stored, booking_agent(ScriptedModel([])))
+        assert len(applied) == len(stored.events)  # folded once, for the state
+        again = stored.fold()  # the store kept that fold: a copy, folded no more
+        assert again is not None and len(applied) == len(stored.events)
+        _same(state._journal.view, stored)
+        _same(again, stored)
+
+        state.approve(state.interruptions[0], by="ana")
+        del applied[:]
+        seq = await save_state(other, state)
+        # The store's append admits the decision against the fold the load made: the run's
+        # stored events are not folded again.
+        assert seq == len(stored.events) + 1 and len(applied) == 1
+        monkeypatch.undo()
+        decided = await store.load(run_id)
+        assert decided.seq == seq and decided.events[:-1] == stored.events
+        assert decided.status == "running"
+    finally:
+        for each in (store, other):
+            await each.close()

@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from .._context import Usage
-from .._frozen import freeze
+from .._frozen import FrozenList, freeze
 from .._tool_output import output_problem
 from ._escalation_events import ApprovalEscalated, ApprovalReminded, DecisionLate
 from ._frozen_fields import FrozenItems, FrozenObject, FrozenObjects
@@ -142,7 +142,10 @@ class ModelResponded:
     kind: Literal["model_responded"] = "model_responded"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "output", freeze(self.output))
+        # Decoded from a stored row, the output is frozen already (``_frozen_fields``): kept
+        # as it is without a call, since most of a long run's rows are model responses.
+        if type(self.output) is not FrozenList:
+            object.__setattr__(self, "output", freeze(self.output))
 
 
 @dataclass(frozen=True, slots=True)

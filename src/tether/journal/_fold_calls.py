@@ -260,16 +260,17 @@ def tool_output(view: RunView, event: ToolCompleted | ToolRejected | ToolTimedOu
     problem = _output_problem(call, event)
     if problem is not None:
         raise StateFormatError(f"journal[{view.events}]: {problem}")
-    if isinstance(event, ToolCompleted) and call.started and not call.hosted:
-        view.ran[call.call_id] = call  # it ran (started, then completed): it may be undone
-        view.undos.pop(call.call_id, None)  # a reused call id: a new call
-    if isinstance(event, ToolCompleted) and event.review:
-        if call.hosted:
-            raise StateFormatError(
-                f"journal[{view.events}]: an output review of hosted call {event.call_id!r}."
-            )
-        call.held = event.output  # the model reads nothing until a person reviews it
-        return
+    if isinstance(event, ToolCompleted):
+        if call.started and not call.hosted:
+            view.ran[call.call_id] = call  # it ran (started, then completed): it may be undone
+            view.undos.pop(call.call_id, None)  # a reused call id: a new call
+        if event.review:
+            if call.hosted:
+                raise StateFormatError(
+                    f"journal[{view.events}]: an output review of hosted call {event.call_id!r}."
+                )
+            call.held = event.output  # the model reads nothing until a person reviews it
+            return
     call.done = True
     call.output = event.output
     if call.hosted:
@@ -304,6 +305,9 @@ def append_output(view: RunView, call: Call, output: str | list[dict[str, Any]])
 def _output_place(view: RunView, call: Call) -> int:
     """Where ``call``'s output goes: before the trailing outputs of later calls, never
     before what a session, the server or an input filter already holds."""
+    items = view.items
+    if not items or items[-1].get("type") != "function_call_output":
+        return len(items)  # no trailing output to go before (the loop below would say so)
     floor = max(view.session_upto, view.server_upto, call.index + 1)
     if view.handoff_view is not None:
         floor = max(floor, view.handoff_view[1])

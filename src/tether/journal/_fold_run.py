@@ -82,12 +82,15 @@ def model_responded(view: RunView, event: ModelResponded) -> None:
                 f"journal[{view.events}]: the response has two calls with id {call_id!r}."
             )
         calls[call_id] = Call(item, event.agent, index=len(view.items) + position)
-    unfinished = [c.call_id for c in view.calls.values() if not c.done]  # status is not DONE
-    if unfinished:
-        raise StateFormatError(
-            f"journal[{view.events}]: a model response while calls {unfinished[:5]} of the "
-            "turn before have no output (every call's output goes to the model first)."
-        )
+    # Every call of the turn before has its output (status DONE); the list that names those
+    # without one is made only then (a long run's fold makes this check once a turn).
+    for call in view.calls.values():
+        if not call.done:
+            unfinished = [c.call_id for c in view.calls.values() if not c.done]
+            raise StateFormatError(
+                f"journal[{view.events}]: a model response while calls {unfinished[:5]} of "
+                "the turn before have no output (every call's output goes to the model first)."
+            )
     view.turns += 1
     view.usage = view.usage + event.usage
     view.responses.append(event)

@@ -6,6 +6,13 @@ frozen items back into plain dicts, only for each event's ``__post_init__`` to f
 a second time: a field below takes a frozen value of the right shape as it is (a list of
 objects, or an object; JSON keys are strings) and validates anything else as before.
 The JSON Schema and the serialised form are those of the plain type.
+
+JSON text (a stored run's rows) is validated into frozen containers by pydantic-core itself:
+each object and the list of them made ``FrozenDict`` and ``FrozenList`` as they are built, a
+scalar value taken as it is, and only a nested list or object (a message's content parts)
+frozen by ``freeze``, at its depth. The event's ``__post_init__`` then finds the field frozen
+and keeps it: a stored model response costs no call into Python to freeze its items
+(about a quarter of decoding one; most of a long run's rows are model responses).
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from .._frozen import FrozenDict, FrozenList
+from .._frozen import FrozenDict, FrozenList, freeze
 from ..items import Item
 
 __all__ = ["FrozenItems", "FrozenObject", "FrozenObjects"]
@@ -36,29 +44,74 @@ def _keep_frozen_object(value: Any, handler: core_schema.ValidatorFunctionWrapHa
     return handler(value)
 
 
-class _KeepFrozen:
-    """Pydantic metadata: run ``keep`` around the plain type's validation."""
+def _json_value(depth: int) -> core_schema.CoreSchema:
+    """A JSON value ``depth`` levels below the field, frozen: a scalar as it is (tried in
+    order, strictly: nothing is coerced), anything else by ``freeze`` at that depth (its
+    depth limit counted as for the whole field)."""
+    return core_schema.union_schema(
+        [
+            core_schema.str_schema(strict=True),
+            core_schema.int_schema(strict=True),
+            core_schema.float_schema(strict=True),
+            core_schema.bool_schema(strict=True),
+            core_schema.none_schema(),
+            core_schema.no_info_after_validator_function(
+                lambda value: freeze(value, depth), core_schema.any_schema()
+            ),
+        ],
+        mode="left_to_right",
+    )
 
-    def __init__(self, keep: Callable[[Any, core_schema.ValidatorFunctionWrapHandler], Any]):
+
+def _json_object(depth: int) -> core_schema.CoreSchema:
+    """A JSON object ``depth`` levels below the field, as a ``FrozenDict``."""
+    return core_schema.no_info_after_validator_function(
+        FrozenDict, core_schema.dict_schema(core_schema.str_schema(), _json_value(depth + 1))
+    )
+
+
+_JSON_OBJECTS = core_schema.no_info_after_validator_function(
+    FrozenList, core_schema.list_schema(_json_object(1))
+)
+_JSON_OBJECT = _json_object(0)
+
+
+class _KeepFrozen:
+    """Pydantic metadata: run ``keep`` around the plain type's validation; ``json``, the
+    frozen schema of the same values for JSON text."""
+
+    def __init__(
+        self,
+        keep: Callable[[Any, core_schema.ValidatorFunctionWrapHandler], Any],
+        json: core_schema.CoreSchema,
+    ):
         self.keep = keep
+        self.json = json
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         plain = handler(source)
-        # JSON text holds no frozen value: it is validated as the plain type, without a call
-        # into Python for each field (a stored run's events are decoded from JSON).
+        # JSON text holds no frozen value: it is validated into frozen containers without
+        # a call into Python for each field or flat object (a stored run's events are
+        # decoded from JSON).
         return core_schema.json_or_python_schema(
-            json_schema=plain,
+            json_schema=self.json,
             python_schema=core_schema.no_info_wrap_validator_function(self.keep, plain),
         )
 
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Described as the plain type, not as the JSON path's scalars tried in turn.
+        return handler(schema["python_schema"]["schema"])
 
-FrozenItems = Annotated[list[Item], _KeepFrozen(_keep_frozen_objects)]
+
+FrozenItems = Annotated[list[Item], _KeepFrozen(_keep_frozen_objects, _JSON_OBJECTS)]
 """``list[Item]``; a frozen list of frozen items is kept as it is."""
 
-FrozenObjects = Annotated[list[dict[str, Any]], _KeepFrozen(_keep_frozen_objects)]
+FrozenObjects = Annotated[list[dict[str, Any]], _KeepFrozen(_keep_frozen_objects, _JSON_OBJECTS)]
 """``list[dict[str, Any]]``; a frozen list of frozen objects is kept as it is."""
 
-FrozenObject = Annotated[dict[str, Any], _KeepFrozen(_keep_frozen_object)]
+FrozenObject = Annotated[dict[str, Any], _KeepFrozen(_keep_frozen_object, _JSON_OBJECT)]
 """``dict[str, Any]``; a frozen object is kept as it is."""

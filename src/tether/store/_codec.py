@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from hmac import compare_digest
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -80,14 +81,20 @@ def hmac_sha256(key: bytes) -> Callable[[bytes], str]:
     """HMAC-SHA256 under ``key``, the hex digest of each message: the standard library's
     ``hmac.new(key, message, "sha256").hexdigest()``, with the key set up once and copied
     for each message (a run's rows are checked in one go)."""
-    keyed = hmac.new(key, digestmod="sha256")
+    keyed = _keyed(key)
 
     def mac(message: bytes) -> str:
         each = keyed.copy()
         each.update(message)
-        return each.hexdigest()
+        return str(each.hexdigest())
 
     return mac
+
+
+def _keyed(key: bytes) -> Any:
+    """The standard library's HMAC-SHA256 keyed with ``key``, its pads hashed once: copy it
+    for each message."""
+    return hmac.new(key, digestmod="sha256")
 
 
 def _legacy_chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
@@ -121,7 +128,8 @@ def verify_rows(
     if not keys:
         return
     # The first key signs: most rows match it, and the others are tried only then.
-    first, *others = [hmac_sha256(key) for key in keys]
+    copy_first = _keyed(keys[0]).copy
+    others = [hmac_sha256(key) for key in keys[1:]]
     run, previous = f"{len(run_id)}:{run_id}", ""
     for row_seq, text, mac in rows:
         if mac is None:
@@ -132,8 +140,13 @@ def verify_rows(
                 "stands, sign it once: tether store sign STORE (or await store.sign())."
             )
         if mac.startswith(MAC_PREFIX):
-            message = _message_of(run, previous, row_seq, text)
-            valid = compare_digest(MAC_PREFIX + first(message), mac) or any(
+            # ``_message_of``, and the HMAC, inline: a call per row is a tenth of the check.
+            message = f"{len(previous)}:{previous}{run}{row_seq}:{text}".encode(
+                "utf-8", "surrogatepass"
+            )
+            each = copy_first()
+            each.update(message)
+            valid = compare_digest(MAC_PREFIX + each.hexdigest(), mac) or any(
                 compare_digest(MAC_PREFIX + sign(message), mac) for sign in others
             )
         else:

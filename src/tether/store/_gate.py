@@ -15,7 +15,9 @@ inside the transaction and decides.
 It keeps the runs' events too, up to a budget (``max_events``): a signed store's
 load whose rows verify, up to the very head the gate holds, hands out those
 events instead of decoding the rows again (the MAC chain says the rows are the
-ones these events were written as).
+ones these events were written as). A load of a run the store holds no view of
+(another process wrote it) folds the events once, for the state it makes and for
+the store's next append to the run alike (``view_of``).
 """
 
 from __future__ import annotations
@@ -92,16 +94,36 @@ class FoldGate:
             self._put_locked(run_id, _Entry((created_at, seq), head, None, list(events)))
 
     def view_of(
-        self, run_id: str, created_at: datetime, seq: int, head: str | None
+        self,
+        run_id: str,
+        created_at: datetime,
+        seq: int,
+        head: str | None,
+        events: Sequence[Event] | None = None,
     ) -> RunView | None:
-        """A copy of the view of the run at ``seq`` (with ``head``) that this store folded
-        (its append left it), for a load of that very version to hand out instead of
-        folding the events again; ``None`` if the store holds no such view. The held view
-        stays for the next append (copied under the lock: an append takes a view before it
-        changes it)."""
+        """A copy of the view of the run at ``seq`` (with ``head``) that this store holds (its
+        append, or an earlier load's fold, left it), for a load of that very version to hand
+        out instead of folding the events again. If it holds that version's events only
+        (this store decoded them; another process wrote the run): the fold of ``events``,
+        the load's of that version, which the store holds from now on, so that its next
+        append to the run folds only its own events. ``None`` if it holds neither.
+
+        The held view stays for the next append (copied under the lock: an append takes a
+        view before it changes it); the fold is made outside the lock."""
         with self._lock:
             entry = self._at(run_id, created_at, seq, head)
-            return None if entry is None or entry.view is None else entry.view.copy()
+            if entry is None:
+                return None
+            if entry.view is not None:
+                return entry.view.copy()
+        if events is None:
+            return None
+        view = fold(events)
+        with self._lock:
+            if self._at(run_id, created_at, seq, head) is not entry or entry.view is not None:
+                return view  # the store moved on meanwhile, or folded it too: the caller's
+            entry.view = view
+            return view.copy()
 
     def events_of(
         self, run_id: str, created_at: datetime, seq: int, head: str

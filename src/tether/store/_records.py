@@ -87,9 +87,11 @@ class StoredRun:
     """Asks the store for its fold of ``events`` (see ``fold``)."""
 
     def fold(self) -> RunView | None:
-        """A copy of the view of ``events`` that the store folded itself (its append to the
-        run left it), the caller's to change; ``None`` if the store holds none of this
-        version of the run: then fold the events."""
+        """The view of ``events``, the caller's to change: a copy of the store's own fold
+        (its append to the run, or an earlier ``fold`` of this version, left it), or, from
+        a signed store that holds none yet, their fold, which the store then keeps for its
+        next append and load of the run. ``None`` if the store keeps no fold of this
+        version (unsigned, or moved on): then fold the events."""
         return self._held() if self._held is not None else None
 
     def __reduce__(self) -> tuple[Any, ...]:

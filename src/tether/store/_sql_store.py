@@ -334,8 +334,9 @@ class SQLRunStore(ABC):
         last = rows[-1] if rows else (0, None, None)
         created, seq, head = summary.created_at, summary.seq, last[2]
         # Signed rows that verify up to the head this store holds are the rows its events
-        # were written as (or decoded from), and its view (if it appended) their fold: the
-        # load hands those out instead of decoding and folding again.
+        # were written as (or decoded from), and its view (if it appended or folded them)
+        # their fold: the load hands those out instead of decoding and folding again. A
+        # fold made for this load is held too: the next append folds only its own events.
         signed = self._key is not None and head is not None
         events = None
         if self._key is not None and head is not None:
@@ -343,7 +344,7 @@ class SQLRunStore(ABC):
         if events is None:
             events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
             self._gate.remember(run_id, created, seq, events, head)
-        held = partial(self._gate.view_of, run_id, created, seq, head) if signed else None
+        held = partial(self._gate.view_of, run_id, created, seq, head, events) if signed else None
         return StoredRun(summary, events, head_of(self._key, head, last[1]), held)
 
     async def sign(self, *, every: bool = False) -> int:
