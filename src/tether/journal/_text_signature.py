@@ -50,7 +50,7 @@ def signed_part(text: str | bytes) -> tuple[str, str] | None:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
             return None
-    body = text.rstrip()
+    body = text if text[-1:] == "}" else text.rstrip()  # the text as written: not copied
     start = len(body) - _TAIL
     if start < 0 or not body.endswith(_END) or not body.startswith(_MARK, start):
         return None
