@@ -10,8 +10,8 @@ from dataclasses import fields as dataclass_fields
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from .._digests import sha256_hex
 from .._json_text import one_shot, parse_json_text
-from .._sha256 import sha256_hex
 from ._events import (
     ApprovalDecided,
     ApprovalEscalated,

@@ -22,7 +22,7 @@ import hmac
 import json
 from typing import Any
 
-from .._sha256 import hmac_sha256_hex
+from .._digests import hmac_sha256_hex
 from ._limits import escape_surrogates
 
 __all__ = ["TEXT_ALG", "sign_text", "signed_part", "text_mac_matches", "unsigned_text_of"]

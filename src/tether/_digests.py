@@ -8,7 +8,7 @@ few hundred bytes, where the hashing itself is well under one. CPython's own SHA
 byte: below ``SMALL`` bytes it is the faster of the two, above it OpenSSL's is.
 
 Both compute the same function (FIPS 180-4), and the HMAC over either is the standard library's
-``hmac``: which one hashes a text never changes a digest or a MAC (``tests/test_sha256.py``).
+``hmac``: which one hashes a text never changes a digest or a MAC (``tests/test_digests.py``).
 """
 
 from __future__ import annotations

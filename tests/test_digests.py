@@ -1,7 +1,7 @@
 """Digests, MACs and canonical JSON are the standard library's, whichever way they are made.
 
 tether hashes short texts with CPython's built-in SHA-256 and long ones with OpenSSL's
-(``tether._sha256``), and calls the json module's C encoder and scanner without their
+(``tether._digests``), and calls the json module's C encoder and scanner without their
 Python wrappers (``tether._json_text``): a fingerprint, a seal or a signature must come out
 exactly as ``hashlib``, ``hmac`` and ``json`` make them, or saved states stop verifying.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from tether._digests import SMALL, hmac_sha256_hex, sha256_hex
 from tether._json_text import one_shot, parse_json_text
-from tether._sha256 import SMALL, hmac_sha256_hex, sha256_hex
 
 SIZES = [0, 1, 63, 64, 65, 1200, SMALL - 1, SMALL, SMALL + 1, 3 * SMALL]
 
