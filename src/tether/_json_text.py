@@ -9,10 +9,13 @@ text; ``json.loads`` reads the escape back to the same string.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from json import encoder as _encoder
 from typing import Any
 
-__all__ = ["escape_surrogates", "replace_surrogates"]
+__all__ = ["escape_surrogates", "one_shot", "parse_json_text", "replace_surrogates"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -38,3 +41,52 @@ def replace_surrogates(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [replace_surrogates(item) for item in value]
     return value
+
+
+def one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode``, calling the C encoder it builds directly.
+
+    ``JSONEncoder.encode`` goes through ``iterencode``, which defines its helpers and picks
+    the C encoder on every call: Python code that costs more than the encoding of a short
+    value when the CPU's caches are cold (a fingerprint, a seal). The text is the same: it
+    is the same C encoder, made with the same options; without it (another interpreter) this
+    is ``encoder.encode`` itself."""
+    make = getattr(_encoder, "c_make_encoder", None)
+    if make is None or encoder.indent is not None:
+        return encoder.encode
+    quote = _encoder.encode_basestring_ascii if encoder.ensure_ascii else _encoder.encode_basestring
+    options = (
+        encoder.default,
+        quote,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    circular = encoder.check_circular
+
+    def encode(value: Any) -> str:
+        return "".join(make({} if circular else None, *options)(value, 0))
+
+    return encode
+
+
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by its __init__
+_JSON_SPACE = " \t\n\r"
+
+
+def parse_json_text(text: str, otherwise: Any) -> Any:
+    """``json.loads(text)``, or ``otherwise`` where that raises ``ValueError`` or
+    ``RecursionError``; for ``str`` only.
+
+    The decoder's scanner called directly, without ``loads``'s and ``decode``'s Python code
+    and its two regular expressions (the same scanner: the same values); JSON white space
+    around the value is allowed, anything else after it is not, as ``json.loads`` has it."""
+    body = text.strip(_JSON_SPACE)
+    try:
+        value, end = _scan_once(body, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return otherwise
+    return value if end == len(body) else otherwise

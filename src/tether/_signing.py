@@ -72,10 +72,13 @@ def resolve_keys(given: SigningKey, *, data_dir: str | None = None) -> Keys | No
 
 def default_keys(data_dir: str | None = None) -> Keys:
     """The environment's keys: ``TETHER_STORE_KEY``, else the key file (created if missing)."""
-    text = os.environ.get(KEY_ENV, "").strip()
+    env = os.environ
+    text = env.get(KEY_ENV, "").strip()
     if text:
-        return Keys(tuple(part.encode() for part in text.split()))
-    path = default_key_file()
+        return _keys_of(text)
+    path, name = _key_file(
+        env.get(KEY_FILE_ENV, "").strip(), env.get("XDG_CONFIG_HOME", "").strip(), env.get("HOME")
+    )
     if data_dir is not None and _same_dir(path.parent, Path(data_dir)):
         raise SigningKeyError(
             f"The signing key file {path} is in the same directory as the run store, so a "
@@ -83,7 +86,13 @@ def default_keys(data_dir: str | None = None) -> Keys:
             f"{KEY_FILE_ENV} or {KEY_ENV}), or pass signing_key=Path({str(path)!r}) to "
             "choose this place on purpose."
         )
-    return _read_key_file(path, create=True)
+    return _read_key_file(path, create=True, name=name)
+
+
+@functools.lru_cache(maxsize=8)
+def _keys_of(text: str) -> Keys:
+    # ``TETHER_STORE_KEY``'s keys, made once per value (every save and load asks).
+    return Keys(tuple(part.encode() for part in text.split()))
 
 
 def default_key_file() -> Path:
@@ -92,16 +101,19 @@ def default_key_file() -> Path:
     env = os.environ
     return _key_file(
         env.get(KEY_FILE_ENV, "").strip(), env.get("XDG_CONFIG_HOME", "").strip(), env.get("HOME")
-    )
+    )[0]
 
 
 @functools.lru_cache(maxsize=8)
-def _key_file(named: str, config: str, home: str | None) -> Path:
+def _key_file(named: str, config: str, home: str | None) -> tuple[Path, str]:
     # Cached by the variables it reads (every save and load asks); ``home`` is the key only.
+    # With the path as text: each save and load stats it, through no ``Path`` method.
     if named:
-        return Path(named).expanduser()
-    base = Path(config) if config else Path.home() / ".config"
-    return base / "tether" / "store.key"
+        path = Path(named).expanduser()
+    else:
+        base = Path(config) if config else Path.home() / ".config"
+        path = base / "tether" / "store.key"
+    return path, os.fspath(path)
 
 
 def new_key_line() -> str:
@@ -109,23 +121,24 @@ def new_key_line() -> str:
     return secrets.token_urlsafe(32)
 
 
-_READ: dict[Path, tuple[tuple[int, int, int, int], Keys]] = {}
+_READ: dict[str, tuple[tuple[int, int, int, int], Keys]] = {}
 """Key files read in this process, by path: what the file was (mtime, size, inode, mode) and
 its keys. Every save and load asks for the keys; one ``stat`` tells whether the file changed
 (a rotation), instead of reading it each time."""
 
 
-def _read_key_file(path: Path, *, create: bool) -> Keys:
+def _read_key_file(path: Path, *, create: bool, name: str | None = None) -> Keys:
+    name = os.fspath(path) if name is None else name  # ``path`` as text
     try:
         try:
-            info = path.stat()
+            info = os.stat(name)
         except FileNotFoundError:
             if not create:
                 raise
             _create_key_file(path)
-            info = path.stat()
+            info = os.stat(name)
         stamp = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
-        known = _READ.get(path)
+        known = _READ.get(name)
         if known is not None and known[0] == stamp:
             return known[1]
         text = path.read_text(encoding="utf-8")
@@ -147,8 +160,8 @@ def _read_key_file(path: Path, *, create: bool) -> Keys:
             f"The signing key file {path} holds no key. Put one key a line in it (the first "
             "signs), or delete the file to have a new one made."
         )
-    _READ[path] = (stamp, Keys(keys))
-    return _READ[path][1]
+    _READ[name] = (stamp, Keys(keys))
+    return _READ[name][1]
 
 
 def _create_key_file(path: Path) -> None:

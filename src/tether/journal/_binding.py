@@ -3,7 +3,6 @@ seal that binds a decision's verdict to the decision."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from dataclasses import fields as dataclass_fields
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from .._digests import sha256_hex
+from .._json_text import one_shot, parse_json_text
 from ._events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -107,16 +108,18 @@ class ToolOutputReviewItem(ToolApprovalItem):
         return "output_review"
 
 
-# The encoders ``json.dumps`` would build on each call with these options, built once.
-_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_SPACED = json.JSONEncoder(ensure_ascii=False)
+# ``json.dumps`` with these options, its encoders built once and called without their
+# Python wrappers (``one_shot``): the same text.
+_SORTED = one_shot(json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+_COMPACT = one_shot(json.JSONEncoder(ensure_ascii=False, separators=(",", ":")))
+_SPACED = one_shot(json.JSONEncoder(ensure_ascii=False))
+_DEFAULT = one_shot(json.JSONEncoder())  # ``json.dumps``'s own
 _quote = json.encoder.encode_basestring  # how ``_SPACED`` writes a string
 
 
 def _digest(canonical: str) -> str:
     """``"sha256:"`` and the SHA-256 of canonical JSON text, its surrogates escaped."""
-    return "sha256:" + hashlib.sha256(escape_surrogates(canonical).encode()).hexdigest()
+    return "sha256:" + sha256_hex(escape_surrogates(canonical).encode())
 
 
 def canonical_arguments(arguments: str) -> str:
@@ -125,7 +128,7 @@ def canonical_arguments(arguments: str) -> str:
     parsed = _parse(arguments)
     if parsed is _UNREADABLE:
         return arguments
-    return escape_surrogates(_SORTED.encode(parsed))
+    return escape_surrogates(_SORTED(parsed))
 
 
 def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
@@ -134,7 +137,7 @@ def fingerprint(agent: str, tool: str, call_id: str, arguments: str) -> str:
     if type(agent) is str and type(tool) is str and type(call_id) is str:
         # What ``_SPACED`` writes for a list of strings, each quoted by the function it uses.
         return _digest("[" + ", ".join(map(_quote, parts)) + "]")
-    return _digest(_SPACED.encode(list(parts)))
+    return _digest(_SPACED(list(parts)))
 
 
 def idempotency_key(view: RunView, call: Call) -> str:
@@ -154,8 +157,8 @@ def key_maker(view: RunView, call: Call) -> Callable[[], str]:
 
 def _key(run_id: str, turns: int, call: Call, edited: str | None) -> str:
     fingerprint = call.model_fingerprint if edited is None else edited
-    text = json.dumps(["tether.idempotency", run_id, turns, fingerprint])
-    return "tether-" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    text = _DEFAULT(["tether.idempotency", run_id, turns, fingerprint])
+    return "tether-" + sha256_hex(text.encode())[:40]
 
 
 def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
@@ -196,7 +199,7 @@ def decision_seal(run_id: str, turn: int, decision: ApprovalDecided) -> str:
     }
     if extra:  # only then: a decision without these fields keeps the seal it always had
         fields.append(extra)
-    return _digest(_COMPACT.encode(fields))
+    return _digest(_COMPACT(fields))
 
 
 def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
@@ -217,7 +220,7 @@ def doubt_seal(run_id: str, turn: int, resolution: DoubtResolved) -> str:
         list(resolution.roles),
         resolution.reason,
     ]
-    return _digest(_COMPACT.encode(fields))
+    return _digest(_COMPACT(fields))
 
 
 def output_digest(output: str | Sequence[Mapping[str, Any]]) -> str:
@@ -225,7 +228,7 @@ def output_digest(output: str | Sequence[Mapping[str, Any]]) -> str:
     the output the reviewer saw."""
     if not isinstance(output, str):
         parts = [dict(part) for part in output]
-        output = _SORTED.encode(parts)
+        output = _SORTED(parts)
     return _digest(output)
 
 
@@ -247,7 +250,7 @@ def review_seal(run_id: str, turn: int, review: OutputReviewed) -> str:
         list(review.roles),
         review.reason,
     ]
-    return _digest(_COMPACT.encode(fields))
+    return _digest(_COMPACT(fields))
 
 
 def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
@@ -266,7 +269,7 @@ def revocation_seal(run_id: str, turn: int, revocation: DecisionRevoked) -> str:
         list(revocation.roles),
         revocation.reason,
     ]
-    return _digest(_COMPACT.encode(fields))
+    return _digest(_COMPACT(fields))
 
 
 def escalation_seal(run_id: str, turn: int, escalation: ApprovalEscalated) -> str:
@@ -282,7 +285,7 @@ def escalation_seal(run_id: str, turn: int, escalation: ApprovalEscalated) -> st
         list(escalation.approvers),
         escalation.at,
     ]
-    return _digest(_COMPACT.encode(fields))
+    return _digest(_COMPACT(fields))
 
 
 def undo_seal(run_id: str, request: UndoRequested) -> str:
@@ -298,7 +301,7 @@ def undo_seal(run_id: str, request: UndoRequested) -> str:
         list(request.roles),
         request.reason,
     ]
-    return _digest(_COMPACT.encode(fields))
+    return _digest(_COMPACT(fields))
 
 
 _Sealable = TypeVar("_Sealable", ApprovalDecided, DoubtResolved, OutputReviewed, DecisionRevoked)
@@ -332,19 +335,39 @@ def sealed(
     return event
 
 
-_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_RESEAL: dict[type[Any], Callable[[Any, str], Any]] = {}
+"""Each decision class's ``_with_seal``, written when first needed (``_resealer``)."""
 
 
 def _with_seal(decision: _Sealable, seal: str) -> _Sealable:
-    # ``dataclasses.replace(decision, seal=seal)`` without its generic checks, which cost
-    # twice the construction: every field of a decision is an ``__init__`` field.
+    # ``dataclasses.replace(decision, seal=seal)`` without its generic checks or the frozen
+    # ``__init__`` (an ``object.__setattr__`` by name for each field): the copy's slots set
+    # straight from the decision's, its own already checked and frozen ones.
     kind = type(decision)
-    names = _FIELDS.get(kind)
-    if names is None:
-        names = _FIELDS[kind] = tuple(field.name for field in dataclass_fields(kind))
-    values = {name: getattr(decision, name) for name in names}
-    values["seal"] = seal
-    return kind(**values)
+    reseal = _RESEAL.get(kind)
+    if reseal is None:
+        reseal = _RESEAL[kind] = _resealer(kind)
+    resealed: _Sealable = reseal(decision, seal)
+    return resealed
+
+
+def _resealer(kind: type[Any]) -> Callable[[Any, str], Any]:
+    # A function written for the class, as ``dataclasses`` writes an ``__init__``: each slot's
+    # descriptor sets it (bypassing the frozen ``__setattr__``, as that ``__init__`` does).
+    names = [field.name for field in dataclass_fields(kind)]
+    assert sorted(names) == sorted(kind.__slots__), "every slot of a decision is a field"
+    namespace: dict[str, Any] = {"new": object.__new__, "kind": kind}
+    lines = []
+    for index, name in enumerate(names):
+        namespace[f"set{index}"] = getattr(kind, name).__set__
+        value = "seal" if name == "seal" else f"value.{name}"
+        lines.append(f"    set{index}(other, {value})\n")
+    exec(
+        f"def reseal(value, seal):\n    other = new(kind)\n{''.join(lines)}    return other\n",
+        namespace,
+    )
+    reseal: Callable[[Any, str], Any] = namespace["reseal"]
+    return reseal
 
 
 _SEALED: tuple[object, str, int] | None = None
@@ -385,7 +408,4 @@ def _parse(arguments: str) -> Any:
     """The arguments' JSON value, or ``_UNREADABLE`` (not JSON, or nested too deeply)."""
     if not isinstance(arguments, str) or text_depth_exceeds(arguments, MAX_ARGUMENT_DEPTH):
         return _UNREADABLE
-    try:
-        return json.loads(arguments)
-    except (ValueError, RecursionError):  # RecursionError: cannot happen below the depth limit
-        return _UNREADABLE
+    return parse_json_text(arguments, _UNREADABLE)

@@ -92,14 +92,18 @@ _WAITING = frozenset({CallStatus.PENDING, CallStatus.REVIEW, CallStatus.SUSPENDE
 _Slotted = TypeVar("_Slotted", "RunView", Call)
 
 
-def _shallow_copy(value: _Slotted) -> _Slotted:
-    """``copy.copy`` of a view or a call (every slot set), slot by slot: twice as fast as
-    ``copy.copy``'s way through ``__reduce_ex__`` (a store hands out a copy per load)."""
-    kind = type(value)
-    other = kind.__new__(kind)
-    for name in kind.__slots__:
-        setattr(other, name, getattr(value, name))
-    return other
+def _slot_copier(kind: type[_Slotted]) -> Callable[[_Slotted], _Slotted]:
+    """``copy.copy`` of a ``kind`` (every slot set): a function written for the class that
+    sets each slot by name, as ``dataclasses`` writes an ``__init__``. Attributes named in
+    the code are read and set through the interpreter's caches, several times faster than
+    ``getattr``/``setattr`` of each name, the more so when the CPU's caches are cold; and
+    twice as fast as ``copy.copy``'s way through ``__reduce_ex__`` (a store hands out a copy
+    per load, ``RunResult.to_state`` copies its run's view)."""
+    lines = "".join(f"    other.{name} = value.{name}\n" for name in kind.__slots__)
+    namespace: dict[str, Any] = {"new": object.__new__, "kind": kind}
+    exec(f"def copy(value):\n    other = new(kind)\n{lines}    return other\n", namespace)
+    copy: Callable[[_Slotted], _Slotted] = namespace["copy"]
+    return copy
 
 
 class RunView:
@@ -195,10 +199,10 @@ class RunView:
 
     def copy(self) -> RunView:
         """An independent view of the same journal, without folding it again."""
-        other = _shallow_copy(self)
+        other = _copy_view(self)
         other.items = list(self.items)
         other.responses = list(self.responses)
-        other.calls = {call_id: _shallow_copy(call) for call_id, call in self.calls.items()}
+        other.calls = {call_id: _copy_call(call) for call_id, call in self.calls.items()}
         other.always = dict(self.always)
         other.guardrails = dict(self.guardrails)
         other.ran = dict(self.ran)
@@ -321,6 +325,10 @@ class RunView:
     @property
     def new_items(self) -> list[Item]:
         return self.items[self.generated_start :]
+
+
+_copy_view = _slot_copier(RunView)
+_copy_call = _slot_copier(Call)
 
 
 def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:

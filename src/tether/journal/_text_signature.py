@@ -18,12 +18,11 @@ is the signed text whenever the numbers in it were written as Python writes them
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
 import json
 from typing import Any
 
+from .._digests import hmac_sha256_hex
 from ._limits import escape_surrogates
 
 __all__ = ["TEXT_ALG", "sign_text", "signed_part", "text_mac_matches", "unsigned_text_of"]
@@ -36,23 +35,10 @@ _TAIL = len(_MARK) + 64 + len(_END)
 _HEX = frozenset("0123456789abcdef")
 
 
-@functools.lru_cache(maxsize=8)
-def _keyed(key: bytes) -> hmac.HMAC:
-    # The HMAC state after the key, made once a key: each MAC copies it (as the hmac module
-    # documents for messages that share a prefix) instead of setting up the key again.
-    return hmac.new(key, digestmod=hashlib.sha256)
-
-
-def _mac(key: bytes, data: bytes) -> str:
-    mac = _keyed(key).copy()
-    mac.update(data)
-    return mac.hexdigest()
-
-
 def sign_text(unsigned: bytes, key: bytes) -> str:
     """``unsigned`` (a compact document in UTF-8, ending in ``}``) with its text signature
     appended, as text."""
-    tail = f"{_MARK}{_mac(key, unsigned)}{_END}".encode()
+    tail = f"{_MARK}{hmac_sha256_hex(key, unsigned)}{_END}".encode()
     return (unsigned[:-1] + tail).decode()
 
 
@@ -64,7 +50,7 @@ def signed_part(text: str | bytes) -> tuple[str, str] | None:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
             return None
-    body = text.rstrip()
+    body = text if text[-1:] == "}" else text.rstrip()  # the text as written: not copied
     start = len(body) - _TAIL
     if start < 0 or not body.endswith(_END) or not body.startswith(_MARK, start):
         return None
@@ -78,7 +64,7 @@ def text_mac_matches(unsigned: str, value: str, keys: tuple[bytes, ...]) -> bool
     """Whether ``value`` is the MAC of ``unsigned`` under one of ``keys``."""
     given = value.encode("ascii", "replace")
     data = unsigned.encode("utf-8")
-    return any(hmac.compare_digest(_mac(key, data).encode(), given) for key in keys)
+    return any(hmac.compare_digest(hmac_sha256_hex(key, data).encode(), given) for key in keys)
 
 
 def unsigned_text_of(document: dict[str, Any]) -> str:

@@ -569,10 +569,12 @@ class RunState:
         ``require_signature=True`` or a key is given (docs/run-state.md). The context is
         ``context`` if given, else rebuilt by ``context_deserializer`` or validated as
         ``context_type``, else left as the stored JSON data."""
-        journal, stored_context = read_json(agent, data, signing_key, require_signature)
+        events, stored_context = read_json(agent, data, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
-        return cls(agent, journal, context, governance=governance)
+        # A Journal, not the list: ``__init__``'s isinstance is then the exact-type check, not
+        # the ``Sequence`` ABC's (Python code) with a list.
+        return cls(agent, Journal(events), context, governance=governance)
 
     @classmethod
     def from_string(
@@ -594,7 +596,7 @@ class RunState:
                 "pass a dict to RunState.from_json."
             )
         # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
-        journal, stored_context = read_state_text(agent, text, signing_key, require_signature)
+        events, stored_context = read_state_text(agent, text, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
-        return cls(agent, journal, context, governance=governance)
+        return cls(agent, Journal(events), context, governance=governance)
