@@ -107,11 +107,23 @@ class Append:
     root_agent: str | None = None
     """The agent of a run this append creates."""
     ttl: float | None = None
-    """With ``owner``: lease a run this append creates for ``ttl`` seconds."""
+    """With ``owner``: lease the run for ``ttl`` seconds (a run this append creates, or one
+    whose lease is free, expired or ``owner``'s: a resume's first append)."""
     rule_use: tuple[str, datetime] | None = None
     """Count one use of this standing approval, live at this time, or write nothing."""
     also: tuple[Statement, ...] = ()
     """Statements of the backend's own run after the events (a session's items)."""
+    release: bool = False
+    """Give ``owner``'s lease up with the events (its last append of the run): a
+    transaction fewer than ``release`` after it."""
+    expected_head: str | None = None
+    """Write only if the run's journal ends with this head (``RunTip.head``) at
+    ``expected_seq``."""
+
+    @property
+    def takes_lease(self) -> bool:
+        """Whether the append leases an existing run to its owner."""
+        return self.ttl is not None and self.owner is not None and self.expected_seq > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +178,7 @@ def append(
         created = d.time(stamp)
         view = RunView()
         before: list[Event] | None = []
+        lease_owner = None  # a run created here is leased to its owner, if to anyone
     else:
         if row is None:
             raise RunNotFoundError(a.run_id)
@@ -179,6 +192,9 @@ def append(
             and not passes_lease(a.events, a.owner)
         ):
             raise RunBusyError(a.run_id, lease_owner, d.time_text(lease_until))
+        wanted = a.expected_head
+        if wanted is not None and wanted != (yield from _head(d, key, a.run_id, seq, head)):
+            raise RunConflictError(a.run_id, a.expected_seq, seq)  # another run, or rewritten
         created = d.time(created_at)
         if admitted is not None and admitted.fits(created, head):
             view, before = admitted.held.view, admitted.held.events
@@ -201,14 +217,37 @@ def append(
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
-    yield execute(
-        d.sql(
-            "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, "
-            "updated_at = :now, version = version + 1 WHERE id = :id"
-        ),
-        {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
-    )
+    moved = {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id}
+    if a.release and (lease_owner is None or lease_owner == a.owner):
+        # The owner's lease goes with its last append (one it does not hold is left alone).
+        yield execute(d.sql(_RELEASING), moved)
+    elif a.takes_lease:
+        until = d.stamp(now + timedelta(seconds=a.ttl or 0.0))
+        yield execute(d.sql(_TAKING), {**moved, "owner": a.owner, "until": until})
+    else:
+        yield execute(d.sql(_MOVING), moved)
     return Appended(new_seq, created, view, head, before, a.events)
+
+
+_MOVE = (
+    "UPDATE {{runs}} SET seq = :seq, head_mac = :head, status = :status, "
+    "updated_at = :now, version = version + 1{lease} WHERE id = :id"
+)
+_MOVING = _MOVE.format(lease="")
+_RELEASING = _MOVE.format(lease=", lease_owner = NULL, lease_until = NULL")
+_TAKING = _MOVE.format(lease=", lease_owner = :owner, lease_until = :until")
+
+
+def _head(d: Dialect, key: bytes | None, run_id: str, seq: int, mac: str | None) -> Program[str]:
+    """The run's ``RunTip.head`` at ``seq``: its MAC if the store signs, else read from its
+    last event's text."""
+    if key is not None:
+        return head_of(key, mac, None)
+    row = yield select_one(
+        d.sql("SELECT {event} FROM {events} WHERE run_id = :id AND seq = :seq"),
+        {"id": run_id, "seq": seq},
+    )
+    return head_of(None, None, row[0] if row is not None else None)
 
 
 def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
@@ -219,6 +258,9 @@ def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
         d.append_at_once is not None
         and a.rule_use is None
         and not a.also
+        # The statement checks the head the store holds: another head is the stored run's
+        # to judge, in a transaction.
+        and (a.expected_head is None or a.expected_head == admitted.held.head)
         and not admitted.todo.update
     )
 
@@ -245,6 +287,9 @@ def append_at_once(
             "previous": held.head,
             "passes": passes_lease(a.events, a.owner),
             "owner": a.owner,
+            "release": a.release,
+            "take": a.takes_lease,
+            "until": d.stamp(now + timedelta(seconds=a.ttl)) if a.takes_lease and a.ttl else None,
             "now": stamp,
             "seq": new_seq,
             "head": head,

@@ -135,13 +135,27 @@ class SQLRunStore(ABC):
         *,
         owner: str | None = None,
         lease_ttl: float | None = None,
+        release: bool = False,
+        expected_head: str | None = None,
     ) -> int:
         """See ``RunStore.append``."""
         root_agent = check_append(run_id, expected_seq, events)
         ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
+        if expected_head is not None and not isinstance(expected_head, str):
+            raise UserError(f"expected_head is a RunTip's head, not {expected_head!r}.")
         texts = encode_events(events)
         return await self._append(
-            Append(run_id, expected_seq, events, texts, owner, root_agent, ttl)
+            Append(
+                run_id,
+                expected_seq,
+                events,
+                texts,
+                owner,
+                root_agent,
+                ttl,
+                release=release and owner is not None,
+                expected_head=expected_head,
+            )
         )
 
     async def append_with_rule_use(
