@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tether import Agent, Runner, function_tool
+from tether import Agent, RunConfig, Runner, function_tool
 from tether.guardrails import ToolGuardrailFunctionOutput, tool_input_guardrail
 from tether.journal._events import Event
 from tether.lifecycle import RunHooks
@@ -187,6 +187,42 @@ async def test_an_approved_resume_takes_three_commits_and_its_lease(
             assert seen == [1]
         stored = await store.load(result.run_id or "")
         assert (stored.status, stored.summary.lease_owner) == ("completed", None)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("worded", [False, True])
+async def test_a_rejected_resume_commits_and_takes_its_lease_before_code_words_it(
+    backend: Backend, worded: bool
+) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    words: list[str] = []
+
+    def rejection(item: Any) -> str:
+        words.append(f"{len(store.turns)}")  # code: it runs under the run's lease
+        return "Not sent."
+
+    try:
+
+        @function_tool(needs_approval=True)
+        def send(city: str) -> str:
+            """Send the report (approval first)."""
+            return "sent"
+
+        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Fine.")])
+        agent = Agent(name="Mailer", model=model, tools=[send])
+        config = RunConfig(rejection_message=rejection) if worded else None
+        paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
+        state = await load_state(store, paused.run_id or "", agent)  # type: ignore[arg-type]
+        state.reject(state.interruptions[0], by="ana")
+        store.writes.clear()
+        result = await Runner.run(agent, state, store=store, run_config=config)  # type: ignore[arg-type]
+        assert result.final_output == "Fine."
+        # The decision's commit takes the lease; a RunConfig's function words the rejection
+        # after it.
+        assert store.turns[0] == ["approval_decided", "run_resumed"]
+        assert words == (["1"] if worded else [])
+        assert (await store.load(result.run_id or "")).summary.lease_owner is None
     finally:
         await store.close()
 

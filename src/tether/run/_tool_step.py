@@ -173,8 +173,9 @@ def decided_calls_start_first(run: Run) -> bool:
     anything acts: the turn's open calls are decided (approved or rejected; the others wait
     for a person), none is hosted, a handoff or an unknown tool, and no lifecycle hook,
     session or stream is there to run first. The step's first commit is then the approved
-    calls' ``ToolStarted`` before their tools run (or the rejections'), so the run's lease
-    can be taken by that commit (``Durable.holding``) rather than a transaction before it.
+    calls' ``ToolStarted`` before their tools run (or the decisions, before a rejection's
+    message is worded), so the run's lease can be taken by that commit
+    (``Durable.holding``) rather than a transaction before it.
     """
     options = run.options
     if run.start is not None or options.session is not None or options.hooks is not None:
