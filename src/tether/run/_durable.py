@@ -179,14 +179,23 @@ class Durable:
         (``release``: and the end of the lease)."""
         if self._session is None:
             taking = self._taking
+            if taking is None and not release:  # (a store of one's own may predate the rest)
+                ttl = self.ttl if creating else None
+                return await self.store.append(
+                    run_id, self.stored, events, owner=self.owner, lease_ttl=ttl
+                )
+            if taking is None:
+                return await self.store.append(
+                    run_id, self.stored, events, owner=self.owner, release=True
+                )
             return await self.store.append(
                 run_id,
                 self.stored,
                 events,
                 owner=self.owner,
-                lease_ttl=self.ttl if creating or taking is not None else None,
+                lease_ttl=self.ttl,
                 release=release,
-                expected_head=taking.head if taking is not None else None,
+                expected_head=taking.head,
             )
         session, items = self._session
         seq = await self.store.append_with_session(
