@@ -437,6 +437,12 @@ class RunConflictError(StoreError):
         self.actual_seq = actual_seq
         if expected_seq == 0:
             text = f"Run {run_id!r} already exists; a new run needs a new id."
+        elif actual_seq == expected_seq:
+            text = (
+                f"Run {run_id!r} is at event {actual_seq} but ends with another event than the "
+                "state was loaded at (the run was deleted and started again, or rewritten): "
+                "nothing of this append was written. Load the run again."
+            )
         else:
             text = (
                 f"Run {run_id!r} is at event {actual_seq}, not {expected_seq}: another writer "

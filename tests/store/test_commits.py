@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from tether import Agent, Runner, function_tool
+from tether import Agent, RunConfig, Runner, function_tool
 from tether.guardrails import ToolGuardrailFunctionOutput, tool_input_guardrail
 from tether.journal._events import Event
 from tether.lifecycle import RunHooks
 from tether.sessions import SQLiteSession
-from tether.store import RunStore, SQLiteRunStore
+from tether.store import RunStore, SQLiteRunStore, load_state
 from tether.testing import ScriptedModel, message, tool_call
 
 from .backends import Backend
@@ -117,11 +117,12 @@ async def test_a_turn_of_a_call_without_approval_takes_two_commits(backend: Back
             ["tool_completed"],  # and one for its completion
             ["model_responded", "tool_started"],  # turn 2
             ["tool_completed"],
-            ["model_responded", "run_completed"],  # the answer and the final output
-            "release",
+            ["model_responded", "run_completed"],  # the answer, the final output, the lease
         ]
         # Write-ahead: each tool body ran once its start (and the response) was committed.
         assert seen == [2, 4]
+        # The final output's commit gave the lease up: no transaction of its own.
+        assert (await store.load(result.run_id or "")).summary.lease_owner is None
         if backend.name == "sqlite":
             # The database saw exactly these commits (and the one that created the store).
             assert wal_commits(store.path) == 1 + len(store.writes)
@@ -141,10 +142,87 @@ async def test_a_turn_of_an_idempotent_call_takes_one_commit(backend: Backend) -
             ["run_started"],
             ["model_responded", "tool_started"],  # turn 1, before the tool runs
             ["tool_completed", "model_responded", "tool_started"],  # its output, turn 2
-            ["tool_completed", "model_responded", "run_completed"],
-            "release",
+            ["tool_completed", "model_responded", "run_completed"],  # and the lease given up
         ]
         assert seen == [2, 3]  # write-ahead all the same: each start was durable first
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_an_approved_resume_takes_three_commits_and_its_lease(
+    backend: Backend, hooked: bool
+) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    seen: list[int] = []
+    try:
+
+        @function_tool(needs_approval=True)
+        def send(city: str) -> str:
+            """Send the report (approval first)."""
+            seen.append(len(store.turns))
+            return "sent"
+
+        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Sent.")])
+        agent = Agent(name="Mailer", model=model, tools=[send])
+        paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
+        state = await load_state(store, paused.run_id or "", agent)  # type: ignore[arg-type]
+        state.approve(state.interruptions[0], by="ana")
+        store.writes.clear()
+        hooks = RunHooks[Any]() if hooked else None
+        result = await Runner.run(agent, state, store=store, hooks=hooks)  # type: ignore[arg-type]
+        assert result.final_output == "Sent."
+        decided = ["approval_decided", "run_resumed", "tool_started"]  # before the tool runs
+        if hooked:
+            # A hook (on the decision, on the tool's start) runs under a lease taken first.
+            assert store.turns[:2] == ["acquire", decided]
+            assert seen == [2]
+        else:
+            # Nothing acts before the first commit: it takes the lease.
+            assert store.turns == [
+                decided,
+                ["tool_completed"],
+                ["model_responded", "run_completed"],  # and the lease given up
+            ]
+            assert seen == [1]
+        stored = await store.load(result.run_id or "")
+        assert (stored.status, stored.summary.lease_owner) == ("completed", None)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("worded", [False, True])
+async def test_a_rejected_resume_commits_and_takes_its_lease_before_code_words_it(
+    backend: Backend, worded: bool
+) -> None:
+    store = Counting(backend.open(signing_key="k"))
+    words: list[str] = []
+
+    def rejection(item: Any) -> str:
+        words.append(f"{len(store.turns)}")  # code: it runs under the run's lease
+        return "Not sent."
+
+    try:
+
+        @function_tool(needs_approval=True)
+        def send(city: str) -> str:
+            """Send the report (approval first)."""
+            return "sent"
+
+        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Fine.")])
+        agent = Agent(name="Mailer", model=model, tools=[send])
+        config = RunConfig(rejection_message=rejection) if worded else None
+        paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
+        state = await load_state(store, paused.run_id or "", agent)  # type: ignore[arg-type]
+        state.reject(state.interruptions[0], by="ana")
+        store.writes.clear()
+        result = await Runner.run(agent, state, store=store, run_config=config)  # type: ignore[arg-type]
+        assert result.final_output == "Fine."
+        # The decision's commit takes the lease; a RunConfig's function words the rejection
+        # after it.
+        assert store.turns[0] == ["approval_decided", "run_resumed"]
+        assert words == (["1"] if worded else [])
+        assert (await store.load(result.run_id or "")).summary.lease_owner is None
     finally:
         await store.close()
 

@@ -240,6 +240,87 @@ async def test_a_run_created_with_a_lease_is_leased_at_once(store: RunStore) -> 
     assert summary.lease_owner == "w1"
 
 
+async def test_an_append_with_release_gives_its_owners_lease_up_with_it(
+    backend: Backend, store: RunStore
+) -> None:
+    # By the store that holds the run's view (PostgreSQL: the one-statement append) and by
+    # another store object (the append in a transaction that reads the run's row).
+    other = backend.open(signing_key=KEY)
+    try:
+        for writer, run_id in ((store, "r1"), (other, "r2")):
+            await store.append(run_id, 0, begun(run_id, "c1"), owner="w1", lease_ttl=30)
+            seq = await store.append(run_id, 2, [ToolStarted("c1")], owner="w1")
+            done = [ToolCompleted("c1", "booked"), RunCompleted("done")]
+            await writer.append(run_id, seq, done, owner="w1", release=True)
+            summary = (await store.load(run_id)).summary
+            assert (summary.status, summary.lease_owner, summary.lease_until) == (
+                "completed",
+                None,
+                None,
+            )
+            assert (await store.acquire(run_id, "w2", ttl=30)).owner == "w2"
+    finally:
+        await other.close()
+
+
+async def test_an_append_with_release_leaves_a_lease_it_does_not_hold(
+    backend: Backend, store: RunStore
+) -> None:
+    await store.append("r1", 0, begun("r1", "c1"), owner="w1", lease_ttl=30)
+    backend.clock.advance(60)  # w1's lease expired: w2 may append, and holds no lease
+    await store.append("r1", 2, [ToolStarted("c1")], owner="w2", release=True)
+    assert (await store.load("r1")).summary.lease_owner == "w1"
+
+
+async def test_an_append_with_a_lease_ttl_leases_the_run_with_it(
+    backend: Backend, store: RunStore
+) -> None:
+    other = backend.open(signing_key=KEY)
+    try:
+        for writer, run_id in ((store, "r1"), (other, "r2")):
+            await store.append(run_id, 0, [*begun(run_id, "c1"), asked("c1")])
+            resumed = [approved("c1", run_id), ToolStarted("c1")]
+            await writer.append(run_id, 3, resumed, owner="w1", lease_ttl=30)
+            summary = (await store.load(run_id)).summary
+            assert (summary.lease_owner, summary.lease_until) == (
+                "w1",
+                backend.clock.now + timedelta(seconds=30),
+            )
+            with pytest.raises(RunBusyError, match="'w1'"):
+                await store.acquire(run_id, "w2", ttl=30)
+            # Another owner's live lease refuses it, as it refuses acquire.
+            with pytest.raises(RunBusyError, match="'w1'"):
+                await writer.append(run_id, 5, [ToolCompleted("c1", "ok")], owner="w2", lease_ttl=9)
+            assert (await store.load(run_id)).seq == 5
+    finally:
+        await other.close()
+
+
+@pytest.mark.parametrize("signed", [True, False])
+async def test_an_append_with_an_expected_head_writes_only_at_that_head(
+    backend: Backend, signed: bool
+) -> None:
+    store = backend.open(signing_key=KEY if signed else False)
+    other = backend.open(signing_key=KEY if signed else False)
+    try:
+        for writer in (store, other):
+            await store.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
+            await store.load("r1")
+            tip = await store.tip("r1")
+            # The run deleted and made again, as long: another history at the same seq.
+            await store.delete("r1")
+            await store.append("r1", 0, [*begun("r1", "c2"), asked("c2")])
+            with pytest.raises(RunConflictError, match="ends with another event than the state"):
+                await writer.append("r1", 3, [approved("c2")], expected_head=tip.head)
+            assert (await store.load("r1")).seq == 3
+            now = await store.tip("r1")
+            assert await writer.append("r1", 3, [approved("c2")], expected_head=now.head) == 4
+            await store.delete("r1")
+    finally:
+        await store.close()
+        await other.close()
+
+
 async def test_pending_and_status_follow_the_events(backend: Backend, store: RunStore) -> None:
     await store.append("r1", 0, begun("r1", "c1", ("c2", "pay")), owner="w1", lease_ttl=30)
     assert (await store.load("r1")).status == "running"

@@ -6,7 +6,9 @@ nothing does before its calls start, it commits with their ``ToolStarted``), eve
 ``ToolStarted`` before a tool body runs, each call's completion as soon as that call
 finishes, and whatever the run recorded before it stops. Each checkpoint is one
 compare-and-append of the events the store lacks, under the run's lease; the lease is
-taken before the run advances, renewed while it works, and released when it stops.
+taken before the run advances (by a new run's first append; by a resume's first append
+when nothing acts before it, else on its own first), renewed while it works, and
+released when it stops (by a completed run's last append).
 """
 
 from __future__ import annotations
@@ -123,6 +125,9 @@ class Durable:
         """One append at a time: the calls of a turn finish (and commit) concurrently."""
         self._session: tuple[Session, list[Item]] | None = None
         """Items for a session the store holds, written by the next append."""
+        self._taking: StoredTip | None = None
+        """The tip a resumed run was loaded at, while its first append is still to take its
+        lease (``holding(..., take_with_first_append=True)``)."""
 
     async def checkpoint(self, journal: Journal) -> None:
         """Append the events the store lacks, in one transaction (nothing to do if none).
@@ -137,30 +142,60 @@ class Durable:
             await self._append(journal)
 
     async def _append(self, journal: Journal) -> None:
+        if self._taking is not None and self._session is not None:
+            await self._take_first(journal)  # an append with session items takes no lease
         for _ in range(_REBASE_ATTEMPTS):
             events = journal.events_since(self.stored)
             if not events:
                 return
             creating = self.stored == 0
+            # A run that completed is advanced by nobody after this append: the lease goes
+            # with it (one transaction fewer than a release after it).
+            release = journal.view.completed is not None and self._session is None
             try:
-                self.stored = await self._write(journal.view.run_id, events, creating)
+                self.stored = await self._write(journal.view.run_id, events, creating, release)
             except RunConflictError:
+                if self._taking is not None:
+                    # The run is not where it was loaded: take it as a resume always did
+                    # (the lease, then the stored run compared in full), then append.
+                    await self._take_first(journal)
+                    continue
                 if creating or not await self._take_decisions(journal):
                     raise
                 continue
-            self._leased = True
+            # (Another error leaves the lease to take: the run's last checkpoint tries again.)
+            self._taking = None
+            self._leased = not release
             return
         raise RunConflictError(journal.view.run_id, self.stored, None)
 
-    async def _write(self, run_id: str, events: list[Event], creating: bool) -> int:
-        """One compare-and-append of ``events``, with the session items waiting for it."""
+    async def _take_first(self, journal: Journal) -> None:
+        """Take the lease the first append was to take, on its own, before appending."""
+        self._taking = None
+        await self._take(journal)
+
+    async def _write(self, run_id: str, events: list[Event], creating: bool, release: bool) -> int:
+        """One compare-and-append of ``events``, with the session items waiting for it
+        (``release``: and the end of the lease)."""
         if self._session is None:
+            taking = self._taking
+            if taking is None and not release:  # (a store of one's own may predate the rest)
+                ttl = self.ttl if creating else None
+                return await self.store.append(
+                    run_id, self.stored, events, owner=self.owner, lease_ttl=ttl
+                )
+            if taking is None:
+                return await self.store.append(
+                    run_id, self.stored, events, owner=self.owner, release=True
+                )
             return await self.store.append(
                 run_id,
                 self.stored,
                 events,
                 owner=self.owner,
-                lease_ttl=self.ttl if creating else None,
+                lease_ttl=self.ttl,
+                release=release,
+                expected_head=taking.head,
             )
         session, items = self._session
         seq = await self.store.append_with_session(
@@ -234,6 +269,8 @@ class Durable:
         nothing written, if the rule is no longer live at ``now`` (used up, revoked,
         expired). Either both the use and the decision are stored, or neither."""
         async with self._writing:
+            if self._taking is not None:
+                await self._take_first(journal)  # a rule's use takes no lease with it
             if self._session is not None:
                 await self._append(journal)  # the session's items first: that append holds them
             events = [*journal.events_since(self.stored), decision]
@@ -247,10 +284,28 @@ class Durable:
         return True
 
     @contextlib.asynccontextmanager
-    async def holding(self, journal: Journal) -> AsyncIterator[None]:
-        """Hold the run's lease while the body advances it; record what it did at the end."""
+    async def holding(
+        self, journal: Journal, *, take_with_first_append: bool = False
+    ) -> AsyncIterator[None]:
+        """Hold the run's lease while the body advances it; record what it did at the end.
+
+        ``take_with_first_append``: the body's first step acts on nothing before its first
+        checkpoint (the loop says so), so a resumed run loaded from this store is leased
+        by that append, which also checks the run still ends where it was loaded: a
+        transaction fewer than taking the lease first. Anyone holding the run still gets
+        ``RunBusyError``, and a run that moved on is compared in full, as before."""
         if len(journal):  # a resumed run: take it, and check the state is the stored run
-            await self._take(journal)
+            mark = journal.stored_tip
+            if (
+                take_with_first_append
+                and isinstance(mark, StoredTip)
+                and mark.store is self.store
+                and mark.seq > 0
+                and len(journal) >= mark.seq
+            ):
+                self._taking, self.stored = mark, mark.seq
+            else:
+                await self._take(journal)
         renewer = asyncio.get_running_loop().create_task(self._renew(journal))
         try:
             yield

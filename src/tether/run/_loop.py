@@ -46,7 +46,12 @@ from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
 from ._steps import CallModel, DecideToolUse, Done, ExecuteTools, Finish, Interrupt, Step, next_step
-from ._tool_step import execute_tools, outputs_may_wait, quiet_tool_step
+from ._tool_step import (
+    decided_calls_start_first,
+    execute_tools,
+    outputs_may_wait,
+    quiet_tool_step,
+)
 from ._tool_use import decide_tool_use, decided_completion, final_value
 from ._tracing import tracer_for
 
@@ -76,7 +81,8 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
         if durable is None:
             await _drive_or_fail(run, stop)
         else:
-            async with durable.holding(run.journal):
+            first = decided_calls_start_first(run)  # then the first commit takes the lease
+            async with durable.holding(run.journal, take_with_first_append=first):
                 await _drive_or_fail(run, stop)
     except BaseException as exc:
         run.tracer.end(exc)

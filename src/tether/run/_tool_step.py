@@ -48,6 +48,7 @@ from ._doubt import iso_time, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
+from ._steps import ExecuteTools, next_step
 
 __all__ = [
     "DEFAULT_REJECTION_MESSAGE",
@@ -165,6 +166,40 @@ def quiet_tool_step(run: Run) -> bool:
         if tool.needs_approval and book is not None and not durable.counts_rule_uses(book):
             return False  # a rule's use would be counted elsewhere, before the commit
     return True
+
+
+def decided_calls_start_first(run: Run) -> bool:
+    """Whether a resumed run's first step only carries out decisions, committing before
+    anything acts: the turn's open calls are decided (approved or rejected; the others wait
+    for a person), none is hosted, a handoff or an unknown tool, and no lifecycle hook,
+    session or stream is there to run first. The step's first commit is then the approved
+    calls' ``ToolStarted`` before their tools run (or the decisions, before a rejection's
+    message is worded), so the run's lease can be taken by that commit
+    (``Durable.holding``) rather than a transaction before it.
+    """
+    options = run.options
+    if run.start is not None or options.session is not None or options.hooks is not None:
+        return False
+    if options.stream or options.durable is None or run.agent.hooks is not None:
+        return False
+    decided = False
+    for call in run.view.calls.values():
+        status = call.status
+        if status in _SETTLED:
+            continue
+        if status not in _DECIDED or call.hosted:
+            return False  # a new call's check, a doubt's settling, a nested run: code first
+        owner = run.graph.get(call.agent)
+        if owner is None or owner.hooks is not None or call.name in owner.handoff_tools:
+            return False
+        if call.name not in owner.function_tools:
+            return False
+        decided = True
+    return decided and isinstance(next_step(run.view, run.agent), ExecuteTools)
+
+
+_SETTLED = (CallStatus.DONE, CallStatus.REVIEW, CallStatus.PENDING)
+_DECIDED = (CallStatus.APPROVED, CallStatus.REJECTED)
 
 
 def outputs_may_wait(run: Run) -> bool:

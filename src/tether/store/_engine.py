@@ -1,5 +1,5 @@
-"""The run store's writes, once for every SQL backend: compare-and-append, leases,
-projections, rebuild, delete and prune, and the schema check and migrations.
+"""The run store's writes, once for every SQL backend: compare-and-append, leases and
+projections (delete, prune, rebuild and the schema are ``_upkeep``'s).
 
 Each is a program (``_statements``) in the neutral SQL of ``_dialect``; the
 backend drives it inside one write transaction. Every append passes the fold
@@ -19,16 +19,13 @@ from ..errors import (
     RunConflictError,
     RunNotFoundError,
     StateError,
-    StoreFormatError,
-    StoreVersionError,
 )
 from ..journal import Event, RunView
 from ._codec import chain_mac, decode_events, head_of
 from ._dialect import Dialect
 from ._gate import FoldGate, Held, admit, fold
 from ._passing import passes_lease
-from ._projection import Changes, PendingRow, replay
-from ._protocol import STORE_FORMAT, STORE_READABLE_FROM, STORE_VERSION, version_problem
+from ._projection import Changes, PendingRow
 from ._records import Lease, RunTip
 from ._rules import RuleUnavailable, use_rule_in
 from ._statements import (
@@ -47,12 +44,10 @@ __all__ = [
     "admit_held",
     "append",
     "append_at_once",
-    "check_format",
-    "delete",
+    "PENDING_COLUMNS",
+    "pending_row",
     "goes_at_once",
     "lease",
-    "prune",
-    "rebuild",
     "refusal",
     "release",
 ]
@@ -107,11 +102,23 @@ class Append:
     root_agent: str | None = None
     """The agent of a run this append creates."""
     ttl: float | None = None
-    """With ``owner``: lease a run this append creates for ``ttl`` seconds."""
+    """With ``owner``: lease the run for ``ttl`` seconds (a run this append creates, or one
+    whose lease is free, expired or ``owner``'s: a resume's first append)."""
     rule_use: tuple[str, datetime] | None = None
     """Count one use of this standing approval, live at this time, or write nothing."""
     also: tuple[Statement, ...] = ()
     """Statements of the backend's own run after the events (a session's items)."""
+    release: bool = False
+    """Give ``owner``'s lease up with the events (its last append of the run): a
+    transaction fewer than ``release`` after it."""
+    expected_head: str | None = None
+    """Write only if the run's journal ends with this head (``RunTip.head``) at
+    ``expected_seq``."""
+
+    @property
+    def takes_lease(self) -> bool:
+        """Whether the append leases an existing run to its owner."""
+        return self.ttl is not None and self.owner is not None and self.expected_seq > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +174,7 @@ def append(
         view = RunView()
         before: list[Event] | None = []
         stored_status = "running"
+        lease_owner = None  # a run created here is leased to its owner, if to anyone
     else:
         if row is None:
             raise RunNotFoundError(a.run_id)
@@ -180,6 +188,9 @@ def append(
             and not passes_lease(a.events, a.owner)
         ):
             raise RunBusyError(a.run_id, lease_owner, d.time_text(lease_until))
+        wanted = a.expected_head
+        if wanted is not None and wanted != (yield from _head(d, key, a.run_id, seq, head)):
+            raise RunConflictError(a.run_id, a.expected_seq, seq)  # another run, or rewritten
         created = d.time(created_at)
         if admitted is not None and admitted.fits(created, head):
             view, before = admitted.held.view, admitted.held.events
@@ -202,17 +213,38 @@ def append(
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
+    moved = {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id}
     # The status is set only when it changes: SQLite rewrites the entries of every index on
     # a column the UPDATE names, changed or not (a page more in each commit's WAL).
     status = ", status = :status" if todo.status != stored_status else ""
-    yield execute(
-        d.sql(
-            f"UPDATE {{runs}} SET seq = :seq, head_mac = :head{status}, "
-            "updated_at = :now, version = version + 1 WHERE id = :id"
-        ),
-        {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id},
-    )
+    if a.release and (lease_owner is None or lease_owner == a.owner):
+        # The owner's lease goes with its last append (one it does not hold is left alone).
+        lease = ", lease_owner = NULL, lease_until = NULL"
+    elif a.takes_lease:
+        lease = ", lease_owner = :owner, lease_until = :until"
+        moved.update(owner=a.owner, until=d.stamp(now + timedelta(seconds=a.ttl or 0.0)))
+    else:
+        lease = ""
+    yield execute(d.sql(_MOVE.format(status=status, lease=lease)), moved)
     return Appended(new_seq, created, view, head, before, a.events)
+
+
+_MOVE = (
+    "UPDATE {{runs}} SET seq = :seq, head_mac = :head{status}, updated_at = :now, "
+    "version = version + 1{lease} WHERE id = :id"
+)
+
+
+def _head(d: Dialect, key: bytes | None, run_id: str, seq: int, mac: str | None) -> Program[str]:
+    """The run's ``RunTip.head`` at ``seq``: its MAC if the store signs, else read from its
+    last event's text."""
+    if key is not None:
+        return head_of(key, mac, None)
+    row = yield select_one(
+        d.sql("SELECT {event} FROM {events} WHERE run_id = :id AND seq = :seq"),
+        {"id": run_id, "seq": seq},
+    )
+    return head_of(None, None, row[0] if row is not None else None)
 
 
 def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
@@ -223,6 +255,9 @@ def goes_at_once(d: Dialect, a: Append, admitted: Admitted) -> bool:
         d.append_at_once is not None
         and a.rule_use is None
         and not a.also
+        # The statement checks the head the store holds: another head is the stored run's
+        # to judge, in a transaction.
+        and (a.expected_head is None or a.expected_head == admitted.held.head)
         and not admitted.todo.update
     )
 
@@ -249,6 +284,9 @@ def append_at_once(
             "previous": held.head,
             "passes": passes_lease(a.events, a.owner),
             "owner": a.owner,
+            "release": a.release,
+            "take": a.takes_lease,
+            "until": d.stamp(now + timedelta(seconds=a.ttl)) if a.takes_lease and a.ttl else None,
             "now": stamp,
             "seq": new_seq,
             "head": head,
@@ -320,7 +358,7 @@ def write(d: Dialect, run_id: str, todo: Changes, now: datetime) -> Program[None
     stamp = d.stamp(now)
     yield execute_many(
         d.sql(d.replace_into("pending", PENDING_COLUMNS, ("run_id", "call_id"))),
-        [_pending_row(d, run_id, row, stamp) for row in todo.put],
+        [pending_row(d, run_id, row, stamp) for row in todo.put],
     )
     yield execute_many(
         d.sql(
@@ -346,7 +384,7 @@ def write(d: Dialect, run_id: str, todo: Changes, now: datetime) -> Program[None
     # in_flight table is no longer written (a page less for each start and completion).
 
 
-def _pending_row(
+def pending_row(
     d: Dialect, run_id: str, row: PendingRow, requested_at: object
 ) -> dict[str, object]:
     return dict(
@@ -421,166 +459,3 @@ def release(d: Dialect, run_id: str, owner: str) -> Program[None]:
 
 def _time_text(d: Dialect, stored: object) -> str | None:
     return d.time_text(stored) if stored is not None else None
-
-
-# -- delete, prune, rebuild ----------------------------------------------------------
-
-
-def delete(d: Dialect, run_id: str, now: datetime) -> Program[None]:
-    """Remove a run that no live lease holds, with everything derived from it."""
-    row = yield select_one(
-        d.sql("SELECT lease_owner, lease_until FROM {runs} WHERE id = :id{for_update}"),
-        {"id": run_id},
-    )
-    if row is None:
-        raise RunNotFoundError(run_id)
-    if row[0] is not None and row[1] > d.stamp(now):
-        raise RunBusyError(run_id, row[0], d.time_text(row[1]))
-    yield from _delete_rows(d, [run_id])
-
-
-def prune(d: Dialect, before: datetime) -> Program[int]:
-    """Delete the runs completed before ``before``; how many."""
-    rows = yield select(
-        d.sql(
-            "SELECT id FROM {runs} WHERE status = 'completed' AND updated_at < :before{for_update}"
-        ),
-        {"before": d.stamp(before)},
-    )
-    ids = [row[0] for row in rows]
-    yield from _delete_rows(d, ids)
-    return len(ids)
-
-
-def _delete_rows(d: Dialect, ids: list[str]) -> Program[None]:
-    for table, column in (
-        ("events", "run_id"),
-        ("pending", "run_id"),
-        ("in_flight", "run_id"),
-        ("runs", "id"),
-    ):
-        yield execute_many(
-            d.sql(f"DELETE FROM {{{table}}} WHERE {column} = :id"), [{"id": i} for i in ids]
-        )
-    # Standing approvals scoped to a deleted run can never apply again.
-    yield execute_many(
-        d.sql("DELETE FROM {rules} WHERE scope = 'run' AND scope_id = :id"),
-        [{"id": i} for i in ids],
-    )
-
-
-def rebuild(d: Dialect, run_id: str | None) -> Program[None]:
-    """Fold the projections of one run (or of all) again from their events."""
-    if run_id is None:
-        rows = yield select(d.sql("SELECT id FROM {runs}{for_update}"))
-    else:
-        rows = yield select(
-            d.sql("SELECT id FROM {runs} WHERE id = :id{for_update}"), {"id": run_id}
-        )
-        if not rows:
-            raise RunNotFoundError(run_id)
-    yield from rebuild_runs(d, [row[0] for row in rows])
-
-
-def rebuild_runs(d: Dialect, ids: list[str]) -> Program[None]:
-    """Fold the projections of runs ``ids`` again from their events (in the caller's
-    transaction)."""
-    for one in ids:
-        yield execute(d.sql("DELETE FROM {pending} WHERE run_id = :id"), {"id": one})
-        yield execute(d.sql("DELETE FROM {in_flight} WHERE run_id = :id"), {"id": one})
-        rows = yield select(
-            d.sql("SELECT {event}, appended_at FROM {events} WHERE run_id = :id ORDER BY seq"),
-            {"id": one},
-        )
-        events = decode_events(one, [row[0] for row in rows])
-        times = (d.time(row[1]) for row in rows)
-        pending, _, status = replay(zip(events, times, strict=True))
-        yield execute_many(
-            d.sql(_insert("pending", PENDING_COLUMNS)),
-            [_pending_row(d, one, row, d.stamp(at)) for row, at in pending.values()],
-        )
-        yield execute(
-            d.sql("UPDATE {runs} SET status = :status WHERE id = :id"),
-            {"status": status, "id": one},
-        )
-
-
-def _insert(table: str, columns: Sequence[str]) -> str:
-    values = ", ".join(f":{column}" for column in columns)
-    return f"INSERT INTO {{{table}}} ({', '.join(columns)}) VALUES ({values})"
-
-
-# -- the schema ---------------------------------------------------------------------
-
-
-def check_format(d: Dialect, *, create: bool, migrate: bool) -> Program[int]:
-    """Check that the store's place holds a run store this tether can use, or nothing;
-    with ``create``, create a new store there, and with ``migrate`` too, bring an older
-    one up to date. The version the store had (``STORE_VERSION`` for a new one)."""
-    tables = {row[0] for row in (yield d.list_tables())}
-    if d.meta_table not in tables:
-        foreign = d.foreign(tables)
-        if foreign:
-            raise StoreFormatError(d.not_a_store(foreign))
-        if create:
-            for statement in d.schema:
-                yield execute(statement)
-            yield execute_many(
-                d.sql("INSERT INTO {meta} (key, value) VALUES (:key, :value)"),
-                [
-                    {"key": "format", "value": STORE_FORMAT},
-                    {"key": "version", "value": str(STORE_VERSION)},
-                    {"key": "readable_from", "value": str(STORE_READABLE_FROM)},
-                ],
-            )
-        return STORE_VERSION
-    meta = dict((yield select(d.sql("SELECT key, value FROM {meta}"))))
-    if meta.get("format") != STORE_FORMAT or not str(meta.get("version", "")).isdigit():
-        raise StoreFormatError(d.not_described(meta))
-    version = int(meta["version"])
-    readable_from = int(meta.get("readable_from", version))
-    problem = version_problem(d.where, version, readable_from)
-    if problem is not None and not (migrate and version < STORE_VERSION):
-        raise StoreVersionError(problem)
-    if version < STORE_VERSION and create:
-        yield from _migrate(d, version)
-    return version
-
-
-def _migrate(d: Dialect, version: int) -> Program[None]:
-    for step in range(version, STORE_VERSION):
-        for statement in d.migrations[step]:
-            yield execute(statement)
-    if version < 5:
-        # required_approvals came with version 5: fold it from the events of the
-        # runs that wait (the others have no pending rows to fill).
-        waiting = yield select(d.sql("SELECT DISTINCT run_id FROM {pending}"))
-        yield from rebuild_runs(d, [row[0] for row in waiting])
-    if version < 6:
-        # Readers take the status column as the fold's since version 6; a store written
-        # before it held 'running' for runs in doubt: fold those again.
-        doubt = yield select(
-            d.sql(
-                "SELECT DISTINCT f.run_id FROM {in_flight} f JOIN {runs} r ON r.id = f.run_id "
-                "WHERE r.status = 'running'"
-            )
-        )
-        yield from rebuild_runs(d, [row[0] for row in doubt])
-    if version < 8:
-        # Version 8 shows who asked on each pending call: fold it from the events of the
-        # runs that wait (before the in_flight rows go, which a rebuild does not write).
-        waiting = yield select(d.sql("SELECT DISTINCT run_id FROM {pending}"))
-        yield from rebuild_runs(d, [row[0] for row in waiting])
-    if version < 7:
-        # Version 7 no longer keeps in_flight (the status says 'in_doubt'): its rows, read
-        # by nothing, go. The empty table stays for processes of version 6 during a
-        # rolling deploy (they write it and read nothing from it).
-        yield execute(d.sql("DELETE FROM {in_flight}"))
-    yield execute(
-        d.sql("UPDATE {meta} SET value = :value WHERE key = 'version'"),
-        {"value": str(STORE_VERSION)},
-    )
-    yield execute(
-        d.sql(d.replace_into("meta", ("key", "value"), ("key",))),
-        {"key": "readable_from", "value": str(STORE_READABLE_FROM)},
-    )

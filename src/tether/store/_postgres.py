@@ -25,12 +25,12 @@ from .._signing import SigningKey, resolve_keys
 from ..errors import StoreError, StoreUnavailableError, UserError
 from ..items import Item
 from ..sessions import MissingDependencyError, Session
-from ._engine import check_format
 from ._postgres_dialect import PostgresDialect
 from ._protocol import Clock, system_clock
 from ._retry import DEFAULT_RETRY_FOR
 from ._sql_store import SQLRunStore
 from ._statements import Program, Statement, Together, drive_async, execute
+from ._upkeep import check_format
 from ._wakeup import Changes
 
 try:

@@ -106,35 +106,41 @@ CREATE INDEX pending_expires ON {s}.pending (expires_at) WHERE expires_at IS NOT
 ALTER TABLE {s}.pending ADD COLUMN kind text NOT NULL DEFAULT 'approval'
 """,
     # Version 5 also signs new event rows another way; older rows verify as they are.
-    # required_approvals is filled from the events of the runs that wait (see _engine.check_format).
+    # required_approvals is filled from the events of the runs that wait (see _upkeep.check_format).
     4: """
 ALTER TABLE {s}.pending ADD COLUMN required_approvals bigint NOT NULL DEFAULT 1;
 CREATE INDEX rules_granted ON {s}.rules (granted_at, id);
 CREATE INDEX rules_run ON {s}.rules (scope_id) WHERE scope = 'run'
 """,
     # Version 6: a status filter reads its runs through an index, in listing order. The runs
-    # in flight get their status folded again (see _engine._migrate).
+    # in flight get their status folded again (see _upkeep._migrate).
     5: """
 CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 """,
-    # Version 7: no statement; the in_flight rows are deleted (see _engine._migrate).
+    # Version 7: no statement; the in_flight rows are deleted (see _upkeep._migrate).
     6: "",
     # Version 8: who asked for the run, on each of its pending calls (filled from the events
-    # of the runs that wait, see _engine._migrate).
+    # of the runs that wait, see _upkeep._migrate).
     7: "ALTER TABLE {s}.pending ADD COLUMN requested_by text",
 }
 
 
 # An append as one statement (see ``_engine.append_at_once``): the run's row moves on only
 # if it is still the run the caller folded, at its seq and head, and no other owner's live
-# lease stops it; the events, the new pending calls (replacing an earlier request of the
-# same call id) and the deletion of those no longer pending happen only with it.
+# lease stops it (with ``take``, the run is leased to the owner as it moves; with
+# ``release``, the owner's own lease goes); the events,
+# the new pending calls (replacing an earlier request of the same call id) and the
+# deletion of those no longer pending happen only with it.
 # PostgreSQL runs each data-modifying WITH clause to completion, in the statement's own
 # transaction, whether or not the query reads it. One round trip, no BEGIN or COMMIT.
 _APPEND_AT_ONCE = (
     "WITH run AS ("
     "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, updated_at = :now, "
-    "version = version + 1 "
+    "version = version + 1, "
+    "lease_owner = CASE WHEN :release AND lease_owner = :owner THEN NULL "
+    "WHEN :take THEN :owner ELSE lease_owner END, "
+    "lease_until = CASE WHEN :release AND lease_owner = :owner THEN NULL "
+    "WHEN :take THEN :until::timestamptz ELSE lease_until END "
     "WHERE id = :id AND seq = :expected AND created_at = :created "
     "AND head_mac IS NOT DISTINCT FROM :previous "
     "AND (:passes OR lease_owner IS NULL OR lease_owner = :owner OR lease_until <= :now) "

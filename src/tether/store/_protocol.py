@@ -127,14 +127,23 @@ class RunStore(Protocol):
         *,
         owner: str | None = None,
         lease_ttl: float | None = None,
+        release: bool = False,
+        expected_head: str | None = None,
     ) -> int:
         """Append ``events`` as ``expected_seq+1..``; return the run's new seq.
 
-        ``expected_seq=0`` creates the run (its first event is ``RunStarted``);
-        with ``owner`` and ``lease_ttl`` the new run is leased to ``owner`` in the
-        same transaction. Raises ``RunConflictError`` if the run moved on (or
-        already exists), ``RunBusyError`` if another owner holds a live lease,
-        ``RunNotFoundError`` for an unknown run. A refused append writes nothing.
+        ``expected_seq=0`` creates the run (its first event is ``RunStarted``). With
+        ``owner`` and ``lease_ttl`` the run is leased to ``owner`` in the same
+        transaction, as ``acquire`` would before it (a run it creates, or a run whose
+        lease is free, expired or ``owner``'s already). With ``release``, ``owner``
+        gives its lease up in the same transaction, as ``release`` would after it (the
+        run loop's last append of a run that completed). With ``expected_head``, the
+        append writes only if the run's journal ends at ``expected_seq`` with that head
+        (``RunTip.head``, as ``tip`` answers): the very history a state was loaded at.
+        Raises ``RunConflictError`` if the run moved on (or already exists, or ends with
+        another head),
+        ``RunBusyError`` if another owner holds a live lease, ``RunNotFoundError`` for
+        an unknown run. A refused append writes nothing.
         """
         ...
 

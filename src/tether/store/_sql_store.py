@@ -24,7 +24,7 @@ from ..errors import RunConflictError, RunNotFoundError, UserError
 from ..items import Item
 from ..journal import Event
 from ..sessions import Session
-from . import _engine, _reads, _rules
+from . import _engine, _reads, _rules, _upkeep
 from ._codec import decode_events, encode_events, head_of, verify_rows
 from ._dialect import Dialect
 from ._engine import Append, Appended
@@ -135,13 +135,27 @@ class SQLRunStore(ABC):
         *,
         owner: str | None = None,
         lease_ttl: float | None = None,
+        release: bool = False,
+        expected_head: str | None = None,
     ) -> int:
         """See ``RunStore.append``."""
         root_agent = check_append(run_id, expected_seq, events)
         ttl = check_ttl(lease_ttl) if lease_ttl is not None else None
+        if expected_head is not None and not isinstance(expected_head, str):
+            raise UserError(f"expected_head is a RunTip's head, not {expected_head!r}.")
         texts = encode_events(events)
         return await self._append(
-            Append(run_id, expected_seq, events, texts, owner, root_agent, ttl)
+            Append(
+                run_id,
+                expected_seq,
+                events,
+                texts,
+                owner,
+                root_agent,
+                ttl,
+                release=release and owner is not None,
+                expected_head=expected_head,
+            )
         )
 
     async def append_with_rule_use(
@@ -500,16 +514,16 @@ class SQLRunStore(ABC):
 
     async def delete(self, run_id: str) -> None:
         """See ``RunStore.delete``."""
-        await self._run(lambda: _engine.delete(self._dialect, run_id, self._clock()))
+        await self._run(lambda: _upkeep.delete(self._dialect, run_id, self._clock()))
 
     async def prune(self, *, completed_before: datetime) -> int:
         """See ``RunStore.prune``."""
         before = to_utc(completed_before, "completed_before")
-        return await self._run(lambda: _engine.prune(self._dialect, before))
+        return await self._run(lambda: _upkeep.prune(self._dialect, before))
 
     async def rebuild_projections(self, run_id: str | None = None) -> None:
         """See ``RunStore.rebuild_projections``."""
-        await self._run(lambda: _engine.rebuild(self._dialect, run_id), idempotent=True)
+        await self._run(lambda: _upkeep.rebuild(self._dialect, run_id), idempotent=True)
 
     async def __aenter__(self) -> Self:
         return self

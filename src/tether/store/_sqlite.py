@@ -25,11 +25,11 @@ from ..sessions import Session, SQLiteSession
 from ..sessions._codec import encode_items
 from ..sessions._sqlite import _SCHEMA as _SESSION_SCHEMA
 from ..sessions._sqlite import _TABLE as _SESSION_TABLE
-from ._engine import check_format
 from ._protocol import Clock, system_clock
 from ._sql_store import SQLRunStore
 from ._sqlite_dialect import SQLiteDialect
 from ._statements import Program, Statement, Together, drive, execute, execute_many
+from ._upkeep import check_format
 from ._wakeup import Changes, touch, watch_file
 
 __all__ = ["SQLiteRunStore"]

@@ -104,21 +104,21 @@ CREATE INDEX tether_pending_expires ON tether_pending (expires_at) WHERE expires
 ALTER TABLE tether_pending ADD COLUMN kind TEXT NOT NULL DEFAULT 'approval'
 """,
     # Version 5 also signs new event rows another way; older rows verify as they are.
-    # required_approvals is filled from the events of the runs that wait (see _engine.check_format).
+    # required_approvals is filled from the events of the runs that wait (see _upkeep.check_format).
     4: """
 ALTER TABLE tether_pending ADD COLUMN required_approvals INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX tether_rules_granted ON tether_rules (granted_at, id);
 CREATE INDEX tether_rules_run ON tether_rules (scope_id) WHERE scope = 'run'
 """,
     # Version 6: a status filter reads its runs through an index, in listing order. The runs
-    # in flight get their status folded again (see _engine._migrate).
+    # in flight get their status folded again (see _upkeep._migrate).
     5: """
 CREATE INDEX tether_runs_status_created ON tether_runs (status, created_at, id)
 """,
-    # Version 7: no statement; the in_flight rows are deleted (see _engine._migrate).
+    # Version 7: no statement; the in_flight rows are deleted (see _upkeep._migrate).
     6: "",
     # Version 8: who asked for the run, on each of its pending calls (filled from the events
-    # of the runs that wait, see _engine._migrate).
+    # of the runs that wait, see _upkeep._migrate).
     7: "ALTER TABLE tether_pending ADD COLUMN requested_by TEXT",
 }
 
