@@ -135,7 +135,7 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
                 return
-        if isinstance(step, _TAKES_REVIEWS):
+        if isinstance(step, _TAKES_REVIEWS) and _reviewed(run.view):
             await _take_up_reviews(run)
         recorded = len(run.journal)
         if isinstance(step, CallModel):
@@ -195,6 +195,15 @@ def _commits_with_next_step(run: Run) -> bool:
     if isinstance(step, ExecuteTools):
         return quiet_tool_step(run)
     return isinstance(step, Finish) and not run.agent.output_guardrails
+
+
+def _reviewed(view: RunView) -> bool:
+    """Whether a call of the turn has a reviewed output (most turns have none: no coroutine
+    for ``_take_up_reviews`` then)."""
+    for call in view.calls.values():
+        if call.review is not None:
+            return True
+    return False
 
 
 async def _take_up_reviews(run: Run) -> None:

@@ -365,7 +365,7 @@ async def _run_calls(
             if isinstance(output, _OUTPUT):  # a sync tool, done: recorded before the next
                 await _record(run, call, tool, output, outcome)
                 continue
-            finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
+            finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
                 await _alone(finish)
                 break
@@ -423,7 +423,16 @@ async def _finish(
     """Await a call, try it again while its error allows (``retry_on``), and record its
     outcome; cancelled with the run, it records nothing (it stays in doubt)."""
     effects = tool.side_effects
-    result = await _settled(pending)
+    # ``_settled(pending)``, inline: a coroutine fewer between the run and the tool.
+    result: Result
+    try:
+        result = await pending
+    except asyncio.CancelledError:
+        if _run_cancelled():
+            raise
+        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except Exception as exc:
+        result = exc
     retried = 0
     while isinstance(result, Exception) and effects.may_retry(result, retried):
         retried += 1
@@ -442,18 +451,24 @@ async def _settled(pending: Awaitable[Any]) -> Result:
     try:
         return await pending  # type: ignore[no-any-return]
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if _run_cancelled():
             raise
         return asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
     except Exception as exc:
         return exc
 
 
+def _run_cancelled() -> bool:
+    """Whether a cancellation a call raised is the run's (its task is being cancelled), not
+    the tool's own."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
     """One more run of a call that failed with an error proving nothing happened."""
     output = start_call(run, call, tool, drive)
-    return output if isinstance(output, _OUTPUT) else await _within(output, _timeout(run, tool))
+    return output if isinstance(output, _OUTPUT) else await _limited(output, _timeout(run, tool))
 
 
 async def _raised(error: Exception) -> str:
@@ -535,9 +550,15 @@ def _record_failure(
     return error
 
 
-async def _within(pending: Awaitable[ToolOutput], seconds: float | None) -> ToolOutput | _TimedOut:
-    if seconds is None:
-        return await pending
+def _limited(
+    pending: Awaitable[ToolOutput], seconds: float | None
+) -> Awaitable[ToolOutput | _TimedOut]:
+    """``pending`` within ``seconds``; ``pending`` itself without a limit (no coroutine around
+    it: every step of the tool would pass through it)."""
+    return pending if seconds is None else _within(pending, seconds)
+
+
+async def _within(pending: Awaitable[ToolOutput], seconds: float) -> ToolOutput | _TimedOut:
     try:
         async with asyncio.timeout(seconds) as scope:
             return await pending
