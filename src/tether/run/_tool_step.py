@@ -92,15 +92,16 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
                 raise missing_tool_error(call, owner)
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
-        if call.status is CallStatus.NEW and tool.tool_input_guardrails:
+        if tool.tool_input_guardrails and call.status is CallStatus.NEW:
             # Before approval: nobody is asked about a call a guardrail blocks.
             blocked = await guardrails.check_tool_input(run, tool, call)
             if blocked is not None:
                 run.append(ToolRejected(call.call_id, blocked))
                 continue
-        if call.status is CallStatus.NEW and (
-            tool.needs_approval is True
-            or (tool.needs_approval is not False and await _needs_approval(run, tool, call))
+        if (
+            tool.needs_approval is not False
+            and call.status is CallStatus.NEW
+            and (tool.needs_approval is True or await _needs_approval(run, tool, call))
         ):
             run.append(request_event(run.graph, call, governance))
             if not await _apply_rules(run, call):
@@ -501,7 +502,16 @@ async def _record(
             outcome.finished.append((call, tool, result.output))
         run.tracer.tool_end(span, result.output)
     elif isinstance(result, _OUTPUT):
-        await _record_output(run, call, tool, result, span, outcome)
+        output: ToolOutput | None = result
+        if tool.tool_output_guardrails:  # (most tools have none: no coroutine to await)
+            try:
+                output = await guardrails.check_tool_output(run, tool, call, result)
+            except GuardrailTripwireTriggered as exc:
+                outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
+                run.tracer.tool_end(span, None, exc)
+                output = None
+        if output is not None:
+            _record_output(run, call, tool, output, span, outcome)
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
         failure = _record_failure(run, call, tool, result)
@@ -511,16 +521,9 @@ async def _record(
         await checkpoint(run)
 
 
-async def _record_output(
+def _record_output(
     run: Run, call: Call, tool: FunctionTool, output: ToolOutput, span: Any, outcome: _Outcome
 ) -> None:
-    if tool.tool_output_guardrails:
-        try:
-            output = await guardrails.check_tool_output(run, tool, call, output)
-        except GuardrailTripwireTriggered as exc:
-            outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
-            run.tracer.tool_end(span, None, exc)
-            return
     run.append(ToolCompleted(call.call_id, output, review=tool.review_output))
     if tool.review_output:
         run.append(review_request(call, run.options.governance))
