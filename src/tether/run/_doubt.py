@@ -43,8 +43,8 @@ def iso_time(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     # ``isoformat(timespec="microseconds")``'s text, at a third less of its cost (a call
-    # starts with one of these).
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (
+    # starts with one of these); %-formatting, which is faster here than an f-string.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031
         moment.year,
         moment.month,
         moment.day,

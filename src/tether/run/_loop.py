@@ -152,8 +152,8 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             await _finish(run, step)
         if run.options.session is not None:  # (most runs have none: no coroutine a step)
             await _sync_session(run)
-        if not _commit_waits(run, step):
-            await checkpoint(run)
+        if run.options.durable is not None and not _commit_waits(run, step):
+            await checkpoint(run)  # (a run in memory has nothing to commit: no coroutine)
         if isinstance(step, _ENDS):
             return
 
@@ -200,7 +200,7 @@ def _commits_with_next_step(run: Run) -> bool:
 def _reviewed(view: RunView) -> bool:
     """Whether a call of the turn has a reviewed output (most turns have none: no coroutine
     for ``_take_up_reviews`` then)."""
-    for call in view.calls.values():
+    for call in view.calls.values():  # noqa: SIM110  (``any`` over a generator: a frame more)
         if call.review is not None:
             return True
     return False
@@ -352,11 +352,11 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
     """The response's output, frozen as the journal holds it; a ``ModelBehaviorError`` for
     a response the journal could not hold or a resumed run could not read."""
     output = getattr(response, "output", None)
-    if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
-        raise ModelBehaviorError(
-            "The model's response has no list of output items (JSON objects); the model "
-            "adapter returned something else."
-        )
+    if not isinstance(output, list):
+        raise _no_items()
+    for item in output:  # (a loop: ``all`` over a generator costs a frame a turn)
+        if not isinstance(item, dict):
+            raise _no_items()
     response_id, usage = getattr(response, "response_id", None), getattr(response, "usage", None)
     if (response_id is not None and not isinstance(response_id, str)) or not isinstance(
         usage, Usage
@@ -389,6 +389,13 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
             )
         call_ids.add(item["call_id"])
     return output  # type: ignore[no-any-return]
+
+
+def _no_items() -> ModelBehaviorError:
+    return ModelBehaviorError(
+        "The model's response has no list of output items (JSON objects); the model "
+        "adapter returned something else."
+    )
 
 
 _ITEM_DEPTH_IN_STATE = 4

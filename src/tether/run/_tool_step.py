@@ -364,7 +364,10 @@ async def _run_calls(
                 await _finish(run, call, tool, _raised(exc), outcome, drive)
                 continue
             if isinstance(output, _OUTPUT):  # a sync tool, done: recorded before the next
-                await _record(run, call, tool, output, outcome)
+                if run.options.durable is None and not tool.tool_output_guardrails:
+                    _note(run, call, tool, output, outcome)  # nothing to await
+                else:
+                    await _record(run, call, tool, output, outcome)
                 continue
             finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
@@ -493,6 +496,22 @@ async def _record(
 ) -> None:
     """Record what one call did and commit it at once (serialized with the other calls'
     commits by the run's checkpoint)."""
+    tripped = False
+    if isinstance(result, _OUTPUT) and tool.tool_output_guardrails:
+        try:
+            result = await guardrails.check_tool_output(run, tool, call, result)
+        except GuardrailTripwireTriggered as exc:
+            outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
+            run.tracer.tool_end(outcome.spans.pop(call.call_id), None, exc)
+            tripped = True
+    if not tripped:
+        _note(run, call, tool, result, outcome)
+    if run.options.durable is not None and not outputs_may_wait(run):
+        await checkpoint(run)
+
+
+def _note(run: Run, call: Call, tool: FunctionTool, result: Result, outcome: _Outcome) -> None:
+    """Append what one call did (an output its guardrails passed)."""
     span = outcome.spans.pop(call.call_id)
     if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
         if result.events:
@@ -502,33 +521,16 @@ async def _record(
             outcome.finished.append((call, tool, result.output))
         run.tracer.tool_end(span, result.output)
     elif isinstance(result, _OUTPUT):
-        output: ToolOutput | None = result
-        if tool.tool_output_guardrails:  # (most tools have none: no coroutine to await)
-            try:
-                output = await guardrails.check_tool_output(run, tool, call, result)
-            except GuardrailTripwireTriggered as exc:
-                outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
-                run.tracer.tool_end(span, None, exc)
-                output = None
-        if output is not None:
-            _record_output(run, call, tool, output, span, outcome)
+        run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
+        if tool.review_output:
+            run.append(review_request(call, run.options.governance))
+        run.tracer.tool_end(span, output_text(result))
+        outcome.finished.append((call, tool, result))
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
         failure = _record_failure(run, call, tool, result)
         if failure is not None:
             outcome.failures.append((call.call_id, failure))
-    if run.options.durable is not None and not outputs_may_wait(run):
-        await checkpoint(run)
-
-
-def _record_output(
-    run: Run, call: Call, tool: FunctionTool, output: ToolOutput, span: Any, outcome: _Outcome
-) -> None:
-    run.append(ToolCompleted(call.call_id, output, review=tool.review_output))
-    if tool.review_output:
-        run.append(review_request(call, run.options.governance))
-    run.tracer.tool_end(span, output_text(output))
-    outcome.finished.append((call, tool, output))
 
 
 def _record_failure(
