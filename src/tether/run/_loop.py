@@ -112,9 +112,11 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             # The id a resume is checked against (see sessions/_identity).
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
-        await checkpoint(run)
+        if run.options.durable is not None:  # (a run in memory: no coroutine to await)
+            await checkpoint(run)
     guardrails.raise_recorded(run)  # a run a tripwire stopped stays stopped
-    await guardrails.check_input(run)
+    if run.root.input_guardrails:
+        await guardrails.check_input(run)
     try:
         await _steps(run, stop)
     finally:
@@ -125,7 +127,8 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
 
 
 async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
-    await _sync_session(run)
+    if run.options.session is not None:
+        await _sync_session(run)
     while True:
         _expire(run)
         step = next_step(run.view, run.agent)
@@ -468,7 +471,8 @@ async def _finish(run: Run, step: Finish) -> None:
     else:
         completed = RunCompleted(step.text if step.text is not None else step.tool_output)
         value = final_value(run, completed)
-    await guardrails.check_output(run, value)
+    if run.agent.output_guardrails:
+        await guardrails.check_output(run, value)
     run.append(completed)
     agent = run.agent
     if hooks.wanted(run, agent):
