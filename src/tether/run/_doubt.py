@@ -40,7 +40,19 @@ Settled = Literal["run_again", "output"]
 def iso_time(moment: datetime) -> str:
     """``moment`` as journal events write times: fixed width in UTC (text order is time
     order)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # ``isoformat(timespec="microseconds")``'s text, at a third less of its cost (a call
+    # starts with one of these); %-formatting, which is faster here than an f-string.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+    )
 
 
 async def settle(run: Run, call: Call, tool: FunctionTool) -> Settled | None:

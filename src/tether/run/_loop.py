@@ -42,16 +42,12 @@ from ..sessions import SessionError
 from ..sessions._identity import session_identity
 from . import _guardrails as guardrails
 from . import _hooks as hooks
+from ._commit_plan import decided_calls_start_first, outputs_may_wait, quiet_tool_step
 from ._config import journaled_settings
 from ._failure import failure_event
 from ._run import Run, StopMode, checkpoint
 from ._steps import CallModel, DecideToolUse, Done, ExecuteTools, Finish, Interrupt, Step, next_step
-from ._tool_step import (
-    decided_calls_start_first,
-    execute_tools,
-    outputs_may_wait,
-    quiet_tool_step,
-)
+from ._tool_step import execute_tools
 from ._tool_use import decide_tool_use, decided_completion, final_value
 from ._tracing import tracer_for
 
@@ -118,9 +114,11 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             # The id a resume is checked against (see sessions/_identity).
             started = replace(started, session_id=await session_identity(session))
         run.append(started)
-        await checkpoint(run)
+        if run.options.durable is not None:  # (a run in memory: no coroutine to await)
+            await checkpoint(run)
     guardrails.raise_recorded(run)  # a run a tripwire stopped stays stopped
-    await guardrails.check_input(run)
+    if run.root.input_guardrails:
+        await guardrails.check_input(run)
     try:
         await _steps(run, stop)
     finally:
@@ -131,7 +129,8 @@ async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
 
 
 async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
-    await _sync_session(run)
+    if run.options.session is not None:
+        await _sync_session(run)
     while True:
         _expire(run)
         step = next_step(run.view, run.agent)
@@ -141,7 +140,7 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             mode = stop()
             if mode == "immediate" or (mode == "after_turn" and isinstance(step, CallModel)):
                 return
-        if isinstance(step, _TAKES_REVIEWS):
+        if isinstance(step, _TAKES_REVIEWS) and _reviewed(run.view):
             await _take_up_reviews(run)
         recorded = len(run.journal)
         if isinstance(step, CallModel):
@@ -158,8 +157,8 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             await _finish(run, step)
         if run.options.session is not None:  # (most runs have none: no coroutine a step)
             await _sync_session(run)
-        if not _commit_waits(run, step):
-            await checkpoint(run)
+        if run.options.durable is not None and not _commit_waits(run, step):
+            await checkpoint(run)  # (a run in memory has nothing to commit: no coroutine)
         if isinstance(step, _ENDS):
             return
 
@@ -201,6 +200,15 @@ def _commits_with_next_step(run: Run) -> bool:
     if isinstance(step, ExecuteTools):
         return quiet_tool_step(run)
     return isinstance(step, Finish) and not run.agent.output_guardrails
+
+
+def _reviewed(view: RunView) -> bool:
+    """Whether a call of the turn has a reviewed output (most turns have none: no coroutine
+    for ``_take_up_reviews`` then)."""
+    for call in view.calls.values():  # noqa: SIM110  (``any`` over a generator: a frame more)
+        if call.review is not None:
+            return True
+    return False
 
 
 async def _take_up_reviews(run: Run) -> None:
@@ -349,11 +357,11 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
     """The response's output, frozen as the journal holds it; a ``ModelBehaviorError`` for
     a response the journal could not hold or a resumed run could not read."""
     output = getattr(response, "output", None)
-    if not isinstance(output, list) or not all(isinstance(item, dict) for item in output):
-        raise ModelBehaviorError(
-            "The model's response has no list of output items (JSON objects); the model "
-            "adapter returned something else."
-        )
+    if not isinstance(output, list):
+        raise _no_items()
+    for item in output:  # (a loop: ``all`` over a generator costs a frame a turn)
+        if not isinstance(item, dict):
+            raise _no_items()
     response_id, usage = getattr(response, "response_id", None), getattr(response, "usage", None)
     if (response_id is not None and not isinstance(response_id, str)) or not isinstance(
         usage, Usage
@@ -386,6 +394,13 @@ def _checked_output(response: Any) -> list[dict[str, Any]]:
             )
         call_ids.add(item["call_id"])
     return output  # type: ignore[no-any-return]
+
+
+def _no_items() -> ModelBehaviorError:
+    return ModelBehaviorError(
+        "The model's response has no list of output items (JSON objects); the model "
+        "adapter returned something else."
+    )
 
 
 _ITEM_DEPTH_IN_STATE = 4
@@ -458,7 +473,8 @@ async def _finish(run: Run, step: Finish) -> None:
     else:
         completed = RunCompleted(step.text if step.text is not None else step.tool_output)
         value = final_value(run, completed)
-    await guardrails.check_output(run, value)
+    if run.agent.output_guardrails:
+        await guardrails.check_output(run, value)
     run.append(completed)
     agent = run.agent
     if hooks.wanted(run, agent):

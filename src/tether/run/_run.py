@@ -39,9 +39,13 @@ StopMode = Literal["immediate", "after_turn"]
 """How a cancelled run stops: at once, or once the current turn's model call and tools end."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunOptions:
-    """Settings of one ``Runner.run`` call that are not facts of the run (not journaled)."""
+    """Settings of one ``Runner.run`` call that are not facts of the run (not journaled).
+
+    Not changed once made (a nested run gets a ``replace``d copy); not a frozen dataclass,
+    whose ``__init__`` sets each of the ten fields through ``object.__setattr__``: a run
+    makes one of these before anything else, and that cost a microsecond."""
 
     provider: ModelProvider
     stream: bool = False

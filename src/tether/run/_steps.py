@@ -20,7 +20,7 @@ from typing import Any
 from .._agent import Agent
 from .._tool_use import stop_names
 from ..items import is_assistant_message, message_text
-from ..journal import Call, CallStatus, RunView, ToolApprovalItem
+from ..journal import Call, RunView, ToolApprovalItem
 
 __all__ = [
     "CallModel",
@@ -86,24 +86,32 @@ def next_step(view: RunView, agent: Agent[Any]) -> Step:
         return Done(view.completed.output)
     calls = view.calls.values()
     if calls:
-        status = view.status
-        if status == "waiting":
-            return Interrupt(view.pending)
-        if any(call.status is not CallStatus.DONE for call in calls):
-            # Something to run, reject or look at; in doubt: the tool step re-runs an
-            # idempotent call or stops for a person.
-            return ExecuteTools()
+        for call in calls:
+            if not call.done:  # (``done``: the call's status is DONE)
+                if view.status == "waiting":
+                    return Interrupt(view.pending)
+                # Something to run, reject or look at; in doubt: the tool step re-runs an
+                # idempotent call or stops for a person.
+                return _EXECUTE_TOOLS
+        # Every call has its output (the run is neither waiting nor in doubt).
+        if agent.tool_use_behavior == "run_llm_again":  # the default: no call's output ends
+            return _CALL_MODEL
         first = finishing_call(view, agent)
         if first is not None:
             return Finish(tool_output=first.output)
         if callable(agent.tool_use_behavior) and tool_results(view, agent):
             return DecideToolUse()
-        return CallModel()
+        return _CALL_MODEL
     if view.responses:
         messages = [item for item in view.responses[-1].output if is_assistant_message(item)]
         if messages:
             return Finish(text=message_text(messages[-1]))
-    return CallModel()
+    return _CALL_MODEL
+
+
+_CALL_MODEL = CallModel()
+_EXECUTE_TOOLS = ExecuteTools()
+"""The steps without fields, made once (equal to any other instance: frozen dataclasses)."""
 
 
 def finishing_call(view: RunView, agent: Agent[Any]) -> Call | None:

@@ -33,7 +33,6 @@ from ..journal import (
     ApprovalRequested,
     Call,
     CallStatus,
-    SessionSynced,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
@@ -44,18 +43,16 @@ from ..tools import FunctionTool, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
+from ._commit_plan import outputs_may_wait
 from ._doubt import iso_time, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
-from ._steps import ExecuteTools, next_step
 
 __all__ = [
     "DEFAULT_REJECTION_MESSAGE",
     "execute_tools",
     "missing_tool_error",
-    "outputs_may_wait",
-    "quiet_tool_step",
 ]
 
 DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
@@ -93,15 +90,16 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
                 raise missing_tool_error(call, owner)
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
-        if call.status is CallStatus.NEW and tool.tool_input_guardrails:
+        if tool.tool_input_guardrails and call.status is CallStatus.NEW:
             # Before approval: nobody is asked about a call a guardrail blocks.
             blocked = await guardrails.check_tool_input(run, tool, call)
             if blocked is not None:
                 run.append(ToolRejected(call.call_id, blocked))
                 continue
-        if call.status is CallStatus.NEW and (
-            tool.needs_approval is True
-            or (tool.needs_approval is not False and await _needs_approval(run, tool, call))
+        if (
+            tool.needs_approval is not False
+            and call.status is CallStatus.NEW
+            and (tool.needs_approval is True or await _needs_approval(run, tool, call))
         ):
             run.append(request_event(run.graph, call, governance))
             if not await _apply_rules(run, call):
@@ -134,101 +132,6 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
     if handoffs:
         await take_handoffs(run, handoffs)
     return True
-
-
-def quiet_tool_step(run: Run) -> bool:
-    """Whether the tool step about to run does nothing that acts on the turn's model response
-    before its first commit, which then carries the response too (``_loop``).
-
-    That holds when every open call is new, is no hosted call and no handoff, has no input
-    guardrail and no approval predicate (code that might act: a static ``needs_approval``
-    only), its agent has no hooks, and a call that needs approval can only be approved by a
-    standing approval whose use the store counts in that very commit. The step's first
-    commit is then the calls' ``ToolStarted`` before their tools run, or, if every call
-    waits for a person, the approval requests at the end of the step.
-    """
-    durable = run.options.durable
-    book = run.options.rules
-    open_calls = [call for call in run.view.calls.values() if call.status is not CallStatus.DONE]
-    if durable is None or not open_calls:
-        return False
-    for call in open_calls:
-        if call.status is not CallStatus.NEW or call.hosted:
-            return False
-        owner = run.graph.get(call.agent)
-        if owner is None or owner.hooks is not None or call.name in owner.handoff_tools:
-            return False
-        tool = owner.function_tools.get(call.name)
-        if tool is None:
-            continue  # answered at once: there is no such tool
-        if tool.tool_input_guardrails or not isinstance(tool.needs_approval, bool):
-            return False
-        if tool.needs_approval and book is not None and not durable.counts_rule_uses(book):
-            return False  # a rule's use would be counted elsewhere, before the commit
-    return True
-
-
-def decided_calls_start_first(run: Run) -> bool:
-    """Whether a resumed run's first step only carries out decisions, committing before
-    anything acts: the turn's open calls are decided (approved or rejected; the others wait
-    for a person), none is hosted, a handoff or an unknown tool, and no lifecycle hook,
-    session or stream is there to run first. The step's first commit is then the approved
-    calls' ``ToolStarted`` before their tools run (or the decisions, before a rejection's
-    message is worded), so the run's lease can be taken by that commit
-    (``Durable.holding``) rather than a transaction before it.
-    """
-    options = run.options
-    if run.start is not None or options.session is not None or options.hooks is not None:
-        return False
-    if options.stream or options.durable is None or run.agent.hooks is not None:
-        return False
-    decided = False
-    for call in run.view.calls.values():
-        status = call.status
-        if status in _SETTLED:
-            continue
-        if status not in _DECIDED or call.hosted:
-            return False  # a new call's check, a doubt's settling, a nested run: code first
-        owner = run.graph.get(call.agent)
-        if owner is None or owner.hooks is not None or call.name in owner.handoff_tools:
-            return False
-        if call.name not in owner.function_tools:
-            return False
-        decided = True
-    return decided and isinstance(next_step(run.view, run.agent), ExecuteTools)
-
-
-_SETTLED = (CallStatus.DONE, CallStatus.REVIEW, CallStatus.PENDING)
-_DECIDED = (CallStatus.APPROVED, CallStatus.REJECTED)
-
-
-def outputs_may_wait(run: Run) -> bool:
-    """Whether all the store lacks may wait for the run's next commit (``_loop``): outputs
-    of calls whose tools are ``idempotent`` (and the session's marks), which no lifecycle
-    hook acts on and no person reviews.
-
-    Their ``ToolStarted`` is already durable, so a crash before that next commit leaves such
-    a call in doubt, and the run's next step runs it again (``_doubt.settle``): harmless by
-    the tool's own declaration. A turn of idempotent calls then takes one commit, not one
-    per call: the outputs ride with the next model response and the next calls' starts.
-    """
-    durable = run.options.durable
-    if durable is None or run.options.hooks is not None:
-        return False
-    return durable.lacks_only(run.journal, lambda event: _may_wait(run, event))
-
-
-def _may_wait(run: Run, event: object) -> bool:
-    if isinstance(event, SessionSynced):
-        return True
-    if not isinstance(event, ToolCompleted) or event.review:
-        return False
-    call = run.view.calls.get(event.call_id)
-    owner = run.graph.get(call.agent) if call is not None else None
-    if call is None or owner is None or owner.hooks is not None or call.nested_agent:
-        return False
-    tool = owner.function_tools.get(call.name)
-    return tool is not None and tool.idempotent
 
 
 def _answer_hosted(run: Run, call: Call) -> None:
@@ -398,9 +301,12 @@ async def _run_calls(
                 await _finish(run, call, tool, _raised(exc), outcome, drive)
                 continue
             if isinstance(output, _OUTPUT):  # a sync tool, done: recorded before the next
-                await _record(run, call, tool, output, outcome)
+                if run.options.durable is None and not tool.tool_output_guardrails:
+                    _note(run, call, tool, output, outcome)  # nothing to await
+                else:
+                    await _record(run, call, tool, output, outcome)
                 continue
-            finish = _finish(run, call, tool, _within(output, _timeout(run, tool)), outcome, drive)
+            finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
                 await _alone(finish)
                 break
@@ -458,7 +364,16 @@ async def _finish(
     """Await a call, try it again while its error allows (``retry_on``), and record its
     outcome; cancelled with the run, it records nothing (it stays in doubt)."""
     effects = tool.side_effects
-    result = await _settled(pending)
+    # ``_settled(pending)``, inline: a coroutine fewer between the run and the tool.
+    result: Result
+    try:
+        result = await pending
+    except asyncio.CancelledError:
+        if _run_cancelled():
+            raise
+        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except Exception as exc:
+        result = exc
     retried = 0
     while isinstance(result, Exception) and effects.may_retry(result, retried):
         retried += 1
@@ -477,18 +392,24 @@ async def _settled(pending: Awaitable[Any]) -> Result:
     try:
         return await pending  # type: ignore[no-any-return]
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if _run_cancelled():
             raise
         return asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
     except Exception as exc:
         return exc
 
 
+def _run_cancelled() -> bool:
+    """Whether a cancellation a call raised is the run's (its task is being cancelled), not
+    the tool's own."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
     """One more run of a call that failed with an error proving nothing happened."""
     output = start_call(run, call, tool, drive)
-    return output if isinstance(output, _OUTPUT) else await _within(output, _timeout(run, tool))
+    return output if isinstance(output, _OUTPUT) else await _limited(output, _timeout(run, tool))
 
 
 async def _raised(error: Exception) -> str:
@@ -512,6 +433,22 @@ async def _record(
 ) -> None:
     """Record what one call did and commit it at once (serialized with the other calls'
     commits by the run's checkpoint)."""
+    tripped = False
+    if isinstance(result, _OUTPUT) and tool.tool_output_guardrails:
+        try:
+            result = await guardrails.check_tool_output(run, tool, call, result)
+        except GuardrailTripwireTriggered as exc:
+            outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
+            run.tracer.tool_end(outcome.spans.pop(call.call_id), None, exc)
+            tripped = True
+    if not tripped:
+        _note(run, call, tool, result, outcome)
+    if run.options.durable is not None and not outputs_may_wait(run):
+        await checkpoint(run)
+
+
+def _note(run: Run, call: Call, tool: FunctionTool, result: Result, outcome: _Outcome) -> None:
+    """Append what one call did (an output its guardrails passed)."""
     span = outcome.spans.pop(call.call_id)
     if isinstance(result, NestedOutcome):  # an agent used as a tool: its nested run
         if result.events:
@@ -521,31 +458,16 @@ async def _record(
             outcome.finished.append((call, tool, result.output))
         run.tracer.tool_end(span, result.output)
     elif isinstance(result, _OUTPUT):
-        await _record_output(run, call, tool, result, span, outcome)
+        run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
+        if tool.review_output:
+            run.append(review_request(call, run.options.governance))
+        run.tracer.tool_end(span, output_text(result))
+        outcome.finished.append((call, tool, result))
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
         failure = _record_failure(run, call, tool, result)
         if failure is not None:
             outcome.failures.append((call.call_id, failure))
-    if run.options.durable is not None and not outputs_may_wait(run):
-        await checkpoint(run)
-
-
-async def _record_output(
-    run: Run, call: Call, tool: FunctionTool, output: ToolOutput, span: Any, outcome: _Outcome
-) -> None:
-    if tool.tool_output_guardrails:
-        try:
-            output = await guardrails.check_tool_output(run, tool, call, output)
-        except GuardrailTripwireTriggered as exc:
-            outcome.failures.append((call.call_id, exc))  # recorded; other calls go on
-            run.tracer.tool_end(span, None, exc)
-            return
-    run.append(ToolCompleted(call.call_id, output, review=tool.review_output))
-    if tool.review_output:
-        run.append(review_request(call, run.options.governance))
-    run.tracer.tool_end(span, output_text(output))
-    outcome.finished.append((call, tool, output))
 
 
 def _record_failure(
@@ -570,9 +492,15 @@ def _record_failure(
     return error
 
 
-async def _within(pending: Awaitable[ToolOutput], seconds: float | None) -> ToolOutput | _TimedOut:
-    if seconds is None:
-        return await pending
+def _limited(
+    pending: Awaitable[ToolOutput], seconds: float | None
+) -> Awaitable[ToolOutput | _TimedOut]:
+    """``pending`` within ``seconds``; ``pending`` itself without a limit (no coroutine around
+    it: every step of the tool would pass through it)."""
+    return pending if seconds is None else _within(pending, seconds)
+
+
+async def _within(pending: Awaitable[ToolOutput], seconds: float) -> ToolOutput | _TimedOut:
     try:
         async with asyncio.timeout(seconds) as scope:
             return await pending
