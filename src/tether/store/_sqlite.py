@@ -92,6 +92,9 @@ class SQLiteRunStore(SQLRunStore):
         self._inline = inline
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        # Whether the connection waits for another's write lock (busy_timeout) or not (a
+        # transaction on the loop): set only when that changes, not twice per transaction.
+        self._waits = True
 
     @property
     def path(self) -> str:
@@ -135,8 +138,20 @@ class SQLiteRunStore(SQLRunStore):
 
     # -- the worker thread ----------------------------------------------------------
 
+    async def _alone(
+        self, make: Callable[[], Program[_T]], write: bool = True, durable: bool = True
+    ) -> _T:
+        # A read of one statement is its own snapshot (SQLite's implicit transaction): no
+        # BEGIN and COMMIT around it.
+        return await self._transact(make, write, durable, alone=not write)
+
     async def _transact(
-        self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
+        self,
+        make: Callable[[], Program[_T]],
+        write: bool,
+        durable: bool = True,
+        *,
+        alone: bool = False,
     ) -> _T:
         # On the loop only on an open connection that nobody else is using (never wait for
         # a lock on the loop): the first open, which may wait for another process, and a
@@ -144,16 +159,18 @@ class SQLiteRunStore(SQLRunStore):
         here = self._inline or not write
         if here and self._conn is not None and self._lock.acquire(blocking=False):
             try:
-                return self._transaction(make, write, durable, at_once=True)
+                return self._transaction(make, write, durable, at_once=True, alone=alone)
             except _Busy:
                 pass  # nothing was written: wait for the other writer off the loop
             finally:
                 self._lock.release()
-        return await asyncio.to_thread(self._locked, make, write, durable)
+        return await asyncio.to_thread(self._locked, make, write, durable, alone)
 
-    def _locked(self, make: Callable[[], Program[_T]], write: bool, durable: bool) -> _T:
+    def _locked(
+        self, make: Callable[[], Program[_T]], write: bool, durable: bool, alone: bool
+    ) -> _T:
         with self._lock:
-            return self._transaction(make, write, durable)
+            return self._transaction(make, write, durable, alone=alone)
 
     def _transaction(
         self,
@@ -162,24 +179,28 @@ class SQLiteRunStore(SQLRunStore):
         durable: bool = True,
         *,
         at_once: bool = False,
+        alone: bool = False,
     ) -> _T:
         """Drive ``make()`` in one transaction (the caller holds the lock); ``at_once``:
         raise ``_Busy`` rather than wait for another connection's write lock;
-        ``durable=False``: its commit does not sync the WAL (the next durable one does)."""
+        ``durable=False``: its commit does not sync the WAL (the next durable one does);
+        ``alone``: a read of one step, a lone statement without BEGIN and COMMIT."""
         try:
             conn = self._connection()
-            if at_once:
-                conn.execute("PRAGMA busy_timeout = 0")
+            if self._waits == at_once:
+                waits = not at_once
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000) * waits}")
+                self._waits = waits
             level = None if durable else conn.execute("PRAGMA synchronous").fetchone()[0]
             if level is not None:
                 conn.execute("PRAGMA synchronous = NORMAL")
             try:
                 program = make()
+                if alone:
+                    return drive(program, lambda step: _execute_alone(conn, step))
                 with immediate(conn) if write else _reading(conn):
                     return drive(program, lambda statement: _execute(conn, statement))
             finally:
-                if at_once:
-                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
                 if level is not None:
                     conn.execute(f"PRAGMA synchronous = {int(level)}")
         except sqlite3.OperationalError as exc:
@@ -194,6 +215,7 @@ class SQLiteRunStore(SQLRunStore):
             return self._conn
         conn = self._open(migrate=False)[0]
         self._conn = conn
+        self._waits = True  # connect() set busy_timeout
         return conn
 
     def _open(self, *, migrate: bool) -> tuple[sqlite3.Connection, int]:
@@ -294,6 +316,14 @@ def _reading(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("COMMIT")
+
+
+def _execute_alone(conn: sqlite3.Connection, step: Statement | Together) -> Any:
+    # Queries sent together read one snapshot: a transaction of their own.
+    if isinstance(step, Together):
+        with _reading(conn):
+            return _execute(conn, step)
+    return _execute(conn, step)
 
 
 def _execute(conn: sqlite3.Connection, statement: Statement | Together) -> Any:
