@@ -8,8 +8,8 @@ pipeline mode: a statement whose answer the program does not need is sent withou
 waiting for it, so an append in a transaction is two round trips (the read of the run's
 row; then the event rows, the run's update and the commit). An append by the run's
 owner of a run the store holds the view of (the run loop's appends) is one statement,
-one round trip. A load sends its ``BEGIN``, its two queries and its ``COMMIT`` before it
-waits: one round trip; a tip is one query on its own; taking a lease and giving it up
+one round trip. A load is one statement in autocommit (the run's summary and its rows):
+one round trip; a tip is one query on its own; taking a lease and giving it up
 send their ``BEGIN``, their setting and their ``COMMIT`` with the statement, one each. A
 connection leaving the pool is not asked whether it is alive while its socket is quiet.
 """
@@ -65,6 +65,8 @@ class Relay:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self.trips = 0
+        self.statements = 0
+        """Statements sent (an ``Execute``, or a simple ``Query``), over all connections."""
         self.watch: Callable[[bytes], None] = lambda data: None
         """Called with what each client sends (``test_lease_durability`` reads it)."""
 
@@ -76,7 +78,9 @@ class Relay:
             while data := await source.read(65536):
                 if up:
                     self.watch(data)
-                    self.trips += any(kind in b"SHQ" for kind in messages.feed(data) if kind)
+                    kinds = [kind for kind in messages.feed(data) if kind]
+                    self.trips += any(kind in b"SHQ" for kind in kinds)
+                    self.statements += sum(kind in b"EQ" for kind in kinds)
                 sink.write(data)
                 await sink.drain()
             sink.close()
@@ -112,6 +116,23 @@ async def test_round_trips_of_appends_and_a_load(postgres_dsn: str) -> None:
     # The owner's two appends at once; an append by nobody (which wakes the store's
     # subscribers) in a transaction; a load; the run's tip; a lease taken and given up.
     assert tries == [(1, 1, 2, 1, 1, 1, 1)] * 2
+
+
+async def test_a_load_is_one_statement(postgres_dsn: str) -> None:
+    async with relayed(postgres_dsn) as (dsn, relay):
+        store = PostgresRunStore(
+            dsn, schema="one_statement", signing_key=b"k" * 32, max_connections=1
+        )
+        try:
+            await store.append("r0", 0, begun("r0", "c0"))
+            await store.load("r0")  # prepares its statement
+            before = relay.statements
+            stored = await store.load("r0")
+            # The run's summary and its rows, with no BEGIN and COMMIT of its own.
+            assert relay.statements - before == 1
+            assert stored.events == tuple(begun("r0", "c0"))
+        finally:
+            await store.close()
 
 
 async def _count_trips(store: PostgresRunStore, relay: Relay, run_id: str) -> tuple[int, ...]:

@@ -83,3 +83,24 @@ async def test_an_inline_transaction_that_finds_the_write_lock_taken_waits_off_t
     assert await appending == 2
     assert (await store.load("r1")).events == tuple(begun("r1", "c1"))
     await store.close()
+
+
+async def test_a_write_after_reads_on_the_loop_still_waits_for_another_writer(
+    tmp_path: Path,
+) -> None:
+    # A read on the loop does not wait for another connection's lock; the store's next write
+    # in the worker thread waits for it as long as busy_timeout says.
+    path = tmp_path / "runs.db"
+    store = SQLiteRunStore(path, busy_timeout=30.0, signing_key=False)
+    await store.append("r0", 0, begun("r0", "c0"))
+    assert (await store.load("r0")).seq == len(begun("r0", "c0"))
+    assert (await store.tip("r0")).seq == len(begun("r0", "c0"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for a moment
+    appending = asyncio.create_task(store.append("r0", len(begun("r0", "c0")), [asked("c0")]))
+    await asyncio.sleep(0.3)
+    other.execute("COMMIT")
+    other.close()
+    assert await appending == len(begun("r0", "c0")) + 1
+    assert (await store.load("r0")).events[-1] == asked("c0")
+    await store.close()

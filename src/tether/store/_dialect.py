@@ -42,6 +42,11 @@ class Dialect(ABC):
     append_at_once: str | None = None
     """An append as one statement, in the neutral spelling, if the backend has one
     (``_engine.append_at_once`` gives its parameters and says what it must do)."""
+    load_at_once: bool = False
+    """Whether a run's load reads its summary and its rows in one statement (``_reads.load``):
+    on PostgreSQL one statement in autocommit, without the transaction's BEGIN and COMMIT;
+    SQLite reads its rows faster by two queries in one read transaction (the one statement's
+    ``ORDER BY`` merges its two halves row by row, copying each event's text)."""
 
     def __init__(self) -> None:
         self._sql: dict[str, str] = {}

@@ -205,6 +205,8 @@ class PostgresDialect(Dialect):
             step: _statements(script, schema) for step, script in _MIGRATIONS.items()
         }
         self.append_at_once = _APPEND_AT_ONCE
+        # A load's one statement runs in autocommit: no BEGIN and COMMIT sent with it.
+        self.load_at_once = True
 
     def placeholders(self, text: str) -> str:
         return _PARAMETER.sub(r"%(\1)s", text)
