@@ -9,8 +9,9 @@ round on one ``PostgresRunStore``:
   start, its completion: ``store_appends.turn_events``) as one statement each, against
   the same appends in a transaction of two round trips (the store's one-statement
   append switched off for that round);
-- **loads**: ``store.load`` of a 10-turn run with its ``BEGIN``, queries and ``COMMIT``
-  sent before one wait, against the same load in a transaction (two round trips).
+- **loads**: ``store.load`` of a 10-turn run, one statement (the run's summary and its
+  events in one query, no transaction of its own), against the same load in a
+  transaction (two round trips).
 
 ``--latency MS`` puts a relay between the store and the server that holds each chunk of
 bytes for MS milliseconds each way, as a server on another machine would (the relay, in
