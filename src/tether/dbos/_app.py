@@ -56,6 +56,15 @@ DBOS, holds what happened), so one fixed version lets new code pick up paused ru
 Change it only when the workflows in ``tether.dbos`` themselves change shape."""
 
 
+IDLE_WORK_POLL = 30.0
+"""Seconds between a worker's looks at the work queue when the app has no ``concurrency``.
+
+Without one no stretch is queued (``_workflows._stretch``), yet each look costs every
+worker two system-database transactions: about 6% of a run's worker CPU with three
+workers looking every 0.1 s. The queue is still looked at now and then, for a stretch
+queued by a deployment that had a ``concurrency`` and replayed by this one."""
+
+
 class DBOSApp:
     """Agent runs as DBOS workflows, shared by every process that builds the same app.
 
@@ -214,7 +223,9 @@ class DBOSApp:
                 WORK_QUEUE,
                 worker_concurrency=self.worker_concurrency,
                 global_concurrency=self.concurrency,
-                polling_interval_sec=self.polling_interval,
+                polling_interval_sec=self.polling_interval
+                if self.concurrency is not None
+                else max(self.polling_interval, IDLE_WORK_POLL),
                 on_conflict="always_update",
             )
         except BaseException:
