@@ -435,19 +435,13 @@ class RunConflictError(StoreError):
         self.run_id = run_id
         self.expected_seq = expected_seq
         self.actual_seq = actual_seq
+        why = f", not {expected_seq}: another writer appended first"
+        if actual_seq == expected_seq:  # deleted and started again, or rewritten
+            why = " but ends with another event than the state was loaded at,"
+        text = f"Run {run_id!r} is at event {actual_seq}{why} and nothing of this append was "
+        text += "written. Load the run again."
         if expected_seq == 0:
             text = f"Run {run_id!r} already exists; a new run needs a new id."
-        elif actual_seq == expected_seq:
-            text = (
-                f"Run {run_id!r} is at event {actual_seq} but ends with another event than the "
-                "state was loaded at (the run was deleted and started again, or rewritten): "
-                "nothing of this append was written. Load the run again."
-            )
-        else:
-            text = (
-                f"Run {run_id!r} is at event {actual_seq}, not {expected_seq}: another writer "
-                "appended first and nothing of this append was written. Load the run again."
-            )
         super().__init__(text)
 
     def __reduce__(self) -> tuple[Any, ...]:

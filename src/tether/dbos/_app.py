@@ -57,12 +57,10 @@ Change it only when the workflows in ``tether.dbos`` themselves change shape."""
 
 
 IDLE_WORK_POLL = 30.0
-"""Seconds between a worker's looks at the work queue when the app has no ``concurrency``.
-
-Without one no stretch is queued (``_workflows._stretch``), yet each look costs every
-worker two system-database transactions: about 6% of a run's worker CPU with three
-workers looking every 0.1 s. The queue is still looked at now and then, for a stretch
-queued by a deployment that had a ``concurrency`` and replayed by this one."""
+"""Seconds between a worker's looks at the work queue when the app has no ``concurrency``:
+then no stretch is queued (``_workflows._stretch``), yet each look costs every worker two
+system-database transactions (6% of a run's worker CPU with three workers looking every
+0.1 s). It is still looked at, for a stretch a deployment with a ``concurrency`` queued."""
 
 
 class DBOSApp:

@@ -572,9 +572,7 @@ class RunState:
         events, stored_context = read_json(agent, data, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
-        # A Journal, not the list: ``__init__``'s isinstance is then the exact-type check, not
-        # the ``Sequence`` ABC's (Python code) with a list.
-        return cls(agent, Journal(events), context, governance=governance)
+        return cls(agent, Journal(events), context, governance=governance)  # exact isinstance
 
     @classmethod
     def from_string(
