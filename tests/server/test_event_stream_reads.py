@@ -27,10 +27,15 @@ class CountingStore(SQLiteRunStore):
     transactions = 0
 
     async def _transact(
-        self, make: Callable[[], Program[_T]], write: bool, durable: bool = True
+        self,
+        make: Callable[[], Program[_T]],
+        write: bool,
+        durable: bool = True,
+        *,
+        alone: bool = False,
     ) -> _T:
-        self.transactions += 1
-        return await super()._transact(make, write, durable)
+        self.transactions += 1  # a read alone (no BEGIN and COMMIT) is one call too
+        return await super()._transact(make, write, durable, alone=alone)
 
 
 async def test_one_query_per_poll_announces_requests_decisions_and_updates(
