@@ -22,7 +22,7 @@ import functools
 import os
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -76,9 +76,7 @@ def default_keys(data_dir: str | None = None) -> Keys:
     text = env.get(KEY_ENV, "").strip()
     if text:
         return _keys_of(text)
-    path, name = _key_file(
-        env.get(KEY_FILE_ENV, "").strip(), env.get("XDG_CONFIG_HOME", "").strip(), env.get("HOME")
-    )
+    path, name = _env_key_file(env)
     if data_dir is not None and _same_dir(path.parent, Path(data_dir)):
         raise SigningKeyError(
             f"The signing key file {path} is in the same directory as the run store, so a "
@@ -98,10 +96,14 @@ def _keys_of(text: str) -> Keys:
 def default_key_file() -> Path:
     """``TETHER_KEY_FILE``, else ``$XDG_CONFIG_HOME/tether/store.key``, else
     ``~/.config/tether/store.key``."""
-    env = os.environ
+    return _env_key_file(os.environ)[0]
+
+
+def _env_key_file(env: Mapping[str, str]) -> tuple[Path, str]:
+    # The key file the environment names: its path, and the path as text.
     return _key_file(
         env.get(KEY_FILE_ENV, "").strip(), env.get("XDG_CONFIG_HOME", "").strip(), env.get("HOME")
-    )[0]
+    )
 
 
 @functools.lru_cache(maxsize=8)

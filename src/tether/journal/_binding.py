@@ -24,6 +24,7 @@ from ._events import (
     UndoRequested,
 )
 from ._limits import MAX_ARGUMENT_DEPTH, escape_surrogates, text_depth_exceeds
+from ._slot_copy import slot_copier
 
 if TYPE_CHECKING:  # the fold imports this module
     from ._fold import Call, RunView
@@ -336,38 +337,20 @@ def sealed(
 
 
 _RESEAL: dict[type[Any], Callable[[Any, str], Any]] = {}
-"""Each decision class's ``_with_seal``, written when first needed (``_resealer``)."""
+"""Each decision class's ``_with_seal``, written when first needed (``slot_copier``)."""
 
 
 def _with_seal(decision: _Sealable, seal: str) -> _Sealable:
     # ``dataclasses.replace(decision, seal=seal)`` without its generic checks or the frozen
-    # ``__init__`` (an ``object.__setattr__`` by name for each field): the copy's slots set
-    # straight from the decision's, its own already checked and frozen ones.
+    # ``__init__``: the copy's slots set straight from the decision's, already checked.
     kind = type(decision)
     reseal = _RESEAL.get(kind)
     if reseal is None:
-        reseal = _RESEAL[kind] = _resealer(kind)
+        names = [field.name for field in dataclass_fields(kind)]
+        assert sorted(names) == sorted(kind.__slots__), "every field of a decision is a slot"
+        reseal = _RESEAL[kind] = slot_copier(kind, replacing="seal")
     resealed: _Sealable = reseal(decision, seal)
     return resealed
-
-
-def _resealer(kind: type[Any]) -> Callable[[Any, str], Any]:
-    # A function written for the class, as ``dataclasses`` writes an ``__init__``: each slot's
-    # descriptor sets it (bypassing the frozen ``__setattr__``, as that ``__init__`` does).
-    names = [field.name for field in dataclass_fields(kind)]
-    assert sorted(names) == sorted(kind.__slots__), "every slot of a decision is a field"
-    namespace: dict[str, Any] = {"new": object.__new__, "kind": kind}
-    lines = []
-    for index, name in enumerate(names):
-        namespace[f"set{index}"] = getattr(kind, name).__set__
-        value = "seal" if name == "seal" else f"value.{name}"
-        lines.append(f"    set{index}(other, {value})\n")
-    exec(
-        f"def reseal(value, seal):\n    other = new(kind)\n{''.join(lines)}    return other\n",
-        namespace,
-    )
-    reseal: Callable[[Any, str], Any] = namespace["reseal"]
-    return reseal
 
 
 _SEALED: tuple[object, str, int] | None = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace as _replace
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -51,6 +51,7 @@ from ._events import (
     UndoRequested,
     events_adapter,
 )
+from ._slot_copy import slot_copier
 
 __all__ = [
     "HOSTED_APPROVAL_REQUEST",
@@ -87,23 +88,6 @@ _ACTIONABLE = frozenset(
 
 _WAITING = frozenset({CallStatus.PENDING, CallStatus.REVIEW, CallStatus.SUSPENDED})
 """Call states that wait for a person (a suspended call: its nested run does)."""
-
-
-_Slotted = TypeVar("_Slotted", "RunView", Call)
-
-
-def _slot_copier(kind: type[_Slotted]) -> Callable[[_Slotted], _Slotted]:
-    """``copy.copy`` of a ``kind`` (every slot set): a function written for the class that
-    sets each slot by name, as ``dataclasses`` writes an ``__init__``. Attributes named in
-    the code are read and set through the interpreter's caches, several times faster than
-    ``getattr``/``setattr`` of each name, the more so when the CPU's caches are cold; and
-    twice as fast as ``copy.copy``'s way through ``__reduce_ex__`` (a store hands out a copy
-    per load, ``RunResult.to_state`` copies its run's view)."""
-    lines = "".join(f"    other.{name} = value.{name}\n" for name in kind.__slots__)
-    namespace: dict[str, Any] = {"new": object.__new__, "kind": kind}
-    exec(f"def copy(value):\n    other = new(kind)\n{lines}    return other\n", namespace)
-    copy: Callable[[_Slotted], _Slotted] = namespace["copy"]
-    return copy
 
 
 class RunView:
@@ -327,8 +311,8 @@ class RunView:
         return self.items[self.generated_start :]
 
 
-_copy_view = _slot_copier(RunView)
-_copy_call = _slot_copier(Call)
+_copy_view: Callable[[RunView], RunView] = slot_copier(RunView)
+_copy_call: Callable[[Call], Call] = slot_copier(Call)
 
 
 def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:

@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RunConflictError, StateError, StoreError
 from ..journal import (
@@ -178,25 +178,15 @@ class Durable:
         """One compare-and-append of ``events``, with the session items waiting for it
         (``release``: and the end of the lease)."""
         if self._session is None:
-            taking = self._taking
-            if taking is None and not release:  # (a store of one's own may predate the rest)
-                ttl = self.ttl if creating else None
-                return await self.store.append(
-                    run_id, self.stored, events, owner=self.owner, lease_ttl=ttl
-                )
-            if taking is None:
-                return await self.store.append(
-                    run_id, self.stored, events, owner=self.owner, release=True
-                )
-            return await self.store.append(
-                run_id,
-                self.stored,
-                events,
-                owner=self.owner,
-                lease_ttl=self.ttl,
-                release=release,
-                expected_head=taking.head,
-            )
+            # Only the options this append uses (a store of one's own may predate the rest).
+            options: dict[str, Any] = {}
+            if self._taking is not None:
+                options.update(lease_ttl=self.ttl, expected_head=self._taking.head)
+            elif creating:
+                options.update(lease_ttl=self.ttl)
+            if release:
+                options.update(release=True)
+            return await self.store.append(run_id, self.stored, events, owner=self.owner, **options)
         session, items = self._session
         seq = await self.store.append_with_session(
             run_id, self.stored, events, session, items, owner=self.owner

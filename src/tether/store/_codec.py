@@ -7,7 +7,6 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from hmac import compare_digest
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -81,20 +80,14 @@ def hmac_sha256(key: bytes) -> Callable[[bytes], str]:
     """HMAC-SHA256 under ``key``, the hex digest of each message: the standard library's
     ``hmac.new(key, message, "sha256").hexdigest()``, with the key set up once and copied
     for each message (a run's rows are checked in one go)."""
-    keyed = _keyed(key)
+    keyed = hmac.new(key, digestmod="sha256")
 
     def mac(message: bytes) -> str:
         each = keyed.copy()
         each.update(message)
-        return str(each.hexdigest())
+        return each.hexdigest()
 
     return mac
-
-
-def _keyed(key: bytes) -> Any:
-    """The standard library's HMAC-SHA256 keyed with ``key``, its pads hashed once: copy it
-    for each message."""
-    return hmac.new(key, digestmod="sha256")
 
 
 def _legacy_chain_mac(key: bytes, previous: str | None, run_id: str, seq: int, text: str) -> str:
@@ -128,7 +121,7 @@ def verify_rows(
     if not keys:
         return
     # The first key signs: most rows match it, and the others are tried only then.
-    copy_first = _keyed(keys[0]).copy
+    copy_first = hmac.new(keys[0], digestmod="sha256").copy
     others = [hmac_sha256(key) for key in keys[1:]]
     run, previous = f"{len(run_id)}:{run_id}", ""
     for row_seq, text, mac in rows:

@@ -353,7 +353,7 @@ class SQLRunStore(ABC):
         # fold made for this load is held too: the next append folds only its own events.
         signed = self._key is not None and head is not None
         events = None
-        if self._key is not None and head is not None:
+        if self._key is not None and head is not None:  # (``signed``, spelled for mypy)
             events = self._gate.events_of(run_id, created, seq, head)
         if events is None:
             events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
