@@ -172,6 +172,9 @@ _APPEND_AT_ONCE = (
 
 # A neutral ``:name`` parameter (not the ``::`` of a cast).
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# One cast to an array type: sent in binary (the text format escapes every quote of every
+# element in Python, an event's JSON text included; the binary one copies it).
+_ARRAY = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)(?=::\w+\[\])")
 
 
 def _statements(script: str, schema: str) -> tuple[str, ...]:
@@ -209,7 +212,7 @@ class PostgresDialect(Dialect):
         self.load_at_once = True
 
     def placeholders(self, text: str) -> str:
-        return _PARAMETER.sub(r"%(\1)s", text)
+        return _PARAMETER.sub(r"%(\1)s", _ARRAY.sub(r"%(\1)b", text))
 
     def replace_into(self, table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
         values = ", ".join(f":{column}" for column in columns)
