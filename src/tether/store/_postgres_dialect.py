@@ -170,6 +170,10 @@ _APPEND_AT_ONCE = (
     ") SELECT count(*) FROM run"
 )
 
+# The same append for one that changes no pending call (most of a run's appends): without
+# the pending table's two clauses, nine parameters fewer to send.
+_APPEND_EVENTS_AT_ONCE = _APPEND_AT_ONCE.split("), asked AS (")[0] + ") SELECT count(*) FROM run"
+
 # A neutral ``:name`` parameter (not the ``::`` of a cast).
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # One cast to an array type: sent in binary (the text format escapes every quote of every
@@ -208,6 +212,7 @@ class PostgresDialect(Dialect):
             step: _statements(script, schema) for step, script in _MIGRATIONS.items()
         }
         self.append_at_once = _APPEND_AT_ONCE
+        self.append_events_at_once = _APPEND_EVENTS_AT_ONCE
         # A load's one statement runs in autocommit: no BEGIN and COMMIT sent with it.
         self.load_at_once = True
 
