@@ -410,17 +410,22 @@ async def _execute(
 
 
 async def _alone_statement(conn: _Conn, statement: Statement) -> Any:
-    # One statement in autocommit, on the connection's kept cursor. A query of many rows (a
-    # load) gets a cursor of its own: a kept one would hold its result until the next
-    # statement.
-    if statement.answer in ("many", "all"):
+    # One statement in autocommit, on the connection's kept cursor.
+    if statement.answer == "many":
         return await _execute(conn, statement, None)
     cursor = conn.kept
     if cursor is None:
         cursor = conn.kept = conn.cursor()
     await cursor.execute(statement.text, statement.params or None)
     rows = await cursor.fetchall() if statement.returns_rows else []
+    if len(rows) > _KEEP_ROWS:
+        # A cursor holds its last result until its next statement: one of many rows (a
+        # long run's load) goes with the cursor instead of staying in the pool.
+        conn.kept = None
     return statement.reply(rows, cursor.rowcount)
+
+
+_KEEP_ROWS = 64
 
 
 async def _one_step(
