@@ -294,7 +294,6 @@ def append_at_once(
             "seq": new_seq,
             "head": head,
             "status": todo.status,
-            "seqs": [row["seq"] for row in rows],
             "kinds": [row["kind"] for row in rows],
             "texts": [row["event"] for row in rows],
             "macs": [row["mac"] for row in rows],

@@ -130,7 +130,8 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 # lease stops it (with ``take``, the run is leased to the owner as it moves; with
 # ``release``, the owner's own lease goes); the events,
 # the new pending calls (replacing an earlier request of the same call id) and the
-# deletion of those no longer pending happen only with it.
+# deletion of those no longer pending happen only with it. The events' seqs follow the
+# expected one in the order given (an array parameter fewer to send).
 # PostgreSQL runs each data-modifying WITH clause to completion, in the statement's own
 # transaction, whether or not the query reads it. One round trip, no BEGIN or COMMIT.
 _APPEND_AT_ONCE = (
@@ -147,9 +148,9 @@ _APPEND_AT_ONCE = (
     "RETURNING id"
     "), added AS ("
     "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
-    "SELECT run.id, e.seq, e.kind, e.event::json, e.mac, :now FROM run, "
-    "unnest(:seqs::bigint[], :kinds::text[], :texts::text[], :macs::text[]) "
-    "AS e (seq, kind, event, mac)"
+    "SELECT run.id, :expected + e.n, e.kind, e.event::json, e.mac, :now FROM run, "
+    "unnest(:kinds::text[], :texts::text[], :macs::text[]) WITH ORDINALITY "
+    "AS e (kind, event, mac, n)"
     "), asked AS ("
     "INSERT INTO {pending} (run_id, call_id, agent, tool, arguments, requested_at, "
     "expires_at, kind, required_approvals, requested_by) "
