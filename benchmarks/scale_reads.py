@@ -141,22 +141,8 @@ def rows_of(
     start = events[0]
     assert isinstance(start, RunStarted)
     (status, doubt), seq = status_columns(projection.status), len(events)
-    rows.runs.append(
-        (
-            run_id,
-            start.agent,
-            status,
-            seq,
-            head,
-            None,
-            None,
-            when,
-            when,
-            1,
-            doubt,
-            stamp(touched(at)),
-        )
-    )
+    row = (run_id, start.agent, status, seq, head, None, None, when, when, 1)
+    rows.runs.append((*row, doubt, stamp(touched(at))))
     return rows
 
 
