@@ -150,6 +150,8 @@ def check_format(d: Dialect, *, create: bool, migrate: bool) -> Program[int]:
 
 
 def _migrate(d: Dialect, version: int) -> Program[None]:
+    # The dialect's statements first: version 9's store the runs in doubt as 'running' with
+    # in_doubt set (the rebuilds below write both columns too).
     for step in range(version, STORE_VERSION):
         for statement in d.migrations[step]:
             yield execute(statement)
