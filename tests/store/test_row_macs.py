@@ -110,3 +110,13 @@ def test_macs_that_join_up_to_the_right_ones_are_refused_at_the_first_row() -> N
     assert "".join(mac for _, _, mac in forged) == rows[0][2] + second  # (the joined form)
     with pytest.raises(StoreIntegrityError, match="event 1 does not match its MAC"):
         verify_rows("r1", 2, forged, [b"key"])
+
+
+@pytest.mark.parametrize("mac", ["m2:caf\u00e9", "caf\u00e9", "\ud800"])
+def test_a_mac_edited_to_text_no_mac_holds_is_refused_at_its_row(mac: str) -> None:
+    # compare_digest refuses text that is not ASCII with a TypeError: the store's own error
+    # (a StoreIntegrityError naming the row) is what the caller gets.
+    rows = _chain(b"key", "r1", TEXTS)
+    edited = [*rows[:2], (3, TEXTS[2], mac), rows[3]]
+    with pytest.raises(StoreIntegrityError, match="event 3 does not match its MAC"):
+        verify_rows("r1", len(edited), edited, [b"key"])

@@ -135,10 +135,9 @@ def _signed_by(key: bytes, run_id: str, rows: Sequence[tuple[int, str, str | Non
         )
         made.append(each.hexdigest())
         previous = mac
-    try:
-        return compare_digest(MAC_PREFIX + ("\n" + MAC_PREFIX).join(made), "\n".join(macs))
-    except TypeError:  # a stored MAC that is not ASCII: checked one by one, and refused
-        return False
+    joined = "\n".join(macs)
+    # (A stored MAC that is not ASCII, which compare_digest refuses, is refused row by row.)
+    return joined.isascii() and compare_digest(MAC_PREFIX + ("\n" + MAC_PREFIX).join(made), joined)
 
 
 def verify_rows(
@@ -170,7 +169,9 @@ def verify_rows(
                 "signing_key=False), or its MAC was removed. If the database is trusted as it "
                 "stands, sign it once: tether store sign STORE (or await store.sign())."
             )
-        if mac.startswith(MAC_PREFIX):
+        if not mac.isascii():
+            valid = False  # no MAC is made of such text (and compare_digest refuses it)
+        elif mac.startswith(MAC_PREFIX):
             # ``_message_of``, and the HMAC, inline: a call per row is a tenth of the check.
             message = f"{len(previous)}:{previous}{run}{row_seq}:{text}".encode(
                 "utf-8", "surrogatepass"
