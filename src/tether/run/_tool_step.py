@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._commit_plan import outputs_may_wait
-from ._doubt import iso_time, retry, settle
+from ._doubt import iso_now, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
@@ -215,10 +216,14 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
-    hooked = any(hooks.wanted(run, run.graph[c.agent]) for c, _ in to_run)
+    hooked = False
+    for call, _ in to_run:  # (a loop: ``any`` over a generator costs a frame a turn)
+        if hooks.wanted(run, run.graph[call.agent]):
+            hooked = True
+            break
     for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
-    at = iso_time(run.options.governance.now())
+    at = iso_now(run.options.governance)
     outcome = _Outcome([call.call_id for call, _ in to_run])
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id, at=at))
@@ -306,10 +311,10 @@ async def _run_calls(
                 else:
                     await _record(run, call, tool, output, outcome)
                 continue
-            finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
-                await _alone(finish)
+                await _alone(run, call, tool, output, outcome, drive)
                 break
+            finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
         if tasks:
             await (_await_one(tasks[0]) if len(tasks) == 1 else asyncio.wait(tasks))
@@ -330,15 +335,50 @@ async def _run_calls(
     return None
 
 
-async def _alone(finish: Coroutine[Any, Any, None]) -> None:
+async def _alone(
+    run: Run,
+    call: Call,
+    tool: FunctionTool,
+    output: Awaitable[ToolOutput],
+    outcome: _Outcome,
+    drive: Driver,
+) -> None:
     """Await the turn's only call in this task, as if in a task of its own (``_inline``):
     the run's cancellation reaches the tool, and is raised even if the tool swallowed it
-    and returned (as awaiting its task would)."""
+    and returned (as awaiting its task would), once what the tool returned is recorded.
+
+    ``_finish`` inlined for the usual outcome, an output nothing checks or commits: it is
+    appended as a sync tool's is, and no coroutine but the tool's runs a step."""
     current = asyncio.current_task()
     asked = current.cancelling() if current else 0
-    await isolated(finish)
+    context = contextvars.copy_context()  # the tool's, as a task's would be
+    result: Result
+    seconds = tool.timeout if tool.timeout is not None else run.options.tool_timeout
+    try:
+        result = await isolated(output if seconds is None else _within(output, seconds), context)  # type: ignore[arg-type]
+    except asyncio.CancelledError:
+        if _run_cancelled():
+            raise
+        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except Exception as exc:
+        result = exc
+    if (
+        isinstance(result, _OUTPUT)
+        and run.options.durable is None
+        and not tool.tool_output_guardrails
+    ):
+        _note(run, call, tool, result, outcome)
+    else:  # a retry, a check or a commit: in the tool's context, as in its task
+        await isolated(_finish(run, call, tool, _ready(result), outcome, drive), context)
     if current and current.cancelling() > asked:
         raise asyncio.CancelledError
+
+
+async def _ready(result: Result) -> Result:
+    """A call's result known already, as ``_finish`` awaits one (raised if it is an error)."""
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 async def _await_one(task: asyncio.Task[None]) -> None:
