@@ -19,13 +19,19 @@ __all__ = ["isolated"]
 
 T = TypeVar("T")
 
+_UNSTARTED: Any = object()
+"""``isolated``'s ``waiting`` when the coroutine has not taken its first step."""
+
 
 @types.coroutine
 def isolated(
-    coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None
+    coro: Coroutine[Any, Any, T],
+    context: contextvars.Context | None = None,
+    waiting: Any = _UNSTARTED,
 ) -> Generator[Any, Any, T]:
     """``await coro``, each of its steps run in ``context`` (by default a copy of the current
-    context).
+    context); ``waiting``: what ``coro`` yielded at its first step, if the caller took that
+    step already (``context.run(coro.send, None)``, see ``_tool_step``).
 
     A generator-based coroutine (awaitable as it is), not an ``async def`` around one: a
     frame fewer on every step of the tool, whose own frames are deep enough."""
@@ -36,7 +42,8 @@ def isolated(
         context = contextvars.copy_context()
     send, throw = coro.send, coro.throw
     try:
-        waiting = context.run(send, None)
+        if waiting is _UNSTARTED:
+            waiting = context.run(send, None)
         while True:
             try:
                 sent = yield waiting

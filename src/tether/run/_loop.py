@@ -64,6 +64,7 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     while a step is under way is stopped by cancelling its task instead.
     A stored run holds its lease meanwhile and is checkpointed as it goes.
     """
+    run.task = asyncio.current_task()  # asked once a drive, not at every tool call
     fresh = run.start
     data = (fresh.run_config if fresh is not None else run.view.run_config) or {}
     run.tracer = tracer_for(run.options.config, data)

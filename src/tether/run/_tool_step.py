@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,7 +312,8 @@ async def _run_calls(
                     await _record(run, call, tool, output, outcome)
                 continue
             if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
-                await _alone(run, call, tool, output, outcome, drive)
+                # A coroutine: ``FunctionTool.start``'s, or an agent tool's nested run.
+                await _alone(run, call, tool, output, outcome, drive)  # type: ignore[arg-type]
                 break
             finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
@@ -339,7 +340,7 @@ async def _alone(
     run: Run,
     call: Call,
     tool: FunctionTool,
-    output: Awaitable[ToolOutput],
+    output: Coroutine[Any, Any, ToolOutput],
     outcome: _Outcome,
     drive: Driver,
 ) -> None:
@@ -349,13 +350,20 @@ async def _alone(
 
     ``_finish`` inlined for the usual outcome, an output nothing checks or commits: it is
     appended as a sync tool's is, and no coroutine but the tool's runs a step."""
-    current = asyncio.current_task()
+    current = run.task
     asked = current.cancelling() if current else 0
     context = contextvars.copy_context()  # the tool's, as a task's would be
-    result: Result
     seconds = tool.timeout if tool.timeout is not None else run.options.tool_timeout
+    pending: Coroutine[Any, Any, Result] = output if seconds is None else _within(output, seconds)
+    result: Result
     try:
-        result = await isolated(output if seconds is None else _within(output, seconds), context)  # type: ignore[arg-type]
+        # Its first step taken here: most tools finish in it, and then no generator runs.
+        try:
+            waiting = context.run(pending.send, None)
+        except StopIteration as done:
+            result = done.value
+        else:
+            result = await isolated(pending, context, waiting)
     except asyncio.CancelledError:
         if _run_cancelled():
             raise
