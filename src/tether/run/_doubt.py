@@ -20,8 +20,8 @@ whose reason names the error starts it again (``retry``).
 from __future__ import annotations
 
 import inspect
-import time
 from datetime import UTC, datetime
+from time import time_ns
 from typing import Literal
 
 from .._governance import SYSTEM_APPROVER, Governance, system_clock
@@ -59,13 +59,13 @@ def iso_time(moment: datetime) -> str:
 def iso_now(governance: Governance) -> str:
     """``iso_time(governance.now())``, the time a call starts (every tool turn asks).
 
-    With the system clock, read as ``time.time_ns()`` without a ``datetime``: the same
+    With the system clock, read as ``time_ns()`` without a ``datetime``: the same
     clock and the same microsecond (both truncate), and the text up to the second is
     kept until the second changes. A datetime made and written each time cost more than
     the rest of a turn's tool step."""
     if governance.clock is not system_clock:
         return iso_time(governance.now())
-    seconds, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    seconds, micro = divmod(time_ns() // 1000, 1_000_000)
     second, text = _second[0]
     if second != seconds:
         text = iso_time(datetime.fromtimestamp(seconds, UTC))[:19]  # YYYY-MM-DDTHH:MM:SS
