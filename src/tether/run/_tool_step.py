@@ -49,6 +49,7 @@ from ._doubt import iso_now, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
+from ._tracing import NO_TRACER
 
 __all__ = [
     "DEFAULT_REJECTION_MESSAGE",
@@ -509,7 +510,8 @@ def _note(run: Run, call: Call, tool: FunctionTool, result: Result, outcome: _Ou
         run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
         if tool.review_output:
             run.append(review_request(call, run.options.governance))
-        run.tracer.tool_end(span, output_text(result))
+        if run.tracer is not NO_TRACER:  # (content parts' text is their JSON: made if traced)
+            run.tracer.tool_end(span, output_text(result))
         outcome.finished.append((call, tool, result))
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)
