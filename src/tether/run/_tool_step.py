@@ -106,7 +106,8 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
             run.append(request_event(run.graph, call, governance))
             if not await _apply_rules(run, call):
                 await hooks.approval_requested(run, call)
-        _apply_always(run, call)
+        if run.view.always:  # an "always" decision in this run (most have none: no call)
+            _apply_always(run, call)
         status = call.status
         if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
             # The run takes the decision up now: the wait for it ends here.
