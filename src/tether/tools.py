@@ -218,6 +218,8 @@ class FunctionTool:
             result = await pending
         except Exception as exc:
             return self._failed(ctx, exc)
+        if type(result) is str:  # text, as ``start`` takes a sync function's
+            return result
         return self._output(ctx, result)
 
     def _output(self, ctx: RunContext[Any], result: Any) -> ToolOutput:
