@@ -1,20 +1,23 @@
 """Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
 
     uv run python benchmarks/scale_out.py [--runs 200] [--poll 0.1] [--postgres DSN]
-        [--only throughput|overhead]
+        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
 sends it and answers (a second 50 ms model call). The driver approves each call as
-soon as it comes up. Without ``--postgres`` a private PostgreSQL is started on
-loopback (tests/services.py); each measurement gets schemas of its own.
+soon as it comes up, ``--deciders`` at once (one at a time, it approved about 40
+runs a second, fewer than three workers finish). Without ``--postgres`` a private
+PostgreSQL is started on loopback (tests/services.py); each measurement gets
+schemas of its own.
 
 Reported:
 - throughput: ``--runs`` runs through 1 and through 3 worker processes
   (``--worker-concurrency`` runs advancing at once in each), runs per second from
   the first start to the last result, and the ratio; with the CPU the worker
-  processes used meanwhile, in cores (Linux), against the machine's cores, and
-  that CPU per run (the figure to compare between versions on a shared machine):
+  processes used meanwhile, in cores (Linux), against the machine's cores (and
+  the driver's own), and that CPU per run (the figure to compare between
+  versions on a shared machine):
   a ratio below 3 with the workers using the machine's cores is the machine's
   limit, not the workers';
 - overhead: the time of one run, start to final output, run after run, on one

@@ -9,7 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from dbos import DBOS
@@ -63,11 +63,20 @@ class HeldModel:
         yield ResponseDone(await self.get_response(request))
 
 
-async def status(app: DBOSApp, run_id: str) -> str:
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Return once ``check()`` is true, looking every 20 ms (bounded by the caller)."""
+    while True:
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+
+
+async def done(app: DBOSApp, runs: list[str]) -> bool:
+    """Whether every run completed, by the store (on SQLite ``result`` looks every 30 s)."""
     try:
-        return (await app.store().load(run_id)).status
+        return all((await app.store().load(run_id)).status == "completed" for run_id in runs)
     except RunNotFoundError:
-        return "not started"
+        return False  # its workflow has not created it yet
 
 
 async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free(
@@ -100,13 +109,10 @@ async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free
             runs = []
             for i in range(5):
                 runs.append(await app.start(agent, f"Hello {i}"))
-                while not await settled():
-                    await asyncio.sleep(0.02)
+                await until(settled)
             held = await statuses()
             model.gate.set()
-            # The store says when a run is done (on SQLite, result looks every 30 s).
-            while [await status(app, r) for r in runs] != ["completed"] * 5:
-                await asyncio.sleep(0.05)
+            await until(lambda: done(app, runs))
     finally:
         await app.shutdown()
     assert held == ["ENQUEUED"] * 3 + ["PENDING"] * 2

@@ -234,39 +234,22 @@ class DBOSApp:
         except BaseException:
             stop_serving()
             raise
-        if claims:
-            self._start_waker(runs)
-        else:
+        if not claims:
             _log.warning(
                 "This version of DBOS lacks what tether.dbos uses to take a queued run at "
                 "once; runs wait for the run queue's poll (polling_interval)."
             )
-
-    def _start_waker(self, runs: Any) -> None:
-        """Take a run at once when ``start`` queues it (``_wake``), and every
-        ``polling_interval`` whatever a lost wake-up left."""
-        self._waker = _wake.Waker(
-            lambda room: _wake.claim_queued(runs, room),
-            self._claim_room,
-            period=self.polling_interval,
-        )
+            return
+        # A run is taken at once when ``start`` queues it (``_wake``), and every
+        # ``polling_interval`` whatever a lost wake-up left.
+        claim = lambda room: _wake.claim_queued(runs, room)  # noqa: E731
+        self._waker = _wake.Waker(claim, self._claim_room, period=self.polling_interval)
         dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
         self._waker.start(dsn, _wake.channel(self.system_schema))
 
     def _claim_room(self) -> int | None:
-        """How many queued runs this worker takes now: one per free slot and a few in
-        reserve (``None``, all, without a ``worker_concurrency`` or with a
-        ``concurrency``, whose work queue spreads the stretches).
-
-        A worker advances every stretch of the runs it takes (no work queue without
-        ``concurrency``): a run it took beyond that would wait for one of its slots while
-        another worker's slot was free. So the rest stay queued, for whichever worker's
-        slot frees first (``stretch_ended``). The reserve, a quarter of the slots (at
-        least one), starts as a slot frees, while the claim that refills it is under way."""
-        if self.worker_concurrency is None or self.concurrency is not None:
-            return None
-        reserve = (self.worker_concurrency + 3) // 4
-        return self.worker_concurrency + reserve - self.stretches
+        """How many queued runs this worker takes now (``_wake.room``)."""
+        return _wake.room(self.worker_concurrency, self.concurrency, self.stretches)
 
     def stretch_ended(self) -> None:
         """One of this worker's stretches ended: claim runs it left queued, if any."""

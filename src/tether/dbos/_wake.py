@@ -41,7 +41,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["Waker", "channel", "claim_queued", "listen_dsn", "supported"]
+__all__ = ["Waker", "channel", "claim_queued", "listen_dsn", "room", "supported"]
 
 _log = logging.getLogger("tether.dbos")
 
@@ -87,6 +87,22 @@ def supported() -> bool:
     if "queue._worker_concurrency" not in inspect.getsource(SystemDatabase.start_queued_workflows):
         return False  # the claim's limit reads it (claim_queued's room)
     return all(hasattr(GlobalParams, name) for name in ("executor_id", "app_version"))
+
+
+def room(worker_concurrency: int | None, concurrency: int | None, stretches: int) -> int | None:
+    """How many queued runs a worker with ``stretches`` advancing or waiting for a slot
+    takes now: one per free slot and a few in reserve (``None``, all, without a
+    ``worker_concurrency`` or with a ``concurrency``, whose work queue spreads the
+    stretches).
+
+    A worker advances every stretch of the runs it takes (no work queue without
+    ``concurrency``): a run it took beyond that would wait for one of its slots while
+    another worker's slot was free. So the rest stay queued, for whichever worker's slot
+    frees first (``Waker.freed``). The reserve, a quarter of the slots (at least one),
+    starts as a slot frees, while the claim that refills it is under way."""
+    if worker_concurrency is None or concurrency is not None:
+        return None
+    return worker_concurrency + (worker_concurrency + 3) // 4 - stretches
 
 
 def claim_queued(queue: Any, room: int | None = None) -> int:
