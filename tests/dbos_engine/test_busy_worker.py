@@ -74,9 +74,10 @@ async def until(check: Callable[[], Awaitable[bool]]) -> None:
 async def done(app: DBOSApp, runs: list[str]) -> bool:
     """Whether every run completed, by the store (on SQLite ``result`` looks every 30 s)."""
     try:
-        return all((await app.store().load(run_id)).status == "completed" for run_id in runs)
+        statuses = [(await app.store().load(run_id)).status for run_id in runs]
     except RunNotFoundError:
         return False  # its workflow has not created it yet
+    return statuses == ["completed"] * len(runs)
 
 
 async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free(

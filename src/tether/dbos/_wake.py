@@ -91,18 +91,21 @@ def supported() -> bool:
 
 def room(worker_concurrency: int | None, concurrency: int | None, stretches: int) -> int | None:
     """How many queued runs a worker with ``stretches`` advancing or waiting for a slot
-    takes now: one per free slot and a few in reserve (``None``, all, without a
+    takes now: none until a claim would take as many runs as it has slots, then enough
+    to fill its slots and as many again in reserve (``None``, all, without a
     ``worker_concurrency`` or with a ``concurrency``, whose work queue spreads the
     stretches).
 
     A worker advances every stretch of the runs it takes (no work queue without
     ``concurrency``): a run it took beyond that would wait for one of its slots while
     another worker's slot was free. So the rest stay queued, for whichever worker's slot
-    frees first (``Waker.freed``). The reserve, a quarter of the slots (at least one),
-    starts as a slot frees, while the claim that refills it is under way."""
+    frees first (``Waker.freed``). The reserve starts as slots free, while the claim that
+    refills it is under way; claiming a slot's worth at a time keeps the claims (a
+    transaction and a read each) to one per ``worker_concurrency`` runs."""
     if worker_concurrency is None or concurrency is not None:
         return None
-    return worker_concurrency + (worker_concurrency + 3) // 4 - stretches
+    free = 2 * worker_concurrency - stretches
+    return free if free >= worker_concurrency else 0
 
 
 def claim_queued(queue: Any, room: int | None = None) -> int:
