@@ -144,3 +144,26 @@ async def test_a_worker_with_no_free_slot_claims_when_one_frees_once_for_the_wak
     await asyncio.sleep(0.1)  # time for a second claim, were there one
     await waker.stop()
     assert rooms == [2]
+
+
+async def test_a_worker_claims_every_period_without_a_wake_up() -> None:
+    # The run queue's poll is the worker's own (DBOS's would take every queued run): a
+    # run whose wake-up was lost is claimed at the next period all the same.
+    from tether.dbos._wake import Waker
+
+    claims = 0
+    twice = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def claim(room: int | None) -> int:  # in the claimer's thread
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            loop.call_soon_threadsafe(twice.set)
+        return 0
+
+    waker = Waker(claim, lambda: None, period=0.05)
+    waker.start(None, "unused")  # claims once as it starts, then each period
+    await asyncio.wait_for(twice.wait(), 10)
+    await waker.stop()
+    assert claims >= 2
