@@ -84,8 +84,12 @@ def supported() -> bool:
     for function, names in wanted.items():
         if not set(names) <= set(inspect.signature(function).parameters):
             return False
-    if "queue._worker_concurrency" not in inspect.getsource(SystemDatabase.start_queued_workflows):
-        return False  # the claim's limit reads it (claim_queued's room)
+    try:  # the claim's limit is read from it (claim_queued's room)
+        source = inspect.getsource(SystemDatabase.start_queued_workflows)
+    except (OSError, TypeError):  # installed without its source: not known to hold
+        return False
+    if "queue._worker_concurrency" not in source:
+        return False
     return all(hasattr(GlobalParams, name) for name in ("executor_id", "app_version"))
 
 
