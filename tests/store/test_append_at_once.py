@@ -92,6 +92,27 @@ async def test_an_approval_request_and_the_owners_decision_go_at_once(
     assert at_once == [True, True]
 
 
+async def test_what_the_array_text_format_escapes_is_stored_as_written(
+    stores: tuple[PostgresRunStore, PostgresRunStore], at_once: list[bool]
+) -> None:
+    # The statement sends its arrays in binary; an event's JSON holding quotes, backslashes,
+    # braces, commas, the word NULL and white space reads back as written, and its MAC
+    # verifies from another store.
+    one, other = stores
+    output = 'say "hi" \\ {a,b} NULL\t\u2003 \\"} end'
+    await one.append("r", 0, begun("r", "c1"), owner="w")
+    await one.append("r", 2, [ToolStarted("c1"), ToolCompleted("c1", output)], owner="w")
+    assert at_once == [True]
+    stored = await other.load("r")
+    assert [event.kind for event in stored.events] == [
+        "run_started",
+        "model_responded",
+        "tool_started",
+        "tool_completed",
+    ]
+    assert stored.events[-1] == ToolCompleted("c1", output)
+
+
 async def test_a_view_another_store_moved_past_is_a_conflict_and_writes_nothing(
     stores: tuple[PostgresRunStore, PostgresRunStore], at_once: list[bool]
 ) -> None:

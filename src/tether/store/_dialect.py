@@ -42,6 +42,9 @@ class Dialect(ABC):
     append_at_once: str | None = None
     """An append as one statement, in the neutral spelling, if the backend has one
     (``_engine.append_at_once`` gives its parameters and says what it must do)."""
+    append_events_at_once: str | None = None
+    """``append_at_once`` for an append that changes no pending call, if the backend has
+    it (fewer parameters to send)."""
     load_at_once: bool = False
     """Whether a run's load reads its summary and its rows in one statement (``_reads.load``):
     on PostgreSQL one statement in autocommit, without the transaction's BEGIN and COMMIT;

@@ -301,8 +301,11 @@ def append_at_once(
     rows, head = _event_rows(key, a, held.head, stamp)
     new_seq = a.expected_seq + len(a.events)
     put = todo.put
+    text = d.append_at_once
+    if not put and not todo.drop and d.append_events_at_once is not None:
+        text = d.append_events_at_once  # (the pending calls' parameters go unsent)
     written = yield select_one(
-        d.sql(d.append_at_once),
+        d.sql(text),
         {
             "id": a.run_id,
             "expected": a.expected_seq,
@@ -319,7 +322,6 @@ def append_at_once(
             "status": status,
             "doubt": doubt,
             "touched": d.stamp(touched(now)),
-            "seqs": [row["seq"] for row in rows],
             "kinds": [row["kind"] for row in rows],
             "texts": [row["event"] for row in rows],
             "macs": [row["mac"] for row in rows],
