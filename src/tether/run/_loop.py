@@ -295,12 +295,9 @@ async def _call_model(run: Run) -> None:
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
-    instructions = agent.instructions
-    if instructions is not None and not isinstance(instructions, str):  # (else no coroutine)
-        instructions = await agent.get_instructions(run.ctx)
     request = ModelRequest(
         input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
-        instructions=instructions,
+        instructions=await agent.get_instructions(run.ctx),
         tools=await _offered_tools(run, agent) if agent.enabled_checks else agent.tool_specs,
         settings=_settings(agent, view),
         output_schema=agent.output.schema if agent.output else None,
