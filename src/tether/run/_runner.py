@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -35,6 +34,10 @@ from ._streaming import RunResultStreaming, attach_stream
 from ._tool_step import missing_tool_error
 
 if TYPE_CHECKING:
+    # asyncio is imported in the functions that use it: ``import tether`` does not load it,
+    # a run does (tests/test_import_cost.py).
+    import asyncio
+
     from ..store import RunStore
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
@@ -170,6 +173,8 @@ class Runner:
         Takes the same options as ``run`` and returns at once; call it inside a
         running event loop. Resuming works from a state of either kind of run.
         """
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -227,6 +232,8 @@ class Runner:
         **options: Any,
     ) -> RunResult:
         """``Runner.run`` for code without an event loop. Inside async code, await ``run``."""
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -372,6 +379,8 @@ _DICTS: frozenset[type] = frozenset((dict, FrozenDict))
 
 async def _outcome(run: Run) -> RunResult:
     """Drive ``run`` to its result; an error or a cancellation carries the state to resume."""
+    import asyncio
+
     try:
         await drive(run)
     except RunError as exc:

@@ -8,12 +8,11 @@ person (``RunState.resolve_doubt``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
 from .._tool_output import ToolOutput, output_text
@@ -48,6 +47,11 @@ from ._doubt import iso_time, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
+
+if TYPE_CHECKING:
+    # asyncio is imported in the functions that use it: ``import tether`` does not load it,
+    # a run does (tests/test_import_cost.py).
+    import asyncio
 
 __all__ = [
     "DEFAULT_REJECTION_MESSAGE",
@@ -288,6 +292,8 @@ async def _run_calls(
     meanwhile, the tools still running are cancelled too (a hung tool must not
     hold the run); what finished by then is recorded.
     """
+    import asyncio
+
     tasks: list[asyncio.Task[None]] = []
     try:
         for call, tool in plan:
@@ -334,6 +340,8 @@ async def _alone(finish: Coroutine[Any, Any, None]) -> None:
     """Await the turn's only call in this task, as if in a task of its own (``_inline``):
     the run's cancellation reaches the tool, and is raised even if the tool swallowed it
     and returned (as awaiting its task would)."""
+    import asyncio
+
     current = asyncio.current_task()
     asked = current.cancelling() if current else 0
     await isolated(finish)
@@ -345,6 +353,8 @@ async def _await_one(task: asyncio.Task[None]) -> None:
     """``asyncio.wait([task])`` for less (no waiter future, no callbacks): its error is left
     for ``task.exception()``; the run's cancellation reaches the task through the await,
     and is raised even if the tool swallowed it and returned (as ``wait`` would)."""
+    import asyncio
+
     current = asyncio.current_task()
     asked = current.cancelling() if current else 0
     with contextlib.suppress(Exception):
@@ -363,6 +373,8 @@ async def _finish(
 ) -> None:
     """Await a call, try it again while its error allows (``retry_on``), and record its
     outcome; cancelled with the run, it records nothing (it stays in doubt)."""
+    import asyncio
+
     effects = tool.side_effects
     # ``_settled(pending)``, inline: a coroutine fewer between the run and the tool.
     result: Result
@@ -389,6 +401,8 @@ async def _finish(
 
 async def _settled(pending: Awaitable[Any]) -> Result:
     """What an awaited call came to: its output, or the error it raised."""
+    import asyncio
+
     try:
         return await pending  # type: ignore[no-any-return]
     except asyncio.CancelledError:
@@ -402,6 +416,8 @@ async def _settled(pending: Awaitable[Any]) -> Result:
 def _run_cancelled() -> bool:
     """Whether a cancellation a call raised is the run's (its task is being cancelled), not
     the tool's own."""
+    import asyncio
+
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
 
@@ -501,6 +517,8 @@ def _limited(
 
 
 async def _within(pending: Awaitable[ToolOutput], seconds: float) -> ToolOutput | _TimedOut:
+    import asyncio
+
     try:
         async with asyncio.timeout(seconds) as scope:
             return await pending

@@ -16,10 +16,10 @@ from ._errors import MissingDependencyError, SessionError
 from ._protocol import Session
 
 if TYPE_CHECKING:
-    from ._sqlite import SQLiteSession
     from ._openai_conversations import OpenAIConversationsSession
     from ._postgres import PostgresSession
     from ._redis import RedisSession
+    from ._sqlite import SQLiteSession
 
 __all__ = [
     "MissingDependencyError",
