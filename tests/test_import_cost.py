@@ -16,9 +16,10 @@ LOADED_ON_USE = {
     "asyncio": "a run (Runner.run, run_sync, run_streamed)",
     "docstring_parser": "the first function tool",
     "importlib.metadata": "Pydantic's plugin lookup, at the first validator Pydantic builds",
-    "logging": "asyncio, or an agent tool's failing on_stream callback",
-    "socket": "asyncio, or a durable run's owner name",
+    "logging": "asyncio (a run)",
+    "socket": "asyncio (a run)",
     "sqlite3": "SQLiteSession, SQLiteRunStore",
+    "tether.run._loop": "a run (the loop, its tool step, guardrails and agent tools)",
 }
 
 

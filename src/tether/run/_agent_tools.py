@@ -26,8 +26,10 @@ stretch's stream events (``_stream_events``) go to the callback as
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -45,10 +47,9 @@ from ._result import RunResult
 from ._run import Driver, Run
 from ._stream_events import AgentToolStreamEvent, AgentUpdatedEvent, StreamEvent, attach_stream
 
-# asyncio is imported in the functions that use it: ``import tether`` does not load it,
-# a run does (tests/test_import_cost.py).
-
 __all__ = ["NestedOutcome", "recorded", "run_nested", "start_call"]
+
+logger = logging.getLogger("tether")
 
 _END = object()
 
@@ -136,9 +137,6 @@ class _Forward:
             if inspect.isawaitable(shown):
                 await shown
         except Exception:  # the callback only watches: its failure is not the run's
-            import logging  # only for this: ``import tether`` does not load logging
-
-            logger = logging.getLogger("tether")
             logger.exception("on_stream of the agent tool %r failed", call.name)
 
 
@@ -146,8 +144,6 @@ async def _streamed(nested: Run, resumed: bool, drive: Driver, forward: _Forward
     """Drive ``nested`` streamed, each of its events handed to ``forward`` in order, in a
     task of its own (the run does not wait for the callback, and the callback sees every
     event before the call ends)."""
-    import asyncio
-
     queue: asyncio.Queue[object] = asyncio.Queue()
     attach_stream(nested, queue)
 

@@ -7,6 +7,7 @@ later attempt to drive the run with the same error (``raise_recorded``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,9 +33,6 @@ from ..tools import FunctionTool
 if TYPE_CHECKING:
     from ..journal import Call
     from ._run import Run
-
-# asyncio is imported in the functions that use it: ``import tether`` does not load it,
-# a run does (tests/test_import_cost.py).
 
 __all__ = [
     "check_input",
@@ -90,8 +88,6 @@ async def check_input(run: Run) -> None:
     """Run the starting agent's input guardrails (before the first model call only): those
     that run before it now; those that run beside it (``run_in_parallel``) in a task the
     first model call waits for (``run.beside``; ``_loop`` races it against the call)."""
-    import asyncio
-
     view = run.view
     if view.turns or not run.root.input_guardrails:
         return
@@ -107,8 +103,6 @@ async def check_input(run: Run) -> None:
 
 async def _check_inputs(run: Run, guardrails: list[InputGuardrail[Any]], items: list[Item]) -> None:
     # Together, each recorded as it finishes: a tripwire raises at once.
-    import asyncio
-
     await asyncio.gather(*(_check_input(run, guardrail, items) for guardrail in guardrails))
 
 

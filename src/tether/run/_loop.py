@@ -7,6 +7,7 @@ each journal event and each model delta as it happens.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -49,9 +50,6 @@ from ._steps import CallModel, DecideToolUse, Done, ExecuteTools, Finish, Interr
 from ._tool_step import execute_tools
 from ._tool_use import decide_tool_use, decided_completion, final_value
 from ._tracing import tracer_for
-
-# asyncio is imported in the functions that use it: ``import tether`` does not load it,
-# a run does (tests/test_import_cost.py).
 
 __all__ = ["drive"]
 
@@ -105,8 +103,6 @@ async def _drive_or_fail(run: Run, stop: Callable[[], StopMode | None] | None) -
 
 
 async def _drive(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
-    import asyncio
-
     if run.start is not None:
         session = run.options.session
         started, run.start = run.start, None
@@ -430,8 +426,6 @@ def _settings(agent: Agent[Any], view: RunView) -> ModelSettings:
 
 
 async def _request(run: Run, model: Model, request: ModelRequest) -> ModelResponse:
-    import asyncio
-
     beside, run.beside = run.beside, None
     if beside is None:
         return await _ask(run, model, request)

@@ -25,17 +25,16 @@ from ..tools import OnTimeout, check_on_timeout
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
 from ._durable import Durable
-from ._loop import drive
 from ._result import RunResult
 from ._run import Run, RunOptions
 from ._state import RunState
 from ._stored import load_state
 from ._streaming import RunResultStreaming, attach_stream
-from ._tool_step import missing_tool_error
 
 if TYPE_CHECKING:
-    # asyncio is imported in the functions that use it: ``import tether`` does not load it,
-    # a run does (tests/test_import_cost.py).
+    # asyncio and the loop (``_loop``: the tool step, guardrails, agent tools, each with
+    # its own asyncio) are imported in the functions that run a run: ``import tether``
+    # loads neither, a run does (tests/test_import_cost.py).
     import asyncio
 
     from ..store import RunStore
@@ -381,6 +380,8 @@ async def _outcome(run: Run) -> RunResult:
     """Drive ``run`` to its result; an error or a cancellation carries the state to resume."""
     import asyncio
 
+    from ._loop import drive
+
     try:
         await drive(run)
     except RunError as exc:
@@ -460,6 +461,8 @@ def _check_tools(run: Run) -> None:
     """Refuse, before anything runs, a call that was decided or started on a tool its agent
     no longer has (for example an agent given without it on resume): the loop could not
     carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
+    from ._tool_step import missing_tool_error
+
     for call in run.view.calls.values():
         if call.status in (CallStatus.NEW, CallStatus.DONE) or call.hosted:
             continue

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ..errors import RunError, UserError
 from ._cancellation import attach_run_state
-from ._loop import drive
 from ._result import RunResult
 from ._run import Run, StopMode
 from ._stream_events import (
@@ -27,8 +26,9 @@ from ._stream_events import (
 )
 
 if TYPE_CHECKING:
-    # asyncio is imported in the functions that use it: ``import tether`` does not load it,
-    # a run does (tests/test_import_cost.py).
+    # asyncio and the loop (``_loop``: the tool step, guardrails, agent tools, each with
+    # its own asyncio) are imported in the functions that run a run: ``import tether``
+    # loads neither, a run does (tests/test_import_cost.py).
     import asyncio
 
 __all__ = [
@@ -73,6 +73,8 @@ class RunResultStreaming(RunResult):
         self._task.add_done_callback(lambda _: self._queue.put_nowait(_END))
 
     async def _drive(self) -> None:
+        from ._loop import drive
+
         self._began = True
         try:
             await drive(self._run, lambda: self._stop)

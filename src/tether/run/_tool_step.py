@@ -8,11 +8,12 @@ person (``RunState.resolve_doubt``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._agent import Agent
 from .._tool_output import ToolOutput, output_text
@@ -43,24 +44,13 @@ from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._commit_plan import outputs_may_wait
+from ._config import DEFAULT_REJECTION_MESSAGE
 from ._doubt import iso_time, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
 
-if TYPE_CHECKING:
-    # asyncio is imported in the functions that use it: ``import tether`` does not load it,
-    # a run does (tests/test_import_cost.py).
-    import asyncio
-
-__all__ = [
-    "DEFAULT_REJECTION_MESSAGE",
-    "execute_tools",
-    "missing_tool_error",
-]
-
-DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
-"""What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
+__all__ = ["execute_tools", "missing_tool_error"]
 
 TIMEOUT_MESSAGE = (
     "The tool {tool} did not finish within {timeout:g} s and was cancelled. It may have "
@@ -292,8 +282,6 @@ async def _run_calls(
     meanwhile, the tools still running are cancelled too (a hung tool must not
     hold the run); what finished by then is recorded.
     """
-    import asyncio
-
     tasks: list[asyncio.Task[None]] = []
     try:
         for call, tool in plan:
@@ -340,8 +328,6 @@ async def _alone(finish: Coroutine[Any, Any, None]) -> None:
     """Await the turn's only call in this task, as if in a task of its own (``_inline``):
     the run's cancellation reaches the tool, and is raised even if the tool swallowed it
     and returned (as awaiting its task would)."""
-    import asyncio
-
     current = asyncio.current_task()
     asked = current.cancelling() if current else 0
     await isolated(finish)
@@ -353,8 +339,6 @@ async def _await_one(task: asyncio.Task[None]) -> None:
     """``asyncio.wait([task])`` for less (no waiter future, no callbacks): its error is left
     for ``task.exception()``; the run's cancellation reaches the task through the await,
     and is raised even if the tool swallowed it and returned (as ``wait`` would)."""
-    import asyncio
-
     current = asyncio.current_task()
     asked = current.cancelling() if current else 0
     with contextlib.suppress(Exception):
@@ -373,8 +357,6 @@ async def _finish(
 ) -> None:
     """Await a call, try it again while its error allows (``retry_on``), and record its
     outcome; cancelled with the run, it records nothing (it stays in doubt)."""
-    import asyncio
-
     effects = tool.side_effects
     # ``_settled(pending)``, inline: a coroutine fewer between the run and the tool.
     result: Result
@@ -401,8 +383,6 @@ async def _finish(
 
 async def _settled(pending: Awaitable[Any]) -> Result:
     """What an awaited call came to: its output, or the error it raised."""
-    import asyncio
-
     try:
         return await pending  # type: ignore[no-any-return]
     except asyncio.CancelledError:
@@ -416,8 +396,6 @@ async def _settled(pending: Awaitable[Any]) -> Result:
 def _run_cancelled() -> bool:
     """Whether a cancellation a call raised is the run's (its task is being cancelled), not
     the tool's own."""
-    import asyncio
-
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
 
@@ -517,8 +495,6 @@ def _limited(
 
 
 async def _within(pending: Awaitable[ToolOutput], seconds: float) -> ToolOutput | _TimedOut:
-    import asyncio
-
     try:
         async with asyncio.timeout(seconds) as scope:
             return await pending
