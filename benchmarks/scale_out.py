@@ -1,20 +1,23 @@
 """Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
 
     uv run python benchmarks/scale_out.py [--runs 200] [--poll 0.1] [--postgres DSN]
-        [--only throughput|overhead]
+        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
 sends it and answers (a second 50 ms model call). The driver approves each call as
-soon as it comes up. Without ``--postgres`` a private PostgreSQL is started on
-loopback (tests/services.py); each measurement gets schemas of its own.
+soon as it comes up, ``--deciders`` at once (one at a time, it approved about 40
+runs a second, fewer than three workers finish). Without ``--postgres`` a private
+PostgreSQL is started on loopback (tests/services.py); each measurement gets
+schemas of its own.
 
 Reported:
 - throughput: ``--runs`` runs through 1 and through 3 worker processes
   (``--worker-concurrency`` runs advancing at once in each), runs per second from
   the first start to the last result, and the ratio; with the CPU the worker
-  processes used meanwhile, in cores (Linux), against the machine's cores, and
-  that CPU per run (the figure to compare between versions on a shared machine):
+  processes used meanwhile, in cores (Linux), against the machine's cores (and
+  the driver's own), and that CPU per run (the figure to compare between
+  versions on a shared machine):
   a ratio below 3 with the workers using the machine's cores is the machine's
   limit, not the workers';
 - overhead: the time of one run, start to final output, run after run, on one
@@ -40,6 +43,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -65,7 +69,9 @@ def load_example(dsn: str, folder: Path, worker_concurrency: int, poll: float) -
     return module
 
 
-async def drive(example: ModuleType, runs: int, *, one_at_a_time: bool) -> list[float]:
+async def drive(
+    example: ModuleType, runs: int, *, one_at_a_time: bool, deciders: int = 1
+) -> list[float]:
     """Start ``runs`` runs, approve each call as it comes up; each run's seconds start to end."""
     app = example.app
     durations: list[float] = []
@@ -85,13 +91,39 @@ async def drive(example: ModuleType, runs: int, *, one_at_a_time: bool) -> list[
             await one(i)
     else:
         ids = [await app.start(example.agent, f"Please refund order B-{i}") for i in range(runs)]
-        waiting = set(ids)
-        while waiting:
-            waiting -= await example.approve_all(waiting)
-            await asyncio.sleep(0.02)
-        for run_id in ids:
-            await app.result(run_id)
+        await approve_as_they_come(example, set(ids), deciders)
     return durations
+
+
+async def approve_as_they_come(example: ModuleType, runs: set[str], deciders: int) -> None:
+    """Approve each run's call as it comes up, ``deciders`` decisions at once, then wait
+    for the run's result.
+
+    As in a deployment, where people decide in many inboxes at once: one decision is
+    a load, a save and a wake-up message, about 20 ms of round trips, so one at a
+    time the driver would approve at most about 50 runs a second however many
+    workers run them. Each result is awaited as its run is approved, not all once
+    every run is (each wait takes one of the driver's threads: ``main`` gives it
+    enough)."""
+    app = example.app
+    deciding, waiting = asyncio.Semaphore(deciders), asyncio.Semaphore(deciders)
+    taken: set[str] = set()
+    finishing: set[asyncio.Task[None]] = set()
+
+    async def finish(run_id: str, call_id: str) -> None:
+        async with deciding:
+            await app.decide(run_id, call_id, decision="approve", by="support-lead")
+        async with waiting:  # bounded, so that decisions always find a thread
+            await app.result(run_id)
+
+    while len(taken) < len(runs):
+        for pending in await app.store().pending_approvals(limit=1000):
+            if pending.run_id in runs and pending.run_id not in taken:
+                taken.add(pending.run_id)
+                task = asyncio.create_task(finish(pending.run_id, pending.call_id))
+                finishing.add(task)
+        await asyncio.sleep(0.02)
+    await asyncio.gather(*finishing)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -104,18 +136,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def dbos_throughput(
-    dsn: str, runs: int, workers: int, concurrency: int, poll: float
-) -> tuple[float, float]:
-    """Runs per second, and the cores the worker processes used meanwhile."""
+    dsn: str, runs: int, workers: int, concurrency: int, poll: float, deciders: int
+) -> tuple[float, float, float]:
+    """Runs per second, and the cores the worker processes and the driver used meanwhile."""
     with tempfile.TemporaryDirectory() as folder:
         example = load_example(dsn, Path(folder), concurrency, poll)
         processes = [example.start_worker(f"bench-{i}") for i in range(workers)]
         try:
             start = time.perf_counter()
             used = sum(cpu_seconds(process.pid) for process in processes)
-            await drive(example, runs, one_at_a_time=False)
+            driver = time.process_time()
+            await drive(example, runs, one_at_a_time=False, deciders=deciders)
             elapsed = time.perf_counter() - start
             used = sum(cpu_seconds(process.pid) for process in processes) - used
+            driver = time.process_time() - driver
             sent = len((Path(folder) / "refunds.log").read_text().splitlines())
             assert sent == runs, f"{sent} refunds for {runs} runs"
         finally:
@@ -124,7 +158,7 @@ async def dbos_throughput(
             for process in processes:
                 process.wait()
             await example.app.close()
-    return runs / elapsed, used / elapsed
+    return runs / elapsed, used / elapsed, driver / elapsed
 
 
 async def dbos_latency(dsn: str, runs: int, poll: float) -> list[float]:
@@ -179,6 +213,10 @@ def postgres(dsn: str | None) -> Iterator[str]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    # DBOS's client works in threads: a thread for each decision's wake-up message and
+    # each result awaited, and some to spare for starts.
+    threads = ThreadPoolExecutor(max_workers=2 * args.deciders + 4)
+    asyncio.get_running_loop().set_default_executor(threads)
     with postgres(args.postgres) as dsn:
         print(f"model call: {MODEL_DELAY * 1e3:.0f} ms (asyncio.sleep); load: {os.getloadavg()}")
         if args.only != "overhead":
@@ -189,14 +227,16 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def throughput(dsn: str, args: argparse.Namespace) -> None:
-    one, one_cpu = await dbos_throughput(dsn, args.runs, 1, args.worker_concurrency, args.poll)
-    three, three_cpu = await dbos_throughput(dsn, args.runs, 3, args.worker_concurrency, args.poll)
+    settings = (args.worker_concurrency, args.poll, args.deciders)
+    one, one_cpu, one_driver = await dbos_throughput(dsn, args.runs, 1, *settings)
+    three, three_cpu, three_driver = await dbos_throughput(dsn, args.runs, 3, *settings)
     print(
         f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
-        f"poll={args.poll}s: 1 worker {one:.1f} runs/s, 3 workers {three:.1f} runs/s "
-        f"({three / one:.2f}x); the workers used {one_cpu:.2f} and {three_cpu:.2f} "
-        f"cores of the machine's {os.cpu_count()}, {one_cpu / one * 1e3:.1f} and "
-        f"{three_cpu / three * 1e3:.1f} ms of worker CPU per run"
+        f"poll={args.poll}s, deciders={args.deciders}: 1 worker {one:.1f} runs/s, "
+        f"3 workers {three:.1f} runs/s ({three / one:.2f}x); the workers used "
+        f"{one_cpu:.2f} and {three_cpu:.2f} cores of the machine's {os.cpu_count()} "
+        f"(the driver {one_driver:.2f} and {three_driver:.2f}), {one_cpu / one * 1e3:.1f} "
+        f"and {three_cpu / three * 1e3:.1f} ms of worker CPU per run"
     )
 
 
@@ -215,6 +255,9 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--latency-runs", type=int, default=20)
     parser.add_argument("--worker-concurrency", type=int, default=8)
+    parser.add_argument(
+        "--deciders", type=int, default=8, help="approvals the driver makes at once"
+    )
     parser.add_argument("--poll", type=float, default=0.1, help="queue polling interval (s)")
     parser.add_argument("--postgres", help="a PostgreSQL DSN (default: start a private one)")
     parser.add_argument("--only", choices=("throughput", "overhead"), help="one measurement")

@@ -54,9 +54,9 @@ from tether.server import App
 from tether.server._worker import Worker
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, expire_approvals
 from tether.store._codec import chain_mac, encode_events
-from tether.store._engine import PENDING_COLUMNS
+from tether.store._engine import PENDING_COLUMNS, touched
 from tether.store._gate import fold
-from tether.store._projection import project
+from tether.store._projection import project, status_columns
 from tether.store._sqlite_dialect import SQLiteDialect
 from tether.testing import ScriptedModel, tool_call
 
@@ -140,8 +140,9 @@ def rows_of(
     assert not projection.in_flight
     start = events[0]
     assert isinstance(start, RunStarted)
-    status, seq = projection.status, len(events)
-    rows.runs.append((run_id, start.agent, status, seq, head, None, None, when, when, 1))
+    (status, doubt), seq = status_columns(projection.status), len(events)
+    row = (run_id, start.agent, status, seq, head, None, None, when, when, 1)
+    rows.runs.append((*row, doubt, stamp(touched(at))))
     return rows
 
 
@@ -163,7 +164,7 @@ def paused_rows(
 
 
 _RUN_COLUMNS = "id, root_agent, status, seq, head_mac, lease_owner, lease_until, "
-_RUN_COLUMNS += "created_at, updated_at, version"
+_RUN_COLUMNS += "created_at, updated_at, version, in_doubt, touched_at"
 _EVENT_COLUMNS = "run_id, seq, kind, event, mac, appended_at"
 _COLUMNS = {"runs": _RUN_COLUMNS, "events": _EVENT_COLUMNS, "pending": ", ".join(PENDING_COLUMNS)}
 

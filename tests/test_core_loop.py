@@ -438,15 +438,20 @@ SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unse
 
 
 @pytest.mark.parametrize("alone", [True, False])
-async def test_what_an_async_tool_sets_in_a_context_variable_stays_its_own(alone: bool) -> None:
-    # As in a task of its own, whether the call runs alone in its turn or beside another.
+@pytest.mark.parametrize("waits", [True, False])
+async def test_what_an_async_tool_sets_in_a_context_variable_stays_its_own(
+    alone: bool, waits: bool
+) -> None:
+    # As in a task of its own, whether the call runs alone in its turn or beside another,
+    # and whether it waits for something or finishes without ever giving way.
     read: list[str] = []
 
     async def mark(tag: str) -> str:
         """Mark the context and wait a moment."""
         read.append(SEEN.get())
         SEEN.set(tag)
-        await asyncio.sleep(0)
+        if waits:
+            await asyncio.sleep(0)
         read.append(SEEN.get())
         return tag
 
@@ -460,10 +465,41 @@ async def test_what_an_async_tool_sets_in_a_context_variable_stays_its_own(alone
 
     assert result.final_output == "done"
     # Each call starts from the run's context, not from what an earlier call set in its own.
-    assert read == (
-        ["unset", "a", "unset", "z"] if alone else ["unset", "unset", "a", "b", "unset", "z"]
-    )
+    if alone:
+        assert read == ["unset", "a", "unset", "z"]
+    elif waits:  # the two calls of the first turn side by side
+        assert read == ["unset", "unset", "a", "b", "unset", "z"]
+    else:
+        assert read == ["unset", "a", "unset", "b", "unset", "z"]
     assert SEEN.get() == "unset"
+
+
+async def test_a_call_start_is_stamped_with_the_system_clocks_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Three calls, the first two in one second, the third in the next: each start as the
+    # journal writes times (UTC, to the microsecond), the second's text not kept past it.
+    second = 1_780_000_000
+    clock = iter([second * 10**9 + 123_456_789, second * 10**9 + 999_999_999, (second + 1) * 10**9])
+    monkeypatch.setattr("tether.run._doubt.time_ns", lambda: next(clock))
+    model = ScriptedModel(
+        [tool_call("lookup", {"city": c}, f"c{i}") for i, c in enumerate("abc")] + [message("ok")]
+    )
+
+    async def lookup(city: str) -> str:
+        """Look a city up."""
+        return city
+
+    agent = Agent(name="Looker", model=model, tools=[function_tool(lookup)])
+
+    result = await Runner.run(agent, "go")
+
+    starts = [e.at for e in result.to_state().journal if e.kind == "tool_started"]
+    assert starts == [
+        "2026-05-28T20:26:40.123456+00:00",
+        "2026-05-28T20:26:40.999999+00:00",
+        "2026-05-28T20:26:41.000000+00:00",
+    ]
 
 
 async def test_each_run_gets_its_own_id_a_random_uuid() -> None:

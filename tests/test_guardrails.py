@@ -179,6 +179,24 @@ async def test_a_tool_output_guardrail_replaces_what_the_model_reads() -> None:
     assert tool_runs == Counter({"leaky": 1})
 
 
+@pytest.mark.parametrize("waits", [False, True])
+async def test_an_async_tool_alone_in_its_turn_has_its_output_checked(waits: bool) -> None:
+    # Whether it finishes at once or waits for something first, as a sync tool's output.
+    @function_tool(tool_output_guardrails=[no_account_numbers])
+    async def statement(account: str) -> str:
+        """Read an account's statement."""
+        if waits:
+            await asyncio.sleep(0)
+        return f"ACCT {account}"
+
+    model = ScriptedModel([[tool_call("statement", {"account": "x"}, "c1")], message("Done.")])
+
+    result = await Runner.run(Agent(name="Bank", model=model, tools=[statement]), "Read x")
+
+    assert result.final_output == "Done."
+    assert model.requests[1].input[-1]["output"] == "[output withheld]"
+
+
 async def test_a_tool_output_tripwire_stops_the_run_and_stays_stopped() -> None:
     model = ScriptedModel([[tool_call("transfer", {"account": "broken", "amount": 5}, "c1")]])
     first = await Runner.run(bank(model), "Send 5 to broken")

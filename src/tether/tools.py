@@ -20,6 +20,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from types import CoroutineType
 from typing import Any, Literal, TypeAlias, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -200,7 +201,7 @@ class FunctionTool:
             return self._failed(ctx, exc)
         if type(result) is str:  # text, what most tools return: the model reads it as it is
             return result
-        if inspect.isawaitable(result):
+        if type(result) is CoroutineType or inspect.isawaitable(result):  # (an async def's first)
             return self._finish(ctx, result)
         return self._output(ctx, result)
 
@@ -217,6 +218,8 @@ class FunctionTool:
             result = await pending
         except Exception as exc:
             return self._failed(ctx, exc)
+        if type(result) is str:  # text, as ``start`` takes a sync function's
+            return result
         return self._output(ctx, result)
 
     def _output(self, ctx: RunContext[Any], result: Any) -> ToolOutput:

@@ -1,5 +1,6 @@
 """A busy worker advances its runs' stretches itself, one per free slot, rather than
-queueing them as workflows of their own (each a dozen more writes to DBOS's tables)."""
+queueing them as workflows of their own (each a dozen more writes to DBOS's tables);
+it takes only the runs it has slots for, and leaves the rest queued for any worker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+
+from dbos import DBOS
+
+from tether import Agent, RunNotFoundError
+from tether.dbos import DBOSApp
+from tether.models import ModelRequest, ModelResponse, ModelStreamEvent, ResponseDone
+from tether.store import SQLiteRunStore
+from tether.testing import message
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scale_out.py"
 
@@ -37,28 +47,123 @@ def test_a_busy_worker_advances_every_stretch_in_its_runs_own_workflow(tmp_path:
     assert sorted(names) == ["tether.run"] * 4
 
 
-async def test_a_busy_worker_claims_after_its_pause_once_for_the_wake_ups_meanwhile() -> None:
-    # A worker with no free slot lets less busy workers claim a started run first; the
-    # wake-ups that come while it waits make one claim, not one each.
+class HeldModel:
+    """A model that answers once the test lets it (``gate``), so runs hold their slot."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def get_response(self, request: ModelRequest) -> ModelResponse:
+        self.calls += 1
+        await self.gate.wait()
+        return ModelResponse(output=[message("Done.")])
+
+    async def stream_response(self, request: ModelRequest) -> AsyncIterator[ModelStreamEvent]:
+        yield ResponseDone(await self.get_response(request))
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Return once ``check()`` is true, looking every 20 ms (bounded by the caller)."""
+    while True:
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+
+
+async def done(app: DBOSApp, runs: list[str]) -> bool:
+    """Whether every run completed, by the store (on SQLite ``result`` looks every 30 s)."""
+    try:
+        statuses = [(await app.store().load(run_id)).status for run_id in runs]
+    except RunNotFoundError:
+        return False  # its workflow has not created it yet
+    return statuses == ["completed"] * len(runs)
+
+
+async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free(
+    tmp_path: Path,
+) -> None:
+    # One slot and one run in reserve: the worker takes two runs and leaves the rest
+    # queued for whichever worker has a free slot; here there is no other, and the run
+    # queue's poll comes after 30 s: each slot that frees takes the next run.
+    model = HeldModel()
+    agent = Agent(name="Support", model=model)
+    app = DBOSApp(
+        [agent],
+        store=lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        system_database_url=f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+        worker_concurrency=1,
+        polling_interval=30.0,
+    )
+    await app.launch(executor_id="here")
+
+    async def statuses() -> list[str]:
+        found = await DBOS.list_workflows_async(name="tether.run", load_input=False)
+        return sorted(str(w.status) for w in found)
+
+    async def settled() -> bool:
+        # Each run the worker took has reached its stretch (so the next claim knows it).
+        return (await statuses()).count("PENDING") == app.stretches
+
+    try:
+        async with asyncio.timeout(20):
+            runs = []
+            for i in range(5):
+                runs.append(await app.start(agent, f"Hello {i}"))
+                await until(settled)
+            held = await statuses()
+            model.gate.set()
+            await until(lambda: done(app, runs))
+    finally:
+        await app.shutdown()
+    assert held == ["ENQUEUED"] * 3 + ["PENDING"] * 2
+
+
+async def test_a_worker_with_no_free_slot_claims_when_one_frees_once_for_the_wake_ups() -> None:
     from tether.dbos._wake import Waker
 
-    claims: list[int] = []
+    rooms: list[int | None] = []
     claimed = asyncio.Event()
     loop = asyncio.get_running_loop()
+    room = 0
 
-    def claim() -> int:  # in the claimer's thread
-        claims.append(1)
+    def claim(room: int | None) -> int:  # in the claimer's thread
+        rooms.append(room)
         loop.call_soon_threadsafe(claimed.set)
-        return 0
+        return room or 0  # took all it had room for: more may be queued
 
-    waker = Waker(claim, lambda: 0.2)
+    waker = Waker(claim, lambda: room)
     waker.start(None, "unused")
     waker.poke()
-    await asyncio.sleep(0.05)  # the claimer is in its pause
-    assert claims == []
     waker.poke()
-    waker.poke()
+    await asyncio.sleep(0.1)
+    assert rooms == []  # no room: nothing claimed
+    room = 2
+    waker.freed()
     await asyncio.wait_for(claimed.wait(), 10)
-    await asyncio.sleep(0.3)  # time for a second claim, were there one
+    await asyncio.sleep(0.1)  # time for a second claim, were there one
     await waker.stop()
-    assert claims == [1]
+    assert rooms == [2]
+
+
+async def test_a_worker_claims_every_period_without_a_wake_up() -> None:
+    # The run queue's poll is the worker's own (DBOS's would take every queued run): a
+    # run whose wake-up was lost is claimed at the next period all the same.
+    from tether.dbos._wake import Waker
+
+    claims = 0
+    twice = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def claim(room: int | None) -> int:  # in the claimer's thread
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            loop.call_soon_threadsafe(twice.set)
+        return 0
+
+    waker = Waker(claim, lambda: None, period=0.05)
+    waker.start(None, "unused")  # claims once as it starts, then each period
+    await asyncio.wait_for(twice.wait(), 10)
+    await waker.stop()
+    assert claims >= 2

@@ -60,3 +60,31 @@ async def test_changed_runs_come_with_what_they_wait_on_now_and_page(
     assert later.runs == () and later.pending == ()
     with pytest.raises(UserError, match="aware datetime"):
         await store.changed_runs(since=since.replace(tzinfo=None))
+
+
+async def test_what_changed_since_a_time_inside_a_minute_is_exactly_what_was_written_after_it(
+    backend: Backend, store: RunStore
+) -> None:
+    # The runs are found through the index on (status, touched_at), the update time to the
+    # minute; what the reads answer is still the update time itself.
+    backend.clock.advance(10)  # 12:00:10
+    await store.append("a", 0, [*begun("a", "c1"), asked("c1")])
+    backend.clock.advance(20)  # 12:00:30
+    mid = backend.clock.now
+    await store.append("b", 0, [*begun("b", "c1"), asked("c1")])  # at mid: not after it
+    backend.clock.advance(10)  # 12:00:40
+    await store.append("c", 0, [started("c")])
+    backend.clock.advance(40)  # 12:01:20
+    await store.append("a", 3, [approved("c1", "a")])  # a's index entry moves a minute on
+
+    async def since(moment: timedelta) -> list[str]:
+        page = await store.changed_runs(since=mid + moment)
+        listed = await store.list_runs(updated_after=mid + moment)
+        assert [run.run_id for run in listed.runs] == [run.run_id for run in page.runs]
+        return [run.run_id for run in page.runs]
+
+    assert await since(timedelta(seconds=-30)) == ["a", "b", "c"]
+    assert await since(timedelta(0)) == ["a", "c"]
+    assert await since(timedelta(seconds=10)) == ["a"]  # c at 12:00:40 exactly: not after
+    assert await since(timedelta(seconds=30)) == ["a"]
+    assert await since(timedelta(seconds=50)) == []

@@ -28,7 +28,7 @@ from tether.sessions import SQLiteSession
 from tether.store import RunStore, SQLiteRunStore, load_state
 from tether.testing import ScriptedModel, message, tool_call
 
-from .backends import Backend
+from .backends import Backend, FakeClock
 
 
 class Counting:
@@ -103,6 +103,46 @@ def wal_commits(path: str) -> int:
         commits += struct.unpack(">I", data[offset + 4 : offset + 8])[0] != 0
         offset += 24 + page_size
     return commits
+
+
+def wal_pages(path: str) -> list[int]:
+    """The pages each commit in a SQLite WAL file wrote (frames up to and including its
+    commit frame), in order."""
+    data = Path(path + "-wal").read_bytes()
+    page_size = struct.unpack(">I", data[8:12])[0]
+    pages, frames, offset = [], 0, 32
+    while offset + 24 + page_size <= len(data):
+        frames += 1
+        if struct.unpack(">I", data[offset + 4 : offset + 8])[0] != 0:
+            pages.append(frames)
+            frames = 0
+        offset += 24 + page_size
+    return pages
+
+
+async def test_a_turns_commits_write_the_runs_row_and_the_events_page_only(
+    tmp_path: Path,
+) -> None:
+    # A call that is not idempotent puts its run in doubt while it runs and back to running
+    # after; neither moves the run's entries in the runs table's indexes (store version 9:
+    # the status column says 'running' for both, and touched_at moves by the minute).
+    path = str(tmp_path / "runs.db")
+    store = Counting(SQLiteRunStore(path, signing_key="k", clock=FakeClock()))
+    try:
+        await Runner.run(weather_agent(store, []), "Weather?", store=store)  # type: ignore[arg-type]
+        pages = wal_pages(path)
+    finally:
+        await store.close()
+    assert len(pages) == 1 + len(store.writes)  # the store's creation, then each write
+    written = list(zip(store.writes, pages[1:], strict=True))
+    assert store.writes[1:5] == [
+        ["model_responded", "tool_started"],
+        ["tool_completed"],
+        ["model_responded", "tool_started"],
+        ["tool_completed"],
+    ]
+    # The runs table's leaf and the events table's leaf: two 4 KB pages a commit.
+    assert pages[2:6] == [2, 2, 2, 2], written
 
 
 async def test_a_turn_of_a_call_without_approval_takes_two_commits(backend: Backend) -> None:

@@ -386,7 +386,7 @@ async def test_rebuilt_projections_equal_the_maintained_ones(
     assert maintained[1] == [("a", "running"), ("b", "in_doubt"), ("c", "completed")]
     assert [(p.run_id, p.call_id) for p in maintained[0]] == [("a", "c2"), ("a", "c3")]
     backend.raw("DELETE FROM {pending}", ())
-    backend.raw("UPDATE {runs} SET status = 'running'", ())
+    backend.raw("UPDATE {runs} SET status = 'running', in_doubt = (1 = 0)", ())
     assert await snapshot() != maintained  # the projections really are gone
 
     await store.rebuild_projections("b")
@@ -498,6 +498,23 @@ def _legacy_mac(previous: str, run_id: str, seq: int, text: str) -> str:
     return hmac.new(KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
+def make_version_8(backend: Backend) -> None:
+    """Turn a store back into what tether with store version 8 wrote: a run in doubt with
+    status 'in_doubt', no ``in_doubt`` or ``touched_at`` column, the status index on
+    (status, updated_at), readable from version 5."""
+    if backend.name == "sqlite":
+        backend.raw("DROP INDEX tether_runs_status_touched", ())
+    else:
+        backend.raw("DROP INDEX {schema}.runs_status_touched", ())
+    backend.raw("UPDATE {runs} SET status = 'in_doubt' WHERE in_doubt", ())
+    backend.raw("ALTER TABLE {runs} DROP COLUMN in_doubt", ())
+    backend.raw("ALTER TABLE {runs} DROP COLUMN touched_at", ())
+    name = "tether_runs_status" if backend.name == "sqlite" else "runs_status"
+    backend.raw(f"CREATE INDEX {name} ON {{runs}} (status, updated_at)", ())
+    backend.raw("UPDATE {meta} SET value = '8' WHERE key = 'version'", ())
+    backend.raw("UPDATE {meta} SET value = '5' WHERE key = 'readable_from'", ())
+
+
 async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on(
     backend: Backend, store: RunStore
 ) -> None:
@@ -510,6 +527,7 @@ async def test_rows_signed_by_a_version_4_store_still_load_and_the_chain_goes_on
         previous = _legacy_mac(previous, "r1", seq, text if isinstance(text, str) else _json(text))
         backend.raw("UPDATE {events} SET mac = ? WHERE run_id = 'r1' AND seq = ?", (previous, seq))
     backend.raw("UPDATE {runs} SET head_mac = ? WHERE id = 'r1'", (previous,))
+    make_version_8(backend)
     if backend.name == "sqlite":  # and without what else versions 5 and 6 added
         backend.raw("DROP INDEX tether_rules_granted", ())
         backend.raw("DROP INDEX tether_rules_run", ())

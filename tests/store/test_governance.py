@@ -33,6 +33,7 @@ from tether.store import (
 from tether.testing import ScriptedModel, message, tool_call
 
 from .backends import Backend
+from .test_conformance import make_version_8
 
 RUNS: Counter[str] = Counter()
 ANA = Approver("ana", roles=frozenset({"finance"}))
@@ -219,6 +220,7 @@ async def test_a_version_1_store_is_migrated_and_keeps_its_pending_calls(
         backend.raw("DROP INDEX {schema}.rules_granted", ())
         backend.raw("DROP INDEX {schema}.rules_run", ())
         backend.raw("DROP INDEX {schema}.runs_status_created", ())
+    make_version_8(backend)
     backend.raw("ALTER TABLE {pending} DROP COLUMN requested_by", ())  # version 8
     backend.raw("ALTER TABLE {pending} DROP COLUMN required_approvals", ())  # version 5
     backend.raw("ALTER TABLE {pending} DROP COLUMN expires_at", ())

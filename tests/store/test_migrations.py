@@ -5,18 +5,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from tether.cli import main
 from tether.errors import StoreVersionError
 from tether.items import user_message
-from tether.journal._events import RunStarted, ToolStarted
+from tether.journal import RunStatus
+from tether.journal._events import RunCompleted, RunStarted, ToolCompleted, ToolStarted
 from tether.store import STORE_READABLE_FROM, STORE_VERSION, SQLiteRunStore
 
 from .backends import Backend, FakeClock, postgres_backend, sqlite_backend
-from .test_conformance import approved, asked, begun
+from .test_conformance import approved, asked, begun, make_version_8
 
 
 def started(run_id: str) -> RunStarted:
@@ -30,6 +33,7 @@ def meta(backend: Backend) -> dict[str, str]:
 def make_version_7(backend: Backend) -> None:
     """Turn a store back into what tether with store version 7 wrote: no ``requested_by``
     on pending rows."""
+    make_version_8(backend)
     backend.raw("ALTER TABLE {pending} DROP COLUMN requested_by", ())
     backend.raw("UPDATE {meta} SET value = '7' WHERE key = 'version'", ())
 
@@ -122,9 +126,9 @@ async def test_version_6_lists_runs_by_status_through_an_index_and_folds_doubt_a
         await store.close()
     assert [run.run_id for run in by_status["in_doubt"]] == ["r1"]
     assert [run.run_id for run in by_status["waiting"]] == ["r2"]
-    assert sorted(backend.raw("SELECT id, status FROM {runs}", ())) == [
-        ("r1", "in_doubt"),
-        ("r2", "waiting"),
+    assert sorted(backend.raw("SELECT id, status, in_doubt FROM {runs}", ())) == [
+        ("r1", "running", True),  # in doubt (store version 9)
+        ("r2", "waiting", False),
     ]
     index = "tether_runs_status_created" if backend.name == "sqlite" else "runs_status_created"
     assert index in indexes(backend)
@@ -148,7 +152,7 @@ async def test_version_7_writes_no_in_flight_rows_and_drops_the_old_ones(
     finally:
         await store.close()
     assert backend.raw("SELECT run_id FROM {in_flight}", ()) == []
-    assert backend.raw("SELECT id, status FROM {runs}", ()) == [("r1", "in_doubt")]
+    assert backend.raw("SELECT id, status, in_doubt FROM {runs}", ()) == [("r1", "running", True)]
     assert meta(backend)["version"] == str(STORE_VERSION)
 
 
@@ -275,3 +279,68 @@ async def test_version_8_shows_who_asked_on_each_pending_call(backend: Backend) 
     finally:
         await store.close()
     assert meta(backend)["version"] == str(STORE_VERSION)
+
+
+async def test_version_9_keeps_doubt_beside_the_status_and_reads_as_before(
+    backend: Backend,
+) -> None:
+    first = backend.open()
+    # r1 in doubt, nobody's lease; r2 in doubt under w1's live lease (its tool runs now);
+    # r3 waits; r4 completed.
+    await first.append("r1", 0, [*begun("r1", "c1"), ToolStarted("c1")])
+    await first.append("r2", 0, begun("r2", "c1"))
+    await first.acquire("r2", "w1", ttl=600)
+    await first.append("r2", 2, [ToolStarted("c1")], owner="w1")
+    await first.append("r3", 0, [*begun("r3", "c1"), asked("c1")])
+    await first.append("r4", 0, [started("r4"), RunCompleted("ok")])
+    await first.close()
+    make_version_8(backend)
+    assert sorted(backend.raw("SELECT id, status FROM {runs}", ())) == [
+        ("r1", "in_doubt"),
+        ("r2", "in_doubt"),
+        ("r3", "waiting"),
+        ("r4", "completed"),
+    ]
+    store = backend.open()
+    try:
+        with pytest.raises(StoreVersionError, match="version 8"):
+            await store.load("r1")
+        assert await store.migrate() == 8
+        listed = {s: (await store.list_runs(status=s)).runs for s in get_args(RunStatus)}
+        assert {s: [run.run_id for run in runs] for s, runs in listed.items()} == {
+            "running": ["r2"],
+            "waiting": ["r3"],
+            "in_doubt": ["r1"],
+            "completed": ["r4"],
+            "failed": [],
+        }
+        assert [run.run_id for run in await store.recoverable()] == ["r1"]
+        assert [(run.run_id, run.status) for run in (await store.list_runs()).runs] == [
+            ("r1", "in_doubt"),
+            ("r2", "running"),
+            ("r3", "waiting"),
+            ("r4", "completed"),
+        ]
+        backend.clock.advance(3630)  # w1's lease ran out: r2 is in doubt too
+        assert [run.run_id for run in await store.recoverable()] == ["r1", "r2"]
+        # Settling the doubt clears the flag in the append's transaction.
+        await store.append("r1", 3, [ToolCompleted("c1", "done")])
+        assert (await store.load("r1")).status == "running"
+        changed = await store.changed_runs(since=backend.clock.now - timedelta(seconds=1))
+        assert [(run.run_id, run.status) for run in changed.runs] == [("r1", "running")]
+    finally:
+        await store.close()
+    assert sorted(backend.raw("SELECT id, status, in_doubt FROM {runs}", ())) == [
+        ("r1", "running", False),
+        ("r2", "running", True),
+        ("r3", "waiting", False),
+        ("r4", "completed", False),
+    ]
+    # A migrated row's touched_at is its update time (r1's moved with its append).
+    rows = backend.raw("SELECT id FROM {runs} WHERE touched_at = updated_at", ())
+    assert sorted(row[0] for row in rows) == ["r2", "r3", "r4"]
+    names = indexes(backend)
+    prefix = "tether_" if backend.name == "sqlite" else ""
+    assert f"{prefix}runs_status_touched" in names
+    assert f"{prefix}runs_status" not in names
+    assert meta(backend)["version"] == meta(backend)["readable_from"] == "9"

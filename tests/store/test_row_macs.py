@@ -97,3 +97,26 @@ def test_an_edited_text_a_changed_mac_or_another_run_is_refused_at_that_row(row:
         verify_rows("r2", len(rows), rows, [b"key"])
     with pytest.raises(StoreIntegrityError, match="event 1 does not match its MAC"):
         verify_rows("r1", len(rows), rows, [b"other"])
+
+
+def test_macs_that_join_up_to_the_right_ones_are_refused_at_the_first_row() -> None:
+    # Row 1's MAC with the next one's prefix appended, row 2's without it: joined without a
+    # separator, the stored MACs read exactly like the ones the key makes. Each row's own
+    # MAC is what counts, and the error names the first that is wrong.
+    rows = _chain(b"key", "r1", TEXTS[:2])
+    first = f"{rows[0][2]}m2:"
+    second = chain_mac(b"key", first, "r1", 2, TEXTS[1])
+    forged = [(1, TEXTS[0], first), (2, TEXTS[1], second.removeprefix("m2:"))]
+    assert "".join(mac for _, _, mac in forged) == rows[0][2] + second  # (the joined form)
+    with pytest.raises(StoreIntegrityError, match="event 1 does not match its MAC"):
+        verify_rows("r1", 2, forged, [b"key"])
+
+
+@pytest.mark.parametrize("mac", ["m2:caf\u00e9", "caf\u00e9", "\ud800"])
+def test_a_mac_edited_to_text_no_mac_holds_is_refused_at_its_row(mac: str) -> None:
+    # compare_digest refuses text that is not ASCII with a TypeError: the store's own error
+    # (a StoreIntegrityError naming the row) is what the caller gets.
+    rows = _chain(b"key", "r1", TEXTS)
+    edited = [*rows[:2], (3, TEXTS[2], mac), rows[3]]
+    with pytest.raises(StoreIntegrityError, match="event 3 does not match its MAC"):
+        verify_rows("r1", len(edited), edited, [b"key"])

@@ -211,8 +211,13 @@ class DBOSApp:
         start_serving(self)
         if self.worker_concurrency is not None:
             self.stretch_slots = asyncio.Semaphore(self.worker_concurrency)
+        claims = _wake.supported()
         try:
             DBOS(config=config)
+            if claims:
+                # The run queue is claimed by this worker's Waker, its poll included:
+                # DBOS's queue thread would take every queued run at each poll.
+                DBOS.listen_queues([WORK_QUEUE])
             DBOS.launch()
             runs = await DBOS.register_queue_async(
                 RUNS_QUEUE, polling_interval_sec=self.polling_interval
@@ -229,32 +234,27 @@ class DBOSApp:
         except BaseException:
             stop_serving()
             raise
-        self._start_waker(runs)
-
-    def _start_waker(self, runs: Any) -> None:
-        """Take a run at once when ``start`` queues it (``_wake``), the poll kept under it."""
-        if not _wake.supported():
+        if not claims:
             _log.warning(
                 "This version of DBOS lacks what tether.dbos uses to take a queued run at "
                 "once; runs wait for the run queue's poll (polling_interval)."
             )
             return
-        self._waker = _wake.Waker(lambda: _wake.claim_queued(runs), self._claim_pause)
+        # A run is taken at once when ``start`` queues it (``_wake``), and every
+        # ``polling_interval`` whatever a lost wake-up left.
+        claim = lambda room: _wake.claim_queued(runs, room)  # noqa: E731
+        self._waker = _wake.Waker(claim, self._claim_room, period=self.polling_interval)
         dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
         self._waker.start(dsn, _wake.channel(self.system_schema))
 
-    def _claim_pause(self) -> float:
-        """Seconds this worker waits before it claims newly queued runs: none while it has
-        a free slot, then 2 ms for each stretch beyond its slots, up to 50 ms.
+    def _claim_room(self) -> int | None:
+        """How many queued runs this worker takes now (``_wake.room``)."""
+        return _wake.room(self.worker_concurrency, self.concurrency, self.stretches)
 
-        A worker advances every stretch of the runs it takes (no work queue without
-        ``concurrency``), and each claim takes every run queued at that moment: a less
-        busy worker, notified at the same time, gets there first. The queue's poll takes
-        whatever no claim did."""
-        if self.worker_concurrency is None:
-            return 0.0
-        beyond = self.stretches - self.worker_concurrency + 1
-        return 0.0 if beyond <= 0 else min(0.05, 0.002 * beyond)
+    def stretch_ended(self) -> None:
+        """One of this worker's stretches ended: claim runs it left queued, if any."""
+        if self._waker is not None:
+            self._waker.freed()
 
     async def shutdown(self) -> None:
         """Stop serving, then close this process's client and stores (workflows in

@@ -45,8 +45,9 @@ system's own id (``tether.SYSTEM_APPROVER``), as for every expiry."""
 
 class Served(Engine, Protocol):
     """What the workflows need of the app they serve: ``Engine`` for the steps, how
-    often the coordinating workflow looks again, and this worker's stretch slots
-    (``None``: no per-worker limit)."""
+    often the coordinating workflow looks again, this worker's stretch slots
+    (``None``: no per-worker limit), and how busy they are (``stretches``, and
+    ``stretch_ended`` as one ends: the worker may then take a queued run)."""
 
     polling_interval: float
     doubt_poll: float
@@ -54,6 +55,8 @@ class Served(Engine, Protocol):
     concurrency: int | None
     stretch_slots: asyncio.Semaphore | None
     stretches: int
+
+    def stretch_ended(self) -> None: ...
 
 
 _serving: list[Served] = []

@@ -1,32 +1,36 @@
 """A run queued by ``DBOSApp.start`` is taken by a worker at once, not at the run queue's
-next poll.
+next poll, and by a worker with a free slot.
 
 On PostgreSQL, ``start`` queues the run and sends a notification on the app's channel
 (``channel``) in one transaction: no notification without the queued run, and the run
 is there for whoever is notified. Every worker LISTENs on that channel; a notification
-makes it claim what the run queue holds now (``claim_queued``), as one poll of DBOS's
-queue thread would, with DBOS's own claim: only queued rows, each row locked and flipped
-to PENDING by one worker, so one worker owns each run. Notifications arriving while a
-claim is under way make one more claim, not one each. A worker with no free slot pauses
-a little before it claims (``Waker``'s ``pause``), so a less busy one takes the run.
+makes it claim from the run queue (``claim_queued``) with DBOS's own claim: only queued
+rows, each row locked and flipped to PENDING by one worker, so one worker owns each run.
+Notifications arriving while a claim is under way make one more claim, not one each.
 
-The queue's poll stays, every ``polling_interval``: it takes whatever a lost
-notification left (no worker listening at that moment, a dropped connection). A worker
-that (re)connects its LISTEN claims once, for runs queued while it was not listening.
-SQLite has no NOTIFY: a client in the worker's own process wakes it directly
-(``Waker.poke``); any other waits for the poll.
+A worker claims only as many runs as it has free slots (``Waker``'s ``room``): a run it
+takes waits for nobody else's slot, and a burst of runs is spread over the workers as
+their slots free up, not by which worker's claim came first. What it leaves queued, it
+claims when one of its stretches ends (``Waker.freed``), as does any other worker with
+room. DBOS's own poll of the run queue took every queued run at once, so the worker
+does that poll itself (``Waker``'s ``period``, the app's ``polling_interval``), with the
+same limit: it takes whatever a lost notification left (no worker listening at that
+moment, a dropped connection). A worker that (re)connects its LISTEN claims once, for
+runs queued while it was not listening. SQLite has no NOTIFY: a client in the worker's
+own process wakes it directly (``Waker.poke``); any other waits for the poll.
 
 DBOS 3.4 has no public call that wakes its queue thread or starts a queued workflow
 (``DBOS.start_workflow`` with the run's id finds the queued row and leaves it queued),
 so ``claim_queued`` calls DBOS's internal claim and dispatch, the very functions its queue
 thread calls. ``supported`` says whether the installed DBOS still has them as used here;
-without them a worker logs a warning and its runs wait for the poll, as before.
+without them a worker logs a warning and DBOS's queue thread polls the run queue, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import inspect
 import logging
@@ -37,7 +41,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["Waker", "channel", "claim_queued", "listen_dsn", "supported"]
+__all__ = ["Waker", "channel", "claim_queued", "listen_dsn", "room", "supported"]
 
 _log = logging.getLogger("tether.dbos")
 
@@ -80,18 +84,51 @@ def supported() -> bool:
     for function, names in wanted.items():
         if not set(names) <= set(inspect.signature(function).parameters):
             return False
+    try:  # the claim's limit is read from it (claim_queued's room)
+        source = inspect.getsource(SystemDatabase.start_queued_workflows)
+    except (OSError, TypeError):  # installed without its source: not known to hold
+        return False
+    if "queue._worker_concurrency" not in source:
+        return False
     return all(hasattr(GlobalParams, name) for name in ("executor_id", "app_version"))
 
 
-def claim_queued(queue: Any) -> int:
-    """Claim this worker's share of ``queue``'s waiting workflows now and start them:
-    one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4; see
-    ``supported``). Call it from a thread, not the workers' event loop (a workflow is
+def room(worker_concurrency: int | None, concurrency: int | None, stretches: int) -> int | None:
+    """How many queued runs a worker with ``stretches`` advancing or waiting for a slot
+    takes now: none until a claim would take as many runs as it has slots, then enough
+    to fill its slots and as many again in reserve (``None``, all, without a
+    ``worker_concurrency`` or with a ``concurrency``, whose work queue spreads the
+    stretches).
+
+    A worker advances every stretch of the runs it takes (no work queue without
+    ``concurrency``): a run it took beyond that would wait for one of its slots while
+    another worker's slot was free. So the rest stay queued, for whichever worker's slot
+    frees first (``Waker.freed``). The reserve starts as slots free, while the claim that
+    refills it is under way; claiming a slot's worth at a time keeps the claims (a
+    transaction and a read each) to one per ``worker_concurrency`` runs."""
+    if worker_concurrency is None or concurrency is not None:
+        return None
+    free = 2 * worker_concurrency - stretches
+    return free if free >= worker_concurrency else 0
+
+
+def claim_queued(queue: Any, room: int | None = None) -> int:
+    """Claim up to ``room`` of ``queue``'s waiting workflows (``None``: all) now and start
+    them: one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4;
+    see ``supported``). Call it from a thread, not the workers' event loop (a workflow is
     handed to that loop, which waits for it). Returns how many it started."""
     from dbos._core import execute_dequeued_workflow
     from dbos._dbos import _get_dbos_instance
     from dbos._utils import GlobalParams
 
+    if room is not None:
+        if room <= 0:
+            return 0
+        # DBOS's claim takes at most the queue's per-worker limit less what runs: the run
+        # queue has none (a run waiting for a person holds no slot), so this claim's copy
+        # of the queue carries the room as that limit.
+        queue = copy.copy(queue)
+        queue._worker_concurrency = room
     dbos = _get_dbos_instance()
     owner = str(uuid.uuid4())  # the claim's token: this execution owns the rows it flips
     ids, _ = dbos._sys_db.start_queued_workflows(
@@ -99,7 +136,7 @@ def claim_queued(queue: Any) -> int:
         GlobalParams.executor_id,
         GlobalParams.app_version,
         None,  # no partition
-        0,  # the run queue has no per-worker limit
+        0,  # what runs is already taken off the room
         owner_xid=owner,
     )
     if not ids:
@@ -116,22 +153,35 @@ def claim_queued(queue: Any) -> int:
 
 
 class Waker:
-    """A worker's wake-ups: a notification on ``channel`` (PostgreSQL) or a ``poke`` from
-    this process makes it ``claim`` now; claims run one at a time, in a thread."""
+    """A worker's claims of queued runs: a notification on ``channel`` (PostgreSQL), a
+    ``poke`` from this process, a stretch that ends while runs may be left queued
+    (``freed``), or ``period`` seconds without any of these make it ``claim`` up to
+    ``room()`` runs; claims run one at a time, in a thread."""
 
-    def __init__(self, claim: Callable[[], int], pause: Callable[[], float] = float) -> None:
+    def __init__(
+        self,
+        claim: Callable[[int | None], int],
+        room: Callable[[], int | None] = lambda: None,
+        *,
+        period: float | None = None,
+    ) -> None:
         self._claim = claim
-        self._pause = pause
-        """Seconds to wait before a claim (read at each wake-up): a busy worker lets the
-        others claim first."""
+        self._room = room
+        """How many runs this worker may take now (read on the loop at each wake-up):
+        its free slots, or ``None`` for no limit."""
+        self._period = period
         self._loop = asyncio.get_running_loop()
         self._wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._claiming: asyncio.Future[int] | None = None
+        self._left = False
+        """Whether the last claim may have left runs queued (it took all it had room for)."""
 
     def start(self, dsn: str | None, channel: str, *, retry: float = 1.0) -> None:
-        """Start claiming on wake-ups; with ``dsn``, listen on ``channel`` there too
-        (reconnecting ``retry`` seconds after a lost connection)."""
+        """Start claiming (at once, for runs queued before this worker started), then on
+        wake-ups; with ``dsn``, listen on ``channel`` there too (reconnecting ``retry``
+        seconds after a lost connection)."""
+        self._wanted.set()
         self._tasks.append(asyncio.create_task(self._claimer(), name="tether-claimer"))
         if dsn is not None:
             listener = self._listen(dsn, channel, retry)
@@ -141,6 +191,11 @@ class Waker:
         """Claim now (from any thread or event loop of this process)."""
         with contextlib.suppress(RuntimeError):  # the worker's loop is closed: nothing to wake
             self._loop.call_soon_threadsafe(self._wanted.set)
+
+    def freed(self) -> None:
+        """A slot came free (on the worker's loop): claim if runs may be waiting for one."""
+        if self._left:
+            self._wanted.set()
 
     async def stop(self) -> None:
         """Stop listening and claiming; a claim under way is finished first."""
@@ -154,18 +209,23 @@ class Waker:
 
     async def _claimer(self) -> None:
         while True:
-            await self._wanted.wait()
-            pause = self._pause()
-            if pause > 0:
-                await asyncio.sleep(pause)  # wake-ups meanwhile make this same claim
+            # Wake-ups meanwhile make the next claim, one for all of them.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), self._period)
             self._wanted.clear()
-            self._claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
+            room = self._room()
+            if room is not None and room <= 0:
+                self._left = True  # no slot free: claim as one frees (freed)
+                continue
+            self._claiming = asyncio.ensure_future(asyncio.to_thread(self._claim, room))
             try:
-                await asyncio.shield(self._claiming)
+                taken = await asyncio.shield(self._claiming)
+                self._left = room is not None and taken >= room
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                _log.warning("A queued run was not taken at once (%s); the queue's poll will.", exc)
+                self._left = True
+                _log.warning("A queued run was not taken at once (%s); the next claim will.", exc)
             self._claiming = None
 
     async def _listen(self, dsn: str, channel: str, retry: float) -> None:

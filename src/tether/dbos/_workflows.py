@@ -15,11 +15,11 @@ Nothing on a run's way waits for a poll when it need not. Without a global
 ``concurrency`` a stretch waits for a slot of its own worker (in memory) rather
 than being queued: a queued stretch costs its run a child workflow, its dequeue,
 a message and the wait for it, as many system-database writes again as the run
-itself. Runs are spread over workers as they are taken (``DBOSApp._claim_pause``),
-not stretch by stretch. A queued stretch sends its outcome to the
-coordinating workflow (a DBOS message, woken by PostgreSQL's NOTIFY), rather
-than being polled for its result; a decision wakes the run the same way
-(``DBOSApp.decide``). Each wait still looks for itself after ``wake_timeout``
+itself. Runs are spread over workers as they are taken, each worker taking one
+per free slot (``DBOSApp._claim_room``), not stretch by stretch. A queued stretch
+sends its outcome to the coordinating workflow (a DBOS message, woken by
+PostgreSQL's NOTIFY), rather than being polled for its result; a decision wakes
+the run the same way (``DBOSApp.decide``). Each wait still looks for itself after ``wake_timeout``
 seconds: the safety net if a wake-up never comes.
 
 The seam with DBOS's replay: DBOS re-executes a step whose output it did not
@@ -123,7 +123,7 @@ async def _stretch(
     app = serving()
     slots = app.stretch_slots
     here = app.concurrency is None
-    app.stretches += 1  # how busy this worker is (DBOSApp._claim_pause)
+    app.stretches += 1  # how busy this worker is (DBOSApp._claim_room)
     try:
         if here and slots is not None:
             await slots.acquire()
@@ -136,6 +136,7 @@ async def _stretch(
                 slots.release()
     finally:
         app.stretches -= 1
+        app.stretch_ended()  # a run left queued for want of a slot may be taken now
     if outcome is not None:
         return outcome
     # A fixed child id: replay after a crash attaches to the same child.

@@ -19,20 +19,31 @@ __all__ = ["isolated"]
 
 T = TypeVar("T")
 
+_UNSTARTED: Any = object()
+"""``isolated``'s ``waiting`` when the coroutine has not taken its first step."""
+
 
 @types.coroutine
-def isolated(coro: Coroutine[Any, Any, T]) -> Generator[Any, Any, T]:
-    """``await coro``, each of its steps run in one copy of the current context.
+def isolated(
+    coro: Coroutine[Any, Any, T],
+    context: contextvars.Context | None = None,
+    waiting: Any = _UNSTARTED,
+) -> Generator[Any, Any, T]:
+    """``await coro``, each of its steps run in ``context`` (by default a copy of the current
+    context); ``waiting``: what ``coro`` yielded at its first step, if the caller took that
+    step already (``context.run(coro.send, None)``, see ``_tool_step``).
 
     A generator-based coroutine (awaitable as it is), not an ``async def`` around one: a
     frame fewer on every step of the tool, whose own frames are deep enough."""
     # ``yield from coro``, with every send and throw run in the context: what the coroutine
     # yields (the future it waits on) goes up to the awaiting task unchanged, and what the
     # task sends or throws back (a cancellation) goes down to the coroutine.
-    context = contextvars.copy_context()
+    if context is None:
+        context = contextvars.copy_context()
     send, throw = coro.send, coro.throw
     try:
-        waiting = context.run(send, None)
+        if waiting is _UNSTARTED:
+            waiting = context.run(send, None)
         while True:
             try:
                 sent = yield waiting

@@ -64,6 +64,7 @@ async def drive(run: Run, stop: Callable[[], StopMode | None] | None = None) -> 
     while a step is under way is stopped by cancelling its task instead.
     A stored run holds its lease meanwhile and is checkpointed as it goes.
     """
+    run.task = asyncio.current_task()  # asked once a drive, not at every tool call
     fresh = run.start
     data = (fresh.run_config if fresh is not None else run.view.run_config) or {}
     run.tracer = tracer_for(run.options.config, data)
@@ -294,9 +295,12 @@ async def _call_model(run: Run) -> None:
     chained = view.conversation_id is None and (
         view.auto_previous_response_id or view.previous_response_id is not None
     )
+    instructions = agent.instructions
+    if instructions is not None and not isinstance(instructions, str):  # (else no coroutine)
+        instructions = await agent.get_instructions(run.ctx)
     request = ModelRequest(
         input=view.items[view.server_upto :] if view.server_managed else view.model_input(),
-        instructions=await agent.get_instructions(run.ctx),
+        instructions=instructions,
         tools=await _offered_tools(run, agent) if agent.enabled_checks else agent.tool_specs,
         settings=_settings(agent, view),
         output_schema=agent.output.schema if agent.output else None,

@@ -90,6 +90,9 @@ class Run:
     """The agent whose ``on_agent_start`` hooks were last called in this drive."""
     beside: asyncio.Future[None] | None = None
     """Input guardrails running beside the first model call (``_guardrails.check_input``)."""
+    task: asyncio.Task[Any] | None = None
+    """The task that drives the run (set by ``drive``): a lone tool call, awaited in it
+    (``_tool_step``), tells from it whether the run was cancelled meanwhile."""
     rules_read: RulesRead = field(default_factory=dict)
     """Standing approvals read in this drive (``approvals._rule.approving_rules``)."""
     final_value: tuple[RunCompleted, Any] | None = None

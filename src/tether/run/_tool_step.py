@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
@@ -45,10 +46,11 @@ from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._commit_plan import outputs_may_wait
 from ._config import DEFAULT_REJECTION_MESSAGE
-from ._doubt import iso_time, retry, settle
+from ._doubt import iso_now, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
+from ._tracing import NO_TRACER
 
 __all__ = ["execute_tools", "missing_tool_error"]
 
@@ -98,7 +100,8 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
             run.append(request_event(run.graph, call, governance))
             if not await _apply_rules(run, call):
                 await hooks.approval_requested(run, call)
-        _apply_always(run, call)
+        if run.view.always:  # an "always" decision in this run (most have none: no call)
+            _apply_always(run, call)
         status = call.status
         if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
             # The run takes the decision up now: the wait for it ends here.
@@ -209,10 +212,14 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     if not plan:
         return
     to_run = [(call, tool) for call, tool in plan if tool is not None]
-    hooked = any(hooks.wanted(run, run.graph[c.agent]) for c, _ in to_run)
+    hooked = False
+    for call, _ in to_run:  # (a loop: ``any`` over a generator costs a frame a turn)
+        if hooks.wanted(run, run.graph[call.agent]):
+            hooked = True
+            break
     for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
-    at = iso_time(run.options.governance.now())
+    at = iso_now(run.options.governance)
     outcome = _Outcome([call.call_id for call, _ in to_run])
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id, at=at))
@@ -300,10 +307,11 @@ async def _run_calls(
                 else:
                     await _record(run, call, tool, output, outcome)
                 continue
-            finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             if len(plan) == 1:  # nothing to run beside it: no task (see _inline)
-                await _alone(finish)
+                # A coroutine: ``FunctionTool.start``'s, or an agent tool's nested run.
+                await _alone(run, call, tool, output, outcome, drive)  # type: ignore[arg-type]
                 break
+            finish = _finish(run, call, tool, _limited(output, _timeout(run, tool)), outcome, drive)
             tasks.append(asyncio.ensure_future(finish))
         if tasks:
             await (_await_one(tasks[0]) if len(tasks) == 1 else asyncio.wait(tasks))
@@ -324,15 +332,57 @@ async def _run_calls(
     return None
 
 
-async def _alone(finish: Coroutine[Any, Any, None]) -> None:
+async def _alone(
+    run: Run,
+    call: Call,
+    tool: FunctionTool,
+    output: Coroutine[Any, Any, ToolOutput],
+    outcome: _Outcome,
+    drive: Driver,
+) -> None:
     """Await the turn's only call in this task, as if in a task of its own (``_inline``):
     the run's cancellation reaches the tool, and is raised even if the tool swallowed it
-    and returned (as awaiting its task would)."""
-    current = asyncio.current_task()
+    and returned (as awaiting its task would), once what the tool returned is recorded.
+
+    ``_finish`` inlined for the usual outcome, an output nothing checks or commits: it is
+    appended as a sync tool's is, and no coroutine but the tool's runs a step."""
+    current = run.task
     asked = current.cancelling() if current else 0
-    await isolated(finish)
+    context = contextvars.copy_context()  # the tool's, as a task's would be
+    seconds = tool.timeout if tool.timeout is not None else run.options.tool_timeout
+    pending: Coroutine[Any, Any, Result] = output if seconds is None else _within(output, seconds)
+    result: Result
+    try:
+        # Its first step taken here: most tools finish in it, and then no generator runs.
+        try:
+            waiting = context.run(pending.send, None)
+        except StopIteration as done:
+            result = done.value
+        else:
+            result = await isolated(pending, context, waiting)
+    except asyncio.CancelledError:
+        if _run_cancelled():
+            raise
+        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except Exception as exc:
+        result = exc
+    if (
+        isinstance(result, _OUTPUT)
+        and run.options.durable is None
+        and not tool.tool_output_guardrails
+    ):
+        _note(run, call, tool, result, outcome)
+    else:  # a retry, a check or a commit: in the tool's context, as in its task
+        await isolated(_finish(run, call, tool, _ready(result), outcome, drive), context)
     if current and current.cancelling() > asked:
         raise asyncio.CancelledError
+
+
+async def _ready(result: Result) -> Result:
+    """A call's result known already, as ``_finish`` awaits one (raised if it is an error)."""
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 async def _await_one(task: asyncio.Task[None]) -> None:
@@ -455,7 +505,8 @@ def _note(run: Run, call: Call, tool: FunctionTool, result: Result, outcome: _Ou
         run.append(ToolCompleted(call.call_id, result, review=tool.review_output))
         if tool.review_output:
             run.append(review_request(call, run.options.governance))
-        run.tracer.tool_end(span, output_text(result))
+        if run.tracer is not NO_TRACER:  # (content parts' text is their JSON: made if traced)
+            run.tracer.tool_end(span, output_text(result))
         outcome.finished.append((call, tool, result))
     else:
         run.tracer.tool_end(span, None, result if isinstance(result, BaseException) else None)

@@ -6,8 +6,8 @@ a neutral spelling: tables as ``{runs}``, ``{events}``, ``{pending}``,
 column read as text), ``{json}`` (the cast of an event's text on its way in),
 ``{for_update}`` (the row lock of a write that reads first), ``{is}`` (equal,
 NULL included), ``{if_new}`` (an insert that does nothing if the row exists) and
-``{pending_by_expiry}`` (the pending table read by deadline), ``{runs_by_update}``
-(the runs table, as ``r``, read by status and update time), and parameters as
+``{pending_by_expiry}`` (the pending table read by deadline), ``{runs_by_touch}``
+(the runs table, as ``r``, read by status and ``touched_at``), and parameters as
 ``:name``. A dialect turns that into its own
 SQL (``sql``), and says the rest of what differs: the schema and its migrations,
 how a time is stored and read back, how it names itself in messages, and how it

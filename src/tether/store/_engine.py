@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ..errors import (
     RunBusyError,
@@ -25,7 +25,7 @@ from ._codec import chain_mac, decode_events, head_of
 from ._dialect import Dialect
 from ._gate import FoldGate, Held, admit, fold
 from ._passing import passes_lease
-from ._projection import Changes, PendingRow
+from ._projection import Changes, PendingRow, status_columns
 from ._records import Lease, RunTip
 from ._rules import RuleUnavailable, use_rule_in
 from ._statements import (
@@ -50,6 +50,7 @@ __all__ = [
     "lease",
     "refusal",
     "release",
+    "touched",
 ]
 
 PENDING_COLUMNS = (
@@ -64,6 +65,22 @@ PENDING_COLUMNS = (
     "required_approvals",
     "requested_by",
 )
+
+
+TOUCH_STEP = timedelta(minutes=1)
+"""How finely ``touched_at`` follows a run's update time (store version 9)."""
+
+
+def touched(moment: datetime) -> datetime:
+    """``moment`` rounded down to ``TOUCH_STEP``: the runs row's ``touched_at``, which the
+    index on (status, touched_at) holds instead of the update time itself, so that a run's
+    commits within a minute leave its index entry where it is. Reads of what changed since
+    a time look from that time's step on, then filter on ``updated_at``."""
+    utc = moment.astimezone(UTC)
+    return utc - (utc - _EPOCH) % TOUCH_STEP
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +177,8 @@ def append(
     stamp = d.stamp(now)
     row = yield select_one(
         d.sql(
-            "SELECT seq, head_mac, lease_owner, lease_until, created_at, status FROM {runs} "
-            "WHERE id = :id{for_update}"
+            "SELECT seq, head_mac, lease_owner, lease_until, created_at, status, touched_at "
+            "FROM {runs} WHERE id = :id{for_update}"
         ),
         {"id": a.run_id},
     )
@@ -173,12 +190,12 @@ def append(
         created = d.time(stamp)
         view = RunView()
         before: list[Event] | None = []
-        stored_status = "running"
+        stored_status, stored_touch = "running", d.stamp(touched(now))
         lease_owner = None  # a run created here is leased to its owner, if to anyone
     else:
         if row is None:
             raise RunNotFoundError(a.run_id)
-        seq, head, lease_owner, lease_until, created_at, stored_status = row
+        seq, head, lease_owner, lease_until, created_at, stored_status, stored_touch = row
         if seq != a.expected_seq:
             raise RunConflictError(a.run_id, a.expected_seq, seq)
         if (
@@ -213,10 +230,18 @@ def append(
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
-    moved = {"seq": new_seq, "head": head, "status": todo.status, "now": stamp, "id": a.run_id}
-    # The status is set only when it changes: SQLite rewrites the entries of every index on
-    # a column the UPDATE names, changed or not (a page more in each commit's WAL).
-    status = ", status = :status" if todo.status != stored_status else ""
+    status, doubt = status_columns(todo.status)
+    touch = d.stamp(touched(now))
+    moved = {"seq": new_seq, "head": head, "doubt": doubt, "now": stamp, "id": a.run_id}
+    # The indexed columns are set only when they change: SQLite rewrites the entries of
+    # every index on a column the UPDATE names, changed or not (a page more in the WAL).
+    indexed = ""
+    if status != stored_status:
+        indexed += ", status = :status"
+        moved["status"] = status
+    if touch != stored_touch:
+        indexed += ", touched_at = :touched"
+        moved["touched"] = touch
     if a.release and (lease_owner is None or lease_owner == a.owner):
         # The owner's lease goes with its last append (one it does not hold is left alone).
         lease = ", lease_owner = NULL, lease_until = NULL"
@@ -225,13 +250,13 @@ def append(
         moved.update(owner=a.owner, until=d.stamp(now + timedelta(seconds=a.ttl or 0.0)))
     else:
         lease = ""
-    yield execute(d.sql(_MOVE.format(status=status, lease=lease)), moved)
+    yield execute(d.sql(_MOVE.format(indexed=indexed, lease=lease)), moved)
     return Appended(new_seq, created, view, head, before, a.events)
 
 
 _MOVE = (
-    "UPDATE {{runs}} SET seq = :seq, head_mac = :head{status}, updated_at = :now, "
-    "version = version + 1{lease} WHERE id = :id"
+    "UPDATE {{runs}} SET seq = :seq, head_mac = :head, in_doubt = :doubt{indexed}, "
+    "updated_at = :now, version = version + 1{lease} WHERE id = :id"
 )
 
 
@@ -271,6 +296,7 @@ def append_at_once(
     ``append`` says why (or appends, re-folding the stored run)."""
     assert d.append_at_once is not None  # goes_at_once said so
     held, todo = admitted.held, admitted.todo
+    status, doubt = status_columns(todo.status)
     stamp = d.stamp(now)
     rows, head = _event_rows(key, a, held.head, stamp)
     new_seq = a.expected_seq + len(a.events)
@@ -290,7 +316,9 @@ def append_at_once(
             "now": stamp,
             "seq": new_seq,
             "head": head,
-            "status": todo.status,
+            "status": status,
+            "doubt": doubt,
+            "touched": d.stamp(touched(now)),
             "seqs": [row["seq"] for row in rows],
             "kinds": [row["kind"] for row in rows],
             "texts": [row["event"] for row in rows],
@@ -314,9 +342,10 @@ def append_at_once(
 def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
     inserted = yield update(
         d.sql(
-            "INSERT INTO {runs} (id, root_agent, status, seq, lease_owner, lease_until, "
-            "created_at, updated_at, version) VALUES "
-            "(:id, :agent, 'running', 0, :owner, :until, :now, :now, 0){if_new}"
+            "INSERT INTO {runs} (id, root_agent, status, in_doubt, seq, lease_owner, "
+            "lease_until, created_at, updated_at, touched_at, version) VALUES "
+            "(:id, :agent, 'running', :doubt, 0, :owner, :until, :now, :now, :touched, 0)"
+            "{if_new}"
         ),
         {
             "id": a.run_id,
@@ -324,6 +353,8 @@ def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
             "owner": a.owner if a.ttl is not None else None,
             "until": d.stamp(now + timedelta(seconds=a.ttl)) if a.ttl is not None else None,
             "now": d.stamp(now),
+            "doubt": False,
+            "touched": d.stamp(touched(now)),
         },
     )
     if not inserted:  # another writer created it since this transaction looked

@@ -46,16 +46,18 @@ CREATE TABLE {s}.runs (
     id text PRIMARY KEY,
     root_agent text NOT NULL,
     status text NOT NULL,
+    in_doubt boolean NOT NULL DEFAULT false,
     seq bigint NOT NULL,
     head_mac text,
     lease_owner text,
     lease_until timestamptz,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
+    touched_at timestamptz NOT NULL,
     version bigint NOT NULL
 );
 CREATE INDEX runs_created ON {s}.runs (created_at, id);
-CREATE INDEX runs_status ON {s}.runs (status, updated_at);
+CREATE INDEX runs_status_touched ON {s}.runs (status, touched_at);
 CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id);
 CREATE TABLE {s}.events (
     run_id text NOT NULL,
@@ -122,6 +124,19 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
     # Version 8: who asked for the run, on each of its pending calls (filled from the events
     # of the runs that wait, see _upkeep._migrate).
     7: "ALTER TABLE {s}.pending ADD COLUMN requested_by text",
+    # Version 9: a run in doubt is stored 'running' with in_doubt set, and the index on
+    # status holds touched_at (the update time to the minute) instead of updated_at, so that
+    # a turn's commits leave the run's index entries alone. A migrated row's touched_at is
+    # its update time (never later than it, which is all that reads of it need).
+    8: """
+ALTER TABLE {s}.runs ADD COLUMN in_doubt boolean NOT NULL DEFAULT false;
+ALTER TABLE {s}.runs ADD COLUMN touched_at timestamptz;
+DROP INDEX {s}.runs_status;
+UPDATE {s}.runs SET touched_at = updated_at, in_doubt = (status = 'in_doubt');
+UPDATE {s}.runs SET status = 'running' WHERE status = 'in_doubt';
+ALTER TABLE {s}.runs ALTER COLUMN touched_at SET NOT NULL;
+CREATE INDEX runs_status_touched ON {s}.runs (status, touched_at)
+""",
 }
 
 
@@ -133,10 +148,12 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
 # deletion of those no longer pending happen only with it.
 # PostgreSQL runs each data-modifying WITH clause to completion, in the statement's own
 # transaction, whether or not the query reads it. One round trip, no BEGIN or COMMIT.
+# The indexed columns (status, touched_at) are set to what they hold most of the time: an
+# update that changes no indexed value adds no index entries (a heap-only tuple).
 _APPEND_AT_ONCE = (
     "WITH run AS ("
-    "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, updated_at = :now, "
-    "version = version + 1, "
+    "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, in_doubt = :doubt, "
+    "updated_at = :now, touched_at = :touched, version = version + 1, "
     "lease_owner = CASE WHEN :release AND lease_owner = :owner THEN NULL "
     "WHEN :take THEN :owner ELSE lease_owner END, "
     "lease_until = CASE WHEN :release AND lease_owner = :owner THEN NULL "
@@ -198,7 +215,7 @@ class PostgresDialect(Dialect):
             "is": "IS NOT DISTINCT FROM",
             "if_new": " ON CONFLICT (id) DO NOTHING",
             "pending_by_expiry": f"{schema}.pending",
-            "runs_by_update": f"{schema}.runs r",
+            "runs_by_touch": f"{schema}.runs r",
         }
         self.schema = (f"CREATE SCHEMA IF NOT EXISTS {schema}", *_statements(_SCHEMA, schema))
         self.migrations = {

@@ -20,7 +20,15 @@ from typing import Literal
 
 from ..journal import Call, Event, RunStatus, RunView
 
-__all__ = ["Changes", "PendingRow", "Projection", "changes", "project", "replay"]
+__all__ = [
+    "Changes",
+    "PendingRow",
+    "Projection",
+    "changes",
+    "project",
+    "replay",
+    "status_columns",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,3 +181,15 @@ def replay(
             in_flight.pop(call_id, None)
         before = after
     return pending, in_flight, before.status
+
+
+def status_columns(status: RunStatus) -> tuple[str, bool]:
+    """The runs row's two status columns for the fold's ``status`` (store version 9): the
+    indexed ``status`` holds 'running' for a run in doubt too, and the unindexed ``in_doubt``
+    says which. A call's start and its completion flip the run between the two, at each
+    commit of a turn; kept apart, they leave the run's entries in the status indexes where
+    they are (SQLite rewrites an index's entry whenever an UPDATE names its column; on
+    PostgreSQL, an update that changes no indexed value can stay on the row's page)."""
+    if status == "in_doubt":
+        return "running", True
+    return status, False

@@ -51,13 +51,14 @@ STORE_VERSIONS: dict[int, str] = {
     6: "runs indexed by (status, created_at, id); status is the fold's, in doubt included.",
     7: "in_flight no longer written (the status says 'in_doubt'): a page less a commit.",
     8: "pending.requested_by: who asked for the run, shown in the inbox's lists.",
+    9: "runs.in_doubt and runs.touched_at: a turn's commits leave the runs' indexes alone.",
 }
 """Every store schema version this tether reads, with what it introduced."""
 
-STORE_VERSION = 8
+STORE_VERSION = 9
 assert max(STORE_VERSIONS) == STORE_VERSION, "add a STORE_VERSIONS line for the new version"
 
-STORE_READABLE_FROM = 5
+STORE_READABLE_FROM = 9
 """The oldest tether store version whose readers can use a store of ``STORE_VERSION``.
 
 A store keeps both in its meta rows (``version``, ``readable_from``). A tether opens a
@@ -65,7 +66,10 @@ store of its own version, and a newer one whose ``readable_from`` is at most its
 version (the newer schema only added what older readers may ignore). When a version's
 change is additive, leave this number alone: processes of the previous version keep
 working on the migrated store during a rolling deploy. Version 5 signs new event rows
-in a way version 4 cannot verify, so a version 5 store is readable from 5 only."""
+in a way version 4 cannot verify, so a version 5 store is readable from 5 only. Version 9
+stores a run in doubt as status 'running' with ``in_doubt`` set: a reader of version 8
+would list it as running, and a writer of version 8 would store 'in_doubt' in the status
+column and never clear the flag, so a version 9 store is readable from 9 only."""
 
 
 def version_problem(where: str, version: int, readable_from: int) -> str | None:

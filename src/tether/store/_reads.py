@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 from ..errors import RunNotFoundError
 from ._codec import head_of
 from ._dialect import Dialect
-from ._engine import PENDING_COLUMNS
+from ._engine import PENDING_COLUMNS, touched
 from ._protocol import PendingKey, encode_cursor
 from ._records import ChangedRuns, PendingApproval, RunPage, RunStatus, RunSummary, RunTip
 from ._statements import Program, select, select_one, together
@@ -29,25 +29,27 @@ __all__ = [
     "tip",
 ]
 
-_LIVE = "r.lease_owner IS NOT NULL AND r.lease_until > :now"
-# The status a reader sees: the fold's, as each append stores it, except that a call in flight
-# under a live lease is a tool running now, not a call in doubt (the process that runs it is
-# alive). Only the lease is read at read time, from the row itself: no other table.
-_STATUS = f"CASE WHEN r.status = 'in_doubt' AND {_LIVE} THEN 'running' ELSE r.status END"
+_FREE = "(r.lease_owner IS NULL OR r.lease_until <= :now)"
+# The status a reader sees: the fold's, as each append stores it (a run in doubt as 'running'
+# with in_doubt set, see _projection.status_columns), except that a call in flight under a
+# live lease is a tool running now, not a call in doubt (the process that runs it is alive).
+# Only the lease is read at read time, from the row itself: no other table.
+_STATUS = f"CASE WHEN r.in_doubt AND {_FREE} THEN 'in_doubt' ELSE r.status END"
 SUMMARY = (
     f"SELECT r.id, r.root_agent, {_STATUS} AS status, r.seq, r.lease_owner, r.lease_until, "
     "r.created_at, r.updated_at FROM {runs} r"
 )
 """Runs as ``RunSummary`` rows (``summary``); takes ``:now``."""
 
-# The stored status that each status a reader sees comes from (see _STATUS), spelled so that
+# The stored columns that each status a reader sees comes from (see _STATUS), spelled so that
 # the index on (status, created_at, id) bounds the scan.
 _STORED: dict[str, str] = {
-    "running": f"r.status IN ('running', 'in_doubt') AND (r.status = 'running' OR ({_LIVE}))",
-    "in_doubt": "r.status = 'in_doubt' AND (r.lease_owner IS NULL OR r.lease_until <= :now)",
+    "running": f"r.status = 'running' AND (NOT r.in_doubt OR NOT {_FREE})",
+    "in_doubt": f"r.status = 'running' AND r.in_doubt AND {_FREE}",
 }
 
-_EVERY_STATUS = ", ".join(f"'{status}'" for status in get_args(RunStatus))
+# Every value the status column holds (a run in doubt is stored 'running').
+_EVERY_STATUS = ", ".join(f"'{s}'" for s in get_args(RunStatus) if s != "in_doubt")
 
 _PENDING = ", ".join(PENDING_COLUMNS)
 _PENDING_OF_P = ", ".join(f"p.{column}" for column in PENDING_COLUMNS)
@@ -182,12 +184,16 @@ def _runs_query(
         params["before"] = d.stamp(updated_before)
     source = SUMMARY
     if updated_after is not None:
-        # What changed since: a short range of the index on (status, updated_at) for each
-        # status a run can have, then sorted (left alone, a planner may walk the index on
-        # created_at to skip the sort: every run).
-        source = source.replace("{runs} r", "{runs_by_update}")
-        where.append(f"r.status IN ({_EVERY_STATUS}) AND r.updated_at > :after")
+        # What changed since: a short range of the index on (status, touched_at) for each
+        # status a run can have, from the step ``touched_at`` rounds the time down to (a run
+        # updated since was touched since), then filtered and sorted (left alone, a planner
+        # may walk the index on created_at to skip the sort: every run).
+        source = source.replace("{runs} r", "{runs_by_touch}")
+        where.append(
+            f"r.status IN ({_EVERY_STATUS}) AND r.touched_at >= :touched AND r.updated_at > :after"
+        )
         params["after"] = d.stamp(updated_after)
+        params["touched"] = d.stamp(touched(updated_after))
     if cursor is not None:
         c_at, params["c_id"] = cursor
         params["c_at"] = d.time_param(c_at)
@@ -265,8 +271,7 @@ def recoverable(d: Dialect, now: datetime) -> Program[list[RunSummary]]:
         d.sql(
             # The status column is the fold's: the index on it finds the candidates, so a
             # worker's poll costs what it returns, not the runs stored.
-            f"{SUMMARY} WHERE r.status IN ('running', 'in_doubt') "
-            "AND (r.lease_owner IS NULL OR r.lease_until <= :now) ORDER BY r.created_at, r.id"
+            f"{SUMMARY} WHERE r.status = 'running' AND {_FREE} ORDER BY r.created_at, r.id"
         ),
         {"now": d.stamp(now)},
     )

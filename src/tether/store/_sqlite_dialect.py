@@ -44,16 +44,18 @@ CREATE TABLE tether_runs (
     id TEXT PRIMARY KEY,
     root_agent TEXT NOT NULL,
     status TEXT NOT NULL,
+    in_doubt INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL,
     head_mac TEXT,
     lease_owner TEXT,
     lease_until TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
+    touched_at TEXT NOT NULL,
     version INTEGER NOT NULL
 );
 CREATE INDEX tether_runs_created ON tether_runs (created_at, id);
-CREATE INDEX tether_runs_status ON tether_runs (status, updated_at);
+CREATE INDEX tether_runs_status_touched ON tether_runs (status, touched_at);
 CREATE INDEX tether_runs_status_created ON tether_runs (status, created_at, id);
 CREATE TABLE tether_events (
     run_id TEXT NOT NULL,
@@ -120,6 +122,18 @@ CREATE INDEX tether_runs_status_created ON tether_runs (status, created_at, id)
     # Version 8: who asked for the run, on each of its pending calls (filled from the events
     # of the runs that wait, see _upkeep._migrate).
     7: "ALTER TABLE tether_pending ADD COLUMN requested_by TEXT",
+    # Version 9: a run in doubt is stored 'running' with in_doubt set, and the index on
+    # status holds touched_at (the update time to the minute) instead of updated_at, so that
+    # a turn's commits leave the run's index entries alone. A migrated row's touched_at is
+    # its update time (never later than it, which is all that reads of it need).
+    8: """
+ALTER TABLE tether_runs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tether_runs ADD COLUMN touched_at TEXT NOT NULL DEFAULT '';
+DROP INDEX tether_runs_status;
+UPDATE tether_runs SET touched_at = updated_at, in_doubt = (status = 'in_doubt');
+UPDATE tether_runs SET status = 'running' WHERE status = 'in_doubt';
+CREATE INDEX tether_runs_status_touched ON tether_runs (status, touched_at)
+""",
 }
 
 # Tables another part of tether may keep in the same file (sessions share it).
@@ -146,7 +160,7 @@ _WORDS = {
     "if_new": "",
     "pending_by_expiry": "tether_pending INDEXED BY tether_pending_expires",
     # Left alone, SQLite walks the created_at index to skip a sort: every run.
-    "runs_by_update": "tether_runs r INDEXED BY tether_runs_status",
+    "runs_by_touch": "tether_runs r INDEXED BY tether_runs_status_touched",
 }
 
 

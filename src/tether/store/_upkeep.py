@@ -14,7 +14,7 @@ from ..errors import RunBusyError, RunNotFoundError, StoreFormatError, StoreVers
 from ._codec import decode_events
 from ._dialect import Dialect
 from ._engine import PENDING_COLUMNS, pending_row
-from ._projection import replay
+from ._projection import replay, status_columns
 from ._protocol import STORE_FORMAT, STORE_READABLE_FROM, STORE_VERSION, version_problem
 from ._statements import Program, execute, execute_many, select, select_one
 
@@ -41,7 +41,10 @@ def prune(d: Dialect, before: datetime) -> Program[int]:
     """Delete the runs completed before ``before``; how many."""
     rows = yield select(
         d.sql(
-            "SELECT id FROM {runs} WHERE status = 'completed' AND updated_at < :before{for_update}"
+            # touched_at is never later than updated_at: the index on (status, touched_at)
+            # bounds the search.
+            "SELECT id FROM {runs} WHERE status = 'completed' AND touched_at < :before "
+            "AND updated_at < :before{for_update}"
         ),
         {"before": d.stamp(before)},
     )
@@ -92,14 +95,15 @@ def rebuild_runs(d: Dialect, ids: list[str]) -> Program[None]:
         )
         events = decode_events(one, [row[0] for row in rows])
         times = (d.time(row[1]) for row in rows)
-        pending, _, status = replay(zip(events, times, strict=True))
+        pending, _, folded = replay(zip(events, times, strict=True))
         yield execute_many(
             d.sql(_insert("pending", PENDING_COLUMNS)),
             [pending_row(d, one, row, d.stamp(at)) for row, at in pending.values()],
         )
+        status, doubt = status_columns(folded)
         yield execute(
-            d.sql("UPDATE {runs} SET status = :status WHERE id = :id"),
-            {"status": status, "id": one},
+            d.sql("UPDATE {runs} SET status = :status, in_doubt = :doubt WHERE id = :id"),
+            {"status": status, "doubt": doubt, "id": one},
         )
 
 
@@ -146,6 +150,8 @@ def check_format(d: Dialect, *, create: bool, migrate: bool) -> Program[int]:
 
 
 def _migrate(d: Dialect, version: int) -> Program[None]:
+    # The dialect's statements first: version 9's store the runs in doubt as 'running' with
+    # in_doubt set (the rebuilds below write both columns too).
     for step in range(version, STORE_VERSION):
         for statement in d.migrations[step]:
             yield execute(statement)
@@ -155,12 +161,12 @@ def _migrate(d: Dialect, version: int) -> Program[None]:
         waiting = yield select(d.sql("SELECT DISTINCT run_id FROM {pending}"))
         yield from rebuild_runs(d, [row[0] for row in waiting])
     if version < 6:
-        # Readers take the status column as the fold's since version 6; a store written
+        # Readers take the status columns as the fold's since version 6; a store written
         # before it held 'running' for runs in doubt: fold those again.
         doubt = yield select(
             d.sql(
                 "SELECT DISTINCT f.run_id FROM {in_flight} f JOIN {runs} r ON r.id = f.run_id "
-                "WHERE r.status = 'running'"
+                "WHERE r.status = 'running' AND NOT r.in_doubt"
             )
         )
         yield from rebuild_runs(d, [row[0] for row in doubt])

@@ -1,0 +1,102 @@
+"""Where a paused run's first load by another store object goes, phase by phase.
+
+    uv run python benchmarks/cold_load.py [--postgres DSN] [--rounds 25]
+
+A run paused at its approval (``stores_tether.py``'s workload, 10 and 1,000 turns) on a
+signed ``SQLiteRunStore`` (and ``PostgresRunStore`` with ``--postgres``), then, each round,
+a new store object on the same database (its connection warmed on the run) loads it as a
+worker or an inbox in another process would, with nothing of it held: ``load_state``
+whole, then each phase alone, in this thread's CPU time (``time.thread_time``: the
+machine's other work moves it less than the wall clock). Phases: the SQL read (the run's
+row and its event rows), the MAC chain, decoding the events, folding them, and making
+the state (the fold included: it is made for the state). Medians over the rounds, in ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import itertools
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import stores_tether as st
+
+from tether.run._stored import state_from_stored
+from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, _reads, load_state
+from tether.store._codec import decode_events, verify_rows
+from tether.store._gate import FoldGate, fold
+
+TURNS = (10, 1000)
+PHASES = ("load_state", "sql", "mac", "decode", "fold", "state")
+
+
+async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[str, float]]:
+    """Medians (seconds of CPU) of each phase of a cold load of each run."""
+    async with make() as writer:
+        runs = {turns: await st.start(writer, turns, None) for turns in TURNS}
+    out: dict[int, dict[str, float]] = {}
+    for turns, (run_id, agent) in runs.items():
+        times: dict[str, list[float]] = {phase: [] for phase in PHASES}
+        for _ in range(rounds):
+            async with make() as cold:
+                store: Any = cold  # a SQLRunStore: its parts are timed one by one
+                await load_state(store, run_id, agent)  # the connection, warmed
+                store._gate = FoldGate()
+                began = time.thread_time()
+                await load_state(store, run_id, agent)
+                times["load_state"].append(time.thread_time() - began)
+                marks = [time.thread_time()]
+                read = functools.partial(_reads.load, store._dialect, run_id, store._clock())
+                summary, rows = await store._run(read, write=False, alone=True)
+                marks.append(time.thread_time())
+                verify_rows(run_id, summary.seq, rows, store._verify_keys)
+                marks.append(time.thread_time())
+                events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
+                marks.append(time.thread_time())
+                fold(events)
+                marks.append(time.thread_time())
+                store._gate = FoldGate()
+                stored = await store.load(run_id)
+                marks.append(time.thread_time())
+                state_from_stored(store, stored, agent)
+                marks.append(time.thread_time())
+            steps = [after - before for before, after in itertools.pairwise(marks)]
+            for phase, took in zip(("sql", "mac", "decode", "fold"), steps, strict=False):
+                times[phase].append(took)
+            times["state"].append(steps[-1])
+        out[turns] = {phase: statistics.median(each) for phase, each in times.items()}
+    return out
+
+
+def show(backend: str, results: dict[int, dict[str, float]]) -> None:
+    for turns, each in results.items():
+        cells = "  ".join(f"{phase} {each[phase] * 1e3:.3f}" for phase in PHASES)
+        print(f"{backend} {turns:>5} turns ({turns * 3} rows): {cells}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "runs.db"
+        show("sqlite", await phases(lambda: SQLiteRunStore(path, signing_key="k"), args.rounds))
+    if args.postgres:
+        dsn = args.postgres
+        schema = f"cold_load_{int(time.time())}"
+        show(
+            "postgres",
+            await phases(
+                lambda: PostgresRunStore(dsn, schema=schema, signing_key="k"), args.rounds
+            ),
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--postgres", help="a DSN of a database to hold the run store")
+    parser.add_argument("--rounds", type=int, default=25, help="cold loads per run")
+    asyncio.run(main(parser.parse_args()))
