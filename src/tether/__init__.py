@@ -72,10 +72,11 @@ from .run import (
     RunState,
     StreamEvent,
 )
-from .sessions import Session, SQLiteSession
+from .sessions import Session
 from .tools import FunctionTool, function_tool
 
 if TYPE_CHECKING:
+    from .sessions import SQLiteSession
     from .shell import ShellTool
     from .store import RunStore, SQLiteRunStore
 
@@ -151,8 +152,13 @@ __all__ = [
 ]
 
 # What a run never needs is imported on first use: a program that keeps its runs in
-# memory does not pay for the store's SQL at ``import tether``.
-_LATER = {"RunStore": ".store", "SQLiteRunStore": ".store", "ShellTool": ".shell"}
+# memory does not pay for the store's SQL, nor for ``sqlite3``, at ``import tether``.
+_LATER = {
+    "RunStore": ".store",
+    "SQLiteRunStore": ".store",
+    "SQLiteSession": ".sessions",
+    "ShellTool": ".shell",
+}
 
 
 def _public(obj: Any) -> Any:

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, get_origin, get_type_hints
 
-import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ._context import RunContext
 from .errors import AgentDefinitionError
 
-__all__ = ["args_model", "description"]
+if TYPE_CHECKING:
+    import docstring_parser
+
+__all__ = ["args_model", "description", "docstring"]
+
+
+def docstring(f: Callable[..., Any]) -> docstring_parser.Docstring:
+    """The function's docstring, parsed for its description and its parameters' own."""
+    # Imported when the first tool is made from a function, not at ``import tether``:
+    # the parser's three docstring styles cost more than a program that has no
+    # function tool should pay.
+    import docstring_parser
+
+    return docstring_parser.parse(inspect.getdoc(f) or "")
 
 
 def description(doc: docstring_parser.Docstring) -> str:

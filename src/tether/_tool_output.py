@@ -38,11 +38,16 @@ __all__ = [
     "tool_output",
 ]
 
+# Each model's validator is built when it is first used (``defer_build``), not at ``import
+# tether``: the first validator a process builds also loads Pydantic's plugin lookup
+# (``importlib.metadata``), which a program that never returns content need not load.
+_CONFIG = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
 
 class ToolOutputText(BaseModel):
     """Text the model reads as one content part of a tool's output."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
     type: Literal["text"] = "text"
     text: str
 
@@ -51,7 +56,7 @@ class ToolOutputImage(BaseModel):
     """An image the model sees: an ``image_url`` (a URL or a ``data:`` URL) or the
     ``file_id`` of an uploaded file; ``detail`` sets how closely it looks."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
     type: Literal["image"] = "image"
     image_url: str | None = None
     file_id: str | None = None
@@ -68,7 +73,7 @@ class ToolOutputFileContent(BaseModel):
     """A file the model reads: ``file_data`` (base64, with an optional ``filename``), a
     ``file_url`` or the ``file_id`` of an uploaded file."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _CONFIG
     type: Literal["file"] = "file"
     file_data: str | None = None
     file_url: str | None = None

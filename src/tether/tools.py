@@ -23,7 +23,6 @@ from datetime import timedelta
 from types import CoroutineType
 from typing import Any, Literal, TypeAlias, overload
 
-import docstring_parser
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ._context import RunContext
@@ -32,6 +31,7 @@ from ._governance import ApprovalPolicy, Approver, PolicyLike, approval_policy
 from ._side_effects import NO_DECLARATIONS, Reconcile, SideEffects, side_effects
 from ._signature import args_model as args_model_of
 from ._signature import description as described_by
+from ._signature import docstring
 from ._strict_schema import strict_json_schema
 from ._tool_output import ToolOutput, tool_output
 from .errors import AgentDefinitionError, ToolOutputError
@@ -474,7 +474,7 @@ def _function_tool(
         approval_timeout = to_timedelta(approval_timeout, "approval_timeout")
     except ValueError as exc:
         raise AgentDefinitionError(f"Tool {tool_name!r}: {exc}") from None
-    doc = docstring_parser.parse(inspect.getdoc(f) or "")
+    doc = docstring(f)
     takes_context, args_model = args_model_of(f, doc)
     schema = args_model.model_json_schema()
     return FunctionTool(

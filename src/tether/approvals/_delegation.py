@@ -10,7 +10,6 @@ behalf of* the delegator: policies check the delegator, and the decision records
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +62,8 @@ class MemoryDelegationBook:
     """Delegations kept in this process (a run store's process, a test)."""
 
     def __init__(self) -> None:
+        import asyncio  # here, not at ``import tether`` (tests/test_import_cost.py)
+
         self._kept: list[Delegation] = []
         self._lock = asyncio.Lock()
 

@@ -8,7 +8,6 @@ A rule's condition is a JSON match (each named argument equals a JSON value, or 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import inspect
@@ -324,6 +323,8 @@ async def _holds(
     check = governance.rule_predicates.get(rule.predicate)
     if check is None:
         return False  # a rule from a process that knew this predicate: approve nothing
+    import asyncio  # here, not at ``import tether`` (tests/test_import_cost.py)
+
     try:
         verdict = check(dict(arguments), ctx)
         if inspect.isawaitable(verdict):

@@ -9,7 +9,7 @@ The run's truth is its journal (``tether.journal``); who may decide is ``tether.
 from __future__ import annotations
 
 from ._cancellation import run_state_of
-from ._config import RunConfig
+from ._config import DEFAULT_REJECTION_MESSAGE, RunConfig
 from ._failure import RetryPolicy
 from ._result import RunResult
 from ._runner import DEFAULT_MAX_TURNS, Runner
@@ -23,7 +23,6 @@ from ._streaming import (
     RunResultStreaming,
     StreamEvent,
 )
-from ._tool_step import DEFAULT_REJECTION_MESSAGE
 
 __all__ = [
     "DEFAULT_MAX_TURNS",

@@ -24,11 +24,20 @@ if TYPE_CHECKING:
     from ..approvals import RuleBook
     from ..handoffs import HandoffInputData
 
-__all__ = ["RejectionMessage", "RunConfig", "config_data", "journaled_settings"]
+__all__ = [
+    "DEFAULT_REJECTION_MESSAGE",
+    "RejectionMessage",
+    "RunConfig",
+    "config_data",
+    "journaled_settings",
+]
 
 RejectionMessage = str | Callable[[ToolApprovalItem], str]
 """What the model reads for a rejected call without a message of its own: a template
 (``{tool}`` is the tool's name) or a function of the call."""
+
+DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
+"""What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,8 @@ released when it stops (by a completed run's last append).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -44,6 +42,9 @@ if TYPE_CHECKING:
     from ..items import Item
     from ..sessions import Session
     from ..store import RunStore, RunTip
+
+# asyncio is imported in the functions that use it: ``import tether`` does not load it,
+# a run does (tests/test_import_cost.py).
 
 __all__ = ["DEFAULT_LEASE_TTL", "Durable", "StoredTip", "default_owner", "stored_prefix"]
 
@@ -73,6 +74,8 @@ DEFAULT_LEASE_TTL = 30.0
 
 def default_owner() -> str:
     """An owner name unique to this process and run: host, pid and a random part."""
+    import socket  # here, not at ``import tether`` (tests/test_import_cost.py)
+
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -115,6 +118,8 @@ class Durable:
     def __init__(
         self, store: RunStore, *, owner: str | None = None, ttl: float = DEFAULT_LEASE_TTL
     ) -> None:
+        import asyncio
+
         self.store = store
         self.owner = owner or default_owner()
         self.ttl = ttl
@@ -284,6 +289,8 @@ class Durable:
         by that append, which also checks the run still ends where it was loaded: a
         transaction fewer than taking the lease first. Anyone holding the run still gets
         ``RunBusyError``, and a run that moved on is compared in full, as before."""
+        import asyncio
+
         if len(journal):  # a resumed run: take it, and check the state is the stored run
             mark = journal.stored_tip
             if (
@@ -329,6 +336,8 @@ class Durable:
             raise
 
     async def _renew(self, journal: Journal) -> None:
+        import asyncio
+
         while True:
             await asyncio.sleep(self.ttl / 3)
             if self._leased:

@@ -9,7 +9,6 @@ moving the run, a store that cannot be written, a call left in doubt.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,6 +47,8 @@ def retryable(error: BaseException) -> bool:
 def failure_event(error: BaseException, now: datetime) -> RunFailed | None:
     """The ``RunFailed`` that ``error`` makes of a run, or ``None`` if it is no failure of
     the run (cancelled, interrupted, another owner, an unwritable store, a call in doubt)."""
+    import asyncio  # here, not at ``import tether`` (tests/test_import_cost.py)
+
     if not isinstance(error, Exception) or isinstance(error, asyncio.CancelledError):
         return None
     if isinstance(error, StoreError | ToolCallInDoubtError):

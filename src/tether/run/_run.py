@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +28,10 @@ from ._config import RunConfig
 from ._tracing import NO_TRACER, RunTracer
 
 if TYPE_CHECKING:
+    # Only for annotations: ``import tether`` does not load asyncio, a run does
+    # (tests/test_import_cost.py).
+    import asyncio
+
     from ._durable import Durable
 
 __all__ = ["Driver", "Run", "RunOptions", "Sink", "StopMode", "checkpoint"]

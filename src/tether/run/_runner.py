@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -26,15 +25,18 @@ from ..tools import OnTimeout, check_on_timeout
 from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
 from ._durable import Durable
-from ._loop import drive
 from ._result import RunResult
 from ._run import Run, RunOptions
 from ._state import RunState
 from ._stored import load_state
 from ._streaming import RunResultStreaming, attach_stream
-from ._tool_step import missing_tool_error
 
 if TYPE_CHECKING:
+    # asyncio and the loop (``_loop``: the tool step, guardrails, agent tools, each with
+    # its own asyncio) are imported in the functions that run a run: ``import tether``
+    # loads neither, a run does (tests/test_import_cost.py).
+    import asyncio
+
     from ..store import RunStore
 
 __all__ = ["DEFAULT_MAX_TURNS", "Runner"]
@@ -170,6 +172,8 @@ class Runner:
         Takes the same options as ``run`` and returns at once; call it inside a
         running event loop. Resuming works from a state of either kind of run.
         """
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -227,6 +231,8 @@ class Runner:
         **options: Any,
     ) -> RunResult:
         """``Runner.run`` for code without an event loop. Inside async code, await ``run``."""
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -372,6 +378,10 @@ _DICTS: frozenset[type] = frozenset((dict, FrozenDict))
 
 async def _outcome(run: Run) -> RunResult:
     """Drive ``run`` to its result; an error or a cancellation carries the state to resume."""
+    import asyncio
+
+    from ._loop import drive
+
     try:
         await drive(run)
     except RunError as exc:
@@ -451,6 +461,8 @@ def _check_tools(run: Run) -> None:
     """Refuse, before anything runs, a call that was decided or started on a tool its agent
     no longer has (for example an agent given without it on resume): the loop could not
     carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
+    from ._tool_step import missing_tool_error
+
     for call in run.view.calls.values():
         if call.status in (CallStatus.NEW, CallStatus.DONE) or call.hosted:
             continue

@@ -8,9 +8,8 @@ reads that queue (``_streaming``); so does the nested run of an agent tool given
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._agent import Agent
 from ..items import Item
@@ -30,6 +29,11 @@ from ..journal import (
 from ..models import ModelStreamEvent, ProviderEvents, ResponseDone, TextDelta, ToolCallDelta
 from ._origins import with_origins
 from ._run import Run
+
+if TYPE_CHECKING:
+    # Only for annotations: ``import tether`` does not load asyncio, a run does
+    # (tests/test_import_cost.py).
+    import asyncio
 
 __all__ = [
     "AgentToolStreamEvent",

@@ -8,12 +8,11 @@ cannot drift apart.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from ..errors import RunError, UserError
 from ._cancellation import attach_run_state
-from ._loop import drive
 from ._result import RunResult
 from ._run import Run, StopMode
 from ._stream_events import (
@@ -25,6 +24,12 @@ from ._stream_events import (
     StreamEvent,
     attach_stream,
 )
+
+if TYPE_CHECKING:
+    # asyncio and the loop (``_loop``: the tool step, guardrails, agent tools, each with
+    # its own asyncio) are imported in the functions that run a run: ``import tether``
+    # loads neither, a run does (tests/test_import_cost.py).
+    import asyncio
 
 __all__ = [
     "AgentToolStreamEvent",
@@ -60,12 +65,16 @@ class RunResultStreaming(RunResult):
         return self._task is not None and self._task.done()
 
     def start(self) -> None:
+        import asyncio
+
         self._task = asyncio.get_running_loop().create_task(self._drive())
         # A callback, not a ``finally`` in ``_drive``: a task cancelled before it ever ran
         # never enters its coroutine, and the stream must end all the same.
         self._task.add_done_callback(lambda _: self._queue.put_nowait(_END))
 
     async def _drive(self) -> None:
+        from ._loop import drive
+
         self._began = True
         try:
             await drive(self._run, lambda: self._stop)
@@ -80,6 +89,8 @@ class RunResultStreaming(RunResult):
         the run is cancelled too, at once, and the cancellation goes on with
         ``run_state_of(error)`` giving the state.
         """
+        import asyncio
+
         try:
             while (event := await self._queue.get()) is not _END:
                 assert isinstance(event, RawResponseEvent | RunItemEvent | AgentUpdatedEvent)
@@ -117,6 +128,8 @@ class RunResultStreaming(RunResult):
             self._task.cancel()
 
     async def _stop_at_once(self) -> None:
+        import asyncio
+
         self.cancel("immediate")
         if self._task is not None:
             await asyncio.wait([self._task])

@@ -45,20 +45,14 @@ from . import _guardrails as guardrails
 from . import _hooks as hooks
 from ._agent_tools import NestedOutcome, recorded, start_call
 from ._commit_plan import outputs_may_wait
+from ._config import DEFAULT_REJECTION_MESSAGE
 from ._doubt import iso_now, retry, settle
 from ._handoff_step import take_handoffs
 from ._inline import isolated
 from ._run import Driver, Run, checkpoint
 from ._tracing import NO_TRACER
 
-__all__ = [
-    "DEFAULT_REJECTION_MESSAGE",
-    "execute_tools",
-    "missing_tool_error",
-]
-
-DEFAULT_REJECTION_MESSAGE = "The user rejected this call of {tool}; it was not run."
-"""What the model reads for a rejected call without a message; ``{tool}`` is the tool's name."""
+__all__ = ["execute_tools", "missing_tool_error"]
 
 TIMEOUT_MESSAGE = (
     "The tool {tool} did not finish within {timeout:g} s and was cancelled. It may have "
