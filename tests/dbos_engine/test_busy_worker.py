@@ -101,16 +101,18 @@ async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free
         found = await DBOS.list_workflows_async(name="tether.run", load_input=False)
         return sorted(str(w.status) for w in found)
 
-    async def settled() -> bool:
-        # Each run the worker took has reached its stretch (so the next claim knows it).
-        return (await statuses()).count("PENDING") == app.stretches
+    async def full() -> bool:
+        # Two runs taken, and each has reached its stretch (so the next claim counts it).
+        return (await statuses()).count("PENDING") == app.stretches == 2
 
     try:
         async with asyncio.timeout(20):
-            runs = []
-            for i in range(5):
-                runs.append(await app.start(agent, f"Hello {i}"))
-                await until(settled)
+            runs = [await app.start(agent, f"Hello {i}") for i in range(2)]
+            await until(full)
+            runs += [await app.start(agent, f"Hello {i}") for i in range(2, 5)]
+            # Each start wakes the worker; its claims finish well within this pause (a
+            # worker that claims whatever is queued has taken all three by then).
+            await asyncio.sleep(0.5)
             held = await statuses()
             model.gate.set()
             await until(lambda: done(app, runs))
