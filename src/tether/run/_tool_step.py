@@ -360,10 +360,8 @@ async def _alone(
             result = done.value
         else:
             result = await isolated(pending, context, waiting)
-    except asyncio.CancelledError:
-        if _run_cancelled():
-            raise
-        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except asyncio.CancelledError as cancelled:
+        result = _own_cancellation(cancelled)
     except Exception as exc:
         result = exc
     if (
@@ -412,10 +410,8 @@ async def _finish(
     result: Result
     try:
         result = await pending
-    except asyncio.CancelledError:
-        if _run_cancelled():
-            raise
-        result = asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except asyncio.CancelledError as cancelled:
+        result = _own_cancellation(cancelled)
     except Exception as exc:
         result = exc
     retried = 0
@@ -435,19 +431,19 @@ async def _settled(pending: Awaitable[Any]) -> Result:
     """What an awaited call came to: its output, or the error it raised."""
     try:
         return await pending  # type: ignore[no-any-return]
-    except asyncio.CancelledError:
-        if _run_cancelled():
-            raise
-        return asyncio.CancelledError()  # the tool cancelled itself: a failure like any other
+    except asyncio.CancelledError as cancelled:
+        return _own_cancellation(cancelled)
     except Exception as exc:
         return exc
 
 
-def _run_cancelled() -> bool:
-    """Whether a cancellation a call raised is the run's (its task is being cancelled), not
-    the tool's own."""
+def _own_cancellation(cancelled: asyncio.CancelledError) -> asyncio.CancelledError:
+    """A cancellation a call raised, as the call's failure if the tool cancelled itself (a
+    failure like any other); the run's own (its task is being cancelled) is raised on."""
     task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+    if task is not None and task.cancelling() > 0:
+        raise cancelled
+    return asyncio.CancelledError()
 
 
 async def _attempt(run: Run, call: Call, tool: FunctionTool, drive: Driver) -> Result:
