@@ -162,6 +162,10 @@ def rows(sizes: w.Sizes) -> list[tuple[str, str, str, float]]:
         history = 2 * turn + 1
         at = f"turn {turn} (history {history:,} items)"
         out.append((f"turn_time.{name}", f"time per turn at {at}", "ms", 1e3))
+        if name == "early":
+            runs = 1 + sizes.runs_at(turn) if turn in sizes.resume_lengths else 1
+            label = f"  the same, pooled over turns 1 to {turn} of {runs} runs"
+            out.append(("turn_time.early_pooled", label, "ms", 1e3))
         out.append((f"store_time.{name}", f"  of which in store writes, at {at}", "ms", 1e3))
         out.append((f"store_calls.{name}", f"  store write calls per turn, at {at}", "", 1.0))
         out.append((f"turn_bytes.{name}", f"bytes written per turn at {at}", "KB", 1e-3))

@@ -137,13 +137,17 @@ def measure(saver: Any, cold: Any, probe: w.BytesProbe, sizes: w.Sizes) -> dict[
     warm_up = graph(cold, PrebuiltModel(2, None))
     for _ in range(sizes.repeats):
         warm_up.get_state(config("warm_up", 2))
+    early = w.early_times(sizes, clock)
     for length in sizes.resume_lengths:
         loads, colds, resumes = [], [], []
         for run in range(sizes.runs_at(length)):
             thread, app = "main", main_app
             if length != sizes.turns:
                 thread = f"len_{length}_{run}"
-                app = start(saver, thread, length, None)
+                timed = w.TurnClock(probe) if length == sizes.early else None
+                app = start(saver, thread, length, timed)
+                if timed is not None:
+                    early += w.early_times(sizes, timed)
             other = graph(cold, PrebuiltModel(length, None))
             began = time.perf_counter()
             other.get_state(config(thread, length))
@@ -154,6 +158,7 @@ def measure(saver: Any, cold: Any, probe: w.BytesProbe, sizes: w.Sizes) -> dict[
         out[f"load.{length}"] = statistics.median(loads)
         out[f"load_cold.{length}"] = statistics.median(colds)
         out[f"resume.{length}"] = statistics.median(resumes)
+    w.pooled(out, early)
     return out
 
 

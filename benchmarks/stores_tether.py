@@ -155,13 +155,17 @@ async def measure(
     warm_up, warm_bench = await start(store, 2, None)  # the cold store's connection, warmed
     for _ in range(sizes.repeats):
         await load_state(cold, warm_up, warm_bench)
+    early = w.early_times(sizes, clock)
     for length in sizes.resume_lengths:
         loads, colds, resumes = [], [], []
         for _ in range(sizes.runs_at(length)):
             if length == sizes.turns:
                 rid, rbench = run_id, bench
             else:
-                rid, rbench = await start(store, length, None)
+                timed = w.TurnClock(probe) if length == sizes.early else None
+                rid, rbench = await start(store, length, timed)
+                if timed is not None:
+                    early += w.early_times(sizes, timed)
             began = time.perf_counter()
             await load_state(cold, rid, rbench)
             colds.append(time.perf_counter() - began)
@@ -171,6 +175,7 @@ async def measure(
         out[f"load.{length}"] = statistics.median(loads)
         out[f"load_cold.{length}"] = statistics.median(colds)
         out[f"resume.{length}"] = statistics.median(resumes)
+    w.pooled(out, early)
     return out
 
 

@@ -26,6 +26,11 @@ model step, the tool, and every write the framework makes to its store):
   the server generated (``pg_current_wal_insert_lsn()`` before and after, read
   on a separate connection; nothing else uses the server meanwhile).
 
+Each is the median of the 10-turn window ending at the sampled turn of the main run.
+The early turn's time is also pooled (``turn_time.early_pooled``) over the first turns of
+the main run and of each paused run of that length: a median of about 55 turns rather
+than 10, less at the mercy of one slow fsync on either side.
+
 Measured per paused run: its load (the median of a few loads by the store that ran it
 to its pause: tether's store then holds the run's events and fold), its first load by
 another store object on the same database, with its own connection warmed on another
@@ -180,6 +185,19 @@ class TurnClock:
                 self.store_time += time.perf_counter() - start
 
         return wrapper
+
+
+def early_times(sizes: Sizes, clock: TurnClock) -> list[float]:
+    """One paused run's turn times up to ``sizes.early`` (pooled over the runs of that
+    length into ``turn_time.early_pooled``)."""
+    return window(clock.times, min(sizes.early, len(clock.times)))
+
+
+def pooled(out: dict[str, float], times: list[float]) -> None:
+    """``turn_time.early_pooled``: the median of the first turns of every run timed up to
+    the early turn (the main run's and each paused run of that length), a steadier figure
+    than the main run's ten turns alone."""
+    out["turn_time.early_pooled"] = statistics.median(times)
 
 
 def summarise(sizes: Sizes, clock: TurnClock) -> dict[str, float]:
