@@ -46,7 +46,9 @@ def make_app(tmp_path: Path, model: Any, **options: Any) -> tuple[Agent[None], D
 
 async def until(check: Callable[[], Awaitable[bool]]) -> None:
     """Return once ``check()`` is true, looking every 20 ms (bounded by the caller)."""
-    while not await check():
+    while True:
+        if await check():
+            return
         await asyncio.sleep(0.02)
 
 

@@ -75,7 +75,8 @@ __all__ = [
 async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
     """One run from start to final output; returns the final output (JSON data), which
     it also publishes as the event ``RESULT_EVENT`` (``DBOSApp.result`` is woken by it:
-    ``{"output": ...}``, or ``{"failed": True}`` if the workflow raises)."""
+    ``{"output": ...}``, set by the step that completes the run unless the stretch was
+    queued; or ``{"failed": True}`` if the workflow raises)."""
     try:
         return await _coordinate(run_id, agent, input, max_turns)
     except Exception:
