@@ -52,6 +52,11 @@ async def until(check: Callable[[], Awaitable[bool]]) -> None:
         await asyncio.sleep(0.02)
 
 
+async def ended(workflow_id: str) -> bool:
+    status = await DBOS.get_workflow_status_async(workflow_id)
+    return status is not None and status.status == "SUCCESS"
+
+
 async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_it(
     tmp_path: Path,
 ) -> None:
@@ -75,6 +80,8 @@ async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_i
             await app.decide(run_id, call_id, decision="approve", by="ana")
             output = await app.result(run_id)
             event = await DBOS.get_event_async(run_id, RESULT_EVENT, timeout_seconds=0)
+            # The event may wake ``result`` before the step's own record is written.
+            await until(lambda: ended(run_id))
             steps = [s["function_name"] for s in await DBOS.list_workflow_steps_async(run_id)]
     finally:
         await app.shutdown()
