@@ -57,14 +57,10 @@ async def ended(workflow_id: str) -> bool:
     return status is not None and status.status == "SUCCESS"
 
 
-async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_it(
-    tmp_path: Path,
-) -> None:
+async def decided_run(app: DBOSApp, agent: Agent[None]) -> tuple[Any, Any, list[str]]:
+    """Start a run, approve its call, wait for its result: the output, the run's result
+    event, and the names of the operations its workflow recorded."""
     from tether.dbos._serving import RESULT_EVENT
-
-    model = ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")])
-    agent, app = make_app(tmp_path, model, polling_interval=0.05)
-    await app.launch(executor_id="here")
 
     async def waiting() -> bool:
         try:
@@ -72,17 +68,27 @@ async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_i
         except RunNotFoundError:
             return False  # its workflow has not created it yet
 
+    async with asyncio.timeout(30):
+        run_id = await app.start(agent, "Refund A-1")
+        await until(waiting)
+        call_id = (await app.load(run_id)).interruptions[0].call_id
+        await app.decide(run_id, call_id, decision="approve", by="ana")
+        output = await app.result(run_id)
+        event = await DBOS.get_event_async(run_id, RESULT_EVENT, timeout_seconds=0)
+        # The event may wake ``result`` before the step's own record is written.
+        await until(lambda: ended(run_id))
+        steps = [s["function_name"] for s in await DBOS.list_workflow_steps_async(run_id)]
+    return output, event, steps
+
+
+async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_it(
+    tmp_path: Path,
+) -> None:
+    model = ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")])
+    agent, app = make_app(tmp_path, model, polling_interval=0.05)
+    await app.launch(executor_id="here")
     try:
-        async with asyncio.timeout(30):
-            run_id = await app.start(agent, "Refund A-1")
-            await until(waiting)
-            call_id = (await app.load(run_id)).interruptions[0].call_id
-            await app.decide(run_id, call_id, decision="approve", by="ana")
-            output = await app.result(run_id)
-            event = await DBOS.get_event_async(run_id, RESULT_EVENT, timeout_seconds=0)
-            # The event may wake ``result`` before the step's own record is written.
-            await until(lambda: ended(run_id))
-            steps = [s["function_name"] for s in await DBOS.list_workflow_steps_async(run_id)]
+        output, event, steps = await decided_run(app, agent)
     finally:
         await app.shutdown()
     assert output == "Done."
@@ -93,6 +99,25 @@ async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_i
     assert steps.count("tether.advance_here") == 2
     assert "DBOS.setEvent" not in steps
     assert steps[-1] == "tether.advance_here"
+
+
+async def test_a_run_whose_stretches_are_queued_has_its_result_event_set_by_its_workflow(
+    tmp_path: Path,
+) -> None:
+    # With a concurrency over all workers each stretch is a workflow of its own: its step
+    # cannot set the run's event, so the run's workflow does, after the last stretch.
+    model = ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")])
+    agent, app = make_app(
+        tmp_path, model, polling_interval=0.05, worker_concurrency=1, concurrency=1
+    )
+    await app.launch(executor_id="here")
+    try:
+        output, event, steps = await decided_run(app, agent)
+    finally:
+        await app.shutdown()
+    assert output == "Done."
+    assert event == {"output": "Done."}
+    assert steps[-1] == "DBOS.setEvent"
 
 
 async def test_a_first_stretch_run_again_goes_on_with_the_stored_run(tmp_path: Path) -> None:
