@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import datetime
 from typing import Any, Protocol
 
 from .._agent import Agent
-from .._governance import Governance
+from .._governance import Governance, system_clock
 from ..errors import (
     RunBusyError,
     RunConflictError,
@@ -61,7 +62,13 @@ class Engine(Protocol):
 
 
 async def advance(
-    app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None
+    app: Engine,
+    run_id: str,
+    agent: str,
+    input: Any,
+    max_turns: int | None,
+    *,
+    first: bool = False,
 ) -> dict[str, Any]:
     """Create the run if the store lacks it, then resume it until it stops.
 
@@ -69,38 +76,49 @@ async def advance(
     "waiting", "deadline": epoch seconds or None}``, or ``{"status": "in_doubt"}``.
     Safe to run again after a crash (an engine re-executes an unrecorded step):
     it only ever continues the stored journal.
+
+    ``first``: the run's first stretch, whose run the store most likely lacks. The
+    loop's own look for it (``Runner.run``'s ``run_id``) is then the only one; a run
+    already stored (the stretch run again after a crash) is refused there before
+    anything runs, and loaded and resumed as in any other stretch.
     """
     return await outlast_outage(
-        lambda: _advance(app, run_id, agent, input, max_turns),
+        lambda: _advance(app, run_id, agent, input, max_turns, first),
         patience=app.store_patience,
         on_wait=lambda exc, pause: _waiting(run_id, exc, pause),
     )
 
 
 async def _advance(
-    app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None
+    app: Engine, run_id: str, agent: str, input: Any, max_turns: int | None, first: bool
 ) -> dict[str, Any]:
     store = app.store()
     root = app.agent(agent)
+    fresh = first  # look for the run first, unless this is its first stretch
     while True:
-        state: RunState | None
-        try:
-            state = await load_state(
-                store, run_id, root, context=app.context, governance=app.governance
-            )
-        except RunNotFoundError:
-            # The first stretch: the loop stores the run as it starts it, under this
-            # worker's lease, in one write (a run another worker starts meanwhile is a
-            # RunConflictError: loaded again, then resumed).
-            state = None
+        state: RunState | None = None
+        if not fresh:
+            try:
+                state = await load_state(
+                    store, run_id, root, context=app.context, governance=app.governance
+                )
+            except RunNotFoundError:
+                # The first stretch: the loop stores the run as it starts it, under this
+                # worker's lease, in one write (a run another worker starts meanwhile is
+                # a RunConflictError: loaded again, then resumed).
+                state = None
+        fresh = False
         if state is not None and not _needs_work(state):
             return await _outcome(app, state)
         try:
             if state is None:
+                # "error": a run already stored (a first stretch run again) is
+                # refused before anything runs, then loaded above and resumed.
                 result = await Runner.run(
                     root,
                     input,
                     run_id=run_id,
+                    if_exists="error",
                     max_turns=max_turns or DEFAULT_MAX_TURNS,
                     context=app.context,
                     governance=app.governance,
@@ -212,15 +230,37 @@ async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
             "deadline": None,
             "error": f"{failure.error}: {failure.message}",
         }
-    # Output reviews wait too (the run is waiting), but never expire: only approvals give
-    # the workflow a deadline.
+    return {"status": "waiting", "deadline": await _deadline(app, state)}
+
+
+async def _deadline(app: Engine, state: RunState) -> float | None:
+    """When the run's wait ends without a decision (epoch seconds): the earliest deadline
+    of its approvals, else ``approval_timeout`` after the first was requested; ``None``
+    if nothing it waits on expires (output reviews wait too, but never expire).
+
+    Read from the journal the stretch ends with: its approval requests carry their
+    deadline and the time they were made (``ApprovalRequested``), which is what the
+    store's ``pending`` rows are projected from. The store is asked only for what the
+    journal may not say: a request without its time (a hosted MCP call's), or one timed
+    by a governance clock other than the machine's (the rows are timed by the store's).
+    """
+    requests = [
+        waiting.call.requested
+        for waiting in state._view.waiting()
+        if waiting.kind == "approval" and waiting.call.requested is not None
+    ]
+    own = [datetime.fromisoformat(r.expires_at).timestamp() for r in requests if r.expires_at]
+    if own:  # the governance's deadline for the earliest approval
+        return min(own)
+    if not requests or app.approval_timeout is None:
+        return None
+    times = [r.at for r in requests]
+    clock = app.governance.clock if app.governance is not None else system_clock
+    if None not in times and clock is system_clock:
+        first = min(datetime.fromisoformat(t).timestamp() for t in times if t is not None)
+        return first + app.approval_timeout
     pending = await app.store().pending_approvals(run_id=state.run_id)
     requested = [p for p in pending if p.kind == "approval"]
-    deadline = None
-    own = [p.expires_at.timestamp() for p in requested if p.expires_at is not None]
-    if own:  # the governance's deadline for the earliest approval
-        deadline = min(own)
-    elif requested and app.approval_timeout is not None:
-        first = min(p.requested_at for p in requested)
-        deadline = first.timestamp() + app.approval_timeout
-    return {"status": "waiting", "deadline": deadline}
+    if not requested:
+        return None
+    return min(p.requested_at for p in requested).timestamp() + app.approval_timeout

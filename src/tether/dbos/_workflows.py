@@ -75,7 +75,8 @@ __all__ = [
 async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
     """One run from start to final output; returns the final output (JSON data), which
     it also publishes as the event ``RESULT_EVENT`` (``DBOSApp.result`` is woken by it:
-    ``{"output": ...}``, or ``{"failed": True}`` if the workflow raises)."""
+    ``{"output": ...}``, set by the step that completes the run unless the stretch was
+    queued; or ``{"failed": True}`` if the workflow raises)."""
     try:
         return await _coordinate(run_id, agent, input, max_turns)
     except Exception:
@@ -92,7 +93,8 @@ async def _coordinate(run_id: str, agent: str, input: Any, max_turns: int | None
         outcome = await _stretch(run_id, agent, input, max_turns, stretch)
         stretch += 1
         if outcome["status"] == "completed":
-            await DBOS.set_event_async(RESULT_EVENT, {"output": outcome["final_output"]})
+            if not outcome.get(_PUBLISHED):  # a queued stretch, or one recorded before
+                await DBOS.set_event_async(RESULT_EVENT, {"output": outcome["final_output"]})
             return outcome["final_output"]
         deadline = outcome["deadline"]
         if outcome["status"] in ("in_doubt", "failed") or deadline is None:
@@ -130,7 +132,7 @@ async def _stretch(
         try:
             # Recorded: a replay after a crash takes the path taken (a step whose output
             # was not recorded runs again, on the path of this worker's settings).
-            outcome = await advance_here_step(here, run_id, agent, input, max_turns)
+            outcome = await advance_here_step(here, run_id, agent, input, max_turns, stretch == 0)
         finally:
             if here and slots is not None:
                 slots.release()
@@ -223,13 +225,33 @@ async def advance_step(
 
 @DBOS.step(name="tether.advance_here", **_RETRIED)
 async def advance_here_step(
-    here: bool, run_id: str, agent: str, input: Any, max_turns: int | None
+    here: bool,
+    run_id: str,
+    agent: str,
+    input: Any,
+    max_turns: int | None,
+    first: bool = False,
 ) -> dict[str, Any] | None:
     """``advance`` in the coordinating workflow, if ``here`` (its worker had a free
-    slot); ``None`` if not (the stretch goes to the work queue)."""
+    slot); ``None`` if not (the stretch goes to the work queue). ``first``: the run's
+    first stretch (``advance``'s ``first``).
+
+    A completed run's result event is set here, by the step (``_PUBLISHED`` in the
+    outcome says so), rather than by the workflow after it: an event set from a step is
+    one write, where the workflow's own ``set_event`` is a recorded operation of its own
+    (a look for its record, then the record, in the same transaction as the event). Set
+    again if the step runs again after a crash: the same value, from the journal."""
     if not here:
         return None
-    return await advance(serving(), run_id, agent, input, max_turns)
+    outcome = await advance(serving(), run_id, agent, input, max_turns, first=first)
+    if outcome["status"] == "completed":
+        await DBOS.set_event_async(RESULT_EVENT, {"output": outcome["final_output"]})
+        outcome[_PUBLISHED] = True
+    return outcome
+
+
+_PUBLISHED = "published"
+"""An outcome key: the step already set the run's result event (the workflow need not)."""
 
 
 @DBOS.step(name="tether.expire", **_RETRIED)
