@@ -53,7 +53,7 @@ async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[st
                 times["load_state"].append(time.thread_time() - began)
                 marks = [time.thread_time()]
                 read = functools.partial(_reads.load, store._dialect, run_id, store._clock())
-                summary, rows = await store._run(read, write=False, alone=True)
+                summary, seal, rows = await store._run(read, write=False, alone=True)
                 marks.append(time.thread_time())
                 verify_rows(run_id, summary.seq, rows, store._verify_keys)
                 marks.append(time.thread_time())

@@ -57,28 +57,33 @@ _PENDING_OF_P = ", ".join(f"p.{column}" for column in PENDING_COLUMNS)
 EventRows = list[tuple[int, str, str | None]]
 
 
+# A run's summary with its seal (``_seal``): the columns of SUMMARY, then ``r.seal``.
+_SEALED = SUMMARY.replace(" FROM {runs} r", ", r.seal FROM {runs} r")
+
 # A run's summary and its event rows in one statement, for a backend whose transaction costs
 # statements of its own (``Dialect.load_at_once``): the summary's row first (sequence number
 # -1), then each event's ``(seq, text, mac)``.
 _LOAD = (
-    "SELECT -1, NULL, NULL, " + SUMMARY.removeprefix("SELECT ") + " WHERE r.id = :id "
-    "UNION ALL SELECT seq, {event}, mac, " + ", ".join(["NULL"] * 8) + " "
+    "SELECT -1, NULL, NULL, " + _SEALED.removeprefix("SELECT ") + " WHERE r.id = :id "
+    "UNION ALL SELECT seq, {event}, mac, " + ", ".join(["NULL"] * 9) + " "
     "FROM {events} WHERE run_id = :id ORDER BY 1"
 )
 
 
-def load(d: Dialect, run_id: str, now: datetime) -> Program[tuple[RunSummary, EventRows]]:
-    """The run's summary and its event rows ``(seq, text, mac)``, in order: one statement
-    where the dialect says so (``load_at_once``), else two queries sent together (one
-    snapshot in the backend's read transaction)."""
+def load(
+    d: Dialect, run_id: str, now: datetime
+) -> Program[tuple[RunSummary, str | None, EventRows]]:
+    """The run's summary, its seal and its event rows ``(seq, text, mac)``, in order: one
+    statement where the dialect says so (``load_at_once``), else two queries sent together
+    (one snapshot in the backend's read transaction)."""
     params = {"id": run_id, "now": d.stamp(now)}
     if d.load_at_once:
         rows = yield select(d.sql(_LOAD), params)
         if not rows or rows[0][0] != -1:
             raise RunNotFoundError(run_id)
-        return summary(d, rows[0][3:]), [row[:3] for row in rows[1:]]
+        return summary(d, rows[0][3:]), rows[0][-1], [row[:3] for row in rows[1:]]
     found, rows = yield together(
-        select_one(d.sql(f"{SUMMARY} WHERE r.id = :id"), params),
+        select_one(d.sql(f"{_SEALED} WHERE r.id = :id"), params),
         select(
             d.sql("SELECT seq, {event}, mac FROM {events} WHERE run_id = :id ORDER BY seq"),
             {"id": run_id},
@@ -86,7 +91,7 @@ def load(d: Dialect, run_id: str, now: datetime) -> Program[tuple[RunSummary, Ev
     )
     if found is None:
         raise RunNotFoundError(run_id)
-    return summary(d, found), [tuple(row) for row in rows]
+    return summary(d, found), found[-1], [tuple(row) for row in rows]
 
 
 def tip(d: Dialect, key: bytes | None, run_id: str) -> Program[RunTip]:

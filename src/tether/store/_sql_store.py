@@ -53,6 +53,7 @@ from ._records import (
 )
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
+from ._seal import digest_of
 from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 from ._wakeup import Changes, Notifier
@@ -341,10 +342,15 @@ class SQLRunStore(ABC):
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
-        summary, rows = await self._run(
+        summary, seal, rows = await self._run(
             lambda: _reads.load(self._dialect, run_id, self._clock()), write=False, alone=True
         )
-        verify_rows(run_id, summary.seq, rows, self._verify_keys)
+        texts = [text for _, text, _ in rows]
+        # The digest of the rows' texts checks the run's seal, if it has one (one MAC for
+        # all its rows, else each row's is checked), and is held for this store's next
+        # append to the run to seal it.
+        digest = digest_of(texts) if self._key is not None else None
+        verify_rows(run_id, summary.seq, rows, self._verify_keys, seal, digest)
         last = rows[-1] if rows else (0, None, None)
         created, seq, head = summary.created_at, summary.seq, last[2]
         # Signed rows that verify up to the head this store holds are the rows its events
@@ -356,8 +362,8 @@ class SQLRunStore(ABC):
         if self._key is not None and head is not None:  # (``signed``, spelled for mypy)
             events = self._gate.events_of(run_id, created, seq, head)
         if events is None:
-            events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
-            self._gate.remember(run_id, created, seq, events, head)
+            events = tuple(decode_events(run_id, texts))
+        self._gate.remember(run_id, created, seq, events, head, digest)
         held = partial(self._gate.view_of, run_id, created, seq, head, events) if signed else None
         return StoredRun(summary, events, head_of(self._key, head, last[1]), held)
 

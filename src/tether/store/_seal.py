@@ -1,0 +1,84 @@
+"""A run's seal: one MAC over all its event rows, checked on load instead of each row's.
+
+Every event row carries its own MAC (``_codec.chain_mac``), and a load that checks them
+all makes one HMAC per row: most of a cold load of a long run is that Python loop. The
+seal is one HMAC-SHA256, under the store's signing key, over the run id, a seq and the
+SHA-256 of the rows' texts up to that seq, each after a newline (the *digest*). It is
+written in the runs row (``seal``) by an append that leaves the run waiting, completed
+or failed, in the append's transaction, and cleared (NULL) by any other append.
+
+A load whose rows are exactly those a seal covers (events 1..seq of the run) hashes
+their texts in one pass and checks the seal: if it matches, every row's text is the one
+the store wrote, in its place. Otherwise (no seal, a seal of another seq or key, an
+edited row or seal) the rows are checked one by one as before, which names the first
+row that does not match.
+
+Why a newline: the JSON text tether writes for an event never holds one (``json.dumps``
+escapes control characters), so the joined texts split back into the same rows only;
+the seq, also under the MAC, fixes how many. A text that holds a newline (not written by
+tether) is never sealed. The writer keeps the digest of the texts so far (a ``hashlib``
+object, copied before each append extends it) beside the view its fold gate holds, so a
+seal costs an append a few microseconds; a store that holds no digest of a run (it never
+read or wrote it) writes no seal, and the run's next load checks every row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["SEAL_PREFIX", "SEALED_STATUSES", "Digest", "digest_of", "extend", "seal", "unseal"]
+
+SEAL_PREFIX = "s1:"
+"""Marks a seal of this format."""
+
+SEALED_STATUSES = frozenset({"waiting", "completed", "failed"})
+"""The statuses an append seals the run at: it stops there until someone reads it."""
+
+Digest = Any
+"""A ``hashlib`` SHA-256 object over ``"\\n" + text`` for each of a run's rows so far."""
+
+
+def digest_of(texts: Sequence[str]) -> Digest | None:
+    """The digest of a run's rows' ``texts`` (all of them, in order); ``None`` if a text
+    holds a newline (such rows are never sealed)."""
+    joined = "\n".join(texts)
+    if texts and joined.count("\n") != len(texts) - 1:
+        return None
+    digest = hashlib.sha256(b"\n" if texts else b"")
+    digest.update(joined.encode("utf-8", "surrogatepass"))
+    return digest
+
+
+def extend(digest: Digest | None, texts: Sequence[str]) -> Digest | None:
+    """A new digest: ``digest`` (left as it is) with the rows ``texts`` after it; ``None``
+    if ``digest`` is or a text holds a newline."""
+    if digest is None:
+        return None
+    each = digest.copy()
+    for text in texts:
+        if "\n" in text:
+            return None
+        each.update(("\n" + text).encode("utf-8", "surrogatepass"))
+    return each
+
+
+def seal(key: bytes, run_id: str, seq: int, digest: Digest) -> str:
+    """The seal of run ``run_id``'s rows 1..``seq`` whose texts ``digest`` hashes."""
+    # The fields before the fixed-length digest are length-prefixed or end with a colon:
+    # the message reads back one way only.
+    message = f"{len(run_id)}:{run_id}{seq}:".encode("utf-8", "surrogatepass") + digest.digest()
+    return SEAL_PREFIX + hmac.new(key, message, "sha256").hexdigest()
+
+
+def unseal(
+    keys: Sequence[bytes], run_id: str, seq: int, digest: Digest | None, stored: str | None
+) -> bool:
+    """Whether ``stored`` is the seal of the run's rows 1..``seq`` with the texts
+    ``digest`` hashes, under one of ``keys``. ``False`` says only that the rows are to be
+    checked one by one."""
+    if stored is None or digest is None or not stored.isascii():
+        return False
+    return any(hmac.compare_digest(seal(key, run_id, seq, digest), stored) for key in keys)
