@@ -16,7 +16,6 @@ from .._json_text import escape_surrogates
 from ..errors import StoreIntegrityError
 from ..journal._event_json import events_data
 from ..journal._events import Event, events_adapter
-from ._seal import Digest, unseal
 
 __all__ = [
     "MAC_PREFIX",
@@ -146,20 +145,20 @@ def verify_rows(
     seq: int,
     rows: Sequence[tuple[int, str, str | None]],
     keys: Sequence[bytes],
-    seal: str | None = None,
-    digest: Digest | None = None,
+    *,
+    sealed: bool = False,
 ) -> None:
     """Check rows ``(seq, text, mac)`` are events 1..seq in order and, with keys, the chain:
     each row's MAC must be one of the keys' (the first signs; older ones still verify).
-    With the run's ``seal`` and the ``digest`` of the rows' texts (``_seal``), a seal of
-    rows 1..seq under one of the keys stands for every row's MAC."""
+    ``sealed``: the run's seal of these rows matched (``_seal``), which stands for every
+    row's MAC."""
     if [row[0] for row in rows] != list(range(1, seq + 1)):
         raise StoreIntegrityError(
             f"Run {run_id!r} should have events 1..{seq} but the store holds "
             f"{[row[0] for row in rows][:20]}: events were removed or added outside tether. "
             "Nothing was loaded."
         )
-    if not keys or unseal(keys, run_id, seq, digest, seal) or _signed_by(keys[0], run_id, rows):
+    if not keys or sealed or _signed_by(keys[0], run_id, rows):
         return
     # Row by row, for the first row that does not match (or a row an older key or an older
     # store signed): the first key is tried first, the others only then.

@@ -244,7 +244,7 @@ def append(
     moved = {
         "seq": new_seq,
         "head": head,
-        "seal": _seal(key, a.run_id, new_seq, todo.status, digest),
+        "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
         "doubt": doubt,
         "now": stamp,
         "id": a.run_id,
@@ -277,14 +277,19 @@ _MOVE = (
 
 
 def _seal(
-    key: bytes | None, run_id: str, seq: int, status: str, digest: Digest | None
+    key: bytes | None,
+    run_id: str,
+    seq: int,
+    head: str | None,
+    status: str,
+    digest: Digest | None,
 ) -> str | None:
-    """The runs row's ``seal`` after an append (``_seal``): the run's seal at ``seq`` if the
-    append leaves it where it stops (waiting, completed, failed) and the store signs and
-    knows the digest of its rows, else ``None`` (the rows are checked one by one)."""
-    if key is None or digest is None or status not in SEALED_STATUSES:
+    """The runs row's ``seal`` after an append (``_seal``): the run's seal at ``seq`` and
+    ``head`` if the append leaves it where it stops (waiting, completed, failed) and the
+    store signs and knows the digest of its rows, else ``None`` (a load checks each row)."""
+    if key is None or head is None or digest is None or status not in SEALED_STATUSES:
         return None
-    return seal(key, run_id, seq, digest)
+    return seal(key, run_id, seq, head, digest)
 
 
 def _head(d: Dialect, key: bytes | None, run_id: str, seq: int, mac: str | None) -> Program[str]:
@@ -347,7 +352,7 @@ def append_at_once(
             "now": stamp,
             "seq": new_seq,
             "head": head,
-            "seal": _seal(key, a.run_id, new_seq, todo.status, digest),
+            "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
             "status": status,
             "doubt": doubt,
             "touched": d.stamp(touched(now)),

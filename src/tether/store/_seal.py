@@ -3,13 +3,16 @@
 Every event row carries its own MAC (``_codec.chain_mac``), and a load that checks them
 all makes one HMAC per row: most of a cold load of a long run is that Python loop. The
 seal is one HMAC-SHA256, under the store's signing key, over the run id, a seq and the
-SHA-256 of the rows' texts up to that seq, each after a newline (the *digest*). It is
+SHA-256 of the rows' texts up to that seq, each after a newline (the *digest*), and the
+last row's MAC (the run's head, which appends and resumes compare). It is
 written in the runs row (``seal``) by an append that leaves the run waiting, completed
 or failed, in the append's transaction, and cleared (NULL) by any other append.
 
 A load whose rows are exactly those a seal covers (events 1..seq of the run) hashes
 their texts in one pass and checks the seal: if it matches, every row's text is the one
-the store wrote, in its place. Otherwise (no seal, a seal of another seq or key, an
+the store wrote, in its place, and the head is the store's. Such a load reads no row's
+MAC (``_reads.load``); one that finds the seal does not match reads the run again with
+them. Otherwise (no seal, a seal of another seq or key, an
 edited row or seal) the rows are checked one by one as before, which names the first
 row that does not match.
 
@@ -65,20 +68,27 @@ def extend(digest: Digest | None, texts: Sequence[str]) -> Digest | None:
     return each
 
 
-def seal(key: bytes, run_id: str, seq: int, digest: Digest) -> str:
-    """The seal of run ``run_id``'s rows 1..``seq`` whose texts ``digest`` hashes."""
+def seal(key: bytes, run_id: str, seq: int, head: str, digest: Digest) -> str:
+    """The seal of run ``run_id``'s rows 1..``seq`` whose texts ``digest`` hashes and whose
+    last row's MAC is ``head``."""
     # The fields before the fixed-length digest are length-prefixed or end with a colon:
     # the message reads back one way only.
-    message = f"{len(run_id)}:{run_id}{seq}:".encode("utf-8", "surrogatepass") + digest.digest()
+    fields = f"{len(run_id)}:{run_id}{seq}:{len(head)}:{head}"
+    message = fields.encode("utf-8", "surrogatepass") + digest.digest()
     return SEAL_PREFIX + hmac.new(key, message, "sha256").hexdigest()
 
 
 def unseal(
-    keys: Sequence[bytes], run_id: str, seq: int, digest: Digest | None, stored: str | None
+    keys: Sequence[bytes],
+    run_id: str,
+    seq: int,
+    head: str | None,
+    digest: Digest | None,
+    stored: str | None,
 ) -> bool:
     """Whether ``stored`` is the seal of the run's rows 1..``seq`` with the texts
-    ``digest`` hashes, under one of ``keys``. ``False`` says only that the rows are to be
-    checked one by one."""
-    if stored is None or digest is None or not stored.isascii():
+    ``digest`` hashes and the MAC ``head`` at the last, under one of ``keys``. ``False``
+    says only that the rows are to be checked one by one."""
+    if stored is None or head is None or digest is None or not stored.isascii():
         return False
-    return any(hmac.compare_digest(seal(key, run_id, seq, digest), stored) for key in keys)
+    return any(hmac.compare_digest(seal(key, run_id, seq, head, digest), stored) for key in keys)

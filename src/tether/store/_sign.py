@@ -64,13 +64,13 @@ def _write_macs(d: Dialect, key: bytes, rows: Sequence[tuple[str, int, str]]) ->
     yield execute_many(
         d.sql("UPDATE {runs} SET head_mac = :head, seal = :seal WHERE id = :id"),
         [
-            {"head": head, "seal": _seal_of(key, run_id, texts[run_id]), "id": run_id}
+            {"head": head, "seal": _seal_of(key, run_id, head, texts[run_id]), "id": run_id}
             for run_id, head in heads.items()
         ],
     )
     return len(heads)
 
 
-def _seal_of(key: bytes, run_id: str, texts: list[str]) -> str | None:
+def _seal_of(key: bytes, run_id: str, head: str, texts: list[str]) -> str | None:
     digest = digest_of(texts)
-    return seal(key, run_id, len(texts), digest) if digest is not None else None
+    return seal(key, run_id, len(texts), head, digest) if digest is not None else None

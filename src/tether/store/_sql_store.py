@@ -53,7 +53,7 @@ from ._records import (
 )
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
-from ._seal import digest_of
+from ._seal import digest_of, unseal
 from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 from ._wakeup import Changes, Notifier
@@ -342,17 +342,27 @@ class SQLRunStore(ABC):
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
-        summary, seal, rows = await self._run(
-            lambda: _reads.load(self._dialect, run_id, self._clock()), write=False, alone=True
-        )
+        # A signed store reads a sealed run's rows without their MACs: if its seal matches,
+        # it stands for them (``_seal``); if not, the run is read again with them.
+        signs = self._key is not None
+        summary, seal, head, rows = await self._read(run_id, macs=not signs)
         texts = [text for _, text, _ in rows]
-        # The digest of the rows' texts checks the run's seal, if it has one (one MAC for
-        # all its rows, else each row's is checked), and is held for this store's next
+        # The digest of the rows' texts checks the seal, and is held for this store's next
         # append to the run to seal it.
-        digest = digest_of(texts) if self._key is not None else None
-        verify_rows(run_id, summary.seq, rows, self._verify_keys, seal, digest)
+        digest = digest_of(texts) if signs else None
+        seq = summary.seq
+        sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
+        if not sealed and seal is not None and signs:
+            summary, seal, head, rows = await self._read(run_id, macs=True)
+            texts = [text for _, text, _ in rows]
+            digest = digest_of(texts)
+            seq = summary.seq
+            sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
+        verify_rows(run_id, seq, rows, self._verify_keys, sealed=sealed)
         last = rows[-1] if rows else (0, None, None)
-        created, seq, head = summary.created_at, summary.seq, last[2]
+        if not sealed:
+            head = last[2]  # checked, with the whole chain
+        created = summary.created_at
         # Signed rows that verify up to the head this store holds are the rows its events
         # were written as (or decoded from), and its view (if it appended or folded them)
         # their fold: the load hands those out instead of decoding and folding again. A
@@ -366,6 +376,13 @@ class SQLRunStore(ABC):
         self._gate.remember(run_id, created, seq, events, head, digest)
         held = partial(self._gate.view_of, run_id, created, seq, head, events) if signed else None
         return StoredRun(summary, events, head_of(self._key, head, last[1]), held)
+
+    async def _read(self, run_id: str, *, macs: bool) -> _reads.Loaded:
+        return await self._run(
+            lambda: _reads.load(self._dialect, run_id, self._clock(), macs=macs),
+            write=False,
+            alone=True,
+        )
 
     async def sign(self, *, every: bool = False) -> int:
         """Sign every run that holds unsigned rows (written before signing was the default,
