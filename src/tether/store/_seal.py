@@ -32,6 +32,8 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
+from ._codec import hmac_sha256
+
 __all__ = ["SEAL_PREFIX", "SEALED_STATUSES", "Digest", "digest_of", "extend", "seal", "unseal"]
 
 SEAL_PREFIX = "s1:"
@@ -75,7 +77,7 @@ def seal(key: bytes, run_id: str, seq: int, head: str, digest: Digest) -> str:
     # the message reads back one way only.
     fields = f"{len(run_id)}:{run_id}{seq}:{len(head)}:{head}"
     message = fields.encode("utf-8", "surrogatepass") + digest.digest()
-    return SEAL_PREFIX + hmac.new(key, message, "sha256").hexdigest()
+    return SEAL_PREFIX + hmac_sha256(key)(message)  # the key's pads hashed once a key
 
 
 def unseal(
