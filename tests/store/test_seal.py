@@ -180,3 +180,30 @@ async def test_an_unsigned_store_writes_no_seal(backend: Backend) -> None:
     finally:
         await store.close()
     assert _seal(backend) is None
+
+
+async def test_rows_that_hold_a_newline_are_never_sealed(backend: Backend) -> None:
+    # tether's JSON never holds one; rows signed as they stood (``sign()``) may. A seal
+    # over texts joined by newlines could then be matched by rows split another way.
+    unsigned = backend.open(signing_key=False)
+    try:
+        await unsigned.append("r1", 0, [*begun("r1", "c1"), asked("c1")])
+    finally:
+        await unsigned.close()
+    _set_text(backend, 1, _text(backend, 1).replace(',"agent"', ',\n"agent"'))
+    signer = backend.open()
+    try:
+        assert await signer.sign() == 1
+    finally:
+        await signer.close()
+    assert _seal(backend) is None
+    store = backend.open()
+    try:
+        stored = await store.load("r1")  # its rows checked one by one
+        await store.append("r1", stored.seq, [approved("c1")])
+        await store.append("r1", 4, [ToolStarted("c1"), ToolCompleted("c1", "booked")])
+        await store.append("r1", 6, [*begun("r1", "c2")[1:], asked("c2")])
+    finally:
+        await store.close()
+    assert _seal(backend) is None
+    assert len(await _load(backend)) == 8

@@ -17,7 +17,7 @@ from itertools import groupby
 
 from ._codec import chain_mac, verify_rows
 from ._dialect import Dialect
-from ._seal import digest_of, seal
+from ._seal import digest_of, seal, sealable
 from ._statements import Program, execute_many, select
 
 __all__ = ["resign_all", "sign_unsigned"]
@@ -72,5 +72,4 @@ def _write_macs(d: Dialect, key: bytes, rows: Sequence[tuple[str, int, str]]) ->
 
 
 def _seal_of(key: bytes, run_id: str, head: str, texts: list[str]) -> str | None:
-    digest = digest_of(texts)
-    return seal(key, run_id, len(texts), head, digest) if digest is not None else None
+    return seal(key, run_id, len(texts), head, digest_of(texts)) if sealable(texts) else None

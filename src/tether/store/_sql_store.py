@@ -53,7 +53,7 @@ from ._records import (
 )
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
-from ._seal import digest_of, unseal
+from ._seal import digest_of, sealable, unseal
 from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 from ._wakeup import Changes, Notifier
@@ -362,6 +362,8 @@ class SQLRunStore(ABC):
         last = rows[-1] if rows else (0, None, None)
         if not sealed:
             head = last[2]  # checked, with the whole chain
+            if digest is not None and not sealable(texts):
+                digest = None
         created = summary.created_at
         # Signed rows that verify up to the head this store holds are the rows its events
         # were written as (or decoded from), and its view (if it appended or folded them)
