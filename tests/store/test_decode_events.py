@@ -145,7 +145,10 @@ _ROWS = [
     json.dumps(
         {
             "call_id": "c2",
-            "output": [{"type": "input_text", "text": "a"}, {"type": "input_image", "image_url": "https://x/a.png"}],
+            "output": [
+                {"type": "input_text", "text": "a"},
+                {"type": "input_image", "image_url": "https://x/a.png"},
+            ],
             "review": True,
             "kind": "tool_completed",
         }
