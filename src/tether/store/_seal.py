@@ -1,28 +1,30 @@
 """A run's seal: one MAC over all its event rows, checked on load instead of each row's.
 
 Every event row carries its own MAC (``_codec.chain_mac``), and a load that checks them
-all makes one HMAC per row: most of a cold load of a long run is that Python loop. The
-seal is one HMAC-SHA256, under the store's signing key, over the run id, a seq and the
-SHA-256 of the rows' texts up to that seq, each after a newline (the *digest*), and the
-last row's MAC (the run's head, which appends and resumes compare). It is
-written in the runs row (``seal``) by an append that leaves the run waiting, completed
-or failed, in the append's transaction, and cleared (NULL) by any other append.
+all makes one HMAC per row: most of a cold load of a long run was that Python loop. The
+seal is one HMAC-SHA256 under the store's signing key over the run id, a seq, the MAC at
+the run's head (which appends and resumes compare) and the SHA-256 of the rows' texts up
+to that seq, each after a newline (the *digest*). An append that leaves the run waiting,
+completed or failed writes it in the runs row (``seal``), in the append's transaction;
+any other append clears it.
 
-A load whose rows are exactly those a seal covers (events 1..seq of the run) hashes
-their texts in one pass and checks the seal: if it matches, every row's text is the one
-the store wrote, in its place, and the head is the store's. Such a load reads no row's
-MAC (``_reads.load``); one that finds the seal does not match reads the run again with
-them. Otherwise (no seal, a seal of another seq or key, an
-edited row or seal) the rows are checked one by one as before, which names the first
-row that does not match.
+A load whose rows are exactly those a seal covers (events 1..seq of the run) hashes their
+texts in one pass and checks the seal: if it matches, every row's text is the one the
+store wrote, in its place, and the head is the store's. Such a load reads no row's MAC
+(``_reads.load``); one that finds the seal does not match reads the run again with them
+and checks the rows one by one as before (no seal, a seal of another seq or key, an
+edited row or seal), which names the first row that does not match.
 
 Why a newline: the JSON text tether writes for an event never holds one (``json.dumps``
-escapes control characters), so the joined texts split back into the same rows only;
-the seq, also under the MAC, fixes how many. A text that holds a newline (not written by
-tether) is never sealed. The writer keeps the digest of the texts so far (a ``hashlib``
-object, copied before each append extends it) beside the view its fold gate holds, so a
-seal costs an append a few microseconds; a store that holds no digest of a run (it never
-read or wrote it) writes no seal, and the run's next load checks every row.
+escapes control characters), so the joined texts split back into the same rows only; the
+seq, also under the MAC, fixes how many. Rows that hold a newline are never sealed.
+
+Only rows a store wrote or verified are sealed. The writer keeps the digest of a run's
+texts so far (a ``hashlib`` object, copied before each append extends it) beside the view
+its fold gate holds, from its own appends or from a load that checked the rows; a seal
+costs an append a few microseconds. A store that holds no digest of a run (it never read
+the run, or folded its rows in a transaction without checking them) writes no seal, and
+the run's next load checks every row.
 """
 
 from __future__ import annotations
