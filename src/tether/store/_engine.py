@@ -193,7 +193,7 @@ def append(
         created = d.time(stamp)
         view = RunView()
         before: list[Event] | None = []
-        digest: Digest | None = digest_of(())
+        digest: Digest | None = digest_of(()) if key is not None else None  # (unsealed)
         stored_status, stored_touch = "running", d.stamp(touched(now))
         lease_owner = None  # a run created here is leased to its owner, if to anyone
     else:
