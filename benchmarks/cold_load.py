@@ -8,8 +8,10 @@ a new store object on the same database (its connection warmed on the run) loads
 worker or an inbox in another process would, with nothing of it held: ``load_state``
 whole, then each phase alone, in this thread's CPU time (``time.thread_time``: the
 machine's other work moves it less than the wall clock). Phases: the SQL read (the run's
-row and its event rows), the MAC chain, decoding the events, folding them, and making
-the state (the fold included: it is made for the state). Medians over the rounds, in ms.
+row and its event rows, without their MACs: the run is sealed), the check (the digest of
+the rows' texts and the run's seal, see ``tether.store._seal``), decoding the events,
+folding them, and making the state (the fold included: it is made for the state).
+Medians over the rounds, in ms.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from tether.run._stored import state_from_stored
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, _reads, load_state
 from tether.store._codec import decode_events, verify_rows
 from tether.store._gate import FoldGate, fold
+from tether.store._seal import digest_of, unseal
 
 TURNS = (10, 1000)
-PHASES = ("load_state", "sql", "mac", "decode", "fold", "state")
+PHASES = ("load_state", "sql", "seal", "decode", "fold", "state")
 
 
 async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[str, float]]:
@@ -52,12 +55,19 @@ async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[st
                 await load_state(store, run_id, agent)
                 times["load_state"].append(time.thread_time() - began)
                 marks = [time.thread_time()]
-                read = functools.partial(_reads.load, store._dialect, run_id, store._clock())
-                summary, rows = await store._run(read, write=False, alone=True)
+                read = functools.partial(
+                    _reads.load, store._dialect, run_id, store._clock(), macs=False
+                )
+                summary, seal, head, rows = await store._run(read, write=False, alone=True)
                 marks.append(time.thread_time())
-                verify_rows(run_id, summary.seq, rows, store._verify_keys)
+                texts = [text for _, text, _ in rows]
+                digest = digest_of(texts)
+                keys = store._verify_keys
+                sealed = unseal(keys, run_id, summary.seq, head, digest, seal)
+                assert sealed, "the paused run is sealed"
+                verify_rows(run_id, summary.seq, rows, keys, sealed=sealed)
                 marks.append(time.thread_time())
-                events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
+                events = tuple(decode_events(run_id, texts))
                 marks.append(time.thread_time())
                 fold(events)
                 marks.append(time.thread_time())
@@ -67,7 +77,7 @@ async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[st
                 state_from_stored(store, stored, agent)
                 marks.append(time.thread_time())
             steps = [after - before for before, after in itertools.pairwise(marks)]
-            for phase, took in zip(("sql", "mac", "decode", "fold"), steps, strict=False):
+            for phase, took in zip(("sql", "seal", "decode", "fold"), steps, strict=False):
                 times[phase].append(took)
             times["state"].append(steps[-1])
         out[turns] = {phase: statistics.median(each) for phase, each in times.items()}

@@ -57,6 +57,7 @@ from tether.store._codec import chain_mac, encode_events
 from tether.store._engine import PENDING_COLUMNS, touched
 from tether.store._gate import fold
 from tether.store._projection import project, status_columns
+from tether.store._seal import SEALED_STATUSES, digest_of, seal
 from tether.store._sqlite_dialect import SQLiteDialect
 from tether.testing import ScriptedModel, tool_call
 
@@ -130,7 +131,8 @@ def rows_of(
     assert _KEYS is not None
     rows, head = Rows(), None
     when = stamp(at)
-    for seq, (event, text) in enumerate(zip(events, encode_events(events), strict=True), 1):
+    texts = encode_events(events)
+    for seq, (event, text) in enumerate(zip(events, texts, strict=True), 1):
         head = chain_mac(_KEYS.signing, head, run_id, seq, text)
         rows.events.append((run_id, seq, event.kind, text, head, when))
     projection = project(fold(events))
@@ -142,7 +144,11 @@ def rows_of(
     assert isinstance(start, RunStarted)
     (status, doubt), seq = status_columns(projection.status), len(events)
     row = (run_id, start.agent, status, seq, head, None, None, when, when, 1)
-    rows.runs.append((*row, doubt, stamp(touched(at))))
+    # A run the append leaves waiting (or ended) is sealed, as the append seals it.
+    assert head is not None
+    sealed = projection.status in SEALED_STATUSES
+    ends = seal(_KEYS.signing, run_id, seq, head, digest_of(texts)) if sealed else None
+    rows.runs.append((*row, doubt, stamp(touched(at)), ends))
     return rows
 
 
@@ -164,7 +170,7 @@ def paused_rows(
 
 
 _RUN_COLUMNS = "id, root_agent, status, seq, head_mac, lease_owner, lease_until, "
-_RUN_COLUMNS += "created_at, updated_at, version, in_doubt, touched_at"
+_RUN_COLUMNS += "created_at, updated_at, version, in_doubt, touched_at, seal"
 _EVENT_COLUMNS = "run_id, seq, kind, event, mac, appended_at"
 _COLUMNS = {"runs": _RUN_COLUMNS, "events": _EVENT_COLUMNS, "pending": ", ".join(PENDING_COLUMNS)}
 

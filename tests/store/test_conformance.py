@@ -500,7 +500,7 @@ def _legacy_mac(previous: str, run_id: str, seq: int, text: str) -> str:
 
 def make_version_8(backend: Backend) -> None:
     """Turn a store back into what tether with store version 8 wrote: a run in doubt with
-    status 'in_doubt', no ``in_doubt`` or ``touched_at`` column, the status index on
+    status 'in_doubt', no ``in_doubt``, ``touched_at`` or ``seal`` column, the status index on
     (status, updated_at), readable from version 5."""
     if backend.name == "sqlite":
         backend.raw("DROP INDEX tether_runs_status_touched", ())
@@ -509,6 +509,7 @@ def make_version_8(backend: Backend) -> None:
     backend.raw("UPDATE {runs} SET status = 'in_doubt' WHERE in_doubt", ())
     backend.raw("ALTER TABLE {runs} DROP COLUMN in_doubt", ())
     backend.raw("ALTER TABLE {runs} DROP COLUMN touched_at", ())
+    backend.raw("ALTER TABLE {runs} DROP COLUMN seal", ())
     name = "tether_runs_status" if backend.name == "sqlite" else "runs_status"
     backend.raw(f"CREATE INDEX {name} ON {{runs}} (status, updated_at)", ())
     backend.raw("UPDATE {meta} SET value = '8' WHERE key = 'version'", ())

@@ -136,3 +136,34 @@ def test_the_events_json_schema_is_the_plain_types() -> None:
         "additionalProperties": True,
         "type": "object",
     }
+
+
+_ROWS = [
+    _started("hi"),
+    _response([{"type": "output_text", "text": "hi"}]),
+    json.dumps({"call_id": "c1", "output": "booked", "kind": "tool_completed"}),
+    json.dumps(
+        {
+            "call_id": "c2",
+            "output": [
+                {"type": "input_text", "text": "a"},
+                {"type": "input_image", "image_url": "https://x/a.png"},
+            ],
+            "review": True,
+            "kind": "tool_completed",
+        }
+    ),
+]
+
+
+def test_stored_rows_decode_to_the_events_the_journals_adapter_makes() -> None:
+    # The store's decoder leaves out two __post_init__ calls that change nothing from JSON.
+    decoded = decode_events("r", _ROWS)
+    assert decoded == events_adapter().validate_json("[" + ",".join(_ROWS) + "]")
+    assert [type(event.output) for event in decoded[1:]] == [FrozenList, str, FrozenList]
+
+
+def test_a_stored_tool_output_that_is_not_content_parts_is_refused() -> None:
+    bad = json.dumps({"call_id": "c1", "output": [{"type": "video"}], "kind": "tool_completed"})
+    with pytest.raises(StoreIntegrityError, match="content part 0: not an input_text"):
+        decode_events("r", [_started("hi"), bad])

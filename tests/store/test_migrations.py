@@ -328,6 +328,9 @@ async def test_version_9_keeps_doubt_beside_the_status_and_reads_as_before(
         assert (await store.load("r1")).status == "running"
         changed = await store.changed_runs(since=backend.clock.now - timedelta(seconds=1))
         assert [(run.run_id, run.status) for run in changed.runs] == [("r1", "running")]
+        # Version 9's seal: none on a migrated run, whose load checks every row.
+        assert backend.raw("SELECT id FROM {runs} WHERE seal IS NOT NULL", ()) == []
+        assert (await store.load("r3")).status == "waiting"
     finally:
         await store.close()
     assert sorted(backend.raw("SELECT id, status, in_doubt FROM {runs}", ())) == [

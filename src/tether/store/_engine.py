@@ -28,6 +28,7 @@ from ._passing import passes_lease
 from ._projection import Changes, PendingRow, status_columns
 from ._records import Lease, RunTip
 from ._rules import RuleUnavailable, use_rule_in
+from ._seal import SEALED_STATUSES, Digest, digest_of, extend, seal
 from ._statements import (
     Program,
     Statement,
@@ -87,7 +88,8 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 class Appended:
     """What a committed append leaves: the run's new seq and, to keep in the store's
     ``FoldGate`` once the transaction committed, the run's view, creation time and head,
-    and its events before the append (if known) with those appended."""
+    its events before the append (if known) with those appended, and the digest of its
+    rows' texts (``_seal``), if known."""
 
     seq: int
     created_at: datetime | None = None
@@ -95,6 +97,7 @@ class Appended:
     head: str | None = None
     before: list[Event] | None = None
     appended: Sequence[Event] = ()
+    digest: Digest | None = None
 
     def keep(self, gate: FoldGate, run_id: str) -> None:
         """Keep the view and the events for the next append and load (call after the
@@ -103,7 +106,7 @@ class Appended:
             events = self.before
             if events is not None:
                 events.extend(self.appended)
-            gate.keep(run_id, self.created_at, self.seq, self.view, self.head, events)
+            gate.keep(run_id, self.created_at, self.seq, self.view, self.head, events, self.digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ def append(
         created = d.time(stamp)
         view = RunView()
         before: list[Event] | None = []
+        digest: Digest | None = digest_of(()) if key is not None else None  # (unsealed)
         stored_status, stored_touch = "running", d.stamp(touched(now))
         lease_owner = None  # a run created here is leased to its owner, if to anyone
     else:
@@ -211,9 +215,13 @@ def append(
         created = d.time(created_at)
         if admitted is not None and admitted.fits(created, head):
             view, before = admitted.held.view, admitted.held.events
+            digest = admitted.held.digest
         else:
-            # Read in the transaction without checking their MACs: folded here, not kept.
+            # Read in the transaction without checking their MACs: folded here, not kept,
+            # and not sealed (a seal vouches only for rows a load verified, or this store
+            # wrote): the run's loads check each row until a store that read it seals it.
             view, before = fold((yield from stored_events(d, a.run_id))), None
+            digest = None
             admitted = None
     # The fold first: an event it refuses raises here, and nothing is written.
     todo = admitted.todo if admitted is not None else admit(view, a.events)
@@ -232,7 +240,15 @@ def append(
     new_seq = a.expected_seq + len(a.events)
     status, doubt = status_columns(todo.status)
     touch = d.stamp(touched(now))
-    moved = {"seq": new_seq, "head": head, "doubt": doubt, "now": stamp, "id": a.run_id}
+    digest = extend(digest, a.texts)
+    moved = {
+        "seq": new_seq,
+        "head": head,
+        "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
+        "doubt": doubt,
+        "now": stamp,
+        "id": a.run_id,
+    }
     # The indexed columns are set only when they change: SQLite rewrites the entries of
     # every index on a column the UPDATE names, changed or not (a page more in the WAL).
     indexed = ""
@@ -251,13 +267,29 @@ def append(
     else:
         lease = ""
     yield execute(d.sql(_MOVE.format(indexed=indexed, lease=lease)), moved)
-    return Appended(new_seq, created, view, head, before, a.events)
+    return Appended(new_seq, created, view, head, before, a.events, digest)
 
 
 _MOVE = (
-    "UPDATE {{runs}} SET seq = :seq, head_mac = :head, in_doubt = :doubt{indexed}, "
-    "updated_at = :now, version = version + 1{lease} WHERE id = :id"
+    "UPDATE {{runs}} SET seq = :seq, head_mac = :head, seal = :seal, "
+    "in_doubt = :doubt{indexed}, updated_at = :now, version = version + 1{lease} WHERE id = :id"
 )
+
+
+def _seal(
+    key: bytes | None,
+    run_id: str,
+    seq: int,
+    head: str | None,
+    status: str,
+    digest: Digest | None,
+) -> str | None:
+    """The runs row's ``seal`` after an append (``_seal``): the run's seal at ``seq`` and
+    ``head`` if the append leaves it where it stops (waiting, completed, failed) and the
+    store signs and knows the digest of its rows, else ``None`` (a load checks each row)."""
+    if key is None or head is None or digest is None or status not in SEALED_STATUSES:
+        return None
+    return seal(key, run_id, seq, head, digest)
 
 
 def _head(d: Dialect, key: bytes | None, run_id: str, seq: int, mac: str | None) -> Program[str]:
@@ -300,6 +332,7 @@ def append_at_once(
     stamp = d.stamp(now)
     rows, head = _event_rows(key, a, held.head, stamp)
     new_seq = a.expected_seq + len(a.events)
+    digest = extend(held.digest, a.texts)
     put = todo.put
     text = d.append_at_once
     if not put and not todo.drop and d.append_events_at_once is not None:
@@ -319,6 +352,7 @@ def append_at_once(
             "now": stamp,
             "seq": new_seq,
             "head": head,
+            "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
             "status": status,
             "doubt": doubt,
             "touched": d.stamp(touched(now)),
@@ -338,7 +372,7 @@ def append_at_once(
     )
     if written is None or not written[0]:
         return None
-    return Appended(new_seq, held.created_at, held.view, head, held.events, a.events)
+    return Appended(new_seq, held.created_at, held.view, head, held.events, a.events, digest)
 
 
 def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:

@@ -30,6 +30,7 @@ from datetime import datetime
 
 from ..journal import Event, RunView
 from ._projection import Changes, changes, project
+from ._seal import Digest
 
 __all__ = ["FoldGate", "Held", "admit", "fold"]
 
@@ -42,13 +43,15 @@ under the same id is another run) and its seq."""
 class Held:
     """A view of a run this store wrote or read, now the caller's: the run's creation time,
     its seq and the MAC at its head then (``None`` unsigned), its view at that seq and, if
-    the gate still held them, its events (the caller's to extend)."""
+    the gate still held them, its events (the caller's to extend) and the digest of its
+    rows' texts (``_seal``; not to be changed: extended, it is copied)."""
 
     created_at: datetime
     seq: int
     head: str | None
     view: RunView
     events: list[Event] | None = None
+    digest: Digest | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +60,7 @@ class _Entry:
     head: str | None
     view: RunView | None  # folded only once the store appends to the run
     events: list[Event] | None  # dropped first when the gate holds too many
+    digest: Digest | None = None  # of the rows' texts, for the seal of a later append
 
 
 class FoldGate:
@@ -77,13 +81,16 @@ class FoldGate:
         seq: int,
         events: Sequence[Event],
         head: str | None = None,
+        digest: Digest | None = None,
     ) -> None:
-        """Keep the events a load read (folded only if this store appends to the run),
-        unless the store holds that run at a later seq already (an append that committed
-        while the load read)."""
+        """Keep the events a load read (folded only if this store appends to the run) and
+        the digest of its rows, unless the store holds that run at a later seq already (an
+        append that committed while the load read)."""
         with self._lock:
             entry = self._entries.get(run_id)
             if entry is not None and entry.key == (created_at, seq) and entry.head == head:
+                if entry.digest is None:
+                    entry.digest = digest
                 if entry.events is None:
                     entry.events = list(events)
                     self._events += len(events)
@@ -91,7 +98,7 @@ class FoldGate:
                 return  # already held, perhaps folded
             if entry is not None and entry.key[0] == created_at and entry.key[1] > seq:
                 return
-            self._put_locked(run_id, _Entry((created_at, seq), head, None, list(events)))
+            self._put_locked(run_id, _Entry((created_at, seq), head, None, list(events), digest))
 
     def view_of(
         self,
@@ -151,7 +158,7 @@ class FoldGate:
             view = fold(entry.events)
         else:
             return None
-        return Held(entry.key[0], seq, entry.head, view, entry.events)
+        return Held(entry.key[0], seq, entry.head, view, entry.events, entry.digest)
 
     def keep(
         self,
@@ -161,10 +168,11 @@ class FoldGate:
         view: RunView,
         head: str | None,
         events: list[Event] | None = None,
+        digest: Digest | None = None,
     ) -> None:
         """Keep ``view``, the run at ``seq`` (with ``head``) after a committed append, and
-        its ``events`` if known."""
-        self._put(run_id, _Entry((created_at, seq), head, view, events))
+        its ``events`` and rows' ``digest`` if known."""
+        self._put(run_id, _Entry((created_at, seq), head, view, events, digest))
 
     def _at(self, run_id: str, created_at: datetime, seq: int, head: str | None) -> _Entry | None:
         entry = self._entries.get(run_id)

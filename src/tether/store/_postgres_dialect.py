@@ -49,6 +49,7 @@ CREATE TABLE {s}.runs (
     in_doubt boolean NOT NULL DEFAULT false,
     seq bigint NOT NULL,
     head_mac text,
+    seal text,
     lease_owner text,
     lease_until timestamptz,
     created_at timestamptz NOT NULL,
@@ -127,10 +128,13 @@ CREATE INDEX runs_status_created ON {s}.runs (status, created_at, id)
     # Version 9: a run in doubt is stored 'running' with in_doubt set, and the index on
     # status holds touched_at (the update time to the minute) instead of updated_at, so that
     # a turn's commits leave the run's index entries alone. A migrated row's touched_at is
-    # its update time (never later than it, which is all that reads of it need).
+    # its update time (never later than it, which is all that reads of it need). A run's
+    # seal (one MAC over its rows, see _seal) is written by its next append that pauses or
+    # ends it; until then its loads check each row's MAC.
     8: """
 ALTER TABLE {s}.runs ADD COLUMN in_doubt boolean NOT NULL DEFAULT false;
 ALTER TABLE {s}.runs ADD COLUMN touched_at timestamptz;
+ALTER TABLE {s}.runs ADD COLUMN seal text;
 DROP INDEX {s}.runs_status;
 UPDATE {s}.runs SET touched_at = updated_at, in_doubt = (status = 'in_doubt');
 UPDATE {s}.runs SET status = 'running' WHERE status = 'in_doubt';
@@ -153,7 +157,8 @@ CREATE INDEX runs_status_touched ON {s}.runs (status, touched_at)
 # update that changes no indexed value adds no index entries (a heap-only tuple).
 _APPEND_AT_ONCE = (
     "WITH run AS ("
-    "UPDATE {runs} SET seq = :seq, head_mac = :head, status = :status, in_doubt = :doubt, "
+    "UPDATE {runs} SET seq = :seq, head_mac = :head, seal = :seal, status = :status, "
+    "in_doubt = :doubt, "
     "updated_at = :now, touched_at = :touched, version = version + 1, "
     "lease_owner = CASE WHEN :release AND lease_owner = :owner THEN NULL "
     "WHEN :take THEN :owner ELSE lease_owner END, "

@@ -57,36 +57,51 @@ _PENDING_OF_P = ", ".join(f"p.{column}" for column in PENDING_COLUMNS)
 EventRows = list[tuple[int, str, str | None]]
 
 
+# A run's summary with its seal (``_seal``) and head: the columns of SUMMARY, then
+# ``r.seal`` and ``r.head_mac``.
+_SEALED = SUMMARY.replace(" FROM {runs} r", ", r.seal, r.head_mac FROM {runs} r")
+
+# An event row's MAC, unless the run is sealed and the load asked for none (``:macs``): a
+# sealed run's load checks one MAC, and reads its rows' texts only (the run's own row is
+# read once for all of them).
+_MAC = "CASE WHEN :macs OR (SELECT seal FROM {runs} WHERE id = :id) IS NULL THEN mac END"
+
 # A run's summary and its event rows in one statement, for a backend whose transaction costs
 # statements of its own (``Dialect.load_at_once``): the summary's row first (sequence number
 # -1), then each event's ``(seq, text, mac)``.
 _LOAD = (
-    "SELECT -1, NULL, NULL, " + SUMMARY.removeprefix("SELECT ") + " WHERE r.id = :id "
-    "UNION ALL SELECT seq, {event}, mac, " + ", ".join(["NULL"] * 8) + " "
+    "SELECT -1, NULL, NULL, " + _SEALED.removeprefix("SELECT ") + " WHERE r.id = :id "
+    f"UNION ALL SELECT seq, {{event}}, {_MAC}, " + ", ".join(["NULL"] * 10) + " "
     "FROM {events} WHERE run_id = :id ORDER BY 1"
 )
 
+Loaded = tuple[RunSummary, str | None, str | None, EventRows]
+"""A run's summary, its seal, the MAC at its head (as the runs row holds them) and its event
+rows ``(seq, text, mac)``."""
 
-def load(d: Dialect, run_id: str, now: datetime) -> Program[tuple[RunSummary, EventRows]]:
-    """The run's summary and its event rows ``(seq, text, mac)``, in order: one statement
-    where the dialect says so (``load_at_once``), else two queries sent together (one
-    snapshot in the backend's read transaction)."""
-    params = {"id": run_id, "now": d.stamp(now)}
+
+def load(d: Dialect, run_id: str, now: datetime, *, macs: bool = True) -> Program[Loaded]:
+    """The run's summary, seal and head, and its event rows ``(seq, text, mac)`` in order,
+    each row's MAC ``None`` if the run has a seal and not ``macs``: one statement where
+    the dialect says so (``load_at_once``), else two queries sent together (one snapshot
+    in the backend's read transaction)."""
+    params = {"id": run_id, "now": d.stamp(now), "macs": macs}
     if d.load_at_once:
         rows = yield select(d.sql(_LOAD), params)
         if not rows or rows[0][0] != -1:
             raise RunNotFoundError(run_id)
-        return summary(d, rows[0][3:]), [row[:3] for row in rows[1:]]
+        found = rows[0]
+        return summary(d, found[3:]), found[-2], found[-1], [row[:3] for row in rows[1:]]
     found, rows = yield together(
-        select_one(d.sql(f"{SUMMARY} WHERE r.id = :id"), params),
+        select_one(d.sql(f"{_SEALED} WHERE r.id = :id"), params),
         select(
-            d.sql("SELECT seq, {event}, mac FROM {events} WHERE run_id = :id ORDER BY seq"),
-            {"id": run_id},
+            d.sql(f"SELECT seq, {{event}}, {_MAC} FROM {{events}} WHERE run_id = :id ORDER BY seq"),
+            {"id": run_id, "macs": macs},
         ),
     )
     if found is None:
         raise RunNotFoundError(run_id)
-    return summary(d, found), [tuple(row) for row in rows]
+    return summary(d, found), found[-2], found[-1], rows
 
 
 def tip(d: Dialect, key: bytes | None, run_id: str) -> Program[RunTip]:

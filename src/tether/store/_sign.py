@@ -17,6 +17,7 @@ from itertools import groupby
 
 from ._codec import chain_mac, verify_rows
 from ._dialect import Dialect
+from ._seal import digest_of, seal, sealable
 from ._statements import Program, execute_many, select
 
 __all__ = ["resign_all", "sign_unsigned"]
@@ -46,11 +47,14 @@ def resign_all(d: Dialect, keys: Sequence[bytes]) -> Program[int]:
 
 
 def _write_macs(d: Dialect, key: bytes, rows: Sequence[tuple[str, int, str]]) -> Program[int]:
-    # Rows in (run_id, seq) order: each run's chain starts again at its first row.
+    # Rows in (run_id, seq) order: each run's chain starts again at its first row. Each run
+    # is sealed at its last row too (``_seal``): a seal of another key would not verify.
     heads: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}
     macs = []
     for run_id, seq, text in rows:
         heads[run_id] = chain_mac(key, heads.get(run_id), run_id, seq, text)
+        texts.setdefault(run_id, []).append(text)
         macs.append({"mac": heads[run_id], "id": run_id, "seq": seq})
     if not macs:
         return 0
@@ -58,7 +62,14 @@ def _write_macs(d: Dialect, key: bytes, rows: Sequence[tuple[str, int, str]]) ->
         d.sql("UPDATE {events} SET mac = :mac WHERE run_id = :id AND seq = :seq"), macs
     )
     yield execute_many(
-        d.sql("UPDATE {runs} SET head_mac = :head WHERE id = :id"),
-        [{"head": head, "id": run_id} for run_id, head in heads.items()],
+        d.sql("UPDATE {runs} SET head_mac = :head, seal = :seal WHERE id = :id"),
+        [
+            {"head": head, "seal": _seal_of(key, run_id, head, texts[run_id]), "id": run_id}
+            for run_id, head in heads.items()
+        ],
     )
     return len(heads)
+
+
+def _seal_of(key: bytes, run_id: str, head: str, texts: list[str]) -> str | None:
+    return seal(key, run_id, len(texts), head, digest_of(texts)) if sealable(texts) else None

@@ -53,6 +53,7 @@ from ._records import (
 )
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
+from ._seal import digest_of, sealable, unseal
 from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 from ._wakeup import Changes, Notifier
@@ -341,12 +342,29 @@ class SQLRunStore(ABC):
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
-        summary, rows = await self._run(
-            lambda: _reads.load(self._dialect, run_id, self._clock()), write=False, alone=True
-        )
-        verify_rows(run_id, summary.seq, rows, self._verify_keys)
+        # A signed store reads a sealed run's rows without their MACs: if its seal matches,
+        # it stands for them (``_seal``); if not, the run is read again with them.
+        signs = self._key is not None
+        summary, seal, head, rows = await self._read(run_id, macs=not signs)
+        texts = [text for _, text, _ in rows]
+        # The digest of the rows' texts checks the seal, and is held for this store's next
+        # append to the run to seal it.
+        digest = digest_of(texts) if signs else None
+        seq = summary.seq
+        sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
+        if not sealed and seal is not None and signs:
+            summary, seal, head, rows = await self._read(run_id, macs=True)
+            texts = [text for _, text, _ in rows]
+            digest = digest_of(texts)
+            seq = summary.seq
+            sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
+        verify_rows(run_id, seq, rows, self._verify_keys, sealed=sealed)
         last = rows[-1] if rows else (0, None, None)
-        created, seq, head = summary.created_at, summary.seq, last[2]
+        if not sealed:
+            head = last[2]  # checked, with the whole chain
+            if digest is not None and not sealable(texts):
+                digest = None
+        created = summary.created_at
         # Signed rows that verify up to the head this store holds are the rows its events
         # were written as (or decoded from), and its view (if it appended or folded them)
         # their fold: the load hands those out instead of decoding and folding again. A
@@ -356,10 +374,17 @@ class SQLRunStore(ABC):
         if self._key is not None and head is not None:  # (``signed``, spelled for mypy)
             events = self._gate.events_of(run_id, created, seq, head)
         if events is None:
-            events = tuple(decode_events(run_id, [text for _, text, _ in rows]))
-            self._gate.remember(run_id, created, seq, events, head)
+            events = tuple(decode_events(run_id, texts))
+        self._gate.remember(run_id, created, seq, events, head, digest)
         held = partial(self._gate.view_of, run_id, created, seq, head, events) if signed else None
         return StoredRun(summary, events, head_of(self._key, head, last[1]), held)
+
+    async def _read(self, run_id: str, *, macs: bool) -> _reads.Loaded:
+        return await self._run(
+            lambda: _reads.load(self._dialect, run_id, self._clock(), macs=macs),
+            write=False,
+            alone=True,
+        )
 
     async def sign(self, *, every: bool = False) -> int:
         """Sign every run that holds unsigned rows (written before signing was the default,

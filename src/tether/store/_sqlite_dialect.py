@@ -47,6 +47,7 @@ CREATE TABLE tether_runs (
     in_doubt INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL,
     head_mac TEXT,
+    seal TEXT,
     lease_owner TEXT,
     lease_until TEXT,
     created_at TEXT NOT NULL,
@@ -125,10 +126,13 @@ CREATE INDEX tether_runs_status_created ON tether_runs (status, created_at, id)
     # Version 9: a run in doubt is stored 'running' with in_doubt set, and the index on
     # status holds touched_at (the update time to the minute) instead of updated_at, so that
     # a turn's commits leave the run's index entries alone. A migrated row's touched_at is
-    # its update time (never later than it, which is all that reads of it need).
+    # its update time (never later than it, which is all that reads of it need). A run's
+    # seal (one MAC over its rows, see _seal) is written by its next append that pauses or
+    # ends it; until then its loads check each row's MAC.
     8: """
 ALTER TABLE tether_runs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tether_runs ADD COLUMN touched_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE tether_runs ADD COLUMN seal TEXT;
 DROP INDEX tether_runs_status;
 UPDATE tether_runs SET touched_at = updated_at, in_doubt = (status = 'in_doubt');
 UPDATE tether_runs SET status = 'running' WHERE status = 'in_doubt';
