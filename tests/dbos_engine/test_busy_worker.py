@@ -11,6 +11,9 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from dbos import DBOS
 
@@ -119,6 +122,69 @@ async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free
     finally:
         await app.shutdown()
     assert held == ["ENQUEUED"] * 3 + ["PENDING"] * 2
+
+
+async def test_a_run_cancelled_as_it_is_claimed_leaves_its_room_to_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One slot and one run in reserve. A claim takes a run that is cancelled before the
+    # worker starts it (forced here: cancelled as the claim returns). Nothing of it runs,
+    # so the room it was claimed for goes to the run behind it at once, not when a slot
+    # frees or at the run queue's poll (30 s).
+    model = HeldModel()
+    agent = Agent(name="Support", model=model)
+    settings: dict[str, Any] = {
+        "store": lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        "system_database_url": f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+        "worker_concurrency": 1,
+        "polling_interval": 30.0,
+    }
+    app = DBOSApp([agent], **settings)
+    elsewhere = DBOSApp([agent], **settings)  # not a worker: its starts wake none on SQLite
+    await app.launch(executor_id="here")
+    from dbos._dbos import _get_dbos_instance
+
+    system_db = _get_dbos_instance()._sys_db
+    claim = system_db.start_queued_workflows
+    cancelled = "run_cancelled_as_it_is_claimed"
+
+    def claim_then_cancel(*args: Any, **kwargs: Any) -> Any:  # in the claimer's thread
+        ids, why = claim(*args, **kwargs)
+        if cancelled in ids:
+            system_db.cancel_workflows([cancelled])
+        return ids, why
+
+    monkeypatch.setattr(system_db, "start_queued_workflows", claim_then_cancel)
+
+    async def status(run_id: str) -> str:
+        found = await DBOS.get_workflow_status_async(run_id)
+        assert found is not None
+        return str(found.status)
+
+    async def holding(run_ids: list[str]) -> bool:
+        statuses = [await status(run_id) for run_id in run_ids]
+        return statuses == ["PENDING"] * len(run_ids) and app.stretches == len(run_ids)
+
+    try:
+        async with asyncio.timeout(20):
+            # Queued where no worker hears of them; then one wake-up. Whichever claims
+            # take them, the one that takes the cancelled run has room for it alone, or
+            # for it and the run ahead of it: the run behind it is left queued.
+            first = await elsewhere.start(agent, "Hello 0")
+            await elsewhere.start(agent, "Hello 1", run_id=cancelled)
+            second = await elsewhere.start(agent, "Hello 2")
+            third = await app.start(agent, "Hello 3")
+            await until(lambda: holding([first, second]))
+            left = await status(third)
+            model.gate.set()
+            await until(lambda: done(app, [first, second, third]))
+        ended = await status(cancelled)
+    finally:
+        await app.shutdown()
+        await elsewhere.close()
+    assert left == "ENQUEUED"  # no room for it until a slot freed
+    assert ended == "CANCELLED"
+    assert f"Run {cancelled} was claimed but not started: it is CANCELLED now." in caplog.text
 
 
 async def test_a_worker_with_no_free_slot_claims_when_one_frees_once_for_the_wake_ups() -> None:

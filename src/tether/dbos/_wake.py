@@ -116,40 +116,69 @@ def claim_queued(queue: Any, room: int | None = None) -> int:
     """Claim up to ``room`` of ``queue``'s waiting workflows (``None``: all) now and start
     them: one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4;
     see ``supported``). Call it from a thread, not the workers' event loop (a workflow is
-    handed to that loop, which waits for it). Returns how many it started."""
-    from dbos._core import execute_dequeued_workflow
+    handed to that loop, which waits for it). Returns how many it started.
+
+    A claimed run that does not start (cancelled between the claim and its start, or one
+    DBOS could not start) is logged and not counted: its room goes to the next queued run
+    at once, by claiming again, rather than at the next wake-up."""
     from dbos._dbos import _get_dbos_instance
     from dbos._utils import GlobalParams
 
-    if room is not None:
-        if room <= 0:
-            return 0
-        # DBOS's claim takes at most the queue's per-worker limit less what runs: the run
-        # queue has none (a run waiting for a person holds no slot), so this claim's copy
-        # of the queue carries the room as that limit.
-        queue = copy.copy(queue)
-        queue._worker_concurrency = room
     dbos = _get_dbos_instance()
-    owner = str(uuid.uuid4())  # the claim's token: this execution owns the rows it flips
-    ids, _ = dbos._sys_db.start_queued_workflows(
-        queue,
-        GlobalParams.executor_id,
-        GlobalParams.app_version,
-        None,  # no partition
-        0,  # what runs is already taken off the room
-        owner_xid=owner,
-    )
-    if not ids:
-        return 0
+    started = 0
+    while room is None or started < room:
+        limited = queue
+        if room is not None:
+            # DBOS's claim takes at most the queue's per-worker limit less what runs: the
+            # run queue has none (a run waiting for a person holds no slot), so this
+            # claim's copy of the queue carries the room left as that limit.
+            limited = copy.copy(queue)
+            limited._worker_concurrency = room - started
+        owner = str(uuid.uuid4())  # the claim's token: this execution owns the rows it flips
+        ids, _ = dbos._sys_db.start_queued_workflows(
+            limited,
+            GlobalParams.executor_id,
+            GlobalParams.app_version,
+            None,  # no partition
+            0,  # what runs is already taken off the room
+            owner_xid=owner,
+        )
+        if not ids:
+            break
+        began = _start_claimed(dbos, ids, owner)
+        started += began
+        if room is None or began == len(ids):
+            break  # every claimed run started: the room is spent, or the queue is empty
+    return started
+
+
+def _start_claimed(dbos: Any, ids: list[str], owner: str) -> int:
+    """Start the claimed workflows ``ids`` (``owner``'s); how many started."""
+    from dbos._core import execute_dequeued_workflow
+
     statuses = {s["workflow_uuid"]: s for s in dbos._sys_db.get_workflow_statuses(ids)}
+    started = 0
     for workflow_id in ids:
+        status = statuses.get(workflow_id)
+        if status is None or status["status"] != "PENDING":
+            # DBOS hands over only a row still PENDING (it returns a handle and runs
+            # nothing otherwise): the run moved on since the claim, a cancellation most
+            # likely. Nothing of it runs here, so it takes none of the room.
+            _log.warning(
+                "Run %s was claimed but not started: it is %s now.",
+                workflow_id,
+                "gone" if status is None else status["status"],
+            )
+            continue
         # As DBOS's queue thread: a row it could not start stays PENDING on this worker,
         # for DBOS's recovery when a worker with this executor id starts.
         try:
-            execute_dequeued_workflow(dbos, statuses[workflow_id], owner)
+            execute_dequeued_workflow(dbos, status, owner)
         except Exception as exc:
             _log.error("Could not start run %s: %s", workflow_id, exc)
-    return len(ids)
+            continue
+        started += 1  # on the workers' loop now (DBOS returns once its task is created)
+    return started
 
 
 class Waker:
@@ -193,8 +222,12 @@ class Waker:
             self._loop.call_soon_threadsafe(self._wanted.set)
 
     def freed(self) -> None:
-        """A slot came free (on the worker's loop): claim if runs may be waiting for one."""
-        if self._left:
+        """A slot came free (on the worker's loop): claim if runs may be waiting for one.
+
+        A claim under way read its room before this slot freed: whether it leaves runs
+        queued is known only when it returns, so the claim after it is asked for now (at
+        worst one claim that finds nothing)."""
+        if self._left or self._claiming is not None:
             self._wanted.set()
 
     async def stop(self) -> None:
