@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,40 @@ async def test_a_worker_with_no_free_slot_claims_when_one_frees_once_for_the_wak
     await asyncio.sleep(0.1)  # time for a second claim, were there one
     await waker.stop()
     assert rooms == [2]
+
+
+async def test_a_slot_freed_while_a_claim_is_under_way_is_claimed_for_after_it() -> None:
+    # The claim read its room before the slot freed and took all of it: runs may be left
+    # queued, and the freed slot is there for one of them. The next claim comes at once,
+    # not at the next wake-up (no period here).
+    from tether.dbos._wake import Waker
+
+    rooms: list[int | None] = []
+    under_way = asyncio.Event()
+    again = asyncio.Event()
+    go_on = threading.Event()
+    loop = asyncio.get_running_loop()
+
+    def claim(room: int | None) -> int:  # in the claimer's thread
+        rooms.append(room)
+        if len(rooms) == 1:
+            loop.call_soon_threadsafe(under_way.set)
+            go_on.wait(10)
+            return room or 0  # took all it had room for
+        loop.call_soon_threadsafe(again.set)
+        return 0
+
+    waker = Waker(claim, lambda: 1)
+    waker.start(None, "unused")  # claims at once
+    try:
+        await asyncio.wait_for(under_way.wait(), 10)
+        waker.freed()  # a stretch ends meanwhile
+        go_on.set()
+        await asyncio.wait_for(again.wait(), 10)
+    finally:
+        go_on.set()
+        await waker.stop()
+    assert rooms == [1, 1]
 
 
 async def test_a_worker_claims_every_period_without_a_wake_up() -> None:
