@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dbos import DBOS
 
 from tether import Agent, RunNotFoundError
@@ -123,6 +122,93 @@ async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free
     finally:
         await app.shutdown()
     assert held == ["ENQUEUED"] * 3 + ["PENDING"] * 2
+
+
+async def test_a_run_started_but_not_yet_in_its_stretch_counts_against_the_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DBOS runs a started workflow's body only after a round trip through a thread, so a
+    # run the worker claimed may not have begun its stretch when the next claim reads the
+    # worker's room. Here its stretch waits until the test lets it: one slot, one run in
+    # reserve, so the worker takes two runs, whatever its stretches have begun.
+    from tether.dbos import _workflows
+
+    model = HeldModel()
+    agent = Agent(name="Support", model=model)
+    settings: dict[str, Any] = {
+        "store": lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        "system_database_url": f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+        "worker_concurrency": 1,
+        "polling_interval": 30.0,
+    }
+    app = DBOSApp([agent], **settings)
+    elsewhere = DBOSApp([agent], **settings)  # not a worker: its starts wake none on SQLite
+    stretch = _workflows._stretch
+    arrived: set[str] = set()
+    enter = asyncio.Event()
+
+    async def late_stretch(run_id: str, *args: Any) -> Any:
+        arrived.add(run_id)
+        await enter.wait()
+        return await stretch(run_id, *args)
+
+    monkeypatch.setattr(_workflows, "_stretch", late_stretch)
+    loop = asyncio.get_running_loop()
+    claimed: list[list[str]] = []
+    claim_returned = asyncio.Condition()
+
+    async def tell() -> None:
+        async with claim_returned:
+            claim_returned.notify_all()
+
+    await app.launch(executor_id="here")
+    # Before any await: the worker's first claim (as it starts) has not run yet.
+    from dbos._dbos import _get_dbos_instance
+
+    system_db = _get_dbos_instance()._sys_db
+    claim = system_db.start_queued_workflows
+
+    def counted_claim(*args: Any, **kwargs: Any) -> Any:  # in the claimer's thread
+        ids, why = claim(*args, **kwargs)
+        claimed.append(list(ids))
+        asyncio.run_coroutine_threadsafe(tell(), loop)
+        return ids, why
+
+    monkeypatch.setattr(system_db, "start_queued_workflows", counted_claim)
+
+    async def claims(count: int) -> None:
+        async with claim_returned:
+            await claim_returned.wait_for(lambda: len(claimed) >= count)
+
+    async def status(run_id: str) -> str:
+        found = await DBOS.get_workflow_status_async(run_id)
+        assert found is not None
+        return str(found.status)
+
+    async def reached(run_id: str) -> bool:
+        return run_id in arrived  # its workflow runs, its stretch has not begun
+
+    try:
+        async with asyncio.timeout(20):
+            await claims(1)  # the worker's first claim, of an empty queue
+            first = await app.start(agent, "Hello 0")  # one wake-up: one claim
+            await until(lambda: reached(first))
+            # Queued where no worker hears of them, then one wake-up: one claim, with
+            # room for one run only.
+            second = await elsewhere.start(agent, "Hello 1")
+            third = await elsewhere.start(agent, "Hello 2")
+            fourth = await app.start(agent, "Hello 3")
+            await claims(3)
+            taken = list(claimed)
+            held = [await status(run_id) for run_id in (first, second, third, fourth)]
+            enter.set()
+            model.gate.set()
+            await until(lambda: done(app, [first, second, third, fourth]))
+    finally:
+        await app.shutdown()
+        await elsewhere.close()
+    assert taken == [[], [first], [second]]
+    assert held == ["PENDING", "PENDING", "ENQUEUED", "ENQUEUED"]
 
 
 async def test_a_run_cancelled_as_it_is_claimed_leaves_its_room_to_the_next_run(

@@ -95,10 +95,10 @@ def supported() -> bool:
 
 def room(worker_concurrency: int | None, concurrency: int | None, stretches: int) -> int | None:
     """How many queued runs a worker with ``stretches`` advancing or waiting for a slot
-    takes now: none until a claim would take as many runs as it has slots, then enough
-    to fill its slots and as many again in reserve (``None``, all, without a
-    ``worker_concurrency`` or with a ``concurrency``, whose work queue spreads the
-    stretches).
+    (or about to: runs it started whose stretch has not begun) takes now: none until a
+    claim would take as many runs as it has slots, then enough to fill its slots and as
+    many again in reserve (``None``, all, without a ``worker_concurrency`` or with a
+    ``concurrency``, whose work queue spreads the stretches).
 
     A worker advances every stretch of the runs it takes (no work queue without
     ``concurrency``): a run it took beyond that would wait for one of its slots while
@@ -112,15 +112,22 @@ def room(worker_concurrency: int | None, concurrency: int | None, stretches: int
     return free if free >= worker_concurrency else 0
 
 
-def claim_queued(queue: Any, room: int | None = None) -> int:
+def claim_queued(queue: Any, room: int | None = None, starting: set[str] | None = None) -> int:
     """Claim up to ``room`` of ``queue``'s waiting workflows (``None``: all) now and start
     them: one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4;
     see ``supported``). Call it from a thread, not the workers' event loop (a workflow is
     handed to that loop, which waits for it). Returns how many it started.
 
-    A claimed run that does not start (cancelled between the claim and its start, or one
-    DBOS could not start) is logged and not counted: its room goes to the next queued run
-    at once, by claiming again, rather than at the next wake-up."""
+    Each run it starts is added to ``starting`` as it is handed to the loop: DBOS runs the
+    workflow's body only after a round trip through a thread, so the run is not yet among
+    the worker's stretches when the next claim reads its room (the workflow takes it out
+    of ``starting`` as its stretch begins).
+
+    A claimed run that does not start is logged and not counted. One that moved on
+    between the claim and its start (cancelled) leaves its room to the next queued run at
+    once, by claiming again, rather than at the next wake-up; one DBOS could not start
+    (it stays PENDING here, for DBOS's recovery) does not, lest one fault strand every
+    queued run on this worker in a single claim."""
     from dbos._dbos import _get_dbos_instance
     from dbos._utils import GlobalParams
 
@@ -145,19 +152,22 @@ def claim_queued(queue: Any, room: int | None = None) -> int:
         )
         if not ids:
             break
-        began = _start_claimed(dbos, ids, owner)
+        began, moved_on = _start_claimed(dbos, ids, owner, starting)
         started += began
-        if room is None or began == len(ids):
-            break  # every claimed run started: the room is spent, or the queue is empty
+        if room is None or not moved_on or began + moved_on < len(ids):
+            break  # the room is spent, the queue is empty, or a run could not start
     return started
 
 
-def _start_claimed(dbos: Any, ids: list[str], owner: str) -> int:
-    """Start the claimed workflows ``ids`` (``owner``'s); how many started."""
+def _start_claimed(
+    dbos: Any, ids: list[str], owner: str, starting: set[str] | None
+) -> tuple[int, int]:
+    """Start the claimed workflows ``ids`` (``owner``'s), adding each to ``starting``;
+    how many started, and how many had moved on since the claim (nothing to start)."""
     from dbos._core import execute_dequeued_workflow
 
     statuses = {s["workflow_uuid"]: s for s in dbos._sys_db.get_workflow_statuses(ids)}
-    started = 0
+    started = moved_on = 0
     for workflow_id in ids:
         status = statuses.get(workflow_id)
         if status is None or status["status"] != "PENDING":
@@ -169,16 +179,21 @@ def _start_claimed(dbos: Any, ids: list[str], owner: str) -> int:
                 workflow_id,
                 "gone" if status is None else status["status"],
             )
+            moved_on += 1
             continue
         # As DBOS's queue thread: a row it could not start stays PENDING on this worker,
         # for DBOS's recovery when a worker with this executor id starts.
+        if starting is not None:
+            starting.add(workflow_id)  # before its workflow can begin its stretch
         try:
             execute_dequeued_workflow(dbos, status, owner)
         except Exception as exc:
+            if starting is not None:
+                starting.discard(workflow_id)
             _log.error("Could not start run %s: %s", workflow_id, exc)
             continue
         started += 1  # on the workers' loop now (DBOS returns once its task is created)
-    return started
+    return started, moved_on
 
 
 class Waker:
