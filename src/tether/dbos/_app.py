@@ -154,7 +154,8 @@ class DBOSApp:
         """This worker's stretches advancing or waiting for a slot now."""
         self.starting: set[str] = set()
         """Runs this worker's claims started whose workflow has not begun its stretch yet
-        (``_wake.claim_queued``): they count against the room as stretches do."""
+        (``_wake.claim_queued`` adds them, in the claimer's thread; ``_workflows._stretch``
+        takes them out): they count against the room as stretches do."""
         self.context = context
         self.model_provider = model_provider
         self.governance = governance
