@@ -152,6 +152,10 @@ class DBOSApp:
         """This worker's slots for stretches advancing at once (set by ``launch``)."""
         self.stretches = 0
         """This worker's stretches advancing or waiting for a slot now."""
+        self.starting: set[str] = set()
+        """Runs this worker's claims started whose workflow has not begun its stretch yet
+        (``_wake.claim_queued`` adds them, in the claimer's thread; ``_workflows._stretch``
+        takes them out): they count against the room as stretches do."""
         self.context = context
         self.model_provider = model_provider
         self.governance = governance
@@ -242,14 +246,16 @@ class DBOSApp:
             return
         # A run is taken at once when ``start`` queues it (``_wake``), and every
         # ``polling_interval`` whatever a lost wake-up left.
-        claim = lambda room: _wake.claim_queued(runs, room)  # noqa: E731
+        claim = lambda room: _wake.claim_queued(runs, room, self.starting)  # noqa: E731
         self._waker = _wake.Waker(claim, self._claim_room, period=self.polling_interval)
         dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
         self._waker.start(dsn, _wake.channel(self.system_schema))
 
     def _claim_room(self) -> int | None:
-        """How many queued runs this worker takes now (``_wake.room``)."""
-        return _wake.room(self.worker_concurrency, self.concurrency, self.stretches)
+        """How many queued runs this worker takes now (``_wake.room``): its stretches and
+        the runs it started that have not begun theirs count alike."""
+        busy = self.stretches + len(self.starting)
+        return _wake.room(self.worker_concurrency, self.concurrency, busy)
 
     def stretch_ended(self) -> None:
         """One of this worker's stretches ended: claim runs it left queued, if any."""

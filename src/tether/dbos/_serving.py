@@ -46,7 +46,8 @@ system's own id (``tether.SYSTEM_APPROVER``), as for every expiry."""
 class Served(Engine, Protocol):
     """What the workflows need of the app they serve: ``Engine`` for the steps, how
     often the coordinating workflow looks again, this worker's stretch slots
-    (``None``: no per-worker limit), and how busy they are (``stretches``, and
+    (``None``: no per-worker limit), and how busy they are (``stretches``; ``starting``,
+    the runs its claims started that have not begun their stretch; and
     ``stretch_ended`` as one ends: the worker may then take a queued run)."""
 
     polling_interval: float
@@ -55,6 +56,7 @@ class Served(Engine, Protocol):
     concurrency: int | None
     stretch_slots: asyncio.Semaphore | None
     stretches: int
+    starting: set[str]
 
     def stretch_ended(self) -> None: ...
 

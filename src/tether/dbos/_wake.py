@@ -95,10 +95,10 @@ def supported() -> bool:
 
 def room(worker_concurrency: int | None, concurrency: int | None, stretches: int) -> int | None:
     """How many queued runs a worker with ``stretches`` advancing or waiting for a slot
-    takes now: none until a claim would take as many runs as it has slots, then enough
-    to fill its slots and as many again in reserve (``None``, all, without a
-    ``worker_concurrency`` or with a ``concurrency``, whose work queue spreads the
-    stretches).
+    (or about to: runs it started whose stretch has not begun) takes now: none until a
+    claim would take as many runs as it has slots, then enough to fill its slots and as
+    many again in reserve (``None``, all, without a ``worker_concurrency`` or with a
+    ``concurrency``, whose work queue spreads the stretches).
 
     A worker advances every stretch of the runs it takes (no work queue without
     ``concurrency``): a run it took beyond that would wait for one of its slots while
@@ -112,44 +112,88 @@ def room(worker_concurrency: int | None, concurrency: int | None, stretches: int
     return free if free >= worker_concurrency else 0
 
 
-def claim_queued(queue: Any, room: int | None = None) -> int:
+def claim_queued(queue: Any, room: int | None = None, starting: set[str] | None = None) -> int:
     """Claim up to ``room`` of ``queue``'s waiting workflows (``None``: all) now and start
     them: one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4;
     see ``supported``). Call it from a thread, not the workers' event loop (a workflow is
-    handed to that loop, which waits for it). Returns how many it started."""
-    from dbos._core import execute_dequeued_workflow
+    handed to that loop, which waits for it). Returns how many it started.
+
+    Each run it starts is added to ``starting`` as it is handed to the loop: DBOS runs the
+    workflow's body only after a round trip through a thread, so the run is not yet among
+    the worker's stretches when the next claim reads its room (the workflow takes it out
+    of ``starting`` as its stretch begins).
+
+    A claimed run that does not start is logged and not counted. One that moved on
+    between the claim and its start (cancelled) leaves its room to the next queued run at
+    once, by claiming again, rather than at the next wake-up; one DBOS could not start
+    (it stays PENDING here, for DBOS's recovery) does not, lest one fault strand every
+    queued run on this worker in a single claim."""
     from dbos._dbos import _get_dbos_instance
     from dbos._utils import GlobalParams
 
-    if room is not None:
-        if room <= 0:
-            return 0
-        # DBOS's claim takes at most the queue's per-worker limit less what runs: the run
-        # queue has none (a run waiting for a person holds no slot), so this claim's copy
-        # of the queue carries the room as that limit.
-        queue = copy.copy(queue)
-        queue._worker_concurrency = room
     dbos = _get_dbos_instance()
-    owner = str(uuid.uuid4())  # the claim's token: this execution owns the rows it flips
-    ids, _ = dbos._sys_db.start_queued_workflows(
-        queue,
-        GlobalParams.executor_id,
-        GlobalParams.app_version,
-        None,  # no partition
-        0,  # what runs is already taken off the room
-        owner_xid=owner,
-    )
-    if not ids:
-        return 0
+    started = 0
+    while room is None or started < room:
+        limited = queue
+        if room is not None:
+            # DBOS's claim takes at most the queue's per-worker limit less what runs: the
+            # run queue has none (a run waiting for a person holds no slot), so this
+            # claim's copy of the queue carries the room left as that limit.
+            limited = copy.copy(queue)
+            limited._worker_concurrency = room - started
+        owner = str(uuid.uuid4())  # the claim's token: this execution owns the rows it flips
+        ids, _ = dbos._sys_db.start_queued_workflows(
+            limited,
+            GlobalParams.executor_id,
+            GlobalParams.app_version,
+            None,  # no partition
+            0,  # what runs is already taken off the room
+            owner_xid=owner,
+        )
+        if not ids:
+            break
+        began, moved_on = _start_claimed(dbos, ids, owner, starting)
+        started += began
+        if room is None or not moved_on or began + moved_on < len(ids):
+            break  # the room is spent, the queue is empty, or a run could not start
+    return started
+
+
+def _start_claimed(
+    dbos: Any, ids: list[str], owner: str, starting: set[str] | None
+) -> tuple[int, int]:
+    """Start the claimed workflows ``ids`` (``owner``'s), adding each to ``starting``;
+    how many started, and how many had moved on since the claim (nothing to start)."""
+    from dbos._core import execute_dequeued_workflow
+
     statuses = {s["workflow_uuid"]: s for s in dbos._sys_db.get_workflow_statuses(ids)}
+    started = moved_on = 0
     for workflow_id in ids:
+        status = statuses.get(workflow_id)
+        if status is None or status["status"] != "PENDING":
+            # DBOS hands over only a row still PENDING (it returns a handle and runs
+            # nothing otherwise): the run moved on since the claim, a cancellation most
+            # likely. Nothing of it runs here, so it takes none of the room.
+            _log.warning(
+                "Run %s was claimed but not started: it is %s now.",
+                workflow_id,
+                "gone" if status is None else status["status"],
+            )
+            moved_on += 1
+            continue
         # As DBOS's queue thread: a row it could not start stays PENDING on this worker,
         # for DBOS's recovery when a worker with this executor id starts.
+        if starting is not None:
+            starting.add(workflow_id)  # before its workflow can begin its stretch
         try:
-            execute_dequeued_workflow(dbos, statuses[workflow_id], owner)
+            execute_dequeued_workflow(dbos, status, owner)
         except Exception as exc:
+            if starting is not None:
+                starting.discard(workflow_id)
             _log.error("Could not start run %s: %s", workflow_id, exc)
-    return len(ids)
+            continue
+        started += 1  # on the workers' loop now (DBOS returns once its task is created)
+    return started, moved_on
 
 
 class Waker:
@@ -193,8 +237,12 @@ class Waker:
             self._loop.call_soon_threadsafe(self._wanted.set)
 
     def freed(self) -> None:
-        """A slot came free (on the worker's loop): claim if runs may be waiting for one."""
-        if self._left:
+        """A slot came free (on the worker's loop): claim if runs may be waiting for one.
+
+        A claim under way read its room before this slot freed: whether it leaves runs
+        queued is known only when it returns, so the claim after it is asked for now (at
+        worst one claim that finds nothing)."""
+        if self._left or self._claiming is not None:
             self._wanted.set()
 
     async def stop(self) -> None:

@@ -126,6 +126,7 @@ async def _stretch(
     slots = app.stretch_slots
     here = app.concurrency is None
     app.stretches += 1  # how busy this worker is (DBOSApp._claim_room)
+    app.starting.discard(run_id)  # counted as claimed until now
     try:
         if here and slots is not None:
             await slots.acquire()
