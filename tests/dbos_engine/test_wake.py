@@ -181,3 +181,47 @@ async def test_a_worker_in_the_clients_process_is_woken_without_notify(tmp_path:
     finally:
         await app.shutdown()
     assert final.status == "completed"
+
+
+async def test_a_listening_worker_polls_the_run_queue_less_and_again_when_it_stops(
+    postgres_dsn: str,
+) -> None:
+    # While a worker listens, every run ``start`` queues wakes it: its poll is only the net
+    # under runs queued without a notification, at least LISTENING_POLL apart. Once the
+    # connection is lost, it polls every period again until it listens again.
+    claims = 0
+
+    def claim(room: int | None) -> int:  # in the claimer's thread
+        nonlocal claims
+        claims += 1
+        return 0
+
+    channel = f"wake_test_{uuid.uuid4().hex[:8]}"
+    waker = _wake.Waker(claim, period=0.05)
+    waker.start(postgres_dsn, channel, retry=30)
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as db:
+
+        async def listeners(act: str) -> int:
+            found = await db.execute(
+                f"SELECT {act} FROM pg_stat_activity "
+                "WHERE application_name = 'tether_wake' AND query LIKE %s",
+                (f'LISTEN "{channel}"',),
+            )
+            return len(await found.fetchall())
+
+        async def more_than(count: int) -> bool:
+            return claims > count
+
+        try:
+            async with asyncio.timeout(WITHIN):
+                await until(lambda: listeners("pid"))
+                await asyncio.sleep(0.2)  # the claim the LISTEN itself asks for
+                before = claims
+                await asyncio.sleep(0.5)  # ten periods
+                quiet = claims - before
+                assert await listeners("pg_terminate_backend(pid)") == 1
+                cut = claims
+                await until(lambda: more_than(cut + 3))  # polling every period again
+        finally:
+            await waker.stop()
+    assert quiet <= 1, quiet  # at period 0.05 without the LISTEN: about ten
