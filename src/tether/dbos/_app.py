@@ -42,6 +42,7 @@ from ._serving import (
     start_serving,
     stop_serving,
 )
+from ._settings import check_settings
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
 
@@ -122,7 +123,7 @@ class DBOSApp:
         governance: Governance | None = None,
         application_version: str = DEFAULT_APPLICATION_VERSION,
     ) -> None:
-        _check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
+        check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
         if not wake_timeout > 0:
             raise UserError(f"wake_timeout is seconds > 0, not {wake_timeout!r}.")
         self._graph: dict[str, Agent[Any]] = {}
@@ -569,38 +570,3 @@ class DBOSApp:
         store = self._stores.pop(loop, None)
         if store is not None:
             await store.close()
-
-
-def _check_settings(
-    agents: Sequence[Agent[Any]],
-    worker_concurrency: int | None,
-    concurrency: int | None,
-    approval_timeout: Duration | None,
-    store_patience: float,
-) -> None:
-    """``UserError`` for a ``DBOSApp`` setting that cannot work."""
-    if not agents:
-        raise UserError("DBOSApp needs at least one agent.")
-    for value, what in (
-        (worker_concurrency, "worker_concurrency"),
-        (concurrency, "concurrency"),
-    ):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise UserError(f"{what} is an integer >= 1 or None, not {value!r}.")
-    if (
-        worker_concurrency is not None
-        and concurrency is not None
-        and worker_concurrency > concurrency
-    ):
-        raise UserError(
-            f"worker_concurrency ({worker_concurrency}) cannot exceed concurrency "
-            f"({concurrency}): one worker may not run more than all of them together."
-        )
-    try:
-        to_seconds(approval_timeout, "approval_timeout")
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if not store_patience >= 0:
-        raise UserError(f"store_patience is seconds >= 0, not {store_patience!r}.")
