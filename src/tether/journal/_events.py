@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 
+@quick_init  # fourteen fields, made every run (see tether._quick_init)
 @dataclass(frozen=True, slots=True)
 class RunStarted:
     """A run began. Always the first event."""
