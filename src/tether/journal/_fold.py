@@ -126,6 +126,7 @@ class RunView:
         "root_agent",
         "run_config",
         "run_id",
+        "server_managed",
         "server_upto",
         "session_id",
         "session_upto",
@@ -145,6 +146,9 @@ class RunView:
         self.previous_response_id: str | None = None
         self.conversation_id: str | None = None
         self.auto_previous_response_id = False
+        self.server_managed = False
+        """The server keeps the conversation (a previous response id, a conversation id, or
+        chaining each call to the last response): set once, by ``RunStarted``."""
         self.session_id: str | None = None
         self.requested_by: str | None = None
         """Who asked for the run (``RunStarted.requested_by``)."""
@@ -220,12 +224,6 @@ class RunView:
         self.events += 1
 
     # -- derived facts -----------------------------------------------------------
-
-    @property
-    def server_managed(self) -> bool:
-        return bool(
-            self.previous_response_id or self.conversation_id or self.auto_previous_response_id
-        )
 
     @property
     def last_response_id(self) -> str | None:
