@@ -211,16 +211,20 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     """
     if not plan:
         return
-    to_run = [(call, tool) for call, tool in plan if tool is not None]
+    # One loop for what to run, its ids and whether hooks are wanted (comprehensions and
+    # ``any`` over a generator each cost a frame, every tool step).
+    to_run: list[tuple[Call, FunctionTool]] = []
+    call_ids: list[str] = []
     hooked = False
-    for call, _ in to_run:  # (a loop: ``any`` over a generator costs a frame a turn)
-        if hooks.wanted(run, run.graph[call.agent]):
-            hooked = True
-            break
+    for call, tool in plan:
+        if tool is not None:
+            to_run.append((call, tool))
+            call_ids.append(call.call_id)
+            hooked = hooked or hooks.wanted(run, run.graph[call.agent])
     for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
     at = iso_now(run.options.governance)
-    outcome = _Outcome([call.call_id for call, _ in to_run])
+    outcome = _Outcome(call_ids)
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id, at=at))
         outcome.spans[call.call_id] = run.tracer.tool_start(run.view, call)
