@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import inspect
 from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .._agent import Agent
@@ -256,15 +256,20 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
         raise min(outcome.failures, key=lambda f: outcome.order[f[0]])[1]
 
 
-@dataclass(slots=True)
 class _Outcome:
-    """What the turn's calls did, as they finish (in any order)."""
+    """What the turn's calls did, as they finish (in any order).
 
-    call_ids: list[str]
-    spans: dict[str, Any] = field(default_factory=dict)
-    finished: list[tuple[Call, FunctionTool, ToolOutput]] = field(default_factory=list)
-    failures: list[tuple[str, RunError]] = field(default_factory=list)
-    """Each call's error that stops the run once every call has finished."""
+    A plain class: a dataclass's ``__init__`` calls each ``default_factory``, one made every
+    tool step."""
+
+    __slots__ = ("call_ids", "failures", "finished", "spans")
+
+    def __init__(self, call_ids: list[str]) -> None:
+        self.call_ids = call_ids
+        self.spans: dict[str, Any] = {}
+        self.finished: list[tuple[Call, FunctionTool, ToolOutput]] = []
+        self.failures: list[tuple[str, RunError]] = []
+        """Each call's error that stops the run once every call has finished."""
 
     @property
     def order(self) -> dict[str, int]:
