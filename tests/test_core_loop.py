@@ -512,3 +512,26 @@ async def test_each_run_gets_its_own_id_a_random_uuid() -> None:
         assert parsed.hex == run_id[4:]
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+async def test_a_step_that_records_nothing_stops_the_run_instead_of_looping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tether.errors import RunStalledError
+    from tether.run import _loop
+
+    async def records_nothing(run: Any, drive: Any) -> bool:
+        return True  # a tool step that ran nothing and recorded nothing
+
+    monkeypatch.setattr(_loop, "execute_tools", records_nothing)
+
+    @function_tool
+    def lookup(city: str) -> str:
+        """Look a city up."""
+        return city
+
+    model = ScriptedModel([tool_call("lookup", {"city": "Oslo"}), message("Done.")])
+    agent: Agent[None] = Agent(name="A", model=model, tools=[lookup])
+    with pytest.raises(RunStalledError) as raised:
+        await Runner.run(agent, "Weather?")
+    assert raised.value.step == "ExecuteTools"

@@ -6,11 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from ._quick_init import quick_init
+
 __all__ = ["RunContext", "Usage"]
 
 TContext = TypeVar("TContext")
 
 
+@quick_init  # a run adds one usage a turn (and makes one a model response)
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Requests and tokens used by model calls. Usages add up with ``+``."""

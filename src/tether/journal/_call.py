@@ -76,6 +76,20 @@ class CallStatus(enum.Enum):
     """Ran; its output waits for a person's review before the model reads it."""
 
 
+# The members as module constants, for the loop and the fold, which compare a call's status
+# with one about twenty times a turn: Python 3.11 reads every attribute of an Enum class
+# through ``EnumType.__getattr__``'s hook, about ten times a module global's cost.
+NEW = CallStatus.NEW
+PENDING = CallStatus.PENDING
+APPROVED = CallStatus.APPROVED
+REJECTED = CallStatus.REJECTED
+IN_DOUBT = CallStatus.IN_DOUBT
+DONE = CallStatus.DONE
+SUSPENDED = CallStatus.SUSPENDED
+RESUMABLE = CallStatus.RESUMABLE
+REVIEW = CallStatus.REVIEW
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """One call the run waits on (``RunView.waiting``)."""
@@ -178,18 +192,18 @@ class Call:
     @property
     def status(self) -> CallStatus:
         if self.done:
-            return CallStatus.DONE
+            return DONE
         if self.held is not None:
-            return CallStatus.REVIEW
+            return REVIEW
         if self.suspended:
             assert self.nested_view is not None
             waiting = self.nested_view.completed is None and self.nested_view.pending
-            return CallStatus.SUSPENDED if waiting else CallStatus.RESUMABLE
+            return SUSPENDED if waiting else RESUMABLE
         if self.started:
-            return CallStatus.IN_DOUBT
+            return IN_DOUBT
         if self.decision is not None:
-            return CallStatus.APPROVED if self.decision.approved else CallStatus.REJECTED
-        return CallStatus.PENDING if self.requested is not None else CallStatus.NEW
+            return APPROVED if self.decision.approved else REJECTED
+        return PENDING if self.requested is not None else NEW
 
     def approval_item(self) -> ToolApprovalItem:
         server = str(self.item.get("server_label", "")) or None if self.hosted else None

@@ -38,6 +38,7 @@ from pydantic import Field, TypeAdapter
 
 from .._context import Usage
 from .._frozen import FrozenList, freeze
+from .._quick_init import quick_init
 from .._tool_output import output_problem
 from ._escalation_events import ApprovalEscalated, ApprovalReminded, DecisionLate
 from ._frozen_fields import FrozenItems, FrozenObject, FrozenObjects
@@ -74,6 +75,7 @@ __all__ = [
 ]
 
 
+@quick_init  # fourteen fields, made every run (see tether._quick_init)
 @dataclass(frozen=True, slots=True)
 class RunStarted:
     """A run began. Always the first event."""
@@ -131,6 +133,7 @@ class RunResumed:
         object.__setattr__(self, "run_config", freeze(self.run_config))
 
 
+@quick_init  # made every turn (see tether._quick_init)
 @dataclass(frozen=True, slots=True)
 class ModelResponded:
     """The model answered; this is one turn."""
@@ -214,6 +217,7 @@ class ApprovalDecided:
     kind: Literal["approval_decided"] = "approval_decided"
 
 
+@quick_init  # made every turn (see tether._quick_init)
 @dataclass(frozen=True, slots=True)
 class ToolStarted:
     """A tool call is about to run. Durable before the side effect."""
@@ -225,6 +229,7 @@ class ToolStarted:
     kind: Literal["tool_started"] = "tool_started"
 
 
+@quick_init  # made every turn (see tether._quick_init)
 @dataclass(frozen=True, slots=True)
 class ToolCompleted:
     """A call finished (or was answered with an error); ``output`` is what the model reads.

@@ -28,7 +28,15 @@ from ..items import Item
 from . import _fold_calls, _fold_run
 from ._binding import ToolApprovalItem
 from ._call import (
+    APPROVED,
     HOSTED_APPROVAL_REQUEST,
+    IN_DOUBT,
+    NEW,
+    PENDING,
+    REJECTED,
+    RESUMABLE,
+    REVIEW,
+    SUSPENDED,
     Call,
     CallStatus,
     Waiting,
@@ -78,15 +86,15 @@ RunStatus = Literal["running", "waiting", "in_doubt", "completed", "failed"]
 
 _ACTIONABLE = frozenset(
     {
-        CallStatus.NEW,
-        CallStatus.APPROVED,
-        CallStatus.REJECTED,
-        CallStatus.RESUMABLE,
+        NEW,
+        APPROVED,
+        REJECTED,
+        RESUMABLE,
     }
 )
 """Call states the run acts on by itself, without a person."""
 
-_WAITING = frozenset({CallStatus.PENDING, CallStatus.REVIEW, CallStatus.SUSPENDED})
+_WAITING = frozenset({PENDING, REVIEW, SUSPENDED})
 """Call states that wait for a person (a suspended call: its nested run does)."""
 
 
@@ -118,6 +126,7 @@ class RunView:
         "root_agent",
         "run_config",
         "run_id",
+        "server_managed",
         "server_upto",
         "session_id",
         "session_upto",
@@ -137,6 +146,9 @@ class RunView:
         self.previous_response_id: str | None = None
         self.conversation_id: str | None = None
         self.auto_previous_response_id = False
+        self.server_managed = False
+        """The server keeps the conversation (a previous response id, a conversation id, or
+        chaining each call to the last response): set once, by ``RunStarted``."""
         self.session_id: str | None = None
         self.requested_by: str | None = None
         """Who asked for the run (``RunStarted.requested_by``)."""
@@ -214,12 +226,6 @@ class RunView:
     # -- derived facts -----------------------------------------------------------
 
     @property
-    def server_managed(self) -> bool:
-        return bool(
-            self.previous_response_id or self.conversation_id or self.auto_previous_response_id
-        )
-
-    @property
     def last_response_id(self) -> str | None:
         for response in reversed(self.responses):
             if response.response_id:
@@ -238,9 +244,7 @@ class RunView:
         """
         found = self._waiting_decisions(())
         found.extend(
-            Waiting(call, "in_doubt")
-            for call in self.calls.values()
-            if call.status is CallStatus.IN_DOUBT
+            Waiting(call, "in_doubt") for call in self.calls.values() if call.status is IN_DOUBT
         )
         return found
 
@@ -248,11 +252,11 @@ class RunView:
         found: list[Waiting] = []
         for call in self.calls.values():
             status = call.status
-            if status is CallStatus.PENDING:
+            if status is PENDING:
                 found.append(Waiting(call, "approval", parents))
-            elif status is CallStatus.REVIEW:
+            elif status is REVIEW:
                 found.append(Waiting(call, "output_review", parents))
-            elif status is CallStatus.SUSPENDED:
+            elif status is SUSPENDED:
                 assert call.nested_view is not None
                 found.extend(call.nested_view._waiting_decisions((*parents, call)))
         return found
@@ -269,7 +273,7 @@ class RunView:
         acting = waiting = False
         for call in self.calls.values():
             status = call.status
-            if status is CallStatus.IN_DOUBT:
+            if status is IN_DOUBT:
                 return "in_doubt"
             if status in _ACTIONABLE:
                 acting = True

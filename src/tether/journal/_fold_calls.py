@@ -25,7 +25,19 @@ from ._binding import (
     revocation_seal,
     undo_seal,
 )
-from ._call import Call, CallStatus, edited_call_note, hosted_approval_response
+from ._call import (
+    APPROVED,
+    IN_DOUBT,
+    NEW,
+    PENDING,
+    REJECTED,
+    RESUMABLE,
+    REVIEW,
+    SUSPENDED,
+    Call,
+    edited_call_note,
+    hosted_approval_response,
+)
 from ._events import (
     ApprovalDecided,
     ApprovalEscalated,
@@ -147,7 +159,7 @@ def approval_escalated(view: RunView, event: ApprovalEscalated) -> None:
 
 def _waiting(view: RunView, event: ApprovalReminded | ApprovalEscalated) -> Call:
     call = call_of(view, event.call_id, event.kind)
-    if call.status is not CallStatus.PENDING or event.fingerprint != call.fingerprint:
+    if call.status is not PENDING or event.fingerprint != call.fingerprint:
         raise StateFormatError(
             f"journal[{view.events}]: {event.kind} for call {event.call_id!r}, which is not "
             "waiting for a decision on those arguments."
@@ -195,7 +207,7 @@ def decision_revoked(view: RunView, event: DecisionRevoked) -> None:
 def _withdrawn(view: RunView, call: Call, event: DecisionRevoked) -> ApprovalDecided:
     """The decision ``event`` withdraws from ``call``, or the ``StateError`` saying why none."""
     found = None
-    if call.status in (CallStatus.PENDING, CallStatus.APPROVED, CallStatus.REJECTED):
+    if call.status in (PENDING, APPROVED, REJECTED):
         found = next(
             (d for d in (*call.approvals, call.decision) if d and d.seal == event.decision), None
         )
@@ -335,7 +347,7 @@ def _started_together(view: RunView, one: Call, other: Call) -> bool:
 
 def output_review_requested(view: RunView, event: OutputReviewRequested) -> None:
     call = call_of(view, event.call_id, event.kind)
-    if call.status is not CallStatus.REVIEW or call.review_requested:
+    if call.status is not REVIEW or call.review_requested:
         raise StateFormatError(
             f"journal[{view.events}]: a review request for the output of call "
             f"{event.call_id!r}, whose output is not held for review (or was asked once)."
@@ -351,7 +363,7 @@ def output_review_requested(view: RunView, event: OutputReviewRequested) -> None
 
 def output_reviewed(view: RunView, event: OutputReviewed) -> None:
     call = call_of(view, event.call_id, event.kind)
-    if call.status is not CallStatus.REVIEW or call.held is None:
+    if call.status is not REVIEW or call.held is None:
         raise StateFormatError(
             f"journal[{view.events}]: a review of the output of call {event.call_id!r}, "
             "whose output is not waiting for one."
@@ -384,7 +396,7 @@ def output_reviewed(view: RunView, event: OutputReviewed) -> None:
 
 def doubt_resolved(view: RunView, event: DoubtResolved) -> None:
     call = call_of(view, event.call_id, event.kind)
-    if call.status is not CallStatus.IN_DOUBT:
+    if call.status is not IN_DOUBT:
         raise StateFormatError(
             f"journal[{view.events}]: a resolution of call {event.call_id!r}, "
             "which is not in doubt."
@@ -410,7 +422,7 @@ def doubt_resolved(view: RunView, event: DoubtResolved) -> None:
     append_output(view, call, event.output)
 
 
-_MAY_START = (CallStatus.NEW, CallStatus.APPROVED, CallStatus.SUSPENDED, CallStatus.RESUMABLE)
+_MAY_START = (NEW, APPROVED, SUSPENDED, RESUMABLE)
 """Call states from which a call may start (a nested run also goes on from a suspension); a
 tuple, not a set: its test compares by identity, where a set hashes each enum in Python."""
 
@@ -425,13 +437,13 @@ def _output_problem(call: Call, event: ToolCompleted | ToolRejected | ToolTimedO
     """
     status = call.status
     if isinstance(event, ToolRejected):
-        allowed = status in (CallStatus.REJECTED, CallStatus.NEW)
+        allowed = status in (REJECTED, NEW)
     elif isinstance(event, ToolTimedOut):
-        allowed = status is CallStatus.IN_DOUBT
+        allowed = status is IN_DOUBT
     elif call.hosted:
-        allowed = status is CallStatus.APPROVED
+        allowed = status is APPROVED
     else:
-        allowed = status in (CallStatus.IN_DOUBT, CallStatus.NEW)
+        allowed = status in (IN_DOUBT, NEW)
     if allowed:
         return None
     return (

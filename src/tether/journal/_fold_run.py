@@ -36,6 +36,9 @@ def run_started(view: RunView, event: RunStarted) -> None:
     view.previous_response_id = event.previous_response_id
     view.conversation_id = event.conversation_id
     view.auto_previous_response_id = event.auto_previous_response_id
+    view.server_managed = bool(
+        event.previous_response_id or event.conversation_id or event.auto_previous_response_id
+    )
     view.session_id = event.session_id
     view.requested_by = event.requested_by
     view.items = [*event.history, *event.input]

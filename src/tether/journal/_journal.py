@@ -58,6 +58,15 @@ class Journal(Sequence[Event]):
         self._view.apply(event)
         self._events.append(event)
 
+    def take(self, other: Journal) -> None:
+        """Become ``other``: its events and their fold, in this journal's view object, which
+        a run, its contexts and its loop hold and read as it changes (it is never replaced).
+        A stored run takes the decisions another process committed meanwhile so."""
+        self._events = other._events
+        view, folded = self._view, other._view
+        for name in RunView.__slots__:
+            setattr(view, name, getattr(folded, name))
+
     def events_since(self, start: int) -> list[Event]:
         """The events from index ``start`` on: what a store that holds ``start`` events lacks."""
         return self._events[start:]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._context import Usage
+from .._quick_init import quick_init
 from ..errors import UserError
 from ..items import Item
 
@@ -81,6 +82,7 @@ class OutputSchema:
     strict: bool = True
 
 
+@quick_init  # one a model call
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
     """Everything a model needs for one call."""
@@ -95,6 +97,7 @@ class ModelRequest:
     conversation_id: str | None = None
 
 
+@quick_init  # one a model call
 @dataclass(frozen=True, slots=True)
 class ModelResponse:
     """One model response."""

@@ -220,9 +220,9 @@ class Durable:
             except StateError:
                 if not _superseded(rebased, event):
                     return False
-        # The run's journal object stays the same (the loop holds it); its events and view
-        # become the rebased ones.
-        journal._events, journal._view = rebased._events, rebased._view
+        # The run's journal and view objects stay the same (the loop holds them); their
+        # events and fold become the rebased ones.
+        journal.take(rebased)
         self.stored = stored.seq
         return True
 

@@ -143,7 +143,7 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
                 return
         if isinstance(step, _TAKES_REVIEWS) and _reviewed(run.view):
             await _take_up_reviews(run)
-        recorded = len(run.journal)
+        recorded = run.view.events  # (the fold's count of events: no call, as len() makes)
         if isinstance(step, CallModel):
             await _call_model(run)
         elif isinstance(step, ExecuteTools) and not await execute_tools(run, drive):
@@ -151,7 +151,7 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             await _sync_session(run)
             await checkpoint(run)
             return
-        if isinstance(step, _ACTS) and len(run.journal) == recorded:
+        if isinstance(step, _ACTS) and run.view.events == recorded:
             # Such a step would be decided again from the same journal, forever.
             raise RunStalledError(type(step).__name__)
         if isinstance(step, Finish):

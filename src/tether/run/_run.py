@@ -99,13 +99,14 @@ class Run:
     """The final output as a ``tool_use_behavior`` function gave it, with the event that
     journaled it as data: ``RunResult.final_output`` returns the object itself in the
     process that recorded it."""
+    view: RunView = field(init=False)
+    """The run as its journal says it is: the journal's view, which changes as events are
+    appended and is never replaced (a stored run that takes another process's decisions
+    folds them into it: ``Journal.take``). A field, not a property: the loop reads it
+    about fifteen times a turn, and a property's call cost about a twentieth of a turn."""
 
-    @property
-    def view(self) -> RunView:
-        """The run as its journal says it is."""
-        # The journal's own slot, not its property: the loop asks for the view dozens of
-        # times a turn. (A store that rebases the journal replaces that slot: never cached.)
-        return self.journal._view
+    def __post_init__(self) -> None:
+        self.view = self.journal.view
 
     @property
     def agent(self) -> Agent[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +26,7 @@ from ._cancellation import attach_run_state
 from ._config import RunConfig, config_data
 from ._durable import Durable
 from ._result import RunResult
-from ._run import Run, RunOptions
+from ._run import Driver, Run, RunOptions
 from ._state import RunState
 from ._stored import load_state
 from ._streaming import RunResultStreaming, attach_stream
@@ -340,7 +340,7 @@ def _new_run(
         check_new_session(session)
     try:
         started = RunStarted(
-            run_id=run_id or f"run_{uuid.uuid4().hex}",
+            run_id=run_id or _new_run_id(),
             agent=agent.name,
             input=_input_items(input),
             max_turns=max_turns or DEFAULT_MAX_TURNS,
@@ -364,6 +364,19 @@ def _new_run(
     )
 
 
+def _new_run_id() -> str:
+    """``run_`` and a random version 4 UUID's 32 hex digits, as ``uuid4().hex`` writes them,
+    made without a ``UUID`` object (its checks of its arguments cost a microsecond a run)."""
+    value = int.from_bytes(os.urandom(16), "big") & _UUID4_KEEP | _UUID4_SET
+    return f"run_{value:032x}"
+
+
+_UUID4_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
+"""The random bits: all but the version's four and the variant's two."""
+_UUID4_SET = (4 << 76) | (0x8000 << 48)
+"""Version 4, variant RFC 4122 (``uuid.UUID(..., version=4)`` sets the same bits)."""
+
+
 def _input_items(input: str | Sequence[Item]) -> list[Item]:
     """``to_input_items(input)`` without its copy of each item: ``RunStarted`` freezes the
     items, which copies a plain dict (and every list and dict in it) anyway, and keeps a
@@ -380,10 +393,12 @@ async def _outcome(run: Run) -> RunResult:
     """Drive ``run`` to its result; an error or a cancellation carries the state to resume."""
     import asyncio
 
-    from ._loop import drive
+    if not _loop:
+        from ._loop import drive
 
+        _loop.append(drive)
     try:
-        await drive(run)
+        await _loop[0](run)
     except RunError as exc:
         exc.run_state = RunResult(run).to_state()
         raise
@@ -392,6 +407,12 @@ async def _outcome(run: Run) -> RunResult:
             attach_run_state(exc, RunResult(run).to_state())
         raise
     return RunResult(run)
+
+
+_loop: list[Driver] = []
+"""The loop's ``drive``, imported by the first run (``import tether`` leaves the loop for
+first use): a relative import statement costs microseconds a run even once loaded (it
+looks its package's spec up), where this costs a list's truth."""
 
 
 def _rule_book(config: RunConfig | None, store: RunStore | None) -> RuleBook | None:

@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import inspect
 from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .._agent import Agent
@@ -33,13 +33,13 @@ from ..errors import (
 from ..journal import (
     ApprovalRequested,
     Call,
-    CallStatus,
     ToolCompleted,
     ToolRejected,
     ToolStarted,
     ToolTimedOut,
 )
 from ..journal._binding import idempotency_key
+from ..journal._call import APPROVED, DONE, IN_DOUBT, NEW, PENDING, REJECTED, REVIEW, SUSPENDED
 from ..tools import FunctionTool, ToolArgumentsError
 from . import _guardrails as guardrails
 from . import _hooks as hooks
@@ -70,23 +70,23 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
     plan: list[tuple[Call, FunctionTool | None]] = []  # None: the call was rejected
     handoffs: list[Call] = []
     for call in list(view.calls.values()):
-        if call.status in (CallStatus.DONE, CallStatus.REVIEW):
+        if call.status in (DONE, REVIEW):
             continue  # REVIEW: it ran; its output waits for a person
         if call.hosted:  # the API asked approval for a hosted MCP call: nothing runs here
             _answer_hosted(run, call)
             continue
         owner = run.graph[call.agent]
         if call.name in owner.handoff_tools:
-            if call.status is CallStatus.NEW:
+            if call.status is NEW:
                 handoffs.append(call)
             continue
         tool = owner.function_tools.get(call.name)
         if tool is None:
-            if call.status is not CallStatus.NEW:
+            if call.status is not NEW:
                 raise missing_tool_error(call, owner)
             run.append(ToolCompleted(call.call_id, _unknown_tool(call.name, owner)))
             continue
-        if tool.tool_input_guardrails and call.status is CallStatus.NEW:
+        if tool.tool_input_guardrails and call.status is NEW:
             # Before approval: nobody is asked about a call a guardrail blocks.
             blocked = await guardrails.check_tool_input(run, tool, call)
             if blocked is not None:
@@ -94,7 +94,7 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
                 continue
         if (
             tool.needs_approval is not False
-            and call.status is CallStatus.NEW
+            and call.status is NEW
             and (tool.needs_approval is True or await _needs_approval(run, tool, call))
         ):
             run.append(request_event(run.graph, call, governance))
@@ -103,11 +103,11 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
         if run.view.always:  # an "always" decision in this run (most have none: no call)
             _apply_always(run, call)
         status = call.status
-        if status in (CallStatus.APPROVED, CallStatus.REJECTED) and call.decision is not None:
+        if status in (APPROVED, REJECTED) and call.decision is not None:
             # The run takes the decision up now: the wait for it ends here.
             run.tracer.approval_wait(run.view, call)
             await hooks.approval_decided(run, call)
-        if status is CallStatus.IN_DOUBT:
+        if status is IN_DOUBT:
             # The tool may settle it (run again with its key, or reconcile), else a person.
             settled = await settle(run, call, tool)
             if settled is None and run.options.durable is None:
@@ -117,9 +117,9 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
                     doubts.append(call)
                 continue
             status = call.status
-        if status is CallStatus.REJECTED:
+        if status is REJECTED:
             plan.append((call, None))
-        elif status not in (CallStatus.PENDING, CallStatus.SUSPENDED):
+        elif status not in (PENDING, SUSPENDED):
             plan.append((call, tool))
     if doubts:
         # Nothing more of this turn runs until a person settles the doubt: the model's
@@ -134,14 +134,14 @@ async def execute_tools(run: Run, drive: Driver) -> bool:
 def _answer_hosted(run: Run, call: Call) -> None:
     """Ask for a decision on a hosted MCP call, and record it once taken: the fold sends it
     back to the API as an ``mcp_approval_response`` item on the next model call."""
-    if call.status is CallStatus.NEW:
+    if call.status is NEW:
         run.append(
             ApprovalRequested(call.call_id, call.agent, call.name, call.arguments, call.fingerprint)
         )
     _apply_always(run, call)
-    if call.status is CallStatus.APPROVED:
+    if call.status is APPROVED:
         run.append(ToolCompleted(call.call_id, "approved"))
-    elif call.status is CallStatus.REJECTED:
+    elif call.status is REJECTED:
         run.append(ToolRejected(call.call_id, _rejection(run, call)))
 
 
@@ -211,16 +211,20 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
     """
     if not plan:
         return
-    to_run = [(call, tool) for call, tool in plan if tool is not None]
+    # One loop for what to run, its ids and whether hooks are wanted (comprehensions and
+    # ``any`` over a generator each cost a frame, every tool step).
+    to_run: list[tuple[Call, FunctionTool]] = []
+    call_ids: list[str] = []
     hooked = False
-    for call, _ in to_run:  # (a loop: ``any`` over a generator costs a frame a turn)
-        if hooks.wanted(run, run.graph[call.agent]):
-            hooked = True
-            break
+    for call, tool in plan:
+        if tool is not None:
+            to_run.append((call, tool))
+            call_ids.append(call.call_id)
+            hooked = hooked or hooks.wanted(run, run.graph[call.agent])
     for call, started in to_run if hooked else ():  # before any start: no doubt if one fails
         await hooks.tool_start(run, started, call)
     at = iso_now(run.options.governance)
-    outcome = _Outcome([call.call_id for call, _ in to_run])
+    outcome = _Outcome(call_ids)
     for call, _ in to_run:
         run.append(ToolStarted(call.call_id, at=at))
         outcome.spans[call.call_id] = run.tracer.tool_start(run.view, call)
@@ -252,15 +256,20 @@ async def _carry_out(run: Run, plan: list[tuple[Call, FunctionTool | None]], dri
         raise min(outcome.failures, key=lambda f: outcome.order[f[0]])[1]
 
 
-@dataclass(slots=True)
 class _Outcome:
-    """What the turn's calls did, as they finish (in any order)."""
+    """What the turn's calls did, as they finish (in any order).
 
-    call_ids: list[str]
-    spans: dict[str, Any] = field(default_factory=dict)
-    finished: list[tuple[Call, FunctionTool, ToolOutput]] = field(default_factory=list)
-    failures: list[tuple[str, RunError]] = field(default_factory=list)
-    """Each call's error that stops the run once every call has finished."""
+    A plain class: a dataclass's ``__init__`` calls each ``default_factory``, one made every
+    tool step."""
+
+    __slots__ = ("call_ids", "failures", "finished", "spans")
+
+    def __init__(self, call_ids: list[str]) -> None:
+        self.call_ids = call_ids
+        self.spans: dict[str, Any] = {}
+        self.finished: list[tuple[Call, FunctionTool, ToolOutput]] = []
+        self.failures: list[tuple[str, RunError]] = []
+        """Each call's error that stops the run once every call has finished."""
 
     @property
     def order(self) -> dict[str, int]:
