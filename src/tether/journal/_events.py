@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, TypeAdapter
 
@@ -562,34 +562,7 @@ Event = Annotated[
 """Any journal event; ``kind`` tells which."""
 
 EVENT_KINDS = frozenset(
-    cls.__dataclass_fields__["kind"].default
-    for cls in (
-        RunStarted,
-        RunResumed,
-        ModelResponded,
-        ApprovalRequested,
-        ApprovalDecided,
-        ToolStarted,
-        ToolCompleted,
-        ToolRejected,
-        HandoffTaken,
-        SessionSynced,
-        RunCompleted,
-        ToolTimedOut,
-        NestedRunRecorded,
-        DoubtResolved,
-        GuardrailChecked,
-        OutputReviewRequested,
-        OutputReviewed,
-        RunFailed,
-        RunRetried,
-        DecisionRevoked,
-        UndoRequested,
-        UndoCompleted,
-        ApprovalReminded,
-        ApprovalEscalated,
-        DecisionLate,
-    )
+    cls.__dataclass_fields__["kind"].default for cls in get_args(get_args(Event)[0])
 )
 """The ``kind`` of every event type."""
 
