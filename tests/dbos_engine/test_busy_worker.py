@@ -124,6 +124,19 @@ async def test_a_busy_worker_leaves_runs_queued_and_takes_them_as_its_slots_free
     assert held == ["ENQUEUED"] * 3 + ["PENDING"] * 2
 
 
+def one_slot_apps(tmp_path: Path, agent: Agent[Any]) -> tuple[DBOSApp, DBOSApp]:
+    """A worker's app with one slot (one run in reserve) and the run queue's poll after
+    30 s, and an app on the same files that is not a worker: its starts wake none on
+    SQLite, so only the claims the test forces take runs."""
+    settings: dict[str, Any] = {
+        "store": lambda: SQLiteRunStore(tmp_path / "runs.db"),
+        "system_database_url": f"sqlite:///{tmp_path / 'dbos.sqlite'}",
+        "worker_concurrency": 1,
+        "polling_interval": 30.0,
+    }
+    return DBOSApp([agent], **settings), DBOSApp([agent], **settings)
+
+
 async def test_a_run_started_but_not_yet_in_its_stretch_counts_against_the_room(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,14 +148,7 @@ async def test_a_run_started_but_not_yet_in_its_stretch_counts_against_the_room(
 
     model = HeldModel()
     agent = Agent(name="Support", model=model)
-    settings: dict[str, Any] = {
-        "store": lambda: SQLiteRunStore(tmp_path / "runs.db"),
-        "system_database_url": f"sqlite:///{tmp_path / 'dbos.sqlite'}",
-        "worker_concurrency": 1,
-        "polling_interval": 30.0,
-    }
-    app = DBOSApp([agent], **settings)
-    elsewhere = DBOSApp([agent], **settings)  # not a worker: its starts wake none on SQLite
+    app, elsewhere = one_slot_apps(tmp_path, agent)
     stretch = _workflows._stretch
     arrived: set[str] = set()
     enter = asyncio.Event()
@@ -220,14 +226,7 @@ async def test_a_run_cancelled_as_it_is_claimed_leaves_its_room_to_the_next_run(
     # frees or at the run queue's poll (30 s).
     model = HeldModel()
     agent = Agent(name="Support", model=model)
-    settings: dict[str, Any] = {
-        "store": lambda: SQLiteRunStore(tmp_path / "runs.db"),
-        "system_database_url": f"sqlite:///{tmp_path / 'dbos.sqlite'}",
-        "worker_concurrency": 1,
-        "polling_interval": 30.0,
-    }
-    app = DBOSApp([agent], **settings)
-    elsewhere = DBOSApp([agent], **settings)  # not a worker: its starts wake none on SQLite
+    app, elsewhere = one_slot_apps(tmp_path, agent)
     await app.launch(executor_id="here")
     from dbos._dbos import _get_dbos_instance
 
