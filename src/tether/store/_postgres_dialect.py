@@ -155,7 +155,7 @@ CREATE INDEX runs_status_touched ON {s}.runs (status, touched_at)
 # transaction, whether or not the query reads it. One round trip, no BEGIN or COMMIT.
 # The indexed columns (status, touched_at) are set to what they hold most of the time: an
 # update that changes no indexed value adds no index entries (a heap-only tuple).
-_APPEND_AT_ONCE = (
+_MOVE_AND_ADD = (
     "WITH run AS ("
     "UPDATE {runs} SET seq = :seq, head_mac = :head, seal = :seal, status = :status, "
     "in_doubt = :doubt, "
@@ -173,6 +173,8 @@ _APPEND_AT_ONCE = (
     "SELECT run.id, :expected + e.n, e.kind, e.event::json, e.mac, :now FROM run, "
     "unnest(:kinds::text[], :texts::text[], :macs::text[]) WITH ORDINALITY "
     "AS e (kind, event, mac, n)"
+)
+_PENDING = (
     "), asked AS ("
     "INSERT INTO {pending} (run_id, call_id, agent, tool, arguments, requested_at, "
     "expires_at, kind, required_approvals, requested_by) "
@@ -190,12 +192,13 @@ _APPEND_AT_ONCE = (
     "), settled AS ("
     "DELETE FROM {pending} d USING run "
     "WHERE d.run_id = run.id AND d.call_id = ANY(:drop::text[])"
-    ") SELECT count(*) FROM run"
 )
+_RAN = ") SELECT count(*) FROM run"  # 1 if the run moved on, 0 if the append was refused
+_APPEND_AT_ONCE = _MOVE_AND_ADD + _PENDING + _RAN
 
 # The same append for one that changes no pending call (most of a run's appends): without
 # the pending table's two clauses, nine parameters fewer to send.
-_APPEND_EVENTS_AT_ONCE = _APPEND_AT_ONCE.split("), asked AS (")[0] + ") SELECT count(*) FROM run"
+_APPEND_EVENTS_AT_ONCE = _MOVE_AND_ADD + _RAN
 
 # A neutral ``:name`` parameter (not the ``::`` of a cast).
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

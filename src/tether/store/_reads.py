@@ -35,10 +35,17 @@ _FREE = "(r.lease_owner IS NULL OR r.lease_until <= :now)"
 # live lease is a tool running now, not a call in doubt (the process that runs it is alive).
 # Only the lease is read at read time, from the row itself: no other table.
 _STATUS = f"CASE WHEN r.in_doubt AND {_FREE} THEN 'in_doubt' ELSE r.status END"
-SUMMARY = (
-    f"SELECT r.id, r.root_agent, {_STATUS} AS status, r.seq, r.lease_owner, r.lease_until, "
-    "r.created_at, r.updated_at FROM {runs} r"
+_SUMMARY_COLUMNS = (
+    "r.id",
+    "r.root_agent",
+    f"{_STATUS} AS status",
+    "r.seq",
+    "r.lease_owner",
+    "r.lease_until",
+    "r.created_at",
+    "r.updated_at",
 )
+SUMMARY = "SELECT " + ", ".join(_SUMMARY_COLUMNS) + " FROM {runs} r"
 """Runs as ``RunSummary`` rows (``summary``); takes ``:now``."""
 
 # The stored columns that each status a reader sees comes from (see _STATUS), spelled so that
@@ -59,7 +66,8 @@ EventRows = list[tuple[int, str, str | None]]
 
 # A run's summary with its seal (``_seal``) and head: the columns of SUMMARY, then
 # ``r.seal`` and ``r.head_mac``.
-_SEALED = SUMMARY.replace(" FROM {runs} r", ", r.seal, r.head_mac FROM {runs} r")
+_SEALED_COLUMNS = (*_SUMMARY_COLUMNS, "r.seal", "r.head_mac")
+_SEALED = "SELECT " + ", ".join(_SEALED_COLUMNS) + " FROM {runs} r"
 
 # An event row's MAC, unless the run is sealed and the load asked for none (``:macs``): a
 # sealed run's load checks one MAC, and reads its rows' texts only (the run's own row is
@@ -71,7 +79,7 @@ _MAC = "CASE WHEN :macs OR (SELECT seal FROM {runs} WHERE id = :id) IS NULL THEN
 # -1), then each event's ``(seq, text, mac)``.
 _LOAD = (
     "SELECT -1, NULL, NULL, " + _SEALED.removeprefix("SELECT ") + " WHERE r.id = :id "
-    f"UNION ALL SELECT seq, {{event}}, {_MAC}, " + ", ".join(["NULL"] * 10) + " "
+    f"UNION ALL SELECT seq, {{event}}, {_MAC}, " + ", ".join(["NULL"] * len(_SEALED_COLUMNS)) + " "
     "FROM {events} WHERE run_id = :id ORDER BY 1"
 )
 
