@@ -1,6 +1,6 @@
 """Where a paused run's first load by another store object goes, phase by phase.
 
-    uv run python benchmarks/cold_load.py [--postgres DSN] [--rounds 25]
+    uv run python benchmarks/cold_load.py [--postgres DSN] [--rounds 25] [--after-write]
 
 A run paused at its approval (``stores_tether.py``'s workload, 10 and 1,000 turns) on a
 signed ``SQLiteRunStore`` (and ``PostgresRunStore`` with ``--postgres``), then, each round,
@@ -12,6 +12,15 @@ row and its event rows, without their MACs: the run is sealed), the check (the d
 the rows' texts and the run's seal, see ``tether.store._seal``), decoding the events,
 folding them, and making the state (the fold included: it is made for the state).
 Medians over the rounds, in ms.
+
+``--after-write`` times the load as ``stores_tether.measure`` does instead: each round the
+writer writes a new run of that length and the cold store's first load of it follows at
+once (``first``, wall clock), then the same load again with nothing of it held (``again``,
+as in the rounds above); ``gc`` is the time the garbage collector ran within each, from
+``gc.callbacks``, and ``sql`` the SQL read within each. The difference is what a load
+right after another connection's writes pays: the connection's page cache, which SQLite
+drops when another connection commits, read again; the collector's passes over the
+writer's young objects; caches the writing left cold.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import itertools
 import statistics
 import tempfile
@@ -84,22 +94,75 @@ async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[st
     return out
 
 
+class _Clocks:
+    """The garbage collector's and the SQL read's time within a timed load."""
+
+    def __init__(self, store: Any) -> None:
+        self.gc = self.sql = 0.0
+        self._began = 0.0
+        read = store._read
+
+        async def timed_read(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await read(*args, **kwargs)
+            finally:
+                self.sql += time.perf_counter() - began
+
+        store._read = timed_read
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.gc += time.perf_counter() - self._began
+
+
+async def after_write(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[str, float]]:
+    """Medians (wall seconds) of a first load right after the run is written, and again."""
+    out: dict[int, dict[str, float]] = {}
+    async with make() as writer, make() as cold:
+        store: Any = cold
+        clocks = _Clocks(store)
+        gc.callbacks.append(clocks)
+        try:
+            warm_id, warm_agent = await st.start(writer, 2, None)
+            await load_state(cold, warm_id, warm_agent)  # the connection, warmed
+            for turns in TURNS:
+                times: dict[str, list[float]] = {}
+                for _ in range(rounds):
+                    run_id, agent = await st.start(writer, turns, None)
+                    for name in ("first", "again"):
+                        store._gate = FoldGate()
+                        clocks.gc = clocks.sql = 0.0
+                        began = time.perf_counter()
+                        await load_state(cold, run_id, agent)
+                        took = time.perf_counter() - began
+                        for key, value in (("", took), (" gc", clocks.gc), (" sql", clocks.sql)):
+                            times.setdefault(name + key, []).append(value)
+                out[turns] = {name: statistics.median(each) for name, each in times.items()}
+        finally:
+            gc.callbacks.remove(clocks)
+    return out
+
+
 def show(backend: str, results: dict[int, dict[str, float]]) -> None:
     for turns, each in results.items():
-        cells = "  ".join(f"{phase} {each[phase] * 1e3:.3f}" for phase in PHASES)
+        cells = "  ".join(f"{phase} {took * 1e3:.3f}" for phase, took in each.items())
         print(f"{backend} {turns:>5} turns ({turns * 3} rows): {cells}")
 
 
 async def main(args: argparse.Namespace) -> None:
+    measure = after_write if args.after_write else phases
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "runs.db"
-        show("sqlite", await phases(lambda: SQLiteRunStore(path, signing_key="k"), args.rounds))
+        show("sqlite", await measure(lambda: SQLiteRunStore(path, signing_key="k"), args.rounds))
     if args.postgres:
         dsn = args.postgres
         schema = f"cold_load_{int(time.time())}"
         show(
             "postgres",
-            await phases(
+            await measure(
                 lambda: PostgresRunStore(dsn, schema=schema, signing_key="k"), args.rounds
             ),
         )
@@ -109,4 +172,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", help="a DSN of a database to hold the run store")
     parser.add_argument("--rounds", type=int, default=25, help="cold loads per run")
+    parser.add_argument(
+        "--after-write", action="store_true", help="each load right after its run is written"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -176,6 +176,28 @@ def test_the_gateway_benchmark_reports_both_transports() -> None:
     assert "load average before" in done.stdout
 
 
+def test_the_cold_load_benchmark_times_a_load_right_after_its_write() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "cold_load.py"), "--after-write", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert [line.split()[:3] for line in lines] == [
+        ["sqlite", "10", "turns"],
+        ["sqlite", "1000", "turns"],
+    ]
+    for line in lines:
+        cells = dict(
+            re.findall(r"(first|again|first gc|first sql|again gc|again sql) ([\d.]+)", line)
+        )
+        names = {f"{load}{part}" for load in ("first", "again") for part in ("", " gc", " sql")}
+        assert set(cells) == names, line
+        assert float(cells["first"]) > 0 and float(cells["again"]) > 0, line
+
+
 # Paused runs at scale (benchmarks/scale_reads.py): its fast loader writes exactly the rows
 # appends write, and a tiny run measures every operation on both backends.
 
