@@ -26,7 +26,7 @@ import json
 from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError, SchemaValidator, core_schema, from_json
+from pydantic_core import PydanticSerializationError, from_json
 from typing_extensions import TypedDict
 
 from .._frozen import freeze
@@ -197,8 +197,6 @@ def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None
     them), the journal frozen in one pass, and the events validated from it: their items
     stay the frozen ones (``_frozen_fields``), not copied once more.
     """
-    if len(text) < _ONE_PASS_BELOW:
-        return _load_in_one_pass(text)
     try:
         data = from_json(text, cache_strings="all")
     except (ValueError, TypeError):  # not JSON; a lone surrogate in the text
@@ -222,49 +220,6 @@ def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None
     except (ValidationError, ValueError):
         return None
     return data["root_agent"], _upgrade(version, events), data.get("context")
-
-
-_ONE_PASS_BELOW = 24 * 1024
-"""Texts shorter than this many characters are validated from the text in one pass.
-
-pydantic-core can validate the whole document from its text, the journal's items made frozen
-as they are built (``_frozen_fields``): one pass where parsing, freezing and validating are
-three, which saves a short state about half of that work (measured with the caches cold,
-as a state loaded in another process finds them). Each item is then built by a call to
-``FrozenDict`` and its values tried against each JSON type in turn, which costs more than
-the freezing pass once a state holds a few hundred items (about 35 KB): those take three."""
-
-
-@functools.cache
-def _document_validator() -> SchemaValidator:
-    # The document as ``load_document_json`` reads it: the fields it checks, the journal
-    # validated as events (from JSON text: frozen, ``_frozen_fields``), other keys ignored.
-    def field(schema: core_schema.CoreSchema, required: bool = True) -> Any:
-        return core_schema.typed_dict_field(schema, required=required)
-
-    return SchemaValidator(
-        core_schema.typed_dict_schema(
-            {
-                "format": field(core_schema.literal_schema([FORMAT])),
-                "version": field(core_schema.int_schema(strict=True)),
-                "root_agent": field(core_schema.str_schema(strict=True)),
-                "journal": field(events_adapter().core_schema),
-                "context": field(core_schema.any_schema(), required=False),
-                "signature": field(core_schema.any_schema(), required=False),
-            }
-        )
-    )
-
-
-def _load_in_one_pass(text: str | bytes) -> tuple[str, list[Event], Any] | None:
-    try:
-        data = _document_validator().validate_json(text)
-    except (ValidationError, ValueError):  # anything off: the slow path says what
-        return None
-    version = data["version"]
-    if version not in SCHEMA_VERSIONS or "signature" in data:  # the slow path checks it
-        return None
-    return data["root_agent"], _upgrade(version, data["journal"]), data.get("context")
 
 
 def _describe(exc: ValidationError) -> str:
