@@ -142,7 +142,7 @@ def measure(saver: Any, cold: Any, probe: w.BytesProbe, sizes: w.Sizes) -> dict[
         loads, colds, resumes = [], [], []
         for run in range(sizes.runs_at(length)):
             thread, app = "main", main_app
-            if length != sizes.turns:
+            if length != sizes.turns or run > 0:
                 thread = f"len_{length}_{run}"
                 timed = w.TurnClock(probe) if length == sizes.early else None
                 app = start(saver, thread, length, timed)

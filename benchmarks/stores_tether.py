@@ -158,8 +158,8 @@ async def measure(
     early = w.early_times(sizes, clock)
     for length in sizes.resume_lengths:
         loads, colds, resumes = [], [], []
-        for _ in range(sizes.runs_at(length)):
-            if length == sizes.turns:
+        for run in range(sizes.runs_at(length)):
+            if length == sizes.turns and run == 0:
                 rid, rbench = run_id, bench
             else:
                 timed = w.TurnClock(probe) if length == sizes.early else None

@@ -65,16 +65,19 @@ class Sizes:
     repeats: int  # load repetitions per run
     runs_per_length: int = 5
     """Paused runs timed at each resume length shorter than ``turns`` (the load and the
-    approve-and-resume reported are their medians; a run resumes once, so one sample each).
-    The main run, at ``turns``, is timed alone."""
+    approve-and-resume reported are their medians; a run resumes once, so one sample each)."""
+    long_runs: int = 3
+    """Paused runs timed at ``turns``: the main run and ``long_runs - 1`` more of its length
+    (not timed per turn), so the longest run's first load and resume are a median too."""
 
     def runs_at(self, length: int) -> int:
-        """How many paused runs of ``length`` turns are timed."""
-        return 1 if length == self.turns else self.runs_per_length
+        """How many paused runs of ``length`` turns are timed (the main run included)."""
+        return self.long_runs if length == self.turns else self.runs_per_length
 
     def extra_turns(self) -> int:
         """The turns of the paused runs besides the main one."""
-        return sum(self.runs_at(n) * n for n in self.resume_lengths if n != self.turns)
+        main = self.turns if self.turns in self.resume_lengths else 0
+        return sum(self.runs_at(n) * n for n in self.resume_lengths) - main
 
 
 FULL = Sizes(turns=1000, early=10, middle=500, resume_lengths=(10, 100, 1000), repeats=5)
