@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
-from ._events import Event
+from ._events import ApprovalRequested, Event
 from ._fold import RunView
 
 __all__ = ["Journal"]
@@ -23,7 +23,14 @@ class Journal(Sequence[Event]):
 
     __slots__ = ("_events", "_view", "stored_tip")
 
-    def __init__(self, events: Iterable[Event] = ()) -> None:
+    def __init__(self, events: Iterable[Event] = (), *, verified: bool = False) -> None:
+        """The journal of ``events``, folded (the fold refuses one that does not fit).
+
+        ``verified``: the events are ones a journal held before, vouched for by a MAC under
+        the run's signing key (a signed state's text): the fold takes the fingerprint each
+        approval request names for its call instead of hashing the call's arguments again.
+        It checked them when they were first appended, and a MAC that matches says they
+        are unchanged since. Everything else is checked as always."""
         self._events: list[Event] = []
         self._view = RunView()
         self.stored_tip: object = None
@@ -32,9 +39,16 @@ class Journal(Sequence[Event]):
         # The fold refuses an event that does not fit, and then there is no journal at all:
         # fold them all, then keep them, without a call to ``append`` each.
         events = list(events)
-        apply = self._view.apply
-        for event in events:
-            apply(event)
+        view = self._view
+        apply = view.apply
+        if verified:
+            for event in events:
+                if type(event) is ApprovalRequested:
+                    _take_fingerprint(view, event)
+                apply(event)
+        else:
+            for event in events:
+                apply(event)
         self._events = events
 
     @classmethod
@@ -98,3 +112,12 @@ class Journal(Sequence[Event]):
 
     def __repr__(self) -> str:
         return f"<Journal of {len(self._events)} events>"
+
+
+def _take_fingerprint(view: RunView, event: ApprovalRequested) -> None:
+    # A verified request's fingerprint, taken for its call's (computing it is a canonical
+    # JSON encoding and a SHA-256: a tenth of a cold load of a paused run). The fold's own
+    # check then compares it with itself; the tool's name is still compared.
+    call = view.calls.get(event.call_id)
+    if call is not None and call._fingerprint is None and call.name == event.tool:
+        call._fingerprint = event.fingerprint

@@ -482,13 +482,15 @@ def _check_tools(run: Run) -> None:
     """Refuse, before anything runs, a call that was decided or started on a tool its agent
     no longer has (for example an agent given without it on resume): the loop could not
     carry it out. A call not yet looked at is fine: the model reads that the tool is gone."""
-    from ._tool_step import missing_tool_error
-
     for call in run.view.calls.values():
         if call.status in (CallStatus.NEW, CallStatus.DONE) or call.hosted:
             continue
         owner = run.graph[call.agent]
         if call.name not in owner.function_tools and call.name not in owner.handoff_tools:
+            # Imported here only: an import statement costs a resume microseconds even for
+            # a module already loaded (it looks its package's spec up).
+            from ._tool_step import missing_tool_error
+
             raise missing_tool_error(call, owner)
 
 

@@ -594,7 +594,7 @@ class RunState:
                 "pass a dict to RunState.from_json."
             )
         # Not through cls.from_json: a subclass (tether.agents) may make that awaitable.
-        events, stored_context = read_state_text(agent, text, signing_key, require_signature)
+        journal, stored_context = read_state_text(agent, text, signing_key, require_signature)
         if context is None:
             context = deserialize_context(stored_context, context_type, context_deserializer)
-        return cls(agent, Journal(events), context, governance=governance)
+        return cls(agent, journal, context, governance=governance)

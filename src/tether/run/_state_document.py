@@ -23,7 +23,15 @@ from ..errors import (
     UnknownToolError,
     UserError,
 )
-from ..journal import CallStatus, Event, HandoffTaken, ModelResponded, RunStarted, RunView
+from ..journal import (
+    CallStatus,
+    Event,
+    HandoffTaken,
+    Journal,
+    ModelResponded,
+    RunStarted,
+    RunView,
+)
 from ..journal._document import (
     dump_document,
     dump_document_json,
@@ -137,14 +145,21 @@ def _verify_any(data: dict[str, Any], keys: tuple[bytes, ...]) -> None:
 
 def read_state_text(
     agent: Agent[Any], text: str | bytes, signing_key: SigningKey, require_signature: bool
-) -> tuple[list[Event], Any]:
-    """The journal and the stored context of ``to_string`` text for ``agent``'s graph, its
-    signature checked: text signed as written is checked over its bytes and read the fast
-    way; other text takes the full check (``parse_json``, then ``read_json``)."""
+) -> tuple[Journal, Any]:
+    """The journal (folded) and the stored context of ``to_string`` text for ``agent``'s
+    graph, its signature checked: text signed as written is checked over its bytes and read
+    the fast way, its journal folded as verified (``Journal(verified=True)``: the MAC says
+    it is what a journal held when it was saved); other text takes the full check
+    (``parse_json``, then ``read_json``)."""
     loaded = _read_signed_text(agent, text, signing_key)
-    if loaded is None and (signing_key is False or (signing_key is None and not require_signature)):
+    if loaded is not None:
+        return Journal(loaded[0], verified=True), loaded[1]
+    if signing_key is False or (signing_key is None and not require_signature):
         loaded = read_text(agent, text)  # unsigned text, read the fast way when it can be
-    return loaded or read_json(agent, parse_json(text), signing_key, require_signature)
+    events, stored_context = loaded or read_json(
+        agent, parse_json(text), signing_key, require_signature
+    )
+    return Journal(events), stored_context
 
 
 def _read_signed_text(
