@@ -22,7 +22,6 @@ import functools
 import os
 import secrets
 import stat
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,23 +73,10 @@ def resolve_keys(given: SigningKey, *, data_dir: str | None = None) -> Keys | No
 def default_keys(data_dir: str | None = None) -> Keys:
     """The environment's keys: ``TETHER_STORE_KEY``, else the key file (created if missing)."""
     env = os.environ
-    raw = getattr(env, "_data", None)
-    if type(raw) is dict and os.name == "posix":
-        # What ``os.environ`` holds, read without its Python layer (four lookups through it
-        # were a third of a cold save's key look-up): the same values, read each time, so a
-        # changed environment is seen at once (``tests/test_signing.py``).
-        key = raw.get(b"TETHER_STORE_KEY")
-        text = "" if key is None else _decoded(key).strip()
-        if text:
-            return _keys_of(text)
-        path, name = _key_file_raw(
-            raw.get(b"TETHER_KEY_FILE"), raw.get(b"XDG_CONFIG_HOME"), raw.get(b"HOME")
-        )
-    else:
-        text = env.get(KEY_ENV, "").strip()
-        if text:
-            return _keys_of(text)
-        path, name = _env_key_file(env)
+    text = env.get(KEY_ENV, "").strip()
+    if text:
+        return _keys_of(text)
+    path, name = _env_key_file(env)
     if data_dir is not None and _same_dir(path.parent, Path(data_dir)):
         raise SigningKeyError(
             f"The signing key file {path} is in the same directory as the run store, so a "
@@ -118,23 +104,6 @@ def _env_key_file(env: Mapping[str, str]) -> tuple[Path, str]:
     return _key_file(
         env.get(KEY_FILE_ENV, "").strip(), env.get("XDG_CONFIG_HOME", "").strip(), env.get("HOME")
     )
-
-
-@functools.lru_cache(maxsize=8)
-def _key_file_raw(
-    named: bytes | None, config: bytes | None, home: bytes | None
-) -> tuple[Path, str]:
-    # ``_env_key_file`` of ``os.environ``'s own bytes (POSIX), cached by them.
-    return _key_file(
-        "" if named is None else _decoded(named).strip(),
-        "" if config is None else _decoded(config).strip(),
-        None if home is None else _decoded(home),
-    )
-
-
-def _decoded(value: bytes) -> str:
-    # A value of ``os.environ``'s data as ``os.environ`` gives it on POSIX.
-    return value.decode(sys.getfilesystemencoding(), "surrogateescape")
 
 
 @functools.lru_cache(maxsize=8)
