@@ -402,3 +402,14 @@ async def test_lone_surrogates_save_as_escapes_and_load_back() -> None:
         assert loaded.context == {"who": "\ud83d"}
         assert loaded.journal == result.to_state().journal
         assert json.loads(loaded.interruptions[0].arguments) == {"city": "Oak\ud800"}
+
+
+async def test_a_states_view_says_what_it_waits_on_as_its_decisions_land() -> None:
+    agent, _model, state = await interrupted()
+    loaded = RunState.from_string(agent, state.to_string())
+    waiting = loaded.view.waiting()
+    assert [(w.kind, w.call.call_id) for w in waiting] == [("approval", "call_oak")]
+    assert loaded.view.status == loaded.status == "waiting"
+    loaded.approve(loaded.interruptions[0])
+    assert loaded.view.waiting() == []
+    assert loaded.view.status == "running"

@@ -136,7 +136,7 @@ async def test_reminders_and_escalations_carry_nothing_to_ts() -> None:
         remind_after=timedelta(minutes=1), escalate_after=timedelta(minutes=2), escalate_to="ops"
     )
     later = datetime.now(UTC) + timedelta(hours=1)
-    events = steps(state._view, later, escalation)
+    events = steps(state.view, later, escalation)
     assert [e.kind for e in events] == ["approval_reminded", "approval_escalated"]
     waited = RunState(state.agent, [*state.journal, *events])
     assert json.loads(to_openai_js(waited)) == json.loads(to_openai_js(state))

@@ -224,7 +224,7 @@ async def recover() -> dict[str, Any]:
         ]
         decided = [e.by for e in stored.events if e.kind == "approval_decided"]  # type: ignore[union-attr]
         state = await load_state(store, run.run_id, agent())
-        calls = [i.get("call_id") for i in state._view.items if is_function_call(i)]
+        calls = [i.get("call_id") for i in state.view.items if is_function_call(i)]
         session = open_session()
         kept = None if session is None else [_key(i) for i in await session.get_items()]
         return {

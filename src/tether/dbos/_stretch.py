@@ -213,7 +213,7 @@ async def _create(app: Engine, run_id: str, agent: str, input: Any, max_turns: i
 def _needs_work(state: RunState) -> bool:
     # The fold's status: running, or failed in a way a retry may mend (the engine's step
     # retry gives the backoff; RETRY bounds the attempts).
-    return state.status == "running" or RETRY.retry_at(state._view) is not None
+    return state.status == "running" or RETRY.retry_at(state.view) is not None
 
 
 async def _outcome(app: Engine, state: RunState) -> dict[str, Any]:
@@ -246,7 +246,7 @@ async def _deadline(app: Engine, state: RunState) -> float | None:
     """
     requests = [
         waiting.call.requested
-        for waiting in state._view.waiting()
+        for waiting in state.view.waiting()
         if waiting.kind == "approval" and waiting.call.requested is not None
     ]
     own = [datetime.fromisoformat(r.expires_at).timestamp() for r in requests if r.expires_at]

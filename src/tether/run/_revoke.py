@@ -31,7 +31,7 @@ def revoke(
     check_decision_arguments(item, always=False, message=None, by=None)
     check_reason(reason)
     approver = as_approver(by)
-    view = state._view
+    view = state.view
     call_id = item if isinstance(item, str) else item.call_id
     call = view.calls.get(call_id)
     if (
@@ -68,7 +68,7 @@ def resolve(
     check_reason(reason)
     approver = as_approver(by)
     call_id = item if isinstance(item, str) else item.call_id
-    call = state._view.calls.get(call_id)
+    call = state.view.calls.get(call_id)
     if call is None or call.status is not CallStatus.IN_DOUBT:
         raise NotPendingError(
             f"Call {call_id!r} is not in doubt in this run. Resolve only the items of "
@@ -79,4 +79,4 @@ def resolve(
     policy = policy_for(state._graph, call, state.governance)
     authorize(policy, approver, call, state.context, four_eyes=False)
     event = DoubtResolved(call_id, resolution, output, reason=reason)
-    state._journal.append(resolution_event(state._view, event, state.governance, approver))
+    state._journal.append(resolution_event(state.view, event, state.governance, approver))

@@ -71,9 +71,8 @@ class RunState:
             state.approve(item)                       # or state.reject(item, message=...)
         result = await Runner.run(agent, state)
 
-    Decisions are journal events bound to the exact call (tool, call id and
-    arguments) they were made on.
-    """
+    Decisions are journal events bound to the exact call (tool, call id and arguments)
+    they were made on."""
 
     __slots__ = ("_agent", "_journal", "context", "governance")
 
@@ -94,7 +93,7 @@ class RunState:
         """The application's context object, handed to tools on resume."""
         self.governance = governance or DEFAULT_GOVERNANCE
         """Who may decide, deadlines, receipt key and clock (``tether.Governance``)."""
-        check_names(agent, self._journal, self._view)
+        check_names(agent, self._journal, self.view)
         self.expire()
 
     def _requester(self) -> str | None:
@@ -111,7 +110,8 @@ class RunState:
         return state
 
     @property
-    def _view(self) -> RunView:
+    def view(self) -> RunView:
+        """The fold of the run's journal, read-only: what the run waits on and why."""
         return self._journal.view
 
     @property
@@ -124,31 +124,31 @@ class RunState:
     @property
     def interruptions(self) -> list[ToolApprovalItem]:
         """Calls waiting for a decision, in the order the model made them."""
-        return with_origins(self._view.pending, self._graph)
+        return with_origins(self.view.pending, self._graph)
 
     @property
     def run_id(self) -> str:
         """The run's id (``result.run_id``); a run store keeps the run under it."""
-        return self._view.run_id
+        return self.view.run_id
 
     @property
     def in_doubt(self) -> list[ToolApprovalItem]:
         """Calls that started and were never recorded as completed: settle each with
         ``resolve_doubt`` before resuming (a stored run stops on them)."""
-        return self._view.in_doubt
+        return self.view.in_doubt
 
     @property
     def current_turn(self) -> int:
         """Model responses so far (the turn counter that ``max_turns`` limits)."""
-        return self._view.turns
+        return self.view.turns
 
     @property
     def max_turns(self) -> int:
-        return self._view.max_turns
+        return self.view.max_turns
 
     @property
     def usage(self) -> Usage:
-        return self._view.usage
+        return self.view.usage
 
     @property
     def agent(self) -> Agent[Any]:
@@ -162,23 +162,23 @@ class RunState:
     @property
     def current_agent(self) -> Agent[Any]:
         """The agent that runs next."""
-        return self._graph[self._view.agent]
+        return self._graph[self.view.agent]
 
     @property
     def is_complete(self) -> bool:
-        return self._view.completed is not None
+        return self.view.completed is not None
 
     @property
     def status(self) -> RunStatus:
         """What the journal says of the run: ``"running"``, ``"waiting"`` (for a person),
         ``"in_doubt"``, ``"completed"`` or ``"failed"`` (see ``failure``)."""
-        return self._view.status
+        return self.view.status
 
     @property
     def failure(self) -> RunFailed | None:
         """The error the run stopped on (type, message, whether a retry can help), while
         it is failed; resuming it (``Runner.run``) tries it again."""
-        return self._view.failed
+        return self.view.failed
 
     @property
     def journal(self) -> Sequence[Event]:
@@ -329,13 +329,13 @@ class RunState:
                     inner, verdict, output, by=approver, reason=reason, fingerprint=fingerprint
                 )
 
-            self._journal.append(nested_decision(self._view, item, review))
+            self._journal.append(nested_decision(self.view, item, review))
             return
         call_id = item if isinstance(item, str) else item.call_id
-        call = self._view.calls.get(call_id)
+        call = self.view.calls.get(call_id)
         if (
             call is None
-            or self._view.completed is not None
+            or self.view.completed is not None
             or call.status is not (CallStatus.REVIEW)
         ):
             raise NotPendingError(
@@ -354,7 +354,7 @@ class RunState:
         authorize(policy, approver, call, self.context, four_eyes=False)
         self._journal.append(
             review_event(
-                self._view,
+                self.view,
                 call,
                 self.governance,
                 approver=approver,
@@ -367,7 +367,7 @@ class RunState:
     def expire(self) -> list[ToolApprovalItem]:
         """Reject (as the system) every pending call past its approval deadline, by the
         governance clock; returns them. Loading a state and resuming a run do this too."""
-        view = self._view
+        view = self.view
         if view.completed is not None:
             return []
         calls = due(view, self.governance.now)
@@ -416,13 +416,13 @@ class RunState:
                     fingerprint=fingerprint,
                 )
 
-            self._journal.append(nested_decision(self._view, item, decide))
+            self._journal.append(nested_decision(self.view, item, decide))
             return
         call_id = item if isinstance(item, str) else item.call_id
         try:
             call = self._pending_call(call_id)
         except ApprovalExpiredError:  # recorded as late, if its approver could have decided
-            at = (self._view, self._graph, self.governance, self.context, call_id)
+            at = (self.view, self._graph, self.governance, self.context, call_id)
             for late in late_decision(*at, approver=approver, approved=approved, reason=reason):
                 self._journal.append(late)
             raise
@@ -436,7 +436,7 @@ class RunState:
             else None
         )
         event = decision_event(
-            self._view,
+            self.view,
             call,
             self.governance,
             approver=approver,
@@ -459,13 +459,13 @@ class RunState:
     def _pending_call(self, call_id: str) -> Call:
         """The call ``call_id``, waiting for a decision (expired by the clock first if it
         is past its deadline); else the error that says why it is not."""
-        call = self._view.calls.get(call_id)
-        if call is None or self._view.completed is not None:
+        call = self.view.calls.get(call_id)
+        if call is None or self.view.completed is not None:
             raise NotPendingError(
                 f"Call {call_id!r} is not waiting for a decision in this run. Decide only on "
                 "the items of state.interruptions."
             )
-        if call.status is CallStatus.PENDING and due(self._view, self.governance.now):
+        if call.status is CallStatus.PENDING and due(self.view, self.governance.now):
             self.expire()
         if call.decision is not None and call.decision.expired:
             raise ApprovalExpiredError(
@@ -490,9 +490,9 @@ class RunState:
         """After an ``always`` decision: the turn's other calls of this agent's tool that
         its approver could decide, decided now, each bound to its own fingerprint (later
         turns: when the run asks)."""
-        for other in list(self._view.calls.values()):
+        for other in list(self.view.calls.values()):
             automatic = always_decision(
-                self._view, self._graph, self.governance, other, self.context
+                self.view, self._graph, self.governance, other, self.context
             )
             if automatic is not None:
                 self._journal.append(automatic)
@@ -533,7 +533,7 @@ class RunState:
     def to_json(self, *, context_serializer: ContextSerializer | None = None) -> dict[str, Any]:
         """The state as a JSON-compatible dict."""
         events = self._journal.events_since(0)
-        return state_json(self._view.root_agent, events, self.context, context_serializer)
+        return state_json(self.view.root_agent, events, self.context, context_serializer)
 
     def to_string(
         self,
@@ -544,7 +544,7 @@ class RunState:
         """The state as JSON text, signed with HMAC-SHA256 (``signing_key``, else the run
         stores' default key) unless ``signing_key=False``; see docs/run-state.md."""
         return state_text(
-            self._view.root_agent,
+            self.view.root_agent,
             self._journal.events_since(0),
             self.context,
             signing_key=signing_key,

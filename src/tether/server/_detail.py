@@ -127,7 +127,7 @@ def run_detail(
 ) -> RunDetail:
     """The run ``stored`` as ``state`` folds it (``requested``: when its pending calls were
     requested, from the store's projection; ``audit``: ``audit_json`` of its journal)."""
-    view = state._view
+    view = state.view
     summary = stored.summary
     graph = state.agents()
 

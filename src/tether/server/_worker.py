@@ -174,7 +174,7 @@ class Worker:
         except TetherError as exc:  # a journal this tether cannot fold
             log.warning("run %s cannot be read: %s", run_id, exc)
             return None
-        return self.app.retry.retry_at(state._view)
+        return self.app.retry.retry_at(state.view)
 
     async def sweep(self) -> int:
         """Remind of and escalate the approvals whose steps are due (``Escalation``), then

@@ -64,7 +64,7 @@ async def undo(
     if approver is None:
         raise UserError("An undo is asked for by someone: pass by=Approver(...) or an id.")
     state = await load_state(store, run_id, agent, context=context, governance=governance)
-    view = state._view
+    view = state.view
     call, tool = _undoable(view.ran.get(call_id), view.undos.get(call_id), state.agents(), call_id)
     if fingerprint is not None and fingerprint != call.fingerprint:
         raise StaleDecisionError(
