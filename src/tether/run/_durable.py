@@ -156,8 +156,13 @@ class Durable:
             creating = self.stored == 0
             # A run that completed, or the last append of a run that stops (``last``), is
             # advanced by nobody after it: the lease goes with it (one transaction fewer
-            # than a release after it).
-            release = (last or journal.view.completed is not None) and self._session is None
+            # than a release after it). Not an append that takes the lease too (a resume's
+            # first): a store may let the taking win; it is released after it.
+            release = (
+                (last or journal.view.completed is not None)
+                and self._session is None
+                and self._taking is None
+            )
             try:
                 self.stored = await self._write(journal.view.run_id, events, creating, release)
             except RunConflictError:
