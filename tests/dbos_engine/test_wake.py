@@ -225,3 +225,25 @@ async def test_a_listening_worker_polls_the_run_queue_less_and_again_when_it_sto
         finally:
             await waker.stop()
     assert quiet <= 1, quiet  # at period 0.05 without the LISTEN: about ten
+
+
+def test_a_workers_claims_look_up_whether_its_version_is_the_newest_once_a_while() -> None:
+    # DBOS's claim looks it up in every claim (a query of its own); a worker's claims reuse
+    # one answer for max_age seconds, and see a newer version deployed after that.
+    class SystemDatabase:
+        newest = "v1"
+        lookups = 0
+
+        def _is_latest_version(self, version: str) -> bool:
+            self.lookups += 1
+            return version == self.newest
+
+    db = SystemDatabase()
+    latest = _wake.LatestVersion(max_age=3600)
+    assert [latest(db, "v1") for _ in range(5)] == [True] * 5
+    assert db.lookups == 1
+    db.newest = "v2"
+    assert latest(db, "v1") is True  # within max_age: the answer it has
+    now = _wake.LatestVersion(max_age=0)  # every claim looks again
+    assert [now(db, "v1"), now(db, "v2")] == [False, True]
+    assert db.lookups == 3

@@ -189,6 +189,32 @@ async def test_a_turn_of_an_idempotent_call_takes_one_commit(backend: Backend) -
         await store.close()
 
 
+async def test_a_run_that_pauses_gives_its_lease_up_with_its_last_commit(
+    backend: Backend,
+) -> None:
+    # The pause's commit (the response, the approval request) ends the lease too: no
+    # release of its own after it, and the run is free for whoever resumes it.
+    store = Counting(backend.open(signing_key="k"))
+    try:
+
+        @function_tool(needs_approval=True)
+        def send(city: str) -> str:
+            """Send the report (approval first)."""
+            return "sent"
+
+        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Sent.")])
+        agent = Agent(name="Mailer", model=model, tools=[send])
+        paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
+        assert paused.interruptions
+        assert store.turns == [["run_started"], ["model_responded", "approval_requested"]]
+        stored = await store.load(paused.run_id or "")
+        assert (stored.status, stored.summary.lease_owner) == ("waiting", None)
+        if backend.name == "sqlite":
+            assert wal_commits(store.path) == 1 + len(store.writes)
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize("hooked", [False, True])
 async def test_an_approved_resume_takes_three_commits_and_its_lease(
     backend: Backend, hooked: bool

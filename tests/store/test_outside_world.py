@@ -109,10 +109,37 @@ async def test_a_run_started_twice_under_one_id_is_one_run(store: SQLiteRunStore
     assert [i.call_id for i in again.interruptions] == ["pay"]
     assert [r.run_id for r in (await store.list_runs()).runs] == ["order-42"]
     assert len(agent.model.requests) == 1  # type: ignore[union-attr]
+    stored = (await store.load("order-42")).seq
     with pytest.raises(RunConflictError, match="already exists"):
         await Runner.run(agent, "Charge", store=store, run_id="order-42", if_exists="error")
+    assert len(agent.model.requests) == 1  # type: ignore[union-attr]  (refused before it ran)
+    assert (await store.load("order-42")).seq == stored
     with pytest.raises(UserError, match="run_id"):
         await Runner.run(agent, "Charge", store=store, run_id="")
+
+
+async def test_a_new_run_that_must_be_new_reads_nothing_before_its_first_commit(
+    store: SQLiteRunStore,
+) -> None:
+    # if_exists="error": the run's first commit is the check that the id is free (a
+    # durable engine's first stretch starts its run so, one round trip fewer).
+    reads: list[str] = []
+    load, tip = store.load, store.tip
+
+    async def counted_load(run_id: str) -> Any:
+        reads.append("load")
+        return await load(run_id)
+
+    async def counted_tip(run_id: str) -> Any:
+        reads.append("tip")
+        return await tip(run_id)
+
+    store.load, store.tip = counted_load, counted_tip  # type: ignore[method-assign]
+    api, seen = PaymentAPI(), []
+    agent = payments_agent(api, [tool_call("charge", {"amount": 5}, "pay")], seen)
+    first = await Runner.run(agent, "Charge", store=store, run_id="order-7", if_exists="error")
+    assert first.run_id == "order-7" and first.interruptions
+    assert reads == []
 
 
 async def test_an_in_memory_run_takes_the_id_it_is_given() -> None:

@@ -21,8 +21,10 @@ import contextlib
 import struct
 from collections.abc import AsyncIterator, Callable
 
+import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tether import RunConflictError
 from tether.journal._events import ToolCompleted, ToolStarted
 from tether.store import PostgresRunStore
 
@@ -157,3 +159,24 @@ async def _count_trips(store: PostgresRunStore, relay: Relay, run_id: str) -> tu
         counts.append(relay.trips - before)
     assert (await store.load(run_id)).seq == seq + 3
     return tuple(counts)
+
+
+async def test_a_new_run_is_not_looked_for_before_it_is_created(postgres_dsn: str) -> None:
+    # Its insert writes nothing if the id is taken: a run the store has is refused by it,
+    # and nothing of the refused append is written.
+    async with relayed(postgres_dsn) as (dsn, relay):
+        store = PostgresRunStore(dsn, schema="creates", signing_key=b"k" * 32, max_connections=1)
+        try:
+            trips = []
+            for n in range(3):  # the first prepares the statements on the connection
+                before = relay.trips
+                await store.append(f"c{n}", 0, begun(f"c{n}", "c1"), owner="w", lease_ttl=30)
+                trips.append(relay.trips - before)
+            with pytest.raises(RunConflictError, match="already exists"):
+                await store.append("c1", 0, begun("c1", "other"), owner="x", lease_ttl=30)
+            stored = await store.load("c1")
+        finally:
+            await store.close()
+    assert trips[1:] == [2, 2]  # the run's row; then its events, its update and the commit
+    assert stored.events == tuple(begun("c1", "c1"))
+    assert stored.summary.lease_owner == "w"

@@ -247,7 +247,8 @@ class DBOSApp:
             return
         # A run is taken at once when ``start`` queues it (``_wake``), and every
         # ``polling_interval`` whatever a lost wake-up left.
-        claim = lambda room: _wake.claim_queued(runs, room, self.starting)  # noqa: E731
+        latest = _wake.LatestVersion()  # looked up once a second, not in every claim
+        claim = lambda room: _wake.claim_queued(runs, room, self.starting, latest)  # noqa: E731
         self._waker = _wake.Waker(claim, self._claim_room, period=self.polling_interval)
         dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
         self._waker.start(dsn, _wake.channel(self.system_schema))

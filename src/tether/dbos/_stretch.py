@@ -77,10 +77,11 @@ async def advance(
     Safe to run again after a crash (an engine re-executes an unrecorded step):
     it only ever continues the stored journal.
 
-    ``first``: the run's first stretch, whose run the store most likely lacks. The
-    loop's own look for it (``Runner.run``'s ``run_id``) is then the only one; a run
-    already stored (the stretch run again after a crash) is refused there before
-    anything runs, and loaded and resumed as in any other stretch.
+    ``first``: the run's first stretch, whose run the store most likely lacks. It is
+    not looked for: the run's first commit (``Runner.run``'s ``run_id`` with
+    ``if_exists="error"``) stores it only if the store lacks it; a run already stored
+    (the stretch run again after a crash) is refused there, before anything of it runs,
+    and loaded and resumed as in any other stretch.
     """
     return await outlast_outage(
         lambda: _advance(app, run_id, agent, input, max_turns, first),
@@ -112,8 +113,8 @@ async def _advance(
             return await _outcome(app, state)
         try:
             if state is None:
-                # "error": a run already stored (a first stretch run again) is
-                # refused before anything runs, then loaded above and resumed.
+                # "error": a run already stored (a first stretch run again) is refused
+                # by its first commit, before anything runs, then loaded above and resumed.
                 result = await Runner.run(
                     root,
                     input,

@@ -34,6 +34,8 @@ import copy
 import hashlib
 import inspect
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +43,16 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["LISTENING_POLL", "Waker", "channel", "claim_queued", "listen_dsn", "room", "supported"]
+__all__ = [
+    "LISTENING_POLL",
+    "LatestVersion",
+    "Waker",
+    "channel",
+    "claim_queued",
+    "listen_dsn",
+    "room",
+    "supported",
+]
 
 LISTENING_POLL = 1.0
 """The longest a worker waits between looks at the run queue while it listens (seconds):
@@ -81,6 +92,7 @@ def supported() -> bool:
             "queue_partition_key",
             "local_running_count",
             "owner_xid",
+            "is_latest_version",
         ),
         SystemDatabase.get_workflow_statuses: ("workflow_ids",),
         execute_dequeued_workflow: ("dbos", "status", "owner_xid"),
@@ -94,7 +106,37 @@ def supported() -> bool:
         return False
     if "queue._worker_concurrency" not in source:
         return False
+    if not hasattr(SystemDatabase, "_is_latest_version"):
+        return False
     return all(hasattr(GlobalParams, name) for name in ("executor_id", "app_version"))
+
+
+VERSION_CHECK_AGE = 1.0
+"""Seconds a worker's claims reuse its look at whether its application version is the
+newest registered (``LatestVersion``)."""
+
+
+class LatestVersion:
+    """Whether this worker's application version is the newest registered, looked up at
+    most once every ``max_age`` seconds (in a claim's thread).
+
+    DBOS's claim looks it up in each claim, a query of its own (a fifth of a claim's CPU),
+    to decide whether the claim also takes queued rows without a version. tether's runs
+    are queued with one (``DBOSApp.start``); the answer changes only when a newer version
+    is deployed, which then takes effect within ``max_age`` seconds, as DBOS's own queue
+    poll would see it at its next poll."""
+
+    def __init__(self, max_age: float = VERSION_CHECK_AGE) -> None:
+        self.max_age = max_age
+        self._known: tuple[float, bool] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, sys_db: Any, app_version: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._known is None or now - self._known[0] >= self.max_age:
+                self._known = (now, bool(sys_db._is_latest_version(app_version)))
+            return self._known[1]
 
 
 def room(worker_concurrency: int | None, concurrency: int | None, stretches: int) -> int | None:
@@ -116,7 +158,12 @@ def room(worker_concurrency: int | None, concurrency: int | None, stretches: int
     return free if free >= worker_concurrency else 0
 
 
-def claim_queued(queue: Any, room: int | None = None, starting: set[str] | None = None) -> int:
+def claim_queued(
+    queue: Any,
+    room: int | None = None,
+    starting: set[str] | None = None,
+    latest: LatestVersion | None = None,
+) -> int:
     """Claim up to ``room`` of ``queue``'s waiting workflows (``None``: all) now and start
     them: one poll of DBOS's queue thread, by DBOS's own functions (internal in DBOS 3.4;
     see ``supported``). Call it from a thread, not the workers' event loop (a workflow is
@@ -125,7 +172,8 @@ def claim_queued(queue: Any, room: int | None = None, starting: set[str] | None 
     Each run it starts is added to ``starting`` as it is handed to the loop: DBOS runs the
     workflow's body only after a round trip through a thread, so the run is not yet among
     the worker's stretches when the next claim reads its room (the workflow takes it out
-    of ``starting`` as its stretch begins).
+    of ``starting`` as its stretch begins). ``latest``: the worker's cached answer to
+    whether its version is the newest (else the claim looks it up itself, as DBOS does).
 
     A claimed run that does not start is logged and not counted. One that moved on
     between the claim and its start (cancelled) leaves its room to the next queued run at
@@ -153,6 +201,9 @@ def claim_queued(queue: Any, room: int | None = None, starting: set[str] | None 
             None,  # no partition
             0,  # what runs is already taken off the room
             owner_xid=owner,
+            is_latest_version=None
+            if latest is None
+            else latest(dbos._sys_db, GlobalParams.app_version),
         )
         if not ids:
             break

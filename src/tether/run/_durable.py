@@ -8,7 +8,7 @@ finishes, and whatever the run recorded before it stops. Each checkpoint is one
 compare-and-append of the events the store lacks, under the run's lease; the lease is
 taken before the run advances (by a new run's first append; by a resume's first append
 when nothing acts before it, else on its own first), renewed while it works, and
-released when it stops (by a completed run's last append).
+released when it stops (by its last append, if that has anything to write).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class Durable:
         async with self._writing:
             await self._append(journal)
 
-    async def _append(self, journal: Journal) -> None:
+    async def _append(self, journal: Journal, *, last: bool = False) -> None:
         if self._taking is not None and self._session is not None:
             await self._take_first(journal)  # an append with session items takes no lease
         for _ in range(_REBASE_ATTEMPTS):
@@ -154,9 +154,15 @@ class Durable:
             if not events:
                 return
             creating = self.stored == 0
-            # A run that completed is advanced by nobody after this append: the lease goes
-            # with it (one transaction fewer than a release after it).
-            release = journal.view.completed is not None and self._session is None
+            # A run that completed, or the last append of a run that stops (``last``), is
+            # advanced by nobody after it: the lease goes with it (one transaction fewer
+            # than a release after it). Not an append that takes the lease too (a resume's
+            # first): a store may let the taking win; it is released after it.
+            release = (
+                (last or journal.view.completed is not None)
+                and self._session is None
+                and self._taking is None
+            )
             try:
                 self.stored = await self._write(journal.view.run_id, events, creating, release)
             except RunConflictError:
@@ -315,7 +321,8 @@ class Durable:
                 await self.checkpoint(journal)
             raise
         else:
-            await self.checkpoint(journal)
+            async with self._writing:
+                await self._append(journal, last=True)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

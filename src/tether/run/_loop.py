@@ -158,10 +158,12 @@ async def _steps(run: Run, stop: Callable[[], StopMode | None] | None) -> None:
             await _finish(run, step)
         if run.options.session is not None:  # (most runs have none: no coroutine a step)
             await _sync_session(run)
+        if isinstance(step, _ENDS):
+            # The run stops: what is left is stored by its last commit (``Durable.holding``),
+            # which gives the lease up with it, not in a transaction of its own after it.
+            return
         if run.options.durable is not None and not _commit_waits(run, step):
             await checkpoint(run)  # (a run in memory has nothing to commit: no coroutine)
-        if isinstance(step, _ENDS):
-            return
 
 
 _ACTS = (CallModel, ExecuteTools)
@@ -181,7 +183,9 @@ def _commit_waits(run: Run, step: Step) -> bool:
     if durable.session_only(run.journal):
         return True
     if isinstance(step, ExecuteTools):
-        return outputs_may_wait(run)
+        # Calls that now wait for people: the run stops at its next step (unless an
+        # approval expires first), and its last commit takes what the step recorded.
+        return outputs_may_wait(run) or run.view.status == "waiting"
     return isinstance(step, CallModel) and _commits_with_next_step(run)
 
 

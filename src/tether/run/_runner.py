@@ -14,7 +14,7 @@ from .._frozen import FrozenDict
 from .._governance import Governance
 from ..approvals import RuleBook
 from ..approvals._decisions import DEFAULT_GOVERNANCE
-from ..errors import RunConflictError, RunError, RunNotFoundError, UserError
+from ..errors import RunError, RunNotFoundError, UserError
 from ..items import Item, to_input_items
 from ..journal import CallStatus, Journal, RunResumed, RunStarted
 from ..lifecycle import RunHooks
@@ -468,13 +468,17 @@ async def _stored_or(
     governance: Governance | None,
 ) -> str | Sequence[Item] | RunState:
     """The stored run ``run_id`` as a state to resume, or ``input`` if the store has none;
-    ``RunConflictError`` if it has one and ``if_exists`` is "error"."""
+    ``RunConflictError`` if it has one and ``if_exists`` is "error".
+
+    With "error" the store is not asked: the run's first commit (its ``RunStarted``, before
+    anything of it runs) creates it only if the store has no run of that id, and raises
+    ``RunConflictError`` otherwise, as two processes starting one id at once find."""
+    if if_exists == "error":
+        return input
     try:
         existing = await load_state(store, run_id, agent, context=context, governance=governance)
     except RunNotFoundError:
         return input
-    if if_exists == "error":
-        raise RunConflictError(run_id, 0, len(existing.journal))
     return existing
 
 

@@ -178,13 +178,18 @@ def append(
     ``RunNotFoundError`` or the fold's ``StateError`` otherwise, with nothing written.
     ``admitted``: the fold's answer from a view held of the run, used if it still fits."""
     stamp = d.stamp(now)
-    row = yield select_one(
-        d.sql(
-            "SELECT seq, head_mac, lease_owner, lease_until, created_at, status, touched_at "
-            "FROM {runs} WHERE id = :id{for_update}"
-        ),
-        {"id": a.run_id},
-    )
+    if a.expected_seq == 0 and d.words["if_new"]:
+        # A new run is not looked for first where its insert writes nothing if the id is
+        # taken (``_create`` raises then): a round trip fewer.
+        row = None
+    else:
+        row = yield select_one(
+            d.sql(
+                "SELECT seq, head_mac, lease_owner, lease_until, created_at, status, touched_at "
+                "FROM {runs} WHERE id = :id{for_update}"
+            ),
+            {"id": a.run_id},
+        )
     if a.expected_seq == 0:
         if row is not None:
             raise RunConflictError(a.run_id, 0, row[0])
@@ -393,7 +398,7 @@ def _create(d: Dialect, a: Append, now: datetime) -> Program[None]:
             "touched": d.stamp(touched(now)),
         },
     )
-    if not inserted:  # another writer created it since this transaction looked
+    if not inserted:  # the id is taken (another writer's since this transaction looked)
         raise RunConflictError(a.run_id, 0, None)
 
 

@@ -310,6 +310,7 @@ class SQLRunStore(ABC):
                 after=key,
             ),
             write=False,
+            alone=True,  # one SELECT: its own snapshot, without BEGIN and COMMIT
         )
 
     async def revoke_rule(
