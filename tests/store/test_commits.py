@@ -14,7 +14,7 @@ import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,19 @@ def weather_agent(
         ]
     )
     return Agent(name="Weather", model=model, tools=[lookup], **options)
+
+
+def mailer_agent(final: str, on_send: Callable[[], object] = lambda: None) -> Agent[None]:
+    """An agent whose one call (``send``) needs approval, then answers ``final``."""
+
+    @function_tool(needs_approval=True)
+    def send(city: str) -> str:
+        """Send the report (approval first)."""
+        on_send()
+        return "sent"
+
+    model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message(final)])
+    return Agent(name="Mailer", model=model, tools=[send])
 
 
 def wal_commits(path: str) -> int:
@@ -196,14 +209,7 @@ async def test_a_run_that_pauses_gives_its_lease_up_with_its_last_commit(
     # release of its own after it, and the run is free for whoever resumes it.
     store = Counting(backend.open(signing_key="k"))
     try:
-
-        @function_tool(needs_approval=True)
-        def send(city: str) -> str:
-            """Send the report (approval first)."""
-            return "sent"
-
-        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Sent.")])
-        agent = Agent(name="Mailer", model=model, tools=[send])
+        agent = mailer_agent("Sent.")
         paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
         assert paused.interruptions
         assert store.turns == [["run_started"], ["model_responded", "approval_requested"]]
@@ -222,15 +228,7 @@ async def test_an_approved_resume_takes_three_commits_and_its_lease(
     store = Counting(backend.open(signing_key="k"))
     seen: list[int] = []
     try:
-
-        @function_tool(needs_approval=True)
-        def send(city: str) -> str:
-            """Send the report (approval first)."""
-            seen.append(len(store.turns))
-            return "sent"
-
-        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Sent.")])
-        agent = Agent(name="Mailer", model=model, tools=[send])
+        agent = mailer_agent("Sent.", lambda: seen.append(len(store.turns)))
         paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
         state = await load_state(store, paused.run_id or "", agent)  # type: ignore[arg-type]
         state.approve(state.interruptions[0], by="ana")
@@ -269,14 +267,7 @@ async def test_a_rejected_resume_commits_and_takes_its_lease_before_code_words_i
         return "Not sent."
 
     try:
-
-        @function_tool(needs_approval=True)
-        def send(city: str) -> str:
-            """Send the report (approval first)."""
-            return "sent"
-
-        model = ScriptedModel([tool_call("send", {"city": "Oakland"}, "c1"), message("Fine.")])
-        agent = Agent(name="Mailer", model=model, tools=[send])
+        agent = mailer_agent("Fine.")
         config = RunConfig(rejection_message=rejection) if worded else None
         paused = await Runner.run(agent, "Send it", store=store)  # type: ignore[arg-type]
         state = await load_state(store, paused.run_id or "", agent)  # type: ignore[arg-type]
