@@ -263,6 +263,30 @@ async def test_an_append_with_release_gives_its_owners_lease_up_with_it(
         await other.close()
 
 
+async def test_an_append_that_takes_the_lease_and_gives_it_up_leaves_it_free(
+    backend: Backend, store: RunStore
+) -> None:
+    # As ``acquire`` before it and ``release`` after it would: whether the lease was free
+    # or another owner's had expired, and whichever store object writes it (PostgreSQL:
+    # the one-statement append, and the append in a transaction that reads the run's row).
+    other = backend.open(signing_key=KEY)
+    try:
+        for writer, run_id in ((store, "r1"), (other, "r2")):
+            await store.append(run_id, 0, begun(run_id, "c1"))
+            take_and_give_up = {"owner": "w1", "lease_ttl": 30, "release": True}
+            seq = await writer.append(run_id, 2, [ToolStarted("c1")], **take_and_give_up)
+            assert (await store.load(run_id)).summary.lease_owner is None
+            await store.acquire(run_id, "w3", ttl=30)
+            backend.clock.advance(60)  # w3's lease expired: w2 may take it
+            take_and_give_up["owner"] = "w2"
+            done = [ToolCompleted("c1", "booked")]
+            await writer.append(run_id, seq, done, **take_and_give_up)  # type: ignore[arg-type]
+            summary = (await store.load(run_id)).summary
+            assert (summary.lease_owner, summary.lease_until) == (None, None)
+    finally:
+        await other.close()
+
+
 async def test_an_append_with_release_leaves_a_lease_it_does_not_hold(
     backend: Backend, store: RunStore
 ) -> None:

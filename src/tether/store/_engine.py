@@ -263,8 +263,9 @@ def append(
     if touch != stored_touch:
         indexed += ", touched_at = :touched"
         moved["touched"] = touch
-    if a.release and (lease_owner is None or lease_owner == a.owner):
-        # The owner's lease goes with its last append (one it does not hold is left alone).
+    if a.release and (a.takes_lease or lease_owner is None or lease_owner == a.owner):
+        # The owner's lease goes with its last append (one it does not hold is left alone;
+        # one it takes in this append, as ``acquire`` before it would, goes too).
         lease = ", lease_owner = NULL, lease_until = NULL"
     elif a.takes_lease:
         lease = ", lease_owner = :owner, lease_until = :until"

@@ -147,7 +147,7 @@ CREATE INDEX runs_status_touched ON {s}.runs (status, touched_at)
 # An append as one statement (see ``_engine.append_at_once``): the run's row moves on only
 # if it is still the run the caller folded, at its seq and head, and no other owner's live
 # lease stops it (with ``take``, the run is leased to the owner as it moves; with
-# ``release``, the owner's own lease goes); the events,
+# ``release``, the owner's own lease goes, one it takes here too); the events,
 # the new pending calls (replacing an earlier request of the same call id) and the
 # deletion of those no longer pending happen only with it. The events' seqs follow the
 # expected one in the order given (an array parameter fewer to send).
@@ -160,9 +160,9 @@ _MOVE_AND_ADD = (
     "UPDATE {runs} SET seq = :seq, head_mac = :head, seal = :seal, status = :status, "
     "in_doubt = :doubt, "
     "updated_at = :now, touched_at = :touched, version = version + 1, "
-    "lease_owner = CASE WHEN :release AND lease_owner = :owner THEN NULL "
+    "lease_owner = CASE WHEN :release AND (:take OR lease_owner = :owner) THEN NULL "
     "WHEN :take THEN :owner ELSE lease_owner END, "
-    "lease_until = CASE WHEN :release AND lease_owner = :owner THEN NULL "
+    "lease_until = CASE WHEN :release AND (:take OR lease_owner = :owner) THEN NULL "
     "WHEN :take THEN :until::timestamptz ELSE lease_until END "
     "WHERE id = :id AND seq = :expected AND created_at = :created "
     "AND head_mac IS NOT DISTINCT FROM :previous "
