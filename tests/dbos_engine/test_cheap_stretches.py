@@ -81,16 +81,21 @@ async def decided_run(app: DBOSApp, agent: Agent[None]) -> tuple[Any, Any, list[
     return output, event, steps
 
 
+async def refund_decided(tmp_path: Path, **options: Any) -> tuple[Any, Any, list[str]]:
+    """``decided_run`` of a refund on a worker launched with ``options``, then shut down."""
+    model = ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")])
+    agent, app = make_app(tmp_path, model, polling_interval=0.05, **options)
+    await app.launch(executor_id="here")
+    try:
+        return await decided_run(app, agent)
+    finally:
+        await app.shutdown()
+
+
 async def test_a_completed_runs_result_event_is_set_by_the_step_that_completes_it(
     tmp_path: Path,
 ) -> None:
-    model = ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")])
-    agent, app = make_app(tmp_path, model, polling_interval=0.05)
-    await app.launch(executor_id="here")
-    try:
-        output, event, steps = await decided_run(app, agent)
-    finally:
-        await app.shutdown()
+    output, event, steps = await refund_decided(tmp_path)
     assert output == "Done."
     # What wakes ``result`` is there, with the run's output ...
     assert event == {"output": "Done."}
@@ -106,15 +111,7 @@ async def test_a_run_whose_stretches_are_queued_has_its_result_event_set_by_its_
 ) -> None:
     # With a concurrency over all workers each stretch is a workflow of its own: its step
     # cannot set the run's event, so the run's workflow does, after the last stretch.
-    model = ScriptedModel([tool_call("refund", {"order": "A-1"}), message("Done.")])
-    agent, app = make_app(
-        tmp_path, model, polling_interval=0.05, worker_concurrency=1, concurrency=1
-    )
-    await app.launch(executor_id="here")
-    try:
-        output, event, steps = await decided_run(app, agent)
-    finally:
-        await app.shutdown()
+    output, event, steps = await refund_decided(tmp_path, worker_concurrency=1, concurrency=1)
     assert output == "Done."
     assert event == {"output": "Done."}
     assert steps[-1] == "DBOS.setEvent"
