@@ -3,6 +3,7 @@ tether``. The layers themselves are checked by ``lint-imports`` (``pyproject.tom
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -54,3 +55,22 @@ def test_import_tether_loads_no_optional_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_only_the_run_package_appends_to_a_run_states_journal() -> None:
+    # A run's journal is its truth and every append is folded as it is made: outside
+    # ``tether.run`` (and the facade's ``RunState``, a subclass) nothing reaches the
+    # journal a state holds; it asks ``tether.run`` (``revoke``, ``request_undo``, ...).
+    allowed = {PACKAGE / "agents" / "_state.py"}
+    reaching = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in allowed or (PACKAGE / "run") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "_journal"
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                reaching.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert reaching == []

@@ -11,24 +11,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import replace
 from typing import Any
 
 from .._agent import Agent
 from .._context import RunContext
-from .._duration import iso_utc
 from .._governance import Approver, Governance, as_approver
-from ..approvals._decisions import authorize, policy_for
-from ..errors import (
-    NotPendingError,
-    RunConflictError,
-    StaleDecisionError,
-    ToolCallInDoubtError,
-    UserError,
-)
-from ..journal import Call, UndoCompleted, UndoRequested
-from ..journal._binding import undo_seal
+from ..errors import RunConflictError, UserError
+from ..journal import Call, UndoCompleted
 from ..run._stored import load_state, save_state
+from ..run._undo_request import request_undo
 from ..tools import FunctionTool
 from ._protocol import RunStore
 
@@ -64,52 +55,10 @@ async def undo(
     if approver is None:
         raise UserError("An undo is asked for by someone: pass by=Approver(...) or an id.")
     state = await load_state(store, run_id, agent, context=context, governance=governance)
-    view = state.view
-    call, tool = _undoable(view.ran.get(call_id), view.undos.get(call_id), state.agents(), call_id)
-    if fingerprint is not None and fingerprint != call.fingerprint:
-        raise StaleDecisionError(
-            f"The undo names {fingerprint!r}, but call {call_id!r} ran as {call.fingerprint!r}."
-            " Nothing was recorded; read the run again."
-        )
-    policy = policy_for(state.agents(), call, state.governance)
-    authorize(policy, approver, call, context, four_eyes=False)
-    request = UndoRequested(
-        call_id,
-        call.fingerprint,
-        by=approver.id,
-        at=iso_utc(state.governance.now()),
-        roles=tuple(sorted(approver.roles)),
-        reason=reason,
-    )
-    state._journal.append(replace(request, seal=undo_seal(view.run_id, request)))
+    call, tool = request_undo(state, call_id, approver, reason=reason, fingerprint=fingerprint)
     seq = await save_state(store, state)  # write-ahead: committed before the undo runs
-    outcome = await _compensate(tool, call, view.run_id, view.turns, context)
+    outcome = await _compensate(tool, call, run_id, state.view.turns, context)
     return await _record(store, run_id, seq, outcome)
-
-
-def _undoable(
-    call: Call | None,
-    done: UndoRequested | UndoCompleted | None,
-    graph: dict[str, Agent[Any]],
-    call_id: str,
-) -> tuple[Call, FunctionTool]:
-    """The call to undo and its tool, or the error that says why it cannot be undone."""
-    if call is None:
-        raise NotPendingError(
-            f"Call {call_id!r} did not run to an output in this run: there is nothing to undo."
-        )
-    if isinstance(done, UndoCompleted):
-        raise NotPendingError(f"Call {call_id!r} was undone already; an undo runs once.")
-    if isinstance(done, UndoRequested):
-        raise ToolCallInDoubtError(f"undo of {call.name}", call_id)
-    owner = graph.get(call.agent)
-    tool = owner.function_tools.get(call.name) if owner is not None else None
-    if not isinstance(tool, FunctionTool) or tool.undo is None:
-        raise UserError(
-            f"Tool {call.name!r} declares no undo: declare function_tool(undo=...) with the "
-            "compensation that reverses a call."
-        )
-    return call, tool
 
 
 async def _compensate(
