@@ -152,9 +152,9 @@ def server_pid(dsn: str) -> int | None:
     a backend), else ``None``."""
     import psycopg
 
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn) as conn:  # its parent read while the backend is there
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    postmaster = parent_of(int(row[0])) if row else None
+        postmaster = parent_of(int(row[0])) if row else None
     if postmaster is None or not Path(f"/proc/{postmaster}").exists():
         return None
     return postmaster
