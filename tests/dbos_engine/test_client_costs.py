@@ -1,4 +1,5 @@
-"""What ``DBOSApp``'s calls outside the workers cost: a decision reads the stored run once,
+"""What ``DBOSApp``'s calls outside the workers cost: a decision reads the stored run once
+(and appends onto the history it read, without asking for the run's tip),
 and ``result`` looks up the run's status once, whether the run has ended (its status holds
 the output) or its result event wakes the wait."""
 
@@ -82,19 +83,21 @@ async def test_a_decision_reads_the_stored_run_once(tmp_path: Path) -> None:
             run_id = await app.start(agent, "Refund A-1")
             call_id = await waiting_call(app, run_id)
             store: RunStore = app.store()
-            async_load = store.load
-            loads: list[str] = []
+            reads: list[str] = []
+            for method in ("load", "tip"):  # a load, or the tip a save compares
 
-            async def load(run: str) -> Any:
-                loads.append(run)
-                return await async_load(run)
+                async def read(run: str, method: str = method) -> Any:
+                    reads.append(method)
+                    return await getattr(type(store), method)(store, run)
 
-            store.load = load  # type: ignore[method-assign]
+                setattr(store, method, read)
             try:
                 await app.decide(run_id, call_id, decision="approve", by="ana")
             finally:
-                del store.load  # the class's again
-            assert loads == [run_id]  # the run names its agent and holds its journal
+                del store.load, store.tip  # the class's again
+            # The run names its agent and holds its journal; the decision is appended onto
+            # the very history it was loaded at without a look at the run's tip first.
+            assert reads == ["load"]
             assert await app.result(run_id) == "Done."
     finally:
         await app.shutdown()

@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..models import ModelProvider
 from ..run import RunState, state_from_stored
-from ..store import RunStore, retry_run, save_state
+from ..store import RunStore, StoredRun, retry_run
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
 from . import (
     _wake,
@@ -365,8 +365,10 @@ class DBOSApp:
 
     async def load(self, run_id: str) -> RunState:
         """The run as a ``RunState`` (to read its interruptions, or decide on it)."""
+        return self._state(await self.store().load(run_id))
+
+    def _state(self, stored: StoredRun) -> RunState:
         # One read: the stored run names its agent and holds its journal.
-        stored = await self.store().load(run_id)
         agent = self.agent(stored.root_agent)
         return state_from_stored(self.store(), stored, agent, self.context, self.governance)
 
@@ -486,17 +488,19 @@ class DBOSApp:
     async def _record(self, run_id: str, call_id: str, take: Callable[[RunState], None]) -> None:
         """Take a decision on the stored run (again if the run moved meanwhile), store it,
         then wake the run's workflow."""
+        store = self.store()
         while True:
-            state = await self.load(run_id)
+            stored = await store.load(run_id)
+            state = self._state(stored)
             try:
                 take(state)  # the state's own checks: NotPendingError, StaleDecisionError, ...
             except ApprovalExpiredError:
                 # The expiry (found on load) is the system's decision: keep it, refuse this.
                 with contextlib.suppress(RunConflictError, RunBusyError):
-                    await save_state(self.store(), state)
+                    await _save(store, stored, state)
                 raise
             try:
-                await save_state(self.store(), state)
+                await _save(store, stored, state)
                 break
             except RunConflictError:
                 continue  # the run moved on meanwhile: look again
@@ -575,3 +579,12 @@ class DBOSApp:
         store = self._stores.pop(loop, None)
         if store is not None:
             await store.close()
+
+
+async def _save(store: RunStore, stored: StoredRun, state: RunState) -> None:
+    """``save_state`` of ``state``, loaded as ``stored`` a moment ago: what it recorded is
+    appended only onto the very history it was loaded at (``expected_head``, checked in
+    the append's own transaction), without asking for the run's tip first."""
+    new = list(state.journal[stored.seq :])
+    if new:
+        await store.append(stored.run_id, stored.seq, new, expected_head=stored.head or None)
