@@ -1,25 +1,36 @@
 """Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
 
     uv run python benchmarks/scale_out.py [--runs 200] [--poll 0.1] [--postgres DSN]
-        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8]
+        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8] [--statements]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
-sends it and answers (a second 50 ms model call). The driver approves each call as
-soon as it comes up, ``--deciders`` at once (one at a time, it approved about 40
-runs a second, fewer than three workers finish). Without ``--postgres`` a private
+sends it and answers (a second 50 ms model call). Without ``--postgres`` a private
 PostgreSQL is started on loopback (tests/services.py); each measurement gets
 schemas of its own.
+
+The driver (this process) stands in for the people deciding and the client
+awaiting results, through the API a deployment has: it starts every run
+(``app.start``), looks for pending approvals every 20 ms (``pending_approvals``
+on the run store, as an inbox polls it), decides each call as it comes up with
+``app.decide`` (the run loaded, the decision checked and authorized as any, stored,
+then the run's workflow woken), ``--deciders`` decisions at once (people decide in
+many inboxes at once; one at a time it approved about 40 runs a second, fewer than
+three workers finish), and awaits each run's ``app.result`` once it is decided.
 
 Reported:
 - throughput: ``--runs`` runs through 1 and through 3 worker processes
   (``--worker-concurrency`` runs advancing at once in each), runs per second from
-  the first start to the last result, and the ratio; with the CPU the worker
-  processes used meanwhile, in cores (Linux), against the machine's cores (and
-  the driver's own), and that CPU per run (the figure to compare between
-  versions on a shared machine):
-  a ratio below 3 with the workers using the machine's cores is the machine's
-  limit, not the workers';
+  the first start to the last result, and the ratio. For each phase, the CPU used
+  meanwhile (Linux; zero where /proc is not), in cores of the machine's and in ms
+  per run (the figures to compare between versions on a shared machine): the
+  worker processes, the driver, PostgreSQL (its postmaster and every process it
+  runs or ran, when the server is on this machine), the whole machine (/proc/stat,
+  all but idle and iowait), and ``other``: the machine's less those three, work
+  that is not the benchmark's. A ratio below 3 with the machine's cores busy is the
+  machine's limit, not the workers'. With ``--statements`` (the private server
+  only, restarted with pg_stat_statements) each phase also prints the SQL
+  statements per run, the most frequent first;
 - overhead: the time of one run, start to final output, run after run, on one
   DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
   process (start, pause, decide with ``save_state``, resume), and the difference.
