@@ -550,7 +550,7 @@ class DBOSApp:
             if found[0].status == "SUCCESS":
                 return found[0].output
             if found[0].status not in ("PENDING", "ENQUEUED", "DELAYED"):
-                break  # it failed: DBOS has its error
+                break  # it ended otherwise (failed, cancelled): DBOS has its error
             with self._engine(f"wait for run {run_id!r}"):
                 event = await self._dbos().get_event_async(
                     run_id, RESULT_EVENT, timeout_seconds=self.wake_timeout
