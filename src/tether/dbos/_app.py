@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..models import ModelProvider
 from ..run import RunState, state_from_stored
-from ..store import RunStore, StoredRun, retry_run
+from ..store import RunStore, StoredRun, retry_run, save_state
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
 from . import (
     _wake,
@@ -488,19 +488,17 @@ class DBOSApp:
     async def _record(self, run_id: str, call_id: str, take: Callable[[RunState], None]) -> None:
         """Take a decision on the stored run (again if the run moved meanwhile), store it,
         then wake the run's workflow."""
-        store = self.store()
         while True:
-            stored = await store.load(run_id)
-            state = self._state(stored)
+            state = await self.load(run_id)
             try:
                 take(state)  # the state's own checks: NotPendingError, StaleDecisionError, ...
             except ApprovalExpiredError:
                 # The expiry (found on load) is the system's decision: keep it, refuse this.
                 with contextlib.suppress(RunConflictError, RunBusyError):
-                    await _save(store, stored, state)
+                    await save_state(self.store(), state)
                 raise
             try:
-                await _save(store, stored, state)
+                await save_state(self.store(), state)
                 break
             except RunConflictError:
                 continue  # the run moved on meanwhile: look again
@@ -579,12 +577,3 @@ class DBOSApp:
         store = self._stores.pop(loop, None)
         if store is not None:
             await store.close()
-
-
-async def _save(store: RunStore, stored: StoredRun, state: RunState) -> None:
-    """``save_state`` of ``state``, loaded as ``stored`` a moment ago: what it recorded is
-    appended only onto the very history it was loaded at (``expected_head``, checked in
-    the append's own transaction), without asking for the run's tip first."""
-    new = list(state.journal[stored.seq :])
-    if new:
-        await store.append(stored.run_id, stored.seq, new, expected_head=stored.head or None)
