@@ -1,25 +1,36 @@
 """Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
 
     uv run python benchmarks/scale_out.py [--runs 200] [--poll 0.1] [--postgres DSN]
-        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8]
+        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8] [--statements]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
-sends it and answers (a second 50 ms model call). The driver approves each call as
-soon as it comes up, ``--deciders`` at once (one at a time, it approved about 40
-runs a second, fewer than three workers finish). Without ``--postgres`` a private
+sends it and answers (a second 50 ms model call). Without ``--postgres`` a private
 PostgreSQL is started on loopback (tests/services.py); each measurement gets
 schemas of its own.
+
+The driver (this process) stands in for the people deciding and the client
+awaiting results, through the API a deployment has: it starts every run
+(``app.start``), looks for pending approvals every 20 ms (``pending_approvals``
+on the run store, as an inbox polls it), decides each call as it comes up with
+``app.decide`` (the run loaded, the decision checked and authorized as any, stored,
+then the run's workflow woken), ``--deciders`` decisions at once (people decide in
+many inboxes at once; one at a time it approved about 40 runs a second, fewer than
+three workers finish), and awaits each run's ``app.result`` once it is decided.
 
 Reported:
 - throughput: ``--runs`` runs through 1 and through 3 worker processes
   (``--worker-concurrency`` runs advancing at once in each), runs per second from
-  the first start to the last result, and the ratio; with the CPU the worker
-  processes used meanwhile, in cores (Linux), against the machine's cores (and
-  the driver's own), and that CPU per run (the figure to compare between
-  versions on a shared machine):
-  a ratio below 3 with the workers using the machine's cores is the machine's
-  limit, not the workers';
+  the first start to the last result, and the ratio. For each phase, the CPU used
+  meanwhile (Linux; zero where /proc is not), in cores of the machine's and in ms
+  per run (the figures to compare between versions on a shared machine): the
+  worker processes, the driver, PostgreSQL (its postmaster and every process it
+  runs or ran, when the server is on this machine), the whole machine (/proc/stat,
+  all but idle and iowait), and ``other``: the machine's less those three, work
+  that is not the benchmark's. A ratio below 3 with the machine's cores busy is the
+  machine's limit, not the workers'. With ``--statements`` (the private server
+  only, restarted with pg_stat_statements) each phase also prints the SQL
+  statements per run, the most frequent first;
 - overhead: the time of one run, start to final output, run after run, on one
   DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
   process (start, pause, decide with ``save_state``, resume), and the difference.
@@ -44,6 +55,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -126,30 +138,133 @@ async def approve_as_they_come(example: ModuleType, runs: set[str], deciders: in
     await asyncio.gather(*finishing)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds a process has used so far (user and system; 0 where /proc is not)."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """CPU seconds a process has used so far (user and system; 0 where /proc is not),
+    with ``children`` also its waited-for children's (a server's ended backends)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def server_pid(dsn: str) -> int | None:
+    """The PostgreSQL postmaster behind ``dsn`` if it runs on this machine (the parent of
+    a backend), else ``None``."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:  # its parent read while the backend is there
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        postmaster = parent_of(int(row[0])) if row else None
+    if postmaster is None or not Path(f"/proc/{postmaster}").exists():
+        return None
+    return postmaster
+
+
+def server_cpu(postmaster: int | None) -> float:
+    """CPU seconds of the PostgreSQL server so far: the postmaster, its backends and
+    helpers now running, and (in the postmaster's children's times) those that ended."""
+    if postmaster is None:
+        return 0.0
+    used = cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and parent_of(int(entry.name)) == postmaster:
+            used += cpu_seconds(int(entry.name))
+    return used
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores: /proc/stat less idle and
+    iowait); 0 where there is no /proc/stat."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return 0.0
+    ticks = [int(field) for field in first[1:9]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Phase:
+    """A throughput phase: runs per second, and CPU seconds per kind of process."""
+
+    runs: int
+    seconds: float
+    workers: float
+    driver: float
+    server: float
+    machine: float
+
+    @property
+    def rate(self) -> float:
+        return self.runs / self.seconds
+
+    def cores(self, used: float) -> float:
+        return used / self.seconds
+
+    def per_run(self, used: float) -> float:
+        """Milliseconds of CPU per run."""
+        return used / self.runs * 1e3
+
+    @property
+    def other(self) -> float:
+        """The machine's CPU that none of the measured processes used (other work)."""
+        return max(0.0, self.machine - self.workers - self.driver - self.server)
+
+
+class Meter:
+    """The CPU of the workers, the driver (this process), PostgreSQL and the machine."""
+
+    def __init__(self, workers: list[int], postmaster: int | None) -> None:
+        self.workers, self.postmaster = workers, postmaster
+        self.start = self.read()
+
+    def read(self) -> tuple[float, ...]:
+        return (
+            time.perf_counter(),
+            sum(cpu_seconds(pid) for pid in self.workers),
+            time.process_time(),
+            server_cpu(self.postmaster),
+            machine_busy(),
+        )
+
+    def phase(self, runs: int) -> Phase:
+        end = self.read()
+        return Phase(runs, *(b - a for a, b in zip(self.start, end, strict=True)))
 
 
 async def dbos_throughput(
-    dsn: str, runs: int, workers: int, concurrency: int, poll: float, deciders: int
-) -> tuple[float, float, float]:
-    """Runs per second, and the cores the worker processes and the driver used meanwhile."""
+    dsn: str,
+    runs: int,
+    workers: int,
+    concurrency: int,
+    poll: float,
+    deciders: int,
+    statements: bool = False,
+) -> Phase:
+    """Runs per second, and the CPU each kind of process used meanwhile."""
+    postmaster = server_pid(dsn)
     with tempfile.TemporaryDirectory() as folder:
         example = load_example(dsn, Path(folder), concurrency, poll)
         processes = [example.start_worker(f"bench-{i}") for i in range(workers)]
         try:
-            start = time.perf_counter()
-            used = sum(cpu_seconds(process.pid) for process in processes)
-            driver = time.process_time()
+            if statements:
+                statements_reset(dsn)
+            meter = Meter([process.pid for process in processes], postmaster)
             await drive(example, runs, one_at_a_time=False, deciders=deciders)
-            elapsed = time.perf_counter() - start
-            used = sum(cpu_seconds(process.pid) for process in processes) - used
-            driver = time.process_time() - driver
+            phase = meter.phase(runs)
+            if statements:
+                statements_report(dsn, runs)
             sent = len((Path(folder) / "refunds.log").read_text().splitlines())
             assert sent == runs, f"{sent} refunds for {runs} runs"
         finally:
@@ -158,7 +273,7 @@ async def dbos_throughput(
             for process in processes:
                 process.wait()
             await example.app.close()
-    return runs / elapsed, used / elapsed, driver / elapsed
+    return phase
 
 
 async def dbos_latency(dsn: str, runs: int, poll: float) -> list[float]:
@@ -201,15 +316,47 @@ async def plain_latency(dsn: str, runs: int) -> list[float]:
 
 
 @contextlib.contextmanager
-def postgres(dsn: str | None) -> Iterator[str]:
+def postgres(dsn: str | None, *, statements: bool = False) -> Iterator[str]:
     if dsn:
         yield dsn
         return
     sys.path.insert(0, str(ROOT / "tests"))
-    from services import postgres_server  # the tests' private server on loopback
+    from services import postgres_cluster  # the tests' private server on loopback
 
-    with postgres_server() as server:
-        yield server.dsn
+    with postgres_cluster() as cluster:
+        if statements:  # restarted with pg_stat_statements loaded
+            import psycopg
+
+            with psycopg.connect(cluster.server.dsn, autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            cluster.stop()
+            cluster.start()
+            with psycopg.connect(cluster.server.dsn, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
+        yield cluster.server.dsn
+
+
+def statements_reset(dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
+def statements_report(dsn: str, runs: int, top: int = 30) -> None:
+    """The statements PostgreSQL ran since the reset, per run: all, and the most frequent."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT calls, total_exec_time, query FROM pg_stat_statements "
+            "WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC"
+        ).fetchall()
+    calls = sum(row[0] for row in rows)
+    print(f"  statements: {calls / runs:.1f} per run, the most frequent (per run, ms total):")
+    for count, spent, query in rows[:top]:
+        text = " ".join(str(query).split())[:150]
+        print(f"    {count / runs:6.2f} {spent:8.1f}  {text}")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -217,7 +364,7 @@ async def main(args: argparse.Namespace) -> None:
     # each result awaited, and some to spare for starts.
     threads = ThreadPoolExecutor(max_workers=2 * args.deciders + 4)
     asyncio.get_running_loop().set_default_executor(threads)
-    with postgres(args.postgres) as dsn:
+    with postgres(args.postgres, statements=args.statements) as dsn:
         print(f"model call: {MODEL_DELAY * 1e3:.0f} ms (asyncio.sleep); load: {os.getloadavg()}")
         if args.only != "overhead":
             await throughput(dsn, args)
@@ -227,17 +374,30 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def throughput(dsn: str, args: argparse.Namespace) -> None:
-    settings = (args.worker_concurrency, args.poll, args.deciders)
-    one, one_cpu, one_driver = await dbos_throughput(dsn, args.runs, 1, *settings)
-    three, three_cpu, three_driver = await dbos_throughput(dsn, args.runs, 3, *settings)
+    settings = (args.worker_concurrency, args.poll, args.deciders, args.statements)
+    one = await dbos_throughput(dsn, args.runs, 1, *settings)
+    three = await dbos_throughput(dsn, args.runs, 3, *settings)
     print(
         f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
-        f"poll={args.poll}s, deciders={args.deciders}: 1 worker {one:.1f} runs/s, "
-        f"3 workers {three:.1f} runs/s ({three / one:.2f}x); the workers used "
-        f"{one_cpu:.2f} and {three_cpu:.2f} cores of the machine's {os.cpu_count()} "
-        f"(the driver {one_driver:.2f} and {three_driver:.2f}), {one_cpu / one * 1e3:.1f} "
-        f"and {three_cpu / three * 1e3:.1f} ms of worker CPU per run"
+        f"poll={args.poll}s, deciders={args.deciders}: 1 worker {one.rate:.1f} runs/s, "
+        f"3 workers {three.rate:.1f} runs/s ({three.rate / one.rate:.2f}x)"
     )
+    print(f"CPU, in cores of the machine's {os.cpu_count()}, and ms per run:")
+    for name, phase in (("1 worker", one), ("3 workers", three)):
+        kinds = (
+            ("workers", phase.workers),
+            ("driver", phase.driver),
+            ("postgres", phase.server),
+            ("machine", phase.machine),
+            ("other", phase.other),
+        )
+        print(
+            f"  {name:9}: "
+            + ", ".join(
+                f"{kind} {phase.cores(used):.2f} ({phase.per_run(used):.1f} ms)"
+                for kind, used in kinds
+            )
+        )
 
 
 async def overhead(dsn: str, args: argparse.Namespace) -> None:
@@ -260,5 +420,10 @@ if __name__ == "__main__":
     )
     parser.add_argument("--poll", type=float, default=0.1, help="queue polling interval (s)")
     parser.add_argument("--postgres", help="a PostgreSQL DSN (default: start a private one)")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="count each phase's SQL statements (pg_stat_statements; private server only)",
+    )
     parser.add_argument("--only", choices=("throughput", "overhead"), help="one measurement")
     asyncio.run(main(parser.parse_args()))

@@ -28,7 +28,7 @@ from tether import RunConflictError
 from tether.journal._events import ToolCompleted, ToolStarted
 from tether.store import PostgresRunStore
 
-from .test_conformance import begun, responded
+from .test_conformance import asked, begun, responded
 
 
 class Messages:
@@ -133,6 +133,24 @@ async def test_a_load_is_one_statement(postgres_dsn: str) -> None:
             # The run's summary and its rows, with no BEGIN and COMMIT of its own.
             assert relay.statements - before == 1
             assert stored.events == tuple(begun("r0", "c0"))
+        finally:
+            await store.close()
+
+
+async def test_pending_approvals_is_one_statement(postgres_dsn: str) -> None:
+    # An inbox polls it (and a DBOS deployment's deciders): the page of pending calls is
+    # one SELECT, with no BEGIN and COMMIT of its own around it.
+    async with relayed(postgres_dsn) as (dsn, relay):
+        store = PostgresRunStore(
+            dsn, schema="pending_one", signing_key=b"k" * 32, max_connections=1
+        )
+        try:
+            await store.append("p0", 0, [*begun("p0", "c0"), asked("c0")])
+            await store.pending_approvals()  # prepares its statement
+            before, trips = relay.statements, relay.trips
+            pending = await store.pending_approvals(limit=10)
+            assert (relay.statements - before, relay.trips - trips) == (1, 1)
+            assert [(item.run_id, item.call_id) for item in pending] == [("p0", "c0")]
         finally:
             await store.close()
 

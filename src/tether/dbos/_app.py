@@ -25,8 +25,8 @@ from ..errors import (
     UserError,
 )
 from ..models import ModelProvider
-from ..run import RunState
-from ..store import RunStore, load_state, retry_run, save_state
+from ..run import RunState, state_from_stored
+from ..store import RunStore, StoredRun, retry_run, save_state
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
 from . import (
     _wake,
@@ -365,14 +365,12 @@ class DBOSApp:
 
     async def load(self, run_id: str) -> RunState:
         """The run as a ``RunState`` (to read its interruptions, or decide on it)."""
-        stored = await self.store().load(run_id)
-        return await load_state(
-            self.store(),
-            run_id,
-            self.agent(stored.root_agent),
-            context=self.context,
-            governance=self.governance,
-        )
+        return self._state(await self.store().load(run_id))
+
+    def _state(self, stored: StoredRun) -> RunState:
+        # One read: the stored run names its agent and holds its journal.
+        agent = self.agent(stored.root_agent)
+        return state_from_stored(self.store(), stored, agent, self.context, self.governance)
 
     async def decide(
         self,
@@ -538,14 +536,20 @@ class DBOSApp:
 
         On PostgreSQL the run's workflow wakes this wait as it completes (its result
         event, NOTIFY); every ``wake_timeout`` seconds, and on SQLite every
-        ``polling_interval``, it looks for itself."""
-        with self._engine(f"find run {run_id!r}"):
-            handle: Any = await self._dbos().retrieve_workflow_async(run_id)
+        ``polling_interval``, it looks for itself. A run that ended is answered by its
+        status alone, one look; a waiting one costs that look and its event's."""
         while self._notified():
+            with self._engine(f"find run {run_id!r}"):
+                found = await self._dbos().list_workflows_async(
+                    workflow_ids=[run_id], load_input=False
+                )
+                if not found:
+                    raise LookupError(f"no workflow {run_id!r}")
+            if found[0].status == "SUCCESS":
+                return found[0].output
+            if found[0].status not in ("PENDING", "ENQUEUED", "DELAYED"):
+                break  # it ended otherwise (failed, cancelled): DBOS has its error
             with self._engine(f"wait for run {run_id!r}"):
-                status = await handle.get_status()
-                if status.status not in ("PENDING", "ENQUEUED", "DELAYED"):
-                    break  # it ended: DBOS has its result (or its error)
                 event = await self._dbos().get_event_async(
                     run_id, RESULT_EVENT, timeout_seconds=self.wake_timeout
                 )
@@ -553,6 +557,8 @@ class DBOSApp:
                 if "output" not in event:
                     break  # it failed: DBOS says how
                 return event["output"]
+        with self._engine(f"find run {run_id!r}"):
+            handle: Any = await self._dbos().retrieve_workflow_async(run_id)
         return await handle.get_result(polling_interval_sec=self.polling_interval)
 
     def _notified(self) -> bool:

@@ -81,6 +81,21 @@ async def save_state(store: RunStore, state: RunState) -> int:
     if not journal:
         raise UserError("This state has no events to save.")
     run_id = state.run_id
+    mark = state._journal.stored_tip
+    if (
+        isinstance(mark, StoredTip)
+        and mark.store is store
+        and mark.head
+        and len(journal) > mark.seq
+    ):
+        # Loaded from this store: the append compares the history it was loaded at (the
+        # run's tip, in its own transaction) instead of a read of the tip before it. The
+        # mark is spent then: a later save of this state compares in full, as below.
+        seq = await store.append(
+            run_id, mark.seq, list(journal[mark.seq :]), expected_head=mark.head
+        )
+        state._journal.stored_tip = None
+        return seq
     try:
         seq = await stored_prefix(store, state._journal)
     except RunNotFoundError:

@@ -490,6 +490,7 @@ class SQLRunStore(ABC):
                 after=key,
             ),
             write=False,
+            alone=True,  # one SELECT (an inbox's poll): its own snapshot, no BEGIN, COMMIT
         )
 
     async def due_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
