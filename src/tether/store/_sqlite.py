@@ -77,6 +77,8 @@ class SQLiteRunStore(SQLRunStore):
     the machine's UTC clock).
     """
 
+    _update_first = True  # (each statement is a call into SQLite: one fewer an append)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
