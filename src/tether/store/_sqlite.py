@@ -325,8 +325,9 @@ class _Worker:
         with self._lock:
             thread = self._thread
             if thread is None or not thread.is_alive():  # (none in a forked child)
-                if thread is not None:
-                    self._jobs = queue.SimpleQueue()
+                # Each thread has a queue of its own: one that is ending (``stop``) or that
+                # the fork left behind takes no job of the next.
+                self._jobs = queue.SimpleQueue()
                 thread = self._thread = threading.Thread(
                     target=self._work, args=(self._jobs,), name="tether-sqlite", daemon=True
                 )
