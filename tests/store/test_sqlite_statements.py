@@ -64,7 +64,8 @@ TURN = ["BEGIN IMMEDIATE", "UPDATE tether_runs SET", "INSERT INTO tether_events"
 async def test_a_turns_commits_update_the_run_and_insert_its_events_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = SQLiteRunStore(tmp_path / "runs.db", signing_key="key")
+    # (A clock that stays within its minute: a new minute moves the touch time.)
+    store = SQLiteRunStore(tmp_path / "runs.db", signing_key="key", clock=FakeClock())
     seq = await started(store)
     with sent(store, monkeypatch) as texts:
         seq = await store.append("r1", seq, [ToolStarted("c1")], owner=OWNER)
@@ -132,9 +133,10 @@ async def test_a_decision_passes_the_lease_on_the_held_path(
     # A person's decision, appended by a store that holds the run's view, passes the
     # worker's live lease without reading the row.
     path = tmp_path / "runs.db"
-    worker = SQLiteRunStore(path, signing_key="key")
+    clock = FakeClock()
+    worker = SQLiteRunStore(path, signing_key="key", clock=clock)
     await worker.append("r0", 0, begun("r0", "c0"), owner=OWNER, lease_ttl=30)
-    inbox = SQLiteRunStore(path, signing_key="key")
+    inbox = SQLiteRunStore(path, signing_key="key", clock=clock)
     seq = await inbox.append("r1", 0, begun("r1", "c1"))
     await inbox.append("r1", seq, [asked("c1")])
     _raw(path, f"UPDATE tether_runs SET lease_owner = 'w', {LATER} WHERE id = 'r1'")
