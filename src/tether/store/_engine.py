@@ -25,7 +25,8 @@ from ._codec import chain_mac, decode_events, head_of
 from ._dialect import Dialect
 from ._gate import FoldGate, Held, admit, fold
 from ._passing import passes_lease
-from ._projection import Changes, PendingRow, status_columns
+from ._pending_rows import stamp_or_none, write
+from ._projection import Changes, status_columns
 from ._records import Lease, RunTip
 from ._rules import RuleUnavailable, use_rule_in
 from ._seal import SEALED_STATUSES, Digest, digest_of, extend, seal
@@ -40,14 +41,17 @@ from ._statements import (
 )
 
 __all__ = [
-    "Admitted", "Appended", "admit_held", "append", "append_at_once", "PENDING_COLUMNS",
-    "pending_row", "goes_at_once", "lease", "refusal", "release", "touched"
-]  # fmt: skip
-
-PENDING_COLUMNS = (
-    "run_id", "call_id", "agent", "tool", "arguments", "requested_at", "expires_at", "kind",
-    "required_approvals", "requested_by"
-)  # fmt: skip
+    "Admitted",
+    "Appended",
+    "admit_held",
+    "append",
+    "append_at_once",
+    "goes_at_once",
+    "lease",
+    "refusal",
+    "release",
+    "touched",
+]
 
 
 TOUCH_STEP = timedelta(minutes=1)
@@ -428,7 +432,7 @@ def append_at_once(
             "put_agents": [p.agent for p in put],
             "put_tools": [p.tool for p in put],
             "put_arguments": [p.arguments for p in put],
-            "put_expires": [_stamp(d, p.expires_at) for p in put],
+            "put_expires": [stamp_or_none(d, p.expires_at) for p in put],
             "put_kinds": [p.kind for p in put],
             "put_required": [p.required_approvals for p in put],
             "put_by": [p.requested_by for p in put],
@@ -483,57 +487,6 @@ def stored_events(d: Dialect, run_id: str) -> Program[list[Event]]:
         d.sql("SELECT {event} FROM {events} WHERE run_id = :id ORDER BY seq"), {"id": run_id}
     )
     return decode_events(run_id, [row[0] for row in rows])
-
-
-def write(d: Dialect, run_id: str, todo: Changes, now: datetime) -> Program[None]:
-    """Apply an append's projection changes (in its transaction): a statement for each kind
-    of change there is (a turn's commits change no pending call: none)."""
-    if todo.put:
-        stamp = d.stamp(now)
-        yield execute_many(
-            d.sql(d.replace_into("pending", PENDING_COLUMNS, ("run_id", "call_id"))),
-            [pending_row(d, run_id, row, stamp) for row in todo.put],
-        )
-    if todo.update:
-        yield execute_many(
-            d.sql(
-                "UPDATE {pending} SET arguments = :arguments, expires_at = :expires_at, "
-                "required_approvals = :required WHERE run_id = :run_id AND call_id = :call_id"
-            ),
-            [
-                {
-                    "arguments": row.arguments,
-                    "expires_at": _stamp(d, row.expires_at),
-                    "required": row.required_approvals,
-                    "run_id": run_id,
-                    "call_id": row.call_id,
-                }
-                for row in todo.update
-            ],
-        )
-    if todo.drop:
-        yield execute_many(
-            d.sql("DELETE FROM {pending} WHERE run_id = :run_id AND call_id = :call_id"),
-            [{"run_id": run_id, "call_id": call_id} for call_id in todo.drop],
-        )
-    # Calls in flight are the status column's business ('in_doubt') since version 7: the
-    # in_flight table is no longer written (a page less for each start and completion).
-
-
-def pending_row(
-    d: Dialect, run_id: str, row: PendingRow, requested_at: object
-) -> dict[str, object]:
-    return dict(
-        zip(
-            PENDING_COLUMNS,
-            row.values(run_id, requested_at, _stamp(d, row.expires_at)),
-            strict=True,
-        )
-    )
-
-
-def _stamp(d: Dialect, moment: datetime | None) -> object:
-    return d.stamp(moment) if moment is not None else None
 
 
 # -- leases -----------------------------------------------------------------------
