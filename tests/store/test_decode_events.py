@@ -167,3 +167,19 @@ def test_a_stored_tool_output_that_is_not_content_parts_is_refused() -> None:
     bad = json.dumps({"call_id": "c1", "output": [{"type": "video"}], "kind": "tool_completed"})
     with pytest.raises(StoreIntegrityError, match="content part 0: not an input_text"):
         decode_events("r", [_started("hi"), bad])
+
+
+def test_an_events_row_text_is_the_standard_librarys_compact_json_of_its_data() -> None:
+    # The text a row's MAC and the run's seal are made over: unchanged by how it is written.
+    content = [
+        {"type": "output_text", "text": 'caf\u00e9 \u2603 \ud800 "q" \\ \n\x00', "n": 1.5e-07},
+        {"type": "output_text", "text": "", "deep": {"a": [None, True, -0.0, 10**20]}},
+    ]
+    events = [RunStarted("r", "A", [{"role": "user", "content": "hi"}], 3)]
+    events.append(
+        ModelResponded("A", [{"type": "message", "role": "assistant", "content": content}])
+    )
+    data = events_adapter().dump_python(events, mode="json")
+    expected = [json.dumps(item, ensure_ascii=False, separators=(",", ":")) for item in data]
+    expected[1] = expected[1].replace("\ud800", "\\ud800")  # a lone surrogate, escaped
+    assert encode_events(events) == expected

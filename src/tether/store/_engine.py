@@ -25,7 +25,8 @@ from ._codec import chain_mac, decode_events, head_of
 from ._dialect import Dialect
 from ._gate import FoldGate, Held, admit, fold
 from ._passing import passes_lease
-from ._projection import Changes, PendingRow, status_columns
+from ._pending_rows import stamp_or_none, write
+from ._projection import Changes, status_columns
 from ._records import Lease, RunTip
 from ._rules import RuleUnavailable, use_rule_in
 from ._seal import SEALED_STATUSES, Digest, digest_of, extend, seal
@@ -45,27 +46,12 @@ __all__ = [
     "admit_held",
     "append",
     "append_at_once",
-    "PENDING_COLUMNS",
-    "pending_row",
     "goes_at_once",
     "lease",
     "refusal",
     "release",
     "touched",
 ]
-
-PENDING_COLUMNS = (
-    "run_id",
-    "call_id",
-    "agent",
-    "tool",
-    "arguments",
-    "requested_at",
-    "expires_at",
-    "kind",
-    "required_approvals",
-    "requested_by",
-)
 
 
 TOUCH_STEP = timedelta(minutes=1)
@@ -149,6 +135,8 @@ class Admitted:
 
     held: Held
     todo: Changes
+    was: str = "running"
+    """The runs row's ``status`` column for the held view before the append."""
 
     def fits(self, created_at: datetime, head: str | None) -> bool:
         """Whether the stored run is the one this append was admitted against."""
@@ -164,20 +152,33 @@ def admit_held(gate: FoldGate, a: Append) -> Admitted | None:
     held = gate.take_at(a.run_id, a.expected_seq)
     if held is None:
         return None
+    was = status_columns(held.view.status)[0]  # (before ``admit`` changes the view)
     try:
-        return Admitted(held, admit(held.view, a.events))
+        return Admitted(held, admit(held.view, a.events), was)
     except StateError:
         return None
 
 
 def append(
-    d: Dialect, key: bytes | None, a: Append, now: datetime, admitted: Admitted | None = None
+    d: Dialect,
+    key: bytes | None,
+    a: Append,
+    now: datetime,
+    admitted: Admitted | None = None,
+    *,
+    update_first: bool = False,
 ) -> Program[Appended]:
     """Append ``a.events`` if the run is still at ``a.expected_seq`` and no other owner
     holds a live lease (decisions pass one): ``RunConflictError``, ``RunBusyError``,
     ``RunNotFoundError`` or the fold's ``StateError`` otherwise, with nothing written.
-    ``admitted``: the fold's answer from a view held of the run, used if it still fits."""
+    ``admitted``: the fold's answer from a view held of the run, used if it still fits;
+    with ``update_first``, without reading the run's row first where it can
+    (``_append_held``)."""
     stamp = d.stamp(now)
+    if update_first and admitted is not None and _held_fits(a, admitted):
+        done = yield from _append_held(d, key, a, admitted, now, stamp)
+        if done is not None:
+            return done
     if a.expected_seq == 0 and d.words["if_new"]:
         # A new run is not looked for first where its insert writes nothing if the id is
         # taken (``_create`` raises then): a round trip fewer.
@@ -233,13 +234,7 @@ def append(
     if a.rule_use is not None and not (yield from use_rule_in(d, *a.rule_use)):
         raise RuleUnavailable(a.rule_use[0])  # rolls the whole append back
     rows, head = _event_rows(key, a, head, stamp)
-    yield execute_many(
-        d.sql(
-            "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
-            "VALUES (:id, :seq, :kind, :event{json}, :mac, :at)"
-        ),
-        rows,
-    )
+    yield execute_many(d.sql(_INSERT_EVENTS), rows)
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
@@ -279,6 +274,74 @@ def append(
 _MOVE = (
     "UPDATE {{runs}} SET seq = :seq, head_mac = :head, seal = :seal, "
     "in_doubt = :doubt{indexed}, updated_at = :now, version = version + 1{lease} WHERE id = :id"
+)
+
+
+def _held_fits(a: Append, admitted: Admitted) -> bool:
+    # The lease is left as it is (a run's first and last appends take and give it up), and
+    # the head to check is the one the store holds.
+    return (
+        not a.release
+        and not a.takes_lease
+        and (a.expected_head is None or a.expected_head == admitted.held.head)
+    )
+
+
+def _append_held(
+    d: Dialect, key: bytes | None, a: Append, admitted: Admitted, now: datetime, stamp: object
+) -> Program[Appended | None]:
+    """``append`` of a run whose view this store holds, its row updated first rather than
+    read: the update writes only if the row is the one the view folds (seq, creation time,
+    head, status), touched this minute already, and no other owner's live lease stops the
+    append; then the events and the pending calls. ``None`` if it wrote nothing (``append``
+    then reads the row, in the same transaction, and says why or appends)."""
+    held, todo = admitted.held, admitted.todo
+    status, doubt = status_columns(todo.status)
+    rows, head = _event_rows(key, a, held.head, stamp)
+    new_seq = a.expected_seq + len(a.events)
+    digest = extend(held.digest, a.texts)
+    moved = {
+        "seq": new_seq,
+        "head": head,
+        "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
+        "doubt": doubt,
+        "now": stamp,
+        "id": a.run_id,
+        "expected": a.expected_seq,
+        "created": d.stamp(held.created_at),
+        "previous": held.head,
+        "was": admitted.was,
+        # A touch of another minute would name the indexed column: left to ``append``.
+        "touched": d.stamp(touched(now)),
+        "owner": a.owner,
+        "passes": passes_lease(a.events, a.owner),
+    }
+    indexed = ""
+    if status != admitted.was:
+        indexed = ", status = :status"
+        moved["status"] = status
+    written = yield update(d.sql(_MOVE_HELD.format(indexed=indexed)), moved)
+    if not written:
+        return None
+    if a.rule_use is not None and not (yield from use_rule_in(d, *a.rule_use)):
+        raise RuleUnavailable(a.rule_use[0])  # rolls the whole append back
+    yield execute_many(d.sql(_INSERT_EVENTS), rows)
+    yield from a.also
+    yield from write(d, a.run_id, todo, now)
+    return Appended(new_seq, held.created_at, held.view, head, held.events, a.events, digest)
+
+
+_MOVE_HELD = (
+    "UPDATE {{runs}} SET seq = :seq, head_mac = :head, seal = :seal, in_doubt = :doubt"
+    "{indexed}, updated_at = :now, version = version + 1 WHERE id = :id AND seq = :expected "
+    "AND created_at = :created AND head_mac {{is}} :previous AND status = :was "
+    "AND touched_at = :touched AND (lease_owner IS NULL OR lease_owner = :owner "
+    "OR lease_until <= :now OR :passes)"
+)
+
+_INSERT_EVENTS = (
+    "INSERT INTO {events} (run_id, seq, kind, event, mac, appended_at) "
+    "VALUES (:id, :seq, :kind, :event{json}, :mac, :at)"
 )
 
 
@@ -369,7 +432,7 @@ def append_at_once(
             "put_agents": [p.agent for p in put],
             "put_tools": [p.tool for p in put],
             "put_arguments": [p.arguments for p in put],
-            "put_expires": [_stamp(d, p.expires_at) for p in put],
+            "put_expires": [stamp_or_none(d, p.expires_at) for p in put],
             "put_kinds": [p.kind for p in put],
             "put_required": [p.required_approvals for p in put],
             "put_by": [p.requested_by for p in put],
@@ -424,53 +487,6 @@ def stored_events(d: Dialect, run_id: str) -> Program[list[Event]]:
         d.sql("SELECT {event} FROM {events} WHERE run_id = :id ORDER BY seq"), {"id": run_id}
     )
     return decode_events(run_id, [row[0] for row in rows])
-
-
-def write(d: Dialect, run_id: str, todo: Changes, now: datetime) -> Program[None]:
-    """Apply an append's projection changes (in its transaction)."""
-    stamp = d.stamp(now)
-    yield execute_many(
-        d.sql(d.replace_into("pending", PENDING_COLUMNS, ("run_id", "call_id"))),
-        [pending_row(d, run_id, row, stamp) for row in todo.put],
-    )
-    yield execute_many(
-        d.sql(
-            "UPDATE {pending} SET arguments = :arguments, expires_at = :expires_at, "
-            "required_approvals = :required WHERE run_id = :run_id AND call_id = :call_id"
-        ),
-        [
-            {
-                "arguments": row.arguments,
-                "expires_at": _stamp(d, row.expires_at),
-                "required": row.required_approvals,
-                "run_id": run_id,
-                "call_id": row.call_id,
-            }
-            for row in todo.update
-        ],
-    )
-    yield execute_many(
-        d.sql("DELETE FROM {pending} WHERE run_id = :run_id AND call_id = :call_id"),
-        [{"run_id": run_id, "call_id": call_id} for call_id in todo.drop],
-    )
-    # Calls in flight are the status column's business ('in_doubt') since version 7: the
-    # in_flight table is no longer written (a page less for each start and completion).
-
-
-def pending_row(
-    d: Dialect, run_id: str, row: PendingRow, requested_at: object
-) -> dict[str, object]:
-    return dict(
-        zip(
-            PENDING_COLUMNS,
-            row.values(run_id, requested_at, _stamp(d, row.expires_at)),
-            strict=True,
-        )
-    )
-
-
-def _stamp(d: Dialect, moment: datetime | None) -> object:
-    return d.stamp(moment) if moment is not None else None
 
 
 # -- leases -----------------------------------------------------------------------

@@ -14,7 +14,8 @@ from typing import Any, Literal, get_args
 from ..errors import RunNotFoundError
 from ._codec import head_of
 from ._dialect import Dialect
-from ._engine import PENDING_COLUMNS, touched
+from ._engine import touched
+from ._pending_rows import PENDING_COLUMNS
 from ._protocol import PendingKey, encode_cursor
 from ._records import ChangedRuns, PendingApproval, RunPage, RunStatus, RunSummary, RunTip
 from ._statements import Program, select, select_one, together

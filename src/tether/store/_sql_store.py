@@ -66,6 +66,11 @@ _T = TypeVar("_T")
 class SQLRunStore(ABC):
     """A run store (``RunStore``) and rule book (``RuleBook``) in SQL tables."""
 
+    _update_first = False
+    """Whether an append of a run whose view the store holds updates the run's row first,
+    under conditions that say it is still that run, instead of reading it first
+    (``_engine.append``): a statement fewer, where statements are not sent together."""
+
     def __init__(
         self, dialect: Dialect, keys: Keys | None, clock: Clock, *, retry_for: float
     ) -> None:
@@ -219,8 +224,9 @@ class SQLRunStore(ABC):
             )
             admitted = None  # written, or the run is not the one that view folds
         if done is None:
+            first = self._update_first
             done = await self._run(
-                lambda: _engine.append(d, key, a, self._clock(), admitted),
+                lambda: _engine.append(d, key, a, self._clock(), admitted, update_first=first),
                 settle=lambda: self._landed(a.run_id, a.expected_seq, a.events),
             )
         done.keep(self._gate, a.run_id)

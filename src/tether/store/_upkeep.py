@@ -13,7 +13,7 @@ from datetime import datetime
 from ..errors import RunBusyError, RunNotFoundError, StoreFormatError, StoreVersionError
 from ._codec import decode_events
 from ._dialect import Dialect
-from ._engine import PENDING_COLUMNS, pending_row
+from ._pending_rows import PENDING_COLUMNS, pending_row
 from ._projection import replay, status_columns
 from ._protocol import STORE_FORMAT, STORE_READABLE_FROM, STORE_VERSION, version_problem
 from ._statements import Program, execute, execute_many, select, select_one
