@@ -54,8 +54,9 @@ from tether.server import App
 from tether.server._worker import Worker
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, expire_approvals
 from tether.store._codec import chain_mac, encode_events
-from tether.store._engine import PENDING_COLUMNS, touched
+from tether.store._engine import touched
 from tether.store._gate import fold
+from tether.store._pending_rows import PENDING_COLUMNS
 from tether.store._projection import project, status_columns
 from tether.store._seal import SEALED_STATUSES, digest_of, seal
 from tether.store._sqlite_dialect import SQLiteDialect
