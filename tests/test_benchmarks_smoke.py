@@ -296,3 +296,29 @@ def test_the_round_trip_benchmark_times_both_paths_on_postgres(latency: str) -> 
     assert all(float(wall) > 0 and float(cpu) > 0 for wall, cpu in figures.values()), figures
     assert f"latency added each way: {float(latency)} ms" in done.stdout
     assert "load average before" in done.stdout
+
+
+# Scripts run in an interpreter of their own (the peers' environments) or by a tool that
+# configures them first: they import there, not here.
+_IMPORTED_ELSEWHERE = {
+    "inbox_locust_app": "locust's app, configured by inbox_locust.py's environment",
+    "once_only_call4agents": "the peer's environment",
+    "stores_langgraph": "LangGraph's environment",
+    "workloads_openai_agents": "the reference SDK's environment",
+}
+
+
+def test_every_benchmark_script_imports() -> None:
+    # A module moved inside tether breaks a script that names it long before anyone runs
+    # that script on a quiet machine: each one is imported here, in a fresh interpreter.
+    names = sorted(p.stem for p in BENCHMARKS.glob("*.py") if p.stem not in _IMPORTED_ELSEWHERE)
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *names],
+        capture_output=True,
+        text=True,
+        cwd=BENCHMARKS,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert set(_IMPORTED_ELSEWHERE) <= {p.stem for p in BENCHMARKS.glob("*.py")}
