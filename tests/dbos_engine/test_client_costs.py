@@ -19,20 +19,8 @@ from tether.dbos import DBOSApp
 from tether.errors import EngineError
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore
 from tether.testing import ScriptedModel, message, tool_call
-from tether.tools import function_tool
 
-refunds: list[str] = []
-
-
-@function_tool(needs_approval=True)
-def refund(order: str) -> str:
-    """Refund an order.
-
-    Args:
-        order: The order number.
-    """
-    refunds.append(order)
-    return f"Refunded {order}."
+from .test_cheap_stretches import refund
 
 
 def refund_agent() -> Agent[None]:

@@ -238,17 +238,10 @@ def append(
     yield from a.also
     yield from write(d, a.run_id, todo, now)
     new_seq = a.expected_seq + len(a.events)
-    status, doubt = status_columns(todo.status)
+    status = status_columns(todo.status)[0]
     touch = d.stamp(touched(now))
     digest = extend(digest, a.texts)
-    moved = {
-        "seq": new_seq,
-        "head": head,
-        "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
-        "doubt": doubt,
-        "now": stamp,
-        "id": a.run_id,
-    }
+    moved = _moved(key, a, head, todo, digest, stamp)
     # The indexed columns are set only when they change: SQLite rewrites the entries of
     # every index on a column the UPDATE names, changed or not (a page more in the WAL).
     indexed = ""
@@ -277,6 +270,26 @@ _MOVE = (
 )
 
 
+def _moved(
+    key: bytes | None,
+    a: Append,
+    head: str | None,
+    todo: Changes,
+    digest: Digest | None,
+    stamp: object,
+) -> dict[str, object]:
+    """The runs row's new values once ``a`` is appended, sealed (the UPDATE's parameters)."""
+    new_seq = a.expected_seq + len(a.events)
+    return {
+        "seq": new_seq,
+        "head": head,
+        "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
+        "doubt": status_columns(todo.status)[1],
+        "now": stamp,
+        "id": a.run_id,
+    }
+
+
 def _held_fits(a: Append, admitted: Admitted) -> bool:
     # The lease is left as it is (a run's first and last appends take and give it up), and
     # the head to check is the one the store holds.
@@ -296,17 +309,11 @@ def _append_held(
     append; then the events and the pending calls. ``None`` if it wrote nothing (``append``
     then reads the row, in the same transaction, and says why or appends)."""
     held, todo = admitted.held, admitted.todo
-    status, doubt = status_columns(todo.status)
+    status = status_columns(todo.status)[0]
     rows, head = _event_rows(key, a, held.head, stamp)
     new_seq = a.expected_seq + len(a.events)
     digest = extend(held.digest, a.texts)
-    moved = {
-        "seq": new_seq,
-        "head": head,
-        "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
-        "doubt": doubt,
-        "now": stamp,
-        "id": a.run_id,
+    moved = _moved(key, a, head, todo, digest, stamp) | {
         "expected": a.expected_seq,
         "created": d.stamp(held.created_at),
         "previous": held.head,
@@ -397,7 +404,7 @@ def append_at_once(
     ``append`` says why (or appends, re-folding the stored run)."""
     assert d.append_at_once is not None  # goes_at_once said so
     held, todo = admitted.held, admitted.todo
-    status, doubt = status_columns(todo.status)
+    status = status_columns(todo.status)[0]
     stamp = d.stamp(now)
     rows, head = _event_rows(key, a, held.head, stamp)
     new_seq = a.expected_seq + len(a.events)
@@ -408,8 +415,8 @@ def append_at_once(
         text = d.append_events_at_once  # (the pending calls' parameters go unsent)
     written = yield select_one(
         d.sql(text),
-        {
-            "id": a.run_id,
+        _moved(key, a, head, todo, digest, stamp)
+        | {
             "expected": a.expected_seq,
             "created": d.stamp(held.created_at),
             "previous": held.head,
@@ -418,12 +425,7 @@ def append_at_once(
             "release": a.release,
             "take": a.takes_lease,
             "until": d.stamp(now + timedelta(seconds=a.ttl)) if a.takes_lease and a.ttl else None,
-            "now": stamp,
-            "seq": new_seq,
-            "head": head,
-            "seal": _seal(key, a.run_id, new_seq, head, todo.status, digest),
             "status": status,
-            "doubt": doubt,
             "touched": d.stamp(touched(now)),
             "kinds": [row["kind"] for row in rows],
             "texts": [row["event"] for row in rows],
