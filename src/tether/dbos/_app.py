@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..models import ModelProvider
 from ..run import RunState, state_from_stored
-from ..store import RunStore, StoredRun, retry_run, save_state
+from ..store import RunStore, retry_run, save_state
 from ..store._retry import DEFAULT_OUTAGE_PATIENCE
 from . import (
     _wake,
@@ -365,10 +365,7 @@ class DBOSApp:
 
     async def load(self, run_id: str) -> RunState:
         """The run as a ``RunState`` (to read its interruptions, or decide on it)."""
-        return self._state(await self.store().load(run_id))
-
-    def _state(self, stored: StoredRun) -> RunState:
-        # One read: the stored run names its agent and holds its journal.
+        stored = await self.store().load(run_id)  # one read: it names its agent too
         agent = self.agent(stored.root_agent)
         return state_from_stored(self.store(), stored, agent, self.context, self.governance)
 
