@@ -8,8 +8,8 @@ a new store object on the same database (its connection warmed on the run) loads
 worker or an inbox in another process would, with nothing of it held: ``load_state``
 whole, then each phase alone, in this thread's CPU time (``time.thread_time``: the
 machine's other work moves it less than the wall clock). Phases: the SQL read (the run's
-row and its event rows, without their MACs: the run is sealed), the check (the digest of
-the rows' texts and the run's seal, see ``tether.store._seal``), decoding the events,
+row and its event rows' texts joined in one, without their MACs: the run is sealed), the
+check (the digest of the texts and the run's seal, see ``tether.store._seal``), decoding the events,
 folding them, and making the state (the fold included: it is made for the state).
 Medians over the rounds, in ms.
 
@@ -41,9 +41,9 @@ import stores_tether as st
 
 from tether.run._stored import state_from_stored
 from tether.store import PostgresRunStore, RunStore, SQLiteRunStore, _reads, load_state
-from tether.store._codec import decode_events, verify_rows
+from tether.store._codec import decode_joined
 from tether.store._gate import FoldGate, fold
-from tether.store._seal import digest_of, unseal
+from tether.store._seal import digest_of_joined, unseal
 
 TURNS = (10, 1000)
 PHASES = ("load_state", "sql", "seal", "decode", "fold", "state")
@@ -68,16 +68,17 @@ async def phases(make: Callable[[], RunStore], rounds: int) -> dict[int, dict[st
                 read = functools.partial(
                     _reads.load, store._dialect, run_id, store._clock(), macs=False
                 )
-                summary, seal, head, rows = await store._run(read, write=False, alone=True)
+                loaded = await store._run(read, write=False, alone=True)
                 marks.append(time.thread_time())
-                texts = [text for _, text, _ in rows]
-                digest = digest_of(texts)
+                joined = loaded.joined
+                assert joined is not None, "the paused run is sealed: its texts read in one"
+                digest = digest_of_joined(joined.text)
+                seq = loaded.summary.seq
                 keys = store._verify_keys
-                sealed = unseal(keys, run_id, summary.seq, head, digest, seal)
-                assert sealed, "the paused run is sealed"
-                verify_rows(run_id, summary.seq, rows, keys, sealed=sealed)
+                sealed = unseal(keys, run_id, seq, loaded.head, digest, loaded.seal)
+                assert sealed and joined.rows == (seq, 1, seq), "the seal matches"
                 marks.append(time.thread_time())
-                events = tuple(decode_events(run_id, texts))
+                events = tuple(decode_joined(run_id, joined.text))
                 marks.append(time.thread_time())
                 fold(events)
                 marks.append(time.thread_time())

@@ -5,6 +5,7 @@ every row, so an edited row is still refused at its row."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -207,3 +208,51 @@ async def test_rows_that_hold_a_newline_are_never_sealed(backend: Backend) -> No
         await store.close()
     assert _seal(backend) is None
     assert len(await _load(backend)) == 8
+
+
+async def test_a_sealed_load_reads_the_runs_texts_joined_not_row_by_row(
+    backend: Backend,
+) -> None:
+    events = await _paused(backend)
+    store: Any = backend.open()  # a SQLRunStore: its reads are looked at
+    reads: list[Any] = []
+    read = store._read
+
+    async def spied(*args: Any, **kwargs: Any) -> Any:
+        reads.append(await read(*args, **kwargs))
+        return reads[-1]
+
+    store._read = spied
+    try:
+        assert list((await store.load("r1")).events) == events
+    finally:
+        await store.close()
+    # One read: the texts in one value (what the seal's digest hashes), no rows.
+    assert [(each.rows, each.joined is not None) for each in reads] == [([], True)]
+    assert reads[0].joined.text == "\n".join(_text(backend, seq) for seq in (1, 2, 3))
+    assert reads[0].joined.rows == (3, 1, 3)
+
+
+async def test_rows_merged_under_a_seal_are_refused(backend: Backend) -> None:
+    await _paused(backend)
+    # Row 3 deleted and its text put after row 2's, behind a newline: the texts joined are
+    # those the seal covers, but the rows are not the run's. The load reads them one by one.
+    merged = _text(backend, 2) + "\n" + _text(backend, 3)
+    if backend.name == "postgres":
+        # (Its events column holds one JSON value a row: the database refuses the edit.)
+        with pytest.raises(Exception, match="json"):
+            _set_text(backend, 2, merged)
+        return
+    _set_text(backend, 2, merged)
+    backend.raw("DELETE FROM {events} WHERE run_id = 'r1' AND seq = 3", ())
+    with pytest.raises(StoreIntegrityError, match=r"events 1\.\.3 but the store holds \[1, 2\]"):
+        await _load(backend)
+
+
+async def test_rows_renumbered_under_a_seal_are_refused(backend: Backend) -> None:
+    await _paused(backend)
+    # The same texts in the same order, but the last row moved to seq 4: the run's rows
+    # are 1..3 and the next append would write a seq that is taken.
+    backend.raw("UPDATE {events} SET seq = 4 WHERE run_id = 'r1' AND seq = 3", ())
+    with pytest.raises(StoreIntegrityError, match=r"events 1\.\.3 but the store holds \[1, 2, 4\]"):
+        await _load(backend)

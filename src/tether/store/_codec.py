@@ -24,6 +24,7 @@ __all__ = [
     "MAC_PREFIX",
     "chain_mac",
     "decode_events",
+    "decode_joined",
     "encode_events",
     "head_of",
     "hmac_sha256",
@@ -44,14 +45,25 @@ an encoder made for each event (a third of its encoding)."""
 
 def decode_events(run_id: str, texts: Sequence[str]) -> list[Event]:
     """Validate stored event texts with the journal's schema, in one pass."""
+    return _decode(run_id, "[" + ",".join(texts) + "]", lambda: texts)
+
+
+def decode_joined(run_id: str, joined: str) -> list[Event]:
+    """``decode_events`` of the texts ``joined`` holds, joined by newlines: the rows of a
+    sealed run, none of which holds a newline (``_seal``), as its load reads them."""
+    return _decode(run_id, "[" + joined.replace("\n", ",") + "]", lambda: joined.split("\n"))
+
+
+def _decode(run_id: str, array: str, texts: Callable[[], Sequence[str]]) -> list[Event]:
+    # ``array``: the texts as one JSON array; ``texts()``, each of them.
     try:
-        events: list[Event] = _rows_validator().validate_json("[" + ",".join(texts) + "]")
+        events: list[Event] = _rows_validator().validate_json(array)
         return events
     except ValidationError as exc:
         # pydantic's JSON parser refuses an escaped lone surrogate, which tether writes for
         # one it was given (see tether._json_text); the standard library's reads it back.
         try:
-            return events_adapter().validate_python([json.loads(text) for text in texts])
+            return events_adapter().validate_python([json.loads(text) for text in texts()])
         except (ValueError, ValidationError):
             pass
         # A check that failed says more than a type its value was not (a union's choices).

@@ -3,7 +3,8 @@
 The engine (``_engine``, ``_reads``, ``_rules``) writes every statement once, in
 a neutral spelling: tables as ``{runs}``, ``{events}``, ``{pending}``,
 ``{in_flight}``, ``{rules}``, ``{meta}``, a few phrases as ``{event}`` (the event
-column read as text), ``{json}`` (the cast of an event's text on its way in),
+column read as text), ``{joined}`` (the aggregate joining the texts of event rows ``v``
+with newlines, in seq order), ``{json}`` (the cast of an event's text on its way in),
 ``{for_update}`` (the row lock of a write that reads first), ``{is}`` (equal,
 NULL included), ``{if_new}`` (an insert that does nothing if the row exists) and
 ``{pending_by_expiry}`` (the pending table read by deadline), ``{runs_by_touch}``

@@ -226,6 +226,7 @@ class PostgresDialect(Dialect):
         self.words = {table: f"{schema}.{table}" for table in tables} | {
             "meta": f"{schema}.store_meta",
             "event": "event::text",
+            "joined": "string_agg(v.event::text, chr(10) ORDER BY v.seq)",
             "json": "::json",
             "for_update": " FOR UPDATE",
             "is": "IS NOT DISTINCT FROM",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from ..errors import RunNotFoundError
 from ._codec import head_of
@@ -21,6 +21,8 @@ from ._records import ChangedRuns, PendingApproval, RunPage, RunStatus, RunSumma
 from ._statements import Program, select, select_one, together
 
 __all__ = [
+    "Joined",
+    "Loaded",
     "changed_runs",
     "due_approvals",
     "list_runs",
@@ -70,47 +72,97 @@ EventRows = list[tuple[int, str, str | None]]
 _SEALED_COLUMNS = (*_SUMMARY_COLUMNS, "r.seal", "r.head_mac")
 _SEALED = "SELECT " + ", ".join(_SEALED_COLUMNS) + " FROM {runs} r"
 
-# An event row's MAC, unless the run is sealed and the load asked for none (``:macs``): a
-# sealed run's load checks one MAC, and reads its rows' texts only (the run's own row is
-# read once for all of them).
-_MAC = "CASE WHEN :macs OR (SELECT seal FROM {runs} WHERE id = :id) IS NULL THEN mac END"
-
-# A run's summary and its event rows in one statement, for a backend whose transaction costs
-# statements of its own (``Dialect.load_at_once``): the summary's row first (sequence number
-# -1), then each event's ``(seq, text, mac)``.
-_LOAD = (
-    "SELECT -1, NULL, NULL, " + _SEALED.removeprefix("SELECT ") + " WHERE r.id = :id "
-    f"UNION ALL SELECT seq, {{event}}, {_MAC}, " + ", ".join(["NULL"] * len(_SEALED_COLUMNS)) + " "
-    "FROM {events} WHERE run_id = :id ORDER BY 1"
+# A sealed run's event texts as one value, if the load asked for no MACs: joined by newlines
+# in seq order, the very text its seal's digest hashes (``_seal``), with how many rows there
+# are and their first and last seq (a seal that matches stands for rows 1..seq only). One
+# value costs less to read and to hand to Python than the rows (3,000 rows of SQLite: 0.6 ms
+# against 1.7). Otherwise (no seal, or MACs asked for) the text is NULL and the rows are read.
+# SQLite's ``group_concat`` joins the rows in the order of the scan, the primary key's (run,
+# seq); were it ever another, the digest would not match, and the rows would be read as below.
+_JOINED = (
+    "SELECT {joined}, count(*), "
+    "(SELECT min(seq) FROM {events} WHERE run_id = :id), "
+    "(SELECT max(seq) FROM {events} WHERE run_id = :id) "
+    "FROM {runs} r JOIN {events} v ON v.run_id = r.id "
+    "WHERE r.id = :id AND NOT :macs AND r.seal IS NOT NULL"
+)
+# The event rows ``(seq, text, mac)`` a load reads one by one: those of a run without a
+# seal, or every run's if the load asked for MACs. (The run's row is looked up first, so
+# that a sealed run's rows are not even scanned.)
+_ROWS = (
+    "SELECT v.seq, {event}, v.mac FROM {runs} r JOIN {events} v ON v.run_id = r.id "
+    "WHERE r.id = :id AND (:macs OR r.seal IS NULL)"
 )
 
-Loaded = tuple[RunSummary, str | None, str | None, EventRows]
-"""A run's summary, its seal, the MAC at its head (as the runs row holds them) and its event
-rows ``(seq, text, mac)``."""
+# A run's summary, its joined texts and its event rows in one statement, for a backend whose
+# transaction costs statements of its own (``Dialect.load_at_once``): the summary's row first
+# (sequence number -1) with the columns of _SEALED and _JOINED, then each event's
+# ``(seq, text, mac)``.
+_LOAD = (
+    f"SELECT -1, NULL, NULL, {', '.join(_SEALED_COLUMNS)}, j.* "
+    f"FROM {{runs}} r, ({_JOINED}) j WHERE r.id = :id UNION ALL "
+    + _ROWS.replace(
+        "mac FROM", "mac, " + ", ".join(["NULL"] * (len(_SEALED_COLUMNS) + 4)) + " FROM"
+    )
+    + " ORDER BY 1"
+)
+
+
+class Joined(NamedTuple):
+    """A sealed run's event texts read as one (``_JOINED``)."""
+
+    text: str
+    """The rows' texts in seq order, each after the first preceded by a newline."""
+    rows: tuple[int, int, int]
+    """How many rows were joined, and the first and last seq among them."""
+
+
+class Loaded(NamedTuple):
+    """A run as a load reads it."""
+
+    summary: RunSummary
+    seal: str | None
+    """The run's seal, as its row holds it."""
+    head: str | None
+    """The MAC at the run's head, as its row holds it."""
+    rows: EventRows
+    """The event rows ``(seq, text, mac)``: none if ``joined``."""
+    joined: Joined | None
+    """The rows' texts in one, if the run has a seal and the load asked for no MACs."""
 
 
 def load(d: Dialect, run_id: str, now: datetime, *, macs: bool = True) -> Program[Loaded]:
-    """The run's summary, seal and head, and its event rows ``(seq, text, mac)`` in order,
-    each row's MAC ``None`` if the run has a seal and not ``macs``: one statement where
-    the dialect says so (``load_at_once``), else two queries sent together (one snapshot
-    in the backend's read transaction)."""
+    """The run as ``Loaded``: a sealed run's texts joined in one value unless ``macs``
+    (its seal, if it matches, stands for every row's MAC), else its event rows with their
+    MACs. One statement where the dialect says so (``load_at_once``), else queries sent
+    together (one snapshot in the backend's read transaction)."""
     params = {"id": run_id, "now": d.stamp(now), "macs": macs}
     if d.load_at_once:
         rows = yield select(d.sql(_LOAD), params)
         if not rows or rows[0][0] != -1:
             raise RunNotFoundError(run_id)
-        found = rows[0]
-        return summary(d, found[3:]), found[-2], found[-1], [row[:3] for row in rows[1:]]
-    found, rows = yield together(
+        found = rows[0][3:]
+        events = [row[:3] for row in rows[1:]]
+        return _loaded(d, found[: len(_SEALED_COLUMNS)], found[len(_SEALED_COLUMNS) :], events)
+    found, joined, events = yield together(
         select_one(d.sql(f"{_SEALED} WHERE r.id = :id"), params),
-        select(
-            d.sql(f"SELECT seq, {{event}}, {_MAC} FROM {{events}} WHERE run_id = :id ORDER BY seq"),
-            {"id": run_id, "macs": macs},
-        ),
+        select_one(d.sql(_JOINED), {"id": run_id, "macs": macs}),
+        select(d.sql(f"{_ROWS} ORDER BY v.seq"), {"id": run_id, "macs": macs}),
     )
     if found is None:
         raise RunNotFoundError(run_id)
-    return summary(d, found), found[-2], found[-1], rows
+    return _loaded(d, found, joined, events)
+
+
+def _loaded(d: Dialect, found: Sequence[Any], joined: Sequence[Any], rows: EventRows) -> Loaded:
+    text, count, first, last = joined
+    return Loaded(
+        summary(d, found),
+        found[-2],
+        found[-1],
+        rows,
+        None if text is None else Joined(text, (count, first, last)),
+    )
 
 
 def tip(d: Dialect, key: bytes | None, run_id: str) -> Program[RunTip]:

@@ -10,10 +10,12 @@ any other append clears it.
 
 A load whose rows are exactly those a seal covers (events 1..seq of the run) hashes their
 texts in one pass and checks the seal: if it matches, every row's text is the one the
-store wrote, in its place, and the head is the store's. Such a load reads no row's MAC
-(``_reads.load``); one that finds the seal does not match reads the run again with them
-and checks the rows one by one as before (no seal, a seal of another seq or key, an
-edited row or seal), which names the first row that does not match.
+store wrote, in its place, and the head is the store's. Such a load reads no row's MAC,
+nor even the rows: the database joins their texts with newlines, which is the very text
+the digest hashes, and counts them (``_reads.load``). One that finds the seal does not
+match, or rows other than 1..seq, reads the run again with its rows' MACs and checks the
+rows one by one as before (no seal, a seal of another seq or key, an edited, merged or
+renumbered row or seal), which names the first row that does not match.
 
 Why a newline: the JSON text tether writes for an event never holds one (``json.dumps``
 escapes control characters), so the joined texts split back into the same rows only; the
@@ -41,6 +43,7 @@ __all__ = [
     "SEALED_STATUSES",
     "Digest",
     "digest_of",
+    "digest_of_joined",
     "extend",
     "seal",
     "sealable",
@@ -62,6 +65,14 @@ def digest_of(texts: Sequence[str]) -> Digest:
     it is; only a digest of texts that hold no newline (``sealable``) may make one."""
     digest = hashlib.sha256(b"\n" if texts else b"")
     digest.update("\n".join(texts).encode("utf-8", "surrogatepass"))
+    return digest
+
+
+def digest_of_joined(joined: str) -> Digest:
+    """``digest_of`` the rows whose texts ``joined`` holds, joined by newlines (as a load of
+    a sealed run reads them, see ``_reads``): the same digest, without splitting them."""
+    digest = hashlib.sha256(b"\n")
+    digest.update(joined.encode("utf-8", "surrogatepass"))
     return digest
 
 

@@ -25,7 +25,7 @@ from ..items import Item
 from ..journal import Event
 from ..sessions import Session
 from . import _engine, _reads, _rules, _upkeep
-from ._codec import decode_events, encode_events, head_of, verify_rows
+from ._codec import decode_events, decode_joined, encode_events, head_of, verify_rows
 from ._dialect import Dialect
 from ._engine import Append, Appended
 from ._gate import FoldGate
@@ -53,7 +53,7 @@ from ._records import (
 )
 from ._retry import retry_store_call
 from ._rules import RuleUnavailable
-from ._seal import digest_of, sealable, unseal
+from ._seal import Digest, digest_of, digest_of_joined, sealable, unseal
 from ._sign import resign_all, sign_unsigned
 from ._statements import Program, Statement
 from ._wakeup import Changes, Notifier
@@ -349,29 +349,48 @@ class SQLRunStore(ABC):
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
-        # A signed store reads a sealed run's rows without their MACs: if its seal matches,
-        # it stands for them (``_seal``); if not, the run is read again with them.
+        # A signed store reads a sealed run's texts in one, without the rows' MACs
+        # (``_reads.load``): if its seal matches, it stands for them (``_seal``); if not,
+        # the run is read again, row by row with their MACs.
         signs = self._key is not None
-        summary, seal, head, rows = await self._read(run_id, macs=not signs)
+        loaded = await self._read(run_id, macs=not signs)
+        joined = loaded.joined
+        if joined is not None:
+            # The digest of the texts checks the seal, and is held for this store's next
+            # append to the run to seal it.
+            digest = digest_of_joined(joined.text)
+            seq = loaded.summary.seq
+            keys = self._verify_keys
+            if joined.rows == (seq, 1, seq) and unseal(
+                keys, run_id, seq, loaded.head, digest, loaded.seal
+            ):
+                decode = partial(decode_joined, run_id, joined.text)
+                return self._stored(loaded.summary, loaded.head, None, digest, decode)
+            loaded = await self._read(run_id, macs=True)
+        summary, seal, head, rows, _ = loaded
         texts = [text for _, text, _ in rows]
-        # The digest of the rows' texts checks the seal, and is held for this store's next
-        # append to the run to seal it.
         digest = digest_of(texts) if signs else None
         seq = summary.seq
         sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
-        if not sealed and seal is not None and signs:
-            summary, seal, head, rows = await self._read(run_id, macs=True)
-            texts = [text for _, text, _ in rows]
-            digest = digest_of(texts)
-            seq = summary.seq
-            sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
         verify_rows(run_id, seq, rows, self._verify_keys, sealed=sealed)
         last = rows[-1] if rows else (0, None, None)
         if not sealed:
             head = last[2]  # checked, with the whole chain
             if digest is not None and not sealable(texts):
                 digest = None
-        created = summary.created_at
+        return self._stored(summary, head, last[1], digest, partial(decode_events, run_id, texts))
+
+    def _stored(
+        self,
+        summary: RunSummary,
+        head: str | None,
+        last: str | None,
+        digest: Digest | None,
+        decode: Callable[[], list[Event]],
+    ) -> StoredRun:
+        """The loaded run whose rows (the last one's text ``last``) were checked up to
+        ``head``; ``decode()`` makes their events unless this store holds them."""
+        run_id, created, seq = summary.run_id, summary.created_at, summary.seq
         # Signed rows that verify up to the head this store holds are the rows its events
         # were written as (or decoded from), and its view (if it appended or folded them)
         # their fold: the load hands those out instead of decoding and folding again. A
@@ -381,10 +400,10 @@ class SQLRunStore(ABC):
         if self._key is not None and head is not None:  # (``signed``, spelled for mypy)
             events = self._gate.events_of(run_id, created, seq, head)
         if events is None:
-            events = tuple(decode_events(run_id, texts))
+            events = tuple(decode())
         self._gate.remember(run_id, created, seq, events, head, digest)
         held = partial(self._gate.view_of, run_id, created, seq, head, events) if signed else None
-        return StoredRun(summary, events, head_of(self._key, head, last[1]), held)
+        return StoredRun(summary, events, head_of(self._key, head, last), held)
 
     async def _read(self, run_id: str, *, macs: bool) -> _reads.Loaded:
         return await self._run(

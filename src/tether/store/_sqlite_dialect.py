@@ -158,6 +158,8 @@ _WORDS = {
     "rules": "tether_rules",
     "meta": "tether_store",
     "event": "event",
+    # (``_reads._JOINED``: the rows come in the primary key's order, seq order.)
+    "joined": "group_concat(v.event, char(10))",
     "json": "",
     "for_update": "",  # BEGIN IMMEDIATE already holds the write lock
     "is": "IS",
