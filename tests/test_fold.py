@@ -198,3 +198,45 @@ def test_the_view_sums_the_usage_of_every_response() -> None:
     view = Journal(events).view
     assert view.usage == Usage(2, 15, 3, 18)
     assert view.copy().usage == Usage(2, 15, 3, 18)
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ({"type": "function_call", "name": "x"}, "a function call has no call_id"),
+        (
+            {"type": "function_call", "call_id": "c2", "name": ""},
+            "a function call with id 'c2' has no tool name (a non-empty string), got ''",
+        ),
+        (
+            {"type": "function_call", "call_id": "c2", "name": "x", "arguments": {}},
+            "a function call with id 'c2' has arguments that are not a JSON string",
+        ),
+        (tool_call("get_time", {}, "c1"), "the response has two calls with id 'c1'"),
+        (
+            {"type": "mcp_approval_request", "name": "x"},
+            "an mcp_approval_request without an id and a tool name",
+        ),
+    ],
+)
+def test_a_refused_model_response_changes_neither_turn_nor_usage(
+    bad: dict[str, Any], expected: str
+) -> None:
+    journal = Journal(
+        [
+            RunStarted("r1", "plain", [], 5),
+            ModelResponded("plain", [message("Hi.")], Usage(1, 10, 2, 12)),
+        ]
+    )
+    view = journal.view
+    response = ModelResponded("plain", [tool_call("get_time", {}, "c1"), bad], Usage(1, 5, 1, 6))
+    with pytest.raises(StateFormatError) as refused:
+        journal.append(response)
+    assert str(refused.value).startswith(f"journal[2]: {expected}")
+    assert (view.turns, view.usage, view.calls, len(view.items), len(journal)) == (
+        1,
+        Usage(1, 10, 2, 12),
+        {},
+        1,
+        2,
+    )
