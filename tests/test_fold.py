@@ -3,14 +3,17 @@ and an event it refuses changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from tether import Agent, MaxTurnsExceeded, Runner, RunState, StateError, function_tool
+from tether import Agent, MaxTurnsExceeded, Runner, RunState, StateError, Usage, function_tool
 from tether.errors import StateFormatError
 from tether.journal import (
     ApprovalRequested,
+    Call,
+    Journal,
     ModelResponded,
     RunFailed,
     RunRetried,
@@ -170,3 +173,70 @@ def test_approval_requested_is_still_checked_against_the_call() -> None:
     ]
     with pytest.raises(StateError, match="does not match the call"):
         RunState(agent, events)
+
+
+def test_a_new_call_has_every_field_at_its_default() -> None:
+    # ``Call.__init__`` is written out (not generated): a field it forgot would be unset.
+    item = tool_call("get_temperature", {"city": "Oakland"}, "c1")
+    call = Call(item, "weather", 3)
+    given = {"item": item, "agent": "weather", "index": 3}
+    given |= {"hosted": False, "call_id": "c1", "name": "get_temperature"}
+    for each in dataclasses.fields(Call):
+        expected = given.get(each.name, each.default)
+        assert getattr(call, each.name) == expected, each.name
+    assert call.status.value == "new"
+
+
+def test_the_view_sums_the_usage_of_every_response() -> None:
+    events = [
+        RunStarted("r1", "weather", [], 5),
+        ModelResponded("weather", [tool_call("get_temperature", {}, "c1")], Usage(1, 10, 2, 12)),
+        ToolStarted("c1"),
+        ToolCompleted("c1", "20"),
+        ModelResponded("weather", [message("20°C.")], Usage(1, 5, 1, 6)),
+    ]
+    view = Journal(events).view
+    assert view.usage == Usage(2, 15, 3, 18)
+    assert view.copy().usage == Usage(2, 15, 3, 18)
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ({"type": "function_call", "name": "x"}, "a function call has no call_id"),
+        (
+            {"type": "function_call", "call_id": "c2", "name": ""},
+            "a function call with id 'c2' has no tool name (a non-empty string), got ''",
+        ),
+        (
+            {"type": "function_call", "call_id": "c2", "name": "x", "arguments": {}},
+            "a function call with id 'c2' has arguments that are not a JSON string",
+        ),
+        (tool_call("get_time", {}, "c1"), "the response has two calls with id 'c1'"),
+        (
+            {"type": "mcp_approval_request", "name": "x"},
+            "an mcp_approval_request without an id and a tool name",
+        ),
+    ],
+)
+def test_a_refused_model_response_changes_neither_turn_nor_usage(
+    bad: dict[str, Any], expected: str
+) -> None:
+    journal = Journal(
+        [
+            RunStarted("r1", "plain", [], 5),
+            ModelResponded("plain", [message("Hi.")], Usage(1, 10, 2, 12)),
+        ]
+    )
+    view = journal.view
+    response = ModelResponded("plain", [tool_call("get_time", {}, "c1"), bad], Usage(1, 5, 1, 6))
+    with pytest.raises(StateFormatError) as refused:
+        journal.append(response)
+    assert str(refused.value).startswith(f"journal[2]: {expected}")
+    assert (view.turns, view.usage, view.calls, len(view.items), len(journal)) == (
+        1,
+        Usage(1, 10, 2, 12),
+        {},
+        1,
+        2,
+    )

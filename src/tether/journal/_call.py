@@ -100,7 +100,7 @@ class Waiting:
     """For a call of an agent used as a tool: the calls that run it, outermost first."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Call:
     """A function call of the current turn and what has happened to it."""
 
@@ -150,12 +150,38 @@ class Call:
     name: str = field(init=False)
     """The tool's name."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, item: Item, agent: str, index: int) -> None:
+        # Written out rather than generated: a long run's fold makes a call every turn, and
+        # the generated ``__init__`` (a parameter a field, then ``__post_init__``; ``index``
+        # given by keyword) cost about half as much again. Every field is set here, to its
+        # default above but for these first six.
+        self.item = item
+        self.agent = agent
+        self.index = index
         # Read from the item once: the loop and the fold ask for them many times a call.
-        item = self.item
-        self.hosted = item.get("type") == HOSTED_APPROVAL_REQUEST
-        self.call_id = str(item["id"] if self.hosted else item["call_id"])
+        self.hosted = hosted = item.get("type") == HOSTED_APPROVAL_REQUEST
+        self.call_id = str(item["id"] if hosted else item["call_id"])
         self.name = str(item["name"])
+        self._fingerprint = None
+        self.requested = None
+        self.decision = None
+        self.approvals = ()
+        self.started = False
+        self.started_at = -1
+        self.first_started = None
+        self.system_reruns = 0
+        self.done = False
+        self.output = None
+        self.nested_agent = None
+        self.nested_events = ()
+        self.nested_view = None
+        self.suspended = False
+        self.edit = None
+        self.held = None
+        self.review = None
+        self.review_requested = False
+        self.reminders = 0
+        self.escalation = None
 
     @property
     def model_arguments(self) -> str:

@@ -103,6 +103,10 @@ class RunView:
 
     # Slots, because paused runs are held in memory by the thousand.
     __slots__ = (
+        "_input_tokens",
+        "_output_tokens",
+        "_requests",
+        "_total_tokens",
         "agent",
         "always",
         "auto_previous_response_id",
@@ -134,7 +138,6 @@ class RunView:
         "tripwire",
         "turns",
         "undos",
-        "usage",
     )
 
     def __init__(self) -> None:
@@ -159,7 +162,9 @@ class RunView:
         self.generated_start = 0
         """Where the run's own items begin in ``items``."""
         self.turns = 0
-        self.usage = Usage()
+        # The run's usage (``usage``), as four sums: a turn adds its response's numbers to
+        # them, where adding two ``Usage`` objects made a third every turn of a long fold.
+        self._requests = self._input_tokens = self._output_tokens = self._total_tokens = 0
         self.responses: list[ModelResponded] = []
         self.calls: dict[str, Call] = {}
         """The current turn's function calls, in the order the model made them."""
@@ -224,6 +229,12 @@ class RunView:
         self.events += 1
 
     # -- derived facts -----------------------------------------------------------
+
+    @property
+    def usage(self) -> Usage:
+        """Requests and tokens used: the model responses' of this run and of the agents it
+        used as tools (theirs count their own, and so on)."""
+        return Usage(self._requests, self._input_tokens, self._output_tokens, self._total_tokens)
 
     @property
     def last_response_id(self) -> str | None:
@@ -339,20 +350,15 @@ def _nested_run_recorded(view: RunView, event: NestedRunRecorded) -> None:
     for inner in new:
         nested.apply(inner)  # the nested journal passes the same gate as the outer one
     # The run's usage counts its agents used as tools (theirs count their own, and so on).
-    view.usage = view.usage + _since(nested.usage, before)
+    after = nested.usage
+    view._requests += after.requests - before.requests
+    view._input_tokens += after.input_tokens - before.input_tokens
+    view._output_tokens += after.output_tokens - before.output_tokens
+    view._total_tokens += after.total_tokens - before.total_tokens
     call.nested_agent = event.agent
     call.nested_events = (*call.nested_events, *new)
     call.nested_view = nested
     call.suspended = event.paused
-
-
-def _since(now: Usage, before: Usage) -> Usage:
-    return Usage(
-        now.requests - before.requests,
-        now.input_tokens - before.input_tokens,
-        now.output_tokens - before.output_tokens,
-        now.total_tokens - before.total_tokens,
-    )
 
 
 _WHILE_FAILED = frozenset(

@@ -84,7 +84,7 @@ def model_responded(view: RunView, event: ModelResponded) -> None:
             raise StateFormatError(
                 f"journal[{view.events}]: the response has two calls with id {call_id!r}."
             )
-        calls[call_id] = Call(item, event.agent, index=len(view.items) + position)
+        calls[call_id] = Call(item, event.agent, len(view.items) + position)
     # Every call of the turn before has its output (status DONE); the list that names those
     # without one is made only then (a long run's fold makes this check once a turn).
     for call in view.calls.values():
@@ -94,8 +94,12 @@ def model_responded(view: RunView, event: ModelResponded) -> None:
                 f"journal[{view.events}]: a model response while calls {unfinished[:5]} of "
                 "the turn before have no output (every call's output goes to the model first)."
             )
+    usage = event.usage
+    view._requests += usage.requests
+    view._input_tokens += usage.input_tokens
+    view._output_tokens += usage.output_tokens
+    view._total_tokens += usage.total_tokens
     view.turns += 1
-    view.usage = view.usage + event.usage
     view.responses.append(event)
     view.calls = calls
     view.items.extend(event.output)
