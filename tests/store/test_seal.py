@@ -43,11 +43,17 @@ async def _paused(backend: Backend) -> list[object]:
     return events
 
 
-async def _load(backend: Backend, **options: object) -> tuple[object, ...]:
+async def _load(
+    backend: Backend, *, joined_from: int | None = None, **options: object
+) -> tuple[object, ...]:
     # Another store object: it holds nothing of the run, as another process would.
-    store = backend.open(**options)
+    # ``joined_from``: from how many rows it reads a sealed run's texts joined (the runs
+    # here are short: 0 reads them as a long run's are).
+    store: Any = backend.open(**options)
+    if joined_from is not None:
+        store._dialect.joined_from = joined_from
     try:
-        return (await store.load("r1")).events
+        return tuple((await store.load("r1")).events)
     finally:
         await store.close()
 
@@ -210,30 +216,42 @@ async def test_rows_that_hold_a_newline_are_never_sealed(backend: Backend) -> No
     assert len(await _load(backend)) == 8
 
 
-async def test_a_sealed_load_reads_the_runs_texts_joined_not_row_by_row(
-    backend: Backend,
+@pytest.mark.parametrize("joined_from", [0, 4])
+async def test_a_sealed_load_reads_a_long_runs_texts_joined_and_a_short_ones_rows(
+    backend: Backend, joined_from: int
 ) -> None:
-    events = await _paused(backend)
+    events = await _paused(backend)  # three rows: long from 0 rows on, short below 4
     store: Any = backend.open()  # a SQLRunStore: its reads are looked at
+    store._dialect.joined_from = joined_from
     reads: list[Any] = []
-    read = store._read
+    run = store._run
 
     async def spied(*args: Any, **kwargs: Any) -> Any:
-        reads.append(await read(*args, **kwargs))
+        reads.append(await run(*args, **kwargs))
         return reads[-1]
 
-    store._read = spied
+    store._run = spied
     try:
         assert list((await store.load("r1")).events) == events
     finally:
         await store.close()
-    # One read: the texts in one value (what the seal's digest hashes), no rows.
-    assert [(each.rows, each.joined is not None) for each in reads] == [([], True)]
-    assert reads[0].joined.text == "\n".join(_text(backend, seq) for seq in (1, 2, 3))
-    assert reads[0].joined.rows == (3, 1, 3)
+    texts = [_text(backend, seq) for seq in (1, 2, 3)]
+    if joined_from == 0:
+        # The rows withheld, then their texts in one value (what the seal's digest hashes).
+        loaded, joined = reads
+        assert (loaded.rows, loaded.withheld) == ([], True)
+        assert joined == ("\n".join(texts), (3, 1, 3))
+    else:
+        # One read: the rows, without their MACs (the seal stands for them).
+        (loaded,) = reads
+        assert not loaded.withheld
+        assert loaded.rows == [(n, text, None) for n, text in enumerate(texts, start=1)]
 
 
-async def test_rows_merged_under_a_seal_are_refused(backend: Backend) -> None:
+@pytest.mark.parametrize("joined_from", [0, None])
+async def test_rows_merged_under_a_seal_are_refused(
+    backend: Backend, joined_from: int | None
+) -> None:
     await _paused(backend)
     # Row 3 deleted and its text put after row 2's, behind a newline: the texts joined are
     # those the seal covers, but the rows are not the run's. The load reads them one by one.
@@ -246,13 +264,27 @@ async def test_rows_merged_under_a_seal_are_refused(backend: Backend) -> None:
     _set_text(backend, 2, merged)
     backend.raw("DELETE FROM {events} WHERE run_id = 'r1' AND seq = 3", ())
     with pytest.raises(StoreIntegrityError, match=r"events 1\.\.3 but the store holds \[1, 2\]"):
-        await _load(backend)
+        await _load(backend, joined_from=joined_from)
 
 
-async def test_rows_renumbered_under_a_seal_are_refused(backend: Backend) -> None:
+@pytest.mark.parametrize("joined_from", [0, None])
+async def test_rows_renumbered_under_a_seal_are_refused(
+    backend: Backend, joined_from: int | None
+) -> None:
     await _paused(backend)
     # The same texts in the same order, but the last row moved to seq 4: the run's rows
     # are 1..3 and the next append would write a seq that is taken.
     backend.raw("UPDATE {events} SET seq = 4 WHERE run_id = 'r1' AND seq = 3", ())
     with pytest.raises(StoreIntegrityError, match=r"events 1\.\.3 but the store holds \[1, 2, 4\]"):
-        await _load(backend)
+        await _load(backend, joined_from=joined_from)
+
+
+async def test_a_long_sealed_run_loads_joined_with_its_seal_checked(backend: Backend) -> None:
+    # The tests above on the joined read: a row's MAC edited (the seal stands for it); an
+    # edited text or seal (read again, row by row, and refused at the row or loaded).
+    events = await _paused(backend)
+    backend.raw("UPDATE {events} SET mac = 'm2:00' WHERE run_id = 'r1' AND seq = 2", ())
+    assert list(await _load(backend, joined_from=0)) == events
+    backend.raw("UPDATE {runs} SET seal = ? WHERE id = 'r1'", ("s1:" + "0" * 64,))
+    with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
+        await _load(backend, joined_from=0)

@@ -52,6 +52,11 @@ class Dialect(ABC):
     SQLite reads its rows faster by two queries in one read transaction (the one statement's
     ``ORDER BY`` merges its two halves row by row, copying each event's text)."""
 
+    joined_from: int = 0
+    """The fewest event rows of a sealed run that a load reads as one text rather than row
+    by row (``_reads.load``): on PostgreSQL, the aggregate costs a short run's statement
+    more than its few rows cost the client."""
+
     def __init__(self) -> None:
         self._sql: dict[str, str] = {}
 

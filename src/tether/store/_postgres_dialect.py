@@ -242,6 +242,9 @@ class PostgresDialect(Dialect):
         self.append_events_at_once = _APPEND_EVENTS_AT_ONCE
         # A load's one statement runs in autocommit: no BEGIN and COMMIT sent with it.
         self.load_at_once = True
+        # The joined texts' read (a round trip, and the server's sort) costs less than the
+        # rows cost the client from about this many rows on.
+        self.joined_from = 512
 
     def placeholders(self, text: str) -> str:
         return _PARAMETER.sub(r"%(\1)s", _ARRAY.sub(r"%(\1)b", text))

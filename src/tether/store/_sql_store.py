@@ -349,36 +349,48 @@ class SQLRunStore(ABC):
 
     async def load(self, run_id: str) -> StoredRun:
         """See ``RunStore.load``."""
-        # A signed store reads a sealed run's texts in one, without the rows' MACs
-        # (``_reads.load``): if its seal matches, it stands for them (``_seal``); if not,
-        # the run is read again, row by row with their MACs.
-        signs = self._key is not None
-        loaded = await self._read(run_id, macs=not signs)
-        joined = loaded.joined
-        if joined is not None:
-            # The digest of the texts checks the seal, and is held for this store's next
-            # append to the run to seal it.
-            digest = digest_of_joined(joined.text)
-            seq = loaded.summary.seq
-            keys = self._verify_keys
-            if joined.rows == (seq, 1, seq) and unseal(
-                keys, run_id, seq, loaded.head, digest, loaded.seal
-            ):
-                decode = partial(decode_joined, run_id, joined.text)
-                return self._stored(loaded.summary, loaded.head, None, digest, decode)
-            loaded = await self._read(run_id, macs=True)
+        # A signed store reads a sealed run without its rows' MACs, a long one's texts joined
+        # (``_reads``): a seal that matches stands for them (``_seal``); else, read again.
+        macs = self._key is None
+        loaded = await self._read(run_id, macs=macs)
+        if loaded.withheld:
+            stored = await self._joined(loaded)
+            if stored is not None:
+                return stored
+            loaded, macs = await self._read(run_id, macs=True), True
         summary, seal, head, rows, _ = loaded
-        texts = [text for _, text, _ in rows]
-        digest = digest_of(texts) if signs else None
-        seq = summary.seq
-        sealed = unseal(self._verify_keys, run_id, seq, head, digest, seal)
-        verify_rows(run_id, seq, rows, self._verify_keys, sealed=sealed)
+        while True:
+            texts = [text for _, text, _ in rows]
+            # The digest of the rows' texts checks the seal, and is held for this store's
+            # next append to the run to seal it.
+            digest = None if self._key is None else digest_of(texts)
+            sealed = unseal(self._verify_keys, run_id, summary.seq, head, digest, seal)
+            if sealed or macs or seal is None:
+                break  # (else: sealed rows read without their MACs, and the seal is not theirs)
+            (summary, seal, head, rows, _), macs = await self._read(run_id, macs=True), True
+        verify_rows(run_id, summary.seq, rows, self._verify_keys, sealed=sealed)
         last = rows[-1] if rows else (0, None, None)
         if not sealed:
             head = last[2]  # checked, with the whole chain
             if digest is not None and not sealable(texts):
                 digest = None
         return self._stored(summary, head, last[1], digest, partial(decode_events, run_id, texts))
+
+    async def _joined(self, loaded: _reads.Loaded) -> StoredRun | None:
+        """A sealed run whose rows the load withheld: its texts read joined (a snapshot of
+        their own), if they are rows 1..seq and the seal is theirs (not if the run moved)."""
+        summary = loaded.summary
+        run_id, seq = summary.run_id, summary.seq
+        read = partial(_reads.joined, self._dialect, run_id)
+        joined = await self._run(read, write=False, alone=True)
+        text = joined.text
+        if text is None or joined.rows != (seq, 1, seq):
+            return None
+        digest = digest_of_joined(text)
+        if not unseal(self._verify_keys, run_id, seq, loaded.head, digest, loaded.seal):
+            return None
+        decode = partial(decode_joined, run_id, text)
+        return self._stored(summary, loaded.head, None, digest, decode)
 
     def _stored(
         self,
@@ -388,13 +400,12 @@ class SQLRunStore(ABC):
         digest: Digest | None,
         decode: Callable[[], list[Event]],
     ) -> StoredRun:
-        """The loaded run whose rows (the last one's text ``last``) were checked up to
-        ``head``; ``decode()`` makes their events unless this store holds them."""
+        """The loaded run, its rows (the last one's text ``last``) checked up to ``head``;
+        ``decode()`` makes their events unless this store holds them."""
         run_id, created, seq = summary.run_id, summary.created_at, summary.seq
         # Signed rows that verify up to the head this store holds are the rows its events
-        # were written as (or decoded from), and its view (if it appended or folded them)
-        # their fold: the load hands those out instead of decoding and folding again. A
-        # fold made for this load is held too: the next append folds only its own events.
+        # were written as (or decoded from), its view (if any) their fold: handed out, not
+        # made again. A fold made for this load is held: the next append folds its own only.
         signed = self._key is not None and head is not None
         events = None
         if self._key is not None and head is not None:  # (``signed``, spelled for mypy)
@@ -406,11 +417,8 @@ class SQLRunStore(ABC):
         return StoredRun(summary, events, head_of(self._key, head, last), held)
 
     async def _read(self, run_id: str, *, macs: bool) -> _reads.Loaded:
-        return await self._run(
-            lambda: _reads.load(self._dialect, run_id, self._clock(), macs=macs),
-            write=False,
-            alone=True,
-        )
+        read = partial(_reads.load, self._dialect, run_id, macs=macs)
+        return await self._run(lambda: read(self._clock()), write=False, alone=True)
 
     async def sign(self, *, every: bool = False) -> int:
         """Sign every run that holds unsigned rows (written before signing was the default,
