@@ -11,11 +11,11 @@ any other append clears it.
 A load whose rows are exactly those a seal covers (events 1..seq of the run) hashes their
 texts in one pass and checks the seal: if it matches, every row's text is the one the
 store wrote, in its place, and the head is the store's. Such a load reads no row's MAC,
-nor even the rows: the database joins their texts with newlines, which is the very text
-the digest hashes, and counts them (``_reads.load``). One that finds the seal does not
-match, or rows other than 1..seq, reads the run again with its rows' MACs and checks the
-rows one by one as before (no seal, a seal of another seq or key, an edited, merged or
-renumbered row or seal), which names the first row that does not match.
+and of a long run not even the rows: the database joins their texts with newlines, which
+is the very text the digest hashes, and counts them (``_reads.joined``). One that finds
+the seal does not match, or rows other than 1..seq, reads the run again with its rows'
+MACs and checks the rows one by one as before (no seal, a seal of another seq or key, an
+edited, merged or renumbered row or seal), which names the first row that does not match.
 
 Why a newline: the JSON text tether writes for an event never holds one (``json.dumps``
 escapes control characters), so the joined texts split back into the same rows only; the
