@@ -24,8 +24,8 @@ __all__ = [
     "Joined",
     "Loaded",
     "changed_runs",
-    "joined",
     "due_approvals",
+    "joined",
     "list_runs",
     "load",
     "pending_approvals",
@@ -76,7 +76,7 @@ _SEALED = "SELECT " + ", ".join(_SEALED_COLUMNS) + " FROM {runs} r"
 # A load that asks for no MACs withholds the rows of a sealed run of at least
 # ``Dialect.joined_from`` rows: their texts are read next, joined in one value (``joined``),
 # which costs less to read and to hand to Python than the rows (3,000 rows of SQLite: 0.6 ms
-# against 1.7; of PostgreSQL, a fifth of the client's CPU). Any other run's rows are read
+# against 1.7; of PostgreSQL, about a quarter of the client's CPU). Any other run's rows are read
 # with it, with their MACs if it has no seal or the load asked for them (its seal, if it
 # matches, stands for them: ``_seal``).
 _WITHHELD = "NOT :macs AND r.seal IS NOT NULL AND r.seq >= :joined_from"
