@@ -288,3 +288,32 @@ async def test_a_long_sealed_run_loads_joined_with_its_seal_checked(backend: Bac
     backend.raw("UPDATE {runs} SET seal = ? WHERE id = 'r1'", ("s1:" + "0" * 64,))
     with pytest.raises(StoreIntegrityError, match="event 2 does not match its MAC"):
         await _load(backend, joined_from=0)
+
+
+async def test_a_run_that_moves_on_between_the_two_reads_is_read_again_whole(
+    backend: Backend,
+) -> None:
+    events = await _paused(backend)
+    store: Any = backend.open()
+    store._dialect.joined_from = 0  # read as a long run is: its row, then its texts joined
+    writer = backend.open()
+    run = store._run
+    reads = 0
+
+    async def moved_between(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        if reads == 2:  # after the run's row, before its texts: someone decides
+            await writer.load("r1")
+            await writer.append("r1", 3, [approved("c1")])
+        return await run(*args, **kwargs)
+
+    store._run = moved_between
+    try:
+        stored = await store.load("r1")
+    finally:
+        await store.close()
+        await writer.close()
+    # Not the sealed row with the newer texts: the run as it now stands, in one snapshot.
+    assert (stored.seq, list(stored.events)) == (4, [*events, approved("c1")])
+    assert reads == 3
