@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ._fork import forget_in_child
+
 __all__ = ["SideTable", "connect", "enable_wal", "immediate", "open_with_schema"]
 
 
@@ -104,6 +106,13 @@ class SideTable:
         self.schema = schema.format(real="REAL", **self.names)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        forget_in_child(self, SideTable._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): the parent's connection and lock are not used.
+        conn, self._conn = self._conn, None
+        self._lock = threading.Lock()
+        return (conn,)
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[Any], int]:
         with self._lock:

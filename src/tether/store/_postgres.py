@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from .._fork import forget_in_child
 from .._signing import SigningKey, resolve_keys
 from ..errors import StoreError, StoreUnavailableError, UserError
 from ..items import Item
@@ -31,7 +32,7 @@ from ._retry import DEFAULT_RETRY_FOR
 from ._sql_store import SQLRunStore
 from ._statements import Program, Statement, Together, drive_async, execute
 from ._upkeep import check_format
-from ._wakeup import Changes
+from ._wakeup import Changes, Notifier
 
 try:
     import psycopg
@@ -114,6 +115,17 @@ class PostgresRunStore(SQLRunStore):
         self._open_lock = asyncio.Lock()
         # Creating the schema is serialised across processes by an advisory lock.
         self._lock_key = zlib.crc32(f"tether.run_store:{schema}".encode()) - 2**31
+        forget_in_child(self, PostgresRunStore._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): the parent's pool is not used here (its
+        # sockets carry the parent's sessions, its tasks and locks its event loop's), nor
+        # closed (that would end the parent's sessions); the child opens its own.
+        pool, self._pool = self._pool, None
+        self._closing = set()
+        self._open_lock = asyncio.Lock()
+        self._notifier = Notifier()
+        return (pool,)
 
     def holds_session(self, session: Session) -> bool:
         """``False``: a PostgreSQL store keeps no session items (see ``RunStore``)."""

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
+from .._fork import forget_in_child
 from .._signing import SigningKey, resolve_keys
 from .._sqlite import connect, enable_wal, immediate
 from ..errors import StoreError, StoreFormatError, StoreUnavailableError, UserError
@@ -33,7 +34,7 @@ from ._sql_store import SQLRunStore
 from ._sqlite_dialect import SQLiteDialect
 from ._statements import Program, Statement, Together, drive, execute, execute_many
 from ._upkeep import check_format
-from ._wakeup import Changes, touch, watch_file
+from ._wakeup import Changes, Notifier, touch, watch_file
 
 __all__ = ["SQLiteRunStore"]
 
@@ -101,6 +102,17 @@ class SQLiteRunStore(SQLRunStore):
         # Whether the connection waits for another's write lock (busy_timeout) or not (a
         # transaction on the loop): set only when that changes, not twice per transaction.
         self._waits = True
+        forget_in_child(self, SQLiteRunStore._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): the parent's connection is not used here, its
+        # locks may have been held by another of its threads at the fork, and its
+        # subscribers wait on the parent's event loops.
+        conn, self._conn = self._conn, None
+        self._lock = threading.Lock()
+        self._worker = _Worker()
+        self._notifier = Notifier()
+        return (conn,)
 
     @property
     def path(self) -> str:

@@ -1,0 +1,188 @@
+"""A store or session used in a forked child (``multiprocessing``'s default start on Linux, a
+server that loads its app before forking workers) opens its own connection there: the
+parent's is not used, nor closed, and a lock another of the parent's threads held at the
+fork does not hold up the child. The parent goes on with its own and sees the child's
+writes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import threading
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tether._sqlite import SideTable
+from tether.items import user_message
+from tether.sessions import SQLiteSession
+from tether.store import PostgresRunStore, SQLiteRunStore
+
+from .test_conformance import asked, begun
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+
+HANG = 20
+"""Seconds a child may take: a child that waits on a lock held at the fork is killed."""
+
+
+def in_child(work: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``work()`` on an event loop of its own in a forked child; fail the test if it
+    raised, or hung (killed by its alarm)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the test runner
+        code = 1
+        try:
+            signal.alarm(HANG)
+            asyncio.run(work())
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    assert code != -signal.SIGALRM, f"the child hung for {HANG} s (a lock held at the fork?)"
+    assert code == 0, f"the child failed (exit {code}); its traceback is above"
+
+
+@contextmanager
+def held(lock: Any) -> Iterator[None]:
+    """``lock`` held by another thread of this process meanwhile, as a transaction under
+    way there at the fork would hold it."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            taken.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_a_sqlite_store_forked_mid_transaction_opens_its_own_connection_in_the_child(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteRunStore(tmp_path / "runs.db", signing_key=False)
+    loop = asyncio.new_event_loop()
+    seq = loop.run_until_complete(store.append("r0", 0, begun("r0", "c0")))
+    inherited = store._conn
+    assert inherited is not None
+
+    async def child() -> None:
+        await store.append("r0", seq, [asked("c0")])
+        assert [p.call_id for p in await store.pending_approvals()] == ["c0"]
+        # SQLite forbids using a connection across a fork: the child has its own.
+        assert store._conn is not None and store._conn is not inherited
+        await store.close()
+
+    with held(store._lock):
+        in_child(child)
+
+    async def parent() -> None:
+        assert store._conn is inherited
+        assert [p.call_id for p in await store.pending_approvals()] == ["c0"]
+        assert (await store.load("r0")).events == (*begun("r0", "c0"), asked("c0"))
+        await store.close()
+
+    loop.run_until_complete(parent())
+    loop.close()
+    with sqlite3.connect(tmp_path / "runs.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_postgres_store_forked_with_its_pool_open_opens_its_own_pool_in_the_child(
+    postgres_dsn: str,
+) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    store = PostgresRunStore(postgres_dsn, schema=schema, signing_key=False)
+    loop = asyncio.new_event_loop()  # the parent's, not running while it forks
+    seq = loop.run_until_complete(store.append("r0", 0, begun("r0", "c0")))
+
+    async def child() -> None:
+        # The parent's pool belongs to its loop and its sockets to its sessions.
+        await store.append("r0", seq, [asked("c0")])
+        assert [p.call_id for p in await store.pending_approvals()] == ["c0"]
+        await store.close()  # the child's own pool: the parent's sessions go on
+
+    in_child(child)
+
+    async def parent() -> None:
+        assert (await store.load("r0")).events == (*begun("r0", "c0"), asked("c0"))
+        await store.append("r1", 0, begun("r1", "c1"))
+        assert sorted(r.run_id for r in (await store.list_runs()).runs) == ["r0", "r1"]
+        await store.close()
+
+    loop.run_until_complete(parent())
+    loop.close()
+
+
+def test_a_sqlite_session_forked_mid_call_opens_its_own_connection_in_the_child(
+    tmp_path: Path,
+) -> None:
+    session = SQLiteSession("s", tmp_path / "sessions.db")
+    asyncio.run(session.add_items([user_message("from the parent")]))
+
+    async def child() -> None:
+        await session.add_items([user_message("from the child")])
+        await session.close()
+
+    with held(session._lock):
+        in_child(child)
+
+    async def parent() -> None:
+        items = await session.get_items()
+        assert [item["content"] for item in items] == ["from the parent", "from the child"]
+        await session.close()
+
+    asyncio.run(parent())
+
+
+def test_an_in_memory_session_keeps_its_items_in_the_child() -> None:
+    session = SQLiteSession("s")  # ":memory:": the child's copy of the database is its own
+    asyncio.run(session.add_items([user_message("before the fork")]))
+
+    async def child() -> None:
+        items = await session.get_items()
+        assert [item["content"] for item in items] == ["before the fork"]
+        await session.add_items([user_message("the child's")])
+        assert len(await session.get_items()) == 2
+
+    with held(session._lock):
+        in_child(child)
+    # The parent's database is not the child's.
+    assert len(asyncio.run(session.get_items())) == 1
+    asyncio.run(session.close())
+
+
+def test_a_side_table_forked_mid_statement_opens_its_own_connection_in_the_child(
+    tmp_path: Path,
+) -> None:
+    table = SideTable(
+        str(tmp_path / "runs.db"), {"notes": "notes"}, "CREATE TABLE IF NOT EXISTS {notes} (x)"
+    )
+    asyncio.run(table.run("INSERT INTO {notes} VALUES ('parent')"))
+
+    async def child() -> None:
+        await table.run("INSERT INTO {notes} VALUES ('child')")
+        await table.aclose()
+
+    with held(table._lock):
+        in_child(child)
+    rows, _ = asyncio.run(table.run("SELECT x FROM {notes} ORDER BY rowid"))
+    assert rows == [("parent",), ("child",)]
+    asyncio.run(table.aclose())
