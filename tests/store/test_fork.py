@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from tether._sqlite import SideTable
+from tether.agents.extensions.memory import AdvancedSQLiteSession
 from tether.items import user_message
-from tether.sessions import SQLiteSession
+from tether.sessions import PostgresSession, SQLiteSession
 from tether.store import PostgresRunStore, SQLiteRunStore
 
 from .test_conformance import asked, begun
@@ -186,3 +187,46 @@ def test_a_side_table_forked_mid_statement_opens_its_own_connection_in_the_child
     rows, _ = asyncio.run(table.run("SELECT x FROM {notes} ORDER BY rowid"))
     assert rows == [("parent",), ("child",)]
     asyncio.run(table.aclose())
+
+
+def test_a_postgres_session_forked_with_its_connection_open_opens_its_own_in_the_child(
+    postgres_dsn: str,
+) -> None:
+    table = f"fork_{uuid.uuid4().hex[:12]}"
+    session = PostgresSession("s", dsn=postgres_dsn, table=table)
+    loop = asyncio.new_event_loop()  # the parent's, not running while it forks
+    loop.run_until_complete(session.add_items([user_message("from the parent")]))
+    assert session._conn is not None
+    backend = session._conn.info.backend_pid  # the parent's session on the server
+
+    async def child() -> None:
+        await session.add_items([user_message("from the child")])
+        await session.close()  # the child's own connection: the parent's goes on
+
+    in_child(child)
+
+    async def parent() -> None:
+        items = await session.get_items()
+        assert [item["content"] for item in items] == ["from the parent", "from the child"]
+        # Read through the connection it had, whose server session the child left alone
+        # (closing the parent's connection there would have ended it).
+        assert session._conn is not None and session._conn.info.backend_pid == backend
+        await session.close()
+
+    loop.run_until_complete(parent())
+    loop.close()
+
+
+def test_an_advanced_sqlite_session_forked_mid_call_opens_its_own_connection_in_the_child(
+    tmp_path: Path,
+) -> None:
+    session = AdvancedSQLiteSession(session_id="s", db_path=tmp_path / "sessions.db")
+    asyncio.run(session.add_items([user_message("from the parent")]))
+
+    async def child() -> None:
+        await session.add_items([user_message("from the child")])
+
+    with held(session._lock):
+        in_child(child)
+    items = asyncio.run(session.get_items())
+    assert [item["content"] for item in items] == ["from the parent", "from the child"]

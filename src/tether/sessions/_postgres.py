@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from .._fork import forget_in_child
 from ..errors import UserError
 from ..items import Item
 from ._codec import decode_item, encode_items
@@ -77,6 +78,17 @@ class PostgresSession:
         self._lock_space = zlib.crc32(table.encode()) - 2**31
         self._table_ready = False
         self._connect_lock = asyncio.Lock()
+        forget_in_child(self, PostgresSession._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): a connection the session opened is the
+        # parent's (its socket carries the parent's session) and is not used there; one the
+        # application passed in stays the application's to handle.
+        self._connect_lock = asyncio.Lock()
+        if not self._owns_connection:
+            return ()
+        conn, self._conn = self._conn, None
+        return (conn,)
 
     @property
     def session_id(self) -> str:
