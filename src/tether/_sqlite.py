@@ -4,6 +4,7 @@ and ``SideTable``, the small tables kept beside a run store in its file."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import threading
 import time
@@ -13,7 +14,14 @@ from typing import Any
 
 from ._fork import forget_in_child
 
-__all__ = ["SideTable", "connect", "enable_wal", "immediate", "open_with_schema"]
+__all__ = [
+    "SideTable",
+    "connect",
+    "enable_wal",
+    "forget_connection_in_child",
+    "immediate",
+    "open_with_schema",
+]
 
 
 def connect(path: str, busy_timeout: float) -> sqlite3.Connection:
@@ -91,6 +99,22 @@ def open_with_schema(path: str, busy_timeout: float, schema: str) -> sqlite3.Con
     return conn
 
 
+def forget_connection_in_child(owner: Any, path: str) -> None:
+    """In each child forked while ``owner`` lives (``tether._fork``), give it a fresh
+    ``_lock`` and forget its ``_conn`` (the parent's connection, which SQLite forbids using
+    across a fork): it opens its own on next use. A private ``":memory:"`` database is the
+    child's own copy, and kept."""
+    forget_in_child(owner, functools.partial(_forked, memory=path == ":memory:"))
+
+
+def _forked(owner: Any, *, memory: bool) -> tuple[object, ...]:
+    owner._lock = threading.Lock()  # another of the parent's threads may have held it
+    if memory:
+        return ()
+    conn, owner._conn = owner._conn, None
+    return (conn,)
+
+
 class SideTable:
     """Tables kept beside a run store in its SQLite file (the inbox's sign-ins, delegations,
     channel announcements): one connection, opened on first use with ``schema`` (created if
@@ -106,13 +130,7 @@ class SideTable:
         self.schema = schema.format(real="REAL", **self.names)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        forget_in_child(self, SideTable._forked)
-
-    def _forked(self) -> tuple[object, ...]:
-        # In a forked child (``tether._fork``): the parent's connection and lock are not used.
-        conn, self._conn = self._conn, None
-        self._lock = threading.Lock()
-        return (conn,)
+        forget_connection_in_child(self, path)
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[Any], int]:
         with self._lock:

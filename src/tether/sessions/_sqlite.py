@@ -9,8 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._fork import forget_in_child
-from .._sqlite import immediate, open_with_schema
+from .._sqlite import forget_connection_in_child, immediate, open_with_schema
 from ..items import Item
 from ._codec import decode_item, encode_items
 from ._errors import SessionError
@@ -64,17 +63,7 @@ class SQLiteSession:
         # lock keeps concurrent coroutines from interleaving on it.
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        forget_in_child(self, SQLiteSession._forked)
-
-    def _forked(self) -> tuple[object, ...]:
-        # In a forked child (``tether._fork``): a file's connection is the parent's (a
-        # private ``":memory:"`` database is the child's copy, kept); the lock may have been
-        # held by another of the parent's threads at the fork.
-        self._lock = threading.Lock()
-        if self._db_path == ":memory:":
-            return ()
-        conn, self._conn = self._conn, None
-        return (conn,)
+        forget_connection_in_child(self, self._db_path)
 
     @property
     def session_id(self) -> str:

@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ...._fork import forget_in_child
-from ...._sqlite import immediate, open_with_schema
+from ...._sqlite import forget_connection_in_child, immediate, open_with_schema
 from ....errors import UserError
 from ....items import Item
 from ....sessions._codec import decode_item, encode_items
@@ -121,16 +120,7 @@ class AdvancedSQLiteSession:
         self._branch = MAIN
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        forget_in_child(self, AdvancedSQLiteSession._forked)
-
-    def _forked(self) -> tuple[object, ...]:
-        # In a forked child (``tether._fork``), as ``SQLiteSession``'s: a file's connection
-        # and the lock are the parent's; a ``":memory:"`` database is the child's copy.
-        self._lock = threading.Lock()
-        if self._db_path == ":memory:":
-            return ()
-        conn, self._conn = self._conn, None
-        return (conn,)
+        forget_connection_in_child(self, self._db_path)
 
     @property
     def current_branch_id(self) -> str:
