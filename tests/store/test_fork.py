@@ -1,7 +1,7 @@
-"""A store or session used in a forked child (``multiprocessing``'s default start on Linux, a
-server that loads its app before forking workers) opens its own connection there: the
-parent's is not used, nor closed, and a lock another of the parent's threads held at the
-fork does not hold up the child. The parent goes on with its own and sees the child's
+"""A run store or session used in a forked child (``multiprocessing``'s default start on
+Linux, a server that loads its app before forking workers) opens its own connection
+there: the parent's is not used, nor closed, and a lock another of the parent's threads
+held at the fork does not hold up the child. The parent goes on with its own and sees the child's
 writes."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from tether._sqlite import SideTable
 from tether.agents.extensions.memory import AdvancedSQLiteSession
 from tether.items import user_message
-from tether.sessions import PostgresSession, SQLiteSession
+from tether.sessions import PostgresSession, RedisSession, SQLiteSession
 from tether.store import PostgresRunStore, SQLiteRunStore
 
 from .test_conformance import asked, begun
@@ -230,3 +230,28 @@ def test_an_advanced_sqlite_session_forked_mid_call_opens_its_own_connection_in_
         in_child(child)
     items = asyncio.run(session.get_items())
     assert [item["content"] for item in items] == ["from the parent", "from the child"]
+
+
+def test_a_redis_session_forked_with_its_client_open_makes_its_own_in_the_child(
+    redis_url: str,
+) -> None:
+    session = RedisSession(f"fork-{uuid.uuid4().hex[:12]}", redis_url)
+    loop = asyncio.new_event_loop()  # the parent's, not running while it forks
+    loop.run_until_complete(session.add_items([user_message("from the parent")]))
+    client = loop.run_until_complete(session._client.client_id())  # the parent's connection
+
+    async def child() -> None:
+        await session.add_items([user_message("from the child")])
+        await session.close()  # the child's own client: the parent's goes on
+
+    in_child(child)
+
+    async def parent() -> None:
+        items = await session.get_items()
+        assert [item["content"] for item in items] == ["from the parent", "from the child"]
+        assert await session._client.client_id() == client
+        await session.clear()
+        await session.close()
+
+    loop.run_until_complete(parent())
+    loop.close()

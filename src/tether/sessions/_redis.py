@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from .._fork import forget_in_child
 from ..errors import UserError
 from ..items import Item
 from ._codec import decode_item, encode_items
@@ -49,9 +50,19 @@ class RedisSession:
             raise UserError("RedisSession takes either a url or a client (exactly one).")
         self._session_id = session_id
         self._owns_client = client is None
+        self._url = url
         self._client = client if client is not None else aioredis.from_url(str(url))
         self._key = f"{key_prefix}:{session_id}" if key_prefix else session_id
         self._ttl = ttl
+        if self._owns_client:
+            forget_in_child(self, RedisSession._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): the client this session made is the parent's
+        # (its sockets carry the parent's commands, its futures the parent's event loop); the
+        # child gets its own. A client passed in stays the application's to handle.
+        client, self._client = self._client, aioredis.from_url(str(self._url))
+        return (client,)
 
     @property
     def session_id(self) -> str:
