@@ -47,6 +47,14 @@ def forget_in_child(owner: object, forget: Callable[[Any], Iterable[object]]) ->
 
 
 def _in_child() -> None:
-    # Only this thread runs in the child: nothing else touches the owners meanwhile.
+    # Only this thread runs in the child: nothing else touches the owners meanwhile. One
+    # owner that fails does not keep the others from their own connections; the first
+    # failure is raised at the end (Python reports a fork hook's error and goes on).
+    failed: Exception | None = None
     for owner, forget in list(_OWNERS.items()):
-        _LEFT.extend(handle for handle in forget(owner) if handle is not None)
+        try:
+            _LEFT.extend(handle for handle in forget(owner) if handle is not None)
+        except Exception as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tether import _fork
 from tether._sqlite import SideTable
 from tether.agents.extensions.memory import AdvancedSQLiteSession
 from tether.items import user_message
@@ -255,3 +256,25 @@ def test_a_redis_session_forked_with_its_client_open_makes_its_own_in_the_child(
 
     loop.run_until_complete(parent())
     loop.close()
+
+
+def test_one_owner_that_fails_in_the_child_leaves_the_others_their_own(tmp_path: Path) -> None:
+    class Broken:
+        def forget(self) -> tuple[object, ...]:
+            raise RuntimeError("cannot forget")
+
+    broken = Broken()
+    _fork.forget_in_child(broken, Broken.forget)  # registered first: tried first
+    session = SQLiteSession("s", tmp_path / "sessions.db")
+    asyncio.run(session.add_items([user_message("from the parent")]))
+
+    async def child() -> None:
+        await session.add_items([user_message("from the child")])
+
+    try:
+        with held(session._lock):
+            in_child(child)
+    finally:
+        del _fork._OWNERS[broken]
+    items = asyncio.run(session.get_items())
+    assert [item["content"] for item in items] == ["from the parent", "from the child"]
