@@ -322,3 +322,27 @@ def test_every_benchmark_script_imports() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert set(_IMPORTED_ELSEWHERE) <= {p.stem for p in BENCHMARKS.glob("*.py")}
+
+
+def test_the_hitl_phase_benchmark_times_each_phase_cold_and_warm() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "hitl_phases.py"), "--reps", "2", "--sizes", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[3:]]
+    names = [cells[1].strip() for cells in rows]
+    assert names == [
+        "run_to_interruption",
+        "serialise",
+        "load",
+        "approve",
+        "resume",
+        "cycle",
+        "an empty function's call",
+        "json.dumps of a two-key dict",
+    ]
+    for cells in rows:
+        assert all(float(cell) > 0 for cell in cells[2:]), cells
