@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 from pydantic import BaseModel
 
+from forking import in_child
 from runners import RunFn
 from tether import ModelBehaviorError, Runner, RunState, UserError
 from tether.errors import ModelProviderError
@@ -394,3 +395,18 @@ def test_a_tool_output_of_content_parts_reaches_the_model_as_text() -> None:
     assert [m["content"].splitlines()[:2] for m in tool] == [
         ["Result of get_weather: Sunny, 20 degrees.", "[image]"]
     ]
+
+
+def test_a_model_loaded_before_a_fork_loads_again_in_the_child(model: LocalModel) -> None:
+    # The loaded llama.cpp server's threads stay in the parent: the child's first request
+    # loads the weights anew rather than wait for them forever.
+    model.load()
+    question = request([user_message("What is the capital of France?")], max_tokens=8)
+
+    async def child() -> None:
+        response = await model.get_response(question)
+        assert "Paris" in message_text(response.output[0])
+
+    in_child(child)
+    response = asyncio.run(model.get_response(question))
+    assert "Paris" in message_text(response.output[0])

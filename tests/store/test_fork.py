@@ -1,25 +1,20 @@
 """A run store or session used in a forked child (``multiprocessing``'s default start on
 Linux, a server that loads its app before forking workers) opens its own connection
 there: the parent's is not used, nor closed, and a lock another of the parent's threads
-held at the fork does not hold up the child. The parent goes on with its own and sees the child's
-writes."""
+held at the fork does not hold up the child. The parent goes on with its own and sees the
+child's writes."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sqlite3
-import threading
-import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from forking import held, in_child
 from tether import _fork
 from tether._sqlite import SideTable
 from tether.agents.extensions.memory import AdvancedSQLiteSession
@@ -30,50 +25,6 @@ from tether.store import PostgresRunStore, SQLiteRunStore
 from .test_conformance import asked, begun
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
-
-HANG = 20
-"""Seconds a child may take: a child that waits on a lock held at the fork is killed."""
-
-
-def in_child(work: Callable[[], Awaitable[Any]]) -> None:
-    """Run ``work()`` on an event loop of its own in a forked child; fail the test if it
-    raised, or hung (killed by its alarm)."""
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into the test runner
-        code = 1
-        try:
-            signal.alarm(HANG)
-            asyncio.run(work())
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    assert code != -signal.SIGALRM, f"the child hung for {HANG} s (a lock held at the fork?)"
-    assert code == 0, f"the child failed (exit {code}); its traceback is above"
-
-
-@contextmanager
-def held(lock: Any) -> Iterator[None]:
-    """``lock`` held by another thread of this process meanwhile, as a transaction under
-    way there at the fork would hold it."""
-    taken, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with lock:
-            taken.set()
-            release.wait()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    taken.wait()
-    try:
-        yield
-    finally:
-        release.set()
-        thread.join()
 
 
 def test_a_sqlite_store_forked_mid_transaction_opens_its_own_connection_in_the_child(

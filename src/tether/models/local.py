@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .._context import Usage
+from .._fork import forget_in_child
 from ..errors import ModelBehaviorError, ModelProviderError, UserError
 from ..items import assistant_message, message_text
 from ._local_decoding import Decoder, Mode
@@ -121,6 +122,15 @@ class LocalModel:
         self.verbose = verbose
         self._server: Any = None  # xllamacpp.Server, once loaded
         self._lock = threading.Lock()
+        forget_in_child(self, LocalModel._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): the loaded server's threads are the parent's
+        # (a request to it there would wait for them forever), and another of the parent's
+        # threads may have held the lock; the child loads the weights again on first use.
+        server, self._server = self._server, None
+        self._lock = threading.Lock()
+        return (server,)
 
     @staticmethod
     def default_model_path() -> str:
