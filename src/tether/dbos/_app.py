@@ -201,9 +201,6 @@ class DBOSApp:
             "dbos_system_schema": self.system_schema,
             # SQLite has no LISTEN/NOTIFY: a wake-up message is noticed by polling.
             "notification_listener_polling_interval_sec": self.polling_interval,
-            # DBOS gathers the NOTIFYs of events (a run's result) and sends them every
-            # this many seconds: 2 ms rather than its 10, so ``result`` hears sooner.
-            "notification_coalesce_sec": 0.002,
             "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
         }
         if self._notified():
