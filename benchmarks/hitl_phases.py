@@ -25,41 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 import workloads
-from workloads import Call, Message
 from workloads_tether import Tether
 
 PHASES = ("run_to_interruption", "serialise", "load", "approve", "resume")
 
 
-async def cycle(sdk: Tether, agent: Any, size: int, collect: bool) -> dict[str, int]:
-    """One HITL cycle's phase times (ns), each after a full collection if ``collect``."""
-    script = [Call(workloads.tool_name("approval", 0), "call_approve")]
-    sdk.script(agent, [*script, Message(workloads.FINAL_TEXT, "msg_final")])
-    items = workloads.history(size)
-    times: dict[str, int] = {}
-
-    def clock() -> int:
-        if collect:
-            gc.collect()
-        return time.perf_counter_ns()
-
-    start = clock()
-    result = await sdk.run(agent, items, 10)
-    times["run_to_interruption"] = time.perf_counter_ns() - start
-    start = clock()
-    text = sdk.dumps(sdk.to_state(result))
-    times["serialise"] = time.perf_counter_ns() - start
-    start = clock()
-    state = await sdk.loads(agent, text)
-    times["load"] = time.perf_counter_ns() - start
-    start = clock()
-    sdk.approve_all(state)
-    times["approve"] = time.perf_counter_ns() - start
-    start = clock()
-    result = await sdk.resume(agent, state, 10)
-    times["resume"] = time.perf_counter_ns() - start
-    assert sdk.final_output(result) == workloads.FINAL_TEXT, sdk.final_output(result)
-    return times
+def _warm() -> int:
+    return time.perf_counter_ns()
 
 
 async def phases(size: int, reps: int) -> dict[str, tuple[float, float]]:
@@ -67,12 +39,16 @@ async def phases(size: int, reps: int) -> dict[str, tuple[float, float]]:
     sdk = Tether()
     agent = sdk.agent("approval")
     for _ in range(5):  # caches that fill once (schemas, compiled statements) filled
-        await cycle(sdk, agent, size, collect=False)
+        await workloads.hitl_cycle(sdk, agent, size, _warm)
     cold: dict[str, list[int]] = {phase: [] for phase in PHASES}
     warm: dict[str, list[int]] = {phase: [] for phase in PHASES}
     for _ in range(reps):
-        for collect, into in ((True, cold), (False, warm)):
-            for phase, ns in (await cycle(sdk, agent, size, collect)).items():
+        # ``hitl_cycle``'s own clock collects first, as ``run.py``'s HITL cycle does.
+        for times, into in (
+            ((await workloads.hitl_cycle(sdk, agent, size))[0], cold),
+            ((await workloads.hitl_cycle(sdk, agent, size, _warm))[0], warm),
+        ):
+            for phase, ns in times.items():
                 into[phase].append(ns)
     out = {p: (statistics.median(cold[p]) / 1e3, statistics.median(warm[p]) / 1e3) for p in PHASES}
     out["cycle"] = (sum(c for c, _ in out.values()), sum(w for _, w in out.values()))

@@ -251,35 +251,45 @@ async def _per_turn(
 
 async def hitl(sdk: SDK, res: Results) -> None:
     agent = sdk.agent("approval")
-    script = [Call(tool_name("approval", 0), "call_approve"), Message(FINAL_TEXT, "msg_final")]
     for size in HISTORIES:
         for rep in range(res.sizes.warmups + res.sizes.hitl_reps):
-            sdk.script(agent, script)
-            items = history(size)
-            times = {}
-            start = _clock()
-            result = await sdk.run(agent, items, 10)
-            times["run_to_interruption"] = time.perf_counter_ns() - start
-            assert sdk.interruptions(result) == 1
-            start = _clock()
-            text = sdk.dumps(sdk.to_state(result))
-            times["serialise"] = time.perf_counter_ns() - start
-            start = _clock()
-            state = await sdk.loads(agent, text)
-            times["load"] = time.perf_counter_ns() - start
-            start = _clock()
-            sdk.approve_all(state)
-            times["approve"] = time.perf_counter_ns() - start
-            start = _clock()
-            result = await sdk.resume(agent, state, 10)
-            times["resume"] = time.perf_counter_ns() - start
-            assert sdk.final_output(result) == FINAL_TEXT, sdk.final_output(result)
+            times, text = await hitl_cycle(sdk, agent, size)
             if rep < res.sizes.warmups:
                 continue
             for step, ns in times.items():
                 res.add(f"hitl.{size}.{step}", ns)
             res.add(f"hitl.{size}.cycle", sum(times.values()))
             res.add(f"hitl.{size}.state_size", len(text.encode()))
+
+
+async def hitl_cycle(
+    sdk: SDK, agent: Any, size: int, clock: Callable[[], int] = _clock
+) -> tuple[dict[str, int], str]:
+    """One HITL cycle after ``size`` items of history: each step's time in ns, each from
+    ``clock()`` (by default after a ``gc.collect()``), and the saved state's text."""
+    sdk.script(
+        agent, [Call(tool_name("approval", 0), "call_approve"), Message(FINAL_TEXT, "msg_final")]
+    )
+    items = history(size)
+    times = {}
+    start = clock()
+    result = await sdk.run(agent, items, 10)
+    times["run_to_interruption"] = time.perf_counter_ns() - start
+    assert sdk.interruptions(result) == 1
+    start = clock()
+    text = sdk.dumps(sdk.to_state(result))
+    times["serialise"] = time.perf_counter_ns() - start
+    start = clock()
+    state = await sdk.loads(agent, text)
+    times["load"] = time.perf_counter_ns() - start
+    start = clock()
+    sdk.approve_all(state)
+    times["approve"] = time.perf_counter_ns() - start
+    start = clock()
+    result = await sdk.resume(agent, state, 10)
+    times["resume"] = time.perf_counter_ns() - start
+    assert sdk.final_output(result) == FINAL_TEXT, sdk.final_output(result)
+    return times, text
 
 
 async def session(sdk: SDK, res: Results) -> None:
