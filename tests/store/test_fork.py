@@ -21,6 +21,7 @@ from tether.agents.extensions.memory import AdvancedSQLiteSession
 from tether.items import user_message
 from tether.sessions import PostgresSession, RedisSession, SQLiteSession
 from tether.store import PostgresRunStore, SQLiteRunStore
+from tether.store._side_tables import PostgresSideTable
 
 from .test_conformance import asked, begun
 
@@ -229,3 +230,30 @@ def test_one_owner_that_fails_in_the_child_leaves_the_others_their_own(tmp_path:
         del _fork._OWNERS[broken]
     items = asyncio.run(session.get_items())
     assert [item["content"] for item in items] == ["from the parent", "from the child"]
+
+
+def test_a_postgres_side_table_forked_with_its_connection_open_opens_its_own_in_the_child(
+    postgres_dsn: str,
+) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    table = PostgresSideTable(
+        postgres_dsn, schema, {"notes": "notes"}, "CREATE TABLE IF NOT EXISTS {notes} (x text)"
+    )
+    loop = asyncio.new_event_loop()  # the parent's, not running while it forks
+    loop.run_until_complete(table.run("INSERT INTO {notes} VALUES ('parent')"))
+    backend = table._conn.info.backend_pid  # the parent's session on the server
+
+    async def child() -> None:
+        await table.run("INSERT INTO {notes} VALUES ('child')")
+        await table.aclose()  # the child's own connection: the parent's goes on
+
+    in_child(child)
+
+    async def parent() -> None:
+        rows, _ = await table.run("SELECT x FROM {notes} ORDER BY x DESC")
+        assert rows == [("parent",), ("child",)]
+        assert table._conn.info.backend_pid == backend
+        await table.aclose()
+
+    loop.run_until_complete(parent())
+    loop.close()

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from .._fork import forget_in_child
 from .._sqlite import SideTable
 from ._protocol import RunStore
 from ._sqlite import SQLiteRunStore
@@ -52,6 +53,14 @@ class PostgresSideTable:
         )
         self._conn: Any = None
         self._lock = asyncio.Lock()
+        forget_in_child(self, PostgresSideTable._forked)
+
+    def _forked(self) -> tuple[object, ...]:
+        # In a forked child (``tether._fork``): the connection is the parent's (its socket
+        # carries the parent's session), neither used nor closed there; the child opens its own.
+        conn, self._conn = self._conn, None
+        self._lock = asyncio.Lock()
+        return (conn,)
 
     def _text(self, statement: str) -> str:
         text = statement.format(**self.names).replace("?", "%s")
