@@ -151,8 +151,9 @@ class ReferenceProvider(_TetherProvider):
         model = kind(name, client=self._client)
         if isinstance(name, DefaultModelName) and isinstance(model, _ResponsesModel):
             model._model_is_explicit = False
-        # As tether's provider: the client is taken on the first request, not here.
-        model._client_source = lambda: self.client
+        # As tether's provider: the client is made on the first request, not here.
+        if self._client is None:
+            model._own = self._own()
         return model
 
 

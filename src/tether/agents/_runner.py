@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .._agent import Agent as _Agent
+from .._loops import run_on_thread_loop
 from ..errors import GuardrailTripwireTriggered, UserError
 from ..items import Item
 from ..lifecycle import RunHooks
@@ -87,11 +88,12 @@ class Runner:
     def run_sync(
         cls, starting_agent: _Agent[Any], input: str | Sequence[Item] | _RunState, **options: Any
     ) -> RunResult:
-        """``run`` for code without an event loop."""
+        """``run`` for code without an event loop: on the thread's one event loop, left open
+        between calls (as the reference's ``run_sync``)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(cls.run(starting_agent, input, **options))
+            return run_on_thread_loop(cls.run(starting_agent, input, **options))
         raise UserError(
             "Runner.run_sync was called inside a running event loop; use await Runner.run(...)."
         )

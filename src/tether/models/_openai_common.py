@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +14,7 @@ from openai import AsyncOpenAI
 from ..errors import ModelProviderError, UserError
 from ._default_client import get_default_openai_client
 
-__all__ = ["OpenAIClientModel", "default_client", "openai_errors"]
+__all__ = ["OpenAIClientModel", "OwnClients", "default_client", "openai_errors"]
 
 
 class OpenAIClientModel:
@@ -21,20 +23,73 @@ class OpenAIClientModel:
     def __init__(self, model: str, client: AsyncOpenAI | None = None) -> None:
         self.model = model
         self._client = client
-        # Where a client comes from when none was given: a provider's shared client, or the
-        # environment. Called on first use, after the model-requests guard, so a switched-off
-        # run reports ModelNotAllowedError rather than a missing key.
-        self._client_source: Callable[[], AsyncOpenAI] = default_client
+        # Where clients come from when none was given: a provider's (shared by its models),
+        # or the model's own, from the environment. Made on first use, after the
+        # model-requests guard, so a switched-off run reports ModelNotAllowedError rather
+        # than a missing key.
+        self._own: OwnClients | None = None
 
     @property
     def client(self) -> AsyncOpenAI:
-        """The client requests go through."""
-        if self._client is None:
-            self._client = self._client_source()
-        return self._client
+        """The client requests go through: the one given, else the one tether made for
+        the running event loop (``OwnClients``)."""
+        if self._client is not None:
+            return self._client
+        if self._own is None:
+            self._own = OwnClients(default_client)
+        return self._own.get()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model!r})"
+
+
+class OwnClients:
+    """The clients tether makes itself where none was given: one for each event loop that
+    sends through them.
+
+    An ``AsyncOpenAI`` client's pooled connections belong to the loop that opened them. One
+    client used from two loops (a program that calls ``asyncio.run`` twice, a thread with
+    a loop of its own) sends the second loop's request on the first loop's connection:
+    "RuntimeError: Event loop is closed". A forked child runs a loop of its own, so it
+    does not share its parent's connections either. A client the application passes stays
+    as given: its loops and processes are the application's to mind, as ``openai`` asks.
+    """
+
+    def __init__(self, make: Callable[[], AsyncOpenAI]) -> None:
+        self._make = make
+        self._by_loop: dict[asyncio.AbstractEventLoop, AsyncOpenAI] = {}
+        self._outside: AsyncOpenAI | None = None  # asked for where no loop runs
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    def get(self) -> AsyncOpenAI:
+        """The running loop's client (made now if it has none)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if self._outside is None:
+                self._outside = self._make()
+            return self._outside
+        client = self._by_loop.get(loop)
+        if client is None:
+            for closed in [known for known in self._by_loop if known.is_closed()]:
+                self._retire(self._by_loop.pop(closed), loop)
+            client = self._by_loop[loop] = self._make()
+        return client
+
+    def _retire(self, client: AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> None:
+        # A closed loop's client can serve no one: it is closed here, on the running loop.
+        # Its connections cannot be closed on a closed loop (their sockets are closed when
+        # collected), but the client is marked closed: collected unclosed, it would close
+        # itself in a task of whatever loop runs then, and fail there ("Task exception was
+        # never retrieved").
+        task = loop.create_task(_close_quietly(client))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+
+async def _close_quietly(client: AsyncOpenAI) -> None:
+    with contextlib.suppress(Exception):
+        await client.close()
 
 
 def default_client(**options: Any) -> AsyncOpenAI:

@@ -9,7 +9,7 @@ from ._protocol import Model
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-    from ._openai_common import OpenAIClientModel
+    from ._openai_common import OpenAIClientModel, OwnClients
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -46,15 +46,24 @@ class OpenAIProvider:
         self._client = client
         self._client_options = client_options
         self.api = api
+        self._own_clients: OwnClients | None = None
 
     @property
     def client(self) -> AsyncOpenAI:
-        """The client every model of this provider sends through (created on first use)."""
-        if self._client is None:
-            from ._openai_common import default_client
+        """The client every model of this provider sends through: the one given, else the
+        one made (on first use) for the running event loop."""
+        if self._client is not None:
+            return self._client
+        return self._own().get()
 
-            self._client = default_client(**self._client_options)
-        return self._client
+    def _own(self) -> OwnClients:
+        # The clients made for each loop, shared by this provider's models.
+        if self._own_clients is None:
+            from ._openai_common import OwnClients, default_client
+
+            options = self._client_options
+            self._own_clients = OwnClients(lambda: default_client(**options))
+        return self._own_clients
 
     def get_model(self, name: str) -> Model:
         """The model ``name`` on this provider's API; its client is taken on its first request."""
@@ -67,9 +76,10 @@ class OpenAIProvider:
             from .openai_responses import OpenAIResponsesModel
 
             model = OpenAIResponsesModel(name, client=self._client)
-        # Not self.client here: building a client reads the API key, and a run whose model
+        # No client is made here: making one reads the API key, and a run whose model
         # requests are switched off must say so before anything asks for a key.
-        model._client_source = lambda: self.client
+        if self._client is None:
+            model._own = self._own()
         return model
 
 

@@ -230,13 +230,19 @@ class Runner:
         input: str | Sequence[Item] | RunState,
         **options: Any,
     ) -> RunResult:
-        """``Runner.run`` for code without an event loop. Inside async code, await ``run``."""
+        """``Runner.run`` for code without an event loop. Inside async code, await ``run``.
+
+        Every call on a thread runs on that thread's one event loop, left open between
+        calls (as the reference SDK's ``run_sync`` does): what a run leaves bound to its
+        loop, such as an ``AsyncOpenAI`` client's pooled connection, serves the next."""
         import asyncio
 
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(cls.run(agent, input, **options))
+            from .._loops import run_on_thread_loop
+
+            return run_on_thread_loop(cls.run(agent, input, **options))
         raise UserError(
             "Runner.run_sync was called inside a running event loop; use await Runner.run(...)."
         )

@@ -1,0 +1,192 @@
+"""Event loops: a thread's synchronous runs (``Runner.run_sync``) share its one loop, and
+each loop sends through an OpenAI client of its own where tether makes the client.
+
+Each test runs its synchronous calls on a thread of its own (``on_a_thread``), whose loop
+it closes at the end, so that the test runner's own thread keeps its loop as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+import tether.agents
+import tether.models
+from openai_server import FakeOpenAIServer
+from tether import Agent, Runner, function_tool
+from tether.models import OpenAIProvider, OpenAIResponsesModel
+from tether.testing import ScriptedModel, message, tool_call
+
+T = TypeVar("T")
+
+
+def on_a_thread(work: Callable[[], T]) -> T:
+    """``work()`` on a new thread; its result, or its error raised here. The loop the
+    thread's runs left open is closed once it is done."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            with contextlib.suppress(RuntimeError):  # none left set: asyncio.run's threads
+                asyncio.get_event_loop_policy().get_event_loop().close()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.fixture
+def keep_alive_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
+    """The fake OpenAI API, keeping each connection open after its answer (as the real
+    API does), named by the environment as a deployment would name it."""
+    monkeypatch.setattr(tether.models, "ALLOW_MODEL_REQUESTS", True)
+    server = FakeOpenAIServer().start()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    try:
+        yield server
+    finally:
+        server._http.shutdown()
+        server._http.server_close()
+
+
+@pytest.mark.parametrize("facade", [False, True], ids=["tether", "tether.agents"])
+def test_run_sync_calls_share_the_default_clients_connection(
+    keep_alive_server: FakeOpenAIServer, facade: bool
+) -> None:
+    # With a loop per call, the second call's request went out on the connection the
+    # first call's (closed) loop had pooled: "RuntimeError: Event loop is closed".
+    make, runner = (tether.agents.Agent, tether.agents.Runner) if facade else (Agent, Runner)
+    agent = make(name="A", model=OpenAIResponsesModel("gpt-test"))  # the client: from the env
+    for n in range(3):
+        keep_alive_server.responses.add(text=f"answer {n}")
+
+    def three_calls() -> list[Any]:
+        return [runner.run_sync(agent, f"question {n}").final_output for n in range(3)]
+
+    assert on_a_thread(three_calls) == ["answer 0", "answer 1", "answer 2"]
+    assert len(keep_alive_server.responses.requests) == 3
+
+
+def test_run_sync_replaces_a_closed_loop() -> None:
+    agent = Agent(name="A", model=ScriptedModel([message("first"), message("second")]))
+
+    def after_a_closed_loop() -> tuple[Any, ...]:
+        closed = asyncio.new_event_loop()
+        closed.close()
+        asyncio.set_event_loop(closed)
+        first = Runner.run_sync(agent, "one").final_output
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        second = Runner.run_sync(agent, "two").final_output
+        same = asyncio.get_event_loop_policy().get_event_loop() is loop
+        return first, second, loop is not closed, loop.is_closed(), same
+
+    assert on_a_thread(after_a_closed_loop) == ("first", "second", True, False, True)
+
+
+def test_an_interrupted_run_sync_cancels_its_run() -> None:
+    # Ctrl-C while a tool awaits: the run is cancelled and awaited before the
+    # KeyboardInterrupt goes on, so nothing of it is left pending on the thread's loop.
+    seen: list[str] = []
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    @function_tool
+    async def slow() -> str:
+        asyncio.get_running_loop().call_later(0.01, interrupt)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return "never"
+
+    agent = Agent(name="A", model=ScriptedModel([[tool_call("slow", {})]]), tools=[slow])
+
+    def interrupted() -> list[asyncio.Task[Any]]:
+        with pytest.raises(KeyboardInterrupt):
+            Runner.run_sync(agent, "go")
+        return [t for t in asyncio.all_tasks(asyncio.get_event_loop()) if not t.done()]
+
+    assert on_a_thread(interrupted) == []
+    assert seen == ["cancelled"]
+
+
+@pytest.mark.parametrize("through", ["model", "provider"])
+def test_each_loop_gets_a_client_of_its_own(
+    keep_alive_server: FakeOpenAIServer, through: str
+) -> None:
+    # A program that calls asyncio.run twice: the client tether made from the environment
+    # for the first loop kept its connection, which the second loop cannot use.
+    if through == "model":
+        agent = Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
+        options: dict[str, Any] = {}
+    else:
+        agent = Agent(name="A", model="gpt-test")
+        options = {"model_provider": OpenAIProvider()}
+    for n in range(3):
+        keep_alive_server.responses.add(text=f"answer {n}")
+
+    def three_loops() -> list[Any]:
+        return [
+            asyncio.run(Runner.run(agent, f"question {n}", **options)).final_output
+            for n in range(3)
+        ]
+
+    assert on_a_thread(three_loops) == ["answer 0", "answer 1", "answer 2"]
+
+
+def test_a_given_client_stays_as_given(keep_alive_server: FakeOpenAIServer) -> None:
+    given = keep_alive_server.client
+    model = OpenAIResponsesModel("gpt-test", client=given)
+    provider = OpenAIProvider(client=given)
+
+    async def clients() -> tuple[Any, Any, Any]:
+        return model.client, provider.client, provider.get_model("gpt-test").client
+
+    assert asyncio.run(clients()) == (given, given, given)
+    assert asyncio.run(clients()) == (given, given, given)
+
+
+def test_a_closed_loops_client_is_let_go_quietly(
+    keep_alive_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each loop's client is closed once its loop is, and collected: not kept for the life
+    # of the model, and not closed by the collector in a task of a later loop, which
+    # failed there ("Task exception was never retrieved", logged by asyncio).
+    model = OpenAIResponsesModel("gpt-test")
+    agent = Agent(name="A", model=model)
+    for n in range(4):
+        keep_alive_server.responses.add(text=f"answer {n}")
+
+    async def one_run() -> weakref.ref[Any]:
+        await Runner.run(agent, "question")
+        gc.collect()  # a collection while this loop runs
+        await asyncio.sleep(0.01)
+        return weakref.ref(model.client)
+
+    def four_loops() -> list[weakref.ref[Any]]:
+        return [asyncio.run(one_run()) for _ in range(4)]
+
+    gc.collect()  # earlier tests' clients: collected here, where no loop runs
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        clients = on_a_thread(four_loops)
+        gc.collect()
+    assert [client() is None for client in clients] == [True, True, True, False]
+    assert caplog.records == []
