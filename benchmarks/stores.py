@@ -5,12 +5,14 @@
     uv run python benchmarks/stores.py --sqlite-only --tether-only --json out.json
     uv run python benchmarks/stores.py --idempotent-lookups   # tether's lookup idempotent=True
     uv run python benchmarks/stores.py --sqlite-inline   # SQLiteRunStore(inline=True)
+    uv run python benchmarks/stores.py --peer-first   # LangGraph first, on the new server
 
 LangGraph and its checkpointers are installed into their own virtual
 environment, ``benchmarks/.venv-langgraph`` (``uv venv`` with tether's Python,
 then ``uv pip install`` of the pinned versions below), never into tether's.
-Each side runs in its own interpreter, one after the other, against the same
-SQLite directory kind and the same private PostgreSQL server, which this
+Each side runs in its own interpreter, one after the other (tether first, unless
+``--peer-first``: the first side meets a server that has just started), against the
+same SQLite directory kind and the same private PostgreSQL server, which this
 script starts on loopback (with PostgreSQL's default durability: fsync,
 synchronous commit and full-page writes on) and removes afterwards.
 ``stores_workload.py`` describes the workload and the measures.
@@ -253,6 +255,11 @@ def main() -> None:
         action="store_true",
         help="SQLiteRunStore(inline=True): no worker thread, as LangGraph's sync SqliteSaver",
     )
+    parser.add_argument(
+        "--peer-first",
+        action="store_true",
+        help="run LangGraph's side first (the side that runs first meets a new server)",
+    )
     args = parser.parse_args()
     sizes = w.QUICK if args.quick else w.FULL
     flags = ["--quick"] if args.quick else []
@@ -265,14 +272,19 @@ def main() -> None:
             flags += ["--postgres", dsn]
         mine = flags + (["--idempotent-lookups"] if args.idempotent_lookups else [])
         mine += ["--sqlite-inline"] if args.sqlite_inline else []
-        ours = wal_syncs(dsn, sizes, lambda: run_side(sys.executable, "stores_tether.py", mine))
-        peer = None
+        sides: dict[str, Callable[[], dict[str, Any]]] = {
+            "tether": lambda: run_side(sys.executable, "stores_tether.py", mine)
+        }
         if python is not None:
-            peer = wal_syncs(dsn, sizes, lambda: run_side(python, "stores_langgraph.py", flags))
+            sides[PEER] = lambda: run_side(python, "stores_langgraph.py", flags)
+        order = sorted(sides, key=lambda side: (side == PEER) != args.peer_first)
+        done = {side: wal_syncs(dsn, sizes, sides[side]) for side in order}
+        ours, peer = done["tether"], done.get(PEER)
     after = measures.machine()
     print(f"\n{started:%Y-%m-%d %H:%M} UTC; {'quick' if args.quick else 'full'} sizes")
     print(f"machine: {before['nproc']} cores, {before['cpu']}, Python {before['python']}")
     print(f"load average before {before['loadavg']}, after {after['loadavg']}")
+    print(f"sides run in this order: {', '.join(done)}")
     print(f"tether {ours['version']}; {'; '.join(ours['notes'])}")
     print(f"{'; '.join(peer['notes']) if peer else 'LangGraph skipped'}\n")
     print(table(sizes, ours, peer))
