@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from openai import AsyncOpenAI
 
 import tether.agents
 import tether.models
+import tether.models._default_client
 from openai_server import FakeOpenAIServer
 from tether import Agent, Runner, function_tool
 from tether.models import OpenAIProvider, OpenAIResponsesModel
@@ -190,3 +192,28 @@ def test_a_closed_loops_client_is_let_go_quietly(
         gc.collect()
     assert [client() is None for client in clients] == [True, True, True, False]
     assert caplog.records == []
+
+
+def test_the_default_client_is_used_as_set_and_never_closed(
+    keep_alive_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The application's default client (set_default_openai_client) is the application's:
+    # used on every loop, as set, and not closed by tether when a loop it served closes.
+    keep_alive_server.close_connections = True  # its own connections: the application's
+    shared = AsyncOpenAI(base_url=keep_alive_server.url + "/v1", api_key="test", max_retries=0)
+    monkeypatch.setattr(tether.models._default_client, "_default", None)
+    tether.models.set_default_openai_client(shared)
+    agent = Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
+    for n in range(3):
+        keep_alive_server.responses.add(text=f"answer {n}")
+
+    async def one_run() -> tuple[Any, bool]:
+        result = await Runner.run(agent, "question")
+        await asyncio.sleep(0.01)  # a closing task, if any, has run
+        return result.final_output, agent.model.client is shared  # type: ignore[union-attr]
+
+    def three_loops() -> list[tuple[Any, bool]]:
+        return [asyncio.run(one_run()) for _ in range(3)]
+
+    assert on_a_thread(three_loops) == [(f"answer {n}", True) for n in range(3)]
+    assert not shared.is_closed()

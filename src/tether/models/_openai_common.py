@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,7 +14,7 @@ from openai import AsyncOpenAI
 from ..errors import ModelProviderError, UserError
 from ._default_client import get_default_openai_client
 
-__all__ = ["OpenAIClientModel", "OwnClients", "default_client", "openai_errors"]
+__all__ = ["OpenAIClientModel", "OwnClients", "openai_errors"]
 
 
 class OpenAIClientModel:
@@ -36,7 +36,7 @@ class OpenAIClientModel:
         if self._client is not None:
             return self._client
         if self._own is None:
-            self._own = OwnClients(default_client)
+            self._own = OwnClients()
         return self._own.get()
 
     def __repr__(self) -> str:
@@ -44,36 +44,43 @@ class OpenAIClientModel:
 
 
 class OwnClients:
-    """The clients tether makes itself where none was given: one for each event loop that
-    sends through them.
+    """Where a model or provider given no client sends: the default client if one is set
+    (``set_default_openai_client``) and no ``options`` are given, else a client tether
+    makes from ``options`` and the environment, one for each event loop that sends
+    through it.
 
     An ``AsyncOpenAI`` client's pooled connections belong to the loop that opened them. One
     client used from two loops (a program that calls ``asyncio.run`` twice, a thread with
     a loop of its own) sends the second loop's request on the first loop's connection:
     "RuntimeError: Event loop is closed". A forked child runs a loop of its own, so it
     does not share its parent's connections either. A client the application passes stays
-    as given: its loops and processes are the application's to mind, as ``openai`` asks.
+    as given, and so does the default client: its loops and processes are the
+    application's to mind, as ``openai`` asks.
     """
 
-    def __init__(self, make: Callable[[], AsyncOpenAI]) -> None:
-        self._make = make
+    def __init__(self, **options: Any) -> None:
+        self._options = options
         self._by_loop: dict[asyncio.AbstractEventLoop, AsyncOpenAI] = {}
         self._outside: AsyncOpenAI | None = None  # asked for where no loop runs
         self._retiring: set[asyncio.Task[None]] = set()
 
     def get(self) -> AsyncOpenAI:
-        """The running loop's client (made now if it has none)."""
+        """The default client, else the running loop's own (made now if it has none)."""
+        if not self._options:
+            shared = get_default_openai_client()
+            if shared is not None:
+                return shared
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             if self._outside is None:
-                self._outside = self._make()
+                self._outside = _new_client(self._options)
             return self._outside
         client = self._by_loop.get(loop)
         if client is None:
             for closed in [known for known in self._by_loop if known.is_closed()]:
                 self._retire(self._by_loop.pop(closed), loop)
-            client = self._by_loop[loop] = self._make()
+            client = self._by_loop[loop] = _new_client(self._options)
         return client
 
     def _retire(self, client: AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> None:
@@ -92,12 +99,8 @@ async def _close_quietly(client: AsyncOpenAI) -> None:
         await client.close()
 
 
-def default_client(**options: Any) -> AsyncOpenAI:
-    """The default client (``set_default_openai_client``) if one is set and no ``options``
-    are given; else an ``AsyncOpenAI`` configured from ``options`` and the environment."""
-    default = get_default_openai_client()
-    if default is not None and not options:
-        return default
+def _new_client(options: dict[str, Any]) -> AsyncOpenAI:
+    """An ``AsyncOpenAI`` configured from ``options`` and the environment."""
     try:
         return AsyncOpenAI(**options)
     except openai.OpenAIError as err:

@@ -59,10 +59,9 @@ class OpenAIProvider:
     def _own(self) -> OwnClients:
         # The clients made for each loop, shared by this provider's models.
         if self._own_clients is None:
-            from ._openai_common import OwnClients, default_client
+            from ._openai_common import OwnClients
 
-            options = self._client_options
-            self._own_clients = OwnClients(lambda: default_client(**options))
+            self._own_clients = OwnClients(**self._client_options)
         return self._own_clients
 
     def get_model(self, name: str) -> Model:
