@@ -23,8 +23,11 @@ import tether.agents
 import tether.models
 import tether.models._default_client
 from openai_server import FakeOpenAIServer
+from sessions.conversations_server import ConversationsServer
 from tether import Agent, Runner, function_tool
+from tether.items import user_message
 from tether.models import OpenAIProvider, OpenAIResponsesModel
+from tether.sessions import OpenAIConversationsSession
 from tether.testing import ScriptedModel, message, tool_call
 
 T = TypeVar("T")
@@ -217,3 +220,24 @@ def test_the_default_client_is_used_as_set_and_never_closed(
 
     assert on_a_thread(three_loops) == [(f"answer {n}", True) for n in range(3)]
     assert not shared.is_closed()
+
+
+def test_a_conversations_session_serves_two_loops(keep_alive_server: FakeOpenAIServer) -> None:
+    keep_alive_server.conversations = ConversationsServer()
+    session = OpenAIConversationsSession()  # its client: from the environment
+
+    async def add(text: str) -> None:
+        await session.add_items([user_message(text)])
+
+    async def read_and_close() -> list[Any]:
+        try:
+            return [item["content"] for item in await session.get_items()]
+        finally:
+            await session.close()
+
+    def three_loops() -> list[Any]:
+        asyncio.run(add("one"))
+        asyncio.run(add("two"))
+        return asyncio.run(read_and_close())
+
+    assert on_a_thread(three_loops) == ["one", "two"]

@@ -83,6 +83,14 @@ class OwnClients:
             client = self._by_loop[loop] = _new_client(self._options)
         return client
 
+    async def aclose(self) -> None:
+        """Close every client made here (the running loop's is closed last)."""
+        clients = [*self._by_loop.values(), self._outside]
+        self._by_loop, self._outside = {}, None
+        for client in clients:
+            if client is not None:
+                await _close_quietly(client)
+
     def _retire(self, client: AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> None:
         # A closed loop's client can serve no one: it is closed here, on the running loop.
         # Its connections cannot be closed on a closed loop (their sockets are closed when

@@ -12,8 +12,9 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel
 
 from .._json_text import replace_surrogates
+from ..errors import UserError
 from ..items import Item
-from ..models import get_default_openai_client
+from ..models._openai_common import OwnClients
 from ._codec import encode_items
 from ._errors import SessionError
 from ._protocol import check_limit
@@ -36,7 +37,7 @@ class OpenAIConversationsSession:
     then. ``clear()`` deletes the conversation; the next ``add_items`` starts a
     new one with a new id::
 
-        session = OpenAIConversationsSession()               # uses AsyncOpenAI()
+        session = OpenAIConversationsSession()   # a client from the environment
         await session.add_items([user_message("Hi")])
         print(session.session_id)                           # "conv_..."
 
@@ -51,7 +52,8 @@ class OpenAIConversationsSession:
     ) -> None:
         self._conversation_id = conversation_id
         self._client = client
-        self._owns_client = client is None
+        # Without a client: the default one if set, else one made for each event loop.
+        self._own = OwnClients() if client is None else None
         # Writes through one object take turns: two first appends must not
         # create two conversations, and the parts of two large batches must
         # not interleave.
@@ -154,10 +156,10 @@ class OpenAIConversationsSession:
             await self._run(delete)
 
     async def close(self) -> None:
-        """Close the client this session created; a client passed in is left open."""
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
+        """Close the clients this session created; a client passed in, or the default
+        client, is left open."""
+        if self._own is not None:
+            await self._own.aclose()
 
     async def __aenter__(self) -> OpenAIConversationsSession:
         return self
@@ -186,12 +188,16 @@ class OpenAIConversationsSession:
                 ) from exc
 
     def _api(self) -> AsyncOpenAI:
-        if self._client is None:
-            shared = get_default_openai_client()
-            if shared is not None:  # set_default_openai_client: shared, so not ours to close
-                self._owns_client = False
-            self._client = shared or AsyncOpenAI()
-        return self._client
+        if self._own is None:
+            assert self._client is not None
+            return self._client
+        try:
+            return self._own.get()
+        except UserError as exc:  # no client could be made (no API key)
+            raise SessionError(
+                f"Could not use the Conversations API: {exc.__cause__ or exc}. Set "
+                "OPENAI_API_KEY or pass client=AsyncOpenAI(...)."
+            ) from exc
 
     async def _run(self, op: Callable[[], Awaitable[_T]]) -> _T:
         where = f"conversation {self._conversation_id}" if self._conversation_id else "OpenAI"
