@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import threading
+import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from sessions.conversations_server import ConversationsServer
 from tether import Agent, Runner, function_tool
 from tether.items import user_message
 from tether.models import OpenAIProvider, OpenAIResponsesModel
-from tether.sessions import OpenAIConversationsSession
+from tether.sessions import OpenAIConversationsSession, RedisSession
 from tether.testing import ScriptedModel, message, tool_call
 
 T = TypeVar("T")
@@ -232,6 +233,31 @@ def test_a_conversations_session_serves_two_loops(keep_alive_server: FakeOpenAIS
     async def read_and_close() -> list[Any]:
         try:
             return [item["content"] for item in await session.get_items()]
+        finally:
+            await session.close()
+
+    def three_loops() -> list[Any]:
+        asyncio.run(add("one"))
+        asyncio.run(add("two"))
+        return asyncio.run(read_and_close())
+
+    assert on_a_thread(three_loops) == ["one", "two"]
+
+
+def test_a_redis_session_serves_two_loops(redis_url: str) -> None:
+    # The second loop's append used to go out through a connection of the first (closed)
+    # loop: redis-py sent it again on a new connection, so the item was stored, and then
+    # failed with "Event loop is closed": an append reported failed that was not.
+    session = RedisSession(f"loops-{uuid.uuid4().hex[:12]}", redis_url)
+
+    async def add(text: str) -> None:
+        await session.add_items([user_message(text)])
+
+    async def read_and_close() -> list[Any]:
+        try:
+            items = [item["content"] for item in await session.get_items()]
+            await session.clear()
+            return items
         finally:
             await session.close()
 

@@ -1,10 +1,15 @@
-"""One event loop for a thread's synchronous calls (``Runner.run_sync``).
+"""Event loops and what is bound to them.
 
-``asyncio.run`` makes a loop for each call and closes it at the end. Whatever a call left
-bound to its loop is then unusable by the next: the keep-alive connection an ``AsyncOpenAI``
-client pooled fails the next request with "Event loop is closed". So, as the reference SDK
-does, each thread's synchronous calls share its current loop, made once and left open;
-a loop that was closed meanwhile is replaced.
+A client's pooled connections (an ``AsyncOpenAI`` client's, a Redis client's) belong to the
+loop that opened them: used from another loop, a request fails with "Event loop is
+closed" (or goes out on the other loop's connection). ``asyncio.run`` makes a loop for each
+call and closes it at the end, so a program that calls it twice meets this. Two answers:
+
+- ``run_on_thread_loop``: each thread's synchronous calls (``Runner.run_sync``) share its
+  current loop, made once and left open, as the reference SDK's do; a loop that was
+  closed meanwhile is replaced.
+- ``PerLoop``: what tether makes itself (a client from the environment or a URL), one for
+  each loop that uses it.
 """
 
 from __future__ import annotations
@@ -12,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
-__all__ = ["run_on_thread_loop"]
+__all__ = ["PerLoop", "run_on_thread_loop"]
 
 T = TypeVar("T")
 
@@ -54,3 +59,50 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     return loop
+
+
+class PerLoop(Generic[T]):
+    """One ``make()`` for each event loop that asks (``get``), and one for code that asks
+    where no loop runs. A closed loop's is closed (``close``, errors ignored) on the next
+    loop that asks for one of its own, and let go: kept, it would hold its closed loop;
+    collected unclosed, a client may close itself in a task of whatever loop runs then,
+    and fail there ("Task exception was never retrieved")."""
+
+    def __init__(self, make: Callable[[], T], close: Callable[[T], Awaitable[object]]) -> None:
+        self._make = make
+        self._close = close
+        self._by_loop: dict[asyncio.AbstractEventLoop, T] = {}
+        self._outside: T | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self) -> T:
+        """The running loop's (made now if it has none)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if self._outside is None:
+                self._outside = self._make()
+            return self._outside
+        made = self._by_loop.get(loop)
+        if made is None:
+            for closed in [known for known in self._by_loop if known.is_closed()]:
+                task = loop.create_task(self._quietly(self._by_loop.pop(closed)))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+            made = self._by_loop[loop] = self._make()
+        return made
+
+    async def aclose(self) -> None:
+        """Close every one made (errors ignored); the next ``get`` makes a new one."""
+        for made in self.forget():
+            await self._quietly(made)
+
+    def forget(self) -> list[T]:
+        """Let every one made go, unclosed (a forked child's: they are its parent's)."""
+        made = [*self._by_loop.values(), *([] if self._outside is None else [self._outside])]
+        self._by_loop, self._outside = {}, None
+        return made
+
+    async def _quietly(self, made: T) -> None:
+        with contextlib.suppress(Exception):
+            await self._close(made)

@@ -191,7 +191,11 @@ def test_a_redis_session_forked_with_its_client_open_makes_its_own_in_the_child(
     session = RedisSession(f"fork-{uuid.uuid4().hex[:12]}", redis_url)
     loop = asyncio.new_event_loop()  # the parent's, not running while it forks
     loop.run_until_complete(session.add_items([user_message("from the parent")]))
-    client = loop.run_until_complete(session._client.client_id())  # the parent's connection
+
+    async def connection() -> int:
+        return int(await session._client.client_id())  # this loop's client's connection
+
+    client = loop.run_until_complete(connection())  # the parent's
 
     async def child() -> None:
         await session.add_items([user_message("from the child")])
@@ -202,7 +206,7 @@ def test_a_redis_session_forked_with_its_client_open_makes_its_own_in_the_child(
     async def parent() -> None:
         items = await session.get_items()
         assert [item["content"] for item in items] == ["from the parent", "from the child"]
-        assert await session._client.client_id() == client
+        assert await connection() == client
         await session.clear()
         await session.close()
 

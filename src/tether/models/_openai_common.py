@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from .._loops import PerLoop
 from ..errors import ModelProviderError, UserError
 from ._default_client import get_default_openai_client
 
@@ -60,9 +59,7 @@ class OwnClients:
 
     def __init__(self, **options: Any) -> None:
         self._options = options
-        self._by_loop: dict[asyncio.AbstractEventLoop, AsyncOpenAI] = {}
-        self._outside: AsyncOpenAI | None = None  # asked for where no loop runs
-        self._retiring: set[asyncio.Task[None]] = set()
+        self._clients = PerLoop(lambda: _new_client(options), AsyncOpenAI.close)
 
     def get(self) -> AsyncOpenAI:
         """The default client, else the running loop's own (made now if it has none)."""
@@ -70,41 +67,11 @@ class OwnClients:
             shared = get_default_openai_client()
             if shared is not None:
                 return shared
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            if self._outside is None:
-                self._outside = _new_client(self._options)
-            return self._outside
-        client = self._by_loop.get(loop)
-        if client is None:
-            for closed in [known for known in self._by_loop if known.is_closed()]:
-                self._retire(self._by_loop.pop(closed), loop)
-            client = self._by_loop[loop] = _new_client(self._options)
-        return client
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        """Close every client made here (the running loop's is closed last)."""
-        clients = [*self._by_loop.values(), self._outside]
-        self._by_loop, self._outside = {}, None
-        for client in clients:
-            if client is not None:
-                await _close_quietly(client)
-
-    def _retire(self, client: AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> None:
-        # A closed loop's client can serve no one: it is closed here, on the running loop.
-        # Its connections cannot be closed on a closed loop (their sockets are closed when
-        # collected), but the client is marked closed: collected unclosed, it would close
-        # itself in a task of whatever loop runs then, and fail there ("Task exception was
-        # never retrieved").
-        task = loop.create_task(_close_quietly(client))
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
-
-
-async def _close_quietly(client: AsyncOpenAI) -> None:
-    with contextlib.suppress(Exception):
-        await client.close()
+        """Close every client made here."""
+        await self._clients.aclose()
 
 
 def _new_client(options: dict[str, Any]) -> AsyncOpenAI:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from .._fork import forget_in_child
+from .._loops import PerLoop
 from ..errors import UserError
 from ..items import Item
 from ._codec import decode_item, encode_items
@@ -49,20 +50,30 @@ class RedisSession:
         if (url is None) == (client is None):
             raise UserError("RedisSession takes either a url or a client (exactly one).")
         self._session_id = session_id
-        self._owns_client = client is None
-        self._url = url
-        self._client = client if client is not None else aioredis.from_url(str(url))
+        self._given = client
+        # Made from the URL: one client for each event loop (a client's connections are its
+        # loop's), none shared with a forked child.
+        self._own: PerLoop[aioredis.Redis] | None = None
+        if client is None:
+            self._own = PerLoop(lambda: aioredis.from_url(str(url)), aioredis.Redis.aclose)
+            forget_in_child(self, RedisSession._forked)
         self._key = f"{key_prefix}:{session_id}" if key_prefix else session_id
         self._ttl = ttl
-        if self._owns_client:
-            forget_in_child(self, RedisSession._forked)
 
-    def _forked(self) -> tuple[object, ...]:
-        # In a forked child (``tether._fork``): the client this session made is the parent's
-        # (its sockets carry the parent's commands, its futures the parent's event loop); the
-        # child gets its own. A client passed in stays the application's to handle.
-        client, self._client = self._client, aioredis.from_url(str(self._url))
-        return (client,)
+    def _forked(self) -> list[object]:
+        # In a forked child (``tether._fork``): the clients this session made are the
+        # parent's (their sockets carry the parent's commands, their futures the parent's
+        # event loop); the child makes its own. A client passed in stays the application's.
+        assert self._own is not None
+        return list(self._own.forget())
+
+    @property
+    def _client(self) -> aioredis.Redis:
+        # The client passed in, else the running loop's own.
+        if self._own is None:
+            assert self._given is not None
+            return self._given
+        return self._own.get()
 
     @property
     def session_id(self) -> str:
@@ -135,9 +146,9 @@ class RedisSession:
         await self._run(delete)
 
     async def close(self) -> None:
-        """Close the client this session created; a client passed in is left open."""
-        if self._owns_client:
-            await self._client.aclose()
+        """Close the clients this session created; a client passed in is left open."""
+        if self._own is not None:
+            await self._own.aclose()
 
     async def __aenter__(self) -> RedisSession:
         return self
