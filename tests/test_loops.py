@@ -267,3 +267,28 @@ def test_a_redis_session_serves_two_loops(redis_url: str) -> None:
         return asyncio.run(read_and_close())
 
     assert on_a_thread(three_loops) == ["one", "two"]
+
+
+def test_threads_with_loops_of_their_own_share_one_model(
+    keep_alive_server: FakeOpenAIServer,
+) -> None:
+    # Four threads at once, each running two synchronous calls on its own loop, through one
+    # model: each loop sends through a client of its own, none through another's.
+    agent = Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
+    for _ in range(8):
+        keep_alive_server.responses.add(text="ok")
+    start = threading.Barrier(4)
+
+    def two_calls() -> list[Any]:
+        start.wait()
+        return [Runner.run_sync(agent, "q").final_output for _ in range(2)]
+
+    answers: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: answers.extend(on_a_thread(two_calls))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == ["ok"] * 8

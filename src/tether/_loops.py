@@ -85,10 +85,13 @@ class PerLoop(Generic[T]):
             return self._outside
         made = self._by_loop.get(loop)
         if made is None:
-            for closed in [known for known in self._by_loop if known.is_closed()]:
-                task = loop.create_task(self._quietly(self._by_loop.pop(closed)))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+            # (``list``: a copy taken at once, as another thread's loop may add its own.)
+            for closed in [known for known in list(self._by_loop) if known.is_closed()]:
+                gone = self._by_loop.pop(closed, None)
+                if gone is not None:
+                    task = loop.create_task(self._quietly(gone))
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
             made = self._by_loop[loop] = self._make()
         return made
 
