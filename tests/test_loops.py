@@ -28,7 +28,7 @@ from sessions.conversations_server import ConversationsServer
 from tether import Agent, Runner, function_tool
 from tether.items import user_message
 from tether.models import OpenAIProvider, OpenAIResponsesModel
-from tether.sessions import OpenAIConversationsSession, RedisSession
+from tether.sessions import OpenAIConversationsSession, RedisSession, Session
 from tether.testing import ScriptedModel, message, tool_call
 
 T = TypeVar("T")
@@ -223,32 +223,9 @@ def test_the_default_client_is_used_as_set_and_never_closed(
     assert not shared.is_closed()
 
 
-def test_a_conversations_session_serves_two_loops(keep_alive_server: FakeOpenAIServer) -> None:
-    keep_alive_server.conversations = ConversationsServer()
-    session = OpenAIConversationsSession()  # its client: from the environment
-
-    async def add(text: str) -> None:
-        await session.add_items([user_message(text)])
-
-    async def read_and_close() -> list[Any]:
-        try:
-            return [item["content"] for item in await session.get_items()]
-        finally:
-            await session.close()
-
-    def three_loops() -> list[Any]:
-        asyncio.run(add("one"))
-        asyncio.run(add("two"))
-        return asyncio.run(read_and_close())
-
-    assert on_a_thread(three_loops) == ["one", "two"]
-
-
-def test_a_redis_session_serves_two_loops(redis_url: str) -> None:
-    # The second loop's append used to go out through a connection of the first (closed)
-    # loop: redis-py sent it again on a new connection, so the item was stored, and then
-    # failed with "Event loop is closed": an append reported failed that was not.
-    session = RedisSession(f"loops-{uuid.uuid4().hex[:12]}", redis_url)
+def three_loops_of(session: Session) -> list[Any]:
+    """``session``'s items after two appends and a read, each under an ``asyncio.run`` of
+    its own (on a thread of its own); the session is cleared and closed at the end."""
 
     async def add(text: str) -> None:
         await session.add_items([user_message(text)])
@@ -259,14 +236,28 @@ def test_a_redis_session_serves_two_loops(redis_url: str) -> None:
             await session.clear()
             return items
         finally:
-            await session.close()
+            await session.close()  # type: ignore[attr-defined]
 
     def three_loops() -> list[Any]:
         asyncio.run(add("one"))
         asyncio.run(add("two"))
         return asyncio.run(read_and_close())
 
-    assert on_a_thread(three_loops) == ["one", "two"]
+    return on_a_thread(three_loops)
+
+
+def test_a_conversations_session_serves_two_loops(keep_alive_server: FakeOpenAIServer) -> None:
+    keep_alive_server.conversations = ConversationsServer()
+    session = OpenAIConversationsSession()  # its client: from the environment
+    assert three_loops_of(session) == ["one", "two"]
+
+
+def test_a_redis_session_serves_two_loops(redis_url: str) -> None:
+    # The second loop's append used to go out through a connection of the first (closed)
+    # loop: redis-py sent it again on a new connection, so the item was stored, and then
+    # failed with "Event loop is closed": an append reported failed that was not.
+    session = RedisSession(f"loops-{uuid.uuid4().hex[:12]}", redis_url)
+    assert three_loops_of(session) == ["one", "two"]
 
 
 def test_threads_with_loops_of_their_own_share_one_model(
