@@ -26,6 +26,7 @@ import tether.models._default_client
 from openai_server import FakeOpenAIServer
 from sessions.conversations_server import ConversationsServer
 from tether import Agent, Runner, function_tool
+from tether.agents.extensions.memory import RedisSession as ReferenceRedisSession
 from tether.items import user_message
 from tether.models import OpenAIProvider, OpenAIResponsesModel
 from tether.sessions import OpenAIConversationsSession, RedisSession, Session
@@ -252,11 +253,16 @@ def test_a_conversations_session_serves_two_loops(keep_alive_server: FakeOpenAIS
     assert three_loops_of(session) == ["one", "two"]
 
 
-def test_a_redis_session_serves_two_loops(redis_url: str) -> None:
+@pytest.mark.parametrize("facade", [False, True], ids=["tether", "tether.agents"])
+def test_a_redis_session_serves_two_loops(redis_url: str, facade: bool) -> None:
     # The second loop's append used to go out through a connection of the first (closed)
     # loop: redis-py sent it again on a new connection, so the item was stored, and then
     # failed with "Event loop is closed": an append reported failed that was not.
-    session = RedisSession(f"loops-{uuid.uuid4().hex[:12]}", redis_url)
+    session_id = f"loops-{uuid.uuid4().hex[:12]}"
+    if facade:
+        session: Session = ReferenceRedisSession.from_url(session_id, url=redis_url)
+    else:
+        session = RedisSession(session_id, redis_url)
     assert three_loops_of(session) == ["one", "two"]
 
 

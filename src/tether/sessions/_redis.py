@@ -51,14 +51,18 @@ class RedisSession:
             raise UserError("RedisSession takes either a url or a client (exactly one).")
         self._session_id = session_id
         self._given = client
-        # Made from the URL: one client for each event loop (a client's connections are its
-        # loop's), none shared with a forked child.
         self._own: PerLoop[aioredis.Redis] | None = None
         if client is None:
-            self._own = PerLoop(lambda: aioredis.from_url(str(url)), aioredis.Redis.aclose)
-            forget_in_child(self, RedisSession._forked)
+            self._make_own(lambda: aioredis.from_url(str(url)))
         self._key = f"{key_prefix}:{session_id}" if key_prefix else session_id
         self._ttl = ttl
+
+    def _make_own(self, make: Callable[[], aioredis.Redis]) -> None:
+        # Clients made by ``make``: one for each event loop (a client's connections are its
+        # loop's), none shared with a forked child.
+        self._given = None
+        self._own = PerLoop(make, aioredis.Redis.aclose)
+        forget_in_child(self, RedisSession._forked)
 
     def _forked(self) -> list[object]:
         # In a forked child (``tether._fork``): the clients this session made are the

@@ -24,7 +24,7 @@ class RedisSession(_RedisSession):
     layout: a program that reads the reference's keys directly will not find them).
 
     Built on a client the program owns (``redis_client=``), or from a URL
-    (``from_url``), in which case ``close()`` closes the client it made.
+    (``from_url``), in which case ``close()`` closes the clients it made.
     ``session_settings`` is kept for a program to read; ``get_items(limit=)`` limits
     what is read back."""
 
@@ -38,8 +38,6 @@ class RedisSession(_RedisSession):
         session_settings: SessionSettings | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(session_id, client=redis_client, key_prefix=key_prefix, ttl=ttl)
-        self._redis = redis_client
-        self._made_client = False
         self.session_settings = SessionSettings().resolve(session_settings)
 
     @classmethod
@@ -52,25 +50,25 @@ class RedisSession(_RedisSession):
         session_settings: SessionSettings | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> RedisSession:
-        """A session with a client of its own, made from ``url`` (``redis_kwargs`` go to
-        ``redis.asyncio.from_url``; ``kwargs`` are ``key_prefix`` and ``ttl``)."""
-        client = aioredis.from_url(url, **(redis_kwargs or {}))
-        session = cls(session_id, redis_client=client, session_settings=session_settings, **kwargs)
-        session._made_client = True
+        """A session with clients of its own, made from ``url`` (``redis_kwargs`` go to
+        ``redis.asyncio.from_url``; ``kwargs`` are ``key_prefix`` and ``ttl``): one for
+        each event loop that uses the session, as tether's ``RedisSession`` makes them."""
+        options = dict(redis_kwargs or {})
+        session = cls.__new__(cls)
+        _RedisSession.__init__(
+            session, session_id, url, **{"key_prefix": "agents:session", **kwargs}
+        )
+        session._make_own(lambda: aioredis.from_url(url, **options))
+        session.session_settings = SessionSettings().resolve(session_settings)
         return session
 
     async def ping(self) -> bool:
         """Whether the server answers (``False`` when it cannot be reached)."""
         try:
-            return bool(await self._redis.ping())
+            return bool(await self._client.ping())
         except redis_errors.RedisError:
             return False
 
     async def clear_session(self) -> None:
         """Delete every item of the session (tether's ``clear()``)."""
         await self.clear()
-
-    async def close(self) -> None:
-        """Close the client ``from_url`` made; a client passed in is left open."""
-        if self._made_client:
-            await self._redis.aclose()
