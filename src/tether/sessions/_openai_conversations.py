@@ -37,9 +37,9 @@ class OpenAIConversationsSession:
     then. ``clear()`` deletes the conversation; the next ``add_items`` starts a
     new one with a new id::
 
-        session = OpenAIConversationsSession()   # a client from the environment
+        session = OpenAIConversationsSession()        # a client from the environment
         await session.add_items([user_message("Hi")])
-        print(session.session_id)                           # "conv_..."
+        print(session.session_id)                     # "conv_..."
 
     Items come back as the API returns them: with the ``id`` (and other
     fields) the server assigned. The API stores at most 20 items per request;
