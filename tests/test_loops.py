@@ -289,3 +289,36 @@ def test_threads_with_loops_of_their_own_share_one_model(
     for thread in threads:
         thread.join()
     assert answers == ["ok"] * 8
+
+
+def test_run_sync_after_asyncio_run_closes_the_loop_it_left(
+    keep_alive_server: FakeOpenAIServer,
+) -> None:
+    # asyncio.run leaves the thread with no current loop: the next run_sync makes one, and
+    # closes the one it had made before, which nothing else holds; the client made for it
+    # is let go, not kept with its open connection for the life of the model.
+    agent = Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
+    for _ in range(6):
+        keep_alive_server.responses.add(text="ok")
+
+    async def one_run() -> Any:
+        return (await Runner.run(agent, "q")).final_output
+
+    async def its_client() -> weakref.ref[Any]:
+        return weakref.ref(agent.model.client)  # type: ignore[union-attr]
+
+    def alternate() -> tuple[list[Any], list[bool], list[bool]]:
+        answers, loops, clients = [], [], []
+        for _ in range(3):
+            answers.append(Runner.run_sync(agent, "q").final_output)
+            loop = asyncio.get_event_loop_policy().get_event_loop()  # run_sync's
+            loops.append(loop)
+            clients.append(loop.run_until_complete(its_client()))
+            answers.append(asyncio.run(one_run()))
+        gc.collect()
+        return answers, [loop.is_closed() for loop in loops], [c() is None for c in clients]
+
+    answers, closed, gone = on_a_thread(alternate)
+    assert answers == ["ok"] * 6
+    assert closed == [True, True, False]  # the last is the thread's own until it ends
+    assert gone == [True, True, False]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -47,6 +48,10 @@ def run_on_thread_loop(coroutine: Coroutine[Any, Any, T]) -> T:
             loop.run_until_complete(loop.shutdown_asyncgens())
 
 
+_MADE = threading.local()
+"""The loop ``run_on_thread_loop`` made for this thread (``loop``), if any."""
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
     with warnings.catch_warnings():
         # Python 3.12 and 3.13 warn where the thread has no current loop; 3.14 raises.
@@ -56,7 +61,13 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
         except RuntimeError:
             loop = None
     if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
+        made: asyncio.AbstractEventLoop | None = getattr(_MADE, "loop", None)
+        if made is not None and made is not loop and not made.is_closed():
+            # The loop made here before, which the thread no longer has as its own (an
+            # ``asyncio.run`` in between sets none after it): closed, not left open with
+            # what is bound to it (``PerLoop`` lets a closed loop's clients go).
+            made.close()
+        loop = _MADE.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     return loop
 
