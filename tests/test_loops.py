@@ -266,14 +266,20 @@ def test_a_redis_session_serves_two_loops(redis_url: str, facade: bool) -> None:
     assert three_loops_of(session) == ["one", "two"]
 
 
+def answering_ok(server: FakeOpenAIServer, answers: int) -> Agent[Any]:
+    """An agent on a model whose client tether makes from the environment, and ``answers``
+    replies of "ok" queued on ``server``."""
+    for _ in range(answers):
+        server.responses.add(text="ok")
+    return Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
+
+
 def test_threads_with_loops_of_their_own_share_one_model(
     keep_alive_server: FakeOpenAIServer,
 ) -> None:
     # Four threads at once, each running two synchronous calls on its own loop, through one
     # model: each loop sends through a client of its own, none through another's.
-    agent = Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
-    for _ in range(8):
-        keep_alive_server.responses.add(text="ok")
+    agent = answering_ok(keep_alive_server, 8)
     start = threading.Barrier(4)
 
     def two_calls() -> list[Any]:
@@ -297,9 +303,7 @@ def test_run_sync_after_asyncio_run_closes_the_loop_it_left(
     # asyncio.run leaves the thread with no current loop: the next run_sync makes one, and
     # closes the one it had made before, which nothing else holds; the client made for it
     # is let go, not kept with its open connection for the life of the model.
-    agent = Agent(name="A", model=OpenAIResponsesModel("gpt-test"))
-    for _ in range(6):
-        keep_alive_server.responses.add(text="ok")
+    agent = answering_ok(keep_alive_server, 6)
 
     async def one_run() -> Any:
         return (await Runner.run(agent, "q")).final_output
