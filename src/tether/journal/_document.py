@@ -26,13 +26,13 @@ import json
 from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError, from_json
+from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
-from .._frozen import freeze
 from ..errors import SchemaVersionError, StateFormatError, StateSignatureError, UserError
 from ._binding import seal_decisions
 from ._event_json import events_data, events_json
+from ._event_text import document_validator
 from ._events import EVENT_KINDS, Event, events_adapter
 from ._limits import MAX_STATE_DEPTH, data_problem, escape_surrogates
 from ._text_signature import TEXT_ALG, text_mac_matches, unsigned_text_of
@@ -193,33 +193,17 @@ def load_document_json(text: str | bytes) -> tuple[str, list[Event], Any] | None
     """Parse and validate a document in one pass; ``None`` if anything is off (the caller then
     takes the slow path, which says precisely what).
 
-    The text is parsed into plain data (equal short strings shared, as pydantic-core caches
-    them), the journal frozen in one pass, and the events validated from it: their items
-    stay the frozen ones (``_frozen_fields``), not copied once more.
+    pydantic-core reads the text straight into events (``_event_text.document_validator``):
+    each item's containers built frozen as they are read, equal short strings shared.
     """
     try:
-        data = from_json(text, cache_strings="all")
-    except (ValueError, TypeError):  # not JSON; a lone surrogate in the text
+        data = document_validator().validate_json(text)
+    except ValidationError:  # not JSON, a lone surrogate, not a document: the slow path says
         return None
-    if type(data) is not dict:
-        return None
-    version = data.get("version")
-    journal = data.get("journal")
-    if (
-        data.get("format") != FORMAT
-        or type(version) is not int
-        or version not in SCHEMA_VERSIONS
-        or not isinstance(data.get("root_agent"), str)
-        or type(journal) is not list
-        or "signature" in data  # the slow path checks it
-    ):
-        return None
-    try:
-        # Depth counted from each event's fields, as their ``__post_init__`` counts it.
-        events = events_adapter().validate_python(freeze(journal, -2))
-    except (ValidationError, ValueError):
-        return None
-    return data["root_agent"], _upgrade(version, events), data.get("context")
+    version = data["version"]
+    if data["format"] != FORMAT or version not in SCHEMA_VERSIONS or "signature" in data:
+        return None  # the slow path checks a signature
+    return data["root_agent"], _upgrade(version, data["journal"]), data.get("context")
 
 
 def _describe(exc: ValidationError) -> str:

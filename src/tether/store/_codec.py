@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import hmac
 import json
 from collections.abc import Callable, Sequence
 from hmac import compare_digest
-from typing import Any, cast
+from typing import cast
 
 from pydantic import ValidationError
-from pydantic_core import SchemaValidator, core_schema
 
 from .._json_text import escape_surrogates, one_shot
-from .._tool_output import output_problem
 from ..errors import StoreIntegrityError
 from ..journal._event_json import events_data
-from ..journal._events import Event, ModelResponded, ToolCompleted, events_adapter
+from ..journal._event_text import events_validator
+from ..journal._events import Event, events_adapter
 
 __all__ = [
     "MAC_PREFIX",
@@ -57,7 +55,7 @@ def decode_joined(run_id: str, joined: str) -> list[Event]:
 def _decode(run_id: str, array: str, texts: Callable[[], Sequence[str]]) -> list[Event]:
     # ``array``: the texts as one JSON array; ``texts()``, each of them.
     try:
-        events: list[Event] = _rows_validator().validate_json(array)
+        events: list[Event] = events_validator().validate_json(array)
         return events
     except ValidationError as exc:
         # pydantic's JSON parser refuses an escaped lone surrogate, which tether writes for
@@ -74,46 +72,6 @@ def _decode(run_id: str, array: str, texts: Callable[[], Sequence[str]]) -> list
             f"(event {first['loc'][0] if first['loc'] else '?'}: {first['msg']}). The events "
             "table was edited or written by something other than tether; nothing was loaded."
         ) from None
-
-
-@functools.cache
-def _rows_validator() -> SchemaValidator:
-    """The journal adapter's validator, for JSON text only, without the ``__post_init__``
-    calls that do nothing to a decoded event (a call into Python for each of the two
-    kinds most of a run's rows are): from JSON, a ``ModelResponded``'s output is frozen
-    already (``journal._frozen_fields``), and so is a ``ToolCompleted``'s content list,
-    whose check (``output_problem``, what its ``__post_init__`` does besides) is made on
-    the field instead, for a list only. Every other event is validated as the adapter
-    does; the events are equal to the adapter's (``tests/store/test_decode_events.py``)."""
-    schema = copy.deepcopy(events_adapter().core_schema)
-    _without_post_init(schema)
-    return SchemaValidator(schema)
-
-
-def _without_post_init(node: Any) -> None:
-    if isinstance(node, list):
-        for each in node:
-            _without_post_init(each)
-        return
-    if not isinstance(node, dict):
-        return
-    if node.get("type") == "dataclass" and node.get("cls") in (ModelResponded, ToolCompleted):
-        node["post_init"] = False
-        if node["cls"] is ToolCompleted:
-            for field in node["schema"]["fields"]:
-                if field["name"] == "output":  # str | FrozenObjects: the list is checked
-                    text, content = field["schema"]["choices"]
-                    checked = core_schema.no_info_after_validator_function(_content, content)
-                    field["schema"]["choices"] = [text, checked]
-    for value in node.values():
-        _without_post_init(value)
-
-
-def _content(output: Any) -> Any:
-    problem = output_problem(output)
-    if problem is not None:
-        raise ValueError(problem)
-    return output
 
 
 MAC_PREFIX = "m2:"
