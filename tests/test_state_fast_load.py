@@ -105,9 +105,21 @@ def test_what_only_the_full_check_can_judge_is_left_to_it(change: Any) -> None:
     assert load_document_json(json.dumps(document)) is None
 
 
-@pytest.mark.parametrize("text", ["", "not json", "[1, 2]", '{"format": "tether.run_state"'])
-def test_text_that_is_not_a_document_is_left_to_the_full_check(text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["", "not json", "[1, 2]", '{"format": "tether.run_state"', b"\xff{}"]
+)
+def test_text_that_is_not_a_document_is_left_to_the_full_check(text: str | bytes) -> None:
     assert load_document_json(text) is None
+
+
+def test_a_lone_surrogate_is_left_to_the_full_check_which_reads_it() -> None:
+    # pydantic-core's parser refuses an escaped lone surrogate; tether writes one it was
+    # given, escaped, and the standard library's parser reads it back.
+    text = json.dumps(_document("caf\ud800"))
+    assert "\\ud800" in text
+    assert load_document_json(text) is None
+    state = RunState.from_string(Agent(name="A"), text)
+    assert state.journal[0].input[0]["content"] == "caf\ud800"
 
 
 def test_a_saved_state_loads_without_the_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
