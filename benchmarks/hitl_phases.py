@@ -1,6 +1,7 @@
 """The in-memory HITL cycle phase by phase, cold and warm, beside what any code pays cold.
 
     uv run python benchmarks/hitl_phases.py [--reps 200] [--sizes 0 1000]
+    benchmarks/.venv-ref/bin/python benchmarks/hitl_phases.py --sdk openai-agents
 
 ``run.py``'s HITL cycle (``workloads.hitl``) times each phase (the run to its
 interruption, serialising the state, loading it, approving, resuming) once, right after a
@@ -10,7 +11,9 @@ data it touches again. Here each phase is timed that way (``cold``) and again wi
 collection before it (``warm``, the same cycle run once more at once), median over
 ``--reps`` cycles, in microseconds; then the same two times for two things that do almost
 nothing (a call of an empty function; ``json.dumps`` of a two-key dict), which is what
-the collection alone costs the next few calls. The reference SDK is not needed.
+the collection alone costs the next few calls. ``--sdk openai-agents`` times the reference
+SDK's cycle the same way, in the reference's own virtual environment (``run.py`` makes it),
+for the ratio of the warm cycles beside the cold ones ``run.py`` reports.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from collections.abc import Callable
 from typing import Any
 
 import workloads
-from workloads_tether import Tether
 
 PHASES = ("run_to_interruption", "serialise", "load", "approve", "resume")
 
@@ -34,9 +36,20 @@ def _warm() -> int:
     return time.perf_counter_ns()
 
 
-async def phases(size: int, reps: int) -> dict[str, tuple[float, float]]:
+def _sdk(name: str) -> Any:
+    # Imported here: each SDK's adapter imports its SDK, installed in its own environment.
+    if name == "tether":
+        from workloads_tether import Tether
+
+        return Tether()
+    from workloads_openai_agents import OpenAIAgents
+
+    return OpenAIAgents()
+
+
+async def phases(size: int, reps: int, sdk_name: str = "tether") -> dict[str, tuple[float, float]]:
     """Each phase's median (cold, warm) in µs, and the cycle's."""
-    sdk = Tether()
+    sdk = _sdk(sdk_name)
     agent = sdk.agent("approval")
     for _ in range(5):  # caches that fill once (schemas, compiled statements) filled
         await workloads.hitl_cycle(sdk, agent, size, _warm)
@@ -81,12 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 1000])
+    parser.add_argument("--sdk", choices=["tether", "openai-agents"], default="tether")
     args = parser.parse_args()
-    print(f"{len(gc.get_objects())} objects tracked by the collector; medians of {args.reps}")
+    _sdk(args.sdk)  # imported before the collector's objects are counted
+    tracked = len(gc.get_objects())
+    print(f"{args.sdk}: {tracked} objects tracked by the collector; medians of {args.reps}")
     print("| items | phase | cold us | warm us | cold / warm |")
     print("| ---: | --- | ---: | ---: | ---: |")
     for size in args.sizes:
-        for phase, (cold, warm) in asyncio.run(phases(size, args.reps)).items():
+        for phase, (cold, warm) in asyncio.run(phases(size, args.reps, args.sdk)).items():
             print(f"| {size} | {phase} | {cold:.1f} | {warm:.1f} | {cold / warm:.1f} |")
     for name, (cold, warm) in floor(args.reps).items():
         print(f"| | {name} | {cold:.1f} | {warm:.1f} | {cold / warm:.1f} |")
