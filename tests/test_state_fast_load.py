@@ -135,3 +135,24 @@ def test_a_saved_state_loads_without_the_full_check(monkeypatch: pytest.MonkeyPa
     state = RunState.from_string(agent, text)
     assert _all_frozen(state.journal[0].input)
     assert RunState.from_string(agent, state.to_string()).journal == state.journal
+
+
+def test_containers_are_built_frozen_without_a_call_into_freeze(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The speed of the one-pass read is that pydantic-core builds the nested containers
+    # itself: ``freeze`` is called only below the levels it builds (were the fields' JSON
+    # schemas ever not found and replaced, every message's content parts would call it).
+    from tether.journal import _frozen_fields
+
+    def refuse(value: Any, depth: int = 0) -> Any:
+        raise RuntimeError(f"freeze called at depth {depth}")  # not a validation error
+
+    monkeypatch.setattr(_frozen_fields, "freeze", refuse)
+    # The annotation object is five levels below the input field: the list of items (0),
+    # an item, its content list, a part, its annotations list, an annotation (5).
+    content = [{"type": "output_text", "text": "x", "annotations": [{"a": 1}]}]
+    loaded = load_document_json(json.dumps(_document(content)))
+    assert loaded is not None and _all_frozen(loaded[1][1].output)
+    with pytest.raises(RuntimeError, match="freeze called at depth 6"):
+        load_document_json(json.dumps(_document(_nested(12))))
