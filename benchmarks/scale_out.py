@@ -1,7 +1,8 @@
 """Runs per second on DBOS workers, and what a run costs over plain tether with a run store.
 
-    uv run python benchmarks/scale_out.py [--runs 200] [--poll 0.1] [--postgres DSN]
-        [--only throughput|overhead] [--worker-concurrency 8] [--deciders 8] [--statements]
+    uv run python benchmarks/scale_out.py [--runs 200] [--warmup 10] [--poll 0.1]
+        [--postgres DSN] [--only throughput|overhead] [--worker-concurrency 8]
+        [--deciders 8] [--statements]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
@@ -21,16 +22,19 @@ three workers finish), and awaits each run's ``app.result`` once it is decided.
 Reported:
 - throughput: ``--runs`` runs through 1 and through 3 worker processes
   (``--worker-concurrency`` runs advancing at once in each), runs per second from
-  the first start to the last result, and the ratio. For each phase, the CPU used
-  meanwhile (Linux; zero where /proc is not), in cores of the machine's and in ms
-  per run (the figures to compare between versions on a shared machine): the
-  worker processes, the driver, PostgreSQL (its postmaster and every process it
-  runs or ran, when the server is on this machine), the whole machine (/proc/stat,
-  all but idle and iowait), and ``other``: the machine's less those three, work
-  that is not the benchmark's. A ratio below 3 with the machine's cores busy is the
-  machine's limit, not the workers'. With ``--statements`` (the private server
-  only, restarted with pg_stat_statements) each phase also prints the SQL
-  statements per run, the most frequent first;
+  the first start to the last result, and the ratio. Before each phase, ``--warmup``
+  runs a worker go through the new workers untimed and unmetered: a worker's first
+  runs build what it builds once (tether's validators, DBOS's statements, its pools'
+  connections), which is not throughput (``--warmup 0``: timed from the workers'
+  start). For each phase, the CPU used meanwhile (Linux; zero where /proc is not),
+  in cores of the machine's and in ms per run (the figures to compare between
+  versions on a shared machine): the worker processes, the driver, PostgreSQL (its
+  postmaster and every process it runs or ran, when the server is on this machine),
+  the whole machine (/proc/stat, all but idle and iowait), and ``other``: the
+  machine's less those three, work that is not the benchmark's. A ratio below 3
+  with the machine's cores busy is the machine's limit, not the workers'. With
+  ``--statements`` (the private server only, restarted with pg_stat_statements)
+  each phase also prints the SQL statements per run, the most frequent first;
 - overhead: the time of one run, start to final output, run after run, on one
   DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
   process (start, pause, decide with ``save_state``, resume), and the difference.
@@ -251,13 +255,19 @@ async def dbos_throughput(
     poll: float,
     deciders: int,
     statements: bool = False,
+    warmup: int = 0,
 ) -> Phase:
-    """Runs per second, and the CPU each kind of process used meanwhile."""
+    """Runs per second, and the CPU each kind of process used meanwhile, after ``warmup``
+    runs a worker that are neither timed nor metered."""
     postmaster = server_pid(dsn)
     with tempfile.TemporaryDirectory() as folder:
         example = load_example(dsn, Path(folder), concurrency, poll)
         processes = [example.start_worker(f"bench-{i}") for i in range(workers)]
         try:
+            if warmup:
+                # What a worker pays once (its first runs build tether's validators and
+                # DBOS's statements, its pools open their connections) is not throughput.
+                await drive(example, warmup * workers, one_at_a_time=False, deciders=deciders)
             if statements:
                 statements_reset(dsn)
             meter = Meter([process.pid for process in processes], postmaster)
@@ -266,7 +276,7 @@ async def dbos_throughput(
             if statements:
                 statements_report(dsn, runs)
             sent = len((Path(folder) / "refunds.log").read_text().splitlines())
-            assert sent == runs, f"{sent} refunds for {runs} runs"
+            assert sent == runs + warmup * workers, f"{sent} refunds for {runs} runs"
         finally:
             for process in processes:
                 process.terminate()
@@ -374,12 +384,13 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def throughput(dsn: str, args: argparse.Namespace) -> None:
-    settings = (args.worker_concurrency, args.poll, args.deciders, args.statements)
+    settings = (args.worker_concurrency, args.poll, args.deciders, args.statements, args.warmup)
     one = await dbos_throughput(dsn, args.runs, 1, *settings)
     three = await dbos_throughput(dsn, args.runs, 3, *settings)
     print(
-        f"throughput, {args.runs} runs, worker_concurrency={args.worker_concurrency}, "
-        f"poll={args.poll}s, deciders={args.deciders}: 1 worker {one.rate:.1f} runs/s, "
+        f"throughput, {args.runs} runs after {args.warmup} a worker to warm up, "
+        f"worker_concurrency={args.worker_concurrency}, poll={args.poll}s, "
+        f"deciders={args.deciders}: 1 worker {one.rate:.1f} runs/s, "
         f"3 workers {three.rate:.1f} runs/s ({three.rate / one.rate:.2f}x)"
     )
     print(f"CPU, in cores of the machine's {os.cpu_count()}, and ms per run:")
@@ -419,6 +430,12 @@ if __name__ == "__main__":
         "--deciders", type=int, default=8, help="approvals the driver makes at once"
     )
     parser.add_argument("--poll", type=float, default=0.1, help="queue polling interval (s)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="runs a worker, before each throughput phase, neither timed nor metered",
+    )
     parser.add_argument("--postgres", help="a PostgreSQL DSN (default: start a private one)")
     parser.add_argument(
         "--statements",
