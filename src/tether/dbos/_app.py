@@ -282,10 +282,13 @@ class DBOSApp:
         if self._client is None:
             if self._notified():
                 # An engine of its own: ``start`` queues a run and notifies the workers
-                # in one of its transactions.
+                # in one of its transactions. Unpinged, as the workers' (``launch``): a
+                # connection a database restart broke fails its statement, SQLAlchemy
+                # drops the pool's connections, and the call goes again on a new one
+                # (DBOS's own calls by DBOS, ``start``'s by ``_enqueue_notified``).
                 url = sa.make_url(self.system_database_url).set(drivername="postgresql+psycopg")
                 self._sys_engine = sa.create_engine(
-                    url, pool_size=5, max_overflow=0, pool_pre_ping=True
+                    url, pool_size=5, max_overflow=0, pool_pre_ping=False
                 )
             self._client = DBOSClient(
                 system_database_url=self.system_database_url,
@@ -297,15 +300,27 @@ class DBOSApp:
         return self._client
 
     def _enqueue_notified(self, options: EnqueueOptions, *args: Any) -> None:
-        """Queue a run and notify the workers, in one transaction (PostgreSQL; in a thread)."""
+        """Queue a run and notify the workers, in one transaction (PostgreSQL; in a thread).
+
+        Once more on a new connection if the database dropped the one it took (a restart):
+        queueing a run id again queues nothing new, should the first commit have landed."""
         client = self._dbos()
         assert self._sys_engine is not None
-        with self._sys_engine.begin() as conn:
-            client.enqueue_in_transaction(conn, options, *args)
-            conn.execute(
-                sa.text("SELECT pg_notify(:channel, :run_id)"),
-                {"channel": _wake.channel(self.system_schema), "run_id": options["workflow_id"]},
-            )
+        for again in (False, True):
+            try:
+                with self._sys_engine.begin() as conn:
+                    client.enqueue_in_transaction(conn, options, *args)
+                    conn.execute(
+                        sa.text("SELECT pg_notify(:channel, :run_id)"),
+                        {
+                            "channel": _wake.channel(self.system_schema),
+                            "run_id": options["workflow_id"],
+                        },
+                    )
+                return
+            except sa.exc.DBAPIError as exc:
+                if again or not exc.connection_invalidated:
+                    raise
 
     @contextlib.contextmanager
     def _engine(self, what: str) -> Iterator[None]:
