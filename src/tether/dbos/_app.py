@@ -8,6 +8,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -271,10 +272,10 @@ class DBOSApp:
             # DBOS first: its workflows stop before the store they write to closes.
             DBOS.destroy(destroy_registry=False)
             stop_serving()
-        # DBOS shut down the thread pool a SQLite store closes in; the process is
-        # ending and its connections close with it.
-        with contextlib.suppress(RuntimeError):
-            await self.close()
+            # DBOS made its thread pool this loop's default executor and shut it down
+            # with itself: the stores close, and the application goes on, in a new one.
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
+        await self.close()
 
     # -- the API for everyone else -------------------------------------------------------------
 
