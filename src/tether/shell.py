@@ -95,10 +95,10 @@ class _Shell:
         assert process.stdout is not None
         timed_out = False
         try:
-            # The output is read to its end too: a child can hold the pipe open after its parent.
-            await asyncio.wait_for(
-                asyncio.gather(process.wait(), output.read(process.stdout)), self.timeout
-            )
+            # The output is read to its end too: a child can hold the pipe open after its
+            # parent. (``asyncio.timeout``: ``wait_for`` can lose a cancellation on 3.11.)
+            async with asyncio.timeout(self.timeout):
+                await asyncio.gather(process.wait(), output.read(process.stdout))
         except TimeoutError:
             timed_out = True
         finally:

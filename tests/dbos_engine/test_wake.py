@@ -247,3 +247,33 @@ def test_a_workers_claims_look_up_whether_its_version_is_the_newest_once_a_while
     now = _wake.LatestVersion(max_age=0)  # every claim looks again
     assert [now(db, "v1"), now(db, "v2")] == [False, True]
     assert db.lookups == 3
+
+
+@pytest.mark.parametrize("turns", range(4))
+async def test_a_waker_stops_when_a_wake_up_meets_its_stop(turns: int) -> None:
+    # A wake-up the claimer's wait has taken in, but the claimer has not yet woken for,
+    # when ``stop`` cancels it: the cancellation must end the claimer, not be taken for
+    # the wake-up (``asyncio.wait_for`` on Python 3.11 returns the wait's result instead,
+    # and the claimer waited again: a worker stopped at that moment never exited).
+    # ``turns`` lets the loop run that many times between the wake-up and the stop.
+    claims = 0
+
+    def claim(room: int | None) -> int:  # in the claimer's thread
+        nonlocal claims
+        claims += 1
+        return 0
+
+    waker = _wake.Waker(claim, period=30)
+    waker.start(None, "unused")
+    async with asyncio.timeout(WITHIN):
+        await until(lambda: _at_least(lambda: claims, 1))  # the first claim, at start
+        await asyncio.sleep(0.05)  # the claimer waits for the next wake-up
+        waker.poke()
+        await asyncio.sleep(0)  # the poke reaches the loop
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        await waker.stop()
+
+
+async def _at_least(count: Callable[[], int], least: int) -> bool:
+    return count() >= least

@@ -137,3 +137,25 @@ async def test_changes_wake_a_waiter_once_per_notify() -> None:
     changes.notify()
     assert await changes.wait(WOKEN_WITHIN)
     assert not await changes.wait(0)
+
+
+@pytest.mark.parametrize("turns", range(4))
+async def test_a_wait_cancelled_as_a_change_comes_is_cancelled(turns: int) -> None:
+    # A worker stopped just as a change wakes it: a wait not yet returned must end
+    # cancelled (on Python 3.11 ``asyncio.wait_for`` returned the change instead, and the
+    # worker went on). ``turns``: how often the loop runs between the change and the stop.
+    changes = Changes()
+    waiting = asyncio.create_task(changes.wait(LONG_POLL))
+    await asyncio.sleep(0)  # it waits
+    changes.notify()
+    await asyncio.sleep(0)  # the change reaches the loop
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    returned = waiting.done()
+    assert turns > 0 or not returned  # the stop meets the change in flight at least once
+    waiting.cancel()
+    if returned:
+        assert waiting.result() is True  # the change came before the stop
+    else:
+        with pytest.raises(asyncio.CancelledError):
+            await waiting

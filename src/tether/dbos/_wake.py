@@ -316,9 +316,12 @@ class Waker:
 
     async def _claimer(self) -> None:
         while True:
-            # Wake-ups meanwhile make the next claim, one for all of them.
+            # Wake-ups meanwhile make the next claim, one for all of them. Not
+            # ``asyncio.wait_for``: on Python 3.11 a stop that meets a wake-up the wait
+            # has taken in returns the wake-up and loses the stop (the worker never exits).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), self._poll())
+                async with asyncio.timeout(self._poll()):
+                    await self._wanted.wait()
             self._wanted.clear()
             room = self._room()
             if room is not None and room <= 0:

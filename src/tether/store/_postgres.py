@@ -272,8 +272,10 @@ class PostgresRunStore(SQLRunStore):
         task = asyncio.create_task(self._listen(changes, listening))
         try:
             # Listening before the subscriber reads the store (else polling covers it).
+            # (``asyncio.timeout``, not ``wait_for``, which can lose a cancellation on 3.11.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listening.wait(), self._connect_timeout)
+                async with asyncio.timeout(self._connect_timeout):
+                    await listening.wait()
             yield
         finally:
             task.cancel()

@@ -59,8 +59,11 @@ class Changes:
 
     async def wait(self, within: float) -> bool:
         """Wait for a change, for at most ``within`` seconds; whether one came."""
+        # Not ``asyncio.wait_for``: on Python 3.11 a cancellation that meets a change the
+        # wait has taken in returns the change and is lost (a stopped worker went on).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), within)
+            async with asyncio.timeout(within):
+                await self._event.wait()
         woken = self._event.is_set()
         self._event.clear()
         return woken
