@@ -80,7 +80,16 @@ class Sizes:
         return sum(self.runs_at(n) * n for n in self.resume_lengths) - main
 
 
-FULL = Sizes(turns=1000, early=10, middle=500, resume_lengths=(10, 100, 1000), repeats=5)
+FULL = Sizes(
+    turns=1000,
+    early=10,
+    middle=500,
+    resume_lengths=(10, 100, 1000),
+    repeats=5,
+    # A short run's first load is one reading of about half a millisecond per run: with
+    # five runs its median moved between rounds by half the goal (0.6 to 1.05 of the peer).
+    runs_per_length=15,
+)
 QUICK = Sizes(turns=30, early=10, middle=20, resume_lengths=(10, 30), repeats=5)
 
 
