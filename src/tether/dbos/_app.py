@@ -33,6 +33,7 @@ from . import (
     _wake,
     _workflows,  # noqa: F401  (registers the workflows with DBOS, for launch)
 )
+from ._drain import Drain
 from ._serving import (
     DECISION_TOPIC,
     RESULT_EVENT,
@@ -96,6 +97,8 @@ class DBOSApp:
     started run is taken at once, the look is its safety net),
     ``wake_timeout`` (seconds a workflow or ``result`` waits for its wake-up, a DBOS
     message or event, before it looks for itself: the safety net under the wake-ups),
+    ``shutdown_grace`` (seconds a stopping worker lets the stretches advancing a run go
+    on to the run's next pause or end before it hands them back; ``shutdown``),
     ``context`` and ``model_provider`` (handed to every run), ``governance`` (a
     ``tether.Governance``: the run-wide approval policy, approval deadline and
     receipt key, applied when a run is advanced, decided or expired), and
@@ -119,6 +122,7 @@ class DBOSApp:
         store_patience: float = DEFAULT_OUTAGE_PATIENCE,
         polling_interval: float = 1.0,
         wake_timeout: float = 30.0,
+        shutdown_grace: float = 30.0,
         context: Any = None,
         model_provider: ModelProvider | None = None,
         governance: Governance | None = None,
@@ -127,6 +131,8 @@ class DBOSApp:
         check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
         if not wake_timeout > 0:
             raise UserError(f"wake_timeout is seconds > 0, not {wake_timeout!r}.")
+        if not shutdown_grace >= 0:
+            raise UserError(f"shutdown_grace is seconds >= 0, not {shutdown_grace!r}.")
         self._graph: dict[str, Agent[Any]] = {}
         for agent in agents:
             self._graph.update(agent.graph())
@@ -150,6 +156,10 @@ class DBOSApp:
         self.store_patience = float(store_patience)
         self.polling_interval = polling_interval
         self.wake_timeout = float(wake_timeout)
+        self.shutdown_grace = float(shutdown_grace)
+        """Seconds a stopping worker lets the stretches in progress run on (``shutdown``)."""
+        self.drain = Drain()
+        """This worker's stretches in progress and workflows (a new one each ``launch``)."""
         self.stretch_slots: asyncio.Semaphore | None = None
         """This worker's slots for stretches advancing at once (set by ``launch``)."""
         self.stretches = 0
@@ -211,6 +221,7 @@ class DBOSApp:
             # SQLAlchemy then drops the pool's connections and DBOS retries the call
             # on a new one (tests/faults/test_dbos_outage.py).
             config["db_engine_kwargs"] = {"pool_pre_ping": False}
+        self.drain = Drain()
         start_serving(self)
         if self.worker_concurrency is not None:
             self.stretch_slots = asyncio.Semaphore(self.worker_concurrency)
@@ -251,6 +262,11 @@ class DBOSApp:
         dsn = _wake.listen_dsn(self.system_database_url) if self._notified() else None
         self._waker.start(dsn, _wake.channel(self.system_schema))
 
+    def hurry(self) -> None:
+        """Make a ``shutdown`` under way stop waiting for the stretches in progress (the
+        worker's second SIGINT or SIGTERM): they are handed back at once."""
+        self.drain.hurry()
+
     def _claim_room(self) -> int | None:
         """How many queued runs this worker takes now (``_wake.room``): its stretches and
         the runs it started that have not begun theirs count alike."""
@@ -263,13 +279,19 @@ class DBOSApp:
             self._waker.freed()
 
     async def shutdown(self) -> None:
-        """Stop serving, then close this process's client and stores (workflows in
-        progress are recovered by the next worker with the same executor id)."""
+        """Stop serving, then close this process's client and stores.
+
+        The worker takes no more runs; the stretches advancing a run go on to the run's
+        next stop (a pause for a person, its end) for up to ``shutdown_grace`` seconds
+        (``hurry`` cuts that short); then every run still here (waiting for a person, or
+        a stretch past its grace) is handed back: it continues where it stopped on the
+        next worker with the same executor id. Only then do DBOS and the store close."""
         if self._waker is not None:
             await self._waker.stop()
             self._waker = None
         if launched():
-            # DBOS first: its workflows stop before the store they write to closes.
+            # The workflows unwind while DBOS and the store they write to are still open.
+            await self.drain.stop(self.shutdown_grace)
             DBOS.destroy(destroy_registry=False)
             stop_serving()
             # DBOS made its thread pool this loop's default executor and shut it down

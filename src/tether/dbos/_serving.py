@@ -14,6 +14,7 @@ from typing import Protocol
 
 from .._governance import SYSTEM_APPROVER
 from ..errors import EngineError
+from ._drain import Drain
 from ._stretch import Engine
 
 __all__ = [
@@ -48,7 +49,8 @@ class Served(Engine, Protocol):
     often the coordinating workflow looks again, this worker's stretch slots
     (``None``: no per-worker limit), and how busy they are (``stretches``; ``starting``,
     the runs its claims started that have not begun their stretch; and
-    ``stretch_ended`` as one ends: the worker may then take a queued run)."""
+    ``stretch_ended`` as one ends: the worker may then take a queued run); and its
+    ``drain``, the stretches advancing now and the workflows its stop cancels."""
 
     polling_interval: float
     doubt_poll: float
@@ -57,6 +59,7 @@ class Served(Engine, Protocol):
     stretch_slots: asyncio.Semaphore | None
     stretches: int
     starting: set[str]
+    drain: Drain
 
     def stretch_ended(self) -> None: ...
 

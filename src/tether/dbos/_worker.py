@@ -32,7 +32,9 @@ def load_app(spec: str) -> DBOSApp:
 
 
 async def serve(app: DBOSApp, *, executor_id: str | None = None) -> None:
-    """Serve ``app`` on this event loop until SIGINT or SIGTERM; then stop cleanly."""
+    """Serve ``app`` on this event loop until SIGINT or SIGTERM; then stop cleanly: the
+    stretches in progress end first, for up to the app's ``shutdown_grace`` seconds (a
+    second signal: at once), and every other run is left to the next worker."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -42,6 +44,8 @@ async def serve(app: DBOSApp, *, executor_id: str | None = None) -> None:
     try:
         await stop.wait()
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, app.hurry)
         await app.shutdown()
 
 

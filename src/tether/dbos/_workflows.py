@@ -78,7 +78,8 @@ async def run_workflow(run_id: str, agent: str, input: Any, max_turns: int | Non
     ``{"output": ...}``, set by the step that completes the run unless the stretch was
     queued; or ``{"failed": True}`` if the workflow raises)."""
     try:
-        return await _coordinate(run_id, agent, input, max_turns)
+        with serving().drain.workflow():  # cancelled by the worker's stop, if still here
+            return await _coordinate(run_id, agent, input, max_turns)
     except Exception:
         # Only a wake-up: DBOSApp.result reads the error from DBOS (and looks for itself
         # after wake_timeout if this event could not be set).
@@ -132,8 +133,12 @@ async def _stretch(
             await slots.acquire()
         try:
             # Recorded: a replay after a crash takes the path taken (a step whose output
-            # was not recorded runs again, on the path of this worker's settings).
-            outcome = await advance_here_step(here, run_id, agent, input, max_turns, stretch == 0)
+            # was not recorded runs again, on the path of this worker's settings). None
+            # begins on a stopping worker (the next one advances the run).
+            async with app.drain.stretch():
+                outcome = await advance_here_step(
+                    here, run_id, agent, input, max_turns, stretch == 0
+                )
         finally:
             if here and slots is not None:
                 slots.release()
@@ -174,19 +179,22 @@ _UNFINISHED = ("PENDING", "ENQUEUED", "DELAYED")
 async def advance_workflow(run_id: str, agent: str, input: Any, max_turns: int | None) -> Any:
     """One stretch of a run's work, on the work queue; its outcome is sent to the run's
     workflow (topic: this workflow's id), ``{"status": "raised"}`` if it raised."""
-    slots = serving().stretch_slots
+    app = serving()
+    slots = app.stretch_slots
     me = DBOS.workflow_id
     assert me is not None
-    if slots is not None:
-        await slots.acquire()  # stretches advanced in coordinating workflows count too
-    try:
-        outcome = await advance_step(run_id, agent, input, max_turns)
-    except Exception:
-        await DBOS.send_async(run_id, {"status": "raised"}, me)
-        raise
-    finally:
+    with app.drain.workflow():
         if slots is not None:
-            slots.release()
+            await slots.acquire()  # stretches advanced in coordinating workflows count too
+        try:
+            async with app.drain.stretch():
+                outcome = await advance_step(run_id, agent, input, max_turns)
+        except Exception:
+            await DBOS.send_async(run_id, {"status": "raised"}, me)
+            raise
+        finally:
+            if slots is not None:
+                slots.release()
     await DBOS.send_async(run_id, outcome, me)
     return outcome
 
