@@ -6,6 +6,7 @@
     uv run python benchmarks/stores.py --idempotent-lookups   # tether's lookup idempotent=True
     uv run python benchmarks/stores.py --sqlite-inline   # SQLiteRunStore(inline=True)
     uv run python benchmarks/stores.py --peer-first   # LangGraph first, on the new server
+    uv run python benchmarks/stores.py --rounds 3     # each side three times, medians
 
 LangGraph and its checkpointers are installed into their own virtual
 environment, ``benchmarks/.venv-langgraph`` (``uv venv`` with tether's Python,
@@ -16,6 +17,11 @@ same SQLite directory kind and the same private PostgreSQL server, which this
 script starts on loopback (with PostgreSQL's default durability: fsync,
 synchronous commit and full-page writes on) and removes afterwards.
 ``stores_workload.py`` describes the workload and the measures.
+
+A process's own speed varies from one start to the next (on a shared two-core machine,
+the same 10-turn first load took 0.37 ms in one process and 0.59 ms in the next):
+``--rounds N`` runs the two sides N times, alternating, each time in new processes on
+the same server, and reports each figure as the median of its N rounds.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import datetime
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +165,35 @@ def wal_syncs(
     return results
 
 
+def round_database(dsn: str, n: int) -> str:
+    """The server's database for round ``n`` (the first: the server's own; then a new one)."""
+    if n == 0:
+        return dsn
+    import psycopg
+
+    name = f"round_{n}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return psycopg.conninfo.make_conninfo(dsn, dbname=name)
+
+
+def median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's results over several rounds: each backend's figures the median of the
+    rounds that have them; the rest (version, notes) as the first round has it."""
+    out = dict(rounds[0])
+    out["backends"] = {
+        backend: {
+            key: statistics.median(
+                r["backends"][backend][key] for r in rounds if key in r["backends"][backend]
+            )
+            for key in figures
+        }
+        for backend, figures in rounds[0]["backends"].items()
+    }
+    out["notes"] = [*rounds[0]["notes"], f"medians of {len(rounds)} rounds"]
+    return out
+
+
 def rows(sizes: w.Sizes) -> list[tuple[str, str, str, float]]:
     """(key, label, unit, scale) of every reported metric of one backend."""
     out = []
@@ -260,7 +297,15 @@ def main() -> None:
         action="store_true",
         help="run LangGraph's side first (the side that runs first meets a new server)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run both sides this many times, alternating; each figure the rounds' median",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds is 1 or more")
     sizes = w.QUICK if args.quick else w.FULL
     flags = ["--quick"] if args.quick else []
     python = None if args.tether_only else peer_python()
@@ -268,17 +313,25 @@ def main() -> None:
     started = datetime.datetime.now(datetime.UTC)
     with contextlib.ExitStack() as stack:
         dsn = None if args.sqlite_only else stack.enter_context(durable_postgres())
-        if dsn is not None:
-            flags += ["--postgres", dsn]
-        mine = flags + (["--idempotent-lookups"] if args.idempotent_lookups else [])
-        mine += ["--sqlite-inline"] if args.sqlite_inline else []
-        sides: dict[str, Callable[[], dict[str, Any]]] = {
-            "tether": lambda: run_side(sys.executable, "stores_tether.py", mine)
-        }
-        if python is not None:
-            sides[PEER] = lambda: run_side(python, "stores_langgraph.py", flags)
-        order = sorted(sides, key=lambda side: (side == PEER) != args.peer_first)
-        done = {side: wal_syncs(dsn, sizes, sides[side]) for side in order}
+        order = sorted(
+            ["tether"] if python is None else ["tether", PEER],
+            key=lambda side: (side == PEER) != args.peer_first,
+        )
+        rounds: dict[str, list[dict[str, Any]]] = {side: [] for side in order}
+        for n in range(args.rounds):
+            # Each round in a database of its own: the sides name their runs and threads.
+            database = None if dsn is None else round_database(dsn, n)
+            common = flags + ([] if database is None else ["--postgres", database])
+            mine = common + (["--idempotent-lookups"] if args.idempotent_lookups else [])
+            mine += ["--sqlite-inline"] if args.sqlite_inline else []
+            sides: dict[str, Callable[[], dict[str, Any]]] = {
+                "tether": partial(run_side, sys.executable, "stores_tether.py", mine)
+            }
+            if python is not None:
+                sides[PEER] = partial(run_side, python, "stores_langgraph.py", common)
+            for side in order:
+                rounds[side].append(wal_syncs(database, sizes, sides[side]))
+        done = {side: median_of_rounds(results) for side, results in rounds.items()}
         ours, peer = done["tether"], done.get(PEER)
     after = measures.machine()
     print(f"\n{started:%Y-%m-%d %H:%M} UTC; {'quick' if args.quick else 'full'} sizes")
