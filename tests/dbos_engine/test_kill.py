@@ -26,11 +26,16 @@ RUNS = 200
 """As many runs as the issue asks for (about 40 s on a quiet 2-core machine)."""
 
 
-def load_example(folder: Path, dsn: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def load_example(
+    folder: Path, dsn: str, monkeypatch: pytest.MonkeyPatch, *, prefix: str = "kill", **env: str
+) -> ModuleType:
+    """A fresh copy of the example app on PostgreSQL, on schemas named after ``prefix``,
+    with ``SCALE_OUT_<KEY>`` set from ``env`` (a 50 ms model call unless said otherwise)."""
     monkeypatch.setenv("SCALE_OUT_DIR", str(folder))
     monkeypatch.setenv("SCALE_OUT_DB", dsn)
-    monkeypatch.setenv("SCALE_OUT_SCHEMA", f"kill_{uuid.uuid4().hex[:10]}")
-    monkeypatch.setenv("SCALE_OUT_MODEL_DELAY", "0.05")
+    monkeypatch.setenv("SCALE_OUT_SCHEMA", f"{prefix}_{uuid.uuid4().hex[:10]}")
+    for key, value in {"model_delay": "0.05", **env}.items():
+        monkeypatch.setenv(f"SCALE_OUT_{key.upper()}", value)
     spec = importlib.util.spec_from_file_location(f"scale_out_{uuid.uuid4().hex}", EXAMPLE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -7,14 +7,12 @@ SIGTERM meets runs in flight and the next worker with the same executor id finis
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +26,7 @@ from tether.store import SQLiteRunStore
 from tether.testing import ScriptedModel, message, tool_call
 
 from .test_cheap_stretches import make_app, until
+from .test_kill import load_example as kill_example
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scale_out.py"
 
@@ -168,16 +167,10 @@ async def test_a_run_waiting_for_a_person_is_handed_back_quietly(
 
 
 def load_example(folder: Path, dsn: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("SCALE_OUT_DIR", str(folder))
-    monkeypatch.setenv("SCALE_OUT_DB", dsn)
-    monkeypatch.setenv("SCALE_OUT_SCHEMA", f"stop_{uuid.uuid4().hex[:10]}")
-    monkeypatch.setenv("SCALE_OUT_MODEL_DELAY", "1.0")
-    monkeypatch.setenv("SCALE_OUT_WORKER_CONCURRENCY", "3")
-    spec = importlib.util.spec_from_file_location(f"scale_out_{uuid.uuid4().hex}", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The example app with a one-second model call and three slots a worker."""
+    return kill_example(
+        folder, dsn, monkeypatch, prefix="stop", model_delay="1.0", worker_concurrency="3"
+    )
 
 
 def worker(example: ModuleType) -> subprocess.Popen[bytes]:
@@ -197,13 +190,41 @@ def worker(example: ModuleType) -> subprocess.Popen[bytes]:
     return process
 
 
-async def finish(example: ModuleType, run_ids: list[str]) -> list[Any]:
-    left = set(run_ids)
-    async with asyncio.timeout(120):
-        while left:
-            left -= await example.approve_all(left)
-            await asyncio.sleep(0.05)
-        return [await example.app.result(run_id) for run_id in run_ids]
+async def stopped(process: subprocess.Popen[bytes], *, signals: int = 1) -> str:
+    """Send the worker ``signals`` SIGTERMs (0.3 s apart); once it exited 0, what it wrote
+    to standard error."""
+    try:
+        for n in range(signals):
+            if n:
+                await asyncio.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.to_thread(process.communicate, timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    return err.decode()
+
+
+async def leased(example: ModuleType) -> int:
+    """Runs a worker is advancing now (each holds its lease)."""
+    page = await example.app.store().list_runs(status="running", limit=10)
+    return len([run for run in page.runs if run.lease_owner])
+
+
+async def finished_by_a_new_worker(example: ModuleType, run_ids: list[str]) -> list[Any]:
+    """Start the worker again under its id, approve every refund, return the outputs."""
+    process = worker(example)
+    try:
+        left = set(run_ids)
+        async with asyncio.timeout(120):
+            while left:
+                left -= await example.approve_all(left)
+                await asyncio.sleep(0.05)
+            return [await example.app.result(run_id) for run_id in run_ids]
+    finally:
+        await stopped(process)
+        await example.app.close()
 
 
 async def test_sigterm_with_runs_in_flight_ends_their_stretches_then_exits_cleanly(
@@ -211,34 +232,15 @@ async def test_sigterm_with_runs_in_flight_ends_their_stretches_then_exits_clean
 ) -> None:
     example = load_example(tmp_path, postgres_dsn, monkeypatch)
     first = worker(example)
-    try:
-        ids = [
-            await example.app.start(example.agent, f"Please refund order B-{i}") for i in range(5)
-        ]
-
-        async def three_advancing() -> bool:
-            page = await example.app.store().list_runs(status="running", limit=10)
-            return len([run for run in page.runs if run.lease_owner]) == 3
-
-        async with asyncio.timeout(30):
-            await until(three_advancing)  # three slots: two runs wait for one
-        first.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(first.communicate, timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
-    assert first.returncode == 0
-    assert err.decode() == ""  # no warnings, no tracebacks, no task left pending
+    ids = [await example.app.start(example.agent, f"Please refund order B-{i}") for i in range(5)]
+    async with asyncio.timeout(30):
+        await until(lambda: equal(leased(example), 3))  # three slots: two runs wait
+    # No warnings, no tracebacks, no task left pending.
+    assert await stopped(first) == ""
     # The three stretches advancing went on to their approvals; the other two were handed
     # back before they began.
     assert len(await example.app.store().pending_approvals(limit=100)) == 3
-    second = worker(example)
-    try:
-        outputs = await finish(example, ids)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(second.communicate, timeout=60)
-        await example.app.close()
+    outputs = await finished_by_a_new_worker(example, ids)
     assert len(outputs) == 5
     refunds = (tmp_path / "refunds.log").read_text().splitlines()
     assert sorted(line.split()[1] for line in refunds) == [f"B-{i}" for i in range(5)]
@@ -250,32 +252,15 @@ async def test_a_second_sigterm_hands_the_stretches_back_at_once(
     example = load_example(tmp_path, postgres_dsn, monkeypatch)
     monkeypatch.setenv("SCALE_OUT_MODEL_DELAY", "300")  # longer than the test may take
     first = worker(example)
-    try:
-        run_id = await example.app.start(example.agent, "Please refund order B-0")
-
-        async def advancing_now() -> bool:
-            page = await example.app.store().list_runs(status="running", limit=10)
-            return any(run.lease_owner for run in page.runs)
-
-        async with asyncio.timeout(30):
-            await until(advancing_now)
-        first.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.3)
-        first.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(first.communicate, timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
-    assert first.returncode == 0
-    assert err.decode() == ""
+    run_id = await example.app.start(example.agent, "Please refund order B-0")
+    async with asyncio.timeout(30):
+        await until(lambda: equal(leased(example), 1))
+    assert await stopped(first, signals=2) == ""
     assert await example.app.store().pending_approvals(limit=100) == []
     monkeypatch.setenv("SCALE_OUT_MODEL_DELAY", "0")
-    second = worker(example)
-    try:
-        outputs = await finish(example, [run_id])
-    finally:
-        second.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(second.communicate, timeout=60)
-        await example.app.close()
-    assert outputs == ["Done: Refunded order B-0."]
+    assert await finished_by_a_new_worker(example, [run_id]) == ["Done: Refunded order B-0."]
     assert (tmp_path / "refunds.log").read_text().count("refund B-0 ") == 1
+
+
+async def equal(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected
