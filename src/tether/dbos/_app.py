@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+from dbos import DBOS, DBOSClient, EnqueueOptions
 
 from .._agent import Agent
 from .._duration import Duration, to_seconds
@@ -44,7 +43,7 @@ from ._serving import (
     start_serving,
     stop_serving,
 )
-from ._settings import check_settings
+from ._settings import check_seconds, check_settings, worker_config
 
 __all__ = ["DEFAULT_APPLICATION_VERSION", "DBOSApp"]
 
@@ -129,10 +128,7 @@ class DBOSApp:
         application_version: str = DEFAULT_APPLICATION_VERSION,
     ) -> None:
         check_settings(agents, worker_concurrency, concurrency, approval_timeout, store_patience)
-        if not wake_timeout > 0:
-            raise UserError(f"wake_timeout is seconds > 0, not {wake_timeout!r}.")
-        if not shutdown_grace >= 0:
-            raise UserError(f"shutdown_grace is seconds >= 0, not {shutdown_grace!r}.")
+        check_seconds(wake_timeout=wake_timeout, shutdown_grace=shutdown_grace)
         self._graph: dict[str, Agent[Any]] = {}
         for agent in agents:
             self._graph.update(agent.graph())
@@ -204,23 +200,15 @@ class DBOSApp:
         id starts again, so give each worker a stable id (default: ``$DBOS__VMID`` or
         ``tether-<pid>``).
         """
-        config: DBOSConfig = {
-            "name": self.name,
-            "system_database_url": self.system_database_url,
-            "executor_id": executor_id or os.environ.get("DBOS__VMID") or f"tether-{os.getpid()}",
-            "application_version": self.application_version,
-            "dbos_system_schema": self.system_schema,
-            # SQLite has no LISTEN/NOTIFY: a wake-up message is noticed by polling.
-            "notification_listener_polling_interval_sec": self.polling_interval,
-            "log_level": os.environ.get("TETHER_DBOS_LOG_LEVEL", "WARNING"),
-        }
-        if self._notified():
-            # DBOS pings each system-database connection as it leaves the pool: a round
-            # trip before each of the dozen-odd transactions a run costs, in the worker's
-            # CPU. A connection a database restart broke fails its statement instead;
-            # SQLAlchemy then drops the pool's connections and DBOS retries the call
-            # on a new one (tests/faults/test_dbos_outage.py).
-            config["db_engine_kwargs"] = {"pool_pre_ping": False}
+        config = worker_config(
+            name=self.name,
+            system_database_url=self.system_database_url,
+            executor_id=executor_id,
+            application_version=self.application_version,
+            system_schema=self.system_schema,
+            polling_interval=self.polling_interval,
+            notified=self._notified(),
+        )
         self.drain = Drain()
         start_serving(self)
         if self.worker_concurrency is not None:
