@@ -212,6 +212,11 @@ async def leased(example: ModuleType) -> int:
     return len([run for run in page.runs if run.lease_owner])
 
 
+async def equal(count: Awaitable[int], expected: int) -> bool:
+    """Whether ``count`` comes to ``expected`` (for ``until``)."""
+    return await count == expected
+
+
 async def finished_by_a_new_worker(example: ModuleType, run_ids: list[str]) -> list[Any]:
     """Start the worker again under its id, approve every refund, return the outputs."""
     process = worker(example)
@@ -260,7 +265,3 @@ async def test_a_second_sigterm_hands_the_stretches_back_at_once(
     monkeypatch.setenv("SCALE_OUT_MODEL_DELAY", "0")
     assert await finished_by_a_new_worker(example, [run_id]) == ["Done: Refunded order B-0."]
     assert (tmp_path / "refunds.log").read_text().count("refund B-0 ") == 1
-
-
-async def equal(count: Awaitable[int], expected: int) -> bool:
-    return await count == expected

@@ -43,11 +43,6 @@ class Drain:
         self._hurry = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
 
-    @property
-    def advancing(self) -> int:
-        """Stretches advancing a run now."""
-        return self._advancing
-
     @contextlib.contextmanager
     def workflow(self) -> Iterator[None]:
         """Around a tether workflow's body: the stop cancels it if it is still here."""
