@@ -3,11 +3,17 @@
     uv run python benchmarks/run.py            # full sizes (several minutes)
     uv run python benchmarks/run.py --quick    # tiny sizes, to check the harness
     uv run python benchmarks/run.py --only hitl per_turn --json results.json
+    uv run python benchmarks/run.py --only hitl import --rounds 3
 
 The reference SDK is installed into its own virtual environment,
 ``benchmarks/.venv-ref`` (created here with ``uv venv`` and ``uv pip install``
 on first use), never into tether's. Each SDK runs in its own interpreter, one
 after the other, so neither shares a process or a core's time with the other.
+
+With ``--rounds N`` the two SDKs run N times, alternating which goes first; each figure
+is the median of the rounds' medians, and each goal's ratio the median of the rounds'
+ratios (each round's two sides measured minutes apart, not the whole run apart: on a
+shared machine a process's speed drifts by more than some goals' margins).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import datetime
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +134,21 @@ TARGETS: list[tuple[str, str, float]] = [
     ("import: >= 5x faster", "import", 0.2),
 ]
 
+GOALS: list[tuple[str, str, float]] = [
+    # issue 26: (what, metric, bound on tether / reference)
+    ("per turn, 10-turn run, 1 sync tool: <= 0.03", "per_turn.short.sync", 0.03),
+    ("per turn, 10-turn run, 1 async tool: <= 0.03", "per_turn.short.async", 0.03),
+    ("per turn, 10-turn run, 20 tools: <= 0.03", "per_turn.short.twenty", 0.03),
+    ("per turn, long run, 1 sync tool: <= 0.03", "per_turn.long.sync", 0.03),
+    ("per turn, long run, 1 async tool: <= 0.03", "per_turn.long.async", 0.03),
+    ("per turn, long run, 20 tools: <= 0.03", "per_turn.long.twenty", 0.03),
+    ("HITL cycle, 0 items: <= 0.04", "hitl.0.cycle", 0.04),
+    ("HITL cycle, 100 items: <= 0.04", "hitl.100.cycle", 0.04),
+    ("HITL cycle, 1,000 items: <= 0.04", "hitl.1000.cycle", 0.04),
+    ("memory per paused run: <= 0.25", "memory.paused_run", 0.25),
+    ("import: <= 0.15", "import", 0.15),
+]
+
 TRENDS: list[tuple[str, str, str, float]] = [
     # (what, later metric, earlier metric, bound on later / earlier), within one SDK
     ("per turn, long / short run (flat: <= 1.2)", "per_turn.long.sync", "per_turn.short.sync", 1.2),
@@ -140,14 +162,35 @@ TRENDS: list[tuple[str, str, str, float]] = [
 ]
 
 
+def ratio(ours: dict[str, Any], ref: dict[str, Any] | None, key: str) -> float | None:
+    """tether's median over the reference's for ``key``: with several rounds, the median
+    of the rounds' ratios (``combine``)."""
+    rounds = ours.get("round_ratios", {}).get(key)
+    if rounds:
+        return float(statistics.median(rounds))
+    mine, theirs = _median(ours, key), _median(ref, key)
+    return mine / theirs if mine and theirs else None
+
+
+def _ratio_cell(ours: dict[str, Any], ref: dict[str, Any] | None, key: str) -> str:
+    value = ratio(ours, ref, key)
+    rounds = ours.get("round_ratios", {}).get(key)
+    if value is None:
+        return ""
+    if rounds and len(rounds) > 1:
+        return f"{value:.3f} ({', '.join(f'{r:.3f}' for r in rounds)})"
+    return f"{value:.3f}"
+
+
 def targets(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
-    """The issue's targets, met or not, in a markdown table."""
+    """The targets and issue 26's goals, met or not, in markdown tables. With several
+    rounds, each ratio is their median; the rounds' own follow it in parentheses."""
     lines = ["| target | measured | met |", "| --- | ---: | :---: |"]
-    for what, key, bound in TARGETS:
-        mine, theirs = _median(ours, key), _median(ref, key)
-        if mine and theirs:
-            ratio = mine / theirs
-            lines.append(f"| {what} | {ratio:.3f} | {'yes' if ratio <= bound else 'no'} |")
+    for what, key, bound in (*TARGETS, *GOALS):
+        value = ratio(ours, ref, key)
+        if value is not None:
+            met = "yes" if value <= bound else "no"
+            lines.append(f"| {what} | {_ratio_cell(ours, ref, key)} | {met} |")
     for what, later, earlier, bound in TRENDS:
         for name, results in (("tether", ours), (REFERENCE, ref)):
             a, b = _median(results, later), _median(results, earlier)
@@ -170,6 +213,40 @@ def targets(ours: dict[str, Any], ref: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def combine(
+    rounds: list[tuple[dict[str, Any], dict[str, Any] | None]],
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Both SDKs' results over several rounds (tether's, the reference's or ``None``):
+    each metric's median the median of the rounds' medians; tether's results also carry
+    ``round_ratios``, each metric's ratio in each round that measured it on both sides."""
+    sides: list[dict[str, Any]] = []
+    for index in (0, 1):
+        results = [r[index] for r in rounds if r[index] is not None]
+        if not results:
+            continue
+        metrics = {}
+        for key in results[0]["metrics"]:
+            medians = [r["metrics"][key]["median"] for r in results if key in r["metrics"]]
+            metrics[key] = {
+                "median": statistics.median(medians),
+                "samples": [
+                    s for r in results for s in r["metrics"].get(key, {}).get("samples", [])
+                ],
+                "round_medians": medians,
+            }
+        sides.append({**results[0], "metrics": metrics})
+    ours = sides[0]
+    ref = sides[1] if len(sides) > 1 else None
+    ratios: dict[str, list[float]] = {}
+    for mine, theirs in rounds:
+        for key in mine["metrics"]:
+            a, b = _median(mine, key), _median(theirs, key)
+            if a and b:
+                ratios.setdefault(key, []).append(a / b)
+    ours["round_ratios"] = ratios
+    return ours, ref
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repetitions")
@@ -179,6 +256,12 @@ def main() -> None:
     )
     parser.add_argument("--tether-only", action="store_true", help="skip the reference SDK")
     parser.add_argument("--json", type=Path, help="also write both SDKs' raw results here")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run both SDKs this many times, alternating which goes first (default 1)",
+    )
     args = parser.parse_args()
     flags = ["--quick"] if args.quick else []
     if args.only:
@@ -188,21 +271,35 @@ def main() -> None:
     sizes = measures.choose_sizes(args.quick, args.checkpoint_turns)
     before = measures.machine()
     started = datetime.datetime.now(datetime.UTC)
-    ours = run_workloads(sys.executable, "workloads_tether.py", flags)
-    ref = None
-    if not args.tether_only:
-        ref = run_workloads(reference_python(), "workloads_openai_agents.py", flags)
+    if args.rounds < 1:
+        parser.error("--rounds takes 1 or more")
+    python = None if args.tether_only else reference_python()
+    rounds: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for number in range(args.rounds):
+        ref = None
+        if python is not None and number % 2 == 1:  # odd rounds: the reference first
+            ref = run_workloads(python, "workloads_openai_agents.py", flags)
+        ours = run_workloads(sys.executable, "workloads_tether.py", flags)
+        if python is not None and number % 2 == 0:
+            ref = run_workloads(python, "workloads_openai_agents.py", flags)
+        rounds.append((ours, ref))
+    ours, ref = combine(rounds) if args.rounds > 1 else rounds[0]
     after = measures.machine()
     print(f"\n{started:%Y-%m-%d %H:%M} UTC; {'quick' if args.quick else 'full'} sizes")
     print(f"machine: {before['nproc']} cores, {before['cpu']}, Python {before['python']}")
     print(f"load average before {before['loadavg']}, after {after['loadavg']}")
-    print(f"tether {ours['version']}; {REFERENCE} {ref['version'] if ref else '(skipped)'}\n")
+    print(f"tether {ours['version']}; {REFERENCE} {ref['version'] if ref else '(skipped)'}")
+    if args.rounds > 1:
+        print(f"medians of {args.rounds} rounds, the SDKs' order alternating (tether first)")
+    print()
     print(table(sizes, ours, ref))
     print()
     print(targets(ours, ref))
     if args.json:
         record = {"started": started.isoformat(), "machine": before, "after": after}
-        args.json.write_text(json.dumps({**record, "tether": ours, "reference": ref}, indent=1))
+        raw = [{"tether": mine, "reference": theirs} for mine, theirs in rounds]
+        record |= {"tether": ours, "reference": ref, "rounds": raw}
+        args.json.write_text(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,30 @@ def test_the_driver_tabulates_tether_alone(results: dict[str, Any]) -> None:
     assert "| target |" in run.targets(results, None)
 
 
+def _sdk_results(sdk: str, medians: dict[str, float]) -> dict[str, Any]:
+    metrics = {key: {"median": value, "samples": [value]} for key, value in medians.items()}
+    return {"sdk": sdk, "version": "0", "metrics": metrics, "pending": {}}
+
+
+def test_rounds_give_medians_of_medians_and_each_goal_the_median_of_its_rounds_ratios() -> None:
+    rounds = [
+        (_sdk_results("tether", {"import": 200.0}), _sdk_results("ref", {"import": 2000.0})),
+        (_sdk_results("tether", {"import": 300.0}), _sdk_results("ref", {"import": 1500.0})),
+        (_sdk_results("tether", {"import": 250.0}), _sdk_results("ref", {"import": 2500.0})),
+    ]
+    ours, ref = run.combine(rounds)
+    assert ref is not None
+    assert ours["metrics"]["import"]["median"] == 250.0
+    assert ref["metrics"]["import"]["median"] == 2000.0
+    assert ours["round_ratios"]["import"] == [0.1, 0.2, 0.1]
+    # The goal's verdict is on the rounds' ratios (0.1), not on the medians' (0.125).
+    assert run.ratio(ours, ref, "import") == 0.1
+    assert "| import: <= 0.15 | 0.100 (0.100, 0.200, 0.100) | yes |" in run.targets(ours, ref)
+    alone, none = run.combine([(rounds[0][0], None), (rounds[1][0], None)])
+    assert none is None and alone["metrics"]["import"]["median"] == 250.0
+    assert run.ratio(alone, None, "import") is None
+
+
 # The run-store benchmark (benchmarks/stores.py): tether's side on SQLite only, at
 # quick sizes. LangGraph's side needs its own venv and is left to the benchmark.
 
