@@ -7,12 +7,14 @@ code is there, so both loaders add it (``tether._import_target``).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._agent import Agent
 from .._import_target import import_target
 from ..errors import TargetError
-from ..server import App
+
+if TYPE_CHECKING:
+    from ..server import App
 
 __all__ = ["load_agent", "load_app"]
 
@@ -36,6 +38,8 @@ def load_agent(spec: str) -> Agent[Any]:
 
 def load_app(spec: str) -> App:
     """The ``App`` at ``module:attribute`` (the current directory is importable)."""
+    from ..server import App  # the server's modules: for the commands that load an App
+
     return import_target(
         spec, App, "a tether.server.App", role="app", example="myapp:app", folder=os.getcwd()
     )

@@ -25,13 +25,14 @@ from ..approvals._receipts import check_receipts
 from ..errors import ReceiptError, StateFormatError, UserError
 from ..journal import Event
 from ..journal._document import load_document
+from ._commands import HELP
 
 __all__ = ["add_audit_commands"]
 
 
 def add_audit_commands(subparsers: Any) -> None:
     """Add ``audit export`` and ``audit verify`` to a CLI's subcommands."""
-    audit = subparsers.add_parser("audit", help="audit trails and decision receipts of runs")
+    audit = subparsers.add_parser("audit", help=HELP["audit"])
     commands = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     export = commands.add_parser(
         "export", help="write a run's audit trail as JSON Lines (one record a line)"

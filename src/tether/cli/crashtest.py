@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..crashtest import CrashReport, Outcome, run_crash_test
+from ._commands import HELP
 from ._exit import EXIT_FAILURE, fail
 
 __all__ = ["add_crashtest_command"]
@@ -30,9 +31,7 @@ COLUMNS = ("KILL POINT", "RUNS+", "KEYS+", "DUPLICATES", "UNAPPROVED", "LOST", "
 
 def add_crashtest_command(subparsers: Any) -> None:
     """Add ``crashtest`` to a CLI's subcommands."""
-    command = subparsers.add_parser(
-        "crashtest", help="kill an agent's run at every durable write; count what ran twice"
-    )
+    command = subparsers.add_parser("crashtest", help=HELP["crashtest"])
     command.add_argument("agent", help="the agent, as module:attribute (an Agent or a factory)")
     command.add_argument(
         "--script",

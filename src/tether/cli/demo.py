@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import _demo
 from ..errors import TetherError
+from ._commands import HELP
 from ._exit import EXIT_INTERRUPTED, fail
 
 __all__ = ["add_demo_command", "demo_command"]
@@ -17,9 +18,7 @@ __all__ = ["add_demo_command", "demo_command"]
 
 def add_demo_command(commands: Any) -> None:
     """Add ``demo`` to the ``tether`` command line."""
-    demo = commands.add_parser(
-        "demo", help="the weather assistant that asks before it calls a tool"
-    )
+    demo = commands.add_parser("demo", help=HELP["demo"])
     demo.add_argument(
         "--model",
         help="local (the embedded model; the default without OPENAI_API_KEY), scripted (a "

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._commands import HELP
+
 
 def add_gateway_command(commands: Any) -> None:
     """Add ``tether gateway`` (the same arguments as ``python -m tether.gateway``)."""
     gateway = commands.add_parser(
         "gateway",
-        help="an MCP server that puts tether's approvals in front of other MCP servers",
+        help=HELP["gateway"],
         description="Run the MCP approval gateway: an MCP server whose tools are its "
         "upstream servers' tools, each call journaled and, where its policy says so, "
         "waiting for a person's decision in the inbox (docs/gateway.md).",

@@ -38,6 +38,7 @@ from ..server import App, Inbox
 from ..server._errors import need_server_extra
 from ..server._inbox import rule_json
 from ..store import RunStore, SQLiteRunStore
+from ._commands import HELP
 from ._exit import EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_NOT_PENDING, fail
 from ._inbox_batch import batch_exit_status, decide_on_app, named_calls, split_calls
 from ._inbox_delegations import add_delegate_action, delegate_on_app
@@ -59,7 +60,7 @@ __all__ = ["add_inbox_command", "inbox_command"]
 
 def add_inbox_command(commands: Any) -> None:
     """Add ``inbox`` and its actions to the ``tether`` command line."""
-    inbox = commands.add_parser("inbox", help="list and decide pending approvals")
+    inbox = commands.add_parser("inbox", help=HELP["inbox"])
     where = inbox.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="a tether server (token in TETHER_TOKEN)")
     where.add_argument("--app", help="module:attribute of a tether.server.App")

@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import UserError
 from ..replay import ReplayReport, replay_run
 from ..store import SQLiteRunStore
+from ._commands import HELP
 from ._exit import EXIT_FAILURE
 from ._load import load_agent
 from .store import open_store
@@ -32,9 +33,7 @@ __all__ = ["add_replay_command"]
 
 def add_replay_command(subparsers: Any) -> None:
     """Add ``replay`` to a CLI's subcommands."""
-    command = subparsers.add_parser(
-        "replay", help="rerun a stored run with its recorded model responses; diff the outcome"
-    )
+    command = subparsers.add_parser("replay", help=HELP["replay"])
     command.add_argument("store", help="the run store: a SQLite file or a PostgreSQL URL")
     command.add_argument("run_id", help="the run to replay")
     command.add_argument(

@@ -16,6 +16,7 @@ from ..errors import UserError
 from ..server import App, Worker
 from ..server._describe import readers_said, sign_in_ways, store_location
 from ..server._errors import need_server_extra
+from ._commands import HELP
 from ._load import load_app
 
 __all__ = ["add_serve_commands"]
@@ -23,7 +24,7 @@ __all__ = ["add_serve_commands"]
 
 def add_serve_commands(commands: Any) -> None:
     """Add ``serve`` and ``worker`` to the ``tether`` command line."""
-    serve = commands.add_parser("serve", help="serve an App's inbox (JSON API and web page)")
+    serve = commands.add_parser("serve", help=HELP["serve"])
     serve.add_argument("app", help="module:attribute of a tether.server.App")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -34,7 +35,7 @@ def add_serve_commands(commands: Any) -> None:
     )
     serve.set_defaults(func=_serve)
 
-    worker = commands.add_parser("worker", help="resume an App's runs once they are decided")
+    worker = commands.add_parser("worker", help=HELP["worker"])
     worker.add_argument("app", help="module:attribute of a tether.server.App")
     worker.add_argument(
         "--poll",

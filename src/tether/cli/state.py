@@ -18,6 +18,7 @@ from ..errors import TetherError
 from ..interop.openai_agents_python import from_openai_agents
 from ..interop.openai_js import from_openai_js, to_openai_js
 from ..run import RunState
+from ._commands import HELP
 from ._exit import fail
 from ._load import load_agent
 
@@ -41,7 +42,7 @@ def add_state_commands(subparsers: Any) -> None:
     returns the exit code (0, or 1 after printing the error to stderr as one
     line, ``tether: state convert: ...``).
     """
-    state = subparsers.add_parser("state", help="work with saved run states")
+    state = subparsers.add_parser("state", help=HELP["state"])
     commands = state.add_subparsers(dest="state_command", metavar="COMMAND", required=True)
     convert = commands.add_parser(
         "convert",

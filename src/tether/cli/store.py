@@ -26,6 +26,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..store import STORE_VERSION, SQLiteRunStore
+from ._commands import HELP
 from ._exit import fail
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ __all__ = ["add_store_commands", "open_store"]
 
 def add_store_commands(subparsers: Any) -> None:
     """Add ``store migrate`` and ``store sign`` to a CLI's subcommands."""
-    store = subparsers.add_parser("store", help="run store maintenance")
+    store = subparsers.add_parser("store", help=HELP["store"])
     commands = store.add_subparsers(dest="store_command", metavar="COMMAND", required=True)
     migrate = commands.add_parser(
         "migrate", help="bring a run store's schema to this tether's version"
