@@ -14,6 +14,15 @@ nothing (a call of an empty function; ``json.dumps`` of a two-key dict), which i
 the collection alone costs the next few calls. ``--sdk openai-agents`` times the reference
 SDK's cycle the same way, in the reference's own virtual environment (``run.py`` makes it),
 for the ratio of the warm cycles beside the cold ones ``run.py`` reports.
+
+For tether a last table gives, at each size, the cycle's work on its data alone, warm, the
+steps timed in turn (medians of ``--reps`` rounds): freezing the run's input items on entry
+(``tether._frozen.freeze``), writing the paused run's journal (``events_json``), the saved
+text's MAC (HMAC-SHA256), and reading the text into frozen events (the load's one
+pydantic-core pass); then, for comparison, the same text parsed into plain data
+(``pydantic_core.from_json``). Their sum is the part of the cycle that is the data's:
+what keeping the journal read-only and signed costs, at the speed of the libraries that
+do it.
 """
 
 from __future__ import annotations
@@ -90,6 +99,51 @@ def floor(reps: int) -> dict[str, tuple[float, float]]:
     return out
 
 
+async def data_work(size: int, reps: int) -> dict[str, float]:
+    """Median µs of each step of the cycle's work on its data (tether only, warm)."""
+    import hashlib
+    import hmac
+
+    import pydantic_core
+
+    from tether._frozen import freeze
+    from tether.journal._event_json import events_json
+    from tether.journal._event_text import document_validator
+    from tether.journal._text_signature import signed_part
+
+    sdk = _sdk("tether")
+    agent = sdk.agent("approval")
+    _, text = await workloads.hitl_cycle(sdk, agent, size, _warm)
+    sdk.script(agent, [workloads.Call(workloads.tool_name("approval", 0), "call_approve")])
+    journal = list(sdk.to_state(await sdk.run(agent, workloads.history(size), 10)).journal)
+    part = signed_part(text)
+    assert part is not None, "the benchmark's state is signed as text"
+    unsigned = part[0]
+    encoded = text.encode()
+    key = b"k" * 32
+    validator = document_validator()
+    items = workloads.history(size)
+    steps: dict[str, Callable[[], Any]] = {
+        "the input frozen on entry": lambda: freeze(items),
+        "the journal written": lambda: events_json(journal),
+        "the text's MAC": lambda: hmac.new(key, encoded, hashlib.sha256).digest(),
+        "the text read into frozen events": lambda: validator.validate_json(unsigned),
+    }
+    plain: dict[str, Callable[[], Any]] = {
+        "(the text parsed into plain data)": lambda: pydantic_core.from_json(unsigned)
+    }
+    times: dict[str, list[int]] = {name: [] for name in (*steps, *plain)}
+    for _ in range(reps):
+        for name, step in (*steps.items(), *plain.items()):
+            start = time.perf_counter_ns()
+            kept = step()  # freed after the clock, as the cycle keeps what it makes
+            times[name].append(time.perf_counter_ns() - start)
+            del kept
+    out = {name: statistics.median(ns) / 1e3 for name, ns in times.items()}
+    out["the data's work (the four above)"] = sum(out[name] for name in steps)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200)
@@ -106,6 +160,13 @@ def main() -> None:
             print(f"| {size} | {phase} | {cold:.1f} | {warm:.1f} | {cold / warm:.1f} |")
     for name, (cold, warm) in floor(args.reps).items():
         print(f"| | {name} | {cold:.1f} | {warm:.1f} | {cold / warm:.1f} |")
+    if args.sdk == "tether":
+        print()
+        print("| items | the data's work | warm us |")
+        print("| ---: | --- | ---: |")
+        for size in args.sizes:
+            for step, us in asyncio.run(data_work(size, args.reps)).items():
+                print(f"| {size} | {step} | {us:.1f} |")
 
 
 if __name__ == "__main__":

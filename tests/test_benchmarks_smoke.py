@@ -356,7 +356,8 @@ def test_the_hitl_phase_benchmark_times_each_phase_cold_and_warm() -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[3:]]
+    phases, _, data = done.stdout.partition("\n\n")
+    rows = [line.split("|")[1:-1] for line in phases.splitlines()[3:]]
     names = [cells[1].strip() for cells in rows]
     assert names == [
         "run_to_interruption",
@@ -376,3 +377,17 @@ def test_the_hitl_phase_benchmark_times_each_phase_cold_and_warm() -> None:
         low = (cold - 0.05) / (warm + 0.05) - 0.05
         high = (cold + 0.05) / max(warm - 0.05, 0.01) + 0.05
         assert low <= ratio <= high, cells
+    # The cycle's work on its data: each step's time, and their sum as the last row.
+    steps = [line.split("|")[1:-1] for line in data.splitlines()[2:]]
+    assert [cells[1].strip() for cells in steps] == [
+        "the input frozen on entry",
+        "the journal written",
+        "the text's MAC",
+        "the text read into frozen events",
+        "(the text parsed into plain data)",
+        "the data's work (the four above)",
+    ]
+    assert all(cells[0].strip() == "0" for cells in steps), steps
+    us = [float(cells[2]) for cells in steps]
+    assert all(each > 0 for each in us), steps
+    assert abs(us[-1] - sum(us[:4])) <= 0.25, steps  # four rounded to one decimal each
