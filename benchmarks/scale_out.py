@@ -2,7 +2,7 @@
 
     uv run python benchmarks/scale_out.py [--runs 200] [--warmup 10] [--poll 0.1]
         [--postgres DSN] [--only throughput|overhead] [--worker-concurrency 8]
-        [--deciders 8] [--statements]
+        [--deciders 8] [--statements] [--rounds 1]
 
 The workload is examples/scale_out.py: a run asks for a refund (a model call that
 takes 50 ms, an ``asyncio.sleep``), pauses for one approval, and once approved
@@ -34,7 +34,10 @@ Reported:
   machine's less those three, work that is not the benchmark's. A ratio below 3
   with the machine's cores busy is the machine's limit, not the workers'. With
   ``--statements`` (the private server only, restarted with pg_stat_statements)
-  each phase also prints the SQL statements per run, the most frequent first;
+  each phase also prints the SQL statements per run, the most frequent first.
+  ``--rounds N`` measures both phases N times, the three-worker phase first in every
+  other round (the machine's speed drifts from minute to minute, and on two cores the
+  ratio follows it), then gives the median of the rounds' ratios with each round's;
 - overhead: the time of one run, start to final output, run after run, on one
   DBOS worker against plain ``Runner.run(..., store=PostgresRunStore)`` in one
   process (start, pause, decide with ``save_state``, resume), and the difference.
@@ -383,10 +386,38 @@ async def main(args: argparse.Namespace) -> None:
         print(f"load after: {os.getloadavg()}")
 
 
+def phase_order(round_index: int) -> tuple[int, int]:
+    """The worker counts of a round's two phases, in the order they run: one worker
+    first in even rounds, three first in odd ones."""
+    return (1, 3) if round_index % 2 == 0 else (3, 1)
+
+
+def rounds_summary(ratios: list[float]) -> str:
+    """The verdict over rounds: the median of their ratios (three workers against one),
+    each round's beside it."""
+    each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return (
+        f"three workers against one, median of {len(ratios)} rounds: "
+        f"{statistics.median(ratios):.2f}x ({each})"
+    )
+
+
 async def throughput(dsn: str, args: argparse.Namespace) -> None:
     settings = (args.worker_concurrency, args.poll, args.deciders, args.statements, args.warmup)
-    one = await dbos_throughput(dsn, args.runs, 1, *settings)
-    three = await dbos_throughput(dsn, args.runs, 3, *settings)
+    ratios = []
+    for index in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {index + 1} of {args.rounds}: {os.getloadavg()}")
+        phases = {}
+        for workers in phase_order(index):
+            phases[workers] = await dbos_throughput(dsn, args.runs, workers, *settings)
+        ratios.append(phases[3].rate / phases[1].rate)
+        report_throughput(args, phases[1], phases[3])
+    if args.rounds > 1:
+        print(rounds_summary(ratios))
+
+
+def report_throughput(args: argparse.Namespace, one: Phase, three: Phase) -> None:
     print(
         f"throughput, {args.runs} runs after {args.warmup} a worker to warm up, "
         f"worker_concurrency={args.worker_concurrency}, poll={args.poll}s, "
@@ -443,4 +474,13 @@ if __name__ == "__main__":
         help="count each phase's SQL statements (pg_stat_statements; private server only)",
     )
     parser.add_argument("--only", choices=("throughput", "overhead"), help="one measurement")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="throughput measured this many times, the phases' order alternating",
+    )
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    asyncio.run(main(args))

@@ -25,6 +25,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import inbox_locust  # noqa: E402
 import measures  # noqa: E402
 import run  # noqa: E402  (benchmarks/run.py, importable once the folder is on the path)
+import scale_out  # noqa: E402
 import scale_reads  # noqa: E402
 import stores  # noqa: E402
 import stores_workload  # noqa: E402
@@ -93,6 +94,18 @@ def test_rounds_give_medians_of_medians_and_each_goal_the_median_of_its_rounds_r
     alone, none = run.combine([(rounds[0][0], None), (rounds[1][0], None)])
     assert none is None and alone["metrics"]["import"]["median"] == 250.0
     assert run.ratio(alone, None, "import") is None
+
+
+def test_dbos_throughput_rounds_alternate_the_phases_and_take_the_median_ratio() -> None:
+    # benchmarks/scale_out.py --rounds: the machine's drift must not always favour the
+    # phase that runs first, and the verdict is the median round's, each round listed.
+    assert [scale_out.phase_order(i) for i in range(4)] == [(1, 3), (3, 1), (1, 3), (3, 1)]
+    assert scale_out.rounds_summary([2.54, 2.18, 2.1]) == (
+        "three workers against one, median of 3 rounds: 2.18x (2.54, 2.18, 2.10)"
+    )
+    assert scale_out.rounds_summary([2.0, 2.6]).startswith(
+        "three workers against one, median of 2 rounds: 2.30x"
+    )
 
 
 # The run-store benchmark (benchmarks/stores.py): tether's side on SQLite only, at
