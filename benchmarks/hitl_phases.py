@@ -18,11 +18,11 @@ for the ratio of the warm cycles beside the cold ones ``run.py`` reports.
 For tether a last table gives, at each size, the cycle's work on its data alone, warm, the
 steps timed in turn (medians of ``--reps`` rounds): freezing the run's input items on entry
 (``tether._frozen.freeze``), writing the paused run's journal (``events_json``), the saved
-text's MAC (HMAC-SHA256), and reading the text into frozen events (the load's one
-pydantic-core pass); then, for comparison, the same text parsed into plain data
-(``pydantic_core.from_json``). Their sum is the part of the cycle that is the data's:
-what keeping the journal read-only and signed costs, at the speed of the libraries that
-do it.
+text's MAC (HMAC-SHA256, as ``to_string`` signs it), and reading the text into frozen
+events (the load's one pydantic-core pass); then, for comparison, the same text parsed
+into plain data (``pydantic_core.from_json``). Their sum is the part of the cycle that is
+the data's: what keeping the journal read-only and signed costs, at the speed of the
+libraries that do it.
 """
 
 from __future__ import annotations
@@ -101,11 +101,10 @@ def floor(reps: int) -> dict[str, tuple[float, float]]:
 
 async def data_work(size: int, reps: int) -> dict[str, float]:
     """Median µs of each step of the cycle's work on its data (tether only, warm)."""
-    import hashlib
-    import hmac
-
+    # Imported here: the reference SDK's environment runs this script too, without tether.
     import pydantic_core
 
+    from tether._digests import hmac_sha256_hex
     from tether._frozen import freeze
     from tether.journal._event_json import events_json
     from tether.journal._event_text import document_validator
@@ -119,14 +118,14 @@ async def data_work(size: int, reps: int) -> dict[str, float]:
     part = signed_part(text)
     assert part is not None, "the benchmark's state is signed as text"
     unsigned = part[0]
-    encoded = text.encode()
+    encoded = unsigned.encode()
     key = b"k" * 32
     validator = document_validator()
     items = workloads.history(size)
     steps: dict[str, Callable[[], Any]] = {
         "the input frozen on entry": lambda: freeze(items),
         "the journal written": lambda: events_json(journal),
-        "the text's MAC": lambda: hmac.new(key, encoded, hashlib.sha256).digest(),
+        "the text's MAC": lambda: hmac_sha256_hex(key, encoded),
         "the text read into frozen events": lambda: validator.validate_json(unsigned),
     }
     plain: dict[str, Callable[[], Any]] = {
