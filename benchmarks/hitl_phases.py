@@ -112,9 +112,9 @@ async def data_work(size: int, reps: int) -> dict[str, float]:
 
     sdk = _sdk("tether")
     agent = sdk.agent("approval")
-    _, text = await workloads.hitl_cycle(sdk, agent, size, _warm)
     sdk.script(agent, [workloads.Call(workloads.tool_name("approval", 0), "call_approve")])
-    journal = list(sdk.to_state(await sdk.run(agent, workloads.history(size), 10)).journal)
+    state = sdk.to_state(await sdk.run(agent, workloads.history(size), 10))
+    journal, text = list(state.journal), sdk.dumps(state)  # the paused run, as it is saved
     part = signed_part(text)
     assert part is not None, "the benchmark's state is signed as text"
     unsigned = part[0]
